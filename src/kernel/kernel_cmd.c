@@ -1,0 +1,231 @@
+/* `volt kernel build|list|path|rm`. */
+#include "kernel/kernel.h"
+
+#include "util/fs.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char usage[] =
+	"usage: volt kernel build [--config NAME|FILE] [--variant generic|pvm] [--source TARBALL]\n"
+	"                         [--jobs N] [--force]\n"
+	"       volt kernel list\n"
+	"       volt kernel path [NAME|KEY] [--variant V] [--source TARBALL] [--no-build]\n"
+	"       volt kernel rm NAME|KEY\n";
+
+struct kopts {
+	const char *config, *variant, *source;
+	struct kernel_build_opts build;
+	bool no_build;
+};
+
+static int parse_opts(int argc, char **argv, struct kopts *k)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "variant", required_argument, NULL, 'v' },
+		{ "source", required_argument, NULL, 's' },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "no-build", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:v:s:j:fnh", longopts, NULL)) != -1) {
+		char *end;
+
+		switch (c) {
+		case 'c':
+			k->config = optarg;
+			break;
+		case 'v':
+			k->variant = optarg;
+			break;
+		case 's':
+			k->source = optarg;
+			break;
+		case 'j':
+			errno = 0;
+			k->build.jobs = (int)strtol(optarg, &end, 10);
+			if (errno || *end || k->build.jobs < 1 || k->build.jobs > 1024) {
+				pr_err("--jobs: '%s' is not a number from 1 to 1024", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'f':
+			k->build.force = true;
+			break;
+		case 'n':
+			k->no_build = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 1;
+		default:
+			fputs(usage, stderr);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int cmd_build(struct kopts *k)
+{
+	struct kernel_spec s;
+	struct kernel_entry e;
+	int err;
+
+	err = kernel_spec_resolve(&s, k->config, k->variant, k->source, true);
+	if (err)
+		return err;
+	if (!k->build.force && !kernel_find(&s, &e))
+		fprintf(stderr, "[volt] kernel %s (%s, %s) is cached: %s/vmlinux\n", s.config,
+			s.variant, e.key, e.dir);
+	else
+		err = kernel_build(&s, &k->build, &e);
+	kernel_spec_free(&s);
+	return err;
+}
+
+static bool is_key_prefix(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n >= 4 && n <= KERNEL_KEY_LEN && strspn(name, "0123456789abcdef") == n;
+}
+
+static int cmd_path(struct kopts *k, const char *name)
+{
+	struct kernel_entry *list, e;
+	struct kernel_spec s;
+	int n, i, err;
+
+	if (name && is_key_prefix(name)) {
+		n = kernel_entry_list(&list);
+		for (i = 0; i < n; i++) {
+			if (!strncmp(list[i].key, name, strlen(name))) {
+				printf("%s/vmlinux\n", list[i].dir);
+				free(list);
+				return 0;
+			}
+		}
+		free(list);
+	}
+	err = kernel_spec_resolve(&s, k->config ? k->config : name, k->variant, k->source,
+				  !k->no_build);
+	if (err)
+		return err;
+	err = kernel_find(&s, &e);
+	if (err && k->no_build)
+		pr_err("kernel %s (%s) is not cached; run 'volt kernel build --config %s'",
+		       s.config, s.variant, s.config);
+	else if (err)
+		err = kernel_build(&s, &k->build, &e);
+	if (!err)
+		printf("%s/vmlinux\n", e.dir);
+	kernel_spec_free(&s);
+	return err;
+}
+
+static int cmd_list(void)
+{
+	struct kernel_entry *list;
+	char dir[PATH_MAX];
+	int n, i;
+
+	n = kernel_entry_list(&list);
+	if (n < 0) {
+		pr_err("cannot list the kernel cache: %s", strerror(-n));
+		return n;
+	}
+	if (n == 0) {
+		kernel_cache_dir(dir, sizeof(dir));
+		printf("no kernels cached in %s\n", dir);
+		return 0;
+	}
+	printf("%-16s  %-12s  %-8s  %-16s  %s\n", "KEY", "CONFIG", "VARIANT", "BUILT", "SOURCE");
+	for (i = 0; i < n; i++) {
+		char when[32];
+		time_t t = (time_t)list[i].built;
+		struct tm tm;
+
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M", localtime_r(&t, &tm));
+		printf("%-16s  %-12s  %-8s  %-16s  %s\n", list[i].key, list[i].config,
+		       list[i].variant, when, list[i].source_version);
+	}
+	free(list);
+	return 0;
+}
+
+static int cmd_rm(const char *name)
+{
+	struct kernel_entry *list;
+	int n, i, removed = 0, err = 0;
+
+	n = kernel_entry_list(&list);
+	if (n < 0) {
+		pr_err("cannot list the kernel cache: %s", strerror(-n));
+		return n;
+	}
+	for (i = 0; i < n; i++) {
+		bool match = is_key_prefix(name) ? !strncmp(list[i].key, name, strlen(name)) :
+						   !strcmp(list[i].config, name);
+		int r;
+
+		if (!match)
+			continue;
+		r = rm_rf(list[i].dir);
+		if (r) {
+			pr_err("cannot remove %s: %s", list[i].dir, strerror(-r));
+			err = r;
+			continue;
+		}
+		printf("removed %s (%s, %s)\n", list[i].key, list[i].config, list[i].variant);
+		removed++;
+	}
+	free(list);
+	if (!removed && !err) {
+		pr_err("no cached kernel matches '%s' (see 'volt kernel list')", name);
+		return -ENOENT;
+	}
+	return err;
+}
+
+int kernel_cmd(int argc, char **argv)
+{
+	struct kopts k = { 0 };
+	const char *sub = argc > 1 ? argv[1] : NULL;
+	int err;
+
+	if (!sub || !strcmp(sub, "--help") || !strcmp(sub, "-h")) {
+		fputs(usage, sub ? stdout : stderr);
+		return sub ? 0 : -EINVAL;
+	}
+	err = parse_opts(argc - 1, argv + 1, &k);
+	if (err)
+		return err > 0 ? 0 : err;
+	argc -= optind + 1;
+	argv += optind + 1;
+	if (!strcmp(sub, "build") && argc == 0)
+		return cmd_build(&k);
+	if (!strcmp(sub, "list") && argc == 0)
+		return cmd_list();
+	if (!strcmp(sub, "path") && argc <= 1)
+		return cmd_path(&k, argc ? argv[0] : NULL);
+	if (!strcmp(sub, "rm") && argc == 1)
+		return cmd_rm(argv[0]);
+	if (strcmp(sub, "build") && strcmp(sub, "list") && strcmp(sub, "path") && strcmp(sub, "rm"))
+		pr_err("unknown kernel command '%s'", sub);
+	else
+		pr_err("wrong arguments for 'volt kernel %s'", sub);
+	fputs(usage, stderr);
+	return -EINVAL;
+}

@@ -1,0 +1,106 @@
+/* `volt rootfs build|path`. */
+#include "kernel/rootfs.h"
+
+#include "util/log.h"
+#include "util/size.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#define EXT4_MIN (8ULL << 20)
+#define EXT4_MAX (64ULL << 30)
+
+static const char usage[] =
+	"usage: volt rootfs build [--ext4 SIZE | --compress gzip|none] [--busybox PATH] [--force]\n"
+	"       volt rootfs path  [--ext4 SIZE | --compress gzip|none] [--busybox PATH] [--no-build]\n"
+	"SIZE: bytes or with a K/M/G suffix (8M to 64G)\n";
+
+int rootfs_cmd(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "ext4", required_argument, NULL, 'e' },
+		{ "compress", required_argument, NULL, 'c' },
+		{ "busybox", required_argument, NULL, 'b' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "no-build", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct rootfs_opts o = { .format = rootfs_default_format() };
+	const char *sub = argc > 1 ? argv[1] : NULL;
+	char path[PATH_MAX];
+	bool compress_set = false;
+	int c, err;
+
+	if (!sub || !strcmp(sub, "--help") || !strcmp(sub, "-h")) {
+		fputs(usage, sub ? stdout : stderr);
+		return sub ? 0 : -EINVAL;
+	}
+	if (strcmp(sub, "build") && strcmp(sub, "path")) {
+		pr_err("unknown rootfs command '%s'", sub);
+		fputs(usage, stderr);
+		return -EINVAL;
+	}
+	optind = 1;
+	while ((c = getopt_long(argc - 1, argv + 1, "e:c:b:fnh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'e':
+			if (parse_size(optarg, 1, &o.ext4_size) || o.ext4_size < EXT4_MIN ||
+			    o.ext4_size > EXT4_MAX) {
+				pr_err("--ext4: '%s' is not a size from 8M to 64G", optarg);
+				return -EINVAL;
+			}
+			o.format = ROOTFS_EXT4;
+			break;
+		case 'c':
+			if (!strcmp(optarg, "gzip")) {
+				o.format = ROOTFS_CPIO_GZ;
+			} else if (!strcmp(optarg, "none")) {
+				o.format = ROOTFS_CPIO;
+			} else {
+				pr_err("--compress: '%s' is not gzip or none", optarg);
+				return -EINVAL;
+			}
+			compress_set = true;
+			break;
+		case 'b':
+			o.busybox = optarg;
+			break;
+		case 'f':
+			o.force = true;
+			break;
+		case 'n':
+			o.no_build = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			fputs(usage, stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind + 1 < argc) {
+		pr_err("unexpected argument '%s'", argv[optind + 1]);
+		return -EINVAL;
+	}
+	if (compress_set && o.ext4_size) {
+		pr_err("--compress and --ext4 exclude each other");
+		return -EINVAL;
+	}
+	if (!strcmp(sub, "build") && o.no_build) {
+		pr_err("--no-build goes with 'volt rootfs path'");
+		return -EINVAL;
+	}
+	err = rootfs_get(&o, path, sizeof(path));
+	if (err)
+		return err;
+	if (!strcmp(sub, "path"))
+		printf("%s\n", path);
+	else
+		fprintf(stderr, "[volt] root filesystem: %s\n", path);
+	return 0;
+}

@@ -1,0 +1,48 @@
+/* volt: command-line entry. Subcommands live in their modules; main only
+ * dispatches and turns their -errno into an exit status. */
+#include "kernel/kernel.h"
+#include "kernel/rootfs.h"
+#include "util/log.h"
+#include "volt-config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char usage[] =
+	"usage: volt <command> [options]\n"
+	"\n"
+	"commands:\n"
+	"  kernel build|list|path|rm   build, cache and select guest kernels\n"
+	"  rootfs build|path           build the busybox guest root filesystem\n"
+	"  version                     print the version\n"
+	"\n"
+	"'volt <command> --help' describes each command.\n";
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+	int err;
+
+	if (!cmd) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+		printf("volt %s\n", VOLT_VERSION);
+		return 0;
+	}
+	if (!strcmp(cmd, "kernel"))
+		err = kernel_cmd(argc - 1, argv + 1);
+	else if (!strcmp(cmd, "rootfs"))
+		err = rootfs_cmd(argc - 1, argv + 1);
+	else {
+		pr_err("unknown command '%s'", cmd);
+		fputs(usage, stderr);
+		return 2;
+	}
+	return err ? 1 : 0;
+}

@@ -1,0 +1,116 @@
+"""Fixtures for volt's integration tests.
+
+`volt` runs the binary under test (VOLT env var, default build/volt).
+`vm` starts volt, captures everything it prints (the guest's serial console
+included) to a file, waits for markers with timeouts, and always kills it.
+Tests that need /dev/kvm fail with a clear message when it is missing, unless
+VOLT_ALLOW_NO_KVM=1 is set (then they are skipped).
+"""
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+VOLT = Path(os.environ.get("VOLT", REPO / "build" / "volt")).resolve()
+GUESTS = VOLT.parent / "tests" / "guests"
+
+
+def run_volt(*args, env=None, timeout=120, check=False):
+    """Runs volt to completion; returns the CompletedProcess (text)."""
+    proc = subprocess.run([str(VOLT), *map(str, args)], capture_output=True, text=True,
+                          env=env, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"volt {' '.join(map(str, args))} failed ({proc.returncode}):\n"
+                             f"{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def volt_bin():
+    if not VOLT.exists():
+        pytest.fail(f"{VOLT} does not exist: run 'make build' (or set VOLT)")
+    return VOLT
+
+
+@pytest.fixture
+def cache_env(tmp_path):
+    """An environment whose volt cache is a fresh temporary directory."""
+    env = dict(os.environ)
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    return env
+
+
+@pytest.fixture(scope="session")
+def kvm():
+    if os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return "/dev/kvm"
+    msg = ("/dev/kvm is missing or not accessible: these tests need KVM "
+           "(set VOLT_ALLOW_NO_KVM=1 to skip them instead)")
+    if os.environ.get("VOLT_ALLOW_NO_KVM") == "1":
+        pytest.skip(msg)
+    pytest.fail(msg)
+
+
+class VoltProcess:
+    """A running volt whose combined output goes to a log file."""
+
+    def __init__(self, args, log_path, env=None, stdin=subprocess.DEVNULL):
+        self.args = [str(VOLT), *map(str, args)]
+        self.log_path = Path(log_path)
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(self.args, stdout=self._log, stderr=subprocess.STDOUT,
+                                     stdin=stdin, env=env, start_new_session=True)
+
+    def output(self):
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for(self, marker, timeout):
+        """Waits until marker appears in the output; fails with the output if not."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            out = self.output()
+            if marker in out:
+                return out
+            if self.proc.poll() is not None:
+                out = self.output()
+                if marker in out:
+                    return out
+                raise AssertionError(f"volt exited ({self.proc.returncode}) before "
+                                     f"{marker!r}:\n{out[-4000:]}")
+            time.sleep(0.05)
+        raise AssertionError(f"no {marker!r} within {timeout}s:\n{self.output()[-4000:]}")
+
+    def wait_exit(self, timeout):
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"volt still running after {timeout}s:\n"
+                                 f"{self.output()[-4000:]}") from None
+
+    def kill(self):
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+        self._log.close()
+
+
+@pytest.fixture
+def vm(tmp_path, kvm, volt_bin):
+    """Factory: vm(*args) starts volt; every VM is killed at teardown."""
+    started = []
+
+    def start(*args, env=None, stdin=subprocess.DEVNULL):
+        p = VoltProcess(args, tmp_path / f"volt-{len(started)}.log", env=env, stdin=stdin)
+        started.append(p)
+        return p
+
+    yield start
+    for p in started:
+        p.kill()

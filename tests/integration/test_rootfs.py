@@ -1,0 +1,80 @@
+"""`volt rootfs`: the busybox guest root filesystem in its three forms."""
+import gzip
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import run_volt
+
+
+def listing(cpio_bytes):
+    p = subprocess.run(["cpio", "-itv", "--quiet"], input=cpio_bytes, capture_output=True,
+                       check=True)
+    return p.stdout.decode()
+
+
+def check_tree(text):
+    assert " init\n" in text
+    assert " bin/busybox\n" in text
+    assert "bin/sh -> /bin/busybox" in text
+    assert "sbin/reboot -> /bin/busybox" in text or "bin/reboot -> /bin/busybox" in text
+    assert "sbin/init -> /init" in text
+    console = [l for l in text.splitlines() if l.endswith(" dev/console")]
+    assert console and console[0].startswith("crw-------") and "5,   1" in console[0]
+
+
+def test_initramfs_uncompressed(volt_bin, cache_env):
+    p = run_volt("rootfs", "build", "--compress", "none", env=cache_env, check=True)
+    path = Path(run_volt("rootfs", "path", "--compress", "none", "--no-build",
+                         env=cache_env, check=True).stdout.strip())
+    assert path.name == "initramfs.cpio"
+    check_tree(listing(path.read_bytes()))
+    init = subprocess.run(["cpio", "-i", "--to-stdout", "--quiet", "init"],
+                          input=path.read_bytes(), capture_output=True, check=True).stdout
+    assert b"VOLT-GUEST-READY" in init and b"volt.cmd=" in init and b"reboot -f" in init
+
+
+def test_initramfs_gzip_and_cache(volt_bin, cache_env):
+    run_volt("rootfs", "build", "--compress", "gzip", env=cache_env, check=True)
+    t0 = time.monotonic()
+    p = run_volt("rootfs", "path", "--compress", "gzip", env=cache_env, check=True)
+    assert time.monotonic() - t0 < 1.0
+    path = Path(p.stdout.strip())
+    assert path.name == "initramfs.cpio.gz"
+    check_tree(listing(gzip.decompress(path.read_bytes())))
+
+
+def test_ext4_image(volt_bin, cache_env):
+    run_volt("rootfs", "build", "--ext4", "32M", env=cache_env, check=True)
+    path = Path(run_volt("rootfs", "path", "--ext4", "32M", env=cache_env,
+                         check=True).stdout.strip())
+    assert path.stat().st_size == 32 << 20
+    fsck = subprocess.run(["e2fsck", "-fn", str(path)], capture_output=True, text=True)
+    assert fsck.returncode == 0, fsck.stdout + fsck.stderr
+    ls = subprocess.run(["debugfs", "-R", "ls -l /dev", str(path)], capture_output=True,
+                        text=True).stdout
+    assert "20600" in ls and "console" in ls
+    st = subprocess.run(["debugfs", "-R", "stat /init", str(path)], capture_output=True,
+                        text=True).stdout
+    assert "Mode:  0755" in st
+
+
+@pytest.mark.parametrize("args, message", [
+    (["rootfs", "build", "--ext4", "1M"], "--ext4: '1M' is not a size from 8M to 64G"),
+    (["rootfs", "build", "--ext4", "lots"], "--ext4: 'lots' is not a size"),
+    (["rootfs", "build", "--compress", "zstd"], "--compress: 'zstd' is not gzip or none"),
+    (["rootfs", "build", "--busybox", "/bin/ls"], "is dynamically linked"),
+    (["rootfs", "build", "--busybox", "/no/busybox"], "cannot read busybox /no/busybox"),
+    (["rootfs", "build", "--busybox", "/etc/passwd"], "not an ELF executable"),
+    (["rootfs", "build", "--no-build"], "--no-build goes with"),
+    (["rootfs", "path", "--no-build"], "is not built"),
+    (["rootfs", "mount"], "unknown rootfs command 'mount'"),
+])
+def test_errors_are_clear(volt_bin, cache_env, args, message):
+    p = run_volt(*args, env=cache_env)
+    assert p.returncode != 0
+    assert message in p.stderr, p.stderr
+    rootfs = Path(cache_env["XDG_CACHE_HOME"]) / "volt" / "rootfs"
+    assert not rootfs.exists() or not [d for d in rootfs.iterdir()]
