@@ -1,19 +1,24 @@
 /* volt: command-line entry. Subcommands live in their modules; main only
  * dispatches and turns their -errno into an exit status. */
+#include "arch/x86/cpuid.h"
 #include "kernel/kernel.h"
 #include "kernel/rootfs.h"
 #include "util/log.h"
+#include "vmm/vm.h"
 #include "volt-config.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static const char usage[] =
 	"usage: volt <command> [options]\n"
 	"\n"
 	"commands:\n"
+	"  run                         boot a microVM (the guest kit by default)\n"
 	"  kernel build|list|path|rm   build, cache and select guest kernels\n"
 	"  rootfs build|path           build the busybox guest root filesystem\n"
+	"  cpuid                       show the CPUID table a vCPU gets\n"
 	"  version                     print the version\n"
 	"\n"
 	"'volt <command> --help' describes each command.\n";
@@ -21,7 +26,10 @@ static const char usage[] =
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
+	struct timespec started;
 	int err;
+
+	clock_gettime(CLOCK_MONOTONIC, &started);
 
 	if (!cmd) {
 		fputs(usage, stderr);
@@ -35,8 +43,12 @@ int main(int argc, char **argv)
 		printf("volt %s\n", VOLT_VERSION);
 		return 0;
 	}
-	if (!strcmp(cmd, "kernel"))
+	if (!strcmp(cmd, "run"))
+		err = run_cmd(argc - 1, argv + 1, &started);
+	else if (!strcmp(cmd, "kernel"))
 		err = kernel_cmd(argc - 1, argv + 1);
+	else if (!strcmp(cmd, "cpuid"))
+		err = cpuid_cmd(argc - 1, argv + 1);
 	else if (!strcmp(cmd, "rootfs"))
 		err = rootfs_cmd(argc - 1, argv + 1);
 	else {
@@ -44,5 +56,8 @@ int main(int argc, char **argv)
 		fputs(usage, stderr);
 		return 2;
 	}
+	/* run returns the guest's exit status (0, 1, 128+signal), others -errno. */
+	if (err > 0)
+		return err;
 	return err ? 1 : 0;
 }

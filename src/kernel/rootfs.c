@@ -37,6 +37,10 @@ struct content {
 	size_t busybox_size, init_size;
 };
 
+/* rootfs/helpers/volt-boot-done.c, built and embedded by Meson. */
+extern const unsigned char volt_boot_done_bin[];
+extern const size_t volt_boot_done_bin_len;
+
 static const char passwd[] = "root:x:0:0:root:/root:/bin/sh\n";
 static const char group[] = "root:x:0:\n";
 
@@ -156,6 +160,8 @@ static int load_content(struct content *c, const char *busybox)
 		p = nl + 1;
 	}
 	add(c, "bin/busybox", S_IFREG | 0755, c->busybox, c->busybox_size);
+	add(c, "sbin/volt-boot-done", S_IFREG | 0755, (const char *)volt_boot_done_bin,
+	    volt_boot_done_bin_len);
 	/* A disk root boots /sbin/init: make that ours too. */
 	add(c, "sbin/init", S_IFLNK | 0777, "/init", 5);
 	return add(c, "init", S_IFREG | 0755, c->init, c->init_size);

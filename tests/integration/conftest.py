@@ -114,3 +114,19 @@ def vm(tmp_path, kvm, volt_bin):
     yield start
     for p in started:
         p.kill()
+
+
+@pytest.fixture(scope="session")
+def guest_kit(volt_bin):
+    """Paths of the cached guest-kit kernel and initramfs (`make guest-kit` builds them)."""
+    k = run_volt("kernel", "path", "--no-build")
+    r = run_volt("rootfs", "path", "--no-build")
+    if k.returncode or r.returncode:
+        pytest.fail("the guest kit is not built: run 'make guest-kit'\n" + k.stderr + r.stderr)
+    vmlinux = Path(k.stdout.strip())
+    return {"vmlinux": vmlinux, "bzImage": vmlinux.parent / "bzImage",
+            "initrd": Path(r.stdout.strip())}
+
+
+def host_is_pvm():
+    return os.path.exists("/sys/module/kvm_pvm")

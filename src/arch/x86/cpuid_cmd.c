@@ -1,11 +1,215 @@
-/* placeholder: being written */
+/* `volt cpuid`: prints KVM's supported CPUID table (--supported), or the
+ * normalized table for one vCPU as KVM holds it after KVM_SET_CPUID2 (read
+ * back with KVM_GET_CPUID2 from a throwaway VM). On a PVM host the guest's
+ * ring 0 sees host bits OR'ed in, so the read-back table is the only place
+ * where what volt configured can be checked. */
 #include "arch/x86/cpuid.h"
 
+#include "util/log.h"
+#include "vmm/host.h"
+
 #include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#define CMD_MAX_CPUS 32
+
+static const char usage[] =
+	"usage: volt cpuid [--cpus N] [--cpu-index I] [--template NAME] [--supported] [--raw]\n"
+	"  --cpus N          vCPUs in the VM (1-32, default 1)\n"
+	"  --cpu-index I     the vCPU whose table is shown (0 to N-1, default 0)\n"
+	"  --template NAME   CPU template (none, T2, minimal; default none)\n"
+	"  --supported       KVM_GET_SUPPORTED_CPUID as KVM reports it, not normalized\n"
+	"  --raw             entries only, without the leading '#' comment line\n"
+	"Prints one line per entry: FUNCTION INDEX eax=.. ebx=.. ecx=.. edx=.. (hex).\n";
+
+/* A decimal number in [min, max], nothing else. */
+static int parse_uint(const char *s, unsigned int min, unsigned int max, unsigned int *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -EINVAL;
+	*out = (unsigned int)v;
+	return 0;
+}
+
+static int open_kvm(void)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	int err;
+
+	if (fd >= 0)
+		return fd;
+	err = -errno;
+	if (err == -ENOENT)
+		pr_err("/dev/kvm does not exist: this host has no KVM (load kvm_intel or kvm_amd, "
+		       "or enable nested virtualization)");
+	else if (err == -EACCES)
+		pr_err("cannot open /dev/kvm: permission denied (join the 'kvm' group)");
+	else
+		pr_err("cannot open /dev/kvm: %s", strerror(-err));
+	return err;
+}
+
+/* Sets c on a fresh vCPU of a fresh VM and reads back what KVM holds into
+ * out (capacity max). The VM has the in-kernel irqchip, as volt's do, so that
+ * KVM's runtime bits (APIC in leaf 0x1) come out as a real vCPU's would. */
+static int kvm_roundtrip(int kvm_fd, unsigned int cpu_index, const struct kvm_cpuid2 *c,
+			 struct kvm_cpuid2 *out, unsigned int max)
+{
+	int vm_fd, vcpu_fd = -1, err = 0;
+	const char *what;
+
+	vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
+	if (vm_fd < 0) {
+		err = -errno;
+		pr_err("KVM_CREATE_VM: %s", strerror(errno));
+		return err;
+	}
+	if (ioctl(vm_fd, KVM_CREATE_IRQCHIP, 0)) {
+		what = "KVM_CREATE_IRQCHIP";
+		goto fail;
+	}
+	/* The vCPU id is the APIC id, as in the VM volt boots. */
+	vcpu_fd = ioctl(vm_fd, KVM_CREATE_VCPU, (unsigned long)cpu_index);
+	if (vcpu_fd < 0) {
+		what = "KVM_CREATE_VCPU";
+		goto fail;
+	}
+	if (ioctl(vcpu_fd, KVM_SET_CPUID2, c)) {
+		what = "KVM_SET_CPUID2";
+		goto fail;
+	}
+	out->nent = max;
+	if (ioctl(vcpu_fd, KVM_GET_CPUID2, out)) {
+		what = "KVM_GET_CPUID2";
+		goto fail;
+	}
+	goto out;
+fail:
+	err = -errno;
+	pr_err("%s: %s", what, strerror(errno));
+out:
+	if (vcpu_fd >= 0)
+		close(vcpu_fd);
+	close(vm_fd);
+	return err;
+}
 
 int cpuid_cmd(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	return -ENOSYS;
+	static const struct option longopts[] = {
+		{ "cpus", required_argument, NULL, 'c' },
+		{ "cpu-index", required_argument, NULL, 'i' },
+		{ "template", required_argument, NULL, 't' },
+		{ "supported", no_argument, NULL, 's' },
+		{ "raw", no_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct cpuid_template *t = cpuid_template_find("none");
+	unsigned int ncpus = 1, cpu_index = 0, max;
+	bool supported = false, raw = false, pvm;
+	struct kvm_cpuid2 *c = NULL, *back = NULL;
+	int opt, kvm_fd, err;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "c:i:t:srh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			if (parse_uint(optarg, 1, CMD_MAX_CPUS, &ncpus)) {
+				pr_err("--cpus: '%s' is not a number from 1 to %d", optarg,
+				       CMD_MAX_CPUS);
+				return -EINVAL;
+			}
+			break;
+		case 'i':
+			if (parse_uint(optarg, 0, CMD_MAX_CPUS - 1, &cpu_index)) {
+				pr_err("--cpu-index: '%s' is not a number from 0 to %d", optarg,
+				       CMD_MAX_CPUS - 1);
+				return -EINVAL;
+			}
+			break;
+		case 't':
+			t = cpuid_template_find(optarg);
+			if (!t) {
+				pr_err("unknown CPU template '%s' (known: %s)", optarg,
+				       cpuid_template_names());
+				return -EINVAL;
+			}
+			break;
+		case 's':
+			supported = true;
+			break;
+		case 'r':
+			raw = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			fputs(usage, stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		pr_err("unexpected argument '%s'", argv[optind]);
+		fputs(usage, stderr);
+		return -EINVAL;
+	}
+	if (cpu_index >= ncpus) {
+		pr_err("--cpu-index %u is out of range: the VM has %u vCPU%s (0 to %u)", cpu_index,
+		       ncpus, ncpus == 1 ? "" : "s", ncpus - 1);
+		return -EINVAL;
+	}
+
+	kvm_fd = open_kvm();
+	if (kvm_fd < 0)
+		return kvm_fd;
+	err = cpuid_kvm_supported(kvm_fd, &c, &max);
+	if (err) {
+		pr_err("KVM_GET_SUPPORTED_CPUID: %s", strerror(-err));
+		goto out;
+	}
+	if (supported) {
+		if (!raw)
+			printf("# KVM_GET_SUPPORTED_CPUID\n");
+		cpuid_fprint(stdout, c);
+		goto out;
+	}
+
+	pvm = host_is_pvm();
+	err = cpuid_normalize(c, max, cpu_index, ncpus, t, pvm);
+	if (err) {
+		pr_err("cannot normalize the CPUID table: %s", strerror(-err));
+		goto out;
+	}
+	back = cpuid_alloc(max);
+	if (!back) {
+		err = -ENOMEM;
+		pr_err("out of memory");
+		goto out;
+	}
+	err = kvm_roundtrip(kvm_fd, cpu_index, c, back, max);
+	if (err)
+		goto out;
+	if (!raw)
+		printf("# KVM_GET_CPUID2: vCPU %u of %u, template %s, %s host\n", cpu_index, ncpus,
+		       cpuid_template_name(t), pvm ? "PVM" : "VT");
+	cpuid_fprint(stdout, back);
+out:
+	free(back);
+	free(c);
+	close(kvm_fd);
+	return err;
 }

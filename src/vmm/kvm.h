@@ -1,0 +1,13 @@
+/* Opening /dev/kvm and checking, with a message naming what is missing, that
+ * it offers the API version and every capability volt relies on. */
+#ifndef VOLT_VMM_KVM_H
+#define VOLT_VMM_KVM_H
+
+#include <linux/kvm.h>
+
+/* Returns the /dev/kvm fd or -errno (logged). */
+int kvm_open(void);
+/* KVM_GET_SUPPORTED_CPUID into a malloc'd table; NULL on failure (logged). */
+struct kvm_cpuid2 *kvm_supported_cpuid(int kvm_fd);
+
+#endif

@@ -1,0 +1,192 @@
+/* `volt run`: the friendly CLI over vm_create()/vm_run(). */
+#include "vmm/vm.h"
+
+#include "arch/x86/cpuid.h"
+#include "arch/x86/layout.h"
+#include "kernel/kernel.h"
+#include "kernel/rootfs.h"
+#include "util/log.h"
+#include "util/size.h"
+#include "vmm/host.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Firecracker's default, so guests configured for it behave the same. */
+#define DEFAULT_CMDLINE                                                                     \
+	"console=ttyS0 reboot=k panic=1 nomodule i8042.noaux i8042.nomux i8042.dumbkbd"
+#define DEFAULT_MEM_MIB 128
+
+static const char usage[] =
+	"usage: volt run [--kernel PATH] [--initrd PATH] [--cmdline STR] [--mem MiB] [--cpus N]\n"
+	"                [--cpu-template NAME] [--boot-protocol auto|linux|pvh] [--boot-timer]\n"
+	"                [--log-level error|warn|info|debug]\n"
+	"Without --kernel, the guest kit's kernel and busybox initramfs are used (built and\n"
+	"cached on first use). The console is stdin/stdout; Ctrl-A x ends the VM.\n"
+	"Exit status: 0 when the guest reboots or powers off, non-zero on a VMM failure.\n";
+
+static int parse_int(const char *opt, const char *s, int min, int max, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || end == s || v < min || v > max) {
+		pr_err("%s: '%s' is not a number from %d to %d", opt, s, min, max);
+		return -EINVAL;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+/* Fills in the guest kit where no kernel was given. */
+static int use_guest_kit(struct vm_config *cfg, char *kernel, size_t ksize, char *initrd,
+			 size_t isize)
+{
+	struct kernel_build_opts bo = { 0 };
+	struct rootfs_opts ro = { .format = rootfs_default_format() };
+	struct kernel_spec spec;
+	struct kernel_entry e;
+	int err;
+
+	err = kernel_spec_resolve(&spec, NULL, NULL, NULL, false);
+	if (err)
+		return err;
+	err = kernel_find(&spec, &e);
+	if (err) {
+		fprintf(stderr, "[volt] building the guest kit's kernel first (once)\n");
+		kernel_spec_free(&spec);
+		err = kernel_spec_resolve(&spec, NULL, NULL, NULL, true);
+		if (!err)
+			err = kernel_build(&spec, &bo, &e);
+	}
+	kernel_spec_free(&spec);
+	if (err || kernel_entry_path(&e, "vmlinux", kernel, ksize))
+		return err ? err : -ENAMETOOLONG;
+	cfg->kernel = kernel;
+	if (!cfg->initrd) {
+		err = rootfs_get(&ro, initrd, isize);
+		if (err)
+			return err;
+		cfg->initrd = initrd;
+	}
+	return 0;
+}
+
+int run_cmd(int argc, char **argv, const struct timespec *started)
+{
+	static const struct option longopts[] = {
+		{ "kernel", required_argument, NULL, 'k' },
+		{ "initrd", required_argument, NULL, 'i' },
+		{ "cmdline", required_argument, NULL, 'c' },
+		{ "mem", required_argument, NULL, 'm' },
+		{ "cpus", required_argument, NULL, 'n' },
+		{ "cpu-template", required_argument, NULL, 't' },
+		{ "boot-protocol", required_argument, NULL, 'p' },
+		{ "boot-timer", no_argument, NULL, 'b' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct vm_config cfg = {
+		.cmdline = DEFAULT_CMDLINE,
+		.mem_size = (uint64_t)DEFAULT_MEM_MIB << 20,
+		.ncpus = 1,
+		.protocol = BOOT_PROTOCOL_AUTO,
+		.pvm_host = host_is_pvm(),
+		.started = *started,
+	};
+	char kernel[PATH_MAX], initrd[PATH_MAX];
+	enum log_level level;
+	struct vm *vm;
+	int c, err;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'k':
+			cfg.kernel = optarg;
+			break;
+		case 'i':
+			cfg.initrd = optarg;
+			break;
+		case 'c':
+			cfg.cmdline = optarg;
+			break;
+		case 'm':
+			if (parse_size(optarg, 1ULL << 20, &cfg.mem_size) ||
+			    cfg.mem_size < LAYOUT_MEM_MIN || cfg.mem_size > LAYOUT_MEM_MAX ||
+			    (cfg.mem_size & ((1ULL << 20) - 1))) {
+				pr_err("--mem: '%s' is not a whole number of MiB from %llu to %llu",
+				       optarg, LAYOUT_MEM_MIN >> 20, LAYOUT_MEM_MAX >> 20);
+				return -EINVAL;
+			}
+			break;
+		case 'n':
+			if (parse_int("--cpus", optarg, 1, VM_MAX_CPUS, &cfg.ncpus))
+				return -EINVAL;
+			break;
+		case 't':
+			if (!cpuid_template_find(optarg)) {
+				pr_err("--cpu-template: unknown template '%s' (known: %s)", optarg,
+				       cpuid_template_names());
+				return -EINVAL;
+			}
+			cfg.cpu_template = optarg;
+			break;
+		case 'p':
+			if (!strcmp(optarg, "auto"))
+				cfg.protocol = BOOT_PROTOCOL_AUTO;
+			else if (!strcmp(optarg, "linux"))
+				cfg.protocol = BOOT_PROTOCOL_LINUX;
+			else if (!strcmp(optarg, "pvh"))
+				cfg.protocol = BOOT_PROTOCOL_PVH;
+			else {
+				pr_err("--boot-protocol: '%s' is not auto, linux or pvh", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'b':
+			cfg.boot_timer = true;
+			break;
+		case 'l':
+			if (log_level_parse(optarg, &level)) {
+				pr_err("--log-level: '%s' is not error, warn, info or debug",
+				       optarg);
+				return -EINVAL;
+			}
+			log_set_level(level);
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			fputs(usage, stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		pr_err("unexpected argument '%s'", argv[optind]);
+		fputs(usage, stderr);
+		return -EINVAL;
+	}
+	if (!cfg.kernel && (err = use_guest_kit(&cfg, kernel, sizeof(kernel), initrd,
+						sizeof(initrd))))
+		return err;
+	if (cfg.pvm_host)
+		pr_debug("PVM host: applying its workarounds");
+	vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return -ENOMEM;
+	err = vm_create(vm, &cfg);
+	if (!err)
+		err = vm_run(vm);
+	vm_destroy(vm);
+	free(vm);
+	/* The guest's own exit status already went through vm_run's message. */
+	return err;
+}

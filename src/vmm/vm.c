@@ -1,0 +1,416 @@
+/* Assembling and running a microVM. */
+#include "vmm/vm.h"
+
+#include "arch/x86/gdt.h"
+#include "arch/x86/layout.h"
+#include "arch/x86/mptable.h"
+#include "arch/x86/pagetables.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "vmm/console.h"
+#include "vmm/kvm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define KERNEL_MAX_SIZE     (512ULL << 20)
+#define BOOT_TIMER_PORT     0x3f0
+#define BOOT_TIMER_MAGIC    123
+#define POST_PORT           0x80
+/* Appended on PVM hosts: features CPUID cannot hide there (vmm/host.h). */
+#define PVM_CMDLINE         "noxsave clearcpuid=popcnt,smap,erms,fsrm noapic"
+
+void vm_stop(struct vm *vm, int code, const char *fmt, ...)
+{
+	uint64_t one = 1;
+	va_list ap;
+	int i;
+
+	pthread_mutex_lock(&vm->stop_lock);
+	if (!atomic_load(&vm->stopping)) {
+		vm->exit_code = code;
+		va_start(ap, fmt);
+		vsnprintf(vm->exit_reason, sizeof(vm->exit_reason), fmt, ap);
+		va_end(ap);
+		atomic_store(&vm->stopping, true);
+		if (write(vm->stop_fd, &one, sizeof(one)) < 0)
+			pr_warn("cannot signal the VM to stop: %s", strerror(errno));
+	}
+	pthread_mutex_unlock(&vm->stop_lock);
+	for (i = 0; i < vm->nvcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+}
+
+static void serial_out(void *ctx, uint8_t byte)
+{
+	struct vm *vm = ctx;
+
+	if (vm->console_out >= 0 && write_all(vm->console_out, &byte, 1))
+		vm->console_out = -1; /* nobody is reading: the guest runs on */
+}
+
+static void serial_irq(void *ctx, bool level)
+{
+	struct vm *vm = ctx;
+	struct kvm_irq_level irq = { .irq = SERIAL_COM1_IRQ, .level = level };
+
+	ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq);
+}
+
+static void guest_reset(void *ctx)
+{
+	struct vm *vm = ctx;
+
+	atomic_store(&vm->reset_requested, true);
+	vm_stop(vm, 0, "the guest reset");
+}
+
+static void boot_timer_io(void *dev, uint64_t offset, uint8_t *data, uint32_t len, bool is_write)
+{
+	struct vm *vm = dev;
+	struct timespec now, cpu;
+
+	(void)offset;
+	if (!is_write) {
+		memset(data, 0xff, len);
+		return;
+	}
+	if (len != 1 || data[0] != BOOT_TIMER_MAGIC)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+	pr_info("guest boot time: %lld us (%lld CPU us)",
+		(long long)(now.tv_sec - vm->cfg.started.tv_sec) * 1000000 +
+			(now.tv_nsec - vm->cfg.started.tv_nsec) / 1000,
+		(long long)cpu.tv_sec * 1000000 + cpu.tv_nsec / 1000);
+}
+
+static void sink_io(void *dev, uint64_t offset, uint8_t *data, uint32_t len, bool is_write)
+{
+	(void)dev;
+	(void)offset;
+	if (!is_write)
+		memset(data, 0xff, len);
+}
+
+static int setup_kvm(struct vm *vm)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	uint64_t identity = LAYOUT_KVM_IDENTITY;
+	int i;
+
+	vm->kvm_fd = kvm_open();
+	if (vm->kvm_fd < 0)
+		return vm->kvm_fd;
+	vm->run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (vm->run_size < (int)sizeof(struct kvm_run)) {
+		pr_err("KVM_GET_VCPU_MMAP_SIZE failed: %s", strerror(errno));
+		return -EIO;
+	}
+	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0) {
+		pr_err("KVM_CREATE_VM failed: %s", strerror(errno));
+		return -errno;
+	}
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)LAYOUT_KVM_TSS) ||
+	    ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &identity)) {
+		pr_err("cannot place KVM's TSS and identity map: %s", strerror(errno));
+		return -errno;
+	}
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) || ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit)) {
+		pr_err("cannot create the in-kernel irqchip and PIT: %s", strerror(errno));
+		return -errno;
+	}
+	for (i = 0; i < vm->mem.nregions; i++) {
+		struct kvm_userspace_memory_region r = {
+			.slot = (uint32_t)i,
+			.guest_phys_addr = vm->mem.regions[i].gpa,
+			.memory_size = vm->mem.regions[i].size,
+			.userspace_addr = (uint64_t)(uintptr_t)vm->mem.regions[i].hva,
+		};
+
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r)) {
+			pr_err("cannot give guest memory to KVM: %s", strerror(errno));
+			return -errno;
+		}
+	}
+	vm->cpuid = kvm_supported_cpuid(vm->kvm_fd);
+	return vm->cpuid ? 0 : -EIO;
+}
+
+static int setup_devices(struct vm *vm)
+{
+	int err;
+
+	vm->pio.kind = "port";
+	vm->mmio.kind = "mmio";
+	serial_init(&vm->serial, serial_out, serial_irq, vm);
+	vm->i8042 = (struct i8042){ .reset = guest_reset, .ctx = vm };
+	err = io_bus_register(&vm->pio, SERIAL_COM1_BASE, 8, serial_io, &vm->serial, "serial");
+	if (!err)
+		err = io_bus_register(&vm->pio, I8042_DATA_PORT, 5, i8042_io, &vm->i8042, "i8042");
+	if (!err)
+		err = io_bus_register(&vm->pio, CMOS_PORT, 2, cmos_io, &vm->cmos, "cmos");
+	/* Linux's I/O delay writes here; ignore it without logging each one. */
+	if (!err)
+		err = io_bus_register(&vm->pio, POST_PORT, 1, sink_io, NULL, "post");
+	if (!err && vm->cfg.boot_timer)
+		err = io_bus_register(&vm->pio, BOOT_TIMER_PORT, 1, boot_timer_io, vm,
+				      "boot-timer");
+	if (err)
+		pr_err("cannot register the legacy devices: %s", strerror(-err));
+	return err;
+}
+
+static int load_kernel(struct vm *vm)
+{
+	char why[256] = "";
+	char *image;
+	size_t size;
+	int err;
+
+	err = read_file(vm->cfg.kernel, KERNEL_MAX_SIZE, &image, &size);
+	if (err) {
+		pr_err("cannot read kernel %s: %s", vm->cfg.kernel,
+		       err == -EFBIG ? "larger than 512 MiB" : strerror(-err));
+		return err;
+	}
+	err = boot_load_kernel(&vm->mem, image, size, vm->cfg.protocol, &vm->kernel, why,
+			       sizeof(why));
+	free(image);
+	if (err)
+		pr_err("cannot load kernel %s: %s", vm->cfg.kernel, why[0] ? why : strerror(-err));
+	return err;
+}
+
+/* Streams the initrd straight into guest memory; *gpa and *size describe it. */
+static int load_initrd(struct vm *vm, uint64_t *gpa, uint64_t *size)
+{
+	struct stat st;
+	uint8_t *dst;
+	uint64_t got = 0;
+	int fd, err = 0;
+
+	*gpa = *size = 0;
+	if (!vm->cfg.initrd)
+		return 0;
+	fd = open(vm->cfg.initrd, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		err = fd < 0 ? -errno : -EINVAL;
+		pr_err("cannot read initrd %s: %s", vm->cfg.initrd,
+		       err == -EINVAL ? "not a regular file" : strerror(-err));
+		goto out;
+	}
+	if (st.st_size == 0) {
+		pr_err("initrd %s is empty", vm->cfg.initrd);
+		err = -EINVAL;
+		goto out;
+	}
+	err = boot_place_initrd(&vm->mem, &vm->kernel, (uint64_t)st.st_size, gpa);
+	if (err) {
+		pr_err("initrd %s (%lld MiB) does not fit in guest memory below the kernel's "
+		       "limit; give the VM more memory (--mem)",
+		       vm->cfg.initrd, (long long)(st.st_size >> 20));
+		goto out;
+	}
+	dst = gpa_to_hva(&vm->mem, *gpa, (uint64_t)st.st_size);
+	while (dst && got < (uint64_t)st.st_size) {
+		ssize_t n = read(fd, dst + got, (size_t)((uint64_t)st.st_size - got));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err = n < 0 ? -errno : -EIO;
+			pr_err("cannot read initrd %s: %s", vm->cfg.initrd,
+			       n < 0 ? strerror(errno) : "file shrank while reading");
+			goto out;
+		}
+		got += (uint64_t)n;
+	}
+	*size = got;
+out:
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+/* The guest's command line: the configured one plus what this host needs. */
+static int build_cmdline(const struct vm *vm, char *buf, size_t size)
+{
+	int n = snprintf(buf, size, "%s", vm->cfg.cmdline ? vm->cfg.cmdline : "");
+
+	if (n >= 0 && vm->cfg.pvm_host && !strstr(buf, "clearcpuid="))
+		n = snprintf(buf, size, "%s%s%s", vm->cfg.cmdline ? vm->cfg.cmdline : "",
+			     vm->cfg.cmdline && *vm->cfg.cmdline ? " " : "", PVM_CMDLINE);
+	return n < 0 || (size_t)n >= size ? -E2BIG : n;
+}
+
+static int setup_boot(struct vm *vm)
+{
+	char cmdline[LAYOUT_CMDLINE_MAX + 1];
+	uint64_t initrd_gpa, initrd_size;
+	int len, err;
+
+	err = load_kernel(vm);
+	if (err)
+		return err;
+	err = load_initrd(vm, &initrd_gpa, &initrd_size);
+	if (err)
+		return err;
+	len = build_cmdline(vm, cmdline, sizeof(cmdline));
+	if (len < 0 || boot_write_cmdline(&vm->mem, cmdline)) {
+		pr_err("the kernel command line is longer than %llu bytes",
+		       LAYOUT_CMDLINE_MAX - 1);
+		return -E2BIG;
+	}
+	pr_debug("kernel command line: %s", cmdline);
+	err = pagetables_build(&vm->mem);
+	if (!err)
+		err = gdt_write(&vm->mem);
+	if (!err)
+		err = mptable_write(&vm->mem, vm->cfg.ncpus);
+	if (!err && vm->kernel.protocol == BOOT_PROTOCOL_PVH)
+		err = boot_write_pvh_start_info(&vm->mem, (uint32_t)len, initrd_gpa, initrd_size);
+	else if (!err)
+		err = boot_write_zero_page(&vm->mem, &vm->kernel, (uint32_t)len, initrd_gpa,
+					   initrd_size);
+	if (err)
+		pr_err("cannot write the boot structures: %s", strerror(-err));
+	return err;
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg)
+{
+	char why[128];
+	int err, i;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->cfg = *cfg;
+	vm->kvm_fd = vm->vm_fd = vm->stop_fd = -1;
+	vm->console_out = STDOUT_FILENO;
+	pthread_mutex_init(&vm->stop_lock, NULL);
+	if (!vm->cfg.started.tv_sec)
+		clock_gettime(CLOCK_MONOTONIC, &vm->cfg.started);
+	if (cfg->ncpus < 1 || cfg->ncpus > VM_MAX_CPUS) {
+		pr_err("--cpus %d: volt runs 1 to %d vCPUs", cfg->ncpus, VM_MAX_CPUS);
+		return -EINVAL;
+	}
+	if (layout_check(cfg->mem_size, why, sizeof(why))) {
+		pr_err("--mem: %s", why);
+		return -EINVAL;
+	}
+	vm->stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (vm->stop_fd < 0)
+		return -errno;
+	err = guest_mem_init(&vm->mem, cfg->mem_size);
+	if (err) {
+		pr_err("cannot map %llu MiB of guest memory: %s",
+		       (unsigned long long)(cfg->mem_size >> 20), strerror(-err));
+		return err;
+	}
+	err = setup_kvm(vm);
+	if (!err)
+		err = setup_devices(vm);
+	if (!err)
+		err = setup_boot(vm);
+	for (i = 0; !err && i < cfg->ncpus; i++) {
+		vm->nvcpus = i + 1;
+		err = vcpu_create(vm, i);
+	}
+	return err;
+}
+
+/* Hands buffered console input to the UART as it makes room. */
+static void feed_serial(struct vm *vm, struct console *c)
+{
+	if (c->len > c->off) {
+		c->off += serial_receive(&vm->serial, c->buf + c->off,
+					 (unsigned int)(c->len - c->off));
+		if (c->off == c->len)
+			c->len = c->off = 0;
+	}
+}
+
+int vm_run(struct vm *vm)
+{
+	struct console con;
+	sigset_t sigs;
+	int sfd, i, err = 0;
+
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGQUIT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+	console_init(&con, STDIN_FILENO);
+	for (i = 0; i < vm->nvcpus && !err; i++)
+		err = vcpu_start(&vm->vcpus[i]);
+	if (err)
+		vm_stop(vm, 1, "cannot start the vCPUs");
+	while (!atomic_load(&vm->stopping)) {
+		struct pollfd p[3] = {
+			{ .fd = vm->stop_fd, .events = POLLIN },
+			{ .fd = sfd, .events = POLLIN },
+			{ .fd = (con.eof || con.len) ? -1 : con.in_fd, .events = POLLIN },
+		};
+
+		/* While the UART's FIFO is full, look again soon. */
+		if (poll(p, 3, con.len ? 10 : -1) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == sizeof(si))
+				vm_stop(vm, 128 + (int)si.ssi_signo, "stopped by signal %s",
+					strsignal((int)si.ssi_signo));
+		}
+		if (p[2].revents & (POLLIN | POLLHUP | POLLERR) && console_read(&con))
+			vm_stop(vm, 0, "ended from the console (Ctrl-A x)");
+		feed_serial(vm, &con);
+	}
+	for (i = 0; i < vm->nvcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	for (i = 0; i < vm->nvcpus; i++) {
+		vcpu_join(&vm->vcpus[i]);
+		if (vm->exit_code && log_get_level() >= LOG_DEBUG)
+			vcpu_log_state(&vm->vcpus[i]);
+	}
+	console_restore();
+	if (sfd >= 0)
+		close(sfd);
+	if (vm->exit_code)
+		pr_err("%s", vm->exit_reason);
+	else
+		pr_info("%s", vm->exit_reason);
+	return vm->exit_code;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	int i;
+
+	for (i = 0; i < vm->nvcpus; i++)
+		vcpu_destroy(&vm->vcpus[i]);
+	free(vm->cpuid);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	if (vm->stop_fd >= 0)
+		close(vm->stop_fd);
+	guest_mem_free(&vm->mem);
+}

@@ -1,0 +1,89 @@
+/* A microVM: guest memory, the in-kernel irqchip and PIT, the legacy devices,
+ * the loaded kernel and one thread per vCPU. vm_run() serves the console on
+ * the calling thread until the guest resets or powers off (exit status 0) or
+ * the VMM fails (non-zero, with a one-line reason logged). */
+#ifndef VOLT_VMM_VM_H
+#define VOLT_VMM_VM_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "boot/boot.h"
+#include "devices/legacy/cmos.h"
+#include "devices/legacy/i8042.h"
+#include "devices/legacy/serial.h"
+#include "vmm/guest_mem.h"
+#include "vmm/io_bus.h"
+
+#define VM_MAX_CPUS 32
+
+struct vm_config {
+	const char *kernel;  /* path */
+	const char *initrd;  /* path or NULL */
+	const char *cmdline; /* the guest's command line before volt's additions */
+	uint64_t mem_size;   /* bytes */
+	int ncpus;
+	const char *cpu_template; /* NULL: none */
+	enum boot_protocol protocol;
+	bool boot_timer;
+	bool pvm_host; /* apply the PVM host workarounds */
+	struct timespec started; /* process start, for the boot timer; 0: vm_create's time */
+};
+
+struct vm;
+
+struct vcpu {
+	struct vm *vm;
+	int index;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool thread_started;
+};
+
+struct vm {
+	struct vm_config cfg;
+	int kvm_fd, vm_fd;
+	int run_size;
+	struct guest_mem mem;
+	struct io_bus pio, mmio;
+	struct serial serial;
+	struct i8042 i8042;
+	struct cmos cmos;
+	struct boot_kernel kernel;
+	struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID */
+	struct vcpu vcpus[VM_MAX_CPUS];
+	int nvcpus;
+
+	atomic_bool stopping;
+	pthread_mutex_t stop_lock;
+	int stop_fd; /* eventfd: written once the VM should stop */
+	int exit_code;
+	char exit_reason[512];
+	atomic_bool reset_requested;
+
+	int console_out;         /* fd the serial output goes to */
+};
+
+int vm_create(struct vm *vm, const struct vm_config *cfg);
+/* `volt run`; started is when the process began. */
+int run_cmd(int argc, char **argv, const struct timespec *started);
+int vm_run(struct vm *vm);
+void vm_destroy(struct vm *vm);
+/* Asks every thread to stop; the first caller's code and reason win. */
+void vm_stop(struct vm *vm, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* From vcpu.c */
+int vcpu_create(struct vm *vm, int index);
+int vcpu_start(struct vcpu *v);
+void vcpu_kick(struct vcpu *v);
+void vcpu_join(struct vcpu *v);
+/* Logs RIP, mode and MP state at debug level (why a VM was stuck). */
+void vcpu_log_state(struct vcpu *v);
+void vcpu_destroy(struct vcpu *v);
+
+#endif
