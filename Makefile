@@ -49,7 +49,8 @@ test-debug: deps $(DBUILD)/build.ninja guest-kit
 	VOLT=$(abspath $(DBUILD)/volt) $(PYTHON) -m pytest -ra tests/integration
 
 bench: guest-kit
-	@for b in bench/*.sh; do [ -x "$$b" ] && "$$b"; done; true
+	@./scripts/install-deps.sh --bench
+	@set -e; for b in bench/*.sh; do "$$b"; done
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
@@ -57,7 +58,8 @@ format:
 lint: build
 	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
-		-I src -I $(BUILD) $$(git ls-files 'src/*.c')
+		-I src -I $(BUILD) --suppress=missingIncludeSystem $$(git ls-files 'src/*.c')
+	clang-tidy --quiet -p $(BUILD) $$(git ls-files 'src/*.c')
 
 clean:
 	rm -rf $(BUILD) $(DBUILD)

@@ -1,13 +1,15 @@
 #!/bin/sh
 # Installs every Debian package volt needs to build, test and build guest kits.
 # Idempotent: prints nothing and exits 0 when everything is already present.
+# --bench adds what the benchmarks compare against (QEMU) and measure with.
 set -eu
 
 PKGS="build-essential meson ninja-build pkg-config
 libseccomp-dev libjansson-dev libmicrohttpd-dev liburing-dev libcriterion-dev
 python3 python3-pytest
 busybox-static e2fsprogs cpio
-linux-source-6.1 xz-utils flex bison bc libelf-dev libssl-dev"
+linux-source-6.1 xz-utils lz4 flex bison bc libelf-dev libssl-dev patch gzip"
+[ "${1:-}" = --bench ] && PKGS="$PKGS qemu-system-x86 time bc"
 
 missing=""
 for p in $PKGS; do

@@ -25,9 +25,9 @@ enum kernel_format { KERNEL_FORMAT_ELF, KERNEL_FORMAT_BZIMAGE };
 struct boot_kernel {
 	enum kernel_format format;
 	enum boot_protocol protocol; /* LINUX or PVH, never AUTO */
-	uint64_t entry;              /* guest-physical address the vCPU starts at */
-	uint64_t start, end;         /* guest-physical range the image occupies, bss included */
-	bool has_setup_header;       /* bzImage: its setup header, for the zero page */
+	uint64_t entry;		     /* guest-physical address the vCPU starts at */
+	uint64_t start, end;	     /* guest-physical range the image occupies, bss included */
+	bool has_setup_header;	     /* bzImage: its setup header, for the zero page */
 	struct setup_header setup;
 	bool has_pvh_entry;
 	uint32_t pvh_entry;
@@ -37,8 +37,8 @@ struct boot_kernel {
 /* Detects ELF or bzImage and loads it. */
 int boot_load_kernel(struct guest_mem *m, const void *image, size_t size, enum boot_protocol want,
 		     struct boot_kernel *k, char *why, size_t why_size);
-int elf_load(struct guest_mem *m, const void *image, size_t size, struct boot_kernel *k,
-	     char *why, size_t why_size);
+int elf_load(struct guest_mem *m, const void *image, size_t size, struct boot_kernel *k, char *why,
+	     size_t why_size);
 int bzimage_load(struct guest_mem *m, const void *image, size_t size, struct boot_kernel *k,
 		 char *why, size_t why_size);
 /* The XEN_ELFNOTE_PHYS32_ENTRY note of an ELF image: 0 and *entry, or -ENOENT. */

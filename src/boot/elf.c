@@ -149,7 +149,7 @@ static int pvh_from_sections(const void *image, size_t size, const Elf64_Ehdr *e
 
 int elf_find_pvh_entry(const void *image, size_t size, uint32_t *entry)
 {
-	Elf64_Ehdr eh;
+	Elf64_Ehdr eh = { 0 };
 
 	if (!image || read_ehdr(image, size, &eh, NULL, 0))
 		return -ENOENT;
@@ -280,7 +280,7 @@ int elf_load(struct guest_mem *m, const void *image, size_t size, struct boot_ke
 	struct elf_seg segs[ELF_MAX_LOADS];
 	uint64_t entry = 0, start = UINT64_MAX, end = 0;
 	uint32_t pvh;
-	Elf64_Ehdr eh;
+	Elf64_Ehdr eh = { 0 };
 	int i, n = 0, err;
 
 	if (!image)

@@ -54,11 +54,17 @@ static void progress_line(const char *line, void *ctx)
 		if (pct >= 0)
 			fprintf(stderr, "\r\033[K[volt] kernel %s: %3d%% %s", b->phase, pct, what);
 		else
-			fprintf(stderr, "\r\033[K[volt] kernel %s: %ld steps %s", b->phase, b->steps,
-				what);
+			fprintf(stderr, "\r\033[K[volt] kernel %s: %ld steps %s", b->phase,
+				b->steps, what);
 	} else if (now - b->last_report >= 30) {
-		fprintf(stderr, "[volt] kernel %s: %ld steps%s, %lds elapsed\n", b->phase, b->steps,
-			b->expected ? "" : " so far", (long)(now - b->started));
+		if (b->expected)
+			fprintf(stderr,
+				"[volt] kernel %s: about %d%% (%ld of ~%ld steps), %lds elapsed\n",
+				b->phase, (int)(b->steps * 100 / b->expected), b->steps,
+				b->expected, (long)(now - b->started));
+		else
+			fprintf(stderr, "[volt] kernel %s: %ld steps so far, %lds elapsed\n",
+				b->phase, b->steps, (long)(now - b->started));
 		b->last_report = now;
 	}
 }
@@ -230,8 +236,9 @@ static int run_build(struct build *b, int jobs)
 	int err, i;
 
 	{
-		char *argv[] = { "tar", "-xf", (char *)s->source, "-C", b->src,
-				 "--strip-components=1", NULL };
+		char *argv[] = { "tar", "-xf",	(char *)s->source,
+				 "-C",	b->src, "--strip-components=1",
+				 NULL };
 
 		fprintf(stderr, "[volt] extracting %s\n", s->source);
 		err = step(b, "extracting the kernel source", argv, false);
@@ -239,8 +246,9 @@ static int run_build(struct build *b, int jobs)
 			return err;
 	}
 	for (i = 0; i < s->npatches; i++) {
-		char *argv[] = { "patch", "-p1", "--batch", "--forward", "-d", b->src, "-i",
-				 (char *)s->patches[i].path, NULL };
+		char *argv[] = { "patch", "-p1",  "--batch", "--forward",
+				 "-d",	  b->src, "-i",	     (char *)s->patches[i].path,
+				 NULL };
 
 		err = step(b, "applying a kernel patch", argv, false);
 		if (err) {
@@ -254,8 +262,8 @@ static int run_build(struct build *b, int jobs)
 		return -ENAMETOOLONG;
 	{
 		char *tiny[] = { "make", "-C", b->src, objarg, "tinyconfig", NULL };
-		char *merge_argv[] = { merge, "-m", "-O", b->obj, ".config",
-				       (char *)s->config_path, NULL };
+		char *merge_argv[] = { merge, "-m", "-O", b->obj, ".config", (char *)s->config_path,
+				       NULL };
 		char *old[] = { "make", "-C", b->src, objarg, "olddefconfig", NULL };
 		struct spawn_opts o = { .cwd = b->obj, .out_fd = -1, .log_fd = b->log_fd };
 
@@ -371,7 +379,8 @@ int kernel_build(const struct kernel_spec *s, const struct kernel_build_opts *o,
 	int lock_fd, err;
 
 	if (!s->key[0]) {
-		pr_err("kernel source %s not found: install Debian's %s (make deps) or pass --source",
+		pr_err("kernel source %s not found: install Debian's %s (make deps) or pass "
+		       "--source",
 		       s->source, KERNEL_SOURCE_PACKAGE);
 		return -ENOENT;
 	}

@@ -17,7 +17,7 @@
 #define KERNEL_VARIANT_GENERIC "generic"
 #define KERNEL_VARIANT_PVM     "pvm"
 #define KERNEL_MAX_PATCHES     32
-#define KERNEL_KEY_LEN         16
+#define KERNEL_KEY_LEN	       16
 
 struct kernel_patch {
 	char path[PATH_MAX];
@@ -74,8 +74,8 @@ int kernel_find(const struct kernel_spec *s, struct kernel_entry *e);
 int kernel_entry_path(const struct kernel_entry *e, const char *file, char *buf, size_t size);
 
 /* Writes the entry's metadata file (used by kernel_build). */
-int kernel_entry_write_meta(const char *dir, const struct kernel_spec *s, long built,
-			    long seconds, long steps);
+int kernel_entry_write_meta(const char *dir, const struct kernel_spec *s, long built, long seconds,
+			    long steps);
 
 int kernel_build(const struct kernel_spec *s, const struct kernel_build_opts *o,
 		 struct kernel_entry *out);

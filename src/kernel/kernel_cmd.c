@@ -176,8 +176,8 @@ static int cmd_rm(const char *name)
 		return n;
 	}
 	for (i = 0; i < n; i++) {
-		bool match = is_key_prefix(name) ? !strncmp(list[i].key, name, strlen(name)) :
-						   !strcmp(list[i].config, name);
+		bool match = is_key_prefix(name) ? !strncmp(list[i].key, name, strlen(name))
+						 : !strcmp(list[i].config, name);
 		int r;
 
 		if (!match)

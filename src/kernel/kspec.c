@@ -134,7 +134,8 @@ static int resolve_patches(struct kernel_spec *s)
 		files[n++] = strdup(de->d_name);
 	}
 	closedir(d);
-	qsort(files, (size_t)n, sizeof(files[0]), cmp_str);
+	if (n > 1)
+		qsort(files, (size_t)n, sizeof(files[0]), cmp_str);
 	for (i = 0; i < n; i++) {
 		struct kernel_patch *p = &s->patches[i];
 
@@ -165,8 +166,7 @@ unknown:
 
 static void read_package_version(char *buf, size_t size)
 {
-	FILE *f = popen("dpkg-query -W -f='${Version}' " KERNEL_SOURCE_PACKAGE " 2>/dev/null",
-			"r");
+	FILE *f = popen("dpkg-query -W -f='${Version}' " KERNEL_SOURCE_PACKAGE " 2>/dev/null", "r");
 	size_t n = 0;
 
 	buf[0] = '\0';
@@ -191,7 +191,8 @@ static int resolve_source(struct kernel_spec *s, const char *source, bool need_s
 	if (stat(s->source, &st) || !S_ISREG(st.st_mode)) {
 		if (!need_source)
 			return 0;
-		pr_err("kernel source %s not found: install Debian's %s (make deps) or pass --source",
+		pr_err("kernel source %s not found: install Debian's %s (make deps) or pass "
+		       "--source",
 		       s->source, KERNEL_SOURCE_PACKAGE);
 		return -ENOENT;
 	}
@@ -250,7 +251,8 @@ int kernel_spec_resolve(struct kernel_spec *s, const char *config, const char *v
 	int err;
 
 	memset(s, 0, sizeof(*s));
-	snprintf(s->variant, sizeof(s->variant), "%s", variant ? variant : kernel_default_variant());
+	snprintf(s->variant, sizeof(s->variant), "%s",
+		 variant ? variant : kernel_default_variant());
 	if (variant && strlen(variant) >= sizeof(s->variant)) {
 		pr_err("unknown kernel variant '%s'", variant);
 		return -EINVAL;

@@ -71,8 +71,8 @@ int kernel_entry_load(const char *dir, struct kernel_entry *e)
 	return 0;
 }
 
-int kernel_entry_write_meta(const char *dir, const struct kernel_spec *s, long built,
-			    long seconds, long steps)
+int kernel_entry_write_meta(const char *dir, const struct kernel_spec *s, long built, long seconds,
+			    long steps)
 {
 	char path[PATH_MAX], meta[1024];
 	int n;
@@ -132,7 +132,8 @@ int kernel_entry_list(struct kernel_entry **out)
 		list[n++] = e;
 	}
 	closedir(d);
-	qsort(list, (size_t)n, sizeof(*list), cmp_newest);
+	if (n > 1)
+		qsort(list, (size_t)n, sizeof(*list), cmp_newest);
 	*out = list;
 	return n;
 }
@@ -152,7 +153,7 @@ int kernel_find(const struct kernel_spec *s, struct kernel_entry *e)
 	n = kernel_entry_list(&list);
 	if (n < 0)
 		return n;
-	for (i = 0; i < n; i++) {
+	for (i = 0; list && i < n; i++) {
 		if (!strcmp(list[i].config, s->config) && !strcmp(list[i].variant, s->variant)) {
 			*e = list[i];
 			free(list);

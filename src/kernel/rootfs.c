@@ -108,9 +108,9 @@ static void collect_applet(const char *line, void *ctx)
 
 static int load_content(struct content *c, const char *busybox)
 {
-	static const char *const dirs[] = { "bin", "sbin", "usr", "usr/bin", "usr/sbin", "dev",
-					    "proc", "sys", "tmp", "root", "etc", "mnt", "run",
-					    "var" };
+	static const char *const dirs[] = { "bin", "sbin", "usr", "usr/bin", "usr/sbin",
+					    "dev", "proc", "sys", "tmp",     "root",
+					    "etc", "mnt",  "run", "var" };
 	char init_path[PATH_MAX];
 	struct spawn_opts so = { .out_fd = -1, .log_fd = -1, .on_line = collect_applet, .ctx = c };
 	char *list_argv[] = { (char *)busybox, "--list-full", NULL };
@@ -131,7 +131,7 @@ static int load_content(struct content *c, const char *busybox)
 		return -ENOEXEC;
 	}
 	if (volt_data_path(init_path, sizeof(init_path), "rootfs/init") ||
-	    (err = read_file(init_path, 1 << 20, &c->init, &c->init_size))) {
+	    read_file(init_path, 1 << 20, &c->init, &c->init_size)) {
 		pr_err("cannot read the guest init script %s", init_path);
 		return -ENOENT;
 	}
@@ -181,8 +181,9 @@ static const char *format_name(enum rootfs_format f)
 
 static const char *image_name(enum rootfs_format f)
 {
-	return f == ROOTFS_CPIO ? "initramfs.cpio" :
-	       f == ROOTFS_CPIO_GZ ? "initramfs.cpio.gz" : "rootfs.ext4";
+	return f == ROOTFS_CPIO	     ? "initramfs.cpio"
+	       : f == ROOTFS_CPIO_GZ ? "initramfs.cpio.gz"
+				     : "rootfs.ext4";
 }
 
 static void content_key(const struct content *c, const struct rootfs_opts *o, char key[17])
@@ -293,8 +294,10 @@ static int write_ext4(const struct content *c, const struct rootfs_opts *o, cons
 	}
 	snprintf(size_arg, sizeof(size_arg), "%lluk", (unsigned long long)(o->ext4_size >> 10));
 	{
-		char *argv[] = { "mke2fs", "-q", "-F", "-t", "ext4", "-L", "volt-root", "-E",
-				 "root_owner=0:0", "-d", stage, (char *)path, size_arg, NULL };
+		char *argv[] = { "mke2fs",	   "-q", "-F",	      "-t",
+				 "ext4",	   "-L", "volt-root", "-E",
+				 "root_owner=0:0", "-d", stage,	      (char *)path,
+				 size_arg,	   NULL };
 
 		so.out_fd = open("/dev/null", O_WRONLY | O_CLOEXEC); /* -d lists every file */
 		err = spawn_run(argv, &so);
@@ -314,7 +317,8 @@ static int write_ext4(const struct content *c, const struct rootfs_opts *o, cons
 
 		if (!S_ISCHR(f->mode))
 			continue;
-		w = snprintf(cmds + used, sizeof(cmds) - used, "cd /%.*s\nmknod %s c %u %u\nsif %s mode 0%o\n",
+		w = snprintf(cmds + used, sizeof(cmds) - used,
+			     "cd /%.*s\nmknod %s c %u %u\nsif %s mode 0%o\n",
 			     base ? (int)(base - f->name) : 0, f->name, base ? base + 1 : f->name,
 			     f->major, f->minor, base ? base + 1 : f->name, f->mode);
 		if (w < 0 || (size_t)w >= sizeof(cmds) - used)

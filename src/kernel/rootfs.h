@@ -16,7 +16,7 @@ enum rootfs_format { ROOTFS_CPIO, ROOTFS_CPIO_GZ, ROOTFS_EXT4 };
 
 struct rootfs_opts {
 	enum rootfs_format format;
-	uint64_t ext4_size; /* bytes, for ROOTFS_EXT4 */
+	uint64_t ext4_size;  /* bytes, for ROOTFS_EXT4 */
 	const char *busybox; /* NULL: ROOTFS_DEFAULT_BUSYBOX */
 	bool force;
 	bool no_build; /* only look the image up */

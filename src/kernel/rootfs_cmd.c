@@ -15,7 +15,8 @@
 
 static const char usage[] =
 	"usage: volt rootfs build [--ext4 SIZE | --compress gzip|none] [--busybox PATH] [--force]\n"
-	"       volt rootfs path  [--ext4 SIZE | --compress gzip|none] [--busybox PATH] [--no-build]\n"
+	"       volt rootfs path  [--ext4 SIZE | --compress gzip|none] [--busybox PATH] "
+	"[--no-build]\n"
 	"SIZE: bytes or with a K/M/G suffix (8M to 64G)\n";
 
 int rootfs_cmd(int argc, char **argv)

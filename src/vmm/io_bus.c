@@ -29,7 +29,8 @@ bool io_bus_access(const struct io_bus *b, uint64_t addr, uint8_t *data, uint32_
 	for (i = 0; i < b->n; i++) {
 		const struct io_range *r = &b->ranges[i];
 
-		if (addr >= r->base && addr - r->base < r->len && len <= r->len - (addr - r->base)) {
+		if (addr >= r->base && addr - r->base < r->len &&
+		    len <= r->len - (addr - r->base)) {
 			r->handler(r->dev, addr - r->base, data, len, is_write);
 			return true;
 		}

@@ -10,8 +10,7 @@
 #define IO_BUS_MAX 32
 
 /* offset is relative to the range's base; data holds len (1..8) bytes. */
-typedef void (*io_handler)(void *dev, uint64_t offset, uint8_t *data, uint32_t len,
-			   bool is_write);
+typedef void (*io_handler)(void *dev, uint64_t offset, uint8_t *data, uint32_t len, bool is_write);
 
 struct io_range {
 	uint64_t base, len;

@@ -37,9 +37,9 @@ int kvm_open(void)
 		int err = -errno;
 
 		pr_err("cannot open /dev/kvm: %s%s", strerror(errno),
-		       errno == ENOENT  ? " (no KVM on this host: load kvm_intel or kvm_amd)" :
-		       errno == EACCES ? " (add yourself to the kvm group)" :
-					 "");
+		       errno == ENOENT	 ? " (no KVM on this host: load kvm_intel or kvm_amd)"
+		       : errno == EACCES ? " (add yourself to the kvm group)"
+					 : "");
 		return err;
 	}
 	v = ioctl(fd, KVM_GET_API_VERSION, 0);

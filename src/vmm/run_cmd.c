@@ -16,7 +16,7 @@
 #include <string.h>
 
 /* Firecracker's default, so guests configured for it behave the same. */
-#define DEFAULT_CMDLINE                                                                     \
+#define DEFAULT_CMDLINE \
 	"console=ttyS0 reboot=k panic=1 nomodule i8042.noaux i8042.nomux i8042.dumbkbd"
 #define DEFAULT_MEM_MIB 128
 
@@ -174,8 +174,8 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 		fputs(usage, stderr);
 		return -EINVAL;
 	}
-	if (!cfg.kernel && (err = use_guest_kit(&cfg, kernel, sizeof(kernel), initrd,
-						sizeof(initrd))))
+	if (!cfg.kernel &&
+	    (err = use_guest_kit(&cfg, kernel, sizeof(kernel), initrd, sizeof(initrd))))
 		return err;
 	if (cfg.pvm_host)
 		pr_debug("PVM host: applying its workarounds");

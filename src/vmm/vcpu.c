@@ -20,9 +20,9 @@
 #include <unistd.h>
 
 #define VCPU_KICK_SIGNAL SIGUSR1
-#define APIC_LVT0        0x350
-#define APIC_LVT1        0x360
-#define APIC_MODE_NMI    0x4
+#define APIC_LVT0	 0x350
+#define APIC_LVT1	 0x360
+#define APIC_MODE_NMI	 0x4
 #define APIC_MODE_EXTINT 0x7
 
 static void kick_handler(int sig)
@@ -35,9 +35,8 @@ static int setup_cpuid(struct vcpu *v)
 	struct vm *vm = v->vm;
 	unsigned int max = vm->cpuid->nent + 8;
 	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + max * sizeof(c->entries[0]));
-	const struct cpuid_template *t = cpuid_template_find(vm->cfg.cpu_template ?
-								     vm->cfg.cpu_template :
-								     "none");
+	const struct cpuid_template *t =
+		cpuid_template_find(vm->cfg.cpu_template ? vm->cfg.cpu_template : "none");
 	int err;
 
 	if (!c)
@@ -53,18 +52,21 @@ static int setup_cpuid(struct vcpu *v)
 
 static int setup_msrs(struct vcpu *v)
 {
-	struct {
-		struct kvm_msrs hdr;
-		struct kvm_msr_entry e[32];
-	} msrs;
-	int n;
+	struct kvm_msrs *msrs = calloc(1, sizeof(*msrs) + 32 * sizeof(msrs->entries[0]));
+	int n, err = 0;
 
-	memset(&msrs, 0, sizeof(msrs));
-	n = boot_msrs(msrs.e, 32);
-	msrs.hdr.nmsrs = (unsigned int)n;
-	if (ioctl(v->fd, KVM_SET_MSRS, &msrs) != n)
-		return -EIO;
-	return 0;
+	if (!msrs)
+		return -ENOMEM;
+	n = boot_msrs(msrs->entries, 32);
+	if (n < 0) {
+		err = n;
+	} else {
+		msrs->nmsrs = (unsigned int)n;
+		if (ioctl(v->fd, KVM_SET_MSRS, msrs) != n)
+			err = -EIO;
+	}
+	free(msrs);
+	return err;
 }
 
 /* Wires LINT0 to the 8259 (ExtINT) and LINT1 to NMI, as firmware would. */
@@ -111,11 +113,10 @@ int vcpu_create(struct vm *vm, int index)
 	} else if ((err = regs_setup_fpu(v->fd))) {
 		what = "set up its FPU";
 	} else if (index == 0 &&
-		   (err = regs_setup_boot_cpu(v->fd, vm->kernel.protocol != BOOT_PROTOCOL_PVH,
-					      vm->kernel.entry,
-					      vm->kernel.protocol == BOOT_PROTOCOL_PVH ?
-						      LAYOUT_PVH_START_INFO :
-						      LAYOUT_ZERO_PAGE))) {
+		   (err = regs_setup_boot_cpu(
+			    v->fd, vm->kernel.protocol != BOOT_PROTOCOL_PVH, vm->kernel.entry,
+			    vm->kernel.protocol == BOOT_PROTOCOL_PVH ? LAYOUT_PVH_START_INFO
+								     : LAYOUT_ZERO_PAGE))) {
 		what = "set its boot registers";
 	} else {
 		return 0;
@@ -193,6 +194,9 @@ static int handle_emulation_failure(struct vcpu *v)
 	n = fetch_insn(v, &r, &s, insn);
 	if (v->vm->cfg.pvm_host && n >= 1 && (insn[0] == 0xcc || insn[0] == 0x9b)) {
 		/* int3 traps with RIP after it; fwait only checks for x87 errors. */
+		pr_debug("vCPU %d: %s at RIP %#llx", v->index,
+			 insn[0] == 0xcc ? "reflecting int3 as #BP" : "stepping over fwait",
+			 (unsigned long long)r.rip);
 		r.rip += 1;
 		if (ioctl(v->fd, KVM_SET_REGS, &r))
 			return -errno;
@@ -217,7 +221,8 @@ static void handle_io(struct vcpu *v)
 	uint32_t i;
 
 	/* data_offset and size*count come from KVM, but stay inside the page anyway. */
-	if (run->io.data_offset + (uint64_t)run->io.size * run->io.count > (uint64_t)v->vm->run_size)
+	if (run->io.data_offset + (uint64_t)run->io.size * run->io.count >
+	    (uint64_t)v->vm->run_size)
 		return;
 	for (i = 0; i < run->io.count; i++, data += run->io.size)
 		io_bus_access(&v->vm->pio, run->io.port, data, run->io.size,
@@ -263,8 +268,8 @@ static void *vcpu_thread(void *arg)
 			break;
 		case KVM_EXIT_SYSTEM_EVENT:
 			vm_stop(vm, 0, "the guest %s",
-				run->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN ? "powered off" :
-										     "reset");
+				run->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN ? "powered off"
+										    : "reset");
 			break;
 		case KVM_EXIT_INTERNAL_ERROR:
 			if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION) {
@@ -281,7 +286,8 @@ static void *vcpu_thread(void *arg)
 		case KVM_EXIT_INTR:
 			break;
 		default:
-			vm_stop(vm, 1, "vCPU %d: unexpected KVM exit %u", v->index, run->exit_reason);
+			vm_stop(vm, 1, "vCPU %d: unexpected KVM exit %u", v->index,
+				run->exit_reason);
 			break;
 		}
 	}

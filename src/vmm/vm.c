@@ -24,12 +24,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define KERNEL_MAX_SIZE     (512ULL << 20)
-#define BOOT_TIMER_PORT     0x3f0
-#define BOOT_TIMER_MAGIC    123
-#define POST_PORT           0x80
+#define KERNEL_MAX_SIZE	 (512ULL << 20)
+#define BOOT_TIMER_PORT	 0x3f0
+#define BOOT_TIMER_MAGIC 123
+#define POST_PORT	 0x80
 /* Appended on PVM hosts: features CPUID cannot hide there (vmm/host.h). */
-#define PVM_CMDLINE         "noxsave clearcpuid=popcnt,smap,erms,fsrm noapic"
+#define PVM_CMDLINE "noxsave clearcpuid=popcnt,smap,erms,fsrm noapic"
 
 void vm_stop(struct vm *vm, int code, const char *fmt, ...)
 {
@@ -270,8 +270,7 @@ static int setup_boot(struct vm *vm)
 		return err;
 	len = build_cmdline(vm, cmdline, sizeof(cmdline));
 	if (len < 0 || boot_write_cmdline(&vm->mem, cmdline)) {
-		pr_err("the kernel command line is longer than %llu bytes",
-		       LAYOUT_CMDLINE_MAX - 1);
+		pr_err("the kernel command line is longer than %llu bytes", LAYOUT_CMDLINE_MAX - 1);
 		return -E2BIG;
 	}
 	pr_debug("kernel command line: %s", cmdline);

@@ -30,7 +30,7 @@ struct vm_config {
 	const char *cpu_template; /* NULL: none */
 	enum boot_protocol protocol;
 	bool boot_timer;
-	bool pvm_host; /* apply the PVM host workarounds */
+	bool pvm_host;		 /* apply the PVM host workarounds */
 	struct timespec started; /* process start, for the boot timer; 0: vm_create's time */
 };
 
@@ -66,7 +66,7 @@ struct vm {
 	char exit_reason[512];
 	atomic_bool reset_requested;
 
-	int console_out;         /* fd the serial output goes to */
+	int console_out; /* fd the serial output goes to */
 };
 
 int vm_create(struct vm *vm, const struct vm_config *cfg);

@@ -172,3 +172,33 @@ def test_linux_through_pvh_starts(vm, guest_kit):
     p = vm("run", "--kernel", guest_kit["vmlinux"], "--boot-protocol", "pvh", "--cmdline",
            "console=ttyS0 earlyprintk=serial reboot=k panic=-1")
     p.wait_for("Linux version 6.1", 120)
+
+
+def test_int3_and_fwait_reach_the_guest_as_on_hardware(vm):
+    """On PVM hosts KVM's emulator gives up on both: volt reflects int3 as #BP and steps
+    over fwait; on real VT they run natively. The guest sees the same either way."""
+    p = vm("run", "--kernel", GUESTS / "traps", "--log-level", "debug")
+    assert p.wait_exit(30) == 0, p.output()
+    out = p.output()
+    lines = [l for l in out.splitlines() if l.startswith("TRAPS:")]
+    assert lines == ["TRAPS: #BP handled", "TRAPS: back after int3", "TRAPS: fwait done"], out
+    if host_is_pvm():
+        assert "reflecting int3 as #BP" in out
+
+
+def test_triple_fault_without_reset_request_is_a_failure(vm):
+    p = vm("run", "--kernel", GUESTS / "traps", "--cmdline", "crash")
+    assert p.wait_exit(30) == 1
+    assert "triple fault (guest crashed)" in p.output()
+
+
+def test_unemulatable_instruction_is_reported(vm):
+    p = vm("run", "--kernel", GUESTS / "traps", "--cmdline", "popcnt")
+    rc = p.wait_exit(30)
+    out = p.output()
+    if host_is_pvm():
+        assert rc == 1, out
+        assert re.search(r"could not emulate the instruction at RIP 0x[0-9a-f]+ \(64-bit mode, "
+                         r"CPL 0\): f3 0f b8 c0", out), out
+    else:
+        assert rc == 0 and "TRAPS: popcnt ran" in out, out

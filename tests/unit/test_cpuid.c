@@ -3,6 +3,8 @@
  * in tests/unit/data/cpuid-*.txt). Each rule is checked per leaf for several
  * vCPU counts, then the PVM rule, the templates, the added leaves and the
  * parser that reads the dumps. */
+#include <asm/kvm_para.h>
+#include <stdint.h>
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
@@ -314,9 +316,11 @@ Test(cpuid, polluted_leaves_are_cleaned)
 	free(c);
 }
 
-Test(cpuid, pvm_host_clears_cx16_only_there)
+Test(cpuid, pvm_host_clears_cx16_and_pv_hypercalls_only_there)
 {
 	const char *dumps[] = { AMD_DUMP, INTEL_DUMP };
+	const uint32_t pv = (1u << KVM_FEATURE_PV_SEND_IPI) | (1u << KVM_FEATURE_PV_SCHED_YIELD) |
+			    (1u << KVM_FEATURE_PV_UNHALT);
 
 	for (size_t i = 0; i < 2; i++) {
 		struct kvm_cpuid2 *vt = load(dumps[i]), *pvm = copy(vt);
@@ -329,8 +333,15 @@ Test(cpuid, pvm_host_clears_cx16_only_there)
 		cr_assert(a->ecx & CPUID_1_ECX_CX16);
 		cr_assert_eq(b->ecx & CPUID_1_ECX_CX16, 0);
 		cr_assert_eq(a->ecx & ~CPUID_1_ECX_CX16, b->ecx);
+		/* The PV IPI, yield and unhalt hypercalls hang PVM hosts. */
+		a = get(vt, 0x40000001, 0);
+		b = get(pvm, 0x40000001, 0);
+		cr_assert_eq(a->eax & pv, pv, "the dump offers them");
+		cr_assert_eq(b->eax & pv, 0);
+		cr_assert_eq(a->eax & ~pv, b->eax);
 		/* Nothing else differs. */
-		b->ecx |= CPUID_1_ECX_CX16;
+		b->eax |= pv;
+		get(pvm, 1, 0)->ecx |= CPUID_1_ECX_CX16;
 		cr_assert_eq(vt->nent, pvm->nent);
 		cr_assert_eq(memcmp(vt->entries, pvm->entries, vt->nent * sizeof(vt->entries[0])),
 			     0);

@@ -156,8 +156,7 @@ Test(kernel_spec, reads_a_variants_patches_in_order, .init = setup, .fini = tear
 	kernel_spec_free(&s);
 }
 
-Test(kernel_build, builds_into_the_cache_then_returns_it_at_once, .init = setup,
-     .fini = teardown)
+Test(kernel_build, builds_into_the_cache_then_returns_it_at_once, .init = setup, .fini = teardown)
 {
 	struct kernel_build_opts o = { .jobs = 2 };
 	struct kernel_entry e, again, *list;
@@ -194,8 +193,7 @@ Test(kernel_build, builds_into_the_cache_then_returns_it_at_once, .init = setup,
 	kernel_spec_free(&s);
 }
 
-Test(kernel_build, merged_config_is_checked_against_the_fragment, .init = setup,
-     .fini = teardown)
+Test(kernel_build, merged_config_is_checked_against_the_fragment, .init = setup, .fini = teardown)
 {
 	struct kernel_build_opts o = { .jobs = 1 };
 	struct kernel_entry e;

@@ -8,9 +8,9 @@
 static const uint64_t MiB = 1ULL << 20;
 
 /* Power-of-two and odd sizes across 128 MiB..16 GiB, the hole's edges included. */
-static const uint64_t sizes[] = { 128 * 1024 * 1024ULL, 129 * MiB,  255 * MiB,  256 * MiB,
-				  1000 * MiB,		1024 * MiB, 3071 * MiB, 3072 * MiB,
-				  3073 * MiB,		4095 * MiB, 4096 * MiB, 5000 * MiB,
+static const uint64_t sizes[] = { 128 * 1024 * 1024ULL, 129 * MiB,   255 * MiB,	  256 * MiB,
+				  1000 * MiB,		1024 * MiB,  3071 * MiB,  3072 * MiB,
+				  3073 * MiB,		4095 * MiB,  4096 * MiB,  5000 * MiB,
 				  8192 * MiB,		12345 * MiB, 16383 * MiB, 16384 * MiB };
 
 Test(layout, no_overlap_and_all_in_ram_for_every_size)

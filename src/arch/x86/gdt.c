@@ -6,9 +6,9 @@
 
 /* Flat descriptors: limit 0xfffff, base 0. Access bytes: 0x9b code, 0x93 data,
  * 0x8b busy TSS; flags: 0xa = 4 KiB granularity + long mode, 0xc = 4 KiB + 32-bit. */
-#define DESC(flags, access)                                                                 \
-	((((uint64_t)(flags) & 0xf) << 52) | ((uint64_t)0xf << 48) |                          \
-	 ((uint64_t)(access) << 40) | 0xffffULL)
+#define DESC(flags, access)                                                                     \
+	((((uint64_t)(flags)&0xf) << 52) | ((uint64_t)0xf << 48) | ((uint64_t)(access) << 40) | \
+	 0xffffULL)
 
 const uint64_t gdt_table[GDT_ENTRIES] = {
 	[GDT_NULL] = 0,

@@ -9,7 +9,7 @@
 
 enum gdt_index { GDT_NULL, GDT_CODE64, GDT_DATA, GDT_TSS, GDT_CODE32, GDT_ENTRIES };
 
-#define GDT_SELECTOR(i) ((uint16_t)((i) * 8))
+#define GDT_SELECTOR(i) ((uint16_t)((i)*8))
 
 extern const uint64_t gdt_table[GDT_ENTRIES];
 

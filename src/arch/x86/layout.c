@@ -16,7 +16,8 @@ int layout_check(uint64_t mem_size, char *why, int why_size)
 		{ "PML4", LAYOUT_PML4, LAYOUT_PML4 + 0x1000 },
 		{ "PDPT low", LAYOUT_PDPT_LOW, LAYOUT_PDPT_LOW + 0x1000 },
 		{ "PDPT high", LAYOUT_PDPT_HIGH, LAYOUT_PDPT_HIGH + 0x1000 },
-		{ "identity PDs", LAYOUT_PD_IDENT, LAYOUT_PD_IDENT + LAYOUT_PD_IDENT_COUNT * 0x1000 },
+		{ "identity PDs", LAYOUT_PD_IDENT,
+		  LAYOUT_PD_IDENT + LAYOUT_PD_IDENT_COUNT * 0x1000 },
 		{ "high-half PDs", LAYOUT_PD_HIGH, LAYOUT_PD_HIGH + LAYOUT_PD_HIGH_COUNT * 0x1000 },
 		{ "boot stack", LAYOUT_STACK_BOTTOM, LAYOUT_STACK + 0x10 },
 		{ "zero page", LAYOUT_ZERO_PAGE, LAYOUT_ZERO_PAGE + 0x1000 },
@@ -40,8 +41,9 @@ int layout_check(uint64_t mem_size, char *why, int why_size)
 		bool in_high = r[i].start >= LAYOUT_HIMEM_START && r[i].end <= low_ram;
 
 		if (r[i].start >= r[i].end || !(in_base || in_high)) {
-			snprintf(why, (size_t)why_size, "%s [%#llx, %#llx) is not in RAM", r[i].name,
-				 (unsigned long long)r[i].start, (unsigned long long)r[i].end);
+			snprintf(why, (size_t)why_size, "%s [%#llx, %#llx) is not in RAM",
+				 r[i].name, (unsigned long long)r[i].start,
+				 (unsigned long long)r[i].end);
 			return -EINVAL;
 		}
 		for (j = i + 1; j < n; j++) {

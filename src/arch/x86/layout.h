@@ -15,26 +15,26 @@
 
 #include <stdint.h>
 
-#define LAYOUT_GDT             0x500ULL
-#define LAYOUT_GDT_SIZE        0x40ULL
-#define LAYOUT_PML4            0x1000ULL
-#define LAYOUT_PDPT_LOW        0x2000ULL
+#define LAYOUT_GDT	       0x500ULL
+#define LAYOUT_GDT_SIZE	       0x40ULL
+#define LAYOUT_PML4	       0x1000ULL
+#define LAYOUT_PDPT_LOW	       0x2000ULL
 #define LAYOUT_PDPT_HIGH       0x3000ULL
-#define LAYOUT_PD_IDENT        0x4000ULL /* 4 pages: 0-4 GiB */
+#define LAYOUT_PD_IDENT	       0x4000ULL /* 4 pages: 0-4 GiB */
 #define LAYOUT_PD_IDENT_COUNT  4
-#define LAYOUT_PD_HIGH         0x8000ULL /* 2 pages: 0xffffffff80000000 + 2 GiB */
+#define LAYOUT_PD_HIGH	       0x8000ULL /* 2 pages: 0xffffffff80000000 + 2 GiB */
 #define LAYOUT_PD_HIGH_COUNT   2
 #define LAYOUT_PAGE_TABLES_END 0xA000ULL
-#define LAYOUT_STACK           0x1FFF0ULL /* initial RSP (grows down below it) */
+#define LAYOUT_STACK	       0x1FFF0ULL /* initial RSP (grows down below it) */
 #define LAYOUT_STACK_BOTTOM    0x1E000ULL /* what the boot stack may use */
 #define LAYOUT_ZERO_PAGE       0x20000ULL
 #define LAYOUT_PVH_START_INFO  0x21000ULL
-#define LAYOUT_E820            0x22000ULL
+#define LAYOUT_E820	       0x22000ULL
 #define LAYOUT_E820_SIZE       0x1000ULL
-#define LAYOUT_CMDLINE         0x30000ULL
-#define LAYOUT_CMDLINE_MAX     2048ULL /* x86 COMMAND_LINE_SIZE, NUL included */
+#define LAYOUT_CMDLINE	       0x30000ULL
+#define LAYOUT_CMDLINE_MAX     2048ULL	  /* x86 COMMAND_LINE_SIZE, NUL included */
 #define LAYOUT_EBDA_START      0x9FC00ULL /* RAM below 1 MiB ends here */
-#define LAYOUT_MPTABLE         LAYOUT_EBDA_START
+#define LAYOUT_MPTABLE	       LAYOUT_EBDA_START
 #define LAYOUT_MPTABLE_MAX     0x400ULL
 #define LAYOUT_HIMEM_START     0x100000ULL /* 1 MiB */
 #define LAYOUT_KERNEL_MIN      LAYOUT_HIMEM_START
@@ -45,10 +45,10 @@
 #define LAYOUT_MMIO_HOLE_END   0x100000000ULL /* 4 GiB */
 #define LAYOUT_VIRTIO_MMIO     0xD0000000ULL  /* virtio-mmio windows, 4 KiB each */
 #define LAYOUT_VIRTIO_MMIO_END 0xE0000000ULL
-#define LAYOUT_IOAPIC          0xFEC00000ULL
-#define LAYOUT_LAPIC           0xFEE00000ULL
+#define LAYOUT_IOAPIC	       0xFEC00000ULL
+#define LAYOUT_LAPIC	       0xFEE00000ULL
 #define LAYOUT_KVM_IDENTITY    0xFFFBC000ULL /* KVM_SET_IDENTITY_MAP_ADDR: 1 page */
-#define LAYOUT_KVM_TSS         0xFFFBD000ULL /* KVM_SET_TSS_ADDR: 3 pages */
+#define LAYOUT_KVM_TSS	       0xFFFBD000ULL /* KVM_SET_TSS_ADDR: 3 pages */
 
 #define LAYOUT_MEM_MIN (128ULL << 20)
 #define LAYOUT_MEM_MAX (64ULL << 30)

@@ -110,8 +110,8 @@ int mptable_write(struct guest_mem *m, int ncpus)
 		c->type = MP_PROCESSOR;
 		c->apicid = (uint8_t)i;
 		c->apicver = APIC_VERSION;
-		c->cpuflag = 1 | (i == 0 ? 2 : 0); /* enabled, bootstrap processor */
-		c->cpufeature = 0x600;             /* family 6 */
+		c->cpuflag = 1 | (i == 0 ? 2 : 0);    /* enabled, bootstrap processor */
+		c->cpufeature = 0x600;		      /* family 6 */
 		c->featureflag = (1 << 0) | (1 << 9); /* FPU, on-chip APIC */
 		p += sizeof(*c);
 	}

@@ -5,9 +5,9 @@
 #include <errno.h>
 #include <string.h>
 
-#define PTE_P     (1ULL << 0)
-#define PTE_RW    (1ULL << 1)
-#define PTE_PS    (1ULL << 7)
+#define PTE_P	  (1ULL << 0)
+#define PTE_RW	  (1ULL << 1)
+#define PTE_PS	  (1ULL << 7)
 #define ADDR_MASK 0x000FFFFFFFFFF000ULL
 
 int pagetables_build(struct guest_mem *m)

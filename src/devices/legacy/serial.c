@@ -5,28 +5,28 @@
 /* Register offsets (DLAB = LCR bit 7 selects the divisor latch at 0 and 1). */
 enum { REG_DATA, REG_IER, REG_IIR_FCR, REG_LCR, REG_MCR, REG_LSR, REG_MSR, REG_SCR };
 
-#define IER_RDA    0x01 /* received data available */
+#define IER_RDA	   0x01 /* received data available */
 #define IER_THRE   0x02
 #define IER_MASK   0x0f
 #define IIR_NONE   0x01
 #define IIR_THRE   0x02
-#define IIR_RDA    0x04
+#define IIR_RDA	   0x04
 #define IIR_FIFO   0xc0 /* FIFOs enabled: a 16550A, not a 16450 */
 #define FCR_ENABLE 0x01
 #define FCR_CLR_RX 0x02
 #define LCR_DLAB   0x80
-#define MCR_DTR    0x01
-#define MCR_RTS    0x02
+#define MCR_DTR	   0x01
+#define MCR_RTS	   0x02
 #define MCR_OUT1   0x04
 #define MCR_OUT2   0x08
 #define MCR_LOOP   0x10
-#define LSR_DR     0x01
+#define LSR_DR	   0x01
 #define LSR_THRE   0x20
 #define LSR_TEMT   0x40
-#define MSR_CTS    0x10
-#define MSR_DSR    0x20
-#define MSR_RI     0x40
-#define MSR_DCD    0x80
+#define MSR_CTS	   0x10
+#define MSR_DSR	   0x20
+#define MSR_RI	   0x40
+#define MSR_DCD	   0x80
 
 void serial_init(struct serial *s, void (*out)(void *, uint8_t), void (*irq)(void *, bool),
 		 void *ctx)

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #define SERIAL_COM1_BASE 0x3f8
-#define SERIAL_COM1_IRQ  4
+#define SERIAL_COM1_IRQ	 4
 #define SERIAL_FIFO_SIZE 64
 
 struct serial {

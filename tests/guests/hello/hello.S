@@ -1,4 +1,5 @@
-/* hello: prints one line on COM1, then resets through the i8042.
+/* hello: prints one line on COM1, then resets through the i8042, or, on
+ * machines without one (QEMU's microvm), by a triple fault: ud2 with an empty IDT.
  * Entered in long mode at _start (volt's direct boot) or in 32-bit protected
  * mode at _start32 (PVH), which runs the same loop. */
 #include "../pvh-note.inc"
@@ -16,8 +17,8 @@ _start:
 	jmp	1b
 2:	mov	$0xfe, %al
 	outb	%al, $0x64
-3:	hlt
-	jmp	3b
+	lidt	null_idt(%rip)
+	ud2
 
 	.code32
 	.globl _start32
@@ -31,8 +32,11 @@ _start32:
 	jmp	1b
 2:	mov	$0xfe, %al
 	outb	%al, $0x64
-3:	hlt
-	jmp	3b
+	lidt	null_idt
+	ud2
 
 	.section .rodata
+null_idt:
+	.word	0
+	.quad	0
 msg:	.asciz "Hello from the volt hello guest\n"
