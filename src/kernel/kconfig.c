@@ -1,5 +1,7 @@
 #include "kernel/kconfig.h"
 
+#include "util/parse.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -84,20 +86,8 @@ int kconfig_parse(const char *text, struct kconfig_opt *opts, int max, int *bad_
 
 void kconfig_lookup(const char *config, const char *name, char *val, size_t size)
 {
-	size_t nl = strlen(name);
-	const char *p = config;
-
-	snprintf(val, size, "n");
-	while (p && *p) {
-		const char *end = strchr(p, '\n');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-
-		if (len > nl && !strncmp(p, name, nl) && p[nl] == '=') {
-			snprintf(val, size, "%.*s", (int)(len - nl - 1), p + nl + 1);
-			return;
-		}
-		p = end ? end + 1 : NULL;
-	}
+	if (!text_value(config, name, val, size))
+		snprintf(val, size, "n");
 }
 
 int kconfig_verify(const char *fragment, const char *config, char *missing, size_t size)

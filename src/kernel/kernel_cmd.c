@@ -2,6 +2,7 @@
 #include "kernel/kernel.h"
 
 #include "util/fs.h"
+#include "util/parse.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -40,7 +41,7 @@ static int parse_opts(int argc, char **argv, struct kopts *k)
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "c:v:s:j:fnh", longopts, NULL)) != -1) {
-		char *end;
+		unsigned int jobs;
 
 		switch (c) {
 		case 'c':
@@ -53,12 +54,11 @@ static int parse_opts(int argc, char **argv, struct kopts *k)
 			k->source = optarg;
 			break;
 		case 'j':
-			errno = 0;
-			k->build.jobs = (int)strtol(optarg, &end, 10);
-			if (errno || *end || k->build.jobs < 1 || k->build.jobs > 1024) {
+			if (parse_uint(optarg, 1, 1024, &jobs)) {
 				pr_err("--jobs: '%s' is not a number from 1 to 1024", optarg);
 				return -EINVAL;
 			}
+			k->build.jobs = (int)jobs;
 			break;
 		case 'f':
 			k->build.force = true;

@@ -2,6 +2,7 @@
 #include "kernel/kernel.h"
 
 #include "util/fs.h"
+#include "util/parse.h"
 #include "util/paths.h"
 
 #include <dirent.h>
@@ -24,20 +25,8 @@ int kernel_entry_path(const struct kernel_entry *e, const char *file, char *buf,
 
 static void meta_get(const char *meta, const char *key, char *val, size_t size)
 {
-	size_t kl = strlen(key);
-	const char *p = meta;
-
-	val[0] = '\0';
-	while (p && *p) {
-		const char *end = strchr(p, '\n');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-
-		if (len > kl && !strncmp(p, key, kl) && p[kl] == '=') {
-			snprintf(val, size, "%.*s", (int)(len - kl - 1), p + kl + 1);
-			return;
-		}
-		p = end ? end + 1 : NULL;
-	}
+	if (!text_value(meta, key, val, size))
+		val[0] = '\0';
 }
 
 int kernel_entry_load(const char *dir, struct kernel_entry *e)

@@ -2,7 +2,7 @@
 #include "kernel/rootfs.h"
 
 #include "util/log.h"
-#include "util/size.h"
+#include "util/parse.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -37,8 +36,10 @@ int kvm_open(void)
 		int err = -errno;
 
 		pr_err("cannot open /dev/kvm: %s%s", strerror(errno),
-		       errno == ENOENT	 ? " (no KVM on this host: load kvm_intel or kvm_amd)"
-		       : errno == EACCES ? " (add yourself to the kvm group)"
+		       errno == ENOENT
+			       ? " (this host has no KVM: load kvm_intel or kvm_amd, or enable "
+				 "nested virtualization)"
+		       : errno == EACCES ? " (join the 'kvm' group)"
 					 : "");
 		return err;
 	}
@@ -56,25 +57,4 @@ int kvm_open(void)
 		}
 	}
 	return fd;
-}
-
-struct kvm_cpuid2 *kvm_supported_cpuid(int kvm_fd)
-{
-	int nent = 64;
-
-	for (;;) {
-		struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + (size_t)nent * sizeof(c->entries[0]));
-
-		if (!c)
-			return NULL;
-		c->nent = (unsigned int)nent;
-		if (!ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c))
-			return c;
-		free(c);
-		if (errno != E2BIG || nent >= 4096) {
-			pr_err("KVM_GET_SUPPORTED_CPUID failed: %s", strerror(errno));
-			return NULL;
-		}
-		nent *= 2;
-	}
 }

@@ -7,7 +7,5 @@
 
 /* Returns the /dev/kvm fd or -errno (logged). */
 int kvm_open(void);
-/* KVM_GET_SUPPORTED_CPUID into a malloc'd table; NULL on failure (logged). */
-struct kvm_cpuid2 *kvm_supported_cpuid(int kvm_fd);
 
 #endif

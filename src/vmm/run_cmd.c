@@ -6,7 +6,7 @@
 #include "kernel/kernel.h"
 #include "kernel/rootfs.h"
 #include "util/log.h"
-#include "util/size.h"
+#include "util/parse.h"
 #include "vmm/host.h"
 
 #include <errno.h>
@@ -27,21 +27,6 @@ static const char usage[] =
 	"Without --kernel, the guest kit's kernel and busybox initramfs are used (built and\n"
 	"cached on first use). The console is stdin/stdout; Ctrl-A x ends the VM.\n"
 	"Exit status: 0 when the guest reboots or powers off, non-zero on a VMM failure.\n";
-
-static int parse_int(const char *opt, const char *s, int min, int max, int *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || end == s || v < min || v > max) {
-		pr_err("%s: '%s' is not a number from %d to %d", opt, s, min, max);
-		return -EINVAL;
-	}
-	*out = (int)v;
-	return 0;
-}
 
 /* Fills in the guest kit where no kernel was given. */
 static int use_guest_kit(struct vm_config *cfg, char *kernel, size_t ksize, char *initrd,
@@ -102,6 +87,7 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 	};
 	char kernel[PATH_MAX], initrd[PATH_MAX];
 	enum log_level level;
+	unsigned int ncpus;
 	struct vm *vm;
 	int c, err;
 
@@ -127,8 +113,12 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 			}
 			break;
 		case 'n':
-			if (parse_int("--cpus", optarg, 1, VM_MAX_CPUS, &cfg.ncpus))
+			if (parse_uint(optarg, 1, VM_MAX_CPUS, &ncpus)) {
+				pr_err("--cpus: '%s' is not a number from 1 to %d", optarg,
+				       VM_MAX_CPUS);
 				return -EINVAL;
+			}
+			cfg.ncpus = (int)ncpus;
 			break;
 		case 't':
 			if (!cpuid_template_find(optarg)) {

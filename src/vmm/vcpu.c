@@ -33,8 +33,8 @@ static void kick_handler(int sig)
 static int setup_cpuid(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
-	unsigned int max = vm->cpuid->nent + 8;
-	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + max * sizeof(c->entries[0]));
+	unsigned int max = vm->cpuid_max;
+	struct kvm_cpuid2 *c = cpuid_alloc(max);
 	const struct cpuid_template *t =
 		cpuid_template_find(vm->cfg.cpu_template ? vm->cfg.cpu_template : "none");
 	int err;

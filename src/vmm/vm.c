@@ -1,6 +1,7 @@
 /* Assembling and running a microVM. */
 #include "vmm/vm.h"
 
+#include "arch/x86/cpuid.h"
 #include "arch/x86/gdt.h"
 #include "arch/x86/layout.h"
 #include "arch/x86/mptable.h"
@@ -108,7 +109,7 @@ static int setup_kvm(struct vm *vm)
 {
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
 	uint64_t identity = LAYOUT_KVM_IDENTITY;
-	int i;
+	int i, err;
 
 	vm->kvm_fd = kvm_open();
 	if (vm->kvm_fd < 0)
@@ -145,8 +146,10 @@ static int setup_kvm(struct vm *vm)
 			return -errno;
 		}
 	}
-	vm->cpuid = kvm_supported_cpuid(vm->kvm_fd);
-	return vm->cpuid ? 0 : -EIO;
+	err = cpuid_kvm_supported(vm->kvm_fd, &vm->cpuid, &vm->cpuid_max);
+	if (err)
+		pr_err("KVM_GET_SUPPORTED_CPUID failed: %s", strerror(-err));
+	return err;
 }
 
 static int setup_devices(struct vm *vm)

@@ -55,7 +55,8 @@ struct vm {
 	struct i8042 i8042;
 	struct cmos cmos;
 	struct boot_kernel kernel;
-	struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID */
+	struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID, with room to add leaves */
+	unsigned int cpuid_max;
 	struct vcpu vcpus[VM_MAX_CPUS];
 	int nvcpus;
 

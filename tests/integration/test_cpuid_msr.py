@@ -230,7 +230,7 @@ def test_missing_dev_kvm_is_a_clear_error(volt_bin):
     if "mount:" in p.stderr:
         pytest.skip(f"cannot mount in a namespace here: {p.stderr.strip()}")
     assert p.returncode == 1, p.stdout + p.stderr
-    assert "volt: error: /dev/kvm does not exist" in p.stderr, p.stderr
+    assert "volt: error: cannot open /dev/kvm: No such file or directory (this host has no KVM" in p.stderr, p.stderr
 
 
 def test_inaccessible_dev_kvm_is_a_clear_error(volt_bin):
@@ -241,7 +241,7 @@ def test_inaccessible_dev_kvm_is_a_clear_error(volt_bin):
     if "Permission denied" in p.stderr and "volt:" not in p.stderr:
         pytest.skip(f"{VOLT} is not executable by an unprivileged user")
     assert p.returncode == 1, p.stdout + p.stderr
-    assert "volt: error: cannot open /dev/kvm: permission denied" in p.stderr, p.stderr
+    assert "volt: error: cannot open /dev/kvm: Permission denied (join the 'kvm' group)" in p.stderr, p.stderr
 
 
 # --- the guests ---------------------------------------------------------------------------
@@ -256,12 +256,6 @@ def test_guests_are_built(volt_bin):
         assert "Xen" in hdr, "PVH note"
 
 
-@pytest.fixture(scope="module")
-def volt_run():
-    if not VOLT.exists() or run_volt("run", "--help").returncode != 0:
-        pytest.skip("'volt run' does not exist yet: the guest tests need it")
-
-
 def boot(vm, guest, marker):
     v = vm("run", "--kernel", GUESTS / guest)
     out = v.wait_for(marker, timeout=60)
@@ -269,7 +263,7 @@ def boot(vm, guest, marker):
     return v.output()
 
 
-def test_cpuid_guest_sees_the_configured_table(kvm, volt_bin, volt_run, vm):
+def test_cpuid_guest_sees_the_configured_table(kvm, volt_bin, vm):
     out = boot(vm, "cpuid", "CPUID-DONE")
     seen = {}
     for m in GUEST_LINE.finditer(out):
@@ -296,7 +290,7 @@ def test_cpuid_guest_sees_the_configured_table(kvm, volt_bin, volt_run, vm):
         assert seen[(0x80000007, 0)] == (0, 0, 0, seen[(0x80000007, 0)][EDX] & (1 << INVTSC))
 
 
-def test_msr_guest_reads_the_boot_msrs(kvm, volt_bin, volt_run, vm):
+def test_msr_guest_reads_the_boot_msrs(kvm, volt_bin, vm):
     out = boot(vm, "msr", "MSR-DONE")
     msrs = {int(m[1], 16): int(m[2], 16) for m in MSR_LINE.finditer(out)}
     for index in (0x174, 0x175, 0x176, 0xc0000081, 0xc0000082, 0xc0000083, 0xc0000084,

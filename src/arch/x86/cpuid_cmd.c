@@ -4,6 +4,8 @@
  * ring 0 sees host bits OR'ed in, so the read-back table is the only place
  * where what volt configured can be checked. */
 #include "arch/x86/cpuid.h"
+#include "util/parse.h"
+#include "vmm/kvm.h"
 
 #include "util/log.h"
 #include "vmm/host.h"
@@ -26,40 +28,6 @@ static const char usage[] =
 	"  --supported       KVM_GET_SUPPORTED_CPUID as KVM reports it, not normalized\n"
 	"  --raw             entries only, without the leading '#' comment line\n"
 	"Prints one line per entry: FUNCTION INDEX eax=.. ebx=.. ecx=.. edx=.. (hex).\n";
-
-/* A decimal number in [min, max], nothing else. */
-static int parse_uint(const char *s, unsigned int min, unsigned int max, unsigned int *out)
-{
-	char *end;
-	unsigned long v;
-
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return -EINVAL;
-	*out = (unsigned int)v;
-	return 0;
-}
-
-static int open_kvm(void)
-{
-	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	int err;
-
-	if (fd >= 0)
-		return fd;
-	err = -errno;
-	if (err == -ENOENT)
-		pr_err("/dev/kvm does not exist: this host has no KVM (load kvm_intel or kvm_amd, "
-		       "or enable nested virtualization)");
-	else if (err == -EACCES)
-		pr_err("cannot open /dev/kvm: permission denied (join the 'kvm' group)");
-	else
-		pr_err("cannot open /dev/kvm: %s", strerror(-err));
-	return err;
-}
 
 /* Sets c on a fresh vCPU of a fresh VM and reads back what KVM holds into
  * out (capacity max). The VM has the in-kernel irqchip, as volt's do, so that
@@ -173,7 +141,7 @@ int cpuid_cmd(int argc, char **argv)
 		return -EINVAL;
 	}
 
-	kvm_fd = open_kvm();
+	kvm_fd = kvm_open();
 	if (kvm_fd < 0)
 		return kvm_fd;
 	err = cpuid_kvm_supported(kvm_fd, &c, &max);

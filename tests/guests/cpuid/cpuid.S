@@ -5,7 +5,6 @@
  * entry only says it is not supported and resets. */
 #include "../pvh-note.inc"
 
-#define COM1 0x3f8
 
 	.section .text.entry, "ax"
 	.code64
@@ -63,55 +62,16 @@ next:
 done:
 	lea	s_done(%rip), %rsi
 	call	puts
-	mov	$0xfe, %al
-	outb	%al, $0x64
-1:	hlt
-	jmp	1b
-
-/* puts: prints the NUL-terminated string at %rsi. Clobbers rax, rdx, rsi. */
-puts:
-	mov	$COM1, %dx
-1:	lodsb
-	test	%al, %al
-	jz	2f
-	outb	%al, %dx
-	jmp	1b
-2:	ret
-
-/* puthex: prints the low %esi hex digits of %rdi, most significant first.
- * Clobbers rax, rdx, rsi. */
-puthex:
-	push	%rcx
-	mov	$COM1, %dx
-1:	lea	-1(%rsi), %ecx
-	shl	$2, %ecx
-	mov	%rdi, %rax
-	shr	%cl, %rax
-	and	$0xf, %eax
-	cmp	$10, %eax
-	jb	2f
-	add	$('a' - '0' - 10), %eax
-2:	add	$'0', %eax
-	outb	%al, %dx
-	dec	%esi
-	jnz	1b
-	pop	%rcx
-	ret
+	jmp	reset
 
 	.code32
 	.globl _start32
 _start32:
 	mov	$s_pvh, %esi
-	mov	$COM1, %dx
-1:	lodsb
-	test	%al, %al
-	jz	2f
-	outb	%al, %dx
-	jmp	1b
-2:	mov	$0xfe, %al
-	outb	%al, $0x64
-3:	hlt
-	jmp	3b
+	jmp	puts_reset32
+	.code64
+
+#include "../lib.inc"
 
 	.section .rodata
 	.p2align 2

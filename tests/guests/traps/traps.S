@@ -40,10 +40,7 @@ _start:
 	fwait
 	lea	msg_fwait(%rip), %rsi
 	call	puts
-	mov	$0xfe, %al
-	outb	%al, $0x64
-1:	hlt
-	jmp	1b
+	jmp	reset
 
 bp_handler:
 	lea	msg_bp(%rip), %rsi
@@ -60,35 +57,16 @@ do_popcnt:
 	popcnt	%eax, %eax
 	lea	msg_popcnt(%rip), %rsi
 	call	puts
-	mov	$0xfe, %al
-	outb	%al, $0x64
-1:	hlt
-	jmp	1b
-
-/* Writes the NUL-terminated string at RSI to COM1. */
-puts:
-	mov	$0x3f8, %dx
-1:	lodsb
-	test	%al, %al
-	jz	2f
-	outb	%al, %dx
-	jmp	1b
-2:	ret
+	jmp	reset
 
 	.code32
 	.globl _start32
 _start32:
 	mov	$msg_pvh, %esi
-	mov	$0x3f8, %dx
-1:	lodsb
-	test	%al, %al
-	jz	2f
-	outb	%al, %dx
-	jmp	1b
-2:	mov	$0xfe, %al
-	outb	%al, $0x64
-3:	hlt
-	jmp	3b
+	jmp	puts_reset32
+	.code64
+
+#include "../lib.inc"
 
 	.section .rodata
 msg_bp:		.asciz "TRAPS: #BP handled\n"
@@ -96,8 +74,6 @@ msg_after_bp:	.asciz "TRAPS: back after int3\n"
 msg_fwait:	.asciz "TRAPS: fwait done\n"
 msg_popcnt:	.asciz "TRAPS: popcnt ran\n"
 msg_pvh:	.asciz "TRAPS: PVH entry unsupported\n"
-null_idtr:	.word 0
-		.quad 0
 
 	.section .data
 	.balign 16

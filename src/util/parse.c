@@ -1,10 +1,26 @@
-#include "util/size.h"
+#include "util/parse.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+int parse_uint(const char *s, unsigned int min, unsigned int max, unsigned int *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (!s || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -EINVAL;
+	*out = (unsigned int)v;
+	return 0;
+}
 
 int parse_size(const char *s, uint64_t default_unit, uint64_t *bytes)
 {
@@ -43,4 +59,22 @@ int parse_size(const char *s, uint64_t default_unit, uint64_t *bytes)
 		return -ERANGE;
 	*bytes = n * unit;
 	return 0;
+}
+
+bool text_value(const char *text, const char *key, char *val, size_t size)
+{
+	size_t kl = strlen(key);
+	const char *p = text;
+
+	while (p && *p) {
+		const char *end = strchr(p, '\n');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+
+		if (len > kl && !strncmp(p, key, kl) && p[kl] == '=') {
+			snprintf(val, size, "%.*s", (int)(len - kl - 1), p + kl + 1);
+			return true;
+		}
+		p = end ? end + 1 : NULL;
+	}
+	return false;
 }

@@ -1,0 +1,20 @@
+/* Parsing what users and files hand volt: numbers, sizes, key=value lines.
+ * Each returns 0 or -EINVAL/-ERANGE and leaves the message to the caller, who
+ * knows which option or file the text came from. */
+#ifndef VOLT_UTIL_PARSE_H
+#define VOLT_UTIL_PARSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A decimal number in [min, max], nothing else (no sign, no spaces). */
+int parse_uint(const char *s, unsigned int min, unsigned int max, unsigned int *out);
+/* Human sizes: "512", "64K", "128M", "2G" (powers of 1024; an optional trailing
+ * "iB" or "B" is accepted). */
+/* default_unit applies to a bare number (1 for bytes, 1 << 20 for MiB). */
+int parse_size(const char *s, uint64_t default_unit, uint64_t *bytes);
+/* The value of the first "key=value" line of text (truncated to size). */
+bool text_value(const char *text, const char *key, char *val, size_t size);
+
+#endif
