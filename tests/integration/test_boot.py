@@ -202,3 +202,12 @@ def test_unemulatable_instruction_is_reported(vm):
                          r"CPL 0\): f3 0f b8 c0", out), out
     else:
         assert rc == 0 and "TRAPS: popcnt ran" in out, out
+
+
+@pytest.mark.skipif(os.environ.get("VOLT_SLOW_TESTS") != "1",
+                    reason="slow on PVM hosts (~65 s): set VOLT_SLOW_TESTS=1")
+def test_bzimage_boots_to_userspace(vm, guest_kit):
+    p = vm("run", "--kernel", guest_kit["bzImage"], "--initrd", guest_kit["initrd"],
+           "--cmdline", 'console=ttyS0 reboot=k panic=-1 quiet volt.cmd="echo bz-ok"')
+    p.wait_for("bz-ok", 300)
+    assert p.wait_exit(60) == 0, p.output()[-3000:]

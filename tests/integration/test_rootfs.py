@@ -26,7 +26,7 @@ def check_tree(text):
 
 
 def test_initramfs_uncompressed(volt_bin, cache_env):
-    p = run_volt("rootfs", "build", "--compress", "none", env=cache_env, check=True)
+    run_volt("rootfs", "build", "--compress", "none", env=cache_env, check=True)
     path = Path(run_volt("rootfs", "path", "--compress", "none", "--no-build",
                          env=cache_env, check=True).stdout.strip())
     assert path.name == "initramfs.cpio"
