@@ -23,7 +23,9 @@
 static const char usage[] =
 	"usage: volt run [--kernel PATH] [--initrd PATH] [--cmdline STR] [--mem MiB] [--cpus N]\n"
 	"                [--cpu-template NAME] [--boot-protocol auto|linux|pvh] [--boot-timer]\n"
-	"                [--log-level error|warn|info|debug]\n"
+	"                [--drive "
+	"path=FILE[,ro][,id=ID][,engine=sync|io_uring][,cache=unsafe|writeback]]...\n"
+	"                [--rng] [--log-level error|warn|info|debug]\n"
 	"Without --kernel, the guest kit's kernel and busybox initramfs are used (built and\n"
 	"cached on first use). The console is stdin/stdout; Ctrl-A x ends the VM.\n"
 	"Exit status: 0 when the guest reboots or powers off, non-zero on a VMM failure.\n";
@@ -74,6 +76,8 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 		{ "boot-protocol", required_argument, NULL, 'p' },
 		{ "boot-timer", no_argument, NULL, 'b' },
 		{ "log-level", required_argument, NULL, 'l' },
+		{ "drive", required_argument, NULL, 'd' },
+		{ "rng", no_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -88,6 +92,7 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 	char kernel[PATH_MAX], initrd[PATH_MAX];
 	enum log_level level;
 	unsigned int ncpus;
+	char why[160];
 	struct vm *vm;
 	int c, err;
 
@@ -142,6 +147,20 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 			break;
 		case 'b':
 			cfg.boot_timer = true;
+			break;
+		case 'd':
+			if (cfg.ndrives == VM_MAX_DRIVES) {
+				pr_err("--drive: at most %d drives", VM_MAX_DRIVES);
+				return -EINVAL;
+			}
+			if (blk_config_parse(optarg, &cfg.drives[cfg.ndrives], why, sizeof(why))) {
+				pr_err("--drive '%s': %s", optarg, why);
+				return -EINVAL;
+			}
+			cfg.ndrives++;
+			break;
+		case 'r':
+			cfg.rng = true;
 			break;
 		case 'l':
 			if (log_level_parse(optarg, &level)) {

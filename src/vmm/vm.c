@@ -176,6 +176,58 @@ static int setup_devices(struct vm *vm)
 	return err;
 }
 
+/* ISA interrupts the 8259 can deliver, for guests booted with noapic (PVM
+ * hosts), then I/O APIC pins. */
+static const uint32_t virtio_irqs[] = { 5,  6,	7,  9,	10, 11, 12, 14, 15,
+					16, 17, 18, 19, 20, 21, 22, 23 };
+#define PIC_IRQS 9
+
+/* The next virtio-mmio window and its interrupt. */
+static int virtio_slot(struct vm *vm, uint64_t *base, uint32_t *irq)
+{
+	int max = vm->cfg.pvm_host ? PIC_IRQS : (int)(sizeof(virtio_irqs) / sizeof(virtio_irqs[0]));
+
+	if (vm->nvirtio == max || vm->nvirtio == VM_MAX_VIRTIO) {
+		pr_err("too many virtio devices: at most %d on this host", max);
+		return -ENOSPC;
+	}
+	*base = LAYOUT_VIRTIO_MMIO + (uint64_t)vm->nvirtio * VIRTIO_MMIO_WINDOW;
+	*irq = virtio_irqs[vm->nvirtio];
+	vm->virtio_base[vm->nvirtio] = *base;
+	vm->virtio_irq[vm->nvirtio] = *irq;
+	vm->nvirtio++;
+	return 0;
+}
+
+static int setup_virtio(struct vm *vm)
+{
+	uint64_t base;
+	uint32_t irq;
+	int i, err;
+
+	err = event_loop_init(&vm->loop);
+	if (err) {
+		pr_err("cannot create the device thread's event loop: %s", strerror(-err));
+		return err;
+	}
+	vm->loop_ready = true;
+	vm->venv = (struct virtio_env){ &vm->mem, vm->vm_fd, &vm->loop, &vm->mmio };
+	for (i = 0; i < vm->cfg.ndrives; i++) {
+		err = virtio_slot(vm, &base, &irq);
+		if (!err)
+			err = virtio_blk_create(&vm->blk[i], &vm->cfg.drives[i], &vm->venv, base,
+						irq);
+		if (err)
+			return err;
+	}
+	if (vm->cfg.rng) {
+		err = virtio_slot(vm, &base, &irq);
+		if (!err)
+			err = virtio_rng_create(&vm->rng, &vm->venv, base, irq);
+	}
+	return err;
+}
+
 static int load_kernel(struct vm *vm)
 {
 	char why[256] = "";
@@ -248,15 +300,26 @@ out:
 	return err;
 }
 
-/* The guest's command line: the configured one plus what this host needs. */
+/* The guest's command line: the configured one, its virtio devices, and what
+ * this host needs. */
 static int build_cmdline(const struct vm *vm, char *buf, size_t size)
 {
-	int n = snprintf(buf, size, "%s", vm->cfg.cmdline ? vm->cfg.cmdline : "");
+	size_t n = 0;
+	int i, w;
 
-	if (n >= 0 && vm->cfg.pvm_host && !strstr(buf, "clearcpuid="))
-		n = snprintf(buf, size, "%s%s%s", vm->cfg.cmdline ? vm->cfg.cmdline : "",
-			     vm->cfg.cmdline && *vm->cfg.cmdline ? " " : "", PVM_CMDLINE);
-	return n < 0 || (size_t)n >= size ? -E2BIG : n;
+	w = snprintf(buf, size, "%s", vm->cfg.cmdline ? vm->cfg.cmdline : "");
+	for (i = 0; w >= 0 && (size_t)w < size - n && i < vm->nvirtio; i++) {
+		n += (size_t)w;
+		w = snprintf(buf + n, size - n, "%svirtio_mmio.device=4K@%#llx:%u", n ? " " : "",
+			     (unsigned long long)vm->virtio_base[i], vm->virtio_irq[i]);
+	}
+	if (w >= 0 && (size_t)w < size - n && vm->cfg.pvm_host && !strstr(buf, "clearcpuid=")) {
+		n += (size_t)w;
+		w = snprintf(buf + n, size - n, "%s%s", n ? " " : "", PVM_CMDLINE);
+	}
+	if (w < 0 || (size_t)w >= size - n)
+		return -E2BIG;
+	return (int)(n + (size_t)w);
 }
 
 static int setup_boot(struct vm *vm)
@@ -325,6 +388,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	if (!err)
 		err = setup_devices(vm);
 	if (!err)
+		err = setup_virtio(vm);
+	if (!err)
 		err = setup_boot(vm);
 	for (i = 0; !err && i < cfg->ncpus; i++) {
 		vm->nvcpus = i + 1;
@@ -359,6 +424,9 @@ int vm_run(struct vm *vm)
 	signal(SIGPIPE, SIG_IGN);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
 	console_init(&con, STDIN_FILENO);
+	err = event_loop_start(&vm->loop);
+	if (err)
+		pr_err("cannot start the device thread: %s", strerror(-err));
 	for (i = 0; i < vm->nvcpus && !err; i++)
 		err = vcpu_start(&vm->vcpus[i]);
 	if (err)
@@ -391,6 +459,7 @@ int vm_run(struct vm *vm)
 		if (vm->exit_code && log_get_level() >= LOG_DEBUG)
 			vcpu_log_state(&vm->vcpus[i]);
 	}
+	event_loop_stop(&vm->loop);
 	console_restore();
 	if (sfd >= 0)
 		close(sfd);
@@ -407,6 +476,11 @@ void vm_destroy(struct vm *vm)
 
 	for (i = 0; i < vm->nvcpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
+	if (vm->loop_ready)
+		event_loop_destroy(&vm->loop);
+	for (i = 0; i < VM_MAX_DRIVES; i++)
+		virtio_blk_destroy(vm->blk[i]);
+	virtio_rng_destroy(vm->rng);
 	free(vm->cpuid);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);

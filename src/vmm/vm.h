@@ -16,10 +16,15 @@
 #include "devices/legacy/cmos.h"
 #include "devices/legacy/i8042.h"
 #include "devices/legacy/serial.h"
+#include "devices/virtio/virtio_blk.h"
+#include "devices/virtio/virtio_rng.h"
+#include "vmm/event_loop.h"
 #include "vmm/guest_mem.h"
 #include "vmm/io_bus.h"
 
-#define VM_MAX_CPUS 32
+#define VM_MAX_CPUS   32
+#define VM_MAX_DRIVES 8
+#define VM_MAX_VIRTIO 16
 
 struct vm_config {
 	const char *kernel;  /* path */
@@ -32,6 +37,9 @@ struct vm_config {
 	bool boot_timer;
 	bool pvm_host;		 /* apply the PVM host workarounds */
 	struct timespec started; /* process start, for the boot timer; 0: vm_create's time */
+	struct blk_config drives[VM_MAX_DRIVES];
+	int ndrives;
+	bool rng;
 };
 
 struct vm;
@@ -68,6 +76,15 @@ struct vm {
 	atomic_bool reset_requested;
 
 	int console_out; /* fd the serial output goes to */
+
+	struct event_loop loop; /* the device thread */
+	bool loop_ready;
+	struct virtio_env venv;
+	int nvirtio; /* windows handed out, for the kernel command line */
+	uint64_t virtio_base[VM_MAX_VIRTIO];
+	uint32_t virtio_irq[VM_MAX_VIRTIO];
+	struct virtio_blk *blk[VM_MAX_DRIVES];
+	struct virtio_rng *rng;
 };
 
 int vm_create(struct vm *vm, const struct vm_config *cfg);

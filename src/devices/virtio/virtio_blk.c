@@ -1,0 +1,365 @@
+#include "devices/virtio/virtio_blk.h"
+
+#include "util/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <linux/virtio_blk.h>
+#include <linux/virtio_ids.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SECTOR		    512ULL
+#define QUEUE_SIZE	    256
+#define SEG_MAX		    (VIRTQ_MAX_SEGS - 2) /* header and status take one each */
+#define MAX_DISCARD_SEG	    32
+#define MAX_DISCARD_SECTORS (1U << 22) /* 2 GiB per segment */
+
+struct virtio_blk {
+	struct virtio_dev dev;
+	struct blk_config cfg;
+	char path[4096];
+	int fd;
+	uint64_t capacity; /* sectors */
+	struct virtq_elem elem;
+};
+
+static int parse_bool_opt(const char *v, bool *out)
+{
+	if (!strcmp(v, "on") || !strcmp(v, "true") || !strcmp(v, "1"))
+		*out = true;
+	else if (!strcmp(v, "off") || !strcmp(v, "false") || !strcmp(v, "0"))
+		*out = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int blk_config_parse(const char *spec, struct blk_config *c, char *why, size_t why_size)
+{
+	char *copy = strdup(spec), *tok, *save = NULL;
+	int err = 0;
+
+	memset(c, 0, sizeof(*c));
+	if (!copy)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, ",", &save); tok && !err; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+		const char *val = eq ? eq + 1 : NULL;
+
+		if (eq)
+			*eq = '\0';
+		if (!strcmp(tok, "path") && val && *val) {
+			c->path = spec + (val - copy);
+		} else if (!strcmp(tok, "ro")) {
+			c->read_only = true;
+			if (val && parse_bool_opt(val, &c->read_only))
+				err = -EINVAL;
+		} else if (!strcmp(tok, "id") && val) {
+			if (strlen(val) > VIRTIO_BLK_ID_BYTES) {
+				snprintf(why, why_size, "id '%s' is longer than %d bytes", val,
+					 VIRTIO_BLK_ID_BYTES);
+				err = -EINVAL;
+			} else {
+				snprintf(c->id, sizeof(c->id), "%s", val);
+			}
+		} else if (!strcmp(tok, "engine") && val &&
+			   (!strcmp(val, "sync") || !strcmp(val, "io_uring"))) {
+			c->engine = !strcmp(val, "sync") ? BLK_ENGINE_SYNC : BLK_ENGINE_IO_URING;
+		} else if (!strcmp(tok, "cache") && val &&
+			   (!strcmp(val, "unsafe") || !strcmp(val, "writeback"))) {
+			c->cache = !strcmp(val, "unsafe") ? BLK_CACHE_UNSAFE : BLK_CACHE_WRITEBACK;
+		} else {
+			snprintf(why, why_size, "unknown or malformed option '%s%s%s'", tok,
+				 val ? "=" : "", val ? val : "");
+			err = -EINVAL;
+		}
+	}
+	if (!err && !c->path) {
+		snprintf(why, why_size, "no path=FILE");
+		err = -EINVAL;
+	}
+	/* c->path points into spec, which outlives the config. */
+	free(copy);
+	return err;
+}
+
+/* The status byte is the last byte the driver made writable. */
+static uint8_t *status_byte(struct virtq_elem *e)
+{
+	struct iovec *last = &e->iov[e->out_num + e->in_num - 1];
+
+	return (uint8_t *)last->iov_base + last->iov_len - 1;
+}
+
+/* The writable data segments: all of the writable part but the status byte. */
+static unsigned int data_in(struct virtq_elem *e, struct iovec *iov)
+{
+	unsigned int n = e->in_num;
+
+	memcpy(iov, &e->iov[e->out_num], n * sizeof(*iov));
+	if (--iov[n - 1].iov_len == 0)
+		n--;
+	return n;
+}
+
+/* The readable data segments after the 16-byte request header. */
+static unsigned int data_out(struct virtq_elem *e, struct iovec *iov)
+{
+	size_t skip = sizeof(struct virtio_blk_outhdr);
+	unsigned int i, n = 0;
+
+	for (i = 0; i < e->out_num; i++) {
+		struct iovec v = e->iov[i];
+
+		if (skip >= v.iov_len) {
+			skip -= v.iov_len;
+			continue;
+		}
+		v.iov_base = (char *)v.iov_base + skip;
+		v.iov_len -= skip;
+		skip = 0;
+		iov[n++] = v;
+	}
+	return n;
+}
+
+static uint64_t iov_bytes(const struct iovec *iov, unsigned int n)
+{
+	uint64_t t = 0;
+
+	while (n--)
+		t += iov[n].iov_len;
+	return t;
+}
+
+static bool in_range(uint64_t sector, uint64_t bytes, uint64_t capacity)
+{
+	return sector <= capacity && bytes / SECTOR <= capacity - sector && (bytes % SECTOR == 0);
+}
+
+/* preadv/pwritev until done: iovecs can exceed IOV_MAX and transfers be short. */
+static int rw_all(int fd, struct iovec *iov, unsigned int n, uint64_t off, bool write)
+{
+	while (n) {
+		int cnt = n > 1024 ? 1024 : (int)n;
+		ssize_t r = write ? pwritev(fd, iov, cnt, (off_t)off)
+				  : preadv(fd, iov, cnt, (off_t)off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -errno : -EIO;
+		off += (uint64_t)r;
+		while (n && (size_t)r >= iov->iov_len) {
+			r -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n) {
+			iov->iov_base = (char *)iov->iov_base + r;
+			iov->iov_len -= (size_t)r;
+		}
+	}
+	return 0;
+}
+
+static uint8_t discard_or_zero(int fd, uint64_t capacity, const struct blk_config *c,
+			       struct virtq_elem *e, bool discard)
+{
+	struct virtio_blk_discard_write_zeroes seg[MAX_DISCARD_SEG];
+	struct iovec iov[VIRTQ_MAX_SEGS];
+	unsigned int n = data_out(e, iov), i, count;
+	uint64_t bytes = iov_bytes(iov, n);
+
+	if (c->read_only)
+		return VIRTIO_BLK_S_IOERR;
+	if (bytes == 0 || bytes % sizeof(seg[0]) || bytes / sizeof(seg[0]) > MAX_DISCARD_SEG)
+		return VIRTIO_BLK_S_UNSUPP;
+	count = (unsigned int)(bytes / sizeof(seg[0]));
+	iov_to_buf(iov, n, 0, seg, bytes);
+	for (i = 0; i < count; i++) {
+		uint64_t sector = seg[i].sector, num = seg[i].num_sectors;
+		int mode;
+
+		if (seg[i].flags & ~VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP ||
+		    num > MAX_DISCARD_SECTORS || !in_range(sector, num * SECTOR, capacity))
+			return VIRTIO_BLK_S_IOERR;
+		if (discard && seg[i].flags)
+			return VIRTIO_BLK_S_UNSUPP;
+		mode = discard || (seg[i].flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP)
+			       ? FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
+			       : FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
+		if (num && fallocate(fd, mode, (off_t)(sector * SECTOR), (off_t)(num * SECTOR)))
+			return discard && errno == EOPNOTSUPP ? VIRTIO_BLK_S_OK
+							      : VIRTIO_BLK_S_IOERR;
+	}
+	return VIRTIO_BLK_S_OK;
+}
+
+uint32_t virtio_blk_handle(int fd, uint64_t capacity, const struct blk_config *c,
+			   struct virtq_elem *e)
+{
+	struct virtio_blk_outhdr hdr;
+	struct iovec iov[VIRTQ_MAX_SEGS];
+	uint32_t used = 1;
+	uint8_t status = VIRTIO_BLK_S_OK;
+	unsigned int n;
+
+	/* No room for a status byte: nothing can be answered. */
+	if (!e->in_num || !e->iov[e->out_num + e->in_num - 1].iov_len)
+		return 0;
+	if (iov_to_buf(e->iov, e->out_num, 0, &hdr, sizeof(hdr)) != sizeof(hdr)) {
+		*status_byte(e) = VIRTIO_BLK_S_IOERR;
+		return 1;
+	}
+	switch (hdr.type) {
+	case VIRTIO_BLK_T_IN:
+		n = data_in(e, iov);
+		if (!in_range(hdr.sector, iov_bytes(iov, n), capacity))
+			status = VIRTIO_BLK_S_IOERR;
+		else if (rw_all(fd, iov, n, hdr.sector * SECTOR, false))
+			status = VIRTIO_BLK_S_IOERR;
+		else
+			used += (uint32_t)iov_bytes(&e->iov[e->out_num], e->in_num) - 1;
+		break;
+	case VIRTIO_BLK_T_OUT:
+		n = data_out(e, iov);
+		if (c->read_only || !in_range(hdr.sector, iov_bytes(iov, n), capacity) ||
+		    rw_all(fd, iov, n, hdr.sector * SECTOR, true))
+			status = VIRTIO_BLK_S_IOERR;
+		break;
+	case VIRTIO_BLK_T_FLUSH:
+		if (c->cache == BLK_CACHE_WRITEBACK && fdatasync(fd))
+			status = VIRTIO_BLK_S_IOERR;
+		break;
+	case VIRTIO_BLK_T_GET_ID:
+		n = data_in(e, iov);
+		used += (uint32_t)iov_from_buf(iov, n, 0, c->id, VIRTIO_BLK_ID_BYTES);
+		break;
+	case VIRTIO_BLK_T_DISCARD:
+		status = discard_or_zero(fd, capacity, c, e, true);
+		break;
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		status = discard_or_zero(fd, capacity, c, e, false);
+		break;
+	default:
+		status = VIRTIO_BLK_S_UNSUPP;
+		break;
+	}
+	*status_byte(e) = status;
+	return used;
+}
+
+static uint32_t blk_request(void *ctx, struct virtq_elem *e)
+{
+	struct virtio_blk *b = ctx;
+
+	return virtio_blk_handle(b->fd, b->capacity, &b->cfg, e);
+}
+
+static void blk_notify(struct virtio_dev *d, unsigned int q)
+{
+	struct virtio_blk *b = d->priv;
+
+	virtio_serve_queue(d, q, &b->elem, blk_request, b);
+}
+
+static const struct virtio_dev_ops blk_ops = {
+	.name = "blk",
+	.device_id = VIRTIO_ID_BLOCK,
+	.num_queues = 1,
+	.queue_max = QUEUE_SIZE,
+	.notify = blk_notify,
+};
+
+static void fill_config(struct virtio_blk *b)
+{
+	struct virtio_blk_config *cfg = (struct virtio_blk_config *)b->dev.config;
+
+	_Static_assert(sizeof(*cfg) <= VIRTIO_CONFIG_MAX, "blk config too large");
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->capacity = b->capacity;
+	cfg->seg_max = SEG_MAX;
+	cfg->blk_size = 512;
+	cfg->max_discard_sectors = MAX_DISCARD_SECTORS;
+	cfg->max_discard_seg = MAX_DISCARD_SEG;
+	cfg->discard_sector_alignment = 8;
+	cfg->max_write_zeroes_sectors = MAX_DISCARD_SECTORS;
+	cfg->max_write_zeroes_seg = MAX_DISCARD_SEG;
+	cfg->write_zeroes_may_unmap = 1;
+	b->dev.config_size = sizeof(*cfg);
+}
+
+int virtio_blk_create(struct virtio_blk **out, const struct blk_config *c,
+		      const struct virtio_env *env, uint64_t base, uint32_t irq)
+{
+	uint64_t features = (1ULL << VIRTIO_BLK_F_SEG_MAX) | (1ULL << VIRTIO_BLK_F_BLK_SIZE) |
+			    (1ULL << VIRTIO_BLK_F_FLUSH) | (1ULL << VIRTIO_BLK_F_DISCARD) |
+			    (1ULL << VIRTIO_BLK_F_WRITE_ZEROES);
+	struct virtio_blk *b = calloc(1, sizeof(*b));
+	struct stat st;
+	int err;
+
+	if (!b)
+		return -ENOMEM;
+	b->cfg = *c;
+	snprintf(b->path, sizeof(b->path), "%s", c->path);
+	b->cfg.path = b->path;
+	b->fd = open(c->path, (c->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (b->fd < 0 || fstat(b->fd, &st)) {
+		err = -errno;
+		pr_err("--drive %s: %s", c->path, strerror(errno));
+		goto fail;
+	}
+	if (S_ISBLK(st.st_mode)) {
+		uint64_t bytes;
+
+		if (ioctl(b->fd, BLKGETSIZE64, &bytes)) {
+			err = -errno;
+			pr_err("--drive %s: cannot get its size: %s", c->path, strerror(errno));
+			goto fail;
+		}
+		b->capacity = bytes / SECTOR;
+	} else if (S_ISREG(st.st_mode)) {
+		b->capacity = (uint64_t)st.st_size / SECTOR;
+	} else {
+		pr_err("--drive %s: not a regular file or block device", c->path);
+		err = -EINVAL;
+		goto fail;
+	}
+	if (c->engine == BLK_ENGINE_IO_URING)
+		pr_debug("--drive %s: engine=io_uring runs as sync in this build", c->path);
+	if (c->read_only)
+		features |= 1ULL << VIRTIO_BLK_F_RO;
+	err = virtio_mmio_init(&b->dev, &blk_ops, b, features, env, base, irq);
+	if (err) {
+		pr_err("--drive %s: cannot plug in the device: %s", c->path, strerror(-err));
+		goto fail;
+	}
+	fill_config(b);
+	*out = b;
+	return 0;
+fail:
+	if (b->fd >= 0)
+		close(b->fd);
+	free(b);
+	return err;
+}
+
+void virtio_blk_destroy(struct virtio_blk *b)
+{
+	if (!b)
+		return;
+	virtio_mmio_destroy(&b->dev);
+	if (b->fd >= 0)
+		close(b->fd);
+	free(b);
+}

@@ -1,0 +1,41 @@
+/* virtio-blk (virtio 1.x, 5.2) over a host file: IN, OUT, FLUSH, GET_ID,
+ * DISCARD and WRITE_ZEROES. Requests are checked against the disk's size;
+ * a read-only drive answers writes with VIRTIO_BLK_S_IOERR. Writes are durable
+ * after FLUSH unless cache=unsafe. */
+#ifndef VOLT_DEVICES_VIRTIO_VIRTIO_BLK_H
+#define VOLT_DEVICES_VIRTIO_VIRTIO_BLK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "devices/virtio/virtio_mmio.h"
+
+enum blk_engine { BLK_ENGINE_SYNC, BLK_ENGINE_IO_URING };
+enum blk_cache { BLK_CACHE_WRITEBACK, BLK_CACHE_UNSAFE };
+
+struct blk_config {
+	const char *path;
+	char id[21]; /* VIRTIO_BLK_ID_BYTES + NUL */
+	bool read_only;
+	enum blk_engine engine;
+	enum blk_cache cache;
+};
+
+/* Parses "path=FILE[,ro][,id=ID][,engine=sync|io_uring][,cache=unsafe|writeback]";
+ * -EINVAL with the reason in why. */
+int blk_config_parse(const char *spec, struct blk_config *c, char *why, size_t why_size);
+
+struct virtio_blk;
+
+/* Opens the file (logging errors) and plugs the device in. */
+int virtio_blk_create(struct virtio_blk **out, const struct blk_config *c,
+		      const struct virtio_env *env, uint64_t base, uint32_t irq);
+void virtio_blk_destroy(struct virtio_blk *b);
+
+/* The request parser on its own, for tests and fuzzing: handles one chain
+ * against fd and returns the used length, the status written into the chain. */
+struct virtq_elem;
+uint32_t virtio_blk_handle(int fd, uint64_t capacity_sectors, const struct blk_config *c,
+			   struct virtq_elem *e);
+
+#endif

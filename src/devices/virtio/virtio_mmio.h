@@ -1,0 +1,96 @@
+/* The virtio-mmio transport (virtio 1.x, 4.2, version 2 registers) and the
+ * interface device models implement. A model supplies its ids, features,
+ * config space and a notify handler; the transport does feature negotiation,
+ * queue setup and validation, ioeventfd kicks (served on the device thread)
+ * and irqfd interrupts. Guest register accesses arrive on vCPU threads;
+ * d->lock serializes them with the device thread. */
+#ifndef VOLT_DEVICES_VIRTIO_VIRTIO_MMIO_H
+#define VOLT_DEVICES_VIRTIO_VIRTIO_MMIO_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "devices/virtio/virtq.h"
+#include "vmm/event_loop.h"
+#include "vmm/guest_mem.h"
+#include "vmm/io_bus.h"
+
+#define VIRTIO_MMIO_WINDOW 0x1000
+#define VIRTIO_MAX_QUEUES  8
+#define VIRTIO_CONFIG_MAX  256
+
+struct virtio_dev;
+
+struct virtio_dev_ops {
+	const char *name;
+	uint32_t device_id;
+	unsigned int num_queues;
+	uint16_t queue_max;
+	/* Called with d->lock held. */
+	void (*config_write)(struct virtio_dev *d, uint32_t offset, const uint8_t *data,
+			     uint32_t len);
+	/* DRIVER_OK: the queues are set up; start serving. 0 or -errno. */
+	int (*activate)(struct virtio_dev *d);
+	/* The driver kicked queue q (device thread, d->lock held). */
+	void (*notify)(struct virtio_dev *d, unsigned int q);
+	/* The driver reset the device (d->lock held). */
+	void (*reset)(struct virtio_dev *d);
+};
+
+/* What a device needs from the VM it is plugged into. */
+struct virtio_env {
+	const struct guest_mem *mem;
+	int vm_fd;
+	struct event_loop *loop;
+	struct io_bus *mmio;
+};
+
+struct virtio_kick {
+	struct virtio_dev *d;
+	unsigned int q;
+};
+
+struct virtio_dev {
+	const struct virtio_dev_ops *ops;
+	void *priv;
+	struct virtio_env env;
+	uint64_t base;
+	uint32_t irq;
+	uint64_t features; /* offered, the transport's included */
+	uint8_t config[VIRTIO_CONFIG_MAX];
+	uint32_t config_size;
+
+	pthread_mutex_t lock;
+	uint32_t status, device_features_sel, driver_features_sel, queue_sel;
+	uint32_t isr, config_generation;
+	uint64_t driver_features;
+	struct virtq vq[VIRTIO_MAX_QUEUES];
+	int kick_fd[VIRTIO_MAX_QUEUES];
+	struct virtio_kick kicks[VIRTIO_MAX_QUEUES];
+	int irq_fd;
+	bool failed; /* DEVICE_NEEDS_RESET was raised and logged */
+};
+
+/* Plugs the device in at base with interrupt irq: registers its MMIO window,
+ * one ioeventfd per queue and an irqfd. features are the model's own. */
+int virtio_mmio_init(struct virtio_dev *d, const struct virtio_dev_ops *ops, void *priv,
+		     uint64_t features, const struct virtio_env *env, uint64_t base, uint32_t irq);
+void virtio_mmio_io(void *dev, uint64_t offset, uint8_t *data, uint32_t len, bool is_write);
+void virtio_mmio_destroy(struct virtio_dev *d);
+
+bool virtio_has_feature(const struct virtio_dev *d, unsigned int bit);
+/* Interrupts the driver for queue q if it wants to be (event index, flags). */
+void virtio_notify_queue(struct virtio_dev *d, unsigned int q);
+void virtio_config_changed(struct virtio_dev *d);
+/* The driver broke the protocol: DEVICE_NEEDS_RESET, logged once; the VM goes on. */
+void virtio_fail(struct virtio_dev *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Serves queue q until the driver has nothing more: each chain goes to handle,
+ * which returns the bytes it wrote; then the driver is interrupted if it wants
+ * to be. A malformed queue fails the device. Device thread, d->lock held. */
+void virtio_serve_queue(struct virtio_dev *d, unsigned int q, struct virtq_elem *e,
+			uint32_t (*handle)(void *ctx, struct virtq_elem *e), void *ctx);
+/* Hands a kick to the model as if the driver had sent it (backends with new data). */
+void virtio_kick(struct virtio_dev *d, unsigned int q);
+
+#endif

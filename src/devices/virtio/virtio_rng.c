@@ -1,0 +1,90 @@
+#include "devices/virtio/virtio_rng.h"
+
+#include "util/log.h"
+
+#include <errno.h>
+#include <linux/virtio_ids.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#define QUEUE_SIZE 64
+/* A driver asking for more in one buffer gets this much: getrandom() returns
+ * at most 32 MiB at once anyway, and the device thread must not stall. */
+#define MAX_PER_BUFFER (64 * 1024)
+
+struct virtio_rng {
+	struct virtio_dev dev;
+	struct virtq_elem elem;
+};
+
+uint32_t virtio_rng_fill(struct virtq_elem *e)
+{
+	uint32_t total = 0;
+	unsigned int i;
+
+	for (i = e->out_num; i < e->out_num + e->in_num && total < MAX_PER_BUFFER; i++) {
+		size_t want = e->iov[i].iov_len, got = 0;
+
+		if (want > MAX_PER_BUFFER - total)
+			want = MAX_PER_BUFFER - total;
+		while (got < want) {
+			ssize_t n = getrandom((char *)e->iov[i].iov_base + got, want - got, 0);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return total + (uint32_t)got;
+			got += (size_t)n;
+		}
+		total += (uint32_t)got;
+	}
+	return total;
+}
+
+static uint32_t rng_request(void *ctx, struct virtq_elem *e)
+{
+	(void)ctx;
+	return virtio_rng_fill(e);
+}
+
+static void rng_notify(struct virtio_dev *d, unsigned int q)
+{
+	struct virtio_rng *r = d->priv;
+
+	virtio_serve_queue(d, q, &r->elem, rng_request, NULL);
+}
+
+static const struct virtio_dev_ops rng_ops = {
+	.name = "rng",
+	.device_id = VIRTIO_ID_RNG,
+	.num_queues = 1,
+	.queue_max = QUEUE_SIZE,
+	.notify = rng_notify,
+};
+
+int virtio_rng_create(struct virtio_rng **out, const struct virtio_env *env, uint64_t base,
+		      uint32_t irq)
+{
+	struct virtio_rng *r = calloc(1, sizeof(*r));
+	int err;
+
+	if (!r)
+		return -ENOMEM;
+	err = virtio_mmio_init(&r->dev, &rng_ops, r, 0, env, base, irq);
+	if (err) {
+		pr_err("cannot plug in virtio-rng: %s", strerror(-err));
+		free(r);
+		return err;
+	}
+	*out = r;
+	return 0;
+}
+
+void virtio_rng_destroy(struct virtio_rng *r)
+{
+	if (!r)
+		return;
+	virtio_mmio_destroy(&r->dev);
+	free(r);
+}

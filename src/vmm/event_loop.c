@@ -1,0 +1,149 @@
+#include "vmm/event_loop.h"
+
+#include "util/log.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+int event_loop_init(struct event_loop *l)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+	int i;
+
+	memset(l, 0, sizeof(*l));
+	for (i = 0; i < EVENT_LOOP_MAX_SOURCES; i++)
+		l->sources[i].fd = -1;
+	pthread_mutex_init(&l->lock, NULL);
+	l->epfd = epoll_create1(EPOLL_CLOEXEC);
+	l->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (l->epfd < 0 || l->stop_fd < 0)
+		return -errno;
+	/* data.ptr NULL marks the stop event. */
+	return epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->stop_fd, &ev) ? -errno : 0;
+}
+
+int event_loop_add(struct event_loop *l, int fd, uint32_t events, event_fn fn, void *ctx)
+{
+	struct epoll_event ev = { .events = events };
+	int i, err = -ENOSPC;
+
+	pthread_mutex_lock(&l->lock);
+	for (i = 0; i < EVENT_LOOP_MAX_SOURCES; i++) {
+		if (l->sources[i].fd >= 0)
+			continue;
+		l->sources[i] = (struct event_source){ fd, fn, ctx };
+		ev.data.ptr = &l->sources[i];
+		err = epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+		if (err)
+			l->sources[i].fd = -1;
+		break;
+	}
+	pthread_mutex_unlock(&l->lock);
+	return err;
+}
+
+static struct event_source *find(struct event_loop *l, int fd)
+{
+	int i;
+
+	for (i = 0; i < EVENT_LOOP_MAX_SOURCES; i++)
+		if (l->sources[i].fd == fd)
+			return &l->sources[i];
+	return NULL;
+}
+
+int event_loop_mod(struct event_loop *l, int fd, uint32_t events)
+{
+	struct epoll_event ev = { .events = events };
+	int err = -ENOENT;
+
+	pthread_mutex_lock(&l->lock);
+	ev.data.ptr = find(l, fd);
+	if (ev.data.ptr)
+		err = epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) ? -errno : 0;
+	pthread_mutex_unlock(&l->lock);
+	return err;
+}
+
+int event_loop_del(struct event_loop *l, int fd)
+{
+	struct event_source *s;
+	int err = -ENOENT;
+
+	pthread_mutex_lock(&l->lock);
+	s = find(l, fd);
+	if (s) {
+		err = epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL) ? -errno : 0;
+		s->fd = -1;
+	}
+	pthread_mutex_unlock(&l->lock);
+	return err;
+}
+
+static void *loop_thread(void *arg)
+{
+	struct event_loop *l = arg;
+	struct epoll_event evs[32];
+
+	pthread_setname_np(pthread_self(), "volt-devices");
+	for (;;) {
+		int n = epoll_wait(l->epfd, evs, 32, -1), i;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			pr_err("device event loop: epoll_wait: %s", strerror(errno));
+			return NULL;
+		}
+		for (i = 0; i < n; i++) {
+			struct event_source *s = evs[i].data.ptr;
+
+			if (!s)
+				return NULL;
+			/* A source removed by an earlier handler in this batch. */
+			if (s->fd >= 0)
+				s->fn(s->ctx, evs[i].events);
+		}
+	}
+}
+
+int event_loop_start(struct event_loop *l)
+{
+	sigset_t all, old;
+	int err;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(&l->thread, NULL, loop_thread, l);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err)
+		return -err;
+	l->started = true;
+	return 0;
+}
+
+void event_loop_stop(struct event_loop *l)
+{
+	uint64_t one = 1;
+
+	if (!l->started)
+		return;
+	if (write(l->stop_fd, &one, sizeof(one)) != sizeof(one))
+		pr_warn("cannot stop the device thread: %s", strerror(errno));
+	pthread_join(l->thread, NULL);
+	l->started = false;
+}
+
+void event_loop_destroy(struct event_loop *l)
+{
+	event_loop_stop(l);
+	if (l->epfd >= 0)
+		close(l->epfd);
+	if (l->stop_fd >= 0)
+		close(l->stop_fd);
+	l->epfd = l->stop_fd = -1;
+}

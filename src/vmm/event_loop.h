@@ -1,0 +1,40 @@
+/* The device thread: an epoll loop that serves virtio queue notifications
+ * (ioeventfds), backend fds (TAP, sockets, io_uring) and timers, so devices
+ * never run on vCPU threads. Sources are added before or while it runs. */
+#ifndef VOLT_VMM_EVENT_LOOP_H
+#define VOLT_VMM_EVENT_LOOP_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define EVENT_LOOP_MAX_SOURCES 128
+
+typedef void (*event_fn)(void *ctx, uint32_t events);
+
+struct event_source {
+	int fd;
+	event_fn fn;
+	void *ctx;
+};
+
+struct event_loop {
+	int epfd;
+	int stop_fd;
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t lock;
+	struct event_source sources[EVENT_LOOP_MAX_SOURCES];
+};
+
+int event_loop_init(struct event_loop *l);
+/* events: EPOLLIN, EPOLLOUT... (level-triggered). */
+int event_loop_add(struct event_loop *l, int fd, uint32_t events, event_fn fn, void *ctx);
+int event_loop_mod(struct event_loop *l, int fd, uint32_t events);
+int event_loop_del(struct event_loop *l, int fd);
+int event_loop_start(struct event_loop *l);
+/* Stops and joins the thread; sources stay registered. */
+void event_loop_stop(struct event_loop *l);
+void event_loop_destroy(struct event_loop *l);
+
+#endif
