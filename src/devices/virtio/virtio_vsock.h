@@ -1,0 +1,26 @@
+/* virtio-vsock (virtio 1.x, 5.10) with Firecracker's host side: AF_UNIX
+ * sockets. Host-initiated: connect to uds and send "CONNECT <port>\n", get
+ * "OK <hostport>\n". Guest-initiated to port P: volt connects to "<uds>_P". */
+#ifndef VOLT_DEVICES_VIRTIO_VIRTIO_VSOCK_H
+#define VOLT_DEVICES_VIRTIO_VIRTIO_VSOCK_H
+
+#include <stdint.h>
+#include <sys/un.h>
+
+#include "devices/virtio/virtio_mmio.h"
+
+struct vsock_config {
+	uint32_t cid;
+	char uds[sizeof(((struct sockaddr_un *)0)->sun_path)];
+};
+
+/* Parses "cid=N,uds=PATH"; -EINVAL with the reason in why. */
+int vsock_config_parse(const char *spec, struct vsock_config *c, char *why, size_t why_size);
+
+struct virtio_vsock;
+
+int virtio_vsock_create(struct virtio_vsock **out, const struct vsock_config *c,
+			const struct virtio_env *env, uint64_t base, uint32_t irq);
+void virtio_vsock_destroy(struct virtio_vsock *v);
+
+#endif

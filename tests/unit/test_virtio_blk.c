@@ -1,0 +1,5 @@
+#include <criterion/criterion.h>
+
+Test(virtio_blk, placeholder)
+{
+}
