@@ -25,7 +25,9 @@ static const char usage[] =
 	"                [--cpu-template NAME] [--boot-protocol auto|linux|pvh] [--boot-timer]\n"
 	"                [--drive "
 	"path=FILE[,ro][,id=ID][,engine=sync|io_uring][,cache=unsafe|writeback]]...\n"
-	"                [--rng] [--log-level error|warn|info|debug]\n"
+	"                [--net tap=NAME[,mac=MAC]]... [--vsock cid=N,uds=PATH]\n"
+	"                [--balloon MiB[,deflate-on-oom][,stats=SECONDS]] [--rng]\n"
+	"                [--log-level error|warn|info|debug]\n"
 	"Without --kernel, the guest kit's kernel and busybox initramfs are used (built and\n"
 	"cached on first use). The console is stdin/stdout; Ctrl-A x ends the VM.\n"
 	"Exit status: 0 when the guest reboots or powers off, non-zero on a VMM failure.\n";
@@ -78,6 +80,9 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "drive", required_argument, NULL, 'd' },
 		{ "rng", no_argument, NULL, 'r' },
+		{ "net", required_argument, NULL, 'N' },
+		{ "vsock", required_argument, NULL, 'V' },
+		{ "balloon", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -161,6 +166,35 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 			break;
 		case 'r':
 			cfg.rng = true;
+			break;
+		case 'N':
+			if (cfg.nnets == VM_MAX_NETS) {
+				pr_err("--net: at most %d network interfaces", VM_MAX_NETS);
+				return -EINVAL;
+			}
+			if (net_config_parse(optarg, &cfg.nets[cfg.nnets], why, sizeof(why))) {
+				pr_err("--net '%s': %s", optarg, why);
+				return -EINVAL;
+			}
+			cfg.nnets++;
+			break;
+		case 'V':
+			if (cfg.has_vsock ||
+			    vsock_config_parse(optarg, &cfg.vsock, why, sizeof(why))) {
+				pr_err("--vsock '%s': %s", optarg,
+				       cfg.has_vsock ? "only one vsock device" : why);
+				return -EINVAL;
+			}
+			cfg.has_vsock = true;
+			break;
+		case 'B':
+			if (cfg.has_balloon ||
+			    balloon_config_parse(optarg, &cfg.balloon, why, sizeof(why))) {
+				pr_err("--balloon '%s': %s", optarg,
+				       cfg.has_balloon ? "only one balloon" : why);
+				return -EINVAL;
+			}
+			cfg.has_balloon = true;
 			break;
 		case 'l':
 			if (log_level_parse(optarg, &level)) {

@@ -220,6 +220,29 @@ static int setup_virtio(struct vm *vm)
 		if (err)
 			return err;
 	}
+	for (i = 0; i < vm->cfg.nnets; i++) {
+		err = virtio_slot(vm, &base, &irq);
+		if (!err)
+			err = virtio_net_create(&vm->net[i], &vm->cfg.nets[i], &vm->venv, base,
+						irq);
+		if (err)
+			return err;
+	}
+	if (vm->cfg.has_vsock) {
+		err = virtio_slot(vm, &base, &irq);
+		if (!err)
+			err = virtio_vsock_create(&vm->vsock, &vm->cfg.vsock, &vm->venv, base, irq);
+		if (err)
+			return err;
+	}
+	if (vm->cfg.has_balloon) {
+		err = virtio_slot(vm, &base, &irq);
+		if (!err)
+			err = virtio_balloon_create(&vm->balloon, &vm->cfg.balloon, &vm->venv, base,
+						    irq);
+		if (err)
+			return err;
+	}
 	if (vm->cfg.rng) {
 		err = virtio_slot(vm, &base, &irq);
 		if (!err)
@@ -481,6 +504,10 @@ void vm_destroy(struct vm *vm)
 	for (i = 0; i < VM_MAX_DRIVES; i++)
 		virtio_blk_destroy(vm->blk[i]);
 	virtio_rng_destroy(vm->rng);
+	for (i = 0; i < VM_MAX_NETS; i++)
+		virtio_net_destroy(vm->net[i]);
+	virtio_vsock_destroy(vm->vsock);
+	virtio_balloon_destroy(vm->balloon);
 	free(vm->cpuid);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);

@@ -27,6 +27,7 @@
 
 #define VM_MAX_CPUS   32
 #define VM_MAX_DRIVES 8
+#define VM_MAX_NETS   4
 #define VM_MAX_VIRTIO 16
 
 struct vm_config {
@@ -42,7 +43,13 @@ struct vm_config {
 	struct timespec started; /* process start, for the boot timer; 0: vm_create's time */
 	struct blk_config drives[VM_MAX_DRIVES];
 	int ndrives;
+	struct net_config nets[VM_MAX_NETS];
+	int nnets;
 	bool rng;
+	bool has_vsock;
+	struct vsock_config vsock;
+	bool has_balloon;
+	struct balloon_config balloon;
 };
 
 struct vm;
@@ -88,6 +95,9 @@ struct vm {
 	uint32_t virtio_irq[VM_MAX_VIRTIO];
 	struct virtio_blk *blk[VM_MAX_DRIVES];
 	struct virtio_rng *rng;
+	struct virtio_net *net[VM_MAX_NETS];
+	struct virtio_vsock *vsock;
+	struct virtio_balloon *balloon;
 };
 
 int vm_create(struct vm *vm, const struct vm_config *cfg);
