@@ -25,7 +25,6 @@
 struct virtio_blk {
 	struct virtio_dev dev;
 	struct blk_config cfg;
-	char path[4096];
 	int fd;
 	uint64_t capacity; /* sectors */
 	struct virtq_elem elem;
@@ -57,7 +56,10 @@ int blk_config_parse(const char *spec, struct blk_config *c, char *why, size_t w
 		if (eq)
 			*eq = '\0';
 		if (!strcmp(tok, "path") && val && *val) {
-			c->path = spec + (val - copy);
+			if (snprintf(c->path, sizeof(c->path), "%s", val) >= (int)sizeof(c->path)) {
+				snprintf(why, why_size, "path too long");
+				err = -EINVAL;
+			}
 		} else if (!strcmp(tok, "ro")) {
 			c->read_only = true;
 			if (val && parse_bool_opt(val, &c->read_only))
@@ -82,11 +84,10 @@ int blk_config_parse(const char *spec, struct blk_config *c, char *why, size_t w
 			err = -EINVAL;
 		}
 	}
-	if (!err && !c->path) {
+	if (!err && !c->path[0]) {
 		snprintf(why, why_size, "no path=FILE");
 		err = -EINVAL;
 	}
-	/* c->path points into spec, which outlives the config. */
 	free(copy);
 	return err;
 }
@@ -311,8 +312,6 @@ int virtio_blk_create(struct virtio_blk **out, const struct blk_config *c,
 	if (!b)
 		return -ENOMEM;
 	b->cfg = *c;
-	snprintf(b->path, sizeof(b->path), "%s", c->path);
-	b->cfg.path = b->path;
 	b->fd = open(c->path, (c->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (b->fd < 0 || fstat(b->fd, &st)) {
 		err = -errno;

@@ -14,7 +14,7 @@ enum blk_engine { BLK_ENGINE_SYNC, BLK_ENGINE_IO_URING };
 enum blk_cache { BLK_CACHE_WRITEBACK, BLK_CACHE_UNSAFE };
 
 struct blk_config {
-	const char *path;
+	char path[4096];
 	char id[21]; /* VIRTIO_BLK_ID_BYTES + NUL */
 	bool read_only;
 	enum blk_engine engine;
