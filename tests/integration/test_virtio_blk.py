@@ -54,11 +54,13 @@ def test_block_and_rng_battery(vm, guest_kit, tmp_path):
         "$WANT_RO_MD5", hashlib.md5(ro_data[:4096]).hexdigest())
     initrd = cpio_append(guest_kit["initrd"], {"battery.sh": script.encode()}, tmp_path)
     p = vm("run", "--kernel", guest_kit["vmlinux"], "--initrd", initrd, "--mem", "256",
-           "--drive", f"path={disk},id=voltdisk0", "--drive", f"path={ro},ro", "--rng",
+           "--drive", f"path={disk},id=voltdisk0,engine=io_uring", "--drive", f"path={ro},ro",
+           "--rng", "--log-level", "debug",
            "--cmdline", 'console=ttyS0 reboot=k panic=-1 quiet volt.cmd="sh /battery.sh"')
     p.wait_for("BATTERY-DONE", 240)
     assert p.wait_exit(60) == 0, p.output()[-3000:]
     out = p.output()
+    assert "io_uring is unavailable" not in out
     checks = [l for l in out.splitlines() if l.startswith("CHECK")]
     assert checks and all(l.endswith(" ok") for l in checks), "\n".join(checks)
     assert len(checks) == 7, "\n".join(checks)

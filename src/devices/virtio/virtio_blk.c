@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <liburing.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
 #include <linux/virtio_blk.h>
@@ -13,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/eventfd.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,12 +25,35 @@
 #define MAX_DISCARD_SEG	    32
 #define MAX_DISCARD_SECTORS (1U << 22) /* 2 GiB per segment */
 
+/* A read, write or flush that passed validation: what either engine runs. */
+struct blk_io {
+	uint32_t type;
+	uint64_t offset;
+	unsigned int niov;
+	struct iovec *iov; /* the caller's storage, room for the whole chain */
+	uint8_t *status;
+	uint32_t used; /* used length once it succeeded */
+};
+
 struct virtio_blk {
 	struct virtio_dev dev;
 	struct blk_config cfg;
 	int fd;
 	uint64_t capacity; /* sectors */
 	struct virtq_elem elem;
+	/* engine=io_uring */
+	bool uring_ready;
+	struct io_uring ring;
+	int uring_efd;
+	uint32_t epoch; /* bumped by a device reset: completions from before are dropped */
+};
+
+/* A request in flight in io_uring, with its own copy of the chain's segments. */
+struct blk_req {
+	struct blk_io io;
+	uint16_t head;
+	uint32_t epoch;
+	struct iovec iov[];
 };
 
 static int parse_bool_opt(const char *v, bool *out)
@@ -205,57 +231,133 @@ static uint8_t discard_or_zero(int fd, uint64_t capacity, const struct blk_confi
 	return VIRTIO_BLK_S_OK;
 }
 
+/* Validates a chain. Returns 1 with io ready when it needs I/O; 0 when it was
+ * answered at once (status written, *used set). */
+static int blk_prepare(int fd, uint64_t capacity, const struct blk_config *c, struct virtq_elem *e,
+		       struct blk_io *io, uint32_t *used)
+{
+	struct virtio_blk_outhdr hdr;
+
+	*used = 1;
+	/* No room for a status byte: nothing can be answered. */
+	if (!e->in_num || !e->iov[e->out_num + e->in_num - 1].iov_len) {
+		*used = 0;
+		return 0;
+	}
+	io->status = status_byte(e);
+	if (iov_to_buf(e->iov, e->out_num, 0, &hdr, sizeof(hdr)) != sizeof(hdr)) {
+		*io->status = VIRTIO_BLK_S_IOERR;
+		return 0;
+	}
+	io->type = hdr.type;
+	io->offset = hdr.sector * SECTOR;
+	io->used = 1;
+	switch (hdr.type) {
+	case VIRTIO_BLK_T_IN:
+		io->niov = data_in(e, io->iov);
+		if (!in_range(hdr.sector, iov_bytes(io->iov, io->niov), capacity))
+			break;
+		io->used += (uint32_t)iov_bytes(io->iov, io->niov);
+		return 1;
+	case VIRTIO_BLK_T_OUT:
+		io->niov = data_out(e, io->iov);
+		if (c->read_only || !in_range(hdr.sector, iov_bytes(io->iov, io->niov), capacity))
+			break;
+		return 1;
+	case VIRTIO_BLK_T_FLUSH:
+		io->niov = 0;
+		if (c->cache == BLK_CACHE_UNSAFE) {
+			*io->status = VIRTIO_BLK_S_OK;
+			return 0;
+		}
+		return 1;
+	case VIRTIO_BLK_T_GET_ID:
+		io->niov = data_in(e, io->iov);
+		*used += (uint32_t)iov_from_buf(io->iov, io->niov, 0, c->id, VIRTIO_BLK_ID_BYTES);
+		*io->status = VIRTIO_BLK_S_OK;
+		return 0;
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		*io->status = discard_or_zero(fd, capacity, c, e, hdr.type == VIRTIO_BLK_T_DISCARD);
+		return 0;
+	default:
+		*io->status = VIRTIO_BLK_S_UNSUPP;
+		return 0;
+	}
+	*io->status = VIRTIO_BLK_S_IOERR;
+	return 0;
+}
+
+/* Runs io now; done is what an asynchronous engine already transferred. */
+static uint32_t blk_execute(int fd, struct blk_io *io, uint64_t done)
+{
+	uint8_t status = VIRTIO_BLK_S_OK;
+	uint64_t offset = io->offset + done;
+	struct iovec *iov = io->iov;
+	unsigned int n = io->niov;
+
+	while (n && done >= iov->iov_len) { /* skip what is already there */
+		done -= iov->iov_len;
+		iov++;
+		n--;
+	}
+	if (n && done) {
+		iov->iov_base = (char *)iov->iov_base + done;
+		iov->iov_len -= done;
+	}
+	if (io->type == VIRTIO_BLK_T_FLUSH)
+		status = fdatasync(fd) ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
+	else if (n && rw_all(fd, iov, n, offset, io->type == VIRTIO_BLK_T_OUT))
+		status = VIRTIO_BLK_S_IOERR;
+	*io->status = status;
+	return status == VIRTIO_BLK_S_OK ? io->used : 1;
+}
+
 uint32_t virtio_blk_handle(int fd, uint64_t capacity, const struct blk_config *c,
 			   struct virtq_elem *e)
 {
-	struct virtio_blk_outhdr hdr;
 	struct iovec iov[VIRTQ_MAX_SEGS];
-	uint32_t used = 1;
-	uint8_t status = VIRTIO_BLK_S_OK;
-	unsigned int n;
+	struct blk_io io = { .iov = iov };
+	uint32_t used;
 
-	/* No room for a status byte: nothing can be answered. */
-	if (!e->in_num || !e->iov[e->out_num + e->in_num - 1].iov_len)
-		return 0;
-	if (iov_to_buf(e->iov, e->out_num, 0, &hdr, sizeof(hdr)) != sizeof(hdr)) {
-		*status_byte(e) = VIRTIO_BLK_S_IOERR;
-		return 1;
+	if (blk_prepare(fd, capacity, c, e, &io, &used))
+		used = blk_execute(fd, &io, 0);
+	return used;
+}
+
+/* Hands a read, write or flush to io_uring; anything else, or when the ring
+ * is full, is answered at once. */
+static uint32_t blk_submit(struct virtio_blk *b, struct virtq_elem *e)
+{
+	struct blk_req *r = malloc(sizeof(*r) + (e->out_num + e->in_num) * sizeof(struct iovec));
+	struct io_uring_sqe *sqe;
+	uint32_t used;
+
+	if (!r)
+		return virtio_blk_handle(b->fd, b->capacity, &b->cfg, e);
+	r->io.iov = r->iov;
+	if (!blk_prepare(b->fd, b->capacity, &b->cfg, e, &r->io, &used))
+		goto done;
+	sqe = io_uring_get_sqe(&b->ring);
+	if (!sqe && io_uring_submit(&b->ring) >= 0)
+		sqe = io_uring_get_sqe(&b->ring);
+	/* readv/writev take at most IOV_MAX segments; rw_all splits longer ones. */
+	if (!sqe || r->io.niov > 1024) {
+		used = blk_execute(b->fd, &r->io, 0);
+		goto done;
 	}
-	switch (hdr.type) {
-	case VIRTIO_BLK_T_IN:
-		n = data_in(e, iov);
-		if (!in_range(hdr.sector, iov_bytes(iov, n), capacity))
-			status = VIRTIO_BLK_S_IOERR;
-		else if (rw_all(fd, iov, n, hdr.sector * SECTOR, false))
-			status = VIRTIO_BLK_S_IOERR;
-		else
-			used += (uint32_t)iov_bytes(&e->iov[e->out_num], e->in_num) - 1;
-		break;
-	case VIRTIO_BLK_T_OUT:
-		n = data_out(e, iov);
-		if (c->read_only || !in_range(hdr.sector, iov_bytes(iov, n), capacity) ||
-		    rw_all(fd, iov, n, hdr.sector * SECTOR, true))
-			status = VIRTIO_BLK_S_IOERR;
-		break;
-	case VIRTIO_BLK_T_FLUSH:
-		if (c->cache == BLK_CACHE_WRITEBACK && fdatasync(fd))
-			status = VIRTIO_BLK_S_IOERR;
-		break;
-	case VIRTIO_BLK_T_GET_ID:
-		n = data_in(e, iov);
-		used += (uint32_t)iov_from_buf(iov, n, 0, c->id, VIRTIO_BLK_ID_BYTES);
-		break;
-	case VIRTIO_BLK_T_DISCARD:
-		status = discard_or_zero(fd, capacity, c, e, true);
-		break;
-	case VIRTIO_BLK_T_WRITE_ZEROES:
-		status = discard_or_zero(fd, capacity, c, e, false);
-		break;
-	default:
-		status = VIRTIO_BLK_S_UNSUPP;
-		break;
-	}
-	*status_byte(e) = status;
+	if (r->io.type == VIRTIO_BLK_T_IN)
+		io_uring_prep_readv(sqe, b->fd, r->io.iov, r->io.niov, r->io.offset);
+	else if (r->io.type == VIRTIO_BLK_T_OUT)
+		io_uring_prep_writev(sqe, b->fd, r->io.iov, r->io.niov, r->io.offset);
+	else
+		io_uring_prep_fsync(sqe, b->fd, IORING_FSYNC_DATASYNC);
+	r->head = e->head;
+	r->epoch = b->epoch;
+	io_uring_sqe_set_data(sqe, r);
+	return VIRTIO_USED_DEFERRED;
+done:
+	free(r);
 	return used;
 }
 
@@ -263,6 +365,8 @@ static uint32_t blk_request(void *ctx, struct virtq_elem *e)
 {
 	struct virtio_blk *b = ctx;
 
+	if (b->uring_ready)
+		return blk_submit(b, e);
 	return virtio_blk_handle(b->fd, b->capacity, &b->cfg, e);
 }
 
@@ -271,6 +375,79 @@ static void blk_notify(struct virtio_dev *d, unsigned int q)
 	struct virtio_blk *b = d->priv;
 
 	virtio_serve_queue(d, q, &b->elem, blk_request, b);
+	if (b->uring_ready)
+		io_uring_submit(&b->ring);
+}
+
+/* io_uring completions (device thread, from the ring's eventfd). */
+static void blk_complete(void *ctx, uint32_t events)
+{
+	struct virtio_blk *b = ctx;
+	struct io_uring_cqe *cqe;
+	bool pushed = false;
+	uint64_t n;
+
+	(void)events;
+	if (read(b->uring_efd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		return;
+	pthread_mutex_lock(&b->dev.lock);
+	while (io_uring_peek_cqe(&b->ring, &cqe) == 0) {
+		struct blk_req *r = io_uring_cqe_get_data(cqe);
+		int res = cqe->res;
+		uint32_t used;
+
+		io_uring_cqe_seen(&b->ring, cqe);
+		if (r->epoch != b->epoch || !b->dev.vq[0].ready) {
+			free(r);
+			continue;
+		}
+		/* Errors and short transfers are finished (or confirmed) synchronously. */
+		if (res < 0)
+			used = blk_execute(b->fd, &r->io, 0);
+		else if (r->io.type != VIRTIO_BLK_T_FLUSH &&
+			 (uint64_t)res < iov_bytes(r->io.iov, r->io.niov))
+			used = blk_execute(b->fd, &r->io, (uint64_t)res);
+		else {
+			*r->io.status = VIRTIO_BLK_S_OK;
+			used = r->io.used;
+		}
+		virtq_push(&b->dev.vq[0], r->head, used);
+		pushed = true;
+		free(r);
+	}
+	if (pushed)
+		virtio_notify_queue(&b->dev, 0);
+	pthread_mutex_unlock(&b->dev.lock);
+}
+
+static void blk_reset(struct virtio_dev *d)
+{
+	struct virtio_blk *b = d->priv;
+
+	b->epoch++;
+}
+
+static int uring_init(struct virtio_blk *b, const struct virtio_env *env)
+{
+	int err = io_uring_queue_init(QUEUE_SIZE, &b->ring, 0);
+
+	if (err)
+		return err;
+	b->uring_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (b->uring_efd < 0) {
+		err = -errno;
+	} else {
+		err = io_uring_register_eventfd(&b->ring, b->uring_efd);
+		if (!err)
+			err = event_loop_add(env->loop, b->uring_efd, EPOLLIN, blk_complete, b);
+		if (err)
+			close(b->uring_efd);
+	}
+	if (err)
+		io_uring_queue_exit(&b->ring);
+	else
+		b->uring_ready = true;
+	return err;
 }
 
 static const struct virtio_dev_ops blk_ops = {
@@ -279,6 +456,7 @@ static const struct virtio_dev_ops blk_ops = {
 	.num_queues = 1,
 	.queue_max = QUEUE_SIZE,
 	.notify = blk_notify,
+	.reset = blk_reset,
 };
 
 static void fill_config(struct virtio_blk *b)
@@ -334,8 +512,6 @@ int virtio_blk_create(struct virtio_blk **out, const struct blk_config *c,
 		err = -EINVAL;
 		goto fail;
 	}
-	if (c->engine == BLK_ENGINE_IO_URING)
-		pr_debug("--drive %s: engine=io_uring runs as sync in this build", c->path);
 	if (c->read_only)
 		features |= 1ULL << VIRTIO_BLK_F_RO;
 	err = virtio_mmio_init(&b->dev, &blk_ops, b, features, env, base, irq);
@@ -344,6 +520,9 @@ int virtio_blk_create(struct virtio_blk **out, const struct blk_config *c,
 		goto fail;
 	}
 	fill_config(b);
+	if (c->engine == BLK_ENGINE_IO_URING && (err = uring_init(b, env)))
+		pr_warn("--drive %s: io_uring is unavailable here (%s): using the sync engine",
+			c->path, strerror(-err));
 	*out = b;
 	return 0;
 fail:
@@ -358,6 +537,10 @@ void virtio_blk_destroy(struct virtio_blk *b)
 	if (!b)
 		return;
 	virtio_mmio_destroy(&b->dev);
+	if (b->uring_ready) {
+		io_uring_queue_exit(&b->ring);
+		close(b->uring_efd);
+	}
 	if (b->fd >= 0)
 		close(b->fd);
 	free(b);

@@ -51,8 +51,12 @@ void virtio_serve_queue(struct virtio_dev *d, unsigned int qi, struct virtq_elem
 
 	do {
 		virtq_disable_notify(q);
-		while ((r = virtq_pop(q, e, why, sizeof(why))) > 0)
-			virtq_push(q, e->head, handle(ctx, e));
+		while ((r = virtq_pop(q, e, why, sizeof(why))) > 0) {
+			uint32_t used = handle(ctx, e);
+
+			if (used != VIRTIO_USED_DEFERRED)
+				virtq_push(q, e->head, used);
+		}
 		if (r < 0) {
 			virtio_fail(d, "queue %u: %s", qi, why);
 			return;

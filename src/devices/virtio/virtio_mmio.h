@@ -85,9 +85,12 @@ void virtio_notify_queue(struct virtio_dev *d, unsigned int q);
 void virtio_config_changed(struct virtio_dev *d);
 /* The driver broke the protocol: DEVICE_NEEDS_RESET, logged once; the VM goes on. */
 void virtio_fail(struct virtio_dev *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* What a handler returns for a chain it will complete later (virtq_push). */
+#define VIRTIO_USED_DEFERRED UINT32_MAX
+
 /* Serves queue q until the driver has nothing more: each chain goes to handle,
- * which returns the bytes it wrote; then the driver is interrupted if it wants
- * to be. A malformed queue fails the device. Device thread, d->lock held. */
+ * which returns the bytes it wrote (or VIRTIO_USED_DEFERRED); then the driver is interrupted if it
+ * wants to be. A malformed queue fails the device. Device thread, d->lock held. */
 void virtio_serve_queue(struct virtio_dev *d, unsigned int q, struct virtq_elem *e,
 			uint32_t (*handle)(void *ctx, struct virtq_elem *e), void *ctx);
 /* Hands a kick to the model as if the driver had sent it (backends with new data). */
