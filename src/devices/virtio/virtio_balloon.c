@@ -1,31 +1,465 @@
-/* Placeholder: being written. */
 #include "devices/virtio/virtio_balloon.h"
 
 #include "util/log.h"
+#include "util/parse.h"
 
+#include <endian.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ids.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#define PAGE_SHIFT	 VIRTIO_BALLOON_PFN_SHIFT
+#define PAGE_SIZE	 (1ULL << PAGE_SHIFT)
+#define PAGES_PER_MIB	 (1U << (20 - PAGE_SHIFT))
+#define MAX_MIB		 (UINT32_MAX / PAGES_PER_MIB) /* num_pages is 32-bit */
+#define MAX_STATS_PERIOD 86400U
+#define QUEUE_SIZE	 128
+#define Q_INFLATE	 0
+#define Q_DEFLATE	 1
+#define Q_STATS		 2
+/* Linux sends one entry per tag it knows; a longer buffer is cut here so a
+ * hostile driver cannot keep the device thread busy. */
+#define MAX_STAT_ENTRIES 256
+
+struct virtio_balloon {
+	struct virtio_dev dev;
+	struct balloon_config cfg;
+	uint64_t mem_size;
+	int timer_fd;
+	bool stats_held; /* the driver's statistics buffer, waiting to be used */
+	uint16_t stats_head;
+	struct balloon_stats st; /* target/actual mirror the config space */
+	struct virtq_elem elem;
+};
+
+static const char *const stat_names[VIRTIO_BALLOON_S_NR] = VIRTIO_BALLOON_S_NAMES;
 
 int balloon_config_parse(const char *spec, struct balloon_config *c, char *why, size_t why_size)
 {
-	(void)spec;
-	(void)c;
-	snprintf(why, why_size, "virtio-balloon is not implemented yet");
-	return -EINVAL;
+	char *copy = strdup(spec), *tok, *save = NULL;
+	uint64_t bytes;
+	int err = 0;
+	bool first = true;
+
+	memset(c, 0, sizeof(*c));
+	if (!copy)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, ",", &save); tok && !err;
+	     tok = strtok_r(NULL, ",", &save), first = false) {
+		char *eq = strchr(tok, '=');
+
+		if (first) {
+			/* A bare number is MiB; "1G" and "512M" are accepted too. */
+			if (parse_size(tok, 1ULL << 20, &bytes)) {
+				snprintf(why, why_size, "'%s' is not a size in MiB", tok);
+				err = -EINVAL;
+			} else if (bytes & ((1ULL << 20) - 1)) {
+				snprintf(why, why_size, "'%s' is not a whole number of MiB", tok);
+				err = -EINVAL;
+			} else if ((bytes >> 20) > MAX_MIB) {
+				snprintf(why, why_size, "'%s' is more than %u MiB", tok, MAX_MIB);
+				err = -EINVAL;
+			} else {
+				c->mib = (uint32_t)(bytes >> 20);
+			}
+		} else if (!strcmp(tok, "deflate-on-oom")) {
+			c->deflate_on_oom = true;
+		} else if (eq && eq - tok == 5 && !strncmp(tok, "stats", 5)) {
+			unsigned int s;
+
+			if (parse_uint(eq + 1, 0, MAX_STATS_PERIOD, &s)) {
+				snprintf(why, why_size,
+					 "stats='%s' is not a number of seconds (0 to %u)", eq + 1,
+					 MAX_STATS_PERIOD);
+				err = -EINVAL;
+			} else {
+				c->stats_seconds = s;
+			}
+		} else {
+			snprintf(why, why_size,
+				 "unknown option '%s' (want MiB[,deflate-on-oom][,stats=SECONDS])",
+				 tok);
+			err = -EINVAL;
+		}
+	}
+	if (!err && first) {
+		snprintf(why, why_size, "no size (want MiB[,deflate-on-oom][,stats=SECONDS])");
+		err = -EINVAL;
+	}
+	free(copy);
+	return err;
+}
+
+static uint64_t iov_total(const struct iovec *iov, unsigned int n)
+{
+	uint64_t t = 0;
+
+	while (n--)
+		t += iov[n].iov_len;
+	return t;
+}
+
+static void release(uint8_t *hva, uint64_t len)
+{
+	static bool warned;
+
+	/* Private anonymous memory: the pages are freed and read back as zeros,
+	 * which is what a deflated page may hold. */
+	if (len && madvise(hva, len, MADV_DONTNEED) && !warned) {
+		warned = true;
+		pr_warn("virtio-balloon: madvise(MADV_DONTNEED): %s", strerror(errno));
+	}
+}
+
+uint64_t balloon_release_pfns(const struct guest_mem *m, const struct iovec *iov, unsigned int n,
+			      uint64_t *bad)
+{
+	uint64_t npfns = iov_total(iov, n) / sizeof(uint32_t), i, skipped = 0;
+	uint8_t *run = NULL;
+	uint64_t run_len = 0;
+	uint32_t pfns[256];
+
+	for (i = 0; i < npfns; i++) {
+		uint64_t gpa;
+		uint8_t *hva;
+
+		if (i % 256 == 0) {
+			uint64_t left = npfns - i;
+			size_t chunk = left < 256 ? (size_t)left : 256;
+
+			iov_to_buf(iov, n, i * sizeof(uint32_t), pfns, chunk * sizeof(uint32_t));
+		}
+		gpa = (uint64_t)le32toh(pfns[i % 256]) << PAGE_SHIFT;
+		hva = gpa_to_hva(m, gpa, PAGE_SIZE);
+		if (!hva) {
+			skipped++;
+			continue;
+		}
+		/* Neighbouring pages go back in one call: a syscall per page is slow. */
+		if (run && hva == run + run_len) {
+			run_len += PAGE_SIZE;
+			continue;
+		}
+		release(run, run_len);
+		run = hva;
+		run_len = PAGE_SIZE;
+	}
+	release(run, run_len);
+	if (skipped)
+		pr_debug("virtio-balloon: skipped %" PRIu64 " PFNs outside guest RAM", skipped);
+	if (bad)
+		*bad += skipped;
+	return npfns;
+}
+
+unsigned int balloon_stats_parse(const struct iovec *iov, unsigned int n, struct balloon_stats *s)
+{
+	uint64_t total = iov_total(iov, n), off;
+	unsigned int known = 0, entries = 0;
+	struct virtio_balloon_stat e;
+
+	_Static_assert(sizeof(e) == 10, "struct virtio_balloon_stat must be packed");
+	for (off = 0; off + sizeof(e) <= total && entries < MAX_STAT_ENTRIES;
+	     off += sizeof(e), entries++) {
+		uint16_t tag;
+
+		iov_to_buf(iov, n, off, &e, sizeof(e));
+		tag = le16toh(e.tag);
+		if (tag >= VIRTIO_BALLOON_S_NR)
+			continue; /* a newer driver's statistic */
+		s->val[tag] = le64toh(e.val);
+		s->valid |= 1U << tag;
+		known++;
+	}
+	if (total % sizeof(e))
+		pr_debug("virtio-balloon: statistics buffer of %" PRIu64 " bytes: %" PRIu64
+			 " trailing bytes ignored",
+			 total, total % sizeof(e));
+	return known;
+}
+
+static void log_stats(const struct balloon_stats *s)
+{
+	char line[512];
+	size_t used = 0;
+	int t;
+
+	if (log_get_level() < LOG_DEBUG)
+		return;
+	for (t = 0; t < VIRTIO_BALLOON_S_NR && used < sizeof(line); t++)
+		if (s->valid & (1U << t))
+			used += (size_t)snprintf(line + used, sizeof(line) - used, " %s=%" PRIu64,
+						 stat_names[t], s->val[t]);
+	pr_debug("virtio-balloon: stats:%s", used ? line : " none");
+}
+
+static struct virtio_balloon_config *config(struct virtio_balloon *b)
+{
+	return (struct virtio_balloon_config *)b->dev.config;
+}
+
+static void return_stats_buffer(struct virtio_balloon *b)
+{
+	virtq_push(&b->dev.vq[Q_STATS], b->stats_head, 0);
+	b->stats_held = false;
+}
+
+/* The driver's buffer stays with the device until the timer asks for fresh
+ * values by handing it back. */
+static void serve_stats(struct virtio_balloon *b)
+{
+	struct virtio_dev *d = &b->dev;
+	struct virtq *q = &d->vq[Q_STATS];
+	char why[160];
+	int r;
+
+	do {
+		virtq_disable_notify(q);
+		while ((r = virtq_pop(q, &b->elem, why, sizeof(why))) > 0) {
+			/* One buffer is the protocol: an older one goes back unread. */
+			if (b->stats_held)
+				return_stats_buffer(b);
+			balloon_stats_parse(b->elem.iov, b->elem.out_num, &b->st);
+			b->st.stats_updates++;
+			b->stats_held = true;
+			b->stats_head = b->elem.head;
+			log_stats(&b->st);
+		}
+		if (r < 0) {
+			virtio_fail(d, "queue %u: %s", Q_STATS, why);
+			return;
+		}
+	} while (virtq_enable_notify(q));
+	virtio_notify_queue(d, Q_STATS);
+}
+
+static uint32_t inflate(void *ctx, struct virtq_elem *e)
+{
+	struct virtio_balloon *b = ctx;
+
+	b->st.inflated_pages +=
+		balloon_release_pfns(b->dev.env.mem, e->iov, e->out_num, &b->st.bad_pfns);
+	return 0;
+}
+
+/* The pages come back zero-filled when the guest touches them: nothing to do. */
+static uint32_t deflate(void *ctx, struct virtq_elem *e)
+{
+	struct virtio_balloon *b = ctx;
+
+	b->st.deflated_pages += iov_total(e->iov, e->out_num) / sizeof(uint32_t);
+	return 0;
+}
+
+static void balloon_notify(struct virtio_dev *d, unsigned int q)
+{
+	struct virtio_balloon *b = d->priv;
+
+	if (q == Q_INFLATE)
+		virtio_serve_queue(d, q, &b->elem, inflate, b);
+	else if (q == Q_DEFLATE)
+		virtio_serve_queue(d, q, &b->elem, deflate, b);
+	else if (q == Q_STATS)
+		serve_stats(b);
+}
+
+/* Only `actual` is the driver's to write; num_pages is the host's. */
+static void balloon_config_write(struct virtio_dev *d, uint32_t offset, const uint8_t *data,
+				 uint32_t len)
+{
+	struct virtio_balloon *b = d->priv;
+	const uint32_t lo = offsetof(struct virtio_balloon_config, actual), hi = lo + 4;
+	uint32_t from = offset > lo ? offset : lo, to = offset + len < hi ? offset + len : hi;
+	uint32_t actual;
+
+	if (from >= to)
+		return;
+	memcpy(d->config + from, data + (from - offset), to - from);
+	actual = le32toh(config(b)->actual);
+	if (actual == b->st.actual_pages)
+		return;
+	b->st.actual_pages = actual;
+	pr_debug("virtio-balloon: the guest holds %u pages (%u MiB) of %u", actual,
+		 actual / PAGES_PER_MIB, b->st.target_pages);
+}
+
+static void balloon_reset(struct virtio_dev *d)
+{
+	struct virtio_balloon *b = d->priv;
+
+	/* A reset driver starts over with an empty balloon and a new buffer. */
+	b->stats_held = false;
+	config(b)->actual = 0;
+	b->st.actual_pages = 0;
+}
+
+static const struct virtio_dev_ops balloon_ops = {
+	.name = "balloon",
+	.device_id = VIRTIO_ID_BALLOON,
+	.num_queues = 2,
+	.queue_max = QUEUE_SIZE,
+	.config_write = balloon_config_write,
+	.notify = balloon_notify,
+	.reset = balloon_reset,
+};
+
+static const struct virtio_dev_ops balloon_stats_ops = {
+	.name = "balloon",
+	.device_id = VIRTIO_ID_BALLOON,
+	.num_queues = 3,
+	.queue_max = QUEUE_SIZE,
+	.config_write = balloon_config_write,
+	.notify = balloon_notify,
+	.reset = balloon_reset,
+};
+
+/* Every SECONDS: hand the statistics buffer back, which asks for a refill. */
+static void on_stats_timer(void *ctx, uint32_t events)
+{
+	struct virtio_balloon *b = ctx;
+	struct virtio_dev *d = &b->dev;
+	uint64_t ticks;
+
+	(void)events;
+	if (read(b->timer_fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		return;
+	pthread_mutex_lock(&d->lock);
+	if (b->stats_held && d->vq[Q_STATS].ready && !d->failed &&
+	    (d->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
+		return_stats_buffer(b);
+		virtio_notify_queue(d, Q_STATS);
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+static int start_stats_timer(struct virtio_balloon *b, const struct virtio_env *env)
+{
+	struct itimerspec its = {
+		.it_value.tv_sec = b->cfg.stats_seconds,
+		.it_interval.tv_sec = b->cfg.stats_seconds,
+	};
+
+	b->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (b->timer_fd < 0)
+		return -errno;
+	if (timerfd_settime(b->timer_fd, 0, &its, NULL))
+		return -errno;
+	return event_loop_add(env->loop, b->timer_fd, EPOLLIN, on_stats_timer, b);
+}
+
+static void fill_config(struct virtio_balloon *b)
+{
+	struct virtio_balloon_config *cfg = config(b);
+
+	_Static_assert(sizeof(*cfg) <= VIRTIO_CONFIG_MAX, "balloon config too large");
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->num_pages = htole32(b->st.target_pages);
+	b->dev.config_size = sizeof(*cfg);
 }
 
 int virtio_balloon_create(struct virtio_balloon **out, const struct balloon_config *c,
 			  const struct virtio_env *env, uint64_t base, uint32_t irq)
 {
-	(void)out;
-	(void)c;
-	(void)env;
-	(void)base;
-	(void)irq;
-	return -ENOSYS;
+	uint64_t features = 0, mem = env->mem->size;
+	struct virtio_balloon *b;
+	int err;
+
+	if (((uint64_t)c->mib << 20) >= mem) {
+		pr_err("--balloon: a %u MiB balloon must be smaller than the guest's %" PRIu64
+		       " MiB of memory",
+		       c->mib, mem >> 20);
+		return -EINVAL;
+	}
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	b->cfg = *c;
+	b->mem_size = mem;
+	b->timer_fd = -1;
+	b->st.target_pages = c->mib * PAGES_PER_MIB;
+	if (c->deflate_on_oom)
+		features |= 1ULL << VIRTIO_BALLOON_F_DEFLATE_ON_OOM;
+	if (c->stats_seconds)
+		features |= 1ULL << VIRTIO_BALLOON_F_STATS_VQ;
+	err = virtio_mmio_init(&b->dev, c->stats_seconds ? &balloon_stats_ops : &balloon_ops, b,
+			       features, env, base, irq);
+	if (err) {
+		pr_err("cannot plug in virtio-balloon: %s", strerror(-err));
+		goto fail;
+	}
+	fill_config(b);
+	if (c->stats_seconds) {
+		err = start_stats_timer(b, env);
+		if (err) {
+			pr_err("virtio-balloon: cannot start the statistics timer: %s",
+			       strerror(-err));
+			goto fail;
+		}
+	}
+	pr_debug("virtio-balloon: target %u MiB%s, statistics %s", c->mib,
+		 c->deflate_on_oom ? ", deflate on OOM" : "", c->stats_seconds ? "on" : "off");
+	*out = b;
+	return 0;
+fail:
+	virtio_balloon_destroy(b);
+	return err;
 }
 
 void virtio_balloon_destroy(struct virtio_balloon *b)
 {
-	(void)b;
+	if (!b)
+		return;
+	if (b->timer_fd >= 0) {
+		/* The loop may be gone already (the VM stops it first): harmless then. */
+		event_loop_del(b->dev.env.loop, b->timer_fd);
+		close(b->timer_fd);
+	}
+	virtio_mmio_destroy(&b->dev);
+	free(b);
+}
+
+int virtio_balloon_set_target(struct virtio_balloon *b, uint32_t mib)
+{
+	struct virtio_dev *d;
+
+	if (!b)
+		return -ENODEV;
+	d = &b->dev;
+	if (mib > MAX_MIB || ((uint64_t)mib << 20) >= b->mem_size)
+		return -EINVAL;
+	pthread_mutex_lock(&d->lock);
+	b->st.target_pages = mib * PAGES_PER_MIB;
+	config(b)->num_pages = htole32(b->st.target_pages);
+	/* Before DRIVER_OK the driver reads the config when it starts anyway. */
+	if (d->status & VIRTIO_CONFIG_S_DRIVER_OK)
+		virtio_config_changed(d);
+	else
+		d->config_generation++;
+	pthread_mutex_unlock(&d->lock);
+	pr_debug("virtio-balloon: new target %u MiB", mib);
+	return 0;
+}
+
+int virtio_balloon_get_stats(struct virtio_balloon *b, struct balloon_stats *s)
+{
+	if (!b || !s)
+		return -EINVAL;
+	pthread_mutex_lock(&b->dev.lock);
+	*s = b->st;
+	pthread_mutex_unlock(&b->dev.lock);
+	return 0;
+}
+
+struct virtio_dev *virtio_balloon_dev(struct virtio_balloon *b)
+{
+	return &b->dev;
 }

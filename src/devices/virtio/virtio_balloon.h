@@ -1,10 +1,19 @@
 /* virtio-balloon (virtio 1.x, 5.5): inflated pages go back to the host with
- * madvise(MADV_DONTNEED); optional deflate-on-OOM and a statistics queue. */
+ * madvise(MADV_DONTNEED); optional deflate-on-OOM and a statistics queue.
+ *
+ * Queues: inflate (0), deflate (1), statistics (2, only with stats=SECONDS).
+ * The target (config num_pages) is set at creation and later through
+ * virtio_balloon_set_target(); the driver reports what it holds in `actual`.
+ * Every PFN the driver hands over is checked against guest RAM; one that is
+ * not RAM is skipped. The driver's statistics buffer is kept by the device and
+ * handed back every SECONDS to ask for fresh values. */
 #ifndef VOLT_DEVICES_VIRTIO_VIRTIO_BALLOON_H
 #define VOLT_DEVICES_VIRTIO_VIRTIO_BALLOON_H
 
+#include <linux/virtio_balloon.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "devices/virtio/virtio_mmio.h"
 
@@ -19,8 +28,41 @@ int balloon_config_parse(const char *spec, struct balloon_config *c, char *why, 
 
 struct virtio_balloon;
 
+/* Fails (-EINVAL, logged) unless the target is less than the guest's memory. */
 int virtio_balloon_create(struct virtio_balloon **out, const struct balloon_config *c,
 			  const struct virtio_env *env, uint64_t base, uint32_t irq);
 void virtio_balloon_destroy(struct virtio_balloon *b);
+
+/* What the device knows about the balloon and the guest's last statistics. */
+struct balloon_stats {
+	uint32_t target_pages; /* num_pages: what the host asks for (4 KiB pages) */
+	uint32_t actual_pages; /* what the driver says it holds */
+	uint64_t inflated_pages, deflated_pages; /* PFNs received, valid or not */
+	uint64_t bad_pfns;			 /* skipped: not guest RAM */
+	uint64_t stats_updates;			 /* statistics buffers received */
+	uint32_t valid;				 /* bit t: val[t] was reported (tag t) */
+	uint64_t val[VIRTIO_BALLOON_S_NR];	 /* by VIRTIO_BALLOON_S_* tag */
+};
+
+/* For the API: a new target in MiB (less than guest memory, else -EINVAL);
+ * the driver is told through a configuration change interrupt. */
+int virtio_balloon_set_target(struct virtio_balloon *b, uint32_t mib);
+/* Fills *s with a consistent snapshot. */
+int virtio_balloon_get_stats(struct virtio_balloon *b, struct balloon_stats *s);
+
+/* The pieces on their own, for tests and fuzzing. */
+
+/* Gives back to the host each page of the little-endian 32-bit PFNs in
+ * iov[0..n) (4 KiB pages; a trailing partial PFN is ignored). Returns the
+ * number of PFNs read; *bad (may be NULL) counts the ones skipped because
+ * they are not guest RAM. */
+uint64_t balloon_release_pfns(const struct guest_mem *m, const struct iovec *iov, unsigned int n,
+			      uint64_t *bad);
+/* Records the struct virtio_balloon_stat entries in iov[0..n) into s (val and
+ * valid; unknown tags and a trailing partial entry are ignored). Returns the
+ * number of known tags recorded. */
+unsigned int balloon_stats_parse(const struct iovec *iov, unsigned int n, struct balloon_stats *s);
+/* The transport side of the device, to drive it like a driver would. */
+struct virtio_dev *virtio_balloon_dev(struct virtio_balloon *b);
 
 #endif

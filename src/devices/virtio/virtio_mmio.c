@@ -46,6 +46,7 @@ void virtio_serve_queue(struct virtio_dev *d, unsigned int qi, struct virtq_elem
 			uint32_t (*handle)(void *ctx, struct virtq_elem *e), void *ctx)
 {
 	struct virtq *q = &d->vq[qi];
+	bool pushed = false;
 	char why[160];
 	int r;
 
@@ -54,15 +55,18 @@ void virtio_serve_queue(struct virtio_dev *d, unsigned int qi, struct virtq_elem
 		while ((r = virtq_pop(q, e, why, sizeof(why))) > 0) {
 			uint32_t used = handle(ctx, e);
 
-			if (used != VIRTIO_USED_DEFERRED)
+			if (used != VIRTIO_USED_DEFERRED) {
 				virtq_push(q, e->head, used);
+				pushed = true;
+			}
 		}
 		if (r < 0) {
 			virtio_fail(d, "queue %u: %s", qi, why);
 			return;
 		}
 	} while (virtq_enable_notify(q));
-	virtio_notify_queue(d, qi);
+	if (pushed)
+		virtio_notify_queue(d, qi);
 }
 
 void virtio_config_changed(struct virtio_dev *d)
@@ -140,6 +144,18 @@ static void queue_ready(struct virtio_dev *d, struct virtq *q, uint32_t v)
 		virtio_fail(d, "queue %u: %s", d->queue_sel, why);
 }
 
+/* Drivers may fill and kick a queue before DRIVER_OK (Linux's balloon does
+ * with its statistics queue); such kicks are dropped, so every ready queue is
+ * looked at once when the device goes live. */
+static void serve_early_kicks(struct virtio_dev *d)
+{
+	unsigned int q;
+
+	for (q = 0; q < d->ops->num_queues && !d->failed; q++)
+		if (d->vq[q].ready)
+			d->ops->notify(d, q);
+}
+
 static void set_status(struct virtio_dev *d, uint32_t v)
 {
 	if (v == 0) {
@@ -158,6 +174,8 @@ static void set_status(struct virtio_dev *d, uint32_t v)
 			virtio_fail(d, "DRIVER_OK without FEATURES_OK");
 		else if (d->ops->activate && d->ops->activate(d))
 			virtio_fail(d, "its backend could not start");
+		else
+			serve_early_kicks(d);
 		return;
 	}
 	d->status = v | (d->status & VIRTIO_CONFIG_S_NEEDS_RESET);
