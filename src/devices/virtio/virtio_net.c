@@ -1,31 +1,792 @@
-/* Placeholder: being written. */
+/* virtio-net over a TAP (contract in virtio_net.h). Threads: queue kicks and
+ * the TAP's readiness are served on the device thread, activate and reset
+ * come from vCPU threads; all of them under d->lock, which guards the pending
+ * receive frame, the stalled transmit chain and what the TAP is polled for. */
 #include "devices/virtio/virtio_net.h"
 
 #include "util/log.h"
 
+#include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/if_tun.h>
+#include <linux/virtio_ids.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define RXQ	   0
+#define TXQ	   1
+#define QUEUE_SIZE 256
+/* Frames handled per wakeup before the device thread looks at its other
+ * sources again, and at most this many TX chains completed per interrupt. */
+#define BUDGET 64
+/* One byte more than the largest frame, so a frame the TAP had to cut shows. */
+#define RX_BUF_SIZE (NET_HDR_LEN + NET_FRAME_MAX + 1)
+#define ETH_HDR_LEN 14
+/* Drops are the guest's (or the network's) business: say so a few times only. */
+#define DROPS_LOGGED 8
+
+#define INVALID(...) (snprintf(why, why_size, __VA_ARGS__), -EINVAL)
+#define F(bit)	     (1ULL << (bit))
+
+struct virtio_net {
+	struct virtio_dev dev;
+	struct net_config cfg;
+	int tap_fd;
+	bool tap_polled;     /* the fd is registered with the event loop */
+	uint32_t tap_events; /* what the event loop waits for on it */
+	unsigned int tun_ok; /* TUNSETOFFLOAD flags the TAP accepts */
+	bool active;	     /* DRIVER_OK, not reset since */
+	bool tap_dead;	     /* the TAP is gone (deleted): nothing more to read */
+	bool rx_wait;	     /* the guest has no receive buffers: TAP not read */
+	bool tx_pending;     /* tx_elem was refused by a full TAP */
+	uint64_t rx_frames, rx_gso, tx_frames, tx_gso, rx_drops, tx_drops;
+	uint64_t rx_waits; /* times the guest ran out of receive buffers */
+	unsigned int drops_logged;
+	struct net_rx rx;
+	struct virtq_elem tx_elem;
+	uint8_t rx_buf[RX_BUF_SIZE];
+};
+
+/* --- configuration --------------------------------------------------------- */
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static int parse_mac(const char *s, uint8_t mac[6], char *why, size_t why_size)
+{
+	static const uint8_t zero[6];
+	int i;
+
+	for (i = 0; i < 6; i++) {
+		const char *p = s + 3 * i;
+		int hi, lo;
+
+		if ((hi = hexval(p[0])) < 0 || (lo = hexval(p[1])) < 0 ||
+		    p[2] != (i == 5 ? '\0' : ':'))
+			return INVALID(
+				"bad MAC '%s': expected six hex bytes like 52:54:00:12:34:56", s);
+		mac[i] = (uint8_t)(hi << 4 | lo);
+	}
+	if (mac[0] & 1)
+		return INVALID("bad MAC '%s': a multicast address cannot name an interface", s);
+	if (!memcmp(mac, zero, 6))
+		return INVALID("bad MAC '%s': all zeros", s);
+	return 0;
+}
+
+static int check_ifname(const char *s, char *why, size_t why_size)
+{
+	const char *p;
+
+	if (!*s)
+		return INVALID("tap= needs an interface name");
+	if (strlen(s) >= IFNAMSIZ)
+		return INVALID("TAP name '%s' is longer than %d characters", s, IFNAMSIZ - 1);
+	if (!strcmp(s, ".") || !strcmp(s, ".."))
+		return INVALID("'%s' is not a valid interface name", s);
+	/* '%' would make TUNSETIFF pick a fresh name of its own. */
+	for (p = s; *p; p++)
+		if (*p == '/' || *p == ':' || *p == '%' || *p <= ' ' || *p == 0x7f)
+			return INVALID(
+				"TAP name '%s' contains '%c', not allowed in interface names", s,
+				*p > ' ' && *p != 0x7f ? *p : '?');
+	return 0;
+}
 
 int net_config_parse(const char *spec, struct net_config *c, char *why, size_t why_size)
 {
-	(void)spec;
-	(void)c;
-	snprintf(why, why_size, "virtio-net is not implemented yet");
-	return -EINVAL;
+	char *copy = strdup(spec), *tok, *save = NULL;
+	bool has_tap = false;
+	int err = 0;
+
+	memset(c, 0, sizeof(*c));
+	if (!copy)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, ",", &save); tok && !err; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+		const char *val = eq ? eq + 1 : NULL;
+
+		if (eq)
+			*eq = '\0';
+		if (!strcmp(tok, "tap") && val) {
+			if (has_tap)
+				err = INVALID("tap= given twice");
+			else if (!(err = check_ifname(val, why, why_size)))
+				snprintf(c->tap, sizeof(c->tap), "%s", val);
+			has_tap = true;
+		} else if (!strcmp(tok, "mac") && val) {
+			if (c->has_mac)
+				err = INVALID("mac= given twice");
+			else
+				err = parse_mac(val, c->mac, why, why_size);
+			c->has_mac = true;
+		} else {
+			err = INVALID("unknown option '%s%s%s' (expected tap=NAME[,mac=MAC])", tok,
+				      val ? "=" : "", val ? val : "");
+		}
+	}
+	if (!err && !has_tap)
+		err = INVALID("missing tap=NAME");
+	free(copy);
+	return err;
+}
+
+/* --- frames ---------------------------------------------------------------- */
+
+unsigned int net_tun_offloads(uint64_t features)
+{
+	unsigned int f;
+
+	/* The TAP takes segmentation only along with checksum offload. */
+	if (!(features & F(VIRTIO_NET_F_GUEST_CSUM)))
+		return 0;
+	f = TUN_F_CSUM;
+	if (features & F(VIRTIO_NET_F_GUEST_TSO4))
+		f |= TUN_F_TSO4;
+	if (features & F(VIRTIO_NET_F_GUEST_TSO6))
+		f |= TUN_F_TSO6;
+	if ((f & (TUN_F_TSO4 | TUN_F_TSO6)) && (features & F(VIRTIO_NET_F_GUEST_ECN)))
+		f |= TUN_F_TSO_ECN;
+	return f;
+}
+
+/* Whether a GSO type is one the side with these features may receive. */
+static bool gso_allowed(uint8_t type, uint64_t features, unsigned int tso4, unsigned int tso6,
+			unsigned int ecn)
+{
+	if ((type & VIRTIO_NET_HDR_GSO_ECN) && !(features & F(ecn)))
+		return false;
+	switch (type & ~VIRTIO_NET_HDR_GSO_ECN) {
+	case VIRTIO_NET_HDR_GSO_NONE:
+		return !(type & VIRTIO_NET_HDR_GSO_ECN);
+	case VIRTIO_NET_HDR_GSO_TCPV4:
+		return features & F(tso4);
+	case VIRTIO_NET_HDR_GSO_TCPV6:
+		return features & F(tso6);
+	default:
+		return false; /* UDP (UFO) is neither offered nor taken */
+	}
+}
+
+int net_rx_check(uint8_t *frame, size_t len, uint64_t features, char *why, size_t why_size)
+{
+	struct virtio_net_hdr_v1 h;
+
+	if (len < NET_HDR_LEN + ETH_HDR_LEN)
+		return INVALID("runt frame of %zu bytes", len);
+	if (len > NET_HDR_LEN + NET_FRAME_MAX)
+		return INVALID("frame of %zu bytes is larger than %d", len - NET_HDR_LEN,
+			       NET_FRAME_MAX);
+	memcpy(&h, frame, sizeof(h));
+	/* Offloads set up for an earlier driver can linger on frames queued before. */
+	if (!(features & F(VIRTIO_NET_F_GUEST_CSUM))) {
+		if (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
+			return INVALID("partial checksum, which the driver did not accept");
+		h.flags = 0;
+	}
+	if (!gso_allowed(h.gso_type, features, VIRTIO_NET_F_GUEST_TSO4, VIRTIO_NET_F_GUEST_TSO6,
+			 VIRTIO_NET_F_GUEST_ECN))
+		return INVALID("GSO type %#x, which the driver did not accept", h.gso_type);
+	h.flags &= VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID;
+	h.num_buffers = htole16(1);
+	memcpy(frame, &h, sizeof(h));
+	return 0;
+}
+
+/* Finds where bytes 10 and 11 (num_buffers) of the first buffer live. */
+static void find_num_buffers(struct net_rx *rx, const struct virtq_elem *e)
+{
+	size_t off = offsetof(struct virtio_net_hdr_v1, num_buffers);
+	unsigned int i, k = 0;
+
+	for (i = 0; i < e->in_num && k < 2; i++) {
+		const struct iovec *v = &e->iov[e->out_num + i];
+
+		while (k < 2 && off < v->iov_len)
+			rx->num_buffers[k++] = (uint8_t *)v->iov_base + off++;
+		off -= v->iov_len;
+	}
+}
+
+int net_rx_place(struct net_rx *rx, struct virtq *q, bool mergeable, char *why, size_t why_size)
+{
+	struct virtq_elem *e = &rx->elem;
+	unsigned int i;
+
+	while (rx->placed < rx->len) {
+		size_t n;
+		int r = virtq_pop(q, e, why, why_size);
+
+		if (r <= 0)
+			return r < 0 ? r : -EAGAIN;
+		if (e->out_num)
+			return INVALID("receive buffer %u has device-readable descriptors",
+				       e->head);
+		if (e->in_len < NET_HDR_LEN) {
+			/* Only the mergeable layout promises every buffer holds a header. */
+			if (mergeable)
+				return INVALID("receive buffer %u of %llu bytes, less than the "
+					       "%u-byte header",
+					       e->head, (unsigned long long)e->in_len, NET_HDR_LEN);
+			virtq_push(q, e->head, 0);
+			return 1;
+		}
+		if (rx->placed == 0)
+			find_num_buffers(rx, e);
+		n = iov_from_buf(&e->iov[e->out_num], e->in_num, 0, rx->frame + rx->placed,
+				 rx->len - rx->placed);
+		if (!mergeable && n < rx->len) {
+			/* Returned empty, which the driver counts as a length error. */
+			virtq_push(q, e->head, 0);
+			return 1;
+		}
+		rx->placed += n;
+		rx->used[rx->nused++] = (struct vring_used_elem){ e->head, (uint32_t)n };
+		if (rx->placed < rx->len && rx->nused >= q->size) {
+			for (i = 0; i < rx->nused; i++)
+				rx->used[i].len = 0;
+			virtq_push_many(q, rx->used, rx->nused);
+			return 1;
+		}
+	}
+	*rx->num_buffers[0] = (uint8_t)rx->nused;
+	*rx->num_buffers[1] = (uint8_t)(rx->nused >> 8);
+	virtq_push_many(q, rx->used, rx->nused);
+	return 0;
+}
+
+int net_tx_check(const struct virtio_net_hdr_v1 *h, uint64_t frame_len, uint64_t features,
+		 char *why, size_t why_size)
+{
+	uint16_t hdr_len = le16toh(h->hdr_len), gso_size = le16toh(h->gso_size);
+	uint16_t csum_start = le16toh(h->csum_start), csum_offset = le16toh(h->csum_offset);
+
+	if (frame_len < ETH_HDR_LEN)
+		return INVALID("frame of %llu bytes, shorter than an Ethernet header",
+			       (unsigned long long)frame_len);
+	if (frame_len > NET_FRAME_MAX)
+		return INVALID("frame of %llu bytes, larger than %d", (unsigned long long)frame_len,
+			       NET_FRAME_MAX);
+	if (h->flags & ~VIRTIO_NET_HDR_F_NEEDS_CSUM)
+		return INVALID("header flags %#x", h->flags);
+	if (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+		if (!(features & F(VIRTIO_NET_F_CSUM)))
+			return INVALID("partial checksum without VIRTIO_NET_F_CSUM");
+		if ((uint64_t)csum_start + csum_offset + 2 > frame_len)
+			return INVALID("checksum at %u+%u beyond the %llu-byte frame", csum_start,
+				       csum_offset, (unsigned long long)frame_len);
+	}
+	if (!gso_allowed(h->gso_type, features, VIRTIO_NET_F_HOST_TSO4, VIRTIO_NET_F_HOST_TSO6,
+			 VIRTIO_NET_F_HOST_ECN))
+		return INVALID("GSO type %#x not negotiated", h->gso_type);
+	if (h->gso_type != VIRTIO_NET_HDR_GSO_NONE &&
+	    (!(h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) || !gso_size || gso_size > frame_len))
+		return INVALID("GSO without a partial checksum or with segment size %u", gso_size);
+	if (hdr_len > frame_len)
+		return INVALID("header length %u beyond the %llu-byte frame", hdr_len,
+			       (unsigned long long)frame_len);
+	return 0;
+}
+
+int net_tx_send(int fd, const struct virtq_elem *e, uint64_t features, char *why, size_t why_size)
+{
+	struct virtio_net_hdr_v1 h;
+	struct iovec iov[IOV_MAX];
+	size_t skip = NET_HDR_LEN;
+	unsigned int i, n = 1;
+	ssize_t r;
+
+	if (e->out_len < NET_HDR_LEN) {
+		snprintf(why, why_size, "chain of %llu bytes, shorter than the %u-byte header",
+			 (unsigned long long)e->out_len, NET_HDR_LEN);
+		return 1;
+	}
+	/* A private copy: the guest may rewrite the header after it was checked. */
+	iov_to_buf(e->iov, e->out_num, 0, &h, sizeof(h));
+	if (net_tx_check(&h, e->out_len - NET_HDR_LEN, features, why, why_size))
+		return 1;
+	/* The TAP reads num_buffers' bytes as part of its 12-byte header; zero them. */
+	h.num_buffers = 0;
+	iov[0] = (struct iovec){ &h, sizeof(h) };
+	for (i = 0; i < e->out_num; i++) {
+		struct iovec v = e->iov[i];
+
+		if (skip >= v.iov_len) {
+			skip -= v.iov_len;
+			continue;
+		}
+		if (n == IOV_MAX) {
+			snprintf(why, why_size, "frame in more than %d pieces", IOV_MAX - 1);
+			return 1;
+		}
+		v.iov_base = (char *)v.iov_base + skip;
+		v.iov_len -= skip;
+		skip = 0;
+		iov[n++] = v;
+	}
+	do
+		r = writev(fd, iov, (int)n);
+	while (r < 0 && errno == EINTR);
+	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return -EAGAIN;
+	if (r < 0) {
+		snprintf(why, why_size, "the TAP refused it: %s", strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+/* --- the device -------------------------------------------------------------- */
+
+static void count_drop(struct virtio_net *x, bool rx, const char *why)
+{
+	uint64_t *n = rx ? &x->rx_drops : &x->tx_drops;
+
+	(*n)++;
+	if (x->drops_logged >= DROPS_LOGGED)
+		return;
+	x->drops_logged++;
+	pr_warn("virtio-net %s: dropped a frame %s the guest: %s%s", x->cfg.tap, rx ? "to" : "from",
+		why, x->drops_logged == DROPS_LOGGED ? " (further drops are not logged)" : "");
+}
+
+/* Points the event loop at what the device waits for on the TAP now. */
+static void update_poll(struct virtio_net *x)
+{
+	uint32_t want = 0;
+	bool live = x->active && !x->dev.failed && !x->tap_dead;
+
+	if (live && !x->rx_wait && x->dev.vq[RXQ].ready)
+		want |= EPOLLIN;
+	if (live && x->tx_pending)
+		want |= EPOLLOUT;
+	if (!x->tap_polled || want == x->tap_events)
+		return;
+	if (event_loop_mod(x->dev.env.loop, x->tap_fd, want))
+		pr_warn("virtio-net %s: cannot change what it waits for", x->cfg.tap);
+	else
+		x->tap_events = want;
+}
+
+static void tap_gone(struct virtio_net *x, const char *what)
+{
+	struct virtio_net_config *cfg = (struct virtio_net_config *)x->dev.config;
+
+	if (x->tap_dead)
+		return;
+	pr_warn("virtio-net %s: %s; the guest's link goes down", x->cfg.tap, what);
+	x->tap_dead = true;
+	/* Errors are reported however little is asked for: only removal stops them. */
+	if (x->tap_polled && !event_loop_del(x->dev.env.loop, x->tap_fd))
+		x->tap_polled = false;
+	cfg->status = 0;
+	if (x->dev.status & VIRTIO_CONFIG_S_DRIVER_OK)
+		virtio_config_changed(&x->dev);
+}
+
+/* Reads the next frame from the TAP into rx; 1 when one is there, 0 when the
+ * TAP has nothing, -1 when it is gone. */
+static int rx_read(struct virtio_net *x)
+{
+	unsigned int dropped = 0;
+	char why[160];
+
+	/* A stream of bad frames must not hold the device thread: the fd stays readable. */
+	while (dropped++ < BUDGET) {
+		ssize_t n = read(x->tap_fd, x->rx_buf, sizeof(x->rx_buf));
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			/* The TAP drops what it could not copy out and carries on. */
+			if (errno == EFAULT || errno == EINVAL || errno == EMSGSIZE) {
+				count_drop(x, true, strerror(errno));
+				continue;
+			}
+			tap_gone(x, strerror(errno));
+			return -1;
+		}
+		if (net_rx_check(x->rx_buf, (size_t)n, x->dev.driver_features, why, sizeof(why))) {
+			count_drop(x, true, why);
+			continue;
+		}
+		x->rx.frame = x->rx_buf;
+		x->rx.len = (size_t)n;
+		x->rx.placed = 0;
+		x->rx.nused = 0;
+		return 1;
+	}
+	return 0;
+}
+
+/* Moves frames from the TAP into the guest until either runs dry or the
+ * budget is spent. Device thread, d->lock held. */
+static void rx_process(struct virtio_net *x)
+{
+	struct virtio_dev *d = &x->dev;
+	struct virtq *q = &d->vq[RXQ];
+	bool mergeable = virtio_has_feature(d, VIRTIO_NET_F_MRG_RXBUF);
+	unsigned int done = 0;
+	char why[160];
+
+	if (!x->active || d->failed || !q->ready)
+		goto out;
+	x->rx_wait = false;
+	virtq_disable_notify(q);
+	while (done < BUDGET) {
+		int r;
+
+		if (!x->rx.len && (x->tap_dead || rx_read(x) <= 0))
+			break;
+		r = net_rx_place(&x->rx, q, mergeable, why, sizeof(why));
+		if (r == -EAGAIN) {
+			/* Wait for buffers, unless some came while we looked. */
+			if (virtq_enable_notify(q)) {
+				virtq_disable_notify(q);
+				continue;
+			}
+			x->rx_wait = true;
+			x->rx_waits++;
+			break;
+		}
+		if (r < 0) {
+			virtio_fail(d, "queue %u: %s", RXQ, why);
+			goto out;
+		}
+		if (r == 1) {
+			count_drop(x, true, "it does not fit the guest's receive buffers");
+		} else {
+			x->rx_frames++;
+			x->rx_gso += x->rx.frame[offsetof(struct virtio_net_hdr_v1, gso_type)] !=
+				     VIRTIO_NET_HDR_GSO_NONE;
+		}
+		x->rx.len = 0;
+		done++;
+	}
+	if (done)
+		virtio_notify_queue(d, RXQ);
+out:
+	update_poll(x);
+}
+
+static void count_tx(struct virtio_net *x)
+{
+	uint8_t gso = VIRTIO_NET_HDR_GSO_NONE;
+
+	iov_to_buf(x->tx_elem.iov, x->tx_elem.out_num, offsetof(struct virtio_net_hdr_v1, gso_type),
+		   &gso, 1);
+	x->tx_frames++;
+	x->tx_gso += gso != VIRTIO_NET_HDR_GSO_NONE;
+}
+
+static void tx_complete(struct virtio_net *x, unsigned int *done)
+{
+	virtq_push(&x->dev.vq[TXQ], x->tx_elem.head, 0);
+	if (++*done % BUDGET == 0)
+		virtio_notify_queue(&x->dev, TXQ);
+}
+
+/* Sends every chain the driver queued, unless the TAP is full. Device thread,
+ * d->lock held. */
+static void tx_process(struct virtio_net *x)
+{
+	struct virtio_dev *d = &x->dev;
+	struct virtq *q = &d->vq[TXQ];
+	unsigned int done = 0;
+	char why[160];
+	int r;
+
+	if (!x->active || d->failed || !q->ready)
+		goto out;
+	do {
+		virtq_disable_notify(q);
+		for (;;) {
+			if (!x->tx_pending) {
+				r = virtq_pop(q, &x->tx_elem, why, sizeof(why));
+				if (r < 0) {
+					virtio_fail(d, "queue %u: %s", TXQ, why);
+					goto out;
+				}
+				if (r == 0)
+					break;
+			}
+			/* With the TAP gone, frames vanish as on an unplugged cable. */
+			r = x->tap_dead ? 2
+					: net_tx_send(x->tap_fd, &x->tx_elem, d->driver_features,
+						      why, sizeof(why));
+			if (r == -EAGAIN) {
+				x->tx_pending = true;
+				goto notify;
+			}
+			x->tx_pending = false;
+			if (r == 1)
+				count_drop(x, false, why);
+			else if (r == 2)
+				x->tx_drops++;
+			else
+				count_tx(x);
+			tx_complete(x, &done);
+		}
+	} while (virtq_enable_notify(q));
+notify:
+	if (done)
+		virtio_notify_queue(d, TXQ);
+out:
+	update_poll(x);
+}
+
+static void net_notify(struct virtio_dev *d, unsigned int q)
+{
+	struct virtio_net *x = d->priv;
+
+	if (q == RXQ)
+		rx_process(x);
+	else if (q == TXQ)
+		tx_process(x);
+}
+
+static void on_tap(void *ctx, uint32_t events)
+{
+	struct virtio_net *x = ctx;
+
+	pthread_mutex_lock(&x->dev.lock);
+	if (events & EPOLLOUT)
+		tx_process(x);
+	if (events & EPOLLIN)
+		rx_process(x);
+	if ((events & (EPOLLERR | EPOLLHUP)) && !(events & EPOLLIN))
+		tap_gone(x, "the TAP device was removed");
+	pthread_mutex_unlock(&x->dev.lock);
+}
+
+static int net_activate(struct virtio_dev *d)
+{
+	struct virtio_net *x = d->priv;
+	unsigned int off = net_tun_offloads(d->driver_features) & x->tun_ok;
+
+	if (ioctl(x->tap_fd, TUNSETOFFLOAD, off))
+		pr_warn("virtio-net %s: TUNSETOFFLOAD %#x: %s", x->cfg.tap, off, strerror(errno));
+	pr_debug("virtio-net %s: driver features %#llx, TAP offloads %#x", x->cfg.tap,
+		 (unsigned long long)d->driver_features, off);
+	x->active = true;
+	x->rx_wait = false;
+	update_poll(x);
+	return 0;
+}
+
+static void net_reset(struct virtio_dev *d)
+{
+	struct virtio_net *x = d->priv;
+
+	/* Whatever was in flight belonged to the queues being torn down. */
+	x->active = false;
+	x->rx_wait = false;
+	x->tx_pending = false;
+	x->rx.len = 0;
+	x->rx.nused = 0;
+	update_poll(x);
+}
+
+static const struct virtio_dev_ops net_ops = {
+	.name = "net",
+	.device_id = VIRTIO_ID_NET,
+	.num_queues = 2,
+	.queue_max = QUEUE_SIZE,
+	.notify = net_notify,
+	.activate = net_activate,
+	.reset = net_reset,
+};
+
+/* Why TUNSETIFF refused an existing interface: sysfs has tun_flags only for TUN/TAP ones. */
+static const char *not_attachable(const char *name)
+{
+	char path[64], text[32] = "";
+	unsigned long flags;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/tun_flags", name);
+	f = fopen(path, "re");
+	if (!f)
+		return "exists but is not a TAP device";
+	if (!fgets(text, sizeof(text), f))
+		text[0] = '\0';
+	fclose(f);
+	flags = strtoul(text, NULL, 16);
+	if (flags & IFF_TUN)
+		return "is a TUN device (layer 3), not a TAP";
+	if (flags & IFF_MULTI_QUEUE)
+		return "is a multi-queue TAP, which volt does not drive";
+	return "refused to attach (Invalid argument)";
+}
+
+static int open_tap(struct virtio_net *x)
+{
+	const char *name = x->cfg.tap;
+	struct ifreq ifr = { 0 };
+	unsigned int features = 0;
+	bool existed = if_nametoindex(name) != 0;
+	int hdr = NET_HDR_LEN, err;
+
+	x->tap_fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (x->tap_fd < 0) {
+		err = -errno;
+		pr_err("--net tap=%s: cannot open /dev/net/tun: %s%s", name, strerror(errno),
+		       errno == ENOENT	 ? " (is the tun module loaded?)"
+		       : errno == EACCES ? " (volt needs read-write access to it)"
+					 : "");
+		return err;
+	}
+	if (ioctl(x->tap_fd, TUNGETFEATURES, &features) == 0 && !(features & IFF_VNET_HDR)) {
+		pr_err("--net tap=%s: this kernel's TAP devices have no virtio-net headers", name);
+		return -EOPNOTSUPP;
+	}
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	if (ioctl(x->tap_fd, TUNSETIFF, &ifr)) {
+		err = -errno;
+		if (errno == EINVAL && existed)
+			pr_err("--net tap=%s: '%s' %s", name, name, not_attachable(name));
+		else if (errno == EPERM && existed)
+			pr_err("--net tap=%s: not allowed to attach to '%s' (it belongs to another "
+			       "user or group; or run with CAP_NET_ADMIN)",
+			       name, name);
+		else if (errno == EPERM)
+			pr_err("--net tap=%s: there is no such interface and creating a TAP needs "
+			       "CAP_NET_ADMIN (create it with 'ip tuntap add dev %s mode tap user "
+			       "USER')",
+			       name, name);
+		else if (errno == EBUSY)
+			pr_err("--net tap=%s: '%s' is busy (another process has it open)", name,
+			       name);
+		else
+			pr_err("--net tap=%s: cannot attach to the TAP: %s", name, strerror(errno));
+		return err;
+	}
+	if (!existed)
+		pr_info("--net tap=%s: created the TAP device; it goes away when volt exits", name);
+	if (ioctl(x->tap_fd, TUNSETVNETHDRSZ, &hdr)) {
+		err = -errno;
+		pr_err("--net tap=%s: cannot set its vnet header size: %s", name, strerror(errno));
+		return err;
+	}
+	/* Offer only the offloads this TAP takes; none until the driver accepts them. */
+	x->tun_ok = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
+	if (ioctl(x->tap_fd, TUNSETOFFLOAD, x->tun_ok)) {
+		x->tun_ok = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+		if (ioctl(x->tap_fd, TUNSETOFFLOAD, x->tun_ok)) {
+			x->tun_ok = TUN_F_CSUM;
+			if (ioctl(x->tap_fd, TUNSETOFFLOAD, x->tun_ok))
+				x->tun_ok = 0;
+		}
+	}
+	if (ioctl(x->tap_fd, TUNSETOFFLOAD, 0)) {
+		err = -errno;
+		pr_err("--net tap=%s: cannot turn its offloads off: %s", name, strerror(errno));
+		return err;
+	}
+	return 0;
+}
+
+static uint64_t offered_features(unsigned int tun_ok)
+{
+	uint64_t f = F(VIRTIO_NET_F_MAC) | F(VIRTIO_NET_F_STATUS) | F(VIRTIO_NET_F_MRG_RXBUF) |
+		     F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_HOST_TSO4) | F(VIRTIO_NET_F_HOST_TSO6) |
+		     F(VIRTIO_NET_F_HOST_ECN);
+
+	if (tun_ok & TUN_F_CSUM)
+		f |= F(VIRTIO_NET_F_GUEST_CSUM);
+	if (tun_ok & TUN_F_TSO4)
+		f |= F(VIRTIO_NET_F_GUEST_TSO4);
+	if (tun_ok & TUN_F_TSO6)
+		f |= F(VIRTIO_NET_F_GUEST_TSO6);
+	if (tun_ok & TUN_F_TSO_ECN)
+		f |= F(VIRTIO_NET_F_GUEST_ECN);
+	return f;
 }
 
 int virtio_net_create(struct virtio_net **out, const struct net_config *c,
 		      const struct virtio_env *env, uint64_t base, uint32_t irq)
 {
-	(void)out;
-	(void)c;
-	(void)env;
-	(void)base;
-	(void)irq;
-	return -ENOSYS;
+	struct virtio_net *x = calloc(1, sizeof(*x));
+	struct virtio_net_config *cfg;
+	int err;
+
+	_Static_assert(sizeof(*cfg) <= VIRTIO_CONFIG_MAX, "net config too large");
+	if (!x)
+		return -ENOMEM;
+	x->cfg = *c;
+	x->tap_fd = -1;
+	err = open_tap(x);
+	if (err)
+		goto fail;
+	if (!x->cfg.has_mac) {
+		if (getrandom(x->cfg.mac, sizeof(x->cfg.mac), 0) != sizeof(x->cfg.mac)) {
+			err = -EIO;
+			pr_err("--net tap=%s: no random bytes for a MAC address", c->tap);
+			goto fail;
+		}
+		/* Unicast, locally administered. */
+		x->cfg.mac[0] = (uint8_t)((x->cfg.mac[0] & 0xfc) | 0x02);
+	}
+	err = virtio_mmio_init(&x->dev, &net_ops, x, offered_features(x->tun_ok), env, base, irq);
+	if (err) {
+		pr_err("--net tap=%s: cannot plug in the device: %s", c->tap, strerror(-err));
+		goto fail;
+	}
+	cfg = (struct virtio_net_config *)x->dev.config;
+	memcpy(cfg->mac, x->cfg.mac, sizeof(cfg->mac));
+	cfg->status = htole16(VIRTIO_NET_S_LINK_UP);
+	x->dev.config_size = sizeof(*cfg);
+	err = event_loop_add(env->loop, x->tap_fd, 0, on_tap, x);
+	if (err) {
+		pr_err("--net tap=%s: cannot watch the TAP: %s", c->tap, strerror(-err));
+		goto fail;
+	}
+	x->tap_polled = true;
+	pr_debug("--net tap=%s: mac %02x:%02x:%02x:%02x:%02x:%02x", c->tap, x->cfg.mac[0],
+		 x->cfg.mac[1], x->cfg.mac[2], x->cfg.mac[3], x->cfg.mac[4], x->cfg.mac[5]);
+	*out = x;
+	return 0;
+fail:
+	if (x->tap_fd >= 0)
+		close(x->tap_fd);
+	free(x);
+	return err;
 }
 
-void virtio_net_destroy(struct virtio_net *n)
+void virtio_net_destroy(struct virtio_net *x)
 {
-	(void)n;
+	if (!x)
+		return;
+	/* The event loop is gone by now (vm_destroy tears it down first). */
+	if (x->rx_frames || x->tx_frames || x->rx_drops || x->tx_drops)
+		pr_info("virtio-net %s: %llu frames to the guest (%llu GSO, %llu dropped, "
+			"%llu waits for buffers), %llu from it (%llu GSO, %llu dropped)",
+			x->cfg.tap, (unsigned long long)x->rx_frames, (unsigned long long)x->rx_gso,
+			(unsigned long long)x->rx_drops, (unsigned long long)x->rx_waits,
+			(unsigned long long)x->tx_frames, (unsigned long long)x->tx_gso,
+			(unsigned long long)x->tx_drops);
+	virtio_mmio_destroy(&x->dev);
+	if (x->tap_fd >= 0)
+		close(x->tap_fd);
+	free(x);
 }

@@ -1,7 +1,19 @@
-/* virtio-net (virtio 1.x, 5.1) over a host TAP device. */
+/* virtio-net (virtio 1.x, 5.1) over a host TAP device.
+ *
+ * Two queues: receive (0) and transmit (1). Every frame carries the 12-byte
+ * struct virtio_net_hdr_v1 in front, in both directions, which is also the
+ * header the TAP speaks (IFF_VNET_HDR, TUNSETVNETHDRSZ 12), so checksum and
+ * segmentation offloads pass straight through: the TAP is told with
+ * TUNSETOFFLOAD what the driver accepted. Receive backpressure: a frame read
+ * from the TAP stays with the device until the guest has buffers for it; the
+ * TAP is not read meanwhile. Transmit backpressure: a chain the TAP refused
+ * (EAGAIN) is kept and retried when the TAP is writable. Frames the guest
+ * sends malformed, and frames that cannot fit its buffers, are dropped and
+ * counted; a malformed queue fails the device. */
 #ifndef VOLT_DEVICES_VIRTIO_VIRTIO_NET_H
 #define VOLT_DEVICES_VIRTIO_VIRTIO_NET_H
 
+#include <linux/virtio_net.h>
 #include <net/if.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -22,5 +34,52 @@ struct virtio_net;
 int virtio_net_create(struct virtio_net **out, const struct net_config *c,
 		      const struct virtio_env *env, uint64_t base, uint32_t irq);
 void virtio_net_destroy(struct virtio_net *n);
+
+/* The pieces below are shared with the unit tests. */
+
+#define NET_HDR_LEN ((unsigned int)sizeof(struct virtio_net_hdr_v1))
+/* The largest Ethernet frame either side may hand over: a 64 KiB GSO packet
+ * behind an Ethernet header and a VLAN tag. */
+#define NET_FRAME_MAX (65535 + 14 + 4)
+
+/* One received frame on its way into the guest's buffers. */
+struct net_rx {
+	uint8_t *frame; /* vnet header, then the Ethernet frame */
+	size_t len;	/* bytes in frame; 0 when none is pending */
+	size_t placed;	/* bytes already copied into the guest's buffers */
+	/* Where the first buffer holds the header's num_buffers (little endian). */
+	uint8_t *num_buffers[2];
+	/* Buffers filled for this frame, returned together once it is complete. */
+	unsigned int nused;
+	struct vring_used_elem used[VIRTQ_MAX_SIZE];
+	struct virtq_elem elem;
+};
+
+/* Copies rx->frame into buffers popped from the receive queue q; with
+ * mergeable buffers it spreads over as many as it takes and sets num_buffers.
+ * Returns 0 when the frame was delivered, 1 when it was dropped (it cannot fit:
+ * larger than the single buffer without mergeable buffers, or than the whole
+ * ring), -EAGAIN when the queue ran dry (the frame and the buffers already
+ * filled stay held in rx: call again once the driver added buffers), -EINVAL
+ * for a malformed queue (why says what). */
+int net_rx_place(struct net_rx *rx, struct virtq *q, bool mergeable, char *why, size_t why_size);
+
+/* Checks (and adjusts) the vnet header of a frame read from the TAP against
+ * the features the driver accepted; -EINVAL (why) when the guest cannot take
+ * the frame. */
+int net_rx_check(uint8_t *frame, size_t len, uint64_t features, char *why, size_t why_size);
+
+/* Checks the vnet header of a frame the driver sent (frame_len bytes follow
+ * it) against the accepted features; -EINVAL with the reason in why. */
+int net_tx_check(const struct virtio_net_hdr_v1 *h, uint64_t frame_len, uint64_t features,
+		 char *why, size_t why_size);
+
+/* Sends the frame of transmit chain e (vnet header first) to fd in one writev.
+ * 0 sent, 1 dropped (why says why), -EAGAIN when fd is full: keep the chain
+ * and retry later. */
+int net_tx_send(int fd, const struct virtq_elem *e, uint64_t features, char *why, size_t why_size);
+
+/* The TUNSETOFFLOAD flags matching the driver's accepted features. */
+unsigned int net_tun_offloads(uint64_t features);
 
 #endif

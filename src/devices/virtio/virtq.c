@@ -151,15 +151,22 @@ int virtq_pop(struct virtq *q, struct virtq_elem *e, char *why, size_t why_size)
 	return 1;
 }
 
+void virtq_push_many(struct virtq *q, const struct vring_used_elem *u, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		q->used->ring[(uint16_t)(q->used_idx + i) % q->size] = u[i];
+	q->used_idx = (uint16_t)(q->used_idx + n);
+	/* The elements are written before the index that publishes them. */
+	store_release16(&q->used->idx, q->used_idx);
+}
+
 void virtq_push(struct virtq *q, uint16_t head, uint32_t len)
 {
-	struct vring_used_elem *u = &q->used->ring[q->used_idx % q->size];
+	struct vring_used_elem u = { .id = head, .len = len };
 
-	u->id = head;
-	u->len = len;
-	q->used_idx++;
-	/* The element is written before the index that publishes it. */
-	store_release16(&q->used->idx, q->used_idx);
+	virtq_push_many(q, &u, 1);
 }
 
 bool virtq_should_notify(struct virtq *q)

@@ -53,6 +53,9 @@ void virtq_reset(struct virtq *q);
 int virtq_pop(struct virtq *q, struct virtq_elem *e, char *why, size_t why_size);
 /* Returns a chain to the driver with len bytes written into its writable part. */
 void virtq_push(struct virtq *q, uint16_t head, uint32_t len);
+/* Returns n chains with one used-index update, so a driver reading the ring
+ * meanwhile sees all of them or none (a network frame spread over several). */
+void virtq_push_many(struct virtq *q, const struct vring_used_elem *u, unsigned int n);
 /* Whether the driver wants an interrupt for what was pushed since the last one. */
 bool virtq_should_notify(struct virtq *q);
 /* Asks for (or stops asking for) notifications of new buffers; with event
