@@ -42,19 +42,32 @@ void virtio_notify_queue(struct virtio_dev *d, unsigned int q)
 		raise_irq(d, VIRTIO_MMIO_INT_VRING);
 }
 
+/* Comes back to queue q after the device thread served what else is waiting. */
+static void requeue(struct virtio_dev *d, unsigned int q)
+{
+	uint64_t one = 1;
+
+	if (write(d->kick_fd[q], &one, sizeof(one)) != sizeof(one))
+		pr_warn("virtio-%s: cannot requeue queue %u: %s", d->ops->name, q, strerror(errno));
+}
+
 void virtio_serve_queue(struct virtio_dev *d, unsigned int qi, struct virtq_elem *e,
 			uint32_t (*handle)(void *ctx, struct virtq_elem *e), void *ctx)
 {
 	struct virtq *q = &d->vq[qi];
+	/* A fair share of the device thread (rounds without chains count too):
+	 * then the queue waits its turn behind the others. */
+	unsigned int budget = 2u * q->size + 2;
 	bool pushed = false;
 	char why[160];
-	int r;
+	int r = 0;
 
 	do {
 		virtq_disable_notify(q);
-		while ((r = virtq_pop(q, e, why, sizeof(why))) > 0) {
+		while (budget && (r = virtq_pop(q, e, why, sizeof(why))) > 0) {
 			uint32_t used = handle(ctx, e);
 
+			budget--;
 			if (used != VIRTIO_USED_DEFERRED) {
 				virtq_push(q, e->head, used);
 				pushed = true;
@@ -64,6 +77,11 @@ void virtio_serve_queue(struct virtio_dev *d, unsigned int qi, struct virtq_elem
 			virtio_fail(d, "queue %u: %s", qi, why);
 			return;
 		}
+		if (!budget) {
+			requeue(d, qi);
+			break;
+		}
+		budget--;
 	} while (virtq_enable_notify(q));
 	if (pushed)
 		virtio_notify_queue(d, qi);

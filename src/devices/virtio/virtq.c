@@ -16,6 +16,21 @@ static void store_release16(volatile uint16_t *p, uint16_t v)
 	__atomic_store_n(p, v, __ATOMIC_RELEASE);
 }
 
+static bool overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	return a < b + blen && b < a + alen;
+}
+
+/* Whether [addr, addr + len) touches one of the queue's rings. */
+static bool hits_rings(const struct virtq *q, uint64_t addr, uint64_t len)
+{
+	uint64_t n = q->size;
+
+	return overlap(addr, len, q->desc_gpa, 16 * n) ||
+	       overlap(addr, len, q->avail_gpa, 6 + 2 * n) ||
+	       overlap(addr, len, q->used_gpa, 6 + 8 * n);
+}
+
 int virtq_setup(struct virtq *q, const struct guest_mem *m, uint16_t max, char *why,
 		size_t why_size)
 {
@@ -29,6 +44,12 @@ int virtq_setup(struct virtq *q, const struct guest_mem *m, uint16_t max, char *
 		return INVALID("misaligned ring (desc %#llx, avail %#llx, used %#llx)",
 			       (unsigned long long)q->desc_gpa, (unsigned long long)q->avail_gpa,
 			       (unsigned long long)q->used_gpa);
+	/* Overlapping rings would let the device's own writes (used entries,
+	 * flags, event indexes) change what it reads next, for ever. */
+	if (overlap(q->desc_gpa, 16 * n, q->avail_gpa, avail_len) ||
+	    overlap(q->desc_gpa, 16 * n, q->used_gpa, used_len) ||
+	    overlap(q->avail_gpa, avail_len, q->used_gpa, used_len))
+		return INVALID("the rings of the queue overlap");
 	q->desc = gpa_to_hva(m, q->desc_gpa, 16 * n);
 	q->avail = gpa_to_hva(m, q->avail_gpa, avail_len);
 	q->used = gpa_to_hva(m, q->used_gpa, used_len);
@@ -62,6 +83,10 @@ static int add_seg(struct virtq *q, struct virtq_elem *e, uint64_t addr, uint32_
 	if (!p)
 		return INVALID("buffer [%#llx, +%u) outside guest RAM", (unsigned long long)addr,
 			       len);
+	/* What the device writes must not rewrite the rings it is reading. */
+	if (writable && hits_rings(q, addr, len))
+		return INVALID("writable buffer [%#llx, +%u) overlaps the queue's rings",
+			       (unsigned long long)addr, len);
 	e->iov[i].iov_base = p;
 	e->iov[i].iov_len = len;
 	if (writable) {
