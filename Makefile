@@ -6,6 +6,7 @@ DBUILD  ?= build-debug
 PYTHON  ?= /usr/bin/python3
 VOLT     = $(BUILD)/volt
 ARGS    ?=
+FUZZ_SECONDS ?= 60
 
 .PHONY: all deps build run test test-unit test-integration test-debug guest-kit bench fuzz format lint clean
 
@@ -51,6 +52,29 @@ test-debug: deps $(DBUILD)/build.ninja guest-kit
 bench: guest-kit
 	@./scripts/install-deps.sh --bench
 	@set -e; for b in bench/*.sh; do "$$b"; done
+
+# libFuzzer targets (clang, ASan + UBSan) in build-fuzz, each run for FUZZ_SECONDS on
+# a copy of its seed corpus; a crash fails and leaves its reproducer in build-fuzz/.
+fuzz: deps
+	@if [ -f build-fuzz/build.ninja ]; then meson configure build-fuzz -Dfuzz=true; \
+	else CC=clang meson setup build-fuzz -Dfuzz=true; fi
+	ninja -C build-fuzz
+	@failed=""; for t in virtq virtio_blk; do \
+		work=$$(mktemp -d); cp -r tests/fuzz/corpus/$$t/. $$work/; \
+		echo "fuzz_$$t: $(FUZZ_SECONDS) s"; \
+		if build-fuzz/tests/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+			-print_final_stats=1 -artifact_prefix=build-fuzz/$$t- \
+			$$work >build-fuzz/fuzz_$$t.log 2>&1; then \
+			grep -E '^stat::number_of_executed_units' build-fuzz/fuzz_$$t.log; \
+		else \
+			tail -n 40 build-fuzz/fuzz_$$t.log; failed="$$failed $$t"; \
+		fi; \
+		rm -rf $$work; \
+	done; \
+	if [ -n "$$failed" ]; then \
+		echo "fuzz: FAILED:$$failed (reproducers: build-fuzz/<target>-crash-*, -timeout-*)"; \
+		exit 1; \
+	fi
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

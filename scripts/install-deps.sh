@@ -8,6 +8,7 @@ PKGS="build-essential meson ninja-build pkg-config
 libseccomp-dev libjansson-dev libmicrohttpd-dev liburing-dev libcriterion-dev
 python3 python3-pytest
 busybox-static e2fsprogs cpio
+clang libclang-rt-dev
 linux-source-6.1 xz-utils lz4 flex bison bc libelf-dev libssl-dev patch gzip"
 [ "${1:-}" = --bench ] && PKGS="$PKGS qemu-system-x86 time bc"
 
