@@ -226,13 +226,16 @@ void virtq_disable_notify(struct virtq *q)
 		store_release16(&q->used->flags, VRING_USED_F_NO_NOTIFY);
 }
 
-size_t iov_to_buf(const struct iovec *iov, unsigned int n, size_t skip, void *buf, size_t len)
+/* Copies between segments and a flat buffer, skip bytes into the segments. */
+static size_t iov_copy(const struct iovec *iov, unsigned int n, size_t skip, void *buf, size_t len,
+		       bool to_iov)
 {
 	size_t done = 0;
 	unsigned int i;
 
 	for (i = 0; i < n && done < len; i++) {
 		size_t l = iov[i].iov_len;
+		char *seg = (char *)iov[i].iov_base;
 
 		if (skip >= l) {
 			skip -= l;
@@ -241,32 +244,23 @@ size_t iov_to_buf(const struct iovec *iov, unsigned int n, size_t skip, void *bu
 		l -= skip;
 		if (l > len - done)
 			l = len - done;
-		memcpy((char *)buf + done, (char *)iov[i].iov_base + skip, l);
+		if (to_iov)
+			memcpy(seg + skip, (char *)buf + done, l);
+		else
+			memcpy((char *)buf + done, seg + skip, l);
 		done += l;
 		skip = 0;
 	}
 	return done;
 }
 
+size_t iov_to_buf(const struct iovec *iov, unsigned int n, size_t skip, void *buf, size_t len)
+{
+	return iov_copy(iov, n, skip, buf, len, false);
+}
+
 size_t iov_from_buf(const struct iovec *iov, unsigned int n, size_t skip, const void *buf,
 		    size_t len)
 {
-	size_t done = 0;
-	unsigned int i;
-
-	for (i = 0; i < n && done < len; i++) {
-		size_t l = iov[i].iov_len;
-
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		l -= skip;
-		if (l > len - done)
-			l = len - done;
-		memcpy((char *)iov[i].iov_base + skip, (const char *)buf + done, l);
-		done += l;
-		skip = 0;
-	}
-	return done;
+	return iov_copy(iov, n, skip, (void *)buf, len, true);
 }
