@@ -102,7 +102,7 @@ static int add_seg(struct virtq *q, struct virtq_elem *e, uint64_t addr, uint32_
 static int walk_indirect(struct virtq *q, struct virtq_elem *e, const struct vring_desc *d,
 			 char *why, size_t why_size)
 {
-	const struct vring_desc *table;
+	const uint8_t *table; /* any alignment: the guest places it */
 	uint32_t n = d->len / 16, i = 0, steps = 0;
 	int err;
 
@@ -114,7 +114,9 @@ static int walk_indirect(struct virtq *q, struct virtq_elem *e, const struct vri
 	if (!table)
 		return INVALID("indirect table outside guest RAM");
 	for (;;) {
-		struct vring_desc t = table[i];
+		struct vring_desc t;
+
+		memcpy(&t, table + (size_t)i * sizeof(t), sizeof(t));
 
 		if (++steps > n)
 			return INVALID("loop in an indirect table");
