@@ -88,8 +88,11 @@ int blk_config_parse(const char *spec, struct blk_config *c, char *why, size_t w
 			}
 		} else if (!strcmp(tok, "ro")) {
 			c->read_only = true;
-			if (val && parse_bool_opt(val, &c->read_only))
+			if (val && parse_bool_opt(val, &c->read_only)) {
+				snprintf(why, why_size, "ro=%s: expected on/off, true/false or 1/0",
+					 val);
 				err = -EINVAL;
+			}
 		} else if (!strcmp(tok, "id") && val) {
 			if (strlen(val) > VIRTIO_BLK_ID_BYTES) {
 				snprintf(why, why_size, "id '%s' is longer than %d bytes", val,
@@ -198,6 +201,25 @@ static int rw_all(int fd, struct iovec *iov, unsigned int n, uint64_t off, bool 
 	return 0;
 }
 
+/* Where the file system cannot zero a range itself (tmpfs, memfd). */
+static int write_zeroes(int fd, uint64_t off, uint64_t len)
+{
+	static const char zeros[65536];
+
+	while (len) {
+		size_t n = len < sizeof(zeros) ? (size_t)len : sizeof(zeros);
+		ssize_t w = pwrite(fd, zeros, n, (off_t)off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -EIO;
+		off += (uint64_t)w;
+		len -= (uint64_t)w;
+	}
+	return 0;
+}
+
 static uint8_t discard_or_zero(int fd, uint64_t capacity, const struct blk_config *c,
 			       struct virtq_elem *e, bool discard)
 {
@@ -224,9 +246,13 @@ static uint8_t discard_or_zero(int fd, uint64_t capacity, const struct blk_confi
 		mode = discard || (seg[i].flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP)
 			       ? FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
 			       : FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
-		if (num && fallocate(fd, mode, (off_t)(sector * SECTOR), (off_t)(num * SECTOR)))
-			return discard && errno == EOPNOTSUPP ? VIRTIO_BLK_S_OK
-							      : VIRTIO_BLK_S_IOERR;
+		if (num && fallocate(fd, mode, (off_t)(sector * SECTOR), (off_t)(num * SECTOR))) {
+			/* Discard is a hint; zeroes must be written the slow way. */
+			if (errno != EOPNOTSUPP)
+				return VIRTIO_BLK_S_IOERR;
+			if (!discard && write_zeroes(fd, sector * SECTOR, num * SECTOR))
+				return VIRTIO_BLK_S_IOERR;
+		}
 	}
 	return VIRTIO_BLK_S_OK;
 }

@@ -44,17 +44,17 @@ int virtq_setup(struct virtq *q, const struct guest_mem *m, uint16_t max, char *
 		return INVALID("misaligned ring (desc %#llx, avail %#llx, used %#llx)",
 			       (unsigned long long)q->desc_gpa, (unsigned long long)q->avail_gpa,
 			       (unsigned long long)q->used_gpa);
+	q->desc = gpa_to_hva(m, q->desc_gpa, 16 * n);
+	q->avail = gpa_to_hva(m, q->avail_gpa, avail_len);
+	q->used = gpa_to_hva(m, q->used_gpa, used_len);
+	if (!q->desc || !q->avail || !q->used)
+		return INVALID("a ring of the queue lies outside guest RAM");
 	/* Overlapping rings would let the device's own writes (used entries,
 	 * flags, event indexes) change what it reads next, for ever. */
 	if (overlap(q->desc_gpa, 16 * n, q->avail_gpa, avail_len) ||
 	    overlap(q->desc_gpa, 16 * n, q->used_gpa, used_len) ||
 	    overlap(q->avail_gpa, avail_len, q->used_gpa, used_len))
 		return INVALID("the rings of the queue overlap");
-	q->desc = gpa_to_hva(m, q->desc_gpa, 16 * n);
-	q->avail = gpa_to_hva(m, q->avail_gpa, avail_len);
-	q->used = gpa_to_hva(m, q->used_gpa, used_len);
-	if (!q->desc || !q->avail || !q->used)
-		return INVALID("a ring of the queue lies outside guest RAM");
 	q->mem = m;
 	q->last_avail = 0;
 	q->used_idx = 0;
