@@ -1,8 +1,10 @@
 /* volt: command-line entry. Subcommands live in their modules; main only
  * dispatches and turns their -errno into an exit status. */
+#include "api/api.h"
 #include "arch/x86/cpuid.h"
 #include "kernel/kernel.h"
 #include "kernel/rootfs.h"
+#include "sandbox/sandbox.h"
 #include "util/log.h"
 #include "vmm/vm.h"
 #include "volt-config.h"
@@ -16,6 +18,10 @@ static const char usage[] =
 	"\n"
 	"commands:\n"
 	"  run                         boot a microVM (the guest kit by default)\n"
+	"  --api-sock PATH [--id ID]   wait for configuration on a Firecracker-style API\n"
+	"  --config-file FILE          boot from a Firecracker-style JSON configuration\n"
+	"  jail                        run a VMM in a chroot jail as an unprivileged user\n"
+	"  sandbox --print             list each thread's allowed system calls\n"
 	"  kernel build|list|path|rm   build, cache and select guest kernels\n"
 	"  rootfs build|path           build the busybox guest root filesystem\n"
 	"  cpuid                       show the CPUID table a vCPU gets\n"
@@ -45,6 +51,12 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "run"))
 		err = run_cmd(argc - 1, argv + 1, &started);
+	else if (!strncmp(cmd, "--", 2))
+		err = api_main(argc - 1, argv + 1, &started);
+	else if (!strcmp(cmd, "jail"))
+		err = jail_cmd(argc - 1, argv + 1);
+	else if (!strcmp(cmd, "sandbox"))
+		err = sandbox_cmd(argc - 1, argv + 1);
 	else if (!strcmp(cmd, "kernel"))
 		err = kernel_cmd(argc - 1, argv + 1);
 	else if (!strcmp(cmd, "cpuid"))
@@ -56,7 +68,7 @@ int main(int argc, char **argv)
 		fputs(usage, stderr);
 		return 2;
 	}
-	/* run returns the guest's exit status (0, 1, 128+signal), others -errno. */
+	/* run and the API return the guest's exit status (0, 1, 128+signal), others -errno. */
 	if (err > 0)
 		return err;
 	return err ? 1 : 0;

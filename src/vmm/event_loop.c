@@ -1,5 +1,6 @@
 #include "vmm/event_loop.h"
 
+#include "sandbox/sandbox.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -18,6 +19,7 @@ int event_loop_init(struct event_loop *l)
 	for (i = 0; i < EVENT_LOOP_MAX_SOURCES; i++)
 		l->sources[i].fd = -1;
 	pthread_mutex_init(&l->lock, NULL);
+	pthread_cond_init(&l->start_cond, NULL);
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
 	l->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (l->epfd < 0 || l->stop_fd < 0)
@@ -90,6 +92,13 @@ static void *loop_thread(void *arg)
 	struct epoll_event evs[32];
 
 	pthread_setname_np(pthread_self(), "volt-devices");
+	pthread_mutex_lock(&l->lock);
+	l->start_err = l->seccomp ? sandbox_seccomp_enter(SANDBOX_THREAD_VMM) : 0;
+	l->start_done = true;
+	pthread_cond_broadcast(&l->start_cond);
+	pthread_mutex_unlock(&l->lock);
+	if (l->start_err)
+		return NULL;
 	for (;;) {
 		int n = epoll_wait(l->epfd, evs, 32, -1), i;
 
@@ -123,7 +132,12 @@ int event_loop_start(struct event_loop *l)
 	if (err)
 		return -err;
 	l->started = true;
-	return 0;
+	pthread_mutex_lock(&l->lock);
+	while (!l->start_done)
+		pthread_cond_wait(&l->start_cond, &l->lock);
+	err = l->start_err;
+	pthread_mutex_unlock(&l->lock);
+	return err;
 }
 
 void event_loop_stop(struct event_loop *l)
@@ -136,6 +150,7 @@ void event_loop_stop(struct event_loop *l)
 		pr_warn("cannot stop the device thread: %s", strerror(errno));
 	pthread_join(l->thread, NULL);
 	l->started = false;
+	l->start_done = false;
 }
 
 void event_loop_destroy(struct event_loop *l)

@@ -23,6 +23,10 @@ struct event_loop {
 	int stop_fd;
 	pthread_t thread;
 	bool started;
+	bool seccomp; /* the thread installs the VMM seccomp filter before serving */
+	int start_err;
+	bool start_done;
+	pthread_cond_t start_cond;
 	pthread_mutex_t lock;
 	struct event_source sources[EVENT_LOOP_MAX_SOURCES];
 };
@@ -32,6 +36,7 @@ int event_loop_init(struct event_loop *l);
 int event_loop_add(struct event_loop *l, int fd, uint32_t events, event_fn fn, void *ctx);
 int event_loop_mod(struct event_loop *l, int fd, uint32_t events);
 int event_loop_del(struct event_loop *l, int fd);
+/* Returns once the thread runs (and, with seccomp set, is filtered). */
 int event_loop_start(struct event_loop *l);
 /* Stops and joins the thread; sources stay registered. */
 void event_loop_stop(struct event_loop *l);

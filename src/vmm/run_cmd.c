@@ -5,6 +5,7 @@
 #include "arch/x86/layout.h"
 #include "kernel/kernel.h"
 #include "kernel/rootfs.h"
+#include "sandbox/sandbox.h"
 #include "util/log.h"
 #include "util/parse.h"
 #include "vmm/host.h"
@@ -27,6 +28,7 @@ static const char usage[] =
 	"path=FILE[,ro][,id=ID][,engine=sync|io_uring][,cache=unsafe|writeback]]...\n"
 	"                [--net tap=NAME[,mac=MAC]]... [--vsock cid=N,uds=PATH]\n"
 	"                [--balloon MiB[,deflate-on-oom][,stats=SECONDS]] [--rng]\n"
+	"                [--seccomp kill|log|off] [--no-seccomp] [--landlock auto|require|off]\n"
 	"                [--log-level error|warn|info|debug]\n"
 	"Without --kernel, the guest kit's kernel and busybox initramfs are used (built and\n"
 	"cached on first use). The console is stdin/stdout; Ctrl-A x ends the VM.\n"
@@ -83,6 +85,9 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 		{ "net", required_argument, NULL, 'N' },
 		{ "vsock", required_argument, NULL, 'V' },
 		{ "balloon", required_argument, NULL, 'B' },
+		{ "seccomp", required_argument, NULL, 'S' },
+		{ "no-seccomp", no_argument, NULL, 's' },
+		{ "landlock", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -95,6 +100,8 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 		.started = *started,
 	};
 	char kernel[PATH_MAX], initrd[PATH_MAX];
+	enum sandbox_landlock_mode landlock;
+	enum sandbox_seccomp_mode seccomp;
 	enum log_level level;
 	unsigned int ncpus;
 	char why[160];
@@ -195,6 +202,23 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 				return -EINVAL;
 			}
 			cfg.has_balloon = true;
+			break;
+		case 'S':
+			if (sandbox_seccomp_mode_parse(optarg, &seccomp)) {
+				pr_err("--seccomp: '%s' is not kill, log or off", optarg);
+				return -EINVAL;
+			}
+			sandbox_set_seccomp_mode(seccomp);
+			break;
+		case 's':
+			sandbox_set_seccomp_mode(SANDBOX_SECCOMP_OFF);
+			break;
+		case 'L':
+			if (sandbox_landlock_mode_parse(optarg, &landlock)) {
+				pr_err("--landlock: '%s' is not auto, require or off", optarg);
+				return -EINVAL;
+			}
+			sandbox_set_landlock_mode(landlock);
 			break;
 		case 'l':
 			if (log_level_parse(optarg, &level)) {

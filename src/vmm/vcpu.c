@@ -8,6 +8,7 @@
 #include "arch/x86/layout.h"
 #include "arch/x86/msr.h"
 #include "arch/x86/regs.h"
+#include "sandbox/sandbox.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -229,16 +230,52 @@ static void handle_io(struct vcpu *v)
 			      run->io.direction == KVM_EXIT_IO_OUT);
 }
 
+/* Waits outside KVM_RUN while the VM is paused. KVM_KVMCLOCK_CTRL marks the
+ * guest's clock as stopped so its watchdogs do not report the gap as a
+ * lockup (EINVAL when the guest does not use kvmclock: nothing to do). */
+static void vcpu_park(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->parked++;
+	pthread_cond_broadcast(&vm->parked_cond);
+	ioctl(v->fd, KVM_KVMCLOCK_CTRL, 0);
+	while (atomic_load(&vm->pause_requested) && !atomic_load(&vm->stopping))
+		pthread_cond_wait(&vm->resume_cond, &vm->pause_lock);
+	vm->parked--;
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+void vcpu_wake_parked(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	pthread_cond_broadcast(&vm->resume_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
 	struct vm *vm = v->vm;
 	char name[16];
+	int err;
 
 	snprintf(name, sizeof(name), "volt-vcpu%d", v->index);
 	pthread_setname_np(pthread_self(), name);
+	err = sandbox_seccomp_enter(SANDBOX_THREAD_VCPU);
+	if (err) {
+		vm_stop(vm, 1, "vCPU %d: cannot install its seccomp filter: %s", v->index,
+			strerror(-err));
+		return NULL;
+	}
 	while (!atomic_load(&vm->stopping)) {
 		struct kvm_run *run = v->run;
+
+		if (atomic_load(&vm->pause_requested)) {
+			vcpu_park(v);
+			continue;
+		}
 
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {

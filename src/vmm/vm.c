@@ -6,6 +6,7 @@
 #include "arch/x86/layout.h"
 #include "arch/x86/mptable.h"
 #include "arch/x86/pagetables.h"
+#include "sandbox/sandbox.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "vmm/console.h"
@@ -51,6 +52,7 @@ void vm_stop(struct vm *vm, int code, const char *fmt, ...)
 	pthread_mutex_unlock(&vm->stop_lock);
 	for (i = 0; i < vm->nvcpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
+	vcpu_wake_parked(vm);
 }
 
 static void serial_out(void *ctx, uint8_t byte)
@@ -388,6 +390,9 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	vm->kvm_fd = vm->vm_fd = vm->stop_fd = -1;
 	vm->console_out = STDOUT_FILENO;
 	pthread_mutex_init(&vm->stop_lock, NULL);
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->parked_cond, NULL);
+	pthread_cond_init(&vm->resume_cond, NULL);
 	if (!vm->cfg.started.tv_sec)
 		clock_gettime(CLOCK_MONOTONIC, &vm->cfg.started);
 	if (cfg->ncpus < 1 || cfg->ncpus > VM_MAX_CPUS) {
@@ -432,11 +437,34 @@ static void feed_serial(struct vm *vm, struct console *c)
 	}
 }
 
-int vm_run(struct vm *vm)
+int vm_start(struct vm *vm)
+{
+	int i, err;
+
+	if (vm->started)
+		return -EALREADY;
+	vm->started = true;
+	err = sandbox_seccomp_prepare();
+	if (!err)
+		err = sandbox_landlock_apply(&vm->cfg);
+	if (err)
+		return err;
+	vm->loop.seccomp = true;
+	err = event_loop_start(&vm->loop);
+	if (err) {
+		pr_err("cannot start the device thread: %s", strerror(-err));
+		return err;
+	}
+	for (i = 0; i < vm->nvcpus && !err; i++)
+		err = vcpu_start(&vm->vcpus[i]);
+	return err;
+}
+
+int vm_serve(struct vm *vm, const struct vm_ctl *ctl)
 {
 	struct console con;
 	sigset_t sigs;
-	int sfd, i, err = 0;
+	int sfd, i, err;
 
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
@@ -447,22 +475,20 @@ int vm_run(struct vm *vm)
 	signal(SIGPIPE, SIG_IGN);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
 	console_init(&con, STDIN_FILENO);
-	err = event_loop_start(&vm->loop);
+	err = sandbox_seccomp_enter(SANDBOX_THREAD_VMM);
 	if (err)
-		pr_err("cannot start the device thread: %s", strerror(-err));
-	for (i = 0; i < vm->nvcpus && !err; i++)
-		err = vcpu_start(&vm->vcpus[i]);
-	if (err)
-		vm_stop(vm, 1, "cannot start the vCPUs");
+		vm_stop(vm, 1, "cannot install the main thread's seccomp filter: %s",
+			strerror(-err));
 	while (!atomic_load(&vm->stopping)) {
-		struct pollfd p[3] = {
+		struct pollfd p[4] = {
 			{ .fd = vm->stop_fd, .events = POLLIN },
 			{ .fd = sfd, .events = POLLIN },
 			{ .fd = (con.eof || con.len) ? -1 : con.in_fd, .events = POLLIN },
+			{ .fd = ctl ? ctl->fd : -1, .events = POLLIN },
 		};
 
 		/* While the UART's FIFO is full, look again soon. */
-		if (poll(p, 3, con.len ? 10 : -1) < 0 && errno != EINTR)
+		if (poll(p, 4, con.len ? 10 : -1) < 0 && errno != EINTR)
 			break;
 		if (p[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
@@ -474,9 +500,12 @@ int vm_run(struct vm *vm)
 		if (p[2].revents & (POLLIN | POLLHUP | POLLERR) && console_read(&con))
 			vm_stop(vm, 0, "ended from the console (Ctrl-A x)");
 		feed_serial(vm, &con);
+		if (p[3].revents & POLLIN)
+			ctl->fn(ctl->ctx);
 	}
 	for (i = 0; i < vm->nvcpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
+	vcpu_wake_parked(vm);
 	for (i = 0; i < vm->nvcpus; i++) {
 		vcpu_join(&vm->vcpus[i]);
 		if (vm->exit_code && log_get_level() >= LOG_DEBUG)
@@ -491,6 +520,67 @@ int vm_run(struct vm *vm)
 	else
 		pr_info("%s", vm->exit_reason);
 	return vm->exit_code;
+}
+
+int vm_run(struct vm *vm)
+{
+	int err = vm_start(vm);
+
+	if (err)
+		vm_stop(vm, 1, "cannot start the VM: %s", strerror(-err));
+	return vm_serve(vm, NULL);
+}
+
+int vm_pause(struct vm *vm)
+{
+	int i;
+
+	if (!vm->started || atomic_load(&vm->stopping))
+		return -EINVAL;
+	pthread_mutex_lock(&vm->pause_lock);
+	if (vm->paused) {
+		pthread_mutex_unlock(&vm->pause_lock);
+		return 0;
+	}
+	atomic_store(&vm->pause_requested, true);
+	pthread_mutex_unlock(&vm->pause_lock);
+	for (i = 0; i < vm->nvcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	pthread_mutex_lock(&vm->pause_lock);
+	while (vm->parked < vm->nvcpus && !atomic_load(&vm->stopping))
+		pthread_cond_wait(&vm->parked_cond, &vm->pause_lock);
+	vm->paused = !atomic_load(&vm->stopping);
+	pthread_mutex_unlock(&vm->pause_lock);
+	return vm->paused ? 0 : -EINVAL;
+}
+
+int vm_resume(struct vm *vm)
+{
+	if (!vm->started || atomic_load(&vm->stopping))
+		return -EINVAL;
+	pthread_mutex_lock(&vm->pause_lock);
+	atomic_store(&vm->pause_requested, false);
+	vm->paused = false;
+	pthread_cond_broadcast(&vm->resume_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+	return 0;
+}
+
+bool vm_is_paused(struct vm *vm)
+{
+	bool paused;
+
+	pthread_mutex_lock(&vm->pause_lock);
+	paused = vm->paused;
+	pthread_mutex_unlock(&vm->pause_lock);
+	return paused;
+}
+
+int vm_ctrl_alt_del(struct vm *vm)
+{
+	if (!vm->started || atomic_load(&vm->stopping))
+		return -EINVAL;
+	return -ENOSYS; /* wired to the i8042 keyboard below */
 }
 
 void vm_destroy(struct vm *vm)

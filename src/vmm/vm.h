@@ -85,6 +85,14 @@ struct vm {
 	char exit_reason[512];
 	atomic_bool reset_requested;
 
+	/* Pausing: vCPUs park on resume_cond while pause_requested is set. */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t parked_cond, resume_cond;
+	atomic_bool pause_requested;
+	int parked;
+	bool paused;
+	bool started; /* vm_start() ran */
+
 	int console_out; /* fd the serial output goes to */
 
 	struct event_loop loop; /* the device thread */
@@ -103,7 +111,33 @@ struct vm {
 int vm_create(struct vm *vm, const struct vm_config *cfg);
 /* `volt run`; started is when the process began. */
 int run_cmd(int argc, char **argv, const struct timespec *started);
+
+/* An extra source for vm_serve(): fn runs on the serving (main) thread each
+ * time fd is readable; it reads fd itself. The API uses it for requests. */
+struct vm_ctl {
+	int fd;
+	void (*fn)(void *ctx);
+	void *ctx;
+};
+
+/* Applies the sandbox (Landlock on the process, seccomp on each thread as it
+ * starts: see sandbox/sandbox.h), starts the device thread and the vCPUs and
+ * returns. Every file the VM uses must be open by now. */
+int vm_start(struct vm *vm);
+/* Serves the console, SIGINT/SIGTERM/SIGHUP/SIGQUIT and ctl (may be NULL) on
+ * the calling thread until the VM stops, then joins the threads; returns the
+ * exit status (0: the guest reset or powered off). */
+int vm_serve(struct vm *vm, const struct vm_ctl *ctl);
+/* vm_start() + vm_serve(vm, NULL). */
 int vm_run(struct vm *vm);
+/* From the serving thread, after vm_start(): parks every vCPU outside KVM_RUN
+ * (and tells the guest's kvmclock it was paused) / lets them run again.
+ * 0, or -errno. Pausing a paused VM or resuming a running one is a no-op. */
+int vm_pause(struct vm *vm);
+int vm_resume(struct vm *vm);
+bool vm_is_paused(struct vm *vm);
+/* Presses Ctrl-Alt-Del on the i8042 keyboard (the guest's kernel reboots). */
+int vm_ctrl_alt_del(struct vm *vm);
 void vm_destroy(struct vm *vm);
 /* Asks every thread to stop; the first caller's code and reason win. */
 void vm_stop(struct vm *vm, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -112,6 +146,8 @@ void vm_stop(struct vm *vm, int code, const char *fmt, ...) __attribute__((forma
 int vcpu_create(struct vm *vm, int index);
 int vcpu_start(struct vcpu *v);
 void vcpu_kick(struct vcpu *v);
+/* Wakes parked vCPUs to look at pause_requested/stopping again. */
+void vcpu_wake_parked(struct vm *vm);
 void vcpu_join(struct vcpu *v);
 /* Logs RIP, mode and MP state at debug level (why a VM was stuck). */
 void vcpu_log_state(struct vcpu *v);

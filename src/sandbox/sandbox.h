@@ -1,0 +1,55 @@
+/* The VMM's sandbox: per-thread seccomp allow-lists and Landlock.
+ * Order of use (run_cmd.c, api/): sandbox_set_*_mode() from the options;
+ * sandbox_seccomp_prepare() once before any VM thread starts; vm_create()
+ * (every file the VM needs is open); sandbox_landlock_apply() on the main
+ * thread before vm_start() creates the device and vCPU threads (they inherit
+ * it); then each thread calls sandbox_seccomp_enter() for its own kind just
+ * before it starts serving the guest. */
+#ifndef VOLT_SANDBOX_SANDBOX_H
+#define VOLT_SANDBOX_SANDBOX_H
+
+#include <stdbool.h>
+
+struct vm_config;
+
+enum sandbox_thread {
+	SANDBOX_THREAD_VMM,  /* main thread and the device (event loop) thread */
+	SANDBOX_THREAD_VCPU, /* each vCPU */
+	SANDBOX_THREAD_API,  /* the HTTP API server */
+	SANDBOX_THREAD_COUNT,
+};
+
+enum sandbox_seccomp_mode {
+	SANDBOX_SECCOMP_KILL, /* default: SECCOMP_RET_KILL_PROCESS, logged by the kernel */
+	SANDBOX_SECCOMP_LOG,  /* development: allow and log what is outside the lists */
+	SANDBOX_SECCOMP_OFF,  /* --no-seccomp (warned about) */
+};
+
+enum sandbox_landlock_mode {
+	SANDBOX_LANDLOCK_AUTO,	  /* default: the best ABI the kernel has, warn when weaker */
+	SANDBOX_LANDLOCK_REQUIRE, /* fail when the kernel has no Landlock */
+	SANDBOX_LANDLOCK_OFF,
+};
+
+/* Parses "kill", "log", "off" / "auto", "require", "off". */
+int sandbox_seccomp_mode_parse(const char *s, enum sandbox_seccomp_mode *out);
+int sandbox_landlock_mode_parse(const char *s, enum sandbox_landlock_mode *out);
+void sandbox_set_seccomp_mode(enum sandbox_seccomp_mode mode);
+void sandbox_set_landlock_mode(enum sandbox_landlock_mode mode);
+
+/* Compiles every thread kind's filter; 0 or -errno (logged). */
+int sandbox_seccomp_prepare(void);
+/* Installs the calling thread's filter (no-op when off); 0 or -errno. */
+int sandbox_seccomp_enter(enum sandbox_thread kind);
+
+/* Restricts the whole process (call on the main thread before other threads
+ * exist) to the files cfg names; 0, or -errno when it cannot and the mode
+ * requires it (logged). */
+int sandbox_landlock_apply(const struct vm_config *cfg);
+
+/* `volt sandbox --print` */
+int sandbox_cmd(int argc, char **argv);
+/* `volt jail ... -- <volt run arguments>` */
+int jail_cmd(int argc, char **argv);
+
+#endif
