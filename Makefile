@@ -53,13 +53,14 @@ bench: guest-kit
 	@./scripts/install-deps.sh --bench
 	@set -e; for b in bench/*.sh; do "$$b"; done
 
-# libFuzzer targets (clang, ASan + UBSan) in build-fuzz, each run for FUZZ_SECONDS on
+# libFuzzer targets (clang, ASan + UBSan) in build-fuzz, one per directory of
+# tests/fuzz/corpus, each run for FUZZ_SECONDS on
 # a copy of its seed corpus; a crash fails and leaves its reproducer in build-fuzz/.
 fuzz: deps
 	@if [ -f build-fuzz/build.ninja ]; then meson configure build-fuzz -Dfuzz=true; \
 	else CC=clang meson setup build-fuzz -Dfuzz=true; fi
 	ninja -C build-fuzz
-	@failed=""; for t in virtq virtio_blk; do \
+	@failed=""; for t in $$(ls tests/fuzz/corpus); do \
 		work=$$(mktemp -d); cp -r tests/fuzz/corpus/$$t/. $$work/; \
 		echo "fuzz_$$t: $(FUZZ_SECONDS) s"; \
 		if build-fuzz/tests/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 \

@@ -46,6 +46,9 @@ int sandbox_seccomp_enter(enum sandbox_thread kind);
  * exist) to the files cfg names; 0, or -errno when it cannot and the mode
  * requires it (logged). */
 int sandbox_landlock_apply(const struct vm_config *cfg);
+/* The Landlock ABI apply would use: the kernel's, capped by the test knob
+ * VOLT_LANDLOCK_MAX_ABI=N (0 simulates no Landlock); -errno when none. */
+int sandbox_landlock_abi(void);
 
 /* `volt sandbox --print` */
 int sandbox_cmd(int argc, char **argv);

@@ -1,19 +1,59 @@
-/* Leveled logging to stderr (or a file set later by the API/logger).
- * Every message is one line prefixed "volt: <level>: ". */
+/* Leveled logging, thread-safe: every message is one line written with a
+ * single write(), so lines from several threads never mix.
+ *
+ * By default lines go to stderr as "volt: <level>: <msg>" ("volt: <level>:
+ * <file>:<line>: <msg>" with the origin shown). After log_open() (PUT
+ * /logger, --log-path) they go to that file or FIFO instead, in Firecracker's
+ * format: "<local time, ns> [<instance id>:<LEVEL>:<file>:<line>] <msg>",
+ * level and origin as log_set_options() says. A FIFO is written without
+ * blocking: a line that does not fit is dropped and counted.
+ *
+ * The text of the last error message of each thread is kept whatever the
+ * level (log_last_error()), so that a caller can report why a call failed. */
 #ifndef VOLT_UTIL_LOG_H
 #define VOLT_UTIL_LOG_H
 
-enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+#include <stdbool.h>
+#include <stdint.h>
+
+/* LOG_OFF is only a threshold: nothing is written at it. */
+enum log_level { LOG_OFF = -1, LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
-/* Parses "error", "warn"/"warning", "info", "debug" (case-insensitive). */
+/* Parses "off", "error", "warn"/"warning", "info", "debug", "trace" (= debug),
+ * case-insensitive: Firecracker's names ("Warning", "Trace", "Off") included. */
 int log_level_parse(const char *s, enum log_level *out);
+
+/* Sends the lines to path from now on: a regular file (created if missing,
+ * appended) or a FIFO (opened read-write and non-blocking, so that it needs no
+ * reader yet). May be called again to switch files. 0 or -errno (the reason
+ * is also logged where lines went until then). */
+int log_open(const char *path);
+/* Whether lines carry the level and the origin (file:line). Default: level
+ * yes, origin no. */
+void log_set_options(bool show_level, bool show_origin);
+/* The instance id of the file format; default "anonymous-instance". */
+void log_set_instance_id(const char *id);
+/* The message of the calling thread's last pr_err(), "" when none since the
+ * thread began or log_clear_last_error(). */
+const char *log_last_error(void);
+void log_clear_last_error(void);
+/* Lines dropped since the last call (a full FIFO, write errors); resets. */
+uint64_t log_take_missed(void);
+
+/* Opens path for appending lines as log_open() and metrics_open() do: *fd
+ * (O_CLOEXEC) and whether it is a FIFO. 0, -EINVAL when path is neither a
+ * regular file nor a FIFO, other -errno. Logs nothing. */
+int log_open_sink(const char *path, int *fd, bool *is_fifo);
+
+void log_msg_at(enum log_level level, const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#define pr_err(...)   log_msg(LOG_ERROR, __VA_ARGS__)
-#define pr_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)
-#define pr_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
-#define pr_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+#define pr_err(...)   log_msg_at(LOG_ERROR, __FILE__, __LINE__, __VA_ARGS__)
+#define pr_warn(...)  log_msg_at(LOG_WARN, __FILE__, __LINE__, __VA_ARGS__)
+#define pr_info(...)  log_msg_at(LOG_INFO, __FILE__, __LINE__, __VA_ARGS__)
+#define pr_debug(...) log_msg_at(LOG_DEBUG, __FILE__, __LINE__, __VA_ARGS__)
 
 #endif

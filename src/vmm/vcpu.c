@@ -10,6 +10,7 @@
 #include "arch/x86/regs.h"
 #include "sandbox/sandbox.h"
 #include "util/log.h"
+#include "vmm/metrics.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -225,6 +226,10 @@ static void handle_io(struct vcpu *v)
 	if (run->io.data_offset + (uint64_t)run->io.size * run->io.count >
 	    (uint64_t)v->vm->run_size)
 		return;
+	if (run->io.direction == KVM_EXIT_IO_OUT)
+		METRICS_INC(vcpu.exit_io_out);
+	else
+		METRICS_INC(vcpu.exit_io_in);
 	for (i = 0; i < run->io.count; i++, data += run->io.size)
 		io_bus_access(&v->vm->pio, run->io.port, data, run->io.size,
 			      run->io.direction == KVM_EXIT_IO_OUT);
@@ -282,6 +287,7 @@ static void *vcpu_thread(void *arg)
 				run->immediate_exit = 0;
 				continue;
 			}
+			METRICS_INC(vcpu.failures);
 			vm_stop(vm, 1, "vCPU %d: KVM_RUN failed: %s", v->index, strerror(errno));
 			break;
 		}
@@ -290,6 +296,10 @@ static void *vcpu_thread(void *arg)
 			handle_io(v);
 			break;
 		case KVM_EXIT_MMIO:
+			if (run->mmio.is_write)
+				METRICS_INC(vcpu.exit_mmio_write);
+			else
+				METRICS_INC(vcpu.exit_mmio_read);
 			io_bus_access(&vm->mmio, run->mmio.phys_addr, run->mmio.data,
 				      run->mmio.len > 8 ? 8 : run->mmio.len, run->mmio.is_write);
 			break;
@@ -313,16 +323,19 @@ static void *vcpu_thread(void *arg)
 				handle_emulation_failure(v);
 				break;
 			}
+			METRICS_INC(vcpu.failures);
 			vm_stop(vm, 1, "vCPU %d: KVM internal error, suberror %u", v->index,
 				run->internal.suberror);
 			break;
 		case KVM_EXIT_FAIL_ENTRY:
+			METRICS_INC(vcpu.failures);
 			vm_stop(vm, 1, "vCPU %d: VM entry failed (reason %#llx)", v->index,
 				(unsigned long long)run->fail_entry.hardware_entry_failure_reason);
 			break;
 		case KVM_EXIT_INTR:
 			break;
 		default:
+			METRICS_INC(vcpu.failures);
 			vm_stop(vm, 1, "vCPU %d: unexpected KVM exit %u", v->index,
 				run->exit_reason);
 			break;

@@ -11,6 +11,7 @@
 #include "util/log.h"
 #include "vmm/console.h"
 #include "vmm/kvm.h"
+#include "vmm/metrics.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -79,6 +80,17 @@ static void guest_reset(void *ctx)
 	vm_stop(vm, 0, "the guest reset");
 }
 
+/* An edge on IRQ 1: the PIC and I/O APIC latch it, one per keyboard byte. */
+static void keyboard_irq(void *ctx)
+{
+	struct vm *vm = ctx;
+	struct kvm_irq_level irq = { .irq = I8042_IRQ, .level = 1 };
+
+	ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq);
+	irq.level = 0;
+	ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq);
+}
+
 static void boot_timer_io(void *dev, uint64_t offset, uint8_t *data, uint32_t len, bool is_write)
 {
 	struct vm *vm = dev;
@@ -93,6 +105,9 @@ static void boot_timer_io(void *dev, uint64_t offset, uint8_t *data, uint32_t le
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+	METRICS_SET(vmm.boot_time_us, metrics_us_since(&vm->cfg.started));
+	METRICS_SET(vmm.boot_time_cpu_us,
+		    (uint64_t)cpu.tv_sec * 1000000 + (uint64_t)cpu.tv_nsec / 1000);
 	pr_info("guest boot time: %lld us (%lld CPU us)",
 		(long long)(now.tv_sec - vm->cfg.started.tv_sec) * 1000000 +
 			(now.tv_nsec - vm->cfg.started.tv_nsec) / 1000,
@@ -161,7 +176,7 @@ static int setup_devices(struct vm *vm)
 	vm->pio.kind = "port";
 	vm->mmio.kind = "mmio";
 	serial_init(&vm->serial, serial_out, serial_irq, vm);
-	vm->i8042 = (struct i8042){ .reset = guest_reset, .ctx = vm };
+	i8042_init(&vm->i8042, guest_reset, keyboard_irq, vm);
 	err = io_bus_register(&vm->pio, SERIAL_COM1_BASE, 8, serial_io, &vm->serial, "serial");
 	if (!err)
 		err = io_bus_register(&vm->pio, I8042_DATA_PORT, 5, i8042_io, &vm->i8042, "i8042");
@@ -449,6 +464,9 @@ int vm_start(struct vm *vm)
 		err = sandbox_landlock_apply(&vm->cfg);
 	if (err)
 		return err;
+	err = metrics_attach(&vm->loop);
+	if (err)
+		return err;
 	vm->loop.seccomp = true;
 	err = event_loop_start(&vm->loop);
 	if (err) {
@@ -500,7 +518,7 @@ int vm_serve(struct vm *vm, const struct vm_ctl *ctl)
 		if (p[2].revents & (POLLIN | POLLHUP | POLLERR) && console_read(&con))
 			vm_stop(vm, 0, "ended from the console (Ctrl-A x)");
 		feed_serial(vm, &con);
-		if (p[3].revents & POLLIN)
+		if (ctl && (p[3].revents & POLLIN))
 			ctl->fn(ctl->ctx);
 	}
 	for (i = 0; i < vm->nvcpus; i++)
@@ -512,6 +530,7 @@ int vm_serve(struct vm *vm, const struct vm_ctl *ctl)
 			vcpu_log_state(&vm->vcpus[i]);
 	}
 	event_loop_stop(&vm->loop);
+	metrics_flush(); /* a last line, when a metrics file is open */
 	console_restore();
 	if (sfd >= 0)
 		close(sfd);
@@ -580,7 +599,7 @@ int vm_ctrl_alt_del(struct vm *vm)
 {
 	if (!vm->started || atomic_load(&vm->stopping))
 		return -EINVAL;
-	return -ENOSYS; /* wired to the i8042 keyboard below */
+	return i8042_ctrl_alt_del(&vm->i8042);
 }
 
 void vm_destroy(struct vm *vm)

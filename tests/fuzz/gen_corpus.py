@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Writes the seed corpora for the fuzz targets: tests/fuzz/corpus/<target>/<name>.
 
-Each seed is a small valid input (a well-formed queue or request) or a classic
-malformed one, in the input formats fuzz_virtq.c and fuzz_virtio_blk.c
+Each seed is a small valid input (a well-formed queue, request, packet or
+frame) or a classic malformed one, in the input formats the fuzz_*.c targets
 document. Run it again after changing a format; the files are committed.
 """
 import struct
@@ -154,8 +154,353 @@ def blk_seeds():
     }
 
 
+# Shared by the device targets: a queue as struct fuzz_queue (fuzz_mem.h).
+def fq(size_log2, desc, avail, used):
+    return struct.pack("<BQQQ", size_log2, desc, avail, used)
+
+
+QUEUE_OFF = 0x80  # fuzz_queue.size_log2 bit: leave the queue off
+
+
+class Ring:
+    """A split ring in an Image: desc table at base, avail at +0x100 (+0x400
+    for bigger rings), used right after; chains added in order."""
+
+    def __init__(self, im, base, size=8):
+        self.im, self.size, self.next_desc, self.heads = im, size, 0, []
+        self.desc_at, self.avail_at = base, base + 16 * size
+        self.used_at = (self.avail_at + 6 + 2 * size + 3) & ~3
+
+    def chain(self, segs, indirect_at=None):
+        """segs: (addr, len, writable) in order; with indirect_at, the chain
+        is an indirect table there, behind one descriptor."""
+        if indirect_at is not None:
+            for i, (a, n, w) in enumerate(segs):
+                self.im.desc(indirect_at, i, a, n, (NEXT if i + 1 < len(segs) else 0) |
+                             (WRITE if w else 0), i + 1)
+            head = self.next_desc
+            self.im.desc(self.desc_at, head, indirect_at, 16 * len(segs), INDIRECT)
+            self.next_desc += 1
+        else:
+            head = self.next_desc
+            for i, (a, n, w) in enumerate(segs):
+                d = self.next_desc
+                self.im.desc(self.desc_at, d, a, n, (NEXT if i + 1 < len(segs) else 0) |
+                             (WRITE if w else 0), d + 1)
+                self.next_desc += 1
+        self.heads.append(head)
+        self.im.avail(self.avail_at, self.size, len(self.heads), self.heads)
+        return head
+
+    def log2(self):
+        return self.size.bit_length() - 1
+
+    def q(self):
+        return fq(self.log2(), self.desc_at, self.avail_at, self.used_at)
+
+
+# virtio-net: struct fuzz_hdr, the frames (u16 length, bytes), the image.
+N_INDIRECT, N_EVENT_IDX, N_TWO, N_TAP_FULL, N_TX_FIRST, N_NO_RX, N_NO_TX = 1, 2, 4, 8, 16, 32, 64
+NF_CSUM, NF_GUEST_CSUM, NF_GUEST_TSO4, NF_GUEST_TSO6, NF_GUEST_ECN = 1, 2, 1 << 7, 1 << 8, 1 << 9
+NF_HOST_TSO4, NF_HOST_TSO6, NF_HOST_ECN, NF_MRG = 1 << 11, 1 << 12, 1 << 13, 1 << 15
+NF_ALL = (NF_CSUM | NF_GUEST_CSUM | NF_GUEST_TSO4 | NF_GUEST_TSO6 | NF_GUEST_ECN |
+          NF_HOST_TSO4 | NF_HOST_TSO6 | NF_HOST_ECN | NF_MRG)
+GSO_TCPV4, NEEDS_CSUM = 1, 1
+
+
+def vnet(flags=0, gso=0, hdr_len=0, gso_size=0, csum_start=0, csum_offset=0, nbuf=0):
+    return struct.pack("<BBHHHHH", flags, gso, hdr_len, gso_size, csum_start, csum_offset,
+                       nbuf)
+
+
+def eth(n):
+    return bytes.fromhex("525400123456525400abcdef0800") + bytes((i * 7) & 0xff
+                                                                    for i in range(n - 14))
+
+
+def net(flags, features, rx, tx, frames, im):
+    blob = b"".join(struct.pack("<H", len(f)) + f for f in frames)
+    return (struct.pack("<BBBBIH", flags, rx.log2(), tx.log2(), 0, features, len(blob)) +
+            struct.pack("<QQQQQQ", rx.desc_at, rx.avail_at, rx.used_at, tx.desc_at,
+                        tx.avail_at, tx.used_at) + blob + bytes(im.b))
+
+
+def net_seeds():
+    seeds = {}
+
+    def rings(size=0x3000):
+        im = Image(size)
+        return im, Ring(im, 0x0), Ring(im, 0x200)
+
+    # Transmit: a header then a frame; split headers; a GSO frame.
+    im, rx, tx = rings()
+    im.put(0x1000, vnet())
+    im.put(0x1010, eth(60))
+    tx.chain([(0x1000, 12, 0), (0x1010, 60, 0)])
+    im.put(0x1100, vnet()[:5])
+    im.put(0x1110, vnet()[5:])
+    im.put(0x1120, eth(100))
+    tx.chain([(0x1100, 5, 0), (0x1110, 7, 0), (0x1120, 40, 0), (0x1148, 60, 0)])
+    im.put(0x1200, vnet(NEEDS_CSUM, GSO_TCPV4, 54, 1448, 34, 16) + eth(1514))
+    tx.chain([(0x1200, 12 + 1514, 0)])
+    seeds["tx-frames"] = net(0, NF_ALL, rx, tx, [], im)
+    seeds["tx-frames-no-offloads"] = net(0, 0, rx, tx, [], im)
+    seeds["tx-full-tap"] = net(N_TAP_FULL, NF_ALL, rx, tx, [], im)
+
+    im, rx, tx = rings()
+    for i in range(7):
+        a = 0x1000 + 0x100 * i
+        im.put(a, vnet() + eth(64))
+        tx.chain([(a, 12 + 64, 0)], indirect_at=0x2000 + 0x40 * i if i % 2 else None)
+    seeds["tx-many-indirect"] = net(N_INDIRECT | N_TAP_FULL, NF_ALL, rx, tx, [], im)
+    # Malformed transmit chains: writable parts, a short header, a runt.
+    im, rx, tx = rings()
+    im.put(0x1000, vnet() + eth(60))
+    tx.chain([(0x1000, 12 + 60, 0), (0x1100, 16, 1)])
+    tx.chain([(0x1000, 8, 0)])
+    tx.chain([(0x1000, 12 + 10, 0)])
+    im.put(0x1200, vnet(2, 0x80, 0, 0, 0, 0) + eth(60))
+    tx.chain([(0x1200, 12 + 60, 0)])
+    seeds["tx-malformed"] = net(0, NF_ALL, rx, tx, [], im)
+
+    # Receive: mergeable buffers, one frame spread over three, then another.
+    im, rx, tx = rings()
+    for i in range(6):
+        rx.chain([(0x1000 + 0x100 * i, 0x100, 1)])
+    frames = [vnet() + eth(600), vnet() + eth(60)]
+    seeds["rx-mergeable"] = net(0, NF_MRG, rx, tx, frames, im)
+    seeds["rx-mergeable-event-idx"] = net(N_EVENT_IDX | N_TX_FIRST, NF_ALL, rx, tx, frames, im)
+    # Without mergeable buffers: a frame too large for the buffer is dropped.
+    seeds["rx-small-buffers"] = net(0, 0, rx, tx, frames, im)
+    # The queue runs dry mid-frame: the frame is held.
+    im, rx, tx = rings()
+    rx.chain([(0x1000, 64, 1)])
+    seeds["rx-dry"] = net(0, NF_MRG, rx, tx, [vnet() + eth(500)], im)
+    # num_buffers split over two descriptors; a buffer in two pieces.
+    im, rx, tx = rings()
+    rx.chain([(0x1000, 11, 1), (0x1010, 0x200, 1)])
+    rx.chain([(0x1400, 0x40, 1), (0x1500, 0x400, 1)], indirect_at=0x2000)
+    seeds["rx-split-header"] = net(N_INDIRECT, NF_MRG, rx, tx,
+                                   [vnet() + eth(700), vnet() + eth(100)], im)
+    # Offloads: a GSO frame with a partial checksum, accepted or not.
+    im, rx, tx = rings()
+    rx.chain([(0x1000, 0x1000, 1)])
+    rx.chain([(0x2000, 0x800, 1)])
+    gso = vnet(NEEDS_CSUM, GSO_TCPV4, 54, 1448, 34, 16) + eth(2000)
+    seeds["rx-gso"] = net(0, NF_ALL, rx, tx, [gso, vnet(NEEDS_CSUM) + eth(80)], im)
+    seeds["rx-gso-refused"] = net(0, NF_MRG, rx, tx, [gso, vnet(NEEDS_CSUM) + eth(80)], im)
+    # Malformed receive buffers: device-readable, shorter than a header.
+    im, rx, tx = rings()
+    rx.chain([(0x1000, 0x100, 0), (0x1100, 0x100, 1)])
+    rx.chain([(0x1200, 8, 1)])
+    seeds["rx-malformed"] = net(0, NF_MRG, rx, tx, [vnet() + eth(60)], im)
+    seeds["rx-runt-frames"] = net(0, NF_MRG, rx, tx, [b"\0" * 20, b"", vnet(0, 7) + eth(60)], im)
+    # Both directions, the rings low, the buffers in the second RAM region.
+    lo, hi = Image(0x2000), Image(0x2000)
+    rx, tx = Ring(lo, 0x0), Ring(lo, 0x200)
+    rx.chain([(HIGH + 0x100, 0x400, 1)])
+    tx.chain([(HIGH + 0x800, 12 + 60, 0)])
+    hi.put(0x800, vnet() + eth(60))
+    both = Image(0)
+    both.b = lo.b + hi.b
+    seeds["two-regions"] = net(N_TWO, NF_MRG, rx, tx, [vnet() + eth(200)], both)
+    return seeds
+
+
+# virtio-vsock: struct fuzz_hdr (flags, nsteps, 24 steps, 3 queues), the image.
+V_INDIRECT, V_EVENT_IDX, V_TWO = 1, 2, 4
+KICK_TX, KICK_RX, PUMP, ACCEPT, HOST_SEND, HOST_CLOSE, CLIENT, HOST_READ = range(8)
+OP_REQUEST, OP_RESPONSE, OP_RST, OP_SHUTDOWN, OP_RW, OP_CREDIT_UPDATE, OP_CREDIT_REQUEST = \
+    range(1, 8)
+LOCAL_PORT = 1 << 30
+
+
+def vs_steps(*steps):
+    return [s if isinstance(s, int) else s[0] | s[1] << 3 for s in steps]
+
+
+def vpkt(op, src_port=5000, dst_port=1024, length=0, flags=0, buf_alloc=65536, fwd_cnt=0,
+         src_cid=3, dst_cid=2, typ=1):
+    return struct.pack("<QQIIIHHIII", src_cid, dst_cid, src_port, dst_port, length, typ, op,
+                       flags, buf_alloc, fwd_cnt)
+
+
+def vsock(flags, steps, rx, tx, im, hold=0, ev_off=True):
+    steps = vs_steps(*steps)
+    assert len(steps) <= 24
+    ev = fq(QUEUE_OFF | 3, 0, 0, 0) if ev_off else fq(3, 0xc00, 0xc80, 0xca0)
+    return (struct.pack("<BBB", flags, hold, len(steps)) + bytes(steps) + bytes(24 - len(steps)) +
+            rx.q() + tx.q() + ev + bytes(im.b))
+
+
+def vsock_seeds():
+    seeds = {}
+
+    def rings(nrx=6, rx_len=44 + 1024, size=8):
+        im = Image(0x8000)
+        rx, tx = Ring(im, 0x0, size), Ring(im, 0x400, size)
+        for i in range(nrx):
+            rx.chain([(0x1000 + 0x500 * i, rx_len, 1)])
+        return im, rx, tx
+
+    def send(im, tx, at, pkt, payload=b"", split=False, indirect_at=None):
+        im.put(at, pkt)
+        im.put(at + 0x40, payload)
+        if split:
+            segs = [(at, 20, 0), (at + 20, 24, 0)]
+        else:
+            segs = [(at, 44, 0)]
+        if payload:
+            segs.append((at + 0x40, len(payload), 0))
+        tx.chain(segs, indirect_at=indirect_at)
+
+    data = bytes(range(256)) * 2
+    # The guest connects to a host service, sends, is answered, shuts down.
+    im, rx, tx = rings()
+    send(im, tx, 0x4000, vpkt(OP_REQUEST))
+    send(im, tx, 0x4100, vpkt(OP_RW, length=300), data[:300])
+    send(im, tx, 0x4400, vpkt(OP_CREDIT_REQUEST))
+    steps = [KICK_TX, ACCEPT, HOST_READ, (HOST_SEND, 2), (PUMP, 2), KICK_RX, (PUMP, 1),
+             (HOST_CLOSE, 1), (PUMP, 1), KICK_RX, HOST_READ]
+    seeds["guest-connects"] = vsock(0, steps, rx, tx, im)
+    seeds["guest-connects-event-idx"] = vsock(V_EVENT_IDX, steps, rx, tx, im)
+    send(im, tx, 0x4500, vpkt(OP_SHUTDOWN, flags=3))
+    send(im, tx, 0x4600, vpkt(OP_RST))
+    seeds["guest-connects-and-closes"] = vsock(0, steps + [KICK_TX, PUMP], rx, tx, im)
+    # Split headers, indirect tables, data straight after the header.
+    im, rx, tx = rings()
+    send(im, tx, 0x4000, vpkt(OP_REQUEST, dst_port=1025), split=True)
+    send(im, tx, 0x4100, vpkt(OP_RW, dst_port=1025, length=256), data[:256], split=True,
+         indirect_at=0x6000)
+    send(im, tx, 0x4400, vpkt(OP_CREDIT_UPDATE, dst_port=1025, buf_alloc=1 << 20, fwd_cnt=0),
+         indirect_at=0x6100)
+    seeds["split-and-indirect"] = vsock(V_INDIRECT, [KICK_TX, ACCEPT, (HOST_SEND, 7),
+                                                     HOST_READ, (PUMP, 3), KICK_RX,
+                                                     (HOST_CLOSE, 0), (PUMP, 3), KICK_RX], rx,
+                                        tx, im)
+    # Little credit from the guest: the host has more to send than it may.
+    im, rx, tx = rings(nrx=8, rx_len=44 + 512)
+    send(im, tx, 0x5000, vpkt(OP_REQUEST, dst_port=1026, buf_alloc=700))
+    send(im, tx, 0x5100, vpkt(OP_CREDIT_UPDATE, dst_port=1026, buf_alloc=700, fwd_cnt=512))
+    seeds["little-credit"] = vsock(0, [KICK_TX, ACCEPT, (HOST_SEND, 4 << 2 | 0), (PUMP, 1),
+                                       KICK_RX, (PUMP, 2), KICK_RX, KICK_TX, (PUMP, 2),
+                                       KICK_RX], rx, tx, im)
+    # A host client connects; the guest answers the REQUEST, then sends.
+    im, rx, tx = rings()
+    send(im, tx, 0x4000, vpkt(OP_RESPONSE, src_port=1024, dst_port=LOCAL_PORT))
+    send(im, tx, 0x4100, vpkt(OP_RW, src_port=1024, dst_port=LOCAL_PORT, length=64),
+         data[:64])
+    # The guest's answers are held until the host client's REQUEST reached it.
+    seeds["host-connects"] = vsock(0, [(CLIENT, 0), (PUMP, 2), KICK_RX, KICK_TX, (PUMP, 1),
+                                       HOST_READ, (HOST_SEND, 0), (PUMP, 1), KICK_RX,
+                                       (HOST_CLOSE, 0), (PUMP, 2), KICK_RX], rx, tx, im,
+                                   hold=2)
+    seeds["host-connects-oddly"] = vsock(0, [(CLIENT, 4 | 16), (CLIENT, 8), (CLIENT, 1),
+                                             (PUMP, 3), KICK_RX, KICK_TX, (PUMP, 1),
+                                             HOST_READ], rx, tx, im, hold=3)
+    # Packets to answer with an RST, or to drop: wrong CIDs, bad lengths and ops.
+    im, rx, tx = rings(size=16)
+    bad = [vpkt(OP_REQUEST, src_cid=4), vpkt(OP_REQUEST, dst_cid=3), vpkt(OP_REQUEST, typ=2),
+           vpkt(9), vpkt(OP_RW, length=70000), vpkt(OP_RW, length=100),
+           vpkt(OP_SHUTDOWN, flags=4), vpkt(OP_CREDIT_REQUEST, src_port=7),
+           vpkt(OP_RESPONSE, src_port=8), vpkt(OP_REQUEST, dst_port=9999)]
+    for i, p in enumerate(bad):
+        send(im, tx, 0x4000 + 0x80 * i, p)
+    tx.chain([(0x4800, 10, 0)])
+    seeds["bad-packets"] = vsock(0, [KICK_TX, KICK_RX, (PUMP, 2), KICK_RX], rx, tx, im)
+    # Receive buffers with room for a header only; one too short (a driver bug).
+    im, rx, tx = rings(nrx=4, rx_len=44)
+    send(im, tx, 0x4000, vpkt(OP_REQUEST))
+    seeds["rx-header-only"] = vsock(0, [KICK_TX, ACCEPT, (HOST_SEND, 1), (PUMP, 1), KICK_RX],
+                                    rx, tx, im)
+    rx.chain([(0x7000, 20, 1)])
+    seeds["rx-too-short"] = vsock(0, [KICK_TX, KICK_RX, (PUMP, 1)] * 2, rx, tx, im)
+    return seeds
+
+
+# virtio-balloon: struct fuzz_hdr (flags, nsteps, 16 steps, value, 3 queues), image.
+B_INDIRECT, B_EVENT_IDX, B_TWO, B_STATS, B_EARLY, B_NO_FEATURES = 1, 2, 4, 8, 16, 32
+INFLATE, DEFLATE, STATS, TIMER, CONFIG, TARGET, DRIVER_OK, BPUMP = range(8)
+
+
+def balloon(flags, steps, value, qs, im):
+    steps = vs_steps(*steps)
+    assert len(steps) <= 16
+    return (struct.pack("<BB", flags, len(steps)) + bytes(steps) + bytes(16 - len(steps)) +
+            struct.pack("<I", value) + b"".join(qs) + bytes(im.b))
+
+
+def pfns(*p):
+    return struct.pack("<%dI" % len(p), *p)
+
+
+def stat(tag, val):
+    return struct.pack("<HQ", tag, val)
+
+
+def balloon_seeds():
+    seeds = {}
+
+    def rings(pages=12):
+        im = Image(pages * 4096)
+        return im, Ring(im, 0x0), Ring(im, 0x400), Ring(im, 0x800)
+
+    # Inflate pages (neighbours, one out of RAM, the last PFN), deflate some.
+    im, inf, dfl, st = rings()
+    im.put(0x1000, pfns(4, 5, 6, 8, 0x100000, 0xffffffff, 11))
+    inf.chain([(0x1000, 28, 0)])
+    im.put(0x1100, pfns(4, 5))
+    dfl.chain([(0x1100, 8, 0)])
+    qs = [inf.q(), dfl.q(), fq(QUEUE_OFF, 0, 0, 0)]
+    seeds["inflate-deflate"] = balloon(0, [INFLATE, DEFLATE, (CONFIG, 1 << 2 | 2)], 7, qs, im)
+    seeds["inflate-deflate-event-idx"] = balloon(B_EVENT_IDX, [INFLATE, DEFLATE, INFLATE], 0,
+                                                 qs, im)
+    # A PFN array split mid-PFN over descriptors, in an indirect table; the rings' own page.
+    im, inf, dfl, st = rings()
+    im.put(0x1000, pfns(9, 10, 0, 3))
+    inf.chain([(0x1000, 6, 0), (0x1006, 9, 0), (0x100f, 1, 0)], indirect_at=0x1200)
+    inf.chain([(0x1000, 3, 0)])
+    seeds["inflate-split"] = balloon(B_INDIRECT, [INFLATE, DEFLATE],
+                                     0, [inf.q(), dfl.q(), fq(QUEUE_OFF, 0, 0, 0)], im)
+    # Statistics: primed before DRIVER_OK, handed back by the timer, refilled.
+    im, inf, dfl, st = rings()
+    im.put(0x2000, stat(4, 111 << 20) + stat(5, 120 << 20) + stat(77, 1) + b"\xff")
+    st.chain([(0x2000, 31, 0)])
+    im.put(0x2100, stat(0, 5) + stat(9, 9))
+    st.chain([(0x2100, 13, 0), (0x210d, 7, 0)])
+    qs = [inf.q(), dfl.q(), st.q()]
+    seeds["stats"] = balloon(B_STATS | B_EARLY, [STATS, DRIVER_OK, TIMER, STATS, TIMER, BPUMP],
+                             0, qs, im)
+    seeds["stats-late"] = balloon(B_STATS, [STATS, TIMER, (TARGET, 0), STATS], 12, qs, im)
+    seeds["stats-not-negotiated"] = balloon(B_STATS | B_NO_FEATURES, [STATS, TIMER], 0, qs, im)
+    # Config space writes of every width, new targets (one too large).
+    im, inf, dfl, st = rings(2)
+    qs = [inf.q(), dfl.q(), st.q()]
+    seeds["config-and-target"] = balloon(0, [(CONFIG, 0), (CONFIG, 1 | 4 << 2),
+                                             (CONFIG, 2 | 6 << 2), (TARGET, 0), (TARGET, 1),
+                                             (CONFIG, 1 | 5 << 2)], 0x12345678, qs, im)
+    # A PFN in the second RAM region.
+    lo, inf, dfl, st = rings(4)
+    lo.put(0x1000, pfns(HIGH >> 12, (HIGH >> 12) + 1, 1))
+    inf.chain([(0x1000, 12, 0)])
+    hi = Image(4 * 4096)
+    im2 = Image(0)
+    im2.b = lo.b + hi.b
+    seeds["two-regions"] = balloon(B_TWO, [INFLATE], 0, [inf.q(), dfl.q(),
+                                                         fq(QUEUE_OFF, 0, 0, 0)], im2)
+    # Malformed: a writable PFN buffer, a buffer outside RAM.
+    im, inf, dfl, st = rings()
+    inf.chain([(0x1000, 8, 1)])
+    inf.chain([(0x100000, 8, 0)])
+    seeds["malformed"] = balloon(0, [INFLATE, DEFLATE], 0, [inf.q(), dfl.q(),
+                                                           fq(QUEUE_OFF, 0, 0, 0)], im)
+    return seeds
+
+
 def main():
-    for target, seeds in (("virtq", virtq_seeds()), ("virtio_blk", blk_seeds())):
+    for target, seeds in (("virtq", virtq_seeds()), ("virtio_blk", blk_seeds()),
+                          ("virtio_net", net_seeds()), ("virtio_vsock", vsock_seeds()),
+                          ("virtio_balloon", balloon_seeds())):
         d = HERE / "corpus" / target
         d.mkdir(parents=True, exist_ok=True)
         for name, blob in seeds.items():

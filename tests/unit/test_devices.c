@@ -131,13 +131,13 @@ static void on_reset(void *ctx)
 	resets++;
 }
 
-Test(i8042, status_reads_zero_and_fe_resets)
+Test(i8042, status_idle_and_fe_resets)
 {
 	struct i8042 k = { .reset = on_reset };
 	uint8_t v = 0xaa;
 
 	i8042_io(&k, 4, &v, 1, false);
-	cr_assert_eq(v, 0);
+	cr_assert_eq(v & 0x03, 0, "no output, input buffer empty: Linux may reset");
 	v = 0xd1;
 	i8042_io(&k, 4, &v, 1, true);
 	cr_assert_eq(resets, 0);

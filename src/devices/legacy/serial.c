@@ -1,5 +1,7 @@
 #include "devices/legacy/serial.h"
 
+#include "vmm/metrics.h"
+
 #include <string.h>
 
 /* Register offsets (DLAB = LCR bit 7 selects the divisor latch at 0 and 1). */
@@ -65,8 +67,10 @@ static void update_irq(struct serial *s)
 
 static void push_rx(struct serial *s, uint8_t byte)
 {
-	if (s->rx_count == SERIAL_FIFO_SIZE)
+	if (s->rx_count == SERIAL_FIFO_SIZE) {
+		METRICS_INC(uart.missed_read_count);
 		return; /* overrun: the byte is lost, as on the chip */
+	}
 	s->rx[(s->rx_head + s->rx_count) % SERIAL_FIFO_SIZE] = byte;
 	s->rx_count++;
 	s->lsr |= LSR_DR;
@@ -90,6 +94,7 @@ static void write_reg(struct serial *s, unsigned int reg, uint8_t v)
 			push_rx(s, v);
 		else if (s->out)
 			s->out(s->ctx, v);
+		METRICS_INC(uart.write_count);
 		/* Sent at once: THR is empty again and says so. */
 		s->thre_pending = true;
 		break;
@@ -134,6 +139,7 @@ static uint8_t read_reg(struct serial *s, unsigned int reg)
 		if (s->lcr & LCR_DLAB)
 			return s->dll;
 		if (s->rx_count) {
+			METRICS_INC(uart.read_count);
 			v = s->rx[s->rx_head];
 			s->rx_head = (s->rx_head + 1) % SERIAL_FIFO_SIZE;
 			if (--s->rx_count == 0)

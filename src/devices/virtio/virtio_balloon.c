@@ -2,6 +2,7 @@
 
 #include "util/log.h"
 #include "util/parse.h"
+#include "vmm/metrics.h"
 
 #include <endian.h>
 #include <errno.h>
@@ -230,6 +231,7 @@ static void serve_stats(struct virtio_balloon *b)
 				return_stats_buffer(b);
 			balloon_stats_parse(b->elem.iov, b->elem.out_num, &b->st);
 			b->st.stats_updates++;
+			METRICS_INC(balloon.stats_updates_count);
 			b->stats_held = true;
 			b->stats_head = b->elem.head;
 			log_stats(&b->st);
@@ -245,9 +247,10 @@ static void serve_stats(struct virtio_balloon *b)
 static uint32_t inflate(void *ctx, struct virtq_elem *e)
 {
 	struct virtio_balloon *b = ctx;
+	uint64_t n = balloon_release_pfns(b->dev.env.mem, e->iov, e->out_num, &b->st.bad_pfns);
 
-	b->st.inflated_pages +=
-		balloon_release_pfns(b->dev.env.mem, e->iov, e->out_num, &b->st.bad_pfns);
+	b->st.inflated_pages += n;
+	METRICS_ADD(balloon.inflate_count, n);
 	return 0;
 }
 
@@ -255,8 +258,10 @@ static uint32_t inflate(void *ctx, struct virtq_elem *e)
 static uint32_t deflate(void *ctx, struct virtq_elem *e)
 {
 	struct virtio_balloon *b = ctx;
+	uint64_t n = iov_total(e->iov, e->out_num) / sizeof(uint32_t);
 
-	b->st.deflated_pages += iov_total(e->iov, e->out_num) / sizeof(uint32_t);
+	b->st.deflated_pages += n;
+	METRICS_ADD(balloon.deflate_count, n);
 	return 0;
 }
 
@@ -446,6 +451,23 @@ int virtio_balloon_set_target(struct virtio_balloon *b, uint32_t mib)
 		d->config_generation++;
 	pthread_mutex_unlock(&d->lock);
 	pr_debug("virtio-balloon: new target %u MiB", mib);
+	return 0;
+}
+
+int virtio_balloon_set_stats_interval(struct virtio_balloon *b, uint32_t seconds)
+{
+	struct itimerspec its = { .it_value.tv_sec = seconds, .it_interval.tv_sec = seconds };
+
+	if (!b)
+		return -ENODEV;
+	/* The statistics queue exists or not from creation: only the period changes. */
+	if (b->timer_fd < 0 || !seconds)
+		return -EOPNOTSUPP;
+	if (timerfd_settime(b->timer_fd, 0, &its, NULL))
+		return -errno;
+	pthread_mutex_lock(&b->dev.lock);
+	b->cfg.stats_seconds = seconds;
+	pthread_mutex_unlock(&b->dev.lock);
 	return 0;
 }
 

@@ -47,6 +47,9 @@ struct balloon_stats {
 /* For the API: a new target in MiB (less than guest memory, else -EINVAL);
  * the driver is told through a configuration change interrupt. */
 int virtio_balloon_set_target(struct virtio_balloon *b, uint32_t mib);
+/* Changes the statistics period (only when created with statistics); 0 or
+ * -EOPNOTSUPP/-errno. */
+int virtio_balloon_set_stats_interval(struct virtio_balloon *b, uint32_t seconds);
 /* Fills *s with a consistent snapshot. */
 int virtio_balloon_get_stats(struct virtio_balloon *b, struct balloon_stats *s);
 

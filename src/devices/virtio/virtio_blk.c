@@ -1,6 +1,7 @@
 #include "devices/virtio/virtio_blk.h"
 
 #include "util/log.h"
+#include "vmm/metrics.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -284,14 +285,19 @@ static int blk_prepare(int fd, uint64_t capacity, const struct blk_config *c, st
 		if (!in_range(hdr.sector, iov_bytes(io->iov, io->niov), capacity))
 			break;
 		io->used += (uint32_t)iov_bytes(io->iov, io->niov);
+		METRICS_INC(block.read_count);
+		METRICS_ADD(block.read_bytes, io->used - 1);
 		return 1;
 	case VIRTIO_BLK_T_OUT:
 		io->niov = data_out(e, io->iov);
 		if (c->read_only || !in_range(hdr.sector, iov_bytes(io->iov, io->niov), capacity))
 			break;
+		METRICS_INC(block.write_count);
+		METRICS_ADD(block.write_bytes, iov_bytes(io->iov, io->niov));
 		return 1;
 	case VIRTIO_BLK_T_FLUSH:
 		io->niov = 0;
+		METRICS_INC(block.flush_count);
 		if (c->cache == BLK_CACHE_UNSAFE) {
 			*io->status = VIRTIO_BLK_S_OK;
 			return 0;
@@ -307,9 +313,11 @@ static int blk_prepare(int fd, uint64_t capacity, const struct blk_config *c, st
 		*io->status = discard_or_zero(fd, capacity, c, e, hdr.type == VIRTIO_BLK_T_DISCARD);
 		return 0;
 	default:
+		METRICS_INC(block.invalid_reqs_count);
 		*io->status = VIRTIO_BLK_S_UNSUPP;
 		return 0;
 	}
+	METRICS_INC(block.invalid_reqs_count);
 	*io->status = VIRTIO_BLK_S_IOERR;
 	return 0;
 }
@@ -336,6 +344,8 @@ static uint32_t blk_execute(int fd, struct blk_io *io, uint64_t done)
 	else if (n && rw_all(fd, iov, n, offset, io->type == VIRTIO_BLK_T_OUT))
 		status = VIRTIO_BLK_S_IOERR;
 	*io->status = status;
+	if (status != VIRTIO_BLK_S_OK)
+		METRICS_INC(block.execute_fails);
 	return status == VIRTIO_BLK_S_OK ? io->used : 1;
 }
 
@@ -400,6 +410,7 @@ static void blk_notify(struct virtio_dev *d, unsigned int q)
 {
 	struct virtio_blk *b = d->priv;
 
+	METRICS_INC(block.queue_event_count);
 	virtio_serve_queue(d, q, &b->elem, blk_request, b);
 	if (b->uring_ready)
 		io_uring_submit(&b->ring);

@@ -5,6 +5,7 @@
 #include "devices/virtio/virtio_net.h"
 
 #include "util/log.h"
+#include "vmm/metrics.h"
 
 #include <endian.h>
 #include <errno.h>
@@ -360,6 +361,10 @@ static void count_drop(struct virtio_net *x, bool rx, const char *why)
 	uint64_t *n = rx ? &x->rx_drops : &x->tx_drops;
 
 	(*n)++;
+	if (rx)
+		METRICS_INC(net.rx_fails);
+	else
+		METRICS_INC(net.tx_fails);
 	if (x->drops_logged >= DROPS_LOGGED)
 		return;
 	x->drops_logged++;
@@ -392,6 +397,7 @@ static void tap_gone(struct virtio_net *x, const char *what)
 	if (x->tap_dead)
 		return;
 	pr_warn("virtio-net %s: %s; the guest's link goes down", x->cfg.tap, what);
+	METRICS_INC(net.tap_read_fails);
 	x->tap_dead = true;
 	/* Errors are reported however little is asked for: only removal stops them. */
 	if (x->tap_polled && !event_loop_del(x->dev.env.loop, x->tap_fd))
@@ -466,6 +472,7 @@ static void rx_process(struct virtio_net *x)
 			}
 			x->rx_wait = true;
 			x->rx_waits++;
+			METRICS_INC(net.no_rx_avail_buffer);
 			break;
 		}
 		if (r < 0) {
@@ -476,6 +483,8 @@ static void rx_process(struct virtio_net *x)
 			count_drop(x, true, "it does not fit the guest's receive buffers");
 		} else {
 			x->rx_frames++;
+			METRICS_INC(net.rx_packets_count);
+			METRICS_ADD(net.rx_bytes_count, x->rx.len - NET_HDR_LEN);
 			x->rx_gso += x->rx.frame[offsetof(struct virtio_net_hdr_v1, gso_type)] !=
 				     VIRTIO_NET_HDR_GSO_NONE;
 		}
@@ -496,6 +505,9 @@ static void count_tx(struct virtio_net *x)
 		   &gso, 1);
 	x->tx_frames++;
 	x->tx_gso += gso != VIRTIO_NET_HDR_GSO_NONE;
+	METRICS_INC(net.tx_packets_count);
+	if (x->tx_elem.out_len > NET_HDR_LEN)
+		METRICS_ADD(net.tx_bytes_count, x->tx_elem.out_len - NET_HDR_LEN);
 }
 
 static void tx_complete(struct virtio_net *x, unsigned int *done)
@@ -558,10 +570,13 @@ static void net_notify(struct virtio_dev *d, unsigned int q)
 {
 	struct virtio_net *x = d->priv;
 
-	if (q == RXQ)
+	if (q == RXQ) {
+		METRICS_INC(net.rx_queue_event_count);
 		rx_process(x);
-	else if (q == TXQ)
+	} else if (q == TXQ) {
+		METRICS_INC(net.tx_queue_event_count);
 		tx_process(x);
+	}
 }
 
 static void on_tap(void *ctx, uint32_t events)
@@ -571,8 +586,10 @@ static void on_tap(void *ctx, uint32_t events)
 	pthread_mutex_lock(&x->dev.lock);
 	if (events & EPOLLOUT)
 		tx_process(x);
-	if (events & EPOLLIN)
+	if (events & EPOLLIN) {
+		METRICS_INC(net.rx_tap_event_count);
 		rx_process(x);
+	}
 	if ((events & (EPOLLERR | EPOLLHUP)) && !(events & EPOLLIN))
 		tap_gone(x, "the TAP device was removed");
 	pthread_mutex_unlock(&x->dev.lock);

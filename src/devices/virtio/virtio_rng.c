@@ -1,6 +1,7 @@
 #include "devices/virtio/virtio_rng.h"
 
 #include "util/log.h"
+#include "vmm/metrics.h"
 
 #include <errno.h>
 #include <linux/virtio_ids.h>
@@ -44,8 +45,14 @@ uint32_t virtio_rng_fill(struct virtq_elem *e)
 
 static uint32_t rng_request(void *ctx, struct virtq_elem *e)
 {
+	uint32_t n = virtio_rng_fill(e);
+
 	(void)ctx;
-	return virtio_rng_fill(e);
+	METRICS_INC(entropy.entropy_event_count);
+	METRICS_ADD(entropy.entropy_bytes, n);
+	if (n < e->in_len && n < MAX_PER_BUFFER)
+		METRICS_INC(entropy.host_rng_fails);
+	return n;
 }
 
 static void rng_notify(struct virtio_dev *d, unsigned int q)

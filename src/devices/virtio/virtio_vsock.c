@@ -18,6 +18,7 @@
 
 #include "devices/virtio/vsock_proto.h"
 #include "util/log.h"
+#include "vmm/metrics.h"
 #include "util/parse.h"
 
 #include <endian.h>
@@ -267,6 +268,7 @@ static void conn_kill(struct virtio_vsock *v, struct conn *c)
 	conn_close_fd(v, c);
 	list_unlink(v, c);
 	v->nconns--;
+	METRICS_INC(vsock.conns_removed);
 	c->dead = true;
 	c->next = v->dead;
 	v->dead = c;
@@ -363,6 +365,7 @@ static struct conn *conn_new(struct virtio_vsock *v, int fd, enum conn_state sta
 	c->state = state;
 	list_append(v, c);
 	v->nconns++;
+	METRICS_INC(vsock.conns_added);
 	return c;
 }
 
@@ -515,6 +518,7 @@ static void conn_rw(struct virtio_vsock *v, struct conn *c, struct virtq_elem *e
 	}
 	if (!len)
 		return;
+	METRICS_ADD(vsock.tx_bytes_count, len);
 	c->rx_cnt += len;
 	if (!c->buf_len) {
 		unsigned int n = iov_slice(e->iov, e->out_num, HDR_SIZE, len, v->scratch);
@@ -636,6 +640,7 @@ static uint32_t tx_packet(void *ctx, struct virtq_elem *e)
 		warn_guest(v, "dropped a TX buffer", "shorter than a packet header");
 		return 0;
 	}
+	METRICS_INC(vsock.tx_packets_count);
 	iov_to_buf(e->iov, e->out_num, 0, &h, HDR_SIZE);
 	verdict = vsock_hdr_check(&h, e->out_len - HDR_SIZE, v->cfg.cid, &why);
 	host_port = le32toh(h.dst_port);
@@ -811,6 +816,7 @@ static uint32_t conn_data(struct virtio_vsock *v, struct conn *c, struct virtq_e
 		conn_hdr(v, c, &h, VIRTIO_VSOCK_OP_RW);
 		h.len = htole32((uint32_t)n);
 		c->tx_cnt += (uint32_t)n;
+		METRICS_ADD(vsock.rx_bytes_count, n);
 		/* Round robin: the next packet goes to another connection. */
 		list_unlink(v, c);
 		list_append(v, c);
@@ -900,6 +906,7 @@ static void rx_pump(struct virtio_vsock *v)
 		if (!len)
 			break;
 		virtq_push(q, v->rx_elem.head, len);
+		METRICS_INC(vsock.rx_packets_count);
 		v->rx_stashed = false;
 		pushed = true;
 	}
@@ -1097,6 +1104,10 @@ static void vsock_notify(struct virtio_dev *d, unsigned int q)
 
 	/* The event queue only holds buffers for transport resets we never send. */
 	if (q == TXQ)
+		METRICS_INC(vsock.tx_queue_event_count);
+	else if (q == RXQ)
+		METRICS_INC(vsock.rx_queue_event_count);
+	if (q == TXQ)
 		virtio_serve_queue(d, TXQ, &v->tx_elem, tx_packet, v);
 	if (q == TXQ || q == RXQ)
 		settle(v);
@@ -1109,6 +1120,8 @@ static void vsock_reset(struct virtio_dev *d)
 	/* The guest forgot every connection: close the host ends. */
 	kill_all(v);
 	v->rx_stashed = false;
+	/* No port is in use any more; starting over keeps a run reproducible (fuzzing). */
+	v->next_port = LOCAL_PORT_FIRST;
 	arm_timer(v);
 	reap(v);
 }

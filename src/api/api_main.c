@@ -1,0 +1,542 @@
+/* `volt --api-sock PATH [--id ID]` and `volt --config-file FILE [--no-api]`:
+ * options, the pre-boot loop on the main thread (API requests + SIGINT/
+ * SIGTERM), InstanceStart, then vm_serve() with the API as its extra source.
+ * Every request runs on the main thread (api_server_dispatch), so the router
+ * and the VM are only ever touched from here. */
+#include "api/api.h"
+
+#include "api/http_server.h"
+#include "api/router.h"
+#include "api/vm_config_json.h"
+#include "sandbox/sandbox.h"
+#include "util/log.h"
+#include "vmm/host.h"
+#include "vmm/metrics.h"
+#include "vmm/vm.h"
+#include "volt-config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Firecracker's default when neither --api-sock nor --no-api is given. */
+#define DEFAULT_API_SOCK "/run/volt.socket"
+#define CONFIG_FILE_MAX	 (1 << 20)
+
+static const char usage[] =
+	"usage: volt --api-sock PATH [--id ID] [--config-file FILE]\n"
+	"       volt --config-file FILE --no-api [--id ID]\n"
+	"  options: [--log-level|--level LEVEL] [--log-path PATH] [--show-level]\n"
+	"           [--show-log-origin] [--metrics-path PATH] [--boot-timer]\n"
+	"           [--seccomp=kill|log|off] [--no-seccomp] [--landlock=auto|require|off]\n"
+	"Firecracker's REST API on a Unix socket (docs/api.md), or a boot from its JSON\n"
+	"configuration file. The guest's serial console is stdin/stdout.\n";
+
+struct api_main {
+	struct api_server srv;
+	bool has_srv;
+	struct api_state st;
+	struct vm *vm;
+	struct vm_config vcfg;
+	char cmdline[API_CMDLINE_MAX + 256];
+	struct timespec started;
+	bool boot_timer;
+};
+
+static int op_instance_start(void *ctx, const struct api_config *cfg, char *why, size_t why_size)
+{
+	struct api_main *m = ctx;
+	struct vm_config *v = &m->vcfg;
+	int err;
+
+	memset(v, 0, sizeof(*v));
+	err = api_config_to_vm(cfg, v, m->cmdline, sizeof(m->cmdline), why, why_size);
+	if (err)
+		return err;
+	v->protocol = BOOT_PROTOCOL_AUTO;
+	v->pvm_host = host_is_pvm();
+	v->boot_timer = m->boot_timer;
+	v->started = m->started;
+	m->vm = calloc(1, sizeof(*m->vm));
+	if (!m->vm)
+		return -ENOMEM;
+	log_clear_last_error();
+	err = vm_create(m->vm, v);
+	if (!err) {
+		err = vm_start(m->vm);
+		if (err) {
+			/* Join whatever did start; the VM is not running afterwards. */
+			snprintf(why, why_size, "%s",
+				 log_last_error()[0] ? log_last_error() : strerror(-err));
+			vm_stop(m->vm, 1, "cannot start the VM: %s", strerror(-err));
+			vm_serve(m->vm, NULL);
+		}
+	} else {
+		snprintf(why, why_size, "%s",
+			 log_last_error()[0] ? log_last_error() : strerror(-err));
+	}
+	if (err) {
+		vm_destroy(m->vm);
+		free(m->vm);
+		m->vm = NULL;
+		return err;
+	}
+	return 0;
+}
+
+static int op_pause(void *ctx)
+{
+	struct api_main *m = ctx;
+	int err = vm_pause(m->vm);
+
+	if (!err)
+		METRICS_INC(api.pause_count);
+	return err;
+}
+
+static int op_resume(void *ctx)
+{
+	struct api_main *m = ctx;
+	int err = vm_resume(m->vm);
+
+	if (!err)
+		METRICS_INC(api.resume_count);
+	return err;
+}
+
+static bool op_is_paused(void *ctx)
+{
+	struct api_main *m = ctx;
+
+	return m->vm && vm_is_paused(m->vm);
+}
+
+static int op_ctrl_alt_del(void *ctx)
+{
+	struct api_main *m = ctx;
+
+	return vm_ctrl_alt_del(m->vm);
+}
+
+static int op_balloon_set(void *ctx, unsigned int mib)
+{
+	struct api_main *m = ctx;
+
+	return m->vm->balloon ? virtio_balloon_set_target(m->vm->balloon, mib) : -ENODEV;
+}
+
+static int op_balloon_stats(void *ctx, struct balloon_stats *s)
+{
+	struct api_main *m = ctx;
+
+	return m->vm->balloon ? virtio_balloon_get_stats(m->vm->balloon, s) : -ENODEV;
+}
+
+static int op_balloon_stats_interval(void *ctx, unsigned int seconds)
+{
+	struct api_main *m = ctx;
+
+	return m->vm->balloon ? virtio_balloon_set_stats_interval(m->vm->balloon, seconds)
+			      : -ENODEV;
+}
+
+static int op_logger(void *ctx, const struct api_logger *l, char *why, size_t why_size)
+{
+	enum log_level level;
+	int err;
+
+	(void)ctx;
+	if (l->level[0] && !log_level_parse(l->level, &level))
+		log_set_level(level);
+	log_set_options(l->show_level, l->show_log_origin);
+	if (l->path[0]) {
+		err = log_open(l->path);
+		if (err) {
+			snprintf(why, why_size, "log_path: cannot open '%.200s': %s", l->path,
+				 strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+static int op_metrics(void *ctx, const char *path, char *why, size_t why_size)
+{
+	int err = metrics_open(path);
+
+	(void)ctx;
+	if (err)
+		snprintf(why, why_size, "cannot open '%.200s': %s", path, strerror(-err));
+	return err;
+}
+
+static int op_flush_metrics(void *ctx)
+{
+	(void)ctx;
+	return metrics_flush();
+}
+
+static const struct api_ops ops = {
+	.instance_start = op_instance_start,
+	.pause = op_pause,
+	.resume = op_resume,
+	.is_paused = op_is_paused,
+	.ctrl_alt_del = op_ctrl_alt_del,
+	.balloon_set = op_balloon_set,
+	.balloon_stats = op_balloon_stats,
+	.balloon_stats_interval = op_balloon_stats_interval,
+	.logger = op_logger,
+	.metrics = op_metrics,
+	.flush_metrics = op_flush_metrics,
+};
+
+static void handle(void *ctx, const struct api_request *req, struct api_response *resp)
+{
+	struct api_main *m = ctx;
+
+	api_handle(&m->st, req->method, req->url, req->body, req->len, resp);
+	if (!strcmp(req->url, "/actions") && resp->status < 300)
+		METRICS_INC(api.actions_count);
+}
+
+static void on_ctl(void *ctx)
+{
+	struct api_main *m = ctx;
+
+	api_server_dispatch(&m->srv, handle, m);
+}
+
+static int read_config_file(const char *path, struct api_config *cfg)
+{
+	char why[512], *buf;
+	struct stat st;
+	ssize_t n;
+	json_t *j;
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st)) {
+		err = -errno;
+		pr_err("--config-file '%s': %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return err;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > CONFIG_FILE_MAX) {
+		pr_err("--config-file '%s': not a regular file of at most %d bytes", path,
+		       CONFIG_FILE_MAX);
+		close(fd);
+		return -EINVAL;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	n = read(fd, buf, (size_t)st.st_size);
+	close(fd);
+	if (n != st.st_size) {
+		pr_err("--config-file '%s': short read", path);
+		free(buf);
+		return -EIO;
+	}
+	j = api_json_parse(buf, (size_t)n, why, sizeof(why));
+	free(buf);
+	err = j ? api_config_from_json(cfg, j, why, sizeof(why)) : -EINVAL;
+	json_decref(j);
+	if (err)
+		pr_err("--config-file '%s': %s", path, why);
+	return err;
+}
+
+/* Applies a configuration file's logger and metrics and boots it. */
+static int boot_from_file(struct api_main *m)
+{
+	struct api_config *c = &m->st.cfg;
+	char why[512] = "";
+	int err = 0;
+
+	if (c->has_logger)
+		err = op_logger(m, &c->logger, why, sizeof(why));
+	if (!err && c->has_metrics)
+		err = op_metrics(m, c->metrics_path, why, sizeof(why));
+	if (!err)
+		err = op_instance_start(m, c, why, sizeof(why));
+	if (err) {
+		pr_err("--config-file: cannot start the microVM: %s",
+		       why[0] ? why : strerror(-err));
+		return err;
+	}
+	m->st.started = true;
+	return 0;
+}
+
+/* Serves requests before InstanceStart; returns 0 once the VM runs, or the
+ * exit status (128 + signal) when stopped first. */
+static int preboot_loop(struct api_main *m, int sfd)
+{
+	while (!m->st.started) {
+		struct pollfd p[2] = {
+			{ .fd = m->srv.efd, .events = POLLIN },
+			{ .fd = sfd, .events = POLLIN },
+		};
+
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (p[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				pr_info("stopped by signal %s before the microVM started",
+					strsignal((int)si.ssi_signo));
+				return 128 + (int)si.ssi_signo;
+			}
+		}
+		if (p[0].revents & POLLIN)
+			api_server_dispatch(&m->srv, handle, m);
+	}
+	return 0;
+}
+
+int api_main(int argc, char **argv, const struct timespec *started)
+{
+	enum {
+		O_API_SOCK = 256,
+		O_ID,
+		O_CONFIG,
+		O_NO_API,
+		O_LOG_LEVEL,
+		O_LOG_PATH,
+		O_SHOW_LEVEL,
+		O_SHOW_ORIGIN,
+		O_METRICS,
+		O_BOOT_TIMER,
+		O_SECCOMP,
+		O_NO_SECCOMP,
+		O_LANDLOCK,
+		O_IGNORED,
+		O_VERSION,
+		O_HELP,
+	};
+	static const struct option longopts[] = {
+		{ "api-sock", required_argument, NULL, O_API_SOCK },
+		{ "id", required_argument, NULL, O_ID },
+		{ "config-file", required_argument, NULL, O_CONFIG },
+		{ "no-api", no_argument, NULL, O_NO_API },
+		{ "log-level", required_argument, NULL, O_LOG_LEVEL },
+		{ "level", required_argument, NULL, O_LOG_LEVEL },
+		{ "log-path", required_argument, NULL, O_LOG_PATH },
+		{ "show-level", no_argument, NULL, O_SHOW_LEVEL },
+		{ "show-log-origin", no_argument, NULL, O_SHOW_ORIGIN },
+		{ "metrics-path", required_argument, NULL, O_METRICS },
+		{ "boot-timer", no_argument, NULL, O_BOOT_TIMER },
+		{ "seccomp", required_argument, NULL, O_SECCOMP },
+		{ "no-seccomp", no_argument, NULL, O_NO_SECCOMP },
+		{ "landlock", required_argument, NULL, O_LANDLOCK },
+		/* The jailer's timing options: accepted, not used. */
+		{ "start-time-us", required_argument, NULL, O_IGNORED },
+		{ "start-time-cpu-us", required_argument, NULL, O_IGNORED },
+		{ "parent-cpu-time-us", required_argument, NULL, O_IGNORED },
+		{ "version", no_argument, NULL, O_VERSION },
+		{ "help", no_argument, NULL, O_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	static struct api_main m;
+	const char *sock = NULL, *config = NULL, *id = NULL, *log_path = NULL, *metrics_path = NULL;
+	bool no_api = false, show_level = false, show_origin = false;
+	enum sandbox_seccomp_mode smode;
+	enum sandbox_landlock_mode lmode;
+	struct timespec cpu;
+	enum log_level level;
+	char **args;
+	sigset_t sigs;
+	int c, err, sfd = -1, status;
+
+	/* getopt wants a program name in front. */
+	args = calloc((size_t)argc + 2, sizeof(*args));
+	if (!args)
+		return -ENOMEM;
+	args[0] = "volt";
+	memcpy(args + 1, argv, (size_t)argc * sizeof(*args));
+	optind = 1;
+	while ((c = getopt_long(argc + 1, args, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case O_API_SOCK:
+			sock = optarg;
+			break;
+		case O_ID:
+			if (!api_instance_id_valid(optarg)) {
+				pr_err("--id '%s': 1 to %d characters, alphanumeric or '-'", optarg,
+				       API_INSTANCE_ID_MAX);
+				err = -EINVAL;
+				goto out_args;
+			}
+			id = optarg;
+			break;
+		case O_CONFIG:
+			config = optarg;
+			break;
+		case O_NO_API:
+			no_api = true;
+			break;
+		case O_LOG_LEVEL:
+			if (log_level_parse(optarg, &level)) {
+				pr_err("--log-level: '%s' is not off, error, warn, info or debug",
+				       optarg);
+				err = -EINVAL;
+				goto out_args;
+			}
+			log_set_level(level);
+			break;
+		case O_LOG_PATH:
+			log_path = optarg;
+			break;
+		case O_SHOW_LEVEL:
+			show_level = true;
+			break;
+		case O_SHOW_ORIGIN:
+			show_origin = true;
+			break;
+		case O_METRICS:
+			metrics_path = optarg;
+			break;
+		case O_BOOT_TIMER:
+			m.boot_timer = true;
+			break;
+		case O_SECCOMP:
+			if (sandbox_seccomp_mode_parse(optarg, &smode)) {
+				pr_err("--seccomp: '%s' is not kill, log or off", optarg);
+				err = -EINVAL;
+				goto out_args;
+			}
+			/* sandbox_seccomp_prepare() warns when it is off. */
+			sandbox_set_seccomp_mode(smode);
+			break;
+		case O_NO_SECCOMP:
+			sandbox_set_seccomp_mode(SANDBOX_SECCOMP_OFF);
+			break;
+		case O_LANDLOCK:
+			if (sandbox_landlock_mode_parse(optarg, &lmode)) {
+				pr_err("--landlock: '%s' is not auto, require or off", optarg);
+				err = -EINVAL;
+				goto out_args;
+			}
+			sandbox_set_landlock_mode(lmode);
+			break;
+		case O_IGNORED:
+			break;
+		case O_VERSION:
+			printf("volt %s\n", VOLT_VERSION);
+			err = 0;
+			goto out_args;
+		case O_HELP:
+			fputs(usage, stdout);
+			err = 0;
+			goto out_args;
+		default:
+			fputs(usage, stderr);
+			err = -EINVAL;
+			goto out_args;
+		}
+	}
+	if (optind < argc + 1) {
+		pr_err("unexpected argument '%s'", args[optind]);
+		fputs(usage, stderr);
+		err = -EINVAL;
+		goto out_args;
+	}
+	if (no_api && sock) {
+		pr_err("--no-api and --api-sock exclude each other");
+		err = -EINVAL;
+		goto out_args;
+	}
+	if (no_api && !config) {
+		pr_err("--no-api needs --config-file: nothing could configure the microVM");
+		err = -EINVAL;
+		goto out_args;
+	}
+	free(args);
+	if (!sock && !no_api)
+		sock = DEFAULT_API_SOCK;
+
+	m.started = *started;
+	api_state_init(&m.st, &ops, &m, id);
+	if (id)
+		log_set_instance_id(id);
+	/* volt's own lines always carry their level; show_level is accepted. */
+	(void)show_level;
+	log_set_options(true, show_origin);
+	if (log_path && (err = log_open(log_path)))
+		return err;
+	if (metrics_path && (err = metrics_open(metrics_path)))
+		return err;
+	if (config && (err = read_config_file(config, &m.st.cfg)))
+		return err;
+
+	/* The API thread inherits the mask: signals reach the signalfd only. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGQUIT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (!no_api) {
+		/* The API thread installs its filter at once: compile them now. */
+		err = sandbox_seccomp_prepare();
+		if (!err)
+			err = api_server_start(&m.srv, sock);
+		if (err)
+			return err;
+		m.has_srv = true;
+		METRICS_SET(api_server.process_startup_time_us, metrics_us_since(started));
+		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+		METRICS_SET(api_server.process_startup_time_cpu_us,
+			    (uint64_t)cpu.tv_sec * 1000000 + (uint64_t)cpu.tv_nsec / 1000);
+		pr_debug("API socket %s ready after %llu us", sock,
+			 (unsigned long long)metrics_us_since(started));
+	}
+	if (config) {
+		err = boot_from_file(&m);
+		if (err)
+			goto out;
+	} else {
+		sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+		if (sfd < 0) {
+			err = -errno;
+			goto out;
+		}
+		err = preboot_loop(&m, sfd);
+		close(sfd);
+		if (err)
+			goto out;
+	}
+	status = vm_serve(m.vm,
+			  m.has_srv ? &(struct vm_ctl){ .fd = m.srv.efd, .fn = on_ctl, .ctx = &m }
+				    : NULL);
+	err = status;
+out:
+	if (m.has_srv)
+		api_server_close(&m.srv);
+	if (m.vm) {
+		vm_destroy(m.vm);
+		free(m.vm);
+		m.vm = NULL;
+	}
+	return err;
+out_args:
+	free(args);
+	return err;
+}

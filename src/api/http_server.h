@@ -1,0 +1,51 @@
+/* HTTP/1.1 on a Unix socket (libmicrohttpd), served by one thread of its own
+ * that installs the API seccomp filter before its first request. Requests are
+ * not executed there: each one is put in a one-slot mailbox, the eventfd
+ * api_server.efd is written, and the server thread waits until the owner
+ * (the main thread) has called api_server_dispatch(), which runs the handler
+ * and hands the answer back. Bodies over API_MAX_PAYLOAD are refused by the
+ * server thread itself. */
+#ifndef VOLT_API_HTTP_SERVER_H
+#define VOLT_API_HTTP_SERVER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/un.h>
+
+#include "api/router.h"
+
+struct api_request {
+	const char *method, *url;
+	const char *body;
+	size_t len;
+	struct api_response resp;
+	bool done;
+};
+
+struct api_server {
+	int listen_fd;
+	int efd; /* readable while a request waits in the mailbox */
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct MHD_Daemon *daemon;
+	pthread_t thread;
+	bool thread_started;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct api_request *slot;
+	bool closed; /* the owner answers no more requests */
+};
+
+/* Binds path (an existing socket there is replaced; any other file is not)
+ * and starts the server thread. 0, or -errno (logged). */
+int api_server_start(struct api_server *s, const char *path);
+/* Owner: reads efd and answers the waiting request (if any) with handle(). */
+void api_server_dispatch(struct api_server *s,
+			 void (*handle)(void *ctx, const struct api_request *req,
+					struct api_response *resp),
+			 void *ctx);
+/* Owner: later requests get 400 "the microVM has stopped"; unlinks the socket.
+ * The server thread is left to the process exit (it may be blocked in poll). */
+void api_server_close(struct api_server *s);
+
+#endif

@@ -1,0 +1,472 @@
+/* Method + path -> handler, Firecracker's pre-/post-boot rules, JSON answers. */
+#include "api/router.h"
+
+#include "volt-config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NOT_AFTER_BOOT	"The requested operation is not supported after starting the microVM."
+#define NOT_BEFORE_BOOT "The requested operation is not supported before starting the microVM."
+
+enum method { M_GET = 1, M_PUT = 2, M_PATCH = 4 };
+
+enum route {
+	R_ROOT,
+	R_VERSION,
+	R_BOOT,
+	R_MACHINE,
+	R_DRIVE,
+	R_NET,
+	R_VSOCK,
+	R_ENTROPY,
+	R_BALLOON,
+	R_BALLOON_STATS,
+	R_LOGGER,
+	R_METRICS,
+	R_ACTIONS,
+	R_VM,
+	R_VM_CONFIG,
+};
+
+static const struct {
+	const char *path; /* without the leading '/' */
+	bool has_id;	  /* "<path>/{id}" */
+	unsigned int methods;
+	unsigned int pre_only;	/* methods refused once started */
+	unsigned int post_only; /* methods refused before */
+} routes[] = {
+	[R_ROOT] = { "", false, M_GET, 0, 0 },
+	[R_VERSION] = { "version", false, M_GET, 0, 0 },
+	[R_BOOT] = { "boot-source", false, M_PUT, M_PUT, 0 },
+	[R_MACHINE] = { "machine-config", false, M_GET | M_PUT | M_PATCH, M_PUT | M_PATCH, 0 },
+	[R_DRIVE] = { "drives", true, M_PUT | M_PATCH, M_PUT, 0 },
+	[R_NET] = { "network-interfaces", true, M_PUT | M_PATCH, M_PUT, M_PATCH },
+	[R_VSOCK] = { "vsock", false, M_PUT, M_PUT, 0 },
+	[R_ENTROPY] = { "entropy", false, M_PUT, M_PUT, 0 },
+	[R_BALLOON] = { "balloon", false, M_GET | M_PUT | M_PATCH, M_PUT, M_PATCH },
+	[R_BALLOON_STATS] = { "balloon/statistics", false, M_GET | M_PATCH, 0, M_GET | M_PATCH },
+	[R_LOGGER] = { "logger", false, M_PUT, M_PUT, 0 },
+	[R_METRICS] = { "metrics", false, M_PUT, M_PUT, 0 },
+	[R_ACTIONS] = { "actions", false, M_PUT, 0, 0 },
+	[R_VM] = { "vm", false, M_PATCH, 0, M_PATCH },
+	[R_VM_CONFIG] = { "vm/config", false, M_GET, 0, 0 },
+};
+
+bool api_instance_id_valid(const char *id)
+{
+	size_t i;
+
+	for (i = 0; id[i]; i++)
+		if (i >= API_INSTANCE_ID_MAX || !(isalnum((unsigned char)id[i]) || id[i] == '-'))
+			return false;
+	return i > 0;
+}
+
+void api_state_init(struct api_state *s, const struct api_ops *ops, void *ctx, const char *id)
+{
+	memset(s, 0, sizeof(*s));
+	api_config_init(&s->cfg);
+	s->ops = ops;
+	s->ctx = ctx;
+	snprintf(s->id, sizeof(s->id), "%s", id ? id : "anonymous-instance");
+}
+
+/* Messages quote request bytes: keep them printable ASCII so they are valid
+ * JSON strings whatever arrived (and however snprintf truncated them). */
+static void sanitize(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			*s = '?';
+}
+
+static void answer_json(struct api_response *r, int status, json_t *j)
+{
+	r->status = status;
+	r->body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (!r->body) {
+		r->status = 500;
+		r->body = strdup("{\"fault_message\":\"out of memory\"}");
+	}
+}
+
+void api_fault(struct api_response *r, int status, const char *msg)
+{
+	char buf[1024];
+
+	snprintf(buf, sizeof(buf), "%s", msg);
+	sanitize(buf);
+	answer_json(r, status, json_pack("{s:s}", "fault_message", buf));
+}
+
+static void faultf(struct api_response *r, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void faultf(struct api_response *r, int status, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	api_fault(r, status, buf);
+}
+
+static void no_content(struct api_response *r)
+{
+	r->status = 204;
+	r->body = NULL;
+}
+
+static const char *state_name(struct api_state *s)
+{
+	if (!s->started)
+		return "Not started";
+	return s->ops->is_paused && s->ops->is_paused(s->ctx) ? "Paused" : "Running";
+}
+
+static void get_balloon_stats(struct api_state *s, struct api_response *r)
+{
+	static const char *const names[VIRTIO_BALLOON_S_NR] = {
+		[VIRTIO_BALLOON_S_SWAP_IN] = "swap_in",
+		[VIRTIO_BALLOON_S_SWAP_OUT] = "swap_out",
+		[VIRTIO_BALLOON_S_MAJFLT] = "major_faults",
+		[VIRTIO_BALLOON_S_MINFLT] = "minor_faults",
+		[VIRTIO_BALLOON_S_MEMFREE] = "free_memory",
+		[VIRTIO_BALLOON_S_MEMTOT] = "total_memory",
+		[VIRTIO_BALLOON_S_AVAIL] = "available_memory",
+		[VIRTIO_BALLOON_S_CACHES] = "disk_caches",
+		[VIRTIO_BALLOON_S_HTLB_PGALLOC] = "hugetlb_allocations",
+		[VIRTIO_BALLOON_S_HTLB_PGFAIL] = "hugetlb_failures",
+	};
+	struct balloon_stats st;
+	json_t *j;
+	int t;
+
+	if (!s->cfg.has_balloon)
+		return api_fault(r, 400, "balloon: no balloon device is configured");
+	if (!s->cfg.balloon.stats_seconds)
+		return api_fault(r, 400,
+				 "balloon: stats_polling_interval_s: statistics are not enabled "
+				 "(it was 0 at boot)");
+	if (!s->ops->balloon_stats || s->ops->balloon_stats(s->ctx, &st))
+		return api_fault(r, 400, "balloon: the statistics cannot be read");
+	j = json_pack("{s:I, s:I, s:I, s:I}", "target_pages", (json_int_t)st.target_pages,
+		      "actual_pages", (json_int_t)st.actual_pages, "target_mib",
+		      (json_int_t)(st.target_pages >> 8), "actual_mib",
+		      (json_int_t)(st.actual_pages >> 8));
+	for (t = 0; j && t < VIRTIO_BALLOON_S_NR; t++)
+		if (names[t] && (st.valid & (1u << t)))
+			json_object_set_new(j, names[t], json_integer((json_int_t)st.val[t]));
+	answer_json(r, 200, j);
+}
+
+static void do_action(struct api_state *s, json_t *j, struct api_response *r)
+{
+	char type[32], why[512];
+	int err;
+
+	if (api_parse_action(j, type, sizeof(type), why, sizeof(why)))
+		return api_fault(r, 400, why);
+	if (!strcmp(type, "InstanceStart")) {
+		if (s->started)
+			return api_fault(r, 400, NOT_AFTER_BOOT);
+		if (s->failed)
+			return faultf(r, 400,
+				      "actions: InstanceStart: the microVM failed to start "
+				      "before (%s); restart volt",
+				      s->fail_reason);
+		why[0] = '\0';
+		err = api_config_to_vm(&s->cfg, &(struct vm_config){ 0 },
+				       (char[API_CMDLINE_MAX + 256]){ 0 }, API_CMDLINE_MAX + 256,
+				       why, sizeof(why));
+		if (err)
+			/* Nothing was tried: the configuration can still be fixed. */
+			return faultf(r, 400, "actions: InstanceStart: %s", why);
+		err = s->ops->instance_start
+			      ? s->ops->instance_start(s->ctx, &s->cfg, why, sizeof(why))
+			      : -ENOSYS;
+		if (err) {
+			s->failed = true;
+			snprintf(s->fail_reason, sizeof(s->fail_reason), "%s",
+				 why[0] ? why : strerror(-err));
+			return faultf(r, 400,
+				      "actions: InstanceStart: cannot start the microVM: %s",
+				      s->fail_reason);
+		}
+		s->started = true;
+		return no_content(r);
+	}
+	if (!strcmp(type, "SendCtrlAltDel")) {
+		if (!s->started)
+			return api_fault(r, 400, NOT_BEFORE_BOOT);
+		err = s->ops->ctrl_alt_del ? s->ops->ctrl_alt_del(s->ctx) : -ENOSYS;
+		if (err)
+			return faultf(r, 400, "actions: SendCtrlAltDel: %s", strerror(-err));
+		return no_content(r);
+	}
+	if (!strcmp(type, "FlushMetrics")) {
+		err = s->ops->flush_metrics ? s->ops->flush_metrics(s->ctx) : -ENOSYS;
+		if (err == -ENOENT)
+			return api_fault(r, 400,
+					 "actions: FlushMetrics: the metrics system is not "
+					 "initialized (PUT /metrics first)");
+		if (err)
+			return faultf(r, 400, "actions: FlushMetrics: %s", strerror(-err));
+		return no_content(r);
+	}
+	faultf(r, 400,
+	       "actions: action_type: '%s' is not InstanceStart, SendCtrlAltDel or FlushMetrics",
+	       type);
+}
+
+static void do_vm_state(struct api_state *s, json_t *j, struct api_response *r)
+{
+	char why[256];
+	bool pause;
+	int err;
+
+	if (api_parse_vm_state(j, &pause, why, sizeof(why)))
+		return api_fault(r, 400, why);
+	if (pause)
+		err = s->ops->pause ? s->ops->pause(s->ctx) : -ENOSYS;
+	else
+		err = s->ops->resume ? s->ops->resume(s->ctx) : -ENOSYS;
+	if (err)
+		return faultf(r, 400, "vm: state: cannot %s the microVM: %s",
+			      pause ? "pause" : "resume", strerror(-err));
+	no_content(r);
+}
+
+static void do_balloon_stats_patch(struct api_state *s, json_t *j, struct api_response *r)
+{
+	unsigned int secs, old = s->cfg.balloon.stats_seconds;
+	char why[256];
+	int err;
+
+	if (api_parse_balloon_stats_update(j, &secs, why, sizeof(why)))
+		return api_fault(r, 400, why);
+	if (!s->cfg.has_balloon)
+		return api_fault(r, 400, "balloon: no balloon device is configured");
+	if (secs == old)
+		return no_content(r);
+	if (!secs || !old)
+		return api_fault(r, 400,
+				 "balloon-stats: stats_polling_interval_s: statistics cannot be "
+				 "enabled or disabled after boot");
+	err = s->ops->balloon_stats_interval ? s->ops->balloon_stats_interval(s->ctx, secs)
+					     : -EOPNOTSUPP;
+	if (err == -EOPNOTSUPP)
+		return api_fault(r, 400,
+				 "balloon-stats: stats_polling_interval_s: changing the interval "
+				 "after boot is not supported by volt");
+	if (err)
+		return faultf(r, 400, "balloon-stats: stats_polling_interval_s: %s",
+			      strerror(-err));
+	s->cfg.balloon.stats_seconds = secs;
+	no_content(r);
+}
+
+static void do_balloon_patch(struct api_state *s, json_t *j, struct api_response *r)
+{
+	unsigned int mib;
+	char why[256];
+	int err;
+
+	if (api_parse_balloon_update(j, &mib, why, sizeof(why)))
+		return api_fault(r, 400, why);
+	if (!s->cfg.has_balloon)
+		return api_fault(r, 400, "balloon: no balloon device is configured");
+	if (mib >= s->cfg.mem_mib)
+		return faultf(r, 400,
+			      "balloon: amount_mib: %u MiB is not less than the guest's %u MiB",
+			      mib, s->cfg.mem_mib);
+	err = s->ops->balloon_set ? s->ops->balloon_set(s->ctx, mib) : -ENOSYS;
+	if (err)
+		return faultf(r, 400, "balloon: amount_mib: %s", strerror(-err));
+	s->cfg.balloon.mib = mib;
+	no_content(r);
+}
+
+/* A handler for a configuration PUT that may be refused by the VM side. */
+static void do_logger(struct api_state *s, json_t *j, struct api_response *r)
+{
+	struct api_logger l;
+	char why[512] = "";
+	int err;
+
+	if (api_parse_logger(j, &l, why, sizeof(why)))
+		return api_fault(r, 400, why);
+	err = s->ops->logger ? s->ops->logger(s->ctx, &l, why, sizeof(why)) : 0;
+	if (err)
+		return faultf(r, 400, "logger: %s", why[0] ? why : strerror(-err));
+	s->cfg.logger = l;
+	s->cfg.has_logger = true;
+	no_content(r);
+}
+
+static void do_metrics(struct api_state *s, json_t *j, struct api_response *r)
+{
+	char path[PATH_MAX], why[512] = "";
+	int err;
+
+	if (api_parse_metrics(j, path, sizeof(path), why, sizeof(why)))
+		return api_fault(r, 400, why);
+	if (s->cfg.has_metrics)
+		return api_fault(r, 400,
+				 "metrics: metrics_path: the metrics system is already "
+				 "initialized");
+	err = s->ops->metrics ? s->ops->metrics(s->ctx, path, why, sizeof(why)) : 0;
+	if (err)
+		return faultf(r, 400, "metrics: metrics_path: %s", why[0] ? why : strerror(-err));
+	memcpy(s->cfg.metrics_path, path, sizeof(path));
+	s->cfg.has_metrics = true;
+	no_content(r);
+}
+
+static void route(struct api_state *s, enum route rt, enum method m, const char *id, json_t *j,
+		  struct api_response *r)
+{
+	char why[512];
+	int err = 0;
+
+	switch (rt) {
+	case R_ROOT:
+		return answer_json(r, 200,
+				   json_pack("{s:s, s:s, s:s, s:s}", "id", s->id, "state",
+					     state_name(s), "vmm_version", VOLT_VERSION, "app_name",
+					     "volt"));
+	case R_VERSION:
+		return answer_json(r, 200, json_pack("{s:s}", "firecracker_version", VOLT_VERSION));
+	case R_VM_CONFIG:
+		return answer_json(r, 200, api_config_to_json(&s->cfg));
+	case R_MACHINE:
+		if (m == M_GET)
+			return answer_json(r, 200, api_machine_config_to_json(&s->cfg));
+		err = api_put_machine_config(&s->cfg, j, m == M_PATCH, why, sizeof(why));
+		break;
+	case R_BOOT:
+		err = api_put_boot_source(&s->cfg, j, why, sizeof(why));
+		break;
+	case R_DRIVE:
+		if (m == M_PUT)
+			err = api_put_drive(&s->cfg, j, id, why, sizeof(why));
+		else
+			err = api_patch_drive(&s->cfg, j, id, s->started, why, sizeof(why));
+		break;
+	case R_NET:
+		if (m == M_PUT)
+			err = api_put_net(&s->cfg, j, id, why, sizeof(why));
+		else /* Only rate limiters could change, and volt has none: a no-op. */
+			err = api_patch_net(&s->cfg, j, id, why, sizeof(why));
+		break;
+	case R_VSOCK:
+		err = api_put_vsock(&s->cfg, j, why, sizeof(why));
+		break;
+	case R_ENTROPY:
+		err = api_put_entropy(&s->cfg, j, why, sizeof(why));
+		break;
+	case R_BALLOON:
+		if (m == M_GET) {
+			if (!s->cfg.has_balloon)
+				return api_fault(r, 400,
+						 "balloon: no balloon device is configured");
+			return answer_json(r, 200, api_balloon_to_json(&s->cfg));
+		}
+		if (m == M_PATCH)
+			return do_balloon_patch(s, j, r);
+		err = api_put_balloon(&s->cfg, j, why, sizeof(why));
+		break;
+	case R_BALLOON_STATS:
+		if (m == M_GET)
+			return get_balloon_stats(s, r);
+		return do_balloon_stats_patch(s, j, r);
+	case R_LOGGER:
+		return do_logger(s, j, r);
+	case R_METRICS:
+		return do_metrics(s, j, r);
+	case R_ACTIONS:
+		return do_action(s, j, r);
+	case R_VM:
+		return do_vm_state(s, j, r);
+	}
+	if (err)
+		return api_fault(r, 400, why);
+	no_content(r);
+}
+
+void api_handle(struct api_state *s, const char *method, const char *url, const char *body,
+		size_t len, struct api_response *r)
+{
+	char path[256], why[512], *id = NULL, *slash;
+	enum method m;
+	size_t i;
+	json_t *j = NULL;
+
+	r->status = 500;
+	r->body = NULL;
+	if (!strcmp(method, "GET"))
+		m = M_GET;
+	else if (!strcmp(method, "PUT"))
+		m = M_PUT;
+	else if (!strcmp(method, "PATCH"))
+		m = M_PATCH;
+	else
+		m = 0;
+	if (url[0] != '/' || strlen(url) >= sizeof(path))
+		return faultf(r, 404, "Invalid request method and/or path: %.16s %.64s", method,
+			      url);
+	snprintf(path, sizeof(path), "%s", url + 1);
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		size_t n = strlen(routes[i].path);
+
+		if (!strncmp(path, routes[i].path, n) &&
+		    (routes[i].has_id ? path[n] == '/' || !path[n] : !path[n]))
+			break;
+	}
+	if (i == sizeof(routes) / sizeof(routes[0]))
+		return faultf(r, 404,
+			      "Invalid request method and/or path: %.16s %s (no such resource)",
+			      method, url);
+	if (routes[i].has_id) {
+		slash = strchr(path, '/');
+		id = slash ? slash + 1 : path + strlen(path);
+		if (!*id)
+			return faultf(r, 400, "%s: the id in the path is missing (%s/{id})", url,
+				      url);
+		if (!api_id_valid(id))
+			return faultf(r, 400,
+				      "%s: id '%s': API resource ids can only contain alphanumeric "
+				      "characters and underscores (1 to %d)",
+				      routes[i].path, id, API_ID_MAX);
+	}
+	if (!(m & routes[i].methods))
+		return faultf(r, 400, "Invalid request method and/or path: %.16s %s", method, url);
+	if (len > API_MAX_PAYLOAD)
+		return faultf(r, 400,
+			      "Request payload with size %zu is larger than the limit of %d "
+			      "allowed by server.",
+			      len, API_MAX_PAYLOAD);
+	if (s->started && (m & routes[i].pre_only))
+		return api_fault(r, 400, NOT_AFTER_BOOT);
+	if (!s->started && (m & routes[i].post_only))
+		return api_fault(r, 400, NOT_BEFORE_BOOT);
+	if (s->failed && m != M_GET)
+		return faultf(r, 400, "the microVM failed to start (%s): restart volt",
+			      s->fail_reason);
+	if (m != M_GET) {
+		j = api_json_parse(body, len, why, sizeof(why));
+		if (!j)
+			return faultf(r, 400, "%s: %s", routes[i].path[0] ? routes[i].path : "/",
+				      why);
+	}
+	route(s, (enum route)i, m, id, j, r);
+	json_decref(j);
+}

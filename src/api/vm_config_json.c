@@ -1,0 +1,878 @@
+/* Firecracker's JSON configuration <-> struct api_config <-> struct vm_config.
+ * Each object is checked against a field table before anything is stored, so
+ * a rejected request leaves the configuration as it was. */
+#include "api/vm_config_json.h"
+
+#include "arch/x86/cpuid.h"
+#include "arch/x86/layout.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/un.h>
+
+enum ftype {
+	F_STR,	       /* string copied into out[size]; min = shortest length */
+	F_BOOL,	       /* bool */
+	F_UINT,	       /* uint64_t in [min, max] */
+	F_UNSUPPORTED, /* only null: a rate limiter, vhost-user... */
+	F_ANY_STR,     /* a string that is accepted and ignored */
+};
+
+struct field {
+	const char *name;
+	enum ftype type;
+	bool required;
+	void *out;
+	size_t size;
+	uint64_t min, max;
+	bool *seen; /* may be NULL: set when present and not null */
+};
+
+static int fail(char *why, size_t why_size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(char *why, size_t why_size, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, why_size, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static const char *json_type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		return "an array";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+		return "an integer";
+	case JSON_REAL:
+		return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "a boolean";
+	default:
+		return "null";
+	}
+}
+
+static int fields_get(const char *obj, json_t *j, const struct field *f, size_t n, char *why,
+		      size_t why_size)
+{
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	if (!json_is_object(j))
+		return fail(why, why_size, "%s: expected a JSON object, got %s", obj,
+			    j ? json_type_name(j) : "nothing");
+	json_object_foreach(j, key, v)
+	{
+		for (i = 0; i < n && strcmp(key, f[i].name); i++)
+			;
+		if (i == n)
+			return fail(why, why_size, "%s: unknown field '%s'", obj, key);
+	}
+	/* Check everything first, store afterwards: all or nothing. */
+	for (i = 0; i < n; i++) {
+		v = json_object_get(j, f[i].name);
+		if (!v || json_is_null(v)) {
+			if (f[i].required)
+				return fail(why, why_size, "%s: missing required field '%s'", obj,
+					    f[i].name);
+			continue;
+		}
+		switch (f[i].type) {
+		case F_STR:
+			if (!json_is_string(v))
+				return fail(why, why_size, "%s: %s: expected a string, got %s", obj,
+					    f[i].name, json_type_name(v));
+			if (json_string_length(v) >= f[i].size)
+				return fail(why, why_size, "%s: %s: longer than %zu bytes", obj,
+					    f[i].name, f[i].size - 1);
+			if (json_string_length(v) < f[i].min)
+				return fail(why, why_size, "%s: %s: must not be empty", obj,
+					    f[i].name);
+			if (strlen(json_string_value(v)) != json_string_length(v))
+				return fail(why, why_size, "%s: %s: contains a NUL byte", obj,
+					    f[i].name);
+			break;
+		case F_ANY_STR:
+			if (!json_is_string(v))
+				return fail(why, why_size, "%s: %s: expected a string, got %s", obj,
+					    f[i].name, json_type_name(v));
+			break;
+		case F_BOOL:
+			if (!json_is_boolean(v))
+				return fail(why, why_size, "%s: %s: expected a boolean, got %s",
+					    obj, f[i].name, json_type_name(v));
+			break;
+		case F_UINT:
+			if (!json_is_integer(v))
+				return fail(why, why_size, "%s: %s: expected an integer, got %s",
+					    obj, f[i].name, json_type_name(v));
+			if (json_integer_value(v) < 0 ||
+			    (uint64_t)json_integer_value(v) < f[i].min ||
+			    (uint64_t)json_integer_value(v) > f[i].max)
+				return fail(why, why_size,
+					    "%s: %s: %" JSON_INTEGER_FORMAT
+					    " is out of range (%" PRIu64 " to %" PRIu64 ")",
+					    obj, f[i].name, json_integer_value(v), f[i].min,
+					    f[i].max);
+			break;
+		case F_UNSUPPORTED:
+			return fail(why, why_size, "%s: %s: not supported by volt (only null)", obj,
+				    f[i].name);
+		}
+	}
+	for (i = 0; i < n; i++) {
+		v = json_object_get(j, f[i].name);
+		if (!v || json_is_null(v))
+			continue;
+		if (f[i].seen)
+			*f[i].seen = true;
+		if (!f[i].out)
+			continue;
+		switch (f[i].type) {
+		case F_STR:
+			memcpy(f[i].out, json_string_value(v), json_string_length(v) + 1);
+			break;
+		case F_BOOL:
+			*(bool *)f[i].out = json_is_true(v);
+			break;
+		case F_UINT:
+			*(uint64_t *)f[i].out = (uint64_t)json_integer_value(v);
+			break;
+		default:
+			break;
+		}
+	}
+	return 0;
+}
+
+void api_config_init(struct api_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->vcpus = 1;
+	c->mem_mib = API_DEFAULT_MEM_MIB;
+	snprintf(c->cpu_template, sizeof(c->cpu_template), "None");
+}
+
+bool api_id_valid(const char *id)
+{
+	size_t i;
+
+	for (i = 0; id[i]; i++)
+		if (i >= API_ID_MAX || !(isalnum((unsigned char)id[i]) || id[i] == '_'))
+			return false;
+	return i > 0;
+}
+
+json_t *api_json_parse(const char *buf, size_t len, char *why, size_t why_size)
+{
+	json_error_t e;
+	json_t *j;
+
+	if (!len) {
+		fail(why, why_size, "empty body: expected a JSON object");
+		return NULL;
+	}
+	j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &e);
+	if (!j)
+		fail(why, why_size, "invalid JSON at line %d, column %d: %s", e.line, e.column,
+		     e.text);
+	return j;
+}
+
+int api_put_boot_source(struct api_config *c, json_t *j, char *why, size_t why_size)
+{
+	char kernel[PATH_MAX], initrd[PATH_MAX] = "";
+	char args[API_CMDLINE_MAX];
+	bool has_args = false;
+	const struct field f[] = {
+		{ "kernel_image_path", F_STR, true, kernel, sizeof(kernel), 1, 0, NULL },
+		{ "initrd_path", F_STR, false, initrd, sizeof(initrd), 1, 0, NULL },
+		{ "boot_args", F_STR, false, args, sizeof(args), 0, 0, &has_args },
+	};
+	int err = fields_get("boot-source", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
+
+	if (err)
+		return err;
+	c->has_boot = true;
+	memcpy(c->kernel, kernel, sizeof(kernel));
+	memcpy(c->initrd, initrd, sizeof(initrd));
+	c->has_boot_args = has_args;
+	if (has_args)
+		memcpy(c->boot_args, args, sizeof(args));
+	return 0;
+}
+
+/* Firecracker's template names onto volt's (cpuid_template_find). */
+static int cpu_template_check(const char *name, char *why, size_t why_size)
+{
+	if (!strcmp(name, "None") || cpuid_template_find(name))
+		return 0;
+	return fail(why, why_size,
+		    "machine-config: cpu_template: '%s' is not one of volt's templates (%s)", name,
+		    cpuid_template_names());
+}
+
+int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *why, size_t why_size)
+{
+	uint64_t vcpus = patch ? c->vcpus : 1, mem = patch ? c->mem_mib : API_DEFAULT_MEM_MIB;
+	bool smt = false, dirty = false;
+	char tmpl[sizeof(c->cpu_template)], huge[8] = "None";
+	const struct field f[] = {
+		{ "vcpu_count", F_UINT, !patch, &vcpus, 0, 1, VM_MAX_CPUS, NULL },
+		{ "mem_size_mib", F_UINT, !patch, &mem, 0, LAYOUT_MEM_MIN >> 20,
+		  LAYOUT_MEM_MAX >> 20, NULL },
+		{ "smt", F_BOOL, false, &smt, 0, 0, 0, NULL },
+		{ "track_dirty_pages", F_BOOL, false, &dirty, 0, 0, 0, NULL },
+		{ "cpu_template", F_STR, false, tmpl, sizeof(tmpl), 1, 0, NULL },
+		{ "huge_pages", F_STR, false, huge, sizeof(huge), 1, 0, NULL },
+	};
+	int err;
+
+	snprintf(tmpl, sizeof(tmpl), "%s", patch ? c->cpu_template : "None");
+	err = fields_get("machine-config", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
+	if (err)
+		return err;
+	if (smt)
+		return fail(why, why_size,
+			    "machine-config: smt: true is not supported by volt (each vCPU is "
+			    "its own core)");
+	if (dirty)
+		return fail(why, why_size,
+			    "machine-config: track_dirty_pages: true is not supported by volt "
+			    "(no snapshots)");
+	if (strcmp(huge, "None"))
+		return fail(why, why_size,
+			    "machine-config: huge_pages: '%s' is not supported by volt (only "
+			    "\"None\")",
+			    huge);
+	err = cpu_template_check(tmpl, why, why_size);
+	if (err)
+		return err;
+	c->vcpus = (unsigned int)vcpus;
+	c->mem_mib = (unsigned int)mem;
+	c->smt = smt;
+	c->track_dirty_pages = dirty;
+	memcpy(c->cpu_template, tmpl, sizeof(tmpl));
+	return 0;
+}
+
+static int id_check(const char *obj, const char *field, const char *id, const char *path_id,
+		    char *why, size_t why_size)
+{
+	if (!api_id_valid(id))
+		return fail(why, why_size,
+			    "%s: %s: '%s' must be 1 to %d characters, alphanumeric or '_'", obj,
+			    field, id, API_ID_MAX);
+	if (path_id && strcmp(id, path_id))
+		return fail(why, why_size, "%s: %s: '%s' does not match the id in the path ('%s')",
+			    obj, field, id, path_id);
+	return 0;
+}
+
+static int enum_pick(const char *obj, const char *field, const char *s, const char *const *names,
+		     int n, char *why, size_t why_size)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(s, names[i]))
+			return i;
+	return fail(why, why_size, "%s: %s: '%s' is not %s or %s", obj, field, s, names[0],
+		    names[1]);
+}
+
+int api_put_drive(struct api_config *c, json_t *j, const char *path_id, char *why, size_t why_size)
+{
+	static const char *const caches[] = { "Unsafe", "Writeback" };
+	static const char *const engines[] = { "Sync", "Async" };
+	struct api_drive d = { .cache = BLK_CACHE_UNSAFE, .engine = BLK_ENGINE_SYNC };
+	char cache[16] = "Unsafe", engine[16] = "Sync";
+	const struct field f[] = {
+		{ "drive_id", F_STR, true, d.id, sizeof(d.id), 1, 0, NULL },
+		{ "path_on_host", F_STR, true, d.path, sizeof(d.path), 1, 0, NULL },
+		{ "is_root_device", F_BOOL, true, &d.root, 0, 0, 0, NULL },
+		{ "is_read_only", F_BOOL, false, &d.read_only, 0, 0, 0, NULL },
+		{ "partuuid", F_STR, false, d.partuuid, sizeof(d.partuuid), 1, 0, NULL },
+		{ "cache_type", F_STR, false, cache, sizeof(cache), 1, 0, NULL },
+		{ "io_engine", F_STR, false, engine, sizeof(engine), 1, 0, NULL },
+		{ "rate_limiter", F_UNSUPPORTED, false, NULL, 0, 0, 0, NULL },
+		{ "socket", F_UNSUPPORTED, false, NULL, 0, 0, 0, NULL },
+	};
+	int err, i, slot = c->ndrives;
+
+	err = fields_get("drive", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
+	if (!err)
+		err = id_check("drive", "drive_id", d.id, path_id, why, why_size);
+	if (err)
+		return err;
+	i = enum_pick("drive", "cache_type", cache, caches, 2, why, why_size);
+	if (i < 0)
+		return i;
+	d.cache = i ? BLK_CACHE_WRITEBACK : BLK_CACHE_UNSAFE;
+	i = enum_pick("drive", "io_engine", engine, engines, 2, why, why_size);
+	if (i < 0)
+		return i;
+	d.engine = i ? BLK_ENGINE_IO_URING : BLK_ENGINE_SYNC;
+	for (i = 0; i < c->ndrives; i++) {
+		if (!strcmp(c->drives[i].id, d.id))
+			slot = i;
+		else if (d.root && c->drives[i].root)
+			return fail(why, why_size,
+				    "drive: is_root_device: drive '%s' already is the root device",
+				    c->drives[i].id);
+	}
+	if (slot == VM_MAX_DRIVES)
+		return fail(why, why_size, "drive: drive_id: '%s' would be more than %d drives",
+			    d.id, VM_MAX_DRIVES);
+	c->drives[slot] = d;
+	if (slot == c->ndrives)
+		c->ndrives++;
+	return 0;
+}
+
+static struct api_drive *drive_find(struct api_config *c, const char *id)
+{
+	int i;
+
+	for (i = 0; i < c->ndrives; i++)
+		if (!strcmp(c->drives[i].id, id))
+			return &c->drives[i];
+	return NULL;
+}
+
+int api_patch_drive(struct api_config *c, json_t *j, const char *path_id, bool started, char *why,
+		    size_t why_size)
+{
+	char id[API_ID_MAX + 1], path[PATH_MAX];
+	bool has_path = false;
+	const struct field f[] = {
+		{ "drive_id", F_STR, true, id, sizeof(id), 1, 0, NULL },
+		{ "path_on_host", F_STR, false, path, sizeof(path), 1, 0, &has_path },
+		{ "rate_limiter", F_UNSUPPORTED, false, NULL, 0, 0, 0, NULL },
+	};
+	struct api_drive *d;
+	int err;
+
+	err = fields_get("drive", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
+	if (!err)
+		err = id_check("drive", "drive_id", id, path_id, why, why_size);
+	if (err)
+		return err;
+	d = drive_find(c, id);
+	if (!d)
+		return fail(why, why_size, "drive: drive_id: no drive '%s'", id);
+	if (!has_path)
+		return 0;
+	if (started && strcmp(path, d->path))
+		return fail(why, why_size,
+			    "drive: path_on_host: volt opens no file once the microVM runs (its "
+			    "sandbox forbids it), so a drive cannot change its backing file");
+	memcpy(d->path, path, sizeof(path));
+	return 0;
+}
+
+static int mac_parse(const char *s, uint8_t mac[6])
+{
+	unsigned int b[6];
+	char end;
+	int i;
+
+	if (strlen(s) != 17 || sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
+				      &b[4], &b[5], &end) != 6)
+		return -EINVAL;
+	for (i = 0; i < 17; i++)
+		if (i % 3 == 2 ? s[i] != ':' : !isxdigit((unsigned char)s[i]))
+			return -EINVAL;
+	for (i = 0; i < 6; i++)
+		mac[i] = (uint8_t)b[i];
+	return 0;
+}
+
+int api_put_net(struct api_config *c, json_t *j, const char *path_id, char *why, size_t why_size)
+{
+	struct api_net n = { 0 };
+	char mac[32];
+	const struct field f[] = {
+		{ "iface_id", F_STR, true, n.id, sizeof(n.id), 1, 0, NULL },
+		{ "host_dev_name", F_STR, true, n.host_dev, sizeof(n.host_dev), 1, 0, NULL },
+		{ "guest_mac", F_STR, false, mac, sizeof(mac), 1, 0, &n.has_mac },
+		{ "rx_rate_limiter", F_UNSUPPORTED, false, NULL, 0, 0, 0, NULL },
+		{ "tx_rate_limiter", F_UNSUPPORTED, false, NULL, 0, 0, 0, NULL },
+	};
+	int err, i, slot = c->nnets;
+
+	err = fields_get("network-interface", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
+	if (!err)
+		err = id_check("network-interface", "iface_id", n.id, path_id, why, why_size);
+	if (err)
+		return err;
+	if (strchr(n.host_dev, '/') || strchr(n.host_dev, ','))
+		return fail(why, why_size,
+			    "network-interface: host_dev_name: '%s' is not an interface name",
+			    n.host_dev);
+	if (n.has_mac && mac_parse(mac, n.mac))
+		return fail(why, why_size,
+			    "network-interface: guest_mac: '%s' is not a MAC address like "
+			    "06:00:AC:10:00:02",
+			    mac);
+	for (i = 0; i < c->nnets; i++) {
+		if (!strcmp(c->nets[i].id, n.id))
+			slot = i;
+		else if (!strcmp(c->nets[i].host_dev, n.host_dev))
+			return fail(why, why_size,
+				    "network-interface: host_dev_name: '%s' is already used by "
+				    "'%s'",
+				    n.host_dev, c->nets[i].id);
+		else if (n.has_mac && c->nets[i].has_mac && !memcmp(n.mac, c->nets[i].mac, 6))
+			return fail(why, why_size,
+				    "network-interface: guest_mac: %s is already used by '%s'", mac,
+				    c->nets[i].id);
+	}
+	if (slot == VM_MAX_NETS)
+		return fail(why, why_size,
+			    "network-interface: iface_id: '%s' would be more than %d interfaces",
+			    n.id, VM_MAX_NETS);
+	c->nets[slot] = n;
+	if (slot == c->nnets)
+		c->nnets++;
+	return 0;
+}
+
+int api_patch_net(const struct api_config *c, json_t *j, const char *path_id, char *why,
+		  size_t why_size)
+{
+	char id[API_ID_MAX + 1];
+	const struct field f[] = {
+		{ "iface_id", F_STR, true, id, sizeof(id), 1, 0, NULL },
+		{ "rx_rate_limiter", F_UNSUPPORTED, false, NULL, 0, 0, 0, NULL },
+		{ "tx_rate_limiter", F_UNSUPPORTED, false, NULL, 0, 0, 0, NULL },
+	};
+	int err, i;
+
+	err = fields_get("network-interface", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
+	if (!err)
+		err = id_check("network-interface", "iface_id", id, path_id, why, why_size);
+	if (err)
+		return err;
+	for (i = 0; i < c->nnets; i++)
+		if (!strcmp(c->nets[i].id, id))
+			return 0;
+	return fail(why, why_size, "network-interface: iface_id: no interface '%s'", id);
+}
+
+int api_put_vsock(struct api_config *c, json_t *j, char *why, size_t why_size)
+{
+	struct vsock_config v = { 0 };
+	char id[API_ID_MAX + 1] = "";
+	uint64_t cid = 0;
+	const struct field f[] = {
+		{ "guest_cid", F_UINT, true, &cid, 0, 3, UINT32_MAX, NULL },
+		{ "uds_path", F_STR, true, v.uds, sizeof(v.uds), 1, 0, NULL },
+		{ "vsock_id", F_STR, false, id, sizeof(id), 1, 0, NULL },
+	};
+	int err = fields_get("vsock", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
+
+	if (!err && id[0])
+		err = id_check("vsock", "vsock_id", id, NULL, why, why_size);
+	if (err)
+		return err;
+	v.cid = (uint32_t)cid;
+	c->vsock = v;
+	memcpy(c->vsock_id, id, sizeof(id));
+	c->has_vsock = true;
+	return 0;
+}
+
+int api_put_entropy(struct api_config *c, json_t *j, char *why, size_t why_size)
+{
+	const struct field f[] = {
+		{ "rate_limiter", F_UNSUPPORTED, false, NULL, 0, 0, 0, NULL },
+	};
+	int err = fields_get("entropy", j, f, 1, why, why_size);
+
+	if (!err)
+		c->entropy = true;
+	return err;
+}
+
+int api_put_balloon(struct api_config *c, json_t *j, char *why, size_t why_size)
+{
+	uint64_t mib = 0, secs = 0;
+	bool oom = false;
+	const struct field f[] = {
+		{ "amount_mib", F_UINT, true, &mib, 0, 0, UINT32_MAX, NULL },
+		{ "deflate_on_oom", F_BOOL, true, &oom, 0, 0, 0, NULL },
+		{ "stats_polling_interval_s", F_UINT, false, &secs, 0, 0, 3600, NULL },
+	};
+	int err = fields_get("balloon", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
+
+	if (err)
+		return err;
+	c->balloon.mib = (uint32_t)mib;
+	c->balloon.deflate_on_oom = oom;
+	c->balloon.stats_seconds = (uint32_t)secs;
+	c->has_balloon = true;
+	return 0;
+}
+
+int api_parse_balloon_update(json_t *j, unsigned int *mib, char *why, size_t why_size)
+{
+	uint64_t v = 0;
+	const struct field f[] = {
+		{ "amount_mib", F_UINT, true, &v, 0, 0, UINT32_MAX, NULL },
+	};
+	int err = fields_get("balloon", j, f, 1, why, why_size);
+
+	if (!err)
+		*mib = (unsigned int)v;
+	return err;
+}
+
+int api_parse_balloon_stats_update(json_t *j, unsigned int *seconds, char *why, size_t why_size)
+{
+	uint64_t v = 0;
+	const struct field f[] = {
+		{ "stats_polling_interval_s", F_UINT, true, &v, 0, 0, 3600, NULL },
+	};
+	int err = fields_get("balloon-stats", j, f, 1, why, why_size);
+
+	if (!err)
+		*seconds = (unsigned int)v;
+	return err;
+}
+
+int api_parse_action(json_t *j, char *type, size_t type_size, char *why, size_t why_size)
+{
+	char t[32];
+	const struct field f[] = {
+		{ "action_type", F_STR, true, t, sizeof(t), 1, 0, NULL },
+	};
+	int err = fields_get("actions", j, f, 1, why, why_size);
+
+	if (!err)
+		snprintf(type, type_size, "%s", t);
+	return err;
+}
+
+int api_parse_vm_state(json_t *j, bool *pause, char *why, size_t why_size)
+{
+	static const char *const states[] = { "Paused", "Resumed" };
+	char s[16];
+	const struct field f[] = {
+		{ "state", F_STR, true, s, sizeof(s), 1, 0, NULL },
+	};
+	int err = fields_get("vm", j, f, 1, why, why_size);
+
+	if (!err)
+		err = enum_pick("vm", "state", s, states, 2, why, why_size);
+	if (err < 0)
+		return err;
+	*pause = err == 0;
+	return 0;
+}
+
+int api_logger_level(const char *s, enum log_level *out)
+{
+	return log_level_parse(s, out);
+}
+
+int api_parse_logger(json_t *j, struct api_logger *l, char *why, size_t why_size)
+{
+	struct api_logger n = { 0 };
+	enum log_level level;
+	const struct field f[] = {
+		{ "log_path", F_STR, false, n.path, sizeof(n.path), 1, 0, NULL },
+		{ "level", F_STR, false, n.level, sizeof(n.level), 1, 0, NULL },
+		{ "show_level", F_BOOL, false, &n.show_level, 0, 0, 0, NULL },
+		{ "show_log_origin", F_BOOL, false, &n.show_log_origin, 0, 0, 0, NULL },
+		/* Firecracker's per-module filter: volt has one log, so it is ignored. */
+		{ "module", F_ANY_STR, false, NULL, 0, 0, 0, NULL },
+	};
+	int err = fields_get("logger", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
+
+	if (err)
+		return err;
+	if (n.level[0] && api_logger_level(n.level, &level))
+		return fail(why, why_size,
+			    "logger: level: '%s' is not Error, Warning, Info, Debug, Trace or Off",
+			    n.level);
+	*l = n;
+	return 0;
+}
+
+int api_parse_metrics(json_t *j, char *path, size_t path_size, char *why, size_t why_size)
+{
+	char p[PATH_MAX];
+	const struct field f[] = {
+		{ "metrics_path", F_STR, true, p, sizeof(p), 1, 0, NULL },
+	};
+	int err = fields_get("metrics", j, f, 1, why, why_size);
+
+	if (err)
+		return err;
+	if (strlen(p) >= path_size)
+		return fail(why, why_size, "metrics: metrics_path: too long");
+	memcpy(path, p, strlen(p) + 1);
+	return 0;
+}
+
+/* A section of the file that may be null (absent) or an object. */
+static json_t *section(json_t *root, const char *name)
+{
+	json_t *v = json_object_get(root, name);
+
+	return v && !json_is_null(v) ? v : NULL;
+}
+
+int api_config_from_json(struct api_config *out, json_t *root, char *why, size_t why_size)
+{
+	static const char *const known[] = {
+		"boot-source", "machine-config", "drives",	"network-interfaces",
+		"vsock",       "balloon",	 "entropy",	"logger",
+		"metrics",     "cpu-config",	 "mmds-config",
+	};
+	static struct api_config c;
+	const char *key;
+	json_t *v, *e;
+	size_t i;
+	int err;
+
+	if (!json_is_object(root))
+		return fail(why, why_size, "configuration: expected a JSON object, got %s",
+			    json_type_name(root));
+	json_object_foreach(root, key, v)
+	{
+		for (i = 0; i < sizeof(known) / sizeof(known[0]) && strcmp(key, known[i]); i++)
+			;
+		if (i == sizeof(known) / sizeof(known[0]))
+			return fail(why, why_size, "configuration: unknown section '%s'", key);
+	}
+	api_config_init(&c);
+	if (section(root, "cpu-config"))
+		return fail(why, why_size,
+			    "cpu-config: custom CPU templates are not supported "
+			    "by volt (use machine-config's cpu_template)");
+	if (section(root, "mmds-config"))
+		return fail(why, why_size, "mmds-config: MMDS is not supported by volt");
+	v = section(root, "boot-source");
+	if (!v)
+		return fail(why, why_size, "boot-source: missing (it names the kernel)");
+	err = api_put_boot_source(&c, v, why, why_size);
+	if (!err && (v = section(root, "machine-config")))
+		err = api_put_machine_config(&c, v, false, why, why_size);
+	if (!err && (v = section(root, "drives"))) {
+		if (!json_is_array(v))
+			return fail(why, why_size, "drives: expected an array, got %s",
+				    json_type_name(v));
+		json_array_foreach(v, i, e)
+		{
+			const char *id = json_string_value(json_object_get(e, "drive_id"));
+
+			/* Firecracker rejects a drive id given twice in the file. */
+			if (!err && id && drive_find(&c, id))
+				return fail(why, why_size, "drive: drive_id: '%s' appears twice",
+					    id);
+			if (!err)
+				err = api_put_drive(&c, e, NULL, why, why_size);
+		}
+	}
+	if (!err && (v = section(root, "network-interfaces"))) {
+		if (!json_is_array(v))
+			return fail(why, why_size, "network-interfaces: expected an array, got %s",
+				    json_type_name(v));
+		json_array_foreach(v, i, e)
+		{
+			if (!err)
+				err = api_put_net(&c, e, NULL, why, why_size);
+		}
+	}
+	if (!err && (v = section(root, "vsock")))
+		err = api_put_vsock(&c, v, why, why_size);
+	if (!err && (v = section(root, "balloon")))
+		err = api_put_balloon(&c, v, why, why_size);
+	if (!err && (v = section(root, "entropy")))
+		err = api_put_entropy(&c, v, why, why_size);
+	if (!err && (v = section(root, "logger"))) {
+		err = api_parse_logger(v, &c.logger, why, why_size);
+		c.has_logger = !err;
+	}
+	if (!err && (v = section(root, "metrics"))) {
+		err = api_parse_metrics(v, c.metrics_path, sizeof(c.metrics_path), why, why_size);
+		c.has_metrics = !err;
+	}
+	if (!err)
+		*out = c;
+	return err;
+}
+
+static json_t *str_or_null(const char *s)
+{
+	return s && s[0] ? json_string(s) : json_null();
+}
+
+json_t *api_machine_config_to_json(const struct api_config *c)
+{
+	return json_pack("{s:i, s:i, s:b, s:b, s:s, s:s}", "vcpu_count", (int)c->vcpus,
+			 "mem_size_mib", (int)c->mem_mib, "smt", c->smt, "track_dirty_pages",
+			 c->track_dirty_pages, "cpu_template", c->cpu_template, "huge_pages",
+			 "None");
+}
+
+json_t *api_balloon_to_json(const struct api_config *c)
+{
+	if (!c->has_balloon)
+		return json_null();
+	return json_pack("{s:I, s:b, s:I}", "amount_mib", (json_int_t)c->balloon.mib,
+			 "deflate_on_oom", c->balloon.deflate_on_oom, "stats_polling_interval_s",
+			 (json_int_t)c->balloon.stats_seconds);
+}
+
+json_t *api_config_to_json(const struct api_config *c)
+{
+	json_t *root = json_object(), *drives = json_array(), *nets = json_array(), *boot;
+	char mac[18];
+	int i;
+
+	if (!root || !drives || !nets)
+		goto oom;
+	boot = c->has_boot ? json_pack("{s:s, s:o, s:o}", "kernel_image_path", c->kernel,
+				       "initrd_path", str_or_null(c->initrd), "boot_args",
+				       c->has_boot_args ? json_string(c->boot_args) : json_null())
+			   : json_null();
+	json_object_set_new(root, "boot-source", boot);
+	for (i = 0; i < c->ndrives; i++) {
+		const struct api_drive *d = &c->drives[i];
+
+		json_array_append_new(
+			drives,
+			json_pack("{s:s, s:s, s:b, s:o, s:b, s:s, s:s, s:n}", "drive_id", d->id,
+				  "path_on_host", d->path, "is_root_device", d->root, "partuuid",
+				  str_or_null(d->partuuid), "is_read_only", d->read_only,
+				  "cache_type",
+				  d->cache == BLK_CACHE_UNSAFE ? "Unsafe" : "Writeback",
+				  "io_engine", d->engine == BLK_ENGINE_SYNC ? "Sync" : "Async",
+				  "rate_limiter"));
+	}
+	json_object_set_new(root, "drives", drives);
+	drives = NULL;
+	json_object_set_new(root, "machine-config", api_machine_config_to_json(c));
+	json_object_set_new(root, "cpu-config", json_null());
+	json_object_set_new(root, "balloon", api_balloon_to_json(c));
+	for (i = 0; i < c->nnets; i++) {
+		const struct api_net *n = &c->nets[i];
+
+		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", n->mac[0], n->mac[1],
+			 n->mac[2], n->mac[3], n->mac[4], n->mac[5]);
+		json_array_append_new(nets, json_pack("{s:s, s:s, s:o}", "iface_id", n->id,
+						      "host_dev_name", n->host_dev, "guest_mac",
+						      n->has_mac ? json_string(mac) : json_null()));
+	}
+	json_object_set_new(root, "network-interfaces", nets);
+	nets = NULL;
+	json_object_set_new(root, "vsock",
+			    c->has_vsock
+				    ? json_pack("{s:I, s:s}", "guest_cid", (json_int_t)c->vsock.cid,
+						"uds_path", c->vsock.uds)
+				    : json_null());
+	json_object_set_new(root, "logger",
+			    c->has_logger ? json_pack("{s:o, s:o, s:b, s:b}", "log_path",
+						      str_or_null(c->logger.path), "level",
+						      str_or_null(c->logger.level), "show_level",
+						      c->logger.show_level, "show_log_origin",
+						      c->logger.show_log_origin)
+					  : json_null());
+	json_object_set_new(root, "metrics",
+			    c->has_metrics ? json_pack("{s:s}", "metrics_path", c->metrics_path)
+					   : json_null());
+	json_object_set_new(root, "mmds-config", json_null());
+	json_object_set_new(root, "entropy", c->entropy ? json_object() : json_null());
+	return root;
+oom:
+	json_decref(root);
+	json_decref(drives);
+	json_decref(nets);
+	return NULL;
+}
+
+int api_config_to_vm(const struct api_config *c, struct vm_config *out, char *cmdline,
+		     size_t cmdline_size, char *why, size_t why_size)
+{
+	const struct api_drive *d;
+	int i, n = 0, len;
+
+	if (!c->has_boot)
+		return fail(why, why_size,
+			    "boot-source: missing: PUT /boot-source with kernel_image_path first");
+	out->kernel = c->kernel;
+	out->initrd = c->initrd[0] ? c->initrd : NULL;
+	out->mem_size = (uint64_t)c->mem_mib << 20;
+	out->ncpus = (int)c->vcpus;
+	out->cpu_template = strcmp(c->cpu_template, "None") ? c->cpu_template : NULL;
+	len = snprintf(cmdline, cmdline_size, "%s",
+		       c->has_boot_args ? c->boot_args : API_DEFAULT_CMDLINE);
+	/* The root device becomes the first drive, so that it is vda. */
+	for (i = 0; i < c->ndrives; i++) {
+		d = &c->drives[i];
+		if (!d->root)
+			continue;
+		if (d->partuuid[0])
+			len += snprintf(cmdline + len, cmdline_size - (size_t)len,
+					" root=PARTUUID=%s %s", d->partuuid,
+					d->read_only ? "ro" : "rw");
+		else
+			len += snprintf(cmdline + len, cmdline_size - (size_t)len,
+					" root=/dev/vda %s", d->read_only ? "ro" : "rw");
+	}
+	if ((size_t)len >= cmdline_size)
+		return fail(why, why_size, "boot-source: boot_args: too long");
+	out->cmdline = cmdline;
+	for (int root = 1; root >= 0; root--)
+		for (i = 0; i < c->ndrives; i++) {
+			struct blk_config *b = &out->drives[n];
+
+			d = &c->drives[i];
+			if (d->root != root)
+				continue;
+			memset(b, 0, sizeof(*b));
+			snprintf(b->path, sizeof(b->path), "%s", d->path);
+			snprintf(b->id, sizeof(b->id), "%.20s", d->id);
+			b->read_only = d->read_only;
+			b->engine = d->engine;
+			b->cache = d->cache;
+			n++;
+		}
+	out->ndrives = n;
+	for (i = 0; i < c->nnets; i++) {
+		memset(&out->nets[i], 0, sizeof(out->nets[i]));
+		memcpy(out->nets[i].tap, c->nets[i].host_dev, sizeof(out->nets[i].tap));
+		memcpy(out->nets[i].mac, c->nets[i].mac, 6);
+		out->nets[i].has_mac = c->nets[i].has_mac;
+	}
+	out->nnets = c->nnets;
+	out->rng = c->entropy;
+	out->has_vsock = c->has_vsock;
+	out->vsock = c->vsock;
+	out->has_balloon = c->has_balloon;
+	out->balloon = c->balloon;
+	if (c->has_balloon && c->balloon.mib >= c->mem_mib)
+		return fail(why, why_size,
+			    "balloon: amount_mib: %u MiB is not less than the guest's %u MiB",
+			    c->balloon.mib, c->mem_mib);
+	return 0;
+}

@@ -1,0 +1,135 @@
+/* Firecracker's JSON configuration <-> volt's configuration. One struct
+ * api_config holds what the API and --config-file have been told, in
+ * Firecracker's terms (drive ids, root device, logger...); api_config_to_vm()
+ * turns it into the struct vm_config that `volt run` builds too.
+ *
+ * Every parser is strict and all-or-nothing: an unknown field, a wrong type, a
+ * value out of range or a missing required field leaves the configuration
+ * unchanged and returns -EINVAL with a message naming the field in why.
+ * Optional fields accept null (= absent). Rate limiters are accepted as null
+ * only ("not supported by volt" otherwise). Main thread only: the file parser
+ * builds into a static scratch configuration (too big for a thread's stack). */
+#ifndef VOLT_API_VM_CONFIG_JSON_H
+#define VOLT_API_VM_CONFIG_JSON_H
+
+#include <jansson.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/log.h"
+#include "vmm/vm.h"
+
+/* Firecracker's resource ids: alphanumeric and '_'. */
+#define API_ID_MAX	 64
+#define API_CMDLINE_MAX	 4096
+#define API_PARTUUID_MAX 64
+/* Firecracker's default boot_args would leave no console; volt run's default. */
+#define API_DEFAULT_CMDLINE \
+	"console=ttyS0 reboot=k panic=1 nomodule i8042.noaux i8042.nomux i8042.dumbkbd"
+#define API_DEFAULT_MEM_MIB 128
+
+struct api_drive {
+	char id[API_ID_MAX + 1];
+	char path[PATH_MAX];
+	char partuuid[API_PARTUUID_MAX + 1]; /* "" when none */
+	bool root, read_only;
+	enum blk_cache cache;
+	enum blk_engine engine;
+};
+
+struct api_net {
+	char id[API_ID_MAX + 1];
+	char host_dev[IFNAMSIZ];
+	uint8_t mac[6];
+	bool has_mac;
+};
+
+struct api_logger {
+	char path[PATH_MAX]; /* "" when none */
+	char level[16];	     /* as given ("Warning"...), "" when none */
+	bool show_level, show_log_origin;
+};
+
+struct api_config {
+	bool has_boot;
+	char kernel[PATH_MAX];
+	char initrd[PATH_MAX]; /* "" when none */
+	bool has_boot_args;
+	char boot_args[API_CMDLINE_MAX];
+
+	unsigned int vcpus, mem_mib;
+	bool smt, track_dirty_pages;
+	char cpu_template[16]; /* Firecracker's name; "None" by default */
+
+	struct api_drive drives[VM_MAX_DRIVES];
+	int ndrives;
+	struct api_net nets[VM_MAX_NETS];
+	int nnets;
+	bool has_vsock;
+	char vsock_id[API_ID_MAX + 1]; /* deprecated in Firecracker; kept for GET */
+	struct vsock_config vsock;
+	bool has_balloon;
+	struct balloon_config balloon;
+	bool entropy;
+	bool has_logger;
+	struct api_logger logger;
+	bool has_metrics;
+	char metrics_path[PATH_MAX];
+};
+
+void api_config_init(struct api_config *c);
+
+/* True when id is 1..API_ID_MAX characters of [A-Za-z0-9_]. */
+bool api_id_valid(const char *id);
+
+/* Parses a request body / file into a JSON object; NULL with why set. */
+json_t *api_json_parse(const char *buf, size_t len, char *why, size_t why_size);
+
+/* PUT /boot-source, PUT|PATCH /machine-config, PUT /drives/{id} (path_id may
+ * be NULL for the config file), PUT /network-interfaces/{id}, PUT /vsock,
+ * PUT /entropy, PUT /balloon. */
+int api_put_boot_source(struct api_config *c, json_t *j, char *why, size_t why_size);
+int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *why, size_t why_size);
+int api_put_drive(struct api_config *c, json_t *j, const char *path_id, char *why, size_t why_size);
+int api_put_net(struct api_config *c, json_t *j, const char *path_id, char *why, size_t why_size);
+int api_put_vsock(struct api_config *c, json_t *j, char *why, size_t why_size);
+int api_put_entropy(struct api_config *c, json_t *j, char *why, size_t why_size);
+int api_put_balloon(struct api_config *c, json_t *j, char *why, size_t why_size);
+/* PATCH /drives/{id}: a new path_on_host before boot; after boot (started)
+ * only a no-op is accepted, volt opens no file once running. */
+int api_patch_drive(struct api_config *c, json_t *j, const char *path_id, bool started, char *why,
+		    size_t why_size);
+/* PATCH /network-interfaces/{id}: only rate limiters in Firecracker. */
+int api_patch_net(const struct api_config *c, json_t *j, const char *path_id, char *why,
+		  size_t why_size);
+/* PATCH /balloon ({"amount_mib"}) and PATCH /balloon/statistics. */
+int api_parse_balloon_update(json_t *j, unsigned int *mib, char *why, size_t why_size);
+int api_parse_balloon_stats_update(json_t *j, unsigned int *seconds, char *why, size_t why_size);
+/* PUT /actions: the action_type ("InstanceStart"...), unchecked. */
+int api_parse_action(json_t *j, char *type, size_t type_size, char *why, size_t why_size);
+/* PATCH /vm: *pause is true for "Paused", false for "Resumed". */
+int api_parse_vm_state(json_t *j, bool *pause, char *why, size_t why_size);
+/* PUT /logger, PUT /metrics. */
+int api_parse_logger(json_t *j, struct api_logger *l, char *why, size_t why_size);
+int api_parse_metrics(json_t *j, char *path, size_t path_size, char *why, size_t why_size);
+/* Maps a Firecracker logger level ("Error", "Warning", "Info", "Debug",
+ * "Trace", "Off", any case) onto volt's (log_level_parse); -EINVAL when unknown. */
+int api_logger_level(const char *s, enum log_level *out);
+
+/* A whole Firecracker configuration file (the GET /vm/config schema). */
+int api_config_from_json(struct api_config *c, json_t *root, char *why, size_t why_size);
+
+/* GET /vm/config, GET /machine-config, GET /balloon. */
+json_t *api_config_to_json(const struct api_config *c);
+json_t *api_machine_config_to_json(const struct api_config *c);
+json_t *api_balloon_to_json(const struct api_config *c);
+
+/* Fills *out for vm_create(); out points into c and into cmdline (which
+ * receives boot_args + the root device's root=). -EINVAL with why when the
+ * configuration cannot boot (no kernel...). */
+int api_config_to_vm(const struct api_config *c, struct vm_config *out, char *cmdline,
+		     size_t cmdline_size, char *why, size_t why_size);
+
+#endif

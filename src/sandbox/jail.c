@@ -1,0 +1,942 @@
+/* `volt jail`: runs `volt run` as an unprivileged user in a chroot jail, the
+ * way Firecracker's jailer runs Firecracker.
+ *
+ * As root: validate everything; close inherited fds >= 3 and clear the
+ * environment; make <base>/volt/<id>/root with volt (and the shared libraries
+ * it runs on), the VM's files and /dev/kvm, /dev/net/tun; put the process in
+ * a cgroup with the given limits; set rlimits; join a network namespace;
+ * unshare the mount namespace and pivot_root into the jail; optionally
+ * unshare the PID namespace; drop every capability, the bounding set
+ * included, set no_new_privs and switch to uid:gid; then exec /volt run with
+ * the arguments rewritten to jail paths. With --new-pid-ns the jailer stays
+ * as the parent (outside the namespace), forwards SIGINT/SIGTERM/SIGHUP/
+ * SIGQUIT and returns the VMM's exit status; otherwise the VMM replaces it.
+ * A jail directory that exists already is refused; one made by a failed
+ * attempt is removed. Neither the jail nor the cgroup is removed after the
+ * VM exits (the caller owns them then). */
+#include "sandbox/sandbox.h"
+
+#include "devices/virtio/virtio_blk.h"
+#include "devices/virtio/virtio_vsock.h"
+#include "kernel/kernel.h"
+#include "kernel/rootfs.h"
+#include "sandbox/jail.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/parse.h"
+#include "vmm/host.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define DEFAULT_BASE   "/srv/jailer"
+#define DEFAULT_PARENT "volt"
+
+static const char usage[] =
+	"usage: volt jail --id ID --uid UID --gid GID [--chroot-base DIR] [--netns PATH]\n"
+	"                 [--cgroup FILE=VALUE]... [--cgroup-version 1|2] [--parent-cgroup PATH]\n"
+	"                 [--rlimit RESOURCE=VALUE]... [--daemonize] [--new-pid-ns]\n"
+	"                 [--log-level error|warn|info|debug]\n"
+	"                 -- <volt run arguments>\n"
+	"Runs `volt run` as UID:GID, without capabilities, chrooted (pivot_root) into\n"
+	"DIR/volt/ID/root (DIR defaults to " DEFAULT_BASE "). The files named by --kernel,\n"
+	"--initrd and --drive (the guest kit's, without --kernel) are hard-linked or copied\n"
+	"there; --vsock uds=PATH becomes DIR/volt/ID/root/<name of PATH>. --cgroup sets a\n"
+	"cgroup file (memory.max=256M, pids.max=100, cpu.max=...) in the group\n"
+	"<hierarchy>/" DEFAULT_PARENT
+	"/ID. --rlimit takes fsize, no-file, nproc, memlock or core.\n"
+	"Needs root.\n";
+
+int jail_id_check(const char *id, char *why, size_t why_size)
+{
+	size_t i, n = strlen(id);
+
+	if (!n || n > JAIL_ID_MAX) {
+		snprintf(why, why_size, "must be 1 to %d characters", JAIL_ID_MAX);
+		return -EINVAL;
+	}
+	for (i = 0; i < n; i++) {
+		char c = id[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-')) {
+			snprintf(why, why_size, "may hold only letters, digits and '-'");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	int resource;
+} rlimits[] = {
+	{ "fsize", RLIMIT_FSIZE }, { "no-file", RLIMIT_NOFILE },  { "nofile", RLIMIT_NOFILE },
+	{ "nproc", RLIMIT_NPROC }, { "memlock", RLIMIT_MEMLOCK }, { "core", RLIMIT_CORE },
+};
+
+int jail_rlimit_parse(const char *spec, int *resource, rlim_t *value, char *why, size_t why_size)
+{
+	const char *eq = strchr(spec, '=');
+	unsigned long long v;
+	char *end;
+	size_t i;
+
+	if (!eq) {
+		snprintf(why, why_size, "expected RESOURCE=VALUE");
+		return -EINVAL;
+	}
+	for (i = 0; i < sizeof(rlimits) / sizeof(rlimits[0]); i++)
+		if (strlen(rlimits[i].name) == (size_t)(eq - spec) &&
+		    !strncmp(spec, rlimits[i].name, (size_t)(eq - spec)))
+			break;
+	if (i == sizeof(rlimits) / sizeof(rlimits[0])) {
+		snprintf(why, why_size, "unknown resource (fsize, no-file, nproc, memlock, core)");
+		return -EINVAL;
+	}
+	*resource = rlimits[i].resource;
+	if (!strcmp(eq + 1, "unlimited")) {
+		*value = RLIM_INFINITY;
+		return 0;
+	}
+	errno = 0;
+	v = strtoull(eq + 1, &end, 10);
+	if (eq[1] < '0' || eq[1] > '9' || *end || errno || v >= RLIM_INFINITY) {
+		snprintf(why, why_size, "'%s' is not a number or 'unlimited'", eq + 1);
+		return -EINVAL;
+	}
+	*value = (rlim_t)v;
+	return 0;
+}
+
+int jail_cgroup_parse(const char *spec, struct jail_cgroup *out, char *why, size_t why_size)
+{
+	const char *eq = strchr(spec, '='), *dot = strchr(spec, '.'), *p;
+
+	memset(out, 0, sizeof(*out));
+	if (!eq || eq == spec) {
+		snprintf(why, why_size, "expected FILE=VALUE, e.g. memory.max=256M");
+		return -EINVAL;
+	}
+	if (!dot || dot > eq || dot == spec || dot + 1 == eq) {
+		snprintf(why, why_size, "'%.*s' is not <controller>.<name>", (int)(eq - spec),
+			 spec);
+		return -EINVAL;
+	}
+	for (p = spec; p < eq; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '.')) {
+			snprintf(why, why_size, "'%.*s' is not a cgroup file name",
+				 (int)(eq - spec), spec);
+			return -EINVAL;
+		}
+	if ((size_t)(eq - spec) >= sizeof(out->file) ||
+	    (size_t)(dot - spec) >= sizeof(out->controller) ||
+	    strlen(eq + 1) >= sizeof(out->value)) {
+		snprintf(why, why_size, "too long");
+		return -EINVAL;
+	}
+	if (!eq[1] || strchr(eq + 1, '\n')) {
+		snprintf(why, why_size, "the value must be one non-empty line");
+		return -EINVAL;
+	}
+	memcpy(out->file, spec, (size_t)(eq - spec));
+	memcpy(out->controller, spec, (size_t)(dot - spec));
+	strcpy(out->value, eq + 1);
+	return 0;
+}
+
+/* `volt run` options that take a value, so that the value is never taken
+ * for an option itself. Unknown options pass through as they are. */
+static const char *const value_opts[] = {
+	"kernel",    "initrd", "cmdline", "mem",   "cpus",    "cpu-template", "boot-protocol",
+	"log-level", "drive",  "net",	  "vsock", "balloon", "seccomp",      "landlock",
+};
+
+static bool takes_value(const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(value_opts) / sizeof(value_opts[0]); i++)
+		if (strlen(value_opts[i]) == len && !strncmp(name, value_opts[i], len))
+			return true;
+	return false;
+}
+
+/* Names in the root that volt's own files use. */
+static bool reserved(const char *name)
+{
+	static const char *const names[] = { "volt", "dev", "lib", "lib64", "usr", "proc", "sys" };
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(name, names[i]))
+			return true;
+	return false;
+}
+
+static bool name_taken(const struct jail_plan *p, const char *name)
+{
+	int i;
+
+	if (reserved(name) || (p->vsock_name && !strcmp(p->vsock_name, name)))
+		return true;
+	for (i = 0; i < p->nfiles; i++)
+		if (!strcmp(p->files[i].name, name))
+			return true;
+	return false;
+}
+
+/* A name for path in the root: its last component, numbered when taken. */
+static char *unique_name(const struct jail_plan *p, const char *path)
+{
+	const char *base = strrchr(path, '/');
+	char *name = NULL;
+	int n;
+
+	base = base ? base + 1 : path;
+	if (!*base || !strcmp(base, ".") || !strcmp(base, ".."))
+		base = "file";
+	if (!name_taken(p, base))
+		return strdup(base);
+	for (n = 1; n < 100; n++) {
+		free(name);
+		if (asprintf(&name, "%d-%s", n, base) < 0)
+			return NULL;
+		if (!name_taken(p, name))
+			return name;
+	}
+	free(name);
+	return NULL;
+}
+
+/* The file's name in the root ("/<name>"), added to the list once. */
+static int add_file(struct jail_plan *p, const char *src, bool writable, char **jail_path,
+		    char *why, size_t why_size)
+{
+	struct jail_file *f = NULL;
+	int i;
+
+	for (i = 0; i < p->nfiles; i++)
+		if (!strcmp(p->files[i].src, src))
+			f = &p->files[i];
+	if (!f) {
+		if (p->nfiles == JAIL_MAX_FILES) {
+			snprintf(why, why_size, "more than %d files", JAIL_MAX_FILES);
+			return -E2BIG;
+		}
+		f = &p->files[p->nfiles];
+		f->src = strdup(src);
+		f->name = unique_name(p, src);
+		if (!f->src || !f->name) {
+			free(f->src);
+			free(f->name);
+			return -ENOMEM;
+		}
+		p->nfiles++;
+	}
+	f->writable |= writable;
+	return asprintf(jail_path, "/%s", f->name) < 0 ? -ENOMEM : 0;
+}
+
+/* spec with the value of its "key=" item replaced by val. */
+static char *replace_item(const char *spec, const char *key, const char *val)
+{
+	size_t klen = strlen(key);
+	const char *item = spec, *end;
+	char *out = NULL;
+
+	for (;;) {
+		end = strchr(item, ',');
+		if (!end)
+			end = item + strlen(item);
+		if ((size_t)(end - item) > klen && !strncmp(item, key, klen) && item[klen] == '=')
+			break;
+		if (!*end)
+			return NULL;
+		item = end + 1;
+	}
+	if (asprintf(&out, "%.*s%s=%s%s", (int)(item - spec), spec, key, val, end) < 0)
+		return NULL;
+	return out;
+}
+
+static int plan_option(struct jail_plan *p, const char *name, const char *val, char *why,
+		       size_t why_size)
+{
+	char *jpath = NULL, *spec = NULL, *opt = NULL;
+	int err = 0;
+
+	if (!strcmp(name, "kernel") || !strcmp(name, "initrd")) {
+		if (!*val) {
+			snprintf(why, why_size, "--%s needs a path", name);
+			return -EINVAL;
+		}
+		err = add_file(p, val, false, &jpath, why, why_size);
+		*(!strcmp(name, "kernel") ? &p->has_kernel : &p->has_initrd) = true;
+	} else if (!strcmp(name, "drive")) {
+		struct blk_config *c = calloc(1, sizeof(*c));
+		char reason[160];
+
+		if (!c)
+			return -ENOMEM;
+		if (blk_config_parse(val, c, reason, sizeof(reason))) {
+			snprintf(why, why_size, "--drive '%s': %s", val, reason);
+			err = -EINVAL;
+		}
+		if (!err)
+			err = add_file(p, c->path, !c->read_only, &jpath, why, why_size);
+		if (!err && !(spec = replace_item(val, "path", jpath)))
+			err = -ENOMEM;
+		free(c);
+	} else if (!strcmp(name, "vsock")) {
+		struct vsock_config c;
+		char reason[160];
+
+		if (vsock_config_parse(val, &c, reason, sizeof(reason))) {
+			snprintf(why, why_size, "--vsock '%s': %s", val, reason);
+			return -EINVAL;
+		}
+		free(p->vsock_name);
+		p->vsock_name = NULL;
+		p->vsock_name = unique_name(p, c.uds);
+		if (!p->vsock_name || asprintf(&jpath, "/%s", p->vsock_name) < 0 ||
+		    !(spec = replace_item(val, "uds", jpath)))
+			err = -ENOMEM;
+	}
+	if (!err && asprintf(&opt, "--%s", name) < 0)
+		err = -ENOMEM;
+	if (!err) {
+		p->argv[p->argc++] = opt;
+		p->argv[p->argc] = spec ? spec : jpath ? jpath : strdup(val);
+		if (!p->argv[p->argc])
+			err = -ENOMEM;
+		else
+			p->argc++;
+		if (spec)
+			free(jpath);
+		return err;
+	}
+	free(opt);
+	free(spec);
+	free(jpath);
+	return err;
+}
+
+int jail_plan_make(int argc, char **argv, struct jail_plan *p, char *why, size_t why_size)
+{
+	int i = 0, err = 0;
+
+	memset(p, 0, sizeof(*p));
+	snprintf(why, why_size, "out of memory");
+	p->argv = calloc((size_t)argc + 2, sizeof(*p->argv));
+	if (!p->argv)
+		return -ENOMEM;
+	p->argv[p->argc++] = strdup("run");
+	if (argc && !strcmp(argv[0], "run"))
+		i++;
+	for (; i < argc && !err; i++) {
+		const char *a = argv[i], *eq;
+		size_t len;
+
+		if (!strcmp(a, "--")) {
+			snprintf(why, why_size, "'--' among the volt run arguments");
+			err = -EINVAL;
+			break;
+		}
+		if (strncmp(a, "--", 2)) {
+			p->argv[p->argc++] = strdup(a);
+			continue;
+		}
+		eq = strchr(a + 2, '=');
+		len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+		if (!takes_value(a + 2, len)) {
+			p->argv[p->argc++] = strdup(a);
+			continue;
+		}
+		if (!eq && i + 1 == argc) {
+			snprintf(why, why_size, "%s needs a value", a);
+			err = -EINVAL;
+			break;
+		}
+		{
+			char *name = strndup(a + 2, len);
+
+			err = name ? plan_option(p, name, eq ? eq + 1 : argv[++i], why, why_size)
+				   : -ENOMEM;
+			free(name);
+		}
+	}
+	for (i = 0; !err && i < p->argc; i++)
+		if (!p->argv[i])
+			err = -ENOMEM;
+	if (err)
+		jail_plan_free(p);
+	return err;
+}
+
+void jail_plan_free(struct jail_plan *p)
+{
+	int i;
+
+	if (p->argv)
+		for (i = 0; i < p->argc; i++)
+			free(p->argv[i]);
+	free(p->argv);
+	for (i = 0; i < p->nfiles; i++) {
+		free(p->files[i].src);
+		free(p->files[i].name);
+	}
+	free(p->vsock_name);
+	memset(p, 0, sizeof(*p));
+}
+
+struct jail_opts {
+	const char *id;
+	uid_t uid;
+	gid_t gid;
+	bool has_uid, has_gid;
+	const char *base;
+	const char *netns;
+	const char *parent;
+	int cgroup_version; /* 0: per controller */
+	struct jail_cgroup cgroups[JAIL_MAX_CGROUP];
+	int ncgroups;
+	int rl_res[JAIL_MAX_RLIMIT];
+	rlim_t rl_val[JAIL_MAX_RLIMIT];
+	int nrlimits;
+	bool daemonize, new_pid_ns;
+};
+
+static int parse_id_num(const char *opt, const char *s, unsigned int *out)
+{
+	if (parse_uint(s, 0, 4294967294U, out)) {
+		pr_err("%s '%s': not a number (a numeric id, not a name)", opt, s);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A relative path below the cgroup hierarchy's root: no "..", no "//". */
+static bool parent_ok(const char *s)
+{
+	const char *c = s;
+
+	if (!*s || *s == '/')
+		return false;
+	while (*c) {
+		const char *e = strchrnul(c, '/');
+
+		if (e == c || (e - c == 1 && *c == '.') || (e - c == 2 && !strncmp(c, "..", 2)))
+			return false;
+		c = *e ? e + 1 : e;
+	}
+	return s[strlen(s) - 1] != '/';
+}
+
+static int parse_opts(int argc, char **argv, struct jail_opts *o, int *first_run_arg)
+{
+	static const struct option longopts[] = {
+		{ "id", required_argument, NULL, 'i' },
+		{ "uid", required_argument, NULL, 'u' },
+		{ "gid", required_argument, NULL, 'g' },
+		{ "chroot-base", required_argument, NULL, 'b' },
+		{ "netns", required_argument, NULL, 'n' },
+		{ "cgroup", required_argument, NULL, 'c' },
+		{ "cgroup-version", required_argument, NULL, 'V' },
+		{ "parent-cgroup", required_argument, NULL, 'P' },
+		{ "rlimit", required_argument, NULL, 'r' },
+		{ "daemonize", no_argument, NULL, 'd' },
+		{ "new-pid-ns", no_argument, NULL, 'p' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	enum log_level level;
+	char why[160];
+	unsigned int n;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->base = DEFAULT_BASE;
+	o->parent = DEFAULT_PARENT;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			if (jail_id_check(optarg, why, sizeof(why))) {
+				pr_err("--id '%s': %s", optarg, why);
+				return -EINVAL;
+			}
+			o->id = optarg;
+			break;
+		case 'u':
+			if (parse_id_num("--uid", optarg, &n))
+				return -EINVAL;
+			o->uid = n;
+			o->has_uid = true;
+			break;
+		case 'g':
+			if (parse_id_num("--gid", optarg, &n))
+				return -EINVAL;
+			o->gid = n;
+			o->has_gid = true;
+			break;
+		case 'b':
+			o->base = optarg;
+			break;
+		case 'n':
+			o->netns = optarg;
+			break;
+		case 'c':
+			if (o->ncgroups == JAIL_MAX_CGROUP) {
+				pr_err("--cgroup: at most %d", JAIL_MAX_CGROUP);
+				return -EINVAL;
+			}
+			if (jail_cgroup_parse(optarg, &o->cgroups[o->ncgroups], why, sizeof(why))) {
+				pr_err("--cgroup '%s': %s", optarg, why);
+				return -EINVAL;
+			}
+			o->ncgroups++;
+			break;
+		case 'V':
+			if (parse_uint(optarg, 1, 2, &n)) {
+				pr_err("--cgroup-version '%s': 1 or 2", optarg);
+				return -EINVAL;
+			}
+			o->cgroup_version = (int)n;
+			break;
+		case 'P':
+			if (!parent_ok(optarg)) {
+				pr_err("--parent-cgroup '%s': a relative path without '.' or '..'",
+				       optarg);
+				return -EINVAL;
+			}
+			o->parent = optarg;
+			break;
+		case 'r':
+			if (o->nrlimits == JAIL_MAX_RLIMIT) {
+				pr_err("--rlimit: at most %d", JAIL_MAX_RLIMIT);
+				return -EINVAL;
+			}
+			if (jail_rlimit_parse(optarg, &o->rl_res[o->nrlimits],
+					      &o->rl_val[o->nrlimits], why, sizeof(why))) {
+				pr_err("--rlimit '%s': %s", optarg, why);
+				return -EINVAL;
+			}
+			o->nrlimits++;
+			break;
+		case 'd':
+			o->daemonize = true;
+			break;
+		case 'p':
+			o->new_pid_ns = true;
+			break;
+		case 'l':
+			if (log_level_parse(optarg, &level)) {
+				pr_err("--log-level: '%s' is not error, warn, info or debug",
+				       optarg);
+				return -EINVAL;
+			}
+			log_set_level(level);
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 1;
+		default:
+			fputs(usage, stderr);
+			return -EINVAL;
+		}
+	}
+	if (!o->id || !o->has_uid || !o->has_gid) {
+		pr_err("volt jail: --id, --uid and --gid are required");
+		fputs(usage, stderr);
+		return -EINVAL;
+	}
+	if (o->base[0] != '/') {
+		pr_err("--chroot-base '%s': must be an absolute path", o->base);
+		return -EINVAL;
+	}
+	*first_run_arg = optind;
+	return 0;
+}
+
+/* Where the guest kit lives, for a jail without --kernel / --initrd. */
+static int find_guest_kit(char *kernel, size_t ksize, char *initrd, size_t isize)
+{
+	struct rootfs_opts ro = { .format = rootfs_default_format() };
+	struct kernel_spec spec;
+	struct kernel_entry e;
+	int err;
+
+	err = kernel_spec_resolve(&spec, NULL, NULL, NULL, false);
+	if (err)
+		return err;
+	err = kernel_find(&spec, &e);
+	kernel_spec_free(&spec);
+	if (err) {
+		pr_err("no --kernel, and the guest kit's kernel is not built: run "
+		       "'volt kernel build' first");
+		return err;
+	}
+	if (kernel_entry_path(&e, "vmlinux", kernel, ksize))
+		return -ENAMETOOLONG;
+	return initrd ? rootfs_get(&ro, initrd, isize) : 0;
+}
+
+static int check_sources(const struct jail_plan *p)
+{
+	struct stat st;
+	int i;
+
+	for (i = 0; i < p->nfiles; i++) {
+		if (stat(p->files[i].src, &st)) {
+			pr_err("%s: %s", p->files[i].src, strerror(errno));
+			return -errno;
+		}
+		if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+			pr_err("%s: not a regular file or block device", p->files[i].src);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int drop_privileges(uid_t uid, gid_t gid)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = { 0 };
+	int cap;
+
+	for (cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0))
+			return -errno;
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) && errno != EINVAL)
+		return -errno;
+	if (setgroups(0, NULL) || setresgid(gid, gid, gid) || setresuid(uid, uid, uid))
+		return -errno;
+	/* setuid() away from 0 empties the permitted and effective sets, not
+	 * the inheritable one; a uid of 0 keeps them all: clear them here. */
+	if (syscall(SYS_capset, &hdr, data))
+		return -errno;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		return -errno;
+	return 0;
+}
+
+static int enter_jail(const char *root)
+{
+	if (unshare(CLONE_NEWNS)) {
+		pr_err("cannot unshare the mount namespace: %s", strerror(errno));
+		return -errno;
+	}
+	/* Nothing mounted from here on may propagate back to the host. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    mount(root, root, NULL, MS_BIND | MS_REC, NULL) || chdir(root)) {
+		pr_err("cannot bind-mount the jail %s: %s", root, strerror(errno));
+		return -errno;
+	}
+	/* pivot_root(".", ".") stacks the old root on the new one; detaching
+	 * it leaves the jail alone at "/" (pivot_root(2)). */
+	if (syscall(SYS_pivot_root, ".", ".") || umount2(".", MNT_DETACH) || chdir("/")) {
+		pr_err("cannot pivot_root into %s: %s", root, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static pid_t child_pid;
+
+static int wait_child(pid_t pid)
+{
+	sigset_t set;
+	int sig, status;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGCHLD);
+	for (;;) {
+		pid_t w = waitpid(pid, &status, WNOHANG);
+
+		if (w == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		if (w < 0 && errno != EINTR)
+			return -errno;
+		sig = sigwaitinfo(&set, NULL);
+		if (sig > 0 && sig != SIGCHLD)
+			kill(pid, sig);
+	}
+}
+
+static int run_jailed(const struct jail_opts *o, char **exec_argv, char *const envp[])
+{
+	sigset_t set, old;
+	int err;
+
+	if (o->new_pid_ns && unshare(CLONE_NEWPID)) {
+		pr_err("cannot unshare the PID namespace: %s", strerror(errno));
+		return -errno;
+	}
+	err = drop_privileges(o->uid, o->gid);
+	if (err) {
+		pr_err("cannot drop privileges to %u:%u: %s", (unsigned int)o->uid,
+		       (unsigned int)o->gid, strerror(-err));
+		return err;
+	}
+	if (o->new_pid_ns) {
+		sigemptyset(&set);
+		sigaddset(&set, SIGINT);
+		sigaddset(&set, SIGTERM);
+		sigaddset(&set, SIGHUP);
+		sigaddset(&set, SIGQUIT);
+		sigaddset(&set, SIGCHLD);
+		sigprocmask(SIG_BLOCK, &set, &old);
+		child_pid = fork();
+		if (child_pid < 0)
+			return -errno;
+		if (child_pid > 0)
+			return wait_child(child_pid);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+	}
+	execve("/volt", exec_argv, envp);
+	err = -errno;
+	pr_err("cannot run /volt in the jail: %s", strerror(errno));
+	if (o->new_pid_ns)
+		_exit(127);
+	return err;
+}
+
+static int daemonize(int devnull)
+{
+	pid_t pid;
+
+	if (setsid() < 0) {
+		/* A process group leader cannot; its child can. */
+		pid = fork();
+		if (pid < 0)
+			return -errno;
+		if (pid > 0)
+			_exit(0);
+		if (setsid() < 0)
+			return -errno;
+	}
+	if (dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 || dup2(devnull, 2) < 0)
+		return -errno;
+	return 0;
+}
+
+static int make_jail_dirs(const struct jail_opts *o, char *top, size_t tsize, char *root,
+			  size_t rsize)
+{
+	char base[PATH_MAX], dir[PATH_MAX];
+	struct statvfs sv;
+	struct stat st;
+
+	if (!realpath(o->base, base) || stat(base, &st)) {
+		pr_err("--chroot-base %s: %s", o->base, strerror(errno));
+		return -errno;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		pr_err("--chroot-base %s: not a directory", o->base);
+		return -ENOTDIR;
+	}
+	if (!statvfs(base, &sv) && (sv.f_flag & ST_NODEV)) {
+		pr_err("--chroot-base %s: mounted nodev, so /dev/kvm could not be opened there",
+		       o->base);
+		return -EINVAL;
+	}
+	if (path_fmt(dir, sizeof(dir), "%s/volt", base) ||
+	    path_fmt(top, tsize, "%s/volt/%s", base, o->id) ||
+	    path_fmt(root, rsize, "%s/volt/%s/root", base, o->id))
+		return -ENAMETOOLONG;
+	if (mkdir(dir, 0755) && errno != EEXIST) {
+		pr_err("cannot make %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	if (mkdir(top, 0755)) {
+		if (errno == EEXIST)
+			pr_err("jail %s exists already: another VM has id '%s', or an earlier one "
+			       "left it (remove it first)",
+			       top, o->id);
+		else
+			pr_err("cannot make %s: %s", top, strerror(errno));
+		return -errno;
+	}
+	/* The VMM binds its vsock socket there as uid:gid. */
+	if (mkdir(root, 0750) || chown(root, o->uid, o->gid)) {
+		pr_err("cannot make %s: %s", root, strerror(errno));
+		rm_rf(top);
+		return -errno;
+	}
+	return 0;
+}
+
+static int set_rlimits(const struct jail_opts *o)
+{
+	int i;
+
+	for (i = 0; i < o->nrlimits; i++) {
+		struct rlimit rl = { o->rl_val[i], o->rl_val[i] };
+
+		if (setrlimit(o->rl_res[i], &rl)) {
+			pr_err("--rlimit: %s", strerror(errno));
+			return -errno;
+		}
+	}
+	return 0;
+}
+
+static int join_netns(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err = 0;
+
+	if (fd < 0 || setns(fd, CLONE_NEWNET)) {
+		err = -errno;
+		pr_err("--netns %s: %s", path, strerror(errno));
+	}
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+int jail_cmd(int argc, char **argv)
+{
+	char kernel[PATH_MAX], initrd[PATH_MAX], top[PATH_MAX], root[PATH_MAX], why[200];
+	char *env_host = NULL, **run_argv = NULL, **exec_argv = NULL;
+	struct jail_plan plan = { 0 };
+	struct jail_opts o;
+	int first, nrun, i, err, devnull = -1;
+	bool made = false;
+
+	err = parse_opts(argc, argv, &o, &first);
+	if (err)
+		return err > 0 ? 0 : err;
+	if (geteuid() != 0) {
+		pr_err("volt jail needs root (it makes device nodes, a cgroup and namespaces)");
+		return -EPERM;
+	}
+	/* Nothing the caller left open reaches the VMM. */
+	if (syscall(SYS_close_range, 3U, ~0U, 0U))
+		for (i = 3; i < 1024; i++)
+			close(i);
+
+	nrun = argc - first;
+	run_argv = calloc((size_t)nrun + 5, sizeof(*run_argv));
+	if (!run_argv)
+		return -ENOMEM;
+	for (i = 0; i < nrun; i++)
+		run_argv[i] = argv[first + i];
+	err = jail_plan_make(nrun, run_argv, &plan, why, sizeof(why));
+	if (err) {
+		pr_err("volt jail: %s", why);
+		goto out;
+	}
+	if (!plan.has_kernel) {
+		/* As volt run would: the guest kit, found outside the jail. */
+		err = find_guest_kit(kernel, sizeof(kernel), plan.has_initrd ? NULL : initrd,
+				     sizeof(initrd));
+		if (err)
+			goto out;
+		run_argv[nrun++] = "--kernel";
+		run_argv[nrun++] = kernel;
+		if (!plan.has_initrd) {
+			run_argv[nrun++] = "--initrd";
+			run_argv[nrun++] = initrd;
+		}
+		jail_plan_free(&plan);
+		err = jail_plan_make(nrun, run_argv, &plan, why, sizeof(why));
+		if (err) {
+			pr_err("volt jail: %s", why);
+			goto out;
+		}
+	}
+	err = check_sources(&plan);
+	if (err)
+		goto out;
+
+	/* /sys is not in the jail: tell the VMM what kind of host it runs on. */
+	if (asprintf(&env_host, "VOLT_HOST=%s", host_is_pvm() ? "pvm" : "vt") < 0) {
+		err = -ENOMEM;
+		goto out;
+	}
+	clearenv();
+
+	err = make_jail_dirs(&o, top, sizeof(top), root, sizeof(root));
+	if (err)
+		goto out;
+	made = true;
+	err = jail_put_volt(root);
+	for (i = 0; !err && i < plan.nfiles; i++)
+		err = jail_put_file(root, plan.files[i].src, plan.files[i].name,
+				    plan.files[i].writable, o.uid, o.gid);
+	if (!err)
+		err = jail_make_devices(root, o.uid, o.gid);
+	if (err)
+		goto out;
+	if (o.daemonize) {
+		devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (devnull < 0) {
+			err = -errno;
+			goto out;
+		}
+	}
+	err = set_rlimits(&o);
+	if (!err && o.netns)
+		err = join_netns(o.netns);
+	/* Last of what can fail here: a cgroup cannot be removed while we are in it. */
+	if (!err && o.ncgroups)
+		err = jail_cgroup_setup(o.parent, o.id, o.cgroups, o.ncgroups, o.cgroup_version);
+	if (err)
+		goto out;
+	if (plan.vsock_name)
+		pr_info("jail: the vsock socket is %s/%s", root, plan.vsock_name);
+	if (o.daemonize && (err = daemonize(devnull)))
+		goto out;
+	err = enter_jail(root);
+	if (err)
+		goto out;
+	/* From here on the jail's directory is all there is: keep it. */
+	made = false;
+	exec_argv = calloc((size_t)plan.argc + 2, sizeof(*exec_argv));
+	if (!exec_argv) {
+		err = -ENOMEM;
+		goto out;
+	}
+	exec_argv[0] = "volt";
+	for (i = 0; i < plan.argc; i++)
+		exec_argv[i + 1] = plan.argv[i];
+	{
+		char *envp[] = { env_host, NULL };
+
+		err = run_jailed(&o, exec_argv, envp);
+	}
+out:
+	if (made)
+		rm_rf(top);
+	if (devnull >= 0)
+		close(devnull);
+	free(exec_argv);
+	free(env_host);
+	jail_plan_free(&plan);
+	free(run_argv);
+	return err;
+}

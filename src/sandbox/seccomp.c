@@ -1,0 +1,368 @@
+/* seccomp: every thread kind's allow-list (seccomp_lists.c) is compiled by
+ * libseccomp once, in sandbox_seccomp_prepare() before the VM's threads
+ * start, into plain BPF; sandbox_seccomp_enter() then costs a thread two
+ * system calls and no allocation, so it works wherever a thread starts to
+ * serve the guest.
+ *
+ * Anything outside a thread's list kills the whole process
+ * (SECCOMP_RET_KILL_PROCESS; the kernel's audit log, dmesg without auditd,
+ * names the thread and the system call number). x32 and 32-bit system calls
+ * kill too. --seccomp=log allows and logs them instead, for finding what a
+ * list lacks; --seccomp=off (--no-seccomp) installs nothing, with a warning. */
+#include "sandbox/sandbox.h"
+#include "sandbox/seccomp_lists.h"
+
+#include "util/log.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <seccomp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static enum sandbox_seccomp_mode seccomp_mode;
+
+/* What prepare() compiled, for the mode it was compiled in. */
+static struct {
+	bool ready;
+	enum sandbox_seccomp_mode mode;
+	pid_t pid; /* the kick rule names this process */
+	struct sock_fprog prog[SANDBOX_THREAD_COUNT];
+} compiled;
+
+int sandbox_seccomp_mode_parse(const char *s, enum sandbox_seccomp_mode *out)
+{
+	if (!strcmp(s, "kill"))
+		*out = SANDBOX_SECCOMP_KILL;
+	else if (!strcmp(s, "log"))
+		*out = SANDBOX_SECCOMP_LOG;
+	else if (!strcmp(s, "off"))
+		*out = SANDBOX_SECCOMP_OFF;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+void sandbox_set_seccomp_mode(enum sandbox_seccomp_mode mode)
+{
+	seccomp_mode = mode;
+}
+
+static int add_rule(scmp_filter_ctx ctx, const struct sc_rule *r, uint32_t pid)
+{
+	struct scmp_arg_cmp cmp[SC_MAX_CONDS];
+	unsigned int i;
+
+	for (i = 0; i < r->nconds; i++) {
+		const struct sc_cond *c = &r->conds[i];
+		uint64_t mask = 0xffffffffu, datum = c->value;
+
+		if (c->op == SC_CLEAR) {
+			mask = c->value;
+			datum = 0;
+		} else if (c->op == SC_SET) {
+			mask = c->value;
+		} else if (c->op == SC_SELF_PID) {
+			datum = pid;
+		}
+		cmp[i] = (struct scmp_arg_cmp){ c->arg, SCMP_CMP_MASKED_EQ, mask, datum };
+	}
+	return seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, r->nr, r->nconds, cmp);
+}
+
+/* Compiles list kind into BPF (*prog->filter is malloc'ed). */
+static int compile(enum sandbox_thread kind, enum sandbox_seccomp_mode mode,
+		   struct sock_fprog *prog)
+{
+	const struct sc_list *l = &sc_lists[kind];
+	pid_t pid = getpid();
+	scmp_filter_ctx ctx;
+	int err = 0, fd = -1;
+	off_t size;
+	size_t i;
+
+	ctx = seccomp_init(mode == SANDBOX_SECCOMP_LOG ? SCMP_ACT_LOG : SCMP_ACT_KILL_PROCESS);
+	if (!ctx)
+		return -ENOMEM;
+	/* Only x86-64 system calls: x32 and int 0x80 ones kill in every mode. */
+	err = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+	if (!err)
+		err = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2); /* a binary tree */
+	for (i = 0; !err && i < l->nrules; i++) {
+		err = add_rule(ctx, &l->rules[i], (uint32_t)pid);
+		if (err)
+			pr_err("seccomp: %s list: cannot add %s: %s", l->name, l->rules[i].name,
+			       strerror(-err));
+	}
+	/* libseccomp 2.5 exports to a file descriptor only. */
+	if (!err && (fd = memfd_create("volt-seccomp", MFD_CLOEXEC)) < 0)
+		err = -errno;
+	if (!err)
+		err = seccomp_export_bpf(ctx, fd);
+	if (!err) {
+		size = lseek(fd, 0, SEEK_END);
+		prog->len = (unsigned short)(size / (off_t)sizeof(struct sock_filter));
+		prog->filter = malloc(size > 0 ? (size_t)size : 1);
+		if (size <= 0 || size % (off_t)sizeof(struct sock_filter) ||
+		    size / (off_t)sizeof(struct sock_filter) > BPF_MAXINSNS)
+			err = -E2BIG;
+		else if (!prog->filter)
+			err = -ENOMEM;
+		else if (pread(fd, prog->filter, (size_t)size, 0) != size)
+			err = -EIO;
+		if (err) {
+			free(prog->filter);
+			prog->filter = NULL;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	seccomp_release(ctx);
+	return err;
+}
+
+static void release(void)
+{
+	int k;
+
+	for (k = 0; k < SANDBOX_THREAD_COUNT; k++) {
+		free(compiled.prog[k].filter);
+		compiled.prog[k] = (struct sock_fprog){ 0 };
+	}
+	compiled.ready = false;
+}
+
+int sandbox_seccomp_prepare(void)
+{
+	static bool warned;
+	int k, err = 0;
+
+	if (seccomp_mode == SANDBOX_SECCOMP_OFF) {
+		if (!warned)
+			pr_warn("seccomp is off (--no-seccomp): a guest that escapes KVM into volt "
+				"may make any system call");
+		warned = true;
+		return 0;
+	}
+	if (compiled.ready && compiled.mode == seccomp_mode && compiled.pid == getpid())
+		return 0;
+	release();
+	for (k = 0; !err && k < SANDBOX_THREAD_COUNT; k++) {
+		err = compile((enum sandbox_thread)k, seccomp_mode, &compiled.prog[k]);
+		if (err)
+			pr_err("seccomp: cannot compile the %s filter: %s", sc_lists[k].name,
+			       strerror(-err));
+	}
+	if (err) {
+		release();
+		return err;
+	}
+	compiled.mode = seccomp_mode;
+	compiled.pid = getpid();
+	compiled.ready = true;
+	if (seccomp_mode == SANDBOX_SECCOMP_LOG)
+		pr_warn("seccomp is in log mode: system calls outside the lists are allowed and "
+			"logged by the kernel (dmesg)");
+	return 0;
+}
+
+int sandbox_seccomp_enter(enum sandbox_thread kind)
+{
+	if (seccomp_mode == SANDBOX_SECCOMP_OFF)
+		return 0;
+	if ((unsigned int)kind >= SANDBOX_THREAD_COUNT || !compiled.ready ||
+	    compiled.pid != getpid()) {
+		pr_err("seccomp: no filter for this thread kind was compiled in this process");
+		return -EINVAL;
+	}
+	/* Without it an unprivileged process may not install a filter. */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &compiled.prog[kind])) {
+		int err = -errno;
+
+		pr_err("seccomp: cannot install the %s filter: %s", sc_lists[kind].name,
+		       strerror(errno));
+		return err;
+	}
+	return 0;
+}
+
+/* --print: what each argument is called, for the readers of the lists. */
+static const char *arg_name(const char *sys, unsigned int arg)
+{
+	static const struct {
+		const char *sys;
+		unsigned int arg;
+		const char *name;
+	} names[] = {
+		{ "ioctl", 1, "request" },   { "mmap", 2, "prot" },
+		{ "mmap", 3, "flags" },	     { "mprotect", 2, "prot" },
+		{ "madvise", 2, "advice" },  { "futex", 1, "op" },
+		{ "tgkill", 0, "tgid" },     { "tgkill", 2, "sig" },
+		{ "socket", 0, "domain" },   { "socket", 1, "type" },
+		{ "socket", 2, "protocol" }, { "accept4", 3, "flags" },
+		{ "shutdown", 1, "how" },    { "getrandom", 2, "flags" },
+		{ "fcntl", 1, "cmd" },	     { "newfstatat", 3, "flags" },
+	};
+	static char buf[8];
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].arg == arg && !strcmp(names[i].sys, sys))
+			return names[i].name;
+	snprintf(buf, sizeof(buf), "arg%u", arg);
+	return buf;
+}
+
+/* Returns the number of characters printed. */
+static int print_rule(const struct sc_rule *r)
+{
+	unsigned int i;
+	int n = 0;
+
+	for (i = 0; i < r->nconds; i++) {
+		const struct sc_cond *c = &r->conds[i];
+		const char *a = arg_name(r->name, c->arg);
+
+		n += printf("%s", i ? " && " : "");
+		switch (c->op) {
+		case SC_EQ32:
+			n += printf("%s == %s", a, c->text);
+			break;
+		case SC_CLEAR:
+			n += printf("%s without %s", a, c->text);
+			break;
+		case SC_SET:
+			n += printf("%s with %s", a, c->text);
+			break;
+		default:
+			n += printf("%s == volt's pid", a);
+			break;
+		}
+	}
+	return n;
+}
+
+static int cmp_rules(const void *a, const void *b)
+{
+	const struct sc_rule *x = *(const struct sc_rule *const *)a;
+	const struct sc_rule *y = *(const struct sc_rule *const *)b;
+	int c = strcmp(x->name, y->name);
+
+	/* Stable by position in the list. */
+	return c ? c : (x < y ? -1 : x > y);
+}
+
+/* Distinct system calls in list l. */
+static int count_syscalls(const struct sc_list *l)
+{
+	int n = 0;
+	size_t i, j;
+
+	for (i = 0; i < l->nrules; i++) {
+		for (j = 0; j < i && l->rules[j].nr != l->rules[i].nr; j++)
+			;
+		n += j == i;
+	}
+	return n;
+}
+
+static int print_list(enum sandbox_thread kind)
+{
+	const struct sc_list *l = &sc_lists[kind];
+	const struct sc_rule **sorted = calloc(l->nrules, sizeof(*sorted));
+	struct sock_fprog prog = { 0 };
+	size_t i;
+	int err, col;
+
+	if (!sorted)
+		return -ENOMEM;
+	err = compile(kind, SANDBOX_SECCOMP_KILL, &prog);
+	if (err) {
+		free(sorted);
+		return err;
+	}
+	printf("%s (%s): %d system calls, %zu rules, %u BPF instructions\n", l->name, l->threads,
+	       count_syscalls(l), l->nrules, prog.len);
+	free(prog.filter);
+	for (i = 0; i < l->nrules; i++)
+		sorted[i] = &l->rules[i];
+	qsort(sorted, l->nrules, sizeof(*sorted), cmp_rules);
+	for (i = 0; i < l->nrules; i++) {
+		const struct sc_rule *r = sorted[i];
+		bool first = !i || strcmp(sorted[i - 1]->name, r->name);
+
+		printf("  %-16s ", first ? r->name : "");
+		if (!r->nconds)
+			col = printf("any arguments");
+		else
+			col = print_rule(r);
+		printf("%*s # %s\n", col < 52 ? 52 - col : 0, "", r->why);
+	}
+	free(sorted);
+	return 0;
+}
+
+static const char sandbox_usage[] =
+	"usage: volt sandbox --print [--thread vmm|vcpu|api]\n"
+	"Lists the system calls each kind of volt thread may make once it serves the guest,\n"
+	"with the conditions on their arguments. Any other system call kills volt\n"
+	"(run --seccomp=log allows and logs them instead; --no-seccomp turns the filters off).\n";
+
+int sandbox_cmd(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "print", no_argument, NULL, 'p' },
+		{ "thread", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int kind = -1, k, c, err = 0;
+	bool print = false;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			print = true;
+			break;
+		case 't':
+			for (kind = 0; kind < SANDBOX_THREAD_COUNT; kind++)
+				if (!strcmp(optarg, sc_lists[kind].name))
+					break;
+			if (kind == SANDBOX_THREAD_COUNT) {
+				pr_err("--thread '%s': not vmm, vcpu or api", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'h':
+			fputs(sandbox_usage, stdout);
+			return 0;
+		default:
+			fputs(sandbox_usage, stderr);
+			return -EINVAL;
+		}
+	}
+	if (!print || optind < argc) {
+		fputs(sandbox_usage, stderr);
+		return -EINVAL;
+	}
+	printf("Outside its list a system call kills volt (SECCOMP_RET_KILL_PROCESS); so do x32\n"
+	       "and 32-bit ones.\n");
+	for (k = 0; !err && k < SANDBOX_THREAD_COUNT; k++) {
+		if (kind >= 0 && k != kind)
+			continue;
+		printf("\n");
+		err = print_list((enum sandbox_thread)k);
+	}
+	if (err)
+		pr_err("seccomp: cannot compile the lists: %s", strerror(-err));
+	return err;
+}

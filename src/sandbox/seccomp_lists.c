@@ -1,0 +1,164 @@
+/* Each thread kind's seccomp allow-list: only what that thread does once it
+ * serves the guest (measured under strace with every device, then cut down),
+ * plus the teardown that follows on the same thread. Everything set up before
+ * (opening files, creating KVM objects, threads, sockets that listen) is done
+ * by then and absent here: no open, no exec, no clone, no ptrace, no new
+ * listening sockets, no executable memory.
+ *
+ * A rule's `why` says who needs it; keep it true when the code changes. */
+#include "sandbox/seccomp_lists.h"
+
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <linux/if_tun.h>
+#include <linux/kvm.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+
+/* clang-format off */
+#define COND(i, op, v)        CONDT(i, op, v, #v)
+#define CONDT(i, op, v, text) { (i), (op), (uint64_t)(v), text }
+#define NCONDS(...) (sizeof((struct sc_cond[]){ __VA_ARGS__ }) / sizeof(struct sc_cond))
+/* Any arguments. */
+#define ANY(sys, w)     { SCMP_SYS(sys), #sys, 0, { { 0 } }, w }
+/* Only when every condition holds. */
+#define IF(sys, w, ...) { SCMP_SYS(sys), #sys, NCONDS(__VA_ARGS__), { __VA_ARGS__ }, w }
+/* Stringized here: an argument handed on to COND would be expanded first. */
+#define IOCTL(req, w) IF(ioctl, w, CONDT(1, SC_EQ32, req, #req))
+#define FUTEX(op, w)  IF(futex, w, CONDT(1, SC_EQ32, op, #op))
+/* clang-format on */
+
+/* glibc's allocator: no executable mappings, no file mappings. */
+#define MALLOC_RULES                                                                          \
+	IF(mmap, "malloc", COND(2, SC_CLEAR, PROT_EXEC), COND(3, SC_SET, MAP_ANONYMOUS)),     \
+		IF(mprotect, "malloc: a thread's arena grows", COND(2, SC_CLEAR, PROT_EXEC)), \
+		ANY(munmap, "free, teardown"), ANY(brk, "malloc")
+
+/* Mutexes and condition variables (private), pthread_join (shared). */
+#define FUTEX_RULES                                                        \
+	FUTEX(FUTEX_WAIT_PRIVATE, "mutexes"),                              \
+		FUTEX(FUTEX_WAKE_PRIVATE, "mutexes, condition variables"), \
+		FUTEX(FUTEX_WAIT_BITSET_PRIVATE | FUTEX_CLOCK_REALTIME, "pthread_cond_wait")
+
+/* pthread_kill(): SIGUSR1 only, and only to this process. */
+#define KICK_RULES                                                       \
+	IF(tgkill, "vCPU kicks (pthread_kill)", COND(0, SC_SELF_PID, 0), \
+	   COND(2, SC_EQ32, SIGUSR1)),                                   \
+		ANY(getpid, "pthread_kill"),                             \
+		ANY(rt_sigprocmask, "pthread_kill and thread exit block signals for a while")
+
+/* The end of a thread: glibc gives back its stack, then exits. */
+#define THREAD_EXIT_RULES                                                      \
+	IF(madvise, "thread exit (its stack), free(); vmm: balloon inflation", \
+	   COND(2, SC_EQ32, MADV_DONTNEED)),                                   \
+		ANY(exit, "thread exit")
+
+static const struct sc_rule vmm_rules[] = {
+	/* The device thread's loop and the main thread's. */
+	ANY(epoll_wait, "device thread: its event loop"),
+	ANY(epoll_ctl, "device thread: sources come and go (vsock connections, TAP)"),
+	ANY(poll, "main thread: console, signals, stop, API; virtio-vsock: did the peer hang up"),
+	ANY(read, "eventfds, timerfds, signalfd, console, TAP"),
+	ANY(write, "eventfds, console, log lines, TAP"),
+	ANY(close, "vsock connections end; teardown"),
+	/* virtio-blk */
+	ANY(preadv, "virtio-blk, sync engine"),
+	ANY(pwritev, "virtio-blk, sync engine"),
+	ANY(pwrite64, "virtio-blk, sync engine: WRITE_ZEROES without fallocate"),
+	ANY(fallocate, "virtio-blk: DISCARD and WRITE_ZEROES"),
+	ANY(fdatasync, "virtio-blk, sync engine: FLUSH"),
+	ANY(io_uring_enter, "virtio-blk, io_uring engine"),
+	/* virtio-net */
+	ANY(writev, "virtio-net: frames to the TAP"),
+	IOCTL(TUNSETOFFLOAD, "virtio-net: offloads follow the guest's features"),
+	/* virtio-rng */
+	IF(getrandom, "virtio-rng", COND(2, SC_EQ32, 0)),
+	/* virtio-vsock: connections to and from the host's Unix sockets */
+	IF(accept4, "virtio-vsock: host-initiated connections",
+	   COND(3, SC_EQ32, SOCK_NONBLOCK | SOCK_CLOEXEC)),
+	IF(socket, "virtio-vsock: guest-initiated connections", COND(0, SC_EQ32, AF_UNIX),
+	   COND(1, SC_EQ32, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC), COND(2, SC_EQ32, 0)),
+	ANY(connect, "virtio-vsock: guest-initiated connections"),
+	ANY(sendto, "virtio-vsock: send()"),
+	ANY(recvfrom, "virtio-vsock: recv()"),
+	ANY(sendmsg, "virtio-vsock: data from the guest"),
+	ANY(recvmsg, "virtio-vsock: data to the guest"),
+	IF(shutdown, "virtio-vsock: the guest stops sending", COND(1, SC_EQ32, SHUT_WR)),
+	ANY(timerfd_settime, "virtio-vsock and virtio-balloon timers"),
+	ANY(unlink, "teardown: virtio-vsock and the API remove their sockets"),
+	IF(newfstatat, "teardown: virtio-vsock checks the socket path is still its own",
+	   COND(3, SC_EQ32, 0)),
+	/* interrupts and vCPU state */
+	IOCTL(KVM_IRQ_LINE, "serial interrupts (console input)"),
+	IOCTL(KVM_GET_REGS, "why a VM stopped (debug log)"),
+	IOCTL(KVM_GET_SREGS, "why a VM stopped (debug log)"),
+	IOCTL(KVM_GET_MP_STATE, "why a VM stopped (debug log)"),
+	IOCTL(TCSETS, "the terminal's settings come back at exit"),
+	IOCTL(TCGETS, "the terminal's settings come back at exit (glibc checks them)"),
+	/* A metrics line longer than PIPE_BUF goes to a FIFO only when it fits. */
+	IF(fcntl, "metrics to a FIFO: its size", COND(1, SC_EQ32, F_GETPIPE_SZ)),
+	IOCTL(FIONREAD, "metrics to a FIFO: what it holds"),
+	ANY(clock_gettime, "vsock timers, log times (when the vDSO cannot)"),
+	MALLOC_RULES,
+	FUTEX_RULES,
+	FUTEX(FUTEX_WAIT_BITSET | FUTEX_CLOCK_REALTIME, "pthread_join"),
+	KICK_RULES,
+	THREAD_EXIT_RULES,
+	ANY(exit_group, "the end of volt"),
+};
+
+static const struct sc_rule vcpu_rules[] = {
+	IOCTL(KVM_RUN, "runs the guest"),
+	IOCTL(KVM_GET_REGS, "PVM hosts: int3 and fwait the emulator cannot run"),
+	IOCTL(KVM_SET_REGS, "PVM hosts: int3 and fwait"),
+	IOCTL(KVM_GET_SREGS, "PVM hosts: int3 and fwait"),
+	IOCTL(KVM_TRANSLATE, "PVM hosts: the failing instruction's bytes"),
+	IOCTL(KVM_GET_VCPU_EVENTS, "PVM hosts: int3 reflected as #BP"),
+	IOCTL(KVM_SET_VCPU_EVENTS, "PVM hosts: int3 reflected as #BP"),
+	IOCTL(KVM_IRQ_LINE, "serial interrupts"),
+	IOCTL(KVM_KVMCLOCK_CTRL, "pause: the guest's kvmclock learns it was stopped"),
+	IOCTL(TUNSETOFFLOAD, "virtio-net: offloads follow the guest's features (MMIO)"),
+	ANY(write, "serial output, eventfds (interrupts, stop), log lines"),
+	ANY(read, "virtio-net: a queue the driver enables is filled from the TAP at once"),
+	ANY(epoll_ctl, "virtio devices (de)activated by MMIO writes"),
+	ANY(close, "virtio-vsock: a device reset closes every connection"),
+	ANY(timerfd_settime, "virtio-vsock: a device reset re-arms its timer"),
+	ANY(clock_gettime, "--boot-timer (CPU time has no vDSO)"),
+	ANY(rt_sigreturn, "the kick signal's handler returns"),
+	ANY(gettid, "vm_stop() kicks its own thread too"),
+	MALLOC_RULES,
+	FUTEX_RULES,
+	KICK_RULES,
+	THREAD_EXIT_RULES,
+};
+
+static const struct sc_rule api_rules[] = {
+	/* libmicrohttpd in external-select mode on the API's Unix socket. */
+	ANY(pselect6, "the HTTP server waits (select)"),
+	IF(accept4, "API connections", COND(3, SC_EQ32, SOCK_NONBLOCK | SOCK_CLOEXEC)),
+	ANY(recvfrom, "requests"),
+	ANY(sendto, "responses"),
+	ANY(sendmsg, "responses with a body (header and body in one call)"),
+	IF(shutdown, "connections end", COND(1, SC_EQ32, SHUT_WR)),
+	ANY(close, "connections end"),
+	ANY(write, "requests handed to the main thread (eventfd), log lines"),
+	ANY(clock_gettime, "connection timeouts (when the vDSO cannot)"),
+	ANY(clock_nanosleep, "backing off when the HTTP server's select fails"),
+	MALLOC_RULES,
+	FUTEX_RULES,
+	ANY(rt_sigprocmask, "thread exit"),
+	THREAD_EXIT_RULES,
+};
+
+#define LIST(n, t, r)                             \
+	{                                         \
+		n, t, r, sizeof(r) / sizeof(r[0]) \
+	}
+
+const struct sc_list sc_lists[SANDBOX_THREAD_COUNT] = {
+	[SANDBOX_THREAD_VMM] = LIST("vmm", "main thread, device thread", vmm_rules),
+	[SANDBOX_THREAD_VCPU] = LIST("vcpu", "each vCPU thread", vcpu_rules),
+	[SANDBOX_THREAD_API] = LIST("api", "HTTP API server thread", api_rules),
+};

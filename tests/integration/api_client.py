@@ -1,0 +1,98 @@
+"""A Firecracker-style API client over a Unix socket, with plain http.client.
+
+ApiClient(path).request("PUT", "/machine-config", {...}) returns (status, parsed
+JSON body or None). raw() sends bytes as they are (oversized or broken bodies).
+wait_for_socket() waits until the VMM accepts connections.
+"""
+import http.client
+import json
+import socket
+import time
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTPConnection whose transport is an AF_UNIX stream socket."""
+
+    def __init__(self, path, timeout=60):
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = str(path)
+
+    def connect(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(self.timeout)
+        s.connect(self.unix_path)
+        self.sock = s
+
+
+class ApiClient:
+    def __init__(self, path, timeout=60):
+        self.path = str(path)
+        self.timeout = timeout
+
+    def request(self, method, url, body=None):
+        """One request on a fresh connection; (status, JSON or None)."""
+        conn = UnixHTTPConnection(self.path, self.timeout)
+        try:
+            data = None
+            headers = {}
+            if body is not None:
+                data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+                if isinstance(data, str):
+                    data = data.encode()
+                headers["Content-Type"] = "application/json"
+            conn.request(method, url, body=data, headers=headers)
+            resp = conn.getresponse()
+            raw = resp.read()
+            return resp.status, (json.loads(raw) if raw else None)
+        finally:
+            conn.close()
+
+    def get(self, url):
+        return self.request("GET", url)
+
+    def put(self, url, body):
+        return self.request("PUT", url, body)
+
+    def patch(self, url, body):
+        return self.request("PATCH", url, body)
+
+    def raw(self, data, timeout=30):
+        """Sends raw bytes and returns the whole answer (bytes)."""
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        s.connect(self.path)
+        try:
+            try:
+                s.sendall(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the server answered and closed before reading it all
+            out = b""
+            while True:
+                try:
+                    chunk = s.recv(65536)
+                except ConnectionResetError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            return out
+        finally:
+            s.close()
+
+
+def wait_for_socket(path, proc=None, timeout=30):
+    """Waits until path accepts connections; fails early if proc exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"volt exited ({proc.returncode}) before its API socket "
+                                 f"was ready")
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(str(path))
+            return
+        except OSError:
+            time.sleep(0.01)
+        finally:
+            s.close()
+    raise AssertionError(f"no API socket at {path} within {timeout}s")

@@ -1,0 +1,580 @@
+/* The Firecracker-compatible API without a VM: the JSON layer (strictness,
+ * ranges, root device, GET /vm/config round trip, Firecracker's example file)
+ * and the router (status codes, pre-/post-boot rules, fault messages naming
+ * the field) driven through fake VM operations. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api/router.h"
+#include "api/vm_config_json.h"
+#include "util/log.h"
+
+/* --- fake VM operations ------------------------------------------------------- */
+
+static struct {
+	int starts, pauses, resumes, cad, flushes;
+	bool paused, fail_start, metrics_open;
+	unsigned int balloon_mib;
+} fake;
+
+static int f_start(void *ctx, const struct api_config *cfg, char *why, size_t n)
+{
+	(void)ctx;
+	(void)cfg;
+	fake.starts++;
+	if (fake.fail_start) {
+		snprintf(why, n, "cannot open the kernel");
+		return -ENOENT;
+	}
+	return 0;
+}
+static int f_pause(void *ctx)
+{
+	(void)ctx;
+	fake.pauses++;
+	fake.paused = true;
+	return 0;
+}
+static int f_resume(void *ctx)
+{
+	(void)ctx;
+	fake.resumes++;
+	fake.paused = false;
+	return 0;
+}
+static bool f_is_paused(void *ctx)
+{
+	(void)ctx;
+	return fake.paused;
+}
+static int f_cad(void *ctx)
+{
+	(void)ctx;
+	fake.cad++;
+	return 0;
+}
+static int f_balloon_set(void *ctx, unsigned int mib)
+{
+	(void)ctx;
+	fake.balloon_mib = mib;
+	return 0;
+}
+static int f_balloon_stats(void *ctx, struct balloon_stats *s)
+{
+	(void)ctx;
+	memset(s, 0, sizeof(*s));
+	s->target_pages = 16384;
+	s->actual_pages = 8192;
+	s->valid = 1u << VIRTIO_BALLOON_S_MEMFREE;
+	s->val[VIRTIO_BALLOON_S_MEMFREE] = 1234567;
+	return 0;
+}
+static int f_metrics(void *ctx, const char *path, char *why, size_t n)
+{
+	(void)ctx;
+	(void)why;
+	(void)n;
+	(void)path;
+	fake.metrics_open = true;
+	return 0;
+}
+static int f_flush(void *ctx)
+{
+	(void)ctx;
+	if (!fake.metrics_open)
+		return -ENOENT;
+	fake.flushes++;
+	return 0;
+}
+
+static const struct api_ops ops = {
+	.instance_start = f_start,
+	.pause = f_pause,
+	.resume = f_resume,
+	.is_paused = f_is_paused,
+	.ctrl_alt_del = f_cad,
+	.balloon_set = f_balloon_set,
+	.balloon_stats = f_balloon_stats,
+	.metrics = f_metrics,
+	.flush_metrics = f_flush,
+};
+
+static struct api_state st;
+
+static void setup(void)
+{
+	memset(&fake, 0, sizeof(fake));
+	log_set_level(LOG_OFF);
+	api_state_init(&st, &ops, NULL, "test-vm");
+}
+
+/* One request; returns the status and leaves the parsed body in *out (may be NULL). */
+static int req(const char *method, const char *url, const char *body, json_t **out)
+{
+	struct api_response r;
+	json_t *j = NULL;
+
+	api_handle(&st, method, url, body ? body : "", body ? strlen(body) : 0, &r);
+	if (r.body) {
+		j = json_loads(r.body, 0, NULL);
+		cr_assert(j, "the answer is not JSON: %s", r.body);
+	} else {
+		cr_assert_eq(r.status, 204, "no body with status %d", r.status);
+	}
+	if (out)
+		*out = j;
+	else
+		json_decref(j);
+	free(r.body);
+	return r.status;
+}
+
+/* Asserts status and that the fault message contains each needle. */
+static void fault(const char *method, const char *url, const char *body, int status,
+		  const char *needle)
+{
+	json_t *j;
+	const char *msg;
+	int s = req(method, url, body, &j);
+
+	cr_assert_eq(s, status, "%s %s %s: status %d, wanted %d", method, url, body ? body : "", s,
+		     status);
+	msg = json_string_value(json_object_get(j, "fault_message"));
+	cr_assert(msg, "%s %s: no fault_message", method, url);
+	cr_assert(strstr(msg, needle), "%s %s: fault_message '%s' lacks '%s'", method, url, msg,
+		  needle);
+	json_decref(j);
+}
+
+static void ok(const char *method, const char *url, const char *body)
+{
+	json_t *j;
+	int s = req(method, url, body, &j);
+
+	cr_assert_eq(s, 204, "%s %s %s: status %d (%s)", method, url, body ? body : "", s,
+		     j ? json_string_value(json_object_get(j, "fault_message")) : "");
+	json_decref(j);
+}
+
+#define BOOT  "{\"kernel_image_path\": \"/k/vmlinux\", \"boot_args\": \"console=ttyS0\"}"
+#define START "{\"action_type\": \"InstanceStart\"}"
+
+TestSuite(api, .init = setup);
+
+/* --- router: happy paths ---------------------------------------------------------- */
+
+Test(api, root_and_version)
+{
+	json_t *j;
+
+	cr_assert_eq(req("GET", "/", NULL, &j), 200);
+	cr_assert_str_eq(json_string_value(json_object_get(j, "id")), "test-vm");
+	cr_assert_str_eq(json_string_value(json_object_get(j, "state")), "Not started");
+	cr_assert_str_eq(json_string_value(json_object_get(j, "app_name")), "volt");
+	cr_assert(json_is_string(json_object_get(j, "vmm_version")));
+	json_decref(j);
+	cr_assert_eq(req("GET", "/version", NULL, &j), 200);
+	cr_assert(json_is_string(json_object_get(j, "firecracker_version")));
+	json_decref(j);
+}
+
+Test(api, machine_config_put_patch_get)
+{
+	json_t *j;
+
+	ok("PUT", "/machine-config", "{\"vcpu_count\": 2, \"mem_size_mib\": 256}");
+	ok("PATCH", "/machine-config", "{\"mem_size_mib\": 512, \"cpu_template\": \"T2\"}");
+	cr_assert_eq(req("GET", "/machine-config", NULL, &j), 200);
+	cr_assert_eq(json_integer_value(json_object_get(j, "vcpu_count")), 2);
+	cr_assert_eq(json_integer_value(json_object_get(j, "mem_size_mib")), 512);
+	cr_assert_str_eq(json_string_value(json_object_get(j, "cpu_template")), "T2");
+	cr_assert(json_is_false(json_object_get(j, "smt")));
+	json_decref(j);
+	/* PUT replaces: the template goes back to None. */
+	ok("PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 128}");
+	cr_assert_str_eq(st.cfg.cpu_template, "None");
+}
+
+Test(api, lifecycle_with_fake_vm)
+{
+	json_t *j;
+
+	ok("PUT", "/boot-source", BOOT);
+	ok("PUT", "/drives/rootfs",
+	   "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/r.ext4\", \"is_root_device\": true, "
+	   "\"is_read_only\": false}");
+	ok("PUT", "/balloon",
+	   "{\"amount_mib\": 16, \"deflate_on_oom\": true, \"stats_polling_interval_s\": 1}");
+	ok("PUT", "/entropy", "{}");
+	ok("PUT", "/metrics", "{\"metrics_path\": \"/tmp/m\"}");
+	ok("PUT", "/actions", START);
+	cr_assert_eq(fake.starts, 1);
+	cr_assert_eq(req("GET", "/", NULL, &j), 200);
+	cr_assert_str_eq(json_string_value(json_object_get(j, "state")), "Running");
+	json_decref(j);
+	ok("PATCH", "/vm", "{\"state\": \"Paused\"}");
+	cr_assert_eq(req("GET", "/", NULL, &j), 200);
+	cr_assert_str_eq(json_string_value(json_object_get(j, "state")), "Paused");
+	json_decref(j);
+	ok("PATCH", "/vm", "{\"state\": \"Resumed\"}");
+	cr_assert_eq(fake.pauses, 1);
+	cr_assert_eq(fake.resumes, 1);
+	ok("PATCH", "/balloon", "{\"amount_mib\": 32}");
+	cr_assert_eq(fake.balloon_mib, 32);
+	cr_assert_eq(req("GET", "/balloon", NULL, &j), 200);
+	cr_assert_eq(json_integer_value(json_object_get(j, "amount_mib")), 32);
+	json_decref(j);
+	cr_assert_eq(req("GET", "/balloon/statistics", NULL, &j), 200);
+	cr_assert_eq(json_integer_value(json_object_get(j, "target_mib")), 64);
+	cr_assert_eq(json_integer_value(json_object_get(j, "actual_pages")), 8192);
+	cr_assert_eq(json_integer_value(json_object_get(j, "free_memory")), 1234567);
+	cr_assert_null(json_object_get(j, "swap_in"));
+	json_decref(j);
+	ok("PATCH", "/balloon/statistics", "{\"stats_polling_interval_s\": 1}");
+	ok("PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}");
+	cr_assert_eq(fake.flushes, 1);
+	ok("PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}");
+	cr_assert_eq(fake.cad, 1);
+	/* PATCH of a drive without a new file is fine after boot. */
+	ok("PATCH", "/drives/rootfs", "{\"drive_id\": \"rootfs\"}");
+}
+
+/* --- router: every error class ------------------------------------------------------ */
+
+Test(api, unknown_path_is_404_wrong_method_400)
+{
+	fault("GET", "/nope", NULL, 404, "/nope");
+	fault("GET", "/drivesx/a", NULL, 404, "/drivesx/a");
+	fault("PUT", "/snapshot/create", "{}", 404, "/snapshot/create");
+	fault("DELETE", "/machine-config", NULL, 400, "DELETE /machine-config");
+	fault("GET", "/boot-source", NULL, 400, "GET /boot-source");
+	fault("PUT", "/vm", "{}", 400, "PUT /vm");
+	fault("POST", "/actions", START, 400, "POST /actions");
+}
+
+Test(api, bad_json_and_wrong_shapes)
+{
+	fault("PUT", "/boot-source", "{\"kernel_image_path\": ", 400, "invalid JSON");
+	fault("PUT", "/boot-source", "", 400, "empty body");
+	fault("PUT", "/boot-source", "[1, 2]", 400, "expected a JSON object");
+	fault("PUT", "/boot-source",
+	      "{\"kernel_image_path\": \"/k\", \"kernel_image_path\": \"/j\"}", 400,
+	      "kernel_image_path");
+}
+
+Test(api, unknown_fields_named)
+{
+	fault("PUT", "/boot-source", "{\"kernel_image_path\": \"/k\", \"bogus\": 1}", 400,
+	      "unknown field 'bogus'");
+	fault("PUT", "/machine-config",
+	      "{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"ht_enabled\": false}", 400,
+	      "ht_enabled");
+	fault("PUT", "/actions", "{\"action_type\": \"InstanceStart\", \"payload\": 1}", 400,
+	      "'payload'");
+}
+
+Test(api, wrong_types_named)
+{
+	fault("PUT", "/machine-config", "{\"vcpu_count\": \"2\", \"mem_size_mib\": 128}", 400,
+	      "vcpu_count: expected an integer, got a string");
+	fault("PUT", "/machine-config", "{\"vcpu_count\": 1.5, \"mem_size_mib\": 128}", 400,
+	      "vcpu_count");
+	fault("PUT", "/boot-source", "{\"kernel_image_path\": 7}", 400,
+	      "kernel_image_path: expected a string");
+	fault("PUT", "/drives/d",
+	      "{\"drive_id\": \"d\", \"path_on_host\": \"/x\", \"is_root_device\": 1}", 400,
+	      "is_root_device: expected a boolean");
+	fault("PATCH", "/machine-config", "{\"smt\": null, \"track_dirty_pages\": \"no\"}", 400,
+	      "track_dirty_pages");
+}
+
+Test(api, missing_required_named)
+{
+	fault("PUT", "/boot-source", "{\"boot_args\": \"x\"}", 400, "'kernel_image_path'");
+	fault("PUT", "/machine-config", "{\"vcpu_count\": 1}", 400, "'mem_size_mib'");
+	fault("PUT", "/drives/d", "{\"drive_id\": \"d\", \"path_on_host\": \"/x\"}", 400,
+	      "'is_root_device'");
+	fault("PUT", "/vsock", "{\"guest_cid\": 3}", 400, "'uds_path'");
+	fault("PUT", "/actions", "{}", 400, "'action_type'");
+}
+
+Test(api, out_of_range_named)
+{
+	fault("PUT", "/machine-config", "{\"vcpu_count\": 0, \"mem_size_mib\": 128}", 400,
+	      "vcpu_count: 0 is out of range");
+	fault("PUT", "/machine-config", "{\"vcpu_count\": 33, \"mem_size_mib\": 128}", 400,
+	      "vcpu_count");
+	fault("PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": -1}", 400,
+	      "mem_size_mib");
+	fault("PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 9999999999}", 400,
+	      "mem_size_mib");
+	fault("PUT", "/vsock", "{\"guest_cid\": 2, \"uds_path\": \"/v\"}", 400, "guest_cid");
+	fault("PATCH", "/machine-config", "{\"smt\": true}", 400, "smt");
+	fault("PATCH", "/machine-config", "{\"track_dirty_pages\": true}", 400,
+	      "track_dirty_pages");
+	fault("PATCH", "/machine-config", "{\"huge_pages\": \"2M\"}", 400, "huge_pages");
+	fault("PATCH", "/machine-config", "{\"cpu_template\": \"C3\"}", 400, "cpu_template");
+	fault("PUT", "/network-interfaces/eth0",
+	      "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", \"guest_mac\": \"zz:00\"}",
+	      400, "guest_mac");
+	fault("PUT", "/drives/d",
+	      "{\"drive_id\": \"d\", \"path_on_host\": \"/x\", \"is_root_device\": false, "
+	      "\"io_engine\": \"Fast\"}",
+	      400, "io_engine");
+	fault("PUT", "/logger", "{\"level\": \"Loud\"}", 400, "level");
+	fault("PUT", "/actions", "{\"action_type\": \"Reboot\"}", 400, "action_type");
+	fault("PATCH", "/vm", "{\"state\": \"Stopped\"}", 400, "before starting");
+}
+
+Test(api, unsupported_features_named)
+{
+	fault("PUT", "/drives/d",
+	      "{\"drive_id\": \"d\", \"path_on_host\": \"/x\", \"is_root_device\": false, "
+	      "\"rate_limiter\": {\"bandwidth\": {\"size\": 1, \"refill_time\": 100}}}",
+	      400, "rate_limiter: not supported by volt");
+	fault("PUT", "/entropy", "{\"rate_limiter\": {}}", 400, "rate_limiter");
+	ok("PUT", "/entropy", "{\"rate_limiter\": null}");
+}
+
+Test(api, ids_checked)
+{
+	fault("PUT", "/drives/bad-id", "{}", 400, "bad-id");
+	fault("PUT", "/drives/", "{}", 400, "missing");
+	fault("PUT", "/drives/abc",
+	      "{\"drive_id\": \"xyz\", \"path_on_host\": \"/x\", \"is_root_device\": false}", 400,
+	      "drive_id: 'xyz' does not match");
+	fault("PUT", "/network-interfaces/a.b", "{}", 400, "a.b");
+	cr_assert(api_instance_id_valid("my-vm-1"));
+	cr_assert_not(api_instance_id_valid("my_vm"));
+	cr_assert_not(api_instance_id_valid(""));
+}
+
+Test(api, payload_limit)
+{
+	size_t n = API_MAX_PAYLOAD + 1;
+	char *big = malloc(n + 1);
+	struct api_response r;
+
+	memset(big, ' ', n);
+	big[n] = '\0';
+	big[0] = '{';
+	big[n - 1] = '}';
+	api_handle(&st, "PUT", "/boot-source", big, n, &r);
+	cr_assert_eq(r.status, 400);
+	cr_assert(strstr(r.body, "larger than the limit of 51200"), "%s", r.body);
+	free(r.body);
+	free(big);
+}
+
+Test(api, pre_boot_only_after_boot)
+{
+	ok("PUT", "/boot-source", BOOT);
+	ok("PUT", "/actions", START);
+	fault("PUT", "/boot-source", BOOT, 400, "not supported after starting");
+	fault("PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 128}", 400,
+	      "not supported after starting");
+	fault("PUT", "/drives/x", "{}", 400, "after starting");
+	fault("PUT", "/vsock", "{}", 400, "after starting");
+	fault("PUT", "/balloon", "{}", 400, "after starting");
+	fault("PUT", "/logger", "{}", 400, "after starting");
+	fault("PUT", "/actions", START, 400, "after starting");
+	cr_assert_eq(fake.starts, 1);
+}
+
+Test(api, post_boot_only_before_boot)
+{
+	fault("PATCH", "/vm", "{\"state\": \"Paused\"}", 400, "not supported before starting");
+	fault("PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}", 400, "before starting");
+	fault("PATCH", "/balloon", "{\"amount_mib\": 1}", 400, "before starting");
+	fault("GET", "/balloon/statistics", NULL, 400, "before starting");
+	fault("PATCH", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\"}", 400,
+	      "before starting");
+	cr_assert_eq(fake.pauses, 0);
+}
+
+Test(api, post_boot_refusals_named)
+{
+	ok("PUT", "/boot-source", BOOT);
+	ok("PUT", "/drives/rootfs",
+	   "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/r\", \"is_root_device\": true}");
+	ok("PATCH", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/r2\"}");
+	cr_assert_str_eq(st.cfg.drives[0].path, "/r2");
+	ok("PUT", "/network-interfaces/eth0",
+	   "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\"}");
+	ok("PUT", "/actions", START);
+	fault("PATCH", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/r3\"}",
+	      400, "path_on_host");
+	fault("PATCH", "/network-interfaces/eth0",
+	      "{\"iface_id\": \"eth0\", \"rx_rate_limiter\": {}}", 400, "rx_rate_limiter");
+	ok("PATCH", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\"}");
+	fault("GET", "/balloon/statistics", NULL, 400, "balloon");
+	fault("PATCH", "/balloon", "{\"amount_mib\": 1}", 400, "balloon");
+	fault("PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}", 400, "metrics");
+}
+
+Test(api, failed_start_refuses_more_configuration)
+{
+	json_t *j;
+
+	fault("PUT", "/actions", START, 400, "boot-source");
+	cr_assert_eq(fake.starts, 0, "nothing is tried without a kernel");
+	ok("PUT", "/boot-source", BOOT);
+	fake.fail_start = true;
+	fault("PUT", "/actions", START, 400, "cannot open the kernel");
+	fault("PUT", "/boot-source", BOOT, 400, "failed to start");
+	cr_assert_eq(req("GET", "/", NULL, &j), 200);
+	cr_assert_str_eq(json_string_value(json_object_get(j, "state")), "Not started");
+	json_decref(j);
+}
+
+/* --- JSON layer ------------------------------------------------------------------------ */
+
+Test(api, root_device_first_and_on_the_command_line)
+{
+	struct vm_config v = { 0 };
+	char cmdline[API_CMDLINE_MAX + 256], why[256];
+
+	ok("PUT", "/boot-source", BOOT);
+	ok("PUT", "/drives/data",
+	   "{\"drive_id\": \"data\", \"path_on_host\": \"/d\", "
+	   "\"is_root_device\": false, \"cache_type\": \"Writeback\"}");
+	ok("PUT", "/drives/root",
+	   "{\"drive_id\": \"root\", \"path_on_host\": \"/r\", "
+	   "\"is_root_device\": true, \"is_read_only\": true, "
+	   "\"io_engine\": \"Async\"}");
+	fault("PUT", "/drives/root2",
+	      "{\"drive_id\": \"root2\", \"path_on_host\": \"/r\", \"is_root_device\": true}", 400,
+	      "is_root_device");
+	cr_assert_eq(api_config_to_vm(&st.cfg, &v, cmdline, sizeof(cmdline), why, sizeof(why)), 0,
+		     "%s", why);
+	cr_assert_eq(v.ndrives, 2);
+	cr_assert_str_eq(v.drives[0].path, "/r");
+	cr_assert(v.drives[0].read_only);
+	cr_assert_eq(v.drives[0].engine, BLK_ENGINE_IO_URING);
+	cr_assert_eq(v.drives[0].cache, BLK_CACHE_UNSAFE);
+	cr_assert_str_eq(v.drives[1].path, "/d");
+	cr_assert_eq(v.drives[1].cache, BLK_CACHE_WRITEBACK);
+	cr_assert_str_eq(v.cmdline, "console=ttyS0 root=/dev/vda ro");
+	ok("PUT", "/drives/root",
+	   "{\"drive_id\": \"root\", \"path_on_host\": \"/r\", "
+	   "\"is_root_device\": true, \"partuuid\": \"abcd-01\"}");
+	cr_assert_eq(api_config_to_vm(&st.cfg, &v, cmdline, sizeof(cmdline), why, sizeof(why)), 0);
+	cr_assert_str_eq(v.cmdline, "console=ttyS0 root=PARTUUID=abcd-01 rw");
+}
+
+Test(api, defaults_match_volt_run)
+{
+	struct vm_config v = { 0 };
+	char cmdline[API_CMDLINE_MAX + 256], why[256];
+
+	ok("PUT", "/boot-source", "{\"kernel_image_path\": \"/k\"}");
+	cr_assert_eq(api_config_to_vm(&st.cfg, &v, cmdline, sizeof(cmdline), why, sizeof(why)), 0);
+	cr_assert_str_eq(v.cmdline, API_DEFAULT_CMDLINE);
+	cr_assert_eq(v.mem_size, 128ULL << 20);
+	cr_assert_eq(v.ncpus, 1);
+	cr_assert_null(v.initrd);
+	cr_assert_null(v.cpu_template);
+}
+
+Test(api, vm_config_round_trips)
+{
+	json_t *got, *put;
+	static struct api_config back;
+	char why[256], *a, *b;
+
+	ok("PUT", "/boot-source",
+	   "{\"kernel_image_path\": \"/k\", \"initrd_path\": \"/i\", "
+	   "\"boot_args\": \"console=ttyS0 quiet\"}");
+	ok("PUT", "/machine-config", "{\"vcpu_count\": 2, \"mem_size_mib\": 256}");
+	ok("PUT", "/drives/rootfs",
+	   "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/r\", "
+	   "\"is_root_device\": true, \"is_read_only\": true}");
+	ok("PUT", "/network-interfaces/eth0",
+	   "{\"iface_id\": \"eth0\", \"host_dev_name\": "
+	   "\"tap0\", \"guest_mac\": \"06:00:ac:10:00:02\"}");
+	ok("PUT", "/vsock", "{\"guest_cid\": 42, \"uds_path\": \"/tmp/v.sock\"}");
+	ok("PUT", "/balloon", "{\"amount_mib\": 64, \"deflate_on_oom\": false}");
+	ok("PUT", "/entropy", "{}");
+	cr_assert_eq(req("GET", "/vm/config", NULL, &got), 200);
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(got, "boot-source"),
+							   "initrd_path")),
+			 "/i");
+	cr_assert_eq(
+		json_integer_value(json_object_get(json_object_get(got, "vsock"), "guest_cid")),
+		42);
+	cr_assert(json_is_object(json_object_get(got, "entropy")));
+	cr_assert(json_is_null(json_object_get(got, "mmds-config")));
+	cr_assert_eq(api_config_from_json(&back, got, why, sizeof(why)), 0, "%s", why);
+	put = api_config_to_json(&back);
+	a = json_dumps(got, JSON_SORT_KEYS);
+	b = json_dumps(put, JSON_SORT_KEYS);
+	cr_assert_str_eq(a, b);
+	free(a);
+	free(b);
+	json_decref(got);
+	json_decref(put);
+}
+
+Test(api, firecracker_example_file)
+{
+	static const char file[] =
+		"{\n"
+		"  \"boot-source\": {\"kernel_image_path\": \"vmlinux.bin\",\n"
+		"    \"boot_args\": \"console=ttyS0 reboot=k panic=1 pci=off\", \"initrd_path\": "
+		"null},\n"
+		"  \"drives\": [{\"drive_id\": \"rootfs\", \"path_on_host\": "
+		"\"bionic.rootfs.ext4\",\n"
+		"    \"is_root_device\": true, \"partuuid\": null, \"is_read_only\": false,\n"
+		"    \"cache_type\": \"Unsafe\", \"io_engine\": \"Sync\", \"rate_limiter\": null,\n"
+		"    \"socket\": null}],\n"
+		"  \"machine-config\": {\"vcpu_count\": 2, \"mem_size_mib\": 1024, \"smt\": "
+		"false,\n"
+		"    \"track_dirty_pages\": false, \"huge_pages\": \"None\"},\n"
+		"  \"cpu-config\": null, \"balloon\": null, \"network-interfaces\": [],\n"
+		"  \"vsock\": null, \"logger\": null, \"metrics\": null, \"mmds-config\": null,\n"
+		"  \"entropy\": null\n"
+		"}\n";
+	static struct api_config c;
+	char why[256];
+	json_t *j = api_json_parse(file, strlen(file), why, sizeof(why));
+
+	cr_assert(j, "%s", why);
+	cr_assert_eq(api_config_from_json(&c, j, why, sizeof(why)), 0, "%s", why);
+	cr_assert_str_eq(c.kernel, "vmlinux.bin");
+	cr_assert_eq(c.vcpus, 2);
+	cr_assert_eq(c.mem_mib, 1024);
+	cr_assert_eq(c.ndrives, 1);
+	cr_assert(c.drives[0].root);
+	cr_assert_not(c.has_balloon || c.has_vsock || c.entropy || c.nnets);
+	json_object_set_new(j, "mmds-config", json_pack("{s:s}", "version", "V2"));
+	cr_assert_neq(api_config_from_json(&c, j, why, sizeof(why)), 0);
+	cr_assert(strstr(why, "mmds-config"), "%s", why);
+	json_object_set_new(j, "mmds-config", json_null());
+	json_object_set_new(j, "extra", json_null());
+	cr_assert_neq(api_config_from_json(&c, j, why, sizeof(why)), 0);
+	cr_assert(strstr(why, "'extra'"), "%s", why);
+	json_decref(j);
+}
+
+Test(api, hostile_bytes_stay_valid_json)
+{
+	static const char body[] = "{\"\xc3\xa9\xc3\xa9\xc3\xa9\": 1}";
+	struct api_response r;
+
+	api_handle(&st, "PUT", "/boot-source", body, sizeof(body) - 1, &r);
+	cr_assert_eq(r.status, 400);
+	json_t *j = json_loads(r.body, 0, NULL);
+	cr_assert(j, "%s", r.body);
+	json_decref(j);
+	free(r.body);
+	api_handle(&st, "PUT", "/boot-source", "{\"a\":\"\\u0000\"}", 14, &r);
+	cr_assert_eq(r.status, 400);
+	free(r.body);
+	api_handle(&st, "GET", "/\xff\x01", "", 0, &r);
+	cr_assert_eq(r.status, 404);
+	cr_assert(json_loads(r.body, 0, NULL));
+	free(r.body);
+}

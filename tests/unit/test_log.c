@@ -1,0 +1,207 @@
+/* The logger: volt's stderr format, Firecracker's file format, levels, the
+ * per-thread last error, FIFOs that are never waited for. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/log.h"
+
+static char dir[] = "/tmp/volt-log-XXXXXX";
+static char path[256];
+
+static void setup(void)
+{
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/log", dir);
+}
+
+static void teardown(void)
+{
+	unlink(path);
+	rmdir(dir);
+}
+
+TestSuite(log, .init = setup, .fini = teardown, .timeout = 30);
+
+static char *slurp(const char *p)
+{
+	static char buf[1 << 16];
+	int fd = open(p, O_RDONLY);
+	ssize_t n;
+
+	cr_assert_geq(fd, 0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	cr_assert_geq(n, 0);
+	buf[n] = '\0';
+	close(fd);
+	return buf;
+}
+
+static void assert_match(const char *text, const char *re)
+{
+	regex_t r;
+
+	cr_assert_eq(regcomp(&r, re, REG_EXTENDED | REG_NEWLINE), 0);
+	cr_assert_eq(regexec(&r, text, 0, NULL, 0), 0, "/%s/ not in:\n%s", re, text);
+	regfree(&r);
+}
+
+/* Runs fn with stderr going to a file; returns what it wrote. */
+static char *capture_stderr(void (*fn)(void))
+{
+	int saved = dup(2), fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	cr_assert_geq(fd, 0);
+	dup2(fd, 2);
+	close(fd);
+	fn();
+	dup2(saved, 2);
+	close(saved);
+	return slurp(path);
+}
+
+static void default_lines(void)
+{
+	pr_err("disk %s is gone", "a");
+	pr_info("an info line");
+	pr_debug("not shown at info");
+	log_set_options(true, true);
+	pr_warn("with origin");
+	log_set_options(false, false);
+	pr_warn("bare");
+}
+
+Test(log, stderr_keeps_volts_format)
+{
+	char *out = capture_stderr(default_lines);
+
+	assert_match(out, "^volt: error: disk a is gone$");
+	assert_match(out, "^volt: info: an info line$");
+	cr_assert_null(strstr(out, "not shown"));
+	assert_match(out, "^volt: warning: tests/unit/test_log.c:[0-9]+: with origin$");
+	assert_match(out, "^volt: bare$");
+}
+
+Test(log, file_has_firecrackers_format)
+{
+	char *out;
+
+	cr_assert_eq(log_open(path), 0, "created when missing");
+	log_set_instance_id("vm-7");
+	log_set_options(true, false);
+	pr_warn("hello %d", 42);
+	log_set_options(true, true);
+	pr_err("with origin");
+	log_set_options(false, false);
+	pr_info("plain");
+	out = slurp(path);
+	assert_match(out, "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{9} "
+			  "\\[vm-7:WARN\\] hello 42$");
+	assert_match(out, " \\[vm-7:ERROR:tests/unit/test_log.c:[0-9]+\\] with origin$");
+	assert_match(out, " \\[vm-7\\] plain$");
+}
+
+Test(log, default_instance_id_and_append)
+{
+	int fd = open(path, O_WRONLY | O_CREAT, 0600);
+	char *out;
+
+	cr_assert_eq(write(fd, "old\n", 4), 4);
+	close(fd);
+	cr_assert_eq(log_open(path), 0);
+	pr_err("new");
+	out = slurp(path);
+	cr_assert_eq(strncmp(out, "old\n", 4), 0, "appended");
+	assert_match(out, "\\[anonymous-instance:ERROR\\] new$");
+}
+
+Test(log, levels)
+{
+	enum log_level l;
+
+	cr_assert_eq(log_level_parse("Warning", &l), 0);
+	cr_assert_eq(l, LOG_WARN);
+	cr_assert_eq(log_level_parse("warn", &l), 0);
+	cr_assert_eq(l, LOG_WARN);
+	cr_assert_eq(log_level_parse("Trace", &l), 0);
+	cr_assert_eq(l, LOG_DEBUG);
+	cr_assert_eq(log_level_parse("Off", &l), 0);
+	cr_assert_eq(l, LOG_OFF);
+	cr_assert_eq(log_level_parse("ERROR", &l), 0);
+	cr_assert_eq(l, LOG_ERROR);
+	cr_assert_eq(log_level_parse("loud", &l), -EINVAL);
+
+	cr_assert_eq(log_open(path), 0);
+	log_set_level(LOG_OFF);
+	log_clear_last_error();
+	pr_err("silenced");
+	cr_assert_str_eq(slurp(path), "", "off writes nothing");
+	cr_assert_str_eq(log_last_error(), "silenced", "but the reason is kept");
+	log_set_level(LOG_ERROR);
+	pr_warn("below error");
+	cr_assert_str_eq(slurp(path), "");
+}
+
+static void *other_thread(void *arg)
+{
+	(void)arg;
+	cr_assert_str_eq(log_last_error(), "", "a new thread has none");
+	pr_err("thread b failed");
+	return strdup(log_last_error());
+}
+
+Test(log, last_error_is_per_thread)
+{
+	pthread_t t;
+	void *b;
+
+	log_set_level(LOG_OFF);
+	cr_assert_str_eq(log_last_error(), "");
+	pr_err("cannot open %s", "x");
+	pr_warn("a warning is not an error");
+	cr_assert_str_eq(log_last_error(), "cannot open x");
+	pthread_create(&t, NULL, other_thread, NULL);
+	pthread_join(t, &b);
+	cr_assert_str_eq(b, "thread b failed");
+	free(b);
+	cr_assert_str_eq(log_last_error(), "cannot open x");
+	log_clear_last_error();
+	cr_assert_str_eq(log_last_error(), "");
+}
+
+Test(log, full_fifo_drops_lines)
+{
+	static char buf[1 << 17];
+	char *p, *nl;
+	int i, rfd, lines = 0;
+	ssize_t n, total = 0;
+	uint64_t missed;
+
+	cr_assert_eq(mkfifo(path, 0600), 0);
+	cr_assert_eq(log_open(path), 0, "no reader needed");
+	for (i = 0; i < 2000; i++)
+		pr_info("line %d %0200d", i, 0);
+	missed = log_take_missed();
+	cr_assert_gt(missed, 0, "the pipe filled up and lines were dropped");
+	cr_assert_eq(log_take_missed(), 0, "taken");
+	rfd = open(path, O_RDONLY | O_NONBLOCK);
+	cr_assert_geq(rfd, 0);
+	while ((n = read(rfd, buf + total, sizeof(buf) - 1 - (size_t)total)) > 0)
+		total += n;
+	buf[total] = '\0';
+	for (p = buf; (nl = strchr(p, '\n')); p = nl + 1) {
+		*nl = '\0';
+		assert_match(p, "^[0-9T:.-]+ \\[anonymous-instance:INFO\\] line [0-9]+ 0+$");
+		lines++;
+	}
+	cr_assert_eq(*p, '\0', "no torn line");
+	cr_assert_eq((uint64_t)lines + missed, 2000);
+	close(rfd);
+}

@@ -1,0 +1,221 @@
+/* Metrics lines: valid JSON in Firecracker's shape, deltas reset by a flush,
+ * FIFOs that are never waited for. Criterion forks per test, so each test
+ * starts with zeroed counters and no destination. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/log.h"
+#include "vmm/metrics.h"
+
+static char dir[] = "/tmp/volt-metrics-XXXXXX";
+static char path[256];
+
+static void setup(void)
+{
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/m", dir);
+	log_set_level(LOG_OFF);
+}
+
+static void teardown(void)
+{
+	metrics_close();
+	unlink(path);
+	rmdir(dir);
+}
+
+TestSuite(metrics, .init = setup, .fini = teardown, .timeout = 30);
+
+static json_t *parse_line(const char *line)
+{
+	json_error_t err;
+	json_t *j = json_loads(line, JSON_REJECT_DUPLICATES, &err);
+
+	cr_assert_not_null(j, "not JSON (%s): %.200s", err.text, line);
+	cr_assert(json_is_object(j));
+	return j;
+}
+
+static json_int_t get(json_t *j, const char *sec, const char *name)
+{
+	json_t *v = json_object_get(json_object_get(j, sec), name);
+
+	cr_assert(json_is_integer(v), "%s.%s missing", sec, name);
+	return json_integer_value(v);
+}
+
+/* Every line of the file, parsed. */
+static int read_lines(const char *p, json_t **out, int max)
+{
+	FILE *f = fopen(p, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	int n = 0;
+
+	cr_assert_not_null(f);
+	while (getline(&line, &cap, f) > 0) {
+		cr_assert(n < max);
+		cr_assert_eq(line[strlen(line) - 1], '\n', "whole lines only");
+		out[n++] = parse_line(line);
+	}
+	free(line);
+	fclose(f);
+	return n;
+}
+
+Test(metrics, line_is_firecracker_shaped_json)
+{
+	static const char *const sections[] = { "api_server", "vmm",   "vcpu",	  "block",
+						"net",	      "vsock", "balloon", "entropy",
+						"uart",	      "i8042", "logger" };
+	json_t *lines[4];
+	size_t i;
+
+	cr_assert_eq(metrics_flush(), -ENOENT, "nowhere to write yet");
+	cr_assert_eq(metrics_open(path), 0, "a missing file is created");
+	METRICS_ADD(block.read_count, 3);
+	METRICS_ADD(net.tx_bytes_count, 1500);
+	METRICS_INC(vcpu.exit_io_out);
+	METRICS_SET(vmm.boot_time_us, 123456);
+	cr_assert_eq(metrics_flush(), 0);
+	cr_assert_eq(read_lines(path, lines, 4), 1);
+	cr_assert_lt(json_dumpb(lines[0], NULL, 0, JSON_COMPACT), PIPE_BUF,
+		     "a line a FIFO takes whole or not at all, without asking");
+	cr_assert(json_is_integer(json_object_get(lines[0], "utc_timestamp_ms")));
+	cr_assert_gt(json_integer_value(json_object_get(lines[0], "utc_timestamp_ms")),
+		     1600000000000LL);
+	cr_assert_str_eq(json_object_iter_key(json_object_iter(lines[0])), "utc_timestamp_ms",
+			 "the timestamp comes first");
+	cr_assert_eq(get(lines[0], "block", "read_count"), 3);
+	cr_assert_eq(get(lines[0], "net", "tx_bytes_count"), 1500);
+	cr_assert_eq(get(lines[0], "vcpu", "exit_io_out"), 1);
+	cr_assert_eq(get(lines[0], "vmm", "boot_time_us"), 123456);
+	for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+		cr_assert(json_is_object(json_object_get(lines[0], sections[i])), "%s",
+			  sections[i]);
+	json_decref(lines[0]);
+	cr_assert_eq(metrics_open(path), -EEXIST, "once only");
+}
+
+Test(metrics, deltas_reset_gauges_stay)
+{
+	json_t *lines[4];
+
+	cr_assert_eq(metrics_open(path), 0);
+	METRICS_ADD(vsock.rx_bytes_count, 10);
+	METRICS_SET(api_server.process_startup_time_us, 777);
+	cr_assert_eq(metrics_flush(), 0);
+	METRICS_ADD(vsock.rx_bytes_count, 5);
+	cr_assert_eq(metrics_flush(), 0);
+	cr_assert_eq(metrics_flush(), 0);
+	cr_assert_eq(read_lines(path, lines, 4), 3);
+	cr_assert_eq(get(lines[0], "vsock", "rx_bytes_count"), 10);
+	cr_assert_eq(get(lines[1], "vsock", "rx_bytes_count"), 5, "only what came since");
+	cr_assert_eq(get(lines[2], "vsock", "rx_bytes_count"), 0);
+	cr_assert_eq(get(lines[2], "api_server", "process_startup_time_us"), 777);
+	for (int i = 0; i < 3; i++)
+		json_decref(lines[i]);
+}
+
+Test(metrics, regular_file_is_appended)
+{
+	int fd = open(path, O_WRONLY | O_CREAT, 0600);
+	json_t *lines[4];
+
+	cr_assert_eq(write(fd, "{}\n", 3), 3);
+	close(fd);
+	cr_assert_eq(metrics_open(path), 0);
+	cr_assert_eq(metrics_flush(), 0);
+	cr_assert_eq(read_lines(path, lines, 4), 2, "what was there stays");
+	json_decref(lines[0]);
+	json_decref(lines[1]);
+}
+
+Test(metrics, not_a_file)
+{
+	cr_assert_lt(metrics_open(dir), 0);
+	cr_assert_eq(metrics_open("/proc/self/nonexistent/m"), -ENOENT);
+	cr_assert_eq(metrics_flush(), -ENOENT);
+}
+
+/* As Firecracker: a FIFO needs no reader when it is configured; the pipe keeps
+ * lines for a reader that comes later. */
+Test(metrics, fifo_without_reader_opens_and_keeps_lines)
+{
+	char buf[65536];
+	json_t *j;
+	ssize_t n;
+	int rfd;
+
+	cr_assert_eq(mkfifo(path, 0600), 0);
+	cr_assert_eq(metrics_open(path), 0, "no ENXIO, no blocking");
+	METRICS_INC(uart.write_count);
+	cr_assert_eq(metrics_flush(), 0);
+	rfd = open(path, O_RDONLY | O_NONBLOCK);
+	cr_assert_geq(rfd, 0);
+	n = read(rfd, buf, sizeof(buf) - 1);
+	cr_assert_gt(n, 0);
+	cr_assert_eq(buf[n - 1], '\n');
+	buf[n] = '\0';
+	j = parse_line(buf);
+	cr_assert_eq(get(j, "uart", "write_count"), 1);
+	json_decref(j);
+	close(rfd);
+}
+
+Test(metrics, full_fifo_drops_whole_lines)
+{
+	char *buf = malloc(1 << 20), *p, *nl;
+	int i, ok = 0, dropped = 0, rfd, lines = 0;
+	ssize_t n, total = 0;
+	json_t *j;
+
+	cr_assert_eq(mkfifo(path, 0600), 0);
+	cr_assert_eq(metrics_open(path), 0);
+	/* 64 KiB of pipe holds a few dozen lines; the rest must not block. */
+	for (i = 0; i < 200; i++) {
+		int err = metrics_flush();
+
+		cr_assert(err == 0 || err == -EAGAIN, "flush: %s", strerror(-err));
+		ok += !err;
+		dropped += err == -EAGAIN;
+	}
+	cr_assert_gt(ok, 0);
+	cr_assert_gt(dropped, 0, "the pipe filled up");
+	METRICS_ADD(uart.write_count, 7);
+	cr_assert_eq(metrics_flush(), -EAGAIN);
+	dropped++;
+	rfd = open(path, O_RDONLY | O_NONBLOCK);
+	cr_assert_geq(rfd, 0);
+	while ((n = read(rfd, buf + total, (size_t)((1 << 20) - 1 - total))) > 0)
+		total += n;
+	buf[total] = '\0';
+	cr_assert_gt(total, 0);
+	cr_assert_eq(buf[total - 1], '\n', "no torn line at the end");
+	for (p = buf; (nl = strchr(p, '\n')); p = nl + 1) {
+		*nl = '\0';
+		j = parse_line(p);
+		json_decref(j);
+		lines++;
+	}
+	cr_assert_eq(lines, ok, "every accepted line arrived whole");
+	/* Room again: the next line has what the dropped ones lost. */
+	cr_assert_eq(metrics_flush(), 0);
+	n = read(rfd, buf, (1 << 20) - 1);
+	cr_assert_gt(n, 0);
+	buf[n] = '\0';
+	j = parse_line(buf);
+	cr_assert_eq(get(j, "logger", "missed_metrics_count"), dropped);
+	cr_assert_eq(get(j, "uart", "write_count"), 7, "counted once, in the line written");
+	json_decref(j);
+	close(rfd);
+	free(buf);
+}

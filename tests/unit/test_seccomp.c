@@ -1,0 +1,575 @@
+/* seccomp allow-lists: what they may never contain, and the compiled filters
+ * at work. Each filter test forks a child that installs one thread kind's
+ * filter and then makes one system call: the parent sees either a normal exit
+ * or a death by SIGSYS. Children end with the raw exit system call, the one
+ * way out that every list has. */
+#include <criterion/criterion.h>
+#include <criterion/redirect.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sandbox/sandbox.h"
+#include "sandbox/seccomp_lists.h"
+
+#define X32_SYSCALL_BIT 0x40000000
+
+static const enum sandbox_thread kinds[] = { SANDBOX_THREAD_VMM, SANDBOX_THREAD_VCPU,
+					     SANDBOX_THREAD_API };
+
+/* Runs fn(arg) in a child behind kind's filter; returns the wait status. The
+ * child exits with 0 when fn returns, 100 when the filter would not install. */
+static int run_filtered(enum sandbox_seccomp_mode mode, enum sandbox_thread kind,
+			void (*fn)(void *), void *arg)
+{
+	struct rlimit no_core = { 0, 0 };
+	int status;
+	pid_t pid;
+
+	sandbox_set_seccomp_mode(mode);
+	/* No assertion in the child: with --full-stats even a passing one talks to the runner. */
+	pid = fork();
+	if (pid == 0) {
+		setrlimit(RLIMIT_CORE, &no_core); /* SIGSYS would dump core */
+		/* The filters are compiled for the process that uses them (its pid). */
+		if (sandbox_seccomp_prepare() || sandbox_seccomp_enter(kind))
+			syscall(SYS_exit, 100);
+		fn(arg);
+		syscall(SYS_exit, 0);
+	}
+	cr_assert_gt(pid, 0);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	return status;
+}
+
+static void assert_killed(int status, const char *what, enum sandbox_thread kind)
+{
+	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS,
+		  "%s on a %s thread: status %#x, not a SIGSYS death", what, sc_lists[kind].name,
+		  status);
+}
+
+static void assert_survived(int status, const char *what, enum sandbox_thread kind)
+{
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "%s on a %s thread: status %#x, not a normal exit", what, sc_lists[kind].name,
+		  status);
+}
+
+static bool listed(const struct sc_list *l, int nr)
+{
+	size_t i;
+
+	for (i = 0; i < l->nrules; i++)
+		if (l->rules[i].nr == nr)
+			return true;
+	return false;
+}
+
+/* --- the lists ---------------------------------------------------------------- */
+
+Test(seccomp, mode_names)
+{
+	enum sandbox_seccomp_mode m;
+
+	cr_assert_eq(sandbox_seccomp_mode_parse("kill", &m), 0);
+	cr_assert_eq(m, SANDBOX_SECCOMP_KILL);
+	cr_assert_eq(sandbox_seccomp_mode_parse("log", &m), 0);
+	cr_assert_eq(m, SANDBOX_SECCOMP_LOG);
+	cr_assert_eq(sandbox_seccomp_mode_parse("off", &m), 0);
+	cr_assert_eq(m, SANDBOX_SECCOMP_OFF);
+	cr_assert_eq(sandbox_seccomp_mode_parse("Kill", &m), -EINVAL);
+	cr_assert_eq(sandbox_seccomp_mode_parse("", &m), -EINVAL);
+}
+
+Test(seccomp, lists_hold_nothing_that_creates_escapes)
+{
+	/* New programs, processes, files, mappings of code, privileges, kernel objects. */
+	static const char *const never[] = {
+		"execve",
+		"execveat",
+		"ptrace",
+		"process_vm_readv",
+		"process_vm_writev",
+		"open",
+		"openat",
+		"openat2",
+		"creat",
+		"fork",
+		"vfork",
+		"clone",
+		"clone3",
+		"mount",
+		"umount2",
+		"chroot",
+		"pivot_root",
+		"setns",
+		"unshare",
+		"bind",
+		"listen",
+		"socketpair",
+		"link",
+		"linkat",
+		"symlink",
+		"symlinkat",
+		"rename",
+		"renameat2",
+		"mknod",
+		"mknodat",
+		"chmod",
+		"fchmod",
+		"chown",
+		"fchown",
+		"setuid",
+		"setgid",
+		"setresuid",
+		"capset",
+		"prctl",
+		"seccomp",
+		"bpf",
+		"perf_event_open",
+		"userfaultfd",
+		"memfd_create",
+		"kexec_load",
+		"init_module",
+		"finit_module",
+		"delete_module",
+		"iopl",
+		"ioperm",
+		"personality",
+		"keyctl",
+		"add_key",
+		"io_uring_setup",
+		"io_uring_register",
+		"mremap",
+		"pkey_mprotect",
+		"remap_file_pages",
+		"kill",
+		"tkill",
+		"rt_sigaction",
+		"sigaltstack",
+		"name_to_handle_at",
+		"open_by_handle_at",
+	};
+	size_t i;
+	int k;
+
+	for (k = 0; k < SANDBOX_THREAD_COUNT; k++) {
+		for (i = 0; i < sizeof(never) / sizeof(never[0]); i++) {
+			int nr = seccomp_syscall_resolve_name(never[i]);
+
+			cr_assert_neq(nr, __NR_SCMP_ERROR, "%s: unknown to libseccomp", never[i]);
+			cr_assert_not(listed(&sc_lists[k], nr), "the %s list allows %s",
+				      sc_lists[k].name, never[i]);
+		}
+	}
+}
+
+Test(seccomp, risky_calls_carry_argument_conditions)
+{
+	static const char *const conditional[] = { "ioctl",	"mmap",	    "mprotect", "madvise",
+						   "futex",	"tgkill",   "socket",	"accept4",
+						   "getrandom", "shutdown", "fcntl" };
+	size_t i, j;
+	int k;
+
+	for (k = 0; k < SANDBOX_THREAD_COUNT; k++) {
+		for (j = 0; j < sizeof(conditional) / sizeof(conditional[0]); j++) {
+			int nr = seccomp_syscall_resolve_name(conditional[j]);
+
+			for (i = 0; i < sc_lists[k].nrules; i++)
+				if (sc_lists[k].rules[i].nr == nr)
+					cr_assert_gt(sc_lists[k].rules[i].nconds, 0,
+						     "the %s list allows %s with any arguments",
+						     sc_lists[k].name, conditional[j]);
+		}
+	}
+}
+
+Test(seccomp, every_rule_names_its_user)
+{
+	size_t i;
+	int k;
+
+	for (k = 0; k < SANDBOX_THREAD_COUNT; k++)
+		for (i = 0; i < sc_lists[k].nrules; i++)
+			cr_assert(sc_lists[k].rules[i].why && sc_lists[k].rules[i].why[0], "%s: %s",
+				  sc_lists[k].name, sc_lists[k].rules[i].name);
+}
+
+/* --- the filters at work -------------------------------------------------------- */
+
+static void do_getppid(void *arg)
+{
+	(void)arg;
+	syscall(SYS_getppid);
+}
+
+static void do_write(void *arg)
+{
+	int fd = *(int *)arg;
+
+	if (write(fd, "x", 1) != 1)
+		syscall(SYS_exit, 1);
+}
+
+Test(seccomp, each_kind_allows_its_calls_and_kills_on_others)
+{
+	size_t k;
+
+	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		int p[2];
+		char c = 0;
+
+		cr_assert_eq(pipe(p), 0);
+		assert_survived(run_filtered(SANDBOX_SECCOMP_KILL, kinds[k], do_write, &p[1]),
+				"write", kinds[k]);
+		cr_assert_eq(read(p[0], &c, 1), 1);
+		cr_assert_eq(c, 'x');
+		close(p[0]);
+		close(p[1]);
+		assert_killed(run_filtered(SANDBOX_SECCOMP_KILL, kinds[k], do_getppid, NULL),
+			      "getppid", kinds[k]);
+	}
+}
+
+static void do_execve(void *arg)
+{
+	char *const argv[] = { "/bin/true", NULL };
+
+	(void)arg;
+	syscall(SYS_execve, "/bin/true", argv, argv + 1);
+}
+
+static void do_openat(void *arg)
+{
+	(void)arg;
+	syscall(SYS_openat, AT_FDCWD, "/etc/hostname", O_RDONLY);
+}
+
+static void do_ptrace(void *arg)
+{
+	(void)arg;
+	syscall(SYS_ptrace, 0 /* PTRACE_TRACEME */, 0, 0, 0);
+}
+
+static void do_fork_clone(void *arg)
+{
+	(void)arg;
+	syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+}
+
+static void do_thread_clone(void *arg)
+{
+	(void)arg;
+	/* clone3 cannot be filtered on its flags: it is absent, like clone. */
+	syscall(SYS_clone3, NULL, 0);
+}
+
+static void do_x32_getpid(void *arg)
+{
+	(void)arg;
+	syscall(X32_SYSCALL_BIT | SYS_getpid);
+}
+
+Test(seccomp, escapes_are_killed_on_every_kind)
+{
+	static const struct {
+		const char *what;
+		void (*fn)(void *);
+	} calls[] = {
+		{ "execve", do_execve },       { "openat", do_openat },
+		{ "ptrace", do_ptrace },       { "fork-style clone", do_fork_clone },
+		{ "clone3", do_thread_clone }, { "an x32 system call", do_x32_getpid },
+	};
+	size_t k, i;
+
+	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+		for (i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
+			assert_killed(
+				run_filtered(SANDBOX_SECCOMP_KILL, kinds[k], calls[i].fn, NULL),
+				calls[i].what, kinds[k]);
+}
+
+static void do_mmap_rw(void *arg)
+{
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	(void)arg;
+	if (p == MAP_FAILED || munmap(p, 4096))
+		syscall(SYS_exit, 1);
+}
+
+static void do_mmap_exec(void *arg)
+{
+	(void)arg;
+	mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+}
+
+static void do_mmap_file(void *arg)
+{
+	mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, *(int *)arg, 0);
+}
+
+static void do_mprotect_exec(void *arg)
+{
+	mprotect(arg, 4096, PROT_READ | PROT_EXEC);
+}
+
+Test(seccomp, memory_never_becomes_executable)
+{
+	void *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	size_t k;
+
+	cr_assert_neq(page, MAP_FAILED);
+	cr_assert_geq(fd, 0);
+	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		assert_survived(run_filtered(SANDBOX_SECCOMP_KILL, kinds[k], do_mmap_rw, NULL),
+				"mmap(PROT_READ | PROT_WRITE, MAP_ANONYMOUS)", kinds[k]);
+		assert_killed(run_filtered(SANDBOX_SECCOMP_KILL, kinds[k], do_mmap_exec, NULL),
+			      "mmap(PROT_EXEC)", kinds[k]);
+		assert_killed(run_filtered(SANDBOX_SECCOMP_KILL, kinds[k], do_mmap_file, &fd),
+			      "mmap of a file", kinds[k]);
+		assert_killed(run_filtered(SANDBOX_SECCOMP_KILL, kinds[k], do_mprotect_exec, page),
+			      "mprotect(PROT_EXEC)", kinds[k]);
+	}
+	close(fd);
+}
+
+static void do_kvm_run(void *arg)
+{
+	(void)arg;
+	/* Allowed on the vCPU thread: the bad fd only makes it fail. */
+	if (ioctl(-1, KVM_RUN, 0) != -1 || errno != EBADF)
+		syscall(SYS_exit, 1);
+}
+
+static void do_kvm_create_vm(void *arg)
+{
+	(void)arg;
+	ioctl(-1, KVM_CREATE_VM, 0);
+}
+
+static void do_tiocsti(void *arg)
+{
+	char c = 'x';
+
+	(void)arg;
+	ioctl(-1, TIOCSTI, &c);
+}
+
+static void do_kvm_run_high_bits(void *arg)
+{
+	(void)arg;
+	/* The kernel reads the request as 32 bits; so does the filter. */
+	if (syscall(SYS_ioctl, -1, 0xdead00000000ULL | KVM_RUN, 0) != -1 || errno != EBADF)
+		syscall(SYS_exit, 1);
+}
+
+Test(seccomp, ioctl_requests_are_filtered)
+{
+	size_t k;
+
+	assert_survived(run_filtered(SANDBOX_SECCOMP_KILL, SANDBOX_THREAD_VCPU, do_kvm_run, NULL),
+			"ioctl(KVM_RUN)", SANDBOX_THREAD_VCPU);
+	assert_survived(
+		run_filtered(SANDBOX_SECCOMP_KILL, SANDBOX_THREAD_VCPU, do_kvm_run_high_bits, NULL),
+		"ioctl(KVM_RUN | high bits)", SANDBOX_THREAD_VCPU);
+	assert_killed(run_filtered(SANDBOX_SECCOMP_KILL, SANDBOX_THREAD_VMM, do_kvm_run, NULL),
+		      "ioctl(KVM_RUN)", SANDBOX_THREAD_VMM);
+	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		assert_killed(run_filtered(SANDBOX_SECCOMP_KILL, kinds[k], do_kvm_create_vm, NULL),
+			      "ioctl(KVM_CREATE_VM)", kinds[k]);
+		assert_killed(run_filtered(SANDBOX_SECCOMP_KILL, kinds[k], do_tiocsti, NULL),
+			      "ioctl(TIOCSTI)", kinds[k]);
+	}
+}
+
+static void do_unix_socket(void *arg)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	(void)arg;
+	if (fd < 0 || close(fd))
+		syscall(SYS_exit, 1);
+}
+
+static void do_inet_socket(void *arg)
+{
+	(void)arg;
+	socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+}
+
+static void do_netlink_socket(void *arg)
+{
+	(void)arg;
+	socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 0);
+}
+
+Test(seccomp, sockets_only_unix_streams_for_vsock)
+{
+	assert_survived(
+		run_filtered(SANDBOX_SECCOMP_KILL, SANDBOX_THREAD_VMM, do_unix_socket, NULL),
+		"socket(AF_UNIX, SOCK_STREAM)", SANDBOX_THREAD_VMM);
+	assert_killed(run_filtered(SANDBOX_SECCOMP_KILL, SANDBOX_THREAD_VMM, do_inet_socket, NULL),
+		      "socket(AF_INET)", SANDBOX_THREAD_VMM);
+	assert_killed(
+		run_filtered(SANDBOX_SECCOMP_KILL, SANDBOX_THREAD_VMM, do_netlink_socket, NULL),
+		"socket(AF_NETLINK)", SANDBOX_THREAD_VMM);
+	assert_killed(run_filtered(SANDBOX_SECCOMP_KILL, SANDBOX_THREAD_VCPU, do_unix_socket, NULL),
+		      "socket(AF_UNIX)", SANDBOX_THREAD_VCPU);
+}
+
+static void do_kick_self(void *arg)
+{
+	(void)arg;
+	/* SIGUSR1 is ignored (the test's .init): the kick itself must pass. */
+	if (syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), SIGUSR1))
+		syscall(SYS_exit, 1);
+}
+
+static void do_kill_parent(void *arg)
+{
+	(void)arg;
+	syscall(SYS_tgkill, getppid(), getppid(), SIGUSR1);
+}
+
+static void do_sigterm_self(void *arg)
+{
+	(void)arg;
+	syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), SIGTERM);
+}
+
+static void ignore_usr1(void)
+{
+	struct sigaction sa = { .sa_handler = SIG_IGN };
+
+	sigaction(SIGUSR1, &sa, NULL);
+}
+
+Test(seccomp, signals_only_kick_this_process, .init = ignore_usr1)
+{
+	assert_survived(run_filtered(SANDBOX_SECCOMP_KILL, SANDBOX_THREAD_VCPU, do_kick_self, NULL),
+			"tgkill(self, SIGUSR1)", SANDBOX_THREAD_VCPU);
+	assert_killed(run_filtered(SANDBOX_SECCOMP_KILL, SANDBOX_THREAD_VCPU, do_kill_parent, NULL),
+		      "tgkill(parent, SIGUSR1)", SANDBOX_THREAD_VCPU);
+	assert_killed(run_filtered(SANDBOX_SECCOMP_KILL, SANDBOX_THREAD_VMM, do_sigterm_self, NULL),
+		      "tgkill(self, SIGTERM)", SANDBOX_THREAD_VMM);
+}
+
+static void *vcpu_like(void *arg)
+{
+	(void)arg;
+	if (sandbox_seccomp_enter(SANDBOX_THREAD_VCPU))
+		syscall(SYS_exit, 100);
+	syscall(SYS_getppid);
+	return NULL;
+}
+
+static void do_thread_breaks_out(void *arg)
+{
+	pthread_t t;
+
+	(void)arg;
+	/* This thread's own filter (vmm) allows the join's futex. */
+	if (pthread_create(&t, NULL, vcpu_like, NULL))
+		syscall(SYS_exit, 2);
+	pthread_join(t, NULL);
+}
+
+Test(seccomp, one_thread_breaking_out_kills_the_process)
+{
+	struct rlimit no_core = { 0, 0 };
+	int status;
+	pid_t pid;
+
+	sandbox_set_seccomp_mode(SANDBOX_SECCOMP_KILL);
+	pid = fork();
+	if (pid == 0) {
+		setrlimit(RLIMIT_CORE, &no_core);
+		if (sandbox_seccomp_prepare())
+			syscall(SYS_exit, 100);
+		do_thread_breaks_out(NULL);
+		syscall(SYS_exit_group, 0);
+	}
+	cr_assert_gt(pid, 0);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	assert_killed(status, "getppid", SANDBOX_THREAD_VCPU);
+}
+
+Test(seccomp, log_mode_lets_everything_through)
+{
+	size_t k;
+
+	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+		assert_survived(run_filtered(SANDBOX_SECCOMP_LOG, kinds[k], do_getppid, NULL),
+				"getppid (log mode)", kinds[k]);
+	/* Except calls of other architectures. */
+	assert_killed(run_filtered(SANDBOX_SECCOMP_LOG, SANDBOX_THREAD_VMM, do_x32_getpid, NULL),
+		      "x32 getpid (log mode)", SANDBOX_THREAD_VMM);
+}
+
+Test(seccomp, off_installs_nothing)
+{
+	sandbox_set_seccomp_mode(SANDBOX_SECCOMP_OFF);
+	cr_assert_eq(sandbox_seccomp_prepare(), 0);
+	assert_survived(run_filtered(SANDBOX_SECCOMP_OFF, SANDBOX_THREAD_VCPU, do_getppid, NULL),
+			"getppid (off)", SANDBOX_THREAD_VCPU);
+}
+
+Test(seccomp, enter_before_prepare_fails)
+{
+	sandbox_set_seccomp_mode(SANDBOX_SECCOMP_KILL);
+	cr_assert_eq(sandbox_seccomp_enter(SANDBOX_THREAD_VCPU), -EINVAL);
+	cr_assert_eq(sandbox_seccomp_enter((enum sandbox_thread)7), -EINVAL);
+}
+
+Test(seccomp, sandbox_cmd_arguments)
+{
+	char *bad_thread[] = { "sandbox", "--print", "--thread", "gpu", NULL };
+	char *no_print[] = { "sandbox", NULL };
+	char *extra[] = { "sandbox", "--print", "more", NULL };
+
+	cr_redirect_stdout();
+	cr_redirect_stderr();
+	cr_assert_eq(sandbox_cmd(4, bad_thread), -EINVAL);
+	cr_assert_eq(sandbox_cmd(1, no_print), -EINVAL);
+	cr_assert_eq(sandbox_cmd(3, extra), -EINVAL);
+}
+
+Test(seccomp, sandbox_cmd_prints_each_list)
+{
+	char *all[] = { "sandbox", "--print", NULL };
+	char *vcpu[] = { "sandbox", "--print", "--thread", "vcpu", NULL };
+
+	char out[65536];
+	size_t n;
+	FILE *f;
+
+	cr_redirect_stdout();
+	cr_assert_eq(sandbox_cmd(2, all), 0);
+	cr_assert_eq(sandbox_cmd(4, vcpu), 0);
+	fflush(stdout);
+	f = cr_get_redirected_stdout();
+	n = fread(out, 1, sizeof(out) - 1, f);
+	out[n] = 0;
+	cr_assert(strstr(out, "vmm (main thread, device thread): "), "%s", out);
+	cr_assert(strstr(out, "api (HTTP API server thread): "), "%s", out);
+	cr_assert(strstr(out, "request == KVM_RUN"), "%s", out);
+	cr_assert(strstr(out, "prot without PROT_EXEC"), "%s", out);
+	cr_assert_null(strstr(out, "execve"), "%s", out);
+	/* --thread vcpu: once more, alone. */
+	cr_assert(strstr(strstr(out, "vcpu (") + 1, "vcpu ("), "%s", out);
+}
