@@ -358,7 +358,6 @@ int api_main(int argc, char **argv, const struct timespec *started)
 	enum sandbox_seccomp_mode smode;
 	enum sandbox_landlock_mode lmode;
 	struct timespec cpu;
-	enum log_level level;
 	char **args;
 	sigset_t sigs;
 	int c, err, sfd = -1, status;
@@ -391,13 +390,9 @@ int api_main(int argc, char **argv, const struct timespec *started)
 			no_api = true;
 			break;
 		case O_LOG_LEVEL:
-			if (log_level_parse(optarg, &level)) {
-				pr_err("--log-level: '%s' is not off, error, warn, info or debug",
-				       optarg);
-				err = -EINVAL;
+			err = log_level_option(optarg);
+			if (err)
 				goto out_args;
-			}
-			log_set_level(level);
 			break;
 		case O_LOG_PATH:
 			log_path = optarg;

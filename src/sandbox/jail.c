@@ -468,7 +468,6 @@ static int parse_opts(int argc, char **argv, struct jail_opts *o, int *first_run
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	enum log_level level;
 	char why[160];
 	unsigned int n;
 	int c;
@@ -549,12 +548,8 @@ static int parse_opts(int argc, char **argv, struct jail_opts *o, int *first_run
 			o->new_pid_ns = true;
 			break;
 		case 'l':
-			if (log_level_parse(optarg, &level)) {
-				pr_err("--log-level: '%s' is not error, warn, info or debug",
-				       optarg);
+			if (log_level_option(optarg))
 				return -EINVAL;
-			}
-			log_set_level(level);
 			break;
 		case 'h':
 			fputs(usage, stdout);

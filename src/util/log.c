@@ -67,6 +67,18 @@ int log_level_parse(const char *s, enum log_level *out)
 	return 0;
 }
 
+int log_level_option(const char *s)
+{
+	enum log_level level;
+
+	if (log_level_parse(s, &level)) {
+		pr_err("--log-level: '%s' is not off, error, warn, info or debug", s);
+		return -EINVAL;
+	}
+	log_set_level(level);
+	return 0;
+}
+
 void log_set_options(bool level, bool origin)
 {
 	atomic_store(&show_level, level);

@@ -24,6 +24,8 @@ enum log_level log_get_level(void);
 /* Parses "off", "error", "warn"/"warning", "info", "debug", "trace" (= debug),
  * case-insensitive: Firecracker's names ("Warning", "Trace", "Off") included. */
 int log_level_parse(const char *s, enum log_level *out);
+/* --log-level's argument: sets the level, or logs why s is not one (-EINVAL). */
+int log_level_option(const char *s);
 
 /* Sends the lines to path from now on: a regular file (created if missing,
  * appended) or a FIFO (opened read-write and non-blocking, so that it needs no

@@ -102,7 +102,6 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 	char kernel[PATH_MAX], initrd[PATH_MAX];
 	enum sandbox_landlock_mode landlock;
 	enum sandbox_seccomp_mode seccomp;
-	enum log_level level;
 	unsigned int ncpus;
 	char why[160];
 	struct vm *vm;
@@ -221,12 +220,8 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 			sandbox_set_landlock_mode(landlock);
 			break;
 		case 'l':
-			if (log_level_parse(optarg, &level)) {
-				pr_err("--log-level: '%s' is not error, warn, info or debug",
-				       optarg);
+			if (log_level_option(optarg))
 				return -EINVAL;
-			}
-			log_set_level(level);
 			break;
 		case 'h':
 			fputs(usage, stdout);
