@@ -387,23 +387,6 @@ int api_patch_drive(struct api_config *c, json_t *j, const char *path_id, bool s
 	return 0;
 }
 
-static int mac_parse(const char *s, uint8_t mac[6])
-{
-	unsigned int b[6];
-	char end;
-	int i;
-
-	if (strlen(s) != 17 || sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
-				      &b[4], &b[5], &end) != 6)
-		return -EINVAL;
-	for (i = 0; i < 17; i++)
-		if (i % 3 == 2 ? s[i] != ':' : !isxdigit((unsigned char)s[i]))
-			return -EINVAL;
-	for (i = 0; i < 6; i++)
-		mac[i] = (uint8_t)b[i];
-	return 0;
-}
-
 int api_put_net(struct api_config *c, json_t *j, const char *path_id, char *why, size_t why_size)
 {
 	struct api_net n = { 0 };
@@ -426,11 +409,12 @@ int api_put_net(struct api_config *c, json_t *j, const char *path_id, char *why,
 		return fail(why, why_size,
 			    "network-interface: host_dev_name: '%s' is not an interface name",
 			    n.host_dev);
-	if (n.has_mac && mac_parse(mac, n.mac))
-		return fail(why, why_size,
-			    "network-interface: guest_mac: '%s' is not a MAC address like "
-			    "06:00:AC:10:00:02",
-			    mac);
+	if (n.has_mac && net_mac_parse(mac, n.mac, why, why_size)) {
+		char reason[160];
+
+		snprintf(reason, sizeof(reason), "%s", why);
+		return fail(why, why_size, "network-interface: guest_mac: %s", reason);
+	}
 	for (i = 0; i < c->nnets; i++) {
 		if (!strcmp(c->nets[i].id, n.id))
 			slot = i;

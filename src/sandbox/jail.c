@@ -8,7 +8,11 @@
  * unshare the mount namespace and pivot_root into the jail; optionally
  * unshare the PID namespace; drop every capability, the bounding set
  * included, set no_new_privs and switch to uid:gid; then exec /volt run with
- * the arguments rewritten to jail paths. With --new-pid-ns the jailer stays
+ * the arguments rewritten to jail paths. API mode (the arguments after "--"
+ * start with --api-sock, --config-file, --no-api or --id) execs /volt with
+ * the API front end's arguments instead: the socket and log paths are jail
+ * paths, the configuration file is read, its files put in the jail and a
+ * rewritten copy passed as /config.json. With --new-pid-ns the jailer stays
  * as the parent (outside the namespace), forwards SIGINT/SIGTERM/SIGHUP/
  * SIGQUIT and returns the VMM's exit status; otherwise the VMM replaces it.
  * A jail directory that exists already is refused; one made by a failed
@@ -16,6 +20,7 @@
  * VM exits (the caller owns them then). */
 #include "sandbox/sandbox.h"
 
+#include "api/vm_config_json.h"
 #include "devices/virtio/virtio_blk.h"
 #include "devices/virtio/virtio_vsock.h"
 #include "kernel/kernel.h"
@@ -53,7 +58,7 @@ static const char usage[] =
 	"                 [--cgroup FILE=VALUE]... [--cgroup-version 1|2] [--parent-cgroup PATH]\n"
 	"                 [--rlimit RESOURCE=VALUE]... [--daemonize] [--new-pid-ns]\n"
 	"                 [--log-level error|warn|info|debug]\n"
-	"                 -- <volt run arguments>\n"
+	"                 -- <volt run arguments> | <API arguments>\n"
 	"Runs `volt run` as UID:GID, without capabilities, chrooted (pivot_root) into\n"
 	"DIR/volt/ID/root (DIR defaults to " DEFAULT_BASE "). The files named by --kernel,\n"
 	"--initrd and --drive (the guest kit's, without --kernel) are hard-linked or copied\n"
@@ -61,6 +66,13 @@ static const char usage[] =
 	"cgroup file (memory.max=256M, pids.max=100, cpu.max=...) in the group\n"
 	"<hierarchy>/" DEFAULT_PARENT
 	"/ID. --rlimit takes fsize, no-file, nproc, memlock or core.\n"
+	"When the arguments after -- start with --api-sock, --config-file, --no-api or\n"
+	"--id, /volt runs the API front end instead: --api-sock, --log-path and\n"
+	"--metrics-path are paths in the jail (default socket "
+	"DIR/volt/ID/root" JAIL_DEFAULT_API_SOCK ");\n"
+	"--config-file is read here, its files are put in the jail and the rewritten\n"
+	"file is /" JAIL_CONFIG_NAME " there. Files given later through the API must be\n"
+	"in the jail already, named by their path there.\n"
 	"Needs root.\n";
 
 int jail_id_check(const char *id, char *why, size_t why_size)
@@ -182,7 +194,8 @@ static bool takes_value(const char *name, size_t len)
 /* Names in the root that volt's own files use. */
 static bool reserved(const char *name)
 {
-	static const char *const names[] = { "volt", "dev", "lib", "lib64", "usr", "proc", "sys" };
+	static const char *const names[] = { "volt", "dev", "lib", "lib64", "usr",
+					     "proc", "sys", "run", "tmp",   JAIL_CONFIG_NAME };
 	size_t i;
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -345,11 +358,12 @@ int jail_plan_make(int argc, char **argv, struct jail_plan *p, char *why, size_t
 
 	memset(p, 0, sizeof(*p));
 	snprintf(why, why_size, "out of memory");
-	p->argv = calloc((size_t)argc + 2, sizeof(*p->argv));
+	/* "--opt=value" becomes two. */
+	p->argv = calloc(2 * (size_t)argc + 2, sizeof(*p->argv));
 	if (!p->argv)
 		return -ENOMEM;
 	p->argv[p->argc++] = strdup("run");
-	if (argc && !strcmp(argv[0], "run"))
+	if (argc && argv[0] && !strcmp(argv[0], "run"))
 		i++;
 	for (; i < argc && !err; i++) {
 		const char *a = argv[i], *eq;
@@ -404,7 +418,249 @@ void jail_plan_free(struct jail_plan *p)
 		free(p->files[i].name);
 	}
 	free(p->vsock_name);
+	free(p->config_src);
+	free(p->sock);
+	for (i = 0; i < p->ninside; i++)
+		free(p->inside[i]);
 	memset(p, 0, sizeof(*p));
+}
+
+/* The API front end's options (src/api/api_main.c) that take a value. */
+static const char *const api_value_opts[] = {
+	"api-sock",
+	"id",
+	"config-file",
+	"log-level",
+	"level",
+	"log-path",
+	"metrics-path",
+	"seccomp",
+	"landlock",
+	"start-time-us",
+	"start-time-cpu-us",
+	"parent-cpu-time-us",
+};
+
+static bool api_takes_value(const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(api_value_opts) / sizeof(api_value_opts[0]); i++)
+		if (strlen(api_value_opts[i]) == len && !strncmp(name, api_value_opts[i], len))
+			return true;
+	return false;
+}
+
+static bool opt_is(const char *arg, const char *name)
+{
+	size_t n = strlen(name);
+
+	return !strncmp(arg, "--", 2) && !strncmp(arg + 2, name, n) &&
+	       (arg[2 + n] == '\0' || arg[2 + n] == '=');
+}
+
+bool jail_args_are_api(int argc, char **argv)
+{
+	return argc > 0 && (opt_is(argv[0], "api-sock") || opt_is(argv[0], "config-file") ||
+			    opt_is(argv[0], "no-api") || opt_is(argv[0], "id"));
+}
+
+/* path as an absolute path in the jail; refused with "..", which the jailer
+ * (making its directories outside, as root) would follow. */
+static int inside_path(const char *opt, const char *val, char **out, char *why, size_t why_size)
+{
+	const char *c = val;
+
+	while (*c == '/')
+		c++;
+	if (!*c || c[strlen(c) - 1] == '/') {
+		snprintf(why, why_size, "--%s '%s': not a file's path", opt, val);
+		return -EINVAL;
+	}
+	for (const char *e; *c; c = *e ? e + 1 : e) {
+		e = strchrnul(c, '/');
+		if (e - c == 2 && !strncmp(c, "..", 2)) {
+			snprintf(why, why_size, "--%s '%s': '..' in a path in the jail", opt, val);
+			return -EINVAL;
+		}
+	}
+	while (*val == '/')
+		val++;
+	return asprintf(out, "/%s", val) < 0 ? -ENOMEM : 0;
+}
+
+static int add_inside(struct jail_plan *p, const char *path)
+{
+	if (p->ninside == JAIL_MAX_INSIDE)
+		return -E2BIG;
+	p->inside[p->ninside] = strdup(path);
+	return p->inside[p->ninside++] ? 0 : -ENOMEM;
+}
+
+static int api_option(struct jail_plan *p, const char *name, const char *val, char *why,
+		      size_t why_size)
+{
+	char *opt = NULL, *v = NULL;
+	int err = 0;
+
+	if (!strcmp(name, "api-sock") || !strcmp(name, "log-path") ||
+	    !strcmp(name, "metrics-path")) {
+		err = inside_path(name, val, &v, why, why_size);
+		if (!err)
+			err = add_inside(p, v);
+		if (!err && !strcmp(name, "api-sock")) {
+			free(p->sock);
+			p->sock = strdup(v);
+			if (!p->sock)
+				err = -ENOMEM;
+		}
+	} else if (!strcmp(name, "config-file")) {
+		free(p->config_src);
+		p->config_src = strdup(val);
+		v = strdup("/" JAIL_CONFIG_NAME);
+		if (!p->config_src)
+			err = -ENOMEM;
+	} else {
+		v = strdup(val);
+	}
+	if (!err && (!v || asprintf(&opt, "--%s", name) < 0))
+		err = -ENOMEM;
+	if (err) {
+		free(v);
+		return err;
+	}
+	p->argv[p->argc++] = opt;
+	p->argv[p->argc++] = v;
+	return 0;
+}
+
+int jail_api_plan_make(int argc, char **argv, const char *id, struct jail_plan *p, char *why,
+		       size_t why_size)
+{
+	bool no_api = false, has_id = false;
+	int i, err = 0;
+
+	memset(p, 0, sizeof(*p));
+	p->api = true;
+	snprintf(why, why_size, "out of memory");
+	/* "--opt=value" becomes two; "--id ID" may be added. */
+	p->argv = calloc(2 * (size_t)argc + 3, sizeof(*p->argv));
+	if (!p->argv)
+		return -ENOMEM;
+	for (i = 0; i < argc && !err; i++) {
+		const char *a = argv[i], *eq;
+		size_t len;
+
+		if (!strcmp(a, "--")) {
+			snprintf(why, why_size, "'--' among the VMM's arguments");
+			err = -EINVAL;
+			break;
+		}
+		if (strncmp(a, "--", 2)) {
+			p->argv[p->argc++] = strdup(a);
+			continue;
+		}
+		eq = strchr(a + 2, '=');
+		len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+		if (opt_is(a, "no-api"))
+			no_api = true;
+		if (!api_takes_value(a + 2, len)) {
+			p->argv[p->argc++] = strdup(a);
+			continue;
+		}
+		if (!eq && i + 1 == argc) {
+			snprintf(why, why_size, "%s needs a value", a);
+			err = -EINVAL;
+			break;
+		}
+		if (opt_is(a, "id"))
+			has_id = true;
+		{
+			char *name = strndup(a + 2, len);
+
+			err = name ? api_option(p, name, eq ? eq + 1 : argv[++i], why, why_size)
+				   : -ENOMEM;
+			free(name);
+		}
+	}
+	if (!err && !no_api && !p->sock) {
+		p->sock = strdup(JAIL_DEFAULT_API_SOCK);
+		err = p->sock ? add_inside(p, p->sock) : -ENOMEM;
+	}
+	if (!err && id && !has_id) {
+		p->argv[p->argc++] = strdup("--id");
+		p->argv[p->argc++] = strdup(id);
+	}
+	for (i = 0; !err && i < p->argc; i++)
+		if (!p->argv[i])
+			err = -ENOMEM;
+	if (err == -E2BIG)
+		snprintf(why, why_size, "more than %d paths in the jail", JAIL_MAX_INSIDE);
+	if (err)
+		jail_plan_free(p);
+	return err;
+}
+
+/* obj's key, a string: joins the files, and becomes its jail path. */
+static int rewrite_file(struct jail_plan *p, json_t *obj, const char *key, bool writable, char *why,
+			size_t why_size)
+{
+	json_t *v = json_object_get(obj, key);
+	char *jpath = NULL;
+	int err;
+
+	if (!json_is_string(v))
+		return 0; /* absent or null */
+	err = add_file(p, json_string_value(v), writable, &jpath, why, why_size);
+	if (!err && json_object_set_new(obj, key, json_string(jpath)))
+		err = -ENOMEM;
+	free(jpath);
+	return err;
+}
+
+int jail_config_rewrite(json_t *root, struct jail_plan *p, char *why, size_t why_size)
+{
+	json_t *o, *d;
+	size_t i;
+	int err = 0;
+
+	snprintf(why, why_size, "out of memory");
+	o = json_object_get(root, "boot-source");
+	if (json_is_object(o)) {
+		p->has_kernel = json_is_string(json_object_get(o, "kernel_image_path"));
+		p->has_initrd = json_is_string(json_object_get(o, "initrd_path"));
+		err = rewrite_file(p, o, "kernel_image_path", false, why, why_size);
+		if (!err)
+			err = rewrite_file(p, o, "initrd_path", false, why, why_size);
+	}
+	o = json_object_get(root, "drives");
+	if (json_is_array(o))
+		json_array_foreach(o, i, d)
+		{
+			if (err || !json_is_object(d))
+				continue;
+			err = rewrite_file(p, d, "path_on_host",
+					   !json_is_true(json_object_get(d, "is_read_only")), why,
+					   why_size);
+		}
+	o = json_object_get(root, "logger");
+	if (!err && json_is_object(o))
+		err = rewrite_file(p, o, "log_path", true, why, why_size);
+	o = json_object_get(root, "metrics");
+	if (!err && json_is_object(o))
+		err = rewrite_file(p, o, "metrics_path", true, why, why_size);
+	o = json_object_get(root, "vsock");
+	if (!err && json_is_object(o) && json_is_string(json_object_get(o, "uds_path"))) {
+		char *jpath = NULL;
+
+		free(p->vsock_name);
+		p->vsock_name = unique_name(p, json_string_value(json_object_get(o, "uds_path")));
+		if (!p->vsock_name || asprintf(&jpath, "/%s", p->vsock_name) < 0 ||
+		    json_object_set_new(o, "uds_path", json_string(jpath)))
+			err = -ENOMEM;
+		free(jpath);
+	}
+	return err;
 }
 
 struct jail_opts {
@@ -605,7 +861,9 @@ static int check_sources(const struct jail_plan *p)
 			pr_err("%s: %s", p->files[i].src, strerror(errno));
 			return -errno;
 		}
-		if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		/* A log or metrics FIFO is linked as it is. */
+		if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode) &&
+		    !(p->files[i].writable && S_ISFIFO(st.st_mode))) {
 			pr_err("%s: not a regular file or block device", p->files[i].src);
 			return -EINVAL;
 		}
@@ -813,14 +1071,66 @@ static int join_netns(const char *path)
 	return err;
 }
 
+/* --config-file, read and checked outside the jail with the API's parser,
+ * its files added to the plan, rewritten to jail paths into *text. */
+static int load_config(struct jail_plan *p, char **text)
+{
+	struct api_config *cfg = NULL;
+	char why[512], *buf = NULL;
+	json_t *j = NULL;
+	size_t len;
+	int err;
+
+	err = read_file(p->config_src, 1 << 20, &buf, &len);
+	if (err) {
+		pr_err("--config-file '%s': %s", p->config_src, strerror(-err));
+		return err;
+	}
+	cfg = calloc(1, sizeof(*cfg));
+	if (!cfg) {
+		err = -ENOMEM;
+		goto out;
+	}
+	api_config_init(cfg);
+	j = api_json_parse(buf, len, why, sizeof(why));
+	err = j ? api_config_from_json(cfg, j, why, sizeof(why)) : -EINVAL;
+	if (!err)
+		err = jail_config_rewrite(j, p, why, sizeof(why));
+	if (err) {
+		pr_err("--config-file '%s': %s", p->config_src, why);
+		goto out;
+	}
+	*text = json_dumps(j, JSON_INDENT(2));
+	if (!*text)
+		err = -ENOMEM;
+out:
+	json_decref(j);
+	free(cfg);
+	free(buf);
+	return err;
+}
+
+/* API mode: the socket's and logs' directories and the configuration file. */
+static int put_api_files(const struct jail_opts *o, const struct jail_plan *p, const char *root,
+			 const char *config_text)
+{
+	int i, err = 0;
+
+	for (i = 0; !err && i < p->ninside; i++)
+		err = jail_make_parent(root, p->inside[i], o->uid, o->gid);
+	if (!err && config_text)
+		err = jail_write_file(root, JAIL_CONFIG_NAME, config_text, o->uid, o->gid);
+	return err;
+}
+
 int jail_cmd(int argc, char **argv)
 {
 	char kernel[PATH_MAX], initrd[PATH_MAX], top[PATH_MAX], root[PATH_MAX], why[200];
-	char *env_host = NULL, **run_argv = NULL, **exec_argv = NULL;
+	char *env_host = NULL, **run_argv = NULL, **exec_argv = NULL, *config_text = NULL;
 	struct jail_plan plan = { 0 };
 	struct jail_opts o;
 	int first, nrun, i, err, devnull = -1;
-	bool made = false;
+	bool made = false, api;
 
 	err = parse_opts(argc, argv, &o, &first);
 	if (err)
@@ -840,12 +1150,19 @@ int jail_cmd(int argc, char **argv)
 		return -ENOMEM;
 	for (i = 0; i < nrun; i++)
 		run_argv[i] = argv[first + i];
-	err = jail_plan_make(nrun, run_argv, &plan, why, sizeof(why));
+	api = jail_args_are_api(nrun, run_argv);
+	err = api ? jail_api_plan_make(nrun, run_argv, o.id, &plan, why, sizeof(why))
+		  : jail_plan_make(nrun, run_argv, &plan, why, sizeof(why));
 	if (err) {
 		pr_err("volt jail: %s", why);
 		goto out;
 	}
-	if (!plan.has_kernel) {
+	if (api && plan.config_src) {
+		err = load_config(&plan, &config_text);
+		if (err)
+			goto out;
+	}
+	if (!api && !plan.has_kernel) {
 		/* As volt run would: the guest kit, found outside the jail. */
 		err = find_guest_kit(kernel, sizeof(kernel), plan.has_initrd ? NULL : initrd,
 				     sizeof(initrd));
@@ -885,6 +1202,8 @@ int jail_cmd(int argc, char **argv)
 				    plan.files[i].writable, o.uid, o.gid);
 	if (!err)
 		err = jail_make_devices(root, o.uid, o.gid);
+	if (!err && api)
+		err = put_api_files(&o, &plan, root, config_text);
 	if (err)
 		goto out;
 	if (o.daemonize) {
@@ -904,6 +1223,8 @@ int jail_cmd(int argc, char **argv)
 		goto out;
 	if (plan.vsock_name)
 		pr_info("jail: the vsock socket is %s/%s", root, plan.vsock_name);
+	if (plan.sock)
+		pr_info("jail: the API socket is %s%s", root, plan.sock);
 	if (o.daemonize && (err = daemonize(devnull)))
 		goto out;
 	err = enter_jail(root);
@@ -931,6 +1252,7 @@ out:
 		close(devnull);
 	free(exec_argv);
 	free(env_host);
+	free(config_text);
 	jail_plan_free(&plan);
 	free(run_argv);
 	return err;

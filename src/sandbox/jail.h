@@ -5,6 +5,7 @@
 #ifndef VOLT_SANDBOX_JAIL_H
 #define VOLT_SANDBOX_JAIL_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/resource.h>
@@ -14,6 +15,11 @@
 #define JAIL_MAX_FILES	16
 #define JAIL_MAX_CGROUP 16
 #define JAIL_MAX_RLIMIT 8
+#define JAIL_MAX_INSIDE 4
+/* Where the API mode puts the rewritten configuration file in the jail. */
+#define JAIL_CONFIG_NAME "config.json"
+/* api_main's socket when neither --api-sock nor --no-api is given. */
+#define JAIL_DEFAULT_API_SOCK "/run/volt.socket"
 
 /* 1-64 characters of [A-Za-z0-9-]. */
 int jail_id_check(const char *id, char *why, size_t why_size);
@@ -39,14 +45,23 @@ struct jail_file {
 	bool writable;
 };
 
-/* What `volt run` will get inside the jail. */
+/* What `volt run` (or, in API mode, the API front end) will get inside the
+ * jail. */
 struct jail_plan {
-	char **argv; /* "run", the rewritten arguments, NULL */
+	char **argv; /* "run" or the first API option, the rewritten arguments, NULL */
 	int argc;
 	struct jail_file files[JAIL_MAX_FILES];
 	int nfiles;
 	bool has_kernel, has_initrd;
 	char *vsock_name; /* the vsock socket's name in the root, or NULL */
+	/* API mode only: */
+	bool api;
+	char *config_src; /* --config-file as given (read outside the jail), or NULL */
+	char *sock;	  /* the API socket's path in the jail, NULL with --no-api */
+	/* Paths in the jail (socket, --log-path, --metrics-path) whose
+	 * directories the jail must hold, owned by uid:gid. */
+	char *inside[JAIL_MAX_INSIDE];
+	int ninside;
 };
 
 /* Rewrites the `volt run` arguments (an optional leading "run" is dropped) so
@@ -55,6 +70,25 @@ struct jail_plan {
  * they are. */
 int jail_plan_make(int argc, char **argv, struct jail_plan *p, char *why, size_t why_size);
 void jail_plan_free(struct jail_plan *p);
+
+/* True when the arguments after `--` are the API front end's (`volt
+ * --api-sock PATH`...): they start with --api-sock, --config-file, --no-api
+ * or --id. */
+bool jail_args_are_api(int argc, char **argv);
+/* API mode: like Firecracker's jailer, --api-sock, --log-path and
+ * --metrics-path name paths in the jail ("/run/api.sock" is
+ * <root>/run/api.sock outside; a relative path is taken from the root; no
+ * ".."); the socket defaults to JAIL_DEFAULT_API_SOCK unless --no-api.
+ * --config-file becomes "/" JAIL_CONFIG_NAME, and id, when not NULL, is
+ * passed as --id unless the arguments hold one. */
+int jail_api_plan_make(int argc, char **argv, const char *id, struct jail_plan *p, char *why,
+		       size_t why_size);
+/* A Firecracker configuration document: every file it names (boot-source
+ * kernel_image_path and initrd_path, drives' path_on_host, logger log_path,
+ * metrics metrics_path) joins p's files and becomes its jail path, vsock
+ * uds_path becomes a name in the root. Other fields are left as they are;
+ * the document should have been validated (api_config_from_json) first. */
+int jail_config_rewrite(json_t *root, struct jail_plan *p, char *why, size_t why_size);
 
 /* jail_fs.c: puts src at <root>/<name>: a hard link where it can (same file
  * system and, unless writable, readable by uid:gid as it is), else a copy
@@ -67,6 +101,11 @@ int jail_put_file(const char *root, const char *src, const char *name, bool writ
 int jail_put_volt(const char *root);
 /* <root>/dev/kvm and <root>/dev/net/tun, owned by uid:gid, mode 0660. */
 int jail_make_devices(const char *root, uid_t uid, gid_t gid);
+/* Makes the directories of path (a path in the jail) below root, owned by
+ * uid:gid, mode 0750; existing ones must be directories. */
+int jail_make_parent(const char *root, const char *path, uid_t uid, gid_t gid);
+/* <root>/<name>: a new file holding text, owned by uid:gid, mode 0600. */
+int jail_write_file(const char *root, const char *name, const char *text, uid_t uid, gid_t gid);
 
 /* jail_cgroup.c: makes <hierarchy>/<parent>/<id> for every controller the
  * settings name (cgroup v2 where it offers the controller, else its v1

@@ -35,8 +35,10 @@ static void unescape(char *s)
 	char *w = s;
 
 	for (; *s; s++, w++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] && s[3]) {
-			*w = (char)(((s[1] - '0') << 6) | ((s[2] - '0') << 3) | (s[3] - '0'));
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*w = (char)((unsigned int)(s[1] - '0') << 6 |
+				    (unsigned int)(s[2] - '0') << 3 | (unsigned int)(s[3] - '0'));
 			s += 3;
 		} else {
 			*w = *s;
@@ -204,6 +206,7 @@ static int make_group(struct made *made, const char *mnt, const char *parent, co
 	}
 	if (made->n < MAX_MADE)
 		snprintf(made->dirs[made->n++], PATH_MAX, "%s", dir);
+	err = 0;
 	if (version == 1 && cpuset && (err = cpuset_inherit(dir)))
 		pr_err("--cgroup: cannot give %s its parent's CPUs and memory nodes: %s", dir,
 		       strerror(-err));

@@ -177,3 +177,53 @@ int jail_make_devices(const char *root, uid_t uid, gid_t gid)
 	}
 	return 0;
 }
+
+int jail_make_parent(const char *root, const char *path, uid_t uid, gid_t gid)
+{
+	char dir[PATH_MAX], *c;
+	struct stat st;
+	size_t rlen = strlen(root);
+
+	if (path_fmt(dir, sizeof(dir), "%s/%s", root, path))
+		return -ENAMETOOLONG;
+	/* Each directory between the root and the last component, in turn. */
+	for (c = dir + rlen + 1; (c = strchr(c, '/')); c++) {
+		*c = '\0';
+		if (c[-1] != '/' && mkdir(dir, 0750) == 0) {
+			if (chown(dir, uid, gid)) {
+				pr_err("cannot hand %s to %u:%u: %s", dir, (unsigned int)uid,
+				       (unsigned int)gid, strerror(errno));
+				return -errno;
+			}
+		} else if (c[-1] != '/') {
+			/* Not a symlink: the jail is root's until the VMM runs. */
+			if (errno != EEXIST || lstat(dir, &st) || !S_ISDIR(st.st_mode)) {
+				pr_err("cannot make the directory %s in the jail: %s", dir,
+				       errno == EEXIST ? "a file of that name is there"
+						       : strerror(errno));
+				return errno == EEXIST ? -ENOTDIR : -errno;
+			}
+		}
+		*c = '/';
+	}
+	return 0;
+}
+
+int jail_write_file(const char *root, const char *name, const char *text, uid_t uid, gid_t gid)
+{
+	char path[PATH_MAX];
+	int fd, err = 0;
+
+	if (path_fmt(path, sizeof(path), "%s/%s", root, name))
+		return -ENAMETOOLONG;
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || fchown(fd, uid, gid))
+		err = -errno;
+	if (!err)
+		err = write_all(fd, text, strlen(text));
+	if (fd >= 0)
+		close(fd);
+	if (err)
+		pr_err("cannot write %s: %s", path, strerror(-err));
+	return err;
+}

@@ -277,7 +277,7 @@ static int count_syscalls(const struct sc_list *l)
 static int print_list(enum sandbox_thread kind)
 {
 	const struct sc_list *l = &sc_lists[kind];
-	const struct sc_rule **sorted = calloc(l->nrules, sizeof(*sorted));
+	const struct sc_rule **sorted = calloc(l->nrules, sizeof(const struct sc_rule *));
 	struct sock_fprog prog = { 0 };
 	size_t i;
 	int err, col;
@@ -294,7 +294,7 @@ static int print_list(enum sandbox_thread kind)
 	free(prog.filter);
 	for (i = 0; i < l->nrules; i++)
 		sorted[i] = &l->rules[i];
-	qsort(sorted, l->nrules, sizeof(*sorted), cmp_rules);
+	qsort(sorted, l->nrules, sizeof(const struct sc_rule *), cmp_rules);
 	for (i = 0; i < l->nrules; i++) {
 		const struct sc_rule *r = sorted[i];
 		bool first = !i || strcmp(sorted[i - 1]->name, r->name);

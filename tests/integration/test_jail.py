@@ -4,8 +4,10 @@ in a cgroup. Needs root (CI runs these as root); skipped otherwise.
 One guest-kit boot is checked from outside while it runs: /proc/<pid>/status (uids,
 gids, capabilities, no_new_privs), /proc/<pid>/root (only the jail's files) and the
 cgroup (the pid is in it, the limits read back). The hello guest covers --new-pid-ns;
-the refusals need no guest.
+the refusals need no guest. The API modes (`-- --api-sock ...`, `-- --config-file
+... --no-api`) boot the hello guest too.
 """
+import json
 import os
 import shutil
 import subprocess
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from api_client import ApiClient, wait_for_socket
 from conftest import GUESTS, run_volt
 
 UID = GID = 1234
@@ -172,3 +175,58 @@ def test_missing_file_and_existing_jail(volt_bin, jail_base):
     assert proc.returncode != 0
     assert "exists already" in proc.stderr
     assert os.listdir(base / "volt" / "dup") == []  # left as it was
+
+
+def test_api_sock_in_jail(jail_base, vm):
+    """Firecracker's model: the socket path is the jail's, files PUT later must be
+    in the jail already and are named by their path there."""
+    base, _made = jail_base
+    jid = "t-api"
+    p = vm("jail", "--id", jid, "--uid", UID, "--gid", GID, "--chroot-base", base, "--",
+           "--api-sock", "/run/api.sock", "--log-level", "info")
+    root = base / "volt" / jid / "root"
+    sock = root / "run" / "api.sock"
+    wait_for_socket(sock, p.proc)
+    st = os.stat(root / "run")
+    assert (st.st_uid, st.st_gid) == (UID, GID)
+    assert os.stat(sock).st_uid == UID
+    assert "jail: the API socket is " + str(sock.resolve()) in p.output()
+
+    shutil.copy(GUESTS / "hello", root / "hello")
+    os.chmod(root / "hello", 0o644)
+    api = ApiClient(sock)
+    assert api.get("/")[1]["id"] == jid  # the jail's --id reached the VMM
+    assert api.put("/boot-source", {"kernel_image_path": "/hello"}) == (204, None)
+    assert api.put("/actions", {"action_type": "InstanceStart"}) == (204, None)
+    assert p.wait_exit(60) == 0, p.output()
+    assert "Hello from the volt hello guest" in p.output()
+
+
+def test_config_file_no_api(jail_base, volt_bin, kvm, tmp_path):
+    base, _made = jail_base
+    cfg = tmp_path / "vm.json"
+    doc = {"boot-source": {"kernel_image_path": str(GUESTS / "hello"), "initrd_path": None},
+           "machine-config": {"vcpu_count": 1, "mem_size_mib": 128}}
+    cfg.write_text(json.dumps(doc))
+    proc = run_volt("jail", "--id", "t-cfg", "--uid", UID, "--gid", GID, "--chroot-base", base,
+                    "--", "--config-file", cfg, "--no-api", timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "Hello from the volt hello guest" in proc.stdout
+    root = base / "volt" / "t-cfg" / "root"
+    st = os.stat(root / "config.json")
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (UID, GID, 0o600)
+    inside = json.loads((root / "config.json").read_text())
+    assert inside["boot-source"]["kernel_image_path"] == "/hello"
+    assert inside["machine-config"] == doc["machine-config"]
+    assert (root / "hello").exists()
+    assert not (root / "run").exists()  # --no-api: no socket directory
+
+    # Read with the API's parser before anything is made.
+    cfg.write_text(json.dumps({"boot-source": {"kernel_image_path": str(GUESTS / "hello")},
+                               "machine-config": {"vcpu_count": 1, "mem_size_mib": 128,
+                                                  "cpus": 2}}))
+    proc = run_volt("jail", "--id", "t-cfg2", "--uid", UID, "--gid", GID, "--chroot-base",
+                    base, "--", "--config-file", cfg, "--no-api", timeout=60)
+    assert proc.returncode != 0
+    assert "cpus" in proc.stderr, proc.stderr
+    assert not (base / "volt" / "t-cfg2").exists()

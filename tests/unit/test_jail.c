@@ -169,3 +169,176 @@ Test(jail, plan_refuses_bad_arguments)
 	cr_assert(strstr(why, "--drive 'id=x'"), "%s", why);
 	cr_assert_eq(jail_plan_make(3, dashdash, &p, why, sizeof(why)), -EINVAL);
 }
+
+Test(jail, api_mode_detection)
+{
+	char *api[] = { "--api-sock", "/run/a.sock" };
+	char *api_eq[] = { "--config-file=/c.json" };
+	char *no_api[] = { "--no-api" };
+	char *id[] = { "--id", "x" };
+	char *run[] = { "--kernel", "/k" };
+	char *run2[] = { "run", "--api-sock", "/x" };
+	char *prefix[] = { "--api-socket", "/x" };
+
+	cr_assert(jail_args_are_api(2, api));
+	cr_assert(jail_args_are_api(1, api_eq));
+	cr_assert(jail_args_are_api(1, no_api));
+	cr_assert(jail_args_are_api(2, id));
+	cr_assert_not(jail_args_are_api(2, run));
+	cr_assert_not(jail_args_are_api(3, run2));
+	cr_assert_not(jail_args_are_api(2, prefix));
+	cr_assert_not(jail_args_are_api(0, api));
+}
+
+Test(jail, api_plan_rewrites_paths)
+{
+	char *args[] = { "--api-sock",	"run/api.sock", "--log-path=//logs/vm.log",
+			 "--log-level", "debug",	"--metrics-path",
+			 "/m.fifo",	"--boot-timer", "--config-file",
+			 "/etc/vm.json" };
+	const char *want[] = { "--api-sock",
+			       "/run/api.sock",
+			       "--log-path",
+			       "/logs/vm.log",
+			       "--log-level",
+			       "debug",
+			       "--metrics-path",
+			       "/m.fifo",
+			       "--boot-timer",
+			       "--config-file",
+			       "/" JAIL_CONFIG_NAME,
+			       "--id",
+			       "vm-1",
+			       NULL };
+	struct jail_plan p;
+
+	cr_assert_eq(jail_api_plan_make(10, args, "vm-1", &p, why, sizeof(why)), 0, "%s", why);
+	cr_assert(p.api);
+	assert_argv(&p, want);
+	cr_assert_str_eq(p.sock, "/run/api.sock");
+	cr_assert_str_eq(p.config_src, "/etc/vm.json");
+	cr_assert_eq(p.ninside, 3);
+	cr_assert_str_eq(p.inside[0], "/run/api.sock");
+	cr_assert_str_eq(p.inside[1], "/logs/vm.log");
+	cr_assert_str_eq(p.inside[2], "/m.fifo");
+	cr_assert_eq(p.nfiles, 0);
+	jail_plan_free(&p);
+}
+
+Test(jail, api_plan_defaults)
+{
+	char *with_id[] = { "--id", "mine" };
+	const char *want_id[] = { "--id", "mine", NULL };
+	char *no_api[] = { "--no-api", "--config-file", "c.json" };
+	const char *want_no_api[] = { "--no-api", "--config-file", "/" JAIL_CONFIG_NAME,
+				      "--id",	  "jail-id",	   NULL };
+	struct jail_plan p;
+
+	/* The jail's id is not forced on a VMM given its own. */
+	cr_assert_eq(jail_api_plan_make(2, with_id, "jail-id", &p, why, sizeof(why)), 0, "%s", why);
+	assert_argv(&p, want_id);
+	cr_assert_str_eq(p.sock, JAIL_DEFAULT_API_SOCK);
+	cr_assert_eq(p.ninside, 1);
+	cr_assert_str_eq(p.inside[0], JAIL_DEFAULT_API_SOCK);
+	jail_plan_free(&p);
+
+	cr_assert_eq(jail_api_plan_make(3, no_api, "jail-id", &p, why, sizeof(why)), 0, "%s", why);
+	assert_argv(&p, want_no_api);
+	cr_assert_null(p.sock);
+	cr_assert_eq(p.ninside, 0);
+	cr_assert_str_eq(p.config_src, "c.json");
+	jail_plan_free(&p);
+}
+
+Test(jail, api_plan_refuses_bad_arguments)
+{
+	char *dotdot[] = { "--api-sock", "/run/../../etc/x.sock" };
+	char *dir[] = { "--api-sock", "/run/" };
+	char *empty[] = { "--log-path", "" };
+	char *missing[] = { "--api-sock" };
+	char *dashdash[] = { "--no-api", "--", "x" };
+	struct jail_plan p;
+
+	cr_assert_eq(jail_api_plan_make(2, dotdot, NULL, &p, why, sizeof(why)), -EINVAL);
+	cr_assert(strstr(why, "'..'"), "%s", why);
+	cr_assert_eq(jail_api_plan_make(2, dir, NULL, &p, why, sizeof(why)), -EINVAL);
+	cr_assert_eq(jail_api_plan_make(2, empty, NULL, &p, why, sizeof(why)), -EINVAL);
+	cr_assert_eq(jail_api_plan_make(1, missing, NULL, &p, why, sizeof(why)), -EINVAL);
+	cr_assert(strstr(why, "needs a value"), "%s", why);
+	cr_assert_eq(jail_api_plan_make(3, dashdash, NULL, &p, why, sizeof(why)), -EINVAL);
+}
+
+Test(jail, config_rewrite)
+{
+	static const char doc[] =
+		"{\"boot-source\": {\"kernel_image_path\": \"/k/vmlinux\", \"initrd_path\": null,"
+		" \"boot_args\": \"console=ttyS0\"},"
+		" \"drives\": [{\"drive_id\": \"root\", \"path_on_host\": \"/d/root.img\","
+		" \"is_root_device\": true, \"is_read_only\": true},"
+		" {\"drive_id\": \"data\", \"path_on_host\": \"/e/root.img\","
+		" \"is_root_device\": false, \"is_read_only\": false}],"
+		" \"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 64},"
+		" \"vsock\": {\"guest_cid\": 3, \"uds_path\": \"/tmp/v.sock\"},"
+		" \"logger\": {\"log_path\": \"/var/log/fc.fifo\", \"level\": \"Info\"},"
+		" \"metrics\": {\"metrics_path\": \"/var/log/config.json\"}}";
+	json_error_t err;
+	json_t *j = json_loads(doc, 0, &err), *d;
+	struct jail_plan p = { 0 };
+
+	cr_assert_not_null(j, "%s", err.text);
+	cr_assert_eq(jail_config_rewrite(j, &p, why, sizeof(why)), 0, "%s", why);
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "boot-source"),
+							   "kernel_image_path")),
+			 "/vmlinux");
+	cr_assert(json_is_null(json_object_get(json_object_get(j, "boot-source"), "initrd_path")));
+	cr_assert_str_eq(
+		json_string_value(json_object_get(json_object_get(j, "boot-source"), "boot_args")),
+		"console=ttyS0");
+	cr_assert(p.has_kernel && !p.has_initrd);
+	d = json_object_get(j, "drives");
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(d, 0), "path_on_host")),
+			 "/root.img");
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(d, 1), "path_on_host")),
+			 "/1-root.img");
+	cr_assert(json_is_true(json_object_get(json_array_get(d, 1), "is_root_device")) == false);
+	cr_assert_str_eq(
+		json_string_value(json_object_get(json_object_get(j, "vsock"), "uds_path")),
+		"/v.sock");
+	cr_assert_str_eq(
+		json_string_value(json_object_get(json_object_get(j, "logger"), "log_path")),
+		"/fc.fifo");
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "logger"), "level")),
+			 "Info");
+	/* The rewritten configuration's own name is not taken by a file. */
+	cr_assert_str_eq(
+		json_string_value(json_object_get(json_object_get(j, "metrics"), "metrics_path")),
+		"/1-" JAIL_CONFIG_NAME);
+	cr_assert_eq(json_integer_value(
+			     json_object_get(json_object_get(j, "machine-config"), "mem_size_mib")),
+		     64);
+
+	cr_assert_eq(p.nfiles, 5);
+	cr_assert_str_eq(p.files[0].src, "/k/vmlinux");
+	cr_assert_not(p.files[0].writable);
+	cr_assert_not(p.files[1].writable);
+	cr_assert_str_eq(p.files[2].src, "/e/root.img");
+	cr_assert(p.files[2].writable);
+	cr_assert_str_eq(p.files[3].src, "/var/log/fc.fifo");
+	cr_assert(p.files[3].writable);
+	cr_assert(p.files[4].writable);
+	cr_assert_str_eq(p.vsock_name, "v.sock");
+	json_decref(j);
+	jail_plan_free(&p);
+}
+
+Test(jail, plan_splits_equals_forms)
+{
+	char *args[] = { "--kernel=/a/k", "--initrd=/a/i", "--vsock=cid=3,uds=/s" };
+	const char *want[] = { "run", "--kernel", "/k",		  "--initrd",
+			       "/i",  "--vsock",  "cid=3,uds=/s", NULL };
+	struct jail_plan p;
+
+	cr_assert_eq(jail_plan_make(3, args, &p, why, sizeof(why)), 0, "%s", why);
+	assert_argv(&p, want);
+	jail_plan_free(&p);
+}

@@ -70,7 +70,7 @@ static int hexval(char c)
 	return -1;
 }
 
-static int parse_mac(const char *s, uint8_t mac[6], char *why, size_t why_size)
+int net_mac_parse(const char *s, uint8_t mac[6], char *why, size_t why_size)
 {
 	static const uint8_t zero[6];
 	int i;
@@ -136,7 +136,7 @@ int net_config_parse(const char *spec, struct net_config *c, char *why, size_t w
 			if (c->has_mac)
 				err = INVALID("mac= given twice");
 			else
-				err = parse_mac(val, c->mac, why, why_size);
+				err = net_mac_parse(val, c->mac, why, why_size);
 			c->has_mac = true;
 		} else {
 			err = INVALID("unknown option '%s%s%s' (expected tap=NAME[,mac=MAC])", tok,

@@ -26,6 +26,8 @@ struct net_config {
 	bool has_mac;
 };
 
+/* Parses a unicast, non-zero MAC "52:54:00:12:34:56"; -EINVAL with the reason in why. */
+int net_mac_parse(const char *s, uint8_t mac[6], char *why, size_t why_size);
 /* Parses "tap=NAME[,mac=MAC]"; -EINVAL with the reason in why. */
 int net_config_parse(const char *spec, struct net_config *c, char *why, size_t why_size);
 
