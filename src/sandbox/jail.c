@@ -181,14 +181,65 @@ static const char *const value_opts[] = {
 	"log-level", "drive",  "net",	  "vsock", "balloon", "seccomp",      "landlock",
 };
 
-static bool takes_value(const char *name, size_t len)
+/* How one front end's arguments are rewritten: the options that take a
+ * value, and the handler that appends each of those (rewritten) to the plan.
+ * The handler also sees every other option, with val NULL, after the walk
+ * has appended it unchanged. */
+struct arg_rules {
+	const char *whose; /* for messages: "the volt run arguments" */
+	const char *const *value_opts;
+	size_t nvalue_opts;
+	int (*option)(struct jail_plan *p, void *ctx, const char *name, const char *val, char *why,
+		      size_t why_size);
+};
+
+static bool takes_value(const struct arg_rules *r, const char *name, size_t len)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(value_opts) / sizeof(value_opts[0]); i++)
-		if (strlen(value_opts[i]) == len && !strncmp(name, value_opts[i], len))
+	for (i = 0; i < r->nvalue_opts; i++)
+		if (strlen(r->value_opts[i]) == len && !strncmp(name, r->value_opts[i], len))
 			return true;
 	return false;
+}
+
+/* Appends argv[from..] to p->argv with "--opt=value" split in two: options
+ * taking a value go through r->option, everything else passes unchanged. */
+static int plan_args(struct jail_plan *p, int argc, char **argv, int from,
+		     const struct arg_rules *r, void *ctx, char *why, size_t why_size)
+{
+	int i, err = 0;
+
+	for (i = from; i < argc && !err; i++) {
+		const char *a = argv[i], *eq;
+		char *name;
+		size_t len;
+		bool value;
+
+		if (!strcmp(a, "--")) {
+			snprintf(why, why_size, "'--' among %s", r->whose);
+			return -EINVAL;
+		}
+		if (strncmp(a, "--", 2)) {
+			p->argv[p->argc++] = strdup(a);
+			continue;
+		}
+		eq = strchr(a + 2, '=');
+		len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+		value = takes_value(r, a + 2, len);
+		if (value && !eq && i + 1 == argc) {
+			snprintf(why, why_size, "%s needs a value", a);
+			return -EINVAL;
+		}
+		if (!value)
+			p->argv[p->argc++] = strdup(a);
+		name = strndup(a + 2, len);
+		err = name ? r->option(p, ctx, name, value ? (eq ? eq + 1 : argv[++i]) : NULL, why,
+				       why_size)
+			   : -ENOMEM;
+		free(name);
+	}
+	return err;
 }
 
 /* Names in the root that volt's own files use. */
@@ -290,12 +341,15 @@ static char *replace_item(const char *spec, const char *key, const char *val)
 	return out;
 }
 
-static int plan_option(struct jail_plan *p, const char *name, const char *val, char *why,
+static int plan_option(struct jail_plan *p, void *ctx, const char *name, const char *val, char *why,
 		       size_t why_size)
 {
 	char *jpath = NULL, *spec = NULL, *opt = NULL;
 	int err = 0;
 
+	(void)ctx;
+	if (!val)
+		return 0;
 	if (!strcmp(name, "kernel") || !strcmp(name, "initrd")) {
 		if (!*val) {
 			snprintf(why, why_size, "--%s needs a path", name);
@@ -354,7 +408,13 @@ static int plan_option(struct jail_plan *p, const char *name, const char *val, c
 
 int jail_plan_make(int argc, char **argv, struct jail_plan *p, char *why, size_t why_size)
 {
-	int i = 0, err = 0;
+	static const struct arg_rules rules = {
+		.whose = "the volt run arguments",
+		.value_opts = value_opts,
+		.nvalue_opts = sizeof(value_opts) / sizeof(value_opts[0]),
+		.option = plan_option,
+	};
+	int i, err;
 
 	memset(p, 0, sizeof(*p));
 	snprintf(why, why_size, "out of memory");
@@ -363,40 +423,8 @@ int jail_plan_make(int argc, char **argv, struct jail_plan *p, char *why, size_t
 	if (!p->argv)
 		return -ENOMEM;
 	p->argv[p->argc++] = strdup("run");
-	if (argc && argv[0] && !strcmp(argv[0], "run"))
-		i++;
-	for (; i < argc && !err; i++) {
-		const char *a = argv[i], *eq;
-		size_t len;
-
-		if (!strcmp(a, "--")) {
-			snprintf(why, why_size, "'--' among the volt run arguments");
-			err = -EINVAL;
-			break;
-		}
-		if (strncmp(a, "--", 2)) {
-			p->argv[p->argc++] = strdup(a);
-			continue;
-		}
-		eq = strchr(a + 2, '=');
-		len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-		if (!takes_value(a + 2, len)) {
-			p->argv[p->argc++] = strdup(a);
-			continue;
-		}
-		if (!eq && i + 1 == argc) {
-			snprintf(why, why_size, "%s needs a value", a);
-			err = -EINVAL;
-			break;
-		}
-		{
-			char *name = strndup(a + 2, len);
-
-			err = name ? plan_option(p, name, eq ? eq + 1 : argv[++i], why, why_size)
-				   : -ENOMEM;
-			free(name);
-		}
-	}
+	err = plan_args(p, argc, argv, argc && argv[0] && !strcmp(argv[0], "run") ? 1 : 0, &rules,
+			NULL, why, why_size);
 	for (i = 0; !err && i < p->argc; i++)
 		if (!p->argv[i])
 			err = -ENOMEM;
@@ -440,16 +468,6 @@ static const char *const api_value_opts[] = {
 	"start-time-cpu-us",
 	"parent-cpu-time-us",
 };
-
-static bool api_takes_value(const char *name, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(api_value_opts) / sizeof(api_value_opts[0]); i++)
-		if (strlen(api_value_opts[i]) == len && !strncmp(name, api_value_opts[i], len))
-			return true;
-	return false;
-}
 
 static bool opt_is(const char *arg, const char *name)
 {
@@ -497,12 +515,24 @@ static int add_inside(struct jail_plan *p, const char *path)
 	return p->inside[p->ninside++] ? 0 : -ENOMEM;
 }
 
-static int api_option(struct jail_plan *p, const char *name, const char *val, char *why,
+/* What jail_api_plan_make learns from the options it walks. */
+struct api_seen {
+	bool no_api, has_id;
+};
+
+static int api_option(struct jail_plan *p, void *ctx, const char *name, const char *val, char *why,
 		      size_t why_size)
 {
+	struct api_seen *seen = ctx;
 	char *opt = NULL, *v = NULL;
 	int err = 0;
 
+	if (!strcmp(name, "no-api"))
+		seen->no_api = true;
+	if (!val)
+		return 0;
+	if (!strcmp(name, "id"))
+		seen->has_id = true;
 	if (!strcmp(name, "api-sock") || !strcmp(name, "log-path") ||
 	    !strcmp(name, "metrics-path")) {
 		err = inside_path(name, val, &v, why, why_size);
@@ -537,8 +567,14 @@ static int api_option(struct jail_plan *p, const char *name, const char *val, ch
 int jail_api_plan_make(int argc, char **argv, const char *id, struct jail_plan *p, char *why,
 		       size_t why_size)
 {
-	bool no_api = false, has_id = false;
-	int i, err = 0;
+	static const struct arg_rules rules = {
+		.whose = "the VMM's arguments",
+		.value_opts = api_value_opts,
+		.nvalue_opts = sizeof(api_value_opts) / sizeof(api_value_opts[0]),
+		.option = api_option,
+	};
+	struct api_seen seen = { 0 };
+	int i, err;
 
 	memset(p, 0, sizeof(*p));
 	p->api = true;
@@ -547,47 +583,12 @@ int jail_api_plan_make(int argc, char **argv, const char *id, struct jail_plan *
 	p->argv = calloc(2 * (size_t)argc + 3, sizeof(*p->argv));
 	if (!p->argv)
 		return -ENOMEM;
-	for (i = 0; i < argc && !err; i++) {
-		const char *a = argv[i], *eq;
-		size_t len;
-
-		if (!strcmp(a, "--")) {
-			snprintf(why, why_size, "'--' among the VMM's arguments");
-			err = -EINVAL;
-			break;
-		}
-		if (strncmp(a, "--", 2)) {
-			p->argv[p->argc++] = strdup(a);
-			continue;
-		}
-		eq = strchr(a + 2, '=');
-		len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-		if (opt_is(a, "no-api"))
-			no_api = true;
-		if (!api_takes_value(a + 2, len)) {
-			p->argv[p->argc++] = strdup(a);
-			continue;
-		}
-		if (!eq && i + 1 == argc) {
-			snprintf(why, why_size, "%s needs a value", a);
-			err = -EINVAL;
-			break;
-		}
-		if (opt_is(a, "id"))
-			has_id = true;
-		{
-			char *name = strndup(a + 2, len);
-
-			err = name ? api_option(p, name, eq ? eq + 1 : argv[++i], why, why_size)
-				   : -ENOMEM;
-			free(name);
-		}
-	}
-	if (!err && !no_api && !p->sock) {
+	err = plan_args(p, argc, argv, 0, &rules, &seen, why, why_size);
+	if (!err && !seen.no_api && !p->sock) {
 		p->sock = strdup(JAIL_DEFAULT_API_SOCK);
 		err = p->sock ? add_inside(p, p->sock) : -ENOMEM;
 	}
-	if (!err && id && !has_id) {
+	if (!err && id && !seen.has_id) {
 		p->argv[p->argc++] = strdup("--id");
 		p->argv[p->argc++] = strdup(id);
 	}
