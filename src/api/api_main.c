@@ -480,13 +480,7 @@ int api_main(int argc, char **argv, const struct timespec *started)
 		return err;
 
 	/* The API thread inherits the mask: signals reach the signalfd only. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGHUP);
-	sigaddset(&sigs, SIGQUIT);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	vm_block_stop_signals(&sigs);
 
 	if (!no_api) {
 		/* The API thread installs its filter at once: compile them now. */

@@ -478,19 +478,24 @@ int vm_start(struct vm *vm)
 	return err;
 }
 
+void vm_block_stop_signals(sigset_t *sigs)
+{
+	sigemptyset(sigs);
+	sigaddset(sigs, SIGINT);
+	sigaddset(sigs, SIGTERM);
+	sigaddset(sigs, SIGHUP);
+	sigaddset(sigs, SIGQUIT);
+	pthread_sigmask(SIG_BLOCK, sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
 int vm_serve(struct vm *vm, const struct vm_ctl *ctl)
 {
 	struct console con;
 	sigset_t sigs;
 	int sfd, i, err;
 
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGHUP);
-	sigaddset(&sigs, SIGQUIT);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	vm_block_stop_signals(&sigs);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
 	console_init(&con, STDIN_FILENO);
 	err = sandbox_seccomp_enter(SANDBOX_THREAD_VMM);

@@ -7,6 +7,7 @@
 
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -128,6 +129,9 @@ int vm_start(struct vm *vm);
  * the calling thread until the VM stops, then joins the threads; returns the
  * exit status (0: the guest reset or powered off). */
 int vm_serve(struct vm *vm, const struct vm_ctl *ctl);
+/* Blocks the signals that end a VM (SIGINT, SIGTERM, SIGHUP, SIGQUIT: they
+ * are read from a signalfd made of *sigs) and ignores SIGPIPE. */
+void vm_block_stop_signals(sigset_t *sigs);
 /* vm_start() + vm_serve(vm, NULL). */
 int vm_run(struct vm *vm);
 /* From the serving thread, after vm_start(): parks every vCPU outside KVM_RUN
