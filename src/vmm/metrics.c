@@ -307,10 +307,14 @@ int metrics_attach(struct event_loop *loop)
 		.it_value.tv_sec = FLUSH_SECONDS,
 		.it_interval.tv_sec = FLUSH_SECONDS,
 	};
+	bool open;
 	int err;
 
-	if (timer_fd >= 0)
-		return 0; /* one VM per process */
+	pthread_mutex_lock(&lock);
+	open = out_fd >= 0;
+	pthread_mutex_unlock(&lock);
+	if (!open || timer_fd >= 0)
+		return 0; /* no metrics file / one VM per process */
 	timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (timer_fd < 0) {
 		err = -errno;

@@ -105,7 +105,9 @@ int metrics_open(const char *path);
 /* Writes one line now; -ENOENT when metrics_open() was not called, -EAGAIN
  * when the line was dropped (FIFO full), other -errno on write errors. */
 int metrics_flush(void);
-/* Flushes every 60 s from the device thread while the VM runs. */
+/* Flushes every 60 s from the device thread while the VM runs; nothing to
+ * do (no timer) when metrics_open() was not called: metrics are configured
+ * before boot only. */
 int metrics_attach(struct event_loop *loop);
 
 /* Microseconds from start (CLOCK_MONOTONIC) to now: for the gauges. */
