@@ -40,7 +40,12 @@ class ApiClient:
                 if isinstance(data, str):
                     data = data.encode()
                 headers["Content-Type"] = "application/json"
-            conn.request(method, url, body=data, headers=headers)
+            try:
+                conn.request(method, url, body=data, headers=headers)
+            except (BrokenPipeError, ConnectionResetError):
+                # The server may answer (e.g. 400 for an oversized body) and
+                # close before reading it all; its answer is still there.
+                pass
             resp = conn.getresponse()
             raw = resp.read()
             return resp.status, (json.loads(raw) if raw else None)
