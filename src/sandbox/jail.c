@@ -45,7 +45,6 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -57,12 +56,16 @@ static const char usage[] =
 	"usage: volt jail --id ID --uid UID --gid GID [--chroot-base DIR] [--netns PATH]\n"
 	"                 [--cgroup FILE=VALUE]... [--cgroup-version 1|2] [--parent-cgroup PATH]\n"
 	"                 [--rlimit RESOURCE=VALUE]... [--daemonize] [--new-pid-ns]\n"
+	"                 [--allow-root]\n"
 	"                 [--log-level error|warn|info|debug]\n"
 	"                 -- <volt run arguments> | <API arguments>\n"
 	"Runs `volt run` as UID:GID, without capabilities, chrooted (pivot_root) into\n"
 	"DIR/volt/ID/root (DIR defaults to " DEFAULT_BASE "). The files named by --kernel,\n"
 	"--initrd and --drive (the guest kit's, without --kernel) are hard-linked or copied\n"
-	"there; --vsock uds=PATH becomes DIR/volt/ID/root/<name of PATH>. --cgroup sets a\n"
+	"there, never changed: a writable drive must be writable by UID:GID as it is and\n"
+	"on DIR's file system. DIR must be a real directory (no symlinks) owned by root.\n"
+	"UID or GID 0 needs --allow-root. --vsock uds=PATH becomes DIR/volt/ID/root/<name of "
+	"PATH>. --cgroup sets a\n"
 	"cgroup file (memory.max=256M, pids.max=100, cpu.max=...) in the group\n"
 	"<hierarchy>/" DEFAULT_PARENT
 	"/ID. --rlimit takes fsize, no-file, nproc, memlock or core.\n"
@@ -291,8 +294,8 @@ static char *unique_name(const struct jail_plan *p, const char *path)
 }
 
 /* The file's name in the root ("/<name>"), added to the list once. */
-static int add_file(struct jail_plan *p, const char *src, bool writable, char **jail_path,
-		    char *why, size_t why_size)
+static int add_file(struct jail_plan *p, const char *src, bool writable, bool fifo_ok,
+		    char **jail_path, char *why, size_t why_size)
 {
 	struct jail_file *f = NULL;
 	int i;
@@ -313,7 +316,11 @@ static int add_file(struct jail_plan *p, const char *src, bool writable, char **
 			free(f->name);
 			return -ENOMEM;
 		}
+		f->fifo_ok = fifo_ok;
 		p->nfiles++;
+	} else {
+		/* Named twice: what both uses allow. */
+		f->fifo_ok = f->fifo_ok && fifo_ok;
 	}
 	f->writable |= writable;
 	return asprintf(jail_path, "/%s", f->name) < 0 ? -ENOMEM : 0;
@@ -355,7 +362,7 @@ static int plan_option(struct jail_plan *p, void *ctx, const char *name, const c
 			snprintf(why, why_size, "--%s needs a path", name);
 			return -EINVAL;
 		}
-		err = add_file(p, val, false, &jpath, why, why_size);
+		err = add_file(p, val, false, false, &jpath, why, why_size);
 		*(!strcmp(name, "kernel") ? &p->has_kernel : &p->has_initrd) = true;
 	} else if (!strcmp(name, "drive")) {
 		struct blk_config *c = calloc(1, sizeof(*c));
@@ -368,7 +375,7 @@ static int plan_option(struct jail_plan *p, void *ctx, const char *name, const c
 			err = -EINVAL;
 		}
 		if (!err)
-			err = add_file(p, c->path, !c->read_only, &jpath, why, why_size);
+			err = add_file(p, c->path, !c->read_only, false, &jpath, why, why_size);
 		if (!err && !(spec = replace_item(val, "path", jpath)))
 			err = -ENOMEM;
 		free(c);
@@ -603,8 +610,8 @@ int jail_api_plan_make(int argc, char **argv, const char *id, struct jail_plan *
 }
 
 /* obj's key, a string: joins the files, and becomes its jail path. */
-static int rewrite_file(struct jail_plan *p, json_t *obj, const char *key, bool writable, char *why,
-			size_t why_size)
+static int rewrite_file(struct jail_plan *p, json_t *obj, const char *key, bool writable,
+			bool fifo_ok, char *why, size_t why_size)
 {
 	json_t *v = json_object_get(obj, key);
 	char *jpath = NULL;
@@ -612,7 +619,7 @@ static int rewrite_file(struct jail_plan *p, json_t *obj, const char *key, bool 
 
 	if (!json_is_string(v))
 		return 0; /* absent or null */
-	err = add_file(p, json_string_value(v), writable, &jpath, why, why_size);
+	err = add_file(p, json_string_value(v), writable, fifo_ok, &jpath, why, why_size);
 	if (!err && json_object_set_new(obj, key, json_string(jpath)))
 		err = -ENOMEM;
 	free(jpath);
@@ -630,9 +637,9 @@ int jail_config_rewrite(json_t *root, struct jail_plan *p, char *why, size_t why
 	if (json_is_object(o)) {
 		p->has_kernel = json_is_string(json_object_get(o, "kernel_image_path"));
 		p->has_initrd = json_is_string(json_object_get(o, "initrd_path"));
-		err = rewrite_file(p, o, "kernel_image_path", false, why, why_size);
+		err = rewrite_file(p, o, "kernel_image_path", false, false, why, why_size);
 		if (!err)
-			err = rewrite_file(p, o, "initrd_path", false, why, why_size);
+			err = rewrite_file(p, o, "initrd_path", false, false, why, why_size);
 	}
 	o = json_object_get(root, "drives");
 	if (json_is_array(o))
@@ -641,15 +648,15 @@ int jail_config_rewrite(json_t *root, struct jail_plan *p, char *why, size_t why
 			if (err || !json_is_object(d))
 				continue;
 			err = rewrite_file(p, d, "path_on_host",
-					   !json_is_true(json_object_get(d, "is_read_only")), why,
-					   why_size);
+					   !json_is_true(json_object_get(d, "is_read_only")), false,
+					   why, why_size);
 		}
 	o = json_object_get(root, "logger");
 	if (!err && json_is_object(o))
-		err = rewrite_file(p, o, "log_path", true, why, why_size);
+		err = rewrite_file(p, o, "log_path", true, true, why, why_size);
 	o = json_object_get(root, "metrics");
 	if (!err && json_is_object(o))
-		err = rewrite_file(p, o, "metrics_path", true, why, why_size);
+		err = rewrite_file(p, o, "metrics_path", true, true, why, why_size);
 	o = json_object_get(root, "vsock");
 	if (!err && json_is_object(o) && json_is_string(json_object_get(o, "uds_path"))) {
 		char *jpath = NULL;
@@ -679,6 +686,7 @@ struct jail_opts {
 	rlim_t rl_val[JAIL_MAX_RLIMIT];
 	int nrlimits;
 	bool daemonize, new_pid_ns;
+	bool allow_root; /* --allow-root: uid or gid 0 is meant */
 };
 
 static int parse_id_num(const char *opt, const char *s, unsigned int *out)
@@ -721,6 +729,7 @@ static int parse_opts(int argc, char **argv, struct jail_opts *o, int *first_run
 		{ "rlimit", required_argument, NULL, 'r' },
 		{ "daemonize", no_argument, NULL, 'd' },
 		{ "new-pid-ns", no_argument, NULL, 'p' },
+		{ "allow-root", no_argument, NULL, 'R' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -804,6 +813,9 @@ static int parse_opts(int argc, char **argv, struct jail_opts *o, int *first_run
 		case 'p':
 			o->new_pid_ns = true;
 			break;
+		case 'R':
+			o->allow_root = true;
+			break;
 		case 'l':
 			if (log_level_option(optarg))
 				return -EINVAL;
@@ -819,6 +831,14 @@ static int parse_opts(int argc, char **argv, struct jail_opts *o, int *first_run
 	if (!o->id || !o->has_uid || !o->has_gid) {
 		pr_err("volt jail: --id, --uid and --gid are required");
 		fputs(usage, stderr);
+		return -EINVAL;
+	}
+	/* Root's uid or group in the jail, even without capabilities, owns or
+	 * may write what root does on the host's files the jail holds: only when
+	 * asked for in so many words. */
+	if ((o->uid == 0 || o->gid == 0) && !o->allow_root) {
+		pr_err("--%s 0: the VMM would run as root's %s; pass --allow-root to mean it",
+		       o->uid == 0 ? "uid" : "gid", o->uid == 0 ? "user" : "group");
 		return -EINVAL;
 	}
 	if (o->base[0] != '/') {
@@ -852,24 +872,16 @@ static int find_guest_kit(char *kernel, size_t ksize, char *initrd, size_t isize
 	return initrd ? rootfs_get(&ro, initrd, isize) : 0;
 }
 
-static int check_sources(const struct jail_plan *p)
+/* Every file of the plan, opened once (fds[i] for files[i]) before anything
+ * is made: a refused one leaves nothing behind. */
+static int open_sources(const struct jail_plan *p, const struct jail_opts *o, int *fds,
+			struct stat *sts)
 {
-	struct stat st;
-	int i;
+	int i, err = 0;
 
-	for (i = 0; i < p->nfiles; i++) {
-		if (stat(p->files[i].src, &st)) {
-			pr_err("%s: %s", p->files[i].src, strerror(errno));
-			return -errno;
-		}
-		/* A log or metrics FIFO is linked as it is. */
-		if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode) &&
-		    !(p->files[i].writable && S_ISFIFO(st.st_mode))) {
-			pr_err("%s: not a regular file or block device", p->files[i].src);
-			return -EINVAL;
-		}
-	}
-	return 0;
+	for (i = 0; !err && i < p->nfiles; i++)
+		err = jail_open_source(&p->files[i], o->uid, o->gid, &fds[i], &sts[i]);
+	return err;
 }
 
 static int drop_privileges(uid_t uid, gid_t gid)
@@ -894,8 +906,10 @@ static int drop_privileges(uid_t uid, gid_t gid)
 	return 0;
 }
 
-static int enter_jail(const char *root)
+static int enter_jail(const char *root, int rootfd)
 {
+	struct stat want, got;
+
 	if (unshare(CLONE_NEWNS)) {
 		pr_err("cannot unshare the mount namespace: %s", strerror(errno));
 		return -errno;
@@ -911,6 +925,13 @@ static int enter_jail(const char *root)
 	if (syscall(SYS_pivot_root, ".", ".") || umount2(".", MNT_DETACH) || chdir("/")) {
 		pr_err("cannot pivot_root into %s: %s", root, strerror(errno));
 		return -errno;
+	}
+	/* The path was walked once without symlinks; had a directory above the
+	 * base been swapped since, "/" would not be the root that was filled. */
+	if (fstat(rootfd, &want) || stat("/", &got) || want.st_dev != got.st_dev ||
+	    want.st_ino != got.st_ino) {
+		pr_err("%s changed while the jail was made: refused", root);
+		return -EXDEV;
 	}
 	return 0;
 }
@@ -998,52 +1019,6 @@ static int daemonize(int devnull)
 	return 0;
 }
 
-static int make_jail_dirs(const struct jail_opts *o, char *top, size_t tsize, char *root,
-			  size_t rsize)
-{
-	char base[PATH_MAX], dir[PATH_MAX];
-	struct statvfs sv;
-	struct stat st;
-
-	if (!realpath(o->base, base) || stat(base, &st)) {
-		pr_err("--chroot-base %s: %s", o->base, strerror(errno));
-		return -errno;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		pr_err("--chroot-base %s: not a directory", o->base);
-		return -ENOTDIR;
-	}
-	if (!statvfs(base, &sv) && (sv.f_flag & ST_NODEV)) {
-		pr_err("--chroot-base %s: mounted nodev, so /dev/kvm could not be opened there",
-		       o->base);
-		return -EINVAL;
-	}
-	if (path_fmt(dir, sizeof(dir), "%s/volt", base) ||
-	    path_fmt(top, tsize, "%s/volt/%s", base, o->id) ||
-	    path_fmt(root, rsize, "%s/volt/%s/root", base, o->id))
-		return -ENAMETOOLONG;
-	if (mkdir(dir, 0755) && errno != EEXIST) {
-		pr_err("cannot make %s: %s", dir, strerror(errno));
-		return -errno;
-	}
-	if (mkdir(top, 0755)) {
-		if (errno == EEXIST)
-			pr_err("jail %s exists already: another VM has id '%s', or an earlier one "
-			       "left it (remove it first)",
-			       top, o->id);
-		else
-			pr_err("cannot make %s: %s", top, strerror(errno));
-		return -errno;
-	}
-	/* The VMM binds its vsock socket there as uid:gid. */
-	if (mkdir(root, 0750) || chown(root, o->uid, o->gid)) {
-		pr_err("cannot make %s: %s", root, strerror(errno));
-		rm_rf(top);
-		return -errno;
-	}
-	return 0;
-}
-
 static int set_rlimits(const struct jail_opts *o)
 {
 	int i;
@@ -1061,7 +1036,7 @@ static int set_rlimits(const struct jail_opts *o)
 
 static int join_netns(const char *path)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), err = 0;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), err = 0;
 
 	if (fd < 0 || setns(fd, CLONE_NEWNET)) {
 		err = -errno;
@@ -1084,7 +1059,9 @@ static int load_config(struct jail_plan *p, char **text)
 
 	err = read_file(p->config_src, 1 << 20, &buf, &len);
 	if (err) {
-		pr_err("--config-file '%s': %s", p->config_src, strerror(-err));
+		pr_err("--config-file '%s': %s", p->config_src,
+		       err == -EINVAL ? "not a regular file (a FIFO or a device is refused)"
+				      : strerror(-err));
 		return err;
 	}
 	cfg = calloc(1, sizeof(*cfg));
@@ -1112,15 +1089,15 @@ out:
 }
 
 /* API mode: the socket's and logs' directories and the configuration file. */
-static int put_api_files(const struct jail_opts *o, const struct jail_plan *p, const char *root,
+static int put_api_files(const struct jail_opts *o, const struct jail_plan *p, int rootfd,
 			 const char *config_text)
 {
 	int i, err = 0;
 
 	for (i = 0; !err && i < p->ninside; i++)
-		err = jail_make_parent(root, p->inside[i], o->uid, o->gid);
+		err = jail_make_parent(rootfd, p->inside[i], o->uid, o->gid);
 	if (!err && config_text)
-		err = jail_write_file(root, JAIL_CONFIG_NAME, config_text, o->uid, o->gid);
+		err = jail_write_file(rootfd, JAIL_CONFIG_NAME, config_text, o->uid, o->gid);
 	return err;
 }
 
@@ -1128,11 +1105,15 @@ int jail_cmd(int argc, char **argv)
 {
 	char kernel[PATH_MAX], initrd[PATH_MAX], top[PATH_MAX], root[PATH_MAX], why[200];
 	char *env_host = NULL, **run_argv = NULL, **exec_argv = NULL, *config_text = NULL;
+	int fds[JAIL_MAX_FILES], basefd = -1, rootfd = -1;
+	struct stat sts[JAIL_MAX_FILES];
 	struct jail_plan plan = { 0 };
 	struct jail_opts o;
 	int first, nrun, i, err, devnull = -1;
 	bool made = false, api;
 
+	for (i = 0; i < JAIL_MAX_FILES; i++)
+		fds[i] = -1;
 	err = parse_opts(argc, argv, &o, &first);
 	if (err)
 		return err > 0 ? 0 : err;
@@ -1182,7 +1163,7 @@ int jail_cmd(int argc, char **argv)
 			goto out;
 		}
 	}
-	err = check_sources(&plan);
+	err = open_sources(&plan, &o, fds, sts);
 	if (err)
 		goto out;
 
@@ -1193,20 +1174,30 @@ int jail_cmd(int argc, char **argv)
 	}
 	clearenv();
 
-	err = make_jail_dirs(&o, top, sizeof(top), root, sizeof(root));
+	err = jail_open_base(o.base, &basefd);
+	if (!err && (path_fmt(top, sizeof(top), "%s/volt/%s", o.base, o.id) ||
+		     path_fmt(root, sizeof(root), "%s/root", top)))
+		err = -ENAMETOOLONG;
+	if (!err)
+		err = jail_make_root(basefd, o.base, o.id, &rootfd);
 	if (err)
 		goto out;
 	made = true;
-	err = jail_put_volt(root);
+	err = jail_put_volt(rootfd);
 	for (i = 0; !err && i < plan.nfiles; i++)
-		err = jail_put_file(root, plan.files[i].src, plan.files[i].name,
-				    plan.files[i].writable, o.uid, o.gid);
+		err = jail_put_file(rootfd, fds[i], &sts[i], &plan.files[i], o.uid, o.gid);
 	if (!err)
-		err = jail_make_devices(root, o.uid, o.gid);
+		err = jail_make_devices(rootfd, o.uid, o.gid);
 	if (!err && api)
-		err = put_api_files(&o, &plan, root, config_text);
+		err = put_api_files(&o, &plan, rootfd, config_text);
+	if (!err)
+		err = jail_seal_root(rootfd, o.uid, o.gid);
 	if (err)
 		goto out;
+	for (i = 0; i < plan.nfiles; i++) {
+		close(fds[i]);
+		fds[i] = -1;
+	}
 	if (o.daemonize) {
 		devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 		if (devnull < 0) {
@@ -1228,11 +1219,15 @@ int jail_cmd(int argc, char **argv)
 		pr_info("jail: the API socket is %s%s", root, plan.sock);
 	if (o.daemonize && (err = daemonize(devnull)))
 		goto out;
-	err = enter_jail(root);
+	err = enter_jail(root, rootfd);
 	if (err)
 		goto out;
 	/* From here on the jail's directory is all there is: keep it. */
 	made = false;
+	close(rootfd);
+	rootfd = -1;
+	close(basefd);
+	basefd = -1;
 	exec_argv = calloc((size_t)plan.argc + 2, sizeof(*exec_argv));
 	if (!exec_argv) {
 		err = -ENOMEM;
@@ -1249,6 +1244,13 @@ int jail_cmd(int argc, char **argv)
 out:
 	if (made)
 		rm_rf(top);
+	for (i = 0; i < JAIL_MAX_FILES; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	if (rootfd >= 0)
+		close(rootfd);
+	if (basefd >= 0)
+		close(basefd);
 	if (devnull >= 0)
 		close(devnull);
 	free(exec_argv);

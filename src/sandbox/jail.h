@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #define JAIL_ID_MAX	64
@@ -43,6 +44,7 @@ struct jail_file {
 	char *src;
 	char *name;
 	bool writable;
+	bool fifo_ok; /* a log or metrics path: a FIFO is fine */
 };
 
 /* What `volt run` (or, in API mode, the API front end) will get inside the
@@ -90,22 +92,47 @@ int jail_api_plan_make(int argc, char **argv, const char *id, struct jail_plan *
  * the document should have been validated (api_config_from_json) first. */
 int jail_config_rewrite(json_t *root, struct jail_plan *p, char *why, size_t why_size);
 
-/* jail_fs.c: puts src at <root>/<name>: a hard link where it can (same file
- * system and, unless writable, readable by uid:gid as it is), else a copy
- * owned by uid:gid. A writable file must be linkable (a copy would keep the
- * guest's writes in the jail); it is handed to uid:gid. */
-int jail_put_file(const char *root, const char *src, const char *name, bool writable, uid_t uid,
+/* jail_fs.c. The jailer's file rules (docs/security.md): inputs are opened
+ * once and used by descriptor, no symlink is followed inside the base, and no
+ * host file's owner or mode is changed. */
+
+/* Whether uid:gid (without capabilities or supplementary groups) may read,
+ * or write, a file with st's owner and mode. */
+bool jail_may_access(const struct stat *st, uid_t uid, gid_t gid, bool write);
+/* What f may be (st: the file it names): a regular file or block device (a
+ * log or metrics path: a regular file or FIFO); writable ones writable by
+ * uid:gid as they are. */
+int jail_source_check(const struct jail_file *f, const struct stat *st, uid_t uid, gid_t gid,
+		      char *why, size_t why_size);
+/* Opens f->src without blocking (symlinks followed, once) and checks it with
+ * jail_source_check; *fd (O_CLOEXEC) and *st describe it. */
+int jail_open_source(const struct jail_file *f, uid_t uid, gid_t gid, int *fd, struct stat *st);
+/* The file open at fd (st) as <root>/<f->name>: a block device gets a new
+ * node for uid:gid; a writable file is hard-linked (refused across file
+ * systems: a copy would swallow the guest's writes); a read-only one is
+ * hard-linked when uid:gid can read it as it is and it is on the same file
+ * system, else copied (uid:gid, 0400). The source is never changed. */
+int jail_put_file(int rootfd, int fd, const struct stat *st, const struct jail_file *f, uid_t uid,
 		  gid_t gid);
+/* Opens the chroot base: an absolute path without symlinks, owned by root,
+ * not writable by group or others (unless sticky), not mounted nodev. */
+int jail_open_base(const char *base, int *fd);
+/* Makes <base>/volt (a real directory, root's alone) if missing, a new
+ * <base>/volt/<id> (refused when it exists) and its root, mode 0700 until
+ * jail_seal_root. base is for messages. */
+int jail_make_root(int basefd, const char *base, const char *id, int *rootfd);
+/* Hands the filled root to uid:gid, mode 0750. */
+int jail_seal_root(int rootfd, uid_t uid, gid_t gid);
 /* Copies volt itself to <root>/volt, with the dynamic loader and every
  * shared library this process has mapped at their own paths. */
-int jail_put_volt(const char *root);
+int jail_put_volt(int rootfd);
 /* <root>/dev/kvm and <root>/dev/net/tun, owned by uid:gid, mode 0660. */
-int jail_make_devices(const char *root, uid_t uid, gid_t gid);
+int jail_make_devices(int rootfd, uid_t uid, gid_t gid);
 /* Makes the directories of path (a path in the jail) below root, owned by
- * uid:gid, mode 0750; existing ones must be directories. */
-int jail_make_parent(const char *root, const char *path, uid_t uid, gid_t gid);
+ * uid:gid, mode 0750; existing ones must be directories, not symlinks. */
+int jail_make_parent(int rootfd, const char *path, uid_t uid, gid_t gid);
 /* <root>/<name>: a new file holding text, owned by uid:gid, mode 0600. */
-int jail_write_file(const char *root, const char *name, const char *text, uid_t uid, gid_t gid);
+int jail_write_file(int rootfd, const char *name, const char *text, uid_t uid, gid_t gid);
 
 /* jail_cgroup.c: makes <hierarchy>/<parent>/<id> for every controller the
  * settings name (cgroup v2 where it offers the controller, else its v1

@@ -1,6 +1,13 @@
-/* The jail's files: the VM's files, volt with the shared objects it runs on,
- * and the two device nodes. Hard links where they do (nothing is copied and
- * a writable drive stays the caller's file), copies otherwise. */
+/* The jail's files: the chroot base and the jail's directories, the VM's
+ * files, volt with the shared objects it runs on, and the two device nodes.
+ *
+ * The rules (docs/security.md, "The jailer's file rules"): every input is
+ * opened once, without blocking, and only its descriptor is used after that;
+ * the jail's directories are walked from the base's descriptor and no symlink
+ * is followed on the way; the jailer never changes the owner or mode of a
+ * file it did not make. Hard links where they do (nothing is copied and a
+ * writable drive stays the caller's file), copies of read-only files
+ * otherwise. */
 #include "sandbox/jail.h"
 
 #include "util/fs.h"
@@ -14,89 +21,267 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-static bool readable_by(const struct stat *st, uid_t uid, gid_t gid)
+#define DIR_OPEN (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+
+bool jail_may_access(const struct stat *st, uid_t uid, gid_t gid, bool write)
 {
-	if (uid == 0)
-		return true;
+	/* The VMM runs without capabilities or supplementary groups: the
+	 * owner's bits for the owner (root included), else the group's for
+	 * the group, else the others'. */
 	if (st->st_uid == uid)
-		return st->st_mode & S_IRUSR;
+		return st->st_mode & (write ? S_IWUSR : S_IRUSR);
 	if (st->st_gid == gid)
-		return st->st_mode & S_IRGRP;
-	return st->st_mode & S_IROTH;
+		return st->st_mode & (write ? S_IWGRP : S_IRGRP);
+	return st->st_mode & (write ? S_IWOTH : S_IROTH);
 }
 
-int jail_put_file(const char *root, const char *src, const char *name, bool writable, uid_t uid,
-		  gid_t gid)
+static const char *kind_name(mode_t mode)
 {
-	char dst[PATH_MAX];
-	struct stat st;
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	return "not a regular file";
+}
+
+int jail_source_check(const struct jail_file *f, const struct stat *st, uid_t uid, gid_t gid,
+		      char *why, size_t why_size)
+{
+	bool fifo = S_ISFIFO(st->st_mode);
+
+	if (!S_ISREG(st->st_mode) && !S_ISBLK(st->st_mode) && !(fifo && f->fifo_ok)) {
+		snprintf(why, why_size, "%s: %s; a %s must be a regular file%s", f->src,
+			 kind_name(st->st_mode), f->fifo_ok ? "log or metrics path" : "VM's file",
+			 f->fifo_ok ? " or a FIFO" : " or a block device");
+		return -EINVAL;
+	}
+	/* A block device gets a new node in the jail (made for uid:gid); a
+	 * file is the caller's, hard-linked as it is. */
+	if (f->writable && !S_ISBLK(st->st_mode) && !jail_may_access(st, uid, gid, true)) {
+		snprintf(why, why_size,
+			 "%s '%s' is not writable by uid %u/gid %u: chown it to %u:%u (or make "
+			 "it group-writable for %u) before jailing",
+			 f->fifo_ok ? "log or metrics file" : "drive", f->src, (unsigned int)uid,
+			 (unsigned int)gid, (unsigned int)uid, (unsigned int)gid,
+			 (unsigned int)gid);
+		return -EACCES;
+	}
+	return 0;
+}
+
+int jail_open_source(const struct jail_file *f, uid_t uid, gid_t gid, int *fd, struct stat *st)
+{
+	char why[PATH_MAX + 200];
 	int err;
 
-	if (path_fmt(dst, sizeof(dst), "%s/%s", root, name))
-		return -ENAMETOOLONG;
-	if (stat(src, &st)) {
-		pr_err("%s: %s", src, strerror(errno));
-		return -errno;
-	}
-	if (S_ISBLK(st.st_mode)) {
-		/* A disk is not copied: the same device, for uid:gid only. */
-		if (mknod(dst, S_IFBLK | (writable ? 0600 : 0400), st.st_rdev) ||
-		    chown(dst, uid, gid) || chmod(dst, writable ? 0600 : 0400)) {
-			pr_err("cannot make the block device %s: %s", dst, strerror(errno));
-			return -errno;
-		}
-		return 0;
-	}
-	if (writable) {
-		if (link(src, dst)) {
-			pr_err("%s: cannot hard-link it into the jail (%s)%s", src, strerror(errno),
-			       errno == EXDEV ? ": a writable drive must be on the jail's file "
-						"system, or a copy would keep the guest's writes"
-					      : "");
-			return -errno;
-		}
-		/* The guest writes it as uid:gid; the link is the same file. */
-		if (chown(dst, uid, gid) || chmod(dst, (st.st_mode & 07777) | S_IRUSR | S_IWUSR)) {
-			pr_err("cannot hand %s to %u:%u: %s", src, (unsigned int)uid,
-			       (unsigned int)gid, strerror(errno));
-			return -errno;
-		}
-		return 0;
-	}
-	if (readable_by(&st, uid, gid) && !link(src, dst))
-		return 0;
-	err = copy_file(src, dst, 0400);
-	if (!err && chown(dst, uid, gid))
+	/* Symlinks are followed here, once: from now on the descriptor is the
+	 * file. O_NONBLOCK: opening a FIFO would wait for a writer. */
+	*fd = open(f->src, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (*fd < 0 || fstat(*fd, st)) {
 		err = -errno;
-	if (err)
-		pr_err("cannot copy %s into the jail: %s", src, strerror(-err));
+		pr_err("%s: %s", f->src, strerror(errno));
+		goto fail;
+	}
+	err = jail_source_check(f, st, uid, gid, why, sizeof(why));
+	if (!err)
+		return 0;
+	pr_err("%s", why);
+fail:
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
 	return err;
 }
 
-/* src at <root><path> (the same absolute path inside), linked or copied. */
-static int put_at_same_path(const char *root, const char *src, const char *path, mode_t mode)
+/* Hard-links the file open at fd as dirfd/name. */
+static int link_fd(int fd, int dirfd, const char *name)
 {
-	char dst[PATH_MAX], dir[PATH_MAX], *slash;
+	char proc[64];
+
+	if (!linkat(fd, "", dirfd, name, AT_EMPTY_PATH))
+		return 0;
+	/* AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH (ENOENT without it);
+	 * /proc's link to the descriptor is the same file. */
+	if (errno != ENOENT)
+		return -errno;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	return linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW) ? -errno : 0;
+}
+
+/* Copies what fd holds into a new dirfd/name, mode, owned by uid:gid when
+ * own; copy_file_range shares the blocks (a reflink) where the file system
+ * can. A failed copy is removed. */
+static int copy_fd(int fd, int dirfd, const char *name, mode_t mode, bool own, uid_t uid, gid_t gid)
+{
+	char buf[65536];
+	loff_t off = 0;
+	bool plain = false;
+	int out, err = 0;
+
+	out = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (out < 0)
+		return -errno;
+	if (own && fchown(out, uid, gid))
+		err = -errno;
+	while (!err) {
+		ssize_t n;
+
+		if (!plain) {
+			n = copy_file_range(fd, &off, out, NULL, 1 << 30, 0);
+			if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
+				      errno == EOPNOTSUPP)) {
+				plain = true;
+				continue;
+			}
+		} else {
+			n = pread(fd, buf, sizeof(buf), off);
+			if (n > 0)
+				err = write_all(out, buf, (size_t)n);
+			off += n > 0 ? n : 0;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			err = -errno;
+		if (n <= 0)
+			break;
+	}
+	if (close(out) && !err)
+		err = -errno;
+	if (err)
+		unlinkat(dirfd, name, 0);
+	return err;
+}
+
+/* A node the jailer makes for uid:gid with mode (chmod: the umask would
+ * take bits away). Nothing but root can write the jail's directories yet,
+ * so the name is still the node. */
+static int make_node(int dirfd, const char *name, mode_t mode, dev_t dev, uid_t uid, gid_t gid)
+{
+	if (mknodat(dirfd, name, mode, dev) ||
+	    fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) ||
+	    fchmodat(dirfd, name, mode & 07777, 0))
+		return -errno;
+	return 0;
+}
+
+int jail_put_file(int rootfd, int fd, const struct stat *st, const struct jail_file *f, uid_t uid,
+		  gid_t gid)
+{
 	int err;
 
-	if (path_fmt(dst, sizeof(dst), "%s%s", root, path))
+	if (S_ISBLK(st->st_mode)) {
+		/* A disk is not copied: the same device, for uid:gid only. */
+		err = make_node(rootfd, f->name, S_IFBLK | (f->writable ? 0600 : 0400), st->st_rdev,
+				uid, gid);
+		if (err)
+			pr_err("cannot make the block device /%s in the jail: %s", f->name,
+			       strerror(-err));
+		return err;
+	}
+	if (f->writable) {
+		/* jail_source_check saw that uid:gid can write it as it is. */
+		err = link_fd(fd, rootfd, f->name);
+		if (err)
+			pr_err("%s: cannot hard-link it into the jail (%s)%s", f->src,
+			       strerror(-err),
+			       err == -EXDEV ? ": a writable file must be on the jail's file "
+					       "system (a copy would swallow the guest's writes); "
+					       "move it there or choose a --chroot-base on its "
+					       "file system"
+					     : "");
+		return err;
+	}
+	/* A hard link only when uid:gid can read the file as it is; else, or
+	 * on another file system, a copy of its own. */
+	if (jail_may_access(st, uid, gid, false) && !link_fd(fd, rootfd, f->name))
+		return 0;
+	err = copy_fd(fd, rootfd, f->name, 0400, true, uid, gid);
+	if (err)
+		pr_err("cannot copy %s into the jail: %s", f->src, strerror(-err));
+	return err;
+}
+
+/* Opens (making the missing ones, mode) each directory of the relative
+ * path below dirfd in turn, never following a symlink; with last false the
+ * last component is left out. Directories made get uid:gid when own. *out is
+ * the last directory (a new descriptor). */
+static int walk_dirs(int dirfd, const char *path, bool last, mode_t mode, bool own, uid_t uid,
+		     gid_t gid, int *out)
+{
+	char buf[PATH_MAX], *c, *next;
+	int fd, nfd;
+
+	if (path_fmt(buf, sizeof(buf), "%s", path))
 		return -ENAMETOOLONG;
-	snprintf(dir, sizeof(dir), "%s", dst);
-	slash = strrchr(dir, '/');
-	*slash = '\0';
-	err = mkdir_p(dir, 0755);
+	fd = openat(dirfd, ".", DIR_OPEN);
+	if (fd < 0)
+		return -errno;
+	for (c = buf; *c; c = next) {
+		bool made;
+
+		next = strchrnul(c, '/');
+		if (!*next && !last)
+			break;
+		if (*next)
+			*next++ = '\0';
+		if (!*c || !strcmp(c, "."))
+			continue;
+		if (!strcmp(c, "..")) {
+			close(fd);
+			return -EINVAL;
+		}
+		made = !mkdirat(fd, c, mode);
+		if (!made && errno != EEXIST) {
+			close(fd);
+			return -errno;
+		}
+		nfd = openat(fd, c, DIR_OPEN);
+		close(fd);
+		/* A symlink or a file: ENOTDIR (or ELOOP) either way. */
+		if (nfd < 0)
+			return errno == ELOOP ? -ENOTDIR : -errno;
+		if (made && own && fchown(nfd, uid, gid)) {
+			close(nfd);
+			return -errno;
+		}
+		fd = nfd;
+	}
+	*out = fd;
+	return 0;
+}
+
+/* path (an absolute path) at the same path below the root, linked or copied. */
+static int put_at_same_path(int rootfd, const char *src, const char *path, mode_t mode)
+{
+	const char *name = strrchr(path, '/') + 1;
+	int dirfd, in, err;
+
+	err = walk_dirs(rootfd, path, false, 0755, false, 0, 0, &dirfd);
 	if (err)
 		return err;
-	if (!link(src, dst) || errno == EEXIST)
+	if (!linkat(AT_FDCWD, src, dirfd, name, 0) || errno == EEXIST) {
+		close(dirfd);
 		return 0;
-	return copy_file(src, dst, mode);
+	}
+	in = open(src, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	err = in < 0 ? -errno : copy_fd(in, dirfd, name, mode, false, 0, 0);
+	if (in >= 0)
+		close(in);
+	close(dirfd);
+	return err;
 }
 
 struct libs_ctx {
-	const char *root;
+	int rootfd;
 	int err;
 };
 
@@ -118,7 +303,7 @@ static int put_lib(struct dl_phdr_info *info, size_t size, void *data)
 		pr_err("%s: %s", info->dlpi_name, strerror(errno));
 		return 1;
 	}
-	err = put_at_same_path(c->root, real, info->dlpi_name, 0755);
+	err = put_at_same_path(c->rootfd, real, info->dlpi_name, 0755);
 	if (err) {
 		pr_err("cannot put %s into the jail: %s", info->dlpi_name, strerror(-err));
 		c->err = err;
@@ -127,21 +312,22 @@ static int put_lib(struct dl_phdr_info *info, size_t size, void *data)
 	return 0;
 }
 
-int jail_put_volt(const char *root)
+int jail_put_volt(int rootfd)
 {
-	struct libs_ctx c = { .root = root };
-	char exe[PATH_MAX], dst[PATH_MAX];
+	struct libs_ctx c = { .rootfd = rootfd };
+	char exe[PATH_MAX];
 	ssize_t n;
-	int err;
+	int err, in;
 
 	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n < 0)
 		return -errno;
 	exe[n] = '\0';
-	if (path_fmt(dst, sizeof(dst), "%s/volt", root))
-		return -ENAMETOOLONG;
-	if (link(exe, dst)) {
-		err = copy_file(exe, dst, 0755);
+	if (linkat(AT_FDCWD, exe, rootfd, "volt", 0)) {
+		in = open(exe, O_RDONLY | O_CLOEXEC);
+		err = in < 0 ? -errno : copy_fd(in, rootfd, "volt", 0755, false, 0, 0);
+		if (in >= 0)
+			close(in);
 		if (err) {
 			pr_err("cannot copy %s into the jail: %s", exe, strerror(-err));
 			return err;
@@ -151,72 +337,48 @@ int jail_put_volt(const char *root)
 	return c.err;
 }
 
-int jail_make_devices(const char *root, uid_t uid, gid_t gid)
+int jail_make_devices(int rootfd, uid_t uid, gid_t gid)
 {
-	static const struct {
-		const char *path;
-		unsigned int major, minor;
-	} nodes[] = { { "dev/kvm", 10, 232 }, { "dev/net/tun", 10, 200 } };
-	char path[PATH_MAX];
-	size_t i;
-	int err;
+	int devfd, netfd, err;
 
-	if (path_fmt(path, sizeof(path), "%s/dev/net", root))
-		return -ENAMETOOLONG;
-	err = mkdir_p(path, 0755);
+	err = walk_dirs(rootfd, "dev", true, 0755, false, 0, 0, &devfd);
 	if (err)
+		goto fail;
+	err = walk_dirs(devfd, "net", true, 0755, false, 0, 0, &netfd);
+	if (!err) {
+		err = make_node(devfd, "kvm", S_IFCHR | 0660, makedev(10, 232), uid, gid);
+		if (!err)
+			err = make_node(netfd, "tun", S_IFCHR | 0660, makedev(10, 200), uid, gid);
+		close(netfd);
+	}
+	close(devfd);
+	if (!err)
+		return 0;
+fail:
+	pr_err("cannot make /dev/kvm and /dev/net/tun in the jail: %s", strerror(-err));
+	return err;
+}
+
+int jail_make_parent(int rootfd, const char *path, uid_t uid, gid_t gid)
+{
+	int fd, err;
+
+	err = walk_dirs(rootfd, path, false, 0750, true, uid, gid, &fd);
+	if (err) {
+		pr_err("cannot make the directories of %s in the jail: %s", path,
+		       err == -ENOTDIR ? "a file or symlink of that name is there"
+				       : strerror(-err));
 		return err;
-	for (i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
-		if (path_fmt(path, sizeof(path), "%s/%s", root, nodes[i].path))
-			return -ENAMETOOLONG;
-		if (mknod(path, S_IFCHR | 0660, makedev(nodes[i].major, nodes[i].minor)) ||
-		    chown(path, uid, gid) || chmod(path, 0660)) {
-			pr_err("cannot make %s: %s", path, strerror(errno));
-			return -errno;
-		}
 	}
+	close(fd);
 	return 0;
 }
 
-int jail_make_parent(const char *root, const char *path, uid_t uid, gid_t gid)
+int jail_write_file(int rootfd, const char *name, const char *text, uid_t uid, gid_t gid)
 {
-	char dir[PATH_MAX], *c;
-	struct stat st;
-	size_t rlen = strlen(root);
-
-	if (path_fmt(dir, sizeof(dir), "%s/%s", root, path))
-		return -ENAMETOOLONG;
-	/* Each directory between the root and the last component, in turn. */
-	for (c = dir + rlen + 1; (c = strchr(c, '/')); c++) {
-		*c = '\0';
-		if (c[-1] != '/' && mkdir(dir, 0750) == 0) {
-			if (chown(dir, uid, gid)) {
-				pr_err("cannot hand %s to %u:%u: %s", dir, (unsigned int)uid,
-				       (unsigned int)gid, strerror(errno));
-				return -errno;
-			}
-		} else if (c[-1] != '/') {
-			/* Not a symlink: the jail is root's until the VMM runs. */
-			if (errno != EEXIST || lstat(dir, &st) || !S_ISDIR(st.st_mode)) {
-				pr_err("cannot make the directory %s in the jail: %s", dir,
-				       errno == EEXIST ? "a file of that name is there"
-						       : strerror(errno));
-				return errno == EEXIST ? -ENOTDIR : -errno;
-			}
-		}
-		*c = '/';
-	}
-	return 0;
-}
-
-int jail_write_file(const char *root, const char *name, const char *text, uid_t uid, gid_t gid)
-{
-	char path[PATH_MAX];
 	int fd, err = 0;
 
-	if (path_fmt(path, sizeof(path), "%s/%s", root, name))
-		return -ENAMETOOLONG;
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = openat(rootfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0 || fchown(fd, uid, gid))
 		err = -errno;
 	if (!err)
@@ -224,6 +386,156 @@ int jail_write_file(const char *root, const char *name, const char *text, uid_t 
 	if (fd >= 0)
 		close(fd);
 	if (err)
-		pr_err("cannot write %s: %s", path, strerror(-err));
+		pr_err("cannot write /%s in the jail: %s", name, strerror(-err));
 	return err;
+}
+
+/* A directory only root may change entries in: owned by root, not writable
+ * by group or others (unless sticky: then they cannot rename or remove
+ * root's entries). */
+static bool root_only(const struct stat *st)
+{
+	return st->st_uid == 0 && (!(st->st_mode & (S_IWGRP | S_IWOTH)) || (st->st_mode & S_ISVTX));
+}
+
+int jail_open_base(const char *base, int *out)
+{
+	char buf[PATH_MAX], *c, *next, *cut = NULL;
+	struct statvfs sv;
+	struct stat st;
+	int fd, nfd;
+
+	if (path_fmt(buf, sizeof(buf), "%s", base))
+		return -ENAMETOOLONG;
+	fd = open("/", DIR_OPEN);
+	if (fd < 0)
+		return -errno;
+	/* Component by component from "/": a symlink anywhere would put the
+	 * jail (and its device nodes for uid:gid) somewhere else. */
+	for (c = buf + 1; *c; c = next) {
+		/* buf is the path up to c, for messages. */
+		if (cut)
+			*cut = '/';
+		cut = NULL;
+		next = strchrnul(c, '/');
+		if (*next) {
+			cut = next;
+			*next++ = '\0';
+		}
+		if (!*c)
+			continue;
+		if (!strcmp(c, ".") || !strcmp(c, "..")) {
+			pr_err("--chroot-base %s: '.' or '..' in it; give the directory's real "
+			       "path",
+			       base);
+			close(fd);
+			return -EINVAL;
+		}
+		nfd = openat(fd, c, DIR_OPEN);
+		if (nfd < 0) {
+			int e = errno;
+
+			if (!fstatat(fd, c, &st, AT_SYMLINK_NOFOLLOW) && S_ISLNK(st.st_mode)) {
+				e = ELOOP;
+				pr_err("--chroot-base %s: %s is a symlink; give the directory's "
+				       "real path (symlinks are refused)",
+				       base, buf);
+			} else {
+				pr_err("--chroot-base %s: %s", base, strerror(e));
+			}
+			close(fd);
+			return -e;
+		}
+		close(fd);
+		fd = nfd;
+	}
+	if (fstat(fd, &st) || fstatvfs(fd, &sv)) {
+		pr_err("--chroot-base %s: %s", base, strerror(errno));
+		close(fd);
+		return -errno;
+	}
+	if (!root_only(&st)) {
+		pr_err("--chroot-base %s: must be owned by root and not writable by group or "
+		       "others (owner %u, mode %04o)",
+		       base, (unsigned int)st.st_uid, (unsigned int)(st.st_mode & 07777));
+		close(fd);
+		return -EPERM;
+	}
+	if (sv.f_flag & ST_NODEV) {
+		pr_err("--chroot-base %s: mounted nodev, so /dev/kvm could not be opened there",
+		       base);
+		close(fd);
+		return -EINVAL;
+	}
+	*out = fd;
+	return 0;
+}
+
+int jail_make_root(int basefd, const char *base, const char *id, int *rootfd)
+{
+	static const char parent[] = "volt";
+	struct stat st;
+	int pfd, tfd, rfd;
+
+	if (mkdirat(basefd, parent, 0755) && errno != EEXIST) {
+		pr_err("cannot make %s/%s: %s", base, parent, strerror(errno));
+		return -errno;
+	}
+	pfd = openat(basefd, parent, DIR_OPEN);
+	if (pfd < 0 || fstat(pfd, &st) || !root_only(&st)) {
+		int e = pfd < 0 ? errno : 0;
+
+		if (e == ELOOP || e == ENOTDIR)
+			pr_err("%s/%s is a symlink or not a directory: refused (remove it)", base,
+			       parent);
+		else if (e)
+			pr_err("%s/%s: %s", base, parent, strerror(e));
+		else
+			pr_err("%s/%s must be owned by root and not writable by group or others",
+			       base, parent);
+		if (pfd >= 0)
+			close(pfd);
+		return e ? -e : -EPERM;
+	}
+	if (mkdirat(pfd, id, 0755)) {
+		int e = errno;
+
+		if (e == EEXIST)
+			pr_err("jail %s/%s/%s exists already: another VM has id '%s', or an "
+			       "earlier one left it (remove it first)",
+			       base, parent, id, id);
+		else
+			pr_err("cannot make %s/%s/%s: %s", base, parent, id, strerror(e));
+		close(pfd);
+		return -e;
+	}
+	tfd = openat(pfd, id, DIR_OPEN);
+	/* root's alone until it is filled; jail_seal_root hands it over. */
+	if (tfd < 0 || mkdirat(tfd, "root", 0700) || (rfd = openat(tfd, "root", DIR_OPEN)) < 0) {
+		int e = errno;
+
+		pr_err("cannot make %s/%s/%s/root: %s", base, parent, id, strerror(e));
+		if (tfd >= 0) {
+			unlinkat(tfd, "root", AT_REMOVEDIR);
+			close(tfd);
+		}
+		unlinkat(pfd, id, AT_REMOVEDIR); /* the one made above */
+		close(pfd);
+		return -e;
+	}
+	close(tfd);
+	close(pfd);
+	*rootfd = rfd;
+	return 0;
+}
+
+int jail_seal_root(int rootfd, uid_t uid, gid_t gid)
+{
+	/* The VMM binds its sockets there as uid:gid. */
+	if (fchown(rootfd, uid, gid) || fchmod(rootfd, 0750)) {
+		pr_err("cannot hand the jail's root to %u:%u: %s", (unsigned int)uid,
+		       (unsigned int)gid, strerror(errno));
+		return -errno;
+	}
+	return 0;
 }

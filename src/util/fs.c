@@ -71,7 +71,9 @@ int read_file(const char *path, size_t max, char **out, size_t *len)
 	size_t got = 0;
 	int fd, err = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* Without O_NONBLOCK, opening a FIFO would wait for a writer; it is
+	 * refused below like any file that is not regular. */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st)) {

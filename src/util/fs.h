@@ -11,7 +11,9 @@ int path_fmt(char *buf, size_t size, const char *fmt, ...) __attribute__((format
 int mkdir_p(const char *path, mode_t mode);
 /* Removes path and everything below it, never following symlinks; missing is fine. */
 int rm_rf(const char *path);
-/* Reads a whole file (at most max bytes, else -EFBIG) into a NUL-terminated malloc'd buffer. */
+/* Reads a whole regular file (at most max bytes, else -EFBIG; not a regular file:
+ * -EINVAL, a directory -EISDIR, never waiting on a FIFO) into a NUL-terminated
+ * malloc'd buffer. */
 int read_file(const char *path, size_t max, char **out, size_t *len);
 int write_all(int fd, const void *buf, size_t len);
 /* Creates or truncates path with mode and writes buf to it. */

@@ -10,7 +10,9 @@ the refusals need no guest. The API modes (`-- --api-sock ...`, `-- --config-fil
 import json
 import os
 import shutil
+import stat
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -89,8 +91,11 @@ def test_jailed_guest_kit_boot(jail_base, vm, guest_kit):
         cg_args += ["--cgroup", f"{f}={value}"]
         made.append(Path(mnt, "volt", jid))
     # A writable drive: hard-linked into the jail, so the guest's write reaches it.
+    # Root's, group-writable for the jail's gid: the jailer must leave it so.
     drive = base / "data.img"
     drive.write_bytes(bytes(1024 * 1024))
+    os.chown(drive, 0, GID)
+    os.chmod(drive, 0o660)
     p = vm("jail", "--id", jid, "--uid", UID, "--gid", GID, "--chroot-base", base,
            *cg_args, "--rlimit", "no-file=256", "--",
            "run", "--kernel", guest_kit["vmlinux"], "--initrd", guest_kit["initrd"],
@@ -130,6 +135,8 @@ def test_jailed_guest_kit_boot(jail_base, vm, guest_kit):
     out = p.wait_for("VOLT-CMD-EXIT 0", 900)
     assert p.wait_exit(60) == 0, out[-3000:]
     assert drive.read_bytes().startswith(b"JAILED\n")
+    # Owner and mode as they were; one more link: the jail's, left for the caller.
+    assert host_state(drive) == (0, GID, 0o660, 2)
 
 
 def test_new_pid_ns(kvm, volt_bin, jail_base):
@@ -230,3 +237,181 @@ def test_config_file_no_api(jail_base, volt_bin, kvm, tmp_path):
     assert proc.returncode != 0
     assert "cpus" in proc.stderr, proc.stderr
     assert not (base / "volt" / "t-cfg2").exists()
+
+
+# The jailer's file rules (docs/security.md): host files are never chowned or
+# chmodded, inputs are resolved once (a symlink's target goes into the jail,
+# not the symlink), FIFOs are refused without waiting, symlinked bases are
+# refused, and uid/gid 0 need --allow-root. The refusals fail before any exec.
+
+def host_state(path):
+    """Owner, group, mode and link count of the file path names (followed)."""
+    st = os.stat(path)
+    return st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode), st.st_nlink
+
+
+def make_file(path, mode, uid=0, gid=0, size=4096):
+    path.write_bytes(b"\x5a" * size)
+    os.chown(path, uid, gid)
+    os.chmod(path, mode)
+    return path
+
+
+def jail_args(base, jid, *extra):
+    return ["jail", "--id", jid, "--uid", UID, "--gid", GID, "--chroot-base", base, *extra,
+            "--"]
+
+
+def assert_no_jail(base, jid):
+    assert not (base / "volt" / jid).exists()
+
+
+@pytest.mark.parametrize("via_symlink", [True, False])
+def test_unwritable_drive_refused_and_untouched(volt_bin, jail_base, tmp_path, via_symlink):
+    base, _made = jail_base
+    secret = make_file(tmp_path / "secret.img", 0o600)
+    before = host_state(secret)
+    drive = secret
+    if via_symlink:
+        drive = tmp_path / "drive-link"
+        drive.symlink_to(secret)
+    proc = run_volt(*jail_args(base, "wd"), "--kernel", GUESTS / "hello",
+                    "--drive", f"path={drive}", timeout=30)
+    assert host_state(secret) == before
+    assert os.lstat(drive).st_nlink == 1
+    assert proc.returncode != 0
+    assert (f"drive '{drive}' is not writable by uid {UID}/gid {GID}: "
+            f"chown it to {UID}:{GID}") in proc.stderr, proc.stderr
+    assert_no_jail(base, "wd")
+
+
+def test_symlinked_inputs_put_as_files(kvm, volt_bin, jail_base, tmp_path):
+    """Kernel, initrd and drives given as symlinks: their targets go into the jail (a
+    hard link, or a copy of a file uid:gid cannot read), the host files unchanged."""
+    base, _made = jail_base
+    kernel = tmp_path / "hello"
+    shutil.copy(GUESTS / "hello", kernel)
+    os.chmod(kernel, 0o644)
+    initrd = make_file(tmp_path / "initrd.img", 0o644)
+    ro = make_file(tmp_path / "ro.img", 0o600)  # root's only: copied for uid:gid
+    rw = make_file(tmp_path / "rw.img", 0o660, 0, GID)  # group-writable for the jail
+    links = {}
+    for name, target in (("k", kernel), ("i", initrd), ("r", ro), ("w", rw)):
+        links[name] = tmp_path / name
+        links[name].symlink_to(target)
+    before = {p: host_state(p) for p in (kernel, initrd, ro, rw)}
+    proc = run_volt(*jail_args(base, "sym"), "--kernel", links["k"], "--initrd", links["i"],
+                    "--drive", f"path={links['r']},ro", "--drive", f"path={links['w']}",
+                    timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "Hello from the volt hello guest" in proc.stdout
+    root = base / "volt" / "sym" / "root"
+    for name, target in (("k", kernel), ("i", initrd), ("w", rw)):
+        st = os.lstat(root / name)
+        assert stat.S_ISREG(st.st_mode), name
+        assert st.st_ino == os.stat(target).st_ino, name  # a hard link of the target
+        uid, gid, mode, nlink = before[target]
+        assert host_state(target) == (uid, gid, mode, nlink + 1), name
+    st = os.lstat(root / "r")
+    assert stat.S_ISREG(st.st_mode) and st.st_ino != os.stat(ro).st_ino
+    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (UID, GID, 0o400)
+    assert (root / "r").read_bytes() == ro.read_bytes()
+    assert host_state(ro) == before[ro]
+
+
+def test_cross_device_files(volt_bin, kvm, jail_base):
+    """On another file system: a read-only file is copied, a writable one refused."""
+    base, _made = jail_base
+    other = Path(tempfile.mkdtemp(prefix="jail-xdev-", dir="/dev/shm"))
+    try:
+        if os.stat(other).st_dev == os.stat(base).st_dev:
+            pytest.skip("/dev/shm is on the base's file system")
+        ro = make_file(other / "ro.img", 0o644)
+        rw = make_file(other / "rw.img", 0o600, UID, GID)
+        before = {p: host_state(p) for p in (ro, rw)}
+        proc = run_volt(*jail_args(base, "xdev"), "--kernel", GUESTS / "hello",
+                        "--drive", f"path={ro},ro", "--drive", f"path={rw}", timeout=30)
+        assert proc.returncode != 0
+        assert f"{rw}: cannot hard-link it into the jail" in proc.stderr, proc.stderr
+        assert "must be on the jail's file system" in proc.stderr
+        assert_no_jail(base, "xdev")
+        proc = run_volt(*jail_args(base, "xdev2"), "--kernel", GUESTS / "hello",
+                        "--drive", f"path={ro},ro", timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        st = os.lstat(base / "volt" / "xdev2" / "root" / "ro.img")
+        assert (st.st_uid, stat.S_IMODE(st.st_mode)) == (UID, 0o400)
+        assert {p: host_state(p) for p in (ro, rw)} == before
+    finally:
+        shutil.rmtree(other, ignore_errors=True)
+
+
+@pytest.mark.parametrize("what", ["kernel", "initrd", "drive", "ro-drive", "config-file"])
+def test_fifo_refused_without_blocking(volt_bin, jail_base, tmp_path, what):
+    base, _made = jail_base
+    fifo = tmp_path / "input.fifo"
+    os.mkfifo(fifo)
+    os.chown(fifo, UID, GID)  # writable by the jail: still not a drive
+    os.chmod(fifo, 0o666)
+    args = {"kernel": ["--kernel", fifo],
+            "initrd": ["--kernel", GUESTS / "hello", "--initrd", fifo],
+            "drive": ["--kernel", GUESTS / "hello", "--drive", f"path={fifo}"],
+            "ro-drive": ["--kernel", GUESTS / "hello", "--drive", f"path={fifo},ro"],
+            "config-file": ["--config-file", fifo, "--no-api"]}[what]
+    proc = run_volt(*jail_args(base, "fifo"), *args, timeout=20)
+    assert proc.returncode != 0
+    assert str(fifo) in proc.stderr, proc.stderr
+    assert "FIFO" in proc.stderr, proc.stderr
+    assert_no_jail(base, "fifo")
+
+
+@pytest.mark.parametrize("ids, message", [
+    (["--uid", 0, "--gid", GID], "--uid 0: the VMM would run as root's user; pass --allow-root"),
+    (["--uid", UID, "--gid", 0], "--gid 0: the VMM would run as root's group; pass --allow-root"),
+])
+def test_root_ids_need_allow_root(volt_bin, jail_base, ids, message):
+    base, _made = jail_base
+    proc = run_volt("jail", "--id", "r0", *ids, "--chroot-base", base, "--",
+                    "--kernel", GUESTS / "hello", timeout=30)
+    assert proc.returncode != 0
+    assert message in proc.stderr, proc.stderr
+    assert not (base / "volt").exists()
+
+
+def test_allow_root(kvm, volt_bin, jail_base):
+    base, _made = jail_base
+    proc = run_volt("jail", "--id", "r0", "--uid", 0, "--gid", 0, "--allow-root",
+                    "--chroot-base", base, "--", "--kernel", GUESTS / "hello", timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "Hello from the volt hello guest" in proc.stdout
+
+
+@pytest.mark.parametrize("case", ["base-link", "link-in-path", "volt-link", "base-not-root",
+                                  "base-world-writable"])
+def test_unsafe_base_refused(volt_bin, jail_base, tmp_path, case):
+    base, _made = jail_base
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    given = base
+    if case == "base-link":
+        given = tmp_path / "base-link"
+        given.symlink_to(base)
+        message = f"{given} is a symlink"
+    elif case == "link-in-path":
+        (tmp_path / "dir-link").symlink_to(tmp_path)
+        given = tmp_path / "dir-link" / base.name
+        message = f"{tmp_path / 'dir-link'} is a symlink"
+    elif case == "volt-link":
+        (base / "volt").symlink_to(elsewhere)
+        message = f"{base}/volt is a symlink or not a directory"
+    elif case == "base-not-root":
+        os.chown(base, UID, GID)
+        message = "must be owned by root and not writable by group or others"
+    else:
+        os.chmod(base, 0o777)
+        message = "must be owned by root and not writable by group or others"
+    proc = run_volt("jail", "--id", "sl", "--uid", UID, "--gid", GID, "--chroot-base", given,
+                    "--", "--kernel", GUESTS / "hello", timeout=30)
+    assert proc.returncode != 0
+    assert message in proc.stderr, proc.stderr
+    assert os.listdir(elsewhere) == []
+    assert not (base / "volt" / "sl").exists()

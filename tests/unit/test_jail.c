@@ -1,7 +1,14 @@
-/* The jailer's pure logic: id validation, rlimit and cgroup settings, and the
- * rewriting of `volt run` arguments to jail paths. */
+/* The jailer's pure logic: id validation, rlimit and cgroup settings, the
+ * rewriting of `volt run` arguments to jail paths, and its file rules (what an
+ * input may be; a symlinked input goes in as its target, never changed). */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "sandbox/jail.h"
 
@@ -323,9 +330,12 @@ Test(jail, config_rewrite)
 	cr_assert_not(p.files[1].writable);
 	cr_assert_str_eq(p.files[2].src, "/e/root.img");
 	cr_assert(p.files[2].writable);
+	cr_assert_not(p.files[2].fifo_ok);
 	cr_assert_str_eq(p.files[3].src, "/var/log/fc.fifo");
 	cr_assert(p.files[3].writable);
+	cr_assert(p.files[3].fifo_ok);
 	cr_assert(p.files[4].writable);
+	cr_assert(p.files[4].fifo_ok);
 	cr_assert_str_eq(p.vsock_name, "v.sock");
 	json_decref(j);
 	jail_plan_free(&p);
@@ -341,4 +351,165 @@ Test(jail, plan_splits_equals_forms)
 	cr_assert_eq(jail_plan_make(3, args, &p, why, sizeof(why)), 0, "%s", why);
 	assert_argv(&p, want);
 	jail_plan_free(&p);
+}
+
+static struct stat st_of(mode_t mode, uid_t uid, gid_t gid)
+{
+	struct stat st = { .st_mode = mode, .st_uid = uid, .st_gid = gid };
+
+	return st;
+}
+
+Test(jail, may_access_uses_the_first_matching_class)
+{
+	struct stat st = st_of(S_IFREG | 0066, 7, 8);
+
+	/* The owner gets the owner's bits only, even when group and others
+	 * may: the kernel checks the same way. */
+	cr_assert_not(jail_may_access(&st, 7, 8, false));
+	cr_assert_not(jail_may_access(&st, 7, 8, true));
+	cr_assert(jail_may_access(&st, 9, 8, true));
+	cr_assert(jail_may_access(&st, 9, 9, true));
+	st = st_of(S_IFREG | 0640, 0, 8);
+	cr_assert(jail_may_access(&st, 9, 8, false));
+	cr_assert_not(jail_may_access(&st, 9, 8, true));
+	cr_assert_not(jail_may_access(&st, 9, 9, false));
+	/* uid 0 runs without capabilities: no exception. */
+	st = st_of(S_IFREG | 0004, 5, 5);
+	cr_assert_not(jail_may_access(&st, 0, 0, true));
+}
+
+Test(jail, source_check)
+{
+	struct jail_file drive = { .src = "/d.img", .name = "d.img", .writable = true };
+	struct jail_file kernel = { .src = "/k", .name = "k" };
+	struct jail_file log = { .src = "/l", .name = "l", .writable = true, .fifo_ok = true };
+	struct stat st;
+
+	st = st_of(S_IFREG | 0644, 0, 0);
+	cr_assert_eq(jail_source_check(&kernel, &st, 10, 10, why, sizeof(why)), 0);
+	cr_assert_eq(jail_source_check(&drive, &st, 10, 10, why, sizeof(why)), -EACCES);
+	cr_assert_str_eq(why, "drive '/d.img' is not writable by uid 10/gid 10: chown it to 10:10 "
+			      "(or make it group-writable for 10) before jailing");
+	st = st_of(S_IFREG | 0660, 0, 10);
+	cr_assert_eq(jail_source_check(&drive, &st, 10, 10, why, sizeof(why)), 0);
+	st = st_of(S_IFREG | 0600, 10, 0);
+	cr_assert_eq(jail_source_check(&drive, &st, 10, 10, why, sizeof(why)), 0);
+	/* A block device gets a node of its own in the jail. */
+	st = st_of(S_IFBLK | 0600, 0, 0);
+	cr_assert_eq(jail_source_check(&drive, &st, 10, 10, why, sizeof(why)), 0);
+
+	st = st_of(S_IFIFO | 0666, 10, 10);
+	cr_assert_eq(jail_source_check(&kernel, &st, 10, 10, why, sizeof(why)), -EINVAL);
+	cr_assert_str_eq(why, "/k: a FIFO; a VM's file must be a regular file or a block device");
+	cr_assert_eq(jail_source_check(&drive, &st, 10, 10, why, sizeof(why)), -EINVAL);
+	cr_assert_eq(jail_source_check(&log, &st, 10, 10, why, sizeof(why)), 0);
+	st = st_of(S_IFIFO | 0600, 0, 0);
+	cr_assert_eq(jail_source_check(&log, &st, 10, 10, why, sizeof(why)), -EACCES);
+	st = st_of(S_IFDIR | 0755, 0, 0);
+	cr_assert_eq(jail_source_check(&kernel, &st, 10, 10, why, sizeof(why)), -EINVAL);
+	st = st_of(S_IFCHR | 0666, 0, 0);
+	cr_assert_eq(jail_source_check(&drive, &st, 10, 10, why, sizeof(why)), -EINVAL);
+}
+
+/* A fresh directory under TMPDIR (or /tmp); the caller removes it. */
+static void make_tmp(char *dir, size_t size)
+{
+	const char *t = getenv("TMPDIR");
+
+	snprintf(dir, size, "%s/volt-test-jail-XXXXXX", t && *t ? t : "/tmp");
+	cr_assert_not_null(mkdtemp(dir));
+}
+
+Test(jail, symlinked_inputs_go_in_as_their_targets)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 32], link[PATH_MAX + 32];
+	struct jail_file ro = { .src = link, .name = "ro" };
+	struct jail_file rw = { .src = link, .name = "rw", .writable = true };
+	struct stat st, before, in;
+	uid_t uid = getuid();
+	gid_t gid = getgid();
+	int rootfd, fd;
+
+	make_tmp(dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/root", dir);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	rootfd = open(path, O_RDONLY | O_DIRECTORY);
+	snprintf(path, sizeof(path), "%s/secret", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	cr_assert_eq(write(fd, "s3cret", 6), 6);
+	close(fd);
+	snprintf(link, sizeof(link), "%s/link", dir);
+	cr_assert_eq(symlink(path, link), 0);
+	cr_assert_eq(stat(path, &before), 0);
+
+	/* Read-only and readable by uid:gid: a hard link of the target. */
+	cr_assert_eq(jail_open_source(&ro, uid, gid, &fd, &st), 0);
+	cr_assert_eq(jail_put_file(rootfd, fd, &st, &ro, uid, gid), 0);
+	close(fd);
+	cr_assert_eq(fstatat(rootfd, "ro", &in, AT_SYMLINK_NOFOLLOW), 0);
+	cr_assert(S_ISREG(in.st_mode));
+	cr_assert_eq(in.st_ino, before.st_ino);
+	/* Writable (uid owns it, 0600): a hard link too, owner and mode kept. */
+	cr_assert_eq(jail_open_source(&rw, uid, gid, &fd, &st), 0);
+	cr_assert_eq(jail_put_file(rootfd, fd, &st, &rw, uid, gid), 0);
+	close(fd);
+	cr_assert_eq(fstatat(rootfd, "rw", &in, AT_SYMLINK_NOFOLLOW), 0);
+	cr_assert_eq(in.st_ino, before.st_ino);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(st.st_uid, before.st_uid);
+	cr_assert_eq(st.st_mode, before.st_mode);
+	cr_assert_eq(st.st_nlink, before.st_nlink + 2);
+
+	/* Not writable by another uid as it is: refused, nothing changed. */
+	cr_assert_eq(jail_open_source(&rw, uid + 1, gid + 1, &fd, &st), -EACCES);
+	cr_assert_eq(fd, -1);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(st.st_nlink, before.st_nlink + 2);
+
+	unlinkat(rootfd, "ro", 0);
+	unlinkat(rootfd, "rw", 0);
+	close(rootfd);
+	unlink(link);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/root", dir);
+	rmdir(path);
+	rmdir(dir);
+}
+
+Test(jail, fifo_source_refused_without_blocking)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 32];
+	struct jail_file k = { .src = path, .name = "k" };
+	struct stat st;
+	int fd;
+
+	make_tmp(dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	cr_assert_eq(mkfifo(path, 0600), 0);
+	/* No writer: a blocking open would never return (criterion's timeout). */
+	cr_assert_eq(jail_open_source(&k, getuid(), getgid(), &fd, &st), -EINVAL);
+	unlink(path);
+	rmdir(dir);
+}
+
+Test(jail, base_with_a_symlink_refused)
+{
+	char dir[PATH_MAX], real[PATH_MAX + 32], link[PATH_MAX + 32], base[PATH_MAX + 64];
+	int fd = -1;
+
+	make_tmp(dir, sizeof(dir));
+	snprintf(real, sizeof(real), "%s/real", dir);
+	snprintf(link, sizeof(link), "%s/link", dir);
+	cr_assert_eq(mkdir(real, 0755), 0);
+	cr_assert_eq(symlink(real, link), 0);
+	cr_assert_eq(jail_open_base(link, &fd), -ELOOP);
+	snprintf(base, sizeof(base), "%s/link/.", dir);
+	cr_assert_eq(jail_open_base(base, &fd), -ELOOP);
+	snprintf(base, sizeof(base), "%s/real/../real", dir);
+	cr_assert_eq(jail_open_base(base, &fd), -EINVAL);
+	cr_assert_eq(fd, -1);
+	unlink(link);
+	rmdir(real);
+	rmdir(dir);
 }
