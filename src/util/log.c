@@ -1,5 +1,7 @@
 #include "util/log.h"
 
+#include "util/fs.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -110,26 +112,24 @@ uint64_t log_take_missed(void)
 int log_open_sink(const char *path, int *fd, bool *is_fifo)
 {
 	struct stat st;
-	bool fifo;
-	int f;
+	int f, err;
 
-	/* A FIFO opened write-only fails (ENXIO) until a reader comes; read-write
-	 * never does, and the pipe then holds 64 KiB for a late reader. */
-	fifo = !stat(path, &st) && S_ISFIFO(st.st_mode);
-	if (fifo)
-		f = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-	else
-		f = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
-	if (f < 0)
-		return -errno;
-	/* What was opened, not what the path named a moment before. */
-	if (fstat(f, &st) || !(S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode)) ||
-	    S_ISFIFO(st.st_mode) != fifo) {
+	/* Never blocks (open_input): a FIFO opened write-only fails (ENXIO)
+	 * until a reader comes; read-write never does, and the pipe then holds
+	 * 64 KiB for a late reader. The type is what was opened, not what the
+	 * path named a moment before. */
+	err = open_input(path, O_WRONLY | O_APPEND | O_CREAT, INPUT_FILE | INPUT_FIFO, &f, &st,
+			 NULL, 0);
+	if (!err && S_ISFIFO(st.st_mode)) {
 		close(f);
-		return -EINVAL;
+		err = -ENXIO;
 	}
+	if (err == -ENXIO)
+		err = open_input(path, O_RDWR, INPUT_FIFO, &f, &st, NULL, 0);
+	if (err)
+		return err == -EISDIR ? -EINVAL : err;
 	*fd = f;
-	*is_fifo = fifo;
+	*is_fifo = S_ISFIFO(st.st_mode);
 	return 0;
 }
 

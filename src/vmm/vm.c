@@ -275,12 +275,15 @@ static int load_kernel(struct vm *vm)
 	size_t size;
 	int err;
 
-	err = read_file(vm->cfg.kernel, KERNEL_MAX_SIZE, &image, &size);
+	/* read_input: a FIFO, /dev/zero or a directory named as the kernel is
+	 * refused with what it is, instead of blocking or reading forever. */
+	err = read_input(vm->cfg.kernel, KERNEL_MAX_SIZE, &image, &size, why, sizeof(why));
 	if (err) {
-		pr_err("cannot read kernel %s: %s", vm->cfg.kernel,
-		       err == -EFBIG ? "larger than 512 MiB" : strerror(-err));
+		pr_err("kernel '%s': %s", vm->cfg.kernel,
+		       err == -EFBIG ? "is larger than 512 MiB" : why);
 		return err;
 	}
+	why[0] = '\0';
 	err = boot_load_kernel(&vm->mem, image, size, vm->cfg.protocol, &vm->kernel, why,
 			       sizeof(why));
 	free(image);
@@ -292,6 +295,7 @@ static int load_kernel(struct vm *vm)
 /* Streams the initrd straight into guest memory; *gpa and *size describe it. */
 static int load_initrd(struct vm *vm, uint64_t *gpa, uint64_t *size)
 {
+	char why[256];
 	struct stat st;
 	uint8_t *dst;
 	uint64_t got = 0;
@@ -300,22 +304,20 @@ static int load_initrd(struct vm *vm, uint64_t *gpa, uint64_t *size)
 	*gpa = *size = 0;
 	if (!vm->cfg.initrd)
 		return 0;
-	fd = open(vm->cfg.initrd, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		err = fd < 0 ? -errno : -EINVAL;
-		pr_err("cannot read initrd %s: %s", vm->cfg.initrd,
-		       err == -EINVAL ? "not a regular file" : strerror(-err));
+	err = open_input(vm->cfg.initrd, O_RDONLY, INPUT_FILE, &fd, &st, why, sizeof(why));
+	if (err) {
+		pr_err("initrd '%s': %s", vm->cfg.initrd, why);
 		goto out;
 	}
 	if (st.st_size == 0) {
-		pr_err("initrd %s is empty", vm->cfg.initrd);
+		pr_err("initrd '%s': is empty", vm->cfg.initrd);
 		err = -EINVAL;
 		goto out;
 	}
 	err = boot_place_initrd(&vm->mem, &vm->kernel, (uint64_t)st.st_size, gpa);
 	if (err) {
 		pr_err("initrd %s (%lld MiB) does not fit in guest memory below the kernel's "
-		       "limit; give the VM more memory (--mem)",
+		       "limit; give the guest more memory",
 		       vm->cfg.initrd, (long long)(st.st_size >> 20));
 		goto out;
 	}

@@ -379,7 +379,7 @@ int virtio_balloon_create(struct virtio_balloon **out, const struct balloon_conf
 	int err;
 
 	if (((uint64_t)c->mib << 20) >= mem) {
-		pr_err("--balloon: a %u MiB balloon must be smaller than the guest's %" PRIu64
+		pr_err("balloon: a %u MiB balloon must be smaller than the guest's %" PRIu64
 		       " MiB of memory",
 		       c->mib, mem >> 20);
 		return -EINVAL;
