@@ -441,11 +441,8 @@ void api_handle(struct api_state *s, const char *method, const char *url, const 
 		if (!*id)
 			return faultf(r, 400, "%s: the id in the path is missing (%s/{id})", url,
 				      url);
-		if (!api_id_valid(id))
-			return faultf(r, 400,
-				      "%s: id '%s': API resource ids can only contain alphanumeric "
-				      "characters and underscores (1 to %d)",
-				      routes[i].path, id, API_ID_MAX);
+		if (parse_id_check(id, why, sizeof(why)))
+			return faultf(r, 400, "%s: the id in the path: %s", routes[i].path, why);
 	}
 	if (!(m & routes[i].methods))
 		return faultf(r, 400, "Invalid request method and/or path: %.16s %s", method, url);

@@ -19,10 +19,11 @@
 #include <stddef.h>
 
 #include "util/log.h"
+#include "util/parse.h"
 #include "vmm/vm.h"
 
 /* Firecracker's resource ids: alphanumeric and '_'. */
-#define API_ID_MAX	 64
+#define API_ID_MAX	 PARSE_ID_MAX
 #define API_CMDLINE_MAX	 4096
 #define API_PARTUUID_MAX 64
 /* Firecracker's default boot_args would leave no console; volt run's default. */

@@ -143,6 +143,8 @@ int open_input(const char *path, int flags, unsigned int kinds, int *fd, struct 
 		if (err == -ENXIO && !stat(path, &sb) && !kind_ok(sb.st_mode, kinds))
 			say(why, why_size, "is %s, not %s", file_type_name(sb.st_mode),
 			    kinds_name(kinds));
+		else if (err == -EISDIR) /* opened for writing */
+			say(why, why_size, "is a directory, not %s", kinds_name(kinds));
 		else if (err == -ENXIO && !stat(path, &sb) && S_ISFIFO(sb.st_mode))
 			say(why, why_size, "is a FIFO that nobody reads");
 		else

@@ -201,16 +201,43 @@ static int stderr_prefix(char *buf, size_t size, enum log_level level, const cha
 {
 	int n = snprintf(buf, size, "volt: ");
 
-	if (atomic_load(&show_level))
+	/* An error always says so on stderr: a script or a person reading it
+	 * must tell a failure from chatter whatever show_level says. */
+	if (atomic_load(&show_level) || level == LOG_ERROR)
 		n += snprintf(buf + n, size - (size_t)n, "%s: ", level_names[level]);
 	if (atomic_load(&show_origin) && file)
 		n += snprintf(buf + n, size - (size_t)n, "%s:%d: ", short_path(file), line);
 	return n;
 }
 
+/* Messages quote user input (paths, ids, guest strings): a newline or escape
+ * sequence in it must not forge a log line or drive the terminal, so control
+ * bytes become \n, \t, \r or \xNN. */
+static void escape_controls(const char *in, char *out, size_t size)
+{
+	size_t n = 0;
+
+	for (; *in && n + 5 < size; in++) {
+		unsigned char c = (unsigned char)*in;
+
+		if (c >= 0x20 && c != 0x7f) {
+			out[n++] = (char)c;
+			continue;
+		}
+		if (c == '\n' || c == '\t' || c == '\r')
+			n += (size_t)snprintf(out + n, size - n, "\\%c",
+					      c == '\n'	  ? 'n'
+					      : c == '\t' ? 't'
+							  : 'r');
+		else
+			n += (size_t)snprintf(out + n, size - n, "\\x%02x", c);
+	}
+	out[n] = '\0';
+}
+
 static void vlog(enum log_level level, const char *file, int line, const char *fmt, va_list ap)
 {
-	char msg[MSG_MAX], out[LOG_LINE_MAX];
+	char raw[MSG_MAX], msg[MSG_MAX], out[LOG_LINE_MAX];
 	int fd, n;
 	ssize_t w;
 
@@ -218,7 +245,8 @@ static void vlog(enum log_level level, const char *file, int line, const char *f
 		return;
 	if (level != LOG_ERROR && level > log_get_level())
 		return;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	escape_controls(raw, msg, sizeof(msg));
 	if (level == LOG_ERROR) {
 		memcpy(last_error, msg, sizeof(msg));
 		if (level > log_get_level())

@@ -168,6 +168,13 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 				pr_err("--drive '%s': %s", optarg, why);
 				return -EINVAL;
 			}
+			/* Ids name drives, as the API's drive_id does: one each. */
+			for (int i = 0; cfg.drives[cfg.ndrives].id[0] && i < cfg.ndrives; i++)
+				if (!strcmp(cfg.drives[i].id, cfg.drives[cfg.ndrives].id)) {
+					pr_err("--drive '%s': id '%s' is already another --drive's",
+					       optarg, cfg.drives[i].id);
+					return -EINVAL;
+				}
 			cfg.ndrives++;
 			break;
 		case 'r':

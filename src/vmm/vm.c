@@ -378,7 +378,19 @@ static int setup_boot(struct vm *vm)
 		return err;
 	len = build_cmdline(vm, cmdline, sizeof(cmdline));
 	if (len < 0 || boot_write_cmdline(&vm->mem, cmdline)) {
-		pr_err("the kernel command line is longer than %llu bytes", LAYOUT_CMDLINE_MAX - 1);
+		size_t own = vm->cfg.cmdline ? strlen(vm->cfg.cmdline) : 0;
+
+		/* Say whose bytes did not fit: a command line that fits on its
+		 * own may not once volt has added its virtio devices. */
+		if (own >= LAYOUT_CMDLINE_MAX)
+			pr_err("the kernel command line is %zu bytes long; at most %llu fit", own,
+			       LAYOUT_CMDLINE_MAX - 1);
+		else
+			pr_err("the kernel command line (%zu bytes) and what volt adds to it "
+			       "(virtio_mmio.device= for %d devices%s) are longer than %llu "
+			       "bytes: shorten the command line",
+			       own, vm->nvirtio, vm->cfg.pvm_host ? ", the PVM host's options" : "",
+			       LAYOUT_CMDLINE_MAX - 1);
 		return -E2BIG;
 	}
 	pr_debug("kernel command line: %s", cmdline);
@@ -413,11 +425,11 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	if (!vm->cfg.started.tv_sec)
 		clock_gettime(CLOCK_MONOTONIC, &vm->cfg.started);
 	if (cfg->ncpus < 1 || cfg->ncpus > VM_MAX_CPUS) {
-		pr_err("--cpus %d: volt runs 1 to %d vCPUs", cfg->ncpus, VM_MAX_CPUS);
+		pr_err("%d vCPUs: volt runs 1 to %d", cfg->ncpus, VM_MAX_CPUS);
 		return -EINVAL;
 	}
 	if (layout_check(cfg->mem_size, why, sizeof(why))) {
-		pr_err("--mem: %s", why);
+		pr_err("guest memory: %s", why);
 		return -EINVAL;
 	}
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC);

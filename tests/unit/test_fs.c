@@ -168,3 +168,13 @@ Test(fs, log_sink_fifo_without_reader_and_dev_zero)
 	cr_assert_not(fifo);
 	close(fd);
 }
+
+Test(fs, directory_opened_for_writing_is_named)
+{
+	char why[128];
+	int fd;
+
+	cr_assert_eq(open_input(dir, O_RDWR, INPUT_FILE | INPUT_BLOCK, &fd, NULL, why, sizeof(why)),
+		     -EISDIR);
+	cr_assert_str_eq(why, "is a directory, not a regular file or block device");
+}

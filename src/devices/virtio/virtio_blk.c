@@ -96,9 +96,12 @@ int blk_config_parse(const char *spec, struct blk_config *c, char *why, size_t w
 				err = -EINVAL;
 			}
 		} else if (!strcmp(tok, "id") && val) {
-			if (strlen(val) > VIRTIO_BLK_ID_BYTES) {
-				snprintf(why, why_size, "id '%s' is longer than %d bytes", val,
-					 VIRTIO_BLK_ID_BYTES);
+			char reason[160];
+
+			/* The API's drive_id rule: '../x', '' or a control byte
+			 * are refused here as there. */
+			if (parse_id_check(val, reason, sizeof(reason))) {
+				snprintf(why, why_size, "id: %s", reason);
 				err = -EINVAL;
 			} else {
 				snprintf(c->id, sizeof(c->id), "%s", val);
