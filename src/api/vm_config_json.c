@@ -169,13 +169,6 @@ void api_config_init(struct api_config *c)
 	snprintf(c->cpu_template, sizeof(c->cpu_template), "None");
 }
 
-bool api_id_valid(const char *id)
-{
-	char why[128];
-
-	return !parse_id_check(id, why, sizeof(why));
-}
-
 json_t *api_json_parse(const char *buf, size_t len, char *why, size_t why_size)
 {
 	json_error_t e;

@@ -571,3 +571,18 @@ Test(balloon_device, statistics_are_kept_and_requested_again, .timeout = 20)
 	cr_assert_eq(used_idx(&r, 2), 4);
 	rig_free(&r);
 }
+
+/* The one statistics interval rule of --balloon stats=, the API and the file. */
+Test(balloon_config, stats_check_is_the_rule_everywhere)
+{
+	struct balloon_config c;
+	char why[160];
+
+	cr_assert_eq(balloon_stats_check(0, why, sizeof(why)), 0);
+	cr_assert_eq(balloon_stats_check(3601, why, sizeof(why)), 0);
+	cr_assert_eq(balloon_stats_check(65535, why, sizeof(why)), 0);
+	cr_assert_eq(balloon_stats_check(65536, why, sizeof(why)), -EINVAL);
+	cr_assert_str_eq(why, "65536 is more than 65535 seconds");
+	cr_assert_eq(balloon_config_parse("64,stats=70000", &c, why, sizeof(why)), -EINVAL,
+		     "the CLI took up to 86400");
+}
