@@ -161,8 +161,8 @@ static int op_logger(void *ctx, const struct api_logger *l, char *why, size_t wh
 	if (l->path[0]) {
 		err = log_open(l->path);
 		if (err) {
-			snprintf(why, why_size, "log_path: cannot open '%.200s': %s", l->path,
-				 strerror(-err));
+			/* log_open() logged what is wrong with which file. */
+			snprintf(why, why_size, "log_path: %s", log_last_error());
 			return err;
 		}
 	}
@@ -175,7 +175,7 @@ static int op_metrics(void *ctx, const char *path, char *why, size_t why_size)
 
 	(void)ctx;
 	if (err)
-		snprintf(why, why_size, "cannot open '%.200s': %s", path, strerror(-err));
+		snprintf(why, why_size, "%s", log_last_error());
 	return err;
 }
 

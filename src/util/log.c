@@ -109,7 +109,7 @@ uint64_t log_take_missed(void)
 	return atomic_exchange(&missed, 0);
 }
 
-int log_open_sink(const char *path, int *fd, bool *is_fifo)
+int log_open_sink(const char *path, int *fd, bool *is_fifo, char *why, size_t why_size)
 {
 	struct stat st;
 	int f, err;
@@ -118,14 +118,14 @@ int log_open_sink(const char *path, int *fd, bool *is_fifo)
 	 * until a reader comes; read-write never does, and the pipe then holds
 	 * 64 KiB for a late reader. The type is what was opened, not what the
 	 * path named a moment before. */
-	err = open_input(path, O_WRONLY | O_APPEND | O_CREAT, INPUT_FILE | INPUT_FIFO, &f, &st,
-			 NULL, 0);
+	err = open_input(path, O_WRONLY | O_APPEND | O_CREAT, INPUT_FILE | INPUT_FIFO, &f, &st, why,
+			 why_size);
 	if (!err && S_ISFIFO(st.st_mode)) {
 		close(f);
 		err = -ENXIO;
 	}
 	if (err == -ENXIO)
-		err = open_input(path, O_RDWR, INPUT_FIFO, &f, &st, NULL, 0);
+		err = open_input(path, O_RDWR, INPUT_FIFO, &f, &st, why, why_size);
 	if (err)
 		return err == -EISDIR ? -EINVAL : err;
 	*fd = f;
@@ -135,13 +135,13 @@ int log_open_sink(const char *path, int *fd, bool *is_fifo)
 
 int log_open(const char *path)
 {
+	char why[160];
 	bool fifo;
 	int fd = -1, old, err;
 
-	err = log_open_sink(path, &fd, &fifo);
+	err = log_open_sink(path, &fd, &fifo, why, sizeof(why));
 	if (err) {
-		pr_err("cannot open the log %s: %s", path,
-		       err == -EINVAL ? "not a regular file or FIFO" : strerror(-err));
+		pr_err("log '%s': %s", path, why);
 		return err;
 	}
 	/* Local time as Firecracker writes it: read the zone now, before a

@@ -109,3 +109,24 @@ def test_api_fifo_kernel_and_drive(hostile, vm, tmp_path, kvm, volt_bin):
         assert status == 200, info
         p.proc.send_signal(signal.SIGTERM)
         p.wait_exit(QUICK)
+
+
+def test_api_logger_and_metrics(hostile, vm, tmp_path, kvm, volt_bin):
+    """A FIFO nobody reads is a fine log or metrics file (never blocks); /dev/zero
+    is refused with what it is, not 'Invalid argument'."""
+    fifo, _ = hostile["fifo"]
+    sock = tmp_path / "api.sock"
+    p = vm("--api-sock", sock)
+    wait_for_socket(sock, p.proc)
+    api = ApiClient(sock, timeout=QUICK)
+    status, body = api.put("/logger", {"log_path": "/dev/zero"})
+    assert status == 400, body
+    msg = body["fault_message"]
+    assert "log_path" in msg and "'/dev/zero'" in msg and "is a character device" in msg, msg
+    status, body = api.put("/metrics", {"metrics_path": "/dev/zero"})
+    assert status == 400 and "is a character device" in body["fault_message"], body
+    assert api.put("/metrics", {"metrics_path": str(fifo)}) == (204, None)
+    assert api.put("/logger", {"log_path": str(fifo), "level": "Debug"}) == (204, None)
+    assert api.get("/")[0] == 200
+    p.proc.send_signal(signal.SIGTERM)
+    p.wait_exit(QUICK)

@@ -154,17 +154,22 @@ Test(fs, copy_file_refuses_fifo)
 
 Test(fs, log_sink_fifo_without_reader_and_dev_zero)
 {
+	char why[128];
 	bool fifo;
 	int fd;
 
 	cr_assert_eq(mkfifo(at("fifo"), 0600), 0);
-	cr_assert_eq(log_open_sink(at("fifo"), &fd, &fifo), 0, "no reader: no hang, no ENXIO");
+	cr_assert_eq(log_open_sink(at("fifo"), &fd, &fifo, NULL, 0), 0,
+		     "no reader: no hang, no ENXIO");
 	cr_assert(fifo);
 	cr_assert(fcntl(fd, F_GETFL) & O_NONBLOCK);
 	close(fd);
-	cr_assert_eq(log_open_sink("/dev/zero", &fd, &fifo), -EINVAL);
-	cr_assert_eq(log_open_sink(dir, &fd, &fifo), -EINVAL);
-	cr_assert_eq(log_open_sink(at("new.log"), &fd, &fifo), 0, "a missing file is created");
+	cr_assert_eq(log_open_sink("/dev/zero", &fd, &fifo, why, sizeof(why)), -EINVAL);
+	cr_assert_str_eq(why, "is a character device, not a regular file or FIFO");
+	cr_assert_eq(log_open_sink(dir, &fd, &fifo, why, sizeof(why)), -EINVAL);
+	cr_assert_str_eq(why, "is a directory, not a regular file or FIFO");
+	cr_assert_eq(log_open_sink(at("new.log"), &fd, &fifo, NULL, 0), 0,
+		     "a missing file is created");
 	cr_assert_not(fifo);
 	close(fd);
 }
