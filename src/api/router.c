@@ -77,12 +77,26 @@ void api_state_init(struct api_state *s, const struct api_ops *ops, void *ctx, c
 }
 
 /* Messages quote request bytes: keep them printable ASCII so they are valid
- * JSON strings whatever arrived (and however snprintf truncated them). */
-static void sanitize(char *s)
+ * JSON strings whatever arrived (and however snprintf truncated them), and
+ * escape the others (\n, \xNN) so the client sees what it sent. */
+static void escape(const char *in, char *out, size_t size)
 {
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
-			*s = '?';
+	size_t n = 0;
+
+	for (; *in && n + 5 < size; in++) {
+		unsigned char c = (unsigned char)*in;
+
+		if (c >= 0x20 && c <= 0x7e)
+			out[n++] = (char)c;
+		else if (c == '\n' || c == '\t' || c == '\r')
+			n += (size_t)snprintf(out + n, size - n, "\\%c",
+					      c == '\n'	  ? 'n'
+					      : c == '\t' ? 't'
+							  : 'r');
+		else
+			n += (size_t)snprintf(out + n, size - n, "\\x%02x", c);
+	}
+	out[n] = '\0';
 }
 
 static void answer_json(struct api_response *r, int status, json_t *j)
@@ -100,8 +114,7 @@ void api_fault(struct api_response *r, int status, const char *msg)
 {
 	char buf[1024];
 
-	snprintf(buf, sizeof(buf), "%s", msg);
-	sanitize(buf);
+	escape(msg, buf, sizeof(buf));
 	answer_json(r, status, json_pack("{s:s}", "fault_message", buf));
 }
 

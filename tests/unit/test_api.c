@@ -614,3 +614,12 @@ Test(api, url_escapes_of_control_bytes_stay)
 	api_url_unescape(url);
 	cr_assert_str_eq(url, "/drives/a%0A%7fbA_%2");
 }
+
+/* A control byte of the request comes back escaped, not raw and not lost. */
+Test(api, control_bytes_in_answers_are_escaped)
+{
+	fault("PUT", "/drives/x",
+	      "{\"drive_id\": \"a\\nb\\u001b\", \"path_on_host\": \"/x\", \"is_root_device\": "
+	      "false}",
+	      400, "'a\\nb\\x1b' may only hold");
+}
