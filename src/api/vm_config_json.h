@@ -82,7 +82,6 @@ struct api_config {
 
 void api_config_init(struct api_config *c);
 
-
 /* Parses a request body / file into a JSON object; NULL with why set. */
 json_t *api_json_parse(const char *buf, size_t len, char *why, size_t why_size);
 
