@@ -9,6 +9,7 @@
 #include "api/router.h"
 #include "api/vm_config_json.h"
 #include "sandbox/sandbox.h"
+#include "util/fs.h"
 #include "util/log.h"
 #include "vmm/host.h"
 #include "vmm/metrics.h"
@@ -160,8 +161,8 @@ static int op_logger(void *ctx, const struct api_logger *l, char *why, size_t wh
 	if (l->path[0]) {
 		err = log_open(l->path);
 		if (err) {
-			snprintf(why, why_size, "log_path: cannot open '%.200s': %s", l->path,
-				 strerror(-err));
+			/* log_open() logged what is wrong with which file. */
+			snprintf(why, why_size, "log_path: %s", log_last_error());
 			return err;
 		}
 	}
@@ -174,7 +175,7 @@ static int op_metrics(void *ctx, const char *path, char *why, size_t why_size)
 
 	(void)ctx;
 	if (err)
-		snprintf(why, why_size, "cannot open '%.200s': %s", path, strerror(-err));
+		snprintf(why, why_size, "%s", log_last_error());
 	return err;
 }
 
@@ -217,38 +218,17 @@ static void on_ctl(void *ctx)
 static int read_config_file(const char *path, struct api_config *cfg)
 {
 	char why[512], *buf;
-	struct stat st;
-	ssize_t n;
+	size_t n;
 	json_t *j;
-	int fd, err;
+	int err;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st)) {
-		err = -errno;
-		pr_err("--config-file '%s': %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	/* read_input: a FIFO or a device named here is refused, not waited on. */
+	err = read_input(path, CONFIG_FILE_MAX, &buf, &n, why, sizeof(why));
+	if (err) {
+		pr_err("--config-file '%s': %s", path, why);
 		return err;
 	}
-	if (!S_ISREG(st.st_mode) || st.st_size > CONFIG_FILE_MAX) {
-		pr_err("--config-file '%s': not a regular file of at most %d bytes", path,
-		       CONFIG_FILE_MAX);
-		close(fd);
-		return -EINVAL;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	n = read(fd, buf, (size_t)st.st_size);
-	close(fd);
-	if (n != st.st_size) {
-		pr_err("--config-file '%s': short read", path);
-		free(buf);
-		return -EIO;
-	}
-	j = api_json_parse(buf, (size_t)n, why, sizeof(why));
+	j = api_json_parse(buf, n, why, sizeof(why));
 	free(buf);
 	err = j ? api_config_from_json(cfg, j, why, sizeof(why)) : -EINVAL;
 	json_decref(j);

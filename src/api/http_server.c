@@ -238,6 +238,44 @@ static int bind_socket(struct api_server *s, const char *path)
 	return 0;
 }
 
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+size_t api_url_unescape(char *s)
+{
+	char *in = s, *out = s;
+
+	while (*in) {
+		int hi = in[0] == '%' ? hex_digit(in[1]) : -1;
+		int lo = hi >= 0 ? hex_digit(in[2]) : -1;
+		int c = hi * 16 + lo;
+
+		if (hi >= 0 && lo >= 0 && c >= 0x20 && c != 0x7f) {
+			*out++ = (char)c;
+			in += 3;
+		} else {
+			*out++ = *in++;
+		}
+	}
+	*out = '\0';
+	return (size_t)(out - s);
+}
+
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+	(void)cls;
+	(void)c;
+	return api_url_unescape(s);
+}
+
 int api_server_start(struct api_server *s, const char *path)
 {
 	struct thread_start ts = { .s = s };
@@ -259,7 +297,8 @@ int api_server_start(struct api_server *s, const char *path)
 	s->daemon = MHD_start_daemon(MHD_USE_ERROR_LOG | MHD_USE_SUPPRESS_DATE_NO_CLOCK, 0, NULL,
 				     NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				     MHD_OPTION_LISTEN_SOCKET, s->listen_fd,
-				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+				     MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
 	if (!s->daemon) {
 		pr_err("--api-sock '%s': libmicrohttpd cannot serve it", path);
 		err = -EIO;

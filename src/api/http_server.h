@@ -36,6 +36,12 @@ struct api_server {
 	bool closed; /* the owner answers no more requests */
 };
 
+/* Decodes the %HH escapes of a URL in place, except those that would make a
+ * control byte (%00, %0a...): they stay as written, so that an id in the path
+ * such as "a%00b" reaches the router whole and is refused, instead of being
+ * cut at the NUL (libmicrohttpd's own decoder gave "a"). Returns the length. */
+size_t api_url_unescape(char *s);
+
 /* Binds path (an existing socket there is replaced; any other file is not)
  * and starts the server thread. 0, or -errno (logged). */
 int api_server_start(struct api_server *s, const char *path);

@@ -77,12 +77,26 @@ void api_state_init(struct api_state *s, const struct api_ops *ops, void *ctx, c
 }
 
 /* Messages quote request bytes: keep them printable ASCII so they are valid
- * JSON strings whatever arrived (and however snprintf truncated them). */
-static void sanitize(char *s)
+ * JSON strings whatever arrived (and however snprintf truncated them), and
+ * escape the others (\n, \xNN) so the client sees what it sent. */
+static void escape(const char *in, char *out, size_t size)
 {
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
-			*s = '?';
+	size_t n = 0;
+
+	for (; *in && n + 5 < size; in++) {
+		unsigned char c = (unsigned char)*in;
+
+		if (c >= 0x20 && c <= 0x7e)
+			out[n++] = (char)c;
+		else if (c == '\n' || c == '\t' || c == '\r')
+			n += (size_t)snprintf(out + n, size - n, "\\%c",
+					      c == '\n'	  ? 'n'
+					      : c == '\t' ? 't'
+							  : 'r');
+		else
+			n += (size_t)snprintf(out + n, size - n, "\\x%02x", c);
+	}
+	out[n] = '\0';
 }
 
 static void answer_json(struct api_response *r, int status, json_t *j)
@@ -100,8 +114,7 @@ void api_fault(struct api_response *r, int status, const char *msg)
 {
 	char buf[1024];
 
-	snprintf(buf, sizeof(buf), "%s", msg);
-	sanitize(buf);
+	escape(msg, buf, sizeof(buf));
 	answer_json(r, status, json_pack("{s:s}", "fault_message", buf));
 }
 
@@ -441,11 +454,8 @@ void api_handle(struct api_state *s, const char *method, const char *url, const 
 		if (!*id)
 			return faultf(r, 400, "%s: the id in the path is missing (%s/{id})", url,
 				      url);
-		if (!api_id_valid(id))
-			return faultf(r, 400,
-				      "%s: id '%s': API resource ids can only contain alphanumeric "
-				      "characters and underscores (1 to %d)",
-				      routes[i].path, id, API_ID_MAX);
+		if (parse_id_check(id, why, sizeof(why)))
+			return faultf(r, 400, "%s: the id in the path: %s", routes[i].path, why);
 	}
 	if (!(m & routes[i].methods))
 		return faultf(r, 400, "Invalid request method and/or path: %.16s %s", method, url);

@@ -169,16 +169,6 @@ void api_config_init(struct api_config *c)
 	snprintf(c->cpu_template, sizeof(c->cpu_template), "None");
 }
 
-bool api_id_valid(const char *id)
-{
-	size_t i;
-
-	for (i = 0; id[i]; i++)
-		if (i >= API_ID_MAX || !(isalnum((unsigned char)id[i]) || id[i] == '_'))
-			return false;
-	return i > 0;
-}
-
 json_t *api_json_parse(const char *buf, size_t len, char *why, size_t why_size)
 {
 	json_error_t e;
@@ -275,10 +265,10 @@ int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *wh
 static int id_check(const char *obj, const char *field, const char *id, const char *path_id,
 		    char *why, size_t why_size)
 {
-	if (!api_id_valid(id))
-		return fail(why, why_size,
-			    "%s: %s: '%s' must be 1 to %d characters, alphanumeric or '_'", obj,
-			    field, id, API_ID_MAX);
+	char reason[160];
+
+	if (parse_id_check(id, reason, sizeof(reason)))
+		return fail(why, why_size, "%s: %s: %s", obj, field, reason);
 	if (path_id && strcmp(id, path_id))
 		return fail(why, why_size, "%s: %s: '%s' does not match the id in the path ('%s')",
 			    obj, field, id, path_id);
@@ -466,12 +456,15 @@ int api_put_vsock(struct api_config *c, json_t *j, char *why, size_t why_size)
 	char id[API_ID_MAX + 1] = "";
 	uint64_t cid = 0;
 	const struct field f[] = {
-		{ "guest_cid", F_UINT, true, &cid, 0, 3, UINT32_MAX, NULL },
+		{ "guest_cid", F_UINT, true, &cid, 0, 0, UINT64_MAX, NULL },
 		{ "uds_path", F_STR, true, v.uds, sizeof(v.uds), 1, 0, NULL },
 		{ "vsock_id", F_STR, false, id, sizeof(id), 1, 0, NULL },
 	};
+	char reason[160];
 	int err = fields_get("vsock", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
 
+	if (!err && vsock_cid_check(cid, reason, sizeof(reason)))
+		return fail(why, why_size, "vsock: guest_cid: %s", reason);
 	if (!err && id[0])
 		err = id_check("vsock", "vsock_id", id, NULL, why, why_size);
 	if (err)
@@ -502,12 +495,15 @@ int api_put_balloon(struct api_config *c, json_t *j, char *why, size_t why_size)
 	const struct field f[] = {
 		{ "amount_mib", F_UINT, true, &mib, 0, 0, UINT32_MAX, NULL },
 		{ "deflate_on_oom", F_BOOL, true, &oom, 0, 0, 0, NULL },
-		{ "stats_polling_interval_s", F_UINT, false, &secs, 0, 0, 3600, NULL },
+		{ "stats_polling_interval_s", F_UINT, false, &secs, 0, 0, UINT64_MAX, NULL },
 	};
+	char reason[160];
 	int err = fields_get("balloon", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
 
 	if (err)
 		return err;
+	if (balloon_stats_check(secs, reason, sizeof(reason)))
+		return fail(why, why_size, "balloon: stats_polling_interval_s: %s", reason);
 	c->balloon.mib = (uint32_t)mib;
 	c->balloon.deflate_on_oom = oom;
 	c->balloon.stats_seconds = (uint32_t)secs;
@@ -532,9 +528,13 @@ int api_parse_balloon_stats_update(json_t *j, unsigned int *seconds, char *why, 
 {
 	uint64_t v = 0;
 	const struct field f[] = {
-		{ "stats_polling_interval_s", F_UINT, true, &v, 0, 0, 3600, NULL },
+		{ "stats_polling_interval_s", F_UINT, true, &v, 0, 0, UINT64_MAX, NULL },
 	};
+	char reason[160];
 	int err = fields_get("balloon-stats", j, f, 1, why, why_size);
+
+	if (!err && balloon_stats_check(v, reason, sizeof(reason)))
+		return fail(why, why_size, "balloon-stats: stats_polling_interval_s: %s", reason);
 
 	if (!err)
 		*seconds = (unsigned int)v;
@@ -835,7 +835,7 @@ int api_config_to_vm(const struct api_config *c, struct vm_config *out, char *cm
 				continue;
 			memset(b, 0, sizeof(*b));
 			snprintf(b->path, sizeof(b->path), "%s", d->path);
-			snprintf(b->id, sizeof(b->id), "%.20s", d->id);
+			snprintf(b->id, sizeof(b->id), "%s", d->id);
 			b->read_only = d->read_only;
 			b->engine = d->engine;
 			b->cache = d->cache;

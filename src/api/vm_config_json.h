@@ -19,10 +19,11 @@
 #include <stddef.h>
 
 #include "util/log.h"
+#include "util/parse.h"
 #include "vmm/vm.h"
 
 /* Firecracker's resource ids: alphanumeric and '_'. */
-#define API_ID_MAX	 64
+#define API_ID_MAX	 PARSE_ID_MAX
 #define API_CMDLINE_MAX	 4096
 #define API_PARTUUID_MAX 64
 /* Firecracker's default boot_args would leave no console; volt run's default. */
@@ -80,9 +81,6 @@ struct api_config {
 };
 
 void api_config_init(struct api_config *c);
-
-/* True when id is 1..API_ID_MAX characters of [A-Za-z0-9_]. */
-bool api_id_valid(const char *id);
 
 /* Parses a request body / file into a JSON object; NULL with why set. */
 json_t *api_json_parse(const char *buf, size_t len, char *why, size_t why_size);

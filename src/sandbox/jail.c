@@ -1057,11 +1057,9 @@ static int load_config(struct jail_plan *p, char **text)
 	size_t len;
 	int err;
 
-	err = read_file(p->config_src, 1 << 20, &buf, &len);
+	err = read_input(p->config_src, 1 << 20, &buf, &len, why, sizeof(why));
 	if (err) {
-		pr_err("--config-file '%s': %s", p->config_src,
-		       err == -EINVAL ? "not a regular file (a FIFO or a device is refused)"
-				      : strerror(-err));
+		pr_err("--config-file '%s': %s", p->config_src, why);
 		return err;
 	}
 	cfg = calloc(1, sizeof(*cfg));

@@ -5,6 +5,7 @@
 #include <ftw.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,33 +65,137 @@ int rm_rf(const char *path)
 	return nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS);
 }
 
-int read_file(const char *path, size_t max, char **out, size_t *len)
+const char *file_type_name(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG:
+		return "a regular file";
+	case S_IFDIR:
+		return "a directory";
+	case S_IFCHR:
+		return "a character device";
+	case S_IFBLK:
+		return "a block device";
+	case S_IFIFO:
+		return "a FIFO";
+	case S_IFSOCK:
+		return "a socket";
+	case S_IFLNK:
+		return "a symbolic link";
+	default:
+		return "a file of unknown type";
+	}
+}
+
+static const char *kinds_name(unsigned int kinds)
+{
+	switch (kinds) {
+	case INPUT_FILE:
+		return "a regular file";
+	case INPUT_FILE | INPUT_BLOCK:
+		return "a regular file or block device";
+	case INPUT_FILE | INPUT_FIFO:
+		return "a regular file or FIFO";
+	case INPUT_BLOCK:
+		return "a block device";
+	case INPUT_FIFO:
+		return "a FIFO";
+	default:
+		return "a regular file, block device or FIFO";
+	}
+}
+
+static bool kind_ok(mode_t mode, unsigned int kinds)
+{
+	return ((kinds & INPUT_FILE) && S_ISREG(mode)) ||
+	       ((kinds & INPUT_BLOCK) && S_ISBLK(mode)) || ((kinds & INPUT_FIFO) && S_ISFIFO(mode));
+}
+
+static void say(char *why, size_t why_size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void say(char *why, size_t why_size, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!why || !why_size)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, why_size, fmt, ap);
+	va_end(ap);
+}
+
+int open_input(const char *path, int flags, unsigned int kinds, int *fd, struct stat *st, char *why,
+	       size_t why_size)
+{
+	struct stat sb;
+	int f, err;
+
+	*fd = -1;
+	/* O_NONBLOCK: opening a FIFO waits for the other end, and a tty or
+	 * modem line for its carrier, otherwise. */
+	f = open(path, flags | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0644);
+	if (f < 0) {
+		err = -errno;
+		/* A socket (and a FIFO opened for writing without a reader)
+		 * gives ENXIO, which tells nobody anything: say what it is.
+		 * This stat() only words the message; nothing is opened. */
+		if (err == -ENXIO && !stat(path, &sb) && !kind_ok(sb.st_mode, kinds))
+			say(why, why_size, "is %s, not %s", file_type_name(sb.st_mode),
+			    kinds_name(kinds));
+		else if (err == -EISDIR) /* opened for writing */
+			say(why, why_size, "is a directory, not %s", kinds_name(kinds));
+		else if (err == -ENXIO && !stat(path, &sb) && S_ISFIFO(sb.st_mode))
+			say(why, why_size, "is a FIFO that nobody reads");
+		else
+			say(why, why_size, "%s", strerror(-err));
+		return err;
+	}
+	/* What was opened, not what the path named a moment before. */
+	if (fstat(f, &sb)) {
+		err = -errno;
+		say(why, why_size, "%s", strerror(-err));
+		goto fail;
+	}
+	if (!kind_ok(sb.st_mode, kinds)) {
+		err = S_ISDIR(sb.st_mode) ? -EISDIR : -EINVAL;
+		say(why, why_size, "is %s, not %s", file_type_name(sb.st_mode), kinds_name(kinds));
+		goto fail;
+	}
+	/* Reads of files and disks are meant to wait for the data. */
+	if (!S_ISFIFO(sb.st_mode) && fcntl(f, F_SETFL, fcntl(f, F_GETFL) & ~O_NONBLOCK)) {
+		err = -errno;
+		say(why, why_size, "%s", strerror(-err));
+		goto fail;
+	}
+	if (st)
+		*st = sb;
+	*fd = f;
+	return 0;
+fail:
+	close(f);
+	return err;
+}
+
+int read_input(const char *path, size_t max, char **out, size_t *len, char *why, size_t why_size)
 {
 	struct stat st;
 	char *buf;
 	size_t got = 0;
 	int fd, err = 0;
 
-	/* Without O_NONBLOCK, opening a FIFO would wait for a writer; it is
-	 * refused below like any file that is not regular. */
-	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st)) {
-		err = -errno;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		err = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
-		goto out;
-	}
+	err = open_input(path, O_RDONLY, INPUT_FILE, &fd, &st, why, why_size);
+	if (err)
+		return err;
 	if ((size_t)st.st_size > max) {
 		err = -EFBIG;
+		say(why, why_size, "is larger than %zu bytes", max);
 		goto out;
 	}
 	buf = malloc((size_t)st.st_size + 1);
 	if (!buf) {
 		err = -ENOMEM;
+		say(why, why_size, "%s", strerror(-err));
 		goto out;
 	}
 	while (got < (size_t)st.st_size) {
@@ -100,6 +205,7 @@ int read_file(const char *path, size_t max, char **out, size_t *len)
 			continue;
 		if (n <= 0) {
 			err = n < 0 ? -errno : -EIO;
+			say(why, why_size, "%s", n < 0 ? strerror(-err) : "shrank while read");
 			free(buf);
 			goto out;
 		}
@@ -112,6 +218,11 @@ int read_file(const char *path, size_t max, char **out, size_t *len)
 out:
 	close(fd);
 	return err;
+}
+
+int read_file(const char *path, size_t max, char **out, size_t *len)
+{
+	return read_input(path, max, out, len, NULL, 0);
 }
 
 int write_all(int fd, const void *buf, size_t len)
@@ -149,9 +260,9 @@ int copy_file(const char *src, const char *dst, mode_t mode)
 	char buf[65536];
 	int in, out, err = 0;
 
-	in = open(src, O_RDONLY | O_CLOEXEC);
-	if (in < 0)
-		return -errno;
+	err = open_input(src, O_RDONLY, INPUT_FILE, &in, NULL, NULL, 0);
+	if (err)
+		return err;
 	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (out < 0) {
 		err = -errno;

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 /* snprintf into buf; -ENAMETOOLONG when it does not fit. */
@@ -11,13 +12,34 @@ int path_fmt(char *buf, size_t size, const char *fmt, ...) __attribute__((format
 int mkdir_p(const char *path, mode_t mode);
 /* Removes path and everything below it, never following symlinks; missing is fine. */
 int rm_rf(const char *path);
-/* Reads a whole regular file (at most max bytes, else -EFBIG; not a regular file:
- * -EINVAL, a directory -EISDIR, never waiting on a FIFO) into a NUL-terminated
- * malloc'd buffer. */
+/* What open_input() accepts (a mask). */
+enum input_kind {
+	INPUT_FILE = 1,	 /* a regular file */
+	INPUT_BLOCK = 2, /* a block device */
+	INPUT_FIFO = 4,	 /* a FIFO (kept non-blocking) */
+};
+/* Opens a path a user named so that the open itself cannot block (a FIFO
+ * without a writer, a tty): flags (O_RDONLY, O_RDWR, O_WRONLY, maybe O_APPEND)
+ * plus O_NONBLOCK | O_CLOEXEC | O_NOCTTY, then fstat()s what was opened (no
+ * stat-then-open race) and accepts it only when its type is one of kinds.
+ * O_NONBLOCK is cleared again on anything but a FIFO; O_CREAT creates 0644. 0 with *fd (and *st
+ * when not NULL); -errno (-EINVAL: the wrong type) with a reason in why, such as "is a FIFO, not a
+ * regular file", for "<what> '<path>': <why>" messages. */
+int open_input(const char *path, int flags, unsigned int kinds, int *fd, struct stat *st, char *why,
+	       size_t why_size);
+/* "a FIFO", "a directory"...: what st_mode is, for messages. */
+const char *file_type_name(mode_t mode);
+/* Reads a whole regular file (at most max bytes, else -EFBIG) into a
+ * NUL-terminated malloc'd buffer; opened by open_input(), so a FIFO or a
+ * device is refused (-EINVAL; -EISDIR for a directory) instead of blocking or
+ * reading forever. why (may be NULL) receives the reason as open_input's. */
+int read_input(const char *path, size_t max, char **out, size_t *len, char *why, size_t why_size);
+/* read_input() without a reason. */
 int read_file(const char *path, size_t max, char **out, size_t *len);
 int write_all(int fd, const void *buf, size_t len);
 /* Creates or truncates path with mode and writes buf to it. */
 int write_file(const char *path, const void *buf, size_t len, mode_t mode);
+/* Copies the regular file src (opened by open_input()) to dst. */
 int copy_file(const char *src, const char *dst, mode_t mode);
 bool path_exists(const char *path);
 

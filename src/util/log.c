@@ -1,5 +1,7 @@
 #include "util/log.h"
 
+#include "util/fs.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -107,41 +109,39 @@ uint64_t log_take_missed(void)
 	return atomic_exchange(&missed, 0);
 }
 
-int log_open_sink(const char *path, int *fd, bool *is_fifo)
+int log_open_sink(const char *path, int *fd, bool *is_fifo, char *why, size_t why_size)
 {
 	struct stat st;
-	bool fifo;
-	int f;
+	int f, err;
 
-	/* A FIFO opened write-only fails (ENXIO) until a reader comes; read-write
-	 * never does, and the pipe then holds 64 KiB for a late reader. */
-	fifo = !stat(path, &st) && S_ISFIFO(st.st_mode);
-	if (fifo)
-		f = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-	else
-		f = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
-	if (f < 0)
-		return -errno;
-	/* What was opened, not what the path named a moment before. */
-	if (fstat(f, &st) || !(S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode)) ||
-	    S_ISFIFO(st.st_mode) != fifo) {
+	/* Never blocks (open_input): a FIFO opened write-only fails (ENXIO)
+	 * until a reader comes; read-write never does, and the pipe then holds
+	 * 64 KiB for a late reader. The type is what was opened, not what the
+	 * path named a moment before. */
+	err = open_input(path, O_WRONLY | O_APPEND | O_CREAT, INPUT_FILE | INPUT_FIFO, &f, &st, why,
+			 why_size);
+	if (!err && S_ISFIFO(st.st_mode)) {
 		close(f);
-		return -EINVAL;
+		err = -ENXIO;
 	}
+	if (err == -ENXIO)
+		err = open_input(path, O_RDWR, INPUT_FIFO, &f, &st, why, why_size);
+	if (err)
+		return err == -EISDIR ? -EINVAL : err;
 	*fd = f;
-	*is_fifo = fifo;
+	*is_fifo = S_ISFIFO(st.st_mode);
 	return 0;
 }
 
 int log_open(const char *path)
 {
+	char why[160];
 	bool fifo;
 	int fd = -1, old, err;
 
-	err = log_open_sink(path, &fd, &fifo);
+	err = log_open_sink(path, &fd, &fifo, why, sizeof(why));
 	if (err) {
-		pr_err("cannot open the log %s: %s", path,
-		       err == -EINVAL ? "not a regular file or FIFO" : strerror(-err));
+		pr_err("log '%s': %s", path, why);
 		return err;
 	}
 	/* Local time as Firecracker writes it: read the zone now, before a
@@ -201,16 +201,43 @@ static int stderr_prefix(char *buf, size_t size, enum log_level level, const cha
 {
 	int n = snprintf(buf, size, "volt: ");
 
-	if (atomic_load(&show_level))
+	/* An error always says so on stderr: a script or a person reading it
+	 * must tell a failure from chatter whatever show_level says. */
+	if (atomic_load(&show_level) || level == LOG_ERROR)
 		n += snprintf(buf + n, size - (size_t)n, "%s: ", level_names[level]);
 	if (atomic_load(&show_origin) && file)
 		n += snprintf(buf + n, size - (size_t)n, "%s:%d: ", short_path(file), line);
 	return n;
 }
 
+/* Messages quote user input (paths, ids, guest strings): a newline or escape
+ * sequence in it must not forge a log line or drive the terminal, so control
+ * bytes become \n, \t, \r or \xNN. */
+static void escape_controls(const char *in, char *out, size_t size)
+{
+	size_t n = 0;
+
+	for (; *in && n + 5 < size; in++) {
+		unsigned char c = (unsigned char)*in;
+
+		if (c >= 0x20 && c != 0x7f) {
+			out[n++] = (char)c;
+			continue;
+		}
+		if (c == '\n' || c == '\t' || c == '\r')
+			n += (size_t)snprintf(out + n, size - n, "\\%c",
+					      c == '\n'	  ? 'n'
+					      : c == '\t' ? 't'
+							  : 'r');
+		else
+			n += (size_t)snprintf(out + n, size - n, "\\x%02x", c);
+	}
+	out[n] = '\0';
+}
+
 static void vlog(enum log_level level, const char *file, int line, const char *fmt, va_list ap)
 {
-	char msg[MSG_MAX], out[LOG_LINE_MAX];
+	char raw[MSG_MAX], msg[MSG_MAX], out[LOG_LINE_MAX];
 	int fd, n;
 	ssize_t w;
 
@@ -218,7 +245,8 @@ static void vlog(enum log_level level, const char *file, int line, const char *f
 		return;
 	if (level != LOG_ERROR && level > log_get_level())
 		return;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	escape_controls(raw, msg, sizeof(msg));
 	if (level == LOG_ERROR) {
 		memcpy(last_error, msg, sizeof(msg));
 		if (level > log_get_level())

@@ -14,6 +14,7 @@
 #define VOLT_UTIL_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* LOG_OFF is only a threshold: nothing is written at it. */
@@ -45,9 +46,11 @@ void log_clear_last_error(void);
 uint64_t log_take_missed(void);
 
 /* Opens path for appending lines as log_open() and metrics_open() do: *fd
- * (O_CLOEXEC) and whether it is a FIFO. 0, -EINVAL when path is neither a
- * regular file nor a FIFO, other -errno. Logs nothing. */
-int log_open_sink(const char *path, int *fd, bool *is_fifo);
+ * (O_CLOEXEC) and whether it is a FIFO; never blocks (open_input()). 0,
+ * -EINVAL when path is neither a regular file nor a FIFO, other -errno, with
+ * the reason in why ("is a character device, not a regular file or FIFO").
+ * Logs nothing. */
+int log_open_sink(const char *path, int *fd, bool *is_fifo, char *why, size_t why_size);
 
 void log_msg_at(enum log_level level, const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

@@ -258,6 +258,7 @@ int metrics_flush(void)
 
 int metrics_open(const char *path)
 {
+	char why[160];
 	int fd, err;
 
 	pthread_mutex_lock(&lock);
@@ -266,11 +267,10 @@ int metrics_open(const char *path)
 		pr_err("metrics: already configured");
 		return -EEXIST;
 	}
-	err = log_open_sink(path, &fd, &out_is_fifo);
+	err = log_open_sink(path, &fd, &out_is_fifo, why, sizeof(why));
 	if (err) {
 		pthread_mutex_unlock(&lock);
-		pr_err("metrics: cannot open %s: %s", path,
-		       err == -EINVAL ? "not a regular file or FIFO" : strerror(-err));
+		pr_err("metrics '%s': %s", path, why);
 		return err;
 	}
 	out_fd = fd;

@@ -168,6 +168,13 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 				pr_err("--drive '%s': %s", optarg, why);
 				return -EINVAL;
 			}
+			/* Ids name drives, as the API's drive_id does: one each. */
+			for (int i = 0; cfg.drives[cfg.ndrives].id[0] && i < cfg.ndrives; i++)
+				if (!strcmp(cfg.drives[i].id, cfg.drives[cfg.ndrives].id)) {
+					pr_err("--drive '%s': id '%s' is already another --drive's",
+					       optarg, cfg.drives[i].id);
+					return -EINVAL;
+				}
 			cfg.ndrives++;
 			break;
 		case 'r':
@@ -234,6 +241,13 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 	if (optind < argc) {
 		pr_err("unexpected argument '%s'", argv[optind]);
 		fputs(usage, stderr);
+		return -EINVAL;
+	}
+	/* The API checks amount_mib against mem_size_mib the same way. */
+	if (cfg.has_balloon && ((uint64_t)cfg.balloon.mib << 20) >= cfg.mem_size) {
+		pr_err("--balloon: a %u MiB balloon must be smaller than the guest's %llu MiB of "
+		       "memory (--mem)",
+		       cfg.balloon.mib, (unsigned long long)(cfg.mem_size >> 20));
 		return -EINVAL;
 	}
 	if (!cfg.kernel &&

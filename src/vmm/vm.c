@@ -275,12 +275,15 @@ static int load_kernel(struct vm *vm)
 	size_t size;
 	int err;
 
-	err = read_file(vm->cfg.kernel, KERNEL_MAX_SIZE, &image, &size);
+	/* read_input: a FIFO, /dev/zero or a directory named as the kernel is
+	 * refused with what it is, instead of blocking or reading forever. */
+	err = read_input(vm->cfg.kernel, KERNEL_MAX_SIZE, &image, &size, why, sizeof(why));
 	if (err) {
-		pr_err("cannot read kernel %s: %s", vm->cfg.kernel,
-		       err == -EFBIG ? "larger than 512 MiB" : strerror(-err));
+		pr_err("kernel '%s': %s", vm->cfg.kernel,
+		       err == -EFBIG ? "is larger than 512 MiB" : why);
 		return err;
 	}
+	why[0] = '\0';
 	err = boot_load_kernel(&vm->mem, image, size, vm->cfg.protocol, &vm->kernel, why,
 			       sizeof(why));
 	free(image);
@@ -292,6 +295,7 @@ static int load_kernel(struct vm *vm)
 /* Streams the initrd straight into guest memory; *gpa and *size describe it. */
 static int load_initrd(struct vm *vm, uint64_t *gpa, uint64_t *size)
 {
+	char why[256];
 	struct stat st;
 	uint8_t *dst;
 	uint64_t got = 0;
@@ -300,22 +304,20 @@ static int load_initrd(struct vm *vm, uint64_t *gpa, uint64_t *size)
 	*gpa = *size = 0;
 	if (!vm->cfg.initrd)
 		return 0;
-	fd = open(vm->cfg.initrd, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		err = fd < 0 ? -errno : -EINVAL;
-		pr_err("cannot read initrd %s: %s", vm->cfg.initrd,
-		       err == -EINVAL ? "not a regular file" : strerror(-err));
+	err = open_input(vm->cfg.initrd, O_RDONLY, INPUT_FILE, &fd, &st, why, sizeof(why));
+	if (err) {
+		pr_err("initrd '%s': %s", vm->cfg.initrd, why);
 		goto out;
 	}
 	if (st.st_size == 0) {
-		pr_err("initrd %s is empty", vm->cfg.initrd);
+		pr_err("initrd '%s': is empty", vm->cfg.initrd);
 		err = -EINVAL;
 		goto out;
 	}
 	err = boot_place_initrd(&vm->mem, &vm->kernel, (uint64_t)st.st_size, gpa);
 	if (err) {
 		pr_err("initrd %s (%lld MiB) does not fit in guest memory below the kernel's "
-		       "limit; give the VM more memory (--mem)",
+		       "limit; give the guest more memory",
 		       vm->cfg.initrd, (long long)(st.st_size >> 20));
 		goto out;
 	}
@@ -376,7 +378,19 @@ static int setup_boot(struct vm *vm)
 		return err;
 	len = build_cmdline(vm, cmdline, sizeof(cmdline));
 	if (len < 0 || boot_write_cmdline(&vm->mem, cmdline)) {
-		pr_err("the kernel command line is longer than %llu bytes", LAYOUT_CMDLINE_MAX - 1);
+		size_t own = vm->cfg.cmdline ? strlen(vm->cfg.cmdline) : 0;
+
+		/* Say whose bytes did not fit: a command line that fits on its
+		 * own may not once volt has added its virtio devices. */
+		if (own >= LAYOUT_CMDLINE_MAX)
+			pr_err("the kernel command line is %zu bytes long; at most %llu fit", own,
+			       LAYOUT_CMDLINE_MAX - 1);
+		else
+			pr_err("the kernel command line (%zu bytes) and what volt adds to it "
+			       "(virtio_mmio.device= for %d devices%s) are longer than %llu "
+			       "bytes: shorten the command line",
+			       own, vm->nvirtio, vm->cfg.pvm_host ? ", the PVM host's options" : "",
+			       LAYOUT_CMDLINE_MAX - 1);
 		return -E2BIG;
 	}
 	pr_debug("kernel command line: %s", cmdline);
@@ -411,11 +425,11 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	if (!vm->cfg.started.tv_sec)
 		clock_gettime(CLOCK_MONOTONIC, &vm->cfg.started);
 	if (cfg->ncpus < 1 || cfg->ncpus > VM_MAX_CPUS) {
-		pr_err("--cpus %d: volt runs 1 to %d vCPUs", cfg->ncpus, VM_MAX_CPUS);
+		pr_err("%d vCPUs: volt runs 1 to %d", cfg->ncpus, VM_MAX_CPUS);
 		return -EINVAL;
 	}
 	if (layout_check(cfg->mem_size, why, sizeof(why))) {
-		pr_err("--mem: %s", why);
+		pr_err("guest memory: %s", why);
 		return -EINVAL;
 	}
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC);

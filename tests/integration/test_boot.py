@@ -43,11 +43,11 @@ def test_console_input_reaches_the_guest_and_eof_is_harmless(vm, tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--kernel", "/no/such/vmlinux"], "cannot read kernel /no/such/vmlinux"),
+    (["--kernel", "/no/such/vmlinux"], "kernel '/no/such/vmlinux': No such file or directory"),
     (["--kernel", "/etc/passwd"], "cannot load kernel /etc/passwd"),
-    (["--kernel", "/dev/null"], "cannot read kernel /dev/null"),
-    (["--kernel", "HELLO", "--initrd", "/no/such/initrd"], "cannot read initrd /no/such/initrd"),
-    (["--kernel", "HELLO", "--initrd", "/dev/null"], "initrd /dev/null"),
+    (["--kernel", "/dev/null"], "kernel '/dev/null': is a character device, not a regular file"),
+    (["--kernel", "HELLO", "--initrd", "/no/such/initrd"], "initrd '/no/such/initrd': No such file"),
+    (["--kernel", "HELLO", "--initrd", "/dev/null"], "initrd '/dev/null': is a character"),
     (["--kernel", "HELLO", "--mem", "64"], "--mem: '64' is not a whole number of MiB"),
     (["--kernel", "HELLO", "--mem", "lots"], "--mem: 'lots'"),
     (["--kernel", "HELLO", "--mem", "99999999999"], "--mem:"),
@@ -56,7 +56,10 @@ def test_console_input_reaches_the_guest_and_eof_is_harmless(vm, tmp_path):
     (["--kernel", "HELLO", "--cpu-template", "nosuch"], "unknown template 'nosuch'"),
     (["--kernel", "HELLO", "--boot-protocol", "efi"], "--boot-protocol: 'efi'"),
     (["--kernel", "HELLO", "--log-level", "loud"], "--log-level: 'loud'"),
-    (["--kernel", "HELLO", "--cmdline", "x" * 2048], "command line is longer than 2047"),
+    (["--kernel", "HELLO", "--cmdline", "x" * 2048], "command line is 2048 bytes long; at most 2047 fit"),
+    # Fits on its own, not with what volt adds (virtio_mmio.device= for --rng):
+    # the message says so instead of blaming the user's 2040 bytes alone.
+    (["--kernel", "HELLO", "--rng", "--cmdline", "x" * 2040], "and what volt adds to it"),
     (["--kernel", "HELLO", "extra"], "unexpected argument 'extra'"),
     (["--frobnicate"], "usage: volt run"),
 ])

@@ -96,11 +96,13 @@ def test_ext4_root_on_virtio_blk(vm, guest_kit, volt_bin, tmp_path):
 @pytest.mark.parametrize("spec, message", [
     ("", "no path=FILE"),
     ("ro", "no path=FILE"),
-    ("path=/no/such/disk", "--drive /no/such/disk: No such file or directory"),
-    ("path=/tmp", "--drive /tmp: "),
+    ("path=/no/such/disk", "drive '/no/such/disk': No such file or directory"),
+    ("path=/tmp", "drive '/tmp': is a directory"),
     ("path=/dev/null,cache=fast", "unknown or malformed option 'cache=fast'"),
     ("path=/dev/null,engine=aio", "unknown or malformed option 'engine=aio'"),
-    ("path=/dev/null,id=123456789012345678901", "id '123456789012345678901' is longer than 20"),
+    ("path=/dev/null,id=" + "x" * 65, "is longer than 64 characters"),
+    ("path=/dev/null,id=../x", "id: '../x' may only hold letters, digits and '_'"),
+    ("path=/dev/null,id=", "id: must not be empty"),
     ("path=/dev/null,bogus", "unknown or malformed option 'bogus'"),
 ])
 def test_bad_drive_specs(volt_bin, kvm, tmp_path, spec, message):

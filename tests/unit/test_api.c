@@ -578,3 +578,48 @@ Test(api, hostile_bytes_stay_valid_json)
 	cr_assert(json_loads(r.body, 0, NULL));
 	free(r.body);
 }
+
+/* The CLI's rules (one check per field), in the API's words. */
+Test(api, same_rules_as_the_cli)
+{
+	fault("PUT", "/vsock", "{\"guest_cid\": 4294967295, \"uds_path\": \"/v\"}", 400,
+	      "vsock: guest_cid: 4294967295 is VMADDR_CID_ANY");
+	fault("PUT", "/vsock", "{\"guest_cid\": 4294967296, \"uds_path\": \"/v\"}", 400,
+	      "vsock: guest_cid: 4294967296 is more than");
+	ok("PUT", "/vsock", "{\"guest_cid\": 4294967294, \"uds_path\": \"/v\"}");
+	ok("PUT", "/balloon",
+	   "{\"amount_mib\": 1, \"deflate_on_oom\": false, \"stats_polling_interval_s\": 7200}");
+	fault("PUT", "/balloon",
+	      "{\"amount_mib\": 1, \"deflate_on_oom\": false, \"stats_polling_interval_s\": 65536}",
+	      400, "balloon: stats_polling_interval_s: 65536 is more than 65535 seconds");
+	fault("PUT", "/drives/x",
+	      "{\"drive_id\": \"\", \"path_on_host\": \"/x\", \"is_root_device\": false}", 400,
+	      "drive: drive_id: must not be empty");
+	fault("PUT", "/drives/a%00b",
+	      "{\"drive_id\": \"a\", \"path_on_host\": \"/x\", \"is_root_device\": false}", 400,
+	      "'a%00b' may only hold letters, digits and '_'");
+}
+
+#include "api/http_server.h"
+
+/* libmicrohttpd's decoder cut "/drives/a%00b" to "/drives/a". */
+Test(api, url_escapes_of_control_bytes_stay)
+{
+	char url[64];
+
+	snprintf(url, sizeof(url), "/drives/a%%00b");
+	cr_assert_eq(api_url_unescape(url), strlen("/drives/a%00b"));
+	cr_assert_str_eq(url, "/drives/a%00b");
+	snprintf(url, sizeof(url), "/drives/a%%0A%%7fb%%41%%5f%%2");
+	api_url_unescape(url);
+	cr_assert_str_eq(url, "/drives/a%0A%7fbA_%2");
+}
+
+/* A control byte of the request comes back escaped, not raw and not lost. */
+Test(api, control_bytes_in_answers_are_escaped)
+{
+	fault("PUT", "/drives/x",
+	      "{\"drive_id\": \"a\\nb\\u001b\", \"path_on_host\": \"/x\", \"is_root_device\": "
+	      "false}",
+	      400, "'a\\nb\\x1b' may only hold");
+}

@@ -205,3 +205,23 @@ Test(log, full_fifo_drops_lines)
 	cr_assert_eq((uint64_t)lines + missed, 2000);
 	close(rfd);
 }
+
+static void hostile_lines(void)
+{
+	log_set_options(false, false);
+	pr_err("drive 'a\nvolt: error: forged\x1b[2J' is bad");
+	pr_warn("bare warning");
+	log_set_options(true, false);
+}
+
+Test(log, errors_keep_their_level_and_controls_are_escaped)
+{
+	char *out = capture_stderr(hostile_lines);
+
+	/* The level is dropped on request, but never from an error. */
+	assert_match(out, "^volt: error: drive 'a\\\\nvolt: error: forged\\\\x1b\\[2J' is bad$");
+	assert_match(out, "^volt: bare warning$");
+	cr_assert_null(strstr(out, "\nvolt: error: forged"), "no forged line: %s", out);
+	cr_assert_null(strchr(out, '\x1b'), "no raw escape byte");
+	cr_assert_str_eq(log_last_error(), "drive 'a\\nvolt: error: forged\\x1b[2J' is bad");
+}

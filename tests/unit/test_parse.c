@@ -1,5 +1,6 @@
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <string.h>
 
 #include "util/parse.h"
 
@@ -64,4 +65,28 @@ Test(parse, text_value_finds_whole_keys)
 	cr_assert_not(text_value(text, "ke", v, sizeof(v)));
 	cr_assert(text_value("long=abcdefghijk\n", "long", v, sizeof(v)));
 	cr_assert_str_eq(v, "abcdefg");
+}
+
+/* The one id rule of --drive id=, drive_id/iface_id/vsock_id and API paths. */
+Test(parse, id_check)
+{
+	char why[160], id[80];
+
+	cr_assert_eq(parse_id_check("rootfs", why, sizeof(why)), 0);
+	cr_assert_eq(parse_id_check("A_9", why, sizeof(why)), 0);
+	memset(id, 'x', 64);
+	id[64] = '\0';
+	cr_assert_eq(parse_id_check(id, why, sizeof(why)), 0);
+	id[64] = 'x';
+	id[65] = '\0';
+	cr_assert_eq(parse_id_check(id, why, sizeof(why)), -EINVAL);
+	cr_assert(strstr(why, "longer than 64 characters"), "%s", why);
+	cr_assert_eq(parse_id_check("", why, sizeof(why)), -EINVAL);
+	cr_assert_str_eq(why, "must not be empty");
+	cr_assert_eq(parse_id_check("../x", why, sizeof(why)), -EINVAL);
+	cr_assert_str_eq(why, "'../x' may only hold letters, digits and '_'");
+	cr_assert_eq(parse_id_check("a-b", why, sizeof(why)), -EINVAL);
+	cr_assert_eq(parse_id_check("a%00b", why, sizeof(why)), -EINVAL);
+	cr_assert_eq(parse_id_check("a\nb", why, sizeof(why)), -EINVAL);
+	cr_assert_eq(parse_id_check("\xc3\xa9", why, sizeof(why)), -EINVAL);
 }

@@ -40,7 +40,7 @@ Test(balloon_config, accepts_the_documented_forms)
 	cr_assert_eq(balloon_config_parse("1G,stats=0", &c, why, sizeof(why)), 0);
 	cr_assert_eq(c.mib, 1024);
 	cr_assert_eq(c.stats_seconds, 0);
-	cr_assert_eq(balloon_config_parse("512MiB,stats=86400", &c, why, sizeof(why)), 0);
+	cr_assert_eq(balloon_config_parse("512MiB,stats=65535", &c, why, sizeof(why)), 0);
 	cr_assert_eq(c.mib, 512);
 }
 
@@ -64,7 +64,7 @@ Test(balloon_config, refuses_bad_input_with_a_reason)
 		{ "64,stats=0x", "stats='0x' is not a number of seconds" },
 		{ "64,stats=", "is not a number of seconds" },
 		{ "64,stats=-1", "is not a number of seconds" },
-		{ "64,stats=86401", "is not a number of seconds" },
+		{ "64,stats=65536", "is not a number of seconds (0 to 65535)" },
 		{ "deflate-on-oom", "is not a size" },
 	};
 	struct balloon_config c;
@@ -570,4 +570,19 @@ Test(balloon_device, statistics_are_kept_and_requested_again, .timeout = 20)
 	sleep(2);
 	cr_assert_eq(used_idx(&r, 2), 4);
 	rig_free(&r);
+}
+
+/* The one statistics interval rule of --balloon stats=, the API and the file. */
+Test(balloon_config, stats_check_is_the_rule_everywhere)
+{
+	struct balloon_config c;
+	char why[160];
+
+	cr_assert_eq(balloon_stats_check(0, why, sizeof(why)), 0);
+	cr_assert_eq(balloon_stats_check(3601, why, sizeof(why)), 0);
+	cr_assert_eq(balloon_stats_check(65535, why, sizeof(why)), 0);
+	cr_assert_eq(balloon_stats_check(65536, why, sizeof(why)), -EINVAL);
+	cr_assert_str_eq(why, "65536 is more than 65535 seconds");
+	cr_assert_eq(balloon_config_parse("64,stats=70000", &c, why, sizeof(why)), -EINVAL,
+		     "the CLI took up to 86400");
 }

@@ -611,11 +611,11 @@ Test(blk_config, defaults)
 
 Test(blk_config, every_option)
 {
-	cr_assert_eq(parse("path=/d/x.img,ro,id=disk-0,engine=io_uring,cache=unsafe"), 0, "%s",
+	cr_assert_eq(parse("path=/d/x.img,ro,id=disk_0,engine=io_uring,cache=unsafe"), 0, "%s",
 		     why);
 	cr_assert_str_eq(pc.path, "/d/x.img");
 	cr_assert(pc.read_only);
-	cr_assert_str_eq(pc.id, "disk-0");
+	cr_assert_str_eq(pc.id, "disk_0");
 	cr_assert_eq(pc.engine, BLK_ENGINE_IO_URING);
 	cr_assert_eq(pc.cache, BLK_CACHE_UNSAFE);
 
@@ -651,11 +651,19 @@ Test(blk_config, ro_values)
 
 Test(blk_config, id_length)
 {
-	cr_assert_eq(parse("path=/x,id=ABCDEFGHIJKLMNOPQRST"), 0, "%s", why);
-	cr_assert_str_eq(pc.id, "ABCDEFGHIJKLMNOPQRST");
-	expect_parse_error("path=/x,id=ABCDEFGHIJKLMNOPQRSTU", "longer than 20");
-	cr_assert_eq(parse("path=/x,id="), 0, "an empty id is no id");
-	cr_assert_str_eq(pc.id, "");
+	char spec[128];
+
+	/* The API's drive_id rule (parse_id_check): up to 64 of [A-Za-z0-9_]; the
+	 * guest's GET_ID sees the first 20 bytes. */
+	snprintf(spec, sizeof(spec), "path=/x,id=%064d", 7);
+	cr_assert_eq(parse(spec), 0, "%s", why);
+	cr_assert_eq(strlen(pc.id), 64);
+	snprintf(spec, sizeof(spec), "path=/x,id=%065d", 7);
+	expect_parse_error(spec, "longer than 64 characters");
+	expect_parse_error("path=/x,id=", "id: must not be empty");
+	expect_parse_error("path=/x,id=../x", "id: '../x' may only hold letters, digits and '_'");
+	expect_parse_error("path=/x,id=a-b", "may only hold");
+	expect_parse_error("path=/x,id=a\tb", "may only hold");
 }
 
 Test(blk_config, errors)

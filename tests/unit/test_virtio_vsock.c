@@ -231,3 +231,17 @@ Test(virtio_vsock, connect_line)
 	/* An embedded NUL is not a blank. */
 	cr_assert_eq(vsock_parse_connect("CONNECT 5\0", 10, &port), -EINVAL);
 }
+
+/* The one guest CID rule of --vsock cid=, PUT /vsock and the config file. */
+Test(virtio_vsock, cid_check_is_the_rule_everywhere)
+{
+	char why[160];
+
+	cr_assert_eq(vsock_cid_check(3, why, sizeof(why)), 0);
+	cr_assert_eq(vsock_cid_check(4294967294ULL, why, sizeof(why)), 0);
+	cr_assert_eq(vsock_cid_check(2, why, sizeof(why)), -EINVAL);
+	cr_assert(strstr(why, "reserved"), "%s", why);
+	cr_assert_eq(vsock_cid_check(4294967295ULL, why, sizeof(why)), -EINVAL);
+	cr_assert(strstr(why, "VMADDR_CID_ANY"), "%s", why);
+	cr_assert_eq(vsock_cid_check(1ULL << 40, why, sizeof(why)), -EINVAL);
+}

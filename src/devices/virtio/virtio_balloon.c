@@ -18,15 +18,14 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#define PAGE_SHIFT	 VIRTIO_BALLOON_PFN_SHIFT
-#define PAGE_SIZE	 (1ULL << PAGE_SHIFT)
-#define PAGES_PER_MIB	 (1U << (20 - PAGE_SHIFT))
-#define MAX_MIB		 (UINT32_MAX / PAGES_PER_MIB) /* num_pages is 32-bit */
-#define MAX_STATS_PERIOD 86400U
-#define QUEUE_SIZE	 128
-#define Q_INFLATE	 0
-#define Q_DEFLATE	 1
-#define Q_STATS		 2
+#define PAGE_SHIFT    VIRTIO_BALLOON_PFN_SHIFT
+#define PAGE_SIZE     (1ULL << PAGE_SHIFT)
+#define PAGES_PER_MIB (1U << (20 - PAGE_SHIFT))
+#define MAX_MIB	      (UINT32_MAX / PAGES_PER_MIB) /* num_pages is 32-bit */
+#define QUEUE_SIZE    128
+#define Q_INFLATE     0
+#define Q_DEFLATE     1
+#define Q_STATS	      2
 /* Linux sends one entry per tag it knows; a longer buffer is cut here so a
  * hostile driver cannot keep the device thread busy. */
 #define MAX_STAT_ENTRIES 256
@@ -43,6 +42,15 @@ struct virtio_balloon {
 };
 
 static const char *const stat_names[VIRTIO_BALLOON_S_NR] = VIRTIO_BALLOON_S_NAMES;
+
+int balloon_stats_check(uint64_t seconds, char *why, size_t why_size)
+{
+	if (seconds <= BALLOON_STATS_MAX)
+		return 0;
+	snprintf(why, why_size, "%llu is more than %u seconds", (unsigned long long)seconds,
+		 BALLOON_STATS_MAX);
+	return -EINVAL;
+}
 
 int balloon_config_parse(const char *spec, struct balloon_config *c, char *why, size_t why_size)
 {
@@ -77,10 +85,11 @@ int balloon_config_parse(const char *spec, struct balloon_config *c, char *why, 
 		} else if (eq && eq - tok == 5 && !strncmp(tok, "stats", 5)) {
 			unsigned int s;
 
-			if (parse_uint(eq + 1, 0, MAX_STATS_PERIOD, &s)) {
+			if (parse_uint(eq + 1, 0, UINT32_MAX, &s) ||
+			    balloon_stats_check(s, why, why_size)) {
 				snprintf(why, why_size,
 					 "stats='%s' is not a number of seconds (0 to %u)", eq + 1,
-					 MAX_STATS_PERIOD);
+					 BALLOON_STATS_MAX);
 				err = -EINVAL;
 			} else {
 				c->stats_seconds = s;
@@ -379,7 +388,7 @@ int virtio_balloon_create(struct virtio_balloon **out, const struct balloon_conf
 	int err;
 
 	if (((uint64_t)c->mib << 20) >= mem) {
-		pr_err("--balloon: a %u MiB balloon must be smaller than the guest's %" PRIu64
+		pr_err("balloon: a %u MiB balloon must be smaller than the guest's %" PRIu64
 		       " MiB of memory",
 		       c->mib, mem >> 20);
 		return -EINVAL;

@@ -26,6 +26,11 @@ struct balloon_config {
 /* Parses "MiB[,deflate-on-oom][,stats=SECONDS]"; -EINVAL with the reason in why. */
 int balloon_config_parse(const char *spec, struct balloon_config *c, char *why, size_t why_size);
 
+/* The statistics interval rule of every front-end: 0 (none) to 65535 seconds
+ * (Firecracker's u16). -EINVAL with the reason in why. */
+#define BALLOON_STATS_MAX 65535U
+int balloon_stats_check(uint64_t seconds, char *why, size_t why_size);
+
 struct virtio_balloon;
 
 /* Fails (-EINVAL, logged) unless the target is less than the guest's memory. */

@@ -1,5 +1,6 @@
 #include "devices/virtio/virtio_blk.h"
 
+#include "util/fs.h"
 #include "util/log.h"
 #include "vmm/metrics.h"
 
@@ -95,9 +96,12 @@ int blk_config_parse(const char *spec, struct blk_config *c, char *why, size_t w
 				err = -EINVAL;
 			}
 		} else if (!strcmp(tok, "id") && val) {
-			if (strlen(val) > VIRTIO_BLK_ID_BYTES) {
-				snprintf(why, why_size, "id '%s' is longer than %d bytes", val,
-					 VIRTIO_BLK_ID_BYTES);
+			char reason[160];
+
+			/* The API's drive_id rule: '../x', '' or a control byte
+			 * are refused here as there. */
+			if (parse_id_check(val, reason, sizeof(reason))) {
+				snprintf(why, why_size, "id: %s", reason);
 				err = -EINVAL;
 			} else {
 				snprintf(c->id, sizeof(c->id), "%s", val);
@@ -521,16 +525,19 @@ int virtio_blk_create(struct virtio_blk **out, const struct blk_config *c,
 			    (1ULL << VIRTIO_BLK_F_FLUSH) | (1ULL << VIRTIO_BLK_F_DISCARD) |
 			    (1ULL << VIRTIO_BLK_F_WRITE_ZEROES);
 	struct virtio_blk *b = calloc(1, sizeof(*b));
+	char why[160];
 	struct stat st;
 	int err;
 
 	if (!b)
 		return -ENOMEM;
 	b->cfg = *c;
-	b->fd = open(c->path, (c->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	if (b->fd < 0 || fstat(b->fd, &st)) {
-		err = -errno;
-		pr_err("--drive %s: %s", c->path, strerror(errno));
+	/* open_input: a FIFO would block the open, a character device
+	 * (/dev/zero) has no size; only a file or a disk is a drive. */
+	err = open_input(c->path, c->read_only ? O_RDONLY : O_RDWR, INPUT_FILE | INPUT_BLOCK,
+			 &b->fd, &st, why, sizeof(why));
+	if (err) {
+		pr_err("drive '%s': %s", c->path, why);
 		goto fail;
 	}
 	if (S_ISBLK(st.st_mode)) {
@@ -538,27 +545,23 @@ int virtio_blk_create(struct virtio_blk **out, const struct blk_config *c,
 
 		if (ioctl(b->fd, BLKGETSIZE64, &bytes)) {
 			err = -errno;
-			pr_err("--drive %s: cannot get its size: %s", c->path, strerror(errno));
+			pr_err("drive '%s': cannot get its size: %s", c->path, strerror(errno));
 			goto fail;
 		}
 		b->capacity = bytes / SECTOR;
-	} else if (S_ISREG(st.st_mode)) {
-		b->capacity = (uint64_t)st.st_size / SECTOR;
 	} else {
-		pr_err("--drive %s: not a regular file or block device", c->path);
-		err = -EINVAL;
-		goto fail;
+		b->capacity = (uint64_t)st.st_size / SECTOR;
 	}
 	if (c->read_only)
 		features |= 1ULL << VIRTIO_BLK_F_RO;
 	err = virtio_mmio_init(&b->dev, &blk_ops, b, features, env, base, irq);
 	if (err) {
-		pr_err("--drive %s: cannot plug in the device: %s", c->path, strerror(-err));
+		pr_err("drive '%s': cannot plug in the device: %s", c->path, strerror(-err));
 		goto fail;
 	}
 	fill_config(b);
 	if (c->engine == BLK_ENGINE_IO_URING && (err = uring_init(b, env)))
-		pr_warn("--drive %s: io_uring is unavailable here (%s): using the sync engine",
+		pr_warn("drive '%s': io_uring is unavailable here (%s): using the sync engine",
 			c->path, strerror(-err));
 	*out = b;
 	return 0;

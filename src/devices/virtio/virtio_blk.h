@@ -9,13 +9,14 @@
 #include <stdint.h>
 
 #include "devices/virtio/virtio_mmio.h"
+#include "util/parse.h"
 
 enum blk_engine { BLK_ENGINE_SYNC, BLK_ENGINE_IO_URING };
 enum blk_cache { BLK_CACHE_WRITEBACK, BLK_CACHE_UNSAFE };
 
 struct blk_config {
 	char path[4096];
-	char id[21]; /* VIRTIO_BLK_ID_BYTES + NUL */
+	char id[PARSE_ID_MAX + 1]; /* parse_id_check(); GET_ID answers its first 20 bytes */
 	bool read_only;
 	enum blk_engine engine;
 	enum blk_cache cache;

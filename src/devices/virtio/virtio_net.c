@@ -666,14 +666,14 @@ static int open_tap(struct virtio_net *x)
 	x->tap_fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (x->tap_fd < 0) {
 		err = -errno;
-		pr_err("--net tap=%s: cannot open /dev/net/tun: %s%s", name, strerror(errno),
+		pr_err("tap '%s': cannot open /dev/net/tun: %s%s", name, strerror(errno),
 		       errno == ENOENT	 ? " (is the tun module loaded?)"
 		       : errno == EACCES ? " (volt needs read-write access to it)"
 					 : "");
 		return err;
 	}
 	if (ioctl(x->tap_fd, TUNGETFEATURES, &features) == 0 && !(features & IFF_VNET_HDR)) {
-		pr_err("--net tap=%s: this kernel's TAP devices have no virtio-net headers", name);
+		pr_err("tap '%s': this kernel's TAP devices have no virtio-net headers", name);
 		return -EOPNOTSUPP;
 	}
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
@@ -681,28 +681,27 @@ static int open_tap(struct virtio_net *x)
 	if (ioctl(x->tap_fd, TUNSETIFF, &ifr)) {
 		err = -errno;
 		if (errno == EINVAL && existed)
-			pr_err("--net tap=%s: '%s' %s", name, name, not_attachable(name));
+			pr_err("tap '%s': '%s' %s", name, name, not_attachable(name));
 		else if (errno == EPERM && existed)
-			pr_err("--net tap=%s: not allowed to attach to '%s' (it belongs to another "
+			pr_err("tap '%s': not allowed to attach to '%s' (it belongs to another "
 			       "user or group; or run with CAP_NET_ADMIN)",
 			       name, name);
 		else if (errno == EPERM)
-			pr_err("--net tap=%s: there is no such interface and creating a TAP needs "
+			pr_err("tap '%s': there is no such interface and creating a TAP needs "
 			       "CAP_NET_ADMIN (create it with 'ip tuntap add dev %s mode tap user "
 			       "USER')",
 			       name, name);
 		else if (errno == EBUSY)
-			pr_err("--net tap=%s: '%s' is busy (another process has it open)", name,
-			       name);
+			pr_err("tap '%s': '%s' is busy (another process has it open)", name, name);
 		else
-			pr_err("--net tap=%s: cannot attach to the TAP: %s", name, strerror(errno));
+			pr_err("tap '%s': cannot attach to the TAP: %s", name, strerror(errno));
 		return err;
 	}
 	if (!existed)
-		pr_info("--net tap=%s: created the TAP device; it goes away when volt exits", name);
+		pr_info("tap '%s': created the TAP device; it goes away when volt exits", name);
 	if (ioctl(x->tap_fd, TUNSETVNETHDRSZ, &hdr)) {
 		err = -errno;
-		pr_err("--net tap=%s: cannot set its vnet header size: %s", name, strerror(errno));
+		pr_err("tap '%s': cannot set its vnet header size: %s", name, strerror(errno));
 		return err;
 	}
 	/* Offer only the offloads this TAP takes; none until the driver accepts them. */
@@ -717,7 +716,7 @@ static int open_tap(struct virtio_net *x)
 	}
 	if (ioctl(x->tap_fd, TUNSETOFFLOAD, 0)) {
 		err = -errno;
-		pr_err("--net tap=%s: cannot turn its offloads off: %s", name, strerror(errno));
+		pr_err("tap '%s': cannot turn its offloads off: %s", name, strerror(errno));
 		return err;
 	}
 	return 0;
@@ -758,7 +757,7 @@ int virtio_net_create(struct virtio_net **out, const struct net_config *c,
 	if (!x->cfg.has_mac) {
 		if (getrandom(x->cfg.mac, sizeof(x->cfg.mac), 0) != sizeof(x->cfg.mac)) {
 			err = -EIO;
-			pr_err("--net tap=%s: no random bytes for a MAC address", c->tap);
+			pr_err("tap '%s': no random bytes for a MAC address", c->tap);
 			goto fail;
 		}
 		/* Unicast, locally administered. */
@@ -766,7 +765,7 @@ int virtio_net_create(struct virtio_net **out, const struct net_config *c,
 	}
 	err = virtio_mmio_init(&x->dev, &net_ops, x, offered_features(x->tun_ok), env, base, irq);
 	if (err) {
-		pr_err("--net tap=%s: cannot plug in the device: %s", c->tap, strerror(-err));
+		pr_err("tap '%s': cannot plug in the device: %s", c->tap, strerror(-err));
 		goto fail;
 	}
 	cfg = (struct virtio_net_config *)x->dev.config;
@@ -775,11 +774,11 @@ int virtio_net_create(struct virtio_net **out, const struct net_config *c,
 	x->dev.config_size = sizeof(*cfg);
 	err = event_loop_add(env->loop, x->tap_fd, 0, on_tap, x);
 	if (err) {
-		pr_err("--net tap=%s: cannot watch the TAP: %s", c->tap, strerror(-err));
+		pr_err("tap '%s': cannot watch the TAP: %s", c->tap, strerror(-err));
 		goto fail;
 	}
 	x->tap_polled = true;
-	pr_debug("--net tap=%s: mac %02x:%02x:%02x:%02x:%02x:%02x", c->tap, x->cfg.mac[0],
+	pr_debug("tap '%s': mac %02x:%02x:%02x:%02x:%02x:%02x", c->tap, x->cfg.mac[0],
 		 x->cfg.mac[1], x->cfg.mac[2], x->cfg.mac[3], x->cfg.mac[4], x->cfg.mac[5]);
 	*out = x;
 	return 0;

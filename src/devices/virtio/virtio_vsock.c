@@ -118,6 +118,24 @@ struct virtio_vsock {
 	struct virtq_elem rx_elem, tx_elem;
 };
 
+int vsock_cid_check(uint64_t cid, char *why, size_t why_size)
+{
+	if (cid <= VSOCK_HOST_CID)
+		snprintf(why, why_size,
+			 "%llu is reserved (0-2 are the hypervisor, local and host addresses); "
+			 "a guest CID is at least 3",
+			 (unsigned long long)cid);
+	else if (cid == UINT32_MAX)
+		snprintf(why, why_size, "%llu is VMADDR_CID_ANY, not a guest's address",
+			 (unsigned long long)cid);
+	else if (cid > UINT32_MAX)
+		snprintf(why, why_size, "%llu is more than %u", (unsigned long long)cid,
+			 UINT32_MAX - 1);
+	else
+		return 0;
+	return -EINVAL;
+}
+
 int vsock_config_parse(const char *spec, struct vsock_config *c, char *why, size_t why_size)
 {
 	char *copy = strdup(spec), *tok, *save = NULL;
@@ -131,6 +149,7 @@ int vsock_config_parse(const char *spec, struct vsock_config *c, char *why, size
 		char *eq = strchr(tok, '=');
 		const char *val = eq ? eq + 1 : NULL;
 		unsigned int cid = 0;
+		char reason[160];
 
 		if (eq)
 			*eq = '\0';
@@ -140,17 +159,11 @@ int vsock_config_parse(const char *spec, struct vsock_config *c, char *why, size
 				snprintf(why, why_size, "cid= given twice");
 			else if (parse_uint(val, 0, UINT32_MAX, &cid))
 				snprintf(why, why_size, "cid '%s' is not a number up to %u", val,
-					 UINT32_MAX);
-			else if (cid <= VSOCK_HOST_CID)
-				snprintf(why, why_size,
-					 "cid %u is reserved (0-2 are the hypervisor, local and "
-					 "host "
-					 "addresses); a guest CID is at least 3",
-					 cid);
-			else if (cid == UINT32_MAX)
-				snprintf(why, why_size, "cid %u is VMADDR_CID_ANY", cid);
-			else
+					 UINT32_MAX - 1);
+			else if (!vsock_cid_check(cid, reason, sizeof(reason)))
 				err = 0;
+			else
+				snprintf(why, why_size, "cid %s", reason);
 			c->cid = cid;
 			have_cid = true;
 		} else if (!strcmp(tok, "uds") && val) {

@@ -17,6 +17,11 @@ struct vsock_config {
 /* Parses "cid=N,uds=PATH"; -EINVAL with the reason in why. */
 int vsock_config_parse(const char *spec, struct vsock_config *c, char *why, size_t why_size);
 
+/* The guest CID rule of every front-end: 3 to 4294967294 (0-2 are the
+ * hypervisor, local and host; 4294967295 is VMADDR_CID_ANY). -EINVAL with the
+ * reason in why. */
+int vsock_cid_check(uint64_t cid, char *why, size_t why_size);
+
 struct virtio_vsock;
 
 int virtio_vsock_create(struct virtio_vsock **out, const struct vsock_config *c,

@@ -1,0 +1,185 @@
+/* open_input(): every path a user names is opened without blocking and
+ * checked by fstat() on what was opened. Each case here used to hang (FIFO) or
+ * read forever (/dev/zero), or said only "Invalid argument". */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "util/fs.h"
+
+static char dir[64];
+
+static void make_dir(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/volt-test-fs.XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+}
+
+static void drop_dir(void)
+{
+	rm_rf(dir);
+}
+
+static const char *at(const char *name)
+{
+	static char p[128];
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	return p;
+}
+
+TestSuite(fs, .init = make_dir, .fini = drop_dir, .timeout = 10);
+
+Test(fs, regular_file_opens_blocking)
+{
+	struct stat st;
+	char why[128];
+	int fd;
+
+	cr_assert_eq(write_file(at("f"), "abc", 3, 0644), 0);
+	cr_assert_eq(open_input(at("f"), O_RDONLY, INPUT_FILE, &fd, &st, why, sizeof(why)), 0);
+	cr_assert(S_ISREG(st.st_mode));
+	cr_assert_eq(st.st_size, 3);
+	cr_assert_eq(fcntl(fd, F_GETFL) & O_NONBLOCK, 0, "reads of a file wait for the data");
+	cr_assert(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	close(fd);
+}
+
+Test(fs, fifo_is_refused_without_blocking)
+{
+	char why[128];
+	int fd = 7;
+
+	cr_assert_eq(mkfifo(at("fifo"), 0600), 0);
+	cr_assert_eq(open_input(at("fifo"), O_RDONLY, INPUT_FILE, &fd, NULL, why, sizeof(why)),
+		     -EINVAL);
+	cr_assert_eq(fd, -1);
+	cr_assert_str_eq(why, "is a FIFO, not a regular file");
+}
+
+Test(fs, symlink_to_fifo_is_what_it_points_to)
+{
+	char why[128];
+	int fd;
+
+	cr_assert_eq(mkfifo(at("fifo"), 0600), 0);
+	cr_assert_eq(symlink("fifo", at("link")), 0);
+	cr_assert_eq(open_input(at("link"), O_RDONLY, INPUT_FILE | INPUT_BLOCK, &fd, NULL, why,
+				sizeof(why)),
+		     -EINVAL);
+	cr_assert_str_eq(why, "is a FIFO, not a regular file or block device");
+}
+
+Test(fs, character_device_is_named)
+{
+	char why[128];
+	int fd;
+
+	cr_assert_eq(open_input("/dev/zero", O_RDONLY, INPUT_FILE, &fd, NULL, why, sizeof(why)),
+		     -EINVAL);
+	cr_assert_str_eq(why, "is a character device, not a regular file");
+}
+
+Test(fs, directory_and_missing)
+{
+	char why[128];
+	int fd;
+
+	cr_assert_eq(open_input(dir, O_RDONLY, INPUT_FILE, &fd, NULL, why, sizeof(why)), -EISDIR);
+	cr_assert_str_eq(why, "is a directory, not a regular file");
+	cr_assert_eq(open_input(at("none"), O_RDONLY, INPUT_FILE, &fd, NULL, why, sizeof(why)),
+		     -ENOENT);
+	cr_assert_str_eq(why, strerror(ENOENT));
+}
+
+Test(fs, socket_is_named)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char why[128];
+	int s = socket(AF_UNIX, SOCK_STREAM, 0), fd;
+
+	cr_assert_lt(strlen(at("sock")), sizeof(sa.sun_path));
+	memcpy(sa.sun_path, at("sock"), strlen(at("sock")) + 1);
+	cr_assert_eq(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_lt(open_input(at("sock"), O_RDONLY, INPUT_FILE, &fd, NULL, why, sizeof(why)), 0);
+	cr_assert_str_eq(why, "is a socket, not a regular file");
+	close(s);
+}
+
+Test(fs, fifo_allowed_stays_nonblocking)
+{
+	int fd;
+
+	cr_assert_eq(mkfifo(at("fifo"), 0600), 0);
+	/* Read-write: no writer or reader is needed for the open. */
+	cr_assert_eq(open_input(at("fifo"), O_RDWR, INPUT_FIFO, &fd, NULL, NULL, 0), 0);
+	cr_assert(fcntl(fd, F_GETFL) & O_NONBLOCK, "a FIFO must never block volt later");
+	close(fd);
+	/* Write-only with no reader: ENXIO at once, not a hang. */
+	cr_assert_eq(open_input(at("fifo"), O_WRONLY, INPUT_FIFO, &fd, NULL, NULL, 0), -ENXIO);
+}
+
+Test(fs, read_input_refuses_fifo_and_dev_zero)
+{
+	char why[128], *buf = NULL;
+	size_t len;
+
+	cr_assert_eq(mkfifo(at("fifo"), 0600), 0);
+	cr_assert_eq(read_input(at("fifo"), 1 << 20, &buf, &len, why, sizeof(why)), -EINVAL);
+	cr_assert_str_eq(why, "is a FIFO, not a regular file");
+	cr_assert_eq(read_input("/dev/zero", 1 << 20, &buf, &len, why, sizeof(why)), -EINVAL);
+	cr_assert_eq(read_file(at("fifo"), 1 << 20, &buf, &len), -EINVAL);
+	cr_assert_null(buf);
+	cr_assert_eq(write_file(at("big"), "0123456789", 10, 0644), 0);
+	cr_assert_eq(read_input(at("big"), 4, &buf, &len, why, sizeof(why)), -EFBIG);
+	cr_assert_eq(read_input(at("big"), 10, &buf, &len, why, sizeof(why)), 0);
+	cr_assert_eq(len, 10);
+	free(buf);
+}
+
+Test(fs, copy_file_refuses_fifo)
+{
+	cr_assert_eq(mkfifo(at("fifo"), 0600), 0);
+	cr_assert_eq(copy_file(at("fifo"), at("copy"), 0600), -EINVAL);
+}
+
+#include "util/log.h"
+
+Test(fs, log_sink_fifo_without_reader_and_dev_zero)
+{
+	char why[128];
+	bool fifo;
+	int fd;
+
+	cr_assert_eq(mkfifo(at("fifo"), 0600), 0);
+	cr_assert_eq(log_open_sink(at("fifo"), &fd, &fifo, NULL, 0), 0,
+		     "no reader: no hang, no ENXIO");
+	cr_assert(fifo);
+	cr_assert(fcntl(fd, F_GETFL) & O_NONBLOCK);
+	close(fd);
+	cr_assert_eq(log_open_sink("/dev/zero", &fd, &fifo, why, sizeof(why)), -EINVAL);
+	cr_assert_str_eq(why, "is a character device, not a regular file or FIFO");
+	cr_assert_eq(log_open_sink(dir, &fd, &fifo, why, sizeof(why)), -EINVAL);
+	cr_assert_str_eq(why, "is a directory, not a regular file or FIFO");
+	cr_assert_eq(log_open_sink(at("new.log"), &fd, &fifo, NULL, 0), 0,
+		     "a missing file is created");
+	cr_assert_not(fifo);
+	close(fd);
+}
+
+Test(fs, directory_opened_for_writing_is_named)
+{
+	char why[128];
+	int fd;
+
+	cr_assert_eq(open_input(dir, O_RDWR, INPUT_FILE | INPUT_BLOCK, &fd, NULL, why, sizeof(why)),
+		     -EISDIR);
+	cr_assert_str_eq(why, "is a directory, not a regular file or block device");
+}
