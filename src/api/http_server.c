@@ -32,8 +32,8 @@
 
 /* One accepted connection, in accept order (seq). */
 struct live_conn {
-	int fd; /* -1: a free slot */
 	uint64_t seq;
+	int fd; /* -1: a free slot */
 	bool evicted;
 };
 
@@ -163,9 +163,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (k->too_big) {
 		too_big(&r, k->total);
 	} else {
-		/* The main thread may take longer than the idle timeout (InstanceStart):
-		 * no timeout meanwhile, and setting it again restarts its clock, so the
-		 * answer is sent rather than the connection closed as idle. */
+		/* The main thread may take longer than the idle timeout (InstanceStart
+		 * reading a slow file): no timeout meanwhile, and setting it again
+		 * restarts its clock, so the answer is sent rather than the connection
+		 * closed as idle (libmicrohttpd 0.9.75 sends it anyway; later versions
+		 * check the timeout before sending). */
 		MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
 		submit(s, method, url, k->buf, k->len, &r);
 		MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT,
@@ -211,7 +213,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx
 		;
 	if (!ci || i == MHD_HARD_LIMIT)
 		return; /* cannot happen: MHD accepts no more than MHD_HARD_LIMIT */
-	live[i] = (struct live_conn){ .fd = ci->connect_fd, .seq = ++live_seq };
+	live[i] = (struct live_conn){ .seq = ++live_seq, .fd = ci->connect_fd };
 	*socket_ctx = &live[i];
 	for (i = 0; i < MHD_HARD_LIMIT; i++) {
 		if (live[i].fd < 0 || live[i].evicted)
@@ -331,7 +333,10 @@ static int bind_socket(struct api_server *s, const char *path)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 64)) {
+	/* A deep backlog: a burst of connections (a careless or hostile client)
+	 * waits there to be accepted and evicted in turn instead of making the
+	 * next client's connect() fail with EAGAIN (curl gives up on it). */
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, SOMAXCONN)) {
 		err = -errno;
 		pr_err("--api-sock '%s': %s", path, strerror(errno));
 		close(fd);
