@@ -166,8 +166,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		/* The main thread may take longer than the idle timeout (InstanceStart
 		 * reading a slow file): no timeout meanwhile, and setting it again
 		 * restarts its clock, so the answer is sent rather than the connection
-		 * closed as idle (libmicrohttpd 0.9.75 sends it anyway; later versions
-		 * check the timeout before sending). */
+		 * closed as idle (0.9.75 was seen to send it anyway; this keeps it so
+		 * whatever the version does). */
 		MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
 		submit(s, method, url, k->buf, k->len, &r);
 		MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT,
@@ -299,8 +299,8 @@ static int bind_socket(struct api_server *s, const char *path)
 	int fd, err;
 
 	/* An empty sun_path would bind in the abstract namespace, which any local
-	 * user (any network namespace peer) can reach; '@' is how tools spell
-	 * abstract names. Neither is a file this VMM owns. */
+	 * user in the network namespace can reach (no file permissions); '@' is
+	 * how tools spell abstract names. Neither is a file this VMM owns. */
 	if (!path[0] || path[0] == '@') {
 		pr_err("--api-sock '%s': needs a file system path (empty and abstract socket "
 		       "names are refused: any local user could reach them)",
