@@ -93,15 +93,19 @@ class RunningVm:
         self.sock = tmp / "api.sock"
         self.p = VoltProcess(["--api-sock", self.sock, "--seccomp=kill", *EXTRA],
                              tmp / "volt.log", stdin=subprocess.PIPE)
-        wait_for_socket(self.sock, self.p.proc)
-        self.api = ApiClient(self.sock, timeout=30)
-        assert self.api.put("/boot-source",
-                            {"kernel_image_path": str(GUESTS / "echo")}) == (204, None)
-        assert self.api.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": 128}) == \
-            (204, None)
-        assert self.api.put("/actions", {"action_type": "InstanceStart"}) == (204, None)
-        self.p.wait_for("echo guest ready", 60)
         self.typed = 0
+        try:
+            wait_for_socket(self.sock, self.p.proc)
+            self.api = ApiClient(self.sock, timeout=30)
+            assert self.api.put("/boot-source",
+                                {"kernel_image_path": str(GUESTS / "echo")}) == (204, None)
+            assert self.api.put("/machine-config",
+                                {"vcpu_count": 1, "mem_size_mib": 128}) == (204, None)
+            assert self.api.put("/actions", {"action_type": "InstanceStart"}) == (204, None)
+            self.p.wait_for("echo guest ready", 60)
+        except BaseException:
+            self.p.kill()  # no fixture teardown follows a failed setup
+            raise
 
     def alive(self):
         assert self.p.proc.poll() is None, (
