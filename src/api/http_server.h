@@ -11,9 +11,15 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <sys/un.h>
 
 #include "api/router.h"
+
+/* Live connections at most; one more evicts the oldest (see http_server.c). */
+#define API_MAX_CONNECTIONS 8
+/* A connection with no traffic for this long is closed (half-sent requests). */
+#define API_IDLE_TIMEOUT_S 5
 
 struct api_request {
 	const char *method, *url;
@@ -27,6 +33,8 @@ struct api_server {
 	int listen_fd;
 	int efd; /* readable while a request waits in the mailbox */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	dev_t dev; /* the socket file we bound: unlinked at exit only if still there */
+	ino_t ino;
 	struct MHD_Daemon *daemon;
 	pthread_t thread;
 	bool thread_started;
@@ -42,15 +50,17 @@ struct api_server {
  * cut at the NUL (libmicrohttpd's own decoder gave "a"). Returns the length. */
 size_t api_url_unescape(char *s);
 
-/* Binds path (an existing socket there is replaced; any other file is not)
- * and starts the server thread. 0, or -errno (logged). */
+/* Binds path (a stale socket there is replaced; a live one, which accepts
+ * connections, or any other file is not; '' and '@...' are refused) and
+ * starts the server thread. 0, or -errno (logged). */
 int api_server_start(struct api_server *s, const char *path);
 /* Owner: reads efd and answers the waiting request (if any) with handle(). */
 void api_server_dispatch(struct api_server *s,
 			 void (*handle)(void *ctx, const struct api_request *req,
 					struct api_response *resp),
 			 void *ctx);
-/* Owner: later requests get 400 "the microVM has stopped"; unlinks the socket.
+/* Owner: later requests get 400 "the microVM has stopped"; unlinks the socket
+ * if the file is still the one bound.
  * The server thread is left to the process exit (it may be blocked in poll). */
 void api_server_close(struct api_server *s);
 

@@ -7,8 +7,11 @@
  * Anything outside a thread's list kills the whole process
  * (SECCOMP_RET_KILL_PROCESS; the kernel's audit log, dmesg without auditd,
  * names the thread and the system call number). x32 and 32-bit system calls
- * kill too. --seccomp=log allows and logs them instead, for finding what a
- * list lacks; --seccomp=off (--no-seccomp) installs nothing, with a warning. */
+ * kill too. File opens are the exception: refused with EACCES (and logged),
+ * because libraries try them lazily and cope (seccomp_lists.c, OPEN_RULES);
+ * preinit_libraries() keeps the known ones from even trying. --seccomp=log allows and logs them
+ * instead, for finding what a list lacks; --seccomp=off (--no-seccomp) installs nothing, with a
+ * warning. */
 #include "sandbox/sandbox.h"
 #include "sandbox/seccomp_lists.h"
 
@@ -17,7 +20,9 @@
 #include <errno.h>
 #include <getopt.h>
 #include <linux/filter.h>
+#include <jansson.h>
 #include <linux/seccomp.h>
+#include <malloc.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +30,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 static enum sandbox_seccomp_mode seccomp_mode;
@@ -74,7 +80,9 @@ static int add_rule(scmp_filter_ctx ctx, const struct sc_rule *r, uint32_t pid)
 		}
 		cmp[i] = (struct scmp_arg_cmp){ c->arg, SCMP_CMP_MASKED_EQ, mask, datum };
 	}
-	return seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, r->nr, r->nconds, cmp);
+	return seccomp_rule_add_array(ctx,
+				      r->err ? SCMP_ACT_ERRNO((uint32_t)r->err) : SCMP_ACT_ALLOW,
+				      r->nr, r->nconds, cmp);
 }
 
 /* Compiles list kind into BPF (*prog->filter is malloc'ed). */
@@ -139,6 +147,30 @@ static void release(void)
 	compiled.ready = false;
 }
 
+/* Library state that is set up lazily by opening a file, set up now, while
+ * no filter is on (docs/security.md, "Refused, not killed"):
+ * - glibc malloc: a thread's own arena, when its heap shrinks, reads
+ *   /proc/sys/vm/overcommit_memory once (check_may_shrink_heap). One arena for
+ *   every thread means there is no such heap (the main arena grows and
+ *   shrinks with brk); volt's threads allocate little, so sharing it costs
+ *   nothing measurable.
+ * - jansson: the first JSON object seeds its hash from /dev/urandom unless
+ *   json_object_seed() ran (the API thread's error answers, metrics on the
+ *   device thread).
+ * - glibc time: localtime_r() reads /etc/localtime once tzset() has not. */
+static void preinit_libraries(void)
+{
+	static bool done;
+
+	if (done)
+		return;
+	done = true;
+	if (!mallopt(M_ARENA_MAX, 1))
+		pr_debug("seccomp: mallopt(M_ARENA_MAX) refused (another allocator?)");
+	json_object_seed(0);
+	tzset();
+}
+
 int sandbox_seccomp_prepare(void)
 {
 	static bool warned;
@@ -151,6 +183,7 @@ int sandbox_seccomp_prepare(void)
 		warned = true;
 		return 0;
 	}
+	preinit_libraries();
 	if (compiled.ready && compiled.mode == seccomp_mode && compiled.pid == getpid())
 		return 0;
 	release();
@@ -182,9 +215,11 @@ int sandbox_seccomp_enter(enum sandbox_thread kind)
 		pr_err("seccomp: no filter for this thread kind was compiled in this process");
 		return -EINVAL;
 	}
-	/* Without it an unprivileged process may not install a filter. */
+	/* Without it an unprivileged process may not install a filter. FLAG_LOG:
+	 * refused opens (SECCOMP_RET_ERRNO) are logged like kills are. */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
-	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &compiled.prog[kind])) {
+	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_LOG,
+		    &compiled.prog[kind])) {
 		int err = -errno;
 
 		pr_err("seccomp: cannot install the %s filter: %s", sc_lists[kind].name,
@@ -260,14 +295,16 @@ static int cmp_rules(const void *a, const void *b)
 	return c ? c : (x < y ? -1 : x > y);
 }
 
-/* Distinct system calls in list l. */
+/* Distinct system calls that list l allows (refusal rules left out). */
 static int count_syscalls(const struct sc_list *l)
 {
 	int n = 0;
 	size_t i, j;
 
 	for (i = 0; i < l->nrules; i++) {
-		for (j = 0; j < i && l->rules[j].nr != l->rules[i].nr; j++)
+		if (l->rules[i].err)
+			continue;
+		for (j = 0; j < i && (l->rules[j].err || l->rules[j].nr != l->rules[i].nr); j++)
 			;
 		n += j == i;
 	}
@@ -299,6 +336,12 @@ static int print_list(enum sandbox_thread kind)
 		const struct sc_rule *r = sorted[i];
 		bool first = !i || strcmp(sorted[i - 1]->name, r->name);
 
+		if (r->err) {
+			/* Not an allowed call: its own marker, outside the name column. */
+			printf("  - %s: refused, fails with %s (logged), never kills  # %s\n",
+			       r->name, strerrorname_np(r->err), r->why);
+			continue;
+		}
 		printf("  %-16s ", first ? r->name : "");
 		if (!r->nconds)
 			col = printf("any arguments");
@@ -355,7 +398,7 @@ int sandbox_cmd(int argc, char **argv)
 		return -EINVAL;
 	}
 	printf("Outside its list a system call kills volt (SECCOMP_RET_KILL_PROCESS); so do x32\n"
-	       "and 32-bit ones.\n");
+	       "and 32-bit ones. Rules marked 'refused' fail with an errno instead (logged).\n");
 	for (k = 0; !err && k < SANDBOX_THREAD_COUNT; k++) {
 		if (kind >= 0 && k != kind)
 			continue;

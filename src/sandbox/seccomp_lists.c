@@ -8,6 +8,7 @@
  * A rule's `why` says who needs it; keep it true when the code changes. */
 #include "sandbox/seccomp_lists.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <linux/if_tun.h>
@@ -22,9 +23,11 @@
 #define CONDT(i, op, v, text) { (i), (op), (uint64_t)(v), text }
 #define NCONDS(...) (sizeof((struct sc_cond[]){ __VA_ARGS__ }) / sizeof(struct sc_cond))
 /* Any arguments. */
-#define ANY(sys, w)     { SCMP_SYS(sys), #sys, 0, { { 0 } }, w }
+#define ANY(sys, w)     { SCMP_SYS(sys), #sys, 0, { { 0 } }, w, 0 }
 /* Only when every condition holds. */
-#define IF(sys, w, ...) { SCMP_SYS(sys), #sys, NCONDS(__VA_ARGS__), { __VA_ARGS__ }, w }
+#define IF(sys, w, ...) { SCMP_SYS(sys), #sys, NCONDS(__VA_ARGS__), { __VA_ARGS__ }, w, 0 }
+/* Refused with EACCES, whatever the arguments. */
+#define REFUSE(sys, w)  { SCMP_SYS(sys), #sys, 0, { { 0 } }, w, EACCES }
 /* Stringized here: an argument handed on to COND would be expanded first. */
 #define IOCTL(req, w) IF(ioctl, w, CONDT(1, SC_EQ32, req, #req))
 #define FUTEX(op, w)  IF(futex, w, CONDT(1, SC_EQ32, op, #op))
@@ -35,6 +38,18 @@
 	IF(mmap, "malloc", COND(2, SC_CLEAR, PROT_EXEC), COND(3, SC_SET, MAP_ANONYMOUS)),     \
 		IF(mprotect, "malloc: a thread's arena grows", COND(2, SC_CLEAR, PROT_EXEC)), \
 		ANY(munmap, "free, teardown"), ANY(brk, "malloc")
+
+/* Opening a file after a thread's filter is on is never volt's own doing,
+ * but glibc (malloc's heap trimming reads /proc/sys/vm/overcommit_memory),
+ * jansson (hash seed from /dev/urandom) and the like may try lazily and cope
+ * with a failure. A kill there would let any API client end the VM; EACCES
+ * gives nothing either (no descriptor; Landlock would refuse the path too).
+ * The kernel still logs each refusal (SECCOMP_FILTER_FLAG_LOG). Lazy library
+ * state is also initialised before the filters go on (seccomp.c). */
+#define OPEN_RULES                                                                              \
+	REFUSE(open, "libraries' lazy file reads (glibc malloc trim, jansson seed)"),           \
+		REFUSE(openat, "libraries' lazy file reads (glibc malloc trim, jansson seed)"), \
+		REFUSE(openat2, "never used; refused like openat")
 
 /* Mutexes and condition variables (private), pthread_join (shared). */
 #define FUTEX_RULES                                                        \
@@ -102,6 +117,7 @@ static const struct sc_rule vmm_rules[] = {
 	IOCTL(FIONREAD, "metrics to a FIFO: what it holds"),
 	ANY(clock_gettime, "vsock timers, log times (when the vDSO cannot)"),
 	MALLOC_RULES,
+	OPEN_RULES,
 	FUTEX_RULES,
 	FUTEX(FUTEX_WAIT_BITSET | FUTEX_CLOCK_REALTIME, "pthread_join"),
 	KICK_RULES,
@@ -129,6 +145,7 @@ static const struct sc_rule vcpu_rules[] = {
 	ANY(rt_sigreturn, "the kick signal's handler returns"),
 	ANY(gettid, "vm_stop() kicks its own thread too"),
 	MALLOC_RULES,
+	OPEN_RULES,
 	FUTEX_RULES,
 	KICK_RULES,
 	THREAD_EXIT_RULES,
@@ -146,7 +163,9 @@ static const struct sc_rule api_rules[] = {
 	ANY(write, "requests handed to the main thread (eventfd), log lines"),
 	ANY(clock_gettime, "connection timeouts (when the vDSO cannot)"),
 	ANY(clock_nanosleep, "backing off when the HTTP server's select fails"),
+	IF(shutdown, "too many connections: the oldest is closed", COND(1, SC_EQ32, SHUT_RDWR)),
 	MALLOC_RULES,
+	OPEN_RULES,
 	FUTEX_RULES,
 	ANY(rt_sigprocmask, "thread exit"),
 	THREAD_EXIT_RULES,

@@ -1,7 +1,9 @@
 /* The seccomp allow-lists as data (seccomp_lists.c), shared by the filter
  * compiler and `volt sandbox --print` in seccomp.c. A list is a set of rules;
  * a rule allows one system call when all its argument conditions hold, and a
- * system call with several rules is allowed when any of them holds. */
+ * system call with several rules is allowed when any of them holds. A rule
+ * with err set refuses its system call with that errno instead (file opens
+ * that libraries may try lazily: docs/security.md, "Refused, not killed"). */
 #ifndef VOLT_SANDBOX_SECCOMP_LISTS_H
 #define VOLT_SANDBOX_SECCOMP_LISTS_H
 
@@ -33,6 +35,7 @@ struct sc_rule {
 	unsigned int nconds;
 	struct sc_cond conds[SC_MAX_CONDS];
 	const char *why;
+	int err; /* 0: allowed; else answered with -err without running (never a kill) */
 };
 
 struct sc_list {

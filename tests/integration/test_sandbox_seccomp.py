@@ -260,6 +260,8 @@ def test_sandbox_print_lists_every_thread_kind(volt_bin):
         assert not NEVER & set(names), (kind, NEVER & set(names))
     assert "request == KVM_RUN" in p.stdout
     assert "prot without PROT_EXEC" in p.stdout
+    # File opens are refused (EACCES), not allowed and not a kill: libraries try them lazily.
+    assert p.stdout.count("  - openat: refused, fails with EACCES") == 3, p.stdout
     print("\n" + ", ".join(f"{k}: {c} (Firecracker {FIRECRACKER_COUNTS[k]})"
                            for k, (c, _) in lists.items()))
     one = run_volt("sandbox", "--print", "--thread", "vcpu", check=True)
