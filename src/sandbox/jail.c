@@ -662,6 +662,7 @@ int jail_config_rewrite(json_t *root, struct jail_plan *p, char *why, size_t why
 		char *jpath = NULL;
 
 		free(p->vsock_name);
+		p->vsock_name = NULL; /* unique_name() compares names with it */
 		p->vsock_name = unique_name(p, json_string_value(json_object_get(o, "uds_path")));
 		if (!p->vsock_name || asprintf(&jpath, "/%s", p->vsock_name) < 0 ||
 		    json_object_set_new(o, "uds_path", json_string(jpath)))

@@ -241,17 +241,25 @@ static int walk_dirs(int dirfd, const char *path, bool last, mode_t mode, bool o
 		}
 		made = !mkdirat(fd, c, mode);
 		if (!made && errno != EEXIST) {
+			int err = -errno;
+
 			close(fd);
-			return -errno;
+			return err;
 		}
 		nfd = openat(fd, c, DIR_OPEN);
-		close(fd);
 		/* A symlink or a file: ENOTDIR (or ELOOP) either way. */
-		if (nfd < 0)
-			return errno == ELOOP ? -ENOTDIR : -errno;
+		if (nfd < 0) {
+			int err = errno == ELOOP ? -ENOTDIR : -errno;
+
+			close(fd);
+			return err;
+		}
+		close(fd);
 		if (made && own && fchown(nfd, uid, gid)) {
+			int err = -errno;
+
 			close(nfd);
-			return -errno;
+			return err;
 		}
 		fd = nfd;
 	}
@@ -361,7 +369,7 @@ fail:
 
 int jail_make_parent(int rootfd, const char *path, uid_t uid, gid_t gid)
 {
-	int fd, err;
+	int fd = -1, err;
 
 	err = walk_dirs(rootfd, path, false, 0750, true, uid, gid, &fd);
 	if (err) {

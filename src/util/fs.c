@@ -179,7 +179,7 @@ fail:
 
 int read_input(const char *path, size_t max, char **out, size_t *len, char *why, size_t why_size)
 {
-	struct stat st;
+	struct stat st = { 0 };
 	char *buf;
 	size_t got = 0;
 	int fd, err = 0;
