@@ -168,6 +168,7 @@ static const struct sc_rule sanitizer_rules[] = {
 	ANY(getpid, "ASan: a thread's exit; reports begin with ==PID=="),
 	IOCTL(TCGETS, "ASan, UBSan: is stderr a terminal (report colours)"),
 	ANY(exit_group, "ASan, UBSan: a report ends volt from the thread that found the bug"),
+	ANY(read, "clang's ASan: llvm-symbolizer's answers (a pipe, made before the sandbox)"),
 };
 
 const struct sc_list sc_sanitizer_list = { "sanitizers", "every thread, sanitizer builds only",
