@@ -296,6 +296,7 @@ static int count_syscalls(const struct sc_list *l)
 /* l's rules by name, each line starting with indent ("  " or "  + "). */
 static int print_rules(const struct sc_list *l, const char *indent)
 {
+	/* + 1: an empty list still gets a buffer (calloc(0) may be NULL). */
 	const struct sc_rule **sorted = calloc(l->nrules + 1, sizeof(const struct sc_rule *));
 	size_t i;
 	int col;
