@@ -183,7 +183,7 @@ static void get_balloon_stats(struct api_state *s, struct api_response *r)
 
 static void do_action(struct api_state *s, json_t *j, struct api_response *r)
 {
-	char type[32], why[512];
+	char type[32], why[API_REASON_MAX];
 	int err;
 
 	if (api_parse_action(j, type, sizeof(type), why, sizeof(why)))
@@ -312,7 +312,7 @@ static void do_balloon_patch(struct api_state *s, json_t *j, struct api_response
 static void do_logger(struct api_state *s, json_t *j, struct api_response *r)
 {
 	struct api_logger l;
-	char why[512] = "";
+	char why[API_REASON_MAX] = "";
 	int err;
 
 	if (api_parse_logger(j, &l, why, sizeof(why)))

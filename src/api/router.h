@@ -16,6 +16,9 @@
 /* Firecracker's default payload limit. */
 #define API_MAX_PAYLOAD	    51200
 #define API_INSTANCE_ID_MAX 64
+/* Room for a reason why something failed (what api_ops fill in why), and
+ * for keeping it: both sides use this size, so a reason kept is never cut. */
+#define API_REASON_MAX 512
 
 struct api_ops {
 	/* InstanceStart: create and start the VM from cfg; 0, or -errno with
@@ -42,7 +45,7 @@ struct api_state {
 	char id[API_INSTANCE_ID_MAX + 1];
 	bool started; /* InstanceStart succeeded */
 	bool failed;  /* InstanceStart failed: no more configuration */
-	char fail_reason[256];
+	char fail_reason[API_REASON_MAX];
 };
 
 struct api_response {

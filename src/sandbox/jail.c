@@ -26,6 +26,7 @@
 #include "kernel/kernel.h"
 #include "kernel/rootfs.h"
 #include "sandbox/jail.h"
+#include "sandbox/sanitizer.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/parse.h"
@@ -1218,6 +1219,8 @@ int jail_cmd(int argc, char **argv)
 		pr_info("jail: the API socket is %s%s", root, plan.sock);
 	if (o.daemonize && (err = daemonize(devnull)))
 		goto out;
+	/* A sanitizer build's leak check runs now: the jail has no /proc. */
+	sandbox_sanitizer_prepare();
 	err = enter_jail(root, rootfd);
 	if (err)
 		goto out;

@@ -18,6 +18,7 @@
  * (a test knob that simulates an older kernel). A weaker ABI is warned about
  * once; a kernel without Landlock is an error only in "require" mode. */
 #include "sandbox/sandbox.h"
+#include "sandbox/sanitizer.h"
 
 #include "util/log.h"
 #include "vmm/vm.h"
@@ -261,6 +262,8 @@ int sandbox_landlock_apply(const struct vm_config *cfg)
 			strerror(-abi));
 		return 0;
 	}
+	/* A sanitizer build reads what it needs from /proc while it still can. */
+	sandbox_sanitizer_prepare();
 	kernel_abi = ll_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
 	if (abi > ABI_USED)
 		abi = ABI_USED;

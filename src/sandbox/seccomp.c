@@ -13,6 +13,7 @@
  * instead, for finding what a list lacks; --seccomp=off (--no-seccomp) installs nothing, with a
  * warning. */
 #include "sandbox/sandbox.h"
+#include "sandbox/sanitizer.h"
 #include "sandbox/seccomp_lists.h"
 
 #include "util/log.h"
@@ -109,6 +110,13 @@ static int compile(enum sandbox_thread kind, enum sandbox_seccomp_mode mode,
 			pr_err("seccomp: %s list: cannot add %s: %s", l->name, l->rules[i].name,
 			       strerror(-err));
 	}
+	/* Empty unless this is a sanitizer build. */
+	for (i = 0; !err && i < sc_sanitizer_list.nrules; i++) {
+		err = add_rule(ctx, &sc_sanitizer_list.rules[i], (uint32_t)pid);
+		if (err)
+			pr_err("seccomp: %s list: cannot add %s: %s", sc_sanitizer_list.name,
+			       sc_sanitizer_list.rules[i].name, strerror(-err));
+	}
 	/* libseccomp 2.5 exports to a file descriptor only. */
 	if (!err && (fd = memfd_create("volt-seccomp", MFD_CLOEXEC)) < 0)
 		err = -errno;
@@ -176,6 +184,8 @@ int sandbox_seccomp_prepare(void)
 	static bool warned;
 	int k, err = 0;
 
+	if (seccomp_mode != SANDBOX_SECCOMP_OFF)
+		sandbox_sanitizer_prepare();
 	if (seccomp_mode == SANDBOX_SECCOMP_OFF) {
 		if (!warned)
 			pr_warn("seccomp is off (--no-seccomp): a guest that escapes KVM into volt "
@@ -206,7 +216,7 @@ int sandbox_seccomp_prepare(void)
 	return 0;
 }
 
-int sandbox_seccomp_enter(enum sandbox_thread kind)
+static int enter(enum sandbox_thread kind)
 {
 	if (seccomp_mode == SANDBOX_SECCOMP_OFF)
 		return 0;
@@ -227,6 +237,15 @@ int sandbox_seccomp_enter(enum sandbox_thread kind)
 		return err;
 	}
 	return 0;
+}
+
+int sandbox_seccomp_enter(enum sandbox_thread kind)
+{
+	int err = enter(kind);
+
+	if (!err)
+		sandbox_sanitizer_selftest(kind); /* sanitizer builds, when a test asks */
+	return err;
 }
 
 /* --print: what each argument is called, for the readers of the lists. */
@@ -311,24 +330,16 @@ static int count_syscalls(const struct sc_list *l)
 	return n;
 }
 
-static int print_list(enum sandbox_thread kind)
+/* l's rules by name, each line starting with indent ("  " or "  + "). */
+static int print_rules(const struct sc_list *l, const char *indent)
 {
-	const struct sc_list *l = &sc_lists[kind];
-	const struct sc_rule **sorted = calloc(l->nrules, sizeof(const struct sc_rule *));
-	struct sock_fprog prog = { 0 };
+	/* + 1: an empty list still gets a buffer (calloc(0) may be NULL). */
+	const struct sc_rule **sorted = calloc(l->nrules + 1, sizeof(const struct sc_rule *));
 	size_t i;
-	int err, col;
+	int col;
 
 	if (!sorted)
 		return -ENOMEM;
-	err = compile(kind, SANDBOX_SECCOMP_KILL, &prog);
-	if (err) {
-		free(sorted);
-		return err;
-	}
-	printf("%s (%s): %d system calls, %zu rules, %u BPF instructions\n", l->name, l->threads,
-	       count_syscalls(l), l->nrules, prog.len);
-	free(prog.filter);
 	for (i = 0; i < l->nrules; i++)
 		sorted[i] = &l->rules[i];
 	qsort(sorted, l->nrules, sizeof(const struct sc_rule *), cmp_rules);
@@ -342,7 +353,7 @@ static int print_list(enum sandbox_thread kind)
 			       r->name, strerrorname_np(r->err), r->why);
 			continue;
 		}
-		printf("  %-16s ", first ? r->name : "");
+		printf("%s%-16s ", indent, first ? r->name : "");
 		if (!r->nconds)
 			col = printf("any arguments");
 		else
@@ -351,6 +362,21 @@ static int print_list(enum sandbox_thread kind)
 	}
 	free(sorted);
 	return 0;
+}
+
+static int print_list(enum sandbox_thread kind)
+{
+	const struct sc_list *l = &sc_lists[kind];
+	struct sock_fprog prog = { 0 };
+	int err;
+
+	err = compile(kind, SANDBOX_SECCOMP_KILL, &prog);
+	if (err)
+		return err;
+	printf("%s (%s): %d system calls, %zu rules, %u BPF instructions\n", l->name, l->threads,
+	       count_syscalls(l), l->nrules, prog.len);
+	free(prog.filter);
+	return print_rules(l, "  ");
 }
 
 static const char sandbox_usage[] =
@@ -404,6 +430,14 @@ int sandbox_cmd(int argc, char **argv)
 			continue;
 		printf("\n");
 		err = print_list((enum sandbox_thread)k);
+	}
+	if (!err && sc_sanitizer_list.nrules) {
+		/* Marked "+", apart from the lists: the shipped build has none. */
+		printf("\nThis is a sanitizer build: every list above also allows what the "
+		       "sanitizer\nruntimes need (%d system calls, %zu rules; the shipped build "
+		       "has none of them):\n",
+		       count_syscalls(&sc_sanitizer_list), sc_sanitizer_list.nrules);
+		err = print_rules(&sc_sanitizer_list, "  + ");
 	}
 	if (err)
 		pr_err("seccomp: cannot compile the lists: %s", strerror(-err));

@@ -171,6 +171,33 @@ static const struct sc_rule api_rules[] = {
 	THREAD_EXIT_RULES,
 };
 
+/* ---- sanitizer build only (meson -Dsanitizers=true) ----------------------
+ * What the ASan, LSan and UBSan runtimes do behind the filters, added to every
+ * thread's list in that build alone, so that it runs with the same filters in
+ * kill mode as the shipped build (which has none of these). A report may come
+ * from any thread, so one list serves all. docs/security.md, "Sanitizer
+ * builds", says more. */
+#ifdef VOLT_SANITIZERS
+static const struct sc_rule sanitizer_rules[] = {
+	IF(madvise, "ASan: a thread's exit gives back its stack's shadow memory",
+	   COND(2, SC_EQ32, MADV_NOHUGEPAGE)),
+	IF(madvise, "ASan: a thread's exit keeps its stack's shadow out of core dumps",
+	   COND(2, SC_EQ32, MADV_DONTDUMP)),
+	ANY(gettid, "ASan: a thread's exit; reports name the thread"),
+	ANY(getpid, "ASan: a thread's exit; reports begin with ==PID=="),
+	IOCTL(TCGETS, "ASan, UBSan: is stderr a terminal (report colours)"),
+	ANY(exit_group, "ASan, UBSan: a report ends volt from the thread that found the bug"),
+	ANY(read, "clang's ASan: llvm-symbolizer's answers (a pipe, made before the sandbox)"),
+};
+
+const struct sc_list sc_sanitizer_list = { "sanitizers", "every thread, sanitizer builds only",
+					   sanitizer_rules,
+					   sizeof(sanitizer_rules) / sizeof(sanitizer_rules[0]) };
+#else
+const struct sc_list sc_sanitizer_list = { "sanitizers", "none in this build", NULL, 0 };
+#endif
+/* ---- end of the sanitizer build's rules ---------------------------------- */
+
 #define LIST(n, t, r)                             \
 	{                                         \
 		n, t, r, sizeof(r) / sizeof(r[0]) \

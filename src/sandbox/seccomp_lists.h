@@ -46,5 +46,7 @@ struct sc_list {
 };
 
 extern const struct sc_list sc_lists[SANDBOX_THREAD_COUNT];
+/* Added to every list in a sanitizer build; empty in the shipped build. */
+extern const struct sc_list sc_sanitizer_list;
 
 #endif

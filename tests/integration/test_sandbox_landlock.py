@@ -19,6 +19,8 @@ import time
 
 import pytest
 
+from conftest import VOLT
+
 PROBE_C = r"""
 #include <errno.h>
 #include <fcntl.h>
@@ -91,6 +93,15 @@ def probe_lib(tmp_path_factory):
     return d / "probe.so"
 
 
+def preload(probe_lib):
+    """LD_PRELOAD for the probe; after ASan's runtime when volt is a sanitizer build
+    (make test-debug): ASan refuses to start unless its runtime comes first."""
+    libs = subprocess.run(["ldd", str(VOLT)], capture_output=True, text=True).stdout
+    asan = [l.split("=>")[1].split()[0] for l in libs.splitlines()
+            if "libasan" in l and "=>" in l]
+    return ":".join(asan + [str(probe_lib)])
+
+
 def start(vm, guest_kit, tmp_path, probe_lib, port, name, max_abi=None):
     d = tmp_path / name
     d.mkdir()
@@ -98,7 +109,7 @@ def start(vm, guest_kit, tmp_path, probe_lib, port, name, max_abi=None):
     drive.write_bytes(b"HOSTDATA" + bytes(1024 * 1024 - 8))
     denied = d / "not-in-config"
     denied.write_text("secret")
-    env = dict(os.environ, LD_PRELOAD=str(probe_lib), PROBE_OUT=str(d / "probe.out"),
+    env = dict(os.environ, LD_PRELOAD=preload(probe_lib), PROBE_OUT=str(d / "probe.out"),
                PROBE_DENIED=str(denied), PROBE_DRIVE=str(drive), PROBE_PORT=str(port))
     if max_abi is not None:
         env["VOLT_LANDLOCK_MAX_ABI"] = str(max_abi)

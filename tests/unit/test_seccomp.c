@@ -602,3 +602,33 @@ Test(seccomp, sandbox_cmd_prints_each_list)
 	/* --thread vcpu: once more, alone. */
 	cr_assert(strstr(strstr(out, "vcpu (") + 1, "vcpu ("), "%s", out);
 }
+
+/* What a sanitizer build adds to every list (seccomp_lists.c): nothing in the
+ * shipped build; in a sanitizer build, each rule names its user, risky calls
+ * carry conditions, and none is an escape (nor sigaltstack: ASan runs without
+ * alternate signal stacks there). */
+Test(seccomp, sanitizer_rules_only_in_sanitizer_builds)
+{
+#ifdef VOLT_SANITIZERS
+	static const char *const never[] = { "execve",	"clone",       "clone3",   "fork",
+					     "ptrace",	"open",	       "openat",   "prctl",
+					     "seccomp", "sigaltstack", "mprotect", "unlink" };
+	const struct sc_list *l = &sc_sanitizer_list;
+	size_t i, j;
+
+	cr_assert_gt(l->nrules, 0);
+	for (i = 0; i < l->nrules; i++) {
+		const struct sc_rule *r = &l->rules[i];
+
+		cr_assert(r->why && r->why[0], "%s", r->name);
+		if (!strcmp(r->name, "ioctl") || !strcmp(r->name, "madvise"))
+			cr_assert_gt(r->nconds, 0, "%s with any arguments", r->name);
+		for (j = 0; j < sizeof(never) / sizeof(never[0]); j++)
+			cr_assert_neq(r->nr, seccomp_syscall_resolve_name(never[j]),
+				      "the sanitizer rules allow %s", never[j]);
+	}
+#else
+	cr_assert_eq(sc_sanitizer_list.nrules, 0);
+	cr_assert_null(sc_sanitizer_list.rules);
+#endif
+}
