@@ -11,6 +11,7 @@
 
 #include "sandbox/sandbox.h"
 #include "util/log.h"
+#include "util/parse.h"
 #include "vmm/metrics.h"
 
 #include <errno.h>
@@ -357,24 +358,13 @@ static int bind_socket(struct api_server *s, const char *path)
 	return 0;
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 size_t api_url_unescape(char *s)
 {
 	char *in = s, *out = s;
 
 	while (*in) {
-		int hi = in[0] == '%' ? hex_digit(in[1]) : -1;
-		int lo = hi >= 0 ? hex_digit(in[2]) : -1;
+		int hi = in[0] == '%' ? parse_hex_digit(in[1]) : -1;
+		int lo = hi >= 0 ? parse_hex_digit(in[2]) : -1;
 		int c = hi * 16 + lo;
 
 		if (hi >= 0 && lo >= 0 && c >= 0x20 && c != 0x7f) {

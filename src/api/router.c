@@ -1,5 +1,6 @@
 /* Method + path -> handler, Firecracker's pre-/post-boot rules, JSON answers. */
 #include "api/router.h"
+#include "util/parse.h"
 
 #include "volt-config.h"
 
@@ -76,29 +77,6 @@ void api_state_init(struct api_state *s, const struct api_ops *ops, void *ctx, c
 	snprintf(s->id, sizeof(s->id), "%s", id ? id : "anonymous-instance");
 }
 
-/* Messages quote request bytes: keep them printable ASCII so they are valid
- * JSON strings whatever arrived (and however snprintf truncated them), and
- * escape the others (\n, \xNN) so the client sees what it sent. */
-static void escape(const char *in, char *out, size_t size)
-{
-	size_t n = 0;
-
-	for (; *in && n + 5 < size; in++) {
-		unsigned char c = (unsigned char)*in;
-
-		if (c >= 0x20 && c <= 0x7e)
-			out[n++] = (char)c;
-		else if (c == '\n' || c == '\t' || c == '\r')
-			n += (size_t)snprintf(out + n, size - n, "\\%c",
-					      c == '\n'	  ? 'n'
-					      : c == '\t' ? 't'
-							  : 'r');
-		else
-			n += (size_t)snprintf(out + n, size - n, "\\x%02x", c);
-	}
-	out[n] = '\0';
-}
-
 static void answer_json(struct api_response *r, int status, json_t *j)
 {
 	r->status = status;
@@ -110,11 +88,14 @@ static void answer_json(struct api_response *r, int status, json_t *j)
 	}
 }
 
+/* Messages quote request bytes: kept printable ASCII so they are valid JSON
+ * strings whatever arrived (and however snprintf cut them), the rest escaped
+ * so the client sees what it sent. */
 void api_fault(struct api_response *r, int status, const char *msg)
 {
 	char buf[1024];
 
-	escape(msg, buf, sizeof(buf));
+	escape_controls(msg, buf, sizeof(buf), true);
 	answer_json(r, status, json_pack("{s:s}", "fault_message", buf));
 }
 

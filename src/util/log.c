@@ -1,4 +1,5 @@
 #include "util/log.h"
+#include "util/parse.h"
 
 #include "util/fs.h"
 
@@ -210,31 +211,6 @@ static int stderr_prefix(char *buf, size_t size, enum log_level level, const cha
 	return n;
 }
 
-/* Messages quote user input (paths, ids, guest strings): a newline or escape
- * sequence in it must not forge a log line or drive the terminal, so control
- * bytes become \n, \t, \r or \xNN. */
-static void escape_controls(const char *in, char *out, size_t size)
-{
-	size_t n = 0;
-
-	for (; *in && n + 5 < size; in++) {
-		unsigned char c = (unsigned char)*in;
-
-		if (c >= 0x20 && c != 0x7f) {
-			out[n++] = (char)c;
-			continue;
-		}
-		if (c == '\n' || c == '\t' || c == '\r')
-			n += (size_t)snprintf(out + n, size - n, "\\%c",
-					      c == '\n'	  ? 'n'
-					      : c == '\t' ? 't'
-							  : 'r');
-		else
-			n += (size_t)snprintf(out + n, size - n, "\\x%02x", c);
-	}
-	out[n] = '\0';
-}
-
 static void vlog(enum log_level level, const char *file, int line, const char *fmt, va_list ap)
 {
 	char raw[MSG_MAX], msg[MSG_MAX], out[LOG_LINE_MAX];
@@ -246,7 +222,7 @@ static void vlog(enum log_level level, const char *file, int line, const char *f
 	if (level != LOG_ERROR && level > log_get_level())
 		return;
 	vsnprintf(raw, sizeof(raw), fmt, ap);
-	escape_controls(raw, msg, sizeof(msg));
+	escape_controls(raw, msg, sizeof(msg), false);
 	if (level == LOG_ERROR) {
 		memcpy(last_error, msg, sizeof(msg));
 		if (level > log_get_level())

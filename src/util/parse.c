@@ -97,3 +97,38 @@ int parse_id_check(const char *id, char *why, size_t why_size)
 		snprintf(why, why_size, "'%s' may only hold letters, digits and '_'", id);
 	return -EINVAL;
 }
+
+int parse_hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+void escape_controls(const char *in, char *out, size_t size, bool non_ascii)
+{
+	size_t n = 0;
+
+	if (!size)
+		return;
+	for (; *in && n + 5 < size; in++) {
+		unsigned char c = (unsigned char)*in;
+
+		if (c >= 0x20 && c != 0x7f && (c < 0x80 || !non_ascii)) {
+			out[n++] = (char)c;
+			continue;
+		}
+		if (c == '\n' || c == '\t' || c == '\r')
+			n += (size_t)snprintf(out + n, size - n, "\\%c",
+					      c == '\n'	  ? 'n'
+					      : c == '\t' ? 't'
+							  : 'r');
+		else
+			n += (size_t)snprintf(out + n, size - n, "\\x%02x", c);
+	}
+	out[n] = '\0';
+}

@@ -21,6 +21,12 @@ int parse_size(const char *s, uint64_t default_unit, uint64_t *bytes);
  * field in its own words). */
 #define PARSE_ID_MAX 64
 int parse_id_check(const char *id, char *why, size_t why_size);
+/* 0-15 for a hex digit, else -1. */
+int parse_hex_digit(char c);
+/* Copies in to out (NUL-terminated, cut to fit size) with control bytes as
+ * \n, \t, \r or \xNN, and with non_ascii also bytes above 0x7e as \xNN: what
+ * a user or client sent, shown without letting it forge lines or bytes. */
+void escape_controls(const char *in, char *out, size_t size, bool non_ascii);
 /* The value of the first "key=value" line of text (truncated to size). */
 bool text_value(const char *text, const char *key, char *val, size_t size);
 

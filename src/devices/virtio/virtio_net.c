@@ -5,6 +5,7 @@
 #include "devices/virtio/virtio_net.h"
 
 #include "util/log.h"
+#include "util/parse.h"
 #include "vmm/metrics.h"
 
 #include <endian.h>
@@ -59,17 +60,6 @@ struct virtio_net {
 
 /* --- configuration --------------------------------------------------------- */
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int net_mac_parse(const char *s, uint8_t mac[6], char *why, size_t why_size)
 {
 	static const uint8_t zero[6];
@@ -79,7 +69,7 @@ int net_mac_parse(const char *s, uint8_t mac[6], char *why, size_t why_size)
 		const char *p = s + 3 * i;
 		int hi, lo;
 
-		if ((hi = hexval(p[0])) < 0 || (lo = hexval(p[1])) < 0 ||
+		if ((hi = parse_hex_digit(p[0])) < 0 || (lo = parse_hex_digit(p[1])) < 0 ||
 		    p[2] != (i == 5 ? '\0' : ':'))
 			return INVALID(
 				"bad MAC '%s': expected six hex bytes like 52:54:00:12:34:56", s);
