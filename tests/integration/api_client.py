@@ -61,14 +61,19 @@ class ApiClient:
     def patch(self, url, body):
         return self.request("PATCH", url, body)
 
-    def raw(self, data, timeout=30):
-        """Sends raw bytes and returns the whole answer (bytes)."""
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(timeout)
-        s.connect(self.path)
+    def raw(self, data, timeout=30, shut=False, sock=None):
+        """Sends raw bytes (then, with shut, ends the sending side) and returns the
+        whole answer (bytes); sock: an already connected socket to use."""
+        s = sock
+        if s is None:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(timeout)
+            s.connect(self.path)
         try:
             try:
                 s.sendall(data)
+                if shut:
+                    s.shutdown(socket.SHUT_WR)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the server answered and closed before reading it all
             out = b""

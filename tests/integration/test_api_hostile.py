@@ -54,26 +54,7 @@ def connect(path, timeout=10):
 
 def exchange(path, data, timeout=20, shut=False):
     """Sends data on a fresh connection, returns all bytes answered until EOF."""
-    s = connect(path, timeout)
-    try:
-        try:
-            s.sendall(data)
-            if shut:
-                s.shutdown(socket.SHUT_WR)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # answered and closed before the body was all read
-        out = b""
-        while True:
-            try:
-                chunk = s.recv(65536)
-            except ConnectionResetError:
-                break
-            if not chunk:
-                break
-            out += chunk
-        return out
-    finally:
-        s.close()
+    return ApiClient(path).raw(data, shut=shut, sock=connect(path, timeout))
 
 
 def request(method, url, body=b"", extra=b""):
