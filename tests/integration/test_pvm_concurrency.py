@@ -68,13 +68,13 @@ def run_battery(vm, guest_kit, tmp_path, cpus, per_loop, timeout):
     total = sum(int(n) for _, _, n in loops)
     failed = sum(int(f) for _, f, _ in loops)
     faults = int(re.search(r"CONC-KLOG-FAULTS (\d+)", out).group(1))
+    print(f"\n{cpus} vCPU(s): {total} processes in {len(loops)} concurrent loops, "
+          f"{failed} failed, {faults} faults in the kernel log, "
+          f"{time.monotonic() - t_ready:.0f}s of guest time")
     tunables = re.search(r"CONC-TUNABLES \[(.*?)\]", out).group(1)
     if host_is_pvm():
         # What keeps glibc's string functions off the AVX registers there.
         assert "glibc.cpu.hwcaps=" in tunables and "-AVX2" in tunables, tunables
-    print(f"\n{cpus} vCPU(s): {total} processes in {len(loops)} concurrent loops, "
-          f"{failed} failed, {faults} faults in the kernel log, "
-          f"{time.monotonic() - t_ready:.0f}s of guest time")
     assert failed == 0 and faults == 0, "\n".join(
         l for l in out.splitlines() if "CONC-" in l or "segfault" in l or "protection" in l)
 
@@ -86,7 +86,7 @@ def test_concurrent_processes_never_crash(vm, guest_kit, tmp_path, cpus):
 
 
 @pytest.mark.skipif(os.environ.get("VOLT_SLOW_TESTS") != "1",
-                    reason="slow on PVM hosts (~15 min per boot): set VOLT_SLOW_TESTS=1")
+                    reason="slow on PVM hosts (~16 min at 1 vCPU, ~12 at 2): set VOLT_SLOW_TESTS=1")
 @pytest.mark.parametrize("cpus", [1, 2])
 def test_a_thousand_concurrent_processes_never_crash(vm, guest_kit, tmp_path, cpus):
     """5 concurrent loops of 200 short-lived processes (1000 execs), no crash."""
