@@ -33,6 +33,19 @@
 #define POST_PORT	 0x80
 /* Appended on PVM hosts: features CPUID cannot hide there (vmm/host.h). */
 #define PVM_CMDLINE "noxsave clearcpuid=popcnt,smap,erms,fsrm noapic"
+/*
+ * Also appended on PVM hosts unless the command line sets GLIBC_TUNABLES: the
+ * kernel hands it to init as an environment variable. Guest user mode runs
+ * natively there with the host's XCR0 (AVX and AVX-512 enabled) and sees the
+ * host's CPUID, but a guest kernel booted with noxsave (the emulator cannot
+ * run xsave*) saves only the x87/SSE registers when it switches tasks, so
+ * guest processes using AVX registers clobber each other's (issue #11:
+ * glibc's AVX string functions then corrupt memory and processes die). This
+ * keeps glibc's string functions on SSE2; other AVX users stay exposed.
+ */
+#define PVM_CMDLINE_ENV                                                            \
+	"GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX,-AVX2,-AVX512F,-AVX512VL,-AVX512BW," \
+	"-AVX512DQ,-AVX512CD,-AVX_Fast_Unaligned_Load,-FMA,-F16C"
 
 void vm_stop(struct vm *vm, int code, const char *fmt, ...)
 {
@@ -358,6 +371,10 @@ static int build_cmdline(const struct vm *vm, char *buf, size_t size)
 	if (w >= 0 && (size_t)w < size - n && vm->cfg.pvm_host && !strstr(buf, "clearcpuid=")) {
 		n += (size_t)w;
 		w = snprintf(buf + n, size - n, "%s%s", n ? " " : "", PVM_CMDLINE);
+	}
+	if (w >= 0 && (size_t)w < size - n && vm->cfg.pvm_host && !strstr(buf, "GLIBC_TUNABLES=")) {
+		n += (size_t)w;
+		w = snprintf(buf + n, size - n, "%s%s", n ? " " : "", PVM_CMDLINE_ENV);
 	}
 	if (w < 0 || (size_t)w >= size - n)
 		return -E2BIG;
