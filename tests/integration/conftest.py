@@ -128,5 +128,14 @@ def guest_kit(volt_bin):
             "initrd": Path(r.stdout.strip())}
 
 
+def preload(lib):
+    """LD_PRELOAD for a test-only library; after ASan's runtime when volt is a sanitizer build
+    (make test-debug): ASan refuses to start unless its runtime comes first."""
+    libs = subprocess.run(["ldd", str(VOLT)], capture_output=True, text=True).stdout
+    asan = [l.split("=>")[1].split()[0] for l in libs.splitlines()
+            if "libasan" in l and "=>" in l]
+    return ":".join(asan + [str(lib)])
+
+
 def host_is_pvm():
     return os.path.exists("/sys/module/kvm_pvm")

@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from conftest import VOLT
+from conftest import preload
 
 PROBE_C = r"""
 #include <errno.h>
@@ -91,15 +91,6 @@ def probe_lib(tmp_path_factory):
     subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-o", d / "probe.so", d / "probe.c"],
                    check=True)
     return d / "probe.so"
-
-
-def preload(probe_lib):
-    """LD_PRELOAD for the probe; after ASan's runtime when volt is a sanitizer build
-    (make test-debug): ASan refuses to start unless its runtime comes first."""
-    libs = subprocess.run(["ldd", str(VOLT)], capture_output=True, text=True).stdout
-    asan = [l.split("=>")[1].split()[0] for l in libs.splitlines()
-            if "libasan" in l and "=>" in l]
-    return ":".join(asan + [str(probe_lib)])
 
 
 def start(vm, guest_kit, tmp_path, probe_lib, port, name, max_abi=None):
