@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import stat
-import subprocess
 import tempfile
 import time
 from pathlib import Path

@@ -55,7 +55,6 @@ def run_battery(vm, guest_kit, tmp_path, cpus, per_loop, timeout):
     initrd = make_initrd(tmp_path, guest_kit["initrd"])
     args = " ".join(f"'{c}'" for c in LOOPS)
     cmdline = f'console=ttyS0 reboot=k panic=-1 quiet volt.cmd="sh /conc.sh {per_loop} {args}"'
-    t0 = time.monotonic()
     p = vm("run", "--kernel", guest_kit["vmlinux"], "--initrd", initrd, "--cpus", str(cpus),
            "--mem", "128", "--cmdline", cmdline)
     p.wait_for("VOLT-GUEST-READY", 300)

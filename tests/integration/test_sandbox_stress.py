@@ -17,8 +17,6 @@ import sys
 import threading
 import time
 
-import pytest
-
 from api_client import ApiClient, wait_for_socket
 from conftest import VOLT
 

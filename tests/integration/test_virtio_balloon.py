@@ -14,7 +14,6 @@ from the peak (VmHWM) to VmRSS once the balloon is full is what MADV_DONTNEED re
 """
 import re
 import subprocess
-import time
 
 import pytest
 
