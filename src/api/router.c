@@ -278,10 +278,8 @@ static void do_balloon_patch(struct api_state *s, json_t *j, struct api_response
 		return api_fault(r, 400, why);
 	if (!s->cfg.has_balloon)
 		return api_fault(r, 400, "balloon: no balloon device is configured");
-	if (mib >= s->cfg.mem_mib)
-		return faultf(r, 400,
-			      "balloon: amount_mib: %u MiB is not less than the guest's %u MiB",
-			      mib, s->cfg.mem_mib);
+	if (balloon_size_check(mib, (uint64_t)s->cfg.mem_mib << 20, why, sizeof(why)))
+		return faultf(r, 400, "balloon: amount_mib: %s", why);
 	err = s->ops->balloon_set ? s->ops->balloon_set(s->ctx, mib) : -ENOSYS;
 	if (err)
 		return faultf(r, 400, "balloon: amount_mib: %s", strerror(-err));

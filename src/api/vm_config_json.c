@@ -854,9 +854,11 @@ int api_config_to_vm(const struct api_config *c, struct vm_config *out, char *cm
 	out->vsock = c->vsock;
 	out->has_balloon = c->has_balloon;
 	out->balloon = c->balloon;
-	if (c->has_balloon && c->balloon.mib >= c->mem_mib)
-		return fail(why, why_size,
-			    "balloon: amount_mib: %u MiB is not less than the guest's %u MiB",
-			    c->balloon.mib, c->mem_mib);
+	if (c->has_balloon) {
+		char reason[128];
+
+		if (balloon_size_check(c->balloon.mib, out->mem_size, reason, sizeof(reason)))
+			return fail(why, why_size, "balloon: amount_mib: %s", reason);
+	}
 	return 0;
 }

@@ -65,8 +65,8 @@ static const char usage[] =
 	"--initrd and --drive (the guest kit's, without --kernel) are hard-linked or copied\n"
 	"there, never changed: a writable drive must be writable by UID:GID as it is and\n"
 	"on DIR's file system. DIR must be a real directory (no symlinks) owned by root.\n"
-	"UID or GID 0 needs --allow-root. --vsock uds=PATH becomes DIR/volt/ID/root/<name of "
-	"PATH>. --cgroup sets a\n"
+	"UID or GID 0 needs --allow-root. --vsock uds=PATH becomes\n"
+	"DIR/volt/ID/root/<name of PATH>. --cgroup sets a\n"
 	"cgroup file (memory.max=256M, pids.max=100, cpu.max=...) in the group\n"
 	"<hierarchy>/" DEFAULT_PARENT
 	"/ID. --rlimit takes fsize, no-file, nproc, memlock or core.\n"

@@ -39,19 +39,6 @@ bool jail_may_access(const struct stat *st, uid_t uid, gid_t gid, bool write)
 	return st->st_mode & (write ? S_IWOTH : S_IROTH);
 }
 
-static const char *kind_name(mode_t mode)
-{
-	if (S_ISFIFO(mode))
-		return "a FIFO";
-	if (S_ISDIR(mode))
-		return "a directory";
-	if (S_ISCHR(mode))
-		return "a character device";
-	if (S_ISSOCK(mode))
-		return "a socket";
-	return "not a regular file";
-}
-
 int jail_source_check(const struct jail_file *f, const struct stat *st, uid_t uid, gid_t gid,
 		      char *why, size_t why_size)
 {
@@ -59,7 +46,8 @@ int jail_source_check(const struct jail_file *f, const struct stat *st, uid_t ui
 
 	if (!S_ISREG(st->st_mode) && !S_ISBLK(st->st_mode) && !(fifo && f->fifo_ok)) {
 		snprintf(why, why_size, "%s: %s; a %s must be a regular file%s", f->src,
-			 kind_name(st->st_mode), f->fifo_ok ? "log or metrics path" : "VM's file",
+			 file_type_name(st->st_mode),
+			 f->fifo_ok ? "log or metrics path" : "VM's file",
 			 f->fifo_ok ? " or a FIFO" : " or a block device");
 		return -EINVAL;
 	}
@@ -83,20 +71,18 @@ int jail_open_source(const struct jail_file *f, uid_t uid, gid_t gid, int *fd, s
 	int err;
 
 	/* Symlinks are followed here, once: from now on the descriptor is the
-	 * file. O_NONBLOCK: opening a FIFO would wait for a writer. */
-	*fd = open(f->src, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	if (*fd < 0 || fstat(*fd, st)) {
-		err = -errno;
-		pr_err("%s: %s", f->src, strerror(errno));
-		goto fail;
+	 * file. open_input: opening a FIFO does not wait for a writer. */
+	err = open_input(f->src, O_RDONLY, INPUT_FILE | INPUT_BLOCK | (f->fifo_ok ? INPUT_FIFO : 0),
+			 fd, st, why, sizeof(why));
+	if (err) {
+		pr_err("%s: %s", f->src, why);
+		return err;
 	}
 	err = jail_source_check(f, st, uid, gid, why, sizeof(why));
 	if (!err)
 		return 0;
 	pr_err("%s", why);
-fail:
-	if (*fd >= 0)
-		close(*fd);
+	close(*fd);
 	*fd = -1;
 	return err;
 }
@@ -117,13 +103,9 @@ static int link_fd(int fd, int dirfd, const char *name)
 }
 
 /* Copies what fd holds into a new dirfd/name, mode, owned by uid:gid when
- * own; copy_file_range shares the blocks (a reflink) where the file system
- * can. A failed copy is removed. */
+ * own. A failed copy is removed. */
 static int copy_fd(int fd, int dirfd, const char *name, mode_t mode, bool own, uid_t uid, gid_t gid)
 {
-	char buf[65536];
-	loff_t off = 0;
-	bool plain = false;
 	int out, err = 0;
 
 	out = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
@@ -131,29 +113,8 @@ static int copy_fd(int fd, int dirfd, const char *name, mode_t mode, bool own, u
 		return -errno;
 	if (own && fchown(out, uid, gid))
 		err = -errno;
-	while (!err) {
-		ssize_t n;
-
-		if (!plain) {
-			n = copy_file_range(fd, &off, out, NULL, 1 << 30, 0);
-			if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
-				      errno == EOPNOTSUPP)) {
-				plain = true;
-				continue;
-			}
-		} else {
-			n = pread(fd, buf, sizeof(buf), off);
-			if (n > 0)
-				err = write_all(out, buf, (size_t)n);
-			off += n > 0 ? n : 0;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			err = -errno;
-		if (n <= 0)
-			break;
-	}
+	if (!err)
+		err = copy_fd_data(fd, out);
 	if (close(out) && !err)
 		err = -errno;
 	if (err)
@@ -267,23 +228,31 @@ static int walk_dirs(int dirfd, const char *path, bool last, mode_t mode, bool o
 	return 0;
 }
 
+/* src (a path of the host's own files: volt and its libraries) as
+ * dirfd/name: a hard link, else a copy with mode. An existing name is fine. */
+static int link_or_copy(const char *src, int dirfd, const char *name, mode_t mode)
+{
+	int in, err;
+
+	if (!linkat(AT_FDCWD, src, dirfd, name, 0) || errno == EEXIST)
+		return 0;
+	err = open_input(src, O_RDONLY, INPUT_FILE, &in, NULL, NULL, 0);
+	if (err)
+		return err;
+	err = copy_fd(in, dirfd, name, mode, false, 0, 0);
+	close(in);
+	return err;
+}
+
 /* path (an absolute path) at the same path below the root, linked or copied. */
 static int put_at_same_path(int rootfd, const char *src, const char *path, mode_t mode)
 {
-	const char *name = strrchr(path, '/') + 1;
-	int dirfd, in, err;
+	int dirfd, err;
 
 	err = walk_dirs(rootfd, path, false, 0755, false, 0, 0, &dirfd);
 	if (err)
 		return err;
-	if (!linkat(AT_FDCWD, src, dirfd, name, 0) || errno == EEXIST) {
-		close(dirfd);
-		return 0;
-	}
-	in = open(src, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	err = in < 0 ? -errno : copy_fd(in, dirfd, name, mode, false, 0, 0);
-	if (in >= 0)
-		close(in);
+	err = link_or_copy(src, dirfd, strrchr(path, '/') + 1, mode);
 	close(dirfd);
 	return err;
 }
@@ -325,21 +294,16 @@ int jail_put_volt(int rootfd)
 	struct libs_ctx c = { .rootfd = rootfd };
 	char exe[PATH_MAX];
 	ssize_t n;
-	int err, in;
+	int err;
 
 	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n < 0)
 		return -errno;
 	exe[n] = '\0';
-	if (linkat(AT_FDCWD, exe, rootfd, "volt", 0)) {
-		in = open(exe, O_RDONLY | O_CLOEXEC);
-		err = in < 0 ? -errno : copy_fd(in, rootfd, "volt", 0755, false, 0, 0);
-		if (in >= 0)
-			close(in);
-		if (err) {
-			pr_err("cannot copy %s into the jail: %s", exe, strerror(-err));
-			return err;
-		}
+	err = link_or_copy(exe, rootfd, "volt", 0755);
+	if (err) {
+		pr_err("cannot copy %s into the jail: %s", exe, strerror(-err));
+		return err;
 	}
 	dl_iterate_phdr(put_lib, &c);
 	return c.err;

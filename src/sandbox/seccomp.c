@@ -9,9 +9,9 @@
  * names the thread and the system call number). x32 and 32-bit system calls
  * kill too. File opens are the exception: refused with EACCES (and logged),
  * because libraries try them lazily and cope (seccomp_lists.c, OPEN_RULES);
- * preinit_libraries() keeps the known ones from even trying. --seccomp=log allows and logs them
- * instead, for finding what a list lacks; --seccomp=off (--no-seccomp) installs nothing, with a
- * warning. */
+ * preinit_libraries() keeps the known ones from even trying. --seccomp=log
+ * allows and logs them instead, for finding what a list lacks; --seccomp=off
+ * (--no-seccomp) installs nothing, with a warning. */
 #include "sandbox/sandbox.h"
 #include "sandbox/sanitizer.h"
 #include "sandbox/seccomp_lists.h"
@@ -86,16 +86,29 @@ static int add_rule(scmp_filter_ctx ctx, const struct sc_rule *r, uint32_t pid)
 				      r->nr, r->nconds, cmp);
 }
 
+/* Adds every rule of l (named in the error). */
+static int add_list(scmp_filter_ctx ctx, const struct sc_list *l, uint32_t pid)
+{
+	size_t i;
+	int err = 0;
+
+	for (i = 0; !err && i < l->nrules; i++) {
+		err = add_rule(ctx, &l->rules[i], pid);
+		if (err)
+			pr_err("seccomp: %s list: cannot add %s: %s", l->name, l->rules[i].name,
+			       strerror(-err));
+	}
+	return err;
+}
+
 /* Compiles list kind into BPF (*prog->filter is malloc'ed). */
 static int compile(enum sandbox_thread kind, enum sandbox_seccomp_mode mode,
 		   struct sock_fprog *prog)
 {
-	const struct sc_list *l = &sc_lists[kind];
 	pid_t pid = getpid();
 	scmp_filter_ctx ctx;
 	int err = 0, fd = -1;
 	off_t size;
-	size_t i;
 
 	ctx = seccomp_init(mode == SANDBOX_SECCOMP_LOG ? SCMP_ACT_LOG : SCMP_ACT_KILL_PROCESS);
 	if (!ctx)
@@ -104,19 +117,11 @@ static int compile(enum sandbox_thread kind, enum sandbox_seccomp_mode mode,
 	err = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
 	if (!err)
 		err = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2); /* a binary tree */
-	for (i = 0; !err && i < l->nrules; i++) {
-		err = add_rule(ctx, &l->rules[i], (uint32_t)pid);
-		if (err)
-			pr_err("seccomp: %s list: cannot add %s: %s", l->name, l->rules[i].name,
-			       strerror(-err));
-	}
+	if (!err)
+		err = add_list(ctx, &sc_lists[kind], (uint32_t)pid);
 	/* Empty unless this is a sanitizer build. */
-	for (i = 0; !err && i < sc_sanitizer_list.nrules; i++) {
-		err = add_rule(ctx, &sc_sanitizer_list.rules[i], (uint32_t)pid);
-		if (err)
-			pr_err("seccomp: %s list: cannot add %s: %s", sc_sanitizer_list.name,
-			       sc_sanitizer_list.rules[i].name, strerror(-err));
-	}
+	if (!err)
+		err = add_list(ctx, &sc_sanitizer_list, (uint32_t)pid);
 	/* libseccomp 2.5 exports to a file descriptor only. */
 	if (!err && (fd = memfd_create("volt-seccomp", MFD_CLOEXEC)) < 0)
 		err = -errno;
@@ -184,8 +189,6 @@ int sandbox_seccomp_prepare(void)
 	static bool warned;
 	int k, err = 0;
 
-	if (seccomp_mode != SANDBOX_SECCOMP_OFF)
-		sandbox_sanitizer_prepare();
 	if (seccomp_mode == SANDBOX_SECCOMP_OFF) {
 		if (!warned)
 			pr_warn("seccomp is off (--no-seccomp): a guest that escapes KVM into volt "
@@ -193,6 +196,7 @@ int sandbox_seccomp_prepare(void)
 		warned = true;
 		return 0;
 	}
+	sandbox_sanitizer_prepare();
 	preinit_libraries();
 	if (compiled.ready && compiled.mode == seccomp_mode && compiled.pid == getpid())
 		return 0;

@@ -140,13 +140,15 @@ int open_input(const char *path, int flags, unsigned int kinds, int *fd, struct 
 		/* A socket (and a FIFO opened for writing without a reader)
 		 * gives ENXIO, which tells nobody anything: say what it is.
 		 * This stat() only words the message; nothing is opened. */
-		if (err == -ENXIO && !stat(path, &sb) && !kind_ok(sb.st_mode, kinds))
+		bool known = err == -ENXIO && !stat(path, &sb);
+
+		if (known && !kind_ok(sb.st_mode, kinds))
 			say(why, why_size, "is %s, not %s", file_type_name(sb.st_mode),
 			    kinds_name(kinds));
+		else if (known && S_ISFIFO(sb.st_mode))
+			say(why, why_size, "is a FIFO that nobody reads");
 		else if (err == -EISDIR) /* opened for writing */
 			say(why, why_size, "is a directory, not %s", kinds_name(kinds));
-		else if (err == -ENXIO && !stat(path, &sb) && S_ISFIFO(sb.st_mode))
-			say(why, why_size, "is a FIFO that nobody reads");
 		else
 			say(why, why_size, "%s", strerror(-err));
 		return err;
@@ -255,9 +257,44 @@ int write_file(const char *path, const void *buf, size_t len, mode_t mode)
 	return err;
 }
 
-int copy_file(const char *src, const char *dst, mode_t mode)
+int copy_fd_data(int in, int out)
 {
 	char buf[65536];
+	loff_t off = 0;
+	bool plain = false;
+
+	for (;;) {
+		ssize_t n;
+
+		if (!plain) {
+			/* Shares the blocks (a reflink) where the file system can. */
+			n = copy_file_range(in, &off, out, NULL, 1 << 30, 0);
+			if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
+				      errno == EOPNOTSUPP)) {
+				plain = true;
+				continue;
+			}
+		} else {
+			n = pread(in, buf, sizeof(buf), off);
+			if (n > 0) {
+				int err = write_all(out, buf, (size_t)n);
+
+				if (err)
+					return err;
+				off += n;
+			}
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return 0;
+	}
+}
+
+int copy_file(const char *src, const char *dst, mode_t mode)
+{
 	int in, out, err = 0;
 
 	err = open_input(src, O_RDONLY, INPUT_FILE, &in, NULL, NULL, 0);
@@ -269,21 +306,7 @@ int copy_file(const char *src, const char *dst, mode_t mode)
 		close(in);
 		return err;
 	}
-	for (;;) {
-		ssize_t n = read(in, buf, sizeof(buf));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		err = write_all(out, buf, (size_t)n);
-		if (err)
-			break;
-	}
+	err = copy_fd_data(in, out);
 	close(in);
 	if (close(out) && !err)
 		err = -errno;

@@ -39,6 +39,9 @@ int read_file(const char *path, size_t max, char **out, size_t *len);
 int write_all(int fd, const void *buf, size_t len);
 /* Creates or truncates path with mode and writes buf to it. */
 int write_file(const char *path, const void *buf, size_t len, mode_t mode);
+/* Copies what in holds, from its start, to out's current end: 0 or -errno.
+ * copy_file_range (a reflink where the file system can), else pread/write. */
+int copy_fd_data(int in, int out);
 /* Copies the regular file src (opened by open_input()) to dst. */
 int copy_file(const char *src, const char *dst, mode_t mode);
 bool path_exists(const char *path);

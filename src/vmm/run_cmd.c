@@ -243,11 +243,9 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 		fputs(usage, stderr);
 		return -EINVAL;
 	}
-	/* The API checks amount_mib against mem_size_mib the same way. */
-	if (cfg.has_balloon && ((uint64_t)cfg.balloon.mib << 20) >= cfg.mem_size) {
-		pr_err("--balloon: a %u MiB balloon must be smaller than the guest's %llu MiB of "
-		       "memory (--mem)",
-		       cfg.balloon.mib, (unsigned long long)(cfg.mem_size >> 20));
+	if (cfg.has_balloon &&
+	    balloon_size_check(cfg.balloon.mib, cfg.mem_size, why, sizeof(why))) {
+		pr_err("--balloon: %s (--mem)", why);
 		return -EINVAL;
 	}
 	if (!cfg.kernel &&

@@ -52,6 +52,17 @@ int balloon_stats_check(uint64_t seconds, char *why, size_t why_size)
 	return -EINVAL;
 }
 
+int balloon_size_check(uint64_t mib, uint64_t mem_size, char *why, size_t why_size)
+{
+	if (mib <= MAX_MIB && (mib << 20) < mem_size)
+		return 0;
+	if (why)
+		snprintf(why, why_size,
+			 "a %llu MiB balloon must be smaller than the guest's %llu MiB of memory",
+			 (unsigned long long)mib, (unsigned long long)(mem_size >> 20));
+	return -EINVAL;
+}
+
 int balloon_config_parse(const char *spec, struct balloon_config *c, char *why, size_t why_size)
 {
 	char *copy = strdup(spec), *tok, *save = NULL;
@@ -385,12 +396,11 @@ int virtio_balloon_create(struct virtio_balloon **out, const struct balloon_conf
 {
 	uint64_t features = 0, mem = env->mem->size;
 	struct virtio_balloon *b;
+	char why[128];
 	int err;
 
-	if (((uint64_t)c->mib << 20) >= mem) {
-		pr_err("balloon: a %u MiB balloon must be smaller than the guest's %" PRIu64
-		       " MiB of memory",
-		       c->mib, mem >> 20);
+	if (balloon_size_check(c->mib, mem, why, sizeof(why))) {
+		pr_err("balloon: %s", why);
 		return -EINVAL;
 	}
 	b = calloc(1, sizeof(*b));
@@ -448,7 +458,7 @@ int virtio_balloon_set_target(struct virtio_balloon *b, uint32_t mib)
 	if (!b)
 		return -ENODEV;
 	d = &b->dev;
-	if (mib > MAX_MIB || ((uint64_t)mib << 20) >= b->mem_size)
+	if (balloon_size_check(mib, b->mem_size, NULL, 0))
 		return -EINVAL;
 	pthread_mutex_lock(&d->lock);
 	b->st.target_pages = mib * PAGES_PER_MIB;

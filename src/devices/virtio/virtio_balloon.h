@@ -31,6 +31,10 @@ int balloon_config_parse(const char *spec, struct balloon_config *c, char *why, 
 #define BALLOON_STATS_MAX 65535U
 int balloon_stats_check(uint64_t seconds, char *why, size_t why_size);
 
+/* The balloon size rule of every front-end: less than the guest's memory
+ * (mem_size bytes). -EINVAL with the reason in why (may be NULL). */
+int balloon_size_check(uint64_t mib, uint64_t mem_size, char *why, size_t why_size);
+
 struct virtio_balloon;
 
 /* Fails (-EINVAL, logged) unless the target is less than the guest's memory. */
