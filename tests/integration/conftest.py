@@ -137,5 +137,37 @@ def preload(lib):
     return ":".join(asan + [str(lib)])
 
 
+class Netns:
+    """A network namespace holding a TAP at host_ip/24 (root only); remove() deletes both."""
+
+    def __init__(self, name, tap, host_ip):
+        self.ns, self.tap = name, tap
+        subprocess.run(["ip", "netns", "add", self.ns], check=True, capture_output=True)
+        try:
+            for cmd in (["ip", "link", "set", "lo", "up"],
+                        ["ip", "tuntap", "add", "dev", self.tap, "mode", "tap"],
+                        ["ip", "addr", "add", f"{host_ip}/24", "dev", self.tap],
+                        ["ip", "link", "set", self.tap, "up"]):
+                subprocess.run(["ip", "netns", "exec", self.ns, *cmd], check=True,
+                               capture_output=True)
+        except subprocess.CalledProcessError:
+            self.remove()
+            raise
+
+    def remove(self):
+        subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
+
+
+def make_netns(name, tap, host_ip):
+    """A Netns, or None when not root or `ip` cannot make one."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        return Netns(name, tap, host_ip)
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+        return None
+
+
 def host_is_pvm():
     return os.path.exists("/sys/module/kvm_pvm")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import GUESTS, VOLT, VoltProcess, run_volt
+from conftest import GUESTS, VOLT, VoltProcess, make_netns, run_volt
 from test_virtio_vsock import HOST_PORT, MIB, HostEcho, build_guest_program, echo_through_guest
 
 HOST_IP, GUEST_IP = "172.16.7.1", "172.16.7.2"
@@ -69,31 +69,8 @@ def assert_clean_exit(p, code=0):
     assert not audit_lines(p.proc.pid), "\n".join(audit_lines(p.proc.pid))
 
 
-class Netns:
-    """A network namespace with a TAP at HOST_IP (root only), removed again at the end."""
-
-    def __init__(self):
-        self.ns, self.tap = f"volt-sc-{os.getpid()}", f"vs{os.getpid()}"
-        subprocess.run(["ip", "netns", "add", self.ns], check=True, capture_output=True)
-        for cmd in (["ip", "link", "set", "lo", "up"],
-                    ["ip", "tuntap", "add", "dev", self.tap, "mode", "tap"],
-                    ["ip", "addr", "add", f"{HOST_IP}/24", "dev", self.tap],
-                    ["ip", "link", "set", self.tap, "up"]):
-            subprocess.run(["ip", "netns", "exec", self.ns, *cmd], check=True,
-                           capture_output=True)
-
-    def remove(self):
-        subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
-
-
-def make_netns():
-    if os.geteuid() != 0:
-        return None
-    try:
-        return Netns()
-    except (subprocess.CalledProcessError, FileNotFoundError):
-        subprocess.run(["ip", "netns", "del", f"volt-sc-{os.getpid()}"], capture_output=True)
-        return None
+def netns():
+    return make_netns(f"volt-sc-{os.getpid()}", f"vs{os.getpid()}", HOST_IP)
 
 
 class Volt(VoltProcess):
@@ -124,7 +101,7 @@ def test_linux_with_every_device_runs_clean_under_the_filters(kvm, volt_bin, gue
     for d in disks:
         d.write_bytes(bytes(1 << 20))
     uds = tmp_path / "v.sock"
-    net = make_netns()
+    net = netns()
     p = None
     try:
         args = ["run", "--kernel", guest_kit["vmlinux"], "--initrd", initrd,
@@ -216,7 +193,7 @@ def test_teardown_of_every_device_under_the_filters(kvm, volt_bin, tmp_path):
     for d in disks:
         d.write_bytes(bytes(1 << 20))
     uds = tmp_path / "v.sock"
-    net = make_netns()
+    net = netns()
     try:
         args = ["run", "--kernel", GUESTS / "hello", "--seccomp=kill",
                 "--drive", f"path={disks[0]},engine=io_uring",

@@ -18,7 +18,7 @@ import threading
 import time
 
 from api_client import ApiClient, wait_for_socket
-from conftest import VOLT
+from conftest import VOLT, make_netns
 
 sys.path.insert(0, os.path.dirname(__file__))
 from test_sandbox_seccomp import audit_lines  # noqa: E402
@@ -209,34 +209,8 @@ print(f"HOST-UDP got={got} sent={sent}", flush=True)
 """
 
 
-class Netns:
-    """A network namespace with a TAP at HOST_IP (root only), removed at the end."""
-
-    def __init__(self):
-        self.ns, self.tap = f"api-stress-{os.getpid()}", f"apist{os.getpid() % 100000}"
-        subprocess.run(["ip", "netns", "add", self.ns], check=True, capture_output=True)
-        try:
-            for cmd in (["ip", "link", "set", "lo", "up"],
-                        ["ip", "tuntap", "add", "dev", self.tap, "mode", "tap"],
-                        ["ip", "addr", "add", f"{HOST_IP}/24", "dev", self.tap],
-                        ["ip", "link", "set", self.tap, "up"]):
-                subprocess.run(["ip", "netns", "exec", self.ns, *cmd], check=True,
-                               capture_output=True)
-        except subprocess.CalledProcessError:
-            self.remove()
-            raise
-
-    def remove(self):
-        subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
-
-
-def make_netns():
-    if os.geteuid() != 0:
-        return None
-    try:
-        return Netns()
-    except (subprocess.CalledProcessError, FileNotFoundError):
-        return None
+def netns():
+    return make_netns(f"api-stress-{os.getpid()}", f"apist{os.getpid() % 100000}", HOST_IP)
 
 
 def guest_initrd(tmp_path, base):
@@ -351,7 +325,7 @@ def balloon_cycles(api, stop, log):
 def test_devices_under_load_in_kill_mode(kvm, volt_bin, guest_kit, tmp_path):
     initrd = guest_initrd(tmp_path, guest_kit["initrd"])
     uds, sock = tmp_path / "v.sock", tmp_path / "api.sock"
-    net = make_netns()
+    net = netns()
     script = ("/stress" if not net else
               f"ip addr add {GUEST_IP}/24 dev eth0 && ip link set eth0 up; /stress {HOST_IP}")
     cfg = {"boot-source": {"kernel_image_path": str(guest_kit["vmlinux"]),
