@@ -88,6 +88,7 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 lint: build
+	$(PYTHON) scripts/check-layers.py src
 	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
 		-I src -I $(BUILD) --suppress=missingIncludeSystem $$(git ls-files 'src/*.c')

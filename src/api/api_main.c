@@ -8,11 +8,11 @@
 #include "api/http_server.h"
 #include "api/router.h"
 #include "api/vm_config_json.h"
+#include "core/host.h"
+#include "core/metrics.h"
 #include "sandbox/sandbox.h"
 #include "util/fs.h"
 #include "util/log.h"
-#include "vmm/host.h"
-#include "vmm/metrics.h"
 #include "vmm/vm.h"
 #include "volt-config.h"
 

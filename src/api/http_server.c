@@ -9,10 +9,10 @@
  * API_IDLE_TIMEOUT_S seconds (half-sent requests included) is closed. */
 #include "api/http_server.h"
 
+#include "core/metrics.h"
 #include "sandbox/sandbox.h"
 #include "util/log.h"
 #include "util/parse.h"
-#include "vmm/metrics.h"
 
 #include <errno.h>
 #include <fcntl.h>

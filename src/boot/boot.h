@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vmm/guest_mem.h"
+#include "core/guest_mem.h"
 
 enum boot_protocol {
 	BOOT_PROTOCOL_AUTO,  /* 64-bit Linux boot protocol for both formats */

@@ -1,11 +1,11 @@
 /* Resolving a kernel name to its files, and the cache key over them. */
 #include "kernel/kernel.h"
 
+#include "core/host.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/paths.h"
 #include "util/sha256.h"
-#include "vmm/host.h"
 
 #include <ctype.h>
 #include <dirent.h>

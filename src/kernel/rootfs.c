@@ -1,13 +1,13 @@
 /* Building the guest kit's root filesystem into the cache. */
 #include "kernel/rootfs.h"
 
+#include "core/host.h"
 #include "kernel/cpio.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/paths.h"
 #include "util/sha256.h"
 #include "util/spawn.h"
-#include "vmm/host.h"
 
 #include <elf.h>
 #include <errno.h>

@@ -21,6 +21,7 @@
 #include "sandbox/sandbox.h"
 
 #include "api/vm_config_json.h"
+#include "core/host.h"
 #include "devices/virtio/virtio_blk.h"
 #include "devices/virtio/virtio_vsock.h"
 #include "kernel/kernel.h"
@@ -30,7 +31,6 @@
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/parse.h"
-#include "vmm/host.h"
 
 #include <errno.h>
 #include <fcntl.h>

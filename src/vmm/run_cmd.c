@@ -3,12 +3,12 @@
 
 #include "arch/x86/cpuid.h"
 #include "arch/x86/layout.h"
+#include "core/host.h"
 #include "kernel/kernel.h"
 #include "kernel/rootfs.h"
 #include "sandbox/sandbox.h"
 #include "util/log.h"
 #include "util/parse.h"
-#include "vmm/host.h"
 
 #include <errno.h>
 #include <getopt.h>

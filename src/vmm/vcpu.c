@@ -1,6 +1,6 @@
 /* vCPU threads: set up, run, and handle exits. Port I/O and MMIO go to the
  * buses; emulation failures that PVM hosts produce for int3 and fwait are
- * resolved here (see vmm/host.h); anything else stops the VM with the
+ * resolved here (see core/host.h); anything else stops the VM with the
  * instruction bytes in the message. */
 #include "vmm/vm.h"
 
@@ -8,9 +8,9 @@
 #include "arch/x86/layout.h"
 #include "arch/x86/msr.h"
 #include "arch/x86/regs.h"
+#include "core/metrics.h"
 #include "sandbox/sandbox.h"
 #include "util/log.h"
-#include "vmm/metrics.h"
 
 #include <errno.h>
 #include <signal.h>

@@ -6,12 +6,12 @@
 #include "arch/x86/layout.h"
 #include "arch/x86/mptable.h"
 #include "arch/x86/pagetables.h"
+#include "core/kvm.h"
+#include "core/metrics.h"
 #include "sandbox/sandbox.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "vmm/console.h"
-#include "vmm/kvm.h"
-#include "vmm/metrics.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,7 +31,7 @@
 #define BOOT_TIMER_PORT	 0x3f0
 #define BOOT_TIMER_MAGIC 123
 #define POST_PORT	 0x80
-/* Appended on PVM hosts: features CPUID cannot hide there (vmm/host.h). */
+/* Appended on PVM hosts: features CPUID cannot hide there (core/host.h). */
 #define PVM_CMDLINE "noxsave clearcpuid=popcnt,smap,erms,fsrm noapic"
 /*
  * Also appended on PVM hosts unless the command line sets GLIBC_TUNABLES: the
@@ -452,7 +452,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (vm->stop_fd < 0)
 		return -errno;
-	err = guest_mem_init(&vm->mem, cfg->mem_size);
+	err = layout_guest_mem_init(&vm->mem, cfg->mem_size);
 	if (err) {
 		pr_err("cannot map %llu MiB of guest memory: %s",
 		       (unsigned long long)(cfg->mem_size >> 20), strerror(-err));

@@ -14,6 +14,9 @@
 #include <time.h>
 
 #include "boot/boot.h"
+#include "core/event_loop.h"
+#include "core/guest_mem.h"
+#include "core/io_bus.h"
 #include "devices/legacy/cmos.h"
 #include "devices/legacy/i8042.h"
 #include "devices/legacy/serial.h"
@@ -22,9 +25,6 @@
 #include "devices/virtio/virtio_net.h"
 #include "devices/virtio/virtio_rng.h"
 #include "devices/virtio/virtio_vsock.h"
-#include "vmm/event_loop.h"
-#include "vmm/guest_mem.h"
-#include "vmm/io_bus.h"
 
 #define VM_MAX_CPUS   32
 #define VM_MAX_DRIVES 8

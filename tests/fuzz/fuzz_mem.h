@@ -24,10 +24,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "core/event_loop.h"
+#include "core/guest_mem.h"
+#include "core/io_bus.h"
 #include "devices/virtio/virtio_mmio.h"
-#include "vmm/event_loop.h"
-#include "vmm/guest_mem.h"
-#include "vmm/io_bus.h"
 
 #define FUZZ_HIGH_GPA  0x100000000ULL /* a second region, as above the MMIO hole */
 #define FUZZ_MAX_IMAGE (64 * 1024)

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/guest_mem.h"
 #include "devices/virtio/virtq.h"
-#include "vmm/guest_mem.h"
 
 #define HIGH_GPA  0x100000000ULL /* where a second region starts, as above the MMIO hole */
 #define MAX_IMAGE (64 * 1024)

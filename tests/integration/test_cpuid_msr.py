@@ -37,7 +37,7 @@ INVTSC = 8
 
 
 def host_is_pvm():
-    """As vmm/host.c decides it (VOLT_HOST overrides)."""
+    """As core/host.c decides it (VOLT_HOST overrides)."""
     force = os.environ.get("VOLT_HOST")
     if force in ("pvm", "vt"):
         return force == "pvm"

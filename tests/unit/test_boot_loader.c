@@ -47,7 +47,7 @@ static char why[256];
 
 static void mem_init(uint64_t size)
 {
-	cr_assert_eq(guest_mem_init(&mem, size), 0);
+	cr_assert_eq(layout_guest_mem_init(&mem, size), 0);
 	why[0] = '\0';
 }
 

@@ -19,7 +19,7 @@ static struct guest_mem mem;
 
 static void mem_init(uint64_t size)
 {
-	cr_assert_eq(guest_mem_init(&mem, size), 0);
+	cr_assert_eq(layout_guest_mem_init(&mem, size), 0);
 }
 
 /* What elf_load leaves for a vmlinux at 16 MiB. */

@@ -55,7 +55,7 @@ static void check_walks(uint64_t size)
 	struct guest_mem m;
 	uint64_t pa, va;
 
-	cr_assert_eq(guest_mem_init(&m, size), 0);
+	cr_assert_eq(layout_guest_mem_init(&m, size), 0);
 	cr_assert_eq(pagetables_build(&m), 0);
 	/* Identity: every 2 MiB page of 0-4 GiB, at a few offsets. */
 	for (va = 0; va < (4ULL << 30); va += 2 * MiB + 4096 * 7) {

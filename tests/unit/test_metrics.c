@@ -12,8 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/metrics.h"
 #include "util/log.h"
-#include "vmm/metrics.h"
 
 static char dir[] = "/tmp/volt-metrics-XXXXXX";
 static char path[256];

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "arch/x86/layout.h"
 #include "devices/virtio/virtio_balloon.h"
 #include "util/log.h"
 
@@ -107,7 +108,7 @@ Test(balloon_pfns, touched_pages_are_released_and_read_back_zero)
 	uint64_t bad = 0;
 	size_t i;
 
-	cr_assert_eq(guest_mem_init(&m, 128 * MIB), 0);
+	cr_assert_eq(layout_guest_mem_init(&m, 128 * MIB), 0);
 	for (i = 0; i < sizeof(pfns) / sizeof(pfns[0]); i++)
 		memset(page(&m, pfns[i]), 0xa5, 4096);
 	memset(page(&m, 0x101), 0x5a, 4096);
@@ -146,7 +147,7 @@ Test(balloon_pfns, pfns_outside_ram_are_skipped)
 	uint64_t bad = 3; /* added to, not reset */
 	size_t i;
 
-	cr_assert_eq(guest_mem_init(&m, 5 * GIB), 0);
+	cr_assert_eq(layout_guest_mem_init(&m, 5 * GIB), 0);
 	for (i = 0; i < sizeof(pfns) / sizeof(pfns[0]); i++)
 		if (ram[i])
 			page(&m, pfns[i])[0] = 1;
@@ -165,7 +166,7 @@ Test(balloon_pfns, trailing_bytes_and_empty_buffers)
 	struct iovec iov = { buf, sizeof(buf) };
 	struct guest_mem m;
 
-	cr_assert_eq(guest_mem_init(&m, 128 * MIB), 0);
+	cr_assert_eq(layout_guest_mem_init(&m, 128 * MIB), 0);
 	page(&m, 0x10)[0] = page(&m, 0x11)[0] = page(&m, 0x12)[0] = 1;
 	cr_assert_eq(balloon_release_pfns(&m, &iov, 1, NULL), 2);
 	cr_assert_not(resident(page(&m, 0x11)));
@@ -182,7 +183,7 @@ Test(balloon_pfns, more_than_one_chunk)
 	uint64_t bad = 0;
 	unsigned int i;
 
-	cr_assert_eq(guest_mem_init(&m, 128 * MIB), 0);
+	cr_assert_eq(layout_guest_mem_init(&m, 128 * MIB), 0);
 	for (i = 0; i < 1000; i++) {
 		pfns[i] = 0x1000 + 2 * i;
 		page(&m, pfns[i])[0] = 1;
@@ -293,7 +294,7 @@ static void rig_init(struct rig *r, const struct balloon_config *c)
 	r->vm_fd = ioctl(r->kvm_fd, KVM_CREATE_VM, 0);
 	cr_assert_geq(r->vm_fd, 0);
 	cr_assert_eq(ioctl(r->vm_fd, KVM_CREATE_IRQCHIP, 0), 0);
-	cr_assert_eq(guest_mem_init(&r->mem, MEM_SIZE), 0);
+	cr_assert_eq(layout_guest_mem_init(&r->mem, MEM_SIZE), 0);
 	cr_assert_eq(event_loop_init(&r->loop), 0);
 	r->mmio.kind = "mmio";
 	r->env = (struct virtio_env){ &r->mem, r->vm_fd, &r->loop, &r->mmio };
@@ -401,7 +402,7 @@ Test(balloon_device, create_refuses_a_balloon_not_smaller_than_memory)
 	struct virtio_balloon *b = NULL;
 
 	log_set_level(LOG_ERROR);
-	cr_assert_eq(guest_mem_init(&m, MEM_SIZE), 0);
+	cr_assert_eq(layout_guest_mem_init(&m, MEM_SIZE), 0);
 	cr_assert_eq(virtio_balloon_create(&b, &c, &env, BASE, 5), -EINVAL);
 	c.mib = 4096;
 	cr_assert_eq(virtio_balloon_create(&b, &c, &env, BASE, 5), -EINVAL);

@@ -12,9 +12,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "arch/x86/layout.h"
+#include "core/guest_mem.h"
 #include "devices/virtio/virtio_net.h"
 #include "devices/virtio/virtq.h"
-#include "vmm/guest_mem.h"
 
 /* --- --net parsing ----------------------------------------------------------- */
 
@@ -101,7 +102,7 @@ static struct ring *ring_new(uint16_t size)
 	char why[160];
 
 	cr_assert(r);
-	cr_assert_eq(guest_mem_init(&r->m, 128 << 20), 0);
+	cr_assert_eq(layout_guest_mem_init(&r->m, 128 << 20), 0);
 	r->q.size = size;
 	r->q.desc_gpa = DESC_GPA;
 	r->q.avail_gpa = AVAIL_GPA;

@@ -8,8 +8,9 @@
 #include <errno.h>
 #include <string.h>
 
+#include "arch/x86/layout.h"
+#include "core/guest_mem.h"
 #include "devices/virtio/virtq.h"
-#include "vmm/guest_mem.h"
 
 #define RAM	  (128ULL << 20)
 #define DESC_GPA  0x1000ULL
@@ -56,7 +57,7 @@ static void *hva(uint64_t gpa)
 /* A queue of size entries at the usual addresses, set up as the transport would. */
 static void setup_mem(uint64_t ram, uint16_t size, bool indirect, bool event_idx)
 {
-	cr_assert_eq(guest_mem_init(&m, ram), 0);
+	cr_assert_eq(layout_guest_mem_init(&m, ram), 0);
 	memset(&q, 0, sizeof(q));
 	q.size = size;
 	q.desc_gpa = DESC_GPA;
@@ -135,7 +136,7 @@ Test(virtq, setup_rejects_bad_queues)
 {
 	uint64_t end = RAM;
 
-	cr_assert_eq(guest_mem_init(&m, RAM), 0);
+	cr_assert_eq(layout_guest_mem_init(&m, RAM), 0);
 	expect_setup_fails(0, 256, DESC_GPA, AVAIL_GPA, USED_GPA, "power of two");
 	expect_setup_fails(3, 256, DESC_GPA, AVAIL_GPA, USED_GPA, "power of two");
 	expect_setup_fails(100, 256, DESC_GPA, AVAIL_GPA, USED_GPA, "power of two");
@@ -159,7 +160,7 @@ Test(virtq, setup_accepts_the_limits)
 {
 	struct virtq v = { .size = 1, .desc_gpa = 0, .avail_gpa = 0x10, .used_gpa = 0x20 };
 
-	cr_assert_eq(guest_mem_init(&m, RAM), 0);
+	cr_assert_eq(layout_guest_mem_init(&m, RAM), 0);
 	cr_assert_eq(virtq_setup(&v, &m, 1, why, sizeof(why)), 0, "%s", why);
 	/* The largest queue, its descriptor table ending exactly at the end of RAM. */
 	v = (struct virtq){ .size = VIRTQ_MAX_SIZE,

@@ -6,27 +6,27 @@
 #include "arch/x86/layout.h"
 #include "arch/x86/mptable.h"
 #include "arch/x86/regs.h"
+#include "core/guest_mem.h"
+#include "core/io_bus.h"
 #include "vmm/console.h"
-#include "vmm/guest_mem.h"
-#include "vmm/io_bus.h"
 
 Test(guest_mem, regions_around_the_hole)
 {
 	struct guest_mem m;
 
-	cr_assert_eq(guest_mem_init(&m, 1ULL << 30), 0);
+	cr_assert_eq(layout_guest_mem_init(&m, 1ULL << 30), 0);
 	cr_assert_eq(m.nregions, 1);
 	cr_assert_eq(guest_mem_end(&m), 1ULL << 30);
 	guest_mem_free(&m);
-	cr_assert_eq(guest_mem_init(&m, 5ULL << 30), 0);
+	cr_assert_eq(layout_guest_mem_init(&m, 5ULL << 30), 0);
 	cr_assert_eq(m.nregions, 2);
 	cr_assert_eq(guest_mem_low_end(&m), LAYOUT_MMIO_HOLE_START);
 	cr_assert_eq(m.regions[1].gpa, LAYOUT_MMIO_HOLE_END);
 	cr_assert_eq(guest_mem_end(&m), LAYOUT_MMIO_HOLE_END + (2ULL << 30));
 	cr_assert_eq(m.regions[1].hva, m.base + LAYOUT_MMIO_HOLE_START);
 	guest_mem_free(&m);
-	cr_assert_eq(guest_mem_init(&m, 100ULL << 20), -EINVAL);
-	cr_assert_eq(guest_mem_init(&m, (128ULL << 20) + 1), -EINVAL);
+	cr_assert_eq(layout_guest_mem_init(&m, 100ULL << 20), -EINVAL);
+	cr_assert_eq(layout_guest_mem_init(&m, (128ULL << 20) + 1), -EINVAL);
 }
 
 Test(guest_mem, gpa_to_hva_checks_every_byte)
@@ -35,7 +35,7 @@ Test(guest_mem, gpa_to_hva_checks_every_byte)
 	uint64_t end;
 	char buf[8];
 
-	cr_assert_eq(guest_mem_init(&m, 5ULL << 30), 0);
+	cr_assert_eq(layout_guest_mem_init(&m, 5ULL << 30), 0);
 	end = guest_mem_end(&m);
 	cr_assert_eq(gpa_to_hva(&m, 0, 16), m.base);
 	cr_assert_not_null(gpa_to_hva(&m, LAYOUT_MMIO_HOLE_START - 8, 8));
@@ -157,7 +157,7 @@ Test(mptable, checksums_cpus_and_limits)
 	const uint8_t *mpf, *mpc;
 	int n;
 
-	cr_assert_eq(guest_mem_init(&m, 128ULL << 20), 0);
+	cr_assert_eq(layout_guest_mem_init(&m, 128ULL << 20), 0);
 	for (n = 1; n <= MPTABLE_MAX_CPUS; n++) {
 		uint16_t len, count;
 		const uint8_t *e;

@@ -2,7 +2,7 @@
  * and apply data-driven per-leaf rules (strip, set, per-vCPU topology), then
  * a named template's modifications. On a PVM host, only CX16 (plus x2APIC,
  * TSC-deadline and the hypervisor bit) can really be hidden from the guest's
- * ring 0; the rest is hidden through kernel parameters (see vmm/host.h).
+ * ring 0; the rest is hidden through kernel parameters (see core/host.h).
  *
  * Tables are printed and parsed as one line per entry:
  *   0x00000001 0x00 eax=0x000806f8 ebx=0x00020800 ecx=0xf6f83203 edx=0x0789fbff

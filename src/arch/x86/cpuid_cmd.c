@@ -4,11 +4,11 @@
  * ring 0 sees host bits OR'ed in, so the read-back table is the only place
  * where what volt configured can be checked. */
 #include "arch/x86/cpuid.h"
+#include "core/kvm.h"
 #include "util/parse.h"
-#include "vmm/kvm.h"
 
+#include "core/host.h"
 #include "util/log.h"
-#include "vmm/host.h"
 
 #include <errno.h>
 #include <fcntl.h>

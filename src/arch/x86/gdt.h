@@ -5,7 +5,7 @@
 #include <linux/kvm.h>
 #include <stdint.h>
 
-#include "vmm/guest_mem.h"
+#include "core/guest_mem.h"
 
 enum gdt_index { GDT_NULL, GDT_CODE64, GDT_DATA, GDT_TSS, GDT_CODE32, GDT_ENTRIES };
 

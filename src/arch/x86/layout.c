@@ -61,3 +61,10 @@ int layout_check(uint64_t mem_size, char *why, int why_size)
 	}
 	return 0;
 }
+
+int layout_guest_mem_init(struct guest_mem *m, uint64_t mem_size)
+{
+	if (mem_size < LAYOUT_MEM_MIN || mem_size > LAYOUT_MEM_MAX)
+		return -EINVAL;
+	return guest_mem_map(m, mem_size, LAYOUT_MMIO_HOLE_START, LAYOUT_MMIO_HOLE_END);
+}

@@ -15,6 +15,8 @@
 
 #include <stdint.h>
 
+#include "core/guest_mem.h"
+
 #define LAYOUT_GDT	       0x500ULL
 #define LAYOUT_GDT_SIZE	       0x40ULL
 #define LAYOUT_PML4	       0x1000ULL
@@ -56,5 +58,8 @@
 /* 0 when every fixed region lies in RAM and none overlaps another for a
  * guest of mem_size bytes; -EINVAL otherwise (with the pair named in why). */
 int layout_check(uint64_t mem_size, char *why, int why_size);
+/* Guest RAM of mem_size bytes (LAYOUT_MEM_MIN..LAYOUT_MEM_MAX, whole pages)
+ * around the 32-bit MMIO hole; -EINVAL outside that, or -errno. */
+int layout_guest_mem_init(struct guest_mem *m, uint64_t mem_size);
 
 #endif

@@ -4,7 +4,7 @@
 #ifndef VOLT_ARCH_X86_MPTABLE_H
 #define VOLT_ARCH_X86_MPTABLE_H
 
-#include "vmm/guest_mem.h"
+#include "core/guest_mem.h"
 
 #define MPTABLE_MAX_CPUS 32
 

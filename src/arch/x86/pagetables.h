@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "vmm/guest_mem.h"
+#include "core/guest_mem.h"
 
 int pagetables_build(struct guest_mem *m);
 /* Translates a virtual address through 4-level tables rooted at cr3;

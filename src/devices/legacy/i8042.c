@@ -1,6 +1,6 @@
 #include "devices/legacy/i8042.h"
 
-#include "vmm/metrics.h"
+#include "core/metrics.h"
 
 #include <errno.h>
 #include <string.h>

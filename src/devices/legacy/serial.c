@@ -1,6 +1,6 @@
 #include "devices/legacy/serial.h"
 
-#include "vmm/metrics.h"
+#include "core/metrics.h"
 
 #include <string.h>
 

@@ -1,8 +1,8 @@
 #include "devices/virtio/virtio_balloon.h"
 
+#include "core/metrics.h"
 #include "util/log.h"
 #include "util/parse.h"
-#include "vmm/metrics.h"
 
 #include <endian.h>
 #include <errno.h>

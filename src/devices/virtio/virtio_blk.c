@@ -1,8 +1,8 @@
 #include "devices/virtio/virtio_blk.h"
 
+#include "core/metrics.h"
 #include "util/fs.h"
 #include "util/log.h"
-#include "vmm/metrics.h"
 
 #include <errno.h>
 #include <fcntl.h>

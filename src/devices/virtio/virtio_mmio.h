@@ -11,10 +11,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/event_loop.h"
+#include "core/guest_mem.h"
+#include "core/io_bus.h"
 #include "devices/virtio/virtq.h"
-#include "vmm/event_loop.h"
-#include "vmm/guest_mem.h"
-#include "vmm/io_bus.h"
 
 #define VIRTIO_MMIO_WINDOW 0x1000
 #define VIRTIO_MAX_QUEUES  8

@@ -4,9 +4,9 @@
  * receive frame, the stalled transmit chain and what the TAP is polled for. */
 #include "devices/virtio/virtio_net.h"
 
+#include "core/metrics.h"
 #include "util/log.h"
 #include "util/parse.h"
-#include "vmm/metrics.h"
 
 #include <endian.h>
 #include <errno.h>

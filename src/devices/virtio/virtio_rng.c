@@ -1,7 +1,7 @@
 #include "devices/virtio/virtio_rng.h"
 
+#include "core/metrics.h"
 #include "util/log.h"
-#include "vmm/metrics.h"
 
 #include <errno.h>
 #include <linux/virtio_ids.h>

@@ -16,9 +16,9 @@
  * epoll set (readable = true) until a read finds it empty. */
 #include "devices/virtio/virtio_vsock.h"
 
+#include "core/metrics.h"
 #include "devices/virtio/vsock_proto.h"
 #include "util/log.h"
-#include "vmm/metrics.h"
 #include "util/parse.h"
 
 #include <endian.h>

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "vmm/guest_mem.h"
+#include "core/guest_mem.h"
 
 #define VIRTQ_MAX_SIZE 1024 /* largest queue volt offers */
 #define VIRTQ_MAX_SEGS 1024 /* most segments one chain may have */

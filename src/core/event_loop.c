@@ -1,4 +1,4 @@
-#include "vmm/event_loop.h"
+#include "core/event_loop.h"
 
 #include "sandbox/sandbox.h"
 #include "util/log.h"

@@ -1,8 +1,8 @@
 /* The device thread: an epoll loop that serves virtio queue notifications
  * (ioeventfds), backend fds (TAP, sockets, io_uring) and timers, so devices
  * never run on vCPU threads. Sources are added before or while it runs. */
-#ifndef VOLT_VMM_EVENT_LOOP_H
-#define VOLT_VMM_EVENT_LOOP_H
+#ifndef VOLT_CORE_EVENT_LOOP_H
+#define VOLT_CORE_EVENT_LOOP_H
 
 #include <pthread.h>
 #include <stdbool.h>

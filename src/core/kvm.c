@@ -1,4 +1,4 @@
-#include "vmm/kvm.h"
+#include "core/kvm.h"
 
 #include "util/log.h"
 

@@ -11,8 +11,8 @@
  * every other field is a delta, exchanged with 0 by the flush that writes it.
  * A line that cannot be written whole without blocking (a FIFO nobody reads
  * fast enough) is dropped and counted in logger.missed_metrics_count. */
-#ifndef VOLT_VMM_METRICS_H
-#define VOLT_VMM_METRICS_H
+#ifndef VOLT_CORE_METRICS_H
+#define VOLT_CORE_METRICS_H
 
 #include <stdatomic.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-#include "vmm/io_bus.h"
+#include "core/io_bus.h"
 
 #include "util/log.h"
 

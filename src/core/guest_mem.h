@@ -1,9 +1,9 @@
-/* Guest RAM: one anonymous MAP_NORESERVE mapping split around the 32-bit MMIO
- * hole. RAM below 3 GiB is guest-physical [0, low); the rest continues at
- * 4 GiB. Every access to guest memory goes through gpa_to_hva(), which checks
+/* Guest RAM: one anonymous MAP_NORESERVE mapping split around an MMIO hole
+ * (the architecture names it: arch/x86/layout.h). RAM below the hole is
+ * guest-physical [0, low); the rest continues at the hole's end. Every access to guest memory goes through gpa_to_hva(), which checks
  * that the whole range lies inside one RAM region (no wrap-around). */
-#ifndef VOLT_VMM_GUEST_MEM_H
-#define VOLT_VMM_GUEST_MEM_H
+#ifndef VOLT_CORE_GUEST_MEM_H
+#define VOLT_CORE_GUEST_MEM_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -22,7 +22,8 @@ struct guest_mem {
 	int nregions;
 };
 
-int guest_mem_init(struct guest_mem *m, uint64_t size);
+/* Maps size bytes (a non-zero multiple of 4 KiB) around [hole_start, hole_end). */
+int guest_mem_map(struct guest_mem *m, uint64_t size, uint64_t hole_start, uint64_t hole_end);
 void guest_mem_free(struct guest_mem *m);
 /* Host address of [gpa, gpa + len), or NULL unless all of it is RAM. */
 void *gpa_to_hva(const struct guest_mem *m, uint64_t gpa, uint64_t len);

@@ -1,4 +1,4 @@
-#include "vmm/host.h"
+#include "core/host.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* Opening /dev/kvm and checking, with a message naming what is missing, that
  * it offers the API version and every capability volt relies on. */
-#ifndef VOLT_VMM_KVM_H
-#define VOLT_VMM_KVM_H
+#ifndef VOLT_CORE_KVM_H
+#define VOLT_CORE_KVM_H
 
 #include <linux/kvm.h>
 

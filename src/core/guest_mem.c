@@ -1,18 +1,17 @@
-#include "vmm/guest_mem.h"
-
-#include "arch/x86/layout.h"
+#include "core/guest_mem.h"
 
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
 
-int guest_mem_init(struct guest_mem *m, uint64_t size)
+int guest_mem_map(struct guest_mem *m, uint64_t size, uint64_t hole_start, uint64_t hole_end)
 {
-	uint64_t low = size < LAYOUT_MMIO_HOLE_START ? size : LAYOUT_MMIO_HOLE_START;
+	uint64_t low = size < hole_start ? size : hole_start;
 	void *p;
 
 	memset(m, 0, sizeof(*m));
-	if (size < LAYOUT_MEM_MIN || size > LAYOUT_MEM_MAX || (size & 0xfff))
+	if (!size || (size & 0xfff) || (hole_start & 0xfff) || hole_end < hole_start ||
+	    size - low > UINT64_MAX - hole_end)
 		return -EINVAL;
 	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
 		 -1, 0);
@@ -25,7 +24,7 @@ int guest_mem_init(struct guest_mem *m, uint64_t size)
 	m->regions[0] = (struct guest_mem_region){ .gpa = 0, .size = low, .hva = m->base };
 	m->nregions = 1;
 	if (size > low) {
-		m->regions[1] = (struct guest_mem_region){ .gpa = LAYOUT_MMIO_HOLE_END,
+		m->regions[1] = (struct guest_mem_region){ .gpa = hole_end,
 							   .size = size - low,
 							   .hva = m->base + low };
 		m->nregions = 2;

@@ -1,8 +1,8 @@
 /* Port I/O and MMIO dispatch: devices register address ranges and a handler.
  * Accesses to nothing read as all-ones and are logged at debug level; they
  * are never fatal (Linux probes many legacy ports that a microVM lacks). */
-#ifndef VOLT_VMM_IO_BUS_H
-#define VOLT_VMM_IO_BUS_H
+#ifndef VOLT_CORE_IO_BUS_H
+#define VOLT_CORE_IO_BUS_H
 
 #include <stdbool.h>
 #include <stdint.h>

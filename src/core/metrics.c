@@ -1,10 +1,10 @@
 /* Metrics lines: a table names every counter of struct volt_metrics with its
  * section and whether it is a gauge; a flush walks it, exchanging the deltas
  * with 0, and writes the JSON object with a single write(). */
-#include "vmm/metrics.h"
+#include "core/metrics.h"
 
+#include "core/event_loop.h"
 #include "util/log.h"
-#include "vmm/event_loop.h"
 
 #include <errno.h>
 #include <fcntl.h>

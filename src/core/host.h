@@ -3,8 +3,8 @@
  * emulator and needs workarounds (README, "Cloud VMs without nested
  * virtualization"); they must never be applied on a host with real VT.
  * VOLT_HOST=pvm|vt overrides the detection (tests, kernel builds for another host). */
-#ifndef VOLT_VMM_HOST_H
-#define VOLT_VMM_HOST_H
+#ifndef VOLT_CORE_HOST_H
+#define VOLT_CORE_HOST_H
 
 #include <stdbool.h>
 
