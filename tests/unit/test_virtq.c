@@ -767,21 +767,27 @@ Test(virtq, iov_copies_with_skip)
 Test(virtq, misaligned_indirect_table)
 {
 	struct vring_desc t[2];
-	int r;
 
-	/* The spec sets no alignment for indirect tables; a hostile one must
-	 * be read safely (or refused), not through a misaligned pointer. */
+	/* virtio 1.2 2.7.5.3 lets the driver put an indirect table "anywhere in
+	 * memory" and sets no alignment for it (the alignments in 2.7 are the
+	 * rings'), so a table at an odd address is valid and is read in full;
+	 * the device reads it by copies, never through a misaligned pointer (the
+	 * sanitizer build's -fsanitize=alignment would stop that). */
 	setup(8, true, false);
-	set_desc(&t[0], DATA_GPA, 16, VRING_DESC_F_NEXT, 1);
+	set_desc(&t[0], DATA_GPA + 0x10, 16, VRING_DESC_F_NEXT, 1);
 	set_desc(&t[1], DATA_GPA + 0x100, 1, VRING_DESC_F_WRITE, 0);
 	memcpy(hva(TABLE_GPA + 3), t, sizeof(t));
 	set_desc(desc(0), TABLE_GPA + 3, sizeof(t), VRING_DESC_F_INDIRECT, 0);
 	post(0);
-	r = virtq_pop(&q, &e, why, sizeof(why));
-	cr_assert(r == 1 || r == -EINVAL);
-	if (r == 1) {
-		cr_assert_eq(e.out_num, 1);
-		cr_assert_eq(e.in_num, 1);
-		cr_assert_eq(e.iov[1].iov_base, hva(DATA_GPA + 0x100));
-	}
+	cr_assert_eq(virtq_pop(&q, &e, why, sizeof(why)), 1, "%s", why);
+	cr_assert_eq(e.head, 0);
+	cr_assert_eq(e.out_num, 1);
+	cr_assert_eq(e.in_num, 1);
+	cr_assert_eq(e.iov[0].iov_base, hva(DATA_GPA + 0x10));
+	cr_assert_eq(e.iov[0].iov_len, 16);
+	cr_assert_eq(e.iov[1].iov_base, hva(DATA_GPA + 0x100));
+	cr_assert_eq(e.iov[1].iov_len, 1);
+	cr_assert_eq(e.out_len, 16);
+	cr_assert_eq(e.in_len, 1);
+	cr_assert_eq(q.last_avail, 1);
 }
