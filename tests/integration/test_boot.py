@@ -10,6 +10,7 @@ import pytest
 from conftest import GUESTS, host_is_pvm, run_volt
 
 HELLO = "Hello from the volt hello guest"
+HELLO_PVH = HELLO + " (PVH entry)"  # what hello prints when entered at _start32
 
 
 def test_hello_prints_and_resets(vm):
@@ -17,6 +18,7 @@ def test_hello_prints_and_resets(vm):
     p = vm("run", "--kernel", GUESTS / "hello")
     assert p.wait_exit(30) == 0, p.output()
     assert HELLO in p.output()
+    assert HELLO_PVH not in p.output(), "an ELF boots at its 64-bit entry by default"
     assert "the guest reset" in p.output()
     assert time.monotonic() - t0 < 30
 
@@ -31,7 +33,7 @@ def test_hello_through_pvh(vm):
     """The same file entered at its XEN_ELFNOTE_PHYS32_ENTRY in 32-bit mode."""
     p = vm("run", "--kernel", GUESTS / "hello", "--boot-protocol", "pvh")
     assert p.wait_exit(30) == 0, p.output()
-    assert HELLO in p.output()
+    assert HELLO_PVH in p.output()
 
 
 def test_console_input_reaches_the_guest_and_eof_is_harmless(vm, tmp_path):

@@ -13,7 +13,7 @@ _start:
 	.code32
 	.globl _start32
 _start32:
-	mov	$msg, %esi
+	mov	$msg32, %esi
 	jmp	puts_reset32
 	.code64
 
@@ -21,3 +21,5 @@ _start32:
 
 	.section .rodata
 msg:	.asciz "Hello from the volt hello guest\n"
+/* Its own line, so that a test sees which entry volt jumped to. */
+msg32:	.asciz "Hello from the volt hello guest (PVH entry)\n"
