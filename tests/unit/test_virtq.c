@@ -156,6 +156,60 @@ Test(virtq, setup_rejects_bad_queues)
 	expect_setup_fails(256, 256, DESC_GPA, AVAIL_GPA, USED_GPA + 2, "misaligned");
 }
 
+Test(virtq, setup_rejects_overlapping_rings)
+{
+	/* Size 8: table 128 bytes, avail 6 + 16, used 6 + 64 (event fields included). */
+	cr_assert_eq(layout_guest_mem_init(&m, RAM), 0);
+	expect_setup_fails(8, 256, DESC_GPA, DESC_GPA + 126, USED_GPA, "overlap");
+	expect_setup_fails(8, 256, DESC_GPA, AVAIL_GPA, DESC_GPA + 124, "overlap");
+	expect_setup_fails(8, 256, DESC_GPA, AVAIL_GPA, AVAIL_GPA + 20, "overlap");
+	expect_setup_fails(8, 256, USED_GPA + 64, AVAIL_GPA, USED_GPA, "overlap");
+	expect_setup_fails(8, 256, DESC_GPA, USED_GPA + 68, USED_GPA, "overlap");
+	expect_setup_fails(8, 256, DESC_GPA, AVAIL_GPA, AVAIL_GPA, "overlap");
+}
+
+Test(virtq, setup_accepts_rings_that_touch)
+{
+	/* Each ring starting on the byte after the one before it. */
+	struct virtq v = { .size = 8,
+			   .desc_gpa = DESC_GPA,
+			   .avail_gpa = DESC_GPA + 128,
+			   .used_gpa = DESC_GPA + 128 + 24 };
+
+	cr_assert_eq(layout_guest_mem_init(&m, RAM), 0);
+	cr_assert_eq(virtq_setup(&v, &m, 256, why, sizeof(why)), 0, "%s", why);
+	v = (struct virtq){ .size = 8,
+			    .desc_gpa = DESC_GPA + 80,
+			    .avail_gpa = DESC_GPA + 208,
+			    .used_gpa = DESC_GPA + 8 };
+	cr_assert_eq(virtq_setup(&v, &m, 256, why, sizeof(why)), 0, "%s", why);
+}
+
+Test(virtq, setup_again_starts_afresh)
+{
+	/* A driver that sets a queue up again (after a reset of its own) starts
+	 * at index 0, and its first interrupt is not suppressed by the old state. */
+	setup(8, false, true);
+	set_desc(desc(0), DATA_GPA, 1, 0, 0);
+	post(0);
+	expect_pop();
+	virtq_push(&q, e.head, 0);
+	cr_assert(virtq_should_notify(&q));
+	cr_assert_eq(q.last_avail, 1);
+	cr_assert_eq(virtq_setup(&q, &m, VIRTQ_MAX_SIZE, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(q.last_avail, 0);
+	cr_assert_eq(q.used_idx, 0);
+	memset(avail(), 0, 6 + 2 * 8);
+	memset(used(), 0, 6 + 8 * 8);
+	avail_idx = 0;
+	avail()->ring[8] = 5; /* used_event: far ahead */
+	post(0);
+	expect_pop();
+	virtq_push(&q, e.head, 0);
+	cr_assert_eq(used()->idx, 1);
+	cr_assert(virtq_should_notify(&q), "the first interrupt after setup is always sent");
+}
+
 Test(virtq, setup_accepts_the_limits)
 {
 	struct virtq v = { .size = 1, .desc_gpa = 0, .avail_gpa = 0x10, .used_gpa = 0x20 };
@@ -323,6 +377,27 @@ static void run_from(uint16_t start, unsigned int n)
 			cr_assert_fail("more than was posted after request %u", done + batch);
 		done += batch;
 	}
+}
+
+Test(virtq, push_many_fills_in_order_across_the_wrap)
+{
+	const struct vring_used_elem u[3] = { { 7, 70 }, { 5, 50 }, { 6, 60 } };
+
+	setup(4, false, false);
+	virtq_push(&q, 0, 1);
+	virtq_push(&q, 1, 2);
+	virtq_push(&q, 2, 3);
+	/* Entries 3, 0 and 1 of the ring, published by one index update. */
+	virtq_push_many(&q, u, 3);
+	cr_assert_eq(used()->idx, 6);
+	cr_assert_eq(q.used_idx, 6);
+	cr_assert_eq(used()->ring[3].id, 7);
+	cr_assert_eq(used()->ring[3].len, 70);
+	cr_assert_eq(used()->ring[0].id, 5);
+	cr_assert_eq(used()->ring[0].len, 50);
+	cr_assert_eq(used()->ring[1].id, 6);
+	cr_assert_eq(used()->ring[1].len, 60);
+	cr_assert_eq(used()->ring[2].id, 2, "an entry not pushed over stays");
 }
 
 Test(virtq, indices_wrap_around)
@@ -574,6 +649,43 @@ Test(virtq, buffers_around_the_mmio_hole)
 	expect_pop();
 	cr_assert_eq(e.iov[0].iov_base, m.base + hole - 16);
 	cr_assert_eq(e.iov[1].iov_base, m.base + hole + 0x1000);
+}
+
+Test(virtq, writable_buffers_never_cover_the_rings)
+{
+	struct vring_desc *t;
+
+	/* The device writes into writable buffers: over a ring, that would let a
+	 * request rewrite the queue the device is reading. */
+	setup(8, true, false);
+	post(0);
+	set_desc(desc(0), DESC_GPA, 16, VRING_DESC_F_WRITE, 0);
+	expect_bad("overlaps the queue's rings");
+	set_desc(desc(0), DESC_GPA + 127, 1, VRING_DESC_F_WRITE, 0);
+	expect_bad("overlaps the queue's rings");
+	set_desc(desc(0), AVAIL_GPA - 4, 5, VRING_DESC_F_WRITE, 0);
+	expect_bad("overlaps the queue's rings");
+	set_desc(desc(0), AVAIL_GPA + 21, 1, VRING_DESC_F_WRITE, 0); /* used_event */
+	expect_bad("overlaps the queue's rings");
+	set_desc(desc(0), USED_GPA + 4, 4, VRING_DESC_F_WRITE, 0);
+	expect_bad("overlaps the queue's rings");
+	set_desc(desc(0), USED_GPA + 69, 1, VRING_DESC_F_WRITE, 0); /* avail_event */
+	expect_bad("overlaps the queue's rings");
+	set_desc(desc(0), 0, 0x100000, VRING_DESC_F_WRITE, 0); /* all three */
+	expect_bad("overlaps the queue's rings");
+	/* Through an indirect table too. */
+	t = hva(TABLE_GPA);
+	set_desc(&t[0], USED_GPA, 8, VRING_DESC_F_WRITE, 0);
+	set_desc(desc(0), TABLE_GPA, 16, VRING_DESC_F_INDIRECT, 0);
+	expect_bad("overlaps the queue's rings");
+
+	/* Reading the rings harms nothing; the bytes just past them are free. */
+	set_desc(desc(0), DESC_GPA, 128, VRING_DESC_F_NEXT, 1);
+	set_desc(desc(1), USED_GPA + 70, 8, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 2);
+	set_desc(desc(2), DESC_GPA + 128, 8, VRING_DESC_F_WRITE, 0);
+	expect_pop();
+	cr_assert_eq(e.out_num, 1);
+	cr_assert_eq(e.in_num, 2);
 }
 
 Test(virtq, chain_loops)
