@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/parse.h"
 
 static char dir[] = "/tmp/volt-log-XXXXXX";
 static char path[256];
@@ -224,4 +225,51 @@ Test(log, errors_keep_their_level_and_controls_are_escaped)
 	cr_assert_null(strstr(out, "\nvolt: error: forged"), "no forged line: %s", out);
 	cr_assert_null(strchr(out, '\x1b'), "no raw escape byte");
 	cr_assert_str_eq(log_last_error(), "drive 'a\\nvolt: error: forged\\x1b[2J' is bad");
+}
+
+/* The escaping every log line and API error goes through (util/parse.c). */
+Test(escape_controls, every_control_byte_and_del)
+{
+	char out[64];
+
+	escape_controls("a\tb\rc\nd\x01"
+			"e\x1f\x7f~ f",
+			out, sizeof(out), false);
+	cr_assert_str_eq(out, "a\\tb\\rc\\nd\\x01e\\x1f\\x7f~ f");
+	escape_controls("", out, sizeof(out), false);
+	cr_assert_str_eq(out, "");
+}
+
+Test(escape_controls, bytes_above_ascii_only_when_asked)
+{
+	char out[64];
+
+	escape_controls("caf\xc3\xa9", out, sizeof(out), false);
+	cr_assert_str_eq(out, "caf\xc3\xa9");
+	escape_controls("caf\xc3\xa9", out, sizeof(out), true);
+	cr_assert_str_eq(out, "caf\\xc3\\xa9");
+}
+
+Test(escape_controls, cut_to_fit_never_past_the_buffer)
+{
+	char buf[16];
+	size_t size;
+
+	/* Whatever the room, the output ends inside it, NUL-terminated, with no
+	 * escape cut in half, and the byte after it is untouched. */
+	for (size = 1; size < sizeof(buf); size++) {
+		memset(buf, '#', sizeof(buf));
+		escape_controls("abcde\x01\x02"
+				"fg",
+				buf, size, false);
+		cr_assert_eq(buf[size], '#', "size %zu: wrote past the buffer", size);
+		cr_assert_lt(strlen(buf), size, "size %zu", size);
+		cr_assert_eq(strncmp(buf, "abcde\\x01\\x02fg", strlen(buf)), 0, "size %zu: '%s'",
+			     size, buf);
+		cr_assert(strlen(buf) <= 5 || strlen(buf) == 9 || strlen(buf) >= 13,
+			  "size %zu: an escape cut in half: '%s'", size, buf);
+	}
+	memset(buf, '#', sizeof(buf));
+	escape_controls("abc", buf, 0, false);
+	cr_assert_eq(buf[0], '#', "size 0: nothing written");
 }
