@@ -270,6 +270,11 @@ Test(elf, entry_outside_segments)
 	elf_rejects(&im, "e_entry");
 	ehdr(&im)->e_entry = 0;
 	elf_rejects(&im, "e_entry");
+	/* One past the end of a segment, by p_paddr and by p_vaddr. */
+	ehdr(&im)->e_entry = KBASE + 0x300;
+	elf_rejects(&im, "e_entry");
+	ehdr(&im)->e_entry = KVBASE + 0x3000;
+	elf_rejects(&im, "e_entry");
 	free(im.buf);
 	guest_mem_free(&mem);
 }
@@ -366,6 +371,11 @@ Test(elf, rejects_bad_file_ranges)
 	phdr(&im, 1)->p_offset = off;
 	phdr(&im, 1)->p_filesz = 0x1001; /* > p_memsz */
 	elf_rejects(&im, "p_filesz");
+	/* In the file, but more than the segment holds in memory. */
+	phdr(&im, 1)->p_filesz = 0x100;
+	phdr(&im, 1)->p_memsz = 0x80;
+	elf_rejects(&im, "p_filesz 0x100 is larger than p_memsz 0x80");
+	phdr(&im, 1)->p_memsz = 0x1000;
 	phdr(&im, 1)->p_filesz = UINT64_MAX;
 	phdr(&im, 1)->p_memsz = UINT64_MAX;
 	elf_rejects(&im, "PT_LOAD 1");
@@ -379,9 +389,9 @@ Test(elf, rejects_absurd_and_wrapping_sizes)
 
 	mem_init(128 * MiB);
 	phdr(&im, 1)->p_memsz = 1ULL << 63;
-	elf_rejects(&im, "p_memsz");
+	elf_rejects(&im, "p_memsz 0x8000000000000000 is larger than any guest");
 	phdr(&im, 1)->p_memsz = UINT64_MAX;
-	elf_rejects(&im, "p_memsz");
+	elf_rejects(&im, "is larger than any guest");
 	phdr(&im, 1)->p_memsz = 0x2000;
 	phdr(&im, 1)->p_paddr = UINT64_MAX - 0xfff;
 	elf_rejects(&im, "wraps");
