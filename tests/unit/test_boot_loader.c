@@ -993,6 +993,22 @@ Test(bzimage, protocol_2_12_is_enough)
 	guest_mem_free(&mem);
 }
 
+Test(bzimage, longer_header_than_volt_knows_is_cut)
+{
+	struct img im = build_bz(BZ_PAYLOAD);
+	struct boot_kernel k;
+
+	/* A newer protocol's header, up to 0x202 + 0xff: volt copies only the
+	 * fields it knows, never past its own struct. */
+	hdr(&im)->jump = 0xEB | (0xff << 8);
+	mem_init(128 * MiB);
+	cr_assert_eq(bzimage_load(&mem, im.buf, im.size, &k, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(memcmp(&k.setup, im.buf + 0x1f1, sizeof(k.setup)), 0);
+	cr_assert_eq(k.setup.init_size, BZ_INIT_SIZE);
+	free(im.buf);
+	guest_mem_free(&mem);
+}
+
 Test(bzimage, rejects_bad_setup_sects)
 {
 	struct img im = build_bz(BZ_PAYLOAD);
