@@ -88,6 +88,30 @@ Test(io_bus, dispatch_overlap_and_unhandled)
 	cr_assert_eq(calls, 1);
 }
 
+Test(io_bus, register_edges)
+{
+	struct io_bus b = { .kind = "port" };
+	int i;
+
+	cr_assert_eq(io_bus_register(&b, 0x100, 0, count_io, NULL, "empty"), -EINVAL);
+	cr_assert_eq(io_bus_register(&b, 0x100, 0x10, count_io, NULL, "a"), 0);
+	cr_assert_eq(io_bus_register(&b, 0xf0, 0x11, count_io, NULL, "first byte"), -EEXIST);
+	/* Touching on either side is no overlap; covering or inside is. */
+	cr_assert_eq(io_bus_register(&b, 0xf0, 0x10, count_io, NULL, "below"), 0);
+	cr_assert_eq(io_bus_register(&b, 0x110, 0x10, count_io, NULL, "above"), 0);
+	cr_assert_eq(io_bus_register(&b, 0x10f, 1, count_io, NULL, "last byte"), -EEXIST);
+	cr_assert_eq(io_bus_register(&b, 0x104, 2, count_io, NULL, "inside"), -EEXIST);
+	cr_assert_eq(io_bus_register(&b, 0, 0x1000, count_io, NULL, "around"), -EEXIST);
+	cr_assert_eq(b.n, 3);
+	/* The table is full at IO_BUS_MAX: the next is refused, not written past it. */
+	for (i = 3; i < IO_BUS_MAX; i++)
+		cr_assert_eq(io_bus_register(&b, 0x1000 + 0x10 * (uint64_t)i, 0x10, count_io, NULL,
+					     "more"),
+			     0);
+	cr_assert_eq(io_bus_register(&b, 0x9000, 0x10, count_io, NULL, "one too many"), -ENOSPC);
+	cr_assert_eq(b.n, IO_BUS_MAX);
+}
+
 Test(gdt, segments_decode_the_table)
 {
 	struct kvm_segment cs = gdt_segment(GDT_CODE64), ds = gdt_segment(GDT_DATA);
