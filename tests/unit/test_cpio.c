@@ -1,5 +1,6 @@
 /* The newc writer, checked by an independent little reader. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -73,5 +74,30 @@ Test(cpio, cpio_tool_lists_the_archive)
 	close(fd);
 	path_fmt(cmd, sizeof(cmd), "cpio -it --quiet < %s | tr '\\n' ' ' | grep -qx 'a bb '", path);
 	cr_assert_eq(system(cmd), 0);
+	rm_rf(dir);
+}
+
+Test(cpio, refuses_what_newc_cannot_hold)
+{
+	char *dir = test_tmpdir(), path[PATH_MAX], name[4097];
+	struct cpio c;
+	struct stat st;
+	int fd;
+
+	path_fmt(path, sizeof(path), "%s/big.cpio", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	cr_assert_geq(fd, 0);
+	cpio_init(&c, fd);
+	/* Sizes are 8 hex digits; the kernel takes names up to PATH_MAX. */
+	cr_assert_eq(cpio_add(&c, "big", S_IFREG | 0644, 0, 0, "", (size_t)UINT32_MAX + 1), -EFBIG);
+	memset(name, 'n', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	cr_assert_eq(cpio_add(&c, name, S_IFREG | 0644, 0, 0, NULL, 0), -EFBIG);
+	cr_assert_eq(fstat(fd, &st), 0);
+	cr_assert_eq(st.st_size, 0, "nothing written for a refused entry");
+	/* The longest name that fits. */
+	name[4095] = '\0';
+	cr_assert_eq(cpio_add(&c, name, S_IFREG | 0644, 0, 0, NULL, 0), 0);
+	close(fd);
 	rm_rf(dir);
 }
