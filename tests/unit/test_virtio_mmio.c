@@ -261,6 +261,15 @@ static uint64_t irqs(void)
 	return n;
 }
 
+/* The driver offers one buffer on queue 0 and kicks (on this thread): how
+ * many interrupts that raised. */
+static uint64_t one_request(void)
+{
+	add_buf(0, DATA, 16);
+	virtio_kick(&dev, 0);
+	return irqs();
+}
+
 static bool wait_notified(unsigned int q, int want)
 {
 	struct timespec t = { 0, 5 * 1000 * 1000 };
@@ -514,24 +523,18 @@ Test(virtio_mmio, an_interrupt_only_when_the_driver_wants_one)
 	plug(0, false);
 	bring_up(0);
 	cr_assert_eq(irqs(), 0);
-	add_buf(0, DATA, 16);
-	virtio_kick(&dev, 0);
+	cr_assert_eq(one_request(), 1);
 	cr_assert_eq(used(0)->idx, 1);
-	cr_assert_eq(irqs(), 1);
 	cr_assert_eq(rd(VIRTIO_MMIO_INTERRUPT_STATUS), VIRTIO_MMIO_INT_VRING);
 	wr(VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_MMIO_INT_VRING);
 	cr_assert_eq(rd(VIRTIO_MMIO_INTERRUPT_STATUS), 0);
 
 	/* VRING_AVAIL_F_NO_INTERRUPT: the driver polls. */
 	avail(0)->flags = VRING_AVAIL_F_NO_INTERRUPT;
-	add_buf(0, DATA, 16);
-	virtio_kick(&dev, 0);
+	cr_assert_eq(one_request(), 0, "interrupted a driver that asked not to be");
 	cr_assert_eq(used(0)->idx, 2);
-	cr_assert_eq(irqs(), 0, "interrupted a driver that asked not to be");
 	avail(0)->flags = 0;
-	add_buf(0, DATA, 16);
-	virtio_kick(&dev, 0);
-	cr_assert_eq(irqs(), 1);
+	cr_assert_eq(one_request(), 1);
 
 	/* A kick with nothing new pushes nothing and interrupts no one. */
 	virtio_kick(&dev, 0);
@@ -547,28 +550,17 @@ Test(virtio_mmio, event_index_decides_the_interrupt)
 	bring_up(1ULL << VIRTIO_RING_F_EVENT_IDX);
 	used_event = &avail(0)->ring[QSIZE];
 	*used_event = 5; /* far off: the first interrupt comes all the same */
-	add_buf(0, DATA, 16);
-	virtio_kick(&dev, 0);
-	cr_assert_eq(irqs(), 1);
+	cr_assert_eq(one_request(), 1);
 	/* The driver wants to hear once the used index passes 3. */
 	*used_event = 3;
-	add_buf(0, DATA, 16);
-	virtio_kick(&dev, 0);
-	cr_assert_eq(used(0)->idx, 2);
-	cr_assert_eq(irqs(), 0, "interrupted before the driver's used_event");
-	add_buf(0, DATA, 16);
-	virtio_kick(&dev, 0);
-	cr_assert_eq(irqs(), 0);
-	add_buf(0, DATA, 16);
-	virtio_kick(&dev, 0);
-	cr_assert_eq(used(0)->idx, 4);
-	cr_assert_eq(irqs(), 1, "no interrupt once used_event was passed");
+	cr_assert_eq(one_request(), 0, "interrupted before the driver's used_event");
+	cr_assert_eq(one_request(), 0);
+	cr_assert_eq(used(0)->idx, 3);
+	cr_assert_eq(one_request(), 1, "no interrupt once used_event was passed");
 	/* The flag means nothing with event index: only used_event counts. */
 	avail(0)->flags = VRING_AVAIL_F_NO_INTERRUPT;
 	*used_event = 4;
-	add_buf(0, DATA, 16);
-	virtio_kick(&dev, 0);
-	cr_assert_eq(irqs(), 1);
+	cr_assert_eq(one_request(), 1);
 	unplug();
 }
 
@@ -639,8 +631,7 @@ Test(virtio_mmio, reset_starts_the_device_over)
 {
 	plug(1ULL << MODEL_FEATURE, false);
 	bring_up((1ULL << MODEL_FEATURE) | (1ULL << VIRTIO_RING_F_EVENT_IDX));
-	add_buf(0, DATA, 16);
-	virtio_kick(&dev, 0);
+	cr_assert_eq(one_request(), 1);
 	cr_assert_neq(rd(VIRTIO_MMIO_INTERRUPT_STATUS), 0);
 	wr(VIRTIO_MMIO_QUEUE_SEL, 1);
 
@@ -661,8 +652,7 @@ Test(virtio_mmio, reset_starts_the_device_over)
 	memset(gpa_to_hva(&mem, QBASE(0), 0x4000), 0, 0x4000);
 	bring_up(0);
 	cr_assert_eq(model.activated, 2);
-	add_buf(0, DATA, 16);
-	virtio_kick(&dev, 0);
+	cr_assert_eq(one_request(), 1);
 	cr_assert_eq(used(0)->idx, 1);
 	unplug();
 }
