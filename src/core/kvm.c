@@ -58,3 +58,23 @@ int kvm_open(void)
 	}
 	return fd;
 }
+
+int kvm_ioeventfd(int vm_fd, int fd, uint64_t addr, uint32_t datamatch)
+{
+	struct kvm_ioeventfd io = {
+		.datamatch = datamatch,
+		.addr = addr,
+		.len = 4,
+		.fd = fd,
+		.flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
+	};
+
+	return ioctl(vm_fd, KVM_IOEVENTFD, &io) ? -errno : 0;
+}
+
+int kvm_irqfd(int vm_fd, int fd, uint32_t gsi)
+{
+	struct kvm_irqfd irqfd = { .fd = (uint32_t)fd, .gsi = gsi };
+
+	return ioctl(vm_fd, KVM_IRQFD, &irqfd) ? -errno : 0;
+}

@@ -229,6 +229,17 @@ static int virtio_slot(struct vm *vm, uint64_t *base, uint32_t *irq)
 	return 0;
 }
 
+/* The virtio transport's kicks and interrupts go through KVM, not volt. */
+static int virtio_route_kick(void *ctx, int kick_fd, uint64_t addr, uint32_t q)
+{
+	return kvm_ioeventfd(((struct vm *)ctx)->vm_fd, kick_fd, addr, q);
+}
+
+static int virtio_route_irq(void *ctx, int irq_fd, uint32_t irq)
+{
+	return kvm_irqfd(((struct vm *)ctx)->vm_fd, irq_fd, irq);
+}
+
 static int setup_virtio(struct vm *vm)
 {
 	uint64_t base;
@@ -241,7 +252,14 @@ static int setup_virtio(struct vm *vm)
 		return err;
 	}
 	vm->loop_ready = true;
-	vm->venv = (struct virtio_env){ &vm->mem, vm->vm_fd, &vm->loop, &vm->mmio };
+	vm->venv = (struct virtio_env){
+		.mem = &vm->mem,
+		.loop = &vm->loop,
+		.mmio = &vm->mmio,
+		.route_kick = virtio_route_kick,
+		.route_irq = virtio_route_irq,
+		.ctx = vm,
+	};
 	for (i = 0; i < vm->cfg.ndrives; i++) {
 		err = virtio_slot(vm, &base, &irq);
 		if (!err)

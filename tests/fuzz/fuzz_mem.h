@@ -5,22 +5,20 @@
  * exactly at a PROT_NONE guard page, so that any access past the end of RAM
  * faults (ASan reports it); a region starts page aligned, which the balloon's
  * madvise() needs. The device targets (vsock, balloon) create their device
- * once per process on a real KVM VM (its ioeventfds and irqfd need one) whose
- * event loop is never started: fuzz_pump() serves its sources on the fuzzing
- * thread, as the device thread would. Every input begins with a device reset
+ * once per process on the transport's plain eventfds (no /dev/kvm), with an
+ * event loop that is never started: fuzz_pump() serves its sources on the
+ * fuzzing thread, as the device thread would. Every input begins with a device reset
  * and a fresh feature negotiation and queue setup through the registers. */
 #ifndef VOLT_TESTS_FUZZ_FUZZ_MEM_H
 #define VOLT_TESTS_FUZZ_FUZZ_MEM_H
 
-#include <fcntl.h>
-#include <linux/kvm.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_mmio.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -93,36 +91,28 @@ static inline void fuzz_mem_set(struct guest_mem *m, const uint8_t *data, size_t
 	m->nregions = n;
 }
 
-/* --- a device on a VM that never runs ------------------------------------ */
+/* --- a device with no VM --------------------------------------------------- */
 
 struct fuzz_rig {
-	int kvm_fd, vm_fd;
+	bool ready;
 	struct event_loop loop;
 	struct io_bus mmio;
 	struct guest_mem mem;
 	struct virtio_env env;
 };
 
-/* The VM and the (unstarted) event loop; aborts when there is no /dev/kvm. */
+/* The (unstarted) event loop and an environment that routes nothing: kicks
+ * and interrupts stay on the transport's eventfds. */
 static inline void fuzz_rig_init(struct fuzz_rig *r, uint64_t pretend_mem)
 {
 	memset(r, 0, sizeof(*r));
-	r->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (r->kvm_fd < 0) {
-		perror("fuzz: /dev/kvm (the device targets need a KVM VM for their eventfds)");
-		abort();
-	}
-	r->vm_fd = ioctl(r->kvm_fd, KVM_CREATE_VM, 0);
-	if (r->vm_fd < 0 || ioctl(r->vm_fd, KVM_CREATE_IRQCHIP, 0)) {
-		perror("fuzz: KVM_CREATE_VM");
-		abort();
-	}
 	if (event_loop_init(&r->loop))
 		abort();
 	r->mmio.kind = "mmio";
 	/* What the device sees at creation (a balloon checks its size against it). */
 	r->mem.size = pretend_mem;
-	r->env = (struct virtio_env){ &r->mem, r->vm_fd, &r->loop, &r->mmio };
+	r->env = (struct virtio_env){ .mem = &r->mem, .loop = &r->loop, .mmio = &r->mmio };
+	r->ready = true;
 }
 
 /* Serves what the device thread would: kicks requeued by a device, host

@@ -139,7 +139,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t want = 0;
 	unsigned int i;
 
-	if (!rig.vm_fd)
+	if (!rig.ready)
 		init();
 	if (size < sizeof(h))
 		return 0;

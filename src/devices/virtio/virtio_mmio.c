@@ -3,7 +3,6 @@
 #include "util/log.h"
 
 #include <errno.h>
-#include <linux/kvm.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_mmio.h>
 #include <stdarg.h>
@@ -11,7 +10,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #define MMIO_MAGIC   0x74726976 /* "virt" */
@@ -42,13 +40,14 @@ void virtio_notify_queue(struct virtio_dev *d, unsigned int q)
 		raise_irq(d, VIRTIO_MMIO_INT_VRING);
 }
 
-/* Comes back to queue q after the device thread served what else is waiting. */
-static void requeue(struct virtio_dev *d, unsigned int q)
+/* Hands queue q to the device thread: a driver's kick that no ioeventfd took,
+ * or the device coming back after it served what else is waiting. */
+static void queue_kick(struct virtio_dev *d, unsigned int q)
 {
 	uint64_t one = 1;
 
 	if (write(d->kick_fd[q], &one, sizeof(one)) != sizeof(one))
-		pr_warn("virtio-%s: cannot requeue queue %u: %s", d->ops->name, q, strerror(errno));
+		pr_warn("virtio-%s: cannot kick queue %u: %s", d->ops->name, q, strerror(errno));
 }
 
 void virtio_serve_queue(struct virtio_dev *d, unsigned int qi, struct virtq_elem *e,
@@ -78,7 +77,7 @@ void virtio_serve_queue(struct virtio_dev *d, unsigned int qi, struct virtq_elem
 			return;
 		}
 		if (!budget) {
-			requeue(d, qi);
+			queue_kick(d, qi);
 			break;
 		}
 		budget--;
@@ -258,6 +257,10 @@ static void write_reg(struct virtio_dev *d, uint64_t off, uint32_t v)
 	case VIRTIO_MMIO_QUEUE_SEL:
 		d->queue_sel = v;
 		return;
+	case VIRTIO_MMIO_QUEUE_NOTIFY:
+		if (v < d->ops->num_queues)
+			queue_kick(d, v);
+		return;
 	case VIRTIO_MMIO_INTERRUPT_ACK:
 		d->isr &= ~v;
 		return;
@@ -327,7 +330,6 @@ void virtio_mmio_io(void *dev, uint64_t offset, uint8_t *data, uint32_t len, boo
 int virtio_mmio_init(struct virtio_dev *d, const struct virtio_dev_ops *ops, void *priv,
 		     uint64_t features, const struct virtio_env *env, uint64_t base, uint32_t irq)
 {
-	struct kvm_irqfd irqfd = { .gsi = irq };
 	unsigned int q;
 	int err;
 
@@ -347,23 +349,15 @@ int virtio_mmio_init(struct virtio_dev *d, const struct virtio_dev_ops *ops, voi
 	d->irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (d->irq_fd < 0)
 		return -errno;
-	irqfd.fd = (uint32_t)d->irq_fd;
-	if (ioctl(env->vm_fd, KVM_IRQFD, &irqfd))
-		return -errno;
+	if (env->route_irq && (err = env->route_irq(env->ctx, d->irq_fd, irq)))
+		return err;
 	for (q = 0; q < ops->num_queues; q++) {
-		struct kvm_ioeventfd io = {
-			.datamatch = q,
-			.addr = base + VIRTIO_MMIO_QUEUE_NOTIFY,
-			.len = 4,
-			.flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
-		};
-
 		d->kick_fd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (d->kick_fd[q] < 0)
 			return -errno;
-		io.fd = d->kick_fd[q];
-		if (ioctl(env->vm_fd, KVM_IOEVENTFD, &io))
-			return -errno;
+		if (env->route_kick && (err = env->route_kick(env->ctx, d->kick_fd[q],
+							      base + VIRTIO_MMIO_QUEUE_NOTIFY, q)))
+			return err;
 		d->kicks[q] = (struct virtio_kick){ d, q };
 		err = event_loop_add(env->loop, d->kick_fd[q], EPOLLIN, on_kick, &d->kicks[q]);
 		if (err)

@@ -1,9 +1,11 @@
 /* The virtio-mmio transport (virtio 1.x, 4.2, version 2 registers) and the
  * interface device models implement. A model supplies its ids, features,
  * config space and a notify handler; the transport does feature negotiation,
- * queue setup and validation, ioeventfd kicks (served on the device thread)
- * and irqfd interrupts. Guest register accesses arrive on vCPU threads;
- * d->lock serializes them with the device thread. */
+ * queue setup and validation, kicks (one eventfd per queue, served on the
+ * device thread) and interrupts (one eventfd). It makes no KVM call: the
+ * environment it is plugged into routes those eventfds (struct virtio_env).
+ * Guest register accesses arrive on vCPU threads; d->lock serializes them
+ * with the device thread. */
 #ifndef VOLT_DEVICES_VIRTIO_VIRTIO_MMIO_H
 #define VOLT_DEVICES_VIRTIO_VIRTIO_MMIO_H
 
@@ -38,12 +40,20 @@ struct virtio_dev_ops {
 	void (*reset)(struct virtio_dev *d);
 };
 
-/* What a device needs from the VM it is plugged into. */
+/* What a device needs from the VM it is plugged into. The VM routes the
+ * transport's eventfds with ioeventfd and irqfd; a test may leave the two
+ * callbacks NULL and use the eventfds as they are (it writes a kick_fd or
+ * the QueueNotify register, and reads irq_fd). Both return 0 or -errno. */
 struct virtio_env {
 	const struct guest_mem *mem;
-	int vm_fd;
 	struct event_loop *loop;
 	struct io_bus *mmio;
+	/* A 4-byte guest write of q to addr (QueueNotify) signals kick_fd without
+	 * reaching virtio_mmio_io. Those that do reach it signal kick_fd there. */
+	int (*route_kick)(void *ctx, int kick_fd, uint64_t addr, uint32_t q);
+	/* A signal of irq_fd asserts the guest's interrupt line irq. */
+	int (*route_irq)(void *ctx, int irq_fd, uint32_t irq);
+	void *ctx; /* the callbacks' */
 };
 
 struct virtio_kick {
@@ -73,7 +83,8 @@ struct virtio_dev {
 };
 
 /* Plugs the device in at base with interrupt irq: registers its MMIO window,
- * one ioeventfd per queue and an irqfd. features are the model's own. */
+ * one kick eventfd per queue (on env->loop) and its interrupt eventfd, routed
+ * by env's callbacks. features are the model's own. */
 int virtio_mmio_init(struct virtio_dev *d, const struct virtio_dev_ops *ops, void *priv,
 		     uint64_t features, const struct virtio_env *env, uint64_t base, uint32_t irq);
 void virtio_mmio_io(void *dev, uint64_t offset, uint8_t *data, uint32_t len, bool is_write);
