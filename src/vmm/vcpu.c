@@ -133,8 +133,7 @@ static int create(struct vcpu *v, int index, const struct vcpu_setup *setup)
 		pr_err("cannot create vCPU %d: %s", index, strerror(errno));
 		return err;
 	}
-	v->run = mmap(NULL, (size_t)v->env.run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd,
-		      0);
+	v->run = mmap(NULL, (size_t)v->env.run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
 	if (v->run == MAP_FAILED) {
 		v->run = NULL;
 		err = -errno;
@@ -150,7 +149,7 @@ static int create(struct vcpu *v, int index, const struct vcpu_setup *setup)
 	} else if ((err = regs_setup_fpu(v->fd))) {
 		what = "set up its FPU";
 	} else if (index == 0 && (err = regs_setup_boot_cpu(v->fd, setup->long_mode, setup->entry,
-							   setup->boot_info))) {
+							    setup->boot_info))) {
 		what = "set its boot registers";
 	} else {
 		return 0;

@@ -27,10 +27,10 @@ struct vcpu;
 /* What a vCPU runs with; copied by vcpu_create(), the pointers must outlive it. */
 struct vcpu_env {
 	int vm_fd;
-	int run_size;		/* KVM_GET_VCPU_MMAP_SIZE */
-	struct guest_mem *mem;	/* instruction bytes for emulation failures */
+	int run_size;	       /* KVM_GET_VCPU_MMAP_SIZE */
+	struct guest_mem *mem; /* instruction bytes for emulation failures */
 	struct io_bus *pio, *mmio;
-	bool pvm_host;		/* apply the PVM host workarounds */
+	bool pvm_host; /* apply the PVM host workarounds */
 	/* Ends the VM; the first caller's code and reason win (vm_stop()). */
 	void (*stop)(void *ctx, int code, const char *reason);
 	/* Whether the guest asked for a reset: a triple fault then is that reset. */

@@ -78,8 +78,8 @@ struct vm {
 	char exit_reason[512];
 	atomic_bool reset_requested;
 
-	bool paused;  /* vm_pause() parked every vCPU; the serving thread's */
-	bool started; /* vm_start() ran */
+	bool paused;		   /* vm_pause() parked every vCPU; the serving thread's */
+	bool started;		   /* vm_start() ran */
 	struct thread_hooks hooks; /* vm_start()'s, for the serving thread too */
 
 	int console_out; /* fd the serial output goes to */
