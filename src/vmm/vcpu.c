@@ -42,7 +42,7 @@ struct vcpu {
 	struct vcpu_env env;
 	struct thread_hooks hooks;
 	pthread_t thread;
-	bool thread_started;
+	atomic_bool thread_started; /* thread is valid: other threads kick it */
 	/* request is read without the lock on every exit; lock and cond order
 	 * the hand-over between the thread and whoever sends requests. */
 	atomic_int request; /* enum vcpu_request */
@@ -382,7 +382,7 @@ static void run_loop(struct vcpu *v)
 		}
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
-				v->run->immediate_exit = 0;
+				__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 				continue;
 			}
 			METRICS_INC(vcpu.failures);
@@ -416,8 +416,8 @@ static void *vcpu_thread(void *arg)
  * signal that arrives just before the ioctl. */
 static void kick(struct vcpu *v)
 {
-	v->run->immediate_exit = 1;
-	if (v->thread_started)
+	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	if (atomic_load(&v->thread_started))
 		pthread_kill(v->thread, VCPU_KICK_SIGNAL);
 }
 
@@ -447,7 +447,7 @@ int vcpu_start(struct vcpu *v, const struct thread_hooks *hooks)
 		pr_err("cannot start vCPU %d's thread: %s", v->index, strerror(err));
 		return -err;
 	}
-	v->thread_started = true;
+	atomic_store(&v->thread_started, true);
 	return 0;
 }
 
@@ -477,9 +477,9 @@ int vcpu_wait_paused(struct vcpu *v)
 
 void vcpu_join(struct vcpu *v)
 {
-	if (v->thread_started) {
+	if (atomic_load(&v->thread_started)) {
 		pthread_join(v->thread, NULL);
-		v->thread_started = false;
+		atomic_store(&v->thread_started, false);
 	}
 }
 
@@ -501,7 +501,7 @@ void vcpu_destroy(struct vcpu *v)
 {
 	if (!v)
 		return;
-	if (v->thread_started)
+	if (atomic_load(&v->thread_started))
 		vcpu_request(v, VCPU_FINISH);
 	vcpu_join(v);
 	if (v->run)
