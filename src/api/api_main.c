@@ -72,7 +72,9 @@ static int op_instance_start(void *ctx, const struct api_config *cfg, char *why,
 	log_clear_last_error();
 	err = vm_create(m->vm, v);
 	if (!err) {
-		err = vm_start(m->vm);
+		struct thread_hooks sandbox = sandbox_vm_hooks(v);
+
+		err = vm_start(m->vm, &sandbox);
 		if (err) {
 			/* Join whatever did start; the VM is not running afterwards. */
 			snprintf(why, why_size, "%s",
@@ -463,10 +465,9 @@ int api_main(int argc, char **argv, const struct timespec *started)
 	vm_block_stop_signals(&sigs);
 
 	if (!no_api) {
-		/* The API thread installs its filter at once: compile them now. */
-		err = sandbox_seccomp_prepare();
-		if (!err)
-			err = api_server_start(&m.srv, sock);
+		struct thread_hooks sandbox = sandbox_api_hooks();
+
+		err = api_server_start(&m.srv, sock, &sandbox);
 		if (err)
 			return err;
 		m.has_srv = true;

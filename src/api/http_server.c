@@ -10,7 +10,6 @@
 #include "api/http_server.h"
 
 #include "core/metrics.h"
-#include "sandbox/sandbox.h"
 #include "util/log.h"
 #include "util/parse.h"
 
@@ -243,6 +242,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 
 struct thread_start {
 	struct api_server *s;
+	const struct thread_hooks *hooks;
 	int err;
 	bool done;
 };
@@ -255,7 +255,7 @@ static void *serve(void *arg)
 
 	/* Named before the filter: the kernel's kill log names the thread. */
 	pthread_setname_np(pthread_self(), "volt-api");
-	err = sandbox_seccomp_enter(SANDBOX_THREAD_API);
+	err = thread_hooks_start(ts->hooks, THREAD_KIND_API);
 
 	pthread_mutex_lock(&s->lock);
 	ts->err = err;
@@ -401,12 +401,17 @@ static void unlink_if_ours(struct api_server *s)
 	s->path[0] = '\0';
 }
 
-int api_server_start(struct api_server *s, const char *path)
+int api_server_start(struct api_server *s, const char *path, const struct thread_hooks *hooks)
 {
-	struct thread_start ts = { .s = s };
+	struct thread_start ts = { .s = s, .hooks = hooks };
 	unsigned int i;
 	int err;
 
+	/* Before anything else: the sandbox's hook compiles the filters and readies
+	 * libraries while nothing is restricted. */
+	err = thread_hooks_before(hooks);
+	if (err)
+		return err;
 	memset(s, 0, sizeof(*s));
 	s->listen_fd = -1;
 	for (i = 0; i < MHD_HARD_LIMIT; i++)
@@ -445,7 +450,7 @@ int api_server_start(struct api_server *s, const char *path)
 		pthread_cond_wait(&s->cond, &s->lock);
 	pthread_mutex_unlock(&s->lock);
 	if (ts.err) {
-		pr_err("cannot install the API thread's seccomp filter: %s", strerror(-ts.err));
+		pr_err("cannot confine the API thread (seccomp): %s", strerror(-ts.err));
 		pthread_join(s->thread, NULL);
 		s->thread_started = false;
 		err = ts.err;

@@ -1,5 +1,5 @@
 /* HTTP/1.1 on a Unix socket (libmicrohttpd), served by one thread of its own
- * that installs the API seccomp filter before its first request. Requests are
+ * that runs its start hook (the API seccomp filter) before its first request. Requests are
  * not executed there: each one is put in a one-slot mailbox, the eventfd
  * api_server.efd is written, and the server thread waits until the owner
  * (the main thread) has called api_server_dispatch(), which runs the handler
@@ -15,6 +15,7 @@
 #include <sys/un.h>
 
 #include "api/router.h"
+#include "core/thread_hook.h"
 
 /* Live connections at most; one more evicts the oldest (see http_server.c). */
 #define API_MAX_CONNECTIONS 8
@@ -50,10 +51,12 @@ struct api_server {
  * cut at the NUL (libmicrohttpd's own decoder gave "a"). Returns the length. */
 size_t api_url_unescape(char *s);
 
-/* Binds path (a stale socket there is replaced; a live one, which accepts
- * connections, or any other file is not; '' and '@...' are refused) and
- * starts the server thread. 0, or -errno (logged). */
-int api_server_start(struct api_server *s, const char *path);
+/* Runs hooks->before_threads, binds path (a stale socket there is replaced;
+ * a live one, which accepts connections, or any other file is not; '' and
+ * '@...' are refused) and starts the server thread, which runs
+ * hooks->thread_start(THREAD_KIND_API) before it serves. 0, or -errno
+ * (logged). hooks may be NULL. */
+int api_server_start(struct api_server *s, const char *path, const struct thread_hooks *hooks);
 /* Owner: reads efd and answers the waiting request (if any) with handle(). */
 void api_server_dispatch(struct api_server *s,
 			 void (*handle)(void *ctx, const struct api_request *req,

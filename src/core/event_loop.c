@@ -1,6 +1,5 @@
 #include "core/event_loop.h"
 
-#include "sandbox/sandbox.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -93,7 +92,7 @@ static void *loop_thread(void *arg)
 
 	pthread_setname_np(pthread_self(), "volt-devices");
 	pthread_mutex_lock(&l->lock);
-	l->start_err = l->seccomp ? sandbox_seccomp_enter(SANDBOX_THREAD_VMM) : 0;
+	l->start_err = thread_hooks_start(&l->hooks, THREAD_KIND_DEVICES);
 	l->start_done = true;
 	pthread_cond_broadcast(&l->start_cond);
 	pthread_mutex_unlock(&l->lock);

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/thread_hook.h"
+
 #define EVENT_LOOP_MAX_SOURCES 128
 
 typedef void (*event_fn)(void *ctx, uint32_t events);
@@ -23,7 +25,7 @@ struct event_loop {
 	int stop_fd;
 	pthread_t thread;
 	bool started;
-	bool seccomp; /* the thread installs the VMM seccomp filter before serving */
+	struct thread_hooks hooks; /* thread_start(THREAD_KIND_DEVICES) runs before it serves */
 	int start_err;
 	bool start_done;
 	pthread_cond_t start_cond;
@@ -36,7 +38,8 @@ int event_loop_init(struct event_loop *l);
 int event_loop_add(struct event_loop *l, int fd, uint32_t events, event_fn fn, void *ctx);
 int event_loop_mod(struct event_loop *l, int fd, uint32_t events);
 int event_loop_del(struct event_loop *l, int fd);
-/* Returns once the thread runs (and, with seccomp set, is filtered). */
+/* Returns once the thread runs and its start hook has run: 0, or what the hook
+ * returned (the thread has then ended). */
 int event_loop_start(struct event_loop *l);
 /* Stops and joins the thread; sources stay registered. */
 void event_loop_stop(struct event_loop *l);

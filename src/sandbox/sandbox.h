@@ -1,14 +1,17 @@
 /* The VMM's sandbox: per-thread seccomp allow-lists and Landlock.
- * Order of use (run_cmd.c, api/): sandbox_set_*_mode() from the options;
- * sandbox_seccomp_prepare() once before any VM thread starts; vm_create()
- * (every file the VM needs is open); sandbox_landlock_apply() on the main
- * thread before vm_start() creates the device and vCPU threads (they inherit
- * it); then each thread calls sandbox_seccomp_enter() for its own kind just
- * before it starts serving the guest. */
+ * Order of use (the front-ends: run_cmd.c, api/): sandbox_set_*_mode() from
+ * the options; vm_create() (every file the VM needs is open); then
+ * vm_start() with sandbox_vm_hooks(cfg) compiles the filters and applies
+ * Landlock on the main thread before it creates the device and vCPU threads
+ * (they inherit it), and each thread installs its own kind's filter just
+ * before it starts serving (core/thread_hook.h). The API server gets
+ * sandbox_api_hooks() the same way. */
 #ifndef VOLT_SANDBOX_SANDBOX_H
 #define VOLT_SANDBOX_SANDBOX_H
 
 #include <stdbool.h>
+
+#include "core/thread_hook.h"
 
 struct vm_config;
 
@@ -41,6 +44,13 @@ void sandbox_set_landlock_mode(enum sandbox_landlock_mode mode);
 int sandbox_seccomp_prepare(void);
 /* Installs the calling thread's filter (no-op when off); 0 or -errno. */
 int sandbox_seccomp_enter(enum sandbox_thread kind);
+
+/* Hooks for vm_start(): before_threads compiles the filters and applies
+ * Landlock to cfg's files (cfg must outlive the call); thread_start installs
+ * the filter of the thread's kind (MAIN and DEVICES: VMM). */
+struct thread_hooks sandbox_vm_hooks(const struct vm_config *cfg);
+/* Hooks for api_server_start(): compile the filters, install the API's. */
+struct thread_hooks sandbox_api_hooks(void);
 
 /* Restricts the whole process (call on the main thread before other threads
  * exist) to the files cfg names; 0, or -errno when it cannot and the mode

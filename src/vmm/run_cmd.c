@@ -257,8 +257,11 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 	if (!vm)
 		return -ENOMEM;
 	err = vm_create(vm, &cfg);
-	if (!err)
-		err = vm_run(vm);
+	if (!err) {
+		struct thread_hooks sandbox = sandbox_vm_hooks(&cfg);
+
+		err = vm_run(vm, &sandbox);
+	}
 	vm_destroy(vm);
 	free(vm);
 	/* The guest's own exit status already went through vm_run's message. */

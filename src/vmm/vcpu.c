@@ -1,19 +1,20 @@
-/* vCPU threads: set up, run, and handle exits. Port I/O and MMIO go to the
- * buses; emulation failures that PVM hosts produce for int3 and fwait are
- * resolved here (see core/host.h); anything else stops the VM with the
- * instruction bytes in the message. */
-#include "vmm/vm.h"
+/* vCPU threads: set up, run, handle exits, and park on request. Emulation
+ * failures that PVM hosts produce for int3 and fwait are resolved here (see
+ * core/host.h); any other stops the VM with the instruction bytes in the
+ * message. */
+#include "vmm/vcpu.h"
 
 #include "arch/x86/cpuid.h"
-#include "arch/x86/layout.h"
 #include "arch/x86/msr.h"
 #include "arch/x86/regs.h"
 #include "core/metrics.h"
-#include "sandbox/sandbox.h"
 #include "util/log.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,25 +28,61 @@
 #define APIC_MODE_NMI	 0x4
 #define APIC_MODE_EXTINT 0x7
 
+enum vcpu_state {
+	VCPU_STATE_NEW,	    /* no thread yet */
+	VCPU_STATE_RUNNING, /* its thread runs the guest (or is about to) */
+	VCPU_STATE_PAUSED,  /* parked outside KVM_RUN */
+	VCPU_STATE_EXITED,  /* its thread ended */
+};
+
+struct vcpu {
+	int index;
+	int fd;
+	struct kvm_run *run;
+	struct vcpu_env env;
+	struct thread_hooks hooks;
+	pthread_t thread;
+	atomic_bool thread_started; /* thread is valid: other threads kick it */
+	/* request is read without the lock on every exit; lock and cond order
+	 * the hand-over between the thread and whoever sends requests. */
+	atomic_int request; /* enum vcpu_request */
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* request or state changed */
+	enum vcpu_state state;
+};
+
 static void kick_handler(int sig)
 {
 	(void)sig; /* only there to interrupt KVM_RUN */
 }
 
-static int setup_cpuid(struct vcpu *v)
+/* Ends the VM with a reason formatted here, on the vCPU's own stack. */
+static void stop_vm(struct vcpu *v, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void stop_vm(struct vcpu *v, int code, const char *fmt, ...)
 {
-	struct vm *vm = v->vm;
-	unsigned int max = vm->cpuid_max;
+	char reason[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	v->env.stop(v->env.ctx, code, reason);
+}
+
+static int setup_cpuid(struct vcpu *v, const struct vcpu_setup *setup)
+{
+	unsigned int max = setup->cpuid_max;
 	struct kvm_cpuid2 *c = cpuid_alloc(max);
 	const struct cpuid_template *t =
-		cpuid_template_find(vm->cfg.cpu_template ? vm->cfg.cpu_template : "none");
+		cpuid_template_find(setup->cpu_template ? setup->cpu_template : "none");
 	int err;
 
 	if (!c)
 		return -ENOMEM;
-	memcpy(c, vm->cpuid, sizeof(*c) + vm->cpuid->nent * sizeof(c->entries[0]));
-	err = cpuid_normalize(c, max, (unsigned int)v->index, (unsigned int)vm->nvcpus, t,
-			      vm->cfg.pvm_host);
+	memcpy(c, setup->cpuid, sizeof(*c) + setup->cpuid->nent * sizeof(c->entries[0]));
+	err = cpuid_normalize(c, max, (unsigned int)v->index, (unsigned int)setup->ncpus, t,
+			      v->env.pvm_host);
 	if (!err && ioctl(v->fd, KVM_SET_CPUID2, c))
 		err = -errno;
 	free(c);
@@ -85,28 +122,25 @@ static int setup_lapic(struct vcpu *v)
 	return ioctl(v->fd, KVM_SET_LAPIC, &la) ? -errno : 0;
 }
 
-int vcpu_create(struct vm *vm, int index)
+static int create(struct vcpu *v, int index, const struct vcpu_setup *setup)
 {
-	struct vcpu *v = &vm->vcpus[index];
 	const char *what;
 	int err;
 
-	v->vm = vm;
-	v->index = index;
-	v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, index);
+	v->fd = ioctl(v->env.vm_fd, KVM_CREATE_VCPU, index);
 	if (v->fd < 0) {
 		err = -errno;
 		pr_err("cannot create vCPU %d: %s", index, strerror(errno));
 		return err;
 	}
-	v->run = mmap(NULL, (size_t)vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+	v->run = mmap(NULL, (size_t)v->env.run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
 	if (v->run == MAP_FAILED) {
 		v->run = NULL;
 		err = -errno;
 		pr_err("cannot map vCPU %d's kvm_run: %s", index, strerror(errno));
 		return err;
 	}
-	if ((err = setup_cpuid(v))) {
+	if ((err = setup_cpuid(v, setup))) {
 		what = "set its CPUID";
 	} else if ((err = setup_msrs(v))) {
 		what = "set its boot MSRs";
@@ -114,17 +148,38 @@ int vcpu_create(struct vm *vm, int index)
 		what = "set up its local APIC";
 	} else if ((err = regs_setup_fpu(v->fd))) {
 		what = "set up its FPU";
-	} else if (index == 0 &&
-		   (err = regs_setup_boot_cpu(
-			    v->fd, vm->kernel.protocol != BOOT_PROTOCOL_PVH, vm->kernel.entry,
-			    vm->kernel.protocol == BOOT_PROTOCOL_PVH ? LAYOUT_PVH_START_INFO
-								     : LAYOUT_ZERO_PAGE))) {
+	} else if (index == 0 && (err = regs_setup_boot_cpu(v->fd, setup->long_mode, setup->entry,
+							    setup->boot_info))) {
 		what = "set its boot registers";
 	} else {
 		return 0;
 	}
 	pr_err("vCPU %d: cannot %s: %s", index, what, strerror(-err));
 	return err;
+}
+
+int vcpu_create(struct vcpu **out, int index, const struct vcpu_env *env,
+		const struct vcpu_setup *setup)
+{
+	struct vcpu *v = calloc(1, sizeof(*v));
+	int err;
+
+	*out = NULL;
+	if (!v)
+		return -ENOMEM;
+	v->index = index;
+	v->env = *env;
+	v->fd = -1;
+	atomic_init(&v->request, VCPU_RUN);
+	pthread_mutex_init(&v->lock, NULL);
+	pthread_cond_init(&v->cond, NULL);
+	err = create(v, index, setup);
+	if (err) {
+		vcpu_destroy(v);
+		return err;
+	}
+	*out = v;
+	return 0;
 }
 
 static const char *cpu_mode(const struct kvm_sregs *s)
@@ -160,7 +215,7 @@ static int fetch_insn(struct vcpu *v, const struct kvm_regs *r, const struct kvm
 
 		if (ioctl(v->fd, KVM_TRANSLATE, &tr) || !tr.valid)
 			break;
-		p = gpa_to_hva(&v->vm->mem, tr.physical_address, 1);
+		p = gpa_to_hva(v->env.mem, tr.physical_address, 1);
 		if (!p)
 			break;
 		buf[n++] = *p;
@@ -194,7 +249,7 @@ static int handle_emulation_failure(struct vcpu *v)
 	if (ioctl(v->fd, KVM_GET_REGS, &r) || ioctl(v->fd, KVM_GET_SREGS, &s))
 		return -errno;
 	n = fetch_insn(v, &r, &s, insn);
-	if (v->vm->cfg.pvm_host && n >= 1 && (insn[0] == 0xcc || insn[0] == 0x9b)) {
+	if (v->env.pvm_host && n >= 1 && (insn[0] == 0xcc || insn[0] == 0x9b)) {
 		/* int3 traps with RIP after it; fwait only checks for x87 errors. */
 		pr_debug("vCPU %d: %s at RIP %#llx", v->index,
 			 insn[0] == 0xcc ? "reflecting int3 as #BP" : "stepping over fwait",
@@ -208,7 +263,7 @@ static int handle_emulation_failure(struct vcpu *v)
 	}
 	for (i = 0; i < n; i++)
 		snprintf(bytes + 3 * i, 4, "%02x ", insn[i]);
-	vm_stop(v->vm, 1,
+	stop_vm(v, 1,
 		"vCPU %d: KVM could not emulate the instruction at RIP %#llx (%s, CPL %u): "
 		"%s(suberror %u)",
 		v->index, (unsigned long long)r.rip, cpu_mode(&s), s.cs.dpl,
@@ -224,127 +279,149 @@ static void handle_io(struct vcpu *v)
 
 	/* data_offset and size*count come from KVM, but stay inside the page anyway. */
 	if (run->io.data_offset + (uint64_t)run->io.size * run->io.count >
-	    (uint64_t)v->vm->run_size)
+	    (uint64_t)v->env.run_size)
 		return;
 	if (run->io.direction == KVM_EXIT_IO_OUT)
 		METRICS_INC(vcpu.exit_io_out);
 	else
 		METRICS_INC(vcpu.exit_io_in);
 	for (i = 0; i < run->io.count; i++, data += run->io.size)
-		io_bus_access(&v->vm->pio, run->io.port, data, run->io.size,
+		io_bus_access(v->env.pio, run->io.port, data, run->io.size,
 			      run->io.direction == KVM_EXIT_IO_OUT);
 }
 
-/* Waits outside KVM_RUN while the VM is paused. KVM_KVMCLOCK_CTRL marks the
- * guest's clock as stopped so its watchdogs do not report the gap as a
- * lockup (EINVAL when the guest does not use kvmclock: nothing to do). */
-static void vcpu_park(struct vcpu *v)
+static void set_state(struct vcpu *v, enum vcpu_state state)
 {
-	struct vm *vm = v->vm;
-
-	pthread_mutex_lock(&vm->pause_lock);
-	vm->parked++;
-	pthread_cond_broadcast(&vm->parked_cond);
-	ioctl(v->fd, KVM_KVMCLOCK_CTRL, 0);
-	while (atomic_load(&vm->pause_requested) && !atomic_load(&vm->stopping))
-		pthread_cond_wait(&vm->resume_cond, &vm->pause_lock);
-	vm->parked--;
-	pthread_mutex_unlock(&vm->pause_lock);
+	pthread_mutex_lock(&v->lock);
+	v->state = state;
+	pthread_cond_broadcast(&v->cond);
+	pthread_mutex_unlock(&v->lock);
 }
 
-void vcpu_wake_parked(struct vm *vm)
+/* Waits outside KVM_RUN while a pause is requested. KVM_KVMCLOCK_CTRL marks
+ * the guest's clock as stopped so its watchdogs do not report the gap as a
+ * lockup (EINVAL when the guest does not use kvmclock: nothing to do). It
+ * runs under the lock, so the pause is answered only once it is done. */
+static void park(struct vcpu *v)
 {
-	pthread_mutex_lock(&vm->pause_lock);
-	pthread_cond_broadcast(&vm->resume_cond);
-	pthread_mutex_unlock(&vm->pause_lock);
+	pthread_mutex_lock(&v->lock);
+	v->state = VCPU_STATE_PAUSED;
+	pthread_cond_broadcast(&v->cond);
+	ioctl(v->fd, KVM_KVMCLOCK_CTRL, 0);
+	while (atomic_load(&v->request) == VCPU_PAUSE)
+		pthread_cond_wait(&v->cond, &v->lock);
+	v->state = VCPU_STATE_RUNNING;
+	pthread_mutex_unlock(&v->lock);
+}
+
+/* Handles one exit; the VM is stopped through env.stop when it must end. */
+static void handle_exit(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		handle_io(v);
+		break;
+	case KVM_EXIT_MMIO:
+		if (run->mmio.is_write)
+			METRICS_INC(vcpu.exit_mmio_write);
+		else
+			METRICS_INC(vcpu.exit_mmio_read);
+		io_bus_access(v->env.mmio, run->mmio.phys_addr, run->mmio.data,
+			      run->mmio.len > 8 ? 8 : run->mmio.len, run->mmio.is_write);
+		break;
+	case KVM_EXIT_HLT:
+		stop_vm(v, 0, "the guest halted");
+		break;
+	case KVM_EXIT_SHUTDOWN:
+		/* A triple fault: how some guests reset after asking to. */
+		if (v->env.reset_requested && v->env.reset_requested(v->env.ctx))
+			stop_vm(v, 0, "the guest reset");
+		else
+			stop_vm(v, 1, "vCPU %d: triple fault (guest crashed)", v->index);
+		break;
+	case KVM_EXIT_SYSTEM_EVENT:
+		stop_vm(v, 0, "the guest %s",
+			run->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN ? "powered off"
+									    : "reset");
+		break;
+	case KVM_EXIT_INTERNAL_ERROR:
+		if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION) {
+			handle_emulation_failure(v);
+			break;
+		}
+		METRICS_INC(vcpu.failures);
+		stop_vm(v, 1, "vCPU %d: KVM internal error, suberror %u", v->index,
+			run->internal.suberror);
+		break;
+	case KVM_EXIT_FAIL_ENTRY:
+		METRICS_INC(vcpu.failures);
+		stop_vm(v, 1, "vCPU %d: VM entry failed (reason %#llx)", v->index,
+			(unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+		break;
+	case KVM_EXIT_INTR:
+		break;
+	default:
+		METRICS_INC(vcpu.failures);
+		stop_vm(v, 1, "vCPU %d: unexpected KVM exit %u", v->index, run->exit_reason);
+		break;
+	}
+}
+
+static void run_loop(struct vcpu *v)
+{
+	for (;;) {
+		int r = atomic_load(&v->request);
+
+		if (r == VCPU_FINISH)
+			return;
+		if (r == VCPU_PAUSE) {
+			park(v);
+			continue;
+		}
+		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN) {
+				__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+				continue;
+			}
+			METRICS_INC(vcpu.failures);
+			stop_vm(v, 1, "vCPU %d: KVM_RUN failed: %s", v->index, strerror(errno));
+			return;
+		}
+		handle_exit(v);
+	}
 }
 
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
-	struct vm *vm = v->vm;
 	char name[16];
 	int err;
 
+	/* Named before the hook: the kernel's seccomp kill log names the thread. */
 	snprintf(name, sizeof(name), "volt-vcpu%d", v->index);
 	pthread_setname_np(pthread_self(), name);
-	err = sandbox_seccomp_enter(SANDBOX_THREAD_VCPU);
-	if (err) {
-		vm_stop(vm, 1, "vCPU %d: cannot install its seccomp filter: %s", v->index,
+	err = thread_hooks_start(&v->hooks, THREAD_KIND_VCPU);
+	if (err)
+		stop_vm(v, 1, "vCPU %d: cannot confine its thread (seccomp): %s", v->index,
 			strerror(-err));
-		return NULL;
-	}
-	while (!atomic_load(&vm->stopping)) {
-		struct kvm_run *run = v->run;
-
-		if (atomic_load(&vm->pause_requested)) {
-			vcpu_park(v);
-			continue;
-		}
-
-		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
-			if (errno == EINTR || errno == EAGAIN) {
-				run->immediate_exit = 0;
-				continue;
-			}
-			METRICS_INC(vcpu.failures);
-			vm_stop(vm, 1, "vCPU %d: KVM_RUN failed: %s", v->index, strerror(errno));
-			break;
-		}
-		switch (run->exit_reason) {
-		case KVM_EXIT_IO:
-			handle_io(v);
-			break;
-		case KVM_EXIT_MMIO:
-			if (run->mmio.is_write)
-				METRICS_INC(vcpu.exit_mmio_write);
-			else
-				METRICS_INC(vcpu.exit_mmio_read);
-			io_bus_access(&vm->mmio, run->mmio.phys_addr, run->mmio.data,
-				      run->mmio.len > 8 ? 8 : run->mmio.len, run->mmio.is_write);
-			break;
-		case KVM_EXIT_HLT:
-			vm_stop(vm, 0, "the guest halted");
-			break;
-		case KVM_EXIT_SHUTDOWN:
-			/* A triple fault: how some guests reset after asking to. */
-			if (atomic_load(&vm->reset_requested))
-				vm_stop(vm, 0, "the guest reset");
-			else
-				vm_stop(vm, 1, "vCPU %d: triple fault (guest crashed)", v->index);
-			break;
-		case KVM_EXIT_SYSTEM_EVENT:
-			vm_stop(vm, 0, "the guest %s",
-				run->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN ? "powered off"
-										    : "reset");
-			break;
-		case KVM_EXIT_INTERNAL_ERROR:
-			if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION) {
-				handle_emulation_failure(v);
-				break;
-			}
-			METRICS_INC(vcpu.failures);
-			vm_stop(vm, 1, "vCPU %d: KVM internal error, suberror %u", v->index,
-				run->internal.suberror);
-			break;
-		case KVM_EXIT_FAIL_ENTRY:
-			METRICS_INC(vcpu.failures);
-			vm_stop(vm, 1, "vCPU %d: VM entry failed (reason %#llx)", v->index,
-				(unsigned long long)run->fail_entry.hardware_entry_failure_reason);
-			break;
-		case KVM_EXIT_INTR:
-			break;
-		default:
-			METRICS_INC(vcpu.failures);
-			vm_stop(vm, 1, "vCPU %d: unexpected KVM exit %u", v->index,
-				run->exit_reason);
-			break;
-		}
-	}
+	else
+		run_loop(v);
+	set_state(v, VCPU_STATE_EXITED);
 	return NULL;
 }
 
-int vcpu_start(struct vcpu *v)
+/* Makes the thread leave KVM_RUN, or not enter it: immediate_exit covers a
+ * signal that arrives just before the ioctl. */
+static void kick(struct vcpu *v)
+{
+	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	if (atomic_load(&v->thread_started))
+		pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+}
+
+int vcpu_start(struct vcpu *v, const struct thread_hooks *hooks)
 {
 	struct sigaction sa = { .sa_handler = kick_handler };
 	sigset_t block, old;
@@ -361,33 +438,52 @@ int vcpu_start(struct vcpu *v)
 	sigdelset(&block, SIGILL);
 	/* vCPU threads take only the kick; the main thread handles the rest. */
 	pthread_sigmask(SIG_SETMASK, &block, &old);
+	v->hooks = hooks ? *hooks : (struct thread_hooks){ 0 };
+	set_state(v, VCPU_STATE_RUNNING);
 	err = pthread_create(&v->thread, NULL, vcpu_thread, v);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (err) {
+		set_state(v, VCPU_STATE_NEW);
 		pr_err("cannot start vCPU %d's thread: %s", v->index, strerror(err));
 		return -err;
 	}
-	v->thread_started = true;
+	atomic_store(&v->thread_started, true);
 	return 0;
 }
 
-void vcpu_kick(struct vcpu *v)
+void vcpu_request(struct vcpu *v, enum vcpu_request r)
 {
-	if (v->run)
-		v->run->immediate_exit = 1;
-	if (v->thread_started)
-		pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+	pthread_mutex_lock(&v->lock);
+	if (atomic_load(&v->request) != VCPU_FINISH)
+		atomic_store(&v->request, r);
+	pthread_cond_broadcast(&v->cond);
+	pthread_mutex_unlock(&v->lock);
+	/* A parked thread needs only the broadcast. */
+	if (r != VCPU_RUN)
+		kick(v);
+}
+
+int vcpu_wait_paused(struct vcpu *v)
+{
+	int err;
+
+	pthread_mutex_lock(&v->lock);
+	while (v->state == VCPU_STATE_RUNNING && atomic_load(&v->request) == VCPU_PAUSE)
+		pthread_cond_wait(&v->cond, &v->lock);
+	err = v->state == VCPU_STATE_PAUSED ? 0 : -ECANCELED;
+	pthread_mutex_unlock(&v->lock);
+	return err;
 }
 
 void vcpu_join(struct vcpu *v)
 {
-	if (v->thread_started) {
+	if (atomic_load(&v->thread_started)) {
 		pthread_join(v->thread, NULL);
-		v->thread_started = false;
+		atomic_store(&v->thread_started, false);
 	}
 }
 
-void vcpu_log_state(struct vcpu *v)
+void vcpu_log_state(const struct vcpu *v)
 {
 	struct kvm_mp_state mp = { 0 };
 	struct kvm_sregs s;
@@ -403,11 +499,16 @@ void vcpu_log_state(struct vcpu *v)
 
 void vcpu_destroy(struct vcpu *v)
 {
+	if (!v)
+		return;
+	if (atomic_load(&v->thread_started))
+		vcpu_request(v, VCPU_FINISH);
 	vcpu_join(v);
 	if (v->run)
-		munmap(v->run, (size_t)v->vm->run_size);
-	if (v->fd > 0)
+		munmap(v->run, (size_t)v->env.run_size);
+	if (v->fd >= 0)
 		close(v->fd);
-	v->run = NULL;
-	v->fd = -1;
+	pthread_cond_destroy(&v->cond);
+	pthread_mutex_destroy(&v->lock);
+	free(v);
 }

@@ -8,10 +8,10 @@
 #include "arch/x86/pagetables.h"
 #include "core/kvm.h"
 #include "core/metrics.h"
-#include "sandbox/sandbox.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "vmm/console.h"
+#include "vmm/vcpu.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -47,11 +47,18 @@
 	"GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX,-AVX2,-AVX512F,-AVX512VL,-AVX512BW," \
 	"-AVX512DQ,-AVX512CD,-AVX_Fast_Unaligned_Load,-FMA,-F16C"
 
+static void request_vcpus(struct vm *vm, enum vcpu_request r)
+{
+	int i;
+
+	for (i = 0; i < vm->nvcpus; i++)
+		vcpu_request(vm->vcpus[i], r);
+}
+
 void vm_stop(struct vm *vm, int code, const char *fmt, ...)
 {
 	uint64_t one = 1;
 	va_list ap;
-	int i;
 
 	pthread_mutex_lock(&vm->stop_lock);
 	if (!atomic_load(&vm->stopping)) {
@@ -64,9 +71,20 @@ void vm_stop(struct vm *vm, int code, const char *fmt, ...)
 			pr_warn("cannot signal the VM to stop: %s", strerror(errno));
 	}
 	pthread_mutex_unlock(&vm->stop_lock);
-	for (i = 0; i < vm->nvcpus; i++)
-		vcpu_kick(&vm->vcpus[i]);
-	vcpu_wake_parked(vm);
+	request_vcpus(vm, VCPU_FINISH);
+}
+
+/* vcpu_env.stop: the vCPU has formatted its reason. */
+static void vcpu_stops_vm(void *ctx, int code, const char *reason)
+{
+	vm_stop(ctx, code, "%s", reason);
+}
+
+static bool guest_reset_requested(void *ctx)
+{
+	struct vm *vm = ctx;
+
+	return atomic_load(&vm->reset_requested);
 }
 
 static void serial_out(void *ctx, uint8_t byte)
@@ -444,19 +462,52 @@ static int setup_boot(struct vm *vm)
 	return err;
 }
 
+static int create_vcpus(struct vm *vm)
+{
+	const struct vcpu_env env = {
+		.vm_fd = vm->vm_fd,
+		.run_size = vm->run_size,
+		.mem = &vm->mem,
+		.pio = &vm->pio,
+		.mmio = &vm->mmio,
+		.pvm_host = vm->cfg.pvm_host,
+		.stop = vcpu_stops_vm,
+		.reset_requested = guest_reset_requested,
+		.ctx = vm,
+	};
+	const bool pvh = vm->kernel.protocol == BOOT_PROTOCOL_PVH;
+	struct vcpu_setup setup = {
+		.cpuid = vm->cpuid,
+		.cpuid_max = vm->cpuid_max,
+		.cpu_template = vm->cfg.cpu_template,
+		.long_mode = !pvh,
+		.entry = vm->kernel.entry,
+		.boot_info = pvh ? LAYOUT_PVH_START_INFO : LAYOUT_ZERO_PAGE,
+	};
+	int i, err = 0;
+
+	for (i = 0; !err && i < vm->cfg.ncpus; i++) {
+		/* As before vcpu.h: each vCPU's CPUID counts the vCPUs made so
+		 * far, itself included, not the VM's (issue #12 report: a guest
+		 * visible change, to be made with a test of its own). */
+		setup.ncpus = i + 1;
+		err = vcpu_create(&vm->vcpus[i], i, &env, &setup);
+		if (!err)
+			vm->nvcpus++;
+	}
+	return err;
+}
+
 int vm_create(struct vm *vm, const struct vm_config *cfg)
 {
 	char why[128];
-	int err, i;
+	int err;
 
 	memset(vm, 0, sizeof(*vm));
 	vm->cfg = *cfg;
 	vm->kvm_fd = vm->vm_fd = vm->stop_fd = -1;
 	vm->console_out = STDOUT_FILENO;
 	pthread_mutex_init(&vm->stop_lock, NULL);
-	pthread_mutex_init(&vm->pause_lock, NULL);
-	pthread_cond_init(&vm->parked_cond, NULL);
-	pthread_cond_init(&vm->resume_cond, NULL);
 	if (!vm->cfg.started.tv_sec)
 		clock_gettime(CLOCK_MONOTONIC, &vm->cfg.started);
 	if (cfg->ncpus < 1 || cfg->ncpus > VM_MAX_CPUS) {
@@ -483,10 +534,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 		err = setup_virtio(vm);
 	if (!err)
 		err = setup_boot(vm);
-	for (i = 0; !err && i < cfg->ncpus; i++) {
-		vm->nvcpus = i + 1;
-		err = vcpu_create(vm, i);
-	}
+	if (!err)
+		err = create_vcpus(vm);
 	return err;
 }
 
@@ -501,29 +550,30 @@ static void feed_serial(struct vm *vm, struct console *c)
 	}
 }
 
-int vm_start(struct vm *vm)
+int vm_start(struct vm *vm, const struct thread_hooks *hooks)
 {
 	int i, err;
 
 	if (vm->started)
 		return -EALREADY;
 	vm->started = true;
-	err = sandbox_seccomp_prepare();
-	if (!err)
-		err = sandbox_landlock_apply(&vm->cfg);
+	if (hooks)
+		vm->hooks = *hooks;
+	err = thread_hooks_before(&vm->hooks);
 	if (err)
 		return err;
 	err = metrics_attach(&vm->loop);
 	if (err)
 		return err;
-	vm->loop.seccomp = true;
+	vm->loop.hooks = (struct thread_hooks){ .thread_start = vm->hooks.thread_start,
+						.ctx = vm->hooks.ctx };
 	err = event_loop_start(&vm->loop);
 	if (err) {
 		pr_err("cannot start the device thread: %s", strerror(-err));
 		return err;
 	}
 	for (i = 0; i < vm->nvcpus && !err; i++)
-		err = vcpu_start(&vm->vcpus[i]);
+		err = vcpu_start(vm->vcpus[i], &vm->hooks);
 	return err;
 }
 
@@ -547,10 +597,9 @@ int vm_serve(struct vm *vm, const struct vm_ctl *ctl)
 	vm_block_stop_signals(&sigs);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
 	console_init(&con, STDIN_FILENO);
-	err = sandbox_seccomp_enter(SANDBOX_THREAD_VMM);
+	err = thread_hooks_start(&vm->hooks, THREAD_KIND_MAIN);
 	if (err)
-		vm_stop(vm, 1, "cannot install the main thread's seccomp filter: %s",
-			strerror(-err));
+		vm_stop(vm, 1, "cannot confine the main thread (seccomp): %s", strerror(-err));
 	while (!atomic_load(&vm->stopping)) {
 		struct pollfd p[4] = {
 			{ .fd = vm->stop_fd, .events = POLLIN },
@@ -575,13 +624,11 @@ int vm_serve(struct vm *vm, const struct vm_ctl *ctl)
 		if (ctl && (p[3].revents & POLLIN))
 			ctl->fn(ctl->ctx);
 	}
-	for (i = 0; i < vm->nvcpus; i++)
-		vcpu_kick(&vm->vcpus[i]);
-	vcpu_wake_parked(vm);
+	request_vcpus(vm, VCPU_FINISH);
 	for (i = 0; i < vm->nvcpus; i++) {
-		vcpu_join(&vm->vcpus[i]);
+		vcpu_join(vm->vcpus[i]);
 		if (vm->exit_code && log_get_level() >= LOG_DEBUG)
-			vcpu_log_state(&vm->vcpus[i]);
+			vcpu_log_state(vm->vcpus[i]);
 	}
 	event_loop_stop(&vm->loop);
 	metrics_flush(); /* a last line, when a metrics file is open */
@@ -595,9 +642,9 @@ int vm_serve(struct vm *vm, const struct vm_ctl *ctl)
 	return vm->exit_code;
 }
 
-int vm_run(struct vm *vm)
+int vm_run(struct vm *vm, const struct thread_hooks *hooks)
 {
-	int err = vm_start(vm);
+	int err = vm_start(vm, hooks);
 
 	if (err)
 		vm_stop(vm, 1, "cannot start the VM: %s", strerror(-err));
@@ -606,24 +653,17 @@ int vm_run(struct vm *vm)
 
 int vm_pause(struct vm *vm)
 {
-	int i;
+	int i, err = 0;
 
 	if (!vm->started || atomic_load(&vm->stopping))
 		return -EINVAL;
-	pthread_mutex_lock(&vm->pause_lock);
-	if (vm->paused) {
-		pthread_mutex_unlock(&vm->pause_lock);
+	if (vm->paused)
 		return 0;
-	}
-	atomic_store(&vm->pause_requested, true);
-	pthread_mutex_unlock(&vm->pause_lock);
+	request_vcpus(vm, VCPU_PAUSE);
 	for (i = 0; i < vm->nvcpus; i++)
-		vcpu_kick(&vm->vcpus[i]);
-	pthread_mutex_lock(&vm->pause_lock);
-	while (vm->parked < vm->nvcpus && !atomic_load(&vm->stopping))
-		pthread_cond_wait(&vm->parked_cond, &vm->pause_lock);
-	vm->paused = !atomic_load(&vm->stopping);
-	pthread_mutex_unlock(&vm->pause_lock);
+		if (vcpu_wait_paused(vm->vcpus[i]))
+			err = -EINVAL;
+	vm->paused = !err && !atomic_load(&vm->stopping);
 	return vm->paused ? 0 : -EINVAL;
 }
 
@@ -631,22 +671,14 @@ int vm_resume(struct vm *vm)
 {
 	if (!vm->started || atomic_load(&vm->stopping))
 		return -EINVAL;
-	pthread_mutex_lock(&vm->pause_lock);
-	atomic_store(&vm->pause_requested, false);
+	request_vcpus(vm, VCPU_RUN);
 	vm->paused = false;
-	pthread_cond_broadcast(&vm->resume_cond);
-	pthread_mutex_unlock(&vm->pause_lock);
 	return 0;
 }
 
 bool vm_is_paused(struct vm *vm)
 {
-	bool paused;
-
-	pthread_mutex_lock(&vm->pause_lock);
-	paused = vm->paused;
-	pthread_mutex_unlock(&vm->pause_lock);
-	return paused;
+	return vm->paused;
 }
 
 int vm_ctrl_alt_del(struct vm *vm)
@@ -661,7 +693,7 @@ void vm_destroy(struct vm *vm)
 	int i;
 
 	for (i = 0; i < vm->nvcpus; i++)
-		vcpu_destroy(&vm->vcpus[i]);
+		vcpu_destroy(vm->vcpus[i]);
 	if (vm->loop_ready)
 		event_loop_destroy(&vm->loop);
 	for (i = 0; i < VM_MAX_DRIVES; i++)

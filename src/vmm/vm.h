@@ -17,6 +17,7 @@
 #include "core/event_loop.h"
 #include "core/guest_mem.h"
 #include "core/io_bus.h"
+#include "core/thread_hook.h"
 #include "devices/legacy/cmos.h"
 #include "devices/legacy/i8042.h"
 #include "devices/legacy/serial.h"
@@ -53,16 +54,7 @@ struct vm_config {
 	struct balloon_config balloon;
 };
 
-struct vm;
-
-struct vcpu {
-	struct vm *vm;
-	int index;
-	int fd;
-	struct kvm_run *run;
-	pthread_t thread;
-	bool thread_started;
-};
+struct vcpu;
 
 struct vm {
 	struct vm_config cfg;
@@ -76,8 +68,8 @@ struct vm {
 	struct boot_kernel kernel;
 	struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID, with room to add leaves */
 	unsigned int cpuid_max;
-	struct vcpu vcpus[VM_MAX_CPUS];
-	int nvcpus;
+	struct vcpu *vcpus[VM_MAX_CPUS]; /* vmm/vcpu.h */
+	int nvcpus;			 /* created */
 
 	atomic_bool stopping;
 	pthread_mutex_t stop_lock;
@@ -86,13 +78,9 @@ struct vm {
 	char exit_reason[512];
 	atomic_bool reset_requested;
 
-	/* Pausing: vCPUs park on resume_cond while pause_requested is set. */
-	pthread_mutex_t pause_lock;
-	pthread_cond_t parked_cond, resume_cond;
-	atomic_bool pause_requested;
-	int parked;
-	bool paused;
-	bool started; /* vm_start() ran */
+	bool paused;		   /* vm_pause() parked every vCPU; the serving thread's */
+	bool started;		   /* vm_start() ran */
+	struct thread_hooks hooks; /* vm_start()'s, for the serving thread too */
 
 	int console_out; /* fd the serial output goes to */
 
@@ -121,19 +109,21 @@ struct vm_ctl {
 	void *ctx;
 };
 
-/* Applies the sandbox (Landlock on the process, seccomp on each thread as it
- * starts: see sandbox/sandbox.h), starts the device thread and the vCPUs and
- * returns. Every file the VM uses must be open by now. */
-int vm_start(struct vm *vm);
+/* Runs hooks->before_threads, starts the device thread and the vCPUs (each
+ * runs hooks->thread_start first: see core/thread_hook.h) and returns; the
+ * front-end's hooks apply the sandbox (sandbox_vm_hooks()). Every file the
+ * VM uses must be open by now. hooks may be NULL (nothing is confined). */
+int vm_start(struct vm *vm, const struct thread_hooks *hooks);
 /* Serves the console, SIGINT/SIGTERM/SIGHUP/SIGQUIT and ctl (may be NULL) on
- * the calling thread until the VM stops, then joins the threads; returns the
+ * the calling thread (after running vm_start()'s thread_start hook there as
+ * THREAD_KIND_MAIN) until the VM stops, then joins the threads; returns the
  * exit status (0: the guest reset or powered off). */
 int vm_serve(struct vm *vm, const struct vm_ctl *ctl);
 /* Blocks the signals that end a VM (SIGINT, SIGTERM, SIGHUP, SIGQUIT: they
  * are read from a signalfd made of *sigs) and ignores SIGPIPE. */
 void vm_block_stop_signals(sigset_t *sigs);
 /* vm_start() + vm_serve(vm, NULL). */
-int vm_run(struct vm *vm);
+int vm_run(struct vm *vm, const struct thread_hooks *hooks);
 /* From the serving thread, after vm_start(): parks every vCPU outside KVM_RUN
  * (and tells the guest's kvmclock it was paused) / lets them run again.
  * 0, or -errno. Pausing a paused VM or resuming a running one is a no-op. */
@@ -145,16 +135,5 @@ int vm_ctrl_alt_del(struct vm *vm);
 void vm_destroy(struct vm *vm);
 /* Asks every thread to stop; the first caller's code and reason win. */
 void vm_stop(struct vm *vm, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-/* From vcpu.c */
-int vcpu_create(struct vm *vm, int index);
-int vcpu_start(struct vcpu *v);
-void vcpu_kick(struct vcpu *v);
-/* Wakes parked vCPUs to look at pause_requested/stopping again. */
-void vcpu_wake_parked(struct vm *vm);
-void vcpu_join(struct vcpu *v);
-/* Logs RIP, mode and MP state at debug level (why a VM was stuck). */
-void vcpu_log_state(struct vcpu *v);
-void vcpu_destroy(struct vcpu *v);
 
 #endif
