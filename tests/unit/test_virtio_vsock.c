@@ -9,6 +9,7 @@
 
 #include "devices/virtio/virtio_vsock.h"
 #include "devices/virtio/vsock_proto.h"
+#include "vsock_test.h"
 
 static int parse(const char *spec, struct vsock_config *c, char *why)
 {
@@ -69,18 +70,7 @@ Test(virtio_vsock, config_rejects_bad_input_with_reasons)
 
 static struct virtio_vsock_hdr hdr(uint16_t op, uint32_t len)
 {
-	struct virtio_vsock_hdr h;
-
-	memset(&h, 0, sizeof(h));
-	h.src_cid = htole64(3);
-	h.dst_cid = htole64(VSOCK_HOST_CID);
-	h.src_port = htole32(1025);
-	h.dst_port = htole32(6000);
-	h.type = htole16(VIRTIO_VSOCK_TYPE_STREAM);
-	h.op = htole16(op);
-	h.len = htole32(len);
-	h.buf_alloc = htole32(256 * 1024);
-	return h;
+	return guest_hdr(3, op, 1025, 6000, len, 256 * 1024, 0);
 }
 
 Test(virtio_vsock, valid_headers_pass)

@@ -10,6 +10,7 @@
 #include "devices/virtio/virtq.h"
 #include "devices/virtio/vsock_csm.h"
 #include "devices/virtio/vsock_proto.h"
+#include "vsock_test.h"
 
 #define GUEST_CID  3
 #define HOST_PORT  (1U << 30)
@@ -29,22 +30,9 @@ static int conn_open(struct vsock_conn *c, enum vsock_conn_state state)
 	return sv[1];
 }
 
-static struct virtio_vsock_hdr guest_hdr(uint16_t op, uint32_t len, uint32_t buf_alloc,
-					 uint32_t fwd_cnt)
+static struct virtio_vsock_hdr hdr(uint16_t op, uint32_t len, uint32_t buf_alloc, uint32_t fwd_cnt)
 {
-	struct virtio_vsock_hdr h;
-
-	memset(&h, 0, sizeof(h));
-	h.src_cid = htole64(GUEST_CID);
-	h.dst_cid = htole64(VSOCK_HOST_CID);
-	h.src_port = htole32(GUEST_PORT);
-	h.dst_port = htole32(HOST_PORT);
-	h.type = htole16(VIRTIO_VSOCK_TYPE_STREAM);
-	h.op = htole16(op);
-	h.len = htole32(len);
-	h.buf_alloc = htole32(buf_alloc);
-	h.fwd_cnt = htole32(fwd_cnt);
-	return h;
+	return guest_hdr(GUEST_CID, op, GUEST_PORT, HOST_PORT, len, buf_alloc, fwd_cnt);
 }
 
 /* The guest sends op with len bytes of data (may be NULL for a control packet). */
@@ -59,7 +47,7 @@ static const char *from_guest(struct vsock_conn *c, struct virtio_vsock_hdr h, c
 
 static const char *guest_op(struct vsock_conn *c, uint16_t op, uint32_t flags)
 {
-	struct virtio_vsock_hdr h = guest_hdr(op, 0, 65536, 0);
+	struct virtio_vsock_hdr h = hdr(op, 0, 65536, 0);
 
 	h.flags = htole32(flags);
 	return from_guest(c, h, NULL, NULL);
@@ -99,7 +87,7 @@ static uint32_t to_guest(struct vsock_conn *c, uint8_t *buf, uint64_t room)
 /* An established guest-initiated connection whose guest advertised buf_alloc. */
 static int established(struct vsock_conn *c, uint32_t buf_alloc)
 {
-	struct virtio_vsock_hdr h = guest_hdr(VIRTIO_VSOCK_OP_REQUEST, 0, buf_alloc, 0);
+	struct virtio_vsock_hdr h = hdr(VIRTIO_VSOCK_OP_REQUEST, 0, buf_alloc, 0);
 	int host = conn_open(c, VSOCK_CONN_ESTABLISHED);
 
 	vsock_conn_accept(c, HOST_PORT, GUEST_PORT, &h);
@@ -140,8 +128,7 @@ Test(vsock_csm, response_nobody_asked_for_is_reset)
 	/* The REQUEST is still queued: the guest cannot know the connection. */
 	conn_open(&c, VSOCK_CONN_CMD);
 	vsock_conn_connect(&c, HOST_PORT, GUEST_PORT);
-	cr_assert_not_null(
-		from_guest(&c, guest_hdr(VIRTIO_VSOCK_OP_RESPONSE, 0, 0, 0), NULL, &why));
+	cr_assert_not_null(from_guest(&c, hdr(VIRTIO_VSOCK_OP_RESPONSE, 0, 0, 0), NULL, &why));
 	cr_assert_str_eq(why, "RESPONSE");
 	cr_assert(c.killed);
 	cr_assert_not(c.rst_owed);
@@ -155,7 +142,7 @@ Test(vsock_csm, response_nobody_asked_for_is_reset)
 Test(vsock_csm, guest_initiated_connection_owes_a_response)
 {
 	struct vsock_conn c;
-	struct virtio_vsock_hdr h = guest_hdr(VIRTIO_VSOCK_OP_REQUEST, 0, 4096, 1000);
+	struct virtio_vsock_hdr h = hdr(VIRTIO_VSOCK_OP_REQUEST, 0, 4096, 1000);
 
 	conn_open(&c, VSOCK_CONN_ESTABLISHED);
 	vsock_conn_accept(&c, 6000, GUEST_PORT, &h);
@@ -202,7 +189,7 @@ Test(vsock_csm, peer_free_follows_what_the_guest_consumed)
 	control(&c, VIRTIO_VSOCK_OP_CREDIT_REQUEST);
 	cr_assert(c.credit_requested);
 	/* The guest consumed 2000 bytes. */
-	from_guest(&c, guest_hdr(VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0, 4096, 2000), NULL, NULL);
+	from_guest(&c, hdr(VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0, 4096, 2000), NULL, NULL);
 	cr_assert_eq(vsock_conn_peer_free(&c), 2000);
 	cr_assert_not(c.credit_requested);
 	cr_assert_eq(to_guest(&c, buf, 65536), 904);
@@ -227,7 +214,7 @@ Test(vsock_csm, counters_wrap)
 	c.rx_cnt = c.fwd_cnt = c.last_fwd_sent = 0xffffff00U;
 	cr_assert_eq(vsock_conn_guest_credit(&c), VSOCK_CONN_BUF_SIZE);
 	memset(data, 0x5a, sizeof(data));
-	h = guest_hdr(VIRTIO_VSOCK_OP_RW, sizeof(data), 4096, 0);
+	h = hdr(VIRTIO_VSOCK_OP_RW, sizeof(data), 4096, 0);
 	cr_assert_null(from_guest(&c, h, data, NULL));
 	cr_assert_not(c.killed);
 	cr_assert_eq(c.rx_cnt, 0x100);
@@ -237,14 +224,14 @@ Test(vsock_csm, counters_wrap)
 	cr_assert_eq(memcmp(got, data, sizeof(got)), 0);
 	/* Towards the guest: tx_cnt passes 2^32 and the guest's fwd_cnt follows. */
 	c.tx_cnt = 0xfffffff0U;
-	from_guest(&c, guest_hdr(VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0, 4096, 0xfffffff0U), NULL, NULL);
+	from_guest(&c, hdr(VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0, 4096, 0xfffffff0U), NULL, NULL);
 	cr_assert_eq(vsock_conn_peer_free(&c), 4096);
 	cr_assert_eq(write(host, data, 100), 100);
 	vsock_conn_host_ready(&c, VSOCK_IO_READ);
 	cr_assert_eq(to_guest(&c, buf, 4096), 100);
 	cr_assert_eq(c.tx_cnt, 0x54);
 	cr_assert_eq(vsock_conn_peer_free(&c), 3996);
-	from_guest(&c, guest_hdr(VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0, 4096, 0x54), NULL, NULL);
+	from_guest(&c, hdr(VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0, 4096, 0x54), NULL, NULL);
 	cr_assert_eq(vsock_conn_peer_free(&c), 4096);
 }
 
@@ -258,10 +245,10 @@ Test(vsock_csm, sending_beyond_credit_is_reset)
 	/* The guest was told of room for 10 more bytes only. */
 	c.rx_cnt = VSOCK_CONN_BUF_SIZE - 10;
 	cr_assert_eq(vsock_conn_guest_credit(&c), 10);
-	cr_assert_null(from_guest(&c, guest_hdr(VIRTIO_VSOCK_OP_RW, 10, 65536, 0), data, NULL));
+	cr_assert_null(from_guest(&c, hdr(VIRTIO_VSOCK_OP_RW, 10, 65536, 0), data, NULL));
 	cr_assert_not(c.killed);
 	cr_assert_eq(vsock_conn_guest_credit(&c), 10, "the host took them all");
-	cr_assert_not_null(from_guest(&c, guest_hdr(VIRTIO_VSOCK_OP_RW, 11, 65536, 0), data, &why));
+	cr_assert_not_null(from_guest(&c, hdr(VIRTIO_VSOCK_OP_RW, 11, 65536, 0), data, &why));
 	cr_assert_str_eq(why, "RW");
 	cr_assert(c.killed);
 	cr_assert(c.rst_owed);
@@ -275,13 +262,13 @@ Test(vsock_csm, data_only_on_an_open_connection)
 	established(&c, 65536);
 	guest_op(&c, VIRTIO_VSOCK_OP_SHUTDOWN, VIRTIO_VSOCK_SHUTDOWN_SEND);
 	cr_assert_not(c.killed);
-	cr_assert_not_null(from_guest(&c, guest_hdr(VIRTIO_VSOCK_OP_RW, 16, 65536, 0), data, NULL));
+	cr_assert_not_null(from_guest(&c, hdr(VIRTIO_VSOCK_OP_RW, 16, 65536, 0), data, NULL));
 	cr_assert(c.killed);
 	cr_assert(c.rst_owed);
 	/* A closing connection is reset without a complaint. */
 	established(&c, 65536);
 	c.state = VSOCK_CONN_CLOSING;
-	cr_assert_null(from_guest(&c, guest_hdr(VIRTIO_VSOCK_OP_RW, 16, 65536, 0), data, NULL));
+	cr_assert_null(from_guest(&c, hdr(VIRTIO_VSOCK_OP_RW, 16, 65536, 0), data, NULL));
 	cr_assert(c.killed);
 }
 
@@ -300,7 +287,7 @@ Test(vsock_csm, bytes_the_host_does_not_take_wait_in_the_buffer)
 	/* A full buffer's worth: the guest has no credit left. */
 	for (sent = 0; sent < 4; sent++)
 		cr_assert_null(
-			from_guest(&c, guest_hdr(VIRTIO_VSOCK_OP_RW, 65536, 65536, 0), data, NULL));
+			from_guest(&c, hdr(VIRTIO_VSOCK_OP_RW, 65536, 65536, 0), data, NULL));
 	cr_assert_gt(c.buf_len, 0);
 	cr_assert_eq(c.rx_cnt, VSOCK_CONN_BUF_SIZE);
 	cr_assert_eq(c.fwd_cnt + c.buf_len, c.rx_cnt, "every accepted byte is kept");

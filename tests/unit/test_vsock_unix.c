@@ -15,6 +15,7 @@
 #include "devices/virtio/vsock_proto.h"
 #include "devices/virtio/vsock_unix.h"
 #include "helpers.h"
+#include "vsock_test.h"
 #include "util/fs.h"
 
 #define GUEST_CID 3
@@ -139,18 +140,9 @@ static void expect(uint16_t op, uint32_t host_port, uint32_t guest_port)
 static void guest_send(uint16_t op, uint32_t host_port, uint32_t guest_port, const void *data,
 		       uint32_t len)
 {
-	struct virtio_vsock_hdr h;
+	struct virtio_vsock_hdr h = guest_hdr(GUEST_CID, op, guest_port, host_port, len, 65536, 0);
 	struct iovec iov[2] = { { &h, HDR_SIZE }, { (void *)data, len } };
 
-	memset(&h, 0, sizeof(h));
-	h.src_cid = htole64(GUEST_CID);
-	h.dst_cid = htole64(VSOCK_HOST_CID);
-	h.src_port = htole32(guest_port);
-	h.dst_port = htole32(host_port);
-	h.type = htole16(VIRTIO_VSOCK_TYPE_STREAM);
-	h.op = htole16(op);
-	h.len = htole32(len);
-	h.buf_alloc = htole32(65536);
 	vsock_mux_send_pkt(&mux, &h, iov, 2, len);
 }
 
