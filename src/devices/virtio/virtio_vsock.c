@@ -192,7 +192,7 @@ static void rx_pump(struct virtio_vsock *v)
 static void settle(struct virtio_vsock *v)
 {
 	if (v->dev.failed)
-		vsock_mux_reset(&v->mux); /* no guest to talk to until it resets the device */
+		vsock_mux_kill_all(&v->mux); /* no guest to talk to until it resets the device */
 	else
 		rx_pump(v);
 	vsock_mux_settle(&v->mux);

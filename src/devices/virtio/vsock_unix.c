@@ -180,7 +180,7 @@ static void rst_push(struct vsock_mux *m, uint32_t host_port, uint32_t guest_por
 	m->rst_len++;
 }
 
-static void kill_all(struct vsock_mux *m)
+void vsock_mux_kill_all(struct vsock_mux *m)
 {
 	while (m->head)
 		conn_kill(m, m->head);
@@ -546,7 +546,7 @@ void vsock_mux_process(struct vsock_mux *m)
 
 void vsock_mux_reset(struct vsock_mux *m)
 {
-	kill_all(m);
+	vsock_mux_kill_all(m);
 	/* No port is in use any more; starting over keeps a run reproducible (fuzzing). */
 	m->next_port = LOCAL_PORT_FIRST;
 }
@@ -640,7 +640,7 @@ void vsock_mux_close(struct vsock_mux *m)
 {
 	struct stat st;
 
-	kill_all(m);
+	vsock_mux_kill_all(m);
 	reap(m);
 	if (m->listen_fd >= 0) {
 		close(m->listen_fd);

@@ -65,7 +65,10 @@ int vsock_mux_fd(const struct vsock_mux *m);
 void vsock_mux_process(struct vsock_mux *m);
 /* Work every entry point ends with: timeouts re-armed, dead connections freed. */
 void vsock_mux_settle(struct vsock_mux *m);
-/* The guest forgot every connection: close the host ends, owe it nothing. */
+/* Closes the host ends of every connection and owes the guest nothing. */
+void vsock_mux_kill_all(struct vsock_mux *m);
+/* The guest forgot every connection: vsock_mux_kill_all, and host ports are
+ * handed out from the first again. */
 void vsock_mux_reset(struct vsock_mux *m);
 
 /* A packet from the guest: header h, payload_avail bytes after it in the n
