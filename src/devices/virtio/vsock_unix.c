@@ -74,10 +74,9 @@ int vsock_port_path(char *out, size_t size, const char *uds, uint32_t port)
 {
 	int n = snprintf(out, size, "%s_%u", uds, port);
 
-	return n < 0 || (size_t)n >= size ||
-			       (size_t)n >= sizeof(((struct sockaddr_un *)0)->sun_path)
-		       ? -ENAMETOOLONG
-		       : 0;
+	if (n < 0 || (size_t)n >= size || (size_t)n >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		return -ENAMETOOLONG;
+	return 0;
 }
 
 void vsock_mux_warn_guest(struct vsock_mux *m, const char *what, const char *why)
