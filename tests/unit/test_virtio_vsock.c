@@ -1,5 +1,6 @@
 /* virtio-vsock's pure parts: --vsock parsing, the verdict on guest packet
- * headers, credit arithmetic (with wrapping counters), the CONNECT line. */
+ * headers, credit arithmetic (with wrapping counters). The connection state
+ * machine and the Unix side have test_vsock_csm.c and test_vsock_unix.c. */
 #include <criterion/criterion.h>
 #include <endian.h>
 #include <errno.h>
@@ -8,6 +9,7 @@
 
 #include "devices/virtio/virtio_vsock.h"
 #include "devices/virtio/vsock_proto.h"
+#include "vsock_test.h"
 
 static int parse(const char *spec, struct vsock_config *c, char *why)
 {
@@ -68,23 +70,7 @@ Test(virtio_vsock, config_rejects_bad_input_with_reasons)
 
 static struct virtio_vsock_hdr hdr(uint16_t op, uint32_t len)
 {
-	struct virtio_vsock_hdr h;
-
-	memset(&h, 0, sizeof(h));
-	h.src_cid = htole64(3);
-	h.dst_cid = htole64(VSOCK_HOST_CID);
-	h.src_port = htole32(1025);
-	h.dst_port = htole32(6000);
-	h.type = htole16(VIRTIO_VSOCK_TYPE_STREAM);
-	h.op = htole16(op);
-	h.len = htole32(len);
-	h.buf_alloc = htole32(256 * 1024);
-	return h;
-}
-
-Test(virtio_vsock, header_is_44_bytes)
-{
-	cr_assert_eq(sizeof(struct virtio_vsock_hdr), 44);
+	return guest_hdr(3, op, 1025, 6000, len, 256 * 1024, 0);
 }
 
 Test(virtio_vsock, valid_headers_pass)
@@ -200,36 +186,6 @@ Test(virtio_vsock, credit_update_only_when_the_sender_may_stall)
 	cr_assert(vsock_credit_update_due(buf, 0x10000, 0x10000, 0xfffd0000U));
 	/* Forwarded more than received is nonsense: no update. */
 	cr_assert_not(vsock_credit_update_due(buf, 100, 200, 0));
-}
-
-static int connect_port(const char *line, uint32_t *port)
-{
-	return vsock_parse_connect(line, strlen(line), port);
-}
-
-Test(virtio_vsock, connect_line)
-{
-	uint32_t port = 0;
-
-	cr_assert_eq(connect_port("CONNECT 5000", &port), 0);
-	cr_assert_eq(port, 5000);
-	cr_assert_eq(connect_port("connect 52\r", &port), 0);
-	cr_assert_eq(port, 52);
-	cr_assert_eq(connect_port("  Connect\t4294967295  ", &port), 0);
-	cr_assert_eq(port, 4294967295U);
-	cr_assert_eq(connect_port("CONNECT 0", &port), 0);
-	cr_assert_eq(port, 0);
-	cr_assert_eq(connect_port("CONNECT 4294967296", &port), -EINVAL);
-	cr_assert_eq(connect_port("CONNECT", &port), -EINVAL);
-	cr_assert_eq(connect_port("CONNECT ", &port), -EINVAL);
-	cr_assert_eq(connect_port("CONNECT5000", &port), -EINVAL);
-	cr_assert_eq(connect_port("CONNECT -1", &port), -EINVAL);
-	cr_assert_eq(connect_port("CONNECT 50x", &port), -EINVAL);
-	cr_assert_eq(connect_port("CONNECT 50 60", &port), -EINVAL);
-	cr_assert_eq(connect_port("CONNEC 50", &port), -EINVAL);
-	cr_assert_eq(connect_port("", &port), -EINVAL);
-	/* An embedded NUL is not a blank. */
-	cr_assert_eq(vsock_parse_connect("CONNECT 5\0", 10, &port), -EINVAL);
 }
 
 /* The one guest CID rule of --vsock cid=, PUT /vsock and the config file. */

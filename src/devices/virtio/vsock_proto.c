@@ -2,7 +2,7 @@
 
 #include <endian.h>
 #include <errno.h>
-#include <strings.h>
+#include <string.h>
 
 static enum vsock_verdict verdict(const char **why, const char *what, enum vsock_verdict v)
 {
@@ -42,6 +42,18 @@ enum vsock_verdict vsock_hdr_check(const struct virtio_vsock_hdr *h, uint64_t pa
 	return VSOCK_PKT_OK;
 }
 
+void vsock_hdr_fill(struct virtio_vsock_hdr *h, uint64_t guest_cid, uint32_t host_port,
+		    uint32_t guest_port, uint16_t op)
+{
+	memset(h, 0, sizeof(*h));
+	h->src_cid = htole64(VSOCK_HOST_CID);
+	h->dst_cid = htole64(guest_cid);
+	h->src_port = htole32(host_port);
+	h->dst_port = htole32(guest_port);
+	h->type = htole16(VIRTIO_VSOCK_TYPE_STREAM);
+	h->op = htole16(op);
+}
+
 uint32_t vsock_credit(uint32_t buf_alloc, uint32_t fwd_cnt, uint32_t tx_cnt)
 {
 	uint32_t in_flight = tx_cnt - fwd_cnt;
@@ -60,40 +72,4 @@ bool vsock_credit_update_due(uint32_t buf_alloc, uint32_t rx_cnt, uint32_t fwd_c
 	 * updates few; a sender with little credit may otherwise stall. */
 	return vsock_credit(buf_alloc, last_fwd_sent, rx_cnt) < VSOCK_CREDIT_LOW &&
 	       (freed >= VSOCK_CREDIT_LOW || fwd_cnt == rx_cnt);
-}
-
-static bool is_blank(char ch)
-{
-	return ch == ' ' || ch == '\t' || ch == '\r';
-}
-
-int vsock_parse_connect(const char *line, size_t len, uint32_t *port)
-{
-	static const char kw[] = "CONNECT";
-	size_t i = 0, kwlen = sizeof(kw) - 1, digits = 0;
-	uint64_t v = 0;
-
-	while (i < len && is_blank(line[i]))
-		i++;
-	if (len - i < kwlen || strncasecmp(line + i, kw, kwlen))
-		return -EINVAL;
-	i += kwlen;
-	if (i == len || !is_blank(line[i]))
-		return -EINVAL;
-	while (i < len && is_blank(line[i]))
-		i++;
-	for (; i < len && line[i] >= '0' && line[i] <= '9'; i++) {
-		v = v * 10 + (uint64_t)(line[i] - '0');
-		if (v > UINT32_MAX)
-			return -EINVAL;
-		digits++;
-	}
-	if (!digits)
-		return -EINVAL;
-	while (i < len && is_blank(line[i]))
-		i++;
-	if (i != len)
-		return -EINVAL;
-	*port = (uint32_t)v;
-	return 0;
 }
