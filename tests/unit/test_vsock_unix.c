@@ -53,7 +53,7 @@ Test(vsock_unix, connect_line)
 
 Test(vsock_unix, port_path)
 {
-	char path[sizeof(((struct sockaddr_un *)0)->sun_path)], uds[128];
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)], uds[128], big[160];
 
 	cr_assert_eq(vsock_port_path(path, sizeof(path), "/tmp/v.sock", 52), 0);
 	cr_assert_str_eq(path, "/tmp/v.sock_52");
@@ -67,7 +67,7 @@ Test(vsock_unix, port_path)
 	cr_assert_eq(vsock_port_path(path, sizeof(path), uds, 5), 0);
 	cr_assert_eq(vsock_port_path(path, 8, "/tmp/v", 52), -ENAMETOOLONG);
 	snprintf(uds, sizeof(uds), "/%0104d", 0);
-	cr_assert_eq(vsock_port_path(path, sizeof(uds), uds, 52), -ENAMETOOLONG,
+	cr_assert_eq(vsock_port_path(big, sizeof(big), uds, 52), -ENAMETOOLONG,
 		     "longer than a sockaddr_un, whatever the buffer");
 }
 
