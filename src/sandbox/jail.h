@@ -1,11 +1,12 @@
-/* The jailer's parts: pure parsing and planning (unit-tested), the jail's
- * files (jail_fs.c) and its cgroup (jail_cgroup.c). jail_cmd() in jail.c
- * puts them together. Functions return 0 or -errno; the parsers put a
- * one-line reason into why. */
+/* The jailer's parts below the front-end: the checks of its option values
+ * and the plan's data (jail.c), carrying a plan out (jail_run.c), the
+ * jail's files (jail_fs.c) and its cgroup (jail_cgroup.c). The plan is
+ * made from the front-ends' option tables by cli/jail_plan.c, and
+ * cli/jail_cmd.c puts it all together. Functions return 0 or -errno; the
+ * parsers put a one-line reason into why. */
 #ifndef VOLT_SANDBOX_JAIL_H
 #define VOLT_SANDBOX_JAIL_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/resource.h>
@@ -66,31 +67,36 @@ struct jail_plan {
 	int ninside;
 };
 
-/* Rewrites the `volt run` arguments (an optional leading "run" is dropped) so
- * that --kernel, --initrd, --drive path= and --vsock uds= name files in the
- * jail's root, and lists the files to put there. Other arguments pass as
- * they are. */
-int jail_plan_make(int argc, char **argv, struct jail_plan *p, char *why, size_t why_size);
 void jail_plan_free(struct jail_plan *p);
 
-/* True when the arguments after `--` are the API front end's (`volt
- * --api-sock PATH`...): they start with --api-sock, --config-file, --no-api
- * or --id. */
-bool jail_args_are_api(int argc, char **argv);
-/* API mode: like Firecracker's jailer, --api-sock, --log-path and
- * --metrics-path name paths in the jail ("/run/api.sock" is
- * <root>/run/api.sock outside; a relative path is taken from the root; no
- * ".."); the socket defaults to JAIL_DEFAULT_API_SOCK unless --no-api.
- * --config-file becomes "/" JAIL_CONFIG_NAME, and id, when not NULL, is
- * passed as --id unless the arguments hold one. */
-int jail_api_plan_make(int argc, char **argv, const char *id, struct jail_plan *p, char *why,
-		       size_t why_size);
-/* A Firecracker configuration document: every file it names (boot-source
- * kernel_image_path and initrd_path, drives' path_on_host, logger log_path,
- * metrics metrics_path) joins p's files and becomes its jail path, vsock
- * uds_path becomes a name in the root. Other fields are left as they are;
- * the document should have been validated (api_config_from_json) first. */
-int jail_config_rewrite(json_t *root, struct jail_plan *p, char *why, size_t why_size);
+/* The jailer's own options, checked (the front-end, cli/jail_cmd.c, parses
+ * them). */
+struct jail_opts {
+	const char *id;
+	uid_t uid;
+	gid_t gid;
+	bool has_uid, has_gid;
+	const char *base;
+	const char *netns;
+	const char *parent;
+	int cgroup_version; /* 0: per controller */
+	struct jail_cgroup cgroups[JAIL_MAX_CGROUP];
+	int ncgroups;
+	int rl_res[JAIL_MAX_RLIMIT];
+	rlim_t rl_val[JAIL_MAX_RLIMIT];
+	int nrlimits;
+	bool daemonize, new_pid_ns;
+	bool allow_root; /* --allow-root: uid or gid 0 is meant */
+};
+
+/* jail_run.c, as root: opens the plan's files (all of them, before
+ * anything is made), clears the environment, makes <base>/volt/<id>/root
+ * with volt, the files, the devices and (API mode) the directories of
+ * p->inside and config_text as JAIL_CONFIG_NAME; sets rlimits, joins the
+ * network namespace and the cgroup, daemonizes, enters the jail, drops
+ * privileges and execs /volt with p->argv. Returns only on failure, or with
+ * the VMM's exit status when it waits for it (--new-pid-ns). */
+int jail_run(const struct jail_opts *o, const struct jail_plan *p, const char *config_text);
 
 /* jail_fs.c. The jailer's file rules (docs/security.md): inputs are opened
  * once and used by descriptor, no symlink is followed inside the base, and no

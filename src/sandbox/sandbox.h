@@ -62,7 +62,5 @@ int sandbox_landlock_abi(void);
 
 /* `volt sandbox --print` */
 int sandbox_cmd(int argc, char **argv);
-/* `volt jail ... -- <volt run arguments>` */
-int jail_cmd(int argc, char **argv);
 
 #endif

@@ -3,6 +3,8 @@
 
 #include "arch/x86/cpuid.h"
 #include "arch/x86/layout.h"
+#include "cli/common_opts.h"
+#include "cli/run_opts.h"
 #include "core/host.h"
 #include "kernel/kernel.h"
 #include "kernel/rootfs.h"
@@ -20,19 +22,6 @@
 #define DEFAULT_CMDLINE \
 	"console=ttyS0 reboot=k panic=1 nomodule i8042.noaux i8042.nomux i8042.dumbkbd"
 #define DEFAULT_MEM_MIB 128
-
-static const char usage[] =
-	"usage: volt run [--kernel PATH] [--initrd PATH] [--cmdline STR] [--mem MiB] [--cpus N]\n"
-	"                [--cpu-template NAME] [--boot-protocol auto|linux|pvh] [--boot-timer]\n"
-	"                [--drive "
-	"path=FILE[,ro][,id=ID][,engine=sync|io_uring][,cache=unsafe|writeback]]...\n"
-	"                [--net tap=NAME[,mac=MAC]]... [--vsock cid=N,uds=PATH]\n"
-	"                [--balloon MiB[,deflate-on-oom][,stats=SECONDS]] [--rng]\n"
-	"                [--seccomp kill|log|off] [--no-seccomp] [--landlock auto|require|off]\n"
-	"                [--log-level error|warn|info|debug]\n"
-	"Without --kernel, the guest kit's kernel and busybox initramfs are used (built and\n"
-	"cached on first use). The console is stdin/stdout; Ctrl-A x ends the VM.\n"
-	"Exit status: 0 when the guest reboots or powers off, non-zero on a VMM failure.\n";
 
 /* Fills in the guest kit where no kernel was given. */
 static int use_guest_kit(struct vm_config *cfg, char *kernel, size_t ksize, char *initrd,
@@ -70,27 +59,8 @@ static int use_guest_kit(struct vm_config *cfg, char *kernel, size_t ksize, char
 
 int run_cmd(int argc, char **argv, const struct timespec *started)
 {
-	static const struct option longopts[] = {
-		{ "kernel", required_argument, NULL, 'k' },
-		{ "initrd", required_argument, NULL, 'i' },
-		{ "cmdline", required_argument, NULL, 'c' },
-		{ "mem", required_argument, NULL, 'm' },
-		{ "cpus", required_argument, NULL, 'n' },
-		{ "cpu-template", required_argument, NULL, 't' },
-		{ "boot-protocol", required_argument, NULL, 'p' },
-		{ "boot-timer", no_argument, NULL, 'b' },
-		{ "log-level", required_argument, NULL, 'l' },
-		{ "drive", required_argument, NULL, 'd' },
-		{ "rng", no_argument, NULL, 'r' },
-		{ "net", required_argument, NULL, 'N' },
-		{ "vsock", required_argument, NULL, 'V' },
-		{ "balloon", required_argument, NULL, 'B' },
-		{ "seccomp", required_argument, NULL, 'S' },
-		{ "no-seccomp", no_argument, NULL, 's' },
-		{ "landlock", required_argument, NULL, 'L' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
+	struct option longopts[CLI_OPT_MAX + 1];
+	struct cli_common common = { 0 };
 	struct vm_config cfg = {
 		.cmdline = DEFAULT_CMDLINE,
 		.mem_size = (uint64_t)DEFAULT_MEM_MIB << 20,
@@ -100,15 +70,22 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 		.started = *started,
 	};
 	char kernel[PATH_MAX], initrd[PATH_MAX];
-	enum sandbox_landlock_mode landlock;
-	enum sandbox_seccomp_mode seccomp;
 	unsigned int ncpus;
 	char why[160];
 	struct vm *vm;
 	int c, err;
 
+	err = cli_opt_longopts(run_opts, longopts);
+	if (err)
+		return err;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		err = cli_common_option(c, optarg, &common);
+		if (err <= 0) {
+			if (err)
+				return err;
+			continue;
+		}
 		switch (c) {
 		case 'k':
 			cfg.kernel = optarg;
@@ -155,9 +132,6 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 				pr_err("--boot-protocol: '%s' is not auto, linux or pvh", optarg);
 				return -EINVAL;
 			}
-			break;
-		case 'b':
-			cfg.boot_timer = true;
 			break;
 		case 'd':
 			if (cfg.ndrives == VM_MAX_DRIVES) {
@@ -209,40 +183,20 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 			}
 			cfg.has_balloon = true;
 			break;
-		case 'S':
-			if (sandbox_seccomp_mode_parse(optarg, &seccomp)) {
-				pr_err("--seccomp: '%s' is not kill, log or off", optarg);
-				return -EINVAL;
-			}
-			sandbox_set_seccomp_mode(seccomp);
-			break;
-		case 's':
-			sandbox_set_seccomp_mode(SANDBOX_SECCOMP_OFF);
-			break;
-		case 'L':
-			if (sandbox_landlock_mode_parse(optarg, &landlock)) {
-				pr_err("--landlock: '%s' is not auto, require or off", optarg);
-				return -EINVAL;
-			}
-			sandbox_set_landlock_mode(landlock);
-			break;
-		case 'l':
-			if (log_level_option(optarg))
-				return -EINVAL;
-			break;
 		case 'h':
-			fputs(usage, stdout);
+			run_usage(stdout);
 			return 0;
 		default:
-			fputs(usage, stderr);
+			run_usage(stderr);
 			return -EINVAL;
 		}
 	}
 	if (optind < argc) {
 		pr_err("unexpected argument '%s'", argv[optind]);
-		fputs(usage, stderr);
+		run_usage(stderr);
 		return -EINVAL;
 	}
+	cfg.boot_timer = common.boot_timer;
 	if (cfg.has_balloon &&
 	    balloon_size_check(cfg.balloon.mib, cfg.mem_size, why, sizeof(why))) {
 		pr_err("--balloon: %s (--mem)", why);

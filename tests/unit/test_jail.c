@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/jail_plan.h"
 #include "sandbox/jail.h"
 
 static char why[200];

@@ -3,11 +3,13 @@
  * SIGTERM), InstanceStart, then vm_serve() with the API as its extra source.
  * Every request runs on the main thread (api_server_dispatch), so the router
  * and the VM are only ever touched from here. */
-#include "api/api.h"
+#include "cli/commands.h"
 
 #include "api/http_server.h"
 #include "api/router.h"
 #include "api/vm_config_json.h"
+#include "cli/api_opts.h"
+#include "cli/common_opts.h"
 #include "core/host.h"
 #include "core/metrics.h"
 #include "sandbox/sandbox.h"
@@ -31,15 +33,6 @@
 /* Firecracker's default when neither --api-sock nor --no-api is given. */
 #define DEFAULT_API_SOCK "/run/volt.socket"
 #define CONFIG_FILE_MAX	 (1 << 20)
-
-static const char usage[] =
-	"usage: volt --api-sock PATH [--id ID] [--config-file FILE]\n"
-	"       volt --config-file FILE --no-api [--id ID]\n"
-	"  options: [--log-level|--level LEVEL] [--log-path PATH] [--show-level]\n"
-	"           [--show-log-origin] [--metrics-path PATH] [--boot-timer]\n"
-	"           [--seccomp=kill|log|off] [--no-seccomp] [--landlock=auto|require|off]\n"
-	"Firecracker's REST API on a Unix socket (docs/api.md), or a boot from its JSON\n"
-	"configuration file. The guest's serial console is stdin/stdout.\n";
 
 struct api_main {
 	struct api_server srv;
@@ -293,52 +286,11 @@ static int preboot_loop(struct api_main *m, int sfd)
 
 int api_main(int argc, char **argv, const struct timespec *started)
 {
-	enum {
-		O_API_SOCK = 256,
-		O_ID,
-		O_CONFIG,
-		O_NO_API,
-		O_LOG_LEVEL,
-		O_LOG_PATH,
-		O_SHOW_LEVEL,
-		O_SHOW_ORIGIN,
-		O_METRICS,
-		O_BOOT_TIMER,
-		O_SECCOMP,
-		O_NO_SECCOMP,
-		O_LANDLOCK,
-		O_IGNORED,
-		O_VERSION,
-		O_HELP,
-	};
-	static const struct option longopts[] = {
-		{ "api-sock", required_argument, NULL, O_API_SOCK },
-		{ "id", required_argument, NULL, O_ID },
-		{ "config-file", required_argument, NULL, O_CONFIG },
-		{ "no-api", no_argument, NULL, O_NO_API },
-		{ "log-level", required_argument, NULL, O_LOG_LEVEL },
-		{ "level", required_argument, NULL, O_LOG_LEVEL },
-		{ "log-path", required_argument, NULL, O_LOG_PATH },
-		{ "show-level", no_argument, NULL, O_SHOW_LEVEL },
-		{ "show-log-origin", no_argument, NULL, O_SHOW_ORIGIN },
-		{ "metrics-path", required_argument, NULL, O_METRICS },
-		{ "boot-timer", no_argument, NULL, O_BOOT_TIMER },
-		{ "seccomp", required_argument, NULL, O_SECCOMP },
-		{ "no-seccomp", no_argument, NULL, O_NO_SECCOMP },
-		{ "landlock", required_argument, NULL, O_LANDLOCK },
-		/* The jailer's timing options: accepted, not used. */
-		{ "start-time-us", required_argument, NULL, O_IGNORED },
-		{ "start-time-cpu-us", required_argument, NULL, O_IGNORED },
-		{ "parent-cpu-time-us", required_argument, NULL, O_IGNORED },
-		{ "version", no_argument, NULL, O_VERSION },
-		{ "help", no_argument, NULL, O_HELP },
-		{ NULL, 0, NULL, 0 },
-	};
+	struct option longopts[CLI_OPT_MAX + 1];
+	struct cli_common common = { 0 };
 	static struct api_main m;
 	const char *sock = NULL, *config = NULL, *id = NULL, *log_path = NULL, *metrics_path = NULL;
 	bool no_api = false, show_level = false, show_origin = false;
-	enum sandbox_seccomp_mode smode;
-	enum sandbox_landlock_mode lmode;
 	struct timespec cpu;
 	char **args;
 	sigset_t sigs;
@@ -350,13 +302,21 @@ int api_main(int argc, char **argv, const struct timespec *started)
 		return -ENOMEM;
 	args[0] = "volt";
 	memcpy(args + 1, argv, (size_t)argc * sizeof(*args));
+	err = cli_opt_longopts(api_opts, longopts);
+	if (err)
+		goto out_args;
 	optind = 1;
 	while ((c = getopt_long(argc + 1, args, "", longopts, NULL)) != -1) {
+		err = cli_common_option(c, optarg, &common);
+		if (err < 0)
+			goto out_args;
+		if (!err)
+			continue;
 		switch (c) {
-		case O_API_SOCK:
+		case API_O_API_SOCK:
 			sock = optarg;
 			break;
-		case O_ID:
+		case API_O_ID:
 			if (!api_instance_id_valid(optarg)) {
 				pr_err("--id '%s': 1 to %d characters, alphanumeric or '-'", optarg,
 				       API_INSTANCE_ID_MAX);
@@ -365,71 +325,43 @@ int api_main(int argc, char **argv, const struct timespec *started)
 			}
 			id = optarg;
 			break;
-		case O_CONFIG:
+		case API_O_CONFIG:
 			config = optarg;
 			break;
-		case O_NO_API:
+		case API_O_NO_API:
 			no_api = true;
 			break;
-		case O_LOG_LEVEL:
-			err = log_level_option(optarg);
-			if (err)
-				goto out_args;
-			break;
-		case O_LOG_PATH:
+		case API_O_LOG_PATH:
 			log_path = optarg;
 			break;
-		case O_SHOW_LEVEL:
+		case API_O_SHOW_LEVEL:
 			show_level = true;
 			break;
-		case O_SHOW_ORIGIN:
+		case API_O_SHOW_ORIGIN:
 			show_origin = true;
 			break;
-		case O_METRICS:
+		case API_O_METRICS:
 			metrics_path = optarg;
 			break;
-		case O_BOOT_TIMER:
-			m.boot_timer = true;
+		case API_O_IGNORED:
 			break;
-		case O_SECCOMP:
-			if (sandbox_seccomp_mode_parse(optarg, &smode)) {
-				pr_err("--seccomp: '%s' is not kill, log or off", optarg);
-				err = -EINVAL;
-				goto out_args;
-			}
-			/* sandbox_seccomp_prepare() warns when it is off. */
-			sandbox_set_seccomp_mode(smode);
-			break;
-		case O_NO_SECCOMP:
-			sandbox_set_seccomp_mode(SANDBOX_SECCOMP_OFF);
-			break;
-		case O_LANDLOCK:
-			if (sandbox_landlock_mode_parse(optarg, &lmode)) {
-				pr_err("--landlock: '%s' is not auto, require or off", optarg);
-				err = -EINVAL;
-				goto out_args;
-			}
-			sandbox_set_landlock_mode(lmode);
-			break;
-		case O_IGNORED:
-			break;
-		case O_VERSION:
+		case API_O_VERSION:
 			printf("volt %s\n", VOLT_VERSION);
 			err = 0;
 			goto out_args;
-		case O_HELP:
-			fputs(usage, stdout);
+		case API_O_HELP:
+			api_usage(stdout);
 			err = 0;
 			goto out_args;
 		default:
-			fputs(usage, stderr);
+			api_usage(stderr);
 			err = -EINVAL;
 			goto out_args;
 		}
 	}
 	if (optind < argc + 1) {
 		pr_err("unexpected argument '%s'", args[optind]);
-		fputs(usage, stderr);
+		api_usage(stderr);
 		err = -EINVAL;
 		goto out_args;
 	}
@@ -447,6 +379,7 @@ int api_main(int argc, char **argv, const struct timespec *started)
 	if (!sock && !no_api)
 		sock = DEFAULT_API_SOCK;
 
+	m.boot_timer = common.boot_timer;
 	m.started = *started;
 	api_state_init(&m.st, &ops, &m, id);
 	if (id)

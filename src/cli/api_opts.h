@@ -1,0 +1,29 @@
+/* The API front-end's options (`volt --api-sock PATH`, `volt --config-file
+ * FILE`), described once (cli/opt.h): api_main() builds its getopt array
+ * and usage from them, the jailer plans with them. */
+#ifndef VOLT_CLI_API_OPTS_H
+#define VOLT_CLI_API_OPTS_H
+
+#include "cli/opt.h"
+
+/* getopt_long codes of the API front-end's own options. */
+enum {
+	API_O_API_SOCK = 256,
+	API_O_ID,
+	API_O_CONFIG,
+	API_O_NO_API,
+	API_O_LOG_PATH,
+	API_O_SHOW_LEVEL,
+	API_O_SHOW_ORIGIN,
+	API_O_METRICS,
+	API_O_IGNORED,
+	API_O_VERSION,
+	API_O_HELP,
+};
+
+extern const struct cli_opt api_opts[];
+
+/* "usage: volt --api-sock PATH ..." on f. */
+void api_usage(FILE *f);
+
+#endif

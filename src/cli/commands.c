@@ -1,0 +1,123 @@
+/* The command table and the top-level usage built from it (cli/commands.h). */
+#include "cli/commands.h"
+
+#include "arch/x86/cpuid.h"
+#include "kernel/kernel.h"
+#include "kernel/rootfs.h"
+#include "sandbox/sandbox.h"
+#include "util/log.h"
+#include "vmm/vm.h"
+#include "volt-config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* The handlers that do not need the start time. */
+static int cmd_jail(int argc, char **argv, const struct timespec *started)
+{
+	(void)started;
+	return jail_cmd(argc, argv);
+}
+
+static int cmd_sandbox(int argc, char **argv, const struct timespec *started)
+{
+	(void)started;
+	return sandbox_cmd(argc, argv);
+}
+
+static int cmd_kernel(int argc, char **argv, const struct timespec *started)
+{
+	(void)started;
+	return kernel_cmd(argc, argv);
+}
+
+static int cmd_rootfs(int argc, char **argv, const struct timespec *started)
+{
+	(void)started;
+	return rootfs_cmd(argc, argv);
+}
+
+static int cmd_cpuid(int argc, char **argv, const struct timespec *started)
+{
+	(void)started;
+	return cpuid_cmd(argc, argv);
+}
+
+static int cmd_version(int argc, char **argv, const struct timespec *started)
+{
+	(void)argc;
+	(void)argv;
+	(void)started;
+	printf("volt %s\n", VOLT_VERSION);
+	return 0;
+}
+
+const struct cli_command cli_commands[] = {
+	{ "run", NULL, false, "run", "boot a microVM (the guest kit by default)", run_cmd },
+	{ "--api-sock", NULL, true, "--api-sock PATH [--id ID]",
+	  "wait for configuration on a Firecracker-style API", api_main },
+	{ NULL, NULL, false, "--config-file FILE",
+	  "boot from a Firecracker-style JSON configuration", NULL },
+	{ "jail", NULL, false, "jail", "run a VMM in a chroot jail as an unprivileged user",
+	  cmd_jail },
+	{ "sandbox", NULL, false, "sandbox --print", "list each thread's allowed system calls",
+	  cmd_sandbox },
+	{ "kernel", NULL, false, "kernel build|list|path|rm",
+	  "build, cache and select guest kernels", cmd_kernel },
+	{ "rootfs", NULL, false, "rootfs build|path", "build the busybox guest root filesystem",
+	  cmd_rootfs },
+	{ "cpuid", NULL, false, "cpuid", "show the CPUID table a vCPU gets", cmd_cpuid },
+	{ "version", "--version", false, "version", "print the version", cmd_version },
+	{ NULL, NULL, false, NULL, NULL, NULL },
+};
+
+static void usage(FILE *f)
+{
+	const struct cli_command *c;
+
+	fputs("usage: volt <command> [options]\n\ncommands:\n", f);
+	for (c = cli_commands; c->synopsis; c++)
+		fprintf(f, "  %-27s %s\n", c->synopsis, c->help);
+	fputs("\n'volt <command> --help' describes each command.\n", f);
+}
+
+static const struct cli_command *find(const char *cmd)
+{
+	const struct cli_command *c;
+
+	for (c = cli_commands; c->synopsis; c++)
+		if (c->name && (!strcmp(cmd, c->name) || (c->alias && !strcmp(cmd, c->alias))))
+			return c;
+	/* Options first: the API front-end (`volt --config-file F`, `volt --id X ...`). */
+	for (c = cli_commands; c->synopsis; c++)
+		if (c->options && !strncmp(cmd, "--", 2))
+			return c;
+	return NULL;
+}
+
+int cli_main(int argc, char **argv, const struct timespec *started)
+{
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+	const struct cli_command *c;
+	int err;
+
+	if (!cmd) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+		usage(stdout);
+		return 0;
+	}
+	c = find(cmd);
+	if (!c) {
+		pr_err("unknown command '%s'", cmd);
+		usage(stderr);
+		return 2;
+	}
+	err = c->fn(argc - 1, argv + 1, started);
+	/* run and the API return the guest's exit status (0, 1, 128+signal), others -errno. */
+	if (err > 0)
+		return err;
+	return err ? 1 : 0;
+}

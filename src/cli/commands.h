@@ -1,0 +1,33 @@
+/* volt's commands, one table (kvmtool's kvm_commands[] is the model): each
+ * has a name, the synopsis and one line of help the top-level usage shows,
+ * and a handler. main() only dispatches through cli_main(). Handlers return
+ * an exit status > 0 (a guest's), 0, or -errno. */
+#ifndef VOLT_CLI_COMMANDS_H
+#define VOLT_CLI_COMMANDS_H
+
+#include <stdbool.h>
+#include <time.h>
+
+struct cli_command {
+	const char *name;     /* argv[1]; NULL for a usage line of the entry before */
+	const char *alias;    /* another spelling of name, or NULL */
+	bool options;	      /* also takes any argv[1] starting with "--" */
+	const char *synopsis; /* the usage's left column */
+	const char *help;
+	/* argv[0] is the command's name (or, for options, the first option). */
+	int (*fn)(int argc, char **argv, const struct timespec *started);
+};
+
+extern const struct cli_command cli_commands[];
+
+/* The whole of volt's main(): picks the command and returns the exit status. */
+int cli_main(int argc, char **argv, const struct timespec *started);
+
+/* The front-ends that live in cli/. */
+/* `volt --api-sock PATH` / `volt --config-file FILE` (cli/api_cmd.c);
+ * argv[0] is the first option. */
+int api_main(int argc, char **argv, const struct timespec *started);
+/* `volt jail` (cli/jail_cmd.c). */
+int jail_cmd(int argc, char **argv);
+
+#endif

@@ -1,0 +1,325 @@
+/* The jailer's doing (sandbox/jail.h: jail_run): the plan carried out as
+ * root. The plan's files are opened once, before anything is made; then
+ * the jail's root is filled, the process put in its cgroup, rlimits and a
+ * network namespace, the mount namespace unshared and pivot_root'ed into
+ * the jail, optionally the PID namespace, every capability dropped and
+ * /volt exec'd with the plan's arguments. A jail directory made by a failed
+ * attempt is removed. */
+#include "sandbox/jail.h"
+
+#include "core/host.h"
+#include "sandbox/sandbox.h"
+#include "sandbox/sanitizer.h"
+#include "util/fs.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Every file of the plan, opened once (fds[i] for files[i]) before anything
+ * is made: a refused one leaves nothing behind. */
+static int open_sources(const struct jail_plan *p, const struct jail_opts *o, int *fds,
+			struct stat *sts)
+{
+	int i, err = 0;
+
+	for (i = 0; !err && i < p->nfiles; i++)
+		err = jail_open_source(&p->files[i], o->uid, o->gid, &fds[i], &sts[i]);
+	return err;
+}
+
+static int drop_privileges(uid_t uid, gid_t gid)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = { 0 };
+	int cap;
+
+	for (cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0))
+			return -errno;
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) && errno != EINVAL)
+		return -errno;
+	if (setgroups(0, NULL) || setresgid(gid, gid, gid) || setresuid(uid, uid, uid))
+		return -errno;
+	/* setuid() away from 0 empties the permitted and effective sets, not
+	 * the inheritable one; a uid of 0 keeps them all: clear them here. */
+	if (syscall(SYS_capset, &hdr, data))
+		return -errno;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		return -errno;
+	return 0;
+}
+
+static int enter_jail(const char *root, int rootfd)
+{
+	struct stat want, got;
+
+	if (unshare(CLONE_NEWNS)) {
+		pr_err("cannot unshare the mount namespace: %s", strerror(errno));
+		return -errno;
+	}
+	/* Nothing mounted from here on may propagate back to the host. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    mount(root, root, NULL, MS_BIND | MS_REC, NULL) || chdir(root)) {
+		pr_err("cannot bind-mount the jail %s: %s", root, strerror(errno));
+		return -errno;
+	}
+	/* pivot_root(".", ".") stacks the old root on the new one; detaching
+	 * it leaves the jail alone at "/" (pivot_root(2)). */
+	if (syscall(SYS_pivot_root, ".", ".") || umount2(".", MNT_DETACH) || chdir("/")) {
+		pr_err("cannot pivot_root into %s: %s", root, strerror(errno));
+		return -errno;
+	}
+	/* The path was walked once without symlinks; had a directory above the
+	 * base been swapped since, "/" would not be the root that was filled. */
+	if (fstat(rootfd, &want) || stat("/", &got) || want.st_dev != got.st_dev ||
+	    want.st_ino != got.st_ino) {
+		pr_err("%s changed while the jail was made: refused", root);
+		return -EXDEV;
+	}
+	return 0;
+}
+
+static pid_t child_pid;
+
+static int wait_child(pid_t pid)
+{
+	sigset_t set;
+	int sig, status;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGCHLD);
+	for (;;) {
+		pid_t w = waitpid(pid, &status, WNOHANG);
+
+		if (w == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		if (w < 0 && errno != EINTR)
+			return -errno;
+		sig = sigwaitinfo(&set, NULL);
+		if (sig > 0 && sig != SIGCHLD)
+			kill(pid, sig);
+	}
+}
+
+static int run_jailed(const struct jail_opts *o, char **exec_argv, char *const envp[])
+{
+	sigset_t set, old;
+	int err;
+
+	if (o->new_pid_ns && unshare(CLONE_NEWPID)) {
+		pr_err("cannot unshare the PID namespace: %s", strerror(errno));
+		return -errno;
+	}
+	err = drop_privileges(o->uid, o->gid);
+	if (err) {
+		pr_err("cannot drop privileges to %u:%u: %s", (unsigned int)o->uid,
+		       (unsigned int)o->gid, strerror(-err));
+		return err;
+	}
+	if (o->new_pid_ns) {
+		sigemptyset(&set);
+		sigaddset(&set, SIGINT);
+		sigaddset(&set, SIGTERM);
+		sigaddset(&set, SIGHUP);
+		sigaddset(&set, SIGQUIT);
+		sigaddset(&set, SIGCHLD);
+		sigprocmask(SIG_BLOCK, &set, &old);
+		child_pid = fork();
+		if (child_pid < 0)
+			return -errno;
+		if (child_pid > 0)
+			return wait_child(child_pid);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+	}
+	execve("/volt", exec_argv, envp);
+	err = -errno;
+	pr_err("cannot run /volt in the jail: %s", strerror(errno));
+	if (o->new_pid_ns)
+		_exit(127);
+	return err;
+}
+
+static int daemonize(int devnull)
+{
+	pid_t pid;
+
+	if (setsid() < 0) {
+		/* A process group leader cannot; its child can. */
+		pid = fork();
+		if (pid < 0)
+			return -errno;
+		if (pid > 0)
+			_exit(0);
+		if (setsid() < 0)
+			return -errno;
+	}
+	if (dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 || dup2(devnull, 2) < 0)
+		return -errno;
+	return 0;
+}
+
+static int set_rlimits(const struct jail_opts *o)
+{
+	int i;
+
+	for (i = 0; i < o->nrlimits; i++) {
+		struct rlimit rl = { o->rl_val[i], o->rl_val[i] };
+
+		if (setrlimit(o->rl_res[i], &rl)) {
+			pr_err("--rlimit: %s", strerror(errno));
+			return -errno;
+		}
+	}
+	return 0;
+}
+
+static int join_netns(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), err = 0;
+
+	if (fd < 0 || setns(fd, CLONE_NEWNET)) {
+		err = -errno;
+		pr_err("--netns %s: %s", path, strerror(errno));
+	}
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+/* API mode: the socket's and logs' directories and the configuration file. */
+static int put_api_files(const struct jail_opts *o, const struct jail_plan *p, int rootfd,
+			 const char *config_text)
+{
+	int i, err = 0;
+
+	for (i = 0; !err && i < p->ninside; i++)
+		err = jail_make_parent(rootfd, p->inside[i], o->uid, o->gid);
+	if (!err && config_text)
+		err = jail_write_file(rootfd, JAIL_CONFIG_NAME, config_text, o->uid, o->gid);
+	return err;
+}
+
+int jail_run(const struct jail_opts *o, const struct jail_plan *p, const char *config_text)
+{
+	char top[PATH_MAX], root[PATH_MAX], *env_host = NULL, **exec_argv = NULL;
+	int fds[JAIL_MAX_FILES], basefd = -1, rootfd = -1, i, err, devnull = -1;
+	struct stat sts[JAIL_MAX_FILES];
+	bool made = false;
+
+	for (i = 0; i < JAIL_MAX_FILES; i++)
+		fds[i] = -1;
+	err = open_sources(p, o, fds, sts);
+	if (err)
+		goto out;
+
+	/* /sys is not in the jail: tell the VMM what kind of host it runs on. */
+	if (asprintf(&env_host, "VOLT_HOST=%s", host_is_pvm() ? "pvm" : "vt") < 0) {
+		err = -ENOMEM;
+		goto out;
+	}
+	clearenv();
+
+	err = jail_open_base(o->base, &basefd);
+	if (!err && (path_fmt(top, sizeof(top), "%s/volt/%s", o->base, o->id) ||
+		     path_fmt(root, sizeof(root), "%s/root", top)))
+		err = -ENAMETOOLONG;
+	if (!err)
+		err = jail_make_root(basefd, o->base, o->id, &rootfd);
+	if (err)
+		goto out;
+	made = true;
+	err = jail_put_volt(rootfd);
+	for (i = 0; !err && i < p->nfiles; i++)
+		err = jail_put_file(rootfd, fds[i], &sts[i], &p->files[i], o->uid, o->gid);
+	if (!err)
+		err = jail_make_devices(rootfd, o->uid, o->gid);
+	if (!err && p->api)
+		err = put_api_files(o, p, rootfd, config_text);
+	if (!err)
+		err = jail_seal_root(rootfd, o->uid, o->gid);
+	if (err)
+		goto out;
+	for (i = 0; i < p->nfiles; i++) {
+		close(fds[i]);
+		fds[i] = -1;
+	}
+	if (o->daemonize) {
+		devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (devnull < 0) {
+			err = -errno;
+			goto out;
+		}
+	}
+	err = set_rlimits(o);
+	if (!err && o->netns)
+		err = join_netns(o->netns);
+	/* Last of what can fail here: a cgroup cannot be removed while we are in it. */
+	if (!err && o->ncgroups)
+		err = jail_cgroup_setup(o->parent, o->id, o->cgroups, o->ncgroups, o->cgroup_version);
+	if (err)
+		goto out;
+	if (p->vsock_name)
+		pr_info("jail: the vsock socket is %s/%s", root, p->vsock_name);
+	if (p->sock)
+		pr_info("jail: the API socket is %s%s", root, p->sock);
+	if (o->daemonize && (err = daemonize(devnull)))
+		goto out;
+	/* A sanitizer build's leak check runs now: the jail has no /proc. */
+	sandbox_sanitizer_prepare();
+	err = enter_jail(root, rootfd);
+	if (err)
+		goto out;
+	/* From here on the jail's directory is all there is: keep it. */
+	made = false;
+	close(rootfd);
+	rootfd = -1;
+	close(basefd);
+	basefd = -1;
+	exec_argv = calloc((size_t)p->argc + 2, sizeof(*exec_argv));
+	if (!exec_argv) {
+		err = -ENOMEM;
+		goto out;
+	}
+	exec_argv[0] = "volt";
+	for (i = 0; i < p->argc; i++)
+		exec_argv[i + 1] = p->argv[i];
+	{
+		char *envp[] = { env_host, NULL };
+
+		err = run_jailed(o, exec_argv, envp);
+	}
+out:
+	if (made)
+		rm_rf(top);
+	for (i = 0; i < JAIL_MAX_FILES; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	if (rootfd >= 0)
+		close(rootfd);
+	if (basefd >= 0)
+		close(basefd);
+	if (devnull >= 0)
+		close(devnull);
+	free(exec_argv);
+	free(env_host);
+	return err;
+}
