@@ -19,17 +19,16 @@ enum {
 	CLI_O_BOOT_TIMER,
 };
 
-#define CLI_COMMON_LOG_LEVEL                                                           \
-	{ .name = "log-level", .code = CLI_O_LOG_LEVEL, .value = true,                 \
-	  .arg = "error|warn|info|debug" }
-#define CLI_COMMON_SECCOMP                                                             \
-	{ .name = "seccomp", .code = CLI_O_SECCOMP, .value = true, .arg = "kill|log|off" }, \
-	{                                                                              \
-		.name = "no-seccomp", .code = CLI_O_NO_SECCOMP                         \
-	}
-#define CLI_COMMON_LANDLOCK                                                            \
+/* clang-format off */
+#define CLI_COMMON_LOG_LEVEL \
+	{ .name = "log-level", .code = CLI_O_LOG_LEVEL, .value = true, .arg = "error|warn|info|debug" }
+#define CLI_COMMON_SECCOMP \
+	{ .name = "seccomp", .code = CLI_O_SECCOMP, .value = true, .arg = "kill|log|off" }
+#define CLI_COMMON_NO_SECCOMP { .name = "no-seccomp", .code = CLI_O_NO_SECCOMP }
+#define CLI_COMMON_LANDLOCK \
 	{ .name = "landlock", .code = CLI_O_LANDLOCK, .value = true, .arg = "auto|require|off" }
 #define CLI_COMMON_BOOT_TIMER { .name = "boot-timer", .code = CLI_O_BOOT_TIMER }
+/* clang-format on */
 
 /* What the shared options set that the front-end itself uses. */
 struct cli_common {

@@ -34,8 +34,8 @@ static char *replace_item(const char *spec, const char *key, const char *val)
 }
 
 /* The device's own parser checks the whole spec and finds the path. */
-static int find_path(const char *opt, const char *val, char *path, size_t size,
-		     enum cli_path *kind, const char **key, char *why, size_t why_size)
+static int find_path(const char *opt, const char *val, char *path, size_t size, enum cli_path *kind,
+		     const char **key, char *why, size_t why_size)
 {
 	char reason[160];
 	int err = 0;
@@ -94,8 +94,8 @@ int cli_device_spec_paths(const char *opt, const char *val, cli_path_fn fn, void
 	return err;
 }
 
-int cli_json_rewrite_path(json_t *obj, const char *key, enum cli_path kind, cli_path_fn fn, void *ctx,
-		       char *why, size_t why_size)
+int cli_json_rewrite_path(json_t *obj, const char *key, enum cli_path kind, cli_path_fn fn,
+			  void *ctx, char *why, size_t why_size)
 {
 	json_t *v = json_object_get(obj, key);
 	char *jpath = NULL;
@@ -123,10 +123,10 @@ int cli_config_device_paths(json_t *root, cli_path_fn fn, void *ctx, char *why, 
 			if (err || !json_is_object(d))
 				continue;
 			err = cli_json_rewrite_path(d, "path_on_host",
-					  json_is_true(json_object_get(d, "is_read_only"))
-						  ? CLI_PATH_IN
-						  : CLI_PATH_INOUT,
-					  fn, ctx, why, why_size);
+						    json_is_true(json_object_get(d, "is_read_only"))
+							    ? CLI_PATH_IN
+							    : CLI_PATH_INOUT,
+						    fn, ctx, why, why_size);
 		}
 	o = json_object_get(root, "vsock");
 	if (!err && json_is_object(o))

@@ -66,14 +66,17 @@ static void usage(FILE *f)
 		f, "jail --id ID --uid UID --gid GID", jail_opts,
 		"                 -- <volt run arguments> | <API arguments>\n"
 		"Runs `volt run` as UID:GID, without capabilities, chrooted (pivot_root) into\n"
-		"DIR/volt/ID/root (DIR defaults to " DEFAULT_BASE "). The files named by --kernel,\n"
-		"--initrd and --drive (the guest kit's, without --kernel) are hard-linked or copied\n"
+		"DIR/volt/ID/root (DIR defaults to " DEFAULT_BASE
+		"). The files named by --kernel,\n"
+		"--initrd and --drive (the guest kit's, without --kernel) are hard-linked or "
+		"copied\n"
 		"there, never changed: a writable drive must be writable by UID:GID as it is and\n"
 		"on DIR's file system. DIR must be a real directory (no symlinks) owned by root.\n"
 		"UID or GID 0 needs --allow-root. --vsock uds=PATH becomes\n"
 		"DIR/volt/ID/root/<name of PATH>. --cgroup sets a\n"
 		"cgroup file (memory.max=256M, pids.max=100, cpu.max=...) in the group\n"
-		"<hierarchy>/" DEFAULT_PARENT "/ID. --rlimit takes fsize, no-file, nproc, memlock or core.\n"
+		"<hierarchy>/" DEFAULT_PARENT
+		"/ID. --rlimit takes fsize, no-file, nproc, memlock or core.\n"
 		"When the arguments after -- start with --api-sock, --config-file, --no-api or\n"
 		"--id, /volt runs the API front end instead: --api-sock, --log-path and\n"
 		"--metrics-path are paths in the jail (default socket "

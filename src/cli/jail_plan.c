@@ -400,14 +400,15 @@ int jail_config_rewrite(json_t *root, struct jail_plan *p, char *why, size_t why
 		err = cli_json_rewrite_path(o, "kernel_image_path", CLI_PATH_IN, host_path, p, why,
 					    why_size);
 		if (!err)
-			err = cli_json_rewrite_path(o, "initrd_path", CLI_PATH_IN, host_path, p, why,
-						    why_size);
+			err = cli_json_rewrite_path(o, "initrd_path", CLI_PATH_IN, host_path, p,
+						    why, why_size);
 	}
 	if (!err)
 		err = cli_config_device_paths(root, host_path, p, why, why_size);
 	o = json_object_get(root, "logger");
 	if (!err && json_is_object(o))
-		err = cli_json_rewrite_path(o, "log_path", CLI_PATH_OUT, host_path, p, why, why_size);
+		err = cli_json_rewrite_path(o, "log_path", CLI_PATH_OUT, host_path, p, why,
+					    why_size);
 	o = json_object_get(root, "metrics");
 	if (!err && json_is_object(o))
 		err = cli_json_rewrite_path(o, "metrics_path", CLI_PATH_OUT, host_path, p, why,

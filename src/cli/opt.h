@@ -25,8 +25,8 @@ enum cli_path {
 
 /* Called for each host path inside a value: *jail_path (malloc'd) is what
  * the value should say instead. */
-typedef int (*cli_path_fn)(void *ctx, enum cli_path kind, const char *host_path,
-			   char **jail_path, char *why, size_t why_size);
+typedef int (*cli_path_fn)(void *ctx, enum cli_path kind, const char *host_path, char **jail_path,
+			   char *why, size_t why_size);
 
 /* A value holding host paths among other things ("path=FILE,ro"): calls fn
  * for each and returns the value rewritten in *out (malloc'd). why gets the

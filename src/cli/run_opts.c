@@ -37,6 +37,7 @@ const struct cli_opt run_opts[] = {
 	  .spec_paths = cli_device_spec_paths },
 	{ .name = "rng", .code = 'r' },
 	CLI_COMMON_SECCOMP,
+	CLI_COMMON_NO_SECCOMP,
 	CLI_COMMON_LANDLOCK,
 	CLI_COMMON_LOG_LEVEL,
 	{ .name = "help", .code = 'h', .hidden = true },
@@ -45,9 +46,10 @@ const struct cli_opt run_opts[] = {
 
 void run_usage(FILE *f)
 {
-	cli_opt_usage(
-		f, "run", run_opts,
-		"Without --kernel, the guest kit's kernel and busybox initramfs are used (built and\n"
-		"cached on first use). The console is stdin/stdout; Ctrl-A x ends the VM.\n"
-		"Exit status: 0 when the guest reboots or powers off, non-zero on a VMM failure.\n");
+	cli_opt_usage(f, "run", run_opts,
+		      "Without --kernel, the guest kit's kernel and busybox initramfs are used "
+		      "(built and\n"
+		      "cached on first use). The console is stdin/stdout; Ctrl-A x ends the VM.\n"
+		      "Exit status: 0 when the guest reboots or powers off, non-zero on a VMM "
+		      "failure.\n");
 }

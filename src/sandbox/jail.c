@@ -125,4 +125,3 @@ void jail_plan_free(struct jail_plan *p)
 		free(p->inside[i]);
 	memset(p, 0, sizeof(*p));
 }
-

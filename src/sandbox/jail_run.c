@@ -274,7 +274,8 @@ int jail_run(const struct jail_opts *o, const struct jail_plan *p, const char *c
 		err = join_netns(o->netns);
 	/* Last of what can fail here: a cgroup cannot be removed while we are in it. */
 	if (!err && o->ncgroups)
-		err = jail_cgroup_setup(o->parent, o->id, o->cgroups, o->ncgroups, o->cgroup_version);
+		err = jail_cgroup_setup(o->parent, o->id, o->cgroups, o->ncgroups,
+					o->cgroup_version);
 	if (err)
 		goto out;
 	if (p->vsock_name)
