@@ -29,5 +29,12 @@ int cli_main(int argc, char **argv, const struct timespec *started);
 int api_main(int argc, char **argv, const struct timespec *started);
 /* `volt jail` (cli/jail_cmd.c). */
 int jail_cmd(int argc, char **argv);
+/* `volt kernel build|list|path|rm` (cli/kernel_cmd.c). */
+int kernel_cmd(int argc, char **argv);
+/* `volt rootfs build|path` (cli/rootfs_cmd.c). */
+int rootfs_cmd(int argc, char **argv);
+/* `volt cpuid`: prints the supported or the normalized table a vCPU gets
+ * (cli/cpuid_cmd.c). */
+int cpuid_cmd(int argc, char **argv);
 
 #endif

@@ -80,6 +80,4 @@ int kernel_entry_write_meta(const char *dir, const struct kernel_spec *s, long b
 int kernel_build(const struct kernel_spec *s, const struct kernel_build_opts *o,
 		 struct kernel_entry *out);
 
-int kernel_cmd(int argc, char **argv);
-
 #endif

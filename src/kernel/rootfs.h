@@ -30,6 +30,4 @@ int rootfs_get(const struct rootfs_opts *o, char *path, size_t size);
 /* Checks that an ELF file has no PT_INTERP (a static executable). */
 int elf_is_static(const void *image, size_t size);
 
-int rootfs_cmd(int argc, char **argv);
-
 #endif

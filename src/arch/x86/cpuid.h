@@ -81,7 +81,4 @@ void cpuid_fprint(FILE *f, const struct kvm_cpuid2 *c);
  * number in *line when line is not NULL), -E2BIG past max_entries. */
 int cpuid_parse(const char *text, struct kvm_cpuid2 *c, unsigned int max_entries, int *line);
 
-/* `volt cpuid`: prints the supported or the normalized table a vCPU gets. */
-int cpuid_cmd(int argc, char **argv);
-
 #endif

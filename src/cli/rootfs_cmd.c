@@ -1,4 +1,6 @@
 /* `volt rootfs build|path`. */
+#include "cli/commands.h"
+
 #include "kernel/rootfs.h"
 
 #include "util/log.h"

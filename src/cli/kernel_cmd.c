@@ -1,4 +1,6 @@
 /* `volt kernel build|list|path|rm`. */
+#include "cli/commands.h"
+
 #include "kernel/kernel.h"
 
 #include "util/fs.h"

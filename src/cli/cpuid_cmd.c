@@ -3,6 +3,8 @@
  * back with KVM_GET_CPUID2 from a throwaway VM). On a PVM host the guest's
  * ring 0 sees host bits OR'ed in, so the read-back table is the only place
  * where what volt configured can be checked. */
+#include "cli/commands.h"
+
 #include "arch/x86/cpuid.h"
 #include "core/kvm.h"
 #include "util/parse.h"
