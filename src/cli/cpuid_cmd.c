@@ -5,6 +5,7 @@
  * where what volt configured can be checked. */
 #include "cli/commands.h"
 
+#include "cli/opt.h"
 #include "arch/x86/cpuid.h"
 #include "core/kvm.h"
 #include "util/parse.h"
@@ -22,14 +23,38 @@
 
 #define CMD_MAX_CPUS 32
 
-static const char usage[] =
-	"usage: volt cpuid [--cpus N] [--cpu-index I] [--template NAME] [--supported] [--raw]\n"
-	"  --cpus N          vCPUs in the VM (1-32, default 1)\n"
-	"  --cpu-index I     the vCPU whose table is shown (0 to N-1, default 0)\n"
-	"  --template NAME   CPU template (none, T2, minimal; default none)\n"
-	"  --supported       KVM_GET_SUPPORTED_CPUID as KVM reports it, not normalized\n"
-	"  --raw             entries only, without the leading '#' comment line\n"
-	"Prints one line per entry: FUNCTION INDEX eax=.. ebx=.. ecx=.. edx=.. (hex).\n";
+static const struct cli_opt cpuid_opts[] = {
+	{ .name = "cpus",
+	  .code = 'c',
+	  .value = true,
+	  .arg = "N",
+	  .help = "vCPUs in the VM (1-32, default 1)" },
+	{ .name = "cpu-index",
+	  .code = 'i',
+	  .value = true,
+	  .arg = "I",
+	  .help = "the vCPU whose table is shown (0 to N-1, default 0)" },
+	{ .name = "template",
+	  .code = 't',
+	  .value = true,
+	  .arg = "NAME",
+	  .help = "CPU template (none, T2, minimal; default none)" },
+	{ .name = "supported",
+	  .code = 's',
+	  .help = "KVM_GET_SUPPORTED_CPUID as KVM reports it, not normalized" },
+	{ .name = "raw",
+	  .code = 'r',
+	  .help = "entries only, without the leading '#' comment line" },
+	{ .name = "help", .code = 'h', .hidden = true },
+	{ .name = NULL },
+};
+
+static void usage(FILE *f)
+{
+	cli_opt_usage(
+		f, "cpuid", cpuid_opts,
+		"Prints one line per entry: FUNCTION INDEX eax=.. ebx=.. ecx=.. edx=.. (hex).\n");
+}
 
 /* Sets c on a fresh vCPU of a fresh VM and reads back what KVM holds into
  * out (capacity max). The VM has the in-kernel irqchip, as volt's do, so that
@@ -78,21 +103,16 @@ out:
 
 int cpuid_cmd(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "cpus", required_argument, NULL, 'c' },
-		{ "cpu-index", required_argument, NULL, 'i' },
-		{ "template", required_argument, NULL, 't' },
-		{ "supported", no_argument, NULL, 's' },
-		{ "raw", no_argument, NULL, 'r' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
+	struct option longopts[CLI_OPT_MAX + 1];
 	const struct cpuid_template *t = cpuid_template_find("none");
 	unsigned int ncpus = 1, cpu_index = 0, max;
 	bool supported = false, raw = false, pvm;
 	struct kvm_cpuid2 *c = NULL, *back = NULL;
 	int opt, kvm_fd, err;
 
+	err = cli_opt_longopts(cpuid_opts, longopts);
+	if (err)
+		return err;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "c:i:t:srh", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -125,16 +145,16 @@ int cpuid_cmd(int argc, char **argv)
 			raw = true;
 			break;
 		case 'h':
-			fputs(usage, stdout);
+			usage(stdout);
 			return 0;
 		default:
-			fputs(usage, stderr);
+			usage(stderr);
 			return -EINVAL;
 		}
 	}
 	if (optind < argc) {
 		pr_err("unexpected argument '%s'", argv[optind]);
-		fputs(usage, stderr);
+		usage(stderr);
 		return -EINVAL;
 	}
 	if (cpu_index >= ncpus) {

@@ -1,6 +1,7 @@
 /* `volt kernel build|list|path|rm`. */
 #include "cli/commands.h"
 
+#include "cli/opt.h"
 #include "kernel/kernel.h"
 
 #include "util/fs.h"
@@ -14,6 +15,18 @@
 #include <string.h>
 #include <time.h>
 
+static const struct cli_opt kernel_opts[] = {
+	{ .name = "config", .code = 'c', .value = true, .arg = "NAME|FILE" },
+	{ .name = "variant", .code = 'v', .value = true, .arg = "generic|pvm" },
+	{ .name = "source", .code = 's', .value = true, .arg = "TARBALL", .path = CLI_PATH_IN },
+	{ .name = "jobs", .code = 'j', .value = true, .arg = "N" },
+	{ .name = "force", .code = 'f' },
+	{ .name = "no-build", .code = 'n' },
+	{ .name = "help", .code = 'h', .hidden = true },
+	{ .name = NULL },
+};
+
+/* Subcommands take different options: the synopsis is written by hand. */
 static const char usage[] =
 	"usage: volt kernel build [--config NAME|FILE] [--variant generic|pvm] [--source TARBALL]\n"
 	"                         [--jobs N] [--force]\n"
@@ -29,18 +42,11 @@ struct kopts {
 
 static int parse_opts(int argc, char **argv, struct kopts *k)
 {
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "variant", required_argument, NULL, 'v' },
-		{ "source", required_argument, NULL, 's' },
-		{ "jobs", required_argument, NULL, 'j' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "no-build", no_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
+	struct option longopts[CLI_OPT_MAX + 1];
 	int c;
 
+	if (cli_opt_longopts(kernel_opts, longopts))
+		return -E2BIG;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "c:v:s:j:fnh", longopts, NULL)) != -1) {
 		unsigned int jobs;

@@ -45,11 +45,35 @@ static bool in_synopsis(const char *synopsis, const char *name)
 	return false;
 }
 
+/* "  --name ARG" padded to the longest one, then its help. */
+static void help_lines(FILE *f, const struct cli_opt *t)
+{
+	const struct cli_opt *o;
+	char left[128];
+	int width = 0;
+
+	for (o = t; o->name; o++)
+		if (o->help) {
+			int n = snprintf(left, sizeof(left), "--%s%s%s", o->name,
+					 o->value ? " " : "", o->value ? o->arg : "");
+
+			width = n > width ? n : width;
+		}
+	for (o = t; o->name; o++)
+		if (o->help) {
+			snprintf(left, sizeof(left), "--%s%s%s", o->name, o->value ? " " : "",
+				 o->value ? o->arg : "");
+			fprintf(f, "  %-*s   %s\n", width, left, o->help);
+		}
+}
+
 void cli_opt_usage(FILE *f, const char *synopsis, const struct cli_opt *t, const char *epilogue)
 {
 	const char *last = strrchr(synopsis, '\n');
 	size_t col, indent;
 	char item[192];
+
+	const struct cli_opt *t0 = t;
 
 	last = last ? last + 1 : synopsis;
 	/* Continuation lines start under the last synopsis line's second word. */
@@ -76,6 +100,7 @@ void cli_opt_usage(FILE *f, const char *synopsis, const struct cli_opt *t, const
 		col += len;
 	}
 	fputc('\n', f);
+	help_lines(f, t0);
 	if (epilogue)
 		fputs(epilogue, f);
 }

@@ -41,6 +41,7 @@ struct cli_opt {
 	bool repeat;	  /* may be given more than once (the usage says "...") */
 	bool hidden;	  /* accepted, not shown in the usage */
 	const char *arg;  /* the value in the usage: "PATH", "kill|log|off" */
+	const char *help; /* one line under the synopsis, or NULL */
 	enum cli_path path;
 	cli_spec_paths_fn spec_paths; /* set when the value holds host paths inside */
 };
@@ -53,7 +54,8 @@ int cli_opt_longopts(const struct cli_opt *t, struct option *out);
 /* The entry for the option named by name's first len characters, or NULL. */
 const struct cli_opt *cli_opt_find(const struct cli_opt *t, const char *name, size_t len);
 /* "usage: volt <synopsis>" and every shown option as "[--name ARG]",
- * wrapped under the synopsis, then the text after it (epilogue). */
+ * wrapped under the synopsis; then "  --name ARG   help" for each option
+ * with help, and the text after it (epilogue). */
 void cli_opt_usage(FILE *f, const char *synopsis, const struct cli_opt *t, const char *epilogue);
 
 #endif

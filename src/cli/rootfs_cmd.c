@@ -1,6 +1,7 @@
 /* `volt rootfs build|path`. */
 #include "cli/commands.h"
 
+#include "cli/opt.h"
 #include "kernel/rootfs.h"
 
 #include "util/log.h"
@@ -15,6 +16,17 @@
 #define EXT4_MIN (8ULL << 20)
 #define EXT4_MAX (64ULL << 30)
 
+static const struct cli_opt rootfs_opts_table[] = {
+	{ .name = "ext4", .code = 'e', .value = true, .arg = "SIZE" },
+	{ .name = "compress", .code = 'c', .value = true, .arg = "gzip|none" },
+	{ .name = "busybox", .code = 'b', .value = true, .arg = "PATH", .path = CLI_PATH_IN },
+	{ .name = "force", .code = 'f' },
+	{ .name = "no-build", .code = 'n' },
+	{ .name = "help", .code = 'h', .hidden = true },
+	{ .name = NULL },
+};
+
+/* Subcommands take different options: the synopsis is written by hand. */
 static const char usage[] =
 	"usage: volt rootfs build [--ext4 SIZE | --compress gzip|none] [--busybox PATH] [--force]\n"
 	"       volt rootfs path  [--ext4 SIZE | --compress gzip|none] [--busybox PATH] "
@@ -23,15 +35,7 @@ static const char usage[] =
 
 int rootfs_cmd(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "ext4", required_argument, NULL, 'e' },
-		{ "compress", required_argument, NULL, 'c' },
-		{ "busybox", required_argument, NULL, 'b' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "no-build", no_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
+	struct option longopts[CLI_OPT_MAX + 1];
 	struct rootfs_opts o = { .format = rootfs_default_format() };
 	const char *sub = argc > 1 ? argv[1] : NULL;
 	char path[PATH_MAX];
@@ -47,6 +51,8 @@ int rootfs_cmd(int argc, char **argv)
 		fputs(usage, stderr);
 		return -EINVAL;
 	}
+	if (cli_opt_longopts(rootfs_opts_table, longopts))
+		return -E2BIG;
 	optind = 1;
 	while ((c = getopt_long(argc - 1, argv + 1, "e:c:b:fnh", longopts, NULL)) != -1) {
 		switch (c) {
