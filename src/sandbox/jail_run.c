@@ -96,17 +96,23 @@ static int enter_jail(const char *root, int rootfd)
 
 static pid_t child_pid;
 
+/* What the jailer, waiting for the VMM, passes on to it (and SIGCHLD). */
+static void forwarded_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGQUIT);
+	sigaddset(set, SIGCHLD);
+}
+
 static int wait_child(pid_t pid)
 {
 	sigset_t set;
 	int sig, status;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGQUIT);
-	sigaddset(&set, SIGCHLD);
+	forwarded_signals(&set);
 	for (;;) {
 		pid_t w = waitpid(pid, &status, WNOHANG);
 
@@ -136,12 +142,7 @@ static int run_jailed(const struct jail_opts *o, char **exec_argv, char *const e
 		return err;
 	}
 	if (o->new_pid_ns) {
-		sigemptyset(&set);
-		sigaddset(&set, SIGINT);
-		sigaddset(&set, SIGTERM);
-		sigaddset(&set, SIGHUP);
-		sigaddset(&set, SIGQUIT);
-		sigaddset(&set, SIGCHLD);
+		forwarded_signals(&set);
 		sigprocmask(SIG_BLOCK, &set, &old);
 		child_pid = fork();
 		if (child_pid < 0)
