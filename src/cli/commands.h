@@ -36,5 +36,7 @@ int rootfs_cmd(int argc, char **argv);
 /* `volt cpuid`: prints the supported or the normalized table a vCPU gets
  * (cli/cpuid_cmd.c). */
 int cpuid_cmd(int argc, char **argv);
+/* `volt sandbox --print` (cli/sandbox_cmd.c). */
+int sandbox_cmd(int argc, char **argv);
 
 #endif

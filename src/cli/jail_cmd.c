@@ -21,6 +21,7 @@
 #include "cli/commands.h"
 
 #include "api/vm_config_json.h"
+#include "cli/common_opts.h"
 #include "cli/jail_plan.h"
 #include "cli/opt.h"
 #include "kernel/kernel.h"
@@ -55,7 +56,7 @@ static const struct cli_opt jail_opts[] = {
 	{ .name = "daemonize", .code = 'd' },
 	{ .name = "new-pid-ns", .code = 'p' },
 	{ .name = "allow-root", .code = 'R' },
-	{ .name = "log-level", .code = 'l', .value = true, .arg = "error|warn|info|debug" },
+	CLI_COMMON_LOG_LEVEL,
 	{ .name = "help", .code = 'h', .hidden = true },
 	{ .name = NULL },
 };
@@ -116,6 +117,7 @@ static bool parent_ok(const char *s)
 static int parse_opts(int argc, char **argv, struct jail_opts *o, int *first_run_arg)
 {
 	struct option longopts[CLI_OPT_MAX + 1];
+	struct cli_common common = { 0 };
 	char why[160];
 	unsigned int n;
 	int c;
@@ -127,6 +129,13 @@ static int parse_opts(int argc, char **argv, struct jail_opts *o, int *first_run
 	o->parent = DEFAULT_PARENT;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		int shared = cli_common_option(c, optarg, &common);
+
+		if (shared <= 0) {
+			if (shared)
+				return shared;
+			continue;
+		}
 		switch (c) {
 		case 'i':
 			if (jail_id_check(optarg, why, sizeof(why))) {
@@ -199,10 +208,6 @@ static int parse_opts(int argc, char **argv, struct jail_opts *o, int *first_run
 			break;
 		case 'R':
 			o->allow_root = true;
-			break;
-		case 'l':
-			if (log_level_option(optarg))
-				return -EINVAL;
 			break;
 		case 'h':
 			usage(stdout);

@@ -60,7 +60,10 @@ int sandbox_landlock_apply(const struct vm_config *cfg);
  * VOLT_LANDLOCK_MAX_ABI=N (0 simulates no Landlock); -errno when none. */
 int sandbox_landlock_abi(void);
 
-/* `volt sandbox --print` */
-int sandbox_cmd(int argc, char **argv);
+/* The thread kind named name ("vmm", "vcpu", "api"), or -ENOENT. */
+int sandbox_thread_find(const char *name);
+/* `volt sandbox --print`: each kind's list (kind < 0: all of them) as text
+ * on stdout; 0 or -errno (logged). */
+int sandbox_print_lists(int kind);
 
 #endif

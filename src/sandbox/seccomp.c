@@ -383,50 +383,20 @@ static int print_list(enum sandbox_thread kind)
 	return print_rules(l, "  ");
 }
 
-static const char sandbox_usage[] =
-	"usage: volt sandbox --print [--thread vmm|vcpu|api]\n"
-	"Lists the system calls each kind of volt thread may make once it serves the guest,\n"
-	"with the conditions on their arguments. Any other system call kills volt\n"
-	"(run --seccomp=log allows and logs them instead; --no-seccomp turns the filters off).\n";
-
-int sandbox_cmd(int argc, char **argv)
+int sandbox_thread_find(const char *name)
 {
-	static const struct option opts[] = {
-		{ "print", no_argument, NULL, 'p' },
-		{ "thread", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int kind = -1, k, c, err = 0;
-	bool print = false;
+	int k;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			print = true;
-			break;
-		case 't':
-			for (kind = 0; kind < SANDBOX_THREAD_COUNT; kind++)
-				if (!strcmp(optarg, sc_lists[kind].name))
-					break;
-			if (kind == SANDBOX_THREAD_COUNT) {
-				pr_err("--thread '%s': not vmm, vcpu or api", optarg);
-				return -EINVAL;
-			}
-			break;
-		case 'h':
-			fputs(sandbox_usage, stdout);
-			return 0;
-		default:
-			fputs(sandbox_usage, stderr);
-			return -EINVAL;
-		}
-	}
-	if (!print || optind < argc) {
-		fputs(sandbox_usage, stderr);
-		return -EINVAL;
-	}
+	for (k = 0; k < SANDBOX_THREAD_COUNT; k++)
+		if (!strcmp(name, sc_lists[k].name))
+			return k;
+	return -ENOENT;
+}
+
+int sandbox_print_lists(int kind)
+{
+	int k, err = 0;
+
 	printf("Outside its list a system call kills volt (SECCOMP_RET_KILL_PROCESS); so do x32\n"
 	       "and 32-bit ones. Rules marked 'refused' fail with an errno instead (logged).\n");
 	for (k = 0; !err && k < SANDBOX_THREAD_COUNT; k++) {

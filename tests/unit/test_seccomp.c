@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli/commands.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/seccomp_lists.h"
 
