@@ -30,9 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Firecracker's default when neither --api-sock nor --no-api is given. */
-#define DEFAULT_API_SOCK "/run/volt.socket"
-#define CONFIG_FILE_MAX	 (1 << 20)
+#define CONFIG_FILE_MAX (1 << 20)
 
 struct api_main {
 	struct api_server srv;
@@ -377,7 +375,7 @@ int api_main(int argc, char **argv, const struct timespec *started)
 	}
 	free(args);
 	if (!sock && !no_api)
-		sock = DEFAULT_API_SOCK;
+		sock = API_DEFAULT_SOCK;
 
 	m.boot_timer = common.boot_timer;
 	m.started = *started;

@@ -21,6 +21,9 @@ enum {
 	API_O_HELP,
 };
 
+/* The socket when neither --api-sock nor --no-api is given (Firecracker's). */
+#define API_DEFAULT_SOCK "/run/volt.socket"
+
 extern const struct cli_opt api_opts[];
 
 /* "usage: volt --api-sock PATH ..." on f. */

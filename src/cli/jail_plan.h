@@ -7,11 +7,15 @@
 #ifndef VOLT_CLI_JAIL_PLAN_H
 #define VOLT_CLI_JAIL_PLAN_H
 
+#include "cli/api_opts.h"
 #include "sandbox/jail.h"
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+
+/* The API socket in the jail when the arguments name none. */
+#define JAIL_DEFAULT_API_SOCK API_DEFAULT_SOCK
 
 /* Rewrites the `volt run` arguments (an optional leading "run" is dropped) so
  * that every host file run_opts[] says an option names (--kernel, --initrd,

@@ -20,8 +20,6 @@
 #define JAIL_MAX_INSIDE 4
 /* Where the API mode puts the rewritten configuration file in the jail. */
 #define JAIL_CONFIG_NAME "config.json"
-/* api_main's socket when neither --api-sock nor --no-api is given. */
-#define JAIL_DEFAULT_API_SOCK "/run/volt.socket"
 
 /* 1-64 characters of [A-Za-z0-9-]. */
 int jail_id_check(const char *id, char *why, size_t why_size);
