@@ -268,3 +268,31 @@ Test(cli, command_table_names_every_command)
 		cr_assert_not_null(c->help);
 	}
 }
+
+Test(cli, usage_layout)
+{
+	static const struct cli_opt t[] = {
+		{ .name = "id", .code = 1, .value = true, .arg = "ID" },
+		{ .name = "idle", .code = 2, .help = "sleep" },
+		{ .name = "secret", .code = 3, .hidden = true },
+		{ .name = "many",
+		  .code = 4,
+		  .value = true,
+		  .repeat = true,
+		  .arg = "N",
+		  .help = "more" },
+		{ .name = NULL },
+	};
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	cli_opt_usage(f, "x --id ID", t, "end\n");
+	fclose(f);
+	/* --id is in the synopsis; --idle is not, though it starts the same. */
+	cr_assert_str_eq(buf, "usage: volt x --id ID [--idle] [--many N]...\n"
+			      "  --idle     sleep\n"
+			      "  --many N   more\n"
+			      "end\n");
+	free(buf);
+}
