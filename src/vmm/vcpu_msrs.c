@@ -110,8 +110,8 @@ int vcpu_msrs_read(int vcpu_fd, int kvm_fd, struct kvm_msr_entry **out)
 	int n = msr_indices(kvm_fd, &idx);
 	size_t done = 0, total;
 
-	if (n < 0)
-		return n;
+	if (n < 0 || !idx)
+		return n < 0 ? n : -EIO;
 	total = (size_t)n;
 	e = calloc(total ? total : 1, sizeof(*e));
 	if (!e) {
