@@ -427,8 +427,8 @@ int snap_get_var(struct snap_reader *r, const char *name, void *buf, size_t max,
 	if (err)
 		return err;
 	if (n > max) {
-		pr_err("snapshot %s: record '%s' has %zu bytes, at most %zu expected", r->origin,
-		       name, n, max);
+		pr_err("snapshot %s: record '%s%s%s' has %zu bytes, at most %zu expected",
+		       r->origin, r->scope, r->scope[0] ? "/" : "", name, n, max);
 		return -EMSGSIZE;
 	}
 	if (n)

@@ -10,7 +10,8 @@
  * port or MMIO access the last exit left half done (an OUT's RIP moves only
  * then) and returns at once, so the state saved is between instructions.
  *
- * Restore writes into a fresh vCPU of a VM with the same kind of irqchip, in
+ * Restore writes into a fresh vCPU of a VM with the same kind of irqchip,
+ * after vm_state_check() has accepted the state for this host, in
  * the order that worked on PVM hosts (docs/snapshots.md): CPUID2 (before the
  * MSRs it enables), SREGS (mode and EFER before the registers), REGS, FPU,
  * XSAVE, XCRS, MSRs, LAPIC, TSC_DEADLINE again (setting the LAPIC resets its

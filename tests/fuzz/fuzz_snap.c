@@ -20,6 +20,7 @@
 #include "core/snap.h"
 #include "util/log.h"
 #include "util/sha256.h"
+#include "vmm/vcpu_msrs.h"
 #include "vmm/vcpu_state.h"
 #include "vmm/vm_state.h"
 
@@ -124,6 +125,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_records(&r);
 	vm_state_check(&r, 1);
 	vcpu_state_restore(-1, -1, &r, 0);
+	/* The MSR list's checks, which the restore above does not reach. */
+	snap_reader_scope(&r, "vcpu0");
+	vcpu_msrs_restore(-1, &r);
+	vcpu_msrs_restore_one(-1, &r, MSR_IA32_TSC_DEADLINE);
+	snap_reader_scope(&r, NULL);
 	vm_state_restore(-1, &r);
 	snap_unread(&r);
 	snap_reader_free(&r);
