@@ -44,7 +44,9 @@ struct rig {
 	struct io_bus pio, mmio;
 	struct kvm_cpuid2 *cpuid;
 	unsigned int cpuid_max;
-	struct vcpu *v;
+	struct vcpu *v;	 /* vCPU 0 */
+	struct vcpu *ap; /* vCPU 1 where ncpus is 2: never started */
+	int ncpus;
 	atomic_uint last, first, outs;
 	atomic_int stops;
 	atomic_int asked;      /* the handler requested the pause */
@@ -103,7 +105,7 @@ static bool no_reset(void *ctx)
 
 /* A VM with volt's page tables and GDT, the counter at 1 MiB, an irqchip,
  * a PIT and one vCPU made by vcpu_create(). */
-static void rig_init_code(struct rig *r, const uint8_t *code, size_t code_len)
+static void rig_init_cpus(struct rig *r, const uint8_t *code, size_t code_len, int ncpus)
 {
 	struct kvm_userspace_memory_region region;
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
@@ -148,12 +150,20 @@ static void rig_init_code(struct rig *r, const uint8_t *code, size_t code_len)
 	const struct vcpu_setup setup = {
 		.cpuid = r->cpuid,
 		.cpuid_max = r->cpuid_max,
-		.ncpus = 1,
+		.ncpus = ncpus,
 		.long_mode = true,
 		.entry = CODE_GPA,
 		.boot_info = LAYOUT_ZERO_PAGE,
 	};
+	r->ncpus = ncpus;
 	cr_assert_eq(vcpu_create(&r->v, 0, &env, &setup), 0);
+	if (ncpus == 2)
+		cr_assert_eq(vcpu_create(&r->ap, 1, &env, &setup), 0);
+}
+
+static void rig_init_code(struct rig *r, const uint8_t *code, size_t code_len)
+{
+	rig_init_cpus(r, code, code_len, 1);
 }
 
 static void rig_init(struct rig *r)
@@ -163,6 +173,7 @@ static void rig_init(struct rig *r)
 
 static void rig_free(struct rig *r)
 {
+	vcpu_destroy(r->ap);
 	vcpu_destroy(r->v);
 	free(r->cpuid);
 	guest_mem_free(&r->mem);
@@ -199,8 +210,10 @@ static uint8_t *save(struct rig *r, size_t *len)
 	uint8_t *copy;
 
 	snap_writer_init(&w);
-	cr_assert_eq(vm_state_save(r->vm_fd, 1, &w), 0);
+	cr_assert_eq(vm_state_save(r->vm_fd, r->ncpus, &w), 0);
 	cr_assert_eq(vcpu_state_save(vcpu_fd(r->v), r->kvm_fd, &w, 0), 0);
+	if (r->ap)
+		cr_assert_eq(vcpu_state_save(vcpu_fd(r->ap), r->kvm_fd, &w, 1), 0);
 	cr_assert_eq(snap_finish(&w, &out, len), 0);
 	copy = malloc(*len);
 	memcpy(copy, out, *len);
@@ -218,6 +231,8 @@ static int restore(struct rig *r, const uint8_t *img, size_t len, int ncpus)
 		err = vm_state_check(&rd, ncpus);
 	if (!err)
 		err = vcpu_state_restore(vcpu_fd(r->v), r->kvm_fd, &rd, 0);
+	if (!err && r->ap)
+		err = vcpu_state_restore(vcpu_fd(r->ap), r->kvm_fd, &rd, 1);
 	if (!err)
 		err = vm_state_restore(r->vm_fd, &rd);
 	if (!err && snap_unread(&rd))
@@ -499,6 +514,41 @@ Test(vcpu_state, a_missing_record_fails_the_restore, .timeout = 60)
 	snap_reader_free(&r);
 	free(img);
 	rig_free(&a);
+}
+
+/* Each vCPU's state goes to the vCPU of its index: the AP's own registers
+ * and its MP state (waiting for INIT/SIPI) come back; a 2-vCPU state does
+ * not go into a 1-vCPU VM. */
+Test(vcpu_state, two_vcpus_each_restored_to_its_own, .timeout = 30)
+{
+	struct kvm_regs regs, got;
+	struct kvm_mp_state mp, mgot;
+	struct rig a, b, c;
+	uint8_t *img;
+	size_t len;
+
+	rig_init_cpus(&a, counter, sizeof(counter), 2);
+	cr_assert_eq(ioctl(vcpu_fd(a.ap), KVM_GET_REGS, &regs), 0);
+	regs.rbx = 0xa9a9a9a9;
+	cr_assert_eq(ioctl(vcpu_fd(a.ap), KVM_SET_REGS, &regs), 0);
+	cr_assert_eq(ioctl(vcpu_fd(a.ap), KVM_GET_MP_STATE, &mp), 0);
+	img = save(&a, &len);
+
+	rig_init_cpus(&b, counter, sizeof(counter), 2);
+	cr_assert_eq(restore(&b, img, len, 2), 0);
+	cr_assert_eq(ioctl(vcpu_fd(b.ap), KVM_GET_REGS, &got), 0);
+	cr_assert_eq(got.rbx, 0xa9a9a9a9);
+	cr_assert_eq(ioctl(vcpu_fd(b.v), KVM_GET_REGS, &got), 0);
+	cr_assert_neq(got.rbx, 0xa9a9a9a9);
+	cr_assert_eq(ioctl(vcpu_fd(b.ap), KVM_GET_MP_STATE, &mgot), 0);
+	cr_assert_eq(mgot.mp_state, mp.mp_state);
+
+	rig_init(&c);
+	cr_assert_eq(restore(&c, img, len, 1), -EINVAL);
+	free(img);
+	rig_free(&a);
+	rig_free(&b);
+	rig_free(&c);
 }
 
 Test(vcpu_state, another_vcpu_count_or_cpu_refused)
