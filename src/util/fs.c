@@ -257,6 +257,47 @@ int write_file(const char *path, const void *buf, size_t len, mode_t mode)
 	return err;
 }
 
+int write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode)
+{
+	char tmp[PATH_MAX], dir[PATH_MAX];
+	char *slash;
+	int fd, dfd, err;
+
+	if (path_fmt(tmp, sizeof(tmp), "%s.tmp-XXXXXX", path) ||
+	    path_fmt(dir, sizeof(dir), "%s", path))
+		return -ENAMETOOLONG;
+	fd = mkstemp(tmp); /* 0600, O_EXCL: nobody else can have it open */
+	if (fd < 0)
+		return -errno;
+	err = write_all(fd, buf, len);
+	if (!err && fchmod(fd, mode))
+		err = -errno;
+	if (!err && fsync(fd))
+		err = -errno;
+	if (close(fd) && !err)
+		err = -errno;
+	if (!err && rename(tmp, path))
+		err = -errno;
+	if (err) {
+		unlink(tmp);
+		return err;
+	}
+	/* The rename itself lasts only once the directory is on disk. */
+	slash = strrchr(dir, '/');
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	err = fsync(dfd) ? -errno : 0;
+	close(dfd);
+	return err;
+}
+
 int copy_fd_data(int in, int out)
 {
 	char buf[65536];

@@ -39,6 +39,10 @@ int read_file(const char *path, size_t max, char **out, size_t *len);
 int write_all(int fd, const void *buf, size_t len);
 /* Creates or truncates path with mode and writes buf to it. */
 int write_file(const char *path, const void *buf, size_t len, mode_t mode);
+/* Writes buf to a new file beside path (created with mode), fsyncs it,
+ * renames it over path and fsyncs the directory: a reader sees the old file
+ * or the whole new one, never a torn one, even after a crash. */
+int write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode);
 /* Copies what in holds, from its start, to out's current end: 0 or -errno.
  * copy_file_range (a reflink where the file system can), else pread/write. */
 int copy_fd_data(int in, int out);

@@ -463,6 +463,11 @@ void vcpu_request(struct vcpu *v, enum vcpu_request r)
 		kick(v);
 }
 
+int vcpu_fd(const struct vcpu *v)
+{
+	return v->fd;
+}
+
 int vcpu_wait_paused(struct vcpu *v)
 {
 	int err;

@@ -70,6 +70,9 @@ void vcpu_request(struct vcpu *v, enum vcpu_request r);
 int vcpu_wait_paused(struct vcpu *v);
 /* Waits for the thread to end (after VCPU_FINISH, or a stop of its own). */
 void vcpu_join(struct vcpu *v);
+/* The vCPU's KVM fd, for saving and restoring its state (vmm/vcpu_state.h)
+ * while it is paused or before it starts; the vCPU keeps owning it. */
+int vcpu_fd(const struct vcpu *v);
 /* Logs RIP, mode and MP state at debug level (why a VM was stuck). */
 void vcpu_log_state(const struct vcpu *v);
 /* Finishes and joins the thread, then frees everything; NULL is fine. */

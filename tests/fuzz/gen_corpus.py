@@ -497,10 +497,59 @@ def balloon_seeds():
     return seeds
 
 
+# snap: a mode byte, then a whole state file (bit 0 clear) or a body that the
+# target puts a valid header on (bit 0 set); see fuzz_snap.c.
+SNAP_VERSION = 1
+
+
+def snap_rec(name, data):
+    n = name.encode()
+    return struct.pack("<HHI", len(n), 0, len(data)) + n + data
+
+
+def snap_file(body, version=SNAP_VERSION, magic=b"VOLTSNAP", body_len=None):
+    import hashlib
+    if body_len is None:
+        body_len = len(body)
+    hdr = magic + struct.pack("<IIQ", version, 64, body_len) + hashlib.sha256(body).digest()
+    return hdr + b"\0" * (64 - len(hdr)) + body
+
+
+def snap_seeds():
+    msr = lambda i, v: struct.pack("<IIQ", i, 0, v)
+    cpuid = struct.pack("<IIIIIIIIII", 0, 0, 0, 0xd, 0x756e6547, 0x6c65746e, 0x49656e69, 0, 0, 0)
+    body = b"".join([
+        snap_rec("vm/cpu", b"GenuineIntel" + struct.pack("<III", 6, 0x55, 4)),
+        snap_rec("vm/ncpus", struct.pack("<Q", 1)),
+        snap_rec("vm/irqchip/pic0", bytes(520)),
+        snap_rec("vm/pit", bytes(112)),
+        snap_rec("vm/clock", bytes(48)),
+        snap_rec("vcpu0/cpuid", cpuid * 2),
+        snap_rec("vcpu0/tsc_khz", struct.pack("<Q", 2000000)),
+        snap_rec("vcpu0/sregs2", bytes(336)),
+        snap_rec("vcpu0/regs", bytes(144)),
+        snap_rec("vcpu0/msrs", msr(0x10, 5) + msr(0x2ff, 0xc06) + msr(0x6e0, 0)),
+        snap_rec("dev/serial", b"uart"),
+    ])
+    seeds = {
+        "file": b"\0" + snap_file(body),
+        "body": b"\1" + body,
+        "empty-body": b"\1",
+        "other-version": b"\0" + snap_file(body, version=2),
+        "bad-magic": b"\0" + snap_file(body, magic=b"VOLTSNAQ"),
+        "truncated": b"\0" + snap_file(body)[:-7],
+        "long-length": b"\1" + struct.pack("<HHI", 4, 0, 0xffffffff) + b"vm/x",
+        "duplicate": b"\1" + snap_rec("a", b"1") + snap_rec("a", b"2"),
+        "bad-name": b"\1" + snap_rec("a b", b"1"),
+        "msrs-odd": b"\1" + snap_rec("vcpu0/cpuid", cpuid) + snap_rec("vcpu0/msrs", bytes(17)),
+    }
+    return seeds
+
+
 def main():
     for target, seeds in (("virtq", virtq_seeds()), ("virtio_blk", blk_seeds()),
                           ("virtio_net", net_seeds()), ("virtio_vsock", vsock_seeds()),
-                          ("virtio_balloon", balloon_seeds())):
+                          ("virtio_balloon", balloon_seeds()), ("snap", snap_seeds())):
         d = HERE / "corpus" / target
         d.mkdir(parents=True, exist_ok=True)
         for name, blob in seeds.items():

@@ -183,3 +183,25 @@ Test(fs, directory_opened_for_writing_is_named)
 		     -EISDIR);
 	cr_assert_str_eq(why, "is a directory, not a regular file or block device");
 }
+
+/* The new content replaces the old whole, with the mode asked for, and no
+ * temporary file stays behind; a path in a missing directory fails cleanly. */
+Test(fs, write_file_atomic_replaces_and_leaves_no_temp)
+{
+	char path[128], *text = NULL;
+	struct stat st;
+	size_t len;
+
+	snprintf(path, sizeof(path), "%s", at("state"));
+	cr_assert_eq(write_file(path, "old contents", 12, 0644), 0);
+	cr_assert_eq(write_file_atomic(path, "new", 3, 0600), 0);
+	cr_assert_eq(read_file(path, 100, &text, &len), 0);
+	cr_assert_eq(len, 3);
+	cr_assert_str_eq(text, "new");
+	free(text);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0600);
+	cr_assert_eq(rm_rf(path), 0);
+	cr_assert_eq(rmdir(dir), 0, "a temporary file was left in %s", dir);
+	cr_assert_eq(write_file_atomic(path, "x", 1, 0600), -ENOENT);
+}
