@@ -23,7 +23,7 @@ enum ftype {
 	F_ANY_STR,     /* a string that is accepted and ignored */
 };
 
-struct field {
+struct api_field {
 	const char *name;
 	enum ftype type;
 	bool required;
@@ -67,7 +67,7 @@ static const char *json_type_name(const json_t *v)
 	}
 }
 
-static int fields_get(const char *obj, json_t *j, const struct field *f, size_t n, char *why,
+static int fields_get(const char *obj, json_t *j, const struct api_field *f, size_t n, char *why,
 		      size_t why_size)
 {
 	const char *key;
@@ -190,7 +190,7 @@ int api_put_boot_source(struct api_config *c, json_t *j, char *why, size_t why_s
 	char kernel[PATH_MAX], initrd[PATH_MAX] = "";
 	char args[API_CMDLINE_MAX];
 	bool has_args = false;
-	const struct field f[] = {
+	const struct api_field f[] = {
 		{ "kernel_image_path", F_STR, true, kernel, sizeof(kernel), 1, 0, NULL },
 		{ "initrd_path", F_STR, false, initrd, sizeof(initrd), 1, 0, NULL },
 		{ "boot_args", F_STR, false, args, sizeof(args), 0, 0, &has_args },
@@ -223,7 +223,7 @@ int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *wh
 	uint64_t vcpus = patch ? c->vcpus : 1, mem = patch ? c->mem_mib : API_DEFAULT_MEM_MIB;
 	bool smt = false, dirty = false;
 	char tmpl[sizeof(c->cpu_template)], huge[8] = "None";
-	const struct field f[] = {
+	const struct api_field f[] = {
 		{ "vcpu_count", F_UINT, !patch, &vcpus, 0, 1, VM_MAX_CPUS, NULL },
 		{ "mem_size_mib", F_UINT, !patch, &mem, 0, LAYOUT_MEM_MIN >> 20,
 		  LAYOUT_MEM_MAX >> 20, NULL },
@@ -293,7 +293,7 @@ int api_put_drive(struct api_config *c, json_t *j, const char *path_id, char *wh
 	static const char *const engines[] = { "Sync", "Async" };
 	struct api_drive d = { .cache = BLK_CACHE_UNSAFE, .engine = BLK_ENGINE_SYNC };
 	char cache[16] = "Unsafe", engine[16] = "Sync";
-	const struct field f[] = {
+	const struct api_field f[] = {
 		{ "drive_id", F_STR, true, d.id, sizeof(d.id), 1, 0, NULL },
 		{ "path_on_host", F_STR, true, d.path, sizeof(d.path), 1, 0, NULL },
 		{ "is_root_device", F_BOOL, true, &d.root, 0, 0, 0, NULL },
@@ -351,7 +351,7 @@ int api_patch_drive(struct api_config *c, json_t *j, const char *path_id, bool s
 {
 	char id[API_ID_MAX + 1], path[PATH_MAX];
 	bool has_path = false;
-	const struct field f[] = {
+	const struct api_field f[] = {
 		{ "drive_id", F_STR, true, id, sizeof(id), 1, 0, NULL },
 		{ "path_on_host", F_STR, false, path, sizeof(path), 1, 0, &has_path },
 		{ "rate_limiter", F_UNSUPPORTED, false, NULL, 0, 0, 0, NULL },
@@ -381,7 +381,7 @@ int api_put_net(struct api_config *c, json_t *j, const char *path_id, char *why,
 {
 	struct api_net n = { 0 };
 	char mac[32];
-	const struct field f[] = {
+	const struct api_field f[] = {
 		{ "iface_id", F_STR, true, n.id, sizeof(n.id), 1, 0, NULL },
 		{ "host_dev_name", F_STR, true, n.host_dev, sizeof(n.host_dev), 1, 0, NULL },
 		{ "guest_mac", F_STR, false, mac, sizeof(mac), 1, 0, &n.has_mac },
@@ -399,7 +399,7 @@ int api_put_net(struct api_config *c, json_t *j, const char *path_id, char *why,
 		return fail(why, why_size,
 			    "network-interface: host_dev_name: '%s' is not an interface name",
 			    n.host_dev);
-	if (n.has_mac && net_mac_parse(mac, n.mac, why, why_size)) {
+	if (n.has_mac && fields_mac_parse(mac, n.mac, why, why_size)) {
 		char reason[160];
 
 		snprintf(reason, sizeof(reason), "%s", why);
@@ -432,7 +432,7 @@ int api_patch_net(const struct api_config *c, json_t *j, const char *path_id, ch
 		  size_t why_size)
 {
 	char id[API_ID_MAX + 1];
-	const struct field f[] = {
+	const struct api_field f[] = {
 		{ "iface_id", F_STR, true, id, sizeof(id), 1, 0, NULL },
 		{ "rx_rate_limiter", F_UNSUPPORTED, false, NULL, 0, 0, 0, NULL },
 		{ "tx_rate_limiter", F_UNSUPPORTED, false, NULL, 0, 0, 0, NULL },
@@ -455,7 +455,7 @@ int api_put_vsock(struct api_config *c, json_t *j, char *why, size_t why_size)
 	struct vsock_config v = { 0 };
 	char id[API_ID_MAX + 1] = "";
 	uint64_t cid = 0;
-	const struct field f[] = {
+	const struct api_field f[] = {
 		{ "guest_cid", F_UINT, true, &cid, 0, 0, UINT64_MAX, NULL },
 		{ "uds_path", F_STR, true, v.uds, sizeof(v.uds), 1, 0, NULL },
 		{ "vsock_id", F_STR, false, id, sizeof(id), 1, 0, NULL },
@@ -478,7 +478,7 @@ int api_put_vsock(struct api_config *c, json_t *j, char *why, size_t why_size)
 
 int api_put_entropy(struct api_config *c, json_t *j, char *why, size_t why_size)
 {
-	const struct field f[] = {
+	const struct api_field f[] = {
 		{ "rate_limiter", F_UNSUPPORTED, false, NULL, 0, 0, 0, NULL },
 	};
 	int err = fields_get("entropy", j, f, 1, why, why_size);
@@ -492,7 +492,7 @@ int api_put_balloon(struct api_config *c, json_t *j, char *why, size_t why_size)
 {
 	uint64_t mib = 0, secs = 0;
 	bool oom = false;
-	const struct field f[] = {
+	const struct api_field f[] = {
 		{ "amount_mib", F_UINT, true, &mib, 0, 0, UINT32_MAX, NULL },
 		{ "deflate_on_oom", F_BOOL, true, &oom, 0, 0, 0, NULL },
 		{ "stats_polling_interval_s", F_UINT, false, &secs, 0, 0, UINT64_MAX, NULL },
@@ -514,7 +514,7 @@ int api_put_balloon(struct api_config *c, json_t *j, char *why, size_t why_size)
 int api_parse_balloon_update(json_t *j, unsigned int *mib, char *why, size_t why_size)
 {
 	uint64_t v = 0;
-	const struct field f[] = {
+	const struct api_field f[] = {
 		{ "amount_mib", F_UINT, true, &v, 0, 0, UINT32_MAX, NULL },
 	};
 	int err = fields_get("balloon", j, f, 1, why, why_size);
@@ -527,7 +527,7 @@ int api_parse_balloon_update(json_t *j, unsigned int *mib, char *why, size_t why
 int api_parse_balloon_stats_update(json_t *j, unsigned int *seconds, char *why, size_t why_size)
 {
 	uint64_t v = 0;
-	const struct field f[] = {
+	const struct api_field f[] = {
 		{ "stats_polling_interval_s", F_UINT, true, &v, 0, 0, UINT64_MAX, NULL },
 	};
 	char reason[160];
@@ -544,7 +544,7 @@ int api_parse_balloon_stats_update(json_t *j, unsigned int *seconds, char *why, 
 int api_parse_action(json_t *j, char *type, size_t type_size, char *why, size_t why_size)
 {
 	char t[32];
-	const struct field f[] = {
+	const struct api_field f[] = {
 		{ "action_type", F_STR, true, t, sizeof(t), 1, 0, NULL },
 	};
 	int err = fields_get("actions", j, f, 1, why, why_size);
@@ -558,7 +558,7 @@ int api_parse_vm_state(json_t *j, bool *pause, char *why, size_t why_size)
 {
 	static const char *const states[] = { "Paused", "Resumed" };
 	char s[16];
-	const struct field f[] = {
+	const struct api_field f[] = {
 		{ "state", F_STR, true, s, sizeof(s), 1, 0, NULL },
 	};
 	int err = fields_get("vm", j, f, 1, why, why_size);
@@ -580,7 +580,7 @@ int api_parse_logger(json_t *j, struct api_logger *l, char *why, size_t why_size
 {
 	struct api_logger n = { 0 };
 	enum log_level level;
-	const struct field f[] = {
+	const struct api_field f[] = {
 		{ "log_path", F_STR, false, n.path, sizeof(n.path), 1, 0, NULL },
 		{ "level", F_STR, false, n.level, sizeof(n.level), 1, 0, NULL },
 		{ "show_level", F_BOOL, false, &n.show_level, 0, 0, 0, NULL },
@@ -603,7 +603,7 @@ int api_parse_logger(json_t *j, struct api_logger *l, char *why, size_t why_size
 int api_parse_metrics(json_t *j, char *path, size_t path_size, char *why, size_t why_size)
 {
 	char p[PATH_MAX];
-	const struct field f[] = {
+	const struct api_field f[] = {
 		{ "metrics_path", F_STR, true, p, sizeof(p), 1, 0, NULL },
 	};
 	int err = fields_get("metrics", j, f, 1, why, why_size);
@@ -798,7 +798,7 @@ int api_config_to_vm(const struct api_config *c, struct vm_config *out, char *cm
 		     size_t cmdline_size, char *why, size_t why_size)
 {
 	const struct api_drive *d;
-	int i, n = 0, len;
+	int i, len;
 
 	if (!c->has_boot)
 		return fail(why, why_size,
@@ -826,37 +826,51 @@ int api_config_to_vm(const struct api_config *c, struct vm_config *out, char *cm
 	if ((size_t)len >= cmdline_size)
 		return fail(why, why_size, "boot-source: boot_args: too long");
 	out->cmdline = cmdline;
+	out->ndevices = 0;
+	/* The root device becomes the first drive, so that it is vda. */
 	for (int root = 1; root >= 0; root--)
 		for (i = 0; i < c->ndrives; i++) {
-			struct blk_config *b = &out->drives[n];
+			struct device_config *dc = &out->devices[out->ndevices++];
+			struct blk_config *b = (void *)dc->data;
 
 			d = &c->drives[i];
-			if (d->root != root)
+			if (d->root != root) {
+				out->ndevices--;
 				continue;
-			memset(b, 0, sizeof(*b));
+			}
+			memset(dc, 0, sizeof(*dc));
+			dc->kind = &virtio_blk_kind;
 			snprintf(b->path, sizeof(b->path), "%s", d->path);
 			snprintf(b->id, sizeof(b->id), "%s", d->id);
 			b->read_only = d->read_only;
 			b->engine = d->engine;
 			b->cache = d->cache;
-			n++;
 		}
-	out->ndrives = n;
 	for (i = 0; i < c->nnets; i++) {
-		memset(&out->nets[i], 0, sizeof(out->nets[i]));
-		memcpy(out->nets[i].tap, c->nets[i].host_dev, sizeof(out->nets[i].tap));
-		memcpy(out->nets[i].mac, c->nets[i].mac, 6);
-		out->nets[i].has_mac = c->nets[i].has_mac;
+		struct device_config *dc = &out->devices[out->ndevices++];
+		struct net_config *nc = (void *)dc->data;
+
+		memset(dc, 0, sizeof(*dc));
+		dc->kind = &virtio_net_kind;
+		memcpy(nc->tap, c->nets[i].host_dev, sizeof(nc->tap));
+		memcpy(nc->mac, c->nets[i].mac, 6);
+		nc->has_mac = c->nets[i].has_mac;
 	}
-	out->nnets = c->nnets;
-	out->rng = c->entropy;
-	out->has_vsock = c->has_vsock;
-	out->vsock = c->vsock;
-	out->has_balloon = c->has_balloon;
-	out->balloon = c->balloon;
+	if (c->entropy) {
+		memset(&out->devices[out->ndevices], 0, sizeof(out->devices[0]));
+		out->devices[out->ndevices++].kind = &virtio_rng_kind;
+	}
+	if (c->has_vsock) {
+		memset(&out->devices[out->ndevices], 0, sizeof(out->devices[0]));
+		out->devices[out->ndevices].kind = &virtio_vsock_kind;
+		memcpy(out->devices[out->ndevices++].data, &c->vsock, sizeof(c->vsock));
+	}
 	if (c->has_balloon) {
 		char reason[128];
 
+		memset(&out->devices[out->ndevices], 0, sizeof(out->devices[0]));
+		out->devices[out->ndevices].kind = &virtio_balloon_kind;
+		memcpy(out->devices[out->ndevices++].data, &c->balloon, sizeof(c->balloon));
 		if (balloon_size_check(c->balloon.mib, out->mem_size, reason, sizeof(reason)))
 			return fail(why, why_size, "balloon: amount_mib: %s", reason);
 	}

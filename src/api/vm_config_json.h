@@ -20,6 +20,11 @@
 
 #include "util/log.h"
 #include "util/parse.h"
+#include "devices/virtio/virtio_balloon.h"
+#include "devices/virtio/virtio_blk.h"
+#include "devices/virtio/virtio_net.h"
+#include "devices/virtio/virtio_rng.h"
+#include "devices/virtio/virtio_vsock.h"
 #include "vmm/vm.h"
 
 /* Firecracker's resource ids: alphanumeric and '_'. */

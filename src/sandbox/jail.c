@@ -371,7 +371,7 @@ static int plan_option(struct jail_plan *p, void *ctx, const char *name, const c
 
 		if (!c)
 			return -ENOMEM;
-		if (blk_config_parse(val, c, reason, sizeof(reason))) {
+		if (fields_parse_spec(&blk_fields, val, c, reason, sizeof(reason))) {
 			snprintf(why, why_size, "--drive '%s': %s", val, reason);
 			err = -EINVAL;
 		}
@@ -384,7 +384,7 @@ static int plan_option(struct jail_plan *p, void *ctx, const char *name, const c
 		struct vsock_config c;
 		char reason[160];
 
-		if (vsock_config_parse(val, &c, reason, sizeof(reason))) {
+		if (fields_parse_spec(&vsock_fields, val, &c, reason, sizeof(reason))) {
 			snprintf(why, why_size, "--vsock '%s': %s", val, reason);
 			return -EINVAL;
 		}

@@ -4,6 +4,7 @@
 #include "arch/x86/cpuid.h"
 #include "arch/x86/layout.h"
 #include "core/host.h"
+#include "devices/device_table.h"
 #include "kernel/kernel.h"
 #include "kernel/rootfs.h"
 #include "sandbox/sandbox.h"
@@ -68,6 +69,32 @@ static int use_guest_kit(struct vm_config *cfg, char *kernel, size_t ksize, char
 	return 0;
 }
 
+/* --drive, --net, --vsock, --balloon, --rng: a device of the kind whose
+ * option this is (devices/device_table.h), parsed through its fields. */
+static int device_option(struct vm_config *cfg, const char *option, const char *spec)
+{
+	const struct device_kind *k = device_kind_by_option(option);
+	struct device_config *d;
+	char why[256];
+	int err;
+
+	if (!k)
+		return -EINVAL;
+	d = malloc(sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	err = device_config_from_spec(k, spec, d, why, sizeof(why));
+	if (!err)
+		err = device_list_add(cfg->devices, &cfg->ndevices, VM_MAX_VIRTIO, d, why,
+				      sizeof(why));
+	free(d);
+	if (err && spec)
+		pr_err("--%s '%s': %s", option, spec, why);
+	else if (err)
+		pr_err("--%s: %s", option, why);
+	return err;
+}
+
 int run_cmd(int argc, char **argv, const struct timespec *started)
 {
 	static const struct option longopts[] = {
@@ -103,12 +130,13 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 	enum sandbox_landlock_mode landlock;
 	enum sandbox_seccomp_mode seccomp;
 	unsigned int ncpus;
-	char why[160];
+	const struct device_config *bad;
+	char why[256];
 	struct vm *vm;
-	int c, err;
+	int c, err, idx = 0;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", longopts, &idx)) != -1) {
 		switch (c) {
 		case 'k':
 			cfg.kernel = optarg;
@@ -160,54 +188,12 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 			cfg.boot_timer = true;
 			break;
 		case 'd':
-			if (cfg.ndrives == VM_MAX_DRIVES) {
-				pr_err("--drive: at most %d drives", VM_MAX_DRIVES);
-				return -EINVAL;
-			}
-			if (blk_config_parse(optarg, &cfg.drives[cfg.ndrives], why, sizeof(why))) {
-				pr_err("--drive '%s': %s", optarg, why);
-				return -EINVAL;
-			}
-			/* Ids name drives, as the API's drive_id does: one each. */
-			for (int i = 0; cfg.drives[cfg.ndrives].id[0] && i < cfg.ndrives; i++)
-				if (!strcmp(cfg.drives[i].id, cfg.drives[cfg.ndrives].id)) {
-					pr_err("--drive '%s': id '%s' is already another --drive's",
-					       optarg, cfg.drives[i].id);
-					return -EINVAL;
-				}
-			cfg.ndrives++;
-			break;
 		case 'r':
-			cfg.rng = true;
-			break;
 		case 'N':
-			if (cfg.nnets == VM_MAX_NETS) {
-				pr_err("--net: at most %d network interfaces", VM_MAX_NETS);
-				return -EINVAL;
-			}
-			if (net_config_parse(optarg, &cfg.nets[cfg.nnets], why, sizeof(why))) {
-				pr_err("--net '%s': %s", optarg, why);
-				return -EINVAL;
-			}
-			cfg.nnets++;
-			break;
 		case 'V':
-			if (cfg.has_vsock ||
-			    vsock_config_parse(optarg, &cfg.vsock, why, sizeof(why))) {
-				pr_err("--vsock '%s': %s", optarg,
-				       cfg.has_vsock ? "only one vsock device" : why);
-				return -EINVAL;
-			}
-			cfg.has_vsock = true;
-			break;
 		case 'B':
-			if (cfg.has_balloon ||
-			    balloon_config_parse(optarg, &cfg.balloon, why, sizeof(why))) {
-				pr_err("--balloon '%s': %s", optarg,
-				       cfg.has_balloon ? "only one balloon" : why);
+			if (device_option(&cfg, longopts[idx].name, optarg))
 				return -EINVAL;
-			}
-			cfg.has_balloon = true;
 			break;
 		case 'S':
 			if (sandbox_seccomp_mode_parse(optarg, &seccomp)) {
@@ -243,9 +229,10 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 		fputs(usage, stderr);
 		return -EINVAL;
 	}
-	if (cfg.has_balloon &&
-	    balloon_size_check(cfg.balloon.mib, cfg.mem_size, why, sizeof(why))) {
-		pr_err("--balloon: %s (--mem)", why);
+	if (device_list_validate(cfg.devices, cfg.ndevices,
+				 &(struct device_vm_facts){ .mem_size = cfg.mem_size }, &bad, why,
+				 sizeof(why))) {
+		pr_err("--%s: %s (--mem)", bad->kind->option, why);
 		return -EINVAL;
 	}
 	if (!cfg.kernel &&
