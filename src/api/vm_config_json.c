@@ -450,26 +450,33 @@ int api_patch_net(const struct api_config *c, json_t *j, const char *path_id, ch
 	return fail(why, why_size, "network-interface: iface_id: no interface '%s'", id);
 }
 
+/* The device's own fields (devices/virtio/virtio_vsock.c), the same rules as
+ * --vsock; vsock_id is the API's (deprecated in Firecracker, kept for GET). */
 int api_put_vsock(struct api_config *c, json_t *j, char *why, size_t why_size)
 {
-	struct vsock_config v = { 0 };
+	static const char *const api_only[] = { "vsock_id", NULL };
+	struct vsock_config v;
+	json_t *idv = json_object_get(j, "vsock_id");
 	char id[API_ID_MAX + 1] = "";
-	uint64_t cid = 0;
-	const struct api_field f[] = {
-		{ "guest_cid", F_UINT, true, &cid, 0, 0, UINT64_MAX, NULL },
-		{ "uds_path", F_STR, true, v.uds, sizeof(v.uds), 1, 0, NULL },
-		{ "vsock_id", F_STR, false, id, sizeof(id), 1, 0, NULL },
-	};
-	char reason[160];
-	int err = fields_get("vsock", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
+	int err;
 
-	if (!err && vsock_cid_check(cid, reason, sizeof(reason)))
-		return fail(why, why_size, "vsock: guest_cid: %s", reason);
-	if (!err && id[0])
-		err = id_check("vsock", "vsock_id", id, NULL, why, why_size);
+	fields_defaults(&vsock_fields, &v);
+	err = fields_parse_json(&vsock_fields, "vsock", j, api_only, &v, why, why_size);
 	if (err)
 		return err;
-	v.cid = (uint32_t)cid;
+	if (idv && !json_is_null(idv)) {
+		const struct api_field f[] = {
+			{ "vsock_id", F_STR, false, id, sizeof(id), 1, 0, NULL },
+		};
+		json_t *only = json_pack("{s:O}", "vsock_id", idv);
+
+		err = only ? fields_get("vsock", only, f, 1, why, why_size) : -ENOMEM;
+		json_decref(only);
+		if (!err)
+			err = id_check("vsock", "vsock_id", id, NULL, why, why_size);
+		if (err)
+			return err;
+	}
 	c->vsock = v;
 	memcpy(c->vsock_id, id, sizeof(id));
 	c->has_vsock = true;
@@ -488,25 +495,18 @@ int api_put_entropy(struct api_config *c, json_t *j, char *why, size_t why_size)
 	return err;
 }
 
+/* The device's own fields (devices/virtio/virtio_balloon.c), the same rules
+ * as --balloon. */
 int api_put_balloon(struct api_config *c, json_t *j, char *why, size_t why_size)
 {
-	uint64_t mib = 0, secs = 0;
-	bool oom = false;
-	const struct api_field f[] = {
-		{ "amount_mib", F_UINT, true, &mib, 0, 0, UINT32_MAX, NULL },
-		{ "deflate_on_oom", F_BOOL, true, &oom, 0, 0, 0, NULL },
-		{ "stats_polling_interval_s", F_UINT, false, &secs, 0, 0, UINT64_MAX, NULL },
-	};
-	char reason[160];
-	int err = fields_get("balloon", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
+	struct balloon_config b;
+	int err;
 
+	fields_defaults(&balloon_fields, &b);
+	err = fields_parse_json(&balloon_fields, "balloon", j, NULL, &b, why, why_size);
 	if (err)
 		return err;
-	if (balloon_stats_check(secs, reason, sizeof(reason)))
-		return fail(why, why_size, "balloon: stats_polling_interval_s: %s", reason);
-	c->balloon.mib = (uint32_t)mib;
-	c->balloon.deflate_on_oom = oom;
-	c->balloon.stats_seconds = (uint32_t)secs;
+	c->balloon = b;
 	c->has_balloon = true;
 	return 0;
 }
@@ -722,9 +722,7 @@ json_t *api_balloon_to_json(const struct api_config *c)
 {
 	if (!c->has_balloon)
 		return json_null();
-	return json_pack("{s:I, s:b, s:I}", "amount_mib", (json_int_t)c->balloon.mib,
-			 "deflate_on_oom", c->balloon.deflate_on_oom, "stats_polling_interval_s",
-			 (json_int_t)c->balloon.stats_seconds);
+	return fields_to_json(&balloon_fields, &c->balloon);
 }
 
 json_t *api_config_to_json(const struct api_config *c)
@@ -770,10 +768,7 @@ json_t *api_config_to_json(const struct api_config *c)
 	json_object_set_new(root, "network-interfaces", nets);
 	nets = NULL;
 	json_object_set_new(root, "vsock",
-			    c->has_vsock
-				    ? json_pack("{s:I, s:s}", "guest_cid", (json_int_t)c->vsock.cid,
-						"uds_path", c->vsock.uds)
-				    : json_null());
+			    c->has_vsock ? fields_to_json(&vsock_fields, &c->vsock) : json_null());
 	json_object_set_new(root, "logger",
 			    c->has_logger ? json_pack("{s:o, s:o, s:b, s:b}", "log_path",
 						      str_or_null(c->logger.path), "level",

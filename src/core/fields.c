@@ -196,7 +196,9 @@ static int spec_number(const struct field *f, const char *val, void *cfg, char *
 		goto bad;
 	errno = 0;
 	v = strtoull(val, &end, 10);
-	if (errno || *end || v < f->min || v > f->max)
+	if (errno || *end || v < f->min || v > (f->cli_max ? f->cli_max : f->max))
+		goto bad;
+	if (f->check_is_bad && f->check && f->check(NULL, v, why, why_size))
 		goto bad;
 	store_num(f, cfg, v);
 	return spec_check(f, NULL, v, why, why_size);

@@ -54,6 +54,7 @@ struct field {
 	size_t offset; /* into the configuration struct */
 	size_t size;   /* strings: the buffer's size (NUL included) */
 	uint64_t min, max;
+	uint64_t cli_max; /* when not 0: the CLI's max (numbers above it are `bad`) */
 	uint64_t def; /* numbers, bools and enums: the default (strings default to "") */
 	const struct field_name *names; /* FIELD_ENUM */
 	bool required;
@@ -69,6 +70,7 @@ struct field {
 	 * check_prefix in front of the reason, JSON "obj: jsonkey: ". */
 	int (*check)(const char *str, uint64_t num, char *why, size_t why_size);
 	const char *check_prefix;
+	bool check_is_bad; /* the CLI words a failed check with `bad`, not the reason */
 };
 
 struct field_set {

@@ -64,6 +64,13 @@ int balloon_size_check(uint64_t mib, uint64_t mem_size, char *why, size_t why_si
 	return -EINVAL;
 }
 
+/* Any number parses; the rule says which are seconds, in every syntax. */
+static int stats_rule(const char *unused, uint64_t seconds, char *why, size_t why_size)
+{
+	(void)unused;
+	return balloon_stats_check(seconds, why, why_size);
+}
+
 static const struct field balloon_field_list[] = {
 	{ .cli = "", .json = "amount_mib", .type = FIELD_MIB,
 	  .offset = offsetof(struct balloon_config, mib), .has = FIELD_NO_HAS, .max = MAX_MIB,
@@ -72,7 +79,7 @@ static const struct field balloon_field_list[] = {
 	  .offset = offsetof(struct balloon_config, deflate_on_oom), .has = FIELD_NO_HAS },
 	{ .cli = "stats", .json = "stats_polling_interval_s", .type = FIELD_U32,
 	  .offset = offsetof(struct balloon_config, stats_seconds), .has = FIELD_NO_HAS,
-	  .max = BALLOON_STATS_MAX,
+	  .max = UINT64_MAX, .check = stats_rule, .check_is_bad = true,
 	  .bad = "stats='{}' is not a number of seconds (0 to 65535)" },
 };
 

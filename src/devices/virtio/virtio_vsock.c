@@ -81,8 +81,8 @@ static int uds_rule(const char *path, uint64_t unused, char *why, size_t why_siz
 
 static const struct field vsock_field_list[] = {
 	{ .cli = "cid", .json = "guest_cid", .type = FIELD_U32,
-	  .offset = offsetof(struct vsock_config, cid), .has = FIELD_NO_HAS, .max = UINT32_MAX,
-	  .required = true, .missing = "no cid=N (the guest's CID, 3 or more)",
+	  .offset = offsetof(struct vsock_config, cid), .has = FIELD_NO_HAS, .max = UINT64_MAX,
+	  .cli_max = UINT32_MAX, .required = true, .missing = "no cid=N (the guest's CID, 3 or more)",
 	  .bad = "cid '{}' is not a number up to 4294967294", .check = cid_rule,
 	  .check_prefix = "cid " },
 	{ .cli = "uds", .json = "uds_path", .type = FIELD_PATH,
