@@ -7,8 +7,8 @@
  *   - fields_parse_json(): a JSON object (the API, the config file);
  *   - fields_to_json():    the struct back to a JSON object (GET /vm/config).
  * Both parsers are all-or-nothing: on -EINVAL the reason is in why, worded in
- * terms of the fields only ("cid= given twice", "vsock: guest_cid: ..."); the
- * front-end adds its own words ("--vsock '...': "). Every value is hostile:
+ * terms of the fields only ("tap= given twice", "drive: drive_id: ..."); the
+ * front-end adds its own words ("--net '...': "). Every value is hostile:
  * lengths, ranges and NUL bytes are checked before anything is stored. */
 #ifndef VOLT_CORE_FIELDS_H
 #define VOLT_CORE_FIELDS_H

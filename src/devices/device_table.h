@@ -56,7 +56,7 @@ int device_list_host_paths(const struct device_config *list, int n, struct devic
  * returns how many there are. */
 int device_kind_path_fields(const struct device_kind *k, const struct field **out, int max);
 /* For the jailer: rewrites each host path in a CLI spec of kind k (the value
- * of --drive, --vsock...) or in a JSON device object of kind k (PUT body or
+ * of --drive...) or in a JSON device object of kind k (PUT body or
  * config file entry) through fn. fn(ctx, field, value, &err) returns the new
  * value (NULL: keep), or sets err to fail the rewrite with it. The spec is
  * written to out (-ENAMETOOLONG when it does not fit); the object is changed

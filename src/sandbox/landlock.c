@@ -7,9 +7,10 @@
  * rights they were opened with, so /dev/kvm, TAP devices, the open drives and
  * bound sockets still work. Rules:
  *   - kernel, initrd: read;
- *   - drives: read, plus write and truncate unless read-only;
- *   - the vsock socket's directory: remove a file (volt unlinks its socket at
- *     exit). connect() to "<uds>_<port>" is not a Landlock access;
+ *   - the host paths the device table reports (device_list_host_paths()):
+ *     READ: read; READ_WRITE: read, write and truncate; SOCKET_CREATE: remove
+ *     a file in the socket's directory (volt unlinks its socket at exit;
+ *     connecting to sockets there is not a Landlock access);
  *   - everything else in the file system denied, with every access right the
  *     kernel's ABI knows;
  *   - ABI >= 4: TCP bind and connect denied (no port rules);

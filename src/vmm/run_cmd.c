@@ -69,8 +69,8 @@ static int use_guest_kit(struct vm_config *cfg, char *kernel, size_t ksize, char
 	return 0;
 }
 
-/* --drive, --net, --vsock, --balloon, --rng: a device of the kind whose
- * option this is (devices/device_table.h), parsed through its fields. */
+/* A device option (--drive, --net...): a device of the kind whose option
+ * this is (devices/device_table.h), parsed through its fields. */
 static int device_option(struct vm_config *cfg, const char *option, const char *spec)
 {
 	const struct device_kind *k = device_kind_by_option(option);
@@ -95,9 +95,28 @@ static int device_option(struct vm_config *cfg, const char *option, const char *
 	return err;
 }
 
+#define DEVICE_OPTION	   0x100 /* getopt's value for every device option */
+#define DEVICE_OPTIONS_MAX 16
+
+/* base (n entries, the last all NULL) followed by one option per kind. */
+static void device_options(struct option *out, const struct option *base, size_t n)
+{
+	int i, k = 0;
+
+	memcpy(out, base, (n - 1) * sizeof(*out));
+	for (i = 0; i < device_table_len && i < DEVICE_OPTIONS_MAX; i++, k++)
+		out[n - 1 + (size_t)k] = (struct option){
+			device_table[i]->option,
+			device_table[i]->fields ? required_argument : no_argument,
+			NULL,
+			DEVICE_OPTION,
+		};
+	out[n - 1 + (size_t)k] = base[n - 1];
+}
+
 int run_cmd(int argc, char **argv, const struct timespec *started)
 {
-	static const struct option longopts[] = {
+	static const struct option base_opts[] = {
 		{ "kernel", required_argument, NULL, 'k' },
 		{ "initrd", required_argument, NULL, 'i' },
 		{ "cmdline", required_argument, NULL, 'c' },
@@ -107,17 +126,14 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 		{ "boot-protocol", required_argument, NULL, 'p' },
 		{ "boot-timer", no_argument, NULL, 'b' },
 		{ "log-level", required_argument, NULL, 'l' },
-		{ "drive", required_argument, NULL, 'd' },
-		{ "rng", no_argument, NULL, 'r' },
-		{ "net", required_argument, NULL, 'N' },
-		{ "vsock", required_argument, NULL, 'V' },
-		{ "balloon", required_argument, NULL, 'B' },
 		{ "seccomp", required_argument, NULL, 'S' },
 		{ "no-seccomp", no_argument, NULL, 's' },
 		{ "landlock", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	/* Then one option per device kind: --drive, --net... (devices/device_table.h). */
+	struct option longopts[sizeof(base_opts) / sizeof(base_opts[0]) + DEVICE_OPTIONS_MAX];
 	struct vm_config cfg = {
 		.cmdline = DEFAULT_CMDLINE,
 		.mem_size = (uint64_t)DEFAULT_MEM_MIB << 20,
@@ -135,6 +151,7 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 	struct vm *vm;
 	int c, err, idx = 0;
 
+	device_options(longopts, base_opts, sizeof(base_opts) / sizeof(base_opts[0]));
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", longopts, &idx)) != -1) {
 		switch (c) {
@@ -187,11 +204,7 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 		case 'b':
 			cfg.boot_timer = true;
 			break;
-		case 'd':
-		case 'r':
-		case 'N':
-		case 'V':
-		case 'B':
+		case DEVICE_OPTION:
 			if (device_option(&cfg, longopts[idx].name, optarg))
 				return -EINVAL;
 			break;
