@@ -153,8 +153,7 @@ static int op_balloon_stats_interval(void *ctx, unsigned int seconds)
 {
 	struct api_main *m = ctx;
 
-	return balloon(m) ? virtio_balloon_set_stats_interval(balloon(m), seconds)
-			      : -ENODEV;
+	return balloon(m) ? virtio_balloon_set_stats_interval(balloon(m), seconds) : -ENODEV;
 }
 
 static int op_logger(void *ctx, const struct api_logger *l, char *why, size_t why_size)

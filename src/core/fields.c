@@ -91,7 +91,8 @@ int fields_mac_parse(const char *s, uint8_t mac[6], char *why, size_t why_size)
 		if ((hi = parse_hex_digit(p[0])) < 0 || (lo = parse_hex_digit(p[1])) < 0 ||
 		    p[2] != (i == 5 ? '\0' : ':'))
 			return fail(why, why_size,
-				    "bad MAC '%s': expected six hex bytes like 52:54:00:12:34:56", s);
+				    "bad MAC '%s': expected six hex bytes like 52:54:00:12:34:56",
+				    s);
 		m[i] = (uint8_t)(hi << 4 | lo);
 	}
 	if (m[0] & 1)
@@ -170,8 +171,7 @@ static int spec_check(const struct field *f, const char *str, uint64_t num, char
 	return fail(why, why_size, "%s%s", f->check_prefix ? f->check_prefix : "", reason);
 }
 
-static int spec_mib(const struct field *f, const char *val, void *cfg, char *why,
-		    size_t why_size)
+static int spec_mib(const struct field *f, const char *val, void *cfg, char *why, size_t why_size)
 {
 	uint64_t bytes;
 

@@ -48,14 +48,15 @@ struct field_name {
 #define FIELD_NO_HAS SIZE_MAX
 
 struct field {
-	const char *cli;  /* "key" of key=value; "" the first token (positional); NULL: not on the CLI */
+	const char *
+		cli; /* "key" of key=value; "" the first token (positional); NULL: not on the CLI */
 	const char *json; /* the JSON key; NULL: not in JSON */
 	enum field_type type;
 	size_t offset; /* into the configuration struct */
 	size_t size;   /* strings: the buffer's size (NUL included) */
 	uint64_t min, max;
 	uint64_t cli_max; /* when not 0: the CLI's max (numbers above it are `bad`) */
-	uint64_t def; /* numbers, bools and enums: the default (strings default to "") */
+	uint64_t def;	  /* numbers, bools and enums: the default (strings default to "") */
 	const struct field_name *names; /* FIELD_ENUM */
 	bool required;
 	size_t has; /* offset of a bool set when the field is given; FIELD_NO_HAS: none */
@@ -111,8 +112,7 @@ const char *fields_json_type(const json_t *v);
  * (-ENAMETOOLONG when it does not fit); fields_rewrite_json() replaces the
  * values in j in place. Tokens and keys that are not paths are kept as they
  * are; nothing is validated here (the VMM parses the result). */
-typedef const char *(*field_path_fn)(void *ctx, const struct field *f, const char *value,
-				     int *err);
+typedef const char *(*field_path_fn)(void *ctx, const struct field *f, const char *value, int *err);
 int fields_rewrite_spec(const struct field_set *set, const char *spec, field_path_fn fn, void *ctx,
 			char *out, size_t out_size);
 int fields_rewrite_json(const struct field_set *set, json_t *j, field_path_fn fn, void *ctx);

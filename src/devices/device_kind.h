@@ -54,14 +54,14 @@ struct device_vm_facts {
 };
 
 struct device_kind {
-	const char *name;	  /* "blk": logs, metrics */
-	const char *option;	  /* "drive": the CLI's --drive */
-	const char *usage;	  /* the CLI's syntax: "path=FILE[,ro]..." (NULL: a bare flag) */
-	const char *api_path;	  /* "drives": PUT /drives/{id}; NULL: none */
-	const char *config_key;	  /* the config file's key: "drives" */
-	const char *metrics;	  /* the metrics section: "block" */
-	int max;		  /* devices of this kind in one VM */
-	const char *too_many;	  /* the CLI's words past max: "at most 8 drives" */
+	const char *name;	/* "blk": logs, metrics */
+	const char *option;	/* "drive": the CLI's --drive */
+	const char *usage;	/* the CLI's syntax: "path=FILE[,ro]..." (NULL: a bare flag) */
+	const char *api_path;	/* "drives": PUT /drives/{id}; NULL: none */
+	const char *config_key; /* the config file's key: "drives" */
+	const char *metrics;	/* the metrics section: "block" */
+	int max;		/* devices of this kind in one VM */
+	const char *too_many;	/* the CLI's words past max: "at most 8 drives" */
 	const struct field_set *fields; /* NULL: no configuration (--rng) */
 
 	/* Rules across fields or against the VM (after the fields parsed):

@@ -11,9 +11,10 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The order is the guest's virtio-mmio order: drives first. */
 const struct device_kind *const device_table[] = {
-	&virtio_blk_kind, &virtio_net_kind, &virtio_vsock_kind, &virtio_balloon_kind,
-	&virtio_rng_kind,
+	&virtio_blk_kind,     &virtio_net_kind, &virtio_vsock_kind,
+	&virtio_balloon_kind, &virtio_rng_kind,
 };
 const int device_table_len = (int)(sizeof(device_table) / sizeof(device_table[0]));
 
@@ -145,8 +146,8 @@ int device_kind_path_fields(const struct device_kind *k, const struct field **ou
 	return count;
 }
 
-int device_rewrite_spec(const struct device_kind *k, const char *spec, field_path_fn fn,
-			void *ctx, char *out, size_t out_size)
+int device_rewrite_spec(const struct device_kind *k, const char *spec, field_path_fn fn, void *ctx,
+			char *out, size_t out_size)
 {
 	static const struct field_set none = { .unknown = "" };
 

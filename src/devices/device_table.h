@@ -62,8 +62,8 @@ int device_kind_path_fields(const struct device_kind *k, const struct field **ou
  * written to out (-ENAMETOOLONG when it does not fit); the object is changed
  * in place. Nothing else in the spec or object changes and nothing is
  * validated: the VMM parses the result as usual. 0 or -errno. */
-int device_rewrite_spec(const struct device_kind *k, const char *spec, field_path_fn fn,
-			void *ctx, char *out, size_t out_size);
+int device_rewrite_spec(const struct device_kind *k, const char *spec, field_path_fn fn, void *ctx,
+			char *out, size_t out_size);
 int device_rewrite_json(const struct device_kind *k, json_t *obj, field_path_fn fn, void *ctx);
 
 #endif

@@ -16,8 +16,8 @@ int parse_uint(const char *s, unsigned int min, unsigned int max, unsigned int *
 int parse_size(const char *s, uint64_t default_unit, uint64_t *bytes);
 /* Firecracker's rule for the ids of devices: 1 to PARSE_ID_MAX characters
  * of [A-Za-z0-9_]. The one check behind FIELD_ID (`volt run --drive id=`,
- * the API's drive_id...), the ids in API paths and the config file's: -EINVAL with the reason in why (the caller names the
- * field in its own words). */
+ * the API's drive_id...), the ids in API paths and the config file's: -EINVAL with the reason in
+ * why (the caller names the field in its own words). */
 #define PARSE_ID_MAX 64
 int parse_id_check(const char *id, char *why, size_t why_size);
 /* 0-15 for a hex digit, else -1. */

@@ -28,7 +28,8 @@ Test(device_table, every_kind_once_with_its_names)
 		const struct device_kind *k = device_kind_by_option(options[i]);
 
 		cr_assert_not_null(k, "--%s", options[i]);
-		cr_assert_eq(k, device_table[i], "--%s: table order is the guest's order", options[i]);
+		cr_assert_eq(k, device_table[i], "--%s: table order is the guest's order",
+			     options[i]);
 		cr_assert_eq(device_kind_by_api_path(api[i]), k, "%s", api[i]);
 		cr_assert_eq(device_kind_by_name(k->name), k);
 		cr_assert_not_null(k->create);
@@ -90,7 +91,8 @@ Test(device_table, validate_against_the_vm)
 	add(&virtio_balloon_kind, "128", 0);
 	cr_assert_eq(device_list_validate(list, n, &vm, &bad, why, sizeof(why)), -EINVAL);
 	cr_assert_eq(bad, &list[1]);
-	cr_assert_str_eq(why, "a 128 MiB balloon must be smaller than the guest's 128 MiB of memory");
+	cr_assert_str_eq(why,
+			 "a 128 MiB balloon must be smaller than the guest's 128 MiB of memory");
 	vm.mem_size = 256ULL << 20;
 	cr_assert_eq(device_list_validate(list, n, &vm, &bad, why, sizeof(why)), 0);
 }
@@ -122,18 +124,18 @@ Test(device_table, json_through_the_kinds_fields)
 	json_t *j = json_pack("{s:i, s:s}", "guest_cid", 3, "uds_path", "/v.sock"), *back;
 	const struct vsock_config *v = (const void *)c.data;
 
-	cr_assert_eq(device_config_from_json(&virtio_vsock_kind, "vsock", j, NULL, &c, why,
-					     sizeof(why)),
-		     0, "%s", why);
+	cr_assert_eq(
+		device_config_from_json(&virtio_vsock_kind, "vsock", j, NULL, &c, why, sizeof(why)),
+		0, "%s", why);
 	cr_assert_eq(v->cid, 3);
 	cr_assert_str_eq(v->uds, "/v.sock");
 	back = device_config_to_json(&c);
 	cr_assert(json_equal(j, back));
 	json_decref(back);
 	json_object_set_new(j, "guest_cid", json_integer(2));
-	cr_assert_eq(device_config_from_json(&virtio_vsock_kind, "vsock", j, NULL, &c, why,
-					     sizeof(why)),
-		     -EINVAL);
+	cr_assert_eq(
+		device_config_from_json(&virtio_vsock_kind, "vsock", j, NULL, &c, why, sizeof(why)),
+		-EINVAL);
 	cr_assert_str_eq(why, "vsock: guest_cid: 2 is reserved (0-2 are the hypervisor, local and "
 			      "host addresses); a guest CID is at least 3");
 	json_decref(j);

@@ -43,26 +43,64 @@ static int no_bad(const char *s, uint64_t n, char *why, size_t why_size)
 #define F(m) .offset = offsetof(struct cfg, m), .has = FIELD_NO_HAS
 
 static const struct field list[] = {
-	{ .cli = "", .json = "size_mib", .type = FIELD_MIB, F(mib), .max = 4096, .required = true,
+	{ .cli = "",
+	  .json = "size_mib",
+	  .type = FIELD_MIB,
+	  F(mib),
+	  .max = 4096,
+	  .required = true,
 	  .missing = "no size" },
-	{ .cli = "name", .json = "name", .type = FIELD_STRING, F(name), .size = 8,
-	  .empty = "name= wants a name", .check = no_bad, .check_prefix = "name " },
-	{ .cli = "path", .json = "path_on_host", .type = FIELD_PATH, F(path), .size = 16,
-	  .required = true, .access = FIELD_ACCESS_READ, .missing = "no path=FILE",
+	{ .cli = "name",
+	  .json = "name",
+	  .type = FIELD_STRING,
+	  F(name),
+	  .size = 8,
+	  .empty = "name= wants a name",
+	  .check = no_bad,
+	  .check_prefix = "name " },
+	{ .cli = "path",
+	  .json = "path_on_host",
+	  .type = FIELD_PATH,
+	  F(path),
+	  .size = 16,
+	  .required = true,
+	  .access = FIELD_ACCESS_READ,
+	  .missing = "no path=FILE",
 	  .toolong = "path '{}' too long" },
 	{ .cli = "id", .json = "some_id", .type = FIELD_ID, F(id), .size = 65 },
-	{ .cli = "ro", .json = "is_read_only", .type = FIELD_BOOL, F(ro),
+	{ .cli = "ro",
+	  .json = "is_read_only",
+	  .type = FIELD_BOOL,
+	  F(ro),
 	  .bad = "ro={}: not a bool" },
 	{ .cli = "flag", .json = "flag", .type = FIELD_FLAG, F(flag) },
-	{ .cli = "count", .json = "count", .type = FIELD_U32, .offset = offsetof(struct cfg, count),
-	  .has = offsetof(struct cfg, has_count), .min = 1, .max = 100, .def = 7,
-	  .bad = "count '{}' is not 1 to 100", .check = no_bad, .check_prefix = "count " },
+	{ .cli = "count",
+	  .json = "count",
+	  .type = FIELD_U32,
+	  .offset = offsetof(struct cfg, count),
+	  .has = offsetof(struct cfg, has_count),
+	  .min = 1,
+	  .max = 100,
+	  .def = 7,
+	  .bad = "count '{}' is not 1 to 100",
+	  .check = no_bad,
+	  .check_prefix = "count " },
 	{ .cli = "big", .json = "big", .type = FIELD_U64, F(big), .max = UINT64_MAX },
-	{ .cli = "mode", .json = "mode", .type = FIELD_ENUM, F(mode), .names = modes,
+	{ .cli = "mode",
+	  .json = "mode",
+	  .type = FIELD_ENUM,
+	  F(mode),
+	  .names = modes,
 	  .def = MODE_B },
-	{ .cli = "mac", .json = "guest_mac", .type = FIELD_MAC, .offset = offsetof(struct cfg, mac),
+	{ .cli = "mac",
+	  .json = "guest_mac",
+	  .type = FIELD_MAC,
+	  .offset = offsetof(struct cfg, mac),
 	  .has = offsetof(struct cfg, has_mac) },
-	{ .cli = NULL, .json = "json_only", .type = FIELD_BOOL, .offset = offsetof(struct cfg, flag),
+	{ .cli = NULL,
+	  .json = "json_only",
+	  .type = FIELD_BOOL,
+	  .offset = offsetof(struct cfg, flag),
 	  .has = FIELD_NO_HAS },
 };
 
@@ -103,9 +141,10 @@ Test(fields_spec, defaults_and_every_type)
 	cr_assert_eq(c.mode, MODE_B, "the default");
 	cr_assert_not(c.ro || c.flag || c.has_mac || c.has_count);
 
-	cr_assert_eq(spec("1G,path=/a=b,,name=n,id=disk_0,ro,flag,count=100,big=18446744073709551615,"
-			  "mode=c,mac=52:54:00:12:34:56"),
-		     0, "%s", why);
+	cr_assert_eq(
+		spec("1G,path=/a=b,,name=n,id=disk_0,ro,flag,count=100,big=18446744073709551615,"
+		     "mode=c,mac=52:54:00:12:34:56"),
+		0, "%s", why);
 	cr_assert_eq(c.mib, 1024);
 	cr_assert_str_eq(c.path, "/a=b");
 	cr_assert_str_eq(c.name, "n");
@@ -272,9 +311,10 @@ Test(fields_json, errors)
 		 "thing: name: is unlucky");
 	js_fails("{\"size_mib\": 1, \"path_on_host\": \"/x\", \"count\": 13}",
 		 "thing: count: is unlucky");
-	js_fails("{\"size_mib\": 1, \"path_on_host\": \"/x\", \"guest_mac\": \"ff:ff:ff:ff:ff:ff\"}",
-		 "thing: guest_mac: bad MAC 'ff:ff:ff:ff:ff:ff': a multicast address cannot name "
-		 "an interface");
+	js_fails(
+		"{\"size_mib\": 1, \"path_on_host\": \"/x\", \"guest_mac\": \"ff:ff:ff:ff:ff:ff\"}",
+		"thing: guest_mac: bad MAC 'ff:ff:ff:ff:ff:ff': a multicast address cannot name "
+		"an interface");
 	/* All or nothing: a good field before a bad one is not stored either. */
 	js_fails("{\"size_mib\": 2, \"path_on_host\": \"/new\", \"count\": 0}",
 		 "thing: count: 0 is out of range (1 to 100)");
@@ -290,10 +330,10 @@ Test(fields_json, emitter_round_trip)
 	j = fields_to_json(&set, &c);
 	cr_assert_not_null(j);
 	text = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT);
-	cr_assert_str_eq(text,
-			 "{\"big\":0,\"count\":3,\"flag\":false,\"guest_mac\":\"52:54:00:00:00:01\","
-			 "\"is_read_only\":true,\"json_only\":false,\"mode\":\"Alpha\",\"name\":null,"
-			 "\"path_on_host\":\"/p\",\"size_mib\":2048,\"some_id\":\"x\"}");
+	cr_assert_str_eq(
+		text, "{\"big\":0,\"count\":3,\"flag\":false,\"guest_mac\":\"52:54:00:00:00:01\","
+		      "\"is_read_only\":true,\"json_only\":false,\"mode\":\"Alpha\",\"name\":null,"
+		      "\"path_on_host\":\"/p\",\"size_mib\":2048,\"some_id\":\"x\"}");
 	free(text);
 	fields_defaults(&set, &back);
 	cr_assert_eq(fields_parse_json(&set, "thing", j, NULL, &back, why, sizeof(why)), 0, "%s",
@@ -333,8 +373,7 @@ Test(fields_rewrite, spec_and_json)
 					 sizeof(out)),
 		     0);
 	cr_assert_str_eq(out, "64,name=n,path=/jail/d/x=y,,ro");
-	cr_assert_eq(fields_rewrite_spec(&set, "1,path=/a", jailed, buf, out, 12),
-		     -ENAMETOOLONG);
+	cr_assert_eq(fields_rewrite_spec(&set, "1,path=/a", jailed, buf, out, 12), -ENAMETOOLONG);
 	cr_assert_eq(fields_rewrite_spec(&set, "", jailed, buf, out, sizeof(out)), 0);
 	cr_assert_str_eq(out, "");
 

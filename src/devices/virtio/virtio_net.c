@@ -82,12 +82,21 @@ static int check_ifname(const char *s, uint64_t unused, char *why, size_t why_si
 }
 
 static const struct field net_field_list[] = {
-	{ .cli = "tap", .json = "host_dev_name", .type = FIELD_STRING,
-	  .offset = offsetof(struct net_config, tap), .size = IFNAMSIZ, .has = FIELD_NO_HAS,
-	  .required = true, .missing = "missing tap=NAME", .empty = "tap= needs an interface name",
+	{ .cli = "tap",
+	  .json = "host_dev_name",
+	  .type = FIELD_STRING,
+	  .offset = offsetof(struct net_config, tap),
+	  .size = IFNAMSIZ,
+	  .has = FIELD_NO_HAS,
+	  .required = true,
+	  .missing = "missing tap=NAME",
+	  .empty = "tap= needs an interface name",
 	  .check = check_ifname },
-	{ .cli = "mac", .json = "guest_mac", .type = FIELD_MAC,
-	  .offset = offsetof(struct net_config, mac), .has = offsetof(struct net_config, has_mac) },
+	{ .cli = "mac",
+	  .json = "guest_mac",
+	  .type = FIELD_MAC,
+	  .offset = offsetof(struct net_config, mac),
+	  .has = offsetof(struct net_config, has_mac) },
 };
 
 const struct field_set net_fields = {

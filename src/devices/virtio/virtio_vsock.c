@@ -80,16 +80,29 @@ static int uds_rule(const char *path, uint64_t unused, char *why, size_t why_siz
 }
 
 static const struct field vsock_field_list[] = {
-	{ .cli = "cid", .json = "guest_cid", .type = FIELD_U32,
-	  .offset = offsetof(struct vsock_config, cid), .has = FIELD_NO_HAS, .max = UINT64_MAX,
-	  .cli_max = UINT32_MAX, .required = true, .missing = "no cid=N (the guest's CID, 3 or more)",
-	  .bad = "cid '{}' is not a number up to 4294967294", .check = cid_rule,
+	{ .cli = "cid",
+	  .json = "guest_cid",
+	  .type = FIELD_U32,
+	  .offset = offsetof(struct vsock_config, cid),
+	  .has = FIELD_NO_HAS,
+	  .max = UINT64_MAX,
+	  .cli_max = UINT32_MAX,
+	  .required = true,
+	  .missing = "no cid=N (the guest's CID, 3 or more)",
+	  .bad = "cid '{}' is not a number up to 4294967294",
+	  .check = cid_rule,
 	  .check_prefix = "cid " },
-	{ .cli = "uds", .json = "uds_path", .type = FIELD_PATH,
-	  .offset = offsetof(struct vsock_config, uds), .has = FIELD_NO_HAS,
-	  .size = sizeof(((struct vsock_config *)0)->uds), .required = true,
-	  .access = FIELD_ACCESS_SOCKET_CREATE, .missing = "no uds=PATH (the host socket)",
-	  .empty = "uds= needs a socket path", .check = uds_rule },
+	{ .cli = "uds",
+	  .json = "uds_path",
+	  .type = FIELD_PATH,
+	  .offset = offsetof(struct vsock_config, uds),
+	  .has = FIELD_NO_HAS,
+	  .size = sizeof(((struct vsock_config *)0)->uds),
+	  .required = true,
+	  .access = FIELD_ACCESS_SOCKET_CREATE,
+	  .missing = "no uds=PATH (the host socket)",
+	  .empty = "uds= needs a socket path",
+	  .check = uds_rule },
 };
 
 const struct field_set vsock_fields = {
@@ -291,7 +304,8 @@ static int vsock_host_paths(const void *cfg, struct device_path *out, int max)
 
 	if (max < 1 || !c->uds[0])
 		return 0;
-	out[0] = (struct device_path){ .what = "vsock socket", .path = c->uds,
+	out[0] = (struct device_path){ .what = "vsock socket",
+				       .path = c->uds,
 				       .access = FIELD_ACCESS_SOCKET_CREATE };
 	return 1;
 }
