@@ -287,38 +287,76 @@ static int enum_pick(const char *obj, const char *field, const char *s, const ch
 		    names[1]);
 }
 
+/* A device's PUT body holds the device's own fields (parsed by its field
+ * set, the CLI's rules) and the API's (ids, root device, rate limiters...).
+ * The JSON object is split by key: api_keys go to *api, the rest to *dev.
+ * Unknown keys end up in *dev, where the device's parser names them. */
+static int split_keys(json_t *j, const char *const *api_keys, json_t **api, json_t **dev,
+		      const char *obj, char *why, size_t why_size)
+{
+	const char *key;
+	json_t *v;
+
+	*api = *dev = NULL;
+	if (!json_is_object(j))
+		return fail(why, why_size, "%s: expected a JSON object, got %s", obj,
+			    j ? json_type_name(j) : "nothing");
+	*api = json_object();
+	*dev = json_object();
+	if (!*api || !*dev)
+		goto oom;
+	json_object_foreach(j, key, v)
+	{
+		const char *const *k;
+
+		for (k = api_keys; *k && strcmp(*k, key); k++)
+			;
+		if (json_object_set(*k ? *api : *dev, key, v))
+			goto oom;
+	}
+	return 0;
+oom:
+	json_decref(*api);
+	json_decref(*dev);
+	*api = *dev = NULL;
+	return -ENOMEM;
+}
+
 int api_put_drive(struct api_config *c, json_t *j, const char *path_id, char *why, size_t why_size)
 {
-	static const char *const caches[] = { "Unsafe", "Writeback" };
-	static const char *const engines[] = { "Sync", "Async" };
-	struct api_drive d = { .cache = BLK_CACHE_UNSAFE, .engine = BLK_ENGINE_SYNC };
-	char cache[16] = "Unsafe", engine[16] = "Sync";
+	static const char *const api_keys[] = { "drive_id", "is_root_device", "partuuid",
+						"rate_limiter", "socket", NULL };
+	struct api_drive d = { 0 };
+	struct blk_config b;
 	const struct api_field f[] = {
 		{ "drive_id", F_STR, true, d.id, sizeof(d.id), 1, 0, NULL },
-		{ "path_on_host", F_STR, true, d.path, sizeof(d.path), 1, 0, NULL },
 		{ "is_root_device", F_BOOL, true, &d.root, 0, 0, 0, NULL },
-		{ "is_read_only", F_BOOL, false, &d.read_only, 0, 0, 0, NULL },
 		{ "partuuid", F_STR, false, d.partuuid, sizeof(d.partuuid), 1, 0, NULL },
-		{ "cache_type", F_STR, false, cache, sizeof(cache), 1, 0, NULL },
-		{ "io_engine", F_STR, false, engine, sizeof(engine), 1, 0, NULL },
 		{ "rate_limiter", F_UNSUPPORTED, false, NULL, 0, 0, 0, NULL },
 		{ "socket", F_UNSUPPORTED, false, NULL, 0, 0, 0, NULL },
 	};
+	json_t *api, *dev;
 	int err, i, slot = c->ndrives;
 
-	err = fields_get("drive", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
+	err = split_keys(j, api_keys, &api, &dev, "drive", why, why_size);
+	if (err)
+		return err;
+	/* Firecracker's default cache is Unsafe; --drive's is writeback. */
+	fields_defaults(&blk_fields, &b);
+	b.cache = BLK_CACHE_UNSAFE;
+	err = fields_parse_json(&blk_fields, "drive", dev, NULL, &b, why, why_size);
+	if (!err)
+		err = fields_get("drive", api, f, sizeof(f) / sizeof(f[0]), why, why_size);
+	json_decref(api);
+	json_decref(dev);
 	if (!err)
 		err = id_check("drive", "drive_id", d.id, path_id, why, why_size);
 	if (err)
 		return err;
-	i = enum_pick("drive", "cache_type", cache, caches, 2, why, why_size);
-	if (i < 0)
-		return i;
-	d.cache = i ? BLK_CACHE_WRITEBACK : BLK_CACHE_UNSAFE;
-	i = enum_pick("drive", "io_engine", engine, engines, 2, why, why_size);
-	if (i < 0)
-		return i;
-	d.engine = i ? BLK_ENGINE_IO_URING : BLK_ENGINE_SYNC;
+	memcpy(d.path, b.path, sizeof(d.path));
+	d.read_only = b.read_only;
+	d.cache = b.cache;
+	d.engine = b.engine;
 	for (i = 0; i < c->ndrives; i++) {
 		if (!strcmp(c->drives[i].id, d.id))
 			slot = i;
@@ -379,32 +417,43 @@ int api_patch_drive(struct api_config *c, json_t *j, const char *path_id, bool s
 
 int api_put_net(struct api_config *c, json_t *j, const char *path_id, char *why, size_t why_size)
 {
+	static const char *const api_keys[] = { "iface_id", "rx_rate_limiter", "tx_rate_limiter",
+						NULL };
 	struct api_net n = { 0 };
-	char mac[32];
+	struct net_config nc;
+	char mac[18];
 	const struct api_field f[] = {
 		{ "iface_id", F_STR, true, n.id, sizeof(n.id), 1, 0, NULL },
-		{ "host_dev_name", F_STR, true, n.host_dev, sizeof(n.host_dev), 1, 0, NULL },
-		{ "guest_mac", F_STR, false, mac, sizeof(mac), 1, 0, &n.has_mac },
 		{ "rx_rate_limiter", F_UNSUPPORTED, false, NULL, 0, 0, 0, NULL },
 		{ "tx_rate_limiter", F_UNSUPPORTED, false, NULL, 0, 0, 0, NULL },
 	};
+	json_t *api, *dev;
 	int err, i, slot = c->nnets;
 
-	err = fields_get("network-interface", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
+	err = split_keys(j, api_keys, &api, &dev, "network-interface", why, why_size);
+	if (err)
+		return err;
+	fields_defaults(&net_fields, &nc);
+	err = fields_parse_json(&net_fields, "network-interface", dev, NULL, &nc, why, why_size);
+	if (!err)
+		err = fields_get("network-interface", api, f, sizeof(f) / sizeof(f[0]), why,
+				 why_size);
+	json_decref(api);
+	json_decref(dev);
 	if (!err)
 		err = id_check("network-interface", "iface_id", n.id, path_id, why, why_size);
 	if (err)
 		return err;
-	if (strchr(n.host_dev, '/') || strchr(n.host_dev, ','))
+	/* A ',' would end the name in a CLI spec (the jailer passes it on as one). */
+	if (strchr(nc.tap, ','))
 		return fail(why, why_size,
 			    "network-interface: host_dev_name: '%s' is not an interface name",
-			    n.host_dev);
-	if (n.has_mac && fields_mac_parse(mac, n.mac, why, why_size)) {
-		char reason[160];
-
-		snprintf(reason, sizeof(reason), "%s", why);
-		return fail(why, why_size, "network-interface: guest_mac: %s", reason);
-	}
+			    nc.tap);
+	memcpy(n.host_dev, nc.tap, sizeof(n.host_dev));
+	memcpy(n.mac, nc.mac, 6);
+	n.has_mac = nc.has_mac;
+	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", n.mac[0], n.mac[1], n.mac[2],
+		 n.mac[3], n.mac[4], n.mac[5]);
 	for (i = 0; i < c->nnets; i++) {
 		if (!strcmp(c->nets[i].id, n.id))
 			slot = i;
