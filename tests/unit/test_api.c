@@ -609,6 +609,25 @@ Test(api, same_rules_as_the_cli)
 	fault("PUT", "/drives/a%00b",
 	      "{\"drive_id\": \"a\", \"path_on_host\": \"/x\", \"is_root_device\": false}", 400,
 	      "'a%00b' may only hold letters, digits and '_'");
+	/* The device's own fields parse through its field set, the CLI's rules. */
+	fault("PUT", "/network-interfaces/e", "{\"iface_id\": \"e\", \"host_dev_name\": \"tap%d\"}",
+	      400, "network-interface: host_dev_name: TAP name 'tap%d' contains '%'");
+	fault("PUT", "/network-interfaces/e",
+	      "{\"iface_id\": \"e\", \"host_dev_name\": \"t\", \"guest_mac\": "
+	      "\"01:00:5e:00:00:01\"}",
+	      400, "network-interface: guest_mac: bad MAC '01:00:5e:00:00:01': a multicast");
+	fault("PUT", "/vsock", "{\"guest_cid\": 3, \"uds_path\": \"\"}", 400,
+	      "vsock: uds_path: must not be empty");
+	fault("PUT", "/drives/d",
+	      "{\"drive_id\": \"d\", \"path_on_host\": \"/x\", \"is_root_device\": false, "
+	      "\"io_engine\": \"io_uring\"}",
+	      400, "drive: io_engine: 'io_uring' is not Sync or Async");
+	fault("PUT", "/balloon", "{\"amount_mib\": 16777216, \"deflate_on_oom\": false}", 400,
+	      "balloon: amount_mib: 16777216 is out of range (0 to 16777215)");
+	ok("PUT", "/drives/d",
+	   "{\"drive_id\": \"d\", \"path_on_host\": \"/x\", \"is_root_device\": false}");
+	cr_assert_eq(st.cfg.drives[st.cfg.ndrives - 1].cache, BLK_CACHE_UNSAFE,
+		     "Firecracker's default cache");
 }
 
 #include "api/http_server.h"
