@@ -139,6 +139,14 @@ static void store_num(const struct field *f, void *cfg, uint64_t v)
 		*(uint32_t *)at(cfg, f->offset) = (uint32_t)v;
 }
 
+/* The whole buffer is written: a value that replaces a longer one leaves
+ * none of its bytes behind (configurations compare and save byte for byte). */
+static void store_str(const struct field *f, void *p, const char *s, size_t len)
+{
+	memset(p, 0, f->size);
+	memcpy(p, s, len);
+}
+
 /* --- the CLI spec ------------------------------------------------------------ */
 
 static const struct field *spec_field(const struct field_set *set, const char *key)
@@ -246,7 +254,7 @@ static int spec_value(const struct field_set *set, const struct field *f, const 
 			return -EINVAL;
 		if (strlen(val) >= f->size)
 			return say(why, why_size, f->toolong ? f->toolong : "{} is too long", val);
-		memcpy(p, val, strlen(val) + 1);
+		store_str(f, p, val, strlen(val));
 		return 0;
 	case FIELD_ID: {
 		char reason[160];
@@ -257,7 +265,7 @@ static int spec_value(const struct field_set *set, const struct field *f, const 
 			return say(why, why_size, f->toolong ? f->toolong : "{} is too long", val);
 		if (spec_check(f, val, 0, why, why_size))
 			return -EINVAL;
-		memcpy(p, val, strlen(val) + 1);
+		store_str(f, p, val, strlen(val));
 		return 0;
 	}
 	case FIELD_U32:
@@ -425,7 +433,7 @@ static int json_value(const struct field *f, const char *obj, json_t *v, void *c
 			return fail(why, why_size, "%s: %s: %s", obj, f->json, reason);
 		if (f->check && f->check(s, 0, reason, sizeof(reason)))
 			return fail(why, why_size, "%s: %s: %s", obj, f->json, reason);
-		memcpy(p, s, len + 1);
+		store_str(f, p, s, len);
 		return 0;
 	}
 	case FIELD_BOOL:

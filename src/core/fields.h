@@ -98,7 +98,8 @@ int fields_parse_spec(const struct field_set *set, const char *spec, void *cfg, 
 int fields_parse_json(const struct field_set *set, const char *obj, json_t *j,
 		      const char *const *extra, void *cfg, char *why, size_t why_size);
 /* The JSON object of cfg's fields that have a JSON key (empty optional
- * strings and absent MACs as null); NULL when out of memory. */
+ * strings and absent MACs as null); NULL when out of memory or when a string
+ * is not UTF-8 (a CLI value may be any bytes). */
 json_t *fields_to_json(const struct field_set *set, const void *cfg);
 
 /* A MAC as FIELD_MAC takes it; -EINVAL with the reason in why. */
