@@ -5,6 +5,7 @@
 
 #include "arch/x86/cpuid.h"
 #include "arch/x86/layout.h"
+#include "devices/device_table.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -322,10 +323,12 @@ oom:
 	return -ENOMEM;
 }
 
+static struct api_drive *drive_find(struct api_config *c, const char *id);
+
 int api_put_drive(struct api_config *c, json_t *j, const char *path_id, char *why, size_t why_size)
 {
-	static const char *const api_keys[] = { "drive_id", "is_root_device", "partuuid",
-						"rate_limiter", "socket", NULL };
+	static const char *const api_keys[] = { "drive_id",	"is_root_device", "partuuid",
+						"rate_limiter", "socket",	  NULL };
 	struct api_drive d = { 0 };
 	struct blk_config b;
 	const struct api_field f[] = {
@@ -336,11 +339,20 @@ int api_put_drive(struct api_config *c, json_t *j, const char *path_id, char *wh
 		{ "socket", F_UNSUPPORTED, false, NULL, 0, 0, 0, NULL },
 	};
 	json_t *api, *dev;
+	const char *idv;
 	int err, i, slot = c->ndrives;
 
 	err = split_keys(j, api_keys, &api, &dev, "drive", why, why_size);
 	if (err)
 		return err;
+	/* Firecracker rejects a drive id given twice in the file (path_id NULL);
+	 * a PUT replaces the drive. */
+	idv = json_string_value(json_object_get(api, "drive_id"));
+	if (!path_id && idv && drive_find(c, idv)) {
+		json_decref(api);
+		json_decref(dev);
+		return fail(why, why_size, "drive: drive_id: '%s' appears twice", idv);
+	}
 	/* Firecracker's default cache is Unsafe; --drive's is writeback. */
 	fields_defaults(&blk_fields, &b);
 	b.cache = BLK_CACHE_UNSAFE;
@@ -560,6 +572,47 @@ int api_put_balloon(struct api_config *c, json_t *j, char *why, size_t why_size)
 	return 0;
 }
 
+static int put_vsock(struct api_config *c, json_t *j, const char *path_id, char *why,
+		     size_t why_size)
+{
+	(void)path_id;
+	return api_put_vsock(c, j, why, why_size);
+}
+
+static int put_balloon(struct api_config *c, json_t *j, const char *path_id, char *why,
+		       size_t why_size)
+{
+	(void)path_id;
+	return api_put_balloon(c, j, why, why_size);
+}
+
+static int put_entropy(struct api_config *c, json_t *j, const char *path_id, char *why,
+		       size_t why_size)
+{
+	(void)path_id;
+	return api_put_entropy(c, j, why, why_size);
+}
+
+int api_put_device(struct api_config *c, const struct device_kind *k, json_t *j,
+		   const char *path_id, char *why, size_t why_size)
+{
+	static const struct {
+		const struct device_kind *kind;
+		int (*put)(struct api_config *c, json_t *j, const char *path_id, char *why,
+			   size_t why_size);
+	} puts[] = {
+		{ &virtio_blk_kind, api_put_drive }, { &virtio_net_kind, api_put_net },
+		{ &virtio_vsock_kind, put_vsock },   { &virtio_balloon_kind, put_balloon },
+		{ &virtio_rng_kind, put_entropy },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(puts) / sizeof(puts[0]); i++)
+		if (puts[i].kind == k)
+			return puts[i].put(c, j, path_id, why, why_size);
+	return fail(why, why_size, "%s: not configurable through the API", k ? k->name : "?");
+}
+
 int api_parse_balloon_update(json_t *j, unsigned int *mib, char *why, size_t why_size)
 {
 	uint64_t v = 0;
@@ -673,17 +726,55 @@ static json_t *section(json_t *root, const char *name)
 	return v && !json_is_null(v) ? v : NULL;
 }
 
-int api_config_from_json(struct api_config *out, json_t *root, char *why, size_t why_size)
+static bool known_section(const char *key)
 {
-	static const char *const known[] = {
-		"boot-source", "machine-config", "drives",	"network-interfaces",
-		"vsock",       "balloon",	 "entropy",	"logger",
-		"metrics",     "cpu-config",	 "mmds-config",
-	};
-	static struct api_config c;
-	const char *key;
+	static const char *const own[] = { "boot-source", "machine-config", "logger",
+					   "metrics",	  "cpu-config",	    "mmds-config" };
+	size_t i;
+
+	for (i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+		if (!strcmp(key, own[i]))
+			return true;
+	for (i = 0; i < (size_t)device_table_len; i++)
+		if (device_table[i]->config_key && !strcmp(key, device_table[i]->config_key))
+			return true;
+	return false;
+}
+
+/* The devices' sections, in the table's order: an array for a kind that may
+ * have more than one device, an object otherwise. */
+static int device_sections(struct api_config *c, json_t *root, char *why, size_t why_size)
+{
 	json_t *v, *e;
 	size_t i;
+	int k, err = 0;
+
+	for (k = 0; !err && k < device_table_len; k++) {
+		const struct device_kind *kind = device_table[k];
+
+		if (!kind->config_key || !(v = section(root, kind->config_key)))
+			continue;
+		if (kind->max == 1) {
+			err = api_put_device(c, kind, v, NULL, why, why_size);
+			continue;
+		}
+		if (!json_is_array(v))
+			return fail(why, why_size, "%s: expected an array, got %s",
+				    kind->config_key, json_type_name(v));
+		json_array_foreach(v, i, e)
+		{
+			if (!err)
+				err = api_put_device(c, kind, e, NULL, why, why_size);
+		}
+	}
+	return err;
+}
+
+int api_config_from_json(struct api_config *out, json_t *root, char *why, size_t why_size)
+{
+	static struct api_config c;
+	const char *key;
+	json_t *v;
 	int err;
 
 	if (!json_is_object(root))
@@ -691,9 +782,7 @@ int api_config_from_json(struct api_config *out, json_t *root, char *why, size_t
 			    json_type_name(root));
 	json_object_foreach(root, key, v)
 	{
-		for (i = 0; i < sizeof(known) / sizeof(known[0]) && strcmp(key, known[i]); i++)
-			;
-		if (i == sizeof(known) / sizeof(known[0]))
+		if (!known_section(key))
 			return fail(why, why_size, "configuration: unknown section '%s'", key);
 	}
 	api_config_init(&c);
@@ -709,38 +798,8 @@ int api_config_from_json(struct api_config *out, json_t *root, char *why, size_t
 	err = api_put_boot_source(&c, v, why, why_size);
 	if (!err && (v = section(root, "machine-config")))
 		err = api_put_machine_config(&c, v, false, why, why_size);
-	if (!err && (v = section(root, "drives"))) {
-		if (!json_is_array(v))
-			return fail(why, why_size, "drives: expected an array, got %s",
-				    json_type_name(v));
-		json_array_foreach(v, i, e)
-		{
-			const char *id = json_string_value(json_object_get(e, "drive_id"));
-
-			/* Firecracker rejects a drive id given twice in the file. */
-			if (!err && id && drive_find(&c, id))
-				return fail(why, why_size, "drive: drive_id: '%s' appears twice",
-					    id);
-			if (!err)
-				err = api_put_drive(&c, e, NULL, why, why_size);
-		}
-	}
-	if (!err && (v = section(root, "network-interfaces"))) {
-		if (!json_is_array(v))
-			return fail(why, why_size, "network-interfaces: expected an array, got %s",
-				    json_type_name(v));
-		json_array_foreach(v, i, e)
-		{
-			if (!err)
-				err = api_put_net(&c, e, NULL, why, why_size);
-		}
-	}
-	if (!err && (v = section(root, "vsock")))
-		err = api_put_vsock(&c, v, why, why_size);
-	if (!err && (v = section(root, "balloon")))
-		err = api_put_balloon(&c, v, why, why_size);
-	if (!err && (v = section(root, "entropy")))
-		err = api_put_entropy(&c, v, why, why_size);
+	if (!err)
+		err = device_sections(&c, root, why, why_size);
 	if (!err && (v = section(root, "logger"))) {
 		err = api_parse_logger(v, &c.logger, why, why_size);
 		c.has_logger = !err;
