@@ -1,5 +1,6 @@
 /* Method + path -> handler, Firecracker's pre-/post-boot rules, JSON answers. */
 #include "api/router.h"
+#include "devices/device_table.h"
 #include "util/parse.h"
 
 #include "volt-config.h"
@@ -323,6 +324,18 @@ static void do_metrics(struct api_state *s, json_t *j, struct api_response *r)
 	no_content(r);
 }
 
+/* PUT of a device's resource: the device kind whose API path this is. */
+static void put_device(struct api_state *s, enum route rt, json_t *j, const char *id,
+		       struct api_response *r)
+{
+	char why[512];
+
+	if (api_put_device(&s->cfg, device_kind_by_api_path(routes[rt].path), j, id, why,
+			   sizeof(why)))
+		return api_fault(r, 400, why);
+	no_content(r);
+}
+
 static void route(struct api_state *s, enum route rt, enum method m, const char *id, json_t *j,
 		  struct api_response *r)
 {
@@ -349,22 +362,18 @@ static void route(struct api_state *s, enum route rt, enum method m, const char 
 		break;
 	case R_DRIVE:
 		if (m == M_PUT)
-			err = api_put_drive(&s->cfg, j, id, why, sizeof(why));
-		else
-			err = api_patch_drive(&s->cfg, j, id, s->started, why, sizeof(why));
+			return put_device(s, rt, j, id, r);
+		err = api_patch_drive(&s->cfg, j, id, s->started, why, sizeof(why));
 		break;
 	case R_NET:
 		if (m == M_PUT)
-			err = api_put_net(&s->cfg, j, id, why, sizeof(why));
-		else /* Only rate limiters could change, and volt has none: a no-op. */
-			err = api_patch_net(&s->cfg, j, id, why, sizeof(why));
+			return put_device(s, rt, j, id, r);
+		/* Only rate limiters could change, and volt has none: a no-op. */
+		err = api_patch_net(&s->cfg, j, id, why, sizeof(why));
 		break;
 	case R_VSOCK:
-		err = api_put_vsock(&s->cfg, j, why, sizeof(why));
-		break;
 	case R_ENTROPY:
-		err = api_put_entropy(&s->cfg, j, why, sizeof(why));
-		break;
+		return put_device(s, rt, j, id, r);
 	case R_BALLOON:
 		if (m == M_GET) {
 			if (!s->cfg.has_balloon)
@@ -374,8 +383,7 @@ static void route(struct api_state *s, enum route rt, enum method m, const char 
 		}
 		if (m == M_PATCH)
 			return do_balloon_patch(s, j, r);
-		err = api_put_balloon(&s->cfg, j, why, sizeof(why));
-		break;
+		return put_device(s, rt, j, id, r);
 	case R_BALLOON_STATS:
 		if (m == M_GET)
 			return get_balloon_stats(s, r);

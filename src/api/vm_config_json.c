@@ -5,6 +5,7 @@
 
 #include "arch/x86/cpuid.h"
 #include "arch/x86/layout.h"
+#include "devices/device_table.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -23,7 +24,7 @@ enum ftype {
 	F_ANY_STR,     /* a string that is accepted and ignored */
 };
 
-struct field {
+struct api_field {
 	const char *name;
 	enum ftype type;
 	bool required;
@@ -67,7 +68,7 @@ static const char *json_type_name(const json_t *v)
 	}
 }
 
-static int fields_get(const char *obj, json_t *j, const struct field *f, size_t n, char *why,
+static int fields_get(const char *obj, json_t *j, const struct api_field *f, size_t n, char *why,
 		      size_t why_size)
 {
 	const char *key;
@@ -190,7 +191,7 @@ int api_put_boot_source(struct api_config *c, json_t *j, char *why, size_t why_s
 	char kernel[PATH_MAX], initrd[PATH_MAX] = "";
 	char args[API_CMDLINE_MAX];
 	bool has_args = false;
-	const struct field f[] = {
+	const struct api_field f[] = {
 		{ "kernel_image_path", F_STR, true, kernel, sizeof(kernel), 1, 0, NULL },
 		{ "initrd_path", F_STR, false, initrd, sizeof(initrd), 1, 0, NULL },
 		{ "boot_args", F_STR, false, args, sizeof(args), 0, 0, &has_args },
@@ -223,7 +224,7 @@ int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *wh
 	uint64_t vcpus = patch ? c->vcpus : 1, mem = patch ? c->mem_mib : API_DEFAULT_MEM_MIB;
 	bool smt = false, dirty = false;
 	char tmpl[sizeof(c->cpu_template)], huge[8] = "None";
-	const struct field f[] = {
+	const struct api_field f[] = {
 		{ "vcpu_count", F_UINT, !patch, &vcpus, 0, 1, VM_MAX_CPUS, NULL },
 		{ "mem_size_mib", F_UINT, !patch, &mem, 0, LAYOUT_MEM_MIN >> 20,
 		  LAYOUT_MEM_MAX >> 20, NULL },
@@ -287,38 +288,87 @@ static int enum_pick(const char *obj, const char *field, const char *s, const ch
 		    names[1]);
 }
 
+/* A device's PUT body holds the device's own fields (parsed by its field
+ * set, the CLI's rules) and the API's (ids, root device, rate limiters...).
+ * The JSON object is split by key: api_keys go to *api, the rest to *dev.
+ * Unknown keys end up in *dev, where the device's parser names them. */
+static int split_keys(json_t *j, const char *const *api_keys, json_t **api, json_t **dev,
+		      const char *obj, char *why, size_t why_size)
+{
+	const char *key;
+	json_t *v;
+
+	*api = *dev = NULL;
+	if (!json_is_object(j))
+		return fail(why, why_size, "%s: expected a JSON object, got %s", obj,
+			    j ? json_type_name(j) : "nothing");
+	*api = json_object();
+	*dev = json_object();
+	if (!*api || !*dev)
+		goto oom;
+	json_object_foreach(j, key, v)
+	{
+		const char *const *k;
+
+		for (k = api_keys; *k && strcmp(*k, key); k++)
+			;
+		if (json_object_set(*k ? *api : *dev, key, v))
+			goto oom;
+	}
+	return 0;
+oom:
+	json_decref(*api);
+	json_decref(*dev);
+	*api = *dev = NULL;
+	return -ENOMEM;
+}
+
+static struct api_drive *drive_find(struct api_config *c, const char *id);
+
 int api_put_drive(struct api_config *c, json_t *j, const char *path_id, char *why, size_t why_size)
 {
-	static const char *const caches[] = { "Unsafe", "Writeback" };
-	static const char *const engines[] = { "Sync", "Async" };
-	struct api_drive d = { .cache = BLK_CACHE_UNSAFE, .engine = BLK_ENGINE_SYNC };
-	char cache[16] = "Unsafe", engine[16] = "Sync";
-	const struct field f[] = {
+	static const char *const api_keys[] = { "drive_id",	"is_root_device", "partuuid",
+						"rate_limiter", "socket",	  NULL };
+	struct api_drive d = { 0 };
+	struct blk_config b;
+	const struct api_field f[] = {
 		{ "drive_id", F_STR, true, d.id, sizeof(d.id), 1, 0, NULL },
-		{ "path_on_host", F_STR, true, d.path, sizeof(d.path), 1, 0, NULL },
 		{ "is_root_device", F_BOOL, true, &d.root, 0, 0, 0, NULL },
-		{ "is_read_only", F_BOOL, false, &d.read_only, 0, 0, 0, NULL },
 		{ "partuuid", F_STR, false, d.partuuid, sizeof(d.partuuid), 1, 0, NULL },
-		{ "cache_type", F_STR, false, cache, sizeof(cache), 1, 0, NULL },
-		{ "io_engine", F_STR, false, engine, sizeof(engine), 1, 0, NULL },
 		{ "rate_limiter", F_UNSUPPORTED, false, NULL, 0, 0, 0, NULL },
 		{ "socket", F_UNSUPPORTED, false, NULL, 0, 0, 0, NULL },
 	};
+	json_t *api, *dev;
+	const char *idv;
 	int err, i, slot = c->ndrives;
 
-	err = fields_get("drive", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
+	err = split_keys(j, api_keys, &api, &dev, "drive", why, why_size);
+	if (err)
+		return err;
+	/* Firecracker rejects a drive id given twice in the file (path_id NULL);
+	 * a PUT replaces the drive. */
+	idv = json_string_value(json_object_get(api, "drive_id"));
+	if (!path_id && idv && drive_find(c, idv)) {
+		json_decref(api);
+		json_decref(dev);
+		return fail(why, why_size, "drive: drive_id: '%s' appears twice", idv);
+	}
+	/* Firecracker's default cache is Unsafe; --drive's is writeback. */
+	fields_defaults(&blk_fields, &b);
+	b.cache = BLK_CACHE_UNSAFE;
+	err = fields_parse_json(&blk_fields, "drive", dev, NULL, &b, why, why_size);
+	if (!err)
+		err = fields_get("drive", api, f, sizeof(f) / sizeof(f[0]), why, why_size);
+	json_decref(api);
+	json_decref(dev);
 	if (!err)
 		err = id_check("drive", "drive_id", d.id, path_id, why, why_size);
 	if (err)
 		return err;
-	i = enum_pick("drive", "cache_type", cache, caches, 2, why, why_size);
-	if (i < 0)
-		return i;
-	d.cache = i ? BLK_CACHE_WRITEBACK : BLK_CACHE_UNSAFE;
-	i = enum_pick("drive", "io_engine", engine, engines, 2, why, why_size);
-	if (i < 0)
-		return i;
-	d.engine = i ? BLK_ENGINE_IO_URING : BLK_ENGINE_SYNC;
+	memcpy(d.path, b.path, sizeof(d.path));
+	d.read_only = b.read_only;
+	d.cache = b.cache;
+	d.engine = b.engine;
 	for (i = 0; i < c->ndrives; i++) {
 		if (!strcmp(c->drives[i].id, d.id))
 			slot = i;
@@ -351,7 +401,7 @@ int api_patch_drive(struct api_config *c, json_t *j, const char *path_id, bool s
 {
 	char id[API_ID_MAX + 1], path[PATH_MAX];
 	bool has_path = false;
-	const struct field f[] = {
+	const struct api_field f[] = {
 		{ "drive_id", F_STR, true, id, sizeof(id), 1, 0, NULL },
 		{ "path_on_host", F_STR, false, path, sizeof(path), 1, 0, &has_path },
 		{ "rate_limiter", F_UNSUPPORTED, false, NULL, 0, 0, 0, NULL },
@@ -379,32 +429,43 @@ int api_patch_drive(struct api_config *c, json_t *j, const char *path_id, bool s
 
 int api_put_net(struct api_config *c, json_t *j, const char *path_id, char *why, size_t why_size)
 {
+	static const char *const api_keys[] = { "iface_id", "rx_rate_limiter", "tx_rate_limiter",
+						NULL };
 	struct api_net n = { 0 };
-	char mac[32];
-	const struct field f[] = {
+	struct net_config nc;
+	char mac[18];
+	const struct api_field f[] = {
 		{ "iface_id", F_STR, true, n.id, sizeof(n.id), 1, 0, NULL },
-		{ "host_dev_name", F_STR, true, n.host_dev, sizeof(n.host_dev), 1, 0, NULL },
-		{ "guest_mac", F_STR, false, mac, sizeof(mac), 1, 0, &n.has_mac },
 		{ "rx_rate_limiter", F_UNSUPPORTED, false, NULL, 0, 0, 0, NULL },
 		{ "tx_rate_limiter", F_UNSUPPORTED, false, NULL, 0, 0, 0, NULL },
 	};
+	json_t *api, *dev;
 	int err, i, slot = c->nnets;
 
-	err = fields_get("network-interface", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
+	err = split_keys(j, api_keys, &api, &dev, "network-interface", why, why_size);
+	if (err)
+		return err;
+	fields_defaults(&net_fields, &nc);
+	err = fields_parse_json(&net_fields, "network-interface", dev, NULL, &nc, why, why_size);
+	if (!err)
+		err = fields_get("network-interface", api, f, sizeof(f) / sizeof(f[0]), why,
+				 why_size);
+	json_decref(api);
+	json_decref(dev);
 	if (!err)
 		err = id_check("network-interface", "iface_id", n.id, path_id, why, why_size);
 	if (err)
 		return err;
-	if (strchr(n.host_dev, '/') || strchr(n.host_dev, ','))
+	/* A ',' would end the name in a CLI spec (the jailer passes it on as one). */
+	if (strchr(nc.tap, ','))
 		return fail(why, why_size,
 			    "network-interface: host_dev_name: '%s' is not an interface name",
-			    n.host_dev);
-	if (n.has_mac && net_mac_parse(mac, n.mac, why, why_size)) {
-		char reason[160];
-
-		snprintf(reason, sizeof(reason), "%s", why);
-		return fail(why, why_size, "network-interface: guest_mac: %s", reason);
-	}
+			    nc.tap);
+	memcpy(n.host_dev, nc.tap, sizeof(n.host_dev));
+	memcpy(n.mac, nc.mac, 6);
+	n.has_mac = nc.has_mac;
+	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", n.mac[0], n.mac[1], n.mac[2],
+		 n.mac[3], n.mac[4], n.mac[5]);
 	for (i = 0; i < c->nnets; i++) {
 		if (!strcmp(c->nets[i].id, n.id))
 			slot = i;
@@ -432,7 +493,7 @@ int api_patch_net(const struct api_config *c, json_t *j, const char *path_id, ch
 		  size_t why_size)
 {
 	char id[API_ID_MAX + 1];
-	const struct field f[] = {
+	const struct api_field f[] = {
 		{ "iface_id", F_STR, true, id, sizeof(id), 1, 0, NULL },
 		{ "rx_rate_limiter", F_UNSUPPORTED, false, NULL, 0, 0, 0, NULL },
 		{ "tx_rate_limiter", F_UNSUPPORTED, false, NULL, 0, 0, 0, NULL },
@@ -450,26 +511,33 @@ int api_patch_net(const struct api_config *c, json_t *j, const char *path_id, ch
 	return fail(why, why_size, "network-interface: iface_id: no interface '%s'", id);
 }
 
+/* The device's own fields (devices/virtio/virtio_vsock.c), the same rules as
+ * --vsock; vsock_id is the API's (deprecated in Firecracker, kept for GET). */
 int api_put_vsock(struct api_config *c, json_t *j, char *why, size_t why_size)
 {
-	struct vsock_config v = { 0 };
+	static const char *const api_only[] = { "vsock_id", NULL };
+	struct vsock_config v;
+	json_t *idv = json_object_get(j, "vsock_id");
 	char id[API_ID_MAX + 1] = "";
-	uint64_t cid = 0;
-	const struct field f[] = {
-		{ "guest_cid", F_UINT, true, &cid, 0, 0, UINT64_MAX, NULL },
-		{ "uds_path", F_STR, true, v.uds, sizeof(v.uds), 1, 0, NULL },
-		{ "vsock_id", F_STR, false, id, sizeof(id), 1, 0, NULL },
-	};
-	char reason[160];
-	int err = fields_get("vsock", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
+	int err;
 
-	if (!err && vsock_cid_check(cid, reason, sizeof(reason)))
-		return fail(why, why_size, "vsock: guest_cid: %s", reason);
-	if (!err && id[0])
-		err = id_check("vsock", "vsock_id", id, NULL, why, why_size);
+	fields_defaults(&vsock_fields, &v);
+	err = fields_parse_json(&vsock_fields, "vsock", j, api_only, &v, why, why_size);
 	if (err)
 		return err;
-	v.cid = (uint32_t)cid;
+	if (idv && !json_is_null(idv)) {
+		const struct api_field f[] = {
+			{ "vsock_id", F_STR, false, id, sizeof(id), 1, 0, NULL },
+		};
+		json_t *only = json_pack("{s:O}", "vsock_id", idv);
+
+		err = only ? fields_get("vsock", only, f, 1, why, why_size) : -ENOMEM;
+		json_decref(only);
+		if (!err)
+			err = id_check("vsock", "vsock_id", id, NULL, why, why_size);
+		if (err)
+			return err;
+	}
 	c->vsock = v;
 	memcpy(c->vsock_id, id, sizeof(id));
 	c->has_vsock = true;
@@ -478,7 +546,7 @@ int api_put_vsock(struct api_config *c, json_t *j, char *why, size_t why_size)
 
 int api_put_entropy(struct api_config *c, json_t *j, char *why, size_t why_size)
 {
-	const struct field f[] = {
+	const struct api_field f[] = {
 		{ "rate_limiter", F_UNSUPPORTED, false, NULL, 0, 0, 0, NULL },
 	};
 	int err = fields_get("entropy", j, f, 1, why, why_size);
@@ -488,33 +556,67 @@ int api_put_entropy(struct api_config *c, json_t *j, char *why, size_t why_size)
 	return err;
 }
 
+/* The device's own fields (devices/virtio/virtio_balloon.c), the same rules
+ * as --balloon. */
 int api_put_balloon(struct api_config *c, json_t *j, char *why, size_t why_size)
 {
-	uint64_t mib = 0, secs = 0;
-	bool oom = false;
-	const struct field f[] = {
-		{ "amount_mib", F_UINT, true, &mib, 0, 0, UINT32_MAX, NULL },
-		{ "deflate_on_oom", F_BOOL, true, &oom, 0, 0, 0, NULL },
-		{ "stats_polling_interval_s", F_UINT, false, &secs, 0, 0, UINT64_MAX, NULL },
-	};
-	char reason[160];
-	int err = fields_get("balloon", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
+	struct balloon_config b;
+	int err;
 
+	fields_defaults(&balloon_fields, &b);
+	err = fields_parse_json(&balloon_fields, "balloon", j, NULL, &b, why, why_size);
 	if (err)
 		return err;
-	if (balloon_stats_check(secs, reason, sizeof(reason)))
-		return fail(why, why_size, "balloon: stats_polling_interval_s: %s", reason);
-	c->balloon.mib = (uint32_t)mib;
-	c->balloon.deflate_on_oom = oom;
-	c->balloon.stats_seconds = (uint32_t)secs;
+	c->balloon = b;
 	c->has_balloon = true;
 	return 0;
+}
+
+static int put_vsock(struct api_config *c, json_t *j, const char *path_id, char *why,
+		     size_t why_size)
+{
+	(void)path_id;
+	return api_put_vsock(c, j, why, why_size);
+}
+
+static int put_balloon(struct api_config *c, json_t *j, const char *path_id, char *why,
+		       size_t why_size)
+{
+	(void)path_id;
+	return api_put_balloon(c, j, why, why_size);
+}
+
+static int put_entropy(struct api_config *c, json_t *j, const char *path_id, char *why,
+		       size_t why_size)
+{
+	(void)path_id;
+	return api_put_entropy(c, j, why, why_size);
+}
+
+int api_put_device(struct api_config *c, const struct device_kind *k, json_t *j,
+		   const char *path_id, char *why, size_t why_size)
+{
+	static const struct {
+		const struct device_kind *kind;
+		int (*put)(struct api_config *c, json_t *j, const char *path_id, char *why,
+			   size_t why_size);
+	} puts[] = {
+		{ &virtio_blk_kind, api_put_drive }, { &virtio_net_kind, api_put_net },
+		{ &virtio_vsock_kind, put_vsock },   { &virtio_balloon_kind, put_balloon },
+		{ &virtio_rng_kind, put_entropy },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(puts) / sizeof(puts[0]); i++)
+		if (puts[i].kind == k)
+			return puts[i].put(c, j, path_id, why, why_size);
+	return fail(why, why_size, "%s: not configurable through the API", k ? k->name : "?");
 }
 
 int api_parse_balloon_update(json_t *j, unsigned int *mib, char *why, size_t why_size)
 {
 	uint64_t v = 0;
-	const struct field f[] = {
+	const struct api_field f[] = {
 		{ "amount_mib", F_UINT, true, &v, 0, 0, UINT32_MAX, NULL },
 	};
 	int err = fields_get("balloon", j, f, 1, why, why_size);
@@ -527,7 +629,7 @@ int api_parse_balloon_update(json_t *j, unsigned int *mib, char *why, size_t why
 int api_parse_balloon_stats_update(json_t *j, unsigned int *seconds, char *why, size_t why_size)
 {
 	uint64_t v = 0;
-	const struct field f[] = {
+	const struct api_field f[] = {
 		{ "stats_polling_interval_s", F_UINT, true, &v, 0, 0, UINT64_MAX, NULL },
 	};
 	char reason[160];
@@ -544,7 +646,7 @@ int api_parse_balloon_stats_update(json_t *j, unsigned int *seconds, char *why, 
 int api_parse_action(json_t *j, char *type, size_t type_size, char *why, size_t why_size)
 {
 	char t[32];
-	const struct field f[] = {
+	const struct api_field f[] = {
 		{ "action_type", F_STR, true, t, sizeof(t), 1, 0, NULL },
 	};
 	int err = fields_get("actions", j, f, 1, why, why_size);
@@ -558,7 +660,7 @@ int api_parse_vm_state(json_t *j, bool *pause, char *why, size_t why_size)
 {
 	static const char *const states[] = { "Paused", "Resumed" };
 	char s[16];
-	const struct field f[] = {
+	const struct api_field f[] = {
 		{ "state", F_STR, true, s, sizeof(s), 1, 0, NULL },
 	};
 	int err = fields_get("vm", j, f, 1, why, why_size);
@@ -580,7 +682,7 @@ int api_parse_logger(json_t *j, struct api_logger *l, char *why, size_t why_size
 {
 	struct api_logger n = { 0 };
 	enum log_level level;
-	const struct field f[] = {
+	const struct api_field f[] = {
 		{ "log_path", F_STR, false, n.path, sizeof(n.path), 1, 0, NULL },
 		{ "level", F_STR, false, n.level, sizeof(n.level), 1, 0, NULL },
 		{ "show_level", F_BOOL, false, &n.show_level, 0, 0, 0, NULL },
@@ -603,7 +705,7 @@ int api_parse_logger(json_t *j, struct api_logger *l, char *why, size_t why_size
 int api_parse_metrics(json_t *j, char *path, size_t path_size, char *why, size_t why_size)
 {
 	char p[PATH_MAX];
-	const struct field f[] = {
+	const struct api_field f[] = {
 		{ "metrics_path", F_STR, true, p, sizeof(p), 1, 0, NULL },
 	};
 	int err = fields_get("metrics", j, f, 1, why, why_size);
@@ -624,17 +726,55 @@ static json_t *section(json_t *root, const char *name)
 	return v && !json_is_null(v) ? v : NULL;
 }
 
-int api_config_from_json(struct api_config *out, json_t *root, char *why, size_t why_size)
+static bool known_section(const char *key)
 {
-	static const char *const known[] = {
-		"boot-source", "machine-config", "drives",	"network-interfaces",
-		"vsock",       "balloon",	 "entropy",	"logger",
-		"metrics",     "cpu-config",	 "mmds-config",
-	};
-	static struct api_config c;
-	const char *key;
+	static const char *const own[] = { "boot-source", "machine-config", "logger",
+					   "metrics",	  "cpu-config",	    "mmds-config" };
+	size_t i;
+
+	for (i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+		if (!strcmp(key, own[i]))
+			return true;
+	for (i = 0; i < (size_t)device_table_len; i++)
+		if (device_table[i]->config_key && !strcmp(key, device_table[i]->config_key))
+			return true;
+	return false;
+}
+
+/* The devices' sections, in the table's order: an array for a kind that may
+ * have more than one device, an object otherwise. */
+static int device_sections(struct api_config *c, json_t *root, char *why, size_t why_size)
+{
 	json_t *v, *e;
 	size_t i;
+	int k, err = 0;
+
+	for (k = 0; !err && k < device_table_len; k++) {
+		const struct device_kind *kind = device_table[k];
+
+		if (!kind->config_key || !(v = section(root, kind->config_key)))
+			continue;
+		if (kind->max == 1) {
+			err = api_put_device(c, kind, v, NULL, why, why_size);
+			continue;
+		}
+		if (!json_is_array(v))
+			return fail(why, why_size, "%s: expected an array, got %s",
+				    kind->config_key, json_type_name(v));
+		json_array_foreach(v, i, e)
+		{
+			if (!err)
+				err = api_put_device(c, kind, e, NULL, why, why_size);
+		}
+	}
+	return err;
+}
+
+int api_config_from_json(struct api_config *out, json_t *root, char *why, size_t why_size)
+{
+	static struct api_config c;
+	const char *key;
+	json_t *v;
 	int err;
 
 	if (!json_is_object(root))
@@ -642,9 +782,7 @@ int api_config_from_json(struct api_config *out, json_t *root, char *why, size_t
 			    json_type_name(root));
 	json_object_foreach(root, key, v)
 	{
-		for (i = 0; i < sizeof(known) / sizeof(known[0]) && strcmp(key, known[i]); i++)
-			;
-		if (i == sizeof(known) / sizeof(known[0]))
+		if (!known_section(key))
 			return fail(why, why_size, "configuration: unknown section '%s'", key);
 	}
 	api_config_init(&c);
@@ -660,38 +798,8 @@ int api_config_from_json(struct api_config *out, json_t *root, char *why, size_t
 	err = api_put_boot_source(&c, v, why, why_size);
 	if (!err && (v = section(root, "machine-config")))
 		err = api_put_machine_config(&c, v, false, why, why_size);
-	if (!err && (v = section(root, "drives"))) {
-		if (!json_is_array(v))
-			return fail(why, why_size, "drives: expected an array, got %s",
-				    json_type_name(v));
-		json_array_foreach(v, i, e)
-		{
-			const char *id = json_string_value(json_object_get(e, "drive_id"));
-
-			/* Firecracker rejects a drive id given twice in the file. */
-			if (!err && id && drive_find(&c, id))
-				return fail(why, why_size, "drive: drive_id: '%s' appears twice",
-					    id);
-			if (!err)
-				err = api_put_drive(&c, e, NULL, why, why_size);
-		}
-	}
-	if (!err && (v = section(root, "network-interfaces"))) {
-		if (!json_is_array(v))
-			return fail(why, why_size, "network-interfaces: expected an array, got %s",
-				    json_type_name(v));
-		json_array_foreach(v, i, e)
-		{
-			if (!err)
-				err = api_put_net(&c, e, NULL, why, why_size);
-		}
-	}
-	if (!err && (v = section(root, "vsock")))
-		err = api_put_vsock(&c, v, why, why_size);
-	if (!err && (v = section(root, "balloon")))
-		err = api_put_balloon(&c, v, why, why_size);
-	if (!err && (v = section(root, "entropy")))
-		err = api_put_entropy(&c, v, why, why_size);
+	if (!err)
+		err = device_sections(&c, root, why, why_size);
 	if (!err && (v = section(root, "logger"))) {
 		err = api_parse_logger(v, &c.logger, why, why_size);
 		c.has_logger = !err;
@@ -722,9 +830,7 @@ json_t *api_balloon_to_json(const struct api_config *c)
 {
 	if (!c->has_balloon)
 		return json_null();
-	return json_pack("{s:I, s:b, s:I}", "amount_mib", (json_int_t)c->balloon.mib,
-			 "deflate_on_oom", c->balloon.deflate_on_oom, "stats_polling_interval_s",
-			 (json_int_t)c->balloon.stats_seconds);
+	return fields_to_json(&balloon_fields, &c->balloon);
 }
 
 json_t *api_config_to_json(const struct api_config *c)
@@ -770,10 +876,7 @@ json_t *api_config_to_json(const struct api_config *c)
 	json_object_set_new(root, "network-interfaces", nets);
 	nets = NULL;
 	json_object_set_new(root, "vsock",
-			    c->has_vsock
-				    ? json_pack("{s:I, s:s}", "guest_cid", (json_int_t)c->vsock.cid,
-						"uds_path", c->vsock.uds)
-				    : json_null());
+			    c->has_vsock ? fields_to_json(&vsock_fields, &c->vsock) : json_null());
 	json_object_set_new(root, "logger",
 			    c->has_logger ? json_pack("{s:o, s:o, s:b, s:b}", "log_path",
 						      str_or_null(c->logger.path), "level",
@@ -798,7 +901,7 @@ int api_config_to_vm(const struct api_config *c, struct vm_config *out, char *cm
 		     size_t cmdline_size, char *why, size_t why_size)
 {
 	const struct api_drive *d;
-	int i, n = 0, len;
+	int i, len;
 
 	if (!c->has_boot)
 		return fail(why, why_size,
@@ -826,37 +929,51 @@ int api_config_to_vm(const struct api_config *c, struct vm_config *out, char *cm
 	if ((size_t)len >= cmdline_size)
 		return fail(why, why_size, "boot-source: boot_args: too long");
 	out->cmdline = cmdline;
+	out->ndevices = 0;
+	/* The root device becomes the first drive, so that it is vda. */
 	for (int root = 1; root >= 0; root--)
 		for (i = 0; i < c->ndrives; i++) {
-			struct blk_config *b = &out->drives[n];
+			struct device_config *dc = &out->devices[out->ndevices++];
+			struct blk_config *b = (void *)dc->data;
 
 			d = &c->drives[i];
-			if (d->root != root)
+			if (d->root != root) {
+				out->ndevices--;
 				continue;
-			memset(b, 0, sizeof(*b));
+			}
+			memset(dc, 0, sizeof(*dc));
+			dc->kind = &virtio_blk_kind;
 			snprintf(b->path, sizeof(b->path), "%s", d->path);
 			snprintf(b->id, sizeof(b->id), "%s", d->id);
 			b->read_only = d->read_only;
 			b->engine = d->engine;
 			b->cache = d->cache;
-			n++;
 		}
-	out->ndrives = n;
 	for (i = 0; i < c->nnets; i++) {
-		memset(&out->nets[i], 0, sizeof(out->nets[i]));
-		memcpy(out->nets[i].tap, c->nets[i].host_dev, sizeof(out->nets[i].tap));
-		memcpy(out->nets[i].mac, c->nets[i].mac, 6);
-		out->nets[i].has_mac = c->nets[i].has_mac;
+		struct device_config *dc = &out->devices[out->ndevices++];
+		struct net_config *nc = (void *)dc->data;
+
+		memset(dc, 0, sizeof(*dc));
+		dc->kind = &virtio_net_kind;
+		memcpy(nc->tap, c->nets[i].host_dev, sizeof(nc->tap));
+		memcpy(nc->mac, c->nets[i].mac, 6);
+		nc->has_mac = c->nets[i].has_mac;
 	}
-	out->nnets = c->nnets;
-	out->rng = c->entropy;
-	out->has_vsock = c->has_vsock;
-	out->vsock = c->vsock;
-	out->has_balloon = c->has_balloon;
-	out->balloon = c->balloon;
+	if (c->entropy) {
+		memset(&out->devices[out->ndevices], 0, sizeof(out->devices[0]));
+		out->devices[out->ndevices++].kind = &virtio_rng_kind;
+	}
+	if (c->has_vsock) {
+		memset(&out->devices[out->ndevices], 0, sizeof(out->devices[0]));
+		out->devices[out->ndevices].kind = &virtio_vsock_kind;
+		memcpy(out->devices[out->ndevices++].data, &c->vsock, sizeof(c->vsock));
+	}
 	if (c->has_balloon) {
 		char reason[128];
 
+		memset(&out->devices[out->ndevices], 0, sizeof(out->devices[0]));
+		out->devices[out->ndevices].kind = &virtio_balloon_kind;
+		memcpy(out->devices[out->ndevices++].data, &c->balloon, sizeof(c->balloon));
 		if (balloon_size_check(c->balloon.mib, out->mem_size, reason, sizeof(reason)))
 			return fail(why, why_size, "balloon: amount_mib: %s", reason);
 	}

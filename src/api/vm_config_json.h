@@ -20,6 +20,11 @@
 
 #include "util/log.h"
 #include "util/parse.h"
+#include "devices/virtio/virtio_balloon.h"
+#include "devices/virtio/virtio_blk.h"
+#include "devices/virtio/virtio_net.h"
+#include "devices/virtio/virtio_rng.h"
+#include "devices/virtio/virtio_vsock.h"
 #include "vmm/vm.h"
 
 /* Firecracker's resource ids: alphanumeric and '_'. */
@@ -95,6 +100,10 @@ int api_put_net(struct api_config *c, json_t *j, const char *path_id, char *why,
 int api_put_vsock(struct api_config *c, json_t *j, char *why, size_t why_size);
 int api_put_entropy(struct api_config *c, json_t *j, char *why, size_t why_size);
 int api_put_balloon(struct api_config *c, json_t *j, char *why, size_t why_size);
+/* The PUT of a device kind's API path (kind->api_path: /drives/{id},
+ * /vsock...) and of its config file section: one of the above. */
+int api_put_device(struct api_config *c, const struct device_kind *k, json_t *j,
+		   const char *path_id, char *why, size_t why_size);
 /* PATCH /drives/{id}: a new path_on_host before boot; after boot (started)
  * only a no-op is accepted, volt opens no file once running. */
 int api_patch_drive(struct api_config *c, json_t *j, const char *path_id, bool started, char *why,

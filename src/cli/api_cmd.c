@@ -120,26 +120,31 @@ static int op_ctrl_alt_del(void *ctx)
 	return vm_ctrl_alt_del(m->vm);
 }
 
+/* PATCH /balloon and its statistics talk to the balloon itself. */
+static struct virtio_balloon *balloon(struct api_main *m)
+{
+	return vm_device(m->vm, &virtio_balloon_kind, 0);
+}
+
 static int op_balloon_set(void *ctx, unsigned int mib)
 {
 	struct api_main *m = ctx;
 
-	return m->vm->balloon ? virtio_balloon_set_target(m->vm->balloon, mib) : -ENODEV;
+	return balloon(m) ? virtio_balloon_set_target(balloon(m), mib) : -ENODEV;
 }
 
 static int op_balloon_stats(void *ctx, struct balloon_stats *s)
 {
 	struct api_main *m = ctx;
 
-	return m->vm->balloon ? virtio_balloon_get_stats(m->vm->balloon, s) : -ENODEV;
+	return balloon(m) ? virtio_balloon_get_stats(balloon(m), s) : -ENODEV;
 }
 
 static int op_balloon_stats_interval(void *ctx, unsigned int seconds)
 {
 	struct api_main *m = ctx;
 
-	return m->vm->balloon ? virtio_balloon_set_stats_interval(m->vm->balloon, seconds)
-			      : -ENODEV;
+	return balloon(m) ? virtio_balloon_set_stats_interval(balloon(m), seconds) : -ENODEV;
 }
 
 static int op_logger(void *ctx, const struct api_logger *l, char *why, size_t why_size)

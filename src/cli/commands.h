@@ -24,6 +24,8 @@ extern const struct cli_command cli_commands[];
 int cli_main(int argc, char **argv, const struct timespec *started);
 
 /* The front-ends that live in cli/. */
+/* `volt run`; started is when the process began (cli/run_cmd.c). */
+int run_cmd(int argc, char **argv, const struct timespec *started);
 /* `volt --api-sock PATH` / `volt --config-file FILE` (cli/api_cmd.c);
  * argv[0] is the first option. */
 int api_main(int argc, char **argv, const struct timespec *started);

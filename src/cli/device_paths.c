@@ -1,9 +1,8 @@
-/* Which key of which device's configuration names a host path: a stand-in
- * for the device table's path fields (cli/device_paths.h). */
+/* The jailer's view of the host paths in device configuration, from the
+ * device table's path fields (cli/device_paths.h): no device is named here. */
 #include "cli/device_paths.h"
 
-#include "devices/virtio/virtio_blk.h"
-#include "devices/virtio/virtio_vsock.h"
+#include "devices/device_table.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -11,86 +10,96 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* spec with the value of its "key=" item replaced by val. */
-static char *replace_item(const char *spec, const char *key, const char *val)
-{
-	size_t klen = strlen(key);
-	const char *item = spec, *end;
-	char *out = NULL;
+#define MAX_PATHS 8
 
-	for (;;) {
-		end = strchr(item, ',');
-		if (!end)
-			end = item + strlen(item);
-		if ((size_t)(end - item) > klen && !strncmp(item, key, klen) && item[klen] == '=')
-			break;
-		if (!*end)
-			return NULL;
-		item = end + 1;
+/* fields_rewrite_*()'s callback over a cli_path_fn. A path field's access
+ * is what the device may do at most; paths[] (from the kind's host_paths(),
+ * when the configuration parsed) says what this configuration needs, e.g.
+ * read only for a read-only drive. */
+struct rewrite {
+	cli_path_fn fn;
+	void *ctx;
+	struct device_path paths[MAX_PATHS];
+	int npaths;
+	char *made[MAX_PATHS]; /* fn's answers, freed by the caller */
+	int nmade;
+	char *why;
+	size_t why_size;
+};
+
+static enum cli_path path_kind(enum field_access a)
+{
+	switch (a) {
+	case FIELD_ACCESS_READ:
+		return CLI_PATH_IN;
+	case FIELD_ACCESS_READ_WRITE:
+		return CLI_PATH_INOUT;
+	case FIELD_ACCESS_SOCKET_CREATE:
+		return CLI_PATH_SOCK;
+	default:
+		return CLI_PATH_NONE;
 	}
-	if (asprintf(&out, "%.*s%s=%s%s", (int)(item - spec), spec, key, val, end) < 0)
-		return NULL;
-	return out;
 }
 
-/* The device's own parser checks the whole spec and finds the path. */
-static int find_path(const char *opt, const char *val, char *path, size_t size, enum cli_path *kind,
-		     const char **key, char *why, size_t why_size)
+static const char *rewrite_one(void *ctx, const struct field *f, const char *value, int *err)
 {
-	char reason[160];
-	int err = 0;
+	struct rewrite *r = ctx;
+	enum field_access access = f->access;
+	char *jail_path = NULL;
 
-	if (!strcmp(opt, "drive")) {
-		struct blk_config *c = calloc(1, sizeof(*c));
-
-		if (!c)
-			return -ENOMEM;
-		err = blk_config_parse(val, c, reason, sizeof(reason));
-		if (!err) {
-			snprintf(path, size, "%s", c->path);
-			*kind = c->read_only ? CLI_PATH_IN : CLI_PATH_INOUT;
-			*key = "path";
-		}
-		free(c);
-	} else if (!strcmp(opt, "vsock")) {
-		struct vsock_config c;
-
-		err = vsock_config_parse(val, &c, reason, sizeof(reason));
-		if (!err) {
-			snprintf(path, size, "%s", c.uds);
-			*kind = CLI_PATH_SOCK;
-			*key = "uds";
-		}
+	for (int i = 0; i < r->npaths; i++)
+		if (!strcmp(r->paths[i].path, value))
+			access = r->paths[i].access;
+	if (r->nmade == MAX_PATHS) {
+		*err = -E2BIG;
+		return NULL;
 	}
-	if (err) {
-		snprintf(why, why_size, "--%s '%s': %s", opt, val, reason);
-		return -EINVAL;
-	}
-	return 0;
+	*err = r->fn(r->ctx, path_kind(access), value, &jail_path, r->why, r->why_size);
+	if (*err)
+		return NULL;
+	r->made[r->nmade++] = jail_path;
+	return jail_path;
+}
+
+static void rewrite_done(struct rewrite *r)
+{
+	for (int i = 0; i < r->nmade; i++)
+		free(r->made[i]);
 }
 
 int cli_device_spec_paths(const char *opt, const char *val, cli_path_fn fn, void *ctx, char **out,
 			  char *why, size_t why_size)
 {
-	enum cli_path kind = CLI_PATH_NONE;
-	const char *key = NULL;
-	char *path, *jpath = NULL;
+	const struct device_kind *k = device_kind_by_option(opt);
+	struct rewrite r = { .fn = fn, .ctx = ctx, .why = why, .why_size = why_size };
+	struct device_config *d;
+	char reason[256], *buf;
 	int err;
 
 	*out = NULL;
-	path = malloc(PATH_MAX);
-	if (!path)
+	/* A kind naming no host file (--net, --balloon) is the VMM's to check. */
+	if (!k || !device_kind_path_fields(k, NULL, 0))
+		return (*out = strdup(val)) ? 0 : -ENOMEM;
+	d = malloc(sizeof(*d));
+	buf = malloc(2 * PATH_MAX);
+	if (!d || !buf) {
+		free(d);
+		free(buf);
 		return -ENOMEM;
-	err = find_path(opt, val, path, PATH_MAX, &kind, &key, why, why_size);
-	if (!err && key) {
-		err = fn(ctx, kind, path, &jpath, why, why_size);
-		if (!err && !(*out = replace_item(val, key, jpath)))
-			err = -ENOMEM;
-	} else if (!err && !(*out = strdup(val))) {
-		err = -ENOMEM;
 	}
-	free(jpath);
-	free(path);
+	/* The device's own rules check the whole value before the jail is made. */
+	err = device_config_from_spec(k, val, d, reason, sizeof(reason));
+	if (err) {
+		snprintf(why, why_size, "--%s '%s': %s", opt, val, reason);
+	} else {
+		r.npaths = k->host_paths ? k->host_paths(d->data, r.paths, MAX_PATHS) : 0;
+		err = device_rewrite_spec(k, val, rewrite_one, &r, buf, 2 * PATH_MAX);
+		if (!err && !(*out = strdup(buf)))
+			err = -ENOMEM;
+	}
+	rewrite_done(&r);
+	free(buf);
+	free(d);
 	return err;
 }
 
@@ -110,26 +119,60 @@ int cli_json_rewrite_path(json_t *obj, const char *key, enum cli_path kind, cli_
 	return err;
 }
 
+/* One device object of a configuration document. Keys that are not the
+ * device's fields (drive_id, rate limiters...) are left out of the parse
+ * that finds what the configuration needs. */
+static int config_device(const struct device_kind *k, json_t *obj, struct rewrite *r)
+{
+	struct device_config *d = malloc(sizeof(*d));
+	json_t *mine = json_object();
+	const char *key;
+	json_t *v;
+	char reason[256];
+	int err;
+
+	if (!d || !mine) {
+		free(d);
+		json_decref(mine);
+		return -ENOMEM;
+	}
+	json_object_foreach(obj, key, v)
+		for (size_t i = 0; i < k->fields->n; i++)
+			if (k->fields->fields[i].json && !strcmp(k->fields->fields[i].json, key))
+				json_object_set(mine, key, v);
+	r->npaths = 0;
+	if (!device_config_from_json(k, k->config_key, mine, NULL, d, reason, sizeof(reason)) &&
+	    k->host_paths)
+		r->npaths = k->host_paths(d->data, r->paths, MAX_PATHS);
+	json_decref(mine);
+	r->nmade = 0;
+	err = device_rewrite_json(k, obj, rewrite_one, r);
+	rewrite_done(r); /* the object holds copies */
+	free(d);	 /* r->paths point into it */
+	return err;
+}
+
 int cli_config_device_paths(json_t *root, cli_path_fn fn, void *ctx, char *why, size_t why_size)
 {
-	json_t *o, *d;
-	size_t i;
+	struct rewrite r = { .fn = fn, .ctx = ctx, .why = why, .why_size = why_size };
 	int err = 0;
 
-	o = json_object_get(root, "drives");
-	if (json_is_array(o))
-		json_array_foreach(o, i, d)
-		{
-			if (err || !json_is_object(d))
-				continue;
-			err = cli_json_rewrite_path(d, "path_on_host",
-						    json_is_true(json_object_get(d, "is_read_only"))
-							    ? CLI_PATH_IN
-							    : CLI_PATH_INOUT,
-						    fn, ctx, why, why_size);
-		}
-	o = json_object_get(root, "vsock");
-	if (!err && json_is_object(o))
-		err = cli_json_rewrite_path(o, "uds_path", CLI_PATH_SOCK, fn, ctx, why, why_size);
+	for (int i = 0; i < device_table_len && !err; i++) {
+		const struct device_kind *k = device_table[i];
+		json_t *o, *d;
+		size_t j;
+
+		if (!k->config_key || !k->fields)
+			continue;
+		o = json_object_get(root, k->config_key);
+		if (json_is_object(o))
+			err = config_device(k, o, &r);
+		else if (json_is_array(o))
+			json_array_foreach(o, j, d)
+			{
+				if (!err && json_is_object(d))
+					err = config_device(k, d, &r);
+			}
+	}
 	return err;
 }

@@ -3,8 +3,10 @@
 
 #include "cli/common_opts.h"
 #include "cli/device_paths.h"
+#include "devices/device_table.h"
 
-const struct cli_opt run_opts[] = {
+/* Before the device options. */
+static const struct cli_opt before[] = {
 	{ .name = "kernel", .code = 'k', .value = true, .arg = "PATH", .path = CLI_PATH_IN },
 	{ .name = "initrd", .code = 'i', .value = true, .arg = "PATH", .path = CLI_PATH_IN },
 	{ .name = "cmdline", .code = 'c', .value = true, .arg = "STR" },
@@ -13,29 +15,10 @@ const struct cli_opt run_opts[] = {
 	{ .name = "cpu-template", .code = 't', .value = true, .arg = "NAME" },
 	{ .name = "boot-protocol", .code = 'p', .value = true, .arg = "auto|linux|pvh" },
 	CLI_COMMON_BOOT_TIMER,
-	{ .name = "drive",
-	  .code = 'd',
-	  .value = true,
-	  .repeat = true,
-	  .arg = "path=FILE[,ro][,id=ID][,engine=sync|io_uring][,cache=unsafe|writeback]",
-	  .spec_paths = cli_device_spec_paths },
-	{ .name = "net",
-	  .code = 'N',
-	  .value = true,
-	  .repeat = true,
-	  .arg = "tap=NAME[,mac=MAC]",
-	  .spec_paths = cli_device_spec_paths },
-	{ .name = "vsock",
-	  .code = 'V',
-	  .value = true,
-	  .arg = "cid=N,uds=PATH",
-	  .spec_paths = cli_device_spec_paths },
-	{ .name = "balloon",
-	  .code = 'B',
-	  .value = true,
-	  .arg = "MiB[,deflate-on-oom][,stats=SECONDS]",
-	  .spec_paths = cli_device_spec_paths },
-	{ .name = "rng", .code = 'r' },
+};
+
+/* After the device options. */
+static const struct cli_opt after[] = {
 	CLI_COMMON_SECCOMP,
 	CLI_COMMON_NO_SECCOMP,
 	CLI_COMMON_LANDLOCK,
@@ -43,6 +26,33 @@ const struct cli_opt run_opts[] = {
 	{ .name = "help", .code = 'h', .hidden = true },
 	{ .name = NULL },
 };
+
+struct cli_opt run_opts[CLI_OPT_MAX + 1];
+
+/* One option per device kind, from the device table: a new kind needs no
+ * line here. Built before main() so that every user of run_opts[] (run_cmd,
+ * the jailer, the tests) sees the whole table. */
+__attribute__((constructor)) static void run_opts_build(void)
+{
+	size_t n = 0, i;
+
+	for (i = 0; i < sizeof(before) / sizeof(before[0]); i++)
+		run_opts[n++] = before[i];
+	for (i = 0; i < (size_t)device_table_len; i++) {
+		const struct device_kind *k = device_table[i];
+
+		run_opts[n++] = (struct cli_opt){
+			.name = k->option,
+			.code = CLI_DEVICE_CODE + (int)i,
+			.value = k->fields != NULL,
+			.repeat = k->max > 1,
+			.arg = k->usage,
+			.spec_paths = k->fields ? cli_device_spec_paths : NULL,
+		};
+	}
+	for (i = 0; i < sizeof(after) / sizeof(after[0]); i++)
+		run_opts[n++] = after[i];
+}
 
 void run_usage(FILE *f)
 {

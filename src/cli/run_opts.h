@@ -7,7 +7,11 @@
 
 #include "cli/opt.h"
 
-extern const struct cli_opt run_opts[];
+/* The device options (--drive, --net...) come from the device table: kind i
+ * of device_table[] has the code CLI_DEVICE_CODE + i. */
+#define CLI_DEVICE_CODE 0x2000
+
+extern struct cli_opt run_opts[];
 
 /* "usage: volt run ..." on f. */
 void run_usage(FILE *f);

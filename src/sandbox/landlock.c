@@ -7,9 +7,10 @@
  * rights they were opened with, so /dev/kvm, TAP devices, the open drives and
  * bound sockets still work. Rules:
  *   - kernel, initrd: read;
- *   - drives: read, plus write and truncate unless read-only;
- *   - the vsock socket's directory: remove a file (volt unlinks its socket at
- *     exit). connect() to "<uds>_<port>" is not a Landlock access;
+ *   - the host paths the device table reports (device_list_host_paths()):
+ *     READ: read; READ_WRITE: read, write and truncate; SOCKET_CREATE: remove
+ *     a file in the socket's directory (volt unlinks its socket at exit;
+ *     connecting to sockets there is not a Landlock access);
  *   - everything else in the file system denied, with every access right the
  *     kernel's ABI knows;
  *   - ABI >= 4: TCP bind and connect denied (no port rules);
@@ -20,6 +21,7 @@
 #include "sandbox/sandbox.h"
 #include "sandbox/sanitizer.h"
 
+#include "devices/device_table.h"
 #include "util/log.h"
 #include "vmm/vm.h"
 
@@ -205,12 +207,34 @@ static void count(int ret, int *err, int *nrules)
 		*err = ret;
 }
 
-static int add_rules(int ruleset, const struct vm_config *cfg, uint64_t handled, int *nrules)
+/* A device path's access in Landlock's terms; a socket the VMM created is
+ * only removed at exit, from its directory (connect() to "<uds>_<port>" is
+ * not a Landlock access, and the socket and its connections are open). */
+static int device_rule(int ruleset, const struct device_path *p, uint64_t handled)
 {
 	const uint64_t rw = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE |
 			    LANDLOCK_ACCESS_FS_TRUNCATE;
-	char dir[sizeof(cfg->vsock.uds)];
-	int err = 0, i;
+	char dir[PATH_MAX], what[64];
+
+	switch (p->access) {
+	case FIELD_ACCESS_READ:
+		return allow_path(ruleset, p->what, p->path, LANDLOCK_ACCESS_FS_READ_FILE, handled);
+	case FIELD_ACCESS_READ_WRITE:
+		return allow_path(ruleset, p->what, p->path, rw, handled);
+	case FIELD_ACCESS_SOCKET_CREATE:
+		snprintf(dir, sizeof(dir), "%s", p->path);
+		snprintf(what, sizeof(what), "%s directory", p->what);
+		return allow_path(ruleset, what, dirname(dir), LANDLOCK_ACCESS_FS_REMOVE_FILE,
+				  handled);
+	default:
+		return 0;
+	}
+}
+
+static int add_rules(int ruleset, const struct vm_config *cfg, uint64_t handled, int *nrules)
+{
+	struct device_path paths[VM_MAX_VIRTIO * 2];
+	int err = 0, i, n;
 
 	*nrules = 0;
 	if (cfg->kernel)
@@ -221,21 +245,10 @@ static int add_rules(int ruleset, const struct vm_config *cfg, uint64_t handled,
 		count(allow_path(ruleset, "initrd", cfg->initrd, LANDLOCK_ACCESS_FS_READ_FILE,
 				 handled),
 		      &err, nrules);
-	for (i = 0; !err && i < cfg->ndrives; i++) {
-		const struct blk_config *d = &cfg->drives[i];
-
-		count(allow_path(ruleset, "drive", d->path,
-				 d->read_only ? LANDLOCK_ACCESS_FS_READ_FILE : rw, handled),
-		      &err, nrules);
-	}
-	if (!err && cfg->has_vsock && cfg->vsock.uds[0]) {
-		/* Removing its socket at exit is all volt does there; the socket
-		 * and the connections through it are open already. */
-		memcpy(dir, cfg->vsock.uds, sizeof(dir));
-		count(allow_path(ruleset, "vsock socket directory", dirname(dir),
-				 LANDLOCK_ACCESS_FS_REMOVE_FILE, handled),
-		      &err, nrules);
-	}
+	n = device_list_host_paths(cfg->devices, cfg->ndevices, paths,
+				   (int)(sizeof(paths) / sizeof(paths[0])));
+	for (i = 0; !err && i < n; i++)
+		count(device_rule(ruleset, &paths[i], handled), &err, nrules);
 	return err;
 }
 

@@ -1,6 +1,8 @@
 /* Assembling and running a microVM. */
 #include "vmm/vm.h"
 
+#include "devices/device_table.h"
+
 #include "arch/x86/cpuid.h"
 #include "arch/x86/gdt.h"
 #include "arch/x86/layout.h"
@@ -260,9 +262,7 @@ static int virtio_route_irq(void *ctx, int irq_fd, uint32_t irq)
 
 static int setup_virtio(struct vm *vm)
 {
-	uint64_t base;
-	uint32_t irq;
-	int i, err;
+	int i, k, err;
 
 	err = event_loop_init(&vm->loop);
 	if (err) {
@@ -278,43 +278,35 @@ static int setup_virtio(struct vm *vm)
 		.route_irq = virtio_route_irq,
 		.ctx = vm,
 	};
-	for (i = 0; i < vm->cfg.ndrives; i++) {
-		err = virtio_slot(vm, &base, &irq);
-		if (!err)
-			err = virtio_blk_create(&vm->blk[i], &vm->cfg.drives[i], &vm->venv, base,
-						irq);
-		if (err)
-			return err;
-	}
-	for (i = 0; i < vm->cfg.nnets; i++) {
-		err = virtio_slot(vm, &base, &irq);
-		if (!err)
-			err = virtio_net_create(&vm->net[i], &vm->cfg.nets[i], &vm->venv, base,
-						irq);
-		if (err)
-			return err;
-	}
-	if (vm->cfg.has_vsock) {
-		err = virtio_slot(vm, &base, &irq);
-		if (!err)
-			err = virtio_vsock_create(&vm->vsock, &vm->cfg.vsock, &vm->venv, base, irq);
-		if (err)
-			return err;
-	}
-	if (vm->cfg.has_balloon) {
-		err = virtio_slot(vm, &base, &irq);
-		if (!err)
-			err = virtio_balloon_create(&vm->balloon, &vm->cfg.balloon, &vm->venv, base,
-						    irq);
-		if (err)
-			return err;
-	}
-	if (vm->cfg.rng) {
-		err = virtio_slot(vm, &base, &irq);
-		if (!err)
-			err = virtio_rng_create(&vm->rng, &vm->venv, base, irq);
-	}
-	return err;
+	/* By table order, so the guest sees drives first whatever the order of
+	 * the options or requests was. */
+	for (k = 0; k < device_table_len; k++)
+		for (i = 0; i < vm->cfg.ndevices; i++) {
+			const struct device_config *c = &vm->cfg.devices[i];
+			struct device_env env = { .venv = &vm->venv };
+
+			if (c->kind != device_table[k])
+				continue;
+			err = virtio_slot(vm, &env.base, &env.irq);
+			if (err)
+				return err;
+			/* Counted even when create fails: destroy takes what it left. */
+			vm->devices[vm->ndevices].kind = c->kind;
+			err = c->kind->create(&vm->devices[vm->ndevices++].dev, c->data, &env);
+			if (err)
+				return err;
+		}
+	return 0;
+}
+
+void *vm_device(struct vm *vm, const struct device_kind *k, int index)
+{
+	int i;
+
+	for (i = 0; i < vm->ndevices; i++)
+		if (vm->devices[i].kind == k && !index--)
+			return vm->devices[i].dev;
+	return NULL;
 }
 
 static int load_kernel(struct vm *vm)
@@ -696,13 +688,9 @@ void vm_destroy(struct vm *vm)
 		vcpu_destroy(vm->vcpus[i]);
 	if (vm->loop_ready)
 		event_loop_destroy(&vm->loop);
-	for (i = 0; i < VM_MAX_DRIVES; i++)
-		virtio_blk_destroy(vm->blk[i]);
-	virtio_rng_destroy(vm->rng);
-	for (i = 0; i < VM_MAX_NETS; i++)
-		virtio_net_destroy(vm->net[i]);
-	virtio_vsock_destroy(vm->vsock);
-	virtio_balloon_destroy(vm->balloon);
+	for (i = 0; i < vm->ndevices; i++)
+		vm->devices[i].kind->destroy(vm->devices[i].dev);
+	vm->ndevices = 0;
 	free(vm->cpuid);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);

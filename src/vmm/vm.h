@@ -21,11 +21,8 @@
 #include "devices/legacy/cmos.h"
 #include "devices/legacy/i8042.h"
 #include "devices/legacy/serial.h"
-#include "devices/virtio/virtio_balloon.h"
-#include "devices/virtio/virtio_blk.h"
-#include "devices/virtio/virtio_net.h"
-#include "devices/virtio/virtio_rng.h"
-#include "devices/virtio/virtio_vsock.h"
+#include "devices/device_kind.h"
+#include "devices/virtio/virtio_mmio.h"
 
 #define VM_MAX_CPUS   32
 #define VM_MAX_DRIVES 8
@@ -43,15 +40,10 @@ struct vm_config {
 	bool boot_timer;
 	bool pvm_host;		 /* apply the PVM host workarounds */
 	struct timespec started; /* process start, for the boot timer; 0: vm_create's time */
-	struct blk_config drives[VM_MAX_DRIVES];
-	int ndrives;
-	struct net_config nets[VM_MAX_NETS];
-	int nnets;
-	bool rng;
-	bool has_vsock;
-	struct vsock_config vsock;
-	bool has_balloon;
-	struct balloon_config balloon;
+	/* The devices, in any order: vm_create() plugs them in by device_table[]
+	 * order (devices/device_table.h), each kind's in list order. */
+	struct device_config devices[VM_MAX_VIRTIO];
+	int ndevices;
 };
 
 struct vcpu;
@@ -90,16 +82,16 @@ struct vm {
 	int nvirtio; /* windows handed out, for the kernel command line */
 	uint64_t virtio_base[VM_MAX_VIRTIO];
 	uint32_t virtio_irq[VM_MAX_VIRTIO];
-	struct virtio_blk *blk[VM_MAX_DRIVES];
-	struct virtio_rng *rng;
-	struct virtio_net *net[VM_MAX_NETS];
-	struct virtio_vsock *vsock;
-	struct virtio_balloon *balloon;
+	struct {
+		const struct device_kind *kind;
+		void *dev;
+	} devices[VM_MAX_VIRTIO];
+	int ndevices; /* created */
 };
 
 int vm_create(struct vm *vm, const struct vm_config *cfg);
-/* `volt run`; started is when the process began. */
-int run_cmd(int argc, char **argv, const struct timespec *started);
+/* The index-th device of kind k, or NULL. */
+void *vm_device(struct vm *vm, const struct device_kind *k, int index);
 
 /* An extra source for vm_serve(): fn runs on the serving (main) thread each
  * time fd is readable; it reads fd itself. The API uses it for requests. */

@@ -10,6 +10,7 @@
 
 #include "api/router.h"
 #include "api/vm_config_json.h"
+#include "devices/device_table.h"
 #include "util/log.h"
 
 /* --- fake VM operations ------------------------------------------------------- */
@@ -165,6 +166,16 @@ static void ok(const char *method, const char *url, const char *body)
 TestSuite(api, .init = setup);
 
 /* --- router: happy paths ---------------------------------------------------------- */
+
+/* The index-th drive of a vm_config, in the order the VM plugs them in. */
+static const struct blk_config *vm_drive(const struct vm_config *v, int index)
+{
+	for (int i = 0; i < v->ndevices; i++)
+		if (v->devices[i].kind == &virtio_blk_kind && !index--)
+			return (const void *)v->devices[i].data;
+	cr_assert_fail("no drive %d", index);
+	return NULL;
+}
 
 Test(api, root_and_version)
 {
@@ -450,13 +461,13 @@ Test(api, root_device_first_and_on_the_command_line)
 	      "is_root_device");
 	cr_assert_eq(api_config_to_vm(&st.cfg, &v, cmdline, sizeof(cmdline), why, sizeof(why)), 0,
 		     "%s", why);
-	cr_assert_eq(v.ndrives, 2);
-	cr_assert_str_eq(v.drives[0].path, "/r");
-	cr_assert(v.drives[0].read_only);
-	cr_assert_eq(v.drives[0].engine, BLK_ENGINE_IO_URING);
-	cr_assert_eq(v.drives[0].cache, BLK_CACHE_UNSAFE);
-	cr_assert_str_eq(v.drives[1].path, "/d");
-	cr_assert_eq(v.drives[1].cache, BLK_CACHE_WRITEBACK);
+	cr_assert_eq(device_list_count(v.devices, v.ndevices, &virtio_blk_kind), 2);
+	cr_assert_str_eq(vm_drive(&v, 0)->path, "/r");
+	cr_assert(vm_drive(&v, 0)->read_only);
+	cr_assert_eq(vm_drive(&v, 0)->engine, BLK_ENGINE_IO_URING);
+	cr_assert_eq(vm_drive(&v, 0)->cache, BLK_CACHE_UNSAFE);
+	cr_assert_str_eq(vm_drive(&v, 1)->path, "/d");
+	cr_assert_eq(vm_drive(&v, 1)->cache, BLK_CACHE_WRITEBACK);
 	cr_assert_str_eq(v.cmdline, "console=ttyS0 root=/dev/vda ro");
 	ok("PUT", "/drives/root",
 	   "{\"drive_id\": \"root\", \"path_on_host\": \"/r\", "
@@ -598,6 +609,25 @@ Test(api, same_rules_as_the_cli)
 	fault("PUT", "/drives/a%00b",
 	      "{\"drive_id\": \"a\", \"path_on_host\": \"/x\", \"is_root_device\": false}", 400,
 	      "'a%00b' may only hold letters, digits and '_'");
+	/* The device's own fields parse through its field set, the CLI's rules. */
+	fault("PUT", "/network-interfaces/e", "{\"iface_id\": \"e\", \"host_dev_name\": \"tap%d\"}",
+	      400, "network-interface: host_dev_name: TAP name 'tap%d' contains '%'");
+	fault("PUT", "/network-interfaces/e",
+	      "{\"iface_id\": \"e\", \"host_dev_name\": \"t\", \"guest_mac\": "
+	      "\"01:00:5e:00:00:01\"}",
+	      400, "network-interface: guest_mac: bad MAC '01:00:5e:00:00:01': a multicast");
+	fault("PUT", "/vsock", "{\"guest_cid\": 3, \"uds_path\": \"\"}", 400,
+	      "vsock: uds_path: must not be empty");
+	fault("PUT", "/drives/d",
+	      "{\"drive_id\": \"d\", \"path_on_host\": \"/x\", \"is_root_device\": false, "
+	      "\"io_engine\": \"io_uring\"}",
+	      400, "drive: io_engine: 'io_uring' is not Sync or Async");
+	fault("PUT", "/balloon", "{\"amount_mib\": 16777216, \"deflate_on_oom\": false}", 400,
+	      "balloon: amount_mib: 16777216 is out of range (0 to 16777215)");
+	ok("PUT", "/drives/d",
+	   "{\"drive_id\": \"d\", \"path_on_host\": \"/x\", \"is_root_device\": false}");
+	cr_assert_eq(st.cfg.drives[st.cfg.ndrives - 1].cache, BLK_CACHE_UNSAFE,
+		     "Firecracker's default cache");
 }
 
 #include "api/http_server.h"

@@ -12,6 +12,8 @@
 
 #include "helpers.h"
 #include "sandbox/sandbox.h"
+#include "devices/virtio/virtio_blk.h"
+#include "devices/virtio/virtio_vsock.h"
 #include "vmm/vm.h"
 
 static char *dir;
@@ -51,14 +53,21 @@ static void teardown(void)
 		rm_rf(dir);
 }
 
+/* Device i of cfg as a drive (the device table's blk kind). */
+static struct blk_config *drive_at(struct vm_config *cfg, int i)
+{
+	cfg->devices[i].kind = &virtio_blk_kind;
+	return (struct blk_config *)cfg->devices[i].data;
+}
+
 static void config(struct vm_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->kernel = kernel;
-	snprintf(cfg->drives[0].path, sizeof(cfg->drives[0].path), "%s", rw_drive);
-	snprintf(cfg->drives[1].path, sizeof(cfg->drives[1].path), "%s", ro_drive);
-	cfg->drives[1].read_only = true;
-	cfg->ndrives = 2;
+	snprintf(drive_at(cfg, 0)->path, sizeof(drive_at(cfg, 0)->path), "%s", rw_drive);
+	snprintf(drive_at(cfg, 1)->path, sizeof(drive_at(cfg, 1)->path), "%s", ro_drive);
+	drive_at(cfg, 1)->read_only = true;
+	cfg->ndevices = 2;
 }
 
 /* errno of open(path, flags), 0 when it worked. */
@@ -267,8 +276,12 @@ Test(landlock, vsock_socket_directory)
 	test_write(dir, "v.sock", "");
 	path_fmt(sock_path, sizeof(sock_path), "%s/v.sock", dir);
 	sa_path_listen(sock_path);
-	cfg.has_vsock = true;
-	path_fmt(cfg.vsock.uds, sizeof(cfg.vsock.uds), "%s", sock_path);
+	{
+		struct vsock_config *v = (struct vsock_config *)cfg.devices[cfg.ndevices].data;
+
+		cfg.devices[cfg.ndevices++].kind = &virtio_vsock_kind;
+		path_fmt(v->uds, sizeof(v->uds), "%s", sock_path);
+	}
 	sandboxed(&cfg, SANDBOX_LANDLOCK_AUTO, 0, check_vsock);
 }
 
@@ -287,6 +300,6 @@ Test(landlock, missing_path_gets_no_rule)
 
 	need_landlock();
 	config(&cfg);
-	snprintf(cfg.drives[0].path, sizeof(cfg.drives[0].path), "%s/nope", dir);
+	snprintf(drive_at(&cfg, 0)->path, sizeof(drive_at(&cfg, 0)->path), "%s/nope", dir);
 	sandboxed(&cfg, SANDBOX_LANDLOCK_REQUIRE, 0, check_missing);
 }

@@ -26,20 +26,23 @@ Test(balloon_config, accepts_the_documented_forms)
 	struct balloon_config c;
 	char why[256] = "";
 
-	cr_assert_eq(balloon_config_parse("64", &c, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(fields_parse_spec(&balloon_fields, "64", &c, why, sizeof(why)), 0, "%s", why);
 	cr_assert_eq(c.mib, 64);
 	cr_assert_not(c.deflate_on_oom);
 	cr_assert_eq(c.stats_seconds, 0);
-	cr_assert_eq(balloon_config_parse("0", &c, why, sizeof(why)), 0);
+	cr_assert_eq(fields_parse_spec(&balloon_fields, "0", &c, why, sizeof(why)), 0);
 	cr_assert_eq(c.mib, 0);
-	cr_assert_eq(balloon_config_parse("128,deflate-on-oom,stats=5", &c, why, sizeof(why)), 0);
+	cr_assert_eq(fields_parse_spec(&balloon_fields, "128,deflate-on-oom,stats=5", &c, why,
+				       sizeof(why)),
+		     0);
 	cr_assert_eq(c.mib, 128);
 	cr_assert(c.deflate_on_oom);
 	cr_assert_eq(c.stats_seconds, 5);
-	cr_assert_eq(balloon_config_parse("1G,stats=0", &c, why, sizeof(why)), 0);
+	cr_assert_eq(fields_parse_spec(&balloon_fields, "1G,stats=0", &c, why, sizeof(why)), 0);
 	cr_assert_eq(c.mib, 1024);
 	cr_assert_eq(c.stats_seconds, 0);
-	cr_assert_eq(balloon_config_parse("512MiB,stats=65535", &c, why, sizeof(why)), 0);
+	cr_assert_eq(fields_parse_spec(&balloon_fields, "512MiB,stats=65535", &c, why, sizeof(why)),
+		     0);
 	cr_assert_eq(c.mib, 512);
 }
 
@@ -72,8 +75,8 @@ Test(balloon_config, refuses_bad_input_with_a_reason)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char why[256] = "";
 
-		cr_assert_eq(balloon_config_parse(bad[i].spec, &c, why, sizeof(why)), -EINVAL,
-			     "'%s' was accepted", bad[i].spec);
+		cr_assert_eq(fields_parse_spec(&balloon_fields, bad[i].spec, &c, why, sizeof(why)),
+			     -EINVAL, "'%s' was accepted", bad[i].spec);
 		cr_assert(strstr(why, bad[i].why), "'%s': got '%s', want '%s'", bad[i].spec, why,
 			  bad[i].why);
 	}
@@ -573,6 +576,6 @@ Test(balloon_config, stats_check_is_the_rule_everywhere)
 	cr_assert_eq(balloon_stats_check(65535, why, sizeof(why)), 0);
 	cr_assert_eq(balloon_stats_check(65536, why, sizeof(why)), -EINVAL);
 	cr_assert_str_eq(why, "65536 is more than 65535 seconds");
-	cr_assert_eq(balloon_config_parse("64,stats=70000", &c, why, sizeof(why)), -EINVAL,
-		     "the CLI took up to 86400");
+	cr_assert_eq(fields_parse_spec(&balloon_fields, "64,stats=70000", &c, why, sizeof(why)),
+		     -EINVAL, "the CLI took up to 86400");
 }

@@ -589,7 +589,7 @@ static char why[256];
 static int parse(const char *spec)
 {
 	strcpy(why, "");
-	return blk_config_parse(spec, &pc, why, sizeof(why));
+	return fields_parse_spec(&blk_fields, spec, &pc, why, sizeof(why));
 }
 
 static void expect_parse_error(const char *spec, const char *reason)

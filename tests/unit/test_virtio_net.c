@@ -22,7 +22,7 @@
 static int parse(const char *spec, struct net_config *c, char *why)
 {
 	memset(why, 0, 256);
-	return net_config_parse(spec, c, why, 256);
+	return fields_parse_spec(&net_fields, spec, c, why, 256);
 }
 
 Test(virtio_net, parses_a_tap_and_a_mac)

@@ -14,7 +14,7 @@
 static int parse(const char *spec, struct vsock_config *c, char *why)
 {
 	why[0] = '\0';
-	return vsock_config_parse(spec, c, why, 256);
+	return fields_parse_spec(&vsock_fields, spec, c, why, 256);
 }
 
 Test(virtio_vsock, config_accepts_cid_and_uds)

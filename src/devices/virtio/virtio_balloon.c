@@ -1,6 +1,7 @@
 #include "devices/virtio/virtio_balloon.h"
 
 #include "core/metrics.h"
+#include "devices/device_kind.h"
 #include "util/log.h"
 #include "util/parse.h"
 
@@ -63,62 +64,47 @@ int balloon_size_check(uint64_t mib, uint64_t mem_size, char *why, size_t why_si
 	return -EINVAL;
 }
 
-int balloon_config_parse(const char *spec, struct balloon_config *c, char *why, size_t why_size)
+/* Any number parses; the rule says which are seconds, in every syntax. */
+static int stats_rule(const char *unused, uint64_t seconds, char *why, size_t why_size)
 {
-	char *copy = strdup(spec), *tok, *save = NULL;
-	uint64_t bytes;
-	int err = 0;
-	bool first = true;
-
-	memset(c, 0, sizeof(*c));
-	if (!copy)
-		return -ENOMEM;
-	for (tok = strtok_r(copy, ",", &save); tok && !err;
-	     tok = strtok_r(NULL, ",", &save), first = false) {
-		char *eq = strchr(tok, '=');
-
-		if (first) {
-			/* A bare number is MiB; "1G" and "512M" are accepted too. */
-			if (parse_size(tok, 1ULL << 20, &bytes)) {
-				snprintf(why, why_size, "'%s' is not a size in MiB", tok);
-				err = -EINVAL;
-			} else if (bytes & ((1ULL << 20) - 1)) {
-				snprintf(why, why_size, "'%s' is not a whole number of MiB", tok);
-				err = -EINVAL;
-			} else if ((bytes >> 20) > MAX_MIB) {
-				snprintf(why, why_size, "'%s' is more than %u MiB", tok, MAX_MIB);
-				err = -EINVAL;
-			} else {
-				c->mib = (uint32_t)(bytes >> 20);
-			}
-		} else if (!strcmp(tok, "deflate-on-oom")) {
-			c->deflate_on_oom = true;
-		} else if (eq && eq - tok == 5 && !strncmp(tok, "stats", 5)) {
-			unsigned int s;
-
-			if (parse_uint(eq + 1, 0, UINT32_MAX, &s) ||
-			    balloon_stats_check(s, why, why_size)) {
-				snprintf(why, why_size,
-					 "stats='%s' is not a number of seconds (0 to %u)", eq + 1,
-					 BALLOON_STATS_MAX);
-				err = -EINVAL;
-			} else {
-				c->stats_seconds = s;
-			}
-		} else {
-			snprintf(why, why_size,
-				 "unknown option '%s' (want MiB[,deflate-on-oom][,stats=SECONDS])",
-				 tok);
-			err = -EINVAL;
-		}
-	}
-	if (!err && first) {
-		snprintf(why, why_size, "no size (want MiB[,deflate-on-oom][,stats=SECONDS])");
-		err = -EINVAL;
-	}
-	free(copy);
-	return err;
+	(void)unused;
+	return balloon_stats_check(seconds, why, why_size);
 }
+
+static const struct field balloon_field_list[] = {
+	{ .cli = "",
+	  .json = "amount_mib",
+	  .type = FIELD_MIB,
+	  .offset = offsetof(struct balloon_config, mib),
+	  .has = FIELD_NO_HAS,
+	  .max = MAX_MIB,
+	  .required = true,
+	  .missing = "no size (want MiB[,deflate-on-oom][,stats=SECONDS])" },
+	{ .cli = "deflate-on-oom",
+	  .json = "deflate_on_oom",
+	  .type = FIELD_FLAG,
+	  .offset = offsetof(struct balloon_config, deflate_on_oom),
+	  .has = FIELD_NO_HAS },
+	{ .cli = "stats",
+	  .json = "stats_polling_interval_s",
+	  .type = FIELD_U32,
+	  .offset = offsetof(struct balloon_config, stats_seconds),
+	  .has = FIELD_NO_HAS,
+	  .max = UINT64_MAX,
+	  .check = stats_rule,
+	  .check_is_bad = true,
+	  .bad = "stats='{}' is not a number of seconds (0 to 65535)" },
+};
+
+_Static_assert(BALLOON_STATS_MAX == 65535, "the stats= message names the limit");
+
+const struct field_set balloon_fields = {
+	.name = "balloon",
+	.fields = balloon_field_list,
+	.n = sizeof(balloon_field_list) / sizeof(balloon_field_list[0]),
+	.size = sizeof(struct balloon_config),
+	.unknown = "unknown option '{}' (want MiB[,deflate-on-oom][,stats=SECONDS])",
+};
 
 static uint64_t iov_total(const struct iovec *iov, unsigned int n)
 {
@@ -504,3 +490,43 @@ struct virtio_dev *virtio_balloon_dev(struct virtio_balloon *b)
 {
 	return &b->dev;
 }
+
+/* --- the device kind ------------------------------------------------------- */
+
+static int balloon_validate(const void *cfg, const struct device_vm_facts *vm, char *why,
+			    size_t why_size)
+{
+	return balloon_size_check(((const struct balloon_config *)cfg)->mib, vm->mem_size, why,
+				  why_size);
+}
+
+static int balloon_create(void **dev, const void *cfg, const struct device_env *env)
+{
+	struct virtio_balloon *b = NULL;
+	int err = virtio_balloon_create(&b, cfg, env->venv, env->base, env->irq);
+
+	*dev = b;
+	return err;
+}
+
+static void balloon_destroy(void *dev)
+{
+	virtio_balloon_destroy(dev);
+}
+
+_Static_assert(sizeof(struct balloon_config) <= DEVICE_CONFIG_MAX, "DEVICE_CONFIG_MAX");
+
+const struct device_kind virtio_balloon_kind = {
+	.name = "balloon",
+	.option = "balloon",
+	.usage = "MiB[,deflate-on-oom][,stats=SECONDS]",
+	.api_path = "balloon",
+	.config_key = "balloon",
+	.metrics = "balloon",
+	.max = 1,
+	.too_many = "only one balloon",
+	.fields = &balloon_fields,
+	.validate = balloon_validate,
+	.create = balloon_create,
+	.destroy = balloon_destroy,
+};

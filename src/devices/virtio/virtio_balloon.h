@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "core/fields.h"
 #include "devices/virtio/virtio_mmio.h"
 
 struct balloon_config {
@@ -23,8 +24,11 @@ struct balloon_config {
 	uint32_t stats_seconds; /* 0: no statistics */
 };
 
-/* Parses "MiB[,deflate-on-oom][,stats=SECONDS]"; -EINVAL with the reason in why. */
-int balloon_config_parse(const char *spec, struct balloon_config *c, char *why, size_t why_size);
+/* The fields (core/fields.h): "MiB[,deflate-on-oom][,stats=SECONDS]" on the
+ * CLI; amount_mib, deflate_on_oom, stats_polling_interval_s in JSON. */
+extern const struct field_set balloon_fields;
+struct device_kind;
+extern const struct device_kind virtio_balloon_kind;
 
 /* The statistics interval rule of every front-end: 0 (none) to 65535 seconds
  * (Firecracker's u16). -EINVAL with the reason in why. */

@@ -1,6 +1,7 @@
 #include "devices/virtio/virtio_blk.h"
 
 #include "core/metrics.h"
+#include "devices/device_kind.h"
 #include "util/fs.h"
 #include "util/log.h"
 
@@ -57,74 +58,6 @@ struct blk_req {
 	uint32_t epoch;
 	struct iovec iov[];
 };
-
-static int parse_bool_opt(const char *v, bool *out)
-{
-	if (!strcmp(v, "on") || !strcmp(v, "true") || !strcmp(v, "1"))
-		*out = true;
-	else if (!strcmp(v, "off") || !strcmp(v, "false") || !strcmp(v, "0"))
-		*out = false;
-	else
-		return -EINVAL;
-	return 0;
-}
-
-int blk_config_parse(const char *spec, struct blk_config *c, char *why, size_t why_size)
-{
-	char *copy = strdup(spec), *tok, *save = NULL;
-	int err = 0;
-
-	memset(c, 0, sizeof(*c));
-	if (!copy)
-		return -ENOMEM;
-	for (tok = strtok_r(copy, ",", &save); tok && !err; tok = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(tok, '=');
-		const char *val = eq ? eq + 1 : NULL;
-
-		if (eq)
-			*eq = '\0';
-		if (!strcmp(tok, "path") && val && *val) {
-			if (snprintf(c->path, sizeof(c->path), "%s", val) >= (int)sizeof(c->path)) {
-				snprintf(why, why_size, "path too long");
-				err = -EINVAL;
-			}
-		} else if (!strcmp(tok, "ro")) {
-			c->read_only = true;
-			if (val && parse_bool_opt(val, &c->read_only)) {
-				snprintf(why, why_size, "ro=%s: expected on/off, true/false or 1/0",
-					 val);
-				err = -EINVAL;
-			}
-		} else if (!strcmp(tok, "id") && val) {
-			char reason[160];
-
-			/* The API's drive_id rule: '../x', '' or a control byte
-			 * are refused here as there. */
-			if (parse_id_check(val, reason, sizeof(reason))) {
-				snprintf(why, why_size, "id: %s", reason);
-				err = -EINVAL;
-			} else {
-				snprintf(c->id, sizeof(c->id), "%s", val);
-			}
-		} else if (!strcmp(tok, "engine") && val &&
-			   (!strcmp(val, "sync") || !strcmp(val, "io_uring"))) {
-			c->engine = !strcmp(val, "sync") ? BLK_ENGINE_SYNC : BLK_ENGINE_IO_URING;
-		} else if (!strcmp(tok, "cache") && val &&
-			   (!strcmp(val, "unsafe") || !strcmp(val, "writeback"))) {
-			c->cache = !strcmp(val, "unsafe") ? BLK_CACHE_UNSAFE : BLK_CACHE_WRITEBACK;
-		} else {
-			snprintf(why, why_size, "unknown or malformed option '%s%s%s'", tok,
-				 val ? "=" : "", val ? val : "");
-			err = -EINVAL;
-		}
-	}
-	if (!err && !c->path[0]) {
-		snprintf(why, why_size, "no path=FILE");
-		err = -EINVAL;
-	}
-	free(copy);
-	return err;
-}
 
 /* The status byte is the last byte the driver made writable. */
 static uint8_t *status_byte(struct virtq_elem *e)
@@ -585,3 +518,128 @@ void virtio_blk_destroy(struct virtio_blk *b)
 		close(b->fd);
 	free(b);
 }
+
+/* --- the device kind ------------------------------------------------------- */
+
+static const struct field_name blk_engines[] = {
+	{ "sync", "Sync", BLK_ENGINE_SYNC },
+	{ "io_uring", "Async", BLK_ENGINE_IO_URING },
+	{ NULL, NULL, 0 },
+};
+
+static const struct field_name blk_caches[] = {
+	{ "unsafe", "Unsafe", BLK_CACHE_UNSAFE },
+	{ "writeback", "Writeback", BLK_CACHE_WRITEBACK },
+	{ NULL, NULL, 0 },
+};
+
+#define BLK_FIELD(m) .offset = offsetof(struct blk_config, m), .has = FIELD_NO_HAS
+
+static const struct field blk_field_list[] = {
+	{ .cli = "path",
+	  .json = "path_on_host",
+	  .type = FIELD_PATH,
+	  BLK_FIELD(path),
+	  .size = sizeof(((struct blk_config *)0)->path),
+	  .required = true,
+	  .access = FIELD_ACCESS_READ_WRITE,
+	  .missing = "no path=FILE",
+	  .toolong = "path too long" },
+	{ .cli = "ro",
+	  .json = "is_read_only",
+	  .type = FIELD_BOOL,
+	  BLK_FIELD(read_only),
+	  .bad = "ro={}: expected on/off, true/false or 1/0" },
+	{ .cli = "id",
+	  .json = "drive_id",
+	  .type = FIELD_ID,
+	  BLK_FIELD(id),
+	  .size = sizeof(((struct blk_config *)0)->id) },
+	{ .cli = "engine",
+	  .json = "io_engine",
+	  .type = FIELD_ENUM,
+	  BLK_FIELD(engine),
+	  .names = blk_engines,
+	  .def = BLK_ENGINE_SYNC },
+	{ .cli = "cache",
+	  .json = "cache_type",
+	  .type = FIELD_ENUM,
+	  BLK_FIELD(cache),
+	  .names = blk_caches,
+	  .def = BLK_CACHE_WRITEBACK },
+};
+
+_Static_assert(sizeof(enum blk_engine) == sizeof(int) && sizeof(enum blk_cache) == sizeof(int),
+	       "FIELD_ENUM stores an int");
+
+const struct field_set blk_fields = {
+	.name = "drive",
+	.fields = blk_field_list,
+	.n = sizeof(blk_field_list) / sizeof(blk_field_list[0]),
+	.size = sizeof(struct blk_config),
+	.unknown = "unknown or malformed option '{}'",
+};
+
+/* Ids name drives, as the API's drive_id does: one each. */
+static int blk_conflict(const void *cfg, const struct device_config *others, int n, char *why,
+			size_t why_size)
+{
+	const struct blk_config *c = cfg;
+
+	for (int i = 0; c->id[0] && i < n; i++) {
+		const struct blk_config *o = (const void *)others[i].data;
+
+		if (others[i].kind == &virtio_blk_kind && !strcmp(o->id, c->id)) {
+			snprintf(why, why_size, "id '%s' is already another --%s's", c->id,
+				 virtio_blk_kind.option);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int blk_create(void **dev, const void *cfg, const struct device_env *env)
+{
+	struct virtio_blk *b = NULL;
+	int err = virtio_blk_create(&b, cfg, env->venv, env->base, env->irq);
+
+	*dev = b;
+	return err;
+}
+
+static void blk_destroy(void *dev)
+{
+	virtio_blk_destroy(dev);
+}
+
+static int blk_host_paths(const void *cfg, struct device_path *out, int max)
+{
+	const struct blk_config *c = cfg;
+
+	if (max < 1)
+		return 0;
+	out[0] = (struct device_path){
+		.what = "drive",
+		.path = c->path,
+		.access = c->read_only ? FIELD_ACCESS_READ : FIELD_ACCESS_READ_WRITE,
+	};
+	return 1;
+}
+
+_Static_assert(sizeof(struct blk_config) <= DEVICE_CONFIG_MAX, "DEVICE_CONFIG_MAX");
+
+const struct device_kind virtio_blk_kind = {
+	.name = "blk",
+	.option = "drive",
+	.usage = "path=FILE[,ro][,id=ID][,engine=sync|io_uring][,cache=unsafe|writeback]",
+	.api_path = "drives",
+	.config_key = "drives",
+	.metrics = "block",
+	.max = 8,
+	.too_many = "at most 8 drives",
+	.fields = &blk_fields,
+	.conflict = blk_conflict,
+	.create = blk_create,
+	.destroy = blk_destroy,
+	.host_paths = blk_host_paths,
+};

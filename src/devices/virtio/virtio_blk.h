@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/fields.h"
 #include "devices/virtio/virtio_mmio.h"
 #include "util/parse.h"
 
@@ -22,9 +23,11 @@ struct blk_config {
 	enum blk_cache cache;
 };
 
-/* Parses "path=FILE[,ro][,id=ID][,engine=sync|io_uring][,cache=unsafe|writeback]";
- * -EINVAL with the reason in why. */
-int blk_config_parse(const char *spec, struct blk_config *c, char *why, size_t why_size);
+/* The fields (core/fields.h): path, ro, id, engine, cache on the CLI;
+ * path_on_host, is_read_only, drive_id, io_engine, cache_type in JSON. */
+extern const struct field_set blk_fields;
+struct device_kind;
+extern const struct device_kind virtio_blk_kind;
 
 struct virtio_blk;
 

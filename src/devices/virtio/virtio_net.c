@@ -5,6 +5,7 @@
 #include "devices/virtio/virtio_net.h"
 
 #include "core/metrics.h"
+#include "devices/device_kind.h"
 #include "util/log.h"
 #include "util/parse.h"
 
@@ -60,32 +61,11 @@ struct virtio_net {
 
 /* --- configuration --------------------------------------------------------- */
 
-int net_mac_parse(const char *s, uint8_t mac[6], char *why, size_t why_size)
-{
-	static const uint8_t zero[6];
-	int i;
-
-	for (i = 0; i < 6; i++) {
-		const char *p = s + 3 * i;
-		int hi, lo;
-
-		if ((hi = parse_hex_digit(p[0])) < 0 || (lo = parse_hex_digit(p[1])) < 0 ||
-		    p[2] != (i == 5 ? '\0' : ':'))
-			return INVALID(
-				"bad MAC '%s': expected six hex bytes like 52:54:00:12:34:56", s);
-		mac[i] = (uint8_t)(hi << 4 | lo);
-	}
-	if (mac[0] & 1)
-		return INVALID("bad MAC '%s': a multicast address cannot name an interface", s);
-	if (!memcmp(mac, zero, 6))
-		return INVALID("bad MAC '%s': all zeros", s);
-	return 0;
-}
-
-static int check_ifname(const char *s, char *why, size_t why_size)
+static int check_ifname(const char *s, uint64_t unused, char *why, size_t why_size)
 {
 	const char *p;
 
+	(void)unused;
 	if (!*s)
 		return INVALID("tap= needs an interface name");
 	if (strlen(s) >= IFNAMSIZ)
@@ -101,43 +81,32 @@ static int check_ifname(const char *s, char *why, size_t why_size)
 	return 0;
 }
 
-int net_config_parse(const char *spec, struct net_config *c, char *why, size_t why_size)
-{
-	char *copy = strdup(spec), *tok, *save = NULL;
-	bool has_tap = false;
-	int err = 0;
+static const struct field net_field_list[] = {
+	{ .cli = "tap",
+	  .json = "host_dev_name",
+	  .type = FIELD_STRING,
+	  .offset = offsetof(struct net_config, tap),
+	  .size = IFNAMSIZ,
+	  .has = FIELD_NO_HAS,
+	  .required = true,
+	  .missing = "missing tap=NAME",
+	  .empty = "tap= needs an interface name",
+	  .check = check_ifname },
+	{ .cli = "mac",
+	  .json = "guest_mac",
+	  .type = FIELD_MAC,
+	  .offset = offsetof(struct net_config, mac),
+	  .has = offsetof(struct net_config, has_mac) },
+};
 
-	memset(c, 0, sizeof(*c));
-	if (!copy)
-		return -ENOMEM;
-	for (tok = strtok_r(copy, ",", &save); tok && !err; tok = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(tok, '=');
-		const char *val = eq ? eq + 1 : NULL;
-
-		if (eq)
-			*eq = '\0';
-		if (!strcmp(tok, "tap") && val) {
-			if (has_tap)
-				err = INVALID("tap= given twice");
-			else if (!(err = check_ifname(val, why, why_size)))
-				snprintf(c->tap, sizeof(c->tap), "%s", val);
-			has_tap = true;
-		} else if (!strcmp(tok, "mac") && val) {
-			if (c->has_mac)
-				err = INVALID("mac= given twice");
-			else
-				err = net_mac_parse(val, c->mac, why, why_size);
-			c->has_mac = true;
-		} else {
-			err = INVALID("unknown option '%s%s%s' (expected tap=NAME[,mac=MAC])", tok,
-				      val ? "=" : "", val ? val : "");
-		}
-	}
-	if (!err && !has_tap)
-		err = INVALID("missing tap=NAME");
-	free(copy);
-	return err;
-}
+const struct field_set net_fields = {
+	.name = "network-interface",
+	.fields = net_field_list,
+	.n = sizeof(net_field_list) / sizeof(net_field_list[0]),
+	.size = sizeof(struct net_config),
+	.unknown = "unknown option '{}' (expected tap=NAME[,mac=MAC])",
+	.once = true,
+};
 
 /* --- frames ---------------------------------------------------------------- */
 
@@ -796,3 +765,35 @@ void virtio_net_destroy(struct virtio_net *x)
 		close(x->tap_fd);
 	free(x);
 }
+
+/* --- the device kind ------------------------------------------------------- */
+
+static int net_create(void **dev, const void *cfg, const struct device_env *env)
+{
+	struct virtio_net *n = NULL;
+	int err = virtio_net_create(&n, cfg, env->venv, env->base, env->irq);
+
+	*dev = n;
+	return err;
+}
+
+static void net_destroy(void *dev)
+{
+	virtio_net_destroy(dev);
+}
+
+_Static_assert(sizeof(struct net_config) <= DEVICE_CONFIG_MAX, "DEVICE_CONFIG_MAX");
+
+const struct device_kind virtio_net_kind = {
+	.name = "net",
+	.option = "net",
+	.usage = "tap=NAME[,mac=MAC]",
+	.api_path = "network-interfaces",
+	.config_key = "network-interfaces",
+	.metrics = "net",
+	.max = 4,
+	.too_many = "at most 4 network interfaces",
+	.fields = &net_fields,
+	.create = net_create,
+	.destroy = net_destroy,
+};

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/fields.h"
 #include "devices/virtio/virtio_mmio.h"
 
 struct net_config {
@@ -26,10 +27,11 @@ struct net_config {
 	bool has_mac;
 };
 
-/* Parses a unicast, non-zero MAC "52:54:00:12:34:56"; -EINVAL with the reason in why. */
-int net_mac_parse(const char *s, uint8_t mac[6], char *why, size_t why_size);
-/* Parses "tap=NAME[,mac=MAC]"; -EINVAL with the reason in why. */
-int net_config_parse(const char *spec, struct net_config *c, char *why, size_t why_size);
+/* The fields (core/fields.h): tap and mac on the CLI, host_dev_name and
+ * guest_mac in JSON. */
+extern const struct field_set net_fields;
+struct device_kind;
+extern const struct device_kind virtio_net_kind;
 
 struct virtio_net;
 

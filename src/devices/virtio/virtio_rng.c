@@ -1,6 +1,7 @@
 #include "devices/virtio/virtio_rng.h"
 
 #include "core/metrics.h"
+#include "devices/device_kind.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -95,3 +96,32 @@ void virtio_rng_destroy(struct virtio_rng *r)
 	virtio_mmio_destroy(&r->dev);
 	free(r);
 }
+
+/* --- the device kind ------------------------------------------------------- */
+
+static int rng_create(void **dev, const void *cfg, const struct device_env *env)
+{
+	struct virtio_rng *r = NULL;
+	int err;
+
+	(void)cfg;
+	err = virtio_rng_create(&r, env->venv, env->base, env->irq);
+	*dev = r;
+	return err;
+}
+
+static void rng_destroy(void *dev)
+{
+	virtio_rng_destroy(dev);
+}
+
+const struct device_kind virtio_rng_kind = {
+	.name = "rng",
+	.option = "rng",
+	.api_path = "entropy",
+	.config_key = "entropy",
+	.metrics = "entropy",
+	.max = 1,
+	.create = rng_create,
+	.destroy = rng_destroy,
+};

@@ -10,6 +10,9 @@ struct virtio_rng;
 int virtio_rng_create(struct virtio_rng **out, const struct virtio_env *env, uint64_t base,
 		      uint32_t irq);
 void virtio_rng_destroy(struct virtio_rng *r);
+/* No configuration: --rng, PUT /entropy with only a null rate_limiter. */
+struct device_kind;
+extern const struct device_kind virtio_rng_kind;
 /* Fills the chain's writable part; returns the bytes written. */
 uint32_t virtio_rng_fill(struct virtq_elem *e);
 

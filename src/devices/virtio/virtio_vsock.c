@@ -8,6 +8,7 @@
 #include "devices/virtio/virtio_vsock.h"
 
 #include "core/metrics.h"
+#include "devices/device_kind.h"
 #include "devices/virtio/vsock_proto.h"
 #include "devices/virtio/vsock_unix.h"
 #include "util/log.h"
@@ -57,70 +58,61 @@ int vsock_cid_check(uint64_t cid, char *why, size_t why_size)
 	return -EINVAL;
 }
 
-int vsock_config_parse(const char *spec, struct vsock_config *c, char *why, size_t why_size)
+static int cid_rule(const char *unused, uint64_t cid, char *why, size_t why_size)
 {
-	char *copy = strdup(spec), *tok, *save = NULL;
-	bool have_cid = false, have_uds = false;
-	int err = 0;
-
-	memset(c, 0, sizeof(*c));
-	if (!copy)
-		return -ENOMEM;
-	for (tok = strtok_r(copy, ",", &save); tok && !err; tok = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(tok, '=');
-		const char *val = eq ? eq + 1 : NULL;
-		unsigned int cid = 0;
-		char reason[160];
-
-		if (eq)
-			*eq = '\0';
-		err = -EINVAL;
-		if (!strcmp(tok, "cid") && val) {
-			if (have_cid)
-				snprintf(why, why_size, "cid= given twice");
-			else if (parse_uint(val, 0, UINT32_MAX, &cid))
-				snprintf(why, why_size, "cid '%s' is not a number up to %u", val,
-					 UINT32_MAX - 1);
-			else if (!vsock_cid_check(cid, reason, sizeof(reason)))
-				err = 0;
-			else
-				snprintf(why, why_size, "cid %s", reason);
-			c->cid = cid;
-			have_cid = true;
-		} else if (!strcmp(tok, "uds") && val) {
-			size_t max = sizeof(c->uds) - 1 - PORT_SUFFIX_MAX;
-
-			if (have_uds)
-				snprintf(why, why_size, "uds= given twice");
-			else if (!*val)
-				snprintf(why, why_size, "uds= needs a socket path");
-			else if (strlen(val) > max)
-				snprintf(why, why_size,
-					 "uds path is %zu bytes long; at most %zu fit in a unix "
-					 "socket "
-					 "address with a _PORT suffix",
-					 strlen(val), max);
-			else
-				err = 0;
-			if (!err)
-				snprintf(c->uds, sizeof(c->uds), "%s", val);
-			have_uds = true;
-		} else {
-			snprintf(why, why_size, "unknown or malformed option '%s%s%s'", tok,
-				 val ? "=" : "", val ? val : "");
-		}
-	}
-	free(copy);
-	if (!err && !have_cid) {
-		snprintf(why, why_size, "no cid=N (the guest's CID, 3 or more)");
-		err = -EINVAL;
-	}
-	if (!err && !have_uds) {
-		snprintf(why, why_size, "no uds=PATH (the host socket)");
-		err = -EINVAL;
-	}
-	return err;
+	(void)unused;
+	return vsock_cid_check(cid, why, why_size);
 }
+
+/* The path must leave room for "_<port>" in a sockaddr_un. */
+static int uds_rule(const char *path, uint64_t unused, char *why, size_t why_size)
+{
+	size_t max = sizeof(((struct vsock_config *)0)->uds) - 1 - PORT_SUFFIX_MAX;
+
+	(void)unused;
+	if (strlen(path) <= max)
+		return 0;
+	snprintf(why, why_size,
+		 "uds path is %zu bytes long; at most %zu fit in a unix socket address with a "
+		 "_PORT suffix",
+		 strlen(path), max);
+	return -EINVAL;
+}
+
+static const struct field vsock_field_list[] = {
+	{ .cli = "cid",
+	  .json = "guest_cid",
+	  .type = FIELD_U32,
+	  .offset = offsetof(struct vsock_config, cid),
+	  .has = FIELD_NO_HAS,
+	  .max = UINT64_MAX,
+	  .cli_max = UINT32_MAX,
+	  .required = true,
+	  .missing = "no cid=N (the guest's CID, 3 or more)",
+	  .bad = "cid '{}' is not a number up to 4294967294",
+	  .check = cid_rule,
+	  .check_prefix = "cid " },
+	{ .cli = "uds",
+	  .json = "uds_path",
+	  .type = FIELD_PATH,
+	  .offset = offsetof(struct vsock_config, uds),
+	  .has = FIELD_NO_HAS,
+	  .size = sizeof(((struct vsock_config *)0)->uds),
+	  .required = true,
+	  .access = FIELD_ACCESS_SOCKET_CREATE,
+	  .missing = "no uds=PATH (the host socket)",
+	  .empty = "uds= needs a socket path",
+	  .check = uds_rule },
+};
+
+const struct field_set vsock_fields = {
+	.name = "vsock",
+	.fields = vsock_field_list,
+	.n = sizeof(vsock_field_list) / sizeof(vsock_field_list[0]),
+	.size = sizeof(struct vsock_config),
+	.unknown = "unknown or malformed option '{}'",
+	.once = true,
+};
 
 static bool dev_live(struct virtio_vsock *v)
 {
@@ -289,3 +281,48 @@ void virtio_vsock_destroy(struct virtio_vsock *v)
 	virtio_mmio_destroy(&v->dev);
 	free(v);
 }
+
+/* --- the device kind ------------------------------------------------------- */
+
+static int vsock_create(void **dev, const void *cfg, const struct device_env *env)
+{
+	struct virtio_vsock *v = NULL;
+	int err = virtio_vsock_create(&v, cfg, env->venv, env->base, env->irq);
+
+	*dev = v;
+	return err;
+}
+
+static void vsock_destroy(void *dev)
+{
+	virtio_vsock_destroy(dev);
+}
+
+static int vsock_host_paths(const void *cfg, struct device_path *out, int max)
+{
+	const struct vsock_config *c = cfg;
+
+	if (max < 1 || !c->uds[0])
+		return 0;
+	out[0] = (struct device_path){ .what = "vsock socket",
+				       .path = c->uds,
+				       .access = FIELD_ACCESS_SOCKET_CREATE };
+	return 1;
+}
+
+_Static_assert(sizeof(struct vsock_config) <= DEVICE_CONFIG_MAX, "DEVICE_CONFIG_MAX");
+
+const struct device_kind virtio_vsock_kind = {
+	.name = "vsock",
+	.option = "vsock",
+	.usage = "cid=N,uds=PATH",
+	.api_path = "vsock",
+	.config_key = "vsock",
+	.metrics = "vsock",
+	.max = 1,
+	.too_many = "only one vsock device",
+	.fields = &vsock_fields,
+	.create = vsock_create,
+	.destroy = vsock_destroy,
+	.host_paths = vsock_host_paths,
+};

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/un.h>
 
+#include "core/fields.h"
 #include "devices/virtio/virtio_mmio.h"
 
 struct vsock_config {
@@ -14,8 +15,11 @@ struct vsock_config {
 	char uds[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 
-/* Parses "cid=N,uds=PATH"; -EINVAL with the reason in why. */
-int vsock_config_parse(const char *spec, struct vsock_config *c, char *why, size_t why_size);
+/* The fields (core/fields.h): cid and uds on the CLI, guest_cid and
+ * uds_path in JSON. */
+extern const struct field_set vsock_fields;
+struct device_kind;
+extern const struct device_kind virtio_vsock_kind;
 
 /* The guest CID rule of every front-end: 3 to 4294967294 (0-2 are the
  * hypervisor, local and host; 4294967295 is VMADDR_CID_ANY). -EINVAL with the

@@ -1,16 +1,18 @@
 /* `volt run`: the friendly CLI over vm_create()/vm_run(). */
-#include "vmm/vm.h"
+#include "cli/commands.h"
 
 #include "arch/x86/cpuid.h"
 #include "arch/x86/layout.h"
 #include "cli/common_opts.h"
 #include "cli/run_opts.h"
 #include "core/host.h"
+#include "devices/device_table.h"
 #include "kernel/kernel.h"
 #include "kernel/rootfs.h"
 #include "sandbox/sandbox.h"
 #include "util/log.h"
 #include "util/parse.h"
+#include "vmm/vm.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -57,6 +59,29 @@ static int use_guest_kit(struct vm_config *cfg, char *kernel, size_t ksize, char
 	return 0;
 }
 
+/* A device option (--drive, --net...): a device of kind k, parsed through
+ * its fields (devices/device_table.h). */
+static int device_option(struct vm_config *cfg, const struct device_kind *k, const char *spec)
+{
+	struct device_config *d;
+	char why[256];
+	int err;
+
+	d = malloc(sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	err = device_config_from_spec(k, spec, d, why, sizeof(why));
+	if (!err)
+		err = device_list_add(cfg->devices, &cfg->ndevices, VM_MAX_VIRTIO, d, why,
+				      sizeof(why));
+	free(d);
+	if (err && spec)
+		pr_err("--%s '%s': %s", k->option, spec, why);
+	else if (err)
+		pr_err("--%s: %s", k->option, why);
+	return err;
+}
+
 int run_cmd(int argc, char **argv, const struct timespec *started)
 {
 	struct option longopts[CLI_OPT_MAX + 1];
@@ -71,7 +96,8 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 	};
 	char kernel[PATH_MAX], initrd[PATH_MAX];
 	unsigned int ncpus;
-	char why[160];
+	const struct device_config *bad;
+	char why[256];
 	struct vm *vm;
 	int c, err;
 
@@ -84,6 +110,11 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 		if (err <= 0) {
 			if (err)
 				return err;
+			continue;
+		}
+		if (c >= CLI_DEVICE_CODE && c < CLI_DEVICE_CODE + device_table_len) {
+			if (device_option(&cfg, device_table[c - CLI_DEVICE_CODE], optarg))
+				return -EINVAL;
 			continue;
 		}
 		switch (c) {
@@ -133,56 +164,6 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 				return -EINVAL;
 			}
 			break;
-		case 'd':
-			if (cfg.ndrives == VM_MAX_DRIVES) {
-				pr_err("--drive: at most %d drives", VM_MAX_DRIVES);
-				return -EINVAL;
-			}
-			if (blk_config_parse(optarg, &cfg.drives[cfg.ndrives], why, sizeof(why))) {
-				pr_err("--drive '%s': %s", optarg, why);
-				return -EINVAL;
-			}
-			/* Ids name drives, as the API's drive_id does: one each. */
-			for (int i = 0; cfg.drives[cfg.ndrives].id[0] && i < cfg.ndrives; i++)
-				if (!strcmp(cfg.drives[i].id, cfg.drives[cfg.ndrives].id)) {
-					pr_err("--drive '%s': id '%s' is already another --drive's",
-					       optarg, cfg.drives[i].id);
-					return -EINVAL;
-				}
-			cfg.ndrives++;
-			break;
-		case 'r':
-			cfg.rng = true;
-			break;
-		case 'N':
-			if (cfg.nnets == VM_MAX_NETS) {
-				pr_err("--net: at most %d network interfaces", VM_MAX_NETS);
-				return -EINVAL;
-			}
-			if (net_config_parse(optarg, &cfg.nets[cfg.nnets], why, sizeof(why))) {
-				pr_err("--net '%s': %s", optarg, why);
-				return -EINVAL;
-			}
-			cfg.nnets++;
-			break;
-		case 'V':
-			if (cfg.has_vsock ||
-			    vsock_config_parse(optarg, &cfg.vsock, why, sizeof(why))) {
-				pr_err("--vsock '%s': %s", optarg,
-				       cfg.has_vsock ? "only one vsock device" : why);
-				return -EINVAL;
-			}
-			cfg.has_vsock = true;
-			break;
-		case 'B':
-			if (cfg.has_balloon ||
-			    balloon_config_parse(optarg, &cfg.balloon, why, sizeof(why))) {
-				pr_err("--balloon '%s': %s", optarg,
-				       cfg.has_balloon ? "only one balloon" : why);
-				return -EINVAL;
-			}
-			cfg.has_balloon = true;
-			break;
 		case 'h':
 			run_usage(stdout);
 			return 0;
@@ -197,9 +178,10 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 		return -EINVAL;
 	}
 	cfg.boot_timer = common.boot_timer;
-	if (cfg.has_balloon &&
-	    balloon_size_check(cfg.balloon.mib, cfg.mem_size, why, sizeof(why))) {
-		pr_err("--balloon: %s (--mem)", why);
+	if (device_list_validate(cfg.devices, cfg.ndevices,
+				 &(struct device_vm_facts){ .mem_size = cfg.mem_size }, &bad, why,
+				 sizeof(why))) {
+		pr_err("--%s: %s (--mem)", bad->kind->option, why);
 		return -EINVAL;
 	}
 	if (!cfg.kernel &&

@@ -1,0 +1,89 @@
+/* A device kind, described once: its name, the front-ends' names for it (CLI
+ * option, API path, config file key), its configuration fields
+ * (core/fields.h), how a device is created from a configuration and
+ * destroyed, the host paths it needs, its metrics section, and the slots the
+ * snapshot code fills in. Each device's own .c defines its `const struct
+ * device_kind`; devices/device_table.c lists them. Front-ends, the VM, the
+ * sandbox and the jailer loop over device_table[] instead of naming devices.
+ *
+ * A configuration lives in a struct device_config: the kind and DEVICE_CONFIG_MAX
+ * bytes holding the kind's configuration struct (fields->size bytes). */
+#ifndef VOLT_DEVICES_DEVICE_KIND_H
+#define VOLT_DEVICES_DEVICE_KIND_H
+
+#include <stdalign.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/fields.h"
+
+struct virtio_env;
+/* Defined by the snapshot code (core/snap.h). */
+struct snap_writer;
+struct snap_reader;
+
+/* The largest configuration struct of any kind (virtio-blk's path is 4 KiB). */
+#define DEVICE_CONFIG_MAX 4608
+
+struct device_kind;
+
+struct device_config {
+	const struct device_kind *kind;
+	alignas(max_align_t) unsigned char data[DEVICE_CONFIG_MAX];
+};
+
+/* A host path a configured device opens or creates, and how. */
+struct device_path {
+	const char *what; /* for messages: "drive" */
+	const char *path;
+	enum field_access access; /* READ_WRITE is READ for a read-only drive */
+};
+
+/* What create() gets besides the configuration: the transport's environment
+ * and the MMIO window and interrupt the VM chose. */
+struct device_env {
+	const struct virtio_env *venv;
+	uint64_t base;
+	uint32_t irq;
+};
+
+/* Facts about the VM that validate() checks a configuration against. */
+struct device_vm_facts {
+	uint64_t mem_size; /* bytes */
+};
+
+struct device_kind {
+	const char *name;	/* "blk": logs, metrics */
+	const char *option;	/* "drive": the CLI's --drive */
+	const char *usage;	/* the CLI's syntax: "path=FILE[,ro]..." (NULL: a bare flag) */
+	const char *api_path;	/* "drives": PUT /drives/{id}; NULL: none */
+	const char *config_key; /* the config file's key: "drives" */
+	const char *metrics;	/* the metrics section: "block" */
+	int max;		/* devices of this kind in one VM */
+	const char *too_many;	/* the CLI's words past max: "at most 8 drives" */
+	const struct field_set *fields; /* NULL: no configuration (--rng) */
+
+	/* Rules across fields or against the VM (after the fields parsed):
+	 * 0, or -EINVAL with the reason in why. May be NULL. */
+	int (*validate)(const void *cfg, const struct device_vm_facts *vm, char *why,
+			size_t why_size);
+	/* Rules across devices: cfg is the new one, list[0..n-1] those already
+	 * configured (of every kind): "id 'a' is already another --drive's".
+	 * May be NULL. */
+	int (*conflict)(const void *cfg, const struct device_config *list, int n, char *why,
+			size_t why_size);
+	/* Opens what the configuration names (logging errors) and plugs the device in. */
+	int (*create)(void **dev, const void *cfg, const struct device_env *env);
+	void (*destroy)(void *dev);
+	/* The host paths cfg names; returns how many were written (at most max). */
+	int (*host_paths)(const void *cfg, struct device_path *out, int max);
+
+	/* Snapshots (not yet implemented by any kind: NULL). save() writes the
+	 * device's state after the VM is paused; restore() reads it into a device
+	 * created from the same configuration, before the VM runs. 0 or -errno. */
+	int (*save)(void *dev, struct snap_writer *w);
+	int (*restore)(void *dev, struct snap_reader *r);
+};
+
+#endif
