@@ -136,10 +136,10 @@ static int config_device(const struct device_kind *k, json_t *obj, struct rewrit
 		json_decref(mine);
 		return -ENOMEM;
 	}
-	json_object_foreach(obj, key, v)
-		for (size_t i = 0; i < k->fields->n; i++)
-			if (k->fields->fields[i].json && !strcmp(k->fields->fields[i].json, key))
-				json_object_set(mine, key, v);
+	json_object_foreach(obj, key, v) for (size_t i = 0; i < k->fields->n;
+					      i++) if (k->fields->fields[i].json &&
+						       !strcmp(k->fields->fields[i].json, key))
+		json_object_set(mine, key, v);
 	r->npaths = 0;
 	if (!device_config_from_json(k, k->config_key, mine, NULL, d, reason, sizeof(reason)) &&
 	    k->host_paths)
