@@ -119,6 +119,14 @@ int cli_json_rewrite_path(json_t *obj, const char *key, enum cli_path kind, cli_
 	return err;
 }
 
+static bool has_json_key(const struct field_set *set, const char *key)
+{
+	for (size_t i = 0; i < set->n; i++)
+		if (set->fields[i].json && !strcmp(set->fields[i].json, key))
+			return true;
+	return false;
+}
+
 /* One device object of a configuration document. Keys that are not the
  * device's fields (drive_id, rate limiters...) are left out of the parse
  * that finds what the configuration needs. */
@@ -136,10 +144,11 @@ static int config_device(const struct device_kind *k, json_t *obj, struct rewrit
 		json_decref(mine);
 		return -ENOMEM;
 	}
-	json_object_foreach(obj, key, v) for (size_t i = 0; i < k->fields->n;
-					      i++) if (k->fields->fields[i].json &&
-						       !strcmp(k->fields->fields[i].json, key))
-		json_object_set(mine, key, v);
+	json_object_foreach(obj, key, v)
+	{
+		if (has_json_key(k->fields, key))
+			json_object_set(mine, key, v);
+	}
 	r->npaths = 0;
 	if (!device_config_from_json(k, k->config_key, mine, NULL, d, reason, sizeof(reason)) &&
 	    k->host_paths)
