@@ -24,8 +24,7 @@
 #include "cli/common_opts.h"
 #include "cli/jail_plan.h"
 #include "cli/opt.h"
-#include "kernel/kernel.h"
-#include "kernel/rootfs.h"
+#include "kernel/guest_kit.h"
 #include "sandbox/jail.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -238,29 +237,6 @@ static int parse_opts(int argc, char **argv, struct jail_opts *o, int *first_run
 	return 0;
 }
 
-/* Where the guest kit lives, for a jail without --kernel / --initrd. */
-static int find_guest_kit(char *kernel, size_t ksize, char *initrd, size_t isize)
-{
-	struct rootfs_opts ro = { .format = rootfs_default_format() };
-	struct kernel_spec spec;
-	struct kernel_entry e;
-	int err;
-
-	err = kernel_spec_resolve(&spec, NULL, NULL, NULL, false);
-	if (err)
-		return err;
-	err = kernel_find(&spec, &e);
-	kernel_spec_free(&spec);
-	if (err) {
-		pr_err("no --kernel, and the guest kit's kernel is not built: run "
-		       "'volt kernel build' first");
-		return err;
-	}
-	if (kernel_entry_path(&e, "vmlinux", kernel, ksize))
-		return -ENAMETOOLONG;
-	return initrd ? rootfs_get(&ro, initrd, isize) : 0;
-}
-
 /* --config-file, read and checked outside the jail with the API's parser,
  * its files added to the plan, rewritten to jail paths into *text. */
 static int load_config(struct jail_plan *p, char **text)
@@ -341,8 +317,8 @@ int jail_cmd(int argc, char **argv)
 	}
 	if (!api && !plan.has_kernel) {
 		/* As volt run would: the guest kit, found outside the jail. */
-		err = find_guest_kit(kernel, sizeof(kernel), plan.has_initrd ? NULL : initrd,
-				     sizeof(initrd));
+		err = guest_kit_paths(false, kernel, sizeof(kernel),
+				      plan.has_initrd ? NULL : initrd, sizeof(initrd));
 		if (err)
 			goto out;
 		run_argv[nrun++] = "--kernel";

@@ -7,14 +7,14 @@
 #include "cli/run_opts.h"
 #include "core/host.h"
 #include "devices/device_table.h"
-#include "kernel/kernel.h"
-#include "kernel/rootfs.h"
+#include "kernel/guest_kit.h"
 #include "sandbox/sandbox.h"
 #include "util/log.h"
 #include "util/parse.h"
 #include "vmm/vm.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,33 +29,13 @@
 static int use_guest_kit(struct vm_config *cfg, char *kernel, size_t ksize, char *initrd,
 			 size_t isize)
 {
-	struct kernel_build_opts bo = { 0 };
-	struct rootfs_opts ro = { .format = rootfs_default_format() };
-	struct kernel_spec spec;
-	struct kernel_entry e;
-	int err;
+	int err = guest_kit_paths(true, kernel, ksize, cfg->initrd ? NULL : initrd, isize);
 
-	err = kernel_spec_resolve(&spec, NULL, NULL, NULL, false);
 	if (err)
 		return err;
-	err = kernel_find(&spec, &e);
-	if (err) {
-		fprintf(stderr, "[volt] building the guest kit's kernel first (once)\n");
-		kernel_spec_free(&spec);
-		err = kernel_spec_resolve(&spec, NULL, NULL, NULL, true);
-		if (!err)
-			err = kernel_build(&spec, &bo, &e);
-	}
-	kernel_spec_free(&spec);
-	if (err || kernel_entry_path(&e, "vmlinux", kernel, ksize))
-		return err ? err : -ENAMETOOLONG;
 	cfg->kernel = kernel;
-	if (!cfg->initrd) {
-		err = rootfs_get(&ro, initrd, isize);
-		if (err)
-			return err;
+	if (!cfg->initrd)
 		cfg->initrd = initrd;
-	}
 	return 0;
 }
 
