@@ -47,27 +47,6 @@ static int fail(char *why, size_t why_size, const char *fmt, ...)
 	return -EINVAL;
 }
 
-static const char *json_type_name(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return "an array";
-	case JSON_STRING:
-		return "a string";
-	case JSON_INTEGER:
-		return "an integer";
-	case JSON_REAL:
-		return "a number";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "a boolean";
-	default:
-		return "null";
-	}
-}
-
 static int fields_get(const char *obj, json_t *j, const struct api_field *f, size_t n, char *why,
 		      size_t why_size)
 {
@@ -77,7 +56,7 @@ static int fields_get(const char *obj, json_t *j, const struct api_field *f, siz
 
 	if (!json_is_object(j))
 		return fail(why, why_size, "%s: expected a JSON object, got %s", obj,
-			    j ? json_type_name(j) : "nothing");
+			    j ? fields_json_type(j) : "nothing");
 	json_object_foreach(j, key, v)
 	{
 		for (i = 0; i < n && strcmp(key, f[i].name); i++)
@@ -98,7 +77,7 @@ static int fields_get(const char *obj, json_t *j, const struct api_field *f, siz
 		case F_STR:
 			if (!json_is_string(v))
 				return fail(why, why_size, "%s: %s: expected a string, got %s", obj,
-					    f[i].name, json_type_name(v));
+					    f[i].name, fields_json_type(v));
 			if (json_string_length(v) >= f[i].size)
 				return fail(why, why_size, "%s: %s: longer than %zu bytes", obj,
 					    f[i].name, f[i].size - 1);
@@ -112,17 +91,17 @@ static int fields_get(const char *obj, json_t *j, const struct api_field *f, siz
 		case F_ANY_STR:
 			if (!json_is_string(v))
 				return fail(why, why_size, "%s: %s: expected a string, got %s", obj,
-					    f[i].name, json_type_name(v));
+					    f[i].name, fields_json_type(v));
 			break;
 		case F_BOOL:
 			if (!json_is_boolean(v))
 				return fail(why, why_size, "%s: %s: expected a boolean, got %s",
-					    obj, f[i].name, json_type_name(v));
+					    obj, f[i].name, fields_json_type(v));
 			break;
 		case F_UINT:
 			if (!json_is_integer(v))
 				return fail(why, why_size, "%s: %s: expected an integer, got %s",
-					    obj, f[i].name, json_type_name(v));
+					    obj, f[i].name, fields_json_type(v));
 			if (json_integer_value(v) < 0 ||
 			    (uint64_t)json_integer_value(v) < f[i].min ||
 			    (uint64_t)json_integer_value(v) > f[i].max)
@@ -301,7 +280,7 @@ static int split_keys(json_t *j, const char *const *api_keys, json_t **api, json
 	*api = *dev = NULL;
 	if (!json_is_object(j))
 		return fail(why, why_size, "%s: expected a JSON object, got %s", obj,
-			    j ? json_type_name(j) : "nothing");
+			    j ? fields_json_type(j) : "nothing");
 	*api = json_object();
 	*dev = json_object();
 	if (!*api || !*dev)
@@ -760,7 +739,7 @@ static int device_sections(struct api_config *c, json_t *root, char *why, size_t
 		}
 		if (!json_is_array(v))
 			return fail(why, why_size, "%s: expected an array, got %s",
-				    kind->config_key, json_type_name(v));
+				    kind->config_key, fields_json_type(v));
 		json_array_foreach(v, i, e)
 		{
 			if (!err)
@@ -779,7 +758,7 @@ int api_config_from_json(struct api_config *out, json_t *root, char *why, size_t
 
 	if (!json_is_object(root))
 		return fail(why, why_size, "configuration: expected a JSON object, got %s",
-			    json_type_name(root));
+			    fields_json_type(root));
 	json_object_foreach(root, key, v)
 	{
 		if (!known_section(key))

@@ -46,6 +46,11 @@ const struct device_kind *device_kind_by_api_path(const char *api_path)
 	return find(offsetof(struct device_kind, api_path), api_path);
 }
 
+const struct device_kind *device_kind_by_config_key(const char *config_key)
+{
+	return find(offsetof(struct device_kind, config_key), config_key);
+}
+
 int device_config_from_spec(const struct device_kind *k, const char *spec,
 			    struct device_config *out, char *why, size_t why_size)
 {

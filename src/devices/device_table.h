@@ -19,6 +19,7 @@ extern const int device_table_len;
 const struct device_kind *device_kind_by_name(const char *name);
 const struct device_kind *device_kind_by_option(const char *option);
 const struct device_kind *device_kind_by_api_path(const char *api_path);
+const struct device_kind *device_kind_by_config_key(const char *config_key);
 
 /* A CLI spec (NULL for a kind without fields) into *out. -EINVAL with the
  * reason in why, in the device's words; the caller adds its own. */

@@ -31,6 +31,7 @@ Test(device_table, every_kind_once_with_its_names)
 		cr_assert_eq(k, device_table[i], "--%s: table order is the guest's order",
 			     options[i]);
 		cr_assert_eq(device_kind_by_api_path(api[i]), k, "%s", api[i]);
+		cr_assert_eq(device_kind_by_config_key(api[i]), k, "%s", api[i]);
 		cr_assert_eq(device_kind_by_name(k->name), k);
 		cr_assert_not_null(k->create);
 		cr_assert_not_null(k->destroy);
