@@ -1,7 +1,8 @@
 /* Guest RAM: one anonymous MAP_NORESERVE mapping split around an MMIO hole
  * (the architecture names it: arch/x86/layout.h). RAM below the hole is
- * guest-physical [0, low); the rest continues at the hole's end. Every access to guest memory goes through gpa_to_hva(), which checks
- * that the whole range lies inside one RAM region (no wrap-around). */
+ * guest-physical [0, low); the rest continues at the hole's end. Every
+ * access to guest memory goes through gpa_to_hva(), which checks that the
+ * whole range lies inside one RAM region (no wrap-around). */
 #ifndef VOLT_CORE_GUEST_MEM_H
 #define VOLT_CORE_GUEST_MEM_H
 
