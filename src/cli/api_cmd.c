@@ -12,6 +12,7 @@
 #include "cli/common_opts.h"
 #include "core/host.h"
 #include "core/metrics.h"
+#include "devices/device_table.h"
 #include "sandbox/sandbox.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -391,6 +392,11 @@ int api_main(int argc, char **argv, const struct timespec *started)
 	(void)show_level;
 	log_set_options(true, show_origin);
 	if (log_path && (err = log_open(log_path)))
+		return err;
+	/* Before any line is written (--metrics-path, PUT /metrics, the config
+	 * file): the devices' sections are in every line. */
+	err = device_table_register_metrics();
+	if (err)
 		return err;
 	if (metrics_path && (err = metrics_open(metrics_path)))
 		return err;

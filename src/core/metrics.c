@@ -1,6 +1,7 @@
-/* Metrics lines: a table names every counter of struct volt_metrics with its
- * section and whether it is a gauge; a flush walks it, exchanging the deltas
- * with 0, and writes the JSON object with a single write(). */
+/* Metrics lines: sections (a name and a table of counters: name, offset,
+ * gauge or delta), the VMM's own around those registered by the devices; a
+ * flush walks them, exchanging the deltas with 0, and writes the JSON object
+ * with a single write(). */
 #include "core/metrics.h"
 
 #include "core/event_loop.h"
@@ -25,87 +26,80 @@
 
 struct volt_metrics volt_metrics;
 
-struct field {
-	const char *section, *name;
-	size_t off;
-	bool gauge;
-};
-
-#define F(sec, f, g)                                              \
-	{                                                         \
-#sec, #f, offsetof(struct volt_metrics, sec.f), g \
+#define F(sec, f, g)                                        \
+	{                                                   \
+#f, offsetof(struct volt_metrics, sec.f), g \
 	}
 #define D(sec, f) F(sec, f, false)
 #define G(sec, f) F(sec, f, true)
 
-/* In struct order; a section's fields must be consecutive. */
-static const struct field fields[] = {
+/* The VMM's sections: base &volt_metrics, offsets from there. */
+static const struct metric_field api_server_fields[] = {
 	G(api_server, process_startup_time_us),
 	G(api_server, process_startup_time_cpu_us),
-	D(api, requests),
-	D(api, fails),
-	D(api, pause_count),
-	D(api, resume_count),
-	D(api, actions_count),
+};
+static const struct metric_field api_fields[] = {
+	D(api, requests),     D(api, fails),	     D(api, pause_count),
+	D(api, resume_count), D(api, actions_count),
+};
+static const struct metric_field vmm_fields[] = {
 	G(vmm, boot_time_us),
 	G(vmm, boot_time_cpu_us),
-	D(vcpu, exit_io_in),
-	D(vcpu, exit_io_out),
-	D(vcpu, exit_mmio_read),
-	D(vcpu, exit_mmio_write),
-	D(vcpu, failures),
-	D(block, queue_event_count),
-	D(block, read_count),
-	D(block, write_count),
-	D(block, flush_count),
-	D(block, read_bytes),
-	D(block, write_bytes),
-	D(block, invalid_reqs_count),
-	D(block, execute_fails),
-	D(net, rx_queue_event_count),
-	D(net, tx_queue_event_count),
-	D(net, rx_tap_event_count),
-	D(net, rx_packets_count),
-	D(net, rx_bytes_count),
-	D(net, tx_packets_count),
-	D(net, tx_bytes_count),
-	D(net, rx_fails),
-	D(net, tx_fails),
-	D(net, no_rx_avail_buffer),
-	D(net, tap_read_fails),
-	D(vsock, rx_packets_count),
-	D(vsock, rx_bytes_count),
-	D(vsock, tx_packets_count),
-	D(vsock, tx_bytes_count),
-	D(vsock, conns_added),
-	D(vsock, conns_removed),
-	D(vsock, rx_queue_event_count),
-	D(vsock, tx_queue_event_count),
-	D(balloon, inflate_count),
-	D(balloon, deflate_count),
-	D(balloon, stats_updates_count),
-	D(entropy, entropy_event_count),
-	D(entropy, entropy_bytes),
-	D(entropy, host_rng_fails),
+};
+static const struct metric_field vcpu_fields[] = {
+	D(vcpu, exit_io_in),	  D(vcpu, exit_io_out), D(vcpu, exit_mmio_read),
+	D(vcpu, exit_mmio_write), D(vcpu, failures),
+};
+static const struct metric_field uart_fields[] = {
 	D(uart, read_count),
 	D(uart, write_count),
 	D(uart, missed_read_count),
-	D(i8042, read_count),
-	D(i8042, write_count),
-	D(i8042, missed_read_count),
-	D(i8042, missed_write_count),
-	D(i8042, reset_count),
-	D(i8042, error_count),
+};
+static const struct metric_field i8042_fields[] = {
+	D(i8042, read_count),	      D(i8042, write_count), D(i8042, missed_read_count),
+	D(i8042, missed_write_count), D(i8042, reset_count), D(i8042, error_count),
+};
+static const struct metric_field logger_fields[] = {
 	D(logger, missed_metrics_count),
 	D(logger, metrics_fails),
 	D(logger, missed_log_count),
 };
 
-/* A counter added to the struct but not to the table would never be written. */
-_Static_assert(sizeof(fields) / sizeof(fields[0]) * sizeof(metric_t) == sizeof(struct volt_metrics),
-	       "every field of struct volt_metrics needs a line in fields[]");
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#define SECTION(sec)                                                   \
+	{                                                              \
+#sec, &volt_metrics, sec##_fields, NELEM(sec##_fields) \
+	}
 
+/* Firecracker's order: the VMM's sections, the devices', the legacy devices
+ * and the logger. */
+static const struct metrics_section head[] = {
+	SECTION(api_server),
+	SECTION(api),
+	SECTION(vmm),
+	SECTION(vcpu),
+};
+static const struct metrics_section tail[] = {
+	SECTION(uart),
+	SECTION(i8042),
+	SECTION(logger),
+};
+
+#define CORE_COUNTERS                                                                            \
+	(NELEM(api_server_fields) + NELEM(api_fields) + NELEM(vmm_fields) + NELEM(vcpu_fields) + \
+	 NELEM(uart_fields) + NELEM(i8042_fields) + NELEM(logger_fields))
+
+/* A counter added to the struct but not to a table would never be written. */
+_Static_assert(CORE_COUNTERS * sizeof(metric_t) == sizeof(struct volt_metrics),
+	       "every field of struct volt_metrics needs a line in a section");
+
+/* lock guards the destination, the registered sections and taken[]; the
+ * counters themselves are atomics that need none. */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static const struct metrics_section *registered[METRICS_MAX_SECTIONS];
+static size_t nregistered, registered_counters;
+/* The values one line took (deltas reset): given back if it is not written. */
+static uint64_t taken[CORE_COUNTERS + METRICS_MAX_COUNTERS];
 static int out_fd = -1;
 static bool out_is_fifo;
 static int timer_fd = -1;
@@ -121,70 +115,141 @@ uint64_t metrics_us_since(const struct timespec *start)
 	return us > 0 ? (uint64_t)us : 0;
 }
 
-static metric_t *field_ptr(const struct field *f)
+static metric_t *counter(const struct metrics_section *s, size_t i)
 {
-	return (metric_t *)((char *)&volt_metrics + f->off);
+	return (metric_t *)((char *)s->base + s->fields[i].off);
 }
 
-#define NFIELDS (sizeof(fields) / sizeof(fields[0]))
-
-/* Takes the values (resetting the deltas) into vals and formats them. */
-static char *render(uint64_t *vals)
+int metrics_register(const struct metrics_section *s)
 {
-	json_t *root = json_object(), *sec = NULL;
-	const char *sec_name = NULL;
-	struct timespec now;
-	char *line = NULL;
+	size_t i;
+	int err = 0;
+
+	pthread_mutex_lock(&lock);
+	for (i = 0; i < nregistered && !err; i++)
+		if (registered[i] == s || !strcmp(registered[i]->name, s->name))
+			err = -EEXIST;
+	for (i = 0; i < NELEM(head) && !err; i++)
+		if (!strcmp(head[i].name, s->name))
+			err = -EEXIST;
+	for (i = 0; i < NELEM(tail) && !err; i++)
+		if (!strcmp(tail[i].name, s->name))
+			err = -EEXIST;
+	if (!err && (nregistered == METRICS_MAX_SECTIONS ||
+		     s->n > METRICS_MAX_COUNTERS - registered_counters))
+		err = -ENOSPC;
+	if (!err) {
+		registered[nregistered++] = s;
+		registered_counters += s->n;
+	}
+	pthread_mutex_unlock(&lock);
+	return err;
+}
+
+/* Calls fn on every section, in the line's order; under lock. */
+static bool each_section(bool (*fn)(const struct metrics_section *s, void *ctx), void *ctx)
+{
 	size_t i;
 
-	METRICS_ADD(logger.missed_log_count, log_take_missed());
-	for (i = 0; i < NFIELDS; i++)
-		vals[i] = fields[i].gauge ? atomic_load_explicit(field_ptr(&fields[i]),
-								 memory_order_relaxed)
-					  : atomic_exchange_explicit(field_ptr(&fields[i]), 0,
-								     memory_order_relaxed);
-	if (!root)
-		return NULL;
-	clock_gettime(CLOCK_REALTIME, &now);
-	json_object_set_new(root, "utc_timestamp_ms",
-			    json_integer((json_int_t)now.tv_sec * 1000 + now.tv_nsec / 1000000));
-	for (i = 0; i < NFIELDS; i++) {
-		const struct field *f = &fields[i];
+	for (i = 0; i < NELEM(head); i++)
+		if (!fn(&head[i], ctx))
+			return false;
+	for (i = 0; i < nregistered; i++)
+		if (!fn(registered[i], ctx))
+			return false;
+	for (i = 0; i < NELEM(tail); i++)
+		if (!fn(&tail[i], ctx))
+			return false;
+	return true;
+}
 
-		if (!sec_name || strcmp(sec_name, f->section)) {
-			sec = json_object();
-			if (!sec || json_object_set_new(root, f->section, sec))
-				goto out;
-			sec_name = f->section;
-		}
-		/* jansson's integers are signed 64-bit; counters never get there. */
-		if (json_object_set_new(
-			    sec, f->name,
-			    json_integer(vals[i] > INT64_MAX ? INT64_MAX : (json_int_t)vals[i])))
-			goto out;
-	}
-	line = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
-out:
-	json_decref(root);
-	return line;
+/* Takes the section's values into taken[*pos...], resetting the deltas. */
+static bool take(const struct metrics_section *s, void *ctx)
+{
+	size_t *pos = ctx, i;
+
+	for (i = 0; i < s->n; i++)
+		taken[(*pos)++] =
+			s->fields[i].gauge
+				? atomic_load_explicit(counter(s, i), memory_order_relaxed)
+				: atomic_exchange_explicit(counter(s, i), 0, memory_order_relaxed);
+	return true;
 }
 
 /* A line that was not written gives its deltas back to the next one. */
-static void restore(const uint64_t *vals)
+static bool give_back(const struct metrics_section *s, void *ctx)
 {
+	size_t *pos = ctx, i;
+
+	for (i = 0; i < s->n; i++, (*pos)++)
+		if (!s->fields[i].gauge)
+			atomic_fetch_add_explicit(counter(s, i), taken[*pos], memory_order_relaxed);
+	return true;
+}
+
+struct format {
+	json_t *root;
+	size_t pos;
+};
+
+/* The section's object, from taken[]. */
+static bool format(const struct metrics_section *s, void *ctx)
+{
+	struct format *f = ctx;
+	json_t *sec = json_object();
 	size_t i;
 
-	for (i = 0; i < NFIELDS; i++)
-		if (!fields[i].gauge)
-			atomic_fetch_add_explicit(field_ptr(&fields[i]), vals[i],
-						  memory_order_relaxed);
+	if (!sec || json_object_set_new(f->root, s->name, sec))
+		return false;
+	for (i = 0; i < s->n; i++) {
+		uint64_t v = taken[f->pos++];
+
+		/* jansson's integers are signed 64-bit; counters never get there. */
+		if (json_object_set_new(sec, s->fields[i].name,
+					json_integer(v > INT64_MAX ? INT64_MAX : (json_int_t)v)))
+			return false;
+	}
+	return true;
+}
+
+/* Takes the values (resetting the deltas) into taken[] and formats them;
+ * under lock. */
+static char *render(void)
+{
+	struct format f = { .root = NULL, .pos = 0 };
+	struct timespec now;
+	char *line = NULL;
+	size_t pos = 0;
+
+	METRICS_ADD(logger.missed_log_count, log_take_missed());
+	each_section(take, &pos);
+	f.root = json_object();
+	if (!f.root)
+		return NULL;
+	clock_gettime(CLOCK_REALTIME, &now);
+	json_object_set_new(f.root, "utc_timestamp_ms",
+			    json_integer((json_int_t)now.tv_sec * 1000 + now.tv_nsec / 1000000));
+	if (each_section(format, &f))
+		line = json_dumps(f.root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(f.root);
+	return line;
+}
+
+static void restore(void)
+{
+	size_t pos = 0;
+
+	each_section(give_back, &pos);
 }
 
 char *metrics_render(void)
 {
-	uint64_t vals[NFIELDS];
+	char *line;
 
-	return render(vals);
+	pthread_mutex_lock(&lock);
+	line = render();
+	pthread_mutex_unlock(&lock);
+	return line;
 }
 
 /* Room left in the pipe, for lines longer than PIPE_BUF, which a pipe may
@@ -223,7 +288,6 @@ static int write_line(int fd, const char *buf, size_t len)
 
 int metrics_flush(void)
 {
-	uint64_t vals[NFIELDS];
 	char *line;
 	size_t len;
 	int err;
@@ -233,9 +297,9 @@ int metrics_flush(void)
 		pthread_mutex_unlock(&lock);
 		return -ENOENT;
 	}
-	line = render(vals);
+	line = render();
 	if (!line) {
-		restore(vals);
+		restore();
 		METRICS_INC(logger.metrics_fails);
 		pthread_mutex_unlock(&lock);
 		return -ENOMEM;
@@ -246,7 +310,7 @@ int metrics_flush(void)
 	free(line);
 	if (err == -EAGAIN || err == -EWOULDBLOCK) {
 		err = -EAGAIN;
-		restore(vals);
+		restore();
 		METRICS_INC(logger.missed_metrics_count);
 	} else if (err) {
 		/* Possibly written in part: giving the counts back could count twice. */

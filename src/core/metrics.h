@@ -5,16 +5,23 @@
  * Firecracker reports as "since the last flush" are reset by each flush.
  *
  * The line's sections and names follow Firecracker's (docs/metrics.md):
- * "utc_timestamp_ms", then one object per struct member below, in this order,
- * with the same names. Devices are aggregated per kind ("block", "net"): no
- * "block_<id>" sections. Gauges (startup and boot times) keep their value;
- * every other field is a delta, exchanged with 0 by the flush that writes it.
- * A line that cannot be written whole without blocking (a FIFO nobody reads
- * fast enough) is dropped and counted in logger.missed_metrics_count. */
+ * "utc_timestamp_ms", then the VMM's sections (api_server, api, vmm, vcpu),
+ * then the registered sections in the order of registration (the device
+ * table's kinds), then uart, i8042, logger. The VMM-wide counters are the
+ * members of struct volt_metrics; a device kind owns its counters and
+ * describes them in a struct metrics_section of its own, which reaches the
+ * line through metrics_register(): core knows no device. Devices are
+ * aggregated per kind: one section per kind, none per device. Gauges
+ * (startup and boot times) keep their value; every other field is a delta,
+ * exchanged with 0 by the flush that writes it. A line that cannot be
+ * written whole without blocking (a FIFO nobody reads fast enough) is
+ * dropped and counted in logger.missed_metrics_count. */
 #ifndef VOLT_CORE_METRICS_H
 #define VOLT_CORE_METRICS_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -41,37 +48,6 @@ struct volt_metrics {
 		metric_t failures; /* exits that stop the VM: internal errors, failed entry */
 	} vcpu;
 	struct {
-		metric_t queue_event_count; /* notifications of the request queue */
-		metric_t read_count, write_count, flush_count;
-		metric_t read_bytes, write_bytes;
-		metric_t invalid_reqs_count; /* malformed, unsupported or out of range */
-		metric_t execute_fails;	     /* the backing file failed a request */
-	} block;
-	struct {
-		metric_t rx_queue_event_count, tx_queue_event_count;
-		metric_t rx_tap_event_count; /* the TAP became readable */
-		metric_t rx_packets_count, rx_bytes_count;
-		metric_t tx_packets_count, tx_bytes_count;
-		metric_t rx_fails, tx_fails; /* frames dropped */
-		metric_t no_rx_avail_buffer; /* frames waited for receive buffers */
-		metric_t tap_read_fails;     /* the TAP went away */
-	} net;
-	struct {
-		metric_t rx_packets_count, rx_bytes_count; /* host -> guest */
-		metric_t tx_packets_count, tx_bytes_count; /* guest -> host */
-		metric_t conns_added, conns_removed;
-		metric_t rx_queue_event_count, tx_queue_event_count;
-	} vsock;
-	struct {
-		metric_t inflate_count, deflate_count; /* page frames */
-		metric_t stats_updates_count;
-	} balloon;
-	struct {
-		metric_t entropy_event_count; /* requests */
-		metric_t entropy_bytes;
-		metric_t host_rng_fails; /* getrandom() gave less than asked */
-	} entropy;
-	struct {
 		metric_t read_count;	    /* bytes the guest read from the receive FIFO */
 		metric_t write_count;	    /* bytes the guest transmitted */
 		metric_t missed_read_count; /* input dropped: the receive FIFO was full */
@@ -91,11 +67,56 @@ struct volt_metrics {
 
 extern struct volt_metrics volt_metrics;
 
-#define METRICS_ADD(field, n) \
-	atomic_fetch_add_explicit(&volt_metrics.field, (uint64_t)(n), memory_order_relaxed)
-#define METRICS_INC(field) METRICS_ADD(field, 1)
-#define METRICS_SET(field, v) \
-	atomic_store_explicit(&volt_metrics.field, (uint64_t)(v), memory_order_relaxed)
+/* Any metric_t: relaxed atomics, no lock, no allocation (hot paths). */
+#define METRIC_ADD(counter, n) \
+	atomic_fetch_add_explicit(&(counter), (uint64_t)(n), memory_order_relaxed)
+#define METRIC_INC(counter) METRIC_ADD(counter, 1)
+#define METRIC_SET(counter, v) \
+	atomic_store_explicit(&(counter), (uint64_t)(v), memory_order_relaxed)
+
+/* A member of struct volt_metrics: METRICS_INC(vcpu.exit_io_in). */
+#define METRICS_ADD(field, n) METRIC_ADD(volt_metrics.field, n)
+#define METRICS_INC(field)    METRICS_ADD(field, 1)
+#define METRICS_SET(field, v) METRIC_SET(volt_metrics.field, v)
+
+/* One counter of a section: its name in the line, where it is (offset from
+ * the section's base) and whether it is a gauge (kept) or a delta (reset by
+ * each flush). */
+struct metric_field {
+	const char *name;
+	size_t off;
+	bool gauge;
+};
+
+/* A struct's metric_t member as a field named after it. */
+#define METRIC_DELTA(type, member)                     \
+	{                                              \
+#member, offsetof(type, member), false \
+	}
+#define METRIC_GAUGE(type, member)                    \
+	{                                             \
+#member, offsetof(type, member), true \
+	}
+
+/* One object of the line: "name": { fields[0].name: ..., ... }, in the order
+ * of fields[]. The counters live at base (typically a static struct of
+ * metric_t in the owner's .c); the section and its fields outlive every flush
+ * (static storage). */
+struct metrics_section {
+	const char *name;
+	void *base;
+	const struct metric_field *fields;
+	size_t n;
+};
+
+/* At most this many registered sections, and counters in all. */
+#define METRICS_MAX_SECTIONS 16
+#define METRICS_MAX_COUNTERS 256
+
+/* Adds s to every line from now on, after the ones registered before.
+ * -EEXIST when s or a section of that name is already in the line,
+ * -ENOSPC past the limits above. */
+int metrics_register(const struct metrics_section *s);
 
 /* Opens path (regular file: created if missing, appended; FIFO: opened
  * non-blocking, read-write as Firecracker does, so that no reader is needed

@@ -18,6 +18,7 @@
 
 #include "core/fields.h"
 
+struct metrics_section;
 struct virtio_env;
 /* Defined by the snapshot code (core/snap.h). */
 struct snap_writer;
@@ -59,10 +60,10 @@ struct device_kind {
 	const char *usage;	/* the CLI's syntax: "path=FILE[,ro]..." (NULL: a bare flag) */
 	const char *api_path;	/* "drives": PUT /drives/{id}; NULL: none */
 	const char *config_key; /* the config file's key: "drives" */
-	const char *metrics;	/* the metrics section: "block" */
-	int max;		/* devices of this kind in one VM */
-	const char *too_many;	/* the CLI's words past max: "at most 8 drives" */
-	const struct field_set *fields; /* NULL: no configuration (--rng) */
+	const struct metrics_section *metrics; /* its section of the metrics line: "block" */
+	int max;			       /* devices of this kind in one VM */
+	const char *too_many;		       /* the CLI's words past max: "at most 8 drives" */
+	const struct field_set *fields;	       /* NULL: no configuration (--rng) */
 
 	/* Rules across fields or against the VM (after the fields parsed):
 	 * 0, or -EINVAL with the reason in why. May be NULL. */

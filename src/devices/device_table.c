@@ -1,6 +1,7 @@
 /* The device table, and the loops over it (devices/device_table.h). */
 #include "devices/device_table.h"
 
+#include "core/metrics.h"
 #include "devices/virtio/virtio_balloon.h"
 #include "devices/virtio/virtio_blk.h"
 #include "devices/virtio/virtio_net.h"
@@ -49,6 +50,20 @@ const struct device_kind *device_kind_by_api_path(const char *api_path)
 const struct device_kind *device_kind_by_config_key(const char *config_key)
 {
 	return find(offsetof(struct device_kind, config_key), config_key);
+}
+
+int device_table_register_metrics(void)
+{
+	int i, err;
+
+	for (i = 0; i < device_table_len; i++) {
+		if (!device_table[i]->metrics)
+			continue;
+		err = metrics_register(device_table[i]->metrics);
+		if (err && err != -EEXIST)
+			return err;
+	}
+	return 0;
 }
 
 int device_config_from_spec(const struct device_kind *k, const char *spec,

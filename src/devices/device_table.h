@@ -21,6 +21,12 @@ const struct device_kind *device_kind_by_option(const char *option);
 const struct device_kind *device_kind_by_api_path(const char *api_path);
 const struct device_kind *device_kind_by_config_key(const char *config_key);
 
+/* Puts every kind's metrics section in the metrics line, in the table's
+ * order (core/metrics.h), whether or not a device of the kind is configured,
+ * as Firecracker's line always has them. For whoever opens the metrics; a
+ * second call changes nothing. 0 or -errno. */
+int device_table_register_metrics(void);
+
 /* A CLI spec (NULL for a kind without fields) into *out. -EINVAL with the
  * reason in why, in the device's words; the caller adds its own. */
 int device_config_from_spec(const struct device_kind *k, const char *spec,

@@ -1,6 +1,7 @@
-/* Metrics lines: valid JSON in Firecracker's shape, deltas reset by a flush,
- * FIFOs that are never waited for. Criterion forks per test, so each test
- * starts with zeroed counters and no destination. */
+/* Metrics lines: valid JSON in Firecracker's shape (the VMM's sections and
+ * those the device table registers), deltas reset by a flush, FIFOs that are
+ * never waited for. Criterion forks per test, so each test starts with zeroed
+ * counters, no destination and only the sections setup() registers. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/metrics.h"
+#include "devices/device_table.h"
 #include "util/log.h"
 
 static char dir[] = "/tmp/volt-metrics-XXXXXX";
@@ -23,6 +25,8 @@ static void setup(void)
 	cr_assert_not_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/m", dir);
 	log_set_level(LOG_OFF);
+	/* As the API command does before it opens the metrics. */
+	cr_assert_eq(device_table_register_metrics(), 0);
 }
 
 static void teardown(void)
@@ -50,6 +54,23 @@ static json_int_t get(json_t *j, const char *sec, const char *name)
 
 	cr_assert(json_is_integer(v), "%s.%s missing", sec, name);
 	return json_integer_value(v);
+}
+
+/* A device kind's counter, found as the line finds it: through the table. */
+static void device_add(const char *sec, const char *name, uint64_t n)
+{
+	for (int i = 0; i < device_table_len; i++) {
+		const struct metrics_section *m = device_table[i]->metrics;
+
+		if (!m || strcmp(m->name, sec))
+			continue;
+		for (size_t f = 0; f < m->n; f++)
+			if (!strcmp(m->fields[f].name, name)) {
+				METRIC_ADD(*(metric_t *)((char *)m->base + m->fields[f].off), n);
+				return;
+			}
+	}
+	cr_assert_fail("no counter %s.%s in the device table", sec, name);
 }
 
 /* Every line of the file, parsed. */
@@ -81,8 +102,8 @@ Test(metrics, line_is_firecracker_shaped_json)
 
 	cr_assert_eq(metrics_flush(), -ENOENT, "nowhere to write yet");
 	cr_assert_eq(metrics_open(path), 0, "a missing file is created");
-	METRICS_ADD(block.read_count, 3);
-	METRICS_ADD(net.tx_bytes_count, 1500);
+	device_add("block", "read_count", 3);
+	device_add("net", "tx_bytes_count", 1500);
 	METRICS_INC(vcpu.exit_io_out);
 	METRICS_SET(vmm.boot_time_us, 123456);
 	cr_assert_eq(metrics_flush(), 0);
@@ -110,10 +131,10 @@ Test(metrics, deltas_reset_gauges_stay)
 	json_t *lines[4];
 
 	cr_assert_eq(metrics_open(path), 0);
-	METRICS_ADD(vsock.rx_bytes_count, 10);
+	device_add("vsock", "rx_bytes_count", 10);
 	METRICS_SET(api_server.process_startup_time_us, 777);
 	cr_assert_eq(metrics_flush(), 0);
-	METRICS_ADD(vsock.rx_bytes_count, 5);
+	device_add("vsock", "rx_bytes_count", 5);
 	cr_assert_eq(metrics_flush(), 0);
 	cr_assert_eq(metrics_flush(), 0);
 	cr_assert_eq(read_lines(path, lines, 4), 3);
@@ -123,6 +144,164 @@ Test(metrics, deltas_reset_gauges_stay)
 	cr_assert_eq(get(lines[2], "api_server", "process_startup_time_us"), 777);
 	for (int i = 0; i < 3; i++)
 		json_decref(lines[i]);
+}
+
+/* Firecracker's names, in its order: what the line had when the sections were
+ * one struct in core; a device kind's section must keep them. */
+Test(metrics, every_section_and_counter_in_order)
+{
+	static const char *const expect[] = {
+		"api_server.process_startup_time_us",
+		"api_server.process_startup_time_cpu_us",
+		"api.requests",
+		"api.fails",
+		"api.pause_count",
+		"api.resume_count",
+		"api.actions_count",
+		"vmm.boot_time_us",
+		"vmm.boot_time_cpu_us",
+		"vcpu.exit_io_in",
+		"vcpu.exit_io_out",
+		"vcpu.exit_mmio_read",
+		"vcpu.exit_mmio_write",
+		"vcpu.failures",
+		"block.queue_event_count",
+		"block.read_count",
+		"block.write_count",
+		"block.flush_count",
+		"block.read_bytes",
+		"block.write_bytes",
+		"block.invalid_reqs_count",
+		"block.execute_fails",
+		"net.rx_queue_event_count",
+		"net.tx_queue_event_count",
+		"net.rx_tap_event_count",
+		"net.rx_packets_count",
+		"net.rx_bytes_count",
+		"net.tx_packets_count",
+		"net.tx_bytes_count",
+		"net.rx_fails",
+		"net.tx_fails",
+		"net.no_rx_avail_buffer",
+		"net.tap_read_fails",
+		"vsock.rx_packets_count",
+		"vsock.rx_bytes_count",
+		"vsock.tx_packets_count",
+		"vsock.tx_bytes_count",
+		"vsock.conns_added",
+		"vsock.conns_removed",
+		"vsock.rx_queue_event_count",
+		"vsock.tx_queue_event_count",
+		"balloon.inflate_count",
+		"balloon.deflate_count",
+		"balloon.stats_updates_count",
+		"entropy.entropy_event_count",
+		"entropy.entropy_bytes",
+		"entropy.host_rng_fails",
+		"uart.read_count",
+		"uart.write_count",
+		"uart.missed_read_count",
+		"i8042.read_count",
+		"i8042.write_count",
+		"i8042.missed_read_count",
+		"i8042.missed_write_count",
+		"i8042.reset_count",
+		"i8042.error_count",
+		"logger.missed_metrics_count",
+		"logger.metrics_fails",
+		"logger.missed_log_count",
+	};
+	char *line = metrics_render();
+	json_t *j = parse_line(line), *sec;
+	const char *sec_name;
+	size_t n = 0;
+
+	cr_assert_eq(device_table_register_metrics(), 0, "a second call changes nothing");
+	cr_assert_eq(json_object_size(j), 1 + 12, "the timestamp and 12 sections");
+	json_object_foreach(j, sec_name, sec)
+	{
+		const char *name;
+		json_t *v;
+		char full[96];
+
+		if (!strcmp(sec_name, "utc_timestamp_ms"))
+			continue;
+		json_object_foreach(sec, name, v)
+		{
+			snprintf(full, sizeof(full), "%s.%s", sec_name, name);
+			cr_assert_lt(n, sizeof(expect) / sizeof(expect[0]), "extra %s", full);
+			cr_assert_str_eq(full, expect[n], "counter %zu", n);
+			cr_assert(json_is_integer(v));
+			n++;
+		}
+	}
+	cr_assert_eq(n, sizeof(expect) / sizeof(expect[0]));
+	json_decref(j);
+	free(line);
+}
+
+/* A kind's own section: defined where the kind is (a static struct of
+ * counters), registered once, then in every line after the devices already
+ * there and before the legacy devices; its deltas reset by a flush. */
+struct dummy_metrics {
+	metric_t ops_count;
+	metric_t ops_bytes;
+	metric_t level;
+};
+
+static struct dummy_metrics dummy_metrics;
+
+static const struct metric_field dummy_fields[] = {
+	METRIC_DELTA(struct dummy_metrics, ops_count),
+	METRIC_DELTA(struct dummy_metrics, ops_bytes),
+	METRIC_GAUGE(struct dummy_metrics, level),
+};
+
+static const struct metrics_section dummy_section = {
+	.name = "dummy",
+	.base = &dummy_metrics,
+	.fields = dummy_fields,
+	.n = sizeof(dummy_fields) / sizeof(dummy_fields[0]),
+};
+
+Test(metrics, registered_section_in_line_and_reset_by_flush)
+{
+	static const struct metrics_section block_again = { .name = "block" };
+	static const struct metrics_section uart_again = { .name = "uart" };
+	const char *prev = NULL, *key;
+	json_t *lines[4], *v;
+
+	cr_assert_eq(metrics_register(&dummy_section), 0);
+	cr_assert_eq(metrics_register(&dummy_section), -EEXIST);
+	cr_assert_eq(metrics_register(&block_again), -EEXIST, "a device's name");
+	cr_assert_eq(metrics_register(&uart_again), -EEXIST, "the VMM's name");
+	cr_assert_eq(metrics_open(path), 0);
+	METRIC_ADD(dummy_metrics.ops_bytes, 4096);
+	METRIC_INC(dummy_metrics.ops_count);
+	METRIC_SET(dummy_metrics.level, 42);
+	cr_assert_eq(metrics_flush(), 0);
+	METRIC_INC(dummy_metrics.ops_count);
+	cr_assert_eq(metrics_flush(), 0);
+	cr_assert_eq(read_lines(path, lines, 4), 2);
+	cr_assert_eq(get(lines[0], "dummy", "ops_count"), 1);
+	cr_assert_eq(get(lines[0], "dummy", "ops_bytes"), 4096);
+	cr_assert_eq(get(lines[0], "dummy", "level"), 42);
+	cr_assert_eq(json_object_size(json_object_get(lines[0], "dummy")), 3);
+	cr_assert_eq(get(lines[1], "dummy", "ops_count"), 1, "only what came since");
+	cr_assert_eq(get(lines[1], "dummy", "ops_bytes"), 0);
+	cr_assert_eq(get(lines[1], "dummy", "level"), 42, "a gauge stays");
+	json_object_foreach(lines[0], key, v)
+	{
+		if (!strcmp(key, "dummy"))
+			break;
+		prev = key;
+	}
+	cr_assert_str_eq(prev, "entropy", "after the table's sections");
+	cr_assert_str_eq(json_object_iter_key(json_object_iter_next(
+				 lines[0], json_object_iter_at(lines[0], "dummy"))),
+			 "uart", "before the legacy devices");
+	json_decref(lines[0]);
+	json_decref(lines[1]);
 }
 
 Test(metrics, regular_file_is_appended)

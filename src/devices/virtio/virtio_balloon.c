@@ -19,6 +19,35 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+struct balloon_metrics {
+	metric_t inflate_count; /* page frames */
+	metric_t deflate_count; /* page frames */
+	metric_t stats_updates_count;
+};
+
+static struct balloon_metrics balloon_metrics;
+
+static const struct metric_field balloon_metrics_fields[] = {
+	METRIC_DELTA(struct balloon_metrics, inflate_count),
+	METRIC_DELTA(struct balloon_metrics, deflate_count),
+	METRIC_DELTA(struct balloon_metrics, stats_updates_count),
+};
+
+/* A counter in the struct but not in the table would never be written. */
+_Static_assert(sizeof(balloon_metrics_fields) / sizeof(balloon_metrics_fields[0]) *
+			       sizeof(metric_t) ==
+		       sizeof(struct balloon_metrics),
+	       "every counter needs a line in the table");
+
+/* The "balloon" section of the metrics line, for the device table; the
+ * counters are aggregated over every device of the kind. */
+static const struct metrics_section balloon_metrics_section = {
+	.name = "balloon",
+	.base = &balloon_metrics,
+	.fields = balloon_metrics_fields,
+	.n = sizeof(balloon_metrics_fields) / sizeof(balloon_metrics_fields[0]),
+};
+
 #define PAGE_SHIFT    VIRTIO_BALLOON_PFN_SHIFT
 #define PAGE_SIZE     (1ULL << PAGE_SHIFT)
 #define PAGES_PER_MIB (1U << (20 - PAGE_SHIFT))
@@ -237,7 +266,7 @@ static void serve_stats(struct virtio_balloon *b)
 				return_stats_buffer(b);
 			balloon_stats_parse(b->elem.iov, b->elem.out_num, &b->st);
 			b->st.stats_updates++;
-			METRICS_INC(balloon.stats_updates_count);
+			METRIC_INC(balloon_metrics.stats_updates_count);
 			b->stats_held = true;
 			b->stats_head = b->elem.head;
 			log_stats(&b->st);
@@ -256,7 +285,7 @@ static uint32_t inflate(void *ctx, struct virtq_elem *e)
 	uint64_t n = balloon_release_pfns(b->dev.env.mem, e->iov, e->out_num, &b->st.bad_pfns);
 
 	b->st.inflated_pages += n;
-	METRICS_ADD(balloon.inflate_count, n);
+	METRIC_ADD(balloon_metrics.inflate_count, n);
 	return 0;
 }
 
@@ -267,7 +296,7 @@ static uint32_t deflate(void *ctx, struct virtq_elem *e)
 	uint64_t n = iov_total(e->iov, e->out_num) / sizeof(uint32_t);
 
 	b->st.deflated_pages += n;
-	METRICS_ADD(balloon.deflate_count, n);
+	METRIC_ADD(balloon_metrics.deflate_count, n);
 	return 0;
 }
 
@@ -522,7 +551,7 @@ const struct device_kind virtio_balloon_kind = {
 	.usage = "MiB[,deflate-on-oom][,stats=SECONDS]",
 	.api_path = "balloon",
 	.config_key = "balloon",
-	.metrics = "balloon",
+	.metrics = &balloon_metrics_section,
 	.max = 1,
 	.too_many = "only one balloon",
 	.fields = &balloon_fields,

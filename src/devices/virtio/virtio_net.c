@@ -25,6 +25,50 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+struct net_metrics {
+	metric_t rx_queue_event_count;
+	metric_t tx_queue_event_count;
+	metric_t rx_tap_event_count; /* the TAP became readable */
+	metric_t rx_packets_count;
+	metric_t rx_bytes_count;
+	metric_t tx_packets_count;
+	metric_t tx_bytes_count;
+	metric_t rx_fails;	     /* frames dropped */
+	metric_t tx_fails;	     /* frames dropped */
+	metric_t no_rx_avail_buffer; /* frames waited for receive buffers */
+	metric_t tap_read_fails;     /* the TAP went away */
+};
+
+static struct net_metrics net_metrics;
+
+static const struct metric_field net_metrics_fields[] = {
+	METRIC_DELTA(struct net_metrics, rx_queue_event_count),
+	METRIC_DELTA(struct net_metrics, tx_queue_event_count),
+	METRIC_DELTA(struct net_metrics, rx_tap_event_count),
+	METRIC_DELTA(struct net_metrics, rx_packets_count),
+	METRIC_DELTA(struct net_metrics, rx_bytes_count),
+	METRIC_DELTA(struct net_metrics, tx_packets_count),
+	METRIC_DELTA(struct net_metrics, tx_bytes_count),
+	METRIC_DELTA(struct net_metrics, rx_fails),
+	METRIC_DELTA(struct net_metrics, tx_fails),
+	METRIC_DELTA(struct net_metrics, no_rx_avail_buffer),
+	METRIC_DELTA(struct net_metrics, tap_read_fails),
+};
+
+/* A counter in the struct but not in the table would never be written. */
+_Static_assert(sizeof(net_metrics_fields) / sizeof(net_metrics_fields[0]) * sizeof(metric_t) ==
+		       sizeof(struct net_metrics),
+	       "every counter needs a line in the table");
+
+/* The "net" section of the metrics line, for the device table; the
+ * counters are aggregated over every device of the kind. */
+static const struct metrics_section net_metrics_section = {
+	.name = "net",
+	.base = &net_metrics,
+	.fields = net_metrics_fields,
+	.n = sizeof(net_metrics_fields) / sizeof(net_metrics_fields[0]),
+};
+
 #define RXQ	   0
 #define TXQ	   1
 #define QUEUE_SIZE 256
@@ -321,9 +365,9 @@ static void count_drop(struct virtio_net *x, bool rx, const char *why)
 
 	(*n)++;
 	if (rx)
-		METRICS_INC(net.rx_fails);
+		METRIC_INC(net_metrics.rx_fails);
 	else
-		METRICS_INC(net.tx_fails);
+		METRIC_INC(net_metrics.tx_fails);
 	if (x->drops_logged >= DROPS_LOGGED)
 		return;
 	x->drops_logged++;
@@ -356,7 +400,7 @@ static void tap_gone(struct virtio_net *x, const char *what)
 	if (x->tap_dead)
 		return;
 	pr_warn("virtio-net %s: %s; the guest's link goes down", x->cfg.tap, what);
-	METRICS_INC(net.tap_read_fails);
+	METRIC_INC(net_metrics.tap_read_fails);
 	x->tap_dead = true;
 	/* Errors are reported however little is asked for: only removal stops them. */
 	if (x->tap_polled && !event_loop_del(x->dev.env.loop, x->tap_fd))
@@ -431,7 +475,7 @@ static void rx_process(struct virtio_net *x)
 			}
 			x->rx_wait = true;
 			x->rx_waits++;
-			METRICS_INC(net.no_rx_avail_buffer);
+			METRIC_INC(net_metrics.no_rx_avail_buffer);
 			break;
 		}
 		if (r < 0) {
@@ -442,8 +486,8 @@ static void rx_process(struct virtio_net *x)
 			count_drop(x, true, "it does not fit the guest's receive buffers");
 		} else {
 			x->rx_frames++;
-			METRICS_INC(net.rx_packets_count);
-			METRICS_ADD(net.rx_bytes_count, x->rx.len - NET_HDR_LEN);
+			METRIC_INC(net_metrics.rx_packets_count);
+			METRIC_ADD(net_metrics.rx_bytes_count, x->rx.len - NET_HDR_LEN);
 			x->rx_gso += x->rx.frame[offsetof(struct virtio_net_hdr_v1, gso_type)] !=
 				     VIRTIO_NET_HDR_GSO_NONE;
 		}
@@ -464,9 +508,9 @@ static void count_tx(struct virtio_net *x)
 		   &gso, 1);
 	x->tx_frames++;
 	x->tx_gso += gso != VIRTIO_NET_HDR_GSO_NONE;
-	METRICS_INC(net.tx_packets_count);
+	METRIC_INC(net_metrics.tx_packets_count);
 	if (x->tx_elem.out_len > NET_HDR_LEN)
-		METRICS_ADD(net.tx_bytes_count, x->tx_elem.out_len - NET_HDR_LEN);
+		METRIC_ADD(net_metrics.tx_bytes_count, x->tx_elem.out_len - NET_HDR_LEN);
 }
 
 static void tx_complete(struct virtio_net *x, unsigned int *done)
@@ -530,10 +574,10 @@ static void net_notify(struct virtio_dev *d, unsigned int q)
 	struct virtio_net *x = d->priv;
 
 	if (q == RXQ) {
-		METRICS_INC(net.rx_queue_event_count);
+		METRIC_INC(net_metrics.rx_queue_event_count);
 		rx_process(x);
 	} else if (q == TXQ) {
-		METRICS_INC(net.tx_queue_event_count);
+		METRIC_INC(net_metrics.tx_queue_event_count);
 		tx_process(x);
 	}
 }
@@ -546,7 +590,7 @@ static void on_tap(void *ctx, uint32_t events)
 	if (events & EPOLLOUT)
 		tx_process(x);
 	if (events & EPOLLIN) {
-		METRICS_INC(net.rx_tap_event_count);
+		METRIC_INC(net_metrics.rx_tap_event_count);
 		rx_process(x);
 	}
 	if ((events & (EPOLLERR | EPOLLHUP)) && !(events & EPOLLIN))
@@ -790,7 +834,7 @@ const struct device_kind virtio_net_kind = {
 	.usage = "tap=NAME[,mac=MAC]",
 	.api_path = "network-interfaces",
 	.config_key = "network-interfaces",
-	.metrics = "net",
+	.metrics = &net_metrics_section,
 	.max = 4,
 	.too_many = "at most 4 network interfaces",
 	.fields = &net_fields,

@@ -9,6 +9,7 @@
 
 #include "core/metrics.h"
 #include "devices/device_kind.h"
+#include "devices/virtio/vsock_csm.h"
 #include "devices/virtio/vsock_proto.h"
 #include "devices/virtio/vsock_unix.h"
 #include "util/log.h"
@@ -22,6 +23,34 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+
+/* Bumped here and by vsock_csm.c and vsock_unix.c. */
+struct vsock_metrics vsock_metrics;
+
+static const struct metric_field vsock_metrics_fields[] = {
+	METRIC_DELTA(struct vsock_metrics, rx_packets_count),
+	METRIC_DELTA(struct vsock_metrics, rx_bytes_count),
+	METRIC_DELTA(struct vsock_metrics, tx_packets_count),
+	METRIC_DELTA(struct vsock_metrics, tx_bytes_count),
+	METRIC_DELTA(struct vsock_metrics, conns_added),
+	METRIC_DELTA(struct vsock_metrics, conns_removed),
+	METRIC_DELTA(struct vsock_metrics, rx_queue_event_count),
+	METRIC_DELTA(struct vsock_metrics, tx_queue_event_count),
+};
+
+/* A counter in the struct but not in the table would never be written. */
+_Static_assert(sizeof(vsock_metrics_fields) / sizeof(vsock_metrics_fields[0]) * sizeof(metric_t) ==
+		       sizeof(struct vsock_metrics),
+	       "every counter needs a line in the table");
+
+/* The "vsock" section of the metrics line, for the device table; the
+ * counters are aggregated over every device of the kind. */
+static const struct metrics_section vsock_metrics_section = {
+	.name = "vsock",
+	.base = &vsock_metrics,
+	.fields = vsock_metrics_fields,
+	.n = sizeof(vsock_metrics_fields) / sizeof(vsock_metrics_fields[0]),
+};
 
 #define RXQ 0
 #define TXQ 1
@@ -132,7 +161,7 @@ static uint32_t tx_packet(void *ctx, struct virtq_elem *e)
 				     "shorter than a packet header");
 		return 0;
 	}
-	METRICS_INC(vsock.tx_packets_count);
+	METRIC_INC(vsock_metrics.tx_packets_count);
 	iov_to_buf(e->iov, e->out_num, 0, &h, HDR_SIZE);
 	vsock_mux_send_pkt(&v->mux, &h, e->iov, e->out_num, e->out_len - HDR_SIZE);
 	return 0;
@@ -172,7 +201,7 @@ static void rx_pump(struct virtio_vsock *v)
 		if (!len)
 			break;
 		virtq_push(q, v->rx_elem.head, len);
-		METRICS_INC(vsock.rx_packets_count);
+		METRIC_INC(vsock_metrics.rx_packets_count);
 		v->rx_stashed = false;
 		pushed = true;
 	}
@@ -207,9 +236,9 @@ static void vsock_notify(struct virtio_dev *d, unsigned int q)
 
 	/* The event queue only holds buffers for transport resets we never send. */
 	if (q == TXQ)
-		METRICS_INC(vsock.tx_queue_event_count);
+		METRIC_INC(vsock_metrics.tx_queue_event_count);
 	else if (q == RXQ)
-		METRICS_INC(vsock.rx_queue_event_count);
+		METRIC_INC(vsock_metrics.rx_queue_event_count);
 	if (q == TXQ)
 		virtio_serve_queue(d, TXQ, &v->tx_elem, tx_packet, v);
 	if (q == TXQ || q == RXQ)
@@ -318,7 +347,7 @@ const struct device_kind virtio_vsock_kind = {
 	.usage = "cid=N,uds=PATH",
 	.api_path = "vsock",
 	.config_key = "vsock",
-	.metrics = "vsock",
+	.metrics = &vsock_metrics_section,
 	.max = 1,
 	.too_many = "only one vsock device",
 	.fields = &vsock_fields,

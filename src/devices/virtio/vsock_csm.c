@@ -269,7 +269,7 @@ static const char *conn_rw(struct vsock_conn *c, const struct iovec *iov, unsign
 	}
 	if (!len)
 		return NULL;
-	METRICS_ADD(vsock.tx_bytes_count, len);
+	METRIC_ADD(vsock_metrics.tx_bytes_count, len);
 	c->rx_cnt += len;
 	if (!c->buf_len) {
 		ssize_t w = send_iov(c->fd, scratch, iov_slice(iov, n, HDR_SIZE, len, scratch));
@@ -443,7 +443,7 @@ uint32_t vsock_conn_data(struct vsock_conn *c, uint64_t guest_cid, struct virtio
 		conn_hdr(c, guest_cid, h, VIRTIO_VSOCK_OP_RW);
 		h->len = htole32((uint32_t)r);
 		c->tx_cnt += (uint32_t)r;
-		METRICS_ADD(vsock.rx_bytes_count, r);
+		METRIC_ADD(vsock_metrics.rx_bytes_count, r);
 		/* Out of credit: ask, in case the guest's own update is late. */
 		if (!vsock_conn_peer_free(c) && !c->credit_requested) {
 			c->credit_requested = true;

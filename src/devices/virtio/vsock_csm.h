@@ -21,6 +21,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "core/metrics.h"
+
 #define VSOCK_CONN_BUF_SIZE	  (256 * 1024) /* per connection: our buf_alloc */
 #define VSOCK_CONNECT_TIMEOUT_MS  2000	       /* host-initiated REQUEST without an answer */
 #define VSOCK_SHUTDOWN_TIMEOUT_MS 2000	       /* host side gone, guest has not acknowledged */
@@ -122,5 +124,19 @@ bool vsock_conn_data_ready(const struct vsock_conn *c);
 uint32_t vsock_conn_data(struct vsock_conn *c, uint64_t guest_cid, struct virtio_vsock_hdr *h,
 			 const struct iovec *iov, unsigned int n, uint64_t room,
 			 struct iovec *scratch);
+
+/* The "vsock" metrics section's counters (virtio_vsock.c defines them):
+ * the queues count packets, the connections bytes and the muxer connections. */
+struct vsock_metrics {
+	metric_t rx_packets_count; /* host -> guest */
+	metric_t rx_bytes_count;   /* host -> guest */
+	metric_t tx_packets_count; /* guest -> host */
+	metric_t tx_bytes_count;   /* guest -> host */
+	metric_t conns_added;
+	metric_t conns_removed;
+	metric_t rx_queue_event_count;
+	metric_t tx_queue_event_count;
+};
+extern struct vsock_metrics vsock_metrics;
 
 #endif

@@ -149,7 +149,7 @@ static void conn_kill(struct vsock_mux *m, struct vsock_mux_conn *mc)
 	conn_close_fd(m, mc);
 	list_unlink(m, mc);
 	m->nconns--;
-	METRICS_INC(vsock.conns_removed);
+	METRIC_INC(vsock_metrics.conns_removed);
 	mc->dead = true;
 	mc->next = m->dead;
 	m->dead = mc;
@@ -251,7 +251,7 @@ static struct vsock_mux_conn *conn_new(struct vsock_mux *m, int fd, enum vsock_c
 	mc->events = ev.events;
 	list_append(m, mc);
 	m->nconns++;
-	METRICS_INC(vsock.conns_added);
+	METRIC_INC(vsock_metrics.conns_added);
 	return mc;
 }
 
