@@ -11,6 +11,7 @@
 #include "api/router.h"
 #include "api/vm_config_json.h"
 #include "devices/device_table.h"
+#include "devices/virtio/virtio_blk.h"
 #include "util/log.h"
 
 /* --- fake VM operations ------------------------------------------------------- */
@@ -166,6 +167,15 @@ static void ok(const char *method, const char *url, const char *body)
 TestSuite(api, .init = setup);
 
 /* --- router: happy paths ---------------------------------------------------------- */
+
+/* The configuration of the API's drive with that id. */
+static const struct blk_config *drive_cfg(const struct api_config *c, const char *id)
+{
+	const struct api_device *d = api_device_find(c, &virtio_blk_kind, id);
+
+	cr_assert(d, "no drive '%s'", id);
+	return (const struct blk_config *)(const void *)d->dev.data;
+}
 
 /* The index-th drive of a vm_config, in the order the VM plugs them in. */
 static const struct blk_config *vm_drive(const struct vm_config *v, int index)
@@ -412,7 +422,7 @@ Test(api, post_boot_refusals_named)
 	ok("PUT", "/drives/rootfs",
 	   "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/r\", \"is_root_device\": true}");
 	ok("PATCH", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/r2\"}");
-	cr_assert_str_eq(st.cfg.drives[0].path, "/r2");
+	cr_assert_str_eq(drive_cfg(&st.cfg, "rootfs")->path, "/r2");
 	ok("PUT", "/network-interfaces/eth0",
 	   "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\"}");
 	ok("PUT", "/actions", START);
@@ -557,9 +567,9 @@ Test(api, firecracker_example_file)
 	cr_assert_str_eq(c.kernel, "vmlinux.bin");
 	cr_assert_eq(c.vcpus, 2);
 	cr_assert_eq(c.mem_mib, 1024);
-	cr_assert_eq(c.ndrives, 1);
-	cr_assert(c.drives[0].root);
-	cr_assert_not(c.has_balloon || c.has_vsock || c.entropy || c.nnets);
+	cr_assert_eq(c.ndevices, 1);
+	cr_assert_eq(c.devices[0].dev.kind, &virtio_blk_kind);
+	cr_assert(((const struct blk_api_keys *)(const void *)c.devices[0].keys)->root);
 	json_object_set_new(j, "mmds-config", json_pack("{s:s}", "version", "V2"));
 	cr_assert_neq(api_config_from_json(&c, j, why, sizeof(why)), 0);
 	cr_assert(strstr(why, "mmds-config"), "%s", why);
@@ -626,7 +636,7 @@ Test(api, same_rules_as_the_cli)
 	      "balloon: amount_mib: 16777216 is out of range (0 to 16777215)");
 	ok("PUT", "/drives/d",
 	   "{\"drive_id\": \"d\", \"path_on_host\": \"/x\", \"is_root_device\": false}");
-	cr_assert_eq(st.cfg.drives[st.cfg.ndrives - 1].cache, BLK_CACHE_UNSAFE,
+	cr_assert_eq(drive_cfg(&st.cfg, "d")->cache, BLK_CACHE_UNSAFE,
 		     "Firecracker's default cache");
 }
 
