@@ -15,6 +15,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/un.h>
@@ -807,22 +808,43 @@ static json_t *boot_to_json(const struct api_config *c)
 			 c->has_boot_args ? json_string(c->boot_args) : json_null());
 }
 
-/* Firecracker's sections; the devices' in the table's order. */
+/* Writes the sections of the kinds that follow section `after` (NULL: those
+ * not written yet), each followed by its own followers: Firecracker's order. */
+static int sections_after(json_t *root, const struct api_config *c, const char *after, bool *done)
+{
+	int k, err = 0;
+
+	for (k = 0; !err && k < device_table_len; k++) {
+		const struct device_kind *d = device_table[k];
+
+		if (done[k] || !d->config_key ||
+		    (after && (!d->api.after || strcmp(d->api.after, after))))
+			continue;
+		done[k] = true;
+		err = json_object_set_new(root, d->config_key, device_section(c, d));
+		if (!err)
+			err = sections_after(root, c, d->config_key, done);
+	}
+	return err;
+}
+
+/* Firecracker's sections, each followed by the devices' that follow it. */
 json_t *api_config_to_json(const struct api_config *c)
 {
+	bool *done = calloc((size_t)device_table_len, sizeof(*done));
 	json_t *root = json_object();
-	int k, err = !root;
+	int err = !root || !done;
 
 	if (!err)
 		err = json_object_set_new(root, "boot-source", boot_to_json(c));
 	if (!err)
+		err = sections_after(root, c, "boot-source", done);
+	if (!err)
 		err = json_object_set_new(root, "machine-config", api_machine_config_to_json(c));
 	if (!err)
 		err = json_object_set_new(root, "cpu-config", json_null());
-	for (k = 0; !err && k < device_table_len; k++)
-		if (device_table[k]->config_key)
-			err = json_object_set_new(root, device_table[k]->config_key,
-						  device_section(c, device_table[k]));
+	if (!err)
+		err = sections_after(root, c, "cpu-config", done);
 	if (!err)
 		err = json_object_set_new(root, "logger", logger_to_json(c));
 	if (!err)
@@ -832,6 +854,11 @@ json_t *api_config_to_json(const struct api_config *c)
 				       : json_null());
 	if (!err)
 		err = json_object_set_new(root, "mmds-config", json_null());
+	if (!err)
+		err = sections_after(root, c, "mmds-config", done);
+	if (!err)
+		err = sections_after(root, c, NULL, done);
+	free(done);
 	if (err) {
 		json_decref(root);
 		return NULL;

@@ -73,6 +73,9 @@ struct device_api {
 	/* GET /vm/config's keys, in Firecracker's order (NULL-terminated); NULL:
 	 * the id, the fields, the keys. */
 	const char *const *get;
+	/* The section GET /vm/config writes this kind's after, in Firecracker's
+	 * order ("boot-source"); NULL: at the end. */
+	const char *after;
 	const char *plural; /* past max: "'d' would be more than 8 drives" */
 	/* The key validate()'s rule is about, for its message: "amount_mib". */
 	const char *validate_key;

@@ -135,5 +135,7 @@ const struct device_kind virtio_rng_kind = {
 	.create = rng_create,
 	.destroy = rng_destroy,
 	/* GET /vm/config writes {} (the rate limiter that cannot be is left out). */
-	.api = { .keys = &rng_api_keys, .get = (const char *const[]){ NULL } },
+	.api = { .after = "mmds-config",
+		 .keys = &rng_api_keys,
+		 .get = (const char *const[]){ NULL } },
 };

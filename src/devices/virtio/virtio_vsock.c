@@ -326,6 +326,7 @@ const struct device_kind virtio_vsock_kind = {
 	.destroy = vsock_destroy,
 	.host_paths = vsock_host_paths,
 	/* vsock_id is deprecated in Firecracker: accepted, and not in GET. */
-	.api = { .id_key = "vsock_id",
+	.api = { .after = "network-interfaces",
+		 .id_key = "vsock_id",
 		 .get = (const char *const[]){ "guest_cid", "uds_path", NULL } },
 };
