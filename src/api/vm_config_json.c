@@ -808,56 +808,73 @@ static json_t *boot_to_json(const struct api_config *c)
 			 c->has_boot_args ? json_string(c->boot_args) : json_null());
 }
 
-/* Writes the sections of the kinds that follow section `after` (NULL: those
- * not written yet), each followed by its own followers: Firecracker's order. */
-static int sections_after(json_t *root, const struct api_config *c, const char *after, bool *done)
+static json_t *metrics_to_json(const struct api_config *c)
 {
-	int k, err = 0;
+	if (!c->has_metrics)
+		return json_null();
+	return json_pack("{s:s}", "metrics_path", c->metrics_path);
+}
 
-	for (k = 0; !err && k < device_table_len; k++) {
-		const struct device_kind *d = device_table[k];
+static json_t *null_to_json(const struct api_config *c)
+{
+	(void)c;
+	return json_null();
+}
 
-		if (done[k] || !d->config_key ||
-		    (after && (!d->api.after || strcmp(d->api.after, after))))
-			continue;
-		done[k] = true;
-		err = json_object_set_new(root, d->config_key, device_section(c, d));
-		if (!err)
-			err = sections_after(root, c, d->config_key, done);
+/* Firecracker's own sections, ranked (struct device_api.rank places the
+ * devices' among them). */
+static const struct {
+	const char *key;
+	int rank;
+	json_t *(*to_json)(const struct api_config *c);
+} own_sections[] = {
+	{ "boot-source", 10, boot_to_json }, { "machine-config", 30, api_machine_config_to_json },
+	{ "cpu-config", 40, null_to_json },  { "logger", 80, logger_to_json },
+	{ "metrics", 90, metrics_to_json },  { "mmds-config", 100, null_to_json },
+};
+
+static int rank_of(const struct device_kind *k)
+{
+	return k->api.rank ? k->api.rank : INT_MAX - 1;
+}
+
+/* The devices' sections ranked below `below` (INT_MAX: all) not written yet,
+ * by rank, then in the table's order. */
+static int device_sections_below(json_t *root, const struct api_config *c, int below, bool *done)
+{
+	int k, next, err = 0;
+
+	while (!err) {
+		next = -1;
+		for (k = 0; k < device_table_len; k++)
+			if (!done[k] && device_table[k]->config_key &&
+			    rank_of(device_table[k]) < below &&
+			    (next < 0 || rank_of(device_table[k]) < rank_of(device_table[next])))
+				next = k;
+		if (next < 0)
+			break;
+		done[next] = true;
+		err = json_object_set_new(root, device_table[next]->config_key,
+					  device_section(c, device_table[next]));
 	}
 	return err;
 }
 
-/* Firecracker's sections, each followed by the devices' that follow it. */
 json_t *api_config_to_json(const struct api_config *c)
 {
 	bool *done = calloc((size_t)device_table_len, sizeof(*done));
 	json_t *root = json_object();
+	size_t i;
 	int err = !root || !done;
 
+	for (i = 0; !err && i < sizeof(own_sections) / sizeof(own_sections[0]); i++) {
+		err = device_sections_below(root, c, own_sections[i].rank, done);
+		if (!err)
+			err = json_object_set_new(root, own_sections[i].key,
+						  own_sections[i].to_json(c));
+	}
 	if (!err)
-		err = json_object_set_new(root, "boot-source", boot_to_json(c));
-	if (!err)
-		err = sections_after(root, c, "boot-source", done);
-	if (!err)
-		err = json_object_set_new(root, "machine-config", api_machine_config_to_json(c));
-	if (!err)
-		err = json_object_set_new(root, "cpu-config", json_null());
-	if (!err)
-		err = sections_after(root, c, "cpu-config", done);
-	if (!err)
-		err = json_object_set_new(root, "logger", logger_to_json(c));
-	if (!err)
-		err = json_object_set_new(
-			root, "metrics",
-			c->has_metrics ? json_pack("{s:s}", "metrics_path", c->metrics_path)
-				       : json_null());
-	if (!err)
-		err = json_object_set_new(root, "mmds-config", json_null());
-	if (!err)
-		err = sections_after(root, c, "mmds-config", done);
-	if (!err)
-		err = sections_after(root, c, NULL, done);
+		err = device_sections_below(root, c, INT_MAX, done);
 	free(done);
 	if (err) {
 		json_decref(root);

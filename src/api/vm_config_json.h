@@ -75,7 +75,7 @@ json_t *api_json_parse(const char *buf, size_t len, char *why, size_t why_size);
 /* PUT /boot-source, PUT|PATCH /machine-config. */
 int api_put_boot_source(struct api_config *c, json_t *j, char *why, size_t why_size);
 int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *why, size_t why_size);
-/* The PUT of a device kind's API path (kind->api_path: /drives/{id}, /vsock...;
+/* The PUT of a device kind's API path (kind->api_path: /drives/{id}, /balloon...;
  * path_id is the {id}, NULL for the config file's entries, which may not name
  * an id twice) and of its config file section (kind->config_key): the
  * kind's fields, then its id and API keys (kind->api). */

@@ -73,9 +73,11 @@ struct device_api {
 	/* GET /vm/config's keys, in Firecracker's order (NULL-terminated); NULL:
 	 * the id, the fields, the keys. */
 	const char *const *get;
-	/* The section GET /vm/config writes this kind's after, in Firecracker's
-	 * order ("boot-source"); NULL: at the end. */
-	const char *after;
+	/* Where GET /vm/config writes this kind's section, in Firecracker's order
+	 * of sections: api/vm_config_json.c ranks its own boot-source 10,
+	 * machine-config 30, cpu-config 40, logger 80, metrics 90, mmds-config
+	 * 100. 0: after them all. */
+	int rank;
 	const char *plural; /* past max: "'d' would be more than 8 drives" */
 	/* The key validate()'s rule is about, for its message: "amount_mib". */
 	const char *validate_key;

@@ -693,7 +693,7 @@ const struct device_kind virtio_blk_kind = {
 	.create = blk_create,
 	.destroy = blk_destroy,
 	.host_paths = blk_host_paths,
-	.api = { .after = "boot-source",
+	.api = { .rank = 20,
 		 .id_key = "drive_id",
 		 .keys = &blk_api_keys,
 		 .defaults = blk_api_defaults,

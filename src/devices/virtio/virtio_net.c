@@ -837,7 +837,7 @@ const struct device_kind virtio_net_kind = {
 	.fields = &net_fields,
 	.create = net_create,
 	.destroy = net_destroy,
-	.api = { .after = "balloon",
+	.api = { .rank = 60,
 		 .id_key = "iface_id",
 		 .keys = &net_api_keys,
 		 .conflict = net_api_conflict,

@@ -135,7 +135,5 @@ const struct device_kind virtio_rng_kind = {
 	.create = rng_create,
 	.destroy = rng_destroy,
 	/* GET /vm/config writes {} (the rate limiter that cannot be is left out). */
-	.api = { .after = "mmds-config",
-		 .keys = &rng_api_keys,
-		 .get = (const char *const[]){ NULL } },
+	.api = { .rank = 110, .keys = &rng_api_keys, .get = (const char *const[]){ NULL } },
 };

@@ -326,7 +326,7 @@ const struct device_kind virtio_vsock_kind = {
 	.destroy = vsock_destroy,
 	.host_paths = vsock_host_paths,
 	/* vsock_id is deprecated in Firecracker: accepted, and not in GET. */
-	.api = { .after = "network-interfaces",
+	.api = { .rank = 70,
 		 .id_key = "vsock_id",
 		 .get = (const char *const[]){ "guest_cid", "uds_path", NULL } },
 };
