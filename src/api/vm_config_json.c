@@ -331,6 +331,16 @@ struct api_device *api_device_find(const struct api_config *c, const struct devi
 	return NULL;
 }
 
+static bool id_is_the_devices(const struct device_kind *k)
+{
+	size_t i;
+
+	for (i = 0; k->api.id_key && k->fields && i < k->fields->n; i++)
+		if (k->fields->fields[i].json && !strcmp(k->fields->fields[i].json, k->api.id_key))
+			return true;
+	return false;
+}
+
 /* The id, checked as the API's other strings are; required where the kind
  * may have several devices (the PUT path names one). */
 static int id_get(const struct device_kind *k, json_t *api, char *id, char *why, size_t why_size)
@@ -373,8 +383,8 @@ static int device_parse(const struct device_kind *k, json_t *api, json_t *dev, c
 		return err;
 	err = id_check(obj, k->api.id_key, d->id, path_id, why, why_size);
 	/* The id is the device's too where it has one (a drive's serial). */
-	if (!err && k->fields)
-		fields_set_string(k->fields, d->dev.data, k->api.id_key, d->id);
+	if (!err && id_is_the_devices(k))
+		err = fields_set_string(k->fields, d->dev.data, k->api.id_key, d->id);
 	return err;
 }
 
@@ -434,10 +444,11 @@ int api_put_device(struct api_config *c, const struct device_kind *k, json_t *j,
 	err = split_keys(k, j, &api, &dev, why, why_size);
 	if (err)
 		return err;
-	/* Firecracker's file names each device once (path_id NULL); a PUT
-	 * replaces the device. */
+	/* A PUT of an id replaces its device, and so does a file's later entry,
+	 * except where the id is the device's own (a drive's serial): one
+	 * device per id then, as on the CLI, so the file may not name it twice. */
 	idv = k->api.id_key ? json_string_value(json_object_get(api, k->api.id_key)) : NULL;
-	if (!path_id && k->max > 1 && idv && api_device_find(c, k, idv))
+	if (!path_id && id_is_the_devices(k) && idv && api_device_find(c, k, idv))
 		err = fail(why, why_size, "%s: %s: '%s' appears twice", kind_obj(k), k->api.id_key,
 			   idv);
 	if (!err)

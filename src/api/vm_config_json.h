@@ -76,9 +76,9 @@ json_t *api_json_parse(const char *buf, size_t len, char *why, size_t why_size);
 int api_put_boot_source(struct api_config *c, json_t *j, char *why, size_t why_size);
 int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *why, size_t why_size);
 /* The PUT of a device kind's API path (kind->api_path: /drives/{id}, /balloon...;
- * path_id is the {id}, NULL for the config file's entries, which may not name
- * an id twice) and of its config file section (kind->config_key): the
- * kind's fields, then its id and API keys (kind->api). */
+ * path_id is the {id}; NULL for the config file's entries, which may not name
+ * twice an id that is the device's own, a drive's) and of its config file section
+ * (kind->config_key): the kind's fields, then its id and API keys (kind->api). */
 int api_put_device(struct api_config *c, const struct device_kind *k, json_t *j,
 		   const char *path_id, char *why, size_t why_size);
 /* The device of kind k with that id (any id when NULL: the first); NULL when none. */
