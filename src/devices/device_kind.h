@@ -56,8 +56,9 @@ struct device_env {
 struct device_api {
 	/* The id's key ("drive_id"); NULL: none. Where max > 1 the id is
 	 * required and is the {id} of the PUT path; where max is 1 it is optional
-	 * (vsock_id). When the kind's fields have the same key, the device gets
-	 * the id too. */
+	 * (deprecated in Firecracker). When the kind's fields have the same key,
+	 * the id is the device's own too (a drive's serial): the config file may
+	 * then not name it twice. */
 	const char *id_key;
 	/* The API's own keys (is_root_device, rate limiters accepted as null...),
 	 * parsed by the same engine; NULL: none. */
