@@ -284,7 +284,7 @@ static bool is_api_key(const struct device_kind *k, const char *key)
 	if (k->api.id_key && !strcmp(key, k->api.id_key))
 		return true;
 	for (i = 0; k->api.keys && i < k->api.keys->n; i++)
-		if (!strcmp(key, k->api.keys->fields[i].json))
+		if (k->api.keys->fields[i].json && !strcmp(key, k->api.keys->fields[i].json))
 			return true;
 	return false;
 }
@@ -383,8 +383,10 @@ static int device_parse(const struct device_kind *k, json_t *api, json_t *dev, c
 		return err;
 	err = id_check(obj, k->api.id_key, d->id, path_id, why, why_size);
 	/* The id is the device's too where it has one (a drive's serial). */
-	if (!err && id_is_the_devices(k))
-		err = fields_set_string(k->fields, d->dev.data, k->api.id_key, d->id);
+	if (!err && id_is_the_devices(k) &&
+	    fields_set_string(k->fields, d->dev.data, k->api.id_key, d->id))
+		return fail(why, why_size, "%s: %s: '%s' does not fit the device", obj,
+			    k->api.id_key, d->id);
 	return err;
 }
 
