@@ -374,13 +374,12 @@ static bool resource_find(const char *path, struct resource *res)
 	res->rt = -1;
 	for (i = 0; res->rt < 0 && i < sizeof(routes) / sizeof(routes[0]); i++)
 		if (path_is(path, routes[i].path, routes[i].has_id))
-			*res = (struct resource){ (int)i,
-						  NULL,
-						  routes[i].path,
-						  routes[i].has_id,
-						  routes[i].methods,
-						  routes[i].pre_only,
-						  routes[i].post_only };
+			*res = (struct resource){ .rt = (int)i,
+						  .path = routes[i].path,
+						  .has_id = routes[i].has_id,
+						  .methods = routes[i].methods,
+						  .pre_only = routes[i].pre_only,
+						  .post_only = routes[i].post_only };
 	for (k = 0; !res->kind && k < device_table_len; k++) {
 		const struct device_kind *d = device_table[k];
 
