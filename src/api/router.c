@@ -17,6 +17,10 @@
 
 enum method { M_GET = 1, M_PUT = 2, M_PATCH = 4 };
 
+/* A device's PUT comes from the device table (its kind's api_path); what is
+ * here besides is genuinely about one device: PATCH /drives/{id} (a new
+ * backing file), PATCH /network-interfaces/{id} (rate limiters, a no-op),
+ * GET and PATCH /balloon and /balloon/statistics (the balloon's driver). */
 enum route {
 	R_ROOT,
 	R_VERSION,
@@ -24,8 +28,6 @@ enum route {
 	R_MACHINE,
 	R_DRIVE,
 	R_NET,
-	R_VSOCK,
-	R_ENTROPY,
 	R_BALLOON,
 	R_BALLOON_STATS,
 	R_LOGGER,
@@ -46,11 +48,9 @@ static const struct {
 	[R_VERSION] = { "version", false, M_GET, 0, 0 },
 	[R_BOOT] = { "boot-source", false, M_PUT, M_PUT, 0 },
 	[R_MACHINE] = { "machine-config", false, M_GET | M_PUT | M_PATCH, M_PUT | M_PATCH, 0 },
-	[R_DRIVE] = { "drives", true, M_PUT | M_PATCH, M_PUT, 0 },
-	[R_NET] = { "network-interfaces", true, M_PUT | M_PATCH, M_PUT, M_PATCH },
-	[R_VSOCK] = { "vsock", false, M_PUT, M_PUT, 0 },
-	[R_ENTROPY] = { "entropy", false, M_PUT, M_PUT, 0 },
-	[R_BALLOON] = { "balloon", false, M_GET | M_PUT | M_PATCH, M_PUT, M_PATCH },
+	[R_DRIVE] = { "drives", true, M_PATCH, 0, 0 },
+	[R_NET] = { "network-interfaces", true, M_PATCH, 0, M_PATCH },
+	[R_BALLOON] = { "balloon", false, M_GET | M_PATCH, 0, M_PATCH },
 	[R_BALLOON_STATS] = { "balloon/statistics", false, M_GET | M_PATCH, 0, M_GET | M_PATCH },
 	[R_LOGGER] = { "logger", false, M_PUT, M_PUT, 0 },
 	[R_METRICS] = { "metrics", false, M_PUT, M_PUT, 0 },
@@ -127,6 +127,14 @@ static const char *state_name(struct api_state *s)
 	return s->ops->is_paused && s->ops->is_paused(s->ctx) ? "Paused" : "Running";
 }
 
+/* The balloon's configuration; NULL when none is configured. */
+static struct balloon_config *balloon_cfg(struct api_state *s)
+{
+	struct api_device *d = api_device_find(&s->cfg, &virtio_balloon_kind, NULL);
+
+	return d ? (struct balloon_config *)(void *)d->dev.data : NULL;
+}
+
 static void get_balloon_stats(struct api_state *s, struct api_response *r)
 {
 	static const char *const names[VIRTIO_BALLOON_S_NR] = {
@@ -141,13 +149,14 @@ static void get_balloon_stats(struct api_state *s, struct api_response *r)
 		[VIRTIO_BALLOON_S_HTLB_PGALLOC] = "hugetlb_allocations",
 		[VIRTIO_BALLOON_S_HTLB_PGFAIL] = "hugetlb_failures",
 	};
+	const struct balloon_config *b = balloon_cfg(s);
 	struct balloon_stats st;
 	json_t *j;
 	int t;
 
-	if (!s->cfg.has_balloon)
+	if (!b)
 		return api_fault(r, 400, "balloon: no balloon device is configured");
-	if (!s->cfg.balloon.stats_seconds)
+	if (!b->stats_seconds)
 		return api_fault(r, 400,
 				 "balloon: stats_polling_interval_s: statistics are not enabled "
 				 "(it was 0 at boot)");
@@ -242,14 +251,16 @@ static void do_vm_state(struct api_state *s, json_t *j, struct api_response *r)
 
 static void do_balloon_stats_patch(struct api_state *s, json_t *j, struct api_response *r)
 {
-	unsigned int secs, old = s->cfg.balloon.stats_seconds;
+	struct balloon_config *b = balloon_cfg(s);
+	unsigned int secs, old;
 	char why[256];
 	int err;
 
 	if (api_parse_balloon_stats_update(j, &secs, why, sizeof(why)))
 		return api_fault(r, 400, why);
-	if (!s->cfg.has_balloon)
+	if (!b)
 		return api_fault(r, 400, "balloon: no balloon device is configured");
+	old = b->stats_seconds;
 	if (secs == old)
 		return no_content(r);
 	if (!secs || !old)
@@ -265,26 +276,27 @@ static void do_balloon_stats_patch(struct api_state *s, json_t *j, struct api_re
 	if (err)
 		return faultf(r, 400, "balloon-stats: stats_polling_interval_s: %s",
 			      strerror(-err));
-	s->cfg.balloon.stats_seconds = secs;
+	b->stats_seconds = secs;
 	no_content(r);
 }
 
 static void do_balloon_patch(struct api_state *s, json_t *j, struct api_response *r)
 {
+	struct balloon_config *b = balloon_cfg(s);
 	unsigned int mib;
 	char why[256];
 	int err;
 
 	if (api_parse_balloon_update(j, &mib, why, sizeof(why)))
 		return api_fault(r, 400, why);
-	if (!s->cfg.has_balloon)
+	if (!b)
 		return api_fault(r, 400, "balloon: no balloon device is configured");
 	if (balloon_size_check(mib, (uint64_t)s->cfg.mem_mib << 20, why, sizeof(why)))
 		return faultf(r, 400, "balloon: amount_mib: %s", why);
 	err = s->ops->balloon_set ? s->ops->balloon_set(s->ctx, mib) : -ENOSYS;
 	if (err)
 		return faultf(r, 400, "balloon: amount_mib: %s", strerror(-err));
-	s->cfg.balloon.mib = mib;
+	b->mib = mib;
 	no_content(r);
 }
 
@@ -325,24 +337,72 @@ static void do_metrics(struct api_state *s, json_t *j, struct api_response *r)
 }
 
 /* PUT of a device's resource: the device kind whose API path this is. */
-static void put_device(struct api_state *s, enum route rt, json_t *j, const char *id,
+static void put_device(struct api_state *s, const struct device_kind *k, json_t *j, const char *id,
 		       struct api_response *r)
 {
 	char why[512];
 
-	if (api_put_device(&s->cfg, device_kind_by_api_path(routes[rt].path), j, id, why,
-			   sizeof(why)))
+	if (api_put_device(&s->cfg, k, j, id, why, sizeof(why)))
 		return api_fault(r, 400, why);
 	no_content(r);
 }
 
-static void route(struct api_state *s, enum route rt, enum method m, const char *id, json_t *j,
-		  struct api_response *r)
+/* What a path names: a route of routes[] (rt, -1 when none) and/or the device
+ * kind whose api_path it is (PUT, before boot); "<path>/{id}" for a kind
+ * that may have several devices. */
+struct resource {
+	int rt;
+	const struct device_kind *kind;
+	const char *path;
+	bool has_id;
+	unsigned int methods, pre_only, post_only;
+};
+
+static bool path_is(const char *path, const char *name, bool has_id)
+{
+	size_t n = strlen(name);
+
+	return !strncmp(path, name, n) && (has_id ? path[n] == '/' || !path[n] : !path[n]);
+}
+
+static bool resource_find(const char *path, struct resource *res)
+{
+	size_t i;
+	int k;
+
+	memset(res, 0, sizeof(*res));
+	res->rt = -1;
+	for (i = 0; res->rt < 0 && i < sizeof(routes) / sizeof(routes[0]); i++)
+		if (path_is(path, routes[i].path, routes[i].has_id))
+			*res = (struct resource){ .rt = (int)i,
+						  .path = routes[i].path,
+						  .has_id = routes[i].has_id,
+						  .methods = routes[i].methods,
+						  .pre_only = routes[i].pre_only,
+						  .post_only = routes[i].post_only };
+	for (k = 0; !res->kind && k < device_table_len; k++) {
+		const struct device_kind *d = device_table[k];
+
+		if (!d->api_path || !path_is(path, d->api_path, d->max > 1))
+			continue;
+		res->kind = d;
+		res->path = d->api_path;
+		res->has_id = d->max > 1;
+		res->methods |= M_PUT;
+		res->pre_only |= M_PUT;
+	}
+	return res->rt >= 0 || res->kind;
+}
+
+static void route(struct api_state *s, const struct resource *res, enum method m, const char *id,
+		  json_t *j, struct api_response *r)
 {
 	char why[512];
 	int err = 0;
 
-	switch (rt) {
+	if (m == M_PUT && res->kind)
+		return put_device(s, res->kind, j, id, r);
+	switch ((enum route)res->rt) {
 	case R_ROOT:
 		return answer_json(r, 200,
 				   json_pack("{s:s, s:s, s:s, s:s}", "id", s->id, "state",
@@ -361,29 +421,20 @@ static void route(struct api_state *s, enum route rt, enum method m, const char 
 		err = api_put_boot_source(&s->cfg, j, why, sizeof(why));
 		break;
 	case R_DRIVE:
-		if (m == M_PUT)
-			return put_device(s, rt, j, id, r);
 		err = api_patch_drive(&s->cfg, j, id, s->started, why, sizeof(why));
 		break;
 	case R_NET:
-		if (m == M_PUT)
-			return put_device(s, rt, j, id, r);
 		/* Only rate limiters could change, and volt has none: a no-op. */
 		err = api_patch_net(&s->cfg, j, id, why, sizeof(why));
 		break;
-	case R_VSOCK:
-	case R_ENTROPY:
-		return put_device(s, rt, j, id, r);
 	case R_BALLOON:
-		if (m == M_GET) {
-			if (!s->cfg.has_balloon)
-				return api_fault(r, 400,
-						 "balloon: no balloon device is configured");
-			return answer_json(r, 200, api_balloon_to_json(&s->cfg));
-		}
 		if (m == M_PATCH)
 			return do_balloon_patch(s, j, r);
-		return put_device(s, rt, j, id, r);
+		if (!balloon_cfg(s))
+			return api_fault(r, 400, "balloon: no balloon device is configured");
+		return answer_json(
+			r, 200,
+			api_device_to_json(api_device_find(&s->cfg, &virtio_balloon_kind, NULL)));
 	case R_BALLOON_STATS:
 		if (m == M_GET)
 			return get_balloon_stats(s, r);
@@ -406,8 +457,8 @@ void api_handle(struct api_state *s, const char *method, const char *url, const 
 		size_t len, struct api_response *r)
 {
 	char path[256], why[512], *id = NULL, *slash;
+	struct resource res;
 	enum method m;
-	size_t i;
 	json_t *j = NULL;
 
 	r->status = 500;
@@ -424,36 +475,29 @@ void api_handle(struct api_state *s, const char *method, const char *url, const 
 		return faultf(r, 404, "Invalid request method and/or path: %.16s %.64s", method,
 			      url);
 	snprintf(path, sizeof(path), "%s", url + 1);
-	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-		size_t n = strlen(routes[i].path);
-
-		if (!strncmp(path, routes[i].path, n) &&
-		    (routes[i].has_id ? path[n] == '/' || !path[n] : !path[n]))
-			break;
-	}
-	if (i == sizeof(routes) / sizeof(routes[0]))
+	if (!resource_find(path, &res))
 		return faultf(r, 404,
 			      "Invalid request method and/or path: %.16s %s (no such resource)",
 			      method, url);
-	if (routes[i].has_id) {
+	if (res.has_id) {
 		slash = strchr(path, '/');
 		id = slash ? slash + 1 : path + strlen(path);
 		if (!*id)
 			return faultf(r, 400, "%s: the id in the path is missing (%s/{id})", url,
 				      url);
 		if (parse_id_check(id, why, sizeof(why)))
-			return faultf(r, 400, "%s: the id in the path: %s", routes[i].path, why);
+			return faultf(r, 400, "%s: the id in the path: %s", res.path, why);
 	}
-	if (!(m & routes[i].methods))
+	if (!(m & res.methods))
 		return faultf(r, 400, "Invalid request method and/or path: %.16s %s", method, url);
 	if (len > API_MAX_PAYLOAD)
 		return faultf(r, 400,
 			      "Request payload with size %zu is larger than the limit of %d "
 			      "allowed by server.",
 			      len, API_MAX_PAYLOAD);
-	if (s->started && (m & routes[i].pre_only))
+	if (s->started && (m & res.pre_only))
 		return api_fault(r, 400, NOT_AFTER_BOOT);
-	if (!s->started && (m & routes[i].post_only))
+	if (!s->started && (m & res.post_only))
 		return api_fault(r, 400, NOT_BEFORE_BOOT);
 	if (s->failed && m != M_GET)
 		return faultf(r, 400, "the microVM failed to start (%s): restart volt",
@@ -461,9 +505,8 @@ void api_handle(struct api_state *s, const char *method, const char *url, const 
 	if (m != M_GET) {
 		j = api_json_parse(body, len, why, sizeof(why));
 		if (!j)
-			return faultf(r, 400, "%s: %s", routes[i].path[0] ? routes[i].path : "/",
-				      why);
+			return faultf(r, 400, "%s: %s", res.path[0] ? res.path : "/", why);
 	}
-	route(s, (enum route)i, m, id, j, r);
+	route(s, &res, m, id, j, r);
 	json_decref(j);
 }

@@ -6,12 +6,16 @@
 #include "arch/x86/cpuid.h"
 #include "arch/x86/layout.h"
 #include "devices/device_table.h"
+#include "devices/virtio/virtio_balloon.h"
+#include "devices/virtio/virtio_blk.h"
+#include "devices/virtio/virtio_net.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/un.h>
@@ -267,19 +271,37 @@ static int enum_pick(const char *obj, const char *field, const char *s, const ch
 		    names[1]);
 }
 
+/* What messages call a kind's object: "drive", "network-interface", "entropy". */
+static const char *kind_obj(const struct device_kind *k)
+{
+	return k->fields ? k->fields->name : k->api_path;
+}
+
+static bool is_api_key(const struct device_kind *k, const char *key)
+{
+	size_t i;
+
+	if (k->api.id_key && !strcmp(key, k->api.id_key))
+		return true;
+	for (i = 0; k->api.keys && i < k->api.keys->n; i++)
+		if (k->api.keys->fields[i].json && !strcmp(key, k->api.keys->fields[i].json))
+			return true;
+	return false;
+}
+
 /* A device's PUT body holds the device's own fields (parsed by its field
- * set, the CLI's rules) and the API's (ids, root device, rate limiters...).
- * The JSON object is split by key: api_keys go to *api, the rest to *dev.
- * Unknown keys end up in *dev, where the device's parser names them. */
-static int split_keys(json_t *j, const char *const *api_keys, json_t **api, json_t **dev,
-		      const char *obj, char *why, size_t why_size)
+ * set, the CLI's rules) and the API's (its id and kind->api.keys). The JSON
+ * object is split by key: the API's go to *api, the rest to *dev. Unknown
+ * keys end up in *dev, where the device's parser names them. */
+static int split_keys(const struct device_kind *k, json_t *j, json_t **api, json_t **dev, char *why,
+		      size_t why_size)
 {
 	const char *key;
 	json_t *v;
 
 	*api = *dev = NULL;
 	if (!json_is_object(j))
-		return fail(why, why_size, "%s: expected a JSON object, got %s", obj,
+		return fail(why, why_size, "%s: expected a JSON object, got %s", kind_obj(k),
 			    j ? fields_json_type(j) : "nothing");
 	*api = json_object();
 	*dev = json_object();
@@ -287,11 +309,7 @@ static int split_keys(json_t *j, const char *const *api_keys, json_t **api, json
 		goto oom;
 	json_object_foreach(j, key, v)
 	{
-		const char *const *k;
-
-		for (k = api_keys; *k && strcmp(*k, key); k++)
-			;
-		if (json_object_set(*k ? *api : *dev, key, v))
+		if (json_object_set(is_api_key(k, key) ? *api : *dev, key, v))
 			goto oom;
 	}
 	return 0;
@@ -302,77 +320,152 @@ oom:
 	return -ENOMEM;
 }
 
-static struct api_drive *drive_find(struct api_config *c, const char *id);
-
-int api_put_drive(struct api_config *c, json_t *j, const char *path_id, char *why, size_t why_size)
-{
-	static const char *const api_keys[] = { "drive_id",	"is_root_device", "partuuid",
-						"rate_limiter", "socket",	  NULL };
-	struct api_drive d = { 0 };
-	struct blk_config b;
-	const struct api_field f[] = {
-		{ "drive_id", F_STR, true, d.id, sizeof(d.id), 1, 0, NULL },
-		{ "is_root_device", F_BOOL, true, &d.root, 0, 0, 0, NULL },
-		{ "partuuid", F_STR, false, d.partuuid, sizeof(d.partuuid), 1, 0, NULL },
-		{ "rate_limiter", F_UNSUPPORTED, false, NULL, 0, 0, 0, NULL },
-		{ "socket", F_UNSUPPORTED, false, NULL, 0, 0, 0, NULL },
-	};
-	json_t *api, *dev;
-	const char *idv;
-	int err, i, slot = c->ndrives;
-
-	err = split_keys(j, api_keys, &api, &dev, "drive", why, why_size);
-	if (err)
-		return err;
-	/* Firecracker rejects a drive id given twice in the file (path_id NULL);
-	 * a PUT replaces the drive. */
-	idv = json_string_value(json_object_get(api, "drive_id"));
-	if (!path_id && idv && drive_find(c, idv)) {
-		json_decref(api);
-		json_decref(dev);
-		return fail(why, why_size, "drive: drive_id: '%s' appears twice", idv);
-	}
-	/* Firecracker's default cache is Unsafe; --drive's is writeback. */
-	fields_defaults(&blk_fields, &b);
-	b.cache = BLK_CACHE_UNSAFE;
-	err = fields_parse_json(&blk_fields, "drive", dev, NULL, &b, why, why_size);
-	if (!err)
-		err = fields_get("drive", api, f, sizeof(f) / sizeof(f[0]), why, why_size);
-	json_decref(api);
-	json_decref(dev);
-	if (!err)
-		err = id_check("drive", "drive_id", d.id, path_id, why, why_size);
-	if (err)
-		return err;
-	memcpy(d.path, b.path, sizeof(d.path));
-	d.read_only = b.read_only;
-	d.cache = b.cache;
-	d.engine = b.engine;
-	for (i = 0; i < c->ndrives; i++) {
-		if (!strcmp(c->drives[i].id, d.id))
-			slot = i;
-		else if (d.root && c->drives[i].root)
-			return fail(why, why_size,
-				    "drive: is_root_device: drive '%s' already is the root device",
-				    c->drives[i].id);
-	}
-	if (slot == VM_MAX_DRIVES)
-		return fail(why, why_size, "drive: drive_id: '%s' would be more than %d drives",
-			    d.id, VM_MAX_DRIVES);
-	c->drives[slot] = d;
-	if (slot == c->ndrives)
-		c->ndrives++;
-	return 0;
-}
-
-static struct api_drive *drive_find(struct api_config *c, const char *id)
+struct api_device *api_device_find(const struct api_config *c, const struct device_kind *k,
+				   const char *id)
 {
 	int i;
 
-	for (i = 0; i < c->ndrives; i++)
-		if (!strcmp(c->drives[i].id, id))
-			return &c->drives[i];
+	for (i = 0; i < c->ndevices; i++)
+		if (c->devices[i].dev.kind == k && (!id || !strcmp(c->devices[i].id, id)))
+			return (struct api_device *)&c->devices[i];
 	return NULL;
+}
+
+static bool id_is_the_devices(const struct device_kind *k)
+{
+	size_t i;
+
+	for (i = 0; k->api.id_key && k->fields && i < k->fields->n; i++)
+		if (k->fields->fields[i].json && !strcmp(k->fields->fields[i].json, k->api.id_key))
+			return true;
+	return false;
+}
+
+/* The id, checked as the API's other strings are; required where the kind
+ * may have several devices (the PUT path names one). */
+static int id_get(const struct device_kind *k, json_t *api, char *id, char *why, size_t why_size)
+{
+	const struct api_field f[] = {
+		{ k->api.id_key, F_STR, k->max > 1, id, API_ID_MAX + 1, 1, 0, NULL },
+	};
+	json_t *v = json_object_get(api, k->api.id_key), *only = json_object();
+	int err;
+
+	if (!only || (v && json_object_set(only, k->api.id_key, v)))
+		err = -ENOMEM;
+	else
+		err = fields_get(kind_obj(k), only, f, 1, why, why_size);
+	json_decref(only);
+	return err;
+}
+
+/* The body into *d: the fields over Firecracker's defaults, then the id and
+ * the API's keys. */
+static int device_parse(const struct device_kind *k, json_t *api, json_t *dev, const char *path_id,
+			struct api_device *d, char *why, size_t why_size)
+{
+	const char *const id_only[] = { k->api.id_key, NULL };
+	const char *obj = kind_obj(k);
+	int err;
+
+	memset(d, 0, sizeof(*d));
+	d->dev.kind = k;
+	if (k->fields)
+		fields_defaults(k->fields, d->dev.data);
+	if (k->api.defaults)
+		k->api.defaults(d->dev.data);
+	err = device_config_update_json(obj, dev, NULL, &d->dev, why, why_size);
+	if (!err && k->api.id_key)
+		err = id_get(k, api, d->id, why, why_size);
+	if (!err && k->api.keys)
+		err = fields_parse_json(k->api.keys, obj, api, id_only, d->keys, why, why_size);
+	if (err || !d->id[0])
+		return err;
+	err = id_check(obj, k->api.id_key, d->id, path_id, why, why_size);
+	/* The id is the device's too where it has one (a drive's serial). */
+	if (!err && id_is_the_devices(k) &&
+	    fields_set_string(k->fields, d->dev.data, k->api.id_key, d->id))
+		return fail(why, why_size, "%s: %s: '%s' does not fit the device", obj,
+			    k->api.id_key, d->id);
+	return err;
+}
+
+static int kind_count(const struct api_config *c, const struct device_kind *k)
+{
+	int i, n = 0;
+
+	for (i = 0; i < c->ndevices; i++)
+		n += c->devices[i].dev.kind == k;
+	return n;
+}
+
+/* Where *d goes: the device it replaces (same id; the one device of a kind
+ * of one), or the end of the list, after the kind's rules. */
+static int device_slot(const struct api_config *c, const struct api_device *d, char *why,
+		       size_t why_size)
+{
+	const struct device_kind *k = d->dev.kind;
+	const struct device_api *a = &k->api;
+	int i, slot = -1;
+
+	if (a->conflict && a->conflict(d->dev.data, d->keys, NULL, NULL, NULL, why, why_size))
+		return -EINVAL;
+	for (i = 0; i < c->ndevices; i++) {
+		const struct api_device *o = &c->devices[i];
+
+		if (o->dev.kind != k)
+			continue;
+		if (k->max == 1 || !strcmp(o->id, d->id))
+			slot = i;
+		else if (a->conflict && a->conflict(d->dev.data, d->keys, o->dev.data, o->keys,
+						    o->id, why, why_size))
+			return -EINVAL;
+	}
+	if (slot >= 0)
+		return slot;
+	if (kind_count(c, k) >= k->max)
+		return fail(why, why_size, "%s: %s: '%s' would be more than %d %s", kind_obj(k),
+			    a->id_key ? a->id_key : "?", d->id, k->max,
+			    a->plural ? a->plural : "devices");
+	if (c->ndevices >= VM_MAX_VIRTIO)
+		return fail(why, why_size, "%s: more than %d devices", kind_obj(k), VM_MAX_VIRTIO);
+	return c->ndevices;
+}
+
+int api_put_device(struct api_config *c, const struct device_kind *k, json_t *j,
+		   const char *path_id, char *why, size_t why_size)
+{
+	struct api_device d;
+	json_t *api, *dev;
+	const char *idv;
+	int err;
+
+	if (!k || !k->api_path)
+		return fail(why, why_size, "%s: not configurable through the API",
+			    k ? k->name : "?");
+	err = split_keys(k, j, &api, &dev, why, why_size);
+	if (err)
+		return err;
+	/* A PUT of an id replaces its device, and so does a file's later entry,
+	 * except where the id is the device's own (a drive's serial): one
+	 * device per id then, as on the CLI, so the file may not name it twice. */
+	idv = k->api.id_key ? json_string_value(json_object_get(api, k->api.id_key)) : NULL;
+	if (!path_id && id_is_the_devices(k) && idv && api_device_find(c, k, idv))
+		err = fail(why, why_size, "%s: %s: '%s' appears twice", kind_obj(k), k->api.id_key,
+			   idv);
+	if (!err)
+		err = device_parse(k, api, dev, path_id, &d, why, why_size);
+	json_decref(api);
+	json_decref(dev);
+	if (err)
+		return err;
+	err = device_slot(c, &d, why, why_size);
+	if (err < 0)
+		return err;
+	c->devices[err] = d;
+	if (err == c->ndevices)
+		c->ndevices++;
+	return 0;
 }
 
 int api_patch_drive(struct api_config *c, json_t *j, const char *path_id, bool started, char *why,
@@ -385,7 +478,8 @@ int api_patch_drive(struct api_config *c, json_t *j, const char *path_id, bool s
 		{ "path_on_host", F_STR, false, path, sizeof(path), 1, 0, &has_path },
 		{ "rate_limiter", F_UNSUPPORTED, false, NULL, 0, 0, 0, NULL },
 	};
-	struct api_drive *d;
+	struct api_device *d;
+	struct blk_config *b;
 	int err;
 
 	err = fields_get("drive", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
@@ -393,78 +487,18 @@ int api_patch_drive(struct api_config *c, json_t *j, const char *path_id, bool s
 		err = id_check("drive", "drive_id", id, path_id, why, why_size);
 	if (err)
 		return err;
-	d = drive_find(c, id);
+	d = api_device_find(c, &virtio_blk_kind, id);
 	if (!d)
 		return fail(why, why_size, "drive: drive_id: no drive '%s'", id);
 	if (!has_path)
 		return 0;
-	if (started && strcmp(path, d->path))
+	b = (struct blk_config *)d->dev.data;
+	if (started && strcmp(path, b->path))
 		return fail(why, why_size,
 			    "drive: path_on_host: volt opens no file once the microVM runs (its "
 			    "sandbox forbids it), so a drive cannot change its backing file");
-	memcpy(d->path, path, sizeof(path));
-	return 0;
-}
-
-int api_put_net(struct api_config *c, json_t *j, const char *path_id, char *why, size_t why_size)
-{
-	static const char *const api_keys[] = { "iface_id", "rx_rate_limiter", "tx_rate_limiter",
-						NULL };
-	struct api_net n = { 0 };
-	struct net_config nc;
-	char mac[18];
-	const struct api_field f[] = {
-		{ "iface_id", F_STR, true, n.id, sizeof(n.id), 1, 0, NULL },
-		{ "rx_rate_limiter", F_UNSUPPORTED, false, NULL, 0, 0, 0, NULL },
-		{ "tx_rate_limiter", F_UNSUPPORTED, false, NULL, 0, 0, 0, NULL },
-	};
-	json_t *api, *dev;
-	int err, i, slot = c->nnets;
-
-	err = split_keys(j, api_keys, &api, &dev, "network-interface", why, why_size);
-	if (err)
-		return err;
-	fields_defaults(&net_fields, &nc);
-	err = fields_parse_json(&net_fields, "network-interface", dev, NULL, &nc, why, why_size);
-	if (!err)
-		err = fields_get("network-interface", api, f, sizeof(f) / sizeof(f[0]), why,
-				 why_size);
-	json_decref(api);
-	json_decref(dev);
-	if (!err)
-		err = id_check("network-interface", "iface_id", n.id, path_id, why, why_size);
-	if (err)
-		return err;
-	/* A ',' would end the name in a CLI spec (the jailer passes it on as one). */
-	if (strchr(nc.tap, ','))
-		return fail(why, why_size,
-			    "network-interface: host_dev_name: '%s' is not an interface name",
-			    nc.tap);
-	memcpy(n.host_dev, nc.tap, sizeof(n.host_dev));
-	memcpy(n.mac, nc.mac, 6);
-	n.has_mac = nc.has_mac;
-	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", n.mac[0], n.mac[1], n.mac[2],
-		 n.mac[3], n.mac[4], n.mac[5]);
-	for (i = 0; i < c->nnets; i++) {
-		if (!strcmp(c->nets[i].id, n.id))
-			slot = i;
-		else if (!strcmp(c->nets[i].host_dev, n.host_dev))
-			return fail(why, why_size,
-				    "network-interface: host_dev_name: '%s' is already used by "
-				    "'%s'",
-				    n.host_dev, c->nets[i].id);
-		else if (n.has_mac && c->nets[i].has_mac && !memcmp(n.mac, c->nets[i].mac, 6))
-			return fail(why, why_size,
-				    "network-interface: guest_mac: %s is already used by '%s'", mac,
-				    c->nets[i].id);
-	}
-	if (slot == VM_MAX_NETS)
-		return fail(why, why_size,
-			    "network-interface: iface_id: '%s' would be more than %d interfaces",
-			    n.id, VM_MAX_NETS);
-	c->nets[slot] = n;
-	if (slot == c->nnets)
-		c->nnets++;
+	_Static_assert(sizeof(path) == sizeof(b->path), "path_on_host fits");
+	memcpy(b->path, path, sizeof(path));
 	return 0;
 }
 
@@ -477,119 +511,16 @@ int api_patch_net(const struct api_config *c, json_t *j, const char *path_id, ch
 		{ "rx_rate_limiter", F_UNSUPPORTED, false, NULL, 0, 0, 0, NULL },
 		{ "tx_rate_limiter", F_UNSUPPORTED, false, NULL, 0, 0, 0, NULL },
 	};
-	int err, i;
+	int err;
 
 	err = fields_get("network-interface", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
 	if (!err)
 		err = id_check("network-interface", "iface_id", id, path_id, why, why_size);
 	if (err)
 		return err;
-	for (i = 0; i < c->nnets; i++)
-		if (!strcmp(c->nets[i].id, id))
-			return 0;
-	return fail(why, why_size, "network-interface: iface_id: no interface '%s'", id);
-}
-
-/* The device's own fields (devices/virtio/virtio_vsock.c), the same rules as
- * --vsock; vsock_id is the API's (deprecated in Firecracker, kept for GET). */
-int api_put_vsock(struct api_config *c, json_t *j, char *why, size_t why_size)
-{
-	static const char *const api_only[] = { "vsock_id", NULL };
-	struct vsock_config v;
-	json_t *idv = json_object_get(j, "vsock_id");
-	char id[API_ID_MAX + 1] = "";
-	int err;
-
-	fields_defaults(&vsock_fields, &v);
-	err = fields_parse_json(&vsock_fields, "vsock", j, api_only, &v, why, why_size);
-	if (err)
-		return err;
-	if (idv && !json_is_null(idv)) {
-		const struct api_field f[] = {
-			{ "vsock_id", F_STR, false, id, sizeof(id), 1, 0, NULL },
-		};
-		json_t *only = json_pack("{s:O}", "vsock_id", idv);
-
-		err = only ? fields_get("vsock", only, f, 1, why, why_size) : -ENOMEM;
-		json_decref(only);
-		if (!err)
-			err = id_check("vsock", "vsock_id", id, NULL, why, why_size);
-		if (err)
-			return err;
-	}
-	c->vsock = v;
-	memcpy(c->vsock_id, id, sizeof(id));
-	c->has_vsock = true;
+	if (!api_device_find(c, &virtio_net_kind, id))
+		return fail(why, why_size, "network-interface: iface_id: no interface '%s'", id);
 	return 0;
-}
-
-int api_put_entropy(struct api_config *c, json_t *j, char *why, size_t why_size)
-{
-	const struct api_field f[] = {
-		{ "rate_limiter", F_UNSUPPORTED, false, NULL, 0, 0, 0, NULL },
-	};
-	int err = fields_get("entropy", j, f, 1, why, why_size);
-
-	if (!err)
-		c->entropy = true;
-	return err;
-}
-
-/* The device's own fields (devices/virtio/virtio_balloon.c), the same rules
- * as --balloon. */
-int api_put_balloon(struct api_config *c, json_t *j, char *why, size_t why_size)
-{
-	struct balloon_config b;
-	int err;
-
-	fields_defaults(&balloon_fields, &b);
-	err = fields_parse_json(&balloon_fields, "balloon", j, NULL, &b, why, why_size);
-	if (err)
-		return err;
-	c->balloon = b;
-	c->has_balloon = true;
-	return 0;
-}
-
-static int put_vsock(struct api_config *c, json_t *j, const char *path_id, char *why,
-		     size_t why_size)
-{
-	(void)path_id;
-	return api_put_vsock(c, j, why, why_size);
-}
-
-static int put_balloon(struct api_config *c, json_t *j, const char *path_id, char *why,
-		       size_t why_size)
-{
-	(void)path_id;
-	return api_put_balloon(c, j, why, why_size);
-}
-
-static int put_entropy(struct api_config *c, json_t *j, const char *path_id, char *why,
-		       size_t why_size)
-{
-	(void)path_id;
-	return api_put_entropy(c, j, why, why_size);
-}
-
-int api_put_device(struct api_config *c, const struct device_kind *k, json_t *j,
-		   const char *path_id, char *why, size_t why_size)
-{
-	static const struct {
-		const struct device_kind *kind;
-		int (*put)(struct api_config *c, json_t *j, const char *path_id, char *why,
-			   size_t why_size);
-	} puts[] = {
-		{ &virtio_blk_kind, api_put_drive }, { &virtio_net_kind, api_put_net },
-		{ &virtio_vsock_kind, put_vsock },   { &virtio_balloon_kind, put_balloon },
-		{ &virtio_rng_kind, put_entropy },
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(puts) / sizeof(puts[0]); i++)
-		if (puts[i].kind == k)
-			return puts[i].put(c, j, path_id, why, why_size);
-	return fail(why, why_size, "%s: not configurable through the API", k ? k->name : "?");
 }
 
 int api_parse_balloon_update(json_t *j, unsigned int *mib, char *why, size_t why_size)
@@ -805,82 +736,203 @@ json_t *api_machine_config_to_json(const struct api_config *c)
 			 "None");
 }
 
-json_t *api_balloon_to_json(const struct api_config *c)
+/* The device's keys: its id, its fields, the API's keys of its kind. */
+static json_t *device_keys(const struct api_device *d)
 {
-	if (!c->has_balloon)
+	const struct device_kind *k = d->dev.kind;
+	json_t *o = device_config_to_json(&d->dev), *keys;
+
+	if (o && k->api.keys) {
+		keys = fields_to_json(k->api.keys, d->keys);
+		if (!keys || json_object_update(o, keys)) {
+			json_decref(o);
+			o = NULL;
+		}
+		json_decref(keys);
+	}
+	if (o && k->api.id_key && json_object_set_new(o, k->api.id_key, str_or_null(d->id))) {
+		json_decref(o);
+		o = NULL;
+	}
+	return o;
+}
+
+json_t *api_device_to_json(const struct api_device *d)
+{
+	const char *const *key = d->dev.kind->api.get;
+	json_t *all = device_keys(d), *o;
+
+	if (!all || !key)
+		return all;
+	/* Firecracker's keys, in its order. */
+	o = json_object();
+	for (; o && *key; key++) {
+		json_t *v = json_object_get(all, *key);
+
+		if (json_object_set(o, *key, v ? v : json_null())) {
+			json_decref(o);
+			o = NULL;
+		}
+	}
+	json_decref(all);
+	return o;
+}
+
+/* A kind's section: an array where it may have several devices, its one
+ * device's object or null otherwise. */
+static json_t *device_section(const struct api_config *c, const struct device_kind *k)
+{
+	json_t *arr, *v;
+	int i;
+
+	if (k->max == 1) {
+		const struct api_device *d = api_device_find(c, k, NULL);
+
+		return d ? api_device_to_json(d) : json_null();
+	}
+	arr = json_array();
+	for (i = 0; arr && i < c->ndevices; i++) {
+		if (c->devices[i].dev.kind != k)
+			continue;
+		v = api_device_to_json(&c->devices[i]);
+		if (!v || json_array_append_new(arr, v)) {
+			json_decref(arr);
+			return NULL;
+		}
+	}
+	return arr;
+}
+
+static json_t *logger_to_json(const struct api_config *c)
+{
+	if (!c->has_logger)
 		return json_null();
-	return fields_to_json(&balloon_fields, &c->balloon);
+	return json_pack("{s:o, s:o, s:b, s:b}", "log_path", str_or_null(c->logger.path), "level",
+			 str_or_null(c->logger.level), "show_level", c->logger.show_level,
+			 "show_log_origin", c->logger.show_log_origin);
+}
+
+static json_t *boot_to_json(const struct api_config *c)
+{
+	if (!c->has_boot)
+		return json_null();
+	return json_pack("{s:s, s:o, s:o}", "kernel_image_path", c->kernel, "initrd_path",
+			 str_or_null(c->initrd), "boot_args",
+			 c->has_boot_args ? json_string(c->boot_args) : json_null());
+}
+
+static json_t *metrics_to_json(const struct api_config *c)
+{
+	if (!c->has_metrics)
+		return json_null();
+	return json_pack("{s:s}", "metrics_path", c->metrics_path);
+}
+
+static json_t *null_to_json(const struct api_config *c)
+{
+	(void)c;
+	return json_null();
+}
+
+/* Firecracker's own sections, ranked (struct device_api.rank places the
+ * devices' among them). */
+static const struct {
+	const char *key;
+	int rank;
+	json_t *(*to_json)(const struct api_config *c);
+} own_sections[] = {
+	{ "boot-source", 10, boot_to_json }, { "machine-config", 30, api_machine_config_to_json },
+	{ "cpu-config", 40, null_to_json },  { "logger", 80, logger_to_json },
+	{ "metrics", 90, metrics_to_json },  { "mmds-config", 100, null_to_json },
+};
+
+static int rank_of(const struct device_kind *k)
+{
+	return k->api.rank ? k->api.rank : INT_MAX - 1;
+}
+
+/* The devices' sections ranked below `below` (INT_MAX: all) not written yet,
+ * by rank, then in the table's order. */
+static int device_sections_below(json_t *root, const struct api_config *c, int below, bool *done)
+{
+	int k, next, err = 0;
+
+	while (!err) {
+		next = -1;
+		for (k = 0; k < device_table_len; k++)
+			if (!done[k] && device_table[k]->config_key &&
+			    rank_of(device_table[k]) < below &&
+			    (next < 0 || rank_of(device_table[k]) < rank_of(device_table[next])))
+				next = k;
+		if (next < 0)
+			break;
+		done[next] = true;
+		err = json_object_set_new(root, device_table[next]->config_key,
+					  device_section(c, device_table[next]));
+	}
+	return err;
 }
 
 json_t *api_config_to_json(const struct api_config *c)
 {
-	json_t *root = json_object(), *drives = json_array(), *nets = json_array(), *boot;
-	char mac[18];
-	int i;
+	bool *done = calloc((size_t)device_table_len, sizeof(*done));
+	json_t *root = json_object();
+	size_t i;
+	int err = !root || !done;
 
-	if (!root || !drives || !nets)
-		goto oom;
-	boot = c->has_boot ? json_pack("{s:s, s:o, s:o}", "kernel_image_path", c->kernel,
-				       "initrd_path", str_or_null(c->initrd), "boot_args",
-				       c->has_boot_args ? json_string(c->boot_args) : json_null())
-			   : json_null();
-	json_object_set_new(root, "boot-source", boot);
-	for (i = 0; i < c->ndrives; i++) {
-		const struct api_drive *d = &c->drives[i];
-
-		json_array_append_new(
-			drives,
-			json_pack("{s:s, s:s, s:b, s:o, s:b, s:s, s:s, s:n}", "drive_id", d->id,
-				  "path_on_host", d->path, "is_root_device", d->root, "partuuid",
-				  str_or_null(d->partuuid), "is_read_only", d->read_only,
-				  "cache_type",
-				  d->cache == BLK_CACHE_UNSAFE ? "Unsafe" : "Writeback",
-				  "io_engine", d->engine == BLK_ENGINE_SYNC ? "Sync" : "Async",
-				  "rate_limiter"));
+	for (i = 0; !err && i < sizeof(own_sections) / sizeof(own_sections[0]); i++) {
+		err = device_sections_below(root, c, own_sections[i].rank, done);
+		if (!err)
+			err = json_object_set_new(root, own_sections[i].key,
+						  own_sections[i].to_json(c));
 	}
-	json_object_set_new(root, "drives", drives);
-	drives = NULL;
-	json_object_set_new(root, "machine-config", api_machine_config_to_json(c));
-	json_object_set_new(root, "cpu-config", json_null());
-	json_object_set_new(root, "balloon", api_balloon_to_json(c));
-	for (i = 0; i < c->nnets; i++) {
-		const struct api_net *n = &c->nets[i];
-
-		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", n->mac[0], n->mac[1],
-			 n->mac[2], n->mac[3], n->mac[4], n->mac[5]);
-		json_array_append_new(nets, json_pack("{s:s, s:s, s:o}", "iface_id", n->id,
-						      "host_dev_name", n->host_dev, "guest_mac",
-						      n->has_mac ? json_string(mac) : json_null()));
+	if (!err)
+		err = device_sections_below(root, c, INT_MAX, done);
+	free(done);
+	if (err) {
+		json_decref(root);
+		return NULL;
 	}
-	json_object_set_new(root, "network-interfaces", nets);
-	nets = NULL;
-	json_object_set_new(root, "vsock",
-			    c->has_vsock ? fields_to_json(&vsock_fields, &c->vsock) : json_null());
-	json_object_set_new(root, "logger",
-			    c->has_logger ? json_pack("{s:o, s:o, s:b, s:b}", "log_path",
-						      str_or_null(c->logger.path), "level",
-						      str_or_null(c->logger.level), "show_level",
-						      c->logger.show_level, "show_log_origin",
-						      c->logger.show_log_origin)
-					  : json_null());
-	json_object_set_new(root, "metrics",
-			    c->has_metrics ? json_pack("{s:s}", "metrics_path", c->metrics_path)
-					   : json_null());
-	json_object_set_new(root, "mmds-config", json_null());
-	json_object_set_new(root, "entropy", c->entropy ? json_object() : json_null());
 	return root;
-oom:
-	json_decref(root);
-	json_decref(drives);
-	json_decref(nets);
-	return NULL;
+}
+
+static bool is_root_device(const struct api_device *d)
+{
+	return d->dev.kind == &virtio_blk_kind && ((const struct blk_api_keys *)d->keys)->root;
+}
+
+/* boot_args, and root= for the root device (a drive's API key). */
+static int cmdline_make(const struct api_config *c, char *cmdline, size_t cmdline_size, char *why,
+			size_t why_size)
+{
+	const struct blk_api_keys *root = NULL;
+	const struct blk_config *b = NULL;
+	int i, len;
+
+	len = snprintf(cmdline, cmdline_size, "%s",
+		       c->has_boot_args ? c->boot_args : API_DEFAULT_CMDLINE);
+	for (i = 0; i < c->ndevices; i++)
+		if (is_root_device(&c->devices[i])) {
+			root = (const void *)c->devices[i].keys;
+			b = (const void *)c->devices[i].dev.data;
+		}
+	if (root && root->partuuid[0])
+		len += snprintf(cmdline + len, cmdline_size - (size_t)len, " root=PARTUUID=%s %s",
+				root->partuuid, b->read_only ? "ro" : "rw");
+	else if (root)
+		len += snprintf(cmdline + len, cmdline_size - (size_t)len, " root=/dev/vda %s",
+				b->read_only ? "ro" : "rw");
+	if ((size_t)len >= cmdline_size)
+		return fail(why, why_size, "boot-source: boot_args: too long");
+	return 0;
 }
 
 int api_config_to_vm(const struct api_config *c, struct vm_config *out, char *cmdline,
 		     size_t cmdline_size, char *why, size_t why_size)
 {
-	const struct api_drive *d;
-	int i, len;
+	const struct device_config *bad;
+	char reason[192];
+	int i, err;
 
 	if (!c->has_boot)
 		return fail(why, why_size,
@@ -890,71 +942,26 @@ int api_config_to_vm(const struct api_config *c, struct vm_config *out, char *cm
 	out->mem_size = (uint64_t)c->mem_mib << 20;
 	out->ncpus = (int)c->vcpus;
 	out->cpu_template = strcmp(c->cpu_template, "None") ? c->cpu_template : NULL;
-	len = snprintf(cmdline, cmdline_size, "%s",
-		       c->has_boot_args ? c->boot_args : API_DEFAULT_CMDLINE);
-	/* The root device becomes the first drive, so that it is vda. */
-	for (i = 0; i < c->ndrives; i++) {
-		d = &c->drives[i];
-		if (!d->root)
-			continue;
-		if (d->partuuid[0])
-			len += snprintf(cmdline + len, cmdline_size - (size_t)len,
-					" root=PARTUUID=%s %s", d->partuuid,
-					d->read_only ? "ro" : "rw");
-		else
-			len += snprintf(cmdline + len, cmdline_size - (size_t)len,
-					" root=/dev/vda %s", d->read_only ? "ro" : "rw");
-	}
-	if ((size_t)len >= cmdline_size)
-		return fail(why, why_size, "boot-source: boot_args: too long");
+	err = cmdline_make(c, cmdline, cmdline_size, why, why_size);
+	if (err)
+		return err;
 	out->cmdline = cmdline;
+	/* The VM plugs devices in by kind, in the table's order, and each kind's
+	 * in this order: the root device first, so that it is vda. */
 	out->ndevices = 0;
-	/* The root device becomes the first drive, so that it is vda. */
-	for (int root = 1; root >= 0; root--)
-		for (i = 0; i < c->ndrives; i++) {
-			struct device_config *dc = &out->devices[out->ndevices++];
-			struct blk_config *b = (void *)dc->data;
-
-			d = &c->drives[i];
-			if (d->root != root) {
-				out->ndevices--;
-				continue;
-			}
-			memset(dc, 0, sizeof(*dc));
-			dc->kind = &virtio_blk_kind;
-			snprintf(b->path, sizeof(b->path), "%s", d->path);
-			snprintf(b->id, sizeof(b->id), "%s", d->id);
-			b->read_only = d->read_only;
-			b->engine = d->engine;
-			b->cache = d->cache;
-		}
-	for (i = 0; i < c->nnets; i++) {
-		struct device_config *dc = &out->devices[out->ndevices++];
-		struct net_config *nc = (void *)dc->data;
-
-		memset(dc, 0, sizeof(*dc));
-		dc->kind = &virtio_net_kind;
-		memcpy(nc->tap, c->nets[i].host_dev, sizeof(nc->tap));
-		memcpy(nc->mac, c->nets[i].mac, 6);
-		nc->has_mac = c->nets[i].has_mac;
-	}
-	if (c->entropy) {
-		memset(&out->devices[out->ndevices], 0, sizeof(out->devices[0]));
-		out->devices[out->ndevices++].kind = &virtio_rng_kind;
-	}
-	if (c->has_vsock) {
-		memset(&out->devices[out->ndevices], 0, sizeof(out->devices[0]));
-		out->devices[out->ndevices].kind = &virtio_vsock_kind;
-		memcpy(out->devices[out->ndevices++].data, &c->vsock, sizeof(c->vsock));
-	}
-	if (c->has_balloon) {
-		char reason[128];
-
-		memset(&out->devices[out->ndevices], 0, sizeof(out->devices[0]));
-		out->devices[out->ndevices].kind = &virtio_balloon_kind;
-		memcpy(out->devices[out->ndevices++].data, &c->balloon, sizeof(c->balloon));
-		if (balloon_size_check(c->balloon.mib, out->mem_size, reason, sizeof(reason)))
-			return fail(why, why_size, "balloon: amount_mib: %s", reason);
-	}
+	for (i = 0; i < c->ndevices; i++)
+		if (is_root_device(&c->devices[i]))
+			out->devices[out->ndevices++] = c->devices[i].dev;
+	for (i = 0; i < c->ndevices; i++)
+		if (!is_root_device(&c->devices[i]))
+			out->devices[out->ndevices++] = c->devices[i].dev;
+	err = device_list_validate(out->devices, out->ndevices,
+				   &(struct device_vm_facts){ .mem_size = out->mem_size }, &bad,
+				   reason, sizeof(reason));
+	if (err && bad->kind->api.validate_key)
+		return fail(why, why_size, "%s: %s: %s", kind_obj(bad->kind),
+			    bad->kind->api.validate_key, reason);
+	if (err)
+		return fail(why, why_size, "%s: %s", kind_obj(bad->kind), reason);
 	return 0;
 }

@@ -14,42 +14,30 @@
 
 #include <jansson.h>
 #include <limits.h>
-#include <net/if.h>
+#include <stdalign.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "util/log.h"
 #include "util/parse.h"
-#include "devices/virtio/virtio_balloon.h"
-#include "devices/virtio/virtio_blk.h"
-#include "devices/virtio/virtio_net.h"
-#include "devices/virtio/virtio_rng.h"
-#include "devices/virtio/virtio_vsock.h"
+#include "devices/device_kind.h"
 #include "vmm/vm.h"
 
 /* Firecracker's resource ids: alphanumeric and '_'. */
-#define API_ID_MAX	 PARSE_ID_MAX
-#define API_CMDLINE_MAX	 4096
-#define API_PARTUUID_MAX 64
+#define API_ID_MAX	PARSE_ID_MAX
+#define API_CMDLINE_MAX 4096
 /* Firecracker's default boot_args would leave no console; volt run's default. */
 #define API_DEFAULT_CMDLINE \
 	"console=ttyS0 reboot=k panic=1 nomodule i8042.noaux i8042.nomux i8042.dumbkbd"
 #define API_DEFAULT_MEM_MIB 128
 
-struct api_drive {
+/* A device as the API was told of it: its configuration (the device's
+ * fields), its id ("" when none) and the API's own keys of its kind
+ * (kind->api.keys: the root device...). */
+struct api_device {
+	struct device_config dev;
 	char id[API_ID_MAX + 1];
-	char path[PATH_MAX];
-	char partuuid[API_PARTUUID_MAX + 1]; /* "" when none */
-	bool root, read_only;
-	enum blk_cache cache;
-	enum blk_engine engine;
-};
-
-struct api_net {
-	char id[API_ID_MAX + 1];
-	char host_dev[IFNAMSIZ];
-	uint8_t mac[6];
-	bool has_mac;
+	alignas(max_align_t) unsigned char keys[DEVICE_API_KEYS_MAX];
 };
 
 struct api_logger {
@@ -69,16 +57,10 @@ struct api_config {
 	bool smt, track_dirty_pages;
 	char cpu_template[16]; /* Firecracker's name; "None" by default */
 
-	struct api_drive drives[VM_MAX_DRIVES];
-	int ndrives;
-	struct api_net nets[VM_MAX_NETS];
-	int nnets;
-	bool has_vsock;
-	char vsock_id[API_ID_MAX + 1]; /* deprecated in Firecracker; kept for GET */
-	struct vsock_config vsock;
-	bool has_balloon;
-	struct balloon_config balloon;
-	bool entropy;
+	/* In the order they were first PUT (a PUT of the same id, or of a kind
+	 * of one device, replaces it in place). */
+	struct api_device devices[VM_MAX_VIRTIO];
+	int ndevices;
 	bool has_logger;
 	struct api_logger logger;
 	bool has_metrics;
@@ -90,20 +72,20 @@ void api_config_init(struct api_config *c);
 /* Parses a request body / file into a JSON object; NULL with why set. */
 json_t *api_json_parse(const char *buf, size_t len, char *why, size_t why_size);
 
-/* PUT /boot-source, PUT|PATCH /machine-config, PUT /drives/{id} (path_id may
- * be NULL for the config file), PUT /network-interfaces/{id}, PUT /vsock,
- * PUT /entropy, PUT /balloon. */
+/* PUT /boot-source, PUT|PATCH /machine-config. */
 int api_put_boot_source(struct api_config *c, json_t *j, char *why, size_t why_size);
 int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *why, size_t why_size);
-int api_put_drive(struct api_config *c, json_t *j, const char *path_id, char *why, size_t why_size);
-int api_put_net(struct api_config *c, json_t *j, const char *path_id, char *why, size_t why_size);
-int api_put_vsock(struct api_config *c, json_t *j, char *why, size_t why_size);
-int api_put_entropy(struct api_config *c, json_t *j, char *why, size_t why_size);
-int api_put_balloon(struct api_config *c, json_t *j, char *why, size_t why_size);
-/* The PUT of a device kind's API path (kind->api_path: /drives/{id},
- * /vsock...) and of its config file section: one of the above. */
+/* The PUT of a device kind's API path (kind->api_path: /drives/{id}, /balloon...;
+ * path_id is the {id}; NULL for the config file's entries, which may not name
+ * twice an id that is the device's own, a drive's) and of its config file section
+ * (kind->config_key): the kind's fields, then its id and API keys (kind->api). */
 int api_put_device(struct api_config *c, const struct device_kind *k, json_t *j,
 		   const char *path_id, char *why, size_t why_size);
+/* The device of kind k with that id (any id when NULL: the first); NULL when none. */
+struct api_device *api_device_find(const struct api_config *c, const struct device_kind *k,
+				   const char *id);
+/* Its object in GET /vm/config (GET /balloon); NULL when out of memory. */
+json_t *api_device_to_json(const struct api_device *d);
 /* PATCH /drives/{id}: a new path_on_host before boot; after boot (started)
  * only a no-op is accepted, volt opens no file once running. */
 int api_patch_drive(struct api_config *c, json_t *j, const char *path_id, bool started, char *why,
@@ -128,10 +110,9 @@ int api_logger_level(const char *s, enum log_level *out);
 /* A whole Firecracker configuration file (the GET /vm/config schema). */
 int api_config_from_json(struct api_config *c, json_t *root, char *why, size_t why_size);
 
-/* GET /vm/config, GET /machine-config, GET /balloon. */
+/* GET /vm/config, GET /machine-config. */
 json_t *api_config_to_json(const struct api_config *c);
 json_t *api_machine_config_to_json(const struct api_config *c);
-json_t *api_balloon_to_json(const struct api_config *c);
 
 /* Fills *out for vm_create(); out points into c and into cmdline (which
  * receives boot_args + the root device's root=). -EINVAL with why when the

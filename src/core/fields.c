@@ -319,7 +319,7 @@ int fields_parse_spec(const struct field_set *set, const char *spec, void *cfg, 
 {
 	unsigned char *given = calloc(set->n ? set->n : 1, 1);
 	char *copy = strdup(spec), *tok, *save = NULL;
-	void *tmp = malloc(set->size);
+	void *tmp = malloc(set->size ? set->size : 1);
 	bool first = true;
 	size_t i;
 	int err = 0;
@@ -427,7 +427,7 @@ static int json_value(const struct field *f, const char *obj, json_t *v, void *c
 		if (len >= f->size)
 			return fail(why, why_size, "%s: %s: longer than %zu bytes", obj, f->json,
 				    f->size - 1);
-		if (!len && f->type != FIELD_STRING)
+		if (!len && (f->type != FIELD_STRING || f->min))
 			return fail(why, why_size, "%s: %s: must not be empty", obj, f->json);
 		if (f->type == FIELD_ID && parse_id_check(s, reason, sizeof(reason)))
 			return fail(why, why_size, "%s: %s: %s", obj, f->json, reason);
@@ -459,6 +459,9 @@ static int json_value(const struct field *f, const char *obj, json_t *v, void *c
 			return fail(why, why_size, "%s: %s: %s", obj, f->json, reason);
 		store_num(f, cfg, (uint64_t)n);
 		return 0;
+	case FIELD_NULL:
+		return fail(why, why_size, "%s: %s: not supported by volt (only null)", obj,
+			    f->json);
 	}
 	return fail(why, why_size, "%s: %s: cannot be set", obj, f->json);
 }
@@ -480,7 +483,8 @@ int fields_parse_json(const struct field_set *set, const char *obj, json_t *j,
 		if (!json_field(set, key) && !extra_key(extra, key))
 			return fail(why, why_size, "%s: unknown field '%s'", obj, key);
 	}
-	tmp = malloc(set->size);
+	/* A set of FIELD_NULLs alone has no storage. */
+	tmp = malloc(set->size ? set->size : 1);
 	if (!tmp)
 		return -ENOMEM;
 	memcpy(tmp, cfg, set->size);
@@ -504,6 +508,18 @@ int fields_parse_json(const struct field_set *set, const char *obj, json_t *j,
 		memcpy(cfg, tmp, set->size);
 	free(tmp);
 	return err;
+}
+
+int fields_set_string(const struct field_set *set, void *cfg, const char *json, const char *value)
+{
+	const struct field *f = json_field(set, json);
+
+	if (!f || (f->type != FIELD_STRING && f->type != FIELD_PATH && f->type != FIELD_ID))
+		return -ENOENT;
+	if (strlen(value) >= f->size)
+		return -ENAMETOOLONG;
+	store_str(f, at(cfg, f->offset), value, strlen(value));
+	return 0;
 }
 
 static json_t *field_to_json(const struct field *f, const void *cfg)
@@ -537,6 +553,8 @@ static json_t *field_to_json(const struct field *f, const void *cfg)
 		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3],
 			 m[4], m[5]);
 		return json_string(mac);
+	case FIELD_NULL:
+		return json_null();
 	}
 	return json_null();
 }

@@ -29,6 +29,7 @@ enum field_type {
 	FIELD_MIB,    /* uint32_t MiB at most max. CLI: a size ("64", "512M", "1G") */
 	FIELD_ENUM,   /* int: one of names[] */
 	FIELD_MAC,    /* uint8_t[6]: a unicast, non-zero MAC "52:54:00:12:34:56" */
+	FIELD_NULL,   /* JSON only, no storage: accepted as null alone (a rate limiter) */
 };
 
 /* What a FIELD_PATH lets the VMM do with the file it names, at most. */
@@ -52,11 +53,11 @@ struct field {
 		cli; /* "key" of key=value; "" the first token (positional); NULL: not on the CLI */
 	const char *json; /* the JSON key; NULL: not in JSON */
 	enum field_type type;
-	size_t offset; /* into the configuration struct */
-	size_t size;   /* strings: the buffer's size (NUL included) */
-	uint64_t min, max;
-	uint64_t cli_max; /* when not 0: the CLI's max (numbers above it are `bad`) */
-	uint64_t def;	  /* numbers, bools and enums: the default (strings default to "") */
+	size_t offset;	   /* into the configuration struct */
+	size_t size;	   /* strings: the buffer's size (NUL included) */
+	uint64_t min, max; /* FIELD_STRING in JSON: min 1 refuses "" */
+	uint64_t cli_max;  /* when not 0: the CLI's max (numbers above it are `bad`) */
+	uint64_t def;	   /* numbers, bools and enums: the default (strings default to "") */
 	const struct field_name *names; /* FIELD_ENUM */
 	bool required;
 	size_t has; /* offset of a bool set when the field is given; FIELD_NO_HAS: none */
@@ -102,6 +103,11 @@ int fields_parse_json(const struct field_set *set, const char *obj, json_t *j,
  * is not UTF-8 (a CLI value may be any bytes). */
 json_t *fields_to_json(const struct field_set *set, const void *cfg);
 
+/* Stores value into the STRING, PATH or ID field whose JSON key is json
+ * (api/: a drive's id, given in the API's own key). 0, -ENOENT when there is
+ * none, -ENAMETOOLONG when value does not fit. Nothing is checked: the caller
+ * has checked value. */
+int fields_set_string(const struct field_set *set, void *cfg, const char *json, const char *value);
 /* A MAC as FIELD_MAC takes it; -EINVAL with the reason in why. */
 int fields_mac_parse(const char *s, uint8_t mac[6], char *why, size_t why_size);
 /* How a JSON value's type is named in messages ("a string", "null"...). */

@@ -49,6 +49,42 @@ struct device_env {
 	uint32_t irq;
 };
 
+/* The largest struct of a kind's API keys (struct device_api.keys). */
+#define DEVICE_API_KEYS_MAX 80
+
+/* What the Firecracker API (api/) says of a device besides its configuration.
+ * The API stores, per device, its id and a struct of keys->size bytes. */
+struct device_api {
+	/* The id's key ("drive_id"); NULL: none. Where max > 1 the id is
+	 * required and is the {id} of the PUT path; where max is 1 it is optional
+	 * (deprecated in Firecracker). When the kind's fields have the same key,
+	 * the id is the device's own too (a drive's serial): the config file may
+	 * then not name it twice. */
+	const char *id_key;
+	/* The API's own keys (is_root_device, rate limiters accepted as null...),
+	 * parsed by the same engine; NULL: none. */
+	const struct field_set *keys;
+	/* Firecracker's defaults where they differ from the CLI's: applied to the
+	 * fields' defaults before a PUT body. May be NULL. */
+	void (*defaults)(void *cfg);
+	/* Rules of the API's: cfg and keys the new device's; other, other_keys
+	 * and other_id those of another device of the kind, or NULL to check the
+	 * new one alone. 0, or -EINVAL with the whole message in why. May be NULL. */
+	int (*conflict)(const void *cfg, const void *keys, const void *other,
+			const void *other_keys, const char *other_id, char *why, size_t why_size);
+	/* GET /vm/config's keys, in Firecracker's order (NULL-terminated); NULL:
+	 * the id, the fields, the keys. */
+	const char *const *get;
+	/* Where GET /vm/config writes this kind's section, in Firecracker's order
+	 * of sections: api/vm_config_json.c ranks its own boot-source 10,
+	 * machine-config 30, cpu-config 40, logger 80, metrics 90, mmds-config
+	 * 100. 0: after them all. */
+	int rank;
+	const char *plural; /* past max: "'d' would be more than 8 drives" */
+	/* The key validate()'s rule is about, for its message: "amount_mib". */
+	const char *validate_key;
+};
+
 /* Facts about the VM that validate() checks a configuration against. */
 struct device_vm_facts {
 	uint64_t mem_size; /* bytes */
@@ -79,6 +115,8 @@ struct device_kind {
 	void (*destroy)(void *dev);
 	/* The host paths cfg names; returns how many were written (at most max). */
 	int (*host_paths)(const void *cfg, struct device_path *out, int max);
+
+	struct device_api api;
 
 	/* Snapshots (not yet implemented by any kind: NULL). save() writes the
 	 * device's state after the VM is paused; restore() reads it into a device

@@ -80,12 +80,19 @@ int device_config_from_json(const struct device_kind *k, const char *obj, json_t
 			    const char *const *extra, struct device_config *out, char *why,
 			    size_t why_size)
 {
-	static const struct field_set none = { .unknown = "" };
-
 	memset(out, 0, sizeof(*out));
 	out->kind = k;
 	if (k->fields)
 		fields_defaults(k->fields, out->data);
+	return device_config_update_json(obj, j, extra, out, why, why_size);
+}
+
+int device_config_update_json(const char *obj, json_t *j, const char *const *extra,
+			      struct device_config *out, char *why, size_t why_size)
+{
+	static const struct field_set none = { .unknown = "" };
+	const struct device_kind *k = out->kind;
+
 	return fields_parse_json(k->fields ? k->fields : &none, obj, j, extra, out->data, why,
 				 why_size);
 }

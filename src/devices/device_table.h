@@ -37,6 +37,10 @@ int device_config_from_spec(const struct device_kind *k, const char *spec,
 int device_config_from_json(const struct device_kind *k, const char *obj, json_t *j,
 			    const char *const *extra, struct device_config *out, char *why,
 			    size_t why_size);
+/* The same into *out as it is (its kind set, its defaults or a previous
+ * configuration): only what j gives changes. */
+int device_config_update_json(const char *obj, json_t *j, const char *const *extra,
+			      struct device_config *out, char *why, size_t why_size);
 /* The configuration as a JSON object of its fields (an empty object for a
  * kind without fields); NULL when out of memory. */
 json_t *device_config_to_json(const struct device_config *c);

@@ -11,6 +11,7 @@
 #include "api/router.h"
 #include "api/vm_config_json.h"
 #include "devices/device_table.h"
+#include "devices/virtio/virtio_blk.h"
 #include "util/log.h"
 
 /* --- fake VM operations ------------------------------------------------------- */
@@ -166,6 +167,15 @@ static void ok(const char *method, const char *url, const char *body)
 TestSuite(api, .init = setup);
 
 /* --- router: happy paths ---------------------------------------------------------- */
+
+/* The configuration of the API's drive with that id. */
+static const struct blk_config *drive_cfg(const struct api_config *c, const char *id)
+{
+	const struct api_device *d = api_device_find(c, &virtio_blk_kind, id);
+
+	cr_assert(d, "no drive '%s'", id);
+	return (const struct blk_config *)(const void *)d->dev.data;
+}
 
 /* The index-th drive of a vm_config, in the order the VM plugs them in. */
 static const struct blk_config *vm_drive(const struct vm_config *v, int index)
@@ -412,7 +422,7 @@ Test(api, post_boot_refusals_named)
 	ok("PUT", "/drives/rootfs",
 	   "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/r\", \"is_root_device\": true}");
 	ok("PATCH", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/r2\"}");
-	cr_assert_str_eq(st.cfg.drives[0].path, "/r2");
+	cr_assert_str_eq(drive_cfg(&st.cfg, "rootfs")->path, "/r2");
 	ok("PUT", "/network-interfaces/eth0",
 	   "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\"}");
 	ok("PUT", "/actions", START);
@@ -557,9 +567,9 @@ Test(api, firecracker_example_file)
 	cr_assert_str_eq(c.kernel, "vmlinux.bin");
 	cr_assert_eq(c.vcpus, 2);
 	cr_assert_eq(c.mem_mib, 1024);
-	cr_assert_eq(c.ndrives, 1);
-	cr_assert(c.drives[0].root);
-	cr_assert_not(c.has_balloon || c.has_vsock || c.entropy || c.nnets);
+	cr_assert_eq(c.ndevices, 1);
+	cr_assert_eq(c.devices[0].dev.kind, &virtio_blk_kind);
+	cr_assert(((const struct blk_api_keys *)(const void *)c.devices[0].keys)->root);
 	json_object_set_new(j, "mmds-config", json_pack("{s:s}", "version", "V2"));
 	cr_assert_neq(api_config_from_json(&c, j, why, sizeof(why)), 0);
 	cr_assert(strstr(why, "mmds-config"), "%s", why);
@@ -626,7 +636,7 @@ Test(api, same_rules_as_the_cli)
 	      "balloon: amount_mib: 16777216 is out of range (0 to 16777215)");
 	ok("PUT", "/drives/d",
 	   "{\"drive_id\": \"d\", \"path_on_host\": \"/x\", \"is_root_device\": false}");
-	cr_assert_eq(st.cfg.drives[st.cfg.ndrives - 1].cache, BLK_CACHE_UNSAFE,
+	cr_assert_eq(drive_cfg(&st.cfg, "d")->cache, BLK_CACHE_UNSAFE,
 		     "Firecracker's default cache");
 }
 
@@ -652,4 +662,149 @@ Test(api, control_bytes_in_answers_are_escaped)
 	      "{\"drive_id\": \"a\\nb\\u001b\", \"path_on_host\": \"/x\", \"is_root_device\": "
 	      "false}",
 	      400, "'a\\nb\\x1b' may only hold");
+}
+
+/* A kind the table does not have: the API's device list, PUT, ids, keys and
+ * GET come from struct device_kind alone. */
+struct widget {
+	char name[16];
+};
+
+struct widget_keys {
+	bool shiny;
+};
+
+static const struct field widget_list[] = {
+	{ .cli = "name",
+	  .json = "name",
+	  .type = FIELD_STRING,
+	  .offset = offsetof(struct widget, name),
+	  .size = 16,
+	  .required = true,
+	  .has = FIELD_NO_HAS },
+};
+
+static const struct field_set widget_fields = {
+	.name = "widget",
+	.fields = widget_list,
+	.n = 1,
+	.size = sizeof(struct widget),
+};
+
+static const struct field widget_key_list[] = {
+	{ .json = "is_shiny",
+	  .type = FIELD_BOOL,
+	  .offset = offsetof(struct widget_keys, shiny),
+	  .has = FIELD_NO_HAS,
+	  .required = true },
+	{ .json = "rate_limiter", .type = FIELD_NULL, .has = FIELD_NO_HAS },
+};
+
+static const struct field_set widget_keys = {
+	.name = "widget",
+	.fields = widget_key_list,
+	.n = 2,
+	.size = sizeof(struct widget_keys),
+};
+
+static const struct device_kind widget_kind = {
+	.name = "widget",
+	.api_path = "widgets",
+	.config_key = "widgets",
+	.max = 2,
+	.fields = &widget_fields,
+	.api = { .id_key = "widget_id", .keys = &widget_keys, .plural = "widgets" },
+};
+
+static int put_widget(struct api_config *c, const char *body, const char *path_id, char *why)
+{
+	json_t *j = json_loads(body, 0, NULL);
+	int err;
+
+	cr_assert(j, "%s", body);
+	err = api_put_device(c, &widget_kind, j, path_id, why, 256);
+	json_decref(j);
+	return err;
+}
+
+static const char *widget_name(const struct api_config *c, int i)
+{
+	cr_assert_eq(c->devices[i].dev.kind, &widget_kind);
+	return ((const struct widget *)(const void *)c->devices[i].dev.data)->name;
+}
+
+Test(api, a_new_kind_needs_nothing_of_the_api)
+{
+	static struct api_config c;
+	char why[256], *s;
+	json_t *j;
+
+	api_config_init(&c);
+	cr_assert_eq(put_widget(&c, "{\"widget_id\": \"a\", \"name\": \"one\", \"is_shiny\": true}",
+				"a", why),
+		     0, "%s", why);
+	cr_assert_eq(put_widget(&c,
+				"{\"widget_id\": \"b\", \"name\": \"two\", \"is_shiny\": false}",
+				"b", why),
+		     0, "%s", why);
+	/* The same id replaces the device where it stands. */
+	cr_assert_eq(put_widget(&c,
+				"{\"widget_id\": \"a\", \"name\": \"three\", \"is_shiny\": false, "
+				"\"rate_limiter\": null}",
+				NULL, why),
+		     0, "%s", why);
+	cr_assert_eq(c.ndevices, 2);
+	cr_assert_str_eq(widget_name(&c, 0), "three");
+	cr_assert_str_eq(widget_name(&c, 1), "two");
+	cr_assert_eq(put_widget(&c, "{\"widget_id\": \"c\", \"name\": \"x\", \"is_shiny\": true}",
+				"c", why),
+		     -EINVAL);
+	cr_assert_str_eq(why, "widget: widget_id: 'c' would be more than 2 widgets");
+	cr_assert_eq(put_widget(&c, "{\"widget_id\": \"a\", \"name\": \"x\", \"is_shiny\": true}",
+				"z", why),
+		     -EINVAL);
+	cr_assert_str_eq(why, "widget: widget_id: 'a' does not match the id in the path ('z')");
+	cr_assert_eq(put_widget(&c, "{\"widget_id\": \"a\", \"name\": \"x\"}", "a", why), -EINVAL);
+	cr_assert_str_eq(why, "widget: missing required field 'is_shiny'");
+	cr_assert_eq(put_widget(&c, "{\"name\": \"x\", \"is_shiny\": true}", "a", why), -EINVAL);
+	cr_assert_str_eq(why, "widget: missing required field 'widget_id'");
+	cr_assert_eq(put_widget(&c,
+				"{\"widget_id\": \"a\", \"name\": \"x\", \"is_shiny\": true, "
+				"\"rate_limiter\": {}}",
+				"a", why),
+		     -EINVAL);
+	cr_assert_str_eq(why, "widget: rate_limiter: not supported by volt (only null)");
+	cr_assert_eq(put_widget(&c, "{\"widget_id\": \"a\", \"nome\": \"x\", \"is_shiny\": true}",
+				"a", why),
+		     -EINVAL);
+	cr_assert_str_eq(why, "widget: unknown field 'nome'");
+	cr_assert_str_eq(widget_name(&c, 0), "three", "a refused PUT changes nothing");
+	/* GET: the fields, the API's keys, the id. */
+	j = api_device_to_json(api_device_find(&c, &widget_kind, "b"));
+	s = json_dumps(j, JSON_COMPACT);
+	cr_assert_str_eq(s, "{\"name\":\"two\",\"is_shiny\":false,\"rate_limiter\":null,"
+			    "\"widget_id\":\"b\"}");
+	free(s);
+	json_decref(j);
+}
+
+Test(api, replacing_a_drive_keeps_its_place)
+{
+	struct vm_config v = { 0 };
+	char cmdline[API_CMDLINE_MAX + 256], why[256];
+
+	ok("PUT", "/boot-source", BOOT);
+	ok("PUT", "/drives/a",
+	   "{\"drive_id\": \"a\", \"path_on_host\": \"/a\", \"is_root_device\": false}");
+	ok("PUT", "/network-interfaces/n", "{\"iface_id\": \"n\", \"host_dev_name\": \"tap0\"}");
+	ok("PUT", "/drives/b",
+	   "{\"drive_id\": \"b\", \"path_on_host\": \"/b\", \"is_root_device\": false}");
+	ok("PUT", "/drives/a",
+	   "{\"drive_id\": \"a\", \"path_on_host\": \"/a2\", \"is_root_device\": false}");
+	cr_assert_eq(api_config_to_vm(&st.cfg, &v, cmdline, sizeof(cmdline), why, sizeof(why)), 0,
+		     "%s", why);
+	cr_assert_eq(device_list_count(v.devices, v.ndevices, &virtio_blk_kind), 2);
+	cr_assert_str_eq(vm_drive(&v, 0)->path, "/a2");
+	cr_assert_str_eq(vm_drive(&v, 0)->id, "a", "the drive's serial is its drive_id");
+	cr_assert_str_eq(vm_drive(&v, 1)->path, "/b");
 }

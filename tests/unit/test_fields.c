@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/fields.h"
@@ -382,4 +383,78 @@ Test(fields_rewrite, spec_and_json)
 	cr_assert_str_eq(json_string_value(json_object_get(j, "path_on_host")), "/jail/d");
 	cr_assert_str_eq(json_string_value(json_object_get(j, "name")), "/n");
 	json_decref(j);
+}
+
+/* The API's own keys: a rate limiter accepted as null alone, a string that
+ * may be left out but not given empty. */
+struct api_keys {
+	char tag[8];
+};
+
+static const struct field api_list[] = {
+	{ .json = "tag",
+	  .type = FIELD_STRING,
+	  .offset = offsetof(struct api_keys, tag),
+	  .size = 8,
+	  .min = 1,
+	  .has = FIELD_NO_HAS },
+	{ .json = "rate_limiter", .type = FIELD_NULL, .has = FIELD_NO_HAS },
+};
+
+static const struct field_set api_set = {
+	.fields = api_list,
+	.n = 2,
+	.size = sizeof(struct api_keys),
+};
+
+static int api_js(const char *text, struct api_keys *k)
+{
+	json_t *j = json_loads(text, 0, NULL);
+	int err;
+
+	cr_assert_not_null(j, "%s", text);
+	why[0] = '\0';
+	err = fields_parse_json(&api_set, "thing", j, NULL, k, why, sizeof(why));
+	json_decref(j);
+	return err;
+}
+
+Test(fields_json, null_only_and_non_empty_strings)
+{
+	struct api_keys k = { "old" };
+	char *s;
+	json_t *j;
+
+	cr_assert_eq(api_js("{\"rate_limiter\": {}}", &k), -EINVAL);
+	cr_assert_str_eq(why, "thing: rate_limiter: not supported by volt (only null)");
+	cr_assert_eq(api_js("{\"rate_limiter\": 0}", &k), -EINVAL);
+	cr_assert_eq(api_js("{\"tag\": \"\"}", &k), -EINVAL);
+	cr_assert_str_eq(why, "thing: tag: must not be empty");
+	cr_assert_str_eq(k.tag, "old", "a refused object changes nothing");
+	cr_assert_eq(api_js("{\"rate_limiter\": null, \"tag\": \"t\"}", &k), 0, "%s", why);
+	cr_assert_str_eq(k.tag, "t");
+	j = fields_to_json(&api_set, &k);
+	s = json_dumps(j, JSON_COMPACT);
+	cr_assert_str_eq(s, "{\"tag\":\"t\",\"rate_limiter\":null}");
+	free(s);
+	json_decref(j);
+	/* The set of FIELD_NULLs alone has no storage at all. */
+	static const struct field_set nulls = { .fields = &api_list[1], .n = 1 };
+	j = json_loads("{\"rate_limiter\": null}", 0, NULL);
+	cr_assert_eq(fields_parse_json(&nulls, "thing", j, NULL, NULL, why, sizeof(why)), 0, "%s",
+		     why);
+	json_decref(j);
+}
+
+Test(fields_json, set_string_by_json_key)
+{
+	fields_defaults(&set, &c);
+	cr_assert_eq(fields_set_string(&set, &c, "some_id", "abc"), 0);
+	cr_assert_str_eq(c.id, "abc");
+	cr_assert_eq(fields_set_string(&set, &c, "some_id", "a"), 0);
+	cr_assert_arr_eq(c.id, "a\0\0", 4, "a shorter value leaves none of the longer behind");
+	cr_assert_eq(fields_set_string(&set, &c, "path_on_host", "/0123456789abcdef"),
+		     -ENAMETOOLONG);
+	cr_assert_eq(fields_set_string(&set, &c, "count", "1"), -ENOENT, "not a string");
+	cr_assert_eq(fields_set_string(&set, &c, "nothing", "1"), -ENOENT);
 }

@@ -558,4 +558,5 @@ const struct device_kind virtio_balloon_kind = {
 	.validate = balloon_validate,
 	.create = balloon_create,
 	.destroy = balloon_destroy,
+	.api = { .rank = 50, .validate_key = "amount_mib" },
 };

@@ -664,7 +664,58 @@ static int blk_host_paths(const void *cfg, struct device_path *out, int max)
 	return 1;
 }
 
+/* --- the Firecracker API's words for a drive -------------------------------- */
+
+static const struct field blk_api_list[] = {
+	{ .json = "is_root_device",
+	  .type = FIELD_BOOL,
+	  .offset = offsetof(struct blk_api_keys, root),
+	  .has = FIELD_NO_HAS,
+	  .required = true },
+	{ .json = "partuuid",
+	  .type = FIELD_STRING,
+	  .offset = offsetof(struct blk_api_keys, partuuid),
+	  .size = sizeof(((struct blk_api_keys *)0)->partuuid),
+	  .min = 1,
+	  .has = FIELD_NO_HAS },
+	{ .json = "rate_limiter", .type = FIELD_NULL, .has = FIELD_NO_HAS },
+	{ .json = "socket", .type = FIELD_NULL, .has = FIELD_NO_HAS }, /* vhost-user */
+};
+
+static const struct field_set blk_api_keys = {
+	.name = "drive",
+	.fields = blk_api_list,
+	.n = sizeof(blk_api_list) / sizeof(blk_api_list[0]),
+	.size = sizeof(struct blk_api_keys),
+};
+
+/* Firecracker's default cache is Unsafe; --drive's is writeback. */
+static void blk_api_defaults(void *cfg)
+{
+	((struct blk_config *)cfg)->cache = BLK_CACHE_UNSAFE;
+}
+
+/* One root device: the kernel's root= names one. */
+static int blk_api_conflict(const void *cfg, const void *keys, const void *other,
+			    const void *other_keys, const char *other_id, char *why,
+			    size_t why_size)
+{
+	(void)cfg;
+	if (!other || !((const struct blk_api_keys *)keys)->root ||
+	    !((const struct blk_api_keys *)other_keys)->root)
+		return 0;
+	snprintf(why, why_size, "drive: is_root_device: drive '%s' already is the root device",
+		 other_id);
+	return -EINVAL;
+}
+
+static const char *const blk_api_get[] = {
+	"drive_id",   "path_on_host", "is_root_device", "partuuid", "is_read_only",
+	"cache_type", "io_engine",    "rate_limiter",	NULL,
+};
+
 _Static_assert(sizeof(struct blk_config) <= DEVICE_CONFIG_MAX, "DEVICE_CONFIG_MAX");
+_Static_assert(sizeof(struct blk_api_keys) <= DEVICE_API_KEYS_MAX, "DEVICE_API_KEYS_MAX");
 
 const struct device_kind virtio_blk_kind = {
 	.name = "blk",
@@ -680,4 +731,11 @@ const struct device_kind virtio_blk_kind = {
 	.create = blk_create,
 	.destroy = blk_destroy,
 	.host_paths = blk_host_paths,
+	.api = { .rank = 20,
+		 .id_key = "drive_id",
+		 .keys = &blk_api_keys,
+		 .defaults = blk_api_defaults,
+		 .conflict = blk_api_conflict,
+		 .get = blk_api_get,
+		 .plural = "drives" },
 };

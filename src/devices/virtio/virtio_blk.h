@@ -23,6 +23,13 @@ struct blk_config {
 	enum blk_cache cache;
 };
 
+/* The Firecracker API's keys of a drive (blk_api_keys): the root device, whose
+ * root= api/ writes on the kernel command line. */
+struct blk_api_keys {
+	bool root;	       /* is_root_device */
+	char partuuid[64 + 1]; /* "" when none */
+};
+
 /* The fields (core/fields.h): path, ro, id, engine, cache on the CLI;
  * path_on_host, is_read_only, drive_id, io_engine, cache_type in JSON. */
 extern const struct field_set blk_fields;

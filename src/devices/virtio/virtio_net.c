@@ -826,6 +826,47 @@ static void net_destroy(void *dev)
 	virtio_net_destroy(dev);
 }
 
+/* --- the Firecracker API's words for an interface ---------------------------- */
+
+static const struct field net_api_list[] = {
+	{ .json = "rx_rate_limiter", .type = FIELD_NULL, .has = FIELD_NO_HAS },
+	{ .json = "tx_rate_limiter", .type = FIELD_NULL, .has = FIELD_NO_HAS },
+};
+
+static const struct field_set net_api_keys = {
+	.name = "network-interface",
+	.fields = net_api_list,
+	.n = sizeof(net_api_list) / sizeof(net_api_list[0]),
+};
+
+/* The API's interfaces are told apart by id: each has its own TAP and MAC. */
+static int net_api_conflict(const void *cfg, const void *keys, const void *other,
+			    const void *other_keys, const char *other_id, char *why,
+			    size_t why_size)
+{
+	const struct net_config *n = cfg, *o = other;
+
+	(void)keys;
+	(void)other_keys;
+	/* A ',' would end the name in a CLI spec (the jailer passes it on as one). */
+	if (!o && strchr(n->tap, ','))
+		return INVALID("network-interface: host_dev_name: '%s' is not an interface name",
+			       n->tap);
+	if (!o)
+		return 0;
+	if (!strcmp(o->tap, n->tap))
+		return INVALID("network-interface: host_dev_name: '%s' is already used by '%s'",
+			       n->tap, other_id);
+	if (n->has_mac && o->has_mac && !memcmp(n->mac, o->mac, 6))
+		return INVALID("network-interface: guest_mac: "
+			       "%02x:%02x:%02x:%02x:%02x:%02x is already used by '%s'",
+			       n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5],
+			       other_id);
+	return 0;
+}
+
+static const char *const net_api_get[] = { "iface_id", "host_dev_name", "guest_mac", NULL };
+
 _Static_assert(sizeof(struct net_config) <= DEVICE_CONFIG_MAX, "DEVICE_CONFIG_MAX");
 
 const struct device_kind virtio_net_kind = {
@@ -840,4 +881,10 @@ const struct device_kind virtio_net_kind = {
 	.fields = &net_fields,
 	.create = net_create,
 	.destroy = net_destroy,
+	.api = { .rank = 60,
+		 .id_key = "iface_id",
+		 .keys = &net_api_keys,
+		 .conflict = net_api_conflict,
+		 .get = net_api_get,
+		 .plural = "interfaces" },
 };

@@ -354,4 +354,8 @@ const struct device_kind virtio_vsock_kind = {
 	.create = vsock_create,
 	.destroy = vsock_destroy,
 	.host_paths = vsock_host_paths,
+	/* vsock_id is deprecated in Firecracker: accepted, and not in GET. */
+	.api = { .rank = 70,
+		 .id_key = "vsock_id",
+		 .get = (const char *const[]){ "guest_cid", "uds_path", NULL } },
 };
