@@ -17,7 +17,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 FUZZ_BUILD = Path(os.environ.get("VOLT_FUZZ_BUILD", REPO / "build-fuzz")).resolve()
 TARGETS = sorted(p.name for p in (REPO / "tests" / "fuzz" / "corpus").iterdir() if p.is_dir())
-SECONDS = int(os.environ.get("VOLT_FUZZ_SMOKE_SECONDS", "20"))
+SECONDS = int(os.environ.get("VOLT_FUZZ_SMOKE_SECONDS", "10"))
 
 
 def _libfuzzer_missing(clang, tmp):
