@@ -81,7 +81,7 @@ static bool name_taken(const struct jail_plan *p, const char *name)
 {
 	int i;
 
-	if (reserved(name) || (p->vsock_name && !strcmp(p->vsock_name, name)))
+	if (reserved(name) || (p->socket_name && !strcmp(p->socket_name, name)))
 		return true;
 	for (i = 0; i < p->nfiles; i++)
 		if (!strcmp(p->files[i].name, name))
@@ -148,10 +148,10 @@ static int add_file(struct jail_plan *p, const char *src, bool writable, bool fi
 /* A socket the VMM makes: a name in the root, the file itself is the VMM's. */
 static int add_socket(struct jail_plan *p, const char *src, char **jail_path)
 {
-	free(p->vsock_name);
-	p->vsock_name = NULL; /* unique_name() compares names with it */
-	p->vsock_name = unique_name(p, src);
-	if (!p->vsock_name || asprintf(jail_path, "/%s", p->vsock_name) < 0)
+	free(p->socket_name);
+	p->socket_name = NULL; /* unique_name() compares names with it */
+	p->socket_name = unique_name(p, src);
+	if (!p->socket_name || asprintf(jail_path, "/%s", p->socket_name) < 0)
 		return -ENOMEM;
 	return 0;
 }

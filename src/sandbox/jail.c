@@ -118,7 +118,7 @@ void jail_plan_free(struct jail_plan *p)
 		free(p->files[i].src);
 		free(p->files[i].name);
 	}
-	free(p->vsock_name);
+	free(p->socket_name);
 	free(p->config_src);
 	free(p->sock);
 	for (i = 0; i < p->ninside; i++)

@@ -54,7 +54,8 @@ struct jail_plan {
 	struct jail_file files[JAIL_MAX_FILES];
 	int nfiles;
 	bool has_kernel, has_initrd;
-	char *vsock_name; /* the vsock socket's name in the root, or NULL */
+	char *socket_name; /* a socket the VMM makes (--vsock uds=): its name in the root, or NULL
+			    */
 	/* API mode only: */
 	bool api;
 	char *config_src; /* --config-file as given (read outside the jail), or NULL */

@@ -279,8 +279,8 @@ int jail_run(const struct jail_opts *o, const struct jail_plan *p, const char *c
 					o->cgroup_version);
 	if (err)
 		goto out;
-	if (p->vsock_name)
-		pr_info("jail: the vsock socket is %s/%s", root, p->vsock_name);
+	if (p->socket_name)
+		pr_info("jail: the socket the VMM makes is %s/%s", root, p->socket_name);
 	if (p->sock)
 		pr_info("jail: the API socket is %s%s", root, p->sock);
 	if (o->daemonize && (err = daemonize(devnull)))

@@ -134,7 +134,7 @@ Test(cli, every_file_option_is_rewritten)
 		cr_assert_str_eq(p.argv[1], opt);
 		cr_assert_null(strstr(p.argv[2], "/host/"), "%s %s", opt, p.argv[2]);
 		if (strstr(args[1], "/host/")) {
-			cr_assert(p.nfiles == 1 || p.vsock_name, "%s", opt);
+			cr_assert(p.nfiles == 1 || p.socket_name, "%s", opt);
 			checked++;
 		}
 		jail_plan_free(&p);

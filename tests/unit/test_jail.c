@@ -134,7 +134,7 @@ Test(jail, plan_rewrites_paths)
 	cr_assert(p.files[2].writable);
 	cr_assert_str_eq(p.files[3].name, "1-disk.img");
 	cr_assert_not(p.files[3].writable);
-	cr_assert_str_eq(p.vsock_name, "v.sock");
+	cr_assert_str_eq(p.socket_name, "v.sock");
 	cr_assert(p.has_kernel && p.has_initrd);
 	jail_plan_free(&p);
 }
@@ -337,7 +337,7 @@ Test(jail, config_rewrite)
 	cr_assert(p.files[3].fifo_ok);
 	cr_assert(p.files[4].writable);
 	cr_assert(p.files[4].fifo_ok);
-	cr_assert_str_eq(p.vsock_name, "v.sock");
+	cr_assert_str_eq(p.socket_name, "v.sock");
 	json_decref(j);
 	jail_plan_free(&p);
 }
