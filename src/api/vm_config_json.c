@@ -9,6 +9,7 @@
 #include "devices/virtio/virtio_balloon.h"
 #include "devices/virtio/virtio_blk.h"
 #include "devices/virtio/virtio_net.h"
+#include "util/why.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -38,19 +39,6 @@ struct api_field {
 	bool *seen; /* may be NULL: set when present and not null */
 };
 
-static int fail(char *why, size_t why_size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *why, size_t why_size, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, why_size, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
 static int fields_get(const char *obj, json_t *j, const struct api_field *f, size_t n, char *why,
 		      size_t why_size)
 {
@@ -59,65 +47,71 @@ static int fields_get(const char *obj, json_t *j, const struct api_field *f, siz
 	size_t i;
 
 	if (!json_is_object(j))
-		return fail(why, why_size, "%s: expected a JSON object, got %s", obj,
-			    j ? fields_json_type(j) : "nothing");
+		return why_fail(why, why_size, -EINVAL, "%s: expected a JSON object, got %s", obj,
+				j ? fields_json_type(j) : "nothing");
 	json_object_foreach(j, key, v)
 	{
 		for (i = 0; i < n && strcmp(key, f[i].name); i++)
 			;
 		if (i == n)
-			return fail(why, why_size, "%s: unknown field '%s'", obj, key);
+			return why_fail(why, why_size, -EINVAL, "%s: unknown field '%s'", obj, key);
 	}
 	/* Check everything first, store afterwards: all or nothing. */
 	for (i = 0; i < n; i++) {
 		v = json_object_get(j, f[i].name);
 		if (!v || json_is_null(v)) {
 			if (f[i].required)
-				return fail(why, why_size, "%s: missing required field '%s'", obj,
-					    f[i].name);
+				return why_fail(why, why_size, -EINVAL,
+						"%s: missing required field '%s'", obj, f[i].name);
 			continue;
 		}
 		switch (f[i].type) {
 		case F_STR:
 			if (!json_is_string(v))
-				return fail(why, why_size, "%s: %s: expected a string, got %s", obj,
-					    f[i].name, fields_json_type(v));
+				return why_fail(why, why_size, -EINVAL,
+						"%s: %s: expected a string, got %s", obj, f[i].name,
+						fields_json_type(v));
 			if (json_string_length(v) >= f[i].size)
-				return fail(why, why_size, "%s: %s: longer than %zu bytes", obj,
-					    f[i].name, f[i].size - 1);
+				return why_fail(why, why_size, -EINVAL,
+						"%s: %s: longer than %zu bytes", obj, f[i].name,
+						f[i].size - 1);
 			if (json_string_length(v) < f[i].min)
-				return fail(why, why_size, "%s: %s: must not be empty", obj,
-					    f[i].name);
+				return why_fail(why, why_size, -EINVAL, "%s: %s: must not be empty",
+						obj, f[i].name);
 			if (strlen(json_string_value(v)) != json_string_length(v))
-				return fail(why, why_size, "%s: %s: contains a NUL byte", obj,
-					    f[i].name);
+				return why_fail(why, why_size, -EINVAL,
+						"%s: %s: contains a NUL byte", obj, f[i].name);
 			break;
 		case F_ANY_STR:
 			if (!json_is_string(v))
-				return fail(why, why_size, "%s: %s: expected a string, got %s", obj,
-					    f[i].name, fields_json_type(v));
+				return why_fail(why, why_size, -EINVAL,
+						"%s: %s: expected a string, got %s", obj, f[i].name,
+						fields_json_type(v));
 			break;
 		case F_BOOL:
 			if (!json_is_boolean(v))
-				return fail(why, why_size, "%s: %s: expected a boolean, got %s",
-					    obj, f[i].name, fields_json_type(v));
+				return why_fail(why, why_size, -EINVAL,
+						"%s: %s: expected a boolean, got %s", obj,
+						f[i].name, fields_json_type(v));
 			break;
 		case F_UINT:
 			if (!json_is_integer(v))
-				return fail(why, why_size, "%s: %s: expected an integer, got %s",
-					    obj, f[i].name, fields_json_type(v));
+				return why_fail(why, why_size, -EINVAL,
+						"%s: %s: expected an integer, got %s", obj,
+						f[i].name, fields_json_type(v));
 			if (json_integer_value(v) < 0 ||
 			    (uint64_t)json_integer_value(v) < f[i].min ||
 			    (uint64_t)json_integer_value(v) > f[i].max)
-				return fail(why, why_size,
-					    "%s: %s: %" JSON_INTEGER_FORMAT
-					    " is out of range (%" PRIu64 " to %" PRIu64 ")",
-					    obj, f[i].name, json_integer_value(v), f[i].min,
-					    f[i].max);
+				return why_fail(why, why_size, -EINVAL,
+						"%s: %s: %" JSON_INTEGER_FORMAT
+						" is out of range (%" PRIu64 " to %" PRIu64 ")",
+						obj, f[i].name, json_integer_value(v), f[i].min,
+						f[i].max);
 			break;
 		case F_UNSUPPORTED:
-			return fail(why, why_size, "%s: %s: not supported by volt (only null)", obj,
-				    f[i].name);
+			return why_fail(why, why_size, -EINVAL,
+					"%s: %s: not supported by volt (only null)", obj,
+					f[i].name);
 		}
 	}
 	for (i = 0; i < n; i++) {
@@ -159,13 +153,13 @@ json_t *api_json_parse(const char *buf, size_t len, char *why, size_t why_size)
 	json_t *j;
 
 	if (!len) {
-		fail(why, why_size, "empty body: expected a JSON object");
+		why_fail(why, why_size, -EINVAL, "empty body: expected a JSON object");
 		return NULL;
 	}
 	j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &e);
 	if (!j)
-		fail(why, why_size, "invalid JSON at line %d, column %d: %s", e.line, e.column,
-		     e.text);
+		why_fail(why, why_size, -EINVAL, "invalid JSON at line %d, column %d: %s", e.line,
+			 e.column, e.text);
 	return j;
 }
 
@@ -197,9 +191,9 @@ static int cpu_template_check(const char *name, char *why, size_t why_size)
 {
 	if (!strcmp(name, "None") || cpuid_template_find(name))
 		return 0;
-	return fail(why, why_size,
-		    "machine-config: cpu_template: '%s' is not one of volt's templates (%s)", name,
-		    cpuid_template_names());
+	return why_fail(why, why_size, -EINVAL,
+			"machine-config: cpu_template: '%s' is not one of volt's templates (%s)",
+			name, cpuid_template_names());
 }
 
 int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *why, size_t why_size)
@@ -223,18 +217,18 @@ int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *wh
 	if (err)
 		return err;
 	if (smt)
-		return fail(why, why_size,
-			    "machine-config: smt: true is not supported by volt (each vCPU is "
-			    "its own core)");
+		return why_fail(why, why_size, -EINVAL,
+				"machine-config: smt: true is not supported by volt (each vCPU is "
+				"its own core)");
 	if (dirty)
-		return fail(why, why_size,
-			    "machine-config: track_dirty_pages: true is not supported by volt "
-			    "(no snapshots)");
+		return why_fail(why, why_size, -EINVAL,
+				"machine-config: track_dirty_pages: true is not supported by volt "
+				"(no snapshots)");
 	if (strcmp(huge, "None"))
-		return fail(why, why_size,
-			    "machine-config: huge_pages: '%s' is not supported by volt (only "
-			    "\"None\")",
-			    huge);
+		return why_fail(why, why_size, -EINVAL,
+				"machine-config: huge_pages: '%s' is not supported by volt (only "
+				"\"None\")",
+				huge);
 	err = cpu_template_check(tmpl, why, why_size);
 	if (err)
 		return err;
@@ -252,10 +246,11 @@ static int id_check(const char *obj, const char *field, const char *id, const ch
 	char reason[160];
 
 	if (parse_id_check(id, reason, sizeof(reason)))
-		return fail(why, why_size, "%s: %s: %s", obj, field, reason);
+		return why_fail(why, why_size, -EINVAL, "%s: %s: %s", obj, field, reason);
 	if (path_id && strcmp(id, path_id))
-		return fail(why, why_size, "%s: %s: '%s' does not match the id in the path ('%s')",
-			    obj, field, id, path_id);
+		return why_fail(why, why_size, -EINVAL,
+				"%s: %s: '%s' does not match the id in the path ('%s')", obj, field,
+				id, path_id);
 	return 0;
 }
 
@@ -267,8 +262,8 @@ static int enum_pick(const char *obj, const char *field, const char *s, const ch
 	for (i = 0; i < n; i++)
 		if (!strcmp(s, names[i]))
 			return i;
-	return fail(why, why_size, "%s: %s: '%s' is not %s or %s", obj, field, s, names[0],
-		    names[1]);
+	return why_fail(why, why_size, -EINVAL, "%s: %s: '%s' is not %s or %s", obj, field, s,
+			names[0], names[1]);
 }
 
 /* What messages call a kind's object: "drive", "network-interface", "entropy". */
@@ -301,8 +296,8 @@ static int split_keys(const struct device_kind *k, json_t *j, json_t **api, json
 
 	*api = *dev = NULL;
 	if (!json_is_object(j))
-		return fail(why, why_size, "%s: expected a JSON object, got %s", kind_obj(k),
-			    j ? fields_json_type(j) : "nothing");
+		return why_fail(why, why_size, -EINVAL, "%s: expected a JSON object, got %s",
+				kind_obj(k), j ? fields_json_type(j) : "nothing");
 	*api = json_object();
 	*dev = json_object();
 	if (!*api || !*dev)
@@ -385,8 +380,8 @@ static int device_parse(const struct device_kind *k, json_t *api, json_t *dev, c
 	/* The id is the device's too where it has one (a drive's serial). */
 	if (!err && id_is_the_devices(k) &&
 	    fields_set_string(k->fields, d->dev.data, k->api.id_key, d->id))
-		return fail(why, why_size, "%s: %s: '%s' does not fit the device", obj,
-			    k->api.id_key, d->id);
+		return why_fail(why, why_size, -EINVAL, "%s: %s: '%s' does not fit the device", obj,
+				k->api.id_key, d->id);
 	return err;
 }
 
@@ -424,11 +419,12 @@ static int device_slot(const struct api_config *c, const struct api_device *d, c
 	if (slot >= 0)
 		return slot;
 	if (kind_count(c, k) >= k->max)
-		return fail(why, why_size, "%s: %s: '%s' would be more than %d %s", kind_obj(k),
-			    a->id_key ? a->id_key : "?", d->id, k->max,
-			    a->plural ? a->plural : "devices");
+		return why_fail(why, why_size, -EINVAL, "%s: %s: '%s' would be more than %d %s",
+				kind_obj(k), a->id_key ? a->id_key : "?", d->id, k->max,
+				a->plural ? a->plural : "devices");
 	if (c->ndevices >= VM_MAX_VIRTIO)
-		return fail(why, why_size, "%s: more than %d devices", kind_obj(k), VM_MAX_VIRTIO);
+		return why_fail(why, why_size, -EINVAL, "%s: more than %d devices", kind_obj(k),
+				VM_MAX_VIRTIO);
 	return c->ndevices;
 }
 
@@ -441,8 +437,8 @@ int api_put_device(struct api_config *c, const struct device_kind *k, json_t *j,
 	int err;
 
 	if (!k || !k->api_path)
-		return fail(why, why_size, "%s: not configurable through the API",
-			    k ? k->name : "?");
+		return why_fail(why, why_size, -EINVAL, "%s: not configurable through the API",
+				k ? k->name : "?");
 	err = split_keys(k, j, &api, &dev, why, why_size);
 	if (err)
 		return err;
@@ -451,8 +447,8 @@ int api_put_device(struct api_config *c, const struct device_kind *k, json_t *j,
 	 * device per id then, as on the CLI, so the file may not name it twice. */
 	idv = k->api.id_key ? json_string_value(json_object_get(api, k->api.id_key)) : NULL;
 	if (!path_id && id_is_the_devices(k) && idv && api_device_find(c, k, idv))
-		err = fail(why, why_size, "%s: %s: '%s' appears twice", kind_obj(k), k->api.id_key,
-			   idv);
+		err = why_fail(why, why_size, -EINVAL, "%s: %s: '%s' appears twice", kind_obj(k),
+			       k->api.id_key, idv);
 	if (!err)
 		err = device_parse(k, api, dev, path_id, &d, why, why_size);
 	json_decref(api);
@@ -489,14 +485,15 @@ int api_patch_drive(struct api_config *c, json_t *j, const char *path_id, bool s
 		return err;
 	d = api_device_find(c, &virtio_blk_kind, id);
 	if (!d)
-		return fail(why, why_size, "drive: drive_id: no drive '%s'", id);
+		return why_fail(why, why_size, -EINVAL, "drive: drive_id: no drive '%s'", id);
 	if (!has_path)
 		return 0;
 	b = (struct blk_config *)d->dev.data;
 	if (started && strcmp(path, b->path))
-		return fail(why, why_size,
-			    "drive: path_on_host: volt opens no file once the microVM runs (its "
-			    "sandbox forbids it), so a drive cannot change its backing file");
+		return why_fail(
+			why, why_size, -EINVAL,
+			"drive: path_on_host: volt opens no file once the microVM runs (its "
+			"sandbox forbids it), so a drive cannot change its backing file");
 	_Static_assert(sizeof(path) == sizeof(b->path), "path_on_host fits");
 	memcpy(b->path, path, sizeof(path));
 	return 0;
@@ -519,7 +516,8 @@ int api_patch_net(const struct api_config *c, json_t *j, const char *path_id, ch
 	if (err)
 		return err;
 	if (!api_device_find(c, &virtio_net_kind, id))
-		return fail(why, why_size, "network-interface: iface_id: no interface '%s'", id);
+		return why_fail(why, why_size, -EINVAL,
+				"network-interface: iface_id: no interface '%s'", id);
 	return 0;
 }
 
@@ -546,7 +544,8 @@ int api_parse_balloon_stats_update(json_t *j, unsigned int *seconds, char *why, 
 	int err = fields_get("balloon-stats", j, f, 1, why, why_size);
 
 	if (!err && balloon_stats_check(v, reason, sizeof(reason)))
-		return fail(why, why_size, "balloon-stats: stats_polling_interval_s: %s", reason);
+		return why_fail(why, why_size, -EINVAL,
+				"balloon-stats: stats_polling_interval_s: %s", reason);
 
 	if (!err)
 		*seconds = (unsigned int)v;
@@ -605,9 +604,10 @@ int api_parse_logger(json_t *j, struct api_logger *l, char *why, size_t why_size
 	if (err)
 		return err;
 	if (n.level[0] && api_logger_level(n.level, &level))
-		return fail(why, why_size,
-			    "logger: level: '%s' is not Error, Warning, Info, Debug, Trace or Off",
-			    n.level);
+		return why_fail(
+			why, why_size, -EINVAL,
+			"logger: level: '%s' is not Error, Warning, Info, Debug, Trace or Off",
+			n.level);
 	*l = n;
 	return 0;
 }
@@ -623,7 +623,7 @@ int api_parse_metrics(json_t *j, char *path, size_t path_size, char *why, size_t
 	if (err)
 		return err;
 	if (strlen(p) >= path_size)
-		return fail(why, why_size, "metrics: metrics_path: too long");
+		return why_fail(why, why_size, -EINVAL, "metrics: metrics_path: too long");
 	memcpy(path, p, strlen(p) + 1);
 	return 0;
 }
@@ -669,8 +669,8 @@ static int device_sections(struct api_config *c, json_t *root, char *why, size_t
 			continue;
 		}
 		if (!json_is_array(v))
-			return fail(why, why_size, "%s: expected an array, got %s",
-				    kind->config_key, fields_json_type(v));
+			return why_fail(why, why_size, -EINVAL, "%s: expected an array, got %s",
+					kind->config_key, fields_json_type(v));
 		json_array_foreach(v, i, e)
 		{
 			if (!err)
@@ -688,23 +688,27 @@ int api_config_from_json(struct api_config *out, json_t *root, char *why, size_t
 	int err;
 
 	if (!json_is_object(root))
-		return fail(why, why_size, "configuration: expected a JSON object, got %s",
-			    fields_json_type(root));
+		return why_fail(why, why_size, -EINVAL,
+				"configuration: expected a JSON object, got %s",
+				fields_json_type(root));
 	json_object_foreach(root, key, v)
 	{
 		if (!known_section(key))
-			return fail(why, why_size, "configuration: unknown section '%s'", key);
+			return why_fail(why, why_size, -EINVAL,
+					"configuration: unknown section '%s'", key);
 	}
 	api_config_init(&c);
 	if (section(root, "cpu-config"))
-		return fail(why, why_size,
-			    "cpu-config: custom CPU templates are not supported "
-			    "by volt (use machine-config's cpu_template)");
+		return why_fail(why, why_size, -EINVAL,
+				"cpu-config: custom CPU templates are not supported "
+				"by volt (use machine-config's cpu_template)");
 	if (section(root, "mmds-config"))
-		return fail(why, why_size, "mmds-config: MMDS is not supported by volt");
+		return why_fail(why, why_size, -EINVAL,
+				"mmds-config: MMDS is not supported by volt");
 	v = section(root, "boot-source");
 	if (!v)
-		return fail(why, why_size, "boot-source: missing (it names the kernel)");
+		return why_fail(why, why_size, -EINVAL,
+				"boot-source: missing (it names the kernel)");
 	err = api_put_boot_source(&c, v, why, why_size);
 	if (!err && (v = section(root, "machine-config")))
 		err = api_put_machine_config(&c, v, false, why, why_size);
@@ -923,7 +927,7 @@ static int cmdline_make(const struct api_config *c, char *cmdline, size_t cmdlin
 		len += snprintf(cmdline + len, cmdline_size - (size_t)len, " root=/dev/vda %s",
 				b->read_only ? "ro" : "rw");
 	if ((size_t)len >= cmdline_size)
-		return fail(why, why_size, "boot-source: boot_args: too long");
+		return why_fail(why, why_size, -EINVAL, "boot-source: boot_args: too long");
 	return 0;
 }
 
@@ -935,8 +939,9 @@ int api_config_to_vm(const struct api_config *c, struct vm_config *out, char *cm
 	int i, err;
 
 	if (!c->has_boot)
-		return fail(why, why_size,
-			    "boot-source: missing: PUT /boot-source with kernel_image_path first");
+		return why_fail(
+			why, why_size, -EINVAL,
+			"boot-source: missing: PUT /boot-source with kernel_image_path first");
 	out->kernel = c->kernel;
 	out->initrd = c->initrd[0] ? c->initrd : NULL;
 	out->mem_size = (uint64_t)c->mem_mib << 20;
@@ -959,9 +964,9 @@ int api_config_to_vm(const struct api_config *c, struct vm_config *out, char *cm
 				   &(struct device_vm_facts){ .mem_size = out->mem_size }, &bad,
 				   reason, sizeof(reason));
 	if (err && bad->kind->api.validate_key)
-		return fail(why, why_size, "%s: %s: %s", kind_obj(bad->kind),
-			    bad->kind->api.validate_key, reason);
+		return why_fail(why, why_size, -EINVAL, "%s: %s: %s", kind_obj(bad->kind),
+				bad->kind->api.validate_key, reason);
 	if (err)
-		return fail(why, why_size, "%s: %s", kind_obj(bad->kind), reason);
+		return why_fail(why, why_size, -EINVAL, "%s: %s", kind_obj(bad->kind), reason);
 	return 0;
 }

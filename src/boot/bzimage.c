@@ -7,7 +7,7 @@
 #include "boot/boot.h"
 
 #include "arch/x86/layout.h"
-#include "boot/boot_priv.h"
+#include "util/why.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -33,43 +33,43 @@ static int check_header(const uint8_t *p, size_t size, struct setup_header *h, c
 	size_t hdr_end;
 
 	if (size < BZ_FLAG_OFFSET + 2)
-		return boot_fail(why, why_size, -ENOEXEC,
-				 "file is %zu bytes, too small for a boot sector", size);
+		return why_fail(why, why_size, -ENOEXEC,
+				"file is %zu bytes, too small for a boot sector", size);
 	memcpy(&flag, p + BZ_FLAG_OFFSET, sizeof(flag));
 	if (flag != BZ_BOOT_FLAG)
-		return boot_fail(why, why_size, -ENOEXEC, "boot_flag %#x at 0x1fe, expected 0xaa55",
-				 flag);
+		return why_fail(why, why_size, -ENOEXEC, "boot_flag %#x at 0x1fe, expected 0xaa55",
+				flag);
 	if (size < BZ_MAGIC_OFFSET + 4)
-		return boot_fail(why, why_size, -ENOEXEC,
-				 "file is %zu bytes, too small for the \"HdrS\" header", size);
+		return why_fail(why, why_size, -ENOEXEC,
+				"file is %zu bytes, too small for the \"HdrS\" header", size);
 	memcpy(&magic, p + BZ_MAGIC_OFFSET, sizeof(magic));
 	if (magic != BZ_HDRS)
-		return boot_fail(why, why_size, -ENOEXEC, "header %#x at 0x202 is not \"HdrS\"",
-				 magic);
+		return why_fail(why, why_size, -ENOEXEC, "header %#x at 0x202 is not \"HdrS\"",
+				magic);
 	if (size < BZ_HDR_END)
-		return boot_fail(why, why_size, -ENOEXEC,
-				 "file is %zu bytes, too small for the setup header (%#zx)", size,
-				 (size_t)BZ_HDR_END);
+		return why_fail(why, why_size, -ENOEXEC,
+				"file is %zu bytes, too small for the setup header (%#zx)", size,
+				(size_t)BZ_HDR_END);
 	memcpy(h, p + BZ_HDR_OFFSET, sizeof(*h));
 	if (h->version < BZ_MIN_VERSION)
-		return boot_fail(why, why_size, -ENOEXEC,
-				 "boot protocol version %u.%02u (%#x), need 2.12 or later",
-				 h->version >> 8, h->version & 0xff, h->version);
+		return why_fail(why, why_size, -ENOEXEC,
+				"boot protocol version %u.%02u (%#x), need 2.12 or later",
+				h->version >> 8, h->version & 0xff, h->version);
 	if (!(h->loadflags & LOADED_HIGH))
-		return boot_fail(why, why_size, -ENOEXEC,
-				 "loadflags %#x lack LOADED_HIGH: a zImage, not a bzImage",
-				 h->loadflags);
+		return why_fail(why, why_size, -ENOEXEC,
+				"loadflags %#x lack LOADED_HIGH: a zImage, not a bzImage",
+				h->loadflags);
 	if (!(h->xloadflags & XLF_KERNEL_64))
-		return boot_fail(why, why_size, -ENOEXEC,
-				 "xloadflags %#x lack XLF_KERNEL_64: no 64-bit entry point",
-				 h->xloadflags);
+		return why_fail(why, why_size, -ENOEXEC,
+				"xloadflags %#x lack XLF_KERNEL_64: no 64-bit entry point",
+				h->xloadflags);
 	/* boot.rst: the header ends at 0x202 + the jump's displacement byte. */
 	hdr_end = BZ_MAGIC_OFFSET + (size_t)p[BZ_JUMP_OFFSET + 1];
 	if (hdr_end < BZ_HDR_END_2_12)
-		return boot_fail(why, why_size, -ENOEXEC,
-				 "jump %#x at 0x200 ends the setup header at %#zx, before its 2.12 "
-				 "fields end (%#zx)",
-				 h->jump, hdr_end, (size_t)BZ_HDR_END_2_12);
+		return why_fail(why, why_size, -ENOEXEC,
+				"jump %#x at 0x200 ends the setup header at %#zx, before its 2.12 "
+				"fields end (%#zx)",
+				h->jump, hdr_end, (size_t)BZ_HDR_END_2_12);
 	return 0;
 }
 
@@ -84,7 +84,7 @@ int bzimage_load(struct guest_mem *m, const void *image, size_t size, struct boo
 	int err;
 
 	if (!image)
-		return boot_fail(why, why_size, -EINVAL, "no image");
+		return why_fail(why, why_size, -EINVAL, "no image");
 	/* check_header fills h only as far as it got; gcc cannot see that
 	 * every error return is non-zero. */
 	memset(&h, 0, sizeof(h));
@@ -95,10 +95,9 @@ int bzimage_load(struct guest_mem *m, const void *image, size_t size, struct boo
 	sects = h.setup_sects ? h.setup_sects : 4; /* 0 means 4, for ancient images */
 	setup_size = ((uint64_t)sects + 1) * 512;
 	if (setup_size >= size)
-		return boot_fail(
-			why, why_size, -ENOEXEC,
-			"setup_sects %u: %#llx bytes of setup leave no kernel in %zu bytes",
-			h.setup_sects, (unsigned long long)setup_size, size);
+		return why_fail(why, why_size, -ENOEXEC,
+				"setup_sects %u: %#llx bytes of setup leave no kernel in %zu bytes",
+				h.setup_sects, (unsigned long long)setup_size, size);
 	payload = size - setup_size;
 	/* The kernel decompresses in place: it needs init_size bytes from where it sits. */
 	room = h.init_size > payload ? h.init_size : payload;
@@ -108,18 +107,18 @@ int bzimage_load(struct guest_mem *m, const void *image, size_t size, struct boo
 		load = pref;
 	} else if (!h.relocatable_kernel) {
 		/* It would move itself to pref_address whatever we do. */
-		return boot_fail(why, why_size, -ENOMEM,
-				 "non-relocatable kernel needs pref_address %#llx + init_size %#x "
-				 "(%#llx bytes) in guest RAM",
-				 (unsigned long long)pref, h.init_size, (unsigned long long)room);
+		return why_fail(why, why_size, -ENOMEM,
+				"non-relocatable kernel needs pref_address %#llx + init_size %#x "
+				"(%#llx bytes) in guest RAM",
+				(unsigned long long)pref, h.init_size, (unsigned long long)room);
 	} else if (gpa_to_hva(m, LAYOUT_KERNEL_MIN, room)) {
 		load = LAYOUT_KERNEL_MIN;
 	} else {
-		return boot_fail(why, why_size, -ENOMEM,
-				 "kernel needs %#llx bytes (init_size %#x, payload %#llx) at "
-				 "pref_address %#llx or 1 MiB; guest RAM is %llu MiB",
-				 (unsigned long long)room, h.init_size, (unsigned long long)payload,
-				 (unsigned long long)pref, (unsigned long long)(m->size >> 20));
+		return why_fail(why, why_size, -ENOMEM,
+				"kernel needs %#llx bytes (init_size %#x, payload %#llx) at "
+				"pref_address %#llx or 1 MiB; guest RAM is %llu MiB",
+				(unsigned long long)room, h.init_size, (unsigned long long)payload,
+				(unsigned long long)pref, (unsigned long long)(m->size >> 20));
 	}
 
 	/* Only what the image declares as header is copied; the rest stays 0

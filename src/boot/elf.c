@@ -8,7 +8,7 @@
 #include "boot/boot.h"
 
 #include "arch/x86/layout.h"
-#include "boot/boot_priv.h"
+#include "util/why.h"
 #include "boot/pvh.h"
 
 #include <elf.h>
@@ -40,24 +40,24 @@ static bool in_file(uint64_t off, uint64_t len, size_t size)
 static int read_ehdr(const void *image, size_t size, Elf64_Ehdr *eh, char *why, size_t why_size)
 {
 	if (size < sizeof(*eh))
-		return boot_fail(why, why_size, -ENOEXEC,
-				 "file is %zu bytes, too small for an ELF64 header", size);
+		return why_fail(why, why_size, -ENOEXEC,
+				"file is %zu bytes, too small for an ELF64 header", size);
 	memcpy(eh, image, sizeof(*eh));
 	if (memcmp(eh->e_ident, ELFMAG, SELFMAG))
-		return boot_fail(why, why_size, -ENOEXEC, "no ELF magic (\\x7fELF)");
+		return why_fail(why, why_size, -ENOEXEC, "no ELF magic (\\x7fELF)");
 	if (eh->e_ident[EI_CLASS] != ELFCLASS64)
-		return boot_fail(why, why_size, -ENOEXEC, "EI_CLASS %u, expected ELFCLASS64 (2)",
-				 eh->e_ident[EI_CLASS]);
+		return why_fail(why, why_size, -ENOEXEC, "EI_CLASS %u, expected ELFCLASS64 (2)",
+				eh->e_ident[EI_CLASS]);
 	if (eh->e_ident[EI_DATA] != ELFDATA2LSB)
-		return boot_fail(why, why_size, -ENOEXEC,
-				 "EI_DATA %u, expected ELFDATA2LSB (1, little endian)",
-				 eh->e_ident[EI_DATA]);
+		return why_fail(why, why_size, -ENOEXEC,
+				"EI_DATA %u, expected ELFDATA2LSB (1, little endian)",
+				eh->e_ident[EI_DATA]);
 	if (eh->e_machine != EM_X86_64)
-		return boot_fail(why, why_size, -ENOEXEC, "e_machine %u, expected EM_X86_64 (62)",
-				 eh->e_machine);
+		return why_fail(why, why_size, -ENOEXEC, "e_machine %u, expected EM_X86_64 (62)",
+				eh->e_machine);
 	if (eh->e_type != ET_EXEC)
-		return boot_fail(why, why_size, -ENOEXEC, "e_type %u, expected ET_EXEC (2)",
-				 eh->e_type);
+		return why_fail(why, why_size, -ENOEXEC, "e_type %u, expected ET_EXEC (2)",
+				eh->e_type);
 	return 0;
 }
 
@@ -164,35 +164,34 @@ static int check_load(struct guest_mem *m, size_t size, const Elf64_Phdr *ph, in
 	unsigned long long paddr = ph->p_paddr, memsz = ph->p_memsz;
 
 	if (ph->p_filesz > ph->p_memsz)
-		return boot_fail(why, why_size, -ENOEXEC,
-				 "PT_LOAD %d: p_filesz %#llx is larger than p_memsz %#llx", i,
-				 (unsigned long long)ph->p_filesz, memsz);
+		return why_fail(why, why_size, -ENOEXEC,
+				"PT_LOAD %d: p_filesz %#llx is larger than p_memsz %#llx", i,
+				(unsigned long long)ph->p_filesz, memsz);
 	if (!in_file(ph->p_offset, ph->p_filesz, size))
-		return boot_fail(why, why_size, -ENOEXEC,
-				 "PT_LOAD %d: p_offset %#llx + p_filesz %#llx runs past the end of "
-				 "the %zu-byte file",
-				 i, (unsigned long long)ph->p_offset,
-				 (unsigned long long)ph->p_filesz, size);
+		return why_fail(why, why_size, -ENOEXEC,
+				"PT_LOAD %d: p_offset %#llx + p_filesz %#llx runs past the end of "
+				"the %zu-byte file",
+				i, (unsigned long long)ph->p_offset,
+				(unsigned long long)ph->p_filesz, size);
 	if (!memsz)
 		return 0; /* no bytes: wherever it claims to be, it occupies nothing */
 	if (memsz > LAYOUT_MEM_MAX)
-		return boot_fail(why, why_size, -ENOEXEC,
-				 "PT_LOAD %d: p_memsz %#llx is larger than any guest", i, memsz);
+		return why_fail(why, why_size, -ENOEXEC,
+				"PT_LOAD %d: p_memsz %#llx is larger than any guest", i, memsz);
 	if (paddr > UINT64_MAX - memsz)
-		return boot_fail(why, why_size, -ENOEXEC,
-				 "PT_LOAD %d: p_paddr %#llx + p_memsz %#llx wraps around", i, paddr,
-				 memsz);
+		return why_fail(why, why_size, -ENOEXEC,
+				"PT_LOAD %d: p_paddr %#llx + p_memsz %#llx wraps around", i, paddr,
+				memsz);
 	if (paddr < LAYOUT_KERNEL_MIN)
-		return boot_fail(
-			why, why_size, -EINVAL,
-			"PT_LOAD %d: p_paddr %#llx + p_memsz %#llx lies below 1 MiB, where "
-			"the boot structures are",
-			i, paddr, memsz);
+		return why_fail(why, why_size, -EINVAL,
+				"PT_LOAD %d: p_paddr %#llx + p_memsz %#llx lies below 1 MiB, where "
+				"the boot structures are",
+				i, paddr, memsz);
 	if (!gpa_to_hva(m, paddr, memsz))
-		return boot_fail(why, why_size, -ENOMEM,
-				 "PT_LOAD %d: p_paddr %#llx + p_memsz %#llx is not guest RAM "
-				 "(%llu MiB, hole at 3-4 GiB)",
-				 i, paddr, memsz, (unsigned long long)(m->size >> 20));
+		return why_fail(why, why_size, -ENOMEM,
+				"PT_LOAD %d: p_paddr %#llx + p_memsz %#llx is not guest RAM "
+				"(%llu MiB, hole at 3-4 GiB)",
+				i, paddr, memsz, (unsigned long long)(m->size >> 20));
 	return 0;
 }
 
@@ -202,16 +201,16 @@ static int collect_loads(struct guest_mem *m, const void *image, size_t size, co
 	int i, j, n = 0, err;
 
 	if (eh->e_phentsize != sizeof(Elf64_Phdr))
-		return boot_fail(why, why_size, -ENOEXEC, "e_phentsize %u, expected %zu",
-				 eh->e_phentsize, sizeof(Elf64_Phdr));
+		return why_fail(why, why_size, -ENOEXEC, "e_phentsize %u, expected %zu",
+				eh->e_phentsize, sizeof(Elf64_Phdr));
 	if (!eh->e_phnum || eh->e_phnum > ELF_MAX_PHNUM)
-		return boot_fail(why, why_size, -ENOEXEC, "e_phnum %u outside 1..%d", eh->e_phnum,
-				 ELF_MAX_PHNUM);
+		return why_fail(why, why_size, -ENOEXEC, "e_phnum %u outside 1..%d", eh->e_phnum,
+				ELF_MAX_PHNUM);
 	if (!in_file(eh->e_phoff, (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr), size))
-		return boot_fail(why, why_size, -ENOEXEC,
-				 "program headers (e_phoff %#llx, e_phnum %u) run past the end of "
-				 "the %zu-byte file",
-				 (unsigned long long)eh->e_phoff, eh->e_phnum, size);
+		return why_fail(why, why_size, -ENOEXEC,
+				"program headers (e_phoff %#llx, e_phnum %u) run past the end of "
+				"the %zu-byte file",
+				(unsigned long long)eh->e_phoff, eh->e_phnum, size);
 	for (i = 0; i < eh->e_phnum; i++) {
 		Elf64_Phdr ph;
 		struct elf_seg *s;
@@ -225,12 +224,12 @@ static int collect_loads(struct guest_mem *m, const void *image, size_t size, co
 		if (!ph.p_memsz)
 			continue; /* nothing to load, and no range to overlap */
 		if (n == ELF_MAX_LOADS)
-			return boot_fail(why, why_size, -ENOEXEC, "more than %d PT_LOAD segments",
-					 ELF_MAX_LOADS);
+			return why_fail(why, why_size, -ENOEXEC, "more than %d PT_LOAD segments",
+					ELF_MAX_LOADS);
 		for (j = 0; j < n; j++) {
 			if (ph.p_paddr < segs[j].paddr + segs[j].memsz &&
 			    segs[j].paddr < ph.p_paddr + ph.p_memsz)
-				return boot_fail(
+				return why_fail(
 					why, why_size, -ENOEXEC,
 					"PT_LOAD %d [%#llx, %#llx) overlaps PT_LOAD %d "
 					"[%#llx, %#llx)",
@@ -248,7 +247,7 @@ static int collect_loads(struct guest_mem *m, const void *image, size_t size, co
 		s->memsz = ph.p_memsz;
 	}
 	if (!n)
-		return boot_fail(why, why_size, -ENOEXEC, "no PT_LOAD segment with p_memsz > 0");
+		return why_fail(why, why_size, -ENOEXEC, "no PT_LOAD segment with p_memsz > 0");
 	*nsegs = n;
 	return 0;
 }
@@ -270,8 +269,8 @@ static int find_entry(const Elf64_Ehdr *eh, const struct elf_seg *segs, int n, u
 			return 0;
 		}
 	}
-	return boot_fail(why, why_size, -ENOEXEC, "e_entry %#llx lies in no PT_LOAD segment%s",
-			 (unsigned long long)e, high ? " (by p_vaddr)" : "");
+	return why_fail(why, why_size, -ENOEXEC, "e_entry %#llx lies in no PT_LOAD segment%s",
+			(unsigned long long)e, high ? " (by p_vaddr)" : "");
 }
 
 int elf_load(struct guest_mem *m, const void *image, size_t size, struct boot_kernel *k, char *why,
@@ -284,7 +283,7 @@ int elf_load(struct guest_mem *m, const void *image, size_t size, struct boot_ke
 	int i, n = 0, err;
 
 	if (!image)
-		return boot_fail(why, why_size, -EINVAL, "no image");
+		return why_fail(why, why_size, -EINVAL, "no image");
 	err = read_ehdr(image, size, &eh, why, why_size);
 	if (!err)
 		err = collect_loads(m, image, size, &eh, segs, &n, why, why_size);

@@ -4,7 +4,7 @@
 #include "boot/boot.h"
 
 #include "arch/x86/layout.h"
-#include "boot/boot_priv.h"
+#include "util/why.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -33,21 +33,21 @@ int boot_load_kernel(struct guest_mem *m, const void *image, size_t size, enum b
 	int err;
 
 	if (!image)
-		return boot_fail(why, why_size, -EINVAL, "no image");
+		return why_fail(why, why_size, -EINVAL, "no image");
 	if (is_elf(image, size)) {
 		if (want == BOOT_PROTOCOL_PVH && elf_find_pvh_entry(image, size, &pvh))
-			return boot_fail(why, why_size, -ENOEXEC,
-					 "--boot-protocol pvh needs an ELF kernel with a "
-					 "XEN_ELFNOTE_PHYS32_ENTRY note");
+			return why_fail(why, why_size, -ENOEXEC,
+					"--boot-protocol pvh needs an ELF kernel with a "
+					"XEN_ELFNOTE_PHYS32_ENTRY note");
 		err = elf_load(m, image, size, &loaded, why, why_size);
 	} else if (is_bzimage(image, size)) {
 		if (want == BOOT_PROTOCOL_PVH)
-			return boot_fail(why, why_size, -ENOEXEC,
-					 "--boot-protocol pvh needs an ELF kernel with a "
-					 "XEN_ELFNOTE_PHYS32_ENTRY note, not a bzImage");
+			return why_fail(why, why_size, -ENOEXEC,
+					"--boot-protocol pvh needs an ELF kernel with a "
+					"XEN_ELFNOTE_PHYS32_ENTRY note, not a bzImage");
 		err = bzimage_load(m, image, size, &loaded, why, why_size);
 	} else {
-		return boot_fail(why, why_size, -ENOEXEC, "not an ELF vmlinux or a bzImage");
+		return why_fail(why, why_size, -ENOEXEC, "not an ELF vmlinux or a bzImage");
 	}
 	if (err)
 		return err;
@@ -55,11 +55,11 @@ int boot_load_kernel(struct guest_mem *m, const void *image, size_t size, enum b
 	if (want == BOOT_PROTOCOL_PVH) {
 		/* A 32-bit entry that is not in the image would run garbage. */
 		if (loaded.pvh_entry < loaded.start || loaded.pvh_entry >= loaded.end)
-			return boot_fail(why, why_size, -ENOEXEC,
-					 "XEN_ELFNOTE_PHYS32_ENTRY %#x lies outside the loaded "
-					 "kernel [%#llx, %#llx)",
-					 loaded.pvh_entry, (unsigned long long)loaded.start,
-					 (unsigned long long)loaded.end);
+			return why_fail(why, why_size, -ENOEXEC,
+					"XEN_ELFNOTE_PHYS32_ENTRY %#x lies outside the loaded "
+					"kernel [%#llx, %#llx)",
+					loaded.pvh_entry, (unsigned long long)loaded.start,
+					(unsigned long long)loaded.end);
 		loaded.protocol = BOOT_PROTOCOL_PVH;
 		loaded.entry = loaded.pvh_entry;
 	} else {

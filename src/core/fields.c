@@ -3,6 +3,7 @@
 #include "core/fields.h"
 
 #include "util/parse.h"
+#include "util/why.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -13,19 +14,6 @@
 
 #define MIB (1ULL << 20)
 
-static int fail(char *why, size_t why_size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *why, size_t why_size, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, why_size, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
 /* A message template from the data: "{}" becomes value. Never a printf
  * format, so a value with '%' in it is only text. */
 static int say(char *why, size_t why_size, const char *tmpl, const char *value)
@@ -33,8 +21,9 @@ static int say(char *why, size_t why_size, const char *tmpl, const char *value)
 	const char *mark = strstr(tmpl, "{}");
 
 	if (!mark)
-		return fail(why, why_size, "%s", tmpl);
-	return fail(why, why_size, "%.*s%s%s", (int)(mark - tmpl), tmpl, value, mark + 2);
+		return why_fail(why, why_size, -EINVAL, "%s", tmpl);
+	return why_fail(why, why_size, -EINVAL, "%.*s%s%s", (int)(mark - tmpl), tmpl, value,
+			mark + 2);
 }
 
 static void *at(void *cfg, size_t offset)
@@ -90,16 +79,16 @@ int fields_mac_parse(const char *s, uint8_t mac[6], char *why, size_t why_size)
 		/* p[0] is checked before p[1] and p[1] before p[2]: no read past the NUL. */
 		if ((hi = parse_hex_digit(p[0])) < 0 || (lo = parse_hex_digit(p[1])) < 0 ||
 		    p[2] != (i == 5 ? '\0' : ':'))
-			return fail(why, why_size,
-				    "bad MAC '%s': expected six hex bytes like 52:54:00:12:34:56",
-				    s);
+			return why_fail(
+				why, why_size, -EINVAL,
+				"bad MAC '%s': expected six hex bytes like 52:54:00:12:34:56", s);
 		m[i] = (uint8_t)(hi << 4 | lo);
 	}
 	if (m[0] & 1)
-		return fail(why, why_size,
-			    "bad MAC '%s': a multicast address cannot name an interface", s);
+		return why_fail(why, why_size, -EINVAL,
+				"bad MAC '%s': a multicast address cannot name an interface", s);
 	if (!memcmp(m, zero, 6))
-		return fail(why, why_size, "bad MAC '%s': all zeros", s);
+		return why_fail(why, why_size, -EINVAL, "bad MAC '%s': all zeros", s);
 	memcpy(mac, m, 6);
 	return 0;
 }
@@ -176,7 +165,8 @@ static int spec_check(const struct field *f, const char *str, uint64_t num, char
 
 	if (!f->check || !f->check(str, num, reason, sizeof(reason)))
 		return 0;
-	return fail(why, why_size, "%s%s", f->check_prefix ? f->check_prefix : "", reason);
+	return why_fail(why, why_size, -EINVAL, "%s%s", f->check_prefix ? f->check_prefix : "",
+			reason);
 }
 
 static int spec_mib(const struct field *f, const char *val, void *cfg, char *why, size_t why_size)
@@ -184,11 +174,12 @@ static int spec_mib(const struct field *f, const char *val, void *cfg, char *why
 	uint64_t bytes;
 
 	if (parse_size(val, MIB, &bytes))
-		return fail(why, why_size, "'%s' is not a size in MiB", val);
+		return why_fail(why, why_size, -EINVAL, "'%s' is not a size in MiB", val);
 	if (bytes & (MIB - 1))
-		return fail(why, why_size, "'%s' is not a whole number of MiB", val);
+		return why_fail(why, why_size, -EINVAL, "'%s' is not a whole number of MiB", val);
 	if ((bytes >> 20) > f->max || (bytes >> 20) < f->min)
-		return fail(why, why_size, "'%s' is more than %" PRIu64 " MiB", val, f->max);
+		return why_fail(why, why_size, -EINVAL, "'%s' is more than %" PRIu64 " MiB", val,
+				f->max);
 	store_num(f, cfg, bytes >> 20);
 	return spec_check(f, NULL, bytes >> 20, why, why_size);
 }
@@ -260,7 +251,7 @@ static int spec_value(const struct field_set *set, const struct field *f, const 
 		char reason[160];
 
 		if (parse_id_check(val, reason, sizeof(reason)))
-			return fail(why, why_size, "%s: %s", f->cli, reason);
+			return why_fail(why, why_size, -EINVAL, "%s: %s", f->cli, reason);
 		if (strlen(val) >= f->size)
 			return say(why, why_size, f->toolong ? f->toolong : "{} is too long", val);
 		if (spec_check(f, val, 0, why, why_size))
@@ -308,7 +299,7 @@ static int spec_token(const struct field_set *set, char *tok, bool first, void *
 	if (!f)
 		return say(why, why_size, set->unknown, whole);
 	if (set->once && given[f - set->fields])
-		return fail(why, why_size, "%s= given twice", f->cli);
+		return why_fail(why, why_size, -EINVAL, "%s= given twice", f->cli);
 	given[f - set->fields] = 1;
 	set_has(f, cfg);
 	return spec_value(set, f, whole, eq ? eq + 1 : NULL, cfg, why, why_size);
@@ -390,7 +381,7 @@ static int json_enum(const struct field *f, const char *obj, const char *s, void
 		if (len >= sizeof(list))
 			break;
 	}
-	return fail(why, why_size, "%s: %s: '%s' is not %s", obj, f->json, s, list);
+	return why_fail(why, why_size, -EINVAL, "%s: %s: '%s' is not %s", obj, f->json, s, list);
 }
 
 /* Checks v for f and stores it into cfg (a scratch copy). */
@@ -411,59 +402,64 @@ static int json_value(const struct field *f, const char *obj, json_t *v, void *c
 		size_t len;
 
 		if (!json_is_string(v))
-			return fail(why, why_size, "%s: %s: expected a string, got %s", obj,
-				    f->json, fields_json_type(v));
+			return why_fail(why, why_size, -EINVAL, "%s: %s: expected a string, got %s",
+					obj, f->json, fields_json_type(v));
 		s = json_string_value(v);
 		len = json_string_length(v);
 		if (strlen(s) != len)
-			return fail(why, why_size, "%s: %s: contains a NUL byte", obj, f->json);
+			return why_fail(why, why_size, -EINVAL, "%s: %s: contains a NUL byte", obj,
+					f->json);
 		if (f->type == FIELD_ENUM)
 			return json_enum(f, obj, s, p, why, why_size);
 		if (f->type == FIELD_MAC) {
 			if (fields_mac_parse(s, p, reason, sizeof(reason)))
-				return fail(why, why_size, "%s: %s: %s", obj, f->json, reason);
+				return why_fail(why, why_size, -EINVAL, "%s: %s: %s", obj, f->json,
+						reason);
 			return 0;
 		}
 		if (len >= f->size)
-			return fail(why, why_size, "%s: %s: longer than %zu bytes", obj, f->json,
-				    f->size - 1);
+			return why_fail(why, why_size, -EINVAL, "%s: %s: longer than %zu bytes",
+					obj, f->json, f->size - 1);
 		if (!len && (f->type != FIELD_STRING || f->min))
-			return fail(why, why_size, "%s: %s: must not be empty", obj, f->json);
+			return why_fail(why, why_size, -EINVAL, "%s: %s: must not be empty", obj,
+					f->json);
 		if (f->type == FIELD_ID && parse_id_check(s, reason, sizeof(reason)))
-			return fail(why, why_size, "%s: %s: %s", obj, f->json, reason);
+			return why_fail(why, why_size, -EINVAL, "%s: %s: %s", obj, f->json, reason);
 		if (f->check && f->check(s, 0, reason, sizeof(reason)))
-			return fail(why, why_size, "%s: %s: %s", obj, f->json, reason);
+			return why_fail(why, why_size, -EINVAL, "%s: %s: %s", obj, f->json, reason);
 		store_str(f, p, s, len);
 		return 0;
 	}
 	case FIELD_BOOL:
 	case FIELD_FLAG:
 		if (!json_is_boolean(v))
-			return fail(why, why_size, "%s: %s: expected a boolean, got %s", obj,
-				    f->json, fields_json_type(v));
+			return why_fail(why, why_size, -EINVAL,
+					"%s: %s: expected a boolean, got %s", obj, f->json,
+					fields_json_type(v));
 		*(bool *)p = json_is_true(v);
 		return 0;
 	case FIELD_U32:
 	case FIELD_U64:
 	case FIELD_MIB:
 		if (!json_is_integer(v))
-			return fail(why, why_size, "%s: %s: expected an integer, got %s", obj,
-				    f->json, fields_json_type(v));
+			return why_fail(why, why_size, -EINVAL,
+					"%s: %s: expected an integer, got %s", obj, f->json,
+					fields_json_type(v));
 		n = json_integer_value(v);
 		if (n < 0 || (uint64_t)n < f->min || (uint64_t)n > f->max)
-			return fail(why, why_size,
-				    "%s: %s: %" JSON_INTEGER_FORMAT " is out of range (%" PRIu64
-				    " to %" PRIu64 ")",
-				    obj, f->json, n, f->min, f->max);
+			return why_fail(why, why_size, -EINVAL,
+					"%s: %s: %" JSON_INTEGER_FORMAT " is out of range (%" PRIu64
+					" to %" PRIu64 ")",
+					obj, f->json, n, f->min, f->max);
 		if (f->check && f->check(NULL, (uint64_t)n, reason, sizeof(reason)))
-			return fail(why, why_size, "%s: %s: %s", obj, f->json, reason);
+			return why_fail(why, why_size, -EINVAL, "%s: %s: %s", obj, f->json, reason);
 		store_num(f, cfg, (uint64_t)n);
 		return 0;
 	case FIELD_NULL:
-		return fail(why, why_size, "%s: %s: not supported by volt (only null)", obj,
-			    f->json);
+		return why_fail(why, why_size, -EINVAL, "%s: %s: not supported by volt (only null)",
+				obj, f->json);
 	}
-	return fail(why, why_size, "%s: %s: cannot be set", obj, f->json);
+	return why_fail(why, why_size, -EINVAL, "%s: %s: cannot be set", obj, f->json);
 }
 
 int fields_parse_json(const struct field_set *set, const char *obj, json_t *j,
@@ -476,12 +472,12 @@ int fields_parse_json(const struct field_set *set, const char *obj, json_t *j,
 	int err = 0;
 
 	if (!json_is_object(j))
-		return fail(why, why_size, "%s: expected a JSON object, got %s", obj,
-			    j ? fields_json_type(j) : "nothing");
+		return why_fail(why, why_size, -EINVAL, "%s: expected a JSON object, got %s", obj,
+				j ? fields_json_type(j) : "nothing");
 	json_object_foreach(j, key, v)
 	{
 		if (!json_field(set, key) && !extra_key(extra, key))
-			return fail(why, why_size, "%s: unknown field '%s'", obj, key);
+			return why_fail(why, why_size, -EINVAL, "%s: unknown field '%s'", obj, key);
 	}
 	/* A set of FIELD_NULLs alone has no storage. */
 	tmp = malloc(set->size ? set->size : 1);
@@ -496,8 +492,8 @@ int fields_parse_json(const struct field_set *set, const char *obj, json_t *j,
 		v = json_object_get(j, f->json);
 		if (!v || json_is_null(v)) {
 			if (f->required)
-				err = fail(why, why_size, "%s: missing required field '%s'", obj,
-					   f->json);
+				err = why_fail(why, why_size, -EINVAL,
+					       "%s: missing required field '%s'", obj, f->json);
 			continue;
 		}
 		err = json_value(f, obj, v, tmp, why, why_size);
