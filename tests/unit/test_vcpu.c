@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "arch/x86/cpuid.h"
+#include "kvm_vm.h"
 #include "arch/x86/gdt.h"
 #include "arch/x86/layout.h"
 #include "arch/x86/pagetables.h"
@@ -80,29 +81,10 @@ static int on_thread_start(void *ctx, enum thread_kind kind)
 /* A VM with 128 MiB, volt's page tables and GDT, code at 1 MiB, one vCPU. */
 static void rig_init(struct rig *r, const uint8_t *code, size_t len)
 {
-	struct kvm_userspace_memory_region region;
-	uint64_t identity = LAYOUT_KVM_IDENTITY;
 	int run_size;
 
 	memset(r, 0, sizeof(*r));
-	r->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (r->kvm_fd < 0)
-		cr_skip_test("no /dev/kvm");
-	run_size = ioctl(r->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-	r->vm_fd = ioctl(r->kvm_fd, KVM_CREATE_VM, 0);
-	cr_assert_geq(r->vm_fd, 0);
-	cr_assert_eq(ioctl(r->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)LAYOUT_KVM_TSS), 0);
-	cr_assert_eq(ioctl(r->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &identity), 0);
-	cr_assert_eq(ioctl(r->vm_fd, KVM_CREATE_IRQCHIP, 0), 0);
-	cr_assert_eq(layout_guest_mem_init(&r->mem, 128ULL << 20), 0);
-	region = (struct kvm_userspace_memory_region){
-		.memory_size = r->mem.regions[0].size,
-		.userspace_addr = (uint64_t)(uintptr_t)r->mem.regions[0].hva,
-	};
-	cr_assert_eq(ioctl(r->vm_fd, KVM_SET_USER_MEMORY_REGION, &region), 0);
-	cr_assert_eq(pagetables_build(&r->mem), 0);
-	cr_assert_eq(gdt_write(&r->mem), 0);
-	cr_assert_eq(guest_write(&r->mem, CODE_GPA, code, len), 0);
+	run_size = test_kvm_vm(&r->kvm_fd, &r->vm_fd, &r->mem, 128ULL << 20, CODE_GPA, code, len);
 	cr_assert_eq(io_bus_register(&r->pio, LOOP_PORT, 1, count_out, r, "loop"), 0);
 	cr_assert_eq(cpuid_kvm_supported(r->kvm_fd, &r->cpuid, &r->cpuid_max), 0);
 	atomic_store(&r->hook_kind, -1);

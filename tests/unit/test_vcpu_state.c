@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "arch/x86/cpuid.h"
+#include "kvm_vm.h"
 #include "arch/x86/gdt.h"
 #include "arch/x86/layout.h"
 #include "arch/x86/msr.h"
@@ -107,32 +108,14 @@ static bool no_reset(void *ctx)
  * a PIT and one vCPU made by vcpu_create(). */
 static void rig_init_cpus(struct rig *r, const uint8_t *code, size_t code_len, int ncpus)
 {
-	struct kvm_userspace_memory_region region;
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
-	uint64_t identity = LAYOUT_KVM_IDENTITY;
 	int run_size;
 
 	memset(r, 0, sizeof(*r));
 	log_set_level(LOG_OFF);
-	r->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (r->kvm_fd < 0)
-		cr_skip_test("no /dev/kvm");
-	run_size = ioctl(r->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-	r->vm_fd = ioctl(r->kvm_fd, KVM_CREATE_VM, 0);
-	cr_assert_geq(r->vm_fd, 0);
-	cr_assert_eq(ioctl(r->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)LAYOUT_KVM_TSS), 0);
-	cr_assert_eq(ioctl(r->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &identity), 0);
-	cr_assert_eq(ioctl(r->vm_fd, KVM_CREATE_IRQCHIP, 0), 0);
+	run_size = test_kvm_vm(&r->kvm_fd, &r->vm_fd, &r->mem, LAYOUT_MEM_MIN, CODE_GPA, code,
+			       code_len);
 	cr_assert_eq(ioctl(r->vm_fd, KVM_CREATE_PIT2, &pit), 0);
-	cr_assert_eq(layout_guest_mem_init(&r->mem, LAYOUT_MEM_MIN), 0);
-	region = (struct kvm_userspace_memory_region){
-		.memory_size = r->mem.regions[0].size,
-		.userspace_addr = (uint64_t)(uintptr_t)r->mem.regions[0].hva,
-	};
-	cr_assert_eq(ioctl(r->vm_fd, KVM_SET_USER_MEMORY_REGION, &region), 0);
-	cr_assert_eq(pagetables_build(&r->mem), 0);
-	cr_assert_eq(gdt_write(&r->mem), 0);
-	cr_assert_eq(guest_write(&r->mem, CODE_GPA, code, code_len), 0);
 	cr_assert_eq(io_bus_register(&r->pio, PORT, 4, on_out, r, "counter"), 0);
 	cr_assert_eq(io_bus_register(&r->mmio, MMIO_GPA, 4, on_mmio, r, "mmio"), 0);
 	cr_assert_eq(cpuid_kvm_supported(r->kvm_fd, &r->cpuid, &r->cpuid_max), 0);
