@@ -37,9 +37,9 @@ static bool in_synopsis(const char *synopsis, const char *name)
 	const char *s;
 
 	for (s = strstr(synopsis, "--"); s; s = strstr(s + 2, "--")) {
-		char after = s[2 + n];
-
-		if (!strncmp(s + 2, name, n) && !isalnum((unsigned char)after) && after != '-')
+		/* The name first: only then is s[2 + n] inside the string. */
+		if (!strncmp(s + 2, name, n) && !isalnum((unsigned char)s[2 + n]) &&
+		    s[2 + n] != '-')
 			return true;
 	}
 	return false;

@@ -482,7 +482,8 @@ int fields_parse_json(const struct field_set *set, const char *obj, json_t *j,
 	tmp = malloc(set->size ? set->size : 1);
 	if (!tmp)
 		return -ENOMEM;
-	memcpy(tmp, cfg, set->size);
+	if (set->size)
+		memcpy(tmp, cfg, set->size);
 	for (i = 0; !err && i < set->n; i++) {
 		const struct field *f = &set->fields[i];
 
@@ -499,7 +500,7 @@ int fields_parse_json(const struct field_set *set, const char *obj, json_t *j,
 		if (!err)
 			set_has(f, tmp);
 	}
-	if (!err)
+	if (!err && set->size)
 		memcpy(cfg, tmp, set->size);
 	free(tmp);
 	return err;
