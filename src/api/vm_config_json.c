@@ -644,10 +644,7 @@ static bool known_section(const char *key)
 	for (i = 0; i < sizeof(own) / sizeof(own[0]); i++)
 		if (!strcmp(key, own[i]))
 			return true;
-	for (i = 0; i < (size_t)device_table_len; i++)
-		if (device_table[i]->config_key && !strcmp(key, device_table[i]->config_key))
-			return true;
-	return false;
+	return device_kind_by_config_key(key) != NULL;
 }
 
 /* The devices' sections, in the table's order: an array for a kind that may

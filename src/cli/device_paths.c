@@ -119,14 +119,6 @@ int cli_json_rewrite_path(json_t *obj, const char *key, enum cli_path kind, cli_
 	return err;
 }
 
-static bool has_json_key(const struct field_set *set, const char *key)
-{
-	for (size_t i = 0; i < set->n; i++)
-		if (set->fields[i].json && !strcmp(set->fields[i].json, key))
-			return true;
-	return false;
-}
-
 /* One device object of a configuration document. Keys that are not the
  * device's fields (drive_id, rate limiters...) are left out of the parse
  * that finds what the configuration needs. */
@@ -146,7 +138,7 @@ static int config_device(const struct device_kind *k, json_t *obj, struct rewrit
 	}
 	json_object_foreach(obj, key, v)
 	{
-		if (has_json_key(k->fields, key))
+		if (fields_find_json(k->fields, key))
 			json_object_set(mine, key, v);
 	}
 	r->npaths = 0;

@@ -65,7 +65,8 @@ void fields_defaults(const struct field_set *set, void *cfg)
 	}
 }
 
-int fields_mac_parse(const char *s, uint8_t mac[6], char *why, size_t why_size)
+/* A MAC as FIELD_MAC takes it; -EINVAL with the reason in why. */
+static int mac_parse(const char *s, uint8_t mac[6], char *why, size_t why_size)
 {
 	static const uint8_t zero[6];
 	uint8_t m[6];
@@ -271,7 +272,7 @@ static int spec_value(const struct field_set *set, const struct field *f, const 
 			}
 		return say(why, why_size, f->bad ? f->bad : set->unknown, f->bad ? val : tok);
 	case FIELD_MAC:
-		return fields_mac_parse(val, p, why, why_size);
+		return mac_parse(val, p, why, why_size);
 	default:
 		return say(why, why_size, set->unknown, tok);
 	}
@@ -347,7 +348,7 @@ static bool extra_key(const char *const *extra, const char *key)
 	return false;
 }
 
-static const struct field *json_field(const struct field_set *set, const char *key)
+const struct field *fields_find_json(const struct field_set *set, const char *key)
 {
 	size_t i;
 
@@ -411,7 +412,7 @@ static int json_value(const struct field *f, const char *obj, json_t *v, void *c
 		if (f->type == FIELD_ENUM)
 			return json_enum(f, obj, s, p, why, why_size);
 		if (f->type == FIELD_MAC) {
-			if (fields_mac_parse(s, p, reason, sizeof(reason)))
+			if (mac_parse(s, p, reason, sizeof(reason)))
 				return why_fail(why, why_size, -EINVAL, "%s: %s: %s", obj, f->json,
 						reason);
 			return 0;
@@ -475,7 +476,7 @@ int fields_parse_json(const struct field_set *set, const char *obj, json_t *j,
 				j ? fields_json_type(j) : "nothing");
 	json_object_foreach(j, key, v)
 	{
-		if (!json_field(set, key) && !extra_key(extra, key))
+		if (!fields_find_json(set, key) && !extra_key(extra, key))
 			return why_fail(why, why_size, -EINVAL, "%s: unknown field '%s'", obj, key);
 	}
 	/* A set of FIELD_NULLs alone has no storage. */
@@ -508,7 +509,7 @@ int fields_parse_json(const struct field_set *set, const char *obj, json_t *j,
 
 int fields_set_string(const struct field_set *set, void *cfg, const char *json, const char *value)
 {
-	const struct field *f = json_field(set, json);
+	const struct field *f = fields_find_json(set, json);
 
 	if (!f || (f->type != FIELD_STRING && f->type != FIELD_PATH && f->type != FIELD_ID))
 		return -ENOENT;

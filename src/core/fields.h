@@ -108,8 +108,8 @@ json_t *fields_to_json(const struct field_set *set, const void *cfg);
  * none, -ENAMETOOLONG when value does not fit. Nothing is checked: the caller
  * has checked value. */
 int fields_set_string(const struct field_set *set, void *cfg, const char *json, const char *value);
-/* A MAC as FIELD_MAC takes it; -EINVAL with the reason in why. */
-int fields_mac_parse(const char *s, uint8_t mac[6], char *why, size_t why_size);
+/* The field of set whose JSON key is key, or NULL. */
+const struct field *fields_find_json(const struct field_set *set, const char *key);
 /* How a JSON value's type is named in messages ("a string", "null"...). */
 const char *fields_json_type(const json_t *v);
 
