@@ -896,6 +896,13 @@ json_t *api_config_to_json(const struct api_config *c)
 	return root;
 }
 
+/* The VM's copy of a device: its configuration and its API id. */
+static void device_with_id(struct device_config *out, const struct api_device *d)
+{
+	*out = d->dev;
+	snprintf(out->id, sizeof(out->id), "%s", d->id);
+}
+
 static bool is_root_device(const struct api_device *d)
 {
 	return d->dev.kind == &virtio_blk_kind && ((const struct blk_api_keys *)d->keys)->root;
@@ -952,10 +959,10 @@ int api_config_to_vm(const struct api_config *c, struct vm_config *out, char *cm
 	out->ndevices = 0;
 	for (i = 0; i < c->ndevices; i++)
 		if (is_root_device(&c->devices[i]))
-			out->devices[out->ndevices++] = c->devices[i].dev;
+			device_with_id(&out->devices[out->ndevices++], &c->devices[i]);
 	for (i = 0; i < c->ndevices; i++)
 		if (!is_root_device(&c->devices[i]))
-			out->devices[out->ndevices++] = c->devices[i].dev;
+			device_with_id(&out->devices[out->ndevices++], &c->devices[i]);
 	err = device_list_validate(out->devices, out->ndevices,
 				   &(struct device_vm_facts){ .mem_size = out->mem_size }, &bad,
 				   reason, sizeof(reason));

@@ -1,0 +1,69 @@
+/* Snapshots of a running VM and VMs restored from them (issue #13,
+ * docs/snapshots.md). A snapshot is two files: the state file (core/snap.h:
+ * the VM's configuration, every vCPU's and the VM's KVM state, every device's
+ * state) and the memory file (guest RAM, one byte per byte of RAM in the
+ * order of the mapping, zero pages as holes: core/mem_file.h).
+ *
+ * vm_snapshot_create() runs on the serving thread of a paused VM (vm_pause):
+ * it parks the device thread, saves, and lets the device thread go on; the
+ * VM stays paused. A failure leaves no file at either path (nothing half
+ * written) and the VM as it was.
+ *
+ * vm_restore() builds a VM in a fresh struct vm from a snapshot instead of
+ * vm_create(): it checks the whole state file first (format, host CPU, vCPU
+ * count), maps guest RAM from the memory file (MAP_PRIVATE: the file is never
+ * written) or from an external page-fault handler (Uffd), creates the devices
+ * from the saved configuration (with the overrides), restores the vCPUs, the
+ * VM and the devices, and returns a VM that vm_start() starts; it starts
+ * paused unless req->resume_vm. On failure the caller vm_destroy()s it.
+ * Both return 0 or -errno with a one-line reason in why. */
+#ifndef VOLT_VMM_VM_SNAPSHOT_H
+#define VOLT_VMM_VM_SNAPSHOT_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "vmm/vm.h"
+
+enum snapshot_type {
+	SNAPSHOT_FULL,
+	SNAPSHOT_DIFF, /* pages dirtied since the last snapshot only (track_dirty_pages) */
+};
+
+struct snapshot_create_req {
+	enum snapshot_type type;
+	const char *state_path; /* Firecracker's snapshot_path */
+	const char *mem_path;	/* mem_file_path */
+};
+
+enum mem_backend_type {
+	MEM_BACKEND_FILE, /* MAP_PRIVATE from the memory file */
+	MEM_BACKEND_UFFD, /* a page-fault handler listening on a Unix socket */
+};
+
+/* network_overrides[]: the interface with this id gets another TAP. */
+struct net_override {
+	char iface_id[DEVICE_ID_MAX + 1];
+	char host_dev_name[IFNAMSIZ];
+};
+
+struct snapshot_load_req {
+	const char *state_path;
+	enum mem_backend_type backend;
+	const char *backend_path; /* the memory file, or the handler's socket */
+	bool track_dirty_pages;
+	bool resume_vm;
+	struct net_override net[VM_MAX_NETS];
+	int nnet;
+	const char *vsock_uds_path; /* vsock_override; NULL: the snapshot's */
+	/* What the restoring front-end sets as vm_create() would have it. */
+	bool boot_timer;
+	struct timespec started;
+};
+
+int vm_snapshot_create(struct vm *vm, const struct snapshot_create_req *req, char *why,
+		       size_t why_size);
+int vm_restore(struct vm *vm, const struct snapshot_load_req *req, char *why, size_t why_size);
+
+#endif
