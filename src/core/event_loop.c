@@ -19,12 +19,58 @@ int event_loop_init(struct event_loop *l)
 		l->sources[i].fd = -1;
 	pthread_mutex_init(&l->lock, NULL);
 	pthread_cond_init(&l->start_cond, NULL);
+	pthread_cond_init(&l->park_cond, NULL);
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
 	l->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (l->epfd < 0 || l->stop_fd < 0)
+	l->pause_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (l->epfd < 0 || l->stop_fd < 0 || l->pause_fd < 0)
 		return -errno;
-	/* data.ptr NULL marks the stop event. */
-	return epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->stop_fd, &ev) ? -errno : 0;
+	/* data.ptr NULL marks the stop event, the loop itself the pause event. */
+	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->stop_fd, &ev))
+		return -errno;
+	ev.data.ptr = l;
+	return epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->pause_fd, &ev) ? -errno : 0;
+}
+
+/* The device thread, asked to pause: waits until it may go on. */
+static void park(struct event_loop *l)
+{
+	uint64_t n;
+
+	if (read(l->pause_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		pr_warn("device event loop: pause eventfd: %s", strerror(errno));
+	pthread_mutex_lock(&l->lock);
+	if (l->pause_requested) {
+		l->parked = true;
+		pthread_cond_broadcast(&l->park_cond);
+		while (l->pause_requested)
+			pthread_cond_wait(&l->park_cond, &l->lock);
+		l->parked = false;
+	}
+	pthread_mutex_unlock(&l->lock);
+}
+
+void event_loop_pause(struct event_loop *l)
+{
+	uint64_t one = 1;
+
+	if (!l->started)
+		return;
+	pthread_mutex_lock(&l->lock);
+	l->pause_requested = true;
+	if (write(l->pause_fd, &one, sizeof(one)) != sizeof(one))
+		pr_warn("cannot pause the device thread: %s", strerror(errno));
+	while (!l->parked)
+		pthread_cond_wait(&l->park_cond, &l->lock);
+	pthread_mutex_unlock(&l->lock);
+}
+
+void event_loop_resume(struct event_loop *l)
+{
+	pthread_mutex_lock(&l->lock);
+	l->pause_requested = false;
+	pthread_cond_broadcast(&l->park_cond);
+	pthread_mutex_unlock(&l->lock);
 }
 
 int event_loop_add(struct event_loop *l, int fd, uint32_t events, event_fn fn, void *ctx)
@@ -112,6 +158,10 @@ static void *loop_thread(void *arg)
 
 			if (!s)
 				return NULL;
+			if ((void *)s == (void *)l) {
+				park(l);
+				continue;
+			}
 			/* A source removed by an earlier handler in this batch. */
 			if (s->fd >= 0)
 				s->fn(s->ctx, evs[i].events);
@@ -159,5 +209,7 @@ void event_loop_destroy(struct event_loop *l)
 		close(l->epfd);
 	if (l->stop_fd >= 0)
 		close(l->stop_fd);
-	l->epfd = l->stop_fd = -1;
+	if (l->pause_fd >= 0)
+		close(l->pause_fd);
+	l->epfd = l->stop_fd = l->pause_fd = -1;
 }

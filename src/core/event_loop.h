@@ -30,6 +30,10 @@ struct event_loop {
 	bool start_done;
 	pthread_cond_t start_cond;
 	pthread_mutex_t lock;
+	int pause_fd;		 /* eventfd: event_loop_pause() asks the thread to park */
+	bool pause_requested;	 /* under lock */
+	bool parked;		 /* under lock: the thread waits in event_loop_pause()'s park */
+	pthread_cond_t park_cond;
 	struct event_source sources[EVENT_LOOP_MAX_SOURCES];
 };
 
@@ -41,6 +45,12 @@ int event_loop_del(struct event_loop *l, int fd);
 /* Returns once the thread runs and its start hook has run: 0, or what the hook
  * returned (the thread has then ended). */
 int event_loop_start(struct event_loop *l);
+/* Parks the thread between two handlers and returns once it waits (no
+ * handler runs until event_loop_resume()), so that a snapshot sees devices
+ * and guest memory still. Returns at once when the thread does not run.
+ * Not nestable; from one thread (the serving one). */
+void event_loop_pause(struct event_loop *l);
+void event_loop_resume(struct event_loop *l);
 /* Stops and joins the thread; sources stay registered. */
 void event_loop_stop(struct event_loop *l);
 void event_loop_destroy(struct event_loop *l);
