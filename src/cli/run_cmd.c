@@ -12,6 +12,7 @@
 #include "util/log.h"
 #include "util/parse.h"
 #include "vmm/vm.h"
+#include "vmm/vm_snapshot.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -62,8 +63,66 @@ static int device_option(struct vm_config *cfg, const struct device_kind *k, con
 	return err;
 }
 
+/* --net-override ID=TAP. */
+static int net_override(struct snapshot_load_req *req, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	struct net_override *o = &req->net[req->nnet];
+
+	if (req->nnet == VM_MAX_NETS) {
+		pr_err("--net-override: at most %d", VM_MAX_NETS);
+		return -EINVAL;
+	}
+	if (!eq || eq == arg || (size_t)(eq - arg) > DEVICE_ID_MAX || !eq[1] ||
+	    strlen(eq + 1) >= sizeof(o->host_dev_name)) {
+		pr_err("--net-override: '%s' is not ID=TAP (an interface id of the snapshot and "
+		       "a TAP device name of at most %zu characters)",
+		       arg, sizeof(o->host_dev_name) - 1);
+		return -EINVAL;
+	}
+	snprintf(o->iface_id, sizeof(o->iface_id), "%.*s", (int)(eq - arg), arg);
+	snprintf(o->host_dev_name, sizeof(o->host_dev_name), "%s", eq + 1);
+	req->nnet++;
+	return 0;
+}
+
+/* `volt run --restore DIR`: the VM comes from DIR/state and DIR/mem. */
+static int run_restored(const char *dir, struct snapshot_load_req *req)
+{
+	char state[PATH_MAX], mem[PATH_MAX], why[512];
+	struct vm *vm;
+	int err;
+
+	if (snprintf(state, sizeof(state), "%s/state", dir) >= (int)sizeof(state) ||
+	    snprintf(mem, sizeof(mem), "%s/mem", dir) >= (int)sizeof(mem)) {
+		pr_err("--restore: '%s' is too long a path", dir);
+		return -ENAMETOOLONG;
+	}
+	req->state_path = state;
+	req->backend = MEM_BACKEND_FILE;
+	req->backend_path = mem;
+	req->resume_vm = true;
+	vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return -ENOMEM;
+	err = vm_restore(vm, req, why, sizeof(why));
+	if (err) {
+		pr_err("--restore %s: %s", dir, why);
+	} else {
+		struct thread_hooks sandbox = sandbox_vm_hooks(&vm->cfg);
+
+		err = vm_run(vm, &sandbox);
+	}
+	vm_destroy(vm);
+	free(vm);
+	return err;
+}
+
 int run_cmd(int argc, char **argv, const struct timespec *started)
 {
+	struct snapshot_load_req restore = { .started = *started };
+	const char *restore_dir = NULL;
+	bool configured = false;
 	struct option longopts[CLI_OPT_MAX + 1];
 	struct cli_common common = { 0 };
 	struct vm_config cfg = {
@@ -95,9 +154,19 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 		if (c >= CLI_DEVICE_CODE && c < CLI_DEVICE_CODE + device_table_len) {
 			if (device_option(&cfg, device_table[c - CLI_DEVICE_CODE], optarg))
 				return -EINVAL;
+			configured = true;
 			continue;
 		}
+		if (c > 0 && c < 128 && strchr("kicmntp", c))
+			configured = true;
 		switch (c) {
+		case 'R':
+			restore_dir = optarg;
+			break;
+		case 'O':
+			if (net_override(&restore, optarg))
+				return -EINVAL;
+			break;
 		case 'k':
 			cfg.kernel = optarg;
 			break;
@@ -158,6 +227,19 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 		return -EINVAL;
 	}
 	cfg.boot_timer = common.boot_timer;
+	if (restore.nnet && !restore_dir) {
+		pr_err("--net-override: only with --restore");
+		return -EINVAL;
+	}
+	if (restore_dir && configured) {
+		pr_err("--restore: the VM's kernel, memory, vCPUs and devices come from the "
+		       "snapshot; give no --kernel, --mem, --cpus, device... options with it");
+		return -EINVAL;
+	}
+	if (restore_dir) {
+		restore.boot_timer = common.boot_timer;
+		return run_restored(restore_dir, &restore);
+	}
 	if (device_list_validate(cfg.devices, cfg.ndevices,
 				 &(struct device_vm_facts){ .mem_size = cfg.mem_size }, &bad, why,
 				 sizeof(why))) {

@@ -15,6 +15,18 @@ static const struct cli_opt before[] = {
 	{ .name = "cpu-template", .code = 't', .value = true, .arg = "NAME" },
 	{ .name = "boot-protocol", .code = 'p', .value = true, .arg = "auto|linux|pvh" },
 	CLI_COMMON_BOOT_TIMER,
+	{ .name = "restore",
+	  .code = 'R',
+	  .value = true,
+	  .arg = "DIR",
+	  .path = CLI_PATH_DIR,
+	  .help = "start from the snapshot in DIR (state, mem: `volt snapshot create`)" },
+	{ .name = "net-override",
+	  .code = 'O',
+	  .value = true,
+	  .repeat = true,
+	  .arg = "ID=TAP",
+	  .help = "with --restore: the interface ID gets the TAP device TAP" },
 };
 
 /* After the device options. */

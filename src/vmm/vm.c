@@ -186,6 +186,7 @@ static int setup_kvm(struct vm *vm)
 	for (i = 0; i < vm->mem.nregions; i++) {
 		struct kvm_userspace_memory_region r = {
 			.slot = (uint32_t)i,
+			.flags = vm->mem.track_dirty ? KVM_MEM_LOG_DIRTY_PAGES : 0,
 			.guest_phys_addr = vm->mem.regions[i].gpa,
 			.memory_size = vm->mem.regions[i].size,
 			.userspace_addr = (uint64_t)(uintptr_t)vm->mem.regions[i].hva,
@@ -490,33 +491,45 @@ static int create_vcpus(struct vm *vm)
 	return err;
 }
 
-int vm_create(struct vm *vm, const struct vm_config *cfg)
+/* vm_create() and vm_create_restored(): src NULL is a boot. */
+static int create(struct vm *vm, const struct vm_config *cfg, const struct guest_mem_source *src,
+		  char *why, size_t why_size)
 {
-	char why[128];
+	const struct guest_mem_source anon = { .kind = GUEST_MEM_ANON };
+	char lwhy[128];
 	int err;
 
 	memset(vm, 0, sizeof(*vm));
 	vm->cfg = *cfg;
+	if (cfg->cpu_template) {
+		snprintf(vm->cpu_template, sizeof(vm->cpu_template), "%s", cfg->cpu_template);
+		vm->cfg.cpu_template = vm->cpu_template;
+	}
 	vm->kvm_fd = vm->vm_fd = vm->stop_fd = -1;
 	vm->console_out = STDOUT_FILENO;
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	if (!vm->cfg.started.tv_sec)
 		clock_gettime(CLOCK_MONOTONIC, &vm->cfg.started);
 	if (cfg->ncpus < 1 || cfg->ncpus > VM_MAX_CPUS) {
-		pr_err("%d vCPUs: volt runs 1 to %d", cfg->ncpus, VM_MAX_CPUS);
+		snprintf(why, why_size, "%d vCPUs: volt runs 1 to %d", cfg->ncpus, VM_MAX_CPUS);
 		return -EINVAL;
 	}
-	if (layout_check(cfg->mem_size, why, sizeof(why))) {
-		pr_err("guest memory: %s", why);
+	if (layout_check(cfg->mem_size, lwhy, sizeof(lwhy))) {
+		snprintf(why, why_size, "guest memory: %s", lwhy);
 		return -EINVAL;
 	}
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (vm->stop_fd < 0)
 		return -errno;
-	err = layout_guest_mem_init(&vm->mem, cfg->mem_size);
-	if (err) {
-		pr_err("cannot map %llu MiB of guest memory: %s",
-		       (unsigned long long)(cfg->mem_size >> 20), strerror(-err));
+	err = layout_guest_mem_init_from(&vm->mem, cfg->mem_size, src ? src : &anon, why,
+					 why_size);
+	if (err && !src)
+		snprintf(why, why_size, "cannot map %llu MiB of guest memory: %s",
+			 (unsigned long long)(cfg->mem_size >> 20), strerror(-err));
+	if (err)
+		return err;
+	if (cfg->track_dirty_pages && (err = guest_mem_dirty_enable(&vm->mem))) {
+		snprintf(why, why_size, "cannot track dirty pages: %s", strerror(-err));
 		return err;
 	}
 	err = setup_kvm(vm);
@@ -524,11 +537,28 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 		err = setup_devices(vm);
 	if (!err)
 		err = setup_virtio(vm);
-	if (!err)
+	if (!err && !src)
 		err = setup_boot(vm);
 	if (!err)
 		err = create_vcpus(vm);
 	return err;
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg)
+{
+	char why[256] = "";
+	int err = create(vm, cfg, NULL, why, sizeof(why));
+
+	if (err && why[0])
+		pr_err("%s", why);
+	return err;
+}
+
+int vm_create_restored(struct vm *vm, const struct vm_config *cfg,
+		       const struct guest_mem_source *src, char *why, size_t why_size)
+{
+	why[0] = '\0';
+	return create(vm, cfg, src, why, why_size);
 }
 
 /* Hands buffered console input to the UART as it makes room. */
@@ -564,8 +594,16 @@ int vm_start(struct vm *vm, const struct thread_hooks *hooks)
 		pr_err("cannot start the device thread: %s", strerror(-err));
 		return err;
 	}
+	/* A restored VM waits for a resume: parked before its first KVM_RUN. */
+	if (vm->start_paused)
+		request_vcpus(vm, VCPU_PAUSE);
 	for (i = 0; i < vm->nvcpus && !err; i++)
 		err = vcpu_start(vm->vcpus[i], &vm->hooks);
+	for (i = 0; vm->start_paused && i < vm->nvcpus && !err; i++)
+		if (vcpu_wait_paused(vm->vcpus[i]))
+			err = -EINVAL;
+	if (!err && vm->start_paused)
+		vm->paused = true;
 	return err;
 }
 

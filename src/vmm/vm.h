@@ -39,6 +39,9 @@ struct vm_config {
 	enum boot_protocol protocol;
 	bool boot_timer;
 	bool pvm_host;		 /* apply the PVM host workarounds */
+	bool track_dirty_pages;	 /* KVM's dirty log, for Diff snapshots */
+	/* Where snapshots may be written (Landlock); NULL: nowhere once confined. */
+	const char *snapshot_dir;
 	struct timespec started; /* process start, for the boot timer; 0: vm_create's time */
 	/* The devices, in any order: vm_create() plugs them in by device_table[]
 	 * order (devices/device_table.h), each kind's in list order. */
@@ -71,6 +74,8 @@ struct vm {
 	atomic_bool reset_requested;
 
 	bool paused;		   /* vm_pause() parked every vCPU; the serving thread's */
+	bool start_paused;	   /* vm_start() leaves the vCPUs parked (a restore) */
+	char cpu_template[32];	   /* cfg.cpu_template's copy, for a restore */
 	bool started;		   /* vm_start() ran */
 	struct thread_hooks hooks; /* vm_start()'s, for the serving thread too */
 
@@ -90,6 +95,11 @@ struct vm {
 };
 
 int vm_create(struct vm *vm, const struct vm_config *cfg);
+/* For a restore (vmm/vm_snapshot.c): the VM, its memory from src, its devices
+ * and vCPUs, but no kernel and no boot structures: their state comes from the
+ * snapshot. */
+int vm_create_restored(struct vm *vm, const struct vm_config *cfg,
+		       const struct guest_mem_source *src, char *why, size_t why_size);
 /* The index-th device of kind k, or NULL. */
 void *vm_device(struct vm *vm, const struct device_kind *k, int index);
 

@@ -1,22 +1,448 @@
-/* Snapshots and restores of a VM (vmm/vm_snapshot.h). */
+/* Snapshots and restores of a VM (vmm/vm_snapshot.h, docs/snapshots.md).
+ *
+ * The state file's records: "vm/config" (the configuration a restore builds
+ * the VM from, as JSON), "vcpu<N>/..." (vmm/vcpu_state.c), "vm/..."
+ * (vmm/vm_state.c), "dev/serial", "dev/i8042", "dev/cmos" and one scope per
+ * virtio device, "dev/<kind><index>" (its kind's save/restore). */
 #include "vmm/vm_snapshot.h"
 
+#include "core/host.h"
+#include "core/mem_file.h"
+#include "core/snap.h"
+#include "devices/device_table.h"
+#include "util/log.h"
+#include "vmm/vcpu.h"
+#include "vmm/vcpu_state.h"
+#include "vmm/vm_state.h"
+
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CONFIG_RECORD "vm/config"
+#define CONFIG_MAX    (256u << 10)
+
+/* The scope of the index-th device of vm->devices: "dev/blk0". */
+static int device_scope(const struct vm *vm, int i, char *buf, size_t size)
+{
+	int j, n = 0;
+
+	for (j = 0; j < i; j++)
+		n += vm->devices[j].kind == vm->devices[i].kind;
+	return snprintf(buf, size, "dev/%s%d", vm->devices[i].kind->name, n) < (int)size ? 0
+											: -ENAMETOOLONG;
+}
+
+/* The configuration a restore needs, as JSON: the machine, the devices in
+ * the VM's order (with their API ids), the MMIO windows they had. */
+static json_t *config_to_json(const struct vm *vm)
+{
+	json_t *j = json_object(), *devs = json_array(), *slots = json_array();
+	int i;
+
+	if (!j || !devs || !slots)
+		goto fail;
+	json_object_set_new(j, "mem_size", json_integer((json_int_t)vm->cfg.mem_size));
+	json_object_set_new(j, "vcpus", json_integer(vm->cfg.ncpus));
+	json_object_set_new(j, "pvm_host", json_boolean(vm->cfg.pvm_host));
+	json_object_set_new(j, "track_dirty_pages", json_boolean(vm->cfg.track_dirty_pages));
+	if (vm->cfg.cpu_template)
+		json_object_set_new(j, "cpu_template", json_string(vm->cfg.cpu_template));
+	for (i = 0; i < vm->cfg.ndevices; i++) {
+		const struct device_config *c = &vm->cfg.devices[i];
+		json_t *d = json_object(), *cj = device_config_to_json(c);
+
+		if (!d || !cj) {
+			json_decref(d);
+			json_decref(cj);
+			goto fail;
+		}
+		json_object_set_new(d, "kind", json_string(c->kind->name));
+		json_object_set_new(d, "id", json_string(c->id));
+		json_object_set_new(d, "config", cj);
+		json_array_append_new(devs, d);
+	}
+	for (i = 0; i < vm->nvirtio; i++)
+		json_array_append_new(slots, json_pack("[I,i]", (json_int_t)vm->virtio_base[i],
+						       (int)vm->virtio_irq[i]));
+	json_object_set_new(j, "devices", devs);
+	json_object_set_new(j, "virtio", slots);
+	return j;
+fail:
+	json_decref(j);
+	json_decref(devs);
+	json_decref(slots);
+	return NULL;
+}
+
+static int save_config(const struct vm *vm, struct snap_writer *w)
+{
+	json_t *j = config_to_json(vm);
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	int err = text ? snap_put(w, CONFIG_RECORD, text, strlen(text)) : -ENOMEM;
+
+	free(text);
+	json_decref(j);
+	return err;
+}
+
+static int save_devices(struct vm *vm, struct snap_writer *w, char *why, size_t why_size)
+{
+	char scope[SNAP_NAME_MAX];
+	int i, err;
+
+	err = snap_writer_scope(w, "dev/serial");
+	if (!err)
+		err = serial_save(&vm->serial, w);
+	if (!err)
+		err = snap_writer_scope(w, "dev/i8042");
+	if (!err)
+		err = i8042_save(&vm->i8042, w);
+	if (!err)
+		err = snap_writer_scope(w, "dev/cmos");
+	if (!err)
+		err = cmos_save(&vm->cmos, w);
+	if (err) {
+		snprintf(why, why_size, "cannot save the legacy devices: %s", strerror(-err));
+		goto out;
+	}
+	for (i = 0; i < vm->ndevices; i++) {
+		const struct device_kind *k = vm->devices[i].kind;
+
+		if (!k->save) {
+			snprintf(why, why_size, "a %s device cannot be saved in a snapshot", k->name);
+			err = -EOPNOTSUPP;
+			goto out;
+		}
+		err = device_scope(vm, i, scope, sizeof(scope));
+		if (!err)
+			err = snap_writer_scope(w, "%s", scope);
+		if (!err)
+			err = k->save(vm->devices[i].dev, w);
+		if (err) {
+			snprintf(why, why_size, "cannot save %s: %s", scope, strerror(-err));
+			goto out;
+		}
+	}
+out:
+	snap_writer_scope(w, NULL);
+	return err;
+}
+
+/* The state file in memory: configuration, vCPUs, VM, devices. */
+static int save_state(struct vm *vm, struct snap_writer *w, char *why, size_t why_size)
+{
+	int i, err = save_config(vm, w);
+
+	for (i = 0; !err && i < vm->nvcpus; i++)
+		err = vcpu_state_save(vcpu_fd(vm->vcpus[i]), vm->kvm_fd, w, i);
+	if (!err)
+		err = vm_state_save(vm->vm_fd, vm->nvcpus, w);
+	if (err) {
+		snprintf(why, why_size, "cannot save the KVM state: %s", strerror(-err));
+		return err;
+	}
+	return save_devices(vm, w, why, why_size);
+}
+
+static int save_memory(struct vm *vm, const struct snapshot_create_req *req, char *why,
+		       size_t why_size)
+{
+	uint64_t *pages = NULL;
+	int err = 0;
+
+	/* Every snapshot starts a new dirty interval: a Diff after it holds what
+	 * changed since this one, whichever kind this one is. */
+	if (vm->mem.track_dirty) {
+		pages = calloc((guest_mem_pages(&vm->mem) + 63) / 64, sizeof(*pages));
+		if (!pages)
+			return -ENOMEM;
+		err = guest_mem_dirty_collect(&vm->mem, vm->vm_fd, pages);
+		if (err) {
+			snprintf(why, why_size, "cannot read the dirty page log: %s",
+				 strerror(-err));
+			goto out;
+		}
+	}
+	err = mem_file_write(&vm->mem, req->mem_path, req->type == SNAPSHOT_DIFF ? pages : NULL,
+			     why, why_size);
+out:
+	free(pages);
+	return err;
+}
 
 int vm_snapshot_create(struct vm *vm, const struct snapshot_create_req *req, char *why,
 		       size_t why_size)
 {
-	(void)vm;
-	(void)req;
-	snprintf(why, why_size, "snapshots are not implemented yet");
-	return -ENOSYS;
+	struct snap_writer w;
+	int err;
+
+	why[0] = '\0';
+	if (!vm->started || !vm->paused) {
+		snprintf(why, why_size, "the microVM must be paused to take a snapshot");
+		return -EINVAL;
+	}
+	if (req->type == SNAPSHOT_DIFF && !vm->mem.track_dirty) {
+		snprintf(why, why_size,
+			 "Diff snapshots need dirty page tracking (track_dirty_pages)");
+		return -EINVAL;
+	}
+	snap_writer_init(&w);
+	/* Devices and guest memory hold still while they are saved. */
+	event_loop_pause(&vm->loop);
+	err = save_state(vm, &w, why, why_size);
+	if (!err)
+		err = save_memory(vm, req, why, why_size);
+	if (!err) {
+		err = snap_write_file(&w, req->state_path);
+		if (err) {
+			snprintf(why, why_size, "cannot write the snapshot file %s: %s",
+				 req->state_path, strerror(-err));
+			/* No memory file without its state: nothing half written. */
+			unlink(req->mem_path);
+		}
+	}
+	event_loop_resume(&vm->loop);
+	snap_writer_free(&w);
+	if (err && !why[0])
+		snprintf(why, why_size, "%s", strerror(-err));
+	return err;
+}
+
+/* Applies network_overrides and vsock_override to a device's saved object. */
+static int apply_overrides(const struct snapshot_load_req *req, const char *kind, const char *id,
+			   json_t *cfg, bool *used)
+{
+	int i;
+
+	if (!strcmp(kind, "net"))
+		for (i = 0; i < req->nnet; i++)
+			if (!strcmp(req->net[i].iface_id, id)) {
+				used[i] = true;
+				return json_object_set_new(cfg, "host_dev_name",
+							   json_string(req->net[i].host_dev_name));
+			}
+	if (!strcmp(kind, "vsock") && req->vsock_uds_path)
+		return json_object_set_new(cfg, "uds_path", json_string(req->vsock_uds_path));
+	return 0;
+}
+
+/* vm/config back into a vm_config (cfg->devices filled in). */
+static int config_from_state(struct snap_reader *r, const struct snapshot_load_req *req,
+			     struct vm_config *cfg, char *tmpl, size_t tmpl_size, char *why,
+			     size_t why_size)
+{
+	bool used[VM_MAX_NETS] = { false };
+	const void *text;
+	json_t *j, *devs, *d;
+	json_error_t jerr;
+	size_t len, i;
+	json_int_t mem = 0;
+	int vcpus = 0, pvm = 0, dirty = 0, err = 0;
+	const char *t = NULL;
+
+	err = snap_find(r, CONFIG_RECORD, &text, &len);
+	if (err) {
+		snprintf(why, why_size, "the snapshot has no VM configuration");
+		return err;
+	}
+	j = json_loadb(text, len, 0, &jerr);
+	if (!j || json_unpack_ex(j, &jerr, 0, "{s:I,s:i,s:b,s?b,s?s,s:o}", "mem_size", &mem,
+				 "vcpus", &vcpus, "pvm_host", &pvm, "track_dirty_pages", &dirty,
+				 "cpu_template", &t, "devices", &devs) ||
+	    !json_is_array(devs)) {
+		snprintf(why, why_size, "the snapshot's VM configuration is malformed: %s",
+			 jerr.text);
+		json_decref(j);
+		return -EBADMSG;
+	}
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->mem_size = (uint64_t)mem;
+	cfg->ncpus = vcpus;
+	cfg->pvm_host = host_is_pvm();
+	cfg->track_dirty_pages = req->track_dirty_pages;
+	cfg->boot_timer = req->boot_timer;
+	cfg->started = req->started;
+	if (t) {
+		snprintf(tmpl, tmpl_size, "%s", t);
+		cfg->cpu_template = tmpl;
+	}
+	if (cfg->pvm_host != (bool)pvm) {
+		snprintf(why, why_size, "the snapshot was taken on a host %s PVM and this one %s",
+			 pvm ? "with" : "without", cfg->pvm_host ? "has it" : "has none");
+		json_decref(j);
+		return -EXDEV;
+	}
+	json_array_foreach(devs, i, d)
+	{
+		const char *kind = NULL, *id = "";
+		const struct device_kind *k;
+		json_t *c = NULL;
+
+		if (json_unpack(d, "{s:s,s?s,s:o}", "kind", &kind, "id", &id, "config", &c) ||
+		    !(k = device_kind_by_name(kind)) || i >= VM_MAX_VIRTIO) {
+			snprintf(why, why_size, "the snapshot's device %zu is malformed or unknown",
+				 i);
+			err = -EBADMSG;
+			break;
+		}
+		c = json_deep_copy(c);
+		if (!c || apply_overrides(req, kind, id, c, used)) {
+			json_decref(c);
+			err = -ENOMEM;
+			break;
+		}
+		err = device_config_from_json(k, kind, c, NULL, &cfg->devices[cfg->ndevices], why,
+					      why_size);
+		json_decref(c);
+		if (err)
+			break;
+		snprintf(cfg->devices[cfg->ndevices].id, sizeof(cfg->devices[0].id), "%s", id);
+		cfg->ndevices++;
+	}
+	json_decref(j);
+	for (i = 0; !err && i < (size_t)req->nnet; i++)
+		if (!used[i]) {
+			snprintf(why, why_size,
+				 "network_overrides: the snapshot has no network interface '%s'",
+				 req->net[i].iface_id);
+			err = -EINVAL;
+		}
+	return err;
+}
+
+/* The MMIO windows must be where the guest's drivers found them. */
+static int check_slots(struct snap_reader *r, const struct vm *vm, char *why, size_t why_size)
+{
+	const void *text;
+	json_t *j, *slots, *s;
+	size_t len, i;
+	int err = 0;
+
+	if (snap_find(r, CONFIG_RECORD, &text, &len))
+		return -EBADMSG;
+	j = json_loadb(text, len, 0, NULL);
+	slots = json_object_get(j, "virtio");
+	if (!json_is_array(slots) || json_array_size(slots) != (size_t)vm->nvirtio)
+		err = -EBADMSG;
+	json_array_foreach(slots, i, s)
+	{
+		json_int_t base = -1;
+		int irq = -1;
+
+		if (err || i >= (size_t)vm->nvirtio || json_unpack(s, "[I,i]", &base, &irq) ||
+		    (uint64_t)base != vm->virtio_base[i] || (uint32_t)irq != vm->virtio_irq[i]) {
+			err = -EBADMSG;
+			break;
+		}
+	}
+	json_decref(j);
+	if (err)
+		snprintf(why, why_size,
+			 "the snapshot's virtio devices sat at other addresses than this "
+			 "volt gives them");
+	return err;
+}
+
+static int restore_devices(struct vm *vm, struct snap_reader *r, char *why, size_t why_size)
+{
+	char scope[SNAP_NAME_MAX];
+	int i, err;
+
+	err = snap_reader_scope(r, "dev/serial");
+	if (!err)
+		err = serial_restore(&vm->serial, r);
+	if (!err)
+		err = snap_reader_scope(r, "dev/i8042");
+	if (!err)
+		err = i8042_restore(&vm->i8042, r);
+	if (!err)
+		err = snap_reader_scope(r, "dev/cmos");
+	if (!err)
+		err = cmos_restore(&vm->cmos, r);
+	if (err) {
+		snprintf(why, why_size, "cannot restore the legacy devices: %s", strerror(-err));
+		goto out;
+	}
+	for (i = 0; i < vm->ndevices; i++) {
+		const struct device_kind *k = vm->devices[i].kind;
+
+		err = device_scope(vm, i, scope, sizeof(scope));
+		if (!err)
+			err = snap_reader_scope(r, "%s", scope);
+		if (!err)
+			err = k->restore ? k->restore(vm->devices[i].dev, r) : -EOPNOTSUPP;
+		if (err) {
+			snprintf(why, why_size, "cannot restore %s: %s", scope, strerror(-err));
+			goto out;
+		}
+	}
+out:
+	snap_reader_scope(r, NULL);
+	return err;
 }
 
 int vm_restore(struct vm *vm, const struct snapshot_load_req *req, char *why, size_t why_size)
 {
-	(void)vm;
-	(void)req;
-	snprintf(why, why_size, "snapshots are not implemented yet");
-	return -ENOSYS;
+	struct guest_mem_source src = {
+		.kind = req->backend == MEM_BACKEND_UFFD ? GUEST_MEM_UFFD : GUEST_MEM_FILE,
+		.path = req->backend_path,
+	};
+	struct snap_reader r = { 0 };
+	struct vm_config *cfg;
+	char tmpl[32];
+	const char *left;
+	int i, err;
+
+	why[0] = '\0';
+	memset(vm, 0, sizeof(*vm));
+	vm->kvm_fd = vm->vm_fd = vm->stop_fd = -1;
+	cfg = calloc(1, sizeof(*cfg));
+	if (!cfg)
+		return -ENOMEM;
+	err = snap_read_file(&r, req->state_path);
+	if (err) {
+		snprintf(why, why_size, "cannot load the snapshot file %s: %s", req->state_path,
+			 log_last_error()[0] ? log_last_error() : strerror(-err));
+		goto out;
+	}
+	err = config_from_state(&r, req, cfg, tmpl, sizeof(tmpl), why, why_size);
+	if (!err && (err = vm_state_check(&r, cfg->ncpus)))
+		snprintf(why, why_size, "%s",
+			 log_last_error()[0] ? log_last_error() : "the snapshot does not fit");
+	if (err)
+		goto out;
+	err = vm_create_restored(vm, cfg, &src, why, why_size);
+	if (err) {
+		if (!why[0])
+			snprintf(why, why_size, "%s",
+				 log_last_error()[0] ? log_last_error() : strerror(-err));
+		goto out;
+	}
+	err = check_slots(&r, vm, why, why_size);
+	for (i = 0; !err && i < vm->nvcpus; i++)
+		err = vcpu_state_restore(vcpu_fd(vm->vcpus[i]), vm->kvm_fd, &r, i);
+	if (!err)
+		err = vm_state_restore(vm->vm_fd, &r);
+	if (err && !why[0])
+		snprintf(why, why_size, "cannot restore the KVM state: %s",
+			 log_last_error()[0] ? log_last_error() : strerror(-err));
+	/* After the irqchip: a device may raise its interrupt line again. */
+	if (!err)
+		err = restore_devices(vm, &r, why, why_size);
+	if (!err && (left = snap_unread(&r))) {
+		snprintf(why, why_size, "the snapshot holds state this volt cannot restore: %s",
+			 left);
+		err = -EPROTONOSUPPORT;
+	}
+	vm->start_paused = !req->resume_vm;
+out:
+	snap_reader_free(&r);
+	free(cfg);
+	if (err && !why[0])
+		snprintf(why, why_size, "%s", strerror(-err));
+	return err;
 }
