@@ -249,6 +249,16 @@ static int add_rules(int ruleset, const struct vm_config *cfg, uint64_t handled,
 				   (int)(sizeof(paths) / sizeof(paths[0])));
 	for (i = 0; !err && i < n; i++)
 		count(device_rule(ruleset, &paths[i], handled), &err, nrules);
+	/* Snapshot files are created there under temporary names, renamed into
+	 * place (or removed after a failure) and the directory fsync'd. */
+	if (!err && cfg->snapshot_dir)
+		count(allow_path(ruleset, "snapshot directory", cfg->snapshot_dir,
+				 LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_WRITE_FILE |
+					 LANDLOCK_ACCESS_FS_READ_FILE |
+					 LANDLOCK_ACCESS_FS_REMOVE_FILE |
+					 LANDLOCK_ACCESS_FS_TRUNCATE | LANDLOCK_ACCESS_FS_READ_DIR,
+				 handled),
+		      &err, nrules);
 	return err;
 }
 

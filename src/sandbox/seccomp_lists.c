@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 
 /* clang-format off */
@@ -49,6 +50,19 @@
 #define OPEN_RULES                                                                              \
 	REFUSE(open, "libraries' lazy file reads (glibc malloc trim, jansson seed)"),           \
 		REFUSE(openat, "libraries' lazy file reads (glibc malloc trim, jansson seed)"), \
+		REFUSE(openat2, "never used; refused like openat")
+
+/* The main thread creates snapshot files (vmm_rules): openat is allowed there
+ * with O_CREAT|O_EXCL or O_DIRECTORY, and refused as above when it has
+ * neither (the conditions do not overlap, so no two rules disagree). */
+#define VMM_OPEN_RULES                                                                    \
+	REFUSE(open, "libraries' lazy file reads (glibc malloc trim, jansson seed)"),     \
+		{ SCMP_SYS(openat),                                                       \
+		  "openat",                                                               \
+		  1,                                                                      \
+		  { CONDT(2, SC_CLEAR, O_CREAT | O_DIRECTORY, "O_CREAT|O_DIRECTORY") },   \
+		  "libraries' lazy file reads (glibc malloc trim, jansson seed)",         \
+		  EACCES },                                                               \
 		REFUSE(openat2, "never used; refused like openat")
 
 /* Mutexes and condition variables (private), pthread_join (shared). */
@@ -110,6 +124,41 @@ static const struct sc_rule vmm_rules[] = {
 	IOCTL(KVM_GET_REGS, "why a VM stopped (debug log)"),
 	IOCTL(KVM_GET_SREGS, "why a VM stopped (debug log)"),
 	IOCTL(KVM_GET_MP_STATE, "why a VM stopped (debug log)"),
+	/* Snapshots (PUT /snapshot/create) on the main thread of a paused VM. */
+	IOCTL(KVM_RUN, "snapshot: completes a parked vCPU's last port access (immediate_exit)"),
+	IOCTL(KVM_CHECK_EXTENSION, "snapshot: which state KVM offers (SREGS2, XSAVE2)"),
+	IOCTL(KVM_GET_MSR_INDEX_LIST, "snapshot: the MSRs KVM saves"),
+	IOCTL(KVM_GET_SREGS2, "snapshot"),
+	IOCTL(KVM_GET_FPU, "snapshot"),
+	IOCTL(KVM_GET_XSAVE, "snapshot"),
+	IOCTL(KVM_GET_XSAVE2, "snapshot"),
+	IOCTL(KVM_GET_XCRS, "snapshot"),
+	IOCTL(KVM_GET_MSRS, "snapshot"),
+	IOCTL(KVM_GET_LAPIC, "snapshot"),
+	IOCTL(KVM_GET_DEBUGREGS, "snapshot"),
+	IOCTL(KVM_GET_VCPU_EVENTS, "snapshot"),
+	IOCTL(KVM_GET_CPUID2, "snapshot"),
+	IOCTL(KVM_GET_TSC_KHZ, "snapshot"),
+	IOCTL(KVM_GET_IRQCHIP, "snapshot"),
+	IOCTL(KVM_GET_PIT2, "snapshot"),
+	IOCTL(KVM_GET_CLOCK, "snapshot"),
+	IOCTL(KVM_GET_DIRTY_LOG, "Diff snapshots: the pages the guest wrote"),
+	IF(openat, "snapshot: its files, created under a new name (Landlock limits where)",
+	   COND(2, SC_SET, O_CREAT | O_EXCL)),
+	IF(openat, "snapshot: the directory its files are renamed in, for fsync",
+	   COND(2, SC_SET, O_DIRECTORY)),
+	IF(getrandom, "snapshot: mkstemp's temporary names", COND(2, SC_EQ32, GRND_NONBLOCK)),
+	ANY(fchmod, "snapshot: its files' mode"),
+	ANY(ftruncate, "snapshot: the memory file's size (holes)"),
+	ANY(fsync, "snapshot: its files on disk before the rename"),
+	ANY(rename, "snapshot: its files renamed into place"),
+	ANY(renameat, "snapshot: its files renamed into place"),
+	ANY(renameat2, "snapshot: its files renamed into place"),
+	ANY(mincore, "snapshot: guest pages never touched are not read"),
+	ANY(lseek, "snapshot: the memory file"),
+	ANY(fstat, "snapshot: the memory file"),
+	IF(newfstatat, "snapshot: the memory file (fstat)", COND(3, SC_EQ32, AT_EMPTY_PATH)),
+	ANY(unlinkat, "snapshot: a temporary file removed after a failure"),
 	IOCTL(TCSETS, "the terminal's settings come back at exit"),
 	IOCTL(TCGETS, "the terminal's settings come back at exit (glibc checks them)"),
 	/* A metrics line longer than PIPE_BUF goes to a FIFO only when it fits. */
@@ -117,7 +166,7 @@ static const struct sc_rule vmm_rules[] = {
 	IOCTL(FIONREAD, "metrics to a FIFO: what it holds"),
 	ANY(clock_gettime, "vsock timers, log times (when the vDSO cannot)"),
 	MALLOC_RULES,
-	OPEN_RULES,
+	VMM_OPEN_RULES,
 	FUTEX_RULES,
 	FUTEX(FUTEX_WAIT_BITSET | FUTEX_CLOCK_REALTIME, "pthread_join"),
 	KICK_RULES,

@@ -468,6 +468,11 @@ int vcpu_fd(const struct vcpu *v)
 	return v->fd;
 }
 
+struct kvm_run *vcpu_run_page(const struct vcpu *v)
+{
+	return v->run;
+}
+
 int vcpu_wait_paused(struct vcpu *v)
 {
 	int err;

@@ -73,6 +73,8 @@ void vcpu_join(struct vcpu *v);
 /* The vCPU's KVM fd, for saving and restoring its state (vmm/vcpu_state.h)
  * while it is paused or before it starts; the vCPU keeps owning it. */
 int vcpu_fd(const struct vcpu *v);
+/* Its kvm_run page (mapped by vcpu_create()), for the same purpose. */
+struct kvm_run *vcpu_run_page(const struct vcpu *v);
 /* Logs RIP, mode and MP state at debug level (why a VM was stuck). */
 void vcpu_log_state(const struct vcpu *v);
 /* Finishes and joins the thread, then frees everything; NULL is fine. */

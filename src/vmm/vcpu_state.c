@@ -22,18 +22,20 @@ static int has_cap(int kvm_fd, int cap)
 
 /* Lets KVM finish the access the last exit left to user space (see the
  * header), without running the guest. */
-static int complete_pending_io(int vcpu_fd, int kvm_fd)
+static int complete_pending_io(int vcpu_fd, int kvm_fd, struct kvm_run *mapped)
 {
-	int size = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-	struct kvm_run *run;
+	int size = mapped ? 0 : ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	struct kvm_run *run = mapped;
 	uint8_t was;
 	int ret, err = 0;
 
-	if (size < (int)sizeof(*run))
-		return size < 0 ? -errno : -EINVAL;
-	run = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu_fd, 0);
-	if (run == MAP_FAILED)
-		return -errno;
+	if (!run) {
+		if (size < (int)sizeof(*run))
+			return size < 0 ? -errno : -EINVAL;
+		run = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu_fd, 0);
+		if (run == MAP_FAILED)
+			return -errno;
+	}
 	was = __atomic_exchange_n(&run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 	ret = ioctl(vcpu_fd, KVM_RUN, 0);
 	if (ret == 0 || errno != EINTR) {
@@ -43,7 +45,8 @@ static int complete_pending_io(int vcpu_fd, int kvm_fd)
 	}
 	/* A kick pending for the vCPU thread stays pending. */
 	__atomic_store_n(&run->immediate_exit, was, __ATOMIC_SEQ_CST);
-	munmap(run, (size_t)size);
+	if (!mapped)
+		munmap(run, (size_t)size);
 	return err;
 }
 
@@ -237,7 +240,7 @@ static int restore_sregs(int vcpu_fd, int kvm_fd, struct snap_reader *r)
 
 static int save_all(int vcpu_fd, int kvm_fd, struct snap_writer *w)
 {
-	int err = complete_pending_io(vcpu_fd, kvm_fd);
+	int err = complete_pending_io(vcpu_fd, kvm_fd, run);
 
 	if (!err)
 		err = save_cpuid(vcpu_fd, w);
@@ -270,7 +273,8 @@ static int save_all(int vcpu_fd, int kvm_fd, struct snap_writer *w)
 	return err;
 }
 
-int vcpu_state_save(int vcpu_fd, int kvm_fd, struct snap_writer *w, int index)
+int vcpu_state_save(int vcpu_fd, int kvm_fd, struct kvm_run *run, struct snap_writer *w,
+		    int index)
 {
 	int err = snap_writer_scope(w, "vcpu%d", index);
 

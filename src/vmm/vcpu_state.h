@@ -22,11 +22,16 @@
 #ifndef VOLT_VMM_VCPU_STATE_H
 #define VOLT_VMM_VCPU_STATE_H
 
+#include <linux/kvm.h>
+
 #include "core/snap.h"
 
 #define VCPU_STATE_CPUID_MAX 256 /* entries a saved CPUID table may have */
 
-int vcpu_state_save(int vcpu_fd, int kvm_fd, struct snap_writer *w, int index);
+/* run: the vCPU's kvm_run page, or NULL to map it here (a confined thread
+ * may not map it: the VMM passes the vCPU's own). */
+int vcpu_state_save(int vcpu_fd, int kvm_fd, struct kvm_run *run, struct snap_writer *w,
+		    int index);
 int vcpu_state_restore(int vcpu_fd, int kvm_fd, struct snap_reader *r, int index);
 
 #endif

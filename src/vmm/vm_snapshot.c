@@ -138,7 +138,7 @@ static int save_state(struct vm *vm, struct snap_writer *w, char *why, size_t wh
 	int i, err = save_config(vm, w);
 
 	for (i = 0; !err && i < vm->nvcpus; i++)
-		err = vcpu_state_save(vcpu_fd(vm->vcpus[i]), vm->kvm_fd, w, i);
+		err = vcpu_state_save(vcpu_fd(vm->vcpus[i]), vm->kvm_fd, vcpu_run_page(vm->vcpus[i]), w, i);
 	if (!err)
 		err = vm_state_save(vm->vm_fd, vm->nvcpus, w);
 	if (err) {
@@ -209,6 +209,16 @@ int vm_snapshot_create(struct vm *vm, const struct snapshot_create_req *req, cha
 	snap_writer_free(&w);
 	if (err && !why[0])
 		snprintf(why, why_size, "%s", strerror(-err));
+	if (err == -EACCES) {
+		size_t n = strlen(why);
+
+		/* Landlock: the VM may write only where it was told at start. */
+		snprintf(why + n, why_size - n,
+			 vm->cfg.snapshot_dir ? " (snapshots go under %s)"
+					      : " (start volt with --snapshot-dir DIR to "
+						"allow snapshots there%s)",
+			 vm->cfg.snapshot_dir ? vm->cfg.snapshot_dir : "");
+	}
 	return err;
 }
 
