@@ -1,0 +1,293 @@
+"""Snapshots and restores (issue #13), the way Firecracker's clients take them.
+
+The echo test guest (tests/guests/echo: it echoes every byte typed on its
+console) makes each round trip cost milliseconds: boot it through the API,
+type, pause, PUT /snapshot/create, kill the VMM; then PUT /snapshot/load in a
+fresh VMM (or `volt run --restore`) and type again: the same guest answers.
+Everything runs with volt's defaults: seccomp in kill mode, Landlock on (the
+snapshot directory is allowed with --snapshot-dir). One Linux guest-kit boot
+checks that a real kernel with its devices goes on after a restore.
+"""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from api_client import ApiClient, wait_for_socket
+from conftest import GUESTS, VOLT
+
+EXTRA = os.environ.get("VOLT_API_TEST_ARGS", "").split()
+BOOT_TIMEOUT = 600
+UFFD_HANDLER = VOLT.parent / "tests" / "uffd_handler"
+
+
+@pytest.fixture
+def api_vm(vm, tmp_path):
+    """Starts `volt --api-sock` (stdin a pipe) and returns (VoltProcess, ApiClient)."""
+    def start(*args):
+        sock = tmp_path / f"api-{time.monotonic_ns()}.sock"
+        p = vm("--api-sock", sock, *EXTRA, *args, stdin=subprocess.PIPE)
+        wait_for_socket(sock, p.proc)
+        return p, ApiClient(sock)
+    return start
+
+
+def fault(resp, status, *needles):
+    got, body = resp
+    assert got == status, resp
+    msg = body["fault_message"]
+    for n in needles:
+        assert n in msg, (msg, n)
+    return msg
+
+
+def type_and_see(p, text, timeout=30):
+    p.proc.stdin.write(text.encode())
+    p.proc.stdin.flush()
+    return p.wait_for(text, timeout)
+
+
+def boot_echo(api_vm, snapdir, machine=None):
+    p, api = api_vm("--snapshot-dir", snapdir)
+    assert api.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": 128,
+                                       **(machine or {})}) == (204, None)
+    assert api.put("/boot-source", {"kernel_image_path": str(GUESTS / "echo")}) == (204, None)
+    assert api.put("/actions", {"action_type": "InstanceStart"}) == (204, None)
+    p.wait_for("echo guest ready", 60)
+    type_and_see(p, "before-snapshot")
+    return p, api
+
+
+def take(api, snapdir, name="snap", kind="Full"):
+    d = Path(snapdir)
+    state, mem = d / f"{name}.state", d / f"{name}.mem"
+    assert api.patch("/vm", {"state": "Paused"}) == (204, None)
+    assert api.put("/snapshot/create", {"snapshot_type": kind, "snapshot_path": str(state),
+                                        "mem_file_path": str(mem)}) == (204, None)
+    return state, mem
+
+
+def load(api, state, mem, **extra):
+    body = {"snapshot_path": str(state),
+            "mem_backend": {"backend_type": "File", "backend_path": str(mem)},
+            "resume_vm": True, **extra}
+    return api.put("/snapshot/load", body)
+
+
+def test_echo_guest_snapshot_and_restore(api_vm, tmp_path):
+    snapdir = tmp_path / "snaps"
+    snapdir.mkdir()
+    p, api = boot_echo(api_vm, snapdir)
+    fault(api.put("/snapshot/create", {"snapshot_path": str(snapdir / "x"),
+                                       "mem_file_path": str(snapdir / "y")}), 400)
+    state, mem = take(api, snapdir)
+    # The memory file has guest RAM's size, written sparse; the VM stays paused.
+    assert mem.stat().st_size == 128 << 20
+    assert mem.stat().st_blocks * 512 < 16 << 20, mem.stat()
+    assert api.get("/")[1]["state"] == "Paused"
+    assert api.patch("/vm", {"state": "Resumed"}) == (204, None)
+    type_and_see(p, "after-snapshot")
+    p.kill()
+
+    # Two VMMs restore the same snapshot at once; each guest answers its own input.
+    restored = []
+    for i in range(2):
+        q, qapi = api_vm()
+        assert load(qapi, state, mem) == (204, None)
+        assert qapi.get("/")[1]["state"] == "Running"
+        restored.append(q)
+    for i, q in enumerate(restored):
+        out = type_and_see(q, f"restored-{i}")
+        assert "echo guest ready" not in out, "the guest booted again instead"
+    # The memory file is never written by a restored VM.
+    assert mem.stat().st_blocks * 512 < 16 << 20
+
+
+def test_restore_paused_then_resume(api_vm, tmp_path):
+    snapdir = tmp_path / "snaps"
+    snapdir.mkdir()
+    p, api = boot_echo(api_vm, snapdir)
+    state, mem = take(api, snapdir)
+    p.kill()
+    q, qapi = api_vm()
+    assert load(qapi, state, mem, resume_vm=False) == (204, None)
+    assert qapi.get("/")[1]["state"] == "Paused"
+    q.proc.stdin.write(b"typed-while-paused")
+    q.proc.stdin.flush()
+    time.sleep(0.5)
+    assert "typed-while-paused" not in q.output()
+    assert qapi.patch("/vm", {"state": "Resumed"}) == (204, None)
+    q.wait_for("typed-while-paused", 30)
+
+
+def test_run_restore_cli(api_vm, vm, tmp_path):
+    snapdir = tmp_path / "snaps"
+    snapdir.mkdir()
+    p, api = boot_echo(api_vm, snapdir)
+    take(api, snapdir, name="state")
+    (snapdir / "state.mem").rename(snapdir / "mem")
+    (snapdir / "state.state").rename(snapdir / "state")
+    p.kill()
+    q = vm("run", "--restore", snapdir, stdin=subprocess.PIPE)
+    type_and_see(q, "cli-restored")
+    bad = vm("run", "--restore", snapdir, "--mem", "256")
+    assert bad.wait_exit(30) != 0
+    assert "--restore" in bad.output()
+
+
+def test_diff_snapshot(api_vm, tmp_path):
+    snapdir = tmp_path / "snaps"
+    snapdir.mkdir()
+    p, api = boot_echo(api_vm, snapdir)
+    fault(api.put("/snapshot/create", {"snapshot_type": "Diff",
+                                       "snapshot_path": str(snapdir / "d.state"),
+                                       "mem_file_path": str(snapdir / "d.mem")}), 400)
+    p.kill()
+    p, api = boot_echo(api_vm, snapdir, {"track_dirty_pages": True})
+    full_state, full_mem = take(api, snapdir, "full")
+    assert api.patch("/vm", {"state": "Resumed"}) == (204, None)
+    type_and_see(p, "between-snapshots")
+    diff_state, diff_mem = take(api, snapdir, "diff", "Diff")
+    assert diff_mem.stat().st_size == full_mem.stat().st_size
+    assert diff_mem.stat().st_blocks < full_mem.stat().st_blocks, \
+        (diff_mem.stat().st_blocks, full_mem.stat().st_blocks)
+    p.kill()
+    # Firecracker's way: the diff's pages over the base make a full memory file.
+    merged = snapdir / "merged.mem"
+    shutil.copyfile(full_mem, merged)
+    with open(diff_mem, "rb") as d, open(merged, "r+b") as m:
+        off = 0
+        size = diff_mem.stat().st_size
+        while off < size:
+            try:
+                data_at = os.lseek(d.fileno(), off, os.SEEK_DATA)
+            except OSError:
+                break
+            hole_at = os.lseek(d.fileno(), data_at, os.SEEK_HOLE)
+            d.seek(data_at)
+            m.seek(data_at)
+            m.write(d.read(hole_at - data_at))
+            off = hole_at
+    q, qapi = api_vm()
+    assert load(qapi, diff_state, merged) == (204, None)
+    type_and_see(q, "from-merged-diff")
+
+
+def test_hostile_snapshot_files(api_vm, tmp_path):
+    snapdir = tmp_path / "snaps"
+    snapdir.mkdir()
+    p, api = boot_echo(api_vm, snapdir)
+    state, mem = take(api, snapdir)
+    p.kill()
+    data = state.read_bytes()
+    cases = {
+        "truncated": data[:len(data) // 2],
+        "flipped": data[:200] + bytes([data[200] ^ 1]) + data[201:],
+        "empty": b"",
+        "not-volt": b"\x7fELF" + b"\0" * 100,
+    }
+    for name, content in cases.items():
+        bad = snapdir / f"{name}.state"
+        bad.write_bytes(content)
+        q, qapi = api_vm()
+        fault(load(qapi, bad, mem), 400, str(bad))
+        q.kill()
+    short = snapdir / "short.mem"
+    short.write_bytes(b"\0" * 4096)
+    q, qapi = api_vm()
+    fault(load(qapi, state, short), 400, str(short))
+    q.kill()
+    q, qapi = api_vm()
+    fault(load(qapi, state, snapdir / "missing.mem"), 400, "missing.mem")
+    q.kill()
+    q, qapi = api_vm()
+    fault(load(qapi, state, mem, network_overrides=[{"iface_id": "eth9",
+                                                      "host_dev_name": "tap9"}]), 400, "eth9")
+
+
+def test_snapshot_outside_allowed_directory(api_vm, tmp_path):
+    """Landlock: without --snapshot-dir there, the create fails and says why."""
+    snapdir = tmp_path / "snaps"
+    snapdir.mkdir()
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    p, api = boot_echo(api_vm, snapdir)
+    assert api.patch("/vm", {"state": "Paused"}) == (204, None)
+    status, body = api.put("/snapshot/create", {"snapshot_path": str(other / "s"),
+                                                "mem_file_path": str(other / "m")})
+    if status == 204:
+        pytest.skip("Landlock is not enforced on this kernel")
+    assert status == 400 and "snapshot" in body["fault_message"], (status, body)
+    assert not list(other.iterdir()), "a failed snapshot left files"
+    assert api.patch("/vm", {"state": "Resumed"}) == (204, None)
+    type_and_see(p, "still-alive")
+
+
+@pytest.mark.skipif(not UFFD_HANDLER.exists(), reason="tests/uffd_handler not built")
+def test_uffd_backend(api_vm, tmp_path):
+    snapdir = tmp_path / "snaps"
+    snapdir.mkdir()
+    p, api = boot_echo(api_vm, snapdir)
+    state, mem = take(api, snapdir)
+    p.kill()
+    sock = tmp_path / "uffd.sock"
+    handler = subprocess.Popen([str(UFFD_HANDLER), str(sock), str(mem)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert "ready" in handler.stdout.readline()
+        q, qapi = api_vm()
+        assert qapi.put("/snapshot/load", {
+            "snapshot_path": str(state),
+            "mem_backend": {"backend_type": "Uffd", "backend_path": str(sock)},
+            "resume_vm": True}) == (204, None)
+        type_and_see(q, "served-by-uffd")
+    finally:
+        handler.kill()
+        handler.wait()
+
+
+def test_linux_guest_snapshot_restore(api_vm, guest_kit, tmp_path):
+    """A Linux guest (the guest kit, with a drive and an entropy device) goes on after a
+    restore into a new VMM: its shell answers and its devices still work."""
+    snapdir = tmp_path / "snaps"
+    snapdir.mkdir()
+    disk = tmp_path / "disk.img"
+    disk.write_bytes(b"VOLT-DISK-CONTENT" + b"\0" * (1 << 20))
+    p, api = api_vm("--snapshot-dir", snapdir)
+    assert api.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": 128}) == (204, None)
+    args = "console=ttyS0 reboot=k panic=1 quiet clocksource=kvm-clock"
+    assert api.put("/boot-source", {"kernel_image_path": str(guest_kit["vmlinux"]),
+                                    "initrd_path": str(guest_kit["initrd"]),
+                                    "boot_args": args}) == (204, None)
+    assert api.put("/drives/data", {"drive_id": "data", "path_on_host": str(disk),
+                                    "is_root_device": False,
+                                    "is_read_only": True}) == (204, None)
+    assert api.put("/entropy", {}) == (204, None)
+    assert api.put("/actions", {"action_type": "InstanceStart"}) == (204, None)
+    p.wait_for("VOLT-GUEST-READY", BOOT_TIMEOUT)
+    time.sleep(2)
+    type_and_see(p, "echo PRE-$((6*7))\n", 120)
+    p.wait_for("PRE-42", 120)
+    state, mem = take(api, snapdir)
+    p.kill()
+    q, qapi = api_vm()
+    t0 = time.monotonic()
+    assert load(qapi, state, mem) == (204, None)
+    q.proc.stdin.write(b"echo POST-$((6*7)); head -c 17 /dev/vda; echo; "
+                       b"head -c 8 /dev/hwrng | wc -c\n")
+    q.proc.stdin.flush()
+    q.wait_for("POST-42", 120)
+    out = q.wait_for("VOLT-DISK-CONTENT", 120)
+    took = time.monotonic() - t0
+    print(f"restore to a shell answer: {took:.2f} s")
+    deadline = time.monotonic() + 60
+    while "\n8" not in out.split("VOLT-DISK-CONTENT", 1)[1]:
+        assert time.monotonic() < deadline, out[-2000:]
+        time.sleep(0.1)
+        out = q.output()
