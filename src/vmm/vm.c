@@ -32,6 +32,11 @@
 #define KERNEL_MAX_SIZE	 (512ULL << 20)
 #define BOOT_TIMER_PORT	 0x3f0
 #define BOOT_TIMER_MAGIC 123
+/* Firecracker's boot timer: a byte write at the first MMIO window, which its
+ * guests' init (resources/overlay/usr/local/bin/init.c) writes through
+ * /dev/mem. With --boot-timer it takes that window, as in Firecracker, and
+ * the virtio devices start one window later. */
+#define BOOT_TIMER_MMIO LAYOUT_VIRTIO_MMIO
 #define POST_PORT	 0x80
 /* Appended on PVM hosts: features CPUID cannot hide there (core/host.h). */
 #define PVM_CMDLINE "noxsave clearcpuid=popcnt,smap,erms,fsrm noapic"
@@ -129,12 +134,11 @@ static void boot_timer_io(void *dev, uint64_t offset, uint8_t *data, uint32_t le
 	struct vm *vm = dev;
 	struct timespec now, cpu;
 
-	(void)offset;
 	if (!is_write) {
 		memset(data, 0xff, len);
 		return;
 	}
-	if (len != 1 || data[0] != BOOT_TIMER_MAGIC)
+	if (len != 1 || offset != 0 || data[0] != BOOT_TIMER_MAGIC)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
@@ -222,6 +226,9 @@ static int setup_devices(struct vm *vm)
 	if (!err && vm->cfg.boot_timer)
 		err = io_bus_register(&vm->pio, BOOT_TIMER_PORT, 1, boot_timer_io, vm,
 				      "boot-timer");
+	if (!err && vm->cfg.boot_timer)
+		err = io_bus_register(&vm->mmio, BOOT_TIMER_MMIO, VIRTIO_MMIO_WINDOW, boot_timer_io,
+				      vm, "boot-timer");
 	if (err)
 		pr_err("cannot register the legacy devices: %s", strerror(-err));
 	return err;
@@ -237,12 +244,13 @@ static const uint32_t virtio_irqs[] = { 5,  6,	7,  9,	10, 11, 12, 14, 15,
 static int virtio_slot(struct vm *vm, uint64_t *base, uint32_t *irq)
 {
 	int max = vm->cfg.pvm_host ? PIC_IRQS : (int)(sizeof(virtio_irqs) / sizeof(virtio_irqs[0]));
+	int window = vm->nvirtio + (vm->cfg.boot_timer ? 1 : 0);
 
 	if (vm->nvirtio == max || vm->nvirtio == VM_MAX_VIRTIO) {
 		pr_err("too many virtio devices: at most %d on this host", max);
 		return -ENOSPC;
 	}
-	*base = LAYOUT_VIRTIO_MMIO + (uint64_t)vm->nvirtio * VIRTIO_MMIO_WINDOW;
+	*base = LAYOUT_VIRTIO_MMIO + (uint64_t)window * VIRTIO_MMIO_WINDOW;
 	*irq = virtio_irqs[vm->nvirtio];
 	vm->virtio_base[vm->nvirtio] = *base;
 	vm->virtio_irq[vm->nvirtio] = *irq;

@@ -49,6 +49,8 @@ static json_t *config_to_json(const struct vm *vm)
 	json_object_set_new(j, "vcpus", json_integer(vm->cfg.ncpus));
 	json_object_set_new(j, "pvm_host", json_boolean(vm->cfg.pvm_host));
 	json_object_set_new(j, "track_dirty_pages", json_boolean(vm->cfg.track_dirty_pages));
+	/* It moves the virtio windows (vm.c): a restore keeps it as it was. */
+	json_object_set_new(j, "boot_timer", json_boolean(vm->cfg.boot_timer));
 	if (vm->cfg.cpu_template)
 		json_object_set_new(j, "cpu_template", json_string(vm->cfg.cpu_template));
 	for (i = 0; i < vm->cfg.ndevices; i++) {
@@ -251,7 +253,7 @@ static int config_from_state(struct snap_reader *r, const struct snapshot_load_r
 	json_error_t jerr;
 	size_t len, i;
 	json_int_t mem = 0;
-	int vcpus = 0, pvm = 0, dirty = 0, err = 0;
+	int vcpus = 0, pvm = 0, dirty = 0, timer = 0, err = 0;
 	const char *t = NULL;
 
 	err = snap_find(r, CONFIG_RECORD, &text, &len);
@@ -260,9 +262,9 @@ static int config_from_state(struct snap_reader *r, const struct snapshot_load_r
 		return err;
 	}
 	j = json_loadb(text, len, 0, &jerr);
-	if (!j || json_unpack_ex(j, &jerr, 0, "{s:I,s:i,s:b,s?b,s?s,s:o}", "mem_size", &mem,
-				 "vcpus", &vcpus, "pvm_host", &pvm, "track_dirty_pages", &dirty,
-				 "cpu_template", &t, "devices", &devs) ||
+	if (!j || json_unpack_ex(j, &jerr, 0, "{s:I,s:i,s:b,s?b,s?b,s?s,s:o}", "mem_size",
+				 &mem, "vcpus", &vcpus, "pvm_host", &pvm, "track_dirty_pages",
+				 &dirty, "boot_timer", &timer, "cpu_template", &t, "devices", &devs) ||
 	    !json_is_array(devs)) {
 		snprintf(why, why_size, "the snapshot's VM configuration is malformed: %s",
 			 jerr.text);
@@ -274,7 +276,7 @@ static int config_from_state(struct snap_reader *r, const struct snapshot_load_r
 	cfg->ncpus = vcpus;
 	cfg->pvm_host = host_is_pvm();
 	cfg->track_dirty_pages = req->track_dirty_pages;
-	cfg->boot_timer = req->boot_timer;
+	cfg->boot_timer = timer;
 	cfg->started = req->started;
 	if (t) {
 		snprintf(tmpl, tmpl_size, "%s", t);
