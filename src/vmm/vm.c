@@ -513,7 +513,7 @@ static int create(struct vm *vm, const struct vm_config *cfg, const struct guest
 		snprintf(vm->cpu_template, sizeof(vm->cpu_template), "%s", cfg->cpu_template);
 		vm->cfg.cpu_template = vm->cpu_template;
 	}
-	vm->kvm_fd = vm->vm_fd = vm->stop_fd = -1;
+	vm->kvm_fd = vm->vm_fd = vm->stop_fd = vm->ready_fd = -1;
 	vm->console_out = STDOUT_FILENO;
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	if (!vm->cfg.started.tv_sec)
@@ -527,7 +527,8 @@ static int create(struct vm *vm, const struct vm_config *cfg, const struct guest
 		return -EINVAL;
 	}
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC);
-	if (vm->stop_fd < 0)
+	vm->ready_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->stop_fd < 0 || vm->ready_fd < 0)
 		return -errno;
 	err = layout_guest_mem_init_from(&vm->mem, cfg->mem_size, src ? src : &anon, why,
 					 why_size);
@@ -626,6 +627,30 @@ void vm_block_stop_signals(sigset_t *sigs)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+void vm_guest_ready(struct vm *vm)
+{
+	uint64_t one = 1;
+
+	if (!vm->on_ready)
+		return;
+	request_vcpus(vm, VCPU_PAUSE);
+	if (write(vm->ready_fd, &one, sizeof(one)) != sizeof(one))
+		pr_warn("cannot signal the guest's ready point: %s", strerror(errno));
+}
+
+/* The serving thread's half of vm_guest_ready(). */
+static void serve_ready(struct vm *vm)
+{
+	uint64_t n;
+
+	if (read(vm->ready_fd, &n, sizeof(n)) != sizeof(n))
+		return;
+	if (vm_pause(vm)) /* the VM is stopping */
+		return;
+	vm->on_ready(vm, vm->on_ready_ctx);
+	vm_resume(vm);
+}
+
 int vm_serve(struct vm *vm, const struct vm_ctl *ctl)
 {
 	struct console con;
@@ -639,16 +664,19 @@ int vm_serve(struct vm *vm, const struct vm_ctl *ctl)
 	if (err)
 		vm_stop(vm, 1, "cannot confine the main thread (seccomp): %s", strerror(-err));
 	while (!atomic_load(&vm->stopping)) {
-		struct pollfd p[4] = {
+		struct pollfd p[5] = {
 			{ .fd = vm->stop_fd, .events = POLLIN },
 			{ .fd = sfd, .events = POLLIN },
 			{ .fd = (con.eof || con.len) ? -1 : con.in_fd, .events = POLLIN },
 			{ .fd = ctl ? ctl->fd : -1, .events = POLLIN },
+			{ .fd = vm->ready_fd, .events = POLLIN },
 		};
 
 		/* While the UART's FIFO is full, look again soon. */
-		if (poll(p, 4, con.len ? 10 : -1) < 0 && errno != EINTR)
+		if (poll(p, 5, con.len ? 10 : -1) < 0 && errno != EINTR)
 			break;
+		if (p[4].revents & POLLIN)
+			serve_ready(vm);
 		if (p[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
@@ -744,5 +772,7 @@ void vm_destroy(struct vm *vm)
 		close(vm->kvm_fd);
 	if (vm->stop_fd >= 0)
 		close(vm->stop_fd);
+	if (vm->ready_fd >= 0)
+		close(vm->ready_fd);
 	guest_mem_free(&vm->mem);
 }

@@ -81,6 +81,12 @@ struct vm {
 
 	int console_out; /* fd the serial output goes to */
 
+	/* The guest reached its ready point (the guest kit's /init): vm_serve()
+	 * pauses the VM, calls on_ready (the front-end snapshots it) and resumes. */
+	int ready_fd; /* eventfd */
+	void (*on_ready)(struct vm *vm, void *ctx);
+	void *on_ready_ctx;
+
 	struct event_loop loop; /* the device thread */
 	bool loop_ready;
 	struct virtio_env venv;
@@ -132,6 +138,10 @@ int vm_run(struct vm *vm, const struct thread_hooks *hooks);
 int vm_pause(struct vm *vm);
 int vm_resume(struct vm *vm);
 bool vm_is_paused(struct vm *vm);
+/* From a vCPU thread, in a device's exit handler: the guest is at its ready
+ * point. With on_ready set, every vCPU parks before it runs another guest
+ * instruction and the serving thread runs on_ready on the paused VM. */
+void vm_guest_ready(struct vm *vm);
 /* Presses Ctrl-Alt-Del on the i8042 keyboard (the guest's kernel reboots). */
 int vm_ctrl_alt_del(struct vm *vm);
 void vm_destroy(struct vm *vm);

@@ -411,7 +411,7 @@ int vm_restore(struct vm *vm, const struct snapshot_load_req *req, char *why, si
 
 	why[0] = '\0';
 	memset(vm, 0, sizeof(*vm));
-	vm->kvm_fd = vm->vm_fd = vm->stop_fd = -1;
+	vm->kvm_fd = vm->vm_fd = vm->stop_fd = vm->ready_fd = -1;
 	cfg = calloc(1, sizeof(*cfg));
 	if (!cfg)
 		return -ENOMEM;
