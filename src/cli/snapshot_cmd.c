@@ -74,13 +74,13 @@ static const struct cli_opt create_opts[] = {
 	  .code = O_SOCK,
 	  .value = true,
 	  .arg = "SOCKET",
-	  .help = "the API socket of the running volt (or Firecracker)",
+	  .help = "the API socket of the running volt or Firecracker (required)",
 	  .path = CLI_PATH_SOCK },
 	{ .name = "out",
 	  .code = O_OUT,
 	  .value = true,
 	  .arg = "DIR",
-	  .help = "where DIR/state and DIR/mem go (made 0700 if missing)",
+	  .help = "where DIR/state and DIR/mem go, made 0700 if missing (required)",
 	  .path = CLI_PATH_DIR },
 	{ .name = "type",
 	  .code = O_TYPE,
@@ -109,7 +109,7 @@ static const char create_epilogue[] =
 	"  stop    resumed and sent Ctrl+Alt+Del (PUT /actions SendCtrlAltDel): the API has\n"
 	"          no \"stop\"; a Linux guest reboots, which ends volt. A guest that ignores\n"
 	"          it keeps running: kill the VMM then.\n"
-	"If the snapshot fails, a microVM it paused is resumed (unless --then pause).\n";
+	"If the snapshot fails, the microVM is resumed (unless --then pause).\n";
 
 static void create_usage(FILE *f)
 {
@@ -231,15 +231,15 @@ static int snapshot_create(int argc, char **argv)
 		return -EINVAL;
 	}
 	ms = (int)timeout_s * 1000;
-	err = out_dir(out, dir);
-	if (err)
-		return err;
-	snprintf(state, sizeof(state), "%s/state", dir);
-	snprintf(mem, sizeof(mem), "%s/mem", dir);
-
+	/* The API first: nothing is made when no microVM answers. */
 	err = call(sock, "PATCH", "/vm", "{\"state\":\"Paused\"}", ms, "pausing the microVM");
 	if (err)
 		return err;
+	err = out_dir(out, dir);
+	if (err)
+		goto failed;
+	snprintf(state, sizeof(state), "%s/state", dir);
+	snprintf(mem, sizeof(mem), "%s/mem", dir);
 	body = json_pack("{s:s, s:s, s:s}", "snapshot_type", type, "snapshot_path", state,
 			 "mem_file_path", mem);
 	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
@@ -251,12 +251,8 @@ static int snapshot_create(int argc, char **argv)
 		err = call(sock, "PUT", "/snapshot/create", text, ms, "creating the snapshot");
 		free(text);
 	}
-	if (err) {
-		if (strcmp(then, "pause") && !call(sock, "PATCH", "/vm", "{\"state\":\"Resumed\"}",
-						   ms, "resuming the microVM"))
-			pr_info("the microVM was resumed");
-		return err;
-	}
+	if (err)
+		goto failed;
 	printf("snapshot (%s) in %s: state %s, memory %s\n",
 	       !strcmp(type, "Full") ? "full" : "diff", dir, state, mem);
 	if (!strcmp(then, "pause")) {
@@ -277,4 +273,10 @@ static int snapshot_create(int argc, char **argv)
 	printf("sent Ctrl+Alt+Del: the guest should shut down (a Linux guest reboots, which "
 	       "ends volt); if it does not, kill the VMM\n");
 	return 0;
+failed:
+	/* No snapshot: the microVM goes on as it was unless it was to stay paused. */
+	if (strcmp(then, "pause") &&
+	    !call(sock, "PATCH", "/vm", "{\"state\":\"Resumed\"}", ms, "resuming the microVM"))
+		pr_info("no snapshot was taken; the microVM was resumed");
+	return err;
 }
