@@ -186,3 +186,121 @@ def test_cli_against_an_api_with_no_vm(api, tmp_path):
     assert not out.exists()
     # The VMM is unharmed.
     assert a.get("/")[1]["state"] == "Not started"
+
+
+class FakeApi:
+    """A Firecracker-style API on a Unix socket that records each request and
+    answers from a script: {(method, url): (status, body)}, 204 otherwise."""
+
+    def __init__(self, path, answers=None):
+        import http.server
+        import socketserver
+        import threading
+
+        self.requests = []
+        self.answers = answers or {}
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def handle_any(self):
+                import json
+                n = int(self.headers.get("Content-Length", "0"))
+                body = json.loads(self.rfile.read(n)) if n else None
+                fake.requests.append((self.command, self.path, body))
+                status, answer = fake.answers.get((self.command, self.path), (204, None))
+                data = json.dumps(answer).encode() if answer is not None else b""
+                self.send_response(status)
+                if data:
+                    self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_PUT = do_PATCH = handle_any
+
+        class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+            daemon_threads = True
+
+            def get_request(self):
+                conn, _ = self.socket.accept()
+                return conn, ("local", 0)
+
+            def handle_error(self, request, client_address):
+                pass  # a client that hung up after its answer
+
+        self.server = Server(str(path), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def fake_api(tmp_path):
+    made = []
+
+    def start(answers=None):
+        f = FakeApi(tmp_path / f"fake-{len(made)}.sock", answers)
+        made.append(f)
+        return f, tmp_path / f"fake-{len(made) - 1}.sock"
+    yield start
+    for f in made:
+        f.close()
+
+
+@pytest.mark.parametrize("then,tail", [
+    ("resume", [("PATCH", "/vm", {"state": "Resumed"})]),
+    ("pause", []),
+    ("stop", [("PATCH", "/vm", {"state": "Resumed"}),
+              ("PUT", "/actions", {"action_type": "SendCtrlAltDel"})]),
+])
+def test_cli_talks_firecrackers_api(fake_api, tmp_path, monkeypatch, then, tail):
+    f, sock = fake_api()
+    monkeypatch.chdir(tmp_path)
+    p = run_volt("snapshot", "create", "--api-sock", sock, "--out", "snaps/one", "--type",
+                 "diff", "--then", then, timeout=30)
+    assert p.returncode == 0, p.stderr
+    out = (tmp_path / "snaps" / "one").resolve()
+    assert out.is_dir() and (out.stat().st_mode & 0o777) == 0o700
+    assert f.requests == [
+        ("PATCH", "/vm", {"state": "Paused"}),
+        ("PUT", "/snapshot/create", {"snapshot_type": "Diff", "snapshot_path": f"{out}/state",
+                                     "mem_file_path": f"{out}/mem"}),
+    ] + tail, f.requests
+    assert f"{out}/state" in p.stdout
+
+
+def test_cli_a_failed_create_resumes_and_says_why(fake_api, tmp_path):
+    msg = "Create snapshot error: Cannot write memory file: No space left on device"
+    f, sock = fake_api({("PUT", "/snapshot/create"): (400, {"fault_message": msg})})
+    p = run_volt("snapshot", "create", "--api-sock", sock, "--out", tmp_path / "s",
+                 timeout=30)
+    assert p.returncode != 0
+    assert msg in p.stderr, p.stderr
+    assert [r[:2] for r in f.requests] == [("PATCH", "/vm"), ("PUT", "/snapshot/create"),
+                                           ("PATCH", "/vm")]
+    assert f.requests[-1][2] == {"state": "Resumed"}
+    assert f.requests[1][2]["snapshot_type"] == "Full"
+
+
+def test_cli_a_silent_api_times_out(tmp_path):
+    sock = tmp_path / "silent.sock"
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(str(sock))
+    s.listen(8)
+    try:
+        start = time.monotonic()
+        p = run_volt("snapshot", "create", "--api-sock", sock, "--out", tmp_path / "s",
+                     "--timeout", "1", timeout=30)
+        assert time.monotonic() - start < 10
+        assert p.returncode != 0
+        assert "no answer from the API in time" in p.stderr, p.stderr
+    finally:
+        s.close()
