@@ -352,16 +352,18 @@ static void do_snapshot_create(struct api_state *s, json_t *j, struct api_respon
 
 	if (api_parse_snapshot_create(j, &req, why, sizeof(why)))
 		return api_fault(r, 400, why);
+	/* Firecracker's order: the snapshot type (its message from before diff
+	 * snapshots without dirty page tracking), then the vCPUs' state. */
+	if (req.type == SNAPSHOT_DIFF && !s->cfg.track_dirty_pages)
+		return api_fault(r, 400,
+				 "The requested operation is not supported: Diff snapshots are not "
+				 "allowed on uVMs with dirty page tracking disabled.");
 	if (!(s->ops->is_paused && s->ops->is_paused(s->ctx)))
 		/* What Firecracker's vCPUs answer when asked to save while running. */
 		return api_fault(r, 400,
 				 SNAP_CREATE_ERR "Cannot save the microVM state: Operation "
 						 "not allowed: save/restore unavailable "
 						 "while running");
-	if (req.type == SNAPSHOT_DIFF && !s->cfg.track_dirty_pages)
-		return api_fault(r, 400,
-				 "The requested operation is not supported: Diff snapshots are not "
-				 "allowed on uVMs with dirty page tracking disabled.");
 	err = s->ops->snapshot_create ? s->ops->snapshot_create(s->ctx, &req, why, sizeof(why))
 				      : -ENOSYS;
 	if (err)

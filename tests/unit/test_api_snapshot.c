@@ -562,3 +562,13 @@ Test(snapshot, a_loaded_vm_takes_the_post_boot_calls)
 	ok("PATCH", "/vm", PAUSE);
 	ok("PUT", "/snapshot/create", CREATE);
 }
+
+Test(snapshot, diff_is_checked_before_the_pause)
+{
+	ok("PUT", "/boot-source", BOOT);
+	ok("PUT", "/actions", START);
+	fault_has(
+		"PUT", "/snapshot/create",
+		"{\"snapshot_type\": \"Diff\", \"snapshot_path\": \"a\", \"mem_file_path\": \"b\"}",
+		"Diff snapshots are not allowed on uVMs with dirty page tracking disabled.");
+}
