@@ -94,6 +94,9 @@ static enum MHD_Result send_response(struct MHD_Connection *c, struct api_respon
 	}
 	if (r->body)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	/* Firecracker's answer to a request with a deprecated field. */
+	if (r->deprecated)
+		MHD_add_response_header(mr, "Deprecation", "true");
 	ret = MHD_queue_response(c, (unsigned int)r->status, mr);
 	MHD_destroy_response(mr);
 	return ret;
@@ -116,7 +119,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 {
 	struct api_server *s = cls;
 	struct conn *k = *con_cls;
-	struct api_response r;
+	struct api_response r = { 0 };
 	const char *cl;
 	char *end;
 

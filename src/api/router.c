@@ -14,6 +14,9 @@
 
 #define NOT_AFTER_BOOT	"The requested operation is not supported after starting the microVM."
 #define NOT_BEFORE_BOOT "The requested operation is not supported before starting the microVM."
+/* Firecracker's VmmActionError prefixes. */
+#define SNAP_CREATE_ERR "Create snapshot error: "
+#define SNAP_LOAD_ERR	"Load snapshot error: "
 
 enum method { M_GET = 1, M_PUT = 2, M_PATCH = 4 };
 
@@ -35,6 +38,8 @@ enum route {
 	R_ACTIONS,
 	R_VM,
 	R_VM_CONFIG,
+	R_SNAP_CREATE,
+	R_SNAP_LOAD,
 };
 
 static const struct {
@@ -57,6 +62,8 @@ static const struct {
 	[R_ACTIONS] = { "actions", false, M_PUT, 0, 0 },
 	[R_VM] = { "vm", false, M_PATCH, 0, M_PATCH },
 	[R_VM_CONFIG] = { "vm/config", false, M_GET, 0, 0 },
+	[R_SNAP_CREATE] = { "snapshot/create", false, M_PUT, 0, M_PUT },
+	[R_SNAP_LOAD] = { "snapshot/load", false, M_PUT, M_PUT, 0 },
 };
 
 bool api_instance_id_valid(const char *id)
@@ -336,6 +343,79 @@ static void do_metrics(struct api_state *s, json_t *j, struct api_response *r)
 	no_content(r);
 }
 
+/* PUT /snapshot/create: a started VM (the route's rule) that is paused. */
+static void do_snapshot_create(struct api_state *s, json_t *j, struct api_response *r)
+{
+	struct snapshot_create_req req;
+	char why[API_REASON_MAX] = "";
+	int err;
+
+	if (api_parse_snapshot_create(j, &req, why, sizeof(why)))
+		return api_fault(r, 400, why);
+	/* Firecracker's order: the snapshot type (its message from before diff
+	 * snapshots without dirty page tracking), then the vCPUs' state. */
+	if (req.type == SNAPSHOT_DIFF && !s->cfg.track_dirty_pages)
+		return api_fault(r, 400,
+				 "The requested operation is not supported: Diff snapshots are not "
+				 "allowed on uVMs with dirty page tracking disabled.");
+	if (!(s->ops->is_paused && s->ops->is_paused(s->ctx)))
+		/* What Firecracker's vCPUs answer when asked to save while running. */
+		return api_fault(r, 400,
+				 SNAP_CREATE_ERR "Cannot save the microVM state: Operation "
+						 "not allowed: save/restore unavailable "
+						 "while running");
+	err = s->ops->snapshot_create ? s->ops->snapshot_create(s->ctx, &req, why, sizeof(why))
+				      : -ENOSYS;
+	if (err)
+		return faultf(r, 400, SNAP_CREATE_ERR "%s", why[0] ? why : strerror(-err));
+	no_content(r);
+}
+
+/* PUT /snapshot/load: only in a fresh process (the route refuses it once
+ * started: after InstanceStart or a load). As in Firecracker a failed restore
+ * leaves a process that cannot be used again (Firecracker exits; volt keeps
+ * answering, and refuses all but GETs). GET /vm/config afterwards shows what
+ * api_config_from_vm() could tell of the restored VM: no boot source, and
+ * the devices without their API keys. */
+static void do_snapshot_load(struct api_state *s, json_t *j, struct api_response *r)
+{
+	struct snapshot_load_req req;
+	struct api_snapshot_paths *p = &s->load;
+	char why[API_REASON_MAX] = "";
+	bool deprecated = false;
+	int err;
+
+	if (api_parse_snapshot_load(j, &req, &deprecated, why, sizeof(why)))
+		return api_fault(r, 400, why);
+	if (s->boot_path) {
+		api_fault(r, 400,
+			  SNAP_LOAD_ERR "Loading a microVM snapshot not allowed after configuring "
+					"boot-specific resources.");
+		r->deprecated = deprecated;
+		return;
+	}
+	/* Kept for the process: the restored VM may hold on to them. */
+	snprintf(p->state, sizeof(p->state), "%s", req.state_path);
+	snprintf(p->backend, sizeof(p->backend), "%s", req.backend_path);
+	snprintf(p->vsock, sizeof(p->vsock), "%s", req.vsock_uds_path ? req.vsock_uds_path : "");
+	req.state_path = p->state;
+	req.backend_path = p->backend;
+	req.vsock_uds_path = req.vsock_uds_path ? p->vsock : NULL;
+	err = s->ops->snapshot_load ? s->ops->snapshot_load(s->ctx, &req, &s->cfg, why, sizeof(why))
+				    : -ENOSYS;
+	if (err) {
+		s->failed = true;
+		snprintf(s->fail_reason, sizeof(s->fail_reason), "%s",
+			 why[0] ? why : strerror(-err));
+		faultf(r, 400, SNAP_LOAD_ERR "Failed to restore from snapshot: %s", s->fail_reason);
+	} else {
+		s->started = true;
+		s->cfg.track_dirty_pages = req.track_dirty_pages;
+		no_content(r);
+	}
+	r->deprecated = deprecated;
+}
+
 /* PUT of a device's resource: the device kind whose API path this is. */
 static void put_device(struct api_state *s, const struct device_kind *k, json_t *j, const char *id,
 		       struct api_response *r)
@@ -344,6 +424,7 @@ static void put_device(struct api_state *s, const struct device_kind *k, json_t 
 
 	if (api_put_device(&s->cfg, k, j, id, why, sizeof(why)))
 		return api_fault(r, 400, why);
+	s->boot_path = true;
 	no_content(r);
 }
 
@@ -447,9 +528,16 @@ static void route(struct api_state *s, const struct resource *res, enum method m
 		return do_action(s, j, r);
 	case R_VM:
 		return do_vm_state(s, j, r);
+	case R_SNAP_CREATE:
+		return do_snapshot_create(s, j, r);
+	case R_SNAP_LOAD:
+		return do_snapshot_load(s, j, r);
 	}
 	if (err)
 		return api_fault(r, 400, why);
+	/* Boot source, machine, a drive's new file: no snapshot load after these. */
+	if (!s->started)
+		s->boot_path = true;
 	no_content(r);
 }
 
@@ -463,6 +551,7 @@ void api_handle(struct api_state *s, const char *method, const char *url, const 
 
 	r->status = 500;
 	r->body = NULL;
+	r->deprecated = false;
 	if (!strcmp(method, "GET"))
 		m = M_GET;
 	else if (!strcmp(method, "PUT"))

@@ -12,6 +12,7 @@
 
 #include "api/vm_config_json.h"
 #include "devices/virtio/virtio_balloon.h"
+#include "vmm/vm_snapshot.h"
 
 /* Firecracker's default payload limit. */
 #define API_MAX_PAYLOAD	    51200
@@ -36,6 +37,26 @@ struct api_ops {
 	int (*metrics)(void *ctx, const char *path, char *why, size_t why_size);
 	/* -ENOENT when no metrics file was set. */
 	int (*flush_metrics)(void *ctx);
+	/* PUT /snapshot/create, on a started VM that is paused (the router
+	 * checks both): 0, or -errno with the reason in why. */
+	int (*snapshot_create)(void *ctx, const struct snapshot_create_req *req, char *why,
+			       size_t why_size);
+	/* PUT /snapshot/load, in a process where nothing but the logger and the
+	 * metrics was configured: restores the VM and starts it (paused unless
+	 * req->resume_vm). On success it may describe the restored VM in cfg
+	 * (api_config_from_vm: the devices, so that the balloon's calls find
+	 * theirs); on failure cfg is left as it was, and the reason is in why.
+	 * The strings of req live as long as the process. */
+	int (*snapshot_load)(void *ctx, const struct snapshot_load_req *req, struct api_config *cfg,
+			     char *why, size_t why_size);
+};
+
+/* What PUT /snapshot/load's strings are copied into: they outlive the call
+ * (the restored VM may keep them), and only one load per process is tried. */
+struct api_snapshot_paths {
+	char state[PATH_MAX];
+	char backend[PATH_MAX];
+	char vsock[PATH_MAX];
 };
 
 struct api_state {
@@ -43,14 +64,20 @@ struct api_state {
 	const struct api_ops *ops;
 	void *ctx;
 	char id[API_INSTANCE_ID_MAX + 1];
-	bool started; /* InstanceStart succeeded */
-	bool failed;  /* InstanceStart failed: no more configuration */
+	bool started; /* InstanceStart or a snapshot load succeeded */
+	bool failed;  /* InstanceStart or a load failed: no more configuration */
 	char fail_reason[API_REASON_MAX];
+	/* Something besides the logger and the metrics was configured (boot
+	 * source, machine, devices): Firecracker's boot_path, after which a
+	 * snapshot cannot be loaded. */
+	bool boot_path;
+	struct api_snapshot_paths load;
 };
 
 struct api_response {
 	int status;
-	char *body; /* malloc'd JSON, NULL for no body */
+	char *body;	 /* malloc'd JSON, NULL for no body */
+	bool deprecated; /* the request used a deprecated field: "Deprecation: true" */
 };
 
 /* Firecracker's instance id rules: 1 to 64 characters, alphanumeric or '-'. */

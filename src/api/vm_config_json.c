@@ -973,3 +973,358 @@ int api_config_to_vm(const struct api_config *c, struct vm_config *out, char *cm
 		return why_fail(why, why_size, -EINVAL, "%s: %s", kind_obj(bad->kind), reason);
 	return 0;
 }
+
+/* --- snapshots: Firecracker's serde rules and messages --------------------------- */
+
+#define SERDE_PREFIX "An error occurred when deserializing the json body of a request: "
+
+/* A field of a snapshot body: its name and what serde would say it expects. */
+struct snap_field {
+	const char *name;
+	const char *expect; /* "path string", "a boolean", "struct MemBackendConfig"... */
+	bool required;
+};
+
+/* A serde error as Firecracker words it (why_fail's -EINVAL). */
+#define serde_fail(why, why_size, fmt, ...) \
+	why_fail(why, why_size, -EINVAL, SERDE_PREFIX fmt ".", ##__VA_ARGS__)
+
+/* serde's "invalid type: ..." for a JSON value. */
+static void serde_unexpected(const json_t *v, char *buf, size_t size)
+{
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		snprintf(buf, size, "string \"%.64s\"", json_string_value(v));
+		break;
+	case JSON_INTEGER:
+		snprintf(buf, size, "integer `%" JSON_INTEGER_FORMAT "`", json_integer_value(v));
+		break;
+	case JSON_REAL:
+		snprintf(buf, size, "floating point `%g`", json_real_value(v));
+		break;
+	case JSON_TRUE:
+	case JSON_FALSE:
+		snprintf(buf, size, "boolean `%s`", json_is_true(v) ? "true" : "false");
+		break;
+	case JSON_ARRAY:
+		snprintf(buf, size, "sequence");
+		break;
+	case JSON_OBJECT:
+		snprintf(buf, size, "map");
+		break;
+	default:
+		snprintf(buf, size, "null");
+		break;
+	}
+}
+
+static bool expects_string(const struct snap_field *f)
+{
+	return !strcmp(f->expect, "path string") || !strcmp(f->expect, "a string");
+}
+
+static bool type_ok(const struct snap_field *f, const json_t *v)
+{
+	if (expects_string(f))
+		return json_is_string(v);
+	if (!strcmp(f->expect, "a boolean"))
+		return json_is_boolean(v);
+	if (!strcmp(f->expect, "a sequence"))
+		return json_is_array(v);
+	return json_is_object(v); /* "struct ..." */
+}
+
+/* serde's "expected `a` or `b`" / "expected one of `a`, `b`, `c`". */
+static void serde_expected(const struct snap_field *f, size_t n, char *buf, size_t size)
+{
+	size_t i, used = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < n && used < size; i++) {
+		const char *sep = !i ? (n > 2 ? "one of " : "") : n == 2 ? " or " : ", ";
+		int w = snprintf(buf + used, size - used, "%s`%s`", sep, f[i].name);
+
+		if (w < 0)
+			break;
+		used += (size_t)w;
+	}
+}
+
+/* The object's keys against its fields (all known, each of its type; null is
+ * absent), then the required ones, as serde checks a deny_unknown_fields struct. */
+static int snap_fields(json_t *j, const char *type_name, const struct snap_field *f, size_t n,
+		       char *why, size_t why_size)
+{
+	char got[96], expected[256];
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	if (!json_is_object(j)) {
+		serde_unexpected(j, got, sizeof(got));
+		return serde_fail(why, why_size, "invalid type: %s, expected struct %s", got,
+				  type_name);
+	}
+	json_object_foreach(j, key, v)
+	{
+		for (i = 0; i < n && strcmp(key, f[i].name); i++)
+			;
+		if (i == n) {
+			serde_expected(f, n, expected, sizeof(expected));
+			return serde_fail(why, why_size, "unknown field `%.64s`, expected %s", key,
+					  expected);
+		}
+		if (json_is_null(v) || type_ok(&f[i], v))
+			continue;
+		serde_unexpected(v, got, sizeof(got));
+		return serde_fail(why, why_size, "invalid type: %s, expected %s", got, f[i].expect);
+	}
+	for (i = 0; i < n; i++) {
+		v = json_object_get(j, f[i].name);
+		if (f[i].required && (!v || json_is_null(v)))
+			return serde_fail(why, why_size, "missing field `%s`", f[i].name);
+	}
+	return 0;
+}
+
+/* The string of field name in j (NULL when absent or null). */
+static const char *snap_str(json_t *j, const char *name)
+{
+	json_t *v = json_object_get(j, name);
+
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static bool snap_bool(json_t *j, const char *name)
+{
+	return json_is_true(json_object_get(j, name));
+}
+
+/* An enum's variant: its index in names, or serde's unknown variant message. */
+static int snap_variant(const char *s, const char *const *names, size_t n, char *why,
+			size_t why_size)
+{
+	struct snap_field f[8];
+	char expected[256];
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(s, names[i]))
+			return (int)i;
+	for (i = 0; i < n && i < 8; i++)
+		f[i] = (struct snap_field){ .name = names[i] };
+	serde_expected(f, i, expected, sizeof(expected));
+	return serde_fail(why, why_size, "unknown variant `%.64s`, expected %s", s, expected);
+}
+
+/* volt's own limits on a string: not empty, no NUL, shorter than max. */
+static int snap_str_check(const char *obj, const char *field, json_t *j, const char *name,
+			  size_t max, char *why, size_t why_size)
+{
+	json_t *v = json_object_get(j, name);
+
+	if (!json_is_string(v))
+		return 0;
+	if (!json_string_length(v))
+		return why_fail(why, why_size, -EINVAL, "%s: %s: must not be empty", obj, field);
+	if (strlen(json_string_value(v)) != json_string_length(v))
+		return why_fail(why, why_size, -EINVAL, "%s: %s: contains a NUL byte", obj, field);
+	if (json_string_length(v) >= max)
+		return why_fail(why, why_size, -EINVAL, "%s: %s: longer than %zu bytes", obj, field,
+				max - 1);
+	return 0;
+}
+
+int api_parse_snapshot_create(json_t *j, struct snapshot_create_req *req, char *why,
+			      size_t why_size)
+{
+	static const struct snap_field f[] = {
+		{ "snapshot_type", "a string", false },
+		{ "snapshot_path", "path string", true },
+		{ "mem_file_path", "path string", true },
+	};
+	/* Firecracker's declaration order, which serde's message follows. */
+	static const char *const types[] = { "Diff", "Full" };
+	const char *type;
+	int err;
+
+	err = snap_fields(j, "CreateSnapshotParams", f, 3, why, why_size);
+	if (err)
+		return err;
+	type = snap_str(j, "snapshot_type");
+	err = type ? snap_variant(type, types, 2, why, why_size) : 1;
+	if (err < 0)
+		return err;
+	if ((err = snap_str_check("snapshot/create", "snapshot_path", j, "snapshot_path", PATH_MAX,
+				  why, why_size)) ||
+	    (err = snap_str_check("snapshot/create", "mem_file_path", j, "mem_file_path", PATH_MAX,
+				  why, why_size)))
+		return err;
+	memset(req, 0, sizeof(*req));
+	req->type = type && !strcmp(type, "Diff") ? SNAPSHOT_DIFF : SNAPSHOT_FULL;
+	req->state_path = snap_str(j, "snapshot_path");
+	req->mem_path = snap_str(j, "mem_file_path");
+	return 0;
+}
+
+static int parse_net_overrides(json_t *a, struct snapshot_load_req *req, char *why, size_t why_size)
+{
+	static const struct snap_field f[] = {
+		{ "iface_id", "a string", true },
+		{ "host_dev_name", "a string", true },
+	};
+	char field[64];
+	json_t *o;
+	size_t i;
+	int err;
+
+	json_array_foreach(a, i, o)
+	{
+		err = snap_fields(o, "NetworkOverride", f, 2, why, why_size);
+		if (err)
+			return err;
+	}
+	if (json_array_size(a) > VM_MAX_NETS)
+		return why_fail(why, why_size, -EINVAL,
+				"snapshot/load: network_overrides: %zu entries, volt has at most "
+				"%d network interfaces",
+				json_array_size(a), VM_MAX_NETS);
+	json_array_foreach(a, i, o)
+	{
+		snprintf(field, sizeof(field), "network_overrides[%zu]: iface_id", i);
+		err = snap_str_check("snapshot/load", field, o, "iface_id", DEVICE_ID_MAX + 1, why,
+				     why_size);
+		if (err)
+			return err;
+		snprintf(field, sizeof(field), "network_overrides[%zu]: host_dev_name", i);
+		err = snap_str_check("snapshot/load", field, o, "host_dev_name", IFNAMSIZ, why,
+				     why_size);
+		if (err)
+			return err;
+	}
+	json_array_foreach(a, i, o)
+	{
+		snprintf(req->net[i].iface_id, sizeof(req->net[i].iface_id), "%s",
+			 snap_str(o, "iface_id"));
+		snprintf(req->net[i].host_dev_name, sizeof(req->net[i].host_dev_name), "%s",
+			 snap_str(o, "host_dev_name"));
+	}
+	req->nnet = (int)json_array_size(a);
+	return 0;
+}
+
+int api_parse_snapshot_load(json_t *j, struct snapshot_load_req *req, bool *deprecated, char *why,
+			    size_t why_size)
+{
+	static const struct snap_field f[] = {
+		{ "snapshot_path", "path string", true },
+		{ "mem_file_path", "path string", false },
+		{ "mem_backend", "struct MemBackendConfig", false },
+		{ "enable_diff_snapshots", "a boolean", false },
+		{ "track_dirty_pages", "a boolean", false },
+		{ "resume_vm", "a boolean", false },
+		{ "network_overrides", "a sequence", false },
+		{ "vsock_override", "struct VsockOverride", false },
+		{ "clock_realtime", "a boolean", false },
+		{ "huge_pages", "a string", false },
+	};
+	static const struct snap_field backend_f[] = {
+		{ "backend_path", "path string", true },
+		{ "backend_type", "a string", true },
+	};
+	static const struct snap_field vsock_f[] = {
+		{ "uds_path", "a string", true },
+	};
+	static const char *const backends[] = { "File", "Uffd" };
+	static const char *const huge[] = { "Snapshot", "None", "Transparent", "2M" };
+	struct snapshot_load_req r = { 0 };
+	json_t *backend, *nets, *vsock;
+	int btype = MEM_BACKEND_FILE, err;
+	const char *mem_file, *h;
+	struct sockaddr_un sa;
+
+	err = snap_fields(j, "LoadSnapshotConfig", f, sizeof(f) / sizeof(f[0]), why, why_size);
+	if (err)
+		return err;
+	backend = json_object_get(j, "mem_backend");
+	if (json_is_null(backend))
+		backend = NULL;
+	if (backend) {
+		err = snap_fields(backend, "MemBackendConfig", backend_f, 2, why, why_size);
+		if (err)
+			return err;
+		btype = snap_variant(snap_str(backend, "backend_type"), backends, 2, why, why_size);
+		if (btype < 0)
+			return btype;
+	}
+	nets = json_object_get(j, "network_overrides");
+	if (json_is_array(nets) && (err = parse_net_overrides(nets, &r, why, why_size)))
+		return err;
+	vsock = json_object_get(j, "vsock_override");
+	if (json_is_object(vsock) &&
+	    (err = snap_fields(vsock, "VsockOverride", vsock_f, 1, why, why_size)))
+		return err;
+	h = snap_str(j, "huge_pages");
+	if (h && (err = snap_variant(h, huge, 4, why, why_size)) < 0)
+		return err;
+	mem_file = snap_str(j, "mem_file_path");
+	if (backend && mem_file)
+		return serde_fail(why, why_size,
+				  "too many fields: either `mem_backend` or `mem_file_path` "
+				  "exclusively is required");
+	if (!backend && !mem_file)
+		return serde_fail(why, why_size,
+				  "missing field: either `mem_backend` or `mem_file_path` is "
+				  "required");
+	/* volt's own limits. */
+	if ((err = snap_str_check("snapshot/load", "snapshot_path", j, "snapshot_path", PATH_MAX,
+				  why, why_size)) ||
+	    (err = snap_str_check("snapshot/load", "mem_file_path", j, "mem_file_path", PATH_MAX,
+				  why, why_size)) ||
+	    (backend &&
+	     (err = snap_str_check("snapshot/load", "mem_backend: backend_path", backend,
+				   "backend_path",
+				   btype == MEM_BACKEND_UFFD ? sizeof(sa.sun_path) : PATH_MAX, why,
+				   why_size))) ||
+	    (json_is_object(vsock) &&
+	     (err = snap_str_check("snapshot/load", "vsock_override: uds_path", vsock, "uds_path",
+				   sizeof(sa.sun_path), why, why_size))))
+		return err;
+	if (snap_bool(j, "clock_realtime"))
+		return why_fail(why, why_size, -EINVAL,
+				"snapshot/load: clock_realtime: true is not supported by volt "
+				"(kvmclock goes on from its saved value)");
+	if (h && strcmp(h, "Snapshot") && strcmp(h, "None"))
+		return why_fail(why, why_size, -EINVAL,
+				"snapshot/load: huge_pages: '%s' is not supported by volt (only "
+				"\"Snapshot\" or \"None\")",
+				h);
+	r.state_path = snap_str(j, "snapshot_path");
+	r.backend = btype == 1 ? MEM_BACKEND_UFFD : MEM_BACKEND_FILE;
+	r.backend_path = backend ? snap_str(backend, "backend_path") : mem_file;
+	r.track_dirty_pages =
+		snap_bool(j, "enable_diff_snapshots") || snap_bool(j, "track_dirty_pages");
+	r.resume_vm = snap_bool(j, "resume_vm");
+	r.vsock_uds_path = json_is_object(vsock) ? snap_str(vsock, "uds_path") : NULL;
+	*req = r;
+	*deprecated = mem_file || snap_bool(j, "enable_diff_snapshots");
+	return 0;
+}
+
+void api_config_from_vm(struct api_config *c, const struct vm_config *v)
+{
+	int i;
+
+	c->vcpus = (unsigned int)v->ncpus;
+	c->mem_mib = (unsigned int)(v->mem_size >> 20);
+	snprintf(c->cpu_template, sizeof(c->cpu_template), "%s",
+		 v->cpu_template ? v->cpu_template : "None");
+	c->ndevices = 0;
+	for (i = 0; i < v->ndevices && i < VM_MAX_VIRTIO; i++) {
+		struct api_device *d = &c->devices[c->ndevices++];
+
+		memset(d, 0, sizeof(*d));
+		d->dev = v->devices[i];
+		snprintf(d->id, sizeof(d->id), "%s", v->devices[i].id);
+	}
+}

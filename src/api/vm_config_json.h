@@ -22,6 +22,7 @@
 #include "util/parse.h"
 #include "devices/device_kind.h"
 #include "vmm/vm.h"
+#include "vmm/vm_snapshot.h"
 
 /* Firecracker's resource ids: alphanumeric and '_'. */
 #define API_ID_MAX	PARSE_ID_MAX
@@ -106,6 +107,25 @@ int api_parse_metrics(json_t *j, char *path, size_t path_size, char *why, size_t
 /* Maps a Firecracker logger level ("Error", "Warning", "Info", "Debug",
  * "Trace", "Off", any case) onto volt's (log_level_parse); -EINVAL when unknown. */
 int api_logger_level(const char *s, enum log_level *out);
+
+/* PUT /snapshot/create and PUT /snapshot/load: Firecracker's fields, rules
+ * and messages (its serde errors, "An error occurred when deserializing the
+ * json body of a request: missing field `snapshot_path`.", without serde's
+ * line and column). The strings of *req point into j. A load body with
+ * Firecracker's deprecated fields (mem_file_path, enable_diff_snapshots)
+ * sets *deprecated. Volt's own limits (path lengths, clock_realtime false,
+ * huge_pages "Snapshot" or "None", at most VM_MAX_NETS overrides) answer in
+ * volt's words ("snapshot/load: ..."). boot_timer and started are left 0. */
+int api_parse_snapshot_create(json_t *j, struct snapshot_create_req *req, char *why,
+			      size_t why_size);
+int api_parse_snapshot_load(json_t *j, struct snapshot_load_req *req, bool *deprecated, char *why,
+			    size_t why_size);
+/* After a snapshot load: what the restored VM is (vCPUs, memory, template,
+ * devices with their ids), so that the calls on its devices (the balloon's)
+ * find them. The logger and the metrics stay; the boot source stays empty,
+ * and the devices' API keys (a drive's is_root_device...) are not in a
+ * snapshot: GET /vm/config shows them false. */
+void api_config_from_vm(struct api_config *c, const struct vm_config *v);
 
 /* A whole Firecracker configuration file (the GET /vm/config schema). */
 int api_config_from_json(struct api_config *c, json_t *root, char *why, size_t why_size);

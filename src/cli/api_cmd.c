@@ -17,6 +17,7 @@
 #include "util/fs.h"
 #include "util/log.h"
 #include "vmm/vm.h"
+#include "vmm/vm_snapshot.h"
 #include "volt-config.h"
 
 #include <errno.h>
@@ -184,6 +185,61 @@ static int op_flush_metrics(void *ctx)
 	return metrics_flush();
 }
 
+/* PUT /snapshot/create: the router checked that the VM is paused. */
+static int op_snapshot_create(void *ctx, const struct snapshot_create_req *req, char *why,
+			      size_t why_size)
+{
+	struct api_main *m = ctx;
+
+	why[0] = '\0';
+	log_clear_last_error();
+	return vm_snapshot_create(m->vm, req, why, why_size);
+}
+
+/* PUT /snapshot/load: vm_restore() instead of vm_create(), then started as
+ * op_instance_start() starts a VM (the sandbox confines it to the files of
+ * the restored configuration); on failure nothing is left of the VM. */
+static int op_snapshot_load(void *ctx, const struct snapshot_load_req *req, struct api_config *cfg,
+			    char *why, size_t why_size)
+{
+	struct api_main *m = ctx;
+	struct snapshot_load_req r = *req;
+	int err;
+
+	r.boot_timer = m->boot_timer;
+	r.started = m->started;
+	m->vm = calloc(1, sizeof(*m->vm));
+	if (!m->vm)
+		return -ENOMEM;
+	/* vm_destroy() of a VM vm_restore() gave up on before it began must close nothing. */
+	m->vm->kvm_fd = m->vm->vm_fd = m->vm->stop_fd = -1;
+	why[0] = '\0';
+	log_clear_last_error();
+	err = vm_restore(m->vm, &r, why, why_size);
+	if (!err) {
+		struct thread_hooks sandbox = sandbox_vm_hooks(&m->vm->cfg);
+
+		err = vm_start(m->vm, &sandbox);
+		if (err) {
+			snprintf(why, why_size, "%s",
+				 log_last_error()[0] ? log_last_error() : strerror(-err));
+			vm_stop(m->vm, 1, "cannot start the VM: %s", strerror(-err));
+			vm_serve(m->vm, NULL);
+		}
+	} else if (!why[0]) {
+		snprintf(why, why_size, "%s",
+			 log_last_error()[0] ? log_last_error() : strerror(-err));
+	}
+	if (err) {
+		vm_destroy(m->vm);
+		free(m->vm);
+		m->vm = NULL;
+		return err;
+	}
+	api_config_from_vm(cfg, &m->vm->cfg);
+	return 0;
+}
+
 static const struct api_ops ops = {
 	.instance_start = op_instance_start,
 	.pause = op_pause,
@@ -196,6 +252,8 @@ static const struct api_ops ops = {
 	.logger = op_logger,
 	.metrics = op_metrics,
 	.flush_metrics = op_flush_metrics,
+	.snapshot_create = op_snapshot_create,
+	.snapshot_load = op_snapshot_load,
 };
 
 static void handle(void *ctx, const struct api_request *req, struct api_response *resp)

@@ -43,6 +43,12 @@ static int cmd_cpuid(int argc, char **argv, const struct timespec *started)
 	return cpuid_cmd(argc, argv);
 }
 
+static int cmd_snapshot(int argc, char **argv, const struct timespec *started)
+{
+	(void)started;
+	return snapshot_cmd(argc, argv);
+}
+
 static int cmd_version(int argc, char **argv, const struct timespec *started)
 {
 	(void)argc;
@@ -67,6 +73,8 @@ const struct cli_command cli_commands[] = {
 	{ "rootfs", NULL, false, "rootfs build|path", "build the busybox guest root filesystem",
 	  cmd_rootfs },
 	{ "cpuid", NULL, false, "cpuid", "show the CPUID table a vCPU gets", cmd_cpuid },
+	{ "snapshot", NULL, false, "snapshot create", "snapshot a running microVM through its API",
+	  cmd_snapshot },
 	{ "version", "--version", false, "version", "print the version", cmd_version },
 	{ NULL, NULL, false, NULL, NULL, NULL },
 };

@@ -40,5 +40,7 @@ int rootfs_cmd(int argc, char **argv);
 int cpuid_cmd(int argc, char **argv);
 /* `volt sandbox --print` (cli/sandbox_cmd.c). */
 int sandbox_cmd(int argc, char **argv);
+/* `volt snapshot create|...` (cli/snapshot_cmd.c). */
+int snapshot_cmd(int argc, char **argv);
 
 #endif

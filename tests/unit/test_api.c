@@ -269,7 +269,7 @@ Test(api, unknown_path_is_404_wrong_method_400)
 {
 	fault("GET", "/nope", NULL, 404, "/nope");
 	fault("GET", "/drivesx/a", NULL, 404, "/drivesx/a");
-	fault("PUT", "/snapshot/create", "{}", 404, "/snapshot/create");
+	fault("PUT", "/snapshot/nope", "{}", 404, "/snapshot/nope");
 	fault("DELETE", "/machine-config", NULL, 400, "DELETE /machine-config");
 	fault("GET", "/boot-source", NULL, 400, "GET /boot-source");
 	fault("PUT", "/vm", "{}", 400, "PUT /vm");
