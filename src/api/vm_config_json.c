@@ -219,10 +219,6 @@ int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *wh
 		return why_fail(why, why_size, -EINVAL,
 				"machine-config: smt: true is not supported by volt (each vCPU is "
 				"its own core)");
-	if (dirty)
-		return why_fail(why, why_size, -EINVAL,
-				"machine-config: track_dirty_pages: true is not supported by volt "
-				"(no snapshots)");
 	if (strcmp(huge, "None"))
 		return why_fail(why, why_size, -EINVAL,
 				"machine-config: huge_pages: '%s' is not supported by volt (only "
@@ -948,6 +944,7 @@ int api_config_to_vm(const struct api_config *c, struct vm_config *out, char *cm
 	out->kernel = c->kernel;
 	out->initrd = c->initrd[0] ? c->initrd : NULL;
 	out->mem_size = (uint64_t)c->mem_mib << 20;
+	out->track_dirty_pages = c->track_dirty_pages;
 	out->ncpus = (int)c->vcpus;
 	out->cpu_template = strcmp(c->cpu_template, "None") ? c->cpu_template : NULL;
 	err = cmdline_make(c, cmdline, cmdline_size, why, why_size);

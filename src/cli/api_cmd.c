@@ -43,6 +43,7 @@ struct api_main {
 	char cmdline[API_CMDLINE_MAX + 256];
 	struct timespec started;
 	bool boot_timer;
+	const char *snapshot_dir; /* --snapshot-dir: where PUT /snapshot/create may write */
 };
 
 static int op_instance_start(void *ctx, const struct api_config *cfg, char *why, size_t why_size)
@@ -59,6 +60,7 @@ static int op_instance_start(void *ctx, const struct api_config *cfg, char *why,
 	v->pvm_host = host_is_pvm();
 	v->boot_timer = m->boot_timer;
 	v->started = m->started;
+	v->snapshot_dir = m->snapshot_dir;
 	m->vm = calloc(1, sizeof(*m->vm));
 	if (!m->vm)
 		return -ENOMEM;
@@ -206,7 +208,6 @@ static int op_snapshot_load(void *ctx, const struct snapshot_load_req *req, stru
 	struct snapshot_load_req r = *req;
 	int err;
 
-	r.boot_timer = m->boot_timer;
 	r.started = m->started;
 	m->vm = calloc(1, sizeof(*m->vm));
 	if (!m->vm)
@@ -217,7 +218,11 @@ static int op_snapshot_load(void *ctx, const struct snapshot_load_req *req, stru
 	log_clear_last_error();
 	err = vm_restore(m->vm, &r, why, why_size);
 	if (!err) {
-		struct thread_hooks sandbox = sandbox_vm_hooks(&m->vm->cfg);
+		struct thread_hooks sandbox;
+
+		/* Not in a snapshot: this process's own (Landlock lets snapshots be written there). */
+		m->vm->cfg.snapshot_dir = m->snapshot_dir;
+		sandbox = sandbox_vm_hooks(&m->vm->cfg);
 
 		err = vm_start(m->vm, &sandbox);
 		if (err) {
@@ -404,6 +409,9 @@ int api_main(int argc, char **argv, const struct timespec *started)
 			break;
 		case API_O_METRICS:
 			metrics_path = optarg;
+			break;
+		case API_O_SNAPSHOT_DIR:
+			m.snapshot_dir = optarg;
 			break;
 		case API_O_IGNORED:
 			break;

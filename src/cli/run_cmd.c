@@ -237,7 +237,6 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 		return -EINVAL;
 	}
 	if (restore_dir) {
-		restore.boot_timer = common.boot_timer;
 		return run_restored(restore_dir, &restore);
 	}
 	if (device_list_validate(cfg.devices, cfg.ndevices,

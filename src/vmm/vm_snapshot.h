@@ -57,8 +57,7 @@ struct snapshot_load_req {
 	struct net_override net[VM_MAX_NETS];
 	int nnet;
 	const char *vsock_uds_path; /* vsock_override; NULL: the snapshot's */
-	/* What the restoring front-end sets as vm_create() would have it. */
-	bool boot_timer;
+	/* The process's start, for the boot timer's and metrics' clocks. */
 	struct timespec started;
 };
 
