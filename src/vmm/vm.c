@@ -229,6 +229,12 @@ static int setup_devices(struct vm *vm)
 	if (!err && vm->cfg.boot_timer)
 		err = io_bus_register(&vm->mmio, BOOT_TIMER_MMIO, VIRTIO_MMIO_WINDOW, boot_timer_io,
 				      vm, "boot-timer");
+	if (!err && vm->cfg.kit_cmd) {
+		kit_port_init(&vm->kit, NULL, NULL);
+		err = kit_port_set_command(&vm->kit, vm->cfg.kit_cmd);
+		if (!err)
+			err = io_bus_register(&vm->pio, KIT_PORT, 1, kit_port_io, &vm->kit, "kit");
+	}
 	if (err)
 		pr_err("cannot register the legacy devices: %s", strerror(-err));
 	return err;
