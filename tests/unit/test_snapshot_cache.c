@@ -2,6 +2,7 @@
  * changes with every input, entries complete or absent (never half there),
  * concurrent writers, listing and removal. */
 #include <criterion/criterion.h>
+#include <criterion/redirect.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 
 #include "core/snap.h"
 #include "helpers.h"
+#include "cli/snapshot_cache_cmd.h"
 #include "kernel/snapshot_cache.h"
 #include "util/fs.h"
 
@@ -285,4 +287,44 @@ Test(snapshot_cache, list_and_rm)
 	/* It can still commit. */
 	cr_assert_eq(snapshot_cache_commit(tmpdir, keys[0]), 0);
 	cr_assert_eq(snapshot_cache_lookup(keys[0], NULL), 0);
+}
+
+/* `volt snapshot list|rm` (cli/snapshot_cache_cmd.h). */
+static int run_cmd(int (*fn)(int, char **), const char *a1)
+{
+	char *argv[] = { "cmd", (char *)a1, NULL };
+
+	return fn(a1 ? 2 : 1, argv);
+}
+
+Test(snapshot_cache, cli_list_and_rm)
+{
+	struct snapshot_cache_inputs in = base();
+	char key[17], tmpdir[PATH_MAX], out[4096];
+	FILE *f;
+	size_t n;
+
+	cr_redirect_stdout();
+	cr_assert_eq(run_cmd(snapshot_list_cmd, NULL), 0);
+	key_of(&in, key);
+	fill(key, &in, tmpdir, 41500);
+	cr_assert_eq(snapshot_cache_commit(tmpdir, key), 0);
+	cr_assert_eq(run_cmd(snapshot_list_cmd, NULL), 0);
+	cr_assert_eq(run_cmd(snapshot_list_cmd, "extra"), -EINVAL);
+	cr_assert_eq(run_cmd(snapshot_rm_cmd, NULL), -EINVAL);
+	cr_assert_eq(run_cmd(snapshot_rm_cmd, "nothex"), -EINVAL);
+	cr_assert_eq(run_cmd(snapshot_rm_cmd, "0123456789abcdef"), -ENOENT);
+	cr_assert_eq(run_cmd(snapshot_rm_cmd, key), 0);
+	cr_assert_eq(snapshot_cache_lookup(key, NULL), -ENOENT);
+	cr_assert_eq(run_cmd(snapshot_rm_cmd, "--all"), 0);
+	fflush(stdout);
+	f = cr_get_redirected_stdout();
+	n = fread(out, 1, sizeof(out) - 1, f);
+	out[n] = '\0';
+	cr_assert(strstr(out, "no snapshots cached in "), "%s", out);
+	cr_assert(strstr(out, "KEY"), "%s", out);
+	cr_assert(strstr(out, key), "%s", out);
+	cr_assert(strstr(out, "128.0M"), "%s", out);
+	cr_assert(strstr(out, "41.5s"), "%s", out);
+	cr_assert(strstr(out, "removed every cached snapshot"), "%s", out);
 }
