@@ -94,10 +94,11 @@ int snapshot_rm_cmd(int argc, char **argv)
 		return -EINVAL;
 	}
 	what = !strcmp(argv[1], "--all") ? "all" : argv[1];
-	if (strcmp(what, "all") && !snapshot_cache_key_valid(what)) {
+	/* Only --all removes everything: a bare "all" is a mistyped key. */
+	if (strcmp(argv[1], "--all") && !snapshot_cache_key_valid(argv[1])) {
 		pr_err("snapshot rm: '%s' is not a snapshot key (16 hex digits; see 'volt snapshot "
 		       "list')",
-		       what);
+		       argv[1]);
 		return -EINVAL;
 	}
 	err = snapshot_cache_rm(what);

@@ -7,6 +7,7 @@
 #include "util/sha256.h"
 #include "volt-config.h"
 
+#include <cpuid.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +38,45 @@ bool snapshot_cache_key_valid(const char *key)
 		if (!((key[i] >= '0' && key[i] <= '9') || (key[i] >= 'a' && key[i] <= 'f')))
 			return false;
 	return key[i] == '\0';
+}
+
+int snapshot_cache_cpu_signature(char *buf, size_t size)
+{
+	unsigned int eax, ebx, ecx, edx, family, model;
+	char vendor[13];
+
+	if (!__get_cpuid(0, &eax, &ebx, &ecx, &edx))
+		return -ENOTSUP;
+	memcpy(vendor, &ebx, 4);
+	memcpy(vendor + 4, &edx, 4);
+	memcpy(vendor + 8, &ecx, 4);
+	vendor[12] = '\0';
+	if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx))
+		return -ENOTSUP;
+	family = (eax >> 8) & 0xf;
+	model = (eax >> 4) & 0xf;
+	if (family == 0xf)
+		family += (eax >> 20) & 0xff;
+	if (family == 0x6 || family >= 0xf)
+		model |= ((eax >> 16) & 0xf) << 4;
+	return path_fmt(buf, size, "%s %u/%u/%u", vendor, family, model, eax & 0xf);
+}
+
+int snapshot_cache_file_key(const char *path, char *key, size_t size)
+{
+	const char *end = strrchr(path, '/'), *start;
+
+	if (!end || end == path)
+		return -EINVAL;
+	for (start = end; start > path && start[-1] != '/'; start--)
+		;
+	if (start == end)
+		return -EINVAL;
+	if ((size_t)(end - start) >= size)
+		return -ENAMETOOLONG;
+	memcpy(key, start, (size_t)(end - start));
+	key[end - start] = '\0';
+	return 0;
 }
 
 /* name=<length>:<value> or name=- for NULL: no two input sets hash alike. */

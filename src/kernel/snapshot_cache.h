@@ -55,6 +55,12 @@ struct snapshot_cache_info {
  * kernel_key, mem_size or ncpus. */
 int snapshot_cache_key(const struct snapshot_cache_inputs *in,
 		       char key[SNAPSHOT_CACHE_KEY_LEN + 1]);
+/* For the caller's inputs: the host CPU as "<vendor> <family>/<model>/<stepping>"
+ * (CPUID leaves 0 and 1, extended family and model folded in), and the
+ * cache key of a cached kernel's or root filesystem's file: the name of the
+ * directory it sits in (kernels/<key>/vmlinux, rootfs/<key>/initramfs.cpio). */
+int snapshot_cache_cpu_signature(char *buf, size_t size);
+int snapshot_cache_file_key(const char *path, char *key, size_t size);
 /* true for 16 lower-case hex digits. */
 bool snapshot_cache_key_valid(const char *key);
 /* <cache>/snapshots, and <cache>/snapshots/<key>. */

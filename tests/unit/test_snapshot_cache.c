@@ -122,6 +122,22 @@ Test(snapshot_cache, keys_are_checked_before_they_name_a_path)
 	cr_assert(strstr(dir, "/volt/snapshots/0123456789abcdef"), "%s", dir);
 }
 
+Test(snapshot_cache, input_helpers)
+{
+	char sig[64], key[17];
+
+	cr_assert_eq(snapshot_cache_cpu_signature(sig, sizeof(sig)), 0);
+	cr_assert(strchr(sig, ' ') && strchr(sig, '/'), "%s", sig);
+	cr_assert_eq(snapshot_cache_file_key("/c/volt/kernels/029ed6753b03788e/vmlinux", key,
+					     sizeof(key)),
+		     0);
+	cr_assert_str_eq(key, "029ed6753b03788e");
+	cr_assert_eq(snapshot_cache_file_key("vmlinux", key, sizeof(key)), -EINVAL);
+	cr_assert_eq(snapshot_cache_file_key("/vmlinux", key, sizeof(key)), -EINVAL);
+	cr_assert_eq(snapshot_cache_file_key("/a/0123456789abcdef0/x", key, sizeof(key)),
+		     -ENAMETOOLONG);
+}
+
 /* A temporary directory with the state and memory files written. */
 static void fill(const char *key, const struct snapshot_cache_inputs *in, char *tmpdir,
 		 uint64_t boot_ms)
@@ -313,6 +329,8 @@ Test(snapshot_cache, cli_list_and_rm)
 	cr_assert_eq(run_cmd(snapshot_list_cmd, "extra"), -EINVAL);
 	cr_assert_eq(run_cmd(snapshot_rm_cmd, NULL), -EINVAL);
 	cr_assert_eq(run_cmd(snapshot_rm_cmd, "nothex"), -EINVAL);
+	cr_assert_eq(run_cmd(snapshot_rm_cmd, "all"), -EINVAL, "only --all");
+	cr_assert_eq(snapshot_cache_lookup(key, NULL), 0);
 	cr_assert_eq(run_cmd(snapshot_rm_cmd, "0123456789abcdef"), -ENOENT);
 	cr_assert_eq(run_cmd(snapshot_rm_cmd, key), 0);
 	cr_assert_eq(snapshot_cache_lookup(key, NULL), -ENOENT);
