@@ -385,6 +385,13 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static void free_names(char **names, size_t n)
+{
+	while (n)
+		free(names[--n]);
+	free(names);
+}
+
 /* The names in snapshots/ (sorted), or *n 0 without the directory. */
 static int read_names(char ***names, size_t *n)
 {
@@ -421,16 +428,14 @@ static int read_names(char ***names, size_t *n)
 		(*n)++;
 	}
 	closedir(d);
-	if (*n)
+	if (err) {
+		free_names(*names, *n);
+		*names = NULL;
+		*n = 0;
+	} else if (*n) {
 		qsort(*names, *n, sizeof(char *), cmp_str);
+	}
 	return err;
-}
-
-static void free_names(char **names, size_t n)
-{
-	while (n)
-		free(names[--n]);
-	free(names);
 }
 
 int snapshot_cache_list(int (*fn)(const struct snapshot_cache_info *info, void *ctx), void *ctx)
