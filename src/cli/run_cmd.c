@@ -26,17 +26,44 @@
 	"console=ttyS0 reboot=k panic=1 nomodule i8042.noaux i8042.nomux i8042.dumbkbd"
 #define DEFAULT_MEM_MIB 128
 
-/* Fills in the guest kit where no kernel was given. */
+/* The command line and command of a guest kit run, when the command goes
+ * through the kit port. */
+struct kit_args {
+	char cmdline[4096];
+	char cmd[KIT_PORT_CMD_MAX + 1];
+};
+
+/* Fills in the guest kit where no kernel was given. With the kit's own
+ * initramfs too, volt.cmd= moves from the command line to the kit port, so
+ * that the kernel command line no longer depends on the command (a snapshot
+ * taken at the kit's ready point then serves every command). A --initrd may
+ * hold another init: it keeps reading volt.cmd= from the command line. */
 static int use_guest_kit(struct vm_config *cfg, char *kernel, size_t ksize, char *initrd,
-			 size_t isize)
+			 size_t isize, struct kit_args *ka)
 {
 	int err = guest_kit_paths(true, kernel, ksize, cfg->initrd ? NULL : initrd, isize);
 
 	if (err)
 		return err;
 	cfg->kernel = kernel;
-	if (!cfg->initrd)
-		cfg->initrd = initrd;
+	if (cfg->initrd)
+		return 0;
+	cfg->initrd = initrd;
+	if (snprintf(ka->cmdline, sizeof(ka->cmdline), "%s", cfg->cmdline) >=
+	    (int)sizeof(ka->cmdline)) {
+		pr_err("--cmdline: longer than %zu bytes", sizeof(ka->cmdline) - 1);
+		return -E2BIG;
+	}
+	if (kit_cmdline_take(ka->cmdline, ka->cmd, sizeof(ka->cmd)) < 0) {
+		pr_err("--cmdline: volt.cmd is longer than %d bytes", KIT_PORT_CMD_MAX);
+		return -E2BIG;
+	}
+	if ((unsigned char)ka->cmd[0] == 0xff) {
+		pr_err("--cmdline: volt.cmd cannot start with the byte 0xff");
+		return -EINVAL;
+	}
+	cfg->cmdline = ka->cmdline;
+	cfg->kit_cmd = ka->cmd;
 	return 0;
 }
 
@@ -134,6 +161,7 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 		.started = *started,
 	};
 	char kernel[PATH_MAX], initrd[PATH_MAX];
+	struct kit_args *kit = NULL;
 	unsigned int ncpus;
 	const struct device_config *bad;
 	char why[256];
@@ -245,14 +273,23 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 		pr_err("--%s: %s (--mem)", bad->kind->option, why);
 		return -EINVAL;
 	}
-	if (!cfg.kernel &&
-	    (err = use_guest_kit(&cfg, kernel, sizeof(kernel), initrd, sizeof(initrd))))
-		return err;
+	if (!cfg.kernel) {
+		kit = calloc(1, sizeof(*kit));
+		if (!kit)
+			return -ENOMEM;
+		err = use_guest_kit(&cfg, kernel, sizeof(kernel), initrd, sizeof(initrd), kit);
+		if (err) {
+			free(kit);
+			return err;
+		}
+	}
 	if (cfg.pvm_host)
 		pr_debug("PVM host: applying its workarounds");
 	vm = calloc(1, sizeof(*vm));
-	if (!vm)
+	if (!vm) {
+		free(kit);
 		return -ENOMEM;
+	}
 	err = vm_create(vm, &cfg);
 	if (!err) {
 		struct thread_hooks sandbox = sandbox_vm_hooks(&cfg);
@@ -261,6 +298,7 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 	}
 	vm_destroy(vm);
 	free(vm);
+	free(kit);
 	/* The guest's own exit status already went through vm_run's message. */
 	return err;
 }

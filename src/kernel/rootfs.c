@@ -40,6 +40,9 @@ struct content {
 /* rootfs/helpers/volt-boot-done.c, built and embedded by Meson. */
 extern const unsigned char volt_boot_done_bin[];
 extern const size_t volt_boot_done_bin_len;
+/* rootfs/helpers/volt-ready.c: the kit port's guest side (devices/legacy/kit_port.h). */
+extern const unsigned char volt_ready_bin[];
+extern const size_t volt_ready_bin_len;
 
 static const char passwd[] = "root:x:0:0:root:/root:/bin/sh\n";
 static const char group[] = "root:x:0:\n";
@@ -162,6 +165,7 @@ static int load_content(struct content *c, const char *busybox)
 	add(c, "bin/busybox", S_IFREG | 0755, c->busybox, c->busybox_size);
 	add(c, "sbin/volt-boot-done", S_IFREG | 0755, (const char *)volt_boot_done_bin,
 	    volt_boot_done_bin_len);
+	add(c, "sbin/volt-ready", S_IFREG | 0755, (const char *)volt_ready_bin, volt_ready_bin_len);
 	/* A disk root boots /sbin/init: make that ours too. */
 	add(c, "sbin/init", S_IFLNK | 0777, "/init", 5);
 	return add(c, "init", S_IFREG | 0755, c->init, c->init_size);

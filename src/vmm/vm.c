@@ -207,6 +207,12 @@ static int setup_kvm(struct vm *vm)
 	return err;
 }
 
+/* The kit port's READY magic: the guest kit's ready point. */
+static void kit_ready(void *vm)
+{
+	vm_guest_ready(vm);
+}
+
 static int setup_devices(struct vm *vm)
 {
 	int err;
@@ -229,6 +235,12 @@ static int setup_devices(struct vm *vm)
 	if (!err && vm->cfg.boot_timer)
 		err = io_bus_register(&vm->mmio, BOOT_TIMER_MMIO, VIRTIO_MMIO_WINDOW, boot_timer_io,
 				      vm, "boot-timer");
+	if (!err && vm->cfg.kit_cmd) {
+		kit_port_init(&vm->kit, kit_ready, vm);
+		err = kit_port_set_command(&vm->kit, vm->cfg.kit_cmd);
+		if (!err)
+			err = io_bus_register(&vm->pio, KIT_PORT, 1, kit_port_io, &vm->kit, "kit");
+	}
 	if (err)
 		pr_err("cannot register the legacy devices: %s", strerror(-err));
 	return err;

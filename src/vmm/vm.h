@@ -20,6 +20,7 @@
 #include "core/thread_hook.h"
 #include "devices/legacy/cmos.h"
 #include "devices/legacy/i8042.h"
+#include "devices/legacy/kit_port.h"
 #include "devices/legacy/serial.h"
 #include "devices/device_kind.h"
 #include "devices/virtio/virtio_mmio.h"
@@ -43,6 +44,9 @@ struct vm_config {
 	/* Where snapshots may be written (Landlock); NULL: nowhere once confined. */
 	const char *snapshot_dir;
 	struct timespec started; /* process start, for the boot timer; 0: vm_create's time */
+	/* The guest kit's command, handed over through the kit port
+	 * (devices/legacy/kit_port.h); "": the shell; NULL: no kit port. */
+	const char *kit_cmd;
 	/* The devices, in any order: vm_create() plugs them in by device_table[]
 	 * order (devices/device_table.h), each kind's in list order. */
 	struct device_config devices[VM_MAX_VIRTIO];
@@ -60,6 +64,7 @@ struct vm {
 	struct serial serial;
 	struct i8042 i8042;
 	struct cmos cmos;
+	struct kit_port kit; /* registered when cfg.kit_cmd is set */
 	struct boot_kernel kernel;
 	struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID, with room to add leaves */
 	unsigned int cpuid_max;
