@@ -6,6 +6,7 @@
 
 #include "cli/api_client.h"
 #include "cli/opt.h"
+#include "cli/snapshot_cache_cmd.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/parse.h"
@@ -33,6 +34,9 @@ static const struct snapshot_sub subs[] = {
 	{ "create",
 	  "create --api-sock SOCKET --out DIR [--type full|diff] [--then resume|pause|stop]",
 	  "snapshot a running microVM through its API socket", snapshot_create },
+	{ "list", "list", "the guest kit's cached snapshots (volt run starts from them)",
+	  snapshot_list_cmd },
+	{ "rm", "rm KEY|--all", "remove cached snapshots", snapshot_rm_cmd },
 	{ NULL, NULL, NULL, NULL },
 };
 

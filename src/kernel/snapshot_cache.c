@@ -293,7 +293,8 @@ int snapshot_cache_write_info(const char *tmpdir, const char *key,
 	json_decref(root);
 	if (!text)
 		return -ENOMEM;
-	err = write_file(path, text, strlen(text), 0644);
+	/* Atomic: it is what a VMM confined by seccomp may create (O_EXCL). */
+	err = write_file_atomic(path, text, strlen(text), 0644);
 	free(text);
 	return err;
 }
@@ -336,6 +337,22 @@ static void drop_incomplete(const char *final)
 		return;
 	if (!rename(final, aside))
 		rm_rf(aside);
+}
+
+int snapshot_cache_commit_synced(const char *tmpdir, const char *key)
+{
+	char final[PATH_MAX];
+	int err;
+
+	err = snapshot_cache_dir(key, final, sizeof(final));
+	if (err)
+		return err;
+	if (!has_files(tmpdir))
+		return -ENOENT;
+	err = fsync_path(tmpdir, O_RDONLY | O_DIRECTORY);
+	if (!err && rename(tmpdir, final))
+		err = errno == ENOTEMPTY ? -EEXIST : -errno;
+	return err ? err : fsync_parent(final);
 }
 
 int snapshot_cache_commit(const char *tmpdir, const char *key)

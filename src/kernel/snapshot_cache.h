@@ -85,6 +85,12 @@ int snapshot_cache_commit(const char *tmpdir, const char *key);
 void snapshot_cache_abort(const char *tmpdir);
 /* Calls fn for each complete entry, by key order; fn returning non-zero
  * stops the walk with that value. 0 when there is no snapshots/ at all. */
+/* The same from a VMM confined by its sandbox (cli/kit_snapshot.c): the files
+ * were fsync'd by their writers, and nothing is removed (an entry already
+ * there, complete or not, makes it -EEXIST; tmpdir is then left for
+ * snapshot_cache_rm("all")): it opens no file for reading and removes no
+ * directory, which the seccomp lists refuse. */
+int snapshot_cache_commit_synced(const char *tmpdir, const char *key);
 int snapshot_cache_list(int (*fn)(const struct snapshot_cache_info *info, void *ctx), void *ctx);
 /* Removes one entry (-ENOENT when missing, -EINVAL a malformed key) or, with
  * "all", every entry and the temporary directories of writers that are gone. */

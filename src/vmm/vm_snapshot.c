@@ -49,6 +49,8 @@ static json_t *config_to_json(const struct vm *vm)
 	json_object_set_new(j, "vcpus", json_integer(vm->cfg.ncpus));
 	json_object_set_new(j, "pvm_host", json_boolean(vm->cfg.pvm_host));
 	json_object_set_new(j, "track_dirty_pages", json_boolean(vm->cfg.track_dirty_pages));
+	/* The guest kit's command port: a restore plugs it in again, empty. */
+	json_object_set_new(j, "kit_port", json_boolean(vm->cfg.kit_cmd != NULL));
 	/* It moves the virtio windows (vm.c): a restore keeps it as it was. */
 	json_object_set_new(j, "boot_timer", json_boolean(vm->cfg.boot_timer));
 	if (vm->cfg.cpu_template)
@@ -107,6 +109,10 @@ static int save_devices(struct vm *vm, struct snap_writer *w, char *why, size_t 
 		err = snap_writer_scope(w, "dev/cmos");
 	if (!err)
 		err = cmos_save(&vm->cmos, w);
+	if (!err && vm->cfg.kit_cmd)
+		err = snap_writer_scope(w, "dev/kit");
+	if (!err && vm->cfg.kit_cmd)
+		err = kit_port_save(&vm->kit, w);
 	if (err) {
 		snprintf(why, why_size, "cannot save the legacy devices: %s", strerror(-err));
 		goto out;
@@ -253,7 +259,7 @@ static int config_from_state(struct snap_reader *r, const struct snapshot_load_r
 	json_error_t jerr;
 	size_t len, i;
 	json_int_t mem = 0;
-	int vcpus = 0, pvm = 0, dirty = 0, timer = 0, err = 0;
+	int vcpus = 0, pvm = 0, dirty = 0, timer = 0, kit = 0, err = 0;
 	const char *t = NULL;
 
 	err = snap_find(r, CONFIG_RECORD, &text, &len);
@@ -262,9 +268,10 @@ static int config_from_state(struct snap_reader *r, const struct snapshot_load_r
 		return err;
 	}
 	j = json_loadb(text, len, 0, &jerr);
-	if (!j || json_unpack_ex(j, &jerr, 0, "{s:I,s:i,s:b,s?b,s?b,s?s,s:o}", "mem_size",
-				 &mem, "vcpus", &vcpus, "pvm_host", &pvm, "track_dirty_pages",
-				 &dirty, "boot_timer", &timer, "cpu_template", &t, "devices", &devs) ||
+	if (!j || json_unpack_ex(j, &jerr, 0, "{s:I,s:i,s:b,s?b,s?b,s?b,s?s,s:o}",
+				 "mem_size", &mem, "vcpus", &vcpus, "pvm_host", &pvm,
+				 "track_dirty_pages", &dirty, "boot_timer", &timer, "kit_port", &kit,
+				 "cpu_template", &t, "devices", &devs) ||
 	    !json_is_array(devs)) {
 		snprintf(why, why_size, "the snapshot's VM configuration is malformed: %s",
 			 jerr.text);
@@ -277,6 +284,8 @@ static int config_from_state(struct snap_reader *r, const struct snapshot_load_r
 	cfg->pvm_host = host_is_pvm();
 	cfg->track_dirty_pages = req->track_dirty_pages;
 	cfg->boot_timer = timer;
+	/* The command comes after the restore (kit_port_set_command). */
+	cfg->kit_cmd = kit ? "" : NULL;
 	cfg->started = req->started;
 	if (t) {
 		snprintf(tmpl, tmpl_size, "%s", t);
@@ -375,6 +384,10 @@ static int restore_devices(struct vm *vm, struct snap_reader *r, char *why, size
 		err = snap_reader_scope(r, "dev/cmos");
 	if (!err)
 		err = cmos_restore(&vm->cmos, r);
+	if (!err && vm->cfg.kit_cmd)
+		err = snap_reader_scope(r, "dev/kit");
+	if (!err && vm->cfg.kit_cmd)
+		err = kit_port_restore(&vm->kit, r);
 	if (err) {
 		snprintf(why, why_size, "cannot restore the legacy devices: %s", strerror(-err));
 		goto out;
