@@ -12,7 +12,7 @@
  * the same. Then the vCPU and VM restore functions run on it with invalid
  * fds (-1): their record checks run, every ioctl fails; and the devices'
  * restore functions (serial, i8042, CMOS, and the virtio-mmio transport
- * through a virtio-rng made fresh for each input on a small guest memory). */
+ * through a virtio-rng made fresh for each input on a guest memory of the smallest size). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -127,7 +127,7 @@ static void restore_devices(struct snap_reader *r)
 	snap_reader_scope(r, "dev/cmos");
 	cmos_restore(&c, r);
 	if (!mapped) {
-		if (layout_guest_mem_init(&mem, 16u << 20))
+		if (layout_guest_mem_init(&mem, 128u << 20))
 			abort();
 		mapped = true;
 	}
