@@ -12,7 +12,8 @@
  * the same. Then the vCPU and VM restore functions run on it with invalid
  * fds (-1): their record checks run, every ioctl fails; and the devices'
  * restore functions (serial, i8042, CMOS, and the virtio-mmio transport
- * through a virtio-rng made fresh for each input on a guest memory of the smallest size). */
+ * through a virtio-rng made fresh for each input, on the smallest guest
+ * memory the layout takes). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
