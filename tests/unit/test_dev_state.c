@@ -734,6 +734,96 @@ Test(dev_state, a_device_never_set_up_round_trips)
 	guest_mem_free(&mem);
 }
 
+Test(dev_state, a_failed_device_stays_failed_until_the_driver_resets_it)
+{
+	struct blk_config *c = blk_disk(BLK_ENGINE_SYNC);
+	struct seg outside = { RAM + 0x10000, 16, false };
+	struct side a, b;
+	struct image im;
+
+	log_set_level(LOG_OFF);
+	cr_assert_eq(layout_guest_mem_init(&mem, RAM), 0);
+	cr_assert_eq(side_plug(&a, &virtio_blk_kind, c), 0);
+	driver_up(a.d, 1, 0);
+	add_chain(0, &outside, 1);
+	virtio_kick(a.d, 0);
+	cr_assert(rd(a.d, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	cr_assert_eq(side_plug(&b, &virtio_blk_kind, c), 0);
+	cr_assert_eq(snapshot(&a, &b, &im, "dev/blk0"), 0);
+	cr_assert(b.d->failed);
+	cr_assert(rd(b.d, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	cr_assert_not(b.d->vq[0].ready);
+	cr_assert_eq(efd_take(b.d->kick_fd[0]), 0);
+	/* The driver resets it and sets it up again, with fresh rings. */
+	memset(gpa_to_hva(&mem, QBASE(0), 0x3000), 0, 0x3000);
+	driver_up(b.d, 1, 0);
+	cr_assert_not(b.d->failed);
+	cr_assert(b.d->vq[0].ready);
+	image_free(&im);
+	side_unplug(&a);
+	side_unplug(&b);
+	unlink(disk_path);
+	guest_mem_free(&mem);
+}
+
+Test(dev_state, a_resized_drive_tells_the_driver)
+{
+	struct blk_config *c = blk_disk(BLK_ENGINE_SYNC);
+	struct virtio_blk_config cfg;
+	struct side a, b;
+	struct image im;
+	uint32_t gen;
+
+	log_set_level(LOG_OFF);
+	cr_assert_eq(layout_guest_mem_init(&mem, RAM), 0);
+	cr_assert_eq(side_plug(&a, &virtio_blk_kind, c), 0);
+	driver_up(a.d, 1, 0);
+	gen = rd(a.d, VIRTIO_MMIO_CONFIG_GENERATION);
+	cr_assert_eq(truncate(disk_path, 2 << 20), 0);
+	cr_assert_eq(side_plug(&b, &virtio_blk_kind, c), 0);
+	cr_assert_eq(snapshot(&a, &b, &im, "dev/blk0"), 0);
+	memcpy(&cfg, b.d->config, sizeof(cfg));
+	cr_assert_eq(cfg.capacity, 4096, "the file's size now");
+	cr_assert_neq(rd(b.d, VIRTIO_MMIO_CONFIG_GENERATION), gen);
+	cr_assert(rd(b.d, VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_MMIO_INT_CONFIG);
+	image_free(&im);
+	side_unplug(&a);
+	side_unplug(&b);
+	unlink(disk_path);
+	guest_mem_free(&mem);
+}
+
+Test(dev_state, unpop_gives_chains_back_to_the_ring)
+{
+	struct seg s = { DATA, 64, true };
+	struct virtq_elem *e = malloc(sizeof(*e));
+	struct side a;
+	char why[160];
+
+	log_set_level(LOG_OFF);
+	cr_assert_eq(layout_guest_mem_init(&mem, RAM), 0);
+	cr_assert_eq(side_plug(&a, &virtio_rng_kind, NULL), 0);
+	driver_up(a.d, 1, 0);
+	(void)efd_take(a.d->kick_fd[0]);
+	add_chain(0, &s, 1);
+	add_chain(0, &s, 1);
+	cr_assert_eq(virtq_pop(&a.d->vq[0], e, why, sizeof(why)), 1);
+	cr_assert_eq(virtq_pop(&a.d->vq[0], e, why, sizeof(why)), 1);
+	cr_assert_eq(e->head, 1);
+	pthread_mutex_lock(&a.d->lock);
+	virtio_queue_unpop(a.d, 0, 2);
+	pthread_mutex_unlock(&a.d->lock);
+	cr_assert_eq(a.d->vq[0].last_avail, 0);
+	cr_assert_eq(efd_take(a.d->kick_fd[0]), 1, "the queue is looked at again");
+	virtio_kick(a.d, 0);
+	cr_assert_eq(used_idx(0), 2, "both served, once each");
+	cr_assert_eq(used_ring(0)->ring[0].id, 0);
+	cr_assert_eq(used_ring(0)->ring[1].id, 1);
+	free(e);
+	side_unplug(&a);
+	guest_mem_free(&mem);
+}
+
 /* --- virtio-rng ---------------------------------------------------------------- */
 
 Test(dev_state, rng_round_trip_serves_the_next_buffer)
