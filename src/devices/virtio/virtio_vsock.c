@@ -2,10 +2,10 @@
  * Firecracker's device.rs): the three queues, the configuration space and
  * the --vsock configuration. The guest's TX packets go to the Unix-socket
  * muxer (vsock_unix.h), which owns the connections (vsock_csm.h) and fills
- * the guest's RX buffers; the event queue holds buffers for transport resets,
- * which a restored device sends (connections do not survive a snapshot). All muxer state lives
- * under d->lock and is touched only on the device thread, or by the transport's reset on a vCPU
- * thread. */
+ * the guest's RX buffers; the event queue holds buffers for transport
+ * resets, which a restored device sends (connections do not survive a
+ * snapshot). All muxer state lives under d->lock and is touched only on the
+ * device thread, or by the transport's reset on a vCPU thread. */
 #include "devices/virtio/virtio_vsock.h"
 
 #include "core/metrics.h"
@@ -341,8 +341,8 @@ int virtio_vsock_save(struct virtio_vsock *v, struct snap_writer *w)
 	return err ? err : snap_put(w, "vsock", &st, sizeof(st));
 }
 
-/* Tells the driver its connections are gone (virtio 1.2, 5.10.6.7), in the
- * first buffer of the event queue; none there: the guest finds out as its
+/* Tells the driver its connections are gone (the one event virtio-vsock
+ * defines), in the first buffer of the event queue; none there: the guest finds out as its
  * packets are answered with RST. d->lock held. */
 static void send_transport_reset(struct virtio_vsock *v)
 {
