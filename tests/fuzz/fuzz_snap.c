@@ -10,14 +10,24 @@
  * file, has a valid NUL-terminated name and reads back with its own length
  * and not with another; re-writing the records gives a file that reads back
  * the same. Then the vCPU and VM restore functions run on it with invalid
- * fds (-1): their record checks run, every ioctl fails. */
+ * fds (-1): their record checks run, every ioctl fails; and the devices'
+ * restore functions (serial, i8042, CMOS, and the virtio-mmio transport
+ * through a virtio-rng made fresh for each input, on the smallest guest
+ * memory the layout takes). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/x86/layout.h"
+#include "core/event_loop.h"
 #include "core/snap.h"
+#include "devices/device_kind.h"
+#include "devices/legacy/cmos.h"
+#include "devices/legacy/i8042.h"
+#include "devices/legacy/serial.h"
+#include "devices/virtio/virtio_rng.h"
 #include "util/log.h"
 #include "util/sha256.h"
 #include "vmm/vcpu_msrs.h"
@@ -95,6 +105,44 @@ static void check_records(struct snap_reader *r)
 	snap_writer_free(&w);
 }
 
+/* The devices' restores on fresh devices, each in its usual scope. */
+static void restore_devices(struct snap_reader *r)
+{
+	static struct guest_mem mem;
+	static bool mapped;
+	struct serial s;
+	struct i8042 k;
+	struct cmos c = { 0 };
+	struct event_loop loop;
+	struct io_bus bus = { .kind = "mmio" };
+	struct virtio_env env = { .mem = &mem, .loop = &loop, .mmio = &bus };
+	struct device_env denv = { .venv = &env, .base = 0xd0000000ULL, .irq = 5 };
+	void *rng = NULL;
+
+	serial_init(&s, NULL, NULL, NULL);
+	snap_reader_scope(r, "dev/serial");
+	serial_restore(&s, r);
+	i8042_init(&k, NULL, NULL, NULL);
+	snap_reader_scope(r, "dev/i8042");
+	i8042_restore(&k, r);
+	snap_reader_scope(r, "dev/cmos");
+	cmos_restore(&c, r);
+	if (!mapped) {
+		if (layout_guest_mem_init(&mem, 128u << 20))
+			abort();
+		mapped = true;
+	}
+	if (event_loop_init(&loop))
+		abort();
+	if (!virtio_rng_kind.create(&rng, NULL, &denv)) {
+		snap_reader_scope(r, "dev/rng0");
+		virtio_rng_kind.restore(rng, r);
+		virtio_rng_kind.destroy(rng);
+	}
+	event_loop_destroy(&loop);
+	snap_reader_scope(r, NULL);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -131,6 +179,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	vcpu_msrs_restore_one(-1, &r, MSR_IA32_TSC_DEADLINE);
 	snap_reader_scope(&r, NULL);
 	vm_state_restore(-1, &r);
+	restore_devices(&r);
 	snap_unread(&r);
 	snap_reader_free(&r);
 	return 0;

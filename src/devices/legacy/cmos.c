@@ -1,5 +1,9 @@
 #include "devices/legacy/cmos.h"
 
+#include "core/snap.h"
+#include "util/log.h"
+
+#include <errno.h>
 #include <string.h>
 #include <time.h>
 
@@ -64,4 +68,48 @@ void cmos_io(void *dev, uint64_t offset, uint8_t *data, uint32_t len, bool is_wr
 		c->nvram[c->index] = data[0];
 	else
 		data[0] = cmos_read_reg(c, c->index, (long)time(NULL));
+}
+
+/* --- snapshots ------------------------------------------------------------- */
+
+#define CMOS_STATE_VERSION 1
+
+struct cmos_regs_rec {
+	uint32_t version;
+	uint8_t index;
+	uint8_t reserved[3];
+	uint8_t nvram[128];
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct cmos_regs_rec) == 136, "fixed record size");
+_Static_assert(sizeof(((struct cmos *)0)->nvram) == 128, "the record holds all of it");
+
+int cmos_save(const struct cmos *c, struct snap_writer *w)
+{
+	struct cmos_regs_rec g = { .version = CMOS_STATE_VERSION, .index = c->index };
+
+	memcpy(g.nvram, c->nvram, sizeof(g.nvram));
+	return snap_put(w, "regs", &g, sizeof(g));
+}
+
+int cmos_restore(struct cmos *c, struct snap_reader *r)
+{
+	struct cmos_regs_rec g;
+	int err = snap_get(r, "regs", &g, sizeof(g));
+
+	if (err)
+		return err;
+	if (g.version != CMOS_STATE_VERSION) {
+		pr_err("restore: cmos: state version %u, this volt reads %d", g.version,
+		       CMOS_STATE_VERSION);
+		return -EINVAL;
+	}
+	if (g.index > 0x7f || g.reserved[0] || g.reserved[1] || g.reserved[2]) {
+		pr_err("restore: cmos: index %#x beyond its 128 bytes, or reserved bytes set",
+		       g.index);
+		return -EINVAL;
+	}
+	c->index = g.index;
+	memcpy(c->nvram, g.nvram, sizeof(c->nvram));
+	return 0;
 }

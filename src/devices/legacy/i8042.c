@@ -1,6 +1,8 @@
 #include "devices/legacy/i8042.h"
 
 #include "core/metrics.h"
+#include "core/snap.h"
+#include "util/log.h"
 
 #include <errno.h>
 #include <string.h>
@@ -337,4 +339,89 @@ void i8042_io(void *dev, uint64_t offset, uint8_t *data, uint32_t len, bool is_w
 		data[0] = offset == OFS_STATUS ? read_status(k) : read_data(k);
 	}
 	pthread_mutex_unlock(&k->lock);
+}
+
+/* --- snapshots ------------------------------------------------------------- */
+
+#define I8042_STATE_VERSION 1
+
+struct i8042_regs_rec {
+	uint32_t version;
+	uint8_t ctr, outp, status, pending_cmd, xlate_break;
+	uint8_t reserved[3];
+} __attribute__((packed));
+
+struct i8042_buf_rec {
+	uint32_t head, len;
+	uint8_t data[I8042_BUF_SIZE];
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct i8042_regs_rec) == 12, "fixed record size");
+_Static_assert(sizeof(struct i8042_buf_rec) == 8 + I8042_BUF_SIZE, "fixed record size");
+
+int i8042_save(const struct i8042 *k, struct snap_writer *w)
+{
+	struct i8042 *m = (struct i8042 *)k; /* the lock, and the power-on state of an unused one */
+	struct i8042_regs_rec regs = { .version = I8042_STATE_VERSION };
+	struct i8042_buf_rec buf;
+	int err;
+
+	memset(&buf, 0, sizeof(buf));
+	lock(m);
+	regs.ctr = k->ctr;
+	regs.outp = k->outp;
+	regs.status = k->status;
+	regs.pending_cmd = k->pending_cmd;
+	regs.xlate_break = k->xlate_break;
+	buf.head = k->buf_head;
+	buf.len = k->buf_len;
+	memcpy(buf.data, k->buf, sizeof(buf.data));
+	pthread_mutex_unlock(&m->lock);
+	err = snap_put(w, "regs", &regs, sizeof(regs));
+	return err ? err : snap_put(w, "buf", &buf, sizeof(buf));
+}
+
+#define BAD(...) (pr_err("restore: i8042: " __VA_ARGS__), -EINVAL)
+
+static int check_state(const struct i8042_regs_rec *g, const struct i8042_buf_rec *b)
+{
+	if (g->version != I8042_STATE_VERSION)
+		return BAD("state version %u, this volt reads %d", g->version, I8042_STATE_VERSION);
+	if (g->status & ~(STR_CMDDAT | STR_KEYLOCK))
+		return BAD("status %#x has bits the controller keeps elsewhere", g->status);
+	if (g->pending_cmd && g->pending_cmd != CMD_WRITE_CTR && g->pending_cmd != CMD_WRITE_OUTP &&
+	    g->pending_cmd != CMD_WRITE_KBD_OUT)
+		return BAD("pending command %#x takes no data byte", g->pending_cmd);
+	if (g->xlate_break > 1 || g->reserved[0] || g->reserved[1] || g->reserved[2])
+		return BAD("translation flag %u or reserved bytes set", g->xlate_break);
+	if (b->head >= I8042_BUF_SIZE || b->len > I8042_BUF_SIZE)
+		return BAD("buffer head %u, length %u out of %d", b->head, b->len, I8042_BUF_SIZE);
+	return 0;
+}
+
+int i8042_restore(struct i8042 *k, struct snap_reader *r)
+{
+	struct i8042_regs_rec g;
+	struct i8042_buf_rec b;
+	int err;
+
+	err = snap_get(r, "regs", &g, sizeof(g));
+	if (!err)
+		err = snap_get(r, "buf", &b, sizeof(b));
+	if (!err)
+		err = check_state(&g, &b);
+	if (err)
+		return err;
+	lock(k);
+	k->ctr = g.ctr;
+	k->outp = g.outp;
+	k->status = g.status;
+	k->pending_cmd = g.pending_cmd;
+	k->xlate_break = g.xlate_break;
+	k->buf_head = b.head;
+	k->buf_len = b.len;
+	memcpy(k->buf, b.data, sizeof(k->buf));
+	k->ready = true;
+	pthread_mutex_unlock(&k->lock);
+	return 0;
 }

@@ -60,4 +60,17 @@ int i8042_ctrl_alt_del(struct i8042 *k);
  * extended keys are 0xe0xx. 0 or -ENOSPC. */
 int i8042_key(struct i8042 *k, uint16_t set2_code, bool release);
 
+/* Snapshots (core/snap.h; the caller sets the scope, "dev/i8042"): the
+ * command byte, output port, status bits, a command waiting for its data
+ * byte, the translation state and the bytes the guest has not read, so a
+ * driver in the middle of a command exchange or of a key sequence goes on.
+ * Records "regs" and "buf", of fixed sizes. Restore refuses values the
+ * controller cannot hold (-EINVAL, logged); it raises no interrupt: the edge
+ * for a waiting byte was delivered before the snapshot and the interrupt
+ * controller's restored state holds it. 0 or -errno. */
+struct snap_writer;
+struct snap_reader;
+int i8042_save(const struct i8042 *k, struct snap_writer *w);
+int i8042_restore(struct i8042 *k, struct snap_reader *r);
+
 #endif

@@ -1,7 +1,10 @@
 #include "devices/legacy/serial.h"
 
 #include "core/metrics.h"
+#include "core/snap.h"
+#include "util/log.h"
 
+#include <errno.h>
 #include <string.h>
 
 /* Register offsets (DLAB = LCR bit 7 selects the divisor latch at 0 and 1). */
@@ -207,4 +210,113 @@ unsigned int serial_rx_room(struct serial *s)
 	room = SERIAL_FIFO_SIZE - s->rx_count;
 	pthread_mutex_unlock(&s->lock);
 	return room;
+}
+
+/* --- snapshots ------------------------------------------------------------- */
+
+#define SERIAL_STATE_VERSION 1
+
+struct serial_regs_rec {
+	uint32_t version;
+	uint8_t ier, iir, lcr, mcr, lsr, msr, scr, dll, dlm;
+	uint8_t thre_pending, irq_level;
+	uint8_t reserved;
+} __attribute__((packed));
+
+struct serial_fifo_rec {
+	uint32_t head, count;
+	uint8_t data[SERIAL_FIFO_SIZE];
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct serial_regs_rec) == 16, "fixed record size");
+_Static_assert(sizeof(struct serial_fifo_rec) == 8 + SERIAL_FIFO_SIZE, "fixed record size");
+
+int serial_save(const struct serial *s, struct snap_writer *w)
+{
+	struct serial *m = (struct serial *)s; /* only for the lock */
+	struct serial_regs_rec regs = { .version = SERIAL_STATE_VERSION };
+	struct serial_fifo_rec fifo;
+	int err;
+
+	memset(&fifo, 0, sizeof(fifo));
+	pthread_mutex_lock(&m->lock);
+	regs.ier = s->ier;
+	regs.iir = s->iir;
+	regs.lcr = s->lcr;
+	regs.mcr = s->mcr;
+	regs.lsr = s->lsr;
+	regs.msr = s->msr;
+	regs.scr = s->scr;
+	regs.dll = s->dll;
+	regs.dlm = s->dlm;
+	regs.thre_pending = s->thre_pending;
+	regs.irq_level = s->irq_level;
+	fifo.head = s->rx_head;
+	fifo.count = s->rx_count;
+	memcpy(fifo.data, s->rx, sizeof(fifo.data));
+	pthread_mutex_unlock(&m->lock);
+	err = snap_put(w, "regs", &regs, sizeof(regs));
+	return err ? err : snap_put(w, "fifo", &fifo, sizeof(fifo));
+}
+
+#define BAD(...) (pr_err("restore: serial: " __VA_ARGS__), -EINVAL)
+
+static int check_state(const struct serial_regs_rec *g, const struct serial_fifo_rec *f)
+{
+	if (g->version != SERIAL_STATE_VERSION)
+		return BAD("state version %u, this volt reads %d", g->version,
+			   SERIAL_STATE_VERSION);
+	if (g->ier & ~IER_MASK)
+		return BAD("IER %#x has bits the chip does not have", g->ier);
+	if (g->iir != IIR_NONE && g->iir != IIR_RDA && g->iir != IIR_THRE)
+		return BAD("IIR %#x is no interrupt the UART raises", g->iir);
+	if (g->mcr & ~0x1f)
+		return BAD("MCR %#x has bits the chip does not have", g->mcr);
+	if (g->lsr & ~(LSR_DR | LSR_THRE | LSR_TEMT))
+		return BAD("LSR %#x has bits the UART never sets", g->lsr);
+	if (g->thre_pending > 1 || g->irq_level > 1 || g->reserved)
+		return BAD("flags %u/%u/%u are not booleans", g->thre_pending, g->irq_level,
+			   g->reserved);
+	if (f->head >= SERIAL_FIFO_SIZE || f->count > SERIAL_FIFO_SIZE)
+		return BAD("FIFO head %u, count %u out of %d", f->head, f->count, SERIAL_FIFO_SIZE);
+	if (!!(g->lsr & LSR_DR) != (f->count > 0))
+		return BAD("LSR data ready %u with %u bytes in the FIFO", !!(g->lsr & LSR_DR),
+			   f->count);
+	return 0;
+}
+
+int serial_restore(struct serial *s, struct snap_reader *r)
+{
+	struct serial_regs_rec g;
+	struct serial_fifo_rec f;
+	bool level;
+	int err;
+
+	err = snap_get(r, "regs", &g, sizeof(g));
+	if (!err)
+		err = snap_get(r, "fifo", &f, sizeof(f));
+	if (!err)
+		err = check_state(&g, &f);
+	if (err)
+		return err;
+	pthread_mutex_lock(&s->lock);
+	s->ier = g.ier;
+	s->iir = g.iir;
+	s->lcr = g.lcr;
+	s->mcr = g.mcr;
+	s->lsr = g.lsr;
+	s->msr = g.msr;
+	s->scr = g.scr;
+	s->dll = g.dll;
+	s->dlm = g.dlm;
+	s->thre_pending = g.thre_pending;
+	s->rx_head = f.head;
+	s->rx_count = f.count;
+	memcpy(s->rx, f.data, sizeof(s->rx));
+	level = g.irq_level;
+	s->irq_level = level;
+	if (level && s->irq)
+		s->irq(s->ctx, true);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
 }

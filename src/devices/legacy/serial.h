@@ -35,4 +35,16 @@ unsigned int serial_receive(struct serial *s, const uint8_t *buf, unsigned int l
 /* Room left in the receive FIFO. */
 unsigned int serial_rx_room(struct serial *s);
 
+/* Snapshots (core/snap.h; the caller sets the scope, "dev/serial"). The guest
+ * must find the UART as it left it: every register, the bytes it has not read
+ * yet and the interrupt it may be waiting for. Records "regs" and "fifo", of
+ * fixed sizes. Restore refuses values the chip cannot hold (-EINVAL, logged),
+ * and re-asserts the interrupt line through the irq callback when it was
+ * high: it runs after the interrupt controller's own state was restored, which
+ * does not remember who holds a level up. 0 or -errno. */
+struct snap_writer;
+struct snap_reader;
+int serial_save(const struct serial *s, struct snap_writer *w);
+int serial_restore(struct serial *s, struct snap_reader *r);
+
 #endif

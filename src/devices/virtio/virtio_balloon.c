@@ -1,6 +1,7 @@
 #include "devices/virtio/virtio_balloon.h"
 
 #include "core/metrics.h"
+#include "core/snap.h"
 #include "devices/device_kind.h"
 #include "util/log.h"
 #include "util/parse.h"
@@ -520,6 +521,118 @@ struct virtio_dev *virtio_balloon_dev(struct virtio_balloon *b)
 	return &b->dev;
 }
 
+/* --- snapshots ------------------------------------------------------------- */
+
+#define BALLOON_STATE_VERSION 1
+#define BALLOON_STATE_TAGS    16 /* room for the statistics tags of any kernel header */
+
+_Static_assert(VIRTIO_BALLOON_S_NR <= BALLOON_STATE_TAGS, "BALLOON_STATE_TAGS");
+
+struct balloon_state_rec {
+	uint32_t version;
+	uint32_t target_pages, actual_pages;
+	uint32_t stats_seconds;
+	uint8_t stats_held;
+	uint8_t reserved;
+	uint16_t stats_head;
+	uint32_t valid;
+	uint64_t inflated_pages, deflated_pages, bad_pfns, stats_updates;
+	uint64_t val[BALLOON_STATE_TAGS];
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct balloon_state_rec) == 56 + 8 * BALLOON_STATE_TAGS,
+	       "fixed record size");
+
+int virtio_balloon_save(struct virtio_balloon *b, struct snap_writer *w)
+{
+	struct balloon_state_rec st;
+	int err;
+
+	memset(&st, 0, sizeof(st));
+	pthread_mutex_lock(&b->dev.lock);
+	st.version = BALLOON_STATE_VERSION;
+	st.target_pages = b->st.target_pages;
+	st.actual_pages = b->st.actual_pages;
+	st.stats_seconds = b->cfg.stats_seconds;
+	st.stats_held = b->stats_held;
+	st.stats_head = b->stats_head;
+	st.valid = b->st.valid;
+	st.inflated_pages = b->st.inflated_pages;
+	st.deflated_pages = b->st.deflated_pages;
+	st.bad_pfns = b->st.bad_pfns;
+	st.stats_updates = b->st.stats_updates;
+	for (int t = 0; t < VIRTIO_BALLOON_S_NR; t++)
+		st.val[t] = b->st.val[t];
+	pthread_mutex_unlock(&b->dev.lock);
+	/* The held statistics buffer stays popped: it is state, saved as its head. */
+	err = virtio_mmio_save(&b->dev, w);
+	return err ? err : snap_put(w, "balloon", &st, sizeof(st));
+}
+
+static int check_state(struct virtio_balloon *b, struct snap_reader *r,
+		       const struct balloon_state_rec *st)
+{
+	const struct virtq *q = &b->dev.vq[Q_STATS];
+
+	if (st->version != BALLOON_STATE_VERSION || st->reserved) {
+		pr_err("restore %s: balloon state version %u (reserved %u), this volt reads %d",
+		       r->scope, st->version, st->reserved, BALLOON_STATE_VERSION);
+		return -EINVAL;
+	}
+	if (st->target_pages % PAGES_PER_MIB ||
+	    balloon_size_check(st->target_pages / PAGES_PER_MIB, b->mem_size, NULL, 0)) {
+		pr_err("restore %s: target of %u pages, not whole MiB less than guest memory",
+		       r->scope, st->target_pages);
+		return -EINVAL;
+	}
+	if ((st->stats_seconds == 0) != (b->cfg.stats_seconds == 0) ||
+	    st->stats_seconds > BALLOON_STATS_MAX) {
+		pr_err("restore %s: statistics every %u s, the device created %s them", r->scope,
+		       st->stats_seconds, b->cfg.stats_seconds ? "has" : "has no queue for");
+		return -EINVAL;
+	}
+	if (st->stats_held > 1 || (st->stats_held && (b->dev.ops->num_queues <= Q_STATS ||
+						      !q->ready || st->stats_head >= q->size))) {
+		pr_err("restore %s: statistics buffer %u held (flag %u) in a queue of %u", r->scope,
+		       st->stats_head, st->stats_held, q->size);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int virtio_balloon_restore(struct virtio_balloon *b, struct snap_reader *r)
+{
+	struct balloon_state_rec st;
+	int err = snap_get(r, "balloon", &st, sizeof(st));
+
+	if (!err)
+		err = virtio_mmio_restore(&b->dev, r);
+	if (err)
+		return err;
+	pthread_mutex_lock(&b->dev.lock);
+	err = check_state(b, r, &st);
+	if (!err) {
+		b->st.target_pages = st.target_pages;
+		b->st.actual_pages = st.actual_pages;
+		config(b)->num_pages = htole32(st.target_pages);
+		config(b)->actual = htole32(st.actual_pages);
+		b->stats_held = st.stats_held;
+		b->stats_head = st.stats_head;
+		b->st.valid = st.valid & ((1U << VIRTIO_BALLOON_S_NR) - 1);
+		b->st.inflated_pages = st.inflated_pages;
+		b->st.deflated_pages = st.deflated_pages;
+		b->st.bad_pfns = st.bad_pfns;
+		b->st.stats_updates = st.stats_updates;
+		for (int t = 0; t < VIRTIO_BALLOON_S_NR; t++)
+			b->st.val[t] = st.val[t];
+	}
+	pthread_mutex_unlock(&b->dev.lock);
+	/* The period starts over from the restore, at the saved interval. */
+	if (!err && st.stats_seconds)
+		err = virtio_balloon_set_stats_interval(b, st.stats_seconds);
+	return err;
+}
+
 /* --- the device kind ------------------------------------------------------- */
 
 static int balloon_validate(const void *cfg, const struct device_vm_facts *vm, char *why,
@@ -543,6 +656,16 @@ static void balloon_destroy(void *dev)
 	virtio_balloon_destroy(dev);
 }
 
+static int balloon_save(void *dev, struct snap_writer *w)
+{
+	return virtio_balloon_save(dev, w);
+}
+
+static int balloon_restore(void *dev, struct snap_reader *r)
+{
+	return virtio_balloon_restore(dev, r);
+}
+
 _Static_assert(sizeof(struct balloon_config) <= DEVICE_CONFIG_MAX, "DEVICE_CONFIG_MAX");
 
 const struct device_kind virtio_balloon_kind = {
@@ -558,5 +681,7 @@ const struct device_kind virtio_balloon_kind = {
 	.validate = balloon_validate,
 	.create = balloon_create,
 	.destroy = balloon_destroy,
+	.save = balloon_save,
+	.restore = balloon_restore,
 	.api = { .rank = 50, .validate_key = "amount_mib" },
 };

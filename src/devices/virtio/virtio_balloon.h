@@ -66,6 +66,19 @@ int virtio_balloon_set_stats_interval(struct virtio_balloon *b, uint32_t seconds
 /* Fills *s with a consistent snapshot. */
 int virtio_balloon_get_stats(struct virtio_balloon *b, struct balloon_stats *s);
 
+/* Snapshots (the kind's save/restore; contract in virtio_mmio.h). Record
+ * "balloon": the target (which the API may have changed since creation),
+ * what the driver holds, the statistics interval, the statistics buffer the
+ * device holds (its head: the buffer stays the device's across the restore)
+ * and the last statistics with their counters. restore refuses a target not
+ * less than guest memory, an interval where the device created has no
+ * statistics queue (or none where it has), a held head outside its queue;
+ * it restarts the statistics timer at the saved interval. 0 or -errno. */
+struct snap_writer;
+struct snap_reader;
+int virtio_balloon_save(struct virtio_balloon *b, struct snap_writer *w);
+int virtio_balloon_restore(struct virtio_balloon *b, struct snap_reader *r);
+
 /* The pieces on their own, for tests and fuzzing. */
 
 /* Gives back to the host each page of the little-endian 32-bit PFNs in

@@ -1,6 +1,7 @@
 #include "devices/virtio/virtio_blk.h"
 
 #include "core/metrics.h"
+#include "core/snap.h"
 #include "devices/device_kind.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -86,7 +87,8 @@ struct virtio_blk {
 	bool uring_ready;
 	struct io_uring ring;
 	int uring_efd;
-	uint32_t epoch; /* bumped by a device reset: completions from before are dropped */
+	uint32_t epoch;	       /* bumped by a device reset: completions from before are dropped */
+	unsigned int inflight; /* requests submitted to the ring and not reaped yet */
 };
 
 /* A request in flight in io_uring, with its own copy of the chain's segments. */
@@ -366,6 +368,7 @@ static uint32_t blk_submit(struct virtio_blk *b, struct virtq_elem *e)
 	r->head = e->head;
 	r->epoch = b->epoch;
 	io_uring_sqe_set_data(sqe, r);
+	b->inflight++;
 	return VIRTIO_USED_DEFERRED;
 done:
 	free(r);
@@ -391,24 +394,21 @@ static void blk_notify(struct virtio_dev *d, unsigned int q)
 		io_uring_submit(&b->ring);
 }
 
-/* io_uring completions (device thread, from the ring's eventfd). */
-static void blk_complete(void *ctx, uint32_t events)
+/* Finishes the requests whose completions are in the ring; returns whether
+ * any went to the used ring. d->lock held. */
+static bool blk_reap(struct virtio_blk *b)
 {
-	struct virtio_blk *b = ctx;
 	struct io_uring_cqe *cqe;
 	bool pushed = false;
-	uint64_t n;
 
-	(void)events;
-	if (read(b->uring_efd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-		return;
-	pthread_mutex_lock(&b->dev.lock);
 	while (io_uring_peek_cqe(&b->ring, &cqe) == 0) {
 		struct blk_req *r = io_uring_cqe_get_data(cqe);
 		int res = cqe->res;
 		uint32_t used;
 
 		io_uring_cqe_seen(&b->ring, cqe);
+		if (b->inflight)
+			b->inflight--;
 		if (r->epoch != b->epoch || !b->dev.vq[0].ready) {
 			free(r);
 			continue;
@@ -427,7 +427,20 @@ static void blk_complete(void *ctx, uint32_t events)
 		pushed = true;
 		free(r);
 	}
-	if (pushed)
+	return pushed;
+}
+
+/* io_uring completions (device thread, from the ring's eventfd). */
+static void blk_complete(void *ctx, uint32_t events)
+{
+	struct virtio_blk *b = ctx;
+	uint64_t n;
+
+	(void)events;
+	if (read(b->uring_efd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		return;
+	pthread_mutex_lock(&b->dev.lock);
+	if (blk_reap(b))
 		virtio_notify_queue(&b->dev, 0);
 	pthread_mutex_unlock(&b->dev.lock);
 }
@@ -557,6 +570,73 @@ void virtio_blk_destroy(struct virtio_blk *b)
 	free(b);
 }
 
+/* --- snapshots ------------------------------------------------------------- */
+
+/* Waits for every request in io_uring and hands it to the driver, so that the
+ * snapshot holds no request half done: its data is in the file (or in guest
+ * memory) and its status in the used ring. d->lock held. */
+static int blk_drain(struct virtio_blk *b)
+{
+	bool pushed = false;
+	int err = 0;
+
+	if (!b->uring_ready)
+		return 0;
+	if (b->inflight)
+		io_uring_submit(&b->ring);
+	while (b->inflight) {
+		struct io_uring_cqe *cqe;
+
+		err = io_uring_wait_cqe(&b->ring, &cqe);
+		if (err == -EINTR || err == -EAGAIN)
+			continue;
+		if (err) {
+			pr_err("snapshot: drive '%s': waiting for %u requests in flight: %s",
+			       b->cfg.path, b->inflight, strerror(-err));
+			break;
+		}
+		pushed |= blk_reap(b);
+	}
+	if (pushed)
+		virtio_notify_queue(&b->dev, 0);
+	return err;
+}
+
+int virtio_blk_save(struct virtio_blk *b, struct snap_writer *w)
+{
+	int err;
+
+	pthread_mutex_lock(&b->dev.lock);
+	err = blk_drain(b);
+	pthread_mutex_unlock(&b->dev.lock);
+	return err ? err : virtio_mmio_save(&b->dev, w);
+}
+
+int virtio_blk_restore(struct virtio_blk *b, struct snap_reader *r)
+{
+	struct virtio_blk_config *cfg = (struct virtio_blk_config *)b->dev.config;
+	uint64_t saved;
+	int err = virtio_mmio_restore(&b->dev, r);
+
+	if (err)
+		return err;
+	/* The file is what the drive is now: a resized one says so to the guest. */
+	pthread_mutex_lock(&b->dev.lock);
+	saved = cfg->capacity;
+	if (saved != b->capacity) {
+		pr_warn("restore %s: drive '%s' has %llu sectors, the snapshot's had %llu",
+			r->scope, b->cfg.path, (unsigned long long)b->capacity,
+			(unsigned long long)saved);
+		cfg->capacity = b->capacity;
+		if (b->dev.status & VIRTIO_CONFIG_S_DRIVER_OK)
+			virtio_config_changed(&b->dev);
+		else
+			b->dev.config_generation++;
+	}
+	pthread_mutex_unlock(&b->dev.lock);
+	return 0;
+}
+
 /* --- the device kind ------------------------------------------------------- */
 
 static const struct field_name blk_engines[] = {
@@ -650,6 +730,16 @@ static void blk_destroy(void *dev)
 	virtio_blk_destroy(dev);
 }
 
+static int blk_save(void *dev, struct snap_writer *w)
+{
+	return virtio_blk_save(dev, w);
+}
+
+static int blk_restore(void *dev, struct snap_reader *r)
+{
+	return virtio_blk_restore(dev, r);
+}
+
 static int blk_host_paths(const void *cfg, struct device_path *out, int max)
 {
 	const struct blk_config *c = cfg;
@@ -731,6 +821,8 @@ const struct device_kind virtio_blk_kind = {
 	.create = blk_create,
 	.destroy = blk_destroy,
 	.host_paths = blk_host_paths,
+	.save = blk_save,
+	.restore = blk_restore,
 	.api = { .rank = 20,
 		 .id_key = "drive_id",
 		 .keys = &blk_api_keys,

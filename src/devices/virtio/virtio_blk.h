@@ -43,6 +43,18 @@ int virtio_blk_create(struct virtio_blk **out, const struct blk_config *c,
 		      const struct virtio_env *env, uint64_t base, uint32_t irq);
 void virtio_blk_destroy(struct virtio_blk *b);
 
+/* Snapshots (the kind's save/restore; contract in virtio_mmio.h). save first
+ * waits for every io_uring request in flight and completes it into the used
+ * ring (with an interrupt if the driver wants one), so no request is half
+ * done in the snapshot. The drive has no state of its own beyond the
+ * transport: its id and flush mode are configuration. restore takes the
+ * capacity of the file as it is now; when it differs from the saved config
+ * space it warns and tells the driver (config change). 0 or -errno. */
+struct snap_writer;
+struct snap_reader;
+int virtio_blk_save(struct virtio_blk *b, struct snap_writer *w);
+int virtio_blk_restore(struct virtio_blk *b, struct snap_reader *r);
+
 /* The request parser on its own, for tests and fuzzing: handles one chain
  * against fd and returns the used length, the status written into the chain. */
 struct virtq_elem;

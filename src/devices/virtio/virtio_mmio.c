@@ -1,5 +1,6 @@
 #include "devices/virtio/virtio_mmio.h"
 
+#include "core/snap.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -375,4 +376,227 @@ void virtio_mmio_destroy(struct virtio_dev *d)
 			close(d->kick_fd[q]);
 	if (d->irq_fd >= 0)
 		close(d->irq_fd);
+}
+
+void virtio_queue_unpop(struct virtio_dev *d, unsigned int q, uint16_t n)
+{
+	if (q >= d->ops->num_queues || !n)
+		return;
+	d->vq[q].last_avail = (uint16_t)(d->vq[q].last_avail - n);
+	queue_kick(d, q);
+}
+
+/* --- snapshots ------------------------------------------------------------- */
+
+#define TRANSPORT_STATE_VERSION 1
+#define KNOWN_STATUS                                                                        \
+	(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_DRIVER_OK | \
+	 VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_NEEDS_RESET | VIRTIO_CONFIG_S_FAILED)
+#define KNOWN_ISR (VIRTIO_MMIO_INT_VRING | VIRTIO_MMIO_INT_CONFIG)
+
+struct transport_rec {
+	uint32_t version;
+	uint32_t device_id, num_queues, status;
+	uint32_t device_features_sel, driver_features_sel, queue_sel;
+	uint32_t isr, config_generation, config_size;
+	uint64_t features; /* offered when saved */
+	uint64_t driver_features;
+	uint8_t failed;
+	uint8_t reserved[7];
+	uint8_t config[VIRTIO_CONFIG_MAX];
+} __attribute__((packed));
+
+struct queue_rec {
+	uint64_t desc, avail, used;
+	uint16_t size, last_avail, used_idx, signalled_used;
+	uint8_t ready, event_idx, indirect, signalled_valid;
+	uint32_t reserved;
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct transport_rec) == 64 + VIRTIO_CONFIG_MAX, "fixed record size");
+_Static_assert(sizeof(struct queue_rec) == 40, "fixed record size");
+
+int virtio_mmio_save(struct virtio_dev *d, struct snap_writer *w)
+{
+	struct transport_rec t;
+	struct queue_rec qr[VIRTIO_MAX_QUEUES];
+	unsigned int q, nq = d->ops->num_queues;
+	char name[16];
+	int err;
+
+	memset(&t, 0, sizeof(t));
+	memset(qr, 0, sizeof(qr));
+	pthread_mutex_lock(&d->lock);
+	t.version = TRANSPORT_STATE_VERSION;
+	t.device_id = d->ops->device_id;
+	t.num_queues = nq;
+	t.status = d->status;
+	t.device_features_sel = d->device_features_sel;
+	t.driver_features_sel = d->driver_features_sel;
+	t.queue_sel = d->queue_sel;
+	t.isr = d->isr;
+	t.config_generation = d->config_generation;
+	t.config_size = d->config_size;
+	t.features = d->features;
+	t.driver_features = d->driver_features;
+	t.failed = d->failed;
+	memcpy(t.config, d->config, sizeof(t.config));
+	for (q = 0; q < nq; q++) {
+		const struct virtq *v = &d->vq[q];
+
+		qr[q] = (struct queue_rec){
+			.desc = v->desc_gpa,
+			.avail = v->avail_gpa,
+			.used = v->used_gpa,
+			.size = v->size,
+			.last_avail = v->last_avail,
+			.used_idx = v->used_idx,
+			.signalled_used = v->signalled_used,
+			.ready = v->ready,
+			.event_idx = v->event_idx,
+			.indirect = v->indirect,
+			.signalled_valid = v->signalled_valid,
+		};
+	}
+	pthread_mutex_unlock(&d->lock);
+	err = snap_put(w, "transport", &t, sizeof(t));
+	for (q = 0; q < nq && !err; q++) {
+		snprintf(name, sizeof(name), "queue%u", q);
+		err = snap_put(w, name, &qr[q], sizeof(qr[q]));
+	}
+	return err;
+}
+
+#define BAD(r, ...) (bad_field(r, __VA_ARGS__), -EINVAL)
+
+static void bad_field(const struct snap_reader *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void bad_field(const struct snap_reader *r, const char *fmt, ...)
+{
+	char why[200];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	pr_err("restore %s: %s", r->scope[0] ? r->scope : "(virtio device)", why);
+}
+
+static int check_transport(struct virtio_dev *d, struct snap_reader *r,
+			   const struct transport_rec *t)
+{
+	if (t->version != TRANSPORT_STATE_VERSION)
+		return BAD(r, "transport state version %u, this volt reads %d", t->version,
+			   TRANSPORT_STATE_VERSION);
+	if (t->device_id != d->ops->device_id)
+		return BAD(r, "device id %u, the device created is virtio-%s (%u)", t->device_id,
+			   d->ops->name, d->ops->device_id);
+	if (t->num_queues != d->ops->num_queues)
+		return BAD(r, "%u queues, the device created has %u", t->num_queues,
+			   d->ops->num_queues);
+	if (t->config_size != d->config_size)
+		return BAD(r, "config space of %u bytes, the device created has %u", t->config_size,
+			   d->config_size);
+	if (t->status & ~KNOWN_STATUS)
+		return BAD(r, "status %#x has unknown bits %#x", t->status,
+			   t->status & ~KNOWN_STATUS);
+	if (t->isr & ~KNOWN_ISR)
+		return BAD(r, "interrupt status %#x has unknown bits", t->isr);
+	if (t->failed > 1 || t->reserved[0] || t->reserved[1] || t->reserved[2] || t->reserved[3] ||
+	    t->reserved[4] || t->reserved[5] || t->reserved[6])
+		return BAD(r, "failed flag %u or reserved bytes set", t->failed);
+	if (t->failed)
+		return 0; /* the driver must reset it: nothing below is used */
+	if ((t->status & VIRTIO_CONFIG_S_FEATURES_OK) &&
+	    ((t->driver_features & ~d->features) ||
+	     !(t->driver_features & (1ULL << VIRTIO_F_VERSION_1))))
+		return BAD(r, "driver features %#llx, the device created offers %#llx",
+			   (unsigned long long)t->driver_features, (unsigned long long)d->features);
+	if ((t->status & VIRTIO_CONFIG_S_DRIVER_OK) && !(t->status & VIRTIO_CONFIG_S_FEATURES_OK))
+		return BAD(r, "status %#x: DRIVER_OK without FEATURES_OK", t->status);
+	return 0;
+}
+
+/* Queue q as saved; a ready one is mapped again through virtq_setup(). */
+static int restore_queue(struct virtio_dev *d, struct snap_reader *r, unsigned int qi,
+			 const struct queue_rec *g, bool failed)
+{
+	struct virtq *q = &d->vq[qi];
+	char why[160];
+
+	if (g->ready > 1 || g->event_idx > 1 || g->indirect > 1 || g->signalled_valid > 1 ||
+	    g->reserved)
+		return BAD(r, "queue %u: flags %u/%u/%u/%u are not booleans, or reserved bits set",
+			   qi, g->ready, g->event_idx, g->indirect, g->signalled_valid);
+	virtq_reset(q);
+	q->size = g->size;
+	q->desc_gpa = g->desc;
+	q->avail_gpa = g->avail;
+	q->used_gpa = g->used;
+	q->event_idx = g->event_idx;
+	q->indirect = g->indirect;
+	if (!g->ready || failed)
+		return 0;
+	if (g->size > d->ops->queue_max || !g->size || (g->size & (g->size - 1)))
+		return BAD(r, "queue %u: size %u is not a power of two up to %u", qi, g->size,
+			   d->ops->queue_max);
+	if (virtq_setup(q, d->env.mem, d->ops->queue_max, why, sizeof(why))) {
+		virtq_reset(q);
+		return BAD(r, "queue %u: %s", qi, why);
+	}
+	/* virtq_setup() starts a queue at 0: the driver's rings say otherwise. */
+	q->last_avail = g->last_avail;
+	q->used_idx = g->used_idx;
+	q->signalled_used = g->signalled_used;
+	q->signalled_valid = g->signalled_valid;
+	return 0;
+}
+
+int virtio_mmio_restore(struct virtio_dev *d, struct snap_reader *r)
+{
+	struct transport_rec t;
+	struct queue_rec g[VIRTIO_MAX_QUEUES];
+	unsigned int q, nq = d->ops->num_queues;
+	char name[16];
+	int err;
+
+	err = snap_get(r, "transport", &t, sizeof(t));
+	for (q = 0; q < nq && !err; q++) {
+		snprintf(name, sizeof(name), "queue%u", q);
+		err = snap_get(r, name, &g[q], sizeof(g[q]));
+	}
+	if (!err)
+		err = check_transport(d, r, &t);
+	if (err)
+		return err;
+	pthread_mutex_lock(&d->lock);
+	for (q = 0; q < nq && !err; q++)
+		err = restore_queue(d, r, q, &g[q], t.failed);
+	if (err) {
+		for (q = 0; q < VIRTIO_MAX_QUEUES; q++)
+			virtq_reset(&d->vq[q]);
+		goto out;
+	}
+	d->status = t.status;
+	d->device_features_sel = t.device_features_sel;
+	d->driver_features_sel = t.driver_features_sel;
+	d->queue_sel = t.queue_sel;
+	d->isr = t.isr;
+	d->config_generation = t.config_generation;
+	d->driver_features = t.driver_features;
+	d->failed = t.failed;
+	memcpy(d->config, t.config, d->config_size);
+	if (d->failed || !(d->status & VIRTIO_CONFIG_S_DRIVER_OK))
+		goto out;
+	if (d->ops->activate && (err = d->ops->activate(d))) {
+		pr_err("restore %s: virtio-%s: its backend could not start: %s", r->scope,
+		       d->ops->name, strerror(err < 0 ? -err : EIO));
+		goto out;
+	}
+	for (q = 0; q < nq; q++)
+		if (d->vq[q].ready)
+			queue_kick(d, q);
+out:
+	pthread_mutex_unlock(&d->lock);
+	return err;
 }

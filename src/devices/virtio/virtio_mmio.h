@@ -106,5 +106,36 @@ void virtio_serve_queue(struct virtio_dev *d, unsigned int q, struct virtq_elem 
 			uint32_t (*handle)(void *ctx, struct virtq_elem *e), void *ctx);
 /* Hands a kick to the model as if the driver had sent it (backends with new data). */
 void virtio_kick(struct virtio_dev *d, unsigned int q);
+/* Gives the n chains last popped from queue q, not used yet, back to the
+ * avail ring (they are still there: the driver reuses a slot only once the
+ * device used it) and kicks the queue, so that they are served again. A model
+ * that holds a popped chain it cannot finish now (a full TAP, a frame half
+ * placed) calls it before a snapshot instead of saving the chain. d->lock
+ * held; n must not exceed what it popped. */
+void virtio_queue_unpop(struct virtio_dev *d, unsigned int q, uint16_t n);
+
+/* Snapshots (core/snap.h): the transport's half of a device's state, which
+ * every model's save/restore calls (the caller set the scope, "dev/blk0").
+ * Records "transport" (ids, status, features and selectors, ISR, config
+ * generation and space) and "queue<N>" per queue (size, ring addresses,
+ * ready, event index and indirect flags, last_avail, used_idx and the
+ * notification state), of fixed sizes.
+ *
+ * save: the model has already finished or handed back every chain it popped
+ * (the device thread is parked); takes d->lock.
+ * restore: into a device just created from the same configuration, before
+ * its device thread runs. The file is hostile: a device id, queue count or
+ * config size other than the device's, unknown status or ISR bits, features
+ * accepted that it does not offer, a queue size that is no power of two up
+ * to queue_max, rings outside guest RAM (virtq_setup's checks) are refused
+ * with -EINVAL and a message naming the scope and the field. With DRIVER_OK
+ * the queues are set up again with their saved indexes and the model
+ * activated; then every ready queue is kicked, since kicks that waited in the
+ * old device's eventfds are gone, so the device thread looks at each ring
+ * once when it starts. The model restores its own state after this. */
+struct snap_writer;
+struct snap_reader;
+int virtio_mmio_save(struct virtio_dev *d, struct snap_writer *w);
+int virtio_mmio_restore(struct virtio_dev *d, struct snap_reader *r);
 
 #endif

@@ -5,6 +5,7 @@
 #include "devices/virtio/virtio_net.h"
 
 #include "core/metrics.h"
+#include "core/snap.h"
 #include "devices/device_kind.h"
 #include "util/log.h"
 #include "util/parse.h"
@@ -810,6 +811,75 @@ void virtio_net_destroy(struct virtio_net *x)
 	free(x);
 }
 
+/* --- snapshots ------------------------------------------------------------- */
+
+int virtio_net_save(struct virtio_net *x, struct snap_writer *w)
+{
+	struct virtio_dev *d = &x->dev;
+	size_t frame_len;
+	int err;
+
+	pthread_mutex_lock(&d->lock);
+	/* Chains the device holds go back to the driver's rings: the restored
+	 * device (and this one, once it runs) takes them again. */
+	if (x->rx.len && x->rx.nused)
+		virtio_queue_unpop(d, RXQ, (uint16_t)x->rx.nused);
+	x->rx.placed = 0;
+	x->rx.nused = 0;
+	if (x->tx_pending) {
+		virtio_queue_unpop(d, TXQ, 1);
+		x->tx_pending = false;
+		update_poll(x);
+	}
+	frame_len = x->rx.len;
+	pthread_mutex_unlock(&d->lock);
+	err = virtio_mmio_save(d, w);
+	/* The frame read from the TAP and not delivered yet: the guest gets it. */
+	if (!err && frame_len)
+		err = snap_put(w, "rx_frame", x->rx.frame, frame_len);
+	return err;
+}
+
+int virtio_net_restore(struct virtio_net *x, struct snap_reader *r)
+{
+	struct virtio_net_config *cfg = (struct virtio_net_config *)x->dev.config;
+	struct virtio_dev *d = &x->dev;
+	size_t len = 0;
+	char why[160];
+	int err = virtio_mmio_restore(d, r);
+
+	if (err)
+		return err;
+	pthread_mutex_lock(&d->lock);
+	/* The guest keeps the MAC it has; the TAP is a new one, and up. */
+	memcpy(x->cfg.mac, cfg->mac, sizeof(x->cfg.mac));
+	if (cfg->status != htole16(VIRTIO_NET_S_LINK_UP)) {
+		cfg->status = htole16(VIRTIO_NET_S_LINK_UP);
+		if (d->status & VIRTIO_CONFIG_S_DRIVER_OK)
+			virtio_config_changed(d);
+	}
+	if (snap_has(r, "rx_frame")) {
+		err = snap_get_var(r, "rx_frame", x->rx_buf, sizeof(x->rx_buf), &len);
+		if (!err && (!x->active || d->failed)) {
+			pr_err("restore %s: a received frame for a device the driver does not run",
+			       r->scope);
+			err = -EINVAL;
+		}
+		if (!err && net_rx_check(x->rx_buf, len, d->driver_features, why, sizeof(why))) {
+			pr_err("restore %s: rx_frame: %s", r->scope, why);
+			err = -EINVAL;
+		}
+		if (!err) {
+			x->rx.frame = x->rx_buf;
+			x->rx.len = len;
+			x->rx.placed = 0;
+			x->rx.nused = 0;
+		}
+	}
+	pthread_mutex_unlock(&d->lock);
+	return err;
+}
+
 /* --- the device kind ------------------------------------------------------- */
 
 static int net_create(void **dev, const void *cfg, const struct device_env *env)
@@ -824,6 +894,16 @@ static int net_create(void **dev, const void *cfg, const struct device_env *env)
 static void net_destroy(void *dev)
 {
 	virtio_net_destroy(dev);
+}
+
+static int net_save(void *dev, struct snap_writer *w)
+{
+	return virtio_net_save(dev, w);
+}
+
+static int net_restore(void *dev, struct snap_reader *r)
+{
+	return virtio_net_restore(dev, r);
 }
 
 /* --- the Firecracker API's words for an interface ---------------------------- */
@@ -881,6 +961,8 @@ const struct device_kind virtio_net_kind = {
 	.fields = &net_fields,
 	.create = net_create,
 	.destroy = net_destroy,
+	.save = net_save,
+	.restore = net_restore,
 	.api = { .rank = 60,
 		 .id_key = "iface_id",
 		 .keys = &net_api_keys,

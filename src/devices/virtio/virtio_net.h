@@ -39,6 +39,20 @@ int virtio_net_create(struct virtio_net **out, const struct net_config *c,
 		      const struct virtio_env *env, uint64_t base, uint32_t irq);
 void virtio_net_destroy(struct virtio_net *n);
 
+/* Snapshots (the kind's save/restore; contract in virtio_mmio.h). save hands
+ * back to the rings the chains the device holds (the receive buffers a frame
+ * was being placed in, a transmit chain a full TAP refused) and saves the
+ * frame read from the TAP and not delivered yet, record "rx_frame" (only
+ * then; its length is the frame's). restore runs on a device with a new TAP:
+ * the guest keeps the MAC of the saved config space, the link is up, the
+ * offloads the driver accepted are set on the TAP (activate), and a saved
+ * frame is checked against the accepted features again and delivered when
+ * the device thread starts. Counters are not state. 0 or -errno. */
+struct snap_writer;
+struct snap_reader;
+int virtio_net_save(struct virtio_net *n, struct snap_writer *w);
+int virtio_net_restore(struct virtio_net *n, struct snap_reader *r);
+
 /* The pieces below are shared with the unit tests. */
 
 #define NET_HDR_LEN ((unsigned int)sizeof(struct virtio_net_hdr_v1))

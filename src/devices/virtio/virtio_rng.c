@@ -143,6 +143,17 @@ static void rng_destroy(void *dev)
 	virtio_rng_destroy(dev);
 }
 
+/* Entropy has no state of its own: the transport's is all. */
+static int rng_save(void *dev, struct snap_writer *w)
+{
+	return virtio_mmio_save(&((struct virtio_rng *)dev)->dev, w);
+}
+
+static int rng_restore(void *dev, struct snap_reader *r)
+{
+	return virtio_mmio_restore(&((struct virtio_rng *)dev)->dev, r);
+}
+
 static const struct field rng_api_list[] = {
 	{ .json = "rate_limiter", .type = FIELD_NULL, .has = FIELD_NO_HAS },
 };
@@ -162,6 +173,8 @@ const struct device_kind virtio_rng_kind = {
 	.max = 1,
 	.create = rng_create,
 	.destroy = rng_destroy,
+	.save = rng_save,
+	.restore = rng_restore,
 	/* GET /vm/config writes {} (the rate limiter that cannot be is left out). */
 	.api = { .rank = 110, .keys = &rng_api_keys, .get = (const char *const[]){ NULL } },
 };

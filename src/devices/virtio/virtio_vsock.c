@@ -2,12 +2,14 @@
  * Firecracker's device.rs): the three queues, the configuration space and
  * the --vsock configuration. The guest's TX packets go to the Unix-socket
  * muxer (vsock_unix.h), which owns the connections (vsock_csm.h) and fills
- * the guest's RX buffers; the event queue only holds buffers for transport
- * resets we never send. All muxer state lives under d->lock and is touched
- * only on the device thread, or by the transport's reset on a vCPU thread. */
+ * the guest's RX buffers; the event queue holds buffers for transport
+ * resets, which a restored device sends (connections do not survive a
+ * snapshot). All muxer state lives under d->lock and is touched only on the
+ * device thread, or by the transport's reset on a vCPU thread. */
 #include "devices/virtio/virtio_vsock.h"
 
 #include "core/metrics.h"
+#include "core/snap.h"
 #include "devices/device_kind.h"
 #include "devices/virtio/vsock_csm.h"
 #include "devices/virtio/vsock_proto.h"
@@ -234,7 +236,7 @@ static void vsock_notify(struct virtio_dev *d, unsigned int q)
 {
 	struct virtio_vsock *v = d->priv;
 
-	/* The event queue only holds buffers for transport resets we never send. */
+	/* The event queue only holds buffers for transport resets (restores). */
 	if (q == TXQ)
 		METRIC_INC(vsock_metrics.tx_queue_event_count);
 	else if (q == RXQ)
@@ -311,6 +313,94 @@ void virtio_vsock_destroy(struct virtio_vsock *v)
 	free(v);
 }
 
+/* --- snapshots ------------------------------------------------------------- */
+
+#define VSOCK_STATE_VERSION 1
+
+struct vsock_state_rec {
+	uint32_t version;
+	uint32_t reserved;
+	uint64_t guest_cid;
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct vsock_state_rec) == 16, "fixed record size");
+
+int virtio_vsock_save(struct virtio_vsock *v, struct snap_writer *w)
+{
+	struct vsock_state_rec st = { .version = VSOCK_STATE_VERSION, .guest_cid = v->cfg.cid };
+	int err;
+
+	pthread_mutex_lock(&v->dev.lock);
+	/* A buffer waiting for a packet goes back to the ring. */
+	if (v->rx_stashed) {
+		virtio_queue_unpop(&v->dev, RXQ, 1);
+		v->rx_stashed = false;
+	}
+	pthread_mutex_unlock(&v->dev.lock);
+	err = virtio_mmio_save(&v->dev, w);
+	return err ? err : snap_put(w, "vsock", &st, sizeof(st));
+}
+
+/* Tells the driver its connections are gone (the one event virtio-vsock
+ * defines), in the first buffer of the event queue; none there: the guest finds out as its
+ * packets are answered with RST. d->lock held. */
+static void send_transport_reset(struct virtio_vsock *v)
+{
+	struct virtio_vsock_event ev = { .id = htole32(VIRTIO_VSOCK_EVENT_TRANSPORT_RESET) };
+	struct virtio_dev *d = &v->dev;
+	struct virtq *q = &d->vq[EVQ];
+	char why[160];
+	int r;
+
+	if (!(d->status & VIRTIO_CONFIG_S_DRIVER_OK) || d->failed || !q->ready)
+		return;
+	r = virtq_pop(q, &v->rx_elem, why, sizeof(why));
+	if (r < 0) {
+		virtio_fail(d, "queue %u: %s", EVQ, why);
+		return;
+	}
+	if (r == 0) {
+		pr_warn("virtio-vsock: no event buffer for the transport reset after the restore");
+		return;
+	}
+	if (v->rx_elem.in_len < sizeof(ev)) {
+		virtio_fail(d, "event buffer of %llu bytes cannot hold an event",
+			    (unsigned long long)v->rx_elem.in_len);
+		return;
+	}
+	iov_from_buf(&v->rx_elem.iov[v->rx_elem.out_num], v->rx_elem.in_num, 0, &ev, sizeof(ev));
+	virtq_push(q, v->rx_elem.head, sizeof(ev));
+	virtio_notify_queue(d, EVQ);
+}
+
+int virtio_vsock_restore(struct virtio_vsock *v, struct snap_reader *r)
+{
+	struct virtio_vsock_config *cfg = (struct virtio_vsock_config *)v->dev.config;
+	struct vsock_state_rec st;
+	int err = snap_get(r, "vsock", &st, sizeof(st));
+
+	if (err)
+		return err;
+	if (st.version != VSOCK_STATE_VERSION || st.reserved) {
+		pr_err("restore %s: vsock state version %u (reserved %u), this volt reads %d",
+		       r->scope, st.version, st.reserved, VSOCK_STATE_VERSION);
+		return -EINVAL;
+	}
+	if (st.guest_cid != v->cfg.cid) {
+		pr_err("restore %s: guest CID %llu, the device created has %u", r->scope,
+		       (unsigned long long)st.guest_cid, v->cfg.cid);
+		return -EINVAL;
+	}
+	err = virtio_mmio_restore(&v->dev, r);
+	if (err)
+		return err;
+	pthread_mutex_lock(&v->dev.lock);
+	cfg->guest_cid = htole64(v->cfg.cid);
+	send_transport_reset(v);
+	pthread_mutex_unlock(&v->dev.lock);
+	return 0;
+}
+
 /* --- the device kind ------------------------------------------------------- */
 
 static int vsock_create(void **dev, const void *cfg, const struct device_env *env)
@@ -325,6 +415,16 @@ static int vsock_create(void **dev, const void *cfg, const struct device_env *en
 static void vsock_destroy(void *dev)
 {
 	virtio_vsock_destroy(dev);
+}
+
+static int vsock_save(void *dev, struct snap_writer *w)
+{
+	return virtio_vsock_save(dev, w);
+}
+
+static int vsock_restore(void *dev, struct snap_reader *r)
+{
+	return virtio_vsock_restore(dev, r);
 }
 
 static int vsock_host_paths(const void *cfg, struct device_path *out, int max)
@@ -354,6 +454,8 @@ const struct device_kind virtio_vsock_kind = {
 	.create = vsock_create,
 	.destroy = vsock_destroy,
 	.host_paths = vsock_host_paths,
+	.save = vsock_save,
+	.restore = vsock_restore,
 	/* vsock_id is deprecated in Firecracker: accepted, and not in GET. */
 	.api = { .rank = 70,
 		 .id_key = "vsock_id",

@@ -32,4 +32,17 @@ int virtio_vsock_create(struct virtio_vsock **out, const struct vsock_config *c,
 			const struct virtio_env *env, uint64_t base, uint32_t irq);
 void virtio_vsock_destroy(struct virtio_vsock *v);
 
+/* Snapshots (the kind's save/restore; contract in virtio_mmio.h). Connections
+ * cannot survive one (their host ends are sockets of this process), as in
+ * Firecracker: save keeps the transport and the guest CID (record "vsock"),
+ * handing back a receive buffer it held. restore checks the CID against the
+ * device created (whose listening socket create() opened again), restores the
+ * transport and puts a VIRTIO_VSOCK_EVENT_TRANSPORT_RESET event in the first
+ * buffer of the event queue, with an interrupt: the guest drops its
+ * connections and reads its CID again. 0 or -errno. */
+struct snap_writer;
+struct snap_reader;
+int virtio_vsock_save(struct virtio_vsock *v, struct snap_writer *w);
+int virtio_vsock_restore(struct virtio_vsock *v, struct snap_reader *r);
+
 #endif
