@@ -100,9 +100,9 @@ static int serve(uint64_t addr)
 			die("UFFDIO_ZEROPAGE");
 		}
 	} else {
-		struct uffdio_copy c = {
-			.dst = page, .src = (uint64_t)(uintptr_t)(file + off), .len = page_size
-		};
+		struct uffdio_copy c = { .dst = page,
+					 .src = (uint64_t)(uintptr_t)(file + off),
+					 .len = page_size };
 
 		if (ioctl(uffd, UFFDIO_COPY, &c) && !settled(errno)) {
 			if (errno == EAGAIN)
@@ -145,9 +145,11 @@ static void handshake(int conn)
 		errno = EPROTO;
 		die("handshake");
 	}
-	json_array_foreach(arr, i, o) {
-		json_t *b = json_object_get(o, "base_host_virt_addr"), *s = json_object_get(o, "size"),
-		       *f = json_object_get(o, "offset"), *p = json_object_get(o, "page_size");
+	json_array_foreach(arr, i, o)
+	{
+		json_t *b = json_object_get(o, "base_host_virt_addr"),
+		       *s = json_object_get(o, "size"), *f = json_object_get(o, "offset"),
+		       *p = json_object_get(o, "page_size");
 
 		if (!json_is_integer(b) || !json_is_integer(s) || !json_is_integer(f) ||
 		    !json_is_integer(p)) {
@@ -206,7 +208,8 @@ int main(int argc, char **argv)
 	close(conn);
 	pidfd = (int)syscall(SYS_pidfd_open, peer, 0);
 	for (;;) {
-		struct pollfd p[2] = { { .fd = uffd, .events = POLLIN }, { .fd = pidfd, .events = POLLIN } };
+		struct pollfd p[2] = { { .fd = uffd, .events = POLLIN },
+				       { .fd = pidfd, .events = POLLIN } };
 		struct uffd_msg msg;
 		unsigned int i, keep;
 		ssize_t n;

@@ -137,8 +137,7 @@ static int uffd_open(void)
 /* Firecracker's handshake (vmm/src/persist.rs, send_uffd_handshake): one
  * message on a fresh connection, the serde_json of Vec<GuestRegionUffdMapping>
  * as the data and the userfaultfd as SCM_RIGHTS; then the connection is closed. */
-static int uffd_handshake(const struct guest_mem *m, const char *path, char *why,
-			  size_t why_size)
+static int uffd_handshake(const struct guest_mem *m, const char *path, char *why, size_t why_size)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char json[512], cbuf[CMSG_SPACE(sizeof(int))];
@@ -155,20 +154,19 @@ static int uffd_handshake(const struct guest_mem *m, const char *path, char *why
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	json[n++] = '[';
 	for (i = 0; i < m->nregions; i++)
-		n += (size_t)snprintf(json + n, sizeof(json) - n,
-				      "%s{\"base_host_virt_addr\":%llu,\"size\":%llu,\"offset\":%llu,"
-				      "\"page_size\":%llu,\"page_size_kib\":%llu}",
-				      i ? "," : "",
-				      (unsigned long long)(uintptr_t)m->regions[i].hva,
-				      (unsigned long long)m->regions[i].size,
-				      (unsigned long long)(m->regions[i].hva - m->base),
-				      GUEST_MEM_PAGE_SIZE, GUEST_MEM_PAGE_SIZE);
+		n += (size_t)snprintf(
+			json + n, sizeof(json) - n,
+			"%s{\"base_host_virt_addr\":%llu,\"size\":%llu,\"offset\":%llu,"
+			"\"page_size\":%llu,\"page_size_kib\":%llu}",
+			i ? "," : "", (unsigned long long)(uintptr_t)m->regions[i].hva,
+			(unsigned long long)m->regions[i].size,
+			(unsigned long long)(m->regions[i].hva - m->base), GUEST_MEM_PAGE_SIZE,
+			GUEST_MEM_PAGE_SIZE);
 	n += (size_t)snprintf(json + n, sizeof(json) - n, "]");
 	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (s < 0) {
 		err = -errno;
-		snprintf(why, why_size, "page-fault handler socket '%s': %s", path,
-			 strerror(-err));
+		snprintf(why, why_size, "page-fault handler socket '%s': %s", path, strerror(-err));
 		return err;
 	}
 	if (connect(s, (struct sockaddr *)&sa, sizeof(sa))) {
@@ -195,8 +193,8 @@ static int uffd_handshake(const struct guest_mem *m, const char *path, char *why
 			continue;
 		if (r < 0) {
 			err = -errno;
-			snprintf(why, why_size, "page-fault handler socket '%s': sendmsg: %s",
-				 path, strerror(-err));
+			snprintf(why, why_size, "page-fault handler socket '%s': sendmsg: %s", path,
+				 strerror(-err));
 			goto out;
 		}
 		/* A stream socket takes a message this small whole. */
@@ -248,22 +246,23 @@ static int map_uffd(struct guest_mem *m, const char *path, char *why, size_t why
 	return uffd_handshake(m, path, why, why_size);
 }
 
-int guest_mem_map_from(struct guest_mem *m, uint64_t size, uint64_t hole_start,
-		       uint64_t hole_end, const struct guest_mem_source *src, char *why,
-		       size_t why_size)
+int guest_mem_map_from(struct guest_mem *m, uint64_t size, uint64_t hole_start, uint64_t hole_end,
+		       const struct guest_mem_source *src, char *why, size_t why_size)
 {
 	enum guest_mem_kind kind = src ? src->kind : GUEST_MEM_ANON;
 	int err;
 
 	err = layout(m, size, hole_start, hole_end);
 	if (err) {
-		snprintf(why, why_size, "guest RAM of %llu bytes does not fit around [%#llx, %#llx)",
+		snprintf(why, why_size,
+			 "guest RAM of %llu bytes does not fit around [%#llx, %#llx)",
 			 (unsigned long long)size, (unsigned long long)hole_start,
 			 (unsigned long long)hole_end);
 		return err;
 	}
 	if (kind != GUEST_MEM_ANON && (!src->path || !*src->path)) {
-		snprintf(why, why_size, "no %s path", kind == GUEST_MEM_FILE ? "memory file" : "socket");
+		snprintf(why, why_size, "no %s path",
+			 kind == GUEST_MEM_FILE ? "memory file" : "socket");
 		return -EINVAL;
 	}
 	m->kind = kind;
@@ -381,7 +380,7 @@ void guest_mem_mark_dirty(const struct guest_mem *m, uint64_t gpa, uint64_t len)
 			continue;
 		start = gpa > r->gpa ? gpa - r->gpa : 0;
 		end = gpa + len < gpa || gpa + len - r->gpa > r->size ? r->size
-								       : gpa + len - r->gpa;
+								      : gpa + len - r->gpa;
 		if (start >= end)
 			continue;
 		first = (uint64_t)(r->hva - m->base + start) >> PAGE_SHIFT;
@@ -414,7 +413,8 @@ int guest_mem_dirty_collect(struct guest_mem *m, int vm_fd, uint64_t *bitmap)
 		const struct guest_mem_region *r = &m->regions[i];
 		uint64_t pages = r->size >> PAGE_SHIFT, first, p;
 		struct kvm_dirty_log log = { .slot = (uint32_t)i };
-		uint64_t *slot = calloc((pages + 63) / 64 ? (pages + 63) / 64 : 1, sizeof(uint64_t));
+		uint64_t *slot =
+			calloc((pages + 63) / 64 ? (pages + 63) / 64 : 1, sizeof(uint64_t));
 
 		if (!slot)
 			return -ENOMEM;

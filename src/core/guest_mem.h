@@ -61,9 +61,8 @@ int guest_mem_map(struct guest_mem *m, uint64_t size, uint64_t hole_start, uint6
  * whole mapping for missing-page faults and sends Firecracker's handshake (a
  * JSON array of the regions' mappings, the userfaultfd in SCM_RIGHTS) to the
  * Unix stream socket at src->path. 0 or -errno with why naming the path. */
-int guest_mem_map_from(struct guest_mem *m, uint64_t size, uint64_t hole_start,
-		       uint64_t hole_end, const struct guest_mem_source *src, char *why,
-		       size_t why_size);
+int guest_mem_map_from(struct guest_mem *m, uint64_t size, uint64_t hole_start, uint64_t hole_end,
+		       const struct guest_mem_source *src, char *why, size_t why_size);
 /* Unmaps, closes the userfaultfd, frees the dirty bitmap; *m is zeroed. */
 void guest_mem_free(struct guest_mem *m);
 /* Host address of [gpa, gpa + len), or NULL unless all of it is RAM. */

@@ -76,9 +76,9 @@ static bool page_zero(const uint8_t *p)
 /* How to learn, without reading them, which pages of anonymous memory were
  * never touched (and so are zero). */
 enum residency {
-	RES_NONE,     /* read every page */
-	RES_MINCORE,  /* no swap on the host: not resident = never touched */
-	RES_PAGEMAP,  /* neither present nor swapped = never touched */
+	RES_NONE,    /* read every page */
+	RES_MINCORE, /* no swap on the host: not resident = never touched */
+	RES_PAGEMAP, /* neither present nor swapped = never touched */
 };
 
 /* mincore() calls a swapped-out page not resident, though it holds data: it

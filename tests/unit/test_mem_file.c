@@ -106,8 +106,8 @@ Test(mem_file, full_write_is_sparse_and_equal)
 	fill(&m, 3, 1);
 	fill(&m, 10, 2);
 	fill(&m, 11, 3);
-	fill(&m, 600, 4); /* region 1 */
-	memset(m.base + 20 * PG, 0, PG); /* touched, but zero: a hole */
+	fill(&m, 600, 4);			       /* region 1 */
+	memset(m.base + 20 * PG, 0, PG);	       /* touched, but zero: a hole */
 	(void)*(volatile uint8_t *)(m.base + 30 * PG); /* read: the zero page */
 	cr_assert_eq(mem_file_write(&m, path, NULL, why, sizeof(why)), 0, "%s", why);
 	cr_assert_eq(stat(path, &st), 0);
@@ -149,8 +149,8 @@ Test(mem_file, file_map_round_trip_and_copy_on_write)
 	fill(&m, 0, 5);
 	fill(&m, 700, 6);
 	cr_assert_eq(mem_file_write(&m, path, NULL, why, sizeof(why)), 0, "%s", why);
-	cr_assert_eq(guest_mem_map_from(&m2, RAM, HOLE_START, HOLE_END, &src, why, sizeof(why)),
-		     0, "%s", why);
+	cr_assert_eq(guest_mem_map_from(&m2, RAM, HOLE_START, HOLE_END, &src, why, sizeof(why)), 0,
+		     "%s", why);
 	cr_assert_eq(m2.kind, GUEST_MEM_FILE);
 	cr_assert_eq(m2.nregions, 2);
 	cr_assert_eq(memcmp(m2.base, m.base, RAM), 0);
@@ -168,8 +168,8 @@ Test(mem_file, file_map_round_trip_and_copy_on_write)
 	}
 	cr_assert_eq(memcmp(b, orig, PG), 0);
 	/* A second mapping of the file sees the file, not the first one's writes. */
-	cr_assert_eq(guest_mem_map_from(&m3, RAM, HOLE_START, HOLE_END, &src, why, sizeof(why)),
-		     0, "%s", why);
+	cr_assert_eq(guest_mem_map_from(&m3, RAM, HOLE_START, HOLE_END, &src, why, sizeof(why)), 0,
+		     "%s", why);
 	cr_assert_eq(memcmp(m3.base, m.base, RAM), 0);
 	cr_assert_neq(memcmp(m3.base + 700 * PG, m2.base + 700 * PG, PG), 0);
 	cr_assert_eq(*(uint32_t *)(m2.base + 5 * PG), v);
@@ -207,8 +207,8 @@ Test(mem_file, layout_init_from)
 
 	cr_assert_eq(layout_guest_mem_init_from(&m2, 1ULL << 20, &src, why, sizeof(why)), -EINVAL);
 	cr_assert_neq(why[0], 0);
-	cr_assert_eq(layout_guest_mem_init_from(&m2, 128ULL << 20, &src, why, sizeof(why)), 0,
-		     "%s", why);
+	cr_assert_eq(layout_guest_mem_init_from(&m2, 128ULL << 20, &src, why, sizeof(why)), 0, "%s",
+		     why);
 	cr_assert_eq(m2.kind, GUEST_MEM_ANON);
 	cr_assert_eq(guest_mem_low_end(&m2), 128ULL << 20);
 	cr_assert_eq(layout_guest_mem_init_from(&m3, 128ULL << 20, NULL, why, sizeof(why)), 0);
@@ -221,7 +221,7 @@ Test(mem_file, diff_writes_the_selected_pages_zero_or_not)
 	int fd;
 
 	fill(&m, 5, 1);
-	fill(&m, 100, 2); /* not selected: a hole */
+	fill(&m, 100, 2);		     /* not selected: a hole */
 	bits[0] = (1ULL << 5) | (1ULL << 7); /* page 7 is zero, but dirty */
 	bits[600 / 64] |= 1ULL << (600 % 64);
 	fill(&m, 600, 3);
@@ -305,13 +305,13 @@ Test(mem_file, dirty_marks_and_collect)
 	cr_assert_eq(guest_mem_dirty_enable(&m), 0);
 	cr_assert(m.track_dirty);
 	cr_assert_eq(guest_mem_dirty_enable(&m), 0);
-	guest_mem_mark_dirty(&m, 3 * PG + 100, 10);	    /* page 3 */
-	guest_mem_mark_dirty(&m, 63 * PG + 1, 2 * PG);	    /* 63, 64, 65: across a word */
-	guest_mem_mark_dirty(&m, 100 * PG, 0);		    /* nothing */
-	guest_mem_mark_dirty(&m, HOLE_START - PG, 3 * PG);  /* the last low page; the rest is hole */
-	guest_mem_mark_dirty(&m, HOLE_END - PG, 2 * PG);    /* first page of region 1 */
-	guest_mem_mark_dirty(&m, HOLE_END + RAM, PG);	    /* beyond RAM */
-	guest_mem_mark_dirty(&m, UINT64_MAX - 10, 100);	    /* wraps */
+	guest_mem_mark_dirty(&m, 3 * PG + 100, 10);	   /* page 3 */
+	guest_mem_mark_dirty(&m, 63 * PG + 1, 2 * PG);	   /* 63, 64, 65: across a word */
+	guest_mem_mark_dirty(&m, 100 * PG, 0);		   /* nothing */
+	guest_mem_mark_dirty(&m, HOLE_START - PG, 3 * PG); /* the last low page; the rest is hole */
+	guest_mem_mark_dirty(&m, HOLE_END - PG, 2 * PG);   /* first page of region 1 */
+	guest_mem_mark_dirty(&m, HOLE_END + RAM, PG);	   /* beyond RAM */
+	guest_mem_mark_dirty(&m, UINT64_MAX - 10, 100);	   /* wraps */
 	cr_assert_eq(guest_write(&m, HOLE_END + 10 * PG - 1, x, 2), 0); /* region 1: 9, 10 */
 	cr_assert_eq(guest_write(&m, HOLE_START, x, 1), -EFAULT);
 	cr_assert_eq(guest_mem_dirty_collect(&m, -1, b), 0);
@@ -346,7 +346,9 @@ Test(mem_file, virtq_push_marks_the_chain_and_the_used_ring)
 	q.avail_gpa = 0x2000;
 	q.used_gpa = 0x3000;
 	cr_assert_eq(virtq_setup(&q, &m, 256, why, sizeof(why)), 0, "%s", why);
-	d[0] = (struct vring_desc){ .addr = 0x10000, .len = 16, .flags = VRING_DESC_F_NEXT, .next = 1 };
+	d[0] = (struct vring_desc){
+		.addr = 0x10000, .len = 16, .flags = VRING_DESC_F_NEXT, .next = 1
+	};
 	d[1] = (struct vring_desc){ .addr = 0x20000, .len = 2 * PG, .flags = VRING_DESC_F_WRITE };
 	a->ring[0] = 0;
 	a->idx = 1;
@@ -509,9 +511,10 @@ Test(mem_file, speed_128m_16m_touched)
 	cr_assert_eq(mem_file_write(&m2, path, NULL, why, sizeof(why)), 0, "%s", why);
 	t = now() - t;
 	cr_assert_eq(stat(path, &st), 0);
-	fprintf(stderr, "mem_file_write: 128 MiB RAM, %llu pages (16 MiB) touched: %.1f ms, %llu KiB on disk\n",
-		(unsigned long long)(ram / PG / 8), t * 1e3,
-		(unsigned long long)st.st_blocks / 2);
+	fprintf(stderr,
+		"mem_file_write: 128 MiB RAM, %llu pages (16 MiB) touched: %.1f ms, %llu KiB on "
+		"disk\n",
+		(unsigned long long)(ram / PG / 8), t * 1e3, (unsigned long long)st.st_blocks / 2);
 	cr_assert_lt(t, 5.0);
 }
 
