@@ -161,8 +161,8 @@ static int write_pages(const struct guest_mem *m, int fd, const uint64_t *pages)
 	 * from the memory file (page cache), and a page a handler has not
 	 * served yet is not resident but holds the snapshot's data. */
 	how = residency_method(m, &pagemap);
-	vec = malloc(CHUNK_PAGES);
-	pm = how == RES_PAGEMAP ? malloc(CHUNK_PAGES * 8) : NULL;
+	vec = calloc(CHUNK_PAGES, 1);
+	pm = how == RES_PAGEMAP ? calloc(CHUNK_PAGES, 8) : NULL;
 	if (!vec || (how == RES_PAGEMAP && !pm)) {
 		err = -ENOMEM;
 		goto out;
