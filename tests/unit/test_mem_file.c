@@ -5,6 +5,8 @@
 #include <criterion/criterion.h>
 
 #include <dirent.h>
+#include <linux/kvm.h>
+#include <sys/ioctl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -360,6 +362,84 @@ Test(mem_file, virtq_push_marks_the_chain_and_the_used_ring)
 	cr_assert(bit(b, 0x3));
 	cr_assert_not(bit(b, 0x10), "the readable segment is not written");
 	cr_assert_eq(count(b, pages), 3);
+	free(b);
+}
+
+static void flat_seg(struct kvm_segment *sg, uint16_t sel, uint8_t type)
+{
+	*sg = (struct kvm_segment){ .base = 0,
+				    .limit = 0xffffffff,
+				    .selector = sel,
+				    .type = type,
+				    .present = 1,
+				    .db = 1,
+				    .s = 1,
+				    .g = 1 };
+}
+
+/* The guest's own writes come from KVM's dirty log, slot by slot, each at its
+ * offset in the mapping: a 32-bit flat guest writes a page of each region. */
+Test(mem_file, kvm_dirty_log_of_both_slots)
+{
+	/* mov dword [0x3000], 1; mov dword [HOLE_END + 0x1000], 2; hlt */
+	static const uint8_t code[] = { 0xc7, 0x05, 0x00, 0x30, 0x00, 0x00, 0x01,
+					0x00, 0x00, 0x00, 0xc7, 0x05, 0x00, 0x10,
+					0x00, 0x01, 0x02, 0x00, 0x00, 0x00, 0xf4 };
+	size_t pages = guest_mem_pages(&m);
+	uint64_t *b = calloc((pages + 63) / 64, 8);
+	struct kvm_regs regs = { .rip = 0x1000, .rflags = 2 };
+	struct kvm_sregs sregs;
+	struct kvm_run *run;
+	int kvm, vm, vcpu, i, size;
+
+	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm < 0)
+		cr_skip_test("no /dev/kvm");
+	cr_assert_eq(HOLE_END + 0x1000, 0x1001000ULL);
+	vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	cr_assert_geq(vm, 0);
+	cr_assert_eq(ioctl(vm, KVM_SET_TSS_ADDR, 0xfffbd000UL), 0);
+	cr_assert_eq(guest_mem_dirty_enable(&m), 0);
+	for (i = 0; i < m.nregions; i++) {
+		struct kvm_userspace_memory_region r = {
+			.slot = (uint32_t)i,
+			.flags = KVM_MEM_LOG_DIRTY_PAGES,
+			.guest_phys_addr = m.regions[i].gpa,
+			.memory_size = m.regions[i].size,
+			.userspace_addr = (uint64_t)(uintptr_t)m.regions[i].hva,
+		};
+
+		cr_assert_eq(ioctl(vm, KVM_SET_USER_MEMORY_REGION, &r), 0, "%s", strerror(errno));
+	}
+	cr_assert_eq(guest_write(&m, 0x1000, code, sizeof(code)), 0); /* VMM: page 1 */
+	vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
+	cr_assert_geq(vcpu, 0);
+	size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+	run = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
+	cr_assert_neq(run, MAP_FAILED);
+	cr_assert_eq(ioctl(vcpu, KVM_GET_SREGS, &sregs), 0);
+	flat_seg(&sregs.cs, 8, 11);
+	flat_seg(&sregs.ds, 16, 3);
+	sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
+	sregs.cr0 = 0x11; /* PE, ET */
+	cr_assert_eq(ioctl(vcpu, KVM_SET_SREGS, &sregs), 0);
+	cr_assert_eq(ioctl(vcpu, KVM_SET_REGS, &regs), 0);
+	cr_assert_eq(ioctl(vcpu, KVM_RUN, 0), 0, "%s", strerror(errno));
+	cr_assert_eq(run->exit_reason, KVM_EXIT_HLT, "exit %u", run->exit_reason);
+	cr_assert_eq(*(uint32_t *)(m.base + 0x3000), 1);
+	cr_assert_eq(*(uint32_t *)(m.base + HOLE_START + 0x1000), 2);
+	cr_assert_eq(guest_mem_dirty_collect(&m, vm, b), 0);
+	cr_assert(bit(b, 1), "the VMM's write");
+	cr_assert(bit(b, 3), "the guest's write in slot 0");
+	cr_assert(bit(b, HOLE_START / PG + 1), "the guest's write in slot 1");
+	cr_assert_eq(count(b, pages), 3, "%d pages", count(b, pages));
+	/* KVM's log was cleared by the collect. */
+	cr_assert_eq(guest_mem_dirty_collect(&m, vm, b), 0);
+	cr_assert_eq(count(b, pages), 0);
+	munmap(run, (size_t)size);
+	close(vcpu);
+	close(vm);
+	close(kvm);
 	free(b);
 }
 
