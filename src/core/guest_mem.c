@@ -1,41 +1,300 @@
 #include "core/guest_mem.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <linux/userfaultfd.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
 
-int guest_mem_map(struct guest_mem *m, uint64_t size, uint64_t hole_start, uint64_t hole_end)
+#define PAGE_SHIFT 12
+
+/* Fills in everything but the mapping itself; checks the geometry. */
+static int layout(struct guest_mem *m, uint64_t size, uint64_t hole_start, uint64_t hole_end)
 {
 	uint64_t low = size < hole_start ? size : hole_start;
-	void *p;
 
 	memset(m, 0, sizeof(*m));
+	m->uffd = -1;
 	if (!size || (size & 0xfff) || (hole_start & 0xfff) || hole_end < hole_start ||
 	    size - low > UINT64_MAX - hole_end)
 		return -EINVAL;
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-		 -1, 0);
-	if (p == MAP_FAILED)
-		return -errno;
-	/* Guest RAM never belongs in a core dump of the VMM. */
-	madvise(p, size, MADV_DONTDUMP);
-	m->base = p;
 	m->size = size;
-	m->regions[0] = (struct guest_mem_region){ .gpa = 0, .size = low, .hva = m->base };
+	m->regions[0] = (struct guest_mem_region){ .gpa = 0, .size = low };
 	m->nregions = 1;
 	if (size > low) {
-		m->regions[1] = (struct guest_mem_region){ .gpa = hole_end,
-							   .size = size - low,
-							   .hva = m->base + low };
+		m->regions[1] = (struct guest_mem_region){ .gpa = hole_end, .size = size - low };
 		m->nregions = 2;
 	}
 	return 0;
+}
+
+static void set_base(struct guest_mem *m, void *p)
+{
+	m->base = p;
+	m->regions[0].hva = m->base;
+	if (m->nregions > 1)
+		m->regions[1].hva = m->base + m->regions[0].size;
+	/* Guest RAM never belongs in a core dump of the VMM. */
+	madvise(p, m->size, MADV_DONTDUMP);
+}
+
+static int map_anon(struct guest_mem *m)
+{
+	void *p = mmap(NULL, m->size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (p == MAP_FAILED)
+		return -errno;
+	set_base(m, p);
+	return 0;
+}
+
+int guest_mem_map(struct guest_mem *m, uint64_t size, uint64_t hole_start, uint64_t hole_end)
+{
+	int err = layout(m, size, hole_start, hole_end);
+
+	if (!err)
+		err = map_anon(m);
+	if (err)
+		memset(m, 0, sizeof(*m));
+	return err;
+}
+
+static int map_file(struct guest_mem *m, const char *path, char *why, size_t why_size)
+{
+	struct stat st;
+	void *p;
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		err = -errno;
+		snprintf(why, why_size, "memory file '%s': %s", path, strerror(-err));
+		return err;
+	}
+	if (fstat(fd, &st)) {
+		err = -errno;
+		snprintf(why, why_size, "memory file '%s': %s", path, strerror(-err));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err = -EINVAL;
+		snprintf(why, why_size, "memory file '%s': not a regular file", path);
+		goto out;
+	}
+	if ((uint64_t)st.st_size != m->size) {
+		err = -EINVAL;
+		snprintf(why, why_size,
+			 "memory file '%s' holds %llu bytes, but guest RAM is %llu bytes", path,
+			 (unsigned long long)st.st_size, (unsigned long long)m->size);
+		goto out;
+	}
+	/* Private: the guest's writes are copy-on-write, the file stays as it
+	 * is (several VMs may restore it at once); pages are read on first use. */
+	p = mmap(NULL, m->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
+	if (p == MAP_FAILED) {
+		err = -errno;
+		snprintf(why, why_size, "memory file '%s': mmap: %s", path, strerror(-err));
+		goto out;
+	}
+	set_base(m, p);
+	err = 0;
+out:
+	close(fd);
+	return err;
+}
+
+static int uffd_open(void)
+{
+	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+
+#ifdef USERFAULTFD_IOC_NEW
+	/* Where the syscall is kept from unprivileged users, access to
+	 * /dev/userfaultfd may be granted instead. */
+	if (fd < 0 && errno == EPERM) {
+		int dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+
+		if (dev >= 0) {
+			fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK);
+			close(dev);
+		} else {
+			errno = EPERM;
+		}
+	}
+#endif
+	return fd < 0 ? -errno : fd;
+}
+
+/* Firecracker's handshake (vmm/src/persist.rs, send_uffd_handshake): one
+ * message on a fresh connection, the serde_json of Vec<GuestRegionUffdMapping>
+ * as the data and the userfaultfd as SCM_RIGHTS; then the connection is closed. */
+static int uffd_handshake(const struct guest_mem *m, const char *path, char *why, size_t why_size)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char json[512], cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov;
+	struct msghdr msg = { 0 };
+	struct cmsghdr *c;
+	size_t n = 0;
+	int s, i, err;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(why, why_size, "page-fault handler socket '%s': path too long", path);
+		return -ENAMETOOLONG;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	json[n++] = '[';
+	for (i = 0; i < m->nregions; i++)
+		n += (size_t)snprintf(
+			json + n, sizeof(json) - n,
+			"%s{\"base_host_virt_addr\":%llu,\"size\":%llu,\"offset\":%llu,"
+			"\"page_size\":%llu,\"page_size_kib\":%llu}",
+			i ? "," : "", (unsigned long long)(uintptr_t)m->regions[i].hva,
+			(unsigned long long)m->regions[i].size,
+			(unsigned long long)(m->regions[i].hva - m->base), GUEST_MEM_PAGE_SIZE,
+			GUEST_MEM_PAGE_SIZE);
+	n += (size_t)snprintf(json + n, sizeof(json) - n, "]");
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0) {
+		err = -errno;
+		snprintf(why, why_size, "page-fault handler socket '%s': %s", path, strerror(-err));
+		return err;
+	}
+	if (connect(s, (struct sockaddr *)&sa, sizeof(sa))) {
+		err = -errno;
+		snprintf(why, why_size, "cannot connect to the page-fault handler at '%s': %s",
+			 path, strerror(-err));
+		goto out;
+	}
+	iov = (struct iovec){ .iov_base = json, .iov_len = n };
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cbuf;
+	msg.msg_controllen = sizeof(cbuf);
+	memset(cbuf, 0, sizeof(cbuf));
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &m->uffd, sizeof(int));
+	for (;;) {
+		ssize_t r = sendmsg(s, &msg, MSG_NOSIGNAL);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			err = -errno;
+			snprintf(why, why_size, "page-fault handler socket '%s': sendmsg: %s", path,
+				 strerror(-err));
+			goto out;
+		}
+		/* A stream socket takes a message this small whole. */
+		err = (size_t)r == n ? 0 : -EIO;
+		if (err)
+			snprintf(why, why_size, "page-fault handler socket '%s': short send", path);
+		break;
+	}
+out:
+	close(s);
+	return err;
+}
+
+static int map_uffd(struct guest_mem *m, const char *path, char *why, size_t why_size)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_EVENT_REMOVE };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	int err;
+
+	err = map_anon(m);
+	if (err) {
+		snprintf(why, why_size, "guest RAM for '%s': mmap: %s", path, strerror(-err));
+		return err;
+	}
+	m->uffd = uffd_open();
+	if (m->uffd < 0) {
+		err = m->uffd;
+		m->uffd = -1;
+		snprintf(why, why_size, "userfaultfd for '%s': %s%s", path, strerror(-err),
+			 err == -EPERM ? " (vm.unprivileged_userfaultfd is 0)" : "");
+		return err;
+	}
+	/* EVENT_REMOVE as Firecracker asks: the balloon's MADV_DONTNEED tells
+	 * the handler those pages are zero from now on. */
+	if (ioctl(m->uffd, UFFDIO_API, &api)) {
+		err = -errno;
+		snprintf(why, why_size, "userfaultfd for '%s': UFFDIO_API: %s", path,
+			 strerror(-err));
+		return err;
+	}
+	reg.range.start = (uint64_t)(uintptr_t)m->base;
+	reg.range.len = m->size;
+	if (ioctl(m->uffd, UFFDIO_REGISTER, &reg)) {
+		err = -errno;
+		snprintf(why, why_size, "userfaultfd for '%s': UFFDIO_REGISTER: %s", path,
+			 strerror(-err));
+		return err;
+	}
+	return uffd_handshake(m, path, why, why_size);
+}
+
+int guest_mem_map_from(struct guest_mem *m, uint64_t size, uint64_t hole_start, uint64_t hole_end,
+		       const struct guest_mem_source *src, char *why, size_t why_size)
+{
+	enum guest_mem_kind kind = src ? src->kind : GUEST_MEM_ANON;
+	int err;
+
+	err = layout(m, size, hole_start, hole_end);
+	if (err) {
+		snprintf(why, why_size,
+			 "guest RAM of %llu bytes does not fit around [%#llx, %#llx)",
+			 (unsigned long long)size, (unsigned long long)hole_start,
+			 (unsigned long long)hole_end);
+		return err;
+	}
+	if (kind != GUEST_MEM_ANON && (!src->path || !*src->path)) {
+		snprintf(why, why_size, "no %s path",
+			 kind == GUEST_MEM_FILE ? "memory file" : "socket");
+		return -EINVAL;
+	}
+	m->kind = kind;
+	switch (kind) {
+	case GUEST_MEM_ANON:
+		err = map_anon(m);
+		if (err)
+			snprintf(why, why_size, "guest RAM: mmap: %s", strerror(-err));
+		break;
+	case GUEST_MEM_FILE:
+		err = map_file(m, src->path, why, why_size);
+		break;
+	case GUEST_MEM_UFFD:
+		err = map_uffd(m, src->path, why, why_size);
+		break;
+	default:
+		snprintf(why, why_size, "unknown guest memory backing %d", (int)kind);
+		err = -EINVAL;
+	}
+	if (err)
+		guest_mem_free(m);
+	return err;
 }
 
 void guest_mem_free(struct guest_mem *m)
 {
 	if (m->base)
 		munmap(m->base, m->size);
+	/* Only a UFFD mapping owns a descriptor: a zeroed struct has uffd 0. */
+	if (m->kind == GUEST_MEM_UFFD && m->uffd >= 0)
+		close(m->uffd);
+	free(m->dirty);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -71,6 +330,7 @@ int guest_write(const struct guest_mem *m, uint64_t gpa, const void *src, uint64
 	if (!p)
 		return -EFAULT;
 	memcpy(p, src, len);
+	guest_mem_mark_dirty(m, gpa, len);
 	return 0;
 }
 
@@ -81,5 +341,104 @@ int guest_read(const struct guest_mem *m, uint64_t gpa, void *dst, uint64_t len)
 	if (!p)
 		return -EFAULT;
 	memcpy(dst, p, len);
+	return 0;
+}
+
+size_t guest_mem_pages(const struct guest_mem *m)
+{
+	return (size_t)(m->size >> PAGE_SHIFT);
+}
+
+static size_t bitmap_words(const struct guest_mem *m)
+{
+	return (guest_mem_pages(m) + 63) / 64;
+}
+
+int guest_mem_dirty_enable(struct guest_mem *m)
+{
+	if (m->track_dirty)
+		return 0;
+	m->dirty = calloc(bitmap_words(m) ? bitmap_words(m) : 1, sizeof(uint64_t));
+	if (!m->dirty)
+		return -ENOMEM;
+	m->track_dirty = true;
+	return 0;
+}
+
+void guest_mem_mark_dirty(const struct guest_mem *m, uint64_t gpa, uint64_t len)
+{
+	int i;
+
+	if (!m->track_dirty || !len)
+		return;
+	for (i = 0; i < m->nregions; i++) {
+		const struct guest_mem_region *r = &m->regions[i];
+		uint64_t start, end, first, last, p;
+
+		/* The part of [gpa, gpa + len) in this region (no wrap-around). */
+		if (gpa >= r->gpa + r->size || (gpa + len > gpa && gpa + len <= r->gpa))
+			continue;
+		start = gpa > r->gpa ? gpa - r->gpa : 0;
+		end = gpa + len < gpa || gpa + len - r->gpa > r->size ? r->size
+								      : gpa + len - r->gpa;
+		if (start >= end)
+			continue;
+		first = (uint64_t)(r->hva - m->base + start) >> PAGE_SHIFT;
+		last = (uint64_t)(r->hva - m->base + end - 1) >> PAGE_SHIFT;
+		for (p = first; p <= last;) {
+			uint64_t bits;
+			unsigned int lo = (unsigned int)(p % 64), hi = 63;
+
+			if (last / 64 == p / 64)
+				hi = (unsigned int)(last % 64);
+			bits = (hi - lo == 63 ? ~0ULL : ((1ULL << (hi - lo + 1)) - 1)) << lo;
+			__atomic_fetch_or(&m->dirty[p / 64], bits, __ATOMIC_RELAXED);
+			p += hi - lo + 1;
+		}
+	}
+}
+
+int guest_mem_dirty_collect(struct guest_mem *m, int vm_fd, uint64_t *bitmap)
+{
+	size_t words = bitmap_words(m), w;
+	int i;
+
+	if (!m->track_dirty)
+		return -EINVAL;
+	for (w = 0; w < words; w++)
+		bitmap[w] = __atomic_exchange_n(&m->dirty[w], 0, __ATOMIC_ACQ_REL);
+	if (vm_fd < 0)
+		return 0;
+	for (i = 0; i < m->nregions; i++) {
+		const struct guest_mem_region *r = &m->regions[i];
+		uint64_t pages = r->size >> PAGE_SHIFT, first, p;
+		struct kvm_dirty_log log = { .slot = (uint32_t)i };
+		uint64_t *slot =
+			calloc((pages + 63) / 64 ? (pages + 63) / 64 : 1, sizeof(uint64_t));
+
+		if (!slot)
+			return -ENOMEM;
+		log.dirty_bitmap = slot;
+		if (ioctl(vm_fd, KVM_GET_DIRTY_LOG, &log)) {
+			int err = -errno;
+
+			free(slot);
+			return err;
+		}
+		/* The slot's bits land at its offset in the mapping, which is
+		 * page- but not necessarily word-aligned. */
+		first = (uint64_t)(r->hva - m->base) >> PAGE_SHIFT;
+		for (w = 0; w < (pages + 63) / 64; w++) {
+			uint64_t word = slot[w];
+
+			while (word) {
+				p = first + w * 64 + (uint64_t)__builtin_ctzll(word);
+				word &= word - 1;
+				if (p - first < pages)
+					bitmap[p / 64] |= 1ULL << (p % 64);
+			}
+		}
+		free(slot);
+	}
 	return 0;
 }

@@ -1,8 +1,21 @@
-/* Guest RAM: one anonymous MAP_NORESERVE mapping split around an MMIO hole
- * (the architecture names it: arch/x86/layout.h). RAM below the hole is
- * guest-physical [0, low); the rest continues at the hole's end. Every
- * access to guest memory goes through gpa_to_hva(), which checks that the
- * whole range lies inside one RAM region (no wrap-around). */
+/* Guest RAM: one MAP_NORESERVE mapping split around an MMIO hole (the
+ * architecture names it: arch/x86/layout.h). RAM below the hole is
+ * guest-physical [0, low); the rest continues at the hole's end. Region i is
+ * KVM memory slot i, and a byte's offset in the mapping is its offset in a
+ * snapshot's memory file (core/mem_file.h). Every access to guest memory goes
+ * through gpa_to_hva(), which checks that the whole range lies inside one RAM
+ * region (no wrap-around).
+ *
+ * The mapping is anonymous (a booted VM), a private copy-on-write view of a
+ * memory file (a restored VM: the file is never written, so many VMs can
+ * share one snapshot), or anonymous with its missing pages served by an
+ * external page-fault handler through a userfaultfd (Firecracker's Uffd
+ * backend and handshake).
+ *
+ * Dirty tracking for Diff snapshots: KVM logs the guest's own writes per
+ * slot; what the VMM writes (devices through the rings, guest_write) goes
+ * into the VMM's bitmap with guest_mem_mark_dirty(). Both are drained by
+ * guest_mem_dirty_collect(). */
 #ifndef VOLT_CORE_GUEST_MEM_H
 #define VOLT_CORE_GUEST_MEM_H
 
@@ -10,10 +23,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define GUEST_MEM_PAGE_SIZE 4096ULL
+
 struct guest_mem_region {
 	uint64_t gpa;
 	uint64_t size;
 	uint8_t *hva;
+};
+
+enum guest_mem_kind {
+	GUEST_MEM_ANON, /* zero-filled */
+	GUEST_MEM_FILE, /* MAP_PRIVATE of a memory file */
+	GUEST_MEM_UFFD, /* anonymous, missing pages served by a handler */
+};
+
+struct guest_mem_source {
+	enum guest_mem_kind kind;
+	const char *path; /* FILE: the memory file; UFFD: the handler's Unix socket */
 };
 
 struct guest_mem {
@@ -21,10 +47,23 @@ struct guest_mem {
 	uint64_t size; /* bytes of RAM */
 	struct guest_mem_region regions[2];
 	int nregions;
+	enum guest_mem_kind kind;
+	int uffd;	  /* GUEST_MEM_UFFD only: the userfaultfd (the handler has a copy) */
+	bool track_dirty; /* KVM slots carry KVM_MEM_LOG_DIRTY_PAGES */
+	uint64_t *dirty;  /* the VMM's writes: one bit per page, by offset in base */
 };
 
-/* Maps size bytes (a non-zero multiple of 4 KiB) around [hole_start, hole_end). */
+/* Maps size bytes (a non-zero multiple of 4 KiB) around [hole_start, hole_end),
+ * anonymous. */
 int guest_mem_map(struct guest_mem *m, uint64_t size, uint64_t hole_start, uint64_t hole_end);
+/* guest_mem_map() with the backing src names (NULL: anonymous). FILE: a
+ * regular file of exactly size bytes (-EINVAL otherwise). UFFD: registers the
+ * whole mapping for missing-page faults and sends Firecracker's handshake (a
+ * JSON array of the regions' mappings, the userfaultfd in SCM_RIGHTS) to the
+ * Unix stream socket at src->path. 0 or -errno with why naming the path. */
+int guest_mem_map_from(struct guest_mem *m, uint64_t size, uint64_t hole_start, uint64_t hole_end,
+		       const struct guest_mem_source *src, char *why, size_t why_size);
+/* Unmaps, closes the userfaultfd, frees the dirty bitmap; *m is zeroed. */
 void guest_mem_free(struct guest_mem *m);
 /* Host address of [gpa, gpa + len), or NULL unless all of it is RAM. */
 void *gpa_to_hva(const struct guest_mem *m, uint64_t gpa, uint64_t len);
@@ -32,8 +71,25 @@ void *gpa_to_hva(const struct guest_mem *m, uint64_t gpa, uint64_t len);
 uint64_t guest_mem_low_end(const struct guest_mem *m);
 /* One past the highest RAM address. */
 uint64_t guest_mem_end(const struct guest_mem *m);
-/* Copies into / out of guest memory; -EFAULT unless all of the range is RAM. */
+/* Copies into / out of guest memory; -EFAULT unless all of the range is RAM.
+ * guest_write() marks what it wrote dirty. */
 int guest_write(const struct guest_mem *m, uint64_t gpa, const void *src, uint64_t len);
 int guest_read(const struct guest_mem *m, uint64_t gpa, void *dst, uint64_t len);
+
+/* 4 KiB pages of RAM: the bits of a dirty bitmap (bit i: bytes [i * 4096,
+ * (i + 1) * 4096) of base, bit i % 64 of word i / 64). */
+size_t guest_mem_pages(const struct guest_mem *m);
+/* Starts tracking: allocates the VMM's bitmap and sets track_dirty, after
+ * which the caller creates the KVM slots with KVM_MEM_LOG_DIRTY_PAGES. Idempotent;
+ * 0 or -ENOMEM. */
+int guest_mem_dirty_enable(struct guest_mem *m);
+/* Records that the VMM wrote [gpa, gpa + len): the part of it that is RAM.
+ * Thread-safe (atomic OR); nothing when not tracking. */
+void guest_mem_mark_dirty(const struct guest_mem *m, uint64_t gpa, uint64_t len);
+/* Overwrites bitmap (guest_mem_pages() bits, rounded up to whole words) with
+ * the pages written since the last call: KVM_GET_DIRTY_LOG of every slot
+ * (which clears KVM's log) ORed with the VMM's bitmap (which is cleared).
+ * vm_fd < 0: the VMM's bitmap only. -EINVAL when not tracking, or -errno. */
+int guest_mem_dirty_collect(struct guest_mem *m, int vm_fd, uint64_t *bitmap);
 
 #endif

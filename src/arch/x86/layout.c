@@ -68,3 +68,16 @@ int layout_guest_mem_init(struct guest_mem *m, uint64_t mem_size)
 		return -EINVAL;
 	return guest_mem_map(m, mem_size, LAYOUT_MMIO_HOLE_START, LAYOUT_MMIO_HOLE_END);
 }
+
+int layout_guest_mem_init_from(struct guest_mem *m, uint64_t mem_size,
+			       const struct guest_mem_source *src, char *why, size_t why_size)
+{
+	if (mem_size < LAYOUT_MEM_MIN || mem_size > LAYOUT_MEM_MAX || (mem_size & 0xfff)) {
+		snprintf(why, why_size,
+			 "memory size %llu bytes outside %llu..%llu MiB (whole pages)",
+			 (unsigned long long)mem_size, LAYOUT_MEM_MIN >> 20, LAYOUT_MEM_MAX >> 20);
+		return -EINVAL;
+	}
+	return guest_mem_map_from(m, mem_size, LAYOUT_MMIO_HOLE_START, LAYOUT_MMIO_HOLE_END, src,
+				  why, why_size);
+}

@@ -13,6 +13,7 @@
 #ifndef VOLT_ARCH_X86_LAYOUT_H
 #define VOLT_ARCH_X86_LAYOUT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/guest_mem.h"
@@ -61,5 +62,9 @@ int layout_check(uint64_t mem_size, char *why, int why_size);
 /* Guest RAM of mem_size bytes (LAYOUT_MEM_MIN..LAYOUT_MEM_MAX, whole pages)
  * around the 32-bit MMIO hole; -EINVAL outside that, or -errno. */
 int layout_guest_mem_init(struct guest_mem *m, uint64_t mem_size);
+/* The same RAM backed as src says (guest_mem_map_from(): a snapshot's memory
+ * file or a page-fault handler); 0 or -errno with a reason in why. */
+int layout_guest_mem_init_from(struct guest_mem *m, uint64_t mem_size,
+			       const struct guest_mem_source *src, char *why, size_t why_size);
 
 #endif

@@ -181,6 +181,7 @@ uint64_t balloon_release_pfns(const struct guest_mem *m, const struct iovec *iov
 			skipped++;
 			continue;
 		}
+		guest_mem_mark_dirty(m, gpa, PAGE_SIZE); /* zero from now on (snapshots) */
 		/* Neighbouring pages go back in one call: a syscall per page is slow. */
 		if (run && hva == run + run_len) {
 			run_len += PAGE_SIZE;

@@ -178,10 +178,56 @@ int virtq_pop(struct virtq *q, struct virtq_elem *e, char *why, size_t why_size)
 	return 1;
 }
 
+/* Dirty tracking (snapshots): marks the writable segments of the chain at
+ * head, walked again from the descriptor table as virtq_pop() did. A chain the
+ * driver changed meanwhile only misleads the tracking of its own memory; the
+ * walk is bounded like virtq_pop()'s and marks nothing outside RAM. */
+static void mark_chain(const struct virtq *q, uint16_t head)
+{
+	const struct guest_mem *m = q->mem;
+	unsigned int steps = 0;
+	uint16_t i = head;
+
+	if (head >= q->size)
+		return;
+	for (;;) {
+		struct vring_desc d = q->desc[i];
+
+		if (++steps > q->size)
+			return;
+		if (d.flags & VRING_DESC_F_INDIRECT) {
+			const uint8_t *table = gpa_to_hva(m, d.addr, d.len);
+			uint32_t n = d.len / 16, j = 0, k;
+
+			for (k = 0; table && n <= VIRTQ_MAX_SEGS && k < n; k++) {
+				struct vring_desc t;
+
+				memcpy(&t, table + (size_t)j * sizeof(t), sizeof(t));
+				if (t.flags & VRING_DESC_F_WRITE)
+					guest_mem_mark_dirty(m, t.addr, t.len);
+				if (!(t.flags & VRING_DESC_F_NEXT) || t.next >= n)
+					break;
+				j = t.next;
+			}
+			return;
+		}
+		if (d.flags & VRING_DESC_F_WRITE)
+			guest_mem_mark_dirty(m, d.addr, d.len);
+		if (!(d.flags & VRING_DESC_F_NEXT) || d.next >= q->size)
+			return;
+		i = d.next;
+	}
+}
+
 void virtq_push_many(struct virtq *q, const struct vring_used_elem *u, unsigned int n)
 {
 	unsigned int i;
 
+	if (q->mem && q->mem->track_dirty) {
+		for (i = 0; i < n; i++)
+			mark_chain(q, (uint16_t)u[i].id);
+		guest_mem_mark_dirty(q->mem, q->used_gpa, 6 + 8ULL * q->size);
+	}
 	for (i = 0; i < n; i++)
 		q->used->ring[(uint16_t)(q->used_idx + i) % q->size] = u[i];
 	q->used_idx = (uint16_t)(q->used_idx + n);
@@ -213,6 +259,8 @@ bool virtq_should_notify(struct virtq *q)
 
 bool virtq_enable_notify(struct virtq *q)
 {
+	if (q->mem)
+		guest_mem_mark_dirty(q->mem, q->used_gpa, 6 + 8ULL * q->size);
 	if (q->event_idx)
 		/* avail_event sits after the used ring. */
 		store_release16((uint16_t *)&q->used->ring[q->size], q->last_avail);
@@ -224,8 +272,11 @@ bool virtq_enable_notify(struct virtq *q)
 
 void virtq_disable_notify(struct virtq *q)
 {
-	if (!q->event_idx)
+	if (!q->event_idx) {
+		if (q->mem)
+			guest_mem_mark_dirty(q->mem, q->used_gpa, 2);
 		store_release16(&q->used->flags, VRING_USED_F_NO_NOTIFY);
+	}
 }
 
 /* Copies between segments and a flat buffer, skip bytes into the segments. */

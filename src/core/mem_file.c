@@ -1,0 +1,272 @@
+#include "core/mem_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysinfo.h>
+#include <unistd.h>
+
+#define PAGE	    GUEST_MEM_PAGE_SIZE
+#define CHUNK_PAGES 4096ULL /* pages per residency query: 16 MiB of RAM */
+#define MAX_WRITE   (1ULL << 30)
+
+/* Consecutive pages to write, gathered into one pwrite(). */
+struct run {
+	int fd;
+	const uint8_t *base;
+	uint64_t start, len; /* bytes, offsets in base and in the file */
+};
+
+static int flush(struct run *r)
+{
+	while (r->len) {
+		size_t n = r->len < MAX_WRITE ? (size_t)r->len : (size_t)MAX_WRITE;
+		ssize_t done = pwrite(r->fd, r->base + r->start, n, (off_t)r->start);
+
+		if (done < 0 && errno == EINTR)
+			continue;
+		if (done < 0)
+			return -errno;
+		if (done == 0)
+			return -EIO;
+		r->start += (uint64_t)done;
+		r->len -= (uint64_t)done;
+	}
+	return 0;
+}
+
+static int add(struct run *r, uint64_t page)
+{
+	uint64_t off = page * PAGE;
+	int err;
+
+	if (r->len && r->start + r->len == off) {
+		r->len += PAGE;
+		return 0;
+	}
+	err = flush(r);
+	r->start = off;
+	r->len = PAGE;
+	return err;
+}
+
+static bool page_zero(const uint8_t *p)
+{
+	const uint64_t *w = (const uint64_t *)(const void *)p;
+	size_t i, j;
+
+	/* Eight words at a time: a page with data usually says so early. */
+	for (i = 0; i < PAGE / 8; i += 8) {
+		uint64_t acc = 0;
+
+		for (j = 0; j < 8; j++)
+			acc |= w[i + j];
+		if (acc)
+			return false;
+	}
+	return true;
+}
+
+/* How to learn, without reading them, which pages of anonymous memory were
+ * never touched (and so are zero). */
+enum residency {
+	RES_NONE,    /* read every page */
+	RES_MINCORE, /* no swap on the host: not resident = never touched */
+	RES_PAGEMAP, /* neither present nor swapped = never touched */
+};
+
+/* mincore() calls a swapped-out page not resident, though it holds data: it
+ * is trusted only when the host has no swap. Otherwise /proc/self/pagemap
+ * tells swapped from never touched; where it cannot be opened (a sandbox),
+ * every page is read. */
+static enum residency residency_method(const struct guest_mem *m, int *pagemap)
+{
+	struct sysinfo si;
+
+	*pagemap = -1;
+	if (m->kind != GUEST_MEM_ANON)
+		return RES_NONE;
+	if (!sysinfo(&si) && si.totalswap == 0)
+		return RES_MINCORE;
+	*pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	return *pagemap >= 0 ? RES_PAGEMAP : RES_NONE;
+}
+
+/* vec[i]: whether page first + i may hold data. */
+static int resident(const struct guest_mem *m, enum residency how, int pagemap, uint64_t first,
+		    uint64_t n, unsigned char *vec, uint64_t *pm)
+{
+	uint64_t i;
+
+	if (how == RES_MINCORE) {
+		if (mincore(m->base + first * PAGE, n * PAGE, vec))
+			return -errno;
+		return 0;
+	}
+	if (how == RES_PAGEMAP) {
+		off_t off = (off_t)(((uintptr_t)m->base / PAGE + first) * 8);
+		size_t want = (size_t)n * 8, got = 0;
+
+		while (got < want) {
+			ssize_t r = pread(pagemap, (char *)pm + got, want - got, off + (off_t)got);
+
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				return r < 0 ? -errno : -EIO;
+			got += (size_t)r;
+		}
+		for (i = 0; i < n; i++)
+			vec[i] = (pm[i] >> 62) & 3; /* bit 63 present, bit 62 swapped */
+		return 0;
+	}
+	memset(vec, 1, (size_t)n);
+	return 0;
+}
+
+static bool selected(const uint64_t *pages, uint64_t p)
+{
+	return (pages[p / 64] >> (p % 64)) & 1;
+}
+
+static int write_pages(const struct guest_mem *m, int fd, const uint64_t *pages)
+{
+	uint64_t npages = guest_mem_pages(m), first, i;
+	struct run r = { .fd = fd, .base = m->base };
+	unsigned char *vec = NULL;
+	uint64_t *pm = NULL;
+	enum residency how;
+	int pagemap, err = 0;
+
+	if (pages) {
+		/* A Diff: every selected page, zero or not (mem_file.h). */
+		for (i = 0; i < npages && !err; i++) {
+			if (!pages[i / 64] && i % 64 == 0) {
+				i += 63;
+				continue;
+			}
+			if (selected(pages, i))
+				err = add(&r, i);
+		}
+		return err ? err : flush(&r);
+	}
+	/* FILE and UFFD memory is read page by page: mincore cannot tell a
+	 * page the guest wrote (an anonymous copy) from one merely read in
+	 * from the memory file (page cache), and a page a handler has not
+	 * served yet is not resident but holds the snapshot's data. */
+	how = residency_method(m, &pagemap);
+	vec = calloc(CHUNK_PAGES, 1);
+	pm = how == RES_PAGEMAP ? calloc(CHUNK_PAGES, 8) : NULL;
+	if (!vec || (how == RES_PAGEMAP && !pm)) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (first = 0; first < npages && !err; first += CHUNK_PAGES) {
+		uint64_t n = npages - first < CHUNK_PAGES ? npages - first : CHUNK_PAGES;
+
+		err = resident(m, how, pagemap, first, n, vec, pm);
+		for (i = 0; i < n && !err; i++) {
+			if (vec[i] && !page_zero(m->base + (first + i) * PAGE))
+				err = add(&r, first + i);
+		}
+	}
+	if (!err)
+		err = flush(&r);
+out:
+	if (pagemap >= 0)
+		close(pagemap);
+	free(pm);
+	free(vec);
+	return err;
+}
+
+static int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), err;
+
+	if (fd < 0)
+		return -errno;
+	err = fsync(fd) ? -errno : 0;
+	close(fd);
+	return err;
+}
+
+int mem_file_write(const struct guest_mem *m, const char *path, const uint64_t *pages, char *why,
+		   size_t why_size)
+{
+	char tmp[PATH_MAX], dir[PATH_MAX];
+	const char *what = "";
+	struct stat st;
+	char *slash;
+	int fd, err;
+
+	if (!m->base || !path || !*path) {
+		snprintf(why, why_size, "memory file '%s': no guest memory or no path",
+			 path ? path : "");
+		return -EINVAL;
+	}
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", path) >= (int)sizeof(tmp)) {
+		snprintf(why, why_size, "memory file '%s': path too long", path);
+		return -ENAMETOOLONG;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	err = stat(dir, &st) ? -errno : S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+	if (err) {
+		snprintf(why, why_size, "memory file '%s': directory '%s' %s", path, dir,
+			 err == -ENOENT ? "does not exist" : strerror(-err));
+		return err;
+	}
+	fd = mkostemp(tmp, O_CLOEXEC); /* 0600 */
+	if (fd < 0) {
+		err = -errno;
+		snprintf(why, why_size, "memory file '%s': cannot create a file in '%s': %s", path,
+			 dir, strerror(-err));
+		return err;
+	}
+	/* The file's size first: what is not written stays a hole. */
+	err = ftruncate(fd, (off_t)m->size) ? -errno : 0;
+	if (err)
+		what = "ftruncate: ";
+	if (!err) {
+		err = write_pages(m, fd, pages);
+		if (err)
+			what = "write: ";
+	}
+	if (!err && fsync(fd)) {
+		err = -errno;
+		what = "fsync: ";
+	}
+	if (close(fd) && !err) {
+		err = -errno;
+		what = "close: ";
+	}
+	if (!err && rename(tmp, path)) {
+		err = -errno;
+		what = "rename: ";
+	}
+	if (err) {
+		unlink(tmp);
+		snprintf(why, why_size, "memory file '%s': %s%s", path, what, strerror(-err));
+		return err;
+	}
+	/* The rename lasts only once the directory is on disk. The file is in
+	 * place by now, whole; a failure here is reported all the same. */
+	err = fsync_dir(dir);
+	if (err)
+		snprintf(why, why_size, "memory file '%s': fsync of '%s': %s", path, dir,
+			 strerror(-err));
+	return err;
+}
