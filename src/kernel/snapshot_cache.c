@@ -294,7 +294,7 @@ int snapshot_cache_write_info(const char *tmpdir, const char *key,
 	if (!text)
 		return -ENOMEM;
 	/* Atomic: it is what a VMM confined by seccomp may create (O_EXCL). */
-	err = write_file_atomic(path, text, strlen(text), 0644);
+	err = write_file_atomic(path, text, strlen(text), 0600);
 	free(text);
 	return err;
 }

@@ -270,7 +270,9 @@ int write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode
 	if (fd < 0)
 		return -errno;
 	err = write_all(fd, buf, len);
-	if (!err && fchmod(fd, mode))
+	/* mkstemp made it 0600: a confined VMM (seccomp) saves its state there
+	 * without fchmod. */
+	if (!err && mode != 0600 && fchmod(fd, mode))
 		err = -errno;
 	if (!err && fsync(fd))
 		err = -errno;

@@ -298,12 +298,21 @@ static void set_state(struct vcpu *v, enum vcpu_state state)
 	pthread_mutex_unlock(&v->lock);
 }
 
+static void handle_exit(struct vcpu *v);
+
 /* Waits outside KVM_RUN while a pause is requested. KVM_KVMCLOCK_CTRL marks
  * the guest's clock as stopped so its watchdogs do not report the gap as a
  * lockup (EINVAL when the guest does not use kvmclock: nothing to do). It
  * runs under the lock, so the pause is answered only once it is done. */
 static void park(struct vcpu *v)
 {
+	/* KVM finishes the access the last exit left half done (an IN's value
+	 * reaches its register, RIP moves on) and returns without running the
+	 * guest: the state a snapshot saves is then between two instructions. */
+	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	if (ioctl(v->fd, KVM_RUN, 0) == 0)
+		handle_exit(v);
+	__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 	pthread_mutex_lock(&v->lock);
 	v->state = VCPU_STATE_PAUSED;
 	pthread_cond_broadcast(&v->cond);
@@ -466,11 +475,6 @@ void vcpu_request(struct vcpu *v, enum vcpu_request r)
 int vcpu_fd(const struct vcpu *v)
 {
 	return v->fd;
-}
-
-struct kvm_run *vcpu_run_page(const struct vcpu *v)
-{
-	return v->run;
 }
 
 int vcpu_wait_paused(struct vcpu *v)

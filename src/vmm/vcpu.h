@@ -6,7 +6,8 @@
  * vcpu_request() returns at once and kicks the thread out of KVM_RUN, the
  * thread acts on the request before it enters KVM_RUN again, and
  * vcpu_wait_paused() is its answer to a pause. A paused vCPU waits outside
- * KVM_RUN and has told the guest's kvmclock so (its watchdogs then do not
+ * KVM_RUN, with its last exit's port or MMIO access completed (a snapshot
+ * saves it between instructions), and has told the guest's kvmclock so (its watchdogs then do not
  * take the gap for a lockup).
  * Exits: port I/O and MMIO go to the buses; on PVM hosts an int3 KVM cannot
  * emulate is reflected as #BP and fwait stepped over (core/host.h); halt,
@@ -73,8 +74,6 @@ void vcpu_join(struct vcpu *v);
 /* The vCPU's KVM fd, for saving and restoring its state (vmm/vcpu_state.h)
  * while it is paused or before it starts; the vCPU keeps owning it. */
 int vcpu_fd(const struct vcpu *v);
-/* Its kvm_run page (mapped by vcpu_create()), for the same purpose. */
-struct kvm_run *vcpu_run_page(const struct vcpu *v);
 /* Logs RIP, mode and MP state at debug level (why a VM was stuck). */
 void vcpu_log_state(const struct vcpu *v);
 /* Finishes and joins the thread, then frees everything; NULL is fine. */

@@ -1,6 +1,7 @@
 #include "vmm/vcpu_state.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <linux/kvm.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,20 +23,18 @@ static int has_cap(int kvm_fd, int cap)
 
 /* Lets KVM finish the access the last exit left to user space (see the
  * header), without running the guest. */
-static int complete_pending_io(int vcpu_fd, int kvm_fd, struct kvm_run *mapped)
+static int complete_pending_io(int vcpu_fd, int kvm_fd)
 {
-	int size = mapped ? 0 : ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-	struct kvm_run *run = mapped;
+	int size = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	struct kvm_run *run;
 	uint8_t was;
 	int ret, err = 0;
 
-	if (!run) {
-		if (size < (int)sizeof(*run))
-			return size < 0 ? -errno : -EINVAL;
-		run = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu_fd, 0);
-		if (run == MAP_FAILED)
-			return -errno;
-	}
+	if (size < (int)sizeof(*run))
+		return size < 0 ? -errno : -EINVAL;
+	run = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu_fd, 0);
+	if (run == MAP_FAILED)
+		return -errno;
 	was = __atomic_exchange_n(&run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 	ret = ioctl(vcpu_fd, KVM_RUN, 0);
 	if (ret == 0 || errno != EINTR) {
@@ -45,8 +44,7 @@ static int complete_pending_io(int vcpu_fd, int kvm_fd, struct kvm_run *mapped)
 	}
 	/* A kick pending for the vCPU thread stays pending. */
 	__atomic_store_n(&run->immediate_exit, was, __ATOMIC_SEQ_CST);
-	if (!mapped)
-		munmap(run, (size_t)size);
+	munmap(run, (size_t)size);
 	return err;
 }
 
@@ -238,9 +236,9 @@ static int restore_sregs(int vcpu_fd, int kvm_fd, struct snap_reader *r)
 	return restore_fixed(vcpu_fd, r, "sregs2", REQ(KVM_SET_SREGS2), sizeof(struct kvm_sregs2));
 }
 
-static int save_all(int vcpu_fd, int kvm_fd, struct snap_writer *w)
+static int save_all(int vcpu_fd, int kvm_fd, bool complete_io, struct snap_writer *w)
 {
-	int err = complete_pending_io(vcpu_fd, kvm_fd, run);
+	int err = complete_io ? complete_pending_io(vcpu_fd, kvm_fd) : 0;
 
 	if (!err)
 		err = save_cpuid(vcpu_fd, w);
@@ -273,13 +271,12 @@ static int save_all(int vcpu_fd, int kvm_fd, struct snap_writer *w)
 	return err;
 }
 
-int vcpu_state_save(int vcpu_fd, int kvm_fd, struct kvm_run *run, struct snap_writer *w,
-		    int index)
+int vcpu_state_save(int vcpu_fd, int kvm_fd, bool complete_io, struct snap_writer *w, int index)
 {
 	int err = snap_writer_scope(w, "vcpu%d", index);
 
 	if (!err)
-		err = save_all(vcpu_fd, kvm_fd, w);
+		err = save_all(vcpu_fd, kvm_fd, complete_io, w);
 	snap_writer_scope(w, NULL);
 	if (err)
 		pr_err("snapshot: vCPU %d: not saved: %s", index, strerror(-err));

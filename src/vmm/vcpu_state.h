@@ -22,16 +22,16 @@
 #ifndef VOLT_VMM_VCPU_STATE_H
 #define VOLT_VMM_VCPU_STATE_H
 
-#include <linux/kvm.h>
+#include <stdbool.h>
 
 #include "core/snap.h"
 
 #define VCPU_STATE_CPUID_MAX 256 /* entries a saved CPUID table may have */
 
-/* run: the vCPU's kvm_run page, or NULL to map it here (a confined thread
- * may not map it: the VMM passes the vCPU's own). */
-int vcpu_state_save(int vcpu_fd, int kvm_fd, struct kvm_run *run, struct snap_writer *w,
-		    int index);
+/* complete_io: enter KVM_RUN with immediate_exit first (above). The VMM's
+ * vCPU threads do that themselves when they park (vmm/vcpu.c), so that the
+ * thread that saves needs no KVM_RUN: it passes false. */
+int vcpu_state_save(int vcpu_fd, int kvm_fd, bool complete_io, struct snap_writer *w, int index);
 int vcpu_state_restore(int vcpu_fd, int kvm_fd, struct snap_reader *r, int index);
 
 #endif

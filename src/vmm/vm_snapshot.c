@@ -146,7 +146,7 @@ static int save_state(struct vm *vm, struct snap_writer *w, char *why, size_t wh
 	int i, err = save_config(vm, w);
 
 	for (i = 0; !err && i < vm->nvcpus; i++)
-		err = vcpu_state_save(vcpu_fd(vm->vcpus[i]), vm->kvm_fd, vcpu_run_page(vm->vcpus[i]), w, i);
+		err = vcpu_state_save(vcpu_fd(vm->vcpus[i]), vm->kvm_fd, false, w, i);
 	if (!err)
 		err = vm_state_save(vm->vm_fd, vm->nvcpus, w);
 	if (err) {

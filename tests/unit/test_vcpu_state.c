@@ -194,9 +194,9 @@ static uint8_t *save(struct rig *r, size_t *len)
 
 	snap_writer_init(&w);
 	cr_assert_eq(vm_state_save(r->vm_fd, r->ncpus, &w), 0);
-	cr_assert_eq(vcpu_state_save(vcpu_fd(r->v), r->kvm_fd, NULL, &w, 0), 0);
+	cr_assert_eq(vcpu_state_save(vcpu_fd(r->v), r->kvm_fd, true, &w, 0), 0);
 	if (r->ap)
-		cr_assert_eq(vcpu_state_save(vcpu_fd(r->ap), r->kvm_fd, NULL, &w, 1), 0);
+		cr_assert_eq(vcpu_state_save(vcpu_fd(r->ap), r->kvm_fd, true, &w, 1), 0);
 	cr_assert_eq(snap_finish(&w, &out, len), 0);
 	copy = malloc(*len);
 	memcpy(copy, out, *len);
