@@ -50,7 +50,11 @@ struct guest_mem {
 	enum guest_mem_kind kind;
 	int uffd;	  /* GUEST_MEM_UFFD only: the userfaultfd (the handler has a copy) */
 	bool track_dirty; /* KVM slots carry KVM_MEM_LOG_DIRTY_PAGES */
-	uint64_t *dirty;  /* the VMM's writes: one bit per page, by offset in base */
+	/* ANON with no swap on the host when mapped: a page mincore() calls not
+	 * resident was never touched and is zero (core/mem_file.c). Learnt
+	 * here, before any sandbox, not when a snapshot is taken. */
+	bool untouched_zero;
+	uint64_t *dirty; /* the VMM's writes: one bit per page, by offset in base */
 };
 
 /* Maps size bytes (a non-zero multiple of 4 KiB) around [hole_start, hole_end),

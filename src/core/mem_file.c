@@ -9,7 +9,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/sysinfo.h>
 #include <unistd.h>
 
 #define PAGE	    GUEST_MEM_PAGE_SIZE
@@ -73,61 +72,18 @@ static bool page_zero(const uint8_t *p)
 	return true;
 }
 
-/* How to learn, without reading them, which pages of anonymous memory were
- * never touched (and so are zero). */
-enum residency {
-	RES_NONE,    /* read every page */
-	RES_MINCORE, /* no swap on the host: not resident = never touched */
-	RES_PAGEMAP, /* neither present nor swapped = never touched */
-};
-
-/* mincore() calls a swapped-out page not resident, though it holds data: it
- * is trusted only when the host has no swap. Otherwise /proc/self/pagemap
- * tells swapped from never touched; where it cannot be opened (a sandbox),
- * every page is read. */
-static enum residency residency_method(const struct guest_mem *m, int *pagemap)
+/* mincore() on anonymous memory: a page never touched is not resident, and
+ * reads as zero. But a swapped-out page is not resident either, though it
+ * holds data: mincore is trusted only where the host had no swap when RAM
+ * was mapped (guest_mem.untouched_zero); otherwise every page is read. */
+static int resident(const struct guest_mem *m, bool use_mincore, uint64_t first, uint64_t n,
+		    unsigned char *vec)
 {
-	struct sysinfo si;
-
-	*pagemap = -1;
-	if (m->kind != GUEST_MEM_ANON)
-		return RES_NONE;
-	if (!sysinfo(&si) && si.totalswap == 0)
-		return RES_MINCORE;
-	*pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	return *pagemap >= 0 ? RES_PAGEMAP : RES_NONE;
-}
-
-/* vec[i]: whether page first + i may hold data. */
-static int resident(const struct guest_mem *m, enum residency how, int pagemap, uint64_t first,
-		    uint64_t n, unsigned char *vec, uint64_t *pm)
-{
-	uint64_t i;
-
-	if (how == RES_MINCORE) {
-		if (mincore(m->base + first * PAGE, n * PAGE, vec))
-			return -errno;
+	if (!use_mincore) {
+		memset(vec, 1, (size_t)n);
 		return 0;
 	}
-	if (how == RES_PAGEMAP) {
-		off_t off = (off_t)(((uintptr_t)m->base / PAGE + first) * 8);
-		size_t want = (size_t)n * 8, got = 0;
-
-		while (got < want) {
-			ssize_t r = pread(pagemap, (char *)pm + got, want - got, off + (off_t)got);
-
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0)
-				return r < 0 ? -errno : -EIO;
-			got += (size_t)r;
-		}
-		for (i = 0; i < n; i++)
-			vec[i] = (pm[i] >> 62) & 3; /* bit 63 present, bit 62 swapped */
-		return 0;
-	}
-	memset(vec, 1, (size_t)n);
-	return 0;
+	return mincore(m->base + first * PAGE, n * PAGE, vec) ? -errno : 0;
 }
 
 static bool selected(const uint64_t *pages, uint64_t p)
@@ -139,10 +95,9 @@ static int write_pages(const struct guest_mem *m, int fd, const uint64_t *pages)
 {
 	uint64_t npages = guest_mem_pages(m), first, i;
 	struct run r = { .fd = fd, .base = m->base };
-	unsigned char *vec = NULL;
-	uint64_t *pm = NULL;
-	enum residency how;
-	int pagemap, err = 0;
+	unsigned char *vec;
+	bool use_mincore;
+	int err = 0;
 
 	if (pages) {
 		/* A Diff: every selected page, zero or not (mem_file.h). */
@@ -160,17 +115,14 @@ static int write_pages(const struct guest_mem *m, int fd, const uint64_t *pages)
 	 * page the guest wrote (an anonymous copy) from one merely read in
 	 * from the memory file (page cache), and a page a handler has not
 	 * served yet is not resident but holds the snapshot's data. */
-	how = residency_method(m, &pagemap);
+	use_mincore = m->kind == GUEST_MEM_ANON && m->untouched_zero;
 	vec = calloc(CHUNK_PAGES, 1);
-	pm = how == RES_PAGEMAP ? calloc(CHUNK_PAGES, 8) : NULL;
-	if (!vec || (how == RES_PAGEMAP && !pm)) {
-		err = -ENOMEM;
-		goto out;
-	}
+	if (!vec)
+		return -ENOMEM;
 	for (first = 0; first < npages && !err; first += CHUNK_PAGES) {
 		uint64_t n = npages - first < CHUNK_PAGES ? npages - first : CHUNK_PAGES;
 
-		err = resident(m, how, pagemap, first, n, vec, pm);
+		err = resident(m, use_mincore, first, n, vec);
 		for (i = 0; i < n && !err; i++) {
 			if (vec[i] && !page_zero(m->base + (first + i) * PAGE))
 				err = add(&r, first + i);
@@ -178,22 +130,7 @@ static int write_pages(const struct guest_mem *m, int fd, const uint64_t *pages)
 	}
 	if (!err)
 		err = flush(&r);
-out:
-	if (pagemap >= 0)
-		close(pagemap);
-	free(pm);
 	free(vec);
-	return err;
-}
-
-static int fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), err;
-
-	if (fd < 0)
-		return -errno;
-	err = fsync(fd) ? -errno : 0;
-	close(fd);
 	return err;
 }
 
@@ -202,9 +139,8 @@ int mem_file_write(const struct guest_mem *m, const char *path, const uint64_t *
 {
 	char tmp[PATH_MAX], dir[PATH_MAX];
 	const char *what = "";
-	struct stat st;
 	char *slash;
-	int fd, err;
+	int fd, dfd, err;
 
 	if (!m->base || !path || !*path) {
 		snprintf(why, why_size, "memory file '%s': no guest memory or no path",
@@ -223,8 +159,11 @@ int mem_file_write(const struct guest_mem *m, const char *path, const uint64_t *
 		dir[1] = '\0';
 	else
 		*slash = '\0';
-	err = stat(dir, &st) ? -errno : S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
-	if (err) {
+	/* Opened, not stat()ed: the snapshot's seccomp filter allows openat
+	 * with O_DIRECTORY (vmm_rules), and the descriptor serves the fsync. */
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		err = -errno;
 		snprintf(why, why_size, "memory file '%s': directory '%s' %s", path, dir,
 			 err == -ENOENT ? "does not exist" : strerror(-err));
 		return err;
@@ -234,6 +173,7 @@ int mem_file_write(const struct guest_mem *m, const char *path, const uint64_t *
 		err = -errno;
 		snprintf(why, why_size, "memory file '%s': cannot create a file in '%s': %s", path,
 			 dir, strerror(-err));
+		close(dfd);
 		return err;
 	}
 	/* The file's size first: what is not written stays a hole. */
@@ -258,15 +198,17 @@ int mem_file_write(const struct guest_mem *m, const char *path, const uint64_t *
 		what = "rename: ";
 	}
 	if (err) {
-		unlink(tmp);
+		unlinkat(AT_FDCWD, tmp, 0); /* unlinkat: what the seccomp filter allows */
 		snprintf(why, why_size, "memory file '%s': %s%s", path, what, strerror(-err));
+		close(dfd);
 		return err;
 	}
 	/* The rename lasts only once the directory is on disk. The file is in
 	 * place by now, whole; a failure here is reported all the same. */
-	err = fsync_dir(dir);
+	err = fsync(dfd) ? -errno : 0;
 	if (err)
 		snprintf(why, why_size, "memory file '%s': fsync of '%s': %s", path, dir,
 			 strerror(-err));
+	close(dfd);
 	return err;
 }

@@ -129,6 +129,35 @@ Test(mem_file, full_write_is_sparse_and_equal)
 	free(buf);
 }
 
+Test(mem_file, untouched_pages_are_not_read)
+{
+	unsigned char v[4];
+
+	if (!m.untouched_zero)
+		cr_skip_test("the host has swap: every page is read");
+	fill(&m, 3, 1);
+	cr_assert_eq(mem_file_write(&m, path, NULL, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(mincore(m.base + 4 * PG, 4 * PG, v), 0);
+	cr_assert_eq(v[0] | v[1] | v[2] | v[3], 0, "the write faulted in untouched pages");
+}
+
+/* With swap on the host mincore() is not trusted: every page is read. */
+Test(mem_file, full_write_reading_every_page)
+{
+	uint8_t *buf = malloc(RAM);
+
+	m.untouched_zero = false;
+	fill(&m, 3, 1);
+	fill(&m, 900, 2);
+	cr_assert_eq(mem_file_write(&m, path, NULL, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(seek(path, 0, SEEK_DATA), (off_t)(3 * PG));
+	cr_assert_eq(seek(path, 3 * PG, SEEK_HOLE), (off_t)(4 * PG));
+	cr_assert_eq(seek(path, 4 * PG, SEEK_DATA), (off_t)(900 * PG));
+	read_all(path, buf, RAM);
+	cr_assert_eq(memcmp(buf, m.base, RAM), 0);
+	free(buf);
+}
+
 Test(mem_file, overwrites_an_existing_file)
 {
 	uint8_t b[PG];
