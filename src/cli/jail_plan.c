@@ -171,6 +171,13 @@ static int host_path(void *ctx, enum cli_path kind, const char *src, char **jail
 				why_size);
 	case CLI_PATH_SOCK:
 		return add_socket(p, src, jail_path);
+	case CLI_PATH_DIR:
+		/* --restore: the snapshot's files are not carried into a jail yet. */
+		snprintf(why, why_size,
+			 "'%s': a snapshot directory cannot be carried into the jail (restore "
+			 "through the API: PUT /snapshot/load with files in the jail)",
+			 src);
+		return -EINVAL;
 	default:
 		snprintf(why, why_size, "'%s': the jail holds no directory or configuration file",
 			 src);
@@ -326,6 +333,17 @@ static int api_option(struct jail_plan *p, void *ctx, const struct cli_opt *o, c
 			p->sock = strdup(v);
 			if (!p->sock)
 				err = -ENOMEM;
+		}
+		break;
+	case CLI_PATH_DIR:
+		/* --snapshot-dir: a directory in the jail, made for the VMM's user
+		 * (jail_make_parent makes the parents of "<dir>/."). */
+		err = inside_path(name, val, &v, why, why_size);
+		if (!err) {
+			char *dot = NULL;
+
+			err = asprintf(&dot, "%s/.", v) < 0 ? -ENOMEM : add_inside(p, dot);
+			free(dot);
 		}
 		break;
 	case CLI_PATH_CONFIG:

@@ -13,6 +13,7 @@
 #include "util/parse.h"
 #include "vmm/vm.h"
 #include "vmm/vm_snapshot.h"
+#include "cli/kit_snapshot.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -149,7 +150,9 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 {
 	struct snapshot_load_req restore = { .started = *started };
 	const char *restore_dir = NULL;
-	bool configured = false;
+	bool configured = false, fresh = false;
+	struct kit_snapshot ks;
+	bool use_ks = false;
 	struct option longopts[CLI_OPT_MAX + 1];
 	struct cli_common common = { 0 };
 	struct vm_config cfg = {
@@ -190,6 +193,9 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 		switch (c) {
 		case 'R':
 			restore_dir = optarg;
+			break;
+		case 'F':
+			fresh = true;
 			break;
 		case 'O':
 			if (net_override(&restore, optarg))
@@ -285,6 +291,23 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 	}
 	if (cfg.pvm_host)
 		pr_debug("PVM host: applying its workarounds");
+	/* The guest kit starts from its snapshot when there is one. */
+	if (kit && !fresh && kit_snapshot_init(&ks, &cfg, started))
+		kit_snapshot_free(&ks); /* not a run to cache (a drive) */
+	else if (kit && !fresh) {
+		int status;
+
+		use_ks = true;
+		err = kit_snapshot_restore_run(&ks, kit->cmd, &status);
+		if (!err) {
+			kit_snapshot_free(&ks);
+			free(kit);
+			return status;
+		}
+		if (err == -ENOENT && !kit_snapshot_arm(&ks, &cfg))
+			pr_info("booting the guest kit; its snapshot at the ready point makes "
+				"later runs start at once");
+	}
 	vm = calloc(1, sizeof(*vm));
 	if (!vm) {
 		free(kit);
@@ -294,10 +317,14 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 	if (!err) {
 		struct thread_hooks sandbox = sandbox_vm_hooks(&cfg);
 
+		if (use_ks && cfg.snapshot_dir)
+			kit_snapshot_attach(&ks, vm);
 		err = vm_run(vm, &sandbox);
 	}
 	vm_destroy(vm);
 	free(vm);
+	if (use_ks)
+		kit_snapshot_free(&ks);
 	free(kit);
 	/* The guest's own exit status already went through vm_run's message. */
 	return err;

@@ -250,13 +250,15 @@ static int add_rules(int ruleset, const struct vm_config *cfg, uint64_t handled,
 	for (i = 0; !err && i < n; i++)
 		count(device_rule(ruleset, &paths[i], handled), &err, nrules);
 	/* Snapshot files are created there under temporary names, renamed into
-	 * place (or removed after a failure) and the directory fsync'd. */
+	 * place (or removed after a failure) and the directory fsync'd; the
+	 * guest kit's cache renames its entry's directory into place. */
 	if (!err && cfg->snapshot_dir)
 		count(allow_path(ruleset, "snapshot directory", cfg->snapshot_dir,
 				 LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_WRITE_FILE |
 					 LANDLOCK_ACCESS_FS_READ_FILE |
 					 LANDLOCK_ACCESS_FS_REMOVE_FILE |
-					 LANDLOCK_ACCESS_FS_TRUNCATE | LANDLOCK_ACCESS_FS_READ_DIR,
+					 LANDLOCK_ACCESS_FS_TRUNCATE | LANDLOCK_ACCESS_FS_READ_DIR |
+					 LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_REMOVE_DIR,
 				 handled),
 		      &err, nrules);
 	return err;

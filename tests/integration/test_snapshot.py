@@ -24,7 +24,7 @@ from conftest import GUESTS, VOLT
 
 EXTRA = os.environ.get("VOLT_API_TEST_ARGS", "").split()
 BOOT_TIMEOUT = 600
-UFFD_HANDLER = VOLT.parent / "tests" / "uffd_handler"
+UFFD_HANDLER = VOLT.parent / "tests" / "unit" / "uffd_handler"
 
 
 @pytest.fixture

@@ -129,6 +129,11 @@ Test(cli, every_file_option_is_rewritten)
 		snprintf(opt, sizeof(opt), "--%s", o->name);
 		args[0] = opt;
 		args[1] = (char *)run_sample(o);
+		if (o->path == CLI_PATH_DIR) { /* --restore: refused, with the reason */
+			cr_assert_neq(jail_plan_make(2, args, &p, why, sizeof(why)), 0, "%s", opt);
+			cr_assert(strstr(why, "snapshot"), "%s: %s", opt, why);
+			continue;
+		}
 		cr_assert_eq(jail_plan_make(2, args, &p, why, sizeof(why)), 0, "%s: %s", opt, why);
 		cr_assert_eq(p.argc, 3);
 		cr_assert_str_eq(p.argv[1], opt);
@@ -197,6 +202,8 @@ Test(cli, api_plan_follows_the_table)
 			     opt, why);
 		if (o->path == CLI_PATH_SOCK || o->path == CLI_PATH_OUT)
 			cr_assert(p.ninside == 1 && !strcmp(p.inside[0], "/run/x"), "%s", opt);
+		else if (o->path == CLI_PATH_DIR)
+			cr_assert(p.ninside == 1 && !strcmp(p.inside[0], "/run/x/."), "%s", opt);
 		else
 			cr_assert_eq(p.ninside, 0, "%s", opt);
 		if (o->path == CLI_PATH_CONFIG)
