@@ -26,6 +26,7 @@
 #define DEFAULT_CMDLINE \
 	"console=ttyS0 reboot=k panic=1 nomodule i8042.noaux i8042.nomux i8042.dumbkbd"
 #define DEFAULT_MEM_MIB 128
+#define KIT_CLOCKSOURCE "clocksource=kvm-clock"
 
 /* The command line and command of a guest kit run, when the command goes
  * through the kit port. */
@@ -62,6 +63,17 @@ static int use_guest_kit(struct vm_config *cfg, char *kernel, size_t ksize, char
 	if ((unsigned char)ka->cmd[0] == 0xff) {
 		pr_err("--cmdline: volt.cmd cannot start with the byte 0xff");
 		return -EINVAL;
+	}
+	/* kvmclock, restored with the snapshot, keeps a restored guest's clock
+	 * from jumping by the time since the snapshot (docs/snapshots.md). */
+	if (!strstr(ka->cmdline, "clocksource=")) {
+		size_t n = strlen(ka->cmdline);
+
+		if (snprintf(ka->cmdline + n, sizeof(ka->cmdline) - n, "%s%s", n ? " " : "",
+			     KIT_CLOCKSOURCE) >= (int)(sizeof(ka->cmdline) - n)) {
+			pr_err("--cmdline: longer than %zu bytes", sizeof(ka->cmdline) - 1);
+			return -E2BIG;
+		}
 	}
 	cfg->cmdline = ka->cmdline;
 	cfg->kit_cmd = ka->cmd;

@@ -344,11 +344,10 @@ int snapshot_cache_commit_synced(const char *tmpdir, const char *key)
 	char final[PATH_MAX];
 	int err;
 
+	/* Its caller wrote the three files (has_files' lstat is not allowed). */
 	err = snapshot_cache_dir(key, final, sizeof(final));
 	if (err)
 		return err;
-	if (!has_files(tmpdir))
-		return -ENOENT;
 	err = fsync_path(tmpdir, O_RDONLY | O_DIRECTORY);
 	if (!err && rename(tmpdir, final))
 		err = errno == ENOTEMPTY ? -EEXIST : -errno;

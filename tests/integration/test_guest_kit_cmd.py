@@ -10,7 +10,7 @@ def test_guest_kit_command_comes_through_the_kit_port(vm, guest_kit):
     cmdline = ('console=ttyS0 reboot=k panic=-1 quiet volt.marker=7 '
                'volt.cmd="echo CMDLINE $(cat /proc/cmdline); echo KIT-$((6*7))"')
     t0 = time.monotonic()
-    p = vm("run", "--boot-timer", "--cmdline", cmdline)
+    p = vm("run", "--fresh", "--boot-timer", "--cmdline", cmdline)
     out = p.wait_for("VOLT-GUEST-READY", 240)
     ready = time.monotonic() - t0
     out = p.wait_for("VOLT-CMD-EXIT", 120)

@@ -1,0 +1,58 @@
+"""The guest kit starts from its snapshot (issue #13): the first `volt run` of a kit, shape
+and command line boots and keeps a snapshot taken at the kit's ready point; the next runs
+restore it and take their command (volt.cmd, or the console's shell) after the restore.
+
+One cold boot (~40 s here), then restores in well under a second. A marker on the command
+line gives this test its own cache entry, removed at the end with `volt snapshot rm`."""
+import re
+import subprocess
+import time
+import uuid
+
+from conftest import run_volt
+
+
+def test_guest_kit_restores_its_snapshot(vm, guest_kit):
+    marker = uuid.uuid4().hex[:12]
+    base = f"console=ttyS0 reboot=k panic=-1 quiet volt.test={marker}"
+    key = None
+    try:
+        p = vm("run", "--cmdline", base + ' volt.cmd="echo ONE-$((6*7))"')
+        out = p.wait_for("VOLT-CMD-EXIT", 400)
+        assert p.wait_exit(60) == 0, out[-3000:]
+        out = p.output()
+        assert "ONE-42" in out and "restored from snapshot" not in out
+        m = re.search(r"snapshot ([0-9a-f]{16}) kept", out)
+        assert m, out[-3000:]
+        key = m.group(1)
+
+        # Another command: restored, not booted; the command is the new one.
+        t0 = time.monotonic()
+        p = vm("run", "--cmdline",
+               base + ' volt.cmd="echo TWO-$((7*7)); cat /proc/cmdline"')
+        out = p.wait_for("VOLT-CMD-EXIT", 120)
+        took = time.monotonic() - t0
+        assert p.wait_exit(60) == 0, out[-3000:]
+        out = p.output()
+        assert f"restored from snapshot {key}" in out, out[-3000:]
+        assert "TWO-49" in out and "ONE-42" not in out
+        assert "VOLT-GUEST-READY" in out
+        assert "volt.cmd" not in out.split("TWO-49", 1)[1], "volt.cmd is on the command line"
+        print(f"\nrestored run with a command: {took:.2f} s")
+
+        # No command: the console's shell, restored too.
+        p = vm("run", "--cmdline", base, stdin=subprocess.PIPE)
+        p.wait_for(f"restored from snapshot {key}", 60)
+        p.wait_for("VOLT-GUEST-READY", 60)
+        time.sleep(0.5)
+        p.proc.stdin.write(b"echo THREE-$((8*8)); reboot -f\n")
+        p.proc.stdin.flush()
+        p.wait_for("THREE-64", 60)
+        assert p.wait_exit(60) == 0, p.output()[-3000:]
+
+        listed = run_volt("snapshot", "list", check=True).stdout
+        assert key in listed, listed
+    finally:
+        if key:
+            run_volt("snapshot", "rm", key)
+    assert key not in run_volt("snapshot", "list").stdout
