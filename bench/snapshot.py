@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""The guest kit from its snapshot vs a cold boot (issue #13), in one invocation.
+
+Runs `volt run` of the guest kit with a command line of its own (so its cache entry is this
+benchmark's, removed at the end): one cold boot (--fresh) as the baseline, one run that
+keeps the snapshot, then RUNS restored runs of a one-shot command (`true`) and RUNS of the
+interactive shell (a typed `echo` answered). Prints medians and the ratio to the cold boot.
+Usage: bench/snapshot.sh [RUNS]   (VOLT=path/to/volt)"""
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+
+VOLT = os.environ.get("VOLT", "build/volt")
+RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+BASE = f"console=ttyS0 reboot=k panic=-1 quiet volt.bench={uuid.uuid4().hex[:8]}"
+
+
+def run(args, stdin_text=None, marks=("VOLT-GUEST-READY",), answer=None, timeout=600):
+    """Starts volt; returns {mark: seconds since exec} and the exit time."""
+    t0 = time.monotonic()
+    p = subprocess.Popen([VOLT, "run", *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT)
+    os.set_blocking(p.stdout.fileno(), False)
+    seen, out, sent = {}, b"", False
+    while p.poll() is None and time.monotonic() - t0 < timeout:
+        chunk = p.stdout.read() or b""
+        if chunk and "first_byte" not in seen:
+            seen["first_byte"] = time.monotonic() - t0
+        out += chunk
+        for m in marks:
+            if m not in seen and m.encode() in out:
+                seen[m] = time.monotonic() - t0
+        if stdin_text and "VOLT-GUEST-READY" in seen and not sent:
+            p.stdin.write(stdin_text.encode())
+            p.stdin.flush()
+            sent = True
+        if answer and answer not in seen and answer.encode() in out:
+            seen[answer] = time.monotonic() - t0
+        time.sleep(0.001)
+    p.wait(timeout=60)
+    seen["exit"] = time.monotonic() - t0
+    return seen, out.decode(errors="replace")
+
+
+def main():
+    cold, _ = run(["--fresh", "--cmdline", BASE + ' volt.cmd="true"'])
+    first, out = run(["--cmdline", BASE + ' volt.cmd="true"'])
+    m = re.search(r"snapshot ([0-9a-f]{16}) kept", out)
+    if not m:
+        sys.exit("bench: no snapshot was kept:\n" + out[-2000:])
+    key = m.group(1)
+    try:
+        cmd = [run(["--cmdline", BASE + ' volt.cmd="true"'])[0] for _ in range(RUNS)]
+        shell = [run(["--cmdline", BASE], stdin_text="echo BENCH-$((6*7)); reboot -f\n",
+                     answer="BENCH-42")[0] for _ in range(RUNS)]
+    finally:
+        subprocess.run([VOLT, "snapshot", "rm", key], capture_output=True)
+
+    def med(rows, k):
+        vals = [r[k] for r in rows if k in r]
+        return statistics.median(vals) if vals else float("nan")
+
+    print(f"guest kit, 1 vCPU, 128 MiB; medians of {RUNS} restored runs (seconds)")
+    print(f"{'':36} {'cold boot':>10} {'restored':>10} {'ratio':>8}")
+    rows = [("exec -> first console byte", "first_byte", cmd),
+            ("exec -> VOLT-GUEST-READY", "VOLT-GUEST-READY", cmd),
+            ("`volt run` one-shot `true`, to exit", "exit", cmd),
+            ("shell: exec -> typed echo answered", "BENCH-42", shell)]
+    for name, k, rs in rows:
+        c = cold.get(k, cold.get("exit")) if k != "BENCH-42" else cold["VOLT-GUEST-READY"]
+        r = med(rs, k)
+        print(f"{name:36} {c:10.3f} {r:10.3f} {r / c:8.4f}")
+    print(f"first run (boot + snapshot kept), to exit: {first['exit']:.3f} s "
+          f"(cold: {cold['exit']:.3f} s)")
+
+
+if __name__ == "__main__":
+    main()
