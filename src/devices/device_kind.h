@@ -124,9 +124,11 @@ struct device_kind {
 
 	struct device_api api;
 
-	/* Snapshots (not yet implemented by any kind: NULL). save() writes the
-	 * device's state after the VM is paused; restore() reads it into a device
-	 * created from the same configuration, before the VM runs. 0 or -errno. */
+	/* Snapshots (vmm/vm_snapshot.c). save() writes the device's state after the
+	 * VM and the device thread are paused, leaving nothing in flight;
+	 * restore() reads it into a device created from the same configuration,
+	 * after the vCPUs and the irqchip and before anything runs. Records go
+	 * under the scope "dev/<name><index>". 0 or -errno. */
 	int (*save)(void *dev, struct snap_writer *w);
 	int (*restore)(void *dev, struct snap_reader *r);
 };
