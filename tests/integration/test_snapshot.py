@@ -8,19 +8,19 @@ Everything runs with volt's defaults: seccomp in kill mode, Landlock on (the
 snapshot directory is allowed with --snapshot-dir). One Linux guest-kit boot
 checks that a real kernel with its devices goes on after a restore.
 """
-import json
+import hashlib
 import os
+import re
 import shutil
-import socket
 import subprocess
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from api_client import ApiClient, wait_for_socket
-from conftest import GUESTS, VOLT
+from conftest import GUESTS, VOLT, VoltProcess
+from test_virtio_net import GUEST_IP, HOST_IP, netlab  # noqa: F401 (the fixture)
 
 EXTRA = os.environ.get("VOLT_API_TEST_ARGS", "").split()
 BOOT_TIMEOUT = 600
@@ -94,6 +94,7 @@ def test_echo_guest_snapshot_and_restore(api_vm, tmp_path):
     assert api.patch("/vm", {"state": "Resumed"}) == (204, None)
     type_and_see(p, "after-snapshot")
     p.kill()
+    digest = hashlib.sha256(mem.read_bytes()).hexdigest()
 
     # Two VMMs restore the same snapshot at once; each guest answers its own input.
     restored = []
@@ -106,7 +107,9 @@ def test_echo_guest_snapshot_and_restore(api_vm, tmp_path):
         out = type_and_see(q, f"restored-{i}")
         assert "echo guest ready" not in out, "the guest booted again instead"
     # The memory file is never written by a restored VM.
-    assert mem.stat().st_blocks * 512 < 16 << 20
+    for q in restored:
+        q.kill()
+    assert hashlib.sha256(mem.read_bytes()).hexdigest() == digest
 
 
 def test_restore_paused_then_resume(api_vm, tmp_path):
@@ -252,42 +255,100 @@ def test_uffd_backend(api_vm, tmp_path):
         handler.wait()
 
 
-def test_linux_guest_snapshot_restore(api_vm, guest_kit, tmp_path):
-    """A Linux guest (the guest kit, with a drive and an entropy device) goes on after a
-    restore into a new VMM: its shell answers and its devices still work."""
+class NetnsVoltIn(VoltProcess):
+    """volt in a network namespace, its stdin a pipe (the guest's console)."""
+
+    def __init__(self, ns, args, log_path):
+        self.args = ["ip", "netns", "exec", ns, str(VOLT), *map(str, args)]
+        self.log_path = Path(log_path)
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(self.args, stdout=self._log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.PIPE, start_new_session=True)
+
+
+GUEST_SETUP = f"""
+ip addr add {GUEST_IP}/24 dev eth0
+ip link set eth0 up
+echo NET-UP
+exec sh
+"""
+
+
+def test_linux_guest_snapshot_restore(netlab, guest_kit, tmp_path):
+    """A Linux guest (the guest kit with a drive, a NIC on a TAP and an entropy device)
+    goes on in a new VMM: its counter continues, its shell answers, it pings the host
+    through another TAP (network_overrides), and what it writes to the drive after the
+    restore is in the host's file after exit."""
     snapdir = tmp_path / "snaps"
     snapdir.mkdir()
     disk = tmp_path / "disk.img"
     disk.write_bytes(b"VOLT-DISK-CONTENT" + b"\0" * (1 << 20))
-    p, api = api_vm("--snapshot-dir", snapdir)
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "setup.sh").write_text(GUEST_SETUP)
+    archive = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=extra,
+                             input=b"setup.sh\n", capture_output=True, check=True).stdout
+    initrd = tmp_path / "initrd.cpio"
+    initrd.write_bytes(guest_kit["initrd"].read_bytes() + archive)
+
+    def start(*args):
+        sock = tmp_path / f"api-{time.monotonic_ns()}.sock"
+        p = NetnsVoltIn(netlab.ns, ["--api-sock", sock, *EXTRA, *args],
+                        tmp_path / f"volt-{time.monotonic_ns()}.log")
+        netlab.procs.append(p)
+        wait_for_socket(sock, p.proc)
+        return p, ApiClient(sock)
+
+    p, api = start("--snapshot-dir", snapdir)
     assert api.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": 128}) == (204, None)
-    args = "console=ttyS0 reboot=k panic=1 quiet clocksource=kvm-clock"
+    args = ('console=ttyS0 reboot=k panic=1 quiet clocksource=kvm-clock '
+            'volt.cmd="sh /setup.sh"')
     assert api.put("/boot-source", {"kernel_image_path": str(guest_kit["vmlinux"]),
-                                    "initrd_path": str(guest_kit["initrd"]),
+                                    "initrd_path": str(initrd),
                                     "boot_args": args}) == (204, None)
     assert api.put("/drives/data", {"drive_id": "data", "path_on_host": str(disk),
                                     "is_root_device": False,
-                                    "is_read_only": True}) == (204, None)
+                                    "is_read_only": False}) == (204, None)
+    assert api.put("/network-interfaces/eth0", {"iface_id": "eth0",
+                                                "host_dev_name": netlab.tap}) == (204, None)
     assert api.put("/entropy", {}) == (204, None)
     assert api.put("/actions", {"action_type": "InstanceStart"}) == (204, None)
-    p.wait_for("VOLT-GUEST-READY", BOOT_TIMEOUT)
-    time.sleep(2)
-    type_and_see(p, "echo PRE-$((6*7))\n", 120)
-    p.wait_for("PRE-42", 120)
+    p.wait_for("NET-UP", BOOT_TIMEOUT)
+    time.sleep(1)
+    type_and_see(p, "(i=0; while true; do i=$((i+1)); echo TICK-$i; sleep 1; done) &\n", 120)
+    p.wait_for("TICK-2", 120)
     state, mem = take(api, snapdir)
+    before = max(int(n) for n in re.findall(r"TICK-(\d+)", p.output()))
     p.kill()
-    q, qapi = api_vm()
+
+    # Another TAP, the same network: the interface follows network_overrides.
+    tap2 = netlab.tap + "b"
+    netlab.ip("ip", "link", "del", netlab.tap)
+    netlab.ip("ip", "tuntap", "add", "dev", tap2, "mode", "tap")
+    netlab.ip("ip", "addr", "add", f"{HOST_IP}/24", "dev", tap2)
+    netlab.ip("ip", "link", "set", tap2, "up")
+    q, qapi = start()
     t0 = time.monotonic()
-    assert load(qapi, state, mem) == (204, None)
-    q.proc.stdin.write(b"echo POST-$((6*7)); head -c 17 /dev/vda; echo; "
-                       b"head -c 8 /dev/hwrng | wc -c\n")
+    assert load(qapi, state, mem, network_overrides=[
+        {"iface_id": "eth0", "host_dev_name": tap2}]) == (204, None)
+    q.proc.stdin.write(b"echo POST-$((6*7))\n")
     q.proc.stdin.flush()
     q.wait_for("POST-42", 120)
-    out = q.wait_for("VOLT-DISK-CONTENT", 120)
-    took = time.monotonic() - t0
-    print(f"restore to a shell answer: {took:.2f} s")
+    print(f"\nrestore to a shell answer: {time.monotonic() - t0:.2f} s")
     deadline = time.monotonic() + 60
-    while "\n8" not in out.split("VOLT-DISK-CONTENT", 1)[1]:
-        assert time.monotonic() < deadline, out[-2000:]
-        time.sleep(0.1)
-        out = q.output()
+    while not re.search(rf"TICK-{before + 1}\b", q.output()):
+        assert time.monotonic() < deadline, "the counter did not go on:\n" + q.output()[-2000:]
+        time.sleep(0.2)
+    ticks = [int(n) for n in re.findall(r"TICK-(\d+)", q.output())]
+    assert min(ticks) > before - 2, (before, ticks[:5])  # it went on, it did not start over
+    q.proc.stdin.write(f"ping -c 1 -w 20 {HOST_IP} >/dev/null && echo PING-OK; "
+                       "echo AFTER-RESTORE | dd of=/dev/vda bs=512 seek=1 conv=notrunc,fsync "
+                       "2>/dev/null; head -c 8 /dev/hwrng | wc -c; echo WROTE; "
+                       "reboot -f\n".encode())
+    q.proc.stdin.flush()
+    q.wait_for("WROTE", 120)
+    assert "PING-OK" in q.output(), q.output()[-2000:]
+    assert q.wait_exit(120) == 0, q.output()[-2000:]
+    data = disk.read_bytes()
+    assert data.startswith(b"VOLT-DISK-CONTENT")
+    assert data[512:512 + 13] == b"AFTER-RESTORE", data[512:560]
