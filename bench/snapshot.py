@@ -19,10 +19,16 @@ RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 5
 BASE = f"console=ttyS0 reboot=k panic=-1 quiet volt.bench={uuid.uuid4().hex[:8]}"
 
 
-def run(args, stdin_text=None, marks=("VOLT-GUEST-READY",), answer=None, timeout=600):
-    """Starts volt; returns {mark: seconds since exec} and the exit time."""
+MARKS = ("restored from snapshot", "VOLT-GUEST-READY")
+
+
+def run(args, stdin_text=None, marks=MARKS, answer=None, timeout=600):
+    """Starts volt (under /usr/bin/time for its peak RSS); returns {mark: seconds since
+    exec, "exit": ..., "rss_kib": ...} and the output."""
     t0 = time.monotonic()
-    p = subprocess.Popen([VOLT, "run", *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    rss = f"/tmp/volt-bench-rss-{os.getpid()}"
+    p = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", rss, VOLT, "run", *args],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT)
     os.set_blocking(p.stdout.fileno(), False)
     seen, out, sent = {}, b"", False
@@ -43,16 +49,22 @@ def run(args, stdin_text=None, marks=("VOLT-GUEST-READY",), answer=None, timeout
         time.sleep(0.001)
     p.wait(timeout=60)
     seen["exit"] = time.monotonic() - t0
+    try:
+        seen["rss_kib"] = int(open(rss).read().split()[-1])
+        os.unlink(rss)
+    except (OSError, ValueError, IndexError):
+        pass
     return seen, out.decode(errors="replace")
 
 
 def main():
     cold, _ = run(["--fresh", "--cmdline", BASE + ' volt.cmd="true"'])
     first, out = run(["--cmdline", BASE + ' volt.cmd="true"'])
-    m = re.search(r"snapshot ([0-9a-f]{16}) kept", out)
+    m = re.search(r"snapshot ([0-9a-f]{16}) kept \(taken in (\d+) ms, memory (\d+) MiB on disk",
+                  out)
     if not m:
         sys.exit("bench: no snapshot was kept:\n" + out[-2000:])
-    key = m.group(1)
+    key, create_ms, disk_mib = m.group(1), int(m.group(2)), int(m.group(3))
     try:
         cmd = [run(["--cmdline", BASE + ' volt.cmd="true"'])[0] for _ in range(RUNS)]
         shell = [run(["--cmdline", BASE], stdin_text="echo BENCH-$((6*7)); reboot -f\n",
@@ -65,16 +77,25 @@ def main():
         return statistics.median(vals) if vals else float("nan")
 
     print(f"guest kit, 1 vCPU, 128 MiB; medians of {RUNS} restored runs (seconds)")
+    print("(the first console byte counts volt's own info lines; restored peak RSS counts "
+          "the guest pages it touched, mapped from the memory file)")
     print(f"{'':36} {'cold boot':>10} {'restored':>10} {'ratio':>8}")
-    rows = [("exec -> first console byte", "first_byte", cmd),
+    rows = [("exec -> VM restored, vCPU starting", "restored from snapshot", cmd),
+            ("exec -> first console byte", "first_byte", cmd),
             ("exec -> VOLT-GUEST-READY", "VOLT-GUEST-READY", cmd),
             ("`volt run` one-shot `true`, to exit", "exit", cmd),
             ("shell: exec -> typed echo answered", "BENCH-42", shell)]
     for name, k, rs in rows:
-        c = cold.get(k, cold.get("exit")) if k != "BENCH-42" else cold["VOLT-GUEST-READY"]
+        c = cold.get(k) if k != "BENCH-42" else cold["VOLT-GUEST-READY"]
         r = med(rs, k)
-        print(f"{name:36} {c:10.3f} {r:10.3f} {r / c:8.4f}")
-    print(f"first run (boot + snapshot kept), to exit: {first['exit']:.3f} s "
+        if c is None:  # a cold boot has no restore
+            print(f"{name:36} {'-':>10} {r:10.3f} {'-':>8}")
+        else:
+            print(f"{name:36} {c:10.3f} {r:10.3f} {r / c:8.4f}")
+    print(f"{'peak RSS of the VMM (MiB)':36} {cold.get('rss_kib', 0) / 1024:10.1f} "
+          f"{med(cmd, 'rss_kib') / 1024:10.1f}")
+    print(f"snapshot: taken in {create_ms} ms; memory file 128 MiB apparent, {disk_mib} MiB "
+          f"on disk; first run (boot + snapshot), to exit: {first['exit']:.3f} s "
           f"(cold: {cold['exit']:.3f} s)")
 
 

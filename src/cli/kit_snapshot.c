@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static uint64_t ms_since(const struct timespec *t)
 {
@@ -129,6 +130,8 @@ static void take_snapshot(struct vm *vm, void *ctx)
 	struct kit_snapshot *ks = ctx;
 	char state[PATH_MAX], mem[PATH_MAX], why[512] = "";
 	uint64_t boot_ms = ms_since(&ks->started);
+	struct timespec t0;
+	struct stat st = { 0 };
 	int err;
 
 	if (ks->taken)
@@ -138,6 +141,7 @@ static void take_snapshot(struct vm *vm, void *ctx)
 			      path_fmt(mem, sizeof(mem), "%s/mem", ks->tmpdir)
 		      ? -ENAMETOOLONG
 		      : 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (!err)
 		err = vm_snapshot_create(vm,
 					 &(struct snapshot_create_req){ .type = SNAPSHOT_FULL,
@@ -151,9 +155,18 @@ static void take_snapshot(struct vm *vm, void *ctx)
 	if (err && err != -EEXIST)
 		pr_warn("the guest kit's snapshot was not kept: %s",
 			why[0] ? why : strerror(-err));
-	else if (!err)
-		pr_info("guest kit ready after %.1f s; snapshot %s kept: later runs start from it",
-			(double)boot_ms / 1000.0, ks->key);
+	else if (!err) {
+		char dir[PATH_MAX];
+
+		/* Renamed with its directory; the numbers only. */
+		if (!snapshot_cache_dir(ks->key, dir, sizeof(dir)) &&
+		    !path_fmt(mem, sizeof(mem), "%s/mem", dir))
+			stat(mem, &st);
+		pr_info("guest kit ready after %.1f s; snapshot %s kept (taken in %llu ms, memory "
+			"%llu MiB on disk): later runs start from it",
+			(double)boot_ms / 1000.0, ks->key, (unsigned long long)ms_since(&t0),
+			(unsigned long long)((uint64_t)st.st_blocks * 512 >> 20));
+	}
 }
 
 int kit_snapshot_arm(struct kit_snapshot *ks, struct vm_config *cfg)
