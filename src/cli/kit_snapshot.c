@@ -52,6 +52,7 @@ int kit_snapshot_init(struct kit_snapshot *ks, const struct vm_config *cfg,
 
 	memset(ks, 0, sizeof(*ks));
 	ks->started = *started;
+	ks->shell = cfg->kit_cmd && !cfg->kit_cmd[0];
 	if (!cfg->kit_cmd || device_list_count(cfg->devices, cfg->ndevices, &virtio_blk_kind))
 		return -EOPNOTSUPP;
 	err = snapshot_cache_file_key(cfg->kernel, ks->kernel_key, sizeof(ks->kernel_key));
@@ -73,6 +74,7 @@ int kit_snapshot_init(struct kit_snapshot *ks, const struct vm_config *cfg,
 		.devices_json = ks->devices_json,
 		.cmdline = cfg->cmdline,
 		.cpu_signature = ks->cpu,
+		.ready_point = ks->shell ? "shell" : "kit-port",
 	};
 	return snapshot_cache_key(&ks->in, ks->key);
 }
@@ -103,7 +105,8 @@ int kit_snapshot_restore_run(struct kit_snapshot *ks, const char *cmd, int *stat
 		snprintf(why, sizeof(why), "it has no kit port");
 		err = -EINVAL;
 	}
-	if (!err)
+	/* At the shell's ready point the port has served its (empty) command. */
+	if (!err && !ks->shell)
 		err = kit_port_set_command(&vm->kit, cmd);
 	if (err) {
 		pr_warn("the guest kit's snapshot %s cannot be restored (%s): booting instead",
@@ -187,6 +190,7 @@ void kit_snapshot_attach(struct kit_snapshot *ks, struct vm *vm)
 {
 	vm->on_ready = take_snapshot;
 	vm->on_ready_ctx = ks;
+	vm->ready_wanted = ks->shell ? VM_READY_SHELL : VM_READY_KIT_PORT;
 }
 
 void kit_snapshot_free(struct kit_snapshot *ks)

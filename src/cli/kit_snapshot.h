@@ -21,6 +21,8 @@ struct kit_snapshot {
 	char root[PATH_MAX], tmpdir[PATH_MAX];
 	struct timespec started;
 	bool taken;
+	/* No command: the snapshot is of the login shell about to prompt. */
+	bool shell;
 };
 
 /* The cache key of a guest kit run cfg (its kernel, initrd, shape, devices

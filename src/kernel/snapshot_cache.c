@@ -126,6 +126,7 @@ int snapshot_cache_key(const struct snapshot_cache_inputs *in, char key[SNAPSHOT
 	hash_str(&h, "format", num);
 	hash_str(&h, "cpu", in->cpu_signature);
 	hash_str(&h, "volt", version_of(in));
+	hash_str(&h, "ready", in->ready_point);
 	sha256_hex(&h, hex);
 	memcpy(key, hex, SNAPSHOT_CACHE_KEY_LEN);
 	key[SNAPSHOT_CACHE_KEY_LEN] = '\0';

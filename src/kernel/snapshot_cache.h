@@ -38,6 +38,7 @@ struct snapshot_cache_inputs {
 	unsigned int snap_format;  /* 0: SNAP_FORMAT_VERSION (core/snap.h) */
 	const char *cpu_signature; /* host vendor/family/model/stepping */
 	const char *volt_version;  /* NULL: VOLT_VERSION */
+	const char *ready_point;   /* where it was taken: "kit-port", "shell" */
 };
 
 /* What info.json says of a complete entry, for lookups and listings. */

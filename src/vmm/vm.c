@@ -96,8 +96,19 @@ static bool guest_reset_requested(void *ctx)
 
 static void serial_out(void *ctx, uint8_t byte)
 {
+	static const char marker[] = VM_SHELL_MARKER;
 	struct vm *vm = ctx;
 
+	/* vCPU thread, inside the guest's write: the VM parks right after it. */
+	if (vm->on_ready && vm->ready_wanted == VM_READY_SHELL) {
+		vm->shell_match = byte == (uint8_t)marker[vm->shell_match] ? vm->shell_match + 1
+			: byte == (uint8_t)marker[0]			 ? 1
+									 : 0;
+		if (vm->shell_match == sizeof(marker) - 1) {
+			vm->shell_match = 0;
+			vm_guest_ready(vm, VM_READY_SHELL);
+		}
+	}
 	if (vm->console_out >= 0 && write_all(vm->console_out, &byte, 1))
 		vm->console_out = -1; /* nobody is reading: the guest runs on */
 }
@@ -210,7 +221,7 @@ static int setup_kvm(struct vm *vm)
 /* The kit port's READY magic: the guest kit's ready point. */
 static void kit_ready(void *vm)
 {
-	vm_guest_ready(vm);
+	vm_guest_ready(vm, VM_READY_KIT_PORT);
 }
 
 static int setup_devices(struct vm *vm)
@@ -639,11 +650,11 @@ void vm_block_stop_signals(sigset_t *sigs)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-void vm_guest_ready(struct vm *vm)
+void vm_guest_ready(struct vm *vm, enum vm_ready_point point)
 {
 	uint64_t one = 1;
 
-	if (!vm->on_ready)
+	if (!vm->on_ready || point != vm->ready_wanted)
 		return;
 	request_vcpus(vm, VCPU_PAUSE);
 	if (write(vm->ready_fd, &one, sizeof(one)) != sizeof(one))

@@ -55,6 +55,15 @@ struct vm_config {
 
 struct vcpu;
 
+/* Where the guest kit tells volt it is ready (devices/legacy/kit_port.h): its
+ * kit port's READY (before it reads its command), or its login shell's
+ * profile printing VM_SHELL_MARKER on the console (about to prompt). */
+enum vm_ready_point {
+	VM_READY_KIT_PORT,
+	VM_READY_SHELL,
+};
+#define VM_SHELL_MARKER "\033]volt-shell\007"
+
 struct vm {
 	struct vm_config cfg;
 	int kvm_fd, vm_fd;
@@ -86,11 +95,14 @@ struct vm {
 
 	int console_out; /* fd the serial output goes to */
 
-	/* The guest reached its ready point (the guest kit's /init): vm_serve()
-	 * pauses the VM, calls on_ready (the front-end snapshots it) and resumes. */
+	/* The guest reached the ready point on_ready waits for (the guest kit's
+	 * /init): vm_serve() pauses the VM, calls on_ready (the front-end
+	 * snapshots it) and resumes. */
 	int ready_fd; /* eventfd */
+	enum vm_ready_point ready_wanted;
 	void (*on_ready)(struct vm *vm, void *ctx);
 	void *on_ready_ctx;
+	unsigned int shell_match; /* bytes of VM_SHELL_MARKER seen in a row */
 
 	struct event_loop loop; /* the device thread */
 	bool loop_ready;
@@ -146,7 +158,7 @@ bool vm_is_paused(struct vm *vm);
 /* From a vCPU thread, in a device's exit handler: the guest is at its ready
  * point. With on_ready set, every vCPU parks before it runs another guest
  * instruction and the serving thread runs on_ready on the paused VM. */
-void vm_guest_ready(struct vm *vm);
+void vm_guest_ready(struct vm *vm, enum vm_ready_point point);
 /* Presses Ctrl-Alt-Del on the i8042 keyboard (the guest's kernel reboots). */
 int vm_ctrl_alt_del(struct vm *vm);
 void vm_destroy(struct vm *vm);
