@@ -341,15 +341,14 @@ int jail_make_devices(int rootfd, uid_t uid, gid_t gid)
 	struct stat st;
 	int devfd, netfd, err;
 
-
 	err = walk_dirs(rootfd, "dev", true, 0755, false, 0, 0, &devfd);
 	if (err)
 		goto fail;
 	err = walk_dirs(devfd, "net", true, 0755, false, 0, 0, &netfd);
 	/* A reused root's directories (Firecracker's jailer keeps them) must be
 	 * root's alone: nodes are made and chowned by name in them. */
-	if (!err && (fstat(devfd, &st) || !root_only(&st) || fstat(netfd, &st) ||
-		     !root_only(&st))) {
+	if (!err &&
+	    (fstat(devfd, &st) || !root_only(&st) || fstat(netfd, &st) || !root_only(&st))) {
 		close(netfd);
 		err = -EPERM;
 	}
