@@ -519,17 +519,12 @@ int jailer_check(const struct jailer_args *a, const char *mounts, struct jailer_
 				 io_err(-err, ebuf, sizeof(ebuf)));
 			goto out;
 		}
+		/* Firecracker looks for the version's hierarchies first: none for 3. */
 		err = -ENOENT;
-		if ((n == 2 && !m->v2[0]) || (n == 1 && !m->nv1)) {
+		if ((n == 2 && !m->v2[0]) || (n == 1 && !m->nv1) || (n != 1 && n != 2)) {
 			snprintf(
 				why, why_size,
 				"Hierarchy not found: No hierarchy found for this cgroup version.");
-			goto out;
-		}
-		err = -EINVAL;
-		if (n != 1 && n != 2) {
-			snprintf(why, why_size, "%s is an invalid cgroup version specifier",
-				 a->cgroup_version);
 			goto out;
 		}
 		for (i = 0; i < a->ncgroups; i++) {
