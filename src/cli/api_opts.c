@@ -59,7 +59,7 @@ const struct cli_opt api_opts[] = {
 	  .value = true,
 	  .arg = "US",
 	  .hidden = true },
-	/* Firecracker's other flags (docs/api.md, "Firecracker's command line"). */
+	/* Firecracker's other flags (docs/security.md, "Firecracker's jailer"). */
 	{ .name = "seccomp-filter",
 	  .code = API_O_FC_IGNORED,
 	  .value = true,
