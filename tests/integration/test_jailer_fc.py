@@ -256,3 +256,26 @@ def test_argv0_dispatch(fc):
     proc = subprocess.run([str(fc["bin"] / "firecracker"), "--metadata", "/x.json"],
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode != 0 and "volt has no MMDS" in proc.stderr
+
+
+def test_v2_parent_cgroup_without_cgroups(fc, tmp_path):
+    """--cgroup-version 2 and no --cgroup: the jailer joins the parent group when it
+    exists (Firecracker's way of placing a VM in a group made beforehand)."""
+    v2 = next((l.split()[1] for l in Path("/proc/self/mounts").read_text().splitlines()
+               if l.split()[2] == "cgroup2"), None)
+    if not v2:
+        pytest.skip("no cgroup v2 hierarchy")
+    parent = Path(v2, PARENT + "-parent")
+    parent.mkdir(exist_ok=True)
+    fc["cgroups"].append(parent)
+    p = subprocess.Popen(jailer(fc, "test-3", "--cgroup-version", 2, "--parent-cgroup",
+                                parent.name),
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         stdin=subprocess.DEVNULL, start_new_session=True)
+    fc["procs"].append(p)
+    wait_for_socket(fc["base"] / "firecracker" / "test-3" / "root" / "run" /
+                    "firecracker.socket", p)
+    assert str(p.pid) in (parent / "cgroup.procs").read_text().split()
+    assert f"0::/{parent.name}" in Path(f"/proc/{p.pid}/cgroup").read_text().splitlines()
+    p.kill()
+    p.wait()
