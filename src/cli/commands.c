@@ -71,7 +71,7 @@ const struct cli_command cli_commands[] = {
 	  "boot from a Firecracker-style JSON configuration", NULL },
 	{ "jail", NULL, false, "jail", "run a VMM in a chroot jail as an unprivileged user",
 	  cmd_jail },
-	{ "jailer", NULL, false, "jailer --id ID --exec-file F",
+	{ "jailer", NULL, false, "jailer --id ID ...",
 	  "Firecracker's jailer (also run as `jailer`)", jailer_cmd },
 	{ "sandbox", NULL, false, "sandbox --print", "list each thread's allowed system calls",
 	  cmd_sandbox },
