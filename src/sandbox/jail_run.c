@@ -323,6 +323,7 @@ int jail_run(const struct jail_opts *o, const struct jail_plan *p, const char *c
 {
 	char top[PATH_MAX], root[PATH_MAX], *env_host = NULL, **exec_argv = NULL;
 	char fc_argv0[PATH_MAX], fc_start[24], fc_cpu[24], fc_parent[24];
+	uint64_t before_fork_cpu = 0;
 	int fds[JAIL_MAX_FILES], basefd = -1, rootfd = -1, i, err, devnull = -1;
 	struct stat sts[JAIL_MAX_FILES];
 	bool made = false;
@@ -389,6 +390,9 @@ int jail_run(const struct jail_opts *o, const struct jail_plan *p, const char *c
 		pr_info("jail: the socket the VMM makes is %s/%s", root, p->socket_name);
 	if (p->sock)
 		pr_info("jail: the API socket is %s%s", root, p->sock);
+	/* The jailer's CPU time before the forks (the children's clocks start
+	 * at 0): Firecracker's --parent-cpu-time-us adds them up. */
+	before_fork_cpu = now_us(CLOCK_PROCESS_CPUTIME_ID);
 	if (o->daemonize && (err = daemonize(o, devnull)))
 		goto out;
 	/* A sanitizer build's leak check runs now: the jail has no /proc. */
@@ -416,7 +420,10 @@ int jail_run(const struct jail_opts *o, const struct jail_plan *p, const char *c
 		snprintf(fc_start, sizeof(fc_start), "%llu", (unsigned long long)o->start_us);
 		snprintf(fc_cpu, sizeof(fc_cpu), "%llu", (unsigned long long)cpu);
 		snprintf(fc_parent, sizeof(fc_parent), "%llu",
-			 (unsigned long long)(cpu > o->start_cpu_us ? cpu - o->start_cpu_us : 0));
+			 (unsigned long long)((o->daemonize ? before_fork_cpu + cpu : cpu) -
+					      (o->start_cpu_us < before_fork_cpu
+						       ? o->start_cpu_us
+						       : before_fork_cpu)));
 		exec_argv[n++] = fc_argv0;
 		exec_argv[n++] = "--id";
 		exec_argv[n++] = (char *)o->id;
