@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/commands.h"
 #include "cli/jailer.h"
 
 static char why[PATH_MAX + 256];
@@ -460,4 +461,19 @@ Test(jailer, cgroup_mounts)
 	cr_assert_str_eq(path, "");
 	cr_assert(v1);
 	cr_assert_eq(jailer_cgroup_mounts("/nonexistent", path, sizeof(path), &v1), -ENOENT);
+}
+
+/* argv[0] picks the front end: a link named firecracker is the API front
+ * end (one named jailer is `volt jailer`, which closes every descriptor
+ * above 2 first: tested by test_jailer_fc.py, not in this process). */
+Test(jailer, argv0_firecracker)
+{
+	struct timespec t = { 0 };
+	char *fc_help[] = { "/opt/firecracker-v1.10.1-x86_64", "--help", NULL };
+	char *fc_bad[] = { "firecracker", "--no-such-flag", NULL };
+	char *fc_meta[] = { "firecracker", "--metadata", "/m.json", NULL };
+
+	cr_assert_eq(cli_main(2, fc_help, &t), 0);
+	cr_assert_eq(cli_main(2, fc_bad, &t), 1);
+	cr_assert_eq(cli_main(3, fc_meta, &t), 1);
 }
