@@ -141,10 +141,11 @@ int jail_open_base(const char *base, int *fd);
  * <base>/<name>/<id> (refused when it exists, unless reuse) and its root,
  * mode 0700 until jail_seal_root. With reuse an existing <id> and root
  * (real directories, not symlinks) are used: the root is made root's, 0700,
- * while it is filled. *made says whether <id> was made here (a failure
- * removes only that). base is for messages. */
+ * while it is filled; *was (when not NULL) gets its owner and mode before,
+ * for a failure to give them back. *made says whether <id> was made here (a
+ * failure removes only that). base is for messages. */
 int jail_make_root(int basefd, const char *base, const char *name, const char *id, bool reuse,
-		   int *rootfd, bool *made);
+		   int *rootfd, bool *made, struct stat *was);
 /* Hands the filled root to uid:gid, mode 0750. */
 int jail_seal_root(int rootfd, uid_t uid, gid_t gid);
 /* Copies volt itself to <root>/volt, with the dynamic loader and every

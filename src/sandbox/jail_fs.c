@@ -517,7 +517,7 @@ int jail_open_base(const char *base, int *out)
 }
 
 int jail_make_root(int basefd, const char *base, const char *name, const char *id, bool reuse,
-		   int *rootfd, bool *made)
+		   int *rootfd, bool *made, struct stat *was)
 {
 	struct stat st;
 	int pfd, tfd, rfd = -1;
@@ -568,7 +568,8 @@ int jail_make_root(int basefd, const char *base, const char *name, const char *i
 	/* A reused root (Firecracker's jailer keeps what the caller put there):
 	 * root's alone, 0700, while it is filled, so nothing else can change
 	 * its entries meanwhile. */
-	if (rfd >= 0 && reuse && (fchown(rfd, 0, 0) || fchmod(rfd, 0700))) {
+	if (rfd >= 0 && reuse &&
+	    ((was && fstat(rfd, was)) || fchown(rfd, 0, 0) || fchmod(rfd, 0700))) {
 		close(rfd);
 		rfd = -2;
 	}

@@ -326,7 +326,8 @@ int jail_run(const struct jail_opts *o, const struct jail_plan *p, const char *c
 	uint64_t before_fork_cpu = 0;
 	int fds[JAIL_MAX_FILES], basefd = -1, rootfd = -1, i, err, devnull = -1;
 	struct stat sts[JAIL_MAX_FILES];
-	bool made = false;
+	bool made = false, reused = false;
+	struct stat was;
 
 	for (i = 0; i < JAIL_MAX_FILES; i++)
 		fds[i] = -1;
@@ -346,9 +347,13 @@ int jail_run(const struct jail_opts *o, const struct jail_plan *p, const char *c
 		     path_fmt(root, sizeof(root), "%s/root", top)))
 		err = -ENAMETOOLONG;
 	if (!err)
-		err = jail_make_root(basefd, o->base, exec_name(o), o->id, o->fc, &rootfd, &made);
+		err = jail_make_root(basefd, o->base, exec_name(o), o->id, o->fc, &rootfd, &made,
+				     &was);
 	if (err)
 		goto out;
+	/* A reused root (Firecracker's ways) that is not sealed gets its owner
+	 * and mode back on failure: another VM may be using it. */
+	reused = !made;
 	err = o->exec_src ? jail_put_exec(rootfd, o->exec_src, exec_name(o), o->uid, o->gid)
 			  : jail_put_volt(rootfd);
 	for (i = 0; !err && i < p->nfiles; i++)
@@ -364,6 +369,8 @@ int jail_run(const struct jail_opts *o, const struct jail_plan *p, const char *c
 		err = put_api_files(o, p, rootfd, config_text);
 	if (!err)
 		err = jail_seal_root(rootfd, o->uid, o->gid);
+	if (!err)
+		reused = false;
 	if (err)
 		goto out;
 	for (i = 0; i < p->nfiles; i++) {
@@ -448,6 +455,9 @@ int jail_run(const struct jail_opts *o, const struct jail_plan *p, const char *c
 out:
 	if (made)
 		rm_rf(top);
+	if (reused && rootfd >= 0 &&
+	    (fchown(rootfd, was.st_uid, was.st_gid) || fchmod(rootfd, was.st_mode & 07777)))
+		pr_warn("could not give %s back its owner and mode", root);
 	for (i = 0; i < JAIL_MAX_FILES; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);

@@ -279,3 +279,21 @@ def test_v2_parent_cgroup_without_cgroups(fc, tmp_path):
     assert f"0::/{parent.name}" in Path(f"/proc/{p.pid}/cgroup").read_text().splitlines()
     p.kill()
     p.wait()
+
+
+def test_same_id_twice(fc, tmp_path):
+    """A second jailer with the id of a jail that holds its exec file already is
+    refused (Firecracker's fails on the device nodes); the first VM keeps running."""
+    p = subprocess.Popen(jailer(fc, "test-4"), stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                         start_new_session=True)
+    fc["procs"].append(p)
+    root = fc["base"] / "firecracker" / "test-4" / "root"
+    wait_for_socket(root / "run" / "firecracker.socket", p)
+    proc = subprocess.run(jailer(fc, "test-4"), capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 1
+    assert "File exists" in proc.stderr, proc.stderr
+    assert p.poll() is None
+    st = os.stat(root)  # given back to the running VM
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (UID, GID, 0o750)
+    assert ApiClient(root / "run" / "firecracker.socket").get("/")[1]["id"] == "test-4"
