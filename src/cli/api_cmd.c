@@ -361,7 +361,7 @@ int api_main(int argc, char **argv, const struct timespec *started)
 	struct timespec cpu;
 	char **args;
 	sigset_t sigs;
-	int c, err, sfd = -1, status;
+	int c, err, sfd = -1, status, idx = 0;
 
 	/* getopt wants a program name in front. */
 	args = calloc((size_t)argc + 2, sizeof(*args));
@@ -373,7 +373,7 @@ int api_main(int argc, char **argv, const struct timespec *started)
 	if (err)
 		goto out_args;
 	optind = 1;
-	while ((c = getopt_long(argc + 1, args, "", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc + 1, args, "", longopts, &idx)) != -1) {
 		err = cli_common_option(c, optarg, &common);
 		if (err < 0)
 			goto out_args;
@@ -415,6 +415,15 @@ int api_main(int argc, char **argv, const struct timespec *started)
 			break;
 		case API_O_IGNORED:
 			break;
+		case API_O_FC_IGNORED:
+			pr_warn("--%s ignored: %s", longopts[idx].name,
+				api_fc_flag_note(longopts[idx].name));
+			break;
+		case API_O_FC_UNSUPPORTED:
+			pr_err("--%s is not supported: %s", longopts[idx].name,
+			       api_fc_flag_note(longopts[idx].name));
+			err = -EINVAL;
+			goto out_args;
 		case API_O_VERSION:
 			printf("volt %s\n", VOLT_VERSION);
 			err = 0;

@@ -3,6 +3,8 @@
 
 #include "cli/common_opts.h"
 
+#include <string.h>
+
 const struct cli_opt api_opts[] = {
 	{ .name = "api-sock",
 	  .code = API_O_API_SOCK,
@@ -57,10 +59,58 @@ const struct cli_opt api_opts[] = {
 	  .value = true,
 	  .arg = "US",
 	  .hidden = true },
+	/* Firecracker's other flags (docs/security.md, "Firecracker's jailer"). */
+	{ .name = "seccomp-filter",
+	  .code = API_O_FC_IGNORED,
+	  .value = true,
+	  .arg = "FILE",
+	  .hidden = true,
+	  .help = "ignored: volt's own seccomp filters apply (--seccomp)" },
+	{ .name = "module",
+	  .code = API_O_FC_IGNORED,
+	  .value = true,
+	  .arg = "MODULE",
+	  .hidden = true },
+	{ .name = "http-api-max-payload-size",
+	  .code = API_O_FC_IGNORED,
+	  .value = true,
+	  .arg = "BYTES",
+	  .hidden = true },
+	{ .name = "mmds-size-limit",
+	  .code = API_O_FC_IGNORED,
+	  .value = true,
+	  .arg = "BYTES",
+	  .hidden = true },
+	{ .name = "enable-pci", .code = API_O_FC_IGNORED, .hidden = true },
+	{ .name = "metadata",
+	  .code = API_O_FC_UNSUPPORTED,
+	  .value = true,
+	  .arg = "FILE",
+	  .hidden = true },
+	{ .name = "describe-snapshot",
+	  .code = API_O_FC_UNSUPPORTED,
+	  .value = true,
+	  .arg = "FILE",
+	  .hidden = true },
+	{ .name = "snapshot-version", .code = API_O_FC_UNSUPPORTED, .hidden = true },
 	{ .name = "version", .code = API_O_VERSION, .hidden = true },
 	{ .name = "help", .code = API_O_HELP, .hidden = true },
 	{ .name = NULL },
 };
+
+const char *api_fc_flag_note(const char *name)
+{
+	if (!strcmp(name, "seccomp-filter"))
+		return "volt applies its own seccomp filters (--seccomp kill|log|off, "
+		       "--no-seccomp); the BPF file is not read";
+	if (!strcmp(name, "enable-pci"))
+		return "volt's devices are virtio-mmio; the guest finds them on its command line";
+	if (!strcmp(name, "metadata"))
+		return "volt has no MMDS";
+	if (!strcmp(name, "describe-snapshot") || !strcmp(name, "snapshot-version"))
+		return "volt's snapshots have their own format (docs/snapshots.md)";
+	return "volt does not use it";
+}
 
 void api_usage(FILE *f)
 {

@@ -20,12 +20,20 @@ enum {
 	API_O_SNAPSHOT_DIR,
 	API_O_VERSION,
 	API_O_HELP,
+	/* Firecracker's flags volt accepts and does not use: a warning. */
+	API_O_FC_IGNORED,
+	/* Firecracker's flags volt cannot honour: refused with the reason. */
+	API_O_FC_UNSUPPORTED,
 };
 
 /* The socket when neither --api-sock nor --no-api is given (Firecracker's). */
 #define API_DEFAULT_SOCK "/run/volt.socket"
 
 extern const struct cli_opt api_opts[];
+
+/* Why a Firecracker flag (API_O_FC_IGNORED or API_O_FC_UNSUPPORTED, its
+ * name without "--") is ignored or refused. */
+const char *api_fc_flag_note(const char *name);
 
 /* "usage: volt --api-sock PATH ..." on f. */
 void api_usage(FILE *f);

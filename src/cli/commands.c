@@ -1,6 +1,9 @@
 /* The command table and the top-level usage built from it (cli/commands.h). */
 #include "cli/commands.h"
 
+#include "cli/api_opts.h"
+#include "cli/jailer.h"
+
 #include "arch/x86/cpuid.h"
 #include "kernel/kernel.h"
 #include "kernel/rootfs.h"
@@ -9,7 +12,9 @@
 #include "vmm/vm.h"
 #include "volt-config.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The handlers that do not need the start time. */
@@ -66,6 +71,8 @@ const struct cli_command cli_commands[] = {
 	  "boot from a Firecracker-style JSON configuration", NULL },
 	{ "jail", NULL, false, "jail", "run a VMM in a chroot jail as an unprivileged user",
 	  cmd_jail },
+	{ "jailer", NULL, false, "jailer --id ID ...",
+	  "Firecracker's jailer (also run as `jailer`)", jailer_cmd },
 	{ "sandbox", NULL, false, "sandbox --print", "list each thread's allowed system calls",
 	  cmd_sandbox },
 	{ "kernel", NULL, false, "kernel build|list|path|rm",
@@ -103,11 +110,61 @@ static const struct cli_command *find(const char *cmd)
 	return NULL;
 }
 
+static int exit_status(int err)
+{
+	/* run and the API return the guest's exit status (0, 1, 128+signal), others -errno. */
+	if (err > 0)
+		return err;
+	return err ? 1 : 0;
+}
+
+/* The program's name without its directory. */
+static const char *prog_name(const char *argv0)
+{
+	const char *s = argv0 ? strrchr(argv0, '/') : NULL;
+
+	return s ? s + 1 : argv0 ? argv0 : "";
+}
+
+/* Run as `firecracker`: the API front end, as Firecracker's binary takes its
+ * arguments; the socket defaults to Firecracker's. */
+static int firecracker_main(int argc, char **argv, const struct timespec *started)
+{
+	bool has_sock = false;
+	char **args;
+	int i, n = 0, err;
+
+	for (i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "--api-sock") || !strncmp(argv[i], "--api-sock=", 11) ||
+		    !strcmp(argv[i], "--no-api") || !strcmp(argv[i], "--help") ||
+		    !strcmp(argv[i], "--version"))
+			has_sock = true;
+	args = calloc((size_t)argc + 2, sizeof(*args));
+	if (!args)
+		return -ENOMEM;
+	for (i = 1; i < argc; i++)
+		args[n++] = argv[i];
+	if (!has_sock) {
+		args[n++] = "--api-sock";
+		args[n++] = FIRECRACKER_DEFAULT_API_SOCK;
+	}
+	err = api_main(n, args, started);
+	free(args);
+	return err;
+}
+
 int cli_main(int argc, char **argv, const struct timespec *started)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
+	const char *prog = prog_name(argc ? argv[0] : NULL);
 	const struct cli_command *c;
 	int err;
+
+	/* A link or copy named jailer (jailer-v1.10-x86_64...) or firecracker. */
+	if (!strncmp(prog, "jailer", 6))
+		return exit_status(jailer_cmd(argc, argv, started));
+	if (!strncmp(prog, "firecracker", 11))
+		return exit_status(firecracker_main(argc, argv, started));
 
 	if (!cmd) {
 		usage(stderr);
@@ -124,8 +181,5 @@ int cli_main(int argc, char **argv, const struct timespec *started)
 		return 2;
 	}
 	err = c->fn(argc - 1, argv + 1, started);
-	/* run and the API return the guest's exit status (0, 1, 128+signal), others -errno. */
-	if (err > 0)
-		return err;
-	return err ? 1 : 0;
+	return exit_status(err);
 }

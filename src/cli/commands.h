@@ -20,7 +20,10 @@ struct cli_command {
 
 extern const struct cli_command cli_commands[];
 
-/* The whole of volt's main(): picks the command and returns the exit status. */
+/* The whole of volt's main(): picks the command and returns the exit status.
+ * Run as `jailer...` (a link or copy named so) it is `volt jailer`; as
+ * `firecracker...` it is the API front end, its socket by default
+ * Firecracker's /run/firecracker.socket. */
 int cli_main(int argc, char **argv, const struct timespec *started);
 
 /* The front-ends that live in cli/. */
@@ -31,6 +34,9 @@ int run_cmd(int argc, char **argv, const struct timespec *started);
 int api_main(int argc, char **argv, const struct timespec *started);
 /* `volt jail` (cli/jail_cmd.c). */
 int jail_cmd(int argc, char **argv);
+/* `volt jailer`: Firecracker's jailer's command line (cli/jailer_cmd.c);
+ * argv[0] is "jailer". */
+int jailer_cmd(int argc, char **argv, const struct timespec *started);
 /* `volt kernel build|list|path|rm` (cli/kernel_cmd.c). */
 int kernel_cmd(int argc, char **argv);
 /* `volt rootfs build|path` (cli/rootfs_cmd.c). */

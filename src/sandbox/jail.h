@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -86,6 +87,20 @@ struct jail_opts {
 	int nrlimits;
 	bool daemonize, new_pid_ns;
 	bool allow_root; /* --allow-root: uid or gid 0 is meant */
+	/* Firecracker's jailer (`volt jailer`, cli/jailer_cmd.c). exec_name is
+	 * the jail's directory and the VMM's name in it: <base>/<exec_name>/<id>
+	 * and /<exec_name> (NULL: "volt", volt itself at /volt). */
+	const char *exec_name;
+	const char *exec_src; /* copied in as /<exec_name>; NULL: volt itself, linked */
+	/* Firecracker's ways: an existing <base>/<exec_name>/<id>/root is used
+	 * (its files kept), /dev/urandom and /dev/userfaultfd are made too, and
+	 * /run (uid:gid); /<exec_name>.pid gets the VMM's pid; --daemonize and
+	 * --new-pid-ns leave the jailer's caller at once (exit 0); the VMM gets
+	 * --id, --start-time-us, --start-time-cpu-us and --parent-cpu-time-us
+	 * ahead of the plan's arguments, which pass unchanged. */
+	bool fc;
+	uint64_t start_us;     /* CLOCK_MONOTONIC when the jailer started, us */
+	uint64_t start_cpu_us; /* the jailer's CPU time then, us */
 };
 
 /* jail_run.c, as root: opens the plan's files (all of them, before
@@ -122,15 +137,27 @@ int jail_put_file(int rootfd, int fd, const struct stat *st, const struct jail_f
 /* Opens the chroot base: an absolute path without symlinks, owned by root,
  * not writable by group or others (unless sticky), not mounted nodev. */
 int jail_open_base(const char *base, int *fd);
-/* Makes <base>/volt (a real directory, root's alone) if missing, a new
- * <base>/volt/<id> (refused when it exists) and its root, mode 0700 until
- * jail_seal_root. base is for messages. */
-int jail_make_root(int basefd, const char *base, const char *id, int *rootfd);
+/* Makes <base>/<name> (a real directory, root's alone) if missing, a new
+ * <base>/<name>/<id> (refused when it exists, unless reuse) and its root,
+ * mode 0700 until jail_seal_root. With reuse an existing <id> and root
+ * (real directories, not symlinks) are used: the root is made root's, 0700,
+ * while it is filled; *was (when not NULL) gets its owner and mode before,
+ * for a failure to give them back. *made says whether <id> was made here (a
+ * failure removes only that). base is for messages. */
+int jail_make_root(int basefd, const char *base, const char *name, const char *id, bool reuse,
+		   int *rootfd, bool *made, struct stat *was);
 /* Hands the filled root to uid:gid, mode 0750. */
 int jail_seal_root(int rootfd, uid_t uid, gid_t gid);
 /* Copies volt itself to <root>/volt, with the dynamic loader and every
  * shared library this process has mapped at their own paths. */
 int jail_put_volt(int rootfd);
+/* Firecracker's jailer's way: copies src (never a link: no pages shared
+ * with another VMM) to a new <root>/<name> with src's mode, owned by
+ * uid:gid, and the shared libraries as jail_put_volt does. */
+int jail_put_exec(int rootfd, const char *src, const char *name, uid_t uid, gid_t gid);
+/* <root>/dev/urandom (a warning when it cannot be made) and, when the host
+ * has it (/proc/misc), <root>/dev/userfaultfd, uid:gid, 0600. */
+int jail_make_fc_devices(int rootfd, uid_t uid, gid_t gid);
 /* <root>/dev/kvm and <root>/dev/net/tun, owned by uid:gid, mode 0660. */
 int jail_make_devices(int rootfd, uid_t uid, gid_t gid);
 /* Makes the directories of path (a path in the jail) below root, owned by

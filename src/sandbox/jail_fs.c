@@ -27,6 +27,8 @@
 
 #define DIR_OPEN (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 
+static bool root_only(const struct stat *st);
+
 bool jail_may_access(const struct stat *st, uid_t uid, gid_t gid, bool write)
 {
 	/* The VMM runs without capabilities or supplementary groups: the
@@ -289,9 +291,16 @@ static int put_lib(struct dl_phdr_info *info, size_t size, void *data)
 	return 0;
 }
 
-int jail_put_volt(int rootfd)
+static int put_libs(int rootfd)
 {
 	struct libs_ctx c = { .rootfd = rootfd };
+
+	dl_iterate_phdr(put_lib, &c);
+	return c.err;
+}
+
+int jail_put_volt(int rootfd)
+{
 	char exe[PATH_MAX];
 	ssize_t n;
 	int err;
@@ -305,18 +314,44 @@ int jail_put_volt(int rootfd)
 		pr_err("cannot copy %s into the jail: %s", exe, strerror(-err));
 		return err;
 	}
-	dl_iterate_phdr(put_lib, &c);
-	return c.err;
+	return put_libs(rootfd);
+}
+
+int jail_put_exec(int rootfd, const char *src, const char *name, uid_t uid, gid_t gid)
+{
+	struct stat st;
+	int in = -1, err;
+
+	err = open_input(src, O_RDONLY, INPUT_FILE, &in, &st, NULL, 0);
+	/* O_EXCL: a name the jail holds already (a reused root) is refused,
+	 * never written through. */
+	if (!err) {
+		err = copy_fd(in, rootfd, name, st.st_mode & 0755, true, uid, gid);
+		close(in);
+	}
+	if (err) {
+		pr_err("cannot copy %s into the jail as /%s: %s", src, name, strerror(-err));
+		return err;
+	}
+	return put_libs(rootfd);
 }
 
 int jail_make_devices(int rootfd, uid_t uid, gid_t gid)
 {
+	struct stat st;
 	int devfd, netfd, err;
 
 	err = walk_dirs(rootfd, "dev", true, 0755, false, 0, 0, &devfd);
 	if (err)
 		goto fail;
 	err = walk_dirs(devfd, "net", true, 0755, false, 0, 0, &netfd);
+	/* A reused root's directories (Firecracker's jailer keeps them) must be
+	 * root's alone: nodes are made and chowned by name in them. */
+	if (!err &&
+	    (fstat(devfd, &st) || !root_only(&st) || fstat(netfd, &st) || !root_only(&st))) {
+		close(netfd);
+		err = -EPERM;
+	}
 	if (!err) {
 		err = make_node(devfd, "kvm", S_IFCHR | 0660, makedev(10, 232), uid, gid);
 		if (!err)
@@ -328,6 +363,44 @@ int jail_make_devices(int rootfd, uid_t uid, gid_t gid)
 		return 0;
 fail:
 	pr_err("cannot make /dev/kvm and /dev/net/tun in the jail: %s", strerror(-err));
+	return err;
+}
+
+/* userfaultfd's minor (a dynamic misc device) from /proc/misc, or -1. */
+static int uffd_minor(void)
+{
+	char line[128];
+	FILE *f = fopen("/proc/misc", "re");
+	int minor = -1, m;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%d userfaultfd", &m) == 1 && strstr(line, " userfaultfd\n"))
+			minor = m;
+	fclose(f);
+	return minor;
+}
+
+int jail_make_fc_devices(int rootfd, uid_t uid, gid_t gid)
+{
+	int devfd, err, minor = uffd_minor();
+
+	err = walk_dirs(rootfd, "dev", true, 0755, false, 0, 0, &devfd);
+	if (err)
+		return err;
+	/* As Firecracker's jailer: without it only MMDS v2 is lost. */
+	err = make_node(devfd, "urandom", S_IFCHR | 0600, makedev(1, 9), uid, gid);
+	if (err)
+		pr_warn("could not make /dev/urandom in the jail: %s", strerror(-err));
+	err = 0;
+	if (minor >= 0) {
+		err = make_node(devfd, "userfaultfd", S_IFCHR | 0600, makedev(10, (unsigned)minor),
+				uid, gid);
+		if (err)
+			pr_err("cannot make /dev/userfaultfd in the jail: %s", strerror(-err));
+	}
+	close(devfd);
 	return err;
 }
 
@@ -443,28 +516,29 @@ int jail_open_base(const char *base, int *out)
 	return 0;
 }
 
-int jail_make_root(int basefd, const char *base, const char *id, int *rootfd)
+int jail_make_root(int basefd, const char *base, const char *name, const char *id, bool reuse,
+		   int *rootfd, bool *made, struct stat *was)
 {
-	static const char parent[] = "volt";
 	struct stat st;
-	int pfd, tfd, rfd;
+	int pfd, tfd, rfd = -1;
 
-	if (mkdirat(basefd, parent, 0755) && errno != EEXIST) {
-		pr_err("cannot make %s/%s: %s", base, parent, strerror(errno));
+	*made = false;
+	if (mkdirat(basefd, name, 0755) && errno != EEXIST) {
+		pr_err("cannot make %s/%s: %s", base, name, strerror(errno));
 		return -errno;
 	}
-	pfd = openat(basefd, parent, DIR_OPEN);
+	pfd = openat(basefd, name, DIR_OPEN);
 	if (pfd < 0 || fstat(pfd, &st) || !root_only(&st)) {
 		int e = pfd < 0 ? errno : 0;
 
 		if (e == ELOOP || e == ENOTDIR)
 			pr_err("%s/%s is a symlink or not a directory: refused (remove it)", base,
-			       parent);
+			       name);
 		else if (e)
-			pr_err("%s/%s: %s", base, parent, strerror(e));
+			pr_err("%s/%s: %s", base, name, strerror(e));
 		else
 			pr_err("%s/%s must be owned by root and not writable by group or others",
-			       base, parent);
+			       base, name);
 		if (pfd >= 0)
 			close(pfd);
 		return e ? -e : -EPERM;
@@ -472,26 +546,46 @@ int jail_make_root(int basefd, const char *base, const char *id, int *rootfd)
 	if (mkdirat(pfd, id, 0755)) {
 		int e = errno;
 
-		if (e == EEXIST)
-			pr_err("jail %s/%s/%s exists already: another VM has id '%s', or an "
-			       "earlier one left it (remove it first)",
-			       base, parent, id, id);
-		else
-			pr_err("cannot make %s/%s/%s: %s", base, parent, id, strerror(e));
-		close(pfd);
-		return -e;
+		if (e != EEXIST || !reuse) {
+			if (e == EEXIST)
+				pr_err("jail %s/%s/%s exists already: another VM has id '%s', or "
+				       "an earlier one left it (remove it first)",
+				       base, name, id, id);
+			else
+				pr_err("cannot make %s/%s/%s: %s", base, name, id, strerror(e));
+			close(pfd);
+			return -e;
+		}
+	} else {
+		*made = true;
 	}
 	tfd = openat(pfd, id, DIR_OPEN);
 	/* root's alone until it is filled; jail_seal_root hands it over. */
-	if (tfd < 0 || mkdirat(tfd, "root", 0700) || (rfd = openat(tfd, "root", DIR_OPEN)) < 0) {
+	if (tfd >= 0 && mkdirat(tfd, "root", 0700) && (errno != EEXIST || !reuse))
+		rfd = -2;
+	if (tfd >= 0 && rfd == -1)
+		rfd = openat(tfd, "root", DIR_OPEN);
+	/* A reused root (Firecracker's jailer keeps what the caller put there):
+	 * root's alone, 0700, while it is filled, so nothing else can change
+	 * its entries meanwhile. */
+	if (rfd >= 0 && reuse &&
+	    ((was && fstat(rfd, was)) || fchown(rfd, 0, 0) || fchmod(rfd, 0700))) {
+		close(rfd);
+		rfd = -2;
+	}
+	if (rfd < 0) {
 		int e = errno;
 
-		pr_err("cannot make %s/%s/%s/root: %s", base, parent, id, strerror(e));
+		pr_err("cannot make %s/%s/%s/root: %s", base, name, id,
+		       e == ELOOP ? "a symlink is there" : strerror(e));
 		if (tfd >= 0) {
-			unlinkat(tfd, "root", AT_REMOVEDIR);
+			if (*made)
+				unlinkat(tfd, "root", AT_REMOVEDIR);
 			close(tfd);
 		}
-		unlinkat(pfd, id, AT_REMOVEDIR); /* the one made above */
+		if (*made)
+			unlinkat(pfd, id, AT_REMOVEDIR); /* the one made above */
+		*made = false;
 		close(pfd);
 		return -e;
 	}

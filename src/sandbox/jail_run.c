@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Every file of the plan, opened once (fds[i] for files[i]) before anything
@@ -126,6 +127,86 @@ static int wait_child(pid_t pid)
 	}
 }
 
+static const char *exec_name(const struct jail_opts *o)
+{
+	return o->exec_name ? o->exec_name : "volt";
+}
+
+static uint64_t now_us(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Firecracker's jailer writes /<exec name>.pid (in the jail) with the VMM's
+ * pid as the jailer's caller sees it. */
+static int write_pid_file(const struct jail_opts *o, pid_t pid)
+{
+	char name[PATH_MAX], text[24];
+	int fd, err = 0;
+
+	if (path_fmt(name, sizeof(name), "/%s.pid", exec_name(o)))
+		return -ENAMETOOLONG;
+	snprintf(text, sizeof(text), "%d", (int)pid);
+	fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0 || write_all(fd, text, strlen(text)))
+		err = fd < 0 ? -errno : -EIO;
+	if (fd >= 0)
+		close(fd);
+	if (err)
+		pr_err("cannot write %s in the jail: %s", name, strerror(-err));
+	return err;
+}
+
+/* Firecracker's jailer's way (o->fc): the VMM is /<exec name>, its pid goes
+ * to /<exec name>.pid, and with --new-pid-ns the jailer leaves at once
+ * (exit 0) once the VMM, pid 1 of the new namespace, is started. */
+static int run_jailed_fc(const struct jail_opts *o, char **exec_argv, char *const envp[])
+{
+	char path[PATH_MAX];
+	bool leader;
+	pid_t pid;
+	int err;
+
+	if (path_fmt(path, sizeof(path), "/%s", exec_name(o)))
+		return -ENAMETOOLONG;
+	if (o->new_pid_ns) {
+		/* A session leader's exit would SIGHUP the VMM: give it a session
+		 * of its own (after --daemonize the jailer is none). */
+		leader = getsid(0) == getpid();
+		if (unshare(CLONE_NEWPID)) {
+			pr_err("cannot unshare the PID namespace: %s", strerror(errno));
+			return -errno;
+		}
+		pid = fork();
+		if (pid < 0)
+			return -errno;
+		if (pid > 0) {
+			err = write_pid_file(o, pid);
+			fflush(NULL);
+			_exit(err ? 1 : 0);
+		}
+		if (leader)
+			setsid();
+	} else if ((err = write_pid_file(o, getpid()))) {
+		return err;
+	}
+	err = drop_privileges(o->uid, o->gid);
+	if (err) {
+		pr_err("cannot drop privileges to %u:%u: %s", (unsigned int)o->uid,
+		       (unsigned int)o->gid, strerror(-err));
+	} else {
+		execve(path, exec_argv, envp);
+		err = -errno;
+		pr_err("cannot run %s in the jail: %s", path, strerror(errno));
+	}
+	if (o->new_pid_ns)
+		_exit(1);
+	return err;
+}
+
 static int run_jailed(const struct jail_opts *o, char **exec_argv, char *const envp[])
 {
 	sigset_t set, old;
@@ -159,9 +240,27 @@ static int run_jailed(const struct jail_opts *o, char **exec_argv, char *const e
 	return err;
 }
 
-static int daemonize(int devnull)
+static int daemonize(const struct jail_opts *o, int devnull)
 {
 	pid_t pid;
+
+	/* Firecracker's jailer: the double fork; its caller sees it exit 0. */
+	if (o->fc) {
+		fflush(NULL);
+		pid = fork();
+		if (pid < 0)
+			return -errno;
+		if (pid > 0)
+			_exit(0);
+		if (setsid() < 0)
+			return -errno;
+		pid = fork();
+		if (pid < 0)
+			return -errno;
+		if (pid > 0)
+			_exit(0);
+		goto stdio;
+	}
 
 	if (setsid() < 0) {
 		/* A process group leader cannot; its child can. */
@@ -173,6 +272,7 @@ static int daemonize(int devnull)
 		if (setsid() < 0)
 			return -errno;
 	}
+stdio:
 	if (dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 || dup2(devnull, 2) < 0)
 		return -errno;
 	return 0;
@@ -222,9 +322,12 @@ static int put_api_files(const struct jail_opts *o, const struct jail_plan *p, i
 int jail_run(const struct jail_opts *o, const struct jail_plan *p, const char *config_text)
 {
 	char top[PATH_MAX], root[PATH_MAX], *env_host = NULL, **exec_argv = NULL;
+	char fc_argv0[PATH_MAX], fc_start[24], fc_cpu[24], fc_parent[24];
+	uint64_t before_fork_cpu = 0;
 	int fds[JAIL_MAX_FILES], basefd = -1, rootfd = -1, i, err, devnull = -1;
 	struct stat sts[JAIL_MAX_FILES];
-	bool made = false;
+	bool made = false, reused = false;
+	struct stat was;
 
 	for (i = 0; i < JAIL_MAX_FILES; i++)
 		fds[i] = -1;
@@ -240,23 +343,34 @@ int jail_run(const struct jail_opts *o, const struct jail_plan *p, const char *c
 	clearenv();
 
 	err = jail_open_base(o->base, &basefd);
-	if (!err && (path_fmt(top, sizeof(top), "%s/volt/%s", o->base, o->id) ||
+	if (!err && (path_fmt(top, sizeof(top), "%s/%s/%s", o->base, exec_name(o), o->id) ||
 		     path_fmt(root, sizeof(root), "%s/root", top)))
 		err = -ENAMETOOLONG;
 	if (!err)
-		err = jail_make_root(basefd, o->base, o->id, &rootfd);
+		err = jail_make_root(basefd, o->base, exec_name(o), o->id, o->fc, &rootfd, &made,
+				     &was);
 	if (err)
 		goto out;
-	made = true;
-	err = jail_put_volt(rootfd);
+	/* A reused root (Firecracker's ways) that is not sealed gets its owner
+	 * and mode back on failure: another VM may be using it. */
+	reused = !made;
+	err = o->exec_src ? jail_put_exec(rootfd, o->exec_src, exec_name(o), o->uid, o->gid)
+			  : jail_put_volt(rootfd);
 	for (i = 0; !err && i < p->nfiles; i++)
 		err = jail_put_file(rootfd, fds[i], &sts[i], &p->files[i], o->uid, o->gid);
 	if (!err)
 		err = jail_make_devices(rootfd, o->uid, o->gid);
+	if (!err && o->fc)
+		err = jail_make_fc_devices(rootfd, o->uid, o->gid);
+	/* Firecracker's default API socket is /run/firecracker.socket. */
+	if (!err && o->fc)
+		err = jail_make_parent(rootfd, "/run/", o->uid, o->gid);
 	if (!err && p->api)
 		err = put_api_files(o, p, rootfd, config_text);
 	if (!err)
 		err = jail_seal_root(rootfd, o->uid, o->gid);
+	if (!err)
+		reused = false;
 	if (err)
 		goto out;
 	for (i = 0; i < p->nfiles; i++) {
@@ -283,7 +397,10 @@ int jail_run(const struct jail_opts *o, const struct jail_plan *p, const char *c
 		pr_info("jail: the socket the VMM makes is %s/%s", root, p->socket_name);
 	if (p->sock)
 		pr_info("jail: the API socket is %s%s", root, p->sock);
-	if (o->daemonize && (err = daemonize(devnull)))
+	/* The jailer's CPU time before the forks (the children's clocks start
+	 * at 0): Firecracker's --parent-cpu-time-us adds them up. */
+	before_fork_cpu = now_us(CLOCK_PROCESS_CPUTIME_ID);
+	if (o->daemonize && (err = daemonize(o, devnull)))
 		goto out;
 	/* A sanitizer build's leak check runs now: the jail has no /proc. */
 	sandbox_sanitizer_prepare();
@@ -296,22 +413,51 @@ int jail_run(const struct jail_opts *o, const struct jail_plan *p, const char *c
 	rootfd = -1;
 	close(basefd);
 	basefd = -1;
-	exec_argv = calloc((size_t)p->argc + 2, sizeof(*exec_argv));
+	exec_argv = calloc((size_t)p->argc + 11, sizeof(*exec_argv));
 	if (!exec_argv) {
 		err = -ENOMEM;
 		goto out;
 	}
-	exec_argv[0] = "volt";
-	for (i = 0; i < p->argc; i++)
-		exec_argv[i + 1] = p->argv[i];
+	if (o->fc) {
+		/* As Firecracker's jailer execs Firecracker. */
+		uint64_t cpu = now_us(CLOCK_PROCESS_CPUTIME_ID);
+		int n = 0;
+
+		snprintf(fc_argv0, sizeof(fc_argv0), "/%s", exec_name(o));
+		snprintf(fc_start, sizeof(fc_start), "%llu", (unsigned long long)o->start_us);
+		snprintf(fc_cpu, sizeof(fc_cpu), "%llu", (unsigned long long)cpu);
+		snprintf(fc_parent, sizeof(fc_parent), "%llu",
+			 (unsigned long long)((o->daemonize ? before_fork_cpu + cpu : cpu) -
+					      (o->start_cpu_us < before_fork_cpu
+						       ? o->start_cpu_us
+						       : before_fork_cpu)));
+		exec_argv[n++] = fc_argv0;
+		exec_argv[n++] = "--id";
+		exec_argv[n++] = (char *)o->id;
+		exec_argv[n++] = "--start-time-us";
+		exec_argv[n++] = fc_start;
+		exec_argv[n++] = "--start-time-cpu-us";
+		exec_argv[n++] = fc_cpu;
+		exec_argv[n++] = "--parent-cpu-time-us";
+		exec_argv[n++] = fc_parent;
+		for (i = 0; i < p->argc; i++)
+			exec_argv[n++] = p->argv[i];
+	} else {
+		exec_argv[0] = "volt";
+		for (i = 0; i < p->argc; i++)
+			exec_argv[i + 1] = p->argv[i];
+	}
 	{
 		char *envp[] = { env_host, NULL };
 
-		err = run_jailed(o, exec_argv, envp);
+		err = o->fc ? run_jailed_fc(o, exec_argv, envp) : run_jailed(o, exec_argv, envp);
 	}
 out:
 	if (made)
 		rm_rf(top);
+	if (reused && rootfd >= 0 &&
+	    (fchown(rootfd, was.st_uid, was.st_gid) || fchmod(rootfd, was.st_mode & 07777)))
+		pr_warn("could not give %s back its owner and mode", root);
 	for (i = 0; i < JAIL_MAX_FILES; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);

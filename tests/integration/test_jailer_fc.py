@@ -1,0 +1,299 @@
+"""volt as a drop-in for Firecracker's jailer and Firecracker, the way
+firecracker-containerd and the Go SDK drive them: volt linked as `jailer` and
+`firecracker`, `jailer --id ... --exec-file <dir>/firecracker ... -- --api-sock
+/run/firecracker.socket`, then the API socket inside the chroot
+<base>/firecracker/<id>/root: logger, metrics, machine-config, boot-source (a
+kernel put into the chroot), drives, InstanceStart. Needs root; skipped
+otherwise. Boots only the tiny hello guest.
+"""
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from api_client import ApiClient, wait_for_socket
+from conftest import GUESTS, VOLT
+
+UID = GID = 1234
+PARENT = "volt-jailer-fc-test"
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the jailer needs root")
+
+
+def pids_cgroup():
+    """(version, directory of the pids controller's hierarchy): v2 when the unified
+    hierarchy offers pids, else v1's."""
+    v2 = v1 = None
+    for line in Path("/proc/self/mounts").read_text().splitlines():
+        _dev, mnt, fstype, opts = line.split()[:4]
+        if fstype == "cgroup2" and v2 is None:
+            v2 = mnt
+        elif fstype == "cgroup" and "pids" in opts.split(","):
+            v1 = mnt
+    if v2 and "pids" in Path(v2, "cgroup.controllers").read_text().split():
+        return 2, v2
+    if v1:
+        return 1, v1
+    pytest.skip("no pids cgroup controller on this host")
+
+
+@pytest.fixture
+def fc(tmp_path, kvm, volt_bin):
+    """volt linked as jailer and firecracker, a chroot base, and cleanup of the
+    processes and cgroups made."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "jailer").symlink_to(VOLT)
+    (bindir / "firecracker").symlink_to(VOLT)
+    # Short: the socket's path seen from outside must fit a sockaddr_un.
+    short = Path(tempfile.mkdtemp(prefix="vfc", dir="/tmp"))
+    base = short / "srv"
+    base.mkdir(mode=0o755)
+    state = {"bin": bindir, "base": base, "procs": [], "pids": [], "cgroups": []}
+    yield state
+    for p in state["procs"]:
+        if p.poll() is None:
+            p.kill()
+        p.wait()
+    for pid in state["pids"]:
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
+    for d in state["cgroups"]:
+        for _ in range(100):
+            try:
+                os.rmdir(d)
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.1)
+    shutil.rmtree(short, ignore_errors=True)
+
+
+def jailer(fc, jid, *flags, extra=(), **kw):
+    args = [str(fc["bin"] / "jailer"), "--id", jid, "--exec-file", str(fc["bin"] / "firecracker"),
+            "--uid", str(UID), "--gid", str(GID), "--chroot-base-dir", str(fc["base"]),
+            *map(str, flags), "--", "--api-sock", "/run/firecracker.socket", *extra]
+    return args
+
+
+def put_owned(src, dst, mode=0o600):
+    shutil.copy(src, dst)
+    os.chown(dst, UID, GID)
+    os.chmod(dst, mode)
+
+
+def status(pid):
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        k, _, v = line.partition(":")
+        out[k] = v.split()
+    return out
+
+
+def configure_and_start(api, root):
+    """What the Go SDK does once the socket is up (files named by their jail paths)."""
+    (root / "fc.log").touch()
+    os.chown(root / "fc.log", UID, GID)
+    (root / "fc.metrics").touch()
+    os.chown(root / "fc.metrics", UID, GID)
+    put_owned(GUESTS / "hello", root / "vmlinux", 0o400)
+    (root / "rootfs.img").write_bytes(bytes(64 * 1024))
+    os.chown(root / "rootfs.img", UID, GID)
+    for url, body in (
+            ("/logger", {"log_path": "/fc.log", "level": "Debug", "show_level": True,
+                         "show_log_origin": False}),
+            ("/metrics", {"metrics_path": "/fc.metrics"}),
+            ("/machine-config", {"vcpu_count": 1, "mem_size_mib": 128, "smt": False}),
+            ("/boot-source", {"kernel_image_path": "/vmlinux",
+                              "boot_args": "console=ttyS0 reboot=k panic=1"}),
+            ("/drives/rootfs", {"drive_id": "rootfs", "path_on_host": "/rootfs.img",
+                                "is_root_device": True, "is_read_only": False}),
+            ("/actions", {"action_type": "InstanceStart"})):
+        code, resp = api.put(url, body)
+        assert code == 204, (url, code, resp)
+
+
+def test_go_sdk_flow(fc, tmp_path):
+    version, hierarchy = pids_cgroup()
+    jid = "test-1"
+    base = fc["base"]
+    cgroup = Path(hierarchy, PARENT, jid)
+    fc["cgroups"] += [cgroup, cgroup.parent]
+    log = open(tmp_path / "jailer.log", "wb")
+    p = subprocess.Popen(jailer(fc, jid, "--cgroup-version", version, "--parent-cgroup", PARENT,
+                                "--cgroup", "pids.max=100", "--resource-limit", "fsize=1048576"),
+                         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                         start_new_session=True)
+    fc["procs"].append(p)
+    root = base / "firecracker" / jid / "root"
+    sock = root / "run" / "firecracker.socket"
+    wait_for_socket(sock, p)
+
+    # The chroot layout Firecracker's jailer makes.
+    assert (root / "firecracker").is_file() and not (root / "firecracker").is_symlink()
+    st = os.stat(root / "firecracker")
+    assert (st.st_uid, st.st_gid) == (UID, GID)
+    assert st.st_ino != os.stat(VOLT).st_ino  # a copy, as Firecracker's jailer makes
+    for dev, rdev in (("dev/kvm", (10, 232)), ("dev/net/tun", (10, 200)),
+                      ("dev/urandom", (1, 9))):
+        st = os.stat(root / dev)
+        assert (os.major(st.st_rdev), os.minor(st.st_rdev)) == rdev
+        assert (st.st_uid, st.st_gid) == (UID, GID)
+    assert (root / "firecracker.pid").read_text() == str(p.pid)
+    assert os.stat(root / "run").st_uid == UID
+
+    # The VMM: the jailer exec'd it (same pid), as uid:gid, without capabilities,
+    # in the cgroup, with Firecracker's timing arguments and the rlimits.
+    cmdline = Path(f"/proc/{p.pid}/cmdline").read_bytes().split(b"\0")[:-1]
+    assert cmdline[:3] == [b"/firecracker", b"--id", jid.encode()]
+    assert b"--start-time-us" in cmdline and b"--parent-cpu-time-us" in cmdline
+    assert cmdline[-2:] == [b"--api-sock", b"/run/firecracker.socket"]
+    st = status(p.pid)
+    assert st["Uid"] == [str(UID)] * 4 and st["Gid"] == [str(GID)] * 4
+    assert int(st["CapEff"][0], 16) == 0 and int(st["CapBnd"][0], 16) == 0
+    assert str(p.pid) in (cgroup / "cgroup.procs").read_text().split()
+    assert (cgroup / "pids.max").read_text().strip() == "100"
+    limits = Path(f"/proc/{p.pid}/limits").read_text().splitlines()
+    assert any(l.startswith("Max open files") and l.split()[3:5] == ["2048", "2048"]
+               for l in limits), limits
+    assert any(l.startswith("Max file size") and l.split()[3:5] == ["1048576", "1048576"]
+               for l in limits), limits
+
+    api = ApiClient(sock)
+    code, info = api.get("/")
+    assert code == 200 and info["id"] == jid
+    configure_and_start(api, root)
+    assert p.wait(60) == 0, (tmp_path / "jailer.log").read_text()
+    out = (tmp_path / "jailer.log").read_text(errors="replace")
+    assert "Hello from the volt hello guest" in out
+    assert (root / "fc.log").stat().st_size > 0
+    assert (root / "fc.metrics").stat().st_size > 0
+
+
+def test_daemonize_new_pid_ns_reused_root(fc, tmp_path):
+    """--daemonize and --new-pid-ns: the jailer exits 0 at once, the VMM's pid is in
+    <root>/firecracker.pid; the root the orchestrator made beforehand, with its files,
+    is kept."""
+    jid = "test-2"
+    root = fc["base"] / "firecracker" / jid / "root"
+    root.mkdir(parents=True)
+    put_owned(GUESTS / "hello", root / "vmlinux", 0o400)
+    proc = subprocess.run(jailer(fc, jid, "--daemonize", "--new-pid-ns"), capture_output=True,
+                          text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    # As with Firecracker's jailer, the caller is gone before the daemon has
+    # written the pid file.
+    deadline = time.monotonic() + 30
+    while not (root / "firecracker.pid").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.05)
+    pid = int((root / "firecracker.pid").read_text())
+    fc["pids"].append(pid)
+    sock = root / "run" / "firecracker.socket"
+    wait_for_socket(sock)
+    assert (root / "vmlinux").exists()
+    st = status(pid)
+    assert st["Uid"] == [str(UID)] * 4
+    assert st["NSpid"][-1] == "1"  # pid 1 of its own PID namespace
+    assert st["PPid"] != [str(os.getpid())]
+    api = ApiClient(sock)
+    assert api.put("/boot-source", {"kernel_image_path": "/vmlinux"}) == (204, None)
+    assert api.put("/actions", {"action_type": "InstanceStart"}) == (204, None)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
+                break
+        except FileNotFoundError:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the daemonized VMM did not exit")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--exec-file", "X", "--uid", "1", "--gid", "1"],
+     "Failed to parse arguments: Argument 'id' required, but not found."),
+    (["--id", "a_b", "--exec-file", "X", "--uid", "1", "--gid", "1"],
+     "Invalid instance ID: Invalid char (_) at position 1"),
+    (["--id", "a", "--exec-file", "/nonexistent/firecracker", "--uid", "1", "--gid", "1"],
+     "Failed to canonicalize path /nonexistent/firecracker: No such file or directory "
+     "(os error 2)"),
+    (["--id", "a", "--exec-file", "X", "--uid", "nobody", "--gid", "1"], "Invalid uid: nobody"),
+    (["--id", "a", "--exec-file", "X", "--uid", "1", "--gid", "1", "--bogus"],
+     "Failed to parse arguments: Found argument 'bogus' which wasn't expected, or isn't "
+     "valid in this context."),
+    (["--id", "a", "--exec-file", "X", "--uid", "1", "--gid", "1", "--resource-limit",
+      "nproc=1"], "Invalid resource argument: nproc"),
+])
+def test_refusals(fc, args, message):
+    args = [str(fc["bin"] / "firecracker") if a == "X" else a for a in args]
+    proc = subprocess.run([str(fc["bin"] / "jailer"), *args, "--chroot-base-dir",
+                           str(fc["base"])], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 1
+    assert message in proc.stderr, proc.stderr
+    assert os.listdir(fc["base"]) == []
+
+
+def test_argv0_dispatch(fc):
+    proc = subprocess.run([str(fc["bin"] / "jailer"), "--version"], capture_output=True,
+                          text=True, timeout=30)
+    assert proc.returncode == 0 and proc.stdout.startswith("Jailer v"), proc
+    proc = subprocess.run([str(VOLT), "jailer", "--help"], capture_output=True, text=True,
+                          timeout=30)
+    assert proc.returncode == 0 and "--exec-file" in proc.stdout
+    proc = subprocess.run([str(fc["bin"] / "firecracker"), "--version"], capture_output=True,
+                          text=True, timeout=30)
+    assert proc.returncode == 0 and proc.stdout.startswith("volt"), proc
+    # Firecracker's own flags volt cannot honour are refused with the reason.
+    proc = subprocess.run([str(fc["bin"] / "firecracker"), "--metadata", "/x.json"],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode != 0 and "volt has no MMDS" in proc.stderr
+
+
+def test_v2_parent_cgroup_without_cgroups(fc, tmp_path):
+    """--cgroup-version 2 and no --cgroup: the jailer joins the parent group when it
+    exists (Firecracker's way of placing a VM in a group made beforehand)."""
+    v2 = next((l.split()[1] for l in Path("/proc/self/mounts").read_text().splitlines()
+               if l.split()[2] == "cgroup2"), None)
+    if not v2:
+        pytest.skip("no cgroup v2 hierarchy")
+    parent = Path(v2, PARENT + "-parent")
+    parent.mkdir(exist_ok=True)
+    fc["cgroups"].append(parent)
+    p = subprocess.Popen(jailer(fc, "test-3", "--cgroup-version", 2, "--parent-cgroup",
+                                parent.name),
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         stdin=subprocess.DEVNULL, start_new_session=True)
+    fc["procs"].append(p)
+    wait_for_socket(fc["base"] / "firecracker" / "test-3" / "root" / "run" /
+                    "firecracker.socket", p)
+    assert str(p.pid) in (parent / "cgroup.procs").read_text().split()
+    assert f"0::/{parent.name}" in Path(f"/proc/{p.pid}/cgroup").read_text().splitlines()
+    p.kill()
+    p.wait()
+
+
+def test_same_id_twice(fc, tmp_path):
+    """A second jailer with the id of a jail that holds its exec file already is
+    refused (Firecracker's fails on the device nodes); the first VM keeps running."""
+    p = subprocess.Popen(jailer(fc, "test-4"), stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                         start_new_session=True)
+    fc["procs"].append(p)
+    root = fc["base"] / "firecracker" / "test-4" / "root"
+    wait_for_socket(root / "run" / "firecracker.socket", p)
+    proc = subprocess.run(jailer(fc, "test-4"), capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 1
+    assert "File exists" in proc.stderr, proc.stderr
+    assert p.poll() is None
+    st = os.stat(root)  # given back to the running VM
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (UID, GID, 0o750)
+    assert ApiClient(root / "run" / "firecracker.socket").get("/")[1]["id"] == "test-4"
