@@ -191,7 +191,7 @@ int api_client_request(const char *path, const char *method, const char *url, co
 	long long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 1);
 	size_t blen = body ? strlen(body) : 0;
 	char head[512];
-	int fd = -1, err, n;
+	int fd = -1, err, rerr, n;
 
 	memset(reply, 0, sizeof(*reply));
 	n = snprintf(head, sizeof(head),
@@ -207,14 +207,19 @@ int api_client_request(const char *path, const char *method, const char *url, co
 	err = send_all(fd, head, (size_t)n, deadline);
 	if (!err && blen)
 		err = send_all(fd, body, blen, deadline);
-	if (err) {
+	/* A server may answer (a 400 for a body it refuses) and close before it
+	 * has read all of the request: its answer is still there to read. */
+	if (err && err != -EPIPE && err != -ECONNRESET) {
 		close(fd);
 		return why_fail(why, why_size, err, "sending %s %s to '%s': %s", method, url, path,
 				strerror(-err));
 	}
-	err = read_reply(fd, deadline, reply, why, why_size);
+	rerr = read_reply(fd, deadline, reply, why, why_size);
 	close(fd);
-	return err;
+	if (err && rerr)
+		return why_fail(why, why_size, err, "sending %s %s to '%s': %s", method, url, path,
+				strerror(-err));
+	return rerr;
 }
 
 void api_client_fault(const struct api_reply *reply, char *buf, size_t size)

@@ -32,9 +32,21 @@ static void *serve(void *arg)
 
 	if (fd < 0)
 		return NULL;
-	got = recv(fd, c->request, sizeof(c->request) - 1, 0);
-	if (got > 0)
-		c->request[got] = '\0';
+	/* The whole request: its head, then Content-Length bytes of body. */
+	for (size_t have = 0; have < sizeof(c->request) - 1;) {
+		const char *end, *cl;
+
+		got = recv(fd, c->request + have, sizeof(c->request) - 1 - have, 0);
+		if (got <= 0)
+			break;
+		have += (size_t)got;
+		c->request[have] = '\0';
+		end = strstr(c->request, "\r\n\r\n");
+		cl = strstr(c->request, "Content-Length: ");
+		if (end && (!cl || have >= (size_t)(end + 4 - c->request) +
+						 strtoul(cl + strlen("Content-Length: "), NULL, 10)))
+			break;
+	}
 	if (!c->reply) {
 		sleep(3);
 	} else {
