@@ -33,9 +33,9 @@ static char *devices_json(const struct vm_config *cfg)
 	for (i = 0; a && i < cfg->ndevices; i++) {
 		json_t *c = device_config_to_json(&cfg->devices[i]);
 
-		if (!c || json_array_append_new(a, json_pack("{s:s,s:o}", "kind",
-							     cfg->devices[i].kind->name, "config",
-							     c))) {
+		if (!c ||
+		    json_array_append_new(a, json_pack("{s:s,s:o}", "kind",
+						       cfg->devices[i].kind->name, "config", c))) {
 			json_decref(a);
 			return NULL;
 		}
@@ -156,8 +156,7 @@ static void take_snapshot(struct vm *vm, void *ctx)
 	if (!err)
 		err = snapshot_cache_commit_synced(ks->tmpdir, ks->key);
 	if (err && err != -EEXIST)
-		pr_warn("the guest kit's snapshot was not kept: %s",
-			why[0] ? why : strerror(-err));
+		pr_warn("the guest kit's snapshot was not kept: %s", why[0] ? why : strerror(-err));
 	else if (!err) {
 		char dir[PATH_MAX];
 

@@ -132,8 +132,9 @@ static int net_override(struct snapshot_load_req *req, const char *arg)
 }
 
 /* `volt run --restore DIR`: the VM comes from DIR/state and DIR/mem. */
-static int run_restored(const char *dir, struct snapshot_load_req *req)
+static int run_restored(const char *dir, const struct snapshot_load_req *opts)
 {
+	struct snapshot_load_req r = *opts, *req = &r;
 	char state[PATH_MAX], mem[PATH_MAX], why[512];
 	struct vm *vm;
 	int err;

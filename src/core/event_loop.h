@@ -30,9 +30,9 @@ struct event_loop {
 	bool start_done;
 	pthread_cond_t start_cond;
 	pthread_mutex_t lock;
-	int pause_fd;		 /* eventfd: event_loop_pause() asks the thread to park */
-	bool pause_requested;	 /* under lock */
-	bool parked;		 /* under lock: the thread waits in event_loop_pause()'s park */
+	int pause_fd;	      /* eventfd: event_loop_pause() asks the thread to park */
+	bool pause_requested; /* under lock */
+	bool parked;	      /* under lock: the thread waits in event_loop_pause()'s park */
 	pthread_cond_t park_cond;
 	struct event_source sources[EVENT_LOOP_MAX_SOURCES];
 };

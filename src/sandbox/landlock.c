@@ -258,7 +258,8 @@ static int add_rules(int ruleset, const struct vm_config *cfg, uint64_t handled,
 					 LANDLOCK_ACCESS_FS_READ_FILE |
 					 LANDLOCK_ACCESS_FS_REMOVE_FILE |
 					 LANDLOCK_ACCESS_FS_TRUNCATE | LANDLOCK_ACCESS_FS_READ_DIR |
-					 LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_REMOVE_DIR,
+					 LANDLOCK_ACCESS_FS_MAKE_DIR |
+					 LANDLOCK_ACCESS_FS_REMOVE_DIR,
 				 handled),
 		      &err, nrules);
 	return err;

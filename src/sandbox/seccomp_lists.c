@@ -55,14 +55,14 @@
 /* The main thread creates snapshot files (vmm_rules): openat is allowed there
  * with O_CREAT|O_EXCL or O_DIRECTORY, and refused as above when it has
  * neither (the conditions do not overlap, so no two rules disagree). */
-#define VMM_OPEN_RULES                                                                    \
-	REFUSE(open, "libraries' lazy file reads (glibc malloc trim, jansson seed)"),     \
-		{ SCMP_SYS(openat),                                                       \
-		  "openat",                                                               \
-		  1,                                                                      \
-		  { CONDT(2, SC_CLEAR, O_CREAT | O_DIRECTORY, "O_CREAT|O_DIRECTORY") },   \
-		  "libraries' lazy file reads (glibc malloc trim, jansson seed)",         \
-		  EACCES },                                                               \
+#define VMM_OPEN_RULES                                                                  \
+	REFUSE(open, "libraries' lazy file reads (glibc malloc trim, jansson seed)"),   \
+		{ SCMP_SYS(openat),                                                     \
+		  "openat",                                                             \
+		  1,                                                                    \
+		  { CONDT(2, SC_CLEAR, O_CREAT | O_DIRECTORY, "O_CREAT|O_DIRECTORY") }, \
+		  "libraries' lazy file reads (glibc malloc trim, jansson seed)",       \
+		  EACCES },                                                             \
 		REFUSE(openat2, "never used; refused like openat")
 
 /* Mutexes and condition variables (private), pthread_join (shared). */

@@ -32,8 +32,9 @@ static int device_scope(const struct vm *vm, int i, char *buf, size_t size)
 
 	for (j = 0; j < i; j++)
 		n += vm->devices[j].kind == vm->devices[i].kind;
-	return snprintf(buf, size, "dev/%s%d", vm->devices[i].kind->name, n) < (int)size ? 0
-											: -ENAMETOOLONG;
+	return snprintf(buf, size, "dev/%s%d", vm->devices[i].kind->name, n) < (int)size
+		       ? 0
+		       : -ENAMETOOLONG;
 }
 
 /* The configuration a restore needs, as JSON: the machine, the devices in
@@ -121,7 +122,8 @@ static int save_devices(struct vm *vm, struct snap_writer *w, char *why, size_t 
 		const struct device_kind *k = vm->devices[i].kind;
 
 		if (!k->save) {
-			snprintf(why, why_size, "a %s device cannot be saved in a snapshot", k->name);
+			snprintf(why, why_size, "a %s device cannot be saved in a snapshot",
+				 k->name);
 			err = -EOPNOTSUPP;
 			goto out;
 		}
@@ -268,10 +270,11 @@ static int config_from_state(struct snap_reader *r, const struct snapshot_load_r
 		return err;
 	}
 	j = json_loadb(text, len, 0, &jerr);
-	if (!j || json_unpack_ex(j, &jerr, 0, "{s:I,s:i,s:b,s?b,s?b,s?b,s?s,s:o}",
-				 "mem_size", &mem, "vcpus", &vcpus, "pvm_host", &pvm,
-				 "track_dirty_pages", &dirty, "boot_timer", &timer, "kit_port", &kit,
-				 "cpu_template", &t, "devices", &devs) ||
+	if (!j ||
+	    json_unpack_ex(j, &jerr, 0, "{s:I,s:i,s:b,s?b,s?b,s?b,s?s,s:o}", "mem_size", &mem,
+			   "vcpus", &vcpus, "pvm_host", &pvm, "track_dirty_pages", &dirty,
+			   "boot_timer", &timer, "kit_port", &kit, "cpu_template", &t, "devices",
+			   &devs) ||
 	    !json_is_array(devs)) {
 		snprintf(why, why_size, "the snapshot's VM configuration is malformed: %s",
 			 jerr.text);

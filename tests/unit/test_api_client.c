@@ -43,8 +43,9 @@ static void *serve(void *arg)
 		c->request[have] = '\0';
 		end = strstr(c->request, "\r\n\r\n");
 		cl = strstr(c->request, "Content-Length: ");
-		if (end && (!cl || have >= (size_t)(end + 4 - c->request) +
-						 strtoul(cl + strlen("Content-Length: "), NULL, 10)))
+		if (end &&
+		    (!cl || have >= (size_t)(end + 4 - c->request) +
+					    strtoul(cl + strlen("Content-Length: "), NULL, 10)))
 			break;
 	}
 	if (!c->reply) {
