@@ -24,6 +24,14 @@ bool rl_config_enabled(const struct rl_config *c)
 	return rl_bucket_config_enabled(&c->bandwidth) || rl_bucket_config_enabled(&c->ops);
 }
 
+void rl_config_merge(struct rl_config *dst, const struct rl_config *patch)
+{
+	if (patch->given_bw)
+		dst->bandwidth = patch->bandwidth;
+	if (patch->given_ops)
+		dst->ops = patch->ops;
+}
+
 /* --- configuration ------------------------------------------------------------ */
 
 static int bucket_from_json(json_t *j, const char *prefix, const char *name,

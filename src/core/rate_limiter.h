@@ -37,6 +37,8 @@ struct rl_config {
 };
 
 bool rl_bucket_config_enabled(const struct rl_bucket_config *b);
+/* The buckets patch gives (given_bw, given_ops) replace dst's. */
+void rl_config_merge(struct rl_config *dst, const struct rl_config *patch);
 bool rl_config_enabled(const struct rl_config *c);
 
 /* JSON (the API): null or {} is no limiter; {"bandwidth": {"size": N,

@@ -350,13 +350,22 @@ Test(api, out_of_range_named)
 	fault("PATCH", "/vm", "{\"state\": \"Stopped\"}", 400, "before starting");
 }
 
-Test(api, unsupported_features_named)
+Test(api, rate_limiters_checked)
 {
+	ok("PUT", "/drives/d",
+	   "{\"drive_id\": \"d\", \"path_on_host\": \"/x\", \"is_root_device\": false, "
+	   "\"rate_limiter\": {\"bandwidth\": {\"size\": 1, \"refill_time\": 100}}}");
 	fault("PUT", "/drives/d",
 	      "{\"drive_id\": \"d\", \"path_on_host\": \"/x\", \"is_root_device\": false, "
-	      "\"rate_limiter\": {\"bandwidth\": {\"size\": 1, \"refill_time\": 100}}}",
-	      400, "rate_limiter: not supported by volt");
-	fault("PUT", "/entropy", "{\"rate_limiter\": {}}", 400, "rate_limiter");
+	      "\"rate_limiter\": {\"bandwidth\": {\"size\": 1}}}",
+	      400, "drive: rate_limiter: bandwidth: missing required field 'refill_time'");
+	fault("PUT", "/drives/d",
+	      "{\"drive_id\": \"d\", \"path_on_host\": \"/x\", \"is_root_device\": false, "
+	      "\"rate_limiter\": {\"bw\": {}}}",
+	      400, "rate_limiter: unknown field 'bw'");
+	ok("PUT", "/drives/d",
+	   "{\"drive_id\": \"d\", \"path_on_host\": \"/x\", \"is_root_device\": false, "
+	   "\"rate_limiter\": {}}");
 	ok("PUT", "/entropy", "{\"rate_limiter\": null}");
 }
 

@@ -173,6 +173,8 @@ Test(metrics, every_section_and_counter_in_order)
 		"block.write_bytes",
 		"block.invalid_reqs_count",
 		"block.execute_fails",
+		"block.rate_limiter_event_count",
+		"block.rate_limiter_throttled_events",
 		"net.rx_queue_event_count",
 		"net.tx_queue_event_count",
 		"net.rx_tap_event_count",
