@@ -503,6 +503,11 @@ static void blk_rl_event(void *ctx, uint32_t events)
 		virtio_kick(&b->dev, 0);
 }
 
+struct virtio_dev *virtio_blk_dev(struct virtio_blk *b)
+{
+	return &b->dev;
+}
+
 void virtio_blk_update_rate_limiter(struct virtio_blk *b, const struct rl_config *c)
 {
 	pthread_mutex_lock(&b->dev.lock);

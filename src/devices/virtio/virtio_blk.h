@@ -46,6 +46,7 @@ struct virtio_blk;
 int virtio_blk_create(struct virtio_blk **out, const struct blk_config *c,
 		      const struct virtio_env *env, uint64_t base, uint32_t irq);
 void virtio_blk_destroy(struct virtio_blk *b);
+struct virtio_dev *virtio_blk_dev(struct virtio_blk *b);
 /* PATCH /drives/{id} after boot (any thread): the buckets c gives replace
  * the running ones (rate_limiter_update). */
 void virtio_blk_update_rate_limiter(struct virtio_blk *b, const struct rl_config *c);
