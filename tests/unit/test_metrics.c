@@ -200,6 +200,8 @@ Test(metrics, every_section_and_counter_in_order)
 		"entropy.entropy_event_count",
 		"entropy.entropy_bytes",
 		"entropy.host_rng_fails",
+		"entropy.entropy_rate_limiter_throttled",
+		"entropy.rate_limiter_event_count",
 		"uart.read_count",
 		"uart.write_count",
 		"uart.missed_read_count",
