@@ -21,12 +21,12 @@
 #include <sys/un.h>
 
 enum ftype {
-	F_STR,		/* string copied into out[size]; min = shortest length */
-	F_BOOL,		/* bool */
-	F_UINT,		/* uint64_t in [min, max] */
-	F_UNSUPPORTED,	/* only null: a rate limiter, vhost-user... */
-	F_ANY_STR,	/* a string that is accepted and ignored */
-	F_RATE_LIMITER, /* struct rl_config (core/rate_limiter.h) */
+	F_STR,	       /* string copied into out[size]; min = shortest length */
+	F_BOOL,	       /* bool */
+	F_UINT,	       /* uint64_t in [min, max] */
+	F_UNSUPPORTED, /* only null: a rate limiter, vhost-user... */
+	F_ANY_STR,     /* a string that is accepted and ignored */
+	F_RL_CFG,      /* struct rl_config (core/rate_limiter.h) */
 };
 
 struct api_field {
@@ -82,7 +82,7 @@ static int fields_get(const char *obj, json_t *j, const struct api_field *f, siz
 				return why_fail(why, why_size, -EINVAL,
 						"%s: %s: contains a NUL byte", obj, f[i].name);
 			break;
-		case F_RATE_LIMITER: {
+		case F_RL_CFG: {
 			struct rl_config rl;
 			char prefix[96];
 
@@ -141,7 +141,7 @@ static int fields_get(const char *obj, json_t *j, const struct api_field *f, siz
 		case F_UINT:
 			*(uint64_t *)f[i].out = (uint64_t)json_integer_value(v);
 			break;
-		case F_RATE_LIMITER:
+		case F_RL_CFG:
 			rl_config_from_json(v, "", f[i].out, NULL, 0);
 			break;
 		default:
@@ -481,7 +481,7 @@ int api_patch_drive(struct api_config *c, json_t *j, const char *path_id, bool s
 	const struct api_field f[] = {
 		{ "drive_id", F_STR, true, id, sizeof(id), 1, 0, NULL },
 		{ "path_on_host", F_STR, false, path, sizeof(path), 1, 0, &has_path },
-		{ "rate_limiter", F_RATE_LIMITER, false, &rl, 0, 0, 0, &has_rl },
+		{ "rate_limiter", F_RL_CFG, false, &rl, 0, 0, 0, &has_rl },
 	};
 	struct api_device *d;
 	struct blk_config *b;
@@ -520,8 +520,8 @@ int api_patch_net(struct api_config *c, json_t *j, const char *path_id, char *wh
 	struct rl_config rx, tx;
 	const struct api_field f[] = {
 		{ "iface_id", F_STR, true, id, sizeof(id), 1, 0, NULL },
-		{ "rx_rate_limiter", F_RATE_LIMITER, false, &rx, 0, 0, 0, &has_rx },
-		{ "tx_rate_limiter", F_RATE_LIMITER, false, &tx, 0, 0, 0, &has_tx },
+		{ "rx_rate_limiter", F_RL_CFG, false, &rx, 0, 0, 0, &has_rx },
+		{ "tx_rate_limiter", F_RL_CFG, false, &tx, 0, 0, 0, &has_tx },
 	};
 	struct api_device *d;
 	int err;
