@@ -466,7 +466,7 @@ static int json_value(const struct field *f, const char *obj, json_t *v, void *c
 	case FIELD_NULL:
 		return why_fail(why, why_size, -EINVAL, "%s: %s: not supported by volt (only null)",
 				obj, f->json);
-	case FIELD_RATE_LIMITER: {
+	case FIELD_RL: {
 		char prefix[128];
 
 		snprintf(prefix, sizeof(prefix), "%s: %s", obj, f->json);
@@ -569,7 +569,7 @@ static json_t *field_to_json(const struct field *f, const void *cfg)
 	case FIELD_NULL:
 	case FIELD_BUCKET:
 		return json_null();
-	case FIELD_RATE_LIMITER:
+	case FIELD_RL:
 		return rl_config_to_json(p);
 	}
 	return json_null();

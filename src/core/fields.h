@@ -19,20 +19,19 @@
 #include <stdint.h>
 
 enum field_type {
-	FIELD_STRING,	    /* char[size] */
-	FIELD_PATH,	    /* char[size]: a host path (Landlock and the jailer look at these) */
-	FIELD_ID,	    /* char[size]: parse_id_check() (letters, digits, '_'; 1 to 64) */
-	FIELD_BOOL,	    /* bool. CLI: "key" or "key=on|off|true|false|1|0" */
-	FIELD_FLAG,	    /* bool. CLI: "key" only, no value */
-	FIELD_U32,	    /* uint32_t in [min, max] */
-	FIELD_U64,	    /* uint64_t in [min, max] */
-	FIELD_MIB,	    /* uint32_t MiB at most max. CLI: a size ("64", "512M", "1G") */
-	FIELD_ENUM,	    /* int: one of names[] */
-	FIELD_MAC,	    /* uint8_t[6]: a unicast, non-zero MAC "52:54:00:12:34:56" */
-	FIELD_NULL,	    /* JSON only, no storage: accepted as null alone */
-	FIELD_RATE_LIMITER, /* JSON only: struct rl_config (core/rate_limiter.h); null or {}
-			       is none */
-	FIELD_BUCKET,	    /* CLI only: struct rl_bucket_config, "SIZE/MS[+BURST]" or "off" */
+	FIELD_STRING, /* char[size] */
+	FIELD_PATH,   /* char[size]: a host path (Landlock and the jailer look at these) */
+	FIELD_ID,     /* char[size]: parse_id_check() (letters, digits, '_'; 1 to 64) */
+	FIELD_BOOL,   /* bool. CLI: "key" or "key=on|off|true|false|1|0" */
+	FIELD_FLAG,   /* bool. CLI: "key" only, no value */
+	FIELD_U32,    /* uint32_t in [min, max] */
+	FIELD_U64,    /* uint64_t in [min, max] */
+	FIELD_MIB,    /* uint32_t MiB at most max. CLI: a size ("64", "512M", "1G") */
+	FIELD_ENUM,   /* int: one of names[] */
+	FIELD_MAC,    /* uint8_t[6]: a unicast, non-zero MAC "52:54:00:12:34:56" */
+	FIELD_NULL,   /* JSON only, no storage: accepted as null alone */
+	FIELD_RL,     /* JSON only: struct rl_config (core/rate_limiter.h); null or {}: none */
+	FIELD_BUCKET, /* CLI only: struct rl_bucket_config, "SIZE/MS[+BURST]" or "off" */
 };
 
 /* What a FIELD_PATH lets the VMM do with the file it names, at most. */

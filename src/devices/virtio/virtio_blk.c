@@ -774,7 +774,7 @@ static const struct field blk_field_list[] = {
 	  BLK_FIELD(cache),
 	  .names = blk_caches,
 	  .def = BLK_CACHE_WRITEBACK },
-	{ .json = "rate_limiter", .type = FIELD_RATE_LIMITER, BLK_FIELD(rate_limiter) },
+	{ .json = "rate_limiter", .type = FIELD_RL, BLK_FIELD(rate_limiter) },
 	{ .cli = "bw", .type = FIELD_BUCKET, BLK_FIELD(rate_limiter.bandwidth) },
 	{ .cli = "ops", .type = FIELD_BUCKET, BLK_FIELD(rate_limiter.ops) },
 };

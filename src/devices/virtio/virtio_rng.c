@@ -232,7 +232,7 @@ static int rng_restore(void *dev, struct snap_reader *r)
 
 static const struct field rng_field_list[] = {
 	{ .json = "rate_limiter",
-	  .type = FIELD_RATE_LIMITER,
+	  .type = FIELD_RL,
 	  .offset = offsetof(struct rng_config, rate_limiter),
 	  .has = FIELD_NO_HAS },
 };
