@@ -34,7 +34,7 @@ def run_reader(vm, guest_kit, tmp_path, drive_opts, disk_mib):
     disk.write_bytes(b"\xa5" * (disk_mib * MIB))
     initrd = cpio_append(guest_kit["initrd"], {"reader.sh": READER.encode()}, tmp_path)
     p = vm("run", "--kernel", guest_kit["vmlinux"], "--initrd", initrd, "--mem", "256",
-           "--fresh", "--drive", f"path={disk},ro{drive_opts}",
+           "--drive", f"path={disk},ro{drive_opts}",
            "--cmdline", 'console=ttyS0 reboot=k panic=-1 quiet volt.cmd="sh /reader.sh"')
     p.wait_for("RATE-DONE", 240)
     assert p.wait_exit(60) == 0, p.output()[-3000:]
