@@ -901,9 +901,11 @@ _Static_assert(sizeof(struct blk_api_keys) <= DEVICE_API_KEYS_MAX, "DEVICE_API_K
 const struct device_kind virtio_blk_kind = {
 	.name = "blk",
 	.option = "drive",
+	/* bw=, ops=: rate limits, Firecracker's token buckets (core/rate_limiter.h):
+	 * a bucket of BYTES bytes (K, M, G) or N requests refilled in MS ms, BURST
+	 * more once at first; "off" for none. */
 	.usage = "path=FILE[,ro][,id=ID][,engine=sync|io_uring][,cache=unsafe|writeback]"
-		 "[,bw=BYTES/MS[+BURST]][,ops=N/MS[+BURST]] (rate limits: a bucket of BYTES "
-		 "bytes, or N requests, refilled in MS ms; BURST once more at first)",
+		 "[,bw=BYTES/MS[+BURST]][,ops=N/MS[+BURST]]",
 	.api_path = "drives",
 	.config_key = "drives",
 	.metrics = &blk_metrics_section,

@@ -1068,9 +1068,9 @@ _Static_assert(sizeof(struct net_config) <= DEVICE_CONFIG_MAX, "DEVICE_CONFIG_MA
 const struct device_kind virtio_net_kind = {
 	.name = "net",
 	.option = "net",
+	/* Rate limits per direction, as --drive's bw= and ops= (frames for ops). */
 	.usage = "tap=NAME[,mac=MAC][,rx_bw=BYTES/MS[+BURST]][,rx_ops=N/MS[+BURST]]"
-		 "[,tx_bw=...][,tx_ops=...] (rate limits: a bucket of BYTES bytes, or N "
-		 "frames, refilled in MS ms; BURST once more at first)",
+		 "[,tx_bw=BYTES/MS[+BURST]][,tx_ops=N/MS[+BURST]]",
 	.api_path = "network-interfaces",
 	.config_key = "network-interfaces",
 	.metrics = &net_metrics_section,
