@@ -16,6 +16,7 @@
 
 #include "devices/virtio/virtio_blk.h"
 #include "devices/virtio/virtq.h"
+#include "util/log.h"
 
 #define CAP	 2048ULL /* sectors: a 1 MiB disk */
 #define DISK_LEN (CAP * 512)
@@ -759,7 +760,8 @@ static uint8_t blk_status(struct rig *r, unsigned int i)
 	return *(uint8_t *)gpa_to_hva(&r->mem, RIG_DATA + i * 1024ULL + 528, 1);
 }
 
-static struct virtio_blk *blk_rig(struct rig *r, const struct rl_config *rl)
+static struct virtio_blk *blk_rig_engine(struct rig *r, const struct rl_config *rl,
+					 enum blk_engine engine)
 {
 	char path[] = "/var/tmp/volt-blk-rl-XXXXXX";
 	struct blk_config c = { 0 };
@@ -772,12 +774,18 @@ static struct virtio_blk *blk_rig(struct rig *r, const struct rl_config *rl)
 	snprintf(c.path, sizeof(c.path), "%s", path);
 	snprintf(c.id, sizeof(c.id), "rl");
 	c.rate_limiter = *rl;
+	c.engine = engine;
 	rig_init(r);
 	cr_assert_eq(virtio_blk_create(&b, &c, &r->env, RIG_BASE, 5), 0);
 	unlink(path);
 	r->d = virtio_blk_dev(b);
 	rig_driver_ok(r, 1);
 	return b;
+}
+
+static struct virtio_blk *blk_rig(struct rig *r, const struct rl_config *rl)
+{
+	return blk_rig_engine(r, rl, BLK_ENGINE_SYNC);
 }
 
 #define N 4
@@ -824,6 +832,30 @@ Test(blk_rate_limit, bandwidth_counts_data_bytes, .timeout = 20)
 	cr_assert_eq(rig_used(&r, 0), 2);
 	cr_assert(rig_wait_used(&r, 0, 6, 3000), "used %u", rig_used(&r, 0));
 	for (unsigned int i = 0; i < 6; i++)
+		cr_assert_eq(blk_status(&r, i), VIRTIO_BLK_S_OK, "request %u", i);
+	rig_stop(&r);
+	virtio_blk_destroy(b);
+	rig_free(&r);
+}
+
+/* The same with io_uring (or the sync engine where io_uring is unavailable):
+ * the limiter acts before a request is submitted. */
+Test(blk_rate_limit, ops_with_io_uring, .timeout = 20)
+{
+	struct rl_config rl = { .ops = { N, 0, 100 } };
+	struct rig r;
+	struct virtio_blk *b;
+
+	log_set_level(LOG_OFF);
+	b = blk_rig_engine(&r, &rl, BLK_ENGINE_IO_URING);
+	for (unsigned int i = 0; i < 3 * N; i++)
+		blk_req(&r, i, i % 2 ? VIRTIO_BLK_T_IN : VIRTIO_BLK_T_OUT, false);
+	rig_kick(&r, 0);
+	cr_assert(rig_wait_used(&r, 0, N, 1000));
+	rig_sleep_ms(40);
+	cr_assert_eq(rig_used(&r, 0), N);
+	cr_assert(rig_wait_used(&r, 0, 3 * N, 3000), "used %u", rig_used(&r, 0));
+	for (unsigned int i = 0; i < 3 * N; i++)
 		cr_assert_eq(blk_status(&r, i), VIRTIO_BLK_S_OK, "request %u", i);
 	rig_stop(&r);
 	virtio_blk_destroy(b);
