@@ -1,6 +1,8 @@
 /* Method + path -> handler, Firecracker's pre-/post-boot rules, JSON answers. */
 #include "api/router.h"
 #include "devices/device_table.h"
+#include "devices/virtio/virtio_blk.h"
+#include "devices/virtio/virtio_net.h"
 #include "util/parse.h"
 
 #include "volt-config.h"
@@ -256,6 +258,30 @@ static void do_vm_state(struct api_state *s, json_t *j, struct api_response *r)
 	no_content(r);
 }
 
+/* After boot, a PATCH's rate limiters (checked and stored by then) go to
+ * the running device too. */
+static int patch_rate_limiters(struct api_state *s, const struct device_kind *k, const char *id,
+			       json_t *j, char *why, size_t why_size)
+{
+	static const char *const keys[] = { "rate_limiter", "rx_rate_limiter", "tx_rate_limiter" };
+	int err = 0;
+
+	for (size_t i = 0; s->started && !err && i < sizeof(keys) / sizeof(keys[0]); i++) {
+		json_t *v = json_object_get(j, keys[i]);
+		struct rl_config rl;
+
+		if (!v || json_is_null(v) || rl_config_from_json(v, "", &rl, NULL, 0))
+			continue;
+		err = s->ops->rate_limiter_update
+			      ? s->ops->rate_limiter_update(s->ctx, k, id, keys[i], &rl)
+			      : -EOPNOTSUPP;
+		if (err)
+			snprintf(why, why_size, "%s: %s: the running device was not updated: %s",
+				 k->fields->name, keys[i], strerror(-err));
+	}
+	return err;
+}
+
 static void do_balloon_stats_patch(struct api_state *s, json_t *j, struct api_response *r)
 {
 	struct balloon_config *b = balloon_cfg(s);
@@ -503,10 +529,14 @@ static void route(struct api_state *s, const struct resource *res, enum method m
 		break;
 	case R_DRIVE:
 		err = api_patch_drive(&s->cfg, j, id, s->started, why, sizeof(why));
+		if (!err)
+			err = patch_rate_limiters(s, &virtio_blk_kind, id, j, why, sizeof(why));
 		break;
 	case R_NET:
-		/* Only rate limiters could change, and volt has none: a no-op. */
+		/* Only rate limiters change. */
 		err = api_patch_net(&s->cfg, j, id, why, sizeof(why));
+		if (!err)
+			err = patch_rate_limiters(s, &virtio_net_kind, id, j, why, sizeof(why));
 		break;
 	case R_BALLOON:
 		if (m == M_PATCH)

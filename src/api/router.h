@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "api/vm_config_json.h"
+#include "core/rate_limiter.h"
 #include "devices/virtio/virtio_balloon.h"
 #include "vmm/vm_snapshot.h"
 
@@ -30,6 +31,12 @@ struct api_ops {
 	bool (*is_paused)(void *ctx);
 	int (*ctrl_alt_del)(void *ctx);
 	int (*balloon_set)(void *ctx, unsigned int mib);
+	/* PATCH /drives/{id} or /network-interfaces/{id} after boot: the rate
+	 * limiter key ("rate_limiter", "rx_rate_limiter", "tx_rate_limiter") of
+	 * the running device of kind k with API id `id` takes the buckets c
+	 * gives (rate_limiter_update). 0 or -errno. */
+	int (*rate_limiter_update)(void *ctx, const struct device_kind *k, const char *id,
+				   const char *key, const struct rl_config *c);
 	int (*balloon_stats)(void *ctx, struct balloon_stats *s);
 	/* -EOPNOTSUPP when the device cannot change its interval. */
 	int (*balloon_stats_interval)(void *ctx, unsigned int seconds);

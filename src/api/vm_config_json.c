@@ -26,6 +26,7 @@ enum ftype {
 	F_UINT,	       /* uint64_t in [min, max] */
 	F_UNSUPPORTED, /* only null: a rate limiter, vhost-user... */
 	F_ANY_STR,     /* a string that is accepted and ignored */
+	F_RL_CFG,      /* struct rl_config (core/rate_limiter.h) */
 };
 
 struct api_field {
@@ -81,6 +82,15 @@ static int fields_get(const char *obj, json_t *j, const struct api_field *f, siz
 				return why_fail(why, why_size, -EINVAL,
 						"%s: %s: contains a NUL byte", obj, f[i].name);
 			break;
+		case F_RL_CFG: {
+			struct rl_config rl;
+			char prefix[96];
+
+			snprintf(prefix, sizeof(prefix), "%s: %s", obj, f[i].name);
+			if (rl_config_from_json(v, prefix, &rl, why, why_size))
+				return -EINVAL;
+			break;
+		}
 		case F_ANY_STR:
 			if (!json_is_string(v))
 				return why_fail(why, why_size, -EINVAL,
@@ -130,6 +140,9 @@ static int fields_get(const char *obj, json_t *j, const struct api_field *f, siz
 			break;
 		case F_UINT:
 			*(uint64_t *)f[i].out = (uint64_t)json_integer_value(v);
+			break;
+		case F_RL_CFG:
+			rl_config_from_json(v, "", f[i].out, NULL, 0);
 			break;
 		default:
 			break;
@@ -463,11 +476,12 @@ int api_patch_drive(struct api_config *c, json_t *j, const char *path_id, bool s
 		    size_t why_size)
 {
 	char id[API_ID_MAX + 1], path[PATH_MAX];
-	bool has_path = false;
+	bool has_path = false, has_rl = false;
+	struct rl_config rl;
 	const struct api_field f[] = {
 		{ "drive_id", F_STR, true, id, sizeof(id), 1, 0, NULL },
 		{ "path_on_host", F_STR, false, path, sizeof(path), 1, 0, &has_path },
-		{ "rate_limiter", F_UNSUPPORTED, false, NULL, 0, 0, 0, NULL },
+		{ "rate_limiter", F_RL_CFG, false, &rl, 0, 0, 0, &has_rl },
 	};
 	struct api_device *d;
 	struct blk_config *b;
@@ -481,9 +495,12 @@ int api_patch_drive(struct api_config *c, json_t *j, const char *path_id, bool s
 	d = api_device_find(c, &virtio_blk_kind, id);
 	if (!d)
 		return why_fail(why, why_size, -EINVAL, "drive: drive_id: no drive '%s'", id);
+	b = (struct blk_config *)d->dev.data;
+	/* The router hands the buckets to the running drive (api_ops). */
+	if (has_rl && !has_path)
+		rl_config_merge(&b->rate_limiter, &rl);
 	if (!has_path)
 		return 0;
-	b = (struct blk_config *)d->dev.data;
 	if (started && strcmp(path, b->path))
 		return why_fail(
 			why, why_size, -EINVAL,
@@ -491,18 +508,22 @@ int api_patch_drive(struct api_config *c, json_t *j, const char *path_id, bool s
 			"sandbox forbids it), so a drive cannot change its backing file");
 	_Static_assert(sizeof(path) == sizeof(b->path), "path_on_host fits");
 	memcpy(b->path, path, sizeof(path));
+	if (has_rl)
+		rl_config_merge(&b->rate_limiter, &rl);
 	return 0;
 }
 
-int api_patch_net(const struct api_config *c, json_t *j, const char *path_id, char *why,
-		  size_t why_size)
+int api_patch_net(struct api_config *c, json_t *j, const char *path_id, char *why, size_t why_size)
 {
 	char id[API_ID_MAX + 1];
+	bool has_rx = false, has_tx = false;
+	struct rl_config rx, tx;
 	const struct api_field f[] = {
 		{ "iface_id", F_STR, true, id, sizeof(id), 1, 0, NULL },
-		{ "rx_rate_limiter", F_UNSUPPORTED, false, NULL, 0, 0, 0, NULL },
-		{ "tx_rate_limiter", F_UNSUPPORTED, false, NULL, 0, 0, 0, NULL },
+		{ "rx_rate_limiter", F_RL_CFG, false, &rx, 0, 0, 0, &has_rx },
+		{ "tx_rate_limiter", F_RL_CFG, false, &tx, 0, 0, 0, &has_tx },
 	};
+	struct api_device *d;
 	int err;
 
 	err = fields_get("network-interface", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
@@ -510,9 +531,15 @@ int api_patch_net(const struct api_config *c, json_t *j, const char *path_id, ch
 		err = id_check("network-interface", "iface_id", id, path_id, why, why_size);
 	if (err)
 		return err;
-	if (!api_device_find(c, &virtio_net_kind, id))
+	d = api_device_find(c, &virtio_net_kind, id);
+	if (!d)
 		return why_fail(why, why_size, -EINVAL,
 				"network-interface: iface_id: no interface '%s'", id);
+	/* The router hands the buckets to the running interface (api_ops). */
+	if (has_rx)
+		rl_config_merge(&((struct net_config *)d->dev.data)->rx_rate_limiter, &rx);
+	if (has_tx)
+		rl_config_merge(&((struct net_config *)d->dev.data)->tx_rate_limiter, &tx);
 	return 0;
 }
 

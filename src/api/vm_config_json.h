@@ -91,9 +91,9 @@ json_t *api_device_to_json(const struct api_device *d);
  * only a no-op is accepted, volt opens no file once running. */
 int api_patch_drive(struct api_config *c, json_t *j, const char *path_id, bool started, char *why,
 		    size_t why_size);
-/* PATCH /network-interfaces/{id}: only rate limiters in Firecracker. */
-int api_patch_net(const struct api_config *c, json_t *j, const char *path_id, char *why,
-		  size_t why_size);
+/* PATCH /network-interfaces/{id}: only rate limiters in Firecracker (merged
+ * into the stored configuration; the router updates a running device). */
+int api_patch_net(struct api_config *c, json_t *j, const char *path_id, char *why, size_t why_size);
 /* PATCH /balloon ({"amount_mib"}) and PATCH /balloon/statistics. */
 int api_parse_balloon_update(json_t *j, unsigned int *mib, char *why, size_t why_size);
 int api_parse_balloon_stats_update(json_t *j, unsigned int *seconds, char *why, size_t why_size);

@@ -13,6 +13,8 @@
 #include "core/host.h"
 #include "core/metrics.h"
 #include "devices/device_table.h"
+#include "devices/virtio/virtio_blk.h"
+#include "devices/virtio/virtio_net.h"
 #include "sandbox/sandbox.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -137,6 +139,38 @@ static int op_balloon_set(void *ctx, unsigned int mib)
 	return balloon(m) ? virtio_balloon_set_target(balloon(m), mib) : -ENODEV;
 }
 
+/* PATCH /drives/{id} and /network-interfaces/{id} after boot: the running
+ * device's rate limiter. The VM's devices of a kind are in its config's
+ * order, each with its API id. */
+static int op_rate_limiter_update(void *ctx, const struct device_kind *k, const char *id,
+				  const char *key, const struct rl_config *c)
+{
+	struct api_main *m = ctx;
+	int index = 0, i;
+	void *dev = NULL;
+
+	for (i = 0; m->vm && i < m->vm->cfg.ndevices; i++) {
+		if (m->vm->cfg.devices[i].kind != k)
+			continue;
+		if (!strcmp(m->vm->cfg.devices[i].id, id)) {
+			dev = vm_device(m->vm, k, index);
+			break;
+		}
+		index++;
+	}
+	if (!dev)
+		return -ENODEV;
+	if (k == &virtio_blk_kind && !strcmp(key, "rate_limiter"))
+		virtio_blk_update_rate_limiter(dev, c);
+	else if (k == &virtio_net_kind && !strcmp(key, "rx_rate_limiter"))
+		virtio_net_update_rate_limiters(dev, c, NULL);
+	else if (k == &virtio_net_kind && !strcmp(key, "tx_rate_limiter"))
+		virtio_net_update_rate_limiters(dev, NULL, c);
+	else
+		return -EOPNOTSUPP;
+	return 0;
+}
+
 static int op_balloon_stats(void *ctx, struct balloon_stats *s)
 {
 	struct api_main *m = ctx;
@@ -253,6 +287,7 @@ static const struct api_ops ops = {
 	.is_paused = op_is_paused,
 	.ctrl_alt_del = op_ctrl_alt_del,
 	.balloon_set = op_balloon_set,
+	.rate_limiter_update = op_rate_limiter_update,
 	.balloon_stats = op_balloon_stats,
 	.balloon_stats_interval = op_balloon_stats_interval,
 	.logger = op_logger,

@@ -59,10 +59,12 @@ __attribute__((constructor)) static void run_opts_build(void)
 		run_opts[n++] = (struct cli_opt){
 			.name = k->option,
 			.code = CLI_DEVICE_CODE + (int)i,
-			.value = k->fields != NULL,
+			/* A kind takes a value when it documents one (--rng's
+			 * fields are the API's only). */
+			.value = k->fields != NULL && k->usage != NULL,
 			.repeat = k->max > 1,
 			.arg = k->usage,
-			.spec_paths = k->fields ? cli_device_spec_paths : NULL,
+			.spec_paths = k->fields && k->usage ? cli_device_spec_paths : NULL,
 		};
 	}
 	for (i = 0; i < sizeof(after) / sizeof(after[0]); i++)

@@ -2,6 +2,7 @@
  * all driven by struct field descriptions (core/fields.h). */
 #include "core/fields.h"
 
+#include "core/rate_limiter.h"
 #include "util/parse.h"
 #include "util/why.h"
 
@@ -273,6 +274,13 @@ static int spec_value(const struct field_set *set, const struct field *f, const 
 		return say(why, why_size, f->bad ? f->bad : set->unknown, f->bad ? val : tok);
 	case FIELD_MAC:
 		return mac_parse(val, p, why, why_size);
+	case FIELD_BUCKET: {
+		char reason[256];
+
+		if (rl_bucket_parse(val, p, reason, sizeof(reason)))
+			return why_fail(why, why_size, -EINVAL, "%s=%s", f->cli, reason);
+		return 0;
+	}
 	default:
 		return say(why, why_size, set->unknown, tok);
 	}
@@ -458,6 +466,14 @@ static int json_value(const struct field *f, const char *obj, json_t *v, void *c
 	case FIELD_NULL:
 		return why_fail(why, why_size, -EINVAL, "%s: %s: not supported by volt (only null)",
 				obj, f->json);
+	case FIELD_RL: {
+		char prefix[128];
+
+		snprintf(prefix, sizeof(prefix), "%s: %s", obj, f->json);
+		return rl_config_from_json(v, prefix, p, why, why_size);
+	}
+	case FIELD_BUCKET:
+		break;
 	}
 	return why_fail(why, why_size, -EINVAL, "%s: %s: cannot be set", obj, f->json);
 }
@@ -551,7 +567,10 @@ static json_t *field_to_json(const struct field *f, const void *cfg)
 			 m[4], m[5]);
 		return json_string(mac);
 	case FIELD_NULL:
+	case FIELD_BUCKET:
 		return json_null();
+	case FIELD_RL:
+		return rl_config_to_json(p);
 	}
 	return json_null();
 }

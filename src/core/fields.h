@@ -29,7 +29,9 @@ enum field_type {
 	FIELD_MIB,    /* uint32_t MiB at most max. CLI: a size ("64", "512M", "1G") */
 	FIELD_ENUM,   /* int: one of names[] */
 	FIELD_MAC,    /* uint8_t[6]: a unicast, non-zero MAC "52:54:00:12:34:56" */
-	FIELD_NULL,   /* JSON only, no storage: accepted as null alone (a rate limiter) */
+	FIELD_NULL,   /* JSON only, no storage: accepted as null alone */
+	FIELD_RL,     /* JSON only: struct rl_config (core/rate_limiter.h); null or {}: none */
+	FIELD_BUCKET, /* CLI only: struct rl_bucket_config, "SIZE/MS[+BURST]" or "off" */
 };
 
 /* What a FIELD_PATH lets the VMM do with the file it names, at most. */

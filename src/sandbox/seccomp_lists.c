@@ -115,7 +115,7 @@ static const struct sc_rule vmm_rules[] = {
 	ANY(sendmsg, "virtio-vsock: data from the guest"),
 	ANY(recvmsg, "virtio-vsock: data to the guest"),
 	IF(shutdown, "virtio-vsock: the guest stops sending", COND(1, SC_EQ32, SHUT_WR)),
-	ANY(timerfd_settime, "virtio-vsock and virtio-balloon timers"),
+	ANY(timerfd_settime, "virtio-vsock and virtio-balloon timers, rate limiters"),
 	ANY(unlink, "teardown: virtio-vsock and the API remove their sockets"),
 	IF(newfstatat, "teardown: virtio-vsock checks the socket path is still its own",
 	   COND(3, SC_EQ32, 0)),

@@ -20,7 +20,22 @@ static struct {
 	int starts, pauses, resumes, cad, flushes;
 	bool paused, fail_start, metrics_open;
 	unsigned int balloon_mib;
+	int rl_updates;
+	char rl_id[80], rl_key[32];
+	struct rl_config rl;
 } fake;
+
+static int f_rate_limiter_update(void *ctx, const struct device_kind *k, const char *id,
+				 const char *key, const struct rl_config *c)
+{
+	(void)ctx;
+	(void)k;
+	fake.rl_updates++;
+	snprintf(fake.rl_id, sizeof(fake.rl_id), "%s", id);
+	snprintf(fake.rl_key, sizeof(fake.rl_key), "%s", key);
+	fake.rl = *c;
+	return 0;
+}
 
 static int f_start(void *ctx, const struct api_config *cfg, char *why, size_t n)
 {
@@ -99,6 +114,7 @@ static const struct api_ops ops = {
 	.is_paused = f_is_paused,
 	.ctrl_alt_del = f_cad,
 	.balloon_set = f_balloon_set,
+	.rate_limiter_update = f_rate_limiter_update,
 	.balloon_stats = f_balloon_stats,
 	.metrics = f_metrics,
 	.flush_metrics = f_flush,
@@ -350,14 +366,74 @@ Test(api, out_of_range_named)
 	fault("PATCH", "/vm", "{\"state\": \"Stopped\"}", 400, "before starting");
 }
 
-Test(api, unsupported_features_named)
+Test(api, rate_limiters_checked)
 {
+	ok("PUT", "/drives/d",
+	   "{\"drive_id\": \"d\", \"path_on_host\": \"/x\", \"is_root_device\": false, "
+	   "\"rate_limiter\": {\"bandwidth\": {\"size\": 1, \"refill_time\": 100}}}");
 	fault("PUT", "/drives/d",
 	      "{\"drive_id\": \"d\", \"path_on_host\": \"/x\", \"is_root_device\": false, "
-	      "\"rate_limiter\": {\"bandwidth\": {\"size\": 1, \"refill_time\": 100}}}",
-	      400, "rate_limiter: not supported by volt");
-	fault("PUT", "/entropy", "{\"rate_limiter\": {}}", 400, "rate_limiter");
+	      "\"rate_limiter\": {\"bandwidth\": {\"size\": 1}}}",
+	      400, "drive: rate_limiter: bandwidth: missing required field 'refill_time'");
+	fault("PUT", "/drives/d",
+	      "{\"drive_id\": \"d\", \"path_on_host\": \"/x\", \"is_root_device\": false, "
+	      "\"rate_limiter\": {\"bw\": {}}}",
+	      400, "rate_limiter: unknown field 'bw'");
+	ok("PUT", "/drives/d",
+	   "{\"drive_id\": \"d\", \"path_on_host\": \"/x\", \"is_root_device\": false, "
+	   "\"rate_limiter\": {}}");
 	ok("PUT", "/entropy", "{\"rate_limiter\": null}");
+}
+
+/* PATCH after boot: the stored configuration (GET /vm/config) and the
+ * running device (api_ops) take the buckets the PATCH gives. */
+Test(api, rate_limiters_patched)
+{
+	json_t *got;
+	char *s;
+
+	ok("PUT", "/boot-source", BOOT);
+	ok("PUT", "/drives/d",
+	   "{\"drive_id\": \"d\", \"path_on_host\": \"/x\", \"is_root_device\": true, "
+	   "\"rate_limiter\": {\"ops\": {\"size\": 10, \"refill_time\": 100}}}");
+	ok("PUT", "/network-interfaces/eth0",
+	   "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\"}");
+	ok("PUT", "/actions", START);
+	ok("PATCH", "/drives/d",
+	   "{\"drive_id\": \"d\", \"rate_limiter\": {\"bandwidth\": {\"size\": 1000, "
+	   "\"one_time_burst\": 5, \"refill_time\": 10}}}");
+	cr_assert_eq(fake.rl_updates, 1);
+	cr_assert_str_eq(fake.rl_id, "d");
+	cr_assert_str_eq(fake.rl_key, "rate_limiter");
+	cr_assert(fake.rl.given_bw && !fake.rl.given_ops);
+	cr_assert_eq(fake.rl.bandwidth.size, 1000);
+	cr_assert_eq(drive_cfg(&st.cfg, "d")->rate_limiter.ops.size, 10, "ops kept");
+	cr_assert_eq(drive_cfg(&st.cfg, "d")->rate_limiter.bandwidth.one_time_burst, 5);
+	ok("PATCH", "/network-interfaces/eth0",
+	   "{\"iface_id\": \"eth0\", \"tx_rate_limiter\": {\"ops\": {\"size\": 7, "
+	   "\"refill_time\": 70}}, \"rx_rate_limiter\": null}");
+	cr_assert_eq(fake.rl_updates, 2);
+	cr_assert_str_eq(fake.rl_key, "tx_rate_limiter");
+	cr_assert_eq(req("GET", "/vm/config", NULL, &got), 200);
+	s = json_dumps(
+		json_object_get(json_array_get(json_object_get(got, "drives"), 0), "rate_limiter"),
+		JSON_SORT_KEYS | JSON_COMPACT);
+	cr_assert_str_eq(s, "{\"bandwidth\":{\"one_time_burst\":5,\"refill_time\":10,\"size\":"
+			    "1000},\"ops\":{\"one_time_burst\":null,\"refill_time\":100,\"size\":"
+			    "10}}");
+	free(s);
+	s = json_dumps(json_array_get(json_object_get(got, "network-interfaces"), 0),
+		       JSON_SORT_KEYS | JSON_COMPACT);
+	cr_assert(strstr(s, "\"rx_rate_limiter\":null"), "%s", s);
+	cr_assert(strstr(s, "\"tx_rate_limiter\":{\"bandwidth\":null,\"ops\":{"), "%s", s);
+	free(s);
+	json_decref(got);
+	/* A bucket of size 0 removes it. */
+	ok("PATCH", "/drives/d",
+	   "{\"drive_id\": \"d\", \"rate_limiter\": {\"bandwidth\": {\"size\": 0, "
+	   "\"refill_time\": 0}, \"ops\": {\"size\": 0, \"refill_time\": 0}}}");
+	cr_assert_eq(fake.rl_updates, 3);
+	cr_assert_not(rl_config_enabled(&drive_cfg(&st.cfg, "d")->rate_limiter));
 }
 
 Test(api, ids_checked)
@@ -429,8 +505,10 @@ Test(api, post_boot_refusals_named)
 	fault("PATCH", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/r3\"}",
 	      400, "path_on_host");
 	fault("PATCH", "/network-interfaces/eth0",
-	      "{\"iface_id\": \"eth0\", \"rx_rate_limiter\": {}}", 400, "rx_rate_limiter");
+	      "{\"iface_id\": \"eth0\", \"rx_rate_limiter\": {\"ops\": {}}}", 400,
+	      "network-interface: rx_rate_limiter: ops: missing required field 'size'");
 	ok("PATCH", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\"}");
+	cr_assert_eq(fake.rl_updates, 0);
 	fault("GET", "/balloon/statistics", NULL, 400, "balloon");
 	fault("PATCH", "/balloon", "{\"amount_mib\": 1}", 400, "balloon");
 	fault("PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}", 400, "metrics");

@@ -16,6 +16,7 @@
 
 #include "devices/virtio/virtio_blk.h"
 #include "devices/virtio/virtq.h"
+#include "util/log.h"
 
 #define CAP	 2048ULL /* sectors: a 1 MiB disk */
 #define DISK_LEN (CAP * 512)
@@ -729,4 +730,167 @@ Test(virtio_blk, host_io_errors)
 	cr_assert_eq(status, VIRTIO_BLK_S_IOERR);
 	cr_assert_eq(simple(VIRTIO_BLK_T_IN, 0, buf, 512), 513, "reads still work");
 	cr_assert_eq(status, VIRTIO_BLK_S_OK);
+}
+
+/* --- the rate limiter, on the device driven like a driver ------------------------ */
+
+#include "virtio_rig.h"
+
+/* Request i: a header, 512 bytes of data (a write of sector i, or a read of
+ * it), a status byte; in guest memory at RIG_DATA + i * 1024. */
+static void blk_req(struct rig *r, unsigned int i, uint32_t type, bool publish)
+{
+	uint64_t gpa = RIG_DATA + i * 1024ULL;
+	struct virtio_blk_outhdr *h = gpa_to_hva(&r->mem, gpa, 16);
+	uint8_t *data = gpa_to_hva(&r->mem, gpa + 16, 512), *st = gpa_to_hva(&r->mem, gpa + 528, 1);
+	struct rig_seg s[3] = {
+		{ gpa, 16, false },
+		{ gpa + 16, 512, type == VIRTIO_BLK_T_IN },
+		{ gpa + 528, 1, true },
+	};
+
+	*h = (struct virtio_blk_outhdr){ .type = type, .sector = i };
+	memset(data, (int)(0x10 + i), 512);
+	*st = UNSET;
+	rig_chain(r, 0, s, 3, publish);
+}
+
+static uint8_t blk_status(struct rig *r, unsigned int i)
+{
+	return *(uint8_t *)gpa_to_hva(&r->mem, RIG_DATA + i * 1024ULL + 528, 1);
+}
+
+static struct virtio_blk *blk_rig_engine(struct rig *r, const struct rl_config *rl,
+					 enum blk_engine engine)
+{
+	char path[] = "/var/tmp/volt-blk-rl-XXXXXX";
+	struct blk_config c = { 0 };
+	struct virtio_blk *b = NULL;
+	int tfd = mkstemp(path);
+
+	cr_assert_geq(tfd, 0);
+	cr_assert_eq(ftruncate(tfd, DISK_LEN), 0);
+	close(tfd);
+	snprintf(c.path, sizeof(c.path), "%s", path);
+	snprintf(c.id, sizeof(c.id), "rl");
+	c.rate_limiter = *rl;
+	c.engine = engine;
+	rig_init(r);
+	cr_assert_eq(virtio_blk_create(&b, &c, &r->env, RIG_BASE, 5), 0);
+	unlink(path);
+	r->d = virtio_blk_dev(b);
+	rig_driver_ok(r, 1);
+	return b;
+}
+
+static struct virtio_blk *blk_rig(struct rig *r, const struct rl_config *rl)
+{
+	return blk_rig_engine(r, rl, BLK_ENGINE_SYNC);
+}
+
+#define N 4
+
+Test(blk_rate_limit, ops_park_the_queue_until_the_timer, .timeout = 20)
+{
+	struct rl_config rl = { .ops = { N, 0, 100 } };
+	struct rig r;
+	struct virtio_blk *b = blk_rig(&r, &rl);
+	uint64_t t0;
+
+	for (unsigned int i = 0; i < 3 * N; i++)
+		blk_req(&r, i, VIRTIO_BLK_T_OUT, false);
+	t0 = rig_ms();
+	rig_kick(&r, 0);
+	/* The bucket starts full: N at once, the rest wait for the timer. */
+	cr_assert(rig_wait_used(&r, 0, N, 1000));
+	rig_sleep_ms(40);
+	cr_assert_eq(rig_used(&r, 0), N, "only %d at first", N);
+	for (unsigned int i = N; i < 3 * N; i++)
+		cr_assert_eq(blk_status(&r, i), UNSET, "request %u was not taken", i);
+	/* One refill (100 ms) per N more: all of them, none lost. */
+	cr_assert(rig_wait_used(&r, 0, 3 * N, 3000), "used %u", rig_used(&r, 0));
+	cr_assert_geq(rig_ms() - t0, 180, "took %llu ms", (unsigned long long)(rig_ms() - t0));
+	for (unsigned int i = 0; i < 3 * N; i++)
+		cr_assert_eq(blk_status(&r, i), VIRTIO_BLK_S_OK, "request %u", i);
+	rig_stop(&r);
+	virtio_blk_destroy(b);
+	rig_free(&r);
+}
+
+Test(blk_rate_limit, bandwidth_counts_data_bytes, .timeout = 20)
+{
+	/* 1024 bytes per 100 ms: two 512-byte reads at once, then two per refill. */
+	struct rl_config rl = { .bandwidth = { 1024, 0, 100 } };
+	struct rig r;
+	struct virtio_blk *b = blk_rig(&r, &rl);
+
+	for (unsigned int i = 0; i < 6; i++)
+		blk_req(&r, i, VIRTIO_BLK_T_IN, false);
+	rig_kick(&r, 0);
+	cr_assert(rig_wait_used(&r, 0, 2, 1000));
+	rig_sleep_ms(40);
+	cr_assert_eq(rig_used(&r, 0), 2);
+	cr_assert(rig_wait_used(&r, 0, 6, 3000), "used %u", rig_used(&r, 0));
+	for (unsigned int i = 0; i < 6; i++)
+		cr_assert_eq(blk_status(&r, i), VIRTIO_BLK_S_OK, "request %u", i);
+	rig_stop(&r);
+	virtio_blk_destroy(b);
+	rig_free(&r);
+}
+
+/* The same with io_uring (or the sync engine where io_uring is unavailable):
+ * the limiter acts before a request is submitted. */
+Test(blk_rate_limit, ops_with_io_uring, .timeout = 20)
+{
+	struct rl_config rl = { .ops = { N, 0, 100 } };
+	struct rig r;
+	struct virtio_blk *b;
+
+	log_set_level(LOG_OFF);
+	b = blk_rig_engine(&r, &rl, BLK_ENGINE_IO_URING);
+	for (unsigned int i = 0; i < 3 * N; i++)
+		blk_req(&r, i, i % 2 ? VIRTIO_BLK_T_IN : VIRTIO_BLK_T_OUT, false);
+	rig_kick(&r, 0);
+	cr_assert(rig_wait_used(&r, 0, N, 1000));
+	rig_sleep_ms(40);
+	cr_assert_eq(rig_used(&r, 0), N);
+	cr_assert(rig_wait_used(&r, 0, 3 * N, 3000), "used %u", rig_used(&r, 0));
+	for (unsigned int i = 0; i < 3 * N; i++)
+		cr_assert_eq(blk_status(&r, i), VIRTIO_BLK_S_OK, "request %u", i);
+	rig_stop(&r);
+	virtio_blk_destroy(b);
+	rig_free(&r);
+}
+
+Test(blk_rate_limit, an_update_lifts_the_limit, .timeout = 20)
+{
+	struct rl_config rl = { .ops = { 1, 0, 100000 } }, none = { .given_ops = true };
+	struct rig r;
+	struct virtio_blk *b = blk_rig(&r, &rl);
+
+	for (unsigned int i = 0; i < 3; i++)
+		blk_req(&r, i, VIRTIO_BLK_T_OUT, false);
+	rig_kick(&r, 0);
+	cr_assert(rig_wait_used(&r, 0, 1, 1000));
+	rig_sleep_ms(30);
+	cr_assert_eq(rig_used(&r, 0), 1);
+	/* The PATCH: no ops bucket. The parked queue resumes at the timer. */
+	virtio_blk_update_rate_limiter(b, &none);
+	cr_assert(rig_wait_used(&r, 0, 3, 2000), "used %u", rig_used(&r, 0));
+	rig_stop(&r);
+	virtio_blk_destroy(b);
+	rig_free(&r);
+}
+
+Test(blk_config, rate_limiter_on_the_cli)
+{
+	cr_assert_eq(parse("path=/x,bw=10M/1000+1M,ops=100/1000"), 0, "%s", why);
+	cr_assert_eq(pc.rate_limiter.bandwidth.size, 10 << 20);
+	cr_assert_eq(pc.rate_limiter.bandwidth.refill_time, 1000);
+	cr_assert_eq(pc.rate_limiter.bandwidth.one_time_burst, 1 << 20);
+	cr_assert_eq(pc.rate_limiter.ops.size, 100);
+	cr_assert_eq(parse("path=/x,ops=off"), 0, "%s", why);
+	cr_assert_not(rl_config_enabled(&pc.rate_limiter));
+	expect_parse_error("path=/x,ops=100", "ops='100': expected SIZE/MS");
+	expect_parse_error("path=/x,bw=1/0", "bw='1/0'");
 }

@@ -512,3 +512,28 @@ Test(virtio_net, a_full_tap_asks_to_retry)
 	close(sv[1]);
 	free(e);
 }
+
+Test(virtio_net, parses_rate_limiters)
+{
+	struct net_config c;
+	char why[256] = "";
+	json_t *j;
+	char *s;
+
+	cr_assert_eq(parse("tap=vt0,rx_bw=1M/100,tx_ops=1000/1000+500,tx_bw=64K/10", &c, why), 0,
+		     "%s", why);
+	cr_assert_eq(c.rx_rate_limiter.bandwidth.size, 1 << 20);
+	cr_assert_eq(c.rx_rate_limiter.bandwidth.refill_time, 100);
+	cr_assert_not(rl_bucket_config_enabled(&c.rx_rate_limiter.ops));
+	cr_assert_eq(c.tx_rate_limiter.ops.size, 1000);
+	cr_assert_eq(c.tx_rate_limiter.ops.one_time_burst, 500);
+	cr_assert_eq(c.tx_rate_limiter.bandwidth.size, 64 << 10);
+	j = fields_to_json(&net_fields, &c);
+	s = json_dumps(json_object_get(j, "rx_rate_limiter"), JSON_SORT_KEYS | JSON_COMPACT);
+	cr_assert_str_eq(s, "{\"bandwidth\":{\"one_time_burst\":null,\"refill_time\":100,"
+			    "\"size\":1048576},\"ops\":null}");
+	free(s);
+	json_decref(j);
+	assert_rejected("tap=vt0,rx_ops=5", "rx_ops='5': expected SIZE/MS");
+	assert_rejected("tap=vt0,tx_bw=1/1,tx_bw=2/2", "twice");
+}

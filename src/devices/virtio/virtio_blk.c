@@ -30,8 +30,10 @@ struct blk_metrics {
 	metric_t flush_count;
 	metric_t read_bytes;
 	metric_t write_bytes;
-	metric_t invalid_reqs_count; /* malformed, unsupported or out of range */
-	metric_t execute_fails;	     /* the backing file failed a request */
+	metric_t invalid_reqs_count;		/* malformed, unsupported or out of range */
+	metric_t execute_fails;			/* the backing file failed a request */
+	metric_t rate_limiter_event_count;	/* the rate limiter's timer fired */
+	metric_t rate_limiter_throttled_events; /* a request waited for the rate limiter */
 };
 
 static struct blk_metrics blk_metrics;
@@ -45,6 +47,8 @@ static const struct metric_field blk_metrics_fields[] = {
 	METRIC_DELTA(struct blk_metrics, write_bytes),
 	METRIC_DELTA(struct blk_metrics, invalid_reqs_count),
 	METRIC_DELTA(struct blk_metrics, execute_fails),
+	METRIC_DELTA(struct blk_metrics, rate_limiter_event_count),
+	METRIC_DELTA(struct blk_metrics, rate_limiter_throttled_events),
 };
 
 /* A counter in the struct but not in the table would never be written. */
@@ -87,8 +91,10 @@ struct virtio_blk {
 	bool uring_ready;
 	struct io_uring ring;
 	int uring_efd;
-	uint32_t epoch;	       /* bumped by a device reset: completions from before are dropped */
-	unsigned int inflight; /* requests submitted to the ring and not reaped yet */
+	uint32_t epoch;		/* bumped by a device reset: completions from before are dropped */
+	unsigned int inflight;	/* requests submitted to the ring and not reaped yet */
+	struct rate_limiter rl; /* d->lock */
+	bool rl_ready;
 };
 
 /* A request in flight in io_uring, with its own copy of the chain's segments. */
@@ -375,10 +381,47 @@ done:
 	return used;
 }
 
+/* Firecracker's Request::rate_limit: an op for every request with a header,
+ * and the data bytes of reads and writes. false: the limiter is blocked (and
+ * nothing was taken). */
+static bool blk_rate_limit(struct virtio_blk *b, struct virtq_elem *e)
+{
+	struct virtio_blk_outhdr h;
+	uint64_t bytes = 0;
+	size_t got = 0;
+
+	if (!rate_limiter_enabled(&b->rl) && !rate_limiter_is_blocked(&b->rl))
+		return true;
+	for (unsigned int i = 0; i < e->out_num && got < sizeof(h); i++) {
+		size_t n =
+			e->iov[i].iov_len < sizeof(h) - got ? e->iov[i].iov_len : sizeof(h) - got;
+
+		memcpy((uint8_t *)&h + got, e->iov[i].iov_base, n);
+		got += n;
+	}
+	if (got < sizeof(h))
+		return true; /* malformed: answered without a token, as Firecracker */
+	if (!rate_limiter_consume(&b->rl, 1, RL_OPS))
+		return false;
+	if (h.type == VIRTIO_BLK_T_IN && e->in_len)
+		bytes = e->in_len - 1;
+	else if (h.type == VIRTIO_BLK_T_OUT)
+		bytes = e->out_len - sizeof(h);
+	if (bytes && !rate_limiter_consume(&b->rl, bytes, RL_BYTES)) {
+		rate_limiter_replenish(&b->rl, 1, RL_OPS);
+		return false;
+	}
+	return true;
+}
+
 static uint32_t blk_request(void *ctx, struct virtq_elem *e)
 {
 	struct virtio_blk *b = ctx;
 
+	if (!blk_rate_limit(b, e)) {
+		METRIC_INC(blk_metrics.rate_limiter_throttled_events);
+		return VIRTIO_USED_RETRY;
+	}
 	if (b->uring_ready)
 		return blk_submit(b, e);
 	return virtio_blk_handle(b->fd, b->capacity, &b->cfg, e);
@@ -442,6 +485,34 @@ static void blk_complete(void *ctx, uint32_t events)
 	pthread_mutex_lock(&b->dev.lock);
 	if (blk_reap(b))
 		virtio_notify_queue(&b->dev, 0);
+	pthread_mutex_unlock(&b->dev.lock);
+}
+
+/* The rate limiter's timer (device thread): serve the parked queue again. */
+static void blk_rl_event(void *ctx, uint32_t events)
+{
+	struct virtio_blk *b = ctx;
+	int err;
+
+	(void)events;
+	METRIC_INC(blk_metrics.rate_limiter_event_count);
+	pthread_mutex_lock(&b->dev.lock);
+	err = rate_limiter_event(&b->rl);
+	pthread_mutex_unlock(&b->dev.lock);
+	if (!err)
+		virtio_kick(&b->dev, 0);
+}
+
+struct virtio_dev *virtio_blk_dev(struct virtio_blk *b)
+{
+	return &b->dev;
+}
+
+void virtio_blk_update_rate_limiter(struct virtio_blk *b, const struct rl_config *c)
+{
+	pthread_mutex_lock(&b->dev.lock);
+	rate_limiter_update(&b->rl, c);
+	rl_config_merge(&b->cfg.rate_limiter, c);
 	pthread_mutex_unlock(&b->dev.lock);
 }
 
@@ -516,6 +587,8 @@ int virtio_blk_create(struct virtio_blk **out, const struct blk_config *c,
 	if (!b)
 		return -ENOMEM;
 	b->cfg = *c;
+	b->fd = -1;
+	b->rl.timer_fd = -1;
 	/* open_input: a FIFO would block the open, a character device
 	 * (/dev/zero) has no size; only a file or a disk is a drive. */
 	err = open_input(c->path, c->read_only ? O_RDONLY : O_RDWR, INPUT_FILE | INPUT_BLOCK,
@@ -544,12 +617,24 @@ int virtio_blk_create(struct virtio_blk **out, const struct blk_config *c,
 		goto fail;
 	}
 	fill_config(b);
+	err = rate_limiter_init(&b->rl, &c->rate_limiter);
+	if (!err) {
+		b->rl_ready = true;
+		err = event_loop_add(env->loop, b->rl.timer_fd, EPOLLIN, blk_rl_event, b);
+	}
+	if (err) {
+		pr_err("drive '%s': cannot make its rate limiter: %s", c->path, strerror(-err));
+		virtio_mmio_destroy(&b->dev);
+		goto fail;
+	}
 	if (c->engine == BLK_ENGINE_IO_URING && (err = uring_init(b, env)))
 		pr_warn("drive '%s': io_uring is unavailable here (%s): using the sync engine",
 			c->path, strerror(-err));
 	*out = b;
 	return 0;
 fail:
+	if (b->rl_ready)
+		rate_limiter_destroy(&b->rl);
 	if (b->fd >= 0)
 		close(b->fd);
 	free(b);
@@ -564,6 +649,10 @@ void virtio_blk_destroy(struct virtio_blk *b)
 	if (b->uring_ready) {
 		io_uring_queue_exit(&b->ring);
 		close(b->uring_efd);
+	}
+	if (b->rl_ready) {
+		event_loop_del(b->dev.env.loop, b->rl.timer_fd);
+		rate_limiter_destroy(&b->rl);
 	}
 	if (b->fd >= 0)
 		close(b->fd);
@@ -685,6 +774,9 @@ static const struct field blk_field_list[] = {
 	  BLK_FIELD(cache),
 	  .names = blk_caches,
 	  .def = BLK_CACHE_WRITEBACK },
+	{ .json = "rate_limiter", .type = FIELD_RL, BLK_FIELD(rate_limiter) },
+	{ .cli = "bw", .type = FIELD_BUCKET, BLK_FIELD(rate_limiter.bandwidth) },
+	{ .cli = "ops", .type = FIELD_BUCKET, BLK_FIELD(rate_limiter.ops) },
 };
 
 _Static_assert(sizeof(enum blk_engine) == sizeof(int) && sizeof(enum blk_cache) == sizeof(int),
@@ -768,7 +860,6 @@ static const struct field blk_api_list[] = {
 	  .size = sizeof(((struct blk_api_keys *)0)->partuuid),
 	  .min = 1,
 	  .has = FIELD_NO_HAS },
-	{ .json = "rate_limiter", .type = FIELD_NULL, .has = FIELD_NO_HAS },
 	{ .json = "socket", .type = FIELD_NULL, .has = FIELD_NO_HAS }, /* vhost-user */
 };
 
@@ -810,7 +901,11 @@ _Static_assert(sizeof(struct blk_api_keys) <= DEVICE_API_KEYS_MAX, "DEVICE_API_K
 const struct device_kind virtio_blk_kind = {
 	.name = "blk",
 	.option = "drive",
-	.usage = "path=FILE[,ro][,id=ID][,engine=sync|io_uring][,cache=unsafe|writeback]",
+	/* bw=, ops=: rate limits, Firecracker's token buckets (core/rate_limiter.h):
+	 * a bucket of BYTES bytes (K, M, G) or N requests refilled in MS ms, BURST
+	 * more once at first; "off" for none. */
+	.usage = "path=FILE[,ro][,id=ID][,engine=sync|io_uring][,cache=unsafe|writeback]"
+		 "[,bw=BYTES/MS[+BURST]][,ops=N/MS[+BURST]]",
 	.api_path = "drives",
 	.config_key = "drives",
 	.metrics = &blk_metrics_section,

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "core/fields.h"
+#include "core/rate_limiter.h"
 #include "devices/virtio/virtio_mmio.h"
 #include "util/parse.h"
 
@@ -21,6 +22,8 @@ struct blk_config {
 	bool read_only;
 	enum blk_engine engine;
 	enum blk_cache cache;
+	/* bandwidth: the data bytes of reads and writes; ops: every request. */
+	struct rl_config rate_limiter;
 };
 
 /* The Firecracker API's keys of a drive (blk_api_keys): the root device, whose
@@ -30,8 +33,9 @@ struct blk_api_keys {
 	char partuuid[64 + 1]; /* "" when none */
 };
 
-/* The fields (core/fields.h): path, ro, id, engine, cache on the CLI;
- * path_on_host, is_read_only, drive_id, io_engine, cache_type in JSON. */
+/* The fields (core/fields.h): path, ro, id, engine, cache, bw, ops on the
+ * CLI; path_on_host, is_read_only, drive_id, io_engine, cache_type,
+ * rate_limiter in JSON. */
 extern const struct field_set blk_fields;
 struct device_kind;
 extern const struct device_kind virtio_blk_kind;
@@ -42,6 +46,10 @@ struct virtio_blk;
 int virtio_blk_create(struct virtio_blk **out, const struct blk_config *c,
 		      const struct virtio_env *env, uint64_t base, uint32_t irq);
 void virtio_blk_destroy(struct virtio_blk *b);
+struct virtio_dev *virtio_blk_dev(struct virtio_blk *b);
+/* PATCH /drives/{id} after boot (any thread): the buckets c gives replace
+ * the running ones (rate_limiter_update). */
+void virtio_blk_update_rate_limiter(struct virtio_blk *b, const struct rl_config *c);
 
 /* Snapshots (the kind's save/restore; contract in virtio_mmio.h). save first
  * waits for every io_uring request in flight and completes it into the used

@@ -67,6 +67,11 @@ void virtio_serve_queue(struct virtio_dev *d, unsigned int qi, struct virtq_elem
 		while (budget && (r = virtq_pop(q, e, why, sizeof(why))) > 0) {
 			uint32_t used = handle(ctx, e);
 
+			if (used == VIRTIO_USED_RETRY) {
+				/* Parked: notifications stay off until the model resumes. */
+				q->last_avail--;
+				goto out;
+			}
 			budget--;
 			if (used != VIRTIO_USED_DEFERRED) {
 				virtq_push(q, e->head, used);
@@ -83,6 +88,7 @@ void virtio_serve_queue(struct virtio_dev *d, unsigned int qi, struct virtq_elem
 		}
 		budget--;
 	} while (virtq_enable_notify(q));
+out:
 	if (pushed)
 		virtio_notify_queue(d, qi);
 }

@@ -98,10 +98,15 @@ void virtio_config_changed(struct virtio_dev *d);
 void virtio_fail(struct virtio_dev *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* What a handler returns for a chain it will complete later (virtq_push). */
 #define VIRTIO_USED_DEFERRED UINT32_MAX
+/* What a handler returns for a chain it cannot take now (a rate limiter is
+ * blocked): the chain goes back to the avail ring, serving stops, and the
+ * model kicks the queue again later (virtio_kick) to resume. */
+#define VIRTIO_USED_RETRY (UINT32_MAX - 1)
 
 /* Serves queue q until the driver has nothing more: each chain goes to handle,
- * which returns the bytes it wrote (or VIRTIO_USED_DEFERRED); then the driver is interrupted if it
- * wants to be. A malformed queue fails the device. Device thread, d->lock held. */
+ * which returns the bytes it wrote (or VIRTIO_USED_DEFERRED, VIRTIO_USED_RETRY); then the driver is
+ * interrupted if it wants to be. A malformed queue fails the device. Device thread, d->lock held.
+ */
 void virtio_serve_queue(struct virtio_dev *d, unsigned int q, struct virtq_elem *e,
 			uint32_t (*handle)(void *ctx, struct virtq_elem *e), void *ctx);
 /* Hands a kick to the model as if the driver had sent it (backends with new data). */

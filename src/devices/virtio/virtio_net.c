@@ -38,6 +38,12 @@ struct net_metrics {
 	metric_t tx_fails;	     /* frames dropped */
 	metric_t no_rx_avail_buffer; /* frames waited for receive buffers */
 	metric_t tap_read_fails;     /* the TAP went away */
+	/* Firecracker's rate limiter counters: a frame waited for its limiter;
+	 * the limiter's timer fired. */
+	metric_t rx_rate_limiter_throttled;
+	metric_t tx_rate_limiter_throttled;
+	metric_t rx_event_rate_limiter_count;
+	metric_t tx_rate_limiter_event_count;
 };
 
 static struct net_metrics net_metrics;
@@ -54,6 +60,10 @@ static const struct metric_field net_metrics_fields[] = {
 	METRIC_DELTA(struct net_metrics, tx_fails),
 	METRIC_DELTA(struct net_metrics, no_rx_avail_buffer),
 	METRIC_DELTA(struct net_metrics, tap_read_fails),
+	METRIC_DELTA(struct net_metrics, rx_rate_limiter_throttled),
+	METRIC_DELTA(struct net_metrics, tx_rate_limiter_throttled),
+	METRIC_DELTA(struct net_metrics, rx_event_rate_limiter_count),
+	METRIC_DELTA(struct net_metrics, tx_rate_limiter_event_count),
 };
 
 /* A counter in the struct but not in the table would never be written. */
@@ -102,6 +112,10 @@ struct virtio_net {
 	struct net_rx rx;
 	struct virtq_elem tx_elem;
 	uint8_t rx_buf[RX_BUF_SIZE];
+	/* Rate limiters (d->lock). rx_charged: the frame in rx has taken its
+	 * tokens; rx_throttled: it waits for the rx limiter (TAP not read). */
+	struct rate_limiter rx_rl, tx_rl;
+	bool rl_ready, rx_charged, rx_throttled;
 };
 
 /* --- configuration --------------------------------------------------------- */
@@ -126,6 +140,8 @@ static int check_ifname(const char *s, uint64_t unused, char *why, size_t why_si
 	return 0;
 }
 
+#define NET_RL(m) .offset = offsetof(struct net_config, m), .has = FIELD_NO_HAS
+
 static const struct field net_field_list[] = {
 	{ .cli = "tap",
 	  .json = "host_dev_name",
@@ -142,6 +158,12 @@ static const struct field net_field_list[] = {
 	  .type = FIELD_MAC,
 	  .offset = offsetof(struct net_config, mac),
 	  .has = offsetof(struct net_config, has_mac) },
+	{ .json = "rx_rate_limiter", .type = FIELD_RL, NET_RL(rx_rate_limiter) },
+	{ .json = "tx_rate_limiter", .type = FIELD_RL, NET_RL(tx_rate_limiter) },
+	{ .cli = "rx_bw", .type = FIELD_BUCKET, NET_RL(rx_rate_limiter.bandwidth) },
+	{ .cli = "rx_ops", .type = FIELD_BUCKET, NET_RL(rx_rate_limiter.ops) },
+	{ .cli = "tx_bw", .type = FIELD_BUCKET, NET_RL(tx_rate_limiter.bandwidth) },
+	{ .cli = "tx_ops", .type = FIELD_BUCKET, NET_RL(tx_rate_limiter.ops) },
 };
 
 const struct field_set net_fields = {
@@ -382,7 +404,7 @@ static void update_poll(struct virtio_net *x)
 	uint32_t want = 0;
 	bool live = x->active && !x->dev.failed && !x->tap_dead;
 
-	if (live && !x->rx_wait && x->dev.vq[RXQ].ready)
+	if (live && !x->rx_wait && !x->rx_throttled && x->dev.vq[RXQ].ready)
 		want |= EPOLLIN;
 	if (live && x->tx_pending)
 		want |= EPOLLOUT;
@@ -448,6 +470,21 @@ static int rx_read(struct virtio_net *x)
 	return 0;
 }
 
+/* Firecracker's rate_limiter_consume_op: an op and the frame's bytes; false
+ * (nothing taken) when the limiter is blocked. */
+static bool net_rate_limit(struct rate_limiter *rl, uint64_t bytes)
+{
+	if (!rate_limiter_enabled(rl) && !rate_limiter_is_blocked(rl))
+		return true;
+	if (!rate_limiter_consume(rl, 1, RL_OPS))
+		return false;
+	if (!rate_limiter_consume(rl, bytes, RL_BYTES)) {
+		rate_limiter_replenish(rl, 1, RL_OPS);
+		return false;
+	}
+	return true;
+}
+
 /* Moves frames from the TAP into the guest until either runs dry or the
  * budget is spent. Device thread, d->lock held. */
 static void rx_process(struct virtio_net *x)
@@ -467,6 +504,15 @@ static void rx_process(struct virtio_net *x)
 
 		if (!x->rx.len && (x->tap_dead || rx_read(x) <= 0))
 			break;
+		if (!x->rx_charged) {
+			if (!net_rate_limit(&x->rx_rl, x->rx.len)) {
+				/* The frame waits in rx for the limiter's timer. */
+				METRIC_INC(net_metrics.rx_rate_limiter_throttled);
+				x->rx_throttled = true;
+				break;
+			}
+			x->rx_charged = true;
+		}
 		r = net_rx_place(&x->rx, q, mergeable, why, sizeof(why));
 		if (r == -EAGAIN) {
 			/* Wait for buffers, unless some came while we looked. */
@@ -493,6 +539,7 @@ static void rx_process(struct virtio_net *x)
 				     VIRTIO_NET_HDR_GSO_NONE;
 		}
 		x->rx.len = 0;
+		x->rx_charged = false;
 		done++;
 	}
 	if (done)
@@ -544,6 +591,12 @@ static void tx_process(struct virtio_net *x)
 				}
 				if (r == 0)
 					break;
+				if (!net_rate_limit(&x->tx_rl, x->tx_elem.out_len)) {
+					/* Back to the avail ring until the limiter's timer. */
+					METRIC_INC(net_metrics.tx_rate_limiter_throttled);
+					q->last_avail--;
+					goto notify;
+				}
 			}
 			/* With the TAP gone, frames vanish as on an unplugged cable. */
 			r = x->tap_dead ? 2
@@ -599,6 +652,48 @@ static void on_tap(void *ctx, uint32_t events)
 	pthread_mutex_unlock(&x->dev.lock);
 }
 
+/* The limiters' timers (device thread): resume the queue that waits. */
+static void on_rx_rl(void *ctx, uint32_t events)
+{
+	struct virtio_net *x = ctx;
+
+	(void)events;
+	METRIC_INC(net_metrics.rx_event_rate_limiter_count);
+	pthread_mutex_lock(&x->dev.lock);
+	if (!rate_limiter_event(&x->rx_rl)) {
+		x->rx_throttled = false;
+		rx_process(x);
+	}
+	pthread_mutex_unlock(&x->dev.lock);
+}
+
+static void on_tx_rl(void *ctx, uint32_t events)
+{
+	struct virtio_net *x = ctx;
+
+	(void)events;
+	METRIC_INC(net_metrics.tx_rate_limiter_event_count);
+	pthread_mutex_lock(&x->dev.lock);
+	if (!rate_limiter_event(&x->tx_rl))
+		tx_process(x);
+	pthread_mutex_unlock(&x->dev.lock);
+}
+
+void virtio_net_update_rate_limiters(struct virtio_net *x, const struct rl_config *rx,
+				     const struct rl_config *tx)
+{
+	pthread_mutex_lock(&x->dev.lock);
+	if (rx) {
+		rate_limiter_update(&x->rx_rl, rx);
+		rl_config_merge(&x->cfg.rx_rate_limiter, rx);
+	}
+	if (tx) {
+		rate_limiter_update(&x->tx_rl, tx);
+		rl_config_merge(&x->cfg.tx_rate_limiter, tx);
+	}
+	pthread_mutex_unlock(&x->dev.lock);
+}
+
 static int net_activate(struct virtio_dev *d)
 {
 	struct virtio_net *x = d->priv;
@@ -624,6 +719,8 @@ static void net_reset(struct virtio_dev *d)
 	x->tx_pending = false;
 	x->rx.len = 0;
 	x->rx.nused = 0;
+	x->rx_charged = false;
+	x->rx_throttled = false;
 	update_poll(x);
 }
 
@@ -743,6 +840,21 @@ static uint64_t offered_features(unsigned int tun_ok)
 	return f;
 }
 
+static int net_rl_init(struct virtio_net *x, const struct virtio_env *env)
+{
+	int err = rate_limiter_init(&x->rx_rl, &x->cfg.rx_rate_limiter);
+
+	if (!err)
+		err = rate_limiter_init(&x->tx_rl, &x->cfg.tx_rate_limiter);
+	if (!err)
+		err = event_loop_add(env->loop, x->rx_rl.timer_fd, EPOLLIN, on_rx_rl, x);
+	if (!err)
+		err = event_loop_add(env->loop, x->tx_rl.timer_fd, EPOLLIN, on_tx_rl, x);
+	if (!err)
+		x->rl_ready = true;
+	return err;
+}
+
 int virtio_net_create(struct virtio_net **out, const struct net_config *c,
 		      const struct virtio_env *env, uint64_t base, uint32_t irq)
 {
@@ -755,6 +867,7 @@ int virtio_net_create(struct virtio_net **out, const struct net_config *c,
 		return -ENOMEM;
 	x->cfg = *c;
 	x->tap_fd = -1;
+	x->rx_rl.timer_fd = x->tx_rl.timer_fd = -1;
 	err = open_tap(x);
 	if (err)
 		goto fail;
@@ -782,6 +895,11 @@ int virtio_net_create(struct virtio_net **out, const struct net_config *c,
 		goto fail;
 	}
 	x->tap_polled = true;
+	err = net_rl_init(x, env);
+	if (err) {
+		pr_err("tap '%s': cannot make its rate limiters: %s", c->tap, strerror(-err));
+		goto fail;
+	}
 	pr_debug("tap '%s': mac %02x:%02x:%02x:%02x:%02x:%02x", c->tap, x->cfg.mac[0],
 		 x->cfg.mac[1], x->cfg.mac[2], x->cfg.mac[3], x->cfg.mac[4], x->cfg.mac[5]);
 	*out = x;
@@ -789,6 +907,8 @@ int virtio_net_create(struct virtio_net **out, const struct net_config *c,
 fail:
 	if (x->tap_fd >= 0)
 		close(x->tap_fd);
+	rate_limiter_destroy(&x->rx_rl);
+	rate_limiter_destroy(&x->tx_rl);
 	free(x);
 	return err;
 }
@@ -808,6 +928,12 @@ void virtio_net_destroy(struct virtio_net *x)
 	virtio_mmio_destroy(&x->dev);
 	if (x->tap_fd >= 0)
 		close(x->tap_fd);
+	if (x->rl_ready) {
+		event_loop_del(x->dev.env.loop, x->rx_rl.timer_fd);
+		event_loop_del(x->dev.env.loop, x->tx_rl.timer_fd);
+	}
+	rate_limiter_destroy(&x->rx_rl);
+	rate_limiter_destroy(&x->tx_rl);
 	free(x);
 }
 
@@ -908,17 +1034,6 @@ static int net_restore(void *dev, struct snap_reader *r)
 
 /* --- the Firecracker API's words for an interface ---------------------------- */
 
-static const struct field net_api_list[] = {
-	{ .json = "rx_rate_limiter", .type = FIELD_NULL, .has = FIELD_NO_HAS },
-	{ .json = "tx_rate_limiter", .type = FIELD_NULL, .has = FIELD_NO_HAS },
-};
-
-static const struct field_set net_api_keys = {
-	.name = "network-interface",
-	.fields = net_api_list,
-	.n = sizeof(net_api_list) / sizeof(net_api_list[0]),
-};
-
 /* The API's interfaces are told apart by id: each has its own TAP and MAC. */
 static int net_api_conflict(const void *cfg, const void *keys, const void *other,
 			    const void *other_keys, const char *other_id, char *why,
@@ -945,14 +1060,17 @@ static int net_api_conflict(const void *cfg, const void *keys, const void *other
 	return 0;
 }
 
-static const char *const net_api_get[] = { "iface_id", "host_dev_name", "guest_mac", NULL };
+static const char *const net_api_get[] = { "iface_id",	      "host_dev_name",	 "guest_mac",
+					   "rx_rate_limiter", "tx_rate_limiter", NULL };
 
 _Static_assert(sizeof(struct net_config) <= DEVICE_CONFIG_MAX, "DEVICE_CONFIG_MAX");
 
 const struct device_kind virtio_net_kind = {
 	.name = "net",
 	.option = "net",
-	.usage = "tap=NAME[,mac=MAC]",
+	/* Rate limits per direction, as --drive's bw= and ops= (frames for ops). */
+	.usage = "tap=NAME[,mac=MAC][,rx_bw=BYTES/MS[+BURST]][,rx_ops=N/MS[+BURST]]"
+		 "[,tx_bw=BYTES/MS[+BURST]][,tx_ops=N/MS[+BURST]]",
 	.api_path = "network-interfaces",
 	.config_key = "network-interfaces",
 	.metrics = &net_metrics_section,
@@ -965,7 +1083,6 @@ const struct device_kind virtio_net_kind = {
 	.restore = net_restore,
 	.api = { .rank = 60,
 		 .id_key = "iface_id",
-		 .keys = &net_api_keys,
 		 .conflict = net_api_conflict,
 		 .get = net_api_get,
 		 .plural = "interfaces" },

@@ -19,12 +19,16 @@
 #include <stdint.h>
 
 #include "core/fields.h"
+#include "core/rate_limiter.h"
 #include "devices/virtio/virtio_mmio.h"
 
 struct net_config {
 	char tap[IFNAMSIZ];
 	uint8_t mac[6];
 	bool has_mac;
+	/* Frames to the guest (rx) and from it (tx): bandwidth counts their
+	 * bytes (virtio-net header included, as Firecracker), ops the frames. */
+	struct rl_config rx_rate_limiter, tx_rate_limiter;
 };
 
 /* The fields (core/fields.h): tap and mac on the CLI, host_dev_name and
@@ -38,6 +42,10 @@ struct virtio_net;
 int virtio_net_create(struct virtio_net **out, const struct net_config *c,
 		      const struct virtio_env *env, uint64_t base, uint32_t irq);
 void virtio_net_destroy(struct virtio_net *n);
+/* PATCH /network-interfaces/{id} after boot (any thread): the buckets rx
+ * and tx give (either may be NULL) replace the running ones. */
+void virtio_net_update_rate_limiters(struct virtio_net *n, const struct rl_config *rx,
+				     const struct rl_config *tx);
 
 /* Snapshots (the kind's save/restore; contract in virtio_mmio.h). save hands
  * back to the rings the chains the device holds (the receive buffers a frame

@@ -5,6 +5,8 @@
 #include "util/log.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <sys/epoll.h>
 #include <linux/virtio_ids.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +15,9 @@
 struct rng_metrics {
 	metric_t entropy_event_count; /* requests */
 	metric_t entropy_bytes;
-	metric_t host_rng_fails; /* getrandom() gave less than asked */
+	metric_t host_rng_fails;		 /* getrandom() gave less than asked */
+	metric_t entropy_rate_limiter_throttled; /* a buffer waited for the rate limiter */
+	metric_t rate_limiter_event_count;	 /* the rate limiter's timer fired */
 };
 
 static struct rng_metrics rng_metrics;
@@ -22,6 +26,8 @@ static const struct metric_field rng_metrics_fields[] = {
 	METRIC_DELTA(struct rng_metrics, entropy_event_count),
 	METRIC_DELTA(struct rng_metrics, entropy_bytes),
 	METRIC_DELTA(struct rng_metrics, host_rng_fails),
+	METRIC_DELTA(struct rng_metrics, entropy_rate_limiter_throttled),
+	METRIC_DELTA(struct rng_metrics, rate_limiter_event_count),
 };
 
 /* A counter in the struct but not in the table would never be written. */
@@ -46,6 +52,8 @@ static const struct metrics_section rng_metrics_section = {
 struct virtio_rng {
 	struct virtio_dev dev;
 	struct virtq_elem elem;
+	struct rate_limiter rl; /* d->lock */
+	bool rl_ready;
 };
 
 uint32_t virtio_rng_fill(struct virtq_elem *e)
@@ -72,11 +80,32 @@ uint32_t virtio_rng_fill(struct virtq_elem *e)
 	return total;
 }
 
+/* Firecracker's rate_limit_request: an op per buffer and its bytes. */
+static bool rng_rate_limit(struct virtio_rng *r, struct virtq_elem *e)
+{
+	uint64_t bytes = e->in_len < MAX_PER_BUFFER ? e->in_len : MAX_PER_BUFFER;
+
+	if (!rate_limiter_enabled(&r->rl) && !rate_limiter_is_blocked(&r->rl))
+		return true;
+	if (!rate_limiter_consume(&r->rl, 1, RL_OPS))
+		return false;
+	if (bytes && !rate_limiter_consume(&r->rl, bytes, RL_BYTES)) {
+		rate_limiter_replenish(&r->rl, 1, RL_OPS);
+		return false;
+	}
+	return true;
+}
+
 static uint32_t rng_request(void *ctx, struct virtq_elem *e)
 {
-	uint32_t n = virtio_rng_fill(e);
+	struct virtio_rng *r = ctx;
+	uint32_t n;
 
-	(void)ctx;
+	if (!rng_rate_limit(r, e)) {
+		METRIC_INC(rng_metrics.entropy_rate_limiter_throttled);
+		return VIRTIO_USED_RETRY;
+	}
+	n = virtio_rng_fill(e);
 	METRIC_INC(rng_metrics.entropy_event_count);
 	METRIC_ADD(rng_metrics.entropy_bytes, n);
 	if (n < e->in_len && n < MAX_PER_BUFFER)
@@ -88,7 +117,34 @@ static void rng_notify(struct virtio_dev *d, unsigned int q)
 {
 	struct virtio_rng *r = d->priv;
 
-	virtio_serve_queue(d, q, &r->elem, rng_request, NULL);
+	virtio_serve_queue(d, q, &r->elem, rng_request, r);
+}
+
+/* The rate limiter's timer (device thread): serve the parked queue again. */
+static void rng_rl_event(void *ctx, uint32_t events)
+{
+	struct virtio_rng *r = ctx;
+	int err;
+
+	(void)events;
+	METRIC_INC(rng_metrics.rate_limiter_event_count);
+	pthread_mutex_lock(&r->dev.lock);
+	err = rate_limiter_event(&r->rl);
+	pthread_mutex_unlock(&r->dev.lock);
+	if (!err)
+		virtio_kick(&r->dev, 0);
+}
+
+void virtio_rng_update_rate_limiter(struct virtio_rng *r, const struct rl_config *c)
+{
+	pthread_mutex_lock(&r->dev.lock);
+	rate_limiter_update(&r->rl, c);
+	pthread_mutex_unlock(&r->dev.lock);
+}
+
+struct virtio_dev *virtio_rng_dev(struct virtio_rng *r)
+{
+	return &r->dev;
 }
 
 static const struct virtio_dev_ops rng_ops = {
@@ -99,20 +155,37 @@ static const struct virtio_dev_ops rng_ops = {
 	.notify = rng_notify,
 };
 
-int virtio_rng_create(struct virtio_rng **out, const struct virtio_env *env, uint64_t base,
-		      uint32_t irq)
+int virtio_rng_create(struct virtio_rng **out, const struct rng_config *c,
+		      const struct virtio_env *env, uint64_t base, uint32_t irq)
 {
+	static const struct rng_config none;
 	struct virtio_rng *r = calloc(1, sizeof(*r));
 	int err;
 
 	if (!r)
 		return -ENOMEM;
-	err = virtio_mmio_init(&r->dev, &rng_ops, r, 0, env, base, irq);
+	err = rate_limiter_init(&r->rl, &(c ? c : &none)->rate_limiter);
 	if (err) {
-		pr_err("cannot plug in virtio-rng: %s", strerror(-err));
+		pr_err("virtio-rng: cannot make its rate limiter: %s", strerror(-err));
 		free(r);
 		return err;
 	}
+	err = virtio_mmio_init(&r->dev, &rng_ops, r, 0, env, base, irq);
+	if (err) {
+		pr_err("cannot plug in virtio-rng: %s", strerror(-err));
+		rate_limiter_destroy(&r->rl);
+		free(r);
+		return err;
+	}
+	err = event_loop_add(env->loop, r->rl.timer_fd, EPOLLIN, rng_rl_event, r);
+	if (err) {
+		pr_err("virtio-rng: cannot watch its rate limiter: %s", strerror(-err));
+		virtio_mmio_destroy(&r->dev);
+		rate_limiter_destroy(&r->rl);
+		free(r);
+		return err;
+	}
+	r->rl_ready = true;
 	*out = r;
 	return 0;
 }
@@ -122,6 +195,10 @@ void virtio_rng_destroy(struct virtio_rng *r)
 	if (!r)
 		return;
 	virtio_mmio_destroy(&r->dev);
+	if (r->rl_ready) {
+		event_loop_del(r->dev.env.loop, r->rl.timer_fd);
+		rate_limiter_destroy(&r->rl);
+	}
 	free(r);
 }
 
@@ -132,8 +209,7 @@ static int rng_create(void **dev, const void *cfg, const struct device_env *env)
 	struct virtio_rng *r = NULL;
 	int err;
 
-	(void)cfg;
-	err = virtio_rng_create(&r, env->venv, env->base, env->irq);
+	err = virtio_rng_create(&r, cfg, env->venv, env->base, env->irq);
 	*dev = r;
 	return err;
 }
@@ -154,15 +230,22 @@ static int rng_restore(void *dev, struct snap_reader *r)
 	return virtio_mmio_restore(&((struct virtio_rng *)dev)->dev, r);
 }
 
-static const struct field rng_api_list[] = {
-	{ .json = "rate_limiter", .type = FIELD_NULL, .has = FIELD_NO_HAS },
+static const struct field rng_field_list[] = {
+	{ .json = "rate_limiter",
+	  .type = FIELD_RL,
+	  .offset = offsetof(struct rng_config, rate_limiter),
+	  .has = FIELD_NO_HAS },
 };
 
-static const struct field_set rng_api_keys = {
+const struct field_set rng_fields = {
 	.name = "entropy",
-	.fields = rng_api_list,
-	.n = sizeof(rng_api_list) / sizeof(rng_api_list[0]),
+	.fields = rng_field_list,
+	.n = sizeof(rng_field_list) / sizeof(rng_field_list[0]),
+	.size = sizeof(struct rng_config),
+	.unknown = "--rng takes no value",
 };
+
+_Static_assert(sizeof(struct rng_config) <= DEVICE_CONFIG_MAX, "DEVICE_CONFIG_MAX");
 
 const struct device_kind virtio_rng_kind = {
 	.name = "rng",
@@ -171,10 +254,11 @@ const struct device_kind virtio_rng_kind = {
 	.config_key = "entropy",
 	.metrics = &rng_metrics_section,
 	.max = 1,
+	/* No usage: --rng takes no value (the rate limiter is the API's). */
+	.fields = &rng_fields,
 	.create = rng_create,
 	.destroy = rng_destroy,
 	.save = rng_save,
 	.restore = rng_restore,
-	/* GET /vm/config writes {} (the rate limiter that cannot be is left out). */
-	.api = { .rank = 110, .keys = &rng_api_keys, .get = (const char *const[]){ NULL } },
+	.api = { .rank = 110, .get = (const char *const[]){ "rate_limiter", NULL } },
 };
