@@ -246,6 +246,7 @@ static int op_snapshot_load(void *ctx, const struct snapshot_load_req *req, stru
 }
 
 static const struct api_ops ops = {
+	.file_check = api_file_check,
 	.instance_start = op_instance_start,
 	.pause = op_pause,
 	.resume = op_resume,
