@@ -433,7 +433,8 @@ static void do_snapshot_load(struct api_state *s, json_t *j, struct api_response
 		s->cfg.track_dirty_pages = req.track_dirty_pages;
 		no_content(r);
 	}
-	r->deprecated = deprecated;
+	if (deprecated)
+		r->deprecated = true;
 }
 
 /* A copy of the configuration a PUT is tried on (main thread only; too big
@@ -943,5 +944,6 @@ void api_handle(struct api_state *s, const char *method, const char *url, const 
 	else
 		route(s, &res, m, id, j, r);
 	json_decref(j);
-	r->deprecated = deprecated;
+	if (deprecated)
+		r->deprecated = true;
 }
