@@ -19,9 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NOT_AFTER_BOOT	"The requested operation is not supported after starting the microVM."
-#define NOT_BEFORE_BOOT "The requested operation is not supported before starting the microVM."
-#define NOT_SUPPORTED	"The requested operation is not supported: "
+#define NOT_AFTER_BOOT	 "The requested operation is not supported after starting the microVM."
+#define NOT_BEFORE_BOOT	 "The requested operation is not supported before starting the microVM."
+#define NOT_SUPPORTED	 "The requested operation is not supported: "
 #define DEVICE_NOT_FOUND "Failed perform action on device: Device not found"
 #define PCI_NOT_ENABLED	 "PCI is not enabled"
 /* Firecracker's VmmActionError prefixes. */
@@ -496,7 +496,8 @@ static bool device_files_ok(struct api_state *s, const struct api_config *c,
 		err = file_check(s, b->path, b->read_only ? API_FILE_DRIVE_RO : API_FILE_DRIVE);
 		if (err) {
 			faultf(r, 400,
-			       "Drive config error: Unable to create the virtio block device: Virtio "
+			       "Drive config error: Unable to create the virtio block device: "
+			       "Virtio "
 			       "backend error: Error manipulating the backing file: %s %s",
 			       os_error(-err, e, sizeof(e)), b->path);
 			return false;
@@ -696,8 +697,8 @@ static void route(struct api_state *s, const struct resource *res, enum method m
 }
 
 /* Firecracker's messages for what its parser refuses before any handler. */
-#define EMPTY_ID	"The ID cannot be empty."
-#define INVALID_ID	"API Resource IDs can only contain alphanumeric characters and underscores."
+#define EMPTY_ID   "The ID cannot be empty."
+#define INVALID_ID "API Resource IDs can only contain alphanumeric characters and underscores."
 
 static const char *method_name(enum method m, const char *given)
 {

@@ -220,7 +220,8 @@ static int op_snapshot_load(void *ctx, const struct snapshot_load_req *req, stru
 	if (!err) {
 		struct thread_hooks sandbox;
 
-		/* Not in a snapshot: this process's own (Landlock lets snapshots be written there). */
+		/* Not in a snapshot: this process's own (Landlock lets snapshots be written there).
+		 */
 		m->vm->cfg.snapshot_dir = m->snapshot_dir;
 		sandbox = sandbox_vm_hooks(&m->vm->cfg);
 

@@ -37,7 +37,7 @@
  * /dev/mem. With --boot-timer it takes that window, as in Firecracker, and
  * the virtio devices start one window later. */
 #define BOOT_TIMER_MMIO LAYOUT_VIRTIO_MMIO
-#define POST_PORT	 0x80
+#define POST_PORT	0x80
 /* Appended on PVM hosts: features CPUID cannot hide there (core/host.h). */
 #define PVM_CMDLINE "noxsave clearcpuid=popcnt,smap,erms,fsrm noapic"
 /*
@@ -555,8 +555,7 @@ static int create(struct vm *vm, const struct vm_config *cfg, const struct guest
 	vm->ready_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_fd < 0 || vm->ready_fd < 0)
 		return -errno;
-	err = layout_guest_mem_init_from(&vm->mem, cfg->mem_size, src ? src : &anon, why,
-					 why_size);
+	err = layout_guest_mem_init_from(&vm->mem, cfg->mem_size, src ? src : &anon, why, why_size);
 	if (err && !src)
 		snprintf(why, why_size, "cannot map %llu MiB of guest memory: %s",
 			 (unsigned long long)(cfg->mem_size >> 20), strerror(-err));

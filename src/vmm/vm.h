@@ -39,8 +39,8 @@ struct vm_config {
 	const char *cpu_template; /* NULL: none */
 	enum boot_protocol protocol;
 	bool boot_timer;
-	bool pvm_host;		 /* apply the PVM host workarounds */
-	bool track_dirty_pages;	 /* KVM's dirty log, for Diff snapshots */
+	bool pvm_host;		/* apply the PVM host workarounds */
+	bool track_dirty_pages; /* KVM's dirty log, for Diff snapshots */
 	/* Where snapshots may be written (Landlock); NULL: nowhere once confined. */
 	const char *snapshot_dir;
 	struct timespec started; /* process start, for the boot timer; 0: vm_create's time */

@@ -449,7 +449,8 @@ Test(api, post_boot_refusals_named)
 	fault("PATCH", "/network-interfaces/eth0",
 	      "{\"iface_id\": \"eth0\", \"rx_rate_limiter\": {\"ops\": {\"size\": 1}}}", 400,
 	      "rx_rate_limiter");
-	ok("PATCH", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\", \"rx_rate_limiter\": {}}");
+	ok("PATCH", "/network-interfaces/eth0",
+	   "{\"iface_id\": \"eth0\", \"rx_rate_limiter\": {}}");
 	ok("PATCH", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\"}");
 	fault("GET", "/balloon/statistics", NULL, 400, "balloon");
 	fault("PATCH", "/balloon", "{\"amount_mib\": 1}", 400, "balloon");
@@ -679,8 +680,7 @@ Test(api, url_escapes_of_control_bytes_stay)
 Test(api, control_bytes_in_answers_are_escaped)
 {
 	fault("PUT", "/network-interfaces/e",
-	      "{\"iface_id\": \"e\", \"host_dev_name\": \"a\\nb\\u001b%\"}", 400,
-	      "'a\\nb\\x1b%'");
+	      "{\"iface_id\": \"e\", \"host_dev_name\": \"a\\nb\\u001b%\"}", 400, "'a\\nb\\x1b%'");
 }
 
 /* A kind the table does not have: the API's device list, PUT, ids, keys and
