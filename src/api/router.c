@@ -534,6 +534,32 @@ static void put_device(struct api_state *s, const struct device_kind *k, json_t 
 		return api_fault(r, 400, PCI_NOT_ENABLED);
 	if (!device_files_ok(s, &scratch, k, id, r))
 		return;
+	if (k == &virtio_balloon_kind &&
+	    ((const struct balloon_config *)(const void *)api_device_find(&scratch, k, NULL)
+		     ->dev.data)
+			    ->mib > scratch.mem_mib)
+		return api_fault(r, 400,
+				 "Balloon config error: Amount of pages requested is too large.");
+	s->cfg = scratch;
+	s->boot_path = true;
+	no_content(r);
+}
+
+/* PUT|PATCH /machine-config: Firecracker keeps the memory at least the
+ * balloon's target. */
+static void put_machine_config(struct api_state *s, json_t *j, bool patch, struct api_response *r)
+{
+	const struct api_device *d;
+	char why[512];
+
+	scratch = s->cfg;
+	if (api_put_machine_config(&scratch, j, patch, why, sizeof(why)))
+		return api_fault(r, 400, why);
+	d = api_device_find(&scratch, &virtio_balloon_kind, NULL);
+	if (d && ((const struct balloon_config *)(const void *)d->dev.data)->mib > scratch.mem_mib)
+		return api_fault(r, 400,
+				 "Machine config error: The memory size (MiB) is smaller than the "
+				 "previously set balloon device target size.");
 	s->cfg = scratch;
 	s->boot_path = true;
 	no_content(r);
@@ -633,8 +659,7 @@ static void route(struct api_state *s, const struct resource *res, enum method m
 	case R_MACHINE:
 		if (m == M_GET)
 			return answer_json(r, 200, api_machine_config_to_json(&s->cfg));
-		err = api_put_machine_config(&s->cfg, j, m == M_PATCH, why, sizeof(why));
-		break;
+		return put_machine_config(s, j, m == M_PATCH, r);
 	case R_BOOT:
 		return put_boot_source(s, j, r);
 	case R_DRIVE:

@@ -214,6 +214,11 @@ int api_put_boot_source(struct api_config *c, json_t *j, char *why, size_t why_s
 
 	if (err)
 		return err;
+	/* Firecracker's Cmdline::try_from(boot_args, 2048), the NUL included. */
+	if (has_args && strlen(args) >= LAYOUT_CMDLINE_MAX)
+		return why_fail(why, why_size, -EINVAL,
+				"Boot source error: The kernel command line is invalid: Inserting "
+				"string would make command line too long.");
 	c->has_boot = true;
 	memcpy(c->kernel, kernel, sizeof(kernel));
 	memcpy(c->initrd, initrd, sizeof(initrd));

@@ -19,6 +19,7 @@
 
 #include "api/router.h"
 #include "api/vm_config_json.h"
+#include "devices/virtio/virtio_balloon.h"
 #include "devices/virtio/virtio_blk.h"
 #include "util/log.h"
 
@@ -395,4 +396,34 @@ Test(fc, serial_out_path)
 	status_is("PUT", "/serial", "{}", 204);
 	cr_assert_eq(api_config_to_vm(&st.cfg, &v, cmdline, sizeof(cmdline), why, sizeof(why)), 0);
 	cr_assert_null(v.serial_out_path);
+}
+
+/* Refused at PUT, as Firecracker refuses them then. */
+Test(fc, limits_at_put)
+{
+	char *body = malloc(4096), args[2100];
+
+	/* 2048 bytes with its NUL is x86's COMMAND_LINE_SIZE: 2047 characters fit. */
+	memset(args, 'a', 2048);
+	args[2048] = '\0';
+	snprintf(body, 4096, "{\"kernel_image_path\": \"%s\", \"boot_args\": \"%s\"}", kernel,
+		 args);
+	fault_is("PUT", "/boot-source", body,
+		 "Boot source error: The kernel command line is invalid: Inserting string would "
+		 "make command line too long.");
+	args[2047] = '\0';
+	snprintf(body, 4096, "{\"kernel_image_path\": \"%s\", \"boot_args\": \"%s\"}", kernel,
+		 args);
+	status_is("PUT", "/boot-source", body, 204);
+	free(body);
+	status_is("PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 256}", 204);
+	fault_is("PUT", "/balloon", "{\"amount_mib\": 257, \"deflate_on_oom\": false}",
+		 "Balloon config error: Amount of pages requested is too large.");
+	cr_assert_null(api_device_find(&st.cfg, &virtio_balloon_kind, NULL));
+	status_is("PUT", "/balloon", "{\"amount_mib\": 200, \"deflate_on_oom\": false}", 204);
+	fault_is("PATCH", "/machine-config", "{\"mem_size_mib\": 128}",
+		 "Machine config error: The memory size (MiB) is smaller than the previously set "
+		 "balloon device target size.");
+	cr_assert_eq(st.cfg.mem_mib, 256);
+	status_is("PATCH", "/machine-config", "{\"mem_size_mib\": 200}", 204);
 }
