@@ -468,7 +468,10 @@ int api_file_check(void *ctx, const char *path, enum api_file_use use)
 			return -EADDRINUSE;
 		return 0;
 	}
-	fd = open(path, (use == API_FILE_DRIVE ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO without a writer must not stop the API (InstanceStart
+	 * then names what the file is). */
+	fd = open(path,
+		  (use == API_FILE_DRIVE ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	close(fd);

@@ -427,3 +427,18 @@ Test(fc, limits_at_put)
 	cr_assert_eq(st.cfg.mem_mib, 256);
 	status_is("PATCH", "/machine-config", "{\"mem_size_mib\": 200}", 204);
 }
+
+/* A FIFO nobody writes does not stop the API at PUT (InstanceStart names it). */
+Test(fc, a_fifo_does_not_block_the_put, .timeout = 10)
+{
+	char path[128], body[256];
+
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	cr_assert_eq(mkfifo(path, 0600), 0);
+	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\"}", path);
+	status_is("PUT", "/boot-source", body, 204);
+	snprintf(body, sizeof(body),
+		 "{\"drive_id\": \"d\", \"path_on_host\": \"%s\", \"is_root_device\": false}",
+		 path);
+	status_is("PUT", "/drives/d", body, 204);
+}
