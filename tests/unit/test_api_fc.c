@@ -21,6 +21,7 @@
 #include "api/vm_config_json.h"
 #include "devices/virtio/virtio_balloon.h"
 #include "devices/virtio/virtio_blk.h"
+#include "devices/virtio/virtio_net.h"
 #include "util/log.h"
 
 #define NOT_AFTER  "The requested operation is not supported after starting the microVM."
@@ -441,4 +442,34 @@ Test(fc, a_fifo_does_not_block_the_put, .timeout = 10)
 		 "{\"drive_id\": \"d\", \"path_on_host\": \"%s\", \"is_root_device\": false}",
 		 path);
 	status_is("PUT", "/drives/d", body, 204);
+}
+
+/* Firecracker 1.x's mtu: 68 to 65535, offered as VIRTIO_NET_F_MTU. */
+Test(fc, network_interface_mtu)
+{
+	const struct api_device *d;
+	const struct net_config *n;
+	char msg[512];
+
+	status_is("PUT", "/network-interfaces/n",
+		  "{\"iface_id\": \"n\", \"host_dev_name\": \"t\", \"mtu\": 9000}", 204);
+	d = api_device_find(&st.cfg, &virtio_net_kind, "n");
+	cr_assert(d);
+	n = (const void *)d->dev.data;
+	cr_assert(n->has_mtu);
+	cr_assert_eq(n->mtu, 9000);
+	status_is("PUT", "/network-interfaces/n", "{\"iface_id\": \"n\", \"host_dev_name\": \"t\"}",
+		  204);
+	n = (const void *)api_device_find(&st.cfg, &virtio_net_kind, "n")->dev.data;
+	cr_assert_not(n->has_mtu);
+	cr_assert_eq(req("PUT", "/network-interfaces/n",
+			 "{\"iface_id\": \"n\", \"host_dev_name\": \"t\", \"mtu\": 67}", msg,
+			 sizeof(msg)),
+		     400);
+	cr_assert(strstr(msg, "mtu"), "%s", msg);
+	cr_assert_eq(req("PUT", "/network-interfaces/n",
+			 "{\"iface_id\": \"n\", \"host_dev_name\": \"t\", \"mtu\": 65536}", msg,
+			 sizeof(msg)),
+		     400);
+	cr_assert(strstr(msg, "mtu"), "%s", msg);
 }

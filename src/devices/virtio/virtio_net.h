@@ -25,6 +25,10 @@ struct net_config {
 	char tap[IFNAMSIZ];
 	uint8_t mac[6];
 	bool has_mac;
+	/* Firecracker's mtu: offered to the guest as VIRTIO_NET_F_MTU (68 to
+	 * 65535); not given: not offered, the guest keeps its default. */
+	uint32_t mtu;
+	bool has_mtu;
 };
 
 /* The fields (core/fields.h): tap and mac on the CLI, host_dev_name and
