@@ -473,3 +473,21 @@ Test(fc, network_interface_mtu)
 		     400);
 	cr_assert(strstr(msg, "mtu"), "%s", msg);
 }
+
+Test(fc, mtu_in_vm_config)
+{
+	json_t *j;
+	char *s;
+
+	status_is("PUT", "/network-interfaces/n",
+		  "{\"iface_id\": \"n\", \"host_dev_name\": \"t\", \"mtu\": 1500}", 204);
+	status_is("PUT", "/network-interfaces/m", "{\"iface_id\": \"m\", \"host_dev_name\": \"u\"}",
+		  204);
+	j = api_config_to_json(&st.cfg);
+	s = json_dumps(json_object_get(j, "network-interfaces"), JSON_COMPACT);
+	cr_assert_str_eq(s, "[{\"iface_id\":\"n\",\"host_dev_name\":\"t\",\"guest_mac\":null,"
+			    "\"mtu\":1500},{\"iface_id\":\"m\",\"host_dev_name\":\"u\","
+			    "\"guest_mac\":null,\"mtu\":null}]");
+	free(s);
+	json_decref(j);
+}

@@ -957,7 +957,7 @@ static int net_api_conflict(const void *cfg, const void *keys, const void *other
 	return 0;
 }
 
-static const char *const net_api_get[] = { "iface_id", "host_dev_name", "guest_mac", NULL };
+static const char *const net_api_get[] = { "iface_id", "host_dev_name", "guest_mac", "mtu", NULL };
 
 _Static_assert(sizeof(struct net_config) <= DEVICE_CONFIG_MAX, "DEVICE_CONFIG_MAX");
 
