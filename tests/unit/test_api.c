@@ -416,8 +416,14 @@ Test(api, pre_boot_only_after_boot)
 	fault("PUT", "/drives/x",
 	      "{\"drive_id\": \"x\", \"path_on_host\": \"/x\", \"is_root_device\": false}", 400,
 	      "PCI is not enabled");
-	fault("PUT", "/vsock", "{}", 400, "after starting");
-	fault("PUT", "/balloon", "{}", 400, "after starting");
+	/* The body is read first, as Firecracker's parser reads it. */
+	fault("PUT", "/vsock", "{}", 400, "vsock: missing required field 'guest_cid'");
+	fault("PUT", "/vsock", "{\"guest_cid\": 3, \"uds_path\": \"/v\"}", 400, "after starting");
+	fault("PUT", "/balloon", "{}", 400, "missing required field 'amount_mib'");
+	fault("PUT", "/balloon", "{\"amount_mib\": 1, \"deflate_on_oom\": false}", 400,
+	      "after starting");
+	fault("PUT", "/boot-source", "{}", 400, "missing required field 'kernel_image_path'");
+	fault("PATCH", "/machine-config", "{\"vcpu_count\": 99}", 400, "vcpu_count");
 	fault("PUT", "/logger", "{}", 400, "after starting");
 	fault("PUT", "/actions", START, 400, "after starting");
 	cr_assert_eq(fake.starts, 1);
