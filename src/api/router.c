@@ -671,8 +671,10 @@ static void route(struct api_state *s, const struct resource *res, enum method m
 		err = api_patch_drive(&s->cfg, j, id, s->started, why, sizeof(why));
 		break;
 	case R_SERIAL:
-		err = api_put_serial(&s->cfg, j, why, sizeof(why));
-		break;
+		/* Not a boot-specific resource: a snapshot load may follow. */
+		if (api_put_serial(&s->cfg, j, why, sizeof(why)))
+			return api_fault(r, 400, why);
+		return no_content(r);
 	case R_PMEM:
 		if (m == M_DELETE || (m == M_PUT && s->started))
 			return api_fault(r, 400, PCI_NOT_ENABLED);

@@ -116,3 +116,43 @@ def test_serial_out_path(api, tmp_path):
     fault_is(api.get("/hotplug/memory"),
              "Internal VMM error: Failed perform action on device: Device not found")
     assert api.patch("/vm", {"state": "Paused"}) == (204, None)
+
+
+def wait_in_file(path, text, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and text in path.read_text(errors="replace"):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_serial_out_path_of_a_restored_vm(vm, tmp_path):
+    """PUT /serial before PUT /snapshot/load: the restored guest writes there."""
+    snaps = tmp_path / "snaps"
+    snaps.mkdir()
+    sock = tmp_path / "a.sock"
+    p = vm("--api-sock", sock, "--snapshot-dir", snaps, stdin=subprocess.PIPE)
+    wait_for_socket(sock, p.proc)
+    a = ApiClient(sock)
+    assert a.put("/boot-source", {"kernel_image_path": str(GUESTS / "echo")}) == (204, None)
+    assert a.put("/actions", {"action_type": "InstanceStart"}) == (204, None)
+    p.wait_for("echo guest ready", 60)
+    assert a.patch("/vm", {"state": "Paused"}) == (204, None)
+    assert a.put("/snapshot/create", {"snapshot_path": str(snaps / "s.state"),
+                                      "mem_file_path": str(snaps / "s.mem")}) == (204, None)
+    p.kill()
+
+    out = tmp_path / "restored.out"
+    sock = tmp_path / "b.sock"
+    q = vm("--api-sock", sock, stdin=subprocess.PIPE)
+    wait_for_socket(sock, q.proc)
+    b = ApiClient(sock)
+    assert b.put("/serial", {"serial_out_path": str(out)}) == (204, None)
+    assert b.put("/snapshot/load", {"snapshot_path": str(snaps / "s.state"),
+                                    "mem_backend": {"backend_type": "File",
+                                                    "backend_path": str(snaps / "s.mem")},
+                                    "resume_vm": True}) == (204, None)
+    q.proc.stdin.write(b"typed-after-restore\n")
+    q.proc.stdin.flush()
+    assert wait_in_file(out, "typed-after-restore"), q.output()

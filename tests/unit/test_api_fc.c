@@ -491,3 +491,17 @@ Test(fc, mtu_in_vm_config)
 	free(s);
 	json_decref(j);
 }
+
+/* PUT /serial is not boot-specific: a snapshot load may follow it. */
+Test(fc, serial_then_snapshot_load)
+{
+	char msg[1024];
+
+	status_is("PUT", "/serial", "{\"serial_out_path\": \"/tmp/serial.out\"}", 204);
+	cr_assert_eq(req("PUT", "/snapshot/load",
+			 "{\"snapshot_path\": \"/s\", \"mem_backend\": {\"backend_type\": "
+			 "\"File\", \"backend_path\": \"/m\"}}",
+			 msg, sizeof(msg)),
+		     400);
+	cr_assert_not(strstr(msg, "boot-specific"), "%s", msg);
+}
