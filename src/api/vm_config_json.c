@@ -700,7 +700,8 @@ static json_t *section(json_t *root, const char *name)
 static bool known_section(const char *key)
 {
 	static const char *const own[] = { "boot-source", "machine-config", "logger",
-					   "metrics",	  "cpu-config",	    "mmds-config" };
+					   "metrics",	  "cpu-config",	    "mmds-config",
+					   "pmem",	  "memory-hotplug" };
 	size_t i;
 
 	for (i = 0; i < sizeof(own) / sizeof(own[0]); i++)
@@ -763,6 +764,14 @@ int api_config_from_json(struct api_config *out, json_t *root, char *why, size_t
 	if (section(root, "mmds-config"))
 		return why_fail(why, why_size, -EINVAL,
 				"mmds-config: MMDS is not supported by volt");
+	/* Firecracker 1.x's sections of features volt lacks: empty only. */
+	v = section(root, "pmem");
+	if (v && !(json_is_array(v) && !json_array_size(v)))
+		return why_fail(why, why_size, -EINVAL,
+				"pmem: volt has no virtio-pmem device (only [] or null)");
+	if (section(root, "memory-hotplug"))
+		return why_fail(why, why_size, -EINVAL,
+				"memory-hotplug: volt has no virtio-mem device (only null)");
 	v = section(root, "boot-source");
 	if (!v)
 		return why_fail(why, why_size, -EINVAL,
@@ -896,6 +905,12 @@ static json_t *null_to_json(const struct api_config *c)
 	return json_null();
 }
 
+static json_t *empty_list_to_json(const struct api_config *c)
+{
+	(void)c;
+	return json_array();
+}
+
 /* Firecracker's own sections, ranked (struct device_api.rank places the
  * devices' among them). */
 static const struct {
@@ -903,9 +918,15 @@ static const struct {
 	int rank;
 	json_t *(*to_json)(const struct api_config *c);
 } own_sections[] = {
-	{ "boot-source", 10, boot_to_json }, { "machine-config", 30, api_machine_config_to_json },
-	{ "cpu-config", 40, null_to_json },  { "logger", 80, logger_to_json },
-	{ "metrics", 90, metrics_to_json },  { "mmds-config", 100, null_to_json },
+	{ "boot-source", 10, boot_to_json },
+	{ "machine-config", 30, api_machine_config_to_json },
+	{ "cpu-config", 40, null_to_json },
+	{ "logger", 80, logger_to_json },
+	{ "metrics", 90, metrics_to_json },
+	{ "mmds-config", 100, null_to_json },
+	/* After every device, as in Firecracker's VmmConfig. */
+	{ "pmem", 1000, empty_list_to_json },
+	{ "memory-hotplug", 1010, null_to_json },
 };
 
 static int rank_of(const struct device_kind *k)

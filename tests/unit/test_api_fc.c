@@ -505,3 +505,30 @@ Test(fc, serial_then_snapshot_load)
 		     400);
 	cr_assert_not(strstr(msg, "boot-specific"), "%s", msg);
 }
+
+/* GET /vm/config has Firecracker 1.x's pmem and memory-hotplug sections
+ * (empty: volt has neither); a configuration file may hold them empty. */
+Test(fc, pmem_and_memory_hotplug_sections)
+{
+	static struct api_config c;
+	const char *key, *last = NULL;
+	json_t *j, *v;
+	char why[256];
+
+	boot_source();
+	j = api_config_to_json(&st.cfg);
+	cr_assert(json_is_array(json_object_get(j, "pmem")));
+	cr_assert_eq(json_array_size(json_object_get(j, "pmem")), 0);
+	cr_assert(json_is_null(json_object_get(j, "memory-hotplug")));
+	json_object_foreach(j, key, v) last = key;
+	cr_assert_str_eq(last, "memory-hotplug");
+	cr_assert_eq(api_config_from_json(&c, j, why, sizeof(why)), 0, "%s", why);
+	json_object_set_new(j, "pmem", json_pack("[{s:s}]", "id", "p"));
+	cr_assert_neq(api_config_from_json(&c, j, why, sizeof(why)), 0);
+	cr_assert_str_eq(why, "pmem: volt has no virtio-pmem device (only [] or null)");
+	json_object_set_new(j, "pmem", json_null());
+	json_object_set_new(j, "memory-hotplug", json_pack("{s:i}", "total_size_mib", 1024));
+	cr_assert_neq(api_config_from_json(&c, j, why, sizeof(why)), 0);
+	cr_assert_str_eq(why, "memory-hotplug: volt has no virtio-mem device (only null)");
+	json_decref(j);
+}
