@@ -979,7 +979,9 @@ void api_handle(struct api_state *s, const char *method, const char *url, const 
 		j = api_json_parse(body, len, why, sizeof(why));
 		if (!j)
 			return faultf(r, 400, "%s: %s", res.path[0] ? res.path : "/", why);
-		api_empty_rate_limiters(j);
+		/* PUT: {} is no rate limiter (PATCH: its handler's semantics). */
+		if (m == M_PUT)
+			api_empty_rate_limiters(j);
 		if (res.rt == R_MACHINE && m == M_PATCH && json_is_object(j) && no_values(j)) {
 			json_decref(j);
 			return api_fault(r, 400, "Empty PATCH request.");

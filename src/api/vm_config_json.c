@@ -529,6 +529,8 @@ int api_patch_drive(struct api_config *c, json_t *j, const char *path_id, bool s
 	struct blk_config *b;
 	int err;
 
+	/* {} disables the drive's rate limiter in Firecracker: volt has none. */
+	api_empty_rate_limiters(j);
 	err = fields_get("drive", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
 	if (!err)
 		err = id_check("drive", "drive_id", id, path_id, why, why_size);
@@ -571,6 +573,8 @@ int api_patch_net(const struct api_config *c, json_t *j, const char *path_id, ch
 	};
 	int err;
 
+	/* {} disables a rate limiter in Firecracker: volt has none. */
+	api_empty_rate_limiters(j);
 	err = fields_get("network-interface", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
 	if (!err)
 		err = id_check("network-interface", "iface_id", id, path_id, why, why_size);
