@@ -3,24 +3,32 @@
 #include "devices/device_table.h"
 #include "devices/virtio/virtio_blk.h"
 #include "devices/virtio/virtio_net.h"
+#include "devices/virtio/virtio_vsock.h"
 #include "util/parse.h"
 
 #include "volt-config.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define NOT_AFTER_BOOT	"The requested operation is not supported after starting the microVM."
-#define NOT_BEFORE_BOOT "The requested operation is not supported before starting the microVM."
+#define NOT_AFTER_BOOT	 "The requested operation is not supported after starting the microVM."
+#define NOT_BEFORE_BOOT	 "The requested operation is not supported before starting the microVM."
+#define NOT_SUPPORTED	 "The requested operation is not supported: "
+#define DEVICE_NOT_FOUND "Failed perform action on device: Device not found"
+#define PCI_NOT_ENABLED	 "PCI is not enabled"
 /* Firecracker's VmmActionError prefixes. */
 #define SNAP_CREATE_ERR "Create snapshot error: "
 #define SNAP_LOAD_ERR	"Load snapshot error: "
 
-enum method { M_GET = 1, M_PUT = 2, M_PATCH = 4 };
+enum method { M_GET = 1, M_PUT = 2, M_PATCH = 4, M_DELETE = 8 };
 
 /* A device's PUT comes from the device table (its kind's api_path); what is
  * here besides is genuinely about one device: PATCH /drives/{id} (a new
@@ -42,6 +50,9 @@ enum route {
 	R_VM_CONFIG,
 	R_SNAP_CREATE,
 	R_SNAP_LOAD,
+	R_SERIAL,
+	R_PMEM,
+	R_HOTPLUG_MEM,
 };
 
 static const struct {
@@ -55,8 +66,8 @@ static const struct {
 	[R_VERSION] = { "version", false, M_GET, 0, 0 },
 	[R_BOOT] = { "boot-source", false, M_PUT, M_PUT, 0 },
 	[R_MACHINE] = { "machine-config", false, M_GET | M_PUT | M_PATCH, M_PUT | M_PATCH, 0 },
-	[R_DRIVE] = { "drives", true, M_PATCH, 0, 0 },
-	[R_NET] = { "network-interfaces", true, M_PATCH, 0, M_PATCH },
+	[R_DRIVE] = { "drives", true, M_PATCH | M_DELETE, 0, M_PATCH | M_DELETE },
+	[R_NET] = { "network-interfaces", true, M_PATCH | M_DELETE, 0, M_PATCH | M_DELETE },
 	[R_BALLOON] = { "balloon", false, M_GET | M_PATCH, 0, M_PATCH },
 	[R_BALLOON_STATS] = { "balloon/statistics", false, M_GET | M_PATCH, 0, M_GET | M_PATCH },
 	[R_LOGGER] = { "logger", false, M_PUT, M_PUT, 0 },
@@ -66,6 +77,11 @@ static const struct {
 	[R_VM_CONFIG] = { "vm/config", false, M_GET, 0, 0 },
 	[R_SNAP_CREATE] = { "snapshot/create", false, M_PUT, 0, M_PUT },
 	[R_SNAP_LOAD] = { "snapshot/load", false, M_PUT, M_PUT, 0 },
+	[R_SERIAL] = { "serial", false, M_PUT, M_PUT, 0 },
+	/* Firecracker operations on features volt lacks (docs/api.md). */
+	[R_PMEM] = { "pmem", true, M_PUT | M_PATCH | M_DELETE, 0, M_PATCH | M_DELETE },
+	[R_HOTPLUG_MEM] = { "hotplug/memory", false, M_GET | M_PUT | M_PATCH, M_PUT,
+			    M_GET | M_PATCH },
 };
 
 bool api_instance_id_valid(const char *id)
@@ -226,6 +242,8 @@ static void do_action(struct api_state *s, json_t *j, struct api_response *r)
 		return no_content(r);
 	}
 	if (!strcmp(type, "FlushMetrics")) {
+		if (!s->started)
+			return api_fault(r, 400, NOT_BEFORE_BOOT);
 		err = s->ops->flush_metrics ? s->ops->flush_metrics(s->ctx) : -ENOSYS;
 		if (err == -ENOENT)
 			return api_fault(r, 400,
@@ -439,17 +457,161 @@ static void do_snapshot_load(struct api_state *s, json_t *j, struct api_response
 		s->cfg.track_dirty_pages = req.track_dirty_pages;
 		no_content(r);
 	}
-	r->deprecated = deprecated;
+	if (deprecated)
+		r->deprecated = true;
 }
 
-/* PUT of a device's resource: the device kind whose API path this is. */
+/* A copy of the configuration a PUT is tried on (main thread only; too big
+ * for the stack): it replaces the API's once every check passed. */
+static struct api_config scratch;
+
+/* Rust's io::Error as Firecracker prints it. */
+static const char *os_error(int err, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s (os error %d)", strerror(err), err);
+	return buf;
+}
+
+int api_file_check(void *ctx, const char *path, enum api_file_use use)
+{
+	char dir[PATH_MAX];
+	struct stat sb;
+	int fd;
+
+	(void)ctx;
+	if (use == API_FILE_SOCKET) {
+		/* bind() needs the directory; volt binds at InstanceStart. */
+		snprintf(dir, sizeof(dir), "%s", path);
+		if (stat(dirname(dir), &sb))
+			return -errno;
+		if (!S_ISDIR(sb.st_mode))
+			return -ENOTDIR;
+		if (access(dir, W_OK | X_OK))
+			return -errno;
+		if (!lstat(path, &sb) && !S_ISSOCK(sb.st_mode))
+			return -EADDRINUSE;
+		return 0;
+	}
+	/* O_NONBLOCK: a FIFO without a writer must not stop the API (InstanceStart
+	 * then names what the file is). */
+	fd = open(path,
+		  (use == API_FILE_DRIVE ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+static int file_check(struct api_state *s, const char *path, enum api_file_use use)
+{
+	return s->ops->file_check ? s->ops->file_check(s->ctx, path, use) : 0;
+}
+
+/* Firecracker opens a drive's file and binds the vsock's socket at PUT. */
+static bool device_files_ok(struct api_state *s, const struct api_config *c,
+			    const struct device_kind *k, const char *id, struct api_response *r)
+{
+	const struct api_device *d = api_device_find(c, k, id);
+	char e[128];
+	int err;
+
+	if (!d)
+		return true;
+	if (k == &virtio_blk_kind) {
+		const struct blk_config *b = (const void *)d->dev.data;
+
+		err = file_check(s, b->path, b->read_only ? API_FILE_DRIVE_RO : API_FILE_DRIVE);
+		if (err) {
+			faultf(r, 400,
+			       "Drive config error: Unable to create the virtio block device: "
+			       "Virtio "
+			       "backend error: Error manipulating the backing file: %s %s",
+			       os_error(-err, e, sizeof(e)), b->path);
+			return false;
+		}
+	}
+	if (k == &virtio_vsock_kind) {
+		const struct vsock_config *v = (const void *)d->dev.data;
+
+		err = file_check(s, v->uds, API_FILE_SOCKET);
+		if (err) {
+			faultf(r, 400,
+			       "Vsock config error: Cannot create backend for vsock device: Error "
+			       "binding to the host-side Unix socket: %s",
+			       os_error(-err, e, sizeof(e)));
+			return false;
+		}
+	}
+	return true;
+}
+
+/* PUT of a device's resource: the device kind whose API path this is. Before
+ * boot the configuration takes it once its files check out (kept as it was
+ * otherwise); after boot (a drive, an interface: the other kinds' routes
+ * refuse it) Firecracker parses it, then answers that hotplug needs PCI. */
 static void put_device(struct api_state *s, const struct device_kind *k, json_t *j, const char *id,
 		       struct api_response *r)
 {
 	char why[512];
 
-	if (api_put_device(&s->cfg, k, j, id, why, sizeof(why)))
+	scratch = s->cfg;
+	if (api_put_device(&scratch, k, j, id, why, sizeof(why)))
 		return api_fault(r, 400, why);
+	if (s->started)
+		return api_fault(r, 400, PCI_NOT_ENABLED);
+	if (!device_files_ok(s, &scratch, k, id, r))
+		return;
+	if (k == &virtio_balloon_kind &&
+	    ((const struct balloon_config *)(const void *)api_device_find(&scratch, k, NULL)
+		     ->dev.data)
+			    ->mib > scratch.mem_mib)
+		return api_fault(r, 400,
+				 "Balloon config error: Amount of pages requested is too large.");
+	s->cfg = scratch;
+	s->boot_path = true;
+	no_content(r);
+}
+
+/* PUT|PATCH /machine-config: Firecracker keeps the memory at least the
+ * balloon's target. */
+static void put_machine_config(struct api_state *s, json_t *j, bool patch, struct api_response *r)
+{
+	const struct api_device *d;
+	char why[512];
+
+	scratch = s->cfg;
+	if (api_put_machine_config(&scratch, j, patch, why, sizeof(why)))
+		return api_fault(r, 400, why);
+	d = api_device_find(&scratch, &virtio_balloon_kind, NULL);
+	if (d && ((const struct balloon_config *)(const void *)d->dev.data)->mib > scratch.mem_mib)
+		return api_fault(r, 400,
+				 "Machine config error: The memory size (MiB) is smaller than the "
+				 "previously set balloon device target size.");
+	s->cfg = scratch;
+	s->boot_path = true;
+	no_content(r);
+}
+
+/* PUT /boot-source: Firecracker opens the kernel and the initrd then. */
+static void put_boot_source(struct api_state *s, json_t *j, struct api_response *r)
+{
+	char why[512], e[128];
+	int err;
+
+	scratch = s->cfg;
+	if (api_put_boot_source(&scratch, j, why, sizeof(why)))
+		return api_fault(r, 400, why);
+	err = file_check(s, scratch.kernel, API_FILE_KERNEL);
+	if (err)
+		return faultf(r, 400, "Boot source error: The kernel file cannot be opened: %s",
+			      os_error(-err, e, sizeof(e)));
+	err = scratch.initrd[0] ? file_check(s, scratch.initrd, API_FILE_INITRD) : 0;
+	if (err)
+		return faultf(r, 400,
+			      "Boot source error: The initrd file cannot be opened due to invalid "
+			      "path or invalid permissions. %s",
+			      os_error(-err, e, sizeof(e)));
+	s->cfg = scratch;
 	s->boot_path = true;
 	no_content(r);
 }
@@ -496,7 +658,9 @@ static bool resource_find(const char *path, struct resource *res)
 		res->path = d->api_path;
 		res->has_id = d->max > 1;
 		res->methods |= M_PUT;
-		res->pre_only |= M_PUT;
+		/* After boot a drive or an interface is a hotplug in Firecracker. */
+		if (d != &virtio_blk_kind && d != &virtio_net_kind)
+			res->pre_only |= M_PUT;
 	}
 	return res->rt >= 0 || res->kind;
 }
@@ -522,17 +686,36 @@ static void route(struct api_state *s, const struct resource *res, enum method m
 	case R_MACHINE:
 		if (m == M_GET)
 			return answer_json(r, 200, api_machine_config_to_json(&s->cfg));
-		err = api_put_machine_config(&s->cfg, j, m == M_PATCH, why, sizeof(why));
-		break;
+		return put_machine_config(s, j, m == M_PATCH, r);
 	case R_BOOT:
-		err = api_put_boot_source(&s->cfg, j, why, sizeof(why));
-		break;
+		return put_boot_source(s, j, r);
 	case R_DRIVE:
+		if (m == M_DELETE)
+			return api_fault(r, 400, PCI_NOT_ENABLED);
 		err = api_patch_drive(&s->cfg, j, id, s->started, why, sizeof(why));
 		if (!err)
 			err = patch_rate_limiters(s, &virtio_blk_kind, id, j, why, sizeof(why));
 		break;
+	case R_SERIAL:
+		/* Not a boot-specific resource: a snapshot load may follow. */
+		if (api_put_serial(&s->cfg, j, why, sizeof(why)))
+			return api_fault(r, 400, why);
+		return no_content(r);
+	case R_PMEM:
+		if (m == M_DELETE || (m == M_PUT && s->started))
+			return api_fault(r, 400, PCI_NOT_ENABLED);
+		return api_fault(r, 400, NOT_SUPPORTED "volt has no virtio-pmem device.");
+	case R_HOTPLUG_MEM:
+		/* What Firecracker answers a microVM without a virtio-mem device. */
+		if (m == M_GET)
+			return api_fault(r, 400, "Internal VMM error: " DEVICE_NOT_FOUND);
+		if (m == M_PATCH)
+			return api_fault(r, 400, "Memory hotplug update error: " DEVICE_NOT_FOUND);
+		return api_fault(r, 400,
+				 NOT_SUPPORTED "volt has no virtio-mem device (memory hotplug).");
 	case R_NET:
+		if (m == M_DELETE)
+			return api_fault(r, 400, PCI_NOT_ENABLED);
 		/* Only rate limiters change. */
 		err = api_patch_net(&s->cfg, j, id, why, sizeof(why));
 		if (!err)
@@ -571,13 +754,218 @@ static void route(struct api_state *s, const struct resource *res, enum method m
 	no_content(r);
 }
 
+/* Firecracker's messages for what its parser refuses before any handler. */
+#define EMPTY_ID   "The ID cannot be empty."
+#define INVALID_ID "API Resource IDs can only contain alphanumeric characters and underscores."
+
+static const char *method_name(enum method m, const char *given)
+{
+	switch (m) {
+	case M_GET:
+		return "GET";
+	case M_PUT:
+		return "PUT";
+	case M_PATCH:
+		return "PATCH";
+	case M_DELETE:
+		return "DELETE";
+	}
+	return given;
+}
+
+/* Firecracker's InvalidPathMethod: the path's first segment, without its '/'. */
+static void invalid_path_method(struct api_response *r, enum method m, const char *given,
+				const char *what)
+{
+	faultf(r, 400, "Invalid request method and/or path: %.16s %.200s.", method_name(m, given),
+	       what);
+}
+
+/* Firecracker's checked_id(): not empty, alphanumeric or '_' only (Rust's
+ * is_alphanumeric() is Unicode's; volt's ids are ASCII, so a non-ASCII
+ * letter is refused here with the same message). No length limit in
+ * Firecracker; volt keeps API_ID_MAX (the device's serial holds it). */
+static bool checked_id(const char *id, struct api_response *r)
+{
+	const char *p;
+
+	if (!*id) {
+		api_fault(r, 400, EMPTY_ID);
+		return false;
+	}
+	for (p = id; *p; p++)
+		if (!(isalnum((unsigned char)*p) || *p == '_')) {
+			api_fault(r, 400, INVALID_ID);
+			return false;
+		}
+	return true;
+}
+
+/* The path as Firecracker's parser sees it: leading '/'s trimmed, split on
+ * '/', one trailing empty segment dropped ("drives/" is "drives"), and only
+ * the segments its routes look at: seg[0], seg[1] (NULL when absent). What
+ * follows is ignored, as in Firecracker ("/machine-config/x" is
+ * "/machine-config"). */
+struct segments {
+	char buf[1024];
+	const char *seg[2];
+};
+
+static bool split_path(const char *url, struct segments *sg)
+{
+	char *p, *q;
+
+	while (*url == '/')
+		url++;
+	if (strlen(url) >= sizeof(sg->buf))
+		return false;
+	snprintf(sg->buf, sizeof(sg->buf), "%s", url);
+	sg->seg[0] = sg->buf;
+	sg->seg[1] = NULL;
+	p = strchr(sg->buf, '/');
+	if (!p)
+		return true;
+	*p++ = '\0';
+	if (!*p) /* "a/": split_terminator drops the empty last segment */
+		return true;
+	sg->seg[1] = p;
+	q = strchr(p, '/');
+	if (q)
+		*q = '\0';
+	return true;
+}
+
+static bool is(const char *a, const char *b)
+{
+	return a && !strcmp(a, b);
+}
+
+/* Firecracker's (method, path, body) match: the canonical path of a route of
+ * routes[] or of a device kind into path, and the id for "<path>/{id}".
+ * Answers *r (and returns false) for what its parser refuses. */
+static bool firecracker_route(enum method m, const char *given, const struct segments *sg,
+			      char *path, size_t path_size, const char **id, struct api_response *r)
+{
+	const char *s0 = sg->seg[0], *s1 = sg->seg[1];
+	static const char *const with_id[] = { "drives", "network-interfaces", "pmem" };
+	size_t i;
+
+	*id = NULL;
+	snprintf(path, path_size, "%s", s0);
+	for (i = 0; i < sizeof(with_id) / sizeof(with_id[0]); i++)
+		if (!strcmp(s0, with_id[i]) && (m == M_PUT || m == M_PATCH || m == M_DELETE)) {
+			if (!s1) {
+				api_fault(r, 400, EMPTY_ID);
+				return false;
+			}
+			if (!checked_id(s1, r))
+				return false;
+			*id = s1;
+			snprintf(path, path_size, "%s/%s", s0, s1);
+			return true;
+		}
+	if (m == M_DELETE) {
+		invalid_path_method(r, m, given, s0);
+		return false;
+	}
+	if (!strcmp(s0, "balloon")) {
+		if (m == M_GET && s1 && strcmp(s1, "statistics")) {
+			faultf(r, 400, "Unrecognized GET request path `%.200s`.", s1);
+			return false;
+		}
+		if (m != M_PUT && is(s1, "statistics"))
+			snprintf(path, path_size, "balloon/statistics");
+		return true;
+	}
+	if (!strcmp(s0, "vm") && m == M_GET) {
+		if (!is(s1, "config")) {
+			invalid_path_method(r, m, given, s0);
+			return false;
+		}
+		snprintf(path, path_size, "vm/config");
+		return true;
+	}
+	if (!strcmp(s0, "hotplug")) {
+		if (!is(s1, "memory")) {
+			invalid_path_method(r, m, given, s0);
+			return false;
+		}
+		snprintf(path, path_size, "hotplug/memory");
+		return true;
+	}
+	if (!strcmp(s0, "snapshot") && m == M_PUT) {
+		if (!s1) {
+			api_fault(r, 400, "Missing snapshot operation type.");
+			return false;
+		}
+		if (strcmp(s1, "create") && strcmp(s1, "load")) {
+			faultf(r, 400, "Invalid request method and/or path: PUT /snapshot/%.200s.",
+			       s1);
+			return false;
+		}
+		snprintf(path, path_size, "snapshot/%s", s1);
+		return true;
+	}
+	return true;
+}
+
+/* After boot Firecracker's parser still reads a configuration body before
+ * the VMM refuses the call: what volt parses without an effect (into a copy)
+ * is refused for its body first. */
+static bool body_refused(const struct resource *res, enum method m, const char *id, json_t *j,
+			 struct api_state *s, struct api_response *r)
+{
+	char why[512];
+	int err;
+
+	scratch = s->cfg;
+	if (m == M_PUT && res->kind)
+		err = api_put_device(&scratch, res->kind, j, id, why, sizeof(why));
+	else if (res->rt == R_BOOT)
+		err = api_put_boot_source(&scratch, j, why, sizeof(why));
+	else if (res->rt == R_MACHINE)
+		err = api_put_machine_config(&scratch, j, m == M_PATCH, why, sizeof(why));
+	else if (res->rt == R_SERIAL)
+		err = api_put_serial(&scratch, j, why, sizeof(why));
+	else
+		return false;
+	if (err)
+		api_fault(r, 400, why);
+	return err != 0;
+}
+
+/* A JSON object none of whose members has a value (Firecracker's
+ * MachineConfigUpdate::is_empty()). */
+static bool no_values(json_t *j)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(j, k, v)
+	{
+		if (!json_is_null(v))
+			return false;
+	}
+	return true;
+}
+
+static bool has_value(json_t *j, const char *key)
+{
+	json_t *v = json_object_get(j, key);
+
+	return v && !json_is_null(v);
+}
+
 void api_handle(struct api_state *s, const char *method, const char *url, const char *body,
 		size_t len, struct api_response *r)
 {
-	char path[256], why[512], *id = NULL, *slash;
+	char path[1100], why[512];
+	const char *id = NULL;
+	struct segments sg;
 	struct resource res;
 	enum method m;
 	json_t *j = NULL;
+	bool deprecated = false;
 
 	r->status = 500;
 	r->body = NULL;
@@ -588,44 +976,62 @@ void api_handle(struct api_state *s, const char *method, const char *url, const 
 		m = M_PUT;
 	else if (!strcmp(method, "PATCH"))
 		m = M_PATCH;
+	else if (!strcmp(method, "DELETE"))
+		m = M_DELETE;
 	else
 		m = 0;
-	if (url[0] != '/' || strlen(url) >= sizeof(path))
-		return faultf(r, 404, "Invalid request method and/or path: %.16s %.64s", method,
-			      url);
-	snprintf(path, sizeof(path), "%s", url + 1);
-	if (!resource_find(path, &res))
-		return faultf(r, 404,
-			      "Invalid request method and/or path: %.16s %s (no such resource)",
-			      method, url);
-	if (res.has_id) {
-		slash = strchr(path, '/');
-		id = slash ? slash + 1 : path + strlen(path);
-		if (!*id)
-			return faultf(r, 400, "%s: the id in the path is missing (%s/{id})", url,
-				      url);
-		if (parse_id_check(id, why, sizeof(why)))
-			return faultf(r, 400, "%s: the id in the path: %s", res.path, why);
-	}
-	if (!(m & res.methods))
-		return faultf(r, 400, "Invalid request method and/or path: %.16s %s", method, url);
 	if (len > API_MAX_PAYLOAD)
 		return faultf(r, 400,
 			      "Request payload with size %zu is larger than the limit of %d "
 			      "allowed by server.",
 			      len, API_MAX_PAYLOAD);
-	if (s->started && (m & res.pre_only))
-		return api_fault(r, 400, NOT_AFTER_BOOT);
-	if (!s->started && (m & res.post_only))
-		return api_fault(r, 400, NOT_BEFORE_BOOT);
-	if (s->failed && m != M_GET)
-		return faultf(r, 400, "the microVM failed to start (%s): restart volt",
-			      s->fail_reason);
-	if (m != M_GET) {
+	/* Firecracker's parser looks at the method and whether there is a body
+	 * before the path: an HTTP body of 0 bytes is no body. */
+	if (m == M_GET && len)
+		return api_fault(r, 400, "GET request cannot have a body.");
+	if (m == M_PUT && !len)
+		return api_fault(r, 400, "Empty PUT request.");
+	if (m == M_PATCH && !len)
+		return api_fault(r, 400, "Empty PATCH request.");
+	if (m == M_DELETE && len)
+		return api_fault(r, 400, "Empty Delete request.");
+	if (!split_path(url, &sg))
+		return invalid_path_method(r, m, method, "(a path too long)");
+	if (!m)
+		return invalid_path_method(r, m, method, sg.seg[0]);
+	if (!firecracker_route(m, method, &sg, path, sizeof(path), &id, r))
+		return;
+	if (!resource_find(path, &res) || !(m & res.methods))
+		return invalid_path_method(r, m, method, sg.seg[0]);
+	if (m != M_GET && m != M_DELETE) {
 		j = api_json_parse(body, len, why, sizeof(why));
 		if (!j)
 			return faultf(r, 400, "%s: %s", res.path[0] ? res.path : "/", why);
+		/* PUT: {} is no rate limiter (PATCH: its handler's semantics). */
+		if (m == M_PUT)
+			api_empty_rate_limiters(j);
+		if (res.rt == R_MACHINE && m == M_PATCH && json_is_object(j) && no_values(j)) {
+			json_decref(j);
+			return api_fault(r, 400, "Empty PATCH request.");
+		}
+		/* Firecracker's "Deprecation: true" for a parsed request, whatever
+		 * the VMM then answers. */
+		if (res.rt == R_MACHINE && has_value(j, "cpu_template"))
+			deprecated = true;
+		if (res.kind == &virtio_vsock_kind && m == M_PUT && has_value(j, "vsock_id"))
+			deprecated = true;
 	}
-	route(s, &res, m, id, j, r);
+	if (s->started && (m & res.pre_only) && body_refused(&res, m, id, j, s, r))
+		; /* Firecracker's parser refuses the body before the VMM refuses the call */
+	else if (s->started && (m & res.pre_only))
+		api_fault(r, 400, NOT_AFTER_BOOT);
+	else if (!s->started && (m & res.post_only))
+		api_fault(r, 400, NOT_BEFORE_BOOT);
+	else if (s->failed && m != M_GET)
+		faultf(r, 400, "the microVM failed to start (%s): restart volt", s->fail_reason);
+	else
+		route(s, &res, m, id, j, r);
 	json_decref(j);
+	if (deprecated)
+		r->deprecated = true;
 }

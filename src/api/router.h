@@ -1,6 +1,7 @@
 /* The API's request router: method + path + body -> status + JSON body, with
  * Firecracker's semantics (204 on a successful PUT/PATCH, 200 + JSON on GET,
- * 400 {"fault_message": ...} for a bad request, 404 for an unknown path).
+ * 400 {"fault_message": ...} for a bad request and for an unknown path, with
+ * Firecracker 1.x's messages: see docs/api.md).
  * It runs on the main thread; everything with an effect outside the
  * configuration goes through struct api_ops, so that unit tests and the fuzz
  * target can drive it without a VM. Never fails on hostile input. */
@@ -22,7 +23,21 @@
  * for keeping it: both sides use this size, so a reason kept is never cut. */
 #define API_REASON_MAX 512
 
+/* What a PUT opens a host file for (Firecracker opens them at PUT time). */
+enum api_file_use {
+	API_FILE_KERNEL, /* PUT /boot-source: kernel_image_path, read */
+	API_FILE_INITRD, /* initrd_path, read */
+	API_FILE_DRIVE,	 /* PUT /drives: path_on_host, read-write */
+	API_FILE_DRIVE_RO,
+	API_FILE_SOCKET, /* PUT /vsock: uds_path, a Unix socket to be bound there */
+};
+
 struct api_ops {
+	/* PUT-time checks of the host files a PUT names: 0, or -errno (the
+	 * file cannot be opened as use says). NULL: nothing is checked (the
+	 * unit tests' configurations name files that do not exist). volt's
+	 * own front end plugs in api_file_check(). */
+	int (*file_check)(void *ctx, const char *path, enum api_file_use use);
 	/* InstanceStart: create and start the VM from cfg; 0, or -errno with
 	 * the reason in why (the VM is then not running). */
 	int (*instance_start)(void *ctx, const struct api_config *cfg, char *why, size_t why_size);
@@ -86,6 +101,12 @@ struct api_response {
 	char *body;	 /* malloc'd JSON, NULL for no body */
 	bool deprecated; /* the request used a deprecated field: "Deprecation: true" */
 };
+
+/* The checks of api_ops.file_check on the host: open() the file (O_RDONLY,
+ * O_RDWR for a writable drive) and close it; for a socket, the directory it
+ * goes in must exist and the path must be free or hold a socket (volt binds
+ * it at InstanceStart, replacing a stale socket). */
+int api_file_check(void *ctx, const char *path, enum api_file_use use);
 
 /* Firecracker's instance id rules: 1 to 64 characters, alphanumeric or '-'. */
 bool api_instance_id_valid(const char *id);

@@ -175,6 +175,44 @@ json_t *api_json_parse(const char *buf, size_t len, char *why, size_t why_size)
 	return j;
 }
 
+void api_empty_rate_limiters(json_t *j)
+{
+	static const char *const keys[] = { "rate_limiter", "rx_rate_limiter", "tx_rate_limiter" };
+	const char *k;
+	json_t *v, *o;
+	size_t i;
+
+	for (i = 0; json_is_object(j) && i < sizeof(keys) / sizeof(keys[0]); i++) {
+		bool empty = true;
+
+		o = json_object_get(j, keys[i]);
+		if (!json_is_object(o))
+			continue;
+		json_object_foreach(o, k, v)
+		{
+			if (!json_is_null(v))
+				empty = false;
+		}
+		if (empty)
+			json_object_set_new(j, keys[i], json_null());
+	}
+}
+
+int api_put_serial(struct api_config *c, json_t *j, char *why, size_t why_size)
+{
+	char path[PATH_MAX] = "";
+	const struct api_field f[] = {
+		{ "serial_out_path", F_STR, false, path, sizeof(path), 1, 0, NULL },
+		{ "rate_limiter", F_UNSUPPORTED, false, NULL, 0, 0, 0, NULL },
+	};
+	int err = fields_get("serial", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
+
+	if (err)
+		return err;
+	memcpy(c->serial_out_path, path, sizeof(path));
+	return 0;
+}
+
 int api_put_boot_source(struct api_config *c, json_t *j, char *why, size_t why_size)
 {
 	char kernel[PATH_MAX], initrd[PATH_MAX] = "";
@@ -189,6 +227,11 @@ int api_put_boot_source(struct api_config *c, json_t *j, char *why, size_t why_s
 
 	if (err)
 		return err;
+	/* Firecracker's Cmdline::try_from(boot_args, 2048), the NUL included. */
+	if (has_args && strlen(args) >= LAYOUT_CMDLINE_MAX)
+		return why_fail(why, why_size, -EINVAL,
+				"Boot source error: The kernel command line is invalid: Inserting "
+				"string would make command line too long.");
 	c->has_boot = true;
 	memcpy(c->kernel, kernel, sizeof(kernel));
 	memcpy(c->initrd, initrd, sizeof(initrd));
@@ -253,12 +296,17 @@ static int id_check(const char *obj, const char *field, const char *id, const ch
 {
 	char reason[160];
 
-	if (parse_id_check(id, reason, sizeof(reason)))
-		return why_fail(why, why_size, -EINVAL, "%s: %s: %s", obj, field, reason);
+	/* Firecracker's messages (its parser's, before the body's id is checked). */
+	if (path_id && strcmp(id, path_id) && !strcmp(obj, "network-interface"))
+		return why_fail(why, why_size, -EINVAL,
+				"The id from the path [%s] does not match the id from the body "
+				"[%s]!",
+				path_id, id);
 	if (path_id && strcmp(id, path_id))
 		return why_fail(why, why_size, -EINVAL,
-				"%s: %s: '%s' does not match the id in the path ('%s')", obj, field,
-				id, path_id);
+				"The id from the path does not match the id from the body!");
+	if (parse_id_check(id, reason, sizeof(reason)))
+		return why_fail(why, why_size, -EINVAL, "%s: %s: %s", obj, field, reason);
 	return 0;
 }
 
@@ -450,10 +498,15 @@ int api_put_device(struct api_config *c, const struct device_kind *k, json_t *j,
 	err = split_keys(k, j, &api, &dev, why, why_size);
 	if (err)
 		return err;
+	api_empty_rate_limiters(api);
+	api_empty_rate_limiters(dev);
 	/* A PUT of an id replaces its device, and so does a file's later entry,
 	 * except where the id is the device's own (a drive's serial): one
 	 * device per id then, as on the CLI, so the file may not name it twice. */
 	idv = k->api.id_key ? json_string_value(json_object_get(api, k->api.id_key)) : NULL;
+	/* Firecracker compares the ids before it looks at them. */
+	if (path_id && idv && strcmp(idv, path_id))
+		err = id_check(kind_obj(k), k->api.id_key, idv, path_id, why, why_size);
 	if (!path_id && id_is_the_devices(k) && idv && api_device_find(c, k, idv))
 		err = why_fail(why, why_size, -EINVAL, "%s: %s: '%s' appears twice", kind_obj(k),
 			       k->api.id_key, idv);
@@ -471,6 +524,9 @@ int api_put_device(struct api_config *c, const struct device_kind *k, json_t *j,
 		c->ndevices++;
 	return 0;
 }
+
+#define PATCH_DRIVE_ERR "Drive config error: Unable to patch the block device: "
+#define PATCH_DRIVE_END " Please verify the request arguments."
 
 int api_patch_drive(struct api_config *c, json_t *j, const char *path_id, bool started, char *why,
 		    size_t why_size)
@@ -493,9 +549,19 @@ int api_patch_drive(struct api_config *c, json_t *j, const char *path_id, bool s
 	if (err)
 		return err;
 	d = api_device_find(c, &virtio_blk_kind, id);
+	if (!d && started)
+		return why_fail(why, why_size, -EINVAL,
+				PATCH_DRIVE_ERR "Failed perform action on device: Device not "
+						"found" PATCH_DRIVE_END);
 	if (!d)
 		return why_fail(why, why_size, -EINVAL, "drive: drive_id: no drive '%s'", id);
 	b = (struct blk_config *)d->dev.data;
+	/* Firecracker's virtio-block takes a new file and/or a rate limiter;
+	 * neither is its vhost-user block's update, which a virtio-block refuses. */
+	if (started && !has_path && !has_rl)
+		return why_fail(why, why_size, -EINVAL,
+				PATCH_DRIVE_ERR "Block: Running method expected different "
+						"backend." PATCH_DRIVE_END);
 	/* The router hands the buckets to the running drive (api_ops). */
 	if (has_rl && !has_path)
 		rl_config_merge(&b->rate_limiter, &rl);
@@ -661,7 +727,8 @@ static json_t *section(json_t *root, const char *name)
 static bool known_section(const char *key)
 {
 	static const char *const own[] = { "boot-source", "machine-config", "logger",
-					   "metrics",	  "cpu-config",	    "mmds-config" };
+					   "metrics",	  "cpu-config",	    "mmds-config",
+					   "pmem",	  "memory-hotplug" };
 	size_t i;
 
 	for (i = 0; i < sizeof(own) / sizeof(own[0]); i++)
@@ -724,6 +791,14 @@ int api_config_from_json(struct api_config *out, json_t *root, char *why, size_t
 	if (section(root, "mmds-config"))
 		return why_fail(why, why_size, -EINVAL,
 				"mmds-config: MMDS is not supported by volt");
+	/* Firecracker 1.x's sections of features volt lacks: empty only. */
+	v = section(root, "pmem");
+	if (v && !(json_is_array(v) && !json_array_size(v)))
+		return why_fail(why, why_size, -EINVAL,
+				"pmem: volt has no virtio-pmem device (only [] or null)");
+	if (section(root, "memory-hotplug"))
+		return why_fail(why, why_size, -EINVAL,
+				"memory-hotplug: volt has no virtio-mem device (only null)");
 	v = section(root, "boot-source");
 	if (!v)
 		return why_fail(why, why_size, -EINVAL,
@@ -857,6 +932,12 @@ static json_t *null_to_json(const struct api_config *c)
 	return json_null();
 }
 
+static json_t *empty_list_to_json(const struct api_config *c)
+{
+	(void)c;
+	return json_array();
+}
+
 /* Firecracker's own sections, ranked (struct device_api.rank places the
  * devices' among them). */
 static const struct {
@@ -864,9 +945,15 @@ static const struct {
 	int rank;
 	json_t *(*to_json)(const struct api_config *c);
 } own_sections[] = {
-	{ "boot-source", 10, boot_to_json }, { "machine-config", 30, api_machine_config_to_json },
-	{ "cpu-config", 40, null_to_json },  { "logger", 80, logger_to_json },
-	{ "metrics", 90, metrics_to_json },  { "mmds-config", 100, null_to_json },
+	{ "boot-source", 10, boot_to_json },
+	{ "machine-config", 30, api_machine_config_to_json },
+	{ "cpu-config", 40, null_to_json },
+	{ "logger", 80, logger_to_json },
+	{ "metrics", 90, metrics_to_json },
+	{ "mmds-config", 100, null_to_json },
+	/* After every device, as in Firecracker's VmmConfig. */
+	{ "pmem", 1000, empty_list_to_json },
+	{ "memory-hotplug", 1010, null_to_json },
 };
 
 static int rank_of(const struct device_kind *k)
@@ -978,6 +1065,7 @@ int api_config_to_vm(const struct api_config *c, struct vm_config *out, char *cm
 	if (err)
 		return err;
 	out->cmdline = cmdline;
+	out->serial_out_path = c->serial_out_path[0] ? c->serial_out_path : NULL;
 	/* The VM plugs devices in by kind, in the table's order, and each kind's
 	 * in this order: the root device first, so that it is vda. */
 	out->ndevices = 0;

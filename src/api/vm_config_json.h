@@ -66,6 +66,8 @@ struct api_config {
 	struct api_logger logger;
 	bool has_metrics;
 	char metrics_path[PATH_MAX];
+	/* PUT /serial: where the guest's serial output goes ("": stdout). */
+	char serial_out_path[PATH_MAX];
 };
 
 void api_config_init(struct api_config *c);
@@ -73,6 +75,13 @@ void api_config_init(struct api_config *c);
 /* Parses a request body / file into a JSON object; NULL with why set. */
 json_t *api_json_parse(const char *buf, size_t len, char *why, size_t why_size);
 
+/* Firecracker's empty rate limiter (rate_limiter, rx_rate_limiter or
+ * tx_rate_limiter: {} or all its members null) is no rate limiter: replaced
+ * by null in j, which volt's parsers take as "none". */
+void api_empty_rate_limiters(json_t *j);
+/* PUT /serial: {"serial_out_path", "rate_limiter"} (the rate limiter: null or
+ * empty only). */
+int api_put_serial(struct api_config *c, json_t *j, char *why, size_t why_size);
 /* PUT /boot-source, PUT|PATCH /machine-config. */
 int api_put_boot_source(struct api_config *c, json_t *j, char *why, size_t why_size);
 int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *why, size_t why_size);
@@ -88,7 +97,9 @@ struct api_device *api_device_find(const struct api_config *c, const struct devi
 /* Its object in GET /vm/config (GET /balloon); NULL when out of memory. */
 json_t *api_device_to_json(const struct api_device *d);
 /* PATCH /drives/{id}: a new path_on_host before boot; after boot (started)
- * only a no-op is accepted, volt opens no file once running. */
+ * Firecracker's refusal of a body without path_on_host or rate_limiter, a
+ * rate limiter accepted as none (volt has none), and no new path_on_host:
+ * volt opens no file once running. */
 int api_patch_drive(struct api_config *c, json_t *j, const char *path_id, bool started, char *why,
 		    size_t why_size);
 /* PATCH /network-interfaces/{id}: only rate limiters in Firecracker (merged

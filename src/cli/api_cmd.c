@@ -257,6 +257,19 @@ static int op_snapshot_load(void *ctx, const struct snapshot_load_req *req, stru
 		/* Not in a snapshot: this process's own (Landlock lets snapshots be written there).
 		 */
 		m->vm->cfg.snapshot_dir = m->snapshot_dir;
+		/* PUT /serial before the load: the restored VM writes there too. */
+		if (cfg->serial_out_path[0]) {
+			m->vm->console_file =
+				open(cfg->serial_out_path,
+				     O_RDWR | O_CREAT | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0666);
+			if (m->vm->console_file < 0) {
+				err = -errno;
+				snprintf(why, why_size, "serial_out_path: cannot open '%s': %s",
+					 cfg->serial_out_path, strerror(errno));
+				goto failed;
+			}
+			m->vm->console_out = m->vm->console_file;
+		}
 		sandbox = sandbox_vm_hooks(&m->vm->cfg);
 
 		err = vm_start(m->vm, &sandbox);
@@ -270,6 +283,7 @@ static int op_snapshot_load(void *ctx, const struct snapshot_load_req *req, stru
 		snprintf(why, why_size, "%s",
 			 log_last_error()[0] ? log_last_error() : strerror(-err));
 	}
+failed:
 	if (err) {
 		vm_destroy(m->vm);
 		free(m->vm);
@@ -281,6 +295,7 @@ static int op_snapshot_load(void *ctx, const struct snapshot_load_req *req, stru
 }
 
 static const struct api_ops ops = {
+	.file_check = api_file_check,
 	.instance_start = op_instance_start,
 	.pause = op_pause,
 	.resume = op_resume,

@@ -552,9 +552,13 @@ static json_t *field_to_json(const struct field *f, const void *cfg)
 		return json_boolean(*(const bool *)p);
 	case FIELD_U32:
 	case FIELD_MIB:
-		return json_integer((json_int_t) * (const uint32_t *)p);
 	case FIELD_U64:
-		return json_integer((json_int_t) * (const uint64_t *)p);
+		/* An optional number not given (a net's mtu) is null, as in Firecracker. */
+		if (f->has != FIELD_NO_HAS && !*(const bool *)cat(cfg, f->has))
+			return json_null();
+		if (f->type == FIELD_U64)
+			return json_integer((json_int_t) * (const uint64_t *)p);
+		return json_integer((json_int_t) * (const uint32_t *)p);
 	case FIELD_ENUM:
 		for (i = 0; f->names[i].cli || f->names[i].json; i++)
 			if (f->names[i].json && f->names[i].value == *(const int *)p)

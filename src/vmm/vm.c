@@ -536,7 +536,7 @@ static int create(struct vm *vm, const struct vm_config *cfg, const struct guest
 		snprintf(vm->cpu_template, sizeof(vm->cpu_template), "%s", cfg->cpu_template);
 		vm->cfg.cpu_template = vm->cpu_template;
 	}
-	vm->kvm_fd = vm->vm_fd = vm->stop_fd = vm->ready_fd = -1;
+	vm->kvm_fd = vm->vm_fd = vm->stop_fd = vm->ready_fd = vm->console_file = -1;
 	vm->console_out = STDOUT_FILENO;
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	if (!vm->cfg.started.tv_sec)
@@ -548,6 +548,19 @@ static int create(struct vm *vm, const struct vm_config *cfg, const struct guest
 	if (layout_check(cfg->mem_size, lwhy, sizeof(lwhy))) {
 		snprintf(why, why_size, "guest memory: %s", lwhy);
 		return -EINVAL;
+	}
+	if (cfg->serial_out_path) {
+		/* As Firecracker: created if need be, not truncated, non-blocking
+		 * (a full pipe loses output rather than stopping the guest). */
+		vm->console_file = open(cfg->serial_out_path,
+					O_RDWR | O_CREAT | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0666);
+		if (vm->console_file < 0) {
+			err = -errno;
+			snprintf(why, why_size, "serial_out_path: cannot open '%s': %s",
+				 cfg->serial_out_path, strerror(errno));
+			return err;
+		}
+		vm->console_out = vm->console_file;
 	}
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC);
 	vm->ready_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -796,5 +809,8 @@ void vm_destroy(struct vm *vm)
 		close(vm->stop_fd);
 	if (vm->ready_fd >= 0)
 		close(vm->ready_fd);
+	if (vm->console_file > STDERR_FILENO)
+		close(vm->console_file);
+	vm->console_file = -1;
 	guest_mem_free(&vm->mem);
 }

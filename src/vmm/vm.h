@@ -47,6 +47,9 @@ struct vm_config {
 	/* The guest kit's command, handed over through the kit port
 	 * (devices/legacy/kit_port.h); "": the shell; NULL: no kit port. */
 	const char *kit_cmd;
+	/* Firecracker's serial_out_path: the serial output goes to this file
+	 * (created if need be, opened before the sandbox); NULL: stdout. */
+	const char *serial_out_path;
 	/* The devices, in any order: vm_create() plugs them in by device_table[]
 	 * order (devices/device_table.h), each kind's in list order. */
 	struct device_config devices[VM_MAX_VIRTIO];
@@ -93,7 +96,8 @@ struct vm {
 	bool started;		   /* vm_start() ran */
 	struct thread_hooks hooks; /* vm_start()'s, for the serving thread too */
 
-	int console_out; /* fd the serial output goes to */
+	int console_out;  /* fd the serial output goes to */
+	int console_file; /* serial_out_path's fd, closed by vm_destroy(); <= 2: none */
 
 	/* The guest reached the ready point on_ready waits for (the guest kit's
 	 * /init): vm_serve() pauses the VM, calls on_ready (the front-end

@@ -59,11 +59,12 @@ def test_error_classes(api_vm, tmp_path):
     p, api = api_vm()
     kernel = GUESTS / "hello"
 
-    # unknown path -> 404; wrong method on a known path -> 400 (as Firecracker)
-    check_fault(api.get("/no-such-thing"), 404, "/no-such-thing")
-    check_fault(api.request("DELETE", "/machine-config"), 400, "DELETE /machine-config")
-    check_fault(api.get("/boot-source"), 400, "GET /boot-source")
-    check_fault(api.put("/vm", {"state": "Paused"}), 400, "PUT /vm")
+    # unknown path or wrong method on a known path -> 400, Firecracker's message
+    check_fault(api.get("/no-such-thing"), 400,
+                "Invalid request method and/or path: GET no-such-thing.")
+    check_fault(api.request("DELETE", "/machine-config"), 400, "DELETE machine-config")
+    check_fault(api.get("/boot-source"), 400, "GET boot-source")
+    check_fault(api.put("/vm", {"state": "Paused"}), 400, "PUT vm")
     # bad JSON
     check_fault(api.put("/boot-source", b'{"kernel_image_path": '), 400, "invalid JSON")
     check_fault(api.put("/machine-config", b"[1, 2]"), 400, "machine-config",
@@ -102,9 +103,11 @@ def test_error_classes(api_vm, tmp_path):
                 400, "rate_limiter", "not supported by volt")
     check_fault(api.put("/actions", {"action_type": "Explode"}), 400, "action_type")
     # ids in the path: alphanumeric and '_' only; body id must match
-    check_fault(api.put("/drives/bad-id", {}), 400, "bad-id")
+    check_fault(api.put("/drives/bad-id", {}), 400,
+                "API Resource IDs can only contain alphanumeric characters and underscores.")
     check_fault(api.put("/drives/a", {"drive_id": "b", "path_on_host": "/x",
-                                      "is_root_device": False}), 400, "drive_id")
+                                      "is_root_device": False}), 400,
+                "The id from the path does not match the id from the body!")
     # post-boot-only calls before boot
     for resp in (api.patch("/vm", {"state": "Paused"}),
                  api.put("/actions", {"action_type": "SendCtrlAltDel"}),
@@ -139,10 +142,15 @@ def test_error_classes(api_vm, tmp_path):
 def test_failed_instance_start(api_vm, tmp_path):
     p, api = api_vm()
     check_fault(api.put("/actions", {"action_type": "InstanceStart"}), 400, "boot-source")
-    assert api.put("/boot-source", {"kernel_image_path": str(tmp_path / "missing")}) == \
+    # A missing kernel is refused at PUT (Firecracker opens it then); a file
+    # that is no kernel fails InstanceStart.
+    check_fault(api.put("/boot-source", {"kernel_image_path": str(tmp_path / "missing")}),
+                400, "The kernel file cannot be opened: No such file or directory")
+    (tmp_path / "empty").write_bytes(b"")
+    assert api.put("/boot-source", {"kernel_image_path": str(tmp_path / "empty")}) == \
         (204, None)
     check_fault(api.put("/actions", {"action_type": "InstanceStart"}), 400,
-                "cannot start the microVM", "missing")
+                "cannot start the microVM")
     # Like Firecracker, a failed start needs a new process.
     check_fault(api.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": 128}), 400,
                 "failed to start")
@@ -253,7 +261,10 @@ def test_lifecycle(api_vm, guest_kit, tmp_path):
     check_fault(api.put("/actions", {"action_type": "InstanceStart"}), 400, "after starting")
     check_fault(api.patch("/drives/data", {"drive_id": "data", "path_on_host": "/other"}),
                 400, "path_on_host")
-    assert api.patch("/drives/data", {"drive_id": "data"}) == (204, None)
+    # neither a new file nor a rate limiter: Firecracker's refusal to a virtio-block
+    check_fault(api.patch("/drives/data", {"drive_id": "data"}), 400,
+                "Running method expected different backend.")
+    assert api.patch("/drives/data", {"drive_id": "data", "rate_limiter": {}}) == (204, None)
     # balloon
     status, stats = api.get("/balloon/statistics")
     assert status == 200 and "target_pages" in stats and "actual_mib" in stats, stats

@@ -116,14 +116,17 @@ def test_a_load_with_a_missing_snapshot_is_400_naming_it(api):
     assert status == 200 and info["state"] == "Not started", info
 
 
+# (The files exist: Firecracker, and volt, open them at PUT.)
 @pytest.mark.parametrize("url,body", [
     ("/machine-config", {"vcpu_count": 1, "mem_size_mib": 128}),
-    ("/boot-source", {"kernel_image_path": "/nonexistent/vmlinux"}),
-    ("/drives/rootfs", {"drive_id": "rootfs", "path_on_host": "/nonexistent/r.ext4",
+    ("/boot-source", {"kernel_image_path": "FILE"}),
+    ("/drives/rootfs", {"drive_id": "rootfs", "path_on_host": "FILE",
                         "is_root_device": True, "is_read_only": True}),
 ])
-def test_load_refused_after_boot_specific_resources(api, url, body):
+def test_load_refused_after_boot_specific_resources(api, url, body, tmp_path):
     a, _ = api()
+    (tmp_path / "file").write_bytes(b"")
+    body = {k: (str(tmp_path / "file") if v == "FILE" else v) for k, v in body.items()}
     assert a.put(url, body) == (204, None)
     check_fault(a.put("/snapshot/load", LOAD), 400, NOT_ALLOWED)
     # Not fatal: the configuration goes on.

@@ -164,6 +164,13 @@ static const struct field net_field_list[] = {
 	{ .cli = "rx_ops", .type = FIELD_BUCKET, NET_RL(rx_rate_limiter.ops) },
 	{ .cli = "tx_bw", .type = FIELD_BUCKET, NET_RL(tx_rate_limiter.bandwidth) },
 	{ .cli = "tx_ops", .type = FIELD_BUCKET, NET_RL(tx_rate_limiter.ops) },
+	{ .cli = "mtu",
+	  .json = "mtu",
+	  .type = FIELD_U32,
+	  .offset = offsetof(struct net_config, mtu),
+	  .min = 68,
+	  .max = 65535,
+	  .has = offsetof(struct net_config, has_mtu) },
 };
 
 const struct field_set net_fields = {
@@ -171,7 +178,7 @@ const struct field_set net_fields = {
 	.fields = net_field_list,
 	.n = sizeof(net_field_list) / sizeof(net_field_list[0]),
 	.size = sizeof(struct net_config),
-	.unknown = "unknown option '{}' (expected tap=NAME[,mac=MAC])",
+	.unknown = "unknown option '{}' (expected tap=NAME[,mac=MAC][,mtu=N])",
 	.once = true,
 };
 
@@ -823,12 +830,14 @@ static int open_tap(struct virtio_net *x)
 	return 0;
 }
 
-static uint64_t offered_features(unsigned int tun_ok)
+static uint64_t offered_features(unsigned int tun_ok, bool mtu)
 {
 	uint64_t f = F(VIRTIO_NET_F_MAC) | F(VIRTIO_NET_F_STATUS) | F(VIRTIO_NET_F_MRG_RXBUF) |
 		     F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_HOST_TSO4) | F(VIRTIO_NET_F_HOST_TSO6) |
 		     F(VIRTIO_NET_F_HOST_ECN);
 
+	if (mtu)
+		f |= F(VIRTIO_NET_F_MTU);
 	if (tun_ok & TUN_F_CSUM)
 		f |= F(VIRTIO_NET_F_GUEST_CSUM);
 	if (tun_ok & TUN_F_TSO4)
@@ -880,7 +889,8 @@ int virtio_net_create(struct virtio_net **out, const struct net_config *c,
 		/* Unicast, locally administered. */
 		x->cfg.mac[0] = (uint8_t)((x->cfg.mac[0] & 0xfc) | 0x02);
 	}
-	err = virtio_mmio_init(&x->dev, &net_ops, x, offered_features(x->tun_ok), env, base, irq);
+	err = virtio_mmio_init(&x->dev, &net_ops, x, offered_features(x->tun_ok, x->cfg.has_mtu),
+			       env, base, irq);
 	if (err) {
 		pr_err("tap '%s': cannot plug in the device: %s", c->tap, strerror(-err));
 		goto fail;
@@ -888,6 +898,8 @@ int virtio_net_create(struct virtio_net **out, const struct net_config *c,
 	cfg = (struct virtio_net_config *)x->dev.config;
 	memcpy(cfg->mac, x->cfg.mac, sizeof(cfg->mac));
 	cfg->status = htole16(VIRTIO_NET_S_LINK_UP);
+	if (x->cfg.has_mtu)
+		cfg->mtu = htole16((uint16_t)x->cfg.mtu);
 	x->dev.config_size = sizeof(*cfg);
 	err = event_loop_add(env->loop, x->tap_fd, 0, on_tap, x);
 	if (err) {
@@ -1060,8 +1072,9 @@ static int net_api_conflict(const void *cfg, const void *keys, const void *other
 	return 0;
 }
 
-static const char *const net_api_get[] = { "iface_id",	      "host_dev_name",	 "guest_mac",
-					   "rx_rate_limiter", "tx_rate_limiter", NULL };
+static const char *const net_api_get[] = {
+	"iface_id", "host_dev_name", "guest_mac", "rx_rate_limiter", "tx_rate_limiter", "mtu", NULL
+};
 
 _Static_assert(sizeof(struct net_config) <= DEVICE_CONFIG_MAX, "DEVICE_CONFIG_MAX");
 
@@ -1069,7 +1082,7 @@ const struct device_kind virtio_net_kind = {
 	.name = "net",
 	.option = "net",
 	/* Rate limits per direction, as --drive's bw= and ops= (frames for ops). */
-	.usage = "tap=NAME[,mac=MAC][,rx_bw=BYTES/MS[+BURST]][,rx_ops=N/MS[+BURST]]"
+	.usage = "tap=NAME[,mac=MAC][,mtu=N][,rx_bw=BYTES/MS[+BURST]][,rx_ops=N/MS[+BURST]]"
 		 "[,tx_bw=BYTES/MS[+BURST]][,tx_ops=N/MS[+BURST]]",
 	.api_path = "network-interfaces",
 	.config_key = "network-interfaces",

@@ -29,6 +29,10 @@ struct net_config {
 	/* Frames to the guest (rx) and from it (tx): bandwidth counts their
 	 * bytes (virtio-net header included, as Firecracker), ops the frames. */
 	struct rl_config rx_rate_limiter, tx_rate_limiter;
+	/* Firecracker's mtu: offered to the guest as VIRTIO_NET_F_MTU (68 to
+	 * 65535); not given: not offered, the guest keeps its default. */
+	uint32_t mtu;
+	bool has_mtu;
 };
 
 /* The fields (core/fields.h): tap and mac on the CLI, host_dev_name and

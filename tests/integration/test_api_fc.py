@@ -1,0 +1,158 @@
+"""Firecracker 1.x's answers through the real HTTP layer (issue #14): its
+parser's messages for a GET with a body, an empty PUT/PATCH and an unknown
+path, the `Deprecation: true` header, the files a PUT opens, and PUT /serial
+(the echo test guest's banner lands in serial_out_path). Only the echo guest
+boots (milliseconds)."""
+import json
+import subprocess
+import time
+
+import pytest
+
+from api_client import ApiClient, wait_for_socket
+from conftest import GUESTS
+
+NOT_BEFORE = "The requested operation is not supported before starting the microVM."
+NOT_AFTER = "The requested operation is not supported after starting the microVM."
+
+
+@pytest.fixture
+def api(vm, tmp_path):
+    sock = tmp_path / f"api-{time.monotonic_ns()}.sock"
+    p = vm("--api-sock", sock, "--id", "fc")
+    wait_for_socket(sock, p.proc)
+    client = ApiClient(sock)
+    client.proc = p
+    return client
+
+
+def raw(api, method, url, body=b"", headers=b""):
+    """One raw request: (status line, headers lower-cased, body as JSON or None)."""
+    req = (f"{method} {url} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+           f"Content-Length: {len(body)}\r\n").encode() + headers + b"\r\n" + body
+    out = api.raw(req)
+    head, _, payload = out.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    hdrs = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        hdrs[k.strip().lower()] = v.strip()
+    return int(lines[0].split()[1]), hdrs, (json.loads(payload) if payload else None)
+
+
+def fault_is(resp, msg, status=400):
+    assert resp == (status, {"fault_message": msg}), resp
+
+
+def test_parser_messages(api):
+    s, _, body = raw(api, "GET", "/machine-config", b"{}")
+    assert (s, body) == (400, {"fault_message": "GET request cannot have a body."})
+    s, _, body = raw(api, "PUT", "/machine-config")
+    assert (s, body) == (400, {"fault_message": "Empty PUT request."})
+    s, _, body = raw(api, "PATCH", "/machine-config")
+    assert (s, body) == (400, {"fault_message": "Empty PATCH request."})
+    fault_is(api.patch("/machine-config", {}), "Empty PATCH request.")
+    fault_is(api.get("/nope"), "Invalid request method and/or path: GET nope.")
+    fault_is(api.put("/drives/a-b", {}),
+             "API Resource IDs can only contain alphanumeric characters and underscores.")
+    assert api.get("/machine-config/")[0] == 200
+    fault_is(api.patch("/drives/a", {"drive_id": "a"}), NOT_BEFORE)
+    fault_is(api.put("/actions", {"action_type": "FlushMetrics"}), NOT_BEFORE)
+    fault_is(api.request("DELETE", "/drives/a"), NOT_BEFORE)
+    fault_is(api.put("/pmem/p", {"id": "p", "path_on_host": "/x"}),
+             "The requested operation is not supported: volt has no virtio-pmem device.")
+    fault_is(api.get("/hotplug/memory"), NOT_BEFORE)
+
+
+def test_deprecation_header(api, tmp_path):
+    body = json.dumps({"vcpu_count": 1, "mem_size_mib": 128, "cpu_template": "None"}).encode()
+    s, hdrs, _ = raw(api, "PUT", "/machine-config", body)
+    assert s == 204 and hdrs.get("deprecation") == "true", hdrs
+    s, hdrs, _ = raw(api, "PATCH", "/machine-config", b'{"cpu_template": "None"}')
+    assert s == 204 and hdrs.get("deprecation") == "true", hdrs
+    s, hdrs, _ = raw(api, "PATCH", "/machine-config", b'{"vcpu_count": 1}')
+    assert s == 204 and "deprecation" not in hdrs, hdrs
+    body = json.dumps({"vsock_id": "v", "guest_cid": 3,
+                       "uds_path": str(tmp_path / "v.sock")}).encode()
+    s, hdrs, _ = raw(api, "PUT", "/vsock", body)
+    assert s == 204 and hdrs.get("deprecation") == "true", hdrs
+
+
+def test_files_opened_at_put(api, tmp_path):
+    fault_is(api.put("/boot-source", {"kernel_image_path": str(tmp_path / "missing")}),
+             "Boot source error: The kernel file cannot be opened: No such file or directory "
+             "(os error 2)")
+    fault_is(api.put("/drives/d", {"drive_id": "d", "path_on_host": "foo.bar",
+                                   "is_root_device": False}),
+             "Drive config error: Unable to create the virtio block device: Virtio backend "
+             "error: Error manipulating the backing file: No such file or directory (os error "
+             "2) foo.bar")
+    fault_is(api.put("/vsock", {"guest_cid": 3, "uds_path": str(tmp_path / "no" / "v.sock")}),
+             "Vsock config error: Cannot create backend for vsock device: Error binding to "
+             "the host-side Unix socket: No such file or directory (os error 2)")
+    assert api.put("/drives/d", {"drive_id": "d", "path_on_host": "/dev/null",
+                                 "is_root_device": False, "is_read_only": True,
+                                 "rate_limiter": {}}) == (204, None)
+
+
+def test_serial_out_path(api, tmp_path):
+    out = tmp_path / "serial.out"
+    assert api.put("/boot-source", {"kernel_image_path": str(GUESTS / "echo")}) == (204, None)
+    assert api.put("/serial", {"serial_out_path": str(out)}) == (204, None)
+    assert api.put("/actions", {"action_type": "InstanceStart"}) == (204, None)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if out.exists() and "echo guest ready" in out.read_text(errors="replace"):
+            break
+        time.sleep(0.05)
+    assert "echo guest ready" in out.read_text(errors="replace"), api.proc.output()
+    assert "echo guest ready" not in api.proc.output()
+    fault_is(api.put("/serial", {"serial_out_path": str(out)}), NOT_AFTER)
+    fault_is(api.patch("/drives/d", {"drive_id": "d"}),
+             "Drive config error: Unable to patch the block device: Failed perform action on "
+             "device: Device not found Please verify the request arguments.")
+    fault_is(api.put("/network-interfaces/n", {"iface_id": "n", "host_dev_name": "t"}),
+             "PCI is not enabled")
+    fault_is(api.get("/hotplug/memory"),
+             "Internal VMM error: Failed perform action on device: Device not found")
+    assert api.patch("/vm", {"state": "Paused"}) == (204, None)
+
+
+def wait_in_file(path, text, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and text in path.read_text(errors="replace"):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_serial_out_path_of_a_restored_vm(vm, tmp_path):
+    """PUT /serial before PUT /snapshot/load: the restored guest writes there."""
+    snaps = tmp_path / "snaps"
+    snaps.mkdir()
+    sock = tmp_path / "a.sock"
+    p = vm("--api-sock", sock, "--snapshot-dir", snaps, stdin=subprocess.PIPE)
+    wait_for_socket(sock, p.proc)
+    a = ApiClient(sock)
+    assert a.put("/boot-source", {"kernel_image_path": str(GUESTS / "echo")}) == (204, None)
+    assert a.put("/actions", {"action_type": "InstanceStart"}) == (204, None)
+    p.wait_for("echo guest ready", 60)
+    assert a.patch("/vm", {"state": "Paused"}) == (204, None)
+    assert a.put("/snapshot/create", {"snapshot_path": str(snaps / "s.state"),
+                                      "mem_file_path": str(snaps / "s.mem")}) == (204, None)
+    p.kill()
+
+    out = tmp_path / "restored.out"
+    sock = tmp_path / "b.sock"
+    q = vm("--api-sock", sock, stdin=subprocess.PIPE)
+    wait_for_socket(sock, q.proc)
+    b = ApiClient(sock)
+    assert b.put("/serial", {"serial_out_path": str(out)}) == (204, None)
+    assert b.put("/snapshot/load", {"snapshot_path": str(snaps / "s.state"),
+                                    "mem_backend": {"backend_type": "File",
+                                                    "backend_path": str(snaps / "s.mem")},
+                                    "resume_vm": True}) == (204, None)
+    q.proc.stdin.write(b"typed-after-restore\n")
+    q.proc.stdin.flush()
+    assert wait_in_file(out, "typed-after-restore"), q.output()

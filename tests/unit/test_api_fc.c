@@ -1,0 +1,549 @@
+/* Firecracker 1.x's answers where volt's API used to differ (issue #14):
+ * its parser's messages (unknown paths, empty PUT/PATCH, a GET's body, ids,
+ * trailing slashes), the pre-/post-boot rules of PATCH /drives and
+ * FlushMetrics, "Deprecation: true", empty rate limiters, the files a PUT
+ * opens, PUT /serial, and the operations on features volt lacks (pmem,
+ * memory hotplug, hotplug of drives and interfaces). The exact texts are
+ * Firecracker's (src/firecracker/src/api_server, src/vmm/src/rpc_interface.rs). */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "api/router.h"
+#include "api/vm_config_json.h"
+#include "devices/virtio/virtio_balloon.h"
+#include "devices/virtio/virtio_blk.h"
+#include "devices/virtio/virtio_net.h"
+#include "util/log.h"
+
+#define NOT_AFTER  "The requested operation is not supported after starting the microVM."
+#define NOT_BEFORE "The requested operation is not supported before starting the microVM."
+#define START	   "{\"action_type\": \"InstanceStart\"}"
+
+static int f_start(void *ctx, const struct api_config *cfg, char *why, size_t n)
+{
+	(void)ctx;
+	(void)cfg;
+	(void)why;
+	(void)n;
+	return 0;
+}
+
+static int f_flush(void *ctx)
+{
+	(void)ctx;
+	return 0;
+}
+
+static int f_rl_update(void *ctx, const struct device_kind *k, const char *id, const char *key,
+		       const struct rl_config *cfg)
+{
+	(void)ctx;
+	(void)k;
+	(void)id;
+	(void)key;
+	(void)cfg;
+	return 0;
+}
+
+static const struct api_ops fake_files = {
+	.instance_start = f_start,
+	.flush_metrics = f_flush,
+	.rate_limiter_update = f_rl_update,
+};
+
+/* volt's own checks of the host's files. */
+static const struct api_ops host_files = {
+	.file_check = api_file_check,
+	.instance_start = f_start,
+	.flush_metrics = f_flush,
+	.rate_limiter_update = f_rl_update,
+};
+
+static struct api_state st;
+static struct api_response last;
+static char dir[64];
+static char kernel[128];
+
+static void setup(void)
+{
+	int fd;
+
+	log_set_level(LOG_OFF);
+	api_state_init(&st, &host_files, NULL, "fc");
+	snprintf(dir, sizeof(dir), "/tmp/volt-api-fc-XXXXXX");
+	cr_assert(mkdtemp(dir));
+	snprintf(kernel, sizeof(kernel), "%s/vmlinux", dir);
+	fd = open(kernel, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+	cr_assert(fd >= 0);
+	close(fd);
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(fc, .init = setup, .fini = teardown);
+
+/* One request: its status; the fault message (or "") in msg. */
+static int req(const char *method, const char *url, const char *body, char *msg, size_t size)
+{
+	json_t *j;
+
+	free(last.body);
+	api_handle(&st, method, url, body ? body : "", body ? strlen(body) : 0, &last);
+	if (msg)
+		msg[0] = '\0';
+	if (last.body) {
+		j = json_loads(last.body, 0, NULL);
+		cr_assert(j, "not JSON: %s", last.body);
+		if (msg && json_string_value(json_object_get(j, "fault_message")))
+			snprintf(msg, size, "%s",
+				 json_string_value(json_object_get(j, "fault_message")));
+		json_decref(j);
+	}
+	return last.status;
+}
+
+/* A 400 with exactly that fault message. */
+static void fault_is(const char *method, const char *url, const char *body, const char *want)
+{
+	char msg[1024];
+	int s = req(method, url, body, msg, sizeof(msg));
+
+	cr_assert_eq(s, 400, "%s %s: status %d (%s)", method, url, s, msg);
+	cr_assert_str_eq(msg, want, "%s %s", method, url);
+}
+
+static void status_is(const char *method, const char *url, const char *body, int want)
+{
+	char msg[1024];
+	int s = req(method, url, body, msg, sizeof(msg));
+
+	cr_assert_eq(s, want, "%s %s %s: status %d (%s)", method, url, body ? body : "", s, msg);
+}
+
+static void boot_source(void)
+{
+	char body[256];
+
+	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\"}", kernel);
+	status_is("PUT", "/boot-source", body, 204);
+}
+
+static void start(void)
+{
+	boot_source();
+	status_is("PUT", "/actions", START, 204);
+}
+
+Test(fc, empty_bodies_and_a_gets_body)
+{
+	fault_is("PATCH", "/machine-config", "{}", "Empty PATCH request.");
+	fault_is("PATCH", "/machine-config", "{\"vcpu_count\": null, \"smt\": null}",
+		 "Empty PATCH request.");
+	fault_is("PATCH", "/machine-config", NULL, "Empty PATCH request.");
+	fault_is("PUT", "/machine-config", NULL, "Empty PUT request.");
+	fault_is("PUT", "/no-such-thing", NULL, "Empty PUT request.");
+	fault_is("GET", "/machine-config", "{}", "GET request cannot have a body.");
+	fault_is("GET", "/", "x", "GET request cannot have a body.");
+	fault_is("DELETE", "/drives/a", "{}", "Empty Delete request.");
+	status_is("PATCH", "/machine-config", "{\"vcpu_count\": 2}", 204);
+	/* After boot too: the parser answers before the pre-boot rule. */
+	start();
+	fault_is("PATCH", "/machine-config", "{}", "Empty PATCH request.");
+}
+
+Test(fc, unknown_paths_are_400)
+{
+	fault_is("GET", "/nope", NULL, "Invalid request method and/or path: GET nope.");
+	fault_is("GET", "/nope/deeper", NULL, "Invalid request method and/or path: GET nope.");
+	fault_is("PUT", "/nope", "{}", "Invalid request method and/or path: PUT nope.");
+	fault_is("PATCH", "/boot-source", "{}",
+		 "Invalid request method and/or path: PATCH boot-source.");
+	fault_is("GET", "/drives/a", NULL, "Invalid request method and/or path: GET drives.");
+	fault_is("GET", "/vm", NULL, "Invalid request method and/or path: GET vm.");
+	fault_is("GET", "/hotplug/cpu", NULL, "Invalid request method and/or path: GET hotplug.");
+	fault_is("DELETE", "/vsock", NULL, "Invalid request method and/or path: DELETE vsock.");
+	fault_is("GET", "/balloon/nope", NULL, "Unrecognized GET request path `nope`.");
+	fault_is("PUT", "/snapshot", "{}", "Missing snapshot operation type.");
+	fault_is("PUT", "/snapshot/", "{}", "Missing snapshot operation type.");
+	fault_is("PUT", "/snapshot/x", "{}",
+		 "Invalid request method and/or path: PUT /snapshot/x.");
+}
+
+/* Firecracker trims every leading '/', drops one trailing empty segment and
+ * ignores the segments its route does not read. */
+Test(fc, slashes_as_firecracker)
+{
+	status_is("GET", "/machine-config/", NULL, 200);
+	status_is("GET", "//machine-config", NULL, 200);
+	status_is("GET", "/machine-config/anything", NULL, 200);
+	status_is("GET", "/version/", NULL, 200);
+	status_is("GET", "", NULL, 200);
+	status_is("GET", "//", NULL, 200);
+	status_is("GET", "/vm/config/", NULL, 200);
+	status_is("PATCH", "/machine-config/", "{\"vcpu_count\": 2}", 204);
+	status_is("PUT", "/drives/a/",
+		  "{\"drive_id\": \"a\", \"path_on_host\": \"/dev/null\", \"is_root_device\": "
+		  "false, \"is_read_only\": true}",
+		  204);
+	fault_is("PUT", "/drives/", "{}", "The ID cannot be empty.");
+	fault_is("PUT", "/drives//", "{}", "The ID cannot be empty.");
+	fault_is("PUT", "/drives/a-b", "{}",
+		 "API Resource IDs can only contain alphanumeric characters and underscores.");
+	fault_is("PATCH", "/network-interfaces", "{}", "The ID cannot be empty.");
+}
+
+Test(fc, pre_boot_refusals)
+{
+	status_is("PUT", "/drives/d",
+		  "{\"drive_id\": \"d\", \"path_on_host\": \"/dev/null\", \"is_root_device\": "
+		  "false, \"is_read_only\": true}",
+		  204);
+	fault_is("PATCH", "/drives/d", "{\"drive_id\": \"d\", \"path_on_host\": \"/dev/zero\"}",
+		 NOT_BEFORE);
+	fault_is("PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}", NOT_BEFORE);
+	fault_is("DELETE", "/drives/d", NULL, NOT_BEFORE);
+	fault_is("DELETE", "/network-interfaces/n", NULL, NOT_BEFORE);
+	fault_is("DELETE", "/pmem/p", NULL, NOT_BEFORE);
+	fault_is("GET", "/hotplug/memory", NULL, NOT_BEFORE);
+	fault_is("PATCH", "/hotplug/memory", "{\"requested_size_mib\": 128}", NOT_BEFORE);
+	fault_is("PATCH", "/pmem/p", "{\"id\": \"p\"}", NOT_BEFORE);
+}
+
+Test(fc, post_boot_answers)
+{
+	status_is("PUT", "/drives/d",
+		  "{\"drive_id\": \"d\", \"path_on_host\": \"/dev/null\", \"is_root_device\": "
+		  "false, \"is_read_only\": true}",
+		  204);
+	start();
+	fault_is("PATCH", "/drives/d", "{\"drive_id\": \"d\"}",
+		 "Drive config error: Unable to patch the block device: Block: Running method "
+		 "expected different backend. Please verify the request arguments.");
+	fault_is("PATCH", "/drives/e", "{\"drive_id\": \"e\"}",
+		 "Drive config error: Unable to patch the block device: Failed perform action on "
+		 "device: Device not found Please verify the request arguments.");
+	fault_is("PATCH", "/drives/d", "{\"drive_id\": \"e\"}",
+		 "The id from the path does not match the id from the body!");
+	status_is("PATCH", "/drives/d", "{\"drive_id\": \"d\", \"rate_limiter\": {}}", 204);
+	status_is("PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}", 204);
+	/* Hotplug needs PCI in Firecracker; volt's devices are virtio-mmio. */
+	fault_is("PUT", "/drives/e",
+		 "{\"drive_id\": \"e\", \"path_on_host\": \"/dev/null\", \"is_root_device\": "
+		 "false}",
+		 "PCI is not enabled");
+	fault_is("PUT", "/network-interfaces/n", "{\"iface_id\": \"n\", \"host_dev_name\": \"t\"}",
+		 "PCI is not enabled");
+	fault_is("PUT", "/drives/e", "{\"drive_id\": \"e\"}",
+		 "drive: missing required field 'path_on_host'");
+	fault_is("DELETE", "/drives/d", NULL, "PCI is not enabled");
+	fault_is("DELETE", "/network-interfaces/n", NULL, "PCI is not enabled");
+	fault_is("DELETE", "/pmem/p", NULL, "PCI is not enabled");
+	fault_is("PUT", "/pmem/p", "{\"id\": \"p\", \"path_on_host\": \"/x\"}",
+		 "PCI is not enabled");
+	fault_is("GET", "/hotplug/memory", NULL,
+		 "Internal VMM error: Failed perform action on device: Device not found");
+	fault_is("PATCH", "/hotplug/memory", "{\"requested_size_mib\": 128}",
+		 "Memory hotplug update error: Failed perform action on device: Device not found");
+	fault_is("PUT", "/hotplug/memory", "{\"total_size_mib\": 1024}", NOT_AFTER);
+	fault_is("PUT", "/serial", "{\"serial_out_path\": \"/tmp/x\"}", NOT_AFTER);
+	fault_is("PUT", "/vsock", "{\"guest_cid\": 3, \"uds_path\": \"/tmp/v\"}", NOT_AFTER);
+}
+
+Test(fc, features_volt_lacks)
+{
+	fault_is("PUT", "/pmem/p", "{\"id\": \"p\", \"path_on_host\": \"/x\"}",
+		 "The requested operation is not supported: volt has no virtio-pmem device.");
+	fault_is("PUT", "/hotplug/memory", "{\"total_size_mib\": 1024}",
+		 "The requested operation is not supported: volt has no virtio-mem device "
+		 "(memory hotplug).");
+}
+
+Test(fc, deprecation_header)
+{
+	status_is("PUT", "/machine-config",
+		  "{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"cpu_template\": \"None\"}", 204);
+	cr_assert(last.deprecated);
+	status_is("PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 128}", 204);
+	cr_assert_not(last.deprecated);
+	status_is("PATCH", "/machine-config", "{\"cpu_template\": \"None\"}", 204);
+	cr_assert(last.deprecated);
+	status_is("PATCH", "/machine-config", "{\"cpu_template\": null, \"vcpu_count\": 1}", 204);
+	cr_assert_not(last.deprecated);
+	status_is("PUT", "/vsock",
+		  "{\"vsock_id\": \"v\", \"guest_cid\": 3, \"uds_path\": \"/tmp/v.s\"}", 204);
+	cr_assert(last.deprecated);
+	status_is("PUT", "/vsock", "{\"guest_cid\": 3, \"uds_path\": \"/tmp/v.s\"}", 204);
+	cr_assert_not(last.deprecated);
+	/* A parsed request keeps it whatever the VMM answers. */
+	start();
+	fault_is("PUT", "/vsock", "{\"vsock_id\": \"v\", \"guest_cid\": 3, \"uds_path\": \"/v\"}",
+		 NOT_AFTER);
+	cr_assert(last.deprecated);
+}
+
+Test(fc, empty_rate_limiters_are_none)
+{
+	status_is("PUT", "/drives/d",
+		  "{\"drive_id\": \"d\", \"path_on_host\": \"/dev/null\", \"is_root_device\": "
+		  "false, \"is_read_only\": true, \"rate_limiter\": {}}",
+		  204);
+	status_is("PUT", "/network-interfaces/n",
+		  "{\"iface_id\": \"n\", \"host_dev_name\": \"t\", \"rx_rate_limiter\": {}, "
+		  "\"tx_rate_limiter\": {\"bandwidth\": null}}",
+		  204);
+	status_is("PUT", "/entropy", "{\"rate_limiter\": {}}", 204);
+	status_is("PUT", "/serial", "{\"rate_limiter\": {}}", 204);
+	/* A real one is a limiter (core/rate_limiter.h). */
+	status_is("PUT", "/drives/d",
+		  "{\"drive_id\": \"d\", \"path_on_host\": \"/dev/null\", \"is_root_device\": "
+		  "false, \"is_read_only\": true, \"rate_limiter\": {\"ops\": {\"size\": 1, "
+		  "\"refill_time\": 10}}}",
+		  204);
+}
+
+/* Firecracker opens the kernel, the initrd and a drive's file at PUT, and
+ * binds the vsock's socket then. */
+Test(fc, files_checked_at_put)
+{
+	char body[512], path[128], want[512];
+	int fd;
+
+	fault_is("PUT", "/boot-source", "{\"kernel_image_path\": \"/no/such/vmlinux\"}",
+		 "Boot source error: The kernel file cannot be opened: No such file or directory "
+		 "(os error 2)");
+	snprintf(body, sizeof(body),
+		 "{\"kernel_image_path\": \"%s\", \"initrd_path\": \"/no/such/initrd\"}", kernel);
+	fault_is("PUT", "/boot-source", body,
+		 "Boot source error: The initrd file cannot be opened due to invalid path or "
+		 "invalid permissions. No such file or directory (os error 2)");
+	cr_assert_not(st.cfg.has_boot, "a refused PUT changes nothing");
+	boot_source();
+	cr_assert_str_eq(st.cfg.kernel, kernel);
+	fault_is("PUT", "/drives/d",
+		 "{\"drive_id\": \"d\", \"path_on_host\": \"foo.bar\", \"is_root_device\": false}",
+		 "Drive config error: Unable to create the virtio block device: Virtio backend "
+		 "error: Error manipulating the backing file: No such file or directory (os error "
+		 "2) foo.bar");
+	cr_assert_null(api_device_find(&st.cfg, &virtio_blk_kind, "d"));
+	/* A read-write drive needs a writable file. */
+	if (geteuid()) {
+		snprintf(path, sizeof(path), "%s/ro.img", dir);
+		fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0444);
+		close(fd);
+		snprintf(body, sizeof(body),
+			 "{\"drive_id\": \"d\", \"path_on_host\": \"%s\", \"is_root_device\": "
+			 "false}",
+			 path);
+		snprintf(
+			want, sizeof(want),
+			"Drive config error: Unable to create the virtio block device: Virtio "
+			"backend error: Error manipulating the backing file: Permission denied (os "
+			"error 13) %s",
+			path);
+		fault_is("PUT", "/drives/d", body, want);
+	}
+	fault_is("PUT", "/vsock", "{\"guest_cid\": 3, \"uds_path\": \"/no/such/dir/v.sock\"}",
+		 "Vsock config error: Cannot create backend for vsock device: Error binding to the "
+		 "host-side Unix socket: No such file or directory (os error 2)");
+	snprintf(body, sizeof(body), "{\"guest_cid\": 3, \"uds_path\": \"%s\"}", kernel);
+	fault_is("PUT", "/vsock", body,
+		 "Vsock config error: Cannot create backend for vsock device: Error binding to the "
+		 "host-side Unix socket: Address already in use (os error 98)");
+	snprintf(path, sizeof(path), "%s/v.sock", dir);
+	snprintf(body, sizeof(body), "{\"guest_cid\": 3, \"uds_path\": \"%s\"}", path);
+	status_is("PUT", "/vsock", body, 204);
+	/* A stale socket there is replaced at InstanceStart. */
+	{
+		struct sockaddr_un a = { .sun_family = AF_UNIX };
+		int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		cr_assert_lt(strlen(path), sizeof(a.sun_path));
+		memcpy(a.sun_path, path, strlen(path) + 1);
+		cr_assert_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+		close(s);
+	}
+	status_is("PUT", "/vsock", body, 204);
+}
+
+/* The unit tests' configurations name files that do not exist: without
+ * api_ops.file_check nothing is opened. */
+Test(fc, no_file_check_without_the_op)
+{
+	api_state_init(&st, &fake_files, NULL, "fc");
+	status_is("PUT", "/boot-source", "{\"kernel_image_path\": \"/no/such/vmlinux\"}", 204);
+	status_is(
+		"PUT", "/drives/d",
+		"{\"drive_id\": \"d\", \"path_on_host\": \"/no/such\", \"is_root_device\": false}",
+		204);
+}
+
+Test(fc, serial_out_path)
+{
+	struct vm_config v = { 0 };
+	char cmdline[API_CMDLINE_MAX + 256], why[256];
+
+	status_is("PUT", "/serial", "{\"serial_out_path\": \"/tmp/serial.out\"}", 204);
+	cr_assert_str_eq(st.cfg.serial_out_path, "/tmp/serial.out");
+	fault_is("PUT", "/serial", "{\"serial_out_path\": 1}",
+		 "serial: serial_out_path: expected a string, got an integer");
+	fault_is("PUT", "/serial", "{\"serial_path\": \"/x\"}",
+		 "serial: unknown field 'serial_path'");
+	cr_assert_str_eq(st.cfg.serial_out_path, "/tmp/serial.out");
+	boot_source();
+	cr_assert_eq(api_config_to_vm(&st.cfg, &v, cmdline, sizeof(cmdline), why, sizeof(why)), 0,
+		     "%s", why);
+	cr_assert_str_eq(v.serial_out_path, "/tmp/serial.out");
+	status_is("PUT", "/serial", "{}", 204);
+	cr_assert_eq(api_config_to_vm(&st.cfg, &v, cmdline, sizeof(cmdline), why, sizeof(why)), 0);
+	cr_assert_null(v.serial_out_path);
+}
+
+/* Refused at PUT, as Firecracker refuses them then. */
+Test(fc, limits_at_put)
+{
+	char *body = malloc(4096), args[2100];
+
+	/* 2048 bytes with its NUL is x86's COMMAND_LINE_SIZE: 2047 characters fit. */
+	memset(args, 'a', 2048);
+	args[2048] = '\0';
+	snprintf(body, 4096, "{\"kernel_image_path\": \"%s\", \"boot_args\": \"%s\"}", kernel,
+		 args);
+	fault_is("PUT", "/boot-source", body,
+		 "Boot source error: The kernel command line is invalid: Inserting string would "
+		 "make command line too long.");
+	args[2047] = '\0';
+	snprintf(body, 4096, "{\"kernel_image_path\": \"%s\", \"boot_args\": \"%s\"}", kernel,
+		 args);
+	status_is("PUT", "/boot-source", body, 204);
+	free(body);
+	status_is("PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 256}", 204);
+	fault_is("PUT", "/balloon", "{\"amount_mib\": 257, \"deflate_on_oom\": false}",
+		 "Balloon config error: Amount of pages requested is too large.");
+	cr_assert_null(api_device_find(&st.cfg, &virtio_balloon_kind, NULL));
+	status_is("PUT", "/balloon", "{\"amount_mib\": 200, \"deflate_on_oom\": false}", 204);
+	fault_is("PATCH", "/machine-config", "{\"mem_size_mib\": 128}",
+		 "Machine config error: The memory size (MiB) is smaller than the previously set "
+		 "balloon device target size.");
+	cr_assert_eq(st.cfg.mem_mib, 256);
+	status_is("PATCH", "/machine-config", "{\"mem_size_mib\": 200}", 204);
+}
+
+/* A FIFO nobody writes does not stop the API at PUT (InstanceStart names it). */
+Test(fc, a_fifo_does_not_block_the_put, .timeout = 10)
+{
+	char path[128], body[256];
+
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	cr_assert_eq(mkfifo(path, 0600), 0);
+	snprintf(body, sizeof(body), "{\"kernel_image_path\": \"%s\"}", path);
+	status_is("PUT", "/boot-source", body, 204);
+	snprintf(body, sizeof(body),
+		 "{\"drive_id\": \"d\", \"path_on_host\": \"%s\", \"is_root_device\": false}",
+		 path);
+	status_is("PUT", "/drives/d", body, 204);
+}
+
+/* Firecracker 1.x's mtu: 68 to 65535, offered as VIRTIO_NET_F_MTU. */
+Test(fc, network_interface_mtu)
+{
+	const struct api_device *d;
+	const struct net_config *n;
+	char msg[512];
+
+	status_is("PUT", "/network-interfaces/n",
+		  "{\"iface_id\": \"n\", \"host_dev_name\": \"t\", \"mtu\": 9000}", 204);
+	d = api_device_find(&st.cfg, &virtio_net_kind, "n");
+	cr_assert(d);
+	n = (const void *)d->dev.data;
+	cr_assert(n->has_mtu);
+	cr_assert_eq(n->mtu, 9000);
+	status_is("PUT", "/network-interfaces/n", "{\"iface_id\": \"n\", \"host_dev_name\": \"t\"}",
+		  204);
+	n = (const void *)api_device_find(&st.cfg, &virtio_net_kind, "n")->dev.data;
+	cr_assert_not(n->has_mtu);
+	cr_assert_eq(req("PUT", "/network-interfaces/n",
+			 "{\"iface_id\": \"n\", \"host_dev_name\": \"t\", \"mtu\": 67}", msg,
+			 sizeof(msg)),
+		     400);
+	cr_assert(strstr(msg, "mtu"), "%s", msg);
+	cr_assert_eq(req("PUT", "/network-interfaces/n",
+			 "{\"iface_id\": \"n\", \"host_dev_name\": \"t\", \"mtu\": 65536}", msg,
+			 sizeof(msg)),
+		     400);
+	cr_assert(strstr(msg, "mtu"), "%s", msg);
+}
+
+Test(fc, mtu_in_vm_config)
+{
+	json_t *j;
+	char *s;
+
+	status_is("PUT", "/network-interfaces/n",
+		  "{\"iface_id\": \"n\", \"host_dev_name\": \"t\", \"mtu\": 1500}", 204);
+	status_is("PUT", "/network-interfaces/m", "{\"iface_id\": \"m\", \"host_dev_name\": \"u\"}",
+		  204);
+	j = api_config_to_json(&st.cfg);
+	s = json_dumps(json_object_get(j, "network-interfaces"), JSON_COMPACT);
+	cr_assert_str_eq(s, "[{\"iface_id\":\"n\",\"host_dev_name\":\"t\",\"guest_mac\":null,"
+			    "\"rx_rate_limiter\":null,\"tx_rate_limiter\":null,\"mtu\":1500},"
+			    "{\"iface_id\":\"m\",\"host_dev_name\":\"u\",\"guest_mac\":null,"
+			    "\"rx_rate_limiter\":null,\"tx_rate_limiter\":null,\"mtu\":null}]");
+	free(s);
+	json_decref(j);
+}
+
+/* PUT /serial is not boot-specific: a snapshot load may follow it. */
+Test(fc, serial_then_snapshot_load)
+{
+	char msg[1024];
+
+	status_is("PUT", "/serial", "{\"serial_out_path\": \"/tmp/serial.out\"}", 204);
+	cr_assert_eq(req("PUT", "/snapshot/load",
+			 "{\"snapshot_path\": \"/s\", \"mem_backend\": {\"backend_type\": "
+			 "\"File\", \"backend_path\": \"/m\"}}",
+			 msg, sizeof(msg)),
+		     400);
+	cr_assert_not(strstr(msg, "boot-specific"), "%s", msg);
+}
+
+/* GET /vm/config has Firecracker 1.x's pmem and memory-hotplug sections
+ * (empty: volt has neither); a configuration file may hold them empty. */
+Test(fc, pmem_and_memory_hotplug_sections)
+{
+	static struct api_config c;
+	const char *key, *last = NULL;
+	json_t *j, *v;
+	char why[256];
+
+	boot_source();
+	j = api_config_to_json(&st.cfg);
+	cr_assert(json_is_array(json_object_get(j, "pmem")));
+	cr_assert_eq(json_array_size(json_object_get(j, "pmem")), 0);
+	cr_assert(json_is_null(json_object_get(j, "memory-hotplug")));
+	json_object_foreach(j, key, v) last = key;
+	cr_assert_str_eq(last, "memory-hotplug");
+	cr_assert_eq(api_config_from_json(&c, j, why, sizeof(why)), 0, "%s", why);
+	json_object_set_new(j, "pmem", json_pack("[{s:s}]", "id", "p"));
+	cr_assert_neq(api_config_from_json(&c, j, why, sizeof(why)), 0);
+	cr_assert_str_eq(why, "pmem: volt has no virtio-pmem device (only [] or null)");
+	json_object_set_new(j, "pmem", json_null());
+	json_object_set_new(j, "memory-hotplug", json_pack("{s:i}", "total_size_mib", 1024));
+	cr_assert_neq(api_config_from_json(&c, j, why, sizeof(why)), 0);
+	cr_assert_str_eq(why, "memory-hotplug: volt has no virtio-mem device (only null)");
+	json_decref(j);
+}
