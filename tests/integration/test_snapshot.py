@@ -12,6 +12,7 @@ import hashlib
 import os
 import re
 import shutil
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -352,3 +353,100 @@ def test_linux_guest_snapshot_restore(netlab, guest_kit, tmp_path):
     data = disk.read_bytes()
     assert data.startswith(b"VOLT-DISK-CONTENT")
     assert data[512:512 + 13] == b"AFTER-RESTORE", data[512:560]
+
+
+VSOCK_ECHO_C = r"""
+#include <linux/vm_sockets.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Echoes every connection to vsock port 5000, one after the other, for ever. */
+int main(void)
+{
+	struct sockaddr_vm a = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY,
+				 .svm_port = 5000 };
+	int ls = socket(AF_VSOCK, SOCK_STREAM, 0);
+	char buf[4096];
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (ls < 0 || bind(ls, (struct sockaddr *)&a, sizeof(a)) || listen(ls, 4))
+		return 1;
+	printf("VSOCK-ECHO-LISTENING\n");
+	for (;;) {
+		int s = accept(ls, NULL, NULL);
+		ssize_t n;
+
+		if (s < 0)
+			continue;
+		while ((n = read(s, buf, sizeof(buf))) > 0)
+			if (write(s, buf, (size_t)n) != n)
+				break;
+		printf("VSOCK-ECHO-CLOSED %zd\n", n);
+		close(s);
+	}
+}
+"""
+
+
+def vsock_echo(uds, data):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(60)
+    s.connect(str(uds))
+    s.sendall(b"CONNECT 5000\n")
+    line = b""
+    while not line.endswith(b"\n"):
+        ch = s.recv(1)
+        assert ch, "volt closed the connection: " + repr(line)
+        line += ch
+    assert line.startswith(b"OK "), line
+    s.sendall(data)
+    back = b""
+    while len(back) < len(data):
+        chunk = s.recv(4096)
+        assert chunk, back
+        back += chunk
+    return s, back
+
+
+def test_vsock_host_reconnects_after_restore(api_vm, guest_kit, tmp_path):
+    """Connections do not survive a restore (the guest gets TRANSPORT_RESET, as in
+    Firecracker), but the guest's listener does: the host connects again, through the
+    socket vsock_override names, and is echoed."""
+    snapdir = tmp_path / "snaps"
+    snapdir.mkdir()
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (tmp_path / "echo.c").write_text(VSOCK_ECHO_C)
+    cc = subprocess.run(["gcc", "-static", "-O2", "-o", str(extra / "vsock_echo"),
+                         str(tmp_path / "echo.c")], capture_output=True, text=True)
+    assert cc.returncode == 0, cc.stderr
+    archive = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=extra,
+                             input=b"vsock_echo\n", capture_output=True, check=True).stdout
+    initrd = tmp_path / "initrd.cpio"
+    initrd.write_bytes(guest_kit["initrd"].read_bytes() + archive)
+    uds = tmp_path / "v.sock"
+    p, api = api_vm("--snapshot-dir", snapdir)
+    assert api.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": 128}) == (204, None)
+    assert api.put("/boot-source", {
+        "kernel_image_path": str(guest_kit["vmlinux"]), "initrd_path": str(initrd),
+        "boot_args": 'console=ttyS0 reboot=k panic=1 quiet clocksource=kvm-clock '
+                     'volt.cmd="/vsock_echo"'}) == (204, None)
+    assert api.put("/vsock", {"guest_cid": 3, "uds_path": str(uds)}) == (204, None)
+    assert api.put("/actions", {"action_type": "InstanceStart"}) == (204, None)
+    p.wait_for("VSOCK-ECHO-LISTENING", BOOT_TIMEOUT)
+    s, back = vsock_echo(uds, b"before the snapshot")
+    assert back == b"before the snapshot"
+    state, mem = take(api, snapdir)
+    p.kill()
+    s.close()
+
+    uds2 = tmp_path / "v2.sock"
+    q, qapi = api_vm()
+    assert load(qapi, state, mem, vsock_override={"uds_path": str(uds2)}) == (204, None)
+    # The guest closes the connection it had (TRANSPORT_RESET) and accepts again.
+    q.wait_for("VSOCK-ECHO-CLOSED", 120)
+    s2, back = vsock_echo(uds2, b"after the restore")
+    assert back == b"after the restore"
+    s2.close()
+    assert not uds.exists() or uds2.exists()
