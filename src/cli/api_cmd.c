@@ -48,6 +48,33 @@ struct api_main {
 	const char *snapshot_dir; /* --snapshot-dir: where PUT /snapshot/create may write */
 };
 
+/* Starts m->vm, just created or restored (err: how that went), confined by
+ * its sandbox. On failure nothing is left of it and why says why. */
+static int start_vm(struct api_main *m, int err, char *why, size_t why_size)
+{
+	if (!err) {
+		struct thread_hooks sandbox = sandbox_vm_hooks(&m->vm->cfg);
+
+		err = vm_start(m->vm, &sandbox);
+		if (err) {
+			/* Join whatever did start; the VM is not running afterwards. */
+			snprintf(why, why_size, "%s",
+				 log_last_error()[0] ? log_last_error() : strerror(-err));
+			vm_stop(m->vm, 1, "cannot start the VM: %s", strerror(-err));
+			vm_serve(m->vm, NULL);
+		}
+	} else if (!why[0]) {
+		snprintf(why, why_size, "%s",
+			 log_last_error()[0] ? log_last_error() : strerror(-err));
+	}
+	if (err) {
+		vm_destroy(m->vm);
+		free(m->vm);
+		m->vm = NULL;
+	}
+	return err;
+}
+
 static int op_instance_start(void *ctx, const struct api_config *cfg, char *why, size_t why_size)
 {
 	struct api_main *m = ctx;
@@ -67,29 +94,8 @@ static int op_instance_start(void *ctx, const struct api_config *cfg, char *why,
 	if (!m->vm)
 		return -ENOMEM;
 	log_clear_last_error();
-	err = vm_create(m->vm, v);
-	if (!err) {
-		struct thread_hooks sandbox = sandbox_vm_hooks(v);
-
-		err = vm_start(m->vm, &sandbox);
-		if (err) {
-			/* Join whatever did start; the VM is not running afterwards. */
-			snprintf(why, why_size, "%s",
-				 log_last_error()[0] ? log_last_error() : strerror(-err));
-			vm_stop(m->vm, 1, "cannot start the VM: %s", strerror(-err));
-			vm_serve(m->vm, NULL);
-		}
-	} else {
-		snprintf(why, why_size, "%s",
-			 log_last_error()[0] ? log_last_error() : strerror(-err));
-	}
-	if (err) {
-		vm_destroy(m->vm);
-		free(m->vm);
-		m->vm = NULL;
-		return err;
-	}
-	return 0;
+	why[0] = '\0';
+	return start_vm(m, vm_create(m->vm, v), why, why_size);
 }
 
 static int op_pause(void *ctx)
@@ -246,16 +252,13 @@ static int op_snapshot_load(void *ctx, const struct snapshot_load_req *req, stru
 	m->vm = calloc(1, sizeof(*m->vm));
 	if (!m->vm)
 		return -ENOMEM;
-	/* vm_destroy() of a VM vm_restore() gave up on before it began must close nothing. */
-	m->vm->kvm_fd = m->vm->vm_fd = m->vm->stop_fd = -1;
+	vm_clear(m->vm);
 	why[0] = '\0';
 	log_clear_last_error();
 	err = vm_restore(m->vm, &r, why, why_size);
 	if (!err) {
-		struct thread_hooks sandbox;
-
-		/* Not in a snapshot: this process's own (Landlock lets snapshots be written there).
-		 */
+		/* Not in a snapshot: this process's own (Landlock lets snapshots be
+		 * written there). */
 		m->vm->cfg.snapshot_dir = m->snapshot_dir;
 		/* PUT /serial before the load: the restored VM writes there too. */
 		if (cfg->serial_out_path[0]) {
@@ -266,32 +269,14 @@ static int op_snapshot_load(void *ctx, const struct snapshot_load_req *req, stru
 				err = -errno;
 				snprintf(why, why_size, "serial_out_path: cannot open '%s': %s",
 					 cfg->serial_out_path, strerror(errno));
-				goto failed;
 			}
 			m->vm->console_out = m->vm->console_file;
 		}
-		sandbox = sandbox_vm_hooks(&m->vm->cfg);
-
-		err = vm_start(m->vm, &sandbox);
-		if (err) {
-			snprintf(why, why_size, "%s",
-				 log_last_error()[0] ? log_last_error() : strerror(-err));
-			vm_stop(m->vm, 1, "cannot start the VM: %s", strerror(-err));
-			vm_serve(m->vm, NULL);
-		}
-	} else if (!why[0]) {
-		snprintf(why, why_size, "%s",
-			 log_last_error()[0] ? log_last_error() : strerror(-err));
 	}
-failed:
-	if (err) {
-		vm_destroy(m->vm);
-		free(m->vm);
-		m->vm = NULL;
-		return err;
-	}
-	api_config_from_vm(cfg, &m->vm->cfg);
-	return 0;
+	err = start_vm(m, err, why, why_size);
+	if (!err)
+		api_config_from_vm(cfg, &m->vm->cfg);
+	return err;
 }
 
 static const struct api_ops ops = {

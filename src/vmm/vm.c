@@ -522,6 +522,12 @@ static int create_vcpus(struct vm *vm)
 	return err;
 }
 
+void vm_clear(struct vm *vm)
+{
+	memset(vm, 0, sizeof(*vm));
+	vm->kvm_fd = vm->vm_fd = vm->stop_fd = vm->ready_fd = vm->console_file = -1;
+}
+
 /* vm_create() and vm_create_restored(): src NULL is a boot. */
 static int create(struct vm *vm, const struct vm_config *cfg, const struct guest_mem_source *src,
 		  char *why, size_t why_size)
@@ -530,13 +536,12 @@ static int create(struct vm *vm, const struct vm_config *cfg, const struct guest
 	char lwhy[128];
 	int err;
 
-	memset(vm, 0, sizeof(*vm));
+	vm_clear(vm);
 	vm->cfg = *cfg;
 	if (cfg->cpu_template) {
 		snprintf(vm->cpu_template, sizeof(vm->cpu_template), "%s", cfg->cpu_template);
 		vm->cfg.cpu_template = vm->cpu_template;
 	}
-	vm->kvm_fd = vm->vm_fd = vm->stop_fd = vm->ready_fd = vm->console_file = -1;
 	vm->console_out = STDOUT_FILENO;
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	if (!vm->cfg.started.tv_sec)

@@ -426,8 +426,7 @@ int vm_restore(struct vm *vm, const struct snapshot_load_req *req, char *why, si
 	int i, err;
 
 	why[0] = '\0';
-	memset(vm, 0, sizeof(*vm));
-	vm->kvm_fd = vm->vm_fd = vm->stop_fd = vm->ready_fd = -1;
+	vm_clear(vm);
 	cfg = calloc(1, sizeof(*cfg));
 	if (!cfg)
 		return -ENOMEM;
