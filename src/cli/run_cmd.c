@@ -12,6 +12,7 @@
 #include "util/log.h"
 #include "util/parse.h"
 #include "vmm/vm.h"
+#include "vmm/profiler.h"
 #include "vmm/vm_snapshot.h"
 #include "cli/kit_snapshot.h"
 
@@ -83,6 +84,28 @@ static int use_guest_kit(struct vm_config *cfg, char *kernel, size_t ksize, char
 	cfg->cmdline = ka->cmdline;
 	cfg->kit_cmd = ka->cmd;
 	return 0;
+}
+
+/* --profile: the sample buffers and the kernel's symbols, loaded now, before
+ * the sandbox; NULL (logged) when it cannot be. */
+static struct profiler *profile_begin(const struct vm_config *cfg, unsigned int hz)
+{
+	struct profiler *p = profiler_new(cfg->ncpus, hz);
+	char where[PATH_MAX + 64];
+	int err;
+
+	if (!p) {
+		pr_err("--profile: out of memory for the sample buffers");
+		return NULL;
+	}
+	err = profiler_load_symbols(p, cfg->kernel, where, sizeof(where));
+	if (err)
+		pr_warn("--profile: no symbols for %s (no ELF .symtab, no System.map beside it: "
+			"%s); samples show as [unknown]",
+			cfg->kernel, strerror(-err));
+	else
+		pr_info("--profile: %u Hz, symbols from %s", hz, where);
+	return p;
 }
 
 /* A device option (--drive, --net...): a device of kind k, parsed through
@@ -183,7 +206,7 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 	};
 	char kernel[PATH_MAX], initrd[PATH_MAX];
 	struct kit_args *kit = NULL;
-	unsigned int ncpus;
+	unsigned int ncpus, profile_hz = 0;
 	const struct device_config *bad;
 	char why[256];
 	struct vm *vm;
@@ -214,6 +237,17 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 			break;
 		case 'F':
 			fresh = true;
+			break;
+		case 'P': /* --profile-hz alone profiles too */
+			if (!profile_hz)
+				profile_hz = PROFILER_DEFAULT_HZ;
+			break;
+		case 'Z':
+			if (parse_uint(optarg, 1, PROFILER_MAX_HZ, &profile_hz)) {
+				pr_err("--profile-hz: '%s' is not a number from 1 to %d", optarg,
+				       PROFILER_MAX_HZ);
+				return -EINVAL;
+			}
 			break;
 		case 'O':
 			if (net_override(&restore, optarg))
@@ -288,6 +322,10 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 		       "snapshot; give no --kernel, --mem, --cpus, device... options with it");
 		return -EINVAL;
 	}
+	if (restore_dir && profile_hz) {
+		pr_err("--profile: profiles a boot; not with --restore");
+		return -EINVAL;
+	}
 	if (restore_dir) {
 		return run_restored(restore_dir, &restore);
 	}
@@ -306,6 +344,14 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 			free(kit);
 			return err;
 		}
+	}
+	if (profile_hz) {
+		fresh = true; /* a boot to profile, not the kit's snapshot */
+		if (!(cfg.profiler = profile_begin(&cfg, profile_hz))) {
+			free(kit);
+			return -ENOMEM;
+		}
+		cfg.profile_hz = profile_hz;
 	}
 	if (cfg.pvm_host)
 		pr_debug("PVM host: applying its workarounds");
@@ -329,6 +375,7 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 	}
 	vm = calloc(1, sizeof(*vm));
 	if (!vm) {
+		profiler_free(cfg.profiler);
 		free(kit);
 		return -ENOMEM;
 	}
@@ -342,6 +389,10 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 	}
 	vm_destroy(vm);
 	free(vm);
+	if (cfg.profiler) {
+		profiler_report(cfg.profiler, stderr, PROFILER_DEFAULT_TOP);
+		profiler_free(cfg.profiler);
+	}
 	if (use_ks)
 		kit_snapshot_free(&ks);
 	free(kit);
