@@ -33,7 +33,7 @@ struct prof_sym {
 struct prof_cpu {
 	uint64_t *rip;
 	uint32_t n;
-	uint64_t dropped;
+	uint64_t dropped, unstarted;
 };
 
 struct profiler {
@@ -97,7 +97,9 @@ void profiler_record(struct profiler *p, int cpu, uint64_t rip)
 {
 	struct prof_cpu *c = &p->cpu[cpu];
 
-	if (c->n < PROFILER_MAX_SAMPLES)
+	if (rip == PROFILER_UNSTARTED)
+		c->unstarted++;
+	else if (c->n < PROFILER_MAX_SAMPLES)
 		c->rip[c->n++] = rip;
 	else
 		c->dropped++;
@@ -463,7 +465,7 @@ static const char *row_name(const struct profiler *p, const struct row *r)
 
 void profiler_report(struct profiler *p, FILE *f, int top)
 {
-	uint64_t total = 0, dropped = 0, *count = NULL;
+	uint64_t total = 0, dropped = 0, unstarted = 0, *count = NULL;
 	uint32_t *first = NULL, *last = NULL;
 	struct row *rows = NULL;
 	size_t nrows = 0, i, nsyms;
@@ -475,12 +477,16 @@ void profiler_report(struct profiler *p, FILE *f, int top)
 	for (c = 0; c < p->ncpus; c++) {
 		total += p->cpu[c].n;
 		dropped += p->cpu[c].dropped;
+		unstarted += p->cpu[c].unstarted;
 	}
 	fprintf(f, "volt profile: %llu samples at %u Hz on %d vCPU%s (%.1f s of vCPU time)",
 		(unsigned long long)total, p->hz, p->ncpus, p->ncpus == 1 ? "" : "s",
 		(double)total / p->hz);
 	if (dropped)
 		fprintf(f, ", %llu dropped (buffer full)", (unsigned long long)dropped);
+	if (unstarted)
+		fprintf(f, ", %llu more of vCPUs not started yet (real mode)",
+			(unsigned long long)unstarted);
 	fprintf(f, "\nsymbols: %s\n", p->source);
 	if (!total)
 		return;

@@ -27,6 +27,9 @@
 #define PROFILER_MAX_SAMPLES (1u << 20)
 /* A sample of guest user mode (CPL 3): not resolved, shown as [user]. */
 #define PROFILER_USER UINT64_MAX
+/* A sample of a vCPU in real mode: one the guest has not started yet (an AP
+ * waiting for its INIT-SIPI); only counted, apart from the rest. */
+#define PROFILER_UNSTARTED (UINT64_MAX - 1)
 
 struct profiler;
 
@@ -50,8 +53,8 @@ const char *profiler_lookup(struct profiler *p, uint64_t addr, uint64_t *offset)
 /* Whether the function named name is an initcall. */
 bool profiler_is_initcall(struct profiler *p, const char *name);
 
-/* Hot path, on vCPU cpu's own thread only: records one sample (RIP, or
- * PROFILER_USER). */
+/* Hot path, on vCPU cpu's own thread only: records one sample (RIP,
+ * PROFILER_USER or PROFILER_UNSTARTED). */
 void profiler_record(struct profiler *p, int cpu, uint64_t rip);
 
 /* The report: samples per function (the top `top`), then per initcall. */

@@ -66,7 +66,8 @@ static void profile_handler(int sig)
 	profile_tick = 1;
 }
 
-/* One sample: RIP, or [user] at CPL 3. Two ioctls, no allocation. */
+/* One sample: RIP, [user] at CPL 3, or a vCPU the guest has not started
+ * (real mode: an AP waiting for INIT-SIPI). Two ioctls, no allocation. */
 static void profile_sample(struct vcpu *v)
 {
 	struct kvm_sregs s;
@@ -76,7 +77,9 @@ static void profile_sample(struct vcpu *v)
 	if (ioctl(v->fd, KVM_GET_REGS, &r) || ioctl(v->fd, KVM_GET_SREGS, &s))
 		return;
 	profiler_record(v->env.profiler, v->index,
-			(s.cs.selector & 3) == 3 ? PROFILER_USER : r.rip);
+			!(s.cr0 & X86_CR0_PE)	   ? PROFILER_UNSTARTED
+			: (s.cs.selector & 3) == 3 ? PROFILER_USER
+						   : r.rip);
 }
 
 /* Ends the VM with a reason formatted here, on the vCPU's own stack. */

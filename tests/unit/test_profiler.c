@@ -211,10 +211,14 @@ Test(profiler, report_from_known_samples)
 	profiler_record(p, 0, 0xffffffff82000020);
 	profiler_record(p, 0, PROFILER_USER);
 	profiler_record(p, 0, 0x1234); /* nowhere */
+	profiler_record(p, 1, PROFILER_UNSTARTED);
 	for (i = 0; i < 10; i++)
 		profiler_record(p, 1, 0xffffffff81001004);
 	out = report(p, 3);
-	cr_assert(strstr(out, "volt profile: 20 samples at 1000 Hz on 2 vCPUs"), "%s", out);
+	cr_assert(strstr(out,
+			 "volt profile: 20 samples at 1000 Hz on 2 vCPUs (0.0 s of vCPU time), "
+			 "1 more of vCPUs not started yet"),
+		  "%s", out);
 	cr_assert(strstr(out, "        10  50.00       10.0  default_idle\n"), "%s", out);
 	cr_assert(strstr(out, "         6  30.00        6.0  memset\n"), "%s", out);
 	cr_assert(strstr(out, "         2  10.00        2.0  pci_subsys_init\n"), "%s", out);
