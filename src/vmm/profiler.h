@@ -43,7 +43,9 @@ void profiler_free(struct profiler *p);
 int profiler_load_system_map(struct profiler *p, const char *text, size_t len);
 int profiler_load_elf(struct profiler *p, const void *image, size_t size);
 /* The symbols for the kernel at path: its ELF .symtab, else the System.map
- * in its directory. where gets what was used ("path (N symbols)"). */
+ * in its directory, sorted for lookups; call it before the sandbox goes on
+ * (the report then makes no system call but write, mmap and munmap). where
+ * gets what was used ("path (ELF .symtab), N symbols"). */
 int profiler_load_symbols(struct profiler *p, const char *kernel_path, char *where,
 			  size_t where_size);
 /* Symbols loaded. */

@@ -439,7 +439,7 @@ static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
 	bool profiling = false;
-	timer_t timer;
+	timer_t timer = 0;
 	char name[16];
 	int err;
 

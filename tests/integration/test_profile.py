@@ -1,6 +1,7 @@
 """`volt run --profile`: the tiny guests give known RIPs (docs/profiling.md)."""
 import re
 import signal
+import subprocess
 import time
 
 from conftest import GUESTS
@@ -52,3 +53,21 @@ def test_profile_hz_is_checked(vm):
     p = vm("run", "--kernel", GUESTS / "hello", "--profile-hz", "0")
     assert p.wait_exit(30) != 0
     assert "--profile-hz: '0' is not a number from 1 to 10000" in p.output()
+
+
+def test_stripped_kernel_uses_the_system_map_beside_it(vm, tmp_path):
+    """No .symtab: the System.map in the kernel's directory, here with
+    thousands of symbols (sorting them must not need a system call the
+    sandbox refuses once the VM has ended)."""
+    guest = tmp_path / "spin"
+    subprocess.run(["objcopy", "--strip-all", GUESTS / "spin", guest], check=True)
+    nm = subprocess.run(["nm", GUESTS / "spin"], check=True, capture_output=True, text=True)
+    lines = [l for l in nm.stdout.splitlines() if l.split()[1] in "Tt"]
+    lines += [f"{0xffffffff81000000 + 64 * i:016x} t filler_{i}" for i in range(5000)]
+    (tmp_path / "System.map").write_text("\n".join(lines) + "\n")
+    p = vm("run", "--kernel", guest, "--profile", "--seccomp", "kill")
+    assert p.wait_exit(60) == 0, p.output()
+    out = p.output()
+    assert "symbols: " + str(tmp_path / "System.map") in out, out
+    total = int(re.search(r"volt profile: (\d+) samples", out).group(1))
+    assert top_functions(out).get("spin_loop", 0) >= 0.8 * total, out

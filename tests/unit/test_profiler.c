@@ -186,7 +186,7 @@ Test(profiler, elf_without_symtab_or_broken)
 	profiler_free(p);
 }
 
-static char *report(struct profiler *p, int top)
+__attribute__((noinline)) static char *report(struct profiler *p, int top)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -270,4 +270,29 @@ Test(profiler, timer_signals_this_thread)
 		nanosleep(&ts, NULL);
 	profiler_timer_stop(t);
 	cr_assert_geq(ticks, 5);
+}
+
+/* More rows than the sort's largest gap: the order still holds. */
+Test(profiler, report_sorts_many_functions)
+{
+	struct profiler *p = profiler_new(1, 1000);
+	char *map = malloc(4000 * 40), *out, *first, *second, *third;
+	size_t len = 0;
+	int k, i;
+
+	for (k = 0; k < 4000; k++)
+		len += (size_t)sprintf(map + len, "%016llx T fn%d\n", 0x1000ULL + 0x100ULL * k, k);
+	cr_assert_eq(profiler_load_system_map(p, map, len), 0);
+	for (k = 0; k < 4000; k++)
+		for (i = 0; i < (k == 1234 ? 10 : k == 777 ? 9 : k % 3 + 1); i++)
+			profiler_record(p, 0, 0x1000ULL + 0x100ULL * k + 7);
+	out = report(p, 3);
+	first = strstr(out, "  fn1234\n");
+	second = strstr(out, "  fn777\n");
+	third = strstr(out, "  fn");
+	cr_assert(first && second && third == first && second > first, "%s", out);
+	cr_assert(strstr(out, "         3   ") && strstr(out, "(3997 more functions)"), "%s", out);
+	free(out);
+	free(map);
+	profiler_free(p);
 }
