@@ -45,7 +45,8 @@ struct profiler {
 	bool ready; /* sorted, aliases gone, initcalls marked */
 	char **ic;  /* the __initcall_ entries' names */
 	size_t nic, iccap;
-	size_t *by_name; /* indices of syms sorted by name (once ready) */
+	size_t ninitcalls; /* functions marked */
+	size_t *by_name;   /* indices of syms sorted by name (once ready) */
 	char source[PATH_MAX + 64];
 };
 
@@ -387,6 +388,8 @@ static int prepare(struct profiler *p)
 		qsort(p->by_name, n, sizeof(size_t), by_name);
 	for (i = 0; i < p->nic; i++)
 		mark_initcall(p, p->ic[i]);
+	for (i = 0, p->ninitcalls = 0; i < n; i++)
+		p->ninitcalls += p->syms[i].initcall;
 	p->ready = true;
 	return 0;
 }
@@ -512,7 +515,8 @@ void profiler_report(struct profiler *p, FILE *f, int top)
 	if (unstarted)
 		fprintf(f, ", %llu more of vCPUs not started yet (real mode)",
 			(unsigned long long)unstarted);
-	fprintf(f, "\nsymbols: %s\n", p->source);
+	fprintf(f, "\nsymbols: %s (%zu functions, %zu initcalls)\n", p->source, nsyms,
+		p->ninitcalls);
 	if (!total)
 		return;
 	/* count[nsyms] is [unknown], count[nsyms + 1] is [user]. */
