@@ -17,11 +17,13 @@
 #include "cli/kit_snapshot.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Firecracker's default, so guests configured for it behave the same. */
 #define DEFAULT_CMDLINE \
@@ -88,7 +90,8 @@ static int use_guest_kit(struct vm_config *cfg, char *kernel, size_t ksize, char
 
 /* --profile: the sample buffers and the kernel's symbols, loaded now, before
  * the sandbox; NULL (logged) when it cannot be. */
-static struct profiler *profile_begin(const struct vm_config *cfg, unsigned int hz)
+static struct profiler *profile_begin(const struct vm_config *cfg, unsigned int hz, const char *out,
+				      int *out_fd)
 {
 	struct profiler *p = profiler_new(cfg->ncpus, hz);
 	char where[PATH_MAX + 64];
@@ -96,6 +99,11 @@ static struct profiler *profile_begin(const struct vm_config *cfg, unsigned int 
 
 	if (!p) {
 		pr_err("--profile: out of memory for the sample buffers");
+		return NULL;
+	}
+	if (out && (*out_fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+		pr_err("--profile-out: cannot create '%s': %s", out, strerror(errno));
+		profiler_free(p);
 		return NULL;
 	}
 	err = profiler_load_symbols(p, cfg->kernel, where, sizeof(where));
@@ -207,6 +215,8 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 	char kernel[PATH_MAX], initrd[PATH_MAX];
 	struct kit_args *kit = NULL;
 	unsigned int ncpus, profile_hz = 0;
+	const char *profile_out = NULL;
+	int profile_fd = -1;
 	const struct device_config *bad;
 	char why[256];
 	struct vm *vm;
@@ -239,6 +249,11 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 			fresh = true;
 			break;
 		case 'P': /* --profile-hz alone profiles too */
+			if (!profile_hz)
+				profile_hz = PROFILER_DEFAULT_HZ;
+			break;
+		case 'Q':
+			profile_out = optarg;
 			if (!profile_hz)
 				profile_hz = PROFILER_DEFAULT_HZ;
 			break;
@@ -347,9 +362,9 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 	}
 	if (profile_hz) {
 		fresh = true; /* a boot to profile, not the kit's snapshot */
-		if (!(cfg.profiler = profile_begin(&cfg, profile_hz))) {
+		if (!(cfg.profiler = profile_begin(&cfg, profile_hz, profile_out, &profile_fd))) {
 			free(kit);
-			return -ENOMEM;
+			return -EIO;
 		}
 		cfg.profile_hz = profile_hz;
 	}
@@ -375,6 +390,8 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 	}
 	vm = calloc(1, sizeof(*vm));
 	if (!vm) {
+		if (profile_fd >= 0)
+			close(profile_fd);
 		profiler_free(cfg.profiler);
 		free(kit);
 		return -ENOMEM;
@@ -391,6 +408,10 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 	free(vm);
 	if (cfg.profiler) {
 		profiler_report(cfg.profiler, stderr, PROFILER_DEFAULT_TOP);
+		if (profile_fd >= 0 && profiler_write_samples(cfg.profiler, profile_fd))
+			pr_err("--profile-out %s: cannot write the samples", profile_out);
+		if (profile_fd >= 0)
+			close(profile_fd);
 		profiler_free(cfg.profiler);
 	}
 	if (use_ks)

@@ -594,6 +594,55 @@ out:
 	free(last);
 }
 
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int profiler_write_samples(struct profiler *p, int fd)
+{
+	char buf[16384];
+	size_t len = 0;
+	int c, err;
+
+	prepare(p);
+	for (c = 0; c < p->ncpus; c++) {
+		const struct prof_cpu *pc = &p->cpu[c];
+		uint32_t k;
+
+		for (k = 0; k < pc->n; k++) {
+			uint64_t rip = pc->rip[k];
+			long s = rip == PROFILER_USER ? -2 : find_addr(p, rip);
+
+			if (sizeof(buf) - len < 400) {
+				if ((err = write_all(fd, buf, len)))
+					return err;
+				len = 0;
+			}
+			if (s >= 0)
+				len += (size_t)snprintf(
+					buf + len, sizeof(buf) - len, "%d 0x%llx %.300s+0x%llx\n", c,
+					(unsigned long long)rip, p->syms[s].name,
+					(unsigned long long)(rip - p->syms[s].addr));
+			else
+				len += (size_t)snprintf(buf + len, sizeof(buf) - len,
+							"%d 0x%llx %s\n", c, (unsigned long long)rip,
+							s == -2 ? "[user]" : "[unknown]");
+		}
+	}
+	return write_all(fd, buf, len);
+}
+
 /* ---- the timer --------------------------------------------------------- */
 
 int profiler_timer_start(timer_t *timer, unsigned int hz)

@@ -62,6 +62,12 @@ void profiler_record(struct profiler *p, int cpu, uint64_t rip);
 /* The report: samples per function (the top `top`), then per initcall. */
 void profiler_report(struct profiler *p, FILE *f, int top);
 
+/* Every sample, one line each, to fd: "VCPU RIP FUNCTION+0xOFFSET" (RIP in
+ * hex; [user], [unknown] as in the report), in the order taken. Plain
+ * write()s from a buffer on the stack (no stdio: it would fstat the file,
+ * which the sandbox refuses). 0 or -errno. */
+int profiler_write_samples(struct profiler *p, int fd);
+
 /* The calling thread's timer: PROFILER_SIGNAL to this very thread hz times a
  * second (CLOCK_MONOTONIC: a halted vCPU is sampled too, in its idle loop).
  * 0 or -errno. */

@@ -71,3 +71,14 @@ def test_stripped_kernel_uses_the_system_map_beside_it(vm, tmp_path):
     assert "symbols: " + str(tmp_path / "System.map") in out, out
     total = int(re.search(r"volt profile: (\d+) samples", out).group(1))
     assert top_functions(out).get("spin_loop", 0) >= 0.8 * total, out
+
+
+def test_profile_out_writes_every_sample(vm, tmp_path):
+    out_file = tmp_path / "samples.txt"
+    p = vm("run", "--kernel", GUESTS / "spin", "--profile-out", out_file, "--seccomp", "kill")
+    assert p.wait_exit(60) == 0, p.output()
+    total = int(re.search(r"volt profile: (\d+) samples", p.output()).group(1))
+    lines = out_file.read_text().splitlines()
+    assert len(lines) == total > 0
+    assert sum(" spin_loop+0x" in l for l in lines) >= 0.8 * total, lines[:20]
+    assert all(re.fullmatch(r"0 0x[0-9a-f]+ \S+", l) for l in lines), lines[:20]

@@ -296,3 +296,22 @@ Test(profiler, report_sorts_many_functions)
 	free(map);
 	profiler_free(p);
 }
+
+Test(profiler, raw_samples_a_line_each)
+{
+	struct profiler *p = from_map(2);
+	char buf[512] = "";
+	FILE *f = tmpfile();
+
+	profiler_record(p, 0, 0xffffffff81001004);
+	profiler_record(p, 0, PROFILER_USER);
+	profiler_record(p, 1, 0x1234);
+	cr_assert_eq(profiler_write_samples(p, fileno(f)), 0);
+	rewind(f);
+	cr_assert_eq(fread(buf, 1, sizeof(buf) - 1, f) > 0, true);
+	cr_assert_str_eq(buf, "0 0xffffffff81001004 default_idle+0x4\n"
+			      "0 0xffffffffffffffff [user]\n"
+			      "1 0x1234 [unknown]\n");
+	fclose(f);
+	profiler_free(p);
+}
