@@ -631,13 +631,13 @@ int profiler_write_samples(struct profiler *p, int fd)
 			}
 			if (s >= 0)
 				len += (size_t)snprintf(
-					buf + len, sizeof(buf) - len, "%d 0x%llx %.300s+0x%llx\n", c,
-					(unsigned long long)rip, p->syms[s].name,
+					buf + len, sizeof(buf) - len, "%d 0x%llx %.300s+0x%llx\n",
+					c, (unsigned long long)rip, p->syms[s].name,
 					(unsigned long long)(rip - p->syms[s].addr));
 			else
-				len += (size_t)snprintf(buf + len, sizeof(buf) - len,
-							"%d 0x%llx %s\n", c, (unsigned long long)rip,
-							s == -2 ? "[user]" : "[unknown]");
+				len += (size_t)snprintf(
+					buf + len, sizeof(buf) - len, "%d 0x%llx %s\n", c,
+					(unsigned long long)rip, s == -2 ? "[user]" : "[unknown]");
 		}
 	}
 	return write_all(fd, buf, len);
