@@ -44,6 +44,13 @@ int bzimage_load(struct guest_mem *m, const void *image, size_t size, struct boo
 /* The XEN_ELFNOTE_PHYS32_ENTRY note of an ELF image: 0 and *entry, or -ENOENT. */
 int elf_find_pvh_entry(const void *image, size_t size, uint32_t *entry);
 
+/* Calls fn for each symbol of an ELF64 image's SHT_SYMTAB sections (named,
+ * defined in a section); exec: that section holds code. Names point into the
+ * image. 0, -ENOENT (no symbol table) or fn's first non-zero return. */
+typedef int (*elf_sym_fn)(void *ctx, const char *name, uint64_t value, uint64_t size,
+			  unsigned int type, unsigned int bind, bool exec);
+int elf_for_each_symbol(const void *image, size_t size, elf_sym_fn fn, void *ctx);
+
 /* Where an initrd of size bytes goes: page aligned, as high as possible below
  * min(initrd_addr_max, end of low RAM), above the kernel. -ENOMEM if it does not fit. */
 int boot_place_initrd(const struct guest_mem *m, const struct boot_kernel *k, uint64_t size,

@@ -317,3 +317,64 @@ int elf_load(struct guest_mem *m, const void *image, size_t size, struct boot_ke
 	k->initrd_addr_max = 0x7fffffff;
 	return 0;
 }
+
+/* One symbol table: its entries, the string table they name into, and the
+ * section table to tell code from data. Every index and offset is checked. */
+static int symtab_walk(const void *image, size_t size, const Elf64_Ehdr *eh, const Elf64_Shdr *st,
+		       elf_sym_fn fn, void *ctx)
+{
+	Elf64_Shdr strs, sec;
+	uint64_t i, n;
+	int err;
+
+	if (st->sh_entsize != sizeof(Elf64_Sym) || !in_file(st->sh_offset, st->sh_size, size) ||
+	    st->sh_link >= eh->e_shnum)
+		return 0;
+	memcpy(&strs, at(image, eh->e_shoff + st->sh_link * sizeof(strs)), sizeof(strs));
+	if (strs.sh_type != SHT_STRTAB || !in_file(strs.sh_offset, strs.sh_size, size) ||
+	    !strs.sh_size || *at(image, strs.sh_offset + strs.sh_size - 1))
+		return 0; /* names must end inside their table */
+	n = st->sh_size / sizeof(Elf64_Sym);
+	for (i = 1; i < n; i++) {
+		Elf64_Sym s;
+		unsigned int type;
+
+		memcpy(&s, at(image, st->sh_offset + i * sizeof(s)), sizeof(s));
+		type = ELF64_ST_TYPE(s.st_info);
+		if (!s.st_name || s.st_name >= strs.sh_size || s.st_shndx == SHN_UNDEF ||
+		    s.st_shndx >= eh->e_shnum || type == STT_SECTION || type == STT_FILE)
+			continue;
+		memcpy(&sec, at(image, eh->e_shoff + s.st_shndx * sizeof(sec)), sizeof(sec));
+		err = fn(ctx, (const char *)at(image, strs.sh_offset + s.st_name), s.st_value,
+			 s.st_size, type, ELF64_ST_BIND(s.st_info),
+			 (sec.sh_flags & SHF_EXECINSTR) != 0);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int elf_for_each_symbol(const void *image, size_t size, elf_sym_fn fn, void *ctx)
+{
+	Elf64_Ehdr eh = { 0 };
+	bool found = false;
+	unsigned int i;
+	int err;
+
+	if (!image || read_ehdr(image, size, &eh, NULL, 0))
+		return -ENOEXEC;
+	if (!eh.e_shoff || eh.e_shentsize != sizeof(Elf64_Shdr) ||
+	    !in_file(eh.e_shoff, (uint64_t)eh.e_shnum * sizeof(Elf64_Shdr), size))
+		return -ENOENT;
+	for (i = 0; i < eh.e_shnum; i++) {
+		Elf64_Shdr sh;
+
+		memcpy(&sh, at(image, eh.e_shoff + i * sizeof(sh)), sizeof(sh));
+		if (sh.sh_type != SHT_SYMTAB)
+			continue;
+		found = true;
+		if ((err = symtab_walk(image, size, &eh, &sh, fn, ctx)))
+			return err;
+	}
+	return found ? 0 : -ENOENT;
+}

@@ -12,15 +12,18 @@
 #include "util/log.h"
 #include "util/parse.h"
 #include "vmm/vm.h"
+#include "vmm/profiler.h"
 #include "vmm/vm_snapshot.h"
 #include "cli/kit_snapshot.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Firecracker's default, so guests configured for it behave the same. */
 #define DEFAULT_CMDLINE \
@@ -83,6 +86,34 @@ static int use_guest_kit(struct vm_config *cfg, char *kernel, size_t ksize, char
 	cfg->cmdline = ka->cmdline;
 	cfg->kit_cmd = ka->cmd;
 	return 0;
+}
+
+/* --profile: the sample buffers and the kernel's symbols, loaded now, before
+ * the sandbox; NULL (logged) when it cannot be. */
+static struct profiler *profile_begin(const struct vm_config *cfg, unsigned int hz, const char *out,
+				      int *out_fd)
+{
+	struct profiler *p = profiler_new(cfg->ncpus, hz);
+	char where[PATH_MAX + 64];
+	int err;
+
+	if (!p) {
+		pr_err("--profile: out of memory for the sample buffers");
+		return NULL;
+	}
+	if (out && (*out_fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+		pr_err("--profile-out: cannot create '%s': %s", out, strerror(errno));
+		profiler_free(p);
+		return NULL;
+	}
+	err = profiler_load_symbols(p, cfg->kernel, where, sizeof(where));
+	if (err)
+		pr_warn("--profile: no symbols for %s (no ELF .symtab, no System.map beside it: "
+			"%s); samples show as [unknown]",
+			cfg->kernel, strerror(-err));
+	else
+		pr_info("--profile: %u Hz, symbols from %s", hz, where);
+	return p;
 }
 
 /* A device option (--drive, --net...): a device of kind k, parsed through
@@ -183,7 +214,9 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 	};
 	char kernel[PATH_MAX], initrd[PATH_MAX];
 	struct kit_args *kit = NULL;
-	unsigned int ncpus;
+	unsigned int ncpus, profile_hz = 0;
+	const char *profile_out = NULL;
+	int profile_fd = -1;
 	const struct device_config *bad;
 	char why[256];
 	struct vm *vm;
@@ -214,6 +247,22 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 			break;
 		case 'F':
 			fresh = true;
+			break;
+		case 'P': /* --profile-hz alone profiles too */
+			if (!profile_hz)
+				profile_hz = PROFILER_DEFAULT_HZ;
+			break;
+		case 'Q':
+			profile_out = optarg;
+			if (!profile_hz)
+				profile_hz = PROFILER_DEFAULT_HZ;
+			break;
+		case 'Z':
+			if (parse_uint(optarg, 1, PROFILER_MAX_HZ, &profile_hz)) {
+				pr_err("--profile-hz: '%s' is not a number from 1 to %d", optarg,
+				       PROFILER_MAX_HZ);
+				return -EINVAL;
+			}
 			break;
 		case 'O':
 			if (net_override(&restore, optarg))
@@ -288,6 +337,10 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 		       "snapshot; give no --kernel, --mem, --cpus, device... options with it");
 		return -EINVAL;
 	}
+	if (restore_dir && profile_hz) {
+		pr_err("--profile: profiles a boot; not with --restore");
+		return -EINVAL;
+	}
 	if (restore_dir) {
 		return run_restored(restore_dir, &restore);
 	}
@@ -306,6 +359,14 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 			free(kit);
 			return err;
 		}
+	}
+	if (profile_hz) {
+		fresh = true; /* a boot to profile, not the kit's snapshot */
+		if (!(cfg.profiler = profile_begin(&cfg, profile_hz, profile_out, &profile_fd))) {
+			free(kit);
+			return -EIO;
+		}
+		cfg.profile_hz = profile_hz;
 	}
 	if (cfg.pvm_host)
 		pr_debug("PVM host: applying its workarounds");
@@ -329,6 +390,9 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 	}
 	vm = calloc(1, sizeof(*vm));
 	if (!vm) {
+		if (profile_fd >= 0)
+			close(profile_fd);
+		profiler_free(cfg.profiler);
 		free(kit);
 		return -ENOMEM;
 	}
@@ -342,6 +406,14 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 	}
 	vm_destroy(vm);
 	free(vm);
+	if (cfg.profiler) {
+		profiler_report(cfg.profiler, stderr, PROFILER_DEFAULT_TOP);
+		if (profile_fd >= 0 && profiler_write_samples(cfg.profiler, profile_fd))
+			pr_err("--profile-out %s: cannot write the samples", profile_out);
+		if (profile_fd >= 0)
+			close(profile_fd);
+		profiler_free(cfg.profiler);
+	}
 	if (use_ks)
 		kit_snapshot_free(&ks);
 	free(kit);

@@ -172,9 +172,9 @@ static const struct sc_rule vmm_rules[] = {
 
 static const struct sc_rule vcpu_rules[] = {
 	IOCTL(KVM_RUN, "runs the guest"),
-	IOCTL(KVM_GET_REGS, "PVM hosts: int3 and fwait the emulator cannot run"),
+	IOCTL(KVM_GET_REGS, "PVM hosts: int3 and fwait the emulator cannot run; vCPU RIP samples"),
 	IOCTL(KVM_SET_REGS, "PVM hosts: int3 and fwait"),
-	IOCTL(KVM_GET_SREGS, "PVM hosts: int3 and fwait"),
+	IOCTL(KVM_GET_SREGS, "PVM hosts: int3 and fwait; vCPU samples (CPL 3 is [user])"),
 	IOCTL(KVM_TRANSLATE, "PVM hosts: the failing instruction's bytes"),
 	IOCTL(KVM_GET_VCPU_EVENTS, "PVM hosts: int3 reflected as #BP"),
 	IOCTL(KVM_SET_VCPU_EVENTS, "PVM hosts: int3 reflected as #BP"),
@@ -187,7 +187,9 @@ static const struct sc_rule vcpu_rules[] = {
 	ANY(close, "virtio-vsock: a device reset closes every connection"),
 	ANY(timerfd_settime, "virtio-vsock: a device reset re-arms its timer"),
 	ANY(clock_gettime, "--boot-timer (CPU time has no vDSO)"),
-	ANY(rt_sigreturn, "the kick signal's handler returns"),
+	ANY(rt_sigreturn,
+	    "the kick signal's handler returns, and the vCPU's sampling timer's (profiling)"),
+	ANY(timer_delete, "--profile: the vCPU thread's sampling timer ends with it"),
 	ANY(gettid, "vm_stop() kicks its own thread too"),
 	MALLOC_RULES,
 	OPEN_RULES,

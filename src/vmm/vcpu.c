@@ -8,6 +8,7 @@
 #include "arch/x86/msr.h"
 #include "arch/x86/regs.h"
 #include "core/metrics.h"
+#include "vmm/profiler.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -54,6 +55,31 @@ struct vcpu {
 static void kick_handler(int sig)
 {
 	(void)sig; /* only there to interrupt KVM_RUN */
+}
+
+/* --profile: set by the thread's own timer, cleared when it samples. */
+static __thread volatile sig_atomic_t profile_tick;
+
+static void profile_handler(int sig)
+{
+	(void)sig;
+	profile_tick = 1;
+}
+
+/* One sample: RIP, [user] at CPL 3, or a vCPU the guest has not started
+ * (real mode: an AP waiting for INIT-SIPI). Two ioctls, no allocation. */
+static void profile_sample(struct vcpu *v)
+{
+	struct kvm_sregs s;
+	struct kvm_regs r;
+
+	profile_tick = 0;
+	if (ioctl(v->fd, KVM_GET_REGS, &r) || ioctl(v->fd, KVM_GET_SREGS, &s))
+		return;
+	profiler_record(v->env.profiler, v->index,
+			!(s.cr0 & X86_CR0_PE)	   ? PROFILER_UNSTARTED
+			: (s.cs.selector & 3) == 3 ? PROFILER_USER
+						   : r.rip);
 }
 
 /* Ends the VM with a reason formatted here, on the vCPU's own stack. */
@@ -390,6 +416,11 @@ static void run_loop(struct vcpu *v)
 			continue;
 		}
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			int e = errno;
+
+			if (profile_tick) /* the sampling timer interrupted it */
+				profile_sample(v);
+			errno = e;
 			if (errno == EINTR || errno == EAGAIN) {
 				__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 				continue;
@@ -398,6 +429,8 @@ static void run_loop(struct vcpu *v)
 			stop_vm(v, 1, "vCPU %d: KVM_RUN failed: %s", v->index, strerror(errno));
 			return;
 		}
+		if (profile_tick) /* the tick came as the guest exited anyway */
+			profile_sample(v);
 		handle_exit(v);
 	}
 }
@@ -405,18 +438,30 @@ static void run_loop(struct vcpu *v)
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
+	bool profiling = false;
+	timer_t timer = 0;
 	char name[16];
 	int err;
 
 	/* Named before the hook: the kernel's seccomp kill log names the thread. */
 	snprintf(name, sizeof(name), "volt-vcpu%d", v->index);
 	pthread_setname_np(pthread_self(), name);
+	/* The timer is made before the sandbox, which allows only its end. */
+	if (v->env.profiler) {
+		err = profiler_timer_start(&timer, v->env.profile_hz);
+		if (err)
+			pr_warn("vCPU %d: no profiling (timer_create: %s)", v->index,
+				strerror(-err));
+		profiling = !err;
+	}
 	err = thread_hooks_start(&v->hooks, THREAD_KIND_VCPU);
 	if (err)
 		stop_vm(v, 1, "vCPU %d: cannot confine its thread (seccomp): %s", v->index,
 			strerror(-err));
 	else
 		run_loop(v);
+	if (profiling)
+		profiler_timer_stop(timer);
 	set_state(v, VCPU_STATE_EXITED);
 	return NULL;
 }
@@ -433,6 +478,7 @@ static void kick(struct vcpu *v)
 int vcpu_start(struct vcpu *v, const struct thread_hooks *hooks)
 {
 	struct sigaction sa = { .sa_handler = kick_handler };
+	struct sigaction prof = { .sa_handler = profile_handler };
 	sigset_t block, old;
 	int err;
 
@@ -441,6 +487,13 @@ int vcpu_start(struct vcpu *v, const struct thread_hooks *hooks)
 	sigaction(VCPU_KICK_SIGNAL, &sa, NULL);
 	sigfillset(&block);
 	sigdelset(&block, VCPU_KICK_SIGNAL);
+	/* --profile's timer signals only the thread that made it; a vCPU thread
+	 * without one never sees PROFILER_SIGNAL. */
+	if (v->env.profiler) {
+		sigemptyset(&prof.sa_mask);
+		sigaction(PROFILER_SIGNAL, &prof, NULL);
+		sigdelset(&block, PROFILER_SIGNAL);
+	}
 	sigdelset(&block, SIGSEGV);
 	sigdelset(&block, SIGBUS);
 	sigdelset(&block, SIGFPE);

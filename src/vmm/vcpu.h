@@ -11,7 +11,9 @@
  * take the gap for a lockup).
  * Exits: port I/O and MMIO go to the buses; on PVM hosts an int3 KVM cannot
  * emulate is reflected as #BP and fwait stepped over (core/host.h); halt,
- * reset, power-off and failures end the VM through env->stop. */
+ * reset, power-off and failures end the VM through env->stop.
+ * With env->profiler, the thread's own timer interrupts KVM_RUN and the
+ * thread records RIP (CPL 3: [user]) before it runs the guest again. */
 #ifndef VOLT_VMM_VCPU_H
 #define VOLT_VMM_VCPU_H
 
@@ -37,6 +39,10 @@ struct vcpu_env {
 	/* Whether the guest asked for a reset: a triple fault then is that reset. */
 	bool (*reset_requested)(void *ctx);
 	void *ctx;
+	/* --profile: the thread samples RIP profile_hz times a second into
+	 * profiler (vmm/profiler.h) as vCPU `index`; NULL: no sampling. */
+	struct profiler *profiler;
+	unsigned int profile_hz;
 };
 
 /* How a vCPU starts: read by vcpu_create() only. */

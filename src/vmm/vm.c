@@ -498,6 +498,8 @@ static int create_vcpus(struct vm *vm)
 		.stop = vcpu_stops_vm,
 		.reset_requested = guest_reset_requested,
 		.ctx = vm,
+		.profiler = vm->cfg.profiler,
+		.profile_hz = vm->cfg.profile_hz,
 	};
 	const bool pvh = vm->kernel.protocol == BOOT_PROTOCOL_PVH;
 	struct vcpu_setup setup = {

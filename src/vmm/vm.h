@@ -54,6 +54,10 @@ struct vm_config {
 	 * order (devices/device_table.h), each kind's in list order. */
 	struct device_config devices[VM_MAX_VIRTIO];
 	int ndevices;
+	/* --profile: each vCPU samples its RIP profile_hz times a second into
+	 * profiler (vmm/profiler.h, one buffer per vCPU); NULL: no sampling. */
+	struct profiler *profiler;
+	unsigned int profile_hz;
 };
 
 struct vcpu;

@@ -271,6 +271,7 @@ static const struct {
 	{ "debug log", NULL },
 	{ "log", NULL },
 	{ "--boot-timer", NULL },
+	{ "--profile", "profiler" },
 	{ "vm_stop", NULL },
 	{ "pause", NULL },
 	{ "kick", NULL },
