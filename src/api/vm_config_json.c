@@ -246,8 +246,17 @@ int api_put_boot_source(struct api_config *c, json_t *j, char *why, size_t why_s
 /* Firecracker's template names onto volt's (cpuid_template_find). */
 static int cpu_template_check(const char *name, char *why, size_t why_size)
 {
-	if (!strcmp(name, "None") || cpuid_template_find(name))
+	if (!strcmp(name, "None"))
 		return 0;
+	if (cpuid_template_find(name)) {
+		char reason[200];
+
+		/* Firecracker refuses it at InstanceStart; volt already here. */
+		if (cpuid_template_host_check(cpuid_template_find(name), reason, sizeof(reason)))
+			return why_fail(why, why_size, -EINVAL, "machine-config: cpu_template: %s",
+					reason);
+		return 0;
+	}
 	return why_fail(why, why_size, -EINVAL,
 			"machine-config: cpu_template: '%s' is not one of volt's templates (%s)",
 			name, cpuid_template_names());

@@ -86,6 +86,10 @@ static int setup_cpuid(struct vcpu *v, const struct vcpu_setup *setup, char *det
 	memcpy(c, setup->cpuid, sizeof(*c) + setup->cpuid->nent * sizeof(c->entries[0]));
 	err = cpuid_normalize(c, max, (unsigned int)v->index, (unsigned int)setup->ncpus, t,
 			      v->env.pvm_host);
+	if (err == -ENOENT)
+		snprintf(detail, detail_size,
+			 "the %s template changes a CPUID leaf KVM does not report",
+			 cpuid_template_name(t));
 	if (!err && setup->custom_template) {
 		unsigned int bad = 0;
 
@@ -155,6 +159,10 @@ static int setup_lapic(struct vcpu *v)
 
 static int create(struct vcpu *v, int index, const struct vcpu_setup *setup)
 {
+	/* Firecracker's static templates have MSR modifiers too. */
+	const struct custom_cpu_template *static_msrs =
+		setup->cpu_template ? cpuid_template_fc(cpuid_template_find(setup->cpu_template))
+				    : NULL;
 	char detail[192] = "";
 	const char *what;
 	int err;
@@ -176,6 +184,9 @@ static int create(struct vcpu *v, int index, const struct vcpu_setup *setup)
 		what = "set its CPUID";
 	} else if ((err = setup_msrs(v))) {
 		what = "set its boot MSRs";
+	} else if (static_msrs &&
+		   (err = setup_template_msrs(v, static_msrs, detail, sizeof(detail)))) {
+		what = "set the CPU template's MSRs";
 	} else if (setup->custom_template &&
 		   (err = setup_template_msrs(v, setup->custom_template, detail, sizeof(detail)))) {
 		what = "set the CPU template's MSRs";

@@ -185,6 +185,15 @@ static int setup_kvm(struct vm *vm)
 		pr_err("KVM_GET_VCPU_MMAP_SIZE failed: %s", strerror(errno));
 		return -EIO;
 	}
+	if (vm->cfg.cpu_template) {
+		char why[256];
+
+		if (cpuid_template_host_check(cpuid_template_find(vm->cfg.cpu_template), why,
+					      sizeof(why))) {
+			pr_err("%s", why);
+			return -ENOTSUP;
+		}
+	}
 	if (vm->cfg.custom_template) {
 		uint32_t cap = 0;
 

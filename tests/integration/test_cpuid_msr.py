@@ -171,7 +171,7 @@ def test_default_is_cpu_0_of_1_with_a_comment_line(kvm, volt_bin):
     assert parse_table(raw.stdout) == t
 
 
-@pytest.mark.parametrize("name", ["none", "T2", "t2", "minimal"])
+@pytest.mark.parametrize("name", ["none", "T2", "t2", "T2A", "C3", "minimal"])
 def test_templates_are_accepted(kvm, volt_bin, name):
     p = run_volt("cpuid", "--template", name)
     assert p.returncode == 0, p.stderr
@@ -186,7 +186,7 @@ def test_templates_are_accepted(kvm, volt_bin, name):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--template", "nosuch"], "unknown CPU template 'nosuch' (known: none, T2, minimal)"),
+    (["--template", "nosuch"], "unknown CPU template 'nosuch' (known: none, C3, T2, T2S, T2CL, T2A, minimal)"),
     (["--cpus", "0"], "--cpus: '0' is not a number from 1 to 32"),
     (["--cpus", "33"], "--cpus: '33' is not a number from 1 to 32"),
     (["--cpus", "two"], "--cpus: 'two' is not a number from 1 to 32"),

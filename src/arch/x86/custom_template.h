@@ -13,7 +13,7 @@
 
 #define CT_MAX_CAPS	64
 #define CT_MAX_LEAVES	128
-#define CT_MAX_REG_MODS 16 /* register modifiers of one leaf */
+#define CT_MAX_REG_MODS 8 /* register modifiers of one leaf */
 #define CT_MAX_MSRS	128
 
 struct ct_kvm_cap {
