@@ -8,6 +8,7 @@ the rules strip may still show there when the host CPU has it. Only CX16,
 x2APIC, TSC-deadline and the hypervisor bit can really be cleared. The tests
 allow exactly that, using the host's /proc/cpuinfo flags.
 """
+import json
 import os
 import re
 import shutil
@@ -295,3 +296,56 @@ def test_msr_guest_reads_the_boot_msrs(kvm, volt_bin, vm):
         assert msrs[0x10] > 0
     else:
         assert 0 < msrs[0x10] < 10**12, "the TSC starts from 0 at boot"
+
+
+# --- Firecracker's custom CPU template (cpu-config) ---------------------------------------
+
+def _config(tmp_path, guest, cpu_config, template=None):
+    machine = {"vcpu_count": 1, "mem_size_mib": 128}
+    if template:
+        machine["cpu_template"] = template
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"boot-source": {"kernel_image_path": str(GUESTS / guest)},
+                                "machine-config": machine, "cpu-config": cpu_config}))
+    return path
+
+
+def test_cpu_config_cpuid_modifiers_reach_the_guest(kvm, volt_bin, tmp_path):
+    # x2APIC (21) and TSC-deadline (24): bits even a PVM host lets a VMM clear.
+    cfg = {"cpuid_modifiers": [{"leaf": "0x1", "subleaf": "0x0", "flags": 0, "modifiers": [
+        {"register": "ecx", "bitmap": "0bxxxxxxx0xx0xxxxxxxxxxxxxxxxxxxxx"}]}]}
+    p = run_volt("--config-file", _config(tmp_path, "cpuid", cfg), timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "CPUID-DONE" in p.stdout
+    m = next(m for m in GUEST_LINE.finditer(p.stdout) if m[1] == "00000001")
+    ecx = int(m[5], 16)
+    assert not bit(ecx, X2APIC) and not bit(ecx, TSC_DEADLINE), hex(ecx)
+    assert bit(ecx, HYPERVISOR)
+
+
+def test_cpu_config_msr_modifiers_reach_the_guest(kvm, volt_bin, tmp_path):
+    cfg = {"msr_modifiers": [{"addr": "0xc0000082", "bitmap": "0b1111"}]}
+    p = run_volt("--config-file", _config(tmp_path, "msr", cfg), timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "MSR c0000082 value=000000000000000f" in p.stdout, p.stdout
+
+
+@pytest.mark.parametrize("cfg, message", [
+    ({"msr_modifiers": [{"addr": "0x9999", "bitmap": "0b1"}]},
+     "Template changes an MSR entry not supported by KVM: Register Address: 9999"),
+    ({"cpuid_modifiers": [{"leaf": "0x12345", "subleaf": "0x0", "flags": 0, "modifiers": []}]},
+     "Template changes a CPUID entry not supported by KVM: Leaf: 12345, Subleaf: 0"),
+    ({"kvm_capabilities": ["100000"]}, "Missing KVM capabilities: 0x186a0"),
+])
+def test_cpu_config_refusals_name_the_problem(kvm, volt_bin, tmp_path, cfg, message):
+    p = run_volt("--config-file", _config(tmp_path, "msr", cfg), timeout=60)
+    assert p.returncode != 0
+    assert message in p.stderr, p.stderr
+
+
+def test_static_template_of_the_other_vendor_is_refused(kvm, volt_bin, tmp_path):
+    amd = "AuthenticAMD" in Path("/proc/cpuinfo").read_text()
+    other = "T2" if amd else "T2A"
+    p = run_volt("--config-file", _config(tmp_path, "cpuid", None, other), timeout=60)
+    assert p.returncode != 0
+    assert "CPU vendor mismatched between actual CPU and CPU template." in p.stderr, p.stderr
