@@ -349,3 +349,17 @@ def test_static_template_of_the_other_vendor_is_refused(kvm, volt_bin, tmp_path)
     p = run_volt("--config-file", _config(tmp_path, "cpuid", None, other), timeout=60)
     assert p.returncode != 0
     assert "CPU vendor mismatched between actual CPU and CPU template." in p.stderr, p.stderr
+    p = run_volt("run", "--cpu-template", other, "--kernel", GUESTS / "cpuid", timeout=60)
+    assert p.returncode != 0
+    assert "--cpu-template: CPU vendor mismatched between actual CPU and CPU template." \
+        in p.stderr, p.stderr
+
+
+def test_static_template_reaches_the_guest(kvm, volt_bin, tmp_path):
+    amd = "AuthenticAMD" in Path("/proc/cpuinfo").read_text()
+    p = run_volt("--config-file", _config(tmp_path, "cpuid", None, "T2A" if amd else "T2"),
+                 timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    m = next(m for m in GUEST_LINE.finditer(p.stdout) if m[1] == "00000001")
+    # Firecracker's T2 and T2A both describe a Haswell: family 6, model 0x3f, stepping 2.
+    assert int(m[3], 16) & 0x0fff3fff == 0x000306f2, m[0]
