@@ -363,3 +363,28 @@ def test_static_template_reaches_the_guest(kvm, volt_bin, tmp_path):
     m = next(m for m in GUEST_LINE.finditer(p.stdout) if m[1] == "00000001")
     # Firecracker's T2 and T2A both describe a Haswell: family 6, model 0x3f, stepping 2.
     assert int(m[3], 16) & 0x0fff3fff == 0x000306f2, m[0]
+
+
+def test_put_cpu_config_through_the_api(vm, volt_bin, tmp_path):
+    from api_client import ApiClient, wait_for_socket
+
+    sock = tmp_path / "api.sock"
+    p = vm("--api-sock", sock, "--id", "cpu")
+    wait_for_socket(sock, p.proc)
+    api = ApiClient(sock)
+    status, body = api.put("/cpu-config", {"cpuid_modifiers": [{"leaf": 1}]})
+    assert status == 400
+    assert body["fault_message"] == (
+        "An error occurred when deserializing the json body of a request: invalid type: "
+        "integer `1`, expected a string.")
+    assert api.put("/boot-source", {"kernel_image_path": str(GUESTS / "cpuid")})[0] == 204
+    cfg = {"cpuid_modifiers": [{"leaf": "0x1", "subleaf": "0x0", "flags": 0, "modifiers": [
+        {"register": "ecx", "bitmap": "0bxxxxxxx0xx0xxxxxxxxxxxxxxxxxxxxx"}]}]}
+    assert api.put("/cpu-config", cfg) == (204, None)
+    status, conf = api.get("/vm/config")
+    assert status == 200 and conf["cpu-config"] is None
+    assert api.put("/actions", {"action_type": "InstanceStart"})[0] == 204
+    out = p.wait_for("CPUID-DONE", timeout=60)
+    m = next(m for m in GUEST_LINE.finditer(out) if m[1] == "00000001")
+    ecx = int(m[5], 16)
+    assert not bit(ecx, X2APIC) and not bit(ecx, TSC_DEADLINE), hex(ecx)
