@@ -388,3 +388,19 @@ def test_put_cpu_config_through_the_api(vm, volt_bin, tmp_path):
     m = next(m for m in GUEST_LINE.finditer(out) if m[1] == "00000001")
     ecx = int(m[5], 16)
     assert not bit(ecx, X2APIC) and not bit(ecx, TSC_DEADLINE), hex(ecx)
+
+
+def test_volt_cpuid_shows_a_cpu_config(kvm, volt_bin, tmp_path):
+    tmpl = tmp_path / "t.json"
+    tmpl.write_text(json.dumps({"cpuid_modifiers": [{"leaf": "0x1", "subleaf": "0x0",
+        "flags": 0, "modifiers": [{"register": "ecx",
+                                   "bitmap": "0bxxxxxxx0xx0xxxxxxxxxxxxxxxxxxxxx"}]}]}))
+    p = run_volt("cpuid", "--cpu-config", tmpl)
+    assert p.returncode == 0, p.stderr
+    assert ", template none + cpu-config, " in p.stdout.splitlines()[0]
+    ecx = parse_table(p.stdout)[(1, 0)][ECX]
+    assert not bit(ecx, X2APIC) and not bit(ecx, TSC_DEADLINE)
+    tmpl.write_text('{"msr": []}')
+    p = run_volt("cpuid", "--cpu-config", tmpl)
+    assert p.returncode == 1
+    assert "unknown field `msr`, expected one of" in p.stderr, p.stderr
