@@ -25,9 +25,16 @@ static void unexpected(const json_t *v, char *buf, size_t size)
 	case JSON_INTEGER:
 		snprintf(buf, size, "integer `%" JSON_INTEGER_FORMAT "`", json_integer_value(v));
 		break;
-	case JSON_REAL:
-		snprintf(buf, size, "floating point `%g`", json_real_value(v));
+	case JSON_REAL: {
+		char num[32];
+
+		/* serde writes 1.0 for a float that is whole */
+		snprintf(num, sizeof(num), "%.17g", json_real_value(v));
+		if (!strpbrk(num, ".en"))
+			strcat(num, ".0");
+		snprintf(buf, size, "floating point `%s`", num);
 		break;
+	}
 	case JSON_TRUE:
 	case JSON_FALSE:
 		snprintf(buf, size, "boolean `%s`", json_is_true(v) ? "true" : "false");

@@ -175,6 +175,10 @@ Test(cpu_config, numbers)
 		SERDE "invalid value: integer `-1`, expected u32.");
 	refused(LEAF("\"0x1\"", "\"0x0\"", "4294967296"),
 		SERDE "invalid value: integer `4294967296`, expected u32.");
+	refused(LEAF("\"0x1\"", "\"0x0\"", "1.0"),
+		SERDE "invalid type: floating point `1.0`, expected u32.");
+	refused(LEAF("\"0x1\"", "\"0x0\"", "1.5"),
+		SERDE "invalid type: floating point `1.5`, expected u32.");
 	refused(LEAF("\"0x1\"", "\"0x0\"", "\"1\""),
 		SERDE "invalid type: string \"1\", expected u32.");
 	ok(LEAF("\"0xFFFFFFFF\"", "\"0x+1\"", "4294967295"));
