@@ -1,5 +1,6 @@
 /* Method + path -> handler, Firecracker's pre-/post-boot rules, JSON answers. */
 #include "api/router.h"
+#include "api/cpu_config_json.h"
 #include "devices/device_table.h"
 #include "devices/virtio/virtio_blk.h"
 #include "devices/virtio/virtio_net.h"
@@ -51,6 +52,7 @@ enum route {
 	R_SNAP_CREATE,
 	R_SNAP_LOAD,
 	R_SERIAL,
+	R_CPU_CONFIG,
 	R_PMEM,
 	R_HOTPLUG_MEM,
 };
@@ -78,6 +80,7 @@ static const struct {
 	[R_SNAP_CREATE] = { "snapshot/create", false, M_PUT, 0, M_PUT },
 	[R_SNAP_LOAD] = { "snapshot/load", false, M_PUT, M_PUT, 0 },
 	[R_SERIAL] = { "serial", false, M_PUT, M_PUT, 0 },
+	[R_CPU_CONFIG] = { "cpu-config", false, M_PUT, M_PUT, 0 },
 	/* Firecracker operations on features volt lacks (docs/api.md). */
 	[R_PMEM] = { "pmem", true, M_PUT | M_PATCH | M_DELETE, 0, M_PATCH | M_DELETE },
 	[R_HOTPLUG_MEM] = { "hotplug/memory", false, M_GET | M_PUT | M_PATCH, M_PUT,
@@ -701,6 +704,11 @@ static void route(struct api_state *s, const struct resource *res, enum method m
 		if (api_put_serial(&s->cfg, j, why, sizeof(why)))
 			return api_fault(r, 400, why);
 		return no_content(r);
+	case R_CPU_CONFIG:
+		if (api_parse_cpu_config(j, &scratch.cpu_config, why, sizeof(why)))
+			return api_fault(r, 400, why);
+		api_set_cpu_config(&s->cfg, &scratch.cpu_config);
+		return no_content(r);
 	case R_PMEM:
 		if (m == M_DELETE || (m == M_PUT && s->started))
 			return api_fault(r, 400, PCI_NOT_ENABLED);
@@ -927,6 +935,8 @@ static bool body_refused(const struct resource *res, enum method m, const char *
 		err = api_put_machine_config(&scratch, j, m == M_PATCH, why, sizeof(why));
 	else if (res->rt == R_SERIAL)
 		err = api_put_serial(&scratch, j, why, sizeof(why));
+	else if (res->rt == R_CPU_CONFIG)
+		err = api_parse_cpu_config(j, &scratch.cpu_config, why, sizeof(why));
 	else
 		return false;
 	if (err)

@@ -2,6 +2,7 @@
  * Each object is checked against a field table before anything is stored, so
  * a rejected request leaves the configuration as it was. */
 #include "api/vm_config_json.h"
+#include "api/cpu_config_json.h"
 
 #include "arch/x86/cpuid.h"
 #include "arch/x86/layout.h"
@@ -9,6 +10,7 @@
 #include "devices/virtio/virtio_balloon.h"
 #include "devices/virtio/virtio_blk.h"
 #include "devices/virtio/virtio_net.h"
+#include "util/fs.h"
 #include "util/why.h"
 
 #include <ctype.h>
@@ -244,8 +246,17 @@ int api_put_boot_source(struct api_config *c, json_t *j, char *why, size_t why_s
 /* Firecracker's template names onto volt's (cpuid_template_find). */
 static int cpu_template_check(const char *name, char *why, size_t why_size)
 {
-	if (!strcmp(name, "None") || cpuid_template_find(name))
+	if (!strcmp(name, "None"))
 		return 0;
+	if (cpuid_template_find(name)) {
+		char reason[200];
+
+		/* Firecracker refuses it at InstanceStart; volt already here. */
+		if (cpuid_template_host_check(cpuid_template_find(name), reason, sizeof(reason)))
+			return why_fail(why, why_size, -EINVAL, "machine-config: cpu_template: %s",
+					reason);
+		return 0;
+	}
 	return why_fail(why, why_size, -EINVAL,
 			"machine-config: cpu_template: '%s' is not one of volt's templates (%s)",
 			name, cpuid_template_names());
@@ -256,6 +267,7 @@ int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *wh
 	uint64_t vcpus = patch ? c->vcpus : 1, mem = patch ? c->mem_mib : API_DEFAULT_MEM_MIB;
 	bool smt = false, dirty = false;
 	char tmpl[sizeof(c->cpu_template)], huge[8] = "None";
+	json_t *v;
 	const struct api_field f[] = {
 		{ "vcpu_count", F_UINT, !patch, &vcpus, 0, 1, VM_MAX_CPUS, NULL },
 		{ "mem_size_mib", F_UINT, !patch, &mem, 0, LAYOUT_MEM_MIN >> 20,
@@ -288,6 +300,11 @@ int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *wh
 	c->smt = smt;
 	c->track_dirty_pages = dirty;
 	memcpy(c->cpu_template, tmpl, sizeof(tmpl));
+	/* Firecracker's one template slot: a cpu_template replaces PUT
+	 * /cpu-config's custom template. */
+	v = json_object_get(j, "cpu_template");
+	if (v && !json_is_null(v))
+		c->has_cpu_config = false;
 	return 0;
 }
 
@@ -766,6 +783,46 @@ static int device_sections(struct api_config *c, json_t *root, char *why, size_t
 	return err;
 }
 
+void api_set_cpu_config(struct api_config *c, const struct custom_cpu_template *t)
+{
+	if (t)
+		c->cpu_config = *t;
+	c->has_cpu_config = true;
+	/* Firecracker's one template slot: the custom template replaces a
+	 * static one (GET /machine-config then shows none). */
+	snprintf(c->cpu_template, sizeof(c->cpu_template), "None");
+}
+
+/* The configuration file's "cpu-config": Firecracker's CustomCpuTemplateOrPath,
+ * the template itself or the path of a JSON file holding it. */
+static int cpu_config_section(struct api_config *c, json_t *v, char *why, size_t why_size)
+{
+	char inner[512];
+	json_t *t = v;
+	char *text = NULL;
+	size_t len;
+	int err;
+
+	if (json_is_string(v)) {
+		err = read_file(json_string_value(v), 1 << 20, &text, &len);
+		if (err)
+			return why_fail(why, why_size, err, "cpu-config: cannot read '%.256s': %s",
+					json_string_value(v), strerror(-err));
+		t = api_json_parse(text, len, inner, sizeof(inner));
+		free(text);
+		if (!t)
+			return why_fail(why, why_size, -EINVAL, "cpu-config: '%.256s': %s",
+					json_string_value(v), inner);
+	}
+	err = api_parse_cpu_config(t, &c->cpu_config, inner, sizeof(inner));
+	if (t != v)
+		json_decref(t);
+	if (err)
+		return why_fail(why, why_size, err, "cpu-config: %s", inner);
+	api_set_cpu_config(c, NULL);
+	return 0;
+}
+
 int api_config_from_json(struct api_config *out, json_t *root, char *why, size_t why_size)
 {
 	static struct api_config c;
@@ -784,10 +841,6 @@ int api_config_from_json(struct api_config *out, json_t *root, char *why, size_t
 					"configuration: unknown section '%s'", key);
 	}
 	api_config_init(&c);
-	if (section(root, "cpu-config"))
-		return why_fail(why, why_size, -EINVAL,
-				"cpu-config: custom CPU templates are not supported "
-				"by volt (use machine-config's cpu_template)");
 	if (section(root, "mmds-config"))
 		return why_fail(why, why_size, -EINVAL,
 				"mmds-config: MMDS is not supported by volt");
@@ -806,6 +859,9 @@ int api_config_from_json(struct api_config *out, json_t *root, char *why, size_t
 	err = api_put_boot_source(&c, v, why, why_size);
 	if (!err && (v = section(root, "machine-config")))
 		err = api_put_machine_config(&c, v, false, why, why_size);
+	/* After machine-config, as Firecracker: the custom template wins. */
+	if (!err && (v = section(root, "cpu-config")))
+		err = cpu_config_section(&c, v, why, why_size);
 	if (!err)
 		err = device_sections(&c, root, why, why_size);
 	if (!err && (v = section(root, "logger"))) {
@@ -1061,6 +1117,7 @@ int api_config_to_vm(const struct api_config *c, struct vm_config *out, char *cm
 	out->track_dirty_pages = c->track_dirty_pages;
 	out->ncpus = (int)c->vcpus;
 	out->cpu_template = strcmp(c->cpu_template, "None") ? c->cpu_template : NULL;
+	out->custom_template = c->has_cpu_config ? &c->cpu_config : NULL;
 	err = cmdline_make(c, cmdline, cmdline_size, why, why_size);
 	if (err)
 		return err;

@@ -20,6 +20,7 @@
 
 #include "util/log.h"
 #include "util/parse.h"
+#include "arch/x86/custom_template.h"
 #include "devices/device_kind.h"
 #include "vmm/vm.h"
 #include "vmm/vm_snapshot.h"
@@ -57,6 +58,10 @@ struct api_config {
 	unsigned int vcpus, mem_mib;
 	bool smt, track_dirty_pages;
 	char cpu_template[16]; /* Firecracker's name; "None" by default */
+	/* PUT /cpu-config (the configuration file's "cpu-config"): the last
+	 * one given, applied at InstanceStart. */
+	bool has_cpu_config;
+	struct custom_cpu_template cpu_config;
 
 	/* In the order they were first PUT (a PUT of the same id, or of a kind
 	 * of one device, replaces it in place). */
@@ -82,6 +87,11 @@ void api_empty_rate_limiters(json_t *j);
 /* PUT /serial: {"serial_out_path", "rate_limiter"} (the rate limiter: null or
  * empty only). */
 int api_put_serial(struct api_config *c, json_t *j, char *why, size_t why_size);
+/* PUT /cpu-config's template (t NULL: c->cpu_config already holds it; see
+ * api/cpu_config_json.h for the parser): it replaces machine-config's
+ * cpu_template, as in Firecracker, whose one template slot a later
+ * cpu_template (PUT or PATCH /machine-config) takes back. */
+void api_set_cpu_config(struct api_config *c, const struct custom_cpu_template *t);
 /* PUT /boot-source, PUT|PATCH /machine-config. */
 int api_put_boot_source(struct api_config *c, json_t *j, char *why, size_t why_size);
 int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *why, size_t why_size);

@@ -6,7 +6,11 @@
 #include "cli/commands.h"
 
 #include "cli/opt.h"
+#include "api/cpu_config_json.h"
+#include "api/vm_config_json.h"
 #include "arch/x86/cpuid.h"
+#include "arch/x86/custom_template.h"
+#include "util/fs.h"
 #include "core/kvm.h"
 #include "util/parse.h"
 
@@ -38,7 +42,13 @@ static const struct cli_opt cpuid_opts[] = {
 	  .code = 't',
 	  .value = true,
 	  .arg = "NAME",
-	  .help = "CPU template (none, T2, minimal; default none)" },
+	  .help = "CPU template (none, C3, T2, T2S, T2CL, T2A, minimal; default none)" },
+	{ .name = "cpu-config",
+	  .code = 'C',
+	  .value = true,
+	  .arg = "FILE",
+	  .help = "a Firecracker custom CPU template (PUT /cpu-config's JSON), applied "
+		  "after the normalization" },
 	{ .name = "supported",
 	  .code = 's',
 	  .help = "KVM_GET_SUPPORTED_CPUID as KVM reports it, not normalized" },
@@ -48,6 +58,32 @@ static const struct cli_opt cpuid_opts[] = {
 	{ .name = "help", .code = 'h', .hidden = true },
 	{ .name = NULL },
 };
+
+/* --cpu-config: the file's template into *t (static: it is large). */
+static int load_cpu_config(const char *path, struct custom_cpu_template *t)
+{
+	char why[512], *text;
+	size_t len;
+	json_t *j;
+	int err;
+
+	err = read_file(path, 1 << 20, &text, &len);
+	if (err) {
+		pr_err("--cpu-config: cannot read '%s': %s", path, strerror(-err));
+		return err;
+	}
+	j = api_json_parse(text, len, why, sizeof(why));
+	free(text);
+	if (!j) {
+		pr_err("--cpu-config '%s': %s", path, why);
+		return -EINVAL;
+	}
+	err = api_parse_cpu_config(j, t, why, sizeof(why));
+	json_decref(j);
+	if (err)
+		pr_err("--cpu-config '%s': %s", path, why);
+	return err;
+}
 
 static void usage(FILE *f)
 {
@@ -108,13 +144,16 @@ int cpuid_cmd(int argc, char **argv)
 	unsigned int ncpus = 1, cpu_index = 0, max;
 	bool supported = false, raw = false, pvm;
 	struct kvm_cpuid2 *c = NULL, *back = NULL;
+	static struct custom_cpu_template custom;
+	bool has_custom = false;
+	unsigned int bad = 0;
 	int opt, kvm_fd, err;
 
 	err = cli_opt_longopts(cpuid_opts, longopts);
 	if (err)
 		return err;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "c:i:t:srh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:i:t:C:srh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			if (parse_uint(optarg, 1, CMD_MAX_CPUS, &ncpus)) {
@@ -137,6 +176,12 @@ int cpuid_cmd(int argc, char **argv)
 				       cpuid_template_names());
 				return -EINVAL;
 			}
+			break;
+		case 'C':
+			err = load_cpu_config(optarg, &custom);
+			if (err)
+				return err;
+			has_custom = true;
 			break;
 		case 's':
 			supported = true;
@@ -184,6 +229,12 @@ int cpuid_cmd(int argc, char **argv)
 		pr_err("cannot normalize the CPUID table: %s", strerror(-err));
 		goto out;
 	}
+	if (has_custom && (err = ct_apply_cpuid(&custom, c, &bad))) {
+		pr_err("--cpu-config: Template changes a CPUID entry not supported by KVM: Leaf: "
+		       "%x, Subleaf: %x",
+		       custom.leaves[bad].leaf, custom.leaves[bad].subleaf);
+		goto out;
+	}
 	back = cpuid_alloc(max);
 	if (!back) {
 		err = -ENOMEM;
@@ -194,8 +245,9 @@ int cpuid_cmd(int argc, char **argv)
 	if (err)
 		goto out;
 	if (!raw)
-		printf("# KVM_GET_CPUID2: vCPU %u of %u, template %s, %s host\n", cpu_index, ncpus,
-		       cpuid_template_name(t), pvm ? "PVM" : "VT");
+		printf("# KVM_GET_CPUID2: vCPU %u of %u, template %s%s, %s host\n", cpu_index,
+		       ncpus, cpuid_template_name(t), has_custom ? " + cpu-config" : "",
+		       pvm ? "PVM" : "VT");
 	cpuid_fprint(stdout, back);
 out:
 	free(back);

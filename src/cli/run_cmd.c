@@ -300,6 +300,11 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 				       cpuid_template_names());
 				return -EINVAL;
 			}
+			if (cpuid_template_host_check(cpuid_template_find(optarg), why,
+						      sizeof(why))) {
+				pr_err("--cpu-template: %s", why);
+				return -EINVAL;
+			}
 			cfg.cpu_template = optarg;
 			break;
 		case 'p':

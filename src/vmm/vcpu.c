@@ -5,6 +5,7 @@
 #include "vmm/vcpu.h"
 
 #include "arch/x86/cpuid.h"
+#include "arch/x86/custom_template.h"
 #include "arch/x86/msr.h"
 #include "arch/x86/regs.h"
 #include "core/metrics.h"
@@ -96,7 +97,9 @@ static void stop_vm(struct vcpu *v, int code, const char *fmt, ...)
 	v->env.stop(v->env.ctx, code, reason);
 }
 
-static int setup_cpuid(struct vcpu *v, const struct vcpu_setup *setup)
+/* A custom template's refusal goes into detail. */
+static int setup_cpuid(struct vcpu *v, const struct vcpu_setup *setup, char *detail,
+		       size_t detail_size)
 {
 	unsigned int max = setup->cpuid_max;
 	struct kvm_cpuid2 *c = cpuid_alloc(max);
@@ -109,9 +112,41 @@ static int setup_cpuid(struct vcpu *v, const struct vcpu_setup *setup)
 	memcpy(c, setup->cpuid, sizeof(*c) + setup->cpuid->nent * sizeof(c->entries[0]));
 	err = cpuid_normalize(c, max, (unsigned int)v->index, (unsigned int)setup->ncpus, t,
 			      v->env.pvm_host);
+	if (err == -ENOENT)
+		snprintf(detail, detail_size,
+			 "the %s template changes a CPUID leaf KVM does not report",
+			 cpuid_template_name(t));
+	if (!err && setup->custom_template) {
+		unsigned int bad = 0;
+
+		err = ct_apply_cpuid(setup->custom_template, c, &bad);
+		if (err)
+			snprintf(detail, detail_size,
+				 "Template changes a CPUID entry not supported by KVM: Leaf: %x, "
+				 "Subleaf: %x",
+				 setup->custom_template->leaves[bad].leaf,
+				 setup->custom_template->leaves[bad].subleaf);
+	}
 	if (!err && ioctl(v->fd, KVM_SET_CPUID2, c))
 		err = -errno;
 	free(c);
+	return err;
+}
+
+/* The custom template's MSRs, after volt's boot MSRs. */
+static int setup_template_msrs(struct vcpu *v, const struct custom_cpu_template *t, char *detail,
+			       size_t detail_size)
+{
+	unsigned int bad = 0;
+	int err = ct_apply_msrs(t, v->fd, &bad);
+
+	if (err == -ENOENT)
+		snprintf(detail, detail_size,
+			 "Template changes an MSR entry not supported by KVM: Register Address: %x",
+			 t->msrs[bad].addr);
+	else if (err)
+		snprintf(detail, detail_size,
+			 "KVM refuses the value the CPU template gives MSR %#x", t->msrs[bad].addr);
 	return err;
 }
 
@@ -150,6 +185,11 @@ static int setup_lapic(struct vcpu *v)
 
 static int create(struct vcpu *v, int index, const struct vcpu_setup *setup)
 {
+	/* Firecracker's static templates have MSR modifiers too. */
+	const struct custom_cpu_template *static_msrs =
+		setup->cpu_template ? cpuid_template_fc(cpuid_template_find(setup->cpu_template))
+				    : NULL;
+	char detail[192] = "";
 	const char *what;
 	int err;
 
@@ -166,10 +206,16 @@ static int create(struct vcpu *v, int index, const struct vcpu_setup *setup)
 		pr_err("cannot map vCPU %d's kvm_run: %s", index, strerror(errno));
 		return err;
 	}
-	if ((err = setup_cpuid(v, setup))) {
+	if ((err = setup_cpuid(v, setup, detail, sizeof(detail)))) {
 		what = "set its CPUID";
 	} else if ((err = setup_msrs(v))) {
 		what = "set its boot MSRs";
+	} else if (static_msrs &&
+		   (err = setup_template_msrs(v, static_msrs, detail, sizeof(detail)))) {
+		what = "set the CPU template's MSRs";
+	} else if (setup->custom_template &&
+		   (err = setup_template_msrs(v, setup->custom_template, detail, sizeof(detail)))) {
+		what = "set the CPU template's MSRs";
 	} else if ((err = setup_lapic(v))) {
 		what = "set up its local APIC";
 	} else if ((err = regs_setup_fpu(v->fd))) {
@@ -180,7 +226,7 @@ static int create(struct vcpu *v, int index, const struct vcpu_setup *setup)
 	} else {
 		return 0;
 	}
-	pr_err("vCPU %d: cannot %s: %s", index, what, strerror(-err));
+	pr_err("vCPU %d: cannot %s: %s", index, what, detail[0] ? detail : strerror(-err));
 	return err;
 }
 

@@ -26,6 +26,7 @@
 #include "core/thread_hook.h"
 
 struct vcpu;
+struct custom_cpu_template;
 
 /* What a vCPU runs with; copied by vcpu_create(), the pointers must outlive it. */
 struct vcpu_env {
@@ -50,7 +51,9 @@ struct vcpu_setup {
 	const struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID, normalized per vCPU */
 	unsigned int cpuid_max;		/* entries a table may grow to */
 	const char *cpu_template;	/* NULL: none */
-	int ncpus;			/* vCPUs in the VM, for the CPUID topology */
+	/* Firecracker's custom CPU template, after cpu_template; NULL: none. */
+	const struct custom_cpu_template *custom_template;
+	int ncpus; /* vCPUs in the VM, for the CPUID topology */
 	/* vCPU 0's registers (regs_setup_boot_cpu()): 64-bit or 32-bit entry, the
 	 * entry point, and the boot structure RSI/RBX points to. */
 	bool long_mode;

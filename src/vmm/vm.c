@@ -4,6 +4,7 @@
 #include "devices/device_table.h"
 
 #include "arch/x86/cpuid.h"
+#include "arch/x86/custom_template.h"
 #include "arch/x86/gdt.h"
 #include "arch/x86/layout.h"
 #include "arch/x86/mptable.h"
@@ -183,6 +184,25 @@ static int setup_kvm(struct vm *vm)
 	if (vm->run_size < (int)sizeof(struct kvm_run)) {
 		pr_err("KVM_GET_VCPU_MMAP_SIZE failed: %s", strerror(errno));
 		return -EIO;
+	}
+	if (vm->cfg.cpu_template) {
+		char why[256];
+
+		if (cpuid_template_host_check(cpuid_template_find(vm->cfg.cpu_template), why,
+					      sizeof(why))) {
+			pr_err("%s", why);
+			return -ENOTSUP;
+		}
+	}
+	if (vm->cfg.custom_template) {
+		uint32_t cap = 0;
+
+		/* Firecracker's message for the capabilities it checks. */
+		if (ct_check_caps(vm->cfg.custom_template, vm->kvm_fd, &cap)) {
+			pr_err("Missing KVM capabilities: %#x (cpu-config's kvm_capabilities)",
+			       cap);
+			return -ENOTSUP;
+		}
 	}
 	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
 	if (vm->vm_fd < 0) {
@@ -506,6 +526,7 @@ static int create_vcpus(struct vm *vm)
 		.cpuid = vm->cpuid,
 		.cpuid_max = vm->cpuid_max,
 		.cpu_template = vm->cfg.cpu_template,
+		.custom_template = vm->cfg.custom_template,
 		.long_mode = !pvh,
 		.entry = vm->kernel.entry,
 		.boot_info = pvh ? LAYOUT_PVH_START_INFO : LAYOUT_ZERO_PAGE,

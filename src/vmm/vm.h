@@ -30,6 +30,8 @@
 #define VM_MAX_NETS   4
 #define VM_MAX_VIRTIO 16
 
+struct custom_cpu_template;
+
 struct vm_config {
 	const char *kernel;  /* path */
 	const char *initrd;  /* path or NULL */
@@ -37,6 +39,9 @@ struct vm_config {
 	uint64_t mem_size;   /* bytes */
 	int ncpus;
 	const char *cpu_template; /* NULL: none */
+	/* Firecracker's custom CPU template (PUT /cpu-config); NULL: none. Read
+	 * while the vCPUs are created only. */
+	const struct custom_cpu_template *custom_template;
 	enum boot_protocol protocol;
 	bool boot_timer;
 	bool pvm_host;		/* apply the PVM host workarounds */

@@ -8,6 +8,7 @@ the rules strip may still show there when the host CPU has it. Only CX16,
 x2APIC, TSC-deadline and the hypervisor bit can really be cleared. The tests
 allow exactly that, using the host's /proc/cpuinfo flags.
 """
+import json
 import os
 import re
 import shutil
@@ -171,7 +172,7 @@ def test_default_is_cpu_0_of_1_with_a_comment_line(kvm, volt_bin):
     assert parse_table(raw.stdout) == t
 
 
-@pytest.mark.parametrize("name", ["none", "T2", "t2", "minimal"])
+@pytest.mark.parametrize("name", ["none", "T2", "t2", "T2A", "C3", "minimal"])
 def test_templates_are_accepted(kvm, volt_bin, name):
     p = run_volt("cpuid", "--template", name)
     assert p.returncode == 0, p.stderr
@@ -186,7 +187,7 @@ def test_templates_are_accepted(kvm, volt_bin, name):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--template", "nosuch"], "unknown CPU template 'nosuch' (known: none, T2, minimal)"),
+    (["--template", "nosuch"], "unknown CPU template 'nosuch' (known: none, C3, T2, T2S, T2CL, T2A, minimal)"),
     (["--cpus", "0"], "--cpus: '0' is not a number from 1 to 32"),
     (["--cpus", "33"], "--cpus: '33' is not a number from 1 to 32"),
     (["--cpus", "two"], "--cpus: 'two' is not a number from 1 to 32"),
@@ -295,3 +296,111 @@ def test_msr_guest_reads_the_boot_msrs(kvm, volt_bin, vm):
         assert msrs[0x10] > 0
     else:
         assert 0 < msrs[0x10] < 10**12, "the TSC starts from 0 at boot"
+
+
+# --- Firecracker's custom CPU template (cpu-config) ---------------------------------------
+
+def _config(tmp_path, guest, cpu_config, template=None):
+    machine = {"vcpu_count": 1, "mem_size_mib": 128}
+    if template:
+        machine["cpu_template"] = template
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"boot-source": {"kernel_image_path": str(GUESTS / guest)},
+                                "machine-config": machine, "cpu-config": cpu_config}))
+    return path
+
+
+def test_cpu_config_cpuid_modifiers_reach_the_guest(kvm, volt_bin, tmp_path):
+    # x2APIC (21) and TSC-deadline (24): bits even a PVM host lets a VMM clear.
+    cfg = {"cpuid_modifiers": [{"leaf": "0x1", "subleaf": "0x0", "flags": 0, "modifiers": [
+        {"register": "ecx", "bitmap": "0bxxxxxxx0xx0xxxxxxxxxxxxxxxxxxxxx"}]}]}
+    p = run_volt("--config-file", _config(tmp_path, "cpuid", cfg), timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "CPUID-DONE" in p.stdout
+    m = next(m for m in GUEST_LINE.finditer(p.stdout) if m[1] == "00000001")
+    ecx = int(m[5], 16)
+    assert not bit(ecx, X2APIC) and not bit(ecx, TSC_DEADLINE), hex(ecx)
+    assert bit(ecx, HYPERVISOR)
+
+
+def test_cpu_config_msr_modifiers_reach_the_guest(kvm, volt_bin, tmp_path):
+    cfg = {"msr_modifiers": [{"addr": "0xc0000082", "bitmap": "0b1111"}]}
+    p = run_volt("--config-file", _config(tmp_path, "msr", cfg), timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "MSR c0000082 value=000000000000000f" in p.stdout, p.stdout
+
+
+@pytest.mark.parametrize("cfg, message", [
+    ({"msr_modifiers": [{"addr": "0x9999", "bitmap": "0b1"}]},
+     "Template changes an MSR entry not supported by KVM: Register Address: 9999"),
+    ({"cpuid_modifiers": [{"leaf": "0x12345", "subleaf": "0x0", "flags": 0, "modifiers": []}]},
+     "Template changes a CPUID entry not supported by KVM: Leaf: 12345, Subleaf: 0"),
+    ({"kvm_capabilities": ["100000"]}, "Missing KVM capabilities: 0x186a0"),
+])
+def test_cpu_config_refusals_name_the_problem(kvm, volt_bin, tmp_path, cfg, message):
+    p = run_volt("--config-file", _config(tmp_path, "msr", cfg), timeout=60)
+    assert p.returncode != 0
+    assert message in p.stderr, p.stderr
+
+
+def test_static_template_of_the_other_vendor_is_refused(kvm, volt_bin, tmp_path):
+    amd = "AuthenticAMD" in Path("/proc/cpuinfo").read_text()
+    other = "T2" if amd else "T2A"
+    p = run_volt("--config-file", _config(tmp_path, "cpuid", None, other), timeout=60)
+    assert p.returncode != 0
+    assert "CPU vendor mismatched between actual CPU and CPU template." in p.stderr, p.stderr
+    p = run_volt("run", "--cpu-template", other, "--kernel", GUESTS / "cpuid", timeout=60)
+    assert p.returncode != 0
+    assert "--cpu-template: CPU vendor mismatched between actual CPU and CPU template." \
+        in p.stderr, p.stderr
+
+
+def test_static_template_reaches_the_guest(kvm, volt_bin, tmp_path):
+    amd = "AuthenticAMD" in Path("/proc/cpuinfo").read_text()
+    p = run_volt("--config-file", _config(tmp_path, "cpuid", None, "T2A" if amd else "T2"),
+                 timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    m = next(m for m in GUEST_LINE.finditer(p.stdout) if m[1] == "00000001")
+    # Firecracker's T2 and T2A both describe a Haswell: family 6, model 0x3f, stepping 2.
+    assert int(m[3], 16) & 0x0fff3fff == 0x000306f2, m[0]
+
+
+def test_put_cpu_config_through_the_api(vm, volt_bin, tmp_path):
+    from api_client import ApiClient, wait_for_socket
+
+    sock = tmp_path / "api.sock"
+    p = vm("--api-sock", sock, "--id", "cpu")
+    wait_for_socket(sock, p.proc)
+    api = ApiClient(sock)
+    status, body = api.put("/cpu-config", {"cpuid_modifiers": [{"leaf": 1}]})
+    assert status == 400
+    assert body["fault_message"] == (
+        "An error occurred when deserializing the json body of a request: invalid type: "
+        "integer `1`, expected a string.")
+    assert api.put("/boot-source", {"kernel_image_path": str(GUESTS / "cpuid")})[0] == 204
+    cfg = {"cpuid_modifiers": [{"leaf": "0x1", "subleaf": "0x0", "flags": 0, "modifiers": [
+        {"register": "ecx", "bitmap": "0bxxxxxxx0xx0xxxxxxxxxxxxxxxxxxxxx"}]}]}
+    assert api.put("/cpu-config", cfg) == (204, None)
+    status, conf = api.get("/vm/config")
+    assert status == 200 and conf["cpu-config"] is None
+    assert api.put("/actions", {"action_type": "InstanceStart"})[0] == 204
+    out = p.wait_for("CPUID-DONE", timeout=60)
+    m = next(m for m in GUEST_LINE.finditer(out) if m[1] == "00000001")
+    ecx = int(m[5], 16)
+    assert not bit(ecx, X2APIC) and not bit(ecx, TSC_DEADLINE), hex(ecx)
+
+
+def test_volt_cpuid_shows_a_cpu_config(kvm, volt_bin, tmp_path):
+    tmpl = tmp_path / "t.json"
+    tmpl.write_text(json.dumps({"cpuid_modifiers": [{"leaf": "0x1", "subleaf": "0x0",
+        "flags": 0, "modifiers": [{"register": "ecx",
+                                   "bitmap": "0bxxxxxxx0xx0xxxxxxxxxxxxxxxxxxxxx"}]}]}))
+    p = run_volt("cpuid", "--cpu-config", tmpl)
+    assert p.returncode == 0, p.stderr
+    assert ", template none + cpu-config, " in p.stdout.splitlines()[0]
+    ecx = parse_table(p.stdout)[(1, 0)][ECX]
+    assert not bit(ecx, X2APIC) and not bit(ecx, TSC_DEADLINE)
+    tmpl.write_text('{"msr": []}')
+    p = run_volt("cpuid", "--cpu-config", tmpl)
+    assert p.returncode == 1
+    assert "unknown field `msr`, expected one of" in p.stderr, p.stderr

@@ -10,6 +10,7 @@
 
 #include "api/router.h"
 #include "api/vm_config_json.h"
+#include "arch/x86/cpuid.h"
 #include "devices/device_table.h"
 #include "devices/virtio/virtio_blk.h"
 #include "util/log.h"
@@ -222,12 +223,21 @@ Test(api, machine_config_put_patch_get)
 {
 	json_t *j;
 
+	char vendor[13], body[128];
+	bool amd;
+
+	/* Firecracker's templates are for one vendor: T2A for AMD, T2 (C3...)
+	 * for Intel; the other vendor's is refused. */
+	cpuid_host_vendor(vendor);
+	amd = !strcmp(vendor, "AuthenticAMD");
 	ok("PUT", "/machine-config", "{\"vcpu_count\": 2, \"mem_size_mib\": 256}");
-	ok("PATCH", "/machine-config", "{\"mem_size_mib\": 512, \"cpu_template\": \"T2\"}");
+	snprintf(body, sizeof(body), "{\"mem_size_mib\": 512, \"cpu_template\": \"%s\"}",
+		 amd ? "T2A" : "T2");
+	ok("PATCH", "/machine-config", body);
 	cr_assert_eq(req("GET", "/machine-config", NULL, &j), 200);
 	cr_assert_eq(json_integer_value(json_object_get(j, "vcpu_count")), 2);
 	cr_assert_eq(json_integer_value(json_object_get(j, "mem_size_mib")), 512);
-	cr_assert_str_eq(json_string_value(json_object_get(j, "cpu_template")), "T2");
+	cr_assert_str_eq(json_string_value(json_object_get(j, "cpu_template")), amd ? "T2A" : "T2");
 	cr_assert(json_is_false(json_object_get(j, "smt")));
 	json_decref(j);
 	/* PUT replaces: the template goes back to None. */
@@ -348,6 +358,9 @@ Test(api, missing_required_named)
 
 Test(api, out_of_range_named)
 {
+	char vendor[13], body[64];
+	bool amd;
+
 	fault("PUT", "/machine-config", "{\"vcpu_count\": 0, \"mem_size_mib\": 128}", 400,
 	      "vcpu_count: 0 is out of range");
 	fault("PUT", "/machine-config", "{\"vcpu_count\": 33, \"mem_size_mib\": 128}", 400,
@@ -361,7 +374,13 @@ Test(api, out_of_range_named)
 	ok("PATCH", "/machine-config", "{\"track_dirty_pages\": true}");
 	ok("PATCH", "/machine-config", "{\"track_dirty_pages\": false}");
 	fault("PATCH", "/machine-config", "{\"huge_pages\": \"2M\"}", 400, "huge_pages");
-	fault("PATCH", "/machine-config", "{\"cpu_template\": \"C3\"}", 400, "cpu_template");
+	cpuid_host_vendor(vendor);
+	amd = !strcmp(vendor, "AuthenticAMD");
+	snprintf(body, sizeof(body), "{\"cpu_template\": \"%s\"}", amd ? "C3" : "T2A");
+	fault("PATCH", "/machine-config", body, 400,
+	      "machine-config: cpu_template: CPU vendor mismatched between actual CPU and CPU "
+	      "template.");
+	fault("PATCH", "/machine-config", "{\"cpu_template\": \"Z9\"}", 400, "cpu_template");
 	fault("PUT", "/network-interfaces/eth0",
 	      "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", \"guest_mac\": \"zz:00\"}",
 	      400, "guest_mac");

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "arch/x86/cpuid.h"
+#include "arch/x86/custom_template.h"
 #include "util/fs.h"
 
 #define DATA	   TEST_SOURCE_DIR "/tests/unit/data/"
@@ -377,8 +378,7 @@ Test(cpuid, template_lookup)
 	cr_assert_null(cpuid_template_find(NULL));
 	cr_assert_str_eq(cpuid_template_name(cpuid_template_find("t2")), "T2");
 	cr_assert_str_eq(cpuid_template_name(NULL), "none");
-	cr_assert(strstr(names, "none") && strstr(names, "T2") && strstr(names, "minimal"), "%s",
-		  names);
+	cr_assert_str_eq(names, "none, C3, T2, T2S, T2CL, T2A, minimal");
 }
 
 Test(cpuid, template_none_is_the_base_rules)
@@ -431,42 +431,93 @@ static void check_template_narrows(const char *path, const char *name, bool amd)
 
 Test(cpuid, templates_only_narrow)
 {
-	check_template_narrows(INTEL_DUMP, "T2", false);
 	check_template_narrows(INTEL_DUMP, "minimal", false);
-	check_template_narrows(AMD_DUMP, "T2", true);
 	check_template_narrows(AMD_DUMP, "minimal", true);
 }
 
-Test(cpuid, template_t2)
+/* Firecracker's static templates, bit for bit: after cpuid_normalize every
+ * modifier's '0' and '1' bits hold, on either vendor's table (the vCPU is
+ * refused the other vendor's template; the table itself does not care), and
+ * what the guest must keep (hypervisor bit, topology, 64-bit mode) stays. */
+static void check_fc_template(const char *path, const char *name, bool amd)
 {
-	struct kvm_cpuid2 *orig = load(INTEL_DUMP), *c = copy(orig);
-	struct kvm_cpuid_entry2 *e;
+	const struct cpuid_template *t = cpuid_template_find(name);
+	const struct custom_cpu_template *fc = cpuid_template_fc(t);
+	struct kvm_cpuid2 *c = load(path);
 
-	cr_assert_eq(cpuid_normalize(c, CAP, 0, 1, cpuid_template_find("T2"), false), 0);
-	e = get(c, 7, 0);
-	/* The AVX-512 family, SMAP, CLWB, ... go; AVX2, BMI1/2, SMEP, ERMS stay. */
-	cr_assert_eq(
-		e->ebx & (CPUID_7_EBX_AVX512F | (1u << 17) | (1u << 28) | (1u << 30) | (1u << 31)),
-		0, "ebx=0x%08x", e->ebx);
-	cr_assert_eq(e->ebx & ((1u << 20) | (1u << 23) | (1u << 24) | (1u << 19) | (1u << 18)), 0);
-	cr_assert_eq(e->ebx & 0x7a9, 0x7a9, "ebx=0x%08x", e->ebx);
-	cr_assert_eq(e->ecx & ((1u << 3) | (1u << 11) | (1u << 2)), 0, "PKU, VNNI, UMIP");
-	cr_assert_eq(e->edx, get(orig, 7, 0)->edx, "speculation bits stay");
-	/* XSAVE: x87, SSE, AVX state only, no compacted/supervisor forms. */
-	cr_assert_eq(get(c, 0xd, 0)->eax, 0x7);
-	cr_assert_eq(get(c, 0xd, 1)->eax, 0x1, "XSAVEOPT only");
-	/* Leaf 1: PDCM goes, the SSE/AVX family stays. */
-	e = get(c, 1, 0);
-	cr_assert_eq(e->ecx & (1u << 15), 0);
-	cr_assert(e->ecx & CPUID_1_ECX_AVX);
-	cr_assert(e->ecx & CPUID_1_ECX_XSAVE);
-	/* 1 GiB pages go, RDTSCP, LAHF, LZCNT and PREFETCHW stay. */
-	e = get(c, 0x80000001, 0);
-	cr_assert_eq(e->edx & (1u << 26), 0);
-	cr_assert(e->edx & (1u << 27));
-	cr_assert_eq(e->ecx, 0x121);
-	free(orig);
+	cr_assert_not_null(fc, "%s", name);
+	cr_assert_eq(cpuid_normalize(c, CAP, 1, 2, t, false), 0, "%s on %s", name, path);
+	for (unsigned int i = 0; i < fc->nleaves; i++) {
+		const struct ct_cpuid_mod *m = &fc->leaves[i];
+		struct kvm_cpuid_entry2 *e = get(c, m->leaf, m->subleaf);
+		__u32 regs[4];
+
+		regs[CPUID_EAX] = e->eax;
+		regs[CPUID_EBX] = e->ebx;
+		regs[CPUID_ECX] = e->ecx;
+		regs[CPUID_EDX] = e->edx;
+		for (unsigned int k = 0; k < m->nmods; k++) {
+			__u32 filter = m->mods[k].filter;
+
+			/* volt clears IA32_ARCH_CAPABILITIES on AMD after the templates */
+			if (amd && m->leaf == 7 && m->mods[k].reg == CPUID_EDX)
+				filter &= ~(1u << 29);
+			cr_assert_eq(regs[m->mods[k].reg] & filter, m->mods[k].value & filter,
+				     "%s: leaf 0x%x.%u reg %u = 0x%08x", name, m->leaf, m->subleaf,
+				     m->mods[k].reg, regs[m->mods[k].reg]);
+		}
+	}
+	cr_assert(get(c, 1, 0)->ecx & CPUID_1_ECX_HYPERVISOR);
+	cr_assert_eq(get(c, 1, 0)->ebx >> 16, (1u << 8) | 2);
+	cr_assert(get(c, 0x80000001, 0)->edx & CPUID_80000001_EDX_LM);
+	cr_assert_eq(get(c, 0xb, 1)->ebx, 2);
 	free(c);
+}
+
+Test(cpuid, firecracker_templates_bit_for_bit)
+{
+	static const char *const names[] = { "C3", "T2", "T2S", "T2CL", "T2A" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		check_fc_template(INTEL_DUMP, names[i], false);
+		check_fc_template(AMD_DUMP, names[i], true);
+	}
+	/* Firecracker's T2 is a Haswell: family 6, model 0x3f, stepping 2. */
+	{
+		struct kvm_cpuid2 *c = load(INTEL_DUMP);
+
+		cr_assert_eq(cpuid_normalize(c, CAP, 0, 1, cpuid_template_find("T2"), false), 0);
+		cr_assert_eq(get(c, 1, 0)->eax & 0x0fff3fff, 0x000306f2);
+		cr_assert_eq(get(c, 0xd, 0)->eax & 0x2f8, 0, "no MPX, AVX-512 or PKRU state");
+		free(c);
+	}
+}
+
+Test(cpuid, firecracker_template_vendors)
+{
+	char host[13], why[256];
+
+	cr_assert_str_eq(cpuid_template_vendor(cpuid_template_find("T2A")), "AuthenticAMD");
+	cr_assert_str_eq(cpuid_template_vendor(cpuid_template_find("c3")), "GenuineIntel");
+	cr_assert_str_eq(cpuid_template_vendor(cpuid_template_find("T2CL")), "GenuineIntel");
+	cr_assert_null(cpuid_template_vendor(cpuid_template_find("minimal")));
+	cr_assert_null(cpuid_template_fc(cpuid_template_find("minimal")));
+	cpuid_host_vendor(host);
+	cr_assert_eq(cpuid_template_host_check(cpuid_template_find("minimal"), why, sizeof(why)),
+		     0);
+	if (!strcmp(host, "AuthenticAMD")) {
+		cr_assert_eq(cpuid_template_host_check(cpuid_template_find("T2A"), why, 256), 0);
+		cr_assert_eq(cpuid_template_host_check(cpuid_template_find("T2"), why, 256),
+			     -ENOTSUP);
+		cr_assert_str_eq(why, "CPU vendor mismatched between actual CPU and CPU template. "
+				      "(T2 is for GenuineIntel hosts, this one is AuthenticAMD)");
+	} else if (!strcmp(host, "GenuineIntel")) {
+		cr_assert_eq(cpuid_template_host_check(cpuid_template_find("T2S"), why, 256), 0);
+		cr_assert_eq(cpuid_template_host_check(cpuid_template_find("T2A"), why, 256),
+			     -ENOTSUP);
+		cr_assert_str_eq(why, "CPU vendor mismatched between actual CPU and CPU template. "
+				      "(T2A is for AuthenticAMD hosts, this one is GenuineIntel)");
+	}
 }
 
 Test(cpuid, template_minimal)

@@ -12,11 +12,14 @@
  *      can break the topology the guest is told about.
  * Everything here is pure computation on the table except cpuid_kvm_supported(). */
 #include "arch/x86/cpuid.h"
+#include "arch/x86/fc_templates.h"
 
 #include <asm/kvm_para.h>
+#include <cpuid.h>
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -37,6 +40,10 @@ struct cpuid_template {
 	const char *name;
 	const struct cpuid_rule *rules;
 	size_t nrules;
+	/* Firecracker's static templates: its modifiers, applied after the
+	 * rules, and the host vendor it is for. */
+	const struct custom_cpu_template *fc;
+	const char *vendor;
 };
 
 #define RULES(r) r, sizeof(r) / sizeof((r)[0])
@@ -82,48 +89,6 @@ static const struct cpuid_rule amd_rules[] = {
 	{ 0x7, 0, 0, .clear = { [CPUID_EDX] = 1u << 29 } },
 };
 
-/* T2: Firecracker's template for an Intel Haswell-class guest (AWS T2): no
- * AVX-512, SGX, PKU or later extensions, no 1 GiB pages, no monitoring
- * features; what is left migrates between Skylake-and-later hosts. */
-static const struct cpuid_rule t2_rules[] = {
-	{ 0x1, 0, 0,
-	  .clear = { [CPUID_ECX] = (1u << 7) | (1u << 8) | (1u << 10) | (1u << 11) | (1u << 14) |
-				   (1u << 15) | (1u << 18),
-		     [CPUID_EDX] = (1u << 18) | (1u << 21) | (1u << 22) | (1u << 27) | (1u << 29) |
-				   (1u << 31) } },
-	/* Keep FSGSBASE, BMI1, AVX2, SMEP, BMI2, ERMS, INVPCID and the like; drop
-	 * SGX, AVX-512 (F, DQ, IFMA, PF, ER, CD, BW, VL), RDSEED, ADX, SMAP,
-	 * CLFLUSHOPT, CLWB, PT, SHA. */
-	{ 0x7, 0, 0,
-	  .clear = { [CPUID_EBX] = (1u << 2) | (1u << 16) | (1u << 17) | (1u << 18) | (1u << 19) |
-				   (1u << 20) | (1u << 21) | (1u << 22) | (1u << 23) | (1u << 24) |
-				   (1u << 25) | (1u << 26) | (1u << 27) | (1u << 28) | (1u << 29) |
-				   (1u << 30) | (1u << 31),
-		     /* PREFETCHWT1, AVX512_VBMI, UMIP, PKU, OSPKE, WAITPKG, AVX512_VBMI2,
-		      * CET_SS, GFNI, VAES, VPCLMULQDQ, AVX512_VNNI, AVX512_BITALG, TME,
-		      * AVX512_VPOPCNTDQ, LA57, RDPID, KL, BUS_LOCK_DETECT, CLDEMOTE,
-		      * MOVDIRI, MOVDIR64B, ENQCMD, SGX_LC, PKS. */
-		     [CPUID_ECX] = 0xffc17fffu,
-		     /* AVX512_4VNNIW, AVX512_4FMAPS, FSRM, AVX512_VP2INTERSECT, SERIALIZE,
-		      * HYBRID, TSXLDTRK, PCONFIG, CET_IBT, AMX, AVX512_FP16. */
-		     [CPUID_EDX] = (1u << 2) | (1u << 3) | (1u << 4) | (1u << 8) | (1u << 14) |
-				   (1u << 15) | (1u << 16) | (1u << 18) | (1u << 20) | (1u << 22) |
-				   (1u << 23) | (1u << 24) | (1u << 25) } },
-	/* Subleaf 1: AVX-VNNI, AVX512_BF16 and everything newer. */
-	{ 0x7, 1, 0, .clear = { [CPUID_EAX] = ALL } },
-	/* XSAVE state components beyond x87/SSE/AVX (MPX, AVX-512, PKRU, AMX)
-	 * and the compacted/supervisor XSAVE forms. */
-	{ 0xd, 0, 0, .clear = { [CPUID_EAX] = ~0x7u, [CPUID_EDX] = ALL } },
-	{ 0xd, 1, 0,
-	  .clear = { [CPUID_EAX] = (1u << 1) | (1u << 2) | (1u << 3), [CPUID_ECX] = ALL } },
-	/* Keep LAHF_LM, LZCNT and PREFETCHW; drop the AMD-only extensions. */
-	{ 0x80000001, 0, 0,
-	  .clear = { [CPUID_ECX] = ~((1u << 0) | (1u << 5) | (1u << 8)),
-		     [CPUID_EDX] = (1u << 26) } },
-	/* WBNOINVD; the speculation-control bits stay for the guest's mitigations. */
-	{ 0x80000008, 0, 0, .clear = { [CPUID_EBX] = 1u << 9 } },
-};
-
 /* minimal: a baseline x86-64 machine (SSE up to SSE4.2, x2APIC, TSC-deadline)
  * and nothing newer: no AVX, XSAVE, AES, leaf 7 features or AMD extensions.
  * For guests that must not depend on host features at all. */
@@ -149,10 +114,18 @@ static const struct cpuid_rule minimal_rules[] = {
 	{ 0x80000008, 0, 0, .clear = { [CPUID_EBX] = 0x317 } },
 };
 
+#define INTEL "GenuineIntel"
+#define AMD   "AuthenticAMD"
+
 static const struct cpuid_template templates[] = {
-	{ "none", NULL, 0 },
-	{ "T2", RULES(t2_rules) },
-	{ "minimal", RULES(minimal_rules) },
+	{ "none", NULL, 0, NULL, NULL },
+	/* Firecracker's, bit for bit (fc_templates.h). */
+	{ "C3", NULL, 0, &fc_template_c3, INTEL },
+	{ "T2", NULL, 0, &fc_template_t2, INTEL },
+	{ "T2S", NULL, 0, &fc_template_t2s, INTEL },
+	{ "T2CL", NULL, 0, &fc_template_t2cl, INTEL },
+	{ "T2A", NULL, 0, &fc_template_t2a, AMD },
+	{ "minimal", RULES(minimal_rules), NULL, NULL },
 };
 
 #define NTEMPLATES (sizeof(templates) / sizeof(templates[0]))
@@ -167,7 +140,44 @@ const struct cpuid_template *cpuid_template_find(const char *name)
 
 const char *cpuid_template_names(void)
 {
-	return "none, T2, minimal";
+	return "none, C3, T2, T2S, T2CL, T2A, minimal";
+}
+
+const struct custom_cpu_template *cpuid_template_fc(const struct cpuid_template *t)
+{
+	return t ? t->fc : NULL;
+}
+
+const char *cpuid_template_vendor(const struct cpuid_template *t)
+{
+	return t ? t->vendor : NULL;
+}
+
+void cpuid_host_vendor(char vendor[13])
+{
+	unsigned int a = 0, b = 0, c = 0, d = 0;
+
+	__get_cpuid(0, &a, &b, &c, &d);
+	memcpy(vendor, &b, 4);
+	memcpy(vendor + 4, &d, 4);
+	memcpy(vendor + 8, &c, 4);
+	vendor[12] = '\0';
+}
+
+int cpuid_template_host_check(const struct cpuid_template *t, char *why, size_t why_size)
+{
+	char host[13];
+
+	if (!t || !t->vendor)
+		return 0;
+	cpuid_host_vendor(host);
+	if (!strcmp(host, t->vendor))
+		return 0;
+	snprintf(why, why_size,
+		 "CPU vendor mismatched between actual CPU and CPU template. (%s is for %s "
+		 "hosts, this one is %s)",
+		 t->name, t->vendor, host);
+	return -ENOTSUP;
 }
 
 const char *cpuid_template_name(const struct cpuid_template *t)
@@ -463,6 +473,10 @@ int cpuid_normalize(struct kvm_cpuid2 *c, unsigned int max_entries, unsigned int
 	apply_rules(c, base_rules, sizeof(base_rules) / sizeof(base_rules[0]));
 	if (t)
 		apply_rules(c, t->rules, t->nrules);
+	/* A leaf Firecracker's template changes is one KVM reports: the table
+	 * may have been modified up to there (Firecracker fails the same). */
+	if (t && t->fc && ct_apply_cpuid(t->fc, c, NULL))
+		return -ENOENT;
 	if (pvm_host)
 		apply_rules(c, pvm_rules, sizeof(pvm_rules) / sizeof(pvm_rules[0]));
 	if (amd)

@@ -47,6 +47,7 @@ enum { CPUID_EAX, CPUID_EBX, CPUID_ECX, CPUID_EDX };
 #define CPUID_80000007_EDX_INVTSC  (1u << 8)
 
 struct cpuid_template;
+struct custom_cpu_template;
 
 /* "none" (default: only the base rules) or a named template, matched without
  * regard to case; NULL when unknown. */
@@ -54,12 +55,25 @@ const struct cpuid_template *cpuid_template_find(const char *name);
 /* Comma-separated names of the known templates, for messages. */
 const char *cpuid_template_names(void);
 const char *cpuid_template_name(const struct cpuid_template *t);
+/* Firecracker's static templates (C3, T2, T2S, T2CL, T2A: fc_templates.h):
+ * their modifiers (cpuid_normalize applies the CPUID ones, the vCPU the MSR
+ * ones), NULL for volt's own; and the host vendor each is for ("GenuineIntel",
+ * "AuthenticAMD"), NULL when any. */
+const struct custom_cpu_template *cpuid_template_fc(const struct cpuid_template *t);
+const char *cpuid_template_vendor(const struct cpuid_template *t);
+/* This machine's CPUID vendor string. */
+void cpuid_host_vendor(char vendor[13]);
+/* 0, or -ENOTSUP with Firecracker's "CPU vendor mismatched between actual CPU
+ * and CPU template." (and which vendor is which) in why when t is for the
+ * other vendor. */
+int cpuid_template_host_check(const struct cpuid_template *t, char *why, size_t why_size);
 
 /* Normalizes c (as returned by KVM_GET_SUPPORTED_CPUID) in place for vCPU
  * cpu_index of ncpus (1..CPUID_MAX_CPUS); t NULL means "none". Leaves a guest
  * needs and c lacks are inserted in order. Returns 0 or -errno: -EINVAL for a
  * bad cpu_index/ncpus, -E2BIG when an entry must be added and c->nent has
- * reached max_entries (c is left unchanged on either error). */
+ * reached max_entries (c is left unchanged on either error), -ENOENT when a
+ * Firecracker template changes a leaf c lacks. */
 int cpuid_normalize(struct kvm_cpuid2 *c, unsigned int max_entries, unsigned int cpu_index,
 		    unsigned int ncpus, const struct cpuid_template *t, bool pvm_host);
 
