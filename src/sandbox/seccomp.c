@@ -353,8 +353,13 @@ static int print_rules(const struct sc_list *l, const char *indent)
 
 		if (r->err) {
 			/* Not an allowed call: its own marker, outside the name column. */
-			printf("  - %s: refused, fails with %s (logged), never kills  # %s\n",
-			       r->name, strerrorname_np(r->err), r->why);
+			printf("  - %s: refused, fails with %s (logged), never kills", r->name,
+			       strerrorname_np(r->err));
+			if (r->nconds) {
+				printf(", when ");
+				print_rule(r);
+			}
+			printf("  # %s\n", r->why);
 			continue;
 		}
 		printf("%s%-16s ", indent, first ? r->name : "");
