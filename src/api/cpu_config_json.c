@@ -248,7 +248,7 @@ static int parse_reg_mod(const json_t *j, struct ct_reg_mod *m, char *why, size_
 			m->reg = r;
 			has_reg = true;
 		} else if (!strcmp(key, "bitmap")) {
-			uint64_t f, val;
+			uint64_t f = 0, val = 0;
 
 			err = parse_bitmap(v, 32, &f, &val, why, why_size);
 			if (err)

@@ -233,8 +233,8 @@ int profiler_load_symbols(struct profiler *p, const char *kernel_path, char *whe
 {
 	char map[PATH_MAX];
 	const char *slash = strrchr(kernel_path, '/');
-	void *data;
-	size_t size;
+	void *data = NULL;
+	size_t size = 0;
 	int err;
 
 	err = map_file(kernel_path, &data, &size);
@@ -523,7 +523,7 @@ void profiler_report(struct profiler *p, FILE *f, int top)
 	count = calloc(nsyms + 2, sizeof(*count));
 	rows = calloc(nsyms + 2, sizeof(*rows));
 	first = malloc((nsyms + 1) * sizeof(*first));
-	last = malloc((nsyms + 1) * sizeof(*last));
+	last = calloc(nsyms + 1, sizeof(*last));
 	if (!count || !rows || !first || !last) {
 		fprintf(f, "(out of memory for the report)\n");
 		goto out;

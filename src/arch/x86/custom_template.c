@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 
 #include "arch/x86/cpuid.h"
@@ -64,23 +65,26 @@ int ct_check_caps(const struct custom_cpu_template *t, int kvm_fd, uint32_t *mis
 
 int ct_apply_msrs(const struct custom_cpu_template *t, int vcpu_fd, unsigned int *bad)
 {
-	struct {
+	/* One entry after the header (kvm_msrs ends in a flexible array). */
+	union {
 		struct kvm_msrs h;
-		struct kvm_msr_entry e;
+		uint8_t buf[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
 	} m;
+	struct kvm_msr_entry *e = m.h.entries;
 	unsigned int i;
 
 	for (i = 0; i < t->nmsrs; i++) {
 		const struct ct_msr_mod *mod = &t->msrs[i];
 
-		m.h = (struct kvm_msrs){ .nmsrs = 1 };
-		m.e = (struct kvm_msr_entry){ .index = mod->addr };
+		memset(&m, 0, sizeof(m));
+		m.h.nmsrs = 1;
+		e->index = mod->addr;
 		if (ioctl(vcpu_fd, KVM_GET_MSRS, &m) != 1) {
 			if (bad)
 				*bad = i;
 			return -ENOENT;
 		}
-		m.e.data = ct_apply64(m.e.data, mod->filter, mod->value);
+		e->data = ct_apply64(e->data, mod->filter, mod->value);
 		if (ioctl(vcpu_fd, KVM_SET_MSRS, &m) != 1) {
 			if (bad)
 				*bad = i;
