@@ -388,7 +388,10 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 			free(kit);
 			return status;
 		}
-		if (err == -ENOENT && !kit_snapshot_arm(&ks, &cfg))
+		/* One that cannot be restored (logged) is replaced by this boot's. */
+		if (err != -ENOENT)
+			snapshot_cache_rm(ks.key);
+		if (!kit_snapshot_arm(&ks, &cfg))
 			pr_info("booting the guest kit%s; later runs start from its snapshot",
 				cfg.pvm_host ? " (about 40 s on this host: its ring 0 is emulated)"
 					     : "");
