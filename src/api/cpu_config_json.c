@@ -8,54 +8,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/vm_config_json.h"
 #include "arch/x86/cpuid.h"
 #include "util/why.h"
 
-#define SERDE_PREFIX "An error occurred when deserializing the json body of a request: "
 #define serde_fail(why, why_size, fmt, ...) \
 	why_fail(why, why_size, -EINVAL, SERDE_PREFIX fmt ".", ##__VA_ARGS__)
-
-/* serde's "invalid type: ..." for a JSON value. */
-static void unexpected(const json_t *v, char *buf, size_t size)
-{
-	switch (json_typeof(v)) {
-	case JSON_STRING:
-		snprintf(buf, size, "string \"%.64s\"", json_string_value(v));
-		break;
-	case JSON_INTEGER:
-		snprintf(buf, size, "integer `%" JSON_INTEGER_FORMAT "`", json_integer_value(v));
-		break;
-	case JSON_REAL: {
-		char num[32];
-
-		/* serde writes 1.0 for a float that is whole */
-		snprintf(num, sizeof(num), "%.17g", json_real_value(v));
-		if (!strpbrk(num, ".en"))
-			strcat(num, ".0");
-		snprintf(buf, size, "floating point `%s`", num);
-		break;
-	}
-	case JSON_TRUE:
-	case JSON_FALSE:
-		snprintf(buf, size, "boolean `%s`", json_is_true(v) ? "true" : "false");
-		break;
-	case JSON_ARRAY:
-		snprintf(buf, size, "sequence");
-		break;
-	case JSON_OBJECT:
-		snprintf(buf, size, "map");
-		break;
-	default:
-		snprintf(buf, size, "null");
-		break;
-	}
-}
 
 static int type_fail(const json_t *v, const char *expected, char *why, size_t why_size)
 {
 	char got[96];
 
-	unexpected(v, got, sizeof(got));
+	api_serde_unexpected(v, got, sizeof(got));
 	return serde_fail(why, why_size, "invalid type: %s, expected %s", got, expected);
 }
 

@@ -1145,8 +1145,6 @@ int api_config_to_vm(const struct api_config *c, struct vm_config *out, char *cm
 
 /* --- snapshots: Firecracker's serde rules and messages --------------------------- */
 
-#define SERDE_PREFIX "An error occurred when deserializing the json body of a request: "
-
 /* A field of a snapshot body: its name and what serde would say it expects. */
 struct snap_field {
 	const char *name;
@@ -1158,8 +1156,7 @@ struct snap_field {
 #define serde_fail(why, why_size, fmt, ...) \
 	why_fail(why, why_size, -EINVAL, SERDE_PREFIX fmt ".", ##__VA_ARGS__)
 
-/* serde's "invalid type: ..." for a JSON value. */
-static void serde_unexpected(const json_t *v, char *buf, size_t size)
+void api_serde_unexpected(const json_t *v, char *buf, size_t size)
 {
 	switch (json_typeof(v)) {
 	case JSON_STRING:
@@ -1168,9 +1165,16 @@ static void serde_unexpected(const json_t *v, char *buf, size_t size)
 	case JSON_INTEGER:
 		snprintf(buf, size, "integer `%" JSON_INTEGER_FORMAT "`", json_integer_value(v));
 		break;
-	case JSON_REAL:
-		snprintf(buf, size, "floating point `%g`", json_real_value(v));
+	case JSON_REAL: {
+		char num[32];
+
+		/* serde writes 1.0 for a float that is whole */
+		snprintf(num, sizeof(num), "%.17g", json_real_value(v));
+		if (!strpbrk(num, ".en"))
+			strcat(num, ".0");
+		snprintf(buf, size, "floating point `%s`", num);
 		break;
+	}
 	case JSON_TRUE:
 	case JSON_FALSE:
 		snprintf(buf, size, "boolean `%s`", json_is_true(v) ? "true" : "false");
@@ -1230,7 +1234,7 @@ static int snap_fields(json_t *j, const char *type_name, const struct snap_field
 	size_t i;
 
 	if (!json_is_object(j)) {
-		serde_unexpected(j, got, sizeof(got));
+		api_serde_unexpected(j, got, sizeof(got));
 		return serde_fail(why, why_size, "invalid type: %s, expected struct %s", got,
 				  type_name);
 	}
@@ -1245,7 +1249,7 @@ static int snap_fields(json_t *j, const char *type_name, const struct snap_field
 		}
 		if (json_is_null(v) || type_ok(&f[i], v))
 			continue;
-		serde_unexpected(v, got, sizeof(got));
+		api_serde_unexpected(v, got, sizeof(got));
 		return serde_fail(why, why_size, "invalid type: %s, expected %s", got, f[i].expect);
 	}
 	for (i = 0; i < n; i++) {

@@ -77,6 +77,12 @@ struct api_config {
 
 void api_config_init(struct api_config *c);
 
+/* Firecracker's answer to a body serde could not read starts with this. */
+#define SERDE_PREFIX "An error occurred when deserializing the json body of a request: "
+/* What serde calls a JSON value in "invalid type: ..." ("integer `1`",
+ * "floating point `1.0`", "map"...). */
+void api_serde_unexpected(const json_t *v, char *buf, size_t size);
+
 /* Parses a request body / file into a JSON object; NULL with why set. */
 json_t *api_json_parse(const char *buf, size_t len, char *why, size_t why_size);
 
