@@ -1,5 +1,7 @@
 #include "core/mem_file.h"
 
+#include "util/fs.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -139,7 +141,6 @@ int mem_file_write(const struct guest_mem *m, const char *path, const uint64_t *
 {
 	char tmp[PATH_MAX], dir[PATH_MAX];
 	const char *what = "";
-	char *slash;
 	int fd, dfd, err;
 
 	if (!m->base || !path || !*path) {
@@ -151,19 +152,11 @@ int mem_file_write(const struct guest_mem *m, const char *path, const uint64_t *
 		snprintf(why, why_size, "memory file '%s': path too long", path);
 		return -ENAMETOOLONG;
 	}
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (!slash)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
 	/* Opened, not stat()ed: the snapshot's seccomp filter allows openat
 	 * with O_DIRECTORY (vmm_rules), and the descriptor serves the fsync. */
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dfd = open_parent_dir(path, dir, sizeof(dir));
 	if (dfd < 0) {
-		err = -errno;
+		err = dfd;
 		snprintf(why, why_size, "memory file '%s': directory '%s' %s", path, dir,
 			 err == -ENOENT ? "does not exist" : strerror(-err));
 		return err;

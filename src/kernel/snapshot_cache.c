@@ -312,18 +312,17 @@ static int fsync_path(const char *path, int flags)
 	return err;
 }
 
-/* The parent directory of path (which has a '/'). */
+/* The directory path lives in. */
 static int fsync_parent(const char *path)
 {
 	char dir[PATH_MAX];
-	char *slash;
+	int fd = open_parent_dir(path, dir, sizeof(dir)), err;
 
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (!slash)
-		return -EINVAL;
-	*slash = '\0';
-	return fsync_path(dir, O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		return fd;
+	err = fsync(fd) ? -errno : 0;
+	close(fd);
+	return err;
 }
 
 /* Moves an incomplete entry aside and removes it; racing writers may each

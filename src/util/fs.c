@@ -257,14 +257,30 @@ int write_file(const char *path, const void *buf, size_t len, mode_t mode)
 	return err;
 }
 
+int open_parent_dir(const char *path, char *dir, size_t dir_size)
+{
+	char *slash;
+	int fd;
+
+	if (path_fmt(dir, dir_size, "%s", path))
+		return -ENAMETOOLONG;
+	slash = strrchr(dir, '/');
+	if (!slash)
+		snprintf(dir, dir_size, ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
 int write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode)
 {
 	char tmp[PATH_MAX], dir[PATH_MAX];
-	char *slash;
 	int fd, dfd, err;
 
-	if (path_fmt(tmp, sizeof(tmp), "%s.tmp-XXXXXX", path) ||
-	    path_fmt(dir, sizeof(dir), "%s", path))
+	if (path_fmt(tmp, sizeof(tmp), "%s.tmp-XXXXXX", path))
 		return -ENAMETOOLONG;
 	fd = mkstemp(tmp); /* 0600, O_EXCL: nobody else can have it open */
 	if (fd < 0)
@@ -285,16 +301,9 @@ int write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode
 		return err;
 	}
 	/* The rename itself lasts only once the directory is on disk. */
-	slash = strrchr(dir, '/');
-	if (!slash)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dfd = open_parent_dir(path, dir, sizeof(dir));
 	if (dfd < 0)
-		return -errno;
+		return dfd;
 	err = fsync(dfd) ? -errno : 0;
 	close(dfd);
 	return err;

@@ -9,6 +9,11 @@
 
 /* snprintf into buf; -ENAMETOOLONG when it does not fit. */
 int path_fmt(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The directory path lives in ("." for a bare name) opened O_RDONLY |
+ * O_DIRECTORY, to fsync it after a rename (what a VMM confined by seccomp
+ * may open: sandbox/seccomp_lists.c); dir gets its name for messages. The
+ * fd, or -errno. */
+int open_parent_dir(const char *path, char *dir, size_t dir_size);
 int mkdir_p(const char *path, mode_t mode);
 /* Removes path and everything below it, never following symlinks; missing is fine. */
 int rm_rf(const char *path);
