@@ -240,35 +240,39 @@ static int run_jailed(const struct jail_opts *o, char **exec_argv, char *const e
 	return err;
 }
 
+/* Forks; the parent exits 0 (its caller sees the jailer done), the child
+ * goes on. 0 in the child, or -errno. */
+static int fork_and_leave(void)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -errno;
+	if (pid > 0)
+		_exit(0);
+	return 0;
+}
+
 static int daemonize(const struct jail_opts *o, int devnull)
 {
-	pid_t pid;
+	int err;
 
 	/* Firecracker's jailer: the double fork; its caller sees it exit 0. */
 	if (o->fc) {
 		fflush(NULL);
-		pid = fork();
-		if (pid < 0)
-			return -errno;
-		if (pid > 0)
-			_exit(0);
+		if ((err = fork_and_leave()))
+			return err;
 		if (setsid() < 0)
 			return -errno;
-		pid = fork();
-		if (pid < 0)
-			return -errno;
-		if (pid > 0)
-			_exit(0);
+		if ((err = fork_and_leave()))
+			return err;
 		goto stdio;
 	}
 
 	if (setsid() < 0) {
 		/* A process group leader cannot; its child can. */
-		pid = fork();
-		if (pid < 0)
-			return -errno;
-		if (pid > 0)
-			_exit(0);
+		if ((err = fork_and_leave()))
+			return err;
 		if (setsid() < 0)
 			return -errno;
 	}
