@@ -23,6 +23,7 @@
 #define VIRTIO_CONFIG_MAX  256
 
 struct virtio_dev;
+struct mmds;
 
 struct virtio_dev_ops {
 	const char *name;
@@ -54,6 +55,9 @@ struct virtio_env {
 	/* A signal of irq_fd asserts the guest's interrupt line irq. */
 	int (*route_irq)(void *ctx, int irq_fd, uint32_t irq);
 	void *ctx; /* the callbacks' */
+	/* The VM's metadata store (devices/mmds/mmds.h); NULL: no MMDS. The
+	 * interfaces whose net_config.mmds is set serve it to the guest. */
+	struct mmds *mmds;
 };
 
 struct virtio_kick {

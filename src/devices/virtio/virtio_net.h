@@ -33,6 +33,9 @@ struct net_config {
 	 * 65535); not given: not offered, the guest keeps its default. */
 	uint32_t mtu;
 	bool has_mtu;
+	/* Named in PUT /mmds/config network_interfaces: frames for the MMDS
+	 * address go to the MMDS stack (devices/mmds/mmds_stack.h), not the TAP. */
+	bool mmds;
 };
 
 /* The fields (core/fields.h): tap and mac on the CLI, host_dev_name and
