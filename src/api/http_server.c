@@ -361,26 +361,6 @@ static int bind_socket(struct api_server *s, const char *path)
 	return 0;
 }
 
-size_t api_url_unescape(char *s)
-{
-	char *in = s, *out = s;
-
-	while (*in) {
-		int hi = in[0] == '%' ? parse_hex_digit(in[1]) : -1;
-		int lo = hi >= 0 ? parse_hex_digit(in[2]) : -1;
-		int c = hi * 16 + lo;
-
-		if (hi >= 0 && lo >= 0 && c >= 0x20 && c != 0x7f) {
-			*out++ = (char)c;
-			in += 3;
-		} else {
-			*out++ = *in++;
-		}
-	}
-	*out = '\0';
-	return (size_t)(out - s);
-}
-
 static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
 {
 	(void)cls;

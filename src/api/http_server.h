@@ -14,6 +14,7 @@
 #include <sys/types.h>
 #include <sys/un.h>
 
+#include "api/http_parse.h"
 #include "api/router.h"
 #include "core/thread_hook.h"
 
@@ -45,11 +46,7 @@ struct api_server {
 	bool closed; /* the owner answers no more requests */
 };
 
-/* Decodes the %HH escapes of a URL in place, except those that would make a
- * control byte (%00, %0a...): they stay as written, so that an id in the path
- * such as "a%00b" reaches the router whole and is refused, instead of being
- * cut at the NUL (libmicrohttpd's own decoder gave "a"). Returns the length. */
-size_t api_url_unescape(char *s);
+/* api_url_unescape(): http_parse.h. */
 
 /* Runs hooks->before_threads, binds path (a stale socket there is replaced;
  * a live one, which accepts connections, or any other file is not; '' and

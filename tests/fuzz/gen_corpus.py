@@ -546,10 +546,37 @@ def snap_seeds():
     return seeds
 
 
+def http_seeds():
+    """fuzz_http_parse: body limit / 8, piece size, then what a client sends."""
+    h = b"Host: localhost\r\n"
+    reqs = {
+        "get": b"GET / HTTP/1.1\r\n" + h + b"\r\n",
+        "get-1.0": b"GET /machine-config HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+        "put": b"PUT /machine-config HTTP/1.1\r\n" + h + b"Content-Type: application/json\r\n"
+               b"Content-Length: 38\r\n\r\n{\"vcpu_count\": 1, \"mem_size_mib\": 128}",
+        "chunked": b"PUT /drives/a%2d HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   b"5;x=y\r\nhello\r\n6\r\n world\r\n0\r\nT: v\r\n\r\n",
+        "expect": b"PATCH /vm HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 20\r\n\r\n"
+                  b"{\"state\": \"Paused\"}",
+        "pipelined": b"GET /a?q HTTP/1.1\r\n\r\nPUT /b HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}"
+                     b"GET /c HTTP/1.1\r\nConnection: close\r\n\r\n",
+        "too-big": b"PUT /x HTTP/1.1\r\nContent-Length: 100000\r\n\r\nxx",
+        "bad-length": b"PUT /x HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nx",
+        "lf-only": b"\r\nGET / HTTP/1.1\nA: b\n\n",
+        "garbage": b"\x00\x01 HTTP/2.0\r\n X: y\r\n\r\n",
+    }
+    seeds = {}
+    for name, r in reqs.items():
+        seeds[name] = b"\x20\x00" + r
+        seeds[name + "-bytes"] = b"\x02\x01" + r
+    return seeds
+
+
 def main():
     for target, seeds in (("virtq", virtq_seeds()), ("virtio_blk", blk_seeds()),
                           ("virtio_net", net_seeds()), ("virtio_vsock", vsock_seeds()),
-                          ("virtio_balloon", balloon_seeds()), ("snap", snap_seeds())):
+                          ("virtio_balloon", balloon_seeds()), ("snap", snap_seeds()),
+                          ("http_parse", http_seeds())):
         d = HERE / "corpus" / target
         d.mkdir(parents=True, exist_ok=True)
         for name, blob in seeds.items():

@@ -1,0 +1,447 @@
+/* The API's HTTP/1.1 request parser (src/api/http_parse.c): a table of good
+ * and bad requests, each fed whole, one byte at a time and split at every
+ * byte, which must all give the same outcome. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/http_parse.h"
+
+#define MAX_REQS 4
+
+struct seen {
+	unsigned int nreq, headers;
+	struct {
+		char method[32], url[256], body[256];
+		size_t body_len;
+		bool keep_alive, keep_alive_asked, http10, expect, too_big;
+		unsigned long long body_size;
+	} req[MAX_REQS];
+	int bad; /* 0, or the status of HTTP_BAD */
+	char why[160];
+	bool bad_too_big;
+	unsigned long long bad_size;
+	size_t left; /* bytes not consumed (after HTTP_BAD) */
+};
+
+/* Feeds in[0..len) in pieces ending at cuts[] (then the rest). */
+static void drive(const char *in, size_t len, size_t body_max, const size_t *cuts, size_t ncuts,
+		  struct seen *o)
+{
+	static struct http_parser p;
+	static char body[4096];
+	size_t pos = 0, c = 0;
+
+	cr_assert_leq(body_max, sizeof(body));
+	memset(o, 0, sizeof(*o));
+	http_parser_init(&p, body, body_max);
+	while (pos < len && !o->bad) {
+		size_t end = c < ncuts ? cuts[c++] : len;
+
+		if (end > len)
+			end = len;
+		while (pos < end && !o->bad) {
+			enum http_event ev;
+			size_t n = http_parse(&p, in + pos, end - pos, &ev);
+
+			/* No cr_assert per call: --full-stats records each one. */
+			if (n > end - pos)
+				cr_assert_fail("consumed %zu of %zu bytes", n, end - pos);
+			pos += n;
+			if (ev == HTTP_NEED_MORE) {
+				if (pos != end)
+					cr_assert_fail("NEED_MORE left bytes unread");
+			} else if (ev == HTTP_HEADERS) {
+				o->headers++;
+			} else if (ev == HTTP_REQUEST) {
+				const struct http_request *r = &p.req;
+				unsigned int k = o->nreq++;
+
+				cr_assert_lt(k, MAX_REQS);
+				snprintf(o->req[k].method, sizeof(o->req[k].method), "%s",
+					 r->method);
+				snprintf(o->req[k].url, sizeof(o->req[k].url), "%s", r->url);
+				cr_assert_leq(r->body_len, body_max);
+				if (r->body_len < sizeof(o->req[k].body))
+					memcpy(o->req[k].body, r->body, r->body_len);
+				o->req[k].body_len = r->body_len;
+				o->req[k].keep_alive = r->keep_alive;
+				o->req[k].keep_alive_asked = r->keep_alive_asked;
+				o->req[k].http10 = r->http10;
+				o->req[k].expect = r->expect_continue;
+				o->req[k].too_big = r->too_big;
+				o->req[k].body_size = (unsigned long long)r->body_size;
+			} else {
+				o->bad = p.status;
+				snprintf(o->why, sizeof(o->why), "%s", p.why);
+				o->bad_too_big = p.req.too_big;
+				o->bad_size = (unsigned long long)p.req.body_size;
+				o->left = len - pos;
+			}
+		}
+	}
+	if (o->bad) {
+		enum http_event ev;
+
+		cr_assert_eq(http_parse(&p, "GET", 3, &ev), 0, "input after HTTP_BAD");
+		cr_assert_eq(ev, HTTP_BAD);
+	}
+}
+
+static void same(const struct seen *a, const struct seen *b, const char *name, size_t cut)
+{
+	unsigned int i;
+
+	if (a->nreq == b->nreq && a->bad == b->bad && a->headers == b->headers &&
+	    !strcmp(a->why, b->why) && !memcmp(a->req, b->req, sizeof(a->req)))
+		return; /* the usual case, without an assertion per cut */
+	cr_assert_eq(a->nreq, b->nreq, "%s (cut %zu): %u requests, not %u", name, cut, b->nreq,
+		     a->nreq);
+	cr_assert_eq(a->bad, b->bad, "%s (cut %zu): status %d, not %d", name, cut, b->bad, a->bad);
+	cr_assert_eq(a->headers, b->headers, "%s (cut %zu)", name, cut);
+	cr_assert_str_eq(a->why, b->why, "%s (cut %zu)", name, cut);
+	for (i = 0; i < a->nreq; i++) {
+		cr_assert_str_eq(a->req[i].url, b->req[i].url, "%s (cut %zu)", name, cut);
+		cr_assert_eq(a->req[i].body_len, b->req[i].body_len, "%s (cut %zu)", name, cut);
+		cr_assert_eq(a->req[i].body_size, b->req[i].body_size, "%s (cut %zu)", name, cut);
+		cr_assert_eq(a->req[i].too_big, b->req[i].too_big, "%s (cut %zu)", name, cut);
+		cr_assert_eq(memcmp(a->req[i].body, b->req[i].body, a->req[i].body_len), 0,
+			     "%s (cut %zu)", name, cut);
+	}
+}
+
+/* Whole, then split at every byte, then byte by byte: the same outcome. */
+static void parse_all_ways(const char *in, size_t len, size_t body_max, const char *name,
+			   struct seen *o)
+{
+	struct seen *s = malloc(sizeof(*s));
+	size_t cut, *cuts = malloc((len + 1) * sizeof(*cuts));
+
+	cr_assert(s && cuts);
+	drive(in, len, body_max, NULL, 0, o);
+	for (cut = 0; cut <= len; cut++) {
+		drive(in, len, body_max, &cut, 1, s);
+		same(o, s, name, cut);
+	}
+	for (cut = 0; cut < len; cut++)
+		cuts[cut] = cut + 1;
+	drive(in, len, body_max, cuts, len, s);
+	same(o, s, name, (size_t)-1);
+	free(cuts);
+	free(s);
+}
+
+#define S(lit) lit, sizeof(lit) - 1
+
+struct good {
+	const char *name, *in;
+	size_t len;
+	const char *method, *url, *body;
+	bool keep_alive, http10, expect;
+	unsigned int nreq;
+};
+
+static const struct good goods[] = {
+	{ "get", S("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), "GET", "/", "", true, false, false, 1 },
+	{ "no headers", S("GET /version HTTP/1.1\r\n\r\n"), "GET", "/version", "", true, false,
+	  false, 1 },
+	{ "query dropped", S("GET /machine-config?x=1&y HTTP/1.1\r\n\r\n"), "GET",
+	  "/machine-config", "", true, false, false, 1 },
+	{ "escapes", S("GET /drives/a%2db%00c%41 HTTP/1.1\r\n\r\n"), "GET", "/drives/a-b%00cA", "",
+	  true, false, false, 1 },
+	{ "http/1.0 closes", S("GET / HTTP/1.0\r\n\r\n"), "GET", "/", "", false, true, false, 1 },
+	{ "http/1.0 keep-alive", S("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"), "GET", "/",
+	  "", true, true, false, 1 },
+	{ "http/1.9 reads as 1.1", S("GET / HTTP/1.9\r\n\r\n"), "GET", "/", "", true, false, false,
+	  1 },
+	{ "connection close", S("GET / HTTP/1.1\r\nConnection: close\r\n\r\n"), "GET", "/", "",
+	  false, false, false, 1 },
+	{ "connection list", S("GET / HTTP/1.1\r\nconnection: foo , CLOSE\r\n\r\n"), "GET", "/", "",
+	  false, false, false, 1 },
+	{ "content-length",
+	  S("PUT /machine-config HTTP/1.1\r\nContent-Length: 13\r\n\r\n{\"a\": \"b c\"}\n"), "PUT",
+	  "/machine-config", "{\"a\": \"b c\"}\n", true, false, false, 1 },
+	{ "content-length 0", S("PUT /x HTTP/1.1\r\nContent-Length: 0\r\n\r\n"), "PUT", "/x", "",
+	  true, false, false, 1 },
+	{ "content-length twice, same",
+	  S("PUT /x HTTP/1.1\r\nContent-Length: 2\r\nContent-length:"
+	    " 2\r\n\r\n{}"),
+	  "PUT", "/x", "{}", true, false, false, 1 },
+	{ "chunked",
+	  S("PUT /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n "
+	    "world\r\nA \r\n0123456789\r\n0\r\nTrailer: x\r\n\r\n"),
+	  "PUT", "/x", "hello world0123456789", true, false, false, 1 },
+	{ "chunked, empty", S("PUT /x HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n0\r\n\r\n"),
+	  "PUT", "/x", "", true, false, false, 1 },
+	{ "expect 100-continue",
+	  S("PUT /x HTTP/1.1\r\nExpect: 100-Continue\r\nContent-Length: 2\r\n\r\n{}"), "PUT", "/x",
+	  "{}", true, false, true, 1 },
+	{ "expect ignored in 1.0",
+	  S("PUT /x HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n{}"), "PUT", "/x",
+	  "{}", false, true, false, 1 },
+	{ "bare LF", S("GET /a HTTP/1.1\nHost: x\n\n"), "GET", "/a", "", true, false, false, 1 },
+	{ "leading CRLF", S("\r\n\r\nGET /a HTTP/1.1\r\n\r\n"), "GET", "/a", "", true, false, false,
+	  1 },
+	{ "unknown headers, odd values",
+	  S("GET / HTTP/1.1\r\nX-Empty:\r\nUser-Agent: \xc3\xa9t\xc3\xa9\t\r\nAccept: */*\r\n\r\n"),
+	  "GET", "/", "", true, false, false, 1 },
+	{ "pipelined",
+	  S("GET /a HTTP/1.1\r\n\r\nPUT /b HTTP/1.1\r\nContent-Length: 1\r\n\r\nxGET /c "
+	    "HTTP/1.1\r\nConnection: close\r\n\r\n"),
+	  "GET", "/a", "", true, false, false, 3 },
+	{ "any target", S("OPTIONS * HTTP/1.1\r\n\r\n"), "OPTIONS", "*", "", true, false, false,
+	  1 },
+};
+
+Test(http_parse, good_requests)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(goods) / sizeof(goods[0]); i++) {
+		const struct good *g = &goods[i];
+		struct seen o;
+
+		parse_all_ways(g->in, g->len, 64, g->name, &o);
+		cr_assert_eq(o.bad, 0, "%s: refused (%d %s)", g->name, o.bad, o.why);
+		cr_assert_eq(o.nreq, g->nreq, "%s: %u requests", g->name, o.nreq);
+		cr_assert_str_eq(o.req[0].method, g->method, "%s", g->name);
+		cr_assert_str_eq(o.req[0].url, g->url, "%s", g->name);
+		cr_assert_eq(o.req[0].body_len, strlen(g->body), "%s", g->name);
+		cr_assert_eq(memcmp(o.req[0].body, g->body, strlen(g->body)), 0, "%s", g->name);
+		cr_assert_eq(o.req[0].keep_alive, g->keep_alive, "%s: keep-alive", g->name);
+		cr_assert_eq(o.req[0].http10, g->http10, "%s: version", g->name);
+		cr_assert_eq(o.req[0].expect, g->expect, "%s: expect", g->name);
+		cr_assert_not(o.req[0].too_big, "%s", g->name);
+	}
+}
+
+Test(http_parse, details)
+{
+	struct seen o;
+
+	parse_all_ways(S("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"), 64, "1.0", &o);
+	cr_assert(o.req[0].keep_alive_asked);
+	parse_all_ways(S("GET / HTTP/1.1\r\nConnection: keep-alive\r\n\r\n"), 64, "1.1", &o);
+	cr_assert_not(o.req[0].keep_alive_asked, "1.1 keeps alive without saying so");
+	/* HTTP_HEADERS comes before a body only. */
+	parse_all_ways(S("PUT /b HTTP/1.1\r\nContent-Length: 1\r\n\r\nx"), 64, "body", &o);
+	cr_assert_eq(o.headers, 1);
+	parse_all_ways(S("GET /a HTTP/1.1\r\n\r\n"), 64, "no body", &o);
+	cr_assert_eq(o.headers, 0);
+	parse_all_ways(goods[19].in, goods[19].len, 64, "pipelined", &o);
+	cr_assert_str_eq(o.req[1].method, "PUT");
+	cr_assert_str_eq(o.req[1].url, "/b");
+	cr_assert_eq(o.req[1].body_len, 1);
+	cr_assert_eq(o.req[1].body[0], 'x');
+	cr_assert_str_eq(o.req[2].url, "/c");
+	cr_assert_not(o.req[2].keep_alive);
+	cr_assert_eq(o.headers, 1);
+}
+
+Test(http_parse, body_limits)
+{
+	char in[600];
+	struct seen o;
+	int n;
+
+	/* Exactly the limit: kept. */
+	n = snprintf(in, sizeof(in), "PUT /x HTTP/1.1\r\nContent-Length: 64\r\n\r\n%064d", 7);
+	parse_all_ways(in, (size_t)n, 64, "64 of 64", &o);
+	cr_assert_eq(o.bad, 0);
+	cr_assert_eq(o.req[0].body_len, 64);
+	/* One over, declared: refused when the head ends, before any body byte. */
+	n = snprintf(in, sizeof(in), "PUT /x HTTP/1.1\r\nContent-Length: 65\r\n\r\n%065d", 7);
+	parse_all_ways(in, (size_t)n, 64, "65 of 64", &o);
+	cr_assert_eq(o.bad, 400);
+	cr_assert(o.bad_too_big);
+	cr_assert_eq(o.bad_size, 65);
+	cr_assert_eq(o.left, 65, "the body is not read");
+	cr_assert_eq(o.nreq, 0);
+	/* Declared only, huge. */
+	parse_all_ways(S("PUT /x HTTP/1.1\r\nContent-Length: 9999999999999999999\r\n\r\n"), 64,
+		       "huge", &o);
+	cr_assert(o.bad_too_big);
+	cr_assert_eq(o.bad_size, 9999999999999999999ull);
+	/* Chunked past the limit: read to its end and dropped, the framing kept. */
+	n = snprintf(in, sizeof(in),
+		     "PUT /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+		     "28\r\n%040d\r\n28\r\n%040d\r\n0\r\n\r\nGET /next HTTP/1.1\r\n\r\n",
+		     1, 2);
+	parse_all_ways(in, (size_t)n, 64, "chunked 80 of 64", &o);
+	cr_assert_eq(o.bad, 0);
+	cr_assert_eq(o.nreq, 2);
+	cr_assert(o.req[0].too_big);
+	cr_assert_eq(o.req[0].body_size, 80);
+	cr_assert_str_eq(o.req[1].url, "/next");
+	cr_assert_not(o.req[1].too_big);
+	/* Chunked up to the limit exactly. */
+	n = snprintf(in, sizeof(in),
+		     "PUT /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+		     "20\r\n%032d\r\n20\r\n%032d\r\n0\r\n\r\n",
+		     1, 2);
+	parse_all_ways(in, (size_t)n, 64, "chunked 64 of 64", &o);
+	cr_assert_not(o.req[0].too_big);
+	cr_assert_eq(o.req[0].body_len, 64);
+	/* No buffer: any body is too big. */
+	parse_all_ways(S("PUT /x HTTP/1.1\r\nContent-Length: 1\r\n\r\nx"), 0, "no buffer", &o);
+	cr_assert(o.bad_too_big);
+}
+
+struct bad {
+	const char *name, *in;
+	size_t len;
+	int status;
+	const char *why; /* a part of the message */
+};
+
+static const struct bad bads[] = {
+	{ "words", S("hello there\r\n\r\n"), 400, "malformed request line 'hello there'" },
+	{ "binary", S("\x00\x01\x02\r\n\r\n"), 400, "byte 0x00" },
+	{ "no version", S("GET /\r\n\r\n"), 400, "malformed request line" },
+	{ "http/2", S("GET / HTTP/2.0\r\n\r\n"), 505, "'HTTP/2.0' is not supported" },
+	{ "two spaces", S("GET  / HTTP/1.1\r\n\r\n"), 400, "malformed request line" },
+	{ "trailing space", S("GET / HTTP/1.1 \r\n\r\n"), 400, "malformed HTTP version" },
+	{ "lower-case version", S("GET / http/1.1\r\n\r\n"), 400, "malformed HTTP version" },
+	{ "version 1.10", S("GET / HTTP/1.10\r\n\r\n"), 400, "malformed HTTP version" },
+	{ "space in target", S("GET /a b HTTP/1.1\r\n\r\n"), 400, "malformed HTTP version" },
+	{ "non-ASCII target", S("GET /\xc3\xa9 HTTP/1.1\r\n\r\n"), 400, "byte 0xc3" },
+	{ "tab in request line", S("GET\t/ HTTP/1.1\r\n\r\n"), 400, "byte 0x09" },
+	{ "method not a token", S("G(T / HTTP/1.1\r\n\r\n"), 400, "malformed request line" },
+	{ "no colon", S("GET / HTTP/1.1\r\nNoColonHere\r\n\r\n"), 400, "'NoColonHere'" },
+	{ "space before colon", S("GET / HTTP/1.1\r\nX : y\r\n\r\n"), 400, "malformed header" },
+	{ "empty name", S("GET / HTTP/1.1\r\n: y\r\n\r\n"), 400, "malformed header" },
+	{ "folding", S("GET / HTTP/1.1\r\nX: y\r\n z\r\n\r\n"), 400, "folding" },
+	{ "control in value", S("GET / HTTP/1.1\r\nX: a\x01z\r\n\r\n"), 400, "0x01" },
+	{ "bare CR", S("GET / HTTP/1.1\r\nX: a\rb\r\n\r\n"), 400, "bare CR" },
+	{ "length abc", S("PUT / HTTP/1.1\r\nContent-Length: abc\r\n\r\n"), 400,
+	  "bad Content-Length 'abc'" },
+	{ "length -1", S("PUT / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"), 400, "Content-Length" },
+	{ "length empty", S("PUT / HTTP/1.1\r\nContent-Length:\r\n\r\n"), 400, "Content-Length" },
+	{ "length list", S("PUT / HTTP/1.1\r\nContent-Length: 1, 1\r\n\r\n"), 400,
+	  "Content-Length" },
+	{ "length 20 digits", S("PUT / HTTP/1.1\r\nContent-Length: 18446744073709551616\r\n\r\n"),
+	  400, "Content-Length" },
+	{ "two lengths", S("PUT / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}"),
+	  400, "two different Content-Length" },
+	{ "length and chunked",
+	  S("PUT / HTTP/1.1\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+	  400, "both Content-Length and" },
+	{ "gzip", S("PUT / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"), 501, "'gzip'" },
+	{ "gzip, chunked", S("PUT / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"), 501,
+	  "not supported" },
+	{ "chunked twice",
+	  S("PUT / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"),
+	  501, "once" },
+	{ "chunk size zz", S("PUT / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n"),
+	  400, "bad chunk size line 'zz'" },
+	{ "chunk size empty", S("PUT / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n\r\n"), 400,
+	  "bad chunk size" },
+	{ "chunk size 17 digits",
+	  S("PUT / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000000\r\n"), 400,
+	  "bad chunk size" },
+	{ "chunk size then junk", S("PUT / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5x\r\n"),
+	  400, "bad chunk size" },
+	{ "chunk longer than its size",
+	  S("PUT / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n"), 400,
+	  "longer than its size" },
+	{ "too many empty lines", S("\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\n\r\n"), 400,
+	  "empty lines" },
+};
+
+Test(http_parse, bad_requests)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(bads) / sizeof(bads[0]); i++) {
+		const struct bad *b = &bads[i];
+		struct seen o;
+
+		parse_all_ways(b->in, b->len, 64, b->name, &o);
+		cr_assert_eq(o.bad, b->status, "%s: status %d (%s)", b->name, o.bad, o.why);
+		cr_assert(strstr(o.why, b->why), "%s: '%s' lacks '%s'", b->name, o.why, b->why);
+		cr_assert_eq(o.nreq, 0, "%s", b->name);
+	}
+}
+
+/* A request before the bad one is still whole. */
+Test(http_parse, good_then_bad)
+{
+	struct seen o;
+
+	parse_all_ways(S("GET /a HTTP/1.1\r\n\r\nGET /b HTTP/7.0\r\n\r\n"), 64, "then bad", &o);
+	cr_assert_eq(o.nreq, 1);
+	cr_assert_str_eq(o.req[0].url, "/a");
+	cr_assert_eq(o.bad, 505);
+}
+
+static char *repeat(const char *head, char c, size_t n, const char *tail, size_t *len)
+{
+	size_t hl = strlen(head), tl = strlen(tail);
+	char *s = malloc(hl + n + tl + 1);
+
+	cr_assert(s);
+	memcpy(s, head, hl);
+	memset(s + hl, c, n);
+	memcpy(s + hl + n, tail, tl + 1);
+	*len = hl + n + tl;
+	return s;
+}
+
+Test(http_parse, head_limits)
+{
+	struct seen o;
+	size_t len;
+	char *s;
+
+	/* The largest head that fits. */
+	s = repeat("GET / HTTP/1.1\r\nX: ", 'a', HTTP_HEAD_MAX - 23, "\r\n\r\n", &len);
+	cr_assert_eq(len, HTTP_HEAD_MAX);
+	drive(s, len, 64, NULL, 0, &o);
+	cr_assert_eq(o.bad, 0, "%s", o.why);
+	cr_assert_eq(o.nreq, 1);
+	free(s);
+	/* One byte more. */
+	s = repeat("GET / HTTP/1.1\r\nX: ", 'a', HTTP_HEAD_MAX - 22, "\r\n\r\n", &len);
+	drive(s, len, 64, (size_t[]){ 1, 20, HTTP_HEAD_MAX - 1, HTTP_HEAD_MAX }, 4, &o);
+	cr_assert_eq(o.bad, 431, "%d %s", o.bad, o.why);
+	free(s);
+	/* A long URL. */
+	s = repeat("GET /", 'a', 2 * HTTP_HEAD_MAX, " HTTP/1.1\r\n\r\n", &len);
+	drive(s, len, 64, NULL, 0, &o);
+	cr_assert_eq(o.bad, 414, "%d %s", o.bad, o.why);
+	free(s);
+	/* Many small headers: bounded by the same limit, whatever their count. */
+	{
+		char *big = malloc(4 * HTTP_HEAD_MAX);
+		size_t n = (size_t)sprintf(big, "GET / HTTP/1.1\r\n");
+
+		while (n < 3 * HTTP_HEAD_MAX)
+			n += (size_t)sprintf(big + n, "A:b\r\n");
+		n += (size_t)sprintf(big + n, "\r\n");
+		drive(big, n, 64, NULL, 0, &o);
+		cr_assert_eq(o.bad, 431);
+		free(big);
+	}
+	/* A chunk line without end, and a trailer without end. */
+	s = repeat("PUT / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1;", 'e',
+		   HTTP_CHUNK_LINE_MAX, "\r\nx\r\n0\r\n\r\n", &len);
+	parse_all_ways(s, len, 64, "chunk line", &o);
+	cr_assert_eq(o.bad, 400);
+	cr_assert(strstr(o.why, "chunk size line too long"), "%s", o.why);
+	free(s);
+	s = repeat("PUT / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT: ", 'e',
+		   HTTP_HEAD_MAX, "\r\n\r\n", &len);
+	drive(s, len, 64, NULL, 0, &o);
+	cr_assert_eq(o.bad, 431);
+	free(s);
+}
+
+Test(http_parse, reasons)
+{
+	cr_assert_str_eq(http_reason(200), "OK");
+	cr_assert_str_eq(http_reason(204), "No Content");
+	cr_assert_str_eq(http_reason(400), "Bad Request");
+	cr_assert_str_eq(http_reason(505), "HTTP Version Not Supported");
+	cr_assert_str_eq(http_reason(299), "Unknown");
+}
