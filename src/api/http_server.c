@@ -1,21 +1,26 @@
-/* libmicrohttpd on a Unix socket, in external-poll mode driven by our own
- * thread (so the seccomp filter is in place before MHD serves anything), and
- * the one-slot mailbox to the main thread.
+/* The API's HTTP/1.1 server on a Unix socket: one thread of its own, poll()
+ * over the listening socket and the connections, nonblocking I/O, the
+ * request parser of http_parse.c, and the one-slot mailbox to the main
+ * thread.
  *
  * Connections are bounded (docs/api.md, "Connections"): at most
- * API_MAX_CONNECTIONS live ones; one more evicts the oldest (shutdown(2) of
- * its socket, which MHD then sees as a hang-up), so a client that opens and
- * holds many connections cannot lock out the next one. A connection idle for
- * API_IDLE_TIMEOUT_S seconds (half-sent requests included) is closed. */
+ * API_MAX_CONNECTIONS live ones, each with fixed buffers (a request head, a
+ * body of API_MAX_PAYLOAD bytes, what was read and not parsed yet); one more
+ * evicts the oldest (its socket is closed), so a client that opens and holds
+ * many connections cannot lock out the next one. A connection idle for
+ * API_IDLE_TIMEOUT_S seconds (half-sent requests included) is closed; the
+ * clock stops while the main thread executes a request.
+ *
+ * Requests on a connection are answered in order, one at a time: the next
+ * one (pipelining) is parsed once the answer to the last one is sent. */
 #include "api/http_server.h"
 
 #include "core/metrics.h"
 #include "util/log.h"
-#include "util/parse.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <microhttpd.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,30 +28,45 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
-/* MHD's own limit: evicted connections close at its next round, so a few
- * more than API_MAX_CONNECTIONS may exist for a moment. Past it MHD stops
- * accepting until one closes (new clients wait in the listen backlog). */
-#define MHD_HARD_LIMIT (2 * API_MAX_CONNECTIONS)
+/* Accepted per round of poll(), so that a burst of connections cannot starve
+ * those already open (the rest wait in the listen backlog). */
+#define ACCEPTS_PER_ROUND (2 * API_MAX_CONNECTIONS)
 
-/* One accepted connection, in accept order (seq). */
-struct live_conn {
-	uint64_t seq;
-	int fd; /* -1: a free slot */
-	bool evicted;
-};
-
-static struct live_conn live[MHD_HARD_LIMIT];
-static uint64_t live_seq;
-
-/* What one connection's request has sent so far. */
 struct conn {
-	char *buf;
-	size_t len;
-	size_t total; /* bytes received, kept or not */
-	bool too_big;
+	int fd;		   /* -1: a free slot */
+	uint64_t seq;	   /* accept order: the lowest is evicted first */
+	long long last_ms; /* the last traffic */
+	bool close_after;  /* once out is sent */
+	char *out;	   /* the answer being sent (malloc'd), NULL: none */
+	size_t out_len, out_off;
+	size_t in_off, in_len; /* in[in_off..] read and not parsed yet */
+	char in[4096];
+	struct http_parser p;
+	char body[API_MAX_PAYLOAD];
 };
+
+/* Static: pages are touched only as connections use them. */
+static struct conn conns[API_MAX_CONNECTIONS];
+static uint64_t conn_seq;
+
+static long long now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void conn_close(struct conn *c)
+{
+	close(c->fd);
+	free(c->out);
+	c->out = NULL;
+	c->fd = -1;
+}
 
 static int submit(struct api_server *s, const char *method, const char *url, const char *body,
 		  size_t len, struct api_response *resp)
@@ -55,7 +75,7 @@ static int submit(struct api_server *s, const char *method, const char *url, con
 	uint64_t one = 1;
 
 	pthread_mutex_lock(&s->lock);
-	/* One request at a time: MHD serves from this thread only, so the slot is free. */
+	/* One request at a time: the server thread waits here, so the slot is free. */
 	if (!s->closed) {
 		/* The main thread takes (and clears) the slot before it sets done;
 		 * otherwise it is cleared below: it never outlives this frame. */
@@ -75,172 +95,275 @@ static int submit(struct api_server *s, const char *method, const char *url, con
 	return 0;
 }
 
-static enum MHD_Result send_response(struct MHD_Connection *c, struct api_response *r)
-{
-	struct MHD_Response *mr;
-	enum MHD_Result ret;
-
-	METRICS_INC(api.requests);
-	if (r->status >= 400)
-		METRICS_INC(api.fails);
-	if (r->body)
-		mr = MHD_create_response_from_buffer(strlen(r->body), r->body,
-						     MHD_RESPMEM_MUST_FREE);
-	else
-		mr = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-	if (!mr) {
-		free(r->body);
-		return MHD_NO;
-	}
-	if (r->body)
-		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-	/* Firecracker's answer to a request with a deprecated field. */
-	if (r->deprecated)
-		MHD_add_response_header(mr, "Deprecation", "true");
-	ret = MHD_queue_response(c, (unsigned int)r->status, mr);
-	MHD_destroy_response(mr);
-	return ret;
-}
-
-static void too_big(struct api_response *r, size_t size)
+static void too_big(struct api_response *r, uint64_t size)
 {
 	char msg[160];
 
 	snprintf(msg, sizeof(msg),
-		 "Request payload with size %zu is larger than the limit of %d allowed by "
+		 "Request payload with size %llu is larger than the limit of %d allowed by "
 		 "server.",
-		 size, API_MAX_PAYLOAD);
+		 (unsigned long long)size, API_MAX_PAYLOAD);
 	api_fault(r, 400, msg);
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-				  const char *method, const char *version, const char *upload_data,
-				  size_t *upload_size, void **con_cls)
+/* Sends what is left of c->out: 0 when all of it is sent, -EAGAIN for later,
+ * or -errno (the connection is then closed). */
+static int send_out(struct conn *c)
 {
-	struct api_server *s = cls;
-	struct conn *k = *con_cls;
-	struct api_response r = { 0 };
-	const char *cl;
-	char *end;
+	while (c->out_off < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
 
-	(void)version;
-	if (!k) {
-		k = calloc(1, sizeof(*k));
-		if (!k)
-			return MHD_NO;
-		*con_cls = k;
-		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						 MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl) {
-			unsigned long long n = strtoull(cl, &end, 10);
-
-			/* Answer before reading a body we would refuse anyway. */
-			if (end != cl && n > API_MAX_PAYLOAD) {
-				k->too_big = true;
-				too_big(&r, (size_t)n);
-				return send_response(c, &r);
-			}
-		}
-		return MHD_YES;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return -EAGAIN;
+		if (n <= 0)
+			return n < 0 ? -errno : -EPIPE;
+		c->out_off += (size_t)n;
 	}
-	if (*upload_size) {
-		if (!k->too_big && k->len + *upload_size > API_MAX_PAYLOAD) {
-			k->too_big = true;
-			free(k->buf);
-			k->buf = NULL;
-			k->len = 0;
-		}
-		if (!k->too_big) {
-			char *nb = realloc(k->buf, k->len + *upload_size);
-
-			if (!nb)
-				return MHD_NO;
-			memcpy(nb + k->len, upload_data, *upload_size);
-			k->buf = nb;
-			k->len += *upload_size;
-		}
-		k->total += *upload_size;
-		*upload_size = 0;
-		return MHD_YES;
-	}
-	if (k->too_big) {
-		too_big(&r, k->total);
-	} else {
-		/* The main thread may take longer than the idle timeout (InstanceStart
-		 * reading a slow file): no timeout meanwhile, and setting it again
-		 * restarts its clock, so the answer is sent rather than the connection
-		 * closed as idle (0.9.75 was seen to send it anyway; this keeps it so
-		 * whatever the version does). */
-		MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
-		submit(s, method, url, k->buf, k->len, &r);
-		MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT,
-					  (unsigned int)API_IDLE_TIMEOUT_S);
-	}
-	return send_response(c, &r);
+	free(c->out);
+	c->out = NULL;
+	return 0;
 }
 
-static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
-			 enum MHD_RequestTerminationCode why)
+/* The answer as libmicrohttpd sent it: the status line, Connection when it
+ * differs from the version's default, Content-Type (with a body),
+ * Deprecation, Content-Length (except for 1xx and 204), the body (not for
+ * HEAD). r->body is consumed. */
+static int queue_answer(struct conn *c, struct api_response *r, const struct http_request *q)
 {
-	struct conn *k = *con_cls;
+	size_t blen = r->body ? strlen(r->body) : 0;
+	bool head_only = q->method && !strcmp(q->method, "HEAD");
+	char head[256], len[48] = "";
+	int hl;
 
-	(void)cls;
-	(void)c;
-	(void)why;
-	if (k) {
-		free(k->buf);
-		free(k);
-		*con_cls = NULL;
+	METRICS_INC(api.requests);
+	if (r->status >= 400)
+		METRICS_INC(api.fails);
+	if (r->status >= 200 && r->status != 204 && r->status != 304)
+		snprintf(len, sizeof(len), "Content-Length: %zu\r\n", blen);
+	hl = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\n%s%s%s%s\r\n", r->status,
+		      http_reason(r->status),
+		      !q->keep_alive	    ? "Connection: close\r\n"
+		      : q->keep_alive_asked ? "Connection: Keep-Alive\r\n"
+					    : "",
+		      r->body ? "Content-Type: application/json\r\n" : "",
+		      r->deprecated ? "Deprecation: true\r\n" : "", len);
+	if (head_only)
+		blen = 0;
+	c->out = malloc((size_t)hl + blen);
+	if (!c->out) {
+		free(r->body);
+		return -ENOMEM;
 	}
+	memcpy(c->out, head, (size_t)hl);
+	if (blen)
+		memcpy(c->out + hl, r->body, blen);
+	free(r->body);
+	c->out_len = (size_t)hl + blen;
+	c->out_off = 0;
+	c->close_after = !q->keep_alive;
+	return 0;
 }
 
-/* Keeps the table of live connections and evicts the oldest one past
- * API_MAX_CONNECTIONS. Runs on the server thread only. */
-static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
-			  enum MHD_ConnectionNotificationCode toe)
+static int queue_continue(struct conn *c)
 {
-	const union MHD_ConnectionInfo *ci;
-	struct live_conn *slot, *oldest = NULL;
-	unsigned int i, n = 0;
+	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
-	(void)cls;
-	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
-		slot = *socket_ctx;
-		if (slot)
-			slot->fd = -1;
-		*socket_ctx = NULL;
+	c->out = malloc(sizeof(cont) - 1);
+	if (!c->out)
+		return -ENOMEM;
+	memcpy(c->out, cont, sizeof(cont) - 1);
+	c->out_len = sizeof(cont) - 1;
+	c->out_off = 0;
+	c->close_after = false;
+	return 0;
+}
+
+/* After a request the main thread took long to execute: its time does not
+ * count as any connection's idle time. */
+static void restart_clocks(void)
+{
+	long long now = now_ms();
+	unsigned int i;
+
+	for (i = 0; i < API_MAX_CONNECTIONS; i++)
+		conns[i].last_ms = now;
+}
+
+/* Parses what c has read and answers it, one request at a time: returns
+ * when everything is parsed, when an answer waits for the socket, or with
+ * -errno when the connection is to be closed. */
+static int process(struct api_server *s, struct conn *c)
+{
+	while (!c->out && c->in_len) {
+		struct http_request *q = &c->p.req;
+		struct api_response r = { 0 };
+		enum http_event ev;
+		size_t n = http_parse(&c->p, c->in + c->in_off, c->in_len, &ev);
+		int err = 0;
+
+		c->in_off += n;
+		c->in_len -= n;
+		if (ev == HTTP_NEED_MORE)
+			break;
+		if (ev == HTTP_HEADERS) {
+			if (!q->expect_continue)
+				continue;
+			err = queue_continue(c);
+		} else if (ev == HTTP_REQUEST) {
+			if (q->too_big)
+				too_big(&r, q->body_size);
+			else
+				submit(s, q->method, q->url, q->body, q->body_len, &r);
+			restart_clocks();
+			err = queue_answer(c, &r, q);
+		} else {
+			if (q->too_big)
+				too_big(&r, q->body_size);
+			else
+				api_fault(&r, c->p.status, c->p.why);
+			pr_debug("API: refused a request (%d): %s", c->p.status,
+				 q->too_big ? "too big a body" : c->p.why);
+			c->in_len = 0; /* the framing is lost: nothing more is read */
+			err = queue_answer(c, &r, q);
+		}
+		if (err)
+			return err;
+		err = send_out(c);
+		if (err && err != -EAGAIN)
+			return err;
+		if (!err && c->close_after)
+			return -EPIPE;
+	}
+	return 0;
+}
+
+static void on_io(struct api_server *s, struct conn *c, short revents)
+{
+	int err = 0;
+
+	if (revents & POLLNVAL) {
+		conn_close(c);
 		return;
 	}
-	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-	for (i = 0; i < MHD_HARD_LIMIT && live[i].fd >= 0; i++)
-		;
-	if (!ci || i == MHD_HARD_LIMIT)
-		return; /* cannot happen: MHD accepts no more than MHD_HARD_LIMIT */
-	live[i] = (struct live_conn){ .seq = ++live_seq, .fd = ci->connect_fd };
-	*socket_ctx = &live[i];
-	for (i = 0; i < MHD_HARD_LIMIT; i++) {
-		if (live[i].fd < 0 || live[i].evicted)
-			continue;
-		n++;
-		if (!oldest || live[i].seq < oldest->seq)
-			oldest = &live[i];
+	if (c->out) {
+		/* POLLOUT, or POLLERR/POLLHUP: send() tells which. */
+		err = send_out(c);
+		if (err == -EAGAIN)
+			return;
+		c->last_ms = now_ms();
+		if (!err && c->close_after)
+			err = -EPIPE;
+	} else {
+		ssize_t n = recv(c->fd, c->in, sizeof(c->in), MSG_DONTWAIT);
+
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return;
+		if (n <= 0) {
+			/* End of file (a hang-up, or the end of what the
+			 * client sends) or an error: nothing left to answer. */
+			conn_close(c);
+			return;
+		}
+		c->in_off = 0;
+		c->in_len = (size_t)n;
+		c->last_ms = now_ms();
 	}
-	if (n > API_MAX_CONNECTIONS && oldest) {
-		pr_debug("API: more than %d connections: closing the oldest", API_MAX_CONNECTIONS);
-		/* MHD reads end-of-file next and closes it as a client hang-up. */
-		shutdown(oldest->fd, SHUT_RDWR);
-		oldest->evicted = true;
+	if (!err)
+		err = process(s, c);
+	if (err)
+		conn_close(c);
+}
+
+static void accept_some(struct api_server *s)
+{
+	unsigned int k, i;
+
+	for (k = 0; k < ACCEPTS_PER_ROUND; k++) {
+		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct conn *c = NULL, *oldest = NULL;
+
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+			    errno != ECONNABORTED)
+				pr_debug("API: accept: %s", strerror(errno));
+			return;
+		}
+		for (i = 0; i < API_MAX_CONNECTIONS && !c; i++) {
+			if (conns[i].fd < 0)
+				c = &conns[i];
+			else if (!oldest || conns[i].seq < oldest->seq)
+				oldest = &conns[i];
+		}
+		if (!c) {
+			pr_debug("API: more than %d connections: closing the oldest",
+				 API_MAX_CONNECTIONS);
+			conn_close(oldest);
+			c = oldest;
+		}
+		c->fd = fd;
+		c->seq = ++conn_seq;
+		c->last_ms = now_ms();
+		c->out = NULL;
+		c->in_off = c->in_len = 0;
+		http_parser_init(&c->p, c->body, sizeof(c->body));
 	}
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+/* Waits until something happens or the next idle deadline. */
+static int wait_events(struct api_server *s, struct pollfd *pfd, struct conn **who, nfds_t *nfds)
 {
-	char buf[256];
+	long long now = now_ms(), first = -1;
+	unsigned int i;
+	nfds_t n = 0;
 
-	(void)cls;
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	buf[strcspn(buf, "\n")] = '\0';
-	pr_debug("API server: %s", buf);
+	pfd[n++] = (struct pollfd){ .fd = s->listen_fd, .events = POLLIN };
+	for (i = 0; i < API_MAX_CONNECTIONS; i++) {
+		struct conn *c = &conns[i];
+		long long due = c->last_ms + API_IDLE_TIMEOUT_S * 1000LL;
+
+		if (c->fd < 0)
+			continue;
+		who[n] = c;
+		pfd[n++] = (struct pollfd){ .fd = c->fd, .events = c->out ? POLLOUT : POLLIN };
+		if (first < 0 || due < first)
+			first = due;
+	}
+	*nfds = n;
+	return poll(pfd, n, first < 0 ? -1 : first <= now ? 0 : (int)(first - now));
+}
+
+static void serve_loop(struct api_server *s)
+{
+	struct pollfd pfd[1 + API_MAX_CONNECTIONS];
+	struct conn *who[1 + API_MAX_CONNECTIONS];
+	nfds_t n, i;
+	long long now;
+
+	for (;;) {
+		if (wait_events(s, pfd, who, &n) < 0) {
+			if (errno != EINTR) {
+				pr_debug("API: poll: %s", strerror(errno));
+				poll(NULL, 0, 10); /* ENOMEM...: try again a little later */
+			}
+			continue;
+		}
+		for (i = 1; i < n; i++)
+			if (pfd[i].revents && who[i]->fd == pfd[i].fd)
+				on_io(s, who[i], pfd[i].revents);
+		if (pfd[0].revents & POLLIN)
+			accept_some(s);
+		now = now_ms();
+		for (i = 0; i < API_MAX_CONNECTIONS; i++)
+			if (conns[i].fd >= 0 &&
+			    now - conns[i].last_ms >= API_IDLE_TIMEOUT_S * 1000LL) {
+				pr_debug("API: closing a connection idle for %d s",
+					 API_IDLE_TIMEOUT_S);
+				conn_close(&conns[i]);
+			}
+	}
 }
 
 struct thread_start {
@@ -265,11 +388,8 @@ static void *serve(void *arg)
 	ts->done = true;
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
-	if (err)
-		return NULL;
-	for (;;)
-		if (MHD_run_wait(s->daemon, -1) != MHD_YES)
-			usleep(10000); /* poll failed (EINTR...): try again */
+	if (!err)
+		serve_loop(s);
 	return NULL;
 }
 
@@ -361,13 +481,6 @@ static int bind_socket(struct api_server *s, const char *path)
 	return 0;
 }
 
-static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
-{
-	(void)cls;
-	(void)c;
-	return api_url_unescape(s);
-}
-
 /* Removes the socket file only while it is still the one we bound: another
  * VMM may have replaced a path we no longer serve. stat(), not lstat(): the
  * VMM thread's seccomp list allows newfstatat with flags 0 only. */
@@ -397,8 +510,8 @@ int api_server_start(struct api_server *s, const char *path, const struct thread
 		return err;
 	memset(s, 0, sizeof(*s));
 	s->listen_fd = -1;
-	for (i = 0; i < MHD_HARD_LIMIT; i++)
-		live[i] = (struct live_conn){ .fd = -1 };
+	for (i = 0; i < API_MAX_CONNECTIONS; i++)
+		conns[i].fd = -1;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
 	s->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -407,21 +520,6 @@ int api_server_start(struct api_server *s, const char *path, const struct thread
 	err = bind_socket(s, path);
 	if (err)
 		goto fail;
-	/* select() mode: libmicrohttpd 0.9.75 refuses MHD_USE_POLL without its
-	 * own thread, and MHD_run_wait() is all this thread needs. No Date
-	 * header: formatting it reads /etc/localtime, which the filter forbids. */
-	s->daemon = MHD_start_daemon(
-		MHD_USE_ERROR_LOG | MHD_USE_SUPPRESS_DATE_NO_CLOCK, 0, NULL, NULL, on_request, s,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, s->listen_fd,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
-		on_connection, NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)MHD_HARD_LIMIT,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)API_IDLE_TIMEOUT_S,
-		MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
-	if (!s->daemon) {
-		pr_err("--api-sock '%s': libmicrohttpd cannot serve it", path);
-		err = -EIO;
-		goto fail;
-	}
 	err = -pthread_create(&s->thread, NULL, serve, &ts);
 	if (err) {
 		pr_err("cannot start the API thread: %s", strerror(-err));
@@ -441,9 +539,6 @@ int api_server_start(struct api_server *s, const char *path, const struct thread
 	}
 	return 0;
 fail:
-	if (s->daemon)
-		MHD_stop_daemon(s->daemon);
-	s->daemon = NULL;
 	if (s->listen_fd >= 0) {
 		close(s->listen_fd);
 		unlink_if_ours(s);

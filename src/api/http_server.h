@@ -1,10 +1,9 @@
-/* HTTP/1.1 on a Unix socket (libmicrohttpd), served by one thread of its own
- * that runs its start hook (the API seccomp filter) before its first request. Requests are
- * not executed there: each one is put in a one-slot mailbox, the eventfd
- * api_server.efd is written, and the server thread waits until the owner
- * (the main thread) has called api_server_dispatch(), which runs the handler
- * and hands the answer back. Bodies over API_MAX_PAYLOAD are refused by the
- * server thread itself. */
+/* HTTP/1.1 on a Unix socket (volt's own server; http_parse.h says what it
+ * reads), served by one thread of its own that runs its start hook (the API
+ * seccomp filter) before its first request. Requests are not executed there: each one is put in a
+ * one-slot mailbox, the eventfd api_server.efd is written, and the server thread waits until the
+ * owner (the main thread) has called api_server_dispatch(), which runs the handler and hands the
+ * answer back. Bodies over API_MAX_PAYLOAD are refused by the server thread itself. */
 #ifndef VOLT_API_HTTP_SERVER_H
 #define VOLT_API_HTTP_SERVER_H
 
@@ -37,7 +36,6 @@ struct api_server {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	dev_t dev; /* the socket file we bound: unlinked at exit only if still there */
 	ino_t ino;
-	struct MHD_Daemon *daemon;
 	pthread_t thread;
 	bool thread_started;
 	pthread_mutex_t lock;

@@ -199,18 +199,14 @@ static const struct sc_rule vcpu_rules[] = {
 };
 
 static const struct sc_rule api_rules[] = {
-	/* libmicrohttpd in external-select mode on the API's Unix socket. */
-	ANY(pselect6, "the HTTP server waits (select)"),
+	/* volt's own HTTP server on the API's Unix socket (api/http_server.c). */
+	ANY(poll, "the HTTP server waits (connections, idle timeouts)"),
 	IF(accept4, "API connections", COND(3, SC_EQ32, SOCK_NONBLOCK | SOCK_CLOEXEC)),
 	ANY(recvfrom, "requests"),
 	ANY(sendto, "responses"),
-	ANY(sendmsg, "responses with a body (header and body in one call)"),
-	IF(shutdown, "connections end", COND(1, SC_EQ32, SHUT_WR)),
-	ANY(close, "connections end"),
+	ANY(close, "connections end (idle, evicted, answered with Connection: close)"),
 	ANY(write, "requests handed to the main thread (eventfd), log lines"),
-	ANY(clock_gettime, "connection timeouts (when the vDSO cannot)"),
-	ANY(clock_nanosleep, "backing off when the HTTP server's select fails"),
-	IF(shutdown, "too many connections: the oldest is closed", COND(1, SC_EQ32, SHUT_RDWR)),
+	ANY(clock_gettime, "connection idle timeouts (when the vDSO cannot)"),
 	MALLOC_RULES,
 	OPEN_RULES,
 	FUTEX_RULES,
