@@ -36,15 +36,15 @@
 #define ACCEPTS_PER_ROUND (2 * API_MAX_CONNECTIONS)
 
 struct conn {
-	int fd;		   /* -1: a free slot */
 	uint64_t seq;	   /* accept order: the lowest is evicted first */
 	long long last_ms; /* the last traffic */
-	bool close_after;  /* once out is sent */
 	char *out;	   /* the answer being sent (malloc'd), NULL: none */
 	size_t out_len, out_off;
 	size_t in_off, in_len; /* in[in_off..] read and not parsed yet */
-	char in[4096];
 	struct http_parser p;
+	int fd;		  /* -1: a free slot */
+	bool close_after; /* once out is sent */
+	char in[4096];
 	char body[API_MAX_PAYLOAD];
 };
 
