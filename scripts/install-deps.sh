@@ -5,7 +5,7 @@
 set -eu
 
 PKGS="build-essential meson ninja-build pkg-config
-libseccomp-dev libjansson-dev libmicrohttpd-dev liburing-dev libcriterion-dev
+libseccomp-dev libjansson-dev liburing-dev libcriterion-dev
 python3 python3-pytest
 busybox-static e2fsprogs cpio
 clang libclang-rt-dev
