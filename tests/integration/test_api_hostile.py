@@ -10,6 +10,7 @@ killed. The socket-path rules (section 3) need no guest.
 Runs against any build: VOLT=/path/to/volt (an ASan build too; time limits are
 generous). VOLT_API_TEST_ARGS adds volt options (e.g. "--seccomp=log").
 """
+import json
 import os
 import resource
 import signal
@@ -438,3 +439,96 @@ def test_many_connections_do_not_lock_out_a_good_client(tmp_path, kvm, volt_bin)
             s.close()
         p.kill()
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+# --- section 4: HTTP framing (volt's own server; no guest needed) ------------------------
+
+class Answers:
+    """Answers read one at a time from a keep-alive connection (pipelined ones
+    may arrive in one piece)."""
+
+    def __init__(self, s):
+        self.s, self.buf = s, b""
+
+    def more(self):
+        chunk = self.s.recv(4096)
+        assert chunk, f"connection closed after {self.buf!r}"
+        self.buf += chunk
+
+    def next(self):
+        """(head bytes, body bytes) of the next answer."""
+        while b"\r\n\r\n" not in self.buf:
+            self.more()
+        head, _, rest = self.buf.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            k, _, v = line.partition(b":")
+            if k.strip().lower() == b"content-length":
+                length = int(v)
+        self.buf = rest
+        while len(self.buf) < length:
+            self.more()
+        body, self.buf = self.buf[:length], self.buf[length:]
+        return head, body
+
+
+def test_http_framing(tmp_path, kvm, volt_bin):
+    sock = tmp_path / "api.sock"
+    p = start_api(tmp_path, sock)
+    try:
+        # Answers as libmicrohttpd gave them, on a connection kept alive.
+        s = connect(sock)
+        a = Answers(s)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        head, body = a.next()
+        assert head == b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" \
+            b"Content-Length: %d" % len(body), head
+        assert json.loads(body)["state"] == "Not started"
+        # Pipelined: a 204 with Deprecation, then an error, in order.
+        dep = b'{"cpu_template": "None"}'
+        s.sendall(b"PATCH /machine-config HTTP/1.1\r\nContent-Length: %d\r\n\r\n%s"
+                  b"GET /nope HTTP/1.1\r\n\r\n" % (len(dep), dep))
+        assert a.next() == (b"HTTP/1.1 204 No Content\r\nDeprecation: true", b"")
+        head, body = a.next()
+        assert head.startswith(b"HTTP/1.1 400 Bad Request\r\n"), head
+        assert json.loads(body) == {
+            "fault_message": "Invalid request method and/or path: GET nope."}
+        # Expect: 100-continue, and a body sent in pieces.
+        s.sendall(b"PUT /machine-config HTTP/1.1\r\nExpect: 100-continue\r\n"
+                  b"Content-Length: 38\r\n\r\n")
+        assert a.next() == (b"HTTP/1.1 100 Continue", b"")
+        for piece in (b'{"vcpu_count": 2,', b' "mem_size_mib": 256}'):
+            s.sendall(piece)
+            time.sleep(0.05)
+        assert a.next() == (b"HTTP/1.1 204 No Content", b"")
+        # A chunked body.
+        s.sendall(b"PATCH /machine-config HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  b"4\r\n{\"vc\r\n10\r\npu_count\": 1}   \r\n0\r\n\r\n")
+        assert a.next() == (b"HTTP/1.1 204 No Content", b"")
+        s.sendall(b"GET /machine-config HTTP/1.1\r\nConnection: close\r\n\r\n")
+        head, body = a.next()
+        assert head.startswith(b"HTTP/1.1 200 OK\r\nConnection: close\r\n"), head
+        assert json.loads(body)["vcpu_count"] == 1 and json.loads(body)["mem_size_mib"] == 256
+        assert a.buf == b"" and s.recv(100) == b""
+        s.close()
+        # HTTP/1.0 closes unless asked not to.
+        answer = exchange(sock, b"GET / HTTP/1.0\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 200 OK\r\nConnection: close\r\n"), answer
+        # Malformed requests: 4xx/5xx with a fault_message, and the connection closed.
+        for data, status, words in (
+                (b"hello there\r\n\r\n", 400, "malformed request line"),
+                (b"\x00\x01\x02\r\n\r\n", 400, "byte 0x00"),
+                (b"GET / HTTP/2.0\r\n\r\n", 505, "not supported"),
+                (b"PUT / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400,
+                 "two different Content-Length"),
+                (b"PUT / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501, "gzip"),
+                (b"GET / HTTP/1.1\r\nX: " + b"a" * 10000 + b"\r\n\r\n", 431, "headers"),
+                (b"GET /" + b"a" * 10000 + b" HTTP/1.1\r\n\r\n", 414, "request line")):
+            answer = exchange(sock, data)
+            assert status_of(answer) == status, (data[:40], answer)
+            assert b"Connection: close\r\n" in answer, answer
+            msg = json.loads(answer.partition(b"\r\n\r\n")[2])["fault_message"]
+            assert words in msg, (data[:40], msg)
+        assert p.proc.poll() is None
+    finally:
+        p.kill()
