@@ -2,13 +2,16 @@
 # What `volt --api-sock` costs to come up, an older volt against a newer one,
 # in the same invocation (runs alternate, so both see the same host load):
 # process start -> the API socket accepts a connection and answers GET /
-# (wall, seen by the parent that spawned it), and the CPU time volt had used by
+# (wall, seen by the parent that spawned it), the CPU time volt had used by
 # then (every thread's sum_exec_runtime, /proc/PID/task/*/schedstat: ns, not
-# the 10 ms ticks of /proc/PID/stat). Medians of RUNS pairs (default 30).
+# the 10 ms ticks of /proc/PID/stat) and its resident memory then (VmRSS).
+# Medians of RUNS pairs (default 30).
 #
 # Prints one line of key=value pairs (times in ms, ratios new/old: below 1 is
 # faster), for `make bench` and scripts:
-#   api_start runs=30 old_wall_ms=... new_wall_ms=... wall_ratio=... old_cpu_ms=... new_cpu_ms=... cpu_ratio=...
+#   api_start runs=30 old_wall_ms=... new_wall_ms=... wall_ratio=... old_cpu_ms=...
+#             new_cpu_ms=... cpu_ratio=... old_rss_kb=... new_rss_kb=... rss_ratio=...
+# (on one line).
 #
 # Usage: bench/api_start.sh [RUNS]
 #   NEW=path   the newer volt (default build/volt)
@@ -58,6 +61,13 @@ def cpu_ns(pid):
     return total
 
 
+def rss_kb(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
 def one(volt, i):
     sock = f"{tmp}/api-{i}.sock"
     t0 = time.monotonic_ns()
@@ -80,12 +90,13 @@ def one(volt, i):
     s.close()
     wall = (time.monotonic_ns() - t0) / 1e6
     cpu = cpu_ns(p.pid) / 1e6
+    rss = rss_kb(p.pid)
     if not out.startswith(b"HTTP/1.1 200"):
         sys.exit(f"api_start: {volt}: GET / answered {out[:80]!r}")
     p.send_signal(signal.SIGKILL)  # its exit is not measured
     p.wait()
     os.unlink(sock)
-    return wall, cpu
+    return wall, cpu, rss
 
 
 rows = {"old": [], "new": []}
@@ -94,9 +105,10 @@ for i in range(runs):
     for name, volt in order:
         rows[name].append(one(volt, f"{name}-{i}"))
 shutil.rmtree(tmp, ignore_errors=True)
-med = {k: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v))
-       for k, v in rows.items()}
+med = {k: [statistics.median(r[j] for r in v) for j in range(3)] for k, v in rows.items()}
 print(f"api_start runs={runs} old_wall_ms={med['old'][0]:.2f} new_wall_ms={med['new'][0]:.2f} "
       f"wall_ratio={med['new'][0] / med['old'][0]:.2f} old_cpu_ms={med['old'][1]:.2f} "
-      f"new_cpu_ms={med['new'][1]:.2f} cpu_ratio={med['new'][1] / med['old'][1]:.2f}")
+      f"new_cpu_ms={med['new'][1]:.2f} cpu_ratio={med['new'][1] / med['old'][1]:.2f} "
+      f"old_rss_kb={med['old'][2]:.0f} new_rss_kb={med['new'][2]:.0f} "
+      f"rss_ratio={med['new'][2] / med['old'][2]:.2f}")
 EOF
