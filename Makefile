@@ -36,7 +36,7 @@ test-unit: build
 	meson test -C $(BUILD) --print-errorlogs
 
 test-integration: guest-kit
-	VOLT=$(abspath $(VOLT)) $(PYTHON) -m pytest -ra tests/integration
+	VOLT=$(abspath $(VOLT)) $(PYTHON) -m pytest -ra --durations=30 tests/integration
 
 test: test-unit test-unit-debug test-integration
 
@@ -54,7 +54,7 @@ test-unit-debug: build-debug
 
 # Unit and integration suites against the ASan + UBSan build.
 test-debug: test-unit-debug guest-kit
-	VOLT=$(abspath $(DBUILD)/volt) $(PYTHON) -m pytest -ra tests/integration
+	VOLT=$(abspath $(DBUILD)/volt) $(PYTHON) -m pytest -ra --durations=30 tests/integration
 
 bench: guest-kit
 	@./scripts/install-deps.sh --bench

@@ -75,6 +75,7 @@ int kit_snapshot_init(struct kit_snapshot *ks, const struct vm_config *cfg,
 		.cmdline = cfg->cmdline,
 		.cpu_signature = ks->cpu,
 		.ready_point = ks->shell ? "shell" : "kit-port",
+		.boot_timer = cfg->boot_timer,
 	};
 	return snapshot_cache_key(&ks->in, ks->key);
 }

@@ -127,6 +127,9 @@ int snapshot_cache_key(const struct snapshot_cache_inputs *in, char key[SNAPSHOT
 	hash_str(&h, "cpu", in->cpu_signature);
 	hash_str(&h, "volt", version_of(in));
 	hash_str(&h, "ready", in->ready_point);
+	/* Only when on: the keys of snapshots without it stay what they were. */
+	if (in->boot_timer)
+		hash_str(&h, "boot-timer", "on");
 	sha256_hex(&h, hex);
 	memcpy(key, hex, SNAPSHOT_CACHE_KEY_LEN);
 	key[SNAPSHOT_CACHE_KEY_LEN] = '\0';

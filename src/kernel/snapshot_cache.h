@@ -39,6 +39,7 @@ struct snapshot_cache_inputs {
 	const char *cpu_signature; /* host vendor/family/model/stepping */
 	const char *volt_version;  /* NULL: VOLT_VERSION */
 	const char *ready_point;   /* where it was taken: "kit-port", "shell" */
+	bool boot_timer;	   /* --boot-timer: its device moves the virtio windows */
 };
 
 /* What info.json says of a complete entry, for lookups and listings. */

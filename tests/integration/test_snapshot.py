@@ -268,6 +268,7 @@ class NetnsVoltIn(VoltProcess):
 
 
 GUEST_SETUP = f"""
+/vsock_echo &
 ip addr add {GUEST_IP}/24 dev eth0
 ip link set eth0 up
 echo NET-UP
@@ -276,10 +277,13 @@ exec sh
 
 
 def test_linux_guest_snapshot_restore(netlab, guest_kit, tmp_path):
-    """A Linux guest (the guest kit with a drive, a NIC on a TAP and an entropy device)
-    goes on in a new VMM: its counter continues, its shell answers, it pings the host
-    through another TAP (network_overrides), and what it writes to the drive after the
-    restore is in the host's file after exit."""
+    """A Linux guest (the guest kit with a drive, a NIC on a TAP, a vsock and an entropy
+    device) goes on in a new VMM: its counter continues, its shell answers, it pings the
+    host through another TAP (network_overrides), what it writes to the drive after the
+    restore is in the host's file after exit, and its vsock listener is reached through
+    the socket vsock_override names. Connections do not survive a restore (the guest gets
+    TRANSPORT_RESET, as in Firecracker), but the guest's listener does: the host connects
+    again and is echoed."""
     snapdir = tmp_path / "snaps"
     snapdir.mkdir()
     disk = tmp_path / "disk.img"
@@ -287,8 +291,13 @@ def test_linux_guest_snapshot_restore(netlab, guest_kit, tmp_path):
     extra = tmp_path / "extra"
     extra.mkdir()
     (extra / "setup.sh").write_text(GUEST_SETUP)
+    (tmp_path / "echo.c").write_text(VSOCK_ECHO_C)
+    cc = subprocess.run(["gcc", "-static", "-O2", "-o", str(extra / "vsock_echo"),
+                         str(tmp_path / "echo.c")], capture_output=True, text=True)
+    assert cc.returncode == 0, cc.stderr
     archive = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=extra,
-                             input=b"setup.sh\n", capture_output=True, check=True).stdout
+                             input=b"setup.sh\nvsock_echo\n", capture_output=True,
+                             check=True).stdout
     initrd = tmp_path / "initrd.cpio"
     initrd.write_bytes(guest_kit["initrd"].read_bytes() + archive)
 
@@ -313,14 +322,20 @@ def test_linux_guest_snapshot_restore(netlab, guest_kit, tmp_path):
     assert api.put("/network-interfaces/eth0", {"iface_id": "eth0",
                                                 "host_dev_name": netlab.tap}) == (204, None)
     assert api.put("/entropy", {}) == (204, None)
+    uds = tmp_path / "v.sock"
+    assert api.put("/vsock", {"guest_cid": 3, "uds_path": str(uds)}) == (204, None)
     assert api.put("/actions", {"action_type": "InstanceStart"}) == (204, None)
     p.wait_for("NET-UP", BOOT_TIMEOUT)
+    p.wait_for("VSOCK-ECHO-LISTENING", 60)
+    s, back = vsock_echo(uds, b"before the snapshot")
+    assert back == b"before the snapshot"
     time.sleep(1)
     type_and_see(p, "(i=0; while true; do i=$((i+1)); echo TICK-$i; sleep 1; done) &\n", 120)
     p.wait_for("TICK-2", 120)
     state, mem = take(api, snapdir)
     before = max(int(n) for n in re.findall(r"TICK-(\d+)", p.output()))
     p.kill()
+    s.close()
 
     # Another TAP, the same network: the interface follows network_overrides.
     tap2 = netlab.tap + "b"
@@ -329,9 +344,11 @@ def test_linux_guest_snapshot_restore(netlab, guest_kit, tmp_path):
     netlab.ip("ip", "addr", "add", f"{HOST_IP}/24", "dev", tap2)
     netlab.ip("ip", "link", "set", tap2, "up")
     q, qapi = start()
+    uds2 = tmp_path / "v2.sock"
     t0 = time.monotonic()
     assert load(qapi, state, mem, network_overrides=[
-        {"iface_id": "eth0", "host_dev_name": tap2}]) == (204, None)
+        {"iface_id": "eth0", "host_dev_name": tap2}],
+        vsock_override={"uds_path": str(uds2)}) == (204, None)
     q.proc.stdin.write(b"echo POST-$((6*7))\n")
     q.proc.stdin.flush()
     q.wait_for("POST-42", 120)
@@ -342,6 +359,11 @@ def test_linux_guest_snapshot_restore(netlab, guest_kit, tmp_path):
         time.sleep(0.2)
     ticks = [int(n) for n in re.findall(r"TICK-(\d+)", q.output())]
     assert min(ticks) > before - 2, (before, ticks[:5])  # it went on, it did not start over
+    # The guest closes the connection it had (TRANSPORT_RESET) and accepts again.
+    q.wait_for("VSOCK-ECHO-CLOSED", 120)
+    s2, back = vsock_echo(uds2, b"after the restore")
+    assert back == b"after the restore"
+    s2.close()
     q.proc.stdin.write(f"ping -c 1 -w 20 {HOST_IP} >/dev/null && echo PING-OK; "
                        "echo AFTER-RESTORE | dd of=/dev/vda bs=512 seek=1 conv=notrunc,fsync "
                        "2>/dev/null; head -c 8 /dev/hwrng | wc -c; echo WROTE; "
@@ -407,46 +429,3 @@ def vsock_echo(uds, data):
         assert chunk, back
         back += chunk
     return s, back
-
-
-def test_vsock_host_reconnects_after_restore(api_vm, guest_kit, tmp_path):
-    """Connections do not survive a restore (the guest gets TRANSPORT_RESET, as in
-    Firecracker), but the guest's listener does: the host connects again, through the
-    socket vsock_override names, and is echoed."""
-    snapdir = tmp_path / "snaps"
-    snapdir.mkdir()
-    extra = tmp_path / "extra"
-    extra.mkdir()
-    (tmp_path / "echo.c").write_text(VSOCK_ECHO_C)
-    cc = subprocess.run(["gcc", "-static", "-O2", "-o", str(extra / "vsock_echo"),
-                         str(tmp_path / "echo.c")], capture_output=True, text=True)
-    assert cc.returncode == 0, cc.stderr
-    archive = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=extra,
-                             input=b"vsock_echo\n", capture_output=True, check=True).stdout
-    initrd = tmp_path / "initrd.cpio"
-    initrd.write_bytes(guest_kit["initrd"].read_bytes() + archive)
-    uds = tmp_path / "v.sock"
-    p, api = api_vm("--snapshot-dir", snapdir)
-    assert api.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": 128}) == (204, None)
-    assert api.put("/boot-source", {
-        "kernel_image_path": str(guest_kit["vmlinux"]), "initrd_path": str(initrd),
-        "boot_args": 'console=ttyS0 reboot=k panic=1 quiet clocksource=kvm-clock '
-                     'volt.cmd="/vsock_echo"'}) == (204, None)
-    assert api.put("/vsock", {"guest_cid": 3, "uds_path": str(uds)}) == (204, None)
-    assert api.put("/actions", {"action_type": "InstanceStart"}) == (204, None)
-    p.wait_for("VSOCK-ECHO-LISTENING", BOOT_TIMEOUT)
-    s, back = vsock_echo(uds, b"before the snapshot")
-    assert back == b"before the snapshot"
-    state, mem = take(api, snapdir)
-    p.kill()
-    s.close()
-
-    uds2 = tmp_path / "v2.sock"
-    q, qapi = api_vm()
-    assert load(qapi, state, mem, vsock_override={"uds_path": str(uds2)}) == (204, None)
-    # The guest closes the connection it had (TRANSPORT_RESET) and accepts again.
-    q.wait_for("VSOCK-ECHO-CLOSED", 120)
-    s2, back = vsock_echo(uds2, b"after the restore")
-    assert back == b"after the restore"
-    s2.close()
-    assert not uds.exists() or uds2.exists()

@@ -85,6 +85,7 @@ Test(snapshot_cache, key_changes_with_every_input)
 	CHANGED(snap_format, SNAP_FORMAT_VERSION + 1);
 	CHANGED(cpu_signature, "AuthenticAMD 25/1/1");
 	CHANGED(volt_version, "0.2.0");
+	CHANGED(boot_timer, true);
 #undef CHANGED
 	/* No field's text can slide into the next one. */
 	v = base();
