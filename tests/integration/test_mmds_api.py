@@ -4,6 +4,8 @@ against Firecracker 1.16's (its test_api.py, test_mmds.py and the messages of it
 rpc_interface.rs and vmm_config/mmds.rs). Interfaces are configured but never opened
 before InstanceStart; only the echo guest boots (milliseconds), without interfaces."""
 import json
+import os
+import subprocess
 import time
 
 import pytest
@@ -233,3 +235,38 @@ def test_metadata_and_config_file(vm, tmp_path):
     p = vm("--config-file", f, "--no-api")
     assert p.proc.wait(30) != 0
     assert "mmds-config: " + NO_IFACE in p.output(), p.output()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a TAP device needs root")
+def test_snapshot_keeps_the_config_not_the_data(vm, tmp_path):
+    """test_mmds_snapshot: the restored VM reports the same mmds-config; its store is
+    empty ({}; PATCH needs a PUT first) until PUT /mmds."""
+    tap = f"vmm{os.getpid() % 100000}"
+    subprocess.run(["ip", "tuntap", "add", "dev", tap, "mode", "tap"], check=True)
+    try:
+        api = start(vm, tmp_path, "--snapshot-dir", tmp_path)
+        add_iface(api, "eth0", tap)
+        cfg = {"version": "V2", "network_interfaces": ["eth0"],
+               "ipv4_address": "169.254.169.250", "imds_compat": True}
+        assert api.put("/mmds/config", cfg) == (204, None)
+        assert api.put("/mmds", DATA) == (204, None)
+        boot_echo(api)
+        assert api.get("/mmds") == (200, DATA)
+        assert api.get("/vm/config")[1]["mmds-config"] == cfg
+        assert api.request("PATCH", "/vm", {"state": "Paused"}) == (204, None)
+        snap = {"snapshot_path": str(tmp_path / "state"), "mem_file_path": str(tmp_path / "mem")}
+        assert api.put("/snapshot/create", snap) == (204, None)
+        api.proc.kill()
+
+        api = start(vm, tmp_path)
+        assert api.put("/snapshot/load", {
+            "snapshot_path": str(tmp_path / "state"),
+            "mem_backend": {"backend_type": "File", "backend_path": str(tmp_path / "mem")}}) \
+            == (204, None)
+        assert api.get("/vm/config")[1]["mmds-config"] == cfg
+        assert api.get("/mmds") == (200, {})
+        assert api.patch("/mmds", DATA) == fault(NOT_INIT)
+        assert api.put("/mmds", DATA) == (204, None)
+        assert api.get("/mmds") == (200, DATA)
+    finally:
+        subprocess.run(["ip", "link", "del", tap], check=False)
