@@ -158,8 +158,8 @@ static int parse(json_t *j, struct parsed *p, char *why, size_t why_size)
 		} else if (!strcmp(k, "imds_compat")) {
 			if (!json_is_boolean(v)) {
 				api_serde_unexpected(v, t, sizeof(t));
-				return serde_fail(why, why_size, "invalid type: %s, expected a boolean",
-						  t);
+				return serde_fail(why, why_size,
+						  "invalid type: %s, expected a boolean", t);
 			}
 			p->imds_compat = json_is_true(v);
 		} else {

@@ -502,7 +502,8 @@ int api_main(int argc, char **argv, const struct timespec *started)
 			break;
 		case API_O_MMDS_SIZE_LIMIT:
 			if (parse_size_limit(optarg, &mmds_limit)) {
-				pr_err("--mmds-size-limit '%s': expected a number of bytes", optarg);
+				pr_err("--mmds-size-limit '%s': expected a number of bytes",
+				       optarg);
 				err = -EINVAL;
 				goto out_args;
 			}

@@ -379,7 +379,8 @@ static int config_from_state(struct snap_reader *r, const struct snapshot_load_r
 			break;
 		snprintf(cfg->devices[cfg->ndevices].id, sizeof(cfg->devices[0].id), "%s", id);
 		if (serves && cfg->mmds && k == &virtio_net_kind)
-			((struct net_config *)(void *)cfg->devices[cfg->ndevices].data)->mmds = true;
+			((struct net_config *)(void *)cfg->devices[cfg->ndevices].data)->mmds =
+				true;
 		cfg->ndevices++;
 	}
 	json_decref(j);

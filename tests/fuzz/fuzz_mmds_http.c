@@ -53,8 +53,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bool final;
 
 	if (!store) {
-		const char *d = "{\"latest\":{\"meta-data\":{\"ami-id\":\"ami-1\",\"n\":[1,2.5,null,"
-				"{\"x\":\"y\"}]},\"user-data\":\"a\\u0000b\"},\"t\":true}";
+		const char *d =
+			"{\"latest\":{\"meta-data\":{\"ami-id\":\"ami-1\",\"n\":[1,2.5,null,"
+			"{\"x\":\"y\"}]},\"user-data\":\"a\\u0000b\"},\"t\":true}";
 
 		if (mmds_create(&store, MMDS_DEFAULT_SIZE_LIMIT) ||
 		    mmds_put(store, d, strlen(d), NULL, 0))

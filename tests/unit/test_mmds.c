@@ -161,7 +161,8 @@ Test(mmds, merge_patch)
 		{ "{\"a\":\"b\",\"b\":\"c\"}", "{\"a\":null}", "{\"b\":\"c\"}" },
 		{ "{\"a\":[\"b\"]}", "{\"a\":\"c\"}", "{\"a\":\"c\"}" },
 		{ "{\"a\":\"c\"}", "{\"a\":[\"b\"]}", "{\"a\":[\"b\"]}" },
-		{ "{\"a\":{\"b\":\"c\"}}", "{\"a\":{\"b\":\"d\",\"c\":null}}", "{\"a\":{\"b\":\"d\"}}" },
+		{ "{\"a\":{\"b\":\"c\"}}", "{\"a\":{\"b\":\"d\",\"c\":null}}",
+		  "{\"a\":{\"b\":\"d\"}}" },
 		{ "{\"a\":[{\"b\":\"c\"}]}", "{\"a\":[1]}", "{\"a\":[1]}" },
 		{ "[\"a\",\"b\"]", "[\"c\",\"d\"]", "[\"c\",\"d\"]" },
 		{ "{\"a\":\"b\"}", "[\"c\"]", "[\"c\"]" },
@@ -190,7 +191,8 @@ Test(mmds, size_limit)
 	size_t n;
 
 	put(m, "{\"latest\": {\"meta-data\": {\"ami-id\": \"dummy\"}}}");
-	n = (size_t)sprintf(big, "{\"latest\":{\"meta-data\":{\"ami-id\":\"smth\",\"secret_key\":\"");
+	n = (size_t)sprintf(big,
+			    "{\"latest\":{\"meta-data\":{\"ami-id\":\"smth\",\"secret_key\":\"");
 	memset(big + n, 'a', 51200);
 	strcpy(big + n + 51200, "\"}}}");
 	cr_assert_eq(mmds_put(m, big, strlen(big), why, sizeof(why)), -EFBIG);
@@ -231,8 +233,9 @@ Test(mmds, serde_text)
 	json_is(m, "[\"\\u0001\\b\\f\\n\\r\\t\\\"\\\\/\x7f\xc3\xa9\xe2\x80\xa8\"]");
 	put(m, "[1.0, 12.12, -24, 0.1, 1e300, 1.5e-7, 100000000000000000000.0, 1e16, 1e15, "
 	       "0.00001, 0.000001, 0.0001, -0.0, 123456.789, 9007199254740993]");
-	json_is(m, "[1.0,12.12,-24,0.1,1e300,1.5e-7,1e20,1e16,1000000000000000.0,0.00001,1e-6,0.0001,"
-		   "-0.0,123456.789,9007199254740993]");
+	json_is(m,
+		"[1.0,12.12,-24,0.1,1e300,1.5e-7,1e20,1e16,1000000000000000.0,0.00001,1e-6,0.0001,"
+		"-0.0,123456.789,9007199254740993]");
 	for (int i = 0; i < 127; i++)
 		deep[i] = '[';
 	for (int i = 0; i < 127; i++)
@@ -336,8 +339,8 @@ Test(mmds, accept_header)
 	answer_is(m, "GET http://169.254.169.254/ HTTP/1.0\r\nAccept: application/json\r\n\r\n",
 		  "1.0", 200, JSON, "", populated_json);
 	answer_is(m, "GET /name/first HTTP/1.1\r\n\r\n", "1.1", 200, TEXT, "", "John");
-	answer_is(m, "GET //name//first/ HTTP/1.1\r\nAccept: application/json\r\n\r\n", "1.1",
-		  200, JSON, "", "\"John\"");
+	answer_is(m, "GET //name//first/ HTTP/1.1\r\nAccept: application/json\r\n\r\n", "1.1", 200,
+		  JSON, "", "\"John\"");
 	answer_is(m, "GET /phones/ HTTP/1.1\r\n\r\n", "1.1", 200, TEXT, "", "home/\nmobile");
 	mmds_destroy(m);
 }
@@ -351,11 +354,12 @@ Test(mmds, imds_compat_and_types)
 
 	put(m, "{\"age\":43,\"phones\":[\"+401234567\",\"+441234567\"],\"member\":false,"
 	       "\"json_string\":\"{\\n  \\\"hello\\\": \\\"world\\\"\\n}\",\"n\":{\"a\":1}}");
-	answer_is(m, "GET /age HTTP/1.1\r\n\r\n", "1.1", 501, TEXT, "", "Cannot retrieve value. The value has an unsupported type.");
-	answer_is(m, "GET /age HTTP/1.1\r\nAccept: application/json\r\n\r\n", "1.1", 200, JSON,
-		  "", "43");
-	answer_is(m, "GET /phones/ HTTP/1.1\r\nAccept: application/json\r\n\r\n", "1.1", 200,
-		  JSON, "", "[\"+401234567\",\"+441234567\"]");
+	answer_is(m, "GET /age HTTP/1.1\r\n\r\n", "1.1", 501, TEXT, "",
+		  "Cannot retrieve value. The value has an unsupported type.");
+	answer_is(m, "GET /age HTTP/1.1\r\nAccept: application/json\r\n\r\n", "1.1", 200, JSON, "",
+		  "43");
+	answer_is(m, "GET /phones/ HTTP/1.1\r\nAccept: application/json\r\n\r\n", "1.1", 200, JSON,
+		  "", "[\"+401234567\",\"+441234567\"]");
 	answer_is(m, "GET /phones/0/ HTTP/1.1\r\n\r\n", "1.1", 200, TEXT, "", "+401234567");
 	answer_is(m, "GET /json_string HTTP/1.1\r\n\r\n", "1.1", 200, TEXT, "",
 		  "{\n  \"hello\": \"world\"\n}");
@@ -363,14 +367,15 @@ Test(mmds, imds_compat_and_types)
 	mmds_set_config(m, &c);
 	answer_is(m, "GET /n HTTP/1.1\r\nAccept: application/json\r\n\r\n", "1.1", 200, JSON, "",
 		  "a");
-	answer_is(m, "GET /age HTTP/1.1\r\nAccept: application/json\r\n\r\n", "1.1", 501, TEXT,
-		  "", "Cannot retrieve value. The value has an unsupported type.");
+	answer_is(m, "GET /age HTTP/1.1\r\nAccept: application/json\r\n\r\n", "1.1", 501, TEXT, "",
+		  "Cannot retrieve value. The value has an unsupported type.");
 	mmds_destroy(m);
 	/* A store never PUT (after a restore): JSON null, unsupported as text. */
 	m = store(MMDS_DEFAULT_SIZE_LIMIT);
 	answer_is(m, "GET / HTTP/1.1\r\nAccept: application/json\r\n\r\n", "1.1", 200, JSON, "",
 		  "null");
-	answer_is(m, "GET / HTTP/1.1\r\n\r\n", "1.1", 501, TEXT, "", "Cannot retrieve value. The value has an unsupported type.");
+	answer_is(m, "GET / HTTP/1.1\r\n\r\n", "1.1", 501, TEXT, "",
+		  "Cannot retrieve value. The value has an unsupported type.");
 	answer_is(m, "GET /a HTTP/1.1\r\n\r\n", "1.1", 404, TEXT, "", "Resource not found: /a.");
 	mmds_destroy(m);
 }
@@ -395,11 +400,12 @@ Test(mmds, v1_and_v2)
 	mmds_set_config(m, &c);
 	answer_is(m, "GET http://169.254.169.254/ HTTP/1.0\r\n\r\n", "1.0", 401, TEXT, "",
 		  no_token);
-	answer_is(m, "GET / HTTP/1.0\r\nX-metadata-token: INVALID_TOKEN\r\n\r\n", "1.0", 401,
-		  TEXT, "", "MMDS token not valid.");
+	answer_is(m, "GET / HTTP/1.0\r\nX-metadata-token: INVALID_TOKEN\r\n\r\n", "1.0", 401, TEXT,
+		  "", "MMDS token not valid.");
 	tok = new_token(m, 60);
 	snprintf(req, sizeof(req),
-		 "GET / HTTP/1.0\r\nAccept: application/json\r\nx-AWS-ec2-metadata-token: %s\r\n\r\n",
+		 "GET / HTTP/1.0\r\nAccept: application/json\r\nx-AWS-ec2-metadata-token: "
+		 "%s\r\n\r\n",
 		 tok);
 	answer_is(m, req, "1.0", 200, JSON, "", populated_json);
 	/* The TTL header of a GET is not looked at. */
@@ -511,8 +517,8 @@ Test(mmds, malformed)
 		  "PATCH http://localhost/home HTTP/1.1\r\nContent-Length: 67\r\n"
 		  "Accept-Encoding: deflate, compress, *;q=0\r\n\r\n",
 		  "1.1", 400, JSON, "", "Invalid value. Key:Accept-Encoding; Value: *;q=0");
-	answer_is(m, "GET / HTTP/1.1\r\nAccept-Encoding: identity, *;q=0\r\n\r\n", "1.1", 200,
-		  TEXT, "", "age\nname/\nphones/");
+	answer_is(m, "GET / HTTP/1.1\r\nAccept-Encoding: identity, *;q=0\r\n\r\n", "1.1", 200, TEXT,
+		  "", "age\nname/\nphones/");
 	answer_is(m, "GET / HTTP/1.1\r\nAccept-Encoding: \r\n\r\n", "1.1", 400, JSON, "",
 		  "Invalid request.");
 	answer_is(m, "GET / HTTP/1.1\r\nNoColon\r\n\r\n", "1.1", 400, JSON, "",
@@ -526,8 +532,7 @@ Test(mmds, malformed)
 		  "age\nname/\nphones/");
 	answer_is(m, "GET /\xff HTTP/1.1\r\n\r\n", "1.1", 400, JSON, "",
 		  "Cannot parse URI as UTF-8.");
-	answer_is(m, "GET / HTTP/1.1\r\nX: \xff\r\n\r\n", "1.1", 400, JSON, "",
-		  "Invalid request.");
+	answer_is(m, "GET / HTTP/1.1\r\nX: \xff\r\n\r\n", "1.1", 400, JSON, "", "Invalid request.");
 	mmds_destroy(m);
 }
 

@@ -12,12 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PATH_TO_TOKEN "/latest/api/token"
+#define PATH_TO_TOKEN	    "/latest/api/token"
 #define MSG_INVALID_REQUEST "Invalid request."
-#define MSG_NO_TOKEN                                                                          \
+#define MSG_NO_TOKEN                                                                           \
 	"No MMDS token provided. Use `X-metadata-token` or `X-aws-ec2-metadata-token` header " \
 	"to specify the session token."
-#define MSG_NO_TTL                                                                    \
+#define MSG_NO_TTL                                                                   \
 	"Token time to live value not found. Use `X-metadata-token-ttl-seconds` or " \
 	"`X-aws-ec2-metadata-token-ttl-seconds` header to specify the token's lifetime."
 #define MSG_UNSUPPORTED "Cannot retrieve value. The value has an unsupported type."
@@ -44,8 +44,8 @@ struct req {
 struct answer {
 	int status;
 	bool http10;
-	bool json;	   /* Content-Type: application/json (micro_http's default) */
-	bool allow;	   /* Allow: GET, PUT */
+	bool json;  /* Content-Type: application/json (micro_http's default) */
+	bool allow; /* Allow: GET, PUT */
 	/* The token's TTL header: its name as the request gave it. */
 	struct hdr ttl_header;
 	uint32_t ttl;
@@ -297,8 +297,7 @@ static bool parse_request(const char *in, size_t len, struct req *r, struct answ
 
 	memset(r, 0, sizeof(*r));
 	/* "GET" + "HTTP/1.0" + two spaces and a one-byte URI */
-	if (!rl_end || (rl_len = (size_t)(rl_end - in)) < 14 ||
-	    !(sp1 = memchr(in, ' ', rl_len)) ||
+	if (!rl_end || (rl_len = (size_t)(rl_end - in)) < 14 || !(sp1 = memchr(in, ' ', rl_len)) ||
 	    !(sp2 = memchr(sp1 + 1, ' ', (size_t)(rl_end - sp1 - 1)))) {
 		parse_error(a, 400, MSG_INVALID_REQUEST);
 		return false;
@@ -356,9 +355,8 @@ static bool parse_request(const char *in, size_t len, struct req *r, struct answ
 				return false;
 			h = e + 2;
 		}
-		if (content_length &&
-		    (r->method == M_GET || r->method == M_DELETE ||
-		     (size_t)(in + len - body) != content_length)) {
+		if (content_length && (r->method == M_GET || r->method == M_DELETE ||
+				       (size_t)(in + len - body) != content_length)) {
 			parse_error(a, 400, MSG_INVALID_REQUEST);
 			return false;
 		}
@@ -568,7 +566,8 @@ static int write_answer(const struct answer *a, uint8_t **out, size_t *out_len)
 
 	if (a->body.oom)
 		return -ENOMEM;
-	mmds_buf_printf(&b, "HTTP/1.%c %d \r\nServer: Firecracker API\r\nConnection: keep-alive\r\n",
+	mmds_buf_printf(&b,
+			"HTTP/1.%c %d \r\nServer: Firecracker API\r\nConnection: keep-alive\r\n",
 			a->http10 ? '0' : '1', a->status);
 	if (a->allow)
 		mmds_buf_str(&b, "Allow: GET, PUT\r\n");

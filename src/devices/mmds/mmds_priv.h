@@ -46,7 +46,8 @@ struct mmds_buf {
 
 void mmds_buf_add(struct mmds_buf *b, const void *data, size_t len);
 void mmds_buf_str(struct mmds_buf *b, const char *s);
-void mmds_buf_printf(struct mmds_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void mmds_buf_printf(struct mmds_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* v as serde_json's to_string() writes it (Firecracker's JSON answers and
  * its size limit): compact, object keys in byte order (serde_json's

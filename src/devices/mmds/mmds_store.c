@@ -108,7 +108,9 @@ static void dump_string(const char *s, size_t len, struct mmds_buf *b)
 			esc[1] = 't';
 			break;
 		default:
-			memcpy(esc + 1, "u00", 3);
+			esc[1] = 'u';
+			esc[2] = '0';
+			esc[3] = '0';
 			esc[4] = hex[c >> 4];
 			esc[5] = hex[c & 15];
 			n = 6;
@@ -123,7 +125,7 @@ static void dump_string(const char *s, size_t len, struct mmds_buf *b)
  * d, as 12.34, 1000.0, 0.001234, 1e30 or 1.234e33. */
 static void dump_real(double d, struct mmds_buf *b)
 {
-	char e[40], digits[24], out[48];
+	char e[40], digits[24] = { '0' }, out[48];
 	int prec, exp10, n = 0, kk, i, o = 0;
 	const char *p;
 
@@ -151,8 +153,8 @@ static void dump_real(double d, struct mmds_buf *b)
 		o += n;
 		for (i = n; i < kk; i++)
 			out[o++] = '0';
-		memcpy(out + o, ".0", 2);
-		o += 2;
+		out[o++] = '.';
+		out[o++] = '0';
 	} else if (kk > 0 && kk <= 16) {
 		memcpy(out + o, digits, (size_t)kk);
 		o += kk;
@@ -344,6 +346,27 @@ static bool parse_index(const char *s, size_t *out)
 	return true;
 }
 
+/* "~1" then "~0" replaced, in serde's order (so "~01" is "~1"): src's n
+ * bytes into dst, NUL-terminated (dst holds n + 1). */
+static void unescape(const char *src, size_t n, char *dst)
+{
+	size_t i, o = 0, w = 0;
+
+	for (i = 0; i < n; i++) {
+		bool one = src[i] == '~' && i + 1 < n && src[i + 1] == '1';
+
+		dst[o++] = one ? '/' : src[i];
+		i += one;
+	}
+	for (i = 0; i < o; i++) {
+		bool zero = dst[i] == '~' && i + 1 < o && dst[i + 1] == '0';
+
+		dst[w++] = dst[i];
+		i += zero;
+	}
+	dst[w] = '\0';
+}
+
 const json_t *mmds_json_pointer(const json_t *v, const char *ptr, size_t len)
 {
 	size_t i = 0;
@@ -354,28 +377,17 @@ const json_t *mmds_json_pointer(const json_t *v, const char *ptr, size_t len)
 	/* A key never holds NUL (jansson's keys cannot). */
 	if (ptr[0] != '/' || memchr(ptr, '\0', len))
 		return NULL;
-	tok = malloc(len + 1);
+	tok = malloc(2 * (len + 1));
 	if (!tok)
 		return NULL;
 	while (v && i < len) {
+		char *raw = tok + len + 1;
 		size_t n = 0, idx;
 
-		/* One token: up to the next '/'; "~1" then "~0" replaced, in
-		 * serde's order (so "~01" is "~1"). */
+		/* One token: up to the next '/'. */
 		for (i++; i < len && ptr[i] != '/'; i++)
-			tok[n++] = ptr[i];
-		tok[n] = '\0';
-		for (size_t r = 0, w = 0; r <= n; r++, w++) {
-			tok[w] = tok[r];
-			if (tok[r] == '~' && tok[r + 1] == '1')
-				tok[w] = '/', r++;
-		}
-		n = strlen(tok);
-		for (size_t r = 0, w = 0; r <= n; r++, w++) {
-			tok[w] = tok[r];
-			if (tok[r] == '~' && tok[r + 1] == '0')
-				r++;
-		}
+			raw[n++] = ptr[i];
+		unescape(raw, n, tok);
 		if (json_is_object(v))
 			v = json_object_get(v, tok);
 		else if (json_is_array(v) && parse_index(tok, &idx))

@@ -67,23 +67,26 @@ static uint64_t get_le64(const uint8_t *p)
 /* The tag of raw's nonce and expiry. */
 static void tag_of(const struct mmds *m, const uint8_t *raw, uint8_t tag[32])
 {
-	uint8_t msg[16 + NONCE_LEN + 8];
+	static const uint8_t label[16] = { 'v', 'o', 'l', 't', '-', 'm', 'm', 'd',
+					   's', '-', 't', 'o', 'k', 'e', 'n', '1' };
+	uint8_t msg[sizeof(label) + NONCE_LEN + 8];
 
-	memcpy(msg, "volt-mmds-token1", 16);
-	memcpy(msg + 16, raw, NONCE_LEN + 8);
+	memcpy(msg, label, sizeof(label));
+	memcpy(msg + sizeof(label), raw, NONCE_LEN + 8);
 	mmds_hmac_sha256(m->key, sizeof(m->key), msg, sizeof(msg), tag);
 }
 
 int mmds_token_new(struct mmds *m, uint32_t ttl_seconds, char out[MMDS_TOKEN_TEXT_MAX])
 {
-	uint8_t raw[RAW_LEN], h[32], ctr[8 + 5];
+	static const uint8_t label[5] = { 'n', 'o', 'n', 'c', 'e' };
+	uint8_t raw[RAW_LEN], h[32], ctr[sizeof(label) + 8];
 	size_t i, o = 0;
 
 	if (ttl_seconds < MMDS_TOKEN_TTL_MIN || ttl_seconds > MMDS_TOKEN_TTL_MAX)
 		return -EINVAL;
 	/* A nonce no guest can predict, different for every token. */
-	memcpy(ctr, "nonce", 5);
-	put_le64(ctr + 5, m->tokens_made++);
+	memcpy(ctr, label, sizeof(label));
+	put_le64(ctr + sizeof(label), m->tokens_made++);
 	mmds_hmac_sha256(m->key, sizeof(m->key), ctr, sizeof(ctr), h);
 	memcpy(raw, h, NONCE_LEN);
 	put_le64(raw + NONCE_LEN, mmds_now_ms(m) + (uint64_t)ttl_seconds * 1000);
