@@ -62,8 +62,11 @@ char *mmds_get_json(struct mmds *m);
  * that, calls again with final = true). Otherwise *consumed is how many bytes
  * the request took, *out is the whole HTTP/1.1 answer (malloc'd, *out_len
  * bytes; the caller frees it) and the return is 1 to keep the connection or
- * 2 to close it after the answer. Malformed input is answered (400 etc.) and
- * closed. -ENOMEM only. Tokens expire by CLOCK_MONOTONIC. */
+ * 2 to close it after the answer. A malformed request is answered (400,
+ * 501... as Firecracker's micro_http) and the connection kept, as in
+ * Firecracker; a final call without a whole request is answered 400 and
+ * returns 2 (Firecracker resets such a connection). -ENOMEM only. Tokens
+ * expire by CLOCK_MONOTONIC. */
 #define MMDS_HTTP_REQUEST_MAX 4096
 int mmds_http_serve(struct mmds *m, const uint8_t *in, size_t len, bool final, size_t *consumed,
 		    uint8_t **out, size_t *out_len);
