@@ -572,11 +572,28 @@ def http_seeds():
     return seeds
 
 
+def mmds_http_seeds():
+    """fuzz_mmds_http: a mode byte (bit 0 V2, bit 1 imds_compat, bit 2 final), then the
+    guest's stream; "@T" stands for a valid session token."""
+    return {
+        "v1-get": b"\0GET /latest/meta-data/ HTTP/1.1\r\nAccept: application/json\r\n\r\n",
+        "v2-token-get": b"\1PUT /latest/api/token HTTP/1.1\r\nX-metadata-token-ttl-seconds: 60"
+                        b"\r\n\r\nGET /latest HTTP/1.0\r\nX-metadata-token: @T\r\n\r\n",
+        "v2-no-token": b"\1GET / HTTP/1.1\r\n\r\n",
+        "imds-compat": b"\3GET /latest/meta-data/n/3 HTTP/1.1\r\nX-aws-ec2-metadata-token: @T"
+                       b"\r\nAccept: application/json\r\n\r\n",
+        "forwarded": b"\0PUT /latest/api/token HTTP/1.1\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n",
+        "body": b"\4PUT / HTTP/1.1\r\nContent-Length: 9\r\n\r\nsome body",
+        "bad-headers": b"\0GET / HTTP/1.1\r\nAccept-Encoding: *;q=0\r\nNoColon\r\n\r\n",
+        "bad-line": b"\4PATCH http:// HTTP/2.0\n\n",
+    }
+
+
 def main():
     for target, seeds in (("virtq", virtq_seeds()), ("virtio_blk", blk_seeds()),
                           ("virtio_net", net_seeds()), ("virtio_vsock", vsock_seeds()),
                           ("virtio_balloon", balloon_seeds()), ("snap", snap_seeds()),
-                          ("http_parse", http_seeds())):
+                          ("http_parse", http_seeds()), ("mmds_http", mmds_http_seeds())):
         d = HERE / "corpus" / target
         d.mkdir(parents=True, exist_ok=True)
         for name, blob in seeds.items():

@@ -43,12 +43,16 @@ void mmds_destroy(struct mmds *m);
 void mmds_set_config(struct mmds *m, const struct mmds_config *c);
 void mmds_get_config(struct mmds *m, struct mmds_config *c);
 
-/* The API's operations. put replaces the store with the JSON object text;
- * patch applies it as a JSON merge patch (RFC 7396). -EFBIG: the result
- * would exceed the limit (the API answers 413 with Firecracker's message);
- * -EINVAL: not a JSON object (why says so). The store is unchanged on error. */
+/* The API's operations. put replaces the store with the JSON text (any
+ * JSON value, as Firecracker's serde_json::Value); patch applies it as a
+ * JSON merge patch (RFC 7396). -EFBIG: the result would exceed the limit
+ * (the API answers 413 with Firecracker's message); -EINVAL: not JSON (why
+ * says so); -ENOENT: a patch on a store never put (Firecracker's "not
+ * initialized"). The store is unchanged on error. */
 int mmds_put(struct mmds *m, const char *json, size_t len, char *why, size_t why_size);
 int mmds_patch(struct mmds *m, const char *json, size_t len, char *why, size_t why_size);
+/* Whether put or patch would read the text as JSON: 0 or -EINVAL (why). */
+int mmds_json_check(const char *json, size_t len, char *why, size_t why_size);
 /* The store as compact JSON text, malloc'd ("{}" when empty); NULL: ENOMEM. */
 char *mmds_get_json(struct mmds *m);
 
@@ -58,8 +62,11 @@ char *mmds_get_json(struct mmds *m);
  * that, calls again with final = true). Otherwise *consumed is how many bytes
  * the request took, *out is the whole HTTP/1.1 answer (malloc'd, *out_len
  * bytes; the caller frees it) and the return is 1 to keep the connection or
- * 2 to close it after the answer. Malformed input is answered (400 etc.) and
- * closed. -ENOMEM only. Tokens expire by CLOCK_MONOTONIC. */
+ * 2 to close it after the answer. A malformed request is answered (400,
+ * 501... as Firecracker's micro_http) and the connection kept, as in
+ * Firecracker; a final call without a whole request is answered 400 and
+ * returns 2 (Firecracker resets such a connection). -ENOMEM only. Tokens
+ * expire by CLOCK_MONOTONIC. */
 #define MMDS_HTTP_REQUEST_MAX 4096
 int mmds_http_serve(struct mmds *m, const uint8_t *in, size_t len, bool final, size_t *consumed,
 		    uint8_t **out, size_t *out_len);
