@@ -477,6 +477,13 @@ Test(api, out_of_range_named)
 	      "vcpu_count");
 	fault("PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": -1}", 400,
 	      "mem_size_mib");
+	/* volt's least memory is 2 MiB (arch/x86/layout.h); Firecracker takes 1. */
+	fault("PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 1}", 400,
+	      "machine-config: mem_size_mib: 1 is out of range (2 to 65536)");
+	fault("PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 0}", 400,
+	      "mem_size_mib: 0 is out of range (2 to 65536)");
+	ok("PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 2}");
+	ok("PATCH", "/machine-config", "{\"mem_size_mib\": 64}");
 	fault("PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 9999999999}", 400,
 	      "mem_size_mib");
 	fault("PUT", "/vsock", "{\"guest_cid\": 2, \"uds_path\": \"/v\"}", 400, "guest_cid");
