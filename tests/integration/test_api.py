@@ -272,8 +272,10 @@ def test_lifecycle(api_vm, guest_kit, tmp_path):
     assert api.get("/machine-config") == (200, machine)
     assert api.get("/balloon") == (200, balloon)
 
+    t_start = time.monotonic()
     assert api.put("/actions", {"action_type": "InstanceStart"}) == (204, None)
     p.wait_for("VOLT-GUEST-READY", BOOT_TIMEOUT)
+    print(f"\nguest ready after {time.monotonic() - t_start:.1f} s")
     out = p.wait_for("TICK2", 300)  # the guest is ticking
     assert "HAVE-VDA" in out and "HAVE-RNG" in out, out[-2000:]
     status, info = api.get("/")
@@ -301,23 +303,28 @@ def test_lifecycle(api_vm, guest_kit, tmp_path):
                 "stats_polling_interval_s")
     # Free page reporting: Linux reports its free blocks on its own (2 s after the
     # driver probes, then as blocks are freed); volt gives them back to the host.
+    t0 = time.monotonic()
     reported = wait_balloon_metric(api, metrics, "free_page_report_freed", 300)
+    t_report = time.monotonic() - t0
     assert balloon_metric(metrics, "free_page_report_count") > 0
     # Free page hinting: a run; the guest sends its id, its free blocks, then STOP,
     # which volt acknowledges (DONE) since acknowledge_on_stop defaults to true.
     assert api.get("/balloon/hinting/status") == (200, {"host_cmd": 0, "guest_cmd": None})
+    t0 = time.monotonic()
     assert api.patch("/balloon/hinting/start", {}) == (204, None)
     deadline = time.monotonic() + 300
     while api.get("/balloon/hinting/status")[1] != {"host_cmd": 1, "guest_cmd": 0}:
         assert time.monotonic() < deadline, api.get("/balloon/hinting/status")
         assert p.proc.poll() is None, p.output()[-2000:]
         time.sleep(0.5)
+    t_hint = time.monotonic() - t0
     hinted = wait_balloon_metric(api, metrics, "free_page_hint_freed", 60)
     assert balloon_metric(metrics, "free_page_hint_fails") == 0
     assert balloon_metric(metrics, "free_page_report_fails") == 0
     assert api.patch("/balloon/hinting/stop", {}) == (204, None)
     assert api.get("/balloon/hinting/status") == (200, {"host_cmd": 1, "guest_cmd": 0})
-    print(f"\nballoon: {reported >> 20} MiB reported, {hinted >> 20} MiB hinted and given back")
+    print(f"\nballoon: {reported >> 20} MiB reported (waited {t_report:.1f} s), {hinted >> 20} MiB"
+          f" hinted and given back (run acknowledged after {t_hint:.1f} s)")
 
     # pause: the ticks stop; resume: they come back
     assert api.patch("/vm", {"state": "Paused"}) == (204, None)
