@@ -36,7 +36,8 @@ enum method { M_GET = 1, M_PUT = 2, M_PATCH = 4, M_DELETE = 8 };
 /* A device's PUT comes from the device table (its kind's api_path); what is
  * here besides is genuinely about one device: PATCH /drives/{id} (a new
  * backing file), PATCH /network-interfaces/{id} (rate limiters, a no-op),
- * GET and PATCH /balloon and /balloon/statistics (the balloon's driver). */
+ * GET and PATCH /balloon and /balloon/statistics, /balloon/hinting/...
+ * (the balloon's driver). */
 enum route {
 	R_ROOT,
 	R_VERSION,
@@ -46,6 +47,9 @@ enum route {
 	R_NET,
 	R_BALLOON,
 	R_BALLOON_STATS,
+	R_BALLOON_HINT_START,
+	R_BALLOON_HINT_STOP,
+	R_BALLOON_HINT_STATUS,
 	R_LOGGER,
 	R_METRICS,
 	R_ACTIONS,
@@ -76,6 +80,9 @@ static const struct {
 	[R_NET] = { "network-interfaces", true, M_PATCH | M_DELETE, 0, M_PATCH | M_DELETE },
 	[R_BALLOON] = { "balloon", false, M_GET | M_PATCH, 0, M_PATCH },
 	[R_BALLOON_STATS] = { "balloon/statistics", false, M_GET | M_PATCH, 0, M_GET | M_PATCH },
+	[R_BALLOON_HINT_START] = { "balloon/hinting/start", false, M_PATCH, 0, M_PATCH },
+	[R_BALLOON_HINT_STOP] = { "balloon/hinting/stop", false, M_PATCH, 0, M_PATCH },
+	[R_BALLOON_HINT_STATUS] = { "balloon/hinting/status", false, M_GET, 0, M_GET },
 	[R_LOGGER] = { "logger", false, M_PUT, M_PUT, 0 },
 	[R_METRICS] = { "metrics", false, M_PUT, M_PUT, 0 },
 	[R_ACTIONS] = { "actions", false, M_PUT, 0, 0 },
@@ -338,6 +345,69 @@ static void do_balloon_stats_patch(struct api_state *s, json_t *j, struct api_re
 			      strerror(-err));
 	b->stats_seconds = secs;
 	no_content(r);
+}
+
+/* Firecracker's VmmActionError::BalloonUpdate for the hinting calls. */
+#define BALLOON_UPDATE_ERR "Balloon update error: "
+
+static void hint_fault(struct api_response *r, int err)
+{
+	if (err == -ENODEV)
+		return api_fault(r, 400, BALLOON_UPDATE_ERR DEVICE_NOT_FOUND);
+	if (err == -EOPNOTSUPP)
+		return api_fault(r, 400,
+				 BALLOON_UPDATE_ERR
+				 "Balloon: Attempting to use hinting when not enabled");
+	if (err == -EAGAIN)
+		return api_fault(r, 400, BALLOON_UPDATE_ERR "Balloon: Device not activated yet.");
+	faultf(r, 400, BALLOON_UPDATE_ERR "Balloon: %s", strerror(-err));
+}
+
+static void hint_fault_or_ok(struct api_response *r, int err)
+{
+	if (err)
+		return hint_fault(r, err);
+	no_content(r);
+}
+
+/* PATCH /balloon/hinting/start: the body is optional; acknowledge_on_stop
+ * defaults to true (Firecracker's StartHintingCmd). */
+static void do_hint_start(struct api_state *s, json_t *j, struct api_response *r)
+{
+	json_t *v = j ? json_object_get(j, "acknowledge_on_stop") : NULL;
+	bool ack = true;
+	char got[96];
+
+	if (j && !json_is_object(j)) {
+		api_serde_unexpected(j, got, sizeof(got));
+		return faultf(r, 400, "invalid type: %s, expected struct StartHintingCmd", got);
+	}
+	if (v && !json_is_boolean(v)) {
+		api_serde_unexpected(v, got, sizeof(got));
+		return faultf(r, 400, "invalid type: %s, expected a boolean", got);
+	}
+	if (v)
+		ack = json_is_true(v);
+	if (!balloon_cfg(s))
+		return hint_fault(r, -ENODEV);
+	hint_fault_or_ok(r, s->ops->balloon_hint_start ? s->ops->balloon_hint_start(s->ctx, ack)
+						       : -ENOSYS);
+}
+
+static void get_hint_status(struct api_state *s, struct api_response *r)
+{
+	struct balloon_hint_status hs;
+	int err;
+
+	if (!balloon_cfg(s))
+		return hint_fault(r, -ENODEV);
+	err = s->ops->balloon_hint_status ? s->ops->balloon_hint_status(s->ctx, &hs) : -ENOSYS;
+	if (err)
+		return hint_fault(r, err);
+	answer_json(r, 200,
+		    json_pack("{s:I, s:o}", "host_cmd", (json_int_t)hs.host_cmd, "guest_cmd",
+			      hs.guest_cmd_valid ? json_integer((json_int_t)hs.guest_cmd)
+						 : json_null()));
 }
 
 static void do_balloon_patch(struct api_state *s, json_t *j, struct api_response *r)
@@ -750,6 +820,15 @@ static void route(struct api_state *s, const struct resource *res, enum method m
 		if (m == M_GET)
 			return get_balloon_stats(s, r);
 		return do_balloon_stats_patch(s, j, r);
+	case R_BALLOON_HINT_START:
+		return do_hint_start(s, j, r);
+	case R_BALLOON_HINT_STOP:
+		if (!balloon_cfg(s))
+			return hint_fault(r, -ENODEV);
+		return hint_fault_or_ok(
+			r, s->ops->balloon_hint_stop ? s->ops->balloon_hint_stop(s->ctx) : -ENOSYS);
+	case R_BALLOON_HINT_STATUS:
+		return get_hint_status(s, r);
 	case R_LOGGER:
 		return do_logger(s, j, r);
 	case R_METRICS:
@@ -864,12 +943,12 @@ static bool checked_id(const char *id, struct api_response *r)
 
 /* The path as Firecracker's parser sees it: leading '/'s trimmed, split on
  * '/', one trailing empty segment dropped ("drives/" is "drives"), and only
- * the segments its routes look at: seg[0], seg[1] (NULL when absent). What
+ * the segments its routes look at: seg[0], seg[1], seg[2] (NULL when absent). What
  * follows is ignored, as in Firecracker ("/machine-config/x" is
  * "/machine-config"). */
 struct segments {
 	char buf[1024];
-	const char *seg[2];
+	const char *seg[3];
 };
 
 static bool split_path(const char *url, struct segments *sg)
@@ -882,14 +961,17 @@ static bool split_path(const char *url, struct segments *sg)
 		return false;
 	snprintf(sg->buf, sizeof(sg->buf), "%s", url);
 	sg->seg[0] = sg->buf;
-	sg->seg[1] = NULL;
-	p = strchr(sg->buf, '/');
-	if (!p)
-		return true;
-	*p++ = '\0';
-	if (!*p) /* "a/": split_terminator drops the empty last segment */
-		return true;
-	sg->seg[1] = p;
+	sg->seg[1] = sg->seg[2] = NULL;
+	p = sg->buf;
+	for (int i = 1; i < 3; i++) {
+		p = strchr(p, '/');
+		if (!p)
+			return true;
+		*p++ = '\0';
+		if (!*p) /* "a/": split_terminator drops the empty last segment */
+			return true;
+		sg->seg[i] = p;
+	}
 	q = strchr(p, '/');
 	if (q)
 		*q = '\0';
@@ -928,6 +1010,18 @@ static bool firecracker_route(enum method m, const char *given, const struct seg
 	if (m == M_DELETE) {
 		invalid_path_method(r, m, given, s0);
 		return false;
+	}
+	if (!strcmp(s0, "balloon") && is(s1, "hinting") && (m == M_GET || m == M_PATCH)) {
+		const char *s2 = sg->seg[2];
+		bool get = m == M_GET;
+
+		if (!s2 || (get ? !is(s2, "status") : !is(s2, "start") && !is(s2, "stop"))) {
+			faultf(r, 400, "Unrecognized %s request path `/hinting/%.200s`.",
+			       get ? "GET" : "PATCH", s2 ? s2 : "");
+			return false;
+		}
+		snprintf(path, path_size, "balloon/hinting/%s", s2);
+		return true;
 	}
 	if (!strcmp(s0, "balloon")) {
 		if (m == M_GET && s1 && strcmp(s1, "statistics")) {
@@ -1039,7 +1133,7 @@ void api_handle(struct api_state *s, const char *method, const char *url, const 
 	struct resource res;
 	enum method m;
 	json_t *j = NULL;
-	bool deprecated = false;
+	bool deprecated = false, split_ok, hinting;
 
 	r->status = 500;
 	r->body = NULL;
@@ -1060,16 +1154,19 @@ void api_handle(struct api_state *s, const char *method, const char *url, const 
 			      "allowed by server.",
 			      len, API_MAX_PAYLOAD);
 	/* Firecracker's parser looks at the method and whether there is a body
-	 * before the path: an HTTP body of 0 bytes is no body. */
+	 * before the path: an HTTP body of 0 bytes is no body. Only
+	 * PATCH /balloon/hinting/... may have none. */
+	split_ok = split_path(url, &sg);
+	hinting = split_ok && is(sg.seg[0], "balloon") && is(sg.seg[1], "hinting");
 	if (m == M_GET && len)
 		return api_fault(r, 400, "GET request cannot have a body.");
 	if (m == M_PUT && !len)
 		return api_fault(r, 400, "Empty PUT request.");
-	if (m == M_PATCH && !len)
+	if (m == M_PATCH && !len && !hinting)
 		return api_fault(r, 400, "Empty PATCH request.");
 	if (m == M_DELETE && len)
 		return api_fault(r, 400, "Empty Delete request.");
-	if (!split_path(url, &sg))
+	if (!split_ok)
 		return invalid_path_method(r, m, method, "(a path too long)");
 	if (!m)
 		return invalid_path_method(r, m, method, sg.seg[0]);
@@ -1083,7 +1180,8 @@ void api_handle(struct api_state *s, const char *method, const char *url, const 
 				      s->fail_reason);
 		return do_mmds(s, m, body, len, r);
 	}
-	if (m != M_GET && m != M_DELETE) {
+	/* The hinting stop reads no body; start's is optional. */
+	if (m != M_GET && m != M_DELETE && !(hinting && (!len || res.rt == R_BALLOON_HINT_STOP))) {
 		j = api_json_parse(body, len, why, sizeof(why));
 		if (!j)
 			return faultf(r, 400, "%s: %s", res.path[0] ? res.path : "/", why);

@@ -55,6 +55,11 @@ struct api_ops {
 	int (*balloon_stats)(void *ctx, struct balloon_stats *s);
 	/* -EOPNOTSUPP when the device cannot change its interval. */
 	int (*balloon_stats_interval)(void *ctx, unsigned int seconds);
+	/* Free page hinting (virtio_balloon_hint_*): -EOPNOTSUPP not enabled,
+	 * -EAGAIN the driver has not started the device. */
+	int (*balloon_hint_start)(void *ctx, bool acknowledge_on_stop);
+	int (*balloon_hint_stop)(void *ctx);
+	int (*balloon_hint_status)(void *ctx, struct balloon_hint_status *s);
 	int (*logger)(void *ctx, const struct api_logger *l, char *why, size_t why_size);
 	int (*metrics)(void *ctx, const char *path, char *why, size_t why_size);
 	/* -ENOENT when no metrics file was set. */

@@ -193,6 +193,27 @@ static int op_balloon_stats_interval(void *ctx, unsigned int seconds)
 	return balloon(m) ? virtio_balloon_set_stats_interval(balloon(m), seconds) : -ENODEV;
 }
 
+static int op_balloon_hint_start(void *ctx, bool acknowledge_on_stop)
+{
+	struct api_main *m = ctx;
+
+	return balloon(m) ? virtio_balloon_hint_start(balloon(m), acknowledge_on_stop) : -ENODEV;
+}
+
+static int op_balloon_hint_stop(void *ctx)
+{
+	struct api_main *m = ctx;
+
+	return balloon(m) ? virtio_balloon_hint_stop(balloon(m)) : -ENODEV;
+}
+
+static int op_balloon_hint_status(void *ctx, struct balloon_hint_status *s)
+{
+	struct api_main *m = ctx;
+
+	return balloon(m) ? virtio_balloon_hint_status(balloon(m), s) : -ENODEV;
+}
+
 static int op_logger(void *ctx, const struct api_logger *l, char *why, size_t why_size)
 {
 	enum log_level level;
@@ -292,6 +313,9 @@ static const struct api_ops ops = {
 	.rate_limiter_update = op_rate_limiter_update,
 	.balloon_stats = op_balloon_stats,
 	.balloon_stats_interval = op_balloon_stats_interval,
+	.balloon_hint_start = op_balloon_hint_start,
+	.balloon_hint_stop = op_balloon_hint_stop,
+	.balloon_hint_status = op_balloon_hint_status,
 	.logger = op_logger,
 	.metrics = op_metrics,
 	.flush_metrics = op_flush_metrics,

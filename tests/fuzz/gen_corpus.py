@@ -418,14 +418,17 @@ def vsock_seeds():
     return seeds
 
 
-# virtio-balloon: struct fuzz_hdr (flags, nsteps, 16 steps, value, 3 queues), image.
-B_INDIRECT, B_EVENT_IDX, B_TWO, B_STATS, B_EARLY, B_NO_FEATURES = 1, 2, 4, 8, 16, 32
-INFLATE, DEFLATE, STATS, TIMER, CONFIG, TARGET, DRIVER_OK, BPUMP = range(8)
+# virtio-balloon: struct fuzz_hdr (flags, nsteps, 16 steps, value, 5 queues), image.
+B_INDIRECT, B_EVENT_IDX, B_TWO, B_STATS, B_EARLY, B_NO_FEATURES, B_FREE = 1, 2, 4, 8, 16, 32, 64
+INFLATE, DEFLATE, KICK, TIMER, CONFIG, TARGET, DRIVER_OK, BPUMP = range(8)
+STATS = KICK  # (KICK, 0): statistics, (KICK, 1): hints, (KICK, 2): reports
+HINT_START_ACK, HINT_START, HINT_STOP = (TIMER, 1), (TIMER, 2), (TIMER, 3)
 
 
 def balloon(flags, steps, value, qs, im):
     steps = vs_steps(*steps)
     assert len(steps) <= 16
+    qs = qs + [fq(QUEUE_OFF, 0, 0, 0)] * (5 - len(qs))
     return (struct.pack("<BB", flags, len(steps)) + bytes(steps) + bytes(16 - len(steps)) +
             struct.pack("<I", value) + b"".join(qs) + bytes(im.b))
 
@@ -488,6 +491,28 @@ def balloon_seeds():
     im2.b = lo.b + hi.b
     seeds["two-regions"] = balloon(B_TWO, [INFLATE], 0, [inf.q(), dfl.q(),
                                                          fq(QUEUE_OFF, 0, 0, 0)], im2)
+    # Free page reporting: a chain of ranges (one misaligned), one outside RAM.
+    im = Image(16 * 4096)
+    inf, dfl, st, hint, rep = (Ring(im, a) for a in (0x0, 0x400, 0x800, 0xc00, 0x1000))
+    rep.chain([(0x4000, 0x2000, 1), (0x7800, 0x1000, 1)])
+    rep.chain([(0x10000, 0x1000, 1)])
+    qs = [inf.q(), dfl.q(), st.q(), hint.q(), rep.q()]
+    seeds["free-page-report"] = balloon(B_FREE, [(KICK, 2), BPUMP], 0, qs, im)
+    # Free page hinting: a run started, the guest's id and a range, its STOP
+    # (acknowledged), a stale range after the host's stop; config writes on the id.
+    im = Image(16 * 4096)
+    inf, dfl, st, hint, rep = (Ring(im, a) for a in (0x0, 0x400, 0x800, 0xc00, 0x1000))
+    im.put(0x3000, struct.pack("<III", 2, 0, 3))
+    hint.chain([(0x3000, 4, 0), (0x4000, 0x4000, 1)])
+    hint.chain([(0x3004, 4, 0)])
+    hint.chain([(0x3008, 4, 0), (0x8000, 0x1000, 1)])
+    qs = [inf.q(), dfl.q(), st.q(), hint.q(), rep.q()]
+    seeds["free-page-hint"] = balloon(B_FREE, [HINT_START_ACK, (KICK, 1), HINT_START, HINT_STOP,
+                                               (KICK, 1), (CONFIG, 2 | 2 << 2)],
+                                      0x08000000, qs, im)
+    seeds["free-page-hint-early"] = balloon(B_FREE | B_EARLY, [HINT_START, (KICK, 1), DRIVER_OK,
+                                                               HINT_START_ACK, (KICK, 1)],
+                                            0, qs, im)
     # Malformed: a writable PFN buffer, a buffer outside RAM.
     im, inf, dfl, st = rings()
     inf.chain([(0x1000, 8, 1)])

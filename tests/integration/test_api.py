@@ -207,6 +207,27 @@ def ticks(out):
     return len(re.findall(r"^TICK[0-9]+", out, re.M))
 
 
+def balloon_metric(metrics, key):
+    """The sum of a balloon counter over every metrics line (each holds a delta)."""
+    if not metrics.exists():
+        return 0
+    return sum(json.loads(line).get("balloon", {}).get(key, 0)
+               for line in metrics.read_text().splitlines() if line.strip())
+
+
+def wait_balloon_metric(api, metrics, key, timeout):
+    """Flushes the metrics until the balloon counter key is non-zero; returns it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        assert api.put("/actions", {"action_type": "FlushMetrics"}) == (204, None)
+        total = balloon_metric(metrics, key)
+        if total or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert total > 0, f"balloon.{key} stayed 0"
+    return total
+
+
 def test_lifecycle(api_vm, guest_kit, tmp_path):
     """configure -> InstanceStart -> ready -> pause/resume -> SendCtrlAltDel -> exit 0."""
     p, api = api_vm()
@@ -228,7 +249,10 @@ def test_lifecycle(api_vm, guest_kit, tmp_path):
              "partuuid": None, "is_read_only": False, "cache_type": "Writeback",
              "io_engine": "Sync", "rate_limiter": None}
     vsock = {"guest_cid": 3, "uds_path": str(tmp_path / "vsock.sock")}
-    balloon = {"amount_mib": 0, "deflate_on_oom": False, "stats_polling_interval_s": 1}
+    # Free page reporting needs more than 32 free blocks of 4 MiB (the guest kit's
+    # pageblock_order) above a zone's low watermark: 256 MiB of RAM has them.
+    balloon = {"amount_mib": 0, "deflate_on_oom": False, "stats_polling_interval_s": 1,
+               "free_page_hinting": True, "free_page_reporting": True}
     logger = {"log_path": str(log), "level": "Info", "show_level": True,
               "show_log_origin": False}
     for url, body in (("/boot-source", boot), ("/machine-config", machine),
@@ -248,8 +272,10 @@ def test_lifecycle(api_vm, guest_kit, tmp_path):
     assert api.get("/machine-config") == (200, machine)
     assert api.get("/balloon") == (200, balloon)
 
+    t_start = time.monotonic()
     assert api.put("/actions", {"action_type": "InstanceStart"}) == (204, None)
     p.wait_for("VOLT-GUEST-READY", BOOT_TIMEOUT)
+    print(f"\nguest ready after {time.monotonic() - t_start:.1f} s")
     out = p.wait_for("TICK2", 300)  # the guest is ticking
     assert "HAVE-VDA" in out and "HAVE-RNG" in out, out[-2000:]
     status, info = api.get("/")
@@ -275,6 +301,30 @@ def test_lifecycle(api_vm, guest_kit, tmp_path):
     assert api.get("/balloon")[1]["stats_polling_interval_s"] == 2
     check_fault(api.patch("/balloon/statistics", {"stats_polling_interval_s": 0}), 400,
                 "stats_polling_interval_s")
+    # Free page reporting: Linux reports its free blocks on its own (2 s after the
+    # driver probes, then as blocks are freed); volt gives them back to the host.
+    t0 = time.monotonic()
+    reported = wait_balloon_metric(api, metrics, "free_page_report_freed", 300)
+    t_report = time.monotonic() - t0
+    assert balloon_metric(metrics, "free_page_report_count") > 0
+    # Free page hinting: a run; the guest sends its id, its free blocks, then STOP,
+    # which volt acknowledges (DONE) since acknowledge_on_stop defaults to true.
+    assert api.get("/balloon/hinting/status") == (200, {"host_cmd": 0, "guest_cmd": None})
+    t0 = time.monotonic()
+    assert api.patch("/balloon/hinting/start", {}) == (204, None)
+    deadline = time.monotonic() + 300
+    while api.get("/balloon/hinting/status")[1] != {"host_cmd": 1, "guest_cmd": 0}:
+        assert time.monotonic() < deadline, api.get("/balloon/hinting/status")
+        assert p.proc.poll() is None, p.output()[-2000:]
+        time.sleep(0.5)
+    t_hint = time.monotonic() - t0
+    hinted = wait_balloon_metric(api, metrics, "free_page_hint_freed", 60)
+    assert balloon_metric(metrics, "free_page_hint_fails") == 0
+    assert balloon_metric(metrics, "free_page_report_fails") == 0
+    assert api.patch("/balloon/hinting/stop", {}) == (204, None)
+    assert api.get("/balloon/hinting/status") == (200, {"host_cmd": 1, "guest_cmd": 0})
+    print(f"\nballoon: {reported >> 20} MiB reported (waited {t_report:.1f} s), {hinted >> 20} MiB"
+          f" hinted and given back (run acknowledged after {t_hint:.1f} s)")
 
     # pause: the ticks stop; resume: they come back
     assert api.patch("/vm", {"state": "Paused"}) == (204, None)

@@ -156,3 +156,39 @@ def test_serial_out_path_of_a_restored_vm(vm, tmp_path):
     q.proc.stdin.write(b"typed-after-restore\n")
     q.proc.stdin.flush()
     assert wait_in_file(out, "typed-after-restore"), q.output()
+
+
+HINT_OFF = "Balloon update error: Balloon: Attempting to use hinting when not enabled"
+NO_DRIVER = "Balloon update error: Balloon: Device not activated yet."
+NO_BALLOON = "Balloon update error: Failed perform action on device: Device not found"
+
+
+@pytest.mark.parametrize("balloon, start, status", [
+    # The echo guest has no virtio driver: the device never gets DRIVER_OK.
+    ({"amount_mib": 0, "free_page_hinting": True, "free_page_reporting": True},
+     NO_DRIVER, (200, {"host_cmd": 0, "guest_cmd": None})),
+    ({"amount_mib": 1, "free_page_reporting": True}, HINT_OFF, (400, {"fault_message": HINT_OFF})),
+    (None, NO_BALLOON, (400, {"fault_message": NO_BALLOON})),
+])
+def test_balloon_hinting_answers(api, balloon, start, status):
+    """/balloon/hinting/*: refused before boot; after it, Firecracker's answers for a
+    balloon with hinting that no driver started, one without hinting, and none."""
+    assert api.put("/boot-source", {"kernel_image_path": str(GUESTS / "echo")}) == (204, None)
+    if balloon:
+        assert api.put("/balloon", balloon) == (204, None)
+        full = {"deflate_on_oom": False, "stats_polling_interval_s": 0,
+                "free_page_hinting": False, "free_page_reporting": False, **balloon}
+        assert api.get("/balloon") == (200, full)
+    fault_is(api.patch("/balloon/hinting/start", {}), NOT_BEFORE)
+    fault_is(api.patch("/balloon/hinting/stop", {}), NOT_BEFORE)
+    fault_is(api.get("/balloon/hinting/status"), NOT_BEFORE)
+    assert api.put("/actions", {"action_type": "InstanceStart"}) == (204, None)
+    # start's body is optional (no Content-Length body at all), stop's is not read
+    assert raw(api, "PATCH", "/balloon/hinting/start")[2] == {"fault_message": start}
+    fault_is(api.patch("/balloon/hinting/start", {"acknowledge_on_stop": False}), start)
+    assert raw(api, "PATCH", "/balloon/hinting/stop", b"not json")[2] == {"fault_message": start}
+    assert api.get("/balloon/hinting/status") == status
+    fault_is(api.patch("/balloon/hinting/start", {"acknowledge_on_stop": "yes"}),
+             'invalid type: string "yes", expected a boolean')
+    fault_is(api.patch("/balloon/hinting/go", {}), "Unrecognized PATCH request path `/hinting/go`.")
+    fault_is(api.get("/balloon/hinting"), "Unrecognized GET request path `/hinting/`.")

@@ -29,6 +29,16 @@ def test_hello_with_smp_and_more_memory(vm):
     assert HELLO in p.output()
 
 
+def test_hello_in_the_least_memory(vm, guest_kit):
+    """2 MiB, volt's least (the boot structures below 1 MiB, the kernel from 1 MiB):
+    hello runs; Linux does not fit and is refused before it runs."""
+    p = vm("run", "--kernel", GUESTS / "hello", "--mem", "2")
+    assert p.wait_exit(30) == 0, p.output()
+    assert HELLO in p.output()
+    r = run_volt("run", "--kernel", guest_kit["vmlinux"], "--mem", "2", timeout=30)
+    assert r.returncode != 0 and "is not guest RAM" in r.stderr, r.stderr
+
+
 def test_hello_through_pvh(vm):
     """The same file entered at its XEN_ELFNOTE_PHYS32_ENTRY in 32-bit mode."""
     p = vm("run", "--kernel", GUESTS / "hello", "--boot-protocol", "pvh")
@@ -50,7 +60,8 @@ def test_console_input_reaches_the_guest_and_eof_is_harmless(vm, tmp_path):
     (["--kernel", "/dev/null"], "kernel '/dev/null': is a character device, not a regular file"),
     (["--kernel", "HELLO", "--initrd", "/no/such/initrd"], "initrd '/no/such/initrd': No such file"),
     (["--kernel", "HELLO", "--initrd", "/dev/null"], "initrd '/dev/null': is a character"),
-    (["--kernel", "HELLO", "--mem", "64"], "--mem: '64' is not a whole number of MiB"),
+    (["--kernel", "HELLO", "--mem", "1"], "--mem: '1' is not a whole number of MiB from 2 to 65536"),
+    (["--kernel", "HELLO", "--mem", "2047K"], "--mem: '2047K' is not a whole number of MiB"),
     (["--kernel", "HELLO", "--mem", "lots"], "--mem: 'lots'"),
     (["--kernel", "HELLO", "--mem", "99999999999"], "--mem:"),
     (["--kernel", "HELLO", "--cpus", "0"], "--cpus: '0' is not a number from 1 to 32"),

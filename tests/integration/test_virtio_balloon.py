@@ -246,6 +246,9 @@ def test_balloon_inflates_deflates_and_reports_statistics(vm, guest_kit, tmp_pat
     ("64K", "not a whole number of MiB"),
     ("64,foo", "unknown option 'foo'"),
     ("64,deflate-on-oom=1", "unknown option"),
+    ("64,free-page-hint", "unknown option 'free-page-hint' (want MiB[,deflate-on-oom][,stats="
+                          "SECONDS][,free-page-hinting][,free-page-reporting])"),
+    ("64,free-page-reporting=1", "unknown option"),
     ("64,stats=0x", "stats='0x' is not a number of seconds"),
     ("64,stats=-1", "is not a number of seconds"),
     ("64,stats=", "is not a number of seconds"),

@@ -21,6 +21,8 @@ static struct {
 	int starts, pauses, resumes, cad, flushes;
 	bool paused, fail_start, metrics_open;
 	unsigned int balloon_mib;
+	int hint_starts, hint_stops, hint_err; /* hint_err: what the device answers */
+	bool hint_ack;
 	int rl_updates;
 	char rl_id[80], rl_key[32];
 	struct rl_config rl;
@@ -90,6 +92,31 @@ static int f_balloon_stats(void *ctx, struct balloon_stats *s)
 	s->val[VIRTIO_BALLOON_S_MEMFREE] = 1234567;
 	return 0;
 }
+static int f_hint_start(void *ctx, bool ack)
+{
+	(void)ctx;
+	if (fake.hint_err)
+		return fake.hint_err;
+	fake.hint_starts++;
+	fake.hint_ack = ack;
+	return 0;
+}
+static int f_hint_stop(void *ctx)
+{
+	(void)ctx;
+	if (fake.hint_err)
+		return fake.hint_err;
+	fake.hint_stops++;
+	return 0;
+}
+static int f_hint_status(void *ctx, struct balloon_hint_status *s)
+{
+	(void)ctx;
+	*s = (struct balloon_hint_status){ .host_cmd = 3,
+					   .guest_cmd = 0,
+					   .guest_cmd_valid = fake.hint_starts > 1 };
+	return fake.hint_err;
+}
 static int f_metrics(void *ctx, const char *path, char *why, size_t n)
 {
 	(void)ctx;
@@ -117,6 +144,9 @@ static const struct api_ops ops = {
 	.balloon_set = f_balloon_set,
 	.rate_limiter_update = f_rate_limiter_update,
 	.balloon_stats = f_balloon_stats,
+	.balloon_hint_start = f_hint_start,
+	.balloon_hint_stop = f_hint_stop,
+	.balloon_hint_status = f_hint_status,
 	.metrics = f_metrics,
 	.flush_metrics = f_flush,
 };
@@ -293,6 +323,86 @@ Test(api, lifecycle_with_fake_vm)
 	ok("PATCH", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"rate_limiter\": {}}");
 }
 
+/* Firecracker's /balloon/hinting calls: after boot only, body optional for
+ * start (acknowledge_on_stop defaults to true) and ignored for stop. */
+Test(api, balloon_hinting_calls)
+{
+	static const struct {
+		const char *method, *url, *body, *msg;
+	} bad[] = {
+		{ "GET", "/balloon/hinting", NULL, "Unrecognized GET request path `/hinting/`." },
+		{ "GET", "/balloon/hinting/", NULL, "Unrecognized GET request path `/hinting/`." },
+		{ "GET", "/balloon/hinting/start", NULL,
+		  "Unrecognized GET request path `/hinting/start`." },
+		{ "PATCH", "/balloon/hinting", NULL,
+		  "Unrecognized PATCH request path `/hinting/`." },
+		{ "PATCH", "/balloon/hinting/status", "{}",
+		  "Unrecognized PATCH request path `/hinting/status`." },
+		{ "PATCH", "/balloon/hinting/start", "{\"acknowledge_on_stop\": 1}",
+		  "invalid type: integer `1`, expected a boolean" },
+		{ "PATCH", "/balloon/hinting/start", "[]", "expected struct StartHintingCmd" },
+		{ "PATCH", "/balloon/hinting/start", "{", "balloon/hinting/start: " },
+		/* PUT /balloon/... is PUT /balloon, as in Firecracker. */
+		{ "PUT", "/balloon/hinting/start", "{}", "amount_mib" },
+		{ "PATCH", "/balloon/statistics", NULL, "Empty PATCH request." },
+	};
+	json_t *j;
+
+	/* Before boot: Firecracker's pre-boot refusal, body or not. */
+	fault("PATCH", "/balloon/hinting/start", NULL, 400,
+	      "The requested operation is not supported before starting the microVM.");
+	fault("PATCH", "/balloon/hinting/stop", "{}", 400, "not supported before starting");
+	fault("GET", "/balloon/hinting/status", NULL, 400, "not supported before starting");
+	ok("PUT", "/boot-source", BOOT);
+	ok("PUT", "/balloon", "{\"amount_mib\": 16, \"free_page_hinting\": true}");
+	cr_assert_eq(req("GET", "/balloon", NULL, &j), 200);
+	cr_assert(json_is_true(json_object_get(j, "free_page_hinting")));
+	cr_assert(json_is_false(json_object_get(j, "free_page_reporting")));
+	json_decref(j);
+	ok("PUT", "/actions", START);
+
+	ok("PATCH", "/balloon/hinting/start", NULL);
+	cr_assert(fake.hint_ack, "acknowledge_on_stop defaults to true");
+	ok("PATCH", "/balloon/hinting/start", "{\"acknowledge_on_stop\": false, \"x\": 1}");
+	cr_assert_not(fake.hint_ack);
+	ok("PATCH", "/balloon/hinting/start", "{}");
+	cr_assert(fake.hint_ack);
+	cr_assert_eq(fake.hint_starts, 3);
+	ok("PATCH", "/balloon/hinting/stop", NULL);
+	ok("PATCH", "/balloon/hinting/stop", "not json: ignored");
+	cr_assert_eq(fake.hint_stops, 2);
+	cr_assert_eq(req("GET", "/balloon/hinting/status", NULL, &j), 200);
+	cr_assert_eq(json_integer_value(json_object_get(j, "host_cmd")), 3);
+	cr_assert_eq(json_integer_value(json_object_get(j, "guest_cmd")), 0);
+	json_decref(j);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		fault(bad[i].method, bad[i].url, bad[i].body, 400, bad[i].msg);
+
+	fake.hint_err = -EOPNOTSUPP;
+	fault("PATCH", "/balloon/hinting/start", NULL, 400,
+	      "Balloon update error: Balloon: Attempting to use hinting when not enabled");
+	fault("PATCH", "/balloon/hinting/stop", NULL, 400, "hinting when not enabled");
+	fault("GET", "/balloon/hinting/status", NULL, 400, "hinting when not enabled");
+	fake.hint_err = -EAGAIN;
+	fault("PATCH", "/balloon/hinting/start", NULL, 400,
+	      "Balloon update error: Balloon: Device not activated yet.");
+	fake.hint_err = 0;
+	fake.hint_starts = 0;
+	cr_assert_eq(req("GET", "/balloon/hinting/status", NULL, &j), 200);
+	cr_assert(json_is_null(json_object_get(j, "guest_cmd")), "no command from the guest yet");
+	json_decref(j);
+}
+
+Test(api, balloon_hinting_without_a_balloon)
+{
+	ok("PUT", "/boot-source", BOOT);
+	ok("PUT", "/actions", START);
+	fault("PATCH", "/balloon/hinting/start", NULL, 400,
+	      "Balloon update error: Failed perform action on device: Device not found");
+	fault("PATCH", "/balloon/hinting/stop", NULL, 400, "Device not found");
+	fault("GET", "/balloon/hinting/status", NULL, 400, "Device not found");
+}
+
 /* --- router: every error class ------------------------------------------------------ */
 
 /* Firecracker answers 400 to an unknown path too, naming its first segment. */
@@ -367,6 +477,13 @@ Test(api, out_of_range_named)
 	      "vcpu_count");
 	fault("PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": -1}", 400,
 	      "mem_size_mib");
+	/* volt's least memory is 2 MiB (arch/x86/layout.h); Firecracker takes 1. */
+	fault("PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 1}", 400,
+	      "machine-config: mem_size_mib: 1 is out of range (2 to 65536)");
+	fault("PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 0}", 400,
+	      "mem_size_mib: 0 is out of range (2 to 65536)");
+	ok("PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 2}");
+	ok("PATCH", "/machine-config", "{\"mem_size_mib\": 64}");
 	fault("PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 9999999999}", 400,
 	      "mem_size_mib");
 	fault("PUT", "/vsock", "{\"guest_cid\": 2, \"uds_path\": \"/v\"}", 400, "guest_cid");

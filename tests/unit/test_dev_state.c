@@ -1021,6 +1021,77 @@ Test(dev_state, balloon_target_statistics_and_held_buffer_round_trip)
 	guest_mem_free(&mem);
 }
 
+Test(dev_state, balloon_free_page_hinting_state_round_trip)
+{
+	struct balloon_config c = { .mib = 8,
+				    .free_page_hinting = true,
+				    .free_page_reporting = true };
+	struct seg chain[2] = { { DATA, 4, false }, { 0x400000, 0x200000, true } };
+	uint32_t id = 2;
+	struct balloon_hint_status ha, hb;
+	struct balloon_stats sb;
+	struct side a, b;
+	struct image im, bad;
+	uint8_t rec[128];
+	const void *p;
+	size_t len;
+
+	log_set_level(LOG_OFF);
+	cr_assert_eq(layout_guest_mem_init(&mem, RAM), 0);
+	cr_assert_eq(side_plug(&a, &virtio_balloon_kind, &c), 0);
+	driver_up(a.d, 4,
+		  (1ULL << VIRTIO_BALLOON_F_FREE_PAGE_HINT) | (1ULL << VIRTIO_BALLOON_F_REPORTING));
+	cr_assert_eq(virtio_balloon_hint_start(a.dev, false), 0);
+	cr_assert_eq(guest_write(&mem, DATA, &id, 4), 0);
+	add_chain(2, chain, 2);
+	virtio_kick(a.d, 2);
+	cr_assert_eq(used_idx(2), 1);
+
+	cr_assert_eq(side_plug(&b, &virtio_balloon_kind, &c), 0);
+	cr_assert_eq(snapshot(&a, &b, &im, "dev/balloon0"), 0);
+	cr_assert_null(snap_unread(&im.r));
+	same_transport(a.d, b.d);
+	cr_assert_eq(virtio_balloon_hint_status(a.dev, &ha), 0);
+	cr_assert_eq(virtio_balloon_hint_status(b.dev, &hb), 0);
+	cr_assert_eq(hb.host_cmd, 2);
+	cr_assert_eq(hb.guest_cmd, 2);
+	cr_assert(hb.guest_cmd_valid);
+	cr_assert_eq(rd(b.d, VIRTIO_MMIO_CONFIG + 8), 2);
+	cr_assert_eq(virtio_balloon_get_stats(b.dev, &sb), 0);
+	cr_assert_eq(sb.hint_ranges, 1);
+	cr_assert_eq(sb.hint_freed, 0x200000);
+	/* The next run after the restore is 3, not 2 again. */
+	cr_assert_eq(virtio_balloon_hint_start(b.dev, false), 0);
+	cr_assert_eq(rd(b.d, VIRTIO_MMIO_CONFIG + 8), 3);
+	side_unplug(&b);
+
+	/* A host command that is no run the API started. */
+	p = image_rec(&im, "dev/balloon0/balloon_free_pages", &len);
+	cr_assert_leq(len, sizeof(rec));
+	memcpy(rec, p, len);
+	rec[8] = 7;
+	image_edit(&im, &bad, "dev/balloon0", "dev/balloon0/balloon_free_pages", rec, len);
+	cr_assert_eq(side_plug(&b, &virtio_balloon_kind, &c), 0);
+	cr_assert_eq(b.kind->restore(b.dev, &bad.r), -EINVAL);
+	side_unplug(&b);
+	image_free(&bad);
+	/* A balloon created without hinting cannot take this state, nor one
+	 * with hinting a snapshot without it. */
+	c.free_page_hinting = false;
+	cr_assert_eq(side_plug(&b, &virtio_balloon_kind, &c), 0);
+	snap_reader_scope(&im.r, "dev/balloon0");
+	cr_assert_eq(b.kind->restore(b.dev, &im.r), -EINVAL);
+	side_unplug(&b);
+	c.free_page_reporting = false;
+	cr_assert_eq(side_plug(&b, &virtio_balloon_kind, &c), 0);
+	snap_reader_scope(&im.r, "dev/balloon0");
+	cr_assert_eq(b.kind->restore(b.dev, &im.r), -EINVAL);
+	side_unplug(&b);
+	image_free(&im);
+	side_unplug(&a);
+	guest_mem_free(&mem);
+}
+
 /* --- virtio-net (needs a TAP: skipped where none can be made) ------------------- */
 
 Test(dev_state, net_round_trip_on_a_new_tap)

@@ -7,11 +7,13 @@
 
 static const uint64_t MiB = 1ULL << 20;
 
-/* Power-of-two and odd sizes across 128 MiB..16 GiB, the hole's edges included. */
-static const uint64_t sizes[] = { 128 * 1024 * 1024ULL, 129 * MiB,   255 * MiB,	  256 * MiB,
-				  1000 * MiB,		1024 * MiB,  3071 * MiB,  3072 * MiB,
-				  3073 * MiB,		4095 * MiB,  4096 * MiB,  5000 * MiB,
-				  8192 * MiB,		12345 * MiB, 16383 * MiB, 16384 * MiB };
+/* Power-of-two and odd sizes across 2 MiB..16 GiB, the hole's edges included. */
+static const uint64_t sizes[] = {
+	2 * MiB,    3 * MiB,	64 * MiB,    127 * MiB,	  128 * 1024 * 1024ULL,
+	129 * MiB,  255 * MiB,	256 * MiB,   1000 * MiB,  1024 * MiB,
+	3071 * MiB, 3072 * MiB, 3073 * MiB,  4095 * MiB,  4096 * MiB,
+	5000 * MiB, 8192 * MiB, 12345 * MiB, 16383 * MiB, 16384 * MiB
+};
 
 Test(layout, no_overlap_and_all_in_ram_for_every_size)
 {
@@ -30,8 +32,12 @@ Test(layout, rejects_sizes_out_of_range)
 {
 	char why[128];
 
-	cr_assert_eq(layout_check(127 * MiB, why, sizeof(why)), -EINVAL);
-	cr_assert(strstr(why, "127 MiB"), "%s", why);
+	cr_assert_eq(LAYOUT_MEM_MIN, 2 * MiB);
+	cr_assert_eq(layout_check(1 * MiB, why, sizeof(why)), -EINVAL);
+	cr_assert_str_eq(why, "memory size 1 MiB outside 2..65536 MiB");
+	cr_assert_eq(layout_check(0, why, sizeof(why)), -EINVAL);
+	/* Below the minimum the kernel area would not be RAM. */
+	cr_assert_eq(LAYOUT_KERNEL_MIN + 0x1000 > 1 * MiB, true);
 	cr_assert_eq(layout_check(LAYOUT_MEM_MAX + MiB, why, sizeof(why)), -EINVAL);
 }
 

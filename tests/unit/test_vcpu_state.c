@@ -113,8 +113,8 @@ static void rig_init_cpus(struct rig *r, const uint8_t *code, size_t code_len, i
 
 	memset(r, 0, sizeof(*r));
 	log_set_level(LOG_OFF);
-	run_size = test_kvm_vm(&r->kvm_fd, &r->vm_fd, &r->mem, LAYOUT_MEM_MIN, CODE_GPA, code,
-			       code_len);
+	run_size =
+		test_kvm_vm(&r->kvm_fd, &r->vm_fd, &r->mem, 128ULL << 20, CODE_GPA, code, code_len);
 	cr_assert_eq(ioctl(r->vm_fd, KVM_CREATE_PIT2, &pit), 0);
 	cr_assert_eq(io_bus_register(&r->pio, PORT, 4, on_out, r, "counter"), 0);
 	cr_assert_eq(io_bus_register(&r->mmio, MMIO_GPA, 4, on_mmio, r, "mmio"), 0);

@@ -579,3 +579,371 @@ Test(balloon_config, stats_check_is_the_rule_everywhere)
 	cr_assert_eq(fields_parse_spec(&balloon_fields, "64,stats=70000", &c, why, sizeof(why)),
 		     -EINVAL, "the CLI took up to 86400");
 }
+
+/* --- free page hinting and reporting ------------------------------------------------ */
+
+#define HINT_FEATURES                                                                  \
+	((1U << VIRTIO_BALLOON_F_STATS_VQ) | (1U << VIRTIO_BALLOON_F_FREE_PAGE_HINT) | \
+	 (1U << VIRTIO_BALLOON_F_REPORTING))
+
+static void touch(struct guest_mem *m, uint64_t gpa, uint64_t len)
+{
+	memset(gpa_to_hva(m, gpa, len), 0xaa, len);
+}
+
+static bool range_resident(struct guest_mem *m, uint64_t gpa, uint64_t len, bool want)
+{
+	for (uint64_t o = 0; o < len; o += 4096)
+		if (resident(gpa_to_hva(m, gpa + o, 4096)) != want)
+			return false;
+	return true;
+}
+
+Test(balloon_discard, whole_pages_inside_one_ram_region_only)
+{
+	struct guest_mem m;
+	uint64_t freed = 7;
+	uint8_t host[64];
+	struct iovec seg;
+
+	cr_assert_eq(layout_guest_mem_init(&m, 5 * GIB), 0);
+	touch(&m, 0x100000, 0x10000);
+	/* Aligned: every page goes. */
+	seg = (struct iovec){ gpa_to_hva(&m, 0x100000, 0x4000), 0x4000 };
+	cr_assert_eq(balloon_discard(&m, &seg, &freed), 0);
+	cr_assert_eq(freed, 0x4000);
+	cr_assert(range_resident(&m, 0x100000, 0x4000, false));
+	/* Misaligned at both ends: the partly covered pages stay. */
+	seg = (struct iovec){ gpa_to_hva(&m, 0x104800, 0x3000), 0x3000 };
+	cr_assert_eq(balloon_discard(&m, &seg, &freed), 0);
+	cr_assert_eq(freed, 0x2000);
+	cr_assert(range_resident(&m, 0x104000, 0x1000, true));
+	cr_assert(range_resident(&m, 0x105000, 0x2000, false));
+	cr_assert(range_resident(&m, 0x107000, 0x1000, true));
+	/* No whole page, or nothing: nothing freed, no error. */
+	seg = (struct iovec){ gpa_to_hva(&m, 0x108010, 0xff0), 0xff0 };
+	cr_assert_eq(balloon_discard(&m, &seg, &freed), 0);
+	cr_assert_eq(freed, 0);
+	seg.iov_len = 0;
+	cr_assert_eq(balloon_discard(&m, &seg, &freed), 0);
+	cr_assert(range_resident(&m, 0x108000, 0x1000, true));
+	/* Not guest memory, or over the end of a region (the mapping goes on
+	 * into the next region in the host, not in the guest). */
+	seg = (struct iovec){ host, sizeof(host) };
+	cr_assert_eq(balloon_discard(&m, &seg, &freed), -EFAULT);
+	seg = (struct iovec){ gpa_to_hva(&m, 3 * GIB - 4096, 4096), 8192 };
+	cr_assert_eq(balloon_discard(&m, &seg, &freed), -EFAULT);
+	seg = (struct iovec){ gpa_to_hva(&m, 6 * GIB - 4096, 4096), 8192 };
+	cr_assert_eq(balloon_discard(&m, &seg, &freed), -EFAULT);
+	seg = (struct iovec){ gpa_to_hva(&m, 6 * GIB - 4096, 4096), 4096 };
+	cr_assert_eq(balloon_discard(&m, &seg, &freed), 0);
+	cr_assert_eq(freed, 4096);
+	guest_mem_free(&m);
+}
+
+/* Feature negotiation of want among what is offered, then nq queues. */
+static void driver_setup_want(struct rig *r, unsigned int nq, uint32_t want)
+{
+	uint32_t s = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
+	unsigned int q;
+
+	wr(r, VIRTIO_MMIO_STATUS, s);
+	wr(r, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+	wr(r, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
+	wr(r, VIRTIO_MMIO_DRIVER_FEATURES, rd(r, VIRTIO_MMIO_DEVICE_FEATURES) & want);
+	wr(r, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+	wr(r, VIRTIO_MMIO_DRIVER_FEATURES, 1); /* VIRTIO_F_VERSION_1 */
+	s |= VIRTIO_CONFIG_S_FEATURES_OK;
+	wr(r, VIRTIO_MMIO_STATUS, s);
+	cr_assert(rd(r, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_FEATURES_OK);
+	for (q = 0; q < nq; q++) {
+		wr(r, VIRTIO_MMIO_QUEUE_SEL, q);
+		wr(r, VIRTIO_MMIO_QUEUE_NUM, QSIZE);
+		wr(r, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)QBASE(q));
+		wr(r, VIRTIO_MMIO_QUEUE_DESC_HIGH, 0);
+		wr(r, VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)QBASE(q) + 0x1000);
+		wr(r, VIRTIO_MMIO_QUEUE_AVAIL_HIGH, 0);
+		wr(r, VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)QBASE(q) + 0x2000);
+		wr(r, VIRTIO_MMIO_QUEUE_USED_HIGH, 0);
+		wr(r, VIRTIO_MMIO_QUEUE_READY, 1);
+		cr_assert_eq(rd(r, VIRTIO_MMIO_QUEUE_READY), 1, "queue %u", q);
+	}
+}
+
+struct seg {
+	uint64_t gpa;
+	uint32_t len;
+	bool writable;
+};
+
+/* Offers a chain of n segments on queue q; descriptors from slot 0 each time
+ * (the caller waits for the chain to be used first). */
+static void add_chain(struct rig *r, unsigned int q, const struct seg *s, unsigned int n)
+{
+	struct vring_desc *desc = gpa_to_hva(&r->mem, QBASE(q), 16 * QSIZE);
+	struct vring_avail *avail = gpa_to_hva(&r->mem, QBASE(q) + 0x1000, 6 + 2 * QSIZE);
+	uint16_t idx = avail->idx;
+
+	for (unsigned int i = 0; i < n; i++)
+		desc[i] = (struct vring_desc){
+			.addr = s[i].gpa,
+			.len = s[i].len,
+			.flags = (uint16_t)((s[i].writable ? VRING_DESC_F_WRITE : 0) |
+					    (i + 1 < n ? VRING_DESC_F_NEXT : 0)),
+			.next = (uint16_t)(i + 1),
+		};
+	avail->ring[idx % QSIZE] = 0;
+	__atomic_store_n(&avail->idx, (uint16_t)(idx + 1), __ATOMIC_RELEASE);
+}
+
+/* A command id as the driver sends it: a 4-byte readable buffer. */
+static struct seg cmd_seg(struct rig *r, uint64_t gpa, uint32_t id)
+{
+	cr_assert_eq(guest_write(&r->mem, gpa, &id, 4), 0);
+	return (struct seg){ gpa, 4, false };
+}
+
+Test(balloon_free_pages, queues_follow_the_features_in_linux_order)
+{
+	static const struct {
+		struct balloon_config c;
+		unsigned int nq;
+		uint32_t features;
+	} cases[] = {
+		{ { .mib = 1 }, 2, 0 },
+		{ { .mib = 1, .free_page_reporting = true }, 3, 1U << VIRTIO_BALLOON_F_REPORTING },
+		{ { .mib = 1, .free_page_hinting = true },
+		  3,
+		  1U << VIRTIO_BALLOON_F_FREE_PAGE_HINT },
+		{ { .mib = 1,
+		    .stats_seconds = 9,
+		    .free_page_hinting = true,
+		    .free_page_reporting = true },
+		  5,
+		  HINT_FEATURES },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct rig r;
+		uint32_t f;
+
+		rig_init(&r, &cases[i].c);
+		wr(&r, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+		f = rd(&r, VIRTIO_MMIO_DEVICE_FEATURES);
+		cr_assert_eq(f & HINT_FEATURES, cases[i].features, "case %zu: %#x", i, f);
+		for (unsigned int q = 0; q < 8; q++) {
+			wr(&r, VIRTIO_MMIO_QUEUE_SEL, q);
+			cr_assert_eq(rd(&r, VIRTIO_MMIO_QUEUE_NUM_MAX) != 0, q < cases[i].nq,
+				     "case %zu queue %u", i, q);
+		}
+		/* The command id starts at STOP. */
+		cr_assert_eq(cfg32(&r, 8), VIRTIO_BALLOON_CMD_ID_STOP);
+		rig_free(&r);
+	}
+}
+
+Test(balloon_free_pages, reported_ranges_go_back_to_the_host)
+{
+	struct balloon_config c = { .mib = 1, .free_page_reporting = true };
+	struct seg chain[3] = {
+		{ 0x400000, 0x200000, true },
+		{ 0x800000, 0x200000, true },
+		{ 0xc00800, 0x2000, true }, /* misaligned: one whole page inside */
+	};
+	struct balloon_stats s;
+	struct rig r;
+
+	rig_init(&r, &c);
+	driver_setup_want(&r, 3, HINT_FEATURES);
+	driver_ok(&r);
+	touch(&r.mem, 0x400000, 0x200000);
+	touch(&r.mem, 0x800000, 0x200000);
+	touch(&r.mem, 0xc00000, 0x3000);
+	add_chain(&r, 2, chain, 3);
+	virtio_kick(r.d, 2);
+	cr_assert_eq(used_idx(&r, 2), 1);
+	cr_assert(range_resident(&r.mem, 0x400000, 0x200000, false));
+	cr_assert(range_resident(&r.mem, 0x800000, 0x200000, false));
+	cr_assert(range_resident(&r.mem, 0xc00000, 0x1000, true));
+	cr_assert(range_resident(&r.mem, 0xc01000, 0x1000, false));
+	cr_assert(range_resident(&r.mem, 0xc02000, 0x1000, true));
+	stats_now(&r, &s);
+	cr_assert_eq(s.report_ranges, 3);
+	cr_assert_eq(s.report_freed, 0x401000);
+	cr_assert_eq(s.report_fails, 0);
+	cr_assert_eq(s.inflated_pages, 0, "reports are not inflations");
+
+	/* A range reaching past RAM breaks the queue, not volt (virtq checks). */
+	chain[0] = (struct seg){ MEM_SIZE - 0x1000, 0x2000, true };
+	add_chain(&r, 2, chain, 1);
+	virtio_kick(r.d, 2);
+	cr_assert(rd(&r, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	cr_assert_eq(used_idx(&r, 2), 1);
+	rig_free(&r);
+}
+
+Test(balloon_free_pages, hostile_report_chains)
+{
+	struct balloon_config c = { .mib = 1, .free_page_reporting = true };
+	static const struct seg bad[] = {
+		{ 0xc0000000ULL, 0x1000, true },	  /* the MMIO hole, not RAM */
+		{ 0xffffffffffff0000ULL, 0x20000, true }, /* wraps around */
+		{ 0, 0, true },				  /* empty */
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct balloon_stats s;
+		struct rig r;
+
+		rig_init(&r, &c);
+		driver_setup_want(&r, 3, HINT_FEATURES);
+		driver_ok(&r);
+		add_chain(&r, 2, &bad[i], 1);
+		virtio_kick(r.d, 2);
+		stats_now(&r, &s);
+		cr_assert_eq(s.report_freed, 0, "case %zu", i);
+		rig_free(&r);
+	}
+}
+
+Test(balloon_free_pages, hinting_runs_by_command_id)
+{
+	struct balloon_config c = { .mib = 1, .free_page_hinting = true };
+	struct balloon_hint_status hs;
+	struct balloon_stats s;
+	struct seg chain[3];
+	struct rig r;
+	uint16_t used = 0;
+
+	log_set_level(LOG_ERROR);
+	rig_init(&r, &c);
+	cr_assert_eq(virtio_balloon_hint_status(r.b, &hs), 0);
+	cr_assert_eq(hs.host_cmd, VIRTIO_BALLOON_CMD_ID_STOP);
+	cr_assert_not(hs.guest_cmd_valid);
+	/* Before the driver runs there is no one to read a command id. */
+	cr_assert_eq(virtio_balloon_hint_start(r.b, true), -EAGAIN);
+	cr_assert_eq(virtio_balloon_hint_stop(r.b), -EAGAIN);
+	driver_setup_want(&r, 3, HINT_FEATURES);
+	driver_ok(&r);
+
+	/* A range before any run: ignored. */
+	touch(&r.mem, 0x400000, 0x400000);
+	chain[0] = (struct seg){ 0x400000, 0x400000, true };
+	add_chain(&r, 2, chain, 1);
+	virtio_kick(r.d, 2);
+	cr_assert_eq(used_idx(&r, 2), ++used);
+	cr_assert(range_resident(&r.mem, 0x400000, 0x400000, true));
+
+	/* Run 2, acknowledged on the driver's STOP. */
+	(void)rd(&r, VIRTIO_MMIO_INTERRUPT_STATUS);
+	wr(&r, VIRTIO_MMIO_INTERRUPT_ACK, 3);
+	cr_assert_eq(virtio_balloon_hint_start(r.b, true), 0);
+	cr_assert_eq(cfg32(&r, 8), 2);
+	cr_assert(rd(&r, VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_MMIO_INT_CONFIG);
+	chain[0] = cmd_seg(&r, DATA(2), 2);
+	chain[1] = (struct seg){ 0x400000, 0x400000, true };
+	add_chain(&r, 2, chain, 2);
+	virtio_kick(r.d, 2);
+	cr_assert_eq(used_idx(&r, 2), ++used);
+	cr_assert(range_resident(&r.mem, 0x400000, 0x400000, false));
+	cr_assert_eq(virtio_balloon_hint_status(r.b, &hs), 0);
+	cr_assert_eq(hs.host_cmd, 2);
+	cr_assert(hs.guest_cmd_valid);
+	cr_assert_eq(hs.guest_cmd, 2);
+	chain[0] = cmd_seg(&r, DATA(2), VIRTIO_BALLOON_CMD_ID_STOP);
+	add_chain(&r, 2, chain, 1);
+	virtio_kick(r.d, 2);
+	cr_assert_eq(used_idx(&r, 2), ++used);
+	cr_assert_eq(cfg32(&r, 8), VIRTIO_BALLOON_CMD_ID_DONE, "acknowledged");
+	cr_assert_eq(virtio_balloon_hint_status(r.b, &hs), 0);
+	cr_assert_eq(hs.host_cmd, VIRTIO_BALLOON_CMD_ID_DONE);
+	cr_assert_eq(hs.guest_cmd, VIRTIO_BALLOON_CMD_ID_STOP);
+
+	/* Run 3 without acknowledgement: a stale id's ranges are ignored, the
+	 * driver's STOP leaves the run's id, the API's stop sets DONE, and
+	 * ranges in flight after it are ignored. */
+	cr_assert_eq(virtio_balloon_hint_start(r.b, false), 0);
+	cr_assert_eq(cfg32(&r, 8), 3);
+	touch(&r.mem, 0x800000, 0x400000);
+	chain[0] = cmd_seg(&r, DATA(2), 2);
+	chain[1] = (struct seg){ 0x800000, 0x400000, true };
+	add_chain(&r, 2, chain, 2);
+	virtio_kick(r.d, 2);
+	cr_assert_eq(used_idx(&r, 2), ++used);
+	cr_assert(range_resident(&r.mem, 0x800000, 0x400000, true));
+	chain[0] = cmd_seg(&r, DATA(2), 3);
+	chain[1] = (struct seg){ 0x800000, 0x200000, true };
+	add_chain(&r, 2, chain, 2);
+	virtio_kick(r.d, 2);
+	cr_assert_eq(used_idx(&r, 2), ++used);
+	chain[0] = cmd_seg(&r, DATA(2), VIRTIO_BALLOON_CMD_ID_STOP);
+	add_chain(&r, 2, chain, 1);
+	virtio_kick(r.d, 2);
+	cr_assert_eq(used_idx(&r, 2), ++used);
+	cr_assert(range_resident(&r.mem, 0x800000, 0x200000, false));
+	cr_assert(range_resident(&r.mem, 0xa00000, 0x200000, true));
+	cr_assert_eq(cfg32(&r, 8), 3, "no acknowledgement asked for");
+	cr_assert_eq(virtio_balloon_hint_stop(r.b), 0);
+	cr_assert_eq(cfg32(&r, 8), VIRTIO_BALLOON_CMD_ID_DONE);
+	chain[0] = cmd_seg(&r, DATA(2), 3);
+	chain[1] = (struct seg){ 0xa00000, 0x200000, true };
+	add_chain(&r, 2, chain, 2);
+	virtio_kick(r.d, 2);
+	cr_assert_eq(used_idx(&r, 2), ++used);
+	cr_assert(range_resident(&r.mem, 0xa00000, 0x200000, true));
+	stats_now(&r, &s);
+	cr_assert_eq(s.hint_ranges, 2);
+	cr_assert_eq(s.hint_freed, 0x600000);
+	cr_assert_eq(s.hint_ignored, 3);
+	cr_assert_eq(s.hint_fails, 0);
+
+	/* The driver's own DONE ends the run like STOP; ids keep counting up. */
+	cr_assert_eq(virtio_balloon_hint_start(r.b, true), 0);
+	cr_assert_eq(cfg32(&r, 8), 4);
+	chain[0] = cmd_seg(&r, DATA(2), VIRTIO_BALLOON_CMD_ID_DONE);
+	add_chain(&r, 2, chain, 1);
+	virtio_kick(r.d, 2);
+	cr_assert_eq(cfg32(&r, 8), VIRTIO_BALLOON_CMD_ID_DONE);
+
+	/* A chain with a hostile range fails the device, nothing else. */
+	chain[0] = (struct seg){ 0xfffffffffffff000ULL, 0x2000, true };
+	add_chain(&r, 2, chain, 1);
+	virtio_kick(r.d, 2);
+	cr_assert(rd(&r, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	rig_free(&r);
+}
+
+Test(balloon_free_pages, hinting_off_is_refused)
+{
+	struct balloon_config c = { .mib = 1, .free_page_reporting = true };
+	struct balloon_hint_status hs;
+	struct rig r;
+
+	rig_init(&r, &c);
+	driver_setup_want(&r, 3, HINT_FEATURES);
+	driver_ok(&r);
+	cr_assert_eq(virtio_balloon_hint_start(r.b, true), -EOPNOTSUPP);
+	cr_assert_eq(virtio_balloon_hint_stop(r.b), -EOPNOTSUPP);
+	cr_assert_eq(virtio_balloon_hint_status(r.b, &hs), -EOPNOTSUPP);
+	cr_assert_eq(virtio_balloon_hint_start(NULL, true), -ENODEV);
+	cr_assert_eq(cfg32(&r, 8), VIRTIO_BALLOON_CMD_ID_STOP);
+	rig_free(&r);
+}
+
+Test(balloon_config, free_page_options)
+{
+	struct balloon_config c;
+	char why[256] = "";
+
+	cr_assert_eq(fields_parse_spec(&balloon_fields, "64,free-page-hinting,free-page-reporting",
+				       &c, why, sizeof(why)),
+		     0, "%s", why);
+	cr_assert(c.free_page_hinting);
+	cr_assert(c.free_page_reporting);
+	cr_assert_eq(fields_parse_spec(&balloon_fields, "64", &c, why, sizeof(why)), 0);
+	cr_assert_not(c.free_page_hinting);
+	cr_assert_not(c.free_page_reporting);
+	cr_assert_eq(fields_parse_spec(&balloon_fields, "64,free-page-hint", &c, why, sizeof(why)),
+		     -EINVAL);
+	cr_assert(strstr(why, "free-page-hinting"), "%s", why);
+}

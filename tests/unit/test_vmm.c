@@ -25,7 +25,9 @@ Test(guest_mem, regions_around_the_hole)
 	cr_assert_eq(guest_mem_end(&m), LAYOUT_MMIO_HOLE_END + (2ULL << 30));
 	cr_assert_eq(m.regions[1].hva, m.base + LAYOUT_MMIO_HOLE_START);
 	guest_mem_free(&m);
-	cr_assert_eq(layout_guest_mem_init(&m, 100ULL << 20), -EINVAL);
+	cr_assert_eq(layout_guest_mem_init(&m, 1ULL << 20), -EINVAL); /* under LAYOUT_MEM_MIN */
+	cr_assert_eq(layout_guest_mem_init(&m, 100ULL << 20), 0);
+	guest_mem_free(&m);
 	cr_assert_eq(layout_guest_mem_init(&m, (128ULL << 20) + 1), -EINVAL);
 }
 

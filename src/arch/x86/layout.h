@@ -53,7 +53,11 @@
 #define LAYOUT_KVM_IDENTITY    0xFFFBC000ULL /* KVM_SET_IDENTITY_MAP_ADDR: 1 page */
 #define LAYOUT_KVM_TSS	       0xFFFBD000ULL /* KVM_SET_TSS_ADDR: 3 pages */
 
-#define LAYOUT_MEM_MIN (128ULL << 20)
+/* The least RAM the fixed layout fits in: the boot structures below 1 MiB
+ * and the first page of the kernel area at 1 MiB, in whole MiB (Firecracker
+ * takes any non-zero size, but loads its kernel at 1 MiB too). Whether the
+ * kernel and an initrd fit is the loaders' check, with its own message. */
+#define LAYOUT_MEM_MIN (2ULL << 20)
 #define LAYOUT_MEM_MAX (64ULL << 30)
 
 /* 0 when every fixed region lies in RAM and none overlaps another for a

@@ -24,6 +24,14 @@ struct balloon_metrics {
 	metric_t inflate_count; /* page frames */
 	metric_t deflate_count; /* page frames */
 	metric_t stats_updates_count;
+	/* Firecracker's names: ranges (descriptors) discarded, bytes freed and
+	 * ranges that could not be discarded (not RAM, or madvise failed). */
+	metric_t free_page_report_count;
+	metric_t free_page_report_freed;
+	metric_t free_page_report_fails;
+	metric_t free_page_hint_count;
+	metric_t free_page_hint_freed;
+	metric_t free_page_hint_fails;
 };
 
 static struct balloon_metrics balloon_metrics;
@@ -32,6 +40,12 @@ static const struct metric_field balloon_metrics_fields[] = {
 	METRIC_DELTA(struct balloon_metrics, inflate_count),
 	METRIC_DELTA(struct balloon_metrics, deflate_count),
 	METRIC_DELTA(struct balloon_metrics, stats_updates_count),
+	METRIC_DELTA(struct balloon_metrics, free_page_report_count),
+	METRIC_DELTA(struct balloon_metrics, free_page_report_freed),
+	METRIC_DELTA(struct balloon_metrics, free_page_report_fails),
+	METRIC_DELTA(struct balloon_metrics, free_page_hint_count),
+	METRIC_DELTA(struct balloon_metrics, free_page_hint_freed),
+	METRIC_DELTA(struct balloon_metrics, free_page_hint_fails),
 };
 
 /* A counter in the struct but not in the table would never be written. */
@@ -56,19 +70,28 @@ static const struct metrics_section balloon_metrics_section = {
 #define QUEUE_SIZE    128
 #define Q_INFLATE     0
 #define Q_DEFLATE     1
-#define Q_STATS	      2
+#define Q_NONE	      -1
 /* Linux sends one entry per tag it knows; a longer buffer is cut here so a
  * hostile driver cannot keep the device thread busy. */
 #define MAX_STAT_ENTRIES 256
 
 struct virtio_balloon {
 	struct virtio_dev dev;
+	struct virtio_dev_ops ops; /* num_queues depends on the features */
 	struct balloon_config cfg;
 	uint64_t mem_size;
 	int timer_fd;
+	/* Queue indexes; Q_NONE when the feature is off. The driver finds the
+	 * queues of the features it accepted in this order, with no gaps
+	 * (Linux's init_vqs). */
+	int q_stats, q_hint, q_report;
 	bool stats_held; /* the driver's statistics buffer, waiting to be used */
 	uint16_t stats_head;
-	struct balloon_stats st; /* target/actual mirror the config space */
+	struct balloon_stats st;       /* target/actual mirror the config space */
+	struct balloon_hint_status hs; /* host_cmd mirrors the config space */
+	uint32_t last_cmd_id;	       /* the last run started (0: none yet) */
+	bool ack_on_stop;
+	bool hint_complete; /* the driver sent STOP in the chains just served */
 	struct virtq_elem elem;
 };
 
@@ -109,7 +132,7 @@ static const struct field balloon_field_list[] = {
 	  .has = FIELD_NO_HAS,
 	  .max = MAX_MIB,
 	  .required = true,
-	  .missing = "no size (want MiB[,deflate-on-oom][,stats=SECONDS])" },
+	  .missing = "no size (want " BALLOON_USAGE ")" },
 	{ .cli = "deflate-on-oom",
 	  .json = "deflate_on_oom",
 	  .type = FIELD_FLAG,
@@ -124,6 +147,16 @@ static const struct field balloon_field_list[] = {
 	  .check = stats_rule,
 	  .check_is_bad = true,
 	  .bad = "stats='{}' is not a number of seconds (0 to 65535)" },
+	{ .cli = "free-page-hinting",
+	  .json = "free_page_hinting",
+	  .type = FIELD_FLAG,
+	  .offset = offsetof(struct balloon_config, free_page_hinting),
+	  .has = FIELD_NO_HAS },
+	{ .cli = "free-page-reporting",
+	  .json = "free_page_reporting",
+	  .type = FIELD_FLAG,
+	  .offset = offsetof(struct balloon_config, free_page_reporting),
+	  .has = FIELD_NO_HAS },
 };
 
 _Static_assert(BALLOON_STATS_MAX == 65535, "the stats= message names the limit");
@@ -133,7 +166,7 @@ const struct field_set balloon_fields = {
 	.fields = balloon_field_list,
 	.n = sizeof(balloon_field_list) / sizeof(balloon_field_list[0]),
 	.size = sizeof(struct balloon_config),
-	.unknown = "unknown option '{}' (want MiB[,deflate-on-oom][,stats=SECONDS])",
+	.unknown = "unknown option '{}' (want " BALLOON_USAGE ")",
 };
 
 static uint64_t iov_total(const struct iovec *iov, unsigned int n)
@@ -199,6 +232,43 @@ uint64_t balloon_release_pfns(const struct guest_mem *m, const struct iovec *iov
 	return npfns;
 }
 
+/* The RAM region holding all of [hva, hva + len), or NULL. */
+static const struct guest_mem_region *region_of(const struct guest_mem *m, const uint8_t *hva,
+						uint64_t len)
+{
+	for (int i = 0; i < m->nregions; i++) {
+		const struct guest_mem_region *r = &m->regions[i];
+
+		if (hva >= r->hva && (uint64_t)(hva - r->hva) <= r->size &&
+		    len <= r->size - (uint64_t)(hva - r->hva))
+			return r;
+	}
+	return NULL;
+}
+
+int balloon_discard(const struct guest_mem *m, const struct iovec *seg, uint64_t *freed)
+{
+	const uint8_t *hva = seg->iov_base;
+	const struct guest_mem_region *r = region_of(m, hva, seg->iov_len);
+	uint64_t gpa, first, end;
+
+	*freed = 0;
+	if (!r)
+		return -EFAULT;
+	/* Only the whole pages inside the range: the rest of a partly covered
+	 * page may be memory the guest still uses. */
+	gpa = r->gpa + (uint64_t)(hva - r->hva);
+	first = (gpa + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+	end = (gpa + seg->iov_len) & ~(PAGE_SIZE - 1);
+	if (first >= end)
+		return 0;
+	if (madvise(r->hva + (first - r->gpa), end - first, MADV_DONTNEED))
+		return -errno;
+	guest_mem_mark_dirty(m, first, end - first); /* zero from now on (snapshots) */
+	*freed = end - first;
+	return 0;
+}
+
 unsigned int balloon_stats_parse(const struct iovec *iov, unsigned int n, struct balloon_stats *s)
 {
 	uint64_t total = iov_total(iov, n), off;
@@ -247,7 +317,7 @@ static struct virtio_balloon_config *config(struct virtio_balloon *b)
 
 static void return_stats_buffer(struct virtio_balloon *b)
 {
-	virtq_push(&b->dev.vq[Q_STATS], b->stats_head, 0);
+	virtq_push(&b->dev.vq[b->q_stats], b->stats_head, 0);
 	b->stats_held = false;
 }
 
@@ -256,7 +326,8 @@ static void return_stats_buffer(struct virtio_balloon *b)
 static void serve_stats(struct virtio_balloon *b)
 {
 	struct virtio_dev *d = &b->dev;
-	struct virtq *q = &d->vq[Q_STATS];
+	unsigned int qi = (unsigned int)b->q_stats;
+	struct virtq *q = &d->vq[qi];
 	char why[160];
 	int r;
 
@@ -274,11 +345,11 @@ static void serve_stats(struct virtio_balloon *b)
 			log_stats(&b->st);
 		}
 		if (r < 0) {
-			virtio_fail(d, "queue %u: %s", Q_STATS, why);
+			virtio_fail(d, "queue %u: %s", qi, why);
 			return;
 		}
 	} while (virtq_enable_notify(q));
-	virtio_notify_queue(d, Q_STATS);
+	virtio_notify_queue(d, qi);
 }
 
 static uint32_t inflate(void *ctx, struct virtq_elem *e)
@@ -302,6 +373,87 @@ static uint32_t deflate(void *ctx, struct virtq_elem *e)
 	return 0;
 }
 
+/* Free page reporting: every buffer of the chain is a free range the host
+ * may take back; the driver gets it back used, after which it may allocate
+ * the pages again (they read as zeros, or the memory file's content). */
+static uint32_t report(void *ctx, struct virtq_elem *e)
+{
+	struct virtio_balloon *b = ctx;
+
+	for (unsigned int i = 0; i < e->out_num + e->in_num; i++) {
+		uint64_t freed;
+
+		b->st.report_ranges++;
+		METRIC_INC(balloon_metrics.free_page_report_count);
+		if (balloon_discard(b->dev.env.mem, &e->iov[i], &freed)) {
+			b->st.report_fails++;
+			METRIC_INC(balloon_metrics.free_page_report_fails);
+			continue;
+		}
+		b->st.report_freed += freed;
+		METRIC_ADD(balloon_metrics.free_page_report_freed, freed);
+	}
+	return 0;
+}
+
+static bool hint_run_active(const struct virtio_balloon *b)
+{
+	return b->hs.host_cmd != VIRTIO_BALLOON_CMD_ID_STOP &&
+	       b->hs.host_cmd != VIRTIO_BALLOON_CMD_ID_DONE;
+}
+
+/* Sets the command id the driver reads, and tells it. d->lock held. */
+static void set_host_cmd(struct virtio_balloon *b, uint32_t cmd)
+{
+	b->hs.host_cmd = cmd;
+	config(b)->free_page_hint_cmd_id = htole32(cmd);
+	virtio_config_changed(&b->dev);
+}
+
+/* Free page hinting (virtio 1.2, 5.5.6.4): a 4-byte buffer carries the
+ * driver's command id (the run it hints for, or STOP when it has no more);
+ * every other buffer is a free range, discarded when it belongs to the run
+ * the host asked for and that run is still on. As Firecracker does, a chain
+ * is read in order, so a command id applies to the ranges after it. */
+static uint32_t hint(void *ctx, struct virtq_elem *e)
+{
+	struct virtio_balloon *b = ctx;
+
+	for (unsigned int i = 0; i < e->out_num + e->in_num; i++) {
+		uint64_t freed;
+		uint32_t cmd;
+
+		if (e->iov[i].iov_len == sizeof(cmd)) {
+			memcpy(&cmd, e->iov[i].iov_base, sizeof(cmd));
+			cmd = le32toh(cmd);
+			b->hs.guest_cmd = cmd;
+			b->hs.guest_cmd_valid = true;
+			/* DONE is the host's word; from the driver it ends the run too. */
+			if (cmd == VIRTIO_BALLOON_CMD_ID_STOP || cmd == VIRTIO_BALLOON_CMD_ID_DONE)
+				b->hint_complete = true;
+			else
+				b->hint_complete = false;
+			continue;
+		}
+		/* After a stop the driver's ranges in flight are the guest's again. */
+		if (!hint_run_active(b) || !b->hs.guest_cmd_valid ||
+		    b->hs.guest_cmd != b->hs.host_cmd) {
+			b->st.hint_ignored++;
+			continue;
+		}
+		b->st.hint_ranges++;
+		METRIC_INC(balloon_metrics.free_page_hint_count);
+		if (balloon_discard(b->dev.env.mem, &e->iov[i], &freed)) {
+			b->st.hint_fails++;
+			METRIC_INC(balloon_metrics.free_page_hint_fails);
+			continue;
+		}
+		b->st.hint_freed += freed;
+		METRIC_ADD(balloon_metrics.free_page_hint_freed, freed);
+	}
+	return 0;
+}
+
 static void balloon_notify(struct virtio_dev *d, unsigned int q)
 {
 	struct virtio_balloon *b = d->priv;
@@ -310,8 +462,19 @@ static void balloon_notify(struct virtio_dev *d, unsigned int q)
 		virtio_serve_queue(d, q, &b->elem, inflate, b);
 	else if (q == Q_DEFLATE)
 		virtio_serve_queue(d, q, &b->elem, deflate, b);
-	else if (q == Q_STATS)
+	else if ((int)q == b->q_stats)
 		serve_stats(b);
+	else if ((int)q == b->q_report)
+		virtio_serve_queue(d, q, &b->elem, report, b);
+	else if ((int)q == b->q_hint) {
+		b->hint_complete = false;
+		virtio_serve_queue(d, q, &b->elem, hint, b);
+		/* The driver's STOP ends the run: acknowledged with DONE when the
+		 * run was started so, which lets the driver free the hinted pages. */
+		if (b->hint_complete && b->ack_on_stop && !d->failed &&
+		    b->hs.host_cmd != VIRTIO_BALLOON_CMD_ID_DONE)
+			set_host_cmd(b, VIRTIO_BALLOON_CMD_ID_DONE);
+	}
 }
 
 /* Only `actual` is the driver's to write; num_pages is the host's. */
@@ -354,16 +517,6 @@ static const struct virtio_dev_ops balloon_ops = {
 	.reset = balloon_reset,
 };
 
-static const struct virtio_dev_ops balloon_stats_ops = {
-	.name = "balloon",
-	.device_id = VIRTIO_ID_BALLOON,
-	.num_queues = 3,
-	.queue_max = QUEUE_SIZE,
-	.config_write = balloon_config_write,
-	.notify = balloon_notify,
-	.reset = balloon_reset,
-};
-
 /* Every SECONDS: hand the statistics buffer back, which asks for a refill. */
 static void on_stats_timer(void *ctx, uint32_t events)
 {
@@ -375,10 +528,10 @@ static void on_stats_timer(void *ctx, uint32_t events)
 	if (read(b->timer_fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 		return;
 	pthread_mutex_lock(&d->lock);
-	if (b->stats_held && d->vq[Q_STATS].ready && !d->failed &&
+	if (b->stats_held && d->vq[b->q_stats].ready && !d->failed &&
 	    (d->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
 		return_stats_buffer(b);
-		virtio_notify_queue(d, Q_STATS);
+		virtio_notify_queue(d, (unsigned int)b->q_stats);
 	}
 	pthread_mutex_unlock(&d->lock);
 }
@@ -405,6 +558,7 @@ static void fill_config(struct virtio_balloon *b)
 	_Static_assert(sizeof(*cfg) <= VIRTIO_CONFIG_MAX, "balloon config too large");
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->num_pages = htole32(b->st.target_pages);
+	cfg->free_page_hint_cmd_id = htole32(b->hs.host_cmd);
 	b->dev.config_size = sizeof(*cfg);
 }
 
@@ -427,12 +581,24 @@ int virtio_balloon_create(struct virtio_balloon **out, const struct balloon_conf
 	b->mem_size = mem;
 	b->timer_fd = -1;
 	b->st.target_pages = c->mib * PAGES_PER_MIB;
+	b->hs.host_cmd = VIRTIO_BALLOON_CMD_ID_STOP;
+	b->ops = balloon_ops;
+	b->q_stats = b->q_hint = b->q_report = Q_NONE;
 	if (c->deflate_on_oom)
 		features |= 1ULL << VIRTIO_BALLOON_F_DEFLATE_ON_OOM;
-	if (c->stats_seconds)
+	if (c->stats_seconds) {
 		features |= 1ULL << VIRTIO_BALLOON_F_STATS_VQ;
-	err = virtio_mmio_init(&b->dev, c->stats_seconds ? &balloon_stats_ops : &balloon_ops, b,
-			       features, env, base, irq);
+		b->q_stats = (int)b->ops.num_queues++;
+	}
+	if (c->free_page_hinting) {
+		features |= 1ULL << VIRTIO_BALLOON_F_FREE_PAGE_HINT;
+		b->q_hint = (int)b->ops.num_queues++;
+	}
+	if (c->free_page_reporting) {
+		features |= 1ULL << VIRTIO_BALLOON_F_REPORTING;
+		b->q_report = (int)b->ops.num_queues++;
+	}
+	err = virtio_mmio_init(&b->dev, &b->ops, b, features, env, base, irq);
 	if (err) {
 		pr_err("cannot plug in virtio-balloon: %s", strerror(-err));
 		goto fail;
@@ -446,8 +612,10 @@ int virtio_balloon_create(struct virtio_balloon **out, const struct balloon_conf
 			goto fail;
 		}
 	}
-	pr_debug("virtio-balloon: target %u MiB%s, statistics %s", c->mib,
-		 c->deflate_on_oom ? ", deflate on OOM" : "", c->stats_seconds ? "on" : "off");
+	pr_debug("virtio-balloon: target %u MiB%s, statistics %s%s%s", c->mib,
+		 c->deflate_on_oom ? ", deflate on OOM" : "", c->stats_seconds ? "on" : "off",
+		 c->free_page_hinting ? ", free page hinting" : "",
+		 c->free_page_reporting ? ", free page reporting" : "");
 	*out = b;
 	return 0;
 fail:
@@ -517,6 +685,69 @@ int virtio_balloon_get_stats(struct virtio_balloon *b, struct balloon_stats *s)
 	return 0;
 }
 
+/* The driver reads the command id only once it runs (Firecracker: "Device
+ * not activated yet" before). */
+static int hint_cmd_check(struct virtio_balloon *b)
+{
+	if (!b)
+		return -ENODEV;
+	if (b->q_hint == Q_NONE)
+		return -EOPNOTSUPP;
+	if (!(b->dev.status & VIRTIO_CONFIG_S_DRIVER_OK))
+		return -EAGAIN;
+	return 0;
+}
+
+int virtio_balloon_hint_start(struct virtio_balloon *b, bool ack_on_stop)
+{
+	uint32_t id;
+	int err;
+
+	if (!b)
+		return -ENODEV;
+	pthread_mutex_lock(&b->dev.lock);
+	err = hint_cmd_check(b);
+	if (!err) {
+		/* STOP (0) and DONE (1) are no run's id. */
+		id = b->last_cmd_id + 1;
+		if (id <= VIRTIO_BALLOON_CMD_ID_DONE)
+			id = VIRTIO_BALLOON_CMD_ID_DONE + 1;
+		b->last_cmd_id = id;
+		b->ack_on_stop = ack_on_stop;
+		set_host_cmd(b, id);
+	}
+	pthread_mutex_unlock(&b->dev.lock);
+	return err;
+}
+
+int virtio_balloon_hint_stop(struct virtio_balloon *b)
+{
+	int err;
+
+	if (!b)
+		return -ENODEV;
+	pthread_mutex_lock(&b->dev.lock);
+	err = hint_cmd_check(b);
+	/* DONE, as Firecracker: the run ends and the driver may use the hinted
+	 * pages again (STOP would leave them in the driver's hands). */
+	if (!err)
+		set_host_cmd(b, VIRTIO_BALLOON_CMD_ID_DONE);
+	pthread_mutex_unlock(&b->dev.lock);
+	return err;
+}
+
+int virtio_balloon_hint_status(struct virtio_balloon *b, struct balloon_hint_status *s)
+{
+	if (!b || !s)
+		return -ENODEV;
+	if (b->q_hint == Q_NONE)
+		return -EOPNOTSUPP;
+	pthread_mutex_lock(&b->dev.lock);
+	*s = b->hs;
+	pthread_mutex_unlock(&b->dev.lock);
+	return 0;
+}
+
 struct virtio_dev *virtio_balloon_dev(struct virtio_balloon *b)
 {
 	return &b->dev;
@@ -544,6 +775,110 @@ struct balloon_state_rec {
 _Static_assert(sizeof(struct balloon_state_rec) == 56 + 8 * BALLOON_STATE_TAGS,
 	       "fixed record size");
 
+/* Record "balloon_free_pages", only for a device with hinting or reporting
+ * (a snapshot of an older volt has none and needs none). */
+#define FREE_PAGES_STATE_VERSION 1
+
+struct free_pages_state_rec {
+	uint32_t version;
+	uint8_t hinting, reporting; /* what the saved device offered */
+	uint8_t guest_cmd_valid, ack_on_stop;
+	uint32_t host_cmd, last_cmd_id, guest_cmd;
+	uint32_t reserved;
+	uint64_t hint_ranges, hint_freed, hint_fails, hint_ignored;
+	uint64_t report_ranges, report_freed, report_fails;
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct free_pages_state_rec) == 24 + 7 * 8, "fixed record size");
+
+static bool has_free_page_queues(const struct virtio_balloon *b)
+{
+	return b->q_hint != Q_NONE || b->q_report != Q_NONE;
+}
+
+static int save_free_pages(struct virtio_balloon *b, struct snap_writer *w)
+{
+	struct free_pages_state_rec st;
+
+	memset(&st, 0, sizeof(st));
+	pthread_mutex_lock(&b->dev.lock);
+	st.version = FREE_PAGES_STATE_VERSION;
+	st.hinting = b->q_hint != Q_NONE;
+	st.reporting = b->q_report != Q_NONE;
+	st.guest_cmd_valid = b->hs.guest_cmd_valid;
+	st.ack_on_stop = b->ack_on_stop;
+	st.host_cmd = b->hs.host_cmd;
+	st.last_cmd_id = b->last_cmd_id;
+	st.guest_cmd = b->hs.guest_cmd;
+	st.hint_ranges = b->st.hint_ranges;
+	st.hint_freed = b->st.hint_freed;
+	st.hint_fails = b->st.hint_fails;
+	st.hint_ignored = b->st.hint_ignored;
+	st.report_ranges = b->st.report_ranges;
+	st.report_freed = b->st.report_freed;
+	st.report_fails = b->st.report_fails;
+	pthread_mutex_unlock(&b->dev.lock);
+	return snap_put(w, "balloon_free_pages", &st, sizeof(st));
+}
+
+/* The file is hostile: the features must be the created device's, the
+ * flags booleans, and a host command a run's id only if it is the last run
+ * started (what the API could have set). */
+static int restore_free_pages(struct virtio_balloon *b, struct snap_reader *r)
+{
+	struct free_pages_state_rec st;
+	int err;
+
+	if (!has_free_page_queues(b)) {
+		if (snap_has(r, "balloon_free_pages")) {
+			pr_err("restore %s: free page hinting or reporting state for a balloon "
+			       "created without them",
+			       r->scope);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	err = snap_get(r, "balloon_free_pages", &st, sizeof(st));
+	if (err)
+		return err;
+	if (st.version != FREE_PAGES_STATE_VERSION || st.reserved) {
+		pr_err("restore %s: free page state version %u (reserved %u), this volt reads %d",
+		       r->scope, st.version, st.reserved, FREE_PAGES_STATE_VERSION);
+		return -EINVAL;
+	}
+	if (st.hinting != (b->q_hint != Q_NONE) || st.reporting != (b->q_report != Q_NONE)) {
+		pr_err("restore %s: free page hinting %u and reporting %u saved, the device "
+		       "created has %d and %d",
+		       r->scope, st.hinting, st.reporting, b->q_hint != Q_NONE,
+		       b->q_report != Q_NONE);
+		return -EINVAL;
+	}
+	if (st.guest_cmd_valid > 1 || st.ack_on_stop > 1 ||
+	    (st.host_cmd > VIRTIO_BALLOON_CMD_ID_DONE && st.host_cmd != st.last_cmd_id) ||
+	    (!st.hinting && (st.host_cmd || st.last_cmd_id || st.guest_cmd_valid))) {
+		pr_err("restore %s: free page hinting command %u (last run %u, flags %u %u) "
+		       "is not one the device can be in",
+		       r->scope, st.host_cmd, st.last_cmd_id, st.guest_cmd_valid, st.ack_on_stop);
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&b->dev.lock);
+	b->hs.host_cmd = st.host_cmd;
+	b->hs.guest_cmd = st.guest_cmd;
+	b->hs.guest_cmd_valid = st.guest_cmd_valid;
+	b->last_cmd_id = st.last_cmd_id;
+	b->ack_on_stop = st.ack_on_stop;
+	config(b)->free_page_hint_cmd_id = htole32(st.host_cmd);
+	b->st.hint_ranges = st.hint_ranges;
+	b->st.hint_freed = st.hint_freed;
+	b->st.hint_fails = st.hint_fails;
+	b->st.hint_ignored = st.hint_ignored;
+	b->st.report_ranges = st.report_ranges;
+	b->st.report_freed = st.report_freed;
+	b->st.report_fails = st.report_fails;
+	pthread_mutex_unlock(&b->dev.lock);
+	return 0;
+}
+
 int virtio_balloon_save(struct virtio_balloon *b, struct snap_writer *w)
 {
 	struct balloon_state_rec st;
@@ -567,13 +902,15 @@ int virtio_balloon_save(struct virtio_balloon *b, struct snap_writer *w)
 	pthread_mutex_unlock(&b->dev.lock);
 	/* The held statistics buffer stays popped: it is state, saved as its head. */
 	err = virtio_mmio_save(&b->dev, w);
-	return err ? err : snap_put(w, "balloon", &st, sizeof(st));
+	if (!err)
+		err = snap_put(w, "balloon", &st, sizeof(st));
+	return err || !has_free_page_queues(b) ? err : save_free_pages(b, w);
 }
 
 static int check_state(struct virtio_balloon *b, struct snap_reader *r,
 		       const struct balloon_state_rec *st)
 {
-	const struct virtq *q = &b->dev.vq[Q_STATS];
+	const struct virtq *q = &b->dev.vq[b->q_stats == Q_NONE ? Q_INFLATE : b->q_stats];
 
 	if (st->version != BALLOON_STATE_VERSION || st->reserved) {
 		pr_err("restore %s: balloon state version %u (reserved %u), this volt reads %d",
@@ -592,8 +929,8 @@ static int check_state(struct virtio_balloon *b, struct snap_reader *r,
 		       st->stats_seconds, b->cfg.stats_seconds ? "has" : "has no queue for");
 		return -EINVAL;
 	}
-	if (st->stats_held > 1 || (st->stats_held && (b->dev.ops->num_queues <= Q_STATS ||
-						      !q->ready || st->stats_head >= q->size))) {
+	if (st->stats_held > 1 ||
+	    (st->stats_held && (b->q_stats == Q_NONE || !q->ready || st->stats_head >= q->size))) {
 		pr_err("restore %s: statistics buffer %u held (flag %u) in a queue of %u", r->scope,
 		       st->stats_head, st->stats_held, q->size);
 		return -EINVAL;
@@ -608,6 +945,8 @@ int virtio_balloon_restore(struct virtio_balloon *b, struct snap_reader *r)
 
 	if (!err)
 		err = virtio_mmio_restore(&b->dev, r);
+	if (!err)
+		err = restore_free_pages(b, r);
 	if (err)
 		return err;
 	pthread_mutex_lock(&b->dev.lock);
@@ -672,7 +1011,7 @@ _Static_assert(sizeof(struct balloon_config) <= DEVICE_CONFIG_MAX, "DEVICE_CONFI
 const struct device_kind virtio_balloon_kind = {
 	.name = "balloon",
 	.option = "balloon",
-	.usage = "MiB[,deflate-on-oom][,stats=SECONDS]",
+	.usage = BALLOON_USAGE,
 	.api_path = "balloon",
 	.config_key = "balloon",
 	.metrics = &balloon_metrics_section,
