@@ -14,7 +14,7 @@ top-10 functions), and the VMM's own memory with Linux booted: the volt process'
 the guest memory mapping's RSS, read from /proc/PID/smaps while the guest idles in its shell.
 Nothing is turned off: seccomp (kill mode) and Landlock stay on as by default.
 
-Usage: bench/run.sh [--quick] [--runs N]   (VOLT=path/to/volt, FLOOR=..., GUEST=...)"""
+Usage: bench/run.sh [--quick | --linux-only] [--runs N]   (VOLT=path/to/volt, FLOOR=..., GUEST=...)"""
 import argparse
 import os
 import re
@@ -355,6 +355,7 @@ def linux_part():
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="the hello guest part only")
+    ap.add_argument("--linux-only", action="store_true", help="the Linux part only")
     ap.add_argument("--runs", type=int, default=15)
     a = ap.parse_args()
     for path in (VOLT, FLOOR, LAUNCH, GUEST):
@@ -364,11 +365,12 @@ def main():
     pvm = " (PVM: guest ring 0 emulated)" if os.path.exists("/sys/module/kvm_pvm") else ""
     print(f"volt bench: {os.cpu_count()} CPUs, load {load}{pvm}; seccomp kill mode and "
           "Landlock on (volt's defaults)")
-    hello_table(a.runs)
-    print()
-    api_table(a.runs)
-    print()
-    trace_table(a.runs)
+    if not a.linux_only:
+        hello_table(a.runs)
+        print()
+        api_table(a.runs)
+        print()
+        trace_table(a.runs)
     if not a.quick:
         print()
         linux_part()

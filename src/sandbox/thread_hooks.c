@@ -27,7 +27,7 @@ static int before_vm_threads(void *ctx)
 {
 	int err = sandbox_seccomp_prepare();
 
-	startup_mark("seccomp filters compiled");
+	startup_mark("seccomp filters prepared");
 	if (!err)
 		err = sandbox_landlock_apply(ctx);
 	startup_mark("Landlock applied");
@@ -40,7 +40,7 @@ static int before_api_thread(void *ctx)
 
 	(void)ctx;
 	err = sandbox_seccomp_prepare();
-	startup_mark("seccomp filters compiled");
+	startup_mark("seccomp filters prepared");
 	return err;
 }
 
