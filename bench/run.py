@@ -233,10 +233,12 @@ def trace_table(runs):
         return
     print(f"volt start-up steps, hello guest (VOLT_TRACE_STARTUP), medians of {runs} runs; "
           "wall from the spawn, CPU of the whole process")
+    print("(each column its own median: +wall/+cpu are the step's own cost, from the step "
+          "before it in each run; CPU counts every thread)")
     print(f"{'wall ms':>9}{'+wall':>8}{'cpu ms':>8}{'+cpu':>7}  step")
-    for name in order:
-        cols = [statistics.median(v[i] for v in steps[name]) for i in range(4)]
-        print(f"{cols[0]:9.2f}{cols[1]:8.2f}{cols[2]:8.2f}{cols[3]:7.2f}  {name}")
+    rows = [[statistics.median(v[i] for v in steps[n]) for i in range(4)] + [n] for n in order]
+    for cols in sorted(rows, key=lambda c: c[0]):
+        print(f"{cols[0]:9.2f}{cols[1]:8.2f}{cols[2]:8.2f}{cols[3]:7.2f}  {cols[4]}")
 
 
 # --- Linux part ------------------------------------------------------------------------------
@@ -284,24 +286,33 @@ def kit_boot_profiled(ncpus, timeout=900):
                                                if l.startswith("volt profile:")), "")}
 
 
-def smaps_split(pid, guest_bytes):
-    """(total RSS, RSS of the guest memory mapping) in KiB, from /proc/PID/smaps: the guest
-    mapping is the anonymous one of exactly the guest's size."""
-    total = guest = 0
-    size = None
-    anon = False
+def smaps_split(pid, guest_bytes, exe):
+    """RSS in KiB from /proc/PID/smaps: total, and by kind: guest (the anonymous mapping of
+    exactly the guest's size), volt (its executable), libs (shared libraries), anon (heap,
+    stacks, everything else without a file), other."""
+    rss = dict.fromkeys(("total", "guest", "volt", "libs", "anon", "other"), 0)
+    kind = "other"
     with open(f"/proc/{pid}/smaps") as f:
         for line in f:
             if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
-                parts = line.split()
+                parts = line.split(None, 5)
                 lo, hi = (int(x, 16) for x in parts[0].split("-"))
-                size, anon = hi - lo, len(parts) < 6
+                path = parts[5].strip() if len(parts) > 5 else ""
+                if not path and hi - lo == guest_bytes:
+                    kind = "guest"
+                elif path == exe:
+                    kind = "volt"
+                elif ".so" in os.path.basename(path):
+                    kind = "libs"
+                elif not path or path in ("[heap]", "[stack]"):
+                    kind = "anon"
+                else:
+                    kind = "other"
             elif line.startswith("Rss:"):
                 kib = int(line.split()[1])
-                total += kib
-                if anon and size == guest_bytes:
-                    guest += kib
-    return total, guest
+                rss["total"] += kib
+                rss[kind] += kib
+    return rss
 
 
 def vmm_overhead(timeout=900):
@@ -321,9 +332,7 @@ def vmm_overhead(timeout=900):
         p.kill()
         die("guest kit: no shell prompt:\n" + out.decode(errors="replace")[-2000:])
     time.sleep(2)  # idle at the prompt
-    total, guest = smaps_split(p.pid, mem << 20)
-    rollup = open(f"/proc/{p.pid}/smaps_rollup").read()
-    anon = int(re.search(r"^Anonymous:\s+(\d+)", rollup, re.M).group(1))
+    rss = smaps_split(p.pid, mem << 20, os.path.realpath(VOLT))
     p.stdin.write(b"reboot -f\n")
     p.stdin.flush()
     try:
@@ -331,7 +340,8 @@ def vmm_overhead(timeout=900):
     except subprocess.TimeoutExpired:
         p.kill()
         p.wait()
-    return {"total": total, "guest": guest, "anon": anon, "boot": time.monotonic() - t0}
+    rss["boot"] = time.monotonic() - t0
+    return rss
 
 
 def linux_part():
@@ -341,15 +351,18 @@ def linux_part():
               f"exec -> /init {r['init']:.1f} s (boot timer), spawn -> ready marker "
               f"{r['ready']:.1f} s, -> exit {r['exit']:.1f} s")
         print("  " + r["samples"])
-        print("  top 10:   samples      %         ms  function")
+        print(f"  {'samples':>9} {'%':>6}  top 10 functions")
         for line in r["top"]:
-            print("         " + line)
+            n, pct, _, fn = line.split(None, 3)
+            print(f"  {n:>9} {pct:>6}  {fn}")
     o = vmm_overhead()
     own = (o["total"] - o["guest"]) / 1024
     print(f"VMM overhead, guest kit (Linux) idle at its shell, 1 vCPU, 128 MiB: RSS "
           f"{o['total'] / 1024:.2f} MiB - guest memory {o['guest'] / 1024:.2f} MiB = "
-          f"{own:.2f} MiB (target <= {T_OVERHEAD_MIB:g}: {verdict(own <= T_OVERHEAD_MIB)}); "
-          f"anonymous memory besides the guest's: {(o['anon'] - o['guest']) / 1024:.2f} MiB")
+          f"{own:.2f} MiB (target <= {T_OVERHEAD_MIB:g}: {verdict(own <= T_OVERHEAD_MIB)})")
+    print(f"  of it: shared libraries {o['libs'] / 1024:.2f}, volt's executable "
+          f"{o['volt'] / 1024:.2f}, heap + stacks + other anonymous {o['anon'] / 1024:.2f}, "
+          f"other files {o['other'] / 1024:.2f} MiB")
 
 
 def main():
