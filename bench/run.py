@@ -173,7 +173,10 @@ def api_once(tmp, i):
             break
         except OSError:
             if os.waitpid(pid, os.WNOHANG)[0]:
-                die("volt --api-sock exited before its socket accepted")
+                err = os.read(err_fd, 4096).decode(errors="replace").strip()
+                os.close(out_fd)
+                os.close(err_fd)
+                return {"failed": err or "no message"}
         finally:
             s.close()
     os.kill(pid, 15)
@@ -202,6 +205,11 @@ def api_table(runs):
         return
     with tempfile.TemporaryDirectory(prefix="volt-bench-api-") as tmp:
         rows = [api_once(tmp, i) for i in range(runs)]
+    failed = [r["failed"] for r in rows if "failed" in r]
+    if failed:
+        print(f"start -> API socket: n/a, volt --api-sock exited before its socket accepted "
+              f"({len(failed)} of {runs} runs): {failed[0][-300:]}")
+        return
     w, o, c = med(rows, "wall"), med(rows, "own"), med(rows, "cpu")
     print(f"start -> API socket accepting (volt --api-sock), {runs} runs, medians: "
           f"{w:.2f} ms wall to a connect() (target <= {T_API_MS:g}: {verdict(w <= T_API_MS)}); "
