@@ -287,9 +287,12 @@ def kit_boot_profiled(ncpus, timeout=900):
             top.append(line)
         elif inside and top:
             break
-    if b"VOLT-CMD-EXIT 0" not in out:
-        die(f"guest kit ({ncpus} vCPUs) did not run its command:\n{text[-2000:]}")
-    return {"init": int(m.group(1)) / 1e6 if m else float("nan"), "ready": ready, "exit": total,
+    console = out.decode(errors="replace").replace("\r", "")
+    ok = "VOLT-CMD-EXIT 0" in console
+    return {"ok": ok, "status": p.returncode,
+            "console": "\n".join(console.strip().splitlines()[-6:]),
+            "log": "\n".join(l for l in text.splitlines() if "volt: " in l and "profile" not in l),
+            "init": int(m.group(1)) / 1e6 if m else float("nan"), "ready": float("nan") if ready is None else ready, "exit": total,
             "top": top[:10], "samples": next((l for l in text.splitlines()
                                                if l.startswith("volt profile:")), "")}
 
@@ -355,6 +358,11 @@ def vmm_overhead(timeout=900):
 def linux_part():
     for n in (1, 2):
         r = kit_boot_profiled(n)
+        if not r["ok"]:
+            print(f"guest kit cold boot, {n} vCPUs: the command did not finish (volt exit "
+                  f"{r['status']}); the console's last lines and volt's messages:")
+            for line in (r["console"] + "\n" + r["log"]).strip().splitlines():
+                print("    | " + line)
         print(f"guest kit cold boot, {n} vCPU{'s' if n > 1 else ''} (--profile at 1000 Hz): "
               f"exec -> /init {r['init']:.1f} s (boot timer), spawn -> ready marker "
               f"{r['ready']:.1f} s, -> exit {r['exit']:.1f} s")
