@@ -292,7 +292,8 @@ def kit_boot_profiled(ncpus, timeout=900):
     return {"ok": ok, "status": p.returncode,
             "console": "\n".join(console.strip().splitlines()[-6:]),
             "log": "\n".join(l for l in text.splitlines() if "volt: " in l and "profile" not in l),
-            "init": int(m.group(1)) / 1e6 if m else float("nan"), "ready": float("nan") if ready is None else ready, "exit": total,
+            "init": int(m.group(1)) / 1e6 if m else float("nan"),
+            "ready": float("nan") if ready is None else ready, "exit": total,
             "top": top[:10], "samples": next((l for l in text.splitlines()
                                                if l.startswith("volt profile:")), "")}
 
