@@ -8,7 +8,7 @@ VOLT     = $(BUILD)/volt
 ARGS    ?=
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build build-debug run test test-unit test-unit-debug test-integration test-debug guest-kit bench fuzz format lint clean
+.PHONY: all deps build build-debug run test test-unit test-unit-debug test-integration test-debug guest-kit bench bench-quick bench-extra fuzz format lint clean
 
 all: build
 
@@ -56,9 +56,22 @@ test-unit-debug: build-debug
 test-debug: test-unit-debug guest-kit
 	VOLT=$(abspath $(DBUILD)/volt) $(PYTHON) -m pytest -ra --durations=30 tests/integration
 
+# One table (bench/run.sh, docs/benchmarks.md): the hello guest against a
+# bare-KVM floor and QEMU, start -> API socket, volt's start-up steps, then the
+# guest kit's cold boots (1 and 2 vCPUs, profiled) and the VMM's own memory
+# with Linux booted. bench-quick: the first part only (about a minute).
+# bench-extra: the other comparisons (hello.sh, startup.sh, snapshot.sh, virtio.sh).
 bench: guest-kit
 	@./scripts/install-deps.sh --bench
-	@set -e; for b in bench/*.sh; do "$$b"; done
+	@./bench/run.sh
+
+bench-quick: build
+	@./scripts/install-deps.sh --bench
+	@./bench/run.sh --quick
+
+bench-extra: guest-kit
+	@./scripts/install-deps.sh --bench
+	@set -e; for b in hello startup snapshot virtio; do "bench/$$b.sh"; done
 
 # libFuzzer targets (clang, ASan + UBSan) in build-fuzz, one per directory of
 # tests/fuzz/corpus, each run for FUZZ_SECONDS on

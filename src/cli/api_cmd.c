@@ -20,6 +20,7 @@
 #include "sandbox/sandbox.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/startup_trace.h"
 #include "vmm/vm.h"
 #include "vmm/vm_snapshot.h"
 #include "volt-config.h"
@@ -610,6 +611,7 @@ int api_main(int argc, char **argv, const struct timespec *started)
 		if (err)
 			return err;
 		m.has_srv = true;
+		startup_mark("API socket listening");
 		METRICS_SET(api_server.process_startup_time_us, metrics_us_since(started));
 		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
 		METRICS_SET(api_server.process_startup_time_cpu_us,

@@ -10,6 +10,7 @@
 #include "kernel/guest_kit.h"
 #include "sandbox/sandbox.h"
 #include "util/log.h"
+#include "util/startup_trace.h"
 #include "util/parse.h"
 #include "vmm/vm.h"
 #include "vmm/profiler.h"
@@ -333,6 +334,7 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 		return -EINVAL;
 	}
 	cfg.boot_timer = common.boot_timer;
+	startup_mark("options parsed");
 	if (restore.nnet && !restore_dir) {
 		pr_err("--net-override: only with --restore");
 		return -EINVAL;
@@ -396,6 +398,7 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 				cfg.pvm_host ? " (about 40 s on this host: its ring 0 is emulated)"
 					     : "");
 	}
+	startup_mark("run configured");
 	vm = calloc(1, sizeof(*vm));
 	if (!vm) {
 		if (profile_fd >= 0)

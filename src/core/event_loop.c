@@ -93,6 +93,18 @@ int event_loop_add(struct event_loop *l, int fd, uint32_t events, event_fn fn, v
 	return err;
 }
 
+bool event_loop_has_sources(struct event_loop *l)
+{
+	bool any = false;
+	int i;
+
+	pthread_mutex_lock(&l->lock);
+	for (i = 0; !any && i < EVENT_LOOP_MAX_SOURCES; i++)
+		any = l->sources[i].fd >= 0;
+	pthread_mutex_unlock(&l->lock);
+	return any;
+}
+
 static struct event_source *find(struct event_loop *l, int fd)
 {
 	int i;

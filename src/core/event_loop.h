@@ -42,6 +42,8 @@ int event_loop_init(struct event_loop *l);
 int event_loop_add(struct event_loop *l, int fd, uint32_t events, event_fn fn, void *ctx);
 int event_loop_mod(struct event_loop *l, int fd, uint32_t events);
 int event_loop_del(struct event_loop *l, int fd);
+/* Whether any source is registered (a loop without one needs no thread). */
+bool event_loop_has_sources(struct event_loop *l);
 /* Returns once the thread runs and its start hook has run: 0, or what the hook
  * returned (the thread has then ended). */
 int event_loop_start(struct event_loop *l);

@@ -1,7 +1,8 @@
 /* seccomp: every thread kind's allow-list (seccomp_lists.c) is compiled by
- * libseccomp once, in sandbox_seccomp_prepare() before the VM's threads
- * start, into plain BPF; sandbox_seccomp_enter() then costs a thread two
- * system calls and no allocation, so it works wherever a thread starts to
+ * libseccomp when volt is built (seccomp_gen.c, seccomp_bpf.h);
+ * sandbox_seccomp_prepare(), before the VM's threads start, copies the BPF
+ * and puts this process's pid in; sandbox_seccomp_enter() then costs a thread
+ * two system calls and no allocation, so it works wherever a thread starts to
  * serve the guest.
  *
  * Anything outside a thread's list kills the whole process
@@ -14,6 +15,7 @@
  * (--no-seccomp) installs nothing, with a warning. */
 #include "sandbox/sandbox.h"
 #include "sandbox/sanitizer.h"
+#include "sandbox/seccomp_bpf.h"
 #include "sandbox/seccomp_lists.h"
 
 #include "util/log.h"
@@ -24,11 +26,9 @@
 #include <jansson.h>
 #include <linux/seccomp.h>
 #include <malloc.h>
-#include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -62,91 +62,33 @@ void sandbox_set_seccomp_mode(enum sandbox_seccomp_mode mode)
 	seccomp_mode = mode;
 }
 
-static int add_rule(scmp_filter_ctx ctx, const struct sc_rule *r, uint32_t pid)
-{
-	struct scmp_arg_cmp cmp[SC_MAX_CONDS];
-	unsigned int i;
-
-	for (i = 0; i < r->nconds; i++) {
-		const struct sc_cond *c = &r->conds[i];
-		uint64_t mask = 0xffffffffu, datum = c->value;
-
-		if (c->op == SC_CLEAR) {
-			mask = c->value;
-			datum = 0;
-		} else if (c->op == SC_SET) {
-			mask = c->value;
-		} else if (c->op == SC_SELF_PID) {
-			datum = pid;
-		}
-		cmp[i] = (struct scmp_arg_cmp){ c->arg, SCMP_CMP_MASKED_EQ, mask, datum };
-	}
-	return seccomp_rule_add_array(ctx,
-				      r->err ? SCMP_ACT_ERRNO((uint32_t)r->err) : SCMP_ACT_ALLOW,
-				      r->nr, r->nconds, cmp);
-}
-
-/* Adds every rule of l (named in the error). */
-static int add_list(scmp_filter_ctx ctx, const struct sc_list *l, uint32_t pid)
-{
-	size_t i;
-	int err = 0;
-
-	for (i = 0; !err && i < l->nrules; i++) {
-		err = add_rule(ctx, &l->rules[i], pid);
-		if (err)
-			pr_err("seccomp: %s list: cannot add %s: %s", l->name, l->rules[i].name,
-			       strerror(-err));
-	}
-	return err;
-}
-
-/* Compiles list kind into BPF (*prog->filter is malloc'ed). */
+/* Kind's filter for mode, built with volt (seccomp_bpf.h), with this
+ * process's pid in the tgkill rule (*prog->filter is malloc'ed). */
 static int compile(enum sandbox_thread kind, enum sandbox_seccomp_mode mode,
 		   struct sock_fprog *prog)
 {
-	pid_t pid = getpid();
-	scmp_filter_ctx ctx;
-	int err = 0, fd = -1;
-	off_t size;
+	const struct sc_bpf *b =
+		&sc_bpf[mode == SANDBOX_SECCOMP_LOG ? SC_BPF_LOG : SC_BPF_KILL][kind];
+	uint32_t pid = (uint32_t)getpid();
+	unsigned int i, patched = 0;
 
-	ctx = seccomp_init(mode == SANDBOX_SECCOMP_LOG ? SCMP_ACT_LOG : SCMP_ACT_KILL_PROCESS);
-	if (!ctx)
+	prog->filter = malloc(b->len * sizeof(*b->insns));
+	if (!prog->filter)
 		return -ENOMEM;
-	/* Only x86-64 system calls: x32 and int 0x80 ones kill in every mode. */
-	err = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
-	if (!err)
-		err = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2); /* a binary tree */
-	if (!err)
-		err = add_list(ctx, &sc_lists[kind], (uint32_t)pid);
-	/* Empty unless this is a sanitizer build. */
-	if (!err)
-		err = add_list(ctx, &sc_sanitizer_list, (uint32_t)pid);
-	/* libseccomp 2.5 exports to a file descriptor only. */
-	if (!err && (fd = memfd_create("volt-seccomp", MFD_CLOEXEC)) < 0)
-		err = -errno;
-	if (!err)
-		err = seccomp_export_bpf(ctx, fd);
-	if (!err) {
-		size = lseek(fd, 0, SEEK_END);
-		prog->len = (unsigned short)(size / (off_t)sizeof(struct sock_filter));
-		prog->filter = malloc(size > 0 ? (size_t)size : 1);
-		if (size <= 0 || size % (off_t)sizeof(struct sock_filter) ||
-		    size / (off_t)sizeof(struct sock_filter) > BPF_MAXINSNS)
-			err = -E2BIG;
-		else if (!prog->filter)
-			err = -ENOMEM;
-		else if (pread(fd, prog->filter, (size_t)size, 0) != size)
-			err = -EIO;
-		if (err) {
-			free(prog->filter);
-			prog->filter = NULL;
+	memcpy(prog->filter, b->insns, b->len * sizeof(*b->insns));
+	prog->len = b->len;
+	for (i = 0; i < b->len; i++)
+		if (prog->filter[i].code == (BPF_JMP | BPF_JEQ | BPF_K) &&
+		    prog->filter[i].k == SC_BPF_PID_SENTINEL) {
+			prog->filter[i].k = pid;
+			patched++;
 		}
+	if (patched != b->npid) { /* seccomp_gen checked it: never */
+		free(prog->filter);
+		prog->filter = NULL;
+		return -EINVAL;
 	}
-	if (fd >= 0)
-		close(fd);
-	seccomp_release(ctx);
-	return err;
+	return 0;
 }
 
 static void release(void)

@@ -2,6 +2,7 @@
  * the sandbox goes on through them, so the starters need not know it. */
 #include "sandbox/sandbox.h"
 
+#include "util/startup_trace.h"
 #include "vmm/vm.h"
 
 #include <errno.h>
@@ -26,13 +27,21 @@ static int before_vm_threads(void *ctx)
 {
 	int err = sandbox_seccomp_prepare();
 
-	return err ? err : sandbox_landlock_apply(ctx);
+	startup_mark("seccomp filters prepared");
+	if (!err)
+		err = sandbox_landlock_apply(ctx);
+	startup_mark("Landlock applied");
+	return err;
 }
 
 static int before_api_thread(void *ctx)
 {
+	int err;
+
 	(void)ctx;
-	return sandbox_seccomp_prepare();
+	err = sandbox_seccomp_prepare();
+	startup_mark("seccomp filters prepared");
+	return err;
 }
 
 struct thread_hooks sandbox_vm_hooks(const struct vm_config *cfg)

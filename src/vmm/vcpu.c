@@ -11,6 +11,7 @@
 #include "core/metrics.h"
 #include "vmm/profiler.h"
 #include "util/log.h"
+#include "util/startup_trace.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -504,8 +505,10 @@ static void *vcpu_thread(void *arg)
 	if (err)
 		stop_vm(v, 1, "vCPU %d: cannot confine its thread (seccomp): %s", v->index,
 			strerror(-err));
-	else
+	else {
+		startup_mark_once("vCPU thread confined, first KVM_RUN");
 		run_loop(v);
+	}
 	if (profiling)
 		profiler_timer_stop(timer);
 	set_state(v, VCPU_STATE_EXITED);
