@@ -34,6 +34,8 @@
 #define DUP_ACKS    3
 #define REQ_MAX	    MMDS_HTTP_REQUEST_MAX
 
+_Static_assert(MMDS_STACK_PEEK == ETH_LEN + ARP_LEN, "the head names ARP's target");
+
 const uint8_t mmds_stack_default_mac[6] = { 0x06, 0x01, 0x23, 0x45, 0x67, 0x01 };
 
 struct conn {
@@ -166,7 +168,7 @@ int mmds_stack_create(struct mmds_stack **out, struct mmds *m, uint32_t ipv4,
 	s->m = m;
 	s->ip = ipv4;
 	memcpy(s->mac, mac, 6);
-	if (getrandom(&s->rng, sizeof(s->rng), GRND_NONBLOCK) != sizeof(s->rng))
+	if (getrandom(&s->rng, sizeof(s->rng), 0) != sizeof(s->rng))
 		s->rng = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ull;
 	s->rng |= 1; /* xorshift never leaves 0 */
 	*out = s;
@@ -191,6 +193,11 @@ void mmds_stack_destroy(struct mmds_stack *s)
 	for (i = 0; i < MMDS_STACK_MAX_CONNS; i++)
 		free(s->conns[i].out);
 	free(s);
+}
+
+void mmds_stack_set_ipv4(struct mmds_stack *s, uint32_t ipv4)
+{
+	s->ip = ipv4;
 }
 
 void mmds_stack_set_clock(struct mmds_stack *s, uint64_t (*now)(void *ctx), void *ctx)
@@ -567,23 +574,27 @@ static int ipv4_in(struct mmds_stack *s, const uint8_t *f, size_t len, bool part
 	return tcp_in(s, f + 6, get32(ip + 12), ip + ihl, tot - ihl, partial);
 }
 
-bool mmds_stack_detour(struct mmds_stack *s, const uint8_t *f, size_t len, bool partial)
+bool mmds_stack_wants(const struct mmds_stack *s, const uint8_t *f, size_t len)
 {
 	uint16_t type;
 
 	if (len < ETH_LEN)
 		return false;
 	type = get16(f + 12);
-	if (type == ETYPE_ARP) {
-		if (len < ETH_LEN + ARP_LEN || get32(f + ETH_LEN + 24) != s->ip)
-			return false;
-		METRIC_INC(mmds_metrics.rx_accepted);
+	if (type == ETYPE_ARP)
+		return len >= ETH_LEN + ARP_LEN && get32(f + ETH_LEN + 24) == s->ip;
+	return type == ETYPE_IP && len >= ETH_LEN + IP_LEN && get32(f + ETH_LEN + 16) == s->ip;
+}
+
+bool mmds_stack_detour(struct mmds_stack *s, const uint8_t *f, size_t len, bool partial)
+{
+	if (!mmds_stack_wants(s, f, len < MMDS_STACK_PEEK ? len : MMDS_STACK_PEEK))
+		return false;
+	METRIC_INC(mmds_metrics.rx_accepted);
+	if (get16(f + 12) == ETYPE_ARP) {
 		arp_in(s, f + ETH_LEN);
 		return true;
 	}
-	if (type != ETYPE_IP || len < ETH_LEN + IP_LEN || get32(f + ETH_LEN + 16) != s->ip)
-		return false;
-	METRIC_INC(mmds_metrics.rx_accepted);
 	if (ipv4_in(s, f, len, partial))
 		METRIC_INC(mmds_metrics.rx_accepted_err);
 	return true;

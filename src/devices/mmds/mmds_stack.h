@@ -59,6 +59,15 @@ int mmds_stack_create(struct mmds_stack **out, struct mmds *m, uint32_t ipv4,
 		      const uint8_t mac[6]);
 void mmds_stack_destroy(struct mmds_stack *s);
 
+/* The address the stack answers for, from now on (host byte order). */
+void mmds_stack_set_ipv4(struct mmds_stack *s, uint32_t ipv4);
+
+/* Whether detour would take a frame that starts with these len bytes, when
+ * len is min(the frame's length, MMDS_STACK_PEEK): the device looks at a
+ * frame's head before copying all of it. */
+#define MMDS_STACK_PEEK 42
+bool mmds_stack_wants(const struct mmds_stack *s, const uint8_t *head, size_t len);
+
 /* frame: the Ethernet frame the guest sent (the virtio-net header stripped);
  * partial: its header had VIRTIO_NET_HDR_F_NEEDS_CSUM (the TCP checksum is
  * left unverified). True when the frame was the MMDS's (an ARP packet asking
