@@ -21,8 +21,8 @@
 
 #include "devices/mmds/mmds_stack.h"
 
-#define MMDS_IP	 MMDS_DEFAULT_IPV4
-#define GUEST_IP 0xa9fe0102u
+#define MMDS_IP	  MMDS_DEFAULT_IPV4
+#define GUEST_IP  0xa9fe0102u
 #define DRAIN_MAX 4096
 
 enum {
@@ -102,13 +102,12 @@ static uint64_t pseudo(uint32_t a, uint32_t b, size_t len)
 	return (a >> 16) + (a & 0xffff) + (b >> 16) + (b & 0xffff) + 6 + len;
 }
 
-#define CHECK(c)                                                        \
-	do {                                                            \
-		if (!(c)) {                                             \
-			fprintf(stderr, "check failed: %s (line %d)\n", #c, \
-				__LINE__);                              \
-			abort();                                        \
-		}                                                       \
+#define CHECK(c)                                                                       \
+	do {                                                                           \
+		if (!(c)) {                                                            \
+			fprintf(stderr, "check failed: %s (line %d)\n", #c, __LINE__); \
+			abort();                                                       \
+		}                                                                      \
 	} while (0)
 
 /* Makes the frame what the op's bits ask for. */
@@ -143,8 +142,9 @@ static void shape(uint8_t *f, size_t len, uint8_t op)
 				put32(t + 8, last_end + (uint32_t)(int8_t)t[11]);
 			if (op & OP_TCP_CSUM) {
 				put16(t + 16, 0);
-				put16(t + 16, csum(pseudo(get32(ip + 12), get32(ip + 16), tot - ihl),
-						   t, tot - ihl));
+				put16(t + 16,
+				      csum(pseudo(get32(ip + 12), get32(ip + 16), tot - ihl), t,
+					   tot - ihl));
 			}
 		}
 		if (op & OP_IP_CSUM) {

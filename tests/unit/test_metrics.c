@@ -96,7 +96,7 @@ Test(metrics, line_is_firecracker_shaped_json)
 {
 	static const char *const sections[] = { "api_server", "vmm",   "vcpu",	  "block",
 						"net",	      "vsock", "balloon", "entropy",
-						"mmds",	      "uart",	      "i8042", "logger" };
+						"mmds",	      "uart",  "i8042",	  "logger" };
 	json_t *lines[4];
 	size_t i;
 

@@ -229,16 +229,18 @@ static uint32_t connect(struct mmds_stack *s, uint16_t port, uint16_t mss, uint3
 	uint8_t opt[4] = { 2, 4, (uint8_t)(mss >> 8), (uint8_t)mss };
 	struct out o;
 
-	cr_assert(send_seg(s, &(struct tcp_in){ .sport = port, .seq = gseq, .flags = SYN,
-						.opt = opt, .optlen = 4 }));
+	cr_assert(send_seg(
+		s, &(struct tcp_in){
+			   .sport = port, .seq = gseq, .flags = SYN, .opt = opt, .optlen = 4 }));
 	cr_assert(next_seg(s, &o));
 	cr_assert_eq(o.flags, SYN | ACK);
 	cr_assert_eq(o.ack, gseq + 1);
 	cr_assert_eq(o.mss, MMDS_STACK_MSS);
 	cr_assert_eq(o.dport, port);
 	cr_assert_eq(o.sport, 80);
-	cr_assert(send_seg(s, &(struct tcp_in){ .sport = port, .seq = gseq + 1, .ack = o.seq + 1,
-						.flags = ACK }));
+	cr_assert(send_seg(
+		s, &(struct tcp_in){
+			   .sport = port, .seq = gseq + 1, .ack = o.seq + 1, .flags = ACK }));
 	cr_assert(!mmds_stack_pending(s));
 	return o.seq + 1;
 }
@@ -313,8 +315,11 @@ Test(mmds_stack, get_in_one_segment)
 	struct out o;
 
 	cr_assert_eq(mmds_stack_connections(s), 1);
-	cr_assert(send_seg(s, &(struct tcp_in){ .seq = 101, .ack = iss1, .flags = ACK | PSH,
-						.data = GET, .n = strlen(GET) }));
+	cr_assert(send_seg(s, &(struct tcp_in){ .seq = 101,
+						.ack = iss1,
+						.flags = ACK | PSH,
+						.data = GET,
+						.n = strlen(GET) }));
 	cr_assert_eq(served, 1);
 	cr_assert(next_seg(s, &o));
 	cr_assert_eq(o.flags, ACK | PSH);
@@ -326,8 +331,8 @@ Test(mmds_stack, get_in_one_segment)
 	cr_assert(!next_seg(s, &o));
 	/* Unacked: the timer runs. */
 	cr_assert_eq(mmds_stack_deadline(s), fake_now + MMDS_STACK_RTO_NS);
-	cr_assert(send_seg(s, &(struct tcp_in){ .seq = 101 + strlen(GET), .ack = iss1 + 11,
-						.flags = ACK }));
+	cr_assert(send_seg(
+		s, &(struct tcp_in){ .seq = 101 + strlen(GET), .ack = iss1 + 11, .flags = ACK }));
 	cr_assert(!mmds_stack_pending(s));
 	cr_assert_eq(mmds_stack_deadline(s), 0);
 	cr_assert_eq(mmds_stack_connections(s), 1);
@@ -341,24 +346,29 @@ Test(mmds_stack, get_over_several_segments_out_of_order_ignored)
 	struct out o;
 
 	/* A segment past a hole: not taken, a duplicate ACK says where we are. */
-	cr_assert(send_seg(s, &(struct tcp_in){ .seq = seq + 5, .ack = iss1, .flags = ACK,
-						.data = GET + 5, .n = 5 }));
+	cr_assert(send_seg(
+		s, &(struct tcp_in){
+			   .seq = seq + 5, .ack = iss1, .flags = ACK, .data = GET + 5, .n = 5 }));
 	cr_assert(next_seg(s, &o));
 	cr_assert_eq(o.ack, seq);
 	cr_assert_eq(o.n, 0);
-	cr_assert(send_seg(s, &(struct tcp_in){ .seq = seq, .ack = iss1, .flags = ACK,
-						.data = GET, .n = 5 }));
+	cr_assert(send_seg(
+		s, &(struct tcp_in){ .seq = seq, .ack = iss1, .flags = ACK, .data = GET, .n = 5 }));
 	cr_assert(next_seg(s, &o));
 	cr_assert_eq(o.ack, seq + 5);
 	cr_assert_eq(o.wnd, MMDS_HTTP_REQUEST_MAX - 5);
 	cr_assert_eq(served, 0);
 	/* Overlapping what we have: only the new bytes count. */
-	cr_assert(send_seg(s, &(struct tcp_in){ .seq = seq + 2, .ack = iss1, .flags = ACK,
-						.data = GET + 2, .n = 8 }));
+	cr_assert(send_seg(
+		s, &(struct tcp_in){
+			   .seq = seq + 2, .ack = iss1, .flags = ACK, .data = GET + 2, .n = 8 }));
 	cr_assert(next_seg(s, &o));
 	cr_assert_eq(o.ack, seq + 10);
-	cr_assert(send_seg(s, &(struct tcp_in){ .seq = seq + 10, .ack = iss1, .flags = ACK,
-						.data = GET + 10, .n = strlen(GET) - 10 }));
+	cr_assert(send_seg(s, &(struct tcp_in){ .seq = seq + 10,
+						.ack = iss1,
+						.flags = ACK,
+						.data = GET + 10,
+						.n = strlen(GET) - 10 }));
 	cr_assert_eq(served, 1);
 	cr_assert(next_seg(s, &o));
 	cr_assert_eq(o.n, 11);
@@ -380,8 +390,12 @@ Test(mmds_stack, answer_larger_than_mss_and_window)
 	total = answer_body + 1;
 	s = stack();
 	iss1 = connect(s, GPORT, 536, 1000);
-	cr_assert(send_seg(s, &(struct tcp_in){ .seq = 1001, .ack = iss1, .flags = ACK, .wnd = 2000,
-						.data = GET, .n = strlen(GET) }));
+	cr_assert(send_seg(s, &(struct tcp_in){ .seq = 1001,
+						.ack = iss1,
+						.flags = ACK,
+						.wnd = 2000,
+						.data = GET,
+						.n = strlen(GET) }));
 	una = iss1;
 	while (have < total) {
 		size_t burst = 0;
@@ -397,8 +411,8 @@ Test(mmds_stack, answer_larger_than_mss_and_window)
 		cr_assert_leq(burst, 2000);
 		cr_assert_gt(burst, 0);
 		una = iss1 + (uint32_t)have;
-		cr_assert(send_seg(s, &(struct tcp_in){ .seq = gseq, .ack = una, .flags = ACK,
-							.wnd = 2000 }));
+		cr_assert(send_seg(
+			s, &(struct tcp_in){ .seq = gseq, .ack = una, .flags = ACK, .wnd = 2000 }));
 	}
 	cr_assert_eq(have, total);
 	cr_assert_eq(got[0], 'A');
@@ -417,8 +431,9 @@ Test(mmds_stack, retransmits_on_timeout_and_dup_acks)
 	answer_body = 3000;
 	s = stack();
 	iss1 = connect(s, GPORT, 1000, 0);
-	cr_assert(send_seg(s, &(struct tcp_in){ .seq = 1, .ack = iss1, .flags = ACK, .data = GET,
-						.n = strlen(GET) }));
+	cr_assert(send_seg(
+		s, &(struct tcp_in){
+			   .seq = 1, .ack = iss1, .flags = ACK, .data = GET, .n = strlen(GET) }));
 	for (int i = 0; i < 4; i++)
 		cr_assert(next_seg(s, &o));
 	cr_assert(!next_seg(s, &o), "3001 bytes in 4 segments of 1000 at most");
@@ -437,8 +452,8 @@ Test(mmds_stack, retransmits_on_timeout_and_dup_acks)
 	while (next_seg(s, &o))
 		;
 	for (int i = 0; i < 3; i++)
-		cr_assert(send_seg(s, &(struct tcp_in){ .seq = gseq, .ack = iss1 + 1000,
-							.flags = ACK }));
+		cr_assert(send_seg(
+			s, &(struct tcp_in){ .seq = gseq, .ack = iss1 + 1000, .flags = ACK }));
 	cr_assert(next_seg(s, &o));
 	cr_assert_eq(o.seq, iss1 + 1000, "fast retransmit");
 	mmds_stack_destroy(s);
@@ -471,8 +486,12 @@ Test(mmds_stack, zero_window_is_probed)
 	struct out o;
 
 	/* The request comes with a closed window: the answer waits. */
-	cr_assert(send_seg(s, &(struct tcp_in){ .seq = 1, .ack = iss1, .flags = ACK, .data = GET,
-						.n = strlen(GET), .wnd0 = true }));
+	cr_assert(send_seg(s, &(struct tcp_in){ .seq = 1,
+						.ack = iss1,
+						.flags = ACK,
+						.data = GET,
+						.n = strlen(GET),
+						.wnd0 = true }));
 	cr_assert(next_seg(s, &o));
 	cr_assert_eq(o.n, 0, "only the ACK");
 	cr_assert(!next_seg(s, &o));
@@ -497,8 +516,9 @@ Test(mmds_stack, fin_after_close_answer_and_done)
 	uint32_t iss1 = connect(s, GPORT, 1460, 0), gseq = 1 + (uint32_t)strlen(req);
 	struct out o;
 
-	cr_assert(send_seg(s, &(struct tcp_in){ .seq = 1, .ack = iss1, .flags = ACK, .data = req,
-						.n = strlen(req) }));
+	cr_assert(send_seg(
+		s, &(struct tcp_in){
+			   .seq = 1, .ack = iss1, .flags = ACK, .data = req, .n = strlen(req) }));
 	cr_assert(next_seg(s, &o));
 	cr_assert_eq(o.n, 11);
 	cr_assert_eq(o.flags, ACK | PSH | FIN, "the answer and the FIN together");
@@ -506,7 +526,8 @@ Test(mmds_stack, fin_after_close_answer_and_done)
 	/* The guest acks data and FIN, then sends its FIN: a last ACK, gone. */
 	cr_assert(send_seg(s, &(struct tcp_in){ .seq = gseq, .ack = iss1 + 12, .flags = ACK }));
 	cr_assert_eq(mmds_stack_connections(s), 1);
-	cr_assert(send_seg(s, &(struct tcp_in){ .seq = gseq, .ack = iss1 + 12, .flags = ACK | FIN }));
+	cr_assert(
+		send_seg(s, &(struct tcp_in){ .seq = gseq, .ack = iss1 + 12, .flags = ACK | FIN }));
 	cr_assert_eq(mmds_stack_connections(s), 0);
 	cr_assert(next_seg(s, &o));
 	cr_assert_eq(o.flags, ACK);
@@ -523,8 +544,11 @@ Test(mmds_stack, guest_fin_first)
 	struct out o;
 
 	/* Request and FIN in one segment: answer, then our FIN. */
-	cr_assert(send_seg(s, &(struct tcp_in){ .seq = 1, .ack = iss1, .flags = ACK | FIN,
-						.data = GET, .n = strlen(GET) }));
+	cr_assert(send_seg(s, &(struct tcp_in){ .seq = 1,
+						.ack = iss1,
+						.flags = ACK | FIN,
+						.data = GET,
+						.n = strlen(GET) }));
 	cr_assert(next_seg(s, &o));
 	cr_assert_eq(o.ack, gseq + 1);
 	cr_assert_eq(o.n, 11);
@@ -543,15 +567,18 @@ Test(mmds_stack, oversized_request_is_answered_and_closed)
 
 	memset(junk, 'x', sizeof(junk));
 	for (int i = 0; i < 4; i++, seq += 1000) {
-		cr_assert(send_seg(s, &(struct tcp_in){ .seq = seq, .ack = iss1, .flags = ACK,
-							.data = junk, .n = 1000 }));
+		cr_assert(send_seg(
+			s,
+			&(struct tcp_in){
+				.seq = seq, .ack = iss1, .flags = ACK, .data = junk, .n = 1000 }));
 		cr_assert(next_seg(s, &o));
 		cr_assert_eq(o.wnd, MMDS_HTTP_REQUEST_MAX - (i + 1) * 1000);
 	}
 	cr_assert_eq(served, 0);
 	/* 96 bytes fit in the window: the rest is not taken. */
-	cr_assert(send_seg(s, &(struct tcp_in){ .seq = seq, .ack = iss1, .flags = ACK, .data = junk,
-						.n = 1000 }));
+	cr_assert(send_seg(
+		s, &(struct tcp_in){
+			   .seq = seq, .ack = iss1, .flags = ACK, .data = junk, .n = 1000 }));
 	cr_assert_eq(served, 1);
 	cr_assert(next_seg(s, &o));
 	cr_assert_eq(o.ack, 1 + MMDS_HTTP_REQUEST_MAX);
@@ -621,11 +648,11 @@ Test(mmds_stack, malformed_ipv4_and_tcp_are_dropped)
 
 #define FRESH() (len = tcp_frame(b, &(struct tcp_in){ .seq = 1, .flags = SYN }))
 #define REIP()	(put16(ip + 10, 0), put16(ip + 10, csum(0, ip, 20)))
-#define DROPPED()                                             \
-	do {                                                  \
+#define DROPPED()                                               \
+	do {                                                    \
 		cr_assert(mmds_stack_detour(s, b, len, false)); \
 		cr_assert(!mmds_stack_pending(s));              \
-		cr_assert_eq(mmds_stack_connections(s), 0);    \
+		cr_assert_eq(mmds_stack_connections(s), 0);     \
 	} while (0)
 
 	FRESH();

@@ -158,8 +158,7 @@ static uint32_t next_random(struct mmds_stack *s)
 
 /* --- life cycle ---------------------------------------------------------------- */
 
-int mmds_stack_create(struct mmds_stack **out, struct mmds *m, uint32_t ipv4,
-		      const uint8_t mac[6])
+int mmds_stack_create(struct mmds_stack **out, struct mmds *m, uint32_t ipv4, const uint8_t mac[6])
 {
 	struct mmds_stack *s = calloc(1, sizeof(*s));
 
@@ -471,8 +470,8 @@ static void conn_data(struct conn *c, uint32_t seq, const uint8_t *data, size_t 
 	}
 }
 
-static void conn_in(struct mmds_stack *s, struct conn *c, uint32_t seq, uint32_t ack,
-		    uint8_t flags, uint16_t wnd, const uint8_t *data, size_t plen, uint64_t now)
+static void conn_in(struct mmds_stack *s, struct conn *c, uint32_t seq, uint32_t ack, uint8_t flags,
+		    uint16_t wnd, const uint8_t *data, size_t plen, uint64_t now)
 {
 	c->last_active = now;
 	if (flags & TH_RST) {

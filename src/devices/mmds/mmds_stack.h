@@ -38,12 +38,12 @@
 
 #include "devices/mmds/mmds.h"
 
-#define MMDS_STACK_PORT		80
-#define MMDS_STACK_MAX_CONNS	30
-#define MMDS_STACK_MAX_PENDING	100
-#define MMDS_STACK_MSS		1460 /* what the stack advertises and sends at most */
-#define MMDS_STACK_RTO_NS	1200000000ull /* Firecracker's 1.2 s */
-#define MMDS_STACK_RTO_MAX	15
+#define MMDS_STACK_PORT		 80
+#define MMDS_STACK_MAX_CONNS	 30
+#define MMDS_STACK_MAX_PENDING	 100
+#define MMDS_STACK_MSS		 1460	       /* what the stack advertises and sends at most */
+#define MMDS_STACK_RTO_NS	 1200000000ull /* Firecracker's 1.2 s */
+#define MMDS_STACK_RTO_MAX	 15
 #define MMDS_STACK_EVICT_IDLE_NS 40000000000ull /* Firecracker's 40 s */
 /* The largest frame next_frame builds: Ethernet, IPv4, TCP with MSS, data. */
 #define MMDS_STACK_FRAME_MAX (14 + 20 + 24 + MMDS_STACK_MSS)
@@ -55,8 +55,7 @@ struct mmds_stack;
 
 /* A stack answering for ipv4 (host byte order) with MAC mac, serving from m
  * (which outlives it). 0 or -ENOMEM. */
-int mmds_stack_create(struct mmds_stack **out, struct mmds *m, uint32_t ipv4,
-		      const uint8_t mac[6]);
+int mmds_stack_create(struct mmds_stack **out, struct mmds *m, uint32_t ipv4, const uint8_t mac[6]);
 void mmds_stack_destroy(struct mmds_stack *s);
 
 /* The address the stack answers for, from now on (host byte order). */
