@@ -1,6 +1,8 @@
 /* Method + path -> handler, Firecracker's pre-/post-boot rules, JSON answers. */
 #include "api/router.h"
 #include "api/cpu_config_json.h"
+#include "api/mmds_api.h"
+#include "devices/mmds/mmds.h"
 #include "devices/device_table.h"
 #include "devices/virtio/virtio_blk.h"
 #include "devices/virtio/virtio_net.h"
@@ -55,6 +57,8 @@ enum route {
 	R_CPU_CONFIG,
 	R_PMEM,
 	R_HOTPLUG_MEM,
+	R_MMDS,
+	R_MMDS_CONFIG,
 };
 
 static const struct {
@@ -85,6 +89,8 @@ static const struct {
 	[R_PMEM] = { "pmem", true, M_PUT | M_PATCH | M_DELETE, 0, M_PATCH | M_DELETE },
 	[R_HOTPLUG_MEM] = { "hotplug/memory", false, M_GET | M_PUT | M_PATCH, M_PUT,
 			    M_GET | M_PATCH },
+	[R_MMDS] = { "mmds", false, M_GET | M_PUT | M_PATCH, 0, 0 },
+	[R_MMDS_CONFIG] = { "mmds/config", false, M_PUT, M_PUT, 0 },
 };
 
 bool api_instance_id_valid(const char *id)
@@ -448,6 +454,9 @@ static void do_snapshot_load(struct api_state *s, json_t *j, struct api_response
 	req.state_path = p->state;
 	req.backend_path = p->backend;
 	req.vsock_uds_path = req.vsock_uds_path ? p->vsock : NULL;
+	/* A snapshot's interfaces that served MMDS serve this store (its
+	 * data: what was PUT before the load, as in Firecracker). */
+	req.mmds = api_mmds_store(&s->cfg);
 	err = s->ops->snapshot_load ? s->ops->snapshot_load(s->ctx, &req, &s->cfg, why, sizeof(why))
 				    : -ENOSYS;
 	if (err) {
@@ -753,12 +762,56 @@ static void route(struct api_state *s, const struct resource *res, enum method m
 		return do_snapshot_create(s, j, r);
 	case R_SNAP_LOAD:
 		return do_snapshot_load(s, j, r);
+	case R_MMDS_CONFIG:
+		/* Firecracker's set_mmds_config() is boot-specific. */
+		if (api_mmds_config_put(&s->cfg, j, &(bool){ false }, why, sizeof(why)))
+			return api_fault(r, 400, why);
+		s->boot_path = true;
+		return no_content(r);
+	case R_MMDS:
+		break; /* api_handle's, on the raw body */
 	}
 	if (err)
 		return api_fault(r, 400, why);
 	/* Boot source, machine, a drive's new file: no snapshot load after these. */
 	if (!s->started)
 		s->boot_path = true;
+	no_content(r);
+}
+
+/* GET|PUT|PATCH /mmds on the body as it came (any JSON value, as
+ * Firecracker's serde_json::Value). Before boot the store is created when
+ * first needed; after boot Firecracker has one only when an interface
+ * serves it. The body is read first, as Firecracker's parser does. */
+static void do_mmds(struct api_state *s, enum method m, const char *body, size_t len,
+		    struct api_response *r)
+{
+	struct mmds *store = NULL;
+	char why[512] = "";
+	int err;
+
+	if (m != M_GET && mmds_json_check(body, len, why, sizeof(why)))
+		return faultf(r, 400, "mmds: %s", why);
+	if (s->started && !api_mmds_enabled(&s->cfg))
+		return api_fault(r, 400, API_MMDS_NOT_INITIALIZED);
+	store = api_mmds_store(&s->cfg);
+	if (!store)
+		return api_fault(r, 500, "mmds: the data store cannot be created");
+	if (m == M_GET) {
+		r->status = 200;
+		r->body = mmds_get_json(store);
+		if (!r->body)
+			api_fault(r, 500, "mmds: out of memory");
+		return;
+	}
+	err = m == M_PUT ? mmds_put(store, body, len, why, sizeof(why))
+			 : mmds_patch(store, body, len, why, sizeof(why));
+	if (err == -EFBIG)
+		return api_fault(r, 413, API_MMDS_TOO_LARGE);
+	if (err == -ENOENT)
+		return api_fault(r, 400, API_MMDS_NOT_INITIALIZED);
+	if (err)
+		return faultf(r, 400, "mmds: %s", why);
 	no_content(r);
 }
 
@@ -901,6 +954,15 @@ static bool firecracker_route(enum method m, const char *given, const struct seg
 		snprintf(path, path_size, "hotplug/memory");
 		return true;
 	}
+	/* Firecracker reads no segment after /mmds but PUT's "config". */
+	if (!strcmp(s0, "mmds")) {
+		if (m == M_PUT && s1 && strcmp(s1, "config")) {
+			faultf(r, 400, "Unrecognized PUT request path `%.200s`.", s1);
+			return false;
+		}
+		snprintf(path, path_size, m == M_PUT && s1 ? "mmds/config" : "mmds");
+		return true;
+	}
 	if (!strcmp(s0, "snapshot") && m == M_PUT) {
 		if (!s1) {
 			api_fault(r, 400, "Missing snapshot operation type.");
@@ -937,6 +999,8 @@ static bool body_refused(const struct resource *res, enum method m, const char *
 		err = api_put_serial(&scratch, j, why, sizeof(why));
 	else if (res->rt == R_CPU_CONFIG)
 		err = api_parse_cpu_config(j, &scratch.cpu_config, why, sizeof(why));
+	else if (res->rt == R_MMDS_CONFIG)
+		err = api_mmds_config_parse(j, &(bool){ false }, why, sizeof(why));
 	else
 		return false;
 	if (err)
@@ -1013,6 +1077,12 @@ void api_handle(struct api_state *s, const char *method, const char *url, const 
 		return;
 	if (!resource_find(path, &res) || !(m & res.methods))
 		return invalid_path_method(r, m, method, sg.seg[0]);
+	if (res.rt == R_MMDS) {
+		if (s->failed && m != M_GET)
+			return faultf(r, 400, "the microVM failed to start (%s): restart volt",
+				      s->fail_reason);
+		return do_mmds(s, m, body, len, r);
+	}
 	if (m != M_GET && m != M_DELETE) {
 		j = api_json_parse(body, len, why, sizeof(why));
 		if (!j)
@@ -1030,6 +1100,9 @@ void api_handle(struct api_state *s, const char *method, const char *url, const 
 			deprecated = true;
 		if (res.kind == &virtio_vsock_kind && m == M_PUT && has_value(j, "vsock_id"))
 			deprecated = true;
+		/* "PUT /mmds/config: V1 is deprecated. Use V2 instead." */
+		if (res.rt == R_MMDS_CONFIG)
+			api_mmds_config_parse(j, &deprecated, why, sizeof(why));
 	}
 	if (s->started && (m & res.pre_only) && body_refused(&res, m, id, j, s, r))
 		; /* Firecracker's parser refuses the body before the VMM refuses the call */

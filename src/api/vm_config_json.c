@@ -3,10 +3,12 @@
  * a rejected request leaves the configuration as it was. */
 #include "api/vm_config_json.h"
 #include "api/cpu_config_json.h"
+#include "api/mmds_api.h"
 
 #include "arch/x86/cpuid.h"
 #include "arch/x86/layout.h"
 #include "devices/device_table.h"
+#include "devices/mmds/mmds.h"
 #include "devices/virtio/virtio_balloon.h"
 #include "devices/virtio/virtio_blk.h"
 #include "devices/virtio/virtio_net.h"
@@ -159,6 +161,7 @@ void api_config_init(struct api_config *c)
 	c->vcpus = 1;
 	c->mem_mib = API_DEFAULT_MEM_MIB;
 	snprintf(c->cpu_template, sizeof(c->cpu_template), "None");
+	c->mmds_size_limit = MMDS_DEFAULT_SIZE_LIMIT;
 }
 
 json_t *api_json_parse(const char *buf, size_t len, char *why, size_t why_size)
@@ -841,9 +844,9 @@ int api_config_from_json(struct api_config *out, json_t *root, char *why, size_t
 					"configuration: unknown section '%s'", key);
 	}
 	api_config_init(&c);
-	if (section(root, "mmds-config"))
-		return why_fail(why, why_size, -EINVAL,
-				"mmds-config: MMDS is not supported by volt");
+	/* The store --metadata filled (the front end's) stays. */
+	c.mmds = out->mmds;
+	c.mmds_size_limit = out->mmds_size_limit;
 	/* Firecracker 1.x's sections of features volt lacks: empty only. */
 	v = section(root, "pmem");
 	if (v && !(json_is_array(v) && !json_array_size(v)))
@@ -864,6 +867,15 @@ int api_config_from_json(struct api_config *out, json_t *root, char *why, size_t
 		err = cpu_config_section(&c, v, why, why_size);
 	if (!err)
 		err = device_sections(&c, root, why, why_size);
+	/* After the interfaces it names, as Firecracker. */
+	if (!err && (v = section(root, "mmds-config"))) {
+		bool v1;
+		char inner[512];
+
+		err = api_mmds_config_put(&c, v, &v1, inner, sizeof(inner));
+		if (err)
+			why_fail(why, why_size, err, "mmds-config: %s", inner);
+	}
 	if (!err && (v = section(root, "logger"))) {
 		err = api_parse_logger(v, &c.logger, why, why_size);
 		c.has_logger = !err;
@@ -1006,7 +1018,7 @@ static const struct {
 	{ "cpu-config", 40, null_to_json },
 	{ "logger", 80, logger_to_json },
 	{ "metrics", 90, metrics_to_json },
-	{ "mmds-config", 100, null_to_json },
+	{ "mmds-config", 100, api_mmds_config_to_json },
 	/* After every device, as in Firecracker's VmmConfig. */
 	{ "pmem", 1000, empty_list_to_json },
 	{ "memory-hotplug", 1010, null_to_json },
@@ -1123,6 +1135,7 @@ int api_config_to_vm(const struct api_config *c, struct vm_config *out, char *cm
 		return err;
 	out->cmdline = cmdline;
 	out->serial_out_path = c->serial_out_path[0] ? c->serial_out_path : NULL;
+	out->mmds = c->mmds;
 	/* The VM plugs devices in by kind, in the table's order, and each kind's
 	 * in this order: the root device first, so that it is vda. */
 	out->ndevices = 0;

@@ -73,6 +73,12 @@ struct api_config {
 	char metrics_path[PATH_MAX];
 	/* PUT /serial: where the guest's serial output goes ("": stdout). */
 	char serial_out_path[PATH_MAX];
+	/* MMDS (api/mmds_api.h): the VM's data store, NULL until something
+	 * needs it (api_mmds_store). The front end's api_state owns it; the
+	 * copies of a configuration share it. Which interfaces serve it is their
+	 * net_config.mmds. */
+	struct mmds *mmds;
+	size_t mmds_size_limit; /* --mmds-size-limit; MMDS_DEFAULT_SIZE_LIMIT */
 };
 
 void api_config_init(struct api_config *c);

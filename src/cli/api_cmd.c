@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 
 #include "api/http_server.h"
+#include "api/mmds_api.h"
 #include "api/router.h"
 #include "api/vm_config_json.h"
 #include "cli/api_opts.h"
@@ -13,6 +14,7 @@
 #include "core/host.h"
 #include "core/metrics.h"
 #include "devices/device_table.h"
+#include "devices/mmds/mmds.h"
 #include "devices/virtio/virtio_blk.h"
 #include "devices/virtio/virtio_net.h"
 #include "sandbox/sandbox.h"
@@ -335,6 +337,50 @@ static int read_config_file(const char *path, struct api_config *cfg)
 	return err;
 }
 
+/* Firecracker's --mmds-size-limit: a usize as Rust parses it. */
+static int parse_size_limit(const char *s, size_t *out)
+{
+	const char *p = s[0] == '+' && s[1] ? s + 1 : s;
+	size_t v = 0;
+
+	if (!*p)
+		return -EINVAL;
+	for (; *p; p++) {
+		if (*p < '0' || *p > '9' || v > (SIZE_MAX - 9) / 10)
+			return -EINVAL;
+		v = v * 10 + (size_t)(*p - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/* --metadata FILE: the store's first content, before the configuration
+ * file's mmds-config (Firecracker's order). */
+static int read_metadata(const char *path, struct api_config *cfg)
+{
+	size_t n, max = CONFIG_FILE_MAX;
+	char why[512], *buf;
+	struct mmds *m;
+	int err;
+
+	if (cfg->mmds_size_limit < (SIZE_MAX - CONFIG_FILE_MAX) / 2)
+		max += cfg->mmds_size_limit * 2;
+	err = read_input(path, max, &buf, &n, why, sizeof(why));
+	if (err) {
+		pr_err("--metadata '%s': %s", path, why);
+		return err;
+	}
+	m = api_mmds_store(cfg);
+	err = m ? mmds_put(m, buf, n, why, sizeof(why)) : -ENOMEM;
+	free(buf);
+	if (err == -EFBIG)
+		pr_err("--metadata '%s': %s (--mmds-size-limit %zu)", path, why,
+		       cfg->mmds_size_limit);
+	else if (err)
+		pr_err("--metadata '%s': %s", path, m ? why : "the MMDS store cannot be created");
+	return err;
+}
+
 /* Applies a configuration file's logger and metrics and boots it. */
 static int boot_from_file(struct api_main *m)
 {
@@ -393,6 +439,8 @@ int api_main(int argc, char **argv, const struct timespec *started)
 	struct cli_common common = { 0 };
 	static struct api_main m;
 	const char *sock = NULL, *config = NULL, *id = NULL, *log_path = NULL, *metrics_path = NULL;
+	const char *metadata = NULL;
+	size_t mmds_limit = MMDS_DEFAULT_SIZE_LIMIT;
 	bool no_api = false, show_level = false, show_origin = false;
 	struct timespec cpu;
 	char **args;
@@ -449,6 +497,16 @@ int api_main(int argc, char **argv, const struct timespec *started)
 		case API_O_SNAPSHOT_DIR:
 			m.snapshot_dir = optarg;
 			break;
+		case API_O_METADATA:
+			metadata = optarg;
+			break;
+		case API_O_MMDS_SIZE_LIMIT:
+			if (parse_size_limit(optarg, &mmds_limit)) {
+				pr_err("--mmds-size-limit '%s': expected a number of bytes", optarg);
+				err = -EINVAL;
+				goto out_args;
+			}
+			break;
 		case API_O_IGNORED:
 			break;
 		case API_O_FC_IGNORED:
@@ -497,6 +555,7 @@ int api_main(int argc, char **argv, const struct timespec *started)
 	m.boot_timer = common.boot_timer;
 	m.started = *started;
 	api_state_init(&m.st, &ops, &m, id);
+	m.st.cfg.mmds_size_limit = mmds_limit;
 	if (id)
 		log_set_instance_id(id);
 	/* volt's own lines always carry their level; show_level is accepted. */
@@ -510,6 +569,8 @@ int api_main(int argc, char **argv, const struct timespec *started)
 	if (err)
 		return err;
 	if (metrics_path && (err = metrics_open(metrics_path)))
+		return err;
+	if (metadata && (err = read_metadata(metadata, &m.st.cfg)))
 		return err;
 	if (config && (err = read_config_file(config, &m.st.cfg)))
 		return err;

@@ -39,6 +39,17 @@ const struct cli_opt api_opts[] = {
 	  .arg = "DIR",
 	  .path = CLI_PATH_DIR,
 	  .help = "PUT /snapshot/create may write its files under DIR (Landlock)" },
+	{ .name = "metadata",
+	  .code = API_O_METADATA,
+	  .value = true,
+	  .arg = "FILE",
+	  .path = CLI_PATH_IN,
+	  .help = "the MMDS data store's first content (JSON), as a PUT /mmds" },
+	{ .name = "mmds-size-limit",
+	  .code = API_O_MMDS_SIZE_LIMIT,
+	  .value = true,
+	  .arg = "BYTES",
+	  .help = "the MMDS data store's limit (default 51200)" },
 	CLI_COMMON_BOOT_TIMER,
 	CLI_COMMON_SECCOMP,
 	CLI_COMMON_NO_SECCOMP,
@@ -76,17 +87,9 @@ const struct cli_opt api_opts[] = {
 	  .value = true,
 	  .arg = "BYTES",
 	  .hidden = true },
-	{ .name = "mmds-size-limit",
-	  .code = API_O_FC_IGNORED,
-	  .value = true,
-	  .arg = "BYTES",
-	  .hidden = true },
+
 	{ .name = "enable-pci", .code = API_O_FC_IGNORED, .hidden = true },
-	{ .name = "metadata",
-	  .code = API_O_FC_UNSUPPORTED,
-	  .value = true,
-	  .arg = "FILE",
-	  .hidden = true },
+
 	{ .name = "describe-snapshot",
 	  .code = API_O_FC_UNSUPPORTED,
 	  .value = true,
@@ -105,8 +108,6 @@ const char *api_fc_flag_note(const char *name)
 		       "--no-seccomp); the BPF file is not read";
 	if (!strcmp(name, "enable-pci"))
 		return "volt's devices are virtio-mmio; the guest finds them on its command line";
-	if (!strcmp(name, "metadata"))
-		return "volt has no MMDS";
 	if (!strcmp(name, "describe-snapshot") || !strcmp(name, "snapshot-version"))
 		return "volt's snapshots have their own format (docs/snapshots.md)";
 	return "volt does not use it";

@@ -20,6 +20,8 @@ enum {
 	API_O_SNAPSHOT_DIR,
 	API_O_VERSION,
 	API_O_HELP,
+	API_O_METADATA,
+	API_O_MMDS_SIZE_LIMIT,
 	/* Firecracker's flags volt accepts and does not use: a warning. */
 	API_O_FC_IGNORED,
 	/* Firecracker's flags volt cannot honour: refused with the reason. */

@@ -329,6 +329,7 @@ static int setup_virtio(struct vm *vm)
 		.route_kick = virtio_route_kick,
 		.route_irq = virtio_route_irq,
 		.ctx = vm,
+		.mmds = vm->cfg.mmds,
 	};
 	/* By table order, so the guest sees drives first whatever the order of
 	 * the options or requests was. */

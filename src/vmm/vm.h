@@ -59,6 +59,10 @@ struct vm_config {
 	 * order (devices/device_table.h), each kind's in list order. */
 	struct device_config devices[VM_MAX_VIRTIO];
 	int ndevices;
+	/* The MMDS store (devices/mmds/mmds.h) the interfaces whose
+	 * net_config.mmds is set serve to the guest; NULL: none. Not owned: the
+	 * front end's, it outlives the VM. */
+	struct mmds *mmds;
 	/* --profile: each vCPU samples its RIP profile_hz times a second into
 	 * profiler (vmm/profiler.h, one buffer per vCPU); NULL: no sampling. */
 	struct profiler *profiler;

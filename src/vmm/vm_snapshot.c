@@ -10,6 +10,8 @@
 #include "core/mem_file.h"
 #include "core/snap.h"
 #include "devices/device_table.h"
+#include "devices/mmds/mmds.h"
+#include "devices/virtio/virtio_net.h"
 #include "util/log.h"
 #include "vmm/vcpu.h"
 #include "vmm/vcpu_state.h"
@@ -37,8 +39,15 @@ static int device_scope(const struct vm *vm, int i, char *buf, size_t size)
 		       : -ENAMETOOLONG;
 }
 
+static bool net_serves_mmds(const struct vm *vm, const struct device_config *c)
+{
+	return vm->cfg.mmds && c->kind == &virtio_net_kind &&
+	       ((const struct net_config *)(const void *)c->data)->mmds;
+}
+
 /* The configuration a restore needs, as JSON: the machine, the devices in
- * the VM's order (with their API ids), the MMIO windows they had. */
+ * the VM's order (with their API ids; "mmds" for the interfaces serving
+ * MMDS), the MMIO windows they had, the MMDS configuration. */
 static json_t *config_to_json(const struct vm *vm)
 {
 	json_t *j = json_object(), *devs = json_array(), *slots = json_array();
@@ -68,7 +77,18 @@ static json_t *config_to_json(const struct vm *vm)
 		json_object_set_new(d, "kind", json_string(c->kind->name));
 		json_object_set_new(d, "id", json_string(c->id));
 		json_object_set_new(d, "config", cj);
+		if (net_serves_mmds(vm, c))
+			json_object_set_new(d, "mmds", json_true());
 		json_array_append_new(devs, d);
+	}
+	/* As Firecracker's snapshots: the MMDS configuration, not its data. */
+	if (vm->cfg.mmds) {
+		struct mmds_config mc;
+
+		mmds_get_config(vm->cfg.mmds, &mc);
+		json_object_set_new(j, "mmds",
+				    json_pack("{s:i,s:I,s:b}", "version", (int)mc.version, "ipv4",
+					      (json_int_t)mc.ipv4, "imds_compat", mc.imds_compat));
 	}
 	for (i = 0; i < vm->nvirtio; i++)
 		json_array_append_new(slots, json_pack("[I,i]", (json_int_t)vm->virtio_base[i],
@@ -250,6 +270,33 @@ static int apply_overrides(const struct snapshot_load_req *req, const char *kind
 	return 0;
 }
 
+/* The saved MMDS configuration goes to the caller's store; without one
+ * (`volt run --restore`: nothing could fill it) the interfaces serve none. */
+static int mmds_from_state(json_t *o, const struct snapshot_load_req *req, struct vm_config *cfg,
+			   char *why, size_t why_size)
+{
+	struct mmds_config mc = { 0 };
+	json_int_t ipv4 = 0;
+	int version = 0, compat = 0;
+
+	if (json_unpack(o, "{s:i,s:I,s:b}", "version", &version, "ipv4", &ipv4, "imds_compat",
+			&compat) ||
+	    (version != MMDS_V1 && version != MMDS_V2) || ipv4 < 0 || ipv4 > UINT32_MAX) {
+		snprintf(why, why_size, "the snapshot's MMDS configuration is malformed");
+		return -EBADMSG;
+	}
+	if (!req->mmds) {
+		pr_warn("the snapshot's interfaces served MMDS: not this restore's (no store)");
+		return 0;
+	}
+	mc.version = (enum mmds_version)version;
+	mc.ipv4 = (uint32_t)ipv4;
+	mc.imds_compat = compat;
+	mmds_set_config(req->mmds, &mc);
+	cfg->mmds = req->mmds;
+	return 0;
+}
+
 /* vm/config back into a vm_config (cfg->devices filled in). */
 static int config_from_state(struct snap_reader *r, const struct snapshot_load_req *req,
 			     struct vm_config *cfg, char *tmpl, size_t tmpl_size, char *why,
@@ -263,6 +310,7 @@ static int config_from_state(struct snap_reader *r, const struct snapshot_load_r
 	json_int_t mem = 0;
 	int vcpus = 0, pvm = 0, dirty = 0, timer = 0, kit = 0, err = 0;
 	const char *t = NULL;
+	json_t *mmds = NULL;
 
 	err = snap_find(r, CONFIG_RECORD, &text, &len);
 	if (err) {
@@ -271,10 +319,10 @@ static int config_from_state(struct snap_reader *r, const struct snapshot_load_r
 	}
 	j = json_loadb(text, len, 0, &jerr);
 	if (!j ||
-	    json_unpack_ex(j, &jerr, 0, "{s:I,s:i,s:b,s?b,s?b,s?b,s?s,s:o}", "mem_size", &mem,
+	    json_unpack_ex(j, &jerr, 0, "{s:I,s:i,s:b,s?b,s?b,s?b,s?s,s:o,s?o}", "mem_size", &mem,
 			   "vcpus", &vcpus, "pvm_host", &pvm, "track_dirty_pages", &dirty,
 			   "boot_timer", &timer, "kit_port", &kit, "cpu_template", &t, "devices",
-			   &devs) ||
+			   &devs, "mmds", &mmds) ||
 	    !json_is_array(devs)) {
 		snprintf(why, why_size, "the snapshot's VM configuration is malformed: %s",
 			 jerr.text);
@@ -300,13 +348,18 @@ static int config_from_state(struct snap_reader *r, const struct snapshot_load_r
 		json_decref(j);
 		return -EXDEV;
 	}
+	err = mmds ? mmds_from_state(mmds, req, cfg, why, why_size) : 0;
 	json_array_foreach(devs, i, d)
 	{
 		const char *kind = NULL, *id = "";
 		const struct device_kind *k;
 		json_t *c = NULL;
+		int serves = 0;
 
-		if (json_unpack(d, "{s:s,s?s,s:o}", "kind", &kind, "id", &id, "config", &c) ||
+		if (err)
+			break;
+		if (json_unpack(d, "{s:s,s?s,s:o,s?b}", "kind", &kind, "id", &id, "config", &c,
+				"mmds", &serves) ||
 		    !(k = device_kind_by_name(kind)) || i >= VM_MAX_VIRTIO) {
 			snprintf(why, why_size, "the snapshot's device %zu is malformed or unknown",
 				 i);
@@ -325,6 +378,8 @@ static int config_from_state(struct snap_reader *r, const struct snapshot_load_r
 		if (err)
 			break;
 		snprintf(cfg->devices[cfg->ndevices].id, sizeof(cfg->devices[0].id), "%s", id);
+		if (serves && cfg->mmds && k == &virtio_net_kind)
+			((struct net_config *)(void *)cfg->devices[cfg->ndevices].data)->mmds = true;
 		cfg->ndevices++;
 	}
 	json_decref(j);

@@ -57,6 +57,10 @@ struct snapshot_load_req {
 	struct net_override net[VM_MAX_NETS];
 	int nnet;
 	const char *vsock_uds_path; /* vsock_override; NULL: the snapshot's */
+	/* The store the snapshot's MMDS interfaces serve (it takes the saved
+	 * MMDS configuration; its data is not in a snapshot, as in
+	 * Firecracker); NULL: they serve none. */
+	struct mmds *mmds;
 	/* The process's start, for the boot timer's and metrics' clocks. */
 	struct timespec started;
 };

@@ -3,8 +3,9 @@ firecracker-containerd and the Go SDK drive them: volt linked as `jailer` and
 `firecracker`, `jailer --id ... --exec-file <dir>/firecracker ... -- --api-sock
 /run/firecracker.socket`, then the API socket inside the chroot
 <base>/firecracker/<id>/root: logger, metrics, machine-config, boot-source (a
-kernel put into the chroot), drives, InstanceStart. Needs root; skipped
-otherwise. Boots only the tiny hello guest.
+kernel put into the chroot), drives, a network interface with MMDS (mmds/config,
+the metadata), InstanceStart. Needs root; skipped otherwise. Boots only the tiny
+hello guest.
 """
 import os
 import shutil
@@ -97,8 +98,12 @@ def status(pid):
     return out
 
 
-def configure_and_start(api, root):
-    """What the Go SDK does once the socket is up (files named by their jail paths)."""
+METADATA = {"latest": {"meta-data": {"instance-id": "i-1", "local-ipv4": "169.254.0.2"}}}
+
+
+def configure_and_start(api, root, tap=None):
+    """What the Go SDK does once the socket is up (files named by their jail paths);
+    with a TAP, its interface and MMDS as firecracker-containerd sets them up."""
     (root / "fc.log").touch()
     os.chown(root / "fc.log", UID, GID)
     (root / "fc.metrics").touch()
@@ -114,10 +119,24 @@ def configure_and_start(api, root):
             ("/boot-source", {"kernel_image_path": "/vmlinux",
                               "boot_args": "console=ttyS0 reboot=k panic=1"}),
             ("/drives/rootfs", {"drive_id": "rootfs", "path_on_host": "/rootfs.img",
-                                "is_root_device": True, "is_read_only": False}),
-            ("/actions", {"action_type": "InstanceStart"})):
+                                "is_root_device": True, "is_read_only": False})):
         code, resp = api.put(url, body)
         assert code == 204, (url, code, resp)
+    if tap:
+        for url, body in (
+                ("/network-interfaces/eth0", {"iface_id": "eth0", "host_dev_name": tap,
+                                              "guest_mac": "06:00:ac:10:00:02"}),
+                ("/mmds/config", {"version": "V2", "network_interfaces": ["eth0"],
+                                  "ipv4_address": "169.254.169.254"}),
+                ("/mmds", METADATA)):
+            code, resp = api.put(url, body)
+            assert code == 204, (url, code, resp)
+        assert api.get("/mmds") == (200, METADATA)
+        assert api.get("/vm/config")[1]["mmds-config"] == {
+            "version": "V2", "network_interfaces": ["eth0"], "ipv4_address": "169.254.169.254",
+            "imds_compat": False}
+    code, resp = api.put("/actions", {"action_type": "InstanceStart"})
+    assert code == 204, ("/actions", code, resp)
 
 
 def test_go_sdk_flow(fc, tmp_path):
@@ -169,8 +188,15 @@ def test_go_sdk_flow(fc, tmp_path):
     api = ApiClient(sock)
     code, info = api.get("/")
     assert code == 200 and info["id"] == jid
-    configure_and_start(api, root)
-    assert p.wait(60) == 0, (tmp_path / "jailer.log").read_text()
+    # A TAP the jailed (unprivileged) VMM may attach to, as the SDK's CNI setup leaves.
+    tap = f"vfcm{os.getpid() % 100000}"
+    subprocess.run(["ip", "tuntap", "add", "dev", tap, "mode", "tap", "user", str(UID)],
+                   check=True)
+    try:
+        configure_and_start(api, root, tap)
+        assert p.wait(60) == 0, (tmp_path / "jailer.log").read_text()
+    finally:
+        subprocess.run(["ip", "link", "del", tap], check=False)
     out = (tmp_path / "jailer.log").read_text(errors="replace")
     assert "Hello from the volt hello guest" in out
     assert (root / "fc.log").stat().st_size > 0
@@ -252,10 +278,10 @@ def test_argv0_dispatch(fc):
     proc = subprocess.run([str(fc["bin"] / "firecracker"), "--version"], capture_output=True,
                           text=True, timeout=30)
     assert proc.returncode == 0 and proc.stdout.startswith("volt"), proc
-    # Firecracker's own flags volt cannot honour are refused with the reason.
-    proc = subprocess.run([str(fc["bin"] / "firecracker"), "--metadata", "/x.json"],
+    # Firecracker's --metadata: the file must be there.
+    proc = subprocess.run([str(fc["bin"] / "firecracker"), "--metadata", "/nonexistent.json"],
                           capture_output=True, text=True, timeout=30)
-    assert proc.returncode != 0 and "volt has no MMDS" in proc.stderr
+    assert proc.returncode != 0 and "--metadata '/nonexistent.json'" in proc.stderr
 
 
 def test_v2_parent_cgroup_without_cgroups(fc, tmp_path):

@@ -43,12 +43,16 @@ void mmds_destroy(struct mmds *m);
 void mmds_set_config(struct mmds *m, const struct mmds_config *c);
 void mmds_get_config(struct mmds *m, struct mmds_config *c);
 
-/* The API's operations. put replaces the store with the JSON object text;
- * patch applies it as a JSON merge patch (RFC 7396). -EFBIG: the result
- * would exceed the limit (the API answers 413 with Firecracker's message);
- * -EINVAL: not a JSON object (why says so). The store is unchanged on error. */
+/* The API's operations. put replaces the store with the JSON text (any
+ * JSON value, as Firecracker's serde_json::Value); patch applies it as a
+ * JSON merge patch (RFC 7396). -EFBIG: the result would exceed the limit
+ * (the API answers 413 with Firecracker's message); -EINVAL: not JSON (why
+ * says so); -ENOENT: a patch on a store never put (Firecracker's "not
+ * initialized"). The store is unchanged on error. */
 int mmds_put(struct mmds *m, const char *json, size_t len, char *why, size_t why_size);
 int mmds_patch(struct mmds *m, const char *json, size_t len, char *why, size_t why_size);
+/* Whether put or patch would read the text as JSON: 0 or -EINVAL (why). */
+int mmds_json_check(const char *json, size_t len, char *why, size_t why_size);
 /* The store as compact JSON text, malloc'd ("{}" when empty); NULL: ENOMEM. */
 char *mmds_get_json(struct mmds *m);
 

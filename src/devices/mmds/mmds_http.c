@@ -618,7 +618,7 @@ int mmds_http_serve(struct mmds *m, const uint8_t *in, size_t len, bool final, s
 	*out = NULL;
 	*out_len = 0;
 	*consumed = 0;
-	if (!end && !final)
+	if (!len || (!end && !final))
 		return 0;
 	if (!end) {
 		/* Nothing Firecracker would parse fits the buffer: it resets the

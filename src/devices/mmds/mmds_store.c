@@ -320,6 +320,14 @@ json_t *mmds_json_parse(const char *text, size_t len, char *why, size_t why_size
 	return j;
 }
 
+int mmds_json_check(const char *json, size_t len, char *why, size_t why_size)
+{
+	json_t *j = mmds_json_parse(json, len, why, why_size);
+
+	json_decref(j);
+	return j ? 0 : -EINVAL;
+}
+
 /* serde_json's parse_index: decimal, no sign, no leading zero. */
 static bool parse_index(const char *s, size_t *out)
 {
