@@ -597,6 +597,11 @@ def http_seeds():
     return seeds
 
 
+# mmds_stack: records of op byte, u16 length, Ethernet frame (fuzz_mmds_stack.c).
+M_PARTIAL, M_ADDR, M_IPCS, M_TCPCS, M_ACK, M_TIMER, M_SHORT, M_ARP = (1 << i for i in range(8))
+M_IP = M_ADDR | M_IPCS | M_TCPCS
+
+
 def mmds_http_seeds():
     """fuzz_mmds_http: a mode byte (bit 0 V2, bit 1 imds_compat, bit 2 final), then the
     guest's stream; "@T" stands for a valid session token."""
@@ -614,11 +619,51 @@ def mmds_http_seeds():
     }
 
 
+def m_rec(op, frame):
+    return struct.pack("<BH", op, len(frame)) + frame
+
+
+def m_tcp(seq, flags, data=b"", opts=b"", sport=40000, dport=80, ack=0, wnd=65535):
+    tcp = struct.pack(">HHIIBBHHH", sport, dport, seq, ack, (20 + len(opts)) // 4 << 4, flags,
+                      wnd, 0, 0) + opts + data
+    ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0x4000, 64, 6, 0,
+                     bytes([169, 254, 1, 2]), bytes([169, 254, 169, 254]))
+    return bytes.fromhex("060123456701020000000001") + b"\x08\x00" + ip + tcp
+
+
+def m_arp():
+    return (bytes.fromhex("ffffffffffff020000000001") + b"\x08\x06" +
+            struct.pack(">HHBBH", 1, 0x0800, 6, 4, 1) + bytes.fromhex("020000000001") +
+            bytes([169, 254, 1, 2]) + bytes(6) + bytes([169, 254, 169, 254]))
+
+
+def mmds_seeds():
+    syn = m_rec(M_IP, m_tcp(1, 0x02, opts=b"\x02\x04\x05\xb4"))
+    ack = m_rec(M_IP | M_ACK, m_tcp(2, 0x10))
+    get = b"GET /latest HTTP/1.1\r\n\r\n"
+    req = m_rec(M_IP | M_ACK, m_tcp(2, 0x18, get))
+    big = m_rec(M_IP | M_ACK, m_tcp(2, 0x18, b"\xff" + get[1:]))
+    return {
+        "arp": m_rec(M_ADDR | M_ARP, m_arp()),
+        "handshake": syn + ack,
+        "get": syn + ack + req + m_rec(M_IP | M_ACK, m_tcp(2 + len(get), 0x10)),
+        "get-fin": syn + ack + m_rec(M_IP | M_ACK, m_tcp(2, 0x19, b"c" + get[1:])),
+        "big-answer-small-window": syn + m_rec(M_IP | M_ACK, m_tcp(2, 0x10, wnd=700)) + big +
+        m_rec(M_IP | M_ACK | M_TIMER, m_tcp(2 + len(get), 0x10, wnd=700)),
+        "retransmit": syn + ack + req + m_rec(M_TIMER, b"") + m_rec(M_TIMER | M_SHORT, b""),
+        "split": syn + ack + m_rec(M_IP | M_ACK, m_tcp(2, 0x10, get[:7])) +
+        m_rec(M_IP | M_ACK | M_PARTIAL, m_tcp(9, 0x18, get[7:])),
+        "rst": syn + m_rec(M_IP, m_tcp(2, 0x04)),
+        "unknown": m_rec(M_IP, m_tcp(77, 0x10, ack=5)),
+    }
+
+
 def main():
     for target, seeds in (("virtq", virtq_seeds()), ("virtio_blk", blk_seeds()),
                           ("virtio_net", net_seeds()), ("virtio_vsock", vsock_seeds()),
                           ("virtio_balloon", balloon_seeds()), ("snap", snap_seeds()),
-                          ("http_parse", http_seeds()), ("mmds_http", mmds_http_seeds())):
+                          ("http_parse", http_seeds()), ("mmds_http", mmds_http_seeds()),
+                          ("mmds_stack", mmds_seeds())):
         d = HERE / "corpus" / target
         d.mkdir(parents=True, exist_ok=True)
         for name, blob in seeds.items():

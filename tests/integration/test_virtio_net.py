@@ -1,6 +1,8 @@
-"""virtio-net over a TAP, driven by a real Linux guest in one boot: link, MAC, ping, and TCP
-transfers checksummed in both directions (1 MiB at the standard MTU, where segmentation offload
-carries it, then 10 MiB at a 65000-byte MTU). Volt, the TAP and the host side of every
+"""virtio-net over a TAP, driven by a real Linux guest in one boot: link, MAC, ping, the MMDS
+(V2: a token, then metadata with it and a refusal without) through the interface's MMDS stack,
+and TCP transfers checksummed in both directions (1 MiB at the standard MTU, where segmentation
+offload carries it, then 10 MiB at a 65000-byte MTU). The VM is described by a Firecracker
+configuration file (--config-file --no-api, the store filled by --metadata). Volt, the TAP and the host side of every
 connection live in a network namespace of their own, so nothing touches the host's network.
 Then the ways --net can be wrong: each must end volt with a clear message."""
 import json
@@ -17,6 +19,7 @@ from conftest import GUESTS, VOLT, VoltProcess, host_is_pvm, run_volt
 HOST_IP, GUEST_IP, PORT = "172.16.0.1", "172.16.0.2", 5001
 SMALL, BIG = 1 << 20, 10 << 20
 MAC = "52:54:00:12:34:56"
+MMDS_IP, AMI_ID = "169.254.169.254", "ami-volt-mmds"
 
 # Guest side of the transfers: big reads and writes, MD5 in user space (native speed here,
 # while every system call and page fault of the guest is slow on hosts without VT).
@@ -234,6 +237,17 @@ ip addr add {GUEST_IP}/24 dev eth0
 ip link set eth0 up
 read -r carrier < /sys/class/net/eth0/carrier; echo "NET-CARRIER $carrier"
 ping -c 3 -w 30 {HOST_IP}
+# The MMDS: its address through eth0 (the stack answers ARP for it), V2's token, then a GET
+# with it and one without. busybox nc half-closes after the request, the MMDS closes after
+# the answer; the token is the answer's last line.
+ip route add {MMDS_IP} dev eth0
+mmds() {{ timeout 60 nc {MMDS_IP} 80; }}
+T=$(printf 'PUT /latest/api/token HTTP/1.1\\r\\nX-metadata-token-ttl-seconds: 60\\r\\n\\r\\n' | mmds | tail -n 1)
+echo "MMDS-TOKEN-LEN ${{#T}}"
+R=$(printf 'GET /latest/meta-data/ami-id HTTP/1.1\\r\\nX-metadata-token: %s\\r\\n\\r\\n' "$T" | mmds)
+echo "MMDS-GET $(echo "$R" | head -n 1) $(echo "$R" | tail -n 1)"
+R=$(printf 'GET /latest/meta-data/ami-id HTTP/1.1\\r\\n\\r\\n' | mmds | head -n 1)
+echo "MMDS-NO-TOKEN $R"
 /nettool get {HOST_IP} {PORT}
 /nettool put {HOST_IP} {PORT} {SMALL}
 ip link set eth0 mtu 65000
@@ -290,6 +304,22 @@ for i, (direction, size) in enumerate((("to", small), ("from", small), ("to", bi
     c.close()
     print(json.dumps({"dir": direction, "bytes": n, "md5": h.hexdigest(),
                       "secs": time.monotonic() - t0}), flush=True)
+"""
+
+
+# Counts the frames on the TAP that carry the MMDS's address (ARP or IPv4), until SIGTERM.
+SNIFF = r"""
+import signal, socket, sys
+tap, ip = sys.argv[1], socket.inet_aton(sys.argv[2])
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+s.bind((tap, 0))
+n = 0
+signal.signal(signal.SIGTERM, lambda *_: (print("SNIFFED", n, flush=True), sys.exit(0)))
+print("SNIFFING", flush=True)
+while True:
+    f = s.recv(65600)
+    if (f[12:14] == b"\x08\x06" and f[38:42] == ip) or (f[12:14] == b"\x08\x00" and f[30:34] == ip):
+        n += 1
 """
 
 
@@ -371,13 +401,32 @@ def guest_initrd(base, tmp_path):
     return initrd
 
 
+def vm_config(guest_kit, initrd, tap, tmp_path):
+    """The VM as a Firecracker configuration file, and the MMDS's data for --metadata."""
+    cfg, data = tmp_path / "vm_config.json", tmp_path / "metadata.json"
+    cfg.write_text(json.dumps({
+        "boot-source": {"kernel_image_path": str(guest_kit["vmlinux"]),
+                        "initrd_path": str(initrd),
+                        # i8042.*: probing the keyboard controller API VMs have is slow.
+                        "boot_args": "console=ttyS0 reboot=k panic=-1 quiet i8042.noaux "
+                                     'i8042.nomux i8042.dumbkbd volt.cmd="sh /net.sh"'},
+        "machine-config": {"vcpu_count": 1, "mem_size_mib": 256},
+        "network-interfaces": [{"iface_id": "eth0", "host_dev_name": tap, "guest_mac": MAC}],
+        "mmds-config": {"version": "V2", "network_interfaces": ["eth0"]},
+    }))
+    data.write_text(json.dumps({"latest": {"meta-data": {"ami-id": AMI_ID}}}))
+    return cfg, data
+
+
 def test_guest_pings_and_moves_data_both_ways(netlab, guest_kit, tmp_path):
     initrd = guest_initrd(guest_kit["initrd"], tmp_path)
     server = netlab.popen("python3", "-c", HOST_SERVER, HOST_IP, str(PORT), str(SMALL), str(BIG))
     assert server.stdout.readline().strip() == "LISTENING"
-    p = netlab.volt("run", "--kernel", guest_kit["vmlinux"], "--initrd", initrd, "--mem", "256",
-                    "--net", f"tap={netlab.tap},mac={MAC}", "--cmdline",
-                    'console=ttyS0 reboot=k panic=-1 quiet volt.cmd="sh /net.sh"')
+    # The MMDS's frames must not reach the TAP: count what the host sees for its address.
+    sniff = netlab.popen("python3", "-c", SNIFF, netlab.tap, MMDS_IP)
+    assert sniff.stdout.readline().strip() == "SNIFFING"
+    cfg, data = vm_config(guest_kit, initrd, netlab.tap, tmp_path)
+    p = netlab.volt("--config-file", cfg, "--no-api", "--metadata", data)
     t0 = time.monotonic()
     p.wait_for("VOLT-GUEST-READY", 300)
     t_ready = time.monotonic() - t0
@@ -404,6 +453,14 @@ def test_guest_pings_and_moves_data_both_ways(netlab, guest_kit, tmp_path):
         secs = int(us) / 1e6
         report.append(f"{'host->guest' if kind == 'GET' else 'guest->host'} {size >> 20} MiB "
                       f"at MTU {mtu}: {secs:.1f}s in the guest, {size / secs / 1e6:.2f} MB/s")
+    # The MMDS answered from inside the guest, and nothing for its address went to the TAP.
+    assert int(re.search(r"MMDS-TOKEN-LEN (\d+)", out).group(1)) > 0, out[-3000:]
+    # (Firecracker's micro_http writes no reason phrase: "HTTP/1.1 200 \r\n".)
+    assert re.search(rf"MMDS-GET HTTP/1.1 200 \s*{AMI_ID}\r?\n", out), out[-3000:]
+    assert re.search(r"MMDS-NO-TOKEN HTTP/1.1 401", out), out[-3000:]
+    os.killpg(sniff.pid, 15)
+    sniffed, _ = sniff.communicate(timeout=30)
+    assert "SNIFFED 0" in sniffed, sniffed
     for stat in ("rx_errors", "rx_length_errors", "rx_frame_errors", "tx_errors"):
         assert f"NET-STAT {stat} 0" in out, out[-2000:]
     # The device's count at exit: segmentation offload was used both ways, nothing dropped.

@@ -96,7 +96,7 @@ Test(metrics, line_is_firecracker_shaped_json)
 {
 	static const char *const sections[] = { "api_server", "vmm",   "vcpu",	  "block",
 						"net",	      "vsock", "balloon", "entropy",
-						"uart",	      "i8042", "logger" };
+						"mmds",	      "uart",  "i8042",	  "logger" };
 	json_t *lines[4];
 	size_t i;
 
@@ -212,6 +212,19 @@ Test(metrics, every_section_and_counter_in_order)
 		"entropy.host_rng_fails",
 		"entropy.entropy_rate_limiter_throttled",
 		"entropy.rate_limiter_event_count",
+		"mmds.rx_accepted",
+		"mmds.rx_accepted_err",
+		"mmds.rx_accepted_unusual",
+		"mmds.rx_bad_eth",
+		"mmds.rx_invalid_token",
+		"mmds.rx_no_token",
+		"mmds.rx_count",
+		"mmds.tx_bytes",
+		"mmds.tx_count",
+		"mmds.tx_errors",
+		"mmds.tx_frames",
+		"mmds.connections_created",
+		"mmds.connections_destroyed",
 		"uart.read_count",
 		"uart.write_count",
 		"uart.missed_read_count",
@@ -231,7 +244,7 @@ Test(metrics, every_section_and_counter_in_order)
 	size_t n = 0;
 
 	cr_assert_eq(device_table_register_metrics(), 0, "a second call changes nothing");
-	cr_assert_eq(json_object_size(j), 1 + 12, "the timestamp and 12 sections");
+	cr_assert_eq(json_object_size(j), 1 + 13, "the timestamp and 13 sections");
 	json_object_foreach(j, sec_name, sec)
 	{
 		const char *name;
@@ -310,7 +323,7 @@ Test(metrics, registered_section_in_line_and_reset_by_flush)
 			break;
 		prev = key;
 	}
-	cr_assert_str_eq(prev, "entropy", "after the table's sections");
+	cr_assert_str_eq(prev, "mmds", "after the table's sections");
 	cr_assert_str_eq(json_object_iter_key(json_object_iter_next(
 				 lines[0], json_object_iter_at(lines[0], "dummy"))),
 			 "uart", "before the legacy devices");

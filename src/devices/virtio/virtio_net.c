@@ -7,6 +7,7 @@
 #include "core/metrics.h"
 #include "core/snap.h"
 #include "devices/device_kind.h"
+#include "devices/mmds/mmds_stack.h"
 #include "util/log.h"
 #include "util/parse.h"
 
@@ -23,6 +24,7 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/random.h>
+#include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -116,6 +118,14 @@ struct virtio_net {
 	 * tokens; rx_throttled: it waits for the rx limiter (TAP not read). */
 	struct rate_limiter rx_rl, tx_rl;
 	bool rl_ready, rx_charged, rx_throttled;
+	/* MMDS (net_config.mmds): the stack frames to its address go to, its
+	 * retransmission timer (armed for mmds_armed, 0: not), its frame on the
+	 * way to the guest and the frame from the guest it reads (NULL without). */
+	struct mmds_stack *mmds;
+	int mmds_timer_fd;
+	bool mmds_polled;
+	uint64_t mmds_armed;
+	uint8_t *mmds_rx, *mmds_tx;
 };
 
 /* --- configuration --------------------------------------------------------- */
@@ -477,6 +487,47 @@ static int rx_read(struct virtio_net *x)
 	return 0;
 }
 
+/* Takes the MMDS stack's next frame into rx, behind a zeroed vnet header
+ * (no offloads: the stack writes whole checksums). 1 when there is one. */
+static int rx_mmds(struct virtio_net *x)
+{
+	size_t len;
+
+	if (!x->mmds)
+		return 0;
+	len = mmds_stack_next_frame(x->mmds, x->mmds_rx + NET_HDR_LEN, MMDS_STACK_FRAME_MAX);
+	if (!len)
+		return 0;
+	memset(x->mmds_rx, 0, NET_HDR_LEN);
+	x->rx.frame = x->mmds_rx;
+	x->rx.len = NET_HDR_LEN + len;
+	x->rx.placed = 0;
+	x->rx.nused = 0;
+	return 1;
+}
+
+/* Points the MMDS timer at the stack's next deadline, or at once when
+ * frames wait that the last round had no budget for (soon: whether the
+ * stack still has frames after rx_process stopped for its budget). */
+static void mmds_arm(struct virtio_net *x, bool soon)
+{
+	struct itimerspec t = { 0 };
+	uint64_t at;
+
+	if (!x->mmds)
+		return;
+	at = soon ? 1 : mmds_stack_deadline(x->mmds);
+	if (at == x->mmds_armed)
+		return;
+	t.it_value.tv_sec = (time_t)(at / 1000000000u);
+	t.it_value.tv_nsec = (long)(at % 1000000000u);
+	if (timerfd_settime(x->mmds_timer_fd, TFD_TIMER_ABSTIME, &t, NULL))
+		pr_warn("virtio-net %s: cannot arm the MMDS timer: %s", x->cfg.tap,
+			strerror(errno));
+	else
+		x->mmds_armed = at;
+}
+
 /* Firecracker's rate_limiter_consume_op: an op and the frame's bytes; false
  * (nothing taken) when the limiter is blocked. */
 static bool net_rate_limit(struct rate_limiter *rl, uint64_t bytes)
@@ -509,7 +560,7 @@ static void rx_process(struct virtio_net *x)
 	while (done < BUDGET) {
 		int r;
 
-		if (!x->rx.len && (x->tap_dead || rx_read(x) <= 0))
+		if (!x->rx.len && !rx_mmds(x) && (x->tap_dead || rx_read(x) <= 0))
 			break;
 		if (!x->rx_charged) {
 			if (!net_rate_limit(&x->rx_rl, x->rx.len)) {
@@ -551,6 +602,7 @@ static void rx_process(struct virtio_net *x)
 	}
 	if (done)
 		virtio_notify_queue(d, RXQ);
+	mmds_arm(x, done == BUDGET && x->mmds && mmds_stack_pending(x->mmds));
 out:
 	update_poll(x);
 }
@@ -575,6 +627,34 @@ static void tx_complete(struct virtio_net *x, unsigned int *done)
 		virtio_notify_queue(&x->dev, TXQ);
 }
 
+/* Gives the frame of the chain in tx_elem to the MMDS stack when it is the
+ * MMDS's: 0 taken, 1 dropped (a bad vnet header: why), -1 not the MMDS's
+ * (for the TAP). A GSO frame is one TCP segment to the stack: it takes it
+ * whole, its checksum left unverified as the guest asked. */
+static int tx_mmds(struct virtio_net *x, char *why, size_t why_size)
+{
+	const struct virtq_elem *e = &x->tx_elem;
+	uint8_t head[NET_HDR_LEN + MMDS_STACK_PEEK];
+	struct virtio_net_hdr_v1 h;
+	size_t len, peek;
+
+	if (!x->mmds || e->out_len < NET_HDR_LEN)
+		return -1;
+	len = e->out_len - NET_HDR_LEN;
+	peek = len < MMDS_STACK_PEEK ? len : MMDS_STACK_PEEK;
+	iov_to_buf(e->iov, e->out_num, 0, head, NET_HDR_LEN + peek);
+	if (!mmds_stack_wants(x->mmds, head + NET_HDR_LEN, peek))
+		return -1;
+	memcpy(&h, head, sizeof(h));
+	if (net_tx_check(&h, len, x->dev.driver_features, why, why_size))
+		return 1;
+	/* A private copy: the guest may rewrite its buffers meanwhile. */
+	iov_to_buf(e->iov, e->out_num, NET_HDR_LEN, x->mmds_tx, len);
+	if (!mmds_stack_detour(x->mmds, x->mmds_tx, len, h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM))
+		return -1; /* cannot be: it wanted the head */
+	return 0;
+}
+
 /* Sends every chain the driver queued, unless the TAP is full. Device thread,
  * d->lock held. */
 static void tx_process(struct virtio_net *x)
@@ -582,6 +662,7 @@ static void tx_process(struct virtio_net *x)
 	struct virtio_dev *d = &x->dev;
 	struct virtq *q = &d->vq[TXQ];
 	unsigned int done = 0;
+	bool mmds = false;
 	char why[160];
 	int r;
 
@@ -605,10 +686,13 @@ static void tx_process(struct virtio_net *x)
 					goto notify;
 				}
 			}
+			r = tx_mmds(x, why, sizeof(why));
+			mmds |= r == 0;
 			/* With the TAP gone, frames vanish as on an unplugged cable. */
-			r = x->tap_dead ? 2
-					: net_tx_send(x->tap_fd, &x->tx_elem, d->driver_features,
-						      why, sizeof(why));
+			if (r < 0)
+				r = x->tap_dead ? 2
+						: net_tx_send(x->tap_fd, &x->tx_elem,
+							      d->driver_features, why, sizeof(why));
 			if (r == -EAGAIN) {
 				x->tx_pending = true;
 				goto notify;
@@ -626,6 +710,9 @@ static void tx_process(struct virtio_net *x)
 notify:
 	if (done)
 		virtio_notify_queue(d, TXQ);
+	/* The stack's answers go out now (rx_process arms its timer too). */
+	if (mmds)
+		rx_process(x);
 out:
 	update_poll(x);
 }
@@ -686,6 +773,25 @@ static void on_tx_rl(void *ctx, uint32_t events)
 	pthread_mutex_unlock(&x->dev.lock);
 }
 
+/* The MMDS timer (device thread): retransmissions due, frames left over. */
+static void on_mmds_timer(void *ctx, uint32_t events)
+{
+	struct virtio_net *x = ctx;
+	uint64_t n;
+
+	(void)events;
+	pthread_mutex_lock(&x->dev.lock);
+	if (read(x->mmds_timer_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		pr_warn("virtio-net %s: MMDS timer: %s", x->cfg.tap, strerror(errno));
+	x->mmds_armed = 0;
+	mmds_stack_timer(x->mmds);
+	rx_process(x);
+	/* rx_process arms nothing when the device is not running. */
+	if (!x->mmds_armed)
+		mmds_arm(x, false);
+	pthread_mutex_unlock(&x->dev.lock);
+}
+
 void virtio_net_update_rate_limiters(struct virtio_net *x, const struct rl_config *rx,
 				     const struct rl_config *tx)
 {
@@ -712,6 +818,13 @@ static int net_activate(struct virtio_dev *d)
 		 (unsigned long long)d->driver_features, off);
 	x->active = true;
 	x->rx_wait = false;
+	if (x->mmds) {
+		struct mmds_config mc;
+
+		/* PUT /mmds/config may have come after the device was made. */
+		mmds_get_config(x->dev.env.mmds, &mc);
+		mmds_stack_set_ipv4(x->mmds, mc.ipv4);
+	}
 	update_poll(x);
 	return 0;
 }
@@ -849,6 +962,40 @@ static uint64_t offered_features(unsigned int tun_ok, bool mtu)
 	return f;
 }
 
+/* The MMDS stack of an interface PUT /mmds/config named. */
+static int net_mmds_init(struct virtio_net *x, const struct virtio_env *env)
+{
+	struct mmds_config mc;
+	int err;
+
+	mmds_get_config(env->mmds, &mc);
+	x->mmds_rx = malloc(NET_HDR_LEN + MMDS_STACK_FRAME_MAX);
+	x->mmds_tx = malloc(NET_FRAME_MAX);
+	if (!x->mmds_rx || !x->mmds_tx)
+		return -ENOMEM;
+	err = mmds_stack_create(&x->mmds, env->mmds, mc.ipv4, mmds_stack_default_mac);
+	if (err)
+		return err;
+	x->mmds_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (x->mmds_timer_fd < 0)
+		return -errno;
+	err = event_loop_add(env->loop, x->mmds_timer_fd, EPOLLIN, on_mmds_timer, x);
+	if (!err)
+		x->mmds_polled = true;
+	return err;
+}
+
+static void net_mmds_destroy(struct virtio_net *x)
+{
+	if (x->mmds_polled)
+		event_loop_del(x->dev.env.loop, x->mmds_timer_fd);
+	if (x->mmds_timer_fd >= 0)
+		close(x->mmds_timer_fd);
+	mmds_stack_destroy(x->mmds);
+	free(x->mmds_rx);
+	free(x->mmds_tx);
+}
+
 static int net_rl_init(struct virtio_net *x, const struct virtio_env *env)
 {
 	int err = rate_limiter_init(&x->rx_rl, &x->cfg.rx_rate_limiter);
@@ -877,6 +1024,7 @@ int virtio_net_create(struct virtio_net **out, const struct net_config *c,
 	x->cfg = *c;
 	x->tap_fd = -1;
 	x->rx_rl.timer_fd = x->tx_rl.timer_fd = -1;
+	x->mmds_timer_fd = -1;
 	err = open_tap(x);
 	if (err)
 		goto fail;
@@ -912,11 +1060,19 @@ int virtio_net_create(struct virtio_net **out, const struct net_config *c,
 		pr_err("tap '%s': cannot make its rate limiters: %s", c->tap, strerror(-err));
 		goto fail;
 	}
+	if (c->mmds && env->mmds) {
+		err = net_mmds_init(x, env);
+		if (err) {
+			pr_err("tap '%s': cannot make its MMDS stack: %s", c->tap, strerror(-err));
+			goto fail;
+		}
+	}
 	pr_debug("tap '%s': mac %02x:%02x:%02x:%02x:%02x:%02x", c->tap, x->cfg.mac[0],
 		 x->cfg.mac[1], x->cfg.mac[2], x->cfg.mac[3], x->cfg.mac[4], x->cfg.mac[5]);
 	*out = x;
 	return 0;
 fail:
+	net_mmds_destroy(x);
 	if (x->tap_fd >= 0)
 		close(x->tap_fd);
 	rate_limiter_destroy(&x->rx_rl);
@@ -946,6 +1102,7 @@ void virtio_net_destroy(struct virtio_net *x)
 	}
 	rate_limiter_destroy(&x->rx_rl);
 	rate_limiter_destroy(&x->tx_rl);
+	net_mmds_destroy(x);
 	free(x);
 }
 
