@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "devices/mmds/mmds_metrics.h"
 #include "devices/mmds/mmds_priv.h"
 
 static uint64_t fake_now;
@@ -391,12 +392,15 @@ Test(mmds, v1_and_v2)
 	char req[300], *tok;
 
 	put(m, populated);
-	/* V1: no token, a bad token: both served. */
+	/* V1: no token, a bad token: both served, and counted. */
+	mmds_metrics.rx_no_token = mmds_metrics.rx_invalid_token = 0;
 	answer_is(m, "GET / HTTP/1.0\r\nAccept: application/json\r\n\r\n", "1.0", 200, JSON, "",
 		  populated_json);
 	answer_is(m,
 		  "GET / HTTP/1.0\r\nAccept: application/json\r\nX-metadata-token: INVALID\r\n\r\n",
 		  "1.0", 200, JSON, "", populated_json);
+	cr_assert_eq(mmds_metrics.rx_no_token, 1);
+	cr_assert_eq(mmds_metrics.rx_invalid_token, 1);
 	mmds_set_config(m, &c);
 	answer_is(m, "GET http://169.254.169.254/ HTTP/1.0\r\n\r\n", "1.0", 401, TEXT, "",
 		  no_token);

@@ -7,6 +7,7 @@
  * V2's tokens, the IMDS text or JSON, its messages. Answers say
  * "Connection: keep-alive" and the connection stays, as in Firecracker. */
 #include "devices/mmds/mmds_priv.h"
+#include "devices/mmds/mmds_metrics.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -537,16 +538,20 @@ static void respond(struct mmds *m, const struct req *r, struct answer *a)
 	}
 	pthread_mutex_lock(&m->lock);
 	if (r->method == M_GET) {
+		bool valid = r->token.name && mmds_token_valid(m, r->token.val, r->token.val_len);
+
+		/* Counted for V1 too, where neither is refused (Firecracker). */
+		if (!r->token.name)
+			METRIC_INC(mmds_metrics.rx_no_token);
+		else if (!valid)
+			METRIC_INC(mmds_metrics.rx_invalid_token);
 		if (m->cfg.version == MMDS_V2 && !r->token.name) {
 			mmds_answer(a, r, 401, false);
 			body_str(a, MSG_NO_TOKEN);
-		} else if (m->cfg.version == MMDS_V2 &&
-			   !mmds_token_valid(m, r->token.val, r->token.val_len)) {
+		} else if (m->cfg.version == MMDS_V2 && !valid) {
 			mmds_answer(a, r, 401, false);
 			body_str(a, "MMDS token not valid.");
 		} else {
-			/* V1: a token is optional, and an invalid one only counted
-			 * by Firecracker (its rx_invalid_token metric). */
 			get_value(m, r, uri, n, a);
 		}
 	} else if (r->method == M_PUT) {
