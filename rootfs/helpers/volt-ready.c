@@ -1,4 +1,5 @@
-/* volt-ready: tells volt the guest kit reached its ready point, then prints
+/* volt-ready: mounts the file systems the guest kit's /init needs, tells volt
+ * the guest kit reached its ready point, then prints
  * the command volt hands over through the kit port (src/devices/legacy/
  * kit_port.h), so that a snapshot taken at the ready point can run any
  * command. The OUT comes before any IN: the snapshot is taken between them.
@@ -14,11 +15,19 @@
  * a virtio-rng (writing to /dev/urandom mixes without crediting): every VM
  * restored from one snapshot starts from the same RNG state.
  *
+ * The mounts (/proc, /sys, /dev as devtmpfs, /dev/pts) come first, before
+ * the ready point, whatever else fails: made by init's busybox they cost a
+ * fork and an exec each, about a second apiece when guest ring 0 is emulated
+ * (docs/boot-time.md). One already there (devtmpfs on a disk root) fails
+ * with EBUSY and is left alone; init makes any that is missing after this.
+ *
  * Static, no libc: it is exec'ed once per boot, where every page fault counts. */
 #define SYS_read   0
 #define SYS_write  1
 #define SYS_open   2
 #define SYS_close  3
+#define SYS_mkdir  83
+#define SYS_mount  165
 #define SYS_exit   60
 #define SYS_ioperm 173
 #define O_RDONLY   0
@@ -40,6 +49,24 @@ static long syscall3(long n, long a, long b, long c)
 			 : "a"(n), "D"(a), "S"(b), "d"(c)
 			 : "rcx", "r11", "memory");
 	return r;
+}
+
+static long syscall5(long n, long a, long b, long c, long d, long e)
+{
+	register long r10 __asm__("r10") = d;
+	register long r8 __asm__("r8") = e;
+	long r;
+
+	__asm__ volatile("syscall"
+			 : "=a"(r)
+			 : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8)
+			 : "rcx", "r11", "memory");
+	return r;
+}
+
+static void mount_fs(const char *type, const char *dir)
+{
+	syscall5(SYS_mount, (long)type, (long)dir, (long)type, 0, 0);
 }
 
 static void outb(unsigned char v, unsigned short port)
@@ -86,6 +113,11 @@ void _start(void)
 	static char cmd[KIT_MAX];
 	long n, off, w;
 
+	mount_fs("proc", "/proc");
+	mount_fs("sysfs", "/sys");
+	mount_fs("devtmpfs", "/dev");
+	syscall3(SYS_mkdir, (long)"/dev/pts", 0755, 0);
+	mount_fs("devpts", "/dev/pts");
 	if (syscall3(SYS_ioperm, BOOT_PORT, 2, 1))
 		leave(1);
 	outb(BOOT_MAGIC, BOOT_PORT);

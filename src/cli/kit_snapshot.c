@@ -193,6 +193,35 @@ void kit_snapshot_attach(struct kit_snapshot *ks, struct vm *vm)
 	vm->ready_wanted = ks->shell ? VM_READY_SHELL : VM_READY_KIT_PORT;
 }
 
+/* snapshot_cache_list(): the newest entry's first boot. */
+static int newest_boot(const struct snapshot_cache_info *info, void *ctx)
+{
+	struct snapshot_cache_info *newest = ctx;
+
+	if (info->first_boot_ms && info->created >= newest->created)
+		*newest = *info;
+	return 0;
+}
+
+void kit_boot_notice(const struct vm_config *cfg, bool snapshot, bool boot_log)
+{
+	struct snapshot_cache_info newest = { .created = -1 };
+	char kernel[80] = "", took[64];
+
+	snapshot_cache_file_key(cfg->kernel, kernel, sizeof(kernel));
+	snapshot_cache_list(newest_boot, &newest);
+	if (newest.first_boot_ms)
+		snprintf(took, sizeof(took), "the last first boot here took %.0f s",
+			 (double)newest.first_boot_ms / 1000.0);
+	else /* docs/boot-time.md */
+		snprintf(took, sizeof(took), "%s",
+			 cfg->pvm_host ? "about 20-30 s on this host (its guest ring 0 is emulated)"
+				       : "about a second");
+	pr_info("booting the guest kit (cached kernel %.8s): %s%s%s", kernel[0] ? kernel : "?",
+		took, snapshot ? "; later runs start from its snapshot" : "",
+		boot_log ? "" : "; --boot-log shows the kernel's messages");
+}
+
 void kit_snapshot_free(struct kit_snapshot *ks)
 {
 	free(ks->devices_json);

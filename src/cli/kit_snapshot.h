@@ -39,5 +39,11 @@ int kit_snapshot_restore_run(struct kit_snapshot *ks, const char *cmd, int *stat
 int kit_snapshot_arm(struct kit_snapshot *ks, struct vm_config *cfg);
 void kit_snapshot_attach(struct kit_snapshot *ks, struct vm *vm);
 void kit_snapshot_free(struct kit_snapshot *ks);
+/* The one line `volt run` prints before a cold boot of the guest kit: which
+ * cached kernel boots and about how long it takes here (the newest cached
+ * snapshot's first boot, else a rough figure for the host), whether a
+ * snapshot will spare later runs the wait, and how to see the kernel's log
+ * (the kit boots with `quiet`; boot_log: it is shown). */
+void kit_boot_notice(const struct vm_config *cfg, bool snapshot, bool boot_log);
 
 #endif

@@ -30,7 +30,6 @@
 #define DEFAULT_CMDLINE \
 	"console=ttyS0 reboot=k panic=1 nomodule i8042.noaux i8042.nomux i8042.dumbkbd"
 #define DEFAULT_MEM_MIB 128
-#define KIT_CLOCKSOURCE "clocksource=kvm-clock"
 /* The guest kit's default: a clean console (every character costs an exit on
  * PVM hosts); --cmdline without `quiet` shows the kernel's log. */
 #define KIT_DEFAULT_CMDLINE DEFAULT_CMDLINE " quiet"
@@ -48,7 +47,7 @@ struct kit_args {
  * taken at the kit's ready point then serves every command). A --initrd may
  * hold another init: it keeps reading volt.cmd= from the command line. */
 static int use_guest_kit(struct vm_config *cfg, char *kernel, size_t ksize, char *initrd,
-			 size_t isize, struct kit_args *ka)
+			 size_t isize, bool boot_log, struct kit_args *ka)
 {
 	int err = guest_kit_paths(true, kernel, ksize, cfg->initrd ? NULL : initrd, isize);
 
@@ -58,7 +57,7 @@ static int use_guest_kit(struct vm_config *cfg, char *kernel, size_t ksize, char
 	if (cfg->initrd)
 		return 0;
 	cfg->initrd = initrd;
-	if (!strcmp(cfg->cmdline, DEFAULT_CMDLINE))
+	if (!strcmp(cfg->cmdline, DEFAULT_CMDLINE) && !boot_log)
 		cfg->cmdline = KIT_DEFAULT_CMDLINE;
 	if (snprintf(ka->cmdline, sizeof(ka->cmdline), "%s", cfg->cmdline) >=
 	    (int)sizeof(ka->cmdline)) {
@@ -73,16 +72,9 @@ static int use_guest_kit(struct vm_config *cfg, char *kernel, size_t ksize, char
 		pr_err("--cmdline: volt.cmd cannot start with the byte 0xff");
 		return -EINVAL;
 	}
-	/* kvmclock, restored with the snapshot, keeps a restored guest's clock
-	 * from jumping by the time since the snapshot (docs/snapshots.md). */
-	if (!strstr(ka->cmdline, "clocksource=")) {
-		size_t n = strlen(ka->cmdline);
-
-		if (snprintf(ka->cmdline + n, sizeof(ka->cmdline) - n, "%s%s", n ? " " : "",
-			     KIT_CLOCKSOURCE) >= (int)(sizeof(ka->cmdline) - n)) {
-			pr_err("--cmdline: longer than %zu bytes", sizeof(ka->cmdline) - 1);
-			return -E2BIG;
-		}
+	if (guest_kit_cmdline_append(ka->cmdline, sizeof(ka->cmdline), cfg->pvm_host)) {
+		pr_err("--cmdline: longer than %zu bytes", sizeof(ka->cmdline) - 1);
+		return -E2BIG;
 	}
 	cfg->cmdline = ka->cmdline;
 	cfg->kit_cmd = ka->cmd;
@@ -200,9 +192,9 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 {
 	struct snapshot_load_req restore = { .started = *started };
 	const char *restore_dir = NULL;
-	bool configured = false, fresh = false;
+	bool configured = false, fresh = false, boot_log = false;
 	struct kit_snapshot ks;
-	bool use_ks = false;
+	bool use_ks = false, keep = false;
 	struct option longopts[CLI_OPT_MAX + 1];
 	struct cli_common common = { 0 };
 	struct vm_config cfg = {
@@ -248,6 +240,9 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 			break;
 		case 'F':
 			fresh = true;
+			break;
+		case 'B': /* a restored snapshot has no boot to show */
+			boot_log = fresh = true;
 			break;
 		case 'P': /* --profile-hz alone profiles too */
 			if (!profile_hz)
@@ -344,6 +339,12 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 		       "snapshot; give no --kernel, --mem, --cpus, device... options with it");
 		return -EINVAL;
 	}
+	if (boot_log && (restore_dir || cfg.kernel || strcmp(cfg.cmdline, DEFAULT_CMDLINE))) {
+		pr_err("--boot-log: shows the guest kit's boot with its default command line; "
+		       "with --restore, --kernel or --cmdline, leave `quiet` out of the command "
+		       "line instead");
+		return -EINVAL;
+	}
 	if (restore_dir && profile_hz) {
 		pr_err("--profile: profiles a boot; not with --restore");
 		return -EINVAL;
@@ -361,7 +362,8 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 		kit = calloc(1, sizeof(*kit));
 		if (!kit)
 			return -ENOMEM;
-		err = use_guest_kit(&cfg, kernel, sizeof(kernel), initrd, sizeof(initrd), kit);
+		err = use_guest_kit(&cfg, kernel, sizeof(kernel), initrd, sizeof(initrd), boot_log,
+				    kit);
 		if (err) {
 			free(kit);
 			return err;
@@ -393,12 +395,11 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 		/* One that cannot be restored (logged) is replaced by this boot's. */
 		if (err != -ENOENT)
 			snapshot_cache_rm(ks.key);
-		if (!kit_snapshot_arm(&ks, &cfg))
-			pr_info("booting the guest kit%s; later runs start from its snapshot",
-				cfg.pvm_host ? " (about 40 s on this host: its ring 0 is emulated)"
-					     : "");
+		keep = !kit_snapshot_arm(&ks, &cfg);
 	}
 	startup_mark("run configured");
+	if (kit && cfg.kit_cmd)
+		kit_boot_notice(&cfg, keep, boot_log);
 	vm = calloc(1, sizeof(*vm));
 	if (!vm) {
 		if (profile_fd >= 0)

@@ -39,6 +39,10 @@ static const struct cli_opt before[] = {
 	{ .name = "fresh",
 	  .code = 'F',
 	  .help = "boot the guest kit instead of starting from its snapshot (and keep none)" },
+	{ .name = "boot-log",
+	  .code = 'B',
+	  .help = "show the guest kit kernel's boot messages (it boots with `quiet` "
+		  "otherwise); implies --fresh" },
 	{ .name = "net-override",
 	  .code = 'O',
 	  .value = true,

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 int guest_kit_paths(bool build, char *kernel, size_t ksize, char *initrd, size_t isize)
 {
@@ -36,4 +37,53 @@ int guest_kit_paths(bool build, char *kernel, size_t ksize, char *initrd, size_t
 	if (kernel_entry_path(&e, "vmlinux", kernel, ksize))
 		return -ENAMETOOLONG;
 	return initrd ? rootfs_get(&ro, initrd, isize) : 0;
+}
+
+/* Whether cmdline has a word that sets param (its text up to '=', or the
+ * whole word for a flag). */
+static bool sets_param(const char *cmdline, const char *param, size_t plen)
+{
+	const char *p = cmdline;
+
+	while (*p) {
+		size_t n;
+
+		while (*p == ' ')
+			p++;
+		n = strcspn(p, " ");
+		if (n >= plen && !strncmp(p, param, plen) && (n == plen || p[plen] == '='))
+			return true;
+		p += n;
+	}
+	return false;
+}
+
+static int append_missing(char *cmdline, size_t size, const char *params)
+{
+	const char *w = params;
+
+	while (*w) {
+		size_t n = strcspn(w, " "), plen = strcspn(w, " ="), len = strlen(cmdline);
+
+		if (plen > n)
+			plen = n;
+		if (!sets_param(cmdline, w, plen)) {
+			if (len + (len ? 1 : 0) + n >= size)
+				return -E2BIG;
+			snprintf(cmdline + len, size - len, "%s%.*s", len ? " " : "", (int)n, w);
+		}
+		w += n;
+		while (*w == ' ')
+			w++;
+	}
+	return 0;
+}
+
+int guest_kit_cmdline_append(char *cmdline, size_t size, bool pvm_host)
+{
+	int err = append_missing(cmdline, size, GUEST_KIT_CMDLINE);
+
+	if (!err && pvm_host)
+		err = append_missing(cmdline, size, GUEST_KIT_PVM_CMDLINE);
+	return err;
 }

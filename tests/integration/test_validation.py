@@ -135,3 +135,12 @@ def test_control_bytes_in_input_are_escaped(tmp_path, kvm, volt_bin):
     assert not any(line.startswith("volt: error: forged") for line in lines), r.stderr
     assert "\x1b" not in r.stderr, repr(r.stderr)
     assert "no\\nvolt: error: forged\\x1b[2J" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("args", [["--cmdline", "console=ttyS0"],
+                                  ["--kernel", str(GUESTS / "hello")],
+                                  ["--restore", "/nonexistent"]])
+def test_boot_log_is_only_for_the_guest_kits_default_command_line(args, volt_bin):
+    p = run("run", "--boot-log", *args)
+    assert p.returncode == 1, p.stderr
+    assert "--boot-log:" in p.stderr and "quiet" in p.stderr, p.stderr

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "helpers.h"
+#include "kernel/guest_kit.h"
 #include "kernel/kernel.h"
 
 static char data_dir[PATH_MAX], cache_dir[PATH_MAX], source[PATH_MAX];
@@ -255,4 +256,37 @@ Test(kernel_build, patch_that_does_not_apply_fails, .init = setup, .fini = teard
 	cr_assert_eq(kernel_build(&s, &o, &e), -EIO);
 	cr_assert_eq(count_dirs(), 0);
 	kernel_spec_free(&s);
+}
+
+Test(guest_kit_cmdline, appends_kvm_clock_and_on_pvm_hosts_the_boot_cuts)
+{
+	char c[512] = "console=ttyS0 quiet";
+
+	cr_assert_eq(guest_kit_cmdline_append(c, sizeof(c), false), 0);
+	cr_assert_str_eq(c, "console=ttyS0 quiet clocksource=kvm-clock");
+	strcpy(c, "console=ttyS0 quiet");
+	cr_assert_eq(guest_kit_cmdline_append(c, sizeof(c), true), 0);
+	cr_assert_str_eq(c, "console=ttyS0 quiet clocksource=kvm-clock " GUEST_KIT_PVM_CMDLINE);
+}
+
+Test(guest_kit_cmdline, a_parameter_the_command_line_sets_is_left_as_it_is)
+{
+	char c[512] = "clocksource=tsc rcupdate.rcu_cpu_stall_suppress=0  noreplace-smp-x=1 "
+		      "percpu_alloc";
+
+	cr_assert_eq(guest_kit_cmdline_append(c, sizeof(c), true), 0);
+	/* A longer name that merely starts like one is another parameter. */
+	cr_assert_str_eq(c, "clocksource=tsc rcupdate.rcu_cpu_stall_suppress=0  noreplace-smp-x=1 "
+			    "percpu_alloc noreplace-smp");
+}
+
+Test(guest_kit_cmdline, too_long_is_an_error)
+{
+	char c[24] = "console=ttyS0";
+
+	cr_assert_eq(guest_kit_cmdline_append(c, sizeof(c), false), -E2BIG);
+	cr_assert_str_eq(c, "console=ttyS0");
+	strcpy(c, "");
+	cr_assert_eq(guest_kit_cmdline_append(c, sizeof(c), false), 0);
+	cr_assert_str_eq(c, "clocksource=kvm-clock");
 }
