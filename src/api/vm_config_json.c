@@ -43,6 +43,41 @@ struct api_field {
 	bool *seen; /* may be NULL: set when present and not null */
 };
 
+/* The last request body api_json_parse read, and where serde would stand after
+ * reading its top-level object (its closing brace): a field missing there is
+ * answered with serde's text and position, as Firecracker answers it. Only
+ * compared, never dereferenced. */
+static const json_t *body_root;
+static int body_end_line, body_end_column;
+
+static void body_mark(const json_t *root, const char *buf, size_t len)
+{
+	size_t end = len, i;
+
+	body_root = root;
+	while (end && buf[end - 1] && strchr(" \t\r\n", buf[end - 1]))
+		end--;
+	body_end_line = 1;
+	body_end_column = 0;
+	for (i = 0; i < end; i++) {
+		body_end_column++;
+		if (buf[i] == '\n') {
+			body_end_line++;
+			body_end_column = 0;
+		}
+	}
+}
+
+static int missing_field(const char *obj, const json_t *j, const char *name, char *why,
+			 size_t why_size)
+{
+	if (j == body_root && !json_object_get(j, name)) /* null: volt's words */
+		return why_fail(why, why_size, -EINVAL,
+				SERDE_PREFIX "missing field `%s` at line %d column %d.", name,
+				body_end_line, body_end_column);
+	return why_fail(why, why_size, -EINVAL, "%s: missing required field '%s'", obj, name);
+}
+
 static int fields_get(const char *obj, json_t *j, const struct api_field *f, size_t n, char *why,
 		      size_t why_size)
 {
@@ -65,8 +100,7 @@ static int fields_get(const char *obj, json_t *j, const struct api_field *f, siz
 		v = json_object_get(j, f[i].name);
 		if (!v || json_is_null(v)) {
 			if (f[i].required)
-				return why_fail(why, why_size, -EINVAL,
-						"%s: missing required field '%s'", obj, f[i].name);
+				return missing_field(obj, j, f[i].name, why, why_size);
 			continue;
 		}
 		switch (f[i].type) {
@@ -174,7 +208,15 @@ json_t *api_json_parse(const char *buf, size_t len, char *why, size_t why_size)
 		return NULL;
 	}
 	j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &e);
-	if (!j)
+	body_mark(j, buf, len);
+	/* serde_json reads an integer past u64 as a float, which no field takes:
+	 * Firecracker's "invalid type"; jansson's limit is i64. */
+	if (!j && !strncmp(e.text, "too big integer", 15))
+		why_fail(why, why_size, -EINVAL,
+			 SERDE_PREFIX "invalid type: number %s, expected an integer of at most 63 bits at "
+				      "line %d column %d.",
+			 e.text + 15 + (e.text[15] == ' '), e.line, e.column);
+	else if (!j)
 		why_fail(why, why_size, -EINVAL, "invalid JSON at line %d, column %d: %s", e.line,
 			 e.column, e.text);
 	return j;
@@ -273,8 +315,8 @@ int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *wh
 	json_t *v;
 	const struct api_field f[] = {
 		{ "vcpu_count", F_UINT, !patch, &vcpus, 0, 1, VM_MAX_CPUS, NULL },
-		{ "mem_size_mib", F_UINT, !patch, &mem, 0, LAYOUT_MEM_MIN >> 20,
-		  LAYOUT_MEM_MAX >> 20, NULL },
+		/* Range checked below: 0 has Firecracker's own message. */
+		{ "mem_size_mib", F_UINT, !patch, &mem, 0, 0, UINT64_MAX, NULL },
 		{ "smt", F_BOOL, false, &smt, 0, 0, 0, NULL },
 		{ "track_dirty_pages", F_BOOL, false, &dirty, 0, 0, 0, NULL },
 		{ "cpu_template", F_STR, false, tmpl, sizeof(tmpl), 1, 0, NULL },
@@ -286,6 +328,15 @@ int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *wh
 	err = fields_get("machine-config", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
 	if (err)
 		return err;
+	if (!mem)
+		return why_fail(why, why_size, -EINVAL,
+				"Machine config error: The memory size (MiB) is either 0, or not a "
+				"multiple of the configured page size.");
+	if (mem < LAYOUT_MEM_MIN >> 20 || mem > LAYOUT_MEM_MAX >> 20)
+		return why_fail(why, why_size, -EINVAL,
+				"machine-config: mem_size_mib: %" PRIu64
+				" is out of range (%d to %d)",
+				mem, (int)(LAYOUT_MEM_MIN >> 20), (int)(LAYOUT_MEM_MAX >> 20));
 	if (smt)
 		return why_fail(why, why_size, -EINVAL,
 				"machine-config: smt: true is not supported by volt (each vCPU is "

@@ -885,7 +885,9 @@ static int blk_api_conflict(const void *cfg, const void *keys, const void *other
 	if (!other || !((const struct blk_api_keys *)keys)->root ||
 	    !((const struct blk_api_keys *)other_keys)->root)
 		return 0;
-	snprintf(why, why_size, "drive: is_root_device: drive '%s' already is the root device",
+	/* Firecracker's message, and the drive that has the role. */
+	snprintf(why, why_size,
+		 "Drive config error: A root block device already exists! (drive '%s')",
 		 other_id);
 	return -EINVAL;
 }
