@@ -639,8 +639,15 @@ static void put_device(struct api_state *s, const struct device_kind *k, json_t 
 {
 	char why[512];
 
+	int err;
+
 	scratch = s->cfg;
-	if (api_put_device(&scratch, k, j, id, why, sizeof(why)))
+	err = api_put_device(&scratch, k, j, id, why, sizeof(why));
+	/* -EBUSY: Firecracker dropped the interface of that id before its TAP
+	 * failed (api_put_device), and so does volt before boot. */
+	if (err == -EBUSY && !s->started)
+		s->cfg = scratch;
+	if (err)
 		return api_fault(r, 400, why);
 	if (s->started)
 		return api_fault(r, 400, PCI_NOT_ENABLED);
@@ -1202,9 +1209,11 @@ void api_handle(struct api_state *s, const char *method, const char *url, const 
 		 * the VMM then answers. */
 		if (res.rt == R_MACHINE && has_value(j, "cpu_template")) {
 			deprecated = true;
-			depr_msg = m == M_PUT ? "PUT /machine-config: cpu_template field is deprecated."
-					      : "PATCH /machine-config: cpu_template field is "
-						"deprecated.";
+			depr_msg =
+				m == M_PUT
+					? "PUT /machine-config: cpu_template field is deprecated."
+					: "PATCH /machine-config: cpu_template field is "
+					  "deprecated.";
 		}
 		if (res.kind == &virtio_vsock_kind && m == M_PUT && has_value(j, "vsock_id")) {
 			deprecated = true;

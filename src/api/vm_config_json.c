@@ -213,8 +213,9 @@ json_t *api_json_parse(const char *buf, size_t len, char *why, size_t why_size)
 	 * Firecracker's "invalid type"; jansson's limit is i64. */
 	if (!j && !strncmp(e.text, "too big integer", 15))
 		why_fail(why, why_size, -EINVAL,
-			 SERDE_PREFIX "invalid type: number %s, expected an integer of at most 63 bits at "
-				      "line %d column %d.",
+			 SERDE_PREFIX
+			 "invalid type: number %s, expected an integer of at most 63 bits at "
+			 "line %d column %d.",
 			 e.text + 15 + (e.text[15] == ' '), e.line, e.column);
 	else if (!j)
 		why_fail(why, why_size, -EINVAL, "invalid JSON at line %d, column %d: %s", e.line,
@@ -555,6 +556,57 @@ static int device_slot(const struct api_config *c, const struct api_device *d, c
 	return c->ndevices;
 }
 
+static void device_remove(struct api_config *c, int i)
+{
+	memmove(&c->devices[i], &c->devices[i + 1],
+		(size_t)(c->ndevices - i - 1) * sizeof(c->devices[0]));
+	c->ndevices--;
+}
+
+/* Firecracker's NetBuilder::build: another interface's MAC is refused first;
+ * then the interface of the same id is dropped, and the new one opens its
+ * TAP, which fails (EBUSY) when another interface holds it, leaving the id
+ * without an interface. volt opens TAPs at InstanceStart: the same answer
+ * and the same outcome here, from the names. */
+static int net_put_checks(struct api_config *c, const struct api_device *d, char *why,
+			  size_t why_size)
+{
+	const struct net_config *n = (const void *)d->dev.data;
+	int i;
+
+	for (i = 0; n->has_mac && i < c->ndevices; i++) {
+		const struct net_config *o = (const void *)c->devices[i].dev.data;
+
+		if (c->devices[i].dev.kind == &virtio_net_kind && strcmp(c->devices[i].id, d->id) &&
+		    o->has_mac && !memcmp(o->mac, n->mac, 6))
+			return why_fail(why, why_size, -EINVAL,
+					"Network config error: The MAC address is already in use: "
+					"%02x:%02x:%02x:%02x:%02x:%02x",
+					n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4],
+					n->mac[5]);
+	}
+	for (i = 0; i < c->ndevices; i++) {
+		const struct net_config *o = (const void *)c->devices[i].dev.data;
+
+		if (c->devices[i].dev.kind != &virtio_net_kind ||
+		    !strcmp(c->devices[i].id, d->id) || strcmp(o->tap, n->tap))
+			continue;
+		for (i = 0; i < c->ndevices; i++)
+			if (c->devices[i].dev.kind == &virtio_net_kind &&
+			    !strcmp(c->devices[i].id, d->id)) {
+				device_remove(c, i);
+				break;
+			}
+		return why_fail(why, why_size, -EBUSY,
+				"Network config error: Could not create the network device: Open "
+				"tap device failed: Error while creating ifreq structure: Resource "
+				"busy (os error 16). Invalid TUN/TAP Backend provided by %s. Check "
+				"our documentation on setting up the network devices.",
+				n->tap);
+	}
+	return 0;
+}
+
 int api_put_device(struct api_config *c, const struct device_kind *k, json_t *j,
 		   const char *path_id, char *why, size_t why_size)
 {
@@ -587,6 +639,11 @@ int api_put_device(struct api_config *c, const struct device_kind *k, json_t *j,
 	json_decref(dev);
 	if (err)
 		return err;
+	if (k == &virtio_net_kind && path_id) {
+		err = net_put_checks(c, &d, why, why_size);
+		if (err)
+			return err;
+	}
 	err = device_slot(c, &d, why, why_size);
 	if (err < 0)
 		return err;

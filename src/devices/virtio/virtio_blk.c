@@ -887,8 +887,7 @@ static int blk_api_conflict(const void *cfg, const void *keys, const void *other
 		return 0;
 	/* Firecracker's message, and the drive that has the role. */
 	snprintf(why, why_size,
-		 "Drive config error: A root block device already exists! (drive '%s')",
-		 other_id);
+		 "Drive config error: A root block device already exists! (drive '%s')", other_id);
 	return -EINVAL;
 }
 
