@@ -566,12 +566,17 @@ int api_file_check(void *ctx, const char *path, enum api_file_use use)
 	(void)ctx;
 	if (use == API_FILE_SOCKET) {
 		/* bind() needs the directory; volt binds at InstanceStart. */
+		const char *d;
+
+		/* dirname() may return a static "." (a name without '/') rather
+		 * than cut dir: use what it returns. */
 		snprintf(dir, sizeof(dir), "%s", path);
-		if (stat(dirname(dir), &sb))
+		d = dirname(dir);
+		if (stat(d, &sb))
 			return -errno;
 		if (!S_ISDIR(sb.st_mode))
 			return -ENOTDIR;
-		if (access(dir, W_OK | X_OK))
+		if (access(d, W_OK | X_OK))
 			return -errno;
 		if (!lstat(path, &sb) && !S_ISSOCK(sb.st_mode))
 			return -EADDRINUSE;

@@ -325,7 +325,8 @@ int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *wh
 	};
 	int err;
 
-	snprintf(tmpl, sizeof(tmpl), "%s", patch ? c->cpu_template : "None");
+	/* Firecracker: a PUT without cpu_template keeps the template. */
+	snprintf(tmpl, sizeof(tmpl), "%s", c->cpu_template);
 	err = fields_get("machine-config", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
 	if (err)
 		return err;

@@ -270,8 +270,12 @@ Test(api, machine_config_put_patch_get)
 	cr_assert_str_eq(json_string_value(json_object_get(j, "cpu_template")), amd ? "T2A" : "T2");
 	cr_assert(json_is_false(json_object_get(j, "smt")));
 	json_decref(j);
-	/* PUT replaces: the template goes back to None. */
+	/* PUT replaces the other fields; without cpu_template it keeps the
+	 * template (Firecracker's MachineConfig::update). */
 	ok("PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 128}");
+	cr_assert_str_eq(st.cfg.cpu_template, amd ? "T2A" : "T2");
+	ok("PUT", "/machine-config",
+	   "{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"cpu_template\": \"None\"}");
 	cr_assert_str_eq(st.cfg.cpu_template, "None");
 }
 

@@ -893,7 +893,7 @@ static int blk_api_conflict(const void *cfg, const void *keys, const void *other
 
 static const char *const blk_api_get[] = {
 	"drive_id",   "path_on_host", "is_root_device", "partuuid", "is_read_only",
-	"cache_type", "io_engine",    "rate_limiter",	NULL,
+	"cache_type", "io_engine",    "rate_limiter",	"socket",   NULL,
 };
 
 _Static_assert(sizeof(struct blk_config) <= DEVICE_CONFIG_MAX, "DEVICE_CONFIG_MAX");
