@@ -557,6 +557,25 @@ static int device_slot(const struct api_config *c, const struct api_device *d, c
 	return c->ndevices;
 }
 
+/* The device tables' "obj: missing required field 'name'" for a field of
+ * the body itself, in serde's words and position (missing_field()). */
+static int serde_missing(const char *obj, const json_t *j, int err, char *why, size_t why_size)
+{
+	char prefix[64], name[64];
+	size_t n;
+
+	snprintf(prefix, sizeof(prefix), "%s: missing required field '", obj);
+	n = strlen(prefix);
+	if (strncmp(why, prefix, n) || !strchr(why + n, '\'') ||
+	    (size_t)(strchr(why + n, '\'') - (why + n)) >= sizeof(name))
+		return err;
+	snprintf(name, sizeof(name), "%.*s", (int)(strchr(why + n, '\'') - (why + n)), why + n);
+	/* Optional for serde (vhost-user drives have a socket instead). */
+	if (!strcmp(name, "path_on_host"))
+		return err;
+	return missing_field(obj, j, name, why, why_size);
+}
+
 static void device_remove(struct api_config *c, int i)
 {
 	memmove(&c->devices[i], &c->devices[i + 1],
@@ -636,6 +655,8 @@ int api_put_device(struct api_config *c, const struct device_kind *k, json_t *j,
 			       k->api.id_key, idv);
 	if (!err)
 		err = device_parse(k, api, dev, path_id, &d, why, why_size);
+	if (err)
+		err = serde_missing(kind_obj(k), j, err, why, why_size);
 	json_decref(api);
 	json_decref(dev);
 	if (err)

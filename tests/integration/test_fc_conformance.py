@@ -318,6 +318,21 @@ SCENARIOS = {
                              "network_interfaces": ["1"], "imds_compat": True}),
         get("/vm/config", check=lambda b: full_config_is(b)),
     ],
+    # serde's "missing field" for the fields Firecracker's structs require (swagger's
+    # `required`), with serde's position: the body's closing brace.
+    "missing_fields": [
+        put("/boot-source", {"boot_args": "x"}, 400, SERDE + re.escape(
+            "missing field `kernel_image_path` at line 1 column 18.")),
+        put("/drives/d", {"drive_id": "d", "path_on_host": "{scratch}"}, 400,
+            SERDE + re.escape("missing field `is_root_device`")),
+        put("/network-interfaces/n", {"iface_id": "n"}, 400,
+            SERDE + re.escape("missing field `host_dev_name` at line 1 column 17.")),
+        put("/vsock", {"guest_cid": 3}, 400,
+            SERDE + re.escape("missing field `uds_path` at line 1 column 16.")),
+        put("/balloon", {"deflate_on_oom": True}, 400,
+            SERDE + re.escape("missing field `amount_mib`")),
+        put("/actions", {}, 400, SERDE + re.escape("missing field `action_type`")),
+    ],
     # test_api_entropy
     "entropy": BASIC + [put("/entropy", {}), put("/entropy", {})],
     # test_api_memory_hotplug (before boot): volt has no virtio-mem device

@@ -468,8 +468,9 @@ Test(api, missing_required_named)
 	fault("PUT", "/machine-config", "{\"vcpu_count\": 1}", 400,
 	      "missing field `mem_size_mib` at line 1 column 17.");
 	fault("PUT", "/drives/d", "{\"drive_id\": \"d\", \"path_on_host\": \"/x\"}", 400,
-	      "'is_root_device'");
-	fault("PUT", "/vsock", "{\"guest_cid\": 3}", 400, "'uds_path'");
+	      "missing field `is_root_device` at line 1 column 39.");
+	fault("PUT", "/vsock", "{\"guest_cid\": 3}", 400,
+	      "missing field `uds_path` at line 1 column 16.");
 	fault("PUT", "/actions", "{}", 400, "missing field `action_type` at line 1 column 2.");
 }
 
@@ -638,9 +639,9 @@ Test(api, pre_boot_only_after_boot)
 	      "{\"drive_id\": \"x\", \"path_on_host\": \"/x\", \"is_root_device\": false}", 400,
 	      "PCI is not enabled");
 	/* The body is read first, as Firecracker's parser reads it. */
-	fault("PUT", "/vsock", "{}", 400, "vsock: missing required field 'guest_cid'");
+	fault("PUT", "/vsock", "{}", 400, "missing field `guest_cid`");
 	fault("PUT", "/vsock", "{\"guest_cid\": 3, \"uds_path\": \"/v\"}", 400, "after starting");
-	fault("PUT", "/balloon", "{}", 400, "missing required field 'amount_mib'");
+	fault("PUT", "/balloon", "{}", 400, "missing field `amount_mib`");
 	fault("PUT", "/balloon", "{\"amount_mib\": 1, \"deflate_on_oom\": false}", 400,
 	      "after starting");
 	fault("PUT", "/boot-source", "{}", 400, "missing field `kernel_image_path`");
