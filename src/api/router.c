@@ -510,6 +510,9 @@ static void do_snapshot_load(struct api_state *s, json_t *j, struct api_response
 
 	if (api_parse_snapshot_load(j, &req, &deprecated, why, sizeof(why)))
 		return api_fault(r, 400, why);
+	if (deprecated)
+		pr_warn("PUT /snapshot/load: mem_file_path and enable_diff_snapshots fields are "
+			"deprecated.");
 	if (s->boot_path) {
 		api_fault(r, 400,
 			  SNAP_LOAD_ERR "Loading a microVM snapshot not allowed after configuring "
@@ -563,12 +566,17 @@ int api_file_check(void *ctx, const char *path, enum api_file_use use)
 	(void)ctx;
 	if (use == API_FILE_SOCKET) {
 		/* bind() needs the directory; volt binds at InstanceStart. */
+		const char *d;
+
+		/* dirname() may return a static "." (a name without '/') rather
+		 * than cut dir: use what it returns. */
 		snprintf(dir, sizeof(dir), "%s", path);
-		if (stat(dirname(dir), &sb))
+		d = dirname(dir);
+		if (stat(d, &sb))
 			return -errno;
 		if (!S_ISDIR(sb.st_mode))
 			return -ENOTDIR;
-		if (access(dir, W_OK | X_OK))
+		if (access(d, W_OK | X_OK))
 			return -errno;
 		if (!lstat(path, &sb) && !S_ISSOCK(sb.st_mode))
 			return -EADDRINUSE;
@@ -636,8 +644,15 @@ static void put_device(struct api_state *s, const struct device_kind *k, json_t 
 {
 	char why[512];
 
+	int err;
+
 	scratch = s->cfg;
-	if (api_put_device(&scratch, k, j, id, why, sizeof(why)))
+	err = api_put_device(&scratch, k, j, id, why, sizeof(why));
+	/* -EBUSY: Firecracker dropped the interface of that id before its TAP
+	 * failed (api_put_device), and so does volt before boot. */
+	if (err == -EBUSY && !s->started)
+		s->cfg = scratch;
+	if (err)
 		return api_fault(r, 400, why);
 	if (s->started)
 		return api_fault(r, 400, PCI_NOT_ENABLED);
@@ -1134,6 +1149,7 @@ void api_handle(struct api_state *s, const char *method, const char *url, const 
 	enum method m;
 	json_t *j = NULL;
 	bool deprecated = false, split_ok, hinting;
+	const char *depr_msg = "";
 
 	r->status = 500;
 	r->body = NULL;
@@ -1183,6 +1199,8 @@ void api_handle(struct api_state *s, const char *method, const char *url, const 
 	/* The hinting stop reads no body; start's is optional. */
 	if (m != M_GET && m != M_DELETE && !(hinting && (!len || res.rt == R_BALLOON_HINT_STOP))) {
 		j = api_json_parse(body, len, why, sizeof(why));
+		if (!j && !strncmp(why, SERDE_PREFIX, strlen(SERDE_PREFIX)))
+			return faultf(r, 400, "%s", why);
 		if (!j)
 			return faultf(r, 400, "%s: %s", res.path[0] ? res.path : "/", why);
 		/* PUT: {} is no rate limiter (PATCH: its handler's semantics). */
@@ -1194,13 +1212,25 @@ void api_handle(struct api_state *s, const char *method, const char *url, const 
 		}
 		/* Firecracker's "Deprecation: true" for a parsed request, whatever
 		 * the VMM then answers. */
-		if (res.rt == R_MACHINE && has_value(j, "cpu_template"))
+		if (res.rt == R_MACHINE && has_value(j, "cpu_template")) {
 			deprecated = true;
-		if (res.kind == &virtio_vsock_kind && m == M_PUT && has_value(j, "vsock_id"))
+			depr_msg =
+				m == M_PUT
+					? "PUT /machine-config: cpu_template field is deprecated."
+					: "PATCH /machine-config: cpu_template field is "
+					  "deprecated.";
+		}
+		if (res.kind == &virtio_vsock_kind && m == M_PUT && has_value(j, "vsock_id")) {
 			deprecated = true;
-		/* "PUT /mmds/config: V1 is deprecated. Use V2 instead." */
-		if (res.rt == R_MMDS_CONFIG)
+			depr_msg = "PUT /vsock: vsock_id field is deprecated.";
+		}
+		if (res.rt == R_MMDS_CONFIG) {
 			api_mmds_config_parse(j, &deprecated, why, sizeof(why));
+			depr_msg = "PUT /mmds/config: V1 is deprecated. Use V2 instead.";
+		}
+		/* Firecracker logs what is deprecated, as a warning. */
+		if (deprecated)
+			pr_warn("%s", depr_msg);
 	}
 	if (s->started && (m & res.pre_only) && body_refused(&res, m, id, j, s, r))
 		; /* Firecracker's parser refuses the body before the VMM refuses the call */

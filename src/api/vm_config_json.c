@@ -43,6 +43,41 @@ struct api_field {
 	bool *seen; /* may be NULL: set when present and not null */
 };
 
+/* The last request body api_json_parse read, and where serde would stand after
+ * reading its top-level object (its closing brace): a field missing there is
+ * answered with serde's text and position, as Firecracker answers it. Only
+ * compared, never dereferenced. */
+static const json_t *body_root;
+static int body_end_line, body_end_column;
+
+static void body_mark(const json_t *root, const char *buf, size_t len)
+{
+	size_t end = len, i;
+
+	body_root = root;
+	while (end && buf[end - 1] && strchr(" \t\r\n", buf[end - 1]))
+		end--;
+	body_end_line = 1;
+	body_end_column = 0;
+	for (i = 0; i < end; i++) {
+		body_end_column++;
+		if (buf[i] == '\n') {
+			body_end_line++;
+			body_end_column = 0;
+		}
+	}
+}
+
+static int missing_field(const char *obj, const json_t *j, const char *name, char *why,
+			 size_t why_size)
+{
+	if (j == body_root && !json_object_get(j, name)) /* null: volt's words */
+		return why_fail(why, why_size, -EINVAL,
+				SERDE_PREFIX "missing field `%s` at line %d column %d.", name,
+				body_end_line, body_end_column);
+	return why_fail(why, why_size, -EINVAL, "%s: missing required field '%s'", obj, name);
+}
+
 static int fields_get(const char *obj, json_t *j, const struct api_field *f, size_t n, char *why,
 		      size_t why_size)
 {
@@ -65,8 +100,7 @@ static int fields_get(const char *obj, json_t *j, const struct api_field *f, siz
 		v = json_object_get(j, f[i].name);
 		if (!v || json_is_null(v)) {
 			if (f[i].required)
-				return why_fail(why, why_size, -EINVAL,
-						"%s: missing required field '%s'", obj, f[i].name);
+				return missing_field(obj, j, f[i].name, why, why_size);
 			continue;
 		}
 		switch (f[i].type) {
@@ -174,7 +208,16 @@ json_t *api_json_parse(const char *buf, size_t len, char *why, size_t why_size)
 		return NULL;
 	}
 	j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &e);
-	if (!j)
+	body_mark(j, buf, len);
+	/* serde_json reads an integer past u64 as a float, which no field takes:
+	 * Firecracker's "invalid type"; jansson's limit is i64. */
+	if (!j && !strncmp(e.text, "too big integer", 15))
+		why_fail(why, why_size, -EINVAL,
+			 SERDE_PREFIX
+			 "invalid type: number %s, expected an integer of at most 63 bits at "
+			 "line %d column %d.",
+			 e.text + 15 + (e.text[15] == ' '), e.line, e.column);
+	else if (!j)
 		why_fail(why, why_size, -EINVAL, "invalid JSON at line %d, column %d: %s", e.line,
 			 e.column, e.text);
 	return j;
@@ -273,8 +316,8 @@ int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *wh
 	json_t *v;
 	const struct api_field f[] = {
 		{ "vcpu_count", F_UINT, !patch, &vcpus, 0, 1, VM_MAX_CPUS, NULL },
-		{ "mem_size_mib", F_UINT, !patch, &mem, 0, LAYOUT_MEM_MIN >> 20,
-		  LAYOUT_MEM_MAX >> 20, NULL },
+		/* Range checked below: 0 has Firecracker's own message. */
+		{ "mem_size_mib", F_UINT, !patch, &mem, 0, 0, UINT64_MAX, NULL },
 		{ "smt", F_BOOL, false, &smt, 0, 0, 0, NULL },
 		{ "track_dirty_pages", F_BOOL, false, &dirty, 0, 0, 0, NULL },
 		{ "cpu_template", F_STR, false, tmpl, sizeof(tmpl), 1, 0, NULL },
@@ -282,10 +325,20 @@ int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *wh
 	};
 	int err;
 
-	snprintf(tmpl, sizeof(tmpl), "%s", patch ? c->cpu_template : "None");
+	/* Firecracker: a PUT without cpu_template keeps the template. */
+	snprintf(tmpl, sizeof(tmpl), "%s", c->cpu_template);
 	err = fields_get("machine-config", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
 	if (err)
 		return err;
+	if (!mem)
+		return why_fail(why, why_size, -EINVAL,
+				"Machine config error: The memory size (MiB) is either 0, or not a "
+				"multiple of the configured page size.");
+	if (mem < LAYOUT_MEM_MIN >> 20 || mem > LAYOUT_MEM_MAX >> 20)
+		return why_fail(why, why_size, -EINVAL,
+				"machine-config: mem_size_mib: %" PRIu64
+				" is out of range (%d to %d)",
+				mem, (int)(LAYOUT_MEM_MIN >> 20), (int)(LAYOUT_MEM_MAX >> 20));
 	if (smt)
 		return why_fail(why, why_size, -EINVAL,
 				"machine-config: smt: true is not supported by volt (each vCPU is "
@@ -504,6 +557,76 @@ static int device_slot(const struct api_config *c, const struct api_device *d, c
 	return c->ndevices;
 }
 
+/* The device tables' "obj: missing required field 'name'" for a field of
+ * the body itself, in serde's words and position (missing_field()). */
+static int serde_missing(const char *obj, const json_t *j, int err, char *why, size_t why_size)
+{
+	char prefix[64], name[64];
+	size_t n;
+
+	snprintf(prefix, sizeof(prefix), "%s: missing required field '", obj);
+	n = strlen(prefix);
+	if (strncmp(why, prefix, n) || !strchr(why + n, '\'') ||
+	    (size_t)(strchr(why + n, '\'') - (why + n)) >= sizeof(name))
+		return err;
+	snprintf(name, sizeof(name), "%.*s", (int)(strchr(why + n, '\'') - (why + n)), why + n);
+	/* Optional for serde (vhost-user drives have a socket instead). */
+	if (!strcmp(name, "path_on_host"))
+		return err;
+	return missing_field(obj, j, name, why, why_size);
+}
+
+static void device_remove(struct api_config *c, int i)
+{
+	memmove(&c->devices[i], &c->devices[i + 1],
+		(size_t)(c->ndevices - i - 1) * sizeof(c->devices[0]));
+	c->ndevices--;
+}
+
+/* Firecracker's NetBuilder::build: another interface's MAC is refused first;
+ * then the interface of the same id is dropped, and the new one opens its
+ * TAP, which fails (EBUSY) when another interface holds it, leaving the id
+ * without an interface. volt opens TAPs at InstanceStart: the same answer
+ * and the same outcome here, from the names. */
+static int net_put_checks(struct api_config *c, const struct api_device *d, char *why,
+			  size_t why_size)
+{
+	const struct net_config *n = (const void *)d->dev.data;
+	int i;
+
+	for (i = 0; n->has_mac && i < c->ndevices; i++) {
+		const struct net_config *o = (const void *)c->devices[i].dev.data;
+
+		if (c->devices[i].dev.kind == &virtio_net_kind && strcmp(c->devices[i].id, d->id) &&
+		    o->has_mac && !memcmp(o->mac, n->mac, 6))
+			return why_fail(why, why_size, -EINVAL,
+					"Network config error: The MAC address is already in use: "
+					"%02x:%02x:%02x:%02x:%02x:%02x",
+					n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4],
+					n->mac[5]);
+	}
+	for (i = 0; i < c->ndevices; i++) {
+		const struct net_config *o = (const void *)c->devices[i].dev.data;
+
+		if (c->devices[i].dev.kind != &virtio_net_kind ||
+		    !strcmp(c->devices[i].id, d->id) || strcmp(o->tap, n->tap))
+			continue;
+		for (i = 0; i < c->ndevices; i++)
+			if (c->devices[i].dev.kind == &virtio_net_kind &&
+			    !strcmp(c->devices[i].id, d->id)) {
+				device_remove(c, i);
+				break;
+			}
+		return why_fail(why, why_size, -EBUSY,
+				"Network config error: Could not create the network device: Open "
+				"tap device failed: Error while creating ifreq structure: Resource "
+				"busy (os error 16). Invalid TUN/TAP Backend provided by %s. Check "
+				"our documentation on setting up the network devices.",
+				n->tap);
+	}
+	return 0;
+}
+
 int api_put_device(struct api_config *c, const struct device_kind *k, json_t *j,
 		   const char *path_id, char *why, size_t why_size)
 {
@@ -532,10 +655,17 @@ int api_put_device(struct api_config *c, const struct device_kind *k, json_t *j,
 			       k->api.id_key, idv);
 	if (!err)
 		err = device_parse(k, api, dev, path_id, &d, why, why_size);
+	if (err)
+		err = serde_missing(kind_obj(k), j, err, why, why_size);
 	json_decref(api);
 	json_decref(dev);
 	if (err)
 		return err;
+	if (k == &virtio_net_kind && path_id) {
+		err = net_put_checks(c, &d, why, why_size);
+		if (err)
+			return err;
+	}
 	err = device_slot(c, &d, why, why_size);
 	if (err < 0)
 		return err;

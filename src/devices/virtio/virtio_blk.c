@@ -885,14 +885,15 @@ static int blk_api_conflict(const void *cfg, const void *keys, const void *other
 	if (!other || !((const struct blk_api_keys *)keys)->root ||
 	    !((const struct blk_api_keys *)other_keys)->root)
 		return 0;
-	snprintf(why, why_size, "drive: is_root_device: drive '%s' already is the root device",
-		 other_id);
+	/* Firecracker's message, and the drive that has the role. */
+	snprintf(why, why_size,
+		 "Drive config error: A root block device already exists! (drive '%s')", other_id);
 	return -EINVAL;
 }
 
 static const char *const blk_api_get[] = {
 	"drive_id",   "path_on_host", "is_root_device", "partuuid", "is_read_only",
-	"cache_type", "io_engine",    "rate_limiter",	NULL,
+	"cache_type", "io_engine",    "rate_limiter",	"socket",   NULL,
 };
 
 _Static_assert(sizeof(struct blk_config) <= DEVICE_CONFIG_MAX, "DEVICE_CONFIG_MAX");

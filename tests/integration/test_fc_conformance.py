@@ -1,0 +1,475 @@
+"""volt against Firecracker 1.16's own functional API tests, row by row: every request of
+tests/integration_tests/functional/test_api.py (and the API parts of test_mmds.py and
+test_balloon.py) that needs no running Linux guest, in the order those tests send them,
+with the status and the fault_message pattern Firecracker's test expects (a `match=` is a
+regular expression searched in the message, as pytest.raises does).
+
+A row whose `volt` is set is a deliberate difference, listed in docs/api.md ("What
+differs from Firecracker"): the row keeps Firecracker's answer for the record and checks
+volt's. No guest boots: the kernel is the echo test guest, never started."""
+import json
+import re
+import time
+
+import pytest
+
+from api_client import ApiClient, wait_for_socket
+from conftest import GUESTS
+
+NOT_BEFORE = re.escape("The requested operation is not supported before starting the microVM.")
+SERDE = re.escape("An error occurred when deserializing the json body of a request: ")
+ANY = ""  # Firecracker's test only wants a refusal (pytest.raises(RuntimeError))
+
+
+class Row:
+    """One request and Firecracker's answer: status and a fault_message pattern (None: no
+    body is checked); check(body) for a 200's JSON; volt=(status, pattern, why) when volt
+    deliberately answers otherwise; hdr: a header that must be there (lower-cased)."""
+
+    def __init__(self, method, path, body, status, fault=None, check=None, volt=None,
+                 hdr=None, nohdr=None):
+        self.method, self.path, self.body = method, path, body
+        self.status, self.fault, self.check = status, fault, check
+        self.volt, self.hdr, self.nohdr = volt, hdr, nohdr
+
+    def __repr__(self):
+        return f"{self.method} {self.path} {json.dumps(self.body)[:120]}"
+
+
+def put(path, body, status=204, fault=None, **kw):
+    return Row("PUT", path, body, status, fault, **kw)
+
+
+def patch(path, body, status=204, fault=None, **kw):
+    return Row("PATCH", path, body, status, fault, **kw)
+
+
+def get(path, status=200, fault=None, **kw):
+    return Row("GET", path, None, status, fault, **kw)
+
+
+def fills(template, env):
+    """The body with "{tmp}"-style placeholders filled from env."""
+    if isinstance(template, str):
+        return template.format(**env)
+    if isinstance(template, dict):
+        return {k: fills(v, env) for k, v in template.items()}
+    if isinstance(template, list):
+        return [fills(v, env) for v in template]
+    return template
+
+
+def send(api, row, env):
+    """(status, headers lower-cased, JSON body or None), the body as json.dumps writes it
+    (Firecracker's test client sends requests' json=, the same text)."""
+    data = b""
+    if row.body is not None:
+        body = fills(row.body, env)
+        data = (body if isinstance(body, str) else json.dumps(body)).encode()
+    req = (f"{row.method} {row.path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+           f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
+           ).encode() + data
+    head, _, payload = api.raw(req).partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    hdrs = {l.partition(":")[0].strip().lower(): l.partition(":")[2].strip() for l in lines[1:]}
+    return int(lines[0].split()[1]), hdrs, (json.loads(payload) if payload else None)
+
+
+BASIC = [  # uvm_configured / basic_config: 2 vCPUs, 256 MiB, a kernel and a root drive
+    put("/boot-source", {"kernel_image_path": "{echo}", "boot_args": "console=ttyS0"}),
+    put("/machine-config", {"vcpu_count": 2, "mem_size_mib": 256}),
+    put("/drives/rootfs", {"drive_id": "rootfs", "path_on_host": "{rootfs}",
+                           "is_root_device": True, "is_read_only": True}),
+]
+
+TX_RL = {"bandwidth": {"size": 1000000, "refill_time": 100, "one_time_burst": None},
+         "ops": None}
+
+
+def full_config_is(b):
+    env = FULL_ENV
+    want = {
+        "machine-config": {"vcpu_count": 2, "mem_size_mib": 256, "smt": False,
+                           "track_dirty_pages": False, "huge_pages": "None"},
+        "cpu-config": None,
+        "boot-source": {"boot_args": "", "kernel_image_path": env["echo"],
+                        "initrd_path": None},
+        "drives": [{"drive_id": "rootfs", "partuuid": None, "is_root_device": True,
+                    "cache_type": "Unsafe", "is_read_only": True,
+                    "path_on_host": env["rootfs"], "rate_limiter": None,
+                    "io_engine": "Sync", "socket": None}],
+        "pmem": [],
+        "balloon": {"amount_mib": 1, "deflate_on_oom": True, "stats_polling_interval_s": 0,
+                    "free_page_reporting": False, "free_page_hinting": False},
+        "vsock": {"guest_cid": 15, "uds_path": "vsock.sock"},
+        "memory-hotplug": None,
+        "network-interfaces": [{"iface_id": "1", "host_dev_name": "vtap1",
+                                "guest_mac": "06:00:00:00:00:01", "mtu": None,
+                                "rx_rate_limiter": None, "tx_rate_limiter": TX_RL}],
+        "logger": None,
+        "metrics": None,
+        "mmds-config": {"version": "V2", "ipv4_address": "169.254.169.250",
+                        "network_interfaces": ["1"], "imds_compat": True},
+        "entropy": None,
+    }
+    got = json.loads(json.dumps(b))
+    assert got["machine-config"].pop("cpu_template") == "None"  # volt's difference
+    assert got == want, got
+    return True
+
+
+FULL_ENV = {}
+
+SCENARIOS = {
+    # test_api_put_update_pre_boot
+    "put_update_pre_boot": BASIC + [
+        put("/drives/scratch", {"drive_id": "scratch", "path_on_host": "{scratch}",
+                                "is_root_device": False, "is_read_only": False}),
+        put("/boot-source", {"kernel_image_path": "foo.bar"}, 400, re.escape(
+            "The kernel file cannot be opened: No such file or directory (os error 2)")),
+        put("/boot-source", {"kernel_image_path": "{echo}"}),
+        put("/drives/rootfs", {"drive_id": "rootfs", "path_on_host": "foo.bar",
+                               "is_read_only": True, "is_root_device": True},
+            400, "No such file or directory"),
+        put("/drives/scratch", {"drive_id": "scratch", "path_on_host": "{scratch}",
+                                "is_read_only": False, "is_root_device": True},
+            400, "A root block device already exists"),
+        put("/drives/scratch", {"drive_id": "scratch", "path_on_host": "{other}",
+                                "is_read_only": True, "is_root_device": False}),
+        put("/machine-config", {"vcpu_count": 4, "smt": True, "mem_size_mib": 256,
+                                "track_dirty_pages": True},
+            volt=(400, "smt: true is not supported by volt", "smt")),
+        put("/machine-config", {"vcpu_count": 4, "smt": False, "mem_size_mib": 256,
+                                "track_dirty_pages": True}),
+        get("/machine-config", check=lambda b: (b["vcpu_count"], b["smt"], b["mem_size_mib"],
+                                                b["track_dirty_pages"]) == (4, False, 256, True)),
+    ],
+    # test_net_api_put_update_pre_boot (volt opens a TAP at InstanceStart, not at PUT)
+    "net_put_update_pre_boot": [
+        put("/network-interfaces/1", {"iface_id": "1", "guest_mac": "06:00:00:00:00:01",
+                                      "host_dev_name": "vtap1"}),
+        put("/network-interfaces/2", {"iface_id": "2", "guest_mac": "07:00:00:00:00:01",
+                                      "host_dev_name": "vtap2"},
+            volt=(400, "a multicast address cannot name an interface", "multicast MAC")),
+        put("/network-interfaces/2", {"iface_id": "2", "host_dev_name": "vtap2",
+                                      "guest_mac": "06:00:00:00:00:01"},
+            400, re.escape("The MAC address is already in use: 06:00:00:00:00:01")),
+        put("/network-interfaces/2", {"iface_id": "2", "host_dev_name": "vtap2",
+                                      "guest_mac": "08:00:00:00:00:01"}),
+        put("/network-interfaces/1", {"iface_id": "1", "host_dev_name": "vtap2",
+                                      "guest_mac": "06:00:00:00:00:01"},
+            400, "Could not create the network device"),
+        # Firecracker dropped interface 1 before its TAP failed: its MAC is free.
+        put("/network-interfaces/3", {"iface_id": "3", "host_dev_name": "vtap3",
+                                      "guest_mac": "06:00:00:00:00:01"}),
+    ],
+    # test_api_mmds_config, test_custom_ipv4, test_deprecated_mmds_config
+    "mmds_config": BASIC + [
+        put("/mmds/config", {"network_interfaces": []}, 400, re.escape(
+            "The list of network interface IDs that allow forwarding MMDS requests is empty.")),
+        put("/mmds/config", {"network_interfaces": ["foo"]}, 400, re.escape(
+            "The list of network interface IDs provided contains at least one ID that does "
+            "not correspond to any existing network interface.")),
+        put("/network-interfaces/1", {"iface_id": "1", "guest_mac": "06:00:00:00:00:01",
+                                      "host_dev_name": "vtap1"}),
+        put("/mmds/config", {"network_interfaces": ["1", "foo"]}, 400, re.escape(
+            "The list of network interface IDs provided contains at least one ID that does "
+            "not correspond to any existing network interface.")),
+        put("/mmds/config", {"version": "foo", "network_interfaces": ["1"]}, 400,
+            SERDE + re.escape("unknown variant `foo`, expected `V1` or `V2`")),
+        put("/mmds/config", {"network_interfaces": ["1"]}, hdr="deprecation"),
+        get("/vm/config", check=lambda b: b["mmds-config"]["version"] == "V1"),
+        put("/mmds/config", {"ipv4_address": "169.254.169.250", "network_interfaces": ["1"]}),
+        get("/vm/config",
+            check=lambda b: b["mmds-config"]["ipv4_address"] == "169.254.169.250"),
+        put("/mmds/config", {"version": "V1", "network_interfaces": ["1"]}, hdr="deprecation"),
+        put("/mmds/config", {"version": "V2", "ipv4_address": "169.254.169.250",
+                             "network_interfaces": ["1"]}, nohdr="deprecation"),
+        get("/vm/config", check=lambda b: b["mmds-config"]["version"] == "V2"),
+        put("/mmds/config", {"ipv4_address": "", "network_interfaces": ["1"]}, 400, ANY),
+        put("/mmds/config", {"ipv4_address": "1.1.1.1", "network_interfaces": ["1"]},
+            400, ANY),
+    ],
+    # test_api_machine_config (up to its InstanceStart)
+    "machine_config": [
+        put("/machine-config", {"vcpu_count": "-2"}, 400, ANY),
+        put("/machine-config", {"smt": "random_string"}, 400, ANY),
+        put("/machine-config", {"cpu_template": "random_string"}, 400, ANY),
+        patch("/machine-config", {"track_dirty_pages": True}),
+        put("/machine-config", {"mem_size_mib": 128}, 400,
+            re.escape("missing field `vcpu_count` at line 1 column 21.")),
+        put("/machine-config", {"vcpu_count": 2}, 400,
+            re.escape("missing field `mem_size_mib` at line 1 column 17.")),
+        put("/machine-config", {"mem_size_mib": 128, "vcpu_count": 1}),
+        get("/machine-config", check=lambda b: b["smt"] is False),
+        patch("/machine-config", {"smt": True},
+              volt=(400, "smt: true is not supported by volt", "smt")),
+        put("/machine-config", {"mem_size_mib": "-2"}, 400, ANY),
+        put("/machine-config", {"vcpu_count": 2, "mem_size_mib": 1 << 64}, 400, re.escape(
+            "error occurred when deserializing the json body of a request: invalid type")),
+        put("/machine-config", {"vcpu_count": 2, "mem_size_mib": 256,
+                                "track_dirty_pages": False}),
+        # Firecracker takes it and fails InstanceStart (mmap); volt's JSON holds i64.
+        patch("/machine-config", {"mem_size_mib": (1 << 64) - 1},
+              volt=(400, SERDE + "invalid type", "integers above 2^63-1")),
+        patch("/machine-config", {"mem_size_mib": 1 << 20},
+              volt=(400, re.escape("mem_size_mib: 1048576 is out of range (2 to 65536)"),
+                    "memory range")),
+        patch("/machine-config", {"mem_size_mib": 0}, 400, re.escape(
+            "The memory size (MiB) is either 0, or not a multiple of the configured page "
+            "size.")),
+        patch("/machine-config", {"mem_size_mib": 256}),
+        patch("/machine-config", {"cpu_template": "None"}, hdr="deprecation"),
+        get("/vm/config", check=lambda b: (b["machine-config"]["vcpu_count"],
+                                           b["machine-config"]["mem_size_mib"],
+                                           b["machine-config"]["smt"]) == (2, 256, False)),
+    ],
+    # test_negative_machine_config_api (the header; the log line is checked below)
+    "machine_config_deprecation": [
+        put("/machine-config", {"vcpu_count": 2, "mem_size_mib": 256, "cpu_template": "None"},
+            hdr="deprecation"),
+        patch("/machine-config", {"cpu_template": "None"}, hdr="deprecation"),
+    ],
+    # test_api_cpu_config
+    "cpu_config": [
+        put("/cpu-config", {"foo": False}, 400, ANY),
+        put("/cpu-config", {"cpuid_modifiers": [{"leaf": "0x1", "subleaf": "0x0", "flags": 0,
+                                                 "modifiers": [{"register": "ecx",
+                                                                "bitmap": "0bxxxx"}]}]}),
+    ],
+    # test_api_patch_pre_boot
+    "patch_pre_boot": BASIC + [
+        put("/drives/scratch", {"drive_id": "scratch", "path_on_host": "{scratch}",
+                                "is_root_device": False, "is_read_only": False}),
+        put("/network-interfaces/1", {"iface_id": "1", "host_dev_name": "vtap1",
+                                      "guest_mac": "06:00:00:00:00:01"}),
+        patch("/boot-source", {"kernel_image_path": "otherfile"}, 400,
+              "Invalid request method"),
+        patch("/machine-config", {"vcpu_count": 4}),
+        get("/machine-config", check=lambda b: b["vcpu_count"] == 4),
+        patch("/logger", {"level": "Error"}, 400, "Invalid request method"),
+        patch("/drives/scratch", {"drive_id": "scratch", "path_on_host": "foo.bar"}, 400,
+              NOT_BEFORE),
+        patch("/network-interfaces/1", {"iface_id": "1"}, 400, NOT_BEFORE),
+        patch("/pmem/nonexistent", {"id": "nonexistent",
+                                    "rate_limiter": {"ops": {"size": 1, "refill_time": 100}}},
+              400, NOT_BEFORE),
+        # test_drive_patch: before boot
+        patch("/drives/scratch", {"drive_id": "scratch", "path_on_host": "foo.bar"}, 400,
+              NOT_BEFORE),
+    ],
+    # test_rate_limiters_api_config (drives, interfaces, entropy; pmem: volt has none)
+    "rate_limiters": [
+        put("/drives/bw", {"drive_id": "bw", "path_on_host": "{scratch}",
+                           "is_read_only": False, "is_root_device": False,
+                           "rate_limiter": {"bandwidth": {"size": 1000000,
+                                                          "refill_time": 100}}}),
+        put("/drives/ops", {"drive_id": "ops", "path_on_host": "{other}",
+                            "is_read_only": False, "is_root_device": False,
+                            "rate_limiter": {"ops": {"size": 1, "refill_time": 100}}}),
+        put("/drives/bwops", {"drive_id": "bwops", "path_on_host": "{rootfs}",
+                              "is_read_only": False, "is_root_device": False,
+                              "rate_limiter": {"bandwidth": {"size": 1000000,
+                                                             "refill_time": 100},
+                                               "ops": {"size": 1, "refill_time": 100}}}),
+        put("/drives/nada", {"drive_id": "nada", "path_on_host": "{scratch}",
+                             "is_read_only": False, "is_root_device": False,
+                             "rate_limiter": {}}),
+        put("/network-interfaces/1", {"iface_id": "1", "guest_mac": "06:00:00:00:00:01",
+                                      "host_dev_name": "vtap1", "tx_rate_limiter": {
+                                          "bandwidth": {"size": 1000000,
+                                                        "refill_time": 100}}}),
+        put("/network-interfaces/2", {"iface_id": "2", "guest_mac": "06:00:00:00:00:02",
+                                      "host_dev_name": "vtap2", "rx_rate_limiter": {
+                                          "bandwidth": {"size": 1000000,
+                                                        "refill_time": 100}}}),
+        put("/entropy", {"rate_limiter": {"bandwidth": {"size": 1000000, "refill_time": 100},
+                                          "ops": {"size": 1, "refill_time": 100}}}),
+    ],
+    # test_api_version (before boot)
+    "version": [
+        get("/version", check=lambda b: isinstance(b["firecracker_version"], str)),
+        get("/", check=lambda b: {"id", "state", "vmm_version", "app_name"} <= set(b)
+            and b["state"] == "Not started"),
+    ],
+    # test_api_vsock
+    "vsock": BASIC + [
+        put("/vsock", {"guest_cid": 15, "uds_path": "{tmp}/vsock.sock"}, nohdr="deprecation"),
+        put("/vsock", {"guest_cid": 166, "uds_path": "{tmp}/vsock.sock"}),
+        put("/vsock", {"vsock_id": "vsock1", "guest_cid": 15, "uds_path": "{tmp}/vsock.sock"},
+            hdr="deprecation"),
+        put("/vsock", {"vsock_id": "vsock1", "guest_cid": 166,
+                       "uds_path": "{tmp}/vsock.sock"}, hdr="deprecation"),
+    ],
+    # test_get_full_config, before boot (without its pmem and memory-hotplug: volt has
+    # neither). volt shows machine-config's cpu_template "None" where Firecracker, never
+    # given one, leaves the key out.
+    "full_config": [
+        put("/boot-source", {"kernel_image_path": "{echo}", "boot_args": ""}),
+        put("/machine-config", {"vcpu_count": 2, "mem_size_mib": 256}),
+        put("/drives/rootfs", {"drive_id": "rootfs", "path_on_host": "{rootfs}",
+                               "is_root_device": True, "is_read_only": True,
+                               "io_engine": "Sync"}),
+        put("/balloon", {"amount_mib": 1, "deflate_on_oom": True}),
+        put("/vsock", {"guest_cid": 15, "uds_path": "vsock.sock"}),
+        put("/network-interfaces/1", {"iface_id": "1", "guest_mac": "06:00:00:00:00:01",
+                                      "host_dev_name": "vtap1", "tx_rate_limiter": TX_RL}),
+        put("/mmds/config", {"version": "V2", "ipv4_address": "169.254.169.250",
+                             "network_interfaces": ["1"], "imds_compat": True}),
+        get("/vm/config", check=lambda b: full_config_is(b)),
+    ],
+    # serde's "missing field" for the fields Firecracker's structs require (swagger's
+    # `required`), with serde's position: the body's closing brace.
+    "missing_fields": [
+        put("/boot-source", {"boot_args": "x"}, 400, SERDE + re.escape(
+            "missing field `kernel_image_path` at line 1 column 18.")),
+        put("/drives/d", {"drive_id": "d", "path_on_host": "{scratch}"}, 400,
+            SERDE + re.escape("missing field `is_root_device`")),
+        put("/network-interfaces/n", {"iface_id": "n"}, 400,
+            SERDE + re.escape("missing field `host_dev_name` at line 1 column 17.")),
+        put("/vsock", {"guest_cid": 3}, 400,
+            SERDE + re.escape("missing field `uds_path` at line 1 column 16.")),
+        put("/balloon", {"deflate_on_oom": True}, 400,
+            SERDE + re.escape("missing field `amount_mib`")),
+        put("/actions", {}, 400, SERDE + re.escape("missing field `action_type`")),
+    ],
+    # test_api_entropy
+    "entropy": BASIC + [put("/entropy", {}), put("/entropy", {})],
+    # test_api_memory_hotplug (before boot): volt has no virtio-mem device
+    "memory_hotplug": BASIC + [
+        put("/hotplug/memory", {"total_size_mib": 1024, "block_size_mib": 128,
+                                "slot_size_mib": 1024},
+            volt=(400, re.escape("The requested operation is not supported: volt has no "
+                                 "virtio-mem device"), "no virtio-mem")),
+        get("/hotplug/memory", 400, NOT_BEFORE),
+        patch("/hotplug/memory", {"requested_size_mib": 512}, 400, NOT_BEFORE),
+    ],
+    # test_api_balloon (before boot)
+    "balloon": BASIC + [
+        patch("/balloon", {"amount_mib": 0}, 400, ANY),
+        put("/balloon", {"amount_mib": 1, "deflate_on_oom": True}),
+        put("/balloon", {"amount_mib": 0, "deflate_on_oom": False,
+                         "stats_polling_interval_s": 5}),
+        get("/balloon", check=lambda b: (b["amount_mib"], b["deflate_on_oom"],
+                                         b["stats_polling_interval_s"]) == (0, False, 5)),
+        patch("/balloon", {"amount_mib": 2}, 400, ANY),
+        put("/balloon", {"amount_mib": 1024, "deflate_on_oom": False,
+                         "stats_polling_interval_s": 5}, 400, ANY),
+        get("/balloon/statistics", 400, NOT_BEFORE),
+        patch("/balloon/statistics", {"stats_polling_interval_s": 5}, 400, NOT_BEFORE),
+    ],
+    # test_pmem_api: volt has no virtio-pmem device
+    "pmem": BASIC + [
+        put("/pmem/pmem", {"id": "pmem"}, 400, SERDE + re.escape(
+            "missing field `path_on_host`"),
+            volt=(400, re.escape("The requested operation is not supported: volt has no "
+                                 "virtio-pmem device"), "no virtio-pmem")),
+    ],
+    # test_negative_snapshot_load_api (the last, valid, request makes Firecracker exit)
+    "snapshot_load": [
+        put("/snapshot/load", {"snapshot_path": "foo", "mem_backend": {
+            "backend_type": "File", "backend_path": "bar"}, "mem_file_path": "bar"}, 400,
+            re.escape("too many fields: either `mem_backend` or `mem_file_path` exclusively "
+                      "is required.")),
+        put("/snapshot/load", {"snapshot_path": "foo", "mem_backend": {
+            "backend_path": "bar"}}, 400, re.escape("missing field `backend_type`")),
+        put("/snapshot/load", {"snapshot_path": "foo", "mem_backend": {
+            "backend_type": "File"}}, 400, re.escape("missing field `backend_path`")),
+        put("/snapshot/load", {"snapshot_path": "foo", "mem_backend": {
+            "backend_type": "foo", "backend_path": "bar"}}, 400,
+            re.escape("unknown variant `foo`, expected `File` or `Uffd`")),
+        put("/snapshot/load", {"mem_backend": {"backend_type": "File",
+                                               "backend_path": "bar"}}, 400,
+            re.escape("missing field `snapshot_path`")),
+        put("/snapshot/load", {"snapshot_path": "foo"}, 400, re.escape(
+            "missing field: either `mem_backend` or `mem_file_path` is required")),
+        put("/snapshot/load", {"snapshot_path": "foo", "mem_file_path": "bar"}, 400, ANY,
+            hdr="deprecation"),
+    ],
+    # test_map_private_seccomp_regression, test_mmds_dummy (before boot)
+    "mmds_store": [
+        get("/mmds", check=lambda b: b == {}),
+        put("/mmds", {"latest": {"meta-data": {"ami-id": "b" * 100}}}),
+        get("/mmds", check=lambda b: b["latest"]["meta-data"]["ami-id"] == "b" * 100),
+    ],
+    "mmds_dummy": [
+        put("/network-interfaces/eth0", {"iface_id": "eth0", "host_dev_name": "vtap0"}),
+        put("/mmds/config", {"version": "V2", "network_interfaces": ["eth0"]}),
+        get("/mmds", check=lambda b: b == {}),
+        patch("/mmds", {"latest": {"meta-data": {"ami-id": "dummy"}}}, 400,
+              re.escape("The MMDS data store is not initialized.")),
+        put("/mmds", {"latest": {"meta-data": {"ami-id": "dummy"}}}),
+        get("/mmds", check=lambda b: b == {"latest": {"meta-data": {"ami-id": "dummy"}}}),
+        patch("/mmds", {"latest": {"meta-data": {"ami-id": "another_dummy",
+                                                 "secret_key": "eaasda48141411aeaeae"}}}),
+        get("/mmds", check=lambda b: b == {"latest": {"meta-data": {
+            "ami-id": "another_dummy", "secret_key": "eaasda48141411aeaeae"}}}),
+    ],
+    # test_mmds_limit_scenario, with the API's default payload limit (volt ignores
+    # --http-api-max-payload-size): bodies that fit the API, a store that does not.
+    "mmds_limit": [
+        put("/mmds", {"latest": {"meta-data": {"ami-id": "dummy"}}}),
+        patch("/mmds", {"latest": {"meta-data": {"ami-id": "smth", "secret_key": "a" * 51137}}}),
+        patch("/mmds", {"latest": {"meta-data": {"ami-id": "smth", "secret_key2": "b" * 10}}},
+              413, ANY),
+        patch("/mmds", {"latest": {"meta-data": {"ami-id": "smth", "secret_key": "a"}}}),
+        get("/mmds", check=lambda b: len(str(b).replace(" ", "")) == 59),
+        patch("/mmds", {"latest": {"meta-data": {"ami-id": "smth", "secret_key": "a" * 100}}}),
+        get("/mmds", check=lambda b: len(str(b).replace(" ", "")) == 158),
+    ],
+}
+
+
+@pytest.fixture
+def env(tmp_path):
+    files = {}
+    for name in ("rootfs", "scratch", "other"):
+        f = tmp_path / f"{name}.ext4"
+        f.write_bytes(b"\0" * 65536)
+        files[name] = str(f)
+    FULL_ENV.clear()
+    FULL_ENV.update({"tmp": str(tmp_path), "echo": str(GUESTS / "echo"), **files})
+    return dict(FULL_ENV)
+
+
+def start(vm, tmp_path):
+    sock = tmp_path / f"api-{time.monotonic_ns()}.sock"
+    p = vm("--api-sock", sock, "--id", "conformance")
+    wait_for_socket(sock, p.proc)
+    api = ApiClient(sock)
+    api.proc = p
+    return api
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_firecracker_rows(name, vm, tmp_path, env):
+    api = start(vm, tmp_path)
+    wrong = []  # every row is sent, so that one report lists every difference
+    for i, row in enumerate(SCENARIOS[name]):
+        status, hdrs, body = send(api, row, env)
+        want_status, want_fault = row.status, row.fault
+        if row.volt:
+            want_status, want_fault = row.volt[0], row.volt[1]
+        ok = status == want_status
+        if want_fault is not None:
+            ok = ok and bool(body) and re.search(want_fault, body["fault_message"]) is not None
+        if row.check:
+            ok = ok and row.check(body)
+        if row.hdr:
+            ok = ok and row.hdr in hdrs
+        if row.nohdr:
+            ok = ok and row.nohdr not in hdrs
+        if not ok:
+            wrong.append(f"step {i}: {row!r} -> {status} {body} {sorted(hdrs)}")
+    assert not wrong, "\n".join(wrong)
+    assert api.proc.proc.poll() is None, "volt exited"
+
+
+def test_deprecation_logged(vm, tmp_path):
+    """test_negative_machine_config_api: Firecracker logs which field is deprecated."""
+    api = start(vm, tmp_path)
+    assert api.put("/machine-config", {"vcpu_count": 2, "mem_size_mib": 256,
+                                       "cpu_template": "None"})[0] == 204
+    assert api.patch("/machine-config", {"cpu_template": "None"})[0] == 204
+    api.proc.wait_for("PUT /machine-config: cpu_template field is deprecated.", 10)
+    api.proc.wait_for("PATCH /machine-config: cpu_template field is deprecated.", 10)
