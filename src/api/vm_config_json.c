@@ -1016,6 +1016,8 @@ int api_config_from_json(struct api_config *out, json_t *root, char *why, size_t
 	}
 	if (!err)
 		*out = c;
+	else if (c.mmds != out->mmds)
+		mmds_destroy(c.mmds); /* made for this file's mmds-config only */
 	return err;
 }
 

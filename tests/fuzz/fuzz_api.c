@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "api/router.h"
+#include "devices/mmds/mmds.h"
 #include "util/log.h"
 
 static bool paused;
@@ -215,5 +216,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		p = sep ? sep + 4 : end;
 	}
 	check_round_trip(&st.cfg);
+	/* The front end keeps the MMDS store for the process's life; here each
+	 * input starts a fresh state. */
+	mmds_destroy(st.cfg.mmds);
 	return 0;
 }
