@@ -58,8 +58,8 @@ def kvm():
 class VoltProcess:
     """A running volt whose combined output goes to a log file."""
 
-    def __init__(self, args, log_path, env=None, stdin=subprocess.DEVNULL):
-        self.args = [str(VOLT), *map(str, args)]
+    def __init__(self, args, log_path, env=None, stdin=subprocess.DEVNULL, binary=None):
+        self.args = [str(binary or VOLT), *map(str, args)]
         self.log_path = Path(log_path)
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(self.args, stdout=self._log, stderr=subprocess.STDOUT,
@@ -106,8 +106,9 @@ def vm(tmp_path, kvm, volt_bin):
     """Factory: vm(*args) starts volt; every VM is killed at teardown."""
     started = []
 
-    def start(*args, env=None, stdin=subprocess.DEVNULL):
-        p = VoltProcess(args, tmp_path / f"volt-{len(started)}.log", env=env, stdin=stdin)
+    def start(*args, env=None, stdin=subprocess.DEVNULL, binary=None):
+        p = VoltProcess(args, tmp_path / f"volt-{len(started)}.log", env=env, stdin=stdin,
+                        binary=binary)
         started.append(p)
         return p
 
@@ -128,10 +129,24 @@ def guest_kit(volt_bin):
             "initrd": Path(r.stdout.strip())}
 
 
+def preload_volt():
+    """The volt a test-only LD_PRELOAD library can enter: VOLT itself when it is linked
+    dynamically (a sanitizer build), else the same objects linked dynamically beside it
+    (build/volt-dynamic; meson.build): a static binary ignores LD_PRELOAD."""
+    if "=>" in subprocess.run(["ldd", str(VOLT)], capture_output=True, text=True).stdout:
+        return VOLT
+    twin = VOLT.parent / "volt-dynamic"
+    if not twin.exists():
+        pytest.fail(f"{VOLT} is static and {twin} is missing: run 'make build'")
+    return twin
+
+
 def preload(lib):
-    """LD_PRELOAD for a test-only library; after ASan's runtime when volt is a sanitizer build
-    (make test-debug): ASan refuses to start unless its runtime comes first."""
-    libs = subprocess.run(["ldd", str(VOLT)], capture_output=True, text=True).stdout
+    """LD_PRELOAD for a test-only library, to be used with preload_volt(); after ASan's
+    runtime when volt is a sanitizer build (make test-debug): ASan refuses to start
+    unless its runtime comes first."""
+    libs = subprocess.run(["ldd", str(preload_volt())], capture_output=True,
+                          text=True).stdout
     asan = [l.split("=>")[1].split()[0] for l in libs.splitlines()
             if "libasan" in l and "=>" in l]
     return ":".join(asan + [str(lib)])

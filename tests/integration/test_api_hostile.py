@@ -22,7 +22,7 @@ import time
 import pytest
 
 from api_client import ApiClient, wait_for_socket
-from conftest import GUESTS, VOLT, VoltProcess, preload
+from conftest import GUESTS, VOLT, VoltProcess, preload, preload_volt
 
 EXTRA = os.environ.get("VOLT_API_TEST_ARGS", "").split()
 MAX_PAYLOAD = 51200
@@ -375,7 +375,8 @@ def test_slow_request_outlives_the_idle_timeout(tmp_path, kvm, volt_bin):
     sock, kernel = tmp_path / "api.sock", tmp_path / "slow-kernel"
     kernel.write_bytes(b"not a kernel")
     env = dict(os.environ, LD_PRELOAD=preload(tmp_path / "slow.so"))
-    p = VoltProcess(["--api-sock", sock, *EXTRA], tmp_path / "volt.log", env=env)
+    p = VoltProcess(["--api-sock", sock, *EXTRA], tmp_path / "volt.log", env=env,
+                    binary=preload_volt())
     wait_for_socket(sock, p.proc)
     try:
         api = ApiClient(sock, timeout=60)

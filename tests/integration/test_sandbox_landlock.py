@@ -1,6 +1,7 @@
 """Landlock end to end: a booted VMM is restricted to the files its configuration names.
 
-A small LD_PRELOAD probe (test-only, built here) is loaded into volt. On SIGUSR2, sent
+A small LD_PRELOAD probe (test-only, built here) is loaded into volt (build/volt-dynamic,
+the same objects linked dynamically, when build/volt is static). On SIGUSR2, sent
 once volt logs that Landlock is on, the probe's signal handler runs inside the live VMM
 process and tries what a compromised VMM would: open a file the configuration does not
 name, connect to a TCP listener on the host, and reopen the configured drive. It writes
@@ -19,7 +20,7 @@ import time
 
 import pytest
 
-from conftest import preload
+from conftest import preload, preload_volt
 
 PROBE_C = r"""
 #include <errno.h>
@@ -108,7 +109,7 @@ def start(vm, guest_kit, tmp_path, probe_lib, port, name, max_abi=None):
            "--mem", "256", "--drive", f"path={drive}", "--seccomp", "off",
            "--landlock", "require", "--log-level", "info",
            "--cmdline", f'console=ttyS0 reboot=k panic=-1 quiet volt.cmd="{GUEST_CMD}"',
-           env=env)
+           env=env, binary=preload_volt())
     return p, d, drive
 
 
