@@ -112,8 +112,10 @@ bool api_instance_id_valid(const char *id)
 
 void api_state_init(struct api_state *s, const struct api_ops *ops, void *ctx, const char *id)
 {
+	/* One clearing pass: each page of this ~130 KiB struct costs a fault at
+	 * start (issue #15's start -> API socket). */
 	memset(s, 0, sizeof(*s));
-	api_config_init(&s->cfg);
+	api_config_defaults(&s->cfg);
 	s->ops = ops;
 	s->ctx = ctx;
 	snprintf(s->id, sizeof(s->id), "%s", id ? id : "anonymous-instance");

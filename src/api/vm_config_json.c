@@ -192,6 +192,11 @@ static int fields_get(const char *obj, json_t *j, const struct api_field *f, siz
 void api_config_init(struct api_config *c)
 {
 	memset(c, 0, sizeof(*c));
+	api_config_defaults(c);
+}
+
+void api_config_defaults(struct api_config *c)
+{
 	c->vcpus = 1;
 	c->mem_mib = API_DEFAULT_MEM_MIB;
 	snprintf(c->cpu_template, sizeof(c->cpu_template), "None");

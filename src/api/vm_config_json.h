@@ -81,7 +81,10 @@ struct api_config {
 	size_t mmds_size_limit; /* --mmds-size-limit; MMDS_DEFAULT_SIZE_LIMIT */
 };
 
+/* api_config_init clears c and sets the defaults; api_config_defaults sets
+ * only the fields whose default is not zero, in a c already cleared. */
 void api_config_init(struct api_config *c);
+void api_config_defaults(struct api_config *c);
 
 /* Firecracker's answer to a body serde could not read starts with this. */
 #define SERDE_PREFIX "An error occurred when deserializing the json body of a request: "
