@@ -316,7 +316,7 @@ static int cpu_template_check(const char *name, char *why, size_t why_size)
 int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *why, size_t why_size)
 {
 	uint64_t vcpus = patch ? c->vcpus : 1, mem = patch ? c->mem_mib : API_DEFAULT_MEM_MIB;
-	bool smt = false, dirty = false;
+	bool smt = patch && c->smt, dirty = false;
 	char tmpl[sizeof(c->cpu_template)], huge[8] = "None";
 	json_t *v;
 	const struct api_field f[] = {
@@ -344,10 +344,12 @@ int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *wh
 				"machine-config: mem_size_mib: %" PRIu64
 				" is out of range (%d to %d)",
 				mem, (int)(LAYOUT_MEM_MIN >> 20), (int)(LAYOUT_MEM_MAX >> 20));
-	if (smt)
+	/* Firecracker's rule and words: SMT pairs the vCPUs into cores. */
+	if (smt && vcpus > 1 && vcpus % 2)
 		return why_fail(why, why_size, -EINVAL,
-				"machine-config: smt: true is not supported by volt (each vCPU is "
-				"its own core)");
+				"Machine config error: The number of vCPUs must be greater than 0, "
+				"less than %d and must be 1 or an even number if SMT is enabled.",
+				VM_MAX_CPUS);
 	if (strcmp(huge, "None"))
 		return why_fail(why, why_size, -EINVAL,
 				"machine-config: huge_pages: '%s' is not supported by volt (only "
@@ -1265,6 +1267,7 @@ int api_config_to_vm(const struct api_config *c, struct vm_config *out, char *cm
 	out->mem_size = (uint64_t)c->mem_mib << 20;
 	out->track_dirty_pages = c->track_dirty_pages;
 	out->ncpus = (int)c->vcpus;
+	out->smt = c->smt;
 	out->cpu_template = strcmp(c->cpu_template, "None") ? c->cpu_template : NULL;
 	out->custom_template = c->has_cpu_config ? &c->cpu_config : NULL;
 	err = cmdline_make(c, cmdline, cmdline_size, why, why_size);

@@ -33,6 +33,9 @@ static const struct cli_opt cpuid_opts[] = {
 	  .value = true,
 	  .arg = "N",
 	  .help = "vCPUs in the VM (1-32, default 1)" },
+	{ .name = "smt",
+	  .code = 'S',
+	  .help = "two threads per core (Firecracker's smt; N must be 1 or even)" },
 	{ .name = "cpu-index",
 	  .code = 'i',
 	  .value = true,
@@ -142,7 +145,7 @@ int cpuid_cmd(int argc, char **argv)
 	struct option longopts[CLI_OPT_MAX + 1];
 	const struct cpuid_template *t = cpuid_template_find("none");
 	unsigned int ncpus = 1, cpu_index = 0, max;
-	bool supported = false, raw = false, pvm;
+	bool supported = false, raw = false, smt = false, pvm;
 	struct kvm_cpuid2 *c = NULL, *back = NULL;
 	static struct custom_cpu_template custom;
 	bool has_custom = false;
@@ -153,7 +156,7 @@ int cpuid_cmd(int argc, char **argv)
 	if (err)
 		return err;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "c:i:t:C:srh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:i:t:C:Ssrh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			if (parse_uint(optarg, 1, CMD_MAX_CPUS, &ncpus)) {
@@ -183,6 +186,9 @@ int cpuid_cmd(int argc, char **argv)
 				return err;
 			has_custom = true;
 			break;
+		case 'S':
+			smt = true;
+			break;
 		case 's':
 			supported = true;
 			break;
@@ -200,6 +206,10 @@ int cpuid_cmd(int argc, char **argv)
 	if (optind < argc) {
 		pr_err("unexpected argument '%s'", argv[optind]);
 		usage(stderr);
+		return -EINVAL;
+	}
+	if (smt && ncpus > 1 && ncpus % 2) {
+		pr_err("--cpus %u with --smt: the vCPUs must be 1 or an even number", ncpus);
 		return -EINVAL;
 	}
 	if (cpu_index >= ncpus) {
@@ -224,7 +234,7 @@ int cpuid_cmd(int argc, char **argv)
 	}
 
 	pvm = host_is_pvm();
-	err = cpuid_normalize(c, max, cpu_index, ncpus, t, pvm);
+	err = cpuid_normalize(c, max, cpu_index, ncpus, smt, t, pvm);
 	if (err) {
 		pr_err("cannot normalize the CPUID table: %s", strerror(-err));
 		goto out;

@@ -76,6 +76,7 @@ int kit_snapshot_init(struct kit_snapshot *ks, const struct vm_config *cfg,
 		.cpu_signature = ks->cpu,
 		.ready_point = ks->shell ? "shell" : "kit-port",
 		.boot_timer = cfg->boot_timer,
+		.smt = cfg->smt,
 	};
 	return snapshot_cache_key(&ks->in, ks->key);
 }

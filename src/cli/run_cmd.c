@@ -232,7 +232,7 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 			configured = true;
 			continue;
 		}
-		if (c > 0 && c < 128 && strchr("kicmntp", c))
+		if (c > 0 && c < 128 && strchr("kicmnSpt", c))
 			configured = true;
 		switch (c) {
 		case 'R':
@@ -281,6 +281,9 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 				       optarg, LAYOUT_MEM_MIN >> 20, LAYOUT_MEM_MAX >> 20);
 				return -EINVAL;
 			}
+			break;
+		case 'S':
+			cfg.smt = true;
 			break;
 		case 'n':
 			if (parse_uint(optarg, 1, VM_MAX_CPUS, &ncpus)) {

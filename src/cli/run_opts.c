@@ -12,6 +12,10 @@ static const struct cli_opt before[] = {
 	{ .name = "cmdline", .code = 'c', .value = true, .arg = "STR" },
 	{ .name = "mem", .code = 'm', .value = true, .arg = "MiB" },
 	{ .name = "cpus", .code = 'n', .value = true, .arg = "N" },
+	{ .name = "smt",
+	  .code = 'S',
+	  .help = "two threads per core in the vCPUs' topology (Firecracker's smt; "
+		  "--cpus must then be 1 or even)" },
 	{ .name = "cpu-template", .code = 't', .value = true, .arg = "NAME" },
 	{ .name = "boot-protocol", .code = 'p', .value = true, .arg = "auto|linux|pvh" },
 	CLI_COMMON_BOOT_TIMER,

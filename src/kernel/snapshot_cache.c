@@ -130,6 +130,12 @@ int snapshot_cache_key(const struct snapshot_cache_inputs *in, char key[SNAPSHOT
 	/* Only when on: the keys of snapshots without it stay what they were. */
 	if (in->boot_timer)
 		hash_str(&h, "boot-timer", "on");
+	if (in->smt)
+		hash_str(&h, "smt", "on");
+	/* Several vCPUs: since every vCPU's CPUID counts all of them (before, each
+	 * counted those made before it), such snapshots are taken anew. */
+	if (in->ncpus > 1)
+		hash_str(&h, "topology", "one-package");
 	sha256_hex(&h, hex);
 	memcpy(key, hex, SNAPSHOT_CACHE_KEY_LEN);
 	key[SNAPSHOT_CACHE_KEY_LEN] = '\0';

@@ -40,6 +40,7 @@ struct snapshot_cache_inputs {
 	const char *volt_version;  /* NULL: VOLT_VERSION */
 	const char *ready_point;   /* where it was taken: "kit-port", "shell" */
 	bool boot_timer;	   /* --boot-timer: its device moves the virtio windows */
+	bool smt;		   /* two threads per core: another CPUID topology */
 };
 
 /* What info.json says of a complete entry, for lookups and listings. */

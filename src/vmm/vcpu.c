@@ -111,8 +111,8 @@ static int setup_cpuid(struct vcpu *v, const struct vcpu_setup *setup, char *det
 	if (!c)
 		return -ENOMEM;
 	memcpy(c, setup->cpuid, sizeof(*c) + setup->cpuid->nent * sizeof(c->entries[0]));
-	err = cpuid_normalize(c, max, (unsigned int)v->index, (unsigned int)setup->ncpus, t,
-			      v->env.pvm_host);
+	err = cpuid_normalize(c, max, (unsigned int)v->index, (unsigned int)setup->ncpus,
+			      setup->smt, t, v->env.pvm_host);
 	if (err == -ENOENT)
 		snprintf(detail, detail_size,
 			 "the %s template changes a CPUID leaf KVM does not report",

@@ -54,6 +54,7 @@ struct vcpu_setup {
 	/* Firecracker's custom CPU template, after cpu_template; NULL: none. */
 	const struct custom_cpu_template *custom_template;
 	int ncpus; /* vCPUs in the VM, for the CPUID topology */
+	bool smt;  /* two threads per core (vm_config.smt) */
 	/* vCPU 0's registers (regs_setup_boot_cpu()): 64-bit or 32-bit entry, the
 	 * entry point, and the boot structure RSI/RBX points to. */
 	bool long_mode;

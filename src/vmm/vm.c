@@ -539,6 +539,8 @@ static int create_vcpus(struct vm *vm)
 		.cpuid_max = vm->cpuid_max,
 		.cpu_template = vm->cfg.cpu_template,
 		.custom_template = vm->cfg.custom_template,
+		.ncpus = vm->cfg.ncpus,
+		.smt = vm->cfg.smt,
 		.long_mode = !pvh,
 		.entry = vm->kernel.entry,
 		.boot_info = pvh ? LAYOUT_PVH_START_INFO : LAYOUT_ZERO_PAGE,
@@ -546,10 +548,6 @@ static int create_vcpus(struct vm *vm)
 	int i, err = 0;
 
 	for (i = 0; !err && i < vm->cfg.ncpus; i++) {
-		/* As before vcpu.h: each vCPU's CPUID counts the vCPUs made so
-		 * far, itself included, not the VM's (issue #12 report: a guest
-		 * visible change, to be made with a test of its own). */
-		setup.ncpus = i + 1;
 		err = vcpu_create(&vm->vcpus[i], i, &env, &setup);
 		if (!err)
 			vm->nvcpus++;
@@ -583,6 +581,11 @@ static int create(struct vm *vm, const struct vm_config *cfg, const struct guest
 		clock_gettime(CLOCK_MONOTONIC, &vm->cfg.started);
 	if (cfg->ncpus < 1 || cfg->ncpus > VM_MAX_CPUS) {
 		snprintf(why, why_size, "%d vCPUs: volt runs 1 to %d", cfg->ncpus, VM_MAX_CPUS);
+		return -EINVAL;
+	}
+	if (cfg->smt && cfg->ncpus > 1 && cfg->ncpus % 2) {
+		snprintf(why, why_size, "%d vCPUs with smt: the vCPUs must be 1 or an even number",
+			 cfg->ncpus);
 		return -EINVAL;
 	}
 	if (layout_check(cfg->mem_size, lwhy, sizeof(lwhy))) {

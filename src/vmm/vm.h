@@ -38,6 +38,9 @@ struct vm_config {
 	const char *cmdline; /* the guest's command line before volt's additions */
 	uint64_t mem_size;   /* bytes */
 	int ncpus;
+	/* Two threads per core in the CPUID topology (Firecracker's smt): ncpus
+	 * must then be 1 or even. */
+	bool smt;
 	const char *cpu_template; /* NULL: none */
 	/* Firecracker's custom CPU template (PUT /cpu-config); NULL: none. Read
 	 * while the vCPUs are created only. */

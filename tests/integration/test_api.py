@@ -88,7 +88,8 @@ def test_error_classes(api_vm, tmp_path):
                 "vcpu_count", "out of range")
     check_fault(api.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": 1}), 400,
                 "mem_size_mib")
-    check_fault(api.patch("/machine-config", {"smt": True}), 400, "smt")
+    check_fault(api.put("/machine-config", {"vcpu_count": 3, "smt": True, "mem_size_mib": 128}),
+                400, "1 or an even number if SMT is enabled")
     assert api.patch("/machine-config", {"track_dirty_pages": True}) == (204, None)
     assert api.patch("/machine-config", {"track_dirty_pages": False}) == (204, None)
     check_fault(api.put("/vsock", {"guest_cid": 1, "uds_path": "/tmp/x"}), 400, "guest_cid")

@@ -137,8 +137,8 @@ SCENARIOS = {
         put("/drives/scratch", {"drive_id": "scratch", "path_on_host": "{other}",
                                 "is_read_only": True, "is_root_device": False}),
         put("/machine-config", {"vcpu_count": 4, "smt": True, "mem_size_mib": 256,
-                                "track_dirty_pages": True},
-            volt=(400, "smt: true is not supported by volt", "smt")),
+                                "track_dirty_pages": True}),
+        get("/machine-config", check=lambda b: b["smt"] is True),
         put("/machine-config", {"vcpu_count": 4, "smt": False, "mem_size_mib": 256,
                                 "track_dirty_pages": True}),
         get("/machine-config", check=lambda b: (b["vcpu_count"], b["smt"], b["mem_size_mib"],
@@ -202,8 +202,11 @@ SCENARIOS = {
             re.escape("missing field `mem_size_mib` at line 1 column 17.")),
         put("/machine-config", {"mem_size_mib": 128, "vcpu_count": 1}),
         get("/machine-config", check=lambda b: b["smt"] is False),
-        patch("/machine-config", {"smt": True},
-              volt=(400, "smt: true is not supported by volt", "smt")),
+        patch("/machine-config", {"smt": True}),
+        patch("/machine-config", {"vcpu_count": 3}, 400, re.escape(
+            "The number of vCPUs must be greater than 0, less than 32 and must be 1 or an "
+            "even number if SMT is enabled.")),
+        get("/machine-config", check=lambda b: (b["vcpu_count"], b["smt"]) == (1, True)),
         put("/machine-config", {"mem_size_mib": "-2"}, 400, ANY),
         put("/machine-config", {"vcpu_count": 2, "mem_size_mib": 1 << 64}, 400, re.escape(
             "error occurred when deserializing the json body of a request: invalid type")),

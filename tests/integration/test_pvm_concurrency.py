@@ -12,6 +12,9 @@ One Linux boot runs several concurrent loops of short-lived busybox processes, c
 that fail and checks the kernel log for user-space segfaults and general protection faults. The
 default run is one boot with 2 vCPUs (processes on both vCPUs and preempted on each: the case
 that failed most); 1 vCPU and the >= 1000-process battery are opt-in (VOLT_SLOW_TESTS=1).
+The 2-vCPU boots use --smt, and the guest's view of the topology is checked too: both vCPUs
+in one package, two threads of one core (Firecracker's `smt`; every vCPU's CPUID counts them
+all).
 """
 import os
 import re
@@ -27,6 +30,11 @@ from conftest import host_is_pvm
 BATTERY = r"""
 n=$1; shift
 echo "CONC-TUNABLES [$GLIBC_TUNABLES]"
+t=/sys/devices/system/cpu
+for c in $t/cpu[0-9]*; do
+  echo "CONC-TOPO ${c##*/} package=$(cat $c/topology/physical_package_id)" \
+       "core=$(cat $c/topology/core_id) threads=$(cat $c/topology/thread_siblings_list)"
+done
 loop() { i=0; f=0; while [ $i -lt $n ]; do $1 >/dev/null 2>&1 || f=$((f+1)); i=$((i+1)); done
          echo "CONC-LOOP [$1] fail=$f of $n"; }
 for c in "$@"; do loop "$c" & done
@@ -55,8 +63,9 @@ def run_battery(vm, guest_kit, tmp_path, cpus, per_loop, timeout):
     initrd = make_initrd(tmp_path, guest_kit["initrd"])
     args = " ".join(f"'{c}'" for c in LOOPS)
     cmdline = f'console=ttyS0 reboot=k panic=-1 quiet volt.cmd="sh /conc.sh {per_loop} {args}"'
+    smt = ["--smt"] if cpus == 2 else []
     p = vm("run", "--kernel", guest_kit["vmlinux"], "--initrd", initrd, "--cpus", str(cpus),
-           "--mem", "128", "--cmdline", cmdline)
+           *smt, "--mem", "128", "--cmdline", cmdline)
     p.wait_for("VOLT-GUEST-READY", 300)
     t_ready = time.monotonic()
     out = p.wait_for("CONC-DONE", timeout)
@@ -70,6 +79,10 @@ def run_battery(vm, guest_kit, tmp_path, cpus, per_loop, timeout):
     print(f"\n{cpus} vCPU(s): {total} processes in {len(loops)} concurrent loops, "
           f"{failed} failed, {faults} faults in the kernel log, "
           f"{time.monotonic() - t_ready:.0f}s of guest time")
+    topo = re.findall(r"CONC-TOPO (cpu\d+) package=(\d+) core=(\d+) threads=(\S+)", out)
+    want = ([("cpu0", "0", "0", "0-1"), ("cpu1", "0", "0", "0-1")] if smt
+            else [("cpu0", "0", "0", "0")])
+    assert sorted(topo) == want, out[-3000:]
     tunables = re.search(r"CONC-TUNABLES \[(.*?)\]", out).group(1)
     if host_is_pvm():
         # What keeps glibc's string functions off the AVX registers there.

@@ -496,7 +496,12 @@ Test(api, out_of_range_named)
 	fault("PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 9999999999}", 400,
 	      "mem_size_mib");
 	fault("PUT", "/vsock", "{\"guest_cid\": 2, \"uds_path\": \"/v\"}", 400, "guest_cid");
-	fault("PATCH", "/machine-config", "{\"smt\": true}", 400, "smt");
+	/* Firecracker's rule: with SMT the vCPUs are 1 or even. */
+	fault("PUT", "/machine-config", "{\"vcpu_count\": 3, \"mem_size_mib\": 64, \"smt\": true}",
+	      400, "must be 1 or an even number if SMT is enabled");
+	ok("PATCH", "/machine-config", "{\"smt\": true}");
+	fault("PATCH", "/machine-config", "{\"vcpu_count\": 5}", 400, "if SMT is enabled");
+	ok("PATCH", "/machine-config", "{\"smt\": false}");
 	ok("PATCH", "/machine-config", "{\"track_dirty_pages\": true}");
 	ok("PATCH", "/machine-config", "{\"track_dirty_pages\": false}");
 	fault("PATCH", "/machine-config", "{\"huge_pages\": \"2M\"}", 400, "huge_pages");

@@ -237,7 +237,7 @@ static void check_dump(const char *path, bool amd)
 		struct kvm_cpuid2 *n = copy(orig);
 		unsigned int cpu = topologies[i][0], ncpus = topologies[i][1];
 
-		cr_assert_eq(cpuid_normalize(n, CAP, cpu, ncpus, NULL, false), 0);
+		cr_assert_eq(cpuid_normalize(n, CAP, cpu, ncpus, false, NULL, false), 0);
 		check_base(orig, n, cpu, ncpus, amd);
 		if (amd)
 			check_amd(orig, n, cpu, ncpus);
@@ -259,7 +259,7 @@ Test(cpuid, intel_dump_follows_every_rule)
 
 	check_dump(INTEL_DUMP, false);
 	/* AMD's leaves mean nothing on Intel: 0x80000008 ECX stays 0. */
-	cr_assert_eq(cpuid_normalize(n, CAP, 1, 2, NULL, false), 0);
+	cr_assert_eq(cpuid_normalize(n, CAP, 1, 2, false, NULL, false), 0);
 	cr_assert(same_regs(get(n, 0x80000008, 0), get(orig, 0x80000008, 0)));
 	/* The Intel table has every subleaf of 0xB already: nothing is added. */
 	cr_assert_eq(n->nent, orig->nent);
@@ -289,7 +289,7 @@ Test(cpuid, added_topology_subleaves_keep_the_order)
 	unsigned int nent = c->nent;
 	struct kvm_cpuid_entry2 *e;
 
-	cr_assert_eq(cpuid_normalize(c, CAP, 0, 1, NULL, false), 0);
+	cr_assert_eq(cpuid_normalize(c, CAP, 0, 1, false, NULL, false), 0);
 	cr_assert_eq(c->nent, nent + 2);
 	e = get(c, 0xb, 0);
 	cr_assert(e[1].function == 0xb && e[1].index == 1);
@@ -308,7 +308,7 @@ Test(cpuid, polluted_leaves_are_cleaned)
 	e->eax = e->ebx = e->ecx = e->edx = ~0u;
 	get(c, 0x80000001, 0)->edx = 0;
 	get(c, 6, 0)->ebx = 0x1234;
-	cr_assert_eq(cpuid_normalize(c, CAP, 0, 1, NULL, false), 0);
+	cr_assert_eq(cpuid_normalize(c, CAP, 0, 1, false, NULL, false), 0);
 	e = get(c, 0x80000007, 0);
 	cr_assert(!e->eax && !e->ebx && !e->ecx && e->edx == CPUID_80000007_EDX_INVTSC);
 	cr_assert_eq(get(c, 0x80000001, 0)->edx,
@@ -327,8 +327,8 @@ Test(cpuid, pvm_host_clears_cx16_and_pv_hypercalls_only_there)
 		struct kvm_cpuid2 *vt = load(dumps[i]), *pvm = copy(vt);
 		struct kvm_cpuid_entry2 *a, *b;
 
-		cr_assert_eq(cpuid_normalize(vt, CAP, 0, 2, NULL, false), 0);
-		cr_assert_eq(cpuid_normalize(pvm, CAP, 0, 2, NULL, true), 0);
+		cr_assert_eq(cpuid_normalize(vt, CAP, 0, 2, false, NULL, false), 0);
+		cr_assert_eq(cpuid_normalize(pvm, CAP, 0, 2, false, NULL, true), 0);
 		a = get(vt, 1, 0);
 		b = get(pvm, 1, 0);
 		cr_assert(a->ecx & CPUID_1_ECX_CX16);
@@ -351,13 +351,57 @@ Test(cpuid, pvm_host_clears_cx16_and_pv_hypercalls_only_there)
 	}
 }
 
+/* smt: vCPU 3 of 4 is thread 1 of core 1; L1/L2 shared by a core's two
+ * threads, L3 by all; 0xB's SMT level one bit wide with two threads. */
+Test(cpuid, smt_pairs_threads_into_cores)
+{
+	const char *dumps[] = { INTEL_DUMP, AMD_DUMP };
+
+	for (size_t i = 0; i < 2; i++) {
+		struct kvm_cpuid2 *c = load(dumps[i]);
+		struct kvm_cpuid_entry2 *e;
+
+		cr_assert_eq(cpuid_normalize(c, CAP, 3, 4, true, NULL, false), 0);
+		e = get(c, 0xb, 0);
+		cr_assert(e->eax == 1 && e->ebx == 2 && e->edx == 3, "SMT level");
+		e = get(c, 0xb, 1);
+		cr_assert(e->eax == 2 && e->ebx == 4 && e->edx == 3, "core level");
+		cr_assert_eq((get(c, 1, 0)->ebx >> 16) & 0xff, 4);
+		for (unsigned int sub = 0; i == 0 && (e = cpuid_find(c, 4, sub)) && (e->eax & 0x1f);
+		     sub++) {
+			unsigned int level = (e->eax >> 5) & 7;
+
+			cr_assert_eq(((e->eax >> 14) & 0xfff) + 1, level >= 3 ? 4u : 2u);
+			cr_assert_eq((e->eax >> 26) + 1, 2, "two cores");
+		}
+		if (i == 1) {
+			e = get(c, 0x8000001e, 0);
+			cr_assert_eq(e->ebx, (1u << 8) | 1, "two threads, compute unit 1");
+		}
+		free(c);
+	}
+}
+
+Test(cpuid, smt_needs_one_or_an_even_number_of_vcpus)
+{
+	struct kvm_cpuid2 *c = load(INTEL_DUMP), *d = copy(c);
+
+	cr_assert_eq(cpuid_normalize(c, CAP, 0, 3, true, NULL, false), -EINVAL);
+	cr_assert_eq(memcmp(c->entries, d->entries, c->nent * sizeof(c->entries[0])), 0);
+	/* One vCPU: nothing to pair, as in Firecracker. */
+	cr_assert_eq(cpuid_normalize(c, CAP, 0, 1, true, NULL, false), 0);
+	cr_assert_eq(get(c, 0xb, 0)->ebx, 1);
+	free(c);
+	free(d);
+}
+
 Test(cpuid, normalizing_twice_changes_nothing)
 {
 	struct kvm_cpuid2 *c = load(INTEL_DUMP), *d;
 
-	cr_assert_eq(cpuid_normalize(c, CAP, 2, 3, cpuid_template_find("T2"), true), 0);
+	cr_assert_eq(cpuid_normalize(c, CAP, 2, 3, false, cpuid_template_find("T2"), true), 0);
 	d = copy(c);
-	cr_assert_eq(cpuid_normalize(d, CAP, 2, 3, cpuid_template_find("T2"), true), 0);
+	cr_assert_eq(cpuid_normalize(d, CAP, 2, 3, false, cpuid_template_find("T2"), true), 0);
 	cr_assert_eq(c->nent, d->nent);
 	cr_assert_eq(memcmp(c->entries, d->entries, c->nent * sizeof(c->entries[0])), 0);
 	free(c);
@@ -385,8 +429,8 @@ Test(cpuid, template_none_is_the_base_rules)
 {
 	struct kvm_cpuid2 *a = load(INTEL_DUMP), *b = copy(a);
 
-	cr_assert_eq(cpuid_normalize(a, CAP, 0, 1, NULL, false), 0);
-	cr_assert_eq(cpuid_normalize(b, CAP, 0, 1, cpuid_template_find("none"), false), 0);
+	cr_assert_eq(cpuid_normalize(a, CAP, 0, 1, false, NULL, false), 0);
+	cr_assert_eq(cpuid_normalize(b, CAP, 0, 1, false, cpuid_template_find("none"), false), 0);
 	cr_assert_eq(memcmp(a->entries, b->entries, a->nent * sizeof(a->entries[0])), 0);
 	free(a);
 	free(b);
@@ -400,8 +444,8 @@ static void check_template_narrows(const char *path, const char *name, bool amd)
 	struct kvm_cpuid2 *orig = load(path), *base = copy(orig), *n = copy(orig);
 
 	cr_assert_not_null(t);
-	cr_assert_eq(cpuid_normalize(base, CAP, 1, 2, NULL, false), 0);
-	cr_assert_eq(cpuid_normalize(n, CAP, 1, 2, t, false), 0);
+	cr_assert_eq(cpuid_normalize(base, CAP, 1, 2, false, NULL, false), 0);
+	cr_assert_eq(cpuid_normalize(n, CAP, 1, 2, false, t, false), 0);
 	cr_assert_eq(n->nent, base->nent);
 	for (__u32 i = 0; i < n->nent; i++) {
 		struct kvm_cpuid_entry2 *e = &n->entries[i], *b = &base->entries[i];
@@ -446,7 +490,7 @@ static void check_fc_template(const char *path, const char *name, bool amd)
 	struct kvm_cpuid2 *c = load(path);
 
 	cr_assert_not_null(fc, "%s", name);
-	cr_assert_eq(cpuid_normalize(c, CAP, 1, 2, t, false), 0, "%s on %s", name, path);
+	cr_assert_eq(cpuid_normalize(c, CAP, 1, 2, false, t, false), 0, "%s on %s", name, path);
 	for (unsigned int i = 0; i < fc->nleaves; i++) {
 		const struct ct_cpuid_mod *m = &fc->leaves[i];
 		struct kvm_cpuid_entry2 *e = get(c, m->leaf, m->subleaf);
@@ -486,7 +530,8 @@ Test(cpuid, firecracker_templates_bit_for_bit)
 	{
 		struct kvm_cpuid2 *c = load(INTEL_DUMP);
 
-		cr_assert_eq(cpuid_normalize(c, CAP, 0, 1, cpuid_template_find("T2"), false), 0);
+		cr_assert_eq(cpuid_normalize(c, CAP, 0, 1, false, cpuid_template_find("T2"), false),
+			     0);
 		cr_assert_eq(get(c, 1, 0)->eax & 0x0fff3fff, 0x000306f2);
 		cr_assert_eq(get(c, 0xd, 0)->eax & 0x2f8, 0, "no MPX, AVX-512 or PKRU state");
 		free(c);
@@ -525,7 +570,8 @@ Test(cpuid, template_minimal)
 	struct kvm_cpuid2 *c = load(INTEL_DUMP);
 	struct kvm_cpuid_entry2 *e;
 
-	cr_assert_eq(cpuid_normalize(c, CAP, 0, 1, cpuid_template_find("minimal"), false), 0);
+	cr_assert_eq(cpuid_normalize(c, CAP, 0, 1, false, cpuid_template_find("minimal"), false),
+		     0);
 	e = get(c, 1, 0);
 	cr_assert_eq(e->ecx,
 		     0x1 | 0x200 | 0x80000 | 0x100000 | CPUID_1_ECX_X2APIC |
@@ -554,7 +600,7 @@ Test(cpuid, missing_hypervisor_leaf_is_added_in_place)
 	drop(c, 0x40000000, 0);
 	drop(c, 0x40000001, 0);
 	nent = c->nent;
-	cr_assert_eq(cpuid_normalize(c, nent + 1, 0, 1, NULL, false), 0);
+	cr_assert_eq(cpuid_normalize(c, nent + 1, 0, 1, false, NULL, false), 0);
 	cr_assert_eq(c->nent, nent + 1);
 	e = get(c, 0x40000000, 0);
 	cr_assert_eq(e->eax, 0x40000000, "no KVM feature leaf, so the highest is itself");
@@ -573,10 +619,10 @@ Test(cpuid, missing_leaf_without_room_is_e2big_and_changes_nothing)
 	drop(c, 0xb, 0);
 	get(c, 0, 0)->eax = 0xa; /* no topology leaf to add: only 0x40000000 missing */
 	before = copy(c);
-	cr_assert_eq(cpuid_normalize(c, c->nent, 0, 1, NULL, false), -E2BIG);
+	cr_assert_eq(cpuid_normalize(c, c->nent, 0, 1, false, NULL, false), -E2BIG);
 	cr_assert_eq(c->nent, before->nent);
 	cr_assert_eq(memcmp(c->entries, before->entries, c->nent * sizeof(c->entries[0])), 0);
-	cr_assert_eq(cpuid_normalize(c, c->nent + 1, 0, 1, NULL, false), 0);
+	cr_assert_eq(cpuid_normalize(c, c->nent + 1, 0, 1, false, NULL, false), 0);
 	cr_assert_not_null(cpuid_find(c, 0x40000000, 0));
 	free(c);
 	free(before);
@@ -588,9 +634,9 @@ Test(cpuid, topology_subleaves_need_room_too)
 	unsigned int nent = c->nent;
 
 	/* The PVM table lacks 0xB subleaves 1 and 2. */
-	cr_assert_eq(cpuid_normalize(c, nent + 1, 0, 1, NULL, false), -E2BIG);
+	cr_assert_eq(cpuid_normalize(c, nent + 1, 0, 1, false, NULL, false), -E2BIG);
 	cr_assert_eq(c->nent, nent);
-	cr_assert_eq(cpuid_normalize(c, nent + 2, 0, 1, NULL, false), 0);
+	cr_assert_eq(cpuid_normalize(c, nent + 2, 0, 1, false, NULL, false), 0);
 	free(c);
 }
 
@@ -601,7 +647,7 @@ Test(cpuid, missing_extended_leaves_are_added_with_their_range)
 	/* Drop the whole 0x8000xxxx range. */
 	while (c->entries[c->nent - 1].function >= 0x80000000)
 		c->nent--;
-	cr_assert_eq(cpuid_normalize(c, CAP, 0, 1, NULL, false), 0);
+	cr_assert_eq(cpuid_normalize(c, CAP, 0, 1, false, NULL, false), 0);
 	cr_assert_geq(get(c, 0x80000000, 0)->eax, 0x80000001);
 	cr_assert_eq(get(c, 0x80000001, 0)->edx,
 		     CPUID_80000001_EDX_SYSCALL | CPUID_80000001_EDX_NX | CPUID_80000001_EDX_LM);
@@ -625,7 +671,7 @@ Test(cpuid, leaf_1f_is_normalized_like_0xb)
 		e->ecx = ((i + 1) << 8) | i; /* SMT, core, die */
 		e->edx = 5;
 	}
-	cr_assert_eq(cpuid_normalize(c, CAP, 3, 4, NULL, false), 0);
+	cr_assert_eq(cpuid_normalize(c, CAP, 3, 4, false, NULL, false), 0);
 	e = get(c, 0x1f, 0);
 	cr_assert(e->eax == 0 && e->ebx == 1 && e->ecx == 0x100 && e->edx == 3);
 	e = get(c, 0x1f, 1);
@@ -639,13 +685,14 @@ Test(cpuid, bad_topology_is_einval)
 {
 	struct kvm_cpuid2 *c = load(INTEL_DUMP), *before = copy(c);
 
-	cr_assert_eq(cpuid_normalize(c, CAP, 0, 0, NULL, false), -EINVAL);
-	cr_assert_eq(cpuid_normalize(c, CAP, 1, 1, NULL, false), -EINVAL);
-	cr_assert_eq(cpuid_normalize(c, CAP, 4, 4, NULL, false), -EINVAL);
-	cr_assert_eq(cpuid_normalize(c, CAP, 0, CPUID_MAX_CPUS + 1, NULL, false), -EINVAL);
-	cr_assert_eq(cpuid_normalize(c, c->nent - 1, 0, 1, NULL, false), -EINVAL);
+	cr_assert_eq(cpuid_normalize(c, CAP, 0, 0, false, NULL, false), -EINVAL);
+	cr_assert_eq(cpuid_normalize(c, CAP, 1, 1, false, NULL, false), -EINVAL);
+	cr_assert_eq(cpuid_normalize(c, CAP, 4, 4, false, NULL, false), -EINVAL);
+	cr_assert_eq(cpuid_normalize(c, CAP, 0, CPUID_MAX_CPUS + 1, false, NULL, false), -EINVAL);
+	cr_assert_eq(cpuid_normalize(c, c->nent - 1, 0, 1, false, NULL, false), -EINVAL);
 	cr_assert_eq(memcmp(c->entries, before->entries, c->nent * sizeof(c->entries[0])), 0);
-	cr_assert_eq(cpuid_normalize(c, CAP, CPUID_MAX_CPUS - 1, CPUID_MAX_CPUS, NULL, false), 0);
+	cr_assert_eq(
+		cpuid_normalize(c, CAP, CPUID_MAX_CPUS - 1, CPUID_MAX_CPUS, false, NULL, false), 0);
 	cr_assert_eq(get(c, 1, 0)->ebx >> 24, CPUID_MAX_CPUS - 1);
 	cr_assert_eq(get(c, 4, 3)->eax >> 26, CPUID_MAX_CPUS - 1);
 	free(c);

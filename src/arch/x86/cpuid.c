@@ -380,30 +380,38 @@ static void topo_leaf1(struct kvm_cpuid_entry2 *e, unsigned int cpu, unsigned in
 		e->edx &= ~CPUID_1_EDX_HTT;
 }
 
-/* Leaf 0x4 (Intel) and 0x8000001D (AMD), one subleaf per cache: one thread
- * per core shares L1 and L2, the whole package shares L3. The cores-per-package
+/* The vCPUs' layout: ncpus in one package, threads (1, or 2 with smt) per
+ * core; vCPU i is thread i % threads of core i / threads (x2APIC id i). */
+struct topo {
+	unsigned int cpu, ncpus, threads;
+};
+
+/* Leaf 0x4 (Intel) and 0x8000001D (AMD), one subleaf per cache: a core's
+ * threads share L1 and L2, the whole package shares L3. The cores-per-package
  * field exists in 0x4 only. */
-static void topo_cache(struct kvm_cpuid_entry2 *e, unsigned int ncpus, bool cores_field)
+static void topo_cache(struct kvm_cpuid_entry2 *e, const struct topo *t, bool cores_field)
 {
 	__u32 level = (e->eax >> 5) & 7;
-	__u32 sharing = level >= 3 ? ncpus : 1;
+	__u32 sharing = level >= 3 ? t->ncpus : t->threads;
 
 	if (!(e->eax & 0x1f)) /* cache type 0: no more caches */
 		return;
 	e->eax = (e->eax & ~(0xfffu << 14)) | ((sharing - 1) << 14);
 	if (cores_field)
-		e->eax = (e->eax & ~(0x3fu << 26)) | ((ncpus - 1) << 26);
+		e->eax = (e->eax & ~(0x3fu << 26)) | ((t->ncpus / t->threads - 1) << 26);
 }
 
-/* Leaf 0xB and 0x1F: subleaf 0 is the SMT level (one thread), subleaf 1 the
- * core level (all vCPUs in one package), the rest invalid. EAX is the shift
- * of the x2APIC id to the next level's id; EDX the x2APIC id itself. */
-static void topo_ext(struct kvm_cpuid_entry2 *e, unsigned int cpu, unsigned int ncpus)
+/* Leaf 0xB and 0x1F: subleaf 0 is the SMT level (a core's threads), subleaf
+ * 1 the core level (all vCPUs in one package), the rest invalid. EAX is the
+ * shift of the x2APIC id to the next level's id; EDX the x2APIC id itself. */
+static void topo_ext(struct kvm_cpuid_entry2 *e, const struct topo *t)
 {
+	unsigned int ncpus = t->ncpus;
+
 	switch (e->index) {
 	case 0:
-		e->eax = 0;
-		e->ebx = 1;
+		e->eax = order(t->threads);
+		e->ebx = t->threads;
 		e->ecx = 1u << 8;
 		break;
 	case 1:
@@ -417,7 +425,7 @@ static void topo_ext(struct kvm_cpuid_entry2 *e, unsigned int cpu, unsigned int 
 		e->ecx = e->index & 0xff;
 		break;
 	}
-	e->edx = cpu;
+	e->edx = t->cpu;
 }
 
 /* Leaf 0x40000000: the KVM signature and the highest hypervisor leaf. */
@@ -440,28 +448,32 @@ static void hypervisor_leaf(struct kvm_cpuid2 *c, struct kvm_cpuid_entry2 *e)
 
 /* AMD's leaves: 0x80000008 ECX (NC and the APIC id bits for a core) and
  * 0x8000001E (extended APIC id, compute unit = core, one node). */
-static void topo_amd(struct kvm_cpuid_entry2 *e, unsigned int cpu, unsigned int ncpus)
+static void topo_amd(struct kvm_cpuid_entry2 *e, const struct topo *t)
 {
 	if (e->function == 0x80000008) {
-		e->ecx = (e->ecx & ~0xf0ffu) | (order(ncpus) << 12) | (ncpus - 1);
+		e->ecx = (e->ecx & ~0xf0ffu) | (order(t->ncpus) << 12) | (t->ncpus - 1);
 	} else if (e->function == 0x8000001e) {
-		e->eax = cpu;
-		e->ebx = cpu & 0xff; /* threads per compute unit - 1 = 0 */
-		e->ecx = 0;	     /* node 0, one node per processor */
+		e->eax = t->cpu;
+		/* Threads per compute unit - 1, and the compute unit's id. */
+		e->ebx = ((t->threads - 1) << 8) | ((t->cpu / t->threads) & 0xff);
+		e->ecx = 0; /* node 0, one node per processor */
 		e->edx = 0;
 	} else if (e->function == 0x8000001d) {
-		topo_cache(e, ncpus, false);
+		topo_cache(e, t, false);
 	}
 }
 
 int cpuid_normalize(struct kvm_cpuid2 *c, unsigned int max_entries, unsigned int cpu_index,
-		    unsigned int ncpus, const struct cpuid_template *t, bool pvm_host)
+		    unsigned int ncpus, bool smt, const struct cpuid_template *t, bool pvm_host)
 {
+	/* Firecracker's rule: SMT pairs threads only when there is a pair. */
+	const struct topo topo = { cpu_index, ncpus, smt && ncpus > 1 ? 2 : 1 };
 	__u32 want[8][2];
 	unsigned int nwant;
 	bool amd;
 
-	if (ncpus < 1 || ncpus > CPUID_MAX_CPUS || cpu_index >= ncpus || c->nent > max_entries)
+	if (ncpus < 1 || ncpus > CPUID_MAX_CPUS || cpu_index >= ncpus || ncpus % topo.threads ||
+	    c->nent > max_entries)
 		return -EINVAL;
 	nwant = missing_leaves(c, want, sizeof(want) / sizeof(want[0]));
 	if (c->nent + nwant > max_entries)
@@ -490,11 +502,11 @@ int cpuid_normalize(struct kvm_cpuid2 *c, unsigned int max_entries, unsigned int
 			topo_leaf1(e, cpu_index, ncpus);
 			break;
 		case 0x4:
-			topo_cache(e, ncpus, true);
+			topo_cache(e, &topo, true);
 			break;
 		case 0xb:
 		case 0x1f:
-			topo_ext(e, cpu_index, ncpus);
+			topo_ext(e, &topo);
 			break;
 		case 0x40000000:
 			hypervisor_leaf(c, e);
@@ -508,7 +520,7 @@ int cpuid_normalize(struct kvm_cpuid2 *c, unsigned int max_entries, unsigned int
 		case 0x8000001d:
 		case 0x8000001e:
 			if (amd)
-				topo_amd(e, cpu_index, ncpus);
+				topo_amd(e, &topo);
 			break;
 		}
 	}

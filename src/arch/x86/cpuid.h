@@ -69,13 +69,15 @@ void cpuid_host_vendor(char vendor[13]);
 int cpuid_template_host_check(const struct cpuid_template *t, char *why, size_t why_size);
 
 /* Normalizes c (as returned by KVM_GET_SUPPORTED_CPUID) in place for vCPU
- * cpu_index of ncpus (1..CPUID_MAX_CPUS); t NULL means "none". Leaves a guest
- * needs and c lacks are inserted in order. Returns 0 or -errno: -EINVAL for a
- * bad cpu_index/ncpus, -E2BIG when an entry must be added and c->nent has
+ * cpu_index of ncpus (1..CPUID_MAX_CPUS), all in one package: each vCPU its
+ * own core, or with smt two threads per core (Firecracker's `smt`; ncpus 1 or
+ * even); t NULL means "none". Leaves a guest needs and c lacks are inserted
+ * in order. Returns 0 or -errno: -EINVAL for a bad cpu_index/ncpus (or an odd
+ * ncpus above 1 with smt), -E2BIG when an entry must be added and c->nent has
  * reached max_entries (c is left unchanged on either error), -ENOENT when a
  * Firecracker template changes a leaf c lacks. */
 int cpuid_normalize(struct kvm_cpuid2 *c, unsigned int max_entries, unsigned int cpu_index,
-		    unsigned int ncpus, const struct cpuid_template *t, bool pvm_host);
+		    unsigned int ncpus, bool smt, const struct cpuid_template *t, bool pvm_host);
 
 /* A zeroed table with room for max_entries (free() it); NULL without memory. */
 struct kvm_cpuid2 *cpuid_alloc(unsigned int max_entries);
