@@ -1642,6 +1642,7 @@ void api_config_from_vm(struct api_config *c, const struct vm_config *v)
 	int i;
 
 	c->vcpus = (unsigned int)v->ncpus;
+	c->smt = v->smt;
 	c->mem_mib = (unsigned int)(v->mem_size >> 20);
 	snprintf(c->cpu_template, sizeof(c->cpu_template), "%s",
 		 v->cpu_template ? v->cpu_template : "None");

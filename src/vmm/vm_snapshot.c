@@ -57,6 +57,9 @@ static json_t *config_to_json(const struct vm *vm)
 		goto fail;
 	json_object_set_new(j, "mem_size", json_integer((json_int_t)vm->cfg.mem_size));
 	json_object_set_new(j, "vcpus", json_integer(vm->cfg.ncpus));
+	/* The vCPUs' CPUID comes back from their state; this is what GET
+	 * /vm/config says of it after a restore. */
+	json_object_set_new(j, "smt", json_boolean(vm->cfg.smt));
 	json_object_set_new(j, "pvm_host", json_boolean(vm->cfg.pvm_host));
 	json_object_set_new(j, "track_dirty_pages", json_boolean(vm->cfg.track_dirty_pages));
 	/* The guest kit's command port: a restore plugs it in again, empty. */
@@ -308,7 +311,7 @@ static int config_from_state(struct snap_reader *r, const struct snapshot_load_r
 	json_error_t jerr;
 	size_t len, i;
 	json_int_t mem = 0;
-	int vcpus = 0, pvm = 0, dirty = 0, timer = 0, kit = 0, err = 0;
+	int vcpus = 0, pvm = 0, dirty = 0, timer = 0, kit = 0, smt = 0, err = 0;
 	const char *t = NULL;
 	json_t *mmds = NULL;
 
@@ -319,10 +322,10 @@ static int config_from_state(struct snap_reader *r, const struct snapshot_load_r
 	}
 	j = json_loadb(text, len, 0, &jerr);
 	if (!j ||
-	    json_unpack_ex(j, &jerr, 0, "{s:I,s:i,s:b,s?b,s?b,s?b,s?s,s:o,s?o}", "mem_size", &mem,
-			   "vcpus", &vcpus, "pvm_host", &pvm, "track_dirty_pages", &dirty,
-			   "boot_timer", &timer, "kit_port", &kit, "cpu_template", &t, "devices",
-			   &devs, "mmds", &mmds) ||
+	    json_unpack_ex(j, &jerr, 0, "{s:I,s:i,s?b,s:b,s?b,s?b,s?b,s?s,s:o,s?o}", "mem_size",
+			   &mem, "vcpus", &vcpus, "smt", &smt, "pvm_host", &pvm,
+			   "track_dirty_pages", &dirty, "boot_timer", &timer, "kit_port", &kit,
+			   "cpu_template", &t, "devices", &devs, "mmds", &mmds) ||
 	    !json_is_array(devs)) {
 		snprintf(why, why_size, "the snapshot's VM configuration is malformed: %s",
 			 jerr.text);
@@ -332,6 +335,7 @@ static int config_from_state(struct snap_reader *r, const struct snapshot_load_r
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->mem_size = (uint64_t)mem;
 	cfg->ncpus = vcpus;
+	cfg->smt = smt;
 	cfg->pvm_host = host_is_pvm();
 	cfg->track_dirty_pages = req->track_dirty_pages;
 	cfg->boot_timer = timer;

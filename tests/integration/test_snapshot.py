@@ -114,14 +114,18 @@ def test_echo_guest_snapshot_and_restore(api_vm, tmp_path):
 
 
 def test_restore_paused_then_resume(api_vm, tmp_path):
+    """Two vCPUs with smt (the second waits for a SIPI the echo guest never sends): the
+    restored VM's configuration says what the snapshot's had."""
     snapdir = tmp_path / "snaps"
     snapdir.mkdir()
-    p, api = boot_echo(api_vm, snapdir)
+    p, api = boot_echo(api_vm, snapdir, {"vcpu_count": 2, "smt": True})
     state, mem = take(api, snapdir)
     p.kill()
     q, qapi = api_vm()
     assert load(qapi, state, mem, resume_vm=False) == (204, None)
     assert qapi.get("/")[1]["state"] == "Paused"
+    machine = qapi.get("/vm/config")[1]["machine-config"]
+    assert (machine["vcpu_count"], machine["smt"]) == (2, True), machine
     q.proc.stdin.write(b"typed-while-paused")
     q.proc.stdin.flush()
     time.sleep(0.5)
