@@ -1,12 +1,14 @@
 /* Method + path -> handler, Firecracker's pre-/post-boot rules, JSON answers. */
 #include "api/router.h"
 #include "api/cpu_config_json.h"
+#include "api/http_parse.h"
 #include "api/mmds_api.h"
 #include "devices/mmds/mmds.h"
 #include "devices/device_table.h"
 #include "devices/virtio/virtio_blk.h"
 #include "devices/virtio/virtio_net.h"
 #include "devices/virtio/virtio_vsock.h"
+#include "util/id_pool.h"
 #include "util/parse.h"
 
 #include "volt-config.h"
@@ -527,6 +529,8 @@ static void do_snapshot_load(struct api_state *s, json_t *j, struct api_response
 	req.state_path = p->state;
 	req.backend_path = p->backend;
 	req.vsock_uds_path = req.vsock_uds_path ? p->vsock : NULL;
+	for (int i = 0; i < req.nnet; i++)
+		p->iface_ids[i] = req.net[i].iface_id;
 	/* A snapshot's interfaces that served MMDS serve this store (its
 	 * data: what was PUT before the load, as in Firecracker). */
 	req.mmds = api_mmds_store(&s->cfg);
@@ -938,8 +942,8 @@ static void invalid_path_method(struct api_response *r, enum method m, const cha
 
 /* Firecracker's checked_id(): not empty, alphanumeric or '_' only (Rust's
  * is_alphanumeric() is Unicode's; volt's ids are ASCII, so a non-ASCII
- * letter is refused here with the same message). No length limit in
- * Firecracker; volt keeps API_ID_MAX (the device's serial holds it). */
+ * letter is refused here with the same message). No length limit, as in
+ * Firecracker: the request line's (HTTP_HEAD_MAX) alone. */
 static bool checked_id(const char *id, struct api_response *r)
 {
 	const char *p;
@@ -961,8 +965,9 @@ static bool checked_id(const char *id, struct api_response *r)
  * the segments its routes look at: seg[0], seg[1], seg[2] (NULL when absent). What
  * follows is ignored, as in Firecracker ("/machine-config/x" is
  * "/machine-config"). */
+/* A path as long as the request line allows (an id has no length limit). */
 struct segments {
-	char buf[1024];
+	char buf[HTTP_HEAD_MAX + 1];
 	const char *seg[3];
 };
 
@@ -1139,10 +1144,10 @@ static bool has_value(json_t *j, const char *key)
 	return v && !json_is_null(v);
 }
 
-void api_handle(struct api_state *s, const char *method, const char *url, const char *body,
-		size_t len, struct api_response *r)
+static void handle(struct api_state *s, const char *method, const char *url, const char *body,
+		   size_t len, struct api_response *r)
 {
-	char path[1100], why[512];
+	char path[HTTP_HEAD_MAX + 32], why[512];
 	const char *id = NULL;
 	struct segments sg;
 	struct resource res;
@@ -1245,4 +1250,18 @@ void api_handle(struct api_state *s, const char *method, const char *url, const 
 	json_decref(j);
 	if (deprecated)
 		r->deprecated = true;
+}
+
+void api_handle(struct api_state *s, const char *method, const char *url, const char *body,
+		size_t len, struct api_response *r)
+{
+	handle(s, method, url, body, len, r);
+	/* The ids the request made and no configuration kept go (util/id_pool.h):
+	 * s->cfg holds every id of the VM's too (copied from it at InstanceStart,
+	 * or described from the restored VM). */
+	id_pool_sweep_begin();
+	api_config_mark_ids(&s->cfg);
+	for (int i = 0; i < VM_MAX_NETS; i++)
+		id_pool_mark(s->load.iface_ids[i]);
+	id_pool_sweep_end();
 }

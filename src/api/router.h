@@ -84,6 +84,9 @@ struct api_snapshot_paths {
 	char state[PATH_MAX];
 	char backend[PATH_MAX];
 	char vsock[PATH_MAX];
+	/* network_overrides' iface_ids (id handles, util/id_pool.h), kept
+	 * through the router's sweeps. */
+	const char *iface_ids[VM_MAX_NETS];
 };
 
 struct api_state {

@@ -19,14 +19,13 @@
 #include <stddef.h>
 
 #include "util/log.h"
+#include "util/id_pool.h"
 #include "util/parse.h"
 #include "arch/x86/custom_template.h"
 #include "devices/device_kind.h"
 #include "vmm/vm.h"
 #include "vmm/vm_snapshot.h"
 
-/* Firecracker's resource ids: alphanumeric and '_'. */
-#define API_ID_MAX	PARSE_ID_MAX
 #define API_CMDLINE_MAX 4096
 /* Firecracker's default boot_args would leave no console; volt run's default. */
 #define API_DEFAULT_CMDLINE \
@@ -38,7 +37,7 @@
  * (kind->api.keys: the root device...). */
 struct api_device {
 	struct device_config dev;
-	char id[API_ID_MAX + 1];
+	const char *id; /* an id handle (util/id_pool.h); NULL: none */
 	alignas(max_align_t) unsigned char keys[DEVICE_API_KEYS_MAX];
 };
 
@@ -113,6 +112,8 @@ int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *wh
  * (kind->config_key): the kind's fields, then its id and API keys (kind->api). */
 int api_put_device(struct api_config *c, const struct device_kind *k, json_t *j,
 		   const char *path_id, char *why, size_t why_size);
+/* id_pool_mark()s every id c holds (its devices' ids and FIELD_IDs). */
+void api_config_mark_ids(const struct api_config *c);
 /* The device of kind k with that id (any id when NULL: the first); NULL when none. */
 struct api_device *api_device_find(const struct api_config *c, const struct device_kind *k,
 				   const char *id);

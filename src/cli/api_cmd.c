@@ -161,7 +161,7 @@ static int op_rate_limiter_update(void *ctx, const struct device_kind *k, const 
 	for (i = 0; m->vm && i < m->vm->cfg.ndevices; i++) {
 		if (m->vm->cfg.devices[i].kind != k)
 			continue;
-		if (!strcmp(m->vm->cfg.devices[i].id, id)) {
+		if (!strcmp(id_str(m->vm->cfg.devices[i].id), id)) {
 			dev = vm_device(m->vm, k, index);
 			break;
 		}

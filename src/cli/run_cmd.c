@@ -9,6 +9,7 @@
 #include "devices/device_table.h"
 #include "kernel/guest_kit.h"
 #include "sandbox/sandbox.h"
+#include "util/id_pool.h"
 #include "util/log.h"
 #include "util/startup_trace.h"
 #include "util/parse.h"
@@ -142,14 +143,16 @@ static int net_override(struct snapshot_load_req *req, const char *arg)
 		pr_err("--net-override: at most %d", VM_MAX_NETS);
 		return -EINVAL;
 	}
-	if (!eq || eq == arg || (size_t)(eq - arg) > DEVICE_ID_MAX || !eq[1] ||
+	if (!eq || eq == arg || !eq[1] ||
 	    strlen(eq + 1) >= sizeof(o->host_dev_name)) {
 		pr_err("--net-override: '%s' is not ID=TAP (an interface id of the snapshot and "
 		       "a TAP device name of at most %zu characters)",
 		       arg, sizeof(o->host_dev_name) - 1);
 		return -EINVAL;
 	}
-	snprintf(o->iface_id, sizeof(o->iface_id), "%.*s", (int)(eq - arg), arg);
+	o->iface_id = id_intern_len(arg, (size_t)(eq - arg));
+	if (!o->iface_id)
+		return -ENOMEM;
 	snprintf(o->host_dev_name, sizeof(o->host_dev_name), "%s", eq + 1);
 	req->nnet++;
 	return 0;

@@ -3,6 +3,7 @@
 #include "core/fields.h"
 
 #include "core/rate_limiter.h"
+#include "util/id_pool.h"
 #include "util/parse.h"
 #include "util/why.h"
 
@@ -137,6 +138,18 @@ static void store_str(const struct field *f, void *p, const char *s, size_t len)
 	memcpy(p, s, len);
 }
 
+/* An id is a handle (util/id_pool.h): equal ids share one string, so
+ * configurations still compare byte for byte. */
+static int store_id(void *p, const char *s, size_t len)
+{
+	const char *id = id_intern_len(s, len);
+
+	if (!id)
+		return -ENOMEM;
+	*(const char **)p = id;
+	return 0;
+}
+
 /* --- the CLI spec ------------------------------------------------------------ */
 
 static const struct field *spec_field(const struct field_set *set, const char *key)
@@ -253,12 +266,9 @@ static int spec_value(const struct field_set *set, const struct field *f, const 
 
 		if (parse_id_check(val, reason, sizeof(reason)))
 			return why_fail(why, why_size, -EINVAL, "%s: %s", f->cli, reason);
-		if (strlen(val) >= f->size)
-			return say(why, why_size, f->toolong ? f->toolong : "{} is too long", val);
 		if (spec_check(f, val, 0, why, why_size))
 			return -EINVAL;
-		store_str(f, p, val, strlen(val));
-		return 0;
+		return store_id(p, val, strlen(val));
 	}
 	case FIELD_U32:
 	case FIELD_U64:
@@ -425,7 +435,7 @@ static int json_value(const struct field *f, const char *obj, json_t *v, void *c
 						reason);
 			return 0;
 		}
-		if (len >= f->size)
+		if (f->type != FIELD_ID && len >= f->size)
 			return why_fail(why, why_size, -EINVAL, "%s: %s: longer than %zu bytes",
 					obj, f->json, f->size - 1);
 		if (!len && (f->type != FIELD_STRING || f->min))
@@ -435,6 +445,8 @@ static int json_value(const struct field *f, const char *obj, json_t *v, void *c
 			return why_fail(why, why_size, -EINVAL, "%s: %s: %s", obj, f->json, reason);
 		if (f->check && f->check(s, 0, reason, sizeof(reason)))
 			return why_fail(why, why_size, -EINVAL, "%s: %s: %s", obj, f->json, reason);
+		if (f->type == FIELD_ID)
+			return store_id(p, s, len);
 		store_str(f, p, s, len);
 		return 0;
 	}
@@ -529,10 +541,21 @@ int fields_set_string(const struct field_set *set, void *cfg, const char *json, 
 
 	if (!f || (f->type != FIELD_STRING && f->type != FIELD_PATH && f->type != FIELD_ID))
 		return -ENOENT;
+	if (f->type == FIELD_ID)
+		return store_id(at(cfg, f->offset), value, strlen(value));
 	if (strlen(value) >= f->size)
 		return -ENAMETOOLONG;
 	store_str(f, at(cfg, f->offset), value, strlen(value));
 	return 0;
+}
+
+void fields_mark_ids(const struct field_set *set, const void *cfg)
+{
+	size_t i;
+
+	for (i = 0; set && i < set->n; i++)
+		if (set->fields[i].type == FIELD_ID)
+			id_pool_mark(*(const char *const *)cat(cfg, set->fields[i].offset));
 }
 
 static json_t *field_to_json(const struct field *f, const void *cfg)
@@ -543,9 +566,11 @@ static json_t *field_to_json(const struct field *f, const void *cfg)
 	size_t i;
 
 	switch (f->type) {
+	case FIELD_ID:
+		p = id_str(*(const char *const *)p);
+		/* fall through */
 	case FIELD_STRING:
 	case FIELD_PATH:
-	case FIELD_ID:
 		return !f->required && !*(const char *)p ? json_null() : json_string(p);
 	case FIELD_BOOL:
 	case FIELD_FLAG:
