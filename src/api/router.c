@@ -119,6 +119,7 @@ void api_state_init(struct api_state *s, const struct api_ops *ops, void *ctx, c
 	s->ops = ops;
 	s->ctx = ctx;
 	snprintf(s->id, sizeof(s->id), "%s", id ? id : "anonymous-instance");
+	s->max_payload = API_MAX_PAYLOAD;
 }
 
 static void answer_json(struct api_response *r, int status, json_t *j)
@@ -1169,11 +1170,11 @@ static void handle(struct api_state *s, const char *method, const char *url, con
 		m = M_DELETE;
 	else
 		m = 0;
-	if (len > API_MAX_PAYLOAD)
+	if (len > s->max_payload)
 		return faultf(r, 400,
-			      "Request payload with size %zu is larger than the limit of %d "
+			      "Request payload with size %zu is larger than the limit of %zu "
 			      "allowed by server.",
-			      len, API_MAX_PAYLOAD);
+			      len, s->max_payload);
 	/* Firecracker's parser looks at the method and whether there is a body
 	 * before the path: an HTTP body of 0 bytes is no body. Only
 	 * PATCH /balloon/hinting/... may have none. */

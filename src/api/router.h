@@ -102,6 +102,8 @@ struct api_state {
 	 * snapshot cannot be loaded. */
 	bool boot_path;
 	struct api_snapshot_paths load;
+	/* --http-api-max-payload-size (API_MAX_PAYLOAD by api_state_init). */
+	size_t max_payload;
 };
 
 struct api_response {
