@@ -2,6 +2,7 @@
 #include "api/router.h"
 #include "api/cpu_config_json.h"
 #include "api/http_parse.h"
+#include "core/metrics.h"
 #include "api/mmds_api.h"
 #include "devices/mmds/mmds.h"
 #include "devices/device_table.h"
@@ -1257,6 +1258,10 @@ void api_handle(struct api_state *s, const char *method, const char *url, const 
 		size_t len, struct api_response *r)
 {
 	handle(s, method, url, body, len, r);
+	/* Firecracker counts each parsed request with a deprecated field (its
+	 * Deprecation header). */
+	if (r->deprecated)
+		METRICS_INC(deprecated_api.deprecated_http_api_calls);
 	/* The ids the request made and no configuration kept go (util/id_pool.h):
 	 * s->cfg holds every id of the VM's too (copied from it at InstanceStart,
 	 * or described from the restored VM). */

@@ -42,6 +42,9 @@ static const struct metric_field api_fields[] = {
 	D(api, requests),     D(api, fails),	     D(api, pause_count),
 	D(api, resume_count), D(api, actions_count),
 };
+static const struct metric_field deprecated_api_fields[] = {
+	D(deprecated_api, deprecated_http_api_calls),
+};
 static const struct metric_field vmm_fields[] = {
 	G(vmm, boot_time_us),
 	G(vmm, boot_time_cpu_us),
@@ -76,6 +79,7 @@ static const struct metric_field logger_fields[] = {
 static const struct metrics_section head[] = {
 	SECTION(api_server),
 	SECTION(api),
+	SECTION(deprecated_api),
 	SECTION(vmm),
 	SECTION(vcpu),
 };
@@ -86,7 +90,8 @@ static const struct metrics_section tail[] = {
 };
 
 #define CORE_COUNTERS                                                                            \
-	(NELEM(api_server_fields) + NELEM(api_fields) + NELEM(vmm_fields) + NELEM(vcpu_fields) + \
+	(NELEM(api_server_fields) + NELEM(api_fields) + NELEM(deprecated_api_fields) +          \
+	 NELEM(vmm_fields) + NELEM(vcpu_fields) +                                               \
 	 NELEM(uart_fields) + NELEM(i8042_fields) + NELEM(logger_fields))
 
 /* A counter added to the struct but not to a table would never be written. */

@@ -11,6 +11,7 @@
 #include "api/router.h"
 #include "util/id_pool.h"
 #include "api/vm_config_json.h"
+#include "core/metrics.h"
 #include "arch/x86/cpuid.h"
 #include "devices/device_table.h"
 #include "devices/virtio/virtio_blk.h"
@@ -637,6 +638,23 @@ Test(api, payload_limit)
 		  r.body);
 	free(r.body);
 	free(big);
+}
+
+/* Firecracker's deprecated_api.deprecated_http_api_calls: one per request
+ * answered with the Deprecation header, whatever its status. */
+Test(api, deprecated_calls_counted)
+{
+	uint64_t n0 = volt_metrics.deprecated_api.deprecated_http_api_calls;
+
+	ok("PUT", "/machine-config",
+	   "{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"cpu_template\": \"None\"}");
+	cr_assert_eq(volt_metrics.deprecated_api.deprecated_http_api_calls, n0 + 1);
+	ok("PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 128}");
+	cr_assert_eq(volt_metrics.deprecated_api.deprecated_http_api_calls, n0 + 1);
+	ok("PUT", "/vsock", "{\"vsock_id\": \"v\", \"guest_cid\": 3, \"uds_path\": \"/tmp/v.sock\"}");
+	ok("PUT", "/network-interfaces/e", "{\"iface_id\": \"e\", \"host_dev_name\": \"t\"}");
+	ok("PUT", "/mmds/config", "{\"version\": \"V1\", \"network_interfaces\": [\"e\"]}");
+	cr_assert_eq(volt_metrics.deprecated_api.deprecated_http_api_calls, n0 + 3);
 }
 
 /* Ids of any length (Firecracker's checked_id): path and body, compared whole,
