@@ -1063,12 +1063,18 @@ static json_t *str_or_null(const char *s)
 	return s && s[0] ? json_string(s) : json_null();
 }
 
+/* Firecracker's MachineConfig: cpu_template only for a static template (its
+ * is_none_or_custom_template skips "None", given or not, and a custom one:
+ * PUT /cpu-config sets volt's name back to "None"). */
 json_t *api_machine_config_to_json(const struct api_config *c)
 {
-	return json_pack("{s:i, s:i, s:b, s:b, s:s, s:s}", "vcpu_count", (int)c->vcpus,
-			 "mem_size_mib", (int)c->mem_mib, "smt", c->smt, "track_dirty_pages",
-			 c->track_dirty_pages, "cpu_template", c->cpu_template, "huge_pages",
-			 "None");
+	bool tmpl = strcmp(c->cpu_template, "None") != 0;
+
+	/* s*: the pair is left out when the value is NULL. */
+	return json_pack("{s:i, s:i, s:b, s:s*, s:b, s:s}", "vcpu_count", (int)c->vcpus,
+			 "mem_size_mib", (int)c->mem_mib, "smt", c->smt, "cpu_template",
+			 tmpl ? c->cpu_template : NULL, "track_dirty_pages", c->track_dirty_pages,
+			 "huge_pages", "None");
 }
 
 /* The device's keys: its id, its fields, the API's keys of its kind. */

@@ -279,6 +279,11 @@ Test(api, machine_config_put_patch_get)
 	ok("PUT", "/machine-config",
 	   "{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"cpu_template\": \"None\"}");
 	cr_assert_str_eq(st.cfg.cpu_template, "None");
+	/* Firecracker's GET leaves "None" out (is_none_or_custom_template). */
+	cr_assert_eq(req("GET", "/machine-config", NULL, &j), 200);
+	cr_assert_null(json_object_get(j, "cpu_template"));
+	cr_assert_eq(json_integer_value(json_object_get(j, "vcpu_count")), 1);
+	json_decref(j);
 }
 
 Test(api, lifecycle_with_fake_vm)
