@@ -68,7 +68,10 @@ void fields_defaults(const struct field_set *set, void *cfg)
 }
 
 /* A MAC as FIELD_MAC takes it; -EINVAL with the reason in why. */
-static int mac_parse(const char *s, uint8_t mac[6], char *why, size_t why_size)
+/* cli: volt's own rule for `--net mac=` besides the syntax: a unicast,
+ * non-zero address (one a guest can send from). JSON (the API, the config
+ * file) takes any six bytes, as Firecracker's MacAddr does. */
+static int mac_parse(const char *s, uint8_t mac[6], bool cli, char *why, size_t why_size)
 {
 	static const uint8_t zero[6];
 	uint8_t m[6];
@@ -86,10 +89,10 @@ static int mac_parse(const char *s, uint8_t mac[6], char *why, size_t why_size)
 				"bad MAC '%s': expected six hex bytes like 52:54:00:12:34:56", s);
 		m[i] = (uint8_t)(hi << 4 | lo);
 	}
-	if (m[0] & 1)
+	if (cli && (m[0] & 1))
 		return why_fail(why, why_size, -EINVAL,
 				"bad MAC '%s': a multicast address cannot name an interface", s);
-	if (!memcmp(m, zero, 6))
+	if (cli && !memcmp(m, zero, 6))
 		return why_fail(why, why_size, -EINVAL, "bad MAC '%s': all zeros", s);
 	memcpy(mac, m, 6);
 	return 0;
@@ -283,7 +286,7 @@ static int spec_value(const struct field_set *set, const struct field *f, const 
 			}
 		return say(why, why_size, f->bad ? f->bad : set->unknown, f->bad ? val : tok);
 	case FIELD_MAC:
-		return mac_parse(val, p, why, why_size);
+		return mac_parse(val, p, true, why, why_size);
 	case FIELD_BUCKET: {
 		char reason[256];
 
@@ -430,7 +433,7 @@ static int json_value(const struct field *f, const char *obj, json_t *v, void *c
 		if (f->type == FIELD_ENUM)
 			return json_enum(f, obj, s, p, why, why_size);
 		if (f->type == FIELD_MAC) {
-			if (mac_parse(s, p, reason, sizeof(reason)))
+			if (mac_parse(s, p, false, reason, sizeof(reason)))
 				return why_fail(why, why_size, -EINVAL, "%s: %s: %s", obj, f->json,
 						reason);
 			return 0;

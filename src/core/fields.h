@@ -28,7 +28,7 @@ enum field_type {
 	FIELD_U64,    /* uint64_t in [min, max] */
 	FIELD_MIB,    /* uint32_t MiB at most max. CLI: a size ("64", "512M", "1G") */
 	FIELD_ENUM,   /* int: one of names[] */
-	FIELD_MAC,    /* uint8_t[6]: a unicast, non-zero MAC "52:54:00:12:34:56" */
+	FIELD_MAC,    /* uint8_t[6]: "52:54:00:12:34:56"; the CLI's unicast and non-zero */
 	FIELD_NULL,   /* JSON only, no storage: accepted as null alone */
 	FIELD_RL,     /* JSON only: struct rl_config (core/rate_limiter.h); null or {}: none */
 	FIELD_BUCKET, /* CLI only: struct rl_bucket_config, "SIZE/MS[+BURST]" or "off" */
