@@ -810,6 +810,9 @@ static void route(struct api_state *s, const struct resource *res, enum method m
 		api_set_cpu_config(&s->cfg, &scratch.cpu_config);
 		return no_content(r);
 	case R_PMEM:
+		/* Firecracker reads the body before its VMM answers. */
+		if (m != M_DELETE && api_parse_pmem(j, id, m == M_PATCH, why, sizeof(why)))
+			return api_fault(r, 400, why);
 		if (m == M_DELETE || (m == M_PUT && s->started))
 			return api_fault(r, 400, PCI_NOT_ENABLED);
 		return api_fault(r, 400, NOT_SUPPORTED "volt has no virtio-pmem device.");
@@ -817,6 +820,8 @@ static void route(struct api_state *s, const struct resource *res, enum method m
 		/* What Firecracker answers a microVM without a virtio-mem device. */
 		if (m == M_GET)
 			return api_fault(r, 400, "Internal VMM error: " DEVICE_NOT_FOUND);
+		if (api_parse_memory_hotplug(j, m == M_PATCH, why, sizeof(why)))
+			return api_fault(r, 400, why);
 		if (m == M_PATCH)
 			return api_fault(r, 400, "Memory hotplug update error: " DEVICE_NOT_FOUND);
 		return api_fault(r, 400,
@@ -1117,6 +1122,10 @@ static bool body_refused(const struct resource *res, enum method m, const char *
 		err = api_parse_cpu_config(j, &scratch.cpu_config, why, sizeof(why));
 	else if (res->rt == R_MMDS_CONFIG)
 		err = api_mmds_config_parse(j, &(bool){ false }, why, sizeof(why));
+	else if (res->rt == R_PMEM && m != M_DELETE)
+		err = api_parse_pmem(j, id, m == M_PATCH, why, sizeof(why));
+	else if (res->rt == R_HOTPLUG_MEM && m != M_GET)
+		err = api_parse_memory_hotplug(j, m == M_PATCH, why, sizeof(why));
 	else
 		return false;
 	if (err)
@@ -1243,6 +1252,10 @@ static void handle(struct api_state *s, const char *method, const char *url, con
 		; /* Firecracker's parser refuses the body before the VMM refuses the call */
 	else if (s->started && (m & res.pre_only))
 		api_fault(r, 400, NOT_AFTER_BOOT);
+	else if (!s->started && (m & res.post_only) &&
+		 (res.rt == R_PMEM || res.rt == R_HOTPLUG_MEM) &&
+		 body_refused(&res, m, id, j, s, r))
+		; /* the same for a PATCH before boot of a device volt has not */
 	else if (!s->started && (m & res.post_only))
 		api_fault(r, 400, NOT_BEFORE_BOOT);
 	else if (s->failed && m != M_GET)

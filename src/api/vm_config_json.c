@@ -796,6 +796,47 @@ int api_patch_net(struct api_config *c, json_t *j, const char *path_id, char *wh
 	return 0;
 }
 
+int api_parse_pmem(json_t *j, const char *path_id, bool patch, char *why, size_t why_size)
+{
+	const char *id = NULL;
+	char path[PATH_MAX];
+	struct rl_config rl;
+	const struct api_field put[] = {
+		{ "id", F_ID, true, &id, 0, 1, 0, NULL },
+		{ "path_on_host", F_STR, true, path, sizeof(path), 0, 0, NULL },
+		{ "root_device", F_BOOL, false, NULL, 0, 0, 0, NULL },
+		{ "read_only", F_BOOL, false, NULL, 0, 0, 0, NULL },
+		{ "rate_limiter", F_RL_CFG, false, &rl, 0, 0, 0, NULL },
+	};
+	const struct api_field upd[] = {
+		{ "id", F_ID, true, &id, 0, 1, 0, NULL },
+		{ "rate_limiter", F_RL_CFG, false, &rl, 0, 0, 0, NULL },
+	};
+	int err = patch ? fields_get("pmem", j, upd, sizeof(upd) / sizeof(upd[0]), why, why_size)
+			: fields_get("pmem", j, put, sizeof(put) / sizeof(put[0]), why, why_size);
+
+	if (!err && path_id && strcmp(id, path_id))
+		err = why_fail(why, why_size, -EINVAL,
+			       "The id from the path does not match the id from the body!");
+	return err;
+}
+
+int api_parse_memory_hotplug(json_t *j, bool patch, char *why, size_t why_size)
+{
+	const struct api_field put[] = {
+		{ "total_size_mib", F_UINT, true, NULL, 0, 0, UINT32_MAX, NULL },
+		{ "block_size_mib", F_UINT, false, NULL, 0, 0, UINT32_MAX, NULL },
+		{ "slot_size_mib", F_UINT, false, NULL, 0, 0, UINT32_MAX, NULL },
+	};
+	const struct api_field upd[] = {
+		{ "requested_size_mib", F_UINT, true, NULL, 0, 0, UINT32_MAX, NULL },
+	};
+
+	return patch ? fields_get("hotplug/memory", j, upd, 1, why, why_size)
+		     : fields_get("hotplug/memory", j, put, sizeof(put) / sizeof(put[0]), why,
+				  why_size);
+}
+
 int api_parse_balloon_update(json_t *j, unsigned int *mib, char *why, size_t why_size)
 {
 	uint64_t v = 0;

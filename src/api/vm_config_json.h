@@ -130,6 +130,13 @@ int api_patch_drive(struct api_config *c, json_t *j, const char *path_id, bool s
 int api_patch_net(struct api_config *c, json_t *j, const char *path_id, char *why, size_t why_size);
 /* PATCH /balloon ({"amount_mib"}) and PATCH /balloon/statistics. */
 int api_parse_balloon_update(json_t *j, unsigned int *mib, char *why, size_t why_size);
+/* Bodies of devices volt does not have, read as Firecracker reads them before
+ * its VMM answers (its PmemConfig or PmemDeviceUpdateConfig with patch; its
+ * MemoryHotplugConfig or MemoryHotplugSizeUpdate): 0 or -EINVAL with the
+ * message (a missing field in serde's words; the path's and the body's ids
+ * must match). Nothing is kept. */
+int api_parse_pmem(json_t *j, const char *path_id, bool patch, char *why, size_t why_size);
+int api_parse_memory_hotplug(json_t *j, bool patch, char *why, size_t why_size);
 int api_parse_balloon_stats_update(json_t *j, unsigned int *seconds, char *why, size_t why_size);
 /* PUT /actions: the action_type ("InstanceStart"...), unchecked. */
 int api_parse_action(json_t *j, char *type, size_t type_size, char *why, size_t why_size);

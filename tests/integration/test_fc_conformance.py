@@ -340,6 +340,23 @@ SCENARIOS = {
                                  "virtio-mem device"), "no virtio-mem")),
         get("/hotplug/memory", 400, NOT_BEFORE),
         patch("/hotplug/memory", {"requested_size_mib": 512}, 400, NOT_BEFORE),
+        # Firecracker reads the body before its VMM answers (serde's words).
+        put("/hotplug/memory", {"block_size_mib": 2}, 400,
+            SERDE + re.escape("missing field `total_size_mib` at line 1 column 21")),
+        patch("/hotplug/memory", {}, 400,
+            SERDE + re.escape("missing field `requested_size_mib` at line 1 column 2")),
+    ],
+    # PUT|PATCH /pmem/{id} before boot: the body, then the path's id, then the VMM.
+    "pmem_bodies": BASIC + [
+        put("/pmem/p", {"id": "p"}, 400,
+            SERDE + re.escape("missing field `path_on_host` at line 1 column 11")),
+        put("/pmem/p", {"id": "q", "path_on_host": "{rootfs}"}, 400, re.escape(
+            "The id from the path does not match the id from the body!")),
+        put("/pmem/p", {"id": "p", "path_on_host": "{rootfs}", "root_device": False},
+            volt=(400, re.escape("The requested operation is not supported: volt has no "
+                                 "virtio-pmem device."), "no virtio-pmem")),
+        patch("/pmem/p", {}, 400, SERDE + re.escape("missing field `id` at line 1 column 2")),
+        patch("/pmem/p", {"id": "p"}, 400, NOT_BEFORE),
     ],
     # test_api_balloon (before boot)
     "balloon": BASIC + [
@@ -358,9 +375,7 @@ SCENARIOS = {
     # test_pmem_api: volt has no virtio-pmem device
     "pmem": BASIC + [
         put("/pmem/pmem", {"id": "pmem"}, 400, SERDE + re.escape(
-            "missing field `path_on_host`"),
-            volt=(400, re.escape("The requested operation is not supported: volt has no "
-                                 "virtio-pmem device"), "no virtio-pmem")),
+            "missing field `path_on_host`")),
     ],
     # test_negative_snapshot_load_api (the last, valid, request makes Firecracker exit)
     "snapshot_load": [
