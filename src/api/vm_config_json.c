@@ -585,8 +585,7 @@ static int device_slot(const struct api_config *c, const struct api_device *d, c
 	if (kind_count(c, k) >= k->max)
 		return why_fail(why, why_size, -EINVAL, "%s: %s: '%.*s' would be more than %d %s",
 				kind_obj(k), a->id_key ? a->id_key : "?", PARSE_ID_SHOWN,
-				id_str(d->id), k->max,
-				a->plural ? a->plural : "devices");
+				id_str(d->id), k->max, a->plural ? a->plural : "devices");
 	if (c->ndevices >= VM_MAX_VIRTIO)
 		return why_fail(why, why_size, -EINVAL, "%s: more than %d devices", kind_obj(k),
 				VM_MAX_VIRTIO);
@@ -633,8 +632,9 @@ static int net_put_checks(struct api_config *c, const struct api_device *d, char
 	for (i = 0; n->has_mac && i < c->ndevices; i++) {
 		const struct net_config *o = (const void *)c->devices[i].dev.data;
 
-		if (c->devices[i].dev.kind == &virtio_net_kind && strcmp(id_str(c->devices[i].id), id_str(d->id)) &&
-		    o->has_mac && !memcmp(o->mac, n->mac, 6))
+		if (c->devices[i].dev.kind == &virtio_net_kind &&
+		    strcmp(id_str(c->devices[i].id), id_str(d->id)) && o->has_mac &&
+		    !memcmp(o->mac, n->mac, 6))
 			return why_fail(why, why_size, -EINVAL,
 					"Network config error: The MAC address is already in use: "
 					"%02x:%02x:%02x:%02x:%02x:%02x",

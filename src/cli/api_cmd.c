@@ -537,7 +537,8 @@ int api_main(int argc, char **argv, const struct timespec *started)
 			break;
 		case API_O_MAX_PAYLOAD:
 			if (parse_size_limit(optarg, &max_payload)) {
-				pr_err("--http-api-max-payload-size '%s': expected a number of bytes",
+				pr_err("--http-api-max-payload-size '%s': expected a number of "
+				       "bytes",
 				       optarg);
 				err = -EINVAL;
 				goto out_args;

@@ -143,8 +143,7 @@ static int net_override(struct snapshot_load_req *req, const char *arg)
 		pr_err("--net-override: at most %d", VM_MAX_NETS);
 		return -EINVAL;
 	}
-	if (!eq || eq == arg || !eq[1] ||
-	    strlen(eq + 1) >= sizeof(o->host_dev_name)) {
+	if (!eq || eq == arg || !eq[1] || strlen(eq + 1) >= sizeof(o->host_dev_name)) {
 		pr_err("--net-override: '%s' is not ID=TAP (an interface id of the snapshot and "
 		       "a TAP device name of at most %zu characters)",
 		       arg, sizeof(o->host_dev_name) - 1);

@@ -77,11 +77,7 @@ static const struct metric_field logger_fields[] = {
 /* Firecracker's order: the VMM's sections, the devices', the legacy devices
  * and the logger. */
 static const struct metrics_section head[] = {
-	SECTION(api_server),
-	SECTION(api),
-	SECTION(deprecated_api),
-	SECTION(vmm),
-	SECTION(vcpu),
+	SECTION(api_server), SECTION(api), SECTION(deprecated_api), SECTION(vmm), SECTION(vcpu),
 };
 static const struct metrics_section tail[] = {
 	SECTION(uart),
@@ -89,10 +85,10 @@ static const struct metrics_section tail[] = {
 	SECTION(logger),
 };
 
-#define CORE_COUNTERS                                                                            \
-	(NELEM(api_server_fields) + NELEM(api_fields) + NELEM(deprecated_api_fields) +          \
-	 NELEM(vmm_fields) + NELEM(vcpu_fields) +                                               \
-	 NELEM(uart_fields) + NELEM(i8042_fields) + NELEM(logger_fields))
+#define CORE_COUNTERS                                                                        \
+	(NELEM(api_server_fields) + NELEM(api_fields) + NELEM(deprecated_api_fields) +       \
+	 NELEM(vmm_fields) + NELEM(vcpu_fields) + NELEM(uart_fields) + NELEM(i8042_fields) + \
+	 NELEM(logger_fields))
 
 /* A counter added to the struct but not to a table would never be written. */
 _Static_assert(CORE_COUNTERS * sizeof(metric_t) == sizeof(struct volt_metrics),

@@ -656,7 +656,8 @@ Test(api, deprecated_calls_counted)
 	cr_assert_eq(volt_metrics.deprecated_api.deprecated_http_api_calls, n0 + 1);
 	ok("PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 128}");
 	cr_assert_eq(volt_metrics.deprecated_api.deprecated_http_api_calls, n0 + 1);
-	ok("PUT", "/vsock", "{\"vsock_id\": \"v\", \"guest_cid\": 3, \"uds_path\": \"/tmp/v.sock\"}");
+	ok("PUT", "/vsock",
+	   "{\"vsock_id\": \"v\", \"guest_cid\": 3, \"uds_path\": \"/tmp/v.sock\"}");
 	ok("PUT", "/network-interfaces/e", "{\"iface_id\": \"e\", \"host_dev_name\": \"t\"}");
 	ok("PUT", "/mmds/config", "{\"version\": \"V1\", \"network_interfaces\": [\"e\"]}");
 	cr_assert_eq(volt_metrics.deprecated_api.deprecated_http_api_calls, n0 + 3);
