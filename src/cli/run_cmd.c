@@ -126,8 +126,11 @@ static int device_option(struct vm_config *cfg, const struct device_kind *k, con
 		err = device_list_add(cfg->devices, &cfg->ndevices, VM_MAX_VIRTIO, d, why,
 				      sizeof(why));
 	free(d);
+	/* A spec past a log line (an id has no length limit) is cut, so that the
+	 * reason still shows. */
 	if (err && spec)
-		pr_err("--%s '%s': %s", k->option, spec, why);
+		pr_err("--%s '%.512s%s': %s", k->option, spec, strlen(spec) > 512 ? "..." : "",
+		       why);
 	else if (err)
 		pr_err("--%s: %s", k->option, why);
 	return err;

@@ -180,3 +180,17 @@ def test_huge_ids_through_config_file_and_snapshot(netlab, tmp_path):  # noqa: F
     out = type_and_see(q, "after-restore")
     assert "echo guest ready" not in out
     assert q.proc.poll() is None
+
+
+def test_cli_drive_id_of_any_length(volt_bin, kvm, tmp_path):
+    """`volt run --drive id=` follows the same rule; a refused spec that long still
+    shows the reason (the spec is cut in the message)."""
+    from conftest import run_volt
+    disk = tmp_path / "disk.img"
+    disk.write_bytes(b"\0" * 65536)
+    p = run_volt("run", "--kernel", GUESTS / "hello", "--drive", f"path={disk},id={HUGE}",
+                 timeout=60)
+    assert p.returncode == 0 and "Hello from the volt hello guest" in p.stdout, p.stderr
+    p = run_volt("run", "--kernel", GUESTS / "hello", "--drive", f"path={disk},id={HUGE}-",
+                 timeout=60)
+    assert p.returncode != 0 and "may only hold letters, digits and '_'" in p.stderr
