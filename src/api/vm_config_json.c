@@ -387,11 +387,12 @@ static int id_check(const char *obj, const char *field, const char *id, const ch
 	char reason[160];
 
 	/* Firecracker's messages (its parser's, before the body's id is checked). */
+	/* Each id quoted cut (they have no length limit; Firecracker's whole). */
 	if (path_id && strcmp(id, path_id) && !strcmp(obj, "network-interface"))
 		return why_fail(why, why_size, -EINVAL,
-				"The id from the path [%s] does not match the id from the body "
-				"[%s]!",
-				path_id, id);
+				"The id from the path [" PARSE_ID_FMT
+				"] does not match the id from the body [" PARSE_ID_FMT "]!",
+				PARSE_ID_ARG(path_id), PARSE_ID_ARG(id));
 	if (path_id && strcmp(id, path_id))
 		return why_fail(why, why_size, -EINVAL,
 				"The id from the path does not match the id from the body!");
@@ -583,9 +584,10 @@ static int device_slot(const struct api_config *c, const struct api_device *d, c
 	if (slot >= 0)
 		return slot;
 	if (kind_count(c, k) >= k->max)
-		return why_fail(why, why_size, -EINVAL, "%s: %s: '%.*s' would be more than %d %s",
-				kind_obj(k), a->id_key ? a->id_key : "?", PARSE_ID_SHOWN,
-				id_str(d->id), k->max, a->plural ? a->plural : "devices");
+		return why_fail(why, why_size, -EINVAL,
+				"%s: %s: '" PARSE_ID_FMT "' would be more than %d %s", kind_obj(k),
+				a->id_key ? a->id_key : "?", PARSE_ID_ARG(id_str(d->id)), k->max,
+				a->plural ? a->plural : "devices");
 	if (c->ndevices >= VM_MAX_VIRTIO)
 		return why_fail(why, why_size, -EINVAL, "%s: more than %d devices", kind_obj(k),
 				VM_MAX_VIRTIO);
@@ -741,7 +743,8 @@ int api_patch_drive(struct api_config *c, json_t *j, const char *path_id, bool s
 				PATCH_DRIVE_ERR "Failed perform action on device: Device not "
 						"found" PATCH_DRIVE_END);
 	if (!d)
-		return why_fail(why, why_size, -EINVAL, "drive: drive_id: no drive '%s'", id);
+		return why_fail(why, why_size, -EINVAL,
+				"drive: drive_id: no drive '" PARSE_ID_FMT "'", PARSE_ID_ARG(id));
 	b = (struct blk_config *)d->dev.data;
 	/* Firecracker's virtio-block takes a new file and/or a rate limiter;
 	 * neither is its vhost-user block's update, which a virtio-block refuses. */
@@ -787,7 +790,8 @@ int api_patch_net(struct api_config *c, json_t *j, const char *path_id, char *wh
 	d = api_device_find(c, &virtio_net_kind, id);
 	if (!d)
 		return why_fail(why, why_size, -EINVAL,
-				"network-interface: iface_id: no interface '%s'", id);
+				"network-interface: iface_id: no interface '" PARSE_ID_FMT "'",
+				PARSE_ID_ARG(id));
 	/* The router hands the buckets to the running interface (api_ops). */
 	if (has_rx)
 		rl_config_merge(&((struct net_config *)d->dev.data)->rx_rate_limiter, &rx);

@@ -91,8 +91,8 @@ int parse_id_check(const char *id, char *why, size_t why_size)
 	if (!id[0])
 		snprintf(why, why_size, "must not be empty");
 	else
-		snprintf(why, why_size, "'%.*s%s' may only hold letters, digits and '_'",
-			 PARSE_ID_SHOWN, id, strlen(id) > PARSE_ID_SHOWN ? "..." : "");
+		snprintf(why, why_size, "'" PARSE_ID_FMT "' may only hold letters, digits and '_'",
+			 PARSE_ID_ARG(id));
 	return -EINVAL;
 }
 

@@ -393,11 +393,10 @@ static int config_from_state(struct snap_reader *r, const struct snapshot_load_r
 	json_decref(j);
 	for (i = 0; !err && i < (size_t)req->nnet; i++)
 		if (!used[i]) {
-			snprintf(
-				why, why_size,
-				"network_overrides: the snapshot has no network interface '%.*s%s'",
-				PARSE_ID_SHOWN, req->net[i].iface_id,
-				strlen(req->net[i].iface_id) > PARSE_ID_SHOWN ? "..." : "");
+			snprintf(why, why_size,
+				 "network_overrides: the snapshot has no network interface "
+				 "'" PARSE_ID_FMT "'",
+				 PARSE_ID_ARG(req->net[i].iface_id));
 			err = -EINVAL;
 		}
 	return err;

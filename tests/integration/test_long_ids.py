@@ -92,6 +92,10 @@ def test_long_ids_through_put_patch_and_get(vm, tmp_path):
     # The body's id is checked whole against the path's.
     (f"/drives/{LONG}", {"drive_id": LONG[:-1] + "9"}, 400,
      "The id from the path does not match the id from the body!"),
+    # An interface's message quotes both ids, cut (Firecracker's quotes them whole).
+    (f"/network-interfaces/{LONG_NET}", {"iface_id": LONG_NET[:-1] + "9"}, 400,
+     f"The id from the path [{'n' * 64}...] does not match the id from the body "
+     f"[{'n' * 64}...]!"),
     # A body id past the body limit: Firecracker's 400 and message.
     ("/drives/x", {"drive_id": "x" * 60000}, 400, TOO_BIG),
 ])
@@ -101,6 +105,8 @@ def test_long_id_refusals(vm, tmp_path, path, body, status, needle):
     p, api = start(vm, tmp_path)
     if body == "same":
         body = drive(disk, path.rsplit("/", 1)[1])
+    elif path.startswith("/network-interfaces/"):
+        body = {"host_dev_name": "vtap1", **body}
     elif body is not None:
         body = {**drive(disk, "x"), **body}
     else:

@@ -816,8 +816,8 @@ static int blk_conflict(const void *cfg, const struct device_config *others, int
 		const struct blk_config *o = (const void *)others[i].data;
 
 		if (others[i].kind == &virtio_blk_kind && !strcmp(id_str(o->id), c->id)) {
-			snprintf(why, why_size, "id '%.*s' is already another --%s's",
-				 PARSE_ID_SHOWN, c->id, virtio_blk_kind.option);
+			snprintf(why, why_size, "id '" PARSE_ID_FMT "' is already another --%s's",
+				 PARSE_ID_ARG(c->id), virtio_blk_kind.option);
 			return -EINVAL;
 		}
 	}
