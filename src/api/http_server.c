@@ -5,7 +5,8 @@
  *
  * Connections are bounded (docs/api.md, "Connections"): at most
  * API_MAX_CONNECTIONS live ones, each with fixed buffers (a request head, a
- * body of API_MAX_PAYLOAD bytes, what was read and not parsed yet); one more
+ * body of --http-api-max-payload-size bytes, what was read and not parsed
+ * yet); one more
  * evicts the oldest (its socket is closed), so a client that opens and holds
  * many connections cannot lock out the next one. A connection idle for
  * API_IDLE_TIMEOUT_S seconds (half-sent requests included) is closed; the
@@ -45,12 +46,14 @@ struct conn {
 	int fd;		  /* -1: a free slot */
 	bool close_after; /* once out is sent */
 	char in[4096];
-	char body[API_MAX_PAYLOAD];
+	char *body; /* max_payload bytes (api_server_start): untouched until used */
 };
 
 /* Static: pages are touched only as connections use them. */
 static struct conn conns[API_MAX_CONNECTIONS];
 static uint64_t conn_seq;
+/* The body limit (api_server_start's max_payload). */
+static size_t max_payload = API_MAX_PAYLOAD;
 
 static long long now_ms(void)
 {
@@ -100,9 +103,9 @@ static void too_big(struct api_response *r, uint64_t size)
 	char msg[160];
 
 	snprintf(msg, sizeof(msg),
-		 "Request payload with size %llu is larger than the limit of %d allowed by "
+		 "Request payload with size %llu is larger than the limit of %zu allowed by "
 		 "server.",
-		 (unsigned long long)size, API_MAX_PAYLOAD);
+		 (unsigned long long)size, max_payload);
 	api_fault(r, 400, msg);
 }
 
@@ -308,7 +311,7 @@ static void accept_some(struct api_server *s)
 		c->last_ms = now_ms();
 		c->out = NULL;
 		c->in_off = c->in_len = 0;
-		http_parser_init(&c->p, c->body, sizeof(c->body));
+		http_parser_init(&c->p, c->body, max_payload);
 	}
 }
 
@@ -497,7 +500,8 @@ static void unlink_if_ours(struct api_server *s)
 	s->path[0] = '\0';
 }
 
-int api_server_start(struct api_server *s, const char *path, const struct thread_hooks *hooks)
+int api_server_start(struct api_server *s, const char *path, size_t payload_limit,
+		     const struct thread_hooks *hooks)
 {
 	struct thread_start ts = { .s = s, .hooks = hooks };
 	unsigned int i;
@@ -510,8 +514,20 @@ int api_server_start(struct api_server *s, const char *path, const struct thread
 		return err;
 	memset(s, 0, sizeof(*s));
 	s->listen_fd = -1;
-	for (i = 0; i < API_MAX_CONNECTIONS; i++)
+	/* Allocated here, before the API thread's filter: malloc may mmap. A
+	 * large buffer is mmap'd, so only the pages a body fills are backed. */
+	max_payload = payload_limit;
+	for (i = 0; i < API_MAX_CONNECTIONS; i++) {
 		conns[i].fd = -1;
+		free(conns[i].body);
+		conns[i].body = max_payload ? malloc(max_payload) : NULL;
+		if (max_payload && !conns[i].body) {
+			pr_err("--http-api-max-payload-size %zu: cannot allocate %d bodies of "
+			       "that size",
+			       max_payload, API_MAX_CONNECTIONS);
+			return -ENOMEM;
+		}
+	}
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
 	s->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

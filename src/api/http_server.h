@@ -3,7 +3,7 @@
  * seccomp filter) before its first request. Requests are not executed there: each one is put in a
  * one-slot mailbox, the eventfd api_server.efd is written, and the server thread waits until the
  * owner (the main thread) has called api_server_dispatch(), which runs the handler and hands the
- * answer back. Bodies over API_MAX_PAYLOAD are refused by the server thread itself. */
+ * answer back. Bodies over the payload limit are refused by the server thread itself. */
 #ifndef VOLT_API_HTTP_SERVER_H
 #define VOLT_API_HTTP_SERVER_H
 
@@ -46,12 +46,15 @@ struct api_server {
 
 /* api_url_unescape(): http_parse.h. */
 
-/* Runs hooks->before_threads, binds path (a stale socket there is replaced;
+/* payload_limit: the largest body (Firecracker's --http-api-max-payload-size,
+ * API_MAX_PAYLOAD by default); larger ones get its 400.
+ * Runs hooks->before_threads, binds path (a stale socket there is replaced;
  * a live one, which accepts connections, or any other file is not; '' and
  * '@...' are refused) and starts the server thread, which runs
  * hooks->thread_start(THREAD_KIND_API) before it serves. 0, or -errno
  * (logged). hooks may be NULL. */
-int api_server_start(struct api_server *s, const char *path, const struct thread_hooks *hooks);
+int api_server_start(struct api_server *s, const char *path, size_t payload_limit,
+		     const struct thread_hooks *hooks);
 /* Owner: reads efd and answers the waiting request (if any) with handle(). */
 void api_server_dispatch(struct api_server *s,
 			 void (*handle)(void *ctx, const struct api_request *req,

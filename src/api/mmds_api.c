@@ -186,7 +186,7 @@ int api_mmds_config_parse(json_t *j, bool *v1, char *why, size_t why_size)
 static bool iface_exists(const struct api_config *c, const char *id)
 {
 	for (int i = 0; i < c->ndevices; i++)
-		if (net_of(&c->devices[i]) && !strcmp(c->devices[i].id, id))
+		if (net_of(&c->devices[i]) && !strcmp(id_str(c->devices[i].id), id))
 			return true;
 	return false;
 }
@@ -239,7 +239,7 @@ int api_mmds_config_put(struct api_config *c, json_t *j, bool *v1, char *why, si
 				"mmds-config: the MMDS data store cannot be created");
 	for (int d = 0; d < c->ndevices; d++)
 		if (net_of(&c->devices[d]))
-			net_of(&c->devices[d])->mmds = listed(p.ifaces, c->devices[d].id);
+			net_of(&c->devices[d])->mmds = listed(p.ifaces, id_str(c->devices[d].id));
 	mc = (struct mmds_config){ .version = p.version,
 				   .ipv4 = p.has_ipv4 ? p.ipv4 : MMDS_DEFAULT_IPV4,
 				   .imds_compat = p.imds_compat };
@@ -259,7 +259,7 @@ json_t *api_mmds_config_to_json(const struct api_config *c)
 	ifaces = json_array();
 	for (int i = 0; ifaces && i < c->ndevices; i++)
 		if (net_of(&c->devices[i]) && net_of(&c->devices[i])->mmds)
-			json_array_append_new(ifaces, json_string(c->devices[i].id));
+			json_array_append_new(ifaces, json_string(id_str(c->devices[i].id)));
 	snprintf(ip, sizeof(ip), "%u.%u.%u.%u", mc.ipv4 >> 24, (mc.ipv4 >> 16) & 0xff,
 		 (mc.ipv4 >> 8) & 0xff, mc.ipv4 & 0xff);
 	o = json_pack("{s:s, s:o, s:s, s:b}", "version", mc.version == MMDS_V2 ? "V2" : "V1",

@@ -1,12 +1,15 @@
 /* Method + path -> handler, Firecracker's pre-/post-boot rules, JSON answers. */
 #include "api/router.h"
 #include "api/cpu_config_json.h"
+#include "api/http_parse.h"
+#include "core/metrics.h"
 #include "api/mmds_api.h"
 #include "devices/mmds/mmds.h"
 #include "devices/device_table.h"
 #include "devices/virtio/virtio_blk.h"
 #include "devices/virtio/virtio_net.h"
 #include "devices/virtio/virtio_vsock.h"
+#include "util/id_pool.h"
 #include "util/parse.h"
 
 #include "volt-config.h"
@@ -119,6 +122,7 @@ void api_state_init(struct api_state *s, const struct api_ops *ops, void *ctx, c
 	s->ops = ops;
 	s->ctx = ctx;
 	snprintf(s->id, sizeof(s->id), "%s", id ? id : "anonymous-instance");
+	s->max_payload = API_MAX_PAYLOAD;
 }
 
 static void answer_json(struct api_response *r, int status, json_t *j)
@@ -529,6 +533,8 @@ static void do_snapshot_load(struct api_state *s, json_t *j, struct api_response
 	req.state_path = p->state;
 	req.backend_path = p->backend;
 	req.vsock_uds_path = req.vsock_uds_path ? p->vsock : NULL;
+	for (int i = 0; i < req.nnet; i++)
+		p->iface_ids[i] = req.net[i].iface_id;
 	/* A snapshot's interfaces that served MMDS serve this store (its
 	 * data: what was PUT before the load, as in Firecracker). */
 	req.mmds = api_mmds_store(&s->cfg);
@@ -806,6 +812,9 @@ static void route(struct api_state *s, const struct resource *res, enum method m
 		api_set_cpu_config(&s->cfg, &scratch.cpu_config);
 		return no_content(r);
 	case R_PMEM:
+		/* Firecracker reads the body before its VMM answers. */
+		if (m != M_DELETE && api_parse_pmem(j, id, m == M_PATCH, why, sizeof(why)))
+			return api_fault(r, 400, why);
 		if (m == M_DELETE || (m == M_PUT && s->started))
 			return api_fault(r, 400, PCI_NOT_ENABLED);
 		return api_fault(r, 400, NOT_SUPPORTED "volt has no virtio-pmem device.");
@@ -813,6 +822,8 @@ static void route(struct api_state *s, const struct resource *res, enum method m
 		/* What Firecracker answers a microVM without a virtio-mem device. */
 		if (m == M_GET)
 			return api_fault(r, 400, "Internal VMM error: " DEVICE_NOT_FOUND);
+		if (api_parse_memory_hotplug(j, m == M_PATCH, why, sizeof(why)))
+			return api_fault(r, 400, why);
 		if (m == M_PATCH)
 			return api_fault(r, 400, "Memory hotplug update error: " DEVICE_NOT_FOUND);
 		return api_fault(r, 400,
@@ -940,8 +951,8 @@ static void invalid_path_method(struct api_response *r, enum method m, const cha
 
 /* Firecracker's checked_id(): not empty, alphanumeric or '_' only (Rust's
  * is_alphanumeric() is Unicode's; volt's ids are ASCII, so a non-ASCII
- * letter is refused here with the same message). No length limit in
- * Firecracker; volt keeps API_ID_MAX (the device's serial holds it). */
+ * letter is refused here with the same message). No length limit, as in
+ * Firecracker: the request line's (HTTP_HEAD_MAX) alone. */
 static bool checked_id(const char *id, struct api_response *r)
 {
 	const char *p;
@@ -963,8 +974,9 @@ static bool checked_id(const char *id, struct api_response *r)
  * the segments its routes look at: seg[0], seg[1], seg[2] (NULL when absent). What
  * follows is ignored, as in Firecracker ("/machine-config/x" is
  * "/machine-config"). */
+/* A path as long as the request line allows (an id has no length limit). */
 struct segments {
-	char buf[1024];
+	char buf[HTTP_HEAD_MAX + 1];
 	const char *seg[3];
 };
 
@@ -1112,6 +1124,10 @@ static bool body_refused(const struct resource *res, enum method m, const char *
 		err = api_parse_cpu_config(j, &scratch.cpu_config, why, sizeof(why));
 	else if (res->rt == R_MMDS_CONFIG)
 		err = api_mmds_config_parse(j, &(bool){ false }, why, sizeof(why));
+	else if (res->rt == R_PMEM && m != M_DELETE)
+		err = api_parse_pmem(j, id, m == M_PATCH, why, sizeof(why));
+	else if (res->rt == R_HOTPLUG_MEM && m != M_GET)
+		err = api_parse_memory_hotplug(j, m == M_PATCH, why, sizeof(why));
 	else
 		return false;
 	if (err)
@@ -1141,10 +1157,10 @@ static bool has_value(json_t *j, const char *key)
 	return v && !json_is_null(v);
 }
 
-void api_handle(struct api_state *s, const char *method, const char *url, const char *body,
-		size_t len, struct api_response *r)
+static void handle(struct api_state *s, const char *method, const char *url, const char *body,
+		   size_t len, struct api_response *r)
 {
-	char path[1100], why[512];
+	char path[HTTP_HEAD_MAX + 32], why[512];
 	const char *id = NULL;
 	struct segments sg;
 	struct resource res;
@@ -1166,11 +1182,11 @@ void api_handle(struct api_state *s, const char *method, const char *url, const 
 		m = M_DELETE;
 	else
 		m = 0;
-	if (len > API_MAX_PAYLOAD)
+	if (len > s->max_payload)
 		return faultf(r, 400,
-			      "Request payload with size %zu is larger than the limit of %d "
+			      "Request payload with size %zu is larger than the limit of %zu "
 			      "allowed by server.",
-			      len, API_MAX_PAYLOAD);
+			      len, s->max_payload);
 	/* Firecracker's parser looks at the method and whether there is a body
 	 * before the path: an HTTP body of 0 bytes is no body. Only
 	 * PATCH /balloon/hinting/... may have none. */
@@ -1238,6 +1254,10 @@ void api_handle(struct api_state *s, const char *method, const char *url, const 
 		; /* Firecracker's parser refuses the body before the VMM refuses the call */
 	else if (s->started && (m & res.pre_only))
 		api_fault(r, 400, NOT_AFTER_BOOT);
+	else if (!s->started && (m & res.post_only) &&
+		 (res.rt == R_PMEM || res.rt == R_HOTPLUG_MEM) &&
+		 body_refused(&res, m, id, j, s, r))
+		; /* the same for a PATCH before boot of a device volt has not */
 	else if (!s->started && (m & res.post_only))
 		api_fault(r, 400, NOT_BEFORE_BOOT);
 	else if (s->failed && m != M_GET)
@@ -1247,4 +1267,22 @@ void api_handle(struct api_state *s, const char *method, const char *url, const 
 	json_decref(j);
 	if (deprecated)
 		r->deprecated = true;
+}
+
+void api_handle(struct api_state *s, const char *method, const char *url, const char *body,
+		size_t len, struct api_response *r)
+{
+	handle(s, method, url, body, len, r);
+	/* Firecracker counts each parsed request with a deprecated field (its
+	 * Deprecation header). */
+	if (r->deprecated)
+		METRICS_INC(deprecated_api.deprecated_http_api_calls);
+	/* The ids the request made and no configuration kept go (util/id_pool.h):
+	 * s->cfg holds every id of the VM's too (copied from it at InstanceStart,
+	 * or described from the restored VM). */
+	id_pool_sweep_begin();
+	api_config_mark_ids(&s->cfg);
+	for (int i = 0; i < VM_MAX_NETS; i++)
+		id_pool_mark(s->load.iface_ids[i]);
+	id_pool_sweep_end();
 }

@@ -84,6 +84,9 @@ struct api_snapshot_paths {
 	char state[PATH_MAX];
 	char backend[PATH_MAX];
 	char vsock[PATH_MAX];
+	/* network_overrides' iface_ids (id handles, util/id_pool.h), kept
+	 * through the router's sweeps. */
+	const char *iface_ids[VM_MAX_NETS];
 };
 
 struct api_state {
@@ -99,6 +102,8 @@ struct api_state {
 	 * snapshot cannot be loaded. */
 	bool boot_path;
 	struct api_snapshot_paths load;
+	/* --http-api-max-payload-size (API_MAX_PAYLOAD by api_state_init). */
+	size_t max_payload;
 };
 
 struct api_response {

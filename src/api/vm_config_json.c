@@ -31,6 +31,8 @@ enum ftype {
 	F_UNSUPPORTED, /* only null: a rate limiter, vhost-user... */
 	F_ANY_STR,     /* a string that is accepted and ignored */
 	F_RL_CFG,      /* struct rl_config (core/rate_limiter.h) */
+	F_ID,	       /* const char *: the JSON's own string (any length, not empty),
+			* valid while the body is; ids are checked by the caller */
 };
 
 struct api_field {
@@ -120,6 +122,18 @@ static int fields_get(const char *obj, json_t *j, const struct api_field *f, siz
 				return why_fail(why, why_size, -EINVAL,
 						"%s: %s: contains a NUL byte", obj, f[i].name);
 			break;
+		case F_ID:
+			if (!json_is_string(v))
+				return why_fail(why, why_size, -EINVAL,
+						"%s: %s: expected a string, got %s", obj, f[i].name,
+						fields_json_type(v));
+			if (!json_string_length(v))
+				return why_fail(why, why_size, -EINVAL, "%s: %s: must not be empty",
+						obj, f[i].name);
+			if (strlen(json_string_value(v)) != json_string_length(v))
+				return why_fail(why, why_size, -EINVAL,
+						"%s: %s: contains a NUL byte", obj, f[i].name);
+			break;
 		case F_RL_CFG: {
 			struct rl_config rl;
 			char prefix[96];
@@ -172,6 +186,9 @@ static int fields_get(const char *obj, json_t *j, const struct api_field *f, siz
 		switch (f[i].type) {
 		case F_STR:
 			memcpy(f[i].out, json_string_value(v), json_string_length(v) + 1);
+			break;
+		case F_ID:
+			*(const char **)f[i].out = json_string_value(v);
 			break;
 		case F_BOOL:
 			*(bool *)f[i].out = json_is_true(v);
@@ -377,11 +394,12 @@ static int id_check(const char *obj, const char *field, const char *id, const ch
 	char reason[160];
 
 	/* Firecracker's messages (its parser's, before the body's id is checked). */
+	/* Each id quoted cut (they have no length limit; Firecracker's whole). */
 	if (path_id && strcmp(id, path_id) && !strcmp(obj, "network-interface"))
 		return why_fail(why, why_size, -EINVAL,
-				"The id from the path [%s] does not match the id from the body "
-				"[%s]!",
-				path_id, id);
+				"The id from the path [" PARSE_ID_FMT
+				"] does not match the id from the body [" PARSE_ID_FMT "]!",
+				PARSE_ID_ARG(path_id), PARSE_ID_ARG(id));
 	if (path_id && strcmp(id, path_id))
 		return why_fail(why, why_size, -EINVAL,
 				"The id from the path does not match the id from the body!");
@@ -451,13 +469,27 @@ oom:
 	return -ENOMEM;
 }
 
+void api_config_mark_ids(const struct api_config *c)
+{
+	for (int i = 0; i < c->ndevices; i++) {
+		const struct api_device *d = &c->devices[i];
+
+		id_pool_mark(d->id);
+		id_pool_mark(d->dev.id);
+		if (d->dev.kind)
+			fields_mark_ids(d->dev.kind->fields, d->dev.data);
+		if (d->dev.kind && d->dev.kind->api.keys)
+			fields_mark_ids(d->dev.kind->api.keys, d->keys);
+	}
+}
+
 struct api_device *api_device_find(const struct api_config *c, const struct device_kind *k,
 				   const char *id)
 {
 	int i;
 
 	for (i = 0; i < c->ndevices; i++)
-		if (c->devices[i].dev.kind == k && (!id || !strcmp(c->devices[i].id, id)))
+		if (c->devices[i].dev.kind == k && (!id || !strcmp(id_str(c->devices[i].id), id)))
 			return (struct api_device *)&c->devices[i];
 	return NULL;
 }
@@ -474,10 +506,11 @@ static bool id_is_the_devices(const struct device_kind *k)
 
 /* The id, checked as the API's other strings are; required where the kind
  * may have several devices (the PUT path names one). */
-static int id_get(const struct device_kind *k, json_t *api, char *id, char *why, size_t why_size)
+static int id_get(const struct device_kind *k, json_t *api, const char **id, char *why,
+		  size_t why_size)
 {
 	const struct api_field f[] = {
-		{ k->api.id_key, F_STR, k->max > 1, id, API_ID_MAX + 1, 1, 0, NULL },
+		{ k->api.id_key, F_ID, k->max > 1, id, 0, 1, 0, NULL },
 	};
 	json_t *v = json_object_get(api, k->api.id_key), *only = json_object();
 	int err;
@@ -496,7 +529,7 @@ static int device_parse(const struct device_kind *k, json_t *api, json_t *dev, c
 			struct api_device *d, char *why, size_t why_size)
 {
 	const char *const id_only[] = { k->api.id_key, NULL };
-	const char *obj = kind_obj(k);
+	const char *obj = kind_obj(k), *id = NULL;
 	int err;
 
 	memset(d, 0, sizeof(*d));
@@ -507,18 +540,21 @@ static int device_parse(const struct device_kind *k, json_t *api, json_t *dev, c
 		k->api.defaults(d->dev.data);
 	err = device_config_update_json(obj, dev, NULL, &d->dev, why, why_size);
 	if (!err && k->api.id_key)
-		err = id_get(k, api, d->id, why, why_size);
+		err = id_get(k, api, &id, why, why_size);
 	if (!err && k->api.keys)
 		err = fields_parse_json(k->api.keys, obj, api, id_only, d->keys, why, why_size);
-	if (err || !d->id[0])
+	if (err || !id)
 		return err;
-	err = id_check(obj, k->api.id_key, d->id, path_id, why, why_size);
+	err = id_check(obj, k->api.id_key, id, path_id, why, why_size);
+	if (err)
+		return err;
+	d->id = id_intern(id);
+	if (!d->id)
+		return -ENOMEM;
 	/* The id is the device's too where it has one (a drive's serial). */
-	if (!err && id_is_the_devices(k) &&
-	    fields_set_string(k->fields, d->dev.data, k->api.id_key, d->id))
-		return why_fail(why, why_size, -EINVAL, "%s: %s: '%s' does not fit the device", obj,
-				k->api.id_key, d->id);
-	return err;
+	if (id_is_the_devices(k))
+		return fields_set_string(k->fields, d->dev.data, k->api.id_key, d->id);
+	return 0;
 }
 
 static int kind_count(const struct api_config *c, const struct device_kind *k)
@@ -546,17 +582,18 @@ static int device_slot(const struct api_config *c, const struct api_device *d, c
 
 		if (o->dev.kind != k)
 			continue;
-		if (k->max == 1 || !strcmp(o->id, d->id))
+		if (k->max == 1 || !strcmp(id_str(o->id), id_str(d->id)))
 			slot = i;
 		else if (a->conflict && a->conflict(d->dev.data, d->keys, o->dev.data, o->keys,
-						    o->id, why, why_size))
+						    id_str(o->id), why, why_size))
 			return -EINVAL;
 	}
 	if (slot >= 0)
 		return slot;
 	if (kind_count(c, k) >= k->max)
-		return why_fail(why, why_size, -EINVAL, "%s: %s: '%s' would be more than %d %s",
-				kind_obj(k), a->id_key ? a->id_key : "?", d->id, k->max,
+		return why_fail(why, why_size, -EINVAL,
+				"%s: %s: '" PARSE_ID_FMT "' would be more than %d %s", kind_obj(k),
+				a->id_key ? a->id_key : "?", PARSE_ID_ARG(id_str(d->id)), k->max,
 				a->plural ? a->plural : "devices");
 	if (c->ndevices >= VM_MAX_VIRTIO)
 		return why_fail(why, why_size, -EINVAL, "%s: more than %d devices", kind_obj(k),
@@ -604,8 +641,9 @@ static int net_put_checks(struct api_config *c, const struct api_device *d, char
 	for (i = 0; n->has_mac && i < c->ndevices; i++) {
 		const struct net_config *o = (const void *)c->devices[i].dev.data;
 
-		if (c->devices[i].dev.kind == &virtio_net_kind && strcmp(c->devices[i].id, d->id) &&
-		    o->has_mac && !memcmp(o->mac, n->mac, 6))
+		if (c->devices[i].dev.kind == &virtio_net_kind &&
+		    strcmp(id_str(c->devices[i].id), id_str(d->id)) && o->has_mac &&
+		    !memcmp(o->mac, n->mac, 6))
 			return why_fail(why, why_size, -EINVAL,
 					"Network config error: The MAC address is already in use: "
 					"%02x:%02x:%02x:%02x:%02x:%02x",
@@ -616,11 +654,11 @@ static int net_put_checks(struct api_config *c, const struct api_device *d, char
 		const struct net_config *o = (const void *)c->devices[i].dev.data;
 
 		if (c->devices[i].dev.kind != &virtio_net_kind ||
-		    !strcmp(c->devices[i].id, d->id) || strcmp(o->tap, n->tap))
+		    !strcmp(id_str(c->devices[i].id), id_str(d->id)) || strcmp(o->tap, n->tap))
 			continue;
 		for (i = 0; i < c->ndevices; i++)
 			if (c->devices[i].dev.kind == &virtio_net_kind &&
-			    !strcmp(c->devices[i].id, d->id)) {
+			    !strcmp(id_str(c->devices[i].id), id_str(d->id))) {
 				device_remove(c, i);
 				break;
 			}
@@ -688,11 +726,12 @@ int api_put_device(struct api_config *c, const struct device_kind *k, json_t *j,
 int api_patch_drive(struct api_config *c, json_t *j, const char *path_id, bool started, char *why,
 		    size_t why_size)
 {
-	char id[API_ID_MAX + 1], path[PATH_MAX];
+	const char *id = NULL;
+	char path[PATH_MAX];
 	bool has_path = false, has_rl = false;
 	struct rl_config rl;
 	const struct api_field f[] = {
-		{ "drive_id", F_STR, true, id, sizeof(id), 1, 0, NULL },
+		{ "drive_id", F_ID, true, &id, 0, 1, 0, NULL },
 		{ "path_on_host", F_STR, false, path, sizeof(path), 1, 0, &has_path },
 		{ "rate_limiter", F_RL_CFG, false, &rl, 0, 0, 0, &has_rl },
 	};
@@ -711,7 +750,8 @@ int api_patch_drive(struct api_config *c, json_t *j, const char *path_id, bool s
 				PATCH_DRIVE_ERR "Failed perform action on device: Device not "
 						"found" PATCH_DRIVE_END);
 	if (!d)
-		return why_fail(why, why_size, -EINVAL, "drive: drive_id: no drive '%s'", id);
+		return why_fail(why, why_size, -EINVAL,
+				"drive: drive_id: no drive '" PARSE_ID_FMT "'", PARSE_ID_ARG(id));
 	b = (struct blk_config *)d->dev.data;
 	/* Firecracker's virtio-block takes a new file and/or a rate limiter;
 	 * neither is its vhost-user block's update, which a virtio-block refuses. */
@@ -738,11 +778,11 @@ int api_patch_drive(struct api_config *c, json_t *j, const char *path_id, bool s
 
 int api_patch_net(struct api_config *c, json_t *j, const char *path_id, char *why, size_t why_size)
 {
-	char id[API_ID_MAX + 1];
+	const char *id = NULL;
 	bool has_rx = false, has_tx = false;
 	struct rl_config rx, tx;
 	const struct api_field f[] = {
-		{ "iface_id", F_STR, true, id, sizeof(id), 1, 0, NULL },
+		{ "iface_id", F_ID, true, &id, 0, 1, 0, NULL },
 		{ "rx_rate_limiter", F_RL_CFG, false, &rx, 0, 0, 0, &has_rx },
 		{ "tx_rate_limiter", F_RL_CFG, false, &tx, 0, 0, 0, &has_tx },
 	};
@@ -757,13 +797,55 @@ int api_patch_net(struct api_config *c, json_t *j, const char *path_id, char *wh
 	d = api_device_find(c, &virtio_net_kind, id);
 	if (!d)
 		return why_fail(why, why_size, -EINVAL,
-				"network-interface: iface_id: no interface '%s'", id);
+				"network-interface: iface_id: no interface '" PARSE_ID_FMT "'",
+				PARSE_ID_ARG(id));
 	/* The router hands the buckets to the running interface (api_ops). */
 	if (has_rx)
 		rl_config_merge(&((struct net_config *)d->dev.data)->rx_rate_limiter, &rx);
 	if (has_tx)
 		rl_config_merge(&((struct net_config *)d->dev.data)->tx_rate_limiter, &tx);
 	return 0;
+}
+
+int api_parse_pmem(json_t *j, const char *path_id, bool patch, char *why, size_t why_size)
+{
+	const char *id = NULL;
+	char path[PATH_MAX];
+	struct rl_config rl;
+	const struct api_field put[] = {
+		{ "id", F_ID, true, &id, 0, 1, 0, NULL },
+		{ "path_on_host", F_STR, true, path, sizeof(path), 0, 0, NULL },
+		{ "root_device", F_BOOL, false, NULL, 0, 0, 0, NULL },
+		{ "read_only", F_BOOL, false, NULL, 0, 0, 0, NULL },
+		{ "rate_limiter", F_RL_CFG, false, &rl, 0, 0, 0, NULL },
+	};
+	const struct api_field upd[] = {
+		{ "id", F_ID, true, &id, 0, 1, 0, NULL },
+		{ "rate_limiter", F_RL_CFG, false, &rl, 0, 0, 0, NULL },
+	};
+	int err = patch ? fields_get("pmem", j, upd, sizeof(upd) / sizeof(upd[0]), why, why_size)
+			: fields_get("pmem", j, put, sizeof(put) / sizeof(put[0]), why, why_size);
+
+	if (!err && path_id && strcmp(id, path_id))
+		err = why_fail(why, why_size, -EINVAL,
+			       "The id from the path does not match the id from the body!");
+	return err;
+}
+
+int api_parse_memory_hotplug(json_t *j, bool patch, char *why, size_t why_size)
+{
+	const struct api_field put[] = {
+		{ "total_size_mib", F_UINT, true, NULL, 0, 0, UINT32_MAX, NULL },
+		{ "block_size_mib", F_UINT, false, NULL, 0, 0, UINT32_MAX, NULL },
+		{ "slot_size_mib", F_UINT, false, NULL, 0, 0, UINT32_MAX, NULL },
+	};
+	const struct api_field upd[] = {
+		{ "requested_size_mib", F_UINT, true, NULL, 0, 0, UINT32_MAX, NULL },
+	};
+
+	return patch ? fields_get("hotplug/memory", j, upd, 1, why, why_size)
+		     : fields_get("hotplug/memory", j, put, sizeof(put) / sizeof(put[0]), why,
+				  why_size);
 }
 
 int api_parse_balloon_update(json_t *j, unsigned int *mib, char *why, size_t why_size)
@@ -1033,12 +1115,18 @@ static json_t *str_or_null(const char *s)
 	return s && s[0] ? json_string(s) : json_null();
 }
 
+/* Firecracker's MachineConfig: cpu_template only for a static template (its
+ * is_none_or_custom_template skips "None", given or not, and a custom one:
+ * PUT /cpu-config sets volt's name back to "None"). */
 json_t *api_machine_config_to_json(const struct api_config *c)
 {
-	return json_pack("{s:i, s:i, s:b, s:b, s:s, s:s}", "vcpu_count", (int)c->vcpus,
-			 "mem_size_mib", (int)c->mem_mib, "smt", c->smt, "track_dirty_pages",
-			 c->track_dirty_pages, "cpu_template", c->cpu_template, "huge_pages",
-			 "None");
+	bool tmpl = strcmp(c->cpu_template, "None") != 0;
+
+	/* s*: the pair is left out when the value is NULL. */
+	return json_pack("{s:i, s:i, s:b, s:s*, s:b, s:s}", "vcpu_count", (int)c->vcpus,
+			 "mem_size_mib", (int)c->mem_mib, "smt", c->smt, "cpu_template",
+			 tmpl ? c->cpu_template : NULL, "track_dirty_pages", c->track_dirty_pages,
+			 "huge_pages", "None");
 }
 
 /* The device's keys: its id, its fields, the API's keys of its kind. */
@@ -1217,7 +1305,7 @@ json_t *api_config_to_json(const struct api_config *c)
 static void device_with_id(struct device_config *out, const struct api_device *d)
 {
 	*out = d->dev;
-	snprintf(out->id, sizeof(out->id), "%s", d->id);
+	out->id = d->id;
 }
 
 static bool is_root_device(const struct api_device *d)
@@ -1518,7 +1606,7 @@ static int parse_net_overrides(json_t *a, struct snapshot_load_req *req, char *w
 	json_array_foreach(a, i, o)
 	{
 		snprintf(field, sizeof(field), "network_overrides[%zu]: iface_id", i);
-		err = snap_str_check("snapshot/load", field, o, "iface_id", DEVICE_ID_MAX + 1, why,
+		err = snap_str_check("snapshot/load", field, o, "iface_id", SIZE_MAX, why,
 				     why_size);
 		if (err)
 			return err;
@@ -1530,8 +1618,9 @@ static int parse_net_overrides(json_t *a, struct snapshot_load_req *req, char *w
 	}
 	json_array_foreach(a, i, o)
 	{
-		snprintf(req->net[i].iface_id, sizeof(req->net[i].iface_id), "%s",
-			 snap_str(o, "iface_id"));
+		req->net[i].iface_id = id_intern(snap_str(o, "iface_id"));
+		if (!req->net[i].iface_id)
+			return -ENOMEM;
 		snprintf(req->net[i].host_dev_name, sizeof(req->net[i].host_dev_name), "%s",
 			 snap_str(o, "host_dev_name"));
 	}
@@ -1652,6 +1741,6 @@ void api_config_from_vm(struct api_config *c, const struct vm_config *v)
 
 		memset(d, 0, sizeof(*d));
 		d->dev = v->devices[i];
-		snprintf(d->id, sizeof(d->id), "%s", v->devices[i].id);
+		d->id = v->devices[i].id;
 	}
 }

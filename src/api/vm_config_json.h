@@ -19,14 +19,13 @@
 #include <stddef.h>
 
 #include "util/log.h"
+#include "util/id_pool.h"
 #include "util/parse.h"
 #include "arch/x86/custom_template.h"
 #include "devices/device_kind.h"
 #include "vmm/vm.h"
 #include "vmm/vm_snapshot.h"
 
-/* Firecracker's resource ids: alphanumeric and '_'. */
-#define API_ID_MAX	PARSE_ID_MAX
 #define API_CMDLINE_MAX 4096
 /* Firecracker's default boot_args would leave no console; volt run's default. */
 #define API_DEFAULT_CMDLINE \
@@ -38,7 +37,7 @@
  * (kind->api.keys: the root device...). */
 struct api_device {
 	struct device_config dev;
-	char id[API_ID_MAX + 1];
+	const char *id; /* an id handle (util/id_pool.h); NULL: none */
 	alignas(max_align_t) unsigned char keys[DEVICE_API_KEYS_MAX];
 };
 
@@ -116,6 +115,8 @@ int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *wh
  * (kind->config_key): the kind's fields, then its id and API keys (kind->api). */
 int api_put_device(struct api_config *c, const struct device_kind *k, json_t *j,
 		   const char *path_id, char *why, size_t why_size);
+/* id_pool_mark()s every id c holds (its devices' ids and FIELD_IDs). */
+void api_config_mark_ids(const struct api_config *c);
 /* The device of kind k with that id (any id when NULL: the first); NULL when none. */
 struct api_device *api_device_find(const struct api_config *c, const struct device_kind *k,
 				   const char *id);
@@ -132,6 +133,13 @@ int api_patch_drive(struct api_config *c, json_t *j, const char *path_id, bool s
 int api_patch_net(struct api_config *c, json_t *j, const char *path_id, char *why, size_t why_size);
 /* PATCH /balloon ({"amount_mib"}) and PATCH /balloon/statistics. */
 int api_parse_balloon_update(json_t *j, unsigned int *mib, char *why, size_t why_size);
+/* Bodies of devices volt does not have, read as Firecracker reads them before
+ * its VMM answers (its PmemConfig or PmemDeviceUpdateConfig with patch; its
+ * MemoryHotplugConfig or MemoryHotplugSizeUpdate): 0 or -EINVAL with the
+ * message (a missing field in serde's words; the path's and the body's ids
+ * must match). Nothing is kept. */
+int api_parse_pmem(json_t *j, const char *path_id, bool patch, char *why, size_t why_size);
+int api_parse_memory_hotplug(json_t *j, bool patch, char *why, size_t why_size);
 int api_parse_balloon_stats_update(json_t *j, unsigned int *seconds, char *why, size_t why_size);
 /* PUT /actions: the action_type ("InstanceStart"...), unchecked. */
 int api_parse_action(json_t *j, char *type, size_t type_size, char *why, size_t why_size);

@@ -161,7 +161,7 @@ static int op_rate_limiter_update(void *ctx, const struct device_kind *k, const 
 	for (i = 0; m->vm && i < m->vm->cfg.ndevices; i++) {
 		if (m->vm->cfg.devices[i].kind != k)
 			continue;
-		if (!strcmp(m->vm->cfg.devices[i].id, id)) {
+		if (!strcmp(id_str(m->vm->cfg.devices[i].id), id)) {
 			dev = vm_device(m->vm, k, index);
 			break;
 		}
@@ -465,7 +465,8 @@ int api_main(int argc, char **argv, const struct timespec *started)
 	static struct api_main m;
 	const char *sock = NULL, *config = NULL, *id = NULL, *log_path = NULL, *metrics_path = NULL;
 	const char *metadata = NULL;
-	size_t mmds_limit = MMDS_DEFAULT_SIZE_LIMIT;
+	size_t mmds_limit = MMDS_DEFAULT_SIZE_LIMIT, max_payload = API_MAX_PAYLOAD;
+	bool has_mmds_limit = false;
 	bool no_api = false, show_level = false, show_origin = false;
 	struct timespec cpu;
 	char **args;
@@ -532,6 +533,16 @@ int api_main(int argc, char **argv, const struct timespec *started)
 				err = -EINVAL;
 				goto out_args;
 			}
+			has_mmds_limit = true;
+			break;
+		case API_O_MAX_PAYLOAD:
+			if (parse_size_limit(optarg, &max_payload)) {
+				pr_err("--http-api-max-payload-size '%s': expected a number of "
+				       "bytes",
+				       optarg);
+				err = -EINVAL;
+				goto out_args;
+			}
 			break;
 		case API_O_IGNORED:
 			break;
@@ -581,7 +592,9 @@ int api_main(int argc, char **argv, const struct timespec *started)
 	m.boot_timer = common.boot_timer;
 	m.started = *started;
 	api_state_init(&m.st, &ops, &m, id);
-	m.st.cfg.mmds_size_limit = mmds_limit;
+	/* Firecracker's main.rs: the store's limit defaults to the API's. */
+	m.st.cfg.mmds_size_limit = has_mmds_limit ? mmds_limit : max_payload;
+	m.st.max_payload = max_payload;
 	if (id)
 		log_set_instance_id(id);
 	/* volt's own lines always carry their level; show_level is accepted. */
@@ -607,7 +620,7 @@ int api_main(int argc, char **argv, const struct timespec *started)
 	if (!no_api) {
 		struct thread_hooks sandbox = sandbox_api_hooks();
 
-		err = api_server_start(&m.srv, sock, &sandbox);
+		err = api_server_start(&m.srv, sock, max_payload, &sandbox);
 		if (err)
 			return err;
 		m.has_srv = true;

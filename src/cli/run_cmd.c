@@ -9,6 +9,7 @@
 #include "devices/device_table.h"
 #include "kernel/guest_kit.h"
 #include "sandbox/sandbox.h"
+#include "util/id_pool.h"
 #include "util/log.h"
 #include "util/startup_trace.h"
 #include "util/parse.h"
@@ -125,8 +126,11 @@ static int device_option(struct vm_config *cfg, const struct device_kind *k, con
 		err = device_list_add(cfg->devices, &cfg->ndevices, VM_MAX_VIRTIO, d, why,
 				      sizeof(why));
 	free(d);
+	/* A spec past a log line (an id has no length limit) is cut, so that the
+	 * reason still shows. */
 	if (err && spec)
-		pr_err("--%s '%s': %s", k->option, spec, why);
+		pr_err("--%s '%.512s%s': %s", k->option, spec, strlen(spec) > 512 ? "..." : "",
+		       why);
 	else if (err)
 		pr_err("--%s: %s", k->option, why);
 	return err;
@@ -142,14 +146,15 @@ static int net_override(struct snapshot_load_req *req, const char *arg)
 		pr_err("--net-override: at most %d", VM_MAX_NETS);
 		return -EINVAL;
 	}
-	if (!eq || eq == arg || (size_t)(eq - arg) > DEVICE_ID_MAX || !eq[1] ||
-	    strlen(eq + 1) >= sizeof(o->host_dev_name)) {
+	if (!eq || eq == arg || !eq[1] || strlen(eq + 1) >= sizeof(o->host_dev_name)) {
 		pr_err("--net-override: '%s' is not ID=TAP (an interface id of the snapshot and "
 		       "a TAP device name of at most %zu characters)",
 		       arg, sizeof(o->host_dev_name) - 1);
 		return -EINVAL;
 	}
-	snprintf(o->iface_id, sizeof(o->iface_id), "%.*s", (int)(eq - arg), arg);
+	o->iface_id = id_intern_len(arg, (size_t)(eq - arg));
+	if (!o->iface_id)
+		return -ENOMEM;
 	snprintf(o->host_dev_name, sizeof(o->host_dev_name), "%s", eq + 1);
 	req->nnet++;
 	return 0;

@@ -3,6 +3,7 @@
 #include "core/fields.h"
 
 #include "core/rate_limiter.h"
+#include "util/id_pool.h"
 #include "util/parse.h"
 #include "util/why.h"
 
@@ -67,7 +68,10 @@ void fields_defaults(const struct field_set *set, void *cfg)
 }
 
 /* A MAC as FIELD_MAC takes it; -EINVAL with the reason in why. */
-static int mac_parse(const char *s, uint8_t mac[6], char *why, size_t why_size)
+/* cli: volt's own rule for `--net mac=` besides the syntax: a unicast,
+ * non-zero address (one a guest can send from). JSON (the API, the config
+ * file) takes any six bytes, as Firecracker's MacAddr does. */
+static int mac_parse(const char *s, uint8_t mac[6], bool cli, char *why, size_t why_size)
 {
 	static const uint8_t zero[6];
 	uint8_t m[6];
@@ -85,10 +89,10 @@ static int mac_parse(const char *s, uint8_t mac[6], char *why, size_t why_size)
 				"bad MAC '%s': expected six hex bytes like 52:54:00:12:34:56", s);
 		m[i] = (uint8_t)(hi << 4 | lo);
 	}
-	if (m[0] & 1)
+	if (cli && (m[0] & 1))
 		return why_fail(why, why_size, -EINVAL,
 				"bad MAC '%s': a multicast address cannot name an interface", s);
-	if (!memcmp(m, zero, 6))
+	if (cli && !memcmp(m, zero, 6))
 		return why_fail(why, why_size, -EINVAL, "bad MAC '%s': all zeros", s);
 	memcpy(mac, m, 6);
 	return 0;
@@ -135,6 +139,18 @@ static void store_str(const struct field *f, void *p, const char *s, size_t len)
 {
 	memset(p, 0, f->size);
 	memcpy(p, s, len);
+}
+
+/* An id is a handle (util/id_pool.h): equal ids share one string, so
+ * configurations still compare byte for byte. */
+static int store_id(void *p, const char *s, size_t len)
+{
+	const char *id = id_intern_len(s, len);
+
+	if (!id)
+		return -ENOMEM;
+	*(const char **)p = id;
+	return 0;
 }
 
 /* --- the CLI spec ------------------------------------------------------------ */
@@ -253,12 +269,9 @@ static int spec_value(const struct field_set *set, const struct field *f, const 
 
 		if (parse_id_check(val, reason, sizeof(reason)))
 			return why_fail(why, why_size, -EINVAL, "%s: %s", f->cli, reason);
-		if (strlen(val) >= f->size)
-			return say(why, why_size, f->toolong ? f->toolong : "{} is too long", val);
 		if (spec_check(f, val, 0, why, why_size))
 			return -EINVAL;
-		store_str(f, p, val, strlen(val));
-		return 0;
+		return store_id(p, val, strlen(val));
 	}
 	case FIELD_U32:
 	case FIELD_U64:
@@ -273,7 +286,7 @@ static int spec_value(const struct field_set *set, const struct field *f, const 
 			}
 		return say(why, why_size, f->bad ? f->bad : set->unknown, f->bad ? val : tok);
 	case FIELD_MAC:
-		return mac_parse(val, p, why, why_size);
+		return mac_parse(val, p, true, why, why_size);
 	case FIELD_BUCKET: {
 		char reason[256];
 
@@ -420,12 +433,12 @@ static int json_value(const struct field *f, const char *obj, json_t *v, void *c
 		if (f->type == FIELD_ENUM)
 			return json_enum(f, obj, s, p, why, why_size);
 		if (f->type == FIELD_MAC) {
-			if (mac_parse(s, p, reason, sizeof(reason)))
+			if (mac_parse(s, p, false, reason, sizeof(reason)))
 				return why_fail(why, why_size, -EINVAL, "%s: %s: %s", obj, f->json,
 						reason);
 			return 0;
 		}
-		if (len >= f->size)
+		if (f->type != FIELD_ID && len >= f->size)
 			return why_fail(why, why_size, -EINVAL, "%s: %s: longer than %zu bytes",
 					obj, f->json, f->size - 1);
 		if (!len && (f->type != FIELD_STRING || f->min))
@@ -435,6 +448,8 @@ static int json_value(const struct field *f, const char *obj, json_t *v, void *c
 			return why_fail(why, why_size, -EINVAL, "%s: %s: %s", obj, f->json, reason);
 		if (f->check && f->check(s, 0, reason, sizeof(reason)))
 			return why_fail(why, why_size, -EINVAL, "%s: %s: %s", obj, f->json, reason);
+		if (f->type == FIELD_ID)
+			return store_id(p, s, len);
 		store_str(f, p, s, len);
 		return 0;
 	}
@@ -529,10 +544,21 @@ int fields_set_string(const struct field_set *set, void *cfg, const char *json, 
 
 	if (!f || (f->type != FIELD_STRING && f->type != FIELD_PATH && f->type != FIELD_ID))
 		return -ENOENT;
+	if (f->type == FIELD_ID)
+		return store_id(at(cfg, f->offset), value, strlen(value));
 	if (strlen(value) >= f->size)
 		return -ENAMETOOLONG;
 	store_str(f, at(cfg, f->offset), value, strlen(value));
 	return 0;
+}
+
+void fields_mark_ids(const struct field_set *set, const void *cfg)
+{
+	size_t i;
+
+	for (i = 0; set && i < set->n; i++)
+		if (set->fields[i].type == FIELD_ID)
+			id_pool_mark(*(const char *const *)cat(cfg, set->fields[i].offset));
 }
 
 static json_t *field_to_json(const struct field *f, const void *cfg)
@@ -543,9 +569,11 @@ static json_t *field_to_json(const struct field *f, const void *cfg)
 	size_t i;
 
 	switch (f->type) {
+	case FIELD_ID:
+		p = id_str(*(const char *const *)p);
+		/* fall through */
 	case FIELD_STRING:
 	case FIELD_PATH:
-	case FIELD_ID:
 		return !f->required && !*(const char *)p ? json_null() : json_string(p);
 	case FIELD_BOOL:
 	case FIELD_FLAG:

@@ -21,14 +21,14 @@
 enum field_type {
 	FIELD_STRING, /* char[size] */
 	FIELD_PATH,   /* char[size]: a host path (Landlock and the jailer look at these) */
-	FIELD_ID,     /* char[size]: parse_id_check() (letters, digits, '_'; 1 to 64) */
+	FIELD_ID,     /* const char *: an id handle (util/id_pool.h), parse_id_check() */
 	FIELD_BOOL,   /* bool. CLI: "key" or "key=on|off|true|false|1|0" */
 	FIELD_FLAG,   /* bool. CLI: "key" only, no value */
 	FIELD_U32,    /* uint32_t in [min, max] */
 	FIELD_U64,    /* uint64_t in [min, max] */
 	FIELD_MIB,    /* uint32_t MiB at most max. CLI: a size ("64", "512M", "1G") */
 	FIELD_ENUM,   /* int: one of names[] */
-	FIELD_MAC,    /* uint8_t[6]: a unicast, non-zero MAC "52:54:00:12:34:56" */
+	FIELD_MAC,    /* uint8_t[6]: "52:54:00:12:34:56"; the CLI's unicast and non-zero */
 	FIELD_NULL,   /* JSON only, no storage: accepted as null alone */
 	FIELD_RL,     /* JSON only: struct rl_config (core/rate_limiter.h); null or {}: none */
 	FIELD_BUCKET, /* CLI only: struct rl_bucket_config, "SIZE/MS[+BURST]" or "off" */
@@ -107,9 +107,11 @@ json_t *fields_to_json(const struct field_set *set, const void *cfg);
 
 /* Stores value into the STRING, PATH or ID field whose JSON key is json
  * (api/: a drive's id, given in the API's own key). 0, -ENOENT when there is
- * none, -ENAMETOOLONG when value does not fit. Nothing is checked: the caller
- * has checked value. */
+ * none, -ENAMETOOLONG when value does not fit, -ENOMEM. Nothing is checked:
+ * the caller has checked value. */
 int fields_set_string(const struct field_set *set, void *cfg, const char *json, const char *value);
+/* id_pool_mark()s the ids cfg's FIELD_ID fields hold (set may be NULL). */
+void fields_mark_ids(const struct field_set *set, const void *cfg);
 /* The field of set whose JSON key is key, or NULL. */
 const struct field *fields_find_json(const struct field_set *set, const char *key);
 /* How a JSON value's type is named in messages ("a string", "null"...). */

@@ -42,6 +42,9 @@ static const struct metric_field api_fields[] = {
 	D(api, requests),     D(api, fails),	     D(api, pause_count),
 	D(api, resume_count), D(api, actions_count),
 };
+static const struct metric_field deprecated_api_fields[] = {
+	D(deprecated_api, deprecated_http_api_calls),
+};
 static const struct metric_field vmm_fields[] = {
 	G(vmm, boot_time_us),
 	G(vmm, boot_time_cpu_us),
@@ -74,10 +77,7 @@ static const struct metric_field logger_fields[] = {
 /* Firecracker's order: the VMM's sections, the devices', the legacy devices
  * and the logger. */
 static const struct metrics_section head[] = {
-	SECTION(api_server),
-	SECTION(api),
-	SECTION(vmm),
-	SECTION(vcpu),
+	SECTION(api_server), SECTION(api), SECTION(deprecated_api), SECTION(vmm), SECTION(vcpu),
 };
 static const struct metrics_section tail[] = {
 	SECTION(uart),
@@ -85,9 +85,10 @@ static const struct metrics_section tail[] = {
 	SECTION(logger),
 };
 
-#define CORE_COUNTERS                                                                            \
-	(NELEM(api_server_fields) + NELEM(api_fields) + NELEM(vmm_fields) + NELEM(vcpu_fields) + \
-	 NELEM(uart_fields) + NELEM(i8042_fields) + NELEM(logger_fields))
+#define CORE_COUNTERS                                                                        \
+	(NELEM(api_server_fields) + NELEM(api_fields) + NELEM(deprecated_api_fields) +       \
+	 NELEM(vmm_fields) + NELEM(vcpu_fields) + NELEM(uart_fields) + NELEM(i8042_fields) + \
+	 NELEM(logger_fields))
 
 /* A counter added to the struct but not to a table would never be written. */
 _Static_assert(CORE_COUNTERS * sizeof(metric_t) == sizeof(struct volt_metrics),

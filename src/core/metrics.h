@@ -5,7 +5,8 @@
  * Firecracker reports as "since the last flush" are reset by each flush.
  *
  * The line's sections and names follow Firecracker's (docs/metrics.md):
- * "utc_timestamp_ms", then the VMM's sections (api_server, api, vmm, vcpu),
+ * "utc_timestamp_ms", then the VMM's sections (api_server, api,
+ * deprecated_api, vmm, vcpu),
  * then the registered sections in the order of registration (the device
  * table's kinds), then uart, i8042, logger. The VMM-wide counters are the
  * members of struct volt_metrics; a device kind owns its counters and
@@ -39,6 +40,11 @@ struct volt_metrics {
 		metric_t fails;	   /* answered 4xx/5xx */
 		metric_t pause_count, resume_count, actions_count;
 	} api;
+	struct {
+		/* Requests with a deprecated field (the Deprecation header):
+		 * Firecracker's deprecated_api section. */
+		metric_t deprecated_http_api_calls;
+	} deprecated_api;
 	struct {
 		metric_t boot_time_us;	   /* process start -> the guest's boot-timer write */
 		metric_t boot_time_cpu_us; /* CPU time volt used until then */

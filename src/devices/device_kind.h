@@ -29,14 +29,12 @@ struct snap_reader;
 
 struct device_kind;
 
-/* An id's longest length (the API's drive_id, iface_id...). */
-#define DEVICE_ID_MAX 64
-
 struct device_config {
 	const struct device_kind *kind;
-	/* The API's id of the device ("" from the CLI): a snapshot keeps it, so
-	 * that a restore's network_overrides can name interfaces. */
-	char id[DEVICE_ID_MAX + 1];
+	/* The API's id of the device, any length: a handle (util/id_pool.h;
+	 * NULL from the CLI), so the struct copies byte for byte. A snapshot
+	 * keeps it, so that a restore's network_overrides can name interfaces. */
+	const char *id;
 	alignas(max_align_t) unsigned char data[DEVICE_CONFIG_MAX];
 };
 

@@ -84,17 +84,15 @@ int parse_id_check(const char *id, char *why, size_t why_size)
 	size_t i;
 
 	for (i = 0; id[i]; i++)
-		if (i >= PARSE_ID_MAX || !(isalnum((unsigned char)id[i]) || id[i] == '_'))
+		if (!(isalnum((unsigned char)id[i]) || id[i] == '_'))
 			break;
 	if (i && !id[i])
 		return 0;
 	if (!id[0])
 		snprintf(why, why_size, "must not be empty");
-	else if (i >= PARSE_ID_MAX)
-		snprintf(why, why_size, "'%.*s...' is longer than %d characters", PARSE_ID_MAX, id,
-			 PARSE_ID_MAX);
 	else
-		snprintf(why, why_size, "'%s' may only hold letters, digits and '_'", id);
+		snprintf(why, why_size, "'" PARSE_ID_FMT "' may only hold letters, digits and '_'",
+			 PARSE_ID_ARG(id));
 	return -EINVAL;
 }
 

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* A decimal number in [min, max], nothing else (no sign, no spaces). */
 int parse_uint(const char *s, unsigned int min, unsigned int max, unsigned int *out);
@@ -14,11 +15,18 @@ int parse_uint(const char *s, unsigned int min, unsigned int max, unsigned int *
  * "iB" or "B" is accepted). */
 /* default_unit applies to a bare number (1 for bytes, 1 << 20 for MiB). */
 int parse_size(const char *s, uint64_t default_unit, uint64_t *bytes);
-/* Firecracker's rule for the ids of devices: 1 to PARSE_ID_MAX characters
- * of [A-Za-z0-9_]. The one check behind FIELD_ID (`volt run --drive id=`,
- * the API's drive_id...), the ids in API paths and the config file's: -EINVAL with the reason in
- * why (the caller names the field in its own words). */
-#define PARSE_ID_MAX 64
+/* Firecracker's rule for the ids of devices (its checked_id): at least one
+ * character, each of [A-Za-z0-9_], no length limit (volt's letters and digits
+ * are ASCII; Firecracker's are Unicode's). The one check behind FIELD_ID
+ * (`volt run --drive id=`, the API's drive_id...), the ids in API paths and
+ * the config file's: -EINVAL with the reason in why (the caller names the
+ * field in its own words; a message shows at most PARSE_ID_SHOWN bytes of
+ * the id). */
+#define PARSE_ID_SHOWN 64
+/* An id in a message: printf("'" PARSE_ID_FMT "'", PARSE_ID_ARG(id)) shows
+ * its first PARSE_ID_SHOWN characters, then "..." when there are more. */
+#define PARSE_ID_FMT	 "%.*s%s"
+#define PARSE_ID_ARG(id) PARSE_ID_SHOWN, (id), strlen(id) > PARSE_ID_SHOWN ? "..." : ""
 int parse_id_check(const char *id, char *why, size_t why_size);
 /* 0-15 for a hex digit, else -1. */
 int parse_hex_digit(char c);

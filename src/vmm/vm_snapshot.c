@@ -12,7 +12,9 @@
 #include "devices/device_table.h"
 #include "devices/mmds/mmds.h"
 #include "devices/virtio/virtio_net.h"
+#include "util/id_pool.h"
 #include "util/log.h"
+#include "util/parse.h"
 #include "vmm/vcpu.h"
 #include "vmm/vcpu_state.h"
 #include "vmm/vm_state.h"
@@ -78,7 +80,7 @@ static json_t *config_to_json(const struct vm *vm)
 			goto fail;
 		}
 		json_object_set_new(d, "kind", json_string(c->kind->name));
-		json_object_set_new(d, "id", json_string(c->id));
+		json_object_set_new(d, "id", json_string(id_str(c->id)));
 		json_object_set_new(d, "config", cj);
 		if (net_serves_mmds(vm, c))
 			json_object_set_new(d, "mmds", json_true());
@@ -381,7 +383,12 @@ static int config_from_state(struct snap_reader *r, const struct snapshot_load_r
 		json_decref(c);
 		if (err)
 			break;
-		snprintf(cfg->devices[cfg->ndevices].id, sizeof(cfg->devices[0].id), "%s", id);
+		/* Any length: the record is a JSON string (no format change). */
+		cfg->devices[cfg->ndevices].id = id ? id_intern(id) : NULL;
+		if (id && !cfg->devices[cfg->ndevices].id) {
+			err = -ENOMEM;
+			break;
+		}
 		if (serves && cfg->mmds && k == &virtio_net_kind)
 			((struct net_config *)(void *)cfg->devices[cfg->ndevices].data)->mmds =
 				true;
@@ -391,8 +398,9 @@ static int config_from_state(struct snap_reader *r, const struct snapshot_load_r
 	for (i = 0; !err && i < (size_t)req->nnet; i++)
 		if (!used[i]) {
 			snprintf(why, why_size,
-				 "network_overrides: the snapshot has no network interface '%s'",
-				 req->net[i].iface_id);
+				 "network_overrides: the snapshot has no network interface "
+				 "'" PARSE_ID_FMT "'",
+				 PARSE_ID_ARG(req->net[i].iface_id));
 			err = -EINVAL;
 		}
 	return err;

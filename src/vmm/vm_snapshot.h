@@ -44,7 +44,7 @@ enum mem_backend_type {
 
 /* network_overrides[]: the interface with this id gets another TAP. */
 struct net_override {
-	char iface_id[DEVICE_ID_MAX + 1];
+	const char *iface_id; /* any length: an id handle (util/id_pool.h) */
 	char host_dev_name[IFNAMSIZ];
 };
 

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "devices/device_table.h"
+#include "util/id_pool.h"
 
 static const char *keep(void *ctx, const struct field *f, const char *value, int *err)
 {
@@ -77,5 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	free(text);
+	/* Each input's ids go (util/id_pool.h), as the API's sweep does. */
+	id_pool_clear();
 	return 0;
 }

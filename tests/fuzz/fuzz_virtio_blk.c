@@ -77,7 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.read_only = h.flags & F_READ_ONLY;
 	cfg.cache = (h.flags & F_CACHE_UNSAFE) ? BLK_CACHE_UNSAFE : BLK_CACHE_WRITEBACK;
 	if (h.flags & F_ID)
-		memcpy(cfg.id, "fuzz-disk-identifier", VIRTIO_BLK_ID_BYTES);
+		cfg.id = "fuzz_disk_identifier_longer_than_20"; /* GET_ID: its first 20 */
 
 	elem.head = 0;
 	elem.out_num = nout;

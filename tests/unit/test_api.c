@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include "api/router.h"
+#include "util/id_pool.h"
 #include "api/vm_config_json.h"
+#include "core/metrics.h"
 #include "arch/x86/cpuid.h"
 #include "devices/device_table.h"
 #include "devices/virtio/virtio_blk.h"
@@ -277,6 +279,11 @@ Test(api, machine_config_put_patch_get)
 	ok("PUT", "/machine-config",
 	   "{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"cpu_template\": \"None\"}");
 	cr_assert_str_eq(st.cfg.cpu_template, "None");
+	/* Firecracker's GET leaves "None" out (is_none_or_custom_template). */
+	cr_assert_eq(req("GET", "/machine-config", NULL, &j), 200);
+	cr_assert_null(json_object_get(j, "cpu_template"));
+	cr_assert_eq(json_integer_value(json_object_get(j, "vcpu_count")), 1);
+	json_decref(j);
 }
 
 Test(api, lifecycle_with_fake_vm)
@@ -629,7 +636,74 @@ Test(api, payload_limit)
 	cr_assert_eq(r.status, 400);
 	cr_assert(strstr(r.body, "larger than the limit of 51200"), "%s", r.body);
 	free(r.body);
+	/* --http-api-max-payload-size: a body past the default is read. */
+	st.max_payload = n;
+	api_handle(&st, "PUT", "/boot-source", big, n, &r);
+	cr_assert_eq(r.status, 400);
+	cr_assert(strstr(r.body, "missing field `kernel_image_path`"), "read: %s", r.body);
+	free(r.body);
+	st.max_payload = n - 1;
+	api_handle(&st, "PUT", "/boot-source", big, n, &r);
+	cr_assert(strstr(r.body, "size 51201 is larger than the limit of 51200 allowed"), "%s",
+		  r.body);
+	free(r.body);
 	free(big);
+}
+
+/* Firecracker's deprecated_api.deprecated_http_api_calls: one per request
+ * answered with the Deprecation header, whatever its status. */
+Test(api, deprecated_calls_counted)
+{
+	uint64_t n0 = volt_metrics.deprecated_api.deprecated_http_api_calls;
+
+	ok("PUT", "/machine-config",
+	   "{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"cpu_template\": \"None\"}");
+	cr_assert_eq(volt_metrics.deprecated_api.deprecated_http_api_calls, n0 + 1);
+	ok("PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 128}");
+	cr_assert_eq(volt_metrics.deprecated_api.deprecated_http_api_calls, n0 + 1);
+	ok("PUT", "/vsock",
+	   "{\"vsock_id\": \"v\", \"guest_cid\": 3, \"uds_path\": \"/tmp/v.sock\"}");
+	ok("PUT", "/network-interfaces/e", "{\"iface_id\": \"e\", \"host_dev_name\": \"t\"}");
+	ok("PUT", "/mmds/config", "{\"version\": \"V1\", \"network_interfaces\": [\"e\"]}");
+	cr_assert_eq(volt_metrics.deprecated_api.deprecated_http_api_calls, n0 + 3);
+}
+
+/* Ids of any length (Firecracker's checked_id): path and body, compared whole,
+ * shown in GET /vm/config; the request's own ids do not outlive it. 8000: as
+ * long as a request line (HTTP_HEAD_MAX) lets a path id be. */
+Test(api, long_ids)
+{
+	static char body[30000], path[30000];
+	struct api_response r;
+	size_t pooled;
+	char *id = malloc(8001);
+
+	memset(id, 'i', 8000);
+	id[8000] = '\0';
+	snprintf(path, sizeof(path), "/drives/%s", id);
+	snprintf(body, sizeof(body),
+		 "{\"drive_id\": \"%s\", \"path_on_host\": \"/x\", \"is_root_device\": false}", id);
+	ok("PUT", path, body);
+	pooled = id_pool_count();
+	id[7999] = 'j';
+	snprintf(path, sizeof(path), "/network-interfaces/%s", id);
+	snprintf(body, sizeof(body), "{\"iface_id\": \"%s\", \"host_dev_name\": \"t\"}", id);
+	ok("PUT", path, body);
+	cr_assert_eq(id_pool_count(), pooled + 1);
+	/* A refused request's id is swept. */
+	snprintf(path, sizeof(path), "/network-interfaces/%sk", id);
+	snprintf(body, sizeof(body), "{\"iface_id\": \"%sk\", \"host_dev_name\": 7}", id);
+	api_handle(&st, "PUT", path, body, strlen(body), &r);
+	cr_assert_eq(r.status, 400);
+	free(r.body);
+	cr_assert_eq(id_pool_count(), pooled + 1);
+	api_handle(&st, "GET", "/vm/config", NULL, 0, &r);
+	cr_assert_eq(r.status, 200);
+	cr_assert(strstr(r.body, id), "the iface_id whole");
+	id[7999] = 'i';
+	cr_assert(strstr(r.body, id), "the drive_id whole");
+	free(r.body);
+	free(id);
 }
 
 Test(api, pre_boot_only_after_boot)
@@ -875,10 +949,17 @@ Test(api, same_rules_as_the_cli)
 	/* The device's own fields parse through its field set, the CLI's rules. */
 	fault("PUT", "/network-interfaces/e", "{\"iface_id\": \"e\", \"host_dev_name\": \"tap%d\"}",
 	      400, "network-interface: host_dev_name: TAP name 'tap%d' contains '%'");
+	/* Any six bytes, as Firecracker's MacAddr (the CLI refuses these). */
+	ok("PUT", "/network-interfaces/e",
+	   "{\"iface_id\": \"e\", \"host_dev_name\": \"t\", \"guest_mac\": "
+	   "\"01:00:5e:00:00:01\"}");
+	ok("PUT", "/network-interfaces/e",
+	   "{\"iface_id\": \"e\", \"host_dev_name\": \"t\", \"guest_mac\": "
+	   "\"00:00:00:00:00:00\"}");
 	fault("PUT", "/network-interfaces/e",
 	      "{\"iface_id\": \"e\", \"host_dev_name\": \"t\", \"guest_mac\": "
-	      "\"01:00:5e:00:00:01\"}",
-	      400, "network-interface: guest_mac: bad MAC '01:00:5e:00:00:01': a multicast");
+	      "\"01:00:5e:00:00\"}",
+	      400, "network-interface: guest_mac: bad MAC '01:00:5e:00:00': expected six hex");
 	fault("PUT", "/vsock", "{\"guest_cid\": 3, \"uds_path\": \"\"}", 400,
 	      "vsock: uds_path: must not be empty");
 	fault("PUT", "/drives/d",

@@ -569,3 +569,24 @@ Test(mmds, framing)
 	free(out);
 	mmds_destroy(m);
 }
+
+/* `Connection: close` changes nothing: micro_http's Response always says
+ * "Connection: keep-alive" and has no Connection request header, and
+ * Firecracker's TCP endpoint (dumbo/tcp/endpoint.rs) closes a connection only
+ * after the guest's FIN. */
+Test(mmds, connection_close_is_ignored_as_in_firecracker)
+{
+	struct mmds *m = store(MMDS_DEFAULT_SIZE_LIMIT);
+	struct mmds_config c = { .version = MMDS_V1, .ipv4 = MMDS_DEFAULT_IPV4 };
+	int ret;
+	char *got;
+
+	mmds_set_config(m, &c);
+	put(m, "{\"a\":\"b\"}");
+	answer_is(m, "GET /a HTTP/1.1\r\nConnection: close\r\n\r\n", "1.1", 200, TEXT, "", "b");
+	answer_is(m, "GET /a HTTP/1.0\r\nConnection: close\r\n\r\n", "1.0", 200, TEXT, "", "b");
+	got = serve(m, "GET /a HTTP/1.1\r\nConnection: close\r\n\r\n", &ret, NULL);
+	cr_assert_eq(ret, 1, "the connection stays");
+	free(got);
+	mmds_destroy(m);
+}

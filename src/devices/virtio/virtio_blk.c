@@ -84,6 +84,9 @@ struct blk_io {
 struct virtio_blk {
 	struct virtio_dev dev;
 	struct blk_config cfg;
+	/* GET_ID's answer: the id's first 20 bytes, NUL-padded (the device's
+	 * own copy: no id handle is read on the device thread). */
+	char serial[VIRTIO_BLK_ID_BYTES];
 	int fd;
 	uint64_t capacity; /* sectors */
 	struct virtq_elem elem;
@@ -243,7 +246,17 @@ static uint8_t discard_or_zero(int fd, uint64_t capacity, const struct blk_confi
 
 /* Validates a chain. Returns 1 with io ready when it needs I/O; 0 when it was
  * answered at once (status written, *used set). */
-static int blk_prepare(int fd, uint64_t capacity, const struct blk_config *c, struct virtq_elem *e,
+/* Firecracker's serial: the drive id's first 20 bytes, NUL-padded. */
+static void blk_serial(const struct blk_config *c, char serial[VIRTIO_BLK_ID_BYTES])
+{
+	const char *id = id_str(c->id);
+
+	memset(serial, 0, VIRTIO_BLK_ID_BYTES);
+	memcpy(serial, id, strnlen(id, VIRTIO_BLK_ID_BYTES));
+}
+
+static int blk_prepare(int fd, uint64_t capacity, const struct blk_config *c,
+		       const char serial[VIRTIO_BLK_ID_BYTES], struct virtq_elem *e,
 		       struct blk_io *io, uint32_t *used)
 {
 	struct virtio_blk_outhdr hdr;
@@ -288,7 +301,7 @@ static int blk_prepare(int fd, uint64_t capacity, const struct blk_config *c, st
 		return 1;
 	case VIRTIO_BLK_T_GET_ID:
 		io->niov = data_in(e, io->iov);
-		*used += (uint32_t)iov_from_buf(io->iov, io->niov, 0, c->id, VIRTIO_BLK_ID_BYTES);
+		*used += (uint32_t)iov_from_buf(io->iov, io->niov, 0, serial, VIRTIO_BLK_ID_BYTES);
 		*io->status = VIRTIO_BLK_S_OK;
 		return 0;
 	case VIRTIO_BLK_T_DISCARD:
@@ -337,9 +350,11 @@ uint32_t virtio_blk_handle(int fd, uint64_t capacity, const struct blk_config *c
 {
 	struct iovec iov[VIRTQ_MAX_SEGS];
 	struct blk_io io = { .iov = iov };
+	char serial[VIRTIO_BLK_ID_BYTES];
 	uint32_t used;
 
-	if (blk_prepare(fd, capacity, c, e, &io, &used))
+	blk_serial(c, serial);
+	if (blk_prepare(fd, capacity, c, serial, e, &io, &used))
 		used = blk_execute(fd, &io, 0);
 	return used;
 }
@@ -355,7 +370,7 @@ static uint32_t blk_submit(struct virtio_blk *b, struct virtq_elem *e)
 	if (!r)
 		return virtio_blk_handle(b->fd, b->capacity, &b->cfg, e);
 	r->io.iov = r->iov;
-	if (!blk_prepare(b->fd, b->capacity, &b->cfg, e, &r->io, &used))
+	if (!blk_prepare(b->fd, b->capacity, &b->cfg, b->serial, e, &r->io, &used))
 		goto done;
 	sqe = io_uring_get_sqe(&b->ring);
 	if (!sqe && io_uring_submit(&b->ring) >= 0)
@@ -587,6 +602,7 @@ int virtio_blk_create(struct virtio_blk **out, const struct blk_config *c,
 	if (!b)
 		return -ENOMEM;
 	b->cfg = *c;
+	blk_serial(c, b->serial);
 	b->fd = -1;
 	b->rl.timer_fd = -1;
 	/* open_input: a FIFO would block the open, a character device
@@ -761,7 +777,7 @@ static const struct field blk_field_list[] = {
 	  .json = "drive_id",
 	  .type = FIELD_ID,
 	  BLK_FIELD(id),
-	  .size = sizeof(((struct blk_config *)0)->id) },
+	  .size = sizeof(((struct blk_config *)0)->id) }, /* a handle */
 	{ .cli = "engine",
 	  .json = "io_engine",
 	  .type = FIELD_ENUM,
@@ -796,12 +812,12 @@ static int blk_conflict(const void *cfg, const struct device_config *others, int
 {
 	const struct blk_config *c = cfg;
 
-	for (int i = 0; c->id[0] && i < n; i++) {
+	for (int i = 0; id_str(c->id)[0] && i < n; i++) {
 		const struct blk_config *o = (const void *)others[i].data;
 
-		if (others[i].kind == &virtio_blk_kind && !strcmp(o->id, c->id)) {
-			snprintf(why, why_size, "id '%s' is already another --%s's", c->id,
-				 virtio_blk_kind.option);
+		if (others[i].kind == &virtio_blk_kind && !strcmp(id_str(o->id), c->id)) {
+			snprintf(why, why_size, "id '" PARSE_ID_FMT "' is already another --%s's",
+				 PARSE_ID_ARG(c->id), virtio_blk_kind.option);
 			return -EINVAL;
 		}
 	}

@@ -11,6 +11,7 @@
 #include "core/fields.h"
 #include "core/rate_limiter.h"
 #include "devices/virtio/virtio_mmio.h"
+#include "util/id_pool.h"
 #include "util/parse.h"
 
 enum blk_engine { BLK_ENGINE_SYNC, BLK_ENGINE_IO_URING };
@@ -18,7 +19,9 @@ enum blk_cache { BLK_CACHE_WRITEBACK, BLK_CACHE_UNSAFE };
 
 struct blk_config {
 	char path[4096];
-	char id[PARSE_ID_MAX + 1]; /* parse_id_check(); GET_ID answers its first 20 bytes */
+	/* An id handle (util/id_pool.h), NULL: none; GET_ID answers its first 20
+	 * bytes. */
+	const char *id;
 	bool read_only;
 	enum blk_engine engine;
 	enum blk_cache cache;
