@@ -224,24 +224,28 @@ static int restore(struct rig *r, const uint8_t *img, size_t len, int ncpus)
 	return err;
 }
 
+/* One MSR: the header's flexible array inside a union, not a struct member
+ * after it (clang's fuzz build refuses that GNU extension). */
+union one_msr {
+	struct kvm_msrs h;
+	unsigned char buf[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
+};
+
 static uint64_t msr_get(int fd, uint32_t index)
 {
-	struct {
-		struct kvm_msrs h;
-		struct kvm_msr_entry e;
-	} m = { .h.nmsrs = 1, .e.index = index };
+	union one_msr m = { .h.nmsrs = 1 };
 
+	m.h.entries[0].index = index;
 	cr_assert_eq(ioctl(fd, KVM_GET_MSRS, &m), 1, "MSR %#x", index);
-	return m.e.data;
+	return m.h.entries[0].data;
 }
 
 static void msr_set(int fd, uint32_t index, uint64_t data)
 {
-	struct {
-		struct kvm_msrs h;
-		struct kvm_msr_entry e;
-	} m = { .h.nmsrs = 1, .e.index = index, .e.data = data };
+	union one_msr m = { .h.nmsrs = 1 };
 
+	m.h.entries[0].index = index;
+	m.h.entries[0].data = data;
 	cr_assert_eq(ioctl(fd, KVM_SET_MSRS, &m), 1, "MSR %#x", index);
 }
 
