@@ -306,7 +306,7 @@ Test(guest_kit_cmdline, a_parameter_the_command_line_sets_is_left_as_it_is)
 	cr_assert_eq(guest_kit_cmdline_append(c, sizeof(c), true), 0);
 	/* A longer name that merely starts like one is another parameter. */
 	cr_assert_str_eq(c, "clocksource=tsc rcupdate.rcu_cpu_stall_suppress=0  noreplace-smp-x=1 "
-			    "percpu_alloc noreplace-smp");
+			    "percpu_alloc noreplace-smp rodata=off");
 }
 
 Test(guest_kit_cmdline, too_long_is_an_error)
