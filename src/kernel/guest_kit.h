@@ -20,8 +20,9 @@ int guest_kit_paths(bool build, char *kernel, size_t ksize, char *initrd, size_t
  * GUEST_KIT_PVM_CMDLINE, boot-time cuts that cost seconds there and buy
  * nothing that matters on real KVM (docs/boot-time.md). 0, or -E2BIG when
  * cmdline (size bytes) cannot hold them. */
-#define GUEST_KIT_CMDLINE     "clocksource=kvm-clock"
-#define GUEST_KIT_PVM_CMDLINE "percpu_alloc=page noreplace-smp rcupdate.rcu_cpu_stall_suppress=1"
+#define GUEST_KIT_CMDLINE "clocksource=kvm-clock"
+#define GUEST_KIT_PVM_CMDLINE \
+	"percpu_alloc=page noreplace-smp rcupdate.rcu_cpu_stall_suppress=1 rodata=off"
 int guest_kit_cmdline_append(char *cmdline, size_t size, bool pvm_host);
 
 #endif

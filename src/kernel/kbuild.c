@@ -169,16 +169,19 @@ static int verify_config(struct build *b)
 		pr_err("kernel build: no .config after merging: %s", strerror(-err));
 		return err;
 	}
-	bad = kconfig_verify(b->spec->config_text, config, missing, sizeof(missing));
+	bad = kconfig_verify_merged(b->spec->config_text, b->spec->variant_config_text, config,
+				    missing, sizeof(missing));
 	free(config);
 	if (bad < 0) {
-		pr_err("kernel config %s is malformed", b->spec->config_path);
+		pr_err("kernel config %s%s%s is malformed", b->spec->config_path,
+		       b->spec->variant_config_text ? " or " : "", b->spec->variant_config_path);
 		return -EINVAL;
 	}
 	if (bad > 0) {
-		pr_err("kernel config %s: %d option(s) did not survive olddefconfig (missing "
+		pr_err("kernel config %s%s%s: %d option(s) did not survive olddefconfig (missing "
 		       "dependencies?): %s",
-		       b->spec->config_path, bad, missing);
+		       b->spec->config_path, b->spec->variant_config_text ? " + " : "",
+		       b->spec->variant_config_path, bad, missing);
 		return -EINVAL;
 	}
 	return 0;
@@ -262,7 +265,15 @@ static int run_build(struct build *b, int jobs)
 		return -ENAMETOOLONG;
 	{
 		char *tiny[] = { "make", "-C", b->src, objarg, "tinyconfig", NULL };
-		char *merge_argv[] = { merge, "-m", "-O", b->obj, ".config", (char *)s->config_path,
+		/* The variant's fragment last: its values win over the config's. */
+		char *merge_argv[] = { merge,
+				       "-m",
+				       "-O",
+				       b->obj,
+				       ".config",
+				       (char *)s->config_path,
+				       s->variant_config_text ? (char *)s->variant_config_path
+							      : NULL,
 				       NULL };
 		char *old[] = { "make", "-C", b->src, objarg, "olddefconfig", NULL };
 		struct spawn_opts o = { .cwd = b->obj, .out_fd = -1, .log_fd = b->log_fd };

@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NOT_SET_SUFFIX " is not set"
+#define NOT_SET_SUFFIX	 " is not set"
+#define KCONFIG_MAX_OPTS 1024
 
 static size_t name_len(const char *p)
 {
@@ -92,23 +93,48 @@ void kconfig_lookup(const char *config, const char *name, char *val, size_t size
 
 int kconfig_verify(const char *fragment, const char *config, char *missing, size_t size)
 {
-	struct kconfig_opt *opts;
-	int n, i, bad = 0;
+	return kconfig_verify_merged(fragment, NULL, config, missing, size);
+}
+
+static bool overridden(const struct kconfig_opt *over, int n, const char *name)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(over[i].name, name))
+			return true;
+	return false;
+}
+
+int kconfig_verify_merged(const char *fragment, const char *overlay, const char *config,
+			  char *missing, size_t size)
+{
+	struct kconfig_opt *opts, *over;
+	int n, nover = 0, i, bad = 0;
 	size_t used = 0;
 
 	if (size)
 		missing[0] = '\0';
-	opts = calloc(1024, sizeof(*opts));
+	opts = calloc(2 * KCONFIG_MAX_OPTS, sizeof(*opts));
 	if (!opts)
 		return -ENOMEM;
-	n = kconfig_parse(fragment, opts, 1024, NULL);
-	if (n < 0) {
+	over = opts + KCONFIG_MAX_OPTS;
+	/* The overlay's options after the fragment's: checked in one list. */
+	if (overlay)
+		nover = kconfig_parse(overlay, over, KCONFIG_MAX_OPTS, NULL);
+	n = kconfig_parse(fragment, opts, KCONFIG_MAX_OPTS, NULL);
+	if (n < 0 || nover < 0) {
 		free(opts);
-		return n;
+		return n < 0 ? n : nover;
 	}
-	for (i = 0; i < n; i++) {
+	memmove(opts + n, over, (size_t)nover * sizeof(*opts));
+	over = opts + n;
+	for (i = 0; i < n + nover; i++) {
 		char have[sizeof(opts[i].value)];
 
+		/* A fragment option that the overlay sets again: the overlay's wins. */
+		if (i < n && overridden(over, nover, opts[i].name))
+			continue;
 		kconfig_lookup(config, opts[i].name, have, sizeof(have));
 		if (!strcmp(have, opts[i].value))
 			continue;

@@ -19,5 +19,9 @@ void kconfig_lookup(const char *config, const char *name, char *val, size_t size
 /* Number of fragment options whose value config does not have (names listed
  * in missing, space separated), or -EINVAL for a malformed fragment. */
 int kconfig_verify(const char *fragment, const char *config, char *missing, size_t size);
+/* The same for fragment merged with overlay (NULL: none) after it: an option
+ * that overlay sets is checked for overlay's value only. */
+int kconfig_verify_merged(const char *fragment, const char *overlay, const char *config,
+			  char *missing, size_t size);
 
 #endif

@@ -18,6 +18,9 @@
 #define KERNEL_VARIANT_PVM     "pvm"
 #define KERNEL_MAX_PATCHES     32
 #define KERNEL_KEY_LEN	       16
+/* A variant's own config fragment, in kernel/patches/<variant>/ beside its
+ * patches, merged after the config (the variant's values win). */
+#define KERNEL_VARIANT_CONFIG "variant.config"
 
 struct kernel_patch {
 	char path[PATH_MAX];
@@ -30,6 +33,10 @@ struct kernel_spec {
 	char config_path[PATH_MAX];
 	char *config_text;
 	char variant[32];
+	/* kernel/patches/<variant>/variant.config, merged after the config;
+	 * empty path (and NULL text) when the variant has none. */
+	char variant_config_path[PATH_MAX];
+	char *variant_config_text;
 	char source[PATH_MAX];
 	char source_version[160]; /* empty: source missing, key unknown */
 	struct kernel_patch patches[KERNEL_MAX_PATCHES];
@@ -60,7 +67,8 @@ struct kernel_build_opts {
 int kernel_spec_resolve(struct kernel_spec *s, const char *config, const char *variant,
 			const char *source, bool need_source);
 void kernel_spec_free(struct kernel_spec *s);
-/* Computes s->key from source_version, variant, config_text and patches. */
+/* Computes s->key from source_version, variant, config_text, variant_config_text
+ * (when there is one) and patches. */
 void kernel_spec_key(struct kernel_spec *s);
 const char *kernel_default_variant(void);
 

@@ -104,6 +104,27 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The variant's own config fragment, if it has one: what only that variant's
+ * hosts need, merged after the config so that it wins. */
+static int resolve_variant_config(struct kernel_spec *s, const char *dir)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int err;
+
+	if (path_fmt(path, sizeof(path), "%s/" KERNEL_VARIANT_CONFIG, dir))
+		return -ENAMETOOLONG;
+	if (stat(path, &st))
+		return 0;
+	err = read_file(path, MAX_FRAGMENT, &s->variant_config_text, NULL);
+	if (err) {
+		pr_err("cannot read kernel config %s: %s", path, strerror(-err));
+		return err;
+	}
+	snprintf(s->variant_config_path, sizeof(s->variant_config_path), "%s", path);
+	return 0;
+}
+
 static int resolve_patches(struct kernel_spec *s)
 {
 	char dir[PATH_MAX], rel[96], names[256];
@@ -134,6 +155,8 @@ static int resolve_patches(struct kernel_spec *s)
 		files[n++] = strdup(de->d_name);
 	}
 	closedir(d);
+	if (!err)
+		err = resolve_variant_config(s, dir);
 	if (n > 1)
 		qsort(files, (size_t)n, sizeof(files[0]), cmp_str);
 	for (i = 0; i < n; i++) {
@@ -233,6 +256,10 @@ void kernel_spec_key(struct kernel_spec *s)
 	hash_field(&h, "source", s->source_version, strlen(s->source_version));
 	hash_field(&h, "variant", s->variant, strlen(s->variant));
 	hash_field(&h, "config", s->config_text, strlen(s->config_text));
+	/* Only when present: a variant without one keeps its old key. */
+	if (s->variant_config_text)
+		hash_field(&h, "variant-config", s->variant_config_text,
+			   strlen(s->variant_config_text));
 	for (i = 0; i < s->npatches; i++) {
 		const char *base = strrchr(s->patches[i].path, '/');
 
@@ -276,6 +303,8 @@ void kernel_spec_free(struct kernel_spec *s)
 
 	free(s->config_text);
 	s->config_text = NULL;
+	free(s->variant_config_text);
+	s->variant_config_text = NULL;
 	for (i = 0; i < s->npatches; i++) {
 		free(s->patches[i].text);
 		s->patches[i].text = NULL;

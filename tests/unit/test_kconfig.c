@@ -78,3 +78,24 @@ Test(kconfig, verify_rejects_a_malformed_fragment)
 
 	cr_assert_eq(kconfig_verify("NOT A CONFIG LINE\n", "", missing, sizeof(missing)), -EINVAL);
 }
+
+Test(kconfig, verify_merged_lets_the_overlay_win)
+{
+	const char *merged = "CONFIG_64BIT=y\nCONFIG_NR_CPUS=4\nCONFIG_CMDLINE=\"console=ttyS0\"\n"
+			     "CONFIG_HZ_50=y\n";
+	const char *overlay = "CONFIG_NR_CPUS=4\nCONFIG_HZ_50=y\n";
+	char missing[256];
+
+	cr_assert_eq(kconfig_verify_merged(fragment, overlay, merged, missing, sizeof(missing)), 0,
+		     "%s", missing);
+	/* Without the overlay, NR_CPUS=4 is a changed option. */
+	cr_assert_eq(kconfig_verify_merged(fragment, NULL, merged, missing, sizeof(missing)), 1);
+	/* The overlay's own options are checked too. */
+	cr_assert_eq(kconfig_verify_merged(fragment, "CONFIG_NR_CPUS=4\nCONFIG_HZ_25=y\n", merged,
+					   missing, sizeof(missing)),
+		     1);
+	cr_assert(strstr(missing, "CONFIG_HZ_25=y (got n)"), "%s", missing);
+	cr_assert_eq(
+		kconfig_verify_merged(fragment, "BAD LINE\n", merged, missing, sizeof(missing)),
+		-EINVAL);
+}

@@ -28,6 +28,7 @@ static void setup(void)
 		   "--- a/extra.txt\n+++ b/extra.txt\n@@ -1 +1 @@\n-one\n+two\n");
 	test_write(data_dir, "kernel/patches/good/0001-first.patch",
 		   "--- /dev/null\n+++ b/extra.txt\n@@ -0,0 +1 @@\n+one\n");
+	test_write(data_dir, "kernel/patches/tuned/variant.config", "# CONFIG_SMP is not set\n");
 	test_write(data_dir, "kernel/patches/broken/0001-broken.patch",
 		   "--- a/Makefile\n+++ b/Makefile\n@@ -1,2 +1,2 @@\n-no such line\n+x\n y\n");
 	setenv("VOLT_DATA_DIR", data_dir, 1);
@@ -107,6 +108,10 @@ Test(kernel_key, is_stable_and_covers_every_input)
 	strcpy(b.patches[0].path, "/elsewhere/0001-fix.patch");
 	kernel_spec_key(&b);
 	cr_assert_str_eq(a.key, b.key, "the patch's directory must not matter");
+	fill(&b);
+	b.variant_config_text = "CONFIG_HZ_50=y\n";
+	kernel_spec_key(&b);
+	cr_assert_str_neq(a.key, b.key, "variant config not in the key");
 	fill(&b);
 	b.source_version[0] = '\0';
 	kernel_spec_key(&b);
@@ -216,6 +221,30 @@ Test(kernel_build, merged_config_is_checked_against_the_fragment, .init = setup,
 	kernel_spec_free(&s);
 }
 
+Test(kernel_build, a_variants_config_is_merged_after_the_config, .init = setup, .fini = teardown)
+{
+	struct kernel_build_opts o = { .jobs = 1 };
+	struct kernel_entry e;
+	struct kernel_spec s, plain;
+	char path[PATH_MAX], *config;
+
+	cr_assert_eq(kernel_spec_resolve(&s, "tiny", "tuned", source, true), 0);
+	cr_assert(strstr(s.variant_config_path, "tuned/variant.config"));
+	cr_assert_eq(s.npatches, 0);
+	cr_assert_eq(kernel_spec_resolve(&plain, "tiny", "good", source, true), 0);
+	cr_assert_null(plain.variant_config_text, "a variant without one has none");
+	kernel_spec_free(&plain);
+	/* tiny.config sets CONFIG_SMP=y; the variant's "not set" wins and passes the check. */
+	cr_assert_eq(kernel_build(&s, &o, &e), 0);
+	kernel_entry_path(&e, "config", path, sizeof(path));
+	cr_assert_eq(read_file(path, 1 << 20, &config, NULL), 0);
+	cr_assert(strstr(config, "# CONFIG_SMP is not set\n"), "variant not merged: %s", config);
+	cr_assert(!strstr(config, "CONFIG_SMP=y"), "%s", config);
+	cr_assert(strstr(config, "CONFIG_64BIT=y\n"), "config lost: %s", config);
+	free(config);
+	kernel_spec_free(&s);
+}
+
 Test(kernel_build, failed_build_leaves_no_entry, .init = setup, .fini = teardown)
 {
 	struct kernel_build_opts o = { .jobs = 1 };
@@ -277,7 +306,7 @@ Test(guest_kit_cmdline, a_parameter_the_command_line_sets_is_left_as_it_is)
 	cr_assert_eq(guest_kit_cmdline_append(c, sizeof(c), true), 0);
 	/* A longer name that merely starts like one is another parameter. */
 	cr_assert_str_eq(c, "clocksource=tsc rcupdate.rcu_cpu_stall_suppress=0  noreplace-smp-x=1 "
-			    "percpu_alloc noreplace-smp");
+			    "percpu_alloc noreplace-smp rodata=off");
 }
 
 Test(guest_kit_cmdline, too_long_is_an_error)
