@@ -107,27 +107,16 @@ static int fields_get(const char *obj, json_t *j, const struct api_field *f, siz
 		}
 		switch (f[i].type) {
 		case F_STR:
+		case F_ID: /* an id: no size (an id pool handle), never empty */
 			if (!json_is_string(v))
 				return why_fail(why, why_size, -EINVAL,
 						"%s: %s: expected a string, got %s", obj, f[i].name,
 						fields_json_type(v));
-			if (json_string_length(v) >= f[i].size)
+			if (f[i].type == F_STR && json_string_length(v) >= f[i].size)
 				return why_fail(why, why_size, -EINVAL,
 						"%s: %s: longer than %zu bytes", obj, f[i].name,
 						f[i].size - 1);
-			if (json_string_length(v) < f[i].min)
-				return why_fail(why, why_size, -EINVAL, "%s: %s: must not be empty",
-						obj, f[i].name);
-			if (strlen(json_string_value(v)) != json_string_length(v))
-				return why_fail(why, why_size, -EINVAL,
-						"%s: %s: contains a NUL byte", obj, f[i].name);
-			break;
-		case F_ID:
-			if (!json_is_string(v))
-				return why_fail(why, why_size, -EINVAL,
-						"%s: %s: expected a string, got %s", obj, f[i].name,
-						fields_json_type(v));
-			if (!json_string_length(v))
+			if (json_string_length(v) < (f[i].type == F_ID ? 1 : f[i].min))
 				return why_fail(why, why_size, -EINVAL, "%s: %s: must not be empty",
 						obj, f[i].name);
 			if (strlen(json_string_value(v)) != json_string_length(v))
