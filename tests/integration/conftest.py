@@ -129,11 +129,16 @@ def guest_kit(volt_bin):
             "initrd": Path(r.stdout.strip())}
 
 
+def volt_is_dynamic():
+    """Whether VOLT loads shared libraries (a sanitizer build, -Dstatic=false)."""
+    return "=>" in subprocess.run(["ldd", str(VOLT)], capture_output=True, text=True).stdout
+
+
 def preload_volt():
     """The volt a test-only LD_PRELOAD library can enter: VOLT itself when it is linked
-    dynamically (a sanitizer build), else the same objects linked dynamically beside it
-    (build/volt-dynamic; meson.build): a static binary ignores LD_PRELOAD."""
-    if "=>" in subprocess.run(["ldd", str(VOLT)], capture_output=True, text=True).stdout:
+    dynamically, else the same objects linked dynamically beside it (build/volt-dynamic;
+    meson.build): a static binary ignores LD_PRELOAD."""
+    if volt_is_dynamic():
         return VOLT
     twin = VOLT.parent / "volt-dynamic"
     if not twin.exists():
