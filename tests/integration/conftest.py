@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from api_client import ApiClient, wait_for_socket
+
 REPO = Path(__file__).resolve().parents[2]
 VOLT = Path(os.environ.get("VOLT", REPO / "build" / "volt")).resolve()
 GUESTS = VOLT.parent / "tests" / "guests"
@@ -115,6 +117,17 @@ def vm(tmp_path, kvm, volt_bin):
     yield start
     for p in started:
         p.kill()
+
+
+def start_api(vm, tmp_path, *args):
+    """volt (started with the vm fixture) on an API socket of its own in tmp_path, args after
+    it; returns its ApiClient once the socket accepts, with the VoltProcess as .proc."""
+    sock = tmp_path / f"api-{time.monotonic_ns()}.sock"
+    p = vm("--api-sock", sock, *args)
+    wait_for_socket(sock, p.proc)
+    api = ApiClient(sock)
+    api.proc = p
+    return api
 
 
 @pytest.fixture(scope="session")

@@ -9,12 +9,10 @@ differs from Firecracker"): the row keeps Firecracker's answer for the record an
 volt's. No guest boots: the kernel is the echo test guest, never started."""
 import json
 import re
-import time
 
 import pytest
 
-from api_client import ApiClient, wait_for_socket
-from conftest import GUESTS
+from conftest import GUESTS, start_api
 
 NOT_BEFORE = re.escape("The requested operation is not supported before starting the microVM.")
 SERDE = re.escape("An error occurred when deserializing the json body of a request: ")
@@ -490,12 +488,7 @@ def env(tmp_path):
 
 
 def start(vm, tmp_path, *args):
-    sock = tmp_path / f"api-{time.monotonic_ns()}.sock"
-    p = vm("--api-sock", sock, "--id", "conformance", *args)
-    wait_for_socket(sock, p.proc)
-    api = ApiClient(sock)
-    api.proc = p
-    return api
+    return start_api(vm, tmp_path, "--id", "conformance", *args)
 
 
 @pytest.mark.parametrize("name", SCENARIOS)

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from api_client import ApiClient, wait_for_socket
-from conftest import GUESTS
+from conftest import GUESTS, start_api
 from test_snapshot import NetnsVoltIn, load, take, type_and_see
 from test_virtio_net import netlab  # noqa: F401 (the fixture)
 
@@ -22,13 +22,6 @@ HUGE_NET = "N" * 19999 + "4"
 INVALID_ID = "API Resource IDs can only contain alphanumeric characters and underscores."
 NOT_BEFORE = "The requested operation is not supported before starting the microVM."
 TOO_BIG = "is larger than the limit of 51200 allowed by server."
-
-
-def start(vm, tmp_path, *args):
-    sock = tmp_path / f"api-{time.monotonic_ns()}.sock"
-    p = vm("--api-sock", sock, *args)
-    wait_for_socket(sock, p.proc)
-    return p, ApiClient(sock)
 
 
 def raw_put(api, path, body):
@@ -51,8 +44,9 @@ def test_long_ids_through_put_patch_and_get(vm, tmp_path):
     disk, other = tmp_path / "disk.img", tmp_path / "other.img"
     for f in (disk, other):
         f.write_bytes(b"\0" * 65536)
-    
-    p, api = start(vm, tmp_path)
+
+    api = start_api(vm, tmp_path)
+    p = api.proc
     assert api.put(f"/drives/{LONG}", drive(disk, LONG)) == (204, None)
     # Firecracker's PATCH before boot: the path's id passes, then the rule answers.
     status, body = api.patch(f"/drives/{LONG}", {"drive_id": LONG,
@@ -102,7 +96,8 @@ def test_long_ids_through_put_patch_and_get(vm, tmp_path):
 def test_long_id_refusals(vm, tmp_path, path, body, status, needle):
     disk = tmp_path / "disk.img"
     disk.write_bytes(b"\0" * 65536)
-    p, api = start(vm, tmp_path)
+    api = start_api(vm, tmp_path)
+    p = api.proc
     if body == "same":
         body = drive(disk, path.rsplit("/", 1)[1])
     elif path.startswith("/network-interfaces/"):

@@ -6,12 +6,10 @@ before InstanceStart; only the echo guest boots (milliseconds), without interfac
 import json
 import os
 import subprocess
-import time
 
 import pytest
 
-from api_client import ApiClient, wait_for_socket
-from conftest import GUESTS
+from conftest import GUESTS, start_api
 
 NOT_AFTER = "The requested operation is not supported after starting the microVM."
 NOT_INIT = "MMDS error: The MMDS data store is not initialized."
@@ -25,12 +23,7 @@ SERDE = "An error occurred when deserializing the json body of a request: "
 
 
 def start(vm, tmp_path, *args):
-    sock = tmp_path / f"api-{time.monotonic_ns()}.sock"
-    p = vm("--api-sock", sock, "--id", "mmds", *args)
-    wait_for_socket(sock, p.proc)
-    client = ApiClient(sock)
-    client.proc = p
-    return client
+    return start_api(vm, tmp_path, "--id", "mmds", *args)
 
 
 @pytest.fixture
