@@ -244,8 +244,6 @@ static uint8_t discard_or_zero(int fd, uint64_t capacity, const struct blk_confi
 	return VIRTIO_BLK_S_OK;
 }
 
-/* Validates a chain. Returns 1 with io ready when it needs I/O; 0 when it was
- * answered at once (status written, *used set). */
 /* Firecracker's serial: the drive id's first 20 bytes, NUL-padded. */
 static void blk_serial(const struct blk_config *c, char serial[VIRTIO_BLK_ID_BYTES])
 {
@@ -255,6 +253,8 @@ static void blk_serial(const struct blk_config *c, char serial[VIRTIO_BLK_ID_BYT
 	memcpy(serial, id, strnlen(id, VIRTIO_BLK_ID_BYTES));
 }
 
+/* Validates a chain. Returns 1 with io ready when it needs I/O; 0 when it was
+ * answered at once (status written, *used set). */
 static int blk_prepare(int fd, uint64_t capacity, const struct blk_config *c,
 		       const char serial[VIRTIO_BLK_ID_BYTES], struct virtq_elem *e,
 		       struct blk_io *io, uint32_t *used)
@@ -345,18 +345,26 @@ static uint32_t blk_execute(int fd, struct blk_io *io, uint64_t done)
 	return status == VIRTIO_BLK_S_OK ? io->used : 1;
 }
 
-uint32_t virtio_blk_handle(int fd, uint64_t capacity, const struct blk_config *c,
-			   struct virtq_elem *e)
+/* One chain at once; serial: GET_ID's answer (blk_serial). */
+static uint32_t blk_handle(int fd, uint64_t capacity, const struct blk_config *c,
+			   const char serial[VIRTIO_BLK_ID_BYTES], struct virtq_elem *e)
 {
 	struct iovec iov[VIRTQ_MAX_SEGS];
 	struct blk_io io = { .iov = iov };
-	char serial[VIRTIO_BLK_ID_BYTES];
 	uint32_t used;
 
-	blk_serial(c, serial);
 	if (blk_prepare(fd, capacity, c, serial, e, &io, &used))
 		used = blk_execute(fd, &io, 0);
 	return used;
+}
+
+uint32_t virtio_blk_handle(int fd, uint64_t capacity, const struct blk_config *c,
+			   struct virtq_elem *e)
+{
+	char serial[VIRTIO_BLK_ID_BYTES];
+
+	blk_serial(c, serial);
+	return blk_handle(fd, capacity, c, serial, e);
 }
 
 /* Hands a read, write or flush to io_uring; anything else, or when the ring
@@ -368,7 +376,7 @@ static uint32_t blk_submit(struct virtio_blk *b, struct virtq_elem *e)
 	uint32_t used;
 
 	if (!r)
-		return virtio_blk_handle(b->fd, b->capacity, &b->cfg, e);
+		return blk_handle(b->fd, b->capacity, &b->cfg, b->serial, e);
 	r->io.iov = r->iov;
 	if (!blk_prepare(b->fd, b->capacity, &b->cfg, b->serial, e, &r->io, &used))
 		goto done;
@@ -439,7 +447,7 @@ static uint32_t blk_request(void *ctx, struct virtq_elem *e)
 	}
 	if (b->uring_ready)
 		return blk_submit(b, e);
-	return virtio_blk_handle(b->fd, b->capacity, &b->cfg, e);
+	return blk_handle(b->fd, b->capacity, &b->cfg, b->serial, e);
 }
 
 static void blk_notify(struct virtio_dev *d, unsigned int q)
