@@ -6,9 +6,8 @@
  * Connections are bounded (docs/api.md, "Connections"): at most
  * API_MAX_CONNECTIONS live ones, each with fixed buffers (a request head, a
  * body of --http-api-max-payload-size bytes, what was read and not parsed
- * yet); one more
- * evicts the oldest (its socket is closed), so a client that opens and holds
- * many connections cannot lock out the next one. A connection idle for
+ * yet); one more evicts the oldest (its socket is closed), so a client that
+ * opens and holds many connections cannot lock out the next one. A connection idle for
  * API_IDLE_TIMEOUT_S seconds (half-sent requests included) is closed; the
  * clock stops while the main thread executes a request.
  *

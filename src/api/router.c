@@ -651,7 +651,6 @@ static void put_device(struct api_state *s, const struct device_kind *k, json_t 
 		       struct api_response *r)
 {
 	char why[512];
-
 	int err;
 
 	scratch = s->cfg;

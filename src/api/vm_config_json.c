@@ -382,8 +382,9 @@ static int id_check(const char *obj, const char *field, const char *id, const ch
 {
 	char reason[160];
 
-	/* Firecracker's messages (its parser's, before the body's id is checked). */
-	/* Each id quoted cut (they have no length limit; Firecracker's whole). */
+	/* Firecracker's messages (its parser's, before the body's id is checked),
+	 * each id quoted cut (ids have no length limit; Firecracker quotes them
+	 * whole). */
 	if (path_id && strcmp(id, path_id) && !strcmp(obj, "network-interface"))
 		return why_fail(why, why_size, -EINVAL,
 				"The id from the path [" PARSE_ID_FMT
@@ -641,16 +642,14 @@ static int net_put_checks(struct api_config *c, const struct api_device *d, char
 	}
 	for (i = 0; i < c->ndevices; i++) {
 		const struct net_config *o = (const void *)c->devices[i].dev.data;
+		const struct api_device *same;
 
 		if (c->devices[i].dev.kind != &virtio_net_kind ||
 		    !strcmp(id_str(c->devices[i].id), id_str(d->id)) || strcmp(o->tap, n->tap))
 			continue;
-		for (i = 0; i < c->ndevices; i++)
-			if (c->devices[i].dev.kind == &virtio_net_kind &&
-			    !strcmp(id_str(c->devices[i].id), id_str(d->id))) {
-				device_remove(c, i);
-				break;
-			}
+		same = api_device_find(c, &virtio_net_kind, id_str(d->id));
+		if (same)
+			device_remove(c, (int)(same - c->devices));
 		return why_fail(why, why_size, -EBUSY,
 				"Network config error: Could not create the network device: Open "
 				"tap device failed: Error while creating ifreq structure: Resource "
@@ -832,7 +831,8 @@ int api_parse_memory_hotplug(json_t *j, bool patch, char *why, size_t why_size)
 		{ "requested_size_mib", F_UINT, true, NULL, 0, 0, UINT32_MAX, NULL },
 	};
 
-	return patch ? fields_get("hotplug/memory", j, upd, 1, why, why_size)
+	return patch ? fields_get("hotplug/memory", j, upd, sizeof(upd) / sizeof(upd[0]), why,
+				  why_size)
 		     : fields_get("hotplug/memory", j, put, sizeof(put) / sizeof(put[0]), why,
 				  why_size);
 }

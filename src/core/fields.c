@@ -67,10 +67,10 @@ void fields_defaults(const struct field_set *set, void *cfg)
 	}
 }
 
-/* A MAC as FIELD_MAC takes it; -EINVAL with the reason in why. */
-/* cli: volt's own rule for `--net mac=` besides the syntax: a unicast,
- * non-zero address (one a guest can send from). JSON (the API, the config
- * file) takes any six bytes, as Firecracker's MacAddr does. */
+/* A MAC as FIELD_MAC takes it; -EINVAL with the reason in why. cli: volt's
+ * own rule for `--net mac=` besides the syntax, a unicast, non-zero address
+ * (one a guest can send from); JSON (the API, the config file) takes any six
+ * bytes, as Firecracker's MacAddr does. */
 static int mac_parse(const char *s, uint8_t mac[6], bool cli, char *why, size_t why_size)
 {
 	static const uint8_t zero[6];
