@@ -7,6 +7,7 @@ Tests that need /dev/kvm fail with a clear message when it is missing, unless
 VOLT_ALLOW_NO_KVM=1 is set (then they are skipped).
 """
 import os
+import re
 import signal
 import subprocess
 import time
@@ -140,6 +141,15 @@ def guest_kit(volt_bin):
     vmlinux = Path(k.stdout.strip())
     return {"vmlinux": vmlinux, "bzImage": vmlinux.parent / "bzImage",
             "initrd": Path(r.stdout.strip())}
+
+
+def audit_lines(pid):
+    """The kernel's seccomp audit lines (type=1326) of volt process pid; empty when dmesg
+    is not readable. Only a volt binary's: pids wrap (32768 here), and the unit tests'
+    deliberate kills (exe=.../test_seccomp) must not be taken for a later volt's."""
+    out = subprocess.run(["dmesg"], capture_output=True, text=True).stdout
+    return [l for l in out.splitlines() if "type=1326" in l and f" pid={pid} " in l
+            and re.search(r' exe="[^"]*/volt[^"/]*" ', l)]
 
 
 def volt_is_dynamic():

@@ -22,7 +22,7 @@ import time
 import pytest
 
 from api_client import ApiClient, wait_for_socket
-from conftest import GUESTS, VOLT, VoltProcess, preload, preload_volt
+from conftest import GUESTS, VOLT, VoltProcess, audit_lines, preload, preload_volt
 
 EXTRA = os.environ.get("VOLT_API_TEST_ARGS", "").split()
 MAX_PAYLOAD = 51200
@@ -30,11 +30,6 @@ PARTIAL = b"GET / HTTP/1.1\r\nHost: x\r\n"  # no blank line: the request never e
 IDLE_TIMEOUT_S = 5  # API_IDLE_TIMEOUT_S
 MAX_CONNECTIONS = 8  # API_MAX_CONNECTIONS
 
-
-def audit_lines(pid):
-    """The kernel's seccomp audit lines for pid (empty when dmesg is not readable)."""
-    out = subprocess.run(["dmesg"], capture_output=True, text=True).stdout
-    return [l for l in out.splitlines() if "type=1326" in l and f" pid={pid} " in l]
 
 
 def connect(path, timeout=10):

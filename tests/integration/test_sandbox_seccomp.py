@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import GUESTS, VOLT, VoltProcess, make_netns, run_volt
+from conftest import GUESTS, VOLT, VoltProcess, audit_lines, make_netns, run_volt
 from test_virtio_vsock import HOST_PORT, MIB, HostEcho, build_guest_program, echo_through_guest
 
 HOST_IP, GUEST_IP = "172.16.7.1", "172.16.7.2"
@@ -53,11 +53,6 @@ read -r line; check balloon "$line" balloon-full
 echo SANDBOX-DONE
 """
 
-
-def audit_lines(pid):
-    """The kernel's seccomp audit lines for pid (empty when dmesg is not readable)."""
-    out = subprocess.run(["dmesg"], capture_output=True, text=True).stdout
-    return [l for l in out.splitlines() if "type=1326" in l and f" pid={pid} " in l]
 
 
 def assert_clean_exit(p, code=0):

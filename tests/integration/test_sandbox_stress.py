@@ -18,10 +18,7 @@ import threading
 import time
 
 from api_client import ApiClient, wait_for_socket
-from conftest import VOLT, make_netns
-
-sys.path.insert(0, os.path.dirname(__file__))
-from test_sandbox_seccomp import audit_lines  # noqa: E402
+from conftest import VOLT, audit_lines, make_netns
 
 HOST_IP, GUEST_IP = "172.16.9.1", "172.16.9.2"
 ECHO_PORT, HOST_PORT = 5000, 6000
