@@ -97,6 +97,22 @@ static int submit(struct api_server *s, const char *method, const char *url, con
 	return 0;
 }
 
+/* GET / without a body, answered with the owner's published body (if any). */
+static bool answer_root(struct api_server *s, const struct http_request *q, struct api_response *r)
+{
+	bool done = false;
+
+	if (strcmp(q->method, "GET") || strcmp(q->url, "/") || q->body_len)
+		return false;
+	pthread_mutex_lock(&s->lock);
+	if (s->root_body && !s->closed) {
+		*r = (struct api_response){ .status = 200, .body = strdup(s->root_body) };
+		done = r->body != NULL;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return done;
+}
+
 static void too_big(struct api_response *r, uint64_t size)
 {
 	char msg[160];
@@ -217,7 +233,7 @@ static int process(struct api_server *s, struct conn *c)
 		} else if (ev == HTTP_REQUEST) {
 			if (q->too_big)
 				too_big(&r, q->body_size);
-			else
+			else if (!answer_root(s, q, &r))
 				submit(s, q->method, q->url, q->body, q->body_len, &r);
 			restart_clocks();
 			err = queue_answer(c, &r, q);
@@ -585,6 +601,17 @@ void api_server_dispatch(struct api_server *s,
 	req->done = true;
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
+}
+
+int api_server_publish_root(struct api_server *s, const char *body)
+{
+	char *copy = body ? strdup(body) : NULL;
+
+	pthread_mutex_lock(&s->lock);
+	free(s->root_body);
+	s->root_body = copy;
+	pthread_mutex_unlock(&s->lock);
+	return body && !copy ? -ENOMEM : 0;
 }
 
 void api_server_close(struct api_server *s)

@@ -1,9 +1,11 @@
 /* HTTP/1.1 on a Unix socket (volt's own server; http_parse.h says what it
  * reads), served by one thread of its own that runs its start hook (the API
- * seccomp filter) before its first request. Requests are not executed there: each one is put in a
- * one-slot mailbox, the eventfd api_server.efd is written, and the server thread waits until the
- * owner (the main thread) has called api_server_dispatch(), which runs the handler and hands the
- * answer back. Bodies over the payload limit are refused by the server thread itself. */
+ * seccomp filter) before its first request. Requests are not executed there
+ * (GET / aside: api_server_publish_root()): each one is put in a one-slot
+ * mailbox, the eventfd api_server.efd is written, and the server thread waits
+ * until the owner (the main thread) has called api_server_dispatch(), which
+ * runs the handler and hands the answer back. Bodies over the payload limit
+ * are refused by the server thread itself. */
 #ifndef VOLT_API_HTTP_SERVER_H
 #define VOLT_API_HTTP_SERVER_H
 
@@ -41,7 +43,8 @@ struct api_server {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct api_request *slot;
-	bool closed; /* the owner answers no more requests */
+	bool closed;	 /* the owner answers no more requests */
+	char *root_body; /* api_server_publish_root()'s; NULL: GET / goes to the owner */
 };
 
 /* api_url_unescape(): http_parse.h. */
@@ -60,6 +63,13 @@ void api_server_dispatch(struct api_server *s,
 			 void (*handle)(void *ctx, const struct api_request *req,
 					struct api_response *resp),
 			 void *ctx);
+/* Owner: the answer to GET / (no body) from now on, which the server thread
+ * then gives itself: a client polling the instance's state does not wake the
+ * owner, and the first request a starting volt answers (issue #15's start ->
+ * API socket) costs no hand-over. The owner republishes after each request it
+ * handles (the state changes only through those). Copied; NULL: GET / goes
+ * to the owner. 0 or -ENOMEM (the old answer is dropped). */
+int api_server_publish_root(struct api_server *s, const char *body);
 /* Owner: later requests get 400 "the microVM has stopped"; unlinks the socket
  * if the file is still the one bound.
  * The server thread is left to the process exit (it may be blocked in poll). */

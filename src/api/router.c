@@ -113,16 +113,20 @@ bool api_instance_id_valid(const char *id)
 	return i > 0;
 }
 
-void api_state_init(struct api_state *s, const struct api_ops *ops, void *ctx, const char *id)
+void api_state_init_zeroed(struct api_state *s, const struct api_ops *ops, void *ctx,
+			   const char *id)
 {
-	/* One clearing pass: each page of this ~130 KiB struct costs a fault at
-	 * start (issue #15's start -> API socket). */
-	memset(s, 0, sizeof(*s));
 	api_config_defaults(&s->cfg);
 	s->ops = ops;
 	s->ctx = ctx;
 	snprintf(s->id, sizeof(s->id), "%s", id ? id : "anonymous-instance");
 	s->max_payload = API_MAX_PAYLOAD;
+}
+
+void api_state_init(struct api_state *s, const struct api_ops *ops, void *ctx, const char *id)
+{
+	memset(s, 0, sizeof(*s));
+	api_state_init_zeroed(s, ops, ctx, id);
 }
 
 static void answer_json(struct api_response *r, int status, json_t *j)
@@ -172,6 +176,22 @@ static const char *state_name(struct api_state *s)
 	if (!s->started)
 		return "Not started";
 	return s->ops->is_paused && s->ops->is_paused(s->ctx) ? "Paused" : "Running";
+}
+
+/* GET /: Firecracker's InstanceInfo. */
+static json_t *instance_info(struct api_state *s)
+{
+	return json_pack("{s:s, s:s, s:s, s:s}", "id", s->id, "state", state_name(s), "vmm_version",
+			 VOLT_VERSION, "app_name", "volt");
+}
+
+char *api_instance_info(struct api_state *s)
+{
+	json_t *j = instance_info(s);
+	char *body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+	json_decref(j);
+	return body;
 }
 
 /* The balloon's configuration; NULL when none is configured. */
@@ -779,10 +799,7 @@ static void route(struct api_state *s, const struct resource *res, enum method m
 		return put_device(s, res->kind, j, id, r);
 	switch ((enum route)res->rt) {
 	case R_ROOT:
-		return answer_json(r, 200,
-				   json_pack("{s:s, s:s, s:s, s:s}", "id", s->id, "state",
-					     state_name(s), "vmm_version", VOLT_VERSION, "app_name",
-					     "volt"));
+		return answer_json(r, 200, instance_info(s));
 	case R_VERSION:
 		return answer_json(r, 200, json_pack("{s:s}", "firecracker_version", VOLT_VERSION));
 	case R_VM_CONFIG:

@@ -122,6 +122,13 @@ int api_file_check(void *ctx, const char *path, enum api_file_use use);
 bool api_instance_id_valid(const char *id);
 
 void api_state_init(struct api_state *s, const struct api_ops *ops, void *ctx, const char *id);
+/* The same for an s that is all zeroes already (static storage, calloc): no
+ * clearing pass, whose write to each page of this ~130 KiB struct costs a page
+ * fault at start (issue #15's start -> API socket). */
+void api_state_init_zeroed(struct api_state *s, const struct api_ops *ops, void *ctx,
+			   const char *id);
+/* GET /'s body as it would be answered now (malloc'd), NULL without memory. */
+char *api_instance_info(struct api_state *s);
 /* Fills *r (free r->body afterwards). body need not be NUL-terminated. */
 void api_handle(struct api_state *s, const char *method, const char *url, const char *body,
 		size_t len, struct api_response *r);

@@ -24,6 +24,7 @@
 #include "vmm/vm.h"
 #include "vmm/vm_snapshot.h"
 #include "volt-config.h"
+#include "util/zpages.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -72,7 +73,7 @@ static int start_vm(struct api_main *m, int err, char *why, size_t why_size)
 	}
 	if (err) {
 		vm_destroy(m->vm);
-		free(m->vm);
+		zpages_free(m->vm, sizeof(*m->vm));
 		m->vm = NULL;
 	}
 	return err;
@@ -93,7 +94,7 @@ static int op_instance_start(void *ctx, const struct api_config *cfg, char *why,
 	v->boot_timer = m->boot_timer;
 	v->started = m->started;
 	v->snapshot_dir = m->snapshot_dir;
-	m->vm = calloc(1, sizeof(*m->vm));
+	m->vm = zpages_alloc(sizeof(*m->vm));
 	if (!m->vm)
 		return -ENOMEM;
 	log_clear_last_error();
@@ -273,7 +274,7 @@ static int op_snapshot_load(void *ctx, const struct snapshot_load_req *req, stru
 	int err;
 
 	r.started = m->started;
-	m->vm = calloc(1, sizeof(*m->vm));
+	m->vm = zpages_alloc(sizeof(*m->vm));
 	if (!m->vm)
 		return -ENOMEM;
 	vm_clear(m->vm);
@@ -324,6 +325,21 @@ static const struct api_ops ops = {
 	.snapshot_load = op_snapshot_load,
 };
 
+/* GET / for the API thread to answer itself (api_server_publish_root()):
+ * again after anything that may change the instance's state. */
+static void publish_root(struct api_main *m)
+{
+	char *body;
+
+	if (!m->has_srv)
+		return;
+	body = api_instance_info(&m->st);
+	/* Without it GET / goes through handle(), as every other request. */
+	if (!body || api_server_publish_root(&m->srv, body))
+		api_server_publish_root(&m->srv, NULL);
+	free(body);
+}
+
 static void handle(void *ctx, const struct api_request *req, struct api_response *resp)
 {
 	struct api_main *m = ctx;
@@ -331,6 +347,7 @@ static void handle(void *ctx, const struct api_request *req, struct api_response
 	api_handle(&m->st, req->method, req->url, req->body, req->len, resp);
 	if (!strcmp(req->url, "/actions") && resp->status < 300)
 		METRICS_INC(api.actions_count);
+	publish_root(m);
 }
 
 static void on_ctl(void *ctx)
@@ -591,7 +608,7 @@ int api_main(int argc, char **argv, const struct timespec *started)
 
 	m.boot_timer = common.boot_timer;
 	m.started = *started;
-	api_state_init(&m.st, &ops, &m, id);
+	api_state_init_zeroed(&m.st, &ops, &m, id); /* m is static */
 	/* Firecracker's main.rs: the store's limit defaults to the API's. */
 	m.st.cfg.mmds_size_limit = has_mmds_limit ? mmds_limit : max_payload;
 	m.st.max_payload = max_payload;
@@ -624,6 +641,7 @@ int api_main(int argc, char **argv, const struct timespec *started)
 		if (err)
 			return err;
 		m.has_srv = true;
+		publish_root(&m);
 		startup_mark("API socket listening");
 		METRICS_SET(api_server.process_startup_time_us, metrics_us_since(started));
 		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
@@ -636,6 +654,7 @@ int api_main(int argc, char **argv, const struct timespec *started)
 		err = boot_from_file(&m);
 		if (err)
 			goto out;
+		publish_root(&m);
 	} else {
 		sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
 		if (sfd < 0) {
@@ -656,7 +675,7 @@ out:
 		api_server_close(&m.srv);
 	if (m.vm) {
 		vm_destroy(m.vm);
-		free(m.vm);
+		zpages_free(m.vm, sizeof(*m.vm));
 		m.vm = NULL;
 	}
 	return err;

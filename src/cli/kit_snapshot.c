@@ -7,6 +7,7 @@
 #include "util/fs.h"
 #include "util/log.h"
 #include "vmm/vm_snapshot.h"
+#include "util/zpages.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -99,7 +100,7 @@ int kit_snapshot_restore_run(struct kit_snapshot *ks, const char *cmd, int *stat
 	req.state_path = state;
 	req.backend = MEM_BACKEND_FILE;
 	req.backend_path = mem;
-	vm = calloc(1, sizeof(*vm));
+	vm = zpages_alloc(sizeof(*vm));
 	if (!vm)
 		return -ENOMEM;
 	err = vm_restore(vm, &req, why, sizeof(why));
@@ -114,7 +115,7 @@ int kit_snapshot_restore_run(struct kit_snapshot *ks, const char *cmd, int *stat
 		pr_warn("the guest kit's snapshot %s cannot be restored (%s): booting instead",
 			ks->key, why[0] ? why : strerror(-err));
 		vm_destroy(vm);
-		free(vm);
+		zpages_free(vm, sizeof(*vm));
 		return err;
 	}
 	pr_info("restored from snapshot %s (first boot took %.1f s; `volt run --fresh` boots)",
@@ -125,7 +126,7 @@ int kit_snapshot_restore_run(struct kit_snapshot *ks, const char *cmd, int *stat
 		*status = vm_run(vm, &sandbox);
 	}
 	vm_destroy(vm);
-	free(vm);
+	zpages_free(vm, sizeof(*vm));
 	return 0;
 }
 

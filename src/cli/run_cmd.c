@@ -17,6 +17,7 @@
 #include "vmm/profiler.h"
 #include "vmm/vm_snapshot.h"
 #include "cli/kit_snapshot.h"
+#include "util/zpages.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -177,7 +178,7 @@ static int run_restored(const char *dir, const struct snapshot_load_req *opts)
 	req->backend = MEM_BACKEND_FILE;
 	req->backend_path = mem;
 	req->resume_vm = true;
-	vm = calloc(1, sizeof(*vm));
+	vm = zpages_alloc(sizeof(*vm));
 	if (!vm)
 		return -ENOMEM;
 	err = vm_restore(vm, req, why, sizeof(why));
@@ -189,11 +190,11 @@ static int run_restored(const char *dir, const struct snapshot_load_req *opts)
 		err = vm_run(vm, &sandbox);
 	}
 	vm_destroy(vm);
-	free(vm);
+	zpages_free(vm, sizeof(*vm));
 	return err;
 }
 
-int run_cmd(int argc, char **argv, const struct timespec *started)
+static int run_with(struct vm_config *cfg, int argc, char **argv, const struct timespec *started)
 {
 	struct snapshot_load_req restore = { .started = *started };
 	const char *restore_dir = NULL;
@@ -202,14 +203,6 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 	bool use_ks = false, keep = false;
 	struct option longopts[CLI_OPT_MAX + 1];
 	struct cli_common common = { 0 };
-	struct vm_config cfg = {
-		.cmdline = DEFAULT_CMDLINE,
-		.mem_size = (uint64_t)DEFAULT_MEM_MIB << 20,
-		.ncpus = 1,
-		.protocol = BOOT_PROTOCOL_AUTO,
-		.pvm_host = host_is_pvm(),
-		.started = *started,
-	};
 	char kernel[PATH_MAX], initrd[PATH_MAX];
 	struct kit_args *kit = NULL;
 	unsigned int ncpus, profile_hz = 0;
@@ -232,7 +225,7 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 			continue;
 		}
 		if (c >= CLI_DEVICE_CODE && c < CLI_DEVICE_CODE + device_table_len) {
-			if (device_option(&cfg, device_table[c - CLI_DEVICE_CODE], optarg))
+			if (device_option(cfg, device_table[c - CLI_DEVICE_CODE], optarg))
 				return -EINVAL;
 			configured = true;
 			continue;
@@ -270,25 +263,25 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 				return -EINVAL;
 			break;
 		case 'k':
-			cfg.kernel = optarg;
+			cfg->kernel = optarg;
 			break;
 		case 'i':
-			cfg.initrd = optarg;
+			cfg->initrd = optarg;
 			break;
 		case 'c':
-			cfg.cmdline = optarg;
+			cfg->cmdline = optarg;
 			break;
 		case 'm':
-			if (parse_size(optarg, 1ULL << 20, &cfg.mem_size) ||
-			    cfg.mem_size < LAYOUT_MEM_MIN || cfg.mem_size > LAYOUT_MEM_MAX ||
-			    (cfg.mem_size & ((1ULL << 20) - 1))) {
+			if (parse_size(optarg, 1ULL << 20, &cfg->mem_size) ||
+			    cfg->mem_size < LAYOUT_MEM_MIN || cfg->mem_size > LAYOUT_MEM_MAX ||
+			    (cfg->mem_size & ((1ULL << 20) - 1))) {
 				pr_err("--mem: '%s' is not a whole number of MiB from %llu to %llu",
 				       optarg, LAYOUT_MEM_MIN >> 20, LAYOUT_MEM_MAX >> 20);
 				return -EINVAL;
 			}
 			break;
 		case 'S':
-			cfg.smt = true;
+			cfg->smt = true;
 			break;
 		case 'n':
 			if (parse_uint(optarg, 1, VM_MAX_CPUS, &ncpus)) {
@@ -296,7 +289,7 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 				       VM_MAX_CPUS);
 				return -EINVAL;
 			}
-			cfg.ncpus = (int)ncpus;
+			cfg->ncpus = (int)ncpus;
 			break;
 		case 't':
 			if (!cpuid_template_find(optarg)) {
@@ -309,15 +302,15 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 				pr_err("--cpu-template: %s", why);
 				return -EINVAL;
 			}
-			cfg.cpu_template = optarg;
+			cfg->cpu_template = optarg;
 			break;
 		case 'p':
 			if (!strcmp(optarg, "auto"))
-				cfg.protocol = BOOT_PROTOCOL_AUTO;
+				cfg->protocol = BOOT_PROTOCOL_AUTO;
 			else if (!strcmp(optarg, "linux"))
-				cfg.protocol = BOOT_PROTOCOL_LINUX;
+				cfg->protocol = BOOT_PROTOCOL_LINUX;
 			else if (!strcmp(optarg, "pvh"))
-				cfg.protocol = BOOT_PROTOCOL_PVH;
+				cfg->protocol = BOOT_PROTOCOL_PVH;
 			else {
 				pr_err("--boot-protocol: '%s' is not auto, linux or pvh", optarg);
 				return -EINVAL;
@@ -336,7 +329,7 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 		run_usage(stderr);
 		return -EINVAL;
 	}
-	cfg.boot_timer = common.boot_timer;
+	cfg->boot_timer = common.boot_timer;
 	startup_mark("options parsed");
 	if (restore.nnet && !restore_dir) {
 		pr_err("--net-override: only with --restore");
@@ -347,7 +340,7 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 		       "snapshot; give no --kernel, --mem, --cpus, device... options with it");
 		return -EINVAL;
 	}
-	if (boot_log && (restore_dir || cfg.kernel || strcmp(cfg.cmdline, DEFAULT_CMDLINE))) {
+	if (boot_log && (restore_dir || cfg->kernel || strcmp(cfg->cmdline, DEFAULT_CMDLINE))) {
 		pr_err("--boot-log: shows the guest kit's boot with its default command line; "
 		       "with --restore, --kernel or --cmdline, leave `quiet` out of the command "
 		       "line instead");
@@ -360,17 +353,17 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 	if (restore_dir) {
 		return run_restored(restore_dir, &restore);
 	}
-	if (device_list_validate(cfg.devices, cfg.ndevices,
-				 &(struct device_vm_facts){ .mem_size = cfg.mem_size }, &bad, why,
+	if (device_list_validate(cfg->devices, cfg->ndevices,
+				 &(struct device_vm_facts){ .mem_size = cfg->mem_size }, &bad, why,
 				 sizeof(why))) {
 		pr_err("--%s: %s (--mem)", bad->kind->option, why);
 		return -EINVAL;
 	}
-	if (!cfg.kernel) {
+	if (!cfg->kernel) {
 		kit = calloc(1, sizeof(*kit));
 		if (!kit)
 			return -ENOMEM;
-		err = use_guest_kit(&cfg, kernel, sizeof(kernel), initrd, sizeof(initrd), boot_log,
+		err = use_guest_kit(cfg, kernel, sizeof(kernel), initrd, sizeof(initrd), boot_log,
 				    kit);
 		if (err) {
 			free(kit);
@@ -379,16 +372,16 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 	}
 	if (profile_hz) {
 		fresh = true; /* a boot to profile, not the kit's snapshot */
-		if (!(cfg.profiler = profile_begin(&cfg, profile_hz, profile_out, &profile_fd))) {
+		if (!(cfg->profiler = profile_begin(cfg, profile_hz, profile_out, &profile_fd))) {
 			free(kit);
 			return -EIO;
 		}
-		cfg.profile_hz = profile_hz;
+		cfg->profile_hz = profile_hz;
 	}
-	if (cfg.pvm_host)
+	if (cfg->pvm_host)
 		pr_debug("PVM host: applying its workarounds");
 	/* The guest kit starts from its snapshot when there is one. */
-	if (kit && !fresh && kit_snapshot_init(&ks, &cfg, started))
+	if (kit && !fresh && kit_snapshot_init(&ks, cfg, started))
 		kit_snapshot_free(&ks); /* not a run to cache (a drive) */
 	else if (kit && !fresh) {
 		int status;
@@ -403,40 +396,60 @@ int run_cmd(int argc, char **argv, const struct timespec *started)
 		/* One that cannot be restored (logged) is replaced by this boot's. */
 		if (err != -ENOENT)
 			snapshot_cache_rm(ks.key);
-		keep = !kit_snapshot_arm(&ks, &cfg);
+		keep = !kit_snapshot_arm(&ks, cfg);
 	}
 	startup_mark("run configured");
-	if (kit && cfg.kit_cmd)
-		kit_boot_notice(&cfg, keep, boot_log);
-	vm = calloc(1, sizeof(*vm));
+	if (kit && cfg->kit_cmd)
+		kit_boot_notice(cfg, keep, boot_log);
+	vm = zpages_alloc(sizeof(*vm));
 	if (!vm) {
 		if (profile_fd >= 0)
 			close(profile_fd);
-		profiler_free(cfg.profiler);
+		profiler_free(cfg->profiler);
 		free(kit);
 		return -ENOMEM;
 	}
-	err = vm_create(vm, &cfg);
+	err = vm_create(vm, cfg);
 	if (!err) {
-		struct thread_hooks sandbox = sandbox_vm_hooks(&cfg);
+		struct thread_hooks sandbox = sandbox_vm_hooks(cfg);
 
-		if (use_ks && cfg.snapshot_dir)
+		if (use_ks && cfg->snapshot_dir)
 			kit_snapshot_attach(&ks, vm);
 		err = vm_run(vm, &sandbox);
 	}
 	vm_destroy(vm);
-	free(vm);
-	if (cfg.profiler) {
-		profiler_report(cfg.profiler, stderr, PROFILER_DEFAULT_TOP);
-		if (profile_fd >= 0 && profiler_write_samples(cfg.profiler, profile_fd))
+	zpages_free(vm, sizeof(*vm));
+	if (cfg->profiler) {
+		profiler_report(cfg->profiler, stderr, PROFILER_DEFAULT_TOP);
+		if (profile_fd >= 0 && profiler_write_samples(cfg->profiler, profile_fd))
 			pr_err("--profile-out %s: cannot write the samples", profile_out);
 		if (profile_fd >= 0)
 			close(profile_fd);
-		profiler_free(cfg.profiler);
+		profiler_free(cfg->profiler);
 	}
 	if (use_ks)
 		kit_snapshot_free(&ks);
 	free(kit);
 	/* The guest's own exit status already went through vm_run's message. */
+	return err;
+}
+
+int run_cmd(int argc, char **argv, const struct timespec *started)
+{
+	/* Not on the stack: zeroed there, each page of its ~74 KiB (util/zpages.h)
+	 * cost a page fault at every start. */
+	struct vm_config *cfg = zpages_alloc(sizeof(*cfg));
+	int err;
+
+	if (!cfg)
+		return -ENOMEM;
+	cfg->cmdline = DEFAULT_CMDLINE;
+	cfg->mem_size = (uint64_t)DEFAULT_MEM_MIB << 20;
+	cfg->ncpus = 1;
+	cfg->protocol = BOOT_PROTOCOL_AUTO;
+	cfg->pvm_host = host_is_pvm();
+	cfg->started = *started;
+	err = run_with(cfg, argc, argv, started);
+	zpages_free(cfg, sizeof(*cfg));
 	return err;
 }

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -116,13 +117,18 @@ static void release(void)
 static void preinit_libraries(void)
 {
 	static bool done;
+	size_t seed;
 
 	if (done)
 		return;
 	done = true;
 	if (!mallopt(M_ARENA_MAX, 1))
 		pr_debug("seccomp: mallopt(M_ARENA_MAX) refused (another allocator?)");
-	json_object_seed(0);
+	/* The seed from getrandom(): one system call instead of jansson's open,
+	 * read and close of /dev/urandom (0 lets jansson do that). */
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed))
+		seed = 0;
+	json_object_seed(seed);
 	tzset();
 }
 

@@ -138,7 +138,8 @@ struct vm {
 };
 
 int vm_create(struct vm *vm, const struct vm_config *cfg);
-/* An empty VM (no fds, nothing mapped) that vm_destroy() takes as it is. */
+/* An empty VM (no fds, nothing mapped) that vm_destroy() takes as it is;
+ * cfg's device slots past cfg.ndevices are left as they were (vm.c). */
 void vm_clear(struct vm *vm);
 /* For a restore (vmm/vm_snapshot.c): the VM, its memory from src, its devices
  * and vCPUs, but no kernel and no boot structures: their state comes from the

@@ -16,6 +16,7 @@ import re
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -178,6 +179,48 @@ def test_hello_via_api(api_vm):
     assert api.put("/actions", {"action_type": "InstanceStart"}) == (204, None)
     assert p.wait_exit(60) == 0, p.output()
     assert "Hello from the volt hello guest" in p.output()
+
+
+def test_instance_info_follows_the_state(api_vm):
+    """GET / is answered by the API thread from what the main thread last published
+    (http_server.h): it must follow every state change, also under concurrent clients
+    while other requests go to the main thread."""
+    p, api = api_vm(stdin=subprocess.PIPE)  # the echo guest runs until stopped
+    status, info = api.get("/")
+    assert status == 200 and info == {"id": "test-vm", "state": "Not started",
+                                      "vmm_version": info["vmm_version"], "app_name": "volt"}
+    # with a body it is still the router's 400, not the published answer
+    check_fault(api.request("GET", "/", {"x": 1}), 400, "GET request cannot have a body")
+    assert api.put("/boot-source", {"kernel_image_path": str(GUESTS / "echo")}) == (204, None)
+    assert api.put("/actions", {"action_type": "InstanceStart"}) == (204, None)
+    assert api.get("/")[1]["state"] == "Running"
+    assert api.patch("/vm", {"state": "Paused"}) == (204, None)
+    assert api.get("/")[1]["state"] == "Paused"
+    assert api.patch("/vm", {"state": "Resumed"}) == (204, None)
+    assert api.get("/")[1]["state"] == "Running"
+
+    answers, stop = [], threading.Event()
+
+    def poll_root():
+        while not stop.is_set():
+            answers.append(api.get("/"))
+
+    pollers = [threading.Thread(target=poll_root) for _ in range(4)]
+    for t in pollers:
+        t.start()
+    for _ in range(10):
+        assert api.patch("/vm", {"state": "Paused"}) == (204, None)
+        assert api.get("/vm/config")[0] == 200
+        assert api.patch("/vm", {"state": "Resumed"}) == (204, None)
+    stop.set()
+    for t in pollers:
+        t.join()
+    assert answers and all(a[0] == 200 and a[1]["state"] in ("Running", "Paused")
+                           for a in answers), answers[:5]
+    assert api.get("/")[1]["state"] == "Running"
+    assert p.proc.poll() is None, p.output()[-2000:]
+    p.proc.send_signal(signal.SIGTERM)
+    assert p.wait_exit(30) == 128 + signal.SIGTERM
 
 
 def test_config_file_with_api_sock(vm, tmp_path):
