@@ -2,7 +2,8 @@
  * options, the pre-boot loop on the main thread (API requests + SIGINT/
  * SIGTERM), InstanceStart, then vm_serve() with the API as its extra source.
  * Every request runs on the main thread (api_server_dispatch), so the router
- * and the VM are only ever touched from here. */
+ * and the VM are only ever touched from here; the API thread answers GET /
+ * itself from the copy publish_root() hands it after each one. */
 #include "cli/commands.h"
 
 #include "api/http_server.h"
