@@ -110,6 +110,8 @@ static bool answer_root(struct api_server *s, const struct http_request *q, stru
 		done = r->body != NULL;
 	}
 	pthread_mutex_unlock(&s->lock);
+	if (done) /* as the router counts it */
+		METRICS_INC(get_api_requests.instance_info_count);
 	return done;
 }
 

@@ -1173,8 +1173,90 @@ static bool has_value(json_t *j, const char *key)
 	return v && !json_is_null(v);
 }
 
+/* The endpoint a request reached (rt -1 and kind NULL: none, as for a path or
+ * method the API does not have, which Firecracker counts nowhere either). */
+struct routed {
+	int rt;
+	const struct device_kind *kind;
+	enum method m;
+};
+
+/* Firecracker's {get,put,patch}_api_requests counters of an endpoint: its
+ * count and fails (GET has no fails); NULL where Firecracker counts nothing
+ * (GET /vm/config, the balloon, the entropy device, PATCH /vm, snapshots...). */
+struct req_counters {
+	metric_t *count, *fails;
+};
+
+#define GET_COUNTERS(f) ((struct req_counters){ &volt_metrics.get_api_requests.f##_count, NULL })
+#define PUT_COUNTERS(f)                                                   \
+	((struct req_counters){ &volt_metrics.put_api_requests.f##_count, \
+				&volt_metrics.put_api_requests.f##_fails })
+#define PATCH_COUNTERS(f)                                                   \
+	((struct req_counters){ &volt_metrics.patch_api_requests.f##_count, \
+				&volt_metrics.patch_api_requests.f##_fails })
+#define BY_METHOD(m, f) \
+	((m) == M_GET ? GET_COUNTERS(f) : (m) == M_PUT ? PUT_COUNTERS(f) : PATCH_COUNTERS(f))
+
+static struct req_counters request_counters(const struct routed *q)
+{
+	const struct req_counters none = { NULL, NULL };
+
+	if (q->m == M_PUT && q->kind)
+		return q->kind == &virtio_blk_kind     ? PUT_COUNTERS(drive)
+		       : q->kind == &virtio_net_kind   ? PUT_COUNTERS(network)
+		       : q->kind == &virtio_vsock_kind ? PUT_COUNTERS(vsock)
+						       : none;
+	switch (q->rt) {
+	case R_ROOT:
+		return GET_COUNTERS(instance_info);
+	case R_VERSION:
+		return GET_COUNTERS(vmm_version);
+	case R_MACHINE:
+		return BY_METHOD(q->m, machine_cfg);
+	case R_MMDS:
+		return BY_METHOD(q->m, mmds);
+	case R_HOTPLUG_MEM:
+		return BY_METHOD(q->m, hotplug_memory);
+	case R_MMDS_CONFIG:
+		return PUT_COUNTERS(mmds);
+	case R_ACTIONS:
+		return PUT_COUNTERS(actions);
+	case R_BOOT:
+		return PUT_COUNTERS(boot_source);
+	case R_LOGGER:
+		return PUT_COUNTERS(logger);
+	case R_METRICS:
+		return PUT_COUNTERS(metrics);
+	case R_CPU_CONFIG:
+		return PUT_COUNTERS(cpu_cfg);
+	case R_SERIAL:
+		return PUT_COUNTERS(serial);
+	case R_DRIVE:
+		return q->m == M_PATCH ? PATCH_COUNTERS(drive) : none;
+	case R_NET:
+		return q->m == M_PATCH ? PATCH_COUNTERS(network) : none;
+	case R_PMEM:
+		return q->m == M_PUT	 ? PUT_COUNTERS(pmem)
+		       : q->m == M_PATCH ? PATCH_COUNTERS(pmem)
+					 : none;
+	default:
+		return none;
+	}
+}
+
+static void count_request(const struct routed *q, bool failed)
+{
+	struct req_counters c = request_counters(q);
+
+	if (c.count)
+		METRIC_INC(*c.count);
+	if (failed && c.fails)
+		METRIC_INC(*c.fails);
+}
+
 static void handle(struct api_state *s, const char *method, const char *url, const char *body,
-		   size_t len, struct api_response *r)
+		   size_t len, struct api_response *r, struct routed *routed)
 {
 	char path[HTTP_HEAD_MAX + 32], why[512];
 	const char *id = NULL;
@@ -1224,6 +1306,7 @@ static void handle(struct api_state *s, const char *method, const char *url, con
 		return;
 	if (!resource_find(path, &res) || !(m & res.methods))
 		return invalid_path_method(r, m, method, sg.seg[0]);
+	*routed = (struct routed){ .rt = res.rt, .kind = res.kind, .m = m };
 	if (res.rt == R_MMDS) {
 		if (s->failed && m != M_GET)
 			return faultf(r, 400, "the microVM failed to start (%s): restart volt",
@@ -1288,7 +1371,10 @@ static void handle(struct api_state *s, const char *method, const char *url, con
 void api_handle(struct api_state *s, const char *method, const char *url, const char *body,
 		size_t len, struct api_response *r)
 {
-	handle(s, method, url, body, len, r);
+	struct routed routed = { .rt = -1 };
+
+	handle(s, method, url, body, len, r, &routed);
+	count_request(&routed, r->status >= 400);
 	/* Firecracker counts each parsed request with a deprecated field (its
 	 * Deprecation header). */
 	if (r->deprecated)

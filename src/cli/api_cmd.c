@@ -51,7 +51,18 @@ struct api_main {
 	struct timespec started;
 	bool boot_timer;
 	const char *snapshot_dir; /* --snapshot-dir: where PUT /snapshot/create may write */
+	/* The latencies_us gauge of the request being handled, which its
+	 * operation set on success (the VMM's part went to the vmm_* one). */
+	metric_t *latency;
 };
+
+/* Records the VMM's part of an operation that succeeded, and which gauge
+ * handle() gives the whole request's time. */
+static void op_took(struct api_main *m, const struct timespec *t0, metric_t *vmm, metric_t *whole)
+{
+	METRIC_SET(*vmm, metrics_us_since(t0));
+	m->latency = whole;
+}
 
 /* Starts m->vm, just created or restored (err: how that went), confined by
  * its sandbox. On failure nothing is left of it and why says why. */
@@ -106,20 +117,32 @@ static int op_instance_start(void *ctx, const struct api_config *cfg, char *why,
 static int op_pause(void *ctx)
 {
 	struct api_main *m = ctx;
-	int err = vm_pause(m->vm);
+	struct timespec t0;
+	int err;
 
-	if (!err)
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	err = vm_pause(m->vm);
+	if (!err) {
 		METRICS_INC(api.pause_count);
+		op_took(m, &t0, &volt_metrics.latencies_us.vmm_pause_vm,
+			&volt_metrics.latencies_us.pause_vm);
+	}
 	return err;
 }
 
 static int op_resume(void *ctx)
 {
 	struct api_main *m = ctx;
-	int err = vm_resume(m->vm);
+	struct timespec t0;
+	int err;
 
-	if (!err)
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	err = vm_resume(m->vm);
+	if (!err) {
 		METRICS_INC(api.resume_count);
+		op_took(m, &t0, &volt_metrics.latencies_us.vmm_resume_vm,
+			&volt_metrics.latencies_us.resume_vm);
+	}
 	return err;
 }
 
@@ -258,10 +281,21 @@ static int op_snapshot_create(void *ctx, const struct snapshot_create_req *req, 
 			      size_t why_size)
 {
 	struct api_main *m = ctx;
+	const bool diff = req->type == SNAPSHOT_DIFF;
+	struct timespec t0;
+	int err;
 
 	why[0] = '\0';
 	log_clear_last_error();
-	return vm_snapshot_create(m->vm, req, why, why_size);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	err = vm_snapshot_create(m->vm, req, why, why_size);
+	if (!err)
+		op_took(m, &t0,
+			diff ? &volt_metrics.latencies_us.vmm_diff_create_snapshot
+			     : &volt_metrics.latencies_us.vmm_full_create_snapshot,
+			diff ? &volt_metrics.latencies_us.diff_create_snapshot
+			     : &volt_metrics.latencies_us.full_create_snapshot);
+	return err;
 }
 
 /* PUT /snapshot/load: vm_restore() instead of vm_create(), then started as
@@ -272,8 +306,10 @@ static int op_snapshot_load(void *ctx, const struct snapshot_load_req *req, stru
 {
 	struct api_main *m = ctx;
 	struct snapshot_load_req r = *req;
+	struct timespec t0;
 	int err;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r.started = m->started;
 	m->vm = zpages_alloc(sizeof(*m->vm));
 	if (!m->vm)
@@ -300,8 +336,11 @@ static int op_snapshot_load(void *ctx, const struct snapshot_load_req *req, stru
 		}
 	}
 	err = start_vm(m, err, why, why_size);
-	if (!err)
+	if (!err) {
 		api_config_from_vm(cfg, &m->vm->cfg);
+		op_took(m, &t0, &volt_metrics.latencies_us.vmm_load_snapshot,
+			&volt_metrics.latencies_us.load_snapshot);
+	}
 	return err;
 }
 
@@ -344,8 +383,13 @@ static void publish_root(struct api_main *m)
 static void handle(void *ctx, const struct api_request *req, struct api_response *resp)
 {
 	struct api_main *m = ctx;
+	struct timespec t0;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	m->latency = NULL;
 	api_handle(&m->st, req->method, req->url, req->body, req->len, resp);
+	if (m->latency)
+		METRIC_SET(*m->latency, metrics_us_since(&t0));
 	if (!strcmp(req->url, "/actions") && resp->status < 300)
 		METRICS_INC(api.actions_count);
 	publish_root(m);

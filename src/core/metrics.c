@@ -45,6 +45,46 @@ static const struct metric_field api_fields[] = {
 static const struct metric_field deprecated_api_fields[] = {
 	D(deprecated_api, deprecated_http_api_calls),
 };
+static const struct metric_field get_api_requests_fields[] = {
+	D(get_api_requests, instance_info_count),  D(get_api_requests, machine_cfg_count),
+	D(get_api_requests, mmds_count),	   D(get_api_requests, vmm_version_count),
+	D(get_api_requests, hotplug_memory_count),
+};
+static const struct metric_field put_api_requests_fields[] = {
+	D(put_api_requests, actions_count),	   D(put_api_requests, actions_fails),
+	D(put_api_requests, boot_source_count),	   D(put_api_requests, boot_source_fails),
+	D(put_api_requests, drive_count),	   D(put_api_requests, drive_fails),
+	D(put_api_requests, logger_count),	   D(put_api_requests, logger_fails),
+	D(put_api_requests, machine_cfg_count),	   D(put_api_requests, machine_cfg_fails),
+	D(put_api_requests, cpu_cfg_count),	   D(put_api_requests, cpu_cfg_fails),
+	D(put_api_requests, metrics_count),	   D(put_api_requests, metrics_fails),
+	D(put_api_requests, network_count),	   D(put_api_requests, network_fails),
+	D(put_api_requests, mmds_count),	   D(put_api_requests, mmds_fails),
+	D(put_api_requests, vsock_count),	   D(put_api_requests, vsock_fails),
+	D(put_api_requests, pmem_count),	   D(put_api_requests, pmem_fails),
+	D(put_api_requests, serial_count),	   D(put_api_requests, serial_fails),
+	D(put_api_requests, hotplug_memory_count), D(put_api_requests, hotplug_memory_fails),
+};
+static const struct metric_field patch_api_requests_fields[] = {
+	D(patch_api_requests, drive_count),	     D(patch_api_requests, drive_fails),
+	D(patch_api_requests, network_count),	     D(patch_api_requests, network_fails),
+	D(patch_api_requests, machine_cfg_count),    D(patch_api_requests, machine_cfg_fails),
+	D(patch_api_requests, mmds_count),	     D(patch_api_requests, mmds_fails),
+	D(patch_api_requests, hotplug_memory_count), D(patch_api_requests, hotplug_memory_fails),
+	D(patch_api_requests, pmem_count),	     D(patch_api_requests, pmem_fails),
+};
+static const struct metric_field latencies_us_fields[] = {
+	G(latencies_us, full_create_snapshot),
+	G(latencies_us, diff_create_snapshot),
+	G(latencies_us, load_snapshot),
+	G(latencies_us, pause_vm),
+	G(latencies_us, resume_vm),
+	G(latencies_us, vmm_full_create_snapshot),
+	G(latencies_us, vmm_diff_create_snapshot),
+	G(latencies_us, vmm_load_snapshot),
+	G(latencies_us, vmm_pause_vm),
+	G(latencies_us, vmm_resume_vm),
+};
 static const struct metric_field vmm_fields[] = {
 	G(vmm, boot_time_us),
 	G(vmm, boot_time_cpu_us),
@@ -77,7 +117,15 @@ static const struct metric_field logger_fields[] = {
 /* Firecracker's order: the VMM's sections, the devices', the legacy devices
  * and the logger. */
 static const struct metrics_section head[] = {
-	SECTION(api_server), SECTION(api), SECTION(deprecated_api), SECTION(vmm), SECTION(vcpu),
+	SECTION(api_server),
+	SECTION(api),
+	SECTION(deprecated_api),
+	SECTION(get_api_requests),
+	SECTION(put_api_requests),
+	SECTION(patch_api_requests),
+	SECTION(latencies_us),
+	SECTION(vmm),
+	SECTION(vcpu),
 };
 static const struct metrics_section tail[] = {
 	SECTION(uart),
@@ -87,8 +135,9 @@ static const struct metrics_section tail[] = {
 
 #define CORE_COUNTERS                                                                        \
 	(NELEM(api_server_fields) + NELEM(api_fields) + NELEM(deprecated_api_fields) +       \
-	 NELEM(vmm_fields) + NELEM(vcpu_fields) + NELEM(uart_fields) + NELEM(i8042_fields) + \
-	 NELEM(logger_fields))
+	 NELEM(get_api_requests_fields) + NELEM(put_api_requests_fields) +                   \
+	 NELEM(patch_api_requests_fields) + NELEM(latencies_us_fields) + NELEM(vmm_fields) + \
+	 NELEM(vcpu_fields) + NELEM(uart_fields) + NELEM(i8042_fields) + NELEM(logger_fields))
 
 /* A counter added to the struct but not to a table would never be written. */
 _Static_assert(CORE_COUNTERS * sizeof(metric_t) == sizeof(struct volt_metrics),

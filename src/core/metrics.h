@@ -6,7 +6,7 @@
  *
  * The line's sections and names follow Firecracker's (docs/metrics.md):
  * "utc_timestamp_ms", then the VMM's sections (api_server, api,
- * deprecated_api, vmm, vcpu),
+ * deprecated_api, get/put/patch_api_requests, latencies_us, vmm, vcpu),
  * then the registered sections in the order of registration (the device
  * table's kinds), then uart, i8042, logger. The VMM-wide counters are the
  * members of struct volt_metrics; a device kind owns its counters and
@@ -45,6 +45,33 @@ struct volt_metrics {
 		 * Firecracker's deprecated_api section. */
 		metric_t deprecated_http_api_calls;
 	} deprecated_api;
+	/* Firecracker's requests per endpoint (api/router.c): *_count for each
+	 * request routed there, *_fails for those answered 4xx or 5xx. */
+	struct {
+		metric_t instance_info_count, machine_cfg_count, mmds_count, vmm_version_count;
+		metric_t hotplug_memory_count;
+	} get_api_requests;
+	struct {
+		metric_t actions_count, actions_fails, boot_source_count, boot_source_fails;
+		metric_t drive_count, drive_fails, logger_count, logger_fails;
+		metric_t machine_cfg_count, machine_cfg_fails, cpu_cfg_count, cpu_cfg_fails;
+		metric_t metrics_count, metrics_fails, network_count, network_fails;
+		metric_t mmds_count, mmds_fails, vsock_count, vsock_fails, pmem_count, pmem_fails;
+		metric_t serial_count, serial_fails, hotplug_memory_count, hotplug_memory_fails;
+	} put_api_requests;
+	struct {
+		metric_t drive_count, drive_fails, network_count, network_fails;
+		metric_t machine_cfg_count, machine_cfg_fails, mmds_count, mmds_fails;
+		metric_t hotplug_memory_count, hotplug_memory_fails, pmem_count, pmem_fails;
+	} patch_api_requests;
+	/* Firecracker's latencies_us, gauges: the last successful operation's,
+	 * as the whole request took and the VMM's part of it (vmm_*). */
+	struct {
+		metric_t full_create_snapshot, diff_create_snapshot, load_snapshot;
+		metric_t pause_vm, resume_vm;
+		metric_t vmm_full_create_snapshot, vmm_diff_create_snapshot, vmm_load_snapshot;
+		metric_t vmm_pause_vm, vmm_resume_vm;
+	} latencies_us;
 	struct {
 		metric_t boot_time_us;	   /* process start -> the guest's boot-timer write */
 		metric_t boot_time_cpu_us; /* CPU time volt used until then */

@@ -192,3 +192,45 @@ def test_balloon_hinting_answers(api, balloon, start, status):
              'invalid type: string "yes", expected a boolean')
     fault_is(api.patch("/balloon/hinting/go", {}), "Unrecognized PATCH request path `/hinting/go`.")
     fault_is(api.get("/balloon/hinting"), "Unrecognized GET request path `/hinting/`.")
+
+
+def test_request_metrics_and_latencies(vm, tmp_path):
+    """Firecracker's get/put_api_requests counters (GET / too, which the API thread answers
+    itself) and latencies_us (the whole request and the VMM's part) in the metrics line."""
+    snaps = tmp_path / "snaps"
+    snaps.mkdir()
+    metrics = tmp_path / "metrics.json"
+    sock = tmp_path / "a.sock"
+    p = vm("--api-sock", sock, "--snapshot-dir", snaps, stdin=subprocess.PIPE)
+    wait_for_socket(sock, p.proc)
+    a = ApiClient(sock)
+    assert a.put("/metrics", {"metrics_path": str(metrics)}) == (204, None)
+    for _ in range(3):
+        assert a.get("/")[0] == 200
+    assert a.get("/version")[0] == 200
+    assert a.put("/machine-config", {"vcpu_count": 0, "mem_size_mib": 128})[0] == 400
+    assert a.put("/boot-source", {"kernel_image_path": str(GUESTS / "echo")}) == (204, None)
+    assert a.put("/actions", {"action_type": "InstanceStart"}) == (204, None)
+    p.wait_for("echo guest ready", 60)
+    assert a.patch("/vm", {"state": "Paused"}) == (204, None)
+    assert a.put("/snapshot/create", {"snapshot_path": str(snaps / "s.state"),
+                                      "mem_file_path": str(snaps / "s.mem")}) == (204, None)
+    assert a.patch("/vm", {"state": "Resumed"}) == (204, None)
+    assert a.put("/actions", {"action_type": "FlushMetrics"}) == (204, None)
+    lines = [json.loads(l) for l in metrics.read_text().splitlines()]
+
+    def total(section, field):  # counters are deltas since the previous line
+        return sum(l[section][field] for l in lines)
+
+    assert total("get_api_requests", "instance_info_count") == 3
+    assert total("get_api_requests", "vmm_version_count") == 1
+    assert total("put_api_requests", "machine_cfg_count") == 1
+    assert total("put_api_requests", "machine_cfg_fails") == 1
+    assert total("put_api_requests", "boot_source_count") == 1
+    assert total("put_api_requests", "boot_source_fails") == 0
+    assert total("put_api_requests", "actions_count") >= 1  # InstanceStart
+    lat = lines[-1]["latencies_us"]  # gauges: the last operation's
+    for op in ("pause_vm", "resume_vm", "full_create_snapshot"):
+        assert 0 < lat[f"vmm_{op}"] <= lat[op], lat
+    assert lat["diff_create_snapshot"] == lat["load_snapshot"] == 0, lat
+    p.kill()

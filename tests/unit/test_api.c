@@ -251,6 +251,56 @@ Test(api, root_and_version)
 	json_decref(j);
 }
 
+/* Firecracker's per-endpoint request metrics: a count for each request that
+ * reached the endpoint, a fail for each answered 4xx; none for an unknown
+ * path or for endpoints Firecracker does not count. */
+Test(api, request_metrics_per_endpoint)
+{
+	struct volt_metrics before = volt_metrics;
+	struct volt_metrics *v = &volt_metrics;
+
+	(void)req("GET", "/", NULL, NULL);
+	(void)req("GET", "/version", NULL, NULL);
+	(void)req("GET", "/machine-config", NULL, NULL);
+	ok("PUT", "/machine-config", "{\"vcpu_count\": 2, \"mem_size_mib\": 256}");
+	fault("PUT", "/machine-config", "{\"vcpu_count\": 0, \"mem_size_mib\": 256}", 400,
+	      "vcpu_count");
+	fault("PATCH", "/machine-config", "{\"bogus\": 1}", 400, "bogus");
+	ok("PUT", "/boot-source", BOOT);
+	fault("PUT", "/drives/rootfs", "{", 400, "");
+	fault("PUT", "/nowhere", "{}", 400, "");
+	(void)req("GET", "/vm/config", NULL, NULL);
+	cr_assert_eq(v->get_api_requests.instance_info_count -
+			     before.get_api_requests.instance_info_count,
+		     1);
+	cr_assert_eq(v->get_api_requests.vmm_version_count -
+			     before.get_api_requests.vmm_version_count,
+		     1);
+	cr_assert_eq(v->get_api_requests.machine_cfg_count -
+			     before.get_api_requests.machine_cfg_count,
+		     1);
+	cr_assert_eq(v->put_api_requests.machine_cfg_count -
+			     before.put_api_requests.machine_cfg_count,
+		     2);
+	cr_assert_eq(v->put_api_requests.machine_cfg_fails -
+			     before.put_api_requests.machine_cfg_fails,
+		     1);
+	cr_assert_eq(v->patch_api_requests.machine_cfg_count -
+			     before.patch_api_requests.machine_cfg_count,
+		     1);
+	cr_assert_eq(v->patch_api_requests.machine_cfg_fails -
+			     before.patch_api_requests.machine_cfg_fails,
+		     1);
+	cr_assert_eq(v->put_api_requests.boot_source_count -
+			     before.put_api_requests.boot_source_count,
+		     1);
+	cr_assert_eq(v->put_api_requests.boot_source_fails -
+			     before.put_api_requests.boot_source_fails,
+		     0);
+	cr_assert_eq(v->put_api_requests.drive_count - before.put_api_requests.drive_count, 1);
+	cr_assert_eq(v->put_api_requests.drive_fails - before.put_api_requests.drive_fails, 1);
+}
+
 Test(api, machine_config_put_patch_get)
 {
 	json_t *j;
