@@ -127,20 +127,29 @@ def wait_in_file(path, text, timeout=60):
     return False
 
 
-def test_serial_out_path_of_a_restored_vm(vm, tmp_path):
-    """PUT /serial before PUT /snapshot/load: the restored guest writes there."""
+def snapshot_echo_guest(vm, tmp_path, before=None):
+    """The echo guest booted through the API (before(api) runs first), paused and
+    snapshotted to tmp_path/snaps/s.{state,mem}; returns (VoltProcess, ApiClient, snaps)."""
     snaps = tmp_path / "snaps"
     snaps.mkdir()
     sock = tmp_path / "a.sock"
     p = vm("--api-sock", sock, "--snapshot-dir", snaps, stdin=subprocess.PIPE)
     wait_for_socket(sock, p.proc)
     a = ApiClient(sock)
+    if before:
+        before(a)
     assert a.put("/boot-source", {"kernel_image_path": str(GUESTS / "echo")}) == (204, None)
     assert a.put("/actions", {"action_type": "InstanceStart"}) == (204, None)
     p.wait_for("echo guest ready", 60)
     assert a.patch("/vm", {"state": "Paused"}) == (204, None)
     assert a.put("/snapshot/create", {"snapshot_path": str(snaps / "s.state"),
                                       "mem_file_path": str(snaps / "s.mem")}) == (204, None)
+    return p, a, snaps
+
+
+def test_serial_out_path_of_a_restored_vm(vm, tmp_path):
+    """PUT /serial before PUT /snapshot/load: the restored guest writes there."""
+    p, _, snaps = snapshot_echo_guest(vm, tmp_path)
     p.kill()
 
     out = tmp_path / "restored.out"
@@ -197,24 +206,16 @@ def test_balloon_hinting_answers(api, balloon, start, status):
 def test_request_metrics_and_latencies(vm, tmp_path):
     """Firecracker's get/put_api_requests counters (GET / too, which the API thread answers
     itself) and latencies_us (the whole request and the VMM's part) in the metrics line."""
-    snaps = tmp_path / "snaps"
-    snaps.mkdir()
     metrics = tmp_path / "metrics.json"
-    sock = tmp_path / "a.sock"
-    p = vm("--api-sock", sock, "--snapshot-dir", snaps, stdin=subprocess.PIPE)
-    wait_for_socket(sock, p.proc)
-    a = ApiClient(sock)
-    assert a.put("/metrics", {"metrics_path": str(metrics)}) == (204, None)
-    for _ in range(3):
-        assert a.get("/")[0] == 200
-    assert a.get("/version")[0] == 200
-    assert a.put("/machine-config", {"vcpu_count": 0, "mem_size_mib": 128})[0] == 400
-    assert a.put("/boot-source", {"kernel_image_path": str(GUESTS / "echo")}) == (204, None)
-    assert a.put("/actions", {"action_type": "InstanceStart"}) == (204, None)
-    p.wait_for("echo guest ready", 60)
-    assert a.patch("/vm", {"state": "Paused"}) == (204, None)
-    assert a.put("/snapshot/create", {"snapshot_path": str(snaps / "s.state"),
-                                      "mem_file_path": str(snaps / "s.mem")}) == (204, None)
+
+    def before(a):
+        assert a.put("/metrics", {"metrics_path": str(metrics)}) == (204, None)
+        for _ in range(3):
+            assert a.get("/")[0] == 200
+        assert a.get("/version")[0] == 200
+        assert a.put("/machine-config", {"vcpu_count": 0, "mem_size_mib": 128})[0] == 400
+
+    p, a, _ = snapshot_echo_guest(vm, tmp_path, before)
     assert a.patch("/vm", {"state": "Resumed"}) == (204, None)
     assert a.put("/actions", {"action_type": "FlushMetrics"}) == (204, None)
     lines = [json.loads(l) for l in metrics.read_text().splitlines()]

@@ -257,7 +257,7 @@ Test(api, root_and_version)
 Test(api, request_metrics_per_endpoint)
 {
 	struct volt_metrics before = volt_metrics;
-	struct volt_metrics *v = &volt_metrics;
+#define DELTA(f) (volt_metrics.f - before.f)
 
 	(void)req("GET", "/", NULL, NULL);
 	(void)req("GET", "/version", NULL, NULL);
@@ -270,35 +270,18 @@ Test(api, request_metrics_per_endpoint)
 	fault("PUT", "/drives/rootfs", "{", 400, "");
 	fault("PUT", "/nowhere", "{}", 400, "");
 	(void)req("GET", "/vm/config", NULL, NULL);
-	cr_assert_eq(v->get_api_requests.instance_info_count -
-			     before.get_api_requests.instance_info_count,
-		     1);
-	cr_assert_eq(v->get_api_requests.vmm_version_count -
-			     before.get_api_requests.vmm_version_count,
-		     1);
-	cr_assert_eq(v->get_api_requests.machine_cfg_count -
-			     before.get_api_requests.machine_cfg_count,
-		     1);
-	cr_assert_eq(v->put_api_requests.machine_cfg_count -
-			     before.put_api_requests.machine_cfg_count,
-		     2);
-	cr_assert_eq(v->put_api_requests.machine_cfg_fails -
-			     before.put_api_requests.machine_cfg_fails,
-		     1);
-	cr_assert_eq(v->patch_api_requests.machine_cfg_count -
-			     before.patch_api_requests.machine_cfg_count,
-		     1);
-	cr_assert_eq(v->patch_api_requests.machine_cfg_fails -
-			     before.patch_api_requests.machine_cfg_fails,
-		     1);
-	cr_assert_eq(v->put_api_requests.boot_source_count -
-			     before.put_api_requests.boot_source_count,
-		     1);
-	cr_assert_eq(v->put_api_requests.boot_source_fails -
-			     before.put_api_requests.boot_source_fails,
-		     0);
-	cr_assert_eq(v->put_api_requests.drive_count - before.put_api_requests.drive_count, 1);
-	cr_assert_eq(v->put_api_requests.drive_fails - before.put_api_requests.drive_fails, 1);
+	cr_assert_eq(DELTA(get_api_requests.instance_info_count), 1);
+	cr_assert_eq(DELTA(get_api_requests.vmm_version_count), 1);
+	cr_assert_eq(DELTA(get_api_requests.machine_cfg_count), 1);
+	cr_assert_eq(DELTA(put_api_requests.machine_cfg_count), 2);
+	cr_assert_eq(DELTA(put_api_requests.machine_cfg_fails), 1);
+	cr_assert_eq(DELTA(patch_api_requests.machine_cfg_count), 1);
+	cr_assert_eq(DELTA(patch_api_requests.machine_cfg_fails), 1);
+	cr_assert_eq(DELTA(put_api_requests.boot_source_count), 1);
+	cr_assert_eq(DELTA(put_api_requests.boot_source_fails), 0);
+	cr_assert_eq(DELTA(put_api_requests.drive_count), 1);
+	cr_assert_eq(DELTA(put_api_requests.drive_fails), 1);
+#undef DELTA
 }
 
 Test(api, machine_config_put_patch_get)
