@@ -605,15 +605,12 @@ void api_server_dispatch(struct api_server *s,
 	pthread_mutex_unlock(&s->lock);
 }
 
-int api_server_publish_root(struct api_server *s, const char *body)
+void api_server_publish_root(struct api_server *s, char *body)
 {
-	char *copy = body ? strdup(body) : NULL;
-
 	pthread_mutex_lock(&s->lock);
 	free(s->root_body);
-	s->root_body = copy;
+	s->root_body = body;
 	pthread_mutex_unlock(&s->lock);
-	return body && !copy ? -ENOMEM : 0;
 }
 
 void api_server_close(struct api_server *s)

@@ -67,9 +67,9 @@ void api_server_dispatch(struct api_server *s,
  * then gives itself: a client polling the instance's state does not wake the
  * owner, and the first request a starting volt answers (issue #15's start ->
  * API socket) costs no hand-over. The owner republishes after each request it
- * handles (the state changes only through those). Copied; NULL: GET / goes
- * to the owner. 0 or -ENOMEM (the old answer is dropped). */
-int api_server_publish_root(struct api_server *s, const char *body);
+ * handles (the state changes only through those). Takes body (malloc'd;
+ * freed by the server); NULL: GET / goes to the owner. */
+void api_server_publish_root(struct api_server *s, char *body);
 /* Owner: later requests get 400 "the microVM has stopped"; unlinks the socket
  * if the file is still the one bound.
  * The server thread is left to the process exit (it may be blocked in poll). */

@@ -369,15 +369,10 @@ static const struct api_ops ops = {
  * again after anything that may change the instance's state. */
 static void publish_root(struct api_main *m)
 {
-	char *body;
-
-	if (!m->has_srv)
-		return;
-	body = api_instance_info(&m->st);
-	/* Without it GET / goes through handle(), as every other request. */
-	if (!body || api_server_publish_root(&m->srv, body))
-		api_server_publish_root(&m->srv, NULL);
-	free(body);
+	/* Without memory for it (NULL) GET / goes through handle(), as every
+	 * other request. */
+	if (m->has_srv)
+		api_server_publish_root(&m->srv, api_instance_info(&m->st));
 }
 
 static void handle(void *ctx, const struct api_request *req, struct api_response *resp)
