@@ -252,7 +252,7 @@ def trace_table(runs):
 # --- Linux part ------------------------------------------------------------------------------
 
 KIT_CMDLINE = "console=ttyS0 reboot=k panic=-1 quiet"
-BOOT_TIME = re.compile(r"guest boot time: (\d+) us \((\d+) CPU us\)")
+BOOT_TIME = re.compile(r"Guest-boot-time =\s+(\d+) us\s+\d+ ms,\s+(\d+) CPU us")
 
 
 def kit_boot_profiled(ncpus, timeout=900):

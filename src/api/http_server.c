@@ -158,9 +158,6 @@ static int queue_answer(struct conn *c, struct api_response *r, const struct htt
 	char head[256], len[48] = "";
 	int hl;
 
-	METRICS_INC(api.requests);
-	if (r->status >= 400)
-		METRICS_INC(api.fails);
 	if (r->status >= 200 && r->status != 204 && r->status != 304)
 		snprintf(len, sizeof(len), "Content-Length: %zu\r\n", blen);
 	hl = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\n%s%s%s%s\r\n", r->status,

@@ -123,7 +123,6 @@ static int op_pause(void *ctx)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	err = vm_pause(m->vm);
 	if (!err) {
-		METRICS_INC(api.pause_count);
 		op_took(m, &t0, &volt_metrics.latencies_us.vmm_pause_vm,
 			&volt_metrics.latencies_us.pause_vm);
 	}
@@ -139,7 +138,6 @@ static int op_resume(void *ctx)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	err = vm_resume(m->vm);
 	if (!err) {
-		METRICS_INC(api.resume_count);
 		op_took(m, &t0, &volt_metrics.latencies_us.vmm_resume_vm,
 			&volt_metrics.latencies_us.resume_vm);
 	}
@@ -385,8 +383,6 @@ static void handle(void *ctx, const struct api_request *req, struct api_response
 	api_handle(&m->st, req->method, req->url, req->body, req->len, resp);
 	if (m->latency)
 		METRIC_SET(*m->latency, metrics_us_since(&t0));
-	if (!strcmp(req->url, "/actions") && resp->status < 300)
-		METRICS_INC(api.actions_count);
 	publish_root(m);
 }
 

@@ -32,15 +32,17 @@ struct volt_metrics volt_metrics;
 	}
 #define D(sec, f) F(sec, f, false)
 #define G(sec, f) F(sec, f, true)
+#define A(sec, f)                                                                \
+	{ #f ".min_us", offsetof(struct volt_metrics, sec.f.min_us), true },     \
+		{ #f ".max_us", offsetof(struct volt_metrics, sec.f.max_us), true }, \
+	{                                                                        \
+		#f ".sum_us", offsetof(struct volt_metrics, sec.f.sum_us), false     \
+	}
 
 /* The VMM's sections: base &volt_metrics, offsets from there. */
 static const struct metric_field api_server_fields[] = {
 	G(api_server, process_startup_time_us),
 	G(api_server, process_startup_time_cpu_us),
-};
-static const struct metric_field api_fields[] = {
-	D(api, requests),     D(api, fails),	     D(api, pause_count),
-	D(api, resume_count), D(api, actions_count),
 };
 static const struct metric_field deprecated_api_fields[] = {
 	D(deprecated_api, deprecated_http_api_calls),
@@ -86,17 +88,36 @@ static const struct metric_field latencies_us_fields[] = {
 	G(latencies_us, vmm_resume_vm),
 };
 static const struct metric_field vmm_fields[] = {
-	G(vmm, boot_time_us),
-	G(vmm, boot_time_cpu_us),
+	G(vmm, panic_count),
 };
 static const struct metric_field vcpu_fields[] = {
-	D(vcpu, exit_io_in),	  D(vcpu, exit_io_out), D(vcpu, exit_mmio_read),
-	D(vcpu, exit_mmio_write), D(vcpu, failures),
+	D(vcpu, exit_io_in),
+	D(vcpu, exit_io_out),
+	D(vcpu, exit_mmio_read),
+	D(vcpu, exit_mmio_write),
+	D(vcpu, failures),
+	D(vcpu, kvmclock_ctrl_fails),
+	A(vcpu, exit_io_in_agg),
+	A(vcpu, exit_io_out_agg),
+	A(vcpu, exit_mmio_read_agg),
+	A(vcpu, exit_mmio_write_agg),
+};
+static const struct metric_field seccomp_fields[] = {
+	D(seccomp, num_faults),
+};
+/* Firecracker's are stores: set once, never reset. */
+static const struct metric_field signals_fields[] = {
+	G(signals, sigbus),  G(signals, sigsegv), G(signals, sigxfsz), G(signals, sigxcpu),
+	G(signals, sigpipe), G(signals, sighup),  G(signals, sigill),
+};
+static const struct metric_field interrupts_fields[] = {
+	D(interrupts, triggers),
+	D(interrupts, config_updates),
 };
 static const struct metric_field uart_fields[] = {
-	D(uart, read_count),
-	D(uart, write_count),
-	D(uart, missed_read_count),
+	D(uart, read_count),	     D(uart, write_count), D(uart, missed_read_count),
+	D(uart, missed_write_count), D(uart, error_count), D(uart, flush_count),
+	D(uart, rate_limiter_dropped_bytes),
 };
 static const struct metric_field i8042_fields[] = {
 	D(i8042, read_count),	      D(i8042, write_count), D(i8042, missed_read_count),
@@ -106,6 +127,35 @@ static const struct metric_field logger_fields[] = {
 	D(logger, missed_metrics_count),
 	D(logger, metrics_fails),
 	D(logger, missed_log_count),
+	D(logger, rate_limited_log_count),
+};
+static const struct metric_field pmem_fields[] = {
+	D(pmem, activate_fails),
+	D(pmem, cfg_fails),
+	D(pmem, event_fails),
+	D(pmem, queue_event_count),
+	D(pmem, rate_limiter_throttled_events),
+	D(pmem, rate_limiter_event_count),
+};
+static const struct metric_field memory_hotplug_fields[] = {
+	D(memory_hotplug, activate_fails),
+	D(memory_hotplug, queue_event_fails),
+	D(memory_hotplug, queue_event_count),
+	D(memory_hotplug, plug_count),
+	D(memory_hotplug, plug_bytes),
+	D(memory_hotplug, plug_fails),
+	A(memory_hotplug, plug_agg),
+	D(memory_hotplug, unplug_count),
+	D(memory_hotplug, unplug_bytes),
+	D(memory_hotplug, unplug_fails),
+	D(memory_hotplug, unplug_discard_fails),
+	A(memory_hotplug, unplug_agg),
+	D(memory_hotplug, state_count),
+	D(memory_hotplug, state_fails),
+	A(memory_hotplug, state_agg),
+	D(memory_hotplug, unplug_all_count),
+	D(memory_hotplug, unplug_all_fails),
+	A(memory_hotplug, unplug_all_agg),
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -118,7 +168,6 @@ static const struct metric_field logger_fields[] = {
  * and the logger. */
 static const struct metrics_section head[] = {
 	SECTION(api_server),
-	SECTION(api),
 	SECTION(deprecated_api),
 	SECTION(get_api_requests),
 	SECTION(put_api_requests),
@@ -126,18 +175,26 @@ static const struct metrics_section head[] = {
 	SECTION(latencies_us),
 	SECTION(vmm),
 	SECTION(vcpu),
+	SECTION(seccomp),
+	SECTION(signals),
+	SECTION(interrupts),
 };
 static const struct metrics_section tail[] = {
 	SECTION(uart),
 	SECTION(i8042),
 	SECTION(logger),
+	SECTION(pmem),
+	SECTION(memory_hotplug),
 };
 
-#define CORE_COUNTERS                                                                        \
-	(NELEM(api_server_fields) + NELEM(api_fields) + NELEM(deprecated_api_fields) +       \
-	 NELEM(get_api_requests_fields) + NELEM(put_api_requests_fields) +                   \
-	 NELEM(patch_api_requests_fields) + NELEM(latencies_us_fields) + NELEM(vmm_fields) + \
-	 NELEM(vcpu_fields) + NELEM(uart_fields) + NELEM(i8042_fields) + NELEM(logger_fields))
+#define CORE_COUNTERS                                                                      \
+	(NELEM(api_server_fields) + NELEM(deprecated_api_fields) +                         \
+	 NELEM(get_api_requests_fields) + NELEM(put_api_requests_fields) +                 \
+	 NELEM(patch_api_requests_fields) + NELEM(latencies_us_fields) +                   \
+	 NELEM(vmm_fields) + NELEM(vcpu_fields) + NELEM(seccomp_fields) +                  \
+	 NELEM(signals_fields) + NELEM(interrupts_fields) + NELEM(uart_fields) +           \
+	 NELEM(i8042_fields) + NELEM(logger_fields) + NELEM(pmem_fields) +                 \
+	 NELEM(memory_hotplug_fields))
 
 /* A counter added to the struct but not to a table would never be written. */
 _Static_assert(CORE_COUNTERS * sizeof(metric_t) == sizeof(struct volt_metrics),
@@ -153,6 +210,9 @@ static uint64_t taken[CORE_COUNTERS + METRICS_MAX_COUNTERS];
 static int out_fd = -1;
 static bool out_is_fifo;
 static int timer_fd = -1;
+/* Firecracker's optional top-level fields (PUT /metrics emit_id, properties). */
+static char *line_id;
+static json_t *line_properties;
 
 uint64_t metrics_us_since(const struct timespec *start)
 {
@@ -163,6 +223,26 @@ uint64_t metrics_us_since(const struct timespec *start)
 	us = (int64_t)(now.tv_sec - start->tv_sec) * 1000000 +
 	     (now.tv_nsec - start->tv_nsec) / 1000;
 	return us > 0 ? (uint64_t)us : 0;
+}
+
+void metric_agg_add(struct metric_agg *a, uint64_t us)
+{
+	uint64_t seen;
+
+	METRIC_ADD(a->sum_us, us);
+	/* Firecracker's 0 means "none yet", so an event of 0 us is kept as 0
+	 * and any later one replaces it; a compare-exchange loop rather than
+	 * its load-then-store, which two vCPUs could interleave. */
+	seen = atomic_load_explicit(&a->min_us, memory_order_relaxed);
+	while ((seen == 0 || us < seen) &&
+	       !atomic_compare_exchange_weak_explicit(&a->min_us, &seen, us, memory_order_relaxed,
+						      memory_order_relaxed))
+		;
+	seen = atomic_load_explicit(&a->max_us, memory_order_relaxed);
+	while (us > seen && !atomic_compare_exchange_weak_explicit(&a->max_us, &seen, us,
+								   memory_order_relaxed,
+								   memory_order_relaxed))
+		;
 }
 
 static metric_t *counter(const struct metrics_section *s, size_t i)
@@ -253,9 +333,20 @@ static bool format(const struct metrics_section *s, void *ctx)
 		return false;
 	for (i = 0; i < s->n; i++) {
 		uint64_t v = taken[f->pos++];
+		const char *name = s->fields[i].name, *dot = strchr(name, '.');
+		json_t *in = sec;
 
+		if (dot) { /* "group.name": the group's object, made by its first field */
+			char group[64];
+
+			snprintf(group, sizeof(group), "%.*s", (int)(dot - name), name);
+			in = json_object_get(sec, group);
+			if (!in && json_object_set_new(sec, group, in = json_object()))
+				return false;
+			name = dot + 1;
+		}
 		/* jansson's integers are signed 64-bit; counters never get there. */
-		if (json_object_set_new(sec, s->fields[i].name,
+		if (json_object_set_new(in, name,
 					json_integer(v > INT64_MAX ? INT64_MAX : (json_int_t)v)))
 			return false;
 	}
@@ -279,6 +370,10 @@ static char *render(void)
 	clock_gettime(CLOCK_REALTIME, &now);
 	json_object_set_new(f.root, "utc_timestamp_ms",
 			    json_integer((json_int_t)now.tv_sec * 1000 + now.tv_nsec / 1000000));
+	if (line_id)
+		json_object_set_new(f.root, "id", json_string(line_id));
+	if (line_properties)
+		json_object_set(f.root, "properties", line_properties);
 	if (each_section(format, &f))
 		line = json_dumps(f.root, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(f.root);
@@ -305,17 +400,24 @@ char *metrics_render(void)
 /* Room left in the pipe, for lines longer than PIPE_BUF, which a pipe may
  * take in part: such a line is dropped rather than torn (a torn line would
  * corrupt the next one too). Shorter lines go whole or fail with EAGAIN, and
- * need neither of these system calls (the sandbox need not allow them). */
+ * need neither of these system calls. A pipe holds pages, not bytes: a
+ * line's last page is shared with the next line only when that one's tail
+ * fits in it, and a page the reader has read in part still counts. With
+ * lines of a page or more (Firecracker's line is ~7 KiB) the bytes queued
+ * fill at least half of the pages they use, less a page for the reader's
+ * and one for the last line's: the bound below, which never
+ * overestimates the room. */
 static bool fifo_has_room(int fd, size_t len)
 {
+	const size_t page = 4096; /* the pipe's buffer unit on x86-64 */
 	int size, queued = 0;
 
 	if (len <= PIPE_BUF)
 		return true;
 	size = fcntl(fd, F_GETPIPE_SZ);
-	if (size <= 0 || ioctl(fd, FIONREAD, &queued))
+	if (size <= 0 || ioctl(fd, FIONREAD, &queued) || queued < 0)
 		return true; /* unknown: let write() decide */
-	return (size_t)size >= (size_t)queued + len;
+	return (size_t)size >= 2 * (size_t)queued + 2 * page + (len + page - 1) / page * page;
 }
 
 static int write_line(int fd, const char *buf, size_t len)
@@ -392,12 +494,35 @@ int metrics_open(const char *path)
 	return 0;
 }
 
+int metrics_set_labels(const char *id, const json_t *properties)
+{
+	char *copy_id = NULL;
+	json_t *copy = NULL;
+
+	if ((id && !(copy_id = strdup(id))) ||
+	    (properties && !(copy = json_deep_copy(properties)))) {
+		free(copy_id);
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&lock);
+	free(line_id);
+	json_decref(line_properties);
+	line_id = copy_id;
+	line_properties = copy;
+	pthread_mutex_unlock(&lock);
+	return 0;
+}
+
 void metrics_close(void)
 {
 	pthread_mutex_lock(&lock);
 	if (out_fd >= 0)
 		close(out_fd);
 	out_fd = -1;
+	free(line_id);
+	json_decref(line_properties);
+	line_id = NULL;
+	line_properties = NULL;
 	pthread_mutex_unlock(&lock);
 }
 

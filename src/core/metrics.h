@@ -4,11 +4,15 @@
  * VM runs and on metrics_flush() (the FlushMetrics action). Counters that
  * Firecracker reports as "since the last flush" are reset by each flush.
  *
- * The line's sections and names follow Firecracker's (docs/metrics.md):
- * "utc_timestamp_ms", then the VMM's sections (api_server, api,
- * deprecated_api, get/put/patch_api_requests, latencies_us, vmm, vcpu),
- * then the registered sections in the order of registration (the device
- * table's kinds), then uart, i8042, logger. The VMM-wide counters are the
+ * The line has exactly the sections and fields of Firecracker's (its
+ * tests/host_tools/fcmetrics.py validates a line strictly: no field
+ * missing, none added): "utc_timestamp_ms", "id" and "properties" when
+ * configured, then the VMM's sections (api_server, deprecated_api,
+ * get/put/patch_api_requests, latencies_us, vmm, vcpu, seccomp, signals,
+ * interrupts), then the registered sections in the order of registration
+ * (the device table's kinds), then uart, i8042, logger, and the sections of
+ * devices volt does not have (pmem, memory_hotplug), all zeros as
+ * Firecracker writes them for a microVM without such a device. The VMM-wide counters are the
  * members of struct volt_metrics; a device kind owns its counters and
  * describes them in a struct metrics_section of its own, which reaches the
  * line through metrics_register(): core knows no device. Devices are
@@ -30,16 +34,18 @@ struct event_loop;
 
 typedef _Atomic uint64_t metric_t;
 
+/* Firecracker's latency aggregate ("*_agg"): the least and the most
+ * microseconds one event took since the process began (0: none yet), and
+ * their sum since the last flush. metric_agg_add() records one event. */
+struct metric_agg {
+	metric_t min_us, max_us, sum_us;
+};
+
 struct volt_metrics {
 	struct {
 		metric_t process_startup_time_us; /* process start -> API socket ready */
 		metric_t process_startup_time_cpu_us;
 	} api_server;
-	struct {
-		metric_t requests; /* every HTTP request */
-		metric_t fails;	   /* answered 4xx/5xx */
-		metric_t pause_count, resume_count, actions_count;
-	} api;
 	struct {
 		/* Requests with a deprecated field (the Deprecation header):
 		 * Firecracker's deprecated_api section. */
@@ -73,17 +79,37 @@ struct volt_metrics {
 		metric_t vmm_pause_vm, vmm_resume_vm;
 	} latencies_us;
 	struct {
-		metric_t boot_time_us;	   /* process start -> the guest's boot-timer write */
-		metric_t boot_time_cpu_us; /* CPU time volt used until then */
+		metric_t panic_count; /* Firecracker's Rust panics: none in C, always 0 */
 	} vmm;
 	struct {
 		metric_t exit_io_in, exit_io_out, exit_mmio_read, exit_mmio_write;
 		metric_t failures; /* exits that stop the VM: internal errors, failed entry */
+		metric_t kvmclock_ctrl_fails; /* KVM_KVMCLOCK_CTRL at pause failed */
+		/* How long volt took to handle each kind of exit (vcpu.c). */
+		struct metric_agg exit_io_in_agg, exit_io_out_agg;
+		struct metric_agg exit_mmio_read_agg, exit_mmio_write_agg;
 	} vcpu;
+	struct {
+		/* Firecracker traps bad system calls and counts them here; volt's
+		 * filters kill the process (or only log, --seccomp log): 0. */
+		metric_t num_faults;
+	} seccomp;
+	struct {
+		/* Set to 1 when volt got the signal (sigpipe: counted; the
+		 * others are not caught: the default action ends volt and its
+		 * parent sees the signal). */
+		metric_t sigbus, sigsegv, sigxfsz, sigxcpu, sigpipe, sighup, sigill;
+	} signals;
+	struct {
+		metric_t triggers;	 /* interrupts volt raised in the guest */
+		metric_t config_updates; /* MSI routes changed: volt has none, 0 */
+	} interrupts;
 	struct {
 		metric_t read_count;	    /* bytes the guest read from the receive FIFO */
 		metric_t write_count;	    /* bytes the guest transmitted */
 		metric_t missed_read_count; /* input dropped: the receive FIFO was full */
+		metric_t missed_write_count; /* output lost: the console's sink failed */
+		metric_t error_count, flush_count, rate_limiter_dropped_bytes;
 	} uart;
 	struct {
 		metric_t read_count, write_count;		/* port accesses */
@@ -95,7 +121,25 @@ struct volt_metrics {
 		metric_t missed_metrics_count; /* metric lines dropped */
 		metric_t metrics_fails;	       /* write errors other than a full FIFO */
 		metric_t missed_log_count;     /* log lines dropped (log.c counts them) */
+		metric_t rate_limited_log_count; /* volt does not rate-limit its log: 0 */
 	} logger;
+	/* Devices volt does not have: Firecracker writes these sections with
+	 * zeros for a microVM without them. */
+	struct {
+		metric_t activate_fails, cfg_fails, event_fails, queue_event_count;
+		metric_t rate_limiter_throttled_events, rate_limiter_event_count;
+	} pmem;
+	struct {
+		metric_t activate_fails, queue_event_fails, queue_event_count;
+		metric_t plug_count, plug_bytes, plug_fails;
+		struct metric_agg plug_agg;
+		metric_t unplug_count, unplug_bytes, unplug_fails, unplug_discard_fails;
+		struct metric_agg unplug_agg;
+		metric_t state_count, state_fails;
+		struct metric_agg state_agg;
+		metric_t unplug_all_count, unplug_all_fails;
+		struct metric_agg unplug_all_agg;
+	} memory_hotplug;
 };
 
 extern struct volt_metrics volt_metrics;
@@ -107,14 +151,18 @@ extern struct volt_metrics volt_metrics;
 #define METRIC_SET(counter, v) \
 	atomic_store_explicit(&(counter), (uint64_t)(v), memory_order_relaxed)
 
+/* Records one event of us microseconds in a. */
+void metric_agg_add(struct metric_agg *a, uint64_t us);
+
 /* A member of struct volt_metrics: METRICS_INC(vcpu.exit_io_in). */
 #define METRICS_ADD(field, n) METRIC_ADD(volt_metrics.field, n)
 #define METRICS_INC(field)    METRICS_ADD(field, 1)
 #define METRICS_SET(field, v) METRIC_SET(volt_metrics.field, v)
 
-/* One counter of a section: its name in the line, where it is (offset from
- * the section's base) and whether it is a gauge (kept) or a delta (reset by
- * each flush). */
+/* One counter of a section: its name in the line ("group.name" puts it in
+ * the object "group" within the section, for the aggregates), where it is
+ * (offset from the section's base) and whether it is a gauge (kept) or a
+ * delta (reset by each flush). */
 struct metric_field {
 	const char *name;
 	size_t off;
@@ -129,6 +177,15 @@ struct metric_field {
 #define METRIC_GAUGE(type, member)                    \
 	{                                             \
 #member, offsetof(type, member), true \
+	}
+
+/* A struct metric_agg member as Firecracker's "member": {min_us, max_us,
+ * sum_us}: three fields of a table. */
+#define METRIC_AGG(type, member)                                                  \
+	{ #member ".min_us", offsetof(type, member.min_us), true },               \
+		{ #member ".max_us", offsetof(type, member.max_us), true },       \
+	{                                                                         \
+		#member ".sum_us", offsetof(type, member.sum_us), false           \
 	}
 
 /* One object of the line: "name": { fields[0].name: ..., ... }, in the order
@@ -156,6 +213,11 @@ int metrics_register(const struct metrics_section *s);
  * yet and a full pipe drops lines). Once only: -EEXIST on a second call;
  * other -errno with the reason logged. */
 int metrics_open(const char *path);
+/* Firecracker's optional fields of every line from now on: "id" (id; NULL:
+ * none) and "properties" (an object of strings, copied; NULL: none).
+ * -ENOMEM. */
+struct json_t;
+int metrics_set_labels(const char *id, const struct json_t *properties);
 /* Writes one line now; -ENOENT when metrics_open() was not called, -EAGAIN
  * when the line was dropped (FIFO full), other -errno on write errors. */
 int metrics_flush(void);
@@ -169,7 +231,8 @@ uint64_t metrics_us_since(const struct timespec *start);
 /* The line a flush would write (without the newline), resetting the deltas
  * as a flush does; malloc'ed, NULL when out of memory. For tests. */
 char *metrics_render(void);
-/* Forgets the destination so that metrics_open() may be called again; for tests. */
+/* Forgets the destination and the labels so that metrics_open() may be
+ * called again; for tests. */
 void metrics_close(void);
 
 #endif

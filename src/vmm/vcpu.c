@@ -344,23 +344,52 @@ static int handle_emulation_failure(struct vcpu *v)
 	return -EIO;
 }
 
+/* Microseconds on CLOCK_MONOTONIC (the vDSO): the exits' latency aggregates. */
+static uint64_t now_us(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000 + (uint64_t)t.tv_nsec / 1000;
+}
+
 static void handle_io(struct vcpu *v)
 {
 	struct kvm_run *run = v->run;
 	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+	bool out = run->io.direction == KVM_EXIT_IO_OUT;
+	uint64_t t0 = now_us();
 	uint32_t i;
 
 	/* data_offset and size*count come from KVM, but stay inside the page anyway. */
 	if (run->io.data_offset + (uint64_t)run->io.size * run->io.count >
 	    (uint64_t)v->env.run_size)
 		return;
-	if (run->io.direction == KVM_EXIT_IO_OUT)
-		METRICS_INC(vcpu.exit_io_out);
-	else
-		METRICS_INC(vcpu.exit_io_in);
 	for (i = 0; i < run->io.count; i++, data += run->io.size)
-		io_bus_access(v->env.pio, run->io.port, data, run->io.size,
-			      run->io.direction == KVM_EXIT_IO_OUT);
+		io_bus_access(v->env.pio, run->io.port, data, run->io.size, out);
+	if (out) {
+		METRICS_INC(vcpu.exit_io_out);
+		metric_agg_add(&volt_metrics.vcpu.exit_io_out_agg, now_us() - t0);
+	} else {
+		METRICS_INC(vcpu.exit_io_in);
+		metric_agg_add(&volt_metrics.vcpu.exit_io_in_agg, now_us() - t0);
+	}
+}
+
+static void handle_mmio(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	uint64_t t0 = now_us();
+
+	io_bus_access(v->env.mmio, run->mmio.phys_addr, run->mmio.data,
+		      run->mmio.len > 8 ? 8 : run->mmio.len, run->mmio.is_write);
+	if (run->mmio.is_write)
+		METRICS_INC(vcpu.exit_mmio_write);
+	else
+		METRICS_INC(vcpu.exit_mmio_read);
+	metric_agg_add(run->mmio.is_write ? &volt_metrics.vcpu.exit_mmio_write_agg
+					  : &volt_metrics.vcpu.exit_mmio_read_agg,
+		       now_us() - t0);
 }
 
 static void set_state(struct vcpu *v, enum vcpu_state state)
@@ -389,7 +418,8 @@ static void park(struct vcpu *v)
 	pthread_mutex_lock(&v->lock);
 	v->state = VCPU_STATE_PAUSED;
 	pthread_cond_broadcast(&v->cond);
-	ioctl(v->fd, KVM_KVMCLOCK_CTRL, 0);
+	if (ioctl(v->fd, KVM_KVMCLOCK_CTRL, 0))
+		METRICS_INC(vcpu.kvmclock_ctrl_fails); /* as Firecracker: EINVAL too */
 	while (atomic_load(&v->request) == VCPU_PAUSE)
 		pthread_cond_wait(&v->cond, &v->lock);
 	v->state = VCPU_STATE_RUNNING;
@@ -406,12 +436,7 @@ static void handle_exit(struct vcpu *v)
 		handle_io(v);
 		break;
 	case KVM_EXIT_MMIO:
-		if (run->mmio.is_write)
-			METRICS_INC(vcpu.exit_mmio_write);
-		else
-			METRICS_INC(vcpu.exit_mmio_read);
-		io_bus_access(v->env.mmio, run->mmio.phys_addr, run->mmio.data,
-			      run->mmio.len > 8 ? 8 : run->mmio.len, run->mmio.is_write);
+		handle_mmio(v);
 		break;
 	case KVM_EXIT_HLT:
 		stop_vm(v, 0, "the guest halted");
