@@ -475,19 +475,20 @@ static void do_logger(struct api_state *s, json_t *j, struct api_response *r)
 
 static void do_metrics(struct api_state *s, json_t *j, struct api_response *r)
 {
-	char path[PATH_MAX], why[512] = "";
+	static struct api_metrics m; /* 8 KiB: not on the API's stack */
+	char why[512] = "";
 	int err;
 
-	if (api_parse_metrics(j, path, sizeof(path), why, sizeof(why)))
+	if (api_parse_metrics(j, &m, why, sizeof(why)))
 		return api_fault(r, 400, why);
 	if (s->cfg.has_metrics)
 		return api_fault(r, 400,
 				 "metrics: metrics_path: the metrics system is already "
 				 "initialized");
-	err = s->ops->metrics ? s->ops->metrics(s->ctx, path, why, sizeof(why)) : 0;
+	err = s->ops->metrics ? s->ops->metrics(s->ctx, &m, why, sizeof(why)) : 0;
 	if (err)
 		return faultf(r, 400, "metrics: metrics_path: %s", why[0] ? why : strerror(-err));
-	memcpy(s->cfg.metrics_path, path, sizeof(path));
+	s->cfg.metrics = m;
 	s->cfg.has_metrics = true;
 	no_content(r);
 }

@@ -61,7 +61,7 @@ struct api_ops {
 	int (*balloon_hint_stop)(void *ctx);
 	int (*balloon_hint_status)(void *ctx, struct balloon_hint_status *s);
 	int (*logger)(void *ctx, const struct api_logger *l, char *why, size_t why_size);
-	int (*metrics)(void *ctx, const char *path, char *why, size_t why_size);
+	int (*metrics)(void *ctx, const struct api_metrics *m, char *why, size_t why_size);
 	/* -ENOENT when no metrics file was set. */
 	int (*flush_metrics)(void *ctx);
 	/* PUT /snapshot/create, on a started VM that is paused (the router

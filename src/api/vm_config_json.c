@@ -33,6 +33,8 @@ enum ftype {
 	F_RL_CFG,      /* struct rl_config (core/rate_limiter.h) */
 	F_ID,	       /* const char *: the JSON's own string (any length, not empty),
 			* valid while the body is; ids are checked by the caller */
+	F_STR_MAP,     /* json_t *: an object of strings, the body's own (valid while
+			* the body is) */
 };
 
 struct api_field {
@@ -132,6 +134,23 @@ static int fields_get(const char *obj, json_t *j, const struct api_field *f, siz
 				return -EINVAL;
 			break;
 		}
+		case F_STR_MAP: {
+			const char *k;
+			json_t *e;
+
+			if (!json_is_object(v))
+				return why_fail(why, why_size, -EINVAL,
+						"%s: %s: expected an object of strings, got %s", obj,
+						f[i].name, fields_json_type(v));
+			json_object_foreach(v, k, e)
+			{
+				if (!json_is_string(e))
+					return why_fail(why, why_size, -EINVAL,
+							"%s: %s: %s: expected a string, got %s",
+							obj, f[i].name, k, fields_json_type(e));
+			}
+			break;
+		}
 		case F_ANY_STR:
 			if (!json_is_string(v))
 				return why_fail(why, why_size, -EINVAL,
@@ -178,6 +197,9 @@ static int fields_get(const char *obj, json_t *j, const struct api_field *f, siz
 			break;
 		case F_ID:
 			*(const char **)f[i].out = json_string_value(v);
+			break;
+		case F_STR_MAP:
+			*(json_t **)f[i].out = v;
 			break;
 		case F_BOOL:
 			*(bool *)f[i].out = json_is_true(v);
@@ -928,19 +950,36 @@ int api_parse_logger(json_t *j, struct api_logger *l, char *why, size_t why_size
 	return 0;
 }
 
-int api_parse_metrics(json_t *j, char *path, size_t path_size, char *why, size_t why_size)
+int api_parse_metrics(json_t *j, struct api_metrics *m, char *why, size_t why_size)
 {
-	char p[PATH_MAX];
+	static struct api_metrics n; /* 8 KiB: not on the API's stack */
+	json_t *props = NULL;
 	const struct api_field f[] = {
-		{ "metrics_path", F_STR, true, p, sizeof(p), 1, 0, NULL },
+		{ "metrics_path", F_STR, true, n.path, sizeof(n.path), 1, 0, NULL },
+		{ "emit_id", F_BOOL, false, &n.emit_id, 0, 0, 0, NULL },
+		{ "properties", F_STR_MAP, false, &props, 0, 0, 0, NULL },
 	};
-	int err = fields_get("metrics", j, f, 1, why, why_size);
+	char *text;
+	int err;
 
+	memset(&n, 0, sizeof(n));
+	err = fields_get("metrics", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
 	if (err)
 		return err;
-	if (strlen(p) >= path_size)
-		return why_fail(why, why_size, -EINVAL, "metrics: metrics_path: too long");
-	memcpy(path, p, strlen(p) + 1);
+	if (props) {
+		text = json_dumps(props, JSON_COMPACT | JSON_SORT_KEYS);
+		if (!text)
+			return why_fail(why, why_size, -ENOMEM, "metrics: properties: out of memory");
+		if (strlen(text) >= sizeof(n.properties)) {
+			free(text);
+			return why_fail(why, why_size, -EINVAL,
+					"metrics: properties: longer than %zu bytes as JSON",
+					sizeof(n.properties) - 1);
+		}
+		memcpy(n.properties, text, strlen(text) + 1);
+		free(text);
+	}
+	*m = n;
 	return 0;
 }
 
@@ -1089,7 +1128,7 @@ int api_config_from_json(struct api_config *out, json_t *root, char *why, size_t
 		c.has_logger = !err;
 	}
 	if (!err && (v = section(root, "metrics"))) {
-		err = api_parse_metrics(v, c.metrics_path, sizeof(c.metrics_path), why, why_size);
+		err = api_parse_metrics(v, &c.metrics, why, why_size);
 		c.has_metrics = !err;
 	}
 	if (!err)
@@ -1207,7 +1246,12 @@ static json_t *metrics_to_json(const struct api_config *c)
 {
 	if (!c->has_metrics)
 		return json_null();
-	return json_pack("{s:s}", "metrics_path", c->metrics_path);
+	json_t *j = json_pack("{s:s, s:b}", "metrics_path", c->metrics.path, "emit_id",
+			      c->metrics.emit_id);
+
+	if (j && c->metrics.properties[0])
+		json_object_set_new(j, "properties", json_loads(c->metrics.properties, 0, NULL));
+	return j;
 }
 
 static json_t *null_to_json(const struct api_config *c)

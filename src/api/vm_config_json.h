@@ -47,6 +47,18 @@ struct api_logger {
 	bool show_level, show_log_origin;
 };
 
+/* PUT /metrics: where the lines go, and Firecracker's optional fields of
+ * every line. */
+#define API_METRICS_PROPERTIES_MAX 4096
+struct api_metrics {
+	char path[PATH_MAX];
+	bool emit_id; /* "id": the instance id (--id) */
+	/* "properties": "" for none, else the object of strings as compact JSON
+	 * (keys sorted, as Firecracker's map); bounded so that a line, written
+	 * whole or not at all, still fits a pipe with room to spare. */
+	char properties[API_METRICS_PROPERTIES_MAX];
+};
+
 struct api_config {
 	bool has_boot;
 	char kernel[PATH_MAX];
@@ -69,7 +81,7 @@ struct api_config {
 	bool has_logger;
 	struct api_logger logger;
 	bool has_metrics;
-	char metrics_path[PATH_MAX];
+	struct api_metrics metrics;
 	/* PUT /serial: where the guest's serial output goes ("": stdout). */
 	char serial_out_path[PATH_MAX];
 	/* MMDS (api/mmds_api.h): the VM's data store, NULL until something
@@ -147,7 +159,7 @@ int api_parse_action(json_t *j, char *type, size_t type_size, char *why, size_t 
 int api_parse_vm_state(json_t *j, bool *pause, char *why, size_t why_size);
 /* PUT /logger, PUT /metrics. */
 int api_parse_logger(json_t *j, struct api_logger *l, char *why, size_t why_size);
-int api_parse_metrics(json_t *j, char *path, size_t path_size, char *why, size_t why_size);
+int api_parse_metrics(json_t *j, struct api_metrics *m, char *why, size_t why_size);
 /* Maps a Firecracker logger level ("Error", "Warning", "Info", "Debug",
  * "Trace", "Off", any case) onto volt's (log_level_parse); -EINVAL when unknown. */
 int api_logger_level(const char *s, enum log_level *out);

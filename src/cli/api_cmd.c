@@ -258,13 +258,19 @@ static int op_logger(void *ctx, const struct api_logger *l, char *why, size_t wh
 	return 0;
 }
 
-static int op_metrics(void *ctx, const char *path, char *why, size_t why_size)
+static int op_metrics(void *ctx, const struct api_metrics *c, char *why, size_t why_size)
 {
-	int err = metrics_open(path);
+	struct api_main *m = ctx;
+	json_t *props = c->properties[0] ? json_loads(c->properties, 0, NULL) : NULL;
+	int err = metrics_open(c->path);
 
-	(void)ctx;
 	if (err)
 		snprintf(why, why_size, "%s", log_last_error());
+	else if (c->properties[0] && !props)
+		err = -ENOMEM; /* the router made the text: only memory can fail */
+	else
+		err = metrics_set_labels(c->emit_id ? m->st.id : NULL, props);
+	json_decref(props);
 	return err;
 }
 
@@ -469,7 +475,7 @@ static int boot_from_file(struct api_main *m)
 	if (c->has_logger)
 		err = op_logger(m, &c->logger, why, sizeof(why));
 	if (!err && c->has_metrics)
-		err = op_metrics(m, c->metrics_path, why, sizeof(why));
+		err = op_metrics(m, &c->metrics, why, sizeof(why));
 	if (!err)
 		err = op_instance_start(m, c, why, sizeof(why));
 	if (err) {

@@ -107,9 +107,14 @@ struct volt_metrics {
 	struct {
 		metric_t read_count;	    /* bytes the guest read from the receive FIFO */
 		metric_t write_count;	    /* bytes the guest transmitted */
-		metric_t missed_read_count; /* input dropped: the receive FIFO was full */
-		metric_t missed_write_count; /* output lost: the console's sink failed */
-		metric_t error_count, flush_count, rate_limiter_dropped_bytes;
+		/* Input dropped (the receive FIFO was full), reads not 1 byte wide. */
+		metric_t missed_read_count;
+		/* Writes not 1 byte wide, bytes lost after the console's sink failed. */
+		metric_t missed_write_count;
+		metric_t error_count; /* the console's sink failed a write */
+		/* Firecracker's flushes of its buffered output and its serial
+		 * rate limiter: volt writes each byte and has neither, 0. */
+		metric_t flush_count, rate_limiter_dropped_bytes;
 	} uart;
 	struct {
 		metric_t read_count, write_count;		/* port accesses */

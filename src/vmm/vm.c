@@ -114,8 +114,12 @@ static void serial_out(void *ctx, uint8_t byte)
 			vm_guest_ready(vm, VM_READY_SHELL);
 		}
 	}
-	if (vm->console_out >= 0 && write_all(vm->console_out, &byte, 1))
+	if (vm->console_out < 0) {
+		METRICS_INC(uart.missed_write_count); /* a byte lost, as Firecracker's tx_lost_byte */
+	} else if (write_all(vm->console_out, &byte, 1)) {
+		METRICS_INC(uart.error_count);
 		vm->console_out = -1; /* nobody is reading: the guest runs on */
+	}
 }
 
 static void serial_irq(void *ctx, bool level)
@@ -123,6 +127,8 @@ static void serial_irq(void *ctx, bool level)
 	struct vm *vm = ctx;
 	struct kvm_irq_level irq = { .irq = SERIAL_COM1_IRQ, .level = level };
 
+	if (level)
+		METRICS_INC(interrupts.triggers);
 	ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq);
 }
 
@@ -141,6 +147,7 @@ static void keyboard_irq(void *ctx)
 	struct vm *vm = ctx;
 	struct kvm_irq_level irq = { .irq = I8042_IRQ, .level = 1 };
 
+	METRICS_INC(interrupts.triggers);
 	ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq);
 	irq.level = 0;
 	ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq);
@@ -790,9 +797,12 @@ int vm_serve(struct vm *vm, const struct vm_ctl *ctl)
 		if (p[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
-			if (read(sfd, &si, sizeof(si)) == sizeof(si))
+			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo == SIGHUP) /* Firecracker's signals.sighup */
+					METRICS_SET(signals.sighup, 1);
 				vm_stop(vm, 128 + (int)si.ssi_signo, "stopped by signal %s",
 					strsignal((int)si.ssi_signo));
+			}
 		}
 		if (p[2].revents & (POLLIN | POLLHUP | POLLERR) && console_read(&con))
 			vm_stop(vm, 0, "ended from the console (Ctrl-A x)");

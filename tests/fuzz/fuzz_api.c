@@ -90,12 +90,12 @@ static int fake_logger(void *ctx, const struct api_logger *l, char *why, size_t 
 	return 0;
 }
 
-static int fake_metrics(void *ctx, const char *path, char *why, size_t why_size)
+static int fake_metrics(void *ctx, const struct api_metrics *m, char *why, size_t why_size)
 {
 	(void)ctx;
 	(void)why;
 	(void)why_size;
-	return path[0] == 'x' ? -2 : 0;
+	return m->path[0] == 'x' ? -2 : 0;
 }
 
 static int fake_flush(void *ctx)

@@ -4,8 +4,10 @@ path, the `Deprecation: true` header, the files a PUT opens, and PUT /serial
 (the echo test guest's banner lands in serial_out_path). Only the echo guest
 boots (milliseconds)."""
 import json
+import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -235,3 +237,69 @@ def test_request_metrics_and_latencies(vm, tmp_path):
         assert 0 < lat[f"vmm_{op}"] <= lat[op], lat
     assert lat["diff_create_snapshot"] == lat["load_snapshot"] == 0, lat
     p.kill()
+
+
+FC_METRICS_FIELDS = [l for l in (Path(__file__).parent / "data" / "fc_metrics_fields.txt")
+                     .read_text().splitlines() if l and not l.startswith("#")]
+
+
+def leaves(obj, prefix=""):
+    """The metrics line's numbers as {"section.field" or "section.agg.field": value}."""
+    out = {}
+    for k, v in obj.items():
+        if isinstance(v, dict):
+            out.update(leaves(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def assert_firecracker_metrics(line, props=None, instance_id=None):
+    """What Firecracker's tests/host_tools/fcmetrics.py (validate_fc_metrics) checks, its
+    jsonschema's "additionalProperties": false included: every field, nothing else."""
+    line = dict(line)
+    assert abs(time.time() * 1000 - line.pop("utc_timestamp_ms")) < 1000
+    assert line.pop("id", None) == instance_id
+    assert line.pop("properties", None) == props
+    got = leaves(line)
+    assert sorted(set(FC_METRICS_FIELDS) - set(got)) == [], "missing"
+    assert sorted(set(got) - set(FC_METRICS_FIELDS)) == [], "not Firecracker's"
+    bad = {k: v for k, v in got.items() if not isinstance(v, int) or v < 0}
+    assert not bad, bad
+    return got
+
+
+def test_metrics_line_is_exactly_firecrackers(api, tmp_path):
+    """A real volt's line, with devices configured and the echo guest running, has exactly
+    Firecracker's fields (its own strict validator's list), the optional "id" and
+    "properties" of PUT /metrics, exit latency aggregates that add up, and SIGHUP in
+    signals.sighup of the last line."""
+    metrics = tmp_path / "metrics.json"
+    props = {"customer_id": "1234", "bundle": "fn-abc"}
+    disk = tmp_path / "d.img"
+    disk.write_bytes(b"\0" * 65536)
+    assert api.put("/metrics", {"metrics_path": str(metrics), "emit_id": True,
+                                "properties": props}) == (204, None)
+    for url, body in (("/boot-source", {"kernel_image_path": str(GUESTS / "echo")}),
+                      ("/drives/d", {"drive_id": "d", "path_on_host": str(disk),
+                                     "is_root_device": False, "is_read_only": True}),
+                      ("/vsock", {"guest_cid": 3, "uds_path": str(tmp_path / "v.sock")}),
+                      ("/entropy", {}),
+                      ("/balloon", {"amount_mib": 0, "deflate_on_oom": False}),
+                      ("/actions", {"action_type": "InstanceStart"})):
+        assert api.put(url, body) == (204, None), url
+    api.proc.wait_for("echo guest ready", 60)
+    cfg = api.get("/vm/config")[1]["metrics"]
+    assert cfg == {"metrics_path": str(metrics), "emit_id": True, "properties": props}
+    assert api.put("/actions", {"action_type": "FlushMetrics"}) == (204, None)
+    line = json.loads(metrics.read_text().splitlines()[-1])
+    got = assert_firecracker_metrics(line, props, "fc")
+    assert got["vcpu.exit_io_out"] > 0 and got["uart.write_count"] > 0, got
+    agg = {k: got[f"vcpu.exit_io_out_agg.{k}"] for k in ("min_us", "max_us", "sum_us")}
+    assert agg["min_us"] <= agg["max_us"] <= agg["sum_us"], agg
+    assert got["signals.sighup"] == 0
+    api.proc.proc.send_signal(signal.SIGHUP)
+    api.proc.wait_exit(30)
+    last = json.loads(metrics.read_text().splitlines()[-1])
+    assert assert_firecracker_metrics(last, props, "fc")["signals.sighup"] == 1
+    assert "Guest-boot-time" not in api.proc.output()  # only with --boot-timer

@@ -119,12 +119,12 @@ static int f_hint_status(void *ctx, struct balloon_hint_status *s)
 					   .guest_cmd_valid = fake.hint_starts > 1 };
 	return fake.hint_err;
 }
-static int f_metrics(void *ctx, const char *path, char *why, size_t n)
+static int f_metrics(void *ctx, const struct api_metrics *m, char *why, size_t n)
 {
 	(void)ctx;
 	(void)why;
 	(void)n;
-	(void)path;
+	(void)m;
 	fake.metrics_open = true;
 	return 0;
 }
@@ -316,6 +316,39 @@ Test(api, machine_config_put_patch_get)
 	cr_assert_eq(req("GET", "/machine-config", NULL, &j), 200);
 	cr_assert_null(json_object_get(j, "cpu_template"));
 	cr_assert_eq(json_integer_value(json_object_get(j, "vcpu_count")), 1);
+	json_decref(j);
+}
+
+/* Firecracker's PUT /metrics: emit_id and properties (an object of strings),
+ * shown by GET /vm/config; bad ones answered 400 naming the field. */
+Test(api, metrics_emit_id_and_properties)
+{
+	char big[5000];
+	json_t *j, *m;
+
+	fault("PUT", "/metrics", "{\"metrics_path\": \"/tmp/m\", \"emit_id\": 1}", 400,
+	      "metrics: emit_id: expected a boolean");
+	fault("PUT", "/metrics", "{\"metrics_path\": \"/tmp/m\", \"properties\": [\"a\"]}", 400,
+	      "metrics: properties: expected an object of strings, got an array");
+	fault("PUT", "/metrics",
+	      "{\"metrics_path\": \"/tmp/m\", \"properties\": {\"team\": \"a\", \"n\": 2}}", 400,
+	      "metrics: properties: n: expected a string, got an integer");
+	snprintf(big, sizeof(big), "{\"metrics_path\": \"/tmp/m\", \"properties\": {\"k\": \"%4200d\"}}",
+		 1);
+	fault("PUT", "/metrics", big, 400, "metrics: properties: longer than 4095 bytes as JSON");
+	fault("PUT", "/metrics", "{\"metrics_path\": \"/tmp/m\", \"labels\": {}}", 400,
+	      "unknown field 'labels'");
+	cr_assert(!fake.metrics_open, "nothing opened for a refused body");
+	ok("PUT", "/metrics",
+	   "{\"metrics_path\": \"/tmp/m\", \"emit_id\": true, "
+	   "\"properties\": {\"z\": \"last\", \"customer_id\": \"1234\"}}");
+	cr_assert_eq(req("GET", "/vm/config", NULL, &j), 200);
+	m = json_object_get(j, "metrics");
+	cr_assert_str_eq(json_string_value(json_object_get(m, "metrics_path")), "/tmp/m");
+	cr_assert(json_is_true(json_object_get(m, "emit_id")));
+	cr_assert_str_eq(json_string_value(
+				 json_object_get(json_object_get(m, "properties"), "customer_id")),
+			 "1234");
 	json_decref(j);
 }
 

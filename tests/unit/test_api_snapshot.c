@@ -72,10 +72,10 @@ static int f_logger(void *ctx, const struct api_logger *l, char *why, size_t n)
 	(void)n;
 	return 0;
 }
-static int f_metrics(void *ctx, const char *path, char *why, size_t n)
+static int f_metrics(void *ctx, const struct api_metrics *m, char *why, size_t n)
 {
 	(void)ctx;
-	(void)path;
+	(void)m;
 	(void)why;
 	(void)n;
 	return 0;

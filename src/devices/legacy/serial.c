@@ -176,9 +176,13 @@ void serial_io(void *dev, uint64_t offset, uint8_t *data, uint32_t len, bool is_
 {
 	struct serial *s = dev;
 
-	if (len != 1 || offset > REG_SCR) {
+	if (len != 1 || offset > REG_SCR) { /* Firecracker counts these as missed */
 		if (!is_write)
 			memset(data, 0xff, len);
+		if (is_write)
+			METRICS_INC(uart.missed_write_count);
+		else
+			METRICS_INC(uart.missed_read_count);
 		return;
 	}
 	pthread_mutex_lock(&s->lock);

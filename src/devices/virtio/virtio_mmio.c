@@ -1,5 +1,6 @@
 #include "devices/virtio/virtio_mmio.h"
 
+#include "core/metrics.h"
 #include "core/snap.h"
 #include "util/log.h"
 
@@ -31,6 +32,7 @@ static void raise_irq(struct virtio_dev *d, uint32_t why)
 	uint64_t one = 1;
 
 	d->isr |= why;
+	METRICS_INC(interrupts.triggers);
 	if (write(d->irq_fd, &one, sizeof(one)) != sizeof(one))
 		pr_warn("virtio-%s: cannot raise its interrupt: %s", d->ops->name, strerror(errno));
 }
