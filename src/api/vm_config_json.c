@@ -31,6 +31,7 @@ enum ftype {
 	F_UNSUPPORTED, /* only null: a rate limiter, vhost-user... */
 	F_ANY_STR,     /* a string that is accepted and ignored */
 	F_RL_CFG,      /* struct rl_config (core/rate_limiter.h) */
+	F_BUCKET,      /* struct rl_bucket_config: one token bucket */
 	F_ID,	       /* const char *: the JSON's own string (any length, not empty),
 			* valid while the body is; ids are checked by the caller */
 	F_STR_MAP,     /* json_t *: an object of strings, the body's own (valid while
@@ -134,6 +135,13 @@ static int fields_get(const char *obj, json_t *j, const struct api_field *f, siz
 				return -EINVAL;
 			break;
 		}
+		case F_BUCKET: {
+			struct rl_bucket_config b;
+
+			if (rl_bucket_from_json(v, obj, f[i].name, &b, why, why_size))
+				return -EINVAL;
+			break;
+		}
 		case F_STR_MAP: {
 			const char *k;
 			json_t *e;
@@ -210,6 +218,9 @@ static int fields_get(const char *obj, json_t *j, const struct api_field *f, siz
 		case F_RL_CFG:
 			rl_config_from_json(v, "", f[i].out, NULL, 0);
 			break;
+		case F_BUCKET:
+			rl_bucket_from_json(v, "", "", f[i].out, NULL, 0);
+			break;
 		default:
 			break;
 		}
@@ -282,15 +293,17 @@ void api_empty_rate_limiters(json_t *j)
 int api_put_serial(struct api_config *c, json_t *j, char *why, size_t why_size)
 {
 	char path[PATH_MAX] = "";
+	struct rl_bucket_config rl = { 0 };
 	const struct api_field f[] = {
 		{ "serial_out_path", F_STR, false, path, sizeof(path), 1, 0, NULL },
-		{ "rate_limiter", F_UNSUPPORTED, false, NULL, 0, 0, 0, NULL },
+		{ "rate_limiter", F_BUCKET, false, &rl, 0, 0, 0, NULL },
 	};
 	int err = fields_get("serial", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
 
 	if (err)
 		return err;
 	memcpy(c->serial_out_path, path, sizeof(path));
+	c->serial_rate_limiter = rl;
 	return 0;
 }
 
@@ -1396,6 +1409,7 @@ int api_config_to_vm(const struct api_config *c, struct vm_config *out, char *cm
 		return err;
 	out->cmdline = cmdline;
 	out->serial_out_path = c->serial_out_path[0] ? c->serial_out_path : NULL;
+	out->serial_rate_limiter = c->serial_rate_limiter;
 	out->mmds = c->mmds;
 	/* The VM plugs devices in by kind, in the table's order, and each kind's
 	 * in this order: the root device first, so that it is vda. */

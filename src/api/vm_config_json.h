@@ -84,6 +84,8 @@ struct api_config {
 	struct api_metrics metrics;
 	/* PUT /serial: where the guest's serial output goes ("": stdout). */
 	char serial_out_path[PATH_MAX];
+	/* PUT /serial's rate_limiter: output beyond it is dropped. */
+	struct rl_bucket_config serial_rate_limiter;
 	/* MMDS (api/mmds_api.h): the VM's data store, NULL until something
 	 * needs it (api_mmds_store). The front end's api_state owns it; the
 	 * copies of a configuration share it. Which interfaces serve it is their

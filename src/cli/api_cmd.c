@@ -338,6 +338,7 @@ static int op_snapshot_load(void *ctx, const struct snapshot_load_req *req, stru
 			}
 			m->vm->console_out = m->vm->console_file;
 		}
+		vm_limit_serial(m->vm, &cfg->serial_rate_limiter);
 	}
 	err = start_vm(m, err, why, why_size);
 	if (!err) {

@@ -34,8 +34,8 @@ void rl_config_merge(struct rl_config *dst, const struct rl_config *patch)
 
 /* --- configuration ------------------------------------------------------------ */
 
-static int bucket_from_json(json_t *j, const char *prefix, const char *name,
-			    struct rl_bucket_config *out, char *why, size_t why_size)
+int rl_bucket_from_json(json_t *j, const char *prefix, const char *name,
+			struct rl_bucket_config *out, char *why, size_t why_size)
 {
 	static const char *const keys[] = { "size", "one_time_burst", "refill_time" };
 	uint64_t *dst[] = { &out->size, &out->one_time_burst, &out->refill_time };
@@ -113,13 +113,13 @@ int rl_config_from_json(json_t *j, const char *prefix, struct rl_config *out, ch
 	}
 	v = json_object_get(j, "bandwidth");
 	if (v && !json_is_null(v)) {
-		if ((err = bucket_from_json(v, prefix, "bandwidth", &c.bandwidth, why, why_size)))
+		if ((err = rl_bucket_from_json(v, prefix, "bandwidth", &c.bandwidth, why, why_size)))
 			return err;
 		c.given_bw = true;
 	}
 	v = json_object_get(j, "ops");
 	if (v && !json_is_null(v)) {
-		if ((err = bucket_from_json(v, prefix, "ops", &c.ops, why, why_size)))
+		if ((err = rl_bucket_from_json(v, prefix, "ops", &c.ops, why, why_size)))
 			return err;
 		c.given_ops = true;
 	}
@@ -127,7 +127,7 @@ int rl_config_from_json(json_t *j, const char *prefix, struct rl_config *out, ch
 	return 0;
 }
 
-static json_t *bucket_to_json(const struct rl_bucket_config *b)
+json_t *rl_bucket_to_json(const struct rl_bucket_config *b)
 {
 	if (!rl_bucket_config_enabled(b))
 		return json_null();
@@ -141,8 +141,8 @@ json_t *rl_config_to_json(const struct rl_config *c)
 {
 	if (!rl_config_enabled(c))
 		return json_null();
-	return json_pack("{s:o,s:o}", "bandwidth", bucket_to_json(&c->bandwidth), "ops",
-			 bucket_to_json(&c->ops));
+	return json_pack("{s:o,s:o}", "bandwidth", rl_bucket_to_json(&c->bandwidth), "ops",
+			 rl_bucket_to_json(&c->ops));
 }
 
 static int parse_count(const char *s, size_t len, uint64_t *out)

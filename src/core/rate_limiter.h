@@ -48,6 +48,13 @@ bool rl_config_enabled(const struct rl_config *c);
  * reason starts with prefix ("drive: rate_limiter"). 0 or -EINVAL. */
 int rl_config_from_json(json_t *j, const char *prefix, struct rl_config *out, char *why,
 			size_t why_size);
+/* One bucket alone (Firecracker's TokenBucketConfig, as PUT /serial's
+ * rate_limiter): {"size": N, "one_time_burst": N or null or absent,
+ * "refill_time": MS}; the reason starts with "prefix: name". 0 or -EINVAL. */
+int rl_bucket_from_json(json_t *j, const char *prefix, const char *name,
+			struct rl_bucket_config *out, char *why, size_t why_size);
+/* null when the bucket is not enabled; one_time_burst null when 0. */
+json_t *rl_bucket_to_json(const struct rl_bucket_config *b);
 /* As Firecracker's GET /vm/config shows one: null when no bucket is enabled,
  * else {"bandwidth": {...} or null, "ops": {...} or null} with a bucket's
  * one_time_burst null when 0. NULL when out of memory. */

@@ -98,6 +98,26 @@ static bool guest_reset_requested(void *ctx)
 	return atomic_load(&vm->reset_requested);
 }
 
+static uint64_t monotonic_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
+}
+
+void vm_limit_serial(struct vm *vm, const struct rl_bucket_config *b)
+{
+	vm->serial_limited = token_bucket_init(&vm->serial_bucket, b->size, b->one_time_burst,
+					       b->refill_time, monotonic_ns());
+}
+
+/* As Firecracker's SerialOut: a byte the bucket cannot pay for is dropped. */
+static bool serial_byte_allowed(struct vm *vm)
+{
+	return token_bucket_reduce(&vm->serial_bucket, 1, monotonic_ns(), NULL) == BUCKET_SUCCESS;
+}
+
 static void serial_out(void *ctx, uint8_t byte)
 {
 	static const char marker[] = VM_SHELL_MARKER;
@@ -114,7 +134,9 @@ static void serial_out(void *ctx, uint8_t byte)
 			vm_guest_ready(vm, VM_READY_SHELL);
 		}
 	}
-	if (vm->console_out < 0) {
+	if (vm->serial_limited && !serial_byte_allowed(vm)) {
+		METRICS_INC(uart.rate_limiter_dropped_bytes);
+	} else if (vm->console_out < 0) {
 		METRICS_INC(uart.missed_write_count); /* a byte lost, as Firecracker's tx_lost_byte */
 	} else if (write_all(vm->console_out, &byte, 1)) {
 		METRICS_INC(uart.error_count);
@@ -632,6 +654,7 @@ static int create(struct vm *vm, const struct vm_config *cfg, const struct guest
 		}
 		vm->console_out = vm->console_file;
 	}
+	vm_limit_serial(vm, &cfg->serial_rate_limiter);
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC);
 	vm->ready_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_fd < 0 || vm->ready_fd < 0)

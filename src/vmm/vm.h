@@ -17,6 +17,7 @@
 #include "core/event_loop.h"
 #include "core/guest_mem.h"
 #include "core/io_bus.h"
+#include "core/rate_limiter.h"
 #include "core/thread_hook.h"
 #include "devices/legacy/cmos.h"
 #include "devices/legacy/i8042.h"
@@ -58,6 +59,9 @@ struct vm_config {
 	/* Firecracker's serial_out_path: the serial output goes to this file
 	 * (created if need be, opened before the sandbox); NULL: stdout. */
 	const char *serial_out_path;
+	/* Firecracker's PUT /serial rate_limiter, bytes of output: what goes
+	 * beyond it is dropped (and counted); size 0: no limit. */
+	struct rl_bucket_config serial_rate_limiter;
 	/* The devices, in any order: vm_create() plugs them in by device_table[]
 	 * order (devices/device_table.h), each kind's in list order. */
 	struct device_config devices[VM_MAX_VIRTIO];
@@ -114,6 +118,9 @@ struct vm {
 
 	int console_out;  /* fd the serial output goes to */
 	int console_file; /* serial_out_path's fd, closed by vm_destroy(); <= 2: none */
+	/* cfg.serial_rate_limiter's bucket, used under the serial's lock. */
+	struct token_bucket serial_bucket;
+	bool serial_limited;
 
 	/* The guest reached the ready point on_ready waits for (the guest kit's
 	 * /init): vm_serve() pauses the VM, calls on_ready (the front-end
@@ -170,6 +177,9 @@ int vm_serve(struct vm *vm, const struct vm_ctl *ctl);
 /* Blocks the signals that end a VM (SIGINT, SIGTERM, SIGHUP, SIGQUIT: they
  * are read from a signalfd made of *sigs) and ignores SIGPIPE. */
 void vm_block_stop_signals(sigset_t *sigs);
+/* Limits the serial output to b (Firecracker's serial rate_limiter), from
+ * now on; a bucket not enabled lifts the limit. Before vm_start(). */
+void vm_limit_serial(struct vm *vm, const struct rl_bucket_config *b);
 /* vm_start() + vm_serve(vm, NULL). */
 int vm_run(struct vm *vm, const struct thread_hooks *hooks);
 /* From the serving thread, after vm_start(): parks every vCPU outside KVM_RUN

@@ -303,3 +303,25 @@ def test_metrics_line_is_exactly_firecrackers(api, tmp_path):
     last = json.loads(metrics.read_text().splitlines()[-1])
     assert assert_firecracker_metrics(last, props, "fc")["signals.sighup"] == 1
     assert "Guest-boot-time" not in api.proc.output()  # only with --boot-timer
+
+
+def test_serial_rate_limiter(api, tmp_path):
+    """Firecracker's PUT /serial rate_limiter (a token bucket of output bytes): what the
+    bucket cannot pay for is dropped, never waited for, and counted in
+    uart.rate_limiter_dropped_bytes."""
+    out, metrics = tmp_path / "serial.out", tmp_path / "metrics.json"
+    assert api.put("/metrics", {"metrics_path": str(metrics)}) == (204, None)
+    assert api.put("/boot-source", {"kernel_image_path": str(GUESTS / "echo")}) == (204, None)
+    # 6 bytes now, then one an hour: "echo g" of the banner, the rest dropped.
+    bucket = {"size": 1, "one_time_burst": 5, "refill_time": 3600 * 1000}
+    assert api.put("/serial", {"serial_out_path": str(out), "rate_limiter": bucket}) == (204, None)
+    assert api.put("/actions", {"action_type": "InstanceStart"}) == (204, None)
+    dropped, deadline = 0, time.monotonic() + 60
+    while dropped < len("uest ready\n") and time.monotonic() < deadline:
+        assert api.put("/actions", {"action_type": "FlushMetrics"}) == (204, None)
+        dropped = sum(json.loads(l)["uart"]["rate_limiter_dropped_bytes"]
+                      for l in metrics.read_text().splitlines())
+        time.sleep(0.05)
+    assert dropped == len("uest ready\n"), (dropped, api.proc.output())
+    assert out.read_bytes() == b"echo g"
+    assert api.get("/")[1]["state"] == "Running"

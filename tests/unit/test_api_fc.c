@@ -411,6 +411,24 @@ Test(fc, serial_out_path)
 	status_is("PUT", "/serial", "{}", 204);
 	cr_assert_eq(api_config_to_vm(&st.cfg, &v, cmdline, sizeof(cmdline), why, sizeof(why)), 0);
 	cr_assert_null(v.serial_out_path);
+	/* Firecracker's rate_limiter: one token bucket of output bytes. */
+	fault_is("PUT", "/serial", "{\"rate_limiter\": {\"size\": 10}}",
+		 "serial: rate_limiter: missing required field 'refill_time'");
+	fault_is("PUT", "/serial", "{\"rate_limiter\": {\"bandwidth\": {}}}",
+		 "serial: rate_limiter: unknown field 'bandwidth' (expected 'size', "
+		 "'one_time_burst' or 'refill_time')");
+	fault_is("PUT", "/serial", "{\"rate_limiter\": 5}",
+		 "serial: rate_limiter: expected a JSON object, got an integer");
+	status_is("PUT", "/serial",
+		  "{\"rate_limiter\": {\"size\": 64, \"one_time_burst\": 8, \"refill_time\": 100}}",
+		  204);
+	cr_assert_eq(api_config_to_vm(&st.cfg, &v, cmdline, sizeof(cmdline), why, sizeof(why)), 0);
+	cr_assert_eq(v.serial_rate_limiter.size, 64);
+	cr_assert_eq(v.serial_rate_limiter.one_time_burst, 8);
+	cr_assert_eq(v.serial_rate_limiter.refill_time, 100);
+	status_is("PUT", "/serial", "{}", 204);
+	cr_assert_eq(api_config_to_vm(&st.cfg, &v, cmdline, sizeof(cmdline), why, sizeof(why)), 0);
+	cr_assert_eq(v.serial_rate_limiter.size, 0, "a PUT without one lifts it");
 }
 
 /* Refused at PUT, as Firecracker refuses them then. */
