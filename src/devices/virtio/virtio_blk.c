@@ -34,8 +34,8 @@ struct blk_metrics {
 	metric_t execute_fails;			/* the backing file failed a request */
 	metric_t rate_limiter_event_count;	/* the rate limiter's timer fired */
 	metric_t rate_limiter_throttled_events; /* a request waited for the rate limiter */
-	metric_t activate_fails; /* volt's block has no activate() that can fail: 0 */
-	metric_t cfg_fails;	 /* the driver wrote the (read-only) config, or past it */
+	metric_t activate_fails;  /* volt's block has no activate() that can fail: 0 */
+	metric_t cfg_fails;	  /* the driver wrote the (read-only) config, or past it */
 	metric_t no_avail_buffer; /* a queue notification found no request to serve */
 	metric_t event_fails;	  /* reading the queue's kick eventfd failed */
 	/* Firecracker counts PATCH /drives taking a new backing file (and never
