@@ -32,6 +32,10 @@ struct balloon_metrics {
 	metric_t free_page_hint_count;
 	metric_t free_page_hint_freed;
 	metric_t free_page_hint_fails;
+	metric_t activate_fails;     /* volt's balloon has no activate() that can fail: 0 */
+	metric_t stats_update_fails; /* statistics with a tag volt does not know (skipped) */
+	/* Reading a queue's kick eventfd or the statistics timer failed. */
+	metric_t event_fails;
 };
 
 static struct balloon_metrics balloon_metrics;
@@ -46,6 +50,9 @@ static const struct metric_field balloon_metrics_fields[] = {
 	METRIC_DELTA(struct balloon_metrics, free_page_hint_count),
 	METRIC_DELTA(struct balloon_metrics, free_page_hint_freed),
 	METRIC_DELTA(struct balloon_metrics, free_page_hint_fails),
+	METRIC_DELTA(struct balloon_metrics, activate_fails),
+	METRIC_DELTA(struct balloon_metrics, stats_update_fails),
+	METRIC_DELTA(struct balloon_metrics, event_fails),
 };
 
 /* A counter in the struct but not in the table would never be written. */
@@ -282,8 +289,10 @@ unsigned int balloon_stats_parse(const struct iovec *iov, unsigned int n, struct
 
 		iov_to_buf(iov, n, off, &e, sizeof(e));
 		tag = le16toh(e.tag);
-		if (tag >= VIRTIO_BALLOON_S_NR)
+		if (tag >= VIRTIO_BALLOON_S_NR) {
+			METRIC_INC(balloon_metrics.stats_update_fails);
 			continue; /* a newer driver's statistic */
+		}
 		s->val[tag] = le64toh(e.val);
 		s->valid |= 1U << tag;
 		known++;
@@ -515,7 +524,14 @@ static const struct virtio_dev_ops balloon_ops = {
 	.config_write = balloon_config_write,
 	.notify = balloon_notify,
 	.reset = balloon_reset,
+	.activate_fails = &balloon_metrics.activate_fails,
+	/* Whichever queues this balloon has (inflate, deflate, then optional ones). */
+	.event_fails = { &balloon_metrics.event_fails, &balloon_metrics.event_fails,
+			 &balloon_metrics.event_fails, &balloon_metrics.event_fails,
+			 &balloon_metrics.event_fails, &balloon_metrics.event_fails,
+			 &balloon_metrics.event_fails, &balloon_metrics.event_fails },
 };
+_Static_assert(VIRTIO_MAX_QUEUES == 8, "balloon_ops.event_fails names every queue");
 
 /* Every SECONDS: hand the statistics buffer back, which asks for a refill. */
 static void on_stats_timer(void *ctx, uint32_t events)
@@ -525,8 +541,10 @@ static void on_stats_timer(void *ctx, uint32_t events)
 	uint64_t ticks;
 
 	(void)events;
-	if (read(b->timer_fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+	if (read(b->timer_fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN) {
+		METRIC_INC(balloon_metrics.event_fails);
 		return;
+	}
 	pthread_mutex_lock(&d->lock);
 	if (b->stats_held && d->vq[b->q_stats].ready && !d->failed &&
 	    (d->status & VIRTIO_CONFIG_S_DRIVER_OK)) {

@@ -34,6 +34,21 @@ struct blk_metrics {
 	metric_t execute_fails;			/* the backing file failed a request */
 	metric_t rate_limiter_event_count;	/* the rate limiter's timer fired */
 	metric_t rate_limiter_throttled_events; /* a request waited for the rate limiter */
+	metric_t activate_fails;  /* volt's block has no activate() that can fail: 0 */
+	metric_t cfg_fails;	  /* the driver wrote the (read-only) config, or past it */
+	metric_t no_avail_buffer; /* a queue notification found no request to serve */
+	metric_t event_fails;	  /* reading the queue's kick eventfd failed */
+	/* Firecracker counts PATCH /drives taking a new backing file (and never
+	 * its fails); volt opens no file once the microVM runs (the API refuses
+	 * a new path_on_host), so no running drive is ever updated: 0. */
+	metric_t update_count, update_fails;
+	/* io_uring's submission ring was full: volt then runs the request
+	 * synchronously where Firecracker defers the queue. */
+	metric_t io_engine_throttled_events;
+	metric_t remaining_reqs_count; /* at each request taken: those still waiting */
+	/* A read's or write's execution, microseconds: the system call, or
+	 * io_uring's submission to completion. */
+	struct metric_agg read_agg, write_agg;
 };
 
 static struct blk_metrics blk_metrics;
@@ -49,6 +64,16 @@ static const struct metric_field blk_metrics_fields[] = {
 	METRIC_DELTA(struct blk_metrics, execute_fails),
 	METRIC_DELTA(struct blk_metrics, rate_limiter_event_count),
 	METRIC_DELTA(struct blk_metrics, rate_limiter_throttled_events),
+	METRIC_DELTA(struct blk_metrics, activate_fails),
+	METRIC_DELTA(struct blk_metrics, cfg_fails),
+	METRIC_DELTA(struct blk_metrics, no_avail_buffer),
+	METRIC_DELTA(struct blk_metrics, event_fails),
+	METRIC_DELTA(struct blk_metrics, update_count),
+	METRIC_DELTA(struct blk_metrics, update_fails),
+	METRIC_DELTA(struct blk_metrics, io_engine_throttled_events),
+	METRIC_DELTA(struct blk_metrics, remaining_reqs_count),
+	METRIC_AGG(struct blk_metrics, read_agg),
+	METRIC_AGG(struct blk_metrics, write_agg),
 };
 
 /* A counter in the struct but not in the table would never be written. */
@@ -98,6 +123,7 @@ struct virtio_blk {
 	unsigned int inflight;	/* requests submitted to the ring and not reaped yet */
 	struct rate_limiter rl; /* d->lock */
 	bool rl_ready;
+	unsigned int taken; /* requests served by this notification (no_avail_buffer) */
 };
 
 /* A request in flight in io_uring, with its own copy of the chain's segments. */
@@ -105,6 +131,7 @@ struct blk_req {
 	struct blk_io io;
 	uint16_t head;
 	uint32_t epoch;
+	struct timespec start; /* submitted (read_agg, write_agg) */
 	struct iovec iov[];
 };
 
@@ -345,6 +372,27 @@ static uint32_t blk_execute(int fd, struct blk_io *io, uint64_t done)
 	return status == VIRTIO_BLK_S_OK ? io->used : 1;
 }
 
+/* Records how long a read or write took since start in its aggregate. */
+static void blk_time(const struct blk_io *io, const struct timespec *start)
+{
+	if (io->type == VIRTIO_BLK_T_IN)
+		metric_agg_add(&blk_metrics.read_agg, metrics_us_since(start));
+	else if (io->type == VIRTIO_BLK_T_OUT)
+		metric_agg_add(&blk_metrics.write_agg, metrics_us_since(start));
+}
+
+/* blk_execute(), timed from now. */
+static uint32_t blk_execute_timed(int fd, struct blk_io *io)
+{
+	struct timespec start;
+	uint32_t used;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	used = blk_execute(fd, io, 0);
+	blk_time(io, &start);
+	return used;
+}
+
 /* One chain at once; serial: GET_ID's answer (blk_serial). */
 static uint32_t blk_handle(int fd, uint64_t capacity, const struct blk_config *c,
 			   const char serial[VIRTIO_BLK_ID_BYTES], struct virtq_elem *e)
@@ -354,7 +402,7 @@ static uint32_t blk_handle(int fd, uint64_t capacity, const struct blk_config *c
 	uint32_t used;
 
 	if (blk_prepare(fd, capacity, c, serial, e, &io, &used))
-		used = blk_execute(fd, &io, 0);
+		used = blk_execute_timed(fd, &io);
 	return used;
 }
 
@@ -384,8 +432,10 @@ static uint32_t blk_submit(struct virtio_blk *b, struct virtq_elem *e)
 	if (!sqe && io_uring_submit(&b->ring) >= 0)
 		sqe = io_uring_get_sqe(&b->ring);
 	/* readv/writev take at most IOV_MAX segments; rw_all splits longer ones. */
+	if (!sqe)
+		METRIC_INC(blk_metrics.io_engine_throttled_events);
 	if (!sqe || r->io.niov > 1024) {
-		used = blk_execute(b->fd, &r->io, 0);
+		used = blk_execute_timed(b->fd, &r->io);
 		goto done;
 	}
 	if (r->io.type == VIRTIO_BLK_T_IN)
@@ -396,6 +446,7 @@ static uint32_t blk_submit(struct virtio_blk *b, struct virtq_elem *e)
 		io_uring_prep_fsync(sqe, b->fd, IORING_FSYNC_DATASYNC);
 	r->head = e->head;
 	r->epoch = b->epoch;
+	clock_gettime(CLOCK_MONOTONIC, &r->start);
 	io_uring_sqe_set_data(sqe, r);
 	b->inflight++;
 	return VIRTIO_USED_DEFERRED;
@@ -445,6 +496,8 @@ static uint32_t blk_request(void *ctx, struct virtq_elem *e)
 		METRIC_INC(blk_metrics.rate_limiter_throttled_events);
 		return VIRTIO_USED_RETRY;
 	}
+	b->taken++;
+	METRIC_ADD(blk_metrics.remaining_reqs_count, virtq_avail_pending(&b->dev.vq[0]));
 	if (b->uring_ready)
 		return blk_submit(b, e);
 	return blk_handle(b->fd, b->capacity, &b->cfg, b->serial, e);
@@ -455,7 +508,10 @@ static void blk_notify(struct virtio_dev *d, unsigned int q)
 	struct virtio_blk *b = d->priv;
 
 	METRIC_INC(blk_metrics.queue_event_count);
+	b->taken = 0;
 	virtio_serve_queue(d, q, &b->elem, blk_request, b);
+	if (!b->taken)
+		METRIC_INC(blk_metrics.no_avail_buffer);
 	if (b->uring_ready)
 		io_uring_submit(&b->ring);
 }
@@ -489,6 +545,7 @@ static bool blk_reap(struct virtio_blk *b)
 			*r->io.status = VIRTIO_BLK_S_OK;
 			used = r->io.used;
 		}
+		blk_time(&r->io, &r->start);
 		virtq_push(&b->dev.vq[0], r->head, used);
 		pushed = true;
 		free(r);
@@ -576,6 +633,9 @@ static const struct virtio_dev_ops blk_ops = {
 	.queue_max = QUEUE_SIZE,
 	.notify = blk_notify,
 	.reset = blk_reset,
+	.activate_fails = &blk_metrics.activate_fails,
+	.cfg_fails = &blk_metrics.cfg_fails,
+	.event_fails = { &blk_metrics.event_fails },
 };
 
 static void fill_config(struct virtio_blk *b)

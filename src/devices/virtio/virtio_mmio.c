@@ -151,8 +151,11 @@ static void on_kick(void *ctx, uint32_t events)
 	uint64_t n;
 
 	(void)events;
-	if (read(k->d->kick_fd[k->q], &n, sizeof(n)) < 0 && errno != EAGAIN)
+	if (read(k->d->kick_fd[k->q], &n, sizeof(n)) < 0 && errno != EAGAIN) {
+		if (k->d->ops->event_fails[k->q])
+			METRIC_INC(*k->d->ops->event_fails[k->q]);
 		return;
+	}
 	virtio_kick(k->d, k->q);
 }
 
@@ -182,6 +185,18 @@ static void serve_early_kicks(struct virtio_dev *d)
 			d->ops->notify(d, q);
 }
 
+static void count(metric_t *counter)
+{
+	if (counter)
+		METRIC_INC(*counter);
+}
+
+static void activate_failed(struct virtio_dev *d)
+{
+	count(d->ops->activate_fails);
+	virtio_fail(d, "its backend could not start");
+}
+
 static void set_status(struct virtio_dev *d, uint32_t v)
 {
 	if (v == 0) {
@@ -199,7 +214,7 @@ static void set_status(struct virtio_dev *d, uint32_t v)
 		if (!(v & VIRTIO_CONFIG_S_FEATURES_OK))
 			virtio_fail(d, "DRIVER_OK without FEATURES_OK");
 		else if (d->ops->activate && d->ops->activate(d))
-			virtio_fail(d, "its backend could not start");
+			activate_failed(d);
 		else
 			serve_early_kicks(d);
 		return;
@@ -311,11 +326,14 @@ void virtio_mmio_io(void *dev, uint64_t offset, uint8_t *data, uint32_t len, boo
 		uint64_t off = offset - VIRTIO_MMIO_CONFIG;
 
 		if (off >= d->config_size || len > d->config_size - off) {
+			count(d->ops->cfg_fails);
 			if (!is_write)
 				memset(data, 0, len);
 		} else if (is_write) {
 			if (d->ops->config_write)
 				d->ops->config_write(d, (uint32_t)off, data, len);
+			else
+				count(d->ops->cfg_fails);
 		} else {
 			memcpy(data, d->config + off, len);
 		}
@@ -597,6 +615,7 @@ int virtio_mmio_restore(struct virtio_dev *d, struct snap_reader *r)
 	if (d->failed || !(d->status & VIRTIO_CONFIG_S_DRIVER_OK))
 		goto out;
 	if (d->ops->activate && (err = d->ops->activate(d))) {
+		count(d->ops->activate_fails);
 		pr_err("restore %s: virtio-%s: its backend could not start: %s", r->scope,
 		       d->ops->name, strerror(err < 0 ? -err : EIO));
 		goto out;

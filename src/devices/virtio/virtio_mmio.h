@@ -15,6 +15,7 @@
 
 #include "core/event_loop.h"
 #include "core/guest_mem.h"
+#include "core/metrics.h"
 #include "core/io_bus.h"
 #include "devices/virtio/virtq.h"
 
@@ -39,6 +40,14 @@ struct virtio_dev_ops {
 	void (*notify)(struct virtio_dev *d, unsigned int q);
 	/* The driver reset the device (d->lock held). */
 	void (*reset)(struct virtio_dev *d);
+	/* The kind's Firecracker counters that the transport bumps (NULL: the
+	 * kind has no such counter). activate_fails: activate() failed at
+	 * DRIVER_OK or at a restore. cfg_fails: a config-space access outside
+	 * the space, or a write to a kind without config_write (read-only
+	 * config). event_fails[q]: reading queue q's kick eventfd failed. */
+	metric_t *activate_fails;
+	metric_t *cfg_fails;
+	metric_t *event_fails[VIRTIO_MAX_QUEUES];
 };
 
 /* What a device needs from the VM it is plugged into. The VM routes the

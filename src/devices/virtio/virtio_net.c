@@ -46,6 +46,21 @@ struct net_metrics {
 	metric_t tx_rate_limiter_throttled;
 	metric_t rx_event_rate_limiter_count;
 	metric_t tx_rate_limiter_event_count;
+	metric_t activate_fails; /* net_activate() cannot fail (TUNSETOFFLOAD is only logged): 0 */
+	metric_t cfg_fails;	 /* the driver wrote the (read-only) config, or past it */
+	metric_t event_fails;	 /* reading a queue's kick eventfd failed */
+	metric_t no_tx_avail_buffer; /* a transmit round found no chain to send */
+	metric_t rx_count;	     /* frames given to the guest (as rx_packets_count) */
+	metric_t tx_count;	     /* frames the TAP took */
+	metric_t tap_write_fails;    /* the TAP refused a frame */
+	/* Frames dropped for a bad or missing vnet header, a size out of
+	 * bounds or too many pieces (also in tx_fails). */
+	metric_t tx_malformed_frames;
+	/* Frames for the TAP whose source MAC is not the configured guest MAC
+	 * (counted, sent anyway; none counted without a guest_mac). */
+	metric_t tx_spoofed_mac_count;
+	metric_t tx_remaining_reqs_count; /* at each chain taken: those still waiting */
+	struct metric_agg tap_write_agg;  /* each write to the TAP, microseconds */
 };
 
 static struct net_metrics net_metrics;
@@ -66,6 +81,17 @@ static const struct metric_field net_metrics_fields[] = {
 	METRIC_DELTA(struct net_metrics, tx_rate_limiter_throttled),
 	METRIC_DELTA(struct net_metrics, rx_event_rate_limiter_count),
 	METRIC_DELTA(struct net_metrics, tx_rate_limiter_event_count),
+	METRIC_DELTA(struct net_metrics, activate_fails),
+	METRIC_DELTA(struct net_metrics, cfg_fails),
+	METRIC_DELTA(struct net_metrics, event_fails),
+	METRIC_DELTA(struct net_metrics, no_tx_avail_buffer),
+	METRIC_DELTA(struct net_metrics, rx_count),
+	METRIC_DELTA(struct net_metrics, tx_count),
+	METRIC_DELTA(struct net_metrics, tap_write_fails),
+	METRIC_DELTA(struct net_metrics, tx_malformed_frames),
+	METRIC_DELTA(struct net_metrics, tx_spoofed_mac_count),
+	METRIC_DELTA(struct net_metrics, tx_remaining_reqs_count),
+	METRIC_AGG(struct net_metrics, tap_write_agg),
 };
 
 /* A counter in the struct but not in the table would never be written. */
@@ -357,15 +383,20 @@ int net_tx_send(int fd, const struct virtq_elem *e, uint64_t features, char *why
 	unsigned int i, n = 1;
 	ssize_t r;
 
+	struct timespec start;
+
 	if (e->out_len < NET_HDR_LEN) {
 		snprintf(why, why_size, "chain of %llu bytes, shorter than the %u-byte header",
 			 (unsigned long long)e->out_len, NET_HDR_LEN);
+		METRIC_INC(net_metrics.tx_malformed_frames);
 		return 1;
 	}
 	/* A private copy: the guest may rewrite the header after it was checked. */
 	iov_to_buf(e->iov, e->out_num, 0, &h, sizeof(h));
-	if (net_tx_check(&h, e->out_len - NET_HDR_LEN, features, why, why_size))
+	if (net_tx_check(&h, e->out_len - NET_HDR_LEN, features, why, why_size)) {
+		METRIC_INC(net_metrics.tx_malformed_frames);
 		return 1;
+	}
 	/* The TAP reads num_buffers' bytes as part of its 12-byte header; zero them. */
 	h.num_buffers = 0;
 	iov[0] = (struct iovec){ &h, sizeof(h) };
@@ -378,6 +409,7 @@ int net_tx_send(int fd, const struct virtq_elem *e, uint64_t features, char *why
 		}
 		if (n == IOV_MAX) {
 			snprintf(why, why_size, "frame in more than %d pieces", IOV_MAX - 1);
+			METRIC_INC(net_metrics.tx_malformed_frames);
 			return 1;
 		}
 		v.iov_base = (char *)v.iov_base + skip;
@@ -385,15 +417,19 @@ int net_tx_send(int fd, const struct virtq_elem *e, uint64_t features, char *why
 		skip = 0;
 		iov[n++] = v;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &start);
 	do
 		r = writev(fd, iov, (int)n);
 	while (r < 0 && errno == EINTR);
 	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		return -EAGAIN;
+		return -EAGAIN; /* not a write: timed when the TAP takes it */
+	metric_agg_add(&net_metrics.tap_write_agg, metrics_us_since(&start));
 	if (r < 0) {
 		snprintf(why, why_size, "the TAP refused it: %s", strerror(errno));
+		METRIC_INC(net_metrics.tap_write_fails);
 		return 1;
 	}
+	METRIC_INC(net_metrics.tx_count);
 	return 0;
 }
 
@@ -592,6 +628,7 @@ static void rx_process(struct virtio_net *x)
 		} else {
 			x->rx_frames++;
 			METRIC_INC(net_metrics.rx_packets_count);
+			METRIC_INC(net_metrics.rx_count);
 			METRIC_ADD(net_metrics.rx_bytes_count, x->rx.len - NET_HDR_LEN);
 			x->rx_gso += x->rx.frame[offsetof(struct virtio_net_hdr_v1, gso_type)] !=
 				     VIRTIO_NET_HDR_GSO_NONE;
@@ -618,6 +655,20 @@ static void count_tx(struct virtio_net *x)
 	METRIC_INC(net_metrics.tx_packets_count);
 	if (x->tx_elem.out_len > NET_HDR_LEN)
 		METRIC_ADD(net_metrics.tx_bytes_count, x->tx_elem.out_len - NET_HDR_LEN);
+}
+
+/* Firecracker's tx_spoofed_mac_count: a frame for the TAP from another
+ * source MAC than the guest_mac configured (none configured: a random one
+ * the guest may change, nothing counted). */
+static void check_source_mac(const struct virtio_net *x)
+{
+	uint8_t src[6];
+
+	if (x->cfg.has_mac &&
+	    iov_to_buf(x->tx_elem.iov, x->tx_elem.out_num, NET_HDR_LEN + 6, src, sizeof(src)) ==
+		    sizeof(src) &&
+	    memcmp(src, x->cfg.mac, sizeof(src)))
+		METRIC_INC(net_metrics.tx_spoofed_mac_count);
 }
 
 static void tx_complete(struct virtio_net *x, unsigned int *done)
@@ -661,8 +712,8 @@ static void tx_process(struct virtio_net *x)
 {
 	struct virtio_dev *d = &x->dev;
 	struct virtq *q = &d->vq[TXQ];
-	unsigned int done = 0;
-	bool mmds = false;
+	unsigned int done = 0, taken = 0;
+	bool mmds = false, retry;
 	char why[160];
 	int r;
 
@@ -671,7 +722,8 @@ static void tx_process(struct virtio_net *x)
 	do {
 		virtq_disable_notify(q);
 		for (;;) {
-			if (!x->tx_pending) {
+			retry = x->tx_pending; /* the frame the TAP had no room for */
+			if (!retry) {
 				r = virtq_pop(q, &x->tx_elem, why, sizeof(why));
 				if (r < 0) {
 					virtio_fail(d, "queue %u: %s", TXQ, why);
@@ -685,9 +737,14 @@ static void tx_process(struct virtio_net *x)
 					q->last_avail--;
 					goto notify;
 				}
+				taken++;
+				METRIC_ADD(net_metrics.tx_remaining_reqs_count,
+					   virtq_avail_pending(q));
 			}
 			r = tx_mmds(x, why, sizeof(why));
 			mmds |= r == 0;
+			if (r < 0 && !x->tap_dead && !retry)
+				check_source_mac(x);
 			/* With the TAP gone, frames vanish as on an unplugged cable. */
 			if (r < 0)
 				r = x->tap_dead ? 2
@@ -708,6 +765,8 @@ static void tx_process(struct virtio_net *x)
 		}
 	} while (virtq_enable_notify(q));
 notify:
+	if (!taken && !x->tx_pending)
+		METRIC_INC(net_metrics.no_tx_avail_buffer);
 	if (done)
 		virtio_notify_queue(d, TXQ);
 	/* The stack's answers go out now (rx_process arms its timer too). */
@@ -852,6 +911,9 @@ static const struct virtio_dev_ops net_ops = {
 	.notify = net_notify,
 	.activate = net_activate,
 	.reset = net_reset,
+	.activate_fails = &net_metrics.activate_fails,
+	.cfg_fails = &net_metrics.cfg_fails,
+	.event_fails = { &net_metrics.event_fails, &net_metrics.event_fails },
 };
 
 /* Why TUNSETIFF refused an existing interface: sysfs has tun_flags only for TUN/TAP ones. */

@@ -18,6 +18,10 @@ struct rng_metrics {
 	metric_t host_rng_fails;		 /* getrandom() gave less than asked */
 	metric_t entropy_rate_limiter_throttled; /* a buffer waited for the rate limiter */
 	metric_t rate_limiter_event_count;	 /* the rate limiter's timer fired */
+	metric_t activate_fails; /* volt's entropy device has no activate() that can fail: 0 */
+	/* Reading the queue's kick eventfd failed, or the rate limiter's timer
+	 * fired with nothing to read (as Firecracker, which counts both). */
+	metric_t entropy_event_fails;
 };
 
 static struct rng_metrics rng_metrics;
@@ -28,6 +32,8 @@ static const struct metric_field rng_metrics_fields[] = {
 	METRIC_DELTA(struct rng_metrics, host_rng_fails),
 	METRIC_DELTA(struct rng_metrics, entropy_rate_limiter_throttled),
 	METRIC_DELTA(struct rng_metrics, rate_limiter_event_count),
+	METRIC_DELTA(struct rng_metrics, activate_fails),
+	METRIC_DELTA(struct rng_metrics, entropy_event_fails),
 };
 
 /* A counter in the struct but not in the table would never be written. */
@@ -133,6 +139,8 @@ static void rng_rl_event(void *ctx, uint32_t events)
 	pthread_mutex_unlock(&r->dev.lock);
 	if (!err)
 		virtio_kick(&r->dev, 0);
+	else
+		METRIC_INC(rng_metrics.entropy_event_fails);
 }
 
 void virtio_rng_update_rate_limiter(struct virtio_rng *r, const struct rl_config *c)
@@ -153,6 +161,8 @@ static const struct virtio_dev_ops rng_ops = {
 	.num_queues = 1,
 	.queue_max = QUEUE_SIZE,
 	.notify = rng_notify,
+	.activate_fails = &rng_metrics.activate_fails,
+	.event_fails = { &rng_metrics.entropy_event_fails },
 };
 
 int virtio_rng_create(struct virtio_rng **out, const struct rng_config *c,

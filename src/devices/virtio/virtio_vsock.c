@@ -38,6 +38,18 @@ static const struct metric_field vsock_metrics_fields[] = {
 	METRIC_DELTA(struct vsock_metrics, conns_removed),
 	METRIC_DELTA(struct vsock_metrics, rx_queue_event_count),
 	METRIC_DELTA(struct vsock_metrics, tx_queue_event_count),
+	METRIC_DELTA(struct vsock_metrics, activate_fails),
+	METRIC_DELTA(struct vsock_metrics, cfg_fails),
+	METRIC_DELTA(struct vsock_metrics, rx_queue_event_fails),
+	METRIC_DELTA(struct vsock_metrics, tx_queue_event_fails),
+	METRIC_DELTA(struct vsock_metrics, ev_queue_event_fails),
+	METRIC_DELTA(struct vsock_metrics, muxer_event_fails),
+	METRIC_DELTA(struct vsock_metrics, conn_event_fails),
+	METRIC_DELTA(struct vsock_metrics, conns_killed),
+	METRIC_DELTA(struct vsock_metrics, killq_resync),
+	METRIC_DELTA(struct vsock_metrics, tx_flush_fails),
+	METRIC_DELTA(struct vsock_metrics, tx_write_fails),
+	METRIC_DELTA(struct vsock_metrics, rx_read_fails),
 };
 
 /* A counter in the struct but not in the table would never be written. */
@@ -264,6 +276,10 @@ static const struct virtio_dev_ops vsock_ops = {
 	.queue_max = QUEUE_SIZE,
 	.notify = vsock_notify,
 	.reset = vsock_reset,
+	.activate_fails = &vsock_metrics.activate_fails,
+	.cfg_fails = &vsock_metrics.cfg_fails,
+	.event_fails = { &vsock_metrics.rx_queue_event_fails, &vsock_metrics.tx_queue_event_fails,
+			 &vsock_metrics.ev_queue_event_fails },
 };
 
 int virtio_vsock_create(struct virtio_vsock **out, const struct vsock_config *c,

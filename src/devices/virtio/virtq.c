@@ -270,6 +270,16 @@ bool virtq_enable_notify(struct virtq *q)
 	return load_acquire16(&q->avail->idx) != q->last_avail;
 }
 
+uint16_t virtq_avail_pending(struct virtq *q)
+{
+	uint16_t n;
+
+	if (!q->avail)
+		return 0;
+	n = (uint16_t)(load_acquire16(&q->avail->idx) - q->last_avail);
+	return n > q->size ? 0 : n; /* a malformed index: virtq_pop fails the queue */
+}
+
 void virtq_disable_notify(struct virtq *q)
 {
 	if (!q->event_idx) {

@@ -63,6 +63,9 @@ bool virtq_should_notify(struct virtq *q);
  * meanwhile (so the caller pops again instead of sleeping). */
 bool virtq_enable_notify(struct virtq *q);
 void virtq_disable_notify(struct virtq *q);
+/* Chains the driver made available and the device has not popped yet
+ * (Firecracker's remaining_reqs_count adds it at each pop); at most q->size. */
+uint16_t virtq_avail_pending(struct virtq *q);
 /* Copies between a chain's segments and a flat buffer, starting skip bytes in.
  * Return how many bytes were copied. */
 size_t iov_to_buf(const struct iovec *iov, unsigned int n, size_t skip, void *buf, size_t len);

@@ -189,6 +189,7 @@ static bool conn_flush(struct vsock_conn *c)
 
 		if (n < 0) {
 			pr_debug("virtio-vsock: host port %u: %s", c->host_port, strerror((int)-n));
+			METRIC_INC(vsock_metrics.tx_flush_fails);
 			vsock_conn_reset(c);
 			return false;
 		}
@@ -219,6 +220,8 @@ void vsock_conn_host_ready(struct vsock_conn *c, unsigned int io)
 			vsock_conn_reset(c); /* the client gave up */
 		return;
 	case VSOCK_CONN_ESTABLISHED:
+		if ((io & VSOCK_IO_WRITE) && !c->buf_len)
+			METRIC_INC(vsock_metrics.conn_event_fails);
 		if ((io & VSOCK_IO_WRITE) && !conn_flush(c))
 			return;
 		if (io & VSOCK_IO_READ)
@@ -276,6 +279,7 @@ static const char *conn_rw(struct vsock_conn *c, const struct iovec *iov, unsign
 
 		if (w < 0) {
 			pr_debug("virtio-vsock: host port %u: %s", c->host_port, strerror((int)-w));
+			METRIC_INC(vsock_metrics.tx_write_fails);
 			vsock_conn_reset(c);
 			return NULL;
 		}
@@ -457,6 +461,7 @@ uint32_t vsock_conn_data(struct vsock_conn *c, uint64_t guest_cid, struct virtio
 		c->readable = false;
 	} else {
 		pr_debug("virtio-vsock: host port %u: %s", c->host_port, strerror(errno));
+		METRIC_INC(vsock_metrics.rx_read_fails);
 		vsock_conn_reset(c);
 	}
 	return 0;

@@ -136,6 +136,19 @@ struct vsock_metrics {
 	metric_t conns_removed;
 	metric_t rx_queue_event_count;
 	metric_t tx_queue_event_count;
+	metric_t activate_fails; /* volt's vsock has no activate() that can fail: 0 */
+	metric_t cfg_fails;	 /* the driver wrote the (read-only) config, or read past it */
+	/* Reading a queue's kick eventfd failed. */
+	metric_t rx_queue_event_fails, tx_queue_event_fails, ev_queue_event_fails;
+	metric_t muxer_event_fails; /* the muxer's epoll_wait or epoll_ctl failed */
+	metric_t conn_event_fails;  /* a stream reported writable with nothing to write */
+	metric_t conns_killed;	    /* connections reset for not answering in time */
+	/* Firecracker rebuilds its kill queue when out of sync; volt has none
+	 * (its timer scans the connections): 0. */
+	metric_t killq_resync;
+	metric_t tx_flush_fails; /* writing buffered guest bytes to the stream failed */
+	metric_t tx_write_fails; /* writing the guest's bytes straight to the stream failed */
+	metric_t rx_read_fails;	 /* reading the host stream failed (not EOF, not EAGAIN) */
 };
 extern struct vsock_metrics vsock_metrics;
 

@@ -204,8 +204,10 @@ static void conn_update_events(struct vsock_mux *m, struct vsock_mux_conn *mc)
 	if (want == mc->events)
 		return;
 	ev.events = want;
-	if (epoll_ctl(m->epfd, EPOLL_CTL_MOD, mc->c.fd, &ev))
+	if (epoll_ctl(m->epfd, EPOLL_CTL_MOD, mc->c.fd, &ev)) {
 		pr_warn("virtio-vsock: epoll_ctl: %s", strerror(errno));
+		METRIC_INC(vsock_metrics.muxer_event_fails);
+	}
 	mc->events = want;
 }
 
@@ -495,6 +497,7 @@ static void expire(struct vsock_mux *m)
 		if (mc->c.deadline_ms && mc->c.deadline_ms <= now) {
 			pr_debug("virtio-vsock: guest port %u: no answer in time",
 				 mc->c.guest_port);
+			METRIC_INC(vsock_metrics.conns_killed);
 			vsock_conn_reset(&mc->c);
 			conn_sync(m, mc);
 		}
@@ -531,6 +534,10 @@ void vsock_mux_process(struct vsock_mux *m)
 	int i, n;
 
 	n = epoll_wait(m->epfd, evs, 64, 0);
+	if (n < 0 && errno != EINTR) {
+		pr_warn("virtio-vsock: epoll_wait: %s", strerror(errno));
+		METRIC_INC(vsock_metrics.muxer_event_fails);
+	}
 	for (i = 0; i < n; i++) {
 		void *p = evs[i].data.ptr;
 
