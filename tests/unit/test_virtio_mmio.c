@@ -87,6 +87,9 @@ static void model_config_write(struct virtio_dev *d, uint32_t off, const uint8_t
 	memcpy(d->config + off, data, len);
 }
 
+/* The model's Firecracker counters, which the transport bumps. */
+static metric_t activate_fails, cfg_fails;
+
 static const struct virtio_dev_ops model_ops = {
 	.name = "model",
 	.device_id = MODEL_ID,
@@ -96,6 +99,8 @@ static const struct virtio_dev_ops model_ops = {
 	.activate = model_activate,
 	.notify = model_notify,
 	.reset = model_reset,
+	.activate_fails = &activate_fails,
+	.cfg_fails = &cfg_fails,
 };
 
 static int route_kick(void *ctx, int fd, uint64_t addr, uint32_t q)
@@ -469,8 +474,10 @@ Test(virtio_mmio, driver_ok_without_features_ok_or_a_backend_needs_a_reset)
 
 	model.activate_err = -EIO;
 	cr_assert(negotiate(1ULL << VIRTIO_F_VERSION_1));
+	cr_assert_eq(activate_fails, 0);
 	wr(VIRTIO_MMIO_STATUS, status() | VIRTIO_CONFIG_S_DRIVER_OK);
 	cr_assert_eq(model.activated, 1);
+	cr_assert_eq(activate_fails, 1, "Firecracker's activate_fails");
 	cr_assert(status() & VIRTIO_CONFIG_S_NEEDS_RESET);
 	/* Raised while live: the driver hears of it through a config interrupt. */
 	cr_assert(rd(VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_MMIO_INT_CONFIG);
@@ -576,12 +583,14 @@ Test(virtio_mmio, config_space_and_its_generation)
 	virtio_mmio_io(&dev, VIRTIO_MMIO_CONFIG + 5, b, 2, false);
 	cr_assert_eq(b[0], 0x66);
 	cr_assert_eq(b[1], 0x77);
-	/* Past its config space reads 0 and writes go nowhere. */
+	/* Past its config space reads 0 and writes go nowhere; each counted. */
 	cr_assert_eq(rd(VIRTIO_MMIO_CONFIG + 6), 0);
 	wr(VIRTIO_MMIO_CONFIG + 8, 1);
 	cr_assert_eq(model.config_writes, 0);
+	cr_assert_eq(cfg_fails, 2);
 	wr(VIRTIO_MMIO_CONFIG + 4, 0xabcdef01);
 	cr_assert_eq(model.config_writes, 1);
+	cr_assert_eq(cfg_fails, 2);
 	cr_assert_eq(rd(VIRTIO_MMIO_CONFIG + 4), 0xabcdef01);
 
 	gen = rd(VIRTIO_MMIO_CONFIG_GENERATION);
