@@ -105,10 +105,10 @@ static const struct metric_field vcpu_fields[] = {
 static const struct metric_field seccomp_fields[] = {
 	D(seccomp, num_faults),
 };
-/* Firecracker's are stores: set once, never reset. */
+/* Firecracker's are stores (set once, never reset), but sigpipe, a count. */
 static const struct metric_field signals_fields[] = {
 	G(signals, sigbus),  G(signals, sigsegv), G(signals, sigxfsz), G(signals, sigxcpu),
-	G(signals, sigpipe), G(signals, sighup),  G(signals, sigill),
+	D(signals, sigpipe), G(signals, sighup),  G(signals, sigill),
 };
 static const struct metric_field interrupts_fields[] = {
 	D(interrupts, triggers),

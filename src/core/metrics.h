@@ -12,13 +12,14 @@
  * interrupts), then the registered sections in the order of registration
  * (the device table's kinds), then uart, i8042, logger, and the sections of
  * devices volt does not have (pmem, memory_hotplug), all zeros as
- * Firecracker writes them for a microVM without such a device. The VMM-wide counters are the
- * members of struct volt_metrics; a device kind owns its counters and
- * describes them in a struct metrics_section of its own, which reaches the
- * line through metrics_register(): core knows no device. Devices are
- * aggregated per kind: one section per kind, none per device. Gauges
- * (startup and boot times) keep their value; every other field is a delta,
- * exchanged with 0 by the flush that writes it. A line that cannot be
+ * Firecracker writes them for a microVM without such a device. The
+ * VMM-wide counters are the members of struct volt_metrics; a device kind
+ * owns its counters and describes them in a struct metrics_section of its
+ * own, which reaches the line through metrics_register(): core knows no
+ * device. Devices are aggregated per kind: one section per kind, none per
+ * device. Gauges (startup times, latencies, the aggregates' min and max,
+ * signals) keep their value; every other field is a delta, exchanged with 0
+ * by the flush that writes it. A line that cannot be
  * written whole without blocking (a FIFO nobody reads fast enough) is
  * dropped and counted in logger.missed_metrics_count. */
 #ifndef VOLT_CORE_METRICS_H
@@ -95,9 +96,10 @@ struct volt_metrics {
 		metric_t num_faults;
 	} seccomp;
 	struct {
-		/* Set to 1 when volt got the signal (sigpipe: counted; the
-		 * others are not caught: the default action ends volt and its
-		 * parent sees the signal). */
+		/* sighup: 1 once SIGHUP stopped volt (its signalfd). The others
+		 * stay 0: volt ignores SIGPIPE (each write's error is handled
+		 * where it happens) and does not catch the fatal ones, whose
+		 * default action ends volt for its parent to see. */
 		metric_t sigbus, sigsegv, sigxfsz, sigxcpu, sigpipe, sighup, sigill;
 	} signals;
 	struct {
