@@ -148,8 +148,8 @@ static int fields_get(const char *obj, json_t *j, const struct api_field *f, siz
 
 			if (!json_is_object(v))
 				return why_fail(why, why_size, -EINVAL,
-						"%s: %s: expected an object of strings, got %s", obj,
-						f[i].name, fields_json_type(v));
+						"%s: %s: expected an object of strings, got %s",
+						obj, f[i].name, fields_json_type(v));
 			json_object_foreach(v, k, e)
 			{
 				if (!json_is_string(e))
@@ -982,7 +982,8 @@ int api_parse_metrics(json_t *j, struct api_metrics *m, char *why, size_t why_si
 	if (props) {
 		text = json_dumps(props, JSON_COMPACT | JSON_SORT_KEYS);
 		if (!text)
-			return why_fail(why, why_size, -ENOMEM, "metrics: properties: out of memory");
+			return why_fail(why, why_size, -ENOMEM,
+					"metrics: properties: out of memory");
 		if (strlen(text) >= sizeof(n.properties)) {
 			free(text);
 			return why_fail(why, why_size, -EINVAL,

@@ -32,12 +32,7 @@ struct volt_metrics volt_metrics;
 	}
 #define D(sec, f) F(sec, f, false)
 #define G(sec, f) F(sec, f, true)
-#define A(sec, f)                                                                \
-	{ #f ".min_us", offsetof(struct volt_metrics, sec.f.min_us), true },     \
-		{ #f ".max_us", offsetof(struct volt_metrics, sec.f.max_us), true }, \
-	{                                                                        \
-		#f ".sum_us", offsetof(struct volt_metrics, sec.f.sum_us), false     \
-	}
+#define A(sec, f) F(sec, f.min_us, true), F(sec, f.max_us, true), F(sec, f.sum_us, false)
 
 /* The VMM's sections: base &volt_metrics, offsets from there. */
 static const struct metric_field api_server_fields[] = {
@@ -91,15 +86,9 @@ static const struct metric_field vmm_fields[] = {
 	G(vmm, panic_count),
 };
 static const struct metric_field vcpu_fields[] = {
-	D(vcpu, exit_io_in),
-	D(vcpu, exit_io_out),
-	D(vcpu, exit_mmio_read),
-	D(vcpu, exit_mmio_write),
-	D(vcpu, failures),
-	D(vcpu, kvmclock_ctrl_fails),
-	A(vcpu, exit_io_in_agg),
-	A(vcpu, exit_io_out_agg),
-	A(vcpu, exit_mmio_read_agg),
+	D(vcpu, exit_io_in),	      D(vcpu, exit_io_out),	D(vcpu, exit_mmio_read),
+	D(vcpu, exit_mmio_write),     D(vcpu, failures),	D(vcpu, kvmclock_ctrl_fails),
+	A(vcpu, exit_io_in_agg),      A(vcpu, exit_io_out_agg), A(vcpu, exit_mmio_read_agg),
 	A(vcpu, exit_mmio_write_agg),
 };
 static const struct metric_field seccomp_fields[] = {
@@ -115,8 +104,12 @@ static const struct metric_field interrupts_fields[] = {
 	D(interrupts, config_updates),
 };
 static const struct metric_field uart_fields[] = {
-	D(uart, read_count),	     D(uart, write_count), D(uart, missed_read_count),
-	D(uart, missed_write_count), D(uart, error_count), D(uart, flush_count),
+	D(uart, read_count),
+	D(uart, write_count),
+	D(uart, missed_read_count),
+	D(uart, missed_write_count),
+	D(uart, error_count),
+	D(uart, flush_count),
 	D(uart, rate_limiter_dropped_bytes),
 };
 static const struct metric_field i8042_fields[] = {
@@ -180,21 +173,16 @@ static const struct metrics_section head[] = {
 	SECTION(interrupts),
 };
 static const struct metrics_section tail[] = {
-	SECTION(uart),
-	SECTION(i8042),
-	SECTION(logger),
-	SECTION(pmem),
-	SECTION(memory_hotplug),
+	SECTION(uart), SECTION(i8042), SECTION(logger), SECTION(pmem), SECTION(memory_hotplug),
 };
 
-#define CORE_COUNTERS                                                                      \
-	(NELEM(api_server_fields) + NELEM(deprecated_api_fields) +                         \
-	 NELEM(get_api_requests_fields) + NELEM(put_api_requests_fields) +                 \
-	 NELEM(patch_api_requests_fields) + NELEM(latencies_us_fields) +                   \
-	 NELEM(vmm_fields) + NELEM(vcpu_fields) + NELEM(seccomp_fields) +                  \
-	 NELEM(signals_fields) + NELEM(interrupts_fields) + NELEM(uart_fields) +           \
-	 NELEM(i8042_fields) + NELEM(logger_fields) + NELEM(pmem_fields) +                 \
-	 NELEM(memory_hotplug_fields))
+#define CORE_COUNTERS                                                                        \
+	(NELEM(api_server_fields) + NELEM(deprecated_api_fields) +                           \
+	 NELEM(get_api_requests_fields) + NELEM(put_api_requests_fields) +                   \
+	 NELEM(patch_api_requests_fields) + NELEM(latencies_us_fields) + NELEM(vmm_fields) + \
+	 NELEM(vcpu_fields) + NELEM(seccomp_fields) + NELEM(signals_fields) +                \
+	 NELEM(interrupts_fields) + NELEM(uart_fields) + NELEM(i8042_fields) +               \
+	 NELEM(logger_fields) + NELEM(pmem_fields) + NELEM(memory_hotplug_fields))
 
 /* A counter added to the struct but not to a table would never be written. */
 _Static_assert(CORE_COUNTERS * sizeof(metric_t) == sizeof(struct volt_metrics),
@@ -239,9 +227,9 @@ void metric_agg_add(struct metric_agg *a, uint64_t us)
 						      memory_order_relaxed))
 		;
 	seen = atomic_load_explicit(&a->max_us, memory_order_relaxed);
-	while (us > seen && !atomic_compare_exchange_weak_explicit(&a->max_us, &seen, us,
-								   memory_order_relaxed,
-								   memory_order_relaxed))
+	while (us > seen &&
+	       !atomic_compare_exchange_weak_explicit(&a->max_us, &seen, us, memory_order_relaxed,
+						      memory_order_relaxed))
 		;
 }
 

@@ -107,8 +107,8 @@ struct volt_metrics {
 		metric_t config_updates; /* MSI routes changed: volt has none, 0 */
 	} interrupts;
 	struct {
-		metric_t read_count;	    /* bytes the guest read from the receive FIFO */
-		metric_t write_count;	    /* bytes the guest transmitted */
+		metric_t read_count;  /* bytes the guest read from the receive FIFO */
+		metric_t write_count; /* bytes the guest transmitted */
 		/* Input dropped (the receive FIFO was full), reads not 1 byte wide. */
 		metric_t missed_read_count;
 		/* Writes not 1 byte wide, bytes lost after the console's sink failed. */
@@ -125,9 +125,9 @@ struct volt_metrics {
 		metric_t error_count; /* bytes lost: the output buffer was full */
 	} i8042;
 	struct {
-		metric_t missed_metrics_count; /* metric lines dropped */
-		metric_t metrics_fails;	       /* write errors other than a full FIFO */
-		metric_t missed_log_count;     /* log lines dropped (log.c counts them) */
+		metric_t missed_metrics_count;	 /* metric lines dropped */
+		metric_t metrics_fails;		 /* write errors other than a full FIFO */
+		metric_t missed_log_count;	 /* log lines dropped (log.c counts them) */
 		metric_t rate_limited_log_count; /* volt does not rate-limit its log: 0 */
 	} logger;
 	/* Devices volt does not have: Firecracker writes these sections with
@@ -188,11 +188,12 @@ struct metric_field {
 
 /* A struct metric_agg member as Firecracker's "member": {min_us, max_us,
  * sum_us}: three fields of a table. */
-#define METRIC_AGG(type, member)                                                  \
-	{ #member ".min_us", offsetof(type, member.min_us), true },               \
-		{ #member ".max_us", offsetof(type, member.max_us), true },       \
-	{                                                                         \
-		#member ".sum_us", offsetof(type, member.sum_us), false           \
+#define METRIC_AGG(type, member)                                                                  \
+	METRIC_AGG_PART(type, member, min_us, true), METRIC_AGG_PART(type, member, max_us, true), \
+		METRIC_AGG_PART(type, member, sum_us, false)
+#define METRIC_AGG_PART(type, member, part, g)                    \
+	{                                                         \
+#member "." #part, offsetof(type, member.part), g \
 	}
 
 /* One object of the line: "name": { fields[0].name: ..., ... }, in the order

@@ -113,7 +113,8 @@ int rl_config_from_json(json_t *j, const char *prefix, struct rl_config *out, ch
 	}
 	v = json_object_get(j, "bandwidth");
 	if (v && !json_is_null(v)) {
-		if ((err = rl_bucket_from_json(v, prefix, "bandwidth", &c.bandwidth, why, why_size)))
+		if ((err = rl_bucket_from_json(v, prefix, "bandwidth", &c.bandwidth, why,
+					       why_size)))
 			return err;
 		c.given_bw = true;
 	}

@@ -137,7 +137,8 @@ static void serial_out(void *ctx, uint8_t byte)
 	if (vm->serial_limited && !serial_byte_allowed(vm)) {
 		METRICS_INC(uart.rate_limiter_dropped_bytes);
 	} else if (vm->console_out < 0) {
-		METRICS_INC(uart.missed_write_count); /* a byte lost, as Firecracker's tx_lost_byte */
+		METRICS_INC(
+			uart.missed_write_count); /* a byte lost, as Firecracker's tx_lost_byte */
 	} else if (write_all(vm->console_out, &byte, 1)) {
 		METRICS_INC(uart.error_count);
 		vm->console_out = -1; /* nobody is reading: the guest runs on */

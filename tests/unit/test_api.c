@@ -333,8 +333,8 @@ Test(api, metrics_emit_id_and_properties)
 	fault("PUT", "/metrics",
 	      "{\"metrics_path\": \"/tmp/m\", \"properties\": {\"team\": \"a\", \"n\": 2}}", 400,
 	      "metrics: properties: n: expected a string, got an integer");
-	snprintf(big, sizeof(big), "{\"metrics_path\": \"/tmp/m\", \"properties\": {\"k\": \"%4200d\"}}",
-		 1);
+	snprintf(big, sizeof(big),
+		 "{\"metrics_path\": \"/tmp/m\", \"properties\": {\"k\": \"%4200d\"}}", 1);
 	fault("PUT", "/metrics", big, 400, "metrics: properties: longer than 4095 bytes as JSON");
 	fault("PUT", "/metrics", "{\"metrics_path\": \"/tmp/m\", \"labels\": {}}", 400,
 	      "unknown field 'labels'");
@@ -346,9 +346,9 @@ Test(api, metrics_emit_id_and_properties)
 	m = json_object_get(j, "metrics");
 	cr_assert_str_eq(json_string_value(json_object_get(m, "metrics_path")), "/tmp/m");
 	cr_assert(json_is_true(json_object_get(m, "emit_id")));
-	cr_assert_str_eq(json_string_value(
-				 json_object_get(json_object_get(m, "properties"), "customer_id")),
-			 "1234");
+	cr_assert_str_eq(
+		json_string_value(json_object_get(json_object_get(m, "properties"), "customer_id")),
+		"1234");
 	json_decref(j);
 }
 

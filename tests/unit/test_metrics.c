@@ -94,10 +94,11 @@ static int read_lines(const char *p, json_t **out, int max)
 
 Test(metrics, line_is_firecracker_shaped_json)
 {
-	static const char *const sections[] = { "api_server", "vmm",	 "vcpu",    "block",
-						"net",	      "vsock",	 "balloon", "entropy",
-						"mmds",	      "uart",	 "i8042",   "logger",
-						"seccomp",    "signals", "pmem",    "memory_hotplug" };
+	static const char *const sections[] = {
+		"api_server", "vmm",	 "vcpu", "block",	  "net",   "vsock",
+		"balloon",    "entropy", "mmds", "uart",	  "i8042", "logger",
+		"seccomp",    "signals", "pmem", "memory_hotplug"
+	};
 	json_t *lines[4];
 	size_t i;
 
@@ -211,9 +212,9 @@ Test(metrics, id_and_properties_when_configured)
 	line = metrics_render();
 	j = parse_line(line);
 	cr_assert_str_eq(json_string_value(json_object_get(j, "id")), "vm-7");
-	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "properties"),
-							     "customer_id")),
-			 "1234");
+	cr_assert_str_eq(
+		json_string_value(json_object_get(json_object_get(j, "properties"), "customer_id")),
+		"1234");
 	json_decref(j);
 	free(line);
 	cr_assert_eq(metrics_set_labels(NULL, NULL), 0);
