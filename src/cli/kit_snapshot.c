@@ -86,7 +86,9 @@ int kit_snapshot_restore_run(struct kit_snapshot *ks, const char *cmd, int *stat
 {
 	struct snapshot_cache_info info;
 	char dir[PATH_MAX], state[PATH_MAX], mem[PATH_MAX], why[512];
-	struct snapshot_load_req req = { .started = ks->started, .resume_vm = true };
+	struct snapshot_load_req req = { .started = ks->started,
+					 .resume_vm = true,
+					 .terminal_output_waits = true };
 	struct vm *vm;
 	int err;
 

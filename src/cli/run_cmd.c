@@ -196,7 +196,7 @@ static int run_restored(const char *dir, const struct snapshot_load_req *opts)
 
 static int run_with(struct vm_config *cfg, int argc, char **argv, const struct timespec *started)
 {
-	struct snapshot_load_req restore = { .started = *started };
+	struct snapshot_load_req restore = { .started = *started, .terminal_output_waits = true };
 	const char *restore_dir = NULL;
 	bool configured = false, fresh = false, boot_log = false;
 	struct kit_snapshot ks;
@@ -330,6 +330,7 @@ static int run_with(struct vm_config *cfg, int argc, char **argv, const struct t
 		return -EINVAL;
 	}
 	cfg->boot_timer = common.boot_timer;
+	cfg->terminal_output_waits = true; /* the user's terminal: lossless */
 	startup_mark("options parsed");
 	if (restore.nnet && !restore_dir) {
 		pr_err("--net-override: only with --restore");

@@ -118,6 +118,55 @@ static bool serial_byte_allowed(struct vm *vm)
 	return token_bucket_reduce(&vm->serial_bucket, 1, monotonic_ns(), NULL) == BUCKET_SUCCESS;
 }
 
+/* One byte of the guest's serial output, from its vCPU thread, which must
+ * never wait for the reader (Firecracker's rule: a vCPU blocked here would
+ * hang the guest): a byte the output cannot take now (EAGAIN) is lost and
+ * counted, the next ones go out when the reader catches up; any other error
+ * ends the output (nobody is reading) and the guest runs on. */
+static void console_put(struct vm *vm, uint8_t byte)
+{
+	ssize_t n;
+
+	if (vm->console_out < 0) {
+		METRICS_INC(uart.missed_write_count);
+		return;
+	}
+	do
+		n = write(vm->console_out, &byte, 1);
+	while (n < 0 && errno == EINTR);
+	if (n == 1)
+		return;
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		METRICS_INC(uart.missed_write_count);
+		return;
+	}
+	METRICS_INC(uart.error_count);
+	vm->console_out = -1;
+}
+
+/* stdout as the console's output, without blocking: a description of its
+ * own with O_NONBLOCK (setting the flag on the inherited one would change it
+ * for every process sharing it, the shell's terminal included). A regular
+ * file never blocks and is kept (another description would write from
+ * offset 0), as is a socket (it cannot be reopened), stdout that already
+ * does not block, and a terminal that the output waits for
+ * (cfg.terminal_output_waits); without /proc (a jail) stdout stays as it
+ * is. -1: keep STDOUT_FILENO. */
+static int console_nonblocking_stdout(const struct vm_config *cfg)
+{
+	struct stat st;
+	int fl;
+
+	if (fstat(STDOUT_FILENO, &st) || !(S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)))
+		return -1;
+	if (cfg->terminal_output_waits && isatty(STDOUT_FILENO))
+		return -1;
+	fl = fcntl(STDOUT_FILENO, F_GETFL);
+	if (fl < 0 || (fl & O_NONBLOCK))
+		return -1;
+	return open("/proc/self/fd/1", O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+}
+
 static void serial_out(void *ctx, uint8_t byte)
 {
 	static const char marker[] = VM_SHELL_MARKER;
@@ -134,15 +183,10 @@ static void serial_out(void *ctx, uint8_t byte)
 			vm_guest_ready(vm, VM_READY_SHELL);
 		}
 	}
-	if (vm->serial_limited && !serial_byte_allowed(vm)) {
+	if (vm->serial_limited && !serial_byte_allowed(vm))
 		METRICS_INC(uart.rate_limiter_dropped_bytes);
-	} else if (vm->console_out < 0) {
-		METRICS_INC(
-			uart.missed_write_count); /* a byte lost, as Firecracker's tx_lost_byte */
-	} else if (write_all(vm->console_out, &byte, 1)) {
-		METRICS_INC(uart.error_count);
-		vm->console_out = -1; /* nobody is reading: the guest runs on */
-	}
+	else
+		console_put(vm, byte);
 }
 
 static void serial_irq(void *ctx, bool level)
@@ -609,6 +653,7 @@ void vm_clear(struct vm *vm)
 	memset(vm, 0, offsetof(struct vm, cfg) + offsetof(struct vm_config, devices));
 	memset(end, 0, (size_t)((char *)(vm + 1) - end));
 	vm->kvm_fd = vm->vm_fd = vm->stop_fd = vm->ready_fd = vm->console_file = -1;
+	vm->console_own = -1;
 }
 
 /* vm_create() and vm_create_restored(): src NULL is a boot. */
@@ -625,7 +670,8 @@ static int create(struct vm *vm, const struct vm_config *cfg, const struct guest
 		snprintf(vm->cpu_template, sizeof(vm->cpu_template), "%s", cfg->cpu_template);
 		vm->cfg.cpu_template = vm->cpu_template;
 	}
-	vm->console_out = STDOUT_FILENO;
+	vm->console_own = console_nonblocking_stdout(cfg);
+	vm->console_out = vm->console_own >= 0 ? vm->console_own : STDOUT_FILENO;
 	pthread_mutex_init(&vm->stop_lock, NULL);
 	if (!vm->cfg.started.tv_sec)
 		clock_gettime(CLOCK_MONOTONIC, &vm->cfg.started);
@@ -922,7 +968,9 @@ void vm_destroy(struct vm *vm)
 		close(vm->ready_fd);
 	if (vm->console_file > STDERR_FILENO)
 		close(vm->console_file);
-	vm->console_file = -1;
+	if (vm->console_own > STDERR_FILENO)
+		close(vm->console_own);
+	vm->console_file = vm->console_own = -1;
 	guest_mem_free(&vm->mem);
 	startup_mark("VM destroyed (fds closed, memory unmapped)");
 }

@@ -62,6 +62,11 @@ struct vm_config {
 	/* Firecracker's PUT /serial rate_limiter, bytes of output: what goes
 	 * beyond it is dropped (and counted); size 0: no limit. */
 	struct rl_bucket_config serial_rate_limiter;
+	/* The serial output to a terminal waits for it (volt run at a
+	 * terminal: the user's screen loses nothing, as a serial line with
+	 * flow control). Otherwise, Firecracker's rule: the output never
+	 * waits, a byte it cannot take at once is lost (and counted). */
+	bool terminal_output_waits;
 	/* The devices, in any order: vm_create() plugs them in by device_table[]
 	 * order (devices/device_table.h), each kind's in list order. */
 	struct device_config devices[VM_MAX_VIRTIO];
@@ -118,6 +123,7 @@ struct vm {
 
 	int console_out;  /* fd the serial output goes to */
 	int console_file; /* serial_out_path's fd, closed by vm_destroy(); <= 2: none */
+	int console_own;  /* stdout reopened not to block, closed by vm_destroy(); -1: none */
 	/* cfg.serial_rate_limiter's bucket, used under the serial's lock. */
 	struct token_bucket serial_bucket;
 	bool serial_limited;

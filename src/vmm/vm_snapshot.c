@@ -344,6 +344,7 @@ static int config_from_state(struct snap_reader *r, const struct snapshot_load_r
 	/* The command comes after the restore (kit_port_set_command). */
 	cfg->kit_cmd = kit ? "" : NULL;
 	cfg->started = req->started;
+	cfg->terminal_output_waits = req->terminal_output_waits;
 	if (t) {
 		snprintf(tmpl, tmpl_size, "%s", t);
 		cfg->cpu_template = tmpl;

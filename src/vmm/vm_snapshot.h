@@ -63,6 +63,7 @@ struct snapshot_load_req {
 	struct mmds *mmds;
 	/* The process's start, for the boot timer's and metrics' clocks. */
 	struct timespec started;
+	bool terminal_output_waits; /* vm_config's, not in a snapshot */
 };
 
 int vm_snapshot_create(struct vm *vm, const struct snapshot_create_req *req, char *why,
