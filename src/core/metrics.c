@@ -276,11 +276,11 @@ int metrics_unregister(const struct metrics_section *s)
 		if (registered[i] == s)
 			break;
 	if (i < nregistered) {
-		/* Keeps the others' order: a line lists them as registered. */
-		memmove(&registered[i], &registered[i + 1],
-			(nregistered - i - 1) * sizeof(registered[0]));
-		nregistered--;
 		registered_counters -= s->n;
+		nregistered--;
+		/* Keeps the others' order: a line lists them as registered. */
+		for (; i < nregistered; i++)
+			registered[i] = registered[i + 1];
 		err = 0;
 	}
 	pthread_mutex_unlock(&lock);
