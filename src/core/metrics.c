@@ -189,7 +189,9 @@ _Static_assert(CORE_COUNTERS * sizeof(metric_t) == sizeof(struct volt_metrics),
 	       "every field of struct volt_metrics needs a line in a section");
 
 /* lock guards the destination, the registered sections and taken[]; the
- * counters themselves are atomics that need none. */
+ * counters themselves are atomics that need none. taken[] follows the
+ * sections' order, so a flush takes and gives back under one hold of the
+ * lock: no section comes or goes in between. */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static const struct metrics_section *registered[METRICS_MAX_SECTIONS];
 static size_t nregistered, registered_counters;
@@ -259,6 +261,27 @@ int metrics_register(const struct metrics_section *s)
 	if (!err) {
 		registered[nregistered++] = s;
 		registered_counters += s->n;
+	}
+	pthread_mutex_unlock(&lock);
+	return err;
+}
+
+int metrics_unregister(const struct metrics_section *s)
+{
+	size_t i;
+	int err = -ENOENT;
+
+	pthread_mutex_lock(&lock);
+	for (i = 0; i < nregistered; i++)
+		if (registered[i] == s)
+			break;
+	if (i < nregistered) {
+		registered_counters -= s->n;
+		nregistered--;
+		/* Keeps the others' order: a line lists them as registered. */
+		for (; i < nregistered; i++)
+			registered[i] = registered[i + 1];
+		err = 0;
 	}
 	pthread_mutex_unlock(&lock);
 	return err;

@@ -16,12 +16,14 @@
  * VMM-wide counters are the members of struct volt_metrics; a device kind
  * owns its counters and describes them in a struct metrics_section of its
  * own, which reaches the line through metrics_register(): core knows no
- * device. Devices are aggregated per kind: one section per kind, none per
- * device. Gauges (startup times, latencies, the aggregates' min and max,
- * signals) keep their value; every other field is a delta, exchanged with 0
- * by the flush that writes it. A line that cannot be
- * written whole without blocking (a FIFO nobody reads fast enough) is
- * dropped and counted in logger.missed_metrics_count. */
+ * device. Each kind's section aggregates all of its devices; a kind may
+ * also register one section per device (Firecracker's "block_<drive_id>",
+ * "net_<iface_id>": the kind's fields, counting that device alone) for as
+ * long as the device lives (metrics_unregister()). Gauges (startup times,
+ * latencies, the aggregates' min and max, signals) keep their value; every
+ * other field is a delta, exchanged with 0 by the flush that writes it. A
+ * line that cannot be written whole without blocking (a FIFO nobody reads
+ * fast enough) is dropped and counted in logger.missed_metrics_count. */
 #ifndef VOLT_CORE_METRICS_H
 #define VOLT_CORE_METRICS_H
 
@@ -197,9 +199,10 @@ struct metric_field {
 	}
 
 /* One object of the line: "name": { fields[0].name: ..., ... }, in the order
- * of fields[]. The counters live at base (typically a static struct of
- * metric_t in the owner's .c); the section and its fields outlive every flush
- * (static storage). */
+ * of fields[]. The counters live at base (a static struct of metric_t in the
+ * owner's .c, or a device's own); the section, its name, its fields and its
+ * counters stay valid from metrics_register() until metrics_unregister()
+ * returns (static storage for those never unregistered). */
 struct metrics_section {
 	const char *name;
 	void *base;
@@ -207,14 +210,21 @@ struct metrics_section {
 	size_t n;
 };
 
-/* At most this many registered sections, and counters in all. */
-#define METRICS_MAX_SECTIONS 16
-#define METRICS_MAX_COUNTERS 256
+/* At most this many registered sections, and counters in all: the device
+ * table's kinds (fewer than 16 sections, fewer than 512 counters) and one
+ * section per device, of which a VM has at most 16 (vmm/vm.h's
+ * VM_MAX_VIRTIO), each of at most 64 counters (net's, the largest, has 28). */
+#define METRICS_MAX_SECTIONS 32
+#define METRICS_MAX_COUNTERS 1536
 
 /* Adds s to every line from now on, after the ones registered before.
  * -EEXIST when s or a section of that name is already in the line,
  * -ENOSPC past the limits above. */
 int metrics_register(const struct metrics_section *s);
+/* Takes s (the very pointer registered) out of every line from now on; its
+ * deltas not flushed yet are lost. Once it returns, the caller may free s
+ * and its counters. -ENOENT when s is not registered. */
+int metrics_unregister(const struct metrics_section *s);
 
 /* Opens path (regular file: created if missing, appended; FIFO: opened
  * non-blocking, read-write as Firecracker does, so that no reader is needed

@@ -51,6 +51,9 @@ struct device_env {
 	const struct virtio_env *venv;
 	uint64_t base;
 	uint32_t irq;
+	/* The device's API id (device_config.id: a handle, NULL from the CLI),
+	 * which names its own metrics section ("net_<iface_id>"). */
+	const char *id;
 };
 
 /* The largest struct of a kind's API keys (struct device_api.keys). */

@@ -423,7 +423,7 @@ static int setup_virtio(struct vm *vm)
 	for (k = 0; k < device_table_len; k++)
 		for (i = 0; i < vm->cfg.ndevices; i++) {
 			const struct device_config *c = &vm->cfg.devices[i];
-			struct device_env env = { .venv = &vm->venv };
+			struct device_env env = { .venv = &vm->venv, .id = c->id };
 
 			if (c->kind != device_table[k])
 				continue;

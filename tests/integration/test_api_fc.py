@@ -4,6 +4,7 @@ path, the `Deprecation: true` header, the files a PUT opens, and PUT /serial
 (the echo test guest's banner lands in serial_out_path). Only the echo guest
 boots (milliseconds)."""
 import json
+import os
 import signal
 import subprocess
 import time
@@ -261,6 +262,14 @@ def assert_firecracker_metrics(line, props=None, instance_id=None):
     assert abs(time.time() * 1000 - line.pop("utc_timestamp_ms")) < 1000
     assert line.pop("id", None) == instance_id
     assert line.pop("properties", None) == props
+    # Per-device sections (Firecracker >= 1.6): its schema gives "block_*" the block
+    # fields and "net_*" the net fields; each is checked as such, then left out.
+    for name in [k for k in line if k.startswith(("block_", "net_"))]:
+        kind = name.split("_", 1)[0]
+        want = sorted(f[len(kind) + 1:] for f in FC_METRICS_FIELDS if f.startswith(kind + "."))
+        dev = leaves(line.pop(name))
+        assert sorted(dev) == want, name
+        assert all(isinstance(v, int) and v >= 0 for v in dev.values()), (name, dev)
     got = leaves(line)
     assert sorted(set(FC_METRICS_FIELDS) - set(got)) == [], "missing"
     assert sorted(set(got) - set(FC_METRICS_FIELDS)) == [], "not Firecracker's"
@@ -293,6 +302,9 @@ def test_metrics_line_is_exactly_firecrackers(api, tmp_path):
     assert cfg == {"metrics_path": str(metrics), "emit_id": True, "properties": props}
     assert api.put("/actions", {"action_type": "FlushMetrics"}) == (204, None)
     line = json.loads(metrics.read_text().splitlines()[-1])
+    # The one drive's own section counts what the kind's does.
+    assert line["block_d"] == line["block"], (line["block_d"], line["block"])
+    assert not [k for k in line if k.startswith("block_") and k != "block_d"]
     got = assert_firecracker_metrics(line, props, "fc")
     assert got["vcpu.exit_io_out"] > 0 and got["uart.write_count"] > 0, got
     agg = {k: got[f"vcpu.exit_io_out_agg.{k}"] for k in ("min_us", "max_us", "sum_us")}
@@ -303,6 +315,36 @@ def test_metrics_line_is_exactly_firecrackers(api, tmp_path):
     last = json.loads(metrics.read_text().splitlines()[-1])
     assert assert_firecracker_metrics(last, props, "fc")["signals.sighup"] == 1
     assert "Guest-boot-time" not in api.proc.output()  # only with --boot-timer
+
+
+def test_metrics_sections_per_device(api, tmp_path):
+    """Firecracker's per-device sections: "block_<drive_id>" for each drive and
+    "net_<iface_id>" for each interface, the kind's fields counting that device alone,
+    their sum the kind's section."""
+    metrics = tmp_path / "metrics.json"
+    tap = f"vpm{os.getpid() % 100000}"
+    assert api.put("/metrics", {"metrics_path": str(metrics)}) == (204, None)
+    assert api.put("/boot-source", {"kernel_image_path": str(GUESTS / "echo")}) == (204, None)
+    for i in ("a", "b"):
+        disk = tmp_path / f"{i}.img"
+        disk.write_bytes(b"\0" * 65536)
+        assert api.put(f"/drives/{i}", {"drive_id": i, "path_on_host": str(disk),
+                                        "is_root_device": False}) == (204, None)
+    status, _ = api.put("/network-interfaces/eth_0", {"iface_id": "eth_0",
+                                                      "host_dev_name": tap})
+    if status != 204:
+        pytest.skip("no TAP device can be made here")
+    assert api.put("/actions", {"action_type": "InstanceStart"}) == (204, None)
+    api.proc.wait_for("echo guest ready", 60)
+    assert api.put("/actions", {"action_type": "FlushMetrics"}) == (204, None)
+    line = json.loads(metrics.read_text().splitlines()[-1])
+    assert sorted(k for k in line if k.startswith(("block_", "net_"))) == \
+        ["block_a", "block_b", "net_eth_0"]
+    assert line["net_eth_0"] == line["net"]
+    assert {k: line["block_a"][k] + line["block_b"][k] for k in line["block"]
+            if not isinstance(line["block"][k], dict)} == \
+        {k: v for k, v in line["block"].items() if not isinstance(v, dict)}
+    assert_firecracker_metrics(line)
 
 
 def test_serial_rate_limiter(api, tmp_path):

@@ -320,6 +320,74 @@ Test(metrics, registered_section_in_line_and_reset_by_flush)
 	json_decref(lines[1]);
 }
 
+/* A device's own section (virtio_blk's "block_<drive_id>"): storage of its
+ * own, in the lines while registered, gone from them once unregistered. */
+Test(metrics, unregistered_section_leaves_the_line)
+{
+	struct dummy_metrics *m = calloc(1, sizeof(*m));
+	struct metrics_section *s = calloc(1, sizeof(*s));
+	char *line;
+	json_t *j;
+
+	cr_assert(m && s);
+	*s = (struct metrics_section){ .name = strdup("block_d0"),
+				       .base = m,
+				       .fields = dummy_fields,
+				       .n = sizeof(dummy_fields) / sizeof(dummy_fields[0]) };
+	cr_assert_eq(metrics_unregister(s), -ENOENT, "never registered");
+	cr_assert_eq(metrics_register(s), 0);
+	cr_assert_eq(metrics_register(&dummy_section), 0, "another one after it");
+	METRIC_ADD(m->ops_bytes, 512);
+	METRIC_INC(dummy_metrics.ops_count);
+	line = metrics_render();
+	j = parse_line(line);
+	free(line);
+	cr_assert_eq(get(j, "block_d0", "ops_bytes"), 512);
+	cr_assert_eq(get(j, "dummy", "ops_count"), 1);
+	json_decref(j);
+
+	cr_assert_eq(metrics_unregister(s), 0);
+	cr_assert_eq(metrics_unregister(s), -ENOENT, "once only");
+	free((char *)s->name);
+	free(s);
+	free(m);
+	METRIC_INC(dummy_metrics.ops_count);
+	line = metrics_render();
+	j = parse_line(line);
+	free(line);
+	cr_assert_null(json_object_get(j, "block_d0"));
+	cr_assert_eq(get(j, "dummy", "ops_count"), 1, "the others stay, in their place");
+	cr_assert_str_eq(
+		json_object_iter_key(json_object_iter_next(j, json_object_iter_at(j, "dummy"))),
+		"uart");
+	json_decref(j);
+}
+
+/* The limits hold the device table's sections and one of 64 counters for
+ * each of a VM's 16 devices (vmm/vm.h's VM_MAX_VIRTIO), and may be reached
+ * again once some are unregistered. */
+Test(metrics, room_for_a_section_per_device)
+{
+	static metric_t counters[64];
+	static struct metric_field fields[64];
+	static struct metrics_section secs[17];
+	static char names[17][16];
+	size_t i;
+
+	for (i = 0; i < 64; i++)
+		fields[i] = (struct metric_field){ "c", i * sizeof(metric_t), false };
+	for (i = 0; i < 17; i++) {
+		snprintf(names[i], sizeof(names[i]), "net_%zu", i);
+		secs[i] = (struct metrics_section){ names[i], counters, fields, 64 };
+	}
+	for (i = 0; i < 16; i++)
+		cr_assert_eq(metrics_register(&secs[i]), 0, "device %zu", i);
+	for (i = 0; i < 16; i++)
+		cr_assert_eq(metrics_unregister(&secs[i]), 0);
+	for (i = 1; i < 17; i++)
+		cr_assert_eq(metrics_register(&secs[i]), 0, "device %zu, again", i);
+}
+
 Test(metrics, regular_file_is_appended)
 {
 	int fd = open(path, O_WRONLY | O_CREAT, 0600);

@@ -903,3 +903,91 @@ Test(blk_config, rate_limiter_on_the_cli)
 	expect_parse_error("path=/x,ops=100", "ops='100': expected SIZE/MS");
 	expect_parse_error("path=/x,bw=1/0", "bw='1/0'");
 }
+
+/* --- metrics: the kind's section and the drive's own ------------------------------ */
+
+#include "core/metrics.h"
+#include "devices/device_kind.h"
+
+#include <jansson.h>
+
+/* The counter sec.name of the line a flush would write now (deltas reset);
+ * -1: no such section. */
+static json_int_t line_counter(const char *sec, const char *name)
+{
+	char *line = metrics_render();
+	json_t *j, *s;
+	json_int_t v = -1;
+
+	cr_assert_not_null(line);
+	j = json_loads(line, 0, NULL);
+	free(line);
+	cr_assert_not_null(j);
+	s = json_object_get(j, sec);
+	if (s) {
+		cr_assert(json_is_integer(json_object_get(s, name)), "%s.%s", sec, name);
+		v = json_integer_value(json_object_get(s, name));
+	}
+	json_decref(j);
+	return v;
+}
+
+/* Firecracker's "block_<drive_id>": the kind's fields, counting that drive
+ * alone, from its creation to its destruction; "block" counts every drive. */
+Test(blk_metrics, the_drive_counts_in_its_own_section_and_the_kinds, .timeout = 20)
+{
+	struct rl_config none = { 0 };
+	struct rig r;
+	struct virtio_blk *b;
+	char *line;
+	json_t *j, *own, *kind;
+
+	log_set_level(LOG_OFF);
+	cr_assert_eq(metrics_register(virtio_blk_kind.metrics), 0);
+	b = blk_rig(&r, &none); /* drive_id "rl" */
+	blk_req(&r, 0, VIRTIO_BLK_T_OUT, false);
+	blk_req(&r, 1, VIRTIO_BLK_T_IN, false);
+	rig_kick(&r, 0);
+	cr_assert(rig_wait_used(&r, 0, 2, 2000));
+	rig_stop(&r);
+	line = metrics_render();
+	cr_assert_not_null(line);
+	j = json_loads(line, JSON_REJECT_DUPLICATES, NULL);
+	free(line);
+	cr_assert_not_null(j);
+	own = json_object_get(j, "block_rl");
+	kind = json_object_get(j, "block");
+	cr_assert_not_null(own, "the drive's own section");
+	cr_assert(json_equal(own, kind), "one drive: the same counts as the kind's");
+	cr_assert_eq(json_integer_value(json_object_get(own, "write_count")), 1);
+	cr_assert_eq(json_integer_value(json_object_get(own, "read_count")), 1);
+	cr_assert_eq(json_integer_value(json_object_get(own, "write_bytes")), 512);
+	cr_assert_eq(json_integer_value(json_object_get(own, "read_bytes")), 512);
+	cr_assert_geq(json_integer_value(json_object_get(own, "queue_event_count")), 1);
+	cr_assert_eq(json_object_size(own), json_object_size(kind), "the same fields");
+	json_decref(j);
+
+	virtio_blk_destroy(b);
+	rig_free(&r);
+	cr_assert_eq(line_counter("block_rl", "write_count"), -1, "gone with the drive");
+	cr_assert_eq(line_counter("block", "write_count"), 0, "the kind's stays");
+}
+
+/* The transport's counters (cfg_fails: a write to the read-only config)
+ * count for the drive too. */
+Test(blk_metrics, transport_counters_count_for_the_drive, .timeout = 20)
+{
+	struct rl_config none = { 0 };
+	uint8_t data[4] = { 0 };
+	struct rig r;
+	struct virtio_blk *b;
+
+	log_set_level(LOG_OFF);
+	cr_assert_eq(metrics_register(virtio_blk_kind.metrics), 0);
+	b = blk_rig(&r, &none);
+	virtio_mmio_io(r.d, 0x100, data, 4, true);
+	cr_assert_eq(line_counter("block_rl", "cfg_fails"), 1);
+	rig_stop(&r);
+	virtio_blk_destroy(b);
+	rig_free(&r);
+}

@@ -134,3 +134,67 @@ Test(net_rate_limit, rx_frames_wait_in_the_device_until_the_timer, .timeout = 20
 	virtio_net_destroy(x);
 	rig_free(&r);
 }
+
+/* --- metrics: the kind's section and the interface's own ------------------------ */
+
+#include <jansson.h>
+
+#include "core/metrics.h"
+#include "devices/device_kind.h"
+
+/* Firecracker's "net_<iface_id>" (the API's id, through the device table's
+ * create): the kind's fields, counting that interface alone, until it is
+ * destroyed; an interface without an id (--net) has none. */
+Test(net_metrics, the_interface_counts_in_its_own_section_and_the_kinds, .timeout = 20)
+{
+	struct net_config c = { 0 };
+	struct device_env denv;
+	void *dev = NULL;
+	struct rig r;
+	char *line;
+	json_t *j, *own, *kind;
+
+	log_set_level(LOG_OFF);
+	cr_assert_eq(metrics_register(virtio_net_kind.metrics), 0);
+	snprintf(c.tap, sizeof(c.tap), "vrm%d", (int)(getpid() % 100000));
+	rig_init(&r);
+	denv = (struct device_env){ .venv = &r.env, .base = RIG_BASE, .irq = 5, .id = "eth0" };
+	if (virtio_net_kind.create(&dev, &c, &denv)) {
+		rig_free(&r);
+		cr_skip_test("no TAP device can be made here");
+	}
+	r.d = dev; /* struct virtio_net starts with its struct virtio_dev */
+	rig_driver_ok(&r, 2);
+	for (unsigned int i = 0; i < 2; i++) {
+		uint64_t gpa = RIG_DATA + i * 256ULL;
+		struct rig_seg s[2] = { { gpa, 12, false }, { gpa + 64, 60, false } };
+
+		memset(gpa_to_hva(&r.mem, gpa, 12), 0, 12);
+		memset(gpa_to_hva(&r.mem, gpa + 64, 60), 0xff, 60);
+		rig_chain(&r, TXQ, s, 2, false);
+	}
+	rig_kick(&r, TXQ);
+	cr_assert(rig_wait_used(&r, TXQ, 2, 2000), "used %u", rig_used(&r, TXQ));
+	rig_stop(&r);
+	line = metrics_render();
+	cr_assert_not_null(line);
+	j = json_loads(line, JSON_REJECT_DUPLICATES, NULL);
+	free(line);
+	cr_assert_not_null(j);
+	own = json_object_get(j, "net_eth0");
+	kind = json_object_get(j, "net");
+	cr_assert_not_null(own, "the interface's own section");
+	cr_assert(json_equal(own, kind), "one interface: the same counts as the kind's");
+	/* The TAP is down: Linux refuses the frames, counted as dropped. */
+	cr_assert_eq(json_integer_value(json_object_get(own, "tx_packets_count")) +
+			     json_integer_value(json_object_get(own, "tx_fails")),
+		     2);
+	cr_assert_geq(json_integer_value(json_object_get(own, "tx_queue_event_count")), 1);
+	cr_assert_eq(json_object_size(own), json_object_size(kind), "the same fields");
+	json_decref(j);
+	virtio_net_kind.destroy(dev);
+	rig_free(&r);
+	line = metrics_render();
+	cr_assert_null(strstr(line, "\"net_eth0\""), "gone with the interface");
+	free(line);
+}

@@ -90,6 +90,26 @@ static const struct metrics_section blk_metrics_section = {
 	.n = sizeof(blk_metrics_fields) / sizeof(blk_metrics_fields[0]),
 };
 
+/* A counter of the kind's and the same of the drive's own, own (NULL: a
+ * request handled without a device, virtio_blk_handle()). */
+#define BLK_ADD(own, field, n)                       \
+	do {                                         \
+		struct blk_metrics *own_ = (own);    \
+		uint64_t n_ = (n);                   \
+		METRIC_ADD(blk_metrics.field, n_);   \
+		if (own_)                            \
+			METRIC_ADD(own_->field, n_); \
+	} while (0)
+#define BLK_INC(own, field) BLK_ADD(own, field, 1)
+#define BLK_AGG(own, field, us)                            \
+	do {                                               \
+		struct blk_metrics *own_ = (own);          \
+		uint64_t us_ = (us);                       \
+		metric_agg_add(&blk_metrics.field, us_);   \
+		if (own_)                                  \
+			metric_agg_add(&own_->field, us_); \
+	} while (0)
+
 #define SECTOR		    512ULL
 #define QUEUE_SIZE	    256
 #define SEG_MAX		    (VIRTQ_MAX_SEGS - 2) /* header and status take one each */
@@ -124,6 +144,12 @@ struct virtio_blk {
 	struct rate_limiter rl; /* d->lock */
 	bool rl_ready;
 	unsigned int taken; /* requests served by this notification (no_avail_buffer) */
+	/* The drive's own counters, Firecracker's "block_<drive_id>" section
+	 * (m_name), in the metrics line while m_registered. */
+	struct blk_metrics m;
+	struct metrics_section m_section;
+	char *m_name;
+	bool m_registered;
 };
 
 /* A request in flight in io_uring, with its own copy of the chain's segments. */
@@ -283,8 +309,8 @@ static void blk_serial(const struct blk_config *c, char serial[VIRTIO_BLK_ID_BYT
 /* Validates a chain. Returns 1 with io ready when it needs I/O; 0 when it was
  * answered at once (status written, *used set). */
 static int blk_prepare(int fd, uint64_t capacity, const struct blk_config *c,
-		       const char serial[VIRTIO_BLK_ID_BYTES], struct virtq_elem *e,
-		       struct blk_io *io, uint32_t *used)
+		       const char serial[VIRTIO_BLK_ID_BYTES], struct blk_metrics *own,
+		       struct virtq_elem *e, struct blk_io *io, uint32_t *used)
 {
 	struct virtio_blk_outhdr hdr;
 
@@ -308,19 +334,19 @@ static int blk_prepare(int fd, uint64_t capacity, const struct blk_config *c,
 		if (!in_range(hdr.sector, iov_bytes(io->iov, io->niov), capacity))
 			break;
 		io->used += (uint32_t)iov_bytes(io->iov, io->niov);
-		METRIC_INC(blk_metrics.read_count);
-		METRIC_ADD(blk_metrics.read_bytes, io->used - 1);
+		BLK_INC(own, read_count);
+		BLK_ADD(own, read_bytes, io->used - 1);
 		return 1;
 	case VIRTIO_BLK_T_OUT:
 		io->niov = data_out(e, io->iov);
 		if (c->read_only || !in_range(hdr.sector, iov_bytes(io->iov, io->niov), capacity))
 			break;
-		METRIC_INC(blk_metrics.write_count);
-		METRIC_ADD(blk_metrics.write_bytes, iov_bytes(io->iov, io->niov));
+		BLK_INC(own, write_count);
+		BLK_ADD(own, write_bytes, iov_bytes(io->iov, io->niov));
 		return 1;
 	case VIRTIO_BLK_T_FLUSH:
 		io->niov = 0;
-		METRIC_INC(blk_metrics.flush_count);
+		BLK_INC(own, flush_count);
 		if (c->cache == BLK_CACHE_UNSAFE) {
 			*io->status = VIRTIO_BLK_S_OK;
 			return 0;
@@ -336,17 +362,17 @@ static int blk_prepare(int fd, uint64_t capacity, const struct blk_config *c,
 		*io->status = discard_or_zero(fd, capacity, c, e, hdr.type == VIRTIO_BLK_T_DISCARD);
 		return 0;
 	default:
-		METRIC_INC(blk_metrics.invalid_reqs_count);
+		BLK_INC(own, invalid_reqs_count);
 		*io->status = VIRTIO_BLK_S_UNSUPP;
 		return 0;
 	}
-	METRIC_INC(blk_metrics.invalid_reqs_count);
+	BLK_INC(own, invalid_reqs_count);
 	*io->status = VIRTIO_BLK_S_IOERR;
 	return 0;
 }
 
 /* Runs io now; done is what an asynchronous engine already transferred. */
-static uint32_t blk_execute(int fd, struct blk_io *io, uint64_t done)
+static uint32_t blk_execute(int fd, struct blk_io *io, uint64_t done, struct blk_metrics *own)
 {
 	uint8_t status = VIRTIO_BLK_S_OK;
 	uint64_t offset = io->offset + done;
@@ -368,41 +394,43 @@ static uint32_t blk_execute(int fd, struct blk_io *io, uint64_t done)
 		status = VIRTIO_BLK_S_IOERR;
 	*io->status = status;
 	if (status != VIRTIO_BLK_S_OK)
-		METRIC_INC(blk_metrics.execute_fails);
+		BLK_INC(own, execute_fails);
 	return status == VIRTIO_BLK_S_OK ? io->used : 1;
 }
 
 /* Records how long a read or write took since start in its aggregate. */
-static void blk_time(const struct blk_io *io, const struct timespec *start)
+static void blk_time(const struct blk_io *io, const struct timespec *start, struct blk_metrics *own)
 {
 	if (io->type == VIRTIO_BLK_T_IN)
-		metric_agg_add(&blk_metrics.read_agg, metrics_us_since(start));
+		BLK_AGG(own, read_agg, metrics_us_since(start));
 	else if (io->type == VIRTIO_BLK_T_OUT)
-		metric_agg_add(&blk_metrics.write_agg, metrics_us_since(start));
+		BLK_AGG(own, write_agg, metrics_us_since(start));
 }
 
 /* blk_execute(), timed from now. */
-static uint32_t blk_execute_timed(int fd, struct blk_io *io)
+static uint32_t blk_execute_timed(int fd, struct blk_io *io, struct blk_metrics *own)
 {
 	struct timespec start;
 	uint32_t used;
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	used = blk_execute(fd, io, 0);
-	blk_time(io, &start);
+	used = blk_execute(fd, io, 0, own);
+	blk_time(io, &start, own);
 	return used;
 }
 
-/* One chain at once; serial: GET_ID's answer (blk_serial). */
+/* One chain at once; serial: GET_ID's answer (blk_serial); own: the
+ * drive's counters (NULL: the kind's only). */
 static uint32_t blk_handle(int fd, uint64_t capacity, const struct blk_config *c,
-			   const char serial[VIRTIO_BLK_ID_BYTES], struct virtq_elem *e)
+			   const char serial[VIRTIO_BLK_ID_BYTES], struct blk_metrics *own,
+			   struct virtq_elem *e)
 {
 	struct iovec iov[VIRTQ_MAX_SEGS];
 	struct blk_io io = { .iov = iov };
 	uint32_t used;
 
-	if (blk_prepare(fd, capacity, c, serial, e, &io, &used))
-		used = blk_execute_timed(fd, &io);
+	if (blk_prepare(fd, capacity, c, serial, own, e, &io, &used))
+		used = blk_execute_timed(fd, &io, own);
 	return used;
 }
 
@@ -412,7 +440,7 @@ uint32_t virtio_blk_handle(int fd, uint64_t capacity, const struct blk_config *c
 	char serial[VIRTIO_BLK_ID_BYTES];
 
 	blk_serial(c, serial);
-	return blk_handle(fd, capacity, c, serial, e);
+	return blk_handle(fd, capacity, c, serial, NULL, e);
 }
 
 /* Hands a read, write or flush to io_uring; anything else, or when the ring
@@ -424,18 +452,18 @@ static uint32_t blk_submit(struct virtio_blk *b, struct virtq_elem *e)
 	uint32_t used;
 
 	if (!r)
-		return blk_handle(b->fd, b->capacity, &b->cfg, b->serial, e);
+		return blk_handle(b->fd, b->capacity, &b->cfg, b->serial, &b->m, e);
 	r->io.iov = r->iov;
-	if (!blk_prepare(b->fd, b->capacity, &b->cfg, b->serial, e, &r->io, &used))
+	if (!blk_prepare(b->fd, b->capacity, &b->cfg, b->serial, &b->m, e, &r->io, &used))
 		goto done;
 	sqe = io_uring_get_sqe(&b->ring);
 	if (!sqe && io_uring_submit(&b->ring) >= 0)
 		sqe = io_uring_get_sqe(&b->ring);
 	/* readv/writev take at most IOV_MAX segments; rw_all splits longer ones. */
 	if (!sqe)
-		METRIC_INC(blk_metrics.io_engine_throttled_events);
+		BLK_INC(&b->m, io_engine_throttled_events);
 	if (!sqe || r->io.niov > 1024) {
-		used = blk_execute_timed(b->fd, &r->io);
+		used = blk_execute_timed(b->fd, &r->io, &b->m);
 		goto done;
 	}
 	if (r->io.type == VIRTIO_BLK_T_IN)
@@ -493,25 +521,25 @@ static uint32_t blk_request(void *ctx, struct virtq_elem *e)
 	struct virtio_blk *b = ctx;
 
 	if (!blk_rate_limit(b, e)) {
-		METRIC_INC(blk_metrics.rate_limiter_throttled_events);
+		BLK_INC(&b->m, rate_limiter_throttled_events);
 		return VIRTIO_USED_RETRY;
 	}
 	b->taken++;
-	METRIC_ADD(blk_metrics.remaining_reqs_count, virtq_avail_pending(&b->dev.vq[0]));
+	BLK_ADD(&b->m, remaining_reqs_count, virtq_avail_pending(&b->dev.vq[0]));
 	if (b->uring_ready)
 		return blk_submit(b, e);
-	return blk_handle(b->fd, b->capacity, &b->cfg, b->serial, e);
+	return blk_handle(b->fd, b->capacity, &b->cfg, b->serial, &b->m, e);
 }
 
 static void blk_notify(struct virtio_dev *d, unsigned int q)
 {
 	struct virtio_blk *b = d->priv;
 
-	METRIC_INC(blk_metrics.queue_event_count);
+	BLK_INC(&b->m, queue_event_count);
 	b->taken = 0;
 	virtio_serve_queue(d, q, &b->elem, blk_request, b);
 	if (!b->taken)
-		METRIC_INC(blk_metrics.no_avail_buffer);
+		BLK_INC(&b->m, no_avail_buffer);
 	if (b->uring_ready)
 		io_uring_submit(&b->ring);
 }
@@ -537,15 +565,15 @@ static bool blk_reap(struct virtio_blk *b)
 		}
 		/* Errors and short transfers are finished (or confirmed) synchronously. */
 		if (res < 0)
-			used = blk_execute(b->fd, &r->io, 0);
+			used = blk_execute(b->fd, &r->io, 0, &b->m);
 		else if (r->io.type != VIRTIO_BLK_T_FLUSH &&
 			 (uint64_t)res < iov_bytes(r->io.iov, r->io.niov))
-			used = blk_execute(b->fd, &r->io, (uint64_t)res);
+			used = blk_execute(b->fd, &r->io, (uint64_t)res, &b->m);
 		else {
 			*r->io.status = VIRTIO_BLK_S_OK;
 			used = r->io.used;
 		}
-		blk_time(&r->io, &r->start);
+		blk_time(&r->io, &r->start, &b->m);
 		virtq_push(&b->dev.vq[0], r->head, used);
 		pushed = true;
 		free(r);
@@ -575,7 +603,7 @@ static void blk_rl_event(void *ctx, uint32_t events)
 	int err;
 
 	(void)events;
-	METRIC_INC(blk_metrics.rate_limiter_event_count);
+	BLK_INC(&b->m, rate_limiter_event_count);
 	pthread_mutex_lock(&b->dev.lock);
 	err = rate_limiter_event(&b->rl);
 	pthread_mutex_unlock(&b->dev.lock);
@@ -656,6 +684,40 @@ static void fill_config(struct virtio_blk *b)
 	b->dev.config_size = sizeof(*cfg);
 }
 
+/* The drive's own section, "block_<drive_id>", from now until
+ * virtio_blk_destroy(). A drive without an id (--drive without id=) has
+ * none, nor has one past the line's limits: the kind's section counts it
+ * all the same, and metrics never fail a drive. */
+static void blk_metrics_register(struct virtio_blk *b)
+{
+	static const char prefix[] = "block_";
+	const char *id = id_str(b->cfg.id);
+	size_t size = sizeof(prefix) + strlen(id);
+	int err;
+
+	if (!id[0])
+		return;
+	b->m_name = malloc(size);
+	if (!b->m_name) {
+		pr_warn("drive '%s': no metrics section of its own: out of memory", b->cfg.path);
+		return;
+	}
+	snprintf(b->m_name, size, "%s%s", prefix, id);
+	b->m_section = (struct metrics_section){
+		.name = b->m_name,
+		.base = &b->m,
+		.fields = blk_metrics_fields,
+		.n = blk_metrics_section.n,
+	};
+	err = metrics_register(&b->m_section);
+	if (err) {
+		pr_warn("drive '%s': no metrics section %s: %s", b->cfg.path, b->m_name,
+			strerror(-err));
+		return;
+	}
+	b->m_registered = true;
+}
+
 int virtio_blk_create(struct virtio_blk **out, const struct blk_config *c,
 		      const struct virtio_env *env, uint64_t base, uint32_t irq)
 {
@@ -700,6 +762,9 @@ int virtio_blk_create(struct virtio_blk **out, const struct blk_config *c,
 		pr_err("drive '%s': cannot plug in the device: %s", c->path, strerror(-err));
 		goto fail;
 	}
+	b->dev.own_activate_fails = &b->m.activate_fails;
+	b->dev.own_cfg_fails = &b->m.cfg_fails;
+	b->dev.own_event_fails[0] = &b->m.event_fails;
 	fill_config(b);
 	err = rate_limiter_init(&b->rl, &c->rate_limiter);
 	if (!err) {
@@ -714,6 +779,7 @@ int virtio_blk_create(struct virtio_blk **out, const struct blk_config *c,
 	if (c->engine == BLK_ENGINE_IO_URING && (err = uring_init(b, env)))
 		pr_warn("drive '%s': io_uring is unavailable here (%s): using the sync engine",
 			c->path, strerror(-err));
+	blk_metrics_register(b);
 	*out = b;
 	return 0;
 fail:
@@ -729,6 +795,9 @@ void virtio_blk_destroy(struct virtio_blk *b)
 {
 	if (!b)
 		return;
+	if (b->m_registered)
+		metrics_unregister(&b->m_section);
+	free(b->m_name);
 	virtio_mmio_destroy(&b->dev);
 	if (b->uring_ready) {
 		io_uring_queue_exit(&b->ring);

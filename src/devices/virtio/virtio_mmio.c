@@ -145,6 +145,15 @@ void virtio_kick(struct virtio_dev *d, unsigned int q)
 	pthread_mutex_unlock(&d->lock);
 }
 
+/* A transport counter of the kind and the device's own (either NULL: none). */
+static void count(metric_t *kind, metric_t *own)
+{
+	if (kind)
+		METRIC_INC(*kind);
+	if (own)
+		METRIC_INC(*own);
+}
+
 static void on_kick(void *ctx, uint32_t events)
 {
 	struct virtio_kick *k = ctx;
@@ -152,8 +161,7 @@ static void on_kick(void *ctx, uint32_t events)
 
 	(void)events;
 	if (read(k->d->kick_fd[k->q], &n, sizeof(n)) < 0 && errno != EAGAIN) {
-		if (k->d->ops->event_fails[k->q])
-			METRIC_INC(*k->d->ops->event_fails[k->q]);
+		count(k->d->ops->event_fails[k->q], k->d->own_event_fails[k->q]);
 		return;
 	}
 	virtio_kick(k->d, k->q);
@@ -185,15 +193,9 @@ static void serve_early_kicks(struct virtio_dev *d)
 			d->ops->notify(d, q);
 }
 
-static void count(metric_t *counter)
-{
-	if (counter)
-		METRIC_INC(*counter);
-}
-
 static void activate_failed(struct virtio_dev *d)
 {
-	count(d->ops->activate_fails);
+	count(d->ops->activate_fails, d->own_activate_fails);
 	virtio_fail(d, "its backend could not start");
 }
 
@@ -326,14 +328,14 @@ void virtio_mmio_io(void *dev, uint64_t offset, uint8_t *data, uint32_t len, boo
 		uint64_t off = offset - VIRTIO_MMIO_CONFIG;
 
 		if (off >= d->config_size || len > d->config_size - off) {
-			count(d->ops->cfg_fails);
+			count(d->ops->cfg_fails, d->own_cfg_fails);
 			if (!is_write)
 				memset(data, 0, len);
 		} else if (is_write) {
 			if (d->ops->config_write)
 				d->ops->config_write(d, (uint32_t)off, data, len);
 			else
-				count(d->ops->cfg_fails);
+				count(d->ops->cfg_fails, d->own_cfg_fails);
 		} else {
 			memcpy(data, d->config + off, len);
 		}
@@ -615,7 +617,7 @@ int virtio_mmio_restore(struct virtio_dev *d, struct snap_reader *r)
 	if (d->failed || !(d->status & VIRTIO_CONFIG_S_DRIVER_OK))
 		goto out;
 	if (d->ops->activate && (err = d->ops->activate(d))) {
-		count(d->ops->activate_fails);
+		count(d->ops->activate_fails, d->own_activate_fails);
 		pr_err("restore %s: virtio-%s: its backend could not start: %s", r->scope,
 		       d->ops->name, strerror(err < 0 ? -err : EIO));
 		goto out;

@@ -93,6 +93,11 @@ struct virtio_dev {
 	struct virtio_kick kicks[VIRTIO_MAX_QUEUES];
 	int irq_fd;
 	bool failed; /* DEVICE_NEEDS_RESET was raised and logged */
+	/* The device's own counterparts of ops' activate_fails, cfg_fails and
+	 * event_fails (its per-device metrics section), bumped along with the
+	 * kind's; NULL: none. The model sets them after virtio_mmio_init(). */
+	metric_t *own_activate_fails, *own_cfg_fails;
+	metric_t *own_event_fails[VIRTIO_MAX_QUEUES];
 };
 
 /* Plugs the device in at base with interrupt irq: registers its MMIO window,

@@ -8,6 +8,7 @@
 #include "core/snap.h"
 #include "devices/device_kind.h"
 #include "devices/mmds/mmds_stack.h"
+#include "util/id_pool.h"
 #include "util/log.h"
 #include "util/parse.h"
 
@@ -108,6 +109,26 @@ static const struct metrics_section net_metrics_section = {
 	.n = sizeof(net_metrics_fields) / sizeof(net_metrics_fields[0]),
 };
 
+/* A counter of the kind's and the same of the interface's own, own (NULL: a
+ * frame sent without a device, net_tx_send()). */
+#define NET_ADD(own, field, n)                       \
+	do {                                         \
+		struct net_metrics *own_ = (own);    \
+		uint64_t n_ = (n);                   \
+		METRIC_ADD(net_metrics.field, n_);   \
+		if (own_)                            \
+			METRIC_ADD(own_->field, n_); \
+	} while (0)
+#define NET_INC(own, field) NET_ADD(own, field, 1)
+#define NET_AGG(own, field, us)                            \
+	do {                                               \
+		struct net_metrics *own_ = (own);          \
+		uint64_t us_ = (us);                       \
+		metric_agg_add(&net_metrics.field, us_);   \
+		if (own_)                                  \
+			metric_agg_add(&own_->field, us_); \
+	} while (0)
+
 #define RXQ	   0
 #define TXQ	   1
 #define QUEUE_SIZE 256
@@ -152,6 +173,12 @@ struct virtio_net {
 	bool mmds_polled;
 	uint64_t mmds_armed;
 	uint8_t *mmds_rx, *mmds_tx;
+	/* The interface's own counters, Firecracker's "net_<iface_id>"
+	 * section (m_name), in the metrics line while m_registered. */
+	struct net_metrics m;
+	struct metrics_section m_section;
+	char *m_name;
+	bool m_registered;
 };
 
 /* --- configuration --------------------------------------------------------- */
@@ -375,7 +402,9 @@ int net_tx_check(const struct virtio_net_hdr_v1 *h, uint64_t frame_len, uint64_t
 	return 0;
 }
 
-int net_tx_send(int fd, const struct virtq_elem *e, uint64_t features, char *why, size_t why_size)
+/* net_tx_send(), counted in own too (NULL: the kind's only). */
+static int tx_send(int fd, const struct virtq_elem *e, uint64_t features, struct net_metrics *own,
+		   char *why, size_t why_size)
 {
 	struct virtio_net_hdr_v1 h;
 	struct iovec iov[IOV_MAX];
@@ -388,13 +417,13 @@ int net_tx_send(int fd, const struct virtq_elem *e, uint64_t features, char *why
 	if (e->out_len < NET_HDR_LEN) {
 		snprintf(why, why_size, "chain of %llu bytes, shorter than the %u-byte header",
 			 (unsigned long long)e->out_len, NET_HDR_LEN);
-		METRIC_INC(net_metrics.tx_malformed_frames);
+		NET_INC(own, tx_malformed_frames);
 		return 1;
 	}
 	/* A private copy: the guest may rewrite the header after it was checked. */
 	iov_to_buf(e->iov, e->out_num, 0, &h, sizeof(h));
 	if (net_tx_check(&h, e->out_len - NET_HDR_LEN, features, why, why_size)) {
-		METRIC_INC(net_metrics.tx_malformed_frames);
+		NET_INC(own, tx_malformed_frames);
 		return 1;
 	}
 	/* The TAP reads num_buffers' bytes as part of its 12-byte header; zero them. */
@@ -409,7 +438,7 @@ int net_tx_send(int fd, const struct virtq_elem *e, uint64_t features, char *why
 		}
 		if (n == IOV_MAX) {
 			snprintf(why, why_size, "frame in more than %d pieces", IOV_MAX - 1);
-			METRIC_INC(net_metrics.tx_malformed_frames);
+			NET_INC(own, tx_malformed_frames);
 			return 1;
 		}
 		v.iov_base = (char *)v.iov_base + skip;
@@ -423,14 +452,19 @@ int net_tx_send(int fd, const struct virtq_elem *e, uint64_t features, char *why
 	while (r < 0 && errno == EINTR);
 	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return -EAGAIN; /* not a write: timed when the TAP takes it */
-	metric_agg_add(&net_metrics.tap_write_agg, metrics_us_since(&start));
+	NET_AGG(own, tap_write_agg, metrics_us_since(&start));
 	if (r < 0) {
 		snprintf(why, why_size, "the TAP refused it: %s", strerror(errno));
-		METRIC_INC(net_metrics.tap_write_fails);
+		NET_INC(own, tap_write_fails);
 		return 1;
 	}
-	METRIC_INC(net_metrics.tx_count);
+	NET_INC(own, tx_count);
 	return 0;
+}
+
+int net_tx_send(int fd, const struct virtq_elem *e, uint64_t features, char *why, size_t why_size)
+{
+	return tx_send(fd, e, features, NULL, why, why_size);
 }
 
 /* --- the device -------------------------------------------------------------- */
@@ -441,9 +475,9 @@ static void count_drop(struct virtio_net *x, bool rx, const char *why)
 
 	(*n)++;
 	if (rx)
-		METRIC_INC(net_metrics.rx_fails);
+		NET_INC(&x->m, rx_fails);
 	else
-		METRIC_INC(net_metrics.tx_fails);
+		NET_INC(&x->m, tx_fails);
 	if (x->drops_logged >= DROPS_LOGGED)
 		return;
 	x->drops_logged++;
@@ -476,7 +510,7 @@ static void tap_gone(struct virtio_net *x, const char *what)
 	if (x->tap_dead)
 		return;
 	pr_warn("virtio-net %s: %s; the guest's link goes down", x->cfg.tap, what);
-	METRIC_INC(net_metrics.tap_read_fails);
+	NET_INC(&x->m, tap_read_fails);
 	x->tap_dead = true;
 	/* Errors are reported however little is asked for: only removal stops them. */
 	if (x->tap_polled && !event_loop_del(x->dev.env.loop, x->tap_fd))
@@ -601,7 +635,7 @@ static void rx_process(struct virtio_net *x)
 		if (!x->rx_charged) {
 			if (!net_rate_limit(&x->rx_rl, x->rx.len)) {
 				/* The frame waits in rx for the limiter's timer. */
-				METRIC_INC(net_metrics.rx_rate_limiter_throttled);
+				NET_INC(&x->m, rx_rate_limiter_throttled);
 				x->rx_throttled = true;
 				break;
 			}
@@ -616,7 +650,7 @@ static void rx_process(struct virtio_net *x)
 			}
 			x->rx_wait = true;
 			x->rx_waits++;
-			METRIC_INC(net_metrics.no_rx_avail_buffer);
+			NET_INC(&x->m, no_rx_avail_buffer);
 			break;
 		}
 		if (r < 0) {
@@ -627,9 +661,9 @@ static void rx_process(struct virtio_net *x)
 			count_drop(x, true, "it does not fit the guest's receive buffers");
 		} else {
 			x->rx_frames++;
-			METRIC_INC(net_metrics.rx_packets_count);
-			METRIC_INC(net_metrics.rx_count);
-			METRIC_ADD(net_metrics.rx_bytes_count, x->rx.len - NET_HDR_LEN);
+			NET_INC(&x->m, rx_packets_count);
+			NET_INC(&x->m, rx_count);
+			NET_ADD(&x->m, rx_bytes_count, x->rx.len - NET_HDR_LEN);
 			x->rx_gso += x->rx.frame[offsetof(struct virtio_net_hdr_v1, gso_type)] !=
 				     VIRTIO_NET_HDR_GSO_NONE;
 		}
@@ -652,15 +686,15 @@ static void count_tx(struct virtio_net *x)
 		   &gso, 1);
 	x->tx_frames++;
 	x->tx_gso += gso != VIRTIO_NET_HDR_GSO_NONE;
-	METRIC_INC(net_metrics.tx_packets_count);
+	NET_INC(&x->m, tx_packets_count);
 	if (x->tx_elem.out_len > NET_HDR_LEN)
-		METRIC_ADD(net_metrics.tx_bytes_count, x->tx_elem.out_len - NET_HDR_LEN);
+		NET_ADD(&x->m, tx_bytes_count, x->tx_elem.out_len - NET_HDR_LEN);
 }
 
 /* Firecracker's tx_spoofed_mac_count: a frame for the TAP from another
  * source MAC than the guest_mac configured (none configured: a random one
  * the guest may change, nothing counted). */
-static void check_source_mac(const struct virtio_net *x)
+static void check_source_mac(struct virtio_net *x)
 {
 	uint8_t src[6];
 
@@ -668,7 +702,7 @@ static void check_source_mac(const struct virtio_net *x)
 	    iov_to_buf(x->tx_elem.iov, x->tx_elem.out_num, NET_HDR_LEN + 6, src, sizeof(src)) ==
 		    sizeof(src) &&
 	    memcmp(src, x->cfg.mac, sizeof(src)))
-		METRIC_INC(net_metrics.tx_spoofed_mac_count);
+		NET_INC(&x->m, tx_spoofed_mac_count);
 }
 
 static void tx_complete(struct virtio_net *x, unsigned int *done)
@@ -733,13 +767,12 @@ static void tx_process(struct virtio_net *x)
 					break;
 				if (!net_rate_limit(&x->tx_rl, x->tx_elem.out_len)) {
 					/* Back to the avail ring until the limiter's timer. */
-					METRIC_INC(net_metrics.tx_rate_limiter_throttled);
+					NET_INC(&x->m, tx_rate_limiter_throttled);
 					q->last_avail--;
 					goto notify;
 				}
 				taken++;
-				METRIC_ADD(net_metrics.tx_remaining_reqs_count,
-					   virtq_avail_pending(q));
+				NET_ADD(&x->m, tx_remaining_reqs_count, virtq_avail_pending(q));
 			}
 			r = tx_mmds(x, why, sizeof(why));
 			mmds |= r == 0;
@@ -747,9 +780,10 @@ static void tx_process(struct virtio_net *x)
 				check_source_mac(x);
 			/* With the TAP gone, frames vanish as on an unplugged cable. */
 			if (r < 0)
-				r = x->tap_dead ? 2
-						: net_tx_send(x->tap_fd, &x->tx_elem,
-							      d->driver_features, why, sizeof(why));
+				r = x->tap_dead
+					    ? 2
+					    : tx_send(x->tap_fd, &x->tx_elem, d->driver_features,
+						      &x->m, why, sizeof(why));
 			if (r == -EAGAIN) {
 				x->tx_pending = true;
 				goto notify;
@@ -766,7 +800,7 @@ static void tx_process(struct virtio_net *x)
 	} while (virtq_enable_notify(q));
 notify:
 	if (!taken && !x->tx_pending)
-		METRIC_INC(net_metrics.no_tx_avail_buffer);
+		NET_INC(&x->m, no_tx_avail_buffer);
 	if (done)
 		virtio_notify_queue(d, TXQ);
 	/* The stack's answers go out now (rx_process arms its timer too). */
@@ -781,10 +815,10 @@ static void net_notify(struct virtio_dev *d, unsigned int q)
 	struct virtio_net *x = d->priv;
 
 	if (q == RXQ) {
-		METRIC_INC(net_metrics.rx_queue_event_count);
+		NET_INC(&x->m, rx_queue_event_count);
 		rx_process(x);
 	} else if (q == TXQ) {
-		METRIC_INC(net_metrics.tx_queue_event_count);
+		NET_INC(&x->m, tx_queue_event_count);
 		tx_process(x);
 	}
 }
@@ -797,7 +831,7 @@ static void on_tap(void *ctx, uint32_t events)
 	if (events & EPOLLOUT)
 		tx_process(x);
 	if (events & EPOLLIN) {
-		METRIC_INC(net_metrics.rx_tap_event_count);
+		NET_INC(&x->m, rx_tap_event_count);
 		rx_process(x);
 	}
 	if ((events & (EPOLLERR | EPOLLHUP)) && !(events & EPOLLIN))
@@ -811,7 +845,7 @@ static void on_rx_rl(void *ctx, uint32_t events)
 	struct virtio_net *x = ctx;
 
 	(void)events;
-	METRIC_INC(net_metrics.rx_event_rate_limiter_count);
+	NET_INC(&x->m, rx_event_rate_limiter_count);
 	pthread_mutex_lock(&x->dev.lock);
 	if (!rate_limiter_event(&x->rx_rl)) {
 		x->rx_throttled = false;
@@ -825,7 +859,7 @@ static void on_tx_rl(void *ctx, uint32_t events)
 	struct virtio_net *x = ctx;
 
 	(void)events;
-	METRIC_INC(net_metrics.tx_rate_limiter_event_count);
+	NET_INC(&x->m, tx_rate_limiter_event_count);
 	pthread_mutex_lock(&x->dev.lock);
 	if (!rate_limiter_event(&x->tx_rl))
 		tx_process(x);
@@ -1105,6 +1139,9 @@ int virtio_net_create(struct virtio_net **out, const struct net_config *c,
 		pr_err("tap '%s': cannot plug in the device: %s", c->tap, strerror(-err));
 		goto fail;
 	}
+	x->dev.own_activate_fails = &x->m.activate_fails;
+	x->dev.own_cfg_fails = &x->m.cfg_fails;
+	x->dev.own_event_fails[RXQ] = x->dev.own_event_fails[TXQ] = &x->m.event_fails;
 	cfg = (struct virtio_net_config *)x->dev.config;
 	memcpy(cfg->mac, x->cfg.mac, sizeof(cfg->mac));
 	cfg->status = htole16(VIRTIO_NET_S_LINK_UP);
@@ -1147,6 +1184,9 @@ void virtio_net_destroy(struct virtio_net *x)
 {
 	if (!x)
 		return;
+	if (x->m_registered)
+		metrics_unregister(&x->m_section);
+	free(x->m_name);
 	/* The event loop is gone by now (vm_destroy tears it down first). */
 	if (x->rx_frames || x->tx_frames || x->rx_drops || x->tx_drops)
 		pr_info("virtio-net %s: %llu frames to the guest (%llu GSO, %llu dropped, "
@@ -1239,11 +1279,47 @@ int virtio_net_restore(struct virtio_net *x, struct snap_reader *r)
 
 /* --- the device kind ------------------------------------------------------- */
 
+/* The interface's own section, "net_<iface_id>", from now until
+ * virtio_net_destroy(). An interface without an API id (--net) has none,
+ * nor has one past the line's limits: the kind's section counts it all the
+ * same, and metrics never fail an interface. */
+static void net_metrics_register(struct virtio_net *x, const char *iface_id)
+{
+	static const char prefix[] = "net_";
+	const char *id = id_str(iface_id);
+	size_t size = sizeof(prefix) + strlen(id);
+	int err;
+
+	if (!id[0])
+		return;
+	x->m_name = malloc(size);
+	if (!x->m_name) {
+		pr_warn("tap '%s': no metrics section of its own: out of memory", x->cfg.tap);
+		return;
+	}
+	snprintf(x->m_name, size, "%s%s", prefix, id);
+	x->m_section = (struct metrics_section){
+		.name = x->m_name,
+		.base = &x->m,
+		.fields = net_metrics_fields,
+		.n = net_metrics_section.n,
+	};
+	err = metrics_register(&x->m_section);
+	if (err) {
+		pr_warn("tap '%s': no metrics section %s: %s", x->cfg.tap, x->m_name,
+			strerror(-err));
+		return;
+	}
+	x->m_registered = true;
+}
+
 static int net_create(void **dev, const void *cfg, const struct device_env *env)
 {
 	struct virtio_net *n = NULL;
 	int err = virtio_net_create(&n, cfg, env->venv, env->base, env->irq);
 
+	if (!err)
+		net_metrics_register(n, env->id);
 	*dev = n;
 	return err;
 }
