@@ -287,6 +287,39 @@ int metrics_unregister(const struct metrics_section *s)
 	return err;
 }
 
+int metrics_own_add(struct metrics_own *o, const char *prefix, const char *id,
+		    const struct metrics_section *kind, void *base)
+{
+	size_t size = strlen(prefix) + strlen(id) + 1;
+	int err;
+
+	o->added = false;
+	o->name = malloc(size);
+	if (!o->name)
+		return -ENOMEM;
+	snprintf(o->name, size, "%s%s", prefix, id);
+	o->section = (struct metrics_section){
+		.name = o->name, .base = base, .fields = kind->fields, .n = kind->n
+	};
+	err = metrics_register(&o->section);
+	if (err) {
+		free(o->name);
+		o->name = NULL;
+		return err;
+	}
+	o->added = true;
+	return 0;
+}
+
+void metrics_own_remove(struct metrics_own *o)
+{
+	if (o->added)
+		metrics_unregister(&o->section);
+	free(o->name);
+	o->name = NULL;
+	o->added = false;
+}
+
 /* Calls fn on every section, in the line's order; under lock. */
 static bool each_section(bool (*fn)(const struct metrics_section *s, void *ctx), void *ctx)
 {

@@ -226,6 +226,21 @@ int metrics_register(const struct metrics_section *s);
  * and its counters. -ENOENT when s is not registered. */
 int metrics_unregister(const struct metrics_section *s);
 
+/* A device's own section beside its kind's (Firecracker's "block_<id>",
+ * "net_<id>"): the kind's fields over the device's own counters (base), in
+ * every line from metrics_own_add() until metrics_own_remove(). */
+struct metrics_own {
+	struct metrics_section section;
+	char *name;
+	bool added;
+};
+/* Adds "<prefix><id>" with kind's fields over base. -ENOMEM, or
+ * metrics_register()'s error; nothing to undo then. */
+int metrics_own_add(struct metrics_own *o, const char *prefix, const char *id,
+		    const struct metrics_section *kind, void *base);
+/* Takes it out of the line (if it was added) and frees its name. */
+void metrics_own_remove(struct metrics_own *o);
+
 /* Opens path (regular file: created if missing, appended; FIFO: opened
  * non-blocking, read-write as Firecracker does, so that no reader is needed
  * yet and a full pipe drops lines). Once only: -EEXIST on a second call;

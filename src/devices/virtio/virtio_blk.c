@@ -145,11 +145,9 @@ struct virtio_blk {
 	bool rl_ready;
 	unsigned int taken; /* requests served by this notification (no_avail_buffer) */
 	/* The drive's own counters, Firecracker's "block_<drive_id>" section
-	 * (m_name), in the metrics line while m_registered. */
+	 * (m_own). */
 	struct blk_metrics m;
-	struct metrics_section m_section;
-	char *m_name;
-	bool m_registered;
+	struct metrics_own m_own;
 };
 
 /* A request in flight in io_uring, with its own copy of the chain's segments. */
@@ -690,32 +688,12 @@ static void fill_config(struct virtio_blk *b)
  * all the same, and metrics never fail a drive. */
 static void blk_metrics_register(struct virtio_blk *b)
 {
-	static const char prefix[] = "block_";
 	const char *id = id_str(b->cfg.id);
-	size_t size = sizeof(prefix) + strlen(id);
 	int err;
 
-	if (!id[0])
-		return;
-	b->m_name = malloc(size);
-	if (!b->m_name) {
-		pr_warn("drive '%s': no metrics section of its own: out of memory", b->cfg.path);
-		return;
-	}
-	snprintf(b->m_name, size, "%s%s", prefix, id);
-	b->m_section = (struct metrics_section){
-		.name = b->m_name,
-		.base = &b->m,
-		.fields = blk_metrics_fields,
-		.n = blk_metrics_section.n,
-	};
-	err = metrics_register(&b->m_section);
-	if (err) {
-		pr_warn("drive '%s': no metrics section %s: %s", b->cfg.path, b->m_name,
+	if (id[0] && (err = metrics_own_add(&b->m_own, "block_", id, &blk_metrics_section, &b->m)))
+		pr_warn("drive '%s': no metrics section block_%s: %s", b->cfg.path, id,
 			strerror(-err));
-		return;
-	}
-	b->m_registered = true;
 }
 
 int virtio_blk_create(struct virtio_blk **out, const struct blk_config *c,
@@ -795,9 +773,7 @@ void virtio_blk_destroy(struct virtio_blk *b)
 {
 	if (!b)
 		return;
-	if (b->m_registered)
-		metrics_unregister(&b->m_section);
-	free(b->m_name);
+	metrics_own_remove(&b->m_own);
 	virtio_mmio_destroy(&b->dev);
 	if (b->uring_ready) {
 		io_uring_queue_exit(&b->ring);

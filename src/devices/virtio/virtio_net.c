@@ -174,11 +174,9 @@ struct virtio_net {
 	uint64_t mmds_armed;
 	uint8_t *mmds_rx, *mmds_tx;
 	/* The interface's own counters, Firecracker's "net_<iface_id>"
-	 * section (m_name), in the metrics line while m_registered. */
+	 * section (m_own). */
 	struct net_metrics m;
-	struct metrics_section m_section;
-	char *m_name;
-	bool m_registered;
+	struct metrics_own m_own;
 };
 
 /* --- configuration --------------------------------------------------------- */
@@ -1184,9 +1182,7 @@ void virtio_net_destroy(struct virtio_net *x)
 {
 	if (!x)
 		return;
-	if (x->m_registered)
-		metrics_unregister(&x->m_section);
-	free(x->m_name);
+	metrics_own_remove(&x->m_own);
 	/* The event loop is gone by now (vm_destroy tears it down first). */
 	if (x->rx_frames || x->tx_frames || x->rx_drops || x->tx_drops)
 		pr_info("virtio-net %s: %llu frames to the guest (%llu GSO, %llu dropped, "
@@ -1285,32 +1281,11 @@ int virtio_net_restore(struct virtio_net *x, struct snap_reader *r)
  * same, and metrics never fail an interface. */
 static void net_metrics_register(struct virtio_net *x, const char *iface_id)
 {
-	static const char prefix[] = "net_";
 	const char *id = id_str(iface_id);
-	size_t size = sizeof(prefix) + strlen(id);
 	int err;
 
-	if (!id[0])
-		return;
-	x->m_name = malloc(size);
-	if (!x->m_name) {
-		pr_warn("tap '%s': no metrics section of its own: out of memory", x->cfg.tap);
-		return;
-	}
-	snprintf(x->m_name, size, "%s%s", prefix, id);
-	x->m_section = (struct metrics_section){
-		.name = x->m_name,
-		.base = &x->m,
-		.fields = net_metrics_fields,
-		.n = net_metrics_section.n,
-	};
-	err = metrics_register(&x->m_section);
-	if (err) {
-		pr_warn("tap '%s': no metrics section %s: %s", x->cfg.tap, x->m_name,
-			strerror(-err));
-		return;
-	}
-	x->m_registered = true;
+	if (id[0] && (err = metrics_own_add(&x->m_own, "net_", id, &net_metrics_section, &x->m)))
+		pr_warn("tap '%s': no metrics section net_%s: %s", x->cfg.tap, id, strerror(-err));
 }
 
 static int net_create(void **dev, const void *cfg, const struct device_env *env)
