@@ -163,6 +163,26 @@ extern struct volt_metrics volt_metrics;
 /* Records one event of us microseconds in a. */
 void metric_agg_add(struct metric_agg *a, uint64_t us);
 
+/* A kind's counter (kind.field: its static struct) and the same one of a
+ * device's own copy (own: a pointer to that struct, NULL for none): adds n
+ * to both; METRIC_AGG_BOTH records an event in both aggregates. */
+#define METRIC_ADD_BOTH(kind, own, field, n)         \
+	do {                                         \
+		__typeof__(own) own_ = (own);        \
+		uint64_t n_ = (uint64_t)(n);         \
+		METRIC_ADD((kind).field, n_);        \
+		if (own_)                            \
+			METRIC_ADD(own_->field, n_); \
+	} while (0)
+#define METRIC_AGG_BOTH(kind, own, field, us)              \
+	do {                                               \
+		__typeof__(own) own_ = (own);              \
+		uint64_t us_ = (us);                       \
+		metric_agg_add(&(kind).field, us_);        \
+		if (own_)                                  \
+			metric_agg_add(&own_->field, us_); \
+	} while (0)
+
 /* A member of struct volt_metrics: METRICS_INC(vcpu.exit_io_in). */
 #define METRICS_ADD(field, n) METRIC_ADD(volt_metrics.field, n)
 #define METRICS_INC(field)    METRICS_ADD(field, 1)

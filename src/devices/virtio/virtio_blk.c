@@ -92,23 +92,9 @@ static const struct metrics_section blk_metrics_section = {
 
 /* A counter of the kind's and the same of the drive's own, own (NULL: a
  * request handled without a device, virtio_blk_handle()). */
-#define BLK_ADD(own, field, n)                       \
-	do {                                         \
-		struct blk_metrics *own_ = (own);    \
-		uint64_t n_ = (n);                   \
-		METRIC_ADD(blk_metrics.field, n_);   \
-		if (own_)                            \
-			METRIC_ADD(own_->field, n_); \
-	} while (0)
-#define BLK_INC(own, field) BLK_ADD(own, field, 1)
-#define BLK_AGG(own, field, us)                            \
-	do {                                               \
-		struct blk_metrics *own_ = (own);          \
-		uint64_t us_ = (us);                       \
-		metric_agg_add(&blk_metrics.field, us_);   \
-		if (own_)                                  \
-			metric_agg_add(&own_->field, us_); \
-	} while (0)
+#define BLK_ADD(own, field, n)	METRIC_ADD_BOTH(blk_metrics, own, field, n)
+#define BLK_INC(own, field)	BLK_ADD(own, field, 1)
+#define BLK_AGG(own, field, us) METRIC_AGG_BOTH(blk_metrics, own, field, us)
 
 #define SECTOR		    512ULL
 #define QUEUE_SIZE	    256

@@ -111,23 +111,9 @@ static const struct metrics_section net_metrics_section = {
 
 /* A counter of the kind's and the same of the interface's own, own (NULL: a
  * frame sent without a device, net_tx_send()). */
-#define NET_ADD(own, field, n)                       \
-	do {                                         \
-		struct net_metrics *own_ = (own);    \
-		uint64_t n_ = (n);                   \
-		METRIC_ADD(net_metrics.field, n_);   \
-		if (own_)                            \
-			METRIC_ADD(own_->field, n_); \
-	} while (0)
-#define NET_INC(own, field) NET_ADD(own, field, 1)
-#define NET_AGG(own, field, us)                            \
-	do {                                               \
-		struct net_metrics *own_ = (own);          \
-		uint64_t us_ = (us);                       \
-		metric_agg_add(&net_metrics.field, us_);   \
-		if (own_)                                  \
-			metric_agg_add(&own_->field, us_); \
-	} while (0)
+#define NET_ADD(own, field, n)	METRIC_ADD_BOTH(net_metrics, own, field, n)
+#define NET_INC(own, field)	NET_ADD(own, field, 1)
+#define NET_AGG(own, field, us) METRIC_AGG_BOTH(net_metrics, own, field, us)
 
 #define RXQ	   0
 #define TXQ	   1
