@@ -526,12 +526,8 @@ static const struct virtio_dev_ops balloon_ops = {
 	.reset = balloon_reset,
 	.activate_fails = &balloon_metrics.activate_fails,
 	/* Whichever queues this balloon has (inflate, deflate, then optional ones). */
-	.event_fails = { &balloon_metrics.event_fails, &balloon_metrics.event_fails,
-			 &balloon_metrics.event_fails, &balloon_metrics.event_fails,
-			 &balloon_metrics.event_fails, &balloon_metrics.event_fails,
-			 &balloon_metrics.event_fails, &balloon_metrics.event_fails },
+	.event_fails = { [0 ... VIRTIO_MAX_QUEUES - 1] = &balloon_metrics.event_fails },
 };
-_Static_assert(VIRTIO_MAX_QUEUES == 8, "balloon_ops.event_fails names every queue");
 
 /* Every SECONDS: hand the statistics buffer back, which asks for a refill. */
 static void on_stats_timer(void *ctx, uint32_t events)
