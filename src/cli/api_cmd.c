@@ -114,34 +114,29 @@ static int op_instance_start(void *ctx, const struct api_config *cfg, char *why,
 	return start_vm(m, vm_create(m->vm, v), why, why_size);
 }
 
-static int op_pause(void *ctx)
+/* vm_pause() or vm_resume(), its latencies recorded when it succeeds. */
+static int timed_vm_op(struct api_main *m, int (*op)(struct vm *vm), metric_t *vmm, metric_t *whole)
 {
-	struct api_main *m = ctx;
 	struct timespec t0;
 	int err;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	err = vm_pause(m->vm);
-	if (!err) {
-		op_took(m, &t0, &volt_metrics.latencies_us.vmm_pause_vm,
-			&volt_metrics.latencies_us.pause_vm);
-	}
+	err = op(m->vm);
+	if (!err)
+		op_took(m, &t0, vmm, whole);
 	return err;
+}
+
+static int op_pause(void *ctx)
+{
+	return timed_vm_op(ctx, vm_pause, &volt_metrics.latencies_us.vmm_pause_vm,
+			   &volt_metrics.latencies_us.pause_vm);
 }
 
 static int op_resume(void *ctx)
 {
-	struct api_main *m = ctx;
-	struct timespec t0;
-	int err;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	err = vm_resume(m->vm);
-	if (!err) {
-		op_took(m, &t0, &volt_metrics.latencies_us.vmm_resume_vm,
-			&volt_metrics.latencies_us.resume_vm);
-	}
-	return err;
+	return timed_vm_op(ctx, vm_resume, &volt_metrics.latencies_us.vmm_resume_vm,
+			   &volt_metrics.latencies_us.resume_vm);
 }
 
 static bool op_is_paused(void *ctx)
