@@ -5,6 +5,7 @@
 #define VOLT_TESTS_VIRTIO_RIG_H
 
 #include <criterion/criterion.h>
+#include <jansson.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_mmio.h>
 #include <linux/virtio_ring.h>
@@ -15,6 +16,7 @@
 #include "core/event_loop.h"
 #include "core/guest_mem.h"
 #include "core/io_bus.h"
+#include "core/metrics.h"
 #include "devices/virtio/virtio_mmio.h"
 
 #define RIG_QSIZE    64
@@ -164,6 +166,27 @@ static inline void rig_free(struct rig *r)
 {
 	event_loop_destroy(&r->loop);
 	guest_mem_free(&r->mem);
+}
+
+/* The metrics line a flush would write now, parsed (the caller decrefs it),
+ * with the rig's device's own section (own_name, returned in *own) checked
+ * against its kind's: the only device of its kind, so the same fields with
+ * the same counts. */
+static inline json_t *rig_own_metrics(const char *own_name, const char *kind_name, json_t **own)
+{
+	char *line = metrics_render();
+	json_t *j, *kind;
+
+	cr_assert_not_null(line);
+	j = json_loads(line, JSON_REJECT_DUPLICATES, NULL);
+	free(line);
+	cr_assert_not_null(j);
+	*own = json_object_get(j, own_name);
+	kind = json_object_get(j, kind_name);
+	cr_assert_not_null(*own, "the device's own section %s", own_name);
+	cr_assert(json_equal(*own, kind), "one device: the same counts as %s's", kind_name);
+	cr_assert_eq(json_object_size(*own), json_object_size(kind), "the same fields");
+	return j;
 }
 
 #endif
