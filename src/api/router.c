@@ -814,7 +814,8 @@ static void route(struct api_state *s, const struct resource *res, enum method m
 	case R_DRIVE:
 		if (m == M_DELETE)
 			return api_fault(r, 400, PCI_NOT_ENABLED);
-		err = api_patch_drive(&s->cfg, j, id, s->started, why, sizeof(why));
+		err = api_patch_drive(&s->cfg, j, id, s->started, s->ops->drive_file_update, s->ctx,
+				      why, sizeof(why));
 		if (!err)
 			err = patch_rate_limiters(s, &virtio_blk_kind, id, j, why, sizeof(why));
 		break;

@@ -52,6 +52,9 @@ struct api_ops {
 	 * gives (rate_limiter_update). 0 or -errno. */
 	int (*rate_limiter_update)(void *ctx, const struct device_kind *k, const char *id,
 				   const char *key, const struct rl_config *c);
+	/* PATCH /drives/{id} path_on_host after boot: the running drive takes
+	 * the file (api_drive_file_fn). NULL: refused. */
+	api_drive_file_fn drive_file_update;
 	int (*balloon_stats)(void *ctx, struct balloon_stats *s);
 	/* -EOPNOTSUPP when the device cannot change its interval. */
 	int (*balloon_stats_interval)(void *ctx, unsigned int seconds);

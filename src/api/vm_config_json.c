@@ -98,7 +98,7 @@ static int fields_get(const char *obj, json_t *j, const struct api_field *f, siz
 		for (i = 0; i < n && strcmp(key, f[i].name); i++)
 			;
 		if (i == n)
-			return why_fail(why, why_size, -EINVAL, "%s: unknown field '%s'", obj, key);
+			return why_fail(why, why_size, -EINVAL, "%s: unknown field `%s`", obj, key);
 	}
 	/* Check everything first, store afterwards: all or nothing. */
 	for (i = 0; i < n; i++) {
@@ -746,8 +746,22 @@ int api_put_device(struct api_config *c, const struct device_kind *k, json_t *j,
 #define PATCH_DRIVE_ERR "Drive config error: Unable to patch the block device: "
 #define PATCH_DRIVE_END " Please verify the request arguments."
 
-int api_patch_drive(struct api_config *c, json_t *j, const char *path_id, bool started, char *why,
-		    size_t why_size)
+/* Firecracker's words for a file the drive could not take (its io::Error and
+ * path), then volt's reason when it has more to say. */
+static int patch_file_failed(int err, const char *path, const char *reason, char *why,
+			     size_t why_size)
+{
+	bool more = reason[0] && strcmp(reason, strerror(-err));
+
+	return why_fail(why, why_size, err,
+			PATCH_DRIVE_ERR "Block: Virtio backend error: Error manipulating the backing "
+					"file: %s (os error %d) %.512s%s%s%s" PATCH_DRIVE_END,
+			strerror(-err), -err, path, more ? " (" : "", more ? reason : "",
+			more ? ")" : "");
+}
+
+int api_patch_drive(struct api_config *c, json_t *j, const char *path_id, bool started,
+		    api_drive_file_fn set_file, void *ctx, char *why, size_t why_size)
 {
 	const char *id = NULL;
 	char path[PATH_MAX];
@@ -787,11 +801,15 @@ int api_patch_drive(struct api_config *c, json_t *j, const char *path_id, bool s
 		rl_config_merge(&b->rate_limiter, &rl);
 	if (!has_path)
 		return 0;
-	if (started && strcmp(path, b->path))
-		return why_fail(
-			why, why_size, -EINVAL,
-			"drive: path_on_host: volt opens no file once the microVM runs (its "
-			"sandbox forbids it), so a drive cannot change its backing file");
+	if (started) {
+		char reason[256] = "";
+
+		/* Firecracker opens the file again even when the path is the
+		 * same: its content may be new. */
+		err = set_file ? set_file(ctx, id, path, reason, sizeof(reason)) : -EOPNOTSUPP;
+		if (err)
+			return patch_file_failed(err, path, reason, why, why_size);
+	}
 	_Static_assert(sizeof(path) == sizeof(b->path), "path_on_host fits");
 	memcpy(b->path, path, sizeof(path));
 	if (has_rl)

@@ -136,12 +136,17 @@ struct api_device *api_device_find(const struct api_config *c, const struct devi
 				   const char *id);
 /* Its object in GET /vm/config (GET /balloon); NULL when out of memory. */
 json_t *api_device_to_json(const struct api_device *d);
-/* PATCH /drives/{id}: a new path_on_host before boot; after boot (started)
- * Firecracker's refusal of a body without path_on_host or rate_limiter, a
- * rate limiter accepted as none (volt has none), and no new path_on_host:
- * volt opens no file once running. */
-int api_patch_drive(struct api_config *c, json_t *j, const char *path_id, bool started, char *why,
-		    size_t why_size);
+/* The running drive `id` takes the file at path instead of its own: 0, or
+ * -errno with what failed in why ("" or strerror: nothing more to say). */
+typedef int (*api_drive_file_fn)(void *ctx, const char *id, const char *path, char *why,
+				 size_t why_size);
+/* PATCH /drives/{id}: after boot (started), Firecracker's refusal of a body
+ * without path_on_host or rate_limiter; a path_on_host goes to set_file
+ * first (NULL: refused), and only once the drive took it does c take the
+ * path and the rate limiter; a failure changes nothing and has Firecracker's
+ * message. Before boot the path is only stored. */
+int api_patch_drive(struct api_config *c, json_t *j, const char *path_id, bool started,
+		    api_drive_file_fn set_file, void *ctx, char *why, size_t why_size);
 /* PATCH /network-interfaces/{id}: only rate limiters in Firecracker (merged
  * into the stored configuration; the router updates a running device). */
 int api_patch_net(struct api_config *c, json_t *j, const char *path_id, char *why, size_t why_size);

@@ -51,6 +51,7 @@ struct api_main {
 	struct timespec started;
 	bool boot_timer;
 	const char *snapshot_dir; /* --snapshot-dir: where PUT /snapshot/create may write */
+	bool in_jail;		  /* a jailer started this VMM (API_O_JAILER_STAMP) */
 	/* The latencies_us gauge of the request being handled, which its
 	 * operation set on success (the VMM's part went to the vmm_* one). */
 	metric_t *latency;
@@ -106,6 +107,7 @@ static int op_instance_start(void *ctx, const struct api_config *cfg, char *why,
 	v->boot_timer = m->boot_timer;
 	v->started = m->started;
 	v->snapshot_dir = m->snapshot_dir;
+	v->in_jail = m->in_jail;
 	m->vm = zpages_alloc(sizeof(*m->vm));
 	if (!m->vm)
 		return -ENOMEM;
@@ -166,25 +168,29 @@ static int op_balloon_set(void *ctx, unsigned int mib)
 	return balloon(m) ? virtio_balloon_set_target(balloon(m), mib) : -ENODEV;
 }
 
-/* PATCH /drives/{id} and /network-interfaces/{id} after boot: the running
- * device's rate limiter. The VM's devices of a kind are in its config's
- * order, each with its API id. */
-static int op_rate_limiter_update(void *ctx, const struct device_kind *k, const char *id,
-				  const char *key, const struct rl_config *c)
+/* The running device of kind k with API id `id`, NULL when none. The VM's
+ * devices of a kind are in its config's order, each with its API id. */
+static void *running_device(struct api_main *m, const struct device_kind *k, const char *id)
 {
-	struct api_main *m = ctx;
 	int index = 0, i;
-	void *dev = NULL;
 
 	for (i = 0; m->vm && i < m->vm->cfg.ndevices; i++) {
 		if (m->vm->cfg.devices[i].kind != k)
 			continue;
-		if (!strcmp(id_str(m->vm->cfg.devices[i].id), id)) {
-			dev = vm_device(m->vm, k, index);
-			break;
-		}
+		if (!strcmp(id_str(m->vm->cfg.devices[i].id), id))
+			return vm_device(m->vm, k, index);
 		index++;
 	}
+	return NULL;
+}
+
+/* PATCH /drives/{id} and /network-interfaces/{id} after boot: the running
+ * device's rate limiter. */
+static int op_rate_limiter_update(void *ctx, const struct device_kind *k, const char *id,
+				  const char *key, const struct rl_config *c)
+{
+	void *dev = running_device(ctx, k, id);
+
 	if (!dev)
 		return -ENODEV;
 	if (k == &virtio_blk_kind && !strcmp(key, "rate_limiter"))
@@ -196,6 +202,24 @@ static int op_rate_limiter_update(void *ctx, const struct device_kind *k, const 
 	else
 		return -EOPNOTSUPP;
 	return 0;
+}
+
+/* PATCH /drives/{id} path_on_host after boot. Landlock decides which files
+ * the VMM may still open (sandbox/landlock.c): say so when it refused. */
+static int op_drive_file_update(void *ctx, const char *id, const char *path, char *why,
+				size_t why_size)
+{
+	struct virtio_blk *b = running_device(ctx, &virtio_blk_kind, id);
+	int err;
+
+	if (!b)
+		return -ENODEV;
+	err = virtio_blk_update_file(b, path, why, why_size);
+	if (err == -EACCES)
+		snprintf(why, why_size,
+			 "the file's permissions, or the sandbox: a running VMM opens only the "
+			 "files of its jail and of --snapshot-dir");
+	return err;
 }
 
 static int op_balloon_stats(void *ctx, struct balloon_stats *s)
@@ -321,6 +345,7 @@ static int op_snapshot_load(void *ctx, const struct snapshot_load_req *req, stru
 		/* Not in a snapshot: this process's own (Landlock lets snapshots be
 		 * written there). */
 		m->vm->cfg.snapshot_dir = m->snapshot_dir;
+		m->vm->cfg.in_jail = m->in_jail;
 		/* PUT /serial before the load: the restored VM writes there too. */
 		if (cfg->serial_out_path[0]) {
 			m->vm->console_file =
@@ -353,6 +378,7 @@ static const struct api_ops ops = {
 	.ctrl_alt_del = op_ctrl_alt_del,
 	.balloon_set = op_balloon_set,
 	.rate_limiter_update = op_rate_limiter_update,
+	.drive_file_update = op_drive_file_update,
 	.balloon_stats = op_balloon_stats,
 	.balloon_stats_interval = op_balloon_stats_interval,
 	.balloon_hint_start = op_balloon_hint_start,
@@ -538,6 +564,9 @@ int api_main(int argc, char **argv, const struct timespec *started)
 	if (err)
 		goto out_args;
 	optind = 1;
+	/* volt's jailer says so in both of its modes; Firecracker's jailer adds
+	 * its timing options (API_O_JAILER_STAMP). */
+	m.in_jail = getenv("VOLT_JAIL") != NULL;
 	while ((c = getopt_long(argc + 1, args, "", longopts, &idx)) != -1) {
 		err = cli_common_option(c, optarg, &common);
 		if (err < 0)
@@ -599,7 +628,8 @@ int api_main(int argc, char **argv, const struct timespec *started)
 				goto out_args;
 			}
 			break;
-		case API_O_IGNORED:
+		case API_O_JAILER_STAMP:
+			m.in_jail = true;
 			break;
 		case API_O_FC_IGNORED:
 			pr_warn("--%s ignored: %s", longopts[idx].name,

@@ -16,7 +16,9 @@ enum {
 	API_O_SHOW_LEVEL,
 	API_O_SHOW_ORIGIN,
 	API_O_METRICS,
-	API_O_IGNORED,
+	/* The options a jailer adds (Firecracker's --start-time-us...): the
+	 * VMM runs in its jail (vm_config.in_jail); their values are unused. */
+	API_O_JAILER_STAMP,
 	API_O_SNAPSHOT_DIR,
 	API_O_VERSION,
 	API_O_HELP,

@@ -508,7 +508,7 @@ int fields_parse_json(const struct field_set *set, const char *obj, json_t *j,
 	json_object_foreach(j, key, v)
 	{
 		if (!fields_find_json(set, key) && !extra_key(extra, key))
-			return why_fail(why, why_size, -EINVAL, "%s: unknown field '%s'", obj, key);
+			return why_fail(why, why_size, -EINVAL, "%s: unknown field `%s`", obj, key);
 	}
 	/* A set of FIELD_NULLs alone has no storage. */
 	tmp = malloc(set->size ? set->size : 1);

@@ -53,8 +53,8 @@ int rl_bucket_from_json(json_t *j, const char *prefix, const char *name,
 			;
 		if (i == 3)
 			return why_fail(why, why_size, -EINVAL,
-					"%s: %s: unknown field '%s' (expected 'size', "
-					"'one_time_burst' or 'refill_time')",
+					"%s: %s: unknown field `%s`, expected one of `size`, "
+					"`one_time_burst`, `refill_time`",
 					prefix, name, key);
 	}
 	memset(out, 0, sizeof(*out));
@@ -108,7 +108,7 @@ int rl_config_from_json(json_t *j, const char *prefix, struct rl_config *out, ch
 	{
 		if (strcmp(key, "bandwidth") && strcmp(key, "ops"))
 			return why_fail(why, why_size, -EINVAL,
-					"%s: unknown field '%s' (expected 'bandwidth' or 'ops')",
+					"%s: unknown field `%s`, expected `bandwidth` or `ops`",
 					prefix, key);
 	}
 	v = json_object_get(j, "bandwidth");

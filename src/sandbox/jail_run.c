@@ -452,7 +452,8 @@ int jail_run(const struct jail_opts *o, const struct jail_plan *p, const char *c
 			exec_argv[i + 1] = p->argv[i];
 	}
 	{
-		char *envp[] = { env_host, NULL };
+		/* VOLT_JAIL: the VMM's / is its jail (vm_config.in_jail). */
+		char *envp[] = { env_host, "VOLT_JAIL=1", NULL };
 
 		err = o->fc ? run_jailed_fc(o, exec_argv, envp) : run_jailed(o, exec_argv, envp);
 	}

@@ -11,6 +11,8 @@
  *     READ: read; READ_WRITE: read, write and truncate; SOCKET_CREATE: remove
  *     a file in the socket's directory (volt unlinks its socket at exit;
  *     connecting to sockets there is not a Landlock access);
+ *   - started by a jailer (cfg->in_jail): the regular files of / (the jail):
+ *     read, write, truncate, create and remove, and list directories;
  *   - everything else in the file system denied, with every access right the
  *     kernel's ABI knows;
  *   - ABI >= 4: TCP bind and connect denied (no port rules);
@@ -260,6 +262,18 @@ static int add_rules(int ruleset, const struct vm_config *cfg, uint64_t handled,
 					 LANDLOCK_ACCESS_FS_TRUNCATE | LANDLOCK_ACCESS_FS_READ_DIR |
 					 LANDLOCK_ACCESS_FS_MAKE_DIR |
 					 LANDLOCK_ACCESS_FS_REMOVE_DIR,
+				 handled),
+		      &err, nrules);
+	/* In a jail, / is the jail (a jailer made it for this VMM alone): a
+	 * Firecracker client puts a drive's new file there (PATCH /drives)
+	 * and writes snapshots there without naming a directory at start.
+	 * Regular files only: no exec, no nodes, links or directories. */
+	if (!err && cfg->in_jail)
+		count(allow_path(ruleset, "jail", "/",
+				 LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE |
+					 LANDLOCK_ACCESS_FS_TRUNCATE | LANDLOCK_ACCESS_FS_MAKE_REG |
+					 LANDLOCK_ACCESS_FS_REMOVE_FILE |
+					 LANDLOCK_ACCESS_FS_READ_DIR,
 				 handled),
 		      &err, nrules);
 	return err;

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <linux/futex.h>
 #include <linux/if_tun.h>
 #include <linux/kvm.h>
@@ -52,17 +53,20 @@
 		REFUSE(openat, "libraries' lazy file reads (glibc malloc trim, jansson seed)"), \
 		REFUSE(openat2, "never used; refused like openat")
 
-/* The main thread creates snapshot files (vmm_rules): openat is allowed there
- * with O_CREAT|O_EXCL or O_DIRECTORY, and refused as above when it has
- * neither (the conditions do not overlap, so no two rules disagree). */
-#define VMM_OPEN_RULES                                                                  \
-	REFUSE(open, "libraries' lazy file reads (glibc malloc trim, jansson seed)"),   \
-		{ SCMP_SYS(openat),                                                     \
-		  "openat",                                                             \
-		  1,                                                                    \
-		  { CONDT(2, SC_CLEAR, O_CREAT | O_DIRECTORY, "O_CREAT|O_DIRECTORY") }, \
-		  "libraries' lazy file reads (glibc malloc trim, jansson seed)",       \
-		  EACCES },                                                             \
+/* The main thread creates snapshot files and opens a drive's new file
+ * (vmm_rules): openat is allowed there with O_CREAT|O_EXCL, O_DIRECTORY or
+ * O_NOCTTY (open_input()'s mark; libraries do not use it), and refused as
+ * above with none of them (the conditions do not overlap, so no two rules
+ * disagree). */
+#define VMM_OPEN_RULES                                                                    \
+	REFUSE(open, "libraries' lazy file reads (glibc malloc trim, jansson seed)"),     \
+		{ SCMP_SYS(openat),                                                       \
+		  "openat",                                                               \
+		  1,                                                                      \
+		  { CONDT(2, SC_CLEAR, O_CREAT | O_DIRECTORY | O_NOCTTY,                  \
+			  "O_CREAT|O_DIRECTORY|O_NOCTTY") },                              \
+		  "libraries' lazy file reads (glibc malloc trim, jansson seed)",         \
+		  EACCES },                                                               \
 		REFUSE(openat2, "never used; refused like openat")
 
 /* Mutexes and condition variables (private), pthread_join (shared). */
@@ -154,6 +158,18 @@ static const struct sc_rule vmm_rules[] = {
 	ANY(ftruncate, "memory file: its size (holes)"),
 	ANY(fsync, "memory file and state file: on disk before the rename"),
 	ANY(rename, "memory file and state file: renamed into place"),
+	/* PATCH /drives/{id} path_on_host: a drive's new file, opened as
+	 * open_input() opens every input (where Landlock lets it: the jail,
+	 * --snapshot-dir). */
+	IF(openat, "a drive's new file (PATCH /drives): open_input() marks its opens O_NOCTTY",
+	   COND(2, SC_SET, O_NOCTTY)),
+	IF(newfstatat, "a drive's new file: fstat of what was opened",
+	   COND(3, SC_EQ32, AT_EMPTY_PATH)),
+	IF(fcntl, "a drive's new file: reads that wait (O_NONBLOCK cleared)",
+	   COND(1, SC_EQ32, F_GETFL)),
+	IF(fcntl, "a drive's new file: reads that wait (O_NONBLOCK cleared)",
+	   COND(1, SC_EQ32, F_SETFL)),
+	IOCTL(BLKGETSIZE64, "virtio-blk: a new file's size when it is a disk (PATCH /drives)"),
 	ANY(mincore, "memory file: guest pages never touched are not read"),
 	IOCTL(TCSETS, "the terminal's settings come back at exit"),
 	IOCTL(TCGETS, "the terminal's settings come back at exit (glibc checks them)"),

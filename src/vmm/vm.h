@@ -52,6 +52,10 @@ struct vm_config {
 	bool track_dirty_pages; /* KVM's dirty log, for Diff snapshots */
 	/* Where snapshots may be written (Landlock); NULL: nowhere once confined. */
 	const char *snapshot_dir;
+	/* Started by a jailer (Firecracker's or volt's): / is the jail, and
+	 * the running VMM may read, write and create regular files anywhere
+	 * in it, as Firecracker may in its jail (Landlock; docs/security.md). */
+	bool in_jail;
 	struct timespec started; /* process start, for the boot timer; 0: vm_create's time */
 	/* The guest kit's command, handed over through the kit port
 	 * (devices/legacy/kit_port.h); "": the shell; NULL: no kit port. */

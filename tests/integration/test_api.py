@@ -72,10 +72,10 @@ def test_error_classes(api_vm, tmp_path):
                 "expected a JSON object")
     # unknown fields, named
     check_fault(api.put("/boot-source", {"kernel_image_path": str(kernel), "kernel": "x"}),
-                400, "unknown field 'kernel'")
+                400, "unknown field `kernel`")
     check_fault(api.put("/drives/rootfs", {"drive_id": "rootfs", "path_on_host": "/x",
                                            "is_root_device": False, "readonly": True}),
-                400, "'readonly'")
+                400, "unknown field `readonly`")
     # wrong types
     check_fault(api.put("/machine-config", {"vcpu_count": "2", "mem_size_mib": 128}), 400,
                 "vcpu_count", "expected an integer")
@@ -241,7 +241,7 @@ def test_config_file_errors(vm, tmp_path, kvm, volt_bin):
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(cfg))
     r = run_volt("--config-file", path, "--no-api", *EXTRA, timeout=60)
-    assert r.returncode != 0 and "'cpus'" in r.stderr, r.stderr
+    assert r.returncode != 0 and "unknown field `cpus`" in r.stderr, r.stderr
     path.write_text("{")
     r = run_volt("--config-file", path, "--no-api", *EXTRA, timeout=60)
     assert r.returncode != 0 and "invalid JSON" in r.stderr, r.stderr
@@ -274,15 +274,23 @@ def wait_balloon_metric(api, metrics, key, timeout):
 
 def test_lifecycle(api_vm, guest_kit, tmp_path):
     """configure -> InstanceStart -> ready -> pause/resume -> SendCtrlAltDel -> exit 0."""
-    p, api = api_vm()
+    # Landlock lets a running VMM open drive files under --snapshot-dir only
+    # (outside a jail): where the drive's new file goes.
+    drives = tmp_path / "drives"
+    drives.mkdir()
+    p, api = api_vm("--snapshot-dir", drives)
     disk = tmp_path / "data.img"
     disk.write_bytes(b"\0" * (1 << 20))
     metrics = tmp_path / "metrics.json"
     log = tmp_path / "volt.log"
-    # The guest prints a tick every second or so, until volt presses Ctrl-Alt-Del.
+    # The guest prints a tick every second or so, until volt presses Ctrl-Alt-Del,
+    # and what its disk holds when the disk's size changes (PATCH /drives).
     # (The marker's digits are not on the command line, which the kernel prints.)
     script = ("[ -b /dev/vda ] && echo HAVE-VDA; [ -c /dev/hwrng ] && echo HAVE-RNG; "
-              "i=0; while true; do i=$((i+1)); echo TICK$i; sleep 1; done")
+              "s0=$(cat /sys/block/vda/size); i=0; while true; do i=$((i+1)); echo TICK$i; "
+              "s=$(cat /sys/block/vda/size); if [ $s != $s0 ]; then s0=$s; "
+              "echo 3 > /proc/sys/vm/drop_caches; echo NEWDISK $s $(head -c 16 /dev/vda); fi; "
+              "sleep 1; done")
     boot = {"kernel_image_path": str(guest_kit["vmlinux"]),
             "initrd_path": str(guest_kit["initrd"]),
             "boot_args": "console=ttyS0 reboot=k panic=-1 quiet i8042.noaux i8042.nomux "
@@ -330,8 +338,24 @@ def test_lifecycle(api_vm, guest_kit, tmp_path):
     check_fault(api.put("/boot-source", boot), 400,
                 "not supported after starting the microVM")
     check_fault(api.put("/actions", {"action_type": "InstanceStart"}), 400, "after starting")
+    # A drive takes a new file (Firecracker's update_disk_image): the guest is told
+    # its new size and reads the new content; a file that cannot be opened (absent,
+    # or outside what Landlock lets the running VMM open) changes nothing.
     check_fault(api.patch("/drives/data", {"drive_id": "data", "path_on_host": "/other"}),
-                400, "path_on_host")
+                400, "Error manipulating the backing file: No such file or directory (os "
+                "error 2) /other")
+    outside = tmp_path / "outside.img"
+    outside.write_bytes(b"\0" * 4096)
+    if "landlock: ABI" in log.read_text():  # a kernel with Landlock
+        check_fault(api.patch("/drives/data", {"drive_id": "data",
+                                               "path_on_host": str(outside)}),
+                    400, "Permission denied (os error 13)", "--snapshot-dir")
+    new_disk = drives / "new.img"
+    new_disk.write_bytes(b"VOLT-NEW-DISK-01" + bytes((2 << 20) - 16))
+    assert api.patch("/drives/data", {"drive_id": "data",
+                                      "path_on_host": str(new_disk)}) == (204, None)
+    p.wait_for("NEWDISK 4096 VOLT-NEW-DISK-01", 120)
+    assert api.get("/vm/config")[1]["drives"][0]["path_on_host"] == str(new_disk)
     # neither a new file nor a rate limiter: Firecracker's refusal to a virtio-block
     check_fault(api.patch("/drives/data", {"drive_id": "data"}), 400,
                 "Running method expected different backend.")

@@ -7,6 +7,7 @@ kernel put into the chroot), drives, a network interface with MMDS (mmds/config,
 the metadata), InstanceStart. Needs root; skipped otherwise. Boots only the tiny
 hello guest.
 """
+import json
 import os
 import shutil
 import subprocess
@@ -323,3 +324,60 @@ def test_same_id_twice(fc, tmp_path):
     st = os.stat(root)  # given back to the running VM
     assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (UID, GID, 0o750)
     assert ApiClient(root / "run" / "firecracker.socket").get("/")[1]["id"] == "test-4"
+
+
+def test_drive_patch_and_snapshot_in_the_jail(fc, tmp_path):
+    """Firecracker's test_drive_patch and snapshot tests, jailed: a running VM's
+    drive takes a new file put in the jail (firecracker-containerd's stub drives),
+    and a snapshot is written at paths relative to the jail, with no directory named
+    at start: in its jail the VMM may use the jail's regular files, as Firecracker."""
+    jid = "test-5"
+    log = open(tmp_path / "jailer.log", "wb")
+    p = subprocess.Popen(jailer(fc, jid), stdout=log, stderr=subprocess.STDOUT,
+                         stdin=subprocess.DEVNULL, start_new_session=True)
+    fc["procs"].append(p)
+    root = fc["base"] / "firecracker" / jid / "root"
+    sock = root / "run" / "firecracker.socket"
+    wait_for_socket(sock, p)
+    api = ApiClient(sock)
+    put_owned(GUESTS / "echo", root / "echo", 0o400)
+    for name, size in (("scratch.img", 64 << 10), ("scratch_new.img", 128 << 10)):
+        (root / name).write_bytes(bytes(size))
+        os.chown(root / name, UID, GID)
+    (root / "fc.metrics").touch()
+    os.chown(root / "fc.metrics", UID, GID)
+    for url, body in (
+            ("/metrics", {"metrics_path": "/fc.metrics"}),
+            ("/machine-config", {"vcpu_count": 1, "mem_size_mib": 32}),
+            ("/boot-source", {"kernel_image_path": "/echo"}),
+            ("/drives/scratch", {"drive_id": "scratch", "path_on_host": "/scratch.img",
+                                 "is_root_device": False, "is_read_only": False}),
+            ("/actions", {"action_type": "InstanceStart"})):
+        code, resp = api.put(url, body)
+        assert code == 204, (url, code, resp)
+
+    code, resp = api.patch("/drives/scratch", {"drive_id": "scratch",
+                                               "path_on_host": "foo.bar"})
+    assert code == 400 and ("Error manipulating the backing file: No such file or directory "
+                            "(os error 2) foo.bar") in resp["fault_message"], resp
+    assert api.patch("/drives/scratch", {"drive_id": "scratch",
+                                         "path_on_host": "/scratch_new.img"}) == (204, None)
+    rl = {"bandwidth": {"size": 1000000, "refill_time": 100},
+          "ops": {"size": 1, "refill_time": 100}}
+    assert api.patch("/drives/scratch", {"drive_id": "scratch", "path_on_host": "/scratch_new.img",
+                                         "rate_limiter": rl}) == (204, None)
+    drive = api.get("/vm/config")[1]["drives"][0]
+    assert drive["path_on_host"] == "/scratch_new.img"
+    assert drive["rate_limiter"]["ops"]["size"] == 1
+    assert api.put("/actions", {"action_type": "FlushMetrics"}) == (204, None)
+    line = json.loads((root / "fc.metrics").read_text().splitlines()[-1])
+    assert line["block"]["update_count"] == 2 and line["block"]["update_fails"] == 1, line["block"]
+    assert line["block_scratch"]["update_count"] == 2
+
+    assert api.patch("/vm", {"state": "Paused"}) == (204, None)
+    code, resp = api.put("/snapshot/create", {"snapshot_type": "Full",
+                                              "snapshot_path": "vmstate", "mem_file_path": "mem"})
+    assert code == 204, resp
+    assert (root / "vmstate").stat().st_size > 0
+    assert (root / "mem").stat().st_size == 32 << 20
+    assert p.poll() is None

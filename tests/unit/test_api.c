@@ -28,7 +28,20 @@ static struct {
 	int rl_updates;
 	char rl_id[80], rl_key[32];
 	struct rl_config rl;
+	int file_updates, file_err; /* file_err: what the drive answers */
+	char file_id[80], file_path[80], file_why[80];
 } fake;
+
+static int f_drive_file_update(void *ctx, const char *id, const char *path, char *why, size_t n)
+{
+	(void)ctx;
+	snprintf(fake.file_id, sizeof(fake.file_id), "%s", id);
+	snprintf(fake.file_path, sizeof(fake.file_path), "%s", path);
+	snprintf(why, n, "%s", fake.file_why);
+	if (!fake.file_err)
+		fake.file_updates++;
+	return fake.file_err;
+}
 
 static int f_rate_limiter_update(void *ctx, const struct device_kind *k, const char *id,
 				 const char *key, const struct rl_config *c)
@@ -145,6 +158,7 @@ static const struct api_ops ops = {
 	.ctrl_alt_del = f_cad,
 	.balloon_set = f_balloon_set,
 	.rate_limiter_update = f_rate_limiter_update,
+	.drive_file_update = f_drive_file_update,
 	.balloon_stats = f_balloon_stats,
 	.balloon_hint_start = f_hint_start,
 	.balloon_hint_stop = f_hint_stop,
@@ -337,7 +351,7 @@ Test(api, metrics_emit_id_and_properties)
 		 "{\"metrics_path\": \"/tmp/m\", \"properties\": {\"k\": \"%4200d\"}}", 1);
 	fault("PUT", "/metrics", big, 400, "metrics: properties: longer than 4095 bytes as JSON");
 	fault("PUT", "/metrics", "{\"metrics_path\": \"/tmp/m\", \"labels\": {}}", 400,
-	      "unknown field 'labels'");
+	      "unknown field `labels`");
 	cr_assert(!fake.metrics_open, "nothing opened for a refused body");
 	ok("PUT", "/metrics",
 	   "{\"metrics_path\": \"/tmp/m\", \"emit_id\": true, "
@@ -510,12 +524,12 @@ Test(api, bad_json_and_wrong_shapes)
 Test(api, unknown_fields_named)
 {
 	fault("PUT", "/boot-source", "{\"kernel_image_path\": \"/k\", \"bogus\": 1}", 400,
-	      "unknown field 'bogus'");
+	      "unknown field `bogus`");
 	fault("PUT", "/machine-config",
 	      "{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"ht_enabled\": false}", 400,
 	      "ht_enabled");
 	fault("PUT", "/actions", "{\"action_type\": \"InstanceStart\", \"payload\": 1}", 400,
-	      "'payload'");
+	      "unknown field `payload`");
 }
 
 Test(api, wrong_types_named)
@@ -609,7 +623,7 @@ Test(api, rate_limiters_checked)
 	fault("PUT", "/drives/d",
 	      "{\"drive_id\": \"d\", \"path_on_host\": \"/x\", \"is_root_device\": false, "
 	      "\"rate_limiter\": {\"bw\": {}}}",
-	      400, "rate_limiter: unknown field 'bw'");
+	      400, "rate_limiter: unknown field `bw`");
 	ok("PUT", "/drives/d",
 	   "{\"drive_id\": \"d\", \"path_on_host\": \"/x\", \"is_root_device\": false, "
 	   "\"rate_limiter\": {}}");
@@ -807,6 +821,58 @@ Test(api, post_boot_only_before_boot)
 	cr_assert_eq(fake.pauses, 0);
 }
 
+/* Firecracker's update_disk_image: the running drive opens the file first;
+ * only then does the configuration (and a rate limiter sent with it) change. */
+Test(api, drive_takes_a_new_file_after_boot)
+{
+	json_t *j;
+
+	ok("PUT", "/boot-source", BOOT);
+	ok("PUT", "/drives/rootfs",
+	   "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/r\", \"is_root_device\": true}");
+	ok("PUT", "/actions", START);
+	fake.file_err = -ENOENT;
+	snprintf(fake.file_why, sizeof(fake.file_why), "%s", strerror(ENOENT));
+	fault("PATCH", "/drives/rootfs",
+	      "{\"drive_id\": \"rootfs\", \"path_on_host\": \"foo.bar\", \"rate_limiter\": "
+	      "{\"ops\": {\"size\": 5, \"refill_time\": 100}}}",
+	      400,
+	      "Drive config error: Unable to patch the block device: Block: Virtio backend "
+	      "error: Error manipulating the backing file: No such file or directory (os error "
+	      "2) foo.bar Please verify the request arguments.");
+	cr_assert_str_eq(fake.file_id, "rootfs");
+	cr_assert_str_eq(fake.file_path, "foo.bar");
+	cr_assert_eq(fake.rl_updates, 0, "the rate limiter of a failed PATCH went to the drive");
+	/* volt's reason, when it has more to say than the error's name. */
+	fake.file_err = -EACCES;
+	snprintf(fake.file_why, sizeof(fake.file_why), "the sandbox");
+	fault("PATCH", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/x\"}",
+	      400,
+	      "Error manipulating the backing file: Permission denied (os error 13) /x (the "
+	      "sandbox) Please verify the request arguments.");
+	cr_assert_eq(req("GET", "/vm/config", NULL, &j), 200);
+	cr_assert_str_eq(json_string_value(json_object_get(
+				 json_array_get(json_object_get(j, "drives"), 0), "path_on_host")),
+			 "/r");
+	cr_assert(json_is_null(json_object_get(json_array_get(json_object_get(j, "drives"), 0),
+					       "rate_limiter")));
+	json_decref(j);
+	fake.file_err = 0;
+	ok("PATCH", "/drives/rootfs",
+	   "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/r2\", \"rate_limiter\": "
+	   "{\"ops\": {\"size\": 5, \"refill_time\": 100}}}");
+	cr_assert_eq(fake.file_updates, 1);
+	cr_assert_eq(fake.rl_updates, 1);
+	/* The same path again is opened again: its content may be new. */
+	ok("PATCH", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/r2\"}");
+	cr_assert_eq(fake.file_updates, 2);
+	cr_assert_eq(req("GET", "/vm/config", NULL, &j), 200);
+	cr_assert_str_eq(json_string_value(json_object_get(
+				 json_array_get(json_object_get(j, "drives"), 0), "path_on_host")),
+			 "/r2");
+	json_decref(j);
+}
+
 Test(api, post_boot_refusals_named)
 {
 	ok("PUT", "/boot-source", BOOT);
@@ -817,8 +883,6 @@ Test(api, post_boot_refusals_named)
 	ok("PUT", "/network-interfaces/eth0",
 	   "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\"}");
 	ok("PUT", "/actions", START);
-	fault("PATCH", "/drives/rootfs", "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/r3\"}",
-	      400, "path_on_host");
 	fault("PATCH", "/network-interfaces/eth0",
 	      "{\"iface_id\": \"eth0\", \"rx_rate_limiter\": {\"ops\": {}}}", 400,
 	      "network-interface: rx_rate_limiter: ops: missing required field 'size'");
@@ -1175,7 +1239,7 @@ Test(api, a_new_kind_needs_nothing_of_the_api)
 	cr_assert_eq(put_widget(&c, "{\"widget_id\": \"a\", \"nome\": \"x\", \"is_shiny\": true}",
 				"a", why),
 		     -EINVAL);
-	cr_assert_str_eq(why, "widget: unknown field 'nome'");
+	cr_assert_str_eq(why, "widget: unknown field `nome`");
 	cr_assert_str_eq(widget_name(&c, 0), "three", "a refused PUT changes nothing");
 	/* GET: the fields, the API's keys, the id. */
 	j = api_device_to_json(api_device_find(&c, &widget_kind, "b"));

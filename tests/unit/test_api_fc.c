@@ -402,7 +402,7 @@ Test(fc, serial_out_path)
 	fault_is("PUT", "/serial", "{\"serial_out_path\": 1}",
 		 "serial: serial_out_path: expected a string, got an integer");
 	fault_is("PUT", "/serial", "{\"serial_path\": \"/x\"}",
-		 "serial: unknown field 'serial_path'");
+		 "serial: unknown field `serial_path`");
 	cr_assert_str_eq(st.cfg.serial_out_path, "/tmp/serial.out");
 	boot_source();
 	cr_assert_eq(api_config_to_vm(&st.cfg, &v, cmdline, sizeof(cmdline), why, sizeof(why)), 0,
@@ -415,8 +415,8 @@ Test(fc, serial_out_path)
 	fault_is("PUT", "/serial", "{\"rate_limiter\": {\"size\": 10}}",
 		 "serial: rate_limiter: missing required field 'refill_time'");
 	fault_is("PUT", "/serial", "{\"rate_limiter\": {\"bandwidth\": {}}}",
-		 "serial: rate_limiter: unknown field 'bandwidth' (expected 'size', "
-		 "'one_time_burst' or 'refill_time')");
+		 "serial: rate_limiter: unknown field `bandwidth`, expected one of `size`, "
+		 "`one_time_burst`, `refill_time`");
 	fault_is("PUT", "/serial", "{\"rate_limiter\": 5}",
 		 "serial: rate_limiter: expected a JSON object, got an integer");
 	status_is("PUT", "/serial",

@@ -288,7 +288,7 @@ Test(fields_json, errors)
 	js_fails("[]", "thing: expected a JSON object, got an array");
 	js_fails("{\"size_mib\": 1}", "thing: missing required field 'path_on_host'");
 	js_fails("{\"size_mib\": 1, \"path_on_host\": \"/x\", \"what\": 1}",
-		 "thing: unknown field 'what'");
+		 "thing: unknown field `what`");
 	js_fails("{\"size_mib\": \"1\", \"path_on_host\": \"/x\"}",
 		 "thing: size_mib: expected an integer, got a string");
 	js_fails("{\"size_mib\": 4097, \"path_on_host\": \"/x\"}",

@@ -401,7 +401,7 @@ Test(rl_config, json)
 Test(rl_config, json_errors)
 {
 	json_rejected("[]", "expected a JSON object or null");
-	json_rejected("{\"bw\": {}}", "unknown field 'bw' (expected 'bandwidth' or 'ops')");
+	json_rejected("{\"bw\": {}}", "unknown field `bw`, expected `bandwidth` or `ops`");
 	json_rejected("{\"ops\": {\"refill_time\": 100}}", "ops: missing required field 'size'");
 	json_rejected("{\"ops\": {\"size\": 100}}", "ops: missing required field 'refill_time'");
 	json_rejected("{\"ops\": {\"size\": -1, \"refill_time\": 1}}", "size: -1 is out of range");
@@ -409,7 +409,7 @@ Test(rl_config, json_errors)
 		      "size: expected an unsigned integer");
 	json_rejected("{\"ops\": 3}", "ops: expected a JSON object");
 	json_rejected("{\"bandwidth\": {\"size\": 1, \"refill_time\": 1, \"x\": 1}}",
-		      "bandwidth: unknown field 'x'");
+		      "bandwidth: unknown field `x`");
 }
 
 Test(rl_config, cli_bucket)

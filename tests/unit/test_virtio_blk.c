@@ -981,3 +981,123 @@ Test(blk_metrics, transport_counters_count_for_the_drive, .timeout = 20)
 	virtio_blk_destroy(b);
 	rig_free(&r);
 }
+
+/* --- a new file after boot (PATCH /drives path_on_host) ------------------------ */
+
+static uint64_t blk_capacity(struct rig *r)
+{
+	return rig_rd(r, VIRTIO_MMIO_CONFIG) | (uint64_t)rig_rd(r, VIRTIO_MMIO_CONFIG + 4) << 32;
+}
+
+/* The drive serves the new file from the next request on, the driver is told
+ * (a config interrupt, a new generation, the new capacity), and a file it
+ * cannot take changes nothing. On both engines. */
+static void new_file(enum blk_engine engine)
+{
+	char path[] = "/var/tmp/volt-blk-new-XXXXXX", dir[] = "/var/tmp/volt-blk-dir-XXXXXX";
+	struct rl_config none = { 0 };
+	static uint8_t buf[2 * DISK_LEN];
+	uint32_t gen;
+	struct rig r;
+	struct virtio_blk *b;
+	json_t *j, *own;
+	char why[256];
+	int nfd;
+
+	log_set_level(LOG_OFF);
+	cr_assert_eq(metrics_register(virtio_blk_kind.metrics), 0);
+	b = blk_rig_engine(&r, &none, engine); /* drive_id "rl", DISK_LEN */
+	cr_assert_eq(blk_capacity(&r), DISK_LEN / 512);
+	gen = rig_rd(&r, VIRTIO_MMIO_CONFIG_GENERATION);
+	nfd = mkstemp(path);
+	cr_assert_geq(nfd, 0);
+	memset(buf, 0x77, sizeof(buf));
+	cr_assert_eq(pwrite(nfd, buf, sizeof(buf) - 100, 0), (ssize_t)sizeof(buf) - 100);
+
+	cr_assert_eq(virtio_blk_update_file(b, path, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(blk_capacity(&r), (2 * DISK_LEN - 512) / 512, "whole sectors only");
+	cr_assert_neq(rig_rd(&r, VIRTIO_MMIO_CONFIG_GENERATION), gen);
+	cr_assert(rig_rd(&r, VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_MMIO_INT_CONFIG);
+	rig_wr(&r, VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_MMIO_INT_CONFIG);
+
+	/* Sector 2 reads the new file's bytes; sector 3's write lands in it. */
+	blk_req(&r, 2, VIRTIO_BLK_T_IN, false);
+	blk_req(&r, 3, VIRTIO_BLK_T_OUT, false);
+	rig_kick(&r, 0);
+	cr_assert(rig_wait_used(&r, 0, 2, 2000));
+	cr_assert_eq(blk_status(&r, 2), VIRTIO_BLK_S_OK);
+	cr_assert_eq(blk_status(&r, 3), VIRTIO_BLK_S_OK);
+	cr_assert_eq(*(uint8_t *)gpa_to_hva(&r.mem, RIG_DATA + 2 * 1024 + 16 + 511, 1), 0x77);
+	cr_assert_eq(pread(nfd, buf, 512, 3 * 512), 512);
+	cr_assert_eq(buf[0], 0x13, "the write went to the new file");
+
+	/* Files it cannot take: nothing changes, the failure is counted. */
+	gen = rig_rd(&r, VIRTIO_MMIO_CONFIG_GENERATION);
+	cr_assert_eq(virtio_blk_update_file(b, "/nonexistent/volt", why, sizeof(why)), -ENOENT);
+	cr_assert_str_eq(why, strerror(ENOENT));
+	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_lt(virtio_blk_update_file(b, dir, why, sizeof(why)), 0);
+	cr_assert_not_null(strstr(why, "directory"), "%s", why);
+	cr_assert_eq(rmdir(dir), 0);
+	cr_assert_eq(rig_rd(&r, VIRTIO_MMIO_CONFIG_GENERATION), gen);
+	cr_assert_eq(blk_capacity(&r), (2 * DISK_LEN - 512) / 512);
+	blk_req(&r, 4, VIRTIO_BLK_T_OUT, true);
+	cr_assert(rig_wait_used(&r, 0, 3, 2000));
+	cr_assert_eq(pread(nfd, buf, 512, 4 * 512), 512);
+	cr_assert_eq(buf[0], 0x14, "still the new file");
+
+	rig_stop(&r);
+	j = rig_own_metrics("block_rl", "block", &own);
+	cr_assert_eq(json_integer_value(json_object_get(own, "update_count")), 1);
+	cr_assert_eq(json_integer_value(json_object_get(own, "update_fails")), 2);
+	json_decref(j);
+	virtio_blk_destroy(b);
+	rig_free(&r);
+	unlink(path);
+	close(nfd);
+}
+
+Test(virtio_blk, a_new_file_after_boot_sync, .timeout = 20)
+{
+	new_file(BLK_ENGINE_SYNC);
+}
+
+Test(virtio_blk, a_new_file_after_boot_io_uring, .timeout = 20)
+{
+	new_file(BLK_ENGINE_IO_URING);
+}
+
+/* The look at the ready queue when the driver sets DRIVER_OK is no queue
+ * event (Firecracker counts the driver's notifications): only a kick counts,
+ * and a kick that finds nothing is a no_avail_buffer. */
+Test(blk_metrics, driver_ok_is_no_queue_event, .timeout = 20)
+{
+	struct rl_config none = { 0 };
+	struct rig r;
+	struct virtio_blk *b;
+	json_int_t events = 0, empty = 0;
+	json_t *j, *own;
+
+	log_set_level(LOG_OFF);
+	cr_assert_eq(metrics_register(virtio_blk_kind.metrics), 0);
+	b = blk_rig(&r, &none);
+	rig_sleep_ms(50);
+	j = rig_own_metrics("block_rl", "block", &own);
+	cr_assert_eq(json_integer_value(json_object_get(own, "queue_event_count")), 0);
+	cr_assert_eq(json_integer_value(json_object_get(own, "no_avail_buffer")), 0);
+	json_decref(j);
+	rig_kick(&r, 0);
+	/* Each line holds the counts since the one before: add them up. */
+	for (int ms = 0; ms < 2000 && !events; ms += 10) {
+		rig_sleep_ms(10);
+		j = rig_own_metrics("block_rl", "block", &own);
+		events += json_integer_value(json_object_get(own, "queue_event_count"));
+		empty += json_integer_value(json_object_get(own, "no_avail_buffer"));
+		json_decref(j);
+	}
+	cr_assert_eq(events, 1);
+	cr_assert_eq(empty, 1);
+	rig_stop(&r);
+	virtio_blk_destroy(b);
+	rig_free(&r);
+}

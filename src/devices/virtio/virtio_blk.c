@@ -5,6 +5,7 @@
 #include "devices/device_kind.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/why.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -519,10 +520,11 @@ static void blk_notify(struct virtio_dev *d, unsigned int q)
 {
 	struct virtio_blk *b = d->priv;
 
-	BLK_INC(&b->m, queue_event_count);
+	if (!d->early_look)
+		BLK_INC(&b->m, queue_event_count);
 	b->taken = 0;
 	virtio_serve_queue(d, q, &b->elem, blk_request, b);
-	if (!b->taken)
+	if (!b->taken && !d->early_look)
 		BLK_INC(&b->m, no_avail_buffer);
 	if (b->uring_ready)
 		io_uring_submit(&b->ring);
@@ -682,6 +684,31 @@ static void blk_metrics_register(struct virtio_blk *b)
 			strerror(-err));
 }
 
+/* Opens a drive's file: open_input, because a FIFO would block the open and
+ * a character device (/dev/zero) has no size; only a file or a disk is a
+ * drive. Its size in whole sectors goes to *capacity. */
+static int blk_open(const char *path, bool read_only, int *fd, uint64_t *capacity, char *why,
+		    size_t why_size)
+{
+	struct stat st;
+	uint64_t bytes;
+	int err = open_input(path, read_only ? O_RDONLY : O_RDWR, INPUT_FILE | INPUT_BLOCK, fd,
+			     &st, why, why_size);
+
+	if (err)
+		return err;
+	bytes = (uint64_t)st.st_size;
+	if (S_ISBLK(st.st_mode) && ioctl(*fd, BLKGETSIZE64, &bytes)) {
+		err = -errno;
+		snprintf(why, why_size, "cannot get its size: %s", strerror(errno));
+		close(*fd);
+		*fd = -1;
+		return err;
+	}
+	*capacity = bytes / SECTOR;
+	return 0;
+}
+
 int virtio_blk_create(struct virtio_blk **out, const struct blk_config *c,
 		      const struct virtio_env *env, uint64_t base, uint32_t irq)
 {
@@ -690,7 +717,6 @@ int virtio_blk_create(struct virtio_blk **out, const struct blk_config *c,
 			    (1ULL << VIRTIO_BLK_F_WRITE_ZEROES);
 	struct virtio_blk *b = calloc(1, sizeof(*b));
 	char why[160];
-	struct stat st;
 	int err;
 
 	if (!b)
@@ -699,25 +725,10 @@ int virtio_blk_create(struct virtio_blk **out, const struct blk_config *c,
 	blk_serial(c, b->serial);
 	b->fd = -1;
 	b->rl.timer_fd = -1;
-	/* open_input: a FIFO would block the open, a character device
-	 * (/dev/zero) has no size; only a file or a disk is a drive. */
-	err = open_input(c->path, c->read_only ? O_RDONLY : O_RDWR, INPUT_FILE | INPUT_BLOCK,
-			 &b->fd, &st, why, sizeof(why));
+	err = blk_open(c->path, c->read_only, &b->fd, &b->capacity, why, sizeof(why));
 	if (err) {
 		pr_err("drive '%s': %s", c->path, why);
 		goto fail;
-	}
-	if (S_ISBLK(st.st_mode)) {
-		uint64_t bytes;
-
-		if (ioctl(b->fd, BLKGETSIZE64, &bytes)) {
-			err = -errno;
-			pr_err("drive '%s': cannot get its size: %s", c->path, strerror(errno));
-			goto fail;
-		}
-		b->capacity = bytes / SECTOR;
-	} else {
-		b->capacity = (uint64_t)st.st_size / SECTOR;
 	}
 	if (c->read_only)
 		features |= 1ULL << VIRTIO_BLK_F_RO;
@@ -774,11 +785,12 @@ void virtio_blk_destroy(struct virtio_blk *b)
 	free(b);
 }
 
-/* --- snapshots ------------------------------------------------------------- */
+/* --- a new file, snapshots -------------------------------------------------- */
 
-/* Waits for every request in io_uring and hands it to the driver, so that the
- * snapshot holds no request half done: its data is in the file (or in guest
- * memory) and its status in the used ring. d->lock held. */
+/* Waits for every request in io_uring and hands it to the driver, so that no
+ * request is half done: a snapshot holds its data in the file (or in guest
+ * memory) and its status in the used ring, and a new file gets no request
+ * asked of the old one. d->lock held. */
 static int blk_drain(struct virtio_blk *b)
 {
 	bool pushed = false;
@@ -795,7 +807,7 @@ static int blk_drain(struct virtio_blk *b)
 		if (err == -EINTR || err == -EAGAIN)
 			continue;
 		if (err) {
-			pr_err("snapshot: drive '%s': waiting for %u requests in flight: %s",
+			pr_err("drive '%s': waiting for %u requests in flight: %s",
 			       b->cfg.path, b->inflight, strerror(-err));
 			break;
 		}
@@ -804,6 +816,45 @@ static int blk_drain(struct virtio_blk *b)
 	if (pushed)
 		virtio_notify_queue(&b->dev, 0);
 	return err;
+}
+
+int virtio_blk_update_file(struct virtio_blk *b, const char *path, char *why, size_t why_size)
+{
+	struct virtio_blk_config *cfg = (struct virtio_blk_config *)b->dev.config;
+	uint64_t capacity;
+	int fd, err;
+
+	if (strlen(path) >= sizeof(b->cfg.path))
+		return why_fail(why, why_size, -ENAMETOOLONG, "%s", strerror(ENAMETOOLONG));
+	err = blk_open(path, b->cfg.read_only, &fd, &capacity, why, why_size);
+	if (err) {
+		BLK_INC(&b->m, update_fails);
+		return err;
+	}
+	pthread_mutex_lock(&b->dev.lock);
+	/* What the ring still holds was asked of the old file: finish it there. */
+	err = blk_drain(b);
+	if (err) {
+		pthread_mutex_unlock(&b->dev.lock);
+		close(fd);
+		BLK_INC(&b->m, update_fails);
+		return why_fail(why, why_size, err, "requests in flight on the old file: %s",
+				strerror(-err));
+	}
+	close(b->fd);
+	b->fd = fd;
+	snprintf(b->cfg.path, sizeof(b->cfg.path), "%s", path);
+	b->capacity = capacity;
+	cfg->capacity = capacity;
+	/* Firecracker tells an activated driver always, whether the size
+	 * changed or not: the data under it did. */
+	if (b->dev.status & VIRTIO_CONFIG_S_DRIVER_OK)
+		virtio_config_changed(&b->dev);
+	else
+		b->dev.config_generation++;
+	pthread_mutex_unlock(&b->dev.lock);
+	BLK_INC(&b->m, update_count);
+	return 0;
 }
 
 int virtio_blk_save(struct virtio_blk *b, struct snap_writer *w)

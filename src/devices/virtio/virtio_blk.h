@@ -53,6 +53,12 @@ struct virtio_dev *virtio_blk_dev(struct virtio_blk *b);
 /* PATCH /drives/{id} after boot (any thread): the buckets c gives replace
  * the running ones (rate_limiter_update). */
 void virtio_blk_update_rate_limiter(struct virtio_blk *b, const struct rl_config *c);
+/* PATCH /drives/{id} path_on_host after boot (any thread): the drive's file
+ * becomes path, opened as the first was (read-only or not); requests in
+ * flight on the old file finish there first; the driver is told (config
+ * change) and reads the new size. Counted in update_count/update_fails.
+ * 0, or -errno with why saying what failed (not naming the path). */
+int virtio_blk_update_file(struct virtio_blk *b, const char *path, char *why, size_t why_size);
 
 /* Snapshots (the kind's save/restore; contract in virtio_mmio.h). save first
  * waits for every io_uring request in flight and completes it into the used

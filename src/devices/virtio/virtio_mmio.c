@@ -188,9 +188,11 @@ static void serve_early_kicks(struct virtio_dev *d)
 {
 	unsigned int q;
 
+	d->early_look = true;
 	for (q = 0; q < d->ops->num_queues && !d->failed; q++)
 		if (d->vq[q].ready)
 			d->ops->notify(d, q);
+	d->early_look = false;
 }
 
 static void activate_failed(struct virtio_dev *d)

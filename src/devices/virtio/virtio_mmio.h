@@ -93,6 +93,9 @@ struct virtio_dev {
 	struct virtio_kick kicks[VIRTIO_MAX_QUEUES];
 	int irq_fd;
 	bool failed; /* DEVICE_NEEDS_RESET was raised and logged */
+	/* ops->notify is the look at every ready queue when the driver sets
+	 * DRIVER_OK, not a queue event: not counted as one (metrics). */
+	bool early_look;
 	/* The device's own counterparts of ops' activate_fails, cfg_fails and
 	 * event_fails (its per-device metrics section), bumped along with the
 	 * kind's; NULL: none. The model sets them after virtio_mmio_init(). */

@@ -799,10 +799,12 @@ static void net_notify(struct virtio_dev *d, unsigned int q)
 	struct virtio_net *x = d->priv;
 
 	if (q == RXQ) {
-		NET_INC(&x->m, rx_queue_event_count);
+		if (!d->early_look)
+			NET_INC(&x->m, rx_queue_event_count);
 		rx_process(x);
 	} else if (q == TXQ) {
-		NET_INC(&x->m, tx_queue_event_count);
+		if (!d->early_look)
+			NET_INC(&x->m, tx_queue_event_count);
 		tx_process(x);
 	}
 }
