@@ -233,6 +233,13 @@ static int device_rule(int ruleset, const struct device_path *p, uint64_t handle
 	}
 }
 
+/* The options and variable that say "started by a jailer" can be given by
+ * hand: a jail (volt's or Firecracker's jailer) has no /proc, a host's / has. */
+static bool jail_root_is_jail(void)
+{
+	return access("/proc/self", F_OK) != 0;
+}
+
 static int add_rules(int ruleset, const struct vm_config *cfg, uint64_t handled, int *nrules)
 {
 	struct device_path paths[VM_MAX_VIRTIO * 2];
@@ -268,7 +275,10 @@ static int add_rules(int ruleset, const struct vm_config *cfg, uint64_t handled,
 	 * Firecracker client puts a drive's new file there (PATCH /drives)
 	 * and writes snapshots there without naming a directory at start.
 	 * Regular files only: no exec, no nodes, links or directories. */
-	if (!err && cfg->in_jail)
+	if (!err && cfg->in_jail && !jail_root_is_jail())
+		pr_warn("landlock: started as if by a jailer, but / has /proc: not a jail, so "
+			"its files get no rule");
+	else if (!err && cfg->in_jail)
 		count(allow_path(ruleset, "jail", "/",
 				 LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE |
 					 LANDLOCK_ACCESS_FS_TRUNCATE | LANDLOCK_ACCESS_FS_MAKE_REG |

@@ -58,15 +58,15 @@
  * O_NOCTTY (open_input()'s mark; libraries do not use it), and refused as
  * above with none of them (the conditions do not overlap, so no two rules
  * disagree). */
-#define VMM_OPEN_RULES                                                                    \
-	REFUSE(open, "libraries' lazy file reads (glibc malloc trim, jansson seed)"),     \
-		{ SCMP_SYS(openat),                                                       \
-		  "openat",                                                               \
-		  1,                                                                      \
-		  { CONDT(2, SC_CLEAR, O_CREAT | O_DIRECTORY | O_NOCTTY,                  \
-			  "O_CREAT|O_DIRECTORY|O_NOCTTY") },                              \
-		  "libraries' lazy file reads (glibc malloc trim, jansson seed)",         \
-		  EACCES },                                                               \
+#define VMM_OPEN_RULES                                                                \
+	REFUSE(open, "libraries' lazy file reads (glibc malloc trim, jansson seed)"), \
+		{ SCMP_SYS(openat),                                                   \
+		  "openat",                                                           \
+		  1,                                                                  \
+		  { CONDT(2, SC_CLEAR, O_CREAT | O_DIRECTORY | O_NOCTTY,              \
+			  "O_CREAT|O_DIRECTORY|O_NOCTTY") },                          \
+		  "libraries' lazy file reads (glibc malloc trim, jansson seed)",     \
+		  EACCES },                                                           \
 		REFUSE(openat2, "never used; refused like openat")
 
 /* Mutexes and condition variables (private), pthread_join (shared). */

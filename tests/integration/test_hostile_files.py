@@ -129,3 +129,35 @@ def test_api_logger_and_metrics(hostile, vm, tmp_path, kvm, volt_bin):
     assert api.get("/")[0] == 200
     p.proc.send_signal(signal.SIGTERM)
     p.wait_exit(QUICK)
+
+
+def test_api_patch_drive_to_hostile_files(hostile, vm, tmp_path, kvm, volt_bin):
+    """PATCH /drives/{id} path_on_host after boot (the running drive opens the file):
+    each hostile file is a 400 naming it, at once, and the drive keeps its file.
+    Landlock off, so that volt's own checks answer (seccomp stays in kill mode)."""
+    drive = tmp_path / "drive.img"
+    drive.write_bytes(bytes(65536))
+    sock = tmp_path / "api.sock"
+    p = vm("--api-sock", sock, "--landlock", "off", "--seccomp", "kill")
+    wait_for_socket(sock, p.proc)
+    api = ApiClient(sock, timeout=QUICK)
+    for url, body in (("/boot-source", {"kernel_image_path": str(GUESTS / "echo")}),
+                      ("/drives/d", {"drive_id": "d", "path_on_host": str(drive),
+                                     "is_root_device": False, "is_read_only": False}),
+                      ("/actions", {"action_type": "InstanceStart"})):
+        assert api.put(url, body) == (204, None), url
+    for kind in KINDS:
+        path, words = hostile[kind]
+        try:
+            status, body = api.patch("/drives/d", {"drive_id": "d", "path_on_host": str(path)})
+        except (TimeoutError, socket.timeout):
+            pytest.fail(f"PATCH /drives with a {kind} hung")
+        assert status == 400, (kind, body)
+        msg = body["fault_message"]
+        assert f" {path} " in msg and words in msg, msg
+        assert "Error manipulating the backing file" in msg, msg
+    assert api.get("/vm/config")[1]["drives"][0]["path_on_host"] == str(drive)
+    assert api.patch("/drives/d", {"drive_id": "d", "path_on_host": str(drive)}) == (204, None)
+    assert p.proc.poll() is None, p.output()
+    p.proc.send_signal(signal.SIGTERM)
+    p.wait_exit(QUICK)

@@ -854,8 +854,8 @@ Test(api, drive_takes_a_new_file_after_boot)
 	cr_assert_str_eq(json_string_value(json_object_get(
 				 json_array_get(json_object_get(j, "drives"), 0), "path_on_host")),
 			 "/r");
-	cr_assert(json_is_null(json_object_get(json_array_get(json_object_get(j, "drives"), 0),
-					       "rate_limiter")));
+	cr_assert(json_is_null(
+		json_object_get(json_array_get(json_object_get(j, "drives"), 0), "rate_limiter")));
 	json_decref(j);
 	fake.file_err = 0;
 	ok("PATCH", "/drives/rootfs",

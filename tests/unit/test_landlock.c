@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -302,4 +303,59 @@ Test(landlock, missing_path_gets_no_rule)
 	config(&cfg);
 	snprintf(drive_at(&cfg, 0)->path, sizeof(drive_at(&cfg, 0)->path), "%s/nope", dir);
 	sandboxed(&cfg, SANDBOX_LANDLOCK_REQUIRE, 0, check_missing);
+}
+
+/* A VMM a jailer started (cfg->in_jail): / is the jail, whose regular files it
+ * may read, write, create and remove, as Firecracker may in its jail; no
+ * directories, nodes or links. Here the jail is the test's directory, entered
+ * with chroot (root only). */
+static int check_jail(void)
+{
+	CHECK(open_errno("/other", O_RDWR) == 0);
+	CHECK(open_errno("/kernel", O_RDWR) == 0);
+	CHECK(open_errno("/new", O_CREAT | O_EXCL | O_WRONLY) == 0);
+	CHECK(unlink("/new") == 0);
+	CHECK(open_errno("/", O_RDONLY | O_DIRECTORY) == 0);
+	CHECK(mkdir("/d", 0755) && errno == EACCES);
+	CHECK(mkfifo("/f", 0644) && errno == EACCES);
+	CHECK(symlink("/other", "/l") && errno == EACCES);
+	return 0;
+}
+
+Test(landlock, a_jailed_vmm_uses_the_jails_files)
+{
+	struct vm_config cfg;
+	int status;
+	pid_t pid;
+
+	need_landlock();
+	if (geteuid())
+		cr_skip_test("chroot needs root");
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.kernel = "/kernel";
+	cfg.in_jail = true;
+	pid = fork();
+	if (!pid) {
+		if (chroot(dir) || chdir("/") || sandbox_landlock_apply(&cfg))
+			_exit(1);
+		_exit(check_jail());
+	}
+	cr_assert(pid > 0);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status), "the child died");
+	cr_assert_eq(WEXITSTATUS(status), 0, "check at line %d failed (1: set-up)",
+		     WEXITSTATUS(status));
+}
+
+/* The jailer's options given by hand, on a host's /: no rule for /. */
+Test(landlock, jail_options_without_a_jail_open_nothing)
+{
+	struct vm_config cfg;
+
+	need_landlock();
+	config(&cfg);
+	cfg.in_jail = true;
+	open_before_fd = open(other, O_RDONLY | O_CLOEXEC);
+	cr_assert(open_before_fd >= 0);
+	sandboxed(&cfg, SANDBOX_LANDLOCK_AUTO, 0, check_full);
 }

@@ -692,8 +692,8 @@ static int blk_open(const char *path, bool read_only, int *fd, uint64_t *capacit
 {
 	struct stat st;
 	uint64_t bytes;
-	int err = open_input(path, read_only ? O_RDONLY : O_RDWR, INPUT_FILE | INPUT_BLOCK, fd,
-			     &st, why, why_size);
+	int err = open_input(path, read_only ? O_RDONLY : O_RDWR, INPUT_FILE | INPUT_BLOCK, fd, &st,
+			     why, why_size);
 
 	if (err)
 		return err;
@@ -807,8 +807,8 @@ static int blk_drain(struct virtio_blk *b)
 		if (err == -EINTR || err == -EAGAIN)
 			continue;
 		if (err) {
-			pr_err("drive '%s': waiting for %u requests in flight: %s",
-			       b->cfg.path, b->inflight, strerror(-err));
+			pr_err("drive '%s': waiting for %u requests in flight: %s", b->cfg.path,
+			       b->inflight, strerror(-err));
 			break;
 		}
 		pushed |= blk_reap(b);
@@ -821,7 +821,7 @@ static int blk_drain(struct virtio_blk *b)
 int virtio_blk_update_file(struct virtio_blk *b, const char *path, char *why, size_t why_size)
 {
 	struct virtio_blk_config *cfg = (struct virtio_blk_config *)b->dev.config;
-	uint64_t capacity;
+	uint64_t capacity = 0;
 	int fd, err;
 
 	if (strlen(path) >= sizeof(b->cfg.path))
@@ -854,6 +854,8 @@ int virtio_blk_update_file(struct virtio_blk *b, const char *path, char *why, si
 		b->dev.config_generation++;
 	pthread_mutex_unlock(&b->dev.lock);
 	BLK_INC(&b->m, update_count);
+	pr_info("drive '%s': now the file %s, %llu sectors", id_str(b->cfg.id), path,
+		(unsigned long long)capacity);
 	return 0;
 }
 
