@@ -686,6 +686,37 @@ SCENARIOS = {
         put("/snapshot/load", {"mem_file_path": "{empty_mem}", "snapshot_path": "{empty_state}"},
             400, "IO Error: File too short to contain CRC", hdr="deprecation"),
     ],
+    # test_pause_resume.py: pausing or resuming before InstanceStart
+    "pause_resume_pre_boot": BASIC + [
+        patch("/vm", {"state": "Paused"}, 400, "not supported before starting the microVM"),
+        patch("/vm", {"state": "Resumed"}, 400, "not supported before starting the microVM"),
+    ],
+    # test_cmd_line_parameters.py: --metrics-path, then PUT /metrics
+    "metrics_cli_then_api": [
+        put("/metrics", {"metrics_path": "{tmp}/metrics2.ndjson"}, 400,
+            re.escape("Reinitialization of metrics not allowed.")),
+    ],
+    # test_max_devices.py::test_attach_maximum_devices (x86_64 without PCI: 17 devices,
+    # the root drive and 16 interfaces), up to its InstanceStart
+    "max_devices": [put("/machine-config", {"vcpu_count": 2, "mem_size_mib": 512})] + [
+        put(f"/network-interfaces/eth{i}", {"iface_id": f"eth{i}",
+                                            "host_dev_name": f"{{tap}}_{i}",
+                                            "guest_mac": f"06:00:00:00:01:{i:02x}"})
+        for i in range(16)
+    ],
+    # test_logging.py::test_api_requests_logs: the logger configured, then again
+    "logger_twice": BASIC + [
+        put("/logger", {"log_path": "{tmp}/log", "level": "Info", "show_level": True,
+                        "show_log_origin": True}),
+        patch("/machine-config", {"vcpu_count": 4}),
+        put("/machine-config", {"vcpu_count": 4, "mem_size_mib": 128}),
+        put("/logger", {"log_path": "{tmp}/new_log", "level": "Info", "show_level": True,
+                        "show_log_origin": True}),
+        put("/mmds", {"json": {"latest": {"meta-data": {"ami-id": "dummy"}}}}),
+        patch("/mmds", {"json": {"latest": {"meta-data": {"ami-id": "dummy"}}}}),
+        get("/mmds", check=lambda b: b == {"json": {"latest": {"meta-data": {
+            "ami-id": "dummy"}}}}),
+    ],
 }
 
 
@@ -696,6 +727,7 @@ SCENARIO_ARGS = {
     "drive_patch": ["--snapshot-dir", "{tmp}"],
     "snapshot_create_running": ["--snapshot-dir", "{tmp}"],
     "snapshot_load_empty_files": ["--snapshot-dir", "{tmp}"],
+    "metrics_cli_then_api": ["--metrics-path", "{tmp}/metrics.ndjson"],
 }
 
 
@@ -836,6 +868,38 @@ SNAPSHOT_RESTORED_OVERRIDES = [
     get("/vm/config", check=lambda b: b["vsock"]["uds_path"] == FULL_ENV["tmp"] + "/v.sock2"),
 ]
 
+# test_uffd.py: a Uffd backend whose socket is missing, or is not listening
+UFFD_PREFIX = ("Load snapshot error: Failed to restore from snapshot: Failed to load guest "
+               "memory: Error creating guest memory from uffd: Failed to connect to UDS Unix "
+               "stream: ")
+SNAPSHOT_UFFD_MISSING = [
+    put("/snapshot/load", {"mem_backend": {"backend_type": "Uffd",
+                                           "backend_path": "{tmp}/inexistent"},
+                           "snapshot_path": "{tmp}/vmstate"}, 400,
+        re.escape(UFFD_PREFIX + "No such file or directory (os error 2)")),
+]
+SNAPSHOT_UFFD_REFUSED = [
+    put("/snapshot/load", {"mem_backend": {"backend_type": "Uffd",
+                                           "backend_path": "{other}"},
+                           "snapshot_path": "{tmp}/vmstate"}, 400,
+        re.escape(UFFD_PREFIX + "Connection refused (os error 111)")),
+]
+
+# test_vsock.py::test_vsock_override_fails_without_device
+SNAPSHOT_BASE_NO_VSOCK = BASIC + [
+    put("/actions", {"action_type": "InstanceStart"}),
+    patch("/vm", {"state": "Paused"}),
+    put("/snapshot/create", {"snapshot_type": "Full", "snapshot_path": "{tmp}/vmstate2",
+                             "mem_file_path": "{tmp}/mem2"}),
+]
+SNAPSHOT_VSOCK_OVERRIDE_NO_DEVICE = [
+    put("/snapshot/load", {"mem_backend": {"backend_type": "File",
+                                           "backend_path": "{tmp}/mem2"},
+                           "snapshot_path": "{tmp}/vmstate2", "resume_vm": True,
+                           "vsock_override": {"uds_path": "{tmp}/v.sock2"}}, 400,
+        "Unknown Vsock Device"),
+]
+
 # test_clocksource_snapshot_restore[clock_realtime=True] (kvm-clock, host Linux >= 5.16)
 SNAPSHOT_RESTORED_CLOCK_REALTIME = [
     put("/snapshot/load", {"mem_backend": {"backend_type": "File",
@@ -849,7 +913,11 @@ def test_firecracker_restored_rows(vm, tmp_path, env):
     wrong = []
     for name, rows in (("base", SNAPSHOT_BASE), ("restored", SNAPSHOT_RESTORED),
                        ("overrides", SNAPSHOT_RESTORED_OVERRIDES),
-                       ("clock_realtime", SNAPSHOT_RESTORED_CLOCK_REALTIME)):
+                       ("clock_realtime", SNAPSHOT_RESTORED_CLOCK_REALTIME),
+                       ("uffd_missing", SNAPSHOT_UFFD_MISSING),
+                       ("uffd_refused", SNAPSHOT_UFFD_REFUSED),
+                       ("base_no_vsock", SNAPSHOT_BASE_NO_VSOCK),
+                       ("vsock_override_no_device", SNAPSHOT_VSOCK_OVERRIDE_NO_DEVICE)):
         api = start(vm, tmp_path, "--snapshot-dir", str(tmp_path))
         for i, row in enumerate(rows):
             status, _, body = send(api, row, env)
