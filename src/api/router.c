@@ -29,7 +29,15 @@
 #define NOT_BEFORE_BOOT	 "The requested operation is not supported before starting the microVM."
 #define NOT_SUPPORTED	 "The requested operation is not supported: "
 #define DEVICE_NOT_FOUND "Failed perform action on device: Device not found"
-#define PCI_NOT_ENABLED	 "PCI is not enabled"
+#define METRICS_REINIT                                                                \
+	"Metrics error: Cannot initialize the metrics system due to bad user input: " \
+	"Reinitialization of metrics not allowed."
+/* Firecracker's VmmActionError kinds for the balloon calls without a balloon
+ * (before boot GET /balloon reads the configuration, after boot the device). */
+#define BALLOON_UPDATE_ERR "Balloon update error: "
+#define NO_BALLOON_PRE	   "Balloon config error: No balloon device found."
+#define NO_BALLOON_POST	   "Internal VMM error: " DEVICE_NOT_FOUND
+#define PCI_NOT_ENABLED	   "PCI is not enabled"
 /* Firecracker's VmmActionError prefixes. */
 #define SNAP_CREATE_ERR "Create snapshot error: "
 #define SNAP_LOAD_ERR	"Load snapshot error: "
@@ -222,7 +230,7 @@ static void get_balloon_stats(struct api_state *s, struct api_response *r)
 	int t;
 
 	if (!b)
-		return api_fault(r, 400, "balloon: no balloon device is configured");
+		return api_fault(r, 400, NO_BALLOON_POST);
 	if (!b->stats_seconds)
 		return api_fault(r, 400,
 				 "balloon: stats_polling_interval_s: statistics are not enabled "
@@ -352,7 +360,7 @@ static void do_balloon_stats_patch(struct api_state *s, json_t *j, struct api_re
 	if (api_parse_balloon_stats_update(j, &secs, why, sizeof(why)))
 		return api_fault(r, 400, why);
 	if (!b)
-		return api_fault(r, 400, "balloon: no balloon device is configured");
+		return api_fault(r, 400, BALLOON_UPDATE_ERR DEVICE_NOT_FOUND);
 	old = b->stats_seconds;
 	if (secs == old)
 		return no_content(r);
@@ -372,9 +380,6 @@ static void do_balloon_stats_patch(struct api_state *s, json_t *j, struct api_re
 	b->stats_seconds = secs;
 	no_content(r);
 }
-
-/* Firecracker's VmmActionError::BalloonUpdate for the hinting calls. */
-#define BALLOON_UPDATE_ERR "Balloon update error: "
 
 static void hint_fault(struct api_response *r, int err)
 {
@@ -446,10 +451,12 @@ static void do_balloon_patch(struct api_state *s, json_t *j, struct api_response
 	if (api_parse_balloon_update(j, &mib, why, sizeof(why)))
 		return api_fault(r, 400, why);
 	if (!b)
-		return api_fault(r, 400, "balloon: no balloon device is configured");
+		return api_fault(r, 400, BALLOON_UPDATE_ERR DEVICE_NOT_FOUND);
 	if (balloon_size_check(mib, (uint64_t)s->cfg.mem_mib << 20, why, sizeof(why)))
 		return faultf(r, 400, "balloon: amount_mib: %s", why);
 	err = s->ops->balloon_set ? s->ops->balloon_set(s->ctx, mib) : -ENOSYS;
+	if (err == -EAGAIN)
+		return api_fault(r, 400, BALLOON_UPDATE_ERR "Balloon: Device not activated yet.");
 	if (err)
 		return faultf(r, 400, "balloon: amount_mib: %s", strerror(-err));
 	b->mib = mib;
@@ -481,11 +488,13 @@ static void do_metrics(struct api_state *s, json_t *j, struct api_response *r)
 
 	if (api_parse_metrics(j, &m, why, sizeof(why)))
 		return api_fault(r, 400, why);
+	/* Once per process, as Firecracker: set by an earlier PUT, by the
+	 * configuration file or by --metrics-path (the VM side's -EEXIST). */
 	if (s->cfg.has_metrics)
-		return api_fault(r, 400,
-				 "metrics: metrics_path: the metrics system is already "
-				 "initialized");
+		return api_fault(r, 400, METRICS_REINIT);
 	err = s->ops->metrics ? s->ops->metrics(s->ctx, &m, why, sizeof(why)) : 0;
+	if (err == -EEXIST)
+		return api_fault(r, 400, METRICS_REINIT);
 	if (err)
 		return faultf(r, 400, "metrics: metrics_path: %s", why[0] ? why : strerror(-err));
 	s->cfg.metrics = m;
@@ -858,7 +867,7 @@ static void route(struct api_state *s, const struct resource *res, enum method m
 		if (m == M_PATCH)
 			return do_balloon_patch(s, j, r);
 		if (!balloon_cfg(s))
-			return api_fault(r, 400, "balloon: no balloon device is configured");
+			return api_fault(r, 400, s->started ? NO_BALLOON_POST : NO_BALLOON_PRE);
 		return answer_json(
 			r, 200,
 			api_device_to_json(api_device_find(&s->cfg, &virtio_balloon_kind, NULL)));

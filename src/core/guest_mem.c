@@ -176,8 +176,12 @@ static int uffd_handshake(const struct guest_mem *m, const char *path, char *why
 	}
 	if (connect(s, (struct sockaddr *)&sa, sizeof(sa))) {
 		err = -errno;
-		snprintf(why, why_size, "cannot connect to the page-fault handler at '%s': %s",
-			 path, strerror(-err));
+		/* Firecracker's chain of errors, which its tests match, then the path. */
+		snprintf(why, why_size,
+			 "Failed to load guest memory: Error creating guest memory from uffd: "
+			 "Failed to connect to UDS Unix stream: %s (os error %d) (the page-fault "
+			 "handler at '%s')",
+			 strerror(-err), -err, path);
 		goto out;
 	}
 	iov = (struct iovec){ .iov_base = json, .iov_len = n };

@@ -257,7 +257,8 @@ int vm_snapshot_create(struct vm *vm, const struct snapshot_create_req *req, cha
 	return err;
 }
 
-/* Applies network_overrides and vsock_override to a device's saved object. */
+/* Applies network_overrides and vsock_override to a device's saved object;
+ * used[i] for network override i, used[VM_MAX_NETS] for the vsock's. */
 static int apply_overrides(const struct snapshot_load_req *req, const char *kind, const char *id,
 			   json_t *cfg, bool *used)
 {
@@ -270,8 +271,10 @@ static int apply_overrides(const struct snapshot_load_req *req, const char *kind
 				return json_object_set_new(cfg, "host_dev_name",
 							   json_string(req->net[i].host_dev_name));
 			}
-	if (!strcmp(kind, "vsock") && req->vsock_uds_path)
+	if (!strcmp(kind, "vsock") && req->vsock_uds_path) {
+		used[VM_MAX_NETS] = true;
 		return json_object_set_new(cfg, "uds_path", json_string(req->vsock_uds_path));
+	}
 	return 0;
 }
 
@@ -307,7 +310,7 @@ static int config_from_state(struct snap_reader *r, const struct snapshot_load_r
 			     struct vm_config *cfg, char *tmpl, size_t tmpl_size, char *why,
 			     size_t why_size)
 {
-	bool used[VM_MAX_NETS] = { false };
+	bool used[VM_MAX_NETS + 1] = { false };
 	const void *text;
 	json_t *j, *devs, *d;
 	json_error_t jerr;
@@ -399,11 +402,18 @@ static int config_from_state(struct snap_reader *r, const struct snapshot_load_r
 	for (i = 0; !err && i < (size_t)req->nnet; i++)
 		if (!used[i]) {
 			snprintf(why, why_size,
-				 "network_overrides: the snapshot has no network interface "
-				 "'" PARSE_ID_FMT "'",
+				 "Unknown Network Device. (network_overrides: the snapshot has no "
+				 "network interface '" PARSE_ID_FMT "')",
 				 PARSE_ID_ARG(req->net[i].iface_id));
 			err = -EINVAL;
 		}
+	/* Firecracker's words for both, which its tests match. */
+	if (!err && req->vsock_uds_path && !used[VM_MAX_NETS]) {
+		snprintf(
+			why, why_size,
+			"Unknown Vsock Device. (vsock_override: the snapshot has no vsock device)");
+		err = -EINVAL;
+	}
 	return err;
 }
 

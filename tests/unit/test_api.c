@@ -888,8 +888,15 @@ Test(api, post_boot_refusals_named)
 	      "network-interface: rx_rate_limiter: ops: missing required field 'size'");
 	ok("PATCH", "/network-interfaces/eth0", "{\"iface_id\": \"eth0\"}");
 	cr_assert_eq(fake.rl_updates, 0);
-	fault("GET", "/balloon/statistics", NULL, 400, "balloon");
-	fault("PATCH", "/balloon", "{\"amount_mib\": 1}", 400, "balloon");
+	/* Firecracker's answers without a balloon device. */
+	fault("GET", "/balloon/statistics", NULL, 400,
+	      "Internal VMM error: Failed perform action on device: Device not found");
+	fault("GET", "/balloon", NULL, 400,
+	      "Internal VMM error: Failed perform action on device: Device not found");
+	fault("PATCH", "/balloon", "{\"amount_mib\": 1}", 400,
+	      "Balloon update error: Failed perform action on device: Device not found");
+	fault("PATCH", "/balloon/statistics", "{\"stats_polling_interval_s\": 1}", 400,
+	      "Balloon update error: Failed perform action on device: Device not found");
 	fault("PUT", "/actions", "{\"action_type\": \"FlushMetrics\"}", 400, "metrics");
 }
 

@@ -660,13 +660,15 @@ int virtio_balloon_set_target(struct virtio_balloon *b, uint32_t mib)
 	if (balloon_size_check(mib, b->mem_size, NULL, 0))
 		return -EINVAL;
 	pthread_mutex_lock(&d->lock);
+	/* Firecracker's Balloon::update_size: refused until the driver started
+	 * the device (its client retries). */
+	if (!(d->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
+		pthread_mutex_unlock(&d->lock);
+		return -EAGAIN;
+	}
 	b->st.target_pages = mib * PAGES_PER_MIB;
 	config(b)->num_pages = htole32(b->st.target_pages);
-	/* Before DRIVER_OK the driver reads the config when it starts anyway. */
-	if (d->status & VIRTIO_CONFIG_S_DRIVER_OK)
-		virtio_config_changed(d);
-	else
-		d->config_generation++;
+	virtio_config_changed(d);
 	pthread_mutex_unlock(&d->lock);
 	pr_debug("virtio-balloon: new target %u MiB", mib);
 	return 0;

@@ -90,7 +90,8 @@ struct balloon_hint_status {
 };
 
 /* For the API: a new target in MiB (less than guest memory, else -EINVAL);
- * the driver is told through a configuration change interrupt. */
+ * the driver is told through a configuration change interrupt. -EAGAIN
+ * before the driver started the device (Firecracker's "not activated"). */
 int virtio_balloon_set_target(struct virtio_balloon *b, uint32_t mib);
 /* Changes the statistics period (only when created with statistics); 0 or
  * -EOPNOTSUPP/-errno. */
