@@ -1771,10 +1771,6 @@ int api_parse_snapshot_load(json_t *j, struct snapshot_load_req *req, bool *depr
 	     (err = snap_str_check("snapshot/load", "vsock_override: uds_path", vsock, "uds_path",
 				   sizeof(sa.sun_path), why, why_size))))
 		return err;
-	if (snap_bool(j, "clock_realtime"))
-		return why_fail(why, why_size, -EINVAL,
-				"snapshot/load: clock_realtime: true is not supported by volt "
-				"(kvmclock goes on from its saved value)");
 	if (h && strcmp(h, "Snapshot") && strcmp(h, "None"))
 		return why_fail(why, why_size, -EINVAL,
 				"snapshot/load: huge_pages: '%s' is not supported by volt (only "
@@ -1786,6 +1782,7 @@ int api_parse_snapshot_load(json_t *j, struct snapshot_load_req *req, bool *depr
 	r.track_dirty_pages =
 		snap_bool(j, "enable_diff_snapshots") || snap_bool(j, "track_dirty_pages");
 	r.resume_vm = snap_bool(j, "resume_vm");
+	r.clock_realtime = snap_bool(j, "clock_realtime");
 	r.vsock_uds_path = json_is_object(vsock) ? snap_str(vsock, "uds_path") : NULL;
 	*req = r;
 	*deprecated = mem_file || snap_bool(j, "enable_diff_snapshots");

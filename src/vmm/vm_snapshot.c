@@ -532,7 +532,7 @@ int vm_restore(struct vm *vm, const struct snapshot_load_req *req, char *why, si
 	for (i = 0; !err && i < vm->nvcpus; i++)
 		err = vcpu_state_restore(vcpu_fd(vm->vcpus[i]), vm->kvm_fd, &r, i);
 	if (!err)
-		err = vm_state_restore(vm->vm_fd, &r);
+		err = vm_state_restore(vm->vm_fd, &r, req->clock_realtime);
 	if (err && !why[0])
 		snprintf(why, why_size, "cannot restore the KVM state: %s",
 			 log_last_error()[0] ? log_last_error() : strerror(-err));

@@ -54,6 +54,10 @@ struct snapshot_load_req {
 	const char *backend_path; /* the memory file, or the handler's socket */
 	bool track_dirty_pages;
 	bool resume_vm;
+	/* Firecracker's clock_realtime: kvmclock moves on by the wall-clock time
+	 * since the snapshot (KVM_CLOCK_REALTIME) instead of going on from its
+	 * saved value. */
+	bool clock_realtime;
 	struct net_override net[VM_MAX_NETS];
 	int nnet;
 	const char *vsock_uds_path; /* vsock_override; NULL: the snapshot's */

@@ -170,7 +170,29 @@ static int restore_dev(int vm_fd, struct snap_reader *r, const char *name, unsig
 	return err;
 }
 
-static int restore_all(int vm_fd, struct snap_reader *r)
+/* The saved kvmclock, as it goes on: from its saved value (flags 0), or,
+ * with clock_realtime, by the wall-clock time since it was saved
+ * (KVM_CLOCK_REALTIME: KVM adds the difference of the host's CLOCK_REALTIME
+ * to the saved reading). KVM saves that reading only on hosts whose clock
+ * source is the TSC; without it there is nothing to add (warned). */
+static void clock_to_set(struct kvm_clock_data *clock, bool realtime)
+{
+	bool has_realtime = clock->flags & KVM_CLOCK_REALTIME;
+
+	clock->flags = 0;
+	clock->host_tsc = 0;
+	if (realtime && has_realtime) {
+		clock->flags = KVM_CLOCK_REALTIME;
+		return;
+	}
+	if (realtime)
+		pr_warn("restore: clock_realtime: the snapshot's clock has no wall-clock "
+			"reading (its host's clock source is not the TSC): the guest's clock "
+			"goes on from its saved value");
+	clock->realtime = 0;
+}
+
+static int restore_all(int vm_fd, struct snap_reader *r, bool realtime)
 {
 	struct kvm_pit_state2 pit;
 	struct kvm_clock_data clock;
@@ -194,10 +216,7 @@ static int restore_all(int vm_fd, struct snap_reader *r)
 	if (!err)
 		err = snap_get(r, "clock", &clock, sizeof(clock));
 	if (!err) {
-		/* Flags 0: the clock goes on from where it stood (see the header). */
-		clock.flags = 0;
-		clock.realtime = 0;
-		clock.host_tsc = 0;
+		clock_to_set(&clock, realtime);
 		if (ioctl(vm_fd, KVM_SET_CLOCK, &clock)) {
 			err = -errno;
 			pr_err("restore: KVM_SET_CLOCK: %s", strerror(errno));
@@ -206,12 +225,12 @@ static int restore_all(int vm_fd, struct snap_reader *r)
 	return err;
 }
 
-int vm_state_restore(int vm_fd, struct snap_reader *r)
+int vm_state_restore(int vm_fd, struct snap_reader *r, bool clock_realtime)
 {
 	int err = snap_reader_scope(r, "vm");
 
 	if (!err)
-		err = restore_all(vm_fd, r);
+		err = restore_all(vm_fd, r, clock_realtime);
 	snap_reader_scope(r, NULL);
 	return err;
 }

@@ -379,10 +379,6 @@ Test(snapshot, load_validation_messages)
 	fault_is("PUT", "/snapshot/load",
 		 "{\"snapshot_path\": \"foo\", \"mem_file_path\": \"b\", \"vsock_override\": {}}",
 		 SERDE "missing field `uds_path`.");
-	fault_has(
-		"PUT", "/snapshot/load",
-		"{\"snapshot_path\": \"foo\", \"mem_file_path\": \"b\", \"clock_realtime\": true}",
-		"snapshot/load: clock_realtime: true is not supported by volt");
 	fault_has("PUT", "/snapshot/load",
 		  "{\"snapshot_path\": \"foo\", \"mem_file_path\": \"b\", \"huge_pages\": \"2M\"}",
 		  "snapshot/load: huge_pages: '2M' is not supported by volt");
@@ -410,9 +406,19 @@ Test(snapshot, load_fills_the_request)
 	cr_assert_str_eq(fake.load.net[0].iface_id, "eth0");
 	cr_assert_str_eq(fake.load.net[0].host_dev_name, "vmtap2");
 	cr_assert_str_eq(fake.load.vsock_uds_path, "/s/v.sock");
+	cr_assert_not(fake.load.clock_realtime);
 	/* The strings outlive the request (the state keeps them). */
 	cr_assert_eq(fake.load.state_path, st.load.state);
 	cr_assert_str_eq(state(), "Running");
+}
+
+/* Firecracker's clock_realtime reaches the VM side. */
+Test(snapshot, load_takes_clock_realtime)
+{
+	ok("PUT", "/snapshot/load",
+	   "{\"snapshot_path\": \"/s/state\", \"mem_backend\": {\"backend_type\": \"File\", "
+	   "\"backend_path\": \"/s/mem\"}, \"clock_realtime\": true}");
+	cr_assert(fake.load.clock_realtime);
 }
 
 Test(snapshot, deprecated_fields_are_flagged)

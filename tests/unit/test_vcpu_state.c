@@ -204,6 +204,9 @@ static uint8_t *save(struct rig *r, size_t *len)
 	return copy;
 }
 
+/* The load's clock_realtime for restore(). */
+static bool restore_realtime;
+
 /* What a restore does: check, the vCPU, then the VM; 0 or the first error. */
 static int restore(struct rig *r, const uint8_t *img, size_t len, int ncpus)
 {
@@ -217,7 +220,7 @@ static int restore(struct rig *r, const uint8_t *img, size_t len, int ncpus)
 	if (!err && r->ap)
 		err = vcpu_state_restore(vcpu_fd(r->ap), r->kvm_fd, &rd, 1);
 	if (!err)
-		err = vm_state_restore(r->vm_fd, &rd);
+		err = vm_state_restore(r->vm_fd, &rd, restore_realtime);
 	if (!err && snap_unread(&rd))
 		cr_assert_fail("record %s was not restored", snap_unread(&rd));
 	snap_reader_free(&rd);
@@ -413,6 +416,42 @@ Test(vcpu_state, irqchip_pit_and_a_frozen_clock, .timeout = 60)
 	cr_assert_lt(now.clock - saved.clock, 150ULL * 1000000,
 		     "kvmclock advanced by %llu ns over a 200 ms gap",
 		     (unsigned long long)(now.clock - saved.clock));
+	free(img);
+	rig_free(&a);
+	rig_free(&b);
+}
+
+/* clock_realtime: kvmclock moves on by the wall-clock gap, where KVM saved
+ * a wall-clock reading (a host whose clock source is the TSC); elsewhere it
+ * goes on from its saved value, as without the option. */
+Test(vcpu_state, clock_realtime_moves_the_clock_by_the_gap, .timeout = 60)
+{
+	struct kvm_clock_data saved, now;
+	struct snap_reader rd;
+	struct timespec gap = { 0, 300 * 1000000 };
+	struct rig a, b;
+	uint8_t *img;
+	size_t len;
+
+	rig_init(&a);
+	img = save(&a, &len);
+	cr_assert_eq(snap_read_mem(&rd, img, len, "test"), 0);
+	cr_assert_eq(snap_get(&rd, "vm/clock", &saved, sizeof(saved)), 0);
+	snap_reader_free(&rd);
+	nanosleep(&gap, NULL);
+	rig_init(&b);
+	restore_realtime = true;
+	cr_assert_eq(restore(&b, img, len, 1), 0);
+	cr_assert_eq(ioctl(b.vm_fd, KVM_GET_CLOCK, &now), 0);
+	cr_assert_geq(now.clock, saved.clock);
+	if (saved.flags & KVM_CLOCK_REALTIME)
+		cr_assert_geq(now.clock - saved.clock, 250ULL * 1000000,
+			      "kvmclock advanced by %llu ns over a 300 ms gap",
+			      (unsigned long long)(now.clock - saved.clock));
+	else
+		cr_assert_lt(now.clock - saved.clock, 250ULL * 1000000,
+			     "no wall-clock reading, yet kvmclock advanced by %llu ns",
+			     (unsigned long long)(now.clock - saved.clock));
 	free(img);
 	rig_free(&a);
 	rig_free(&b);
