@@ -367,3 +367,18 @@ def test_serial_rate_limiter(api, tmp_path):
     assert dropped == len("uest ready\n"), (dropped, api.proc.output())
     assert out.read_bytes() == b"echo g"
     assert api.get("/")[1]["state"] == "Running"
+
+
+def test_cpu_template_of_the_other_vendor_fails_instance_start(api):
+    """test_cpu_features_x86_64: Firecracker takes a static template of the other
+    vendor at PUT and refuses InstanceStart; volt the same, with the reason."""
+    amd = "AuthenticAMD" in Path("/proc/cpuinfo").read_text()
+    other = "C3" if amd else "T2A"
+    assert api.put("/boot-source", {"kernel_image_path": str(GUESTS / "echo")}) == (204, None)
+    assert api.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": 128,
+                                       "cpu_template": other}) == (204, None)
+    assert api.get("/machine-config")[1]["cpu_template"] == other
+    status, body = api.put("/actions", {"action_type": "InstanceStart"})
+    assert status == 400, body
+    assert "CPU vendor mismatched between actual CPU and CPU template." in body["fault_message"]
+    assert api.get("/")[1]["state"] == "Not started"

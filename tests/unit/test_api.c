@@ -595,9 +595,9 @@ Test(api, out_of_range_named)
 	cpuid_host_vendor(vendor);
 	amd = !strcmp(vendor, "AuthenticAMD");
 	snprintf(body, sizeof(body), "{\"cpu_template\": \"%s\"}", amd ? "C3" : "T2A");
-	fault("PATCH", "/machine-config", body, 400,
-	      "machine-config: cpu_template: CPU vendor mismatched between actual CPU and CPU "
-	      "template.");
+	/* Taken here; InstanceStart refuses it (vm_create), as Firecracker. */
+	ok("PATCH", "/machine-config", body);
+	ok("PATCH", "/machine-config", "{\"cpu_template\": \"None\"}");
 	fault("PATCH", "/machine-config", "{\"cpu_template\": \"Z9\"}", 400, "cpu_template");
 	fault("PUT", "/network-interfaces/eth0",
 	      "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", \"guest_mac\": \"zz:00\"}",
