@@ -83,7 +83,11 @@ static int map_file(struct guest_mem *m, const char *path, char *why, size_t why
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		err = -errno;
-		snprintf(why, why_size, "memory file '%s': %s", path, strerror(-err));
+		/* Firecracker's chain of errors (its tests match it), then the path. */
+		snprintf(why, why_size,
+			 "Failed to load guest memory: Error creating guest memory from file: "
+			 "Failed to load guest memory: %s (os error %d) (memory file '%s')",
+			 strerror(-err), -err, path);
 		return err;
 	}
 	if (fstat(fd, &st)) {

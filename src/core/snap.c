@@ -350,6 +350,7 @@ int snap_read_file(struct snap_reader *r, const char *path)
 	if (err) {
 		pr_err("snapshot %s: cannot read it: %s", path,
 		       err == -EFBIG ? "larger than a state file can be" : strerror(-err));
+		r->read_err = err;
 		return err;
 	}
 	r->buf = (uint8_t *)data;

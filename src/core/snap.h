@@ -58,6 +58,7 @@ struct snap_reader {
 	size_t nrecs;
 	char scope[SNAP_NAME_MAX];
 	char origin[128]; /* the path, for messages */
+	int read_err;	  /* snap_read_file: -errno of reading the file, 0 */
 };
 
 void snap_writer_init(struct snap_writer *w);

@@ -510,6 +510,14 @@ int vm_restore(struct vm *vm, const struct snapshot_load_req *req, char *why, si
 	if (!cfg)
 		return -ENOMEM;
 	err = snap_read_file(&r, req->state_path);
+	if (err && r.read_err && err != -EFBIG) {
+		/* Firecracker's chain of errors (its tests match it), then the path. */
+		snprintf(why, why_size,
+			 "Failed to get snapshot state from file: Failed to open snapshot file: "
+			 "%s (os error %d) (%s)",
+			 strerror(-err), -err, req->state_path);
+		goto out;
+	}
 	if (err) {
 		snprintf(why, why_size, "cannot load the snapshot file %s: %s", req->state_path,
 			 log_last_error()[0] ? log_last_error() : strerror(-err));

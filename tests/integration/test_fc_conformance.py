@@ -688,6 +688,14 @@ SCENARIOS = {
         put("/snapshot/load", {"mem_file_path": "{empty_mem}", "snapshot_path": "{empty_state}"},
             400, "IO Error: File too short to contain CRC", hdr="deprecation"),
     ],
+    # test_negative_snapshot_permissions' chain of errors, for a state file that cannot
+    # be opened (there: Permission denied, as a jailed user; here: a missing file)
+    "snapshot_load_missing_state": [
+        put("/snapshot/load", {"mem_file_path": "{empty_mem}", "snapshot_path": "{tmp}/none"},
+            400, re.escape("Load snapshot error: Failed to restore from snapshot: Failed to "
+                           "get snapshot state from file: Failed to open snapshot file: No "
+                           "such file or directory (os error 2)")),
+    ],
     # test_pause_resume.py: pausing or resuming before InstanceStart
     "pause_resume_pre_boot": BASIC + [
         patch("/vm", {"state": "Paused"}, 400, "not supported before starting the microVM"),
@@ -916,6 +924,17 @@ SNAPSHOT_VSOCK_OVERRIDE_NO_DEVICE = [
         "Unknown Vsock Device"),
 ]
 
+# test_negative_snapshot_permissions: a memory file that cannot be opened (there:
+# Permission denied, as a jailed user; here: a missing file)
+SNAPSHOT_MEM_MISSING = [
+    put("/snapshot/load", {"mem_backend": {"backend_type": "File",
+                                           "backend_path": "{tmp}/inexistent"},
+                           "snapshot_path": "{tmp}/vmstate"}, 400,
+        re.escape("Load snapshot error: Failed to restore from snapshot: Failed to load guest "
+                  "memory: Error creating guest memory from file: Failed to load guest memory: "
+                  "No such file or directory (os error 2)")),
+]
+
 # test_clocksource_snapshot_restore[clock_realtime=True] (kvm-clock, host Linux >= 5.16)
 SNAPSHOT_RESTORED_CLOCK_REALTIME = [
     put("/snapshot/load", {"mem_backend": {"backend_type": "File",
@@ -931,6 +950,7 @@ def test_firecracker_restored_rows(vm, tmp_path, env):
     for name, rows in (("base", SNAPSHOT_BASE), ("restored", SNAPSHOT_RESTORED),
                        ("overrides", SNAPSHOT_RESTORED_OVERRIDES),
                        ("clock_realtime", SNAPSHOT_RESTORED_CLOCK_REALTIME),
+                       ("mem_missing", SNAPSHOT_MEM_MISSING),
                        ("uffd_missing", SNAPSHOT_UFFD_MISSING),
                        ("uffd_refused", SNAPSHOT_UFFD_REFUSED),
                        ("base_no_vsock", SNAPSHOT_BASE_NO_VSOCK),
