@@ -227,6 +227,20 @@ static int restore(struct rig *r, const uint8_t *img, size_t len, int ncpus)
 	return err;
 }
 
+/* save(), the kvmclock it saved, then a gap of wall-clock time. */
+static uint8_t *save_then_wait(struct rig *r, size_t *len, struct kvm_clock_data *saved,
+			       const struct timespec *gap)
+{
+	struct snap_reader rd;
+	uint8_t *img = save(r, len);
+
+	cr_assert_eq(snap_read_mem(&rd, img, *len, "test"), 0);
+	cr_assert_eq(snap_get(&rd, "vm/clock", saved, sizeof(*saved)), 0);
+	snap_reader_free(&rd);
+	nanosleep(gap, NULL);
+	return img;
+}
+
 /* One MSR: the header's flexible array inside a union, not a struct member
  * after it (clang's fuzz build refuses that GNU extension). */
 union one_msr {
@@ -377,7 +391,6 @@ Test(vcpu_state, irqchip_pit_and_a_frozen_clock, .timeout = 60)
 	struct kvm_irqchip io = { .chip_id = KVM_IRQCHIP_IOAPIC }, igot = io;
 	struct kvm_pit_state2 pit, tgot;
 	struct kvm_clock_data saved, now;
-	struct snap_reader rd;
 	struct timespec gap = { 0, 200 * 1000000 };
 	struct rig a, b;
 	uint8_t *img;
@@ -395,11 +408,7 @@ Test(vcpu_state, irqchip_pit_and_a_frozen_clock, .timeout = 60)
 	pit.channels[2].count = 0x1234;
 	pit.channels[2].mode = 3;
 	cr_assert_eq(ioctl(a.vm_fd, KVM_SET_PIT2, &pit), 0);
-	img = save(&a, &len);
-	cr_assert_eq(snap_read_mem(&rd, img, len, "test"), 0);
-	cr_assert_eq(snap_get(&rd, "vm/clock", &saved, sizeof(saved)), 0);
-	snap_reader_free(&rd);
-	nanosleep(&gap, NULL);
+	img = save_then_wait(&a, &len, &saved, &gap);
 
 	rig_init(&b);
 	cr_assert_eq(restore(&b, img, len, 1), 0);
@@ -427,18 +436,13 @@ Test(vcpu_state, irqchip_pit_and_a_frozen_clock, .timeout = 60)
 Test(vcpu_state, clock_realtime_moves_the_clock_by_the_gap, .timeout = 60)
 {
 	struct kvm_clock_data saved, now;
-	struct snap_reader rd;
 	struct timespec gap = { 0, 300 * 1000000 };
 	struct rig a, b;
 	uint8_t *img;
 	size_t len;
 
 	rig_init(&a);
-	img = save(&a, &len);
-	cr_assert_eq(snap_read_mem(&rd, img, len, "test"), 0);
-	cr_assert_eq(snap_get(&rd, "vm/clock", &saved, sizeof(saved)), 0);
-	snap_reader_free(&rd);
-	nanosleep(&gap, NULL);
+	img = save_then_wait(&a, &len, &saved, &gap);
 	rig_init(&b);
 	restore_realtime = true;
 	cr_assert_eq(restore(&b, img, len, 1), 0);
