@@ -119,6 +119,52 @@ def full_config_is(b):
     return True
 
 
+def drive_patch_rows(engine):
+    """test_drive_patch after boot (_drive_patch, virtio-block rows), for io_engine
+    engine: the files are in a directory the running VMM may open (SCENARIO_ARGS:
+    --snapshot-dir, for Landlock)."""
+    return BASIC + [
+        put("/drives/scratch", {"drive_id": "scratch", "path_on_host": "{scratch}",
+                                "is_root_device": False, "is_read_only": False,
+                                "io_engine": engine}),
+        put("/actions", {"action_type": "InstanceStart"}),
+        patch("/drives/scratch", {"drive_id": "scratch"}, 400,
+              re.escape("Running method expected different backend.")),
+        patch("/drives/scratch", {"drive_id": "scratch", "path_on_host": "foo.bar",
+                                  "is_read_only": True}, 400, "unknown field `is_read_only`"),
+        patch("/drives/scratch", {"drive_id": "scratch", "path_on_host": "foo.bar",
+                                  "io_engine": "Sync"}, 400, "unknown field `io_engine`"),
+        patch("/drives/scratch", {"drive_id": "scratch", "path_on_host": "foo.bar",
+                                  "is_root_device": False}, 400,
+              "unknown field `is_root_device`"),
+        patch("/drives/scratch", {"drive_id": "scratch", "path_on_host": "foo.bar"}, 400,
+              re.escape("Error manipulating the backing file: No such file or directory "
+                        "(os error 2) foo.bar")),
+        patch("/drives/scratch", {"drive_id": "scratch", "path_on_host": "{other}"}),
+        patch("/drives/scratch", {"drive_id": "scratch", "path_on_host": "{other}",
+                                  "rate_limiter": {"bandwidth": {"size": 1000000,
+                                                                 "refill_time": 100},
+                                                   "ops": {"size": 1, "refill_time": 100}}}),
+        patch("/drives/scratch", {"drive_id": "scratch",
+                                  "rate_limiter": {"bandwidth": {"size": 5000,
+                                                                 "refill_time": 100},
+                                                   "ops": {"size": 500, "refill_time": 100}}}),
+        patch("/drives/scratch", {"drive_id": "scratch", "path_on_host": "foo.bar",
+                                  "rate_limiter": {"bandwidth": {"size": 5000,
+                                                                 "refill_time": 100},
+                                                   "ops": {"size": 500, "refill_time": 100}}},
+              400, "No such file or directory"),
+        get("/vm/config", check=lambda b: b["drives"][1] == {
+            "drive_id": "scratch", "partuuid": None, "is_root_device": False,
+            "cache_type": "Unsafe", "is_read_only": False,
+            "path_on_host": FULL_ENV["other"],
+            "rate_limiter": {
+                "bandwidth": {"size": 5000, "one_time_burst": None, "refill_time": 100},
+                "ops": {"size": 500, "one_time_burst": None, "refill_time": 100}},
+            "io_engine": engine, "socket": None}),
+    ]
+
+
 FULL_ENV = {}
 KEPT = {}  # an answer kept by one row for a later row to compare with
 
@@ -267,47 +313,8 @@ SCENARIOS = {
         patch("/drives/scratch", {"drive_id": "scratch", "path_on_host": "foo.bar"}, 400,
               NOT_BEFORE),
     ],
-    # test_drive_patch after boot (_drive_patch, virtio-block rows): the files are in
-    # a directory the running VMM may open (SCENARIO_ARGS: --snapshot-dir, for Landlock)
-    "drive_patch": BASIC + [
-        put("/drives/scratch", {"drive_id": "scratch", "path_on_host": "{scratch}",
-                                "is_root_device": False, "is_read_only": False}),
-        put("/actions", {"action_type": "InstanceStart"}),
-        patch("/drives/scratch", {"drive_id": "scratch"}, 400,
-              re.escape("Running method expected different backend.")),
-        patch("/drives/scratch", {"drive_id": "scratch", "path_on_host": "foo.bar",
-                                  "is_read_only": True}, 400, "unknown field `is_read_only`"),
-        patch("/drives/scratch", {"drive_id": "scratch", "path_on_host": "foo.bar",
-                                  "io_engine": "Sync"}, 400, "unknown field `io_engine`"),
-        patch("/drives/scratch", {"drive_id": "scratch", "path_on_host": "foo.bar",
-                                  "is_root_device": False}, 400,
-              "unknown field `is_root_device`"),
-        patch("/drives/scratch", {"drive_id": "scratch", "path_on_host": "foo.bar"}, 400,
-              re.escape("Error manipulating the backing file: No such file or directory "
-                        "(os error 2) foo.bar")),
-        patch("/drives/scratch", {"drive_id": "scratch", "path_on_host": "{other}"}),
-        patch("/drives/scratch", {"drive_id": "scratch", "path_on_host": "{other}",
-                                  "rate_limiter": {"bandwidth": {"size": 1000000,
-                                                                 "refill_time": 100},
-                                                   "ops": {"size": 1, "refill_time": 100}}}),
-        patch("/drives/scratch", {"drive_id": "scratch",
-                                  "rate_limiter": {"bandwidth": {"size": 5000,
-                                                                 "refill_time": 100},
-                                                   "ops": {"size": 500, "refill_time": 100}}}),
-        patch("/drives/scratch", {"drive_id": "scratch", "path_on_host": "foo.bar",
-                                  "rate_limiter": {"bandwidth": {"size": 5000,
-                                                                 "refill_time": 100},
-                                                   "ops": {"size": 500, "refill_time": 100}}},
-              400, "No such file or directory"),
-        get("/vm/config", check=lambda b: b["drives"][1] == {
-            "drive_id": "scratch", "partuuid": None, "is_root_device": False,
-            "cache_type": "Unsafe", "is_read_only": False,
-            "path_on_host": FULL_ENV["other"],
-            "rate_limiter": {
-                "bandwidth": {"size": 5000, "one_time_burst": None, "refill_time": 100},
-                "ops": {"size": 500, "one_time_burst": None, "refill_time": 100}},
-            "io_engine": "Sync", "socket": None}),
-    ],
+    "drive_patch": drive_patch_rows("Sync"),
+    "drive_patch_async": drive_patch_rows("Async"),
     # test_rate_limiters_api_config (drives, interfaces, entropy; pmem: volt has none)
     "rate_limiters": [
         put("/drives/bw", {"drive_id": "bw", "path_on_host": "{scratch}",
@@ -745,6 +752,7 @@ SCENARIO_ARGS = {
     "mmds_limit_fc": ["--http-api-max-payload-size", "512000", "--mmds-size-limit", "51200"],
     "payload_limit_raised": ["--http-api-max-payload-size", "100000"],
     "drive_patch": ["--snapshot-dir", "{tmp}"],
+    "drive_patch_async": ["--snapshot-dir", "{tmp}"],
     "snapshot_create_running": ["--snapshot-dir", "{tmp}"],
     "snapshot_load_empty_files": ["--snapshot-dir", "{tmp}"],
     "metrics_cli_then_api": ["--metrics-path", "{tmp}/metrics.ndjson"],
