@@ -141,11 +141,13 @@ int api_config_restore(struct api_config *c, const struct vm_config *v, const ch
 		return 0;
 	j = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
 	if (!j || json_unpack_ex(j, &jerr, JSON_STRICT, "{s:o,s:o}", "boot-source", &boot,
-				 "devices", &devs) ||
-	    !json_is_array(devs)) {
+				 "devices", &devs)) {
 		json_decref(j);
-		return why_fail(why, why_size, -EINVAL, REC "%s",
-				devs && !json_is_array(devs) ? "devices: not an array" : jerr.text);
+		return why_fail(why, why_size, -EINVAL, REC "%s", jerr.text);
+	}
+	if (!json_is_array(devs)) {
+		json_decref(j);
+		return why_fail(why, why_size, -EINVAL, REC "devices: not an array");
 	}
 	if (!json_is_null(boot)) {
 		err = api_put_boot_source(c, boot, reason, sizeof(reason));
