@@ -66,8 +66,8 @@ static int device_keys(struct api_config *c, json_t *e, size_t i, bool *done, ch
 	json_t *o = NULL;
 	int err;
 
-	if (json_unpack_ex(e, &jerr, JSON_STRICT, "{s:s,s:s,s:o}", "kind", &kind, "id", &id,
-			   "keys", &o))
+	if (json_unpack_ex(e, &jerr, JSON_STRICT, "{s:s,s:s,s:o}", "kind", &kind, "id", &id, "keys",
+			   &o))
 		return why_fail(why, why_size, -EINVAL, REC "devices[%zu]: %s", i, jerr.text);
 	k = device_kind_by_name(kind);
 	if (!k || !k->api.keys) {
@@ -80,7 +80,8 @@ static int device_keys(struct api_config *c, json_t *e, size_t i, bool *done, ch
 	escape_controls(id, shown, sizeof(shown), true);
 	if (!d)
 		return why_fail(why, why_size, -EINVAL,
-				REC "devices[%zu]: the VM has no %s device '%s'", i, k->name, shown);
+				REC "devices[%zu]: the VM has no %s device '%s'", i, k->name,
+				shown);
 	if (done[d - c->devices])
 		return why_fail(why, why_size, -EINVAL,
 				REC "devices[%zu]: the %s device '%s' appears twice", i, k->name,
@@ -121,8 +122,8 @@ static int keys_conflict(const struct api_config *c, char *why, size_t why_size)
 	return 0;
 }
 
-int api_config_restore(struct api_config *c, const struct vm_config *v, const char *text,
-		       char *why, size_t why_size)
+int api_config_restore(struct api_config *c, const struct vm_config *v, const char *text, char *why,
+		       size_t why_size)
 {
 	bool done[VM_MAX_VIRTIO] = { false };
 	char reason[512];

@@ -29,7 +29,7 @@ char *api_snapshot_config_save(const struct api_config *c);
  * record (an older volt's), so no boot source and the keys' defaults. 0, or
  * -EINVAL / -ENOMEM with the reason in why, c then partly filled: restore
  * into a copy. */
-int api_config_restore(struct api_config *c, const struct vm_config *v, const char *text,
-		       char *why, size_t why_size);
+int api_config_restore(struct api_config *c, const struct vm_config *v, const char *text, char *why,
+		       size_t why_size);
 
 #endif

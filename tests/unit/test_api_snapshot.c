@@ -589,18 +589,18 @@ Test(snapshot, diff_is_checked_before_the_pause)
 
 /* --- what a load shows: the snapshotted VM's configuration -------------------------- */
 
-#define BOOT_FULL                                                                       \
-	"{\"kernel_image_path\": \"/k/vmlinux\", \"initrd_path\": \"/k/initrd\", "        \
+#define BOOT_FULL                                                                  \
+	"{\"kernel_image_path\": \"/k/vmlinux\", \"initrd_path\": \"/k/initrd\", " \
 	"\"boot_args\": \"console=ttyS0 reboot=k panic=1 pci=off\"}"
-#define ROOTFS                                                                          \
+#define ROOTFS                                                                                \
 	"{\"drive_id\": \"rootfs\", \"path_on_host\": \"/d/root.ext4\", \"is_root_device\": " \
-	"true, \"partuuid\": \"0eaa91a0-01\", \"is_read_only\": true, \"rate_limiter\": "    \
+	"true, \"partuuid\": \"0eaa91a0-01\", \"is_read_only\": true, \"rate_limiter\": "     \
 	"{\"ops\": {\"size\": 100, \"refill_time\": 1000}}}"
-#define DATA                                                                             \
+#define DATA                                                                                \
 	"{\"drive_id\": \"data\", \"path_on_host\": \"/d/data.ext4\", \"is_root_device\": " \
 	"false, \"is_read_only\": false, \"cache_type\": \"Writeback\"}"
-#define ETH0                                                                            \
-	"{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", \"guest_mac\": "           \
+#define ETH0                                                                               \
+	"{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", \"guest_mac\": "            \
 	"\"06:00:ac:10:00:02\", \"tx_rate_limiter\": {\"bandwidth\": {\"size\": 1000000, " \
 	"\"refill_time\": 100}}}"
 
@@ -660,7 +660,7 @@ Test(snapshot, a_load_shows_the_snapshotted_configuration)
 {
 	static struct api_state fresh;
 	char *before = snapshot_a_configured_vm(), *after = load_in_a_fresh_vmm(&fresh, 204);
-	const char *names[] = { "boot-source", "machine-config", "drives",     "balloon",
+	const char *names[] = { "boot-source",	      "machine-config", "drives",      "balloon",
 				"network-interfaces", "vsock",		"mmds-config", "entropy" };
 	json_t *drives;
 
@@ -735,7 +735,8 @@ Test(snapshot, a_hostile_api_record_is_refused_with_the_reason)
 		  "kernel_image_path" },
 		{ "{\"boot-source\": {\"kernel_image_path\": \"/k\", \"x\": 1}, \"devices\": []}",
 		  "x" },
-		{ "{\"boot-source\": {\"boot_args\": \"a\"}, \"devices\": []}", "kernel_image_path" },
+		{ "{\"boot-source\": {\"boot_args\": \"a\"}, \"devices\": []}",
+		  "kernel_image_path" },
 		{ "{\"boot-source\": null, \"devices\": [1]}", "devices[0]" },
 		{ "{\"boot-source\": null, \"devices\": [{\"kind\": \"net\", \"id\": \"eth0\", "
 		  "\"keys\": {}}]}",
@@ -778,7 +779,8 @@ Test(snapshot, a_hostile_api_record_is_refused_with_the_reason)
 		why[0] = '\0';
 		cr_assert_eq(api_config_restore(c, &fake.vm, bad[i].rec, why, sizeof(why)), -EINVAL,
 			     "%s: accepted", bad[i].rec);
-		cr_assert(strstr(why, "the snapshot's API configuration: ") == why && strstr(why, bad[i].why),
+		cr_assert(strstr(why, "the snapshot's API configuration: ") == why &&
+				  strstr(why, bad[i].why),
 			  "%s:\n got '%s'\nwant '%s'", bad[i].rec, why, bad[i].why);
 	}
 	free(c);
