@@ -2,6 +2,7 @@
 #include "api/router.h"
 #include "api/cpu_config_json.h"
 #include "api/http_parse.h"
+#include "api/snapshot_config.h"
 #include "core/metrics.h"
 #include "api/mmds_api.h"
 #include "devices/mmds/mmds.h"
@@ -523,8 +524,14 @@ static void do_snapshot_create(struct api_state *s, json_t *j, struct api_respon
 				 SNAP_CREATE_ERR "Cannot save the microVM state: Operation "
 						 "not allowed: save/restore unavailable "
 						 "while running");
+	/* What the VM's configuration does not say (the boot source, a drive's
+	 * is_root_device): a load shows it in GET /vm/config. */
+	req.api_config = api_snapshot_config_save(&s->cfg);
+	if (!req.api_config)
+		return faultf(r, 400, SNAP_CREATE_ERR "%s", strerror(ENOMEM));
 	err = s->ops->snapshot_create ? s->ops->snapshot_create(s->ctx, &req, why, sizeof(why))
 				      : -ENOSYS;
+	free((char *)req.api_config);
 	if (err)
 		return faultf(r, 400, SNAP_CREATE_ERR "%s", why[0] ? why : strerror(-err));
 	no_content(r);
@@ -533,9 +540,9 @@ static void do_snapshot_create(struct api_state *s, json_t *j, struct api_respon
 /* PUT /snapshot/load: only in a fresh process (the route refuses it once
  * started: after InstanceStart or a load). As in Firecracker a failed restore
  * leaves a process that cannot be used again (Firecracker exits; volt keeps
- * answering, and refuses all but GETs). GET /vm/config afterwards shows what
- * api_config_from_vm() could tell of the restored VM: no boot source, and
- * the devices without their API keys. */
+ * answering, and refuses all but GETs). GET /vm/config afterwards shows the
+ * restored VM as the snapshotted one was configured (api_config_restore():
+ * its boot source and devices' API keys come from the snapshot). */
 static void do_snapshot_load(struct api_state *s, json_t *j, struct api_response *r)
 {
 	struct snapshot_load_req req;

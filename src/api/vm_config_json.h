@@ -185,9 +185,9 @@ int api_parse_snapshot_load(json_t *j, struct snapshot_load_req *req, bool *depr
 			    size_t why_size);
 /* After a snapshot load: what the restored VM is (vCPUs, memory, template,
  * devices with their ids), so that the calls on its devices (the balloon's)
- * find them. The logger and the metrics stay; the boot source stays empty,
- * and the devices' API keys (a drive's is_root_device...) are not in a
- * snapshot: GET /vm/config shows them false. */
+ * find them. The logger and the metrics stay; the boot source and the
+ * devices' API keys are not the VM's: api_config_restore()
+ * (api/snapshot_config.h) takes them from the snapshot. */
 void api_config_from_vm(struct api_config *c, const struct vm_config *v);
 
 /* A whole Firecracker configuration file (the GET /vm/config schema). */

@@ -9,6 +9,7 @@
 #include "api/http_server.h"
 #include "api/mmds_api.h"
 #include "api/router.h"
+#include "api/snapshot_config.h"
 #include "api/vm_config_json.h"
 #include "cli/api_opts.h"
 #include "cli/common_opts.h"
@@ -168,53 +169,72 @@ static int op_balloon_set(void *ctx, unsigned int mib)
 	return balloon(m) ? virtio_balloon_set_target(balloon(m), mib) : -ENODEV;
 }
 
-/* The running device of kind k with API id `id`, NULL when none. The VM's
- * devices of a kind are in its config's order, each with its API id. */
-static void *running_device(struct api_main *m, const struct device_kind *k, const char *id)
+/* The running device of kind k with API id `id`, NULL when none; *cfg its
+ * configuration in the VM's (what a snapshot saves). The VM's devices of a
+ * kind are in its config's order, each with its API id. */
+static void *running_device(struct api_main *m, const struct device_kind *k, const char *id,
+			    struct device_config **cfg)
 {
 	int index = 0, i;
 
 	for (i = 0; m->vm && i < m->vm->cfg.ndevices; i++) {
 		if (m->vm->cfg.devices[i].kind != k)
 			continue;
-		if (!strcmp(id_str(m->vm->cfg.devices[i].id), id))
+		if (!strcmp(id_str(m->vm->cfg.devices[i].id), id)) {
+			*cfg = &m->vm->cfg.devices[i];
 			return vm_device(m->vm, k, index);
+		}
 		index++;
 	}
 	return NULL;
 }
 
 /* PATCH /drives/{id} and /network-interfaces/{id} after boot: the running
- * device's rate limiter. */
+ * device's rate limiter, and the VM's configuration, so that a snapshot
+ * restores the device with it. */
 static int op_rate_limiter_update(void *ctx, const struct device_kind *k, const char *id,
 				  const char *key, const struct rl_config *c)
 {
-	void *dev = running_device(ctx, k, id);
+	struct device_config *cfg = NULL;
+	void *dev = running_device(ctx, k, id, &cfg);
+	struct blk_config *b;
+	struct net_config *n;
 
 	if (!dev)
 		return -ENODEV;
-	if (k == &virtio_blk_kind && !strcmp(key, "rate_limiter"))
+	b = (void *)cfg->data;
+	n = (void *)cfg->data;
+	if (k == &virtio_blk_kind && !strcmp(key, "rate_limiter")) {
 		virtio_blk_update_rate_limiter(dev, c);
-	else if (k == &virtio_net_kind && !strcmp(key, "rx_rate_limiter"))
+		rl_config_merge(&b->rate_limiter, c);
+	} else if (k == &virtio_net_kind && !strcmp(key, "rx_rate_limiter")) {
 		virtio_net_update_rate_limiters(dev, c, NULL);
-	else if (k == &virtio_net_kind && !strcmp(key, "tx_rate_limiter"))
+		rl_config_merge(&n->rx_rate_limiter, c);
+	} else if (k == &virtio_net_kind && !strcmp(key, "tx_rate_limiter")) {
 		virtio_net_update_rate_limiters(dev, NULL, c);
-	else
+		rl_config_merge(&n->tx_rate_limiter, c);
+	} else {
 		return -EOPNOTSUPP;
+	}
 	return 0;
 }
 
-/* PATCH /drives/{id} path_on_host after boot. Landlock decides which files
- * the VMM may still open (sandbox/landlock.c): say so when it refused. */
+/* PATCH /drives/{id} path_on_host after boot (a snapshot then reopens the
+ * new file). Landlock decides which files the VMM may still open
+ * (sandbox/landlock.c): say so when it refused. */
 static int op_drive_file_update(void *ctx, const char *id, const char *path, char *why,
 				size_t why_size)
 {
-	struct virtio_blk *b = running_device(ctx, &virtio_blk_kind, id);
+	struct device_config *cfg = NULL;
+	struct virtio_blk *b = running_device(ctx, &virtio_blk_kind, id, &cfg);
 	int err;
 
 	if (!b)
 		return -ENODEV;
 	err = virtio_blk_update_file(b, path, why, why_size);
+	if (!err)
+		snprintf(((struct blk_config *)(void *)cfg->data)->path,
+			 sizeof(((struct blk_config *)0)->path), "%s", path);
 	if (err == -EACCES)
 		snprintf(why, why_size,
 			 "the file's permissions, or the sandbox: a running VMM opens only the "
@@ -323,24 +343,35 @@ static int op_snapshot_create(void *ctx, const struct snapshot_create_req *req, 
 
 /* PUT /snapshot/load: vm_restore() instead of vm_create(), then started as
  * op_instance_start() starts a VM (the sandbox confines it to the files of
- * the restored configuration); on failure nothing is left of the VM. */
+ * the restored configuration); on failure nothing is left of the VM. The
+ * API's configuration describes the restored VM (api_config_restore: checked
+ * before the VM starts, taken once it runs). */
 static int op_snapshot_load(void *ctx, const struct snapshot_load_req *req, struct api_config *cfg,
 			    char *why, size_t why_size)
 {
 	struct api_main *m = ctx;
 	struct snapshot_load_req r = *req;
+	struct api_config *next;
+	char *api_rec = NULL;
 	struct timespec t0;
 	int err;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r.started = m->started;
-	m->vm = zpages_alloc(sizeof(*m->vm));
-	if (!m->vm)
+	r.api_config_out = &api_rec;
+	next = malloc(sizeof(*next));
+	m->vm = next ? zpages_alloc(sizeof(*m->vm)) : NULL;
+	if (!m->vm) {
+		free(next);
 		return -ENOMEM;
+	}
+	*next = *cfg;
 	vm_clear(m->vm);
 	why[0] = '\0';
 	log_clear_last_error();
 	err = vm_restore(m->vm, &r, why, why_size);
+	if (!err)
+		err = api_config_restore(next, &m->vm->cfg, api_rec, why, why_size);
 	if (!err) {
 		/* Not in a snapshot: this process's own (Landlock lets snapshots be
 		 * written there). */
@@ -362,10 +393,12 @@ static int op_snapshot_load(void *ctx, const struct snapshot_load_req *req, stru
 	}
 	err = start_vm(m, err, why, why_size);
 	if (!err) {
-		api_config_from_vm(cfg, &m->vm->cfg);
+		*cfg = *next;
 		op_took(m, &t0, &volt_metrics.latencies_us.vmm_load_snapshot,
 			&volt_metrics.latencies_us.load_snapshot);
 	}
+	free(api_rec);
+	free(next);
 	return err;
 }
 

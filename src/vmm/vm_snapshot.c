@@ -1,7 +1,8 @@
 /* Snapshots and restores of a VM (vmm/vm_snapshot.h, docs/snapshots.md).
  *
  * The state file's records: "vm/config" (the configuration a restore builds
- * the VM from, as JSON), "vcpu<N>/..." (vmm/vcpu_state.c), "vm/..."
+ * the VM from, as JSON), "api/config" (the front end's, opaque here; absent
+ * from snapshots of volt before it and of `volt run`), "vcpu<N>/..." (vmm/vcpu_state.c), "vm/..."
  * (vmm/vm_state.c), "dev/serial", "dev/i8042", "dev/cmos" and one scope per
  * virtio device, "dev/<kind><index>" (its kind's save/restore). */
 #include "vmm/vm_snapshot.h"
@@ -26,8 +27,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#define CONFIG_RECORD "vm/config"
-#define CONFIG_MAX    (256u << 10)
+#define CONFIG_RECORD	  "vm/config"
+#define API_CONFIG_RECORD "api/config"
+#define CONFIG_MAX	  (256u << 10)
 
 /* The scope of the index-th device of vm->devices: "dev/blk0". */
 static int device_scope(const struct vm *vm, int i, char *buf, size_t size)
@@ -168,9 +170,13 @@ out:
 }
 
 /* The state file in memory: configuration, vCPUs, VM, devices. */
-static int save_state(struct vm *vm, struct snap_writer *w, char *why, size_t why_size)
+static int save_state(struct vm *vm, const struct snapshot_create_req *req, struct snap_writer *w,
+		      char *why, size_t why_size)
 {
 	int i, err = save_config(vm, w);
+
+	if (!err && req->api_config)
+		err = snap_put(w, API_CONFIG_RECORD, req->api_config, strlen(req->api_config));
 
 	for (i = 0; !err && i < vm->nvcpus; i++)
 		err = vcpu_state_save(vcpu_fd(vm->vcpus[i]), vm->kvm_fd, false, w, i);
@@ -228,7 +234,7 @@ int vm_snapshot_create(struct vm *vm, const struct snapshot_create_req *req, cha
 	snap_writer_init(&w);
 	/* Devices and guest memory hold still while they are saved. */
 	event_loop_pause(&vm->loop);
-	err = save_state(vm, &w, why, why_size);
+	err = save_state(vm, req, &w, why, why_size);
 	if (!err)
 		err = save_memory(vm, req, why, why_size);
 	if (!err) {
@@ -417,6 +423,32 @@ static int config_from_state(struct snap_reader *r, const struct snapshot_load_r
 	return err;
 }
 
+/* The front end's record, copied out for it (an older snapshot has none). */
+static int api_config_from_state(struct snap_reader *r, const struct snapshot_load_req *req,
+				 char *why, size_t why_size)
+{
+	const void *data;
+	size_t len;
+	char *copy;
+
+	if (snap_find(r, API_CONFIG_RECORD, &data, &len))
+		return 0;
+	if (!req->api_config_out)
+		return 0;
+	if (len > CONFIG_MAX) {
+		snprintf(why, why_size, "the snapshot's API configuration is too large (%zu bytes)",
+			 len);
+		return -EBADMSG;
+	}
+	copy = malloc(len + 1);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, data, len);
+	copy[len] = '\0';
+	*req->api_config_out = copy;
+	return 0;
+}
+
 /* The MMIO windows must be where the guest's drivers found them. */
 static int check_slots(struct snap_reader *r, const struct vm *vm, char *why, size_t why_size)
 {
@@ -505,6 +537,8 @@ int vm_restore(struct vm *vm, const struct snapshot_load_req *req, char *why, si
 	int i, err;
 
 	why[0] = '\0';
+	if (req->api_config_out)
+		*req->api_config_out = NULL;
 	vm_clear(vm);
 	cfg = calloc(1, sizeof(*cfg));
 	if (!cfg)
@@ -524,6 +558,8 @@ int vm_restore(struct vm *vm, const struct snapshot_load_req *req, char *why, si
 		goto out;
 	}
 	err = config_from_state(&r, req, cfg, tmpl, sizeof(tmpl), why, why_size);
+	if (!err)
+		err = api_config_from_state(&r, req, why, why_size);
 	if (!err && (err = vm_state_check(&r, cfg->ncpus)))
 		snprintf(why, why_size, "%s",
 			 log_last_error()[0] ? log_last_error() : "the snapshot does not fit");
@@ -556,6 +592,10 @@ int vm_restore(struct vm *vm, const struct snapshot_load_req *req, char *why, si
 out:
 	snap_reader_free(&r);
 	free(cfg);
+	if (err && req->api_config_out) {
+		free(*req->api_config_out);
+		*req->api_config_out = NULL;
+	}
 	if (err && !why[0])
 		snprintf(why, why_size, "%s", strerror(-err));
 	return err;

@@ -35,6 +35,10 @@ struct snapshot_create_req {
 	enum snapshot_type type;
 	const char *state_path; /* Firecracker's snapshot_path */
 	const char *mem_path;	/* mem_file_path */
+	/* The front end's own configuration (api/: the boot source, the API's
+	 * keys of the devices), saved as it is in the record "api/config";
+	 * NULL: none. The VM neither reads nor checks it. */
+	const char *api_config;
 };
 
 enum mem_backend_type {
@@ -68,6 +72,12 @@ struct snapshot_load_req {
 	/* The process's start, for the boot timer's and metrics' clocks. */
 	struct timespec started;
 	bool terminal_output_waits; /* vm_config's, not in a snapshot */
+	/* Receives a copy of the snapshot's "api/config" record (NUL-terminated,
+	 * malloc'd, the caller frees it; NULL when the snapshot has none: one
+	 * from before the record, or not taken through the API). Untrusted: the
+	 * caller checks it as a request body. NULL: not wanted (the record is
+	 * still accepted). */
+	char **api_config_out;
 };
 
 int vm_snapshot_create(struct vm *vm, const struct snapshot_create_req *req, char *why,

@@ -13,13 +13,17 @@
  * fds (-1): their record checks run, every ioctl fails; and the devices'
  * restore functions (serial, i8042, CMOS, and the virtio-mmio transport
  * through a virtio-rng made fresh for each input, on the smallest guest
- * memory the layout takes). */
+ * memory the layout takes), and the API's record ("api/config") checked
+ * as a load checks it (api_config_restore) against a VM with two drives and
+ * an interface. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/snapshot_config.h"
+#include "api/vm_config_json.h"
 #include "arch/x86/layout.h"
 #include "core/event_loop.h"
 #include "core/snap.h"
@@ -27,6 +31,8 @@
 #include "devices/legacy/cmos.h"
 #include "devices/legacy/i8042.h"
 #include "devices/legacy/serial.h"
+#include "devices/virtio/virtio_blk.h"
+#include "devices/virtio/virtio_net.h"
 #include "devices/virtio/virtio_rng.h"
 #include "util/log.h"
 #include "util/sha256.h"
@@ -34,7 +40,7 @@
 #include "vmm/vcpu_state.h"
 #include "vmm/vm_state.h"
 
-#define MAX_INPUT (1u << 20)
+#define FUZZ_MAX_INPUT (1u << 20)
 
 const char *__ubsan_default_options(void);
 const char *__ubsan_default_options(void)
@@ -143,6 +149,38 @@ static void restore_devices(struct snap_reader *r)
 	snap_reader_scope(r, NULL);
 }
 
+/* The API's record of the snapshot, as PUT /snapshot/load reads it. */
+static void restore_api_config(struct snap_reader *r)
+{
+	static struct vm_config vm;
+	static struct api_config c;
+	static const char *const ids[] = { "rootfs", "data", "eth0" };
+	const void *data;
+	char why[512], *text;
+	size_t len;
+
+	if (snap_find(r, "api/config", &data, &len))
+		return;
+	if (!vm.ndevices) {
+		for (int i = 0; i < 3; i++) {
+			vm.devices[i].kind = i < 2 ? &virtio_blk_kind : &virtio_net_kind;
+			vm.devices[i].id = id_intern(ids[i]);
+		}
+		vm.ndevices = 3;
+		vm.ncpus = 1;
+		vm.mem_size = 128u << 20;
+	}
+	text = malloc(len + 1);
+	if (!text)
+		abort();
+	memcpy(text, data, len);
+	text[len] = '\0';
+	api_config_init(&c);
+	if (api_config_restore(&c, &vm, text, why, sizeof(why)) && !why[0])
+		abort(); /* a refusal says why */
+	free(text);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -156,7 +194,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		log_set_level(LOG_OFF);
 		quiet = true;
 	}
-	if (size < 1 || size > MAX_INPUT)
+	if (size < 1 || size > FUZZ_MAX_INPUT)
 		return 0;
 	if (data[0] & 1) {
 		img = with_header(data + 1, size - 1, &len);
@@ -180,6 +218,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	snap_reader_scope(&r, NULL);
 	vm_state_restore(-1, &r);
 	restore_devices(&r);
+	restore_api_config(&r);
 	snap_unread(&r);
 	snap_reader_free(&r);
 	return 0;

@@ -353,6 +353,15 @@ def test_linux_guest_snapshot_restore(netlab, guest_kit, tmp_path):
     assert load(qapi, state, mem, network_overrides=[
         {"iface_id": "eth0", "host_dev_name": tap2}],
         vsock_override={"uds_path": str(uds2)}) == (204, None)
+    # GET /vm/config shows the snapshotted VM's configuration (the API's record), with
+    # the overrides, as Firecracker's test_get_full_config_after_restoring_snapshot.
+    cfg = qapi.get("/vm/config")[1]
+    assert cfg["boot-source"] == {"kernel_image_path": str(guest_kit["vmlinux"]),
+                                  "initrd_path": str(initrd), "boot_args": args}, cfg
+    assert [(d["drive_id"], d["is_root_device"], d["path_on_host"])
+            for d in cfg["drives"]] == [("data", False, str(disk))], cfg
+    assert cfg["network-interfaces"][0]["host_dev_name"] == tap2, cfg
+    assert cfg["vsock"] == {"guest_cid": 3, "uds_path": str(uds2)}, cfg
     q.proc.stdin.write(b"echo POST-$((6*7))\n")
     q.proc.stdin.flush()
     q.wait_for("POST-42", 120)

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "api/router.h"
+#include "api/snapshot_config.h"
 #include "api/vm_config_json.h"
 #include "devices/virtio/virtio_balloon.h"
 #include "util/log.h"
@@ -21,16 +22,20 @@ static struct {
 	struct snapshot_create_req create;
 	struct snapshot_load_req load;
 	char state_path[256], mem_path[256];
+	/* The VM InstanceStart built (what its snapshot's vm/config holds) and
+	 * the API's record the last create handed over; a load restores them
+	 * when restore_started is set (else a VM with a balloon). */
+	struct vm_config vm;
+	char cmdline[API_CMDLINE_MAX + 256];
+	char *api_rec;
+	bool restore_started;
 } fake;
 
 static int f_start(void *ctx, const struct api_config *cfg, char *why, size_t n)
 {
 	(void)ctx;
-	(void)cfg;
-	(void)why;
-	(void)n;
 	fake.starts++;
-	return 0;
+	return api_config_to_vm(cfg, &fake.vm, fake.cmdline, sizeof(fake.cmdline), why, n);
 }
 static int f_pause(void *ctx)
 {
@@ -85,6 +90,8 @@ static int f_create(void *ctx, const struct snapshot_create_req *req, char *why,
 	(void)ctx;
 	fake.creates++;
 	fake.create = *req;
+	free(fake.api_rec);
+	fake.api_rec = req->api_config ? strdup(req->api_config) : NULL;
 	snprintf(fake.state_path, sizeof(fake.state_path), "%s", req->state_path);
 	snprintf(fake.mem_path, sizeof(fake.mem_path), "%s", req->mem_path);
 	if (fake.fail_create) {
@@ -94,7 +101,8 @@ static int f_create(void *ctx, const struct snapshot_create_req *req, char *why,
 	return 0;
 }
 
-/* A restored VM with a balloon, as vm_restore() would fill its configuration. */
+/* A restored VM with a balloon, as vm_restore() would fill its configuration,
+ * or the VM the last InstanceStart built with the last create's record. */
 static int f_load(void *ctx, const struct snapshot_load_req *req, struct api_config *cfg, char *why,
 		  size_t n)
 {
@@ -102,6 +110,11 @@ static int f_load(void *ctx, const struct snapshot_load_req *req, struct api_con
 	struct balloon_config *b = (struct balloon_config *)(void *)v.devices[0].data;
 
 	(void)ctx;
+	if (fake.restore_started) {
+		fake.loads++;
+		fake.paused = !req->resume_vm;
+		return api_config_restore(cfg, &fake.vm, fake.api_rec, why, n);
+	}
 	fake.loads++;
 	fake.load = *req;
 	if (fake.fail_load) {
@@ -111,7 +124,7 @@ static int f_load(void *ctx, const struct snapshot_load_req *req, struct api_con
 	v.devices[0].kind = &virtio_balloon_kind;
 	b->mib = 16;
 	v.ndevices = 1;
-	api_config_from_vm(cfg, &v);
+	cr_assert_eq(api_config_restore(cfg, &v, NULL, why, n), 0);
 	fake.paused = !req->resume_vm;
 	return 0;
 }
@@ -134,6 +147,7 @@ static bool last_deprecated;
 
 static void setup(void)
 {
+	free(fake.api_rec);
 	memset(&fake, 0, sizeof(fake));
 	log_set_level(LOG_OFF);
 	api_state_init(&st, &ops, NULL, "snap-vm");
@@ -577,4 +591,218 @@ Test(snapshot, diff_is_checked_before_the_pause)
 		"PUT", "/snapshot/create",
 		"{\"snapshot_type\": \"Diff\", \"snapshot_path\": \"a\", \"mem_file_path\": \"b\"}",
 		"Diff snapshots are not allowed on uVMs with dirty page tracking disabled.");
+}
+
+/* --- what a load shows: the snapshotted VM's configuration -------------------------- */
+
+#define BOOT_FULL                                                                  \
+	"{\"kernel_image_path\": \"/k/vmlinux\", \"initrd_path\": \"/k/initrd\", " \
+	"\"boot_args\": \"console=ttyS0 reboot=k panic=1 pci=off\"}"
+#define ROOTFS                                                                                \
+	"{\"drive_id\": \"rootfs\", \"path_on_host\": \"/d/root.ext4\", \"is_root_device\": " \
+	"true, \"partuuid\": \"0eaa91a0-01\", \"is_read_only\": true, \"rate_limiter\": "     \
+	"{\"ops\": {\"size\": 100, \"refill_time\": 1000}}}"
+#define DATA                                                                                \
+	"{\"drive_id\": \"data\", \"path_on_host\": \"/d/data.ext4\", \"is_root_device\": " \
+	"false, \"is_read_only\": false, \"cache_type\": \"Writeback\"}"
+#define ETH0                                                                               \
+	"{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", \"guest_mac\": "            \
+	"\"06:00:ac:10:00:02\", \"tx_rate_limiter\": {\"bandwidth\": {\"size\": 1000000, " \
+	"\"refill_time\": 100}}}"
+
+static char *vm_config_text(struct api_state *s)
+{
+	struct api_response r;
+
+	api_handle(s, "GET", "/vm/config", "", 0, &r);
+	cr_assert_eq(r.status, 200);
+	return r.body;
+}
+
+/* A VM configured through the API, started, paused and snapshotted. */
+static char *snapshot_a_configured_vm(void)
+{
+	ok("PUT", "/boot-source", BOOT_FULL);
+	ok("PUT", "/machine-config", "{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"smt\": true}");
+	/* The root drive first: Firecracker's list has it first (volt's before
+	 * boot: in the order of the PUTs; restored: the VM's, root first). */
+	ok("PUT", "/drives/rootfs", ROOTFS);
+	ok("PUT", "/drives/data", DATA);
+	ok("PUT", "/network-interfaces/eth0", ETH0);
+	ok("PUT", "/balloon", "{\"amount_mib\": 1, \"deflate_on_oom\": true}");
+	ok("PUT", "/actions", START);
+	ok("PATCH", "/vm", PAUSE);
+	ok("PUT", "/snapshot/create", CREATE);
+	cr_assert(fake.api_rec, "the create handed the VM no API record");
+	return vm_config_text(&st);
+}
+
+/* The load, in a fresh process (a new router state). */
+static char *load_in_a_fresh_vmm(struct api_state *s, int status)
+{
+	struct api_response r;
+
+	api_state_init(s, &ops, NULL, "restored-vm");
+	fake.restore_started = true;
+	api_handle(s, "PUT", "/snapshot/load", LOAD, strlen(LOAD), &r);
+	cr_assert_eq(r.status, status, "load: %d %s", r.status, r.body ? r.body : "");
+	if (status != 204)
+		return r.body;
+	free(r.body);
+	return vm_config_text(s);
+}
+
+static json_t *section_of(const char *text, const char *name)
+{
+	json_t *j = json_loads(text, 0, NULL), *v;
+
+	cr_assert(j);
+	v = json_incref(json_object_get(j, name));
+	json_decref(j);
+	return v;
+}
+
+Test(snapshot, a_load_shows_the_snapshotted_configuration)
+{
+	static struct api_state fresh;
+	char *before = snapshot_a_configured_vm(), *after = load_in_a_fresh_vmm(&fresh, 204);
+	const char *names[] = { "boot-source",	      "machine-config", "drives",      "balloon",
+				"network-interfaces", "vsock",		"mmds-config", "entropy" };
+	json_t *drives;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		json_t *a = section_of(before, names[i]), *b = section_of(after, names[i]);
+		char *at = json_dumps(a, JSON_SORT_KEYS | JSON_ENCODE_ANY);
+		char *bt = json_dumps(b, JSON_SORT_KEYS | JSON_ENCODE_ANY);
+
+		cr_assert(json_equal(a, b), "%s:\n before %s\n after  %s", names[i], at, bt);
+		free(at);
+		free(bt);
+		json_decref(a);
+		json_decref(b);
+	}
+	/* And what it holds is what was PUT: the root drive first (vda). */
+	drives = section_of(after, "drives");
+	cr_assert_eq(json_array_size(drives), 2);
+	cr_assert(json_is_true(json_object_get(json_array_get(drives, 0), "is_root_device")));
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(drives, 0), "partuuid")),
+			 "0eaa91a0-01");
+	json_decref(drives);
+	free(before);
+	free(after);
+	/* A snapshot of the restored VM holds the same record. */
+	char *rec = strdup(fake.api_rec);
+
+	st = fresh;
+	ok("PUT", "/snapshot/create", CREATE);
+	cr_assert_str_eq(fake.api_rec, rec);
+	free(rec);
+}
+
+Test(snapshot, a_snapshot_without_the_record_loads_as_before)
+{
+	static struct api_state fresh;
+	char *after;
+	json_t *boot, *drives;
+
+	free(snapshot_a_configured_vm());
+	free(fake.api_rec);
+	fake.api_rec = NULL; /* a snapshot of a volt from before the record */
+	after = load_in_a_fresh_vmm(&fresh, 204);
+	boot = section_of(after, "boot-source");
+	cr_assert(json_is_null(boot));
+	drives = section_of(after, "drives");
+	cr_assert_eq(json_array_size(drives), 2);
+	for (size_t i = 0; i < 2; i++) {
+		json_t *d = json_array_get(drives, i);
+
+		cr_assert(json_is_false(json_object_get(d, "is_root_device")));
+		cr_assert(json_is_null(json_object_get(d, "partuuid")));
+		/* The device's own fields are the VM's. */
+		cr_assert(json_string_value(json_object_get(d, "path_on_host")));
+	}
+	json_decref(boot);
+	json_decref(drives);
+	free(after);
+}
+
+/* A snapshot file is hostile input: its record is checked as a request body. */
+Test(snapshot, a_hostile_api_record_is_refused_with_the_reason)
+{
+	static const struct {
+		const char *rec, *why;
+	} bad[] = {
+		{ "not json", "the snapshot's API configuration: " },
+		{ "[]", "the snapshot's API configuration: " },
+		{ "{\"boot-source\": null}", "devices" },
+		{ "{\"boot-source\": null, \"devices\": [], \"more\": 1}", "more" },
+		{ "{\"boot-source\": null, \"devices\": {}}", "devices: not an array" },
+		{ "{\"boot-source\": {\"kernel_image_path\": 7}, \"devices\": []}",
+		  "kernel_image_path" },
+		{ "{\"boot-source\": {\"kernel_image_path\": \"/k\", \"x\": 1}, \"devices\": []}",
+		  "x" },
+		{ "{\"boot-source\": {\"boot_args\": \"a\"}, \"devices\": []}",
+		  "kernel_image_path" },
+		{ "{\"boot-source\": null, \"devices\": [1]}", "devices[0]" },
+		{ "{\"boot-source\": null, \"devices\": [{\"kind\": \"net\", \"id\": \"eth0\", "
+		  "\"keys\": {}}]}",
+		  "'net' is not a kind of device with API keys" },
+		{ "{\"boot-source\": null, \"devices\": [{\"kind\": \"blk\", \"id\": \"other\", "
+		  "\"keys\": {}}]}",
+		  "the VM has no blk device 'other'" },
+		{ "{\"boot-source\": null, \"devices\": [{\"kind\": \"blk\", \"id\": \"\\u0001\", "
+		  "\"keys\": {}}]}",
+		  "the VM has no blk device '\\x01'" },
+		{ "{\"boot-source\": null, \"devices\": [{\"kind\": \"blk\", \"id\": \"data\", "
+		  "\"keys\": {\"is_root_device\": 1}}]}",
+		  "is_root_device" },
+		{ "{\"boot-source\": null, \"devices\": [{\"kind\": \"blk\", \"id\": \"data\", "
+		  "\"keys\": {\"is_root_device\": false, \"partuuid\": \"" /* 65: one too many */
+		  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}}]}",
+		  "partuuid" },
+		{ "{\"boot-source\": null, \"devices\": [{\"kind\": \"blk\", \"id\": \"data\", "
+		  "\"keys\": {\"is_root_device\": false, \"path_on_host\": \"/etc/shadow\"}}]}",
+		  "path_on_host" },
+		{ "{\"boot-source\": null, \"devices\": [{\"kind\": \"blk\", \"id\": \"data\", "
+		  "\"keys\": {}}]}",
+		  "missing required field 'is_root_device'" },
+		{ "{\"boot-source\": null, \"devices\": [{\"kind\": \"blk\", \"id\": \"data\", "
+		  "\"keys\": {\"is_root_device\": false}}, {\"kind\": \"blk\", \"id\": "
+		  "\"data\", \"keys\": {\"is_root_device\": false}}]}",
+		  "appears twice" },
+		{ "{\"boot-source\": null, \"devices\": [{\"kind\": \"blk\", \"id\": \"data\", "
+		  "\"keys\": {\"is_root_device\": true}}, {\"kind\": \"blk\", \"id\": \"rootfs\", "
+		  "\"keys\": {\"is_root_device\": true}}]}",
+		  "root" },
+	};
+	struct api_config *c = malloc(sizeof(*c));
+	char why[512];
+
+	cr_assert(c);
+	free(snapshot_a_configured_vm());
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		api_config_init(c);
+		why[0] = '\0';
+		cr_assert_eq(api_config_restore(c, &fake.vm, bad[i].rec, why, sizeof(why)), -EINVAL,
+			     "%s: accepted", bad[i].rec);
+		cr_assert(strstr(why, "the snapshot's API configuration: ") == why &&
+				  strstr(why, bad[i].why),
+			  "%s:\n got '%s'\nwant '%s'", bad[i].rec, why, bad[i].why);
+	}
+	free(c);
+}
+
+Test(snapshot, a_hostile_api_record_fails_the_load)
+{
+	static struct api_state fresh;
+	char *body;
+
+	free(snapshot_a_configured_vm());
+	free(fake.api_rec);
+	fake.api_rec = strdup("{\"boot-source\": null, \"devices\": 3}");
+	body = load_in_a_fresh_vmm(&fresh, 400);
+	cr_assert(strstr(body, "Load snapshot error: Failed to restore from snapshot: the "
+			       "snapshot's API configuration: devices: not an array"),
+		  "%s", body);
+	free(body);
 }
