@@ -138,18 +138,35 @@ static size_t quote(struct out *o, const char *s, size_t n, size_t max)
 	return i;
 }
 
-void api_log_describe(char *buf, size_t size, const char *method, const char *url,
-		      const char *body, size_t len, bool debug)
+/* Whether segment i of path (as the router splits it: leading '/'s dropped,
+ * then on '/') is name. */
+static bool segment_is(const char *path, unsigned int i, const char *name)
+{
+	size_t n = strlen(name);
+
+	while (*path == '/')
+		path++;
+	for (; i; i--) {
+		path = strchr(path, '/');
+		if (!path)
+			return false;
+		path++;
+	}
+	return !strncmp(path, name, n) && (path[n] == '/' || !path[n]);
+}
+
+void api_log_describe(char *buf, size_t size, const char *method, const char *url, const char *body,
+		      size_t len, bool debug)
 {
 	struct out o = { buf, size, 0 };
-	size_t plen = strcspn(url, "?#"), i, shown;
+	size_t plen = strlen(url), i, shown;
 	char m[16];
 
 	if (!size)
 		return;
 	buf[0] = '\0';
 	/* Firecracker names its methods as its enum does: Get, Put, Patch. */
-	for (i = 0; method[i] && i < sizeof(m) - 1; i++)
+	for (i = 0; i < sizeof(m) - 1 && method[i]; i++)
 		m[i] = (char)(i ? tolower((unsigned char)method[i])
 				: toupper((unsigned char)method[i]));
 	m[i] = '\0';
@@ -159,9 +176,12 @@ void api_log_describe(char *buf, size_t size, const char *method, const char *ur
 		quote(&o, url, plen, PATH_MAX_SHOWN);
 	else
 		puts_(&o, "\"inconvertible to UTF-8\"");
-	if (!len || (plen == 5 && !strncmp(url, "/mmds", 5)))
-		return; /* the guest's data stays out of the log */
-	if (plen == 11 && !strncmp(url, "/cpu-config", 11) && !debug) {
+	/* The guest's data stays out of the log: whatever path the router takes
+	 * for MMDS data ("/mmds", "//mmds/", ...), not only Firecracker's
+	 * "/mmds". */
+	if (!len || (segment_is(url, 0, "mmds") && !segment_is(url, 1, "config")))
+		return;
+	if (segment_is(url, 0, "cpu-config") && !debug) {
 		puts_(&o, ". To view the CPU template received by the API, configure log-level "
 			  "to DEBUG");
 		return;

@@ -4,10 +4,11 @@
  *   Received Error. Status code: 400 Bad Request. Message: <fault_message>
  *   Total previous API call duration: 123 us.
  * They go to the log file only (log_file_msg_at): nothing without one, and
- * never to volt's console. A body shows its first API_LOG_BODY_MAX bytes; a
- * body of /mmds (guest data) and of /cpu-config below the debug level (as
- * Firecracker) is not shown. Called on the API server's thread: no syscall
- * but the log file's write(). */
+ * never to volt's console. A body shows at most API_LOG_BODY_MAX characters
+ * of its quoted text; the body of MMDS data (the guest's: any path the router
+ * takes as /mmds) and of /cpu-config below the debug level (as Firecracker)
+ * is not shown. Called on the API server's thread: no syscall but the log
+ * file's write(). */
 #ifndef VOLT_API_API_LOG_H
 #define VOLT_API_API_LOG_H
 
@@ -17,15 +18,17 @@
 
 #include "api/router.h"
 
-/* The bytes of a body shown at most (the rest is counted, not shown). */
+/* The characters of a body's quoted text at most, escapes included (the
+ * rest is counted, not shown). */
 #define API_LOG_BODY_MAX 512
 
 /* What follows "The API server received a " (no final '.'), into buf (cut to
  * size): "Get request on \"/\"", "Put request on \"/logger\" with body
- * \"{\\\"level\\\": ...}\"" (quoted and escaped as Rust's {:?} does). debug:
+ * \"{\\\"level\\\": ...}\"" (quoted and escaped as Rust's {:?} does). url: the
+ * path as the router gets it (http_parse.h: unescaped, no query). debug:
  * whether the log is at the debug level (shows /cpu-config's body). */
-void api_log_describe(char *buf, size_t size, const char *method, const char *url,
-		      const char *body, size_t len, bool debug);
+void api_log_describe(char *buf, size_t size, const char *method, const char *url, const char *body,
+		      size_t len, bool debug);
 /* The request line, at the info level. */
 void api_log_request(const char *method, const char *url, const char *body, size_t len);
 /* The error line of an answer with a fault_message (status >= 400), at the

@@ -228,8 +228,8 @@ static int stderr_prefix(char *buf, size_t size, enum log_level level, const cha
 
 /* file_only: a line for the log file alone (log_file_msg_at), which neither
  * goes to stderr nor counts as the thread's last error. */
-static void vlog(enum log_level level, bool file_only, const char *file, int line,
-		 const char *fmt, va_list ap)
+static void vlog(enum log_level level, bool file_only, const char *file, int line, const char *fmt,
+		 va_list ap)
 {
 	char raw[MSG_MAX], msg[MSG_MAX], out[LOG_LINE_MAX];
 	int fd = atomic_load(&log_fd), n;

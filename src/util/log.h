@@ -70,10 +70,10 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
 void log_file_msg_at(enum log_level level, const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-#define pr_err(...)   log_msg_at(LOG_ERROR, __FILE__, __LINE__, __VA_ARGS__)
-#define pr_warn(...)  log_msg_at(LOG_WARN, __FILE__, __LINE__, __VA_ARGS__)
-#define pr_info(...)  log_msg_at(LOG_INFO, __FILE__, __LINE__, __VA_ARGS__)
-#define pr_debug(...) log_msg_at(LOG_DEBUG, __FILE__, __LINE__, __VA_ARGS__)
+#define pr_err(...)	    log_msg_at(LOG_ERROR, __FILE__, __LINE__, __VA_ARGS__)
+#define pr_warn(...)	    log_msg_at(LOG_WARN, __FILE__, __LINE__, __VA_ARGS__)
+#define pr_info(...)	    log_msg_at(LOG_INFO, __FILE__, __LINE__, __VA_ARGS__)
+#define pr_debug(...)	    log_msg_at(LOG_DEBUG, __FILE__, __LINE__, __VA_ARGS__)
 #define pr_file(level, ...) log_file_msg_at(level, __FILE__, __LINE__, __VA_ARGS__)
 
 #endif

@@ -90,6 +90,9 @@ def test_api_requests_logs(vm, tmp_path):
     wait_log(log, 'The API server received a Patch request on "/mmds".')
     assert api.get("/mmds")[0] == 200
     wait_log(log, 'The API server received a Get request on "/mmds".')
+    # Other spellings the router takes as /mmds keep the data out too.
+    assert api.put("//mmds/", secret)[0] == 204
+    wait_log(log, 'The API server received a Put request on "//mmds/".')
 
     fault = ("Boot source error: The kernel file cannot be opened: No such file or directory "
              "(os error 2)")

@@ -167,10 +167,10 @@ Test(log, file_tag_names_the_thread)
 	log_set_options(false, false);
 	/* test_logging.py's check_log_message_format, with show_level and
 	 * show_log_origin: "[ID:THREAD:LEVEL:dir/file:LINE]". */
+	assert_match(slurp(path), "^[0-9T:.-]+ \\[anonymous-instance:volt-vcpu123456:INFO:"
+				  "tests/unit/test_log.c:[0-9]+\\] from a vCPU$");
 	assert_match(slurp(path),
-		     "^[0-9T:.-]+ \\[anonymous-instance:volt-vcpu123456:INFO:"
-		     "tests/unit/test_log.c:[0-9]+\\] from a vCPU$");
-	assert_match(slurp(path), "\\[anonymous-instance:volt:INFO:[^:]+/[^:]+:[0-9]+\\] from main$");
+		     "\\[anonymous-instance:volt:INFO:[^:]+/[^:]+:[0-9]+\\] from main$");
 }
 
 Test(log, default_instance_id_and_append)
@@ -353,15 +353,23 @@ Test(api_log, firecrackers_descriptions)
 {
 	cr_assert_str_eq(describe("GET", "/machine-config", NULL, false),
 			 "Get request on \"/machine-config\"");
-	cr_assert_str_eq(describe("PATCH", "/machine-config", "{\"vcpu_count\": 4}", false),
-			 "Patch request on \"/machine-config\" with body \"{\\\"vcpu_count\\\": 4}\"");
-	cr_assert_str_eq(describe("PUT", "/actions?x=1", "", false), "Put request on \"/actions\"",
-			 "no body, no query");
+	cr_assert_str_eq(
+		describe("PATCH", "/machine-config", "{\"vcpu_count\": 4}", false),
+		"Patch request on \"/machine-config\" with body \"{\\\"vcpu_count\\\": 4}\"");
+	cr_assert_str_eq(describe("PUT", "/actions", "", false), "Put request on \"/actions\"",
+			 "no body");
 	/* MMDS data is the guest's: never shown; its configuration is. */
 	cr_assert_str_eq(describe("PUT", "/mmds", "{\"secret\": 1}", true),
 			 "Put request on \"/mmds\"");
-	cr_assert_str_eq(describe("PUT", "/mmds/config", "{\"version\": \"V2\"}", false),
-			 "Put request on \"/mmds/config\" with body \"{\\\"version\\\": \\\"V2\\\"}\"");
+	cr_assert_str_eq(describe("PATCH", "//mmds/", "{\"secret\": 1}", true),
+			 "Patch request on \"//mmds/\"", "whatever path the router takes as /mmds");
+	cr_assert_str_eq(describe("PUT", "/mmds/x", "{\"secret\": 1}", true),
+			 "Put request on \"/mmds/x\"");
+	cr_assert_str_eq(describe("PUT", "/mmdsx", "{}", true),
+			 "Put request on \"/mmdsx\" with body \"{}\"");
+	cr_assert_str_eq(
+		describe("PUT", "/mmds/config", "{\"version\": \"V2\"}", false),
+		"Put request on \"/mmds/config\" with body \"{\\\"version\\\": \\\"V2\\\"}\"");
 	cr_assert_str_eq(describe("PUT", "/cpu-config", "{}", false),
 			 "Put request on \"/cpu-config\". To view the CPU template received by "
 			 "the API, configure log-level to DEBUG");
@@ -377,7 +385,8 @@ Test(api_log, bodies_escaped_as_rust_debug_does)
 	cr_assert_str_eq(describe("PUT", "/x", "ok\xff", false),
 			 "Put request on \"/x\" with body \"inconvertible to UTF-8\"");
 	cr_assert_str_eq(describe("PUT", "/x", "\xed\xa0\x80", false),
-			 "Put request on \"/x\" with body \"inconvertible to UTF-8\"", "a surrogate");
+			 "Put request on \"/x\" with body \"inconvertible to UTF-8\"",
+			 "a surrogate");
 	cr_assert_str_eq(describe("PUT", "/x\xc0\xaf", NULL, false),
 			 "Put request on \"inconvertible to UTF-8\"");
 }
@@ -440,11 +449,13 @@ Test(api_log, lines_firecrackers_tests_parse)
 	out = slurp(path);
 	assert_match(out, "\\] The API server received a [A-Za-z]+ request on "
 			  "\"(/[A-Za-z0-9_-]*)+\"( with body .*)?\\.$");
-	assert_match(out, "\\] The API server received a Put request on \"/boot-source\" with body "
-			  "\"\\{\\\\\"kernel_image_path\\\\\": \\\\\"inexistent_path\\\\\"\\}\"\\.$");
-	assert_match(out, "\\] Received Error\\. Status code: 400 Bad Request\\. Message: Boot source "
-			  "error: The kernel file cannot be opened: No such file or directory "
-			  "\\(os error 2\\)$");
+	assert_match(out,
+		     "\\] The API server received a Put request on \"/boot-source\" with body "
+		     "\"\\{\\\\\"kernel_image_path\\\\\": \\\\\"inexistent_path\\\\\"\\}\"\\.$");
+	assert_match(out,
+		     "\\] Received Error\\. Status code: 400 Bad Request\\. Message: Boot source "
+		     "error: The kernel file cannot be opened: No such file or directory "
+		     "\\(os error 2\\)$");
 	assert_match(out, "\\] Total previous API call duration: 1234 us\\.$");
 	assert_match(out, "\\] The API server received a Get request on \"/mmds\"\\.$");
 	cr_assert_null(strstr(out, "Message: no"), "a 200 is no error");
