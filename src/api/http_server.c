@@ -15,6 +15,8 @@
  * one (pipelining) is parsed once the answer to the last one is sent. */
 #include "api/http_server.h"
 
+#include "api/api_log.h"
+
 #include "core/metrics.h"
 #include "util/log.h"
 
@@ -54,12 +56,17 @@ static uint64_t conn_seq;
 /* The body limit (api_server_start's max_payload). */
 static size_t max_payload = API_MAX_PAYLOAD;
 
-static long long now_ms(void)
+static long long now_us(void)
 {
 	struct timespec t;
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+	return (long long)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+static long long now_ms(void)
+{
+	return now_us() / 1000;
 }
 
 static void conn_close(struct conn *c)
@@ -229,13 +236,20 @@ static int process(struct api_server *s, struct conn *c)
 			if (!q->expect_continue)
 				continue;
 			err = queue_continue(c);
+		} else if (ev == HTTP_REQUEST && q->too_big) {
+			too_big(&r, q->body_size);
+			err = queue_answer(c, &r, q);
 		} else if (ev == HTTP_REQUEST) {
-			if (q->too_big)
-				too_big(&r, q->body_size);
-			else if (!answer_root(s, q, &r))
+			long long t0 = now_us();
+
+			api_log_request(q->method, q->url, q->body, q->body_len);
+			if (!answer_root(s, q, &r))
 				submit(s, q->method, q->url, q->body, q->body_len, &r);
 			restart_clocks();
+			api_log_error(&r);
 			err = queue_answer(c, &r, q);
+			/* Firecracker's: up to the answer queued, whatever came of it. */
+			api_log_duration((uint64_t)(now_us() - t0));
 		} else {
 			if (q->too_big)
 				too_big(&r, q->body_size);
@@ -397,7 +411,7 @@ static void *serve(void *arg)
 	int err;
 
 	/* Named before the filter: the kernel's kill log names the thread. */
-	pthread_setname_np(pthread_self(), "volt-api");
+	log_set_thread_name("volt-api");
 	err = thread_hooks_start(ts->hooks, THREAD_KIND_API);
 
 	pthread_mutex_lock(&s->lock);
@@ -405,8 +419,11 @@ static void *serve(void *arg)
 	ts->done = true;
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
-	if (!err)
+	if (!err) {
+		/* Firecracker's tools wait for this line before they call the API. */
+		pr_file(LOG_INFO, "API server started.");
 		serve_loop(s);
+	}
 	return NULL;
 }
 

@@ -715,11 +715,16 @@ int api_main(int argc, char **argv, const struct timespec *started)
 	m.st.max_payload = max_payload;
 	if (id)
 		log_set_instance_id(id);
-	/* volt's own lines always carry their level; show_level is accepted. */
-	(void)show_level;
-	log_set_options(true, show_origin);
-	if (log_path && (err = log_open(log_path)))
-		return err;
+	log_set_options(show_level, show_origin);
+	if (log_path) {
+		err = log_open(log_path);
+		if (err)
+			return err;
+		/* The file's first line, where Firecracker writes "Running
+		 * Firecracker v<version>" and its tests look for "Running
+		 * Firecracker": volt says what it is, and which version. */
+		pr_file(LOG_INFO, "Running Firecracker-compatible volt v%s", VOLT_VERSION);
+	}
 	/* Before any line is written (--metrics-path, PUT /metrics, the config
 	 * file): the devices' sections are in every line. */
 	err = device_table_register_metrics();

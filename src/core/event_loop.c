@@ -148,7 +148,7 @@ static void *loop_thread(void *arg)
 	struct event_loop *l = arg;
 	struct epoll_event evs[32];
 
-	pthread_setname_np(pthread_self(), "volt-devices");
+	log_set_thread_name("volt-devices");
 	pthread_mutex_lock(&l->lock);
 	l->start_err = thread_hooks_start(&l->hooks, THREAD_KIND_DEVICES);
 	l->start_done = true;

@@ -20,13 +20,17 @@
 #define ID_MAX	     64
 
 static _Atomic int current_level = LOG_INFO;
-static atomic_bool show_level = true, show_origin = false;
+/* The log file's tag: Firecracker's defaults (its logger's LogFormat). */
+static atomic_bool show_level = false, show_origin = false;
 /* -1: stderr in volt's own format; else the log_open() file. */
 static _Atomic int log_fd = -1;
 static _Atomic uint64_t missed;
 static pthread_mutex_t id_lock = PTHREAD_MUTEX_INITIALIZER;
 static char instance_id[ID_MAX + 1] = "anonymous-instance";
 static __thread char last_error[MSG_MAX];
+/* log_set_thread_name()'s, read without a syscall: under the sandbox's
+ * filters prctl(PR_GET_NAME) would kill the thread. "" until named. */
+static __thread char thread_name[16];
 
 static const char *const level_names[] = {
 	[LOG_ERROR] = "error",
@@ -86,6 +90,17 @@ void log_set_options(bool level, bool origin)
 {
 	atomic_store(&show_level, level);
 	atomic_store(&show_origin, origin);
+}
+
+void log_set_thread_name(const char *name)
+{
+	snprintf(thread_name, sizeof(thread_name), "%s", name);
+	pthread_setname_np(pthread_self(), thread_name);
+}
+
+bool log_has_file(void)
+{
+	return atomic_load(&log_fd) >= 0;
 }
 
 void log_set_instance_id(const char *id)
@@ -188,7 +203,9 @@ static int file_prefix(char *buf, size_t size, enum log_level level, const char 
 	localtime_r(&ts.tv_sec, &tm);
 	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
 	pthread_mutex_lock(&id_lock);
-	n = snprintf(buf, size, "%s.%09ld [%s", date, ts.tv_nsec, instance_id);
+	/* An unnamed thread (the main one) has the process's name: "volt". */
+	n = snprintf(buf, size, "%s.%09ld [%s:%s", date, ts.tv_nsec, instance_id,
+		     thread_name[0] ? thread_name : "volt");
 	pthread_mutex_unlock(&id_lock);
 	if (atomic_load(&show_level))
 		n += snprintf(buf + n, size - (size_t)n, ":%s", file_level_names[level]);
@@ -200,35 +217,37 @@ static int file_prefix(char *buf, size_t size, enum log_level level, const char 
 
 static int stderr_prefix(char *buf, size_t size, enum log_level level, const char *file, int line)
 {
-	int n = snprintf(buf, size, "volt: ");
+	/* Always the level, whatever show_level says (the file's option): a
+	 * script or a person reading stderr must tell a failure from chatter. */
+	int n = snprintf(buf, size, "volt: %s: ", level_names[level]);
 
-	/* An error always says so on stderr: a script or a person reading it
-	 * must tell a failure from chatter whatever show_level says. */
-	if (atomic_load(&show_level) || level == LOG_ERROR)
-		n += snprintf(buf + n, size - (size_t)n, "%s: ", level_names[level]);
 	if (atomic_load(&show_origin) && file)
 		n += snprintf(buf + n, size - (size_t)n, "%s:%d: ", short_path(file), line);
 	return n;
 }
 
-static void vlog(enum log_level level, const char *file, int line, const char *fmt, va_list ap)
+/* file_only: a line for the log file alone (log_file_msg_at), which neither
+ * goes to stderr nor counts as the thread's last error. */
+static void vlog(enum log_level level, bool file_only, const char *file, int line, const char *fmt,
+		 va_list ap)
 {
 	char raw[MSG_MAX], msg[MSG_MAX], out[LOG_LINE_MAX];
-	int fd, n;
+	int fd = atomic_load(&log_fd), n;
 	ssize_t w;
 
 	if (level < LOG_ERROR || level > LOG_DEBUG)
 		return;
-	if (level != LOG_ERROR && level > log_get_level())
+	if (file_only && fd < 0)
+		return;
+	if ((file_only || level != LOG_ERROR) && level > log_get_level())
 		return;
 	vsnprintf(raw, sizeof(raw), fmt, ap);
 	escape_controls(raw, msg, sizeof(msg), false);
-	if (level == LOG_ERROR) {
+	if (level == LOG_ERROR && !file_only) {
 		memcpy(last_error, msg, sizeof(msg));
 		if (level > log_get_level())
 			return;
 	}
-	fd = atomic_load(&log_fd);
 	n = fd >= 0 ? file_prefix(out, sizeof(out), level, file, line)
 		    : stderr_prefix(out, sizeof(out), level, file, line);
 	n += snprintf(out + n, sizeof(out) - (size_t)n, "%s\n", msg);
@@ -256,7 +275,7 @@ void log_msg_at(enum log_level level, const char *file, int line, const char *fm
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog(level, file, line, fmt, ap);
+	vlog(level, false, file, line, fmt, ap);
 	va_end(ap);
 }
 
@@ -265,6 +284,15 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog(level, NULL, 0, fmt, ap);
+	vlog(level, false, NULL, 0, fmt, ap);
+	va_end(ap);
+}
+
+void log_file_msg_at(enum log_level level, const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(level, true, file, line, fmt, ap);
 	va_end(ap);
 }

@@ -4,9 +4,10 @@
  * By default lines go to stderr as "volt: <level>: <msg>" ("volt: <level>:
  * <file>:<line>: <msg>" with the origin shown). After log_open() (PUT
  * /logger, --log-path) they go to that file or FIFO instead, in Firecracker's
- * format: "<local time, ns> [<instance id>:<LEVEL>:<file>:<line>] <msg>",
- * level and origin as log_set_options() says. A FIFO is written without
- * blocking: a line that does not fit is dropped and counted.
+ * format (its logger/logging.rs, which its tests and tools parse):
+ * "<local time, ns> [<instance id>:<thread>:<LEVEL>:<file>:<line>] <msg>",
+ * LEVEL and file:line only as log_set_options() says. A FIFO is written
+ * without blocking: a line that does not fit is dropped and counted.
  *
  * The text of the last error message of each thread is kept whatever the
  * level (log_last_error()), so that a caller can report why a call failed. */
@@ -33,9 +34,16 @@ int log_level_option(const char *s);
  * reader yet). May be called again to switch files. 0 or -errno (the reason
  * is also logged where lines went until then). */
 int log_open(const char *path);
-/* Whether lines carry the level and the origin (file:line). Default: level
- * yes, origin no. */
+/* Whether the log file's lines carry the level and the origin (file:line);
+ * default neither, as Firecracker's. stderr lines always carry the level,
+ * and the origin too with show_origin. */
 void log_set_options(bool show_level, bool show_origin);
+/* Names the calling thread for the kernel (ps, seccomp's kill log: call it
+ * before the thread's filter) and for the log file's tag, where an unnamed
+ * thread (the main one) is "volt". At most 15 bytes are kept. */
+void log_set_thread_name(const char *name);
+/* Whether lines go to a log file (log_open() succeeded). */
+bool log_has_file(void);
 /* The instance id of the file format; default "anonymous-instance". */
 void log_set_instance_id(const char *id);
 /* The message of the calling thread's last pr_err(), "" when none since the
@@ -55,10 +63,17 @@ int log_open_sink(const char *path, int *fd, bool *is_fifo, char *why, size_t wh
 void log_msg_at(enum log_level level, const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A line for the log file alone, at level's threshold: nothing without one,
+ * never stderr, not a thread's last error. For the lines Firecracker writes
+ * for its tools (API requests, the start), which would be noise on volt's
+ * console. */
+void log_file_msg_at(enum log_level level, const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
-#define pr_err(...)   log_msg_at(LOG_ERROR, __FILE__, __LINE__, __VA_ARGS__)
-#define pr_warn(...)  log_msg_at(LOG_WARN, __FILE__, __LINE__, __VA_ARGS__)
-#define pr_info(...)  log_msg_at(LOG_INFO, __FILE__, __LINE__, __VA_ARGS__)
-#define pr_debug(...) log_msg_at(LOG_DEBUG, __FILE__, __LINE__, __VA_ARGS__)
+#define pr_err(...)	    log_msg_at(LOG_ERROR, __FILE__, __LINE__, __VA_ARGS__)
+#define pr_warn(...)	    log_msg_at(LOG_WARN, __FILE__, __LINE__, __VA_ARGS__)
+#define pr_info(...)	    log_msg_at(LOG_INFO, __FILE__, __LINE__, __VA_ARGS__)
+#define pr_debug(...)	    log_msg_at(LOG_DEBUG, __FILE__, __LINE__, __VA_ARGS__)
+#define pr_file(level, ...) log_file_msg_at(level, __FILE__, __LINE__, __VA_ARGS__)
 
 #endif

@@ -517,7 +517,7 @@ static void *vcpu_thread(void *arg)
 
 	/* Named before the hook: the kernel's seccomp kill log names the thread. */
 	snprintf(name, sizeof(name), "volt-vcpu%d", v->index);
-	pthread_setname_np(pthread_self(), name);
+	log_set_thread_name(name);
 	/* The timer is made before the sandbox, which allows only its end. */
 	if (v->env.profiler) {
 		err = profiler_timer_start(&timer, v->env.profile_hz);

@@ -1,5 +1,6 @@
-/* The logger: volt's stderr format, Firecracker's file format, levels, the
- * per-thread last error, FIFOs that are never waited for. */
+/* The logger: volt's stderr format, Firecracker's file format (the checks of
+ * its test_logging.py), levels, the per-thread last error, FIFOs that are
+ * never waited for; the API's lines in Firecracker's words (api/api_log.h). */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api/api_log.h"
 #include "util/log.h"
 #include "util/parse.h"
 
@@ -87,7 +89,29 @@ Test(log, stderr_keeps_volts_format)
 	assert_match(out, "^volt: info: an info line$");
 	cr_assert_null(strstr(out, "not shown"));
 	assert_match(out, "^volt: warning: tests/unit/test_log.c:[0-9]+: with origin$");
-	assert_match(out, "^volt: bare$");
+	/* show_level is the file's option: the console always has the level. */
+	assert_match(out, "^volt: warning: bare$");
+}
+
+static void file_only_lines(void)
+{
+	pr_file(LOG_INFO, "for the file alone");
+}
+
+Test(log, file_lines_never_reach_stderr)
+{
+	char *out = capture_stderr(file_only_lines);
+
+	cr_assert_str_eq(out, "", "no log file: nothing at all");
+	cr_assert_eq(log_open(path), 0);
+	pr_file(LOG_INFO, "written");
+	pr_file(LOG_ERROR, "an error line");
+	pr_file(LOG_DEBUG, "above the level");
+	out = slurp(path);
+	assert_match(out, "\\[anonymous-instance:volt\\] written$");
+	assert_match(out, "\\] an error line$");
+	cr_assert_null(strstr(out, "above the level"));
+	cr_assert_str_eq(log_last_error(), "", "not the thread's last error");
 }
 
 Test(log, file_has_firecrackers_format)
@@ -104,9 +128,49 @@ Test(log, file_has_firecrackers_format)
 	pr_info("plain");
 	out = slurp(path);
 	assert_match(out, "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{9} "
-			  "\\[vm-7:WARN\\] hello 42$");
-	assert_match(out, " \\[vm-7:ERROR:tests/unit/test_log.c:[0-9]+\\] with origin$");
-	assert_match(out, " \\[vm-7\\] plain$");
+			  "\\[vm-7:volt:WARN\\] hello 42$");
+	assert_match(out, " \\[vm-7:volt:ERROR:tests/unit/test_log.c:[0-9]+\\] with origin$");
+	assert_match(out, " \\[vm-7:volt\\] plain$");
+}
+
+Test(log, file_defaults_show_neither_level_nor_origin)
+{
+	cr_assert_eq(log_open(path), 0);
+	pr_warn("bare by default");
+	assert_match(slurp(path), "^[0-9T:.-]+ \\[anonymous-instance:volt\\] bare by default$");
+}
+
+static void *named_thread(void *arg)
+{
+	char name[16] = "";
+
+	(void)arg;
+	log_set_thread_name("volt-vcpu12345678"); /* cut to 15 bytes, as the kernel's */
+	pr_info("from a vCPU");
+	/* The kernel's name too (what ps and seccomp's kill log show). */
+	pthread_getname_np(pthread_self(), name, sizeof(name));
+	return strdup(name);
+}
+
+Test(log, file_tag_names_the_thread)
+{
+	pthread_t t;
+	void *kernel_name;
+
+	cr_assert_eq(log_open(path), 0);
+	log_set_options(true, true);
+	pthread_create(&t, NULL, named_thread, NULL);
+	pthread_join(t, &kernel_name);
+	cr_assert_str_eq(kernel_name, "volt-vcpu123456");
+	free(kernel_name);
+	pr_info("from main");
+	log_set_options(false, false);
+	/* test_logging.py's check_log_message_format, with show_level and
+	 * show_log_origin: "[ID:THREAD:LEVEL:dir/file:LINE]". */
+	assert_match(slurp(path), "^[0-9T:.-]+ \\[anonymous-instance:volt-vcpu123456:INFO:"
+				  "tests/unit/test_log.c:[0-9]+\\] from a vCPU$");
+	assert_match(slurp(path),
+		     "\\[anonymous-instance:volt:INFO:[^:]+/[^:]+:[0-9]+\\] from main$");
 }
 
 Test(log, default_instance_id_and_append)
@@ -120,7 +184,7 @@ Test(log, default_instance_id_and_append)
 	pr_err("new");
 	out = slurp(path);
 	cr_assert_eq(strncmp(out, "old\n", 4), 0, "appended");
-	assert_match(out, "\\[anonymous-instance:ERROR\\] new$");
+	assert_match(out, "\\[anonymous-instance:volt\\] new$");
 }
 
 Test(log, levels)
@@ -199,7 +263,7 @@ Test(log, full_fifo_drops_lines)
 	buf[total] = '\0';
 	for (p = buf; (nl = strchr(p, '\n')); p = nl + 1) {
 		*nl = '\0';
-		assert_match(p, "^[0-9T:.-]+ \\[anonymous-instance:INFO\\] line [0-9]+ 0+$");
+		assert_match(p, "^[0-9T:.-]+ \\[anonymous-instance:volt\\] line [0-9]+ 0+$");
 		lines++;
 	}
 	cr_assert_eq(*p, '\0', "no torn line");
@@ -219,9 +283,8 @@ Test(log, errors_keep_their_level_and_controls_are_escaped)
 {
 	char *out = capture_stderr(hostile_lines);
 
-	/* The level is dropped on request, but never from an error. */
 	assert_match(out, "^volt: error: drive 'a\\\\nvolt: error: forged\\\\x1b\\[2J' is bad$");
-	assert_match(out, "^volt: bare warning$");
+	assert_match(out, "^volt: warning: bare warning$");
 	cr_assert_null(strstr(out, "\nvolt: error: forged"), "no forged line: %s", out);
 	cr_assert_null(strchr(out, '\x1b'), "no raw escape byte");
 	cr_assert_str_eq(log_last_error(), "drive 'a\\nvolt: error: forged\\x1b[2J' is bad");
@@ -272,4 +335,129 @@ Test(escape_controls, cut_to_fit_never_past_the_buffer)
 	memset(buf, '#', sizeof(buf));
 	escape_controls("abc", buf, 0, false);
 	cr_assert_eq(buf[0], '#', "size 0: nothing written");
+}
+
+/* ---- the API's lines (api/api_log.h) ------------------------------------ */
+
+TestSuite(api_log, .init = setup, .fini = teardown, .timeout = 30);
+
+static char *describe(const char *method, const char *url, const char *body, bool debug)
+{
+	static char buf[1024];
+
+	api_log_describe(buf, sizeof(buf), method, url, body, body ? strlen(body) : 0, debug);
+	return buf;
+}
+
+Test(api_log, firecrackers_descriptions)
+{
+	cr_assert_str_eq(describe("GET", "/machine-config", NULL, false),
+			 "Get request on \"/machine-config\"");
+	cr_assert_str_eq(
+		describe("PATCH", "/machine-config", "{\"vcpu_count\": 4}", false),
+		"Patch request on \"/machine-config\" with body \"{\\\"vcpu_count\\\": 4}\"");
+	cr_assert_str_eq(describe("PUT", "/actions", "", false), "Put request on \"/actions\"",
+			 "no body");
+	/* MMDS data is the guest's: never shown; its configuration is. */
+	cr_assert_str_eq(describe("PUT", "/mmds", "{\"secret\": 1}", true),
+			 "Put request on \"/mmds\"");
+	cr_assert_str_eq(describe("PATCH", "//mmds/", "{\"secret\": 1}", true),
+			 "Patch request on \"//mmds/\"", "whatever path the router takes as /mmds");
+	cr_assert_str_eq(describe("PUT", "/mmds/x", "{\"secret\": 1}", true),
+			 "Put request on \"/mmds/x\"");
+	cr_assert_str_eq(describe("PUT", "/mmdsx", "{}", true),
+			 "Put request on \"/mmdsx\" with body \"{}\"");
+	cr_assert_str_eq(
+		describe("PUT", "/mmds/config", "{\"version\": \"V2\"}", false),
+		"Put request on \"/mmds/config\" with body \"{\\\"version\\\": \\\"V2\\\"}\"");
+	cr_assert_str_eq(describe("PUT", "/cpu-config", "{}", false),
+			 "Put request on \"/cpu-config\". To view the CPU template received by "
+			 "the API, configure log-level to DEBUG");
+	cr_assert_str_eq(describe("PUT", "/cpu-config", "{}", true),
+			 "Put request on \"/cpu-config\" with body \"{}\"");
+}
+
+Test(api_log, bodies_escaped_as_rust_debug_does)
+{
+	cr_assert_str_eq(describe("PUT", "/x", "a\"b\\c\nd\te\x01\x7f\xc2\x85\xc3\xa9'", false),
+			 "Put request on \"/x\" with body "
+			 "\"a\\\"b\\\\c\\nd\\te\\u{1}\\u{7f}\\u{85}\xc3\xa9'\"");
+	cr_assert_str_eq(describe("PUT", "/x", "ok\xff", false),
+			 "Put request on \"/x\" with body \"inconvertible to UTF-8\"");
+	cr_assert_str_eq(describe("PUT", "/x", "\xed\xa0\x80", false),
+			 "Put request on \"/x\" with body \"inconvertible to UTF-8\"",
+			 "a surrogate");
+	cr_assert_str_eq(describe("PUT", "/x\xc0\xaf", NULL, false),
+			 "Put request on \"inconvertible to UTF-8\"");
+}
+
+Test(api_log, long_bodies_show_a_bounded_prefix)
+{
+	static char body[51201];
+	char *d;
+
+	memset(body, 'x', 51200);
+	d = describe("PUT", "/drives/root", body, false);
+	assert_match(d, "^Put request on \"/drives/root\" with body \"x{512}\"\\.\\.\\. "
+			"\\(51200 bytes\\)$");
+	/* Escapes count: a body of control bytes shows fewer of them. */
+	memset(body, '\x01', 51200);
+	d = describe("PUT", "/drives/root", body, false);
+	cr_assert_lt(strlen(d), 600);
+	assert_match(d, "(\\\\u\\{1\\}){85}\"\\.\\.\\. \\(51200 bytes\\)$");
+	/* A multibyte character is never cut in half. */
+	memset(body, 0, sizeof(body));
+	memset(body, 'x', 511);
+	memcpy(body + 511, "\xc3\xa9yz", 4);
+	d = describe("PUT", "/x", body, false);
+	assert_match(d, "x{511}\"\\.\\.\\. \\(515 bytes\\)$");
+	for (size_t size = 0; size < 40; size++) {
+		char small[40];
+
+		memset(small, '#', sizeof(small));
+		api_log_describe(small, size, "PUT", "/machine-config", "{\"a\": 1}", 8, false);
+		if (size)
+			cr_assert_lt(strlen(small), size);
+		if (size < sizeof(small))
+			cr_assert_eq(small[size], '#', "size %zu: wrote past the buffer", size);
+	}
+}
+
+/* What Firecracker's tests parse: test_logging.py's messages, microvm.py's
+ * regular expressions for the API's timing. */
+Test(api_log, lines_firecrackers_tests_parse)
+{
+	struct api_response r = { 0 };
+	char *out;
+
+	cr_assert_eq(log_open(path), 0);
+	log_set_level(LOG_DEBUG);
+	api_log_request("PUT", "/boot-source", "{\"kernel_image_path\": \"inexistent_path\"}", 40);
+	api_fault(&r, 400,
+		  "Boot source error: The kernel file cannot be opened: No such file or directory "
+		  "(os error 2)");
+	api_log_error(&r);
+	free(r.body);
+	api_log_duration(1234);
+	api_log_request("GET", "/mmds", NULL, 0);
+	r = (struct api_response){ .status = 200, .body = strdup("{\"fault_message\": \"no\"}") };
+	api_log_error(&r);
+	free(r.body);
+	api_log_duration(5);
+	log_set_level(LOG_INFO);
+	api_log_duration(6);
+	out = slurp(path);
+	assert_match(out, "\\] The API server received a [A-Za-z]+ request on "
+			  "\"(/[A-Za-z0-9_-]*)+\"( with body .*)?\\.$");
+	assert_match(out,
+		     "\\] The API server received a Put request on \"/boot-source\" with body "
+		     "\"\\{\\\\\"kernel_image_path\\\\\": \\\\\"inexistent_path\\\\\"\\}\"\\.$");
+	assert_match(out,
+		     "\\] Received Error\\. Status code: 400 Bad Request\\. Message: Boot source "
+		     "error: The kernel file cannot be opened: No such file or directory "
+		     "\\(os error 2\\)$");
+	assert_match(out, "\\] Total previous API call duration: 1234 us\\.$");
+	assert_match(out, "\\] The API server received a Get request on \"/mmds\"\\.$");
+	cr_assert_null(strstr(out, "Message: no"), "a 200 is no error");
+	cr_assert_null(strstr(out, "duration: 6 us"), "durations are debug lines");
 }
