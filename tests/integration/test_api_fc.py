@@ -608,3 +608,21 @@ def test_fc_argument_errors_exit_153(tmp_path, args, message):
                           timeout=30)
     assert proc.returncode == 153, proc
     assert message in proc.stderr, proc.stderr
+
+
+def test_fc_init_args_stay_last(vm, tmp_path):
+    """test_kernel_cmdline.py::test_init_params: what follows `--` in boot_args is init's,
+    and stays last: the VMM's own parameters (root=, virtio_mmio.device=) go before it
+    (linux-loader's Cmdline keeps init_args apart). Read from volt's debug log line."""
+    cfg = fc_config(tmp_path, "hello")
+    obj = json.loads(cfg.read_text())
+    obj["boot-source"]["boot_args"] = ("console=ttyS0 reboot=k panic=1 swiotlb=noforce "
+                                      "init=/bin/cat -- /etc/os-release")
+    cfg.write_text(json.dumps(obj))
+    log, args = fc_log(tmp_path)
+    p = vm("--config-file", cfg, "--no-api", *args, binary=fc_bin(tmp_path))
+    p.wait_exit(30)
+    line = next(l for l in log.read_text().splitlines() if "kernel command line:" in l)
+    before, sep, after = line.partition(" -- ")
+    assert sep and after == "/etc/os-release", line
+    assert "root=/dev/vda" in before and "virtio_mmio.device=" in before, line
