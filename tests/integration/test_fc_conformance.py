@@ -739,6 +739,12 @@ SCENARIOS = {
     ],
     # AUDIT2: test_max_vcpus.py is gone from Firecracker 1.16; its limit, from the source
     # (vmm_config/machine_config.rs, MAX_SUPPORTED_VCPUS = 32, InvalidVcpuCount)
+    # AUDIT2: Firecracker's PUT /vsock takes any u32 guest_cid (vmm_config/vsock.rs checks
+    # none; the socket is bound at PUT), 0-2 included
+    "vsock_reserved_cid": [
+        put("/vsock", {"guest_cid": 2, "uds_path": "{tmp}/vsock.sock"}),
+        put("/vsock", {"guest_cid": 0, "uds_path": "{tmp}/vsock.sock"}),
+    ],
     "max_vcpus": [
         put("/machine-config", {"vcpu_count": 32, "mem_size_mib": 256}),
         put("/machine-config", {"vcpu_count": 33, "mem_size_mib": 256}, 400, re.escape(
