@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from api_client import ApiClient, wait_for_socket
-from conftest import GUESTS
+from conftest import GUESTS, VOLT
 
 NOT_BEFORE = "The requested operation is not supported before starting the microVM."
 NOT_AFTER = "The requested operation is not supported after starting the microVM."
@@ -382,3 +382,247 @@ def test_cpu_template_of_the_other_vendor_fails_instance_start(api):
     assert status == 400, body
     assert "CPU vendor mismatched between actual CPU and CPU template." in body["fault_message"]
     assert api.get("/")[1]["state"] == "Not started"
+
+
+# --- AUDIT2.md: Firecracker's command-line, signal and log tests (test_cmd_line_start.py,
+# test_cmd_line_parameters.py, test_signals.py, test_shut_down.py) against volt run as
+# `firecracker`. Each test states what Firecracker's test (or its framework) expects; they
+# fail until volt does the same. Only the echo and hello guests boot (milliseconds).
+
+def fc_bin(tmp_path):
+    """volt linked under the name firecracker (its Firecracker front end)."""
+    link = tmp_path / "firecracker"
+    if not link.exists():
+        link.symlink_to(VOLT)
+    return link
+
+
+def fc_config(tmp_path, guest, machine=None):
+    """A Firecracker configuration file (tests/framework/vm_config.json's shape)."""
+    rootfs = tmp_path / "rootfs.ext4"
+    rootfs.write_bytes(b"\0" * 65536)
+    cfg = {"boot-source": {"kernel_image_path": str(GUESTS / guest),
+                           "boot_args": "console=ttyS0 reboot=k panic=1"},
+           "drives": [{"drive_id": "rootfs", "path_on_host": str(rootfs),
+                       "is_root_device": True, "is_read_only": True}],
+           "machine-config": machine or {"vcpu_count": 2, "mem_size_mib": 128, "smt": False,
+                                         "track_dirty_pages": False}}
+    path = tmp_path / "vm_config.json"
+    path.write_text(json.dumps(cfg))
+    return path
+
+
+def fc_log(tmp_path):
+    """The log file Firecracker's framework passes (--log-path fc.log --level Debug)."""
+    log = tmp_path / "fc.log"
+    log.touch()
+    return log, ["--log-path", log, "--level", "Debug"]
+
+
+def wait_in_log(log, text, proc=None, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in log.read_text():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{text!r} not in the log:\n{log.read_text()[-3000:]}")
+
+
+def test_fc_startup_log_lines(vm, tmp_path):
+    """microvm.py spawn() waits for `API server started.` in the log file (its default
+    log_file=fc.log, level Debug), and for `Running Firecracker` with --no-api: every
+    Firecracker test that spawns a microVM does."""
+    log, args = fc_log(tmp_path)
+    sock = tmp_path / "fc.sock"
+    p = vm("--api-sock", sock, "--id", "fc", *args, binary=fc_bin(tmp_path))
+    wait_for_socket(sock, p.proc)
+    wait_in_log(log, "Running Firecracker v")
+    wait_in_log(log, "API server started.")
+
+
+def test_fc_config_file_errors_logged(vm, tmp_path):
+    """test_config_bad_machine_config: a configuration file without vcpu_count logs
+    `Configuration for VMM from one single json failed`; the framework's get_exit_code()
+    reads `Firecracker exiting with error. exit_code=1`."""
+    cfg = fc_config(tmp_path, "echo", {"mem_size_mib": 128, "smt": False})
+    log, args = fc_log(tmp_path)
+    p = vm("--config-file", cfg, "--no-api", *args, binary=fc_bin(tmp_path))
+    assert p.wait_exit(30) == 1
+    text = log.read_text()
+    assert "Configuration for VMM from one single json failed" in text, text
+    assert "Firecracker exiting with error. exit_code=1" in text, text
+
+
+def test_fc_config_file_start_and_exit_logged(vm, tmp_path):
+    """test_config_machine_config_params / test_config_start_no_api_exit: a guest that
+    resets ends Firecracker with exit code 0, its log saying `Successfully started microvm
+    that was configured from one single json` and `Firecracker exiting successfully.
+    exit_code=0`."""
+    cfg = fc_config(tmp_path, "hello")
+    log, args = fc_log(tmp_path)
+    p = vm("--config-file", cfg, "--no-api", *args, binary=fc_bin(tmp_path))
+    assert p.wait_exit(30) == 0
+    text = log.read_text()
+    assert "Successfully started microvm that was configured from one single json" in text
+    assert "Firecracker exiting successfully. exit_code=0" in text, text
+
+
+METADATA_CASES = {  # test_cmd_line_start.py: --metadata file, its flags, the log's words
+    "good": ({"latest": {"meta-data": {"ami-id": "abc"}}}, [],
+             ["Successfully added metadata to mmds from file"]),
+    "missing": (None, [], ["Unable to open or read from the mmds content file",
+                           "No such file or directory"]),
+    "invalid": ('{"latest": {"meta-data": "x"', [],
+                ["MMDS error: metadata provided not valid json",
+                 "EOF while parsing an object"]),
+    "limit": ({"latest": {"meta-data": {"ami-id": "a" * 64}}}, ["--mmds-size-limit", "30"],
+              ["Populating MMDS from file failed: The MMDS patch request doesn't fit."]),
+}
+
+
+@pytest.mark.parametrize("case", METADATA_CASES)
+def test_fc_metadata_log_messages(vm, tmp_path, case):
+    content, flags, messages = METADATA_CASES[case]
+    md = tmp_path / "metadata.json"
+    if content is not None:
+        md.write_text(content if isinstance(content, str) else json.dumps(content))
+    log, args = fc_log(tmp_path)
+    sock = tmp_path / "fc.sock"
+    p = vm("--api-sock", sock, "--id", "fc", "--metadata", md, *flags, *args,
+           binary=fc_bin(tmp_path))
+    if case == "good":
+        wait_for_socket(sock, p.proc)
+    else:
+        p.wait_exit(30)
+    for m in messages:
+        wait_in_log(log, m)
+
+
+def test_fc_payload_limit_answer_bytes(vm, tmp_path):
+    """test_config_start_with_limit compares the whole answer, byte for byte (Firecracker's
+    micro_http: no reason phrase, its Server header, keep-alive, an `error` body)."""
+    sock = tmp_path / "fc.sock"
+    p = vm("--api-sock", sock, "--id", "fc", "--http-api-max-payload-size", "250",
+           binary=fc_bin(tmp_path))
+    wait_for_socket(sock, p.proc)
+    out = subprocess.run(["curl", "-s", "--unix-socket", str(sock), "-i", "-X", "PUT",
+                          "http://localhost/mmds/config", "-H", "Content-Length: 260",
+                          "-H", "Accept: application/json", "-d", "some body"],
+                         capture_output=True, text=True, timeout=30).stdout
+    want = ("HTTP/1.1 400 \r\nServer: Firecracker API\r\nConnection: keep-alive\r\n"
+            "Content-Type: application/json\r\nContent-Length: 145\r\n\r\n"
+            '{ "error": "Request payload with size 260 is larger than the limit of 250 '
+            'allowed by server.\nAll previous unanswered requests will be dropped." }')
+    assert out == want, out
+
+
+def fc_started(vm, tmp_path, metrics=True):
+    """volt as firecracker (log and metrics files as the framework gives them) with the echo
+    guest started through the API."""
+    log, args = fc_log(tmp_path)
+    met = tmp_path / "metrics.ndjson"
+    met.touch()
+    sock = tmp_path / "fc.sock"
+    p = vm("--api-sock", sock, "--id", "fc", *args,
+           *(["--metrics-path", met] if metrics else []), binary=fc_bin(tmp_path))
+    wait_for_socket(sock, p.proc)
+    api = ApiClient(sock)
+    assert api.put("/boot-source", {"kernel_image_path": str(GUESTS / "echo")})[0] == 204
+    assert api.put("/machine-config", {"vcpu_count": 2, "mem_size_mib": 128})[0] == 204
+    assert api.put("/actions", {"action_type": "InstanceStart"})[0] == 204
+    return p, api, log, met
+
+
+def test_fc_metrics_line_at_instance_start(vm, tmp_path):
+    """test_generic_signal_handler / test_reboot: one metrics line right after InstanceStart
+    (Firecracker's PeriodicMetrics::start writes one at once)."""
+    p, api, log, met = fc_started(vm, tmp_path)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not met.read_text():
+        time.sleep(0.05)
+    assert len(met.read_text().splitlines()) == 1
+
+
+FATAL = {  # test_signals.py: signal -> (metric, Firecracker's exit code)
+    signal.SIGBUS: ("sigbus", 149), signal.SIGSEGV: ("sigsegv", 150),
+    signal.SIGXFSZ: ("sigxfsz", 151), signal.SIGXCPU: ("sigxcpu", 154),
+    signal.SIGHUP: ("sighup", 156), signal.SIGILL: ("sigill", 157),
+    signal.SIGSYS: (None, 148),
+}
+
+
+@pytest.mark.parametrize("signum", FATAL, ids=lambda s: signal.Signals(s).name)
+def test_fc_fatal_signals(vm, tmp_path, signum):
+    """test_generic_signal_handler: Firecracker catches the signal, logs `Shutting down VM
+    after intercepting signal N`, writes signals.<name> = 1 and exits with its code."""
+    p, api, log, met = fc_started(vm, tmp_path)
+    os.kill(p.proc.pid, signum)
+    rc = p.wait_exit(30)
+    metric, code = FATAL[signum]
+    assert rc == code, rc
+    wait_in_log(log, f"Shutting down VM after intercepting signal {int(signum)}")
+    if metric:
+        last = json.loads(met.read_text().splitlines()[-1])
+        assert last["signals"][metric] == 1
+
+
+def test_fc_sigpipe_logged_and_counted(vm, tmp_path):
+    """test_generic_signal_handler[SIGPIPE]: Firecracker goes on, logs `Received signal 13`
+    and counts signals.sigpipe."""
+    p, api, log, met = fc_started(vm, tmp_path)
+    os.kill(p.proc.pid, signal.SIGPIPE)
+    assert api.put("/actions", {"action_type": "FlushMetrics"})[0] == 204
+    wait_in_log(log, "Received signal 13")
+    assert json.loads(met.read_text().splitlines()[-1])["signals"]["sigpipe"] == 1
+
+
+def test_fc_signal_35_does_not_end_the_vm(vm, tmp_path):
+    """test_handled_signals: signal 35 (musl's SIGRTMIN, Firecracker's vCPU kick, handled
+    process-wide) leaves the microVM running."""
+    p, api, log, met = fc_started(vm, tmp_path, metrics=False)
+    os.kill(p.proc.pid, 35)
+    time.sleep(0.5)
+    assert p.proc.poll() is None, p.output()
+    assert api.get("/")[0] == 200
+
+
+def test_fc_thread_names(vm, tmp_path):
+    """microvm.py pin_vcpu/pin_api (and orchestrators that pin threads) find Firecracker's
+    threads by name: `fc_api`, `fc_vcpu N`; the main thread starts with `firecracker`."""
+    p, api, log, met = fc_started(vm, tmp_path, metrics=False)
+    names = {Path(f"/proc/{p.proc.pid}/task/{t}/comm").read_text().strip()
+             for t in os.listdir(f"/proc/{p.proc.pid}/task")}
+    assert {"fc_api", "fc_vcpu 0", "fc_vcpu 1"} <= names, names
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--bogus"], "Arguments parsing error: Found argument 'bogus' which wasn't expected, "
+                  "or isn't valid in this context."),
+    (["--config-file"], "Arguments parsing error: The argument 'config-file' requires a "
+                        "value, but none was supplied."),
+])
+def test_fc_argument_errors_exit_153(tmp_path, args, message):
+    """Firecracker's parse errors: FcExitCode::ArgParsing (153), `Arguments parsing error:
+    ...` on stderr (`Error: ...`) and in the log."""
+    proc = subprocess.run([str(fc_bin(tmp_path)), *args], capture_output=True, text=True,
+                          timeout=30)
+    assert proc.returncode == 153, proc
+    assert message in proc.stderr, proc.stderr
+
+
+def test_fc_init_args_stay_last(vm, tmp_path):
+    """test_kernel_cmdline.py::test_init_params: what follows `--` in boot_args is init's,
+    and stays last: the VMM's own parameters (root=, virtio_mmio.device=) go before it
+    (linux-loader's Cmdline keeps init_args apart). Read from volt's debug log line."""
+    cfg = fc_config(tmp_path, "hello")
+    obj = json.loads(cfg.read_text())
+    obj["boot-source"]["boot_args"] = ("console=ttyS0 reboot=k panic=1 swiotlb=noforce "
+                                      "init=/bin/cat -- /etc/os-release")
+    cfg.write_text(json.dumps(obj))
+    log, args = fc_log(tmp_path)
+    p = vm("--config-file", cfg, "--no-api", *args, binary=fc_bin(tmp_path))
+    p.wait_exit(30)
+    line = next(l for l in log.read_text().splitlines() if "kernel command line:" in l)
+    before, sep, after = line.partition(" -- ")
+    assert sep and after == "/etc/os-release", line
+    assert "root=/dev/vda" in before and "virtio_mmio.device=" in before, line

@@ -744,6 +744,23 @@ SCENARIOS = {
     "balloon_get_none": BASIC + [
         get("/balloon", 400, re.escape("Balloon config error: No balloon device found.")),
     ],
+    # AUDIT2: test_max_vcpus.py is gone from Firecracker 1.16; its limit, from the source
+    # (vmm_config/machine_config.rs, MAX_SUPPORTED_VCPUS = 32, InvalidVcpuCount)
+    # AUDIT2: Firecracker's PUT /vsock takes any u32 guest_cid (vmm_config/vsock.rs checks
+    # none; the socket is bound at PUT), 0-2 included
+    "vsock_reserved_cid": [
+        put("/vsock", {"guest_cid": 2, "uds_path": "{tmp}/vsock.sock"}),
+        put("/vsock", {"guest_cid": 0, "uds_path": "{tmp}/vsock.sock"}),
+    ],
+    "max_vcpus": [
+        put("/machine-config", {"vcpu_count": 32, "mem_size_mib": 256}),
+        put("/machine-config", {"vcpu_count": 33, "mem_size_mib": 256}, 400, re.escape(
+            "Machine config error: The number of vCPUs must be greater than 0, less than 32 "
+            "and must be 1 or an even number if SMT is enabled.")),
+        put("/machine-config", {"vcpu_count": 0, "mem_size_mib": 256}, 400, re.escape(
+            "Machine config error: The number of vCPUs must be greater than 0, less than 32 "
+            "and must be 1 or an even number if SMT is enabled.")),
+    ],
 }
 
 

@@ -10,6 +10,7 @@ hello guest.
 import json
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
 import time
@@ -381,3 +382,61 @@ def test_drive_patch_and_snapshot_in_the_jail(fc, tmp_path):
     assert (root / "vmstate").stat().st_size > 0
     assert (root / "mem").stat().st_size == 32 << 20
     assert p.poll() is None
+
+
+# --- AUDIT2.md: Firecracker's tests/integration_tests/security/test_jail.py, failing where
+# volt's jailer differs.
+
+def started_jail(fc, jid, *flags, extra=()):
+    p = subprocess.Popen(jailer(fc, jid, *flags, extra=extra), stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                         start_new_session=True)
+    fc["procs"].append(p)
+    return p, fc["base"] / "firecracker" / jid / "root"
+
+
+def test_fc_default_chroot_hierarchy(fc):
+    """test_default_chroot_hierarchy / test_arbitrary_usocket_location: the chroot, dev,
+    dev/net and run are uid:gid 0700; dev/net/tun and dev/kvm uid:gid 0600; the exec file
+    and the API socket uid:gid 0755 (check_stats compares st_mode exactly)."""
+    p, root = started_jail(fc, "modes-1", extra=("--api-sock", "api.socket"))
+    wait_for_socket(root / "api.socket", p)
+    want = {"": stat.S_IFDIR | 0o700, "dev": stat.S_IFDIR | 0o700,
+            "dev/net": stat.S_IFDIR | 0o700, "run": stat.S_IFDIR | 0o700,
+            "dev/net/tun": stat.S_IFCHR | 0o600, "dev/kvm": stat.S_IFCHR | 0o600,
+            "firecracker": stat.S_IFREG | 0o755, "api.socket": stat.S_IFSOCK | 0o755}
+    got = {}
+    for name in want:
+        st = os.lstat(root / name)
+        got[name] = (st.st_uid, st.st_gid, oct(st.st_mode))
+    assert got == {n: (UID, GID, oct(m)) for n, m in want.items()}, got
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("symlink", "Failed to open {dst}"),
+    ("hardlink", "Detected hard link at: {dst}"),
+])
+def test_fc_exec_destination_link_refused(fc, tmp_path, kind, message):
+    """test_exec_destination_path_is_symlink / _is_hardlink: the jailer's words name the
+    link at the exec file's place in the chroot."""
+    root = fc["base"] / "firecracker" / "links-1" / "root"
+    root.mkdir(parents=True)
+    dummy = tmp_path / "dummy"
+    dummy.touch()
+    dst = root / "firecracker"
+    if kind == "symlink":
+        dst.symlink_to(dummy)
+    else:
+        os.link(dummy, dst)
+    proc = subprocess.run(jailer(fc, "links-1"), capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 1
+    assert message.format(dst=dst) in proc.stderr, proc.stderr
+
+
+def test_fc_no_file_limit_message(fc):
+    """test_negative_no_file_limit: with `--resource-limit no-file=3` the spawn fails with
+    `No file descriptors available (os error 24)` (Rust's io::Error text under musl)."""
+    proc = subprocess.run(jailer(fc, "nofile-1", "--resource-limit", "no-file=3"),
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode != 0
+    assert "No file descriptors available (os error 24)" in proc.stderr, proc.stderr
