@@ -12,6 +12,7 @@
 #include "devices/virtio/virtio_balloon.h"
 #include "devices/virtio/virtio_blk.h"
 #include "devices/virtio/virtio_net.h"
+#include "util/cmdline.h"
 #include "util/fs.h"
 #include "util/why.h"
 
@@ -1379,6 +1380,7 @@ static int cmdline_make(const struct api_config *c, char *cmdline, size_t cmdlin
 {
 	const struct blk_api_keys *root = NULL;
 	const struct blk_config *b = NULL;
+	char param[128];
 	int i, len;
 
 	len = snprintf(cmdline, cmdline_size, "%s",
@@ -1388,13 +1390,17 @@ static int cmdline_make(const struct api_config *c, char *cmdline, size_t cmdlin
 			root = (const void *)c->devices[i].keys;
 			b = (const void *)c->devices[i].dev.data;
 		}
-	if (root && root->partuuid[0])
-		len += snprintf(cmdline + len, cmdline_size - (size_t)len, " root=PARTUUID=%s %s",
-				root->partuuid, b->read_only ? "ro" : "rw");
-	else if (root)
-		len += snprintf(cmdline + len, cmdline_size - (size_t)len, " root=/dev/vda %s",
-				b->read_only ? "ro" : "rw");
 	if ((size_t)len >= cmdline_size)
+		return why_fail(why, why_size, -EINVAL, "boot-source: boot_args: too long");
+	if (!root)
+		return 0;
+	if (root->partuuid[0])
+		snprintf(param, sizeof(param), "root=PARTUUID=%s %s", root->partuuid,
+			 b->read_only ? "ro" : "rw");
+	else
+		snprintf(param, sizeof(param), "root=/dev/vda %s", b->read_only ? "ro" : "rw");
+	/* A kernel parameter: before init's arguments, if boot_args has some. */
+	if (cmdline_add(cmdline, cmdline_size, param, strlen(param)))
 		return why_fail(why, why_size, -EINVAL, "boot-source: boot_args: too long");
 	return 0;
 }

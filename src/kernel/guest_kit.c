@@ -3,6 +3,7 @@
 
 #include "kernel/kernel.h"
 #include "kernel/rootfs.h"
+#include "util/cmdline.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -63,15 +64,13 @@ static int append_missing(char *cmdline, size_t size, const char *params)
 	const char *w = params;
 
 	while (*w) {
-		size_t n = strcspn(w, " "), plen = strcspn(w, " ="), len = strlen(cmdline);
+		size_t n = strcspn(w, " "), plen = strcspn(w, " =");
 
 		if (plen > n)
 			plen = n;
-		if (!sets_param(cmdline, w, plen)) {
-			if (len + (len ? 1 : 0) + n >= size)
-				return -E2BIG;
-			snprintf(cmdline + len, size - len, "%s%.*s", len ? " " : "", (int)n, w);
-		}
+		/* Kernel parameters: before init's arguments, if any. */
+		if (!sets_param(cmdline, w, plen) && cmdline_add(cmdline, size, w, n))
+			return -E2BIG;
 		w += n;
 		while (*w == ' ')
 			w++;

@@ -12,6 +12,7 @@
 #include "core/kvm.h"
 #include "core/metrics.h"
 #include "util/fs.h"
+#include "util/cmdline.h"
 #include "util/log.h"
 #include "util/startup_trace.h"
 #include "vmm/console.h"
@@ -524,29 +525,25 @@ out:
 }
 
 /* The guest's command line: the configured one, its virtio devices, and what
- * this host needs. */
+ * this host needs; the kernel parameters volt adds go before init's
+ * arguments (after a "--"), which stay last. */
 static int build_cmdline(const struct vm *vm, char *buf, size_t size)
 {
-	size_t n = 0;
-	int i, w;
+	char param[64];
+	int i, err = 0;
 
-	w = snprintf(buf, size, "%s", vm->cfg.cmdline ? vm->cfg.cmdline : "");
-	for (i = 0; w >= 0 && (size_t)w < size - n && i < vm->nvirtio; i++) {
-		n += (size_t)w;
-		w = snprintf(buf + n, size - n, "%svirtio_mmio.device=4K@%#llx:%u", n ? " " : "",
-			     (unsigned long long)vm->virtio_base[i], vm->virtio_irq[i]);
-	}
-	if (w >= 0 && (size_t)w < size - n && vm->cfg.pvm_host && !strstr(buf, "clearcpuid=")) {
-		n += (size_t)w;
-		w = snprintf(buf + n, size - n, "%s%s", n ? " " : "", PVM_CMDLINE);
-	}
-	if (w >= 0 && (size_t)w < size - n && vm->cfg.pvm_host && !strstr(buf, "GLIBC_TUNABLES=")) {
-		n += (size_t)w;
-		w = snprintf(buf + n, size - n, "%s%s", n ? " " : "", PVM_CMDLINE_ENV);
-	}
-	if (w < 0 || (size_t)w >= size - n)
+	if (snprintf(buf, size, "%s", vm->cfg.cmdline ? vm->cfg.cmdline : "") >= (int)size)
 		return -E2BIG;
-	return (int)(n + (size_t)w);
+	for (i = 0; !err && i < vm->nvirtio; i++) {
+		snprintf(param, sizeof(param), "virtio_mmio.device=4K@%#llx:%u",
+			 (unsigned long long)vm->virtio_base[i], vm->virtio_irq[i]);
+		err = cmdline_add(buf, size, param, strlen(param));
+	}
+	if (!err && vm->cfg.pvm_host && !strstr(buf, "clearcpuid="))
+		err = cmdline_add(buf, size, PVM_CMDLINE, strlen(PVM_CMDLINE));
+	if (!err && vm->cfg.pvm_host && !strstr(buf, "GLIBC_TUNABLES="))
+		err = cmdline_add(buf, size, PVM_CMDLINE_ENV, strlen(PVM_CMDLINE_ENV));
+	return err ? err : (int)strlen(buf);
 }
 
 static int setup_boot(struct vm *vm)

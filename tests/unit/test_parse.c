@@ -1,8 +1,10 @@
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "util/id_pool.h"
+#include "util/cmdline.h"
 #include "util/parse.h"
 
 Test(parse, size_units)
@@ -123,4 +125,41 @@ Test(id_pool, intern_share_and_sweep)
 	cr_assert_eq(id_intern("rootfs"), c, "the marked one stays");
 	id_pool_clear();
 	cr_assert_eq(id_pool_count(), 0);
+}
+
+/* --- kernel command lines (util/cmdline.h) ------------------------------------ */
+
+static void added(const char *before, const char *param, const char *after)
+{
+	char buf[128];
+
+	snprintf(buf, sizeof(buf), "%s", before);
+	cr_assert_eq(cmdline_add(buf, sizeof(buf), param, strlen(param)), 0, "%s", before);
+	cr_assert_str_eq(buf, after);
+}
+
+/* What follows a bare "--" is init's: a kernel parameter goes before it. */
+Test(cmdline, parameters_go_before_init_args)
+{
+	added("", "root=/dev/vda", "root=/dev/vda");
+	added("console=ttyS0", "root=/dev/vda", "console=ttyS0 root=/dev/vda");
+	added("console=ttyS0 -- /etc/os-release", "ro", "console=ttyS0 ro -- /etc/os-release");
+	added("-- a b", "ro", "ro -- a b");
+	added("quiet --", "ro", "quiet ro --");
+	added("quiet\t--\tx", "ro", "quiet\tro --\tx");
+	/* Not init's "--": inside a word, or inside double quotes. */
+	added("a--b --x", "ro", "a--b --x ro");
+	added("volt.cmd=\"echo -- hi\" -- x", "ro", "volt.cmd=\"echo -- hi\" ro -- x");
+	added("volt.cmd=\"echo -- hi\"", "ro", "volt.cmd=\"echo -- hi\" ro");
+	cr_assert_eq(cmdline_init_args_at("a -- b -- c"), 2);
+}
+
+Test(cmdline, what_does_not_fit_changes_nothing)
+{
+	char buf[16] = "console=ttyS0";
+
+	cr_assert_eq(cmdline_add(buf, sizeof(buf), "ro", 2), -E2BIG);
+	cr_assert_str_eq(buf, "console=ttyS0");
+	cr_assert_eq(cmdline_add(buf, sizeof(buf), "r", 1), 0);
+	cr_assert_str_eq(buf, "console=ttyS0 r");
 }
