@@ -357,7 +357,8 @@ int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *wh
 	char tmpl[sizeof(c->cpu_template)], huge[8] = "None";
 	json_t *v;
 	const struct api_field f[] = {
-		{ "vcpu_count", F_UINT, !patch, &vcpus, 0, 1, VM_MAX_CPUS, NULL },
+		/* Range checked below, with Firecracker's words. */
+		{ "vcpu_count", F_UINT, !patch, &vcpus, 0, 0, UINT64_MAX, NULL },
 		/* Range checked below: 0 has Firecracker's own message. */
 		{ "mem_size_mib", F_UINT, !patch, &mem, 0, 0, UINT64_MAX, NULL },
 		{ "smt", F_BOOL, false, &smt, 0, 0, 0, NULL },
@@ -381,8 +382,9 @@ int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *wh
 				"machine-config: mem_size_mib: %" PRIu64
 				" is out of range (%d to %d)",
 				mem, (int)(LAYOUT_MEM_MIN >> 20), (int)(LAYOUT_MEM_MAX >> 20));
-	/* Firecracker's rule and words: SMT pairs the vCPUs into cores. */
-	if (smt && vcpus > 1 && vcpus % 2)
+	/* Firecracker's rule and words: 1 to 32, and SMT pairs the vCPUs into
+	 * cores. */
+	if (!vcpus || vcpus > VM_MAX_CPUS || (smt && vcpus > 1 && vcpus % 2))
 		return why_fail(why, why_size, -EINVAL,
 				"Machine config error: The number of vCPUs must be greater than 0, "
 				"less than %d and must be 1 or an even number if SMT is enabled.",

@@ -748,9 +748,12 @@ SCENARIOS = {
     # (vmm_config/machine_config.rs, MAX_SUPPORTED_VCPUS = 32, InvalidVcpuCount)
     # AUDIT2: Firecracker's PUT /vsock takes any u32 guest_cid (vmm_config/vsock.rs checks
     # none; the socket is bound at PUT), 0-2 included
+    # Firecracker takes any guest_cid; volt refuses the reserved ones (docs/api.md).
     "vsock_reserved_cid": [
-        put("/vsock", {"guest_cid": 2, "uds_path": "{tmp}/vsock.sock"}),
-        put("/vsock", {"guest_cid": 0, "uds_path": "{tmp}/vsock.sock"}),
+        put("/vsock", {"guest_cid": 2, "uds_path": "{tmp}/vsock.sock"},
+            volt=(400, "guest_cid: 2 is reserved", "a guest cannot use the host's CID")),
+        put("/vsock", {"guest_cid": 0, "uds_path": "{tmp}/vsock.sock"},
+            volt=(400, "guest_cid: 0 is reserved", "0-2 are not a guest's CIDs")),
     ],
     "max_vcpus": [
         put("/machine-config", {"vcpu_count": 32, "mem_size_mib": 256}),

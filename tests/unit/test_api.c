@@ -278,7 +278,7 @@ Test(api, request_metrics_per_endpoint)
 	(void)req("GET", "/machine-config", NULL, NULL);
 	ok("PUT", "/machine-config", "{\"vcpu_count\": 2, \"mem_size_mib\": 256}");
 	fault("PUT", "/machine-config", "{\"vcpu_count\": 0, \"mem_size_mib\": 256}", 400,
-	      "vcpu_count");
+	      "The number of vCPUs");
 	fault("PATCH", "/machine-config", "{\"bogus\": 1}", 400, "bogus");
 	ok("PUT", "/boot-source", BOOT);
 	fault("PUT", "/drives/rootfs", "{", 400, "");
@@ -567,9 +567,10 @@ Test(api, out_of_range_named)
 	bool amd;
 
 	fault("PUT", "/machine-config", "{\"vcpu_count\": 0, \"mem_size_mib\": 128}", 400,
-	      "vcpu_count: 0 is out of range");
+	      "Machine config error: The number of vCPUs must be greater than 0, less than 32 "
+	      "and must be 1 or an even number if SMT is enabled.");
 	fault("PUT", "/machine-config", "{\"vcpu_count\": 33, \"mem_size_mib\": 128}", 400,
-	      "vcpu_count");
+	      "The number of vCPUs");
 	fault("PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": -1}", 400,
 	      "mem_size_mib");
 	/* volt's least memory is 2 MiB (arch/x86/layout.h); Firecracker takes 1. */
@@ -804,7 +805,7 @@ Test(api, pre_boot_only_after_boot)
 	fault("PUT", "/balloon", "{\"amount_mib\": 1, \"deflate_on_oom\": false}", 400,
 	      "after starting");
 	fault("PUT", "/boot-source", "{}", 400, "missing field `kernel_image_path`");
-	fault("PATCH", "/machine-config", "{\"vcpu_count\": 99}", 400, "vcpu_count");
+	fault("PATCH", "/machine-config", "{\"vcpu_count\": 99}", 400, "The number of vCPUs");
 	fault("PUT", "/logger", "{}", 400, "after starting");
 	fault("PUT", "/actions", START, 400, "after starting");
 	cr_assert_eq(fake.starts, 1);

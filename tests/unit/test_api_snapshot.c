@@ -504,7 +504,7 @@ Test(snapshot, load_refused_after_boot_specific_resources)
 Test(snapshot, a_refused_configuration_does_not_count)
 {
 	fault_has("PUT", "/machine-config", "{\"vcpu_count\": 99, \"mem_size_mib\": 128}",
-		  "out of range");
+		  "The number of vCPUs");
 	ok("PUT", "/snapshot/load", LOAD);
 }
 
