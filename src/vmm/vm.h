@@ -26,9 +26,9 @@
 #include "devices/device_kind.h"
 #include "devices/virtio/virtio_mmio.h"
 
+/* VM_MAX_VIRTIO: devices configured at most (devices/device_kind.h's bound); how many of
+ * them start is the host's interrupt lines' matter: vm_virtio_lines(). */
 #define VM_MAX_CPUS   32
-/* Configured devices (devices/device_kind.h's bound); how many of them start
- * is the host's interrupt lines' matter: vm_virtio_lines(). */
 #define VM_MAX_VIRTIO DEVICE_MAX_VIRTIO
 #define VM_MAX_DRIVES DEVICE_MAX_VIRTIO
 #define VM_MAX_NETS   DEVICE_MAX_VIRTIO

@@ -1285,8 +1285,8 @@ Test(api, device_counts_bounded_only_by_the_arrays)
 	   "{\"drive_id\": \"rootfs\", \"path_on_host\": \"/r\", \"is_root_device\": true}");
 	for (i = 0; i < 17; i++) {
 		snprintf(url, sizeof(url), "/network-interfaces/eth%d", i);
-		snprintf(body, sizeof(body), "{\"iface_id\": \"eth%d\", \"host_dev_name\": \"t%d\"}",
-			 i, i);
+		snprintf(body, sizeof(body),
+			 "{\"iface_id\": \"eth%d\", \"host_dev_name\": \"t%d\"}", i, i);
 		ok("PUT", url, body);
 	}
 	cr_assert_eq(st.cfg.ndevices, 18);

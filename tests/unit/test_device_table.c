@@ -49,8 +49,8 @@ static void add(const struct device_kind *k, const char *spec, int want)
 
 	cr_assert_eq(device_config_from_spec(k, spec, &c, why, sizeof(why)), 0, "%s: %s", spec,
 		     why);
-	cr_assert_eq(device_list_add(list, &n, DEVICE_MAX_VIRTIO, &c, why, sizeof(why)), want, "%s: %s", spec,
-		     why);
+	cr_assert_eq(device_list_add(list, &n, DEVICE_MAX_VIRTIO, &c, why, sizeof(why)), want,
+		     "%s: %s", spec, why);
 }
 
 Test(device_table, list_rules)

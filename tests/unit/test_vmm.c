@@ -272,8 +272,8 @@ Test(vm, devices_past_the_interrupt_lines)
 	for (int i = 0; i < cfg.ndevices; i++)
 		cfg.devices[i].kind = &virtio_net_kind;
 	cr_assert_eq(vm_create(&vm, &cfg), -ENOSPC);
-	cr_assert(strstr(log_last_error(), "18 virtio devices configured; this host has 17 "),
-		  "%s", log_last_error());
+	cr_assert(strstr(log_last_error(), "18 virtio devices configured; this host has 17 "), "%s",
+		  log_last_error());
 	vm_destroy(&vm);
 
 	cfg.ndevices = VM_MAX_VIRTIO + 1; /* a hostile caller: refused, nothing copied */
