@@ -264,9 +264,11 @@ static void do_action(struct api_state *s, json_t *j, struct api_response *r)
 				      "before (%s); restart volt",
 				      s->fail_reason);
 		why[0] = '\0';
-		err = api_config_to_vm(&s->cfg, &(struct vm_config){ 0 },
-				       (char[API_CMDLINE_MAX + 256]){ 0 }, API_CMDLINE_MAX + 256,
-				       why, sizeof(why));
+		/* Static: devices of VM_MAX_VIRTIO configurations are large. */
+		static struct vm_config probe;
+		memset(&probe, 0, sizeof(probe));
+		err = api_config_to_vm(&s->cfg, &probe, (char[API_CMDLINE_MAX + 256]){ 0 },
+				       API_CMDLINE_MAX + 256, why, sizeof(why));
 		if (err)
 			/* Nothing was tried: the configuration can still be fixed. */
 			return faultf(r, 400, "actions: InstanceStart: %s", why);

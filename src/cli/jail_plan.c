@@ -6,11 +6,15 @@
 #include "cli/api_opts.h"
 #include "cli/device_paths.h"
 #include "cli/run_opts.h"
+#include "vmm/vm.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* A jail holds every file of a configuration volt accepts (jail.h). */
+_Static_assert(JAIL_MAX_FILES >= 2 * VM_MAX_VIRTIO + 8, "a jail's files for every device");
 
 /* How one front end's arguments are rewritten: its option table, and the
  * handler that appends each option taking a value (rewritten) to the plan.

@@ -232,10 +232,11 @@ struct metrics_section {
 
 /* At most this many registered sections, and counters in all: the device
  * table's kinds (fewer than 16 sections, fewer than 512 counters) and one
- * section per device, of which a VM has at most 16 (vmm/vm.h's
- * VM_MAX_VIRTIO), each of at most 64 counters (net's, the largest, has 28). */
-#define METRICS_MAX_SECTIONS 32
-#define METRICS_MAX_COUNTERS 1536
+ * section per device, of which a VM has at most 32 (vmm/vm.h's
+ * VM_MAX_VIRTIO, checked there), each of at most 64 counters (net's, the
+ * largest, has 28). */
+#define METRICS_MAX_SECTIONS 48
+#define METRICS_MAX_COUNTERS 2560
 
 /* Adds s to every line from now on, after the ones registered before.
  * -EEXIST when s or a section of that name is already in the line,

@@ -27,6 +27,15 @@ struct snap_reader;
 /* The largest configuration struct of any kind (virtio-blk's path is 4 KiB). */
 #define DEVICE_CONFIG_MAX 4608
 
+/* Devices of every kind one VM's configuration holds at most (and so of one
+ * kind: drives, interfaces). Firecracker refuses no count at PUT, only at
+ * InstanceStart once the interrupt lines run out (17 on x86 with an I/O
+ * APIC): this bound is above what any host starts, so a configuration it
+ * refuses is one no host could run, and it keeps volt's arrays fixed. */
+#define DEVICE_MAX_VIRTIO 32
+#define DEVICE_STR_(x)	  #x
+#define DEVICE_STR(x)	  DEVICE_STR_(x) /* "32" of DEVICE_MAX_VIRTIO */
+
 struct device_kind;
 
 struct device_config {
@@ -87,7 +96,7 @@ struct device_api {
 	 * machine-config 30, cpu-config 40, logger 80, metrics 90, mmds-config
 	 * 100. 0: after them all. */
 	int rank;
-	const char *plural; /* past max: "'d' would be more than 8 drives" */
+	const char *plural; /* past max: "'d' would be more than 32 drives" */
 	/* The key validate()'s rule is about, for its message: "amount_mib". */
 	const char *validate_key;
 };
@@ -105,7 +114,7 @@ struct device_kind {
 	const char *config_key; /* the config file's key: "drives" */
 	const struct metrics_section *metrics; /* its section of the metrics line: "block" */
 	int max;			       /* devices of this kind in one VM */
-	const char *too_many;		       /* the CLI's words past max: "at most 8 drives" */
+	const char *too_many;		       /* the CLI's words past max: "at most 32 drives" */
 	const struct field_set *fields;	       /* NULL: no configuration (--rng) */
 
 	/* Rules across fields or against the VM (after the fields parsed):

@@ -14,8 +14,11 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+/* JAIL_MAX_FILES: the files a VM names: kernel, initrd, a configuration file, logs, metrics,
+ * serial output and each device's (a drive's file, a socket): two per device
+ * of vmm/vm.h's VM_MAX_VIRTIO (32) and 8 besides (checked in jail_plan.c). */
 #define JAIL_ID_MAX	64
-#define JAIL_MAX_FILES	16
+#define JAIL_MAX_FILES	72
 #define JAIL_MAX_CGROUP 16
 #define JAIL_MAX_RLIMIT 8
 #define JAIL_MAX_INSIDE 4

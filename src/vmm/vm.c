@@ -371,14 +371,45 @@ static const uint32_t virtio_irqs[] = { 5,  6,	7,  9,	10, 11, 12, 14, 15,
 					16, 17, 18, 19, 20, 21, 22, 23 };
 #define PIC_IRQS 9
 
+#define NELEM_IRQS ((int)(sizeof(virtio_irqs) / sizeof(virtio_irqs[0])))
+
+/* Every line fits the arrays, and each device's window fits the layout (one
+ * more for the boot timer's). */
+_Static_assert(NELEM_IRQS <= VM_MAX_VIRTIO, "vm.h's arrays hold a device per line");
+_Static_assert(LAYOUT_VIRTIO_MMIO + (NELEM_IRQS + 1) * VIRTIO_MMIO_WINDOW <= LAYOUT_VIRTIO_MMIO_END,
+	       "a virtio-mmio window per line");
+/* The metrics line has room for each configured device's own section
+ * (core/metrics.h: the kinds' fewer than 16 sections and 512 counters). */
+_Static_assert(16 + VM_MAX_VIRTIO <= METRICS_MAX_SECTIONS, "a metrics section per device");
+_Static_assert(512 + VM_MAX_VIRTIO * 64 <= METRICS_MAX_COUNTERS, "64 counters per device");
+
+int vm_virtio_lines(bool pvm_host)
+{
+	return pvm_host ? PIC_IRQS : NELEM_IRQS;
+}
+
+/* Firecracker's words, then volt's count and the host's lines. */
+static void no_line(char *why, size_t why_size, int ndevices, bool pvm_host)
+{
+	snprintf(why, why_size,
+		 VM_NO_GSI " (%d virtio devices configured; this host has %d interrupt lines "
+			   "for them%s)",
+		 ndevices, vm_virtio_lines(pvm_host),
+		 pvm_host ? ": a PVM host's guest runs without an I/O APIC, on the 8259's "
+			    "ISA lines"
+			  : "");
+}
+
 /* The next virtio-mmio window and its interrupt. */
 static int virtio_slot(struct vm *vm, uint64_t *base, uint32_t *irq)
 {
-	int max = vm->cfg.pvm_host ? PIC_IRQS : (int)(sizeof(virtio_irqs) / sizeof(virtio_irqs[0]));
 	int window = vm->nvirtio + (vm->cfg.boot_timer ? 1 : 0);
 
-	if (vm->nvirtio == max || vm->nvirtio == VM_MAX_VIRTIO) {
-		pr_err("too many virtio devices: at most %d on this host", max);
+	if (vm->nvirtio >= vm_virtio_lines(vm->cfg.pvm_host)) {
+		char why[256];
+
+		no_line(why, sizeof(why), vm->cfg.ndevices, vm->cfg.pvm_host);
+		pr_err("%s", why);
 		return -ENOSPC;
 	}
 	*base = LAYOUT_VIRTIO_MMIO + (uint64_t)window * VIRTIO_MMIO_WINDOW;
@@ -662,6 +693,11 @@ static int create(struct vm *vm, const struct vm_config *cfg, const struct guest
 	int err;
 
 	vm_clear(vm);
+	if (cfg->ndevices < 0 || cfg->ndevices > VM_MAX_VIRTIO) {
+		snprintf(why, why_size, "%d devices: volt holds at most %d", cfg->ndevices,
+			 VM_MAX_VIRTIO);
+		return -EINVAL;
+	}
 	config_copy(&vm->cfg, cfg);
 	if (cfg->cpu_template) {
 		snprintf(vm->cpu_template, sizeof(vm->cpu_template), "%s", cfg->cpu_template);
@@ -680,6 +716,11 @@ static int create(struct vm *vm, const struct vm_config *cfg, const struct guest
 		snprintf(why, why_size, "%d vCPUs with smt: the vCPUs must be 1 or an even number",
 			 cfg->ncpus);
 		return -EINVAL;
+	}
+	/* Before anything is mapped or opened: each virtio device needs a line. */
+	if (cfg->ndevices > vm_virtio_lines(cfg->pvm_host)) {
+		no_line(why, why_size, cfg->ndevices, cfg->pvm_host);
+		return -ENOSPC;
 	}
 	if (layout_check(cfg->mem_size, lwhy, sizeof(lwhy))) {
 		snprintf(why, why_size, "guest memory: %s", lwhy);

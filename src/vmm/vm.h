@@ -26,10 +26,12 @@
 #include "devices/device_kind.h"
 #include "devices/virtio/virtio_mmio.h"
 
+/* VM_MAX_VIRTIO: devices configured at most (devices/device_kind.h's bound); how many of
+ * them start is the host's interrupt lines' matter: vm_virtio_lines(). */
 #define VM_MAX_CPUS   32
-#define VM_MAX_DRIVES 8
-#define VM_MAX_NETS   4
-#define VM_MAX_VIRTIO 16
+#define VM_MAX_VIRTIO DEVICE_MAX_VIRTIO
+#define VM_MAX_DRIVES DEVICE_MAX_VIRTIO
+#define VM_MAX_NETS   DEVICE_MAX_VIRTIO
 
 struct custom_cpu_template;
 
@@ -153,6 +155,14 @@ struct vm {
 	} devices[VM_MAX_VIRTIO];
 	int ndevices; /* created */
 };
+
+/* Firecracker's InstanceStart fault (test_max_devices.py) when the devices
+ * outnumber the host's interrupt lines; volt adds the counts after it. */
+#define VM_NO_GSI "Could not allocate GSI: The requested resource is not available."
+/* The interrupt lines virtio devices get, so how many of them a VM starts
+ * with: 17 (ISA 5-7, 9-12, 14, 15 and I/O APIC pins 16-23), or 9 on a PVM
+ * host, whose guest runs with noapic (the 8259's ISA lines only). */
+int vm_virtio_lines(bool pvm_host);
 
 int vm_create(struct vm *vm, const struct vm_config *cfg);
 /* An empty VM (no fds, nothing mapped) that vm_destroy() takes as it is;

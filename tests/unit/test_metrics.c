@@ -16,6 +16,7 @@
 #include "core/metrics.h"
 #include "devices/device_table.h"
 #include "util/log.h"
+#include "vmm/vm.h"
 
 static char dir[] = "/tmp/volt-metrics-XXXXXX";
 static char path[256];
@@ -364,28 +365,49 @@ Test(metrics, unregistered_section_leaves_the_line)
 }
 
 /* The limits hold the device table's sections and one of 64 counters for
- * each of a VM's 16 devices (vmm/vm.h's VM_MAX_VIRTIO), and may be reached
- * again once some are unregistered. */
+ * each of a VM's devices (vmm/vm.h's VM_MAX_VIRTIO, more than any host
+ * starts: 17), and may be reached again once some are unregistered. */
 Test(metrics, room_for_a_section_per_device)
 {
 	static metric_t counters[64];
 	static struct metric_field fields[64];
-	static struct metrics_section secs[17];
-	static char names[17][16];
+	static struct metrics_section secs[VM_MAX_VIRTIO + 1];
+	static char names[VM_MAX_VIRTIO + 1][16];
 	size_t i;
 
 	for (i = 0; i < 64; i++)
 		fields[i] = (struct metric_field){ "c", i * sizeof(metric_t), false };
-	for (i = 0; i < 17; i++) {
+	for (i = 0; i <= VM_MAX_VIRTIO; i++) {
 		snprintf(names[i], sizeof(names[i]), "net_%zu", i);
 		secs[i] = (struct metrics_section){ names[i], counters, fields, 64 };
 	}
-	for (i = 0; i < 16; i++)
+	for (i = 0; i < VM_MAX_VIRTIO; i++)
 		cr_assert_eq(metrics_register(&secs[i]), 0, "device %zu", i);
-	for (i = 0; i < 16; i++)
+	for (i = 0; i < VM_MAX_VIRTIO; i++)
 		cr_assert_eq(metrics_unregister(&secs[i]), 0);
-	for (i = 1; i < 17; i++)
+	for (i = 1; i <= VM_MAX_VIRTIO; i++)
 		cr_assert_eq(metrics_register(&secs[i]), 0, "device %zu, again", i);
+}
+
+/* Past the limits a section is refused, not written over anything. */
+Test(metrics, sections_past_the_limit_refused)
+{
+	static metric_t counters[1];
+	static struct metric_field field = { "c", 0, false };
+	static struct metrics_section secs[METRICS_MAX_SECTIONS + 1];
+	static char names[METRICS_MAX_SECTIONS + 1][16];
+	size_t i, ok = 0;
+	int err = 0;
+
+	for (i = 0; i <= METRICS_MAX_SECTIONS && !err; i++) {
+		snprintf(names[i], sizeof(names[i]), "s_%zu", i);
+		secs[i] = (struct metrics_section){ names[i], counters, &field, 1 };
+		err = metrics_register(&secs[i]);
+		ok += !err;
+	}
+	cr_assert_eq(err, -ENOSPC);
+	cr_assert_lt(ok, METRICS_MAX_SECTIONS, "the kinds' sections count too");
+	cr_assert_geq(ok, VM_MAX_VIRTIO);
 }
 
 Test(metrics, regular_file_is_appended)

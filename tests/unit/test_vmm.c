@@ -1,6 +1,7 @@
 /* Guest memory, the I/O bus, GDT/register setup, the MP table and the console escape. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <string.h>
 
 #include "arch/x86/gdt.h"
 #include "arch/x86/layout.h"
@@ -8,7 +9,10 @@
 #include "arch/x86/regs.h"
 #include "core/guest_mem.h"
 #include "core/io_bus.h"
+#include "devices/virtio/virtio_net.h"
+#include "util/log.h"
 #include "vmm/console.h"
+#include "vmm/vm.h"
 
 Test(guest_mem, regions_around_the_hole)
 {
@@ -234,4 +238,45 @@ Test(console, escape_filter)
 	cr_assert_eq(console_filter(&esc, (const uint8_t *)"\001c", 2, out), 2);
 	cr_assert_eq(memcmp(out, "\001c", 2), 0);
 	cr_assert_eq(console_filter(&esc, (const uint8_t *)"q\001X", 3, out), -1);
+}
+
+/* Each virtio device needs an interrupt line: 17 with an I/O APIC, as
+ * Firecracker on x86 (19 lines less its VMGenID's and VMClock's), 9 on a
+ * PVM host (noapic: the 8259's). One device more fails vm_create() with
+ * Firecracker's InstanceStart message, before anything is mapped or opened. */
+Test(vm, devices_past_the_interrupt_lines)
+{
+	static struct vm vm;
+	static struct vm_config cfg;
+	const char *msg;
+
+	cr_assert_eq(vm_virtio_lines(false), 17);
+	cr_assert_eq(vm_virtio_lines(true), 9);
+	log_set_level(LOG_OFF);
+	cfg.ncpus = 1;
+	cfg.mem_size = 128ULL << 20;
+	cfg.pvm_host = true;
+	cfg.ndevices = 10;
+	for (int i = 0; i < cfg.ndevices; i++)
+		cfg.devices[i].kind = &virtio_net_kind;
+	log_clear_last_error();
+	cr_assert_eq(vm_create(&vm, &cfg), -ENOSPC);
+	msg = log_last_error();
+	cr_assert(strstr(msg, VM_NO_GSI), "%s", msg);
+	cr_assert(strstr(msg, "10 virtio devices configured; this host has 9 interrupt lines"),
+		  "%s", msg);
+	vm_destroy(&vm);
+
+	cfg.pvm_host = false;
+	cfg.ndevices = 18;
+	for (int i = 0; i < cfg.ndevices; i++)
+		cfg.devices[i].kind = &virtio_net_kind;
+	cr_assert_eq(vm_create(&vm, &cfg), -ENOSPC);
+	cr_assert(strstr(log_last_error(), "18 virtio devices configured; this host has 17 "), "%s",
+		  log_last_error());
+	vm_destroy(&vm);
+
+	cfg.ndevices = VM_MAX_VIRTIO + 1; /* a hostile caller: refused, nothing copied */
+	cr_assert_eq(vm_create(&vm, &cfg), -EINVAL);
+	vm_destroy(&vm);
 }
