@@ -13,6 +13,7 @@
 
 #include "helpers.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/sanitizer.h"
 #include "devices/virtio/virtio_blk.h"
 #include "devices/virtio/virtio_vsock.h"
 #include "vmm/vm.h"
@@ -336,6 +337,9 @@ Test(landlock, a_jailed_vmm_uses_the_jails_files)
 	cfg.in_jail = true;
 	pid = fork();
 	if (!pid) {
+		/* As the jailer does before it enters the jail (sanitizer builds
+		 * read /proc there). */
+		sandbox_sanitizer_prepare();
 		if (chroot(dir) || chdir("/") || sandbox_landlock_apply(&cfg))
 			_exit(1);
 		_exit(check_jail());
