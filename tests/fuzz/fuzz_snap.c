@@ -216,7 +216,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	vcpu_msrs_restore(-1, &r);
 	vcpu_msrs_restore_one(-1, &r, MSR_IA32_TSC_DEADLINE);
 	snap_reader_scope(&r, NULL);
-	vm_state_restore(-1, &r);
+	vm_state_restore(-1, &r, false);
 	restore_devices(&r);
 	restore_api_config(&r);
 	snap_unread(&r);
