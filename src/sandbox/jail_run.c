@@ -366,9 +366,8 @@ int jail_run(const struct jail_opts *o, const struct jail_plan *p, const char *c
 	/* A reused root (Firecracker's ways) that is not sealed gets its owner
 	 * and mode back on failure: another VM may be using it. */
 	reused = !made;
-	err = o->exec_src
-		      ? jail_put_exec(rootfd, root, o->exec_src, exec_name(o), o->uid, o->gid)
-		      : jail_put_volt(rootfd);
+	err = o->exec_src ? jail_put_exec(rootfd, root, o->exec_src, exec_name(o), o->uid, o->gid)
+			  : jail_put_volt(rootfd);
 	for (i = 0; !err && i < p->nfiles; i++)
 		err = jail_put_file(rootfd, fds[i], &sts[i], &p->files[i], o->uid, o->gid);
 	if (!err)

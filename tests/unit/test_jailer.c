@@ -486,7 +486,8 @@ Test(jailer, os_errors_in_firecrackers_words)
 	/* Firecracker's releases are musl builds: its words, whatever volt's libc. */
 	cr_assert_str_eq(rust_io_error(EMFILE, buf, sizeof(buf)),
 			 "No file descriptors available (os error 24)");
-	cr_assert_str_eq(rust_io_error(ELOOP, buf, sizeof(buf)), "Symbolic link loop (os error 40)");
+	cr_assert_str_eq(rust_io_error(ELOOP, buf, sizeof(buf)),
+			 "Symbolic link loop (os error 40)");
 	cr_assert_str_eq(rust_io_error(EBUSY, buf, sizeof(buf)), "Resource busy (os error 16)");
 	cr_assert_str_eq(rust_io_error(ENOENT, buf, sizeof(buf)),
 			 "No such file or directory (os error 2)");
