@@ -4,6 +4,7 @@
 #include "cli/jailer.h"
 
 #include "util/fs.h"
+#include "util/rust_err.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -427,8 +428,7 @@ static int check_rlimit(const char *spec, int *res, rlim_t *val, char *why, size
 /* Rust's io::Error: "No such file or directory (os error 2)". */
 static const char *io_err(int e, char *buf, size_t size)
 {
-	snprintf(buf, size, "%s (os error %d)", strerror(e), e);
-	return buf;
+	return rust_io_error(e, buf, size);
 }
 
 int jailer_check(const struct jailer_args *a, const char *mounts, struct jailer_env *e, char *why,

@@ -12,6 +12,7 @@
 #include "sandbox/jail.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/rust_err.h"
 #include "volt-config.h"
 
 #include <errno.h>
@@ -56,7 +57,7 @@ static int move_to_parent(const struct jailer_env *e)
 			"Failed to move process to cgroup (%s): %s (os error %d).\nHint: If you "
 			"intended to create a child cgroup under %s, pass any --cgroup "
 			"parameters.\n",
-			dir, strerror(-err), -err, dir);
+			dir, musl_strerror(-err), -err, dir);
 	return err;
 }
 

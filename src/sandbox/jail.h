@@ -149,22 +149,28 @@ int jail_open_base(const char *base, int *fd);
  * failure removes only that). base is for messages. */
 int jail_make_root(int basefd, const char *base, const char *name, const char *id, bool reuse,
 		   int *rootfd, bool *made, struct stat *was);
-/* Hands the filled root to uid:gid, mode 0750. */
+/* Hands the filled root, its dev and dev/net to uid:gid, mode 0700 (as
+ * Firecracker's jailer). */
 int jail_seal_root(int rootfd, uid_t uid, gid_t gid);
 /* Copies volt itself to <root>/volt, with the dynamic loader and every
  * shared library this process has mapped at their own paths. */
 int jail_put_volt(int rootfd);
 /* Firecracker's jailer's way: copies src (never a link: no pages shared
  * with another VMM) to a new <root>/<name> with src's mode, owned by
- * uid:gid, and the shared libraries as jail_put_volt does. */
-int jail_put_exec(int rootfd, const char *src, const char *name, uid_t uid, gid_t gid);
+ * uid:gid, and the shared libraries as jail_put_volt does. A name there
+ * already is refused, with Firecracker's words for a symlink ("Failed to
+ * open <root>/<name>: ...") and a hard link ("Detected hard link at: ...").
+ * root (the root's path) is for messages. */
+int jail_put_exec(int rootfd, const char *root, const char *src, const char *name, uid_t uid,
+		  gid_t gid);
 /* <root>/dev/urandom (a warning when it cannot be made) and, when the host
  * has it (/proc/misc), <root>/dev/userfaultfd, uid:gid, 0600. */
 int jail_make_fc_devices(int rootfd, uid_t uid, gid_t gid);
-/* <root>/dev/kvm and <root>/dev/net/tun, owned by uid:gid, mode 0660. */
+/* <root>/dev/kvm and <root>/dev/net/tun, owned by uid:gid, mode 0600, in
+ * dev and dev/net (root's, 0700, until jail_seal_root). */
 int jail_make_devices(int rootfd, uid_t uid, gid_t gid);
 /* Makes the directories of path (a path in the jail) below root, owned by
- * uid:gid, mode 0750; existing ones must be directories, not symlinks. */
+ * uid:gid, mode 0700; existing ones must be directories, not symlinks. */
 int jail_make_parent(int rootfd, const char *path, uid_t uid, gid_t gid);
 /* <root>/<name>: a new file holding text, owned by uid:gid, mode 0600. */
 int jail_write_file(int rootfd, const char *name, const char *text, uid_t uid, gid_t gid);

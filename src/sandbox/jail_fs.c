@@ -12,6 +12,7 @@
 
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/rust_err.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -317,20 +318,71 @@ int jail_put_volt(int rootfd)
 	return put_libs(rootfd);
 }
 
-int jail_put_exec(int rootfd, const char *src, const char *name, uid_t uid, gid_t gid)
+/* Why <root>/<name> could not be made new, in Firecracker's words for what
+ * its jailer finds there: its open (O_NOFOLLOW) fails on a symlink, it
+ * refuses a file with other links. Anything else there is refused too (volt
+ * never writes through an existing name). */
+static void exec_exists_error(int rootfd, const char *root, const char *name)
 {
+	char ebuf[128];
 	struct stat st;
-	int in = -1, err;
+	int e = EEXIST;
+
+	if (!fstatat(rootfd, name, &st, AT_SYMLINK_NOFOLLOW)) {
+		if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
+			pr_err("Detected hard link at: %s/%s", root, name);
+			return;
+		}
+		if (S_ISLNK(st.st_mode))
+			e = ELOOP;
+	}
+	pr_err("Failed to open %s/%s: %s", root, name, rust_io_error(e, ebuf, sizeof(ebuf)));
+}
+
+int jail_put_exec(int rootfd, const char *root, const char *src, const char *name, uid_t uid,
+		  gid_t gid)
+{
+	char ebuf[128];
+	struct stat st;
+	int in = -1, out, err;
 
 	err = open_input(src, O_RDONLY, INPUT_FILE, &in, &st, NULL, 0);
-	/* O_EXCL: a name the jail holds already (a reused root) is refused,
-	 * never written through. */
-	if (!err) {
-		err = copy_fd(in, rootfd, name, st.st_mode & 0755, true, uid, gid);
-		close(in);
-	}
 	if (err) {
-		pr_err("cannot copy %s into the jail as /%s: %s", src, name, strerror(-err));
+		pr_err("Failed to open %s: %s", src, rust_io_error(-err, ebuf, sizeof(ebuf)));
+		return err;
+	}
+	/* O_EXCL: a name the jail holds already (a reused root) is refused,
+	 * never written through; O_NOFOLLOW as well, as Firecracker's jailer. */
+	out = openat(rootfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		     st.st_mode & 0755);
+	if (out < 0) {
+		err = -errno;
+		if (err == -EEXIST)
+			exec_exists_error(rootfd, root, name);
+		else
+			pr_err("Failed to open %s/%s: %s", root, name,
+			       rust_io_error(-err, ebuf, sizeof(ebuf)));
+		close(in);
+		return err;
+	}
+	if (fchown(out, uid, gid)) {
+		err = -errno;
+		pr_err("Failed to change owner for %s/%s: %s", root, name,
+		       rust_io_error(-err, ebuf, sizeof(ebuf)));
+	} else {
+		err = copy_fd_data(in, out);
+		if (close(out) && !err)
+			err = -errno;
+		out = -1;
+		if (err)
+			pr_err("Failed to copy %s to %s/%s: %s", src, root, name,
+			       rust_io_error(-err, ebuf, sizeof(ebuf)));
+	}
+	if (out >= 0)
+		close(out);
+	close(in);
+	if (err) {
+		unlinkat(rootfd, name, 0);
 		return err;
 	}
 	return put_libs(rootfd);
@@ -341,10 +393,12 @@ int jail_make_devices(int rootfd, uid_t uid, gid_t gid)
 	struct stat st;
 	int devfd, netfd, err;
 
-	err = walk_dirs(rootfd, "dev", true, 0755, false, 0, 0, &devfd);
+	/* root's, 0700, while the nodes are made: jail_seal_root hands them
+	 * to uid:gid. */
+	err = walk_dirs(rootfd, "dev", true, 0700, false, 0, 0, &devfd);
 	if (err)
 		goto fail;
-	err = walk_dirs(devfd, "net", true, 0755, false, 0, 0, &netfd);
+	err = walk_dirs(devfd, "net", true, 0700, false, 0, 0, &netfd);
 	/* A reused root's directories (Firecracker's jailer keeps them) must be
 	 * root's alone: nodes are made and chowned by name in them. */
 	if (!err &&
@@ -353,9 +407,9 @@ int jail_make_devices(int rootfd, uid_t uid, gid_t gid)
 		err = -EPERM;
 	}
 	if (!err) {
-		err = make_node(devfd, "kvm", S_IFCHR | 0660, makedev(10, 232), uid, gid);
+		err = make_node(devfd, "kvm", S_IFCHR | 0600, makedev(10, 232), uid, gid);
 		if (!err)
-			err = make_node(netfd, "tun", S_IFCHR | 0660, makedev(10, 200), uid, gid);
+			err = make_node(netfd, "tun", S_IFCHR | 0600, makedev(10, 200), uid, gid);
 		close(netfd);
 	}
 	close(devfd);
@@ -386,7 +440,7 @@ int jail_make_fc_devices(int rootfd, uid_t uid, gid_t gid)
 {
 	int devfd, err, minor = uffd_minor();
 
-	err = walk_dirs(rootfd, "dev", true, 0755, false, 0, 0, &devfd);
+	err = walk_dirs(rootfd, "dev", true, 0700, false, 0, 0, &devfd);
 	if (err)
 		return err;
 	/* As Firecracker's jailer: without it only MMDS v2 is lost. */
@@ -408,7 +462,7 @@ int jail_make_parent(int rootfd, const char *path, uid_t uid, gid_t gid)
 {
 	int fd = -1, err;
 
-	err = walk_dirs(rootfd, path, false, 0750, true, uid, gid, &fd);
+	err = walk_dirs(rootfd, path, false, 0700, true, uid, gid, &fd);
 	if (err) {
 		pr_err("cannot make the directories of %s in the jail: %s", path,
 		       err == -ENOTDIR ? "a file or symlink of that name is there"
@@ -595,13 +649,38 @@ int jail_make_root(int basefd, const char *base, const char *name, const char *i
 	return 0;
 }
 
+/* Hands the directory at dirfd/name (a real one: O_NOFOLLOW) to uid:gid,
+ * 0700; *out (when not NULL) keeps it open. */
+static int hand_dir(int dirfd, const char *name, uid_t uid, gid_t gid, int *out)
+{
+	int fd = openat(dirfd, name, DIR_OPEN), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fchown(fd, uid, gid) || fchmod(fd, 0700))
+		err = -errno;
+	if (!err && out)
+		*out = fd;
+	else
+		close(fd);
+	return err;
+}
+
 int jail_seal_root(int rootfd, uid_t uid, gid_t gid)
 {
-	/* The VMM binds its sockets there as uid:gid. */
-	if (fchown(rootfd, uid, gid) || fchmod(rootfd, 0750)) {
-		pr_err("cannot hand the jail's root to %u:%u: %s", (unsigned int)uid,
-		       (unsigned int)gid, strerror(errno));
-		return -errno;
+	int devfd = -1, err;
+
+	/* As Firecracker's jailer: the VMM's alone. The root last: until then
+	 * nothing but root can enter the ones below. */
+	err = hand_dir(rootfd, "dev", uid, gid, &devfd);
+	if (!err) {
+		err = hand_dir(devfd, "net", uid, gid, NULL);
+		close(devfd);
 	}
-	return 0;
+	if (!err && (fchown(rootfd, uid, gid) || fchmod(rootfd, 0700)))
+		err = -errno;
+	if (err)
+		pr_err("cannot hand the jail's root to %u:%u: %s", (unsigned int)uid,
+		       (unsigned int)gid, strerror(-err));
+	return err;
 }

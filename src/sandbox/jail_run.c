@@ -12,6 +12,7 @@
 #include "sandbox/sanitizer.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/rust_err.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -144,19 +145,25 @@ static uint64_t now_us(clockid_t clk)
  * pid as the jailer's caller sees it. */
 static int write_pid_file(const struct jail_opts *o, pid_t pid)
 {
-	char name[PATH_MAX], text[24];
-	int fd, err = 0;
+	char name[PATH_MAX], text[24], ebuf[128];
+	int fd, err;
 
 	if (path_fmt(name, sizeof(name), "/%s.pid", exec_name(o)))
 		return -ENAMETOOLONG;
 	snprintf(text, sizeof(text), "%d", (int)pid);
+	/* Firecracker's words: its test of --resource-limit no-file=3 looks
+	 * for "No file descriptors available (os error 24)" (this open). */
 	fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0 || write_all(fd, text, strlen(text)))
-		err = fd < 0 ? -errno : -EIO;
-	if (fd >= 0)
-		close(fd);
+	if (fd < 0) {
+		err = -errno;
+		pr_err("Failed to open file %s: %s", name, rust_io_error(-err, ebuf, sizeof(ebuf)));
+		return err;
+	}
+	err = write_all(fd, text, strlen(text));
+	if (close(fd) && !err)
+		err = -errno;
 	if (err)
-		pr_err("cannot write %s in the jail: %s", name, strerror(-err));
+		pr_err("Failed to write to %s: %s", name, rust_io_error(-err, ebuf, sizeof(ebuf)));
 	return err;
 }
 
@@ -165,7 +172,7 @@ static int write_pid_file(const struct jail_opts *o, pid_t pid)
  * (exit 0) once the VMM, pid 1 of the new namespace, is started. */
 static int run_jailed_fc(const struct jail_opts *o, char **exec_argv, char *const envp[])
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], ebuf[128];
 	bool leader;
 	pid_t pid;
 	int err;
@@ -200,7 +207,8 @@ static int run_jailed_fc(const struct jail_opts *o, char **exec_argv, char *cons
 	} else {
 		execve(path, exec_argv, envp);
 		err = -errno;
-		pr_err("cannot run %s in the jail: %s", path, strerror(errno));
+		pr_err("Failed to exec into Firecracker: %s (%s in the jail)",
+		       rust_io_error(-err, ebuf, sizeof(ebuf)), path);
 	}
 	if (o->new_pid_ns)
 		_exit(1);
@@ -358,7 +366,7 @@ int jail_run(const struct jail_opts *o, const struct jail_plan *p, const char *c
 	/* A reused root (Firecracker's ways) that is not sealed gets its owner
 	 * and mode back on failure: another VM may be using it. */
 	reused = !made;
-	err = o->exec_src ? jail_put_exec(rootfd, o->exec_src, exec_name(o), o->uid, o->gid)
+	err = o->exec_src ? jail_put_exec(rootfd, root, o->exec_src, exec_name(o), o->uid, o->gid)
 			  : jail_put_volt(rootfd);
 	for (i = 0; !err && i < p->nfiles; i++)
 		err = jail_put_file(rootfd, fds[i], &sts[i], &p->files[i], o->uid, o->gid);

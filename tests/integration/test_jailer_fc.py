@@ -323,7 +323,7 @@ def test_same_id_twice(fc, tmp_path):
     assert "File exists" in proc.stderr, proc.stderr
     assert p.poll() is None
     st = os.stat(root)  # given back to the running VM
-    assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (UID, GID, 0o750)
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (UID, GID, 0o700)
     assert ApiClient(root / "run" / "firecracker.socket").get("/")[1]["id"] == "test-4"
 
 

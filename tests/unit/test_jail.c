@@ -514,3 +514,83 @@ Test(jail, base_with_a_symlink_refused)
 	rmdir(real);
 	rmdir(dir);
 }
+
+Test(jail, exec_destination_link_refused_source_untouched)
+{
+	char dir[PATH_MAX], root[PATH_MAX + 32], src[PATH_MAX + 32], other[PATH_MAX + 32];
+	struct stat st;
+	int rootfd, fd;
+
+	make_tmp(dir, sizeof(dir));
+	snprintf(root, sizeof(root), "%s/root", dir);
+	snprintf(src, sizeof(src), "%s/exec", dir);
+	snprintf(other, sizeof(other), "%s/other", dir);
+	cr_assert_eq(mkdir(root, 0700), 0);
+	rootfd = open(root, O_RDONLY | O_DIRECTORY);
+	fd = open(src, O_WRONLY | O_CREAT | O_EXCL, 0755);
+	cr_assert_eq(write(fd, "exec", 4), 4);
+	close(fd);
+	fd = open(other, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	close(fd);
+
+	/* A symlink at the exec file's place: never followed, the target stays empty. */
+	cr_assert_eq(symlinkat(other, rootfd, "fc"), 0);
+	cr_assert_eq(jail_put_exec(rootfd, root, src, "fc", getuid(), getgid()), -EEXIST);
+	cr_assert_eq(stat(other, &st), 0);
+	cr_assert_eq(st.st_size, 0);
+	cr_assert_eq(fstatat(rootfd, "fc", &st, AT_SYMLINK_NOFOLLOW), 0);
+	cr_assert(S_ISLNK(st.st_mode));
+	unlinkat(rootfd, "fc", 0);
+	/* A hard link: refused, not written through. */
+	cr_assert_eq(linkat(AT_FDCWD, other, rootfd, "fc", 0), 0);
+	cr_assert_eq(jail_put_exec(rootfd, root, src, "fc", getuid(), getgid()), -EEXIST);
+	cr_assert_eq(stat(other, &st), 0);
+	cr_assert_eq(st.st_size, 0);
+	cr_assert_eq(st.st_mode & 07777, 0600);
+
+	unlinkat(rootfd, "fc", 0);
+	close(rootfd);
+	unlink(other);
+	unlink(src);
+	rmdir(root);
+	rmdir(dir);
+}
+
+Test(jail, sealed_root_dev_and_net_are_the_vmms_alone)
+{
+	char dir[PATH_MAX], root[PATH_MAX + 32], dev[PATH_MAX + 48], net[PATH_MAX + 64];
+	struct stat st;
+	int rootfd;
+
+	make_tmp(dir, sizeof(dir));
+	snprintf(root, sizeof(root), "%s/root", dir);
+	snprintf(dev, sizeof(dev), "%s/dev", root);
+	snprintf(net, sizeof(net), "%s/net", dev);
+	cr_assert_eq(mkdir(root, 0700), 0);
+	cr_assert_eq(mkdir(dev, 0755), 0);
+	cr_assert_eq(mkdir(net, 0755), 0);
+	rootfd = open(root, O_RDONLY | O_DIRECTORY);
+	cr_assert_eq(jail_seal_root(rootfd, getuid(), getgid()), 0);
+	cr_assert_eq(stat(root, &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0700);
+	cr_assert_eq(stat(dev, &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0700);
+	cr_assert_eq(stat(net, &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0700);
+	cr_assert_eq(st.st_uid, getuid());
+	cr_assert_eq(st.st_gid, getgid());
+	/* A symlink at dev is not followed: refused, its target unchanged. */
+	rmdir(net);
+	rmdir(dev);
+	snprintf(net, sizeof(net), "%s/elsewhere", dir);
+	cr_assert_eq(mkdir(net, 0755), 0);
+	cr_assert_eq(symlink(net, dev), 0);
+	cr_assert_neq(jail_seal_root(rootfd, getuid(), getgid()), 0);
+	cr_assert_eq(stat(net, &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0755);
+	unlink(dev);
+	rmdir(net);
+	close(rootfd);
+	rmdir(root);
+	rmdir(dir);
+}

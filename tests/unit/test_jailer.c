@@ -12,6 +12,7 @@
 
 #include "cli/commands.h"
 #include "cli/jailer.h"
+#include "util/rust_err.h"
 
 static char why[PATH_MAX + 256];
 static char dir[] = "/tmp/volt-jailer-test-XXXXXX";
@@ -476,4 +477,20 @@ Test(jailer, argv0_firecracker)
 	cr_assert_eq(cli_main(2, fc_help, &t), 0);
 	cr_assert_eq(cli_main(2, fc_bad, &t), 1);
 	cr_assert_eq(cli_main(3, fc_meta, &t), 1);
+}
+
+Test(jailer, os_errors_in_firecrackers_words)
+{
+	char buf[128];
+
+	/* Firecracker's releases are musl builds: its words, whatever volt's libc. */
+	cr_assert_str_eq(rust_io_error(EMFILE, buf, sizeof(buf)),
+			 "No file descriptors available (os error 24)");
+	cr_assert_str_eq(rust_io_error(ELOOP, buf, sizeof(buf)),
+			 "Symbolic link loop (os error 40)");
+	cr_assert_str_eq(rust_io_error(EBUSY, buf, sizeof(buf)), "Resource busy (os error 16)");
+	cr_assert_str_eq(rust_io_error(ENOENT, buf, sizeof(buf)),
+			 "No such file or directory (os error 2)");
+	cr_assert_str_eq(rust_io_error(EEXIST, buf, sizeof(buf)), "File exists (os error 17)");
+	cr_assert_str_eq(musl_strerror(EXDEV), "Cross-device link");
 }
