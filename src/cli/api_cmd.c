@@ -562,8 +562,7 @@ static int preboot_loop(struct api_main *m, int sfd)
 		}
 		if ((p[2].revents & POLLIN) && (fatal = signals_take(&signo, &code))) {
 			/* Firecracker's handlers: the line, the metrics, the code. */
-			pr_err("Shutting down VM after intercepting signal %d, code %d.", signo,
-			       code);
+			pr_err(SIGNALS_SHUTDOWN_FMT, signo, code);
 			metrics_flush();
 			return fatal;
 		}
@@ -574,8 +573,7 @@ static int preboot_loop(struct api_main *m, int sfd)
 				continue;
 			if (si.ssi_signo == SIGHUP) {
 				METRICS_SET(signals.sighup, 1);
-				pr_err("Shutting down VM after intercepting signal %d, code %d.",
-				       SIGHUP, si.ssi_code);
+				pr_err(SIGNALS_SHUTDOWN_FMT, SIGHUP, si.ssi_code);
 				metrics_flush();
 				return VM_EXIT_SIGHUP;
 			}

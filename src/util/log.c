@@ -387,7 +387,8 @@ void log_error_signal_safe(const char *msg)
 		 * thread may hold. */
 		clock_gettime(CLOCK_REALTIME, &ts);
 		p += log_format_time_safe(p, (size_t)(end - p),
-					  (long long)ts.tv_sec + atomic_load(&utc_offset), ts.tv_nsec);
+					  (long long)ts.tv_sec + atomic_load(&utc_offset),
+					  ts.tv_nsec);
 		p = put_str(p, end, " [");
 		p = put_str(p, end, instance_id);
 		p = put_str(p, end, ":");

@@ -30,6 +30,9 @@
  * test_handled_signals). */
 #define SIGNALS_FC_KICK 35
 
+/* Firecracker's line for a signal that ends it: its number, its si_code. */
+#define SIGNALS_SHUTDOWN_FMT "Shutting down VM after intercepting signal %d, code %d."
+
 /* Installs the handlers (once; later calls do nothing) and makes the
  * eventfd. 0 or -errno. */
 int signals_install(void);

@@ -871,8 +871,7 @@ int vm_serve(struct vm *vm, const struct vm_ctl *ctl)
 		if (poll(p, 6, con.len ? 10 : -1) < 0 && errno != EINTR)
 			break;
 		if ((p[5].revents & POLLIN) && (fatal = signals_take(&signo, &code)))
-			vm_stop(vm, fatal, "Shutting down VM after intercepting signal %d, code %d.",
-				signo, code);
+			vm_stop(vm, fatal, SIGNALS_SHUTDOWN_FMT, signo, code);
 		if (p[4].revents & POLLIN)
 			serve_ready(vm);
 		if (p[1].revents & POLLIN) {
@@ -882,9 +881,8 @@ int vm_serve(struct vm *vm, const struct vm_ctl *ctl)
 				if (si.ssi_signo == SIGHUP) /* Firecracker's sighup_handler */
 					METRICS_SET(signals.sighup, 1);
 				if (si.ssi_signo == SIGHUP)
-					vm_stop(vm, VM_EXIT_SIGHUP,
-						"Shutting down VM after intercepting signal %d, code %d.",
-						SIGHUP, si.ssi_code);
+					vm_stop(vm, VM_EXIT_SIGHUP, SIGNALS_SHUTDOWN_FMT, SIGHUP,
+						si.ssi_code);
 				else
 					vm_stop(vm, 128 + (int)si.ssi_signo, "stopped by signal %s",
 						strsignal((int)si.ssi_signo));

@@ -133,7 +133,8 @@ Test(signals, a_real_fault_logs_and_exits_150)
 	int status = fault_in_child(NULL, out, sizeof(out));
 
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 150, "status %#x: %s", status, out);
-	cr_assert_str_eq(out, "volt: error: Shutting down VM after intercepting signal 11, code 1.\n");
+	cr_assert_str_eq(out,
+			 "volt: error: Shutting down VM after intercepting signal 11, code 1.\n");
 }
 
 /* The sanitizers' handler was there first: it still reports the fault. */
@@ -143,7 +144,8 @@ Test(signals, a_real_fault_goes_on_to_the_previous_handler)
 	int status = fault_in_child(sanitizer_like, out, sizeof(out));
 
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 77, "status %#x: %s", status, out);
-	cr_assert_str_eq(out, "volt: error: Shutting down VM after intercepting signal 11, code 1.\n");
+	cr_assert_str_eq(out,
+			 "volt: error: Shutting down VM after intercepting signal 11, code 1.\n");
 }
 
 /* Sent by a process: counted and handed to whoever polls signals_fd(). */
