@@ -23,6 +23,7 @@
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/startup_trace.h"
+#include "vmm/signals.h"
 #include "vmm/vm.h"
 #include "vmm/vm_snapshot.h"
 #include "volt-config.h"
@@ -547,24 +548,38 @@ static int boot_from_file(struct api_main *m)
 static int preboot_loop(struct api_main *m, int sfd)
 {
 	while (!m->st.started) {
-		struct pollfd p[2] = {
+		struct pollfd p[3] = {
 			{ .fd = m->srv.efd, .events = POLLIN },
 			{ .fd = sfd, .events = POLLIN },
+			{ .fd = signals_fd(), .events = POLLIN },
 		};
+		int signo, code, fatal;
 
-		if (poll(p, 2, -1) < 0) {
+		if (poll(p, 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
+		if ((p[2].revents & POLLIN) && (fatal = signals_take(&signo, &code))) {
+			/* Firecracker's handlers: the line, the metrics, the code. */
+			pr_err(SIGNALS_SHUTDOWN_FMT, signo, code);
+			metrics_flush();
+			return fatal;
+		}
 		if (p[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
-			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
-				pr_info("stopped by signal %s before the microVM started",
-					strsignal((int)si.ssi_signo));
-				return 128 + (int)si.ssi_signo;
+			if (read(sfd, &si, sizeof(si)) != sizeof(si))
+				continue;
+			if (si.ssi_signo == SIGHUP) {
+				METRICS_SET(signals.sighup, 1);
+				pr_err(SIGNALS_SHUTDOWN_FMT, SIGHUP, si.ssi_code);
+				metrics_flush();
+				return VM_EXIT_SIGHUP;
 			}
+			pr_info("stopped by signal %s before the microVM started",
+				strsignal((int)si.ssi_signo));
+			return 128 + (int)si.ssi_signo;
 		}
 		if (p[0].revents & POLLIN)
 			api_server_dispatch(&m->srv, handle, m);

@@ -94,14 +94,14 @@ struct volt_metrics {
 	} vcpu;
 	struct {
 		/* Firecracker traps bad system calls and counts them here; volt's
-		 * filters kill the process (or only log, --seccomp log): 0. */
+		 * filters kill the process (or only log, --seccomp log). 1 only
+		 * after a kill-sent SIGSYS, as Firecracker's handler stores. */
 		metric_t num_faults;
 	} seccomp;
 	struct {
-		/* sighup: 1 once SIGHUP stopped volt (its signalfd). The others
-		 * stay 0: volt ignores SIGPIPE (each write's error is handled
-		 * where it happens) and does not catch the fatal ones, whose
-		 * default action ends volt for its parent to see. */
+		/* 1 once the signal ended volt (vmm/signals.c; SIGHUP: the main
+		 * thread's signalfd); sigpipe counts each SIGPIPE, which does
+		 * not end volt. */
 		metric_t sigbus, sigsegv, sigxfsz, sigxcpu, sigpipe, sighup, sigill;
 	} signals;
 	struct {

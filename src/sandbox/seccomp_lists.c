@@ -177,6 +177,8 @@ static const struct sc_rule vmm_rules[] = {
 	IF(fcntl, "metrics to a FIFO: its size", COND(1, SC_EQ32, F_GETPIPE_SZ)),
 	IOCTL(FIONREAD, "metrics to a FIFO: what it holds"),
 	ANY(clock_gettime, "vsock timers, log times (when the vDSO cannot)"),
+	ANY(rt_sigreturn, "signal handlers return on the main thread and the device thread: "
+			  "SIGPIPE, signal 35, a fatal signal handed to the main thread"),
 	MALLOC_RULES,
 	VMM_OPEN_RULES,
 	FUTEX_RULES,
@@ -207,6 +209,8 @@ static const struct sc_rule vcpu_rules[] = {
 	    "the kick signal's handler returns, and the vCPU's sampling timer's (profiling)"),
 	ANY(timer_delete, "--profile: the vCPU thread's sampling timer ends with it"),
 	ANY(gettid, "vm_stop() kicks its own thread too"),
+	ANY(exit_group, "fatal signals: a fault of volt's own ends it with Firecracker's code"),
+	IOCTL(TCSETS, "the terminal's settings come back when a fault ends volt"),
 	MALLOC_RULES,
 	OPEN_RULES,
 	FUTEX_RULES,
@@ -223,6 +227,10 @@ static const struct sc_rule api_rules[] = {
 	ANY(close, "connections end (idle, evicted, answered with Connection: close)"),
 	ANY(write, "requests handed to the main thread (eventfd), log lines"),
 	ANY(clock_gettime, "connection idle timeouts (when the vDSO cannot)"),
+	ANY(rt_sigreturn, "signal handlers return on the HTTP server's thread too: SIGPIPE, "
+			  "signal 35, a fatal signal handed to the main thread"),
+	ANY(exit_group, "fatal signals: a fault of volt's own ends it with Firecracker's code"),
+	IOCTL(TCSETS, "the terminal's settings come back when a fault ends volt"),
 	MALLOC_RULES,
 	OPEN_RULES,
 	FUTEX_RULES,

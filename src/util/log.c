@@ -25,6 +25,9 @@ static atomic_bool show_level = false, show_origin = false;
 /* -1: stderr in volt's own format; else the log_open() file. */
 static _Atomic int log_fd = -1;
 static _Atomic uint64_t missed;
+/* Local time's offset from UTC (s) when the log file was opened: the time of
+ * log_error_signal_safe(), which cannot call localtime_r(). */
+static _Atomic long utc_offset;
 static pthread_mutex_t id_lock = PTHREAD_MUTEX_INITIALIZER;
 static char instance_id[ID_MAX + 1] = "anonymous-instance";
 static __thread char last_error[MSG_MAX];
@@ -163,6 +166,13 @@ int log_open(const char *path)
 	/* Local time as Firecracker writes it: read the zone now, before a
 	 * sandbox may hide /etc/localtime. */
 	tzset();
+	{
+		time_t now = time(NULL);
+		struct tm tm;
+
+		if (localtime_r(&now, &tm))
+			atomic_store(&utc_offset, tm.tm_gmtoff);
+	}
 	old = atomic_load(&log_fd);
 	if (old >= 0) {
 		/* Swap the file under the same fd: other threads may be writing. */
@@ -295,4 +305,106 @@ void log_file_msg_at(enum log_level level, const char *file, int line, const cha
 	va_start(ap, fmt);
 	vlog(level, true, file, line, fmt, ap);
 	va_end(ap);
+}
+
+/* ---- lines from signal handlers: stores and write(2) only ---------------- */
+
+static char *put_str(char *p, char *end, const char *s)
+{
+	while (*s && p < end)
+		*p++ = *s++;
+	return p;
+}
+
+/* v in decimal, at least width digits. */
+static char *put_uint(char *p, char *end, unsigned long long v, int width)
+{
+	char tmp[24];
+	int n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while ((v || n < width) && n < (int)sizeof(tmp));
+	while (n && p < end)
+		*p++ = tmp[--n];
+	return p;
+}
+
+size_t log_format_time_safe(char *buf, size_t size, long long secs, long nsec)
+{
+	/* Days since 1970-01-01 to a civil date (proleptic Gregorian, H.
+	 * Hinnant's algorithm): gmtime_r is not async-signal-safe. */
+	long long days = secs / 86400, rem = secs % 86400, z, era, doe, yoe, y, doy, mp, d, m;
+	char *p = buf, *end;
+
+	if (!size)
+		return 0;
+	end = buf + size - 1;
+	if (rem < 0) {
+		rem += 86400;
+		days--;
+	}
+	z = days + 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	y = yoe + era * 400;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	d = doy - (153 * mp + 2) / 5 + 1;
+	m = mp < 10 ? mp + 3 : mp - 9;
+	y += m <= 2;
+	p = put_uint(p, end, (unsigned long long)(y < 0 ? 0 : y), 4);
+	p = put_str(p, end, "-");
+	p = put_uint(p, end, (unsigned long long)m, 2);
+	p = put_str(p, end, "-");
+	p = put_uint(p, end, (unsigned long long)d, 2);
+	p = put_str(p, end, "T");
+	p = put_uint(p, end, (unsigned long long)(rem / 3600), 2);
+	p = put_str(p, end, ":");
+	p = put_uint(p, end, (unsigned long long)(rem / 60 % 60), 2);
+	p = put_str(p, end, ":");
+	p = put_uint(p, end, (unsigned long long)(rem % 60), 2);
+	p = put_str(p, end, ".");
+	p = put_uint(p, end, (unsigned long long)(nsec < 0 ? 0 : nsec), 9);
+	*p = '\0';
+	return (size_t)(p - buf);
+}
+
+void log_error_signal_safe(const char *msg)
+{
+	char out[LOG_LINE_MAX], *p = out, *end = out + sizeof(out) - 1;
+	int fd = atomic_load(&log_fd);
+	struct timespec ts;
+	ssize_t w;
+
+	if (log_get_level() < LOG_ERROR)
+		return;
+	if (fd >= 0) {
+		/* The instance id is set once at start, before any signal
+		 * handler can run; read without id_lock, which the interrupted
+		 * thread may hold. */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		p += log_format_time_safe(p, (size_t)(end - p),
+					  (long long)ts.tv_sec + atomic_load(&utc_offset),
+					  ts.tv_nsec);
+		p = put_str(p, end, " [");
+		p = put_str(p, end, instance_id);
+		p = put_str(p, end, ":");
+		p = put_str(p, end, thread_name[0] ? thread_name : "volt");
+		if (atomic_load(&show_level))
+			p = put_str(p, end, ":ERROR");
+		p = put_str(p, end, "] ");
+	} else {
+		fd = STDERR_FILENO;
+		p = put_str(p, end, "volt: error: ");
+	}
+	p = put_str(p, end, msg);
+	*p++ = '\n';
+	do
+		w = write(fd, out, (size_t)(p - out));
+	while (w < 0 && errno == EINTR);
+	if (w != p - out)
+		atomic_fetch_add(&missed, 1);
 }

@@ -60,6 +60,17 @@ uint64_t log_take_missed(void);
  * Logs nothing. */
 int log_open_sink(const char *path, int *fd, bool *is_fifo, char *why, size_t why_size);
 
+/* An error line written from a signal handler: msg with the prefix of the
+ * current destination, formatted with nothing but stores and written with
+ * one write(2) (no stdio, no malloc, no lock; the log file's local time is
+ * the offset from UTC read when it was opened). Not the thread's last
+ * error. */
+void log_error_signal_safe(const char *msg);
+/* The prefix of a log file line at t (UTC seconds + offset, nanoseconds),
+ * as log_error_signal_safe() writes it: "YYYY-MM-DDTHH:MM:SS.nnnnnnnnn".
+ * Its length (cut at size - 1). For tests. */
+size_t log_format_time_safe(char *buf, size_t size, long long secs, long nsec);
+
 void log_msg_at(enum log_level level, const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -16,6 +16,7 @@
 #include "util/log.h"
 #include "util/startup_trace.h"
 #include "vmm/console.h"
+#include "vmm/signals.h"
 #include "vmm/vcpu.h"
 
 #include <errno.h>
@@ -842,13 +843,18 @@ int vm_start(struct vm *vm, const struct thread_hooks *hooks)
 
 void vm_block_stop_signals(sigset_t *sigs)
 {
+	int err;
+
 	sigemptyset(sigs);
 	sigaddset(sigs, SIGINT);
 	sigaddset(sigs, SIGTERM);
 	sigaddset(sigs, SIGHUP);
 	sigaddset(sigs, SIGQUIT);
 	pthread_sigmask(SIG_BLOCK, sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	err = signals_install();
+	if (err)
+		pr_warn("cannot make the fatal signals' eventfd: %s; they end volt as by default",
+			strerror(-err));
 }
 
 void vm_guest_ready(struct vm *vm, enum vm_ready_point point)
@@ -889,27 +895,35 @@ int vm_serve(struct vm *vm, const struct vm_ctl *ctl)
 		vm_stop(vm, 1, "cannot confine the main thread (seccomp): %s", strerror(-err));
 	startup_mark("main thread confined, serving");
 	while (!atomic_load(&vm->stopping)) {
-		struct pollfd p[5] = {
+		struct pollfd p[6] = {
 			{ .fd = vm->stop_fd, .events = POLLIN },
 			{ .fd = sfd, .events = POLLIN },
 			{ .fd = (con.eof || con.len) ? -1 : con.in_fd, .events = POLLIN },
 			{ .fd = ctl ? ctl->fd : -1, .events = POLLIN },
 			{ .fd = vm->ready_fd, .events = POLLIN },
+			{ .fd = signals_fd(), .events = POLLIN },
 		};
+		int signo, code, fatal;
 
 		/* While the UART's FIFO is full, look again soon. */
-		if (poll(p, 5, con.len ? 10 : -1) < 0 && errno != EINTR)
+		if (poll(p, 6, con.len ? 10 : -1) < 0 && errno != EINTR)
 			break;
+		if ((p[5].revents & POLLIN) && (fatal = signals_take(&signo, &code)))
+			vm_stop(vm, fatal, SIGNALS_SHUTDOWN_FMT, signo, code);
 		if (p[4].revents & POLLIN)
 			serve_ready(vm);
 		if (p[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
 			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
-				if (si.ssi_signo == SIGHUP) /* Firecracker's signals.sighup */
+				if (si.ssi_signo == SIGHUP) /* Firecracker's sighup_handler */
 					METRICS_SET(signals.sighup, 1);
-				vm_stop(vm, 128 + (int)si.ssi_signo, "stopped by signal %s",
-					strsignal((int)si.ssi_signo));
+				if (si.ssi_signo == SIGHUP)
+					vm_stop(vm, VM_EXIT_SIGHUP, SIGNALS_SHUTDOWN_FMT, SIGHUP,
+						si.ssi_code);
+				else
+					vm_stop(vm, 128 + (int)si.ssi_signo, "stopped by signal %s",
+						strsignal((int)si.ssi_signo));
 			}
 		}
 		if (p[2].revents & (POLLIN | POLLHUP | POLLERR) && console_read(&con))

@@ -195,7 +195,11 @@ int vm_start(struct vm *vm, const struct thread_hooks *hooks);
  * exit status (0: the guest reset or powered off). */
 int vm_serve(struct vm *vm, const struct vm_ctl *ctl);
 /* Blocks the signals that end a VM (SIGINT, SIGTERM, SIGHUP, SIGQUIT: they
- * are read from a signalfd made of *sigs) and ignores SIGPIPE. */
+ * are read from a signalfd made of *sigs) and installs the handlers of the
+ * others Firecracker handles (vmm/signals.h). SIGHUP ends volt with
+ * VM_EXIT_SIGHUP, Firecracker's FcExitCode::SIGHUP, the others with 128 +
+ * their number. */
+#define VM_EXIT_SIGHUP 156
 void vm_block_stop_signals(sigset_t *sigs);
 /* Limits the serial output to b (Firecracker's serial rate_limiter), from
  * now on; a bucket not enabled lifts the limit. Before vm_start(). */

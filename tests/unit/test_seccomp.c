@@ -249,6 +249,7 @@ static const struct {
 	{ "balloon", "balloon" },
 	{ "metrics", "metrics" },
 	{ "event loop", "event_loop" },
+	{ "fatal signals", "vmm/signals" },
 	{ "malloc", NULL },
 	{ "free", NULL },
 	{ "mutexes", NULL },
@@ -304,6 +305,7 @@ static const struct {
 	{ "openat", { "open", "mkstemp", "mkostemp" } },
 	{ "getrandom", { "getrandom", "mkstemp", "mkostemp" } },
 	{ "TCGETS", { "tcgetattr" } },
+	{ "exit_group", { "_exit", "exit" } },
 };
 
 struct source {

@@ -1,0 +1,271 @@
+/* Fatal signals, SIGPIPE and signal 35 as Firecracker handles them; see
+ * signals.h for what runs in the handler and what on the main thread. */
+#include "vmm/signals.h"
+
+#include "core/metrics.h"
+#include "util/log.h"
+#include "vmm/console.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+/* siginfo's si_code of a seccomp trap (SYS_SECCOMP in the kernel's uapi). */
+#define SIGNALS_SYS_SECCOMP 1
+
+/* FcExitCode (Firecracker's src/vmm/src/lib.rs). */
+enum {
+	FC_UNEXPECTED_ERROR = 2,
+	FC_BAD_SYSCALL = 148,
+	FC_SIGBUS = 149,
+	FC_SIGSEGV = 150,
+	FC_SIGXFSZ = 151,
+	FC_SIGXCPU = 154,
+	FC_SIGILL = 157,
+};
+
+static const int fatal[] = { SIGBUS, SIGSEGV, SIGXFSZ, SIGXCPU, SIGILL, SIGSYS };
+
+static _Atomic int wake_fd = -1;
+/* The first fatal signal: its si_code << 32 | its number (0: none yet), one
+ * word so that the main thread never reads half of it. Later ones only
+ * count. */
+static _Atomic uint64_t pending;
+/* SIGPIPEs not logged yet, and the last one's si_code. */
+static _Atomic unsigned int pipes_unlogged;
+static _Atomic int pipe_code;
+/* The handlers these replaced (the sanitizers' for SIGSEGV and SIGBUS): a
+ * fault of volt's own goes on to them. Written before the handlers are on. */
+static struct sigaction previous[NSIG];
+
+int signals_exit_code(int signo, int code)
+{
+	switch (signo) {
+	case SIGBUS:
+		return FC_SIGBUS;
+	case SIGSEGV:
+		return FC_SIGSEGV;
+	case SIGXFSZ:
+		return FC_SIGXFSZ;
+	case SIGXCPU:
+		return FC_SIGXCPU;
+	case SIGILL:
+		return FC_SIGILL;
+	case SIGSYS:
+		/* Firecracker's log_sigsys_err(): only a trap is a bad syscall. */
+		return code == SIGNALS_SYS_SECCOMP ? FC_BAD_SYSCALL : FC_UNEXPECTED_ERROR;
+	default:
+		return 0;
+	}
+}
+
+bool signals_is_fault(int signo, int code)
+{
+	/* si_code > 0: raised by the kernel for this thread's instruction
+	 * (SI_KERNEL too: a general protection fault's SIGSEGV); <= 0: sent
+	 * by a process (SI_USER, SI_TKILL, SI_QUEUE). */
+	switch (signo) {
+	case SIGSEGV:
+	case SIGBUS:
+	case SIGILL:
+	case SIGFPE:
+		return code > 0;
+	case SIGSYS:
+		return code == SIGNALS_SYS_SECCOMP;
+	default:
+		return false;
+	}
+}
+
+static char *put(char *p, char *end, const char *s)
+{
+	while (*s && p < end)
+		*p++ = *s++;
+	return p;
+}
+
+static char *put_int(char *p, char *end, int v)
+{
+	unsigned int u = v < 0 ? 0u - (unsigned int)v : (unsigned int)v;
+	char tmp[12];
+	int n = 0;
+
+	if (v < 0 && p < end)
+		*p++ = '-';
+	do {
+		tmp[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	while (n && p < end)
+		*p++ = tmp[--n];
+	return p;
+}
+
+size_t signals_format_shutdown(char *buf, size_t size, int signo, int code)
+{
+	char *p = buf, *end;
+
+	if (!size)
+		return 0;
+	end = buf + size - 1;
+	p = put(p, end, "Shutting down VM after intercepting signal ");
+	p = put_int(p, end, signo);
+	p = put(p, end, ", code ");
+	p = put_int(p, end, code);
+	p = put(p, end, ".");
+	*p = '\0';
+	return (size_t)(p - buf);
+}
+
+static void wake_main(void)
+{
+	uint64_t one = 1;
+	int fd = atomic_load(&wake_fd);
+
+	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0) {
+		/* eventfd full (2^64 - 2 wakes): already readable */
+	}
+}
+
+static void set_metric(int signo)
+{
+	switch (signo) {
+	case SIGBUS:
+		METRICS_SET(signals.sigbus, 1);
+		break;
+	case SIGSEGV:
+		METRICS_SET(signals.sigsegv, 1);
+		break;
+	case SIGXFSZ:
+		METRICS_SET(signals.sigxfsz, 1);
+		break;
+	case SIGXCPU:
+		METRICS_SET(signals.sigxcpu, 1);
+		break;
+	case SIGILL:
+		METRICS_SET(signals.sigill, 1);
+		break;
+	case SIGSYS: /* Firecracker's sigsys_handler stores this one */
+		METRICS_SET(seccomp.num_faults, 1);
+		break;
+	default:
+		break;
+	}
+}
+
+/* The thread cannot go on: log with write(2), then the previous handler
+ * (a sanitizer's report) or the exit code. Never returns to the fault. */
+static void end_now(int signo, siginfo_t *si, void *uc)
+{
+	const struct sigaction *prev = &previous[signo];
+	char line[128];
+
+	signals_format_shutdown(line, sizeof(line), signo, si->si_code);
+	log_error_signal_safe(line);
+	if (prev->sa_flags & SA_SIGINFO) {
+		if (prev->sa_sigaction)
+			prev->sa_sigaction(signo, si, uc);
+	} else if (prev->sa_handler != SIG_DFL && prev->sa_handler != SIG_IGN) {
+		prev->sa_handler(signo);
+	}
+	console_restore(); /* tcsetattr: async-signal-safe */
+	_exit(signals_exit_code(signo, si->si_code));
+}
+
+static void on_fatal(int signo, siginfo_t *si, void *uc)
+{
+	uint64_t none = 0;
+	int saved = errno;
+
+	set_metric(signo);
+	if (signals_is_fault(signo, si->si_code))
+		end_now(signo, si, uc);
+	atomic_compare_exchange_strong(&pending, &none,
+				       (uint64_t)(uint32_t)si->si_code << 32 | (uint32_t)signo);
+	wake_main();
+	errno = saved;
+}
+
+static void on_pipe(int signo, siginfo_t *si, void *uc)
+{
+	int saved = errno;
+
+	(void)signo;
+	(void)uc;
+	METRICS_INC(signals.sigpipe);
+	atomic_store(&pipe_code, si->si_code);
+	atomic_fetch_add(&pipes_unlogged, 1);
+	wake_main();
+	errno = saved;
+}
+
+static void on_kick(int signo)
+{
+	(void)signo; /* Firecracker's vCPU kick: nothing to do outside KVM_RUN */
+}
+
+int signals_install(void)
+{
+	static bool installed;
+	struct sigaction sa;
+	size_t i;
+	int fd;
+
+	if (installed)
+		return 0;
+	fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (fd < 0) {
+		int err = -errno;
+
+		signal(SIGPIPE, SIG_IGN); /* at least no write ends volt */
+		return err;
+	}
+	atomic_store(&wake_fd, fd);
+	memset(&sa, 0, sizeof(sa));
+	/* One fatal handler at a time; restarted calls keep EINTR where
+	 * Firecracker's would not see it. */
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+		sigaddset(&sa.sa_mask, fatal[i]);
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sa.sa_sigaction = on_fatal;
+	for (i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+		sigaction(fatal[i], &sa, &previous[fatal[i]]);
+	sa.sa_sigaction = on_pipe;
+	sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_flags = SA_RESTART;
+	sa.sa_handler = on_kick;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGNALS_FC_KICK, &sa, NULL);
+	installed = true;
+	return 0;
+}
+
+int signals_fd(void)
+{
+	return atomic_load(&wake_fd);
+}
+
+int signals_take(int *signo, int *code)
+{
+	unsigned int pipes;
+	uint64_t n, first;
+	int fd = atomic_load(&wake_fd);
+
+	if (fd >= 0 && read(fd, &n, sizeof(n)) < 0) {
+		/* EAGAIN: nothing new, or another call took it */
+	}
+	pipes = atomic_exchange(&pipes_unlogged, 0);
+	while (pipes--)
+		pr_err("Received signal %d, code %d.", SIGPIPE, atomic_load(&pipe_code));
+	first = atomic_load(&pending);
+	if (!first)
+		return 0;
+	*signo = (int)(uint32_t)first;
+	*code = (int)(uint32_t)(first >> 32);
+	return signals_exit_code(*signo, *code);
+}
