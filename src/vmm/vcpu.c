@@ -515,8 +515,9 @@ static void *vcpu_thread(void *arg)
 	char name[16];
 	int err;
 
-	/* Named before the hook: the kernel's seccomp kill log names the thread. */
-	snprintf(name, sizeof(name), "volt-vcpu%d", v->index);
+	/* Named before the hook: the kernel's seccomp kill log names the thread.
+	 * Firecracker's name: its framework and orchestrators pin vCPUs by it. */
+	snprintf(name, sizeof(name), "fc_vcpu %d", v->index);
 	log_set_thread_name(name);
 	/* The timer is made before the sandbox, which allows only its end. */
 	if (v->env.profiler) {
