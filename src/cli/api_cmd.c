@@ -492,8 +492,12 @@ static int read_config_file(const char *path, struct api_config *cfg)
 /* Firecracker's --mmds-size-limit: a usize as Rust parses it. */
 static int parse_size_limit(const char *s, size_t *out)
 {
-	const char *p = s[0] == '+' && s[1] ? s + 1 : s;
+	const char *p;
 	size_t v = 0;
+
+	if (!s) /* getopt gives a value-taking option one; for the analyzer */
+		return -EINVAL;
+	p = s[0] == '+' && s[1] ? s + 1 : s;
 
 	if (!*p)
 		return -EINVAL;
