@@ -410,8 +410,10 @@ static void *serve(void *arg)
 	struct api_server *s = ts->s;
 	int err;
 
-	/* Named before the filter: the kernel's kill log names the thread. */
-	log_set_thread_name("volt-api");
+	/* Named before the filter: the kernel's kill log names the thread.
+	 * Firecracker's name: its test framework and orchestrators find the
+	 * thread by it (pin_api). */
+	log_set_thread_name("fc_api");
 	err = thread_hooks_start(ts->hooks, THREAD_KIND_API);
 
 	pthread_mutex_lock(&s->lock);

@@ -34,6 +34,7 @@
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,11 @@
 #include <unistd.h>
 
 #define CONFIG_FILE_MAX (1 << 20)
+
+/* Firecracker's exit codes (its FcExitCode) for a bad command line: its
+ * framework and orchestrators tell a usage error from a failed VM by them. */
+#define FC_EXIT_BAD_CONFIGURATION 152
+#define FC_EXIT_ARG_PARSING	  153
 
 struct api_main {
 	struct api_server srv;
@@ -90,8 +96,12 @@ static int start_vm(struct api_main *m, int err, char *why, size_t why_size)
 		vm_destroy(m->vm);
 		zpages_free(m->vm, sizeof(*m->vm));
 		m->vm = NULL;
+		return err;
 	}
-	return err;
+	/* A line at once, as Firecracker's PeriodicMetrics::start writes one
+	 * when its VM starts (the process's start-up times); then every 60 s. */
+	metrics_flush();
+	return 0;
 }
 
 static int op_instance_start(void *ctx, const struct api_config *cfg, char *why, size_t why_size)
@@ -463,9 +473,11 @@ static int read_config_file(const char *path, struct api_config *cfg)
 	int err;
 
 	/* read_input: a FIFO or a device named here is refused, not waited on. */
+	/* Firecracker's words first (its tests look for them), then volt's. */
 	err = read_input(path, CONFIG_FILE_MAX, &buf, &n, why, sizeof(why));
 	if (err) {
-		pr_err("--config-file '%s': %s", path, why);
+		pr_err("Unable to open or read from the configuration file: --config-file '%s': %s",
+		       path, why);
 		return err;
 	}
 	j = api_json_parse(buf, n, why, sizeof(why));
@@ -473,15 +485,20 @@ static int read_config_file(const char *path, struct api_config *cfg)
 	err = j ? api_config_from_json(cfg, j, why, sizeof(why)) : -EINVAL;
 	json_decref(j);
 	if (err)
-		pr_err("--config-file '%s': %s", path, why);
+		pr_err("Configuration for VMM from one single json failed: --config-file '%s': %s",
+		       path, why);
 	return err;
 }
 
 /* Firecracker's --mmds-size-limit: a usize as Rust parses it. */
 static int parse_size_limit(const char *s, size_t *out)
 {
-	const char *p = s[0] == '+' && s[1] ? s + 1 : s;
+	const char *p;
 	size_t v = 0;
+
+	if (!s) /* getopt gives a value-taking option one; for the analyzer */
+		return -EINVAL;
+	p = s[0] == '+' && s[1] ? s + 1 : s;
 
 	if (!*p)
 		return -EINVAL;
@@ -505,19 +522,27 @@ static int read_metadata(const char *path, struct api_config *cfg)
 
 	if (cfg->mmds_size_limit < (SIZE_MAX - CONFIG_FILE_MAX) / 2)
 		max += cfg->mmds_size_limit * 2;
+	/* Firecracker's words first (its tests look for them), then volt's. */
 	err = read_input(path, max, &buf, &n, why, sizeof(why));
 	if (err) {
-		pr_err("--metadata '%s': %s", path, why);
+		pr_err("Unable to open or read from the mmds content file: --metadata '%s': %s",
+		       path, why);
 		return err;
 	}
 	m = api_mmds_store(cfg);
 	err = m ? mmds_put(m, buf, n, why, sizeof(why)) : -ENOMEM;
 	free(buf);
 	if (err == -EFBIG)
-		pr_err("--metadata '%s': %s (--mmds-size-limit %zu)", path, why,
-		       cfg->mmds_size_limit);
+		pr_err("Populating MMDS from file failed: %s (--metadata '%s', --mmds-size-limit "
+		       "%zu)",
+		       why, path, cfg->mmds_size_limit);
+	else if (err == -EINVAL)
+		pr_err("MMDS error: metadata provided not valid json: --metadata '%s': %s", path,
+		       why);
 	else if (err)
 		pr_err("--metadata '%s': %s", path, m ? why : "the MMDS store cannot be created");
+	else
+		pr_file(LOG_INFO, "Successfully added metadata to mmds from file");
 	return err;
 }
 
@@ -535,11 +560,12 @@ static int boot_from_file(struct api_main *m)
 	if (!err)
 		err = op_instance_start(m, c, why, sizeof(why));
 	if (err) {
-		pr_err("--config-file: cannot start the microVM: %s",
+		pr_err("Could not Start MicroVM from one single json: %s",
 		       why[0] ? why : strerror(-err));
 		return err;
 	}
 	m->st.started = true;
+	pr_file(LOG_INFO, "Successfully started microvm that was configured from one single json");
 	return 0;
 }
 
@@ -587,7 +613,33 @@ static int preboot_loop(struct api_main *m, int sfd)
 	return 0;
 }
 
-int api_main(int argc, char **argv, const struct timespec *started)
+/* A command-line error as Firecracker's argument parser words it (its
+ * UtilsArgParserError, under main.rs's "Arguments parsing error: "), on
+ * stderr; FC_EXIT_ARG_PARSING. */
+static int __attribute__((format(printf, 1, 2))) arg_error(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	pr_err("Arguments parsing error: %s", msg);
+	fputs("\nFor more information try --help.\n", stderr);
+	return FC_EXIT_ARG_PARSING;
+}
+
+/* The option getopt stopped at, as Firecracker names it: "--name=v" and
+ * "--name" are "name", anything else is itself. */
+static const char *arg_name(const char *arg, char *buf, size_t size)
+{
+	if (strncmp(arg, "--", 2))
+		return arg;
+	snprintf(buf, size, "%.*s", (int)strcspn(arg + 2, "="), arg + 2);
+	return buf;
+}
+
+static int api_run(int argc, char **argv, const struct timespec *started)
 {
 	struct option longopts[CLI_OPT_MAX + 1];
 	struct cli_common common = { 0 };
@@ -615,10 +667,41 @@ int api_main(int argc, char **argv, const struct timespec *started)
 	/* volt's jailer says so in both of its modes; Firecracker's jailer adds
 	 * its timing options (API_O_JAILER_STAMP). */
 	m.in_jail = getenv("VOLT_JAIL") != NULL;
-	while ((c = getopt_long(argc + 1, args, "", longopts, &idx)) != -1) {
-		err = cli_common_option(c, optarg, &common);
-		if (err < 0)
+	/* Firecracker's parser's words and exit code, not getopt's ("':" tells
+	 * a missing value from an unknown option). */
+	opterr = 0;
+	while ((c = getopt_long(argc + 1, args, ":", longopts, &idx)) != -1) {
+		char name[64];
+
+		if (c == ':' || c == '?') {
+			const char *a = arg_name(args[optind - 1], name, sizeof(name));
+
+			err = c == ':' ? arg_error("The argument '%s' requires a value, but none "
+						   "was supplied.",
+						   a)
+				       : arg_error("Found argument '%s' which wasn't expected, or "
+						   "isn't valid in this context.",
+						   a);
 			goto out_args;
+		}
+		/* Firecracker's parser takes no value that starts with "--": it is
+		 * the next option, and this one's value is missing. */
+		if (optarg && !strncmp(optarg, "--", 2)) {
+			err = arg_error("The argument '%s' requires a value, but none was "
+					"supplied.",
+					arg_name(optarg == args[optind - 1] ? args[optind - 2]
+									    : args[optind - 1],
+						 name, sizeof(name)));
+			goto out_args;
+		}
+		err = cli_common_option(c, optarg, &common);
+		if (err < 0) {
+			/* Its reason is logged; Firecracker's InvalidLogLevel is a
+			 * BadConfiguration, its other options' values panic. */
+			err = c == CLI_O_LOG_LEVEL ? FC_EXIT_BAD_CONFIGURATION
+						   : FC_EXIT_ARG_PARSING;
+			goto out_args;
+		}
 		if (!err)
 			continue;
 		switch (c) {
@@ -629,7 +712,7 @@ int api_main(int argc, char **argv, const struct timespec *started)
 			if (!api_instance_id_valid(optarg)) {
 				pr_err("--id '%s': 1 to %d characters, alphanumeric or '-'", optarg,
 				       API_INSTANCE_ID_MAX);
-				err = -EINVAL;
+				err = FC_EXIT_ARG_PARSING;
 				goto out_args;
 			}
 			id = optarg;
@@ -662,7 +745,7 @@ int api_main(int argc, char **argv, const struct timespec *started)
 			if (parse_size_limit(optarg, &mmds_limit)) {
 				pr_err("--mmds-size-limit '%s': expected a number of bytes",
 				       optarg);
-				err = -EINVAL;
+				err = FC_EXIT_ARG_PARSING;
 				goto out_args;
 			}
 			has_mmds_limit = true;
@@ -672,7 +755,7 @@ int api_main(int argc, char **argv, const struct timespec *started)
 				pr_err("--http-api-max-payload-size '%s': expected a number of "
 				       "bytes",
 				       optarg);
-				err = -EINVAL;
+				err = FC_EXIT_ARG_PARSING;
 				goto out_args;
 			}
 			break;
@@ -696,26 +779,28 @@ int api_main(int argc, char **argv, const struct timespec *started)
 			api_usage(stdout);
 			err = 0;
 			goto out_args;
-		default:
-			api_usage(stderr);
-			err = -EINVAL;
+		default: /* not reached: every code of api_opts is handled */
+			err = arg_error("Found argument '%s' which wasn't expected, or isn't "
+					"valid in this context.",
+					args[optind - 1]);
 			goto out_args;
 		}
 	}
 	if (optind < argc + 1) {
-		pr_err("unexpected argument '%s'", args[optind]);
-		api_usage(stderr);
-		err = -EINVAL;
+		err = arg_error("Found argument '%s' which wasn't expected, or isn't valid in "
+				"this context.",
+				args[optind]);
 		goto out_args;
 	}
 	if (no_api && sock) {
-		pr_err("--no-api and --api-sock exclude each other");
-		err = -EINVAL;
+		/* Firecracker ignores --api-sock then; volt says it is unused. */
+		err = arg_error("Argument 'api-sock' cannot be used together with argument "
+				"'no-api'.");
 		goto out_args;
 	}
 	if (no_api && !config) {
-		pr_err("--no-api needs --config-file: nothing could configure the microVM");
-		err = -EINVAL;
+		/* Nothing else could configure the microVM. */
+		err = arg_error("Argument 'config-file' required, but not found.");
 		goto out_args;
 	}
 	free(args);
@@ -768,6 +853,7 @@ int api_main(int argc, char **argv, const struct timespec *started)
 		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
 		METRICS_SET(api_server.process_startup_time_cpu_us,
 			    (uint64_t)cpu.tv_sec * 1000000 + (uint64_t)cpu.tv_nsec / 1000);
+		pr_file(LOG_INFO, "Listening on API socket (\"%s\").", sock);
 		pr_debug("API socket %s ready after %llu us", sock,
 			 (unsigned long long)metrics_us_since(started));
 	}
@@ -803,4 +889,19 @@ out:
 out_args:
 	free(args);
 	return err;
+}
+
+int api_main(int argc, char **argv, const struct timespec *started)
+{
+	int err = api_run(argc, argv, started), code = err > 0 ? err : err ? 1 : 0;
+
+	/* The last line, which Firecracker's framework reads the exit code from
+	 * (microvm.py get_exit_code(): "Firecracker exiting (with error|
+	 * successfully). exit_code=N", searched anywhere in a line): its words,
+	 * after volt's own name. */
+	if (code)
+		pr_file(LOG_ERROR, "volt as Firecracker exiting with error. exit_code=%d", code);
+	else
+		pr_file(LOG_INFO, "volt as Firecracker exiting successfully. exit_code=0");
+	return code;
 }

@@ -148,7 +148,9 @@ static void *loop_thread(void *arg)
 	struct event_loop *l = arg;
 	struct epoll_event evs[32];
 
-	log_set_thread_name("volt-devices");
+	/* Firecracker has no such thread (its main one does this work); named
+	 * as its threads are (fc_api, fc_vcpu N). */
+	log_set_thread_name("fc_devices");
 	pthread_mutex_lock(&l->lock);
 	l->start_err = thread_hooks_start(&l->hooks, THREAD_KIND_DEVICES);
 	l->start_done = true;

@@ -1,7 +1,8 @@
 /* Firecracker-style metrics: process-wide counters that any thread bumps
  * without locks, written as one JSON object per line to the file or FIFO
  * named by metrics_open() (PUT /metrics, --metrics-path): every 60 s while a
- * VM runs and on metrics_flush() (the FlushMetrics action). Counters that
+ * VM runs and on metrics_flush() (the FlushMetrics action; the API front end
+ * also flushes once when its VM starts, as Firecracker does). Counters that
  * Firecracker reports as "since the last flush" are reset by each flush.
  *
  * The line has exactly the sections and fields of Firecracker's (its

@@ -213,9 +213,10 @@ static int file_prefix(char *buf, size_t size, enum log_level level, const char 
 	localtime_r(&ts.tv_sec, &tm);
 	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
 	pthread_mutex_lock(&id_lock);
-	/* An unnamed thread (the main one) has the process's name: "volt". */
+	/* An unnamed thread (the main one): "main", as Rust names the main
+	 * thread in Firecracker's tags. */
 	n = snprintf(buf, size, "%s.%09ld [%s:%s", date, ts.tv_nsec, instance_id,
-		     thread_name[0] ? thread_name : "volt");
+		     thread_name[0] ? thread_name : "main");
 	pthread_mutex_unlock(&id_lock);
 	if (atomic_load(&show_level))
 		n += snprintf(buf + n, size - (size_t)n, ":%s", file_level_names[level]);

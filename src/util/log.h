@@ -40,7 +40,8 @@ int log_open(const char *path);
 void log_set_options(bool show_level, bool show_origin);
 /* Names the calling thread for the kernel (ps, seccomp's kill log: call it
  * before the thread's filter) and for the log file's tag, where an unnamed
- * thread (the main one) is "volt". At most 15 bytes are kept. */
+ * thread (the main one) is "main" (Firecracker's tag for its main thread).
+ * At most 15 bytes are kept. */
 void log_set_thread_name(const char *name);
 /* Whether lines go to a log file (log_open() succeeded). */
 bool log_has_file(void);

@@ -52,6 +52,10 @@ struct vcpu {
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* request or state changed */
 	enum vcpu_state state;
+	/* The thread has its name: vcpu_start() waits for it, so that whoever
+	 * looks for "fc_vcpu N" once the VM runs finds it (Firecracker's
+	 * InstanceStart returns after its vCPUs answered). Under lock. */
+	bool named;
 };
 
 static void kick_handler(int sig)
@@ -515,9 +519,14 @@ static void *vcpu_thread(void *arg)
 	char name[16];
 	int err;
 
-	/* Named before the hook: the kernel's seccomp kill log names the thread. */
-	snprintf(name, sizeof(name), "volt-vcpu%d", v->index);
+	/* Named before the hook: the kernel's seccomp kill log names the thread.
+	 * Firecracker's name: its framework and orchestrators pin vCPUs by it. */
+	snprintf(name, sizeof(name), "fc_vcpu %d", v->index);
 	log_set_thread_name(name);
+	pthread_mutex_lock(&v->lock);
+	v->named = true;
+	pthread_cond_broadcast(&v->cond);
+	pthread_mutex_unlock(&v->lock);
 	/* The timer is made before the sandbox, which allows only its end. */
 	if (v->env.profiler) {
 		err = profiler_timer_start(&timer, v->env.profile_hz);
@@ -584,6 +593,10 @@ int vcpu_start(struct vcpu *v, const struct thread_hooks *hooks)
 		return -err;
 	}
 	atomic_store(&v->thread_started, true);
+	pthread_mutex_lock(&v->lock);
+	while (!v->named)
+		pthread_cond_wait(&v->cond, &v->lock);
+	pthread_mutex_unlock(&v->lock);
 	return 0;
 }
 

@@ -103,7 +103,7 @@ def test_api_requests_logs(vm, tmp_path):
     for line in text.splitlines():
         check_line_format(line, "Info", True, True)
     # The API thread's lines carry its name.
-    assert re.search(rf"\[{ID}:volt-api:INFO:src/api/api_log.c:\d+\] The API server received",
+    assert re.search(rf"\[{ID}:fc_api:INFO:src/api/api_log.c:\d+\] The API server received",
                      text), text
 
 

@@ -108,7 +108,7 @@ Test(log, file_lines_never_reach_stderr)
 	pr_file(LOG_ERROR, "an error line");
 	pr_file(LOG_DEBUG, "above the level");
 	out = slurp(path);
-	assert_match(out, "\\[anonymous-instance:volt\\] written$");
+	assert_match(out, "\\[anonymous-instance:main\\] written$");
 	assert_match(out, "\\] an error line$");
 	cr_assert_null(strstr(out, "above the level"));
 	cr_assert_str_eq(log_last_error(), "", "not the thread's last error");
@@ -128,16 +128,16 @@ Test(log, file_has_firecrackers_format)
 	pr_info("plain");
 	out = slurp(path);
 	assert_match(out, "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{9} "
-			  "\\[vm-7:volt:WARN\\] hello 42$");
-	assert_match(out, " \\[vm-7:volt:ERROR:tests/unit/test_log.c:[0-9]+\\] with origin$");
-	assert_match(out, " \\[vm-7:volt\\] plain$");
+			  "\\[vm-7:main:WARN\\] hello 42$");
+	assert_match(out, " \\[vm-7:main:ERROR:tests/unit/test_log.c:[0-9]+\\] with origin$");
+	assert_match(out, " \\[vm-7:main\\] plain$");
 }
 
 Test(log, file_defaults_show_neither_level_nor_origin)
 {
 	cr_assert_eq(log_open(path), 0);
 	pr_warn("bare by default");
-	assert_match(slurp(path), "^[0-9T:.-]+ \\[anonymous-instance:volt\\] bare by default$");
+	assert_match(slurp(path), "^[0-9T:.-]+ \\[anonymous-instance:main\\] bare by default$");
 }
 
 static void *named_thread(void *arg)
@@ -145,7 +145,7 @@ static void *named_thread(void *arg)
 	char name[16] = "";
 
 	(void)arg;
-	log_set_thread_name("volt-vcpu12345678"); /* cut to 15 bytes, as the kernel's */
+	log_set_thread_name("fc_vcpu 12345678"); /* cut to 15 bytes, as the kernel's */
 	pr_info("from a vCPU");
 	/* The kernel's name too (what ps and seccomp's kill log show). */
 	pthread_getname_np(pthread_self(), name, sizeof(name));
@@ -161,16 +161,16 @@ Test(log, file_tag_names_the_thread)
 	log_set_options(true, true);
 	pthread_create(&t, NULL, named_thread, NULL);
 	pthread_join(t, &kernel_name);
-	cr_assert_str_eq(kernel_name, "volt-vcpu123456");
+	cr_assert_str_eq(kernel_name, "fc_vcpu 1234567");
 	free(kernel_name);
 	pr_info("from main");
 	log_set_options(false, false);
 	/* test_logging.py's check_log_message_format, with show_level and
 	 * show_log_origin: "[ID:THREAD:LEVEL:dir/file:LINE]". */
-	assert_match(slurp(path), "^[0-9T:.-]+ \\[anonymous-instance:volt-vcpu123456:INFO:"
+	assert_match(slurp(path), "^[0-9T:.-]+ \\[anonymous-instance:fc_vcpu 1234567:INFO:"
 				  "tests/unit/test_log.c:[0-9]+\\] from a vCPU$");
 	assert_match(slurp(path),
-		     "\\[anonymous-instance:volt:INFO:[^:]+/[^:]+:[0-9]+\\] from main$");
+		     "\\[anonymous-instance:main:INFO:[^:]+/[^:]+:[0-9]+\\] from main$");
 }
 
 Test(log, default_instance_id_and_append)
@@ -184,7 +184,7 @@ Test(log, default_instance_id_and_append)
 	pr_err("new");
 	out = slurp(path);
 	cr_assert_eq(strncmp(out, "old\n", 4), 0, "appended");
-	assert_match(out, "\\[anonymous-instance:volt\\] new$");
+	assert_match(out, "\\[anonymous-instance:main\\] new$");
 }
 
 Test(log, levels)
@@ -263,7 +263,7 @@ Test(log, full_fifo_drops_lines)
 	buf[total] = '\0';
 	for (p = buf; (nl = strchr(p, '\n')); p = nl + 1) {
 		*nl = '\0';
-		assert_match(p, "^[0-9T:.-]+ \\[anonymous-instance:volt\\] line [0-9]+ 0+$");
+		assert_match(p, "^[0-9T:.-]+ \\[anonymous-instance:main\\] line [0-9]+ 0+$");
 		lines++;
 	}
 	cr_assert_eq(*p, '\0', "no torn line");
