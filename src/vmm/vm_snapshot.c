@@ -431,7 +431,8 @@ static int api_config_from_state(struct snap_reader *r, const struct snapshot_lo
 	size_t len;
 	char *copy;
 
-	if (snap_find(r, API_CONFIG_RECORD, &data, &len))
+	/* snap_has first: snap_find logs a missing record as an error. */
+	if (!snap_has(r, API_CONFIG_RECORD) || snap_find(r, API_CONFIG_RECORD, &data, &len))
 		return 0;
 	if (!req->api_config_out)
 		return 0;
