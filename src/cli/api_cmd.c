@@ -629,6 +629,19 @@ static int __attribute__((format(printf, 1, 2))) arg_error(const char *fmt, ...)
 	return FC_EXIT_ARG_PARSING;
 }
 
+/* Firecracker's parser's two complaints, about the option named a. */
+static int arg_unexpected(const char *a)
+{
+	return arg_error("Found argument '%s' which wasn't expected, or isn't valid in this "
+			 "context.",
+			 a);
+}
+
+static int arg_missing_value(const char *a)
+{
+	return arg_error("The argument '%s' requires a value, but none was supplied.", a);
+}
+
 /* The option getopt stopped at, as Firecracker names it: "--name=v" and
  * "--name" are "name", anything else is itself. */
 static const char *arg_name(const char *arg, char *buf, size_t size)
@@ -676,22 +689,15 @@ static int api_run(int argc, char **argv, const struct timespec *started)
 		if (c == ':' || c == '?') {
 			const char *a = arg_name(args[optind - 1], name, sizeof(name));
 
-			err = c == ':' ? arg_error("The argument '%s' requires a value, but none "
-						   "was supplied.",
-						   a)
-				       : arg_error("Found argument '%s' which wasn't expected, or "
-						   "isn't valid in this context.",
-						   a);
+			err = c == ':' ? arg_missing_value(a) : arg_unexpected(a);
 			goto out_args;
 		}
 		/* Firecracker's parser takes no value that starts with "--": it is
 		 * the next option, and this one's value is missing. */
 		if (optarg && !strncmp(optarg, "--", 2)) {
-			err = arg_error("The argument '%s' requires a value, but none was "
-					"supplied.",
-					arg_name(optarg == args[optind - 1] ? args[optind - 2]
-									    : args[optind - 1],
-						 name, sizeof(name)));
+			err = arg_missing_value(arg_name(
+				optarg == args[optind - 1] ? args[optind - 2] : args[optind - 1],
+				name, sizeof(name)));
 			goto out_args;
 		}
 		err = cli_common_option(c, optarg, &common);
@@ -780,16 +786,12 @@ static int api_run(int argc, char **argv, const struct timespec *started)
 			err = 0;
 			goto out_args;
 		default: /* not reached: every code of api_opts is handled */
-			err = arg_error("Found argument '%s' which wasn't expected, or isn't "
-					"valid in this context.",
-					args[optind - 1]);
+			err = arg_unexpected(args[optind - 1]);
 			goto out_args;
 		}
 	}
 	if (optind < argc + 1) {
-		err = arg_error("Found argument '%s' which wasn't expected, or isn't valid in "
-				"this context.",
-				args[optind]);
+		err = arg_unexpected(args[optind]);
 		goto out_args;
 	}
 	if (no_api && sock) {
