@@ -483,9 +483,13 @@ static int json_value(const struct field *f, const char *obj, json_t *v, void *c
 				obj, f->json);
 	case FIELD_RL: {
 		char prefix[128];
+		int err;
 
 		snprintf(prefix, sizeof(prefix), "%s: %s", obj, f->json);
-		return rl_config_from_json(v, prefix, p, why, why_size);
+		err = rl_config_from_json(v, prefix, p, why, why_size);
+		if (!err)
+			rl_config_canonical(p);
+		return err;
 	}
 	case FIELD_BUCKET:
 		break;

@@ -24,12 +24,22 @@ bool rl_config_enabled(const struct rl_config *c)
 	return rl_bucket_config_enabled(&c->bandwidth) || rl_bucket_config_enabled(&c->ops);
 }
 
+void rl_config_canonical(struct rl_config *c)
+{
+	if (!rl_bucket_config_enabled(&c->bandwidth))
+		memset(&c->bandwidth, 0, sizeof(c->bandwidth));
+	if (!rl_bucket_config_enabled(&c->ops))
+		memset(&c->ops, 0, sizeof(c->ops));
+	c->given_bw = c->given_ops = false;
+}
+
 void rl_config_merge(struct rl_config *dst, const struct rl_config *patch)
 {
 	if (patch->given_bw)
 		dst->bandwidth = patch->bandwidth;
 	if (patch->given_ops)
 		dst->ops = patch->ops;
+	rl_config_canonical(dst);
 }
 
 /* --- configuration ------------------------------------------------------------ */

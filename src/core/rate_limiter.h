@@ -37,7 +37,12 @@ struct rl_config {
 };
 
 bool rl_bucket_config_enabled(const struct rl_bucket_config *b);
-/* The buckets patch gives (given_bw, given_ops) replace dst's. */
+/* A device's whole configuration (not a patch) in one form: a disabled
+ * bucket all zeros, no given flags. It renders to JSON and parses back
+ * unchanged, and a CLI spec and its JSON give the same bytes. */
+void rl_config_canonical(struct rl_config *c);
+/* The buckets patch gives (given_bw, given_ops) replace dst's; dst is left
+ * canonical. */
 void rl_config_merge(struct rl_config *dst, const struct rl_config *patch);
 bool rl_config_enabled(const struct rl_config *c);
 

@@ -398,6 +398,31 @@ Test(rl_config, json)
 	json_decref(j);
 }
 
+/* A whole configuration has one form, whichever way it came: the fuzzer
+ * (fuzz_fields) found a spec's bw= and the same limiter through JSON give
+ * different bytes (given flags), and a disabled bucket's leftover burst. */
+Test(rl_config, canonical)
+{
+	struct rl_config c = rl_cfg(0, 5, 0, 3, 0, 9), patch = { 0 }, back;
+	char why[256] = "";
+	json_t *j;
+
+	c.given_bw = c.given_ops = true;
+	rl_config_canonical(&c);
+	cr_assert_eq(memcmp(&c, &(struct rl_config){ .ops = { 3, 0, 9 } }, sizeof(c)), 0);
+	j = rl_config_to_json(&c);
+	cr_assert_eq(rl_config_from_json(j, "x", &back, why, sizeof(why)), 0, "%s", why);
+	json_decref(j);
+	rl_config_canonical(&back);
+	cr_assert_eq(memcmp(&back, &c, sizeof(c)), 0);
+	/* A merge leaves its destination canonical: a patch's disabled bucket
+	 * with a burst leaves nothing behind. */
+	patch = rl_cfg(0, 7, 0, 0, 0, 0);
+	patch.given_bw = true;
+	rl_config_merge(&c, &patch);
+	cr_assert_eq(memcmp(&c, &(struct rl_config){ .ops = { 3, 0, 9 } }, sizeof(c)), 0);
+}
+
 Test(rl_config, json_errors)
 {
 	json_rejected("[]", "expected a JSON object or null");
