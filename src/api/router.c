@@ -475,9 +475,16 @@ static void do_logger(struct api_state *s, json_t *j, struct api_response *r)
 
 	if (api_parse_logger(j, &l, why, sizeof(why)))
 		return api_fault(r, 400, why);
+	/* What the body leaves out stays as an earlier PUT set it. */
+	if (!l.has_show_level)
+		l.show_level = s->cfg.logger.show_level;
+	if (!l.has_show_log_origin)
+		l.show_log_origin = s->cfg.logger.show_log_origin;
 	err = s->ops->logger ? s->ops->logger(s->ctx, &l, why, sizeof(why)) : 0;
 	if (err)
 		return faultf(r, 400, "logger: %s", why[0] ? why : strerror(-err));
+	if (!l.path[0])
+		memcpy(l.path, s->cfg.logger.path, sizeof(l.path));
 	s->cfg.logger = l;
 	s->cfg.has_logger = true;
 	no_content(r);

@@ -975,6 +975,8 @@ int api_parse_logger(json_t *j, struct api_logger *l, char *why, size_t why_size
 			why, why_size, -EINVAL,
 			"logger: level: '%s' is not Error, Warning, Info, Debug, Trace or Off",
 			n.level);
+	n.has_show_level = json_is_boolean(json_object_get(j, "show_level"));
+	n.has_show_log_origin = json_is_boolean(json_object_get(j, "show_log_origin"));
 	*l = n;
 	return 0;
 }

@@ -43,8 +43,11 @@ struct api_device {
 
 struct api_logger {
 	char path[PATH_MAX]; /* "" when none */
-	char level[16];	     /* as given ("Warning"...), "" when none */
+	char level[16];	     /* as given ("Warning"...), "" when none: Info */
 	bool show_level, show_log_origin;
+	/* Whether the body gave them: a PUT changes only those it gives, as
+	 * Firecracker's Logger::update (the level excepted: absent is Info). */
+	bool has_show_level, has_show_log_origin;
 };
 
 /* PUT /metrics: where the lines go, and Firecracker's optional fields of

@@ -290,13 +290,13 @@ static int op_balloon_hint_status(void *ctx, struct balloon_hint_status *s)
 
 static int op_logger(void *ctx, const struct api_logger *l, char *why, size_t why_size)
 {
-	enum log_level level;
+	enum log_level level = LOG_INFO;
 	int err;
 
 	(void)ctx;
-	if (l->level[0] && !log_level_parse(l->level, &level))
-		log_set_level(level);
-	log_set_options(l->show_level, l->show_log_origin);
+	/* The file first: a PUT whose file cannot be opened changes nothing.
+	 * No level is Info, as Firecracker's Logger::update; the router gave
+	 * the show_ flags a body left out their earlier values. */
 	if (l->path[0]) {
 		err = log_open(l->path);
 		if (err) {
@@ -305,6 +305,10 @@ static int op_logger(void *ctx, const struct api_logger *l, char *why, size_t wh
 			return err;
 		}
 	}
+	if (l->level[0] && log_level_parse(l->level, &level))
+		level = LOG_INFO; /* the router checked it */
+	log_set_level(level);
+	log_set_options(l->show_level, l->show_log_origin);
 	return 0;
 }
 

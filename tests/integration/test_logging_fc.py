@@ -187,3 +187,32 @@ def test_long_bodies_are_cut(vm, tmp_path):
     line = [l for l in text.splitlines() if '"/machine-config"' in l][0]
     assert len(line) < 1000, line
     assert 'with body "{\\"vcpu_count\\": 1,     ' in line, line
+
+
+def test_logger_put_changes_what_it_gives(vm, tmp_path):
+    """Firecracker's Logger::update: a PUT /logger without `level` sets Info, the show_
+    flags and the file it leaves out stay, and one whose file cannot be opened changes
+    nothing."""
+    api = start(vm, tmp_path)
+    log = tmp_path / "log"
+    assert api.put("/logger", {"log_path": str(log), "level": "Debug",
+                               "show_level": True}) == (204, None)
+    bad = tmp_path / "no-such-dir" / "log"
+    assert api.put("/logger", {"log_path": str(bad), "level": "Error",
+                               "show_level": False})[0] == 400
+    mark = len(wait_log(log, "Received Error"))
+    assert api.get("/machine-config")[0] == 200
+    text = wait_log(log, "Total previous API call duration")[mark:]
+    line = next(l for l in text.splitlines() if "Get request" in l)
+    check_line_format(line, "Debug", True, False)
+
+    assert api.put("/logger", {}) == (204, None)
+    mark = len(wait_log(log, 'Put request on "/logger"'))
+    assert api.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": 128}) == (204, None)
+    wait_log(log, 'Put request on "/machine-config"')
+    time.sleep(0.3)
+    text = log.read_text()[mark:]
+    assert "Total previous API call duration" not in text, "Info now: no Debug lines"
+    line = next(l for l in text.splitlines() if "Put request" in l)
+    check_line_format(line, "Info", True, False)
+    assert api.get("/vm/config")[1]["logger"]["log_path"] == str(log)
