@@ -164,7 +164,11 @@ static int parse_count(const char *s, size_t len, uint64_t *out)
 		return -EINVAL;
 	memcpy(buf, s, len);
 	buf[len] = '\0';
-	return parse_size(buf, 1, out);
+	/* JSON's range (jansson's integers are signed), so that a spec's
+	 * limiter can be shown and given back through the API. */
+	if (parse_size(buf, 1, out) || *out > INT64_MAX)
+		return -EINVAL;
+	return 0;
 }
 
 int rl_bucket_parse(const char *s, struct rl_bucket_config *out, char *why, size_t why_size)
@@ -196,8 +200,8 @@ int rl_bucket_parse(const char *s, struct rl_bucket_config *out, char *why, size
 	return 0;
 bad:
 	return why_fail(why, why_size, -EINVAL,
-			"'%s': expected SIZE/MS or SIZE/MS+BURST (size and burst above 0, "
-			"MS milliseconds above 0), or off",
+			"'%s': expected SIZE/MS or SIZE/MS+BURST (size and burst above 0 and "
+			"at most 2^63-1, MS milliseconds above 0), or off",
 			s);
 }
 

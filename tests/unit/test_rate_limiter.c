@@ -450,10 +450,14 @@ Test(rl_config, cli_bucket)
 	cr_assert_eq(b.size, 100);
 	cr_assert_eq(b.refill_time, 10);
 	cr_assert_eq(b.one_time_burst, 1024);
+	cr_assert_eq(rl_bucket_parse("9223372036854775807/10", &b, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(b.size, INT64_MAX);
 	cr_assert_eq(rl_bucket_parse("off", &b, why, sizeof(why)), 0);
 	cr_assert_not(rl_bucket_config_enabled(&b));
-	const char *bad[] = { "",	"100",	   "/100", "100/",     "0/100", "100/0",
-			      "100/1s", "100/10+", "x/10", "100/10+y", "-1/10" };
+	const char *bad[] = { "", "100", "/100", "100/", "0/100", "100/0", "100/1s", "100/10+",
+			      "x/10", "100/10+y", "-1/10",
+			      /* Beyond JSON's range (found by fuzz_fields). */
+			      "9223372036854775808/10", "1/10+16923147567684212050" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		cr_assert_eq(rl_bucket_parse(bad[i], &b, why, sizeof(why)), -EINVAL, "'%s'",
 			     bad[i]);
