@@ -12,6 +12,7 @@
 #include "devices/virtio/virtio_vsock.h"
 #include "util/id_pool.h"
 #include "util/parse.h"
+#include "util/rust_err.h"
 
 #include "volt-config.h"
 
@@ -607,8 +608,7 @@ static struct api_config scratch;
 /* Rust's io::Error as Firecracker prints it. */
 static const char *os_error(int err, char *buf, size_t size)
 {
-	snprintf(buf, size, "%s (os error %d)", strerror(err), err);
-	return buf;
+	return rust_io_error(err, buf, size);
 }
 
 int api_file_check(void *ctx, const char *path, enum api_file_use use)

@@ -14,6 +14,7 @@
 #include "devices/virtio/virtio_net.h"
 #include "util/cmdline.h"
 #include "util/fs.h"
+#include "util/rust_err.h"
 #include "util/why.h"
 
 #include <ctype.h>
@@ -751,11 +752,12 @@ static int patch_file_failed(int err, const char *path, const char *reason, char
 {
 	bool more = reason[0] && strcmp(reason, strerror(-err));
 
-	return why_fail(
-		why, why_size, err,
-		PATCH_DRIVE_ERR "Block: Virtio backend error: Error manipulating the backing "
-				"file: %s (os error %d) %.512s%s%s%s" PATCH_DRIVE_END,
-		strerror(-err), -err, path, more ? " (" : "", more ? reason : "", more ? ")" : "");
+	return why_fail(why, why_size, err,
+			PATCH_DRIVE_ERR
+			"Block: Virtio backend error: Error manipulating the backing "
+			"file: %s (os error %d) %.512s%s%s%s" PATCH_DRIVE_END,
+			musl_strerror(-err), -err, path, more ? " (" : "", more ? reason : "",
+			more ? ")" : "");
 }
 
 int api_patch_drive(struct api_config *c, json_t *j, const char *path_id, bool started,

@@ -1,4 +1,5 @@
 #include "core/guest_mem.h"
+#include "util/rust_err.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -87,7 +88,7 @@ static int map_file(struct guest_mem *m, const char *path, char *why, size_t why
 		snprintf(why, why_size,
 			 "Failed to load guest memory: Error creating guest memory from file: "
 			 "Failed to load guest memory: %s (os error %d) (memory file '%s')",
-			 strerror(-err), -err, path);
+			 musl_strerror(-err), -err, path);
 		return err;
 	}
 	if (fstat(fd, &st)) {
@@ -185,7 +186,7 @@ static int uffd_handshake(const struct guest_mem *m, const char *path, char *why
 			 "Failed to load guest memory: Error creating guest memory from uffd: "
 			 "Failed to connect to UDS Unix stream: %s (os error %d) (the page-fault "
 			 "handler at '%s')",
-			 strerror(-err), -err, path);
+			 musl_strerror(-err), -err, path);
 		goto out;
 	}
 	iov = (struct iovec){ .iov_base = json, .iov_len = n };

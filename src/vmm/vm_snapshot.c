@@ -16,6 +16,7 @@
 #include "util/id_pool.h"
 #include "util/log.h"
 #include "util/parse.h"
+#include "util/rust_err.h"
 #include "vmm/vcpu.h"
 #include "vmm/vcpu_state.h"
 #include "vmm/vm_state.h"
@@ -550,7 +551,7 @@ int vm_restore(struct vm *vm, const struct snapshot_load_req *req, char *why, si
 		snprintf(why, why_size,
 			 "Failed to get snapshot state from file: Failed to open snapshot file: "
 			 "%s (os error %d) (%s)",
-			 strerror(-err), -err, req->state_path);
+			 musl_strerror(-err), -err, req->state_path);
 		goto out;
 	}
 	if (err) {

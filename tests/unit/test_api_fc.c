@@ -361,9 +361,10 @@ Test(fc, files_checked_at_put)
 		 "Vsock config error: Cannot create backend for vsock device: Error binding to the "
 		 "host-side Unix socket: No such file or directory (os error 2)");
 	snprintf(body, sizeof(body), "{\"guest_cid\": 3, \"uds_path\": \"%s\"}", kernel);
+	/* musl's words, as Firecracker's releases print them (util/rust_err.h). */
 	fault_is("PUT", "/vsock", body,
 		 "Vsock config error: Cannot create backend for vsock device: Error binding to the "
-		 "host-side Unix socket: Address already in use (os error 98)");
+		 "host-side Unix socket: Address in use (os error 98)");
 	snprintf(path, sizeof(path), "%s/v.sock", dir);
 	snprintf(body, sizeof(body), "{\"guest_cid\": 3, \"uds_path\": \"%s\"}", path);
 	status_is("PUT", "/vsock", body, 204);
