@@ -438,8 +438,10 @@ static int check_stale(const struct sockaddr_un *a, const char *path)
 	if (fd < 0)
 		return -errno;
 	if (!connect(fd, (const struct sockaddr *)a, sizeof(*a))) {
-		pr_err("--api-sock '%s': another process serves this socket (a live VMM?); "
-		       "refusing to replace it",
+		/* Firecracker's words first (test_api_server.py matches them). */
+		pr_err("Failed to open the API socket at: %s. Check that it is not already "
+		       "used. (another process serves this socket, a live VMM?; refusing to "
+		       "replace it)",
 		       path);
 		err = -EADDRINUSE;
 	} else if (errno != ECONNREFUSED && errno != ENOENT) {
@@ -474,7 +476,9 @@ static int bind_socket(struct api_server *s, const char *path)
 	memcpy(a.sun_path, path, strlen(path) + 1);
 	if (!lstat(path, &st)) {
 		if (!S_ISSOCK(st.st_mode)) {
-			pr_err("--api-sock '%s': exists and is not a socket", path);
+			pr_err("Failed to open the API socket at: %s. Check that it is not "
+			       "already used. (--api-sock: exists and is not a socket)",
+			       path);
 			return -EEXIST;
 		}
 		/* Only a stale socket of an earlier run is replaced: a live one is

@@ -278,6 +278,9 @@ def test_live_socket_is_not_replaced(tmp_path, kvm, volt_bin):
         r = run_volt_api(sock)
         assert r.returncode != 0 and "another process serves this socket" in r.stderr, \
             (r.returncode, r.stderr)
+        # Firecracker's words first (its test_api_server.py matches them).
+        assert (f"Failed to open the API socket at: {sock}. Check that it is not already "
+                "used.") in r.stderr, r.stderr
         # The first VMM keeps its socket and stays controllable.
         assert ApiClient(sock).get("/")[0] == 200
         first.proc.send_signal(signal.SIGTERM)
