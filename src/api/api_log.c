@@ -178,8 +178,10 @@ void api_log_describe(char *buf, size_t size, const char *method, const char *ur
 		puts_(&o, "\"inconvertible to UTF-8\"");
 	/* The guest's data stays out of the log: whatever path the router takes
 	 * for MMDS data ("/mmds", "//mmds/", ...), not only Firecracker's
-	 * "/mmds". */
-	if (!len || (segment_is(url, 0, "mmds") && !segment_is(url, 1, "config")))
+	 * "/mmds". Only a PUT reaches /mmds/config: the router takes a PATCH
+	 * of "/mmds/config" as one of the data. */
+	if (!len || (segment_is(url, 0, "mmds") &&
+		     (strcmp(method, "PUT") || !segment_is(url, 1, "config"))))
 		return;
 	if (segment_is(url, 0, "cpu-config") && !debug) {
 		puts_(&o, ". To view the CPU template received by the API, configure log-level "

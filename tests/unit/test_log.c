@@ -365,6 +365,9 @@ Test(api_log, firecrackers_descriptions)
 			 "Patch request on \"//mmds/\"", "whatever path the router takes as /mmds");
 	cr_assert_str_eq(describe("PUT", "/mmds/x", "{\"secret\": 1}", true),
 			 "Put request on \"/mmds/x\"");
+	/* The router takes a PATCH of /mmds/config as one of the data. */
+	cr_assert_str_eq(describe("PATCH", "/mmds/config", "{\"secret\": 1}", true),
+			 "Patch request on \"/mmds/config\"");
 	cr_assert_str_eq(describe("PUT", "/mmdsx", "{}", true),
 			 "Put request on \"/mmdsx\" with body \"{}\"");
 	cr_assert_str_eq(
