@@ -38,6 +38,10 @@ static _Atomic uint64_t pending;
 /* SIGPIPEs not logged yet, and the last one's si_code. */
 static _Atomic unsigned int pipes_unlogged;
 static _Atomic int pipe_code;
+/* signals_take() is writing its SIGPIPE lines on this thread: a SIGPIPE
+ * they raise (the log, or stderr, is a pipe nobody reads) is counted, not
+ * logged, or each line would bring the next one for ever. */
+static __thread volatile sig_atomic_t logging_pipes;
 /* The handlers these replaced (the sanitizers' for SIGSEGV and SIGBUS): a
  * fault of volt's own goes on to them. Written before the handlers are on. */
 static struct sigaction previous[NSIG];
@@ -197,6 +201,10 @@ static void on_pipe(int signo, siginfo_t *si, void *uc)
 	(void)signo;
 	(void)uc;
 	METRICS_INC(signals.sigpipe);
+	if (logging_pipes) {
+		errno = saved;
+		return;
+	}
 	atomic_store(&pipe_code, si->si_code);
 	atomic_fetch_add(&pipes_unlogged, 1);
 	wake_main();
@@ -260,8 +268,10 @@ int signals_take(int *signo, int *code)
 		/* EAGAIN: nothing new, or another call took it */
 	}
 	pipes = atomic_exchange(&pipes_unlogged, 0);
+	logging_pipes = 1;
 	while (pipes--)
 		pr_err("Received signal %d, code %d.", SIGPIPE, atomic_load(&pipe_code));
+	logging_pipes = 0;
 	first = atomic_load(&pending);
 	if (!first)
 		return 0;

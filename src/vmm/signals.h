@@ -19,7 +19,8 @@
  *   (the sanitizers' report) or _exit()s with the code. No metrics line then:
  *   rendering one takes locks and malloc that the faulting thread may hold.
  * SIGPIPE is counted and logged ("Received signal 13, code C."), not fatal:
- * each write's EPIPE is handled where it happens. */
+ * each write's EPIPE is handled where it happens. One raised by that line
+ * itself (the log is a pipe nobody reads) is only counted. */
 #ifndef VOLT_VMM_SIGNALS_H
 #define VOLT_VMM_SIGNALS_H
 

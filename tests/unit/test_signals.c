@@ -173,3 +173,32 @@ Test(signals, a_sent_one_is_handed_to_the_main_thread)
 	cr_assert_eq(signals_take(&signo, &code), 149);
 	cr_assert_eq(volt_metrics.signals.sigxcpu, 1);
 }
+
+/* stderr (where lines go without a log file) a pipe nobody reads, as under
+ * `volt ... 2>&1 | head` once head is gone: logging a SIGPIPE raises one
+ * more. That one is counted but not logged, or each line would bring the
+ * next and the main thread would spin on them for ever. */
+Test(signals, a_pipe_raised_by_logging_a_pipe_is_not_logged_again)
+{
+	struct pollfd p;
+	int fds[2], saved, signo = 0, code = -1;
+
+	cr_assert_eq(signals_install(), 0);
+	cr_assert_eq(pipe(fds), 0);
+	close(fds[0]);
+	saved = dup(STDERR_FILENO);
+	cr_assert_geq(saved, 0);
+	dup2(fds[1], STDERR_FILENO);
+	close(fds[1]);
+	p = (struct pollfd){ .fd = signals_fd(), .events = POLLIN };
+	signals_take(&signo, &code);
+	cr_assert_eq(kill(getpid(), SIGPIPE), 0);
+	cr_assert_eq(poll(&p, 1, 5000), 1);
+	cr_assert_eq(signals_take(&signo, &code), 0);
+	p.revents = 0;
+	int again = poll(&p, 1, 0);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	cr_assert_eq(again, 0, "the line's own SIGPIPE woke the main thread again");
+	cr_assert_eq(volt_metrics.signals.sigpipe, 2, "both counted");
+}
