@@ -393,7 +393,7 @@ void log_error_signal_safe(const char *msg)
 		p = put_str(p, end, " [");
 		p = put_str(p, end, instance_id);
 		p = put_str(p, end, ":");
-		p = put_str(p, end, thread_name[0] ? thread_name : "volt");
+		p = put_str(p, end, thread_name[0] ? thread_name : "main");
 		if (atomic_load(&show_level))
 			p = put_str(p, end, ":ERROR");
 		p = put_str(p, end, "] ");

@@ -133,6 +133,17 @@ Test(log, file_has_firecrackers_format)
 	assert_match(out, " \\[vm-7:main\\] plain$");
 }
 
+/* A signal handler's line carries the tag every other line of the thread
+ * does: the unnamed main thread is "main" there too. */
+Test(log, signal_safe_line_has_the_threads_tag)
+{
+	cr_assert_eq(log_open(path), 0);
+	log_set_options(true, false);
+	log_error_signal_safe("from a handler");
+	assert_match(slurp(path),
+		     "^[0-9T:.-]+ \\[anonymous-instance:main:ERROR\\] from a handler$");
+}
+
 Test(log, file_defaults_show_neither_level_nor_origin)
 {
 	cr_assert_eq(log_open(path), 0);
