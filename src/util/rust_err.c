@@ -40,6 +40,26 @@ static const struct err_words musl_words[] = {
 	{ EISCONN, "Socket is connected" },
 	{ ENOTCONN, "Socket not connected" },
 	{ ESHUTDOWN, "Cannot send after socket shutdown" },
+	{ EOVERFLOW, "Value too large for data type" },
+	{ EDQUOT, "Quota exceeded" },
+	{ EINPROGRESS, "Operation in progress" },
+	{ EMSGSIZE, "Message too large" },
+	{ EOWNERDEAD, "Previous owner died" },
+};
+
+/* The rest of musl's table: the same words as glibc's. Any error in neither
+ * list has no words in musl ("No error information"). */
+static const int musl_same[] = {
+	EACCES,	     EPERM,	  ENOENT,	   ESRCH,	    EEXIST,	  ENOSPC,
+	EINTR,	     EAGAIN,	  EROFS,	   ENOTEMPTY,	    ECONNRESET,	  ECONNREFUSED,
+	EHOSTDOWN,   EPIPE,	  ENXIO,	   ENOTBLK,	    ENODEV,	  ENOTDIR,
+	EISDIR,	     ETXTBSY,	  ENOEXEC,	   EINVAL,	    E2BIG,	  ENFILE,
+	EBADF,	     EFAULT,	  EFBIG,	   EMLINK,	    ENOLCK,	  ENOTRECOVERABLE,
+	ECANCELED,   ENOSYS,	  ENOMSG,	   EIDRM,	    ENOSTR,	  ENODATA,
+	ENOSR,	     ENOLINK,	  EPROTO,	   EBADMSG,	    EBADFD,	  EDESTADDRREQ,
+	EPROTOTYPE,  ENOPROTOOPT, EPROTONOSUPPORT, ESOCKTNOSUPPORT, EPFNOSUPPORT, EAFNOSUPPORT,
+	ENETDOWN,    ENOBUFS,	  EALREADY,	   ESTALE,	    EREMOTEIO,	  ENOMEDIUM,
+	EMEDIUMTYPE, EMULTIHOP,
 };
 
 const char *musl_strerror(int e)
@@ -49,7 +69,10 @@ const char *musl_strerror(int e)
 	for (i = 0; i < sizeof(musl_words) / sizeof(musl_words[0]); i++)
 		if (musl_words[i].err == e)
 			return musl_words[i].words;
-	return strerror(e);
+	for (i = 0; i < sizeof(musl_same) / sizeof(musl_same[0]); i++)
+		if (musl_same[i] == e)
+			return strerror(e);
+	return "No error information";
 }
 
 const char *rust_io_error(int e, char *buf, size_t size)

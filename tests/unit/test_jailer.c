@@ -494,4 +494,12 @@ Test(jailer, os_errors_in_firecrackers_words)
 			 "No such file or directory (os error 2)");
 	cr_assert_str_eq(rust_io_error(EEXIST, buf, sizeof(buf)), "File exists (os error 17)");
 	cr_assert_str_eq(musl_strerror(EXDEV), "Cross-device link");
+	/* The others whose words are not glibc's (musl's __strerror.h). */
+	cr_assert_str_eq(musl_strerror(EOVERFLOW), "Value too large for data type");
+	cr_assert_str_eq(musl_strerror(EDQUOT), "Quota exceeded");
+	cr_assert_str_eq(musl_strerror(EINPROGRESS), "Operation in progress");
+	cr_assert_str_eq(musl_strerror(EMSGSIZE), "Message too large");
+	cr_assert_str_eq(musl_strerror(EOWNERDEAD), "Previous owner died");
+	/* An error musl has no words for. */
+	cr_assert_str_eq(musl_strerror(EUCLEAN), "No error information");
 }
