@@ -239,7 +239,10 @@ int signals_install(void)
 	sigemptyset(&sa.sa_mask);
 	for (i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
 		sigaddset(&sa.sa_mask, fatal[i]);
-	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	/* SA_ONSTACK: a stack overflow's SIGSEGV can be handled only on the
+	 * thread's alternate stack, where there is one (the sanitizers' report
+	 * it); without one the handler runs on the thread's own stack. */
+	sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
 	sa.sa_sigaction = on_fatal;
 	for (i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
 		sigaction(fatal[i], &sa, &previous[fatal[i]]);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -201,4 +202,44 @@ Test(signals, a_pipe_raised_by_logging_a_pipe_is_not_logged_again)
 	close(saved);
 	cr_assert_eq(again, 0, "the line's own SIGPIPE woke the main thread again");
 	cr_assert_eq(volt_metrics.signals.sigpipe, 2, "both counted");
+}
+
+/* Always true, as far as the compiler can tell: the recursion has an end. */
+static volatile int go_on = 1;
+
+static int deeper(volatile char *above)
+{
+	volatile char frame[4096];
+
+	frame[0] = above ? above[0] : 1;
+	return go_on ? deeper(frame) + frame[0] : 0;
+}
+
+/* A stack overflow: the handler can run only on the thread's alternate
+ * stack (the sanitizers set one up to report it), so it must ask for it. */
+Test(signals, a_stack_overflow_reaches_the_previous_handler)
+{
+	static char alt[1 << 16];
+	struct sigaction sa = { .sa_sigaction = sanitizer_like,
+				.sa_flags = SA_SIGINFO | SA_ONSTACK };
+	stack_t ss = { .ss_sp = alt, .ss_size = sizeof(alt) };
+	int fds[2], status;
+	pid_t pid;
+
+	cr_assert_eq(pipe(fds), 0);
+	pid = fork();
+	if (!pid) {
+		struct rlimit rl = { 1 << 20, 1 << 20 };
+
+		dup2(fds[1], STDERR_FILENO);
+		setrlimit(RLIMIT_STACK, &rl);
+		sigaltstack(&ss, NULL);
+		sigaction(SIGSEGV, &sa, NULL);
+		signals_install();
+		_exit(deeper(NULL));
+	}
+	close(fds[1]);
+	close(fds[0]);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 77, "status %#x", status);
 }
