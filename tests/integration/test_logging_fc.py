@@ -93,6 +93,9 @@ def test_api_requests_logs(vm, tmp_path):
     # Other spellings the router takes as /mmds keep the data out too.
     assert api.put("//mmds/", secret)[0] == 204
     wait_log(log, 'The API server received a Put request on "//mmds/".')
+    # Only a PUT reaches /mmds/config: a PATCH there is one of the data.
+    assert api.patch("/mmds/config", secret)[0] == 204
+    wait_log(log, 'The API server received a Patch request on "/mmds/config".')
 
     fault = ("Boot source error: The kernel file cannot be opened: No such file or directory "
              "(os error 2)")
