@@ -5,12 +5,14 @@
  * The same bytes are parsed whole and in pieces: the requests, their bodies
  * and the final status must not depend on how the bytes were cut. Checked
  * too: no call consumes more than it was given or stalls, bodies stay within
- * the limit, a refusal carries a known status and a reason. */
+ * the limit, a refusal carries a known status and a reason; each request's
+ * log line (api_log_describe) stays within its buffer. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api_log.h"
 #include "api/http_parse.h"
 
 #define MAX_BODY (255 * 8)
@@ -28,6 +30,23 @@ static uint64_t mix(uint64_t h, const void *p, size_t n)
 	while (n--)
 		h = (h ^ *b++) * 0x100000001b3ull;
 	return h;
+}
+
+/* The request's line in the log file (api/api_log.c) from what a client
+ * sent: always within its buffer, at any size, and NUL-terminated. */
+static void describe(const struct http_request *r)
+{
+	static char line[1024], small[64];
+	size_t size = r->body_len % sizeof(small) + 1;
+
+	api_log_describe(line, sizeof(line), r->method, r->url, r->body, r->body_len,
+			 r->body_len & 1);
+	if (strlen(line) >= sizeof(line))
+		abort();
+	memset(small, '#', sizeof(small));
+	api_log_describe(small, size, r->method, r->url, r->body, r->body_len, false);
+	if (strnlen(small, size) >= size || (size < sizeof(small) && small[size] != '#'))
+		abort();
 }
 
 static void run(const uint8_t *in, size_t len, size_t body_max, size_t piece, struct outcome *o)
@@ -62,6 +81,7 @@ static void run(const uint8_t *in, size_t len, size_t body_max, size_t piece, st
 				    (r->too_big && r->body_size <= body_max))
 					abort();
 				o->nreq++;
+				describe(r);
 				o->hash = mix(o->hash, r->method, strlen(r->method) + 1);
 				o->hash = mix(o->hash, r->url, strlen(r->url) + 1);
 				o->hash = mix(o->hash, &flags, 1);
