@@ -354,8 +354,10 @@ static int cpu_template_check(const char *name, char *why, size_t why_size)
 int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *why, size_t why_size)
 {
 	uint64_t vcpus = patch ? c->vcpus : 1, mem = patch ? c->mem_mib : API_DEFAULT_MEM_MIB;
-	bool smt = patch && c->smt, dirty = false;
-	char tmpl[sizeof(c->cpu_template)], huge[8] = "None";
+	/* A PATCH keeps what it leaves out (Firecracker's MachineConfig::update);
+	 * a PUT's body is a whole MachineConfig, its defaults included. */
+	bool smt = patch && c->smt, dirty = patch && c->track_dirty_pages;
+	char tmpl[sizeof(c->cpu_template)], huge[16];
 	json_t *v;
 	const struct api_field f[] = {
 		/* Range checked below, with Firecracker's words. */
@@ -371,6 +373,7 @@ int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *wh
 
 	/* Firecracker: a PUT without cpu_template keeps the template. */
 	snprintf(tmpl, sizeof(tmpl), "%s", c->cpu_template);
+	snprintf(huge, sizeof(huge), "%s", patch && c->huge_pages_thp ? "Transparent" : "None");
 	err = fields_get("machine-config", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
 	if (err)
 		return err;
@@ -390,11 +393,17 @@ int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *wh
 				"Machine config error: The number of vCPUs must be greater than 0, "
 				"less than %d and must be 1 or an even number if SMT is enabled.",
 				VM_MAX_CPUS);
-	if (strcmp(huge, "None"))
+	/* "2M" (hugetlbfs) is not volt's. */
+	if (strcmp(huge, "None") && strcmp(huge, "Transparent"))
 		return why_fail(why, why_size, -EINVAL,
 				"machine-config: huge_pages: '%s' is not supported by volt (only "
-				"\"None\")",
+				"\"None\" or \"Transparent\")",
 				huge);
+	/* Firecracker's rule: 2 MiB pages want RAM a multiple of 2 MiB. */
+	if (!strcmp(huge, "Transparent") && mem % 2)
+		return why_fail(why, why_size, -EINVAL,
+				"Machine config error: The memory size (MiB) is either 0, or not a "
+				"multiple of the configured page size.");
 	err = cpu_template_check(tmpl, why, why_size);
 	if (err)
 		return err;
@@ -402,6 +411,7 @@ int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *wh
 	c->mem_mib = (unsigned int)mem;
 	c->smt = smt;
 	c->track_dirty_pages = dirty;
+	c->huge_pages_thp = !strcmp(huge, "Transparent");
 	memcpy(c->cpu_template, tmpl, sizeof(tmpl));
 	/* Firecracker's one template slot: a cpu_template replaces PUT
 	 * /cpu-config's custom template. */
@@ -1188,7 +1198,7 @@ json_t *api_machine_config_to_json(const struct api_config *c)
 	return json_pack("{s:i, s:i, s:b, s:s*, s:b, s:s}", "vcpu_count", (int)c->vcpus,
 			 "mem_size_mib", (int)c->mem_mib, "smt", c->smt, "cpu_template",
 			 tmpl ? c->cpu_template : NULL, "track_dirty_pages", c->track_dirty_pages,
-			 "huge_pages", "None");
+			 "huge_pages", c->huge_pages_thp ? "Transparent" : "None");
 }
 
 /* The device's keys: its id, its fields, the API's keys of its kind. */
@@ -1426,6 +1436,7 @@ int api_config_to_vm(const struct api_config *c, struct vm_config *out, char *cm
 	out->initrd = c->initrd[0] ? c->initrd : NULL;
 	out->mem_size = (uint64_t)c->mem_mib << 20;
 	out->track_dirty_pages = c->track_dirty_pages;
+	out->huge_pages_thp = c->huge_pages_thp;
 	out->ncpus = (int)c->vcpus;
 	out->smt = c->smt;
 	out->cpu_template = strcmp(c->cpu_template, "None") ? c->cpu_template : NULL;
@@ -1802,6 +1813,7 @@ void api_config_from_vm(struct api_config *c, const struct vm_config *v)
 
 	c->vcpus = (unsigned int)v->ncpus;
 	c->smt = v->smt;
+	c->huge_pages_thp = v->huge_pages_thp;
 	c->mem_mib = (unsigned int)(v->mem_size >> 20);
 	snprintf(c->cpu_template, sizeof(c->cpu_template), "%s",
 		 v->cpu_template ? v->cpu_template : "None");
