@@ -704,12 +704,41 @@ static int net_put_checks(struct api_config *c, const struct api_device *d, char
 	return 0;
 }
 
+static bool is_root_device(const struct api_device *d)
+{
+	return d->dev.kind == &virtio_blk_kind && ((const struct blk_api_keys *)d->keys)->root;
+}
+
+/* Firecracker's BlockBuilder::insert: a new root drive goes before the other
+ * drives, and a drive that becomes root trades places with the first drive.
+ * That order is the guest's (vda, vdb...) and GET /vm/config's. */
+static void root_drive_first(struct api_config *c, int slot, bool added)
+{
+	struct api_device t;
+	int first = 0;
+
+	if (!is_root_device(&c->devices[slot]))
+		return;
+	while (first < slot && c->devices[first].dev.kind != &virtio_blk_kind)
+		first++;
+	if (first == slot)
+		return;
+	t = c->devices[slot];
+	if (added)
+		memmove(&c->devices[first + 1], &c->devices[first],
+			(size_t)(slot - first) * sizeof(c->devices[0]));
+	else
+		c->devices[slot] = c->devices[first];
+	c->devices[first] = t;
+}
+
 int api_put_device(struct api_config *c, const struct device_kind *k, json_t *j,
 		   const char *path_id, char *why, size_t why_size)
 {
 	struct api_device d;
 	json_t *api, *dev;
 	const char *idv;
+	bool added;
 	int err;
 
 	if (!k || !k->api_path)
@@ -746,9 +775,11 @@ int api_put_device(struct api_config *c, const struct device_kind *k, json_t *j,
 	err = device_slot(c, &d, why, why_size);
 	if (err < 0)
 		return err;
+	added = err == c->ndevices;
 	c->devices[err] = d;
-	if (err == c->ndevices)
+	if (added)
 		c->ndevices++;
+	root_drive_first(c, err, added);
 	return 0;
 }
 
@@ -1383,11 +1414,6 @@ static void device_with_id(struct device_config *out, const struct api_device *d
 {
 	*out = d->dev;
 	out->id = d->id;
-}
-
-static bool is_root_device(const struct api_device *d)
-{
-	return d->dev.kind == &virtio_blk_kind && ((const struct blk_api_keys *)d->keys)->root;
 }
 
 /* boot_args, and root= for the root device (a drive's API key). */

@@ -786,6 +786,84 @@ SCENARIOS = {
             "Machine config error: The number of vCPUs must be greater than 0, less than 32 "
             "and must be 1 or an even number if SMT is enabled.")),
     ],
+    # --- AUDIT3a: test_drive_virtio.py, test_rng.py, test_net.py, test_huge_pages.py ---
+    # test_drive_virtio.py::test_device_ordering: scratch1, then the root device, then
+    # scratch2. Firecracker's BlockBuilder puts a new root drive first: the guest sees
+    # rootfs, scratch1, scratch2 (vda, vdb, vdc), and GET /vm/config lists them so.
+    "drive_ordering": [
+        put("/drives/scratch1", {"drive_id": "scratch1", "path_on_host": "{scratch}",
+                                 "is_root_device": False, "is_read_only": False}),
+    ] + BASIC + [
+        put("/drives/scratch2", {"drive_id": "scratch2", "path_on_host": "{other}",
+                                 "is_root_device": False, "is_read_only": False}),
+        get("/vm/config", check=lambda b: [d["drive_id"] for d in b["drives"]] == [
+            "rootfs", "scratch1", "scratch2"]),
+        put("/actions", {"action_type": "InstanceStart"}),
+    ],
+    # Firecracker's source (BlockBuilder::insert): a drive that becomes root trades
+    # places with the first drive
+    "drive_made_root_swaps": BASIC[:2] + [
+        put(f"/drives/{i}", {"drive_id": i, "path_on_host": "{scratch}",
+                             "is_root_device": False, "is_read_only": True})
+        for i in ("a", "b", "c")
+    ] + [
+        put("/drives/c", {"drive_id": "c", "path_on_host": "{rootfs}",
+                          "is_root_device": True, "is_read_only": True}),
+        get("/vm/config", check=lambda b: [d["drive_id"] for d in b["drives"]] == [
+            "c", "b", "a"]),
+    ],
+    # test_partuuid_update: the root device with a PARTUUID, then PUT again without one
+    "drive_partuuid_update": BASIC[:2] + [
+        put("/drives/rootfs", {"drive_id": "rootfs", "path_on_host": "{rootfs}",
+                               "is_root_device": True, "is_read_only": False,
+                               "partuuid": "0eaa91a0-01"}),
+        get("/vm/config", check=lambda b: b["drives"][0]["partuuid"] == "0eaa91a0-01"),
+        put("/drives/rootfs", {"drive_id": "rootfs", "path_on_host": "{rootfs}",
+                               "is_root_device": True, "is_read_only": False}),
+        get("/vm/config", check=lambda b: [(d["drive_id"], d["partuuid"], d["is_root_device"])
+                                           for d in b["drives"]] == [("rootfs", None, True)]),
+        put("/actions", {"action_type": "InstanceStart"}),
+    ],
+    # test_non_partuuid_boot (a read-only scratch) and test_flush (cache_type Writeback)
+    "drive_read_only_writeback": BASIC[:2] + [
+        put("/drives/rootfs", {"drive_id": "rootfs", "path_on_host": "{rootfs}",
+                               "is_root_device": True, "is_read_only": False,
+                               "cache_type": "Writeback", "io_engine": "Sync"}),
+        put("/drives/scratch", {"drive_id": "scratch", "path_on_host": "{scratch}",
+                                "is_root_device": False, "is_read_only": True}),
+        get("/vm/config", check=lambda b: [(d["cache_type"], d["is_read_only"])
+                                           for d in b["drives"]] == [("Writeback", False),
+                                                                     ("Unsafe", True)]),
+        put("/actions", {"action_type": "InstanceStart"}),
+    ],
+    # test_rng.py: PUT /entropy without a limiter (rate_limiter None is left out), then
+    # with a bandwidth bucket only (test_rng_bw_rate_limiter)
+    "entropy_rng": BASIC + [
+        put("/entropy", {}),
+        get("/vm/config", check=lambda b: b["entropy"] == {"rate_limiter": None}),
+        put("/entropy", {"rate_limiter": {"bandwidth": {"size": 1000, "refill_time": 100}}}),
+        get("/vm/config", check=lambda b: b["entropy"] == {"rate_limiter": {
+            "bandwidth": {"size": 1000, "one_time_burst": None, "refill_time": 100},
+            "ops": None}}),
+        put("/actions", {"action_type": "InstanceStart"}),
+        put("/entropy", {}, 400, NOT_AFTER),
+    ],
+    # test_net.py::test_tap_mtu_advertised_to_guest (three interfaces, MTUs 1450, 1500,
+    # 8935) and test_device_reset (MMDS V2 on eth1, PUT /mmds {"key": "value"})
+    "net_mtu_mmds": BASIC + [
+        put(f"/network-interfaces/eth{i}", {"iface_id": f"eth{i}",
+                                            "host_dev_name": f"{{tap}}_{i}",
+                                            "guest_mac": f"06:00:00:00:01:{i:02x}",
+                                            "mtu": mtu})
+        for i, mtu in ((0, 1450), (1, 1500), (2, 8935))
+    ] + [
+        put("/mmds/config", {"network_interfaces": ["eth1"], "version": "V2"}),
+        put("/mmds", {"key": "value"}),
+        put("/actions", {"action_type": "InstanceStart"}),
+        get("/vm/config", check=lambda b: [n["mtu"] for n in b["network-interfaces"]] == [
+            1450, 1500, 8935]),
+        get("/mmds", check=lambda b: b == {"key": "value"}),
+    ],
 }
 
 
