@@ -1005,6 +1005,30 @@ SNAPSHOT_RESTORED = [
         NOT_AFTER),
 ]
 
+# test_rng.py::uvm_with_rng_restored: an entropy device with a rate limiter, snapshot,
+# restore; with huge_pages "Transparent" (test_huge_pages.py), which the restored
+# configuration keeps (Firecracker's VmInfo.huge_pages)
+RNG_RL = {"bandwidth": {"size": 1000, "one_time_burst": None, "refill_time": 100},
+          "ops": None}
+SNAPSHOT_BASE_RNG = [
+    put("/boot-source", {"kernel_image_path": "{echo}", "boot_args": BOOT_ARGS}),
+    put("/machine-config", {"vcpu_count": 2, "mem_size_mib": 256,
+                            "huge_pages": "Transparent"}),
+    put("/entropy", {"rate_limiter": {"bandwidth": {"size": 1000, "refill_time": 100}}}),
+    put("/actions", {"action_type": "InstanceStart"}),
+    patch("/vm", {"state": "Paused"}),
+    put("/snapshot/create", {"snapshot_type": "Full", "snapshot_path": "{tmp}/vmstate_rng",
+                             "mem_file_path": "{tmp}/mem_rng"}),
+]
+SNAPSHOT_RESTORED_RNG = [
+    put("/snapshot/load", {"snapshot_path": "{tmp}/vmstate_rng", "resume_vm": True,
+                           "mem_backend": {"backend_type": "File",
+                                           "backend_path": "{tmp}/mem_rng"}}),
+    get("/vm/config", check=lambda b: (b["entropy"], b["machine-config"]["huge_pages"]) == (
+        {"rate_limiter": RNG_RL}, "Transparent")),
+    get("/", check=lambda b: b["state"] == "Running"),
+]
+
 # Microvm.restore_from_snapshot's request with the optional fields it may send
 # (test_snapshot_rename_vsock, the renamed TAPs, huge pages).
 SNAPSHOT_RESTORED_OVERRIDES = [
@@ -1082,7 +1106,8 @@ def test_firecracker_restored_rows(vm, tmp_path, env):
                        ("uffd_missing", SNAPSHOT_UFFD_MISSING),
                        ("uffd_refused", SNAPSHOT_UFFD_REFUSED),
                        ("base_no_vsock", SNAPSHOT_BASE_NO_VSOCK),
-                       ("vsock_override_no_device", SNAPSHOT_VSOCK_OVERRIDE_NO_DEVICE)):
+                       ("vsock_override_no_device", SNAPSHOT_VSOCK_OVERRIDE_NO_DEVICE),
+                       ("base_rng", SNAPSHOT_BASE_RNG), ("restored_rng", SNAPSHOT_RESTORED_RNG)):
         api = start(vm, tmp_path, "--snapshot-dir", str(tmp_path))
         for i, row in enumerate(rows):
             status, hdrs, body = send(api, row, env)
