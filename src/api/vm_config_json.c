@@ -654,6 +654,22 @@ static int serde_missing(const char *obj, const json_t *j, int err, char *why, s
 	return missing_field(obj, j, name, why, why_size);
 }
 
+/* Firecracker's words for an interface's mtu below 68 (Net::new's InvalidMtu,
+ * in NetworkInterfaceError::CreateNetworkDevice); one above 65535 is serde's
+ * u16 error there, which keeps volt's range words. */
+static int net_mtu_words(const json_t *j, int err, char *why, size_t why_size)
+{
+	const json_t *v = json_object_get(j, "mtu");
+
+	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) >= 68 ||
+	    strncmp(why, "network-interface: mtu: ", strlen("network-interface: mtu: ")))
+		return err;
+	return why_fail(why, why_size, err,
+			"Could not create the network device: MTU %" JSON_INTEGER_FORMAT
+			" is out of range [68, 65535]",
+			json_integer_value(v));
+}
+
 static void device_remove(struct api_config *c, int i)
 {
 	memmove(&c->devices[i], &c->devices[i + 1],
@@ -763,6 +779,8 @@ int api_put_device(struct api_config *c, const struct device_kind *k, json_t *j,
 		err = device_parse(k, api, dev, path_id, &d, why, why_size);
 	if (err)
 		err = serde_missing(kind_obj(k), j, err, why, why_size);
+	if (err && k == &virtio_net_kind)
+		err = net_mtu_words(j, err, why, why_size);
 	json_decref(api);
 	json_decref(dev);
 	if (err)

@@ -848,6 +848,20 @@ SCENARIOS = {
         put("/actions", {"action_type": "InstanceStart"}),
         put("/entropy", {}, 400, NOT_AFTER),
     ],
+    # Firecracker's source (Net::new, NetError::InvalidMtu): an mtu below 68; above
+    # 65535 serde's u16 error (volt: its range words, docs/api.md)
+    "net_mtu_range": [
+        put("/network-interfaces/eth0", {"iface_id": "eth0", "host_dev_name": "{tap}_0",
+                                         "mtu": 67}, 400, re.escape(
+            "Could not create the network device: MTU 67 is out of range [68, 65535]")),
+        put("/network-interfaces/eth0", {"iface_id": "eth0", "host_dev_name": "{tap}_0",
+                                         "mtu": 65536}, 400,
+            SERDE + re.escape("invalid value: integer `65536`, expected u16"),
+            volt=(400, re.escape("network-interface: mtu: 65536 is out of range (68 to "
+                                 "65535)"), "serde's words need the body's positions")),
+        put("/network-interfaces/eth0", {"iface_id": "eth0", "host_dev_name": "{tap}_0",
+                                         "mtu": 68}),
+    ],
     # test_net.py::test_tap_mtu_advertised_to_guest (three interfaces, MTUs 1450, 1500,
     # 8935) and test_device_reset (MMDS V2 on eth1, PUT /mmds {"key": "value"})
     "net_mtu_mmds": BASIC + [
