@@ -1126,8 +1126,9 @@ Test(virtio_blk, flush_offered_for_a_write_back_cache_only)
 		unlink(path);
 		r.d = virtio_blk_dev(b);
 		rig_wr(&r, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
-		cr_assert_eq(!!(rig_rd(&r, VIRTIO_MMIO_DEVICE_FEATURES) & (1U << VIRTIO_BLK_F_FLUSH)),
-			     caches[i] == BLK_CACHE_WRITEBACK, "cache %u", caches[i]);
+		cr_assert_eq(
+			!!(rig_rd(&r, VIRTIO_MMIO_DEVICE_FEATURES) & (1U << VIRTIO_BLK_F_FLUSH)),
+			caches[i] == BLK_CACHE_WRITEBACK, "cache %u", caches[i]);
 		virtio_blk_destroy(b);
 		rig_free(&r);
 	}
