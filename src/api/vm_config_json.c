@@ -354,8 +354,10 @@ static int cpu_template_check(const char *name, char *why, size_t why_size)
 int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *why, size_t why_size)
 {
 	uint64_t vcpus = patch ? c->vcpus : 1, mem = patch ? c->mem_mib : API_DEFAULT_MEM_MIB;
-	bool smt = patch && c->smt, dirty = false;
-	char tmpl[sizeof(c->cpu_template)], huge[8] = "None";
+	/* A PATCH keeps what it leaves out (Firecracker's MachineConfig::update);
+	 * a PUT's body is a whole MachineConfig, its defaults included. */
+	bool smt = patch && c->smt, dirty = patch && c->track_dirty_pages;
+	char tmpl[sizeof(c->cpu_template)], huge[16];
 	json_t *v;
 	const struct api_field f[] = {
 		/* Range checked below, with Firecracker's words. */
@@ -371,6 +373,7 @@ int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *wh
 
 	/* Firecracker: a PUT without cpu_template keeps the template. */
 	snprintf(tmpl, sizeof(tmpl), "%s", c->cpu_template);
+	snprintf(huge, sizeof(huge), "%s", patch && c->huge_pages_thp ? "Transparent" : "None");
 	err = fields_get("machine-config", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
 	if (err)
 		return err;
@@ -390,11 +393,17 @@ int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *wh
 				"Machine config error: The number of vCPUs must be greater than 0, "
 				"less than %d and must be 1 or an even number if SMT is enabled.",
 				VM_MAX_CPUS);
-	if (strcmp(huge, "None"))
+	/* "2M" (hugetlbfs) is not volt's. */
+	if (strcmp(huge, "None") && strcmp(huge, "Transparent"))
 		return why_fail(why, why_size, -EINVAL,
 				"machine-config: huge_pages: '%s' is not supported by volt (only "
-				"\"None\")",
+				"\"None\" or \"Transparent\")",
 				huge);
+	/* Firecracker's rule: 2 MiB pages want RAM a multiple of 2 MiB. */
+	if (!strcmp(huge, "Transparent") && mem % 2)
+		return why_fail(why, why_size, -EINVAL,
+				"Machine config error: The memory size (MiB) is either 0, or not a "
+				"multiple of the configured page size.");
 	err = cpu_template_check(tmpl, why, why_size);
 	if (err)
 		return err;
@@ -402,6 +411,7 @@ int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *wh
 	c->mem_mib = (unsigned int)mem;
 	c->smt = smt;
 	c->track_dirty_pages = dirty;
+	c->huge_pages_thp = !strcmp(huge, "Transparent");
 	memcpy(c->cpu_template, tmpl, sizeof(tmpl));
 	/* Firecracker's one template slot: a cpu_template replaces PUT
 	 * /cpu-config's custom template. */
@@ -644,6 +654,22 @@ static int serde_missing(const char *obj, const json_t *j, int err, char *why, s
 	return missing_field(obj, j, name, why, why_size);
 }
 
+/* Firecracker's words for an interface's mtu below 68 (Net::new's InvalidMtu,
+ * in NetworkInterfaceError::CreateNetworkDevice); one above 65535 is serde's
+ * u16 error there, which keeps volt's range words. */
+static int net_mtu_words(const json_t *j, int err, char *why, size_t why_size)
+{
+	const json_t *v = json_object_get(j, "mtu");
+
+	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) >= 68 ||
+	    strncmp(why, "network-interface: mtu: ", strlen("network-interface: mtu: ")))
+		return err;
+	return why_fail(why, why_size, err,
+			"Could not create the network device: MTU %" JSON_INTEGER_FORMAT
+			" is out of range [68, 65535]",
+			json_integer_value(v));
+}
+
 static void device_remove(struct api_config *c, int i)
 {
 	memmove(&c->devices[i], &c->devices[i + 1],
@@ -694,12 +720,41 @@ static int net_put_checks(struct api_config *c, const struct api_device *d, char
 	return 0;
 }
 
+static bool is_root_device(const struct api_device *d)
+{
+	return d->dev.kind == &virtio_blk_kind && ((const struct blk_api_keys *)d->keys)->root;
+}
+
+/* Firecracker's BlockBuilder::insert: a new root drive goes before the other
+ * drives, and a drive that becomes root trades places with the first drive.
+ * That order is the guest's (vda, vdb...) and GET /vm/config's. */
+static void root_drive_first(struct api_config *c, int slot, bool added)
+{
+	struct api_device t;
+	int first = 0;
+
+	if (!is_root_device(&c->devices[slot]))
+		return;
+	while (first < slot && c->devices[first].dev.kind != &virtio_blk_kind)
+		first++;
+	if (first == slot)
+		return;
+	t = c->devices[slot];
+	if (added)
+		memmove(&c->devices[first + 1], &c->devices[first],
+			(size_t)(slot - first) * sizeof(c->devices[0]));
+	else
+		c->devices[slot] = c->devices[first];
+	c->devices[first] = t;
+}
+
 int api_put_device(struct api_config *c, const struct device_kind *k, json_t *j,
 		   const char *path_id, char *why, size_t why_size)
 {
 	struct api_device d;
 	json_t *api, *dev;
 	const char *idv;
+	bool added;
 	int err;
 
 	if (!k || !k->api_path)
@@ -724,6 +779,8 @@ int api_put_device(struct api_config *c, const struct device_kind *k, json_t *j,
 		err = device_parse(k, api, dev, path_id, &d, why, why_size);
 	if (err)
 		err = serde_missing(kind_obj(k), j, err, why, why_size);
+	if (err && k == &virtio_net_kind)
+		err = net_mtu_words(j, err, why, why_size);
 	json_decref(api);
 	json_decref(dev);
 	if (err)
@@ -736,9 +793,11 @@ int api_put_device(struct api_config *c, const struct device_kind *k, json_t *j,
 	err = device_slot(c, &d, why, why_size);
 	if (err < 0)
 		return err;
+	added = err == c->ndevices;
 	c->devices[err] = d;
-	if (err == c->ndevices)
+	if (added)
 		c->ndevices++;
+	root_drive_first(c, err, added);
 	return 0;
 }
 
@@ -1188,7 +1247,7 @@ json_t *api_machine_config_to_json(const struct api_config *c)
 	return json_pack("{s:i, s:i, s:b, s:s*, s:b, s:s}", "vcpu_count", (int)c->vcpus,
 			 "mem_size_mib", (int)c->mem_mib, "smt", c->smt, "cpu_template",
 			 tmpl ? c->cpu_template : NULL, "track_dirty_pages", c->track_dirty_pages,
-			 "huge_pages", "None");
+			 "huge_pages", c->huge_pages_thp ? "Transparent" : "None");
 }
 
 /* The device's keys: its id, its fields, the API's keys of its kind. */
@@ -1375,11 +1434,6 @@ static void device_with_id(struct device_config *out, const struct api_device *d
 	out->id = d->id;
 }
 
-static bool is_root_device(const struct api_device *d)
-{
-	return d->dev.kind == &virtio_blk_kind && ((const struct blk_api_keys *)d->keys)->root;
-}
-
 /* boot_args, and root= for the root device (a drive's API key). */
 static int cmdline_make(const struct api_config *c, char *cmdline, size_t cmdline_size, char *why,
 			size_t why_size)
@@ -1426,6 +1480,7 @@ int api_config_to_vm(const struct api_config *c, struct vm_config *out, char *cm
 	out->initrd = c->initrd[0] ? c->initrd : NULL;
 	out->mem_size = (uint64_t)c->mem_mib << 20;
 	out->track_dirty_pages = c->track_dirty_pages;
+	out->huge_pages_thp = c->huge_pages_thp;
 	out->ncpus = (int)c->vcpus;
 	out->smt = c->smt;
 	out->cpu_template = strcmp(c->cpu_template, "None") ? c->cpu_template : NULL;
@@ -1802,6 +1857,7 @@ void api_config_from_vm(struct api_config *c, const struct vm_config *v)
 
 	c->vcpus = (unsigned int)v->ncpus;
 	c->smt = v->smt;
+	c->huge_pages_thp = v->huge_pages_thp;
 	c->mem_mib = (unsigned int)(v->mem_size >> 20);
 	snprintf(c->cpu_template, sizeof(c->cpu_template), "%s",
 		 v->cpu_template ? v->cpu_template : "None");

@@ -71,6 +71,7 @@ struct api_config {
 
 	unsigned int vcpus, mem_mib;
 	bool smt, track_dirty_pages;
+	bool huge_pages_thp;   /* huge_pages "Transparent" (else "None") */
 	char cpu_template[16]; /* Firecracker's name; "None" by default */
 	/* PUT /cpu-config (the configuration file's "cpu-config"): the last
 	 * one given, applied at InstanceStart. */

@@ -368,6 +368,11 @@ static size_t bitmap_words(const struct guest_mem *m)
 	return (guest_mem_pages(m) + 63) / 64;
 }
 
+int guest_mem_advise_huge(const struct guest_mem *m)
+{
+	return madvise(m->base, m->size, MADV_HUGEPAGE) ? -errno : 0;
+}
+
 int guest_mem_dirty_enable(struct guest_mem *m)
 {
 	if (m->track_dirty)

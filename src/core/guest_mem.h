@@ -80,6 +80,10 @@ uint64_t guest_mem_end(const struct guest_mem *m);
 int guest_write(const struct guest_mem *m, uint64_t gpa, const void *src, uint64_t len);
 int guest_read(const struct guest_mem *m, uint64_t gpa, void *dst, uint64_t len);
 
+/* Firecracker's huge_pages "Transparent": asks the host for transparent huge
+ * pages behind the guest's RAM (madvise MADV_HUGEPAGE); 0 or -errno (the
+ * host's THP "never" still takes the advice and gives 4 KiB pages). */
+int guest_mem_advise_huge(const struct guest_mem *m);
 /* 4 KiB pages of RAM: the bits of a dirty bitmap (bit i: bytes [i * 4096,
  * (i + 1) * 4096) of base, bit i % 64 of word i / 64). */
 size_t guest_mem_pages(const struct guest_mem *m);

@@ -274,7 +274,10 @@ static int add_rules(int ruleset, const struct vm_config *cfg, uint64_t handled,
 	/* In a jail, / is the jail (a jailer made it for this VMM alone): a
 	 * Firecracker client puts a drive's new file there (PATCH /drives)
 	 * and writes snapshots there without naming a directory at start.
-	 * Regular files only: no exec, no nodes, links or directories. */
+	 * Its files only: no exec, no new nodes, links or directories; the
+	 * ioctls of a block device node put there are allowed, for a drive's
+	 * new backing may be one (its size: BLKGETSIZE64; Firecracker's
+	 * test_rescan_dev mknods a loop device into the jail). */
 	if (!err && cfg->in_jail && !jail_root_is_jail())
 		pr_warn("landlock: started as if by a jailer, but / has /proc: not a jail, so "
 			"its files get no rule");
@@ -283,7 +286,7 @@ static int add_rules(int ruleset, const struct vm_config *cfg, uint64_t handled,
 				 LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE |
 					 LANDLOCK_ACCESS_FS_TRUNCATE | LANDLOCK_ACCESS_FS_MAKE_REG |
 					 LANDLOCK_ACCESS_FS_REMOVE_FILE |
-					 LANDLOCK_ACCESS_FS_READ_DIR,
+					 LANDLOCK_ACCESS_FS_READ_DIR | LANDLOCK_ACCESS_FS_IOCTL_DEV,
 				 handled),
 		      &err, nrules);
 	return err;

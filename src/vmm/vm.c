@@ -751,6 +751,12 @@ static int create(struct vm *vm, const struct vm_config *cfg, const struct guest
 			 (unsigned long long)(cfg->mem_size >> 20), strerror(-err));
 	if (err)
 		return err;
+	/* Anonymous RAM only: a restore's RAM is the memory file's mapping. */
+	if (cfg->huge_pages_thp && !src && (err = guest_mem_advise_huge(&vm->mem))) {
+		snprintf(why, why_size, "huge_pages: cannot ask for transparent huge pages: %s",
+			 strerror(-err));
+		return err;
+	}
 	startup_mark("guest memory mapped");
 	if (cfg->track_dirty_pages && (err = guest_mem_dirty_enable(&vm->mem))) {
 		snprintf(why, why_size, "cannot track dirty pages: %s", strerror(-err));

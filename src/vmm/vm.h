@@ -52,6 +52,7 @@ struct vm_config {
 	bool boot_timer;
 	bool pvm_host;		/* apply the PVM host workarounds */
 	bool track_dirty_pages; /* KVM's dirty log, for Diff snapshots */
+	bool huge_pages_thp;	/* huge_pages "Transparent": MADV_HUGEPAGE on RAM */
 	/* Where snapshots may be written (Landlock); NULL: nowhere once confined. */
 	const char *snapshot_dir;
 	/* Started by a jailer (Firecracker's or volt's): / is the jail, and

@@ -67,6 +67,9 @@ static json_t *config_to_json(const struct vm *vm)
 	json_object_set_new(j, "smt", json_boolean(vm->cfg.smt));
 	json_object_set_new(j, "pvm_host", json_boolean(vm->cfg.pvm_host));
 	json_object_set_new(j, "track_dirty_pages", json_boolean(vm->cfg.track_dirty_pages));
+	/* What GET /vm/config says after a restore (its RAM is the file's). */
+	if (vm->cfg.huge_pages_thp)
+		json_object_set_new(j, "huge_pages_thp", json_true());
 	/* The guest kit's command port: a restore plugs it in again, empty. */
 	json_object_set_new(j, "kit_port", json_boolean(vm->cfg.kit_cmd != NULL));
 	/* It moves the virtio windows (vm.c): a restore keeps it as it was. */
@@ -323,7 +326,7 @@ static int config_from_state(struct snap_reader *r, const struct snapshot_load_r
 	json_error_t jerr;
 	size_t len, i;
 	json_int_t mem = 0;
-	int vcpus = 0, pvm = 0, dirty = 0, timer = 0, kit = 0, smt = 0, err = 0;
+	int vcpus = 0, pvm = 0, dirty = 0, timer = 0, kit = 0, smt = 0, thp = 0, err = 0;
 	const char *t = NULL;
 	json_t *mmds = NULL;
 
@@ -334,10 +337,11 @@ static int config_from_state(struct snap_reader *r, const struct snapshot_load_r
 	}
 	j = json_loadb(text, len, 0, &jerr);
 	if (!j ||
-	    json_unpack_ex(j, &jerr, 0, "{s:I,s:i,s?b,s:b,s?b,s?b,s?b,s?s,s:o,s?o}", "mem_size",
+	    json_unpack_ex(j, &jerr, 0, "{s:I,s:i,s?b,s:b,s?b,s?b,s?b,s?s,s:o,s?o,s?b}", "mem_size",
 			   &mem, "vcpus", &vcpus, "smt", &smt, "pvm_host", &pvm,
 			   "track_dirty_pages", &dirty, "boot_timer", &timer, "kit_port", &kit,
-			   "cpu_template", &t, "devices", &devs, "mmds", &mmds) ||
+			   "cpu_template", &t, "devices", &devs, "mmds", &mmds, "huge_pages_thp",
+			   &thp) ||
 	    !json_is_array(devs)) {
 		snprintf(why, why_size, "the snapshot's VM configuration is malformed: %s",
 			 jerr.text);
@@ -351,6 +355,7 @@ static int config_from_state(struct snap_reader *r, const struct snapshot_load_r
 	cfg->pvm_host = host_is_pvm();
 	cfg->track_dirty_pages = req->track_dirty_pages;
 	cfg->boot_timer = timer;
+	cfg->huge_pages_thp = thp;
 	/* The command comes after the restore (kit_port_set_command). */
 	cfg->kit_cmd = kit ? "" : NULL;
 	cfg->started = req->started;

@@ -385,6 +385,41 @@ def test_cpu_template_of_the_other_vendor_fails_instance_start(api):
     assert api.get("/")[1]["state"] == "Not started"
 
 
+
+def ram_advised_huge(pid, mib):
+    """Whether the mapping of the guest's mib MiB of RAM has VM_HUGEPAGE ("hg")."""
+    size, flags = None, {}
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        if line.startswith("Size:"):
+            size = int(line.split()[1])
+        elif line.startswith("VmFlags:"):
+            flags[size] = flags.get(size, False) or " hg" in line
+    assert mib * 1024 in flags, f"no {mib} MiB mapping in /proc/{pid}/smaps"
+    return flags[mib * 1024]
+
+
+@pytest.mark.parametrize("huge", ["None", "Transparent"])
+def test_huge_pages_transparent(api, huge):
+    """test_huge_pages.py: huge_pages "Transparent" (Firecracker madvises the guest's RAM
+    MADV_HUGEPAGE) and "None" (no advice); GET /machine-config says which. Its odd sizes
+    are refused with Firecracker's words, and a PATCH keeps it."""
+    assert api.put("/boot-source", {"kernel_image_path": str(GUESTS / "echo")}) == (204, None)
+    fault_is(api.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": 129,
+                                         "huge_pages": "Transparent"}),
+             "Machine config error: The memory size (MiB) is either 0, or not a multiple of "
+             "the configured page size.")
+    assert api.put("/machine-config", {"vcpu_count": 2, "mem_size_mib": 128,
+                                       "track_dirty_pages": True,
+                                       "huge_pages": huge}) == (204, None)
+    assert api.patch("/machine-config", {"vcpu_count": 1}) == (204, None)
+    # Firecracker's MachineConfig::update keeps what a PATCH leaves out
+    assert api.get("/machine-config") == (200, {
+        "vcpu_count": 1, "mem_size_mib": 128, "smt": False, "track_dirty_pages": True,
+        "huge_pages": huge})
+    assert api.put("/actions", {"action_type": "InstanceStart"}) == (204, None)
+    assert ram_advised_huge(api.proc.proc.pid, 128) == (huge == "Transparent")
+    assert api.get("/vm/config")[1]["machine-config"]["huge_pages"] == huge
+
 # --- AUDIT2.md: Firecracker's command-line, signal and log tests (test_cmd_line_start.py,
 # test_cmd_line_parameters.py, test_signals.py, test_shut_down.py) against volt run as
 # `firecracker`. Each test states what Firecracker's test (or its framework) expects; they

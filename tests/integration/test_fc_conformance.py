@@ -786,6 +786,98 @@ SCENARIOS = {
             "Machine config error: The number of vCPUs must be greater than 0, less than 32 "
             "and must be 1 or an even number if SMT is enabled.")),
     ],
+    # --- AUDIT3a: test_drive_virtio.py, test_rng.py, test_net.py, test_huge_pages.py ---
+    # test_drive_virtio.py::test_device_ordering: scratch1, then the root device, then
+    # scratch2. Firecracker's BlockBuilder puts a new root drive first: the guest sees
+    # rootfs, scratch1, scratch2 (vda, vdb, vdc), and GET /vm/config lists them so.
+    "drive_ordering": [
+        put("/drives/scratch1", {"drive_id": "scratch1", "path_on_host": "{scratch}",
+                                 "is_root_device": False, "is_read_only": False}),
+    ] + BASIC + [
+        put("/drives/scratch2", {"drive_id": "scratch2", "path_on_host": "{other}",
+                                 "is_root_device": False, "is_read_only": False}),
+        get("/vm/config", check=lambda b: [d["drive_id"] for d in b["drives"]] == [
+            "rootfs", "scratch1", "scratch2"]),
+        put("/actions", {"action_type": "InstanceStart"}),
+    ],
+    # Firecracker's source (BlockBuilder::insert): a drive that becomes root trades
+    # places with the first drive
+    "drive_made_root_swaps": BASIC[:2] + [
+        put(f"/drives/{i}", {"drive_id": i, "path_on_host": "{scratch}",
+                             "is_root_device": False, "is_read_only": True})
+        for i in ("a", "b", "c")
+    ] + [
+        put("/drives/c", {"drive_id": "c", "path_on_host": "{rootfs}",
+                          "is_root_device": True, "is_read_only": True}),
+        get("/vm/config", check=lambda b: [d["drive_id"] for d in b["drives"]] == [
+            "c", "b", "a"]),
+    ],
+    # test_partuuid_update: the root device with a PARTUUID, then PUT again without one
+    "drive_partuuid_update": BASIC[:2] + [
+        put("/drives/rootfs", {"drive_id": "rootfs", "path_on_host": "{rootfs}",
+                               "is_root_device": True, "is_read_only": False,
+                               "partuuid": "0eaa91a0-01"}),
+        get("/vm/config", check=lambda b: b["drives"][0]["partuuid"] == "0eaa91a0-01"),
+        put("/drives/rootfs", {"drive_id": "rootfs", "path_on_host": "{rootfs}",
+                               "is_root_device": True, "is_read_only": False}),
+        get("/vm/config", check=lambda b: [(d["drive_id"], d["partuuid"], d["is_root_device"])
+                                           for d in b["drives"]] == [("rootfs", None, True)]),
+        put("/actions", {"action_type": "InstanceStart"}),
+    ],
+    # test_non_partuuid_boot (a read-only scratch) and test_flush (cache_type Writeback)
+    "drive_read_only_writeback": BASIC[:2] + [
+        put("/drives/rootfs", {"drive_id": "rootfs", "path_on_host": "{rootfs}",
+                               "is_root_device": True, "is_read_only": False,
+                               "cache_type": "Writeback", "io_engine": "Sync"}),
+        put("/drives/scratch", {"drive_id": "scratch", "path_on_host": "{scratch}",
+                                "is_root_device": False, "is_read_only": True}),
+        get("/vm/config", check=lambda b: [(d["cache_type"], d["is_read_only"])
+                                           for d in b["drives"]] == [("Writeback", False),
+                                                                     ("Unsafe", True)]),
+        put("/actions", {"action_type": "InstanceStart"}),
+    ],
+    # test_rng.py: PUT /entropy without a limiter (rate_limiter None is left out), then
+    # with a bandwidth bucket only (test_rng_bw_rate_limiter)
+    "entropy_rng": BASIC + [
+        put("/entropy", {}),
+        get("/vm/config", check=lambda b: b["entropy"] == {"rate_limiter": None}),
+        put("/entropy", {"rate_limiter": {"bandwidth": {"size": 1000, "refill_time": 100}}}),
+        get("/vm/config", check=lambda b: b["entropy"] == {"rate_limiter": {
+            "bandwidth": {"size": 1000, "one_time_burst": None, "refill_time": 100},
+            "ops": None}}),
+        put("/actions", {"action_type": "InstanceStart"}),
+        put("/entropy", {}, 400, NOT_AFTER),
+    ],
+    # Firecracker's source (Net::new, NetError::InvalidMtu): an mtu below 68; above
+    # 65535 serde's u16 error (volt: its range words, docs/api.md)
+    "net_mtu_range": [
+        put("/network-interfaces/eth0", {"iface_id": "eth0", "host_dev_name": "{tap}_0",
+                                         "mtu": 67}, 400, re.escape(
+            "Could not create the network device: MTU 67 is out of range [68, 65535]")),
+        put("/network-interfaces/eth0", {"iface_id": "eth0", "host_dev_name": "{tap}_0",
+                                         "mtu": 65536}, 400,
+            SERDE + re.escape("invalid value: integer `65536`, expected u16"),
+            volt=(400, re.escape("network-interface: mtu: 65536 is out of range (68 to "
+                                 "65535)"), "serde's words need the body's positions")),
+        put("/network-interfaces/eth0", {"iface_id": "eth0", "host_dev_name": "{tap}_0",
+                                         "mtu": 68}),
+    ],
+    # test_net.py::test_tap_mtu_advertised_to_guest (three interfaces, MTUs 1450, 1500,
+    # 8935) and test_device_reset (MMDS V2 on eth1, PUT /mmds {"key": "value"})
+    "net_mtu_mmds": BASIC + [
+        put(f"/network-interfaces/eth{i}", {"iface_id": f"eth{i}",
+                                            "host_dev_name": f"{{tap}}_{i}",
+                                            "guest_mac": f"06:00:00:00:01:{i:02x}",
+                                            "mtu": mtu})
+        for i, mtu in ((0, 1450), (1, 1500), (2, 8935))
+    ] + [
+        put("/mmds/config", {"network_interfaces": ["eth1"], "version": "V2"}),
+        put("/mmds", {"key": "value"}),
+        put("/actions", {"action_type": "InstanceStart"}),
+        get("/vm/config", check=lambda b: [n["mtu"] for n in b["network-interfaces"]] == [
+            1450, 1500, 8935]),
+        get("/mmds", check=lambda b: b == {"key": "value"}),
+    ],
 }
 
 
@@ -927,6 +1019,30 @@ SNAPSHOT_RESTORED = [
         NOT_AFTER),
 ]
 
+# test_rng.py::uvm_with_rng_restored: an entropy device with a rate limiter, snapshot,
+# restore; with huge_pages "Transparent" (test_huge_pages.py), which the restored
+# configuration keeps (Firecracker's VmInfo.huge_pages)
+RNG_RL = {"bandwidth": {"size": 1000, "one_time_burst": None, "refill_time": 100},
+          "ops": None}
+SNAPSHOT_BASE_RNG = [
+    put("/boot-source", {"kernel_image_path": "{echo}", "boot_args": BOOT_ARGS}),
+    put("/machine-config", {"vcpu_count": 2, "mem_size_mib": 256,
+                            "huge_pages": "Transparent"}),
+    put("/entropy", {"rate_limiter": {"bandwidth": {"size": 1000, "refill_time": 100}}}),
+    put("/actions", {"action_type": "InstanceStart"}),
+    patch("/vm", {"state": "Paused"}),
+    put("/snapshot/create", {"snapshot_type": "Full", "snapshot_path": "{tmp}/vmstate_rng",
+                             "mem_file_path": "{tmp}/mem_rng"}),
+]
+SNAPSHOT_RESTORED_RNG = [
+    put("/snapshot/load", {"snapshot_path": "{tmp}/vmstate_rng", "resume_vm": True,
+                           "mem_backend": {"backend_type": "File",
+                                           "backend_path": "{tmp}/mem_rng"}}),
+    get("/vm/config", check=lambda b: (b["entropy"], b["machine-config"]["huge_pages"]) == (
+        {"rate_limiter": RNG_RL}, "Transparent")),
+    get("/", check=lambda b: b["state"] == "Running"),
+]
+
 # Microvm.restore_from_snapshot's request with the optional fields it may send
 # (test_snapshot_rename_vsock, the renamed TAPs, huge pages).
 SNAPSHOT_RESTORED_OVERRIDES = [
@@ -1004,7 +1120,8 @@ def test_firecracker_restored_rows(vm, tmp_path, env):
                        ("uffd_missing", SNAPSHOT_UFFD_MISSING),
                        ("uffd_refused", SNAPSHOT_UFFD_REFUSED),
                        ("base_no_vsock", SNAPSHOT_BASE_NO_VSOCK),
-                       ("vsock_override_no_device", SNAPSHOT_VSOCK_OVERRIDE_NO_DEVICE)):
+                       ("vsock_override_no_device", SNAPSHOT_VSOCK_OVERRIDE_NO_DEVICE),
+                       ("base_rng", SNAPSHOT_BASE_RNG), ("restored_rng", SNAPSHOT_RESTORED_RNG)):
         api = start(vm, tmp_path, "--snapshot-dir", str(tmp_path))
         for i, row in enumerate(rows):
             status, hdrs, body = send(api, row, env)

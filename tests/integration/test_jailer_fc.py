@@ -384,6 +384,52 @@ def test_drive_patch_and_snapshot_in_the_jail(fc, tmp_path):
     assert p.poll() is None
 
 
+
+def test_drive_patch_to_a_block_device_in_the_jail(fc, tmp_path):
+    """test_drive_virtio.py::test_rescan_dev: after boot a drive's path_on_host becomes a
+    loop device, which Firecracker's framework puts in the jail as a block device node
+    (mknod, 0600, uid:gid); the VMM opens it and reads its size (BLKGETSIZE64)."""
+    if shutil.which("losetup") is None or not Path("/dev/loop-control").exists():
+        pytest.skip("no loop devices here")
+    backing = tmp_path / "fs2.img"
+    backing.write_bytes(bytes(512 << 10))
+    out = subprocess.run(["losetup", "--find", "--show", str(backing)], capture_output=True,
+                         text=True)
+    if out.returncode:
+        pytest.skip(f"losetup: {out.stderr.strip()}")
+    loop = out.stdout.strip()
+    try:
+        jid = "test-rescan-dev"
+        p, root = started_jail(fc, jid)
+        sock = root / "run" / "firecracker.socket"
+        wait_for_socket(sock, p)
+        api = ApiClient(sock)
+        put_owned(GUESTS / "echo", root / "echo", 0o400)
+        (root / "fs1.img").write_bytes(bytes(64 << 10))
+        os.chown(root / "fs1.img", UID, GID)
+        for url, body in (
+                ("/machine-config", {"vcpu_count": 1, "mem_size_mib": 32}),
+                ("/boot-source", {"kernel_image_path": "/echo"}),
+                ("/drives/scratch", {"drive_id": "scratch", "path_on_host": "/fs1.img",
+                                     "is_root_device": False, "is_read_only": False}),
+                ("/actions", {"action_type": "InstanceStart"})):
+            code, resp = api.put(url, body)
+            assert code == 204, (url, code, resp)
+        node = root / Path(loop).name
+        os.mknod(node, 0o600 | stat.S_IFBLK, os.stat(loop).st_rdev)
+        os.chown(node, UID, GID)
+        resp = api.patch("/drives/scratch", {"drive_id": "scratch",
+                                             "path_on_host": f"/{node.name}"})
+        assert resp == (204, None), resp
+        assert api.get("/vm/config")[1]["drives"][0]["path_on_host"] == f"/{node.name}"
+        assert p.poll() is None
+    finally:
+        for proc in fc["procs"]:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+        subprocess.run(["losetup", "--detach", loop], check=False)
+
 # --- AUDIT2.md: Firecracker's tests/integration_tests/security/test_jail.py, failing where
 # volt's jailer differs.
 

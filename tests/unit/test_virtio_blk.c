@@ -1103,3 +1103,33 @@ Test(blk_metrics, driver_ok_is_no_queue_event, .timeout = 20)
 	virtio_blk_destroy(b);
 	rig_free(&r);
 }
+
+/* Firecracker offers VIRTIO_BLK_F_FLUSH only with cache_type Writeback: with
+ * Unsafe the guest sends no flush at all (test_no_flush: flush_count 0). */
+Test(virtio_blk, flush_offered_for_a_write_back_cache_only)
+{
+	static const enum blk_cache caches[] = { BLK_CACHE_WRITEBACK, BLK_CACHE_UNSAFE };
+
+	for (unsigned int i = 0; i < 2; i++) {
+		char path[] = "/var/tmp/volt-blk-flush-XXXXXX";
+		struct blk_config c = { .id = "flush", .cache = caches[i] };
+		struct virtio_blk *b = NULL;
+		struct rig r;
+		int tfd = mkstemp(path);
+
+		cr_assert_geq(tfd, 0);
+		cr_assert_eq(ftruncate(tfd, DISK_LEN), 0);
+		close(tfd);
+		snprintf(c.path, sizeof(c.path), "%s", path);
+		rig_init(&r);
+		cr_assert_eq(virtio_blk_create(&b, &c, &r.env, RIG_BASE, 5), 0);
+		unlink(path);
+		r.d = virtio_blk_dev(b);
+		rig_wr(&r, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+		cr_assert_eq(
+			!!(rig_rd(&r, VIRTIO_MMIO_DEVICE_FEATURES) & (1U << VIRTIO_BLK_F_FLUSH)),
+			caches[i] == BLK_CACHE_WRITEBACK, "cache %u", caches[i]);
+		virtio_blk_destroy(b);
+		rig_free(&r);
+	}
+}

@@ -713,8 +713,7 @@ int virtio_blk_create(struct virtio_blk **out, const struct blk_config *c,
 		      const struct virtio_env *env, uint64_t base, uint32_t irq)
 {
 	uint64_t features = (1ULL << VIRTIO_BLK_F_SEG_MAX) | (1ULL << VIRTIO_BLK_F_BLK_SIZE) |
-			    (1ULL << VIRTIO_BLK_F_FLUSH) | (1ULL << VIRTIO_BLK_F_DISCARD) |
-			    (1ULL << VIRTIO_BLK_F_WRITE_ZEROES);
+			    (1ULL << VIRTIO_BLK_F_DISCARD) | (1ULL << VIRTIO_BLK_F_WRITE_ZEROES);
 	struct virtio_blk *b = calloc(1, sizeof(*b));
 	char why[160];
 	int err;
@@ -732,6 +731,11 @@ int virtio_blk_create(struct virtio_blk **out, const struct blk_config *c,
 	}
 	if (c->read_only)
 		features |= 1ULL << VIRTIO_BLK_F_RO;
+	/* As Firecracker: only a write-back cache is the guest's to flush; an
+	 * unsafe one has none, so the guest sends no FLUSH (block.flush_count
+	 * stays 0, which Firecracker's test_no_flush asserts). */
+	if (c->cache == BLK_CACHE_WRITEBACK)
+		features |= 1ULL << VIRTIO_BLK_F_FLUSH;
 	err = virtio_mmio_init(&b->dev, &blk_ops, b, features, env, base, irq);
 	if (err) {
 		pr_err("drive '%s': cannot plug in the device: %s", c->path, strerror(-err));
