@@ -114,8 +114,12 @@ int kit_snapshot_restore_run(struct kit_snapshot *ks, const char *cmd, int *stat
 	if (!err && !ks->shell)
 		err = kit_port_set_command(&vm->kit, cmd);
 	if (err) {
-		pr_warn("the guest kit's snapshot %s cannot be restored (%s): booting instead",
-			ks->key, why[0] ? why : strerror(-err));
+		/* Dropped, or it would stay under its key and every run would boot:
+		 * a volt whose devices changed (features offered), a damaged file.
+		 * This boot keeps a new one. */
+		pr_warn("the guest kit's snapshot %s cannot be restored (%s): booting instead%s",
+			ks->key, why[0] ? why : strerror(-err),
+			snapshot_cache_rm(ks->key) ? "" : " (the entry is dropped)");
 		vm_destroy(vm);
 		zpages_free(vm, sizeof(*vm));
 		return err;
