@@ -412,6 +412,17 @@ void guest_mem_mark_dirty(const struct guest_mem *m, uint64_t gpa, uint64_t len)
 	}
 }
 
+void guest_mem_dirty_restore(const struct guest_mem *m, const uint64_t *bitmap)
+{
+	size_t words = bitmap_words(m), w;
+
+	if (!m->track_dirty)
+		return;
+	for (w = 0; w < words; w++)
+		if (bitmap[w])
+			__atomic_fetch_or(&m->dirty[w], bitmap[w], __ATOMIC_RELAXED);
+}
+
 int guest_mem_dirty_collect(struct guest_mem *m, int vm_fd, uint64_t *bitmap)
 {
 	size_t words = bitmap_words(m), w;

@@ -95,5 +95,9 @@ void guest_mem_mark_dirty(const struct guest_mem *m, uint64_t gpa, uint64_t len)
  * (which clears KVM's log) ORed with the VMM's bitmap (which is cleared).
  * vm_fd < 0: the VMM's bitmap only. -EINVAL when not tracking, or -errno. */
 int guest_mem_dirty_collect(struct guest_mem *m, int vm_fd, uint64_t *bitmap);
+/* Gives back what a collect took when its snapshot failed: ORs bitmap into the
+ * VMM's bitmap, so that the next collect reports those pages again (a Diff
+ * after a failed one loses nothing). Thread-safe; nothing when not tracking. */
+void guest_mem_dirty_restore(const struct guest_mem *m, const uint64_t *bitmap);
 
 #endif

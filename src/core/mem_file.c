@@ -191,7 +191,7 @@ int mem_file_write(const struct guest_mem *m, const char *path, const uint64_t *
 		what = "rename: ";
 	}
 	if (err) {
-		unlinkat(AT_FDCWD, tmp, 0); /* unlinkat: what the seccomp filter allows */
+		unlink(tmp); /* unlink: what the seccomp filter allows (not unlinkat) */
 		snprintf(why, why_size, "memory file '%s': %s%s", path, what, strerror(-err));
 		close(dfd);
 		return err;

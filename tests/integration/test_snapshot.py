@@ -187,6 +187,42 @@ def test_diff_snapshot(api_vm, tmp_path):
     type_and_see(q, "from-merged-diff")
 
 
+@pytest.fixture
+def small_fs(tmp_path):
+    """A 64 MiB tmpfs of the test's own (root only), so that a disk can be filled."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-o", "size=64M", "-t", "tmpfs", "none", str(mnt)],
+                       capture_output=True, text=True)
+    if r.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_diff_snapshot_after_a_full_disk(api_vm, small_fs):
+    """Firecracker's test_snapshot_not_losing_dirty_pages: a Diff that fails for want of
+    space answers 400 naming it and leaves no file; once there is space, the next Diff
+    still holds the pages the failed one had collected (volt was killed by its seccomp
+    filter cleaning up, then lost them)."""
+    p, api = boot_echo(api_vm, small_fs, {"track_dirty_pages": True})
+    fill = small_fs / "fill"
+    st = os.statvfs(small_fs)
+    subprocess.run(["fallocate", "-l", str(st.f_bavail * st.f_frsize - 8192), str(fill)],
+                   check=True)
+    assert api.patch("/vm", {"state": "Paused"}) == (204, None)
+    fault(api.put("/snapshot/create", {"snapshot_type": "Diff",
+                                       "snapshot_path": str(small_fs / "d.state"),
+                                       "mem_file_path": str(small_fs / "d.mem")}),
+          400, "No space left on device")
+    assert sorted(f.name for f in small_fs.iterdir()) == ["fill"]
+    fill.unlink()
+    state, mem = take(api, small_fs, "d", "Diff")
+    assert mem.stat().st_blocks > 0, "the dirty pages of the failed Diff were lost"
+    assert api.patch("/vm", {"state": "Resumed"}) == (204, None)
+    type_and_see(p, "after-the-full-disk")
+
+
 def test_hostile_snapshot_files(api_vm, tmp_path):
     snapdir = tmp_path / "snaps"
     snapdir.mkdir()

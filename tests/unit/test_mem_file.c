@@ -362,6 +362,27 @@ Test(mem_file, dirty_marks_and_collect)
 	free(b);
 }
 
+Test(mem_file, dirty_restore_gives_back_what_a_failed_snapshot_collected)
+{
+	size_t pages = guest_mem_pages(&m);
+	uint64_t *b = calloc((pages + 63) / 64, 8);
+
+	/* Not tracking: nothing to give back to, nothing happens. */
+	b[0] = 1;
+	guest_mem_dirty_restore(&m, b);
+	cr_assert_eq(guest_mem_dirty_enable(&m), 0);
+	guest_mem_mark_dirty(&m, 3 * PG, PG);
+	cr_assert_eq(guest_mem_dirty_collect(&m, -1, b), 0);
+	cr_assert_eq(count(b, pages), 1);
+	/* The snapshot failed: its pages and the ones written since come back together. */
+	guest_mem_dirty_restore(&m, b);
+	guest_mem_mark_dirty(&m, 70 * PG, PG);
+	cr_assert_eq(guest_mem_dirty_collect(&m, -1, b), 0);
+	cr_assert(bit(b, 3) && bit(b, 70));
+	cr_assert_eq(count(b, pages), 2);
+	free(b);
+}
+
 Test(mem_file, virtq_push_marks_the_chain_and_the_used_ring)
 {
 	static struct virtq q;
