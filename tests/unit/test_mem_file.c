@@ -272,6 +272,41 @@ Test(mem_file, diff_writes_the_selected_pages_zero_or_not)
 	free(bits);
 }
 
+Test(mem_file, diff_over_a_file_of_rams_size_merges_onto_it)
+{
+	uint64_t *bits = calloc((guest_mem_pages(&m) + 63) / 64, 8);
+	uint8_t *want = malloc(RAM), *got = malloc(RAM);
+	char other[PATH_MAX];
+	int fd;
+
+	fill(&m, 3, 1);
+	fill(&m, 5, 2);
+	cr_assert_eq(mem_file_write(&m, path, NULL, why, sizeof(why)), 0, "%s", why);
+	memcpy(want, m.base, RAM);
+	/* Page 5 changes, page 9 is new: the Diff writes them over the base. */
+	fill(&m, 5, 3);
+	fill(&m, 9, 4);
+	bits[0] = (1ULL << 5) | (1ULL << 9);
+	memcpy(want + 5 * PG, m.base + 5 * PG, PG);
+	memcpy(want + 9 * PG, m.base + 9 * PG, PG);
+	fill(&m, 3, 5); /* changed, but not in the Diff: the base's page stays */
+	cr_assert_eq(mem_file_write(&m, path, bits, why, sizeof(why)), 0, "%s", why);
+	read_all(path, got, RAM);
+	cr_assert_eq(memcmp(got, want, RAM), 0);
+	cr_assert_eq(seek(path, 0, SEEK_DATA), (off_t)(3 * PG), "the base's holes stay holes");
+	cr_assert_eq(entries(dir), 1, "no temporary left");
+	/* A file of another size is no base: replaced by the Diff alone. */
+	path_fmt(other, sizeof(other), "%s/other", dir);
+	fd = open(other, O_CREAT | O_WRONLY, 0600);
+	cr_assert_eq(write(fd, "x", 1), 1);
+	close(fd);
+	cr_assert_eq(mem_file_write(&m, other, bits, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(seek(other, 0, SEEK_DATA), (off_t)(5 * PG));
+	free(bits);
+	free(want);
+	free(got);
+}
+
 Test(mem_file, missing_directory_refused)
 {
 	path_fmt(path, sizeof(path), "%s/no/such/mem", dir);
