@@ -423,6 +423,27 @@ void guest_mem_dirty_restore(const struct guest_mem *m, const uint64_t *bitmap)
 			__atomic_fetch_or(&m->dirty[w], bitmap[w], __ATOMIC_RELAXED);
 }
 
+int guest_mem_resident(const struct guest_mem *m, uint64_t *bitmap)
+{
+	enum { CHUNK = 4096 }; /* pages per mincore() call: 16 MiB of RAM */
+	size_t pages = guest_mem_pages(m), first, i;
+	unsigned char vec[CHUNK];
+
+	memset(bitmap, 0, bitmap_words(m) * sizeof(*bitmap));
+	for (first = 0; first < pages; first += CHUNK) {
+		size_t n = pages - first < CHUNK ? pages - first : CHUNK;
+
+		if (!m->untouched_zero)
+			memset(vec, 1, n);
+		else if (mincore(m->base + (first << PAGE_SHIFT), n << PAGE_SHIFT, vec))
+			return -errno;
+		for (i = 0; i < n; i++)
+			if (vec[i] & 1)
+				bitmap[(first + i) / 64] |= 1ULL << ((first + i) % 64);
+	}
+	return 0;
+}
+
 int guest_mem_dirty_collect(struct guest_mem *m, int vm_fd, uint64_t *bitmap)
 {
 	size_t words = bitmap_words(m), w;

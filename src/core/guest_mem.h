@@ -99,5 +99,11 @@ int guest_mem_dirty_collect(struct guest_mem *m, int vm_fd, uint64_t *bitmap);
  * VMM's bitmap, so that the next collect reports those pages again (a Diff
  * after a failed one loses nothing). Thread-safe; nothing when not tracking. */
 void guest_mem_dirty_restore(const struct guest_mem *m, const uint64_t *bitmap);
+/* Without dirty tracking, what a Diff holds (Firecracker's mincore_bitmap):
+ * fills bitmap (as above) with the pages resident in RAM's mapping, that is
+ * every page touched since it was mapped (a restored VM's: read or written
+ * since its snapshot); every page when swap makes mincore() miss some
+ * (untouched_zero false). 0 or -errno. */
+int guest_mem_resident(const struct guest_mem *m, uint64_t *bitmap);
 
 #endif

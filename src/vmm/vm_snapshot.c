@@ -199,14 +199,23 @@ static int save_memory(struct vm *vm, const struct snapshot_create_req *req, uin
 
 	/* Every snapshot starts a new dirty interval: a Diff after it holds what
 	 * changed since this one, whichever kind this one is. */
-	if (vm->mem.track_dirty) {
+	if (vm->mem.track_dirty || req->type == SNAPSHOT_DIFF) {
 		*pages = calloc((guest_mem_pages(&vm->mem) + 63) / 64, sizeof(**pages));
 		if (!*pages)
 			return -ENOMEM;
+	}
+	if (vm->mem.track_dirty) {
 		err = guest_mem_dirty_collect(&vm->mem, vm->vm_fd, *pages);
 		if (err) {
 			snprintf(why, why_size, "cannot read the dirty page log: %s",
 				 strerror(-err));
+			return err;
+		}
+	} else if (req->type == SNAPSHOT_DIFF) {
+		/* No dirty log: Firecracker's Diff holds the resident pages. */
+		err = guest_mem_resident(&vm->mem, *pages);
+		if (err) {
+			snprintf(why, why_size, "mincore of guest memory: %s", strerror(-err));
 			return err;
 		}
 	}
@@ -224,11 +233,6 @@ int vm_snapshot_create(struct vm *vm, const struct snapshot_create_req *req, cha
 	why[0] = '\0';
 	if (!vm->started || !vm->paused) {
 		snprintf(why, why_size, "the microVM must be paused to take a snapshot");
-		return -EINVAL;
-	}
-	if (req->type == SNAPSHOT_DIFF && !vm->mem.track_dirty) {
-		snprintf(why, why_size,
-			 "Diff snapshots need dirty page tracking (track_dirty_pages)");
 		return -EINVAL;
 	}
 	snap_writer_init(&w);
