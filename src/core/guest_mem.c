@@ -453,6 +453,17 @@ int guest_mem_dirty_collect(struct guest_mem *m, int vm_fd, uint64_t *bitmap)
 		return -EINVAL;
 	for (w = 0; w < words; w++)
 		bitmap[w] = __atomic_exchange_n(&m->dirty[w], 0, __ATOMIC_ACQ_REL);
+	if (m->unmarked_writes) {
+		uint64_t *res = calloc(words ? words : 1, sizeof(*res));
+		int err = res ? guest_mem_resident(m, res) : -ENOMEM;
+
+		for (w = 0; !err && w < words; w++)
+			bitmap[w] |= res[w];
+		free(res);
+		if (err)
+			return err;
+		m->unmarked_writes = false;
+	}
 	if (vm_fd < 0)
 		return 0;
 	for (i = 0; i < m->nregions; i++) {

@@ -418,6 +418,24 @@ Test(mem_file, dirty_restore_gives_back_what_a_failed_snapshot_collected)
 	free(b);
 }
 
+Test(mem_file, unmarked_writes_add_the_resident_pages_once)
+{
+	size_t pages = guest_mem_pages(&m);
+	uint64_t *b = calloc((pages + 63) / 64, 8);
+
+	cr_assert_eq(guest_mem_dirty_enable(&m), 0);
+	fill(&m, 7, 1); /* a loader's memcpy: no mark */
+	m.unmarked_writes = true;
+	cr_assert_eq(guest_mem_dirty_collect(&m, -1, b), 0);
+	cr_assert(bit(b, 7));
+	if (m.untouched_zero) /* no swap: mincore is trusted, untouched pages are not in */
+		cr_assert_not(bit(b, 100));
+	cr_assert_not(m.unmarked_writes);
+	cr_assert_eq(guest_mem_dirty_collect(&m, -1, b), 0);
+	cr_assert_eq(count(b, pages), 0, "once");
+	free(b);
+}
+
 Test(mem_file, virtq_push_marks_the_chain_and_the_used_ring)
 {
 	static struct virtq q;
