@@ -522,12 +522,8 @@ static void do_snapshot_create(struct api_state *s, json_t *j, struct api_respon
 
 	if (api_parse_snapshot_create(j, &req, why, sizeof(why)))
 		return api_fault(r, 400, why);
-	/* Firecracker's order: the snapshot type (its message from before diff
-	 * snapshots without dirty page tracking), then the vCPUs' state. */
-	if (req.type == SNAPSHOT_DIFF && !s->cfg.track_dirty_pages)
-		return api_fault(r, 400,
-				 "The requested operation is not supported: Diff snapshots are not "
-				 "allowed on uVMs with dirty page tracking disabled.");
+	/* A Diff without dirty page tracking is Firecracker 1.16's: the pages
+	 * resident in guest memory (docs/snapshots.md). */
 	if (!(s->ops->is_paused && s->ops->is_paused(s->ctx)))
 		/* What Firecracker's vCPUs answer when asked to save while running. */
 		return api_fault(r, 400,

@@ -417,6 +417,38 @@ void guest_mem_mark_dirty(const struct guest_mem *m, uint64_t gpa, uint64_t len)
 	}
 }
 
+void guest_mem_dirty_restore(const struct guest_mem *m, const uint64_t *bitmap)
+{
+	size_t words = bitmap_words(m), w;
+
+	if (!m->track_dirty)
+		return;
+	for (w = 0; w < words; w++)
+		if (bitmap[w])
+			__atomic_fetch_or(&m->dirty[w], bitmap[w], __ATOMIC_RELAXED);
+}
+
+int guest_mem_resident(const struct guest_mem *m, uint64_t *bitmap)
+{
+	enum { CHUNK = 4096 }; /* pages per mincore() call: 16 MiB of RAM */
+	size_t pages = guest_mem_pages(m), first, i;
+	unsigned char vec[CHUNK];
+
+	memset(bitmap, 0, bitmap_words(m) * sizeof(*bitmap));
+	for (first = 0; first < pages; first += CHUNK) {
+		size_t n = pages - first < CHUNK ? pages - first : CHUNK;
+
+		if (!m->untouched_zero)
+			memset(vec, 1, n);
+		else if (mincore(m->base + (first << PAGE_SHIFT), n << PAGE_SHIFT, vec))
+			return -errno;
+		for (i = 0; i < n; i++)
+			if (vec[i] & 1)
+				bitmap[(first + i) / 64] |= 1ULL << ((first + i) % 64);
+	}
+	return 0;
+}
+
 int guest_mem_dirty_collect(struct guest_mem *m, int vm_fd, uint64_t *bitmap)
 {
 	size_t words = bitmap_words(m), w;
@@ -426,6 +458,17 @@ int guest_mem_dirty_collect(struct guest_mem *m, int vm_fd, uint64_t *bitmap)
 		return -EINVAL;
 	for (w = 0; w < words; w++)
 		bitmap[w] = __atomic_exchange_n(&m->dirty[w], 0, __ATOMIC_ACQ_REL);
+	if (m->unmarked_writes) {
+		uint64_t *res = calloc(words ? words : 1, sizeof(*res));
+		int err = res ? guest_mem_resident(m, res) : -ENOMEM;
+
+		for (w = 0; !err && w < words; w++)
+			bitmap[w] |= res[w];
+		free(res);
+		if (err)
+			return err;
+		m->unmarked_writes = false;
+	}
 	if (vm_fd < 0)
 		return 0;
 	for (i = 0; i < m->nregions; i++) {

@@ -55,6 +55,9 @@ struct guest_mem {
 	 * here, before any sandbox, not when a snapshot is taken. */
 	bool untouched_zero;
 	uint64_t *dirty; /* the VMM's writes: one bit per page, by offset in base */
+	/* The VMM wrote RAM without marks (a boot's kernel and structures): the
+	 * next guest_mem_dirty_collect() adds every resident page. */
+	bool unmarked_writes;
 };
 
 /* Maps size bytes (a non-zero multiple of 4 KiB) around [hole_start, hole_end),
@@ -96,8 +99,19 @@ int guest_mem_dirty_enable(struct guest_mem *m);
 void guest_mem_mark_dirty(const struct guest_mem *m, uint64_t gpa, uint64_t len);
 /* Overwrites bitmap (guest_mem_pages() bits, rounded up to whole words) with
  * the pages written since the last call: KVM_GET_DIRTY_LOG of every slot
- * (which clears KVM's log) ORed with the VMM's bitmap (which is cleared).
+ * (which clears KVM's log) ORed with the VMM's bitmap (which is cleared), and
+ * with the resident pages once after unmarked_writes (which is cleared).
  * vm_fd < 0: the VMM's bitmap only. -EINVAL when not tracking, or -errno. */
 int guest_mem_dirty_collect(struct guest_mem *m, int vm_fd, uint64_t *bitmap);
+/* Gives back what a collect took when its snapshot failed: ORs bitmap into the
+ * VMM's bitmap, so that the next collect reports those pages again (a Diff
+ * after a failed one loses nothing). Thread-safe; nothing when not tracking. */
+void guest_mem_dirty_restore(const struct guest_mem *m, const uint64_t *bitmap);
+/* Without dirty tracking, what a Diff holds (Firecracker's mincore_bitmap):
+ * fills bitmap (as above) with the pages resident in RAM's mapping, that is
+ * every page touched since it was mapped (a restored VM's: read or written
+ * since its snapshot); every page when swap makes mincore() miss some
+ * (untouched_zero false). 0 or -errno. */
+int guest_mem_resident(const struct guest_mem *m, uint64_t *bitmap);
 
 #endif

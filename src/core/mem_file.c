@@ -11,11 +11,13 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define PAGE	    GUEST_MEM_PAGE_SIZE
 #define CHUNK_PAGES 4096ULL /* pages per residency query: 16 MiB of RAM */
 #define MAX_WRITE   (1ULL << 30)
+#define MERGE_CHUNK (1U << 20) /* bytes read at a time from a Diff's base */
 
 /* Consecutive pages to write, gathered into one pwrite(). */
 struct run {
@@ -136,6 +138,85 @@ static int write_pages(const struct guest_mem *m, int fd, const uint64_t *pages)
 	return err;
 }
 
+static int pwrite_all(int fd, const uint8_t *p, size_t len, off_t off)
+{
+	while (len) {
+		ssize_t done = pwrite(fd, p, len, off);
+
+		if (done < 0 && errno == EINTR)
+			continue;
+		if (done <= 0)
+			return done < 0 ? -errno : -EIO;
+		p += done;
+		len -= (size_t)done;
+		off += done;
+	}
+	return 0;
+}
+
+/* A Diff written where a memory file of RAM's size already is merges onto it,
+ * as Firecracker's snapshot_memory_to_file does: the new file starts as a copy
+ * of that file's data ranges (its holes stay holes), the dirty pages then go
+ * over it. The copy goes to the temporary file, so the old one is intact until
+ * the rename (and a VM restored from it, which maps it, keeps its pages).
+ * 0 when there is nothing to merge (no file, another size: Firecracker
+ * truncates it), or -errno with *what naming the step. */
+static int copy_base(const struct guest_mem *m, const char *path, int dst, const char **what)
+{
+	char why[128];
+	struct stat st;
+	uint8_t *buf;
+	off_t off = 0;
+	int src, err;
+
+	err = open_input(path, O_RDONLY, INPUT_FILE, &src, &st, why, sizeof(why));
+	if (err == -ENOENT)
+		return 0;
+	if (err) {
+		*what = "the file there to merge onto: ";
+		return err;
+	}
+	if ((uint64_t)st.st_size != m->size) {
+		close(src);
+		return 0;
+	}
+	buf = malloc(MERGE_CHUNK);
+	if (!buf) {
+		close(src);
+		return -ENOMEM;
+	}
+	*what = "merging onto the file there: ";
+	while (!err && (uint64_t)off < m->size) {
+		off_t data = lseek(src, off, SEEK_DATA), hole;
+
+		if (data < 0) {
+			err = errno == ENXIO ? 0 : -errno; /* ENXIO: no data past off */
+			break;
+		}
+		hole = lseek(src, data, SEEK_HOLE);
+		if (hole < 0) {
+			err = -errno;
+			break;
+		}
+		for (off = data; off < hole && !err;) {
+			size_t n = (uint64_t)(hole - off) < MERGE_CHUNK ? (size_t)(hole - off)
+									: MERGE_CHUNK;
+			struct iovec iov = { buf, n };
+			ssize_t got = preadv(src, &iov, 1, off);
+
+			if (got <= 0) {
+				err = got < 0 ? -errno : -EIO;
+				break;
+			}
+			err = pwrite_all(dst, buf, (size_t)got, off);
+			off += got;
+		}
+	}
+	free(buf);
+	close(src);
+	return err;
+}
+
 int mem_file_write(const struct guest_mem *m, const char *path, const uint64_t *pages, char *why,
 		   size_t why_size)
 {
@@ -173,6 +254,8 @@ int mem_file_write(const struct guest_mem *m, const char *path, const uint64_t *
 	err = ftruncate(fd, (off_t)m->size) ? -errno : 0;
 	if (err)
 		what = "ftruncate: ";
+	if (!err && pages)
+		err = copy_base(m, path, fd, &what);
 	if (!err) {
 		err = write_pages(m, fd, pages);
 		if (err)
@@ -191,7 +274,7 @@ int mem_file_write(const struct guest_mem *m, const char *path, const uint64_t *
 		what = "rename: ";
 	}
 	if (err) {
-		unlinkat(AT_FDCWD, tmp, 0); /* unlinkat: what the seccomp filter allows */
+		unlink(tmp); /* unlink: what the seccomp filter allows (not unlinkat) */
 		snprintf(why, why_size, "memory file '%s': %s%s", path, what, strerror(-err));
 		close(dfd);
 		return err;

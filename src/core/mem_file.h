@@ -8,7 +8,9 @@
  * A Diff file (pages: a dirty bitmap) holds the selected pages only, and
  * writes them even when they are zero: a hole means "not in this diff", so a
  * merge onto the base (copying the diff's data ranges, as Firecracker's
- * rebase-snap does) must see a page the guest zeroed as data.
+ * rebase-snap does) must see a page the guest zeroed as data. A Diff written
+ * where a file of RAM's size already is merges onto it (Firecracker's way):
+ * the new file starts as a copy of that one's data ranges.
  *
  * The file appears whole or not at all: written under a temporary name in
  * the same directory, fsync'd, renamed over path, the directory fsync'd. */

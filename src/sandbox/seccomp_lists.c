@@ -156,6 +156,10 @@ static const struct sc_rule vmm_rules[] = {
 	IF(getrandom, "memory file and state file: mkstemp's names",
 	   COND(2, SC_EQ32, GRND_NONBLOCK)),
 	ANY(ftruncate, "memory file: its size (holes)"),
+	IF(lseek, "memory file: a Diff merged onto the file there: its data (SEEK_DATA)",
+	   COND(2, SC_EQ32, SEEK_DATA)),
+	IF(lseek, "memory file: a Diff merged onto the file there: its holes (SEEK_HOLE)",
+	   COND(2, SC_EQ32, SEEK_HOLE)),
 	ANY(fsync, "memory file and state file: on disk before the rename"),
 	ANY(rename, "memory file and state file: renamed into place"),
 	/* PATCH /drives/{id} path_on_host: a drive's new file, opened as

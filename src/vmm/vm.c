@@ -770,6 +770,13 @@ static int create(struct vm *vm, const struct vm_config *cfg, const struct guest
 	startup_mark("devices (legacy, event loop, virtio)");
 	if (!err && !src)
 		err = setup_boot(vm);
+	/* The kernel and the boot structures were copied in without marks: the
+	 * first Diff of a booted VM holds every page touched since RAM was
+	 * mapped, as Firecracker's holds what its loader wrote, so that it
+	 * restores alone and a later Diff merges onto it. A restored VM's Diffs
+	 * hold what changed since its snapshot. */
+	if (!err && !src)
+		vm->mem.unmarked_writes = vm->mem.track_dirty;
 	startup_mark("kernel and boot structures loaded");
 	if (!err)
 		err = create_vcpus(vm);

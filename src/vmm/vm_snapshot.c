@@ -193,36 +193,44 @@ static int save_state(struct vm *vm, const struct snapshot_create_req *req, stru
 	return save_devices(vm, w, why, why_size);
 }
 
-static int save_memory(struct vm *vm, const struct snapshot_create_req *req, char *why,
-		       size_t why_size)
+/* *pages: the dirty pages collected (NULL when not tracking), for the caller to
+ * give back (guest_mem_dirty_restore) when the snapshot fails after all. */
+static int save_memory(struct vm *vm, const struct snapshot_create_req *req, uint64_t **pages,
+		       char *why, size_t why_size)
 {
-	uint64_t *pages = NULL;
-	int err = 0;
+	int err;
 
 	/* Every snapshot starts a new dirty interval: a Diff after it holds what
 	 * changed since this one, whichever kind this one is. */
-	if (vm->mem.track_dirty) {
-		pages = calloc((guest_mem_pages(&vm->mem) + 63) / 64, sizeof(*pages));
-		if (!pages)
+	if (vm->mem.track_dirty || req->type == SNAPSHOT_DIFF) {
+		*pages = calloc((guest_mem_pages(&vm->mem) + 63) / 64, sizeof(**pages));
+		if (!*pages)
 			return -ENOMEM;
-		err = guest_mem_dirty_collect(&vm->mem, vm->vm_fd, pages);
+	}
+	if (vm->mem.track_dirty) {
+		err = guest_mem_dirty_collect(&vm->mem, vm->vm_fd, *pages);
 		if (err) {
 			snprintf(why, why_size, "cannot read the dirty page log: %s",
 				 strerror(-err));
-			goto out;
+			return err;
+		}
+	} else if (req->type == SNAPSHOT_DIFF) {
+		/* No dirty log: Firecracker's Diff holds the resident pages. */
+		err = guest_mem_resident(&vm->mem, *pages);
+		if (err) {
+			snprintf(why, why_size, "mincore of guest memory: %s", strerror(-err));
+			return err;
 		}
 	}
-	err = mem_file_write(&vm->mem, req->mem_path, req->type == SNAPSHOT_DIFF ? pages : NULL,
-			     why, why_size);
-out:
-	free(pages);
-	return err;
+	return mem_file_write(&vm->mem, req->mem_path, req->type == SNAPSHOT_DIFF ? *pages : NULL,
+			      why, why_size);
 }
 
 int vm_snapshot_create(struct vm *vm, const struct snapshot_create_req *req, char *why,
 		       size_t why_size)
 {
 	struct snap_writer w;
+	uint64_t *pages = NULL;
 	int err;
 
 	why[0] = '\0';
@@ -230,17 +238,12 @@ int vm_snapshot_create(struct vm *vm, const struct snapshot_create_req *req, cha
 		snprintf(why, why_size, "the microVM must be paused to take a snapshot");
 		return -EINVAL;
 	}
-	if (req->type == SNAPSHOT_DIFF && !vm->mem.track_dirty) {
-		snprintf(why, why_size,
-			 "Diff snapshots need dirty page tracking (track_dirty_pages)");
-		return -EINVAL;
-	}
 	snap_writer_init(&w);
 	/* Devices and guest memory hold still while they are saved. */
 	event_loop_pause(&vm->loop);
 	err = save_state(vm, req, &w, why, why_size);
 	if (!err)
-		err = save_memory(vm, req, why, why_size);
+		err = save_memory(vm, req, &pages, why, why_size);
 	if (!err) {
 		err = snap_write_file(&w, req->state_path);
 		if (err) {
@@ -250,6 +253,11 @@ int vm_snapshot_create(struct vm *vm, const struct snapshot_create_req *req, cha
 			unlink(req->mem_path);
 		}
 	}
+	/* A failed snapshot (a full disk) took the dirty log: the next Diff
+	 * must still hold those pages (Firecracker's store_dirty_bitmap). */
+	if (err && pages)
+		guest_mem_dirty_restore(&vm->mem, pages);
+	free(pages);
 	event_loop_resume(&vm->loop);
 	snap_writer_free(&w);
 	if (err && !why[0])

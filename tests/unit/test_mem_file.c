@@ -272,6 +272,41 @@ Test(mem_file, diff_writes_the_selected_pages_zero_or_not)
 	free(bits);
 }
 
+Test(mem_file, diff_over_a_file_of_rams_size_merges_onto_it)
+{
+	uint64_t *bits = calloc((guest_mem_pages(&m) + 63) / 64, 8);
+	uint8_t *want = malloc(RAM), *got = malloc(RAM);
+	char other[PATH_MAX];
+	int fd;
+
+	fill(&m, 3, 1);
+	fill(&m, 5, 2);
+	cr_assert_eq(mem_file_write(&m, path, NULL, why, sizeof(why)), 0, "%s", why);
+	memcpy(want, m.base, RAM);
+	/* Page 5 changes, page 9 is new: the Diff writes them over the base. */
+	fill(&m, 5, 3);
+	fill(&m, 9, 4);
+	bits[0] = (1ULL << 5) | (1ULL << 9);
+	memcpy(want + 5 * PG, m.base + 5 * PG, PG);
+	memcpy(want + 9 * PG, m.base + 9 * PG, PG);
+	fill(&m, 3, 5); /* changed, but not in the Diff: the base's page stays */
+	cr_assert_eq(mem_file_write(&m, path, bits, why, sizeof(why)), 0, "%s", why);
+	read_all(path, got, RAM);
+	cr_assert_eq(memcmp(got, want, RAM), 0);
+	cr_assert_eq(seek(path, 0, SEEK_DATA), (off_t)(3 * PG), "the base's holes stay holes");
+	cr_assert_eq(entries(dir), 1, "no temporary left");
+	/* A file of another size is no base: replaced by the Diff alone. */
+	path_fmt(other, sizeof(other), "%s/other", dir);
+	fd = open(other, O_CREAT | O_WRONLY, 0600);
+	cr_assert_eq(write(fd, "x", 1), 1);
+	close(fd);
+	cr_assert_eq(mem_file_write(&m, other, bits, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(seek(other, 0, SEEK_DATA), (off_t)(5 * PG));
+	free(bits);
+	free(want);
+	free(got);
+}
+
 Test(mem_file, missing_directory_refused)
 {
 	path_fmt(path, sizeof(path), "%s/no/such/mem", dir);
@@ -359,6 +394,45 @@ Test(mem_file, dirty_marks_and_collect)
 	guest_mem_mark_dirty(&m, 0, UINT64_MAX);
 	cr_assert_eq(guest_mem_dirty_collect(&m, -1, b), 0);
 	cr_assert_eq(count(b, pages), (int)pages);
+	free(b);
+}
+
+Test(mem_file, dirty_restore_gives_back_what_a_failed_snapshot_collected)
+{
+	size_t pages = guest_mem_pages(&m);
+	uint64_t *b = calloc((pages + 63) / 64, 8);
+
+	/* Not tracking: nothing to give back to, nothing happens. */
+	b[0] = 1;
+	guest_mem_dirty_restore(&m, b);
+	cr_assert_eq(guest_mem_dirty_enable(&m), 0);
+	guest_mem_mark_dirty(&m, 3 * PG, PG);
+	cr_assert_eq(guest_mem_dirty_collect(&m, -1, b), 0);
+	cr_assert_eq(count(b, pages), 1);
+	/* The snapshot failed: its pages and the ones written since come back together. */
+	guest_mem_dirty_restore(&m, b);
+	guest_mem_mark_dirty(&m, 70 * PG, PG);
+	cr_assert_eq(guest_mem_dirty_collect(&m, -1, b), 0);
+	cr_assert(bit(b, 3) && bit(b, 70));
+	cr_assert_eq(count(b, pages), 2);
+	free(b);
+}
+
+Test(mem_file, unmarked_writes_add_the_resident_pages_once)
+{
+	size_t pages = guest_mem_pages(&m);
+	uint64_t *b = calloc((pages + 63) / 64, 8);
+
+	cr_assert_eq(guest_mem_dirty_enable(&m), 0);
+	fill(&m, 7, 1); /* a loader's memcpy: no mark */
+	m.unmarked_writes = true;
+	cr_assert_eq(guest_mem_dirty_collect(&m, -1, b), 0);
+	cr_assert(bit(b, 7));
+	if (m.untouched_zero) /* no swap: mincore is trusted, untouched pages are not in */
+		cr_assert_not(bit(b, 100));
+	cr_assert_not(m.unmarked_writes);
+	cr_assert_eq(guest_mem_dirty_collect(&m, -1, b), 0);
+	cr_assert_eq(count(b, pages), 0, "once");
 	free(b);
 }
 
