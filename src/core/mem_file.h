@@ -17,6 +17,7 @@
 #ifndef VOLT_CORE_MEM_FILE_H
 #define VOLT_CORE_MEM_FILE_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,5 +29,21 @@
  * left at path that was not there before. */
 int mem_file_write(const struct guest_mem *m, const char *path, const uint64_t *pages, char *why,
 		   size_t why_size);
+
+/* mem_file_write() in two steps, so that a snapshot puts its memory file in
+ * place only once its state file is written (a failed state leaves the
+ * memory file that was there, a Diff's base included): mem_file_stage()
+ * writes the whole file under its temporary name; then exactly one of
+ * mem_file_commit() (renamed over path) or mem_file_discard(). */
+struct mem_file_pending {
+	char tmp[PATH_MAX];
+	const char *path; /* the caller's, until commit or discard */
+	int dfd;	  /* the directory, for its fsync */
+};
+
+int mem_file_stage(const struct guest_mem *m, const char *path, const uint64_t *pages,
+		   struct mem_file_pending *p, char *why, size_t why_size);
+int mem_file_commit(struct mem_file_pending *p, char *why, size_t why_size);
+void mem_file_discard(struct mem_file_pending *p);
 
 #endif

@@ -194,9 +194,10 @@ static int save_state(struct vm *vm, const struct snapshot_create_req *req, stru
 }
 
 /* *pages: the dirty pages collected (NULL when not tracking), for the caller to
- * give back (guest_mem_dirty_restore) when the snapshot fails after all. */
+ * give back (guest_mem_dirty_restore) when the snapshot fails after all. The
+ * file is staged (mem_file_stage): the caller commits or discards it. */
 static int save_memory(struct vm *vm, const struct snapshot_create_req *req, uint64_t **pages,
-		       char *why, size_t why_size)
+		       struct mem_file_pending *staged, char *why, size_t why_size)
 {
 	int err;
 
@@ -222,14 +223,15 @@ static int save_memory(struct vm *vm, const struct snapshot_create_req *req, uin
 			return err;
 		}
 	}
-	return mem_file_write(&vm->mem, req->mem_path, req->type == SNAPSHOT_DIFF ? *pages : NULL,
-			      why, why_size);
+	return mem_file_stage(&vm->mem, req->mem_path, req->type == SNAPSHOT_DIFF ? *pages : NULL,
+			      staged, why, why_size);
 }
 
 int vm_snapshot_create(struct vm *vm, const struct snapshot_create_req *req, char *why,
 		       size_t why_size)
 {
 	struct snap_writer w;
+	struct mem_file_pending staged;
 	uint64_t *pages = NULL;
 	int err;
 
@@ -243,14 +245,17 @@ int vm_snapshot_create(struct vm *vm, const struct snapshot_create_req *req, cha
 	event_loop_pause(&vm->loop);
 	err = save_state(vm, req, &w, why, why_size);
 	if (!err)
-		err = save_memory(vm, req, &pages, why, why_size);
+		err = save_memory(vm, req, &pages, &staged, why, why_size);
 	if (!err) {
+		/* The memory file goes in place only once its state is written:
+		 * a failure leaves both files as they were (a Diff's base too). */
 		err = snap_write_file(&w, req->state_path);
 		if (err) {
 			snprintf(why, why_size, "cannot write the snapshot file %s: %s",
 				 req->state_path, strerror(-err));
-			/* No memory file without its state: nothing half written. */
-			unlink(req->mem_path);
+			mem_file_discard(&staged);
+		} else {
+			err = mem_file_commit(&staged, why, why_size);
 		}
 	}
 	/* A failed snapshot (a full disk) took the dirty log: the next Diff

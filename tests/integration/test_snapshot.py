@@ -217,6 +217,31 @@ def test_diff_onto_its_base_merges(api_vm, tmp_path):
     assert "echo guest ready" not in out
 
 
+def test_a_failed_state_file_leaves_the_memory_file(api_vm, tmp_path):
+    """A snapshot whose state file cannot be written leaves the memory file that was at
+    its path (a Diff's base above all): the memory file goes in place only after its
+    state (volt renamed it first, then removed it: the base was lost)."""
+    snapdir = tmp_path / "snaps"
+    snapdir.mkdir()
+    p, api = boot_echo(api_vm, snapdir, {"track_dirty_pages": True})
+    state, mem = take(api, snapdir, "snap", "Full")
+    before = (mem.stat().st_ino, mem.read_bytes())
+    assert api.patch("/vm", {"state": "Resumed"}) == (204, None)
+    type_and_see(p, "after-the-full")
+    for kind in ("Diff", "Full"):
+        assert api.patch("/vm", {"state": "Paused"}) == (204, None)
+        fault(api.put("/snapshot/create", {"snapshot_type": kind,
+                                           "snapshot_path": str(snapdir / "no" / "state"),
+                                           "mem_file_path": str(mem)}), 400, "no/state")
+        assert (mem.stat().st_ino, mem.read_bytes()) == before, kind
+        assert sorted(f.name for f in snapdir.iterdir()) == ["snap.mem", "snap.state"]
+        assert api.patch("/vm", {"state": "Resumed"}) == (204, None)
+    p.kill()
+    q, qapi = api_vm()
+    assert load(qapi, state, mem) == (204, None)
+    type_and_see(q, "from-the-kept-base")
+
+
 @pytest.fixture
 def small_fs(tmp_path):
     """A 64 MiB tmpfs of the test's own (root only), so that a disk can be filled."""
