@@ -714,6 +714,34 @@ Test(dev_state, hostile_transport_records_are_refused)
 	guest_mem_free(&mem);
 }
 
+/* A snapshot from before FLUSH was offered for a write-back cache only: the
+ * guest of an Unsafe drive acked it. The restored device offers it again (as
+ * Firecracker's restored avail_features) instead of refusing the state. */
+Test(dev_state, a_flush_the_saved_device_offered_is_offered_after_a_restore)
+{
+	struct blk_config *c = blk_disk(BLK_ENGINE_SYNC), unsafe;
+	struct side a, b;
+	struct image im;
+
+	log_set_level(LOG_OFF);
+	cr_assert_eq(layout_guest_mem_init(&mem, RAM), 0);
+	cr_assert_eq(side_plug(&a, &virtio_blk_kind, c), 0);
+	driver_up(a.d, 1, 1ULL << VIRTIO_BLK_F_FLUSH);
+	cr_assert(a.d->driver_features & (1ULL << VIRTIO_BLK_F_FLUSH));
+	unsafe = *c;
+	unsafe.cache = BLK_CACHE_UNSAFE;
+	cr_assert_eq(side_plug(&b, &virtio_blk_kind, &unsafe), 0);
+	cr_assert_eq(snapshot(&a, &b, &im, "dev/blk0"), 0);
+	same_transport(a.d, b.d);
+	wr(b.d, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+	cr_assert(rd(b.d, VIRTIO_MMIO_DEVICE_FEATURES) & (1U << VIRTIO_BLK_F_FLUSH));
+	image_free(&im);
+	side_unplug(&a);
+	side_unplug(&b);
+	unlink(disk_path);
+	guest_mem_free(&mem);
+}
+
 Test(dev_state, a_device_never_set_up_round_trips)
 {
 	struct blk_config *c = blk_disk(BLK_ENGINE_SYNC);

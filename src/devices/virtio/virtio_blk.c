@@ -647,6 +647,8 @@ static const struct virtio_dev_ops blk_ops = {
 	.queue_max = QUEUE_SIZE,
 	.notify = blk_notify,
 	.reset = blk_reset,
+	/* Offered to every drive before FLUSH followed the cache type. */
+	.restore_features = 1ULL << VIRTIO_BLK_F_FLUSH,
 	.activate_fails = &blk_metrics.activate_fails,
 	.cfg_fails = &blk_metrics.cfg_fails,
 	.event_fails = { &blk_metrics.event_fails },

@@ -595,8 +595,10 @@ int virtio_mmio_restore(struct virtio_dev *d, struct snap_reader *r)
 		snprintf(name, sizeof(name), "queue%u", q);
 		err = snap_get(r, name, &g[q], sizeof(g[q]));
 	}
-	if (!err)
-		err = check_transport(d, r, &t);
+	if (err)
+		return err;
+	d->features |= t.features & d->ops->restore_features;
+	err = check_transport(d, r, &t);
 	if (err)
 		return err;
 	pthread_mutex_lock(&d->lock);

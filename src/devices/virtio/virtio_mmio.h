@@ -40,6 +40,11 @@ struct virtio_dev_ops {
 	void (*notify)(struct virtio_dev *d, unsigned int q);
 	/* The driver reset the device (d->lock held). */
 	void (*reset)(struct virtio_dev *d);
+	/* Features the model serves though its configuration may no longer
+	 * offer them: a restore whose saved device offered one offers it again
+	 * (Firecracker restores avail_features), so that a guest that acked it
+	 * in an older snapshot keeps its device. */
+	uint64_t restore_features;
 	/* The kind's Firecracker counters that the transport bumps (NULL: the
 	 * kind has no such counter). activate_fails: activate() failed at
 	 * DRIVER_OK or at a restore. cfg_fails: a config-space access outside
