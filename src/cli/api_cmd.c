@@ -60,6 +60,9 @@ struct api_main {
 	bool boot_timer;
 	const char *snapshot_dir; /* --snapshot-dir: where PUT /snapshot/create may write */
 	bool in_jail;		  /* a jailer started this VMM (API_O_JAILER_STAMP) */
+	/* The log's show_ flags now: the command line's, then a logger's that
+	 * gave them (Firecracker's main.rs hands its flags to Logger::update). */
+	bool show_level, show_origin;
 	/* The latencies_us gauge of the request being handled, which its
 	 * operation set on success (the VMM's part went to the vmm_* one). */
 	metric_t *latency;
@@ -290,13 +293,15 @@ static int op_balloon_hint_status(void *ctx, struct balloon_hint_status *s)
 
 static int op_logger(void *ctx, const struct api_logger *l, char *why, size_t why_size)
 {
+	struct api_main *m = ctx;
 	enum log_level level = LOG_INFO;
+	bool show_level = l->has_show_level ? l->show_level : m->show_level;
+	bool show_origin = l->has_show_log_origin ? l->show_log_origin : m->show_origin;
 	int err;
 
-	(void)ctx;
 	/* The file first: a PUT whose file cannot be opened changes nothing.
-	 * No level is Info, as Firecracker's Logger::update; the router gave
-	 * the show_ flags a body left out their earlier values. */
+	 * No level is Info, as Firecracker's Logger::update; the show_ flags a
+	 * logger leaves out (a PUT's, the configuration file's) stay. */
 	if (l->path[0]) {
 		err = log_open(l->path);
 		if (err) {
@@ -308,7 +313,9 @@ static int op_logger(void *ctx, const struct api_logger *l, char *why, size_t wh
 	if (l->level[0] && log_level_parse(l->level, &level))
 		level = LOG_INFO; /* the router checked it */
 	log_set_level(level);
-	log_set_options(l->show_level, l->show_log_origin);
+	log_set_options(show_level, show_origin);
+	m->show_level = show_level;
+	m->show_origin = show_origin;
 	return 0;
 }
 
@@ -822,6 +829,8 @@ static int api_run(int argc, char **argv, const struct timespec *started)
 	if (id)
 		log_set_instance_id(id);
 	log_set_options(show_level, show_origin);
+	m.show_level = m.st.cfg.logger.show_level = show_level;
+	m.show_origin = m.st.cfg.logger.show_log_origin = show_origin;
 	if (log_path) {
 		err = log_open(log_path);
 		if (err)

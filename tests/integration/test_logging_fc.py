@@ -219,3 +219,29 @@ def test_logger_put_changes_what_it_gives(vm, tmp_path):
     line = next(l for l in text.splitlines() if "Put request" in l)
     check_line_format(line, "Info", True, False)
     assert api.get("/vm/config")[1]["logger"]["log_path"] == str(log)
+
+
+def test_logger_put_keeps_the_command_lines_show_flags(vm, tmp_path):
+    """Firecracker's main.rs gives --show-level and --show-log-origin to Logger::update:
+    a PUT /logger, or a configuration file's logger, without them keeps them."""
+    log = tmp_path / "log"
+    api = start(vm, tmp_path, "--show-level", "--show-log-origin")
+    assert api.put("/logger", {"log_path": str(log), "level": "Info"}) == (204, None)
+    assert api.get("/machine-config")[0] == 200
+    text = wait_log(log, 'Get request on "/machine-config"')
+    line = next(l for l in text.splitlines() if "Get request" in l)
+    check_line_format(line, "Info", True, True)
+
+    log2 = tmp_path / "log2"
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({
+        "boot-source": {"kernel_image_path": str(GUESTS / "echo")},
+        "machine-config": {"vcpu_count": 1, "mem_size_mib": 128},
+        "logger": {"log_path": str(log2), "level": "Info"}}))
+    sock = tmp_path / "api2.sock"
+    p = vm("--api-sock", sock, "--id", ID, "--show-level", "--config-file", config)
+    wait_for_socket(sock, p.proc)
+    assert ApiClient(sock).get("/machine-config")[0] == 200
+    text = wait_log(log2, 'Get request on "/machine-config"')
+    line = next(l for l in text.splitlines() if "Get request" in l)
+    check_line_format(line, "Info", True, False)
