@@ -370,7 +370,8 @@ def test_lifecycle(api_vm, guest_kit, tmp_path):
     assert api.patch("/balloon/statistics", {"stats_polling_interval_s": 2}) == (204, None)
     assert api.get("/balloon")[1]["stats_polling_interval_s"] == 2
     check_fault(api.patch("/balloon/statistics", {"stats_polling_interval_s": 0}), 400,
-                "stats_polling_interval_s")
+                "Balloon update error: Balloon: Statistics cannot be enabled/disabled after "
+                "activation.")
     # Free page reporting: Linux reports its free blocks on its own (2 s after the
     # driver probes, then as blocks are freed); volt gives them back to the host.
     t0 = time.monotonic()

@@ -878,6 +878,46 @@ SCENARIOS = {
             1450, 1500, 8935]),
         get("/mmds", check=lambda b: b == {"key": "value"}),
     ],
+    # Firecracker's docs/ballooning.md:293 sends {"stats_polling_interval_s": N} to
+    # PATCH /balloon, and the other post-boot PATCHes of its docs before boot:
+    # Firecracker's API thread parses the body (serde) before its VMM says "not before".
+    "docs_post_boot_bodies_before_boot": BASIC + [
+        patch("/balloon", {"stats_polling_interval_s": 1}, 400,
+              "unknown field `stats_polling_interval_s`"),
+        patch("/balloon", {"amount_mib": "bar"}, 400, "amount_mib"),
+        patch("/balloon", {"amount_mib": 1}, 400, NOT_BEFORE),
+        patch("/balloon/statistics", {"stats_polling_interval_s": 1, "x": 1}, 400,
+              "unknown field `x`"),
+        patch("/balloon/statistics", {"stats_polling_interval_s": 1}, 400, NOT_BEFORE),
+        patch("/balloon/hinting/start", {"acknowledge_on_stop": 1}, 400,
+              "expected a boolean"),
+        patch("/balloon/hinting/start", {"acknowledge_on_stop": True}, 400, NOT_BEFORE),
+        patch("/balloon/hinting/stop", {}, 400, NOT_BEFORE),
+        patch("/drives/scratch", {"drive_id": "scratch", "is_read_only": True}, 400,
+              "unknown field `is_read_only`"),
+        patch("/drives/scratch", {"drive_id": "other", "path_on_host": "{other}"}, 400,
+              re.escape("The id from the path does not match the id from the body!")),
+        patch("/drives/scratch", {"drive_id": "scratch", "path_on_host": "{other}"}, 400,
+              NOT_BEFORE),
+        patch("/network-interfaces/eth0", {"iface_id": "eth0", "guest_mac": "x"}, 400,
+              "unknown field `guest_mac`"),
+        patch("/network-interfaces/eth0", {"iface_id": "eth0"}, 400, NOT_BEFORE),
+        patch("/vm", {"state": "Foo"}, 400, "Foo"),
+        patch("/vm", {"state": "Paused"}, 400, NOT_BEFORE),
+        put("/snapshot/create", {"snapshot_path": "s"}, 400, "missing field `mem_file_path`"),
+        put("/snapshot/create", {"snapshot_type": "Full", "snapshot_path": "s",
+                                 "mem_file_path": "m"}, 400, NOT_BEFORE),
+    ],
+    # docs/ballooning.md: statistics cannot be turned off after boot (BalloonError::
+    # StatisticsStateChange through VmmActionError::BalloonUpdate)
+    "docs_balloon_stats_state_change": BASIC + [
+        put("/balloon", {"amount_mib": 0, "deflate_on_oom": False,
+                         "stats_polling_interval_s": 1}),
+        put("/actions", {"action_type": "InstanceStart"}),
+        patch("/balloon/statistics", {"stats_polling_interval_s": 0}, 400, re.escape(
+            "Balloon update error: Balloon: Statistics cannot be enabled/disabled after "
+            "activation.")),
+    ],
 }
 
 
