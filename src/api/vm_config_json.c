@@ -1868,11 +1868,14 @@ int api_parse_snapshot_load(json_t *j, struct snapshot_load_req *req, bool *depr
 	     (err = snap_str_check("snapshot/load", "vsock_override: uds_path", vsock, "uds_path",
 				   sizeof(sa.sun_path), why, why_size))))
 		return err;
-	if (h && strcmp(h, "Snapshot") && strcmp(h, "None"))
+	if (h && !strcmp(h, "2M"))
 		return why_fail(why, why_size, -EINVAL,
 				"snapshot/load: huge_pages: '%s' is not supported by volt (only "
-				"\"Snapshot\" or \"None\")",
+				"\"Snapshot\", \"None\" or \"Transparent\")",
 				h);
+	r.huge_pages = !h || !strcmp(h, "Snapshot") ? SNAP_HUGE_SNAPSHOT
+		       : !strcmp(h, "None")	     ? SNAP_HUGE_NONE
+						     : SNAP_HUGE_THP;
 	r.state_path = snap_str(j, "snapshot_path");
 	r.backend = btype == 1 ? MEM_BACKEND_UFFD : MEM_BACKEND_FILE;
 	r.backend_path = backend ? snap_str(backend, "backend_path") : mem_file;

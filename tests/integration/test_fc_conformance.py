@@ -1098,6 +1098,22 @@ SNAPSHOT_RESTORED_OVERRIDES = [
     get("/vm/config", check=lambda b: b["vsock"]["uds_path"] == FULL_ENV["tmp"] + "/v.sock2"),
 ]
 
+# docs/snapshotting/snapshot-support.md: PUT /snapshot/load's huge_pages takes
+# "Snapshot" (the default), "None", "Transparent" or "2M" (hugetlbfs: not with a File
+# backend); the restored machine uses it (persist.rs: params.huge_pages.resolve())
+def huge_pages_is(want):
+    return lambda b: b["machine-config"]["huge_pages"] == want
+
+
+def snapshot_load_huge(huge, want, suffix=""):
+    return [
+        put("/snapshot/load", {"snapshot_path": "{tmp}/vmstate" + suffix, "huge_pages": huge,
+                               "mem_backend": {"backend_type": "File",
+                                               "backend_path": "{tmp}/mem" + suffix}}),
+        get("/vm/config", check=huge_pages_is(want)),
+    ]
+
+
 # test_uffd.py: a Uffd backend whose socket is missing, or is not listening
 UFFD_PREFIX = ("Load snapshot error: Failed to restore from snapshot: Failed to load guest "
                "memory: Error creating guest memory from uffd: Failed to connect to UDS Unix "
@@ -1154,6 +1170,7 @@ def test_firecracker_restored_rows(vm, tmp_path, env):
     """Each stage on a VMM of its own: a snapshot made, then loaded in several ways."""
     wrong = []
     for name, rows in (("base", SNAPSHOT_BASE), ("restored", SNAPSHOT_RESTORED),
+                       ("restored_thp", snapshot_load_huge("Transparent", "Transparent")),
                        ("overrides", SNAPSHOT_RESTORED_OVERRIDES),
                        ("clock_realtime", SNAPSHOT_RESTORED_CLOCK_REALTIME),
                        ("mem_missing", SNAPSHOT_MEM_MISSING),
@@ -1161,7 +1178,10 @@ def test_firecracker_restored_rows(vm, tmp_path, env):
                        ("uffd_refused", SNAPSHOT_UFFD_REFUSED),
                        ("base_no_vsock", SNAPSHOT_BASE_NO_VSOCK),
                        ("vsock_override_no_device", SNAPSHOT_VSOCK_OVERRIDE_NO_DEVICE),
-                       ("base_rng", SNAPSHOT_BASE_RNG), ("restored_rng", SNAPSHOT_RESTORED_RNG)):
+                       ("base_rng", SNAPSHOT_BASE_RNG), ("restored_rng", SNAPSHOT_RESTORED_RNG),
+                       ("restored_rng_none", snapshot_load_huge("None", "None", "_rng")),
+                       ("restored_rng_snapshot", snapshot_load_huge("Snapshot", "Transparent",
+                                                                   "_rng"))):
         api = start(vm, tmp_path, "--snapshot-dir", str(tmp_path))
         for i, row in enumerate(rows):
             status, hdrs, body = send(api, row, env)
