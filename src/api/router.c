@@ -836,8 +836,18 @@ static void route(struct api_state *s, const struct resource *res, enum method m
 		return answer_json(r, 200, instance_info(s));
 	case R_VERSION:
 		return answer_json(r, 200, json_pack("{s:s}", "firecracker_version", VOLT_VERSION));
-	case R_VM_CONFIG:
-		return answer_json(r, 200, api_config_to_json(&s->cfg));
+	case R_VM_CONFIG: {
+		/* Firecracker's VmmConfig from its VmResources, which hold no logger
+		 * or metrics configuration: both are always null. */
+		json_t *cfg = api_config_to_json(&s->cfg);
+
+		if (cfg && (json_object_set_new(cfg, "logger", json_null()) ||
+			    json_object_set_new(cfg, "metrics", json_null()))) {
+			json_decref(cfg);
+			cfg = NULL;
+		}
+		return answer_json(r, 200, cfg);
+	}
 	case R_MACHINE:
 		if (m == M_GET)
 			return answer_json(r, 200, api_machine_config_to_json(&s->cfg));

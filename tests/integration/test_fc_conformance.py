@@ -908,6 +908,16 @@ SCENARIOS = {
         put("/snapshot/create", {"snapshot_type": "Full", "snapshot_path": "s",
                                  "mem_file_path": "m"}, 400, NOT_BEFORE),
     ],
+    # docs/logger.md and docs/metrics.md configure both through the API; Firecracker's
+    # GET /vm/config shows neither (From<&VmResources> for VmmConfig: logger and
+    # metrics None), as its test_api.py's expected configurations say
+    "docs_logger_metrics_not_in_vm_config": [
+        put("/logger", {"log_path": "{other}", "level": "Warning", "show_level": False,
+                        "show_log_origin": False}),
+        put("/metrics", {"metrics_path": "{scratch}", "emit_id": True,
+                         "properties": {"customer_id": "1234", "bundle_id": "fn-abc"}}),
+        get("/vm/config", check=lambda b: (b["logger"], b["metrics"]) == (None, None)),
+    ],
     # docs/ballooning.md: statistics cannot be turned off after boot (BalloonError::
     # StatisticsStateChange through VmmActionError::BalloonUpdate)
     "docs_balloon_stats_state_change": BASIC + [
