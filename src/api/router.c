@@ -267,6 +267,10 @@ static void do_action(struct api_state *s, json_t *j, struct api_response *r)
 		why[0] = '\0';
 		/* Static: devices of VM_MAX_VIRTIO configurations are large. */
 		static struct vm_config probe;
+		if (!s->cfg.has_boot)
+			return api_fault(r, 400,
+					 "Start microvm error: Cannot start microvm without kernel "
+					 "configuration.");
 		memset(&probe, 0, sizeof(probe));
 		err = api_config_to_vm(&s->cfg, &probe, (char[API_CMDLINE_MAX + 256]){ 0 },
 				       API_CMDLINE_MAX + 256, why, sizeof(why));

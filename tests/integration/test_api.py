@@ -142,7 +142,8 @@ def test_error_classes(api_vm, tmp_path):
 
 def test_failed_instance_start(api_vm, tmp_path):
     p, api = api_vm()
-    check_fault(api.put("/actions", {"action_type": "InstanceStart"}), 400, "boot-source")
+    check_fault(api.put("/actions", {"action_type": "InstanceStart"}), 400,
+                "Cannot start microvm without kernel configuration.")
     # A missing kernel is refused at PUT (Firecracker opens it then); a file
     # that is no kernel fails InstanceStart.
     check_fault(api.put("/boot-source", {"kernel_image_path": str(tmp_path / "missing")}),

@@ -918,6 +918,14 @@ SCENARIOS = {
                          "properties": {"customer_id": "1234", "bundle_id": "fn-abc"}}),
         get("/vm/config", check=lambda b: (b["logger"], b["metrics"]) == (None, None)),
     ],
+    # docs/api_requests/actions.md's InstanceStart with no boot source yet
+    # (StartMicrovmError::MissingKernelConfig), and its actions that need a running VM
+    "docs_actions_before_config": [
+        put("/actions", {"action_type": "FlushMetrics"}, 400, NOT_BEFORE),
+        put("/actions", {"action_type": "SendCtrlAltDel"}, 400, NOT_BEFORE),
+        put("/actions", {"action_type": "InstanceStart"}, 400, re.escape(
+            "Start microvm error: Cannot start microvm without kernel configuration.")),
+    ],
     # docs/ballooning.md: statistics cannot be turned off after boot (BalloonError::
     # StatisticsStateChange through VmmActionError::BalloonUpdate)
     "docs_balloon_stats_state_change": BASIC + [

@@ -909,7 +909,8 @@ Test(api, failed_start_refuses_more_configuration)
 {
 	json_t *j;
 
-	fault("PUT", "/actions", START, 400, "boot-source");
+	fault("PUT", "/actions", START, 400,
+	      "Start microvm error: Cannot start microvm without kernel configuration.");
 	cr_assert_eq(fake.starts, 0, "nothing is tried without a kernel");
 	ok("PUT", "/boot-source", BOOT);
 	fake.fail_start = true;
