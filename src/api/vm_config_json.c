@@ -838,10 +838,10 @@ int api_parse_drive_update(json_t *j, const char *path_id, char *why, size_t why
 {
 	const char *id = NULL;
 	char path[PATH_MAX];
-	struct rl_config rl;
+	struct rl_config rl = { 0 };
 
-	return drive_update_get(j, path_id, &id, path, &(bool){ false }, &rl, &(bool){ false },
-				why, why_size);
+	return drive_update_get(j, path_id, &id, path, &(bool){ false }, &rl, &(bool){ false }, why,
+				why_size);
 }
 
 int api_patch_drive(struct api_config *c, json_t *j, const char *path_id, bool started,
@@ -850,7 +850,7 @@ int api_patch_drive(struct api_config *c, json_t *j, const char *path_id, bool s
 	const char *id = NULL;
 	char path[PATH_MAX];
 	bool has_path = false, has_rl = false;
-	struct rl_config rl;
+	struct rl_config rl = { 0 };
 	struct api_device *d;
 	struct blk_config *b;
 	int err;
@@ -912,7 +912,7 @@ static int net_update_get(json_t *j, const char *path_id, const char **id, struc
 int api_parse_net_update(json_t *j, const char *path_id, char *why, size_t why_size)
 {
 	const char *id = NULL;
-	struct rl_config rx, tx;
+	struct rl_config rx = { 0 }, tx = { 0 };
 
 	return net_update_get(j, path_id, &id, &rx, &(bool){ false }, &tx, &(bool){ false }, why,
 			      why_size);
@@ -922,7 +922,7 @@ int api_patch_net(struct api_config *c, json_t *j, const char *path_id, char *wh
 {
 	const char *id = NULL;
 	bool has_rx = false, has_tx = false;
-	struct rl_config rx, tx;
+	struct rl_config rx = { 0 }, tx = { 0 };
 	struct api_device *d;
 	int err;
 
@@ -946,7 +946,7 @@ int api_parse_pmem(json_t *j, const char *path_id, bool patch, char *why, size_t
 {
 	const char *id = NULL;
 	char path[PATH_MAX];
-	struct rl_config rl;
+	struct rl_config rl = { 0 };
 	const struct api_field put[] = {
 		{ "id", F_ID, true, &id, 0, 1, 0, NULL },
 		{ "path_on_host", F_STR, true, path, sizeof(path), 0, 0, NULL },
@@ -1874,8 +1874,8 @@ int api_parse_snapshot_load(json_t *j, struct snapshot_load_req *req, bool *depr
 				"\"Snapshot\", \"None\" or \"Transparent\")",
 				h);
 	r.huge_pages = !h || !strcmp(h, "Snapshot") ? SNAP_HUGE_SNAPSHOT
-		       : !strcmp(h, "None")	     ? SNAP_HUGE_NONE
-						     : SNAP_HUGE_THP;
+		       : !strcmp(h, "None")	    ? SNAP_HUGE_NONE
+						    : SNAP_HUGE_THP;
 	r.state_path = snap_str(j, "snapshot_path");
 	r.backend = btype == 1 ? MEM_BACKEND_UFFD : MEM_BACKEND_FILE;
 	r.backend_path = backend ? snap_str(backend, "backend_path") : mem_file;

@@ -612,7 +612,8 @@ Test(api, out_of_range_named)
 	fault("PUT", "/logger", "{\"level\": \"Loud\"}", 400, "level");
 	fault("PUT", "/actions", "{\"action_type\": \"Reboot\"}", 400, "action_type");
 	/* Firecracker's parser refuses the state before its VMM refuses the call. */
-	fault("PATCH", "/vm", "{\"state\": \"Stopped\"}", 400, "'Stopped' is not Paused or Resumed");
+	fault("PATCH", "/vm", "{\"state\": \"Stopped\"}", 400,
+	      "'Stopped' is not Paused or Resumed");
 	fault("PATCH", "/vm", "{\"state\": \"Paused\"}", 400, "before starting");
 }
 
