@@ -267,6 +267,10 @@ static void do_action(struct api_state *s, json_t *j, struct api_response *r)
 		why[0] = '\0';
 		/* Static: devices of VM_MAX_VIRTIO configurations are large. */
 		static struct vm_config probe;
+		if (!s->cfg.has_boot)
+			return api_fault(r, 400,
+					 "Start microvm error: Cannot start microvm without kernel "
+					 "configuration.");
 		memset(&probe, 0, sizeof(probe));
 		err = api_config_to_vm(&s->cfg, &probe, (char[API_CMDLINE_MAX + 256]){ 0 },
 				       API_CMDLINE_MAX + 256, why, sizeof(why));
@@ -370,8 +374,8 @@ static void do_balloon_stats_patch(struct api_state *s, json_t *j, struct api_re
 		return no_content(r);
 	if (!secs || !old)
 		return api_fault(r, 400,
-				 "balloon-stats: stats_polling_interval_s: statistics cannot be "
-				 "enabled or disabled after boot");
+				 BALLOON_UPDATE_ERR "Balloon: Statistics cannot be "
+						    "enabled/disabled after activation.");
 	err = s->ops->balloon_stats_interval ? s->ops->balloon_stats_interval(s->ctx, secs)
 					     : -EOPNOTSUPP;
 	if (err == -EOPNOTSUPP)
@@ -407,20 +411,32 @@ static void hint_fault_or_ok(struct api_response *r, int err)
 
 /* PATCH /balloon/hinting/start: the body is optional; acknowledge_on_stop
  * defaults to true (Firecracker's StartHintingCmd). */
-static void do_hint_start(struct api_state *s, json_t *j, struct api_response *r)
+/* Firecracker's StartHintingCmd (no body: the defaults); true when refused. */
+static bool hint_start_refused(json_t *j, struct api_response *r)
 {
 	json_t *v = j ? json_object_get(j, "acknowledge_on_stop") : NULL;
-	bool ack = true;
 	char got[96];
 
 	if (j && !json_is_object(j)) {
 		api_serde_unexpected(j, got, sizeof(got));
-		return faultf(r, 400, "invalid type: %s, expected struct StartHintingCmd", got);
+		faultf(r, 400, "invalid type: %s, expected struct StartHintingCmd", got);
+		return true;
 	}
 	if (v && !json_is_boolean(v)) {
 		api_serde_unexpected(v, got, sizeof(got));
-		return faultf(r, 400, "invalid type: %s, expected a boolean", got);
+		faultf(r, 400, "invalid type: %s, expected a boolean", got);
+		return true;
 	}
+	return false;
+}
+
+static void do_hint_start(struct api_state *s, json_t *j, struct api_response *r)
+{
+	json_t *v = j ? json_object_get(j, "acknowledge_on_stop") : NULL;
+	bool ack = true;
+
+	if (hint_start_refused(j, r))
+		return;
 	if (v)
 		ack = json_is_true(v);
 	if (!balloon_cfg(s))
@@ -824,8 +840,18 @@ static void route(struct api_state *s, const struct resource *res, enum method m
 		return answer_json(r, 200, instance_info(s));
 	case R_VERSION:
 		return answer_json(r, 200, json_pack("{s:s}", "firecracker_version", VOLT_VERSION));
-	case R_VM_CONFIG:
-		return answer_json(r, 200, api_config_to_json(&s->cfg));
+	case R_VM_CONFIG: {
+		/* Firecracker's VmmConfig from its VmResources, which hold no logger
+		 * or metrics configuration: both are always null. */
+		json_t *cfg = api_config_to_json(&s->cfg);
+
+		if (cfg && (json_object_set_new(cfg, "logger", json_null()) ||
+			    json_object_set_new(cfg, "metrics", json_null()))) {
+			json_decref(cfg);
+			cfg = NULL;
+		}
+		return answer_json(r, 200, cfg);
+	}
 	case R_MACHINE:
 		if (m == M_GET)
 			return answer_json(r, 200, api_machine_config_to_json(&s->cfg));
@@ -1141,9 +1167,9 @@ static bool firecracker_route(enum method m, const char *given, const struct seg
 	return true;
 }
 
-/* After boot Firecracker's parser still reads a configuration body before
- * the VMM refuses the call: what volt parses without an effect (into a copy)
- * is refused for its body first. */
+/* Firecracker's parser reads a body before its VMM refuses the call (a
+ * configuration after boot, a running microVM's request before it): what volt
+ * parses without an effect (into a copy) is refused for its body first. */
 static bool body_refused(const struct resource *res, enum method m, const char *id, json_t *j,
 			 struct api_state *s, struct api_response *r)
 {
@@ -1167,6 +1193,21 @@ static bool body_refused(const struct resource *res, enum method m, const char *
 		err = api_parse_pmem(j, id, m == M_PATCH, why, sizeof(why));
 	else if (res->rt == R_HOTPLUG_MEM && m != M_GET)
 		err = api_parse_memory_hotplug(j, m == M_PATCH, why, sizeof(why));
+	else if (res->rt == R_DRIVE && m == M_PATCH)
+		err = api_parse_drive_update(j, id, why, sizeof(why));
+	else if (res->rt == R_NET && m == M_PATCH)
+		err = api_parse_net_update(j, id, why, sizeof(why));
+	else if (res->rt == R_BALLOON && m == M_PATCH)
+		err = api_parse_balloon_update(j, &(unsigned int){ 0 }, why, sizeof(why));
+	else if (res->rt == R_BALLOON_STATS && m == M_PATCH)
+		err = api_parse_balloon_stats_update(j, &(unsigned int){ 0 }, why, sizeof(why));
+	else if (res->rt == R_BALLOON_HINT_START)
+		return hint_start_refused(j, r);
+	else if (res->rt == R_VM)
+		err = api_parse_vm_state(j, &(bool){ false }, why, sizeof(why));
+	else if (res->rt == R_SNAP_CREATE)
+		err = api_parse_snapshot_create(j, &(struct snapshot_create_req){ 0 }, why,
+						sizeof(why));
 	else
 		return false;
 	if (err)
@@ -1376,10 +1417,8 @@ static void handle(struct api_state *s, const char *method, const char *url, con
 		; /* Firecracker's parser refuses the body before the VMM refuses the call */
 	else if (s->started && (m & res.pre_only))
 		api_fault(r, 400, NOT_AFTER_BOOT);
-	else if (!s->started && (m & res.post_only) &&
-		 (res.rt == R_PMEM || res.rt == R_HOTPLUG_MEM) &&
-		 body_refused(&res, m, id, j, s, r))
-		; /* the same for a PATCH before boot of a device volt has not */
+	else if (!s->started && (m & res.post_only) && body_refused(&res, m, id, j, s, r))
+		; /* the same before boot for what only a running microVM does */
 	else if (!s->started && (m & res.post_only))
 		api_fault(r, 400, NOT_BEFORE_BOOT);
 	else if (s->failed && m != M_GET)

@@ -819,25 +819,43 @@ static int patch_file_failed(int err, const char *path, const char *reason, char
 			more ? ")" : "");
 }
 
+/* Firecracker's BlockDeviceUpdateConfig, read as its parser reads it. */
+static int drive_update_get(json_t *j, const char *path_id, const char **id, char *path,
+			    bool *has_path, struct rl_config *rl, bool *has_rl, char *why,
+			    size_t why_size)
+{
+	const struct api_field f[] = {
+		{ "drive_id", F_ID, true, id, 0, 1, 0, NULL },
+		{ "path_on_host", F_STR, false, path, PATH_MAX, 1, 0, has_path },
+		{ "rate_limiter", F_RL_CFG, false, rl, 0, 0, 0, has_rl },
+	};
+	int err = fields_get("drive", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
+
+	return err ? err : id_check("drive", "drive_id", *id, path_id, why, why_size);
+}
+
+int api_parse_drive_update(json_t *j, const char *path_id, char *why, size_t why_size)
+{
+	const char *id = NULL;
+	char path[PATH_MAX];
+	struct rl_config rl = { 0 };
+
+	return drive_update_get(j, path_id, &id, path, &(bool){ false }, &rl, &(bool){ false }, why,
+				why_size);
+}
+
 int api_patch_drive(struct api_config *c, json_t *j, const char *path_id, bool started,
 		    api_drive_file_fn set_file, void *ctx, char *why, size_t why_size)
 {
 	const char *id = NULL;
 	char path[PATH_MAX];
 	bool has_path = false, has_rl = false;
-	struct rl_config rl;
-	const struct api_field f[] = {
-		{ "drive_id", F_ID, true, &id, 0, 1, 0, NULL },
-		{ "path_on_host", F_STR, false, path, sizeof(path), 1, 0, &has_path },
-		{ "rate_limiter", F_RL_CFG, false, &rl, 0, 0, 0, &has_rl },
-	};
+	struct rl_config rl = { 0 };
 	struct api_device *d;
 	struct blk_config *b;
 	int err;
 
-	err = fields_get("drive", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
-	if (!err)
-		err = id_check("drive", "drive_id", id, path_id, why, why_size);
+	err = drive_update_get(j, path_id, &id, path, &has_path, &rl, &has_rl, why, why_size);
 	if (err)
 		return err;
 	d = api_device_find(c, &virtio_blk_kind, id);
@@ -876,22 +894,39 @@ int api_patch_drive(struct api_config *c, json_t *j, const char *path_id, bool s
 	return 0;
 }
 
+/* Firecracker's NetworkInterfaceUpdateConfig, read as its parser reads it. */
+static int net_update_get(json_t *j, const char *path_id, const char **id, struct rl_config *rx,
+			  bool *has_rx, struct rl_config *tx, bool *has_tx, char *why,
+			  size_t why_size)
+{
+	const struct api_field f[] = {
+		{ "iface_id", F_ID, true, id, 0, 1, 0, NULL },
+		{ "rx_rate_limiter", F_RL_CFG, false, rx, 0, 0, 0, has_rx },
+		{ "tx_rate_limiter", F_RL_CFG, false, tx, 0, 0, 0, has_tx },
+	};
+	int err = fields_get("network-interface", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
+
+	return err ? err : id_check("network-interface", "iface_id", *id, path_id, why, why_size);
+}
+
+int api_parse_net_update(json_t *j, const char *path_id, char *why, size_t why_size)
+{
+	const char *id = NULL;
+	struct rl_config rx = { 0 }, tx = { 0 };
+
+	return net_update_get(j, path_id, &id, &rx, &(bool){ false }, &tx, &(bool){ false }, why,
+			      why_size);
+}
+
 int api_patch_net(struct api_config *c, json_t *j, const char *path_id, char *why, size_t why_size)
 {
 	const char *id = NULL;
 	bool has_rx = false, has_tx = false;
-	struct rl_config rx, tx;
-	const struct api_field f[] = {
-		{ "iface_id", F_ID, true, &id, 0, 1, 0, NULL },
-		{ "rx_rate_limiter", F_RL_CFG, false, &rx, 0, 0, 0, &has_rx },
-		{ "tx_rate_limiter", F_RL_CFG, false, &tx, 0, 0, 0, &has_tx },
-	};
+	struct rl_config rx = { 0 }, tx = { 0 };
 	struct api_device *d;
 	int err;
 
-	err = fields_get("network-interface", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
-	if (!err)
-		err = id_check("network-interface", "iface_id", id, path_id, why, why_size);
+	err = net_update_get(j, path_id, &id, &rx, &has_rx, &tx, &has_tx, why, why_size);
 	if (err)
 		return err;
 	d = api_device_find(c, &virtio_net_kind, id);
@@ -911,7 +946,7 @@ int api_parse_pmem(json_t *j, const char *path_id, bool patch, char *why, size_t
 {
 	const char *id = NULL;
 	char path[PATH_MAX];
-	struct rl_config rl;
+	struct rl_config rl = { 0 };
 	const struct api_field put[] = {
 		{ "id", F_ID, true, &id, 0, 1, 0, NULL },
 		{ "path_on_host", F_STR, true, path, sizeof(path), 0, 0, NULL },
@@ -1833,11 +1868,14 @@ int api_parse_snapshot_load(json_t *j, struct snapshot_load_req *req, bool *depr
 	     (err = snap_str_check("snapshot/load", "vsock_override: uds_path", vsock, "uds_path",
 				   sizeof(sa.sun_path), why, why_size))))
 		return err;
-	if (h && strcmp(h, "Snapshot") && strcmp(h, "None"))
+	if (h && !strcmp(h, "2M"))
 		return why_fail(why, why_size, -EINVAL,
 				"snapshot/load: huge_pages: '%s' is not supported by volt (only "
-				"\"Snapshot\" or \"None\")",
+				"\"Snapshot\", \"None\" or \"Transparent\")",
 				h);
+	r.huge_pages = !h || !strcmp(h, "Snapshot") ? SNAP_HUGE_SNAPSHOT
+		       : !strcmp(h, "None")	    ? SNAP_HUGE_NONE
+						    : SNAP_HUGE_THP;
 	r.state_path = snap_str(j, "snapshot_path");
 	r.backend = btype == 1 ? MEM_BACKEND_UFFD : MEM_BACKEND_FILE;
 	r.backend_path = backend ? snap_str(backend, "backend_path") : mem_file;

@@ -154,6 +154,11 @@ int api_patch_drive(struct api_config *c, json_t *j, const char *path_id, bool s
 /* PATCH /network-interfaces/{id}: only rate limiters in Firecracker (merged
  * into the stored configuration; the router updates a running device). */
 int api_patch_net(struct api_config *c, json_t *j, const char *path_id, char *why, size_t why_size);
+/* The bodies of PATCH /drives/{id} and /network-interfaces/{id} read as
+ * Firecracker's parser reads them, with no configuration (before boot its
+ * VMM refuses the call after the body is read): 0 or -EINVAL with the message. */
+int api_parse_drive_update(json_t *j, const char *path_id, char *why, size_t why_size);
+int api_parse_net_update(json_t *j, const char *path_id, char *why, size_t why_size);
 /* PATCH /balloon ({"amount_mib"}) and PATCH /balloon/statistics. */
 int api_parse_balloon_update(json_t *j, unsigned int *mib, char *why, size_t why_size);
 /* Bodies of devices volt does not have, read as Firecracker reads them before

@@ -368,7 +368,8 @@ static int config_from_state(struct snap_reader *r, const struct snapshot_load_r
 	cfg->pvm_host = host_is_pvm();
 	cfg->track_dirty_pages = req->track_dirty_pages;
 	cfg->boot_timer = timer;
-	cfg->huge_pages_thp = thp;
+	cfg->huge_pages_thp =
+		req->huge_pages == SNAP_HUGE_SNAPSHOT ? thp : req->huge_pages == SNAP_HUGE_THP;
 	/* The command comes after the restore (kit_port_set_command). */
 	cfg->kit_cmd = kit ? "" : NULL;
 	cfg->started = req->started;

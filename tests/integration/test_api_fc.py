@@ -299,8 +299,7 @@ def test_metrics_line_is_exactly_firecrackers(api, tmp_path):
                       ("/actions", {"action_type": "InstanceStart"})):
         assert api.put(url, body) == (204, None), url
     api.proc.wait_for("echo guest ready", 60)
-    cfg = api.get("/vm/config")[1]["metrics"]
-    assert cfg == {"metrics_path": str(metrics), "emit_id": True, "properties": props}
+    assert api.get("/vm/config")[1]["metrics"] is None  # Firecracker shows none
     assert api.put("/actions", {"action_type": "FlushMetrics"}) == (204, None)
     line = json.loads(metrics.read_text().splitlines()[-1])
     # The one drive's own section counts what the kind's does.

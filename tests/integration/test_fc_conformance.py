@@ -878,6 +878,64 @@ SCENARIOS = {
             1450, 1500, 8935]),
         get("/mmds", check=lambda b: b == {"key": "value"}),
     ],
+    # Firecracker's docs/ballooning.md:293 sends {"stats_polling_interval_s": N} to
+    # PATCH /balloon, and the other post-boot PATCHes of its docs before boot:
+    # Firecracker's API thread parses the body (serde) before its VMM says "not before".
+    "docs_post_boot_bodies_before_boot": BASIC + [
+        patch("/balloon", {"stats_polling_interval_s": 1}, 400,
+              "unknown field `stats_polling_interval_s`"),
+        patch("/balloon", {"amount_mib": "bar"}, 400, "amount_mib"),
+        patch("/balloon", {"amount_mib": 1}, 400, NOT_BEFORE),
+        patch("/balloon/statistics", {"stats_polling_interval_s": 1, "x": 1}, 400,
+              "unknown field `x`"),
+        patch("/balloon/statistics", {"stats_polling_interval_s": 1}, 400, NOT_BEFORE),
+        patch("/balloon/hinting/start", {"acknowledge_on_stop": 1}, 400,
+              "expected a boolean"),
+        patch("/balloon/hinting/start", {"acknowledge_on_stop": True}, 400, NOT_BEFORE),
+        patch("/balloon/hinting/stop", {}, 400, NOT_BEFORE),
+        patch("/drives/scratch", {"drive_id": "scratch", "is_read_only": True}, 400,
+              "unknown field `is_read_only`"),
+        patch("/drives/scratch", {"drive_id": "other", "path_on_host": "{other}"}, 400,
+              re.escape("The id from the path does not match the id from the body!")),
+        patch("/drives/scratch", {"drive_id": "scratch", "path_on_host": "{other}"}, 400,
+              NOT_BEFORE),
+        patch("/network-interfaces/eth0", {"iface_id": "eth0", "guest_mac": "x"}, 400,
+              "unknown field `guest_mac`"),
+        patch("/network-interfaces/eth0", {"iface_id": "eth0"}, 400, NOT_BEFORE),
+        patch("/vm", {"state": "Foo"}, 400, "Foo"),
+        patch("/vm", {"state": "Paused"}, 400, NOT_BEFORE),
+        put("/snapshot/create", {"snapshot_path": "s"}, 400, "missing field `mem_file_path`"),
+        put("/snapshot/create", {"snapshot_type": "Full", "snapshot_path": "s",
+                                 "mem_file_path": "m"}, 400, NOT_BEFORE),
+    ],
+    # docs/logger.md and docs/metrics.md configure both through the API; Firecracker's
+    # GET /vm/config shows neither (From<&VmResources> for VmmConfig: logger and
+    # metrics None), as its test_api.py's expected configurations say
+    "docs_logger_metrics_not_in_vm_config": [
+        put("/logger", {"log_path": "{other}", "level": "Warning", "show_level": False,
+                        "show_log_origin": False}),
+        put("/metrics", {"metrics_path": "{scratch}", "emit_id": True,
+                         "properties": {"customer_id": "1234", "bundle_id": "fn-abc"}}),
+        get("/vm/config", check=lambda b: (b["logger"], b["metrics"]) == (None, None)),
+    ],
+    # docs/api_requests/actions.md's InstanceStart with no boot source yet
+    # (StartMicrovmError::MissingKernelConfig), and its actions that need a running VM
+    "docs_actions_before_config": [
+        put("/actions", {"action_type": "FlushMetrics"}, 400, NOT_BEFORE),
+        put("/actions", {"action_type": "SendCtrlAltDel"}, 400, NOT_BEFORE),
+        put("/actions", {"action_type": "InstanceStart"}, 400, re.escape(
+            "Start microvm error: Cannot start microvm without kernel configuration.")),
+    ],
+    # docs/ballooning.md: statistics cannot be turned off after boot (BalloonError::
+    # StatisticsStateChange through VmmActionError::BalloonUpdate)
+    "docs_balloon_stats_state_change": BASIC + [
+        put("/balloon", {"amount_mib": 0, "deflate_on_oom": False,
+                         "stats_polling_interval_s": 1}),
+        put("/actions", {"action_type": "InstanceStart"}),
+        patch("/balloon/statistics", {"stats_polling_interval_s": 0}, 400, re.escape(
+            "Balloon update error: Balloon: Statistics cannot be enabled/disabled after "
+            "activation.")),
+    ],
 }
 
 
@@ -1058,6 +1116,22 @@ SNAPSHOT_RESTORED_OVERRIDES = [
     get("/vm/config", check=lambda b: b["vsock"]["uds_path"] == FULL_ENV["tmp"] + "/v.sock2"),
 ]
 
+# docs/snapshotting/snapshot-support.md: PUT /snapshot/load's huge_pages takes
+# "Snapshot" (the default), "None", "Transparent" or "2M" (hugetlbfs: not with a File
+# backend); the restored machine uses it (persist.rs: params.huge_pages.resolve())
+def huge_pages_is(want):
+    return lambda b: b["machine-config"]["huge_pages"] == want
+
+
+def snapshot_load_huge(huge, want, suffix=""):
+    return [
+        put("/snapshot/load", {"snapshot_path": "{tmp}/vmstate" + suffix, "huge_pages": huge,
+                               "mem_backend": {"backend_type": "File",
+                                               "backend_path": "{tmp}/mem" + suffix}}),
+        get("/vm/config", check=huge_pages_is(want)),
+    ]
+
+
 # test_uffd.py: a Uffd backend whose socket is missing, or is not listening
 UFFD_PREFIX = ("Load snapshot error: Failed to restore from snapshot: Failed to load guest "
                "memory: Error creating guest memory from uffd: Failed to connect to UDS Unix "
@@ -1114,6 +1188,7 @@ def test_firecracker_restored_rows(vm, tmp_path, env):
     """Each stage on a VMM of its own: a snapshot made, then loaded in several ways."""
     wrong = []
     for name, rows in (("base", SNAPSHOT_BASE), ("restored", SNAPSHOT_RESTORED),
+                       ("restored_thp", snapshot_load_huge("Transparent", "Transparent")),
                        ("overrides", SNAPSHOT_RESTORED_OVERRIDES),
                        ("clock_realtime", SNAPSHOT_RESTORED_CLOCK_REALTIME),
                        ("mem_missing", SNAPSHOT_MEM_MISSING),
@@ -1121,7 +1196,10 @@ def test_firecracker_restored_rows(vm, tmp_path, env):
                        ("uffd_refused", SNAPSHOT_UFFD_REFUSED),
                        ("base_no_vsock", SNAPSHOT_BASE_NO_VSOCK),
                        ("vsock_override_no_device", SNAPSHOT_VSOCK_OVERRIDE_NO_DEVICE),
-                       ("base_rng", SNAPSHOT_BASE_RNG), ("restored_rng", SNAPSHOT_RESTORED_RNG)):
+                       ("base_rng", SNAPSHOT_BASE_RNG), ("restored_rng", SNAPSHOT_RESTORED_RNG),
+                       ("restored_rng_none", snapshot_load_huge("None", "None", "_rng")),
+                       ("restored_rng_snapshot", snapshot_load_huge("Snapshot", "Transparent",
+                                                                   "_rng"))):
         api = start(vm, tmp_path, "--snapshot-dir", str(tmp_path))
         for i, row in enumerate(rows):
             status, hdrs, body = send(api, row, env)

@@ -52,7 +52,9 @@ def test_create_needs_a_started_vm(api):
     a, _ = api()
     check_fault(a.put("/snapshot/create", {"snapshot_path": "s", "mem_file_path": "m"}),
                 400, NOT_BEFORE)
-    check_fault(a.put("/snapshot/create", {"snapshot_path": "s"}), 400, NOT_BEFORE)
+    # Firecracker's parser reads the body before its VMM refuses the call
+    check_fault(a.put("/snapshot/create", {"snapshot_path": "s"}), 400,
+                "missing field `mem_file_path`")
     # Not a method of it.
     check_fault(a.get("/snapshot/create"), 400, "Invalid request method and/or path")
 
