@@ -198,6 +198,11 @@ static int copy_base(const struct guest_mem *m, const char *path, int dst, const
 			err = -errno;
 			break;
 		}
+		/* Never past RAM's size: the file may grow while it is copied. */
+		if ((uint64_t)data >= m->size)
+			break;
+		if ((uint64_t)hole > m->size)
+			hole = (off_t)m->size;
 		for (off = data; off < hole && !err;) {
 			size_t n = (uint64_t)(hole - off) < MERGE_CHUNK ? (size_t)(hole - off)
 									: MERGE_CHUNK;
