@@ -26,22 +26,30 @@ struct run {
 	uint64_t start, len; /* bytes, offsets in base and in the file */
 };
 
-static int flush(struct run *r)
+static int pwrite_all(int fd, const uint8_t *p, uint64_t len, off_t off)
 {
-	while (r->len) {
-		size_t n = r->len < MAX_WRITE ? (size_t)r->len : (size_t)MAX_WRITE;
-		ssize_t done = pwrite(r->fd, r->base + r->start, n, (off_t)r->start);
+	while (len) {
+		size_t n = len < MAX_WRITE ? (size_t)len : (size_t)MAX_WRITE;
+		ssize_t done = pwrite(fd, p, n, off);
 
 		if (done < 0 && errno == EINTR)
 			continue;
-		if (done < 0)
-			return -errno;
-		if (done == 0)
-			return -EIO;
-		r->start += (uint64_t)done;
-		r->len -= (uint64_t)done;
+		if (done <= 0)
+			return done < 0 ? -errno : -EIO;
+		p += done;
+		len -= (uint64_t)done;
+		off += done;
 	}
 	return 0;
+}
+
+static int flush(struct run *r)
+{
+	int err = pwrite_all(r->fd, r->base + r->start, r->len, (off_t)r->start);
+
+	r->start += r->len;
+	r->len = 0;
+	return err;
 }
 
 static int add(struct run *r, uint64_t page)
@@ -136,22 +144,6 @@ static int write_pages(const struct guest_mem *m, int fd, const uint64_t *pages)
 		err = flush(&r);
 	free(vec);
 	return err;
-}
-
-static int pwrite_all(int fd, const uint8_t *p, size_t len, off_t off)
-{
-	while (len) {
-		ssize_t done = pwrite(fd, p, len, off);
-
-		if (done < 0 && errno == EINTR)
-			continue;
-		if (done <= 0)
-			return done < 0 ? -errno : -EIO;
-		p += done;
-		len -= (size_t)done;
-		off += done;
-	}
-	return 0;
 }
 
 /* A Diff written where a memory file of RAM's size already is merges onto it,
