@@ -236,8 +236,8 @@ int write_all(int fd, const void *buf, size_t len)
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
-			return -errno;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO; /* 0: no progress, never a loop */
 		p += n;
 		len -= (size_t)n;
 	}

@@ -41,6 +41,8 @@ const char *file_type_name(mode_t mode);
 int read_input(const char *path, size_t max, char **out, size_t *len, char *why, size_t why_size);
 /* read_input() without a reason. */
 int read_file(const char *path, size_t max, char **out, size_t *len);
+/* All of buf, retried on EINTR and short writes: 0 or -errno (-EIO when a
+ * write makes no progress). */
 int write_all(int fd, const void *buf, size_t len);
 /* Creates or truncates path with mode and writes buf to it. */
 int write_file(const char *path, const void *buf, size_t len, mode_t mode);

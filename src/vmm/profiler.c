@@ -4,6 +4,7 @@
 #include "vmm/profiler.h"
 
 #include "boot/boot.h"
+#include "util/fs.h"
 #include "util/log.h"
 
 #include <elf.h>
@@ -592,21 +593,6 @@ out:
 	free(rows);
 	free(first);
 	free(last);
-}
-
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 int profiler_write_samples(struct profiler *p, int fd)
