@@ -657,13 +657,92 @@ def mmds_seeds():
         "unknown": m_rec(M_IP, m_tcp(77, 0x10, ack=5)),
     }
 
+# guest_io: struct fuzz_hdr (flags, image length), the image, then 8-byte steps
+# (op: low 3 bits what, bits 3-4 width 1/2/4/8; target; off; value).
+GIO_PORTS = [0x3f0, 0x3f1, 0x3f7, 0x3f8, 0x3f9, 0x3fa, 0x3fb, 0x3fc, 0x3fd, 0x3fe, 0x3ff,
+             0x400, 0x5f, 0x60, 0x61, 0x64, 0x65, 0x6f, 0x70, 0x71, 0x72, 0x80]
+W1, W2, W4, W8 = 0, 8, 16, 24
+
+
+def gio(image, *steps, flags=0):
+    return struct.pack("<BH", flags, len(image)) + bytes(image) + b"".join(steps)
+
+
+def gstep(op, target=0, off=0, value=0):
+    return struct.pack("<BBHI", op, target, off, value)
+
+
+def mmio_wr(dev, reg, value, width=W4):
+    return gstep(0 | width, 0, dev * 0x1000 + reg, value)
+
+
+def mmio_rd(dev, reg, width=W4):
+    return gstep(1 | width, 0, dev * 0x1000 + reg)
+
+
+def pio_wr(port, value, width=W1):
+    return gstep(2 | width, GIO_PORTS.index(port), 0, value)
+
+
+def pio_rd(port, width=W1):
+    return gstep(3 | width, GIO_PORTS.index(port))
+
+
+def gio_queue(dev, size_log2=2, desc=0, all_features=True):
+    return gstep(4, dev, size_log2 | (0x200 if all_features else 0), desc)
+
+
+def gio_kick(dev, q=0, through_register=False):
+    return gstep(5, dev, q | (0x8000 if through_register else 0))
+
+
+def gio_blk_image(req_type, sector=0):
+    im = Image(0x2000)
+    im.desc(0, 0, 0x800, 16, NEXT, 1)
+    im.desc(0, 1, 0x1000, 512, NEXT | (WRITE if req_type == 0 else 0), 2)
+    im.desc(0, 2, 0x900, 1, WRITE, 0)
+    im.avail(0x40, 4, 1, [0])
+    im.put(0x800, struct.pack("<IIQ", req_type, 0, sector))
+    return im.b
+
+
+def guest_io_seeds():
+    rng = Image(0x1000)
+    rng.desc(0, 0, 0x800, 64, WRITE)
+    rng.avail(0x40, 4, 1, [0])
+    regs = b"".join(mmio_rd(0, r) for r in range(0, 0x100, 4))
+    cfg = b"".join(mmio_rd(1, 0x100 + o, w) for o, w in ((0, W8), (8, W4), (20, W2), (3, W1),
+                                                         (0x3c, W8), (0x100 - 4, W8)))
+    return {
+        "rng": gio(rng.b, gio_queue(0), gio_kick(0), gio_kick(0, through_register=True)),
+        "blk-read": gio(gio_blk_image(0), gio_queue(1), gio_kick(1)),
+        "blk-write-ro": gio(gio_blk_image(1), gio_queue(2), gio_kick(2)),
+        "blk-reset-mid": gio(gio_blk_image(0), gio_queue(1), mmio_wr(1, 0x70, 0), gio_kick(1)),
+        "registers": gio(b"", regs, cfg, mmio_wr(2, 0x100, 0xffffffff), mmio_rd(0, 0xffc, W8)),
+        "uart": gio(b"", pio_wr(0x3fb, 0x80), pio_wr(0x3f8, 1), pio_wr(0x3f9, 0),
+                    pio_wr(0x3fb, 3), pio_wr(0x3f9, 0x0f), pio_wr(0x3f8, 0x41),
+                    gstep(6, 0, 4, 0x64636261), pio_rd(0x3f8), pio_rd(0x3fa), pio_rd(0x3fd),
+                    pio_wr(0x3fc, 0x10), pio_wr(0x3f8, 0x42), pio_rd(0x3f8), pio_rd(0x3fe),
+                    pio_wr(0x3ff, 0x5a), pio_rd(0x3ff, W8), pio_wr(0x3f7, 0x01020304, W4)),
+        "i8042": gio(b"", pio_wr(0x64, 0x20), pio_rd(0x60), pio_wr(0x64, 0x60), pio_wr(0x60, 0x47),
+                     pio_wr(0x64, 0xd1), pio_wr(0x60, 0x03), gstep(6, 1, 0x1c, 0),
+                     gstep(6, 1, 0x1c, 1), gstep(6, 2), pio_rd(0x64), pio_rd(0x60),
+                     pio_wr(0x60, 0xff), pio_rd(0x60), pio_wr(0x64, 0xfe), pio_rd(0x61, W4)),
+        "cmos": gio(b"", pio_wr(0x70, 0x0a), pio_rd(0x71), pio_wr(0x70, 0x8e), pio_rd(0x71),
+                    pio_wr(0x70, 0x7f), pio_wr(0x71, 0x55), pio_rd(0x71), pio_rd(0x70, W2),
+                    pio_wr(0x6f, 0xffffffff, W4)),
+        "kit": gio(b"", pio_wr(0x3f1, 0x52), pio_rd(0x3f1), pio_rd(0x3f1), pio_rd(0x3f0, W2),
+                   pio_wr(0x3f1, 0x52, W2)),
+    }
+
 
 def main():
     for target, seeds in (("virtq", virtq_seeds()), ("virtio_blk", blk_seeds()),
                           ("virtio_net", net_seeds()), ("virtio_vsock", vsock_seeds()),
                           ("virtio_balloon", balloon_seeds()), ("snap", snap_seeds()),
                           ("http_parse", http_seeds()), ("mmds_http", mmds_http_seeds()),
-                          ("mmds_stack", mmds_seeds())):
+                          ("mmds_stack", mmds_seeds()),
+                          ("guest_io", guest_io_seeds())):
         d = HERE / "corpus" / target
         d.mkdir(parents=True, exist_ok=True)
         for name, blob in seeds.items():
