@@ -36,10 +36,18 @@ if [ ! -x "$old" ]; then
 		ref="$swap^"
 	fi
 	echo "api_start: building the old volt ($ref) in build-old/ (once)" >&2
-	[ -d build-old/src ] || git worktree add --detach build-old/src "$ref" >&2
-	[ -f build-old/build/build.ninja ] ||
-		meson setup build-old/build build-old/src -Dunit_tests=disabled >/dev/null
-	ninja -C build-old/build volt >/dev/null
+	mkdir -p build-old
+	log=build-old/build.log
+	# The old volt needs libmicrohttpd (libmicrohttpd-dev), which volt itself
+	# no longer installs: say so instead of ending without a word.
+	if ! { { [ -d build-old/src ] || git worktree add --detach build-old/src "$ref"; } &&
+		{ [ -f build-old/build/build.ninja ] ||
+			meson setup build-old/build build-old/src -Dunit_tests=disabled; } &&
+		ninja -C build-old/build volt; } >"$log" 2>&1; then
+		echo "api_start: cannot build the old volt ($ref; it needs libmicrohttpd-dev):" \
+			"$(grep -m1 -iE 'error|not found' "$log" || tail -n1 "$log") (whole log: $log)" >&2
+		exit 1
+	fi
 fi
 [ -x "$new" ] || { echo "api_start: build first (make build): no $new" >&2; exit 1; }
 exec /usr/bin/python3 - "$old" "$new" "$runs" <<'EOF'
