@@ -501,9 +501,16 @@ static int load_kernel(struct vm *vm)
 	err = boot_load_kernel(&vm->mem, image, size, vm->cfg.protocol, &vm->kernel, why,
 			       sizeof(why));
 	free(image);
-	if (err)
+	if (err) {
 		pr_err("cannot load kernel %s: %s", vm->cfg.kernel, why[0] ? why : strerror(-err));
-	return err;
+		return err;
+	}
+	/* Firecracker's words (its test_bzimage_boot looks for "(bzImage)"). */
+	pr_debug("Kernel loaded using %s%s",
+		 vm->kernel.protocol == BOOT_PROTOCOL_PVH ? "PVH boot protocol"
+							  : "Linux 64-bit boot protocol",
+		 vm->kernel.format == KERNEL_FORMAT_BZIMAGE ? " (bzImage)" : "");
+	return 0;
 }
 
 /* Streams the initrd straight into guest memory; *gpa and *size describe it. */

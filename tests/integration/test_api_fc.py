@@ -685,3 +685,40 @@ def test_fc_init_args_stay_last(vm, tmp_path):
     before, sep, after = line.partition(" -- ")
     assert sep and after == "/etc/os-release", line
     assert "root=/dev/vda" in before and "virtio_mmio.device=" in before, line
+
+
+def tiny_bzimage(path):
+    """A bzImage (boot protocol 2.12, XLF_KERNEL_64) whose 64-bit entry (load address +
+    0x200) resets through the i8042 (`mov $0xfe,%al; out %al,$0x64`), as reboot=k does."""
+    img = bytearray(2 * 512)  # boot sector + 1 setup sector
+    img[0x1f1] = 1  # setup_sects
+    img[0x1fe:0x200] = b"\x55\xaa"
+    img[0x200:0x202] = bytes([0xeb, 0x6a])  # jump: the header ends at 0x202 + 0x6a
+    img[0x202:0x206] = b"HdrS"
+    img[0x206:0x208] = (0x020c).to_bytes(2, "little")
+    img[0x211] = 0x01  # loadflags: LOADED_HIGH
+    img[0x234] = 1  # relocatable_kernel: loaded at 1 MiB
+    img[0x236:0x238] = (0x0001).to_bytes(2, "little")  # xloadflags: XLF_KERNEL_64
+    payload = bytearray(0x1000)
+    payload[0x200:0x206] = b"\xb0\xfe\xe6\x64\xf4\xf4"
+    path.write_bytes(bytes(img) + bytes(payload))
+    return path
+
+
+@pytest.mark.parametrize("kernel,words", [
+    ("hello", "Kernel loaded using Linux 64-bit boot protocol"),
+    ("bzImage", "Kernel loaded using Linux 64-bit boot protocol (bzImage)"),
+])
+def test_fc_kernel_loaded_line(vm, tmp_path, kernel, words):
+    """test_bzimage_boot.py: Firecracker's debug line says how the kernel was loaded, and
+    its test looks for `(bzImage)` in the log (level Debug)."""
+    cfg = fc_config(tmp_path, "hello")
+    obj = json.loads(cfg.read_text())
+    if kernel == "bzImage":
+        obj["boot-source"]["kernel_image_path"] = str(tiny_bzimage(tmp_path / "bzImage"))
+    cfg.write_text(json.dumps(obj))
+    log, args = fc_log(tmp_path)
+    p = vm("--config-file", cfg, "--no-api", *args, binary=fc_bin(tmp_path))
+    assert p.wait_exit(30) == 0, log.read_text()
+    lines = [l for l in log.read_text().splitlines() if "Kernel loaded using" in l]
+    assert len(lines) == 1 and lines[0].endswith("] " + words), lines
