@@ -466,8 +466,10 @@ static int setup_virtio(struct vm *vm)
 			/* Counted even when create fails: destroy takes what it left. */
 			vm->devices[vm->ndevices].kind = c->kind;
 			err = c->kind->create(&vm->devices[vm->ndevices++].dev, c->data, &env);
-			if (err)
+			if (err) {
+				vm->failed_device = c;
 				return err;
+			}
 		}
 	return 0;
 }

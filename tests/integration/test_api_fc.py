@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from api_client import ApiClient, wait_for_socket
-from conftest import GUESTS, VOLT
+from conftest import GUESTS, VOLT, start_api
 
 NOT_BEFORE = "The requested operation is not supported before starting the microVM."
 NOT_AFTER = "The requested operation is not supported after starting the microVM."
@@ -722,3 +722,35 @@ def test_fc_kernel_loaded_line(vm, tmp_path, kernel, words):
     assert p.wait_exit(30) == 0, log.read_text()
     lines = [l for l in log.read_text().splitlines() if "Kernel loaded using" in l]
     assert len(lines) == 1 and lines[0].endswith("] " + words), lines
+
+
+@pytest.mark.parametrize("then", ["missing", "directory"])
+def test_fc_restored_drive_file_error_chain(vm, tmp_path, then):
+    """test_snapshot_basic.py::test_negative_snapshot_permissions: a snapshot whose drive
+    file cannot be opened again fails the load with Firecracker's chain of errors, its
+    `Virtio backend error: Error manipulating the backing file: <io error>` and the path
+    (there: Permission denied, as a jailed user; here: a file gone, or a directory)."""
+    disk = tmp_path / "scratch.img"
+    disk.write_bytes(b"\0" * 65536)
+    api = start_api(vm, tmp_path, "--snapshot-dir", tmp_path)
+    for url, body in (("/boot-source", {"kernel_image_path": str(GUESTS / "echo")}),
+                      ("/drives/scratch", {"drive_id": "scratch", "path_on_host": str(disk),
+                                           "is_root_device": False, "is_read_only": False}),
+                      ("/actions", {"action_type": "InstanceStart"})):
+        assert api.put(url, body) == (204, None), url
+    assert api.patch("/vm", {"state": "Paused"}) == (204, None)
+    assert api.put("/snapshot/create", {"snapshot_path": str(tmp_path / "state"),
+                                        "mem_file_path": str(tmp_path / "mem")}) == (204, None)
+    api.proc.kill()
+    disk.unlink()
+    errno_words = "No such file or directory (os error 2)"
+    if then == "directory":
+        disk.mkdir()
+        errno_words = "Is a directory (os error 21)"
+    restored = start_api(vm, tmp_path, "--snapshot-dir", tmp_path)
+    fault_is(restored.put("/snapshot/load", {
+        "snapshot_path": str(tmp_path / "state"), "resume_vm": True,
+        "mem_backend": {"backend_type": "File", "backend_path": str(tmp_path / "mem")}}),
+        "Load snapshot error: Failed to restore from snapshot: Failed to build microVM from "
+        "snapshot: Failed to restore devices: Error restoring MMIO devices: Block: Virtio "
+        f"backend error: Error manipulating the backing file: {errno_words} {disk}")
