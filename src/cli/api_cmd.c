@@ -60,6 +60,10 @@ struct api_main {
 	bool boot_timer;
 	const char *snapshot_dir; /* --snapshot-dir: where PUT /snapshot/create may write */
 	bool in_jail;		  /* a jailer started this VMM (API_O_JAILER_STAMP) */
+	/* Firecracker's jailer's --start-time-us (CLOCK_MONOTONIC), --start-time-cpu-us
+	 * (this process's CPU clock at exec) and --parent-cpu-time-us, in us. */
+	bool has_start_us, has_start_cpu_us;
+	size_t start_us, start_cpu_us, parent_cpu_us;
 	/* The log's show_ flags now: the command line's, then a logger's that
 	 * gave them (Firecracker's main.rs hands its flags to Logger::update). */
 	bool show_level, show_origin;
@@ -663,6 +667,28 @@ static const char *arg_name(const char *arg, char *buf, size_t size)
 	return buf;
 }
 
+/* api_server.process_startup_time_us and _cpu_us once the socket listens.
+ * From a jailer's stamps, as Firecracker's ProcessTimeReporter: wall time
+ * since the jailer started, CPU time since the exec plus the jailer's. Without
+ * them (Firecracker leaves 0): this process's own. */
+static void report_startup_times(const struct api_main *m, const struct timespec *started)
+{
+	struct timespec now, cpu;
+	uint64_t now_us, cpu_us, wall_us = metrics_us_since(started);
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+	now_us = (uint64_t)now.tv_sec * 1000000 + (uint64_t)now.tv_nsec / 1000;
+	cpu_us = (uint64_t)cpu.tv_sec * 1000000 + (uint64_t)cpu.tv_nsec / 1000;
+	if (m->has_start_us)
+		wall_us = now_us > m->start_us ? now_us - m->start_us : 0;
+	if (m->has_start_cpu_us)
+		cpu_us = (cpu_us > m->start_cpu_us ? cpu_us - m->start_cpu_us : 0) +
+			 m->parent_cpu_us;
+	METRICS_SET(api_server.process_startup_time_us, wall_us);
+	METRICS_SET(api_server.process_startup_time_cpu_us, cpu_us);
+}
+
 static int api_run(int argc, char **argv, const struct timespec *started)
 {
 	struct option longopts[CLI_OPT_MAX + 1];
@@ -673,7 +699,6 @@ static int api_run(int argc, char **argv, const struct timespec *started)
 	size_t mmds_limit = MMDS_DEFAULT_SIZE_LIMIT, max_payload = API_MAX_PAYLOAD;
 	bool has_mmds_limit = false;
 	bool no_api = false, show_level = false, show_origin = false;
-	struct timespec cpu;
 	char **args;
 	sigset_t sigs;
 	int c, err, sfd = -1, status, idx = 0;
@@ -776,9 +801,28 @@ static int api_run(int argc, char **argv, const struct timespec *started)
 				goto out_args;
 			}
 			break;
-		case API_O_JAILER_STAMP:
+		case API_O_JAILER_STAMP: {
+			const char *o = longopts[idx].name;
+			size_t v;
+
 			m.in_jail = true;
+			/* Firecracker's main.rs: a u64, or it panics. */
+			if (parse_size_limit(optarg, &v)) {
+				pr_err("--%s '%s': expected a number of microseconds", o, optarg);
+				err = FC_EXIT_ARG_PARSING;
+				goto out_args;
+			}
+			if (!strcmp(o, "start-time-us")) {
+				m.start_us = v;
+				m.has_start_us = true;
+			} else if (!strcmp(o, "start-time-cpu-us")) {
+				m.start_cpu_us = v;
+				m.has_start_cpu_us = true;
+			} else {
+				m.parent_cpu_us = v;
+			}
 			break;
+		}
 		case API_O_FC_IGNORED:
 			pr_warn("--%s ignored: %s", longopts[idx].name,
 				api_fc_flag_note(longopts[idx].name));
@@ -864,10 +908,7 @@ static int api_run(int argc, char **argv, const struct timespec *started)
 		m.has_srv = true;
 		publish_root(&m);
 		startup_mark("API socket listening");
-		METRICS_SET(api_server.process_startup_time_us, metrics_us_since(started));
-		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
-		METRICS_SET(api_server.process_startup_time_cpu_us,
-			    (uint64_t)cpu.tv_sec * 1000000 + (uint64_t)cpu.tv_nsec / 1000);
+		report_startup_times(&m, started);
 		pr_file(LOG_INFO, "Listening on API socket (\"%s\").", sock);
 		pr_debug("API socket %s ready after %llu us", sock,
 			 (unsigned long long)metrics_us_since(started));

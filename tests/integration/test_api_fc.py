@@ -754,3 +754,32 @@ def test_fc_restored_drive_file_error_chain(vm, tmp_path, then):
         "Load snapshot error: Failed to restore from snapshot: Failed to build microVM from "
         "snapshot: Failed to restore devices: Error restoring MMIO devices: Block: Virtio "
         f"backend error: Error manipulating the backing file: {errno_words} {disk}")
+
+
+def test_fc_jailer_start_times_in_metrics(vm, tmp_path):
+    """test_process_startup_time.py: Firecracker's jailer passes --start-time-us (its own
+    start, CLOCK_MONOTONIC), --start-time-cpu-us (the CPU clock at exec) and
+    --parent-cpu-time-us; api_server.process_startup_time_us and _cpu_us in the line
+    written at InstanceStart count from them (ProcessTimeReporter)."""
+    metrics = tmp_path / "metrics.json"
+    start_us = int(time.monotonic() * 1e6) - 5_000_000  # a jailer that took 5 s
+    sock = tmp_path / "fc.sock"
+    p = vm("--api-sock", sock, "--metrics-path", metrics, "--start-time-us", str(start_us),
+           "--start-time-cpu-us", "0", "--parent-cpu-time-us", "1000000000",
+           binary=fc_bin(tmp_path))
+    wait_for_socket(sock, p.proc)
+    api = ApiClient(sock)
+    assert api.put("/boot-source", {"kernel_image_path": str(GUESTS / "echo")}) == (204, None)
+    assert api.put("/actions", {"action_type": "InstanceStart"}) == (204, None)
+    line = json.loads(metrics.read_text().splitlines()[0])["api_server"]
+    assert 5_000_000 <= line["process_startup_time_us"] < 35_000_000, line
+    assert 1_000_000_000 < line["process_startup_time_cpu_us"] < 1_030_000_000, line
+
+
+def test_fc_jailer_start_time_must_be_a_number(tmp_path):
+    """Firecracker's main.rs panics on a --start-time-us that is not a u64; volt refuses
+    it as a command-line error."""
+    proc = subprocess.run([str(fc_bin(tmp_path)), "--start-time-us", "soon"],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 153, proc
+    assert "--start-time-us 'soon'" in proc.stderr, proc.stderr
