@@ -512,6 +512,8 @@ def test_fc_config_file_start_and_exit_logged(vm, tmp_path):
     text = log.read_text()
     assert "Successfully started microvm that was configured from one single json" in text
     assert exit_code_in_log(text) == 0, text
+    # test_shut_down.py / test_error_code.py: Vmm::stop's line once the guest ends it
+    assert "] Vmm is stopping.\n" in text, text
 
 
 METADATA_CASES = {  # test_cmd_line_start.py: --metadata file, its flags, the log's words
