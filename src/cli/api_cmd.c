@@ -657,6 +657,15 @@ static int arg_missing_value(const char *a)
 	return arg_error("The argument '%s' requires a value, but none was supplied.", a);
 }
 
+/* Whether the option named name was given (seen: by longopts index). */
+static bool opt_seen(const struct option *longopts, const bool *seen, const char *name)
+{
+	for (int i = 0; longopts[i].name; i++)
+		if (!strcmp(longopts[i].name, name))
+			return seen[i];
+	return false;
+}
+
 /* The option getopt stopped at, as Firecracker names it: "--name=v" and
  * "--name" are "name", anything else is itself. */
 static const char *arg_name(const char *arg, char *buf, size_t size)
@@ -692,6 +701,7 @@ static void report_startup_times(const struct api_main *m, const struct timespec
 static int api_run(int argc, char **argv, const struct timespec *started)
 {
 	struct option longopts[CLI_OPT_MAX + 1];
+	bool seen[CLI_OPT_MAX + 1] = { false };
 	struct cli_common common = { 0 };
 	static struct api_main m;
 	const char *sock = NULL, *config = NULL, *id = NULL, *log_path = NULL, *metrics_path = NULL;
@@ -736,6 +746,13 @@ static int api_run(int argc, char **argv, const struct timespec *started)
 				name, sizeof(name)));
 			goto out_args;
 		}
+		/* Firecracker's parser takes each option once (its DuplicateArgument). */
+		if (seen[idx]) {
+			err = arg_error("The argument '%s' was provided more than once.",
+					longopts[idx].name);
+			goto out_args;
+		}
+		seen[idx] = true;
 		err = cli_common_option(c, optarg, &common);
 		if (err < 0) {
 			/* Its reason is logged; Firecracker's InvalidLogLevel is a
@@ -847,6 +864,12 @@ static int api_run(int argc, char **argv, const struct timespec *started)
 	}
 	if (optind < argc + 1) {
 		err = arg_unexpected(args[optind]);
+		goto out_args;
+	}
+	if (opt_seen(longopts, seen, "no-seccomp") && opt_seen(longopts, seen, "seccomp-filter")) {
+		/* Firecracker's Argument::forbids, in its words. */
+		err = arg_error("Argument 'seccomp-filter' cannot be used together with argument "
+				"'no-seccomp'.");
 		goto out_args;
 	}
 	if (no_api && sock) {

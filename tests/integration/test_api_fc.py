@@ -661,6 +661,12 @@ def test_fc_thread_names(vm, tmp_path):
                   "or isn't valid in this context."),
     (["--config-file"], "Arguments parsing error: The argument 'config-file' requires a "
                         "value, but none was supplied."),
+    # its DuplicateArgument and the forbids of --seccomp-filter and --no-seccomp
+    (["--api-sock", "a.sock", "--api-sock", "b.sock"],
+     "Arguments parsing error: The argument 'api-sock' was provided more than once."),
+    (["--no-seccomp", "--seccomp-filter", "f.bpf"],
+     "Arguments parsing error: Argument 'seccomp-filter' cannot be used together with "
+     "argument 'no-seccomp'."),
 ])
 def test_fc_argument_errors_exit_153(tmp_path, args, message):
     """Firecracker's parse errors: FcExitCode::ArgParsing (153), `Arguments parsing error:
