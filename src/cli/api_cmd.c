@@ -49,21 +49,23 @@
 #define FC_EXIT_BAD_CONFIGURATION 152
 #define FC_EXIT_ARG_PARSING	  153
 
+#define NO_STAMP SIZE_MAX
+
 struct api_main {
 	struct api_server srv;
 	bool has_srv;
 	struct api_state st;
 	struct vm *vm;
+	/* Firecracker's jailer's --start-time-us (CLOCK_MONOTONIC), --start-time-cpu-us
+	 * (this process's CPU clock at exec) and --parent-cpu-time-us, in us;
+	 * NO_STAMP: not given. */
+	size_t start_us, start_cpu_us, parent_cpu_us;
 	struct vm_config vcfg;
 	char cmdline[API_CMDLINE_MAX + 256];
 	struct timespec started;
 	bool boot_timer;
 	const char *snapshot_dir; /* --snapshot-dir: where PUT /snapshot/create may write */
 	bool in_jail;		  /* a jailer started this VMM (API_O_JAILER_STAMP) */
-	/* Firecracker's jailer's --start-time-us (CLOCK_MONOTONIC), --start-time-cpu-us
-	 * (this process's CPU clock at exec) and --parent-cpu-time-us, in us. */
-	bool has_start_us, has_start_cpu_us;
-	size_t start_us, start_cpu_us, parent_cpu_us;
 	/* The log's show_ flags now: the command line's, then a logger's that
 	 * gave them (Firecracker's main.rs hands its flags to Logger::update). */
 	bool show_level, show_origin;
@@ -689,9 +691,9 @@ static void report_startup_times(const struct api_main *m, const struct timespec
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
 	now_us = (uint64_t)now.tv_sec * 1000000 + (uint64_t)now.tv_nsec / 1000;
 	cpu_us = (uint64_t)cpu.tv_sec * 1000000 + (uint64_t)cpu.tv_nsec / 1000;
-	if (m->has_start_us)
+	if (m->start_us != NO_STAMP)
 		wall_us = now_us > m->start_us ? now_us - m->start_us : 0;
-	if (m->has_start_cpu_us)
+	if (m->start_cpu_us != NO_STAMP)
 		cpu_us = (cpu_us > m->start_cpu_us ? cpu_us - m->start_cpu_us : 0) +
 			 m->parent_cpu_us;
 	METRICS_SET(api_server.process_startup_time_us, wall_us);
@@ -723,6 +725,7 @@ static int api_run(int argc, char **argv, const struct timespec *started)
 	if (err)
 		goto out_args;
 	optind = 1;
+	m.start_us = m.start_cpu_us = NO_STAMP;
 	/* volt's jailer says so in both of its modes; Firecracker's jailer adds
 	 * its timing options (API_O_JAILER_STAMP). */
 	m.in_jail = getenv("VOLT_JAIL") != NULL;
@@ -829,15 +832,12 @@ static int api_run(int argc, char **argv, const struct timespec *started)
 				err = FC_EXIT_ARG_PARSING;
 				goto out_args;
 			}
-			if (!strcmp(o, "start-time-us")) {
+			if (!strcmp(o, "start-time-us"))
 				m.start_us = v;
-				m.has_start_us = true;
-			} else if (!strcmp(o, "start-time-cpu-us")) {
+			else if (!strcmp(o, "start-time-cpu-us"))
 				m.start_cpu_us = v;
-				m.has_start_cpu_us = true;
-			} else {
+			else
 				m.parent_cpu_us = v;
-			}
 			break;
 		}
 		case API_O_FC_IGNORED:
