@@ -955,8 +955,9 @@ int vm_serve(struct vm *vm, const struct vm_ctl *ctl)
 			ctl->fn(ctl->ctx);
 	}
 	/* Firecracker's Vmm::stop line, which its tests look for after a guest's
-	 * reboot; volt's reason follows once the VM is down. */
-	pr_info("Vmm is stopping.");
+	 * reboot: the log file's only (volt's reason follows once the VM is
+	 * down, on the console too). */
+	pr_file(LOG_INFO, "Vmm is stopping.");
 	request_vcpus(vm, VCPU_FINISH);
 	for (i = 0; i < vm->nvcpus; i++) {
 		vcpu_join(vm->vcpus[i]);
