@@ -49,11 +49,17 @@
 #define FC_EXIT_BAD_CONFIGURATION 152
 #define FC_EXIT_ARG_PARSING	  153
 
+#define NO_STAMP SIZE_MAX
+
 struct api_main {
 	struct api_server srv;
 	bool has_srv;
 	struct api_state st;
 	struct vm *vm;
+	/* Firecracker's jailer's --start-time-us (CLOCK_MONOTONIC), --start-time-cpu-us
+	 * (this process's CPU clock at exec) and --parent-cpu-time-us, in us;
+	 * NO_STAMP: not given. */
+	size_t start_us, start_cpu_us, parent_cpu_us;
 	struct vm_config vcfg;
 	char cmdline[API_CMDLINE_MAX + 256];
 	struct timespec started;
@@ -653,6 +659,15 @@ static int arg_missing_value(const char *a)
 	return arg_error("The argument '%s' requires a value, but none was supplied.", a);
 }
 
+/* Whether the option named name was given (seen: by longopts index). */
+static bool opt_seen(const struct option *longopts, const bool *seen, const char *name)
+{
+	for (int i = 0; longopts[i].name; i++)
+		if (!strcmp(longopts[i].name, name))
+			return seen[i];
+	return false;
+}
+
 /* The option getopt stopped at, as Firecracker names it: "--name=v" and
  * "--name" are "name", anything else is itself. */
 static const char *arg_name(const char *arg, char *buf, size_t size)
@@ -663,9 +678,32 @@ static const char *arg_name(const char *arg, char *buf, size_t size)
 	return buf;
 }
 
+/* api_server.process_startup_time_us and _cpu_us once the socket listens.
+ * From a jailer's stamps, as Firecracker's ProcessTimeReporter: wall time
+ * since the jailer started, CPU time since the exec plus the jailer's. Without
+ * them (Firecracker leaves 0): this process's own. */
+static void report_startup_times(const struct api_main *m, const struct timespec *started)
+{
+	struct timespec now, cpu;
+	uint64_t now_us, cpu_us, wall_us = metrics_us_since(started);
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+	now_us = (uint64_t)now.tv_sec * 1000000 + (uint64_t)now.tv_nsec / 1000;
+	cpu_us = (uint64_t)cpu.tv_sec * 1000000 + (uint64_t)cpu.tv_nsec / 1000;
+	if (m->start_us != NO_STAMP)
+		wall_us = now_us > m->start_us ? now_us - m->start_us : 0;
+	if (m->start_cpu_us != NO_STAMP)
+		cpu_us = (cpu_us > m->start_cpu_us ? cpu_us - m->start_cpu_us : 0) +
+			 m->parent_cpu_us;
+	METRICS_SET(api_server.process_startup_time_us, wall_us);
+	METRICS_SET(api_server.process_startup_time_cpu_us, cpu_us);
+}
+
 static int api_run(int argc, char **argv, const struct timespec *started)
 {
 	struct option longopts[CLI_OPT_MAX + 1];
+	bool seen[CLI_OPT_MAX + 1] = { false };
 	struct cli_common common = { 0 };
 	static struct api_main m;
 	const char *sock = NULL, *config = NULL, *id = NULL, *log_path = NULL, *metrics_path = NULL;
@@ -673,7 +711,6 @@ static int api_run(int argc, char **argv, const struct timespec *started)
 	size_t mmds_limit = MMDS_DEFAULT_SIZE_LIMIT, max_payload = API_MAX_PAYLOAD;
 	bool has_mmds_limit = false;
 	bool no_api = false, show_level = false, show_origin = false;
-	struct timespec cpu;
 	char **args;
 	sigset_t sigs;
 	int c, err, sfd = -1, status, idx = 0;
@@ -688,6 +725,7 @@ static int api_run(int argc, char **argv, const struct timespec *started)
 	if (err)
 		goto out_args;
 	optind = 1;
+	m.start_us = m.start_cpu_us = NO_STAMP;
 	/* volt's jailer says so in both of its modes; Firecracker's jailer adds
 	 * its timing options (API_O_JAILER_STAMP). */
 	m.in_jail = getenv("VOLT_JAIL") != NULL;
@@ -711,6 +749,13 @@ static int api_run(int argc, char **argv, const struct timespec *started)
 				name, sizeof(name)));
 			goto out_args;
 		}
+		/* Firecracker's parser takes each option once (its DuplicateArgument). */
+		if (seen[idx]) {
+			err = arg_error("The argument '%s' was provided more than once.",
+					longopts[idx].name);
+			goto out_args;
+		}
+		seen[idx] = true;
 		err = cli_common_option(c, optarg, &common);
 		if (err < 0) {
 			/* Its reason is logged; Firecracker's InvalidLogLevel is a
@@ -776,9 +821,25 @@ static int api_run(int argc, char **argv, const struct timespec *started)
 				goto out_args;
 			}
 			break;
-		case API_O_JAILER_STAMP:
+		case API_O_JAILER_STAMP: {
+			const char *o = longopts[idx].name;
+			size_t v;
+
 			m.in_jail = true;
+			/* Firecracker's main.rs: a u64, or it panics. */
+			if (parse_size_limit(optarg, &v)) {
+				pr_err("--%s '%s': expected a number of microseconds", o, optarg);
+				err = FC_EXIT_ARG_PARSING;
+				goto out_args;
+			}
+			if (!strcmp(o, "start-time-us"))
+				m.start_us = v;
+			else if (!strcmp(o, "start-time-cpu-us"))
+				m.start_cpu_us = v;
+			else
+				m.parent_cpu_us = v;
 			break;
+		}
 		case API_O_FC_IGNORED:
 			pr_warn("--%s ignored: %s", longopts[idx].name,
 				api_fc_flag_note(longopts[idx].name));
@@ -803,6 +864,12 @@ static int api_run(int argc, char **argv, const struct timespec *started)
 	}
 	if (optind < argc + 1) {
 		err = arg_unexpected(args[optind]);
+		goto out_args;
+	}
+	if (opt_seen(longopts, seen, "no-seccomp") && opt_seen(longopts, seen, "seccomp-filter")) {
+		/* Firecracker's Argument::forbids, in its words. */
+		err = arg_error("Argument 'seccomp-filter' cannot be used together with argument "
+				"'no-seccomp'.");
 		goto out_args;
 	}
 	if (no_api && sock) {
@@ -864,10 +931,7 @@ static int api_run(int argc, char **argv, const struct timespec *started)
 		m.has_srv = true;
 		publish_root(&m);
 		startup_mark("API socket listening");
-		METRICS_SET(api_server.process_startup_time_us, metrics_us_since(started));
-		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
-		METRICS_SET(api_server.process_startup_time_cpu_us,
-			    (uint64_t)cpu.tv_sec * 1000000 + (uint64_t)cpu.tv_nsec / 1000);
+		report_startup_times(&m, started);
 		pr_file(LOG_INFO, "Listening on API socket (\"%s\").", sock);
 		pr_debug("API socket %s ready after %llu us", sock,
 			 (unsigned long long)metrics_us_since(started));

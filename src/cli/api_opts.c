@@ -60,7 +60,7 @@ const struct cli_opt api_opts[] = {
 	CLI_COMMON_SECCOMP,
 	CLI_COMMON_NO_SECCOMP,
 	CLI_COMMON_LANDLOCK,
-	/* The options a jailer adds: the VMM is in a jail; the times are unused. */
+	/* The options a jailer adds: the VMM is in a jail; the start-up times in the metrics. */
 	{ .name = "start-time-us",
 	  .code = API_O_JAILER_STAMP,
 	  .value = true,

@@ -155,6 +155,9 @@ struct vm {
 		void *dev;
 	} devices[VM_MAX_VIRTIO];
 	int ndevices; /* created */
+	/* The configuration whose create() failed (in cfg.devices), NULL: none;
+	 * a restore words the failure as Firecracker's device that failed. */
+	const struct device_config *failed_device;
 };
 
 /* Firecracker's InstanceStart fault (test_max_devices.py) when the devices

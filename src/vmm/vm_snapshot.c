@@ -12,6 +12,7 @@
 #include "core/snap.h"
 #include "devices/device_table.h"
 #include "devices/mmds/mmds.h"
+#include "devices/virtio/virtio_blk.h"
 #include "devices/virtio/virtio_net.h"
 #include "util/id_pool.h"
 #include "util/log.h"
@@ -545,6 +546,25 @@ out:
 	return err;
 }
 
+/* A drive whose file cannot be opened (or sized) again, in Firecracker's
+ * chain of errors (test_negative_snapshot_permissions matches it): true with
+ * why filled. Other failures keep volt's words (the log's last error). */
+static bool device_failure(const struct vm *vm, int err, char *why, size_t why_size)
+{
+	const struct device_config *c = vm->failed_device;
+	char e[96];
+
+	/* -EINVAL: not a file or a disk (open_input), volt's words say which. */
+	if (!c || c->kind != &virtio_blk_kind || err == -EINVAL)
+		return false;
+	snprintf(why, why_size,
+		 "Failed to build microVM from snapshot: Failed to restore devices: Error "
+		 "restoring MMIO devices: Block: Virtio backend error: Error manipulating the "
+		 "backing file: %s %s",
+		 rust_io_error(-err, e, sizeof(e)), ((const struct blk_config *)c->data)->path);
+	return true;
+}
+
 int vm_restore(struct vm *vm, const struct snapshot_load_req *req, char *why, size_t why_size)
 {
 	struct guest_mem_source src = {
@@ -587,6 +607,8 @@ int vm_restore(struct vm *vm, const struct snapshot_load_req *req, char *why, si
 	if (err)
 		goto out;
 	err = vm_create_restored(vm, cfg, &src, why, why_size);
+	if (err && !why[0] && device_failure(vm, err, why, why_size))
+		goto out;
 	if (err) {
 		if (!why[0])
 			snprintf(why, why_size, "%s",

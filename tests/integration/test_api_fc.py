@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from api_client import ApiClient, wait_for_socket
-from conftest import GUESTS, VOLT
+from conftest import GUESTS, VOLT, start_api
 
 NOT_BEFORE = "The requested operation is not supported before starting the microVM."
 NOT_AFTER = "The requested operation is not supported after starting the microVM."
@@ -512,6 +512,8 @@ def test_fc_config_file_start_and_exit_logged(vm, tmp_path):
     text = log.read_text()
     assert "Successfully started microvm that was configured from one single json" in text
     assert exit_code_in_log(text) == 0, text
+    # test_shut_down.py / test_error_code.py: Vmm::stop's line once the guest ends it
+    assert "] Vmm is stopping.\n" in text, text
 
 
 METADATA_CASES = {  # test_cmd_line_start.py: --metadata file, its flags, the log's words
@@ -659,6 +661,12 @@ def test_fc_thread_names(vm, tmp_path):
                   "or isn't valid in this context."),
     (["--config-file"], "Arguments parsing error: The argument 'config-file' requires a "
                         "value, but none was supplied."),
+    # its DuplicateArgument and the forbids of --seccomp-filter and --no-seccomp
+    (["--api-sock", "a.sock", "--api-sock", "b.sock"],
+     "Arguments parsing error: The argument 'api-sock' was provided more than once."),
+    (["--no-seccomp", "--seccomp-filter", "f.bpf"],
+     "Arguments parsing error: Argument 'seccomp-filter' cannot be used together with "
+     "argument 'no-seccomp'."),
 ])
 def test_fc_argument_errors_exit_153(tmp_path, args, message):
     """Firecracker's parse errors: FcExitCode::ArgParsing (153), `Arguments parsing error:
@@ -685,3 +693,101 @@ def test_fc_init_args_stay_last(vm, tmp_path):
     before, sep, after = line.partition(" -- ")
     assert sep and after == "/etc/os-release", line
     assert "root=/dev/vda" in before and "virtio_mmio.device=" in before, line
+
+
+def tiny_bzimage(path):
+    """A bzImage (boot protocol 2.12, XLF_KERNEL_64) whose 64-bit entry (load address +
+    0x200) resets through the i8042 (`mov $0xfe,%al; out %al,$0x64`), as reboot=k does."""
+    img = bytearray(2 * 512)  # boot sector + 1 setup sector
+    img[0x1f1] = 1  # setup_sects
+    img[0x1fe:0x200] = b"\x55\xaa"
+    img[0x200:0x202] = bytes([0xeb, 0x6a])  # jump: the header ends at 0x202 + 0x6a
+    img[0x202:0x206] = b"HdrS"
+    img[0x206:0x208] = (0x020c).to_bytes(2, "little")
+    img[0x211] = 0x01  # loadflags: LOADED_HIGH
+    img[0x234] = 1  # relocatable_kernel: loaded at 1 MiB
+    img[0x236:0x238] = (0x0001).to_bytes(2, "little")  # xloadflags: XLF_KERNEL_64
+    payload = bytearray(0x1000)
+    payload[0x200:0x206] = b"\xb0\xfe\xe6\x64\xf4\xf4"
+    path.write_bytes(bytes(img) + bytes(payload))
+    return path
+
+
+@pytest.mark.parametrize("kernel,words", [
+    ("hello", "Kernel loaded using Linux 64-bit boot protocol"),
+    ("bzImage", "Kernel loaded using Linux 64-bit boot protocol (bzImage)"),
+])
+def test_fc_kernel_loaded_line(vm, tmp_path, kernel, words):
+    """test_bzimage_boot.py: Firecracker's debug line says how the kernel was loaded, and
+    its test looks for `(bzImage)` in the log (level Debug)."""
+    cfg = fc_config(tmp_path, "hello")
+    obj = json.loads(cfg.read_text())
+    if kernel == "bzImage":
+        obj["boot-source"]["kernel_image_path"] = str(tiny_bzimage(tmp_path / "bzImage"))
+    cfg.write_text(json.dumps(obj))
+    log, args = fc_log(tmp_path)
+    p = vm("--config-file", cfg, "--no-api", *args, binary=fc_bin(tmp_path))
+    assert p.wait_exit(30) == 0, log.read_text()
+    lines = [l for l in log.read_text().splitlines() if "Kernel loaded using" in l]
+    assert len(lines) == 1 and lines[0].endswith("] " + words), lines
+
+
+@pytest.mark.parametrize("then", ["missing", "directory"])
+def test_fc_restored_drive_file_error_chain(vm, tmp_path, then):
+    """test_snapshot_basic.py::test_negative_snapshot_permissions: a snapshot whose drive
+    file cannot be opened again fails the load with Firecracker's chain of errors, its
+    `Virtio backend error: Error manipulating the backing file: <io error>` and the path
+    (there: Permission denied, as a jailed user; here: a file gone, or a directory)."""
+    disk = tmp_path / "scratch.img"
+    disk.write_bytes(b"\0" * 65536)
+    api = start_api(vm, tmp_path, "--snapshot-dir", tmp_path)
+    for url, body in (("/boot-source", {"kernel_image_path": str(GUESTS / "echo")}),
+                      ("/drives/scratch", {"drive_id": "scratch", "path_on_host": str(disk),
+                                           "is_root_device": False, "is_read_only": False}),
+                      ("/actions", {"action_type": "InstanceStart"})):
+        assert api.put(url, body) == (204, None), url
+    assert api.patch("/vm", {"state": "Paused"}) == (204, None)
+    assert api.put("/snapshot/create", {"snapshot_path": str(tmp_path / "state"),
+                                        "mem_file_path": str(tmp_path / "mem")}) == (204, None)
+    api.proc.kill()
+    disk.unlink()
+    errno_words = "No such file or directory (os error 2)"
+    if then == "directory":
+        disk.mkdir()
+        errno_words = "Is a directory (os error 21)"
+    restored = start_api(vm, tmp_path, "--snapshot-dir", tmp_path)
+    fault_is(restored.put("/snapshot/load", {
+        "snapshot_path": str(tmp_path / "state"), "resume_vm": True,
+        "mem_backend": {"backend_type": "File", "backend_path": str(tmp_path / "mem")}}),
+        "Load snapshot error: Failed to restore from snapshot: Failed to build microVM from "
+        "snapshot: Failed to restore devices: Error restoring MMIO devices: Block: Virtio "
+        f"backend error: Error manipulating the backing file: {errno_words} {disk}")
+
+
+def test_fc_jailer_start_times_in_metrics(vm, tmp_path):
+    """test_process_startup_time.py: Firecracker's jailer passes --start-time-us (its own
+    start, CLOCK_MONOTONIC), --start-time-cpu-us (the CPU clock at exec) and
+    --parent-cpu-time-us; api_server.process_startup_time_us and _cpu_us in the line
+    written at InstanceStart count from them (ProcessTimeReporter)."""
+    metrics = tmp_path / "metrics.json"
+    start_us = int(time.monotonic() * 1e6) - 5_000_000  # a jailer that took 5 s
+    sock = tmp_path / "fc.sock"
+    p = vm("--api-sock", sock, "--metrics-path", metrics, "--start-time-us", str(start_us),
+           "--start-time-cpu-us", "0", "--parent-cpu-time-us", "1000000000",
+           binary=fc_bin(tmp_path))
+    wait_for_socket(sock, p.proc)
+    api = ApiClient(sock)
+    assert api.put("/boot-source", {"kernel_image_path": str(GUESTS / "echo")}) == (204, None)
+    assert api.put("/actions", {"action_type": "InstanceStart"}) == (204, None)
+    line = json.loads(metrics.read_text().splitlines()[0])["api_server"]
+    assert 5_000_000 <= line["process_startup_time_us"] < 35_000_000, line
+    assert 1_000_000_000 < line["process_startup_time_cpu_us"] < 1_030_000_000, line
+
+
+def test_fc_jailer_start_time_must_be_a_number(tmp_path):
+    """Firecracker's main.rs panics on a --start-time-us that is not a u64; volt refuses
+    it as a command-line error."""
+    proc = subprocess.run([str(fc_bin(tmp_path)), "--start-time-us", "soon"],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 153, proc
+    assert "--start-time-us 'soon'" in proc.stderr, proc.stderr

@@ -926,6 +926,12 @@ SCENARIOS = {
         put("/actions", {"action_type": "InstanceStart"}, 400, re.escape(
             "Start microvm error: Cannot start microvm without kernel configuration.")),
     ],
+    # rpc_interface.rs flush_metrics: METRICS.write() without metrics configured is
+    # Ok(false) ("no error is thrown"), so FlushMetrics answers 204 and writes nothing
+    "flush_metrics_unconfigured": BASIC + [
+        put("/actions", {"action_type": "InstanceStart"}),
+        put("/actions", {"action_type": "FlushMetrics"}),
+    ],
     # docs/ballooning.md: statistics cannot be turned off after boot (BalloonError::
     # StatisticsStateChange through VmmActionError::BalloonUpdate)
     "docs_balloon_stats_state_change": BASIC + [

@@ -82,8 +82,12 @@ def fc(tmp_path, kvm, volt_bin):
 def jailer(fc, jid, *flags, extra=(), **kw):
     args = [str(fc["bin"] / "jailer"), "--id", jid, "--exec-file", str(fc["bin"] / "firecracker"),
             "--uid", str(UID), "--gid", str(GID), "--chroot-base-dir", str(fc["base"]),
-            *map(str, flags), "--", "--api-sock", "/run/firecracker.socket", *extra]
-    return args
+            *map(str, flags), "--"]
+    # Once: Firecracker's parser refuses an option given twice (its framework's
+    # extra_args is a dict).
+    if "--api-sock" not in extra:
+        args += ["--api-sock", "/run/firecracker.socket"]
+    return args + list(map(str, extra))
 
 
 def put_owned(src, dst, mode=0o600):
