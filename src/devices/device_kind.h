@@ -141,6 +141,11 @@ struct device_kind {
 	 * under the scope "dev/<name><index>". 0 or -errno. */
 	int (*save)(void *dev, struct snap_writer *w);
 	int (*restore)(void *dev, struct snap_reader *r);
+	/* Firecracker's words for a restored device whose host file cannot be
+	 * opened again, before the I/O error and the path (its tests match the
+	 * chain): "Block: Virtio backend error: Error manipulating the backing
+	 * file". NULL: volt's own message. */
+	const char *restore_open_error;
 };
 
 #endif

@@ -12,7 +12,6 @@
 #include "core/snap.h"
 #include "devices/device_table.h"
 #include "devices/mmds/mmds.h"
-#include "devices/virtio/virtio_blk.h"
 #include "devices/virtio/virtio_net.h"
 #include "util/id_pool.h"
 #include "util/log.h"
@@ -546,22 +545,24 @@ out:
 	return err;
 }
 
-/* A drive whose file cannot be opened (or sized) again, in Firecracker's
- * chain of errors (test_negative_snapshot_permissions matches it): true with
- * why filled. Other failures keep volt's words (the log's last error). */
+/* A device whose host file cannot be opened (or sized) again, in Firecracker's
+ * chain of errors where its kind has Firecracker's words for it (a drive:
+ * test_negative_snapshot_permissions matches them): true with why filled.
+ * Other failures keep volt's words (the log's last error). */
 static bool device_failure(const struct vm *vm, int err, char *why, size_t why_size)
 {
 	const struct device_config *c = vm->failed_device;
+	struct device_path path;
 	char e[96];
 
 	/* -EINVAL: not a file or a disk (open_input), volt's words say which. */
-	if (!c || c->kind != &virtio_blk_kind || err == -EINVAL)
+	if (!c || !c->kind->restore_open_error || !c->kind->host_paths || err == -EINVAL ||
+	    c->kind->host_paths(c->data, &path, 1) < 1)
 		return false;
 	snprintf(why, why_size,
 		 "Failed to build microVM from snapshot: Failed to restore devices: Error "
-		 "restoring MMIO devices: Block: Virtio backend error: Error manipulating the "
-		 "backing file: %s %s",
-		 rust_io_error(-err, e, sizeof(e)), ((const struct blk_config *)c->data)->path);
+		 "restoring MMIO devices: %s: %s %s",
+		 c->kind->restore_open_error, rust_io_error(-err, e, sizeof(e)), path.path);
 	return true;
 }
 

@@ -1093,6 +1093,7 @@ const struct device_kind virtio_blk_kind = {
 	.host_paths = blk_host_paths,
 	.save = blk_save,
 	.restore = blk_restore,
+	.restore_open_error = "Block: Virtio backend error: Error manipulating the backing file",
 	.api = { .rank = 20,
 		 .id_key = "drive_id",
 		 .keys = &blk_api_keys,
