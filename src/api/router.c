@@ -192,7 +192,7 @@ static const char *state_name(struct api_state *s)
 static json_t *instance_info(struct api_state *s)
 {
 	return json_pack("{s:s, s:s, s:s, s:s}", "id", s->id, "state", state_name(s), "vmm_version",
-			 VOLT_VERSION, "app_name", "volt");
+			 VOLT_FC_VERSION, "app_name", "volt");
 }
 
 char *api_instance_info(struct api_state *s)
@@ -837,7 +837,8 @@ static void route(struct api_state *s, const struct resource *res, enum method m
 	case R_ROOT:
 		return answer_json(r, 200, instance_info(s));
 	case R_VERSION:
-		return answer_json(r, 200, json_pack("{s:s}", "firecracker_version", VOLT_VERSION));
+		return answer_json(r, 200,
+				   json_pack("{s:s}", "firecracker_version", VOLT_FC_VERSION));
 	case R_VM_CONFIG: {
 		/* Firecracker's VmmConfig from its VmResources, which hold no logger
 		 * or metrics configuration: both are always null. */

@@ -850,7 +850,7 @@ static int api_run(int argc, char **argv, const struct timespec *started)
 			err = -EINVAL;
 			goto out_args;
 		case API_O_VERSION:
-			printf("volt %s\n", VOLT_VERSION);
+			cli_print_version();
 			err = 0;
 			goto out_args;
 		case API_O_HELP:
@@ -905,7 +905,7 @@ static int api_run(int argc, char **argv, const struct timespec *started)
 		/* The file's first line, where Firecracker writes "Running
 		 * Firecracker v<version>" and its tests look for "Running
 		 * Firecracker": volt says what it is, and which version. */
-		pr_file(LOG_INFO, "Running Firecracker-compatible volt v%s", VOLT_VERSION);
+		pr_file(LOG_INFO, "Running Firecracker v%s", VOLT_FC_VERSION);
 	}
 	/* Before any line is written (--metrics-path, PUT /metrics, the config
 	 * file): the devices' sections are in every line. */

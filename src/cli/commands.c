@@ -54,12 +54,18 @@ static int cmd_snapshot(int argc, char **argv, const struct timespec *started)
 	return snapshot_cmd(argc, argv);
 }
 
+void cli_print_version(void)
+{
+	printf("Firecracker v%s\n\nvolt %s, following Firecracker %s's API and command line\n",
+	       VOLT_FC_VERSION, VOLT_VERSION, FC_COMPAT_VERSION);
+}
+
 static int cmd_version(int argc, char **argv, const struct timespec *started)
 {
 	(void)argc;
 	(void)argv;
 	(void)started;
-	printf("volt %s\n", VOLT_VERSION);
+	cli_print_version();
 	return 0;
 }
 

@@ -26,6 +26,12 @@ extern const struct cli_command cli_commands[];
  * Firecracker's /run/firecracker.socket. */
 int cli_main(int argc, char **argv, const struct timespec *started);
 
+/* `--version`, in every front end: Firecracker's first line, "Firecracker
+ * v<semver>", which tools built for Firecracker parse and compare (its test
+ * framework, Kata Containers' minimum version), with the release volt
+ * follows and volt's own version as build metadata; then volt's. */
+void cli_print_version(void);
+
 /* The front-ends that live in cli/. */
 /* `volt run`; started is when the process began (cli/run_cmd.c). */
 int run_cmd(int argc, char **argv, const struct timespec *started);

@@ -81,12 +81,12 @@ int jailer_cmd(int argc, char **argv, const struct timespec *started)
 		return -EINVAL;
 	}
 	if (a.help) {
-		printf("Jailer v%s (volt)\n\n", VOLT_VERSION);
+		printf("Jailer v%s\n\n", VOLT_FC_VERSION);
 		jailer_usage(stdout);
 		return 0;
 	}
 	if (a.version) {
-		printf("Jailer v%s (volt)\n\n", VOLT_VERSION);
+		printf("Jailer v%s\n\n", VOLT_FC_VERSION);
 		return 0;
 	}
 	e = calloc(1, sizeof(*e));

@@ -473,10 +473,10 @@ def test_fc_startup_log_lines(vm, tmp_path):
     wait_for_socket(sock, p.proc)
     wait_in_log(log, "API server started.")
     # The framework looks for `Running Firecracker` (Firecracker's line: `Running
-    # Firecracker v<version>`); volt's first line keeps those words and names itself and
-    # its version (docs/api.md, "What differs from Firecracker").
+    # Firecracker v<version>`); volt's version is the release it follows with volt's own
+    # as semver build metadata (docs/api.md, "Versions").
     first = log.read_text().splitlines()[0]
-    assert re.search(r"\] Running Firecracker-compatible volt v\d", first), first
+    assert re.search(r"\] Running Firecracker v\d+\.\d+\.\d+\+volt\.\d", first), first
 
 
 def exit_code_in_log(text):
@@ -498,6 +498,39 @@ def test_fc_config_file_errors_logged(vm, tmp_path):
     text = log.read_text()
     assert "Configuration for VMM from one single json failed" in text, text
     assert exit_code_in_log(text) == 1, text
+
+
+def semver_key(v):
+    """(major, minor, patch) of a semantic version; its build metadata is no part of its
+    precedence (semver 2.0.0, item 10)."""
+    m = re.fullmatch(r"(\d+)\.(\d+)\.(\d+)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?", v)
+    assert m, f"not a semantic version: {v!r}"
+    return tuple(int(x) for x in m.groups())
+
+
+def test_fc_version_as_tools_read_it(vm, tmp_path):
+    """`firecracker --version`, GET /version and GET / give one semantic version, read the
+    way tools built for Firecracker read it: its test framework (`^Firecracker v(.+)` on
+    the first line, equal to GET /version), Kata Containers (the first line's second
+    word without its `v`, compared with a minimum release: 1.x here). volt printed
+    `volt 0.1.0`, which both refuse."""
+    for binary in (fc_bin(tmp_path), VOLT):
+        out = subprocess.run([str(binary), "--version"], capture_output=True, text=True,
+                             timeout=30)
+        assert out.returncode == 0, out
+        first = out.stdout.partition("\n")[0]
+        framework = re.match(r"^Firecracker v(.+)", first).group(1)
+        kata = first.split(" ")[1].strip().removeprefix("v")
+        assert framework == kata and semver_key(kata) >= (1, 0, 0), first
+        assert "+volt." in kata, "volt names itself in the build metadata"
+    api = start_api(vm, tmp_path)
+    assert api.get("/version") == (200, {"firecracker_version": framework})
+    status, info = api.get("/")
+    assert status == 200 and info["vmm_version"] == framework
+    jailer = tmp_path / "jailer"
+    jailer.symlink_to(VOLT)
+    out = subprocess.run([str(jailer), "--version"], capture_output=True, text=True, timeout=30)
+    assert out.stdout.partition("\n")[0] == f"Jailer v{framework}", out
 
 
 def test_fc_config_file_start_and_exit_logged(vm, tmp_path):

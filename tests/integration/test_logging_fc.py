@@ -135,8 +135,8 @@ def test_log_config(vm, tmp_path, level, show_level, show_origin):
     lines = log.read_text().splitlines()
     if LEVELS.index("INFO") <= LEVELS.index(FORMAL[level]):
         assert "Running Firecracker" in lines[0], lines[:3]
-        # ... in volt's own words, with volt's version.
-        assert re.search(r"\] Running Firecracker-compatible volt v\d", lines[0]), lines[0]
+        # ... with the release volt follows and volt's version as build metadata.
+        assert re.search(r"\] Running Firecracker v\d+\.\d+\.\d+\+volt\.\d", lines[0]), lines[0]
         assert any(l.endswith("] API server started.") for l in lines), lines
     else:
         assert not any("Running" in l or "API server" in l for l in lines), lines
