@@ -401,11 +401,12 @@ static int parse_chunk_size(struct http_parser *p)
 
 		while (s[j] == ' ' || s[j] == '\t')
 			j++;
-		if (!s[j] || s[j] == ';') {
-			for (; s[j]; j++)
+		/* Up to line_len, not a NUL: "1\0zz" is not "1". */
+		if (j == p->line_len || s[j] == ';') {
+			for (; j < p->line_len; j++)
 				if ((unsigned char)s[j] < 0x20 && s[j] != '\t')
 					break;
-			if (!s[j]) {
+			if (j == p->line_len) {
 				p->left = n;
 				return 0;
 			}
@@ -437,7 +438,7 @@ static size_t feed_chunked(struct http_parser *p, const char *in, size_t len, en
 			if (!r)
 				break;
 			if (p->state == ST_CHUNK_END) {
-				if (p->line[0]) {
+				if (p->line_len) { /* a NUL there too */
 					bad(p, 400, "chunk data longer than its size");
 					*ev = HTTP_BAD;
 					return i;

@@ -342,6 +342,13 @@ static const struct bad bads[] = {
 	  "bad chunk size" },
 	{ "chunk size then junk", S("PUT / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5x\r\n"),
 	  400, "bad chunk size" },
+	/* The line is read to its end: a NUL does not end it early. */
+	{ "chunk size, NUL, junk",
+	  S("PUT / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\0zz\r\na\r\n0\r\n\r\n"), 400,
+	  "bad chunk size" },
+	{ "chunk data, NUL",
+	  S("PUT / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\0\r\n0\r\n\r\n"), 400,
+	  "chunk data longer than its size" },
 	{ "chunk longer than its size",
 	  S("PUT / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n"), 400,
 	  "longer than its size" },
