@@ -565,3 +565,35 @@ def test_random_mutations(idle):
     assert answered > 300, answered
     idle.alive()
     assert idle.api.get("/")[0] == 200
+
+
+def test_log_and_metrics_fifos_whose_readers_leave(tmp_path, kvm, volt_bin):
+    """Logger and metrics on FIFOs whose readers leave, then come back and never read:
+    no SIGPIPE death, no blocked main thread, every request still answered."""
+    lf, mf = tmp_path / "log.fifo", tmp_path / "metrics.fifo"
+    os.mkfifo(lf)
+    os.mkfifo(mf)
+    v = Volt(tmp_path)
+    try:
+        readers = [os.open(f, os.O_RDONLY | os.O_NONBLOCK) for f in (lf, mf)]
+        assert v.api.put("/logger", {"log_path": str(lf), "level": "Debug"})[0] == 204
+        assert v.api.put("/metrics", {"metrics_path": str(mf)})[0] == 204
+        assert v.api.put("/boot-source", {"kernel_image_path": str(GUESTS / "echo")})[0] == 204
+        assert v.api.put("/actions", {"action_type": "InstanceStart"}) == (204, None)
+        for fd in readers:
+            os.close(fd)
+        for _ in range(50):
+            assert v.api.put("/actions", {"action_type": "FlushMetrics"})[0] in (204, 400)
+            assert v.api.get("/vm/config")[0] == 200
+        readers = [os.open(f, os.O_RDONLY | os.O_NONBLOCK) for f in (lf, mf)]
+        t0 = time.monotonic()
+        for _ in range(300):  # the pipes fill up: nobody reads
+            assert v.api.put("/actions", {"action_type": "FlushMetrics"})[0] in (204, 400)
+            r = v.api.put("/drives/" + "d" * 60, {"x": "y" * 10000})  # a long error logged
+            assert r[0] == 400, r
+        assert time.monotonic() - t0 < 20
+        for fd in readers:
+            os.close(fd)
+        v.alive()
+    finally:
+        v.finish()
