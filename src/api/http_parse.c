@@ -140,6 +140,14 @@ static int parse_request_line(struct http_parser *p, char *line, size_t len)
 	*sp2 = '\0';
 	target = sp1 + 1;
 	tlen = (size_t)(sp2 - target);
+	/* The absolute form (RFC 9112 3.2.2: a server must accept it) as
+	 * Firecracker's micro_http reads it: the path from the first '/' after
+	 * the scheme; none ("http://host") is the empty path. */
+	if (tlen >= 7 && !strncasecmp(target, "http://", 7)) {
+		q = memchr(target + 7, '/', tlen - 7);
+		target = q ? q : sp2;
+		tlen = (size_t)(sp2 - target);
+	}
 	/* The query string means nothing to the API (libmicrohttpd dropped it too). */
 	q = memchr(target, '?', tlen);
 	if (q)

@@ -293,6 +293,15 @@ def test_methods_and_targets(idle):
         for m, body in ((b"GET", b""), (b"PUT", MC), (b"PATCH", MC), (b"DELETE", b"")):
             status, _, _ = one_answer(exchange(idle.sock, req(m, t, body)))
             assert status in (200, 204, 400, 404, 405), (m, t[:40], status)
+    # The absolute form, read as Firecracker's micro_http reads it.
+    status, _, body = one_answer(exchange(idle.sock, req(b"GET",
+                                                         b"http://localhost/machine-config")))
+    assert status == 200 and "mem_size_mib" in json.loads(body), (status, body)
+    status, _, body = one_answer(exchange(idle.sock, req(b"GET", b"http://localhost")))
+    assert status == 200 and "vmm_version" in json.loads(body), (status, body)
+    status, _, _ = one_answer(exchange(idle.sock, req(b"PUT", b"http://x:1/machine-config",
+                                                      MC)))
+    assert status == 204
     # A drive with a weird id is refused or kept; either way GET /vm/config still works.
     for drive_id in ("é", "a" * 300, "../x", "a\u0000b", "", " ", "a/b", "\ud800"):
         body = json.dumps({"drive_id": drive_id, "path_on_host": "/dev/null",

@@ -192,6 +192,10 @@ static const struct good goods[] = {
 	  "GET", "/a", "", true, false, false, 3 },
 	{ "any target", S("OPTIONS * HTTP/1.1\r\n\r\n"), "OPTIONS", "*", "", true, false, false,
 	  1 },
+	{ "absolute form", S("GET http://localhost:80/machine-config?a=/b HTTP/1.1\r\n\r\n"), "GET",
+	  "/machine-config", "", true, false, false, 1 },
+	{ "absolute form, no path", S("GET HTTP://localhost HTTP/1.1\r\n\r\n"), "GET", "", "", true,
+	  false, false, 1 },
 };
 
 Test(http_parse, good_requests)
