@@ -140,6 +140,14 @@ static int parse_request_line(struct http_parser *p, char *line, size_t len)
 	*sp2 = '\0';
 	target = sp1 + 1;
 	tlen = (size_t)(sp2 - target);
+	/* The absolute form (RFC 9112 3.2.2: a server must accept it) as
+	 * Firecracker's micro_http reads it: the path from the first '/' after
+	 * the scheme; none ("http://host") is the empty path. */
+	if (tlen >= 7 && !strncasecmp(target, "http://", 7)) {
+		q = memchr(target + 7, '/', tlen - 7);
+		target = q ? q : sp2;
+		tlen = (size_t)(sp2 - target);
+	}
 	/* The query string means nothing to the API (libmicrohttpd dropped it too). */
 	q = memchr(target, '?', tlen);
 	if (q)
@@ -401,11 +409,12 @@ static int parse_chunk_size(struct http_parser *p)
 
 		while (s[j] == ' ' || s[j] == '\t')
 			j++;
-		if (!s[j] || s[j] == ';') {
-			for (; s[j]; j++)
+		/* Up to line_len, not a NUL: "1\0zz" is not "1". */
+		if (j == p->line_len || s[j] == ';') {
+			for (; j < p->line_len; j++)
 				if ((unsigned char)s[j] < 0x20 && s[j] != '\t')
 					break;
-			if (!s[j]) {
+			if (j == p->line_len) {
 				p->left = n;
 				return 0;
 			}
@@ -437,7 +446,7 @@ static size_t feed_chunked(struct http_parser *p, const char *in, size_t len, en
 			if (!r)
 				break;
 			if (p->state == ST_CHUNK_END) {
-				if (p->line[0]) {
+				if (p->line_len) { /* a NUL there too */
 					bad(p, 400, "chunk data longer than its size");
 					*ev = HTTP_BAD;
 					return i;

@@ -43,7 +43,9 @@ enum http_event {
 
 struct http_request {
 	const char *method;
-	const char *url; /* the path, %-unescaped (api_url_unescape); the query dropped */
+	/* The path (of an absolute-form target too), %-unescaped
+	 * (api_url_unescape); the query dropped. */
+	const char *url;
 	const char *body;
 	size_t body_len;
 	bool http10;	       /* HTTP/1.0 (else 1.1) */

@@ -192,6 +192,10 @@ static const struct good goods[] = {
 	  "GET", "/a", "", true, false, false, 3 },
 	{ "any target", S("OPTIONS * HTTP/1.1\r\n\r\n"), "OPTIONS", "*", "", true, false, false,
 	  1 },
+	{ "absolute form", S("GET http://localhost:80/machine-config?a=/b HTTP/1.1\r\n\r\n"), "GET",
+	  "/machine-config", "", true, false, false, 1 },
+	{ "absolute form, no path", S("GET HTTP://localhost HTTP/1.1\r\n\r\n"), "GET", "", "", true,
+	  false, false, 1 },
 };
 
 Test(http_parse, good_requests)
@@ -342,6 +346,13 @@ static const struct bad bads[] = {
 	  "bad chunk size" },
 	{ "chunk size then junk", S("PUT / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5x\r\n"),
 	  400, "bad chunk size" },
+	/* The line is read to its end: a NUL does not end it early. */
+	{ "chunk size, NUL, junk",
+	  S("PUT / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\0zz\r\na\r\n0\r\n\r\n"), 400,
+	  "bad chunk size" },
+	{ "chunk data, NUL",
+	  S("PUT / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\0\r\n0\r\n\r\n"), 400,
+	  "chunk data longer than its size" },
 	{ "chunk longer than its size",
 	  S("PUT / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n"), 400,
 	  "longer than its size" },
