@@ -100,6 +100,8 @@ static const char *kinds_name(unsigned int kinds)
 		return "a block device";
 	case INPUT_FIFO:
 		return "a FIFO";
+	case INPUT_FILE | INPUT_FIFO | INPUT_CHR:
+		return "a regular file, FIFO or character device";
 	default:
 		return "a regular file, block device or FIFO";
 	}
@@ -108,7 +110,8 @@ static const char *kinds_name(unsigned int kinds)
 static bool kind_ok(mode_t mode, unsigned int kinds)
 {
 	return ((kinds & INPUT_FILE) && S_ISREG(mode)) ||
-	       ((kinds & INPUT_BLOCK) && S_ISBLK(mode)) || ((kinds & INPUT_FIFO) && S_ISFIFO(mode));
+	       ((kinds & INPUT_BLOCK) && S_ISBLK(mode)) ||
+	       ((kinds & INPUT_FIFO) && S_ISFIFO(mode)) || ((kinds & INPUT_CHR) && S_ISCHR(mode));
 }
 
 static void say(char *why, size_t why_size, const char *fmt, ...)
@@ -164,8 +167,10 @@ int open_input(const char *path, int flags, unsigned int kinds, int *fd, struct 
 		say(why, why_size, "is %s, not %s", file_type_name(sb.st_mode), kinds_name(kinds));
 		goto fail;
 	}
-	/* Reads of files and disks are meant to wait for the data. */
-	if (!S_ISFIFO(sb.st_mode) && fcntl(f, F_SETFL, fcntl(f, F_GETFL) & ~O_NONBLOCK)) {
+	/* Reads of files and disks are meant to wait for the data; a FIFO or a
+	 * terminal nobody drains must not stall a writer. */
+	if (!S_ISFIFO(sb.st_mode) && !S_ISCHR(sb.st_mode) &&
+	    fcntl(f, F_SETFL, fcntl(f, F_GETFL) & ~O_NONBLOCK)) {
 		err = -errno;
 		say(why, why_size, "%s", strerror(-err));
 		goto fail;

@@ -22,6 +22,7 @@ enum input_kind {
 	INPUT_FILE = 1,	 /* a regular file */
 	INPUT_BLOCK = 2, /* a block device */
 	INPUT_FIFO = 4,	 /* a FIFO (kept non-blocking) */
+	INPUT_CHR = 8,	 /* a character device (kept non-blocking): /dev/null, a tty */
 };
 /* Opens a path a user named so that the open itself cannot block (a FIFO
  * without a writer, a tty): flags (O_RDONLY, O_RDWR, O_WRONLY, maybe O_APPEND)

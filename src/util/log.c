@@ -135,10 +135,12 @@ int log_open_sink(const char *path, int *fd, bool *is_fifo, char *why, size_t wh
 
 	/* Never blocks (open_input): a FIFO opened write-only fails (ENXIO)
 	 * until a reader comes; read-write never does, and the pipe then holds
-	 * 64 KiB for a late reader. The type is what was opened, not what the
-	 * path named a moment before. */
-	err = open_input(path, O_WRONLY | O_APPEND | O_CREAT, INPUT_FILE | INPUT_FIFO, &f, &st, why,
-			 why_size);
+	 * 64 KiB for a late reader. A character device (/dev/null, /dev/stdout
+	 * on a terminal) takes lines as Firecracker's logger would, without
+	 * blocking: a stopped terminal loses lines, not a thread. The type is
+	 * what was opened, not what the path named a moment before. */
+	err = open_input(path, O_WRONLY | O_APPEND | O_CREAT, INPUT_FILE | INPUT_FIFO | INPUT_CHR,
+			 &f, &st, why, why_size);
 	if (!err && S_ISFIFO(st.st_mode)) {
 		close(f);
 		err = -ENXIO;
