@@ -241,6 +241,10 @@ def test_logger_put_keeps_the_command_lines_show_flags(vm, tmp_path):
     sock = tmp_path / "api2.sock"
     p = vm("--api-sock", sock, "--id", ID, "--show-level", "--config-file", config)
     wait_for_socket(sock, p.proc)
+    # The socket listens before the file's logger opens (as in Firecracker, whose API
+    # thread starts before the JSON is applied): a request sent at once may be logged
+    # to stderr. The microVM started, the file's logger is in place.
+    wait_log(log2, "Successfully started microvm")
     assert ApiClient(sock).get("/machine-config")[0] == 200
     text = wait_log(log2, 'Get request on "/machine-config"')
     line = next(l for l in text.splitlines() if "Get request" in l)
