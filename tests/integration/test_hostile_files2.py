@@ -631,3 +631,28 @@ def test_snapshot_memory_files(snapshot, tmp_path, kvm, volt_bin):
     # The state of another snapshot's pair: a memory file of the wrong size.
     d, r = restore(tmp_path, "nomem", state, None)
     check_restore(r, d, "no mem")
+
+
+def test_log_and_metrics_fifo_full(tmp_path, kvm, volt_bin):
+    """A FIFO whose reader never reads and whose buffer is already full: every
+    write would block; volt drops the lines and the guest runs to its end."""
+    import fcntl
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    r = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    w = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    try:
+        fcntl.fcntl(r, 1031, 4096)  # F_SETPIPE_SZ: one page
+        try:
+            while True:
+                os.write(w, b"x" * 4096)
+        except BlockingIOError:
+            pass
+        cfg = config(tmp_path, "vm.json", good_config())
+        for opt in ("--log-path", "--metrics-path"):
+            r_ = run("--config-file", cfg, "--no-api", opt, fifo, "--level", "Debug")
+            clean(r_, opt)
+            assert r_.returncode == 0 and "Hello" in r_.stdout, (opt, r_.stderr)
+    finally:
+        os.close(r)
+        os.close(w)
