@@ -413,8 +413,14 @@ def test_cpu_config_file(tmp_path, kvm, volt_bin):
         c = config(tmp_path, "vm.json", cfg)
         r = run("--config-file", c, "--no-api")
         clean(r, name)
+        words = {"fifo": ("is a FIFO",), "dir": ("is a directory",)}.get(name, ())
         if name != "many":
-            refused(r, f, name)
+            refused(r, f, name, *words)
+        # `volt cpuid --cpu-config FILE` reads the same files.
+        r = run("cpuid", "--cpu-config", f)
+        clean(r, ("cpuid", name))
+        if name != "many":
+            refused(r, f, ("cpuid", name), *words)
 
 
 # ---------------------------------------------------------------- log and metrics paths
