@@ -662,3 +662,18 @@ def test_log_and_metrics_fifo_full(tmp_path, kvm, volt_bin):
     finally:
         os.close(r)
         os.close(w)
+
+
+def test_snapshot_state_file_kinds(snapshot, tmp_path, kvm, volt_bin):
+    """The state file a FIFO (no hang), a directory or a device: refused, saying what it is."""
+    _, mem = snapshot
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for n, (path, words) in enumerate(((fifo, "is a FIFO"), (tmp_path, "is a directory"),
+                                       ("/dev/zero", "is a character device"))):
+        d = tmp_path / f"state{n}"
+        d.mkdir()
+        os.symlink(path, d / "state")
+        os.symlink(mem, d / "mem")
+        r = run("run", "--restore", d)
+        refused(r, d, path, "Failed to open snapshot file", words)
