@@ -1182,10 +1182,11 @@ static int cpu_config_section(struct api_config *c, json_t *v, char *why, size_t
 	int err;
 
 	if (json_is_string(v)) {
-		err = read_file(json_string_value(v), 1 << 20, &text, &len);
+		/* read_input says what a FIFO or a device is, not "Invalid argument". */
+		err = read_input(json_string_value(v), 1 << 20, &text, &len, inner, sizeof(inner));
 		if (err)
 			return why_fail(why, why_size, err, "cpu-config: cannot read '%.256s': %s",
-					json_string_value(v), strerror(-err));
+					json_string_value(v), inner);
 		t = api_json_parse(text, len, inner, sizeof(inner));
 		free(text);
 		if (!t)
@@ -1195,6 +1196,10 @@ static int cpu_config_section(struct api_config *c, json_t *v, char *why, size_t
 	err = api_parse_cpu_config(t, &c->cpu_config, inner, sizeof(inner));
 	if (t != v)
 		json_decref(t);
+	/* A template read from a file names the file: the error is in it. */
+	if (err && t != v)
+		return why_fail(why, why_size, err, "cpu-config: '%.256s': %s",
+				json_string_value(v), inner);
 	if (err)
 		return why_fail(why, why_size, err, "cpu-config: %s", inner);
 	api_set_cpu_config(c, NULL);

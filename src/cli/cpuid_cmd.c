@@ -70,9 +70,10 @@ static int load_cpu_config(const char *path, struct custom_cpu_template *t)
 	json_t *j;
 	int err;
 
-	err = read_file(path, 1 << 20, &text, &len);
+	/* read_input says what a FIFO or a device is, not "Invalid argument". */
+	err = read_input(path, 1 << 20, &text, &len, why, sizeof(why));
 	if (err) {
-		pr_err("--cpu-config: cannot read '%s': %s", path, strerror(-err));
+		pr_err("--cpu-config: cannot read '%s': %s", path, why);
 		return err;
 	}
 	j = api_json_parse(text, len, why, sizeof(why));

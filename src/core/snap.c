@@ -346,10 +346,12 @@ int snap_read_file(struct snap_reader *r, const char *path)
 	int err;
 
 	reader_init(r, path);
-	err = read_file(path, SNAP_HEADER_SIZE + (size_t)SNAP_MAX_BODY, &data, &len);
+	/* read_input: a FIFO or a device is refused at once, saying what it is. */
+	err = read_input(path, SNAP_HEADER_SIZE + (size_t)SNAP_MAX_BODY, &data, &len, r->read_why,
+			 sizeof(r->read_why));
 	if (err) {
 		pr_err("snapshot %s: cannot read it: %s", path,
-		       err == -EFBIG ? "larger than a state file can be" : strerror(-err));
+		       err == -EFBIG ? "larger than a state file can be" : r->read_why);
 		r->read_err = err;
 		return err;
 	}

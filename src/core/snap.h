@@ -57,8 +57,9 @@ struct snap_reader {
 	struct snap_record *recs;
 	size_t nrecs;
 	char scope[SNAP_NAME_MAX];
-	char origin[128]; /* the path, for messages */
-	int read_err;	  /* snap_read_file: -errno of reading the file, 0 */
+	char origin[128];  /* the path, for messages */
+	int read_err;	   /* snap_read_file: -errno of reading the file, 0 */
+	char read_why[96]; /* and what the path is when that says more: "is a FIFO, ..." */
 };
 
 void snap_writer_init(struct snap_writer *w);

@@ -184,6 +184,62 @@ fail:
 	return err;
 }
 
+/* procfs, sysfs and cgroupfs files say they are 0 bytes long and hold some
+ * (cgroup.controllers, cpuset.cpus): those are read to their end, into a
+ * buffer that grows as far as max. */
+static int read_pseudo(int fd, size_t max, char **out, size_t *len, char *why, size_t why_size)
+{
+	size_t got = 0, cap = max < 4096 ? max : 4096;
+	char *buf = malloc(cap + 1), *more, probe;
+	ssize_t n;
+
+	if (!buf)
+		goto nomem;
+	for (;;) {
+		if (got == cap && cap == max) {
+			/* Full: one more byte says whether it ends here. */
+			n = read(fd, &probe, 1);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n > 0) {
+				free(buf);
+				say(why, why_size, "is larger than %zu bytes", max);
+				return -EFBIG;
+			}
+		} else {
+			if (got == cap) {
+				cap = cap > max / 2 ? max : cap * 2;
+				more = realloc(buf, cap + 1);
+				if (!more)
+					goto nomem;
+				buf = more;
+			}
+			n = read(fd, buf + got, cap - got);
+			if (n < 0 && errno == EINTR)
+				continue;
+		}
+		if (n < 0) {
+			int err = -errno;
+
+			free(buf);
+			say(why, why_size, "%s", strerror(-err));
+			return err;
+		}
+		if (!n)
+			break;
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	*out = buf;
+	if (len)
+		*len = got;
+	return 0;
+nomem:
+	free(buf);
+	say(why, why_size, "%s", strerror(ENOMEM));
+	return -ENOMEM;
+}
+
 int read_input(const char *path, size_t max, char **out, size_t *len, char *why, size_t why_size)
 {
 	struct stat st = { 0 };
@@ -194,6 +250,10 @@ int read_input(const char *path, size_t max, char **out, size_t *len, char *why,
 	err = open_input(path, O_RDONLY, INPUT_FILE, &fd, &st, why, why_size);
 	if (err)
 		return err;
+	if (!st.st_size) {
+		err = read_pseudo(fd, max, out, len, why, why_size);
+		goto out;
+	}
 	if ((size_t)st.st_size > max) {
 		err = -EFBIG;
 		say(why, why_size, "is larger than %zu bytes", max);

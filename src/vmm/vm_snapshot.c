@@ -588,10 +588,14 @@ int vm_restore(struct vm *vm, const struct snapshot_load_req *req, char *why, si
 	err = snap_read_file(&r, req->state_path);
 	if (err && r.read_err && err != -EFBIG) {
 		/* Firecracker's chain of errors (its tests match it), then the path. */
+		/* A FIFO or a device gives EINVAL: the path's kind says more. */
+		bool more = r.read_why[0] && strcmp(r.read_why, strerror(-err));
+
 		snprintf(why, why_size,
 			 "Failed to get snapshot state from file: Failed to open snapshot file: "
-			 "%s (os error %d) (%s)",
-			 musl_strerror(-err), -err, req->state_path);
+			 "%s (os error %d) (%s%s%s)",
+			 musl_strerror(-err), -err, req->state_path, more ? ": " : "",
+			 more ? r.read_why : "");
 		goto out;
 	}
 	if (err) {

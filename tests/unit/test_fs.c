@@ -144,6 +144,33 @@ Test(fs, read_input_refuses_fifo_and_dev_zero)
 	free(buf);
 }
 
+/* procfs and cgroupfs files report st_size 0 and hold text (the jailer reads
+ * cgroup.controllers and cpuset.cpus): they are read to their end, as far as
+ * max. An empty regular file is still empty. */
+Test(fs, read_input_reads_zero_size_pseudo_files)
+{
+	char why[128], *buf = NULL;
+	size_t len = 99;
+
+	cr_assert_eq(read_input("/proc/self/status", 1 << 20, &buf, &len, why, sizeof(why)), 0);
+	cr_assert(len > 100, "read %zu bytes", len);
+	cr_assert_eq(strncmp(buf, "Name:", 5), 0, "%s", buf);
+	cr_assert_eq(strlen(buf), len);
+	free(buf);
+	/* Longer than the first 4096-byte buffer: it grows. */
+	cr_assert_eq(read_input("/proc/self/smaps", 1 << 24, &buf, &len, why, sizeof(why)), 0);
+	cr_assert(len > 4096 && strlen(buf) == len, "read %zu bytes", len);
+	free(buf);
+	/* Past max: refused. */
+	cr_assert_eq(read_input("/proc/self/status", 16, &buf, &len, why, sizeof(why)), -EFBIG);
+	cr_assert_str_eq(why, "is larger than 16 bytes");
+	cr_assert_eq(write_file(at("empty"), "", 0, 0644), 0);
+	cr_assert_eq(read_input(at("empty"), 10, &buf, &len, why, sizeof(why)), 0);
+	cr_assert_eq(len, 0);
+	cr_assert_str_eq(buf, "");
+	free(buf);
+}
+
 Test(fs, copy_file_refuses_fifo)
 {
 	cr_assert_eq(mkfifo(at("fifo"), 0600), 0);
