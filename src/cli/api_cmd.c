@@ -684,13 +684,10 @@ static const char *arg_name(const char *arg, char *buf, size_t size)
  * them (Firecracker leaves 0): this process's own. */
 static void report_startup_times(const struct api_main *m, const struct timespec *started)
 {
-	struct timespec now, cpu;
-	uint64_t now_us, cpu_us, wall_us = metrics_us_since(started);
+	uint64_t now_us = metrics_clock_us(CLOCK_MONOTONIC);
+	uint64_t cpu_us = metrics_clock_us(CLOCK_PROCESS_CPUTIME_ID);
+	uint64_t wall_us = metrics_us_since(started);
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
-	now_us = (uint64_t)now.tv_sec * 1000000 + (uint64_t)now.tv_nsec / 1000;
-	cpu_us = (uint64_t)cpu.tv_sec * 1000000 + (uint64_t)cpu.tv_nsec / 1000;
 	if (m->start_us != NO_STAMP)
 		wall_us = now_us > m->start_us ? now_us - m->start_us : 0;
 	if (m->start_cpu_us != NO_STAMP)

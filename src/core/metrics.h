@@ -283,6 +283,15 @@ int metrics_attach(struct event_loop *loop);
 
 /* Microseconds from start (CLOCK_MONOTONIC) to now: for the gauges. */
 uint64_t metrics_us_since(const struct timespec *start);
+/* Clock clk now, in microseconds (CLOCK_MONOTONIC for latencies,
+ * CLOCK_PROCESS_CPUTIME_ID for CPU time). Inline: vCPU exits time with it. */
+static inline uint64_t metrics_clock_us(clockid_t clk)
+{
+	struct timespec t;
+
+	clock_gettime(clk, &t);
+	return (uint64_t)t.tv_sec * 1000000 + (uint64_t)t.tv_nsec / 1000;
+}
 /* The line a flush would write (without the newline), resetting the deltas
  * as a flush does; malloc'ed, NULL when out of memory. For tests. */
 char *metrics_render(void);

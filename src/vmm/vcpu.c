@@ -348,21 +348,12 @@ static int handle_emulation_failure(struct vcpu *v)
 	return -EIO;
 }
 
-/* Microseconds on CLOCK_MONOTONIC (the vDSO): the exits' latency aggregates. */
-static uint64_t now_us(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000 + (uint64_t)t.tv_nsec / 1000;
-}
-
 static void handle_io(struct vcpu *v)
 {
 	struct kvm_run *run = v->run;
 	uint8_t *data = (uint8_t *)run + run->io.data_offset;
 	bool out = run->io.direction == KVM_EXIT_IO_OUT;
-	uint64_t t0 = now_us();
+	uint64_t t0 = metrics_clock_us(CLOCK_MONOTONIC);
 	uint32_t i;
 
 	/* data_offset and size*count come from KVM, but stay inside the page anyway. */
@@ -373,17 +364,19 @@ static void handle_io(struct vcpu *v)
 		io_bus_access(v->env.pio, run->io.port, data, run->io.size, out);
 	if (out) {
 		METRICS_INC(vcpu.exit_io_out);
-		metric_agg_add(&volt_metrics.vcpu.exit_io_out_agg, now_us() - t0);
+		metric_agg_add(&volt_metrics.vcpu.exit_io_out_agg,
+			       metrics_clock_us(CLOCK_MONOTONIC) - t0);
 	} else {
 		METRICS_INC(vcpu.exit_io_in);
-		metric_agg_add(&volt_metrics.vcpu.exit_io_in_agg, now_us() - t0);
+		metric_agg_add(&volt_metrics.vcpu.exit_io_in_agg,
+			       metrics_clock_us(CLOCK_MONOTONIC) - t0);
 	}
 }
 
 static void handle_mmio(struct vcpu *v)
 {
 	struct kvm_run *run = v->run;
-	uint64_t t0 = now_us();
+	uint64_t t0 = metrics_clock_us(CLOCK_MONOTONIC);
 
 	io_bus_access(v->env.mmio, run->mmio.phys_addr, run->mmio.data,
 		      run->mmio.len > 8 ? 8 : run->mmio.len, run->mmio.is_write);
@@ -393,7 +386,7 @@ static void handle_mmio(struct vcpu *v)
 		METRICS_INC(vcpu.exit_mmio_read);
 	metric_agg_add(run->mmio.is_write ? &volt_metrics.vcpu.exit_mmio_write_agg
 					  : &volt_metrics.vcpu.exit_mmio_read_agg,
-		       now_us() - t0);
+		       metrics_clock_us(CLOCK_MONOTONIC) - t0);
 }
 
 static void set_state(struct vcpu *v, enum vcpu_state state)

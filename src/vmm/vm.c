@@ -225,7 +225,6 @@ static void keyboard_irq(void *ctx)
 static void boot_timer_io(void *dev, uint64_t offset, uint8_t *data, uint32_t len, bool is_write)
 {
 	struct vm *vm = dev;
-	struct timespec cpu;
 	uint64_t us, cpu_us;
 
 	if (!is_write) {
@@ -235,8 +234,7 @@ static void boot_timer_io(void *dev, uint64_t offset, uint8_t *data, uint32_t le
 	if (len != 1 || offset != 0 || data[0] != BOOT_TIMER_MAGIC)
 		return;
 	us = metrics_us_since(&vm->cfg.started);
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
-	cpu_us = (uint64_t)cpu.tv_sec * 1000000 + (uint64_t)cpu.tv_nsec / 1000;
+	cpu_us = metrics_clock_us(CLOCK_PROCESS_CPUTIME_ID);
 	/* Firecracker's line, word for word: its tools read the boot time from
 	 * the log (tests/integration_tests/performance/test_boottime.py). */
 	pr_info("Guest-boot-time = %6" PRIu64 " us %" PRIu64 " ms, %6" PRIu64 " CPU us %" PRIu64
