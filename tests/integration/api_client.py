@@ -61,9 +61,10 @@ class ApiClient:
     def patch(self, url, body):
         return self.request("PATCH", url, body)
 
-    def raw(self, data, timeout=30, shut=False, sock=None):
+    def raw(self, data, timeout=30, shut=False, sock=None, until_timeout=False):
         """Sends raw bytes (then, with shut, ends the sending side) and returns the
-        whole answer (bytes); sock: an already connected socket to use."""
+        whole answer (bytes); sock: an already connected socket to use; until_timeout:
+        a socket timeout ends the answer instead of failing (read_answer)."""
         s = sock
         if s is None:
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -76,18 +77,24 @@ class ApiClient:
                     s.shutdown(socket.SHUT_WR)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the server answered and closed before reading it all
-            out = b""
-            while True:
-                try:
-                    chunk = s.recv(65536)
-                except ConnectionResetError:
-                    break
-                if not chunk:
-                    break
-                out += chunk
-            return out
+            return read_answer(s, until_timeout)
         finally:
             s.close()
+
+
+def read_answer(s, until_timeout=False):
+    """The bytes s receives until EOF or a reset (until_timeout: or a timeout)."""
+    ends = (ConnectionResetError, socket.timeout) if until_timeout else ConnectionResetError
+    out = b""
+    while True:
+        try:
+            chunk = s.recv(65536)
+        except ends:
+            break
+        if not chunk:
+            break
+        out += chunk
+    return out
 
 
 def wait_for_socket(path, proc=None, timeout=30):

@@ -11,6 +11,7 @@ Content-Length, no extra bytes), bad input must get a 4xx (or 501/505 where the
 parser says so), and volt must stay alive under seccomp kill mode, keep its fd count
 and keep answering other clients.
 """
+import contextlib
 import json
 import os
 import random
@@ -21,7 +22,7 @@ import time
 
 import pytest
 
-from api_client import ApiClient, wait_for_socket
+from api_client import ApiClient, read_answer, wait_for_socket
 from conftest import GUESTS, VoltProcess, audit_lines
 
 EXTRA = os.environ.get("VOLT_API_TEST_ARGS", "").split()
@@ -35,30 +36,11 @@ def connect(path, timeout=10):
 
 
 def read_all(s):
-    out = b""
-    while True:
-        try:
-            chunk = s.recv(65536)
-        except (ConnectionResetError, socket.timeout):
-            break
-        if not chunk:
-            break
-        out += chunk
-    return out
+    return read_answer(s, until_timeout=True)
 
 
 def exchange(path, data, timeout=10, shut=True):
-    s = connect(path, timeout)
-    try:
-        try:
-            s.sendall(data)
-            if shut:
-                s.shutdown(socket.SHUT_WR)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        return read_all(s)
-    finally:
-        s.close()
+    return ApiClient(path).raw(data, shut=shut, sock=connect(path, timeout), until_timeout=True)
 
 
 def split_answers(data, heads=()):
@@ -437,27 +419,35 @@ def concurrent_clients(sock, stop, errors):
             return
 
 
-def lifecycle_under_load(v, tmp):
+@contextlib.contextmanager
+def hammering(sock, nclients):
+    """nclients threads of concurrent_clients on sock for the with block; yields the
+    list their errors go to (complete once the block is left)."""
     stop, errors = threading.Event(), []
-    threads = [threading.Thread(target=concurrent_clients, args=(v.sock, stop, errors))
-               for _ in range(4)]
+    threads = [threading.Thread(target=concurrent_clients, args=(sock, stop, errors))
+               for _ in range(nclients)]
     for t in threads:
         t.start()
     try:
+        yield errors
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+
+
+def lifecycle_under_load(v, tmp):
+    with hammering(v.sock, 4) as errors:
         for i in range(3):
             assert v.api.patch("/vm", {"state": "Paused"}) == (204, None)
             r = v.api.put("/snapshot/create",
-                             {"snapshot_path": str(tmp / f"s{i}"),
-                              "mem_file_path": str(tmp / f"m{i}")})
+                          {"snapshot_path": str(tmp / f"s{i}"),
+                           "mem_file_path": str(tmp / f"m{i}")})
             assert r[0] == 204, r
             assert v.api.patch("/vm", {"state": "Resumed"}) == (204, None)
         for _ in range(200):
             st, _ = v.api.put("/actions", {"action_type": "FlushMetrics"})
             assert st == 204
-    finally:
-        stop.set()
-        for t in threads:
-            t.join()
     assert not errors, errors[:5]
     v.alive()
 
@@ -469,17 +459,8 @@ def test_running_vm_under_load(tmp_path, kvm, volt_bin):
         assert v.api.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": 32})[0] == 204
         assert v.api.put("/metrics", {"metrics_path": str(tmp_path / "metrics")})[0] == 204
         # InstanceStart while other clients hammer the socket.
-        stop, errors = threading.Event(), []
-        threads = [threading.Thread(target=concurrent_clients, args=(v.sock, stop, errors))
-                   for _ in range(3)]
-        for t in threads:
-            t.start()
-        try:
+        with hammering(v.sock, 3) as errors:
             assert v.api.put("/actions", {"action_type": "InstanceStart"}) == (204, None)
-        finally:
-            stop.set()
-            for t in threads:
-                t.join()
         assert not errors, errors[:5]
         v.p.wait_for("echo guest ready", 30)
         lifecycle_under_load(v, tmp_path)
@@ -488,22 +469,16 @@ def test_running_vm_under_load(tmp_path, kvm, volt_bin):
     # A snapshot loaded (and resumed) while other clients hammer the socket.
     (tmp_path / "api.sock").unlink(missing_ok=True)
     v = Volt(tmp_path, "--snapshot-dir", tmp_path)
-    stop, errors = threading.Event(), []
-    threads = [threading.Thread(target=concurrent_clients, args=(v.sock, stop, errors))
-               for _ in range(3)]
-    for t in threads:
-        t.start()
     try:
-        r = v.api.put("/snapshot/load", {"snapshot_path": str(tmp_path / "s2"),
-                                         "mem_backend": {"backend_type": "File",
-                                                         "backend_path": str(tmp_path / "m2")},
-                                         "resume_vm": True})
-        assert r == (204, None), r
-        assert v.api.get("/")[1]["state"] == "Running"
+        with hammering(v.sock, 3) as errors:
+            r = v.api.put("/snapshot/load",
+                          {"snapshot_path": str(tmp_path / "s2"),
+                           "mem_backend": {"backend_type": "File",
+                                           "backend_path": str(tmp_path / "m2")},
+                           "resume_vm": True})
+            assert r == (204, None), r
+            assert v.api.get("/")[1]["state"] == "Running"
     finally:
-        stop.set()
-        for t in threads:
-            t.join()
         v.finish()
     assert not errors, errors[:5]
 
