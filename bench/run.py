@@ -14,7 +14,9 @@ top-10 functions), and the VMM's own memory with Linux booted: the volt process'
 the guest memory mapping's RSS, read from /proc/PID/smaps while the guest idles in its shell.
 Nothing is turned off: seccomp (kill mode) and Landlock stay on as by default.
 
-Usage: bench/run.sh [--quick | --linux-only] [--runs N]   (VOLT=path/to/volt, FLOOR=..., GUEST=...)"""
+Usage: bench/run.sh [--quick | --linux-only] [--runs N]   (VOLT=path/to/volt, FLOOR=..., GUEST=...)
+KIT_KERNEL=FILE and KIT_INITRD=FILE boot those instead of the cached guest kit (a machine
+without the kit's build dependencies: copy a kit's kernel directory and initramfs there)."""
 import argparse
 import os
 import re
@@ -256,13 +258,15 @@ def trace_table(runs):
 # --- Linux part ------------------------------------------------------------------------------
 
 KIT_CMDLINE = "console=ttyS0 reboot=k panic=-1 quiet"
+KIT_FILES = [arg for var, opt in (("KIT_KERNEL", "--kernel"), ("KIT_INITRD", "--initrd"))
+             if os.environ.get(var) for arg in (opt, os.path.abspath(os.environ[var]))]
 BOOT_TIME = re.compile(r"Guest-boot-time =\s+(\d+) us\s+\d+ ms,\s+(\d+) CPU us")
 
 
 def kit_boot_profiled(ncpus, timeout=900):
     """A cold boot of the guest kit under --profile, running `true`: times and the top 10."""
-    cmd = [VOLT, "run", "--profile", "--boot-timer", "--cpus", str(ncpus), "--cmdline",
-           KIT_CMDLINE + ' volt.cmd="true"']
+    cmd = [VOLT, "run", *KIT_FILES, "--profile", "--boot-timer", "--cpus", str(ncpus),
+           "--cmdline", KIT_CMDLINE + ' volt.cmd="true"']
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE)
@@ -335,7 +339,7 @@ def vmm_overhead(timeout=900):
     """The guest kit booted (no snapshot, no profiler) to its shell; once it idles there, the
     volt process's RSS minus the guest memory mapping's."""
     mem = 128
-    cmd = [VOLT, "run", "--fresh", "--mem", str(mem), "--cmdline", KIT_CMDLINE]
+    cmd = [VOLT, "run", *KIT_FILES, "--fresh", "--mem", str(mem), "--cmdline", KIT_CMDLINE]
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE)

@@ -29,6 +29,7 @@ BURST = 3000
 
 GUEST_C = r"""
 #include <errno.h>
+#include <sys/socket.h> /* before vm_sockets.h: newer uapi headers use struct sockaddr */
 #include <linux/vm_sockets.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -36,7 +37,6 @@ GUEST_C = r"""
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 static int vsock_connect(unsigned int port)

@@ -488,9 +488,9 @@ def test_linux_guest_snapshot_restore(netlab, guest_kit, tmp_path):
 
 
 VSOCK_ECHO_C = r"""
+#include <sys/socket.h> /* before vm_sockets.h: newer uapi headers use struct sockaddr */
 #include <linux/vm_sockets.h>
 #include <stdio.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 /* Echoes every connection to vsock port 5000, one after the other, for ever. */

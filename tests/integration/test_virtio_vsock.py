@@ -24,13 +24,13 @@ DEAD_GUEST_PORT = 5999  # nobody listens in the guest
 GUEST_C = r"""
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/socket.h> /* before vm_sockets.h: newer uapi headers use struct sockaddr */
 #include <linux/vm_sockets.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
