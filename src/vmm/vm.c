@@ -250,6 +250,20 @@ static void sink_io(void *dev, uint64_t offset, uint8_t *data, uint32_t len, boo
 		memset(data, 0xff, len);
 }
 
+/* On PVM hosts a halted vCPU's thread must not poll for its wake-up: there the
+ * poll spins on the host's few CPUs that the other vCPU's emulated ring 0 needs
+ * (a 2-vCPU guest kit booted in ~9 % less CPU and ~1.7 s sooner without it,
+ * docs/boot-time.md). Real KVM keeps its default, as Firecracker does. Kernels
+ * without the capability (before 5.15) keep polling. */
+static void halt_polling_off(struct vm *vm)
+{
+	struct kvm_enable_cap cap = { .cap = KVM_CAP_HALT_POLL, .args = { 0 } };
+
+	if (ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_HALT_POLL) > 0 &&
+	    ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap))
+		pr_debug("KVM_CAP_HALT_POLL: %s", strerror(errno));
+}
+
 static int setup_kvm(struct vm *vm)
 {
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
@@ -290,6 +304,8 @@ static int setup_kvm(struct vm *vm)
 		return -errno;
 	}
 	startup_mark("KVM_CREATE_VM");
+	if (vm->cfg.pvm_host)
+		halt_polling_off(vm);
 	/* Memory before the irqchip and the PIT, as Firecracker orders it: a slot
 	 * added after them slept ~5 ms in the ioctl here (a grace period; the
 	 * start-up's longest step), one added first does not (docs/benchmarks.md). */
