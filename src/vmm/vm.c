@@ -250,9 +250,10 @@ static void sink_io(void *dev, uint64_t offset, uint8_t *data, uint32_t len, boo
 		memset(data, 0xff, len);
 }
 
-/* On PVM hosts a halted vCPU's thread must not poll for its wake-up: there the
- * poll spins on the host's few CPUs that the other vCPU's emulated ring 0 needs
- * (a 2-vCPU guest kit booted in ~9 % less CPU and ~1.7 s sooner without it,
+/* On PVM hosts a halted vCPU's thread must not poll for its wake-up: the poll
+ * spins on a host CPU that another vCPU's emulated ring 0 needs where vCPUs
+ * share the host's few CPUs (a 2-vCPU guest kit on a 2-CPU host booted in ~9 %
+ * less CPU and ~1.7 s sooner without it; with a CPU per vCPU, no change:
  * docs/boot-time.md). Real KVM keeps its default, as Firecracker does. Kernels
  * without the capability (before 5.15) keep polling. */
 static void halt_polling_off(struct vm *vm)
