@@ -362,15 +362,12 @@ static void handle_io(struct vcpu *v)
 		return;
 	for (i = 0; i < run->io.count; i++, data += run->io.size)
 		io_bus_access(v->env.pio, run->io.port, data, run->io.size, out);
-	if (out) {
+	if (out)
 		METRICS_INC(vcpu.exit_io_out);
-		metric_agg_add(&volt_metrics.vcpu.exit_io_out_agg,
-			       metrics_clock_us(CLOCK_MONOTONIC) - t0);
-	} else {
+	else
 		METRICS_INC(vcpu.exit_io_in);
-		metric_agg_add(&volt_metrics.vcpu.exit_io_in_agg,
-			       metrics_clock_us(CLOCK_MONOTONIC) - t0);
-	}
+	metric_agg_add(out ? &volt_metrics.vcpu.exit_io_out_agg : &volt_metrics.vcpu.exit_io_in_agg,
+		       metrics_clock_us(CLOCK_MONOTONIC) - t0);
 }
 
 static void handle_mmio(struct vcpu *v)
