@@ -20,6 +20,7 @@ static const struct cli_opt rootfs_opts_table[] = {
 	{ .name = "ext4", .code = 'e', .value = true, .arg = "SIZE" },
 	{ .name = "compress", .code = 'c', .value = true, .arg = "gzip|none" },
 	{ .name = "busybox", .code = 'b', .value = true, .arg = "PATH", .path = CLI_PATH_IN },
+	{ .name = "applet-links", .code = 'l', .value = true, .arg = "all|minimal" },
 	{ .name = "force", .code = 'f' },
 	{ .name = "no-build", .code = 'n' },
 	{ .name = "help", .code = 'h', .hidden = true },
@@ -28,10 +29,13 @@ static const struct cli_opt rootfs_opts_table[] = {
 
 /* Subcommands take different options: the synopsis is written by hand. */
 static const char usage[] =
-	"usage: volt rootfs build [--ext4 SIZE | --compress gzip|none] [--busybox PATH] [--force]\n"
-	"       volt rootfs path  [--ext4 SIZE | --compress gzip|none] [--busybox PATH] "
-	"[--no-build]\n"
-	"SIZE: bytes or with a K/M/G suffix (8M to 64G)\n";
+	"usage: volt rootfs build [--ext4 SIZE | --compress gzip|none] [--busybox PATH]\n"
+	"                         [--applet-links all|minimal] [--force]\n"
+	"       volt rootfs path  [--ext4 SIZE | --compress gzip|none] [--busybox PATH]\n"
+	"                         [--applet-links all|minimal] [--no-build]\n"
+	"SIZE: bytes or with a K/M/G suffix (8M to 64G)\n"
+	"--applet-links minimal: /bin/sh and /usr/bin/env only, busybox runs the rest by name\n"
+	"(the default for an initramfs on hosts that emulate guest ring 0; else all)\n";
 
 int rootfs_cmd(int argc, char **argv)
 {
@@ -54,7 +58,7 @@ int rootfs_cmd(int argc, char **argv)
 	if (cli_opt_longopts(rootfs_opts_table, longopts))
 		return -E2BIG;
 	optind = 1;
-	while ((c = getopt_long(argc - 1, argv + 1, "e:c:b:fnh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc - 1, argv + 1, "e:c:b:l:fnh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'e':
 			if (parse_size(optarg, 1, &o.ext4_size) || o.ext4_size < EXT4_MIN ||
@@ -77,6 +81,16 @@ int rootfs_cmd(int argc, char **argv)
 			break;
 		case 'b':
 			o.busybox = optarg;
+			break;
+		case 'l':
+			if (!strcmp(optarg, "all")) {
+				o.links = ROOTFS_LINKS_ALL;
+			} else if (!strcmp(optarg, "minimal")) {
+				o.links = ROOTFS_LINKS_MINIMAL;
+			} else {
+				pr_err("--applet-links: '%s' is not all or minimal", optarg);
+				return -EINVAL;
+			}
 			break;
 		case 'f':
 			o.force = true;

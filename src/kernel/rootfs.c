@@ -109,7 +109,20 @@ static void collect_applet(const char *line, void *ctx)
 	c->applets = grown;
 }
 
-static int load_content(struct content *c, const char *busybox)
+/* The links ROOTFS_LINKS_MINIMAL keeps (rootfs.h). */
+static bool applet_link_kept(const char *name, enum rootfs_links links)
+{
+	return links == ROOTFS_LINKS_ALL || !strcmp(name, "bin/sh") || !strcmp(name, "usr/bin/env");
+}
+
+static enum rootfs_links links_for(const struct rootfs_opts *o)
+{
+	if (o->links != ROOTFS_LINKS_DEFAULT)
+		return o->links;
+	return o->format != ROOTFS_EXT4 && host_is_pvm() ? ROOTFS_LINKS_MINIMAL : ROOTFS_LINKS_ALL;
+}
+
+static int load_content(struct content *c, const char *busybox, enum rootfs_links links)
 {
 	static const char *const dirs[] = { "bin", "sbin", "usr", "usr/bin", "usr/sbin",
 					    "dev", "proc", "sys", "tmp",     "root",
@@ -156,7 +169,9 @@ static int load_content(struct content *c, const char *busybox)
 		char *nl = strchr(p, '\n');
 
 		*nl = '\0';
-		err = add(c, p, S_IFLNK | 0777, "/bin/busybox", strlen("/bin/busybox"));
+		err = applet_link_kept(p, links)
+			      ? add(c, p, S_IFLNK | 0777, "/bin/busybox", strlen("/bin/busybox"))
+			      : 0;
 		*nl = '\n';
 		if (err)
 			return err;
@@ -399,7 +414,7 @@ int rootfs_get(const struct rootfs_opts *o, char *path, size_t size)
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	err = load_content(c, o->busybox ? o->busybox : ROOTFS_DEFAULT_BUSYBOX);
+	err = load_content(c, o->busybox ? o->busybox : ROOTFS_DEFAULT_BUSYBOX, links_for(o));
 	if (err)
 		goto out;
 	content_key(c, o, key);
