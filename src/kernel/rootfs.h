@@ -17,8 +17,9 @@ enum rootfs_format { ROOTFS_CPIO, ROOTFS_CPIO_GZ, ROOTFS_EXT4 };
 /* Which of busybox's applets get a link. MINIMAL: /bin/sh and /usr/bin/env
  * only, the names scripts give by path; busybox's shell and the applets that
  * run others (env, xargs, setsid, find -exec) find applets by name without
- * links. Unpacking ~270 symlinks costs about 6 s of a boot where guest ring 0
- * is emulated. DEFAULT: MINIMAL for an initramfs on a PVM host, else ALL. */
+ * links. Unpacking ~270 symlinks cost 6-9 s of a boot where guest ring 0 is
+ * emulated (docs/boot-time.md). DEFAULT: MINIMAL for an initramfs on a PVM
+ * host, else ALL. */
 enum rootfs_links { ROOTFS_LINKS_DEFAULT, ROOTFS_LINKS_ALL, ROOTFS_LINKS_MINIMAL };
 
 struct rootfs_opts {
