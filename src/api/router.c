@@ -9,6 +9,7 @@
 #include "devices/device_table.h"
 #include "devices/virtio/virtio_blk.h"
 #include "devices/virtio/virtio_net.h"
+#include "devices/virtio/virtio_pmem.h"
 #include "devices/virtio/virtio_vsock.h"
 #include "util/id_pool.h"
 #include "util/parse.h"
@@ -105,8 +106,9 @@ static const struct {
 	[R_SNAP_LOAD] = { "snapshot/load", false, M_PUT, M_PUT, 0 },
 	[R_SERIAL] = { "serial", false, M_PUT, M_PUT, 0 },
 	[R_CPU_CONFIG] = { "cpu-config", false, M_PUT, M_PUT, 0 },
+	/* PUT /pmem/{id} is the device kind's (virtio_pmem_kind). */
+	[R_PMEM] = { "pmem", true, M_PATCH | M_DELETE, 0, M_PATCH | M_DELETE },
 	/* Firecracker operations on features volt lacks (docs/api.md). */
-	[R_PMEM] = { "pmem", true, M_PUT | M_PATCH | M_DELETE, 0, M_PATCH | M_DELETE },
 	[R_HOTPLUG_MEM] = { "hotplug/memory", false, M_GET | M_PUT | M_PATCH, M_PUT,
 			    M_GET | M_PATCH },
 	[R_MMDS] = { "mmds", false, M_GET | M_PUT | M_PATCH, 0, 0 },
@@ -818,8 +820,9 @@ static bool resource_find(const char *path, struct resource *res)
 		res->path = d->api_path;
 		res->has_id = d->max > 1;
 		res->methods |= M_PUT;
-		/* After boot a drive or an interface is a hotplug in Firecracker. */
-		if (d != &virtio_blk_kind && d != &virtio_net_kind)
+		/* After boot a drive, an interface or a pmem device is a hotplug
+		 * in Firecracker. */
+		if (d != &virtio_blk_kind && d != &virtio_net_kind && d != &virtio_pmem_kind)
 			res->pre_only |= M_PUT;
 	}
 	return res->rt >= 0 || res->kind;
@@ -876,12 +879,13 @@ static void route(struct api_state *s, const struct resource *res, enum method m
 		api_set_cpu_config(&s->cfg, &scratch.cpu_config);
 		return no_content(r);
 	case R_PMEM:
-		/* Firecracker reads the body before its VMM answers. */
-		if (m != M_DELETE && api_parse_pmem(j, id, m == M_PATCH, why, sizeof(why)))
-			return api_fault(r, 400, why);
-		if (m == M_DELETE || (m == M_PUT && s->started))
+		if (m == M_DELETE)
 			return api_fault(r, 400, PCI_NOT_ENABLED);
-		return api_fault(r, 400, NOT_SUPPORTED "volt has no virtio-pmem device.");
+		/* Only the rate limiter changes, after boot. */
+		err = api_patch_pmem(&s->cfg, j, id, why, sizeof(why));
+		if (!err)
+			err = patch_rate_limiters(s, &virtio_pmem_kind, id, j, why, sizeof(why));
+		break;
 	case R_HOTPLUG_MEM:
 		/* What Firecracker answers a microVM without a virtio-mem device. */
 		if (m == M_GET)
@@ -1188,8 +1192,8 @@ static bool body_refused(const struct resource *res, enum method m, const char *
 		err = api_parse_cpu_config(j, &scratch.cpu_config, why, sizeof(why));
 	else if (res->rt == R_MMDS_CONFIG)
 		err = api_mmds_config_parse(j, &(bool){ false }, why, sizeof(why));
-	else if (res->rt == R_PMEM && m != M_DELETE)
-		err = api_parse_pmem(j, id, m == M_PATCH, why, sizeof(why));
+	else if (res->rt == R_PMEM && m == M_PATCH)
+		err = api_parse_pmem_update(j, id, why, sizeof(why));
 	else if (res->rt == R_HOTPLUG_MEM && m != M_GET)
 		err = api_parse_memory_hotplug(j, m == M_PATCH, why, sizeof(why));
 	else if (res->rt == R_DRIVE && m == M_PATCH)
@@ -1269,6 +1273,7 @@ static struct req_counters request_counters(const struct routed *q)
 		return q->kind == &virtio_blk_kind     ? PUT_COUNTERS(drive)
 		       : q->kind == &virtio_net_kind   ? PUT_COUNTERS(network)
 		       : q->kind == &virtio_vsock_kind ? PUT_COUNTERS(vsock)
+		       : q->kind == &virtio_pmem_kind  ? PUT_COUNTERS(pmem)
 						       : none;
 	switch (q->rt) {
 	case R_ROOT:
@@ -1300,9 +1305,7 @@ static struct req_counters request_counters(const struct routed *q)
 	case R_NET:
 		return q->m == M_PATCH ? PATCH_COUNTERS(network) : none;
 	case R_PMEM:
-		return q->m == M_PUT	 ? PUT_COUNTERS(pmem)
-		       : q->m == M_PATCH ? PATCH_COUNTERS(pmem)
-					 : none;
+		return q->m == M_PATCH ? PATCH_COUNTERS(pmem) : none;
 	default:
 		return none;
 	}

@@ -12,6 +12,7 @@
 #include "devices/virtio/virtio_balloon.h"
 #include "devices/virtio/virtio_blk.h"
 #include "devices/virtio/virtio_net.h"
+#include "devices/virtio/virtio_pmem.h"
 #include "util/cmdline.h"
 #include "util/fs.h"
 #include "util/rust_err.h"
@@ -648,8 +649,8 @@ static int serde_missing(const char *obj, const json_t *j, int err, char *why, s
 	    (size_t)(strchr(why + n, '\'') - (why + n)) >= sizeof(name))
 		return err;
 	snprintf(name, sizeof(name), "%.*s", (int)(strchr(why + n, '\'') - (why + n)), why + n);
-	/* Optional for serde (vhost-user drives have a socket instead). */
-	if (!strcmp(name, "path_on_host"))
+	/* Optional for serde in a drive (vhost-user drives have a socket instead). */
+	if (!strcmp(name, "path_on_host") && !strcmp(obj, blk_fields.name))
 		return err;
 	return missing_field(obj, j, name, why, why_size);
 }
@@ -725,6 +726,35 @@ static bool is_root_device(const struct api_device *d)
 	return d->dev.kind == &virtio_blk_kind && ((const struct blk_api_keys *)d->keys)->root;
 }
 
+static bool is_root_pmem(const struct api_device *d)
+{
+	return d->dev.kind == &virtio_pmem_kind && ((const struct pmem_api_keys *)d->keys)->root;
+}
+
+/* One root device across drives and pmem devices (Firecracker's
+ * BlockBuilder and PmemBuilder), in Firecracker's words. */
+static int root_kinds_conflict(const struct api_config *c, const struct api_device *d, char *why,
+			       size_t why_size)
+{
+	bool (*other)(const struct api_device *) = NULL;
+	const char *msg = NULL;
+	int i;
+
+	if (is_root_device(d)) {
+		other = is_root_pmem;
+		msg = "Drive config error: Attempt to add block as a root device while the root "
+		      "device defined as a pmem device";
+	} else if (is_root_pmem(d)) {
+		other = is_root_device;
+		msg = "Pmem config error: Attempt to add pmem as a root device while the root "
+		      "device defined as a block device";
+	}
+	for (i = 0; other && i < c->ndevices; i++)
+		if (other(&c->devices[i]))
+			return why_fail(why, why_size, -EINVAL, "%s", msg);
+	return 0;
+}
+
 /* Firecracker's BlockBuilder::insert: a new root drive goes before the other
  * drives, and a drive that becomes root trades places with the first drive.
  * That order is the guest's (vda, vdb...) and GET /vm/config's. */
@@ -790,6 +820,9 @@ int api_put_device(struct api_config *c, const struct device_kind *k, json_t *j,
 		if (err)
 			return err;
 	}
+	err = root_kinds_conflict(c, &d, why, why_size);
+	if (err)
+		return err;
 	err = device_slot(c, &d, why, why_size);
 	if (err < 0)
 		return err;
@@ -942,29 +975,50 @@ int api_patch_net(struct api_config *c, json_t *j, const char *path_id, char *wh
 	return 0;
 }
 
-int api_parse_pmem(json_t *j, const char *path_id, bool patch, char *why, size_t why_size)
+/* Firecracker's PmemDeviceUpdateConfig, read as its parser reads it. */
+static int pmem_update_get(json_t *j, const char *path_id, const char **id, struct rl_config *rl,
+			   bool *has_rl, char *why, size_t why_size)
 {
-	const char *id = NULL;
-	char path[PATH_MAX];
-	struct rl_config rl = { 0 };
-	const struct api_field put[] = {
-		{ "id", F_ID, true, &id, 0, 1, 0, NULL },
-		{ "path_on_host", F_STR, true, path, sizeof(path), 0, 0, NULL },
-		{ "root_device", F_BOOL, false, NULL, 0, 0, 0, NULL },
-		{ "read_only", F_BOOL, false, NULL, 0, 0, 0, NULL },
-		{ "rate_limiter", F_RL_CFG, false, &rl, 0, 0, 0, NULL },
+	const struct api_field f[] = {
+		{ "id", F_ID, true, id, 0, 1, 0, NULL },
+		{ "rate_limiter", F_RL_CFG, false, rl, 0, 0, 0, has_rl },
 	};
-	const struct api_field upd[] = {
-		{ "id", F_ID, true, &id, 0, 1, 0, NULL },
-		{ "rate_limiter", F_RL_CFG, false, &rl, 0, 0, 0, NULL },
-	};
-	int err = patch ? fields_get("pmem", j, upd, sizeof(upd) / sizeof(upd[0]), why, why_size)
-			: fields_get("pmem", j, put, sizeof(put) / sizeof(put[0]), why, why_size);
+	int err = fields_get("pmem", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
 
-	if (!err && path_id && strcmp(id, path_id))
+	if (!err && path_id && strcmp(*id, path_id))
 		err = why_fail(why, why_size, -EINVAL,
 			       "The id from the path does not match the id from the body!");
 	return err;
+}
+
+int api_parse_pmem_update(json_t *j, const char *path_id, char *why, size_t why_size)
+{
+	const char *id = NULL;
+	struct rl_config rl = { 0 };
+
+	return pmem_update_get(j, path_id, &id, &rl, &(bool){ false }, why, why_size);
+}
+
+int api_patch_pmem(struct api_config *c, json_t *j, const char *path_id, char *why, size_t why_size)
+{
+	const char *id = NULL;
+	bool has_rl = false;
+	struct rl_config rl = { 0 };
+	struct api_device *d;
+	int err;
+
+	err = pmem_update_get(j, path_id, &id, &rl, &has_rl, why, why_size);
+	if (err || !has_rl) /* Firecracker: nothing to do without a rate limiter */
+		return err;
+	d = api_device_find(c, &virtio_pmem_kind, id);
+	if (!d)
+		return why_fail(why, why_size, -EINVAL,
+				"Pmem config error: Unable to patch the pmem device: no pmem "
+				"device '" PARSE_ID_FMT "' Please verify the request arguments.",
+				PARSE_ID_ARG(id));
+	/* The router hands the buckets to the running device (api_ops). */
+	rl_config_merge(&((struct pmem_config *)(void *)d->dev.data)->rate_limiter, &rl);
+	return 0;
 }
 
 int api_parse_memory_hotplug(json_t *j, bool patch, char *why, size_t why_size)
@@ -1227,11 +1281,7 @@ int api_config_from_json(struct api_config *out, json_t *root, char *why, size_t
 	/* The store --metadata filled (the front end's) stays. */
 	c.mmds = out->mmds;
 	c.mmds_size_limit = out->mmds_size_limit;
-	/* Firecracker 1.x's sections of features volt lacks: empty only. */
-	v = section(root, "pmem");
-	if (v && !(json_is_array(v) && !json_array_size(v)))
-		return why_fail(why, why_size, -EINVAL,
-				"pmem: volt has no virtio-pmem device (only [] or null)");
+	/* Firecracker 1.x's section of a feature volt lacks: null only. */
 	if (section(root, "memory-hotplug"))
 		return why_fail(why, why_size, -EINVAL,
 				"memory-hotplug: volt has no virtio-mem device (only null)");
@@ -1393,12 +1443,6 @@ static json_t *null_to_json(const struct api_config *c)
 	return json_null();
 }
 
-static json_t *empty_list_to_json(const struct api_config *c)
-{
-	(void)c;
-	return json_array();
-}
-
 /* Firecracker's own sections, ranked (struct device_api.rank places the
  * devices' among them). */
 static const struct {
@@ -1412,8 +1456,7 @@ static const struct {
 	{ "logger", 80, logger_to_json },
 	{ "metrics", 90, metrics_to_json },
 	{ "mmds-config", 100, api_mmds_config_to_json },
-	/* After every device, as in Firecracker's VmmConfig. */
-	{ "pmem", 1000, empty_list_to_json },
+	/* After every device (pmem's rank is 1000), as in Firecracker's VmmConfig. */
 	{ "memory-hotplug", 1010, null_to_json },
 };
 
@@ -1474,27 +1517,40 @@ static void device_with_id(struct device_config *out, const struct api_device *d
 	out->id = d->id;
 }
 
-/* boot_args, and root= for the root device (a drive's API key). */
+/* boot_args, and root= for the root device (a drive's or a pmem device's API
+ * key): /dev/pmemN counts the pmem devices in their order, which is the
+ * guest's. */
 static int cmdline_make(const struct api_config *c, char *cmdline, size_t cmdline_size, char *why,
 			size_t why_size)
 {
 	const struct blk_api_keys *root = NULL;
 	const struct blk_config *b = NULL;
+	const struct pmem_config *p = NULL;
 	char param[128];
-	int i, len;
+	int i, len, npmem = 0, pmem_index = 0;
 
 	len = snprintf(cmdline, cmdline_size, "%s",
 		       c->has_boot_args ? c->boot_args : API_DEFAULT_CMDLINE);
-	for (i = 0; i < c->ndevices; i++)
+	for (i = 0; i < c->ndevices; i++) {
 		if (is_root_device(&c->devices[i])) {
 			root = (const void *)c->devices[i].keys;
 			b = (const void *)c->devices[i].dev.data;
 		}
+		if (is_root_pmem(&c->devices[i])) {
+			p = (const void *)c->devices[i].dev.data;
+			pmem_index = npmem;
+		}
+		if (c->devices[i].dev.kind == &virtio_pmem_kind)
+			npmem++;
+	}
 	if ((size_t)len >= cmdline_size)
 		return why_fail(why, why_size, -EINVAL, "boot-source: boot_args: too long");
-	if (!root)
+	if (!root && !p)
 		return 0;
-	if (root->partuuid[0])
+	if (p)
+		snprintf(param, sizeof(param), "root=/dev/pmem%d %s", pmem_index,
+			 p->read_only ? "ro" : "rw");
+	else if (root->partuuid[0])
 		snprintf(param, sizeof(param), "root=PARTUUID=%s %s", root->partuuid,
 			 b->read_only ? "ro" : "rw");
 	else

@@ -161,12 +161,17 @@ int api_parse_drive_update(json_t *j, const char *path_id, char *why, size_t why
 int api_parse_net_update(json_t *j, const char *path_id, char *why, size_t why_size);
 /* PATCH /balloon ({"amount_mib"}) and PATCH /balloon/statistics. */
 int api_parse_balloon_update(json_t *j, unsigned int *mib, char *why, size_t why_size);
-/* Bodies of devices volt does not have, read as Firecracker reads them before
- * its VMM answers (its PmemConfig or PmemDeviceUpdateConfig with patch; its
- * MemoryHotplugConfig or MemoryHotplugSizeUpdate): 0 or -EINVAL with the
- * message (a missing field in serde's words; the path's and the body's ids
- * must match). Nothing is kept. */
-int api_parse_pmem(json_t *j, const char *path_id, bool patch, char *why, size_t why_size);
+/* PATCH /pmem/{id}: only its rate limiter, after boot (merged into the stored
+ * configuration; the router updates the running device); a body without one
+ * changes nothing, as in Firecracker. api_parse_pmem_update reads the body
+ * alone (before boot the VMM refuses the call after the body is read). */
+int api_patch_pmem(struct api_config *c, json_t *j, const char *path_id, char *why,
+		   size_t why_size);
+int api_parse_pmem_update(json_t *j, const char *path_id, char *why, size_t why_size);
+/* The body of a device volt does not have, read as Firecracker reads it
+ * before its VMM answers (its MemoryHotplugConfig or MemoryHotplugSizeUpdate
+ * with patch): 0 or -EINVAL with the message (a missing field in serde's
+ * words). Nothing is kept. */
 int api_parse_memory_hotplug(json_t *j, bool patch, char *why, size_t why_size);
 int api_parse_balloon_stats_update(json_t *j, unsigned int *seconds, char *why, size_t why_size);
 /* PUT /actions: the action_type ("InstanceStart"...), unchecked. */

@@ -19,6 +19,7 @@
 #include "devices/mmds/mmds.h"
 #include "devices/virtio/virtio_blk.h"
 #include "devices/virtio/virtio_net.h"
+#include "devices/virtio/virtio_pmem.h"
 #include "sandbox/sandbox.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -233,6 +234,9 @@ static int op_rate_limiter_update(void *ctx, const struct device_kind *k, const 
 	} else if (k == &virtio_net_kind && !strcmp(key, "tx_rate_limiter")) {
 		virtio_net_update_rate_limiters(dev, NULL, c);
 		rl_config_merge(&n->tx_rate_limiter, c);
+	} else if (k == &virtio_pmem_kind && !strcmp(key, "rate_limiter")) {
+		virtio_pmem_update_rate_limiter(dev, c);
+		rl_config_merge(&((struct pmem_config *)(void *)cfg->data)->rate_limiter, c);
 	} else {
 		return -EOPNOTSUPP;
 	}

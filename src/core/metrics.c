@@ -122,14 +122,6 @@ static const struct metric_field logger_fields[] = {
 	D(logger, missed_log_count),
 	D(logger, rate_limited_log_count),
 };
-static const struct metric_field pmem_fields[] = {
-	D(pmem, activate_fails),
-	D(pmem, cfg_fails),
-	D(pmem, event_fails),
-	D(pmem, queue_event_count),
-	D(pmem, rate_limiter_throttled_events),
-	D(pmem, rate_limiter_event_count),
-};
 static const struct metric_field memory_hotplug_fields[] = {
 	D(memory_hotplug, activate_fails),
 	D(memory_hotplug, queue_event_fails),
@@ -173,7 +165,10 @@ static const struct metrics_section head[] = {
 	SECTION(interrupts),
 };
 static const struct metrics_section tail[] = {
-	SECTION(uart), SECTION(i8042), SECTION(logger), SECTION(pmem), SECTION(memory_hotplug),
+	SECTION(uart),
+	SECTION(i8042),
+	SECTION(logger),
+	SECTION(memory_hotplug),
 };
 
 #define CORE_COUNTERS                                                                        \
@@ -182,7 +177,7 @@ static const struct metrics_section tail[] = {
 	 NELEM(patch_api_requests_fields) + NELEM(latencies_us_fields) + NELEM(vmm_fields) + \
 	 NELEM(vcpu_fields) + NELEM(seccomp_fields) + NELEM(signals_fields) +                \
 	 NELEM(interrupts_fields) + NELEM(uart_fields) + NELEM(i8042_fields) +               \
-	 NELEM(logger_fields) + NELEM(pmem_fields) + NELEM(memory_hotplug_fields))
+	 NELEM(logger_fields) + NELEM(memory_hotplug_fields))
 
 /* A counter added to the struct but not to a table would never be written. */
 _Static_assert(CORE_COUNTERS * sizeof(metric_t) == sizeof(struct volt_metrics),

@@ -11,9 +11,9 @@
  * configured, then the VMM's sections (api_server, deprecated_api,
  * get/put/patch_api_requests, latencies_us, vmm, vcpu, seccomp, signals,
  * interrupts), then the registered sections in the order of registration
- * (the device table's kinds), then uart, i8042, logger, and the sections of
- * devices volt does not have (pmem, memory_hotplug), all zeros as
- * Firecracker writes them for a microVM without such a device. The
+ * (the device table's kinds), then uart, i8042, logger, and the section of
+ * the device volt does not have (memory_hotplug), all zeros as Firecracker
+ * writes it for a microVM without one. The
  * VMM-wide counters are the members of struct volt_metrics; a device kind
  * owns its counters and describes them in a struct metrics_section of its
  * own, which reaches the line through metrics_register(): core knows no
@@ -133,12 +133,8 @@ struct volt_metrics {
 		metric_t missed_log_count;	 /* log lines dropped (log.c counts them) */
 		metric_t rate_limited_log_count; /* volt does not rate-limit its log: 0 */
 	} logger;
-	/* Devices volt does not have: Firecracker writes these sections with
-	 * zeros for a microVM without them. */
-	struct {
-		metric_t activate_fails, cfg_fails, event_fails, queue_event_count;
-		metric_t rate_limiter_throttled_events, rate_limiter_event_count;
-	} pmem;
+	/* A device volt does not have: Firecracker writes this section with
+	 * zeros for a microVM without it. */
 	struct {
 		metric_t activate_fails, queue_event_fails, queue_event_count;
 		metric_t plug_count, plug_bytes, plug_fails;

@@ -403,6 +403,19 @@ bool rate_limiter_is_blocked(const struct rate_limiter *rl)
 	return rl->timer_active;
 }
 
+bool rate_limiter_consume_op(struct rate_limiter *rl, uint64_t bytes)
+{
+	if (!rate_limiter_enabled(rl) && !rate_limiter_is_blocked(rl))
+		return true;
+	if (!rate_limiter_consume(rl, 1, RL_OPS))
+		return false;
+	if (bytes && !rate_limiter_consume(rl, bytes, RL_BYTES)) {
+		rate_limiter_replenish(rl, 1, RL_OPS);
+		return false;
+	}
+	return true;
+}
+
 int rate_limiter_event(struct rate_limiter *rl)
 {
 	uint64_t n;

@@ -119,6 +119,10 @@ bool rate_limiter_consume(struct rate_limiter *rl, uint64_t tokens, enum rl_toke
 /* Gives back tokens (undoing a consume whose other kind failed). */
 void rate_limiter_replenish(struct rate_limiter *rl, uint64_t tokens, enum rl_token type);
 bool rate_limiter_is_blocked(const struct rate_limiter *rl);
+/* Firecracker's charge for one request: an op, then its bytes (none when 0).
+ * true: both taken (or the limiter has no bucket and is not blocked); false:
+ * blocked, nothing taken. */
+bool rate_limiter_consume_op(struct rate_limiter *rl, uint64_t bytes);
 /* The timerfd fired (device thread): reads it and unblocks. 0, or -EAGAIN
  * for a spurious event (nothing to read; the limiter stays as it was). */
 int rate_limiter_event(struct rate_limiter *rl);

@@ -106,6 +106,8 @@ static const struct sc_rule vmm_rules[] = {
 	/* virtio-net */
 	ANY(writev, "virtio-net: frames to the TAP"),
 	IOCTL(TUNSETOFFLOAD, "virtio-net: offloads follow the guest's features"),
+	/* virtio-pmem */
+	ANY(msync, "virtio-pmem: FLUSH"),
 	/* virtio-rng */
 	IF(getrandom, "virtio-rng", COND(2, SC_EQ32, 0)),
 	/* virtio-vsock: connections to and from the host's Unix sockets */

@@ -447,6 +447,50 @@ static int virtio_route_irq(void *ctx, int irq_fd, uint32_t irq)
 	return kvm_irqfd(((struct vm *)ctx)->vm_fd, irq_fd, irq);
 }
 
+/* Device memory goes above RAM and the 32-bit hole, where no e820 entry,
+ * MMIO window or fixed structure is, and below 1 TiB and the host's (and so
+ * the guest's) physical address width. */
+#define DEV_MEM_ALIGN (2ULL << 20)
+#define DEV_MEM_LIMIT (1ULL << 40)
+
+static int vm_map_memory(void *ctx, void *hva, uint64_t size, bool read_only, uint64_t *gpa)
+{
+	struct vm *vm = ctx;
+	const struct guest_mem_region *last = &vm->mem.regions[vm->mem.nregions - 1];
+	uint64_t at = last->gpa + last->size, limit = DEV_MEM_LIMIT;
+	unsigned int bits = cpuid_host_phys_bits();
+	struct kvm_userspace_memory_region r;
+	int i = vm->ndev_mem;
+
+	if (i >= VM_MAX_VIRTIO)
+		return -ENOSPC;
+	if (read_only && ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_READONLY_MEM) <= 0)
+		return -ENOTSUP;
+	if (at < LAYOUT_MMIO_HOLE_END)
+		at = LAYOUT_MMIO_HOLE_END;
+	if (i)
+		at = vm->dev_mem[i - 1].gpa + vm->dev_mem[i - 1].size;
+	at = (at + DEV_MEM_ALIGN - 1) & ~(DEV_MEM_ALIGN - 1);
+	if (bits < 40)
+		limit = 1ULL << bits;
+	if (!size || size % DEV_MEM_ALIGN || at >= limit || size > limit - at)
+		return -E2BIG;
+	r = (struct kvm_userspace_memory_region){
+		.slot = (uint32_t)(vm->mem.nregions + i),
+		.flags = read_only ? KVM_MEM_READONLY : 0,
+		.guest_phys_addr = at,
+		.memory_size = size,
+		.userspace_addr = (uint64_t)(uintptr_t)hva,
+	};
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r))
+		return -errno;
+	vm->dev_mem[i].gpa = at;
+	vm->dev_mem[i].size = size;
+	vm->ndev_mem++;
+	*gpa = at;
+	return 0;
+}
+
 static int setup_virtio(struct vm *vm)
 {
 	int i, k, err;
@@ -463,6 +507,7 @@ static int setup_virtio(struct vm *vm)
 		.mmio = &vm->mmio,
 		.route_kick = virtio_route_kick,
 		.route_irq = virtio_route_irq,
+		.map_memory = vm_map_memory,
 		.ctx = vm,
 		.mmds = vm->cfg.mmds,
 	};

@@ -155,6 +155,11 @@ struct vm {
 		void *dev;
 	} devices[VM_MAX_VIRTIO];
 	int ndevices; /* created */
+	/* Device memory (venv.map_memory): KVM slots after RAM's. */
+	struct {
+		uint64_t gpa, size;
+	} dev_mem[VM_MAX_VIRTIO];
+	int ndev_mem;
 	/* The configuration whose create() failed (in cfg.devices), NULL: none;
 	 * a restore words the failure as Firecracker's device that failed. */
 	const struct device_config *failed_device;

@@ -736,8 +736,19 @@ def guest_io_seeds():
     }
 
 
+def pmem_seeds():
+    """fuzz_virtio_pmem: segments, readable ones, then each length and the readable bytes."""
+    return {
+        "flush": bytes([2, 1, 4, 4]) + b"\0\0\0\0",
+        "split": bytes([3, 2, 2, 2, 4]) + b"\0\0" + b"\0\0",
+        "unknown-type": bytes([2, 1, 4, 4]) + b"\1\0\0\0",
+        "short-status": bytes([2, 1, 4, 2]) + b"\0\0\0\0",
+    }
+
+
 def main():
     for target, seeds in (("virtq", virtq_seeds()), ("virtio_blk", blk_seeds()),
+                          ("virtio_pmem", pmem_seeds()),
                           ("virtio_net", net_seeds()), ("virtio_vsock", vsock_seeds()),
                           ("virtio_balloon", balloon_seeds()), ("snap", snap_seeds()),
                           ("http_parse", http_seeds()), ("mmds_http", mmds_http_seeds()),

@@ -369,8 +369,8 @@ SCENARIOS = {
         put("/vsock", {"vsock_id": "vsock1", "guest_cid": 166,
                        "uds_path": "{tmp}/vsock.sock"}, hdr="deprecation"),
     ],
-    # test_get_full_config, before boot (without its pmem and memory-hotplug: volt has
-    # neither). No cpu_template was given: the key is left out, as Firecracker does.
+    # test_get_full_config, before boot (without its pmem and memory-hotplug: volt has no
+    # memory hotplug). No cpu_template was given: the key is left out, as Firecracker does.
     "full_config": [
         put("/boot-source", {"kernel_image_path": "{echo}", "boot_args": ""}),
         put("/machine-config", {"vcpu_count": 2, "mem_size_mib": 256}),
@@ -422,9 +422,7 @@ SCENARIOS = {
             SERDE + re.escape("missing field `path_on_host` at line 1 column 11")),
         put("/pmem/p", {"id": "q", "path_on_host": "{rootfs}"}, 400, re.escape(
             "The id from the path does not match the id from the body!")),
-        put("/pmem/p", {"id": "p", "path_on_host": "{rootfs}", "root_device": False},
-            volt=(400, re.escape("The requested operation is not supported: volt has no "
-                                 "virtio-pmem device."), "no virtio-pmem")),
+        put("/pmem/p", {"id": "p", "path_on_host": "{rootfs}", "root_device": False}),
         patch("/pmem/p", {}, 400, SERDE + re.escape("missing field `id` at line 1 column 2")),
         patch("/pmem/p", {"id": "p"}, 400, NOT_BEFORE),
     ],
@@ -442,10 +440,62 @@ SCENARIOS = {
         get("/balloon/statistics", 400, NOT_BEFORE),
         patch("/balloon/statistics", {"stats_polling_interval_s": 5}, 400, NOT_BEFORE),
     ],
-    # test_pmem_api: volt has no virtio-pmem device
-    "pmem": BASIC + [
+    # test_pmem_api (basic_config without a root drive), booted with the echo guest
+    # (not Linux: the device is plugged in, no driver takes it), and the PUTs after boot.
+    "pmem": BASIC[:2] + [
         put("/pmem/pmem", {"id": "pmem"}, 400, SERDE + re.escape(
             "missing field `path_on_host`")),
+        put("/drives/drive", {"drive_id": "drive", "path_on_host": "{scratch}",
+                              "is_root_device": True}),
+        put("/pmem/pmem", {"id": "pmem", "path_on_host": "{scratch}", "root_device": True},
+            400, re.escape("Attempt to add pmem as a root device while the root device "
+                           "defined as a block device")),
+        put("/drives/drive", {"drive_id": "drive", "path_on_host": "{scratch}",
+                              "is_root_device": False}),
+        put("/pmem/pmem", {"id": "pmem", "path_on_host": "{scratch}", "root_device": True}),
+        put("/pmem/pmem2", {"id": "pmem2", "path_on_host": "{scratch}", "root_device": True},
+            400, re.escape("A root pmem device already exist")),
+        put("/drives/drive", {"drive_id": "drive", "path_on_host": "{scratch}",
+                              "is_root_device": True},
+            400, re.escape("Attempt to add block as a root device while the root device "
+                           "defined as a pmem device")),
+        put("/pmem/pmem", {"id": "pmem", "path_on_host": "{scratch}", "root_device": False}),
+        put("/pmem/rootfs", {"id": "rootfs", "path_on_host": "{rootfs}", "root_device": True,
+                             "read_only": True}),
+        get("/vm/config", check=lambda b: [(d["id"], d["root_device"], d["read_only"])
+                                           for d in b["pmem"]] == [
+            ("pmem", False, False), ("rootfs", True, True)]),
+        put("/actions", {"action_type": "InstanceStart"}),
+        put("/pmem/pmem", {"id": "pmem"}, 400, ANY),
+        put("/pmem/pmem3", {"id": "pmem3", "path_on_host": "{scratch}"}, 400,
+            re.escape("PCI is not enabled")),
+    ],
+    # test_pmem_rate_limiter_api, booted with the echo guest.
+    "pmem_rate_limiter": BASIC[:2] + [
+        put("/pmem/pmem0", {"id": "pmem0", "path_on_host": "{scratch}", "rate_limiter": {
+            "bandwidth": {"size": 1000000, "refill_time": 100},
+            "ops": {"size": 10, "refill_time": 1000}}}),
+        get("/vm/config", check=lambda b: (
+            b["pmem"][0]["rate_limiter"]["bandwidth"]["size"],
+            b["pmem"][0]["rate_limiter"]["ops"]["size"]) == (1000000, 10)),
+        put("/pmem/pmem0", {"id": "pmem0", "path_on_host": "{scratch}"}),
+        get("/vm/config", check=lambda b: b["pmem"][0]["rate_limiter"] is None),
+        patch("/pmem/pmem0", {"id": "pmem0", "rate_limiter": {
+            "bandwidth": {"size": 5000, "refill_time": 100}}}, 400, NOT_BEFORE),
+        put("/pmem/rootfs", {"id": "rootfs", "path_on_host": "{rootfs}", "root_device": True,
+                             "read_only": True}),
+        put("/actions", {"action_type": "InstanceStart"}),
+        patch("/pmem/pmem0", {"id": "pmem0", "rate_limiter": {
+            "bandwidth": {"size": 5000, "refill_time": 100},
+            "ops": {"size": 500, "refill_time": 100}}}),
+        patch("/pmem/pmem0", {"id": "pmem0", "rate_limiter": {
+            "bandwidth": {"size": 2000000, "refill_time": 200}}}),
+        patch("/pmem/pmem0", {"id": "pmem0", "rate_limiter": {
+            "ops": {"size": 100, "refill_time": 500}}}),
+        patch("/pmem/pmem0", {"id": "pmem0"}),
+        get("/vm/config", check=lambda b: (
+            b["pmem"][0]["rate_limiter"]["bandwidth"]["size"],
+            b["pmem"][0]["rate_limiter"]["ops"]["size"]) == (2000000, 100)),
     ],
     # test_negative_snapshot_load_api (the last, valid, request makes Firecracker exit)
     "snapshot_load": [
@@ -1021,7 +1071,7 @@ def test_deprecation_logged(vm, tmp_path):
 BOOT_ARGS = "reboot=k panic=1 nomodule swiotlb=noforce console=ttyS0 cryptomgr.notests pci=off"
 
 # test_get_full_config_after_restoring_snapshot (without its pmem and memory-hotplug:
-# volt has neither), then test_negative_postload_api on the restored VMM.
+# the echo guest does not drive pmem; volt has no memory hotplug), then test_negative_postload_api on the restored VMM.
 SNAPSHOT_BASE = [
     put("/boot-source", {"kernel_image_path": "{echo}", "boot_args": BOOT_ARGS}),
     put("/machine-config", {"vcpu_count": 2, "mem_size_mib": 256}),

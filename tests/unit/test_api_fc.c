@@ -2,8 +2,8 @@
  * its parser's messages (unknown paths, empty PUT/PATCH, a GET's body, ids,
  * trailing slashes), the pre-/post-boot rules of PATCH /drives and
  * FlushMetrics, "Deprecation: true", empty rate limiters, the files a PUT
- * opens, PUT /serial, and the operations on features volt lacks (pmem,
- * memory hotplug, hotplug of drives and interfaces). The exact texts are
+ * opens, PUT /serial, pmem's root rules, and the operations on features volt
+ * lacks (memory hotplug, hotplug of drives, interfaces and pmem devices). The exact texts are
  * Firecracker's (src/firecracker/src/api_server, src/vmm/src/rpc_interface.rs). */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -21,6 +21,7 @@
 #include "api/vm_config_json.h"
 #include "devices/virtio/virtio_balloon.h"
 #include "devices/virtio/virtio_blk.h"
+#include "devices/virtio/virtio_pmem.h"
 #include "devices/virtio/virtio_net.h"
 #include "util/log.h"
 
@@ -124,7 +125,7 @@ static void fault_is(const char *method, const char *url, const char *body, cons
 	int s = req(method, url, body, msg, sizeof(msg));
 
 	cr_assert_eq(s, 400, "%s %s: status %d (%s)", method, url, s, msg);
-	cr_assert_str_eq(msg, want, "%s %s", method, url);
+	cr_assert_str_eq(msg, want, "%s %s: %s", method, url, msg);
 }
 
 static void status_is(const char *method, const char *url, const char *body, int want)
@@ -266,8 +267,6 @@ Test(fc, post_boot_answers)
 
 Test(fc, features_volt_lacks)
 {
-	fault_is("PUT", "/pmem/p", "{\"id\": \"p\", \"path_on_host\": \"/x\"}",
-		 "The requested operation is not supported: volt has no virtio-pmem device.");
 	fault_is("PUT", "/hotplug/memory", "{\"total_size_mib\": 1024}",
 		 "The requested operation is not supported: volt has no virtio-mem device "
 		 "(memory hotplug).");
@@ -543,8 +542,62 @@ Test(fc, serial_then_snapshot_load)
 	cr_assert_not(strstr(msg, "boot-specific"), "%s", msg);
 }
 
-/* GET /vm/config has Firecracker 1.x's pmem and memory-hotplug sections
- * (empty: volt has neither); a configuration file may hold them empty. */
+/* Firecracker's test_pmem_api: one root device across drives and pmem
+ * devices, one root pmem device; a PUT names no file it checks. */
+Test(fc, pmem_root_rules)
+{
+	const char *pmem_root =
+		"{\"id\": \"pmem\", \"path_on_host\": \"/p\", \"root_device\": true}";
+	char cmdline[512], why[256];
+	static struct vm_config vc;
+
+	fault_is("PUT", "/pmem/pmem", "{\"id\": \"pmem\"}",
+		 "An error occurred when deserializing the json body of a request: missing field "
+		 "`path_on_host` at line 1 column 14.");
+	status_is("PUT", "/drives/drive",
+		  "{\"drive_id\": \"drive\", \"path_on_host\": \"/dev/null\", \"is_read_only\": "
+		  "true, \"is_root_device\": true}",
+		  204);
+	fault_is("PUT", "/pmem/pmem", pmem_root,
+		 "Pmem config error: Attempt to add pmem as a root device while the root device "
+		 "defined as a block device");
+	status_is("PUT", "/drives/drive",
+		  "{\"drive_id\": \"drive\", \"path_on_host\": \"/dev/null\", \"is_read_only\": "
+		  "true, \"is_root_device\": false}",
+		  204);
+	status_is("PUT", "/pmem/pmem", pmem_root, 204);
+	fault_is("PUT", "/pmem/pmem2",
+		 "{\"id\": \"pmem2\", \"path_on_host\": \"/p\", \"root_device\": true}",
+		 "Pmem config error: A root pmem device already exist");
+	fault_is("PUT", "/drives/drive",
+		 "{\"drive_id\": \"drive\", \"path_on_host\": \"/dev/null\", \"is_read_only\": "
+		 "true, \"is_root_device\": true}",
+		 "Drive config error: Attempt to add block as a root device while the root device "
+		 "defined as a pmem device");
+	fault_is("PUT", "/pmem/q", "{\"id\": \"p\", \"path_on_host\": \"/p\"}",
+		 "The id from the path does not match the id from the body!");
+	status_is("PUT", "/pmem/a",
+		  "{\"id\": \"a\", \"path_on_host\": \"/a\", \"read_only\": true}", 204);
+	fault_is("PATCH", "/pmem/a", "{\"id\": \"a\"}", NOT_BEFORE);
+	boot_source();
+	/* The root device is the first pmem device configured: /dev/pmem0. */
+	cr_assert_eq(api_config_to_vm(&st.cfg, &vc, cmdline, sizeof(cmdline), why, sizeof(why)), 0,
+		     "%s", why);
+	cr_assert(strstr(cmdline, "root=/dev/pmem0 rw"), "%s", cmdline);
+	status_is("PUT", "/pmem/pmem", "{\"id\": \"pmem\", \"path_on_host\": \"/p\"}", 204);
+	status_is("PUT", "/pmem/a",
+		  "{\"id\": \"a\", \"path_on_host\": \"/a\", \"read_only\": true, \"root_device\": "
+		  "true}",
+		  204);
+	cr_assert_eq(api_config_to_vm(&st.cfg, &vc, cmdline, sizeof(cmdline), why, sizeof(why)), 0,
+		     "%s", why);
+	cr_assert(strstr(cmdline, "root=/dev/pmem1 ro"), "%s", cmdline);
+	cr_assert_null(strstr(cmdline, "/dev/vda"), "%s", cmdline);
+}
+
+/* GET /vm/config has Firecracker 1.x's pmem section (the devices) and its
+ * memory-hotplug section (null: volt has no virtio-mem); a configuration
+ * file's pmem section configures devices. */
 Test(fc, pmem_and_memory_hotplug_sections)
 {
 	static struct api_config c;
@@ -562,7 +615,20 @@ Test(fc, pmem_and_memory_hotplug_sections)
 	cr_assert_eq(api_config_from_json(&c, j, why, sizeof(why)), 0, "%s", why);
 	json_object_set_new(j, "pmem", json_pack("[{s:s}]", "id", "p"));
 	cr_assert_neq(api_config_from_json(&c, j, why, sizeof(why)), 0);
-	cr_assert_str_eq(why, "pmem: volt has no virtio-pmem device (only [] or null)");
+	cr_assert(strstr(why, "path_on_host"), "%s", why);
+	json_object_set_new(
+		j, "pmem",
+		json_pack("[{s:s,s:s,s:b}]", "id", "p", "path_on_host", "/p", "read_only", 1));
+	cr_assert_eq(api_config_from_json(&c, j, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(c.ndevices, 1);
+	cr_assert_eq(c.devices[0].dev.kind, &virtio_pmem_kind);
+	json_decref(j);
+	j = api_config_to_json(&c);
+	v = json_array_get(json_object_get(j, "pmem"), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(v, "id")), "p");
+	cr_assert_str_eq(json_string_value(json_object_get(v, "path_on_host")), "/p");
+	cr_assert(json_is_true(json_object_get(v, "read_only")));
+	cr_assert(json_is_false(json_object_get(v, "root_device")));
 	json_object_set_new(j, "pmem", json_null());
 	json_object_set_new(j, "memory-hotplug", json_pack("{s:i}", "total_size_mib", 1024));
 	cr_assert_neq(api_config_from_json(&c, j, why, sizeof(why)), 0);

@@ -103,6 +103,8 @@ static const char *run_sample(const struct cli_opt *o)
 {
 	if (!strcmp(o->name, "drive"))
 		return "path=/host/d.img,ro";
+	if (!strcmp(o->name, "pmem"))
+		return "path=/host/p.img";
 	if (!strcmp(o->name, "vsock"))
 		return "cid=3,uds=/host/v.sock";
 	if (!strcmp(o->name, "net"))
@@ -144,7 +146,7 @@ Test(cli, every_file_option_is_rewritten)
 		}
 		jail_plan_free(&p);
 	}
-	cr_assert_geq(checked, 4); /* kernel, initrd, drive, vsock */
+	cr_assert_geq(checked, 5); /* kernel, initrd, drive, pmem, vsock */
 }
 
 /* An option taking a value swallows the next argument, even one that looks
@@ -158,7 +160,8 @@ Test(cli, value_is_never_taken_for_an_option)
 		int err;
 
 		if (o->path != CLI_PATH_NONE || !strcmp(o->name, "drive") ||
-		    !strcmp(o->name, "vsock") || !strcmp(o->name, "help"))
+		    !strcmp(o->name, "pmem") || !strcmp(o->name, "vsock") ||
+		    !strcmp(o->name, "help"))
 			continue;
 		snprintf(opt, sizeof(opt), "--%s", o->name);
 		err = jail_plan_make(3, args, &p, why, sizeof(why));

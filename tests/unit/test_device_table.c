@@ -19,12 +19,13 @@ static int n;
 
 Test(device_table, every_kind_once_with_its_names)
 {
-	static const char *const options[] = { "drive", "net", "vsock", "balloon", "rng" };
-	static const char *const api[] = { "drives", "network-interfaces", "vsock", "balloon",
-					   "entropy" };
+	static const char *const options[] = { "drive", "net", "pmem", "vsock", "balloon", "rng" };
+	static const char *const api[] = { "drives",  "network-interfaces",
+					   "pmem",    "vsock",
+					   "balloon", "entropy" };
 
-	cr_assert_eq(device_table_len, 5);
-	for (int i = 0; i < 5; i++) {
+	cr_assert_eq(device_table_len, 6);
+	for (int i = 0; i < 6; i++) {
 		const struct device_kind *k = device_kind_by_option(options[i]);
 
 		cr_assert_not_null(k, "--%s", options[i]);
@@ -39,7 +40,7 @@ Test(device_table, every_kind_once_with_its_names)
 		if (k->fields)
 			cr_assert_leq(k->fields->size, DEVICE_CONFIG_MAX);
 	}
-	cr_assert_null(device_kind_by_option("pmem"));
+	cr_assert_null(device_kind_by_option("memory-hotplug"));
 	cr_assert_null(device_kind_by_option(NULL));
 }
 

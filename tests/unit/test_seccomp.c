@@ -245,6 +245,7 @@ static const struct {
 	{ "virtio-blk", "virtio_blk" },
 	{ "virtio-net", "virtio_net" },
 	{ "virtio-rng", "virtio_rng" },
+	{ "virtio-pmem", "virtio_pmem" },
 	{ "virtio-vsock", "vsock" },
 	{ "balloon", "balloon" },
 	{ "metrics", "metrics" },

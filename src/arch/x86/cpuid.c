@@ -153,6 +153,16 @@ const char *cpuid_template_vendor(const struct cpuid_template *t)
 	return t ? t->vendor : NULL;
 }
 
+unsigned int cpuid_host_phys_bits(void)
+{
+	unsigned int a = 0, b = 0, c = 0, d = 0;
+
+	/* 36: the architecture's floor when the leaf is missing. */
+	if (!__get_cpuid(0x80000008, &a, &b, &c, &d) || !(a & 0xff))
+		return 36;
+	return a & 0xff;
+}
+
 void cpuid_host_vendor(char vendor[13])
 {
 	unsigned int a = 0, b = 0, c = 0, d = 0;

@@ -63,6 +63,9 @@ const struct custom_cpu_template *cpuid_template_fc(const struct cpuid_template 
 const char *cpuid_template_vendor(const struct cpuid_template *t);
 /* This machine's CPUID vendor string. */
 void cpuid_host_vendor(char vendor[13]);
+/* The host's physical address width (CPUID 0x80000008 EAX[7:0]), which KVM
+ * gives the guest: guest-physical addresses must stay below 1 << it. */
+unsigned int cpuid_host_phys_bits(void);
 /* 0, or -ENOTSUP with Firecracker's "CPU vendor mismatched between actual CPU
  * and CPU template." (and which vendor is which) in why when t is for the
  * other vendor. */

@@ -488,17 +488,11 @@ static bool blk_rate_limit(struct virtio_blk *b, struct virtq_elem *e)
 	}
 	if (got < sizeof(h))
 		return true; /* malformed: answered without a token, as Firecracker */
-	if (!rate_limiter_consume(&b->rl, 1, RL_OPS))
-		return false;
 	if (h.type == VIRTIO_BLK_T_IN && e->in_len)
 		bytes = e->in_len - 1;
 	else if (h.type == VIRTIO_BLK_T_OUT)
 		bytes = e->out_len - sizeof(h);
-	if (bytes && !rate_limiter_consume(&b->rl, bytes, RL_BYTES)) {
-		rate_limiter_replenish(&b->rl, 1, RL_OPS);
-		return false;
-	}
-	return true;
+	return rate_limiter_consume_op(&b->rl, bytes);
 }
 
 static uint32_t blk_request(void *ctx, struct virtq_elem *e)
@@ -586,15 +580,10 @@ static void blk_complete(void *ctx, uint32_t events)
 static void blk_rl_event(void *ctx, uint32_t events)
 {
 	struct virtio_blk *b = ctx;
-	int err;
 
 	(void)events;
 	BLK_INC(&b->m, rate_limiter_event_count);
-	pthread_mutex_lock(&b->dev.lock);
-	err = rate_limiter_event(&b->rl);
-	pthread_mutex_unlock(&b->dev.lock);
-	if (!err)
-		virtio_kick(&b->dev, 0);
+	virtio_rate_limiter_resume(&b->dev, &b->rl, 0);
 }
 
 struct virtio_dev *virtio_blk_dev(struct virtio_blk *b)

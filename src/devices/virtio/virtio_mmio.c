@@ -145,6 +145,18 @@ void virtio_kick(struct virtio_dev *d, unsigned int q)
 	pthread_mutex_unlock(&d->lock);
 }
 
+int virtio_rate_limiter_resume(struct virtio_dev *d, struct rate_limiter *rl, unsigned int q)
+{
+	int err;
+
+	pthread_mutex_lock(&d->lock);
+	err = rate_limiter_event(rl);
+	pthread_mutex_unlock(&d->lock);
+	if (!err)
+		virtio_kick(d, q);
+	return err;
+}
+
 /* A transport counter of the kind and the device's own (either NULL: none). */
 static void count(metric_t *kind, metric_t *own)
 {

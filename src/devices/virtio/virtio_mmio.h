@@ -17,6 +17,7 @@
 #include "core/guest_mem.h"
 #include "core/metrics.h"
 #include "core/io_bus.h"
+#include "core/rate_limiter.h"
 #include "devices/virtio/virtq.h"
 
 #define VIRTIO_MMIO_WINDOW 0x1000
@@ -68,6 +69,13 @@ struct virtio_env {
 	int (*route_kick)(void *ctx, int kick_fd, uint64_t addr, uint32_t q);
 	/* A signal of irq_fd asserts the guest's interrupt line irq. */
 	int (*route_irq)(void *ctx, int irq_fd, uint32_t irq);
+	/* Device memory the guest reaches without exits (virtio-pmem): size
+	 * bytes at hva become guest-physical memory above RAM, 2 MiB aligned,
+	 * after what earlier calls mapped; *gpa says where. read_only: guest
+	 * writes exit as MMIO (and are dropped). NULL: none can be mapped
+	 * (-ENOTSUP). The region stays the guest's until the VM ends (no
+	 * hot-unplug); hva must stay mapped until then. */
+	int (*map_memory)(void *ctx, void *hva, uint64_t size, bool read_only, uint64_t *gpa);
 	void *ctx; /* the callbacks' */
 	/* The VM's metadata store (devices/mmds/mmds.h); NULL: no MMDS. The
 	 * interfaces whose net_config.mmds is set serve it to the guest. */
@@ -137,6 +145,10 @@ void virtio_serve_queue(struct virtio_dev *d, unsigned int q, struct virtq_elem 
 			uint32_t (*handle)(void *ctx, struct virtq_elem *e), void *ctx);
 /* Hands a kick to the model as if the driver had sent it (backends with new data). */
 void virtio_kick(struct virtio_dev *d, unsigned int q);
+/* A model's rate limiter's timer fired (device thread): rl, which d->lock
+ * guards, unblocks and queue q, parked on it, is served again. 0, or
+ * rate_limiter_event()'s -EAGAIN for a spurious event. */
+int virtio_rate_limiter_resume(struct virtio_dev *d, struct rate_limiter *rl, unsigned int q);
 /* Gives the n chains last popped from queue q, not used yet, back to the
  * avail ring (they are still there: the driver reuses a slot only once the
  * device used it) and kicks the queue, so that they are served again. A model

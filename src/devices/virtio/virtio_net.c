@@ -582,21 +582,6 @@ static void mmds_arm(struct virtio_net *x, bool soon)
 		x->mmds_armed = at;
 }
 
-/* Firecracker's rate_limiter_consume_op: an op and the frame's bytes; false
- * (nothing taken) when the limiter is blocked. */
-static bool net_rate_limit(struct rate_limiter *rl, uint64_t bytes)
-{
-	if (!rate_limiter_enabled(rl) && !rate_limiter_is_blocked(rl))
-		return true;
-	if (!rate_limiter_consume(rl, 1, RL_OPS))
-		return false;
-	if (!rate_limiter_consume(rl, bytes, RL_BYTES)) {
-		rate_limiter_replenish(rl, 1, RL_OPS);
-		return false;
-	}
-	return true;
-}
-
 /* Moves frames from the TAP into the guest until either runs dry or the
  * budget is spent. Device thread, d->lock held. */
 static void rx_process(struct virtio_net *x)
@@ -617,7 +602,7 @@ static void rx_process(struct virtio_net *x)
 		if (!x->rx.len && !rx_mmds(x) && (x->tap_dead || rx_read(x) <= 0))
 			break;
 		if (!x->rx_charged) {
-			if (!net_rate_limit(&x->rx_rl, x->rx.len)) {
+			if (!rate_limiter_consume_op(&x->rx_rl, x->rx.len)) {
 				/* The frame waits in rx for the limiter's timer. */
 				NET_INC(&x->m, rx_rate_limiter_throttled);
 				x->rx_throttled = true;
@@ -749,7 +734,7 @@ static void tx_process(struct virtio_net *x)
 				}
 				if (r == 0)
 					break;
-				if (!net_rate_limit(&x->tx_rl, x->tx_elem.out_len)) {
+				if (!rate_limiter_consume_op(&x->tx_rl, x->tx_elem.out_len)) {
 					/* Back to the avail ring until the limiter's timer. */
 					NET_INC(&x->m, tx_rate_limiter_throttled);
 					q->last_avail--;

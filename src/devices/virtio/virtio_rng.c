@@ -86,28 +86,14 @@ uint32_t virtio_rng_fill(struct virtq_elem *e)
 	return total;
 }
 
-/* Firecracker's rate_limit_request: an op per buffer and its bytes. */
-static bool rng_rate_limit(struct virtio_rng *r, struct virtq_elem *e)
-{
-	uint64_t bytes = e->in_len < MAX_PER_BUFFER ? e->in_len : MAX_PER_BUFFER;
-
-	if (!rate_limiter_enabled(&r->rl) && !rate_limiter_is_blocked(&r->rl))
-		return true;
-	if (!rate_limiter_consume(&r->rl, 1, RL_OPS))
-		return false;
-	if (bytes && !rate_limiter_consume(&r->rl, bytes, RL_BYTES)) {
-		rate_limiter_replenish(&r->rl, 1, RL_OPS);
-		return false;
-	}
-	return true;
-}
-
 static uint32_t rng_request(void *ctx, struct virtq_elem *e)
 {
 	struct virtio_rng *r = ctx;
 	uint32_t n;
 
-	if (!rng_rate_limit(r, e)) {
+	/* Firecracker's rate_limit_request: an op per buffer and its bytes. */
+	if (!rate_limiter_consume_op(&r->rl,
+				     e->in_len < MAX_PER_BUFFER ? e->in_len : MAX_PER_BUFFER)) {
 		METRIC_INC(rng_metrics.entropy_rate_limiter_throttled);
 		return VIRTIO_USED_RETRY;
 	}
@@ -130,16 +116,10 @@ static void rng_notify(struct virtio_dev *d, unsigned int q)
 static void rng_rl_event(void *ctx, uint32_t events)
 {
 	struct virtio_rng *r = ctx;
-	int err;
 
 	(void)events;
 	METRIC_INC(rng_metrics.rate_limiter_event_count);
-	pthread_mutex_lock(&r->dev.lock);
-	err = rate_limiter_event(&r->rl);
-	pthread_mutex_unlock(&r->dev.lock);
-	if (!err)
-		virtio_kick(&r->dev, 0);
-	else
+	if (virtio_rate_limiter_resume(&r->dev, &r->rl, 0))
 		METRIC_INC(rng_metrics.entropy_event_fails);
 }
 
