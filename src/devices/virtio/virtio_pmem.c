@@ -81,7 +81,7 @@ struct virtio_pmem {
 
 static int pmem_check(const struct virtq_elem *e, uint32_t *type, char *why, size_t why_size)
 {
-	uint8_t req[4];
+	uint8_t req[4] = { 0 };
 	size_t got = 0;
 
 	if (e->out_len != sizeof(req) || e->in_len != sizeof(int32_t)) {
