@@ -1,6 +1,7 @@
 """virtio-pmem (Firecracker's /pmem) driven by a real Linux guest: the file's pages as
 /dev/pmemN, writes that reach the host's file and flushes, a read-only device whose
-file the guest cannot change, a root file system on pmem through the API, and a
+file the guest cannot change, a device reset (the driver unbound and bound again, as
+Firecracker's test_device_reset), a root file system on pmem through the API, and a
 snapshot restored with its pmem device. Seccomp in kill mode and Landlock on."""
 import hashlib
 import os
@@ -25,6 +26,12 @@ set -- $(head -c 4096 /dev/pmem1 | md5sum); check read1 "$1" "$WANT1"
 echo -n "written by the guest" | dd of=/dev/pmem0 bs=1 seek=1048576 conv=fsync,notrunc 2>/dev/null
 check write0 $? 0
 dd if=/dev/zero of=/dev/pmem1 bs=4096 count=1 conv=fsync 2>/dev/null
+d=$(basename $(realpath /sys/block/pmem0/device/../../..))
+echo $d > /sys/bus/virtio/drivers/virtio_pmem/unbind
+if [ -e /dev/pmem0 ]; then check unbind present gone; else check unbind gone gone; fi
+echo $d > /sys/bus/virtio/drivers/virtio_pmem/bind
+i=0; while [ ! -e /dev/pmem0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+set -- $(head -c 20 /dev/pmem0 | md5sum); check reset-and-rebind "$1" "$WANT0B"
 echo BATTERY-DONE
 """
 
@@ -34,7 +41,8 @@ def test_pmem_battery(vm, guest_kit, tmp_path):
     d0, d1 = os.urandom(4 << 20), os.urandom(3 << 20)
     p0.write_bytes(d0)
     p1.write_bytes(d1)
-    script = BATTERY.replace("$WANT0", hashlib.md5(d0[:4096]).hexdigest()).replace(
+    script = BATTERY.replace("$WANT0B", hashlib.md5(d0[:20]).hexdigest()).replace(
+        "$WANT0", hashlib.md5(d0[:4096]).hexdigest()).replace(
         "$WANT1", hashlib.md5(d1[:4096]).hexdigest())
     initrd = cpio_append(guest_kit["initrd"], {"battery.sh": script.encode()}, tmp_path)
     p = vm("run", "--kernel", guest_kit["vmlinux"], "--initrd", initrd, "--mem", "256",
@@ -43,7 +51,7 @@ def test_pmem_battery(vm, guest_kit, tmp_path):
     p.wait_for("BATTERY-DONE", BOOT_TIMEOUT)
     assert p.wait_exit(60) == 0, p.output()[-3000:]
     checks = [line for line in p.output().splitlines() if line.startswith("CHECK")]
-    assert len(checks) == 5 and all(c.endswith(" ok") for c in checks), "\n".join(checks)
+    assert len(checks) == 7 and all(c.endswith(" ok") for c in checks), "\n".join(checks)
     # The guest's write is in the host's file (MAP_SHARED, flushed); nothing else moved,
     # and the read-only device's file is as it was.
     after = p0.read_bytes()
