@@ -468,8 +468,8 @@ static int vm_map_memory(void *ctx, void *hva, uint64_t size, bool read_only, ui
 		return -ENOTSUP;
 	if (at < LAYOUT_MMIO_HOLE_END)
 		at = LAYOUT_MMIO_HOLE_END;
-	if (i)
-		at = vm->dev_mem[i - 1].gpa + vm->dev_mem[i - 1].size;
+	if (at < vm->dev_mem_end)
+		at = vm->dev_mem_end;
 	at = (at + DEV_MEM_ALIGN - 1) & ~(DEV_MEM_ALIGN - 1);
 	if (bits < 40)
 		limit = 1ULL << bits;
@@ -484,8 +484,7 @@ static int vm_map_memory(void *ctx, void *hva, uint64_t size, bool read_only, ui
 	};
 	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r))
 		return -errno;
-	vm->dev_mem[i].gpa = at;
-	vm->dev_mem[i].size = size;
+	vm->dev_mem_end = at + size;
 	vm->ndev_mem++;
 	*gpa = at;
 	return 0;

@@ -155,11 +155,10 @@ struct vm {
 		void *dev;
 	} devices[VM_MAX_VIRTIO];
 	int ndevices; /* created */
-	/* Device memory (venv.map_memory): KVM slots after RAM's. */
-	struct {
-		uint64_t gpa, size;
-	} dev_mem[VM_MAX_VIRTIO];
+	/* Device memory (venv.map_memory): ndev_mem KVM slots after RAM's,
+	 * the last ending at dev_mem_end (0: none yet). */
 	int ndev_mem;
+	uint64_t dev_mem_end;
 	/* The configuration whose create() failed (in cfg.devices), NULL: none;
 	 * a restore words the failure as Firecracker's device that failed. */
 	const struct device_config *failed_device;

@@ -475,18 +475,10 @@ static bool blk_rate_limit(struct virtio_blk *b, struct virtq_elem *e)
 {
 	struct virtio_blk_outhdr h;
 	uint64_t bytes = 0;
-	size_t got = 0;
 
 	if (!rate_limiter_enabled(&b->rl) && !rate_limiter_is_blocked(&b->rl))
 		return true;
-	for (unsigned int i = 0; i < e->out_num && got < sizeof(h); i++) {
-		size_t n =
-			e->iov[i].iov_len < sizeof(h) - got ? e->iov[i].iov_len : sizeof(h) - got;
-
-		memcpy((uint8_t *)&h + got, e->iov[i].iov_base, n);
-		got += n;
-	}
-	if (got < sizeof(h))
+	if (iov_to_buf(e->iov, e->out_num, 0, &h, sizeof(h)) < sizeof(h))
 		return true; /* malformed: answered without a token, as Firecracker */
 	if (h.type == VIRTIO_BLK_T_IN && e->in_len)
 		bytes = e->in_len - 1;

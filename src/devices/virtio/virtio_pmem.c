@@ -79,10 +79,10 @@ struct virtio_pmem {
 	struct metrics_own m_own;
 };
 
-static int pmem_check(const struct virtq_elem *e, uint32_t *type, char *why, size_t why_size)
+static int pmem_check(const struct virtq_elem *e, char *why, size_t why_size)
 {
 	uint8_t req[4] = { 0 };
-	size_t got = 0;
+	uint32_t type;
 
 	if (e->out_len != sizeof(req) || e->in_len != sizeof(int32_t)) {
 		snprintf(why, why_size,
@@ -90,44 +90,29 @@ static int pmem_check(const struct virtq_elem *e, uint32_t *type, char *why, siz
 			 (unsigned long long)e->out_len, (unsigned long long)e->in_len);
 		return -EINVAL;
 	}
-	for (unsigned int i = 0; i < e->out_num && got < sizeof(req); i++) {
-		size_t n = e->iov[i].iov_len < sizeof(req) - got ? e->iov[i].iov_len
-								 : sizeof(req) - got;
-
-		memcpy(req + got, e->iov[i].iov_base, n);
-		got += n;
-	}
-	*type = (uint32_t)req[0] | (uint32_t)req[1] << 8 | (uint32_t)req[2] << 16 |
-		(uint32_t)req[3] << 24;
-	if (*type != VIRTIO_PMEM_REQ_TYPE_FLUSH) {
-		snprintf(why, why_size, "unknown request type %u", *type);
+	iov_to_buf(e->iov, e->out_num, 0, req, sizeof(req));
+	type = (uint32_t)req[0] | (uint32_t)req[1] << 8 | (uint32_t)req[2] << 16 |
+	       (uint32_t)req[3] << 24;
+	if (type != VIRTIO_PMEM_REQ_TYPE_FLUSH) {
+		snprintf(why, why_size, "unknown request type %u", type);
 		return -EINVAL;
 	}
 	return 0;
 }
 
-/* The status goes into the writable part, little-endian, byte by byte: its
- * four bytes may span descriptors. */
+/* The status goes into the writable part, little-endian: its four bytes may
+ * span descriptors. */
 static void pmem_put_status(struct virtq_elem *e, int32_t status)
 {
 	uint32_t v = (uint32_t)status;
 	uint8_t le[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
-	size_t put = 0;
 
-	for (unsigned int i = e->out_num; i < e->out_num + e->in_num && put < sizeof(le); i++) {
-		size_t n =
-			e->iov[i].iov_len < sizeof(le) - put ? e->iov[i].iov_len : sizeof(le) - put;
-
-		memcpy(e->iov[i].iov_base, le + put, n);
-		put += n;
-	}
+	iov_from_buf(e->iov + e->out_num, e->in_num, 0, le, sizeof(le));
 }
 
 uint32_t virtio_pmem_handle(struct virtq_elem *e, int32_t status, char *why, size_t why_size)
 {
-	uint32_t type;
-
-	if (pmem_check(e, &type, why, why_size))
+	if (pmem_check(e, why, why_size))
 		return 0;
 	pmem_put_status(e, status);
 	return sizeof(int32_t);
@@ -137,9 +122,8 @@ static uint32_t pmem_request(void *ctx, struct virtq_elem *e)
 {
 	struct virtio_pmem *p = ctx;
 	char why[128];
-	uint32_t type;
 
-	if (pmem_check(e, &type, why, sizeof(why))) {
+	if (pmem_check(e, why, sizeof(why))) {
 		/* The driver gets its chain back unanswered (Firecracker's used
 		 * length 0); the device goes on. */
 		pr_debug("virtio-pmem '%s': %s", p->cfg.path, why);
