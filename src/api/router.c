@@ -8,6 +8,7 @@
 #include "devices/mmds/mmds.h"
 #include "devices/device_table.h"
 #include "devices/virtio/virtio_blk.h"
+#include "devices/virtio/virtio_mem.h"
 #include "devices/virtio/virtio_net.h"
 #include "devices/virtio/virtio_pmem.h"
 #include "devices/virtio/virtio_vsock.h"
@@ -108,9 +109,8 @@ static const struct {
 	[R_CPU_CONFIG] = { "cpu-config", false, M_PUT, M_PUT, 0 },
 	/* PUT /pmem/{id} is the device kind's (virtio_pmem_kind). */
 	[R_PMEM] = { "pmem", true, M_PATCH | M_DELETE, 0, M_PATCH | M_DELETE },
-	/* Firecracker operations on features volt lacks (docs/api.md). */
-	[R_HOTPLUG_MEM] = { "hotplug/memory", false, M_GET | M_PUT | M_PATCH, M_PUT,
-			    M_GET | M_PATCH },
+	/* PUT /hotplug/memory is the device kind's (virtio_mem_kind). */
+	[R_HOTPLUG_MEM] = { "hotplug/memory", false, M_GET | M_PATCH, 0, M_GET | M_PATCH },
 	[R_MMDS] = { "mmds", false, M_GET | M_PUT | M_PATCH, 0, 0 },
 	[R_MMDS_CONFIG] = { "mmds/config", false, M_PUT, M_PUT, 0 },
 };
@@ -828,6 +828,46 @@ static bool resource_find(const char *path, struct resource *res)
 	return res->rt >= 0 || res->kind;
 }
 
+/* GET|PATCH /hotplug/memory after boot: the running virtio-mem device's
+ * sizes, or the size the guest should reach. */
+static void do_hotplug_memory(struct api_state *s, enum method m, json_t *j, struct api_response *r)
+{
+	struct mem_hotplug_status st;
+	uint64_t mib = 0;
+	char why[512];
+	int err;
+
+	if (m == M_PATCH && api_parse_memory_hotplug_update(j, &mib, why, sizeof(why)))
+		return api_fault(r, 400, why);
+	/* What Firecracker answers a microVM without a virtio-mem device. */
+	if (!api_device_find(&s->cfg, &virtio_mem_kind, NULL))
+		return api_fault(r, 400,
+				 m == M_GET ? "Internal VMM error: " DEVICE_NOT_FOUND
+					    : "Memory hotplug update error: " DEVICE_NOT_FOUND);
+	if (m == M_PATCH) {
+		why[0] = '\0';
+		err = s->ops->mem_hotplug_request
+			      ? s->ops->mem_hotplug_request(s->ctx, (unsigned int)mib, why,
+							    sizeof(why))
+			      : -ENODEV;
+		if (err)
+			return api_fault(r, 400,
+					 why[0] ? why
+						: "Memory hotplug update error: " DEVICE_NOT_FOUND);
+		return no_content(r);
+	}
+	err = s->ops->mem_hotplug_status ? s->ops->mem_hotplug_status(s->ctx, &st) : -ENODEV;
+	if (err)
+		return api_fault(r, 400, "Internal VMM error: " DEVICE_NOT_FOUND);
+	/* Firecracker's VirtioMemStatus, in its order. */
+	answer_json(r, 200,
+		    json_pack("{s:I, s:I, s:I, s:I, s:I}", "block_size_mib",
+			      (json_int_t)st.block_mib, "total_size_mib", (json_int_t)st.total_mib,
+			      "slot_size_mib", (json_int_t)st.slot_mib, "plugged_size_mib",
+			      (json_int_t)st.plugged_mib, "requested_size_mib",
+			      (json_int_t)st.requested_mib));
+}
+
 static void route(struct api_state *s, const struct resource *res, enum method m, const char *id,
 		  json_t *j, struct api_response *r)
 {
@@ -887,15 +927,7 @@ static void route(struct api_state *s, const struct resource *res, enum method m
 			err = patch_rate_limiters(s, &virtio_pmem_kind, id, j, why, sizeof(why));
 		break;
 	case R_HOTPLUG_MEM:
-		/* What Firecracker answers a microVM without a virtio-mem device. */
-		if (m == M_GET)
-			return api_fault(r, 400, "Internal VMM error: " DEVICE_NOT_FOUND);
-		if (api_parse_memory_hotplug(j, m == M_PATCH, why, sizeof(why)))
-			return api_fault(r, 400, why);
-		if (m == M_PATCH)
-			return api_fault(r, 400, "Memory hotplug update error: " DEVICE_NOT_FOUND);
-		return api_fault(r, 400,
-				 NOT_SUPPORTED "volt has no virtio-mem device (memory hotplug).");
+		return do_hotplug_memory(s, m, j, r);
 	case R_NET:
 		if (m == M_DELETE)
 			return api_fault(r, 400, PCI_NOT_ENABLED);
@@ -1194,8 +1226,8 @@ static bool body_refused(const struct resource *res, enum method m, const char *
 		err = api_mmds_config_parse(j, &(bool){ false }, why, sizeof(why));
 	else if (res->rt == R_PMEM && m == M_PATCH)
 		err = api_parse_pmem_update(j, id, why, sizeof(why));
-	else if (res->rt == R_HOTPLUG_MEM && m != M_GET)
-		err = api_parse_memory_hotplug(j, m == M_PATCH, why, sizeof(why));
+	else if (res->rt == R_HOTPLUG_MEM && m == M_PATCH)
+		err = api_parse_memory_hotplug_update(j, &(uint64_t){ 0 }, why, sizeof(why));
 	else if (res->rt == R_DRIVE && m == M_PATCH)
 		err = api_parse_drive_update(j, id, why, sizeof(why));
 	else if (res->rt == R_NET && m == M_PATCH)

@@ -14,6 +14,7 @@
 #include "api/vm_config_json.h"
 #include "core/rate_limiter.h"
 #include "devices/virtio/virtio_balloon.h"
+#include "devices/virtio/virtio_mem.h"
 #include "vmm/vm_snapshot.h"
 
 /* Firecracker's default payload limit. */
@@ -63,6 +64,10 @@ struct api_ops {
 	int (*balloon_hint_start)(void *ctx, bool acknowledge_on_stop);
 	int (*balloon_hint_stop)(void *ctx);
 	int (*balloon_hint_status)(void *ctx, struct balloon_hint_status *s);
+	/* GET and PATCH /hotplug/memory after boot (virtio_mem_status,
+	 * virtio_mem_request): 0, or -errno (with why, for the request). */
+	int (*mem_hotplug_status)(void *ctx, struct mem_hotplug_status *s);
+	int (*mem_hotplug_request)(void *ctx, unsigned int mib, char *why, size_t why_size);
 	int (*logger)(void *ctx, const struct api_logger *l, char *why, size_t why_size);
 	int (*metrics)(void *ctx, const struct api_metrics *m, char *why, size_t why_size);
 	/* -ENOENT when no metrics file was set. */

@@ -815,6 +815,14 @@ int api_put_device(struct api_config *c, const struct device_kind *k, json_t *j,
 	json_decref(dev);
 	if (err)
 		return err;
+	if (k->api.put_error && k->validate) {
+		const struct device_vm_facts facts = { .mem_size = (uint64_t)c->mem_mib << 20 };
+		char reason[256];
+
+		err = k->validate(d.dev.data, &facts, reason, sizeof(reason));
+		if (err)
+			return why_fail(why, why_size, err, "%s%s", k->api.put_error, reason);
+	}
 	if (k == &virtio_net_kind && path_id) {
 		err = net_put_checks(c, &d, why, why_size);
 		if (err)
@@ -1021,21 +1029,13 @@ int api_patch_pmem(struct api_config *c, json_t *j, const char *path_id, char *w
 	return 0;
 }
 
-int api_parse_memory_hotplug(json_t *j, bool patch, char *why, size_t why_size)
+int api_parse_memory_hotplug_update(json_t *j, uint64_t *requested, char *why, size_t why_size)
 {
-	const struct api_field put[] = {
-		{ "total_size_mib", F_UINT, true, NULL, 0, 0, UINT32_MAX, NULL },
-		{ "block_size_mib", F_UINT, false, NULL, 0, 0, UINT32_MAX, NULL },
-		{ "slot_size_mib", F_UINT, false, NULL, 0, 0, UINT32_MAX, NULL },
-	};
 	const struct api_field upd[] = {
-		{ "requested_size_mib", F_UINT, true, NULL, 0, 0, UINT32_MAX, NULL },
+		{ "requested_size_mib", F_UINT, true, requested, 0, 0, UINT32_MAX, NULL },
 	};
 
-	return patch ? fields_get("hotplug/memory", j, upd, sizeof(upd) / sizeof(upd[0]), why,
-				  why_size)
-		     : fields_get("hotplug/memory", j, put, sizeof(put) / sizeof(put[0]), why,
-				  why_size);
+	return fields_get("hotplug/memory", j, upd, sizeof(upd) / sizeof(upd[0]), why, why_size);
 }
 
 int api_parse_balloon_update(json_t *j, unsigned int *mib, char *why, size_t why_size)
@@ -1175,9 +1175,8 @@ static json_t *section(json_t *root, const char *name)
 
 static bool known_section(const char *key)
 {
-	static const char *const own[] = { "boot-source", "machine-config", "logger",
-					   "metrics",	  "cpu-config",	    "mmds-config",
-					   "pmem",	  "memory-hotplug" };
+	static const char *const own[] = { "boot-source", "machine-config", "logger", "metrics",
+					   "cpu-config",  "mmds-config",    "pmem" };
 	size_t i;
 
 	for (i = 0; i < sizeof(own) / sizeof(own[0]); i++)
@@ -1281,10 +1280,6 @@ int api_config_from_json(struct api_config *out, json_t *root, char *why, size_t
 	/* The store --metadata filled (the front end's) stays. */
 	c.mmds = out->mmds;
 	c.mmds_size_limit = out->mmds_size_limit;
-	/* Firecracker 1.x's section of a feature volt lacks: null only. */
-	if (section(root, "memory-hotplug"))
-		return why_fail(why, why_size, -EINVAL,
-				"memory-hotplug: volt has no virtio-mem device (only null)");
 	v = section(root, "boot-source");
 	if (!v)
 		return why_fail(why, why_size, -EINVAL,
@@ -1450,14 +1445,9 @@ static const struct {
 	int rank;
 	json_t *(*to_json)(const struct api_config *c);
 } own_sections[] = {
-	{ "boot-source", 10, boot_to_json },
-	{ "machine-config", 30, api_machine_config_to_json },
-	{ "cpu-config", 40, null_to_json },
-	{ "logger", 80, logger_to_json },
-	{ "metrics", 90, metrics_to_json },
-	{ "mmds-config", 100, api_mmds_config_to_json },
-	/* After every device (pmem's rank is 1000), as in Firecracker's VmmConfig. */
-	{ "memory-hotplug", 1010, null_to_json },
+	{ "boot-source", 10, boot_to_json }, { "machine-config", 30, api_machine_config_to_json },
+	{ "cpu-config", 40, null_to_json },  { "logger", 80, logger_to_json },
+	{ "metrics", 90, metrics_to_json },  { "mmds-config", 100, api_mmds_config_to_json },
 };
 
 static int rank_of(const struct device_kind *k)

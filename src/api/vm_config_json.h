@@ -168,11 +168,10 @@ int api_parse_balloon_update(json_t *j, unsigned int *mib, char *why, size_t why
 int api_patch_pmem(struct api_config *c, json_t *j, const char *path_id, char *why,
 		   size_t why_size);
 int api_parse_pmem_update(json_t *j, const char *path_id, char *why, size_t why_size);
-/* The body of a device volt does not have, read as Firecracker reads it
- * before its VMM answers (its MemoryHotplugConfig or MemoryHotplugSizeUpdate
- * with patch): 0 or -EINVAL with the message (a missing field in serde's
- * words). Nothing is kept. */
-int api_parse_memory_hotplug(json_t *j, bool patch, char *why, size_t why_size);
+/* PATCH /hotplug/memory's body (Firecracker's MemoryHotplugSizeUpdate):
+ * *requested gets requested_size_mib; 0 or -EINVAL with the message (a
+ * missing field in serde's words). */
+int api_parse_memory_hotplug_update(json_t *j, uint64_t *requested, char *why, size_t why_size);
 int api_parse_balloon_stats_update(json_t *j, unsigned int *seconds, char *why, size_t why_size);
 /* PUT /actions: the action_type ("InstanceStart"...), unchecked. */
 int api_parse_action(json_t *j, char *type, size_t type_size, char *why, size_t why_size);

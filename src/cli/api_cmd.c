@@ -434,6 +434,28 @@ static int op_snapshot_load(void *ctx, const struct snapshot_load_req *req, stru
 	return err;
 }
 
+static struct virtio_mem *mem_dev(struct api_main *m)
+{
+	return vm_device(m->vm, &virtio_mem_kind, 0);
+}
+
+static int op_mem_hotplug_status(void *ctx, struct mem_hotplug_status *s)
+{
+	struct virtio_mem *d = mem_dev(ctx);
+
+	if (!d)
+		return -ENODEV;
+	virtio_mem_status(d, s);
+	return 0;
+}
+
+static int op_mem_hotplug_request(void *ctx, unsigned int mib, char *why, size_t why_size)
+{
+	struct virtio_mem *d = mem_dev(ctx);
+
+	return d ? virtio_mem_request(d, mib, why, why_size) : -ENODEV;
+}
+
 static const struct api_ops ops = {
 	.file_check = api_file_check,
 	.instance_start = op_instance_start,
@@ -449,6 +471,8 @@ static const struct api_ops ops = {
 	.balloon_hint_start = op_balloon_hint_start,
 	.balloon_hint_stop = op_balloon_hint_stop,
 	.balloon_hint_status = op_balloon_hint_status,
+	.mem_hotplug_status = op_mem_hotplug_status,
+	.mem_hotplug_request = op_mem_hotplug_request,
 	.logger = op_logger,
 	.metrics = op_metrics,
 	.flush_metrics = op_flush_metrics,

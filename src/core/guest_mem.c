@@ -19,8 +19,34 @@
 
 #define PAGE_SHIFT 12
 
+/* The hotpluggable region's geometry, and its bitmaps. */
+static int layout_hotplug(struct guest_mem *m, const struct guest_mem_hp_layout *l)
+{
+	struct guest_mem_hotplug *hp = &m->hp;
+
+	if (!l || !l->size)
+		return 0;
+	if (!l->block_size || (l->block_size & (l->block_size - 1)) ||
+	    l->block_size < GUEST_MEM_PAGE_SIZE || !l->slot_size || l->slot_size % l->block_size ||
+	    l->size % l->slot_size || l->gpa % l->block_size ||
+	    l->size / l->slot_size > GUEST_MEM_HP_MAX_SLOTS ||
+	    l->gpa < m->regions[m->nregions - 1].gpa + m->regions[m->nregions - 1].size ||
+	    l->size > UINT64_MAX - l->gpa || l->size > UINT64_MAX - m->size)
+		return -ERANGE;
+	hp->l = *l;
+	hp->nblocks = l->size / l->block_size;
+	hp->nslots = l->size / l->slot_size;
+	hp->plugged = calloc((hp->nblocks + 63) / 64, sizeof(uint64_t));
+	hp->slot_on = calloc(hp->nslots, 1);
+	if (!hp->plugged || !hp->slot_on)
+		return -ENOMEM;
+	m->map_size += l->size;
+	return 0;
+}
+
 /* Fills in everything but the mapping itself; checks the geometry. */
-static int layout(struct guest_mem *m, uint64_t size, uint64_t hole_start, uint64_t hole_end)
+static int layout(struct guest_mem *m, uint64_t size, uint64_t hole_start, uint64_t hole_end,
+		  const struct guest_mem_hp_layout *hp)
 {
 	uint64_t low = size < hole_start ? size : hole_start;
 
@@ -29,14 +55,14 @@ static int layout(struct guest_mem *m, uint64_t size, uint64_t hole_start, uint6
 	if (!size || (size & 0xfff) || (hole_start & 0xfff) || hole_end < hole_start ||
 	    size - low > UINT64_MAX - hole_end)
 		return -EINVAL;
-	m->size = size;
+	m->size = m->map_size = size;
 	m->regions[0] = (struct guest_mem_region){ .gpa = 0, .size = low };
 	m->nregions = 1;
 	if (size > low) {
 		m->regions[1] = (struct guest_mem_region){ .gpa = hole_end, .size = size - low };
 		m->nregions = 2;
 	}
-	return 0;
+	return layout_hotplug(m, hp);
 }
 
 static void set_base(struct guest_mem *m, void *p)
@@ -45,13 +71,15 @@ static void set_base(struct guest_mem *m, void *p)
 	m->regions[0].hva = m->base;
 	if (m->nregions > 1)
 		m->regions[1].hva = m->base + m->regions[0].size;
+	if (m->hp.l.size)
+		m->hp.hva = m->base + m->size;
 	/* Guest RAM never belongs in a core dump of the VMM. */
-	madvise(p, m->size, MADV_DONTDUMP);
+	madvise(p, m->map_size, MADV_DONTDUMP);
 }
 
 static int map_anon(struct guest_mem *m)
 {
-	void *p = mmap(NULL, m->size, PROT_READ | PROT_WRITE,
+	void *p = mmap(NULL, m->map_size, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	struct sysinfo si;
 
@@ -66,12 +94,12 @@ static int map_anon(struct guest_mem *m)
 
 int guest_mem_map(struct guest_mem *m, uint64_t size, uint64_t hole_start, uint64_t hole_end)
 {
-	int err = layout(m, size, hole_start, hole_end);
+	int err = layout(m, size, hole_start, hole_end, NULL);
 
 	if (!err)
 		err = map_anon(m);
 	if (err)
-		memset(m, 0, sizeof(*m));
+		guest_mem_free(m);
 	return err;
 }
 
@@ -101,16 +129,17 @@ static int map_file(struct guest_mem *m, const char *path, char *why, size_t why
 		snprintf(why, why_size, "memory file '%s': not a regular file", path);
 		goto out;
 	}
-	if ((uint64_t)st.st_size != m->size) {
+	if ((uint64_t)st.st_size != m->map_size) {
 		err = -EINVAL;
 		snprintf(why, why_size,
-			 "memory file '%s' holds %llu bytes, but guest RAM is %llu bytes", path,
-			 (unsigned long long)st.st_size, (unsigned long long)m->size);
+			 "memory file '%s' holds %llu bytes, but guest RAM is %llu bytes%s", path,
+			 (unsigned long long)st.st_size, (unsigned long long)m->map_size,
+			 m->hp.l.size ? " (hotpluggable memory included)" : "");
 		goto out;
 	}
 	/* Private: the guest's writes are copy-on-write, the file stays as it
 	 * is (several VMs may restore it at once); pages are read on first use. */
-	p = mmap(NULL, m->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
+	p = mmap(NULL, m->map_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
 	if (p == MAP_FAILED) {
 		err = -errno;
 		snprintf(why, why_size, "memory file '%s': mmap: %s", path, strerror(-err));
@@ -172,6 +201,13 @@ static int uffd_handshake(const struct guest_mem *m, const char *path, char *why
 			(unsigned long long)m->regions[i].size,
 			(unsigned long long)(m->regions[i].hva - m->base), GUEST_MEM_PAGE_SIZE,
 			GUEST_MEM_PAGE_SIZE);
+	if (m->hp.l.size)
+		n += (size_t)snprintf(
+			json + n, sizeof(json) - n,
+			",{\"base_host_virt_addr\":%llu,\"size\":%llu,\"offset\":%llu,"
+			"\"page_size\":%llu,\"page_size_kib\":%llu}",
+			(unsigned long long)(uintptr_t)m->hp.hva, (unsigned long long)m->hp.l.size,
+			(unsigned long long)m->size, GUEST_MEM_PAGE_SIZE, GUEST_MEM_PAGE_SIZE);
 	n += (size_t)snprintf(json + n, sizeof(json) - n, "]");
 	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (s < 0) {
@@ -250,7 +286,7 @@ static int map_uffd(struct guest_mem *m, const char *path, char *why, size_t why
 		return err;
 	}
 	reg.range.start = (uint64_t)(uintptr_t)m->base;
-	reg.range.len = m->size;
+	reg.range.len = m->map_size;
 	if (ioctl(m->uffd, UFFDIO_REGISTER, &reg)) {
 		err = -errno;
 		snprintf(why, why_size, "userfaultfd for '%s': UFFDIO_REGISTER: %s", path,
@@ -266,12 +302,20 @@ int guest_mem_map_from(struct guest_mem *m, uint64_t size, uint64_t hole_start, 
 	enum guest_mem_kind kind = src ? src->kind : GUEST_MEM_ANON;
 	int err;
 
-	err = layout(m, size, hole_start, hole_end);
+	err = layout(m, size, hole_start, hole_end, src ? &src->hotplug : NULL);
 	if (err) {
-		snprintf(why, why_size,
-			 "guest RAM of %llu bytes does not fit around [%#llx, %#llx)",
-			 (unsigned long long)size, (unsigned long long)hole_start,
-			 (unsigned long long)hole_end);
+		if (err == -EINVAL)
+			snprintf(why, why_size,
+				 "guest RAM of %llu bytes does not fit around [%#llx, %#llx)",
+				 (unsigned long long)size, (unsigned long long)hole_start,
+				 (unsigned long long)hole_end);
+		else
+			snprintf(why, why_size, "hotpluggable memory of %llu bytes at %#llx: %s",
+				 (unsigned long long)src->hotplug.size,
+				 (unsigned long long)src->hotplug.gpa,
+				 err == -ERANGE ? "not a whole number of slots after guest RAM"
+						: strerror(-err));
+		guest_mem_free(m);
 		return err;
 	}
 	if (kind != GUEST_MEM_ANON && (!src->path || !*src->path)) {
@@ -304,12 +348,33 @@ int guest_mem_map_from(struct guest_mem *m, uint64_t size, uint64_t hole_start, 
 void guest_mem_free(struct guest_mem *m)
 {
 	if (m->base)
-		munmap(m->base, m->size);
+		munmap(m->base, m->map_size);
+	free(m->hp.plugged);
+	free(m->hp.slot_on);
 	/* Only a UFFD mapping owns a descriptor: a zeroed struct has uffd 0. */
 	if (m->kind == GUEST_MEM_UFFD && m->uffd >= 0)
 		close(m->uffd);
 	free(m->dirty);
 	memset(m, 0, sizeof(*m));
+}
+
+static bool block_plugged(const struct guest_mem_hotplug *hp, uint64_t b)
+{
+	return (__atomic_load_n(&hp->plugged[b / 64], __ATOMIC_ACQUIRE) >> (b % 64)) & 1;
+}
+
+/* [off, off + len) of the hotpluggable region, all of it in plugged blocks. */
+static void *hp_to_hva(const struct guest_mem *m, uint64_t gpa, uint64_t len)
+{
+	const struct guest_mem_hotplug *hp = &m->hp;
+	uint64_t off = gpa - hp->l.gpa, b;
+
+	if (!hp->l.size || gpa < hp->l.gpa || off > hp->l.size || len > hp->l.size - off)
+		return NULL;
+	for (b = off / hp->l.block_size; len && b <= (off + len - 1) / hp->l.block_size; b++)
+		if (!block_plugged(hp, b))
+			return NULL;
+	return hp->hva + off;
 }
 
 void *gpa_to_hva(const struct guest_mem *m, uint64_t gpa, uint64_t len)
@@ -322,7 +387,85 @@ void *gpa_to_hva(const struct guest_mem *m, uint64_t gpa, uint64_t len)
 		if (gpa >= r->gpa && gpa - r->gpa <= r->size && len <= r->size - (gpa - r->gpa))
 			return r->hva + (gpa - r->gpa);
 	}
-	return NULL;
+	return hp_to_hva(m, gpa, len);
+}
+
+uint64_t guest_mem_hp_count(const struct guest_mem *m, uint64_t first, uint64_t n)
+{
+	uint64_t b, count = 0;
+
+	for (b = first; b < first + n && b < m->hp.nblocks; b++)
+		count += block_plugged(&m->hp, b);
+	return count;
+}
+
+/* Slot k registered with KVM, or removed (memory_size 0). */
+static int hp_slot_set(struct guest_mem *m, int vm_fd, uint64_t k, bool on)
+{
+	struct guest_mem_hotplug *hp = &m->hp;
+	struct kvm_userspace_memory_region r = {
+		.slot = GUEST_MEM_HP_SLOT0 + (uint32_t)k,
+		.flags = m->track_dirty ? KVM_MEM_LOG_DIRTY_PAGES : 0,
+		.guest_phys_addr = hp->l.gpa + k * hp->l.slot_size,
+		.memory_size = on ? hp->l.slot_size : 0,
+		.userspace_addr = (uint64_t)(uintptr_t)(hp->hva + k * hp->l.slot_size),
+	};
+
+	if (!!hp->slot_on[k] == on)
+		return 0;
+	if (vm_fd >= 0 && ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &r))
+		return -errno;
+	hp->slot_on[k] = on;
+	return 0;
+}
+
+static int hp_slots_sync(struct guest_mem *m, int vm_fd, uint64_t first_slot, uint64_t last_slot)
+{
+	struct guest_mem_hotplug *hp = &m->hp;
+	uint64_t per = hp->l.slot_size / hp->l.block_size, k;
+	int err = 0;
+
+	for (k = first_slot; k <= last_slot && k < hp->nslots; k++) {
+		int e = hp_slot_set(m, vm_fd, k, guest_mem_hp_count(m, k * per, per) > 0);
+
+		if (e && !err)
+			err = e;
+	}
+	return err;
+}
+
+int guest_mem_hp_set(struct guest_mem *m, int vm_fd, uint64_t first, uint64_t n, bool plug)
+{
+	struct guest_mem_hotplug *hp = &m->hp;
+	uint64_t per, b;
+	int err;
+
+	if (!n || first >= hp->nblocks || n > hp->nblocks - first)
+		return -EINVAL;
+	for (b = first; b < first + n; b++) {
+		uint64_t bit = 1ULL << (b % 64);
+
+		if (plug)
+			__atomic_fetch_or(&hp->plugged[b / 64], bit, __ATOMIC_RELEASE);
+		else
+			__atomic_fetch_and(&hp->plugged[b / 64], ~bit, __ATOMIC_RELEASE);
+	}
+	per = hp->l.slot_size / hp->l.block_size;
+	err = hp_slots_sync(m, vm_fd, first / per, (first + n - 1) / per);
+	if (!plug) {
+		uint64_t off = first * hp->l.block_size, len = n * hp->l.block_size;
+
+		/* The guest's content of those blocks is gone, for the host's
+		 * memory and for the next Diff alike. */
+		madvise(hp->hva + off, len, MADV_DONTNEED);
+		guest_mem_mark_dirty(m, hp->l.gpa + off, len);
+	}
+	return err;
+}
+
+int guest_mem_hp_sync(struct guest_mem *m, int vm_fd)
+{
+	return m->hp.nslots ? hp_slots_sync(m, vm_fd, 0, m->hp.nslots - 1) : 0;
 }
 
 uint64_t guest_mem_low_end(const struct guest_mem *m)
@@ -360,7 +503,7 @@ int guest_read(const struct guest_mem *m, uint64_t gpa, void *dst, uint64_t len)
 
 size_t guest_mem_pages(const struct guest_mem *m)
 {
-	return (size_t)(m->size >> PAGE_SHIFT);
+	return (size_t)(m->map_size >> PAGE_SHIFT);
 }
 
 static size_t bitmap_words(const struct guest_mem *m)
@@ -370,7 +513,7 @@ static size_t bitmap_words(const struct guest_mem *m)
 
 int guest_mem_advise_huge(const struct guest_mem *m)
 {
-	return madvise(m->base, m->size, MADV_HUGEPAGE) ? -errno : 0;
+	return madvise(m->base, m->map_size, MADV_HUGEPAGE) ? -errno : 0;
 }
 
 int guest_mem_dirty_enable(struct guest_mem *m)
@@ -386,12 +529,13 @@ int guest_mem_dirty_enable(struct guest_mem *m)
 
 void guest_mem_mark_dirty(const struct guest_mem *m, uint64_t gpa, uint64_t len)
 {
+	const struct guest_mem_region hp = { m->hp.l.gpa, m->hp.l.size, m->hp.hva };
 	int i;
 
 	if (!m->track_dirty || !len)
 		return;
-	for (i = 0; i < m->nregions; i++) {
-		const struct guest_mem_region *r = &m->regions[i];
+	for (i = 0; i <= m->nregions; i++) {
+		const struct guest_mem_region *r = i < m->nregions ? &m->regions[i] : &hp;
 		uint64_t start, end, first, last, p;
 
 		/* The part of [gpa, gpa + len) in this region (no wrap-around). */
@@ -449,9 +593,45 @@ int guest_mem_resident(const struct guest_mem *m, uint64_t *bitmap)
 	return 0;
 }
 
+/* KVM's log of one slot (which clears it), ORed into bitmap at the slot's
+ * offset in the mapping. */
+static int collect_slot(const struct guest_mem *m, int vm_fd, uint32_t slot_id, const uint8_t *hva,
+			uint64_t size, uint64_t *bitmap)
+{
+	uint64_t pages = size >> PAGE_SHIFT, first, p, w;
+	struct kvm_dirty_log log = { .slot = slot_id };
+	uint64_t *slot = calloc((pages + 63) / 64 ? (pages + 63) / 64 : 1, sizeof(uint64_t));
+
+	if (!slot)
+		return -ENOMEM;
+	log.dirty_bitmap = slot;
+	if (ioctl(vm_fd, KVM_GET_DIRTY_LOG, &log)) {
+		int err = -errno;
+
+		free(slot);
+		return err;
+	}
+	/* The slot's bits land at its offset in the mapping, which is
+	 * page- but not necessarily word-aligned. */
+	first = (uint64_t)(hva - m->base) >> PAGE_SHIFT;
+	for (w = 0; w < (pages + 63) / 64; w++) {
+		uint64_t word = slot[w];
+
+		while (word) {
+			p = first + w * 64 + (uint64_t)__builtin_ctzll(word);
+			word &= word - 1;
+			if (p - first < pages)
+				bitmap[p / 64] |= 1ULL << (p % 64);
+		}
+	}
+	free(slot);
+	return 0;
+}
+
 int guest_mem_dirty_collect(struct guest_mem *m, int vm_fd, uint64_t *bitmap)
 {
 	size_t words = bitmap_words(m), w;
+	uint64_t k;
 	int i;
 
 	if (!m->track_dirty)
@@ -473,34 +653,20 @@ int guest_mem_dirty_collect(struct guest_mem *m, int vm_fd, uint64_t *bitmap)
 		return 0;
 	for (i = 0; i < m->nregions; i++) {
 		const struct guest_mem_region *r = &m->regions[i];
-		uint64_t pages = r->size >> PAGE_SHIFT, first, p;
-		struct kvm_dirty_log log = { .slot = (uint32_t)i };
-		uint64_t *slot =
-			calloc((pages + 63) / 64 ? (pages + 63) / 64 : 1, sizeof(uint64_t));
+		int err = collect_slot(m, vm_fd, (uint32_t)i, r->hva, r->size, bitmap);
 
-		if (!slot)
-			return -ENOMEM;
-		log.dirty_bitmap = slot;
-		if (ioctl(vm_fd, KVM_GET_DIRTY_LOG, &log)) {
-			int err = -errno;
-
-			free(slot);
+		if (err)
 			return err;
-		}
-		/* The slot's bits land at its offset in the mapping, which is
-		 * page- but not necessarily word-aligned. */
-		first = (uint64_t)(r->hva - m->base) >> PAGE_SHIFT;
-		for (w = 0; w < (pages + 63) / 64; w++) {
-			uint64_t word = slot[w];
+	}
+	for (k = 0; k < m->hp.nslots; k++) {
+		int err = m->hp.slot_on[k]
+				  ? collect_slot(m, vm_fd, GUEST_MEM_HP_SLOT0 + (uint32_t)k,
+						 m->hp.hva + k * m->hp.l.slot_size,
+						 m->hp.l.slot_size, bitmap)
+				  : 0;
 
-			while (word) {
-				p = first + w * 64 + (uint64_t)__builtin_ctzll(word);
-				word &= word - 1;
-				if (p - first < pages)
-					bitmap[p / 64] |= 1ULL << (p % 64);
-			}
-		}
-		free(slot);
+		if (err)
+			return err;
 	}
 	return 0;
 }

@@ -15,7 +15,14 @@
  * Dirty tracking for Diff snapshots: KVM logs the guest's own writes per
  * slot; what the VMM writes (devices through the rings, guest_write) goes
  * into the VMM's bitmap with guest_mem_mark_dirty(). Both are drained by
- * guest_mem_dirty_collect(). */
+ * guest_mem_dirty_collect().
+ *
+ * Hotpluggable memory (virtio-mem, Firecracker's /hotplug/memory) follows RAM
+ * in the mapping (and so in a memory file) but lives at its own guest-physical
+ * address: blocks the guest plugs and unplugs, and KVM slots of slot_size
+ * bytes that exist only while a block in them is plugged, so that a guest
+ * cannot use memory it was not given (Firecracker's protection). The VMM
+ * reaches a block through gpa_to_hva() only while it is plugged. */
 #ifndef VOLT_CORE_GUEST_MEM_H
 #define VOLT_CORE_GUEST_MEM_H
 
@@ -37,14 +44,38 @@ enum guest_mem_kind {
 	GUEST_MEM_UFFD, /* anonymous, missing pages served by a handler */
 };
 
+/* The hotpluggable region's geometry: size a multiple of slot_size, which is
+ * a multiple of block_size (a power of two); gpa aligned to block_size, after
+ * RAM. size 0: none. */
+struct guest_mem_hp_layout {
+	uint64_t gpa, size, block_size, slot_size;
+};
+
 struct guest_mem_source {
 	enum guest_mem_kind kind;
 	const char *path; /* FILE: the memory file; UFFD: the handler's Unix socket */
+	struct guest_mem_hp_layout hotplug;
+};
+
+/* KVM slot of the hotpluggable region's first slot (RAM's are 0 and 1,
+ * device memory's follow them). */
+#define GUEST_MEM_HP_SLOT0 64U
+/* Slots of hotpluggable memory at most (1 TiB of 128 MiB slots). */
+#define GUEST_MEM_HP_MAX_SLOTS 8192U
+
+struct guest_mem_hotplug {
+	struct guest_mem_hp_layout l;
+	uint8_t *hva;	   /* base + the RAM's size */
+	uint64_t *plugged; /* one bit per block, read and written atomically */
+	uint8_t *slot_on;  /* per slot: registered with KVM (the device's thread) */
+	uint64_t nblocks, nslots;
 };
 
 struct guest_mem {
-	uint8_t *base; /* the whole mapping */
-	uint64_t size; /* bytes of RAM */
+	uint8_t *base;	   /* the whole mapping */
+	uint64_t size;	   /* bytes of RAM */
+	uint64_t map_size; /* bytes mapped: RAM, then hotpluggable memory */
+	struct guest_mem_hotplug hp;
 	struct guest_mem_region regions[2];
 	int nregions;
 	enum guest_mem_kind kind;
@@ -61,10 +92,11 @@ struct guest_mem {
 };
 
 /* Maps size bytes (a non-zero multiple of 4 KiB) around [hole_start, hole_end),
- * anonymous. */
+ * anonymous, without hotpluggable memory. */
 int guest_mem_map(struct guest_mem *m, uint64_t size, uint64_t hole_start, uint64_t hole_end);
-/* guest_mem_map() with the backing src names (NULL: anonymous). FILE: a
- * regular file of exactly size bytes (-EINVAL otherwise). UFFD: registers the
+/* guest_mem_map() with the backing src names (NULL: anonymous), and its
+ * hotpluggable region (all of it unplugged). FILE: a regular file of exactly
+ * the mapping's size (-EINVAL otherwise). UFFD: registers the
  * whole mapping for missing-page faults and sends Firecracker's handshake (a
  * JSON array of the regions' mappings, the userfaultfd in SCM_RIGHTS) to the
  * Unix stream socket at src->path. 0 or -errno with why naming the path. */
@@ -72,7 +104,8 @@ int guest_mem_map_from(struct guest_mem *m, uint64_t size, uint64_t hole_start, 
 		       const struct guest_mem_source *src, char *why, size_t why_size);
 /* Unmaps, closes the userfaultfd, frees the dirty bitmap; *m is zeroed. */
 void guest_mem_free(struct guest_mem *m);
-/* Host address of [gpa, gpa + len), or NULL unless all of it is RAM. */
+/* Host address of [gpa, gpa + len), or NULL unless all of it is RAM, or all
+ * of it plugged hotpluggable memory. */
 void *gpa_to_hva(const struct guest_mem *m, uint64_t gpa, uint64_t len);
 /* End of RAM below the MMIO hole. */
 uint64_t guest_mem_low_end(const struct guest_mem *m);
@@ -83,12 +116,25 @@ uint64_t guest_mem_end(const struct guest_mem *m);
 int guest_write(const struct guest_mem *m, uint64_t gpa, const void *src, uint64_t len);
 int guest_read(const struct guest_mem *m, uint64_t gpa, void *dst, uint64_t len);
 
+/* Hotpluggable memory: blocks [first, first + n) (the caller checked they
+ * are the region's) become plugged or unplugged; each slot they touch is
+ * then registered with KVM (vm_fd) when a block in it is plugged, removed
+ * otherwise; an unplugged range is given back to the host (MADV_DONTNEED)
+ * after its slots went, and is marked dirty (a Diff then holds its zeros).
+ * 0 or -errno from KVM (the blocks' state is changed nevertheless); vm_fd < 0:
+ * no KVM (tests). */
+int guest_mem_hp_set(struct guest_mem *m, int vm_fd, uint64_t first, uint64_t n, bool plug);
+/* Plugged blocks among [first, first + n). */
+uint64_t guest_mem_hp_count(const struct guest_mem *m, uint64_t first, uint64_t n);
+/* A restore: registers with KVM every slot with a plugged block. 0 or -errno. */
+int guest_mem_hp_sync(struct guest_mem *m, int vm_fd);
+
 /* Firecracker's huge_pages "Transparent": asks the host for transparent huge
  * pages behind the guest's RAM (madvise MADV_HUGEPAGE); 0 or -errno (the
  * host's THP "never" still takes the advice and gives 4 KiB pages). */
 int guest_mem_advise_huge(const struct guest_mem *m);
-/* 4 KiB pages of RAM: the bits of a dirty bitmap (bit i: bytes [i * 4096,
- * (i + 1) * 4096) of base, bit i % 64 of word i / 64). */
+/* 4 KiB pages of the mapping (RAM and hotpluggable memory): the bits of a dirty bitmap (bit i:
+ * bytes [i * 4096, (i + 1) * 4096) of base, bit i % 64 of word i / 64). */
 size_t guest_mem_pages(const struct guest_mem *m);
 /* Starts tracking: allocates the VMM's bitmap and sets track_dirty, after
  * which the caller creates the KVM slots with KVM_MEM_LOG_DIRTY_PAGES. Idempotent;

@@ -168,7 +168,7 @@ static int copy_base(const struct guest_mem *m, const char *path, int dst, const
 		*what = "the file there to merge onto: ";
 		return err;
 	}
-	if ((uint64_t)st.st_size != m->size) {
+	if ((uint64_t)st.st_size != m->map_size) {
 		close(src);
 		return 0;
 	}
@@ -178,7 +178,7 @@ static int copy_base(const struct guest_mem *m, const char *path, int dst, const
 		return -ENOMEM;
 	}
 	*what = "merging onto the file there: ";
-	while (!err && (uint64_t)off < m->size) {
+	while (!err && (uint64_t)off < m->map_size) {
 		off_t data = lseek(src, off, SEEK_DATA), hole;
 
 		if (data < 0) {
@@ -191,10 +191,10 @@ static int copy_base(const struct guest_mem *m, const char *path, int dst, const
 			break;
 		}
 		/* Never past RAM's size: the file may grow while it is copied. */
-		if ((uint64_t)data >= m->size)
+		if ((uint64_t)data >= m->map_size)
 			break;
-		if ((uint64_t)hole > m->size)
-			hole = (off_t)m->size;
+		if ((uint64_t)hole > m->map_size)
+			hole = (off_t)m->map_size;
 		for (off = data; off < hole && !err;) {
 			size_t n = (uint64_t)(hole - off) < MERGE_CHUNK ? (size_t)(hole - off)
 									: MERGE_CHUNK;
@@ -254,7 +254,7 @@ int mem_file_stage(const struct guest_mem *m, const char *path, const uint64_t *
 		return err;
 	}
 	/* The file's size first: what is not written stays a hole. */
-	err = ftruncate(fd, (off_t)m->size) ? -errno : 0;
+	err = ftruncate(fd, (off_t)m->map_size) ? -errno : 0;
 	if (err)
 		what = "ftruncate: ";
 	if (!err && pages)

@@ -1,6 +1,7 @@
 /* A snapshot's memory file: guest RAM byte for byte in the order of its
  * mapping (offset in the file = offset in guest_mem.base; the file is exactly
- * RAM's size), so that a restore maps it MAP_PRIVATE as it is, or a
+ * the mapping's size: RAM, then any hotpluggable memory), so that a restore
+ * maps it MAP_PRIVATE as it is, or a
  * page-fault handler serves it by the offsets of Firecracker's handshake.
  *
  * A Full file (pages NULL) leaves every all-zero page a hole: on a mostly idle

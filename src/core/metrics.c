@@ -122,26 +122,6 @@ static const struct metric_field logger_fields[] = {
 	D(logger, missed_log_count),
 	D(logger, rate_limited_log_count),
 };
-static const struct metric_field memory_hotplug_fields[] = {
-	D(memory_hotplug, activate_fails),
-	D(memory_hotplug, queue_event_fails),
-	D(memory_hotplug, queue_event_count),
-	D(memory_hotplug, plug_count),
-	D(memory_hotplug, plug_bytes),
-	D(memory_hotplug, plug_fails),
-	A(memory_hotplug, plug_agg),
-	D(memory_hotplug, unplug_count),
-	D(memory_hotplug, unplug_bytes),
-	D(memory_hotplug, unplug_fails),
-	D(memory_hotplug, unplug_discard_fails),
-	A(memory_hotplug, unplug_agg),
-	D(memory_hotplug, state_count),
-	D(memory_hotplug, state_fails),
-	A(memory_hotplug, state_agg),
-	D(memory_hotplug, unplug_all_count),
-	D(memory_hotplug, unplug_all_fails),
-	A(memory_hotplug, unplug_all_agg),
-};
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 #define SECTION(sec)                                                   \
@@ -168,7 +148,6 @@ static const struct metrics_section tail[] = {
 	SECTION(uart),
 	SECTION(i8042),
 	SECTION(logger),
-	SECTION(memory_hotplug),
 };
 
 #define CORE_COUNTERS                                                                        \
@@ -177,7 +156,7 @@ static const struct metrics_section tail[] = {
 	 NELEM(patch_api_requests_fields) + NELEM(latencies_us_fields) + NELEM(vmm_fields) + \
 	 NELEM(vcpu_fields) + NELEM(seccomp_fields) + NELEM(signals_fields) +                \
 	 NELEM(interrupts_fields) + NELEM(uart_fields) + NELEM(i8042_fields) +               \
-	 NELEM(logger_fields) + NELEM(memory_hotplug_fields))
+	 NELEM(logger_fields))
 
 /* A counter added to the struct but not to a table would never be written. */
 _Static_assert(CORE_COUNTERS * sizeof(metric_t) == sizeof(struct volt_metrics),

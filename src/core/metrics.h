@@ -11,9 +11,7 @@
  * configured, then the VMM's sections (api_server, deprecated_api,
  * get/put/patch_api_requests, latencies_us, vmm, vcpu, seccomp, signals,
  * interrupts), then the registered sections in the order of registration
- * (the device table's kinds), then uart, i8042, logger, and the section of
- * the device volt does not have (memory_hotplug), all zeros as Firecracker
- * writes it for a microVM without one. The
+ * (the device table's kinds), then uart, i8042 and logger. The
  * VMM-wide counters are the members of struct volt_metrics; a device kind
  * owns its counters and describes them in a struct metrics_section of its
  * own, which reaches the line through metrics_register(): core knows no
@@ -133,19 +131,6 @@ struct volt_metrics {
 		metric_t missed_log_count;	 /* log lines dropped (log.c counts them) */
 		metric_t rate_limited_log_count; /* volt does not rate-limit its log: 0 */
 	} logger;
-	/* A device volt does not have: Firecracker writes this section with
-	 * zeros for a microVM without it. */
-	struct {
-		metric_t activate_fails, queue_event_fails, queue_event_count;
-		metric_t plug_count, plug_bytes, plug_fails;
-		struct metric_agg plug_agg;
-		metric_t unplug_count, unplug_bytes, unplug_fails, unplug_discard_fails;
-		struct metric_agg unplug_agg;
-		metric_t state_count, state_fails;
-		struct metric_agg state_agg;
-		metric_t unplug_all_count, unplug_all_fails;
-		struct metric_agg unplug_all_agg;
-	} memory_hotplug;
 };
 
 extern struct volt_metrics volt_metrics;

@@ -20,6 +20,7 @@
 
 struct metrics_section;
 struct virtio_env;
+struct guest_mem_hp_layout;
 /* Defined by the snapshot code (core/snap.h). */
 struct snap_writer;
 struct snap_reader;
@@ -99,6 +100,9 @@ struct device_api {
 	const char *plural; /* past max: "'d' would be more than 32 drives" */
 	/* The key validate()'s rule is about, for its message: "amount_mib". */
 	const char *validate_key;
+	/* Non-NULL: validate() runs at the PUT, and its reason follows these
+	 * words in the 400 (Firecracker's "Memory hotplug config error: "). */
+	const char *put_error;
 };
 
 /* Facts about the VM that validate() checks a configuration against. */
@@ -126,6 +130,10 @@ struct device_kind {
 	 * May be NULL. */
 	int (*conflict)(const void *cfg, const struct device_config *list, int n, char *why,
 			size_t why_size);
+	/* Memory the kind adds to the guest's (virtio-mem): fills in the
+	 * hotpluggable region's size, block and slot sizes; the VM places it
+	 * and maps it with RAM, before any device is created. May be NULL. */
+	void (*hotplug_memory)(const void *cfg, struct guest_mem_hp_layout *l);
 	/* Opens what the configuration names (logging errors) and plugs the device in. */
 	int (*create)(void **dev, const void *cfg, const struct device_env *env);
 	void (*destroy)(void *dev);

@@ -5,6 +5,7 @@
 #include "devices/mmds/mmds_metrics.h"
 #include "devices/virtio/virtio_balloon.h"
 #include "devices/virtio/virtio_blk.h"
+#include "devices/virtio/virtio_mem.h"
 #include "devices/virtio/virtio_net.h"
 #include "devices/virtio/virtio_pmem.h"
 #include "devices/virtio/virtio_rng.h"
@@ -15,10 +16,10 @@
 #include <string.h>
 
 /* The order is the guest's virtio-mmio order: drives first; pmem after the
- * interfaces, as Firecracker attaches them. */
+ * interfaces, as Firecracker attaches them; hotpluggable memory last. */
 const struct device_kind *const device_table[] = {
-	&virtio_blk_kind,   &virtio_net_kind,	  &virtio_pmem_kind,
-	&virtio_vsock_kind, &virtio_balloon_kind, &virtio_rng_kind,
+	&virtio_blk_kind,     &virtio_net_kind, &virtio_pmem_kind, &virtio_vsock_kind,
+	&virtio_balloon_kind, &virtio_rng_kind, &virtio_mem_kind,
 };
 const int device_table_len = (int)(sizeof(device_table) / sizeof(device_table[0]));
 

@@ -108,6 +108,10 @@ static const struct sc_rule vmm_rules[] = {
 	IOCTL(TUNSETOFFLOAD, "virtio-net: offloads follow the guest's features"),
 	/* virtio-pmem */
 	ANY(msync, "virtio-pmem: FLUSH"),
+	/* virtio-mem: a slot of hotpluggable memory given to KVM or taken back
+	 * (its unplugged blocks then go with MADV_DONTNEED, as the balloon's) */
+	IOCTL(KVM_SET_USER_MEMORY_REGION,
+	      "hotpluggable memory (virtio-mem): a slot given to KVM or taken back"),
 	/* virtio-rng */
 	IF(getrandom, "virtio-rng", COND(2, SC_EQ32, 0)),
 	/* virtio-vsock: connections to and from the host's Unix sockets */

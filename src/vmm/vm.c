@@ -490,9 +490,69 @@ static int vm_map_memory(void *ctx, void *hva, uint64_t size, bool read_only, ui
 	return 0;
 }
 
+/* virtio-mem's plugs and unplugs (device thread): the blocks' state and
+ * KVM's slots. */
+static int vm_hotplug_update(void *ctx, uint64_t first, uint64_t n, bool plug)
+{
+	struct vm *vm = ctx;
+
+	return guest_mem_hp_set(&vm->mem, vm->vm_fd, first, n, plug);
+}
+
+/* Hotpluggable memory goes first above RAM and the 32-bit hole, aligned to a
+ * Linux memory block (128 MiB, Firecracker's) and to its own block size;
+ * device memory (pmem) follows it. The same configuration gives the same
+ * place, which a restore relies on. */
+#define HP_ALIGN (128ULL << 20)
+
+static int hotplug_layout(const struct vm_config *cfg, struct guest_mem_hp_layout *l, char *why,
+			  size_t why_size)
+{
+	uint64_t ram_end = cfg->mem_size, align = HP_ALIGN, limit = DEV_MEM_LIMIT;
+	unsigned int bits = cpuid_host_phys_bits();
+	int i;
+
+	memset(l, 0, sizeof(*l));
+	for (i = 0; i < cfg->ndevices; i++)
+		if (cfg->devices[i].kind->hotplug_memory)
+			cfg->devices[i].kind->hotplug_memory(cfg->devices[i].data, l);
+	if (!l->size)
+		return 0;
+	if (ram_end > LAYOUT_MMIO_HOLE_START)
+		ram_end += LAYOUT_MMIO_HOLE_END - LAYOUT_MMIO_HOLE_START;
+	if (ram_end < LAYOUT_MMIO_HOLE_END)
+		ram_end = LAYOUT_MMIO_HOLE_END;
+	if (l->block_size > align)
+		align = l->block_size;
+	l->gpa = (ram_end + align - 1) & ~(align - 1);
+	if (bits < 40)
+		limit = 1ULL << bits;
+	if (l->gpa >= limit || l->size > limit - l->gpa) {
+		snprintf(why, why_size,
+			 "memory-hotplug: %llu MiB at %#llx do not fit below the guest's physical "
+			 "address limit %#llx",
+			 (unsigned long long)(l->size >> 20), (unsigned long long)l->gpa,
+			 (unsigned long long)limit);
+		return -E2BIG;
+	}
+	return 0;
+}
+
 static int setup_virtio(struct vm *vm)
 {
 	int i, k, err;
+
+	if (vm->mem.hp.nslots) {
+		int slots = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
+
+		if (slots > 0 && (uint64_t)slots < GUEST_MEM_HP_SLOT0 + vm->mem.hp.nslots) {
+			pr_err("memory-hotplug: %llu slots need KVM slots up to %llu, this KVM "
+			       "has %d",
+			       (unsigned long long)vm->mem.hp.nslots,
+			       (unsigned long long)(GUEST_MEM_HP_SLOT0 + vm->mem.hp.nslots), slots);
+			return -ENOSPC;
+		}
+	}
 
 	err = event_loop_init(&vm->loop);
 	if (err) {
@@ -507,6 +567,7 @@ static int setup_virtio(struct vm *vm)
 		.route_kick = virtio_route_kick,
 		.route_irq = virtio_route_irq,
 		.map_memory = vm_map_memory,
+		.hotplug_update = vm->mem.hp.l.size ? vm_hotplug_update : NULL,
 		.ctx = vm,
 		.mmds = vm->cfg.mmds,
 	};
@@ -757,7 +818,7 @@ void vm_clear(struct vm *vm)
 static int create(struct vm *vm, const struct vm_config *cfg, const struct guest_mem_source *src,
 		  char *why, size_t why_size)
 {
-	const struct guest_mem_source anon = { .kind = GUEST_MEM_ANON };
+	struct guest_mem_source msrc = { .kind = GUEST_MEM_ANON };
 	char lwhy[128];
 	int err;
 
@@ -813,8 +874,13 @@ static int create(struct vm *vm, const struct vm_config *cfg, const struct guest
 	vm->ready_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_fd < 0 || vm->ready_fd < 0)
 		return -errno;
-	err = layout_guest_mem_init_from(&vm->mem, cfg->mem_size, src ? src : &anon, why, why_size);
-	if (err && !src)
+	if (src)
+		msrc = *src;
+	err = hotplug_layout(cfg, &msrc.hotplug, why, why_size);
+	if (err)
+		return err;
+	err = layout_guest_mem_init_from(&vm->mem, cfg->mem_size, &msrc, why, why_size);
+	if (err && !src && !msrc.hotplug.size)
 		snprintf(why, why_size, "cannot map %llu MiB of guest memory: %s",
 			 (unsigned long long)(cfg->mem_size >> 20), strerror(-err));
 	if (err)
@@ -825,6 +891,7 @@ static int create(struct vm *vm, const struct vm_config *cfg, const struct guest
 			 strerror(-err));
 		return err;
 	}
+	vm->dev_mem_end = msrc.hotplug.gpa + msrc.hotplug.size;
 	startup_mark("guest memory mapped");
 	if (cfg->track_dirty_pages && (err = guest_mem_dirty_enable(&vm->mem))) {
 		snprintf(why, why_size, "cannot track dirty pages: %s", strerror(-err));

@@ -746,9 +746,24 @@ def pmem_seeds():
     }
 
 
+def mem_seeds():
+    """fuzz_virtio_mem: steps of a shape byte, an address, a block count and a type (or,
+    shape 0xe0 and up, a requested size in MiB)."""
+    def step(shape, addr, nb=0, typ=0):
+        return struct.pack("<BQHH", shape, addr, nb, typ)
+    size = step(0xe0, 256)
+    return {
+        "plug-state-unplug": size + step(0, 0, 4, 0) + step(0, 0, 8, 3) + step(0, 0, 4, 1),
+        "too-much": size + step(0, 0, 200, 0),
+        "unplug-all": size + step(0, 2 << 20, 64, 0) + step(0, 0, 0, 2) + step(0xe0, 0),
+        "short-chains": size + step(2, 0, 1, 0) + step(0x10, 0, 1, 0) + step(6, 0, 1, 0),
+        "any-address": size + step(0x80, 0xffffffffffe00000, 0xffff, 0),
+    }
+
+
 def main():
     for target, seeds in (("virtq", virtq_seeds()), ("virtio_blk", blk_seeds()),
-                          ("virtio_pmem", pmem_seeds()),
+                          ("virtio_pmem", pmem_seeds()), ("virtio_mem", mem_seeds()),
                           ("virtio_net", net_seeds()), ("virtio_vsock", vsock_seeds()),
                           ("virtio_balloon", balloon_seeds()), ("snap", snap_seeds()),
                           ("http_parse", http_seeds()), ("mmds_http", mmds_http_seeds()),

@@ -2,8 +2,9 @@
  * its parser's messages (unknown paths, empty PUT/PATCH, a GET's body, ids,
  * trailing slashes), the pre-/post-boot rules of PATCH /drives and
  * FlushMetrics, "Deprecation: true", empty rate limiters, the files a PUT
- * opens, PUT /serial, pmem's root rules, and the operations on features volt
- * lacks (memory hotplug, hotplug of drives, interfaces and pmem devices). The exact texts are
+ * opens, PUT /serial, pmem's root rules, memory hotplug's configuration and
+ * sizes, and the operations on features volt lacks (hotplug of drives,
+ * interfaces and pmem devices). The exact texts are
  * Firecracker's (src/firecracker/src/api_server, src/vmm/src/rpc_interface.rs). */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -21,6 +22,7 @@
 #include "api/vm_config_json.h"
 #include "devices/virtio/virtio_balloon.h"
 #include "devices/virtio/virtio_blk.h"
+#include "devices/virtio/virtio_mem.h"
 #include "devices/virtio/virtio_pmem.h"
 #include "devices/virtio/virtio_net.h"
 #include "util/log.h"
@@ -55,6 +57,27 @@ static int f_rl_update(void *ctx, const struct device_kind *k, const char *id, c
 	return 0;
 }
 
+/* A running virtio-mem device's sizes, as the front end's ops see them. */
+static struct mem_hotplug_status mem_now;
+
+static int f_mem_status(void *ctx, struct mem_hotplug_status *s)
+{
+	(void)ctx;
+	*s = mem_now;
+	return 0;
+}
+
+static int f_mem_request(void *ctx, unsigned int mib, char *why, size_t n)
+{
+	(void)ctx;
+	if (mib > mem_now.total_mib) {
+		snprintf(why, n, "too big");
+		return -EINVAL;
+	}
+	mem_now.requested_mib = mib;
+	return 0;
+}
+
 static const struct api_ops fake_files = {
 	.instance_start = f_start,
 	.flush_metrics = f_flush,
@@ -64,6 +87,8 @@ static const struct api_ops fake_files = {
 /* volt's own checks of the host's files. */
 static const struct api_ops host_files = {
 	.file_check = api_file_check,
+	.mem_hotplug_status = f_mem_status,
+	.mem_hotplug_request = f_mem_request,
 	.instance_start = f_start,
 	.flush_metrics = f_flush,
 	.rate_limiter_update = f_rl_update,
@@ -265,11 +290,77 @@ Test(fc, post_boot_answers)
 	fault_is("PUT", "/vsock", "{\"guest_cid\": 3, \"uds_path\": \"/tmp/v\"}", NOT_AFTER);
 }
 
-Test(fc, features_volt_lacks)
+/* Firecracker's test_api_memory_hotplug, and its MemoryHotplugConfig's
+ * rules in its words. */
+Test(fc, memory_hotplug)
 {
-	fault_is("PUT", "/hotplug/memory", "{\"total_size_mib\": 1024}",
-		 "The requested operation is not supported: volt has no virtio-mem device "
-		 "(memory hotplug).");
+	static const struct {
+		const char *body, *want;
+	} bad[] = {
+		{ "{\"total_size_mib\": 1024, \"block_size_mib\": 1}",
+		  "Memory hotplug config error: Block size must not be lower than 2 MiB" },
+		{ "{\"total_size_mib\": 1024, \"block_size_mib\": 3}",
+		  "Memory hotplug config error: Block size must be a power of 2" },
+		{ "{\"total_size_mib\": 1024, \"slot_size_mib\": 64}",
+		  "Memory hotplug config error: Slot size must not be lower than 128 MiB" },
+		{ "{\"total_size_mib\": 1024, \"block_size_mib\": 256, \"slot_size_mib\": 384}",
+		  "Memory hotplug config error: Slot size must be a multiple of block size (256 "
+		  "MiB)" },
+		{ "{\"total_size_mib\": 64}", "Memory hotplug config error: Total size must not be "
+					      "lower than slot size (128 MiB)" },
+		{ "{\"total_size_mib\": 200}", "Memory hotplug config error: Total size must be a "
+					       "multiple of slot size (128 MiB)" },
+	};
+	char msg[1024];
+	json_t *j;
+
+	boot_source();
+	status_is("PUT", "/hotplug/memory",
+		  "{\"total_size_mib\": 1024, \"block_size_mib\": 128, \"slot_size_mib\": 1024}",
+		  204);
+	status_is("PUT", "/hotplug/memory", "{\"total_size_mib\": 1024}", 204);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		fault_is("PUT", "/hotplug/memory", bad[i].body, bad[i].want);
+	cr_assert_eq(req("PUT", "/hotplug/memory", "{\"block_size_mib\": 2}", msg, sizeof(msg)),
+		     400);
+	cr_assert(strstr(msg, "total_size_mib"), "%s", msg);
+	cr_assert_eq(req("PUT", "/hotplug/memory", "{\"total_size_mib\": 1024, \"x\": 1}", msg,
+			 sizeof(msg)),
+		     400);
+	/* The last good PUT stands: total 1024, the default block and slot. */
+	j = api_config_to_json(&st.cfg);
+	cr_assert_eq(json_integer_value(json_object_get(json_object_get(j, "memory-hotplug"),
+							"block_size_mib")),
+		     2);
+	json_decref(j);
+	cr_assert_neq(req("GET", "/hotplug/memory", NULL, msg, sizeof(msg)), 200);
+	fault_is("PATCH", "/hotplug/memory", "{\"requested_size_mib\": 512}", NOT_BEFORE);
+	start();
+	fault_is("PUT", "/hotplug/memory", "{\"total_size_mib\": 1024}", NOT_AFTER);
+	mem_now = (struct mem_hotplug_status){ .total_mib = 1024, .block_mib = 2, .slot_mib = 128 };
+	status_is("GET", "/hotplug/memory", NULL, 200);
+	j = json_loads(last.body, 0, NULL);
+	cr_assert_eq(json_integer_value(json_object_get(j, "total_size_mib")), 1024);
+	json_decref(j);
+	status_is("PATCH", "/hotplug/memory", "{\"requested_size_mib\": 512}", 204);
+	status_is("GET", "/hotplug/memory", NULL, 200);
+	j = json_loads(last.body, 0, NULL);
+	cr_assert_eq(json_integer_value(json_object_get(j, "requested_size_mib")), 512);
+	json_decref(j);
+	fault_is("PATCH", "/hotplug/memory", "{\"requested_size_mib\": 4096}", "too big");
+	cr_assert_eq(req("PATCH", "/hotplug/memory", "{}", msg, sizeof(msg)), 400);
+	cr_assert(strstr(msg, "requested_size_mib"), "%s", msg);
+}
+
+/* Without a virtio-mem device Firecracker finds none. */
+Test(fc, memory_hotplug_without_a_device)
+{
+	boot_source();
+	start();
+	fault_is("GET", "/hotplug/memory", NULL,
+		 "Internal VMM error: Failed perform action on device: Device not found");
+	fault_is("PATCH", "/hotplug/memory", "{\"requested_size_mib\": 512}",
+		 "Memory hotplug update error: Failed perform action on device: Device not found");
 }
 
 Test(fc, deprecation_header)
@@ -596,8 +687,8 @@ Test(fc, pmem_root_rules)
 }
 
 /* GET /vm/config has Firecracker 1.x's pmem section (the devices) and its
- * memory-hotplug section (null: volt has no virtio-mem); a configuration
- * file's pmem section configures devices. */
+ * memory-hotplug section (null without one, last); a configuration file's
+ * pmem and memory-hotplug sections configure devices. */
 Test(fc, pmem_and_memory_hotplug_sections)
 {
 	static struct api_config c;
@@ -631,7 +722,22 @@ Test(fc, pmem_and_memory_hotplug_sections)
 	cr_assert(json_is_false(json_object_get(v, "root_device")));
 	json_object_set_new(j, "pmem", json_null());
 	json_object_set_new(j, "memory-hotplug", json_pack("{s:i}", "total_size_mib", 1024));
+	cr_assert_eq(api_config_from_json(&c, j, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(c.ndevices, 1);
+	cr_assert_eq(c.devices[0].dev.kind, &virtio_mem_kind);
+	cr_assert_eq(
+		((const struct mem_hotplug_config *)(const void *)c.devices[0].dev.data)->slot_mib,
+		128);
+	json_decref(j);
+	j = api_config_to_json(&c);
+	json_object_foreach(j, key, v) last = key;
+	cr_assert_str_eq(last, "memory-hotplug");
+	cr_assert_eq(json_integer_value(json_object_get(json_object_get(j, "memory-hotplug"),
+							"total_size_mib")),
+		     1024);
+	json_object_set_new(j, "memory-hotplug", json_pack("{s:i}", "total_size_mib", 100));
 	cr_assert_neq(api_config_from_json(&c, j, why, sizeof(why)), 0);
-	cr_assert_str_eq(why, "memory-hotplug: volt has no virtio-mem device (only null)");
+	cr_assert_str_eq(why, "Memory hotplug config error: Total size must not be lower than "
+			      "slot size (128 MiB)");
 	json_decref(j);
 }

@@ -19,20 +19,23 @@ static int n;
 
 Test(device_table, every_kind_once_with_its_names)
 {
-	static const char *const options[] = { "drive", "net", "pmem", "vsock", "balloon", "rng" };
-	static const char *const api[] = { "drives",  "network-interfaces",
-					   "pmem",    "vsock",
-					   "balloon", "entropy" };
+	static const char *const options[] = { "drive",	  "net", "pmem",	  "vsock",
+					       "balloon", "rng", "memory-hotplug" };
+	static const char *const api[] = { "drives",	    "network-interfaces",
+					   "pmem",	    "vsock",
+					   "balloon",	    "entropy",
+					   "hotplug/memory" };
 
-	cr_assert_eq(device_table_len, 6);
-	for (int i = 0; i < 6; i++) {
+	cr_assert_eq(device_table_len, 7);
+	for (int i = 0; i < 7; i++) {
 		const struct device_kind *k = device_kind_by_option(options[i]);
 
 		cr_assert_not_null(k, "--%s", options[i]);
 		cr_assert_eq(k, device_table[i], "--%s: table order is the guest's order",
 			     options[i]);
 		cr_assert_eq(device_kind_by_api_path(api[i]), k, "%s", api[i]);
-		cr_assert_eq(device_kind_by_config_key(api[i]), k, "%s", api[i]);
+		cr_assert_eq(device_kind_by_config_key(i == 6 ? "memory-hotplug" : api[i]), k, "%s",
+			     api[i]);
 		cr_assert_eq(device_kind_by_name(k->name), k);
 		cr_assert_not_null(k->create);
 		cr_assert_not_null(k->destroy);
@@ -40,7 +43,7 @@ Test(device_table, every_kind_once_with_its_names)
 		if (k->fields)
 			cr_assert_leq(k->fields->size, DEVICE_CONFIG_MAX);
 	}
-	cr_assert_null(device_kind_by_option("memory-hotplug"));
+	cr_assert_null(device_kind_by_option("hotplug"));
 	cr_assert_null(device_kind_by_option(NULL));
 }
 

@@ -287,6 +287,7 @@ static const struct {
 	{ "memory file", "mem_file" },
 	{ "state file", "util/fs" },
 	{ "dirty page log", "guest_mem" },
+	{ "hotpluggable memory", "guest_mem" },
 	{ "a drive's new file", "util/fs" },
 	{ "never used", NULL },
 };

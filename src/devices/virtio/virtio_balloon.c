@@ -239,16 +239,20 @@ uint64_t balloon_release_pfns(const struct guest_mem *m, const struct iovec *iov
 	return npfns;
 }
 
-/* The RAM region holding all of [hva, hva + len), or NULL. */
+/* The region holding all of [hva, hva + len): RAM's, or the hotpluggable
+ * one while that range of it is plugged (into *hp); NULL: neither. */
 static const struct guest_mem_region *region_of(const struct guest_mem *m, const uint8_t *hva,
-						uint64_t len)
+						uint64_t len, struct guest_mem_region *hp)
 {
-	for (int i = 0; i < m->nregions; i++) {
-		const struct guest_mem_region *r = &m->regions[i];
+	*hp = (struct guest_mem_region){ m->hp.l.gpa, m->hp.l.size, m->hp.hva };
+	for (int i = 0; i <= m->nregions; i++) {
+		const struct guest_mem_region *r = i < m->nregions ? &m->regions[i] : hp;
 
-		if (hva >= r->hva && (uint64_t)(hva - r->hva) <= r->size &&
+		if (r->hva && hva >= r->hva && (uint64_t)(hva - r->hva) <= r->size &&
 		    len <= r->size - (uint64_t)(hva - r->hva))
-			return r;
+			return r != hp || gpa_to_hva(m, r->gpa + (uint64_t)(hva - r->hva), len)
+				       ? r
+				       : NULL;
 	}
 	return NULL;
 }
@@ -256,7 +260,8 @@ static const struct guest_mem_region *region_of(const struct guest_mem *m, const
 int balloon_discard(const struct guest_mem *m, const struct iovec *seg, uint64_t *freed)
 {
 	const uint8_t *hva = seg->iov_base;
-	const struct guest_mem_region *r = region_of(m, hva, seg->iov_len);
+	struct guest_mem_region hp;
+	const struct guest_mem_region *r = region_of(m, hva, seg->iov_len, &hp);
 	uint64_t gpa, first, end;
 
 	*freed = 0;

@@ -76,6 +76,10 @@ struct virtio_env {
 	 * (-ENOTSUP). The region stays the guest's until the VM ends (no
 	 * hot-unplug); hva must stay mapped until then. */
 	int (*map_memory)(void *ctx, void *hva, uint64_t size, bool read_only, uint64_t *gpa);
+	/* Hotpluggable memory (virtio-mem): blocks [first, first + n) of mem's
+	 * region become plugged or unplugged, KVM's slots following
+	 * (guest_mem_hp_set). NULL: the VM has none (-ENOTSUP). */
+	int (*hotplug_update)(void *ctx, uint64_t first, uint64_t n, bool plug);
 	void *ctx; /* the callbacks' */
 	/* The VM's metadata store (devices/mmds/mmds.h); NULL: no MMDS. The
 	 * interfaces whose net_config.mmds is set serve it to the guest. */
