@@ -463,10 +463,6 @@ int guest_mem_hp_set(struct guest_mem *m, int vm_fd, uint64_t first, uint64_t n,
 	return err;
 }
 
-int guest_mem_hp_sync(struct guest_mem *m, int vm_fd)
-{
-	return m->hp.nslots ? hp_slots_sync(m, vm_fd, 0, m->hp.nslots - 1) : 0;
-}
 
 uint64_t guest_mem_low_end(const struct guest_mem *m)
 {

@@ -120,14 +120,13 @@ int guest_read(const struct guest_mem *m, uint64_t gpa, void *dst, uint64_t len)
  * are the region's) become plugged or unplugged; each slot they touch is
  * then registered with KVM (vm_fd) when a block in it is plugged, removed
  * otherwise; an unplugged range is given back to the host (MADV_DONTNEED)
- * after its slots went, and is marked dirty (a Diff then holds its zeros).
+ * after its slots went (zero again, or a restored VM's memory file's) and is
+ * marked dirty (a Diff then holds what it now reads).
  * 0 or -errno from KVM (the blocks' state is changed nevertheless); vm_fd < 0:
  * no KVM (tests). */
 int guest_mem_hp_set(struct guest_mem *m, int vm_fd, uint64_t first, uint64_t n, bool plug);
 /* Plugged blocks among [first, first + n). */
 uint64_t guest_mem_hp_count(const struct guest_mem *m, uint64_t first, uint64_t n);
-/* A restore: registers with KVM every slot with a plugged block. 0 or -errno. */
-int guest_mem_hp_sync(struct guest_mem *m, int vm_fd);
 
 /* Firecracker's huge_pages "Transparent": asks the host for transparent huge
  * pages behind the guest's RAM (madvise MADV_HUGEPAGE); 0 or -errno (the

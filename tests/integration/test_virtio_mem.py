@@ -186,6 +186,19 @@ def test_memory_hotplug_without_linux(vm, tmp_path):
     assert r.returncode == 0 and "Hello from the volt hello guest" in r.stdout, r.stderr
 
 
+def test_memory_hotplug_requested_from_the_cli(vm, guest_kit):
+    """`volt run` has no API: requested= is what the guest plugs as its driver starts."""
+    wait = ('i=0; read k n u < /proc/meminfo; while [ $n -lt 380000 ] && [ $i -lt 60 ]; do '
+            'sleep 1; i=$((i+1)); read k n u < /proc/meminfo; done; echo MEMTOTAL=$n')
+    p = vm("run", "--kernel", guest_kit["vmlinux"], "--initrd", guest_kit["initrd"], "--mem",
+           "128", "--memory-hotplug", "512M,requested=256M",
+           "--cmdline", CMDLINE.replace('volt.cmd="exec sh"', f'volt.cmd="{wait}"'))
+    p.wait_for("VOLT-CMD-EXIT", BOOT_TIMEOUT)
+    assert p.wait_exit(60) == 0, p.output()[-3000:]
+    total = int(p.output().split("MEMTOTAL=")[1].split()[0])
+    assert total >= 380000, p.output()[-3000:]
+
+
 @pytest.mark.parametrize("spec, message", [
     ("", "no total size"),
     ("100", "Total size must not be lower than slot size (128 MiB)"),
@@ -194,6 +207,8 @@ def test_memory_hotplug_without_linux(vm, tmp_path):
     ("1G,block=1M", "Block size must not be lower than 2 MiB"),
     ("1G,slot=64M", "Slot size must not be lower than 128 MiB"),
     ("1G,bogus", "unknown or malformed option 'bogus'"),
+    ("1G,requested=3M", "requested= must be whole blocks (2 MiB) up to the total size"),
+    ("1G,requested=2G", "requested= must be whole blocks"),
     ("2000G", "Total size must not be more than 8192 slots"),
     ("1021G,slot=1G", "do not fit below the guest's physical address limit"),
 ])

@@ -94,6 +94,9 @@ int mem_hotplug_check(const struct mem_hotplug_config *c, char *why, size_t why_
 		bad = "Total size must be a multiple of slot size (%u MiB)", n = c->slot_mib;
 	else if (c->total_mib / c->slot_mib > GUEST_MEM_HP_MAX_SLOTS)
 		bad = "Total size must not be more than %u slots", n = GUEST_MEM_HP_MAX_SLOTS;
+	else if (c->requested_mib > c->total_mib || c->requested_mib % c->block_mib)
+		bad = "requested= must be whole blocks (%u MiB) up to the total size",
+		n = c->block_mib;
 	if (!bad)
 		return 0;
 #pragma GCC diagnostic push
@@ -216,6 +219,8 @@ uint32_t virtio_mem_handle(struct virtio_mem *m, struct virtq_elem *e, char *why
 {
 	uint8_t req[sizeof(struct virtio_mem_req)], resp[sizeof(struct virtio_mem_resp)] = { 0 };
 	uint16_t type, nb, answer, state = 0;
+	metric_t *count, *fails;
+	struct metric_agg *agg = NULL;
 	struct timespec start;
 	uint64_t addr;
 
@@ -234,36 +239,35 @@ uint32_t virtio_mem_handle(struct virtio_mem *m, struct virtq_elem *e, char *why
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	switch (type) {
 	case VIRTIO_MEM_REQ_PLUG:
-		METRIC_INC(mem_metrics.plug_count);
 		answer = do_plug(m, addr, nb);
-		if (answer != VIRTIO_MEM_RESP_ACK)
-			METRIC_INC(mem_metrics.plug_fails);
-		metric_agg_add(&mem_metrics.plug_agg, metrics_us_since(&start));
+		count = &mem_metrics.plug_count, fails = &mem_metrics.plug_fails;
+		agg = &mem_metrics.plug_agg;
 		break;
 	case VIRTIO_MEM_REQ_UNPLUG:
-		METRIC_INC(mem_metrics.unplug_count);
 		answer = do_unplug(m, addr, nb);
-		if (answer != VIRTIO_MEM_RESP_ACK)
-			METRIC_INC(mem_metrics.unplug_fails);
-		metric_agg_add(&mem_metrics.unplug_agg, metrics_us_since(&start));
+		count = &mem_metrics.unplug_count, fails = &mem_metrics.unplug_fails;
+		agg = &mem_metrics.unplug_agg;
 		break;
 	case VIRTIO_MEM_REQ_UNPLUG_ALL:
-		METRIC_INC(mem_metrics.unplug_all_count);
 		answer = do_unplug_all(m);
-		metric_agg_add(&mem_metrics.unplug_all_agg, metrics_us_since(&start));
+		count = &mem_metrics.unplug_all_count, fails = &mem_metrics.unplug_all_fails;
+		agg = &mem_metrics.unplug_all_agg;
 		break;
 	case VIRTIO_MEM_REQ_STATE:
-		METRIC_INC(mem_metrics.state_count);
 		answer = do_state(m, addr, nb, &state);
-		if (answer != VIRTIO_MEM_RESP_ACK)
-			METRIC_INC(mem_metrics.state_fails);
-		metric_agg_add(&mem_metrics.state_agg, metrics_us_since(&start));
+		count = &mem_metrics.state_count, fails = &mem_metrics.state_fails;
+		agg = &mem_metrics.state_agg;
 		break;
 	default:
 		snprintf(why, why_size, "unknown request type %u", type);
 		answer = VIRTIO_MEM_RESP_ERROR;
-		METRIC_INC(mem_metrics.queue_event_fails);
+		count = fails = &mem_metrics.queue_event_fails;
 	}
+	METRIC_INC(*count);
+	if (answer != VIRTIO_MEM_RESP_ACK && fails != count)
+		METRIC_INC(*fails);
+	if (agg)
+		metric_agg_add(agg, metrics_us_since(&start));
 	resp[0] = (uint8_t)answer;
 	resp[1] = (uint8_t)(answer >> 8);
 	resp[8] = (uint8_t)state;
@@ -395,6 +399,8 @@ int virtio_mem_create(struct virtio_mem **out, const struct mem_hotplug_config *
 	cfg->block_size = m->block;
 	cfg->addr = hp->l.gpa;
 	cfg->region_size = hp->l.size;
+	cfg->requested_size = (uint64_t)c->requested_mib * MIB;
+	cfg->usable_region_size = (cfg->requested_size + m->slot - 1) / m->slot * m->slot;
 	m->dev.config_size = sizeof(*cfg);
 	return 0;
 }
@@ -459,7 +465,7 @@ static int mem_restore(void *dev, struct snap_reader *r)
 	const struct guest_mem_hotplug *hp = &m->mem->hp;
 	struct virtio_mem_config *c = config(m), want = *c;
 	size_t words = (hp->nblocks + 63) / 64, len;
-	uint64_t *bits = calloc(words ? words : 1, sizeof(uint64_t)), b, run, plugged = 0;
+	uint64_t *bits = calloc(words ? words : 1, sizeof(uint64_t)), b, run, plugged = 0, end = 0;
 	int err = bits ? virtio_mmio_restore(&m->dev, r) : -ENOMEM;
 
 	if (!err)
@@ -467,14 +473,18 @@ static int mem_restore(void *dev, struct snap_reader *r)
 	if (!err && len != words * sizeof(uint64_t))
 		err = -EINVAL;
 	for (b = 0; !err && b < hp->nblocks; b++)
-		plugged += (bits[b / 64] >> (b % 64)) & 1;
+		if ((bits[b / 64] >> (b % 64)) & 1) {
+			plugged++;
+			end = (b + 1) * m->block;
+		}
 	/* The file is hostile: the region must be this device's, the sizes
-	 * inside it and whole blocks, and the plugged size the blocks'. */
+	 * inside it and whole blocks, the plugged size the blocks', and those
+	 * inside the usable region. */
 	if (!err && (c->block_size != want.block_size || c->addr != want.addr ||
 		     c->region_size != want.region_size || c->node_id ||
 		     c->usable_region_size > c->region_size || c->usable_region_size % m->block ||
 		     c->requested_size > c->region_size || c->requested_size % m->block ||
-		     c->plugged_size != plugged * m->block)) {
+		     c->plugged_size != plugged * m->block || end > c->usable_region_size)) {
 		pr_err("virtio-mem: the snapshot's device is not this one's (%u MiB in blocks "
 		       "of %u MiB at %#llx) or its sizes are inconsistent",
 		       m->cfg.total_mib, m->cfg.block_mib, (unsigned long long)want.addr);
@@ -492,6 +502,7 @@ static int mem_restore(void *dev, struct snap_reader *r)
 	return err;
 }
 
+#define MEM_USAGE    "SIZE[,block=SIZE][,slot=SIZE][,requested=SIZE]"
 #define MEM_FIELD(m) .offset = offsetof(struct mem_hotplug_config, m), .has = FIELD_NO_HAS
 
 static const struct field mem_field_list[] = {
@@ -501,7 +512,7 @@ static const struct field mem_field_list[] = {
 	  MEM_FIELD(total_mib),
 	  .max = UINT32_MAX,
 	  .required = true,
-	  .missing = "no total size (want SIZE[,block=SIZE][,slot=SIZE])" },
+	  .missing = "no total size (want " MEM_USAGE ")" },
 	{ .cli = "block",
 	  .json = "block_size_mib",
 	  .type = FIELD_MIB,
@@ -514,6 +525,7 @@ static const struct field mem_field_list[] = {
 	  MEM_FIELD(slot_mib),
 	  .max = UINT32_MAX,
 	  .def = VIRTIO_MEM_SLOT_MIB },
+	{ .cli = "requested", .type = FIELD_MIB, MEM_FIELD(requested_mib), .max = UINT32_MAX },
 };
 
 const struct field_set mem_hotplug_fields = {
@@ -536,7 +548,7 @@ _Static_assert(sizeof(struct mem_hotplug_config) <= DEVICE_CONFIG_MAX, "DEVICE_C
 const struct device_kind virtio_mem_kind = {
 	.name = "mem",
 	.option = "memory-hotplug",
-	.usage = "SIZE[,block=SIZE][,slot=SIZE]",
+	.usage = MEM_USAGE,
 	.api_path = "hotplug/memory",
 	.config_key = "memory-hotplug",
 	.metrics = &mem_metrics_section,

@@ -24,6 +24,9 @@ struct mem_hotplug_config {
 	uint32_t total_mib; /* total_size_mib */
 	uint32_t block_mib; /* block_size_mib: what the guest plugs at once */
 	uint32_t slot_mib;  /* slot_size_mib: what the host gives KVM at once */
+	/* The CLI's requested=: what the guest should plug from the start
+	 * (`volt run` has no API to ask later); the API's device starts at 0. */
+	uint32_t requested_mib;
 };
 
 /* What GET /hotplug/memory answers (MiB). */
@@ -31,8 +34,8 @@ struct mem_hotplug_status {
 	uint32_t total_mib, block_mib, slot_mib, plugged_mib, requested_mib;
 };
 
-/* total (the first token), block, slot on the CLI; total_size_mib,
- * block_size_mib, slot_size_mib in JSON. */
+/* total (the first token), block, slot, requested on the CLI;
+ * total_size_mib, block_size_mib, slot_size_mib in JSON. */
 extern const struct field_set mem_hotplug_fields;
 struct device_kind;
 extern const struct device_kind virtio_mem_kind;
