@@ -29,13 +29,14 @@ memtotal() { awk '/MemTotal/{print $2}' /proc/meminfo; }
 """
 
 
-def booted(vm, guest_kit, tmp_path, data, *args, total=512, metrics=None):
+def booted(vm, guest_kit, tmp_path, data, *args, total=512, metrics=None, dirty=False):
     """A guest with 128 MiB of RAM, total MiB hotpluggable, data as /data in its initramfs
     and the helper functions in /h.sh; at its shell prompt."""
     initrd = cpio_append(guest_kit["initrd"], {"data": data, "h.sh": GUEST_SH.encode()},
                          tmp_path)
     p, api = api_start(vm, tmp_path, *args)
-    assert api.put("/machine-config", {"vcpu_count": 2, "mem_size_mib": 128}) == (204, None)
+    assert api.put("/machine-config", {"vcpu_count": 2, "mem_size_mib": 128,
+                                       "track_dirty_pages": dirty}) == (204, None)
     assert api.put("/boot-source", {"kernel_image_path": str(guest_kit["vmlinux"]),
                                     "initrd_path": str(initrd),
                                     "boot_args": CMDLINE}) == (204, None)
@@ -136,18 +137,27 @@ def test_memory_hotplug_battery(vm, guest_kit, tmp_path):
 
 def test_memory_hotplug_snapshot_restore(vm, guest_kit, tmp_path):
     """Plugged memory and what the guest keeps in it go on in a new VMM: the memory file
-    holds RAM and the hotpluggable region, the device its plugged blocks; the restored
-    guest still reads its data, and can give the blocks back."""
+    holds RAM and the hotpluggable region, the device its plugged blocks; a Diff merged onto
+    the Full holds what the guest wrote in plugged memory since (KVM's dirty log of the
+    region's slots); the restored guest still reads both, and can give the blocks back."""
     snapdir = tmp_path / "snaps"
     snapdir.mkdir()
     data = os.urandom(8 << 20)
-    p, api = booted(vm, guest_kit, tmp_path, data, "--snapshot-dir", snapdir, total=256)
+    p, api = booted(vm, guest_kit, tmp_path, data, "--snapshot-dir", snapdir, total=256,
+                    dirty=True)
     assert api.patch("/hotplug/memory", {"requested_size_mib": 128}) == (204, None)
     assert wait_plugged(api, 128)["plugged_size_mib"] == 128
     type_and_see(p, "cp /data /data2; echo CP-$((40+2))\n", "CP-42")
     state, mem = snapdir / "s.state", snapdir / "s.mem"
     assert api.patch("/vm", {"state": "Paused"}) == (204, None)
     assert api.put("/snapshot/create", {"snapshot_type": "Full", "snapshot_path": str(state),
+                                        "mem_file_path": str(mem)}) == (204, None)
+    assert api.patch("/vm", {"state": "Resumed"}) == (204, None)
+    before = guest_number(p, "movfree", "MOVFREE1")
+    type_and_see(p, "cp /data /data3; echo CP3-$((40+2))\n", "CP3-42")
+    assert guest_number(p, "movfree", "MOVFREE2") <= before - 1500
+    assert api.patch("/vm", {"state": "Paused"}) == (204, None)
+    assert api.put("/snapshot/create", {"snapshot_type": "Diff", "snapshot_path": str(state),
                                         "mem_file_path": str(mem)}) == (204, None)
     p.kill()
     assert os.path.getsize(mem) == (128 + 256) << 20
@@ -161,7 +171,8 @@ def test_memory_hotplug_snapshot_restore(vm, guest_kit, tmp_path):
     assert qapi.get("/vm/config")[1]["memory-hotplug"] == {
         "total_size_mib": 256, "block_size_mib": 2, "slot_size_mib": 128}
     type_and_see(q, "md5sum /data2\n", hashlib.md5(data).hexdigest())
-    type_and_see(q, "rm /data2; echo RM-$((40+2))\n", "RM-42")
+    type_and_see(q, "md5sum /data3\n", hashlib.md5(data).hexdigest())
+    type_and_see(q, "rm /data2 /data3; echo RM-$((40+2))\n", "RM-42")
     assert qapi.patch("/hotplug/memory", {"requested_size_mib": 0}) == (204, None)
     assert wait_plugged(qapi, 0)["plugged_size_mib"] == 0
     type_and_see(q, "reboot -f\n", "reboot: Restarting system")
