@@ -463,7 +463,6 @@ int guest_mem_hp_set(struct guest_mem *m, int vm_fd, uint64_t first, uint64_t n,
 	return err;
 }
 
-
 uint64_t guest_mem_low_end(const struct guest_mem *m)
 {
 	return m->regions[0].size;
