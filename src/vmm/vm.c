@@ -509,7 +509,7 @@ static int hotplug_layout(const struct vm_config *cfg, struct guest_mem_hp_layou
 			  size_t why_size)
 {
 	uint64_t ram_end = cfg->mem_size, align = HP_ALIGN, limit = DEV_MEM_LIMIT;
-	unsigned int bits = cpuid_host_phys_bits();
+	unsigned int bits;
 	int i;
 
 	memset(l, 0, sizeof(*l));
@@ -518,6 +518,7 @@ static int hotplug_layout(const struct vm_config *cfg, struct guest_mem_hp_layou
 			cfg->devices[i].kind->hotplug_memory(cfg->devices[i].data, l);
 	if (!l->size)
 		return 0;
+	bits = cpuid_host_phys_bits();
 	if (ram_end > LAYOUT_MMIO_HOLE_START)
 		ram_end += LAYOUT_MMIO_HOLE_END - LAYOUT_MMIO_HOLE_START;
 	if (ram_end < LAYOUT_MMIO_HOLE_END)
