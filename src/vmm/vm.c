@@ -453,12 +453,27 @@ static int virtio_route_irq(void *ctx, int irq_fd, uint32_t irq)
 #define DEV_MEM_ALIGN (2ULL << 20)
 #define DEV_MEM_LIMIT (1ULL << 40)
 
+/* Room for size bytes at or after from (raised to the hole's end), aligned to
+ * align (a power of two): *at; *limit the first address past the guest's
+ * physical space. 0 or -E2BIG. Shared by device memory and hotpluggable
+ * memory. */
+static int dev_mem_place(uint64_t from, uint64_t size, uint64_t align, uint64_t *at,
+			 uint64_t *limit)
+{
+	unsigned int bits = cpuid_host_phys_bits();
+
+	if (from < LAYOUT_MMIO_HOLE_END)
+		from = LAYOUT_MMIO_HOLE_END;
+	*at = (from + align - 1) & ~(align - 1);
+	*limit = bits < 40 ? 1ULL << bits : DEV_MEM_LIMIT;
+	return *at >= *limit || size > *limit - *at ? -E2BIG : 0;
+}
+
 static int vm_map_memory(void *ctx, void *hva, uint64_t size, bool read_only, uint64_t *gpa)
 {
 	struct vm *vm = ctx;
 	const struct guest_mem_region *last = &vm->mem.regions[vm->mem.nregions - 1];
-	uint64_t at = last->gpa + last->size, limit = DEV_MEM_LIMIT;
-	unsigned int bits = cpuid_host_phys_bits();
+	uint64_t at = last->gpa + last->size, limit;
 	struct kvm_userspace_memory_region r;
 	int i = vm->ndev_mem;
 
@@ -466,14 +481,9 @@ static int vm_map_memory(void *ctx, void *hva, uint64_t size, bool read_only, ui
 		return -ENOSPC;
 	if (read_only && ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_READONLY_MEM) <= 0)
 		return -ENOTSUP;
-	if (at < LAYOUT_MMIO_HOLE_END)
-		at = LAYOUT_MMIO_HOLE_END;
 	if (at < vm->dev_mem_end)
 		at = vm->dev_mem_end;
-	at = (at + DEV_MEM_ALIGN - 1) & ~(DEV_MEM_ALIGN - 1);
-	if (bits < 40)
-		limit = 1ULL << bits;
-	if (!size || size % DEV_MEM_ALIGN || at >= limit || size > limit - at)
+	if (!size || size % DEV_MEM_ALIGN || dev_mem_place(at, size, DEV_MEM_ALIGN, &at, &limit))
 		return -E2BIG;
 	r = (struct kvm_userspace_memory_region){
 		.slot = (uint32_t)(vm->mem.nregions + i),
@@ -508,8 +518,7 @@ static int vm_hotplug_update(void *ctx, uint64_t first, uint64_t n, bool plug)
 static int hotplug_layout(const struct vm_config *cfg, struct guest_mem_hp_layout *l, char *why,
 			  size_t why_size)
 {
-	uint64_t ram_end = cfg->mem_size, align = HP_ALIGN, limit = DEV_MEM_LIMIT;
-	unsigned int bits;
+	uint64_t ram_end = cfg->mem_size, limit;
 	int i;
 
 	memset(l, 0, sizeof(*l));
@@ -518,17 +527,11 @@ static int hotplug_layout(const struct vm_config *cfg, struct guest_mem_hp_layou
 			cfg->devices[i].kind->hotplug_memory(cfg->devices[i].data, l);
 	if (!l->size)
 		return 0;
-	bits = cpuid_host_phys_bits();
+	/* RAM is not mapped yet: its end from its size and the hole. */
 	if (ram_end > LAYOUT_MMIO_HOLE_START)
 		ram_end += LAYOUT_MMIO_HOLE_END - LAYOUT_MMIO_HOLE_START;
-	if (ram_end < LAYOUT_MMIO_HOLE_END)
-		ram_end = LAYOUT_MMIO_HOLE_END;
-	if (l->block_size > align)
-		align = l->block_size;
-	l->gpa = (ram_end + align - 1) & ~(align - 1);
-	if (bits < 40)
-		limit = 1ULL << bits;
-	if (l->gpa >= limit || l->size > limit - l->gpa) {
+	if (dev_mem_place(ram_end, l->size, l->block_size > HP_ALIGN ? l->block_size : HP_ALIGN,
+			  &l->gpa, &limit)) {
 		snprintf(why, why_size,
 			 "memory-hotplug: %llu MiB at %#llx do not fit below the guest's physical "
 			 "address limit %#llx",

@@ -5,6 +5,7 @@
 #include "devices/device_kind.h"
 #include "util/log.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ids.h>
@@ -108,20 +109,6 @@ int mem_hotplug_check(const struct mem_hotplug_config *c, char *why, size_t why_
 
 /* --- requests ----------------------------------------------------------------- */
 
-static uint16_t le16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
 /* A range of the request: block-aligned, at least one block, all of it in the
  * usable region; *first gets its first block. */
 static bool range_ok(struct virtio_mem *m, uint64_t addr, uint16_t nb, uint64_t *first)
@@ -217,7 +204,8 @@ static uint16_t do_state(struct virtio_mem *m, uint64_t addr, uint16_t nb, uint1
 
 uint32_t virtio_mem_handle(struct virtio_mem *m, struct virtq_elem *e, char *why, size_t why_size)
 {
-	uint8_t req[sizeof(struct virtio_mem_req)], resp[sizeof(struct virtio_mem_resp)] = { 0 };
+	struct virtio_mem_req req;
+	struct virtio_mem_resp resp = { 0 };
 	uint16_t type, nb, answer, state = 0;
 	metric_t *count, *fails;
 	struct metric_agg *agg = NULL;
@@ -232,10 +220,12 @@ uint32_t virtio_mem_handle(struct virtio_mem *m, struct virtq_elem *e, char *why
 			 sizeof(resp));
 		return 0;
 	}
-	iov_to_buf(e->iov, e->out_num, 0, req, sizeof(req));
-	type = le16(req);
-	addr = le64(req + 8);
-	nb = le16(req + 16);
+	/* The driver's fields are little-endian (VIRTIO_F_VERSION_1); plug,
+	 * unplug and state share the layout of their range. */
+	iov_to_buf(e->iov, e->out_num, 0, &req, sizeof(req));
+	type = le16toh(req.type);
+	addr = le64toh(req.u.plug.addr);
+	nb = le16toh(req.u.plug.nb_blocks);
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	switch (type) {
 	case VIRTIO_MEM_REQ_PLUG:
@@ -268,11 +258,9 @@ uint32_t virtio_mem_handle(struct virtio_mem *m, struct virtq_elem *e, char *why
 		METRIC_INC(*fails);
 	if (agg)
 		metric_agg_add(agg, metrics_us_since(&start));
-	resp[0] = (uint8_t)answer;
-	resp[1] = (uint8_t)(answer >> 8);
-	resp[8] = (uint8_t)state;
-	resp[9] = (uint8_t)(state >> 8);
-	iov_from_buf(e->iov + e->out_num, e->in_num, 0, resp, sizeof(resp));
+	resp.type = htole16(answer);
+	resp.u.state.state = htole16(state);
+	iov_from_buf(e->iov + e->out_num, e->in_num, 0, &resp, sizeof(resp));
 	return sizeof(resp);
 }
 

@@ -7,6 +7,7 @@
 #include "util/id_pool.h"
 #include "util/log.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/virtio_ids.h>
@@ -81,7 +82,7 @@ struct virtio_pmem {
 
 static int pmem_check(const struct virtq_elem *e, char *why, size_t why_size)
 {
-	uint8_t req[4] = { 0 };
+	struct virtio_pmem_req req = { 0 };
 	uint32_t type;
 
 	if (e->out_len != sizeof(req) || e->in_len != sizeof(int32_t)) {
@@ -90,9 +91,8 @@ static int pmem_check(const struct virtq_elem *e, char *why, size_t why_size)
 			 (unsigned long long)e->out_len, (unsigned long long)e->in_len);
 		return -EINVAL;
 	}
-	iov_to_buf(e->iov, e->out_num, 0, req, sizeof(req));
-	type = (uint32_t)req[0] | (uint32_t)req[1] << 8 | (uint32_t)req[2] << 16 |
-	       (uint32_t)req[3] << 24;
+	iov_to_buf(e->iov, e->out_num, 0, &req, sizeof(req));
+	type = le32toh(req.type);
 	if (type != VIRTIO_PMEM_REQ_TYPE_FLUSH) {
 		snprintf(why, why_size, "unknown request type %u", type);
 		return -EINVAL;
@@ -104,10 +104,9 @@ static int pmem_check(const struct virtq_elem *e, char *why, size_t why_size)
  * span descriptors. */
 static void pmem_put_status(struct virtq_elem *e, int32_t status)
 {
-	uint32_t v = (uint32_t)status;
-	uint8_t le[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
+	uint32_t le = htole32((uint32_t)status);
 
-	iov_from_buf(e->iov + e->out_num, e->in_num, 0, le, sizeof(le));
+	iov_from_buf(e->iov + e->out_num, e->in_num, 0, &le, sizeof(le));
 }
 
 uint32_t virtio_pmem_handle(struct virtq_elem *e, int32_t status, char *why, size_t why_size)
