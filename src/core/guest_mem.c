@@ -457,10 +457,38 @@ int guest_mem_hp_set(struct guest_mem *m, int vm_fd, uint64_t first, uint64_t n,
 
 		/* The guest's content of those blocks is gone, for the host's
 		 * memory and for the next Diff alike. */
-		madvise(hp->hva + off, len, MADV_DONTNEED);
+		guest_mem_discard(m, hp->hva + off, len);
 		guest_mem_mark_dirty(m, hp->l.gpa + off, len);
 	}
 	return err;
+}
+
+/* Areas this process added by putting anonymous memory over parts of a
+ * memory file's mapping: each may split the mapping in two more, and the
+ * host limits a process's areas (vm.max_map_count, 65530 by default), past
+ * which an mmap (or the split of a later one) fails. A guest decides how
+ * scattered its discards are, so it must not reach that limit through us. */
+#define FILE_REMAPS_MAX 8192U
+static unsigned int file_remaps;
+
+int guest_mem_discard(const struct guest_mem *m, uint8_t *hva, uint64_t len)
+{
+	if (!len)
+		return 0;
+	/* A private mapping of a file reads the file's page again once its
+	 * copy is dropped: the guest would find its old data there (and a
+	 * zeroed page it expects, e.g. a freshly plugged block, would not be).
+	 * An anonymous mapping in its place reads zeros, as Firecracker does;
+	 * KVM follows the change through its MMU notifier. */
+	if (m->kind == GUEST_MEM_FILE &&
+	    __atomic_add_fetch(&file_remaps, 1, __ATOMIC_RELAXED) <= FILE_REMAPS_MAX) {
+		void *p = mmap(hva, len, PROT_READ | PROT_WRITE,
+			       MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+		if (p != MAP_FAILED)
+			return 0;
+	}
+	return madvise(hva, len, MADV_DONTNEED) ? -errno : 0;
 }
 
 uint64_t guest_mem_low_end(const struct guest_mem *m)

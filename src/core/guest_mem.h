@@ -116,14 +116,21 @@ uint64_t guest_mem_end(const struct guest_mem *m);
 int guest_write(const struct guest_mem *m, uint64_t gpa, const void *src, uint64_t len);
 int guest_read(const struct guest_mem *m, uint64_t gpa, void *dst, uint64_t len);
 
+/* Gives [hva, hva + len) of the mapping (page aligned, the caller checked it
+ * is guest memory) back to the host; it reads as zeros from then on, in a
+ * restored VM too (anonymous memory replaces the memory file's pages there,
+ * up to a bound on how many such replacements a process makes; past it,
+ * and when that fails, the file's pages come back). The caller marks the
+ * range dirty. 0 or -errno of madvise. */
+int guest_mem_discard(const struct guest_mem *m, uint8_t *hva, uint64_t len);
+
 /* Hotpluggable memory: blocks [first, first + n) (the caller checked they
  * are the region's) become plugged or unplugged; each slot they touch is
  * then registered with KVM (vm_fd) when a block in it is plugged, removed
- * otherwise; an unplugged range is given back to the host (MADV_DONTNEED)
- * after its slots went (zero again, or a restored VM's memory file's) and is
- * marked dirty (a Diff then holds what it now reads).
- * 0 or -errno from KVM (the blocks' state is changed nevertheless); vm_fd < 0:
- * no KVM (tests). */
+ * otherwise; an unplugged range is given back to the host
+ * (guest_mem_discard) after its slots went, and is marked dirty (a Diff then holds what it now
+ * reads). 0 or -errno from KVM (the blocks' state is changed nevertheless); vm_fd < 0: no KVM
+ * (tests). */
 int guest_mem_hp_set(struct guest_mem *m, int vm_fd, uint64_t first, uint64_t n, bool plug);
 /* Plugged blocks among [first, first + n). */
 uint64_t guest_mem_hp_count(const struct guest_mem *m, uint64_t first, uint64_t n);

@@ -109,7 +109,7 @@ static const struct sc_rule vmm_rules[] = {
 	/* virtio-pmem */
 	ANY(msync, "virtio-pmem: FLUSH"),
 	/* virtio-mem: a slot of hotpluggable memory given to KVM or taken back
-	 * (its unplugged blocks then go with MADV_DONTNEED, as the balloon's) */
+	 * (its unplugged blocks then go back as the balloon's pages: guest_mem_discard) */
 	IOCTL(KVM_SET_USER_MEMORY_REGION,
 	      "hotpluggable memory (virtio-mem): a slot given to KVM or taken back"),
 	/* virtio-rng */

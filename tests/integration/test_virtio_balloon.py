@@ -14,10 +14,12 @@ from the peak (VmHWM) to VmRSS once the balloon is full is what MADV_DONTNEED re
 """
 import re
 import subprocess
+import time
 
 import pytest
 
-from conftest import run_volt
+from conftest import audit_lines, run_volt
+from test_virtio_pmem import api_start, type_and_see
 
 MEM_MIB = 128
 BALLOON_MIB = 32
@@ -238,6 +240,56 @@ def test_balloon_inflates_deflates_and_reports_statistics(vm, guest_kit, tmp_pat
           f" kB; volt VmHWM {inflated['VmHWM']} kB, VmRSS {inflated['VmRSS']} kB (drop "
           f"{drop} kB for a {BALLOON_MIB} MiB balloon), after deflate {deflated['VmRSS']} kB;"
           f" {len(stats)} statistics reports")
+
+
+def balloon_actual(api, mib, timeout=180):
+    end = time.monotonic() + timeout
+    while True:
+        status, body = api.get("/balloon/statistics")
+        assert status == 200, body
+        if body["actual_mib"] == mib or time.monotonic() > end:
+            return body["actual_mib"]
+        time.sleep(1)
+
+
+def test_balloon_in_a_restored_vm(vm, guest_kit, tmp_path):
+    """A restored VM's RAM is the memory file mapped private, where MADV_DONTNEED alone
+    would bring the file's pages back: the pages the balloon takes are replaced by
+    anonymous memory (by the device thread, under its seccomp filter in kill mode). The
+    guest inflates, deflates and goes on using its memory."""
+    snapdir = tmp_path / "snaps"
+    snapdir.mkdir()
+    p, api = api_start(vm, tmp_path, "--snapshot-dir", snapdir)
+    assert api.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": MEM_MIB}) == \
+        (204, None)
+    assert api.put("/boot-source", {
+        "kernel_image_path": str(guest_kit["vmlinux"]), "initrd_path": str(guest_kit["initrd"]),
+        "boot_args": 'console=ttyS0 reboot=k panic=-1 quiet volt.cmd="exec sh"'}) == (204, None)
+    assert api.put("/balloon", {"amount_mib": 0, "deflate_on_oom": False,
+                                "stats_polling_interval_s": 1}) == (204, None)
+    assert api.put("/actions", {"action_type": "InstanceStart"}) == (204, None)
+    p.wait_for("VOLT-GUEST-READY", 300)
+    type_and_see(p, "echo UP-$((1+1))\n", "UP-2")
+    state, mem = snapdir / "s.state", snapdir / "s.mem"
+    assert api.patch("/vm", {"state": "Paused"}) == (204, None)
+    assert api.put("/snapshot/create", {"snapshot_type": "Full", "snapshot_path": str(state),
+                                        "mem_file_path": str(mem)}) == (204, None)
+    p.kill()
+
+    q, qapi = api_start(vm, tmp_path)
+    assert qapi.put("/snapshot/load", {
+        "snapshot_path": str(state), "mem_backend": {"backend_type": "File",
+                                                     "backend_path": str(mem)},
+        "resume_vm": True}) == (204, None)
+    assert qapi.patch("/balloon", {"amount_mib": BALLOON_MIB}) == (204, None)
+    assert balloon_actual(qapi, BALLOON_MIB) == BALLOON_MIB
+    type_and_see(q, "echo INFLATED-$((40+2))\n", "INFLATED-42")
+    assert qapi.patch("/balloon", {"amount_mib": 0}) == (204, None)
+    assert balloon_actual(qapi, 0) == 0
+    type_and_see(q, "cat /proc/meminfo > /tmp/m; echo DEFLATED-$((40+2))\n", "DEFLATED-42")
+    type_and_see(q, "reboot -f\n", "reboot: Restarting system")
+    assert q.wait_exit(60) == 0, q.output()[-3000:]
+    assert not audit_lines(q.proc.pid)
 
 
 @pytest.mark.parametrize("arg, why", [

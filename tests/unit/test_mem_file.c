@@ -207,6 +207,43 @@ Test(mem_file, file_map_round_trip_and_copy_on_write)
 	cr_assert_eq(*(uint32_t *)(m3.base + 5 * PG), 0);
 }
 
+/* A restored VM's discarded pages (balloon, unplugged memory) read as zeros,
+ * not as the memory file's pages again; the pages around them keep theirs,
+ * and the file is never written. */
+Test(mem_file, discard_reads_zeros_in_a_restored_vm)
+{
+	struct guest_mem_source src = { .kind = GUEST_MEM_FILE, .path = path };
+	uint8_t b[PG], zero[PG] = { 0 };
+	uint32_t v = 0xdeadbeef;
+	uint64_t p;
+
+	for (p = 10; p < 14; p++)
+		fill(&m, p, 9);
+	cr_assert_eq(mem_file_write(&m, path, NULL, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(guest_mem_map_from(&m2, RAM, HOLE_START, HOLE_END, &src, why, sizeof(why)), 0,
+		     "%s", why);
+	cr_assert_eq(guest_write(&m2, 11 * PG, &v, sizeof(v)), 0); /* a private copy of one */
+	cr_assert_eq(guest_mem_discard(&m2, m2.base + 11 * PG, 2 * PG), 0);
+	cr_assert_eq(memcmp(m2.base + 11 * PG, zero, PG), 0);
+	cr_assert_eq(memcmp(m2.base + 12 * PG, zero, PG), 0);
+	cr_assert_eq(memcmp(m2.base + 10 * PG, m.base + 10 * PG, PG), 0);
+	cr_assert_eq(memcmp(m2.base + 13 * PG, m.base + 13 * PG, PG), 0);
+	/* Still guest memory, writable, and the file as it was. */
+	cr_assert_eq(guest_write(&m2, 12 * PG, &v, sizeof(v)), 0);
+	cr_assert_eq(*(uint32_t *)(m2.base + 12 * PG), v);
+	{
+		int fd = open(path, O_RDONLY);
+
+		cr_assert_eq(pread(fd, b, PG, 12 * PG), (ssize_t)PG);
+		close(fd);
+	}
+	cr_assert_eq(memcmp(b, m.base + 12 * PG, PG), 0);
+	/* Anonymous memory: zeros too. */
+	cr_assert_eq(guest_mem_discard(&m, m.base + 10 * PG, PG), 0);
+	cr_assert_eq(memcmp(m.base + 10 * PG, zero, PG), 0);
+	cr_assert_eq(guest_mem_discard(&m, m.base, 0), 0);
+}
+
 Test(mem_file, wrong_size_or_kind_refused)
 {
 	struct guest_mem_source src = { .kind = GUEST_MEM_FILE, .path = path };

@@ -185,15 +185,16 @@ static uint64_t iov_total(const struct iovec *iov, unsigned int n)
 	return t;
 }
 
-static void release(uint8_t *hva, uint64_t len)
+/* The pages are freed and read back as zeros, which is what a deflated page
+ * may hold. */
+static void release(const struct guest_mem *m, uint8_t *hva, uint64_t len)
 {
 	static bool warned;
+	int err = guest_mem_discard(m, hva, len);
 
-	/* Private anonymous memory: the pages are freed and read back as zeros,
-	 * which is what a deflated page may hold. */
-	if (len && madvise(hva, len, MADV_DONTNEED) && !warned) {
+	if (err && !warned) {
 		warned = true;
-		pr_warn("virtio-balloon: madvise(MADV_DONTNEED): %s", strerror(errno));
+		pr_warn("virtio-balloon: madvise(MADV_DONTNEED): %s", strerror(-err));
 	}
 }
 
@@ -227,11 +228,11 @@ uint64_t balloon_release_pfns(const struct guest_mem *m, const struct iovec *iov
 			run_len += PAGE_SIZE;
 			continue;
 		}
-		release(run, run_len);
+		release(m, run, run_len);
 		run = hva;
 		run_len = PAGE_SIZE;
 	}
-	release(run, run_len);
+	release(m, run, run_len);
 	if (skipped)
 		pr_debug("virtio-balloon: skipped %" PRIu64 " PFNs outside guest RAM", skipped);
 	if (bad)
@@ -263,6 +264,7 @@ int balloon_discard(const struct guest_mem *m, const struct iovec *seg, uint64_t
 	struct guest_mem_region hp;
 	const struct guest_mem_region *r = region_of(m, hva, seg->iov_len, &hp);
 	uint64_t gpa, first, end;
+	int err;
 
 	*freed = 0;
 	if (!r)
@@ -274,8 +276,9 @@ int balloon_discard(const struct guest_mem *m, const struct iovec *seg, uint64_t
 	end = (gpa + seg->iov_len) & ~(PAGE_SIZE - 1);
 	if (first >= end)
 		return 0;
-	if (madvise(r->hva + (first - r->gpa), end - first, MADV_DONTNEED))
-		return -errno;
+	err = guest_mem_discard(m, r->hva + (first - r->gpa), end - first);
+	if (err)
+		return err;
 	guest_mem_mark_dirty(m, first, end - first); /* zero from now on (snapshots) */
 	*freed = end - first;
 	return 0;

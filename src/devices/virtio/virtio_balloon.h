@@ -1,5 +1,5 @@
-/* virtio-balloon (virtio 1.x, 5.5): inflated pages go back to the host with
- * madvise(MADV_DONTNEED); optional deflate-on-OOM, a statistics queue, free
+/* virtio-balloon (virtio 1.x, 5.5): inflated pages go back to the host
+ * (guest_mem_discard: zeros from then on); optional deflate-on-OOM, a statistics queue, free
  * page hinting and free page reporting (Firecracker's semantics).
  *
  * Queues: inflate (0), deflate (1), then, each only when configured and in
