@@ -148,6 +148,12 @@ static int parse_request_line(struct http_parser *p, char *line, size_t len)
 		target = q ? q : sp2;
 		tlen = (size_t)(sp2 - target);
 	}
+	/* Any other form (no '/' first: "machine-config", "*") is, as in
+	 * micro_http, the empty path: no resource of the API's but GET's. */
+	if (tlen && *target != '/') {
+		target = sp2;
+		tlen = 0;
+	}
 	/* The query string means nothing to the API (libmicrohttpd dropped it too). */
 	q = memchr(target, '?', tlen);
 	if (q)

@@ -1,5 +1,6 @@
 #include "core/event_loop.h"
 
+#include "util/deadline.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -50,19 +51,28 @@ static void park(struct event_loop *l)
 	pthread_mutex_unlock(&l->lock);
 }
 
-void event_loop_pause(struct event_loop *l)
+int event_loop_pause(struct event_loop *l)
 {
+	struct timespec until = deadline_after_ms(EVENT_LOOP_PAUSE_TIMEOUT_MS);
 	uint64_t one = 1;
+	int err = 0;
 
 	if (!l->started)
-		return;
+		return 0;
 	pthread_mutex_lock(&l->lock);
 	l->pause_requested = true;
 	if (write(l->pause_fd, &one, sizeof(one)) != sizeof(one))
 		pr_warn("cannot pause the device thread: %s", strerror(errno));
-	while (!l->parked)
-		pthread_cond_wait(&l->park_cond, &l->lock);
+	while (!l->parked && err != ETIMEDOUT)
+		err = pthread_cond_timedwait(&l->park_cond, &l->lock, &until);
+	if (!l->parked) {
+		l->pause_requested = false; /* it goes on when it gets out */
+		err = -ETIMEDOUT;
+	} else {
+		err = 0;
+	}
 	pthread_mutex_unlock(&l->lock);
+	return err;
 }
 
 void event_loop_resume(struct event_loop *l)
@@ -203,22 +213,31 @@ int event_loop_start(struct event_loop *l)
 	return err;
 }
 
-void event_loop_stop(struct event_loop *l)
+int event_loop_stop(struct event_loop *l)
 {
+	struct timespec until;
 	uint64_t one = 1;
 
 	if (!l->started)
-		return;
+		return 0;
 	if (write(l->stop_fd, &one, sizeof(one)) != sizeof(one))
 		pr_warn("cannot stop the device thread: %s", strerror(errno));
-	pthread_join(l->thread, NULL);
+	until = deadline_after_ms(EVENT_LOOP_STOP_TIMEOUT_MS);
+	if (pthread_timedjoin_np(l->thread, NULL, &until) == ETIMEDOUT) {
+		pr_err("the device thread did not end within %u s; left as it is",
+		       EVENT_LOOP_STOP_TIMEOUT_MS / 1000);
+		l->stuck = true;
+		return -ETIMEDOUT;
+	}
 	l->started = false;
 	l->start_done = false;
+	return 0;
 }
 
 void event_loop_destroy(struct event_loop *l)
 {
-	event_loop_stop(l);
+	if (l->stuck || event_loop_stop(l))
+		return;
 	if (l->epfd >= 0)
 		close(l->epfd);
 	if (l->stop_fd >= 0)

@@ -25,6 +25,7 @@ struct event_loop {
 	int stop_fd;
 	pthread_t thread;
 	bool started;
+	bool stuck;		   /* event_loop_stop() gave up on the thread */
 	struct thread_hooks hooks; /* thread_start(THREAD_KIND_DEVICES) runs before it serves */
 	int start_err;
 	bool start_done;
@@ -50,11 +51,18 @@ int event_loop_start(struct event_loop *l);
 /* Parks the thread between two handlers and returns once it waits (no
  * handler runs until event_loop_resume()), so that a snapshot sees devices
  * and guest memory still. Returns at once when the thread does not run.
- * Not nestable; from one thread (the serving one). */
-void event_loop_pause(struct event_loop *l);
+ * Not nestable; from one thread (the serving one). 0, or -ETIMEDOUT when the
+ * thread did not park within EVENT_LOOP_PAUSE_TIMEOUT_MS (then it is not
+ * asked to park any more). */
+#define EVENT_LOOP_PAUSE_TIMEOUT_MS 30000U
+int event_loop_pause(struct event_loop *l);
 void event_loop_resume(struct event_loop *l);
-/* Stops and joins the thread; sources stay registered. */
-void event_loop_stop(struct event_loop *l);
+/* Stops and joins the thread; sources stay registered. 0, or -ETIMEDOUT
+ * when the thread did not end within EVENT_LOOP_STOP_TIMEOUT_MS (stuck in
+ * the host kernel, e.g. on guest memory a Uffd handler never serves): it is
+ * then left running, and event_loop_destroy() leaves what it may use. */
+#define EVENT_LOOP_STOP_TIMEOUT_MS 10000U
+int event_loop_stop(struct event_loop *l);
 void event_loop_destroy(struct event_loop *l);
 
 #endif

@@ -10,6 +10,7 @@
 #include "arch/x86/regs.h"
 #include "core/metrics.h"
 #include "vmm/profiler.h"
+#include "util/deadline.h"
 #include "util/log.h"
 #include "util/startup_trace.h"
 
@@ -56,6 +57,9 @@ struct vcpu {
 	 * looks for "fc_vcpu N" once the VM runs finds it (Firecracker's
 	 * InstanceStart returns after its vCPUs answered). Under lock. */
 	bool named;
+	/* A wait for the thread ran out: it is stuck in the host kernel, and
+	 * vcpu_destroy() leaves it and what it may still use (the process ends). */
+	bool stuck;
 };
 
 static void kick_handler(int sig)
@@ -607,24 +611,35 @@ int vcpu_fd(const struct vcpu *v)
 	return v->fd;
 }
 
-int vcpu_wait_paused(struct vcpu *v)
+int vcpu_wait_paused(struct vcpu *v, const struct timespec *until)
 {
-	int err;
+	int err = 0;
 
 	pthread_mutex_lock(&v->lock);
-	while (v->state == VCPU_STATE_RUNNING && atomic_load(&v->request) == VCPU_PAUSE)
-		pthread_cond_wait(&v->cond, &v->lock);
-	err = v->state == VCPU_STATE_PAUSED ? 0 : -ECANCELED;
+	while (v->state == VCPU_STATE_RUNNING && atomic_load(&v->request) == VCPU_PAUSE &&
+	       err != ETIMEDOUT)
+		err = pthread_cond_timedwait(&v->cond, &v->lock, until);
+	if (v->state == VCPU_STATE_PAUSED)
+		err = 0;
+	else
+		err = err == ETIMEDOUT ? -ETIMEDOUT : -ECANCELED;
 	pthread_mutex_unlock(&v->lock);
 	return err;
 }
 
-void vcpu_join(struct vcpu *v)
+int vcpu_join(struct vcpu *v, const struct timespec *until)
 {
-	if (atomic_load(&v->thread_started)) {
-		pthread_join(v->thread, NULL);
-		atomic_store(&v->thread_started, false);
+	int err;
+
+	if (!atomic_load(&v->thread_started))
+		return 0;
+	err = pthread_timedjoin_np(v->thread, NULL, until);
+	if (err == ETIMEDOUT) {
+		v->stuck = true;
+		return -ETIMEDOUT;
 	}
+	atomic_store(&v->thread_started, false);
+	return err ? -err : 0;
 }
 
 void vcpu_log_state(const struct vcpu *v)
@@ -643,11 +658,18 @@ void vcpu_log_state(const struct vcpu *v)
 
 void vcpu_destroy(struct vcpu *v)
 {
-	if (!v)
+	struct timespec until;
+
+	if (!v || v->stuck)
 		return;
 	if (atomic_load(&v->thread_started))
 		vcpu_request(v, VCPU_FINISH);
-	vcpu_join(v);
+	until = deadline_after_ms(VCPU_FINISH_TIMEOUT_MS);
+	if (vcpu_join(v, &until)) {
+		pr_err("vCPU %d: its thread did not end within %u s; left as it is", v->index,
+		       VCPU_FINISH_TIMEOUT_MS / 1000);
+		return;
+	}
 	if (v->run)
 		munmap(v->run, (size_t)v->env.run_size);
 	if (v->fd >= 0)

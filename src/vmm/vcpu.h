@@ -20,6 +20,7 @@
 #include <linux/kvm.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "core/guest_mem.h"
 #include "core/io_bus.h"
@@ -76,11 +77,19 @@ int vcpu_create(struct vcpu **out, int index, const struct vcpu_env *env,
 int vcpu_start(struct vcpu *v, const struct thread_hooks *hooks);
 /* Sends a request to the thread; never blocks on the guest. */
 void vcpu_request(struct vcpu *v, enum vcpu_request r);
-/* After vcpu_request(VCPU_PAUSE): waits until the vCPU is parked (0) or will
- * not park: its thread ended, never started, or was asked to finish. */
-int vcpu_wait_paused(struct vcpu *v);
-/* Waits for the thread to end (after VCPU_FINISH, or a stop of its own). */
-void vcpu_join(struct vcpu *v);
+/* Bounds on waiting for a vCPU thread: one stuck in the host kernel (a guest
+ * page fault that a Uffd handler never serves) must not hang volt with it.
+ * A pause as Firecracker's (RECV_TIMEOUT_SEC); the end of a stopping VM. */
+#define VCPU_PAUSE_TIMEOUT_MS  30000U
+#define VCPU_FINISH_TIMEOUT_MS 10000U
+/* After vcpu_request(VCPU_PAUSE): waits until the vCPU is parked (0), will
+ * not park (-ECANCELED: its thread ended, never started, or was asked to
+ * finish), or until (util/deadline.h) passed (-ETIMEDOUT). */
+int vcpu_wait_paused(struct vcpu *v, const struct timespec *until);
+/* Waits for the thread to end (after VCPU_FINISH, or a stop of its own): 0,
+ * or -ETIMEDOUT once until passed (the vCPU is then stuck: vcpu_destroy()
+ * leaves it). */
+int vcpu_join(struct vcpu *v, const struct timespec *until);
 /* The vCPU's KVM fd, for saving and restoring its state (vmm/vcpu_state.h)
  * while it is paused or before it starts; the vCPU keeps owning it. */
 int vcpu_fd(const struct vcpu *v);

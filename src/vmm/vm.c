@@ -13,6 +13,7 @@
 #include "core/metrics.h"
 #include "util/fs.h"
 #include "util/cmdline.h"
+#include "util/deadline.h"
 #include "util/log.h"
 #include "util/startup_trace.h"
 #include "vmm/console.h"
@@ -953,6 +954,7 @@ static void feed_serial(struct vm *vm, struct console *c)
 
 int vm_start(struct vm *vm, const struct thread_hooks *hooks)
 {
+	struct timespec until;
 	int i, err;
 
 	if (vm->started)
@@ -985,8 +987,9 @@ int vm_start(struct vm *vm, const struct thread_hooks *hooks)
 	for (i = 0; i < vm->nvcpus && !err; i++)
 		err = vcpu_start(vm->vcpus[i], &vm->hooks);
 	startup_mark("vCPU threads started");
+	until = deadline_after_ms(VCPU_PAUSE_TIMEOUT_MS);
 	for (i = 0; vm->start_paused && i < vm->nvcpus && !err; i++)
-		if (vcpu_wait_paused(vm->vcpus[i]))
+		if (vcpu_wait_paused(vm->vcpus[i], &until))
 			err = -EINVAL;
 	if (!err && vm->start_paused)
 		vm->paused = true;
@@ -1035,6 +1038,7 @@ static void serve_ready(struct vm *vm)
 
 int vm_serve(struct vm *vm, const struct vm_ctl *ctl)
 {
+	struct timespec until;
 	struct console con;
 	sigset_t sigs;
 	int sfd, i, err;
@@ -1089,13 +1093,24 @@ int vm_serve(struct vm *vm, const struct vm_ctl *ctl)
 	 * down, on the console too). */
 	pr_file(LOG_INFO, "Vmm is stopping.");
 	request_vcpus(vm, VCPU_FINISH);
+	/* A thread that does not end (stuck in the host kernel) is left to the
+	 * process's exit, and so is everything it may still use. */
+	until = deadline_after_ms(VCPU_FINISH_TIMEOUT_MS);
 	for (i = 0; i < vm->nvcpus; i++) {
-		vcpu_join(vm->vcpus[i]);
-		if (vm->exit_code && log_get_level() >= LOG_DEBUG)
+		if (vcpu_join(vm->vcpus[i], &until)) {
+			pr_err("vCPU %d did not end within %u s (its thread is stuck in the host "
+			       "kernel, e.g. on guest memory its page-fault handler does not "
+			       "serve); "
+			       "volt ends without it",
+			       i, VCPU_FINISH_TIMEOUT_MS / 1000);
+			vm->stuck = true;
+		} else if (vm->exit_code && log_get_level() >= LOG_DEBUG) {
 			vcpu_log_state(vm->vcpus[i]);
+		}
 	}
 	startup_mark("vCPU threads joined");
-	event_loop_stop(&vm->loop);
+	if (event_loop_stop(&vm->loop))
+		vm->stuck = true;
 	startup_mark("device thread stopped");
 	metrics_flush(); /* a last line, when a metrics file is open */
 	console_restore();
@@ -1119,6 +1134,7 @@ int vm_run(struct vm *vm, const struct thread_hooks *hooks)
 
 int vm_pause(struct vm *vm)
 {
+	struct timespec until;
 	int i, err = 0;
 
 	if (!vm->started || atomic_load(&vm->stopping))
@@ -1126,11 +1142,22 @@ int vm_pause(struct vm *vm)
 	if (vm->paused)
 		return 0;
 	request_vcpus(vm, VCPU_PAUSE);
-	for (i = 0; i < vm->nvcpus; i++)
-		if (vcpu_wait_paused(vm->vcpus[i]))
-			err = -EINVAL;
+	until = deadline_after_ms(VCPU_PAUSE_TIMEOUT_MS);
+	for (i = 0; i < vm->nvcpus; i++) {
+		int e = vcpu_wait_paused(vm->vcpus[i], &until);
+
+		if (e == -ETIMEDOUT)
+			pr_err("vCPU %d did not pause within %u s (its thread is stuck in the host "
+			       "kernel, e.g. on guest memory its page-fault handler does not "
+			       "serve)",
+			       i, VCPU_PAUSE_TIMEOUT_MS / 1000);
+		if (e && !err)
+			err = e == -ETIMEDOUT ? e : -EINVAL;
+	}
 	vm->paused = !err && !atomic_load(&vm->stopping);
-	return vm->paused ? 0 : -EINVAL;
+	if (err == -ETIMEDOUT && !atomic_load(&vm->stopping))
+		request_vcpus(vm, VCPU_RUN); /* the pause failed: the others go on */
+	return vm->paused ? 0 : err ? err : -EINVAL;
 }
 
 int vm_resume(struct vm *vm)
@@ -1158,6 +1185,10 @@ void vm_destroy(struct vm *vm)
 {
 	int i;
 
+	/* A stuck thread may still use guest memory, its vCPU or device: all
+	 * of it goes with the process, which ends next. */
+	if (vm->stuck)
+		return;
 	for (i = 0; i < vm->nvcpus; i++)
 		vcpu_destroy(vm->vcpus[i]);
 	if (vm->loop_ready)

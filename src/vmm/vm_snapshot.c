@@ -242,7 +242,13 @@ int vm_snapshot_create(struct vm *vm, const struct snapshot_create_req *req, cha
 	}
 	snap_writer_init(&w);
 	/* Devices and guest memory hold still while they are saved. */
-	event_loop_pause(&vm->loop);
+	err = event_loop_pause(&vm->loop);
+	if (err) {
+		snprintf(why, why_size, "the device thread did not pause within %u s",
+			 EVENT_LOOP_PAUSE_TIMEOUT_MS / 1000);
+		snap_writer_free(&w);
+		return err;
+	}
 	err = save_state(vm, req, &w, why, why_size);
 	if (!err)
 		err = save_memory(vm, req, &pages, &staged, why, why_size);

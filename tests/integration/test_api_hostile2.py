@@ -284,6 +284,12 @@ def test_methods_and_targets(idle):
     status, _, _ = one_answer(exchange(idle.sock, req(b"PUT", b"http://x:1/machine-config",
                                                       MC)))
     assert status == 204
+    # No '/' first: the empty path (micro_http's), so never the resource it names.
+    for t in (b"machine-config", b"*", b"machine-config/"):
+        status, _, _ = one_answer(exchange(idle.sock, req(b"PUT", t, MC)))
+        assert status == 400, (t, status)
+        status, _, body = one_answer(exchange(idle.sock, req(b"GET", t)))
+        assert status == 200 and "vmm_version" in json.loads(body), (t, status, body)
     # A drive with a weird id is refused or kept; either way GET /vm/config still works.
     for drive_id in ("é", "a" * 300, "../x", "a\u0000b", "", " ", "a/b", "\ud800"):
         body = json.dumps({"drive_id": drive_id, "path_on_host": "/dev/null",

@@ -12,8 +12,10 @@ import hashlib
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -355,6 +357,42 @@ def test_uffd_backend(api_vm, tmp_path):
     finally:
         handler.kill()
         handler.wait()
+
+
+def test_uffd_handler_that_never_serves(api_vm, tmp_path):
+    """A page-fault handler that takes the userfaultfd and never serves a fault leaves the
+    vCPU stuck in the host kernel on its first guest access: a pause is answered 400 after
+    Firecracker's 30 s instead of never, the API goes on answering, and SIGTERM ends volt
+    (within its 10 s wait for the vCPU) instead of nothing but SIGKILL doing so."""
+    snapdir = tmp_path / "snaps"
+    snapdir.mkdir()
+    p, api = boot_echo(api_vm, snapdir)
+    state, _ = take(api, snapdir)
+    p.kill()
+    sock_path = tmp_path / "silent.sock"
+    silent = socket.socket(socket.AF_UNIX)
+    silent.bind(str(sock_path))
+    silent.listen(1)
+    kept = []
+    threading.Thread(target=lambda: kept.append(silent.accept()), daemon=True).start()
+    q, qapi = api_vm()
+    assert qapi.put("/snapshot/load", {
+        "snapshot_path": str(state),
+        "mem_backend": {"backend_type": "Uffd", "backend_path": str(sock_path)},
+        "resume_vm": True}) == (204, None)
+    t0 = time.monotonic()
+    status, body = qapi.patch("/vm", {"state": "Paused"})
+    took = time.monotonic() - t0
+    assert status == 400 and "pause" in body["fault_message"], (status, body)
+    assert 25 < took < 45, took
+    assert qapi.get("/")[0] == 200
+    t0 = time.monotonic()
+    q.proc.send_signal(signal.SIGTERM)
+    assert q.wait_exit(30) == 128 + signal.SIGTERM, q.output()[-2000:]
+    assert time.monotonic() - t0 < 20
+    out = q.output()
+    assert "did not pause within 30 s" in out and "did not end within 10 s" in out, out[-2000:]
+    silent.close()
 
 
 class NetnsVoltIn(VoltProcess):

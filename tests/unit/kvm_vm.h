@@ -15,6 +15,16 @@
 #include "arch/x86/layout.h"
 #include "arch/x86/pagetables.h"
 #include "core/guest_mem.h"
+#include "util/deadline.h"
+
+/* The deadline of a wait on a vCPU thread that should end long before it. */
+static inline const struct timespec *in_10s(void)
+{
+	static __thread struct timespec t;
+
+	t = deadline_after_ms(10000);
+	return &t;
+}
 
 /* Returns KVM's vCPU mmap size. */
 static inline int test_kvm_vm(int *kvm_fd, int *vm_fd, struct guest_mem *mem, uint64_t mem_size,

@@ -190,8 +190,10 @@ static const struct good goods[] = {
 	  S("GET /a HTTP/1.1\r\n\r\nPUT /b HTTP/1.1\r\nContent-Length: 1\r\n\r\nxGET /c "
 	    "HTTP/1.1\r\nConnection: close\r\n\r\n"),
 	  "GET", "/a", "", true, false, false, 3 },
-	{ "any target", S("OPTIONS * HTTP/1.1\r\n\r\n"), "OPTIONS", "*", "", true, false, false,
-	  1 },
+	{ "any target", S("OPTIONS * HTTP/1.1\r\n\r\n"), "OPTIONS", "", "", true, false, false, 1 },
+	/* No '/' first: micro_http's empty path, not the resource named. */
+	{ "relative target", S("PUT machine-config HTTP/1.1\r\nContent-Length: 0\r\n\r\n"), "PUT",
+	  "", "", true, false, false, 1 },
 	{ "absolute form", S("GET http://localhost:80/machine-config?a=/b HTTP/1.1\r\n\r\n"), "GET",
 	  "/machine-config", "", true, false, false, 1 },
 	{ "absolute form, no path", S("GET HTTP://localhost HTTP/1.1\r\n\r\n"), "GET", "", "", true,

@@ -154,22 +154,22 @@ Test(vcpu, pause_parks_resume_runs_finish_ends_a_paused_vcpu, .timeout = 60)
 	cr_assert_eq(atomic_load(&r.hook_kind), THREAD_KIND_VCPU, "the start hook ran as a vCPU");
 
 	vcpu_request(r.v, VCPU_PAUSE);
-	cr_assert_eq(vcpu_wait_paused(r.v), 0);
+	cr_assert_eq(vcpu_wait_paused(r.v, in_10s()), 0);
 	n = atomic_load(&r.outs);
 	sleep_ms(100);
 	cr_assert_eq(atomic_load(&r.outs), n, "the guest ran while paused");
 	vcpu_request(r.v, VCPU_PAUSE); /* twice: still one answer */
-	cr_assert_eq(vcpu_wait_paused(r.v), 0);
+	cr_assert_eq(vcpu_wait_paused(r.v, in_10s()), 0);
 
 	vcpu_request(r.v, VCPU_RUN);
 	cr_assert_gt(outs_beyond(&r, n + 10), n + 10, "no exit after resume");
 
 	vcpu_request(r.v, VCPU_PAUSE);
-	cr_assert_eq(vcpu_wait_paused(r.v), 0);
+	cr_assert_eq(vcpu_wait_paused(r.v, in_10s()), 0);
 	vcpu_request(r.v, VCPU_FINISH);
-	vcpu_join(r.v);
+	vcpu_join(r.v, in_10s());
 	vcpu_request(r.v, VCPU_RUN); /* after finish: ignored */
-	cr_assert_eq(vcpu_wait_paused(r.v), -ECANCELED, "an ended vCPU is not paused");
+	cr_assert_eq(vcpu_wait_paused(r.v, in_10s()), -ECANCELED, "an ended vCPU is not paused");
 	cr_assert_eq(atomic_load(&r.stops), 0, "nothing stopped the VM");
 	rig_free(&r);
 }
@@ -182,11 +182,11 @@ Test(vcpu, a_pause_kicks_a_vcpu_that_makes_no_exits, .timeout = 60)
 	rig_start(&r);
 	sleep_ms(50);
 	vcpu_request(r.v, VCPU_PAUSE);
-	cr_assert_eq(vcpu_wait_paused(r.v), 0);
+	cr_assert_eq(vcpu_wait_paused(r.v, in_10s()), 0);
 	vcpu_request(r.v, VCPU_RUN);
 	sleep_ms(50);
 	vcpu_request(r.v, VCPU_FINISH);
-	vcpu_join(r.v);
+	vcpu_join(r.v, in_10s());
 	cr_assert_eq(atomic_load(&r.stops), 0);
 	rig_free(&r);
 }
@@ -199,9 +199,9 @@ Test(vcpu, finish_takes_a_running_vcpu_out_of_kvm_run, .timeout = 60)
 	rig_start(&r);
 	outs_beyond(&r, 10);
 	vcpu_request(r.v, VCPU_FINISH);
-	vcpu_join(r.v);
+	vcpu_join(r.v, in_10s());
 	vcpu_request(r.v, VCPU_PAUSE);
-	cr_assert_eq(vcpu_wait_paused(r.v), -ECANCELED);
+	cr_assert_eq(vcpu_wait_paused(r.v, in_10s()), -ECANCELED);
 	rig_free(&r);
 }
 
@@ -211,7 +211,7 @@ Test(vcpu, a_triple_fault_is_a_crash_unless_the_guest_asked_for_a_reset, .timeou
 
 	rig_init(&r, triple_fault, sizeof(triple_fault));
 	rig_start(&r);
-	vcpu_join(r.v);
+	vcpu_join(r.v, in_10s());
 	cr_assert_eq(atomic_load(&r.stops), 1);
 	cr_assert_eq(atomic_load(&r.stop_code), 1);
 	cr_assert_str_eq(r.reason, "vCPU 0: triple fault (guest crashed)");
@@ -220,7 +220,7 @@ Test(vcpu, a_triple_fault_is_a_crash_unless_the_guest_asked_for_a_reset, .timeou
 	rig_init(&r, triple_fault, sizeof(triple_fault));
 	r.reset_requested = true;
 	rig_start(&r);
-	vcpu_join(r.v);
+	vcpu_join(r.v, in_10s());
 	cr_assert_eq(atomic_load(&r.stop_code), 0);
 	cr_assert_str_eq(r.reason, "the guest reset");
 	rig_free(&r);
@@ -233,7 +233,7 @@ Test(vcpu, a_failing_start_hook_stops_the_vm_before_the_guest_runs, .timeout = 6
 	rig_init(&r, out_loop, sizeof(out_loop));
 	r.hook_err = -EPERM;
 	rig_start(&r);
-	vcpu_join(r.v);
+	vcpu_join(r.v, in_10s());
 	cr_assert_eq(atomic_load(&r.outs), 0, "the guest ran without its confinement");
 	cr_assert_eq(atomic_load(&r.stop_code), 1);
 	cr_assert(strstr(r.reason, "vCPU 0: cannot confine its thread"), "%s", r.reason);
@@ -248,7 +248,7 @@ Test(vcpu, a_pause_before_the_first_kvm_run_is_answered, .timeout = 60)
 	rig_init(&r, out_loop, sizeof(out_loop));
 	vcpu_request(r.v, VCPU_PAUSE);
 	rig_start(&r);
-	cr_assert_eq(vcpu_wait_paused(r.v), 0);
+	cr_assert_eq(vcpu_wait_paused(r.v, in_10s()), 0);
 	cr_assert_eq(atomic_load(&r.outs), 0, "the guest ran before the pause was served");
 	rig_free(&r); /* finishes the parked thread */
 }

@@ -172,7 +172,7 @@ static void rig_wait_pause(struct rig *r)
 	for (int i = 0; i < 10000 && !atomic_load(&r->asked) && !atomic_load(&r->stops); i++)
 		nanosleep(&ms, NULL);
 	atomic_store(&r->asked, 0);
-	cr_assert_eq(vcpu_wait_paused(r->v), 0, "the vCPU never paused (stops: %d)",
+	cr_assert_eq(vcpu_wait_paused(r->v, in_10s()), 0, "the vCPU never paused (stops: %d)",
 		     atomic_load(&r->stops));
 }
 
