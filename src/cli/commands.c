@@ -54,6 +54,16 @@ static int cmd_snapshot(int argc, char **argv, const struct timespec *started)
 	return snapshot_cmd(argc, argv);
 }
 
+void cli_format_date(uint64_t secs, char *buf, size_t size)
+{
+	time_t t = (time_t)secs;
+	struct tm tm;
+
+	if (secs > (uint64_t)INT64_MAX || !localtime_r(&t, &tm) ||
+	    !strftime(buf, size, "%Y-%m-%d %H:%M", &tm))
+		snprintf(buf, size, "?");
+}
+
 void cli_print_version(void)
 {
 	printf("Firecracker v%s\n\nvolt %s, following Firecracker %s's API and command line\n",

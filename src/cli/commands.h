@@ -6,6 +6,8 @@
 #define VOLT_CLI_COMMANDS_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 struct cli_command {
@@ -31,6 +33,10 @@ int cli_main(int argc, char **argv, const struct timespec *started);
  * framework, Kata Containers' minimum version), with the release volt
  * follows and volt's own version as build metadata; then volt's. */
 void cli_print_version(void);
+
+/* A cache listing's date of secs since the epoch, local time; "?" for one
+ * the C library cannot convert (a cache file's number is anything). */
+void cli_format_date(uint64_t secs, char *buf, size_t size);
 
 /* The front-ends that live in cli/. */
 /* `volt run`; started is when the process began (cli/run_cmd.c). */

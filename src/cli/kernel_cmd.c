@@ -162,10 +162,8 @@ static int cmd_list(void)
 	printf("%-16s  %-12s  %-8s  %-16s  %s\n", "KEY", "CONFIG", "VARIANT", "BUILT", "SOURCE");
 	for (i = 0; i < n; i++) {
 		char when[32];
-		time_t t = (time_t)list[i].built;
-		struct tm tm;
 
-		strftime(when, sizeof(when), "%Y-%m-%d %H:%M", localtime_r(&t, &tm));
+		cli_format_date(list[i].built, when, sizeof(when));
 		printf("%-16s  %-12s  %-8s  %-16s  %s\n", list[i].key, list[i].config,
 		       list[i].variant, when, list[i].source_version);
 	}

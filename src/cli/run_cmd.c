@@ -17,6 +17,7 @@
 #include "vmm/profiler.h"
 #include "vmm/vm_snapshot.h"
 #include "cli/kit_snapshot.h"
+#include "util/fs.h"
 #include "util/zpages.h"
 
 #include <errno.h>
@@ -96,8 +97,11 @@ static struct profiler *profile_begin(const struct vm_config *cfg, unsigned int 
 		pr_err("--profile: out of memory for the sample buffers");
 		return NULL;
 	}
-	if (out && (*out_fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
-		pr_err("--profile-out: cannot create '%s': %s", out, strerror(errno));
+	/* A regular file: a FIFO nobody reads would block the open (and a
+	 * device take the samples nowhere). */
+	if (out && open_input(out, O_WRONLY | O_CREAT | O_TRUNC, INPUT_FILE, out_fd, NULL, where,
+			      sizeof(where))) {
+		pr_err("--profile-out '%s': %s", out, where);
 		profiler_free(p);
 		return NULL;
 	}
@@ -422,8 +426,11 @@ static int run_with(struct vm_config *cfg, int argc, char **argv, const struct t
 	zpages_free(vm, sizeof(*vm));
 	if (cfg->profiler) {
 		profiler_report(cfg->profiler, stderr, PROFILER_DEFAULT_TOP);
-		if (profile_fd >= 0 && profiler_write_samples(cfg->profiler, profile_fd))
+		if (profile_fd >= 0 && profiler_write_samples(cfg->profiler, profile_fd)) {
 			pr_err("--profile-out %s: cannot write the samples", profile_out);
+			if (!err)
+				err = 1;
+		}
 		if (profile_fd >= 0)
 			close(profile_fd);
 		profiler_free(cfg->profiler);

@@ -1,5 +1,6 @@
 /* `volt snapshot list|rm` over the guest kit's snapshot cache. */
 #include "cli/snapshot_cache_cmd.h"
+#include "cli/commands.h"
 
 #include "kernel/snapshot_cache.h"
 #include "util/log.h"
@@ -40,14 +41,12 @@ static void human(uint64_t bytes, char *buf, size_t size)
 static int print_row(const struct snapshot_cache_info *info, void *ctx)
 {
 	char when[32], mem[16], disk[16], boot[32];
-	time_t t = (time_t)info->created;
 	int *rows = ctx;
-	struct tm tm;
 
 	if (!(*rows)++)
 		printf("%-16s  %8s  %5s  %-16s  %10s  %8s\n", "KEY", "MEMORY", "VCPUS", "CREATED",
 		       "FIRST BOOT", "SIZE");
-	strftime(when, sizeof(when), "%Y-%m-%d %H:%M", localtime_r(&t, &tm));
+	cli_format_date(info->created, when, sizeof(when));
 	human(info->mem_size, mem, sizeof(mem));
 	human(info->disk_bytes, disk, sizeof(disk));
 	snprintf(boot, sizeof(boot), "%.1fs", (double)info->first_boot_ms / 1000);

@@ -23,6 +23,10 @@
 
 /* A size-0 symbol (an assembler label) covers at most this much after it. */
 #define LABEL_REACH (1u << 20)
+/* Linux's KSYM_NAME_LEN: the longest name a kernel symbol has. */
+#define KSYM_NAME_MAX 512
+/* Function lookups for the initcall marks, all entries together. */
+#define MARK_TRIES_MAX (1u << 16)
 
 struct prof_sym {
 	uint64_t addr, size; /* size 0: unknown */
@@ -188,6 +192,10 @@ static int elf_sym(void *ctx, const char *name, uint64_t value, uint64_t size, u
 {
 	struct profiler *p = ctx;
 
+	/* No kernel symbol is longer (Linux's KSYM_NAME_LEN); a crafted image's
+	 * megabyte names, each copied, would cost memory and time for nothing. */
+	if (strnlen(name, KSYM_NAME_MAX + 1) > KSYM_NAME_MAX)
+		return 0;
 	if (is_initcall_entry(name))
 		return add_initcall(p, name);
 	if (!exec || (type != STT_FUNC && type != STT_NOTYPE))
@@ -329,8 +337,10 @@ static struct prof_sym *find_name(struct profiler *p, const char *name, size_t l
 
 /* __initcall_<fn><level> or __initcall__kmod_<mod>__<n>_<line>_<fn><level>:
  * the level (0-7 with an optional s, early, rootfs) goes, then the longest
- * tail that starts after an underscore and names a function is fn. */
-static void mark_initcall(struct profiler *p, const char *entry)
+ * tail that starts after an underscore and names a function is fn. Each
+ * try is a lookup; *tries bounds them over all entries (a kernel's ~1500
+ * initcalls take a few each; a crafted image's could take millions). */
+static void mark_initcall(struct profiler *p, const char *entry, size_t *tries)
 {
 	const char *s = entry + 11;
 	size_t len = strlen(s), i;
@@ -350,6 +360,9 @@ static void mark_initcall(struct profiler *p, const char *entry)
 
 		if ((i && s[i - 1] != '_') || s[i] == '_')
 			continue;
+		if (!*tries)
+			return;
+		--*tries;
 		f = find_name(p, s + i, len - i);
 		if (f) {
 			f->initcall = true;
@@ -362,7 +375,7 @@ static void mark_initcall(struct profiler *p, const char *entry)
  * the initcalls. Runs once, before the first lookup. */
 static int prepare(struct profiler *p)
 {
-	size_t i, n = 0;
+	size_t i, n = 0, tries;
 
 	if (p->ready)
 		return 0;
@@ -387,8 +400,8 @@ static int prepare(struct profiler *p)
 	sort_ctx = p;
 	if (n)
 		qsort(p->by_name, n, sizeof(size_t), by_name);
-	for (i = 0; i < p->nic; i++)
-		mark_initcall(p, p->ic[i]);
+	for (i = 0, tries = MARK_TRIES_MAX; i < p->nic; i++)
+		mark_initcall(p, p->ic[i], &tries);
 	for (i = 0, p->ninitcalls = 0; i < n; i++)
 		p->ninitcalls += p->syms[i].initcall;
 	p->ready = true;

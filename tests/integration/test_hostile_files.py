@@ -72,6 +72,14 @@ def test_run_initrd_and_drive(hostile, kind, kvm, volt_bin):
                   words)
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_run_profile_out(hostile, kind, kvm, volt_bin):
+    """--profile-out takes a regular file: a FIFO nobody reads blocked the open for ever."""
+    path, words = hostile[kind]
+    check_refused(run("run", "--kernel", GUESTS / "hello", "--profile", "--profile-out", path),
+                  path, words)
+
+
 @pytest.mark.parametrize("kind", ["fifo", "dev_zero"])
 def test_config_file(hostile, kind, tmp_path, kvm, volt_bin):
     path, words = hostile[kind]

@@ -677,3 +677,28 @@ def test_snapshot_state_file_kinds(snapshot, tmp_path, kvm, volt_bin):
         os.symlink(mem, d / "mem")
         r = run("run", "--restore", d)
         refused(r, d, path, "Failed to open snapshot file", words)
+
+
+# ---------------------------------------------------------------- the caches' own files
+
+@pytest.mark.parametrize("number", ["9223372036854775807", "-9223372036854775808",
+                                    "99999999999999999999", "-1", "1e300", "\"x\""])
+def test_cache_listings_with_hostile_dates(number, tmp_path):
+    """`volt kernel list` and `volt snapshot list` read dates from the cache's files: one
+    the C library cannot convert is listed as "?" (a huge one crashed strftime)."""
+    cache = tmp_path / "cache"
+    snap = cache / "volt" / "snapshots" / "0123456789abcdef"
+    snap.mkdir(parents=True)
+    (snap / "state").write_bytes(b"")
+    (snap / "mem").write_bytes(b"")
+    (snap / "info.json").write_text(f'{{"created": {number}, "mem_size": 1, "vcpus": 1}}')
+    kern = cache / "volt" / "kernels" / "0123456789abcdef"
+    kern.mkdir(parents=True)
+    (kern / "vmlinux").write_bytes(b"\x7fELF")
+    built = number.strip('"')
+    (kern / "volt-kernel.meta").write_text(
+        f"key=0123456789abcdef\nconfig=x\nvariant=generic\nbuilt={built}\n")
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
+    for cmd in (("snapshot", "list"), ("kernel", "list")):
+        r = run(*cmd, env=env)
+        clean(r, cmd)

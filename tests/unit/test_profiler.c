@@ -164,6 +164,58 @@ Test(profiler, elf_symtab)
 	profiler_free(p);
 }
 
+/* A name longer than any kernel symbol's (512) is skipped: a crafted image's
+ * megabyte names would each be copied and, as initcall entries, searched
+ * from every underscore. */
+Test(profiler, elf_overlong_names_skipped)
+{
+	static struct {
+		Elf64_Ehdr eh;
+		char strtab[2048];
+		Elf64_Sym syms[4];
+		Elf64_Shdr sh[5];
+	} e;
+	struct profiler *p = profiler_new(1, 100);
+	char name[700];
+	size_t used = 1;
+
+	memset(name, 'a', sizeof(name) - 1);
+	name[sizeof(name) - 1] = 0;
+	memcpy(e.eh.e_ident, ELFMAG, SELFMAG);
+	e.eh.e_ident[EI_CLASS] = ELFCLASS64;
+	e.eh.e_ident[EI_DATA] = ELFDATA2LSB;
+	e.eh.e_type = ET_EXEC;
+	e.eh.e_machine = EM_X86_64;
+	e.eh.e_shoff = offsetof(__typeof__(e), sh);
+	e.eh.e_shentsize = sizeof(Elf64_Shdr);
+	e.eh.e_shnum = 5;
+	e.sh[1] = (Elf64_Shdr){ .sh_type = SHT_PROGBITS, .sh_flags = SHF_ALLOC | SHF_EXECINSTR };
+	e.sh[3] = (Elf64_Shdr){ .sh_type = SHT_SYMTAB,
+				.sh_offset = offsetof(__typeof__(e), syms),
+				.sh_size = sizeof(e.syms),
+				.sh_entsize = sizeof(Elf64_Sym),
+				.sh_link = 4 };
+	e.sh[4] = (Elf64_Shdr){ .sh_type = SHT_STRTAB,
+				.sh_offset = offsetof(__typeof__(e), strtab),
+				.sh_size = sizeof(e.strtab) };
+	e.syms[1] = (Elf64_Sym){ .st_name = (uint32_t)put_str(e.strtab, &used, name),
+				 .st_info = ELF64_ST_INFO(STB_GLOBAL, STT_FUNC),
+				 .st_shndx = 1,
+				 .st_value = 0x100000,
+				 .st_size = 0x20 };
+	name[512] = 0; /* the longest a kernel has */
+	e.syms[2] = (Elf64_Sym){ .st_name = (uint32_t)put_str(e.strtab, &used, name),
+				 .st_info = ELF64_ST_INFO(STB_GLOBAL, STT_FUNC),
+				 .st_shndx = 1,
+				 .st_value = 0x100040,
+				 .st_size = 0x20 };
+	cr_assert_eq(profiler_load_elf(p, &e, sizeof(e)), 0);
+	cr_assert_eq(profiler_nsyms(p), 1);
+	cr_assert_null(profiler_lookup(p, 0x100000, NULL));
+	cr_assert_str_eq(profiler_lookup(p, 0x100040, NULL), name);
+	profiler_free(p);
+}
+
 Test(profiler, elf_without_symtab_or_broken)
 {
 	struct profiler *p = profiler_new(1, 100);
