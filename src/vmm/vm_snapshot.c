@@ -13,6 +13,7 @@
 #include "devices/device_table.h"
 #include "devices/mmds/mmds.h"
 #include "devices/virtio/virtio_net.h"
+#include "util/fs.h"
 #include "util/id_pool.h"
 #include "util/log.h"
 #include "util/parse.h"
@@ -23,9 +24,11 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define CONFIG_RECORD	  "vm/config"
@@ -196,6 +199,57 @@ static int save_state(struct vm *vm, const struct snapshot_create_req *req, stru
 /* *pages: the dirty pages collected (NULL when not tracking), for the caller to
  * give back (guest_mem_dirty_restore) when the snapshot fails after all. The
  * file is staged (mem_file_stage): the caller commits or discards it. */
+/* The directory part of path ("." for none) and its identity. */
+static int parent_of(const char *path, struct stat *st)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[PATH_MAX];
+
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if ((size_t)(slash - path) >= sizeof(dir))
+		return -ENAMETOOLONG;
+	else
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	return stat(dir, st) ? -errno : 0;
+}
+
+/* Both files are renamed into place one after the other, so what would make
+ * the second rename fail is refused before the first: a target that exists
+ * and is not a regular file (a directory, the API's socket...), and two
+ * paths naming one file (the memory file would overwrite the state). */
+static int check_targets(const struct snapshot_create_req *req, char *why, size_t why_size)
+{
+	const char *paths[2] = { req->state_path, req->mem_path };
+	const char *keys[2] = { "snapshot_path", "mem_file_path" };
+	struct stat dir[2], st;
+	const char *base[2];
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (!stat(paths[i], &st) && !S_ISREG(st.st_mode)) {
+			snprintf(why, why_size, "%s '%s' is %s, not a regular file", keys[i],
+				 paths[i], file_type_name(st.st_mode));
+			return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+		}
+		base[i] = strrchr(paths[i], '/') ? strrchr(paths[i], '/') + 1 : paths[i];
+		if (!*base[i]) {
+			snprintf(why, why_size, "%s '%s' names a directory, not a file", keys[i],
+				 paths[i]);
+			return -EISDIR;
+		}
+	}
+	if (!strcmp(paths[0], paths[1]) ||
+	    (!parent_of(paths[0], &dir[0]) && !parent_of(paths[1], &dir[1]) &&
+	     dir[0].st_dev == dir[1].st_dev && dir[0].st_ino == dir[1].st_ino &&
+	     !strcmp(base[0], base[1]))) {
+		snprintf(why, why_size, "snapshot_path and mem_file_path name the same file '%s'",
+			 paths[1]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int save_memory(struct vm *vm, const struct snapshot_create_req *req, uint64_t **pages,
 		       struct mem_file_pending *staged, char *why, size_t why_size)
 {
@@ -240,6 +294,9 @@ int vm_snapshot_create(struct vm *vm, const struct snapshot_create_req *req, cha
 		snprintf(why, why_size, "the microVM must be paused to take a snapshot");
 		return -EINVAL;
 	}
+	err = check_targets(req, why, why_size);
+	if (err)
+		return err;
 	snap_writer_init(&w);
 	/* Devices and guest memory hold still while they are saved. */
 	err = event_loop_pause(&vm->loop);

@@ -336,6 +336,37 @@ def test_snapshot_outside_allowed_directory(api_vm, tmp_path):
     type_and_see(p, "still-alive")
 
 
+def test_snapshot_create_refuses_targets_it_cannot_replace(api_vm, tmp_path):
+    """The state file and the memory file are renamed into place one after the other: a
+    target the second rename would fail on (a directory, a socket) or two paths naming one
+    file (the memory file would overwrite the state) are refused before anything is
+    written, naming the path; a good snapshot follows."""
+    snapdir = tmp_path / "snaps"
+    snapdir.mkdir()
+    (snapdir / "adir").mkdir()
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(snapdir / "sock"))
+    p, api = boot_echo(api_vm, snapdir)
+    assert api.patch("/vm", {"state": "Paused"}) == (204, None)
+    state, mem, d = str(snapdir / "s.state"), str(snapdir / "s.mem"), str(snapdir)
+    for st, mf, words in ((state, d + "/adir", "is a directory"),
+                          (d + "/adir", mem, "is a directory"),
+                          (state, d + "/sock", "is a socket"),
+                          (state, state, "name the same file"),
+                          (state, d + "/./s.state", "name the same file"),
+                          (state, d + "/adir/../s.state", "name the same file"),
+                          (state, d + "/", "is a directory")):
+        before = sorted(os.listdir(snapdir))
+        status, body = api.put("/snapshot/create", {"snapshot_path": st, "mem_file_path": mf})
+        assert status == 400 and words in body["fault_message"], (st, mf, status, body)
+        assert sorted(os.listdir(snapdir)) == before, (st, mf)
+    assert api.put("/snapshot/create", {"snapshot_path": state,
+                                        "mem_file_path": mem}) == (204, None)
+    assert api.patch("/vm", {"state": "Resumed"}) == (204, None)
+    type_and_see(p, "still-alive")
+    sock.close()
+
+
 @pytest.mark.skipif(not UFFD_HANDLER.exists(), reason="tests/uffd_handler not built")
 def test_uffd_backend(api_vm, tmp_path):
     snapdir = tmp_path / "snaps"
