@@ -146,10 +146,32 @@ static int map_file(struct guest_mem *m, const char *path, char *why, size_t why
 		goto out;
 	}
 	set_base(m, p);
-	err = 0;
+	m->file_fd = fd; /* its size is checked before a snapshot reads the pages */
+	return 0;
 out:
 	close(fd);
 	return err;
+}
+
+int guest_mem_file_check(const struct guest_mem *m, char *why, size_t why_size)
+{
+	struct stat st;
+
+	if (m->kind != GUEST_MEM_FILE)
+		return 0;
+	if (fstat(m->file_fd, &st)) {
+		snprintf(why, why_size, "the memory file this VM was restored from: %s",
+			 strerror(errno));
+		return -EIO;
+	}
+	if ((uint64_t)st.st_size < m->map_size) {
+		snprintf(why, why_size,
+			 "the memory file this VM was restored from was cut to %llu bytes (it "
+			 "had %llu): the pages past its end cannot be read",
+			 (unsigned long long)st.st_size, (unsigned long long)m->map_size);
+		return -EIO;
+	}
+	return 0;
 }
 
 static int uffd_open(void)
@@ -354,6 +376,8 @@ void guest_mem_free(struct guest_mem *m)
 	/* Only a UFFD mapping owns a descriptor: a zeroed struct has uffd 0. */
 	if (m->kind == GUEST_MEM_UFFD && m->uffd >= 0)
 		close(m->uffd);
+	if (m->kind == GUEST_MEM_FILE)
+		close(m->file_fd);
 	free(m->dirty);
 	memset(m, 0, sizeof(*m));
 }

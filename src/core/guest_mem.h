@@ -80,6 +80,7 @@ struct guest_mem {
 	int nregions;
 	enum guest_mem_kind kind;
 	int uffd;	  /* GUEST_MEM_UFFD only: the userfaultfd (the handler has a copy) */
+	int file_fd;	  /* GUEST_MEM_FILE only: the memory file, kept open */
 	bool track_dirty; /* KVM slots carry KVM_MEM_LOG_DIRTY_PAGES */
 	/* ANON with no swap on the host when mapped: a page mincore() calls not
 	 * resident was never touched and is zero (core/mem_file.c). Learnt
@@ -102,7 +103,12 @@ int guest_mem_map(struct guest_mem *m, uint64_t size, uint64_t hole_start, uint6
  * Unix stream socket at src->path. 0 or -errno with why naming the path. */
 int guest_mem_map_from(struct guest_mem *m, uint64_t size, uint64_t hole_start, uint64_t hole_end,
 		       const struct guest_mem_source *src, char *why, size_t why_size);
-/* Unmaps, closes the userfaultfd, frees the dirty bitmap; *m is zeroed. */
+/* A restored VM's memory file still holds all of the mapping (0), or was cut
+ * on the host (-EIO with why): reading the pages past its end would raise
+ * SIGBUS. 0 for other kinds. */
+int guest_mem_file_check(const struct guest_mem *m, char *why, size_t why_size);
+/* Unmaps, closes the userfaultfd or the memory file, frees the dirty bitmap;
+ * *m is zeroed. */
 void guest_mem_free(struct guest_mem *m);
 /* Host address of [gpa, gpa + len), or NULL unless all of it is RAM, or all
  * of it plugged hotpluggable memory. */

@@ -295,6 +295,8 @@ int vm_snapshot_create(struct vm *vm, const struct snapshot_create_req *req, cha
 		return -EINVAL;
 	}
 	err = check_targets(req, why, why_size);
+	if (!err)
+		err = guest_mem_file_check(&vm->mem, why, why_size);
 	if (err)
 		return err;
 	snap_writer_init(&w);

@@ -367,6 +367,27 @@ def test_snapshot_create_refuses_targets_it_cannot_replace(api_vm, tmp_path):
     sock.close()
 
 
+def test_snapshot_of_a_vm_whose_memory_file_was_cut(api_vm, tmp_path):
+    """A restored VM's memory is its memory file, mapped: cut on the host, its pages past
+    the end raise SIGBUS when read. A snapshot then is refused (400, saying so) instead of
+    volt dying half-way through writing the new memory file."""
+    snapdir = tmp_path / "snaps"
+    snapdir.mkdir()
+    p, api = boot_echo(api_vm, snapdir)
+    state, mem = take(api, snapdir)
+    p.kill()
+    q, qapi = api_vm("--snapshot-dir", snapdir)
+    assert load(qapi, state, mem) == (204, None)
+    type_and_see(q, "restored")
+    assert qapi.patch("/vm", {"state": "Paused"}) == (204, None)
+    os.truncate(mem, 4096)
+    status, body = qapi.put("/snapshot/create", {"snapshot_path": str(snapdir / "t.state"),
+                                                 "mem_file_path": str(snapdir / "t.mem")})
+    assert status == 400 and "was cut to 4096 bytes" in body["fault_message"], (status, body)
+    assert sorted(os.listdir(snapdir)) == ["snap.mem", "snap.state"]
+    assert qapi.get("/")[0] == 200
+
+
 @pytest.mark.skipif(not UFFD_HANDLER.exists(), reason="tests/uffd_handler not built")
 def test_uffd_backend(api_vm, tmp_path):
     snapdir = tmp_path / "snaps"
