@@ -587,3 +587,8 @@ const char *http_reason(int status)
 			return reasons[i].text;
 	return "Unknown";
 }
+
+bool http_parser_between(const struct http_parser *p)
+{
+	return p->state == ST_DONE || (p->state == ST_HEAD && !p->head_len && !p->skipped);
+}

@@ -6,8 +6,16 @@
  * Connections are bounded (docs/api.md, "Connections"): at most
  * API_MAX_CONNECTIONS live ones, each with fixed buffers (a request head, a
  * body of --http-api-max-payload-size bytes, what was read and not parsed
- * yet); one more evicts the oldest (its socket is closed), so a client that
- * opens and holds many connections cannot lock out the next one. A connection idle for
+ * yet); one more replaces one (its socket is closed), so a client that
+ * opens and holds many connections cannot lock out the next one: first what
+ * every connection sent is read and answered (a whole request waiting in a
+ * socket's buffer is served, never dropped), then the one replaced is one
+ * idle after its answers, else the one silent longest among those with part
+ * of a request, else one that has sent nothing for API_NEW_GRACE_MS since it
+ * connected, else one whose client does not read its answer; a table of
+ * connections all newer than that takes no more (the next waits in the
+ * listen backlog, as Firecracker's server makes all of them wait). A
+ * connection idle for
  * API_IDLE_TIMEOUT_S seconds (half-sent requests included) is closed; the
  * clock stops while the main thread executes a request.
  *
@@ -38,21 +46,23 @@
 #define ACCEPTS_PER_ROUND (2 * API_MAX_CONNECTIONS)
 
 struct conn {
-	uint64_t seq;	   /* accept order: the lowest is evicted first */
-	long long last_ms; /* the last traffic */
-	char *out;	   /* the answer being sent (malloc'd), NULL: none */
+	long long last_ms;   /* the last traffic */
+	long long opened_ms; /* accepted */
+	char *out;	     /* the answer being sent (malloc'd), NULL: none */
 	size_t out_len, out_off;
 	size_t in_off, in_len; /* in[in_off..] read and not parsed yet */
 	struct http_parser p;
 	int fd;		  /* -1: a free slot */
 	bool close_after; /* once out is sent */
+	bool served;	  /* a request of it was answered */
 	char in[4096];
 	char *body; /* max_payload bytes (api_server_start): untouched until used */
 };
 
 /* Static: pages are touched only as connections use them. */
 static struct conn conns[API_MAX_CONNECTIONS];
-static uint64_t conn_seq;
+/* While every connection is new (victim()): when one of them may go. */
+static long long accept_paused_until;
 /* The body limit (api_server_start's max_payload). */
 static size_t max_payload = API_MAX_PAYLOAD;
 
@@ -247,6 +257,7 @@ static int process(struct api_server *s, struct conn *c)
 				submit(s, q->method, q->url, q->body, q->body_len, &r);
 			restart_clocks();
 			api_log_error(&r);
+			c->served = true;
 			err = queue_answer(c, &r, q);
 			/* Firecracker's: up to the answer queued, whatever came of it. */
 			api_log_duration((uint64_t)(now_us() - t0));
@@ -271,19 +282,21 @@ static int process(struct api_server *s, struct conn *c)
 	return 0;
 }
 
-static void on_io(struct api_server *s, struct conn *c, short revents)
+/* 1: something was read (or sent) and handled, 0: nothing to do now, -1:
+ * the connection was closed. */
+static int on_io(struct api_server *s, struct conn *c, short revents)
 {
 	int err = 0;
 
 	if (revents & POLLNVAL) {
 		conn_close(c);
-		return;
+		return -1;
 	}
 	if (c->out) {
 		/* POLLOUT, or POLLERR/POLLHUP: send() tells which. */
 		err = send_out(c);
 		if (err == -EAGAIN)
-			return;
+			return 0;
 		c->last_ms = now_ms();
 		if (!err && c->close_after)
 			err = -EPIPE;
@@ -291,12 +304,12 @@ static void on_io(struct api_server *s, struct conn *c, short revents)
 		ssize_t n = recv(c->fd, c->in, sizeof(c->in), MSG_DONTWAIT);
 
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-			return;
+			return 0;
 		if (n <= 0) {
 			/* End of file (a hang-up, or the end of what the
 			 * client sends) or an error: nothing left to answer. */
 			conn_close(c);
-			return;
+			return -1;
 		}
 		c->in_off = 0;
 		c->in_len = (size_t)n;
@@ -304,39 +317,105 @@ static void on_io(struct api_server *s, struct conn *c, short revents)
 	}
 	if (!err)
 		err = process(s, c);
-	if (err)
+	if (err) {
 		conn_close(c);
+		return -1;
+	}
+	return 1;
+}
+
+/* Reads and answers what c's client has sent so far (a whole request of
+ * the largest body allowed takes several reads). */
+static void drain(struct api_server *s, struct conn *c)
+{
+	size_t reads = (max_payload + HTTP_HEAD_MAX) / sizeof(c->in) + 2;
+
+	while (reads-- && c->fd >= 0 && !c->out && on_io(s, c, POLLIN) > 0)
+		;
+}
+
+/* Of a full table, the connection a new one replaces (see the top). */
+static struct conn *free_slot(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < API_MAX_CONNECTIONS; i++)
+		if (conns[i].fd < 0)
+			return &conns[i];
+	return NULL;
+}
+
+/* Of a full table, the slot a new connection takes (see the top), or NULL
+ * while every connection is new and has sent nothing yet: the next one then
+ * waits in the listen backlog (accept_paused_until). */
+static struct conn *victim(struct api_server *s)
+{
+	static const char *const why[] = { "idle", "silent longest, no whole request",
+					   "silent since it connected", "its answer is not read" };
+	struct conn *best = NULL, *c;
+	long long now = now_ms(), fresh_end = 0;
+	int best_rank = 0;
+	unsigned int i;
+
+	for (i = 0; i < API_MAX_CONNECTIONS; i++)
+		if (conns[i].fd >= 0)
+			drain(s, &conns[i]);
+	if ((c = free_slot()))
+		return c;
+	for (i = 0; i < API_MAX_CONNECTIONS; i++) {
+		bool nothing = !conns[i].in_len && http_parser_between(&conns[i].p);
+		int rank;
+
+		c = &conns[i];
+		if (c->out)
+			rank = 3;
+		else if (nothing && c->served)
+			rank = 0;
+		else if (!nothing)
+			rank = 1;
+		else if (now - c->opened_ms >= API_NEW_GRACE_MS)
+			rank = 2;
+		else {
+			if (!fresh_end || c->opened_ms + API_NEW_GRACE_MS < fresh_end)
+				fresh_end = c->opened_ms + API_NEW_GRACE_MS;
+			continue;
+		}
+		if (!best || rank < best_rank ||
+		    (rank == best_rank && c->last_ms < best->last_ms)) {
+			best = c;
+			best_rank = rank;
+		}
+	}
+	if (!best) {
+		accept_paused_until = fresh_end;
+		return NULL;
+	}
+	pr_debug("API: more than %d connections: closing one (%s)", API_MAX_CONNECTIONS,
+		 why[best_rank]);
+	conn_close(best);
+	return best;
 }
 
 static void accept_some(struct api_server *s)
 {
-	unsigned int k, i;
+	unsigned int k;
 
 	for (k = 0; k < ACCEPTS_PER_ROUND; k++) {
-		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct conn *c = NULL, *oldest = NULL;
+		struct conn *c = free_slot();
+		int fd;
 
+		if (!c && !(c = victim(s)))
+			return;
+		fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
 			    errno != ECONNABORTED)
 				pr_debug("API: accept: %s", strerror(errno));
 			return;
 		}
-		for (i = 0; i < API_MAX_CONNECTIONS && !c; i++) {
-			if (conns[i].fd < 0)
-				c = &conns[i];
-			else if (!oldest || conns[i].seq < oldest->seq)
-				oldest = &conns[i];
-		}
-		if (!c) {
-			pr_debug("API: more than %d connections: closing the oldest",
-				 API_MAX_CONNECTIONS);
-			conn_close(oldest);
-			c = oldest;
-		}
 		c->fd = fd;
-		c->seq = ++conn_seq;
-		c->last_ms = now_ms();
+		c->served = false;
+		c->last_ms = c->opened_ms = now_ms();
 		c->out = NULL;
 		c->in_off = c->in_len = 0;
 		http_parser_init(&c->p, c->body, max_payload);
@@ -350,7 +429,10 @@ static int wait_events(struct api_server *s, struct pollfd *pfd, struct conn **w
 	unsigned int i;
 	nfds_t n = 0;
 
-	pfd[n++] = (struct pollfd){ .fd = s->listen_fd, .events = POLLIN };
+	/* A full table of new connections: the next waits in the backlog. */
+	if (!free_slot() && now < accept_paused_until)
+		first = accept_paused_until;
+	pfd[n++] = (struct pollfd){ .fd = first < 0 ? s->listen_fd : -1, .events = POLLIN };
 	for (i = 0; i < API_MAX_CONNECTIONS; i++) {
 		struct conn *c = &conns[i];
 		long long due = c->last_ms + API_IDLE_TIMEOUT_S * 1000LL;

@@ -244,6 +244,44 @@ def test_concurrent_mixed_clients(running):
     running.answers()
 
 
+@pytest.mark.parametrize("held", [0, MAX_CONNECTIONS])
+def test_concurrent_clients_are_all_answered(running, held):
+    """More well-behaved clients at once than the API keeps connections (each: connect,
+    a whole request, read the answer), with or without half-sent connections held open
+    beside them: every request is answered. A whole request waiting in a socket's buffer
+    is served before any connection is closed for a new one (it used to evict the oldest
+    connection, request and all: the client saw end-of-file)."""
+    hold = []
+    for _ in range(held):
+        s = connect(running.sock)
+        s.sendall(PARTIAL)
+        hold.append(s)
+    results = []
+    lock = threading.Lock()
+
+    def client():
+        for _ in range(10):
+            try:
+                answer = exchange(running.sock, request("GET", "/machine-config"),
+                                  timeout=30)
+                ok = answer.startswith(b"HTTP/1.1 200 ") or answer[:80]
+            except OSError as e:
+                ok = repr(e)
+            with lock:
+                results.append(ok)
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(3 * MAX_CONNECTIONS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    for s in hold:
+        s.close()
+    assert len(results) == 30 * MAX_CONNECTIONS, len(results)
+    assert all(r is True for r in results), [r for r in results if r is not True][:5]
+    running.alive()
+
+
 def test_still_answers_and_the_guest_still_runs(running):
     running.answers()
     running.echoes()
