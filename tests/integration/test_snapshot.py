@@ -76,9 +76,19 @@ def take(api, snapdir, name="snap", kind="Full"):
     return state, mem
 
 
-def load(api, state, mem, **extra):
+def echo_snapshot(api_vm, tmp_path):
+    """A snapshot of the echo guest in tmp_path/snaps, its VMM ended: (dir, state, mem)."""
+    snapdir = tmp_path / "snaps"
+    snapdir.mkdir()
+    p, api = boot_echo(api_vm, snapdir)
+    state, mem = take(api, snapdir)
+    p.kill()
+    return snapdir, state, mem
+
+
+def load(api, state, mem, backend="File", **extra):
     body = {"snapshot_path": str(state),
-            "mem_backend": {"backend_type": "File", "backend_path": str(mem)},
+            "mem_backend": {"backend_type": backend, "backend_path": str(mem)},
             "resume_vm": True, **extra}
     return api.put("/snapshot/load", body)
 
@@ -287,11 +297,7 @@ def test_diff_snapshot_after_a_full_disk(api_vm, small_fs):
 
 
 def test_hostile_snapshot_files(api_vm, tmp_path):
-    snapdir = tmp_path / "snaps"
-    snapdir.mkdir()
-    p, api = boot_echo(api_vm, snapdir)
-    state, mem = take(api, snapdir)
-    p.kill()
+    snapdir, state, mem = echo_snapshot(api_vm, tmp_path)
     data = state.read_bytes()
     cases = {
         "truncated": data[:len(data) // 2],
@@ -371,11 +377,7 @@ def test_snapshot_of_a_vm_whose_memory_file_was_cut(api_vm, tmp_path):
     """A restored VM's memory is its memory file, mapped: cut on the host, its pages past
     the end raise SIGBUS when read. A snapshot then is refused (400, saying so) instead of
     volt dying half-way through writing the new memory file."""
-    snapdir = tmp_path / "snaps"
-    snapdir.mkdir()
-    p, api = boot_echo(api_vm, snapdir)
-    state, mem = take(api, snapdir)
-    p.kill()
+    snapdir, state, mem = echo_snapshot(api_vm, tmp_path)
     q, qapi = api_vm("--snapshot-dir", snapdir)
     assert load(qapi, state, mem) == (204, None)
     type_and_see(q, "restored")
@@ -390,21 +392,14 @@ def test_snapshot_of_a_vm_whose_memory_file_was_cut(api_vm, tmp_path):
 
 @pytest.mark.skipif(not UFFD_HANDLER.exists(), reason="tests/uffd_handler not built")
 def test_uffd_backend(api_vm, tmp_path):
-    snapdir = tmp_path / "snaps"
-    snapdir.mkdir()
-    p, api = boot_echo(api_vm, snapdir)
-    state, mem = take(api, snapdir)
-    p.kill()
+    _, state, mem = echo_snapshot(api_vm, tmp_path)
     sock = tmp_path / "uffd.sock"
     handler = subprocess.Popen([str(UFFD_HANDLER), str(sock), str(mem)],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert "ready" in handler.stdout.readline()
         q, qapi = api_vm()
-        assert qapi.put("/snapshot/load", {
-            "snapshot_path": str(state),
-            "mem_backend": {"backend_type": "Uffd", "backend_path": str(sock)},
-            "resume_vm": True}) == (204, None)
+        assert load(qapi, state, sock, "Uffd") == (204, None)
         type_and_see(q, "served-by-uffd")
     finally:
         handler.kill()
@@ -416,11 +411,7 @@ def test_uffd_handler_that_never_serves(api_vm, tmp_path):
     vCPU stuck in the host kernel on its first guest access: a pause is answered 400 after
     Firecracker's 30 s instead of never, the API goes on answering, and SIGTERM ends volt
     (within its 10 s wait for the vCPU) instead of nothing but SIGKILL doing so."""
-    snapdir = tmp_path / "snaps"
-    snapdir.mkdir()
-    p, api = boot_echo(api_vm, snapdir)
-    state, _ = take(api, snapdir)
-    p.kill()
+    _, state, _ = echo_snapshot(api_vm, tmp_path)
     sock_path = tmp_path / "silent.sock"
     silent = socket.socket(socket.AF_UNIX)
     silent.bind(str(sock_path))
@@ -428,10 +419,7 @@ def test_uffd_handler_that_never_serves(api_vm, tmp_path):
     kept = []
     threading.Thread(target=lambda: kept.append(silent.accept()), daemon=True).start()
     q, qapi = api_vm()
-    assert qapi.put("/snapshot/load", {
-        "snapshot_path": str(state),
-        "mem_backend": {"backend_type": "Uffd", "backend_path": str(sock_path)},
-        "resume_vm": True}) == (204, None)
+    assert load(qapi, state, sock_path, "Uffd") == (204, None)
     t0 = time.monotonic()
     status, body = qapi.patch("/vm", {"state": "Paused"})
     took = time.monotonic() - t0

@@ -19,7 +19,7 @@ import time
 import pytest
 
 from conftest import audit_lines, run_volt
-from test_virtio_pmem import api_start, type_and_see
+from test_virtio_pmem import api_start, full_snapshot_restored, type_and_see
 
 MEM_MIB = 128
 BALLOON_MIB = 32
@@ -270,17 +270,7 @@ def test_balloon_in_a_restored_vm(vm, guest_kit, tmp_path):
     assert api.put("/actions", {"action_type": "InstanceStart"}) == (204, None)
     p.wait_for("VOLT-GUEST-READY", 300)
     type_and_see(p, "echo UP-$((1+1))\n", "UP-2")
-    state, mem = snapdir / "s.state", snapdir / "s.mem"
-    assert api.patch("/vm", {"state": "Paused"}) == (204, None)
-    assert api.put("/snapshot/create", {"snapshot_type": "Full", "snapshot_path": str(state),
-                                        "mem_file_path": str(mem)}) == (204, None)
-    p.kill()
-
-    q, qapi = api_start(vm, tmp_path)
-    assert qapi.put("/snapshot/load", {
-        "snapshot_path": str(state), "mem_backend": {"backend_type": "File",
-                                                     "backend_path": str(mem)},
-        "resume_vm": True}) == (204, None)
+    q, qapi = full_snapshot_restored(vm, tmp_path, p, api, snapdir)
     assert qapi.patch("/balloon", {"amount_mib": BALLOON_MIB}) == (204, None)
     assert balloon_actual(qapi, BALLOON_MIB) == BALLOON_MIB
     type_and_see(q, "echo INFLATED-$((40+2))\n", "INFLATED-42")

@@ -68,6 +68,22 @@ def api_start(vm, tmp_path, *args):
     return p, ApiClient(sock)
 
 
+def full_snapshot_restored(vm, tmp_path, p, api, snapdir):
+    """Pauses the VM, takes a Full snapshot into snapdir, ends that VMM; a new one loads it
+    resumed. (VoltProcess, ApiClient) of the new one."""
+    state, mem = snapdir / "s.state", snapdir / "s.mem"
+    assert api.patch("/vm", {"state": "Paused"}) == (204, None)
+    assert api.put("/snapshot/create", {"snapshot_type": "Full", "snapshot_path": str(state),
+                                        "mem_file_path": str(mem)}) == (204, None)
+    p.kill()
+    q, qapi = api_start(vm, tmp_path)
+    assert qapi.put("/snapshot/load", {
+        "snapshot_path": str(state), "mem_backend": {"backend_type": "File",
+                                                     "backend_path": str(mem)},
+        "resume_vm": True}) == (204, None)
+    return q, qapi
+
+
 def type_and_see(p, text, marker, timeout=120):
     p.proc.stdin.write(text.encode())
     p.proc.stdin.flush()
@@ -123,17 +139,7 @@ def test_pmem_snapshot_restore(vm, guest_kit, tmp_path):
     assert status == 400 and "PCI" in body["fault_message"], body
     status, body = api.request("DELETE", "/pmem/data")
     assert status == 400, body
-    state, mem = snapdir / "s.state", snapdir / "s.mem"
-    assert api.patch("/vm", {"state": "Paused"}) == (204, None)
-    assert api.put("/snapshot/create", {"snapshot_type": "Full", "snapshot_path": str(state),
-                                        "mem_file_path": str(mem)}) == (204, None)
-    p.kill()
-
-    q, qapi = api_start(vm, tmp_path)
-    assert qapi.put("/snapshot/load", {
-        "snapshot_path": str(state), "mem_backend": {"backend_type": "File",
-                                                     "backend_path": str(mem)},
-        "resume_vm": True}) == (204, None)
+    q, qapi = full_snapshot_restored(vm, tmp_path, p, api, snapdir)
     cfg = qapi.get("/vm/config")[1]
     assert [(d["id"], d["path_on_host"]) for d in cfg["pmem"]] == [("data", str(data))], cfg
     type_and_see(q, "echo -n after-restore | dd of=/dev/pmem0 bs=1 seek=4096 conv=fsync,"
