@@ -27,13 +27,13 @@ struct rewrite {
 	size_t why_size;
 };
 
-static enum cli_path path_kind(enum field_access a)
+static enum cli_path path_kind(enum field_access a, bool block_ok)
 {
 	switch (a) {
 	case FIELD_ACCESS_READ:
-		return CLI_PATH_IN;
+		return block_ok ? CLI_PATH_DISK_IN : CLI_PATH_IN;
 	case FIELD_ACCESS_READ_WRITE:
-		return CLI_PATH_INOUT;
+		return block_ok ? CLI_PATH_DISK_INOUT : CLI_PATH_INOUT;
 	case FIELD_ACCESS_SOCKET_CREATE:
 		return CLI_PATH_SOCK;
 	default:
@@ -46,15 +46,18 @@ static const char *rewrite_one(void *ctx, const struct field *f, const char *val
 	struct rewrite *r = ctx;
 	enum field_access access = f->access;
 	char *jail_path = NULL;
+	bool block_ok = false;
 
 	for (int i = 0; i < r->npaths; i++)
-		if (!strcmp(r->paths[i].path, value))
+		if (!strcmp(r->paths[i].path, value)) {
 			access = r->paths[i].access;
+			block_ok = r->paths[i].block_ok;
+		}
 	if (r->nmade == MAX_PATHS) {
 		*err = -E2BIG;
 		return NULL;
 	}
-	*err = r->fn(r->ctx, path_kind(access), value, &jail_path, r->why, r->why_size);
+	*err = r->fn(r->ctx, path_kind(access, block_ok), value, &jail_path, r->why, r->why_size);
 	if (*err)
 		return NULL;
 	r->made[r->nmade++] = jail_path;

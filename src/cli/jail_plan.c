@@ -118,7 +118,7 @@ static char *unique_name(const struct jail_plan *p, const char *path)
 
 /* The file's name in the root ("/<name>"), added to the list once. */
 static int add_file(struct jail_plan *p, const char *src, bool writable, bool fifo_ok,
-		    char **jail_path, char *why, size_t why_size)
+		    bool block_ok, char **jail_path, char *why, size_t why_size)
 {
 	struct jail_file *f = NULL;
 	int i;
@@ -140,10 +140,12 @@ static int add_file(struct jail_plan *p, const char *src, bool writable, bool fi
 			return -ENOMEM;
 		}
 		f->fifo_ok = fifo_ok;
+		f->block_ok = block_ok;
 		p->nfiles++;
 	} else {
 		/* Named twice: what both uses allow. */
 		f->fifo_ok = f->fifo_ok && fifo_ok;
+		f->block_ok = f->block_ok && block_ok;
 	}
 	f->writable |= writable;
 	return asprintf(jail_path, "/%s", f->name) < 0 ? -ENOMEM : 0;
@@ -171,8 +173,12 @@ static int host_path(void *ctx, enum cli_path kind, const char *src, char **jail
 	case CLI_PATH_IN:
 	case CLI_PATH_INOUT:
 	case CLI_PATH_OUT:
-		return add_file(p, src, kind != CLI_PATH_IN, kind == CLI_PATH_OUT, jail_path, why,
-				why_size);
+	case CLI_PATH_DISK_IN:
+	case CLI_PATH_DISK_INOUT:
+		return add_file(p, src, kind != CLI_PATH_IN && kind != CLI_PATH_DISK_IN,
+				kind == CLI_PATH_OUT,
+				kind == CLI_PATH_DISK_IN || kind == CLI_PATH_DISK_INOUT, jail_path,
+				why, why_size);
 	case CLI_PATH_SOCK:
 		return add_socket(p, src, jail_path);
 	case CLI_PATH_DIR:

@@ -15,12 +15,14 @@
 /* What an option's value names on the host. */
 enum cli_path {
 	CLI_PATH_NONE,
-	CLI_PATH_IN,	 /* a file the VMM reads (a kernel) */
-	CLI_PATH_INOUT,	 /* a file the VMM reads and writes (a writable drive) */
-	CLI_PATH_OUT,	 /* a file the VMM writes or creates (a log; a FIFO is fine) */
-	CLI_PATH_SOCK,	 /* a Unix socket the VMM creates */
-	CLI_PATH_DIR,	 /* a directory */
-	CLI_PATH_CONFIG, /* a configuration file read, whose contents name more files */
+	CLI_PATH_IN,	     /* a file the VMM reads (a kernel) */
+	CLI_PATH_INOUT,	     /* a file the VMM reads and writes (a writable pmem file) */
+	CLI_PATH_DISK_IN,    /* a read-only drive: a regular file or a block device */
+	CLI_PATH_DISK_INOUT, /* a writable drive: a regular file or a block device */
+	CLI_PATH_OUT,	     /* a file the VMM writes or creates (a log; a FIFO is fine) */
+	CLI_PATH_SOCK,	     /* a Unix socket the VMM creates */
+	CLI_PATH_DIR,	     /* a directory */
+	CLI_PATH_CONFIG,     /* a configuration file read, whose contents name more files */
 };
 
 /* Called for each host path inside a value: *jail_path (malloc'd) is what

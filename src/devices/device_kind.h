@@ -53,6 +53,7 @@ struct device_path {
 	const char *what; /* for messages: "drive" */
 	const char *path;
 	enum field_access access; /* READ_WRITE is READ for a read-only drive */
+	bool block_ok;		  /* a block device is a fine file for it (a drive's) */
 };
 
 /* What create() gets besides the configuration: the transport's environment

@@ -23,10 +23,15 @@ int kernel_entry_path(const struct kernel_entry *e, const char *file, char *buf,
 	return path_fmt(buf, size, "%s/%s", e->dir, file);
 }
 
+/* A value as text for listings: a control byte (an escape sequence a
+ * crafted file would send to the terminal) becomes '?'. */
 static void meta_get(const char *meta, const char *key, char *val, size_t size)
 {
 	if (!text_value(meta, key, val, size))
 		val[0] = '\0';
+	for (char *c = val; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 }
 
 int kernel_entry_load(const char *dir, struct kernel_entry *e)

@@ -35,6 +35,14 @@ static const struct {
 	{ "nproc", RLIMIT_NPROC }, { "memlock", RLIMIT_MEMLOCK }, { "core", RLIMIT_CORE },
 };
 
+const char *jail_rlimit_name(int resource)
+{
+	for (size_t i = 0; i < sizeof(rlimits) / sizeof(rlimits[0]); i++)
+		if (rlimits[i].resource == resource)
+			return rlimits[i].name;
+	return "?";
+}
+
 int jail_rlimit_parse(const char *spec, int *resource, rlim_t *value, char *why, size_t why_size)
 {
 	const char *eq = strchr(spec, '=');

@@ -28,6 +28,8 @@
 /* 1-64 characters of [A-Za-z0-9-]. */
 int jail_id_check(const char *id, char *why, size_t why_size);
 
+/* The name jail_rlimit_parse() reads for a resource ("fsize"), for messages. */
+const char *jail_rlimit_name(int resource);
 /* "fsize=N", "no-file=N" (also "nofile", "nproc", "memlock", "core");
  * N is a number or "unlimited"; soft and hard limit alike. */
 int jail_rlimit_parse(const char *spec, int *resource, rlim_t *value, char *why, size_t why_size);
@@ -47,7 +49,8 @@ struct jail_file {
 	char *src;
 	char *name;
 	bool writable;
-	bool fifo_ok; /* a log or metrics path: a FIFO is fine */
+	bool fifo_ok;  /* a log or metrics path: a FIFO is fine */
+	bool block_ok; /* a drive: a block device is fine (a node of it is made) */
 };
 
 /* What `volt run` (or, in API mode, the API front end) will get inside the

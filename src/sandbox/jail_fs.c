@@ -45,13 +45,19 @@ bool jail_may_access(const struct stat *st, uid_t uid, gid_t gid, bool write)
 int jail_source_check(const struct jail_file *f, const struct stat *st, uid_t uid, gid_t gid,
 		      char *why, size_t why_size)
 {
-	bool fifo = S_ISFIFO(st->st_mode);
+	bool fifo = S_ISFIFO(st->st_mode), blk = S_ISBLK(st->st_mode);
 
-	if (!S_ISREG(st->st_mode) && !S_ISBLK(st->st_mode) && !(fifo && f->fifo_ok)) {
+	/* Refused before the jail is made: a node of a disk the VMM would
+	 * refuse (a kernel, a log) would outlive it, the jail's uid's. */
+	if (!S_ISREG(st->st_mode) && !(blk && f->block_ok) && !(fifo && f->fifo_ok)) {
 		snprintf(why, why_size, "%s: %s; a %s must be a regular file%s", f->src,
 			 file_type_name(st->st_mode),
-			 f->fifo_ok ? "log or metrics path" : "VM's file",
-			 f->fifo_ok ? " or a FIFO" : " or a block device");
+			 f->fifo_ok    ? "log or metrics path"
+			 : f->block_ok ? "drive"
+				       : "VM's file",
+			 f->fifo_ok    ? " or a FIFO"
+			 : f->block_ok ? " or a block device"
+				       : "");
 		return -EINVAL;
 	}
 	/* A block device gets a new node in the jail (made for uid:gid); a
@@ -75,7 +81,9 @@ int jail_open_source(const struct jail_file *f, uid_t uid, gid_t gid, int *fd, s
 
 	/* Symlinks are followed here, once: from now on the descriptor is the
 	 * file. open_input: opening a FIFO does not wait for a writer. */
-	err = open_input(f->src, O_RDONLY, INPUT_FILE | INPUT_BLOCK | (f->fifo_ok ? INPUT_FIFO : 0),
+	err = open_input(f->src, O_RDONLY,
+			 INPUT_FILE | (f->block_ok ? INPUT_BLOCK : 0) |
+				 (f->fifo_ok ? INPUT_FIFO : 0),
 			 fd, st, why, sizeof(why));
 	if (err) {
 		pr_err("%s: %s", f->src, why);

@@ -145,6 +145,7 @@ static uint64_t now_us(clockid_t clk)
  * pid as the jailer's caller sees it. */
 static int write_pid_file(const struct jail_opts *o, pid_t pid)
 {
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old;
 	char name[PATH_MAX], text[24], ebuf[128];
 	int fd, err;
 
@@ -159,11 +160,16 @@ static int write_pid_file(const struct jail_opts *o, pid_t pid)
 		pr_err("Failed to open file %s: %s", name, rust_io_error(-err, ebuf, sizeof(ebuf)));
 		return err;
 	}
+	/* A --resource-limit fsize smaller than the text: EFBIG and a message,
+	 * not a silent death by SIGXFSZ. */
+	sigaction(SIGXFSZ, &ign, &old);
 	err = write_all(fd, text, strlen(text));
+	sigaction(SIGXFSZ, &old, NULL);
 	if (close(fd) && !err)
 		err = -errno;
 	if (err)
-		pr_err("Failed to write to %s: %s", name, rust_io_error(-err, ebuf, sizeof(ebuf)));
+		pr_err("Failed to write to %s: %s%s", name, rust_io_error(-err, ebuf, sizeof(ebuf)),
+		       err == -EFBIG ? " (the resource limit fsize is smaller than the pid)" : "");
 	return err;
 }
 
@@ -188,8 +194,12 @@ static int run_jailed_fc(const struct jail_opts *o, char **exec_argv, char *cons
 			return -errno;
 		}
 		pid = fork();
-		if (pid < 0)
-			return -errno;
+		if (pid < 0) {
+			err = -errno;
+			pr_err("cannot start the VMM in its PID namespace (fork): %s",
+			       strerror(-err));
+			return err;
+		}
 		if (pid > 0) {
 			err = write_pid_file(o, pid);
 			fflush(NULL);
@@ -234,8 +244,13 @@ static int run_jailed(const struct jail_opts *o, char **exec_argv, char *const e
 		forwarded_signals(&set);
 		sigprocmask(SIG_BLOCK, &set, &old);
 		child_pid = fork();
-		if (child_pid < 0)
-			return -errno;
+		if (child_pid < 0) {
+			err = -errno;
+			pr_err("cannot start the VMM in its PID namespace (fork): %s%s",
+			       strerror(-err),
+			       err == -EAGAIN ? " (a resource limit nproc too low?)" : "");
+			return err;
+		}
 		if (child_pid > 0)
 			return wait_child(child_pid);
 		sigprocmask(SIG_SETMASK, &old, NULL);
@@ -298,8 +313,11 @@ static int set_rlimits(const struct jail_opts *o)
 		struct rlimit rl = { o->rl_val[i], o->rl_val[i] };
 
 		if (setrlimit(o->rl_res[i], &rl)) {
-			pr_err("--rlimit: %s", strerror(errno));
-			return -errno;
+			int err = -errno;
+
+			pr_err("resource limit %s=%llu: %s", jail_rlimit_name(o->rl_res[i]),
+			       (unsigned long long)o->rl_val[i], strerror(-err));
+			return err;
 		}
 	}
 	return 0;

@@ -180,6 +180,7 @@ static const struct sc_rule vmm_rules[] = {
 	IF(fcntl, "a drive's new file: reads that wait (O_NONBLOCK cleared)",
 	   COND(1, SC_EQ32, F_SETFL)),
 	IOCTL(BLKGETSIZE64, "virtio-blk: a new file's size when it is a disk (PATCH /drives)"),
+	IOCTL(BLKROGET, "virtio-blk: whether a new disk is read-only (PATCH /drives)"),
 	ANY(mincore, "memory file: guest pages never touched are not read"),
 	IOCTL(TCSETS, "the terminal's settings come back at exit"),
 	IOCTL(TCGETS, "the terminal's settings come back at exit (glibc checks them)"),

@@ -374,32 +374,38 @@ int write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode
 	return err;
 }
 
-int copy_fd_data(int in, int out)
+/* Bytes [off, end) of in to the same offsets of out; stops early at in's
+ * end (a file that shrank). *plain: copy_file_range does not work here. */
+static int copy_run(int in, int out, loff_t off, loff_t end, bool *plain)
 {
 	char buf[65536];
-	loff_t off = 0;
-	bool plain = false;
 
-	for (;;) {
+	while (off < end) {
+		size_t want = end - off < (loff_t)(1 << 30) ? (size_t)(end - off) : (size_t)1 << 30;
+		loff_t to = off;
 		ssize_t n;
 
-		if (!plain) {
+		if (!*plain) {
 			/* Shares the blocks (a reflink) where the file system can. */
-			n = copy_file_range(in, &off, out, NULL, 1 << 30, 0);
+			n = copy_file_range(in, &off, out, &to, want, 0);
 			if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
 				      errno == EOPNOTSUPP)) {
-				plain = true;
+				*plain = true;
 				continue;
 			}
 		} else {
-			n = pread(in, buf, sizeof(buf), off);
-			if (n > 0) {
-				int err = write_all(out, buf, (size_t)n);
+			n = pread(in, buf, want < sizeof(buf) ? want : sizeof(buf), off);
+			for (ssize_t done = 0; n > 0 && done < n;) {
+				ssize_t w = pwrite(out, buf + done, (size_t)(n - done), off + done);
 
-				if (err)
-					return err;
-				off += n;
+				if (w < 0 && errno == EINTR)
+					continue;
+				if (w <= 0)
+					return w < 0 ? -errno : -EIO;
+				done += w;
 			}
+			if (n > 0)
+				off += n;
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -408,6 +414,35 @@ int copy_fd_data(int in, int out)
 		if (n == 0)
 			return 0;
 	}
+	return 0;
+}
+
+int copy_fd_data(int in, int out)
+{
+	struct stat st;
+	loff_t off = 0;
+	bool plain = false;
+	int err;
+
+	if (fstat(in, &st))
+		return -errno;
+	/* Only the runs of data: a sparse image (a 64 GiB root file system
+	 * that holds 1 GiB) stays sparse instead of filling the disk. */
+	while (off < st.st_size) {
+		loff_t data = lseek(in, off, SEEK_DATA), hole;
+
+		if (data < 0 && errno == ENXIO)
+			break; /* a hole to the end */
+		if (data < 0)  /* no SEEK_DATA here: all of it */
+			data = off, hole = st.st_size;
+		else if ((hole = lseek(in, data, SEEK_HOLE)) < 0)
+			hole = st.st_size;
+		err = copy_run(in, out, data, hole, &plain);
+		if (err)
+			return err;
+		off = hole;
+	}
+	return ftruncate(out, st.st_size) ? -errno : 0;
 }
 
 int copy_file(const char *src, const char *dst, mode_t mode)

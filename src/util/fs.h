@@ -51,8 +51,9 @@ int write_file(const char *path, const void *buf, size_t len, mode_t mode);
  * renames it over path and fsyncs the directory: a reader sees the old file
  * or the whole new one, never a torn one, even after a crash. */
 int write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode);
-/* Copies what in holds, from its start, to out's current end: 0 or -errno.
- * copy_file_range (a reflink where the file system can), else pread/write. */
+/* Copies what in (a regular file) holds to the same offsets of out (a new,
+ * empty one), its holes left holes: 0 or -errno. copy_file_range (a reflink
+ * where the file system can), else pread/pwrite. */
 int copy_fd_data(int in, int out);
 /* Copies the regular file src (opened by open_input()) to dst. */
 int copy_file(const char *src, const char *dst, mode_t mode);

@@ -312,6 +312,27 @@ def test_read_only_file_as_writable_drive(tmp_path, kvm, volt_bin):
         subprocess.run(["chattr", "-i", str(img)])
 
 
+def test_read_only_disk_as_writable_drive(tmp_path, kvm, volt_bin):
+    """A block device set read-only (losetup -r) opens for writing all the same: given as a
+    writable drive it is refused up front (the guest's every write failed), as a read-only
+    one it runs."""
+    img = tmp_path / "disk.img"
+    img.write_bytes(bytes(1 << 20))
+    r = subprocess.run(["losetup", "-r", "-f", "--show", str(img)], capture_output=True,
+                       text=True)
+    if r.returncode:
+        pytest.skip(f"no loop device here: {r.stderr.strip()}")
+    dev = r.stdout.strip()
+    try:
+        cfg = config(tmp_path, "vm.json", drive_cfg(dev, False))
+        refused(run("--config-file", cfg, "--no-api"), dev, "read-only disk",
+                "is a read-only block device")
+        cfg = config(tmp_path, "vm.json", drive_cfg(dev, True))
+        clean(run("--config-file", cfg, "--no-api"), "read-only disk as a ro drive")
+    finally:
+        subprocess.run(["losetup", "-d", dev])
+
+
 # ---------------------------------------------------------------- config, MMDS, CPU config
 
 def good_config():
@@ -702,3 +723,16 @@ def test_cache_listings_with_hostile_dates(number, tmp_path):
     for cmd in (("snapshot", "list"), ("kernel", "list")):
         r = run(*cmd, env=env)
         clean(r, cmd)
+
+
+def test_kernel_list_escapes_control_bytes(tmp_path):
+    """A cache file's values reach the terminal without their control bytes (an escape
+    sequence would retitle or clear it)."""
+    kern = tmp_path / "cache" / "volt" / "kernels" / "0123456789abcdef"
+    kern.mkdir(parents=True)
+    (kern / "vmlinux").write_bytes(b"\x7fELF")
+    (kern / "volt-kernel.meta").write_bytes(
+        b"key=0123456789abcdef\nconfig=\x1b]0;TITLE\x07\x1b[2Jx\nvariant=pvm\nbuilt=1\n")
+    r = run("kernel", "list", env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")})
+    clean(r, "kernel list")
+    assert "0123456789abcdef" in r.stdout and "\x1b" not in r.stdout and "\x07" not in r.stdout

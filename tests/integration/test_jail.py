@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import stat
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -363,6 +364,35 @@ def test_fifo_refused_without_blocking(volt_bin, jail_base, tmp_path, what):
     assert str(fifo) in proc.stderr, proc.stderr
     assert "FIFO" in proc.stderr, proc.stderr
     assert_no_jail(base, "fifo")
+
+
+@pytest.fixture
+def loop_disk(tmp_path):
+    img = tmp_path / "disk.img"
+    img.write_bytes(bytes(1 << 20))
+    r = subprocess.run(["losetup", "-f", "--show", str(img)], capture_output=True, text=True)
+    if r.returncode:
+        pytest.skip(f"no loop device here: {r.stderr.strip()}")
+    yield r.stdout.strip()
+    subprocess.run(["losetup", "-d", r.stdout.strip()])
+
+
+@pytest.mark.parametrize("what", ["kernel", "initrd", "log"])
+def test_block_device_only_as_a_drive(volt_bin, jail_base, tmp_path, loop_disk, what):
+    """A disk is a drive's file only: as a kernel, initrd or log it is refused before the
+    jail is made (the VMM inside refused it after, leaving the jail with a node of the disk
+    owned by the jail's uid)."""
+    base, _made = jail_base
+    cfg = tmp_path / "vm.json"
+    cfg.write_text(json.dumps({"boot-source": {"kernel_image_path": str(GUESTS / "hello")},
+                               "logger": {"log_path": loop_disk}}))
+    args = {"kernel": ["--kernel", loop_disk],
+            "initrd": ["--kernel", GUESTS / "hello", "--initrd", loop_disk],
+            "log": ["--config-file", cfg, "--no-api"]}[what]
+    proc = run_volt(*jail_args(base, "blk"), *args, timeout=20)
+    assert proc.returncode != 0
+    assert f"{loop_disk}: is a block device" in proc.stderr, proc.stderr
+    assert_no_jail(base, "blk")
 
 
 @pytest.mark.parametrize("ids, message", [

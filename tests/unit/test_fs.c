@@ -171,6 +171,40 @@ Test(fs, read_input_reads_zero_size_pseudo_files)
 	free(buf);
 }
 
+/* A sparse file's copy holds the same bytes and stays sparse: its holes (the
+ * middle, the end) are not written. */
+Test(fs, copy_keeps_holes)
+{
+	static const char head[] = "head", mid[] = "middle";
+	struct stat a, b;
+	char buf[16], src[128], dst[128];
+	int fd;
+
+	snprintf(src, sizeof(src), "%s", at("sparse")); /* at() has one buffer */
+	snprintf(dst, sizeof(dst), "%s", at("copy"));
+	fd = open(src, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(pwrite(fd, head, 4, 0), 4);
+	cr_assert_eq(pwrite(fd, mid, 6, 64 << 20), 6);
+	cr_assert_eq(ftruncate(fd, 256 << 20), 0);
+	close(fd);
+	cr_assert_eq(copy_file(src, dst, 0600), 0);
+	cr_assert_eq(stat(src, &a), 0);
+	cr_assert_eq(stat(dst, &b), 0);
+	cr_assert_eq(b.st_size, a.st_size);
+	cr_assert_leq(b.st_blocks, a.st_blocks + 16, "%lld blocks for %lld", (long long)b.st_blocks,
+		      (long long)a.st_blocks);
+	fd = open(dst, O_RDONLY);
+	cr_assert_eq(pread(fd, buf, 4, 0), 4);
+	cr_assert_eq(memcmp(buf, head, 4), 0);
+	cr_assert_eq(pread(fd, buf, 6, 64 << 20), 6);
+	cr_assert_eq(memcmp(buf, mid, 6), 0);
+	cr_assert_eq(pread(fd, buf, 4, 128 << 20), 4);
+	cr_assert_eq(memcmp(buf, "\0\0\0\0", 4), 0);
+	close(fd);
+}
+
 Test(fs, copy_file_refuses_fifo)
 {
 	cr_assert_eq(mkfifo(at("fifo"), 0600), 0);

@@ -382,7 +382,9 @@ Test(jail, may_access_uses_the_first_matching_class)
 
 Test(jail, source_check)
 {
-	struct jail_file drive = { .src = "/d.img", .name = "d.img", .writable = true };
+	struct jail_file drive = {
+		.src = "/d.img", .name = "d.img", .writable = true, .block_ok = true
+	};
 	struct jail_file kernel = { .src = "/k", .name = "k" };
 	struct jail_file log = { .src = "/l", .name = "l", .writable = true, .fifo_ok = true };
 	struct stat st;
@@ -396,13 +398,21 @@ Test(jail, source_check)
 	cr_assert_eq(jail_source_check(&drive, &st, 10, 10, why, sizeof(why)), 0);
 	st = st_of(S_IFREG | 0600, 10, 0);
 	cr_assert_eq(jail_source_check(&drive, &st, 10, 10, why, sizeof(why)), 0);
-	/* A block device gets a node of its own in the jail. */
+	/* A block device gets a node of its own in the jail: a drive's only (a
+	 * kernel's or a log's would be refused by the VMM, the node left). */
 	st = st_of(S_IFBLK | 0600, 0, 0);
 	cr_assert_eq(jail_source_check(&drive, &st, 10, 10, why, sizeof(why)), 0);
+	cr_assert_eq(jail_source_check(&kernel, &st, 10, 10, why, sizeof(why)), -EINVAL);
+	cr_assert_str_eq(why, "/k: a block device; a VM's file must be a regular file");
+	cr_assert_eq(jail_source_check(&log, &st, 10, 10, why, sizeof(why)), -EINVAL);
+	cr_assert_str_eq(why, "/l: a block device; a log or metrics path must be a regular file "
+			      "or a FIFO");
 
 	st = st_of(S_IFIFO | 0666, 10, 10);
 	cr_assert_eq(jail_source_check(&kernel, &st, 10, 10, why, sizeof(why)), -EINVAL);
-	cr_assert_str_eq(why, "/k: a FIFO; a VM's file must be a regular file or a block device");
+	cr_assert_str_eq(why, "/k: a FIFO; a VM's file must be a regular file");
+	cr_assert_eq(jail_source_check(&drive, &st, 10, 10, why, sizeof(why)), -EINVAL);
+	cr_assert_str_eq(why, "/d.img: a FIFO; a drive must be a regular file or a block device");
 	cr_assert_eq(jail_source_check(&drive, &st, 10, 10, why, sizeof(why)), -EINVAL);
 	cr_assert_eq(jail_source_check(&log, &st, 10, 10, why, sizeof(why)), 0);
 	st = st_of(S_IFIFO | 0600, 0, 0);

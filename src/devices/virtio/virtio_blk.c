@@ -675,6 +675,7 @@ static int blk_open(const char *path, bool read_only, int *fd, uint64_t *capacit
 {
 	struct stat st;
 	uint64_t bytes;
+	int ro = 0;
 	int err = open_input(path, read_only ? O_RDONLY : O_RDWR, INPUT_FILE | INPUT_BLOCK, fd, &st,
 			     why, why_size);
 
@@ -684,12 +685,23 @@ static int blk_open(const char *path, bool read_only, int *fd, uint64_t *capacit
 	if (S_ISBLK(st.st_mode) && ioctl(*fd, BLKGETSIZE64, &bytes)) {
 		err = -errno;
 		snprintf(why, why_size, "cannot get its size: %s", strerror(errno));
-		close(*fd);
-		*fd = -1;
-		return err;
+		goto fail;
+	}
+	/* A disk set read-only (losetup -r, a write-protected device) opens
+	 * for writing all the same; the guest's every write would then fail. */
+	if (S_ISBLK(st.st_mode) && !read_only && !ioctl(*fd, BLKROGET, &ro) && ro) {
+		err = -EROFS;
+		snprintf(why, why_size,
+			 "is a read-only block device: give the drive as read-only (ro, "
+			 "is_read_only: true)");
+		goto fail;
 	}
 	*capacity = bytes / SECTOR;
 	return 0;
+fail:
+	close(*fd);
+	*fd = -1;
+	return err;
 }
 
 int virtio_blk_create(struct virtio_blk **out, const struct blk_config *c,
@@ -997,6 +1009,7 @@ static int blk_host_paths(const void *cfg, struct device_path *out, int max)
 		.what = "drive",
 		.path = c->path,
 		.access = c->read_only ? FIELD_ACCESS_READ : FIELD_ACCESS_READ_WRITE,
+		.block_ok = true,
 	};
 	return 1;
 }
