@@ -242,13 +242,18 @@ Test(cli, device_seam_finds_paths_and_kinds)
 					   sizeof(why)),
 		     0, "%s", why);
 	cr_assert_str_eq(out, "id=r,path=/J,ro");
-	cr_assert_eq(s.kind, CLI_PATH_IN);
+	cr_assert_eq(s.kind, CLI_PATH_DISK_IN); /* a drive: a block device too */
 	cr_assert_str_eq(s.path, "/a/b.img");
 	free(out);
 	cr_assert_eq(
 		cli_device_spec_paths("drive", "path=/a/c.img", record, &s, &out, why, sizeof(why)),
 		0);
-	cr_assert_eq(s.kind, CLI_PATH_INOUT);
+	cr_assert_eq(s.kind, CLI_PATH_DISK_INOUT);
+	free(out);
+	cr_assert_eq(cli_device_spec_paths("pmem", "path=/a/p.img", record, &s, &out, why,
+					   sizeof(why)),
+		     0, "%s", why);
+	cr_assert_eq(s.kind, CLI_PATH_INOUT); /* a regular file only */
 	free(out);
 	cr_assert_eq(cli_device_spec_paths("vsock", "uds=/s/v.sock,cid=5", record, &s, &out, why,
 					   sizeof(why)),
