@@ -64,7 +64,7 @@ static void list_names(const char *dir, const char *suffix, char *buf, size_t si
 
 static int resolve_config(struct kernel_spec *s, const char *config)
 {
-	char rel[128], dir[PATH_MAX], names[512];
+	char rel[128], dir[PATH_MAX], names[512], why[160];
 	int err;
 
 	if (strchr(config, '/')) {
@@ -91,9 +91,9 @@ static int resolve_config(struct kernel_spec *s, const char *config)
 			return -ENOENT;
 		}
 	}
-	err = read_file(s->config_path, MAX_FRAGMENT, &s->config_text, NULL);
+	err = read_input(s->config_path, MAX_FRAGMENT, &s->config_text, NULL, why, sizeof(why));
 	if (err) {
-		pr_err("cannot read kernel config %s: %s", s->config_path, strerror(-err));
+		pr_err("kernel config '%s': %s", s->config_path, why);
 		return err;
 	}
 	return 0;
@@ -108,7 +108,7 @@ static int cmp_str(const void *a, const void *b)
  * hosts need, merged after the config so that it wins. */
 static int resolve_variant_config(struct kernel_spec *s, const char *dir)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], why[160];
 	struct stat st;
 	int err;
 
@@ -116,9 +116,9 @@ static int resolve_variant_config(struct kernel_spec *s, const char *dir)
 		return -ENAMETOOLONG;
 	if (stat(path, &st))
 		return 0;
-	err = read_file(path, MAX_FRAGMENT, &s->variant_config_text, NULL);
+	err = read_input(path, MAX_FRAGMENT, &s->variant_config_text, NULL, why, sizeof(why));
 	if (err) {
-		pr_err("cannot read kernel config %s: %s", path, strerror(-err));
+		pr_err("kernel config '%s': %s", path, why);
 		return err;
 	}
 	snprintf(s->variant_config_path, sizeof(s->variant_config_path), "%s", path);
@@ -212,12 +212,19 @@ static int resolve_source(struct kernel_spec *s, const char *source, bool need_s
 	if (path_fmt(s->source, sizeof(s->source), "%s", source))
 		return -ENAMETOOLONG;
 	if (stat(s->source, &st) || !S_ISREG(st.st_mode)) {
+		bool found = !stat(s->source, &st);
+
 		if (!need_source)
 			return 0;
-		pr_err("kernel source %s not found: install Debian's %s (make deps) or pass "
-		       "--source",
-		       s->source, KERNEL_SOURCE_PACKAGE);
-		return -ENOENT;
+		if (found)
+			pr_err("kernel source '%s' is %s, not a regular file (a linux-source "
+			       "tarball)",
+			       s->source, file_type_name(st.st_mode));
+		else
+			pr_err("kernel source %s not found: install Debian's %s (make deps) or "
+			       "pass --source",
+			       s->source, KERNEL_SOURCE_PACKAGE);
+		return found ? -EINVAL : -ENOENT;
 	}
 	version[0] = '\0';
 	if (!strcmp(s->source, KERNEL_DEFAULT_SOURCE))

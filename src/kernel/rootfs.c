@@ -130,14 +130,15 @@ static int load_content(struct content *c, const char *busybox, enum rootfs_link
 	char init_path[PATH_MAX];
 	struct spawn_opts so = { .out_fd = -1, .log_fd = -1, .on_line = collect_applet, .ctx = c };
 	char *list_argv[] = { (char *)busybox, "--list-full", NULL };
+	char why[160];
 	char *p;
 	size_t i;
 	int err;
 
-	err = read_file(busybox, MAX_BUSYBOX, &c->busybox, &c->busybox_size);
+	err = read_input(busybox, MAX_BUSYBOX, &c->busybox, &c->busybox_size, why, sizeof(why));
 	if (err) {
-		pr_err("cannot read busybox %s: %s (install busybox-static: make deps)", busybox,
-		       strerror(-err));
+		pr_err("busybox '%s': %s%s", busybox, why,
+		       err == -ENOENT ? " (install busybox-static: make deps)" : "");
 		return err;
 	}
 	err = elf_is_static(c->busybox, c->busybox_size);

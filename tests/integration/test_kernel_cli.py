@@ -60,7 +60,11 @@ def test_list_shows_the_variant(volt_bin):
 
 @pytest.mark.parametrize("args, message", [
     (["kernel", "build", "--config", "nosuch"], "unknown kernel config 'nosuch' (known: "),
-    (["kernel", "build", "--config", "/no/such.config"], "cannot read kernel config"),
+    (["kernel", "build", "--config", "/no/such.config"],
+     "kernel config '/no/such.config': No such"),
+    (["kernel", "build", "--config", "/dev/null"],
+     "kernel config '/dev/null': is a character device"),
+    (["kernel", "build", "--source", "/tmp"], "kernel source '/tmp' is a directory"),
     (["kernel", "build", "--variant", "nosuch"], "unknown kernel variant 'nosuch'"),
     (["kernel", "build", "--source", "/no/such.tar.xz"], "kernel source /no/such.tar.xz not found"),
     (["kernel", "build", "--jobs", "0"], "--jobs: '0' is not a number"),
