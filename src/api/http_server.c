@@ -4,20 +4,19 @@
  * thread.
  *
  * Connections are bounded (docs/api.md, "Connections"): at most
- * API_MAX_CONNECTIONS live ones, each with fixed buffers (a request head, a
- * body of --http-api-max-payload-size bytes, what was read and not parsed
- * yet); one more replaces one (its socket is closed), so a client that
- * opens and holds many connections cannot lock out the next one: first what
- * every connection sent is read and answered (a whole request waiting in a
- * socket's buffer is served, never dropped), then the one replaced is one
- * idle after its answers, else the one silent longest among those with part
- * of a request, else one that has sent nothing for API_NEW_GRACE_MS since it
- * connected, else one whose client does not read its answer; a table of
- * connections all newer than that takes no more (the next waits in the
- * listen backlog, as Firecracker's server makes all of them wait). A
- * connection idle for
- * API_IDLE_TIMEOUT_S seconds (half-sent requests included) is closed; the
- * clock stops while the main thread executes a request.
+ * API_MAX_CONNECTIONS live ones (Firecracker's 10), each with fixed buffers
+ * (a request head, a body of --http-api-max-payload-size bytes, what was read
+ * and not parsed yet). One more is accepted and, as in Firecracker, answered
+ * 503 "Too many open connections" and closed, unless a connection has held
+ * its slot for API_STALL_MS without getting anywhere - silent since it
+ * connected, a request begun and not finished, an answer its client does
+ * not read -: the longest stalled one is closed for it, so that clients that
+ * hold connections cannot lock the next one out. Before either, what every
+ * connection has sent is read and answered (a whole request is served, never
+ * dropped). A connection idle between requests is its client's (its next
+ * request may be on the way) until API_IDLE_TIMEOUT_S without traffic closes
+ * it, as it closes half-sent requests; the clocks stop while the main thread
+ * executes a request.
  *
  * Requests on a connection are answered in order, one at a time: the next
  * one (pipelining) is parsed once the answer to the last one is sent. */
@@ -46,9 +45,10 @@
 #define ACCEPTS_PER_ROUND (2 * API_MAX_CONNECTIONS)
 
 struct conn {
-	long long last_ms;   /* the last traffic */
-	long long opened_ms; /* accepted */
-	char *out;	     /* the answer being sent (malloc'd), NULL: none */
+	long long last_ms;	/* the last traffic */
+	long long opened_ms;	/* accepted */
+	long long req_start_ms; /* the first byte of the request being read came */
+	char *out;		/* the answer being sent (malloc'd), NULL: none */
 	size_t out_len, out_off;
 	size_t in_off, in_len; /* in[in_off..] read and not parsed yet */
 	struct http_parser p;
@@ -61,8 +61,6 @@ struct conn {
 
 /* Static: pages are touched only as connections use them. */
 static struct conn conns[API_MAX_CONNECTIONS];
-/* While every connection is new (victim()): when one of them may go. */
-static long long accept_paused_until;
 /* The body limit (api_server_start's max_payload). */
 static size_t max_payload = API_MAX_PAYLOAD;
 
@@ -215,15 +213,18 @@ static int queue_continue(struct conn *c)
 	return 0;
 }
 
-/* After a request the main thread took long to execute: its time does not
- * count as any connection's idle time. */
-static void restart_clocks(void)
+/* After a request the main thread took long (took_ms) to execute: that time
+ * counts as no connection's idle or stalled time. */
+static void restart_clocks(long long took_ms)
 {
 	long long now = now_ms();
 	unsigned int i;
 
-	for (i = 0; i < API_MAX_CONNECTIONS; i++)
+	for (i = 0; i < API_MAX_CONNECTIONS; i++) {
 		conns[i].last_ms = now;
+		conns[i].opened_ms += took_ms;
+		conns[i].req_start_ms += took_ms;
+	}
 }
 
 /* Parses what c has read and answers it, one request at a time: returns
@@ -235,8 +236,12 @@ static int process(struct api_server *s, struct conn *c)
 		struct http_request *q = &c->p.req;
 		struct api_response r = { 0 };
 		enum http_event ev;
-		size_t n = http_parse(&c->p, c->in + c->in_off, c->in_len, &ev);
+		size_t n;
 		int err = 0;
+
+		if (http_parser_between(&c->p))
+			c->req_start_ms = now_ms();
+		n = http_parse(&c->p, c->in + c->in_off, c->in_len, &ev);
 
 		c->in_off += n;
 		c->in_len -= n;
@@ -255,7 +260,7 @@ static int process(struct api_server *s, struct conn *c)
 			api_log_request(q->method, q->url, q->body, q->body_len);
 			if (!answer_root(s, q, &r))
 				submit(s, q->method, q->url, q->body, q->body_len, &r);
-			restart_clocks();
+			restart_clocks((now_us() - t0) / 1000);
 			api_log_error(&r);
 			c->served = true;
 			err = queue_answer(c, &r, q);
@@ -345,16 +350,12 @@ static struct conn *free_slot(void)
 	return NULL;
 }
 
-/* Of a full table, the slot a new connection takes (see the top), or NULL
- * while every connection is new and has sent nothing yet: the next one then
- * waits in the listen backlog (accept_paused_until). */
+/* Of a full table, after what every connection sent was served (which may
+ * free a slot): the connection a new one replaces (closed), or NULL. */
 static struct conn *victim(struct api_server *s)
 {
-	static const char *const why[] = { "idle", "silent longest, no whole request",
-					   "silent since it connected", "its answer is not read" };
 	struct conn *best = NULL, *c;
-	long long now = now_ms(), fresh_end = 0;
-	int best_rank = 0;
+	long long now, best_since = 0;
 	unsigned int i;
 
 	for (i = 0; i < API_MAX_CONNECTIONS; i++)
@@ -362,38 +363,50 @@ static struct conn *victim(struct api_server *s)
 			drain(s, &conns[i]);
 	if ((c = free_slot()))
 		return c;
+	now = now_ms();
 	for (i = 0; i < API_MAX_CONNECTIONS; i++) {
-		bool nothing = !conns[i].in_len && http_parser_between(&conns[i].p);
-		int rank;
+		bool between;
+		long long since;
 
 		c = &conns[i];
+		between = !c->in_len && http_parser_between(&c->p);
 		if (c->out)
-			rank = 3;
-		else if (nothing && c->served)
-			rank = 0;
-		else if (!nothing)
-			rank = 1;
-		else if (now - c->opened_ms >= API_NEW_GRACE_MS)
-			rank = 2;
-		else {
-			if (!fresh_end || c->opened_ms + API_NEW_GRACE_MS < fresh_end)
-				fresh_end = c->opened_ms + API_NEW_GRACE_MS;
-			continue;
-		}
-		if (!best || rank < best_rank ||
-		    (rank == best_rank && c->last_ms < best->last_ms)) {
+			since = c->last_ms; /* its client does not read the answer */
+		else if (!between)
+			since = c->req_start_ms; /* a request begun, not finished */
+		else if (!c->served)
+			since = c->opened_ms; /* silent since it connected */
+		else
+			continue; /* idle between requests: the client's */
+		if (now - since >= API_STALL_MS && (!best || since < best_since)) {
 			best = c;
-			best_rank = rank;
+			best_since = since;
 		}
 	}
-	if (!best) {
-		accept_paused_until = fresh_end;
-		return NULL;
+	if (best) {
+		pr_debug("API: %d connections: closing one stalled for %lld ms",
+			 API_MAX_CONNECTIONS, now - best_since);
+		conn_close(best);
 	}
-	pr_debug("API: more than %d connections: closing one (%s)", API_MAX_CONNECTIONS,
-		 why[best_rank]);
-	conn_close(best);
 	return best;
+}
+
+/* Firecracker's answer to a connection past its limit (micro_http). */
+static void refuse_full(int fd)
+{
+	static const char full[] = "HTTP/1.1 503\r\nServer: Firecracker API\r\n"
+				   "Connection: close\r\nContent-Length: 40\r\n\r\n"
+				   "{ \"error\": \"Too many open connections\" }";
+	char sink[4096];
+	int n = 16;
+
+	/* What it sent already is read first: a socket closed with unread
+	 * data resets, and the client could lose the answer. */
+	while (n-- && recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
+		;
+	if (send(fd, full, sizeof(full) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		pr_debug("API: cannot tell a connection the server is full: %s", strerror(errno));
+	close(fd);
 }
 
 static void accept_some(struct api_server *s)
@@ -401,17 +414,21 @@ static void accept_some(struct api_server *s)
 	unsigned int k;
 
 	for (k = 0; k < ACCEPTS_PER_ROUND; k++) {
-		struct conn *c = free_slot();
-		int fd;
+		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct conn *c;
 
-		if (!c && !(c = victim(s)))
-			return;
-		fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
 			    errno != ECONNABORTED)
 				pr_debug("API: accept: %s", strerror(errno));
 			return;
+		}
+		c = free_slot();
+		if (!c && !(c = victim(s))) {
+			pr_debug("API: %d connections, none stalled: a new one is refused (503)",
+				 API_MAX_CONNECTIONS);
+			refuse_full(fd);
+			continue;
 		}
 		c->fd = fd;
 		c->served = false;
@@ -429,10 +446,7 @@ static int wait_events(struct api_server *s, struct pollfd *pfd, struct conn **w
 	unsigned int i;
 	nfds_t n = 0;
 
-	/* A full table of new connections: the next waits in the backlog. */
-	if (!free_slot() && now < accept_paused_until)
-		first = accept_paused_until;
-	pfd[n++] = (struct pollfd){ .fd = first < 0 ? s->listen_fd : -1, .events = POLLIN };
+	pfd[n++] = (struct pollfd){ .fd = s->listen_fd, .events = POLLIN };
 	for (i = 0; i < API_MAX_CONNECTIONS; i++) {
 		struct conn *c = &conns[i];
 		long long due = c->last_ms + API_IDLE_TIMEOUT_S * 1000LL;

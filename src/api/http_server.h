@@ -19,11 +19,10 @@
 #include "api/router.h"
 #include "core/thread_hook.h"
 
-/* Live connections at most; one more replaces one (see http_server.c). */
-#define API_MAX_CONNECTIONS 8
-/* A new connection's time to send its first byte before one newer may
- * replace it (a burst of clients each connects, then sends). */
-#define API_NEW_GRACE_MS 1000
+/* Live connections at most (Firecracker's); one more replaces one that has
+ * stalled for API_STALL_MS, or is answered 503 (see http_server.c). */
+#define API_MAX_CONNECTIONS 10
+#define API_STALL_MS	    1000
 /* A connection with no traffic for this long is closed (half-sent requests). */
 #define API_IDLE_TIMEOUT_S 5
 

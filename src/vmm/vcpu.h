@@ -81,7 +81,7 @@ void vcpu_request(struct vcpu *v, enum vcpu_request r);
  * page fault that a Uffd handler never serves) must not hang volt with it.
  * A pause as Firecracker's (RECV_TIMEOUT_SEC); the end of a stopping VM. */
 #define VCPU_PAUSE_TIMEOUT_MS  30000U
-#define VCPU_FINISH_TIMEOUT_MS 10000U
+#define VCPU_FINISH_TIMEOUT_MS 5000U
 /* After vcpu_request(VCPU_PAUSE): waits until the vCPU is parked (0), will
  * not park (-ECANCELED: its thread ended, never started, or was asked to
  * finish), or until (util/deadline.h) passed (-ETIMEDOUT). */

@@ -816,6 +816,7 @@ void vm_clear(struct vm *vm)
 	memset(vm, 0, offsetof(struct vm, cfg) + offsetof(struct vm_config, devices));
 	memset(end, 0, (size_t)((char *)(vm + 1) - end));
 	vm->kvm_fd = vm->vm_fd = vm->stop_fd = vm->ready_fd = vm->console_file = -1;
+	vm->stop_signal_fd = -1;
 	vm->console_own = -1;
 }
 
@@ -1045,6 +1046,7 @@ int vm_serve(struct vm *vm, const struct vm_ctl *ctl)
 
 	vm_block_stop_signals(&sigs);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+	vm->stop_signal_fd = sfd;
 	console_init(&con, STDIN_FILENO);
 	err = thread_hooks_start(&vm->hooks, THREAD_KIND_MAIN);
 	if (err)
@@ -1116,6 +1118,7 @@ int vm_serve(struct vm *vm, const struct vm_ctl *ctl)
 	console_restore();
 	if (sfd >= 0)
 		close(sfd);
+	vm->stop_signal_fd = -1;
 	if (vm->exit_code)
 		pr_err("%s", vm->exit_reason);
 	else
@@ -1132,6 +1135,37 @@ int vm_run(struct vm *vm, const struct thread_hooks *hooks)
 	return vm_serve(vm, NULL);
 }
 
+/* A stop signal (SIGTERM...) or a fatal one waits to be read by the
+ * serving thread, which is the one waiting here. */
+static bool stop_signal_pending(const struct vm *vm)
+{
+	struct pollfd p[2] = { { .fd = vm->stop_signal_fd, .events = POLLIN },
+			       { .fd = signals_fd(), .events = POLLIN } };
+
+	return poll(p, 2, 0) > 0;
+}
+
+/* vcpu_wait_paused() until until, in slices: a stop signal ends the wait
+ * (-EINTR), so that SIGTERM ends volt while a stuck vCPU would keep a pause
+ * waiting for its whole bound. */
+static int wait_paused(const struct vm *vm, struct vcpu *v, const struct timespec *until)
+{
+	for (;;) {
+		struct timespec slice = deadline_after_ms(100);
+		int e;
+
+		if (slice.tv_sec > until->tv_sec ||
+		    (slice.tv_sec == until->tv_sec && slice.tv_nsec > until->tv_nsec))
+			slice = *until;
+		e = vcpu_wait_paused(v, &slice);
+		if (e != -ETIMEDOUT ||
+		    (slice.tv_sec == until->tv_sec && slice.tv_nsec == until->tv_nsec))
+			return e;
+		if (stop_signal_pending(vm))
+			return -EINTR;
+	}
+}
+
 int vm_pause(struct vm *vm)
 {
 	struct timespec until;
@@ -1144,7 +1178,7 @@ int vm_pause(struct vm *vm)
 	request_vcpus(vm, VCPU_PAUSE);
 	until = deadline_after_ms(VCPU_PAUSE_TIMEOUT_MS);
 	for (i = 0; i < vm->nvcpus; i++) {
-		int e = vcpu_wait_paused(vm->vcpus[i], &until);
+		int e = wait_paused(vm, vm->vcpus[i], &until);
 
 		if (e == -ETIMEDOUT)
 			pr_err("vCPU %d did not pause within %u s (its thread is stuck in the host "
@@ -1152,10 +1186,12 @@ int vm_pause(struct vm *vm)
 			       "serve)",
 			       i, VCPU_PAUSE_TIMEOUT_MS / 1000);
 		if (e && !err)
-			err = e == -ETIMEDOUT ? e : -EINVAL;
+			err = e == -ETIMEDOUT || e == -EINTR ? e : -EINVAL;
+		if (e == -EINTR)
+			break;
 	}
 	vm->paused = !err && !atomic_load(&vm->stopping);
-	if (err == -ETIMEDOUT && !atomic_load(&vm->stopping))
+	if ((err == -ETIMEDOUT || err == -EINTR) && !atomic_load(&vm->stopping))
 		request_vcpus(vm, VCPU_RUN); /* the pause failed: the others go on */
 	return vm->paused ? 0 : err ? err : -EINVAL;
 }

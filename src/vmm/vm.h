@@ -122,6 +122,7 @@ struct vm {
 	char exit_reason[512];
 	atomic_bool reset_requested;
 
+	int stop_signal_fd;	   /* vm_serve()'s signalfd of the stop signals, -1: none */
 	bool stuck;		   /* a vCPU or the device thread did not end (vm_serve) */
 	bool paused;		   /* vm_pause() parked every vCPU; the serving thread's */
 	bool start_paused;	   /* vm_start() leaves the vCPUs parked (a restore) */
