@@ -339,7 +339,7 @@ static void drain(struct api_server *s, struct conn *c)
 		;
 }
 
-/* Of a full table, the connection a new one replaces (see the top). */
+/* A slot no connection holds, or NULL. */
 static struct conn *free_slot(void)
 {
 	unsigned int i;
