@@ -250,9 +250,9 @@ Test(cli, device_seam_finds_paths_and_kinds)
 		0);
 	cr_assert_eq(s.kind, CLI_PATH_DISK_INOUT);
 	free(out);
-	cr_assert_eq(cli_device_spec_paths("pmem", "path=/a/p.img", record, &s, &out, why,
-					   sizeof(why)),
-		     0, "%s", why);
+	cr_assert_eq(
+		cli_device_spec_paths("pmem", "path=/a/p.img", record, &s, &out, why, sizeof(why)),
+		0, "%s", why);
 	cr_assert_eq(s.kind, CLI_PATH_INOUT); /* a regular file only */
 	free(out);
 	cr_assert_eq(cli_device_spec_paths("vsock", "uds=/s/v.sock,cid=5", record, &s, &out, why,
