@@ -590,5 +590,6 @@ const char *http_reason(int status)
 
 bool http_parser_between(const struct http_parser *p)
 {
-	return p->state == ST_DONE || (p->state == ST_HEAD && !p->head_len && !p->skipped);
+	/* Empty lines before a request line (RFC 9112 2.2) are none of it. */
+	return p->state == ST_DONE || (p->state == ST_HEAD && !p->head_len);
 }

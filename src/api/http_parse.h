@@ -76,7 +76,8 @@ struct http_parser {
 	char why[160]; /* HTTP_BAD: what was wrong (empty when too_big) */
 };
 
-/* No byte of a request has been given to p since its last one (or init). */
+/* No byte of a request has been given to p since its last one (or init);
+ * empty lines between requests are no request's. */
 bool http_parser_between(const struct http_parser *p);
 /* Readies p for a connection's first request; body_buf holds body_max bytes
  * (body_buf may be NULL when body_max is 0). */

@@ -8,15 +8,12 @@
  * (a request head, a body of --http-api-max-payload-size bytes, what was read
  * and not parsed yet). One more is accepted and, as in Firecracker, answered
  * 503 "Too many open connections" and closed, unless a connection has held
- * its slot for API_STALL_MS without getting anywhere - silent since it
- * connected, a request begun and not finished, an answer its client does
- * not read -: the longest stalled one is closed for it, so that clients that
- * hold connections cannot lock the next one out. Before either, what every
- * connection has sent is read and answered (a whole request is served, never
- * dropped). A connection idle between requests is its client's (its next
- * request may be on the way) until API_IDLE_TIMEOUT_S without traffic closes
- * it, as it closes half-sent requests; the clocks stop while the main thread
- * executes a request.
+ * its slot without getting anywhere (victim()): it is closed for the new one,
+ * so that clients that hold connections cannot lock the next one out. Before
+ * either, what every connection has sent is read and answered (a whole
+ * request is served, never dropped). API_IDLE_TIMEOUT_S without traffic
+ * closes any connection; the clocks stop while the main thread executes a
+ * request.
  *
  * Requests on a connection are answered in order, one at a time: the next
  * one (pipelining) is parsed once the answer to the last one is sent. */
@@ -213,15 +210,15 @@ static int queue_continue(struct conn *c)
 	return 0;
 }
 
-/* After a request the main thread took long (took_ms) to execute: that time
- * counts as no connection's idle or stalled time. */
+/* After a request the main thread took took_ms to execute: that time counts
+ * as no connection's idle or stalled time (and only that: the others' clocks
+ * go on between requests). */
 static void restart_clocks(long long took_ms)
 {
-	long long now = now_ms();
 	unsigned int i;
 
 	for (i = 0; i < API_MAX_CONNECTIONS; i++) {
-		conns[i].last_ms = now;
+		conns[i].last_ms += took_ms;
 		conns[i].opened_ms += took_ms;
 		conns[i].req_start_ms += took_ms;
 	}
@@ -351,11 +348,17 @@ static struct conn *free_slot(void)
 }
 
 /* Of a full table, after what every connection sent was served (which may
- * free a slot): the connection a new one replaces (closed), or NULL. */
+ * free a slot): the connection a new one replaces (closed), or NULL. The one
+ * stalled longest: silent API_SILENT_MS since it connected, a request begun
+ * API_STALL_MS ago and not finished, an answer unread for API_STALL_MS; else
+ * the one idle longest between requests, for API_STALL_MS at least (as a
+ * server closes an idle keep-alive connection: the client's next request
+ * then fails to send, and it opens another). */
 static struct conn *victim(struct api_server *s)
 {
 	struct conn *best = NULL, *c;
 	long long now, best_since = 0;
+	bool best_idle = false;
 	unsigned int i;
 
 	for (i = 0; i < API_MAX_CONNECTIONS; i++)
@@ -365,27 +368,33 @@ static struct conn *victim(struct api_server *s)
 		return c;
 	now = now_ms();
 	for (i = 0; i < API_MAX_CONNECTIONS; i++) {
-		bool between;
-		long long since;
+		bool between, idle = false;
+		long long since, after = API_STALL_MS;
 
 		c = &conns[i];
 		between = !c->in_len && http_parser_between(&c->p);
-		if (c->out)
+		if (c->out) {
 			since = c->last_ms; /* its client does not read the answer */
-		else if (!between)
+		} else if (!between) {
 			since = c->req_start_ms; /* a request begun, not finished */
-		else if (!c->served)
+		} else if (!c->served) {
 			since = c->opened_ms; /* silent since it connected */
-		else
-			continue; /* idle between requests: the client's */
-		if (now - since >= API_STALL_MS && (!best || since < best_since)) {
+			after = API_SILENT_MS;
+		} else {
+			since = c->last_ms; /* idle between requests */
+			idle = true;
+		}
+		if (now - since < after)
+			continue;
+		if (!best || (best_idle && !idle) || (best_idle == idle && since < best_since)) {
 			best = c;
 			best_since = since;
+			best_idle = idle;
 		}
 	}
 	if (best) {
-		pr_debug("API: %d connections: closing one stalled for %lld ms",
-			 API_MAX_CONNECTIONS, now - best_since);
+		pr_debug("API: %d connections: closing one %s for %lld ms", API_MAX_CONNECTIONS,
+			 best_idle ? "idle" : "stalled", now - best_since);
 		conn_close(best);
 	}
 	return best;

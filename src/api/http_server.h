@@ -20,9 +20,12 @@
 #include "core/thread_hook.h"
 
 /* Live connections at most (Firecracker's); one more replaces one that has
- * stalled for API_STALL_MS, or is answered 503 (see http_server.c). */
+ * stalled (silent for API_SILENT_MS since it connected, a request or an
+ * answer stuck for API_STALL_MS, idle that long between requests), or is
+ * answered 503 (see http_server.c). */
 #define API_MAX_CONNECTIONS 10
 #define API_STALL_MS	    1000
+#define API_SILENT_MS	    200
 /* A connection with no traffic for this long is closed (half-sent requests). */
 #define API_IDLE_TIMEOUT_S 5
 

@@ -333,6 +333,68 @@ def test_keep_alive_clients_lose_nothing(running):
     running.alive()
 
 
+def keep_alive_get(s):
+    """One GET /machine-config on an open keep-alive connection; its answer's status line."""
+    s.sendall(b"GET /machine-config HTTP/1.1\r\nHost: x\r\n\r\n")
+    buf = b""
+    while True:
+        head, sep, rest = buf.partition(b"\r\n\r\n")
+        if sep:
+            n = int(re.search(rb"Content-Length: (\d+)", head).group(1))
+            if len(rest) >= n:
+                return head.split(b"\r\n")[0]
+        chunk = s.recv(65536)
+        if not chunk:
+            return b""
+        buf += chunk
+
+
+def test_keep_alive_holders_give_way(running):
+    """Ten keep-alive connections, each asking something now and then, hold every slot: a
+    new client is told 503 (Firecracker's) for at most about a second, then the one idle
+    longest is closed for it (its client's next send fails: it opens another). And one
+    client's requests do not keep the others' idle clocks from running (they did: the idle
+    timeout never fired while anything polled the API)."""
+    holders = [connect(running.sock) for _ in range(MAX_CONNECTIONS)]
+    for s in holders:
+        s.settimeout(10)
+        assert keep_alive_get(s) == b"HTTP/1.1 200 OK"
+    t0 = time.monotonic()
+    while True:
+        answer = exchange(running.sock, request("GET", "/machine-config"), timeout=10)
+        if not answer.startswith(b"HTTP/1.1 503") or time.monotonic() - t0 > 5:
+            break
+        time.sleep(0.05)
+    took = time.monotonic() - t0
+    assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
+    assert 0.5 < took < 2.5, took
+    # One holder keeps asking every 0.5 s; the others go quiet and are closed after 5 s.
+    busy = next(s for s in holders if keep_alive_get_ok(s))
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 7:
+        assert keep_alive_get(busy) == b"HTTP/1.1 200 OK"
+        time.sleep(0.5)
+    closed = 0
+    for s in holders:
+        if s is busy:
+            continue
+        try:
+            closed += keep_alive_get(s) != b"HTTP/1.1 200 OK"
+        except OSError:
+            closed += 1
+    assert closed == MAX_CONNECTIONS - 1, closed
+    for s in holders:
+        s.close()
+    running.alive()
+
+
+def keep_alive_get_ok(s):
+    try:
+        return keep_alive_get(s) == b"HTTP/1.1 200 OK"
+    except OSError:
+        return False
+
+
 def test_still_answers_and_the_guest_still_runs(running):
     running.answers()
     running.echoes()
