@@ -458,3 +458,27 @@ Test(http_parse, reasons)
 	cr_assert_str_eq(http_reason(505), "HTTP Version Not Supported");
 	cr_assert_str_eq(http_reason(299), "Unknown");
 }
+
+/* Whether a connection holds part of a request (the API closes one that has
+ * stalled there): not after a whole request, nor after the empty lines a
+ * client may send between requests; yes from a request's first byte. */
+Test(http_parse, between_requests)
+{
+	static struct http_parser p;
+	static char body[64];
+	enum http_event ev;
+
+	http_parser_init(&p, body, sizeof(body));
+	cr_assert(http_parser_between(&p));
+	cr_assert_eq(http_parse(&p, "GET / HTTP/1.1\r\n\r\n", 18, &ev), 18);
+	cr_assert_eq(ev, HTTP_REQUEST);
+	cr_assert(http_parser_between(&p));
+	http_parse(&p, "\r\n\r\n", 4, &ev);
+	cr_assert_eq(ev, HTTP_NEED_MORE);
+	cr_assert(http_parser_between(&p), "empty lines are no request's");
+	http_parse(&p, "G", 1, &ev);
+	cr_assert_not(http_parser_between(&p));
+	http_parse(&p, "ET / HTTP/1.1\r\n\r\n", 17, &ev);
+	cr_assert_eq(ev, HTTP_REQUEST);
+	cr_assert(http_parser_between(&p));
+}
