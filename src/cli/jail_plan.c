@@ -168,6 +168,9 @@ static int host_path(void *ctx, enum cli_path kind, const char *src, char **jail
 		     size_t why_size)
 {
 	struct jail_plan *p = ctx;
+	bool disk = kind == CLI_PATH_DISK_IN || kind == CLI_PATH_DISK_INOUT;
+	bool writable =
+		kind == CLI_PATH_INOUT || kind == CLI_PATH_DISK_INOUT || kind == CLI_PATH_OUT;
 
 	switch (kind) {
 	case CLI_PATH_IN:
@@ -175,10 +178,8 @@ static int host_path(void *ctx, enum cli_path kind, const char *src, char **jail
 	case CLI_PATH_OUT:
 	case CLI_PATH_DISK_IN:
 	case CLI_PATH_DISK_INOUT:
-		return add_file(p, src, kind != CLI_PATH_IN && kind != CLI_PATH_DISK_IN,
-				kind == CLI_PATH_OUT,
-				kind == CLI_PATH_DISK_IN || kind == CLI_PATH_DISK_INOUT, jail_path,
-				why, why_size);
+		return add_file(p, src, writable, kind == CLI_PATH_OUT, disk, jail_path, why,
+				why_size);
 	case CLI_PATH_SOCK:
 		return add_socket(p, src, jail_path);
 	case CLI_PATH_DIR:

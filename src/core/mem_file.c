@@ -15,8 +15,7 @@
 #include <unistd.h>
 
 #define PAGE	    GUEST_MEM_PAGE_SIZE
-#define CHUNK_PAGES 4096ULL /* pages per residency query: 16 MiB of RAM */
-#define MAX_WRITE   (1ULL << 30)
+#define CHUNK_PAGES 4096ULL    /* pages per residency query: 16 MiB of RAM */
 #define MERGE_CHUNK (1U << 20) /* bytes read at a time from a Diff's base */
 
 /* Consecutive pages to write, gathered into one pwrite(). */
@@ -25,23 +24,6 @@ struct run {
 	const uint8_t *base;
 	uint64_t start, len; /* bytes, offsets in base and in the file */
 };
-
-static int pwrite_all(int fd, const uint8_t *p, uint64_t len, off_t off)
-{
-	while (len) {
-		size_t n = len < MAX_WRITE ? (size_t)len : (size_t)MAX_WRITE;
-		ssize_t done = pwrite(fd, p, n, off);
-
-		if (done < 0 && errno == EINTR)
-			continue;
-		if (done <= 0)
-			return done < 0 ? -errno : -EIO;
-		p += done;
-		len -= (uint64_t)done;
-		off += done;
-	}
-	return 0;
-}
 
 static int flush(struct run *r)
 {

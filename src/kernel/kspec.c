@@ -206,14 +206,14 @@ static int resolve_source(struct kernel_spec *s, const char *source, bool need_s
 	const char *env = getenv("VOLT_KERNEL_SOURCE");
 	char version[96];
 	struct stat st;
+	bool found;
 
 	if (!source)
 		source = env && *env ? env : KERNEL_DEFAULT_SOURCE;
 	if (path_fmt(s->source, sizeof(s->source), "%s", source))
 		return -ENAMETOOLONG;
-	if (stat(s->source, &st) || !S_ISREG(st.st_mode)) {
-		bool found = !stat(s->source, &st);
-
+	found = !stat(s->source, &st);
+	if (!found || !S_ISREG(st.st_mode)) {
 		if (!need_source)
 			return 0;
 		if (found)

@@ -7,6 +7,7 @@
 #ifndef VOLT_UTIL_DEADLINE_H
 #define VOLT_UTIL_DEADLINE_H
 
+#include <stdbool.h>
 #include <time.h>
 
 static inline struct timespec deadline_after_ms(unsigned int ms)
@@ -21,6 +22,12 @@ static inline struct timespec deadline_after_ms(unsigned int ms)
 		t.tv_nsec -= 1000000000L;
 	}
 	return t;
+}
+
+/* a comes before b. */
+static inline bool deadline_before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
 }
 
 #endif

@@ -309,6 +309,25 @@ int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+int pwrite_all(int fd, const void *buf, uint64_t len, off_t off)
+{
+	const char *p = buf;
+
+	while (len) {
+		size_t n = len < (1ULL << 30) ? (size_t)len : (size_t)1 << 30;
+		ssize_t done = pwrite(fd, p, n, off);
+
+		if (done < 0 && errno == EINTR)
+			continue;
+		if (done <= 0)
+			return done < 0 ? -errno : -EIO;
+		p += done;
+		len -= (uint64_t)done;
+		off += done;
+	}
+	return 0;
+}
+
 int write_file(const char *path, const void *buf, size_t len, mode_t mode)
 {
 	int fd, err;
@@ -395,17 +414,13 @@ static int copy_run(int in, int out, loff_t off, loff_t end, bool *plain)
 			}
 		} else {
 			n = pread(in, buf, want < sizeof(buf) ? want : sizeof(buf), off);
-			for (ssize_t done = 0; n > 0 && done < n;) {
-				ssize_t w = pwrite(out, buf + done, (size_t)(n - done), off + done);
+			if (n > 0) {
+				int err = pwrite_all(out, buf, (uint64_t)n, off);
 
-				if (w < 0 && errno == EINTR)
-					continue;
-				if (w <= 0)
-					return w < 0 ? -errno : -EIO;
-				done += w;
-			}
-			if (n > 0)
+				if (err)
+					return err;
 				off += n;
+			}
 		}
 		if (n < 0 && errno == EINTR)
 			continue;

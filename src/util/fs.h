@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -45,6 +46,8 @@ int read_file(const char *path, size_t max, char **out, size_t *len);
 /* All of buf, retried on EINTR and short writes: 0 or -errno (-EIO when a
  * write makes no progress). */
 int write_all(int fd, const void *buf, size_t len);
+/* write_all() at offset off (pwrite, at most 1 GiB a call). */
+int pwrite_all(int fd, const void *buf, uint64_t len, off_t off);
 /* Creates or truncates path with mode and writes buf to it. */
 int write_file(const char *path, const void *buf, size_t len, mode_t mode);
 /* Writes buf to a new file beside path (created with mode), fsyncs it,

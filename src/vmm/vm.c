@@ -1152,14 +1152,10 @@ static int wait_paused(const struct vm *vm, struct vcpu *v, const struct timespe
 {
 	for (;;) {
 		struct timespec slice = deadline_after_ms(100);
-		int e;
+		bool last = !deadline_before(&slice, until);
+		int e = vcpu_wait_paused(v, last ? until : &slice);
 
-		if (slice.tv_sec > until->tv_sec ||
-		    (slice.tv_sec == until->tv_sec && slice.tv_nsec > until->tv_nsec))
-			slice = *until;
-		e = vcpu_wait_paused(v, &slice);
-		if (e != -ETIMEDOUT ||
-		    (slice.tv_sec == until->tv_sec && slice.tv_nsec == until->tv_nsec))
+		if (e != -ETIMEDOUT || last)
 			return e;
 		if (stop_signal_pending(vm))
 			return -EINTR;
