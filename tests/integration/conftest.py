@@ -214,3 +214,15 @@ def make_netns(name, tap, host_ip):
 
 def host_is_pvm():
     return os.path.exists("/sys/module/kvm_pvm")
+
+
+def api_wait_for(api, url, key, want, timeout=180):
+    """GETs url once a second until its body's key is want (or timeout passes); the last
+    body."""
+    end = time.monotonic() + timeout
+    while True:
+        status, body = api.get(url)
+        assert status == 200, body
+        if body[key] == want or time.monotonic() > end:
+            return body
+        time.sleep(1)

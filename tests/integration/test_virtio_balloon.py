@@ -14,11 +14,10 @@ from the peak (VmHWM) to VmRSS once the balloon is full is what MADV_DONTNEED re
 """
 import re
 import subprocess
-import time
 
 import pytest
 
-from conftest import audit_lines, run_volt
+from conftest import api_wait_for, audit_lines, run_volt
 from test_virtio_pmem import api_start, full_snapshot_restored, type_and_see
 
 MEM_MIB = 128
@@ -242,14 +241,8 @@ def test_balloon_inflates_deflates_and_reports_statistics(vm, guest_kit, tmp_pat
           f" {len(stats)} statistics reports")
 
 
-def balloon_actual(api, mib, timeout=180):
-    end = time.monotonic() + timeout
-    while True:
-        status, body = api.get("/balloon/statistics")
-        assert status == 200, body
-        if body["actual_mib"] == mib or time.monotonic() > end:
-            return body["actual_mib"]
-        time.sleep(1)
+def balloon_actual(api, mib):
+    return api_wait_for(api, "/balloon/statistics", "actual_mib", mib)["actual_mib"]
 
 
 def test_balloon_in_a_restored_vm(vm, guest_kit, tmp_path):

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import GUESTS, audit_lines, run_volt
+from conftest import GUESTS, api_wait_for, audit_lines, run_volt
 from test_virtio_blk import cpio_append
 from test_virtio_pmem import api_start, type_and_see
 
@@ -56,13 +56,7 @@ def booted(vm, guest_kit, tmp_path, data, *args, total=512, metrics=None, dirty=
 
 
 def wait_plugged(api, mib, timeout=180):
-    end = time.monotonic() + timeout
-    while True:
-        status, body = api.get("/hotplug/memory")
-        assert status == 200, body
-        if body["plugged_size_mib"] == mib or time.monotonic() > end:
-            return body
-        time.sleep(1)
+    return api_wait_for(api, "/hotplug/memory", "plugged_size_mib", mib, timeout)
 
 
 def guest_number(p, expr, tag):
