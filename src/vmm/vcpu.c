@@ -53,10 +53,14 @@ struct vcpu {
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* request or state changed */
 	enum vcpu_state state;
-	/* The thread has its name: vcpu_start() waits for it, so that whoever
-	 * looks for "fc_vcpu N" once the VM runs finds it (Firecracker's
-	 * InstanceStart returns after its vCPUs answered). Under lock. */
-	bool named;
+	/* The thread has its name and its sandbox (or failed to get it):
+	 * vcpu_start() waits for it, so that whoever looks for "fc_vcpu N" once
+	 * the VM runs finds it (Firecracker's InstanceStart returns after its
+	 * vCPUs answered), and so that the starter installs its own seccomp
+	 * filter only after this one: two installs at once on a nested (PVM)
+	 * host slowed each other, the vCPU's first KVM_RUN by ~0.1 ms
+	 * (docs/benchmarks.md). Under lock. */
+	bool confined;
 	/* A wait for the thread ran out: it is stuck in the host kernel, and
 	 * vcpu_destroy() leaves it and what it may still use (the process ends). */
 	bool stuck;
@@ -517,10 +521,6 @@ static void *vcpu_thread(void *arg)
 	 * Firecracker's name: its framework and orchestrators pin vCPUs by it. */
 	snprintf(name, sizeof(name), "fc_vcpu %d", v->index);
 	log_set_thread_name(name);
-	pthread_mutex_lock(&v->lock);
-	v->named = true;
-	pthread_cond_broadcast(&v->cond);
-	pthread_mutex_unlock(&v->lock);
 	/* The timer is made before the sandbox, which allows only its end. */
 	if (v->env.profiler) {
 		err = profiler_timer_start(&timer, v->env.profile_hz);
@@ -530,6 +530,10 @@ static void *vcpu_thread(void *arg)
 		profiling = !err;
 	}
 	err = thread_hooks_start(&v->hooks, THREAD_KIND_VCPU);
+	pthread_mutex_lock(&v->lock);
+	v->confined = true;
+	pthread_cond_broadcast(&v->cond);
+	pthread_mutex_unlock(&v->lock);
 	if (err)
 		stop_vm(v, 1, "vCPU %d: cannot confine its thread (seccomp): %s", v->index,
 			strerror(-err));
@@ -588,7 +592,7 @@ int vcpu_start(struct vcpu *v, const struct thread_hooks *hooks)
 	}
 	atomic_store(&v->thread_started, true);
 	pthread_mutex_lock(&v->lock);
-	while (!v->named)
+	while (!v->confined)
 		pthread_cond_wait(&v->cond, &v->lock);
 	pthread_mutex_unlock(&v->lock);
 	return 0;

@@ -73,7 +73,8 @@ enum vcpu_request {
 int vcpu_create(struct vcpu **out, int index, const struct vcpu_env *env,
 		const struct vcpu_setup *setup);
 /* Starts the thread; it runs hooks->thread_start(THREAD_KIND_VCPU) before
- * its first KVM_RUN and stops the VM when that fails. 0 or -errno (logged). */
+ * its first KVM_RUN and stops the VM when that fails. Returns once the thread
+ * is named and that hook has returned. 0 or -errno (logged). */
 int vcpu_start(struct vcpu *v, const struct thread_hooks *hooks);
 /* Sends a request to the thread; never blocks on the guest. */
 void vcpu_request(struct vcpu *v, enum vcpu_request r);

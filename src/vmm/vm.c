@@ -987,7 +987,7 @@ int vm_start(struct vm *vm, const struct thread_hooks *hooks)
 		request_vcpus(vm, VCPU_PAUSE);
 	for (i = 0; i < vm->nvcpus && !err; i++)
 		err = vcpu_start(vm->vcpus[i], &vm->hooks);
-	startup_mark("vCPU threads started");
+	startup_mark("vCPU threads started and confined");
 	until = deadline_after_ms(VCPU_PAUSE_TIMEOUT_MS);
 	for (i = 0; vm->start_paused && i < vm->nvcpus && !err; i++)
 		if (vcpu_wait_paused(vm->vcpus[i], &until))
