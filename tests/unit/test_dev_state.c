@@ -977,6 +977,79 @@ Test(dev_state, vsock_without_an_event_buffer_restores_quietly)
 	guest_mem_free(&mem);
 }
 
+/* A vsock record with this version and second word (next_port from 2 on). */
+static int vsock_restore_rec(struct image *im, const struct vsock_config *c, uint32_t version,
+			     uint32_t word, uint32_t *next_after)
+{
+	struct image bad, again;
+	struct side b;
+	uint8_t rec[16];
+	const void *p;
+	size_t len;
+	int err;
+
+	p = image_rec(im, "dev/vsock0/vsock", &len);
+	cr_assert_eq(len, sizeof(rec));
+	memcpy(rec, p, len);
+	memcpy(rec, &version, 4);
+	memcpy(rec + 4, &word, 4);
+	image_edit(im, &bad, "dev/vsock0", "dev/vsock0/vsock", rec, len);
+	cr_assert_eq(side_plug(&b, &virtio_vsock_kind, c), 0);
+	err = b.kind->restore(b.dev, &bad.r);
+	if (!err && next_after) { /* what a snapshot of the restored VM keeps */
+		image_begin(&again, "dev/vsock0");
+		cr_assert_eq(b.kind->save(b.dev, &again.w), 0);
+		image_read(&again, "dev/vsock0");
+		p = image_rec(&again, "dev/vsock0/vsock", &len);
+		memcpy(next_after, (const uint8_t *)p + 4, 4);
+		image_free(&again);
+	}
+	side_unplug(&b);
+	image_free(&bad);
+	return err;
+}
+
+/* Firecracker keeps local_port_last: the host ports a restored VM hands out
+ * go on from the snapshot's. */
+Test(dev_state, vsock_restore_goes_on_with_the_host_ports)
+{
+	struct vsock_config c = { .cid = 3 };
+	struct side a;
+	struct image im;
+	uint32_t next = 0, first = 1U << 30;
+	char *dir;
+
+	log_set_level(LOG_OFF);
+	dir = test_tmpdir();
+	snprintf(c.uds, sizeof(c.uds), "%s/v.sock", dir);
+	cr_assert_eq(layout_guest_mem_init(&mem, RAM), 0);
+	cr_assert_eq(side_plug(&a, &virtio_vsock_kind, &c), 0);
+	driver_up(a.d, 3, 0);
+	image_begin(&im, "dev/vsock0");
+	cr_assert_eq(a.kind->save(a.dev, &im.w), 0);
+	image_read(&im, "dev/vsock0");
+	side_unplug(&a);
+
+	cr_assert_eq(vsock_restore_rec(&im, &c, 2, first, &next), 0, "a fresh device's");
+	cr_assert_eq(next, first);
+	cr_assert_eq(vsock_restore_rec(&im, &c, 2, first + 77, &next), 0);
+	cr_assert_eq(next, first + 77, "the restored VM goes on from the snapshot's port");
+	cr_assert_eq(vsock_restore_rec(&im, &c, 2, UINT32_MAX, &next), 0);
+	cr_assert_eq(next, UINT32_MAX);
+	cr_assert_eq(vsock_restore_rec(&im, &c, 2, first - 1, NULL), -EINVAL,
+		     "a port below the host's range");
+	cr_assert_eq(vsock_restore_rec(&im, &c, 2, 0, NULL), -EINVAL);
+	/* An older volt's record: ports from the first again. */
+	cr_assert_eq(vsock_restore_rec(&im, &c, 1, 0, &next), 0);
+	cr_assert_eq(next, first);
+	cr_assert_eq(vsock_restore_rec(&im, &c, 1, 5, NULL), -EINVAL, "reserved, not 0");
+	cr_assert_eq(vsock_restore_rec(&im, &c, 3, first, NULL), -EINVAL, "a later version");
+	cr_assert_eq(vsock_restore_rec(&im, &c, 0, first, NULL), -EINVAL);
+	image_free(&im);
+	rm_rf(dir);
+	guest_mem_free(&mem);
+}
+
 /* --- virtio-balloon ----------------------------------------------------------- */
 
 Test(dev_state, balloon_target_statistics_and_held_buffer_round_trip)

@@ -331,11 +331,13 @@ void virtio_vsock_destroy(struct virtio_vsock *v)
 
 /* --- snapshots ------------------------------------------------------------- */
 
-#define VSOCK_STATE_VERSION 1
+/* 2: next_port (Firecracker's local_port_last + 1); a version 1 record
+ * (reserved: 0) restores with ports from the first again. */
+#define VSOCK_STATE_VERSION 2
 
 struct vsock_state_rec {
 	uint32_t version;
-	uint32_t reserved;
+	uint32_t next_port;
 	uint64_t guest_cid;
 } __attribute__((packed));
 
@@ -352,6 +354,7 @@ int virtio_vsock_save(struct virtio_vsock *v, struct snap_writer *w)
 		virtio_queue_unpop(&v->dev, RXQ, 1);
 		v->rx_stashed = false;
 	}
+	st.next_port = vsock_mux_next_port(&v->mux);
 	pthread_mutex_unlock(&v->dev.lock);
 	err = virtio_mmio_save(&v->dev, w);
 	return err ? err : snap_put(w, "vsock", &st, sizeof(st));
@@ -397,9 +400,15 @@ int virtio_vsock_restore(struct virtio_vsock *v, struct snap_reader *r)
 
 	if (err)
 		return err;
-	if (st.version != VSOCK_STATE_VERSION || st.reserved) {
-		pr_err("restore %s: vsock state version %u (reserved %u), this volt reads %d",
-		       r->scope, st.version, st.reserved, VSOCK_STATE_VERSION);
+	if (st.version < 1 || st.version > VSOCK_STATE_VERSION ||
+	    (st.version == 1 && st.next_port)) {
+		pr_err("restore %s: vsock state version %u (reserved %u), this volt reads 1-%d",
+		       r->scope, st.version, st.next_port, VSOCK_STATE_VERSION);
+		return -EINVAL;
+	}
+	if (st.version >= 2 && st.next_port < VSOCK_MUX_PORT_FIRST) {
+		pr_err("restore %s: vsock host port %u is below the host's range (2^30 up)",
+		       r->scope, st.next_port);
 		return -EINVAL;
 	}
 	if (st.guest_cid != v->cfg.cid) {
@@ -412,6 +421,9 @@ int virtio_vsock_restore(struct virtio_vsock *v, struct snap_reader *r)
 		return err;
 	pthread_mutex_lock(&v->dev.lock);
 	cfg->guest_cid = htole64(v->cfg.cid);
+	/* After the transport's restore, which may reset the device. */
+	if (st.version >= 2)
+		vsock_mux_set_next_port(&v->mux, st.next_port);
 	send_transport_reset(v);
 	pthread_mutex_unlock(&v->dev.lock);
 	return 0;

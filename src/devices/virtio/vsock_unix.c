@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #define MAX_CONNS	 256
-#define LOCAL_PORT_FIRST (1U << 30)
 #define CONNECT_LINE_MAX 32
 #define HDR_SIZE	 sizeof(struct virtio_vsock_hdr)
 
@@ -399,8 +398,8 @@ static uint32_t alloc_port(struct vsock_mux *m)
 
 	for (;;) {
 		p = m->next_port++;
-		if (m->next_port < LOCAL_PORT_FIRST)
-			m->next_port = LOCAL_PORT_FIRST;
+		if (m->next_port < VSOCK_MUX_PORT_FIRST)
+			m->next_port = VSOCK_MUX_PORT_FIRST;
 		for (mc = m->head; mc; mc = mc->next)
 			if (mc->c.state != VSOCK_CONN_CMD && mc->c.host_port == p)
 				break;
@@ -554,7 +553,17 @@ void vsock_mux_reset(struct vsock_mux *m)
 {
 	vsock_mux_kill_all(m);
 	/* No port is in use any more; starting over keeps a run reproducible (fuzzing). */
-	m->next_port = LOCAL_PORT_FIRST;
+	m->next_port = VSOCK_MUX_PORT_FIRST;
+}
+
+uint32_t vsock_mux_next_port(const struct vsock_mux *m)
+{
+	return m->next_port;
+}
+
+void vsock_mux_set_next_port(struct vsock_mux *m, uint32_t port)
+{
+	m->next_port = port;
 }
 
 /* --- the listening socket ------------------------------------------------ */
@@ -565,7 +574,7 @@ void vsock_mux_init(struct vsock_mux *m, uint32_t guest_cid, const char *uds)
 	m->guest_cid = guest_cid;
 	snprintf(m->uds, sizeof(m->uds), "%s", uds);
 	m->listen_fd = m->epfd = m->timer_fd = -1;
-	m->next_port = LOCAL_PORT_FIRST;
+	m->next_port = VSOCK_MUX_PORT_FIRST;
 }
 
 /* A socket left by an earlier run is removed; anything else at path is not ours. */

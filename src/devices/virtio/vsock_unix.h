@@ -70,6 +70,14 @@ void vsock_mux_kill_all(struct vsock_mux *m);
 /* The guest forgot every connection: vsock_mux_kill_all, and host ports are
  * handed out from the first again. */
 void vsock_mux_reset(struct vsock_mux *m);
+/* Host-initiated connections get host ports from here up. */
+#define VSOCK_MUX_PORT_FIRST (1U << 30)
+/* The host port the next host-initiated connection gets, for a snapshot; a
+ * restored VM goes on from there, as Firecracker's does, so that a guest
+ * never sees a port of before the snapshot again. Set: port is at least
+ * VSOCK_MUX_PORT_FIRST (the caller checks a state file's). */
+uint32_t vsock_mux_next_port(const struct vsock_mux *m);
+void vsock_mux_set_next_port(struct vsock_mux *m, uint32_t port);
 
 /* A packet from the guest: header h, payload_avail bytes after it in the n
  * segments iov. */
