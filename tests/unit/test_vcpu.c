@@ -40,7 +40,7 @@ struct rig {
 	atomic_int stops, stop_code, hook_kind;
 	char reason[512];
 	int hook_err;
-	long hook_ms;		 /* the start hook takes this long */
+	long hook_ms;	       /* the start hook takes this long */
 	atomic_bool hook_done; /* and then sets this */
 	bool reset_requested;
 };
