@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -315,4 +316,99 @@ Test(vsock_unix, listener_path_is_checked_and_removed)
 	cr_assert_neq(stat(uds, &st), 0, "left its socket behind");
 	/* An earlier run's socket is replaced. */
 	cr_assert_eq(vsock_mux_open(&mux), 0);
+}
+
+/* Serves the muxer for ms, quiet or not; how many times it had work. */
+static int pump_for(int ms)
+{
+	struct pollfd p = { .fd = vsock_mux_fd(&mux), .events = POLLIN };
+	uint64_t end = vsock_now_ms() + (uint64_t)ms, now;
+	int turns = 0;
+
+	while ((now = vsock_now_ms()) < end)
+		if (poll(&p, 1, (int)(end - now)) == 1) {
+			vsock_mux_process(&mux);
+			vsock_mux_settle(&mux);
+			turns++;
+		}
+	return turns;
+}
+
+/* A client that connects and says nothing; -1 when the backlog is full. */
+static int idle_client(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	cr_assert_geq(fd, 0, "%s", strerror(errno));
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", uds);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		close(fd);
+		return -1;
+	}
+	pump(0);
+	return fd;
+}
+
+/* 300 clients that never send their CONNECT line held every connection's
+ * slot: host clients and the guest's own connections were refused. */
+Test(vsock_unix, idle_clients_give_way, .timeout = 60)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int service = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0), idle[300], i, n = 0;
+
+	mux_up();
+	for (i = 0; i < 300; i++)
+		if ((idle[n] = idle_client()) >= 0)
+			n++;
+	cr_assert_geq(n, 290);
+	cr_assert_leq(mux.npending, 64, "%u clients without a line kept", mux.npending);
+	cr_assert_eq(mux.nconns, mux.npending);
+	cr_assert(closed(idle[0]), "the oldest gave way");
+	cr_assert_not(closed(idle[n - 1]));
+	/* A client that sends its line at once gets through... */
+	client("CONNECT 5000\n", 13);
+	expect(VIRTIO_VSOCK_OP_REQUEST, 1U << 30, 5000);
+	/* ...and so does the guest. */
+	cr_assert_eq(vsock_port_path(sa.sun_path, sizeof(sa.sun_path), uds, 6000), 0);
+	cr_assert_eq(bind(service, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(listen(service, 4), 0);
+	guest_send(VIRTIO_VSOCK_OP_REQUEST, 6000, 1025, NULL, 0);
+	expect(VIRTIO_VSOCK_OP_RESPONSE, 6000, 1025);
+	for (i = 0; i < n; i++)
+		close(idle[i]);
+	close(service);
+}
+
+/* Out of descriptors, accept4() fails and the client stays in the backlog:
+ * the listening socket stayed readable and the device thread spun on it (and
+ * logged each turn). pump() returns only once the muxer is quiet. */
+Test(vsock_unix, out_of_descriptors_the_listener_waits, .timeout = 30)
+{
+	struct rlimit was, low;
+	int fds[20], i, next, turns;
+
+	mux_up();
+	for (i = 0; i < 20; i++) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+		fds[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", uds);
+		cr_assert_eq(connect(fds[i], (struct sockaddr *)&sa, sizeof(sa)), 0);
+	}
+	next = dup(0); /* the lowest free descriptor */
+	close(next);
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &was), 0);
+	low = (struct rlimit){ (rlim_t)next + 2, was.rlim_max };
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	turns = pump_for(500);
+	cr_assert_eq(mux.nconns, 2, "accepted while descriptors were left");
+	/* A try every 100 ms: the timer, then the socket. */
+	cr_assert_leq(turns, 40, "%d turns of the muxer in 0.5 s: it spins", turns);
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &was), 0);
+	pump_for(300); /* the retry takes the rest */
+	cr_assert_not(mux.listen_paused);
+	cr_assert_eq(mux.nconns, 20);
+	for (i = 0; i < 20; i++)
+		close(fds[i]);
 }

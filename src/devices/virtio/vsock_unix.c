@@ -19,7 +19,13 @@
 #include <unistd.h>
 
 #define MAX_CONNS	 256
-#define CONNECT_LINE_MAX 32
+/* Host clients still sending their CONNECT line count apart, up to the
+ * listening socket's backlog; one more makes the oldest give way. Idle clients
+ * then cannot take the connections' slots (guest-initiated ones included),
+ * and a client that sends its line at once always gets through. */
+#define MAX_PENDING	   64
+#define CONNECT_LINE_MAX   32
+#define ACCEPT_RETRY_MS	   100
 #define HDR_SIZE	 sizeof(struct virtio_vsock_hdr)
 
 struct vsock_mux_conn {
@@ -143,10 +149,25 @@ static void conn_close_fd(struct vsock_mux *m, struct vsock_mux_conn *mc)
 }
 
 /* The struct itself is freed by reap(): an epoll batch may still name it. */
+static void listen_watch(struct vsock_mux *m, bool on)
+{
+	struct epoll_event ev = { .events = on ? EPOLLIN : 0, .data.ptr = &m->listen_fd };
+
+	if (m->listen_fd < 0 || m->listen_paused == !on)
+		return;
+	if (epoll_ctl(m->epfd, EPOLL_CTL_MOD, m->listen_fd, &ev))
+		pr_debug("virtio-vsock: epoll_ctl on the listening socket: %s", strerror(errno));
+	m->listen_paused = !on;
+	m->listen_retry_ms = on ? 0 : vsock_now_ms() + ACCEPT_RETRY_MS;
+}
+
 static void conn_kill(struct vsock_mux *m, struct vsock_mux_conn *mc)
 {
 	conn_close_fd(m, mc);
+	listen_watch(m, true); /* a descriptor is free again */
 	list_unlink(m, mc);
+	if (mc->c.state == VSOCK_CONN_CMD)
+		m->npending--;
 	m->nconns--;
 	METRIC_INC(vsock_metrics.conns_removed);
 	mc->dead = true;
@@ -233,8 +254,18 @@ static struct vsock_mux_conn *conn_new(struct vsock_mux *m, int fd, enum vsock_c
 	struct epoll_event ev = { 0 };
 	struct vsock_mux_conn *mc;
 
-	if (m->nconns >= MAX_CONNS) {
-		pr_debug("virtio-vsock: %u connections already; refusing another", m->nconns);
+	if (state == VSOCK_CONN_CMD && m->npending >= MAX_PENDING) {
+		for (mc = m->head; mc && mc->c.state != VSOCK_CONN_CMD; mc = mc->next)
+			;
+		pr_debug("virtio-vsock: %u host clients have not sent their CONNECT line; the "
+			 "oldest gives way",
+			 m->npending);
+		if (mc)
+			conn_kill(m, mc);
+	}
+	if (state != VSOCK_CONN_CMD && m->nconns - m->npending >= MAX_CONNS) {
+		pr_debug("virtio-vsock: %u connections already; refusing another",
+			 m->nconns - m->npending);
 		return NULL;
 	}
 	mc = calloc(1, sizeof(*mc));
@@ -252,6 +283,8 @@ static struct vsock_mux_conn *conn_new(struct vsock_mux *m, int fd, enum vsock_c
 	mc->events = ev.events;
 	list_append(m, mc);
 	m->nconns++;
+	if (state == VSOCK_CONN_CMD)
+		m->npending++;
 	METRIC_INC(vsock_metrics.conns_added);
 	return mc;
 }
@@ -265,8 +298,11 @@ static void guest_request(struct vsock_mux *m, const struct virtio_vsock_hdr *h)
 	struct vsock_mux_conn *mc;
 	int fd = -1;
 
-	/* The config left room for any suffix; checked again all the same. */
-	if (!vsock_port_path(sa.sun_path, sizeof(sa.sun_path), m->uds, port))
+	/* The config left room for any suffix; checked again all the same. No
+	 * room for one more: refused before the host's listener sees it. */
+	if (m->nconns - m->npending >= MAX_CONNS)
+		errno = EMFILE;
+	else if (!vsock_port_path(sa.sun_path, sizeof(sa.sun_path), m->uds, port))
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	else
 		errno = ENAMETOOLONG;
@@ -445,6 +481,13 @@ static void conn_read_cmd(struct vsock_mux *m, struct vsock_mux_conn *mc)
 		conn_kill(m, mc);
 		return;
 	}
+	if (m->nconns - m->npending >= MAX_CONNS) {
+		pr_debug("virtio-vsock: %u connections already; refusing another",
+			 m->nconns - m->npending);
+		conn_kill(m, mc);
+		return;
+	}
+	m->npending--;
 	vsock_conn_connect(&mc->c, alloc_port(m), port);
 	conn_sync(m, mc);
 }
@@ -470,12 +513,22 @@ static void accept_clients(struct vsock_mux *m)
 
 	for (i = 0; i < 16; i++) {
 		fd = accept4(m->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0 && (errno == EINTR || errno == ECONNABORTED))
+			continue;
+		if (fd < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-			    errno != ECONNABORTED)
-				pr_warn("virtio-vsock: accept on %s: %s", m->uds, strerror(errno));
+			/* EMFILE, ENFILE, ENOBUFS, ENOMEM...: the client stays in the
+			 * backlog and the socket readable; retried later. */
+			if (!m->accept_warned)
+				pr_warn("virtio-vsock: accept on %s: %s; host clients wait until "
+					"it succeeds (retried every %d ms)",
+					m->uds, strerror(errno), ACCEPT_RETRY_MS);
+			m->accept_warned = true;
+			listen_watch(m, false);
 			return;
 		}
+		m->accept_warned = false;
 		if (!conn_new(m, fd, VSOCK_CONN_CMD))
 			close(fd);
 	}
@@ -491,6 +544,8 @@ static void expire(struct vsock_mux *m)
 	if (read(m->timer_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		pr_debug("virtio-vsock: timerfd: %s", strerror(errno));
 	m->timer_armed_ms = 0;
+	if (m->listen_paused && m->listen_retry_ms <= now)
+		listen_watch(m, true);
 	for (mc = m->head; mc; mc = next) {
 		next = mc->next;
 		if (mc->c.deadline_ms && mc->c.deadline_ms <= now) {
@@ -509,6 +564,8 @@ static void arm_timer(struct vsock_mux *m)
 	uint64_t first = 0;
 	struct vsock_mux_conn *mc;
 
+	if (m->listen_paused)
+		first = m->listen_retry_ms;
 	for (mc = m->head; mc; mc = mc->next)
 		if (mc->c.deadline_ms && (!first || mc->c.deadline_ms < first))
 			first = mc->c.deadline_ms;

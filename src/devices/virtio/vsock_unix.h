@@ -32,7 +32,15 @@ struct vsock_mux {
 	dev_t sock_dev;
 	ino_t sock_ino;
 	struct vsock_mux_conn *head, *tail, *dead;
-	unsigned int nconns;
+	unsigned int nconns;   /* every connection, npending of them host clients still
+				* sending their CONNECT line */
+	unsigned int npending;
+	/* accept4() failed for want of a resource (descriptors, memory): the
+	 * listening socket is out of the epoll set until listen_retry_ms or a
+	 * connection's end, so that a full backlog does not spin the device
+	 * thread. accept_warned: said once until an accept succeeds. */
+	bool listen_paused, accept_warned;
+	uint64_t listen_retry_ms;
 	uint32_t next_port;
 	struct {
 		uint32_t host_port, guest_port;
