@@ -18,14 +18,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_CONNS	 256
+#define MAX_CONNS 256
 /* Host clients still sending their CONNECT line count apart, up to the
  * listening socket's backlog; one more makes the oldest give way. Idle clients
  * then cannot take the connections' slots (guest-initiated ones included),
  * and a client that sends its line at once always gets through. */
-#define MAX_PENDING	   64
-#define CONNECT_LINE_MAX   32
-#define ACCEPT_RETRY_MS	   100
+#define MAX_PENDING	 64
+#define CONNECT_LINE_MAX 32
+#define ACCEPT_RETRY_MS	 100
 #define HDR_SIZE	 sizeof(struct virtio_vsock_hdr)
 
 struct vsock_mux_conn {

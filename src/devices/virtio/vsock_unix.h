@@ -32,8 +32,8 @@ struct vsock_mux {
 	dev_t sock_dev;
 	ino_t sock_ino;
 	struct vsock_mux_conn *head, *tail, *dead;
-	unsigned int nconns;   /* every connection, npending of them host clients still
-				* sending their CONNECT line */
+	unsigned int nconns; /* every connection, npending of them host clients still
+			      * sending their CONNECT line */
 	unsigned int npending;
 	/* accept4() failed for want of a resource (descriptors, memory): the
 	 * listening socket is out of the epoll set until listen_retry_ms or a
