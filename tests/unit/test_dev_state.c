@@ -950,23 +950,34 @@ Test(dev_state, vsock_restore_sends_a_transport_reset)
 	guest_mem_free(&mem);
 }
 
+/* The image of a vsock device (CID 3, its socket in a new *dir) whose driver
+ * started and put no buffer anywhere. */
+static void vsock_fresh_image(struct vsock_config *c, struct image *im, char **dir)
+{
+	struct side a;
+
+	log_set_level(LOG_OFF);
+	*c = (struct vsock_config){ .cid = 3 };
+	*dir = test_tmpdir();
+	cr_assert_not_null(*dir);
+	snprintf(c->uds, sizeof(c->uds), "%s/v.sock", *dir);
+	cr_assert_eq(layout_guest_mem_init(&mem, RAM), 0);
+	cr_assert_eq(side_plug(&a, &virtio_vsock_kind, c), 0);
+	driver_up(a.d, 3, 0);
+	image_begin(im, "dev/vsock0");
+	cr_assert_eq(a.kind->save(a.dev, &im->w), 0);
+	image_read(im, "dev/vsock0");
+	side_unplug(&a);
+}
+
 Test(dev_state, vsock_without_an_event_buffer_restores_quietly)
 {
-	struct vsock_config c = { .cid = 3 };
-	struct side a, b;
+	struct vsock_config c;
+	struct side b;
 	struct image im;
 	char *dir;
 
-	log_set_level(LOG_OFF);
-	dir = test_tmpdir();
-	snprintf(c.uds, sizeof(c.uds), "%s/v.sock", dir);
-	cr_assert_eq(layout_guest_mem_init(&mem, RAM), 0);
-	cr_assert_eq(side_plug(&a, &virtio_vsock_kind, &c), 0);
-	driver_up(a.d, 3, 0);
-	image_begin(&im, "dev/vsock0");
-	cr_assert_eq(a.kind->save(a.dev, &im.w), 0);
-	image_read(&im, "dev/vsock0");
-	side_unplug(&a);
+	vsock_fresh_image(&c, &im, &dir);
 	cr_assert_eq(side_plug(&b, &virtio_vsock_kind, &c), 0);
 	cr_assert_eq(b.kind->restore(b.dev, &im.r), 0);
 	cr_assert_eq(used_idx(EVQ), 0);
@@ -1013,23 +1024,12 @@ static int vsock_restore_rec(struct image *im, const struct vsock_config *c, uin
  * go on from the snapshot's. */
 Test(dev_state, vsock_restore_goes_on_with_the_host_ports)
 {
-	struct vsock_config c = { .cid = 3 };
-	struct side a;
+	struct vsock_config c;
 	struct image im;
 	uint32_t next = 0, first = 1U << 30;
 	char *dir;
 
-	log_set_level(LOG_OFF);
-	dir = test_tmpdir();
-	snprintf(c.uds, sizeof(c.uds), "%s/v.sock", dir);
-	cr_assert_eq(layout_guest_mem_init(&mem, RAM), 0);
-	cr_assert_eq(side_plug(&a, &virtio_vsock_kind, &c), 0);
-	driver_up(a.d, 3, 0);
-	image_begin(&im, "dev/vsock0");
-	cr_assert_eq(a.kind->save(a.dev, &im.w), 0);
-	image_read(&im, "dev/vsock0");
-	side_unplug(&a);
-
+	vsock_fresh_image(&c, &im, &dir);
 	cr_assert_eq(vsock_restore_rec(&im, &c, 2, first, &next), 0, "a fresh device's");
 	cr_assert_eq(next, first);
 	cr_assert_eq(vsock_restore_rec(&im, &c, 2, first + 77, &next), 0);
