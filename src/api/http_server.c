@@ -58,6 +58,13 @@ struct conn {
 
 /* Static: pages are touched only as connections use them. */
 static struct conn conns[API_MAX_CONNECTIONS];
+
+/* accept4() failed for want of a resource (EMFILE, ENFILE, ENOBUFS...): the
+ * client stays in the backlog and the socket readable, so the listener sits
+ * out of poll() until then or until a connection closes, rather than spin the
+ * API thread. */
+#define ACCEPT_RETRY_MS 100
+static long long accept_paused_until;
 /* The body limit (api_server_start's max_payload). */
 static size_t max_payload = API_MAX_PAYLOAD;
 
@@ -76,6 +83,7 @@ static long long now_ms(void)
 
 static void conn_close(struct conn *c)
 {
+	accept_paused_until = 0; /* a descriptor is free again */
 	close(c->fd);
 	free(c->out);
 	c->out = NULL;
@@ -426,10 +434,14 @@ static void accept_some(struct api_server *s)
 		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct conn *c;
 
+		if (fd < 0 && (errno == EINTR || errno == ECONNABORTED))
+			continue;
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-			    errno != ECONNABORTED)
-				pr_debug("API: accept: %s", strerror(errno));
+			if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				pr_debug("API: accept: %s; tried again in %d ms", strerror(errno),
+					 ACCEPT_RETRY_MS);
+				accept_paused_until = now_ms() + ACCEPT_RETRY_MS;
+			}
 			return;
 		}
 		c = free_slot();
@@ -455,7 +467,10 @@ static int wait_events(struct api_server *s, struct pollfd *pfd, struct conn **w
 	unsigned int i;
 	nfds_t n = 0;
 
-	pfd[n++] = (struct pollfd){ .fd = s->listen_fd, .events = POLLIN };
+	pfd[n++] = (struct pollfd){ .fd = accept_paused_until > now ? -1 : s->listen_fd,
+				    .events = POLLIN };
+	if (accept_paused_until > now)
+		first = accept_paused_until;
 	for (i = 0; i < API_MAX_CONNECTIONS; i++) {
 		struct conn *c = &conns[i];
 		long long due = c->last_ms + API_IDLE_TIMEOUT_S * 1000LL;

@@ -539,6 +539,53 @@ def test_slow_request_outlives_the_idle_timeout(tmp_path, kvm, volt_bin):
         p.kill()
 
 
+def process_cpu_ticks(pid):
+    """user + system clock ticks of every thread of pid."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total
+
+
+def test_out_of_descriptors_the_api_waits(tmp_path, kvm, volt_bin):
+    """With its descriptors used up, accept() fails and the client stays in the listen
+    backlog: the API thread spun on the readable socket at 100 % CPU. Now it tries again
+    every 100 ms, and answers as soon as a descriptor is free."""
+    limit = 14  # fewer than volt's own descriptors and MAX_CONNECTIONS clients
+    sock = tmp_path / "api.sock"
+    p = VoltProcess(["--nofile=%d:%d" % (limit, limit), VOLT, "--api-sock", sock, *EXTRA],
+                    tmp_path / "volt.log", binary="prlimit")
+    held = []
+    try:
+        wait_for_socket(sock, p.proc)
+        for _ in range(3 * limit):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.setblocking(False)
+            try:
+                s.connect(str(sock))
+            except OSError:
+                pass  # a full backlog
+            held.append(s)
+        time.sleep(0.5)
+        assert len(os.listdir(f"/proc/{p.proc.pid}/fd")) == limit, "not out of descriptors"
+        hz = os.sysconf("SC_CLK_TCK")
+        before = process_cpu_ticks(p.proc.pid)
+        time.sleep(2)
+        used = (process_cpu_ticks(p.proc.pid) - before) / hz
+        assert used < 0.5, f"volt used {used:.2f} CPU-s in 2 s without a descriptor to accept"
+        for s in held:
+            s.close()
+        held.clear()
+        assert ApiClient(sock, timeout=10).get("/")[0] == 200
+        assert p.proc.poll() is None
+    finally:
+        for s in held:
+            s.close()
+        p.kill()
+
+
 def test_many_connections_do_not_lock_out_a_good_client(tmp_path, kvm, volt_bin):
     """A client holding 1100 half-sent connections (past select()'s 1024 fds, where
     an unbounded server stops accepting) does not keep another client from an
