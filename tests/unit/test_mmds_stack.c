@@ -459,6 +459,82 @@ Test(mmds_stack, retransmits_on_timeout_and_dup_acks)
 	mmds_stack_destroy(s);
 }
 
+/* Three duplicate ACKs resend the segment the guest lacks, not the whole
+ * flight: 162 bytes of ACKs made it resend 3 KB here (50 KB at a time in a
+ * live guest). */
+Test(mmds_stack, fast_retransmit_is_one_segment)
+{
+	struct mmds_stack *s;
+	uint32_t iss1, gseq = 1 + (uint32_t)strlen(GET);
+	struct out o;
+	int more = 0;
+
+	answer_body = 3000;
+	s = stack();
+	iss1 = connect(s, GPORT, 1000, 0);
+	cr_assert(send_seg(
+		s, &(struct tcp_in){
+			   .seq = 1, .ack = iss1, .flags = ACK, .data = GET, .n = strlen(GET) }));
+	while (next_seg(s, &o))
+		;
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < 3; i++)
+			cr_assert(send_seg(
+				s, &(struct tcp_in){ .seq = gseq, .ack = iss1, .flags = ACK }));
+		cr_assert(next_seg(s, &o));
+		cr_assert_eq(o.seq, iss1, "the first unacknowledged segment");
+		cr_assert_eq(o.n, 1000);
+		while (next_seg(s, &o))
+			more++;
+		cr_assert_eq(more, 0, "%d more segments resent after the lost one", more);
+	}
+	/* The guest got it all: nothing more, nothing lost. */
+	cr_assert(send_seg(s, &(struct tcp_in){ .seq = gseq, .ack = iss1 + 3001, .flags = ACK }));
+	cr_assert(!next_seg(s, &o));
+	mmds_stack_destroy(s);
+}
+
+/* A guest whose reader stalls answers every probe with a closed window: it is
+ * there, so the connection stays (it was reset after MMDS_STACK_RTO_MAX
+ * probes, ~19 s); a guest that answers nothing still loses it. */
+Test(mmds_stack, answered_zero_window_probes_keep_the_connection)
+{
+	struct mmds_stack *s = stack();
+	uint32_t iss1 = connect(s, GPORT, 1460, 0), gseq = 1 + (uint32_t)strlen(GET);
+	struct out o;
+
+	cr_assert(send_seg(s, &(struct tcp_in){ .seq = 1,
+						.ack = iss1,
+						.flags = ACK,
+						.data = GET,
+						.n = strlen(GET),
+						.wnd0 = true }));
+	while (next_seg(s, &o))
+		;
+	for (int i = 0; i < 3 * MMDS_STACK_RTO_MAX; i++) {
+		cr_assert(mmds_stack_deadline(s), "probe %d: no timer", i);
+		fake_now = mmds_stack_deadline(s);
+		mmds_stack_timer(s);
+		cr_assert(next_seg(s, &o), "probe %d", i);
+		cr_assert_eq(o.flags & RST, 0, "reset after %d answered probes", i);
+		cr_assert_eq(o.seq, iss1);
+		while (next_seg(s, &o))
+			;
+		cr_assert(send_seg(
+			s,
+			&(struct tcp_in){ .seq = gseq, .ack = iss1, .flags = ACK, .wnd0 = true }));
+		while (next_seg(s, &o))
+			;
+	}
+	cr_assert_eq(mmds_stack_connections(s), 1);
+	/* The window opens: the whole answer. */
+	cr_assert(send_seg(s, &(struct tcp_in){ .seq = gseq, .ack = iss1, .flags = ACK }));
+	cr_assert(next_seg(s, &o));
+	cr_assert_eq(o.seq, iss1);
+	cr_assert_eq(o.n, 11);
+	mmds_stack_destroy(s);
+}
+
 Test(mmds_stack, gives_up_after_rto_max)
 {
 	struct mmds_stack *s = stack();
@@ -607,9 +683,11 @@ Test(mmds_stack, rst_for_unknown_and_from_guest)
 	/* A RST is never answered. */
 	cr_assert(send_seg(s, &(struct tcp_in){ .seq = 9, .flags = RST }));
 	cr_assert(!mmds_stack_pending(s));
-	/* A RST outside the window is ignored; in it, the connection goes. */
+	/* A RST outside the window is ignored; in it, the connection goes. The
+	 * window is [rcv_nxt, rcv_nxt + MMDS_HTTP_REQUEST_MAX): its end is out. */
 	iss1 = connect(s, GPORT, 1460, 50);
 	cr_assert(send_seg(s, &(struct tcp_in){ .seq = 10, .flags = RST }));
+	cr_assert(send_seg(s, &(struct tcp_in){ .seq = 51 + MMDS_HTTP_REQUEST_MAX, .flags = RST }));
 	cr_assert_eq(mmds_stack_connections(s), 1);
 	cr_assert(send_seg(s, &(struct tcp_in){ .seq = 51, .ack = iss1, .flags = RST | ACK }));
 	cr_assert_eq(mmds_stack_connections(s), 0);

@@ -1,7 +1,9 @@
 /* The MMDS network stack (contract in mmds_stack.h). A connection is its
  * sequence numbers: snd_nxt == iss means the SYN-ACK is (re)sent next, bytes
  * [out_seq, out_seq + out_len) are the answer being sent, fin_seq the FIN
- * after it; going back (timeout, duplicate ACKs) is snd_nxt = snd_una. */
+ * after it; going back on a timeout is snd_nxt = snd_una, and three
+ * duplicate ACKs send the one segment at snd_una again (resume_nxt: where
+ * sending then goes on). */
 #include "devices/mmds/mmds_stack.h"
 
 #include "devices/mmds/mmds_metrics.h"
@@ -43,12 +45,13 @@ struct conn {
 	bool fin_rcvd;	 /* the guest's FIN is in rcv_nxt */
 	bool fin_queued; /* ours goes at fin_seq */
 	bool need_ack;
-	bool probe; /* the timer allows one byte into a zero window */
+	bool probe;	  /* the timer allows one byte into a zero window */
+	bool fast_rexmit; /* the next segment is the one at snd_una, then resume_nxt */
 	uint8_t mac[6];
 	uint8_t dup_acks, rto_count;
 	uint16_t port, mss;
 	uint32_t ip;
-	uint32_t iss, snd_una, snd_nxt, snd_max, rcv_nxt, fin_seq, out_seq;
+	uint32_t iss, snd_una, snd_nxt, snd_max, rcv_nxt, fin_seq, out_seq, resume_nxt;
 	uint32_t wnd; /* the guest's (no window scaling: the SYN-ACK offers none) */
 	uint64_t rto_at, last_active;
 	uint8_t *out; /* the answer, malloc'd; NULL: none */
@@ -438,9 +441,18 @@ static bool conn_ack(struct conn *c, uint32_t ack, uint16_t wnd, bool dup_candid
 		conn_timer(c, now, true);
 		return true;
 	}
+	/* A zero window's probe answered: the guest is there, however long its
+	 * reader takes (RFC 1122 4.2.2.17); only silence ends the connection. */
+	if (!wnd && c->snd_max != c->snd_una)
+		c->rto_count = 0;
 	if (dup_candidate && wnd == c->wnd && c->snd_max != c->snd_una &&
 	    ++c->dup_acks >= DUP_ACKS) {
-		c->snd_nxt = c->snd_una; /* fast retransmit, go-back-N */
+		/* Fast retransmit (RFC 5681): the segment the guest lacks, not the
+		 * whole flight, which three 54-byte ACKs would make it resend. */
+		if (!c->fast_rexmit)
+			c->resume_nxt = c->snd_nxt;
+		c->fast_rexmit = true;
+		c->snd_nxt = c->snd_una;
 		c->dup_acks = 0;
 	}
 	c->wnd = wnd;
@@ -475,8 +487,11 @@ static void conn_in(struct mmds_stack *s, struct conn *c, uint32_t seq, uint32_t
 {
 	c->last_active = now;
 	if (flags & TH_RST) {
-		/* Only one within what we expect: a blind RST must guess it. */
-		if (seq_le(c->rcv_nxt, seq) && seq_le(seq, c->rcv_nxt + REQ_MAX))
+		/* Only one within the window we offer (or at rcv_nxt when it is
+		 * closed): a blind RST must guess it. */
+		uint32_t wnd = (uint32_t)(REQ_MAX - c->rlen);
+
+		if (seq == c->rcv_nxt || (seq_le(c->rcv_nxt, seq) && seq_lt(seq, c->rcv_nxt + wnd)))
 			conn_drop(s, c);
 		return;
 	}
@@ -719,6 +734,11 @@ static size_t conn_frame(struct mmds_stack *s, struct conn *c, uint8_t *b, size_
 	c->snd_nxt += (uint32_t)n + !!(g.flags & (TH_SYN | TH_FIN));
 	if (seq_lt(c->snd_max, c->snd_nxt))
 		c->snd_max = c->snd_nxt;
+	if (c->fast_rexmit) { /* that was the segment at snd_una: on from where we were */
+		c->fast_rexmit = false;
+		if (seq_lt(c->snd_nxt, c->resume_nxt))
+			c->snd_nxt = c->resume_nxt;
+	}
 	c->need_ack = false;
 	c->probe = false;
 	if (n)
@@ -801,6 +821,7 @@ void mmds_stack_timer(struct mmds_stack *s)
 			continue;
 		}
 		c->snd_nxt = c->snd_una;
+		c->fast_rexmit = false; /* a timeout goes back for good */
 		c->probe = true;
 		c->rto_at = now + MMDS_STACK_RTO_NS;
 	}
