@@ -494,6 +494,38 @@ Test(mmds_stack, fast_retransmit_is_one_segment)
 	mmds_stack_destroy(s);
 }
 
+/* A guest that acks nothing had the whole window resent at every timeout
+ * (50 KB each 1.2 s, 15 times); RFC 5681's loss window is one segment. */
+Test(mmds_stack, a_timeout_resends_one_segment_until_acked)
+{
+	struct mmds_stack *s;
+	uint32_t iss1, gseq = 1 + (uint32_t)strlen(GET);
+	struct out o;
+	int n;
+
+	answer_body = 3000;
+	s = stack();
+	iss1 = connect(s, GPORT, 1000, 0);
+	cr_assert(send_seg(
+		s, &(struct tcp_in){
+			   .seq = 1, .ack = iss1, .flags = ACK, .data = GET, .n = strlen(GET) }));
+	while (next_seg(s, &o))
+		;
+	for (int round = 0; round < 3; round++) {
+		fake_now = mmds_stack_deadline(s);
+		mmds_stack_timer(s);
+		for (n = 0; next_seg(s, &o); n++)
+			cr_assert_eq(o.seq, iss1);
+		cr_assert_eq(n, 1, "%d segments resent after a timeout", n);
+	}
+	/* Acked: the rest goes as the window allows. */
+	cr_assert(send_seg(s, &(struct tcp_in){ .seq = gseq, .ack = iss1 + 1000, .flags = ACK }));
+	for (n = 0; next_seg(s, &o); n++)
+		;
+	cr_assert_eq(n, 3);
+	mmds_stack_destroy(s);
+}
+
 /* A guest whose reader stalls answers every probe with a closed window: it is
  * there, so the connection stays (it was reset after MMDS_STACK_RTO_MAX
  * probes, ~19 s); a guest that answers nothing still loses it. */

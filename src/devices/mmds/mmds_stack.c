@@ -47,6 +47,7 @@ struct conn {
 	bool need_ack;
 	bool probe;	  /* the timer allows one byte into a zero window */
 	bool fast_rexmit; /* the next segment is the one at snd_una, then resume_nxt */
+	bool lost;	  /* a timeout: one segment in flight until an ACK moves */
 	uint8_t mac[6];
 	uint8_t dup_acks, rto_count;
 	uint16_t port, mss;
@@ -432,6 +433,7 @@ static bool conn_ack(struct conn *c, uint32_t ack, uint16_t wnd, bool dup_candid
 			c->snd_nxt = ack;
 		c->dup_acks = 0;
 		c->rto_count = 0;
+		c->lost = false;
 		if (c->out && seq_le(c->out_seq + (uint32_t)c->out_len, ack)) {
 			free(c->out);
 			c->out = NULL;
@@ -713,6 +715,11 @@ static size_t conn_frame(struct mmds_stack *s, struct conn *c, uint8_t *b, size_
 		size_t unsent = conn_unsent(c), flight = c->snd_nxt - c->snd_una;
 		size_t allow = c->wnd > flight ? c->wnd - flight : 0;
 
+		/* After a timeout, RFC 5681's loss window: one segment until
+		 * the guest acks it (a guest that acks nothing had the whole
+		 * window again at every timeout). */
+		if (c->lost && allow > (flight < c->mss ? c->mss - flight : 0))
+			allow = flight < c->mss ? c->mss - flight : 0;
 		if (!allow && c->probe && !flight)
 			allow = 1;
 		n = unsent < allow ? unsent : allow;
@@ -822,6 +829,7 @@ void mmds_stack_timer(struct mmds_stack *s)
 		}
 		c->snd_nxt = c->snd_una;
 		c->fast_rexmit = false; /* a timeout goes back for good */
+		c->lost = true;
 		c->probe = true;
 		c->rto_at = now + MMDS_STACK_RTO_NS;
 	}
