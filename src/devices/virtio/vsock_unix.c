@@ -148,7 +148,6 @@ static void conn_close_fd(struct vsock_mux *m, struct vsock_mux_conn *mc)
 	mc->c.fd = -1;
 }
 
-/* The struct itself is freed by reap(): an epoll batch may still name it. */
 static void listen_watch(struct vsock_mux *m, bool on)
 {
 	struct epoll_event ev = { .events = on ? EPOLLIN : 0, .data.ptr = &m->listen_fd };
@@ -161,6 +160,7 @@ static void listen_watch(struct vsock_mux *m, bool on)
 	m->listen_retry_ms = on ? 0 : vsock_now_ms() + ACCEPT_RETRY_MS;
 }
 
+/* The struct itself is freed by reap(): an epoll batch may still name it. */
 static void conn_kill(struct vsock_mux *m, struct vsock_mux_conn *mc)
 {
 	conn_close_fd(m, mc);
