@@ -464,12 +464,12 @@ static void accept_some(struct api_server *s)
 static int wait_events(struct api_server *s, struct pollfd *pfd, struct conn **who, nfds_t *nfds)
 {
 	long long now = now_ms(), first = -1;
+	bool paused = accept_paused_until > now;
 	unsigned int i;
 	nfds_t n = 0;
 
-	pfd[n++] = (struct pollfd){ .fd = accept_paused_until > now ? -1 : s->listen_fd,
-				    .events = POLLIN };
-	if (accept_paused_until > now)
+	pfd[n++] = (struct pollfd){ .fd = paused ? -1 : s->listen_fd, .events = POLLIN };
+	if (paused)
 		first = accept_paused_until;
 	for (i = 0; i < API_MAX_CONNECTIONS; i++) {
 		struct conn *c = &conns[i];

@@ -422,21 +422,32 @@ Test(mmds_stack, answer_larger_than_mss_and_window)
 	mmds_stack_destroy(s);
 }
 
+/* A connection (MSS 1000) whose GET asked for a 3001-byte answer, sent at
+ * once in 4 segments and none acked yet; *iss1 is our ISS + 1. */
+static struct mmds_stack *asked_3001(uint32_t *iss1)
+{
+	struct mmds_stack *s = stack();
+	struct out o;
+	int n = 0;
+
+	answer_body = 3000;
+	*iss1 = connect(s, GPORT, 1000, 0);
+	cr_assert(send_seg(
+		s, &(struct tcp_in){
+			   .seq = 1, .ack = *iss1, .flags = ACK, .data = GET, .n = strlen(GET) }));
+	while (next_seg(s, &o))
+		n++;
+	cr_assert_eq(n, 4, "3001 bytes in 4 segments of 1000 at most, not %d", n);
+	return s;
+}
+
 Test(mmds_stack, retransmits_on_timeout_and_dup_acks)
 {
 	struct mmds_stack *s;
 	uint32_t iss1, gseq = 1 + (uint32_t)strlen(GET);
 	struct out o;
 
-	answer_body = 3000;
-	s = stack();
-	iss1 = connect(s, GPORT, 1000, 0);
-	cr_assert(send_seg(
-		s, &(struct tcp_in){
-			   .seq = 1, .ack = iss1, .flags = ACK, .data = GET, .n = strlen(GET) }));
-	for (int i = 0; i < 4; i++)
-		cr_assert(next_seg(s, &o));
-	cr_assert(!next_seg(s, &o), "3001 bytes in 4 segments of 1000 at most");
+	s = asked_3001(&iss1);
 	/* Nothing acked: the timer goes back to the first byte. */
 	cr_assert(mmds_stack_deadline(s));
 	fake_now = mmds_stack_deadline(s) - 1;
@@ -469,14 +480,7 @@ Test(mmds_stack, fast_retransmit_is_one_segment)
 	struct out o;
 	int more = 0;
 
-	answer_body = 3000;
-	s = stack();
-	iss1 = connect(s, GPORT, 1000, 0);
-	cr_assert(send_seg(
-		s, &(struct tcp_in){
-			   .seq = 1, .ack = iss1, .flags = ACK, .data = GET, .n = strlen(GET) }));
-	while (next_seg(s, &o))
-		;
+	s = asked_3001(&iss1);
 	for (int round = 0; round < 3; round++) {
 		for (int i = 0; i < 3; i++)
 			cr_assert(send_seg(
@@ -503,14 +507,7 @@ Test(mmds_stack, a_timeout_resends_one_segment_until_acked)
 	struct out o;
 	int n;
 
-	answer_body = 3000;
-	s = stack();
-	iss1 = connect(s, GPORT, 1000, 0);
-	cr_assert(send_seg(
-		s, &(struct tcp_in){
-			   .seq = 1, .ack = iss1, .flags = ACK, .data = GET, .n = strlen(GET) }));
-	while (next_seg(s, &o))
-		;
+	s = asked_3001(&iss1);
 	for (int round = 0; round < 3; round++) {
 		fake_now = mmds_stack_deadline(s);
 		mmds_stack_timer(s);
@@ -526,21 +523,31 @@ Test(mmds_stack, a_timeout_resends_one_segment_until_acked)
 	mmds_stack_destroy(s);
 }
 
+/* A connection whose GET came with a closed window: the answer waits.
+ * *iss1 is our ISS + 1. */
+static struct mmds_stack *asked_with_a_closed_window(uint32_t *iss1)
+{
+	struct mmds_stack *s = stack();
+
+	*iss1 = connect(s, GPORT, 1460, 0);
+	cr_assert(send_seg(s, &(struct tcp_in){ .seq = 1,
+						.ack = *iss1,
+						.flags = ACK,
+						.data = GET,
+						.n = strlen(GET),
+						.wnd0 = true }));
+	return s;
+}
+
 /* A guest whose reader stalls answers every probe with a closed window: it is
  * there, so the connection stays (it was reset after MMDS_STACK_RTO_MAX
  * probes, ~19 s); a guest that answers nothing still loses it. */
 Test(mmds_stack, answered_zero_window_probes_keep_the_connection)
 {
-	struct mmds_stack *s = stack();
-	uint32_t iss1 = connect(s, GPORT, 1460, 0), gseq = 1 + (uint32_t)strlen(GET);
+	uint32_t iss1, gseq = 1 + (uint32_t)strlen(GET);
+	struct mmds_stack *s = asked_with_a_closed_window(&iss1);
 	struct out o;
 
-	cr_assert(send_seg(s, &(struct tcp_in){ .seq = 1,
-						.ack = iss1,
-						.flags = ACK,
-						.data = GET,
-						.n = strlen(GET),
-						.wnd0 = true }));
 	while (next_seg(s, &o))
 		;
 	for (int i = 0; i < 3 * MMDS_STACK_RTO_MAX; i++) {
@@ -589,17 +596,10 @@ Test(mmds_stack, gives_up_after_rto_max)
 
 Test(mmds_stack, zero_window_is_probed)
 {
-	struct mmds_stack *s = stack();
-	uint32_t iss1 = connect(s, GPORT, 1460, 0), gseq = 1 + (uint32_t)strlen(GET);
+	uint32_t iss1, gseq = 1 + (uint32_t)strlen(GET);
+	struct mmds_stack *s = asked_with_a_closed_window(&iss1);
 	struct out o;
 
-	/* The request comes with a closed window: the answer waits. */
-	cr_assert(send_seg(s, &(struct tcp_in){ .seq = 1,
-						.ack = iss1,
-						.flags = ACK,
-						.data = GET,
-						.n = strlen(GET),
-						.wnd0 = true }));
 	cr_assert(next_seg(s, &o));
 	cr_assert_eq(o.n, 0, "only the ACK");
 	cr_assert(!next_seg(s, &o));

@@ -714,12 +714,13 @@ static size_t conn_frame(struct mmds_stack *s, struct conn *c, uint8_t *b, size_
 	} else {
 		size_t unsent = conn_unsent(c), flight = c->snd_nxt - c->snd_una;
 		size_t allow = c->wnd > flight ? c->wnd - flight : 0;
+		size_t one_seg = flight < c->mss ? c->mss - flight : 0;
 
 		/* After a timeout, RFC 5681's loss window: one segment until
 		 * the guest acks it (a guest that acks nothing had the whole
 		 * window again at every timeout). */
-		if (c->lost && allow > (flight < c->mss ? c->mss - flight : 0))
-			allow = flight < c->mss ? c->mss - flight : 0;
+		if (c->lost && allow > one_seg)
+			allow = one_seg;
 		if (!allow && c->probe && !flight)
 			allow = 1;
 		n = unsent < allow ? unsent : allow;

@@ -249,6 +249,16 @@ static void conn_sync(struct vsock_mux *m, struct vsock_mux_conn *mc)
 	}
 }
 
+/* No room for one more connection (host clients still sending their line
+ * apart): both sides check it before they connect anything. */
+static bool conns_full(const struct vsock_mux *m)
+{
+	if (m->nconns - m->npending < MAX_CONNS)
+		return false;
+	pr_debug("virtio-vsock: %u connections already; refusing another", m->nconns - m->npending);
+	return true;
+}
+
 static struct vsock_mux_conn *conn_new(struct vsock_mux *m, int fd, enum vsock_conn_state state)
 {
 	struct epoll_event ev = { 0 };
@@ -262,11 +272,6 @@ static struct vsock_mux_conn *conn_new(struct vsock_mux *m, int fd, enum vsock_c
 			 m->npending);
 		if (mc)
 			conn_kill(m, mc);
-	}
-	if (state != VSOCK_CONN_CMD && m->nconns - m->npending >= MAX_CONNS) {
-		pr_debug("virtio-vsock: %u connections already; refusing another",
-			 m->nconns - m->npending);
-		return NULL;
 	}
 	mc = calloc(1, sizeof(*mc));
 	if (!mc)
@@ -300,7 +305,7 @@ static void guest_request(struct vsock_mux *m, const struct virtio_vsock_hdr *h)
 
 	/* The config left room for any suffix; checked again all the same. No
 	 * room for one more: refused before the host's listener sees it. */
-	if (m->nconns - m->npending >= MAX_CONNS)
+	if (conns_full(m))
 		errno = EMFILE;
 	else if (!vsock_port_path(sa.sun_path, sizeof(sa.sun_path), m->uds, port))
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -481,9 +486,7 @@ static void conn_read_cmd(struct vsock_mux *m, struct vsock_mux_conn *mc)
 		conn_kill(m, mc);
 		return;
 	}
-	if (m->nconns - m->npending >= MAX_CONNS) {
-		pr_debug("virtio-vsock: %u connections already; refusing another",
-			 m->nconns - m->npending);
+	if (conns_full(m)) {
 		conn_kill(m, mc);
 		return;
 	}
