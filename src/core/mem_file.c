@@ -197,43 +197,30 @@ static int copy_base(const struct guest_mem *m, const char *path, int dst, const
 }
 
 int mem_file_stage(const struct guest_mem *m, const char *path, const uint64_t *pages,
-		   struct mem_file_pending *p, char *why, size_t why_size)
+		   struct staged_file *f, char *why, size_t why_size)
 {
 	char dir[PATH_MAX];
 	const char *what = "";
 	int fd, err;
 
-	p->tmp[0] = '\0';
-	p->path = path;
-	p->dfd = -1;
+	f->tmp[0] = '\0';
+	f->dfd = -1;
 	if (!m->base || !path || !*path) {
 		snprintf(why, why_size, "memory file '%s': no guest memory or no path",
 			 path ? path : "");
 		return -EINVAL;
 	}
-	if (snprintf(p->tmp, sizeof(p->tmp), "%s.tmp-XXXXXX", path) >= (int)sizeof(p->tmp)) {
-		p->tmp[0] = '\0';
-		snprintf(why, why_size, "memory file '%s': path too long", path);
-		return -ENAMETOOLONG;
-	}
-	/* Opened, not stat()ed: the snapshot's seccomp filter allows openat
-	 * with O_DIRECTORY (vmm_rules), and the descriptor serves the fsync. */
-	p->dfd = open_parent_dir(path, dir, sizeof(dir));
-	if (p->dfd < 0) {
-		err = p->dfd;
-		p->tmp[0] = '\0';
-		snprintf(why, why_size, "memory file '%s': directory '%s' %s", path, dir,
-			 err == -ENOENT ? "does not exist" : strerror(-err));
-		return err;
-	}
-	fd = mkostemp(p->tmp, O_CLOEXEC); /* 0600 */
+	fd = staged_open(f, path, dir, sizeof(dir));
 	if (fd < 0) {
-		err = -errno;
-		p->tmp[0] = '\0';
-		snprintf(why, why_size, "memory file '%s': cannot create a file in '%s': %s", path,
-			 dir, strerror(-err));
-		mem_file_discard(p);
-		return err;
+		if (fd == -ENAMETOOLONG)
+			snprintf(why, why_size, "memory file '%s': path too long", path);
+		else if (fd == -ENOENT)
+			snprintf(why, why_size, "memory file '%s': directory '%s' does not exist",
+				 path, dir);
+		else
+			snprintf(why, why_size, "memory file '%s': cannot create a file in '%s': %s",
+				 path, dir, strerror(-fd));
+		return fd;
 	}
 	/* The file's size first: what is not written stays a hole. */
 	err = ftruncate(fd, (off_t)m->map_size) ? -errno : 0;
@@ -256,46 +243,22 @@ int mem_file_stage(const struct guest_mem *m, const char *path, const uint64_t *
 	}
 	if (err) {
 		snprintf(why, why_size, "memory file '%s': %s%s", path, what, strerror(-err));
-		mem_file_discard(p);
+		staged_discard(f);
 	}
 	return err;
-}
-
-int mem_file_commit(struct mem_file_pending *p, char *why, size_t why_size)
-{
-	int err = rename(p->tmp, p->path) ? -errno : 0;
-
-	if (err) {
-		snprintf(why, why_size, "memory file '%s': rename: %s", p->path, strerror(-err));
-		mem_file_discard(p);
-		return err;
-	}
-	p->tmp[0] = '\0';
-	/* The rename lasts only once the directory is on disk. The file is in
-	 * place by now, whole; a failure here is reported all the same. */
-	err = fsync(p->dfd) ? -errno : 0;
-	if (err)
-		snprintf(why, why_size, "memory file '%s': fsync of its directory: %s", p->path,
-			 strerror(-err));
-	mem_file_discard(p);
-	return err;
-}
-
-void mem_file_discard(struct mem_file_pending *p)
-{
-	if (p->tmp[0])
-		unlink(p->tmp); /* unlink: what the seccomp filter allows (not unlinkat) */
-	p->tmp[0] = '\0';
-	if (p->dfd >= 0)
-		close(p->dfd);
-	p->dfd = -1;
 }
 
 int mem_file_write(const struct guest_mem *m, const char *path, const uint64_t *pages, char *why,
 		   size_t why_size)
 {
-	struct mem_file_pending p;
-	int err = mem_file_stage(m, path, pages, &p, why, why_size);
+	struct staged_file f;
+	int failed, err = mem_file_stage(m, path, pages, &f, why, why_size);
 
-	return err ? err : mem_file_commit(&p, why, why_size);
+	if (!err) {
+		err = staged_commit(&f, 1, &failed);
+		if (err)
+			snprintf(why, why_size, "memory file '%s': rename: %s", path,
+				 strerror(-err));
+	}
+	return err;
 }

@@ -14,7 +14,8 @@
  * the new file starts as a copy of that one's data ranges.
  *
  * The file appears whole or not at all: written under a temporary name in
- * the same directory, fsync'd, renamed over path, the directory fsync'd. */
+ * the same directory, fsync'd, renamed over path, the directory fsync'd
+ * (util/staged_file.h). */
 #ifndef VOLT_CORE_MEM_FILE_H
 #define VOLT_CORE_MEM_FILE_H
 
@@ -23,6 +24,7 @@
 #include <stdint.h>
 
 #include "core/guest_mem.h"
+#include "util/staged_file.h"
 
 /* Writes m's RAM to path (mode 0600: it is the guest's memory). pages: a
  * bitmap as guest_mem_dirty_collect() fills (guest_mem_pages() bits), or NULL
@@ -32,19 +34,10 @@ int mem_file_write(const struct guest_mem *m, const char *path, const uint64_t *
 		   size_t why_size);
 
 /* mem_file_write() in two steps, so that a snapshot puts its memory file in
- * place only once its state file is written (a failed state leaves the
- * memory file that was there, a Diff's base included): mem_file_stage()
- * writes the whole file under its temporary name; then exactly one of
- * mem_file_commit() (renamed over path) or mem_file_discard(). */
-struct mem_file_pending {
-	char tmp[PATH_MAX];
-	const char *path; /* the caller's, until commit or discard */
-	int dfd;	  /* the directory, for its fsync */
-};
-
+ * place together with its state file (util/staged_file.h: both or neither,
+ * a Diff's base included): mem_file_stage() writes the whole file under its
+ * temporary name in f, for the caller's staged_commit() or staged_discard(). */
 int mem_file_stage(const struct guest_mem *m, const char *path, const uint64_t *pages,
-		   struct mem_file_pending *p, char *why, size_t why_size);
-int mem_file_commit(struct mem_file_pending *p, char *why, size_t why_size);
-void mem_file_discard(struct mem_file_pending *p);
+		   struct staged_file *f, char *why, size_t why_size);
 
 #endif

@@ -197,7 +197,7 @@ int snap_finish(struct snap_writer *w, const uint8_t **out, size_t *len)
 	return 0;
 }
 
-int snap_write_file(struct snap_writer *w, const char *path)
+int snap_stage_file(struct snap_writer *w, const char *path, struct staged_file *f)
 {
 	const uint8_t *img;
 	size_t len;
@@ -207,9 +207,22 @@ int snap_write_file(struct snap_writer *w, const char *path)
 		pr_err("snapshot %s: not written: %s", path, strerror(-err));
 		return err;
 	}
-	err = write_file_atomic(path, img, len, 0600);
+	err = staged_write(f, path, img, len, 0600);
 	if (err)
 		pr_err("snapshot %s: cannot write it: %s", path, strerror(-err));
+	return err;
+}
+
+int snap_write_file(struct snap_writer *w, const char *path)
+{
+	struct staged_file f;
+	int failed, err = snap_stage_file(w, path, &f);
+
+	if (!err) {
+		err = staged_commit(&f, 1, &failed);
+		if (err)
+			pr_err("snapshot %s: cannot put it in place: %s", path, strerror(-err));
+	}
 	return err;
 }
 

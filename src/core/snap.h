@@ -32,6 +32,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/staged_file.h"
+
 #define SNAP_MAGIC	    "VOLTSNAP"
 #define SNAP_FORMAT_VERSION 1
 #define SNAP_HEADER_SIZE    64
@@ -72,7 +74,10 @@ int snap_put(struct snap_writer *w, const char *name, const void *data, size_t l
 int snap_put_u64(struct snap_writer *w, const char *name, uint64_t v);
 /* Fills in the header; *out stays owned by w (valid until the next put or free). */
 int snap_finish(struct snap_writer *w, const uint8_t **out, size_t *len);
-/* snap_finish(), then write_file_atomic(path, 0600). */
+/* snap_finish(), then staged_write(f, path, 0600): the caller commits or
+ * discards f (util/staged_file.h). */
+int snap_stage_file(struct snap_writer *w, const char *path, struct staged_file *f);
+/* snap_stage_file() and its commit. */
 int snap_write_file(struct snap_writer *w, const char *path);
 
 /* Reads and checks a whole state file; on failure r is empty (free is fine). */

@@ -3,6 +3,7 @@
 
 #include "core/snap.h"
 #include "util/fs.h"
+#include "util/staged_file.h"
 #include "util/paths.h"
 #include "util/sha256.h"
 #include "volt-config.h"

@@ -155,11 +155,11 @@ static const struct sc_rule vmm_rules[] = {
 	IOCTL(KVM_GET_PIT2, "snapshot state"),
 	IOCTL(KVM_GET_CLOCK, "snapshot state"),
 	IOCTL(KVM_GET_DIRTY_LOG, "the dirty page log of guest_mem (Diff snapshots)"),
-	IF(openat, "memory file and state file: created under a new name",
+	IF(openat, "staged file (a snapshot's memory and state files): created under a new name",
 	   COND(2, SC_SET, O_CREAT | O_EXCL)),
-	IF(openat, "memory file and state file: their directory, for fsync",
+	IF(openat, "staged file (memory and state files): their directory, for fsync",
 	   COND(2, SC_SET, O_DIRECTORY)),
-	IF(getrandom, "memory file and state file: mkstemp's names",
+	IF(getrandom, "staged file (memory and state files): mkostemp's names",
 	   COND(2, SC_EQ32, GRND_NONBLOCK)),
 	ANY(ftruncate, "memory file: its size (holes)"),
 	IF(lseek, "memory file: a Diff merged onto the file there: its data (SEEK_DATA)",
@@ -167,7 +167,14 @@ static const struct sc_rule vmm_rules[] = {
 	IF(lseek, "memory file: a Diff merged onto the file there: its holes (SEEK_HOLE)",
 	   COND(2, SC_EQ32, SEEK_HOLE)),
 	ANY(fsync, "memory file and state file: on disk before the rename"),
-	ANY(rename, "memory file and state file: renamed into place"),
+	ANY(rename, "staged file (memory and state files): renamed into place where the file "
+		    "system has no renameat2 flags"),
+	IF(renameat2, "staged file (memory and state files): into place where there was no file",
+	   COND(4, SC_EQ32, RENAME_NOREPLACE)),
+	IF(renameat2,
+	   "staged file (memory and state files): swapped with the old one, which goes back if "
+	   "the other file fails",
+	   COND(4, SC_EQ32, RENAME_EXCHANGE)),
 	/* PATCH /drives/{id} path_on_host: a drive's new file, opened as
 	 * open_input() opens every input (where Landlock lets it: the jail,
 	 * --snapshot-dir). */

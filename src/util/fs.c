@@ -359,40 +359,6 @@ int open_parent_dir(const char *path, char *dir, size_t dir_size)
 	return fd < 0 ? -errno : fd;
 }
 
-int write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode)
-{
-	char tmp[PATH_MAX], dir[PATH_MAX];
-	int fd, dfd, err;
-
-	if (path_fmt(tmp, sizeof(tmp), "%s.tmp-XXXXXX", path))
-		return -ENAMETOOLONG;
-	fd = mkstemp(tmp); /* 0600, O_EXCL: nobody else can have it open */
-	if (fd < 0)
-		return -errno;
-	err = write_all(fd, buf, len);
-	/* mkstemp made it 0600: a confined VMM (seccomp) saves its state there
-	 * without fchmod. */
-	if (!err && mode != 0600 && fchmod(fd, mode))
-		err = -errno;
-	if (!err && fsync(fd))
-		err = -errno;
-	if (close(fd) && !err)
-		err = -errno;
-	if (!err && rename(tmp, path))
-		err = -errno;
-	if (err) {
-		unlink(tmp);
-		return err;
-	}
-	/* The rename itself lasts only once the directory is on disk. */
-	dfd = open_parent_dir(path, dir, sizeof(dir));
-	if (dfd < 0)
-		return dfd;
-	err = fsync(dfd) ? -errno : 0;
-	close(dfd);
-	return err;
-}
-
 /* Bytes [off, end) of in to the same offsets of out; stops early at in's
  * end (a file that shrank). *plain: copy_file_range does not work here. */
 static int copy_run(int in, int out, loff_t off, loff_t end, bool *plain)

@@ -50,10 +50,6 @@ int write_all(int fd, const void *buf, size_t len);
 int pwrite_all(int fd, const void *buf, uint64_t len, off_t off);
 /* Creates or truncates path with mode and writes buf to it. */
 int write_file(const char *path, const void *buf, size_t len, mode_t mode);
-/* Writes buf to a new file beside path (created with mode), fsyncs it,
- * renames it over path and fsyncs the directory: a reader sees the old file
- * or the whole new one, never a torn one, even after a crash. */
-int write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode);
 /* Copies what in (a regular file) holds to the same offsets of out (a new,
  * empty one), its holes left holes: 0 or -errno. copy_file_range (a reflink
  * where the file system can), else pread/pwrite. */

@@ -214,10 +214,10 @@ static int parent_of(const char *path, struct stat *st)
 	return stat(dir, st) ? -errno : 0;
 }
 
-/* Both files are renamed into place one after the other, so what would make
- * the second rename fail is refused before the first: a target that exists
- * and is not a regular file (a directory, the API's socket...), and two
- * paths naming one file (the memory file would overwrite the state). */
+/* Refused before anything is written: a target that exists and is not a
+ * regular file (a directory, the API's socket...: a rename would fail on it,
+ * or swap it away), and two paths naming one file (the memory file would
+ * overwrite the state). */
 static int check_targets(const struct snapshot_create_req *req, char *why, size_t why_size)
 {
 	const char *paths[2] = { req->state_path, req->mem_path };
@@ -251,7 +251,7 @@ static int check_targets(const struct snapshot_create_req *req, char *why, size_
 }
 
 static int save_memory(struct vm *vm, const struct snapshot_create_req *req, uint64_t **pages,
-		       struct mem_file_pending *staged, char *why, size_t why_size)
+		       struct staged_file *staged, char *why, size_t why_size)
 {
 	int err;
 
@@ -285,9 +285,9 @@ int vm_snapshot_create(struct vm *vm, const struct snapshot_create_req *req, cha
 		       size_t why_size)
 {
 	struct snap_writer w;
-	struct mem_file_pending staged;
+	struct staged_file files[2]; /* the state file, the memory file */
 	uint64_t *pages = NULL;
-	int err;
+	int failed, err;
 
 	why[0] = '\0';
 	if (!vm->started || !vm->paused) {
@@ -310,18 +310,25 @@ int vm_snapshot_create(struct vm *vm, const struct snapshot_create_req *req, cha
 	}
 	err = save_state(vm, req, &w, why, why_size);
 	if (!err)
-		err = save_memory(vm, req, &pages, &staged, why, why_size);
+		err = save_memory(vm, req, &pages, &files[1], why, why_size);
 	if (!err) {
-		/* The memory file goes in place only once its state is written:
-		 * a failure leaves both files as they were (a Diff's base too). */
-		err = snap_write_file(&w, req->state_path);
+		err = snap_stage_file(&w, req->state_path, &files[0]);
 		if (err) {
 			snprintf(why, why_size, "cannot write the snapshot file %s: %s",
 				 req->state_path, strerror(-err));
-			mem_file_discard(&staged);
-		} else {
-			err = mem_file_commit(&staged, why, why_size);
+			staged_discard(&files[1]);
 		}
+	}
+	if (!err) {
+		/* Both files go in place, or neither: a failure leaves both paths
+		 * as they were (a Diff's base too), never a new state file beside
+		 * an old memory file, which a load would accept. */
+		err = staged_commit(files, 2, &failed);
+		if (err)
+			snprintf(why, why_size,
+				 "cannot put the %s %s in place: %s (both files are as they were)",
+				 failed ? "memory file" : "snapshot file",
+				 failed ? req->mem_path : req->state_path, strerror(-err));
 	}
 	/* A failed snapshot (a full disk) took the dirty log: the next Diff
 	 * must still hold those pages (Firecracker's store_dirty_bitmap). */

@@ -2,6 +2,7 @@
  * checked by fstat() on what was opened. Each case here used to hang (FIFO) or
  * read forever (/dev/zero), or said only "Invalid argument". */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "util/fs.h"
+#include "util/staged_file.h"
 
 static char dir[64];
 
@@ -268,4 +270,105 @@ Test(fs, write_file_atomic_replaces_and_leaves_no_temp)
 	cr_assert_eq(rm_rf(path), 0);
 	cr_assert_eq(rmdir(dir), 0, "a temporary file was left in %s", dir);
 	cr_assert_eq(write_file_atomic(path, "x", 1, 0600), -ENOENT);
+}
+
+static void expect_contents(const char *path, const char *want)
+{
+	char *text = NULL;
+	size_t len;
+
+	cr_assert_eq(read_file(path, 100, &text, &len), 0, "%s", path);
+	cr_assert_str_eq(text, want, "%s", path);
+	free(text);
+}
+
+static int entries_in(const char *d)
+{
+	struct dirent *e;
+	DIR *dp = opendir(d);
+	int n = 0;
+
+	cr_assert_not_null(dp, "%s", d);
+	while ((e = readdir(dp)))
+		n += e->d_name[0] != '.';
+	closedir(dp);
+	return n;
+}
+
+/* A snapshot's two files: the state file at a, the memory file at sub/b.
+ * Staged, then sub is renamed away (the memory file's rename fails), or
+ * not. */
+static int commit_two(bool lose_sub, int *failed)
+{
+	struct staged_file f[2];
+	char a[128], b[128], sub[128], gone[128];
+
+	snprintf(a, sizeof(a), "%s", at("a"));
+	snprintf(sub, sizeof(sub), "%s", at("sub"));
+	snprintf(b, sizeof(b), "%s", at("sub/b"));
+	snprintf(gone, sizeof(gone), "%s", at("gone"));
+	cr_assert_eq(staged_write(&f[0], a, "A2", 2, 0600), 0);
+	cr_assert_eq(staged_write(&f[1], b, "B2", 2, 0600), 0);
+	if (lose_sub)
+		cr_assert_eq(rename(sub, gone), 0);
+	return staged_commit(f, 2, failed);
+}
+
+/* The second file cannot go in place: the first gets back what it replaced,
+ * and nothing of the new set stays beside the old one. */
+Test(fs, staged_commit_takes_the_first_file_back)
+{
+	int failed = -1;
+
+	cr_assert_eq(mkdir(at("sub"), 0700), 0);
+	cr_assert_eq(write_file(at("a"), "A1", 2, 0600), 0);
+	cr_assert_eq(write_file(at("sub/b"), "B1", 2, 0600), 0);
+	cr_assert_eq(commit_two(true, &failed), -ENOENT);
+	cr_assert_eq(failed, 1);
+	expect_contents(at("a"), "A1");
+	expect_contents(at("gone/b"), "B1");
+	cr_assert_eq(entries_in(dir), 2, "a temporary file was left in %s", dir); /* a, gone */
+}
+
+/* Where there was no file, there is none again. */
+Test(fs, staged_commit_removes_a_new_file_again)
+{
+	int failed = -1;
+
+	cr_assert_eq(mkdir(at("sub"), 0700), 0);
+	cr_assert_eq(commit_two(true, &failed), -ENOENT);
+	cr_assert_eq(failed, 1);
+	cr_assert_eq(access(at("a"), F_OK), -1, "the new state file stayed");
+	cr_assert_eq(entries_in(dir), 1); /* gone */
+}
+
+Test(fs, staged_commit_replaces_both)
+{
+	int failed = -1;
+
+	cr_assert_eq(mkdir(at("sub"), 0700), 0);
+	cr_assert_eq(write_file(at("a"), "A1", 2, 0600), 0);
+	cr_assert_eq(commit_two(false, &failed), 0);
+	expect_contents(at("a"), "A2");
+	expect_contents(at("sub/b"), "B2");
+	cr_assert_eq(entries_in(dir), 2);
+	cr_assert_eq(entries_in(at("sub")), 1);
+}
+
+/* A directory put where the file goes after it was staged: swapped in, it
+ * goes back, and the commit fails as a rename over it would. */
+Test(fs, staged_commit_puts_a_directory_back)
+{
+	struct staged_file f;
+	int failed = -1;
+	char a[128];
+
+	snprintf(a, sizeof(a), "%s", at("a")); /* f holds the pointer */
+	cr_assert_eq(staged_write(&f, a, "A2", 2, 0600), 0);
+	cr_assert_eq(mkdir(at("a"), 0700), 0);
+	cr_assert_eq(write_file(at("a/x"), "x", 1, 0600), 0);
+	cr_assert_eq(staged_commit(&f, 1, &failed), -EISDIR);
+	cr_assert_eq(failed, 0);
+	expect_contents(at("a/x"), "x");
+	cr_assert_eq(entries_in(dir), 1);
 }

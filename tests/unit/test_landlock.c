@@ -14,6 +14,7 @@
 #include "helpers.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/sanitizer.h"
+#include "util/staged_file.h"
 #include "devices/virtio/virtio_blk.h"
 #include "devices/virtio/virtio_vsock.h"
 #include "vmm/vm.h"
@@ -362,4 +363,42 @@ Test(landlock, jail_options_without_a_jail_open_nothing)
 	open_before_fd = open(other, O_RDONLY | O_CLOEXEC);
 	cr_assert(open_before_fd >= 0);
 	sandboxed(&cfg, SANDBOX_LANDLOCK_AUTO, 0, check_full);
+}
+
+static char snap_dir[PATH_MAX];
+
+/* A snapshot's files put in place as a snapshot does (util/staged_file.h):
+ * over old ones (RENAME_EXCHANGE), then where there were none
+ * (RENAME_NOREPLACE); nothing outside the snapshot directory. */
+static int check_snapshot_files(void)
+{
+	char state[PATH_MAX], mem[PATH_MAX];
+	struct staged_file f[2];
+	int failed, i;
+
+	path_fmt(state, sizeof(state), "%s/vmstate", snap_dir);
+	path_fmt(mem, sizeof(mem), "%s/mem", snap_dir);
+	for (i = 0; i < 2; i++) {
+		CHECK(staged_write(&f[0], state, "state", 5, 0600) == 0);
+		CHECK(staged_write(&f[1], mem, "mem", 3, 0600) == 0);
+		CHECK(staged_commit(f, 2, &failed) == 0);
+		if (!i) /* the second round: where there is no file */
+			CHECK(unlink(state) == 0 && unlink(mem) == 0);
+	}
+	CHECK(staged_write(&f[0], other, "x", 1, 0600) == -EACCES);
+	return 0;
+}
+
+Test(landlock, snapshots_go_in_place_in_their_directory)
+{
+	struct vm_config cfg;
+
+	need_landlock();
+	config(&cfg);
+	path_fmt(snap_dir, sizeof(snap_dir), "%s/snaps", dir);
+	cr_assert_eq(mkdir(snap_dir, 0700), 0);
+	test_write(snap_dir, "vmstate", "old");
+	test_write(snap_dir, "mem", "old");
+	cfg.snapshot_dir = snap_dir;
+	sandboxed(&cfg, SANDBOX_LANDLOCK_AUTO, 0, check_snapshot_files);
 }

@@ -348,8 +348,9 @@ Test(mem_file, diff_over_a_file_of_rams_size_merges_onto_it)
  * state file is written: staged and discarded, the old file stays. */
 Test(mem_file, staged_file_replaces_only_when_committed)
 {
-	struct mem_file_pending p;
+	struct staged_file p;
 	struct stat before, st;
+	int failed;
 
 	fill(&m, 3, 1);
 	cr_assert_eq(mem_file_write(&m, path, NULL, why, sizeof(why)), 0, "%s", why);
@@ -357,13 +358,13 @@ Test(mem_file, staged_file_replaces_only_when_committed)
 	fill(&m, 5, 2);
 	cr_assert_eq(mem_file_stage(&m, path, NULL, &p, why, sizeof(why)), 0, "%s", why);
 	cr_assert_eq(entries(dir), 2); /* the file and the staged one */
-	mem_file_discard(&p);
+	staged_discard(&p);
 	cr_assert_eq(entries(dir), 1);
 	cr_assert_eq(stat(path, &st), 0);
 	cr_assert_eq(st.st_ino, before.st_ino);
 	cr_assert_eq(seek(path, 4 * PG, SEEK_DATA), -1, "page 5 is not in the old file");
 	cr_assert_eq(mem_file_stage(&m, path, NULL, &p, why, sizeof(why)), 0, "%s", why);
-	cr_assert_eq(mem_file_commit(&p, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(staged_commit(&p, 1, &failed), 0);
 	cr_assert_eq(entries(dir), 1);
 	cr_assert_eq(seek(path, 4 * PG, SEEK_DATA), (off_t)(5 * PG));
 	cr_assert_eq(p.dfd, -1);

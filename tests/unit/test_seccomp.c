@@ -27,6 +27,8 @@
 #include "cli/commands.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/seccomp_lists.h"
+#include "util/fs.h"
+#include "util/staged_file.h"
 
 #define X32_SYSCALL_BIT 0x40000000
 
@@ -177,7 +179,8 @@ Test(seccomp, lists_hold_nothing_that_creates_escapes)
 
 			/* Snapshot files: checked in snapshot_files_only_by_the_vmm. */
 			if (k == SANDBOX_THREAD_VMM &&
-			    (!strcmp(never[i], "openat") || !strcmp(never[i], "rename")))
+			    (!strcmp(never[i], "openat") || !strcmp(never[i], "rename") ||
+			     !strcmp(never[i], "renameat2")))
 				continue;
 			cr_assert_neq(nr, __NR_SCMP_ERROR, "%s: unknown to libseccomp", never[i]);
 			cr_assert_not(listed(&sc_lists[k], nr), "the %s list allows %s",
@@ -211,6 +214,22 @@ Test(seccomp, snapshot_files_only_by_the_vmm)
 			  "or open_input()");
 	}
 	cr_assert_eq(allowed, 3);
+	/* renameat2: a new name or a swap (util/staged_file.h), never
+	 * RENAME_WHITEOUT (a device node). */
+	nr = seccomp_syscall_resolve_name("renameat2");
+	for (i = 0, allowed = 0; i < l->nrules; i++) {
+		const struct sc_rule *r = &l->rules[i];
+
+		if (r->nr != nr || r->err)
+			continue;
+		allowed++;
+		cr_assert(r->nconds == 1 && r->conds[0].arg == 4 && r->conds[0].op == SC_EQ32 &&
+				  (r->conds[0].value == RENAME_NOREPLACE ||
+				   r->conds[0].value == RENAME_EXCHANGE),
+			  "renameat2 allowed with flags other than RENAME_NOREPLACE or "
+			  "RENAME_EXCHANGE");
+	}
+	cr_assert_eq(allowed, 2);
 }
 
 Test(seccomp, risky_calls_carry_argument_conditions)
@@ -285,7 +304,8 @@ static const struct {
 	{ "virtio devices", NULL },
 	{ "snapshot state", "_state" },
 	{ "memory file", "mem_file" },
-	{ "state file", "util/fs" },
+	{ "state file", "util/staged_file" },
+	{ "staged file", "util/staged_file" },
 	{ "dirty page log", "guest_mem" },
 	{ "hotpluggable memory", "guest_mem" },
 	{ "a drive's new file", "util/fs" },
@@ -609,6 +629,50 @@ static void do_mmap_file(void *arg)
 static void do_mprotect_exec(void *arg)
 {
 	mprotect(arg, 4096, PROT_READ | PROT_EXEC);
+}
+
+/* A snapshot's two files into place as the main thread writes them
+ * (util/staged_file.h): over old ones, then where there are none. Exits 0. */
+static void do_snapshot_files(void *arg)
+{
+	const char *d = arg;
+	char state[PATH_MAX], mem[PATH_MAX];
+	struct staged_file f[2];
+	int failed, i;
+
+	snprintf(state, sizeof(state), "%s/vmstate", d);
+	snprintf(mem, sizeof(mem), "%s/mem", d);
+	for (i = 0; i < 2; i++) {
+		if (staged_write(&f[0], state, "s", 1, 0600) || staged_write(&f[1], mem, "m", 1, 0600))
+			syscall(SYS_exit, 1);
+		if (staged_commit(f, 2, &failed))
+			syscall(SYS_exit, 2);
+		if (!i && (unlink(state) || unlink(mem)))
+			syscall(SYS_exit, 3);
+	}
+}
+
+static void do_rename_whiteout(void *arg)
+{
+	char from[PATH_MAX], to[PATH_MAX];
+
+	snprintf(from, sizeof(from), "%s/vmstate", (const char *)arg);
+	snprintf(to, sizeof(to), "%s/w", (const char *)arg);
+	syscall(SYS_renameat2, AT_FDCWD, from, AT_FDCWD, to, RENAME_WHITEOUT);
+}
+
+Test(seccomp, snapshot_files_go_in_place_behind_the_vmm_filter)
+{
+	char d[] = "/tmp/volt-seccomp-snap.XXXXXX", old[64];
+
+	cr_assert_not_null(mkdtemp(d));
+	snprintf(old, sizeof(old), "%s/vmstate", d);
+	cr_assert_eq(write_file_atomic(old, "o", 1, 0600), 0);
+	assert_survived(run_filtered(SANDBOX_SECCOMP_KILL, SANDBOX_THREAD_VMM, do_snapshot_files, d),
+			"a snapshot's files", SANDBOX_THREAD_VMM);
+	assert_killed(run_filtered(SANDBOX_SECCOMP_KILL, SANDBOX_THREAD_VMM, do_rename_whiteout, d),
+		      "renameat2(RENAME_WHITEOUT)", SANDBOX_THREAD_VMM);
+	rm_rf(d);
 }
 
 Test(seccomp, memory_never_becomes_executable)
