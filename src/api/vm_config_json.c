@@ -544,8 +544,10 @@ static bool id_is_the_devices(const struct device_kind *k)
 static int id_get(const struct device_kind *k, json_t *api, const char **id, char *why,
 		  size_t why_size)
 {
+	/* A kind of one (vsock) keeps Firecracker's deprecated id: any string,
+	 * ignored (its Option<String> is never checked). */
 	const struct api_field f[] = {
-		{ k->api.id_key, F_ID, k->max > 1, id, 0, 1, 0, NULL },
+		{ k->api.id_key, k->max > 1 ? F_ID : F_ANY_STR, k->max > 1, id, 0, 1, 0, NULL },
 	};
 	json_t *v = json_object_get(api, k->api.id_key), *only = json_object();
 	int err;
@@ -1678,10 +1680,11 @@ static void serde_expected(const struct snap_field *f, size_t n, char *buf, size
 	}
 }
 
-/* The object's keys against its fields (all known, each of its type; null is
- * absent), then the required ones, as serde checks a deny_unknown_fields struct. */
-static int snap_fields(json_t *j, const char *type_name, const struct snap_field *f, size_t n,
-		       char *why, size_t why_size)
+/* The object's keys against its fields (each of its type; null is absent),
+ * then the required ones, as serde checks a struct: an unknown key is refused
+ * where the struct is deny_unknown_fields (strict), ignored where not. */
+static int snap_fields_of(json_t *j, const char *type_name, const struct snap_field *f, size_t n,
+			  bool strict, char *why, size_t why_size)
 {
 	char got[96], expected[256];
 	const char *key;
@@ -1697,6 +1700,8 @@ static int snap_fields(json_t *j, const char *type_name, const struct snap_field
 	{
 		for (i = 0; i < n && strcmp(key, f[i].name); i++)
 			;
+		if (i == n && !strict)
+			continue;
 		if (i == n) {
 			serde_expected(f, n, expected, sizeof(expected));
 			return serde_fail(why, why_size, "unknown field `%.64s`, expected %s", key,
@@ -1713,6 +1718,12 @@ static int snap_fields(json_t *j, const char *type_name, const struct snap_field
 			return serde_fail(why, why_size, "missing field `%s`", f[i].name);
 	}
 	return 0;
+}
+
+static int snap_fields(json_t *j, const char *type_name, const struct snap_field *f, size_t n,
+		       char *why, size_t why_size)
+{
+	return snap_fields_of(j, type_name, f, n, true, why, why_size);
 }
 
 /* The string of field name in j (NULL when absent or null). */
@@ -1808,7 +1819,8 @@ static int parse_net_overrides(json_t *a, struct snapshot_load_req *req, char *w
 
 	json_array_foreach(a, i, o)
 	{
-		err = snap_fields(o, "NetworkOverride", f, 2, why, why_size);
+		/* Not deny_unknown_fields in Firecracker: other keys are ignored. */
+		err = snap_fields_of(o, "NetworkOverride", f, 2, false, why, why_size);
 		if (err)
 			return err;
 	}
@@ -1891,7 +1903,7 @@ int api_parse_snapshot_load(json_t *j, struct snapshot_load_req *req, bool *depr
 		return err;
 	vsock = json_object_get(j, "vsock_override");
 	if (json_is_object(vsock) &&
-	    (err = snap_fields(vsock, "VsockOverride", vsock_f, 1, why, why_size)))
+	    (err = snap_fields_of(vsock, "VsockOverride", vsock_f, 1, false, why, why_size)))
 		return err;
 	h = snap_str(j, "huge_pages");
 	if (h && (err = snap_variant(h, huge, 4, why, why_size)) < 0)

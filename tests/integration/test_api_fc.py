@@ -178,9 +178,11 @@ NO_BALLOON = "Balloon update error: Failed perform action on device: Device not 
 
 @pytest.mark.parametrize("balloon, start, status", [
     # The echo guest has no virtio driver: the device never gets DRIVER_OK.
-    ({"amount_mib": 0, "free_page_hinting": True, "free_page_reporting": True},
+    ({"amount_mib": 0, "deflate_on_oom": False, "free_page_hinting": True,
+      "free_page_reporting": True},
      NO_DRIVER, (200, {"host_cmd": 0, "guest_cmd": None})),
-    ({"amount_mib": 1, "free_page_reporting": True}, HINT_OFF, (400, {"fault_message": HINT_OFF})),
+    ({"amount_mib": 1, "deflate_on_oom": False, "free_page_reporting": True}, HINT_OFF,
+     (400, {"fault_message": HINT_OFF})),
     (None, NO_BALLOON, (400, {"fault_message": NO_BALLOON})),
 ])
 def test_balloon_hinting_answers(api, balloon, start, status):

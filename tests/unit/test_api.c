@@ -447,7 +447,8 @@ Test(api, balloon_hinting_calls)
 	fault("PATCH", "/balloon/hinting/stop", "{}", 400, "not supported before starting");
 	fault("GET", "/balloon/hinting/status", NULL, 400, "not supported before starting");
 	ok("PUT", "/boot-source", BOOT);
-	ok("PUT", "/balloon", "{\"amount_mib\": 16, \"free_page_hinting\": true}");
+	ok("PUT", "/balloon",
+	   "{\"amount_mib\": 16, \"deflate_on_oom\": false, \"free_page_hinting\": true}");
 	cr_assert_eq(req("GET", "/balloon", NULL, &j), 200);
 	cr_assert(json_is_true(json_object_get(j, "free_page_hinting")));
 	cr_assert(json_is_false(json_object_get(j, "free_page_reporting")));

@@ -144,7 +144,9 @@ static const struct field balloon_field_list[] = {
 	  .json = "deflate_on_oom",
 	  .type = FIELD_FLAG,
 	  .offset = offsetof(struct balloon_config, deflate_on_oom),
-	  .has = FIELD_NO_HAS },
+	  .has = FIELD_NO_HAS,
+	  /* Firecracker's BalloonDeviceConfig has no serde default for it. */
+	  .json_required = true },
 	{ .cli = "stats",
 	  .json = "stats_polling_interval_s",
 	  .type = FIELD_U32,
