@@ -279,11 +279,13 @@ static void do_action(struct api_state *s, json_t *j, struct api_response *r)
 		if (err)
 			/* Nothing was tried: the configuration can still be fixed. */
 			return faultf(r, 400, "actions: InstanceStart: %s", why);
+		bool undone = false;
+
 		err = s->ops->instance_start
-			      ? s->ops->instance_start(s->ctx, &s->cfg, why, sizeof(why))
+			      ? s->ops->instance_start(s->ctx, &s->cfg, &undone, why, sizeof(why))
 			      : -ENOSYS;
 		if (err) {
-			s->failed = true;
+			s->failed = !undone;
 			snprintf(s->fail_reason, sizeof(s->fail_reason), "%s",
 				 why[0] ? why : strerror(-err));
 			return faultf(r, 400,

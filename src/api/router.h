@@ -40,8 +40,13 @@ struct api_ops {
 	 * own front end plugs in api_file_check(). */
 	int (*file_check)(void *ctx, const char *path, enum api_file_use use);
 	/* InstanceStart: create and start the VM from cfg; 0, or -errno with
-	 * the reason in why (the VM is then not running). */
-	int (*instance_start)(void *ctx, const struct api_config *cfg, char *why, size_t why_size);
+	 * the reason in why (the VM is then not running). *undone: the failure
+	 * came before anything that cannot be taken back (no thread, no
+	 * sandbox): the configuration may be fixed and the start sent again,
+	 * as Firecracker allows; otherwise the process takes no more
+	 * configuration. */
+	int (*instance_start)(void *ctx, const struct api_config *cfg, bool *undone, char *why,
+			      size_t why_size);
 	int (*pause)(void *ctx);
 	int (*resume)(void *ctx);
 	bool (*is_paused)(void *ctx);

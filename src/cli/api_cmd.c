@@ -114,12 +114,17 @@ static int start_vm(struct api_main *m, int err, char *why, size_t why_size)
 	return 0;
 }
 
-static int op_instance_start(void *ctx, const struct api_config *cfg, char *why, size_t why_size)
+static int op_instance_start(void *ctx, const struct api_config *cfg, bool *undone, char *why,
+			     size_t why_size)
 {
 	struct api_main *m = ctx;
 	struct vm_config *v = &m->vcfg;
 	int err;
 
+	/* Until vm_start(): vm_destroy() leaves nothing of a VM that vm_create()
+	 * could not finish (its files, fds and memory); vm_start() applies the
+	 * sandbox and starts threads, which stay. */
+	*undone = true;
 	memset(v, 0, sizeof(*v));
 	err = api_config_to_vm(cfg, v, m->cmdline, sizeof(m->cmdline), why, why_size);
 	if (err)
@@ -135,7 +140,9 @@ static int op_instance_start(void *ctx, const struct api_config *cfg, char *why,
 		return -ENOMEM;
 	log_clear_last_error();
 	why[0] = '\0';
-	return start_vm(m, vm_create(m->vm, v), why, why_size);
+	err = vm_create(m->vm, v);
+	*undone = err != 0;
+	return start_vm(m, err, why, why_size);
 }
 
 /* vm_pause() or vm_resume(), its latencies recorded when it succeeds. */
@@ -603,7 +610,7 @@ static int boot_from_file(struct api_main *m)
 	if (!err && c->has_metrics)
 		err = op_metrics(m, &c->metrics, why, sizeof(why));
 	if (!err)
-		err = op_instance_start(m, c, why, sizeof(why));
+		err = op_instance_start(m, c, &(bool){ false }, why, sizeof(why));
 	if (err) {
 		pr_err("Could not Start MicroVM from one single json: %s",
 		       why[0] ? why : strerror(-err));

@@ -22,10 +22,12 @@
 
 static bool paused;
 
-static int fake_start(void *ctx, const struct api_config *cfg, char *why, size_t why_size)
+static int fake_start(void *ctx, const struct api_config *cfg, bool *undone, char *why,
+		      size_t why_size)
 {
 	(void)ctx;
-	if (cfg->vcpus == 3) {
+	*undone = cfg->vcpus == 5; /* a start that can be sent again */
+	if (cfg->vcpus == 3 || cfg->vcpus == 5) {
 		snprintf(why, why_size, "fake failure");
 		return -5;
 	}

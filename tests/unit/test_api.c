@@ -21,7 +21,7 @@
 
 static struct {
 	int starts, pauses, resumes, cad, flushes;
-	bool paused, fail_start, metrics_open;
+	bool paused, fail_start, start_undone, metrics_open;
 	struct api_metrics metrics; /* what PUT /metrics handed over */
 	unsigned int balloon_mib;
 	int hint_starts, hint_stops, hint_err; /* hint_err: what the device answers */
@@ -56,11 +56,12 @@ static int f_rate_limiter_update(void *ctx, const struct device_kind *k, const c
 	return 0;
 }
 
-static int f_start(void *ctx, const struct api_config *cfg, char *why, size_t n)
+static int f_start(void *ctx, const struct api_config *cfg, bool *undone, char *why, size_t n)
 {
 	(void)ctx;
 	(void)cfg;
 	fake.starts++;
+	*undone = fake.start_undone;
 	if (fake.fail_start) {
 		snprintf(why, n, "cannot open the kernel");
 		return -ENOENT;
@@ -921,6 +922,26 @@ Test(api, failed_start_refuses_more_configuration)
 	fault("PUT", "/boot-source", BOOT, 400, "failed to start");
 	cr_assert_eq(req("GET", "/", NULL, &j), 200);
 	cr_assert_str_eq(json_string_value(json_object_get(j, "state")), "Not started");
+	json_decref(j);
+}
+
+/* A start that failed before anything stayed (the VM could not be created:
+ * no thread, no sandbox) leaves the configuration open, as Firecracker's
+ * does: fixed, the start is sent again. */
+Test(api, start_that_left_nothing_behind_can_be_sent_again)
+{
+	json_t *j;
+
+	ok("PUT", "/boot-source", BOOT);
+	fake.fail_start = fake.start_undone = true;
+	fault("PUT", "/actions", START, 400, "cannot start the microVM: cannot open the kernel");
+	ok("PUT", "/boot-source", BOOT);
+	ok("PUT", "/machine-config", "{\"vcpu_count\": 2, \"mem_size_mib\": 256}");
+	fake.fail_start = false;
+	ok("PUT", "/actions", START);
+	cr_assert_eq(fake.starts, 2);
+	cr_assert_eq(req("GET", "/", NULL, &j), 200);
+	cr_assert_str_eq(json_string_value(json_object_get(j, "state")), "Running");
 	json_decref(j);
 }
 

@@ -31,9 +31,10 @@
 #define NOT_BEFORE "The requested operation is not supported before starting the microVM."
 #define START	   "{\"action_type\": \"InstanceStart\"}"
 
-static int f_start(void *ctx, const struct api_config *cfg, char *why, size_t n)
+static int f_start(void *ctx, const struct api_config *cfg, bool *undone, char *why, size_t n)
 {
 	(void)ctx;
+	(void)undone;
 	(void)cfg;
 	(void)why;
 	(void)n;

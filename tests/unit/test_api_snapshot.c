@@ -31,9 +31,10 @@ static struct {
 	bool restore_started;
 } fake;
 
-static int f_start(void *ctx, const struct api_config *cfg, char *why, size_t n)
+static int f_start(void *ctx, const struct api_config *cfg, bool *undone, char *why, size_t n)
 {
 	(void)ctx;
+	(void)undone;
 	fake.starts++;
 	return api_config_to_vm(cfg, &fake.vm, fake.cmdline, sizeof(fake.cmdline), why, n);
 }

@@ -329,9 +329,10 @@ static struct api_state st;
 static struct api_response last;
 static const struct api_config *started_cfg;
 
-static int f_start(void *ctx, const struct api_config *cfg, char *why, size_t n)
+static int f_start(void *ctx, const struct api_config *cfg, bool *undone, char *why, size_t n)
 {
 	(void)ctx;
+	(void)undone;
 	(void)why;
 	(void)n;
 	started_cfg = cfg;
