@@ -252,6 +252,9 @@ static int parse_field(struct http_parser *p, char *line, size_t len, struct hea
 	if (field_is(line, nlen, "Content-Length"))
 		return parse_content_length(p, v, vlen, &f->has_cl);
 	if (field_is(line, nlen, "Transfer-Encoding")) {
+		/* identity: no coding, which micro_http (Firecracker's) accepts. */
+		if (field_is(v, vlen, "identity"))
+			return 0;
 		if (!field_is(v, vlen, "chunked") || p->chunked) {
 			bad(p, 501, "Transfer-Encoding '%s' is not supported (only chunked, once)",
 			    quote(q, sizeof(q), v, vlen));
