@@ -165,6 +165,36 @@ Test(pmem, region_flush_and_malformed_requests, .timeout = 20)
 	rig_free(&r);
 }
 
+/* The file cut on the host: what the guest wrote past the new end is gone,
+ * and msync says nothing of it; the flush fails, the device goes on. */
+Test(pmem, flush_fails_once_the_file_was_cut, .timeout = 20)
+{
+	struct rig_seg s[] = { { RIG_DATA, 4, false }, { RIG_DATA + 16, 4, true } };
+	struct virtio_pmem *p;
+	uint32_t *req, *status;
+	struct rig r;
+	int err;
+
+	make_file(2 << 20);
+	p = pmem_rig(&r, false, &err);
+	cr_assert_eq(err, 0);
+	r.d = virtio_pmem_dev(p);
+	rig_driver_ok(&r, 1);
+	req = gpa_to_hva(&r.mem, RIG_DATA, 4);
+	status = gpa_to_hva(&r.mem, RIG_DATA + 16, 4);
+	*req = VIRTIO_PMEM_REQ_TYPE_FLUSH;
+	cr_assert_eq(truncate(file, 4096), 0);
+	*status = 0x55555555;
+	rig_chain(&r, 0, s, 2, true);
+	cr_assert(rig_wait_used(&r, 0, 1, 2000));
+	cr_assert_eq(used_len(&r, 0), 4);
+	cr_assert_eq(*status, (uint32_t)-1, "a flush of a cut file succeeded");
+	cr_assert_eq(rig_rd(&r, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET, 0);
+	rig_stop(&r);
+	virtio_pmem_destroy(p);
+	rig_free(&r);
+}
+
 Test(pmem, read_only_maps_read_only)
 {
 	struct rig r;

@@ -69,6 +69,7 @@ struct virtio_pmem {
 	uint64_t map_len;  /* the guest's region */
 	uint64_t file_len; /* what a flush writes back */
 	uint64_t gpa;
+	int fd; /* the file, kept to see at a flush whether it was cut */
 
 	struct rate_limiter rl; /* dev.lock */
 	bool rl_ready, plugged, rl_watched;
@@ -117,6 +118,30 @@ uint32_t virtio_pmem_handle(struct virtq_elem *e, int32_t status, char *why, siz
 	return sizeof(int32_t);
 }
 
+/* msync, and whether the file still holds all the guest wrote: one cut on
+ * the host took the pages past its new end with it, and msync does not
+ * say so (the guest's next access to them ends the VM). */
+static int32_t pmem_flush(struct virtio_pmem *p)
+{
+	struct stat st;
+
+	if (msync(p->map, p->file_len, MS_SYNC)) {
+		pr_warn("virtio-pmem '%s': msync: %s", p->cfg.path, strerror(errno));
+		return PMEM_FAIL;
+	}
+	if (fstat(p->fd, &st)) {
+		pr_warn("virtio-pmem '%s': fstat: %s", p->cfg.path, strerror(errno));
+		return PMEM_FAIL;
+	}
+	if ((uint64_t)st.st_size < p->file_len) {
+		pr_warn("virtio-pmem '%s': the file was cut to %lld of its %llu bytes: a flush "
+			"fails",
+			p->cfg.path, (long long)st.st_size, (unsigned long long)p->file_len);
+		return PMEM_FAIL;
+	}
+	return PMEM_OK;
+}
+
 static uint32_t pmem_request(void *ctx, struct virtq_elem *e)
 {
 	struct virtio_pmem *p = ctx;
@@ -135,11 +160,7 @@ static uint32_t pmem_request(void *ctx, struct virtq_elem *e)
 			PMEM_ADD(&p->m, rate_limiter_throttled_events, 1);
 			return VIRTIO_USED_RETRY;
 		}
-		p->status = PMEM_OK;
-		if (msync(p->map, p->file_len, MS_SYNC)) {
-			pr_warn("virtio-pmem '%s': msync: %s", p->cfg.path, strerror(errno));
-			p->status = PMEM_FAIL;
-		}
+		p->status = pmem_flush(p);
 		p->flushed = true;
 	}
 	pmem_put_status(e, p->status);
@@ -234,10 +255,13 @@ static int pmem_open(struct virtio_pmem *p)
 	}
 	p->file_len = (uint64_t)st.st_size;
 	err = pmem_map(p, fd);
-	close(fd);
-	if (err)
+	if (err) {
+		close(fd);
 		pr_err("virtio-pmem '%s': cannot map it: %s", p->cfg.path, strerror(-err));
-	return err;
+		return err;
+	}
+	p->fd = fd;
+	return 0;
 }
 
 int virtio_pmem_create(struct virtio_pmem **out, const struct pmem_config *c, const char *id,
@@ -250,6 +274,7 @@ int virtio_pmem_create(struct virtio_pmem **out, const struct pmem_config *c, co
 	*out = p;
 	if (!p)
 		return -ENOMEM;
+	p->fd = -1;
 	p->cfg = *c;
 	err = pmem_open(p);
 	if (err)
@@ -312,6 +337,8 @@ void virtio_pmem_destroy(struct virtio_pmem *p)
 	 * mapping for the moment until the VM's fd closes; nothing runs it. */
 	if (p->map)
 		munmap(p->map, p->map_len);
+	if (p->fd >= 0)
+		close(p->fd);
 	free(p);
 }
 
