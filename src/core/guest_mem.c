@@ -1,4 +1,5 @@
 #include "core/guest_mem.h"
+#include "util/fault_files.h"
 #include "util/rust_err.h"
 
 #include <errno.h>
@@ -147,6 +148,8 @@ static int map_file(struct guest_mem *m, const char *path, char *why, size_t why
 	}
 	set_base(m, p);
 	m->file_fd = fd; /* its size is checked before a snapshot reads the pages */
+	/* A cut on the host makes reads past its new end SIGBUS: named then. */
+	fault_files_mapped(p, m->map_size, path);
 	return 0;
 out:
 	close(fd);
@@ -369,6 +372,8 @@ int guest_mem_map_from(struct guest_mem *m, uint64_t size, uint64_t hole_start, 
 
 void guest_mem_free(struct guest_mem *m)
 {
+	if (m->kind == GUEST_MEM_FILE)
+		fault_files_unmapped(m->base);
 	if (m->base)
 		munmap(m->base, m->map_size);
 	free(m->hp.plugged);

@@ -1,5 +1,6 @@
 #include "util/staged_file.h"
 
+#include "util/fault_files.h"
 #include "util/fs.h"
 #include "util/log.h"
 
@@ -45,7 +46,11 @@ int staged_open(struct staged_file *f, const char *path, char *dir, size_t dir_s
 		fd = -errno;
 		f->tmp[0] = '\0';
 		staged_discard(f);
+		return fd;
 	}
+	/* A memory file is a copy of guest RAM: not left behind by a fault
+	 * that ends volt while it is written (a memory file cut under it). */
+	fault_files_temp_add(f->tmp);
 	return fd;
 }
 
@@ -91,6 +96,7 @@ static int place(struct staged_file *f)
 {
 	if (!renameat2(AT_FDCWD, f->tmp, AT_FDCWD, f->path, RENAME_NOREPLACE)) {
 		f->placed = STAGED_NEW;
+		fault_files_temp_del(f->tmp);
 		f->tmp[0] = '\0';
 		return 0;
 	}
@@ -116,6 +122,7 @@ static int place(struct staged_file *f)
 	if (rename(f->tmp, f->path))
 		return -errno;
 	f->placed = STAGED_REPLACED;
+	fault_files_temp_del(f->tmp);
 	f->tmp[0] = '\0';
 	return 0;
 }
@@ -145,8 +152,10 @@ int staged_commit(struct staged_file *f, int n, int *failed)
 
 void staged_discard(struct staged_file *f)
 {
-	if (f->tmp[0])
+	if (f->tmp[0]) {
+		fault_files_temp_del(f->tmp);
 		unlink(f->tmp);
+	}
 	f->tmp[0] = '\0';
 	if (f->dfd >= 0)
 		close(f->dfd);

@@ -3,6 +3,7 @@
 #include "vmm/signals.h"
 
 #include "core/metrics.h"
+#include "util/fault_files.h"
 #include "util/log.h"
 #include "vmm/console.h"
 
@@ -161,6 +162,30 @@ static void set_metric(int signo)
 	}
 }
 
+/* A fault in a mapped file's pages (util/fault_files.h): the file is named,
+ * with what makes that happen. Stores and one write(2) only. */
+static void note_fault_file(int signo, const siginfo_t *si)
+{
+	static const char pre[] = "the fault hit the memory mapped from '";
+	const char *path = signo == SIGBUS || signo == SIGSEGV ? fault_files_hit(si->si_addr)
+							       : NULL;
+	static const char post[] = "': the file was cut (or changed) on the host while the VM "
+				   "used it";
+	char line[sizeof(pre) + 256 + sizeof(post)], *p = line;
+	size_t n;
+
+	if (!path)
+		return;
+	for (n = 0; pre[n]; n++)
+		*p++ = pre[n];
+	for (n = 0; path[n] && n < 256; n++) /* a long path's start */
+		*p++ = path[n];
+	for (n = 0; post[n]; n++)
+		*p++ = post[n];
+	*p = '\0';
+	log_error_signal_safe(line);
+}
+
 /* The thread cannot go on: log with write(2), then the previous handler
  * (a sanitizer's report) or the exit code. Never returns to the fault. */
 static void end_now(int signo, siginfo_t *si, void *uc)
@@ -170,6 +195,8 @@ static void end_now(int signo, siginfo_t *si, void *uc)
 
 	signals_format_shutdown(line, sizeof(line), signo, si->si_code);
 	log_error_signal_safe(line);
+	note_fault_file(signo, si);
+	fault_files_remove_temps();
 	if (prev->sa_flags & SA_SIGINFO) {
 		if (prev->sa_sigaction)
 			prev->sa_sigaction(signo, si, uc);

@@ -11,6 +11,7 @@
 #include "core/metrics.h"
 #include "vmm/profiler.h"
 #include "util/deadline.h"
+#include "util/fault_files.h"
 #include "util/log.h"
 #include "util/startup_trace.h"
 
@@ -490,6 +491,7 @@ static void run_loop(struct vcpu *v)
 			continue;
 		}
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			const char *file;
 			int e = errno;
 
 			if (profile_tick) /* the sampling timer interrupted it */
@@ -500,7 +502,12 @@ static void run_loop(struct vcpu *v)
 				continue;
 			}
 			METRICS_INC(vcpu.failures);
-			stop_vm(v, 1, "vCPU %d: KVM_RUN failed: %s", v->index, strerror(errno));
+			/* EFAULT: guest memory KVM could not map, as a restored
+			 * VM's memory file cut on the host leaves it. */
+			file = errno == EFAULT && v->env.mem ? fault_files_hit(v->env.mem->base) : NULL;
+			stop_vm(v, 1, "vCPU %d: KVM_RUN failed: %s%s%s%s", v->index, strerror(errno),
+				file ? " (the guest's memory is mapped from '" : "", file ? file : "",
+				file ? "': was it cut or changed on the host?)" : "");
 			return;
 		}
 		if (profile_tick) /* the tick came as the guest exited anyway */

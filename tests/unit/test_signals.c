@@ -4,17 +4,20 @@
  * main thread; SIGPIPE and signal 35 do not end the process. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/metrics.h"
+#include "util/fault_files.h"
 #include "util/log.h"
 #include "vmm/signals.h"
 
@@ -242,4 +245,54 @@ Test(signals, a_stack_overflow_reaches_the_previous_handler)
 	close(fds[0]);
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 77, "status %#x", status);
+}
+
+/* A snapshot's memory file cut on the host under the VM that maps it: the
+ * fault's lines name it, and the temporary files a snapshot was writing are
+ * removed before volt ends (SIGBUS, Firecracker's 149). */
+Test(signals, a_cut_memory_file_is_named_and_temporary_files_go)
+{
+	char dir[] = "/tmp/volt-test-sigbus.XXXXXX", mem[64], tmp[64], out[1024];
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	int fds[2], status, fd;
+	ssize_t n;
+	pid_t pid;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(mem, sizeof(mem), "%s/mem", dir);
+	snprintf(tmp, sizeof(tmp), "%s/mem.tmp-x", dir);
+	cr_assert_eq(pipe(fds), 0);
+	pid = fork();
+	if (!pid) {
+		volatile char *base;
+
+		dup2(fds[1], STDERR_FILENO);
+		sigaction(SIGBUS, &dfl, NULL); /* not the sanitizers': volt's own end */
+		fd = open(mem, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0 || ftruncate(fd, 8192))
+			_exit(1);
+		base = mmap(NULL, 8192, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (base == MAP_FAILED || close(open(tmp, O_CREAT | O_WRONLY | O_CLOEXEC, 0600)))
+			_exit(2);
+		fault_files_mapped((const void *)base, 8192, mem);
+		fault_files_temp_add(tmp);
+		signals_install();
+		if (ftruncate(fd, 0))
+			_exit(3);
+		(void)base[4096];
+		_exit(0);
+	}
+	close(fds[1]);
+	cr_assert_gt(pid, 0);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	n = read(fds[0], out, sizeof(out) - 1);
+	out[n > 0 ? n : 0] = '\0';
+	close(fds[0]);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 149, "status %#x: %s", status, out);
+	cr_assert(strstr(out, "signal 7, code 2."), "%s", out);
+	cr_assert(strstr(out, "the fault hit the memory mapped from '"), "%s", out);
+	cr_assert(strstr(out, mem), "%s", out);
+	cr_assert_eq(access(tmp, F_OK), -1, "the temporary file stayed");
+	unlink(mem);
+	rmdir(dir);
 }
