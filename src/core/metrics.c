@@ -438,6 +438,18 @@ static bool fifo_has_room(int fd, size_t len)
 	return (size_t)size >= 2 * (size_t)queued + 2 * page + (len + page - 1) / page * page;
 }
 
+/* A line cut short (a full disk) is taken back off the end of a file, where
+ * it would run into the next line and spoil both for a reader. -EIO. */
+static int take_back(int fd, size_t written)
+{
+	struct stat st;
+
+	if (!out_is_fifo && !fstat(fd, &st) && S_ISREG(st.st_mode) &&
+	    (uint64_t)st.st_size >= written && ftruncate(fd, st.st_size - (off_t)written))
+		pr_debug("metrics: cannot take a cut line back: %s", strerror(errno));
+	return -EIO;
+}
+
 static int write_line(int fd, const char *buf, size_t len)
 {
 	size_t off = 0;
@@ -449,8 +461,10 @@ static int write_line(int fd, const char *buf, size_t len)
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && off)
+			return take_back(fd, off);
 		if (n < 0)
-			return off ? -EIO : -errno;
+			return -errno;
 		off += (size_t)n;
 	}
 	return 0;

@@ -161,7 +161,8 @@ static const struct sc_rule vmm_rules[] = {
 	   COND(2, SC_SET, O_DIRECTORY)),
 	IF(getrandom, "staged file (memory and state files): mkostemp's names",
 	   COND(2, SC_EQ32, GRND_NONBLOCK)),
-	ANY(ftruncate, "memory file: its size (holes)"),
+	ANY(ftruncate, "memory file: its size (holes); metrics: a line a full disk cut short is "
+		       "taken back"),
 	IF(lseek, "memory file: a Diff merged onto the file there: its data (SEEK_DATA)",
 	   COND(2, SC_EQ32, SEEK_DATA)),
 	IF(lseek, "memory file: a Diff merged onto the file there: its holes (SEEK_HOLE)",

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -125,6 +127,30 @@ Test(metrics, line_is_firecracker_shaped_json)
 			  sections[i]);
 	json_decref(lines[0]);
 	cr_assert_eq(metrics_open(path), -EEXIST, "once only");
+}
+
+/* A full disk (here the file size limit) cuts a line short: the piece is
+ * taken back, so the next line starts on a line of its own. */
+Test(metrics, a_line_cut_short_is_taken_back)
+{
+	struct rlimit lim;
+	json_t *lines[4];
+	struct stat st;
+
+	cr_assert_eq(metrics_open(path), 0);
+	cr_assert_eq(metrics_flush(), 0);
+	cr_assert_eq(stat(path, &st), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	cr_assert_eq(getrlimit(RLIMIT_FSIZE, &lim), 0);
+	lim.rlim_cur = (rlim_t)st.st_size + 100;
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	cr_assert_eq(metrics_flush(), -EIO);
+	lim.rlim_cur = lim.rlim_max;
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	cr_assert_eq(metrics_flush(), 0);
+	cr_assert_eq(read_lines(path, lines, 4), 2, "whole lines, each on its own");
+	json_decref(lines[0]);
+	json_decref(lines[1]);
 }
 
 Test(metrics, deltas_reset_gauges_stay)
