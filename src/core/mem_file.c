@@ -218,8 +218,9 @@ int mem_file_stage(const struct guest_mem *m, const char *path, const uint64_t *
 			snprintf(why, why_size, "memory file '%s': directory '%s' does not exist",
 				 path, dir);
 		else
-			snprintf(why, why_size, "memory file '%s': cannot create a file in '%s': %s",
-				 path, dir, strerror(-fd));
+			snprintf(why, why_size,
+				 "memory file '%s': cannot create a file in '%s': %s", path, dir,
+				 strerror(-fd));
 		return fd;
 	}
 	/* The file's size first: what is not written stays a hole. */

@@ -54,8 +54,7 @@ int staged_open(struct staged_file *f, const char *path, char *dir, size_t dir_s
 	return fd;
 }
 
-int staged_write(struct staged_file *f, const char *path, const void *buf, size_t len,
-		 mode_t mode)
+int staged_write(struct staged_file *f, const char *path, const void *buf, size_t len, mode_t mode)
 {
 	char dir[PATH_MAX];
 	int fd = staged_open(f, path, dir, sizeof(dir)), err;
@@ -83,8 +82,7 @@ static void take_back(struct staged_file *f)
 		pr_warn("%s: cannot remove it again: %s", f->path, strerror(errno));
 	else if (f->placed == STAGED_SWAPPED &&
 		 renameat2(AT_FDCWD, f->tmp, AT_FDCWD, f->path, RENAME_EXCHANGE))
-		pr_warn("%s: cannot put the file it replaced back: %s", f->path,
-			strerror(errno));
+		pr_warn("%s: cannot put the file it replaced back: %s", f->path, strerror(errno));
 	else if (f->placed == STAGED_REPLACED)
 		pr_warn("%s: replaced by a plain rename (its file system has no "
 			"RENAME_EXCHANGE): what it held is gone",

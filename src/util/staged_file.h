@@ -29,8 +29,7 @@ struct staged_file {
 int staged_open(struct staged_file *f, const char *path, char *dir, size_t dir_size);
 /* staged_open(), then buf written and fsync'd (mode: the file's, where it
  * is not 0600): 0 with f staged, or -errno with nothing left behind. */
-int staged_write(struct staged_file *f, const char *path, const void *buf, size_t len,
-		 mode_t mode);
+int staged_write(struct staged_file *f, const char *path, const void *buf, size_t len, mode_t mode);
 /* Puts f[0..n) in place, replacing what is at each path, then fsyncs their
  * directories; all or none. 0, or -errno with *failed set to the index of
  * the file whose rename or directory fsync failed. Either way the set is

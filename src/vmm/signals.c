@@ -167,8 +167,8 @@ static void set_metric(int signo)
 static void note_fault_file(int signo, const siginfo_t *si)
 {
 	static const char pre[] = "the fault hit the memory mapped from '";
-	const char *path = signo == SIGBUS || signo == SIGSEGV ? fault_files_hit(si->si_addr)
-							       : NULL;
+	const char *path =
+		signo == SIGBUS || signo == SIGSEGV ? fault_files_hit(si->si_addr) : NULL;
 	static const char post[] = "': the file was cut (or changed) on the host while the VM "
 				   "used it";
 	char line[sizeof(pre) + 256 + sizeof(post)], *p = line;

@@ -504,9 +504,12 @@ static void run_loop(struct vcpu *v)
 			METRICS_INC(vcpu.failures);
 			/* EFAULT: guest memory KVM could not map, as a restored
 			 * VM's memory file cut on the host leaves it. */
-			file = errno == EFAULT && v->env.mem ? fault_files_hit(v->env.mem->base) : NULL;
-			stop_vm(v, 1, "vCPU %d: KVM_RUN failed: %s%s%s%s", v->index, strerror(errno),
-				file ? " (the guest's memory is mapped from '" : "", file ? file : "",
+			file = errno == EFAULT && v->env.mem ? fault_files_hit(v->env.mem->base)
+							     : NULL;
+			stop_vm(v, 1, "vCPU %d: KVM_RUN failed: %s%s%s%s", v->index,
+				strerror(errno),
+				file ? " (the guest's memory is mapped from '" : "",
+				file ? file : "",
 				file ? "': was it cut or changed on the host?)" : "");
 			return;
 		}

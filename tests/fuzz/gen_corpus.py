@@ -761,6 +761,74 @@ def mem_seeds():
     }
 
 
+def boot_loader_seeds():
+    """fuzz_boot_loader: a mode byte (protocol, RAM, initrd MiB), then a kernel image: a
+    minimal vmlinux (a PT_LOAD at 16 MiB, the PVH note, a .symtab), a minimal bzImage,
+    and a System.map's text."""
+    def note(name, typ, desc):
+        n = name.encode() + b"\0"
+        pad = lambda b: b + b"\0" * (-len(b) % 4)
+        return struct.pack("<III", len(n), len(desc), typ) + pad(n) + pad(desc)
+
+    def vmlinux(entry=0x1000000, pvh=0x1000000, code=b"\xf4" * 64, bss=0x1000):
+        pvh_note = note("Xen", 18, struct.pack("<I", pvh))
+        strtab = b"\0startup_64\0do_initcalls\0__initcall_foo6\0"
+        symtab = b"\0" * 24 + b"".join(
+            struct.pack("<IBBHQQ", off, 0x12, 0, 1, 0xffffffff81000000 + 16 * i, 16)
+            for i, off in enumerate((1, 12, 25)))
+        shstr = b"\0.text\0.symtab\0.strtab\0.shstrtab\0"
+        ehsize, phnum, shnum = 64, 2, 5
+        off_code = ehsize + 56 * phnum
+        off_note = off_code + len(code)
+        off_sym = off_note + len(pvh_note)
+        off_str = off_sym + len(symtab)
+        off_shs = off_str + len(strtab)
+        off_sh = off_shs + len(shstr)
+        eh = b"\x7fELF\x02\x01\x01" + b"\0" * 9 + struct.pack(
+            "<HHIQQQIHHHHHH", 2, 62, 1, entry, ehsize, off_sh, 0, ehsize, 56, phnum, 64,
+            shnum, 4)
+        ph = struct.pack("<IIQQQQQQ", 1, 5, off_code, 0xffffffff81000000, 0x1000000,
+                         len(code), len(code) + bss, 0x200000)
+        ph += struct.pack("<IIQQQQQQ", 4, 4, off_note, 0, 0, len(pvh_note), len(pvh_note), 4)
+        sh = b"\0" * 64
+        sh += struct.pack("<IIQQQQIIQQ", 1, 1, 6, 0xffffffff81000000, off_code, len(code), 0, 0,
+                          16, 0)
+        sh += struct.pack("<IIQQQQIIQQ", 7, 2, 0, 0, off_sym, len(symtab), 3, 1, 8, 24)
+        sh += struct.pack("<IIQQQQIIQQ", 15, 3, 0, 0, off_str, len(strtab), 0, 0, 1, 0)
+        sh += struct.pack("<IIQQQQIIQQ", 23, 3, 0, 0, off_shs, len(shstr), 0, 0, 1, 0)
+        return eh + ph + code + pvh_note + symtab + strtab + shstr + sh
+
+    def bzimage(setup_sects=1, version=0x020f, xload=1, payload=b"\xf4" * 512):
+        b = bytearray(512 * (max(setup_sects, 4) + 1))
+        b[0x1f1] = setup_sects
+        b[0x1fe:0x200] = b"\x55\xaa"
+        b[0x202:0x206] = b"HdrS"
+        b[0x206:0x208] = struct.pack("<H", version)
+        b[0x211] = 1  # LOADED_HIGH
+        b[0x22c:0x230] = struct.pack("<I", 0x7fffffff)  # initrd_addr_max
+        b[0x230:0x234] = struct.pack("<I", 0x200000)  # kernel_alignment
+        b[0x234] = 1  # relocatable
+        b[0x236:0x238] = struct.pack("<H", xload)
+        b[0x258:0x260] = struct.pack("<Q", 0x1000000)  # pref_address
+        b[0x260:0x264] = struct.pack("<I", 0x100000)  # init_size
+        return bytes(b) + payload
+
+    system_map = (b"ffffffff81000000 T startup_64\nffffffff81000100 t do_initcalls\n"
+                  b"ffffffff82000000 d __initcall_foo6\n")
+    return {
+        "vmlinux-auto": b"\x00" + vmlinux(),
+        "vmlinux-pvh": b"\x02" + vmlinux(),
+        "vmlinux-big-ram-initrd": bytes([4 | (3 << 3)]) + vmlinux(),
+        "vmlinux-entry-out": b"\x01" + vmlinux(entry=0x7fffffff),
+        "vmlinux-bss-huge": b"\x00" + vmlinux(bss=0x7fffffffffff),
+        "bzimage": b"\x01" + bzimage(),
+        "bzimage-initrd": bytes([1 | 4 | (2 << 3)]) + bzimage(),
+        "bzimage-old": b"\x00" + bzimage(version=0x0200, xload=0),
+        "bzimage-sects-0": b"\x00" + bzimage(setup_sects=0),
+        "system-map": b"\x00" + system_map,
+    }
+
+
 def main():
     for target, seeds in (("virtq", virtq_seeds()), ("virtio_blk", blk_seeds()),
                           ("virtio_pmem", pmem_seeds()), ("virtio_mem", mem_seeds()),
@@ -768,7 +836,8 @@ def main():
                           ("virtio_balloon", balloon_seeds()), ("snap", snap_seeds()),
                           ("http_parse", http_seeds()), ("mmds_http", mmds_http_seeds()),
                           ("mmds_stack", mmds_seeds()),
-                          ("guest_io", guest_io_seeds())):
+                          ("guest_io", guest_io_seeds()),
+                          ("boot_loader", boot_loader_seeds())):
         d = HERE / "corpus" / target
         d.mkdir(parents=True, exist_ok=True)
         for name, blob in seeds.items():

@@ -197,10 +197,10 @@ static const struct good goods[] = {
 	{ "absolute form", S("GET http://localhost:80/machine-config?a=/b HTTP/1.1\r\n\r\n"), "GET",
 	  "/machine-config", "", true, false, false, 1 },
 	{ "absolute form, no path", S("GET HTTP://localhost HTTP/1.1\r\n\r\n"), "GET", "", "", true,
-	  false, false, 1 },	/* micro_http (Firecracker's) takes identity as no coding at all. */
+	  false, false, 1 }, /* micro_http (Firecracker's) takes identity as no coding at all. */
 	{ "identity",
-	  S("PUT /x HTTP/1.1\r\nTransfer-Encoding: identity\r\nContent-Length: 2\r\n\r\n{}"),
-	  "PUT", "/x", "{}", true, false, false, 1 },
+	  S("PUT /x HTTP/1.1\r\nTransfer-Encoding: identity\r\nContent-Length: 2\r\n\r\n{}"), "PUT",
+	  "/x", "{}", true, false, false, 1 },
 };
 
 Test(http_parse, good_requests)

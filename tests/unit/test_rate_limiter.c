@@ -442,9 +442,9 @@ Test(rl_config, json_as_firecracker_reads_a_bucket)
 	struct rl_config c;
 	char why[256] = "";
 
-	cr_assert_eq(from_json("{\"bandwidth\": {\"size\": 1, \"refill_time\": 1, \"x\": 1}}", &c,
-			       why),
-		     0, "%s", why);
+	cr_assert_eq(
+		from_json("{\"bandwidth\": {\"size\": 1, \"refill_time\": 1, \"x\": 1}}", &c, why),
+		0, "%s", why);
 	cr_assert_eq(c.bandwidth.size, 1);
 	cr_assert_eq(c.bandwidth.refill_time, 1);
 	cr_assert_eq(from_json("{\"ops\": {\"size\": 5, \"refill_time\": 9223372036854775807}, "

@@ -643,7 +643,8 @@ static void do_snapshot_files(void *arg)
 	snprintf(state, sizeof(state), "%s/vmstate", d);
 	snprintf(mem, sizeof(mem), "%s/mem", d);
 	for (i = 0; i < 2; i++) {
-		if (staged_write(&f[0], state, "s", 1, 0600) || staged_write(&f[1], mem, "m", 1, 0600))
+		if (staged_write(&f[0], state, "s", 1, 0600) ||
+		    staged_write(&f[1], mem, "m", 1, 0600))
 			syscall(SYS_exit, 1);
 		if (staged_commit(f, 2, &failed))
 			syscall(SYS_exit, 2);
@@ -668,8 +669,9 @@ Test(seccomp, snapshot_files_go_in_place_behind_the_vmm_filter)
 	cr_assert_not_null(mkdtemp(d));
 	snprintf(old, sizeof(old), "%s/vmstate", d);
 	cr_assert_eq(write_file_atomic(old, "o", 1, 0600), 0);
-	assert_survived(run_filtered(SANDBOX_SECCOMP_KILL, SANDBOX_THREAD_VMM, do_snapshot_files, d),
-			"a snapshot's files", SANDBOX_THREAD_VMM);
+	assert_survived(
+		run_filtered(SANDBOX_SECCOMP_KILL, SANDBOX_THREAD_VMM, do_snapshot_files, d),
+		"a snapshot's files", SANDBOX_THREAD_VMM);
 	assert_killed(run_filtered(SANDBOX_SECCOMP_KILL, SANDBOX_THREAD_VMM, do_rename_whiteout, d),
 		      "renameat2(RENAME_WHITEOUT)", SANDBOX_THREAD_VMM);
 	rm_rf(d);
