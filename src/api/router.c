@@ -650,10 +650,16 @@ int api_file_check(void *ctx, const char *path, enum api_file_use use)
 			return -EADDRINUSE;
 		return 0;
 	}
+	if (use == API_FILE_TAP) {
+		bool at_open;
+
+		return virtio_net_tap_probe(path, &at_open);
+	}
 	/* O_NONBLOCK: a FIFO without a writer must not stop the API (InstanceStart
 	 * then names what the file is). */
 	fd = open(path,
-		  (use == API_FILE_DRIVE ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		  (use == API_FILE_DRIVE || use == API_FILE_TUN ? O_RDWR : O_RDONLY) | O_CLOEXEC |
+			  O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	close(fd);
@@ -687,6 +693,27 @@ static bool device_files_ok(struct api_state *s, const struct api_config *c,
 			       os_error(-err, e, sizeof(e)), b->path);
 			return false;
 		}
+	}
+	if (k == &virtio_net_kind) {
+		const struct net_config *n = (const void *)d->dev.data;
+		bool tun = (err = file_check(s, "/dev/net/tun", API_FILE_TUN)) != 0;
+
+		if (!err)
+			err = file_check(s, n->tap, API_FILE_TAP);
+		if (err && tun)
+			faultf(r, 400,
+			       "Network config error: Could not create the network device: Open tap "
+			       "device failed: Couldn't open /dev/net/tun: %s",
+			       os_error(-err, e, sizeof(e)));
+		else if (err)
+			faultf(r, 400,
+			       "Network config error: Could not create the network device: Open tap "
+			       "device failed: Error while creating ifreq structure: %s. Invalid "
+			       "TUN/TAP Backend provided by %s. Check our documentation on setting up "
+			       "the network devices.",
+			       os_error(-err, e, sizeof(e)), n->tap);
+		if (err)
+			return false;
 	}
 	if (k == &virtio_vsock_kind) {
 		const struct vsock_config *v = (const void *)d->dev.data;
@@ -723,8 +750,17 @@ static void put_device(struct api_state *s, const struct device_kind *k, json_t 
 		return api_fault(r, 400, why);
 	if (s->started)
 		return api_fault(r, 400, PCI_NOT_ENABLED);
-	if (!device_files_ok(s, &scratch, k, id, r))
+	if (!device_files_ok(s, &scratch, k, id, r)) {
+		/* Firecracker's NetBuilder dropped the interface of that id
+		 * before the new one's TAP failed to open. */
+		struct api_device *failed = api_device_find(&scratch, k, id);
+
+		if (k == &virtio_net_kind && failed) {
+			api_device_remove(&scratch, failed);
+			s->cfg = scratch;
+		}
 		return;
+	}
 	if (k == &virtio_balloon_kind &&
 	    ((const struct balloon_config *)(const void *)api_device_find(&scratch, k, NULL)
 		     ->dev.data)

@@ -31,6 +31,8 @@ enum api_file_use {
 	API_FILE_DRIVE,	 /* PUT /drives: path_on_host, read-write */
 	API_FILE_DRIVE_RO,
 	API_FILE_SOCKET, /* PUT /vsock: uds_path, a Unix socket to be bound there */
+	API_FILE_TUN,	 /* PUT /network-interfaces: /dev/net/tun, read-write */
+	API_FILE_TAP,	 /* host_dev_name: a TAP attached to and let go */
 };
 
 struct api_ops {

@@ -680,6 +680,11 @@ static void device_remove(struct api_config *c, int i)
 	c->ndevices--;
 }
 
+void api_device_remove(struct api_config *c, struct api_device *d)
+{
+	device_remove(c, (int)(d - c->devices));
+}
+
 /* Firecracker's NetBuilder::build: another interface's MAC is refused first;
  * then the interface of the same id is dropped, and the new one opens its
  * TAP, which fails (EBUSY) when another interface holds it, leaving the id

@@ -138,6 +138,8 @@ void api_config_mark_ids(const struct api_config *c);
 /* The device of kind k with that id (any id when NULL: the first); NULL when none. */
 struct api_device *api_device_find(const struct api_config *c, const struct device_kind *k,
 				   const char *id);
+/* Takes d (one of c's devices) out of c. */
+void api_device_remove(struct api_config *c, struct api_device *d);
 /* Its object in GET /vm/config (GET /balloon); NULL when out of memory. */
 json_t *api_device_to_json(const struct api_device *d);
 /* The running drive `id` takes the file at path instead of its own: 0, or

@@ -3,8 +3,10 @@
 `volt` runs the binary under test (VOLT env var, default build/volt).
 `vm` starts volt, captures everything it prints (the guest's serial console
 included) to a file, waits for markers with timeouts, and always kills it.
-Tests that need /dev/kvm fail with a clear message when it is missing, unless
-VOLT_ALLOW_NO_KVM=1 is set (then they are skipped).
+Tests that need /dev/kvm fail with a clear message when it is missing or not
+accessible, unless VOLT_ALLOW_NO_KVM=1 is set or the host has no KVM at all (no
+/dev/kvm and no KVM device registered: a machine that is itself a guest without
+nested virtualization); then they are skipped, with that reason.
 """
 import os
 import re
@@ -51,6 +53,9 @@ def cache_env(tmp_path):
 def kvm():
     if os.access("/dev/kvm", os.R_OK | os.W_OK):
         return "/dev/kvm"
+    if not os.path.exists("/dev/kvm") and not os.path.exists("/sys/class/misc/kvm"):
+        pytest.skip("this host has no KVM at all (no /dev/kvm, no KVM device registered): "
+                    "the tests that run a VM cannot run here")
     msg = ("/dev/kvm is missing or not accessible: these tests need KVM "
            "(set VOLT_ALLOW_NO_KVM=1 to skip them instead)")
     if os.environ.get("VOLT_ALLOW_NO_KVM") == "1":

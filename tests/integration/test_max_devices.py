@@ -152,7 +152,7 @@ def test_config_file_counts(vm, tmp_path):
     assert "would be more than 32 drives" in p.output(), p.output()
 
 
-def test_cli_counts(tmp_path):
+def test_cli_counts(tmp_path, kvm):
     f = tmp_path / "d.img"
     f.write_bytes(b"\0" * 4096)
 

@@ -943,6 +943,22 @@ static const char *not_attachable(const char *name)
 	return "refused to attach (Invalid argument)";
 }
 
+int virtio_net_tap_probe(const char *name, bool *at_open)
+{
+	struct ifreq ifr = { 0 };
+	int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC), err = 0;
+
+	*at_open = fd < 0;
+	if (fd < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	if (ioctl(fd, TUNSETIFF, &ifr))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
 static int open_tap(struct virtio_net *x)
 {
 	const char *name = x->cfg.tap;

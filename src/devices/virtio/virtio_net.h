@@ -49,6 +49,11 @@ struct virtio_net;
 int virtio_net_create(struct virtio_net **out, const struct net_config *c,
 		      const struct virtio_env *env, uint64_t base, uint32_t irq);
 void virtio_net_destroy(struct virtio_net *n);
+/* Attaches to the TAP `name` as the device does (creating it where it does
+ * not exist and volt may), then lets it go: Firecracker opens an interface's
+ * TAP at PUT, and answers there. 0, or -errno; *at_open: /dev/net/tun itself
+ * could not be opened. Logs nothing. */
+int virtio_net_tap_probe(const char *name, bool *at_open);
 /* PATCH /network-interfaces/{id} after boot (any thread): the buckets rx
  * and tx give (either may be NULL) replace the running ones. */
 void virtio_net_update_rate_limiters(struct virtio_net *n, const struct rl_config *rx,
