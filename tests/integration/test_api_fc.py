@@ -99,6 +99,21 @@ def test_files_opened_at_put(api, tmp_path):
                                  "rate_limiter": {}}) == (204, None)
 
 
+def test_tap_opened_at_put(api):
+    """Firecracker opens an interface's TAP at PUT (its test_net.py's
+    test_multi_queue_unsupported expects the refusal there): an interface that is no TAP
+    is refused with its words, and the interface that had the id is gone, as Firecracker's
+    NetBuilder drops it before it opens the new TAP."""
+    assert api.put("/network-interfaces/eth0",
+                   {"iface_id": "eth0", "host_dev_name": "vtapput0"}) == (204, None)
+    fault_is(api.put("/network-interfaces/eth0", {"iface_id": "eth0", "host_dev_name": "lo"}),
+             "Network config error: Could not create the network device: Open tap device "
+             "failed: Error while creating ifreq structure: Invalid argument (os error 22). "
+             "Invalid TUN/TAP Backend provided by lo. Check our documentation on setting up "
+             "the network devices.")
+    assert api.get("/vm/config")[1]["network-interfaces"] == []
+
+
 def test_serial_out_path(api, tmp_path):
     out = tmp_path / "serial.out"
     assert api.put("/boot-source", {"kernel_image_path": str(GUESTS / "echo")}) == (204, None)
