@@ -657,9 +657,8 @@ int api_file_check(void *ctx, const char *path, enum api_file_use use)
 	}
 	/* O_NONBLOCK: a FIFO without a writer must not stop the API (InstanceStart
 	 * then names what the file is). */
-	fd = open(path,
-		  (use == API_FILE_DRIVE || use == API_FILE_TUN ? O_RDWR : O_RDONLY) | O_CLOEXEC |
-			  O_NOCTTY | O_NONBLOCK);
+	fd = open(path, (use == API_FILE_DRIVE || use == API_FILE_TUN ? O_RDWR : O_RDONLY) |
+				O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	close(fd);
@@ -702,14 +701,17 @@ static bool device_files_ok(struct api_state *s, const struct api_config *c,
 			err = file_check(s, n->tap, API_FILE_TAP);
 		if (err && tun)
 			faultf(r, 400,
-			       "Network config error: Could not create the network device: Open tap "
+			       "Network config error: Could not create the network device: Open "
+			       "tap "
 			       "device failed: Couldn't open /dev/net/tun: %s",
 			       os_error(-err, e, sizeof(e)));
 		else if (err)
 			faultf(r, 400,
-			       "Network config error: Could not create the network device: Open tap "
+			       "Network config error: Could not create the network device: Open "
+			       "tap "
 			       "device failed: Error while creating ifreq structure: %s. Invalid "
-			       "TUN/TAP Backend provided by %s. Check our documentation on setting up "
+			       "TUN/TAP Backend provided by %s. Check our documentation on setting "
+			       "up "
 			       "the network devices.",
 			       os_error(-err, e, sizeof(e)), n->tap);
 		if (err)

@@ -178,7 +178,7 @@ static void note_fault_file(int signo, const siginfo_t *si)
 		return;
 	for (n = 0; pre[n]; n++)
 		*p++ = pre[n];
-	for (n = 0; path[n] && n < 256; n++) /* a long path's start */
+	for (n = 0; n < 256 && path[n]; n++) /* a long path's start */
 		*p++ = path[n];
 	for (n = 0; post[n]; n++)
 		*p++ = post[n];
