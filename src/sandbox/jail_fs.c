@@ -71,6 +71,22 @@ int jail_source_check(const struct jail_file *f, const struct stat *st, uid_t ui
 			 (unsigned int)gid);
 		return -EACCES;
 	}
+	/* The jail never hands uid:gid what it cannot use on the host: a copy
+	 * of a file it cannot read (an input named through a symlink a user
+	 * planted: /etc/shadow), a node of a disk it cannot open. As in
+	 * Firecracker, whose VMM opens the VM's files as the jailed uid. A log
+	 * or metrics file is only written: the check above. */
+	if (!f->fifo_ok && (!jail_may_access(st, uid, gid, false) ||
+			    (blk && f->writable && !jail_may_access(st, uid, gid, true)))) {
+		snprintf(why, why_size,
+			 "%s '%s' is not %s by uid %u/gid %u: chown or chmod it for %u:%u before "
+			 "jailing (a jail gives that uid nothing it cannot %s on the host)",
+			 f->block_ok ? "drive" : "file", f->src,
+			 blk && f->writable ? "readable and writable" : "readable",
+			 (unsigned int)uid, (unsigned int)gid, (unsigned int)uid, (unsigned int)gid,
+			 blk && f->writable ? "read and write" : "read");
+		return -EACCES;
+	}
 	return 0;
 }
 
@@ -172,9 +188,9 @@ int jail_put_file(int rootfd, int fd, const struct stat *st, const struct jail_f
 					     : "");
 		return err;
 	}
-	/* A hard link only when uid:gid can read the file as it is; else, or
-	 * on another file system, a copy of its own. */
-	if (jail_may_access(st, uid, gid, false) && !link_fd(fd, rootfd, f->name))
+	/* A hard link (uid:gid can read it: jail_source_check); on another file
+	 * system, a copy of its own. */
+	if (!link_fd(fd, rootfd, f->name))
 		return 0;
 	err = copy_fd(fd, rootfd, f->name, 0400, true, uid, gid);
 	if (err)

@@ -391,6 +391,14 @@ Test(jail, source_check)
 
 	st = st_of(S_IFREG | 0644, 0, 0);
 	cr_assert_eq(jail_source_check(&kernel, &st, 10, 10, why, sizeof(why)), 0);
+	/* Not a copy of a file uid:gid cannot read (a symlink to /etc/shadow). */
+	st = st_of(S_IFREG | 0640, 0, 42);
+	cr_assert_eq(jail_source_check(&kernel, &st, 10, 10, why, sizeof(why)), -EACCES);
+	cr_assert_str_eq(why,
+			 "file '/k' is not readable by uid 10/gid 10: chown or chmod it for "
+			 "10:10 before jailing (a jail gives that uid nothing it cannot read on "
+			 "the host)");
+	st = st_of(S_IFREG | 0644, 0, 0);
 	cr_assert_eq(jail_source_check(&drive, &st, 10, 10, why, sizeof(why)), -EACCES);
 	cr_assert_str_eq(why, "drive '/d.img' is not writable by uid 10/gid 10: chown it to 10:10 "
 			      "(or make it group-writable for 10) before jailing");
@@ -400,8 +408,14 @@ Test(jail, source_check)
 	cr_assert_eq(jail_source_check(&drive, &st, 10, 10, why, sizeof(why)), 0);
 	/* A block device gets a node of its own in the jail: a drive's only (a
 	 * kernel's or a log's would be refused by the VMM, the node left). */
-	st = st_of(S_IFBLK | 0600, 0, 0);
+	st = st_of(S_IFBLK | 0600, 10, 0);
 	cr_assert_eq(jail_source_check(&drive, &st, 10, 10, why, sizeof(why)), 0);
+	/* Not a node of a disk uid:gid cannot open on the host. */
+	st = st_of(S_IFBLK | 0640, 0, 10);
+	cr_assert_eq(jail_source_check(&drive, &st, 10, 10, why, sizeof(why)), -EACCES);
+	cr_assert_str_eq(why, "drive '/d.img' is not readable and writable by uid 10/gid 10: "
+			      "chown or chmod it for 10:10 before jailing (a jail gives that uid "
+			      "nothing it cannot read and write on the host)");
 	cr_assert_eq(jail_source_check(&kernel, &st, 10, 10, why, sizeof(why)), -EINVAL);
 	cr_assert_str_eq(why, "/k: a block device; a VM's file must be a regular file");
 	cr_assert_eq(jail_source_check(&log, &st, 10, 10, why, sizeof(why)), -EINVAL);
