@@ -137,7 +137,8 @@ int jail_open_source(const struct jail_file *f, uid_t uid, gid_t gid, int *fd, s
  * node for uid:gid; a writable file is hard-linked (refused across file
  * systems: a copy would swallow the guest's writes); a read-only one is
  * hard-linked when uid:gid can read it as it is and it is on the same file
- * system, else copied (uid:gid, 0400). The source is never changed. */
+ * system, else copied (uid:gid, 0400); jail_source_check refused what
+ * uid:gid cannot read. The source is never changed. */
 int jail_put_file(int rootfd, int fd, const struct stat *st, const struct jail_file *f, uid_t uid,
 		  gid_t gid);
 /* Opens the chroot base: an absolute path without symlinks, owned by root,
@@ -149,9 +150,11 @@ int jail_open_base(const char *base, int *fd);
  * (real directories, not symlinks) are used: the root is made root's, 0700,
  * while it is filled; *was (when not NULL) gets its owner and mode before,
  * for a failure to give them back. *made says whether <id> was made here (a
- * failure removes only that). base is for messages. */
+ * failure removes only that). *lockfd holds <id> locked (flock) until it is
+ * closed (or exec closes it): a second jailer with that id at the same time
+ * is refused (-EBUSY) and removes nothing. base is for messages. */
 int jail_make_root(int basefd, const char *base, const char *name, const char *id, bool reuse,
-		   int *rootfd, bool *made, struct stat *was);
+		   int *rootfd, bool *made, struct stat *was, int *lockfd);
 /* Hands the filled root, its dev and dev/net to uid:gid, mode 0700 (as
  * Firecracker's jailer). */
 int jail_seal_root(int rootfd, uid_t uid, gid_t gid);

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/file.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -595,12 +596,13 @@ int jail_open_base(const char *base, int *out)
 }
 
 int jail_make_root(int basefd, const char *base, const char *name, const char *id, bool reuse,
-		   int *rootfd, bool *made, struct stat *was)
+		   int *rootfd, bool *made, struct stat *was, int *lockfd)
 {
 	struct stat st;
 	int pfd, tfd, rfd = -1;
 
 	*made = false;
+	*lockfd = -1;
 	if (mkdirat(basefd, name, 0755) && errno != EEXIST) {
 		pr_err("cannot make %s/%s: %s", base, name, strerror(errno));
 		return -errno;
@@ -638,6 +640,16 @@ int jail_make_root(int basefd, const char *base, const char *name, const char *i
 		*made = true;
 	}
 	tfd = openat(pfd, id, DIR_OPEN);
+	/* Two jailers with one id at once: the second gives up, and removes
+	 * nothing (the <id> it may have made is the first one's now). */
+	if (tfd >= 0 && flock(tfd, LOCK_EX | LOCK_NB)) {
+		pr_err("jail %s/%s/%s: another jailer is making it (id '%s' given twice at once)",
+		       base, name, id, id);
+		*made = false;
+		close(tfd);
+		close(pfd);
+		return -EBUSY;
+	}
 	/* root's alone until it is filled; jail_seal_root hands it over. */
 	if (tfd >= 0 && mkdirat(tfd, "root", 0700) && (errno != EEXIST || !reuse))
 		rfd = -2;
@@ -667,9 +679,9 @@ int jail_make_root(int basefd, const char *base, const char *name, const char *i
 		close(pfd);
 		return -e;
 	}
-	close(tfd);
 	close(pfd);
 	*rootfd = rfd;
+	*lockfd = tfd;
 	return 0;
 }
 

@@ -354,9 +354,10 @@ int jail_run(const struct jail_opts *o, const struct jail_plan *p, const char *c
 	char top[PATH_MAX], root[PATH_MAX], *env_host = NULL, **exec_argv = NULL;
 	char fc_argv0[PATH_MAX], fc_start[24], fc_cpu[24], fc_parent[24];
 	uint64_t before_fork_cpu = 0;
-	int fds[JAIL_MAX_FILES], basefd = -1, rootfd = -1, i, err, devnull = -1;
+	int fds[JAIL_MAX_FILES], basefd = -1, rootfd = -1, lockfd = -1, i, err, devnull = -1,
+				 nput = 0;
 	struct stat sts[JAIL_MAX_FILES];
-	bool made = false, reused = false;
+	bool made = false, reused = false, exec_put = false;
 	struct stat was;
 
 	for (i = 0; i < JAIL_MAX_FILES; i++)
@@ -378,7 +379,7 @@ int jail_run(const struct jail_opts *o, const struct jail_plan *p, const char *c
 		err = -ENAMETOOLONG;
 	if (!err)
 		err = jail_make_root(basefd, o->base, exec_name(o), o->id, o->fc, &rootfd, &made,
-				     &was);
+				     &was, &lockfd);
 	if (err)
 		goto out;
 	/* A reused root (Firecracker's ways) that is not sealed gets its owner
@@ -386,8 +387,11 @@ int jail_run(const struct jail_opts *o, const struct jail_plan *p, const char *c
 	reused = !made;
 	err = o->exec_src ? jail_put_exec(rootfd, root, o->exec_src, exec_name(o), o->uid, o->gid)
 			  : jail_put_volt(rootfd);
-	for (i = 0; !err && i < p->nfiles; i++)
-		err = jail_put_file(rootfd, fds[i], &sts[i], &p->files[i], o->uid, o->gid);
+	exec_put = !err;
+	for (; !err && nput < p->nfiles; nput++)
+		err = jail_put_file(rootfd, fds[nput], &sts[nput], &p->files[nput], o->uid, o->gid);
+	if (err && nput)
+		nput--; /* the one that failed left nothing */
 	if (!err)
 		err = jail_make_devices(rootfd, o->uid, o->gid);
 	if (!err && o->fc)
@@ -486,6 +490,12 @@ int jail_run(const struct jail_opts *o, const struct jail_plan *p, const char *c
 out:
 	if (made)
 		rm_rf(top);
+	/* A reused root is left as it was: what this run put there goes (the
+	 * next run's exec file and files would be refused as already there). */
+	for (i = 0; reused && rootfd >= 0 && i < nput; i++)
+		unlinkat(rootfd, p->files[i].name, 0);
+	if (reused && rootfd >= 0 && exec_put && o->exec_src)
+		unlinkat(rootfd, exec_name(o), 0);
 	if (reused && rootfd >= 0 &&
 	    (fchown(rootfd, was.st_uid, was.st_gid) || fchmod(rootfd, was.st_mode & 07777)))
 		pr_warn("could not give %s back its owner and mode", root);
@@ -494,6 +504,8 @@ out:
 			close(fds[i]);
 	if (rootfd >= 0)
 		close(rootfd);
+	if (lockfd >= 0)
+		close(lockfd); /* after the removal above: nobody else was in it */
 	if (basefd >= 0)
 		close(basefd);
 	if (devnull >= 0)

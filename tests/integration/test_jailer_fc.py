@@ -209,6 +209,41 @@ def test_go_sdk_flow(fc, tmp_path):
     assert (root / "fc.metrics").stat().st_size > 0
 
 
+def test_failed_run_leaves_a_reused_root_as_it_was(fc):
+    """A run that fails in a root the orchestrator made (here: a symlink where dev goes)
+    takes out what it put there, so the run after the cause is fixed works, as
+    Firecracker's does (its jailer writes over its exec file's copy)."""
+    jid = "reuse-fail"
+    root = fc["base"] / "firecracker" / jid / "root"
+    root.mkdir(parents=True)
+    (root / "dev").symlink_to("/etc")
+    proc = subprocess.run(jailer(fc, jid), capture_output=True, text=True, timeout=30)
+    assert proc.returncode != 0
+    assert not (root / "firecracker").exists(), os.listdir(root)
+    (root / "dev").unlink()
+    p = subprocess.Popen(jailer(fc, jid), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    fc["procs"].append(p)
+    wait_for_socket(root / "run" / "firecracker.socket", p)
+    assert ApiClient(root / "run" / "firecracker.socket").get("/")[0] == 200
+
+
+def test_two_jailers_with_one_id_at_once(fc):
+    """Started together with one id: one runs, the other is refused and removes
+    nothing of the first one's jail."""
+    jid = "twice"
+    procs = [subprocess.Popen(jailer(fc, jid), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for _ in range(2)]
+    fc["procs"].extend(procs)
+    sock = fc["base"] / "firecracker" / jid / "root" / "run" / "firecracker.socket"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not sock.exists():
+        time.sleep(0.02)
+    time.sleep(0.3)
+    running = [p for p in procs if p.poll() is None]
+    assert len(running) == 1, [p.stderr.read() for p in procs if p.poll() is not None]
+    assert ApiClient(sock).get("/")[0] == 200
+
+
 def test_daemonize_new_pid_ns_reused_root(fc, tmp_path):
     """--daemonize and --new-pid-ns: the jailer exits 0 at once, the VMM's pid is in
     <root>/firecracker.pid; the root the orchestrator made beforehand, with its files,
