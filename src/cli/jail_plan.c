@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
 /* A jail holds every file of a configuration volt accepts (jail.h). */
 _Static_assert(JAIL_MAX_FILES >= 2 * VM_MAX_VIRTIO + 8, "a jail's files for every device");
@@ -339,6 +340,14 @@ static int api_option(struct jail_plan *p, void *ctx, const struct cli_opt *o, c
 		err = inside_path(name, val, &v, why, why_size);
 		if (!err)
 			err = add_inside(p, v);
+		/* The VMM would find it too long only in the jail, which a failed
+		 * start leaves behind (the id is then taken). */
+		if (!err && o->path == CLI_PATH_SOCK &&
+		    strlen(v) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+			snprintf(why, why_size, "--%s '%s': longer than %zu bytes in the jail",
+				 name, v, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+			err = -ENAMETOOLONG;
+		}
 		if (!err && o->path == CLI_PATH_SOCK) {
 			free(p->sock);
 			p->sock = strdup(v);

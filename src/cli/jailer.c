@@ -495,8 +495,15 @@ int jailer_check(const struct jailer_args *a, const char *mounts, struct jailer_
 			 "'..' or '.'");
 		return -EINVAL;
 	}
-	if (normalize(a->parent_cgroup ? a->parent_cgroup : e->exec_name, e->parent,
-		      sizeof(e->parent))) {
+	err = normalize(a->parent_cgroup ? a->parent_cgroup : e->exec_name, e->parent,
+			sizeof(e->parent));
+	if (err == -ENAMETOOLONG) {
+		snprintf(why, why_size,
+			 "Parent cgroup path is invalid. It is longer than %zu bytes",
+			 sizeof(e->parent) - 1);
+		return err;
+	}
+	if (err) {
 		snprintf(why, why_size,
 			 "Parent cgroup path is invalid. Path should not be absolute or contain "
 			 "'..' or '.'");
