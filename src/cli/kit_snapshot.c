@@ -24,7 +24,9 @@ static uint64_t ms_since(const struct timespec *t)
 	return (uint64_t)((now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000);
 }
 
-/* The devices as the key sees them: kind and configuration, in order. */
+/* The devices as the key sees them: kind and configuration, in order, the
+ * CLI-only fields included (virtio-mem's requested=: two runs that differ
+ * there must not share a snapshot). */
 static char *devices_json(const struct vm_config *cfg)
 {
 	json_t *a = json_array();
@@ -32,7 +34,7 @@ static char *devices_json(const struct vm_config *cfg)
 	int i;
 
 	for (i = 0; a && i < cfg->ndevices; i++) {
-		json_t *c = device_config_to_json(&cfg->devices[i]);
+		json_t *c = device_config_to_json_all(&cfg->devices[i]);
 
 		if (!c ||
 		    json_array_append_new(a, json_pack("{s:s,s:o}", "kind",

@@ -611,21 +611,36 @@ static json_t *field_to_json(const struct field *f, const void *cfg)
 	return json_null();
 }
 
-json_t *fields_to_json(const struct field_set *set, const void *cfg)
+static json_t *to_json(const struct field_set *set, const void *cfg, bool cli_too)
 {
 	json_t *o = json_object(), *v;
+	char key[64];
 	size_t i;
 
 	for (i = 0; o && i < set->n; i++) {
-		if (!set->fields[i].json)
+		const struct field *f = &set->fields[i];
+
+		if (!f->json && !(cli_too && f->cli && f->cli[0]))
 			continue;
-		v = field_to_json(&set->fields[i], cfg);
-		if (!v || json_object_set_new(o, set->fields[i].json, v)) {
+		snprintf(key, sizeof(key), "%s%s",
+			 f->json ? "" : "cli:", f->json ? f->json : f->cli);
+		v = field_to_json(f, cfg);
+		if (!v || json_object_set_new(o, key, v)) {
 			json_decref(o);
 			return NULL;
 		}
 	}
 	return o;
+}
+
+json_t *fields_to_json(const struct field_set *set, const void *cfg)
+{
+	return to_json(set, cfg, false);
+}
+
+json_t *fields_to_json_all(const struct field_set *set, const void *cfg)
+{
+	return to_json(set, cfg, true);
 }
 
 /* --- path rewriting (the jailer) ---------------------------------------------- */

@@ -105,6 +105,9 @@ int fields_parse_json(const struct field_set *set, const char *obj, json_t *j,
  * strings and absent MACs as null); NULL when out of memory or when a string
  * is not UTF-8 (a CLI value may be any bytes). */
 json_t *fields_to_json(const struct field_set *set, const void *cfg);
+/* The same with the CLI-only fields too, as "cli:<key>" (virtio-mem's
+ * requested=): everything that shapes the device, for a cache key. */
+json_t *fields_to_json_all(const struct field_set *set, const void *cfg);
 
 /* Stores value into the STRING, PATH or ID field whose JSON key is json
  * (api/: a drive's id, given in the API's own key). 0, -ENOENT when there is

@@ -108,6 +108,11 @@ json_t *device_config_to_json(const struct device_config *c)
 	return c->kind->fields ? fields_to_json(c->kind->fields, c->data) : json_object();
 }
 
+json_t *device_config_to_json_all(const struct device_config *c)
+{
+	return c->kind->fields ? fields_to_json_all(c->kind->fields, c->data) : json_object();
+}
+
 int device_list_count(const struct device_config *list, int n, const struct device_kind *k)
 {
 	int i, count = 0;

@@ -44,6 +44,8 @@ int device_config_update_json(const char *obj, json_t *j, const char *const *ext
 /* The configuration as a JSON object of its fields (an empty object for a
  * kind without fields); NULL when out of memory. */
 json_t *device_config_to_json(const struct device_config *c);
+/* With the CLI-only fields too (fields_to_json_all): a cache key's view. */
+json_t *device_config_to_json_all(const struct device_config *c);
 
 /* Devices of kind k among list[0..n-1]. */
 int device_list_count(const struct device_config *list, int n, const struct device_kind *k);

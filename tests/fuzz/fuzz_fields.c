@@ -24,11 +24,28 @@ static const char *keep(void *ctx, const struct field *f, const char *value, int
 	return NULL;
 }
 
+/* A field the CLI has and JSON does not (virtio-mem's requested=): it does
+ * not survive JSON, by design (Firecracker's body has no such key). A CLI
+ * bucket shares its storage with the JSON rate limiter. */
+static bool cli_only_fields(const struct device_kind *k)
+{
+	size_t i;
+
+	for (i = 0; k->fields && i < k->fields->n; i++) {
+		const struct field *f = &k->fields->fields[i];
+
+		if (f->cli && f->cli[0] && !f->json && f->type != FIELD_BUCKET)
+			return true;
+	}
+	return false;
+}
+
 static void round_trip(const struct device_config *c)
 {
 	static struct device_config back;
 	char why[256];
-	json_t *j = device_config_to_json(c);
+	json_t *j = device_config_to_json(c), *again;
+	bool same;
 
 	/* A CLI value may be any bytes; JSON strings are UTF-8. */
 	if (!j)
@@ -37,7 +54,14 @@ static void round_trip(const struct device_config *c)
 		fprintf(stderr, "emitted JSON does not parse back: %s\n", why);
 		abort();
 	}
-	if (memcmp(back.data, c->data, sizeof(c->data))) {
+	if (cli_only_fields(c->kind)) {
+		again = device_config_to_json(&back);
+		same = again && json_equal(again, j);
+		json_decref(again);
+	} else {
+		same = !memcmp(back.data, c->data, sizeof(c->data));
+	}
+	if (!same) {
 		fprintf(stderr, "the configuration changed on its way through JSON\n");
 		abort();
 	}

@@ -9,6 +9,7 @@
 #include "devices/device_table.h"
 #include "devices/virtio/virtio_balloon.h"
 #include "devices/virtio/virtio_blk.h"
+#include "devices/virtio/virtio_mem.h"
 #include "devices/virtio/virtio_net.h"
 #include "devices/virtio/virtio_rng.h"
 #include "devices/virtio/virtio_vsock.h"
@@ -169,6 +170,35 @@ Test(device_table, json_through_the_kinds_fields)
 	cr_assert_str_eq(why, "vsock: guest_cid: 2 is reserved (0-2 are the hypervisor, local and "
 			      "host addresses); a guest CID is at least 3");
 	json_decref(j);
+}
+
+/* GET /vm/config shows Firecracker's fields; a cache key sees the CLI-only
+ * ones too (virtio-mem's requested=), so that runs that differ there do not
+ * share a guest kit snapshot (found by fuzz_fields). */
+Test(device_table, cli_only_fields_in_the_keys_view)
+{
+	struct device_config a, b;
+	json_t *ja, *jb;
+
+	cr_assert_eq(device_config_from_spec(&virtio_mem_kind, "1G,requested=256M", &a, why,
+					     sizeof(why)),
+		     0, "%s", why);
+	cr_assert_eq(device_config_from_spec(&virtio_mem_kind, "1G,requested=512M", &b, why,
+					     sizeof(why)),
+		     0, "%s", why);
+	ja = device_config_to_json(&a);
+	jb = device_config_to_json(&b);
+	cr_assert(json_equal(ja, jb));
+	cr_assert_null(json_object_get(ja, "cli:requested"));
+	json_decref(ja);
+	json_decref(jb);
+	ja = device_config_to_json_all(&a);
+	jb = device_config_to_json_all(&b);
+	cr_assert_not(json_equal(ja, jb));
+	cr_assert_eq(json_integer_value(json_object_get(ja, "cli:requested")), 256);
+	cr_assert_not_null(json_object_get(ja, "total_size_mib"));
+	json_decref(ja);
+	json_decref(jb);
 }
 
 /* What the jailer uses. */
