@@ -113,20 +113,11 @@ static bool parent_ok(const char *s)
 	return s[strlen(s) - 1] != '/';
 }
 
-static const char *opt_name(const struct option *o, int val)
-{
-	for (; o->name; o++)
-		if (o->val == val)
-			return o->name;
-	return "?";
-}
-
 static int parse_opts(int argc, char **argv, struct jail_opts *o, int *first_run_arg)
 {
 	struct option longopts[CLI_OPT_MAX + 1];
 	struct cli_common common = { 0 };
 	char why[160];
-	bool seen[128] = { false };
 	unsigned int n;
 	int c;
 
@@ -143,15 +134,6 @@ static int parse_opts(int argc, char **argv, struct jail_opts *o, int *first_run
 			if (shared)
 				return shared;
 			continue;
-		}
-		/* A value given twice is a mistake, not the last one winning
-		 * (Firecracker's jailer refuses it too). */
-		if (c > 0 && c < 128 && strchr("iugbnPV", c)) {
-			if (seen[c]) {
-				pr_err("--%s given twice", opt_name(longopts, c));
-				return -EINVAL;
-			}
-			seen[c] = true;
 		}
 		switch (c) {
 		case 'i':

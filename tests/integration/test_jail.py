@@ -461,16 +461,3 @@ def test_unsafe_base_refused(volt_bin, jail_base, tmp_path, case):
     assert message in proc.stderr, proc.stderr
     assert os.listdir(elsewhere) == []
     assert not (base / "volt" / "sl").exists()
-
-
-def test_an_option_given_twice_is_refused(volt_bin, jail_base):
-    """One value per option: the second --id (or --uid...) is a mistake, not the one that
-    wins; repeatable ones (--cgroup, --rlimit) stay repeatable."""
-    base, _made = jail_base
-    for opt, a, b in (("--id", "a", "b"), ("--uid", "1234", "1235"),
-                      ("--chroot-base", base, base)):
-        args = ["jail", "--id", "x", "--uid", UID, "--gid", GID, "--chroot-base", base,
-                opt, a, opt, b, "--", "--kernel", GUESTS / "hello"]
-        proc = run_volt(*args, timeout=30)
-        assert proc.returncode != 0 and f"{opt} given twice" in proc.stderr, proc.stderr
-    assert_no_jail(base, "x")
