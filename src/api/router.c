@@ -650,11 +650,8 @@ int api_file_check(void *ctx, const char *path, enum api_file_use use)
 			return -EADDRINUSE;
 		return 0;
 	}
-	if (use == API_FILE_TAP) {
-		bool at_open;
-
-		return virtio_net_tap_probe(path, &at_open);
-	}
+	if (use == API_FILE_TAP)
+		return virtio_net_tap_probe(path);
 	/* O_NONBLOCK: a FIFO without a writer must not stop the API (InstanceStart
 	 * then names what the file is). */
 	fd = open(path, (use == API_FILE_DRIVE || use == API_FILE_TUN ? O_RDWR : O_RDONLY) |
@@ -700,20 +697,10 @@ static bool device_files_ok(struct api_state *s, const struct api_config *c,
 		if (!err)
 			err = file_check(s, n->tap, API_FILE_TAP);
 		if (err && tun)
-			faultf(r, 400,
-			       "Network config error: Could not create the network device: Open "
-			       "tap "
-			       "device failed: Couldn't open /dev/net/tun: %s",
+			faultf(r, 400, API_TAP_FAILED "Couldn't open /dev/net/tun: %s",
 			       os_error(-err, e, sizeof(e)));
 		else if (err)
-			faultf(r, 400,
-			       "Network config error: Could not create the network device: Open "
-			       "tap "
-			       "device failed: Error while creating ifreq structure: %s. Invalid "
-			       "TUN/TAP Backend provided by %s. Check our documentation on setting "
-			       "up "
-			       "the network devices.",
-			       os_error(-err, e, sizeof(e)), n->tap);
+			faultf(r, 400, API_TAP_IFREQ_FMT, os_error(-err, e, sizeof(e)), n->tap);
 		if (err)
 			return false;
 	}

@@ -718,12 +718,8 @@ static int net_put_checks(struct api_config *c, const struct api_device *d, char
 		same = api_device_find(c, &virtio_net_kind, id_str(d->id));
 		if (same)
 			device_remove(c, (int)(same - c->devices));
-		return why_fail(why, why_size, -EBUSY,
-				"Network config error: Could not create the network device: Open "
-				"tap device failed: Error while creating ifreq structure: Resource "
-				"busy (os error 16). Invalid TUN/TAP Backend provided by %s. Check "
-				"our documentation on setting up the network devices.",
-				n->tap);
+		return why_fail(why, why_size, -EBUSY, API_TAP_IFREQ_FMT,
+				"Resource busy (os error 16)", n->tap);
 	}
 	return 0;
 }

@@ -943,12 +943,11 @@ static const char *not_attachable(const char *name)
 	return "refused to attach (Invalid argument)";
 }
 
-int virtio_net_tap_probe(const char *name, bool *at_open)
+int virtio_net_tap_probe(const char *name)
 {
 	struct ifreq ifr = { 0 };
 	int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC), err = 0;
 
-	*at_open = fd < 0;
 	if (fd < 0)
 		return -errno;
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);

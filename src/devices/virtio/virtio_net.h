@@ -51,9 +51,9 @@ int virtio_net_create(struct virtio_net **out, const struct net_config *c,
 void virtio_net_destroy(struct virtio_net *n);
 /* Attaches to the TAP `name` as the device does (creating it where it does
  * not exist and volt may), then lets it go: Firecracker opens an interface's
- * TAP at PUT, and answers there. 0, or -errno; *at_open: /dev/net/tun itself
- * could not be opened. Logs nothing. */
-int virtio_net_tap_probe(const char *name, bool *at_open);
+ * TAP at PUT, and answers there. 0, or -errno (of opening /dev/net/tun, or of
+ * TUNSETIFF). Logs nothing. */
+int virtio_net_tap_probe(const char *name);
 /* PATCH /network-interfaces/{id} after boot (any thread): the buckets rx
  * and tx give (either may be NULL) replace the running ones. */
 void virtio_net_update_rate_limiters(struct virtio_net *n, const struct rl_config *rx,
