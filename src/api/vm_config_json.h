@@ -143,10 +143,10 @@ struct api_device *api_device_find(const struct api_config *c, const struct devi
  * printf arguments the OS error ("Resource busy (os error 16)") and the name. */
 #define API_TAP_FAILED \
 	"Network config error: Could not create the network device: Open tap device failed: "
-#define API_TAP_IFREQ_FMT                                                                     \
-	API_TAP_FAILED                                                                        \
-		"Error while creating ifreq structure: %s. Invalid TUN/TAP Backend provided " \
-		"by %s. Check our documentation on setting up the network devices."
+#define API_TAP_IFREQ_FMT                                                             \
+	API_TAP_FAILED                                                                \
+	"Error while creating ifreq structure: %s. Invalid TUN/TAP Backend provided " \
+	"by %s. Check our documentation on setting up the network devices."
 /* Takes d (one of c's devices) out of c. */
 void api_device_remove(struct api_config *c, struct api_device *d);
 /* Its object in GET /vm/config (GET /balloon); NULL when out of memory. */
