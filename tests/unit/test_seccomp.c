@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "helpers.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/seccomp_lists.h"
 #include "util/fs.h"
@@ -631,26 +632,10 @@ static void do_mprotect_exec(void *arg)
 	mprotect(arg, 4096, PROT_READ | PROT_EXEC);
 }
 
-/* A snapshot's two files into place as the main thread writes them
- * (util/staged_file.h): over old ones, then where there are none. Exits 0. */
+/* A snapshot's two files into place as the main thread writes them. */
 static void do_snapshot_files(void *arg)
 {
-	const char *d = arg;
-	char state[PATH_MAX], mem[PATH_MAX];
-	struct staged_file f[2];
-	int failed, i;
-
-	snprintf(state, sizeof(state), "%s/vmstate", d);
-	snprintf(mem, sizeof(mem), "%s/mem", d);
-	for (i = 0; i < 2; i++) {
-		if (staged_write(&f[0], state, "s", 1, 0600) ||
-		    staged_write(&f[1], mem, "m", 1, 0600))
-			syscall(SYS_exit, 1);
-		if (staged_commit(f, 2, &failed))
-			syscall(SYS_exit, 2);
-		if (!i && (unlink(state) || unlink(mem)))
-			syscall(SYS_exit, 3);
-	}
+	syscall(SYS_exit, test_snapshot_files_twice(arg));
 }
 
 static void do_rename_whiteout(void *arg)
