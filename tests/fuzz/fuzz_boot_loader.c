@@ -53,7 +53,8 @@ static void boot_structures(struct guest_mem *m, const struct boot_kernel *k, un
 		abort(); /* a loader accepted what does not lie in RAM (all low here) */
 	if (initrd_size && boot_place_initrd(m, k, initrd_size, &initrd))
 		initrd = initrd_size = 0;
-	if (initrd_size && (initrd < k->end || initrd + initrd_size > k->initrd_addr_max + 1))
+	/* initrd_addr_max is the last byte (UINT64_MAX: no limit). */
+	if (initrd_size && (initrd < k->end || initrd + initrd_size - 1 > k->initrd_addr_max))
 		abort(); /* an initrd over the kernel or past its limit */
 	if (boot_write_cmdline(m, cmdline))
 		abort();
