@@ -388,10 +388,11 @@ int jail_run(const struct jail_opts *o, const struct jail_plan *p, const char *c
 	err = o->exec_src ? jail_put_exec(rootfd, root, o->exec_src, exec_name(o), o->uid, o->gid)
 			  : jail_put_volt(rootfd);
 	exec_put = !err;
-	for (; !err && nput < p->nfiles; nput++)
-		err = jail_put_file(rootfd, fds[nput], &sts[nput], &p->files[nput], o->uid, o->gid);
-	if (err && nput)
-		nput--; /* the one that failed left nothing */
+	/* nput: the files put (the one that fails leaves nothing). */
+	while (!err && nput < p->nfiles &&
+	       !(err = jail_put_file(rootfd, fds[nput], &sts[nput], &p->files[nput], o->uid,
+				     o->gid)))
+		nput++;
 	if (!err)
 		err = jail_make_devices(rootfd, o->uid, o->gid);
 	if (!err && o->fc)
