@@ -25,7 +25,7 @@
 /* What follows "The API server received a " (no final '.'), into buf (cut to
  * size): "Get request on \"/\"", "Put request on \"/logger\" with body
  * \"{\\\"level\\\": ...}\"" (quoted and escaped as Rust's {:?} does). url: the
- * path as the router gets it (http_parse.h: unescaped, no query). debug:
+ * path as the router gets it (http_parse.h: as written). debug:
  * whether the log is at the debug level (shows /cpu-config's body). */
 void api_log_describe(char *buf, size_t size, const char *method, const char *url, const char *body,
 		      size_t len, bool debug);

@@ -142,8 +142,9 @@ static int parse_request_line(struct http_parser *p, char *line, size_t len)
 	tlen = (size_t)(sp2 - target);
 	/* The absolute form (RFC 9112 3.2.2: a server must accept it) as
 	 * Firecracker's micro_http reads it: the path from the first '/' after
-	 * the scheme; none ("http://host") is the empty path. */
-	if (tlen >= 7 && !strncasecmp(target, "http://", 7)) {
+	 * "http://" (spelled so: "HTTP://..." is no path); none ("http://host")
+	 * is the empty path. */
+	if (tlen >= 7 && !strncmp(target, "http://", 7)) {
 		q = memchr(target + 7, '/', tlen - 7);
 		target = q ? q : sp2;
 		tlen = (size_t)(sp2 - target);
@@ -154,11 +155,9 @@ static int parse_request_line(struct http_parser *p, char *line, size_t len)
 		target = sp2;
 		tlen = 0;
 	}
-	/* The query string means nothing to the API (libmicrohttpd dropped it too). */
-	q = memchr(target, '?', tlen);
-	if (q)
-		*q = '\0';
-	api_url_unescape(target);
+	/* The rest is the path as written, as micro_http takes it: Firecracker's
+	 * router neither %-decodes it nor drops a query, so "/machine-config?x"
+	 * and "/machine%2Dconfig" name no resource. */
 	p->req.method = line;
 	p->req.url = target;
 	return 0;
@@ -532,26 +531,6 @@ size_t http_parse(struct http_parser *p, const char *in, size_t len, enum http_e
 		return n;
 	}
 	return feed_chunked(p, in, len, ev);
-}
-
-size_t api_url_unescape(char *s)
-{
-	char *in = s, *out = s;
-
-	while (*in) {
-		int hi = in[0] == '%' ? parse_hex_digit(in[1]) : -1;
-		int lo = hi >= 0 ? parse_hex_digit(in[2]) : -1;
-		int c = hi * 16 + lo;
-
-		if (hi >= 0 && lo >= 0 && c >= 0x20 && c != 0x7f) {
-			*out++ = (char)c;
-			in += 3;
-		} else {
-			*out++ = *in++;
-		}
-	}
-	*out = '\0';
-	return (size_t)(out - s);
 }
 
 const char *http_reason(int status)

@@ -43,8 +43,8 @@ enum http_event {
 
 struct http_request {
 	const char *method;
-	/* The path (of an absolute-form target too), %-unescaped
-	 * (api_url_unescape); the query dropped. */
+	/* The path (of an absolute-form target too), as written: no
+	 * %-decoding, a query kept (Firecracker's micro_http). */
 	const char *url;
 	const char *body;
 	size_t body_len;
@@ -88,12 +88,6 @@ void http_parser_init(struct http_parser *p, char *body_buf, size_t body_max);
  * HTTP_REQUEST the next call starts the next request on the connection; after
  * HTTP_BAD every call returns 0 and HTTP_BAD again. */
 size_t http_parse(struct http_parser *p, const char *in, size_t len, enum http_event *ev);
-
-/* Decodes the %HH escapes of a URL in place, except those that would make a
- * control byte (%00, %0a...): they stay as written, so that an id in the path
- * such as "a%00b" reaches the router whole and is refused, instead of being
- * cut at the NUL. Returns the length. */
-size_t api_url_unescape(char *s);
 
 /* The reason phrase of a status code ("Bad Request"; "Unknown" for codes the
  * API never sends). */

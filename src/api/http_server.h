@@ -52,8 +52,6 @@ struct api_server {
 	char *root_body; /* api_server_publish_root()'s; NULL: GET / goes to the owner */
 };
 
-/* api_url_unescape(): http_parse.h. */
-
 /* payload_limit: the largest body (Firecracker's --http-api-max-payload-size,
  * API_MAX_PAYLOAD by default); larger ones get its 400.
  * Runs hooks->before_threads, binds path (a stale socket there is replaced;

@@ -218,16 +218,16 @@ int api_mmds_config_put(struct api_config *c, json_t *j, bool *v1, char *why, si
 		return err;
 	/* Firecracker's order: the address, an empty list, unknown ids. */
 	if (p.has_ipv4 && !link_local_valid(p.ipv4))
-		return why_fail(why, why_size, -EINVAL,
+		return why_fail(why, why_size, -API_EVMM,
 				API_MMDS_CONFIG_ERR "The MMDS IPv4 address is not link local.");
 	if (!json_array_size(p.ifaces))
-		return why_fail(why, why_size, -EINVAL,
+		return why_fail(why, why_size, -API_EVMM,
 				API_MMDS_CONFIG_ERR "The list of network interface IDs that "
 						    "allow forwarding MMDS requests is empty.");
 	json_array_foreach(p.ifaces, i, v)
 	{
 		if (!iface_exists(c, json_string_value(v)))
-			return why_fail(why, why_size, -EINVAL,
+			return why_fail(why, why_size, -API_EVMM,
 					API_MMDS_CONFIG_ERR
 					"The list of network interface IDs provided contains at "
 					"least one ID that does not correspond to any existing "

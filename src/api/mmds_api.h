@@ -33,7 +33,8 @@ int api_mmds_config_parse(json_t *j, bool *v1, char *why, size_t why_size);
 /* Parses and applies it: Firecracker's checks (a link-local address, a
  * non-empty list of existing interface ids) with its messages, then the
  * listed interfaces serve MMDS, the others stop, and the store takes the
- * version, address and imds_compat. The configuration is unchanged on error. */
+ * version, address and imds_compat. The configuration is unchanged on error;
+ * -API_EVMM when the body parsed and those checks refused it. */
 int api_mmds_config_put(struct api_config *c, json_t *j, bool *v1, char *why, size_t why_size);
 
 /* GET /vm/config's "mmds-config": null when no interface serves MMDS. */

@@ -719,10 +719,25 @@ static bool device_files_ok(struct api_state *s, const struct api_config *c,
 	return true;
 }
 
+/* A PUT of a boot-specific resource before boot, whose parse or checks gave
+ * err: a body that parsed reached Firecracker's controller, which sets
+ * boot_path before its checks (no snapshot load after it, taken or not).
+ * false: refused, and answered. */
+static bool boot_put_taken(struct api_state *s, int err, const char *why, struct api_response *r)
+{
+	if (!err || api_err_reached_vmm(err))
+		s->boot_path = true;
+	if (err)
+		api_fault(r, 400, why);
+	return !err;
+}
+
 /* PUT of a device's resource: the device kind whose API path this is. Before
  * boot the configuration takes it once its files check out (kept as it was
  * otherwise); after boot (a drive, an interface: the other kinds' routes
- * refuse it) Firecracker parses it, then answers that hotplug needs PCI. */
+ * refuse it) Firecracker parses it, then answers that hotplug needs PCI.
+ * A body that parsed configured a boot-specific resource, taken or not
+ * (Firecracker's insert_block_device() and co. set boot_path first). */
 static void put_device(struct api_state *s, const struct device_kind *k, json_t *j, const char *id,
 		       struct api_response *r)
 {
@@ -731,14 +746,14 @@ static void put_device(struct api_state *s, const struct device_kind *k, json_t 
 
 	scratch = s->cfg;
 	err = api_put_device(&scratch, k, j, id, why, sizeof(why));
-	/* -EBUSY: Firecracker dropped the interface of that id before its TAP
-	 * failed (api_put_device), and so does volt before boot. */
-	if (err == -EBUSY && !s->started)
-		s->cfg = scratch;
-	if (err)
-		return api_fault(r, 400, why);
 	if (s->started)
-		return api_fault(r, 400, PCI_NOT_ENABLED);
+		return api_fault(r, 400, err && !api_err_reached_vmm(err) ? why : PCI_NOT_ENABLED);
+	/* -EBUSY: Firecracker dropped the interface of that id before its TAP
+	 * failed (api_put_device), and so does volt. */
+	if (err == -EBUSY)
+		s->cfg = scratch;
+	if (!boot_put_taken(s, err, why, r))
+		return;
 	if (!device_files_ok(s, &scratch, k, id, r)) {
 		/* Firecracker's NetBuilder dropped the interface of that id
 		 * before the new one's TAP failed to open. */
@@ -757,39 +772,40 @@ static void put_device(struct api_state *s, const struct device_kind *k, json_t 
 		return api_fault(r, 400,
 				 "Balloon config error: Amount of pages requested is too large.");
 	s->cfg = scratch;
-	s->boot_path = true;
 	no_content(r);
 }
 
-/* PUT|PATCH /machine-config: Firecracker keeps the memory at least the
- * balloon's target. */
+/* PUT|PATCH /machine-config (before boot): Firecracker keeps the memory at
+ * least the balloon's target. A body that parsed sets boot_path, taken or
+ * not, as put_device(). */
 static void put_machine_config(struct api_state *s, json_t *j, bool patch, struct api_response *r)
 {
 	const struct api_device *d;
 	char why[512];
 
 	scratch = s->cfg;
-	if (api_put_machine_config(&scratch, j, patch, why, sizeof(why)))
-		return api_fault(r, 400, why);
+	if (!boot_put_taken(s, api_put_machine_config(&scratch, j, patch, why, sizeof(why)), why,
+			    r))
+		return;
 	d = api_device_find(&scratch, &virtio_balloon_kind, NULL);
 	if (d && ((const struct balloon_config *)(const void *)d->dev.data)->mib > scratch.mem_mib)
 		return api_fault(r, 400,
 				 "Machine config error: The memory size (MiB) is smaller than the "
 				 "previously set balloon device target size.");
 	s->cfg = scratch;
-	s->boot_path = true;
 	no_content(r);
 }
 
-/* PUT /boot-source: Firecracker opens the kernel and the initrd then. */
+/* PUT /boot-source (before boot): Firecracker opens the kernel and the
+ * initrd then. A body that parsed sets boot_path, as put_device(). */
 static void put_boot_source(struct api_state *s, json_t *j, struct api_response *r)
 {
 	char why[512], e[128];
 	int err;
 
 	scratch = s->cfg;
-	if (api_put_boot_source(&scratch, j, why, sizeof(why)))
-		return api_fault(r, 400, why);
+	if (!boot_put_taken(s, api_put_boot_source(&scratch, j, why, sizeof(why)), why, r))
+		return;
 	err = file_check(s, scratch.kernel, API_FILE_KERNEL);
 	if (err)
 		return faultf(r, 400, "Boot source error: The kernel file cannot be opened: %s",
@@ -801,7 +817,6 @@ static void put_boot_source(struct api_state *s, json_t *j, struct api_response 
 			      "path or invalid permissions. %s",
 			      os_error(-err, e, sizeof(e)));
 	s->cfg = scratch;
-	s->boot_path = true;
 	no_content(r);
 }
 
@@ -998,10 +1013,11 @@ static void route(struct api_state *s, const struct resource *res, enum method m
 		return do_snapshot_load(s, j, r);
 	case R_MMDS_CONFIG:
 		/* Firecracker's set_mmds_config() is boot-specific. */
-		if (api_mmds_config_put(&s->cfg, j, &(bool){ false }, why, sizeof(why)))
-			return api_fault(r, 400, why);
-		s->boot_path = true;
-		return no_content(r);
+		if (boot_put_taken(
+			    s, api_mmds_config_put(&s->cfg, j, &(bool){ false }, why, sizeof(why)),
+			    why, r))
+			no_content(r);
+		return;
 	case R_MMDS:
 		break; /* api_handle's, on the raw body */
 	}
@@ -1272,24 +1288,12 @@ static bool body_refused(const struct resource *res, enum method m, const char *
 						sizeof(why));
 	else
 		return false;
+	/* Values its VMM would refuse never get there: the call is refused. */
+	if (api_err_reached_vmm(err))
+		return false;
 	if (err)
 		api_fault(r, 400, why);
 	return err != 0;
-}
-
-/* A JSON object none of whose members has a value (Firecracker's
- * MachineConfigUpdate::is_empty()). */
-static bool no_values(json_t *j)
-{
-	const char *k;
-	json_t *v;
-
-	json_object_foreach(j, k, v)
-	{
-		if (!json_is_null(v))
-			return false;
-	}
-	return true;
 }
 
 static bool has_value(json_t *j, const char *key)
@@ -1445,13 +1449,10 @@ static void handle(struct api_state *s, const char *method, const char *url, con
 			return faultf(r, 400, "%s", why);
 		if (!j)
 			return faultf(r, 400, "%s: %s", res.path[0] ? res.path : "/", why);
-		/* PUT: {} is no rate limiter (PATCH: its handler's semantics). */
-		if (m == M_PUT)
+		/* PUT: {} is no rate limiter (PATCH: its handler's semantics);
+		 * the serial's rate_limiter is one token bucket, which {} is not. */
+		if (m == M_PUT && res.rt != R_SERIAL)
 			api_empty_rate_limiters(j);
-		if (res.rt == R_MACHINE && m == M_PATCH && json_is_object(j) && no_values(j)) {
-			json_decref(j);
-			return api_fault(r, 400, "Empty PATCH request.");
-		}
 		/* Firecracker's "Deprecation: true" for a parsed request, whatever
 		 * the VMM then answers. */
 		if (res.rt == R_MACHINE && has_value(j, "cpu_template")) {

@@ -48,7 +48,8 @@ struct api_field {
 	void *out;
 	size_t size;
 	uint64_t min, max;
-	bool *seen; /* may be NULL: set when present and not null */
+	bool *seen;   /* may be NULL: set when present and not null */
+	bool no_null; /* null refused (a serde default, not an Option: struct field's) */
 };
 
 /* The last request body api_json_parse read, and where serde would stand after
@@ -106,7 +107,7 @@ static int fields_get(const char *obj, json_t *j, const struct api_field *f, siz
 	/* Check everything first, store afterwards: all or nothing. */
 	for (i = 0; i < n; i++) {
 		v = json_object_get(j, f[i].name);
-		if (!v || json_is_null(v)) {
+		if (!v || (json_is_null(v) && !f[i].no_null)) {
 			if (f[i].required)
 				return missing_field(obj, j, f[i].name, why, why_size);
 			continue;
@@ -283,9 +284,11 @@ void api_empty_rate_limiters(json_t *j)
 		o = json_object_get(j, keys[i]);
 		if (!json_is_object(o))
 			continue;
+		/* Another key is not RateLimiterConfig's (deny_unknown_fields):
+		 * left for the parser to refuse. */
 		json_object_foreach(o, k, v)
 		{
-			if (!json_is_null(v))
+			if (!json_is_null(v) || (strcmp(k, "bandwidth") && strcmp(k, "ops")))
 				empty = false;
 		}
 		if (empty)
@@ -298,8 +301,8 @@ int api_put_serial(struct api_config *c, json_t *j, char *why, size_t why_size)
 	char path[PATH_MAX] = "";
 	struct rl_bucket_config rl = { 0 };
 	const struct api_field f[] = {
-		{ "serial_out_path", F_STR, false, path, sizeof(path), 1, 0, NULL },
-		{ "rate_limiter", F_BUCKET, false, &rl, 0, 0, 0, NULL },
+		{ "serial_out_path", F_STR, false, path, sizeof(path), 1, 0, NULL, false },
+		{ "rate_limiter", F_BUCKET, false, &rl, 0, 0, 0, NULL, false },
 	};
 	int err = fields_get("serial", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
 
@@ -316,9 +319,9 @@ int api_put_boot_source(struct api_config *c, json_t *j, char *why, size_t why_s
 	char args[API_CMDLINE_MAX];
 	bool has_args = false;
 	const struct api_field f[] = {
-		{ "kernel_image_path", F_STR, true, kernel, sizeof(kernel), 1, 0, NULL },
-		{ "initrd_path", F_STR, false, initrd, sizeof(initrd), 1, 0, NULL },
-		{ "boot_args", F_STR, false, args, sizeof(args), 0, 0, &has_args },
+		{ "kernel_image_path", F_STR, true, kernel, sizeof(kernel), 1, 0, NULL, false },
+		{ "initrd_path", F_STR, false, initrd, sizeof(initrd), 1, 0, NULL, false },
+		{ "boot_args", F_STR, false, args, sizeof(args), 0, 0, &has_args, false },
 	};
 	int err = fields_get("boot-source", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
 
@@ -326,7 +329,7 @@ int api_put_boot_source(struct api_config *c, json_t *j, char *why, size_t why_s
 		return err;
 	/* Firecracker's Cmdline::try_from(boot_args, 2048), the NUL included. */
 	if (has_args && strlen(args) >= LAYOUT_CMDLINE_MAX)
-		return why_fail(why, why_size, -EINVAL,
+		return why_fail(why, why_size, -API_EVMM,
 				"Boot source error: The kernel command line is invalid: Inserting "
 				"string would make command line too long.");
 	c->has_boot = true;
@@ -336,6 +339,20 @@ int api_put_boot_source(struct api_config *c, json_t *j, char *why, size_t why_s
 	if (has_args)
 		memcpy(c->boot_args, args, sizeof(args));
 	return 0;
+}
+
+/* Some member of object j is not null. */
+static bool has_values(json_t *j)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(j, k, v)
+	{
+		if (!json_is_null(v))
+			return true;
+	}
+	return false;
 }
 
 /* Firecracker's template names onto volt's (cpuid_template_find). */
@@ -362,13 +379,15 @@ int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *wh
 	json_t *v;
 	const struct api_field f[] = {
 		/* Range checked below, with Firecracker's words. */
-		{ "vcpu_count", F_UINT, !patch, &vcpus, 0, 0, UINT64_MAX, NULL },
+		{ "vcpu_count", F_UINT, !patch, &vcpus, 0, 0, UINT64_MAX, NULL, false },
 		/* Range checked below: 0 has Firecracker's own message. */
-		{ "mem_size_mib", F_UINT, !patch, &mem, 0, 0, UINT64_MAX, NULL },
-		{ "smt", F_BOOL, false, &smt, 0, 0, 0, NULL },
-		{ "track_dirty_pages", F_BOOL, false, &dirty, 0, 0, 0, NULL },
-		{ "cpu_template", F_STR, false, tmpl, sizeof(tmpl), 1, 0, NULL },
-		{ "huge_pages", F_STR, false, huge, sizeof(huge), 1, 0, NULL },
+		{ "mem_size_mib", F_UINT, !patch, &mem, 0, 0, UINT64_MAX, NULL, false },
+		/* PUT: Firecracker's MachineConfig, whose defaults are not Options
+		 * (PATCH: MachineConfigUpdate's are). */
+		{ "smt", F_BOOL, false, &smt, 0, 0, 0, NULL, !patch },
+		{ "track_dirty_pages", F_BOOL, false, &dirty, 0, 0, 0, NULL, !patch },
+		{ "cpu_template", F_STR, false, tmpl, sizeof(tmpl), 1, 0, NULL, false },
+		{ "huge_pages", F_STR, false, huge, sizeof(huge), 1, 0, NULL, !patch },
 	};
 	int err;
 
@@ -378,36 +397,47 @@ int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *wh
 	err = fields_get("machine-config", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
 	if (err)
 		return err;
-	if (!mem)
+	/* Firecracker's parser, once serde read the body (its keys are known):
+	 * MachineConfigUpdate::is_empty(). */
+	if (patch && !has_values(j))
+		return why_fail(why, why_size, -EINVAL, "Empty PATCH request.");
+	/* serde's: an enum variant Firecracker does not have. */
+	if (strcmp(huge, "None") && strcmp(huge, "Transparent") && strcmp(huge, "2M"))
 		return why_fail(why, why_size, -EINVAL,
+				"machine-config: huge_pages: unknown variant `%s`, expected one of "
+				"`None`, `Transparent`, `2M`",
+				huge);
+	err = cpu_template_check(tmpl, why, why_size);
+	if (err)
+		return err;
+	/* The rest is Firecracker's VMM's (MachineConfig::update). */
+	if (!mem)
+		return why_fail(why, why_size, -API_EVMM,
 				"Machine config error: The memory size (MiB) is either 0, or not a "
 				"multiple of the configured page size.");
 	if (mem < LAYOUT_MEM_MIN >> 20 || mem > LAYOUT_MEM_MAX >> 20)
-		return why_fail(why, why_size, -EINVAL,
+		return why_fail(why, why_size, -API_EVMM,
 				"machine-config: mem_size_mib: %" PRIu64
 				" is out of range (%d to %d)",
 				mem, (int)(LAYOUT_MEM_MIN >> 20), (int)(LAYOUT_MEM_MAX >> 20));
 	/* Firecracker's rule and words: 1 to 32, and SMT pairs the vCPUs into
 	 * cores. */
 	if (!vcpus || vcpus > VM_MAX_CPUS || (smt && vcpus > 1 && vcpus % 2))
-		return why_fail(why, why_size, -EINVAL,
+		return why_fail(why, why_size, -API_EVMM,
 				"Machine config error: The number of vCPUs must be greater than 0, "
 				"less than %d and must be 1 or an even number if SMT is enabled.",
 				VM_MAX_CPUS);
 	/* "2M" (hugetlbfs) is not volt's. */
-	if (strcmp(huge, "None") && strcmp(huge, "Transparent"))
-		return why_fail(why, why_size, -EINVAL,
+	if (!strcmp(huge, "2M"))
+		return why_fail(why, why_size, -API_EVMM,
 				"machine-config: huge_pages: '%s' is not supported by volt (only "
 				"\"None\" or \"Transparent\")",
 				huge);
 	/* Firecracker's rule: 2 MiB pages want RAM a multiple of 2 MiB. */
 	if (!strcmp(huge, "Transparent") && mem % 2)
-		return why_fail(why, why_size, -EINVAL,
+		return why_fail(why, why_size, -API_EVMM,
 				"Machine config error: The memory size (MiB) is either 0, or not a "
 				"multiple of the configured page size.");
-	err = cpu_template_check(tmpl, why, why_size);
-	if (err)
-		return err;
 	c->vcpus = (unsigned int)vcpus;
 	c->mem_mib = (unsigned int)mem;
 	c->smt = smt;
@@ -547,7 +577,8 @@ static int id_get(const struct device_kind *k, json_t *api, const char **id, cha
 	/* A kind of one (vsock) keeps Firecracker's deprecated id: any string,
 	 * ignored (its Option<String> is never checked). */
 	const struct api_field f[] = {
-		{ k->api.id_key, k->max > 1 ? F_ID : F_ANY_STR, k->max > 1, id, 0, 1, 0, NULL },
+		{ k->api.id_key, k->max > 1 ? F_ID : F_ANY_STR, k->max > 1, id, 0, 1, 0, NULL,
+		  false },
 	};
 	json_t *v = json_object_get(api, k->api.id_key), *only = json_object();
 	int err;
@@ -702,7 +733,7 @@ static int net_put_checks(struct api_config *c, const struct api_device *d, char
 		if (c->devices[i].dev.kind == &virtio_net_kind &&
 		    strcmp(id_str(c->devices[i].id), id_str(d->id)) && o->has_mac &&
 		    !memcmp(o->mac, n->mac, 6))
-			return why_fail(why, why_size, -EINVAL,
+			return why_fail(why, why_size, -API_EVMM,
 					"Network config error: The MAC address is already in use: "
 					"%02x:%02x:%02x:%02x:%02x:%02x",
 					n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4],
@@ -822,9 +853,10 @@ int api_put_device(struct api_config *c, const struct device_kind *k, json_t *j,
 		const struct device_vm_facts facts = { .mem_size = (uint64_t)c->mem_mib << 20 };
 		char reason[256];
 
+		/* Firecracker's builders' checks from here on: its VMM's. */
 		err = k->validate(d.dev.data, &facts, reason, sizeof(reason));
 		if (err)
-			return why_fail(why, why_size, err, "%s%s", k->api.put_error, reason);
+			return why_fail(why, why_size, -API_EVMM, "%s%s", k->api.put_error, reason);
 	}
 	if (k == &virtio_net_kind && path_id) {
 		err = net_put_checks(c, &d, why, why_size);
@@ -833,10 +865,10 @@ int api_put_device(struct api_config *c, const struct device_kind *k, json_t *j,
 	}
 	err = root_kinds_conflict(c, &d, why, why_size);
 	if (err)
-		return err;
+		return -API_EVMM;
 	err = device_slot(c, &d, why, why_size);
 	if (err < 0)
-		return err;
+		return -API_EVMM;
 	added = err == c->ndevices;
 	c->devices[err] = d;
 	if (added)
@@ -869,9 +901,9 @@ static int drive_update_get(json_t *j, const char *path_id, const char **id, cha
 			    size_t why_size)
 {
 	const struct api_field f[] = {
-		{ "drive_id", F_ID, true, id, 0, 1, 0, NULL },
-		{ "path_on_host", F_STR, false, path, PATH_MAX, 1, 0, has_path },
-		{ "rate_limiter", F_RL_CFG, false, rl, 0, 0, 0, has_rl },
+		{ "drive_id", F_ID, true, id, 0, 1, 0, NULL, false },
+		{ "path_on_host", F_STR, false, path, PATH_MAX, 1, 0, has_path, false },
+		{ "rate_limiter", F_RL_CFG, false, rl, 0, 0, 0, has_rl, false },
 	};
 	int err = fields_get("drive", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
 
@@ -944,9 +976,9 @@ static int net_update_get(json_t *j, const char *path_id, const char **id, struc
 			  size_t why_size)
 {
 	const struct api_field f[] = {
-		{ "iface_id", F_ID, true, id, 0, 1, 0, NULL },
-		{ "rx_rate_limiter", F_RL_CFG, false, rx, 0, 0, 0, has_rx },
-		{ "tx_rate_limiter", F_RL_CFG, false, tx, 0, 0, 0, has_tx },
+		{ "iface_id", F_ID, true, id, 0, 1, 0, NULL, false },
+		{ "rx_rate_limiter", F_RL_CFG, false, rx, 0, 0, 0, has_rx, false },
+		{ "tx_rate_limiter", F_RL_CFG, false, tx, 0, 0, 0, has_tx, false },
 	};
 	int err = fields_get("network-interface", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
 
@@ -991,8 +1023,8 @@ static int pmem_update_get(json_t *j, const char *path_id, const char **id, stru
 			   bool *has_rl, char *why, size_t why_size)
 {
 	const struct api_field f[] = {
-		{ "id", F_ID, true, id, 0, 1, 0, NULL },
-		{ "rate_limiter", F_RL_CFG, false, rl, 0, 0, 0, has_rl },
+		{ "id", F_ID, true, id, 0, 1, 0, NULL, false },
+		{ "rate_limiter", F_RL_CFG, false, rl, 0, 0, 0, has_rl, false },
 	};
 	int err = fields_get("pmem", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
 
@@ -1035,7 +1067,7 @@ int api_patch_pmem(struct api_config *c, json_t *j, const char *path_id, char *w
 int api_parse_memory_hotplug_update(json_t *j, uint64_t *requested, char *why, size_t why_size)
 {
 	const struct api_field upd[] = {
-		{ "requested_size_mib", F_UINT, true, requested, 0, 0, UINT32_MAX, NULL },
+		{ "requested_size_mib", F_UINT, true, requested, 0, 0, UINT32_MAX, NULL, false },
 	};
 
 	return fields_get("hotplug/memory", j, upd, sizeof(upd) / sizeof(upd[0]), why, why_size);
@@ -1045,7 +1077,7 @@ int api_parse_balloon_update(json_t *j, unsigned int *mib, char *why, size_t why
 {
 	uint64_t v = 0;
 	const struct api_field f[] = {
-		{ "amount_mib", F_UINT, true, &v, 0, 0, UINT32_MAX, NULL },
+		{ "amount_mib", F_UINT, true, &v, 0, 0, UINT32_MAX, NULL, false },
 	};
 	int err = fields_get("balloon", j, f, 1, why, why_size);
 
@@ -1058,7 +1090,7 @@ int api_parse_balloon_stats_update(json_t *j, unsigned int *seconds, char *why, 
 {
 	uint64_t v = 0;
 	const struct api_field f[] = {
-		{ "stats_polling_interval_s", F_UINT, true, &v, 0, 0, UINT64_MAX, NULL },
+		{ "stats_polling_interval_s", F_UINT, true, &v, 0, 0, UINT64_MAX, NULL, false },
 	};
 	char reason[160];
 	int err = fields_get("balloon-stats", j, f, 1, why, why_size);
@@ -1076,7 +1108,7 @@ int api_parse_action(json_t *j, char *type, size_t type_size, char *why, size_t 
 {
 	char t[32];
 	const struct api_field f[] = {
-		{ "action_type", F_STR, true, t, sizeof(t), 1, 0, NULL },
+		{ "action_type", F_STR, true, t, sizeof(t), 1, 0, NULL, false },
 	};
 	int err = fields_get("actions", j, f, 1, why, why_size);
 
@@ -1090,7 +1122,7 @@ int api_parse_vm_state(json_t *j, bool *pause, char *why, size_t why_size)
 	static const char *const states[] = { "Paused", "Resumed" };
 	char s[16];
 	const struct api_field f[] = {
-		{ "state", F_STR, true, s, sizeof(s), 1, 0, NULL },
+		{ "state", F_STR, true, s, sizeof(s), 1, 0, NULL, false },
 	};
 	int err = fields_get("vm", j, f, 1, why, why_size);
 
@@ -1112,12 +1144,12 @@ int api_parse_logger(json_t *j, struct api_logger *l, char *why, size_t why_size
 	struct api_logger n = { 0 };
 	enum log_level level;
 	const struct api_field f[] = {
-		{ "log_path", F_STR, false, n.path, sizeof(n.path), 1, 0, NULL },
-		{ "level", F_STR, false, n.level, sizeof(n.level), 1, 0, NULL },
-		{ "show_level", F_BOOL, false, &n.show_level, 0, 0, 0, NULL },
-		{ "show_log_origin", F_BOOL, false, &n.show_log_origin, 0, 0, 0, NULL },
+		{ "log_path", F_STR, false, n.path, sizeof(n.path), 1, 0, NULL, false },
+		{ "level", F_STR, false, n.level, sizeof(n.level), 1, 0, NULL, false },
+		{ "show_level", F_BOOL, false, &n.show_level, 0, 0, 0, NULL, false },
+		{ "show_log_origin", F_BOOL, false, &n.show_log_origin, 0, 0, 0, NULL, false },
 		/* Firecracker's per-module filter: volt has one log, so it is ignored. */
-		{ "module", F_ANY_STR, false, NULL, 0, 0, 0, NULL },
+		{ "module", F_ANY_STR, false, NULL, 0, 0, 0, NULL, false },
 	};
 	int err = fields_get("logger", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
 
@@ -1139,15 +1171,28 @@ int api_parse_metrics(json_t *j, struct api_metrics *m, char *why, size_t why_si
 	static struct api_metrics n; /* 8 KiB: not on the API's stack */
 	json_t *props = NULL;
 	const struct api_field f[] = {
-		{ "metrics_path", F_STR, true, n.path, sizeof(n.path), 1, 0, NULL },
-		{ "emit_id", F_BOOL, false, &n.emit_id, 0, 0, 0, NULL },
-		{ "properties", F_STR_MAP, false, &props, 0, 0, 0, NULL },
+		{ "metrics_path", F_STR, true, n.path, sizeof(n.path), 1, 0, NULL, false },
+		{ "emit_id", F_BOOL, false, &n.emit_id, 0, 0, 0, NULL, true },
+		{ "properties", F_STR_MAP, false, &props, 0, 0, 0, NULL, false },
 	};
+	json_t *known = json_is_object(j) ? json_object() : json_incref(j);
 	char *text;
+	size_t i;
 	int err;
 
+	/* Firecracker's MetricsConfig is not deny_unknown_fields: only its own
+	 * keys are read. */
+	for (i = 0; known && json_is_object(j) && i < sizeof(f) / sizeof(f[0]); i++)
+		if (json_object_get(j, f[i].name) &&
+		    json_object_set(known, f[i].name, json_object_get(j, f[i].name))) {
+			json_decref(known);
+			known = NULL;
+		}
+	if (!known && j)
+		return why_fail(why, why_size, -ENOMEM, "metrics: out of memory");
 	memset(&n, 0, sizeof(n));
-	err = fields_get("metrics", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
+	err = fields_get("metrics", known, f, sizeof(f) / sizeof(f[0]), why, why_size);
+	json_decref(known);
 	if (err)
 		return err;
 	if (props) {
@@ -1608,6 +1653,7 @@ struct snap_field {
 	const char *name;
 	const char *expect; /* "path string", "a boolean", "struct MemBackendConfig"... */
 	bool required;
+	bool no_null; /* a serde default that is not an Option: null is a wrong type */
 };
 
 /* A serde error as Firecracker words it (why_fail's -EINVAL). */
@@ -1681,7 +1727,8 @@ static void serde_expected(const struct snap_field *f, size_t n, char *buf, size
 	}
 }
 
-/* The object's keys against its fields (each of its type; null is absent),
+/* The object's keys against its fields (each of its type; null is absent
+ * unless no_null),
  * then the required ones, as serde checks a struct: an unknown key is refused
  * where the struct is deny_unknown_fields (strict), ignored where not. */
 static int snap_fields_of(json_t *j, const char *type_name, const struct snap_field *f, size_t n,
@@ -1708,7 +1755,7 @@ static int snap_fields_of(json_t *j, const char *type_name, const struct snap_fi
 			return serde_fail(why, why_size, "unknown field `%.64s`, expected %s", key,
 					  expected);
 		}
-		if (json_is_null(v) || type_ok(&f[i], v))
+		if ((json_is_null(v) && !f[i].no_null) || type_ok(&f[i], v))
 			continue;
 		api_serde_unexpected(v, got, sizeof(got));
 		return serde_fail(why, why_size, "invalid type: %s, expected %s", got, f[i].expect);
@@ -1779,9 +1826,9 @@ int api_parse_snapshot_create(json_t *j, struct snapshot_create_req *req, char *
 			      size_t why_size)
 {
 	static const struct snap_field f[] = {
-		{ "snapshot_type", "a string", false },
-		{ "snapshot_path", "path string", true },
-		{ "mem_file_path", "path string", true },
+		{ "snapshot_type", "a string", false, true },
+		{ "snapshot_path", "path string", true, false },
+		{ "mem_file_path", "path string", true, false },
 	};
 	/* Firecracker's declaration order, which serde's message follows. */
 	static const char *const types[] = { "Diff", "Full" };
@@ -1810,8 +1857,8 @@ int api_parse_snapshot_create(json_t *j, struct snapshot_create_req *req, char *
 static int parse_net_overrides(json_t *a, struct snapshot_load_req *req, char *why, size_t why_size)
 {
 	static const struct snap_field f[] = {
-		{ "iface_id", "a string", true },
-		{ "host_dev_name", "a string", true },
+		{ "iface_id", "a string", true, false },
+		{ "host_dev_name", "a string", true, false },
 	};
 	char field[64];
 	json_t *o;
@@ -1859,23 +1906,23 @@ int api_parse_snapshot_load(json_t *j, struct snapshot_load_req *req, bool *depr
 			    size_t why_size)
 {
 	static const struct snap_field f[] = {
-		{ "snapshot_path", "path string", true },
-		{ "mem_file_path", "path string", false },
-		{ "mem_backend", "struct MemBackendConfig", false },
-		{ "enable_diff_snapshots", "a boolean", false },
-		{ "track_dirty_pages", "a boolean", false },
-		{ "resume_vm", "a boolean", false },
-		{ "network_overrides", "a sequence", false },
-		{ "vsock_override", "struct VsockOverride", false },
-		{ "clock_realtime", "a boolean", false },
-		{ "huge_pages", "a string", false },
+		{ "snapshot_path", "path string", true, false },
+		{ "mem_file_path", "path string", false, false },
+		{ "mem_backend", "struct MemBackendConfig", false, false },
+		{ "enable_diff_snapshots", "a boolean", false, true },
+		{ "track_dirty_pages", "a boolean", false, true },
+		{ "resume_vm", "a boolean", false, true },
+		{ "network_overrides", "a sequence", false, true },
+		{ "vsock_override", "struct VsockOverride", false, false },
+		{ "clock_realtime", "a boolean", false, true },
+		{ "huge_pages", "a string", false, true },
 	};
 	static const struct snap_field backend_f[] = {
-		{ "backend_path", "path string", true },
-		{ "backend_type", "a string", true },
+		{ "backend_path", "path string", true, false },
+		{ "backend_type", "a string", true, false },
 	};
 	static const struct snap_field vsock_f[] = {
-		{ "uds_path", "a string", true },
+		{ "uds_path", "a string", true, false },
 	};
 	static const char *const backends[] = { "File", "Uffd" };
 	static const char *const huge[] = { "Snapshot", "None", "Transparent", "2M" };

@@ -12,6 +12,7 @@
 #ifndef VOLT_API_VM_CONFIG_JSON_H
 #define VOLT_API_VM_CONFIG_JSON_H
 
+#include <errno.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdalign.h>
@@ -109,11 +110,25 @@ void api_config_defaults(struct api_config *c);
  * "floating point `1.0`", "map"...). */
 void api_serde_unexpected(const json_t *v, char *buf, size_t size);
 
+/* The error (-API_EVMM) of a body that parsed, as Firecracker's serde reads
+ * it, and that its VMM then refused (a vmm_config check: a file that does not
+ * open, a value out of range, a conflict with another device). Firecracker's
+ * controller got such a request: before boot it counts as configuring a
+ * boot-specific resource (no snapshot load after it, as after a success);
+ * after boot the answer is that it comes too late, not why it was refused.
+ * Any other error is the body's own (serde's): it never got that far. */
+#define API_EVMM EDOM
+static inline bool api_err_reached_vmm(int err)
+{
+	/* -EBUSY: a network interface whose TAP another one holds. */
+	return err == -API_EVMM || err == -EBUSY;
+}
+
 /* Parses a request body / file into a JSON object; NULL with why set. */
 json_t *api_json_parse(const char *buf, size_t len, char *why, size_t why_size);
 
 /* Firecracker's empty rate limiter (rate_limiter, rx_rate_limiter or
- * tx_rate_limiter: {} or all its members null) is no rate limiter: replaced
+ * tx_rate_limiter: {}, or bandwidth and ops null) is no rate limiter: replaced
  * by null in j, which volt's parsers take as "none". */
 void api_empty_rate_limiters(json_t *j);
 /* PUT /serial: {"serial_out_path", "rate_limiter"} (the rate limiter: null or
@@ -124,13 +139,15 @@ int api_put_serial(struct api_config *c, json_t *j, char *why, size_t why_size);
  * cpu_template, as in Firecracker, whose one template slot a later
  * cpu_template (PUT or PATCH /machine-config) takes back. */
 void api_set_cpu_config(struct api_config *c, const struct custom_cpu_template *t);
-/* PUT /boot-source, PUT|PATCH /machine-config. */
+/* PUT /boot-source, PUT|PATCH /machine-config (-API_EVMM: the values refused). */
 int api_put_boot_source(struct api_config *c, json_t *j, char *why, size_t why_size);
 int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *why, size_t why_size);
 /* The PUT of a device kind's API path (kind->api_path: /drives/{id}, /balloon...;
  * path_id is the {id}; NULL for the config file's entries, which may not name
  * twice an id that is the device's own, a drive's) and of its config file section
- * (kind->config_key): the kind's fields, then its id and API keys (kind->api). */
+ * (kind->config_key): the kind's fields, then its id and API keys (kind->api).
+ * -API_EVMM (or -EBUSY: a TAP another interface holds): the body parsed, and
+ * the device was refused (its validate(), a conflict, one too many). */
 int api_put_device(struct api_config *c, const struct device_kind *k, json_t *j,
 		   const char *path_id, char *why, size_t why_size);
 /* id_pool_mark()s every id c holds (its devices' ids and FIELD_IDs). */

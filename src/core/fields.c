@@ -526,7 +526,7 @@ int fields_parse_json(const struct field_set *set, const char *obj, json_t *j,
 		if (!f->json)
 			continue;
 		v = json_object_get(j, f->json);
-		if (!v || json_is_null(v)) {
+		if (!v || (json_is_null(v) && !f->no_null)) {
 			if (f->required || f->json_required)
 				err = why_fail(why, why_size, -EINVAL,
 					       "%s: missing required field '%s'", obj, f->json);

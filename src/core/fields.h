@@ -63,7 +63,11 @@ struct field {
 	const struct field_name *names; /* FIELD_ENUM */
 	bool required;
 	bool json_required; /* required in JSON only (Firecracker's serde), not on the CLI */
-	size_t has;	    /* offset of a bool set when the field is given; FIELD_NO_HAS: none */
+	/* JSON: null is refused (Firecracker's serde default of a field that is
+	 * not an Option: absent is the default, null a wrong type); otherwise
+	 * null is absent. */
+	bool no_null;
+	size_t has; /* offset of a bool set when the field is given; FIELD_NO_HAS: none */
 	enum field_access access; /* FIELD_PATH */
 	/* The CLI's words; "{}" stands for the value. NULL: the set's `unknown`. */
 	const char *missing; /* a required field absent */

@@ -275,6 +275,10 @@ def test_methods_and_targets(idle):
         for m, body in ((b"GET", b""), (b"PUT", MC), (b"PATCH", MC), (b"DELETE", b"")):
             status, _, _ = one_answer(exchange(idle.sock, req(m, t, body)))
             assert status in (200, 204, 400, 404, 405), (m, t[:40], status)
+    # The path as written (micro_http's): no query, no %-decoding.
+    for t in (b"/machine-config?x=1&y", b"/machine%2Dconfig", b"/machine-config#frag"):
+        status, _, body = one_answer(exchange(idle.sock, req(b"GET", t)))
+        assert status == 400 and b"Invalid request method and/or path" in body, (t, status)
     # The absolute form, read as Firecracker's micro_http reads it.
     status, _, body = one_answer(exchange(idle.sock, req(b"GET",
                                                          b"http://localhost/machine-config")))

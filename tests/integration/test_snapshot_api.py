@@ -135,6 +135,31 @@ def test_load_refused_after_boot_specific_resources(api, url, body, tmp_path):
     assert a.put("/machine-config", {"vcpu_count": 2, "mem_size_mib": 256}) == (204, None)
 
 
+# Refused by what Firecracker's VMM checks (the body parsed): its controller set
+# boot_path first, so these count too; a body that does not parse does not.
+@pytest.mark.parametrize("url,body", [
+    ("/boot-source", {"kernel_image_path": "/nonexistent/vmlinux"}),
+    ("/drives/rootfs", {"drive_id": "rootfs", "path_on_host": "/nonexistent/disk",
+                        "is_root_device": True}),
+    ("/machine-config", {"vcpu_count": 0, "mem_size_mib": 128}),
+])
+def test_load_refused_after_a_refused_boot_specific_resource(api, url, body):
+    a, _ = api()
+    status, _ = a.put(url, body)
+    assert status == 400
+    assert a.put("/machine-config", {"vcpu_count": "1"})[0] == 400
+    check_fault(a.put("/snapshot/load", LOAD), 400, NOT_ALLOWED)
+
+
+def test_load_after_a_body_that_does_not_parse_is_tried(api):
+    a, _ = api()
+    assert a.put("/boot-source", {"kernel_image_path": 1})[0] == 400
+    assert a.put("/drives/x", {"drive_id": "y", "path_on_host": "/x",
+                               "is_root_device": False})[0] == 400
+    msg = check_fault(a.put("/snapshot/load", LOAD), 400, "Load snapshot error: ")
+    assert NOT_ALLOWED not in msg
+
+
 def test_load_after_logger_and_metrics_is_tried(api, tmp_path):
     a, _ = api()
     assert a.put("/logger", {"log_path": str(tmp_path / "log"), "level": "Info"}) == (204, None)

@@ -182,6 +182,9 @@ Test(fc, empty_bodies_and_a_gets_body)
 	fault_is("PATCH", "/machine-config", "{\"vcpu_count\": null, \"smt\": null}",
 		 "Empty PATCH request.");
 	fault_is("PATCH", "/machine-config", NULL, "Empty PATCH request.");
+	/* serde reads the body first: an unknown key is its error. */
+	fault_is("PATCH", "/machine-config", "{\"foo\": null}",
+		 "machine-config: unknown field `foo`");
 	fault_is("PUT", "/machine-config", NULL, "Empty PUT request.");
 	fault_is("PUT", "/no-such-thing", NULL, "Empty PUT request.");
 	fault_is("GET", "/machine-config", "{}", "GET request cannot have a body.");
@@ -191,6 +194,7 @@ Test(fc, empty_bodies_and_a_gets_body)
 	/* After boot too: the parser answers before the pre-boot rule. */
 	start();
 	fault_is("PATCH", "/machine-config", "{}", "Empty PATCH request.");
+	fault_is("PATCH", "/machine-config", "{\"smt\": null}", "Empty PATCH request.");
 }
 
 Test(fc, unknown_paths_are_400)
@@ -398,7 +402,17 @@ Test(fc, empty_rate_limiters_are_none)
 		  "\"tx_rate_limiter\": {\"bandwidth\": null}}",
 		  204);
 	status_is("PUT", "/entropy", "{\"rate_limiter\": {}}", 204);
-	status_is("PUT", "/serial", "{\"rate_limiter\": {}}", 204);
+	/* The serial's is one TokenBucketConfig, whose size and refill_time
+	 * serde wants; and RateLimiterConfig's other keys are unknown. */
+	status_is("PUT", "/serial", "{\"rate_limiter\": {}}", 400);
+	status_is("PUT", "/serial", "{\"rate_limiter\": {\"size\": null, \"refill_time\": null}}",
+		  400);
+	status_is("PUT", "/serial", "{\"rate_limiter\": null}", 204);
+	status_is("PUT", "/entropy", "{\"rate_limiter\": {\"foo\": null}}", 400);
+	status_is("PUT", "/drives/d",
+		  "{\"drive_id\": \"d\", \"path_on_host\": \"/dev/null\", \"is_root_device\": "
+		  "false, \"rate_limiter\": {\"bandwidth\": null, \"foo\": null}}",
+		  400);
 	/* A real one is a limiter (core/rate_limiter.h). */
 	status_is("PUT", "/drives/d",
 		  "{\"drive_id\": \"d\", \"path_on_host\": \"/dev/null\", \"is_root_device\": "
@@ -741,4 +755,84 @@ Test(fc, pmem_and_memory_hotplug_sections)
 	cr_assert_str_eq(why, "Memory hotplug config error: Total size must not be lower than "
 			      "slot size (128 MiB)");
 	json_decref(j);
+}
+
+/* null is None for Firecracker's Options and a wrong type for its other
+ * fields, serde defaults included (absent is the default): each of these is
+ * refused for the null, naming the field, and each absent is taken. */
+Test(fc, null_only_where_firecracker_has_an_option)
+{
+	static const char *const refused[][3] = {
+		{ "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"smt\": null}",
+		  "smt" },
+		{ "/machine-config",
+		  "{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"track_dirty_pages\": null}",
+		  "track_dirty_pages" },
+		{ "/machine-config",
+		  "{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"huge_pages\": null}",
+		  "huge_pages" },
+		{ "/drives/d",
+		  "{\"drive_id\": \"d\", \"path_on_host\": \"/dev/null\", \"is_root_device\": "
+		  "false, "
+		  "\"cache_type\": null}",
+		  "cache_type" },
+		{ "/balloon",
+		  "{\"amount_mib\": 0, \"deflate_on_oom\": false, \"stats_polling_interval_s\": "
+		  "null}",
+		  "stats_polling_interval_s" },
+		{ "/balloon",
+		  "{\"amount_mib\": 0, \"deflate_on_oom\": false, \"free_page_hinting\": null}",
+		  "free_page_hinting" },
+		{ "/balloon",
+		  "{\"amount_mib\": 0, \"deflate_on_oom\": false, \"free_page_reporting\": null}",
+		  "free_page_reporting" },
+		{ "/pmem/p",
+		  "{\"id\": \"p\", \"path_on_host\": \"/dev/null\", \"root_device\": null}",
+		  "root_device" },
+		{ "/pmem/p",
+		  "{\"id\": \"p\", \"path_on_host\": \"/dev/null\", \"read_only\": null}",
+		  "read_only" },
+		{ "/hotplug/memory", "{\"total_size_mib\": 1024, \"block_size_mib\": null}",
+		  "block_size_mib" },
+		{ "/hotplug/memory", "{\"total_size_mib\": 1024, \"slot_size_mib\": null}",
+		  "slot_size_mib" },
+		{ "/metrics", "{\"metrics_path\": \"/tmp/m\", \"emit_id\": null}", "emit_id" },
+		{ "/snapshot/create",
+		  "{\"snapshot_type\": null, \"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\"}",
+		  "null" },
+	};
+	static const char *const load_keys[] = {
+		"enable_diff_snapshots", "track_dirty_pages", "resume_vm",
+		"network_overrides",	 "clock_realtime",    "huge_pages"
+	};
+	char msg[1024], body[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		cr_assert_eq(req("PUT", refused[i][0], refused[i][1], msg, sizeof(msg)), 400,
+			     "%s %s: %s", refused[i][0], refused[i][1], msg);
+		cr_assert(strstr(msg, refused[i][2]) && strstr(msg, "null"), "%s: %s",
+			  refused[i][1], msg);
+	}
+	for (i = 0; i < sizeof(load_keys) / sizeof(load_keys[0]); i++) {
+		snprintf(body, sizeof(body),
+			 "{\"snapshot_path\": \"/s\", \"mem_file_path\": \"/m\", \"%s\": null}",
+			 load_keys[i]);
+		cr_assert_eq(req("PUT", "/snapshot/load", body, msg, sizeof(msg)), 400, "%s: %s",
+			     body, msg);
+		cr_assert(strstr(msg, "invalid type: null"), "%s: %s", body, msg);
+	}
+	/* The Options take null as absent. */
+	status_is("PATCH", "/machine-config", "{\"vcpu_count\": 2, \"smt\": null}", 204);
+	status_is("PUT", "/machine-config",
+		  "{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"cpu_template\": null}", 204);
+	status_is(
+		"PUT", "/drives/d",
+		"{\"drive_id\": \"d\", \"path_on_host\": \"/dev/null\", \"is_root_device\": false, "
+		"\"is_read_only\": null, \"partuuid\": null, \"io_engine\": null}",
+		204);
+	status_is("PUT", "/boot-source",
+		  "{\"kernel_image_path\": \"/dev/null\", \"boot_args\": null, \"initrd_path\": "
+		  "null}",
+		  204);
 }

@@ -502,10 +502,40 @@ Test(snapshot, load_refused_after_boot_specific_resources)
 	}
 }
 
-Test(snapshot, a_refused_configuration_does_not_count)
+/* Firecracker's controller sets boot_path before its checks: a body that
+ * parsed and that its VMM refused counts as much as one it took. */
+Test(snapshot, a_refused_configuration_counts)
 {
-	fault_has("PUT", "/machine-config", "{\"vcpu_count\": 99, \"mem_size_mib\": 128}",
-		  "The number of vCPUs");
+	static char long_args[2200];
+	static const char *const refused[][3] = {
+		{ "PUT", "/machine-config", "{\"vcpu_count\": 99, \"mem_size_mib\": 128}" },
+		{ "PATCH", "/machine-config", "{\"mem_size_mib\": 0}" },
+		{ "PUT", "/boot-source", long_args },
+		{ "PUT", "/balloon", "{\"amount_mib\": 4096, \"deflate_on_oom\": false}" },
+		{ "PUT", "/mmds/config", "{\"network_interfaces\": []}" },
+	};
+	size_t i;
+
+	snprintf(long_args, sizeof(long_args),
+		 "{\"kernel_image_path\": \"/k\", \"boot_args\": \"%2100s\"}", "x");
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		setup();
+		fault_has(refused[i][0], refused[i][1], refused[i][2], "");
+		fault_is("PUT", "/snapshot/load", LOAD, NOT_ALLOWED);
+		cr_assert_eq(fake.loads, 0, "%s %s", refused[i][0], refused[i][1]);
+	}
+}
+
+/* A body its parser refused never reached the controller. */
+Test(snapshot, a_body_that_does_not_parse_does_not_count)
+{
+	fault_has("PUT", "/machine-config", "{\"vcpu_count\": \"2\", \"mem_size_mib\": 128}",
+		  "vcpu_count");
+	fault_has("PUT", "/boot-source", "{\"kernel_image_path\": \"/k\", \"x\": 1}", "`x`");
+	fault_has("PUT", "/drives/a", "{\"drive_id\": \"b\"}", "does not match");
+	fault_has("PUT", "/machine-config",
+		  "{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"huge_pages\": \"1G\"}",
+		  "unknown variant `1G`");
 	ok("PUT", "/snapshot/load", LOAD);
 }
 

@@ -937,6 +937,7 @@ static const struct field blk_field_list[] = {
 	  .def = BLK_ENGINE_SYNC },
 	{ .cli = "cache",
 	  .json = "cache_type",
+	  .no_null = true,
 	  .type = FIELD_ENUM,
 	  BLK_FIELD(cache),
 	  .names = blk_caches,

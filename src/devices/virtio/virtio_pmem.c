@@ -423,6 +423,7 @@ static const struct field pmem_field_list[] = {
 	  .toolong = "path too long" },
 	{ .cli = "ro",
 	  .json = "read_only",
+	  .no_null = true,
 	  .type = FIELD_BOOL,
 	  PMEM_FIELD(read_only),
 	  .bad = "ro={}: expected on/off, true/false or 1/0" },
@@ -443,6 +444,7 @@ const struct field_set pmem_fields = {
 
 static const struct field pmem_api_list[] = {
 	{ .json = "root_device",
+	  .no_null = true,
 	  .type = FIELD_BOOL,
 	  .offset = offsetof(struct pmem_api_keys, root),
 	  .has = FIELD_NO_HAS },
