@@ -760,7 +760,7 @@ static void put_device(struct api_state *s, const struct device_kind *k, json_t 
 		struct api_device *failed = api_device_find(&scratch, k, id);
 
 		if (k == &virtio_net_kind && failed) {
-			api_device_remove(&scratch, failed);
+			api_device_swap_remove(&scratch, failed);
 			s->cfg = scratch;
 		}
 		return;

@@ -41,8 +41,9 @@ char *api_snapshot_config_save(const struct api_config *c)
 		if (!e || json_array_append_new(devs, e))
 			goto out;
 	}
-	/* GET /vm/config's boot source: the load reads it as a PUT body. */
-	boot = json_object_get(all, "boot-source");
+	/* GET /vm/config's boot source: the load reads it as a PUT body; none
+	 * given (GET shows Firecracker's empty one) is null. */
+	boot = c->has_boot ? json_object_get(all, "boot-source") : NULL;
 	rec = json_pack("{s:O,s:O}", "boot-source", boot ? boot : json_null(), "devices", devs);
 	if (rec)
 		text = json_dumps(rec, JSON_COMPACT);

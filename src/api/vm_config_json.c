@@ -711,9 +711,22 @@ static void device_remove(struct api_config *c, int i)
 	c->ndevices--;
 }
 
-void api_device_remove(struct api_config *c, struct api_device *d)
+/* Vec::swap_remove() among the devices of its kind: the last of them takes
+ * its place (the others, and other kinds, keep theirs). */
+static void device_swap_remove(struct api_config *c, int i)
 {
-	device_remove(c, (int)(d - c->devices));
+	int j, last = i;
+
+	for (j = i + 1; j < c->ndevices; j++)
+		if (c->devices[j].dev.kind == c->devices[i].dev.kind)
+			last = j;
+	c->devices[i] = c->devices[last];
+	device_remove(c, last);
+}
+
+void api_device_swap_remove(struct api_config *c, struct api_device *d)
+{
+	device_swap_remove(c, (int)(d - c->devices));
 }
 
 /* Firecracker's NetBuilder::build: another interface's MAC is refused first;
@@ -748,7 +761,7 @@ static int net_put_checks(struct api_config *c, const struct api_device *d, char
 			continue;
 		same = api_device_find(c, &virtio_net_kind, id_str(d->id));
 		if (same)
-			device_remove(c, (int)(same - c->devices));
+			device_swap_remove(c, (int)(same - c->devices));
 		return why_fail(why, why_size, -EBUSY, API_TAP_IFREQ_FMT,
 				"Resource busy (os error 16)", n->tap);
 	}
@@ -870,6 +883,13 @@ int api_put_device(struct api_config *c, const struct device_kind *k, json_t *j,
 	if (err < 0)
 		return -API_EVMM;
 	added = err == c->ndevices;
+	/* Firecracker's NetBuilder replaces an interface by swap_remove() and a
+	 * push: the new one is the last interface (the guest's order too). */
+	if (!added && k == &virtio_net_kind) {
+		device_swap_remove(c, err);
+		err = c->ndevices;
+		added = true;
+	}
 	c->devices[err] = d;
 	if (added)
 		c->ndevices++;
@@ -1459,10 +1479,10 @@ static json_t *logger_to_json(const struct api_config *c)
 			 "show_log_origin", c->logger.show_log_origin);
 }
 
+/* Firecracker's VmResources always hold a BootSourceConfig: none given is its
+ * default, an empty kernel path. */
 static json_t *boot_to_json(const struct api_config *c)
 {
-	if (!c->has_boot)
-		return json_null();
 	return json_pack("{s:s, s:o, s:o}", "kernel_image_path", c->kernel, "initrd_path",
 			 str_or_null(c->initrd), "boot_args",
 			 c->has_boot_args ? json_string(c->boot_args) : json_null());
@@ -1487,14 +1507,17 @@ static json_t *null_to_json(const struct api_config *c)
 }
 
 /* Firecracker's own sections, ranked (struct device_api.rank places the
- * devices' among them). */
+ * devices' among them) as its VmmConfig declares them, which serde writes:
+ * balloon 5, drives 6, boot-source, cpu-config, logger, machine-config,
+ * metrics, mmds-config, network-interfaces 110, vsock 120, entropy 130, pmem
+ * 1000, memory-hotplug 1010. */
 static const struct {
 	const char *key;
 	int rank;
 	json_t *(*to_json)(const struct api_config *c);
 } own_sections[] = {
-	{ "boot-source", 10, boot_to_json }, { "machine-config", 30, api_machine_config_to_json },
-	{ "cpu-config", 40, null_to_json },  { "logger", 80, logger_to_json },
+	{ "boot-source", 10, boot_to_json }, { "cpu-config", 40, null_to_json },
+	{ "logger", 45, logger_to_json },    { "machine-config", 50, api_machine_config_to_json },
 	{ "metrics", 90, metrics_to_json },  { "mmds-config", 100, api_mmds_config_to_json },
 };
 

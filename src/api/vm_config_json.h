@@ -164,8 +164,9 @@ struct api_device *api_device_find(const struct api_config *c, const struct devi
 	API_TAP_FAILED                                                                \
 	"Error while creating ifreq structure: %s. Invalid TUN/TAP Backend provided " \
 	"by %s. Check our documentation on setting up the network devices."
-/* Takes d (one of c's devices) out of c. */
-void api_device_remove(struct api_config *c, struct api_device *d);
+/* Takes d (one of c's devices) out of c as Firecracker's builders'
+ * Vec::swap_remove(): the last device of its kind takes its place. */
+void api_device_swap_remove(struct api_config *c, struct api_device *d);
 /* Its object in GET /vm/config (GET /balloon); NULL when out of memory. */
 json_t *api_device_to_json(const struct api_device *d);
 /* The running drive `id` takes the file at path instead of its own: 0, or

@@ -95,7 +95,7 @@ struct device_api {
 	const char *const *get;
 	/* Where GET /vm/config writes this kind's section, in Firecracker's order
 	 * of sections: api/vm_config_json.c ranks its own boot-source 10,
-	 * machine-config 30, cpu-config 40, logger 80, metrics 90, mmds-config
+	 * cpu-config 40, logger 45, machine-config 50, metrics 90, mmds-config
 	 * 100. 0: after them all. */
 	int rank;
 	const char *plural; /* past max: "'d' would be more than 32 drives" */

@@ -127,7 +127,9 @@ def test_error_classes(api_vm, tmp_path):
     assert b"larger than the limit" in out, out[-300:]
     # everything above left the configuration alone
     status, cfg = api.get("/vm/config")
-    assert status == 200 and cfg["boot-source"] is None and cfg["drives"] == [], cfg
+    assert status == 200 and cfg["drives"] == [], cfg
+    assert cfg["boot-source"] == {"kernel_image_path": "", "initrd_path": None,
+                                  "boot_args": None}, cfg
     assert cfg["machine-config"]["vcpu_count"] == 1
     # and the VMM still serves
     status, info = api.get("/")

@@ -627,9 +627,9 @@ Test(fc, mtu_in_vm_config)
 	j = api_config_to_json(&st.cfg);
 	s = json_dumps(json_object_get(j, "network-interfaces"), JSON_COMPACT);
 	cr_assert_str_eq(s, "[{\"iface_id\":\"n\",\"host_dev_name\":\"t\",\"guest_mac\":null,"
-			    "\"rx_rate_limiter\":null,\"tx_rate_limiter\":null,\"mtu\":1500},"
+			    "\"mtu\":1500,\"rx_rate_limiter\":null,\"tx_rate_limiter\":null},"
 			    "{\"iface_id\":\"m\",\"host_dev_name\":\"u\",\"guest_mac\":null,"
-			    "\"rx_rate_limiter\":null,\"tx_rate_limiter\":null,\"mtu\":null}]");
+			    "\"mtu\":null,\"rx_rate_limiter\":null,\"tx_rate_limiter\":null}]");
 	free(s);
 	json_decref(j);
 }
@@ -835,4 +835,83 @@ Test(fc, null_only_where_firecracker_has_an_option)
 		  "{\"kernel_image_path\": \"/dev/null\", \"boot_args\": null, \"initrd_path\": "
 		  "null}",
 		  204);
+}
+
+/* The keys of the JSON object text, in order, comma-separated. */
+static void keys_of(const char *text, const char *path, char *out, size_t size)
+{
+	json_t *j = json_loads(text, 0, NULL), *o = j;
+	const char *k;
+	json_t *v;
+
+	cr_assert(j, "not JSON: %s", text);
+	if (path) {
+		o = json_object_get(j, path);
+		if (json_is_array(o))
+			o = json_array_get(o, 0);
+	}
+	out[0] = '\0';
+	json_object_foreach(o, k, v)
+	{
+		snprintf(out + strlen(out), size - strlen(out), "%s%s", out[0] ? "," : "", k);
+	}
+	json_decref(j);
+}
+
+/* GET /vm/config as serde writes Firecracker's VmmConfig: its sections and
+ * each struct's keys in declaration order, a BootSourceConfig even when none
+ * was given. */
+Test(fc, vm_config_in_firecrackers_order)
+{
+	char keys[512];
+
+	status_is("GET", "/vm/config", NULL, 200);
+	keys_of(last.body, NULL, keys, sizeof(keys));
+	cr_assert_str_eq(keys, "balloon,drives,boot-source,cpu-config,logger,machine-config,"
+			       "metrics,mmds-config,network-interfaces,vsock,entropy,pmem,"
+			       "memory-hotplug");
+	keys_of(last.body, "boot-source", keys, sizeof(keys));
+	cr_assert_str_eq(keys, "kernel_image_path,initrd_path,boot_args");
+	status_is(
+		"PUT", "/drives/d",
+		"{\"drive_id\": \"d\", \"path_on_host\": \"/dev/null\", \"is_root_device\": false}",
+		204);
+	status_is("PUT", "/network-interfaces/n0",
+		  "{\"iface_id\": \"n0\", \"host_dev_name\": \"t0\"}", 204);
+	status_is("GET", "/vm/config", NULL, 200);
+	keys_of(last.body, "drives", keys, sizeof(keys));
+	cr_assert_str_eq(keys, "drive_id,partuuid,is_root_device,cache_type,is_read_only,"
+			       "path_on_host,rate_limiter,io_engine,socket");
+	keys_of(last.body, "network-interfaces", keys, sizeof(keys));
+	cr_assert_str_eq(keys, "iface_id,host_dev_name,guest_mac,mtu,rx_rate_limiter,"
+			       "tx_rate_limiter");
+}
+
+/* NetBuilder::build replaces an interface by swap_remove() and a push: the
+ * last interface takes the old one's place, the new one goes last (and so
+ * in the guest's order). */
+Test(fc, a_replaced_interface_goes_last)
+{
+	static const char *const ids[] = { "n0", "n1", "n2", "n0" };
+	char body[128], url[64];
+	json_t *j, *nets;
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		snprintf(body, sizeof(body), "{\"iface_id\": \"%s\", \"host_dev_name\": \"t%zu\"}",
+			 ids[i], i);
+		snprintf(url, sizeof(url), "/network-interfaces/%s", ids[i]);
+		status_is("PUT", url, body, 204);
+	}
+	status_is("GET", "/vm/config", NULL, 200);
+	j = json_loads(last.body, 0, NULL);
+	nets = json_object_get(j, "network-interfaces");
+	cr_assert_eq(json_array_size(nets), 3);
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(nets, 0), "iface_id")),
+			 "n2");
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(nets, 1), "iface_id")),
+			 "n1");
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(nets, 2), "iface_id")),
+			 "n0");
+	json_decref(j);
 }

@@ -1052,5 +1052,5 @@ const struct device_kind virtio_balloon_kind = {
 	.destroy = balloon_destroy,
 	.save = balloon_save,
 	.restore = balloon_restore,
-	.api = { .rank = 50, .validate_key = "amount_mib" },
+	.api = { .rank = 5, .validate_key = "amount_mib" },
 };

@@ -1060,9 +1060,10 @@ static int blk_api_conflict(const void *cfg, const void *keys, const void *other
 	return -EINVAL;
 }
 
+/* BlockDeviceConfig's declaration order, which serde writes. */
 static const char *const blk_api_get[] = {
-	"drive_id",   "path_on_host", "is_root_device", "partuuid", "is_read_only",
-	"cache_type", "io_engine",    "rate_limiter",	"socket",   NULL,
+	"drive_id",	"partuuid",	"is_root_device", "cache_type", "is_read_only",
+	"path_on_host", "rate_limiter", "io_engine",	  "socket",	NULL,
 };
 
 _Static_assert(sizeof(struct blk_config) <= DEVICE_CONFIG_MAX, "DEVICE_CONFIG_MAX");
@@ -1089,7 +1090,7 @@ const struct device_kind virtio_blk_kind = {
 	.save = blk_save,
 	.restore = blk_restore,
 	.restore_open_error = "Block: Virtio backend error: Error manipulating the backing file",
-	.api = { .rank = 20,
+	.api = { .rank = 6,
 		 .id_key = "drive_id",
 		 .keys = &blk_api_keys,
 		 .defaults = blk_api_defaults,

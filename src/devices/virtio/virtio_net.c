@@ -1330,9 +1330,9 @@ static int net_api_conflict(const void *cfg, const void *keys, const void *other
 	return 0;
 }
 
-static const char *const net_api_get[] = {
-	"iface_id", "host_dev_name", "guest_mac", "rx_rate_limiter", "tx_rate_limiter", "mtu", NULL
-};
+/* NetworkInterfaceConfig's declaration order, which serde writes. */
+static const char *const net_api_get[] = { "iface_id",	      "host_dev_name",	 "guest_mac", "mtu",
+					   "rx_rate_limiter", "tx_rate_limiter", NULL };
 
 _Static_assert(sizeof(struct net_config) <= DEVICE_CONFIG_MAX, "DEVICE_CONFIG_MAX");
 
@@ -1352,7 +1352,7 @@ const struct device_kind virtio_net_kind = {
 	.destroy = net_destroy,
 	.save = net_save,
 	.restore = net_restore,
-	.api = { .rank = 60,
+	.api = { .rank = 110,
 		 .id_key = "iface_id",
 		 .conflict = net_api_conflict,
 		 .get = net_api_get,

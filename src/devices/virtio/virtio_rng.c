@@ -250,5 +250,5 @@ const struct device_kind virtio_rng_kind = {
 	.destroy = rng_destroy,
 	.save = rng_save,
 	.restore = rng_restore,
-	.api = { .rank = 110, .get = (const char *const[]){ "rate_limiter", NULL } },
+	.api = { .rank = 130, .get = (const char *const[]){ "rate_limiter", NULL } },
 };

@@ -485,7 +485,7 @@ const struct device_kind virtio_vsock_kind = {
 	.save = vsock_save,
 	.restore = vsock_restore,
 	/* vsock_id is deprecated in Firecracker: accepted, and not in GET. */
-	.api = { .rank = 70,
+	.api = { .rank = 120,
 		 .id_key = "vsock_id",
 		 .get = (const char *const[]){ "guest_cid", "uds_path", NULL } },
 };
