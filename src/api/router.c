@@ -216,7 +216,8 @@ static struct balloon_config *balloon_cfg(struct api_state *s)
 
 static void get_balloon_stats(struct api_state *s, struct api_response *r)
 {
-	static const char *const names[VIRTIO_BALLOON_S_NR] = {
+	/* Firecracker's BalloonStats, in its order. */
+	static const char *const names[BALLOON_STAT_TAGS] = {
 		[VIRTIO_BALLOON_S_SWAP_IN] = "swap_in",
 		[VIRTIO_BALLOON_S_SWAP_OUT] = "swap_out",
 		[VIRTIO_BALLOON_S_MAJFLT] = "major_faults",
@@ -227,6 +228,14 @@ static void get_balloon_stats(struct api_state *s, struct api_response *r)
 		[VIRTIO_BALLOON_S_CACHES] = "disk_caches",
 		[VIRTIO_BALLOON_S_HTLB_PGALLOC] = "hugetlb_allocations",
 		[VIRTIO_BALLOON_S_HTLB_PGFAIL] = "hugetlb_failures",
+		/* Linux 6.12's tags (BALLOON_STAT_TAGS), by number: older kernel
+		 * headers do not name them. */
+		[10] = "oom_kill",
+		[11] = "alloc_stall",
+		[12] = "async_scan",
+		[13] = "direct_scan",
+		[14] = "async_reclaim",
+		[15] = "direct_reclaim",
 	};
 	const struct balloon_config *b = balloon_cfg(s);
 	struct balloon_stats st;
@@ -245,7 +254,7 @@ static void get_balloon_stats(struct api_state *s, struct api_response *r)
 		      "actual_pages", (json_int_t)st.actual_pages, "target_mib",
 		      (json_int_t)(st.target_pages >> 8), "actual_mib",
 		      (json_int_t)(st.actual_pages >> 8));
-	for (t = 0; j && t < VIRTIO_BALLOON_S_NR; t++)
+	for (t = 0; j && t < BALLOON_STAT_TAGS; t++)
 		if (names[t] && (st.valid & (1u << t)))
 			json_object_set_new(j, names[t], json_integer((json_int_t)st.val[t]));
 	answer_json(r, 200, j);

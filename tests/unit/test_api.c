@@ -105,8 +105,9 @@ static int f_balloon_stats(void *ctx, struct balloon_stats *s)
 	memset(s, 0, sizeof(*s));
 	s->target_pages = 16384;
 	s->actual_pages = 8192;
-	s->valid = 1u << VIRTIO_BALLOON_S_MEMFREE;
+	s->valid = 1u << VIRTIO_BALLOON_S_MEMFREE | 1u << 10;
 	s->val[VIRTIO_BALLOON_S_MEMFREE] = 1234567;
+	s->val[10] = 2; /* Linux 6.12's OOM kills */
 	return 0;
 }
 static int f_hint_start(void *ctx, bool ack)
@@ -404,6 +405,7 @@ Test(api, lifecycle_with_fake_vm)
 	cr_assert_eq(json_integer_value(json_object_get(j, "target_mib")), 64);
 	cr_assert_eq(json_integer_value(json_object_get(j, "actual_pages")), 8192);
 	cr_assert_eq(json_integer_value(json_object_get(j, "free_memory")), 1234567);
+	cr_assert_eq(json_integer_value(json_object_get(j, "oom_kill")), 2);
 	cr_assert_null(json_object_get(j, "swap_in"));
 	json_decref(j);
 	ok("PATCH", "/balloon/statistics", "{\"stats_polling_interval_s\": 1}");

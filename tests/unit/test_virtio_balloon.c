@@ -209,7 +209,7 @@ static size_t put_stat(uint8_t *p, uint16_t tag, uint64_t val)
 
 Test(balloon_stats, known_tags_are_kept_unknown_ones_ignored)
 {
-	uint8_t buf[64];
+	uint8_t buf[96];
 	size_t n = 0;
 	struct iovec iov;
 	struct balloon_stats s = { 0 };
@@ -217,13 +217,20 @@ Test(balloon_stats, known_tags_are_kept_unknown_ones_ignored)
 	n += put_stat(buf + n, VIRTIO_BALLOON_S_MEMFREE, 1000);
 	n += put_stat(buf + n, 0x8000, 7); /* unknown */
 	n += put_stat(buf + n, VIRTIO_BALLOON_S_MEMTOT, 0x123456789aULL);
-	n += put_stat(buf + n, VIRTIO_BALLOON_S_NR, 9);		/* one past the known ones */
+	/* Linux 6.12's oom_kill and direct_reclaim (10 and 15), which
+	 * Firecracker reports; 16 is one past them. */
+	n += put_stat(buf + n, 10, 3);
+	n += put_stat(buf + n, 15, 4);
+	n += put_stat(buf + n, BALLOON_STAT_TAGS, 9);
 	n += put_stat(buf + n, VIRTIO_BALLOON_S_MEMFREE, 2000); /* repeated: last wins */
 	iov = (struct iovec){ buf, n };
-	cr_assert_eq(balloon_stats_parse(&iov, 1, &s), 3);
+	cr_assert_eq(balloon_stats_parse(&iov, 1, &s), 5);
 	cr_assert_eq(s.val[VIRTIO_BALLOON_S_MEMFREE], 2000);
 	cr_assert_eq(s.val[VIRTIO_BALLOON_S_MEMTOT], 0x123456789aULL);
-	cr_assert_eq(s.valid, (1U << VIRTIO_BALLOON_S_MEMFREE) | (1U << VIRTIO_BALLOON_S_MEMTOT));
+	cr_assert_eq(s.val[10], 3);
+	cr_assert_eq(s.val[15], 4);
+	cr_assert_eq(s.valid, (1U << VIRTIO_BALLOON_S_MEMFREE) | (1U << VIRTIO_BALLOON_S_MEMTOT) |
+				      (1U << 10) | (1U << 15));
 }
 
 Test(balloon_stats, odd_lengths_and_split_segments)

@@ -102,7 +102,15 @@ struct virtio_balloon {
 	struct virtq_elem elem;
 };
 
-static const char *const stat_names[VIRTIO_BALLOON_S_NR] = VIRTIO_BALLOON_S_NAMES;
+/* VIRTIO_BALLOON_S_NAMES, as Linux 6.12 names tags 10-15. */
+static const char *const stat_names[BALLOON_STAT_TAGS] = {
+	"swap-in",	    "swap-out",	    "major-faults",
+	"minor-faults",	    "free-memory",  "total-memory",
+	"available-memory", "disk-caches",  "hugetlb-allocations",
+	"hugetlb-failures", "oom-kills",    "alloc-stalls",
+	"async-scans",	    "direct-scans", "async-reclaims",
+	"direct-reclaims",
+};
 
 int balloon_stats_check(uint64_t seconds, char *why, size_t why_size)
 {
@@ -302,7 +310,7 @@ unsigned int balloon_stats_parse(const struct iovec *iov, unsigned int n, struct
 
 		iov_to_buf(iov, n, off, &e, sizeof(e));
 		tag = le16toh(e.tag);
-		if (tag >= VIRTIO_BALLOON_S_NR) {
+		if (tag >= BALLOON_STAT_TAGS) {
 			METRIC_INC(balloon_metrics.stats_update_fails);
 			continue; /* a newer driver's statistic */
 		}
@@ -325,7 +333,7 @@ static void log_stats(const struct balloon_stats *s)
 
 	if (log_get_level() < LOG_DEBUG)
 		return;
-	for (t = 0; t < VIRTIO_BALLOON_S_NR && used < sizeof(line); t++)
+	for (t = 0; t < BALLOON_STAT_TAGS && used < sizeof(line); t++)
 		if (s->valid & (1U << t))
 			used += (size_t)snprintf(line + used, sizeof(line) - used, " %s=%" PRIu64,
 						 stat_names[t], s->val[t]);
@@ -787,7 +795,7 @@ struct virtio_dev *virtio_balloon_dev(struct virtio_balloon *b)
 #define BALLOON_STATE_VERSION 1
 #define BALLOON_STATE_TAGS    16 /* room for the statistics tags of any kernel header */
 
-_Static_assert(VIRTIO_BALLOON_S_NR <= BALLOON_STATE_TAGS, "BALLOON_STATE_TAGS");
+_Static_assert(BALLOON_STAT_TAGS <= BALLOON_STATE_TAGS, "BALLOON_STATE_TAGS");
 
 struct balloon_state_rec {
 	uint32_t version;
@@ -926,7 +934,7 @@ int virtio_balloon_save(struct virtio_balloon *b, struct snap_writer *w)
 	st.deflated_pages = b->st.deflated_pages;
 	st.bad_pfns = b->st.bad_pfns;
 	st.stats_updates = b->st.stats_updates;
-	for (int t = 0; t < VIRTIO_BALLOON_S_NR; t++)
+	for (int t = 0; t < BALLOON_STAT_TAGS; t++)
 		st.val[t] = b->st.val[t];
 	pthread_mutex_unlock(&b->dev.lock);
 	/* The held statistics buffer stays popped: it is state, saved as its head. */
@@ -987,12 +995,12 @@ int virtio_balloon_restore(struct virtio_balloon *b, struct snap_reader *r)
 		config(b)->actual = htole32(st.actual_pages);
 		b->stats_held = st.stats_held;
 		b->stats_head = st.stats_head;
-		b->st.valid = st.valid & ((1U << VIRTIO_BALLOON_S_NR) - 1);
+		b->st.valid = st.valid & ((1U << BALLOON_STAT_TAGS) - 1);
 		b->st.inflated_pages = st.inflated_pages;
 		b->st.deflated_pages = st.deflated_pages;
 		b->st.bad_pfns = st.bad_pfns;
 		b->st.stats_updates = st.stats_updates;
-		for (int t = 0; t < VIRTIO_BALLOON_S_NR; t++)
+		for (int t = 0; t < BALLOON_STAT_TAGS; t++)
 			b->st.val[t] = st.val[t];
 	}
 	pthread_mutex_unlock(&b->dev.lock);

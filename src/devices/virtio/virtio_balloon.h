@@ -66,6 +66,12 @@ int virtio_balloon_create(struct virtio_balloon **out, const struct balloon_conf
 void virtio_balloon_destroy(struct virtio_balloon *b);
 
 /* What the device knows about the balloon and the guest's last statistics. */
+/* The statistics tags read: Linux 6.12's (VIRTIO_BALLOON_S_OOM_KILL 10 to
+ * VIRTIO_BALLOON_S_DIRECT_RECLAIM 15, which Firecracker reports too), whatever
+ * the build's kernel header knows; later ones are counted as unknown. */
+#define BALLOON_STAT_TAGS 16
+_Static_assert(VIRTIO_BALLOON_S_NR <= BALLOON_STAT_TAGS, "BALLOON_STAT_TAGS");
+
 struct balloon_stats {
 	uint32_t target_pages; /* num_pages: what the host asks for (4 KiB pages) */
 	uint32_t actual_pages; /* what the driver says it holds */
@@ -73,7 +79,7 @@ struct balloon_stats {
 	uint64_t bad_pfns;			 /* skipped: not guest RAM */
 	uint64_t stats_updates;			 /* statistics buffers received */
 	uint32_t valid;				 /* bit t: val[t] was reported (tag t) */
-	uint64_t val[VIRTIO_BALLOON_S_NR];	 /* by VIRTIO_BALLOON_S_* tag */
+	uint64_t val[BALLOON_STAT_TAGS];	 /* by VIRTIO_BALLOON_S_* tag */
 	/* Free page hinting and reporting: ranges discarded, bytes freed,
 	 * ranges refused (not RAM, madvise failed), hint ranges ignored (no
 	 * run on, or one of another run). */
