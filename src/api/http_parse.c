@@ -151,10 +151,8 @@ static int parse_request_line(struct http_parser *p, char *line, size_t len)
 	}
 	/* Any other form (no '/' first: "machine-config", "*") is, as in
 	 * micro_http, the empty path: no resource of the API's but GET's. */
-	if (tlen && *target != '/') {
+	if (tlen && *target != '/')
 		target = sp2;
-		tlen = 0;
-	}
 	/* The rest is the path as written, as micro_http takes it: Firecracker's
 	 * router neither %-decodes it nor drops a query, so "/machine-config?x"
 	 * and "/machine%2Dconfig" name no resource. */

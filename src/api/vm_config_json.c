@@ -45,11 +45,11 @@ struct api_field {
 	const char *name;
 	enum ftype type;
 	bool required;
+	bool no_null; /* null refused (a serde default, not an Option: struct field's) */
 	void *out;
 	size_t size;
 	uint64_t min, max;
-	bool *seen;   /* may be NULL: set when present and not null */
-	bool no_null; /* null refused (a serde default, not an Option: struct field's) */
+	bool *seen; /* may be NULL: set when present and not null */
 };
 
 /* The last request body api_json_parse read, and where serde would stand after
@@ -301,8 +301,8 @@ int api_put_serial(struct api_config *c, json_t *j, char *why, size_t why_size)
 	char path[PATH_MAX] = "";
 	struct rl_bucket_config rl = { 0 };
 	const struct api_field f[] = {
-		{ "serial_out_path", F_STR, false, path, sizeof(path), 1, 0, NULL, false },
-		{ "rate_limiter", F_BUCKET, false, &rl, 0, 0, 0, NULL, false },
+		{ "serial_out_path", F_STR, false, false, path, sizeof(path), 1, 0, NULL },
+		{ "rate_limiter", F_BUCKET, false, false, &rl, 0, 0, 0, NULL },
 	};
 	int err = fields_get("serial", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
 
@@ -319,9 +319,9 @@ int api_put_boot_source(struct api_config *c, json_t *j, char *why, size_t why_s
 	char args[API_CMDLINE_MAX];
 	bool has_args = false;
 	const struct api_field f[] = {
-		{ "kernel_image_path", F_STR, true, kernel, sizeof(kernel), 1, 0, NULL, false },
-		{ "initrd_path", F_STR, false, initrd, sizeof(initrd), 1, 0, NULL, false },
-		{ "boot_args", F_STR, false, args, sizeof(args), 0, 0, &has_args, false },
+		{ "kernel_image_path", F_STR, true, false, kernel, sizeof(kernel), 1, 0, NULL },
+		{ "initrd_path", F_STR, false, false, initrd, sizeof(initrd), 1, 0, NULL },
+		{ "boot_args", F_STR, false, false, args, sizeof(args), 0, 0, &has_args },
 	};
 	int err = fields_get("boot-source", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
 
@@ -379,15 +379,15 @@ int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *wh
 	json_t *v;
 	const struct api_field f[] = {
 		/* Range checked below, with Firecracker's words. */
-		{ "vcpu_count", F_UINT, !patch, &vcpus, 0, 0, UINT64_MAX, NULL, false },
+		{ "vcpu_count", F_UINT, !patch, false, &vcpus, 0, 0, UINT64_MAX, NULL },
 		/* Range checked below: 0 has Firecracker's own message. */
-		{ "mem_size_mib", F_UINT, !patch, &mem, 0, 0, UINT64_MAX, NULL, false },
+		{ "mem_size_mib", F_UINT, !patch, false, &mem, 0, 0, UINT64_MAX, NULL },
 		/* PUT: Firecracker's MachineConfig, whose defaults are not Options
 		 * (PATCH: MachineConfigUpdate's are). */
-		{ "smt", F_BOOL, false, &smt, 0, 0, 0, NULL, !patch },
-		{ "track_dirty_pages", F_BOOL, false, &dirty, 0, 0, 0, NULL, !patch },
-		{ "cpu_template", F_STR, false, tmpl, sizeof(tmpl), 1, 0, NULL, false },
-		{ "huge_pages", F_STR, false, huge, sizeof(huge), 1, 0, NULL, !patch },
+		{ "smt", F_BOOL, false, !patch, &smt, 0, 0, 0, NULL },
+		{ "track_dirty_pages", F_BOOL, false, !patch, &dirty, 0, 0, 0, NULL },
+		{ "cpu_template", F_STR, false, false, tmpl, sizeof(tmpl), 1, 0, NULL },
+		{ "huge_pages", F_STR, false, !patch, huge, sizeof(huge), 1, 0, NULL },
 	};
 	int err;
 
@@ -577,8 +577,8 @@ static int id_get(const struct device_kind *k, json_t *api, const char **id, cha
 	/* A kind of one (vsock) keeps Firecracker's deprecated id: any string,
 	 * ignored (its Option<String> is never checked). */
 	const struct api_field f[] = {
-		{ k->api.id_key, k->max > 1 ? F_ID : F_ANY_STR, k->max > 1, id, 0, 1, 0, NULL,
-		  false },
+		{ k->api.id_key, k->max > 1 ? F_ID : F_ANY_STR, k->max > 1, false, id, 0, 1, 0,
+		  NULL },
 	};
 	json_t *v = json_object_get(api, k->api.id_key), *only = json_object();
 	int err;
@@ -921,9 +921,9 @@ static int drive_update_get(json_t *j, const char *path_id, const char **id, cha
 			    size_t why_size)
 {
 	const struct api_field f[] = {
-		{ "drive_id", F_ID, true, id, 0, 1, 0, NULL, false },
-		{ "path_on_host", F_STR, false, path, PATH_MAX, 1, 0, has_path, false },
-		{ "rate_limiter", F_RL_CFG, false, rl, 0, 0, 0, has_rl, false },
+		{ "drive_id", F_ID, true, false, id, 0, 1, 0, NULL },
+		{ "path_on_host", F_STR, false, false, path, PATH_MAX, 1, 0, has_path },
+		{ "rate_limiter", F_RL_CFG, false, false, rl, 0, 0, 0, has_rl },
 	};
 	int err = fields_get("drive", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
 
@@ -996,9 +996,9 @@ static int net_update_get(json_t *j, const char *path_id, const char **id, struc
 			  size_t why_size)
 {
 	const struct api_field f[] = {
-		{ "iface_id", F_ID, true, id, 0, 1, 0, NULL, false },
-		{ "rx_rate_limiter", F_RL_CFG, false, rx, 0, 0, 0, has_rx, false },
-		{ "tx_rate_limiter", F_RL_CFG, false, tx, 0, 0, 0, has_tx, false },
+		{ "iface_id", F_ID, true, false, id, 0, 1, 0, NULL },
+		{ "rx_rate_limiter", F_RL_CFG, false, false, rx, 0, 0, 0, has_rx },
+		{ "tx_rate_limiter", F_RL_CFG, false, false, tx, 0, 0, 0, has_tx },
 	};
 	int err = fields_get("network-interface", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
 
@@ -1043,8 +1043,8 @@ static int pmem_update_get(json_t *j, const char *path_id, const char **id, stru
 			   bool *has_rl, char *why, size_t why_size)
 {
 	const struct api_field f[] = {
-		{ "id", F_ID, true, id, 0, 1, 0, NULL, false },
-		{ "rate_limiter", F_RL_CFG, false, rl, 0, 0, 0, has_rl, false },
+		{ "id", F_ID, true, false, id, 0, 1, 0, NULL },
+		{ "rate_limiter", F_RL_CFG, false, false, rl, 0, 0, 0, has_rl },
 	};
 	int err = fields_get("pmem", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
 
@@ -1087,7 +1087,7 @@ int api_patch_pmem(struct api_config *c, json_t *j, const char *path_id, char *w
 int api_parse_memory_hotplug_update(json_t *j, uint64_t *requested, char *why, size_t why_size)
 {
 	const struct api_field upd[] = {
-		{ "requested_size_mib", F_UINT, true, requested, 0, 0, UINT32_MAX, NULL, false },
+		{ "requested_size_mib", F_UINT, true, false, requested, 0, 0, UINT32_MAX, NULL },
 	};
 
 	return fields_get("hotplug/memory", j, upd, sizeof(upd) / sizeof(upd[0]), why, why_size);
@@ -1097,7 +1097,7 @@ int api_parse_balloon_update(json_t *j, unsigned int *mib, char *why, size_t why
 {
 	uint64_t v = 0;
 	const struct api_field f[] = {
-		{ "amount_mib", F_UINT, true, &v, 0, 0, UINT32_MAX, NULL, false },
+		{ "amount_mib", F_UINT, true, false, &v, 0, 0, UINT32_MAX, NULL },
 	};
 	int err = fields_get("balloon", j, f, 1, why, why_size);
 
@@ -1110,7 +1110,7 @@ int api_parse_balloon_stats_update(json_t *j, unsigned int *seconds, char *why, 
 {
 	uint64_t v = 0;
 	const struct api_field f[] = {
-		{ "stats_polling_interval_s", F_UINT, true, &v, 0, 0, UINT64_MAX, NULL, false },
+		{ "stats_polling_interval_s", F_UINT, true, false, &v, 0, 0, UINT64_MAX, NULL },
 	};
 	char reason[160];
 	int err = fields_get("balloon-stats", j, f, 1, why, why_size);
@@ -1128,7 +1128,7 @@ int api_parse_action(json_t *j, char *type, size_t type_size, char *why, size_t 
 {
 	char t[32];
 	const struct api_field f[] = {
-		{ "action_type", F_STR, true, t, sizeof(t), 1, 0, NULL, false },
+		{ "action_type", F_STR, true, false, t, sizeof(t), 1, 0, NULL },
 	};
 	int err = fields_get("actions", j, f, 1, why, why_size);
 
@@ -1142,7 +1142,7 @@ int api_parse_vm_state(json_t *j, bool *pause, char *why, size_t why_size)
 	static const char *const states[] = { "Paused", "Resumed" };
 	char s[16];
 	const struct api_field f[] = {
-		{ "state", F_STR, true, s, sizeof(s), 1, 0, NULL, false },
+		{ "state", F_STR, true, false, s, sizeof(s), 1, 0, NULL },
 	};
 	int err = fields_get("vm", j, f, 1, why, why_size);
 
@@ -1164,12 +1164,12 @@ int api_parse_logger(json_t *j, struct api_logger *l, char *why, size_t why_size
 	struct api_logger n = { 0 };
 	enum log_level level;
 	const struct api_field f[] = {
-		{ "log_path", F_STR, false, n.path, sizeof(n.path), 1, 0, NULL, false },
-		{ "level", F_STR, false, n.level, sizeof(n.level), 1, 0, NULL, false },
-		{ "show_level", F_BOOL, false, &n.show_level, 0, 0, 0, NULL, false },
-		{ "show_log_origin", F_BOOL, false, &n.show_log_origin, 0, 0, 0, NULL, false },
+		{ "log_path", F_STR, false, false, n.path, sizeof(n.path), 1, 0, NULL },
+		{ "level", F_STR, false, false, n.level, sizeof(n.level), 1, 0, NULL },
+		{ "show_level", F_BOOL, false, false, &n.show_level, 0, 0, 0, NULL },
+		{ "show_log_origin", F_BOOL, false, false, &n.show_log_origin, 0, 0, 0, NULL },
 		/* Firecracker's per-module filter: volt has one log, so it is ignored. */
-		{ "module", F_ANY_STR, false, NULL, 0, 0, 0, NULL, false },
+		{ "module", F_ANY_STR, false, false, NULL, 0, 0, 0, NULL },
 	};
 	int err = fields_get("logger", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
 
@@ -1191,9 +1191,9 @@ int api_parse_metrics(json_t *j, struct api_metrics *m, char *why, size_t why_si
 	static struct api_metrics n; /* 8 KiB: not on the API's stack */
 	json_t *props = NULL;
 	const struct api_field f[] = {
-		{ "metrics_path", F_STR, true, n.path, sizeof(n.path), 1, 0, NULL, false },
-		{ "emit_id", F_BOOL, false, &n.emit_id, 0, 0, 0, NULL, true },
-		{ "properties", F_STR_MAP, false, &props, 0, 0, 0, NULL, false },
+		{ "metrics_path", F_STR, true, false, n.path, sizeof(n.path), 1, 0, NULL },
+		{ "emit_id", F_BOOL, false, true, &n.emit_id, 0, 0, 0, NULL },
+		{ "properties", F_STR_MAP, false, false, &props, 0, 0, 0, NULL },
 	};
 	json_t *known = json_is_object(j) ? json_object() : json_incref(j);
 	char *text;
