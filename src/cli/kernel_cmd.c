@@ -6,8 +6,10 @@
 
 #include "util/fs.h"
 #include "util/parse.h"
+#include "util/paths.h"
 #include "util/log.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -132,7 +134,11 @@ static int cmd_path(struct kopts *k, const char *name)
 	if (err)
 		return err;
 	err = kernel_find(&s, &e);
-	if (err && k->no_build)
+	if (err == -EUCLEAN && k->no_build)
+		pr_err("the cached kernel %s is damaged (%s); run 'volt kernel build --config %s' "
+		       "to build it again",
+		       e.dir, e.damage, s.config);
+	else if (err && k->no_build)
 		pr_err("kernel %s (%s) is not cached; run 'volt kernel build --config %s'",
 		       s.config, s.variant, s.config);
 	else if (err)
@@ -171,6 +177,38 @@ static int cmd_list(void)
 	return 0;
 }
 
+/* The damaged entries (kernel_entry_load's -EUCLEAN, which no listing
+ * shows) whose key starts with prefix: removed, so that `volt kernel rm KEY`
+ * clears what a build would otherwise replace. How many; *err on failure. */
+static int rm_damaged(const char *prefix, int *err)
+{
+	char dir[PATH_MAX], sub[PATH_MAX];
+	struct kernel_entry e;
+	struct dirent *de;
+	int removed = 0, r;
+	DIR *d;
+
+	if (kernel_cache_dir(dir, sizeof(dir)) || !(d = opendir(dir)))
+		return 0;
+	while ((de = readdir(d))) {
+		if (strlen(de->d_name) != KERNEL_KEY_LEN || !is_key_prefix(de->d_name) ||
+		    strncmp(de->d_name, prefix, strlen(prefix)) ||
+		    path_fmt(sub, sizeof(sub), "%s/%s", dir, de->d_name) ||
+		    kernel_entry_load(sub, &e) != -EUCLEAN)
+			continue;
+		r = rm_rf(sub);
+		if (r) {
+			pr_err("cannot remove %s: %s", sub, strerror(-r));
+			*err = r;
+			continue;
+		}
+		printf("removed %s (damaged: %s)\n", de->d_name, e.damage);
+		removed++;
+	}
+	closedir(d);
+	return removed;
+}
+
 static int cmd_rm(const char *name)
 {
 	struct kernel_entry *list;
@@ -198,6 +236,8 @@ static int cmd_rm(const char *name)
 		removed++;
 	}
 	free(list);
+	if (!removed && !err && is_key_prefix(name))
+		removed = rm_damaged(name, &err);
 	if (!removed && !err) {
 		pr_err("no cached kernel matches '%s' (see 'volt kernel list')", name);
 		return -ENOENT;

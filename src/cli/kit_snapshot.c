@@ -97,6 +97,13 @@ int kit_snapshot_restore_run(struct kit_snapshot *ks, const char *cmd, int *stat
 	err = snapshot_cache_lookup(ks->key, &info);
 	if (err)
 		return err == -EBADMSG ? -ENOENT : err;
+	/* The host's trouble, not the snapshot's: it stays for a later run. */
+	if (access("/dev/kvm", R_OK | W_OK)) {
+		err = -errno;
+		pr_warn("the guest kit's snapshot %s is kept: /dev/kvm: %s", ks->key,
+			strerror(-err));
+		return -EAGAIN;
+	}
 	if (snapshot_cache_dir(ks->key, dir, sizeof(dir)) ||
 	    path_fmt(state, sizeof(state), "%s/state", dir) ||
 	    path_fmt(mem, sizeof(mem), "%s/mem", dir))
@@ -115,13 +122,20 @@ int kit_snapshot_restore_run(struct kit_snapshot *ks, const char *cmd, int *stat
 	/* At the shell's ready point the port has served its (empty) command. */
 	if (!err && !ks->shell)
 		err = kit_port_set_command(&vm->kit, cmd);
-	if (err) {
+	if (err == -ENOMEM || err == -EAGAIN || err == -EMFILE || err == -ENFILE) {
+		pr_warn("the guest kit's snapshot %s cannot be restored now (%s): booting instead "
+			"(the entry is kept)",
+			ks->key, why[0] ? why : strerror(-err));
+		err = -EAGAIN;
+	} else if (err) {
 		/* Dropped, or it would stay under its key and every run would boot:
 		 * a volt whose devices changed (features offered), a damaged file.
 		 * This boot keeps a new one. */
 		pr_warn("the guest kit's snapshot %s cannot be restored (%s): booting instead%s",
 			ks->key, why[0] ? why : strerror(-err),
 			snapshot_cache_rm(ks->key) ? "" : " (the entry is dropped)");
+	}
+	if (err) {
 		vm_destroy(vm);
 		zpages_free(vm, sizeof(*vm));
 		return err;

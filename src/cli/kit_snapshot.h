@@ -31,8 +31,10 @@ int kit_snapshot_init(struct kit_snapshot *ks, const struct vm_config *cfg,
 		      const struct timespec *started);
 /* When the cache has the snapshot: restores it, gives the kit port cmd and
  * runs the VM to its end (*status: vm_run's); returns 0. -ENOENT when there
- * is none; another -errno when it could not be restored (logged; the caller
- * boots instead). */
+ * is none (an incomplete or unreadable entry is none: the caller drops it);
+ * -EAGAIN when this host cannot restore now (no usable /dev/kvm, no memory:
+ * logged, the entry is kept); another -errno when the snapshot could not be
+ * restored (logged, dropped; the caller boots instead). */
 int kit_snapshot_restore_run(struct kit_snapshot *ks, const char *cmd, int *status);
 /* For a cold boot: prepares the entry's temporary directory, lets Landlock
  * allow it (cfg->snapshot_dir) and sets vm's on_ready to take the snapshot. */

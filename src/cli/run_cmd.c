@@ -398,10 +398,14 @@ static int run_with(struct vm_config *cfg, int argc, char **argv, const struct t
 			free(kit);
 			return status;
 		}
-		/* One that cannot be restored (logged) is replaced by this boot's. */
-		if (err != -ENOENT)
+		/* One that cannot be restored (logged), or an incomplete or
+		 * unreadable leftover (its commit would find the name taken), is
+		 * replaced by this boot's; a host that cannot restore now keeps it
+		 * and takes none. */
+		if (err != -EAGAIN) {
 			snapshot_cache_rm(ks.key);
-		keep = !kit_snapshot_arm(&ks, cfg);
+			keep = !kit_snapshot_arm(&ks, cfg);
+		}
 	}
 	startup_mark("run configured");
 	if (kit && cfg->kit_cmd)
@@ -421,6 +425,10 @@ static int run_with(struct vm_config *cfg, int argc, char **argv, const struct t
 		if (use_ks && cfg->snapshot_dir)
 			kit_snapshot_attach(&ks, vm);
 		err = vm_run(vm, &sandbox);
+	} else if (use_ks && keep) {
+		/* Not sandboxed yet: the snapshot's directory goes now (once the VM
+		 * ran, the next run's snapshot_cache_begin() removes it). */
+		snapshot_cache_abort(ks.tmpdir);
 	}
 	vm_destroy(vm);
 	zpages_free(vm, sizeof(*vm));

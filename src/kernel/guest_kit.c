@@ -28,6 +28,10 @@ int guest_kit_paths(bool build, char *kernel, size_t ksize, char *initrd, size_t
 		err = kernel_spec_resolve(&spec, NULL, NULL, NULL, true);
 		if (!err)
 			err = kernel_build(&spec, &bo, &e);
+	} else if (err == -EUCLEAN) {
+		pr_err("no --kernel, and the guest kit's cached kernel %s is damaged (%s): run "
+		       "'volt kernel build' to build it again",
+		       e.dir, e.damage);
 	} else if (err) {
 		pr_err("no --kernel, and the guest kit's kernel is not built: run "
 		       "'volt kernel build' first");

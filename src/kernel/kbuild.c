@@ -5,7 +5,9 @@
 #include "kernel/kconfig.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/paths.h"
 #include "util/spawn.h"
+#include "util/staged_file.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -133,22 +135,23 @@ static long read_expected_steps(const struct build *b)
 	return n > 0 ? n : 0;
 }
 
-/* Removes work directories of builds whose process is gone. */
+/* Removes the work directories (.build-<key>-<pid>, of any key) of builds
+ * whose process is gone: a build killed with SIGKILL leaves hundreds of MB. */
 static void remove_stale_work(const struct build *b)
 {
-	char prefix[64], path[PATH_MAX];
+	char path[PATH_MAX];
 	struct dirent *de;
 	DIR *d = opendir(b->kdir);
 
 	if (!d)
 		return;
-	snprintf(prefix, sizeof(prefix), ".build-%s-", b->spec->key);
 	while ((de = readdir(d))) {
+		const char *dash = strrchr(de->d_name, '-');
 		long pid;
 
-		if (strncmp(de->d_name, prefix, strlen(prefix)))
+		if (strncmp(de->d_name, ".build-", 7) || !dash || dash == de->d_name + 6)
 			continue;
-		pid = atol(de->d_name + strlen(prefix));
+		pid = atol(dash + 1);
 		if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
 			continue;
 		if (!path_fmt(path, sizeof(path), "%s/%s", b->kdir, de->d_name))
@@ -315,12 +318,20 @@ static int build_locked(struct build *b, const struct kernel_build_opts *o,
 	const struct kernel_spec *s = b->spec;
 	char final[PATH_MAX], steps_path[PATH_MAX], num[32];
 	int jobs = o->jobs > 0 ? o->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	bool replace;
 	int err;
 
 	if (path_fmt(final, sizeof(final), "%s/%s", b->kdir, s->key))
 		return -ENAMETOOLONG;
-	if (!o->force && !kernel_entry_load(final, out))
+	err = o->force ? -ENOENT : kernel_entry_load(final, out);
+	if (!err)
 		return 0; /* built by another process while we waited */
+	/* A damaged entry (kernel_entry_load) is replaced, as --force would: it
+	 * would refuse the new one's rename for ever. */
+	replace = o->force || err != -ENOENT;
+	if (err != -ENOENT)
+		fprintf(stderr, "[volt] the cached kernel %s is damaged (%s): building it again\n",
+			final, out->damage);
 	remove_stale_work(b);
 	if (path_fmt(b->work, sizeof(b->work), "%s/.build-%s-%d", b->kdir, s->key, (int)getpid()) ||
 	    path_fmt(b->src, sizeof(b->src), "%s/src", b->work) ||
@@ -354,7 +365,7 @@ static int build_locked(struct build *b, const struct kernel_build_opts *o,
 		pr_err("cannot write the kernel cache entry: %s", strerror(-err));
 		goto out;
 	}
-	if (o->force)
+	if (replace)
 		rm_rf(final);
 	if (rename(b->out, final)) {
 		err = -errno;
@@ -362,8 +373,12 @@ static int build_locked(struct build *b, const struct kernel_build_opts *o,
 		goto out;
 	}
 	snprintf(num, sizeof(num), "%ld\n", b->steps);
-	if (!path_fmt(steps_path, sizeof(steps_path), "%s/" STEPS_FILE, b->kdir))
-		write_file(steps_path, num, strlen(num), 0644);
+	/* Whatever is at that name (a FIFO, a symlink) is unlinked, never
+	 * opened; the new file goes in by a rename (under the build's lock). */
+	if (!path_fmt(steps_path, sizeof(steps_path), "%s/" STEPS_FILE, b->kdir)) {
+		unlink(steps_path);
+		write_file_atomic(steps_path, num, strlen(num), 0644);
+	}
 	err = kernel_entry_load(final, out);
 	if (!err)
 		fprintf(stderr, "[volt] kernel %s built in %lds: %s/vmlinux\n", s->key,
@@ -398,23 +413,27 @@ int kernel_build(const struct kernel_spec *s, const struct kernel_build_opts *o,
 	if (!o->force && !kernel_find(s, out))
 		return 0;
 	if ((err = kernel_cache_dir(b.kdir, sizeof(b.kdir)))) {
-		pr_err("no cache directory: set XDG_CACHE_HOME or HOME");
+		pr_err("%s", volt_cache_error(err));
 		return err;
 	}
 	if ((err = mkdir_p(b.kdir, 0755))) {
 		pr_err("cannot create %s: %s", b.kdir, strerror(-err));
 		return err;
 	}
-	if (path_fmt(lock_path, sizeof(lock_path), "%s/.lock-%s", b.kdir, s->key))
+	if (path_fmt(lock_path, sizeof(lock_path), "%s/.lock-%s", b.kdir, s->key)) {
+		pr_err("%s", volt_cache_error(-ENAMETOOLONG));
 		return -ENAMETOOLONG;
-	lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	}
+	/* Not through a symlink, and a FIFO planted there does not block. */
+	lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
 	if (lock_fd < 0) {
 		err = -errno;
 		pr_err("cannot create %s: %s", lock_path, strerror(errno));
 		return err;
 	}
 	if (flock(lock_fd, LOCK_EX | LOCK_NB)) {
-		fprintf(stderr, "[volt] waiting for another build of kernel %s\n", s->key);
+		fprintf(stderr, "[volt] waiting for another build of kernel %s (it holds %s)\n",
+			s->key, lock_path);
 		if (flock(lock_fd, LOCK_EX)) {
 			err = -errno;
 			close(lock_fd);

@@ -53,6 +53,7 @@ struct kernel_entry {
 	long built;
 	long build_seconds;
 	long steps;
+	char damage[128]; /* kernel_entry_load's -EUCLEAN: what is wrong with it */
 };
 
 struct kernel_build_opts {
@@ -73,7 +74,11 @@ void kernel_spec_key(struct kernel_spec *s);
 const char *kernel_default_variant(void);
 
 int kernel_cache_dir(char *buf, size_t size);
-/* Loads <dir>/volt-kernel.meta; -ENOENT unless the entry is complete. */
+/* Loads <dir>/volt-kernel.meta: 0 for a complete entry; -ENOENT when there is
+ * none; -EUCLEAN when dir exists and is damaged (its metadata unreadable or
+ * for another key, its vmlinux missing, not a regular ELF file or not the
+ * size it was built with), with the reason in e->damage: such an entry is
+ * never used; a build replaces it. */
 int kernel_entry_load(const char *dir, struct kernel_entry *e);
 /* All complete entries, newest first; the caller frees *out. */
 int kernel_entry_list(struct kernel_entry **out);

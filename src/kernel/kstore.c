@@ -7,9 +7,13 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define META_FILE "volt-kernel.meta"
 
@@ -34,9 +38,53 @@ static void meta_get(const char *meta, const char *key, char *val, size_t size)
 			*c = '?';
 }
 
+/* -EUCLEAN with the reason in e->damage. */
+static int damaged(struct kernel_entry *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static int damaged(struct kernel_entry *e, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(e->damage, sizeof(e->damage), fmt, ap);
+	va_end(ap);
+	return -EUCLEAN;
+}
+
+/* The vmlinux of a loaded entry: a regular ELF file (never opened if it is
+ * anything else: a FIFO would block), of the size the meta recorded. */
+static int check_vmlinux(struct kernel_entry *e, const char *meta)
+{
+	char path[PATH_MAX], num[32];
+	unsigned char magic[4];
+	struct stat st;
+	int fd;
+
+	if (kernel_entry_path(e, "vmlinux", path, sizeof(path)))
+		return -ENAMETOOLONG;
+	if (stat(path, &st))
+		return damaged(e, "vmlinux: %s", strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return damaged(e, "vmlinux is not a regular file");
+	if (text_value(meta, "vmlinux_size", num, sizeof(num)) &&
+	    strtoll(num, NULL, 10) != st.st_size)
+		return damaged(e, "vmlinux is %lld bytes, built as %s", (long long)st.st_size, num);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return damaged(e, "vmlinux: %s", strerror(errno));
+	if (read(fd, magic, sizeof(magic)) != (ssize_t)sizeof(magic) ||
+	    memcmp(magic, "\177ELF", 4)) {
+		close(fd);
+		return damaged(e, "vmlinux is not an ELF file");
+	}
+	close(fd);
+	return 0;
+}
+
 int kernel_entry_load(const char *dir, struct kernel_entry *e)
 {
 	char path[PATH_MAX], num[32];
+	struct stat st;
 	char *meta;
 	int err;
 
@@ -44,9 +92,11 @@ int kernel_entry_load(const char *dir, struct kernel_entry *e)
 	if (path_fmt(e->dir, sizeof(e->dir), "%s", dir) ||
 	    path_fmt(path, sizeof(path), "%s/" META_FILE, dir))
 		return -ENAMETOOLONG;
+	if (lstat(dir, &st))
+		return -ENOENT;
 	err = read_file(path, 65536, &meta, NULL);
 	if (err)
-		return err;
+		return damaged(e, "%s: %s", META_FILE, strerror(-err));
 	meta_get(meta, "key", e->key, sizeof(e->key));
 	meta_get(meta, "config", e->config, sizeof(e->config));
 	meta_get(meta, "variant", e->variant, sizeof(e->variant));
@@ -57,27 +107,34 @@ int kernel_entry_load(const char *dir, struct kernel_entry *e)
 	e->build_seconds = atol(num);
 	meta_get(meta, "steps", num, sizeof(num));
 	e->steps = atol(num);
+	if (strlen(e->key) != KERNEL_KEY_LEN) {
+		free(meta);
+		return damaged(e, "%s holds no key", META_FILE);
+	}
+	err = check_vmlinux(e, meta);
 	free(meta);
-	if (strlen(e->key) != KERNEL_KEY_LEN)
-		return -EINVAL;
-	if (kernel_entry_path(e, "vmlinux", path, sizeof(path)) || !path_exists(path))
-		return -ENOENT;
-	return 0;
+	return err;
 }
 
 int kernel_entry_write_meta(const char *dir, const struct kernel_spec *s, long built, long seconds,
 			    long steps)
 {
 	char path[PATH_MAX], meta[1024];
+	struct stat st;
 	int n;
 
+	/* The vmlinux's size: a cut or replaced file is seen (check_vmlinux). */
+	if (path_fmt(path, sizeof(path), "%s/vmlinux", dir))
+		return -ENAMETOOLONG;
+	if (stat(path, &st))
+		return -errno;
 	if (path_fmt(path, sizeof(path), "%s/" META_FILE, dir))
 		return -ENAMETOOLONG;
 	n = snprintf(meta, sizeof(meta),
 		     "key=%s\nconfig=%s\nvariant=%s\nsource=%s\nsource_version=%s\n"
-		     "built=%ld\nbuild_seconds=%ld\nsteps=%ld\n",
+		     "built=%ld\nbuild_seconds=%ld\nsteps=%ld\nvmlinux_size=%lld\n",
 		     s->key, s->config, s->variant, s->source, s->source_version, built, seconds,
-		     steps);
+		     steps, (long long)st.st_size);
 	if (n < 0 || (size_t)n >= sizeof(meta))
 		return -ENAMETOOLONG;
 	return write_file(path, meta, (size_t)n, 0644);
@@ -139,10 +196,15 @@ int kernel_find(const struct kernel_spec *s, struct kernel_entry *e)
 	int n, i;
 
 	if (s->key[0]) {
+		int err;
+
 		if (kernel_cache_dir(dir, sizeof(dir)) ||
 		    path_fmt(dir + strlen(dir), sizeof(dir) - strlen(dir), "/%s", s->key))
 			return -ENAMETOOLONG;
-		return kernel_entry_load(dir, e);
+		err = kernel_entry_load(dir, e);
+		if (!err && strcmp(e->key, s->key))
+			err = damaged(e, "%s is for kernel %s", META_FILE, e->key);
+		return err;
 	}
 	n = kernel_entry_list(&list);
 	if (n < 0)

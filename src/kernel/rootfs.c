@@ -5,9 +5,11 @@
 #include "kernel/cpio.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/parse.h"
 #include "util/paths.h"
 #include "util/sha256.h"
 #include "util/spawn.h"
+#include "util/why.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -358,8 +360,32 @@ static int write_ext4(const struct content *c, const struct rootfs_opts *o, cons
 	return 0;
 }
 
+/* Whether the cache entry entry (<rootfs>/<key>) holds image as it was
+ * built: a regular file of the size its volt-rootfs.meta recorded (entries
+ * from before the size was recorded: a regular file). 0, or -EUCLEAN with
+ * the reason in why. */
+static int entry_check(const char *entry, const char *image, char *why, size_t why_size)
+{
+	char path[PATH_MAX], num[32], *meta = NULL;
+	struct stat st;
+	int err = 0;
+
+	if (stat(image, &st))
+		return why_fail(why, why_size, -EUCLEAN, "%s: %s", image, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return why_fail(why, why_size, -EUCLEAN, "%s is not a regular file", image);
+	if (path_fmt(path, sizeof(path), "%s/volt-rootfs.meta", entry) ||
+	    read_file(path, 4096, &meta, NULL))
+		return why_fail(why, why_size, -EUCLEAN, "%s cannot be read", path);
+	if (text_value(meta, "size", num, sizeof(num)) && strtoll(num, NULL, 10) != st.st_size)
+		err = why_fail(why, why_size, -EUCLEAN, "%s is %lld bytes, built as %s", image,
+			       (long long)st.st_size, num);
+	free(meta);
+	return err;
+}
+
 static int build_image(const struct content *c, const struct rootfs_opts *o, const char *dir,
-		       const char *key)
+		       const char *key, bool replace)
 {
 	char work[PATH_MAX], out[PATH_MAX], img[PATH_MAX], raw[PATH_MAX], meta[256];
 	int err, n;
@@ -385,22 +411,37 @@ static int build_image(const struct content *c, const struct rootfs_opts *o, con
 			pr_err("gzip failed on %s", raw);
 	}
 	if (!err) {
-		n = snprintf(meta, sizeof(meta), "key=%s\nformat=%s\nimage=%s\n", key,
-			     format_name(o->format), image_name(o->format));
-		if (path_fmt(raw, sizeof(raw), "%s/volt-rootfs.meta", out))
+		struct stat st;
+
+		err = stat(img, &st) ? -errno : 0;
+		n = snprintf(meta, sizeof(meta), "key=%s\nformat=%s\nimage=%s\nsize=%lld\n", key,
+			     format_name(o->format), image_name(o->format),
+			     err ? 0LL : (long long)st.st_size);
+		if (!err && path_fmt(raw, sizeof(raw), "%s/volt-rootfs.meta", out))
 			err = -ENAMETOOLONG;
-		else
+		else if (!err)
 			err = write_file(raw, meta, (size_t)n, 0644);
 	}
 	if (!err) {
-		char final[PATH_MAX];
+		char final[PATH_MAX], cached[PATH_MAX], why[PATH_MAX + 64];
 
-		if (path_fmt(final, sizeof(final), "%s/%s", dir, key))
+		if (path_fmt(final, sizeof(final), "%s/%s", dir, key) ||
+		    path_fmt(cached, sizeof(cached), "%s/%s", final, image_name(o->format)))
 			err = -ENAMETOOLONG;
-		else if (o->force)
+		else if (replace)
 			rm_rf(final);
-		if (!err && rename(out, final) && errno != ENOTEMPTY && errno != EEXIST)
+		/* Taken: another volt built the same entry meanwhile (kept when
+		 * whole), or what is there is damaged (replaced). */
+		if (!err && rename(out, final)) {
 			err = -errno;
+			if (err == -ENOTEMPTY || err == -EEXIST || err == -ENOTDIR)
+				err = entry_check(final, cached, why, sizeof(why));
+			if (err == -EUCLEAN)
+				err = rm_rf(final) ?: rename(out, final) ? -errno : 0;
+			if (err)
+				pr_err("cannot move the root filesystem into %s: %s", final,
+				       strerror(-err));
+		}
 	}
 	rm_rf(work);
 	return err;
@@ -408,8 +449,10 @@ static int build_image(const struct content *c, const struct rootfs_opts *o, con
 
 int rootfs_get(const struct rootfs_opts *o, char *path, size_t size)
 {
+	char dir[PATH_MAX], key[17], entry[PATH_MAX], why[PATH_MAX + 64];
+	bool replace = o->force;
 	struct content *c;
-	char dir[PATH_MAX], key[17];
+	struct stat st;
 	int err;
 
 	c = calloc(1, sizeof(*c));
@@ -420,15 +463,32 @@ int rootfs_get(const struct rootfs_opts *o, char *path, size_t size)
 		goto out;
 	content_key(c, o, key);
 	if ((err = volt_cache_path(dir, sizeof(dir), "rootfs"))) {
-		pr_err("no cache directory: set XDG_CACHE_HOME or HOME");
+		pr_err("%s", volt_cache_error(err));
 		goto out;
 	}
-	if (path_fmt(path, size, "%s/%s/%s", dir, key, image_name(o->format))) {
+	if (path_fmt(path, size, "%s/%s/%s", dir, key, image_name(o->format)) ||
+	    path_fmt(entry, sizeof(entry), "%s/%s", dir, key)) {
 		err = -ENAMETOOLONG;
+		pr_err("the root filesystem cache path is too long: %s/%s/%s", dir, key,
+		       image_name(o->format));
 		goto out;
 	}
-	if (!o->force && path_exists(path))
-		goto out;
+	if (!o->force && !lstat(entry, &st)) {
+		err = entry_check(entry, path, why, sizeof(why));
+		if (!err)
+			goto out;
+		if (o->no_build) {
+			pr_err("the cached root filesystem is damaged (%s): run 'volt rootfs "
+			       "build' "
+			       "to build it again",
+			       why);
+			goto out;
+		}
+		fprintf(stderr,
+			"[volt] the cached root filesystem is damaged (%s): building it again\n",
+			why);
+		replace = true;
+	}
 	if (o->no_build) {
 		pr_err("the guest root filesystem (%s) is not built; run 'volt rootfs build'",
 		       format_name(o->format));
@@ -440,7 +500,7 @@ int rootfs_get(const struct rootfs_opts *o, char *path, size_t size)
 		pr_err("cannot create %s: %s", dir, strerror(-err));
 		goto out;
 	}
-	err = build_image(c, o, dir, key);
+	err = build_image(c, o, dir, key, replace);
 	if (!err)
 		fprintf(stderr, "[volt] root filesystem built: %s\n", path);
 out:

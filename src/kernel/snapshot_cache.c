@@ -241,6 +241,26 @@ int snapshot_cache_lookup(const char *key, struct snapshot_cache_info *info)
 	return err == -ENOENT ? -ENOENT : err ? -EBADMSG : 0;
 }
 
+static bool abandoned(const char *name);
+static int read_names(char ***names, size_t *n);
+static void free_names(char **names, size_t n);
+
+/* The temporary directories of runs that ended before their snapshot was
+ * committed (the guest stopped first, volt was killed): a sandboxed VMM
+ * cannot remove its own, so the next writer does. */
+static void remove_abandoned(const char *root)
+{
+	char path[PATH_MAX], **names;
+	size_t n, i;
+
+	if (read_names(&names, &n))
+		return;
+	for (i = 0; i < n; i++)
+		if (abandoned(names[i]) && !path_fmt(path, sizeof(path), "%s/%s", root, names[i]))
+			rm_rf(path);
+	free_names(names, n);
+}
+
 int snapshot_cache_begin(const char *key, char *tmpdir, size_t size)
 {
 	static atomic_uint seq;
@@ -254,6 +274,7 @@ int snapshot_cache_begin(const char *key, char *tmpdir, size_t size)
 		err = mkdir_p(root, 0755);
 	if (err)
 		return err;
+	remove_abandoned(root);
 	for (tries = 0; tries < 100; tries++) {
 		err = path_fmt(tmpdir, size, "%s/" TMP_PREFIX "%s-%d-%u", root, key, (int)getpid(),
 			       atomic_fetch_add(&seq, 1));

@@ -31,6 +31,14 @@ int volt_data_path(char *buf, size_t size, const char *rel)
 	return -ENOENT;
 }
 
+const char *volt_cache_error(int err)
+{
+	return err == -ENAMETOOLONG ? "the cache directory's paths are too long (XDG_CACHE_HOME "
+				      "or HOME: PATH_MAX)"
+				    : "no cache directory: set XDG_CACHE_HOME or HOME (an absolute "
+				      "path)";
+}
+
 int volt_cache_path(char *buf, size_t size, const char *rel)
 {
 	const char *xdg = getenv("XDG_CACHE_HOME");

@@ -9,5 +9,7 @@
 /* First existing <data dir>/rel; -ENOENT (buf names the first candidate) when none. */
 int volt_data_path(char *buf, size_t size, const char *rel);
 int volt_cache_path(char *buf, size_t size, const char *rel);
+/* What to tell the user about volt_cache_path()'s err. */
+const char *volt_cache_error(int err);
 
 #endif

@@ -219,7 +219,8 @@ static int prepare(struct profiler *p);
 static int map_file(const char *path, void **data, size_t *size)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), err = 0;
+	/* O_NONBLOCK: a FIFO in the kernel's place must not block the open. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK), err = 0;
 
 	if (fd < 0)
 		return -errno;

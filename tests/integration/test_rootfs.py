@@ -1,6 +1,8 @@
 """`volt rootfs`: the busybox guest root filesystem in its three forms."""
 import gzip
+import os
 import re
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -99,3 +101,36 @@ def test_errors_are_clear(volt_bin, cache_env, args, message):
     assert message in p.stderr, p.stderr
     rootfs = Path(cache_env["XDG_CACHE_HOME"]) / "volt" / "rootfs"
     assert not rootfs.exists() or not [d for d in rootfs.iterdir()]
+
+
+@pytest.mark.parametrize("damage", ["missing", "cut", "directory", "fifo", "entry-is-a-file"])
+def test_a_damaged_entry_is_named_and_rebuilt(volt_bin, cache_env, damage):
+    """A cache entry whose image is gone, cut or not a file was reported as built (its
+    rename hit the taken name) or used as it was: now it is named and built again, and
+    --no-build says what is wrong."""
+    run_volt("rootfs", "build", "--compress", "none", env=cache_env, check=True)
+    path = Path(run_volt("rootfs", "path", "--compress", "none", "--no-build",
+                         env=cache_env, check=True).stdout.strip())
+    good = path.read_bytes()
+    entry = path.parent
+    if damage == "missing":
+        path.unlink()
+    elif damage == "cut":
+        path.write_bytes(good[:100])
+    elif damage == "directory":
+        path.unlink()
+        path.mkdir()
+    elif damage == "fifo":
+        path.unlink()
+        os.mkfifo(path)
+    else:
+        shutil.rmtree(entry)
+        entry.write_text("x")
+    p = run_volt("rootfs", "path", "--compress", "none", "--no-build", env=cache_env,
+                 timeout=20)
+    assert p.returncode != 0 and "damaged" in p.stderr and "volt rootfs build" in p.stderr, \
+        p.stderr
+    p = run_volt("rootfs", "path", "--compress", "none", env=cache_env, timeout=60)
+    assert p.returncode == 0 and "damaged" in p.stderr and "building it again" in p.stderr, \
+        p.stderr
+    assert path.read_bytes() == good

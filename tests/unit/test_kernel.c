@@ -319,3 +319,88 @@ Test(guest_kit_cmdline, too_long_is_an_error)
 	cr_assert_eq(guest_kit_cmdline_append(c, sizeof(c), false), 0);
 	cr_assert_str_eq(c, "clocksource=kvm-clock");
 }
+
+/* A damaged entry is never used, says why, and the next build replaces it
+ * (its rename would otherwise fail for ever); a FIFO in vmlinux's place is
+ * never opened. Work directories of dead builds of any key go. */
+Test(kernel_build, a_damaged_entry_is_named_and_rebuilt, .init = setup, .fini = teardown)
+{
+	struct kernel_build_opts o = { .jobs = 2 };
+	struct kernel_entry e;
+	struct kernel_spec s;
+	char vmlinux[PATH_MAX], meta[PATH_MAX], stale[PATH_MAX];
+	struct stat st;
+
+	cr_assert_eq(kernel_spec_resolve(&s, "tiny", "good", source, true), 0);
+	cr_assert_eq(kernel_build(&s, &o, &e), 0);
+	kernel_entry_path(&e, "vmlinux", vmlinux, sizeof(vmlinux));
+	kernel_entry_path(&e, "volt-kernel.meta", meta, sizeof(meta));
+	cr_assert_eq(stat(vmlinux, &st), 0);
+
+	/* Cut: the size the meta recorded. */
+	cr_assert_eq(truncate(vmlinux, st.st_size - 1), 0);
+	cr_assert_eq(kernel_find(&s, &e), -EUCLEAN);
+	cr_assert(strstr(e.damage, "built as"), "%s", e.damage);
+	/* Not an ELF file, a FIFO, gone. */
+	test_write(e.dir, "vmlinux", "garbage");
+	cr_assert_eq(kernel_find(&s, &e), -EUCLEAN);
+	cr_assert(strstr(e.damage, "vmlinux"), "%s", e.damage);
+	cr_assert_eq(unlink(vmlinux), 0);
+	cr_assert_eq(mkfifo(vmlinux, 0644), 0);
+	cr_assert_eq(kernel_find(&s, &e), -EUCLEAN);
+	cr_assert_str_eq(e.damage, "vmlinux is not a regular file");
+	cr_assert_eq(unlink(vmlinux), 0);
+	cr_assert_eq(kernel_find(&s, &e), -EUCLEAN);
+	cr_assert_eq(kernel_entry_list(&(struct kernel_entry *){ NULL }), 0, "listed");
+
+	/* A dead build's work directory of another key. */
+	path_fmt(stale, sizeof(stale), "%s/volt/kernels/.build-0123456789abcdef-999999999/src",
+		 cache_dir);
+	cr_assert_eq(mkdir_p(stale, 0755), 0);
+	cr_assert_eq(kernel_build(&s, &o, &e), 0, "the damaged entry is replaced");
+	cr_assert_eq(kernel_find(&s, &e), 0);
+	cr_assert_eq(count_dirs(), 1, "work directories left behind");
+
+	/* A meta for another key. */
+	test_write(e.dir, "volt-kernel.meta", "key=0123456789abcdef\nconfig=tiny\nvariant=good\n");
+	cr_assert_eq(kernel_find(&s, &e), -EUCLEAN);
+	cr_assert(strstr(e.damage, "0123456789abcdef"), "%s", e.damage);
+	kernel_spec_free(&s);
+}
+
+/* The step count a build leaves for the next one's progress goes in by a
+ * rename: a FIFO or a symlink at its name is replaced, never opened. */
+Test(kernel_build, the_step_file_is_never_opened_in_place, .init = setup, .fini = teardown,
+     .timeout = 60)
+{
+	struct kernel_build_opts o = { .jobs = 2 };
+	char kdir[PATH_MAX], steps[PATH_MAX], target[PATH_MAX];
+	struct kernel_entry e;
+	struct kernel_spec s;
+	struct stat st;
+
+	path_fmt(kdir, sizeof(kdir), "%s/volt/kernels", cache_dir);
+	path_fmt(steps, sizeof(steps), "%s/.steps", kdir);
+	path_fmt(target, sizeof(target), "%s/precious", tmp);
+	cr_assert_eq(mkdir_p(kdir, 0755), 0);
+	cr_assert_eq(mkfifo(steps, 0644), 0);
+	cr_assert_eq(kernel_spec_resolve(&s, "tiny", "good", source, true), 0);
+	cr_assert_eq(kernel_build(&s, &o, &e), 0);
+	cr_assert_eq(lstat(steps, &st), 0);
+	cr_assert(S_ISREG(st.st_mode));
+	test_write(tmp, "precious", "keep");
+	cr_assert_eq(unlink(steps), 0);
+	cr_assert_eq(symlink(target, steps), 0);
+	o.force = true;
+	cr_assert_eq(kernel_build(&s, &o, &e), 0);
+	cr_assert_eq(lstat(steps, &st), 0);
+	cr_assert(S_ISREG(st.st_mode));
+	{
+		char *text = NULL;
+
+		cr_assert_eq(read_file(target, 64, &text, NULL), 0);
+		cr_assert_str_eq(text, "keep");
+		free(text);
+	}
+	kernel_spec_free(&s);
+}

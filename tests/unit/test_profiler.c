@@ -2,6 +2,8 @@
  * from an ELF .symtab, lookup, initcalls, and the report from known samples. */
 #include <criterion/criterion.h>
 
+#include "helpers.h"
+
 #include "vmm/profiler.h"
 
 #include <elf.h>
@@ -9,6 +11,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char system_map[] = "ffffffff81000000 T _text\n"
 				 "ffffffff81000000 T startup_64\n"
@@ -366,4 +369,21 @@ Test(profiler, raw_samples_a_line_each)
 			      "1 0x1234 [unknown]\n");
 	fclose(f);
 	profiler_free(p);
+}
+
+/* A FIFO in the kernel's place, and in System.map's, is refused, never
+ * opened for a reader that would block for ever. */
+Test(profiler, fifos_in_the_kernels_place_do_not_block, .timeout = 10)
+{
+	struct profiler *p = profiler_new(1, 100);
+	char *dir = test_tmpdir(), kernel[PATH_MAX], map[PATH_MAX], where[256];
+
+	cr_assert(dir);
+	snprintf(kernel, sizeof(kernel), "%s/vmlinux", dir);
+	snprintf(map, sizeof(map), "%s/System.map", dir);
+	cr_assert_eq(mkfifo(kernel, 0644), 0);
+	cr_assert_eq(mkfifo(map, 0644), 0);
+	cr_assert_eq(profiler_load_symbols(p, kernel, where, sizeof(where)), -EINVAL);
+	profiler_free(p);
+	rm_rf(dir);
 }

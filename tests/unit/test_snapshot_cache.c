@@ -347,3 +347,25 @@ Test(snapshot_cache, cli_list_and_rm)
 	cr_assert(strstr(out, "41.5s"), "%s", out);
 	cr_assert(strstr(out, "removed every cached snapshot"), "%s", out);
 }
+
+/* A run that ended before its snapshot was committed (sandboxed, it cannot
+ * remove its directory) leaves it to the next writer, which removes those
+ * of writers that are gone and keeps a live one's. */
+Test(snapshot_cache, the_next_writer_removes_abandoned_directories)
+{
+	struct snapshot_cache_inputs in = base();
+	char key[17], root[PATH_MAX], dead[PATH_MAX], live[PATH_MAX], mine[PATH_MAX];
+
+	key_of(&in, key);
+	cr_assert_eq(snapshot_cache_root(root, sizeof(root)), 0);
+	path_fmt(dead, sizeof(dead), "%s/.tmp-%s-999999999-0", root, key);
+	path_fmt(live, sizeof(live), "%s/.tmp-%s-%d-7", root, key, (int)getppid());
+	cr_assert_eq(mkdir_p(dead, 0700), 0);
+	cr_assert_eq(mkdir_p(live, 0700), 0);
+	test_write(dead, "mem", "left by a killed run");
+	cr_assert_eq(snapshot_cache_begin(key, mine, sizeof(mine)), 0);
+	cr_assert_eq(access(dead, F_OK), -1, "an abandoned directory stays");
+	cr_assert_eq(access(live, F_OK), 0, "a live writer's directory went");
+	snapshot_cache_abort(mine);
+	cr_assert_eq(access(mine, F_OK), -1);
+}
