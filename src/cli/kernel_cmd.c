@@ -112,6 +112,45 @@ static bool is_key_prefix(const char *name)
 	return n >= 4 && n <= KERNEL_KEY_LEN && strspn(name, "0123456789abcdef") == n;
 }
 
+/* The damaged entries (kernel_entry_load's -EUCLEAN, which
+ * kernel_entry_list() leaves out) whose key starts with prefix: listed, or
+ * removed (`volt kernel rm KEY` clears what a build would otherwise
+ * replace). How many; *err on a failed removal. */
+static int each_damaged(const char *prefix, bool remove, int *err)
+{
+	char dir[PATH_MAX], sub[PATH_MAX];
+	struct kernel_entry e;
+	struct dirent *de;
+	int removed = 0, r;
+	DIR *d;
+
+	if (kernel_cache_dir(dir, sizeof(dir)) || !(d = opendir(dir)))
+		return 0;
+	while ((de = readdir(d))) {
+		if (strlen(de->d_name) != KERNEL_KEY_LEN || !is_key_prefix(de->d_name) ||
+		    strncmp(de->d_name, prefix, strlen(prefix)) ||
+		    path_fmt(sub, sizeof(sub), "%s/%s", dir, de->d_name) ||
+		    kernel_entry_load(sub, &e) != -EUCLEAN)
+			continue;
+		if (!remove) {
+			printf("%-16s  damaged: %s (volt kernel rm %s)\n", de->d_name, e.damage,
+			       de->d_name);
+			removed++;
+			continue;
+		}
+		r = rm_rf(sub);
+		if (r) {
+			pr_err("cannot remove %s: %s", sub, strerror(-r));
+			*err = r;
+			continue;
+		}
+		printf("removed %s (damaged: %s)\n", de->d_name, e.damage);
+		removed++;
+	}
+	closedir(d);
+	return removed;
+}
+
 static int cmd_path(struct kopts *k, const char *name)
 {
 	struct kernel_entry *list, e;
@@ -163,6 +202,7 @@ static int cmd_list(void)
 	if (n == 0) {
 		kernel_cache_dir(dir, sizeof(dir));
 		printf("no kernels cached in %s\n", dir);
+		each_damaged("", false, &n);
 		return 0;
 	}
 	printf("%-16s  %-12s  %-8s  %-16s  %s\n", "KEY", "CONFIG", "VARIANT", "BUILT", "SOURCE");
@@ -174,39 +214,8 @@ static int cmd_list(void)
 		       list[i].variant, when, list[i].source_version);
 	}
 	free(list);
+	each_damaged("", false, &n);
 	return 0;
-}
-
-/* The damaged entries (kernel_entry_load's -EUCLEAN, which no listing
- * shows) whose key starts with prefix: removed, so that `volt kernel rm KEY`
- * clears what a build would otherwise replace. How many; *err on failure. */
-static int rm_damaged(const char *prefix, int *err)
-{
-	char dir[PATH_MAX], sub[PATH_MAX];
-	struct kernel_entry e;
-	struct dirent *de;
-	int removed = 0, r;
-	DIR *d;
-
-	if (kernel_cache_dir(dir, sizeof(dir)) || !(d = opendir(dir)))
-		return 0;
-	while ((de = readdir(d))) {
-		if (strlen(de->d_name) != KERNEL_KEY_LEN || !is_key_prefix(de->d_name) ||
-		    strncmp(de->d_name, prefix, strlen(prefix)) ||
-		    path_fmt(sub, sizeof(sub), "%s/%s", dir, de->d_name) ||
-		    kernel_entry_load(sub, &e) != -EUCLEAN)
-			continue;
-		r = rm_rf(sub);
-		if (r) {
-			pr_err("cannot remove %s: %s", sub, strerror(-r));
-			*err = r;
-			continue;
-		}
-		printf("removed %s (damaged: %s)\n", de->d_name, e.damage);
-		removed++;
-	}
-	closedir(d);
-	return removed;
 }
 
 static int cmd_rm(const char *name)
@@ -237,7 +246,7 @@ static int cmd_rm(const char *name)
 	}
 	free(list);
 	if (!removed && !err && is_key_prefix(name))
-		removed = rm_damaged(name, &err);
+		removed = each_damaged(name, true, &err);
 	if (!removed && !err) {
 		pr_err("no cached kernel matches '%s' (see 'volt kernel list')", name);
 		return -ENOENT;

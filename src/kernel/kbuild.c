@@ -333,12 +333,15 @@ static int build_locked(struct build *b, const struct kernel_build_opts *o,
 		fprintf(stderr, "[volt] the cached kernel %s is damaged (%s): building it again\n",
 			final, out->damage);
 	remove_stale_work(b);
+	/* Room for the kernel tree's own paths below it too. */
 	if (path_fmt(b->work, sizeof(b->work), "%s/.build-%s-%d", b->kdir, s->key, (int)getpid()) ||
-	    path_fmt(b->src, sizeof(b->src), "%s/src", b->work) ||
+	    strlen(b->work) > PATH_MAX / 2 || path_fmt(b->src, sizeof(b->src), "%s/src", b->work) ||
 	    path_fmt(b->obj, sizeof(b->obj), "%s/obj", b->work) ||
 	    path_fmt(b->out, sizeof(b->out), "%s/out", b->work) ||
-	    path_fmt(b->log, sizeof(b->log), "%s/build.log", b->work))
+	    path_fmt(b->log, sizeof(b->log), "%s/build.log", b->work)) {
+		pr_err("%s", volt_cache_error(-ENAMETOOLONG));
 		return -ENAMETOOLONG;
+	}
 	rm_rf(b->work);
 	if ((err = mkdir_p(b->src, 0755)) || (err = mkdir_p(b->obj, 0755)) ||
 	    (err = mkdir_p(b->out, 0755))) {

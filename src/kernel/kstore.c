@@ -107,7 +107,9 @@ int kernel_entry_load(const char *dir, struct kernel_entry *e)
 	e->build_seconds = atol(num);
 	meta_get(meta, "steps", num, sizeof(num));
 	e->steps = atol(num);
-	if (strlen(e->key) != KERNEL_KEY_LEN) {
+	/* Read whole: a longer key cut to KERNEL_KEY_LEN would pass. */
+	if (!text_value(meta, "key", num, sizeof(num)) || strlen(num) != KERNEL_KEY_LEN ||
+	    strlen(e->key) != KERNEL_KEY_LEN) {
 		free(meta);
 		return damaged(e, "%s holds no key", META_FILE);
 	}

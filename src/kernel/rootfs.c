@@ -393,8 +393,10 @@ static int build_image(const struct content *c, const struct rootfs_opts *o, con
 	if (path_fmt(work, sizeof(work), "%s/.build-%s-%d", dir, key, (int)getpid()) ||
 	    path_fmt(out, sizeof(out), "%s/out", work) ||
 	    path_fmt(img, sizeof(img), "%s/%s", out, image_name(o->format)) ||
-	    path_fmt(raw, sizeof(raw), "%s/initramfs.cpio", work))
+	    path_fmt(raw, sizeof(raw), "%s/initramfs.cpio", work)) {
+		pr_err("%s", volt_cache_error(-ENAMETOOLONG));
 		return -ENAMETOOLONG;
+	}
 	rm_rf(work);
 	err = mkdir_p(out, 0755);
 	if (err) {

@@ -117,7 +117,7 @@ static void check(const struct balloon_stats *before, const struct balloon_stats
 	    after->deflated_pages < before->deflated_pages || after->bad_pfns < before->bad_pfns ||
 	    after->bad_pfns > after->inflated_pages || after->stats_updates < before->stats_updates)
 		abort();
-	if (after->valid >> VIRTIO_BALLOON_S_NR)
+	if (after->valid >> BALLOON_STAT_TAGS)
 		abort(); /* a tag the array has no room for */
 	if (after->hint_ranges < before->hint_ranges || after->hint_freed < before->hint_freed ||
 	    after->hint_ignored < before->hint_ignored ||
