@@ -50,6 +50,7 @@ struct conn {
 	size_t in_off, in_len; /* in[in_off..] read and not parsed yet */
 	struct http_parser p;
 	int fd;		  /* -1: a free slot */
+	pid_t peer;	  /* the client's pid (SO_PEERCRED); 0: not known */
 	bool close_after; /* once out is sent */
 	bool served;	  /* a request of it was answered */
 	char in[4096];
@@ -88,6 +89,7 @@ static void conn_close(struct conn *c)
 	free(c->out);
 	c->out = NULL;
 	c->fd = -1;
+	c->peer = 0;
 }
 
 static int submit(struct api_server *s, const char *method, const char *url, const char *body,
@@ -426,6 +428,69 @@ static void refuse_full(int fd)
 	close(fd);
 }
 
+/* The pid of the process at the other end of fd; 0 when not known (a
+ * client in another PID namespace: a jailed volt's). */
+static pid_t peer_of(int fd)
+{
+	struct ucred cred = { 0 };
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len))
+		return 0;
+	return cred.pid;
+}
+
+/* Of a full table none of whose connections is stalled (victim()): one of a
+ * client that holds at least two slots more than the newcomer's, closed for
+ * the newcomer, so that one client opening connections without pause cannot
+ * keep the others out. Never one with an answer under way (nothing asked is
+ * lost); one between requests (silent since it connected, or idle) before
+ * one whose request is still coming in; of those, its newest. NULL: every
+ * client holds its share, or the newcomer's is not known. */
+static struct conn *fair_share_victim(pid_t newcomer)
+{
+	struct conn *best = NULL, *c;
+	unsigned int i, j, most = 0, mine = 0;
+	bool best_between = false;
+	pid_t hog = 0;
+
+	if (!newcomer)
+		return NULL;
+	for (i = 0; i < API_MAX_CONNECTIONS; i++) {
+		unsigned int n = 0;
+
+		for (j = 0; j < API_MAX_CONNECTIONS; j++)
+			n += conns[j].peer == conns[i].peer;
+		if (conns[i].peer && n > most) {
+			most = n;
+			hog = conns[i].peer;
+		}
+		mine += conns[i].peer == newcomer;
+	}
+	if (!hog || hog == newcomer || most < mine + 2)
+		return NULL;
+	for (i = 0; i < API_MAX_CONNECTIONS; i++) {
+		bool between;
+
+		c = &conns[i];
+		if (c->peer != hog || c->out)
+			continue;
+		between = !c->in_len && http_parser_between(&c->p);
+		if (!best || (between && !best_between) ||
+		    (between == best_between && c->opened_ms > best->opened_ms)) {
+			best = c;
+			best_between = between;
+		}
+	}
+	if (best) {
+		pr_debug("API: %d connections, %u of them process %d's: closing one for process "
+			 "%d's",
+			 API_MAX_CONNECTIONS, most, (int)hog, (int)newcomer);
+		conn_close(best);
+	}
+	return best;
+}
+
 static void accept_some(struct api_server *s)
 {
 	unsigned int k;
@@ -433,6 +498,7 @@ static void accept_some(struct api_server *s)
 	for (k = 0; k < ACCEPTS_PER_ROUND; k++) {
 		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct conn *c;
+		pid_t peer;
 
 		if (fd < 0 && (errno == EINTR || errno == ECONNABORTED))
 			continue;
@@ -445,13 +511,15 @@ static void accept_some(struct api_server *s)
 			return;
 		}
 		c = free_slot();
-		if (!c && !(c = victim(s))) {
+		peer = peer_of(fd);
+		if (!c && !(c = victim(s)) && !(c = fair_share_victim(peer))) {
 			pr_debug("API: %d connections, none stalled: a new one is refused (503)",
 				 API_MAX_CONNECTIONS);
 			refuse_full(fd);
 			continue;
 		}
 		c->fd = fd;
+		c->peer = peer;
 		c->served = false;
 		c->last_ms = c->opened_ms = now_ms();
 		c->out = NULL;

@@ -241,6 +241,10 @@ static const struct sc_rule api_rules[] = {
 	/* volt's own HTTP server on the API's Unix socket (api/http_server.c). */
 	ANY(poll, "the HTTP server waits (connections, idle timeouts)"),
 	IF(accept4, "API connections", COND(3, SC_EQ32, SOCK_NONBLOCK | SOCK_CLOEXEC)),
+	IF(getsockopt,
+	   "a connection's client process: one client's connections cannot keep "
+	   "the others out",
+	   COND(1, SC_EQ32, SOL_SOCKET), COND(2, SC_EQ32, SO_PEERCRED)),
 	ANY(recvfrom, "requests"),
 	ANY(sendto, "responses"),
 	ANY(close, "connections end (idle, evicted, answered with Connection: close)"),

@@ -17,6 +17,7 @@ import resource
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 
@@ -644,6 +645,48 @@ def test_many_connections_do_not_lock_out_a_good_client(tmp_path, kvm, volt_bin)
             s.close()
         p.kill()
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+FLOOD = r"""
+import socket, sys, time
+held = []
+end = time.monotonic() + float(sys.argv[2])
+while time.monotonic() < end:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(sys.argv[1])
+        s.send(sys.argv[3].encode() if len(sys.argv) > 3 else b"GET / HTTP/1.1\r\n")
+    except OSError:
+        s.close()
+        continue
+    held.append(s)
+    if len(held) > 40:
+        held.pop(0).close()
+    time.sleep(0.002)
+"""
+
+
+@pytest.mark.parametrize("sends", ["partial", "nothing"])
+def test_one_clients_flood_does_not_keep_another_out(tmp_path, kvm, volt_bin, sends):
+    """Another process opens connections without pause (holding 40, half-sent or
+    silent): every slot is its own and young, so a newcomer used to be told 503 until one
+    stalled; now a client holding two slots more than the newcomer's gives one up (not
+    one with an answer under way), and another process is answered at once, each time."""
+    sock = tmp_path / "api.sock"
+    p = start_api(tmp_path, sock)
+    flood = subprocess.Popen([sys.executable, "-c", FLOOD, str(sock), "8"] +
+                             ([""] if sends == "nothing" else []))
+    try:
+        time.sleep(1)
+        for _ in range(10):
+            status, info = ApiClient(sock, timeout=10).get("/")
+            assert status == 200 and info["state"] == "Not started", (status, info)
+            time.sleep(0.1)
+        assert p.proc.poll() is None
+    finally:
+        flood.kill()
+        flood.wait()
+        p.kill()
 
 
 # --- section 4: HTTP framing (volt's own server; no guest needed) ------------------------
