@@ -167,7 +167,7 @@ def test_failed_instance_start(api_vm, tmp_path):
     assert "Hello from the volt hello guest" in p.output()
 
 
-def test_socket_path_rules(vm, tmp_path, kvm, volt_bin):
+def test_socket_path_rules(vm, tmp_path, volt_bin):
     busy = tmp_path / "file"
     busy.write_text("not a socket")
     r = run_volt("--api-sock", busy, *EXTRA, timeout=30)
@@ -242,7 +242,7 @@ def test_config_file_with_api_sock(vm, tmp_path):
     assert sock.exists()
 
 
-def test_config_file_errors(vm, tmp_path, kvm, volt_bin):
+def test_config_file_errors(vm, tmp_path, volt_bin):
     cfg = json.loads((DATA / "fc_vm_config.json").read_text())
     cfg["machine-config"]["cpus"] = 2
     path = tmp_path / "bad.json"

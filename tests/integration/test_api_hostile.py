@@ -416,14 +416,14 @@ def run_volt_api(sock, timeout=30):
                           text=True, timeout=timeout)
 
 
-def test_empty_and_abstract_socket_paths_refused(kvm, volt_bin):
+def test_empty_and_abstract_socket_paths_refused(volt_bin):
     for path in ("", "@volt-abstract"):
         r = run_volt_api(path)
         assert r.returncode != 0 and "abstract" in r.stderr, (path, r.returncode, r.stderr)
     assert not os.path.exists("@volt-abstract")
 
 
-def test_live_socket_is_not_replaced(tmp_path, kvm, volt_bin):
+def test_live_socket_is_not_replaced(tmp_path, volt_bin):
     sock = tmp_path / "api.sock"
     first = start_api(tmp_path, sock, "first")
     try:
@@ -442,7 +442,7 @@ def test_live_socket_is_not_replaced(tmp_path, kvm, volt_bin):
         first.kill()
 
 
-def test_stale_socket_is_replaced(tmp_path, kvm, volt_bin):
+def test_stale_socket_is_replaced(tmp_path, volt_bin):
     sock = tmp_path / "api.sock"
     dead = start_api(tmp_path, sock, "dead")
     dead.kill()  # SIGKILL: the socket file stays, nothing accepts on it
@@ -455,7 +455,7 @@ def test_stale_socket_is_replaced(tmp_path, kvm, volt_bin):
         second.kill()
 
 
-def test_exit_leaves_a_socket_that_is_not_ours(tmp_path, kvm, volt_bin):
+def test_exit_leaves_a_socket_that_is_not_ours(tmp_path, volt_bin):
     sock = tmp_path / "api.sock"
     p = start_api(tmp_path, sock)
     other = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -550,7 +550,7 @@ def process_cpu_ticks(pid):
     return total
 
 
-def test_out_of_descriptors_the_api_waits(tmp_path, kvm, volt_bin):
+def test_out_of_descriptors_the_api_waits(tmp_path, volt_bin):
     """With its descriptors used up, accept() fails and the client stays in the listen
     backlog: the API thread spun on the readable socket at 100 % CPU. Now it tries again
     every 100 ms, and answers as soon as a descriptor is free."""
@@ -587,7 +587,7 @@ def test_out_of_descriptors_the_api_waits(tmp_path, kvm, volt_bin):
         p.kill()
 
 
-def test_many_connections_do_not_lock_out_a_good_client(tmp_path, kvm, volt_bin):
+def test_many_connections_do_not_lock_out_a_good_client(tmp_path, volt_bin):
     """A client holding 1100 half-sent connections (past select()'s 1024 fds, where
     an unbounded server stops accepting) does not keep another client from an
     answer, volt's descriptors stay bounded, and idle connections are closed."""
@@ -667,7 +667,7 @@ while time.monotonic() < end:
 
 
 @pytest.mark.parametrize("sends", ["partial", "nothing"])
-def test_one_clients_flood_does_not_keep_another_out(tmp_path, kvm, volt_bin, sends):
+def test_one_clients_flood_does_not_keep_another_out(tmp_path, volt_bin, sends):
     """Another process opens connections without pause (holding 40, half-sent or
     silent): every slot is its own and young, so a newcomer used to be told 503 until one
     stalled; now a client holding two slots more than the newcomer's gives one up (not
@@ -720,7 +720,7 @@ class Answers:
         return head, body
 
 
-def test_http_framing(tmp_path, kvm, volt_bin):
+def test_http_framing(tmp_path, volt_bin):
     sock = tmp_path / "api.sock"
     p = start_api(tmp_path, sock)
     try:

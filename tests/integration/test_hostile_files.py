@@ -73,7 +73,7 @@ def test_run_initrd_and_drive(hostile, kind, kvm, volt_bin):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_run_profile_out(hostile, kind, kvm, volt_bin):
+def test_run_profile_out(hostile, kind, volt_bin):
     """--profile-out takes a regular file: a FIFO nobody reads blocked the open for ever."""
     path, words = hostile[kind]
     check_refused(run("run", "--kernel", GUESTS / "hello", "--profile", "--profile-out", path),
@@ -118,7 +118,7 @@ def test_api_fifo_kernel_and_drive(hostile, vm, tmp_path, kvm, volt_bin):
         p.wait_exit(QUICK)
 
 
-def test_api_logger_and_metrics(hostile, vm, tmp_path, kvm, volt_bin):
+def test_api_logger_and_metrics(hostile, vm, tmp_path, volt_bin):
     """A FIFO nobody reads is a fine log or metrics file (never blocks), so is a
     character device (/dev/null, /dev/zero: Firecracker opens any path; a terminal is
     written without blocking); a directory is refused with what it is, not 'Invalid
@@ -144,7 +144,7 @@ def test_api_logger_and_metrics(hostile, vm, tmp_path, kvm, volt_bin):
     p.wait_exit(QUICK)
 
 
-def test_log_to_a_terminal_nobody_reads(vm, tmp_path, kvm, volt_bin):
+def test_log_to_a_terminal_nobody_reads(vm, tmp_path, volt_bin):
     """A terminal as the log (--log-path /dev/pts/N, or /dev/stdout on one) is written
     without blocking: once nobody drains it, lines are lost and every request is still
     answered (a blocking write would stall the thread that logs)."""

@@ -230,7 +230,7 @@ def test_kernel_odd_sources(tmp_path, kvm, volt_bin):
         refused(run("run", "--kernel", path), path, path, words)
 
 
-def test_kernel_growing_while_read(tmp_path, kvm, volt_bin):
+def test_kernel_growing_while_read(tmp_path, volt_bin):
     """A file that another process keeps appending to: volt reads what it stat()ed."""
     k = tmp_path / "growing"
     k.write_bytes(bytes(hello()))
@@ -362,7 +362,7 @@ def replaced(obj, path, value):
     return obj
 
 
-def test_config_file_wrong_types_everywhere(tmp_path, kvm, volt_bin):
+def test_config_file_wrong_types_everywhere(tmp_path, volt_bin):
     cfg = tmp_path / "vm.json"
     base = good_config()
     for p in list(paths(base)):
@@ -374,7 +374,7 @@ def test_config_file_wrong_types_everywhere(tmp_path, kvm, volt_bin):
                 assert str(cfg) in r.stderr or "error" in r.stderr.lower(), (p, v, r.stderr)
 
 
-def test_config_file_malformed(tmp_path, kvm, volt_bin):
+def test_config_file_malformed(tmp_path, volt_bin):
     cases = {
         "deep": b"[" * 200000 + b"]" * 200000,
         "deep-obj": b'{"a":' * 100000 + b"1" + b"}" * 100000,
@@ -392,7 +392,7 @@ def test_config_file_malformed(tmp_path, kvm, volt_bin):
         refused(run("--config-file", cfg, "--no-api"), cfg, name)
 
 
-def test_metadata_file(tmp_path, kvm, volt_bin):
+def test_metadata_file(tmp_path, volt_bin):
     cases = {"deep": b"[" * 200000 + b"]" * 200000, "utf8": b'{"a": "\xff"}',
              "not-json": b"{", "empty": b"", "huge": b'{"a": "' + b"a" * (3 << 20) + b'"}'}
     for name, data in cases.items():
@@ -408,7 +408,7 @@ def test_metadata_file(tmp_path, kvm, volt_bin):
     refused(run("--config-file", cfg, "--no-api", "--metadata", fifo), fifo, "fifo")
 
 
-def test_cpu_config_file(tmp_path, kvm, volt_bin):
+def test_cpu_config_file(tmp_path, volt_bin):
     cases = {
         "deep": b"[" * 200000 + b"]" * 200000,
         "wrong": b'{"cpuid_modifiers": 3}',

@@ -54,7 +54,7 @@ def test_the_sanitizer_rules_are_printed_apart(sanitizer_print):
 
 @pytest.mark.parametrize("bug", ["asan", "ubsan"])
 @pytest.mark.parametrize("kind", ["vcpu", "vmm"])
-def test_reports_come_out_whole_behind_the_filters(kvm, sanitizer_print, bug, kind):
+def test_reports_come_out_whole_behind_the_filters(sanitizer_print, bug, kind):
     p = run_volt("run", "--kernel", GUESTS / "hello", "--seccomp=kill",
                  env=selftest_env(bug, kind), timeout=120)
     assert_report(p.returncode, p.stdout + p.stderr, bug)
@@ -67,7 +67,7 @@ def test_reports_come_out_whole_behind_the_api_filter(vm, tmp_path, sanitizer_pr
     assert_report(p.wait_exit(60), p.output(), bug)
 
 
-def test_segv_report_behind_the_filters(kvm, sanitizer_print):
+def test_segv_report_behind_the_filters(sanitizer_print):
     """ASan's SIGSEGV handler reads /proc/self/maps (falling back on the copy it kept): that
     open() must be refused, not killed, for its report to come out."""
     vcpu = run_volt("sandbox", "--print", "--thread", "vcpu", check=True).stdout
@@ -78,7 +78,7 @@ def test_segv_report_behind_the_filters(kvm, sanitizer_print):
     assert_report(p.returncode, out, "segv")
 
 
-def test_leaks_are_checked_before_the_sandbox(kvm, sanitizer_print):
+def test_leaks_are_checked_before_the_sandbox(sanitizer_print):
     p = run_volt("run", "--kernel", GUESTS / "hello", "--seccomp=kill",
                  env=selftest_env("leak", "vmm"), timeout=120)
     out = p.stdout + p.stderr
@@ -87,7 +87,7 @@ def test_leaks_are_checked_before_the_sandbox(kvm, sanitizer_print):
     assert "sandbox_sanitizer_prepare" in out, out[-4000:]
 
 
-def test_no_leak_no_report(kvm, sanitizer_print, tmp_path):
+def test_no_leak_no_report(sanitizer_print, tmp_path):
     """The leak check before the sandbox finds nothing in a plain run with every device."""
     disk = tmp_path / "a.img"
     disk.write_bytes(bytes(1 << 20))

@@ -70,7 +70,7 @@ def cases(tmp_path):
 
 @pytest.mark.parametrize("name", ["guest_cid_any", "balloon_stats", "drive_id_path",
                                   "drive_id_empty", "drive_id_twice"])
-def test_same_rule_own_words(name, vm, tmp_path, kvm, volt_bin):
+def test_same_rule_own_words(name, vm, tmp_path, volt_bin):
     table, hello = cases(tmp_path)
     _, cli, cli_words, api_req, api_words, cfg, cfg_words = next(c for c in table
                                                                   if c[0] == name)
@@ -107,7 +107,7 @@ def raw_put(sock, url, body):
         conn.close()
 
 
-def test_url_id_with_nul_is_refused(vm, tmp_path, kvm, volt_bin):
+def test_url_id_with_nul_is_refused(vm, tmp_path, volt_bin):
     """PUT /drives/a%00b was decoded to "a" and accepted as drive 'a'."""
     disk = tmp_path / "disk.img"
     disk.write_bytes(b"\0" * 4096)

@@ -291,7 +291,7 @@ def test_balloon_in_a_restored_vm(vm, guest_kit, tmp_path):
     ("256", "must be smaller than the guest's 256 MiB"),
     ("1G", "must be smaller than the guest's 256 MiB"),
 ])
-def test_bad_balloon_arguments_are_refused(kvm, guest_kit, arg, why):
+def test_bad_balloon_arguments_are_refused(guest_kit, arg, why):
     r = run_volt("run", "--kernel", guest_kit["vmlinux"], "--mem", "256", "--balloon", arg,
                  timeout=60)
     assert r.returncode != 0, r.stdout + r.stderr

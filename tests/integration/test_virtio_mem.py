@@ -298,7 +298,7 @@ def test_memory_hotplug_requested_from_the_cli(vm, guest_kit):
     ("2000G", "Total size must not be more than 8192 slots"),
     ("1021G,slot=1G", "do not fit below the guest's physical address limit"),
 ])
-def test_bad_memory_hotplug_specs(volt_bin, kvm, spec, message):
+def test_bad_memory_hotplug_specs(volt_bin, spec, message):
     p = run_volt("run", "--kernel", GUESTS / "hello", "--memory-hotplug", spec, timeout=30)
     assert p.returncode != 0
     assert message in p.stderr, p.stderr
