@@ -427,8 +427,12 @@ int kernel_build(const struct kernel_spec *s, const struct kernel_build_opts *o,
 		pr_err("%s", volt_cache_error(-ENAMETOOLONG));
 		return -ENAMETOOLONG;
 	}
-	/* Not through a symlink, and a FIFO planted there does not block. */
+	/* Not through a symlink (one there is taken away: volt makes plain
+	 * files), and a FIFO planted there does not block. */
 	lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
+	if (lock_fd < 0 && errno == ELOOP && !unlink(lock_path))
+		lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK,
+			       0644);
 	if (lock_fd < 0) {
 		err = -errno;
 		pr_err("cannot create %s: %s", lock_path, strerror(errno));

@@ -374,6 +374,8 @@ static int entry_check(const char *entry, const char *image, char *why, size_t w
 		return why_fail(why, why_size, -EUCLEAN, "%s: %s", image, strerror(errno));
 	if (!S_ISREG(st.st_mode))
 		return why_fail(why, why_size, -EUCLEAN, "%s is not a regular file", image);
+	if (!st.st_size) /* no image is empty, whatever its meta says */
+		return why_fail(why, why_size, -EUCLEAN, "%s is empty", image);
 	if (path_fmt(path, sizeof(path), "%s/volt-rootfs.meta", entry) ||
 	    read_file(path, 4096, &meta, NULL))
 		return why_fail(why, why_size, -EUCLEAN, "%s cannot be read", path);

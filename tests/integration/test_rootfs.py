@@ -103,7 +103,8 @@ def test_errors_are_clear(volt_bin, cache_env, args, message):
     assert not rootfs.exists() or not [d for d in rootfs.iterdir()]
 
 
-@pytest.mark.parametrize("damage", ["missing", "cut", "directory", "fifo", "entry-is-a-file"])
+@pytest.mark.parametrize("damage", ["missing", "cut", "empty", "directory", "fifo",
+                                    "entry-is-a-file"])
 def test_a_damaged_entry_is_named_and_rebuilt(volt_bin, cache_env, damage):
     """A cache entry whose image is gone, cut or not a file was reported as built (its
     rename hit the taken name) or used as it was: now it is named and built again, and
@@ -117,6 +118,9 @@ def test_a_damaged_entry_is_named_and_rebuilt(volt_bin, cache_env, damage):
         path.unlink()
     elif damage == "cut":
         path.write_bytes(good[:100])
+    elif damage == "empty":
+        path.write_bytes(b"")
+        (entry / "volt-rootfs.meta").write_text("key=x\n")  # as from before sizes
     elif damage == "directory":
         path.unlink()
         path.mkdir()

@@ -353,11 +353,18 @@ Test(kernel_build, a_damaged_entry_is_named_and_rebuilt, .init = setup, .fini = 
 	cr_assert_eq(kernel_find(&s, &e), -EUCLEAN);
 	cr_assert_eq(kernel_entry_list(&(struct kernel_entry *){ NULL }), 0, "listed");
 
-	/* A dead build's work directory of another key. */
+	/* A dead build's work directory of another key, and a symlink planted
+	 * in the lock file's place (taken away, its target untouched). */
 	path_fmt(stale, sizeof(stale), "%s/volt/kernels/.build-0123456789abcdef-999999999/src",
 		 cache_dir);
 	cr_assert_eq(mkdir_p(stale, 0755), 0);
+	path_fmt(stale, sizeof(stale), "%s/volt/kernels/.lock-%s", cache_dir, s.key);
+	unlink(stale);
+	cr_assert_eq(symlink("/nonexistent/lock-target", stale), 0);
 	cr_assert_eq(kernel_build(&s, &o, &e), 0, "the damaged entry is replaced");
+	cr_assert_eq(lstat(stale, &st), 0);
+	cr_assert(S_ISREG(st.st_mode), "the lock is a file of volt's again");
+	cr_assert(!path_exists("/nonexistent/lock-target"));
 	cr_assert_eq(kernel_find(&s, &e), 0);
 	cr_assert_eq(count_dirs(), 1, "work directories left behind");
 
