@@ -6,10 +6,8 @@
 
 #include "util/fs.h"
 #include "util/parse.h"
-#include "util/paths.h"
 #include "util/log.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -112,43 +110,34 @@ static bool is_key_prefix(const char *name)
 	return n >= 4 && n <= KERNEL_KEY_LEN && strspn(name, "0123456789abcdef") == n;
 }
 
-/* The damaged entries (kernel_entry_load's -EUCLEAN, which
- * kernel_entry_list() leaves out) whose key starts with prefix: listed, or
- * removed (`volt kernel rm KEY` clears what a build would otherwise
- * replace). How many; *err on a failed removal. */
+/* The damaged entries (kernel_entry_list_damaged()) whose key starts with
+ * prefix: listed, or removed (`volt kernel rm KEY` clears what a build would
+ * otherwise replace). How many; *err on a failed removal. */
 static int each_damaged(const char *prefix, bool remove, int *err)
 {
-	char dir[PATH_MAX], sub[PATH_MAX];
-	struct kernel_entry e;
-	struct dirent *de;
-	int removed = 0, r;
-	DIR *d;
+	struct kernel_entry *list;
+	int n = kernel_entry_list_damaged(&list), i, done = 0, r;
 
-	if (kernel_cache_dir(dir, sizeof(dir)) || !(d = opendir(dir)))
-		return 0;
-	while ((de = readdir(d))) {
-		if (strlen(de->d_name) != KERNEL_KEY_LEN || !is_key_prefix(de->d_name) ||
-		    strncmp(de->d_name, prefix, strlen(prefix)) ||
-		    path_fmt(sub, sizeof(sub), "%s/%s", dir, de->d_name) ||
-		    kernel_entry_load(sub, &e) != -EUCLEAN)
+	for (i = 0; i < n; i++) {
+		if (strncmp(list[i].key, prefix, strlen(prefix)))
 			continue;
 		if (!remove) {
-			printf("%-16s  damaged: %s (volt kernel rm %s)\n", de->d_name, e.damage,
-			       de->d_name);
-			removed++;
+			printf("%-16s  damaged: %s (volt kernel rm %s)\n", list[i].key,
+			       list[i].damage, list[i].key);
+			done++;
 			continue;
 		}
-		r = rm_rf(sub);
+		r = rm_rf(list[i].dir);
 		if (r) {
-			pr_err("cannot remove %s: %s", sub, strerror(-r));
+			pr_err("cannot remove %s: %s", list[i].dir, strerror(-r));
 			*err = r;
 			continue;
 		}
-		printf("removed %s (damaged: %s)\n", de->d_name, e.damage);
-		removed++;
+		printf("removed %s (damaged: %s)\n", list[i].key, list[i].damage);
+		done++;
 	}
-	closedir(d);
-	return removed;
+	free(list);
+	return done;
 }
 
 static int cmd_path(struct kopts *k, const char *name)

@@ -190,19 +190,6 @@ static int verify_config(struct build *b)
 	return 0;
 }
 
-static bool is_elf(const char *path)
-{
-	unsigned char magic[4];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	bool ok;
-
-	if (fd < 0)
-		return false;
-	ok = read(fd, magic, 4) == 4 && !memcmp(magic, "\177ELF", 4);
-	close(fd);
-	return ok;
-}
-
 static int collect(struct build *b)
 {
 	static const struct {
@@ -228,7 +215,7 @@ static int collect(struct build *b)
 			return -errno;
 		}
 	}
-	if (path_fmt(to, sizeof(to), "%s/vmlinux", b->out) || !is_elf(to)) {
+	if (path_fmt(to, sizeof(to), "%s/vmlinux", b->out) || kernel_file_check_elf(to)) {
 		pr_err("kernel build produced a vmlinux that is not an ELF file");
 		return -ENOEXEC;
 	}
@@ -403,6 +390,7 @@ out:
 int kernel_build(const struct kernel_spec *s, const struct kernel_build_opts *o,
 		 struct kernel_entry *out)
 {
+	const int lock_flags = O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
 	struct build b = { .spec = s, .log_fd = -1 };
 	char lock_path[PATH_MAX];
 	int lock_fd, err;
@@ -429,10 +417,9 @@ int kernel_build(const struct kernel_spec *s, const struct kernel_build_opts *o,
 	}
 	/* Not through a symlink (one there is taken away: volt makes plain
 	 * files), and a FIFO planted there does not block. */
-	lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
+	lock_fd = open(lock_path, lock_flags, 0644);
 	if (lock_fd < 0 && errno == ELOOP && !unlink(lock_path))
-		lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK,
-			       0644);
+		lock_fd = open(lock_path, lock_flags, 0644);
 	if (lock_fd < 0) {
 		err = -errno;
 		pr_err("cannot create %s: %s", lock_path, strerror(errno));

@@ -74,6 +74,9 @@ void kernel_spec_key(struct kernel_spec *s);
 const char *kernel_default_variant(void);
 
 int kernel_cache_dir(char *buf, size_t size);
+/* 0 when path starts with the ELF magic (opened O_NONBLOCK), -ENOEXEC when it
+ * does not, -errno when it cannot be opened. */
+int kernel_file_check_elf(const char *path);
 /* Loads <dir>/volt-kernel.meta: 0 for a complete entry; -ENOENT when there is
  * none; -EUCLEAN when dir exists and is damaged (its metadata unreadable or
  * for another key, its vmlinux missing, not a regular ELF file or not the
@@ -82,6 +85,10 @@ int kernel_cache_dir(char *buf, size_t size);
 int kernel_entry_load(const char *dir, struct kernel_entry *e);
 /* All complete entries, newest first; the caller frees *out. */
 int kernel_entry_list(struct kernel_entry **out);
+/* The damaged ones (kernel_entry_load's -EUCLEAN, or a meta for another key;
+ * key: the directory's name, damage: why), which kernel_entry_list() leaves
+ * out; the caller frees *out. */
+int kernel_entry_list_damaged(struct kernel_entry **out);
 /* The entry for s: by key, or (key unknown) the newest of its config+variant. */
 int kernel_find(const struct kernel_spec *s, struct kernel_entry *e);
 int kernel_entry_path(const struct kernel_entry *e, const char *file, char *buf, size_t size);

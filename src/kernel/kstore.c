@@ -51,14 +51,27 @@ static int damaged(struct kernel_entry *e, const char *fmt, ...)
 	return -EUCLEAN;
 }
 
+int kernel_file_check_elf(const char *path)
+{
+	unsigned char magic[4];
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	bool ok;
+
+	if (fd < 0)
+		return -errno;
+	ok = read(fd, magic, sizeof(magic)) == (ssize_t)sizeof(magic) &&
+	     !memcmp(magic, "\177ELF", 4);
+	close(fd);
+	return ok ? 0 : -ENOEXEC;
+}
+
 /* The vmlinux of a loaded entry: a regular ELF file (never opened if it is
  * anything else: a FIFO would block), of the size the meta recorded. */
 static int check_vmlinux(struct kernel_entry *e, const char *meta)
 {
 	char path[PATH_MAX], num[32];
-	unsigned char magic[4];
 	struct stat st;
-	int fd;
+	int err;
 
 	if (kernel_entry_path(e, "vmlinux", path, sizeof(path)))
 		return -ENAMETOOLONG;
@@ -69,15 +82,11 @@ static int check_vmlinux(struct kernel_entry *e, const char *meta)
 	if (text_value(meta, "vmlinux_size", num, sizeof(num)) &&
 	    strtoll(num, NULL, 10) != st.st_size)
 		return damaged(e, "vmlinux is %lld bytes, built as %s", (long long)st.st_size, num);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
-		return damaged(e, "vmlinux: %s", strerror(errno));
-	if (read(fd, magic, sizeof(magic)) != (ssize_t)sizeof(magic) ||
-	    memcmp(magic, "\177ELF", 4)) {
-		close(fd);
+	err = kernel_file_check_elf(path);
+	if (err == -ENOEXEC)
 		return damaged(e, "vmlinux is not an ELF file");
-	}
-	close(fd);
+	if (err)
+		return damaged(e, "vmlinux: %s", strerror(-err));
 	return 0;
 }
 
@@ -149,10 +158,33 @@ static int cmp_newest(const void *a, const void *b)
 	return (y->built > x->built) - (y->built < x->built);
 }
 
-int kernel_entry_list(struct kernel_entry **out)
+/* kernel_entry_load() of <cache>/<name> (cache: kernel_cache_dir()), whose
+ * meta must be for that key: another one's is damage. */
+static int load_named(const char *cache, const char *name, struct kernel_entry *e)
 {
-	char dir[PATH_MAX], sub[PATH_MAX];
+	char dir[PATH_MAX];
+	int err;
+
+	if (path_fmt(dir, sizeof(dir), "%s/%s", cache, name))
+		return -ENAMETOOLONG;
+	err = kernel_entry_load(dir, e);
+	if (!err && strcmp(e->key, name))
+		err = damaged(e, "%s is for kernel %s", META_FILE, e->key);
+	return err;
+}
+
+static bool is_key(const char *name)
+{
+	return strlen(name) == KERNEL_KEY_LEN && strspn(name, "0123456789abcdef") == KERNEL_KEY_LEN;
+}
+
+/* The complete entries (newest first), or the damaged ones (directories
+ * named as keys: kernel_entry_load()'s -EUCLEAN, their key field the
+ * directory's name). */
+static int entries(bool damaged_ones, struct kernel_entry **out)
+{
 	struct kernel_entry *list = NULL;
+	char dir[PATH_MAX];
 	struct dirent *de;
 	int n = 0, cap = 0;
 	DIR *d;
@@ -165,11 +197,15 @@ int kernel_entry_list(struct kernel_entry **out)
 		return errno == ENOENT ? 0 : -errno;
 	while ((de = readdir(d))) {
 		struct kernel_entry e;
+		int err;
 
-		if (de->d_name[0] == '.' || path_fmt(sub, sizeof(sub), "%s/%s", dir, de->d_name))
+		if (de->d_name[0] == '.')
 			continue;
-		if (kernel_entry_load(sub, &e) || strcmp(e.key, de->d_name))
+		err = load_named(dir, de->d_name, &e);
+		if (damaged_ones ? err != -EUCLEAN || !is_key(de->d_name) : err)
 			continue;
+		if (damaged_ones)
+			snprintf(e.key, sizeof(e.key), "%s", de->d_name);
 		if (n == cap) {
 			struct kernel_entry *grown;
 
@@ -185,10 +221,20 @@ int kernel_entry_list(struct kernel_entry **out)
 		list[n++] = e;
 	}
 	closedir(d);
-	if (n > 1)
+	if (n > 1 && !damaged_ones)
 		qsort(list, (size_t)n, sizeof(*list), cmp_newest);
 	*out = list;
 	return n;
+}
+
+int kernel_entry_list(struct kernel_entry **out)
+{
+	return entries(false, out);
+}
+
+int kernel_entry_list_damaged(struct kernel_entry **out)
+{
+	return entries(true, out);
 }
 
 int kernel_find(const struct kernel_spec *s, struct kernel_entry *e)
@@ -197,17 +243,9 @@ int kernel_find(const struct kernel_spec *s, struct kernel_entry *e)
 	char dir[PATH_MAX];
 	int n, i;
 
-	if (s->key[0]) {
-		int err;
-
-		if (kernel_cache_dir(dir, sizeof(dir)) ||
-		    path_fmt(dir + strlen(dir), sizeof(dir) - strlen(dir), "/%s", s->key))
-			return -ENAMETOOLONG;
-		err = kernel_entry_load(dir, e);
-		if (!err && strcmp(e->key, s->key))
-			err = damaged(e, "%s is for kernel %s", META_FILE, e->key);
-		return err;
-	}
+	if (s->key[0])
+		return kernel_cache_dir(dir, sizeof(dir)) ? -ENAMETOOLONG
+							  : load_named(dir, s->key, e);
 	n = kernel_entry_list(&list);
 	if (n < 0)
 		return n;

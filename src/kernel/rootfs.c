@@ -390,6 +390,7 @@ static int build_image(const struct content *c, const struct rootfs_opts *o, con
 		       const char *key, bool replace)
 {
 	char work[PATH_MAX], out[PATH_MAX], img[PATH_MAX], raw[PATH_MAX], meta[256];
+	struct stat st;
 	int err, n;
 
 	if (path_fmt(work, sizeof(work), "%s/.build-%s-%d", dir, key, (int)getpid()) ||
@@ -414,17 +415,14 @@ static int build_image(const struct content *c, const struct rootfs_opts *o, con
 		else if (o->format == ROOTFS_CPIO_GZ && (err = gzip_file(raw, img)))
 			pr_err("gzip failed on %s", raw);
 	}
+	if (!err && stat(img, &st))
+		err = -errno;
 	if (!err) {
-		struct stat st;
-
-		err = stat(img, &st) ? -errno : 0;
 		n = snprintf(meta, sizeof(meta), "key=%s\nformat=%s\nimage=%s\nsize=%lld\n", key,
-			     format_name(o->format), image_name(o->format),
-			     err ? 0LL : (long long)st.st_size);
-		if (!err && path_fmt(raw, sizeof(raw), "%s/volt-rootfs.meta", out))
-			err = -ENAMETOOLONG;
-		else if (!err)
-			err = write_file(raw, meta, (size_t)n, 0644);
+			     format_name(o->format), image_name(o->format), (long long)st.st_size);
+		err = path_fmt(raw, sizeof(raw), "%s/volt-rootfs.meta", out)
+			      ? -ENAMETOOLONG
+			      : write_file(raw, meta, (size_t)n, 0644);
 	}
 	if (!err) {
 		char final[PATH_MAX], cached[PATH_MAX], why[PATH_MAX + 64];
