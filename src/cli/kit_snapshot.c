@@ -1,6 +1,7 @@
 /* The guest kit's snapshot in `volt run` (cli/kit_snapshot.h). */
 #include "cli/kit_snapshot.h"
 
+#include "core/kvm.h"
 #include "devices/device_table.h"
 #include "devices/virtio/virtio_blk.h"
 #include "sandbox/sandbox.h"
@@ -98,9 +99,9 @@ int kit_snapshot_restore_run(struct kit_snapshot *ks, const char *cmd, int *stat
 	if (err)
 		return err == -EBADMSG ? -ENOENT : err;
 	/* The host's trouble, not the snapshot's: it stays for a later run. */
-	if (access("/dev/kvm", R_OK | W_OK)) {
+	if (access(KVM_DEVICE, R_OK | W_OK)) {
 		err = -errno;
-		pr_warn("the guest kit's snapshot %s is kept: /dev/kvm: %s", ks->key,
+		pr_warn("the guest kit's snapshot %s is kept: " KVM_DEVICE ": %s", ks->key,
 			strerror(-err));
 		return -EAGAIN;
 	}

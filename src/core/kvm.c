@@ -31,7 +31,7 @@ int kvm_open(void)
 	size_t i;
 	int fd, v;
 
-	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	fd = open(KVM_DEVICE, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		int err = -errno;
 

@@ -7,7 +7,9 @@
 #include <linux/kvm.h>
 #include <stdint.h>
 
-/* Returns the /dev/kvm fd or -errno (logged). */
+#define KVM_DEVICE "/dev/kvm"
+
+/* Returns the KVM_DEVICE fd or -errno (logged). */
 int kvm_open(void);
 
 /* A 4-byte guest write of datamatch to MMIO address addr signals fd in the

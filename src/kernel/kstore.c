@@ -204,8 +204,8 @@ static int entries(bool damaged_ones, struct kernel_entry **out)
 		err = load_named(dir, de->d_name, &e);
 		if (damaged_ones ? err != -EUCLEAN || !is_key(de->d_name) : err)
 			continue;
-		if (damaged_ones)
-			snprintf(e.key, sizeof(e.key), "%s", de->d_name);
+		if (damaged_ones) /* is_key(): KERNEL_KEY_LEN characters */
+			memcpy(e.key, de->d_name, KERNEL_KEY_LEN + 1);
 		if (n == cap) {
 			struct kernel_entry *grown;
 
