@@ -2,6 +2,7 @@
 
 #include "api/http_parse.h"
 #include "util/log.h"
+#include "util/parse.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -31,49 +32,6 @@ static void put(struct out *o, const char *s, size_t n)
 static void puts_(struct out *o, const char *s)
 {
 	put(o, s, strlen(s));
-}
-
-/* The length of the UTF-8 sequence at s (n bytes left), 0 when it is not a
- * valid one (overlong, a surrogate, past U+10FFFF, cut). */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len, i;
-	unsigned int cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return len;
-}
-
-static bool utf8_valid(const char *s, size_t n)
-{
-	size_t i = 0, l;
-
-	while (i < n) {
-		l = utf8_len((const unsigned char *)s + i, n - i);
-		if (!l)
-			return false;
-		i += l;
-	}
-	return true;
 }
 
 /* How Rust's {:?} writes the character at s (len bytes of valid UTF-8) in

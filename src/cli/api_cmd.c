@@ -739,7 +739,7 @@ static int api_run(int argc, char **argv, const struct timespec *started)
 	struct cli_common common = { 0 };
 	static struct api_main m;
 	const char *sock = NULL, *config = NULL, *id = NULL, *log_path = NULL, *metrics_path = NULL;
-	const char *metadata = NULL;
+	const char *metadata = NULL, *seccomp_filter = NULL;
 	size_t mmds_limit = MMDS_DEFAULT_SIZE_LIMIT, max_payload = API_MAX_PAYLOAD;
 	bool has_mmds_limit = false;
 	bool no_api = false, show_level = false, show_origin = false;
@@ -834,6 +834,9 @@ static int api_run(int argc, char **argv, const struct timespec *started)
 			break;
 		case API_O_METADATA:
 			metadata = optarg;
+			break;
+		case API_O_SECCOMP_FILTER:
+			seccomp_filter = optarg;
 			break;
 		case API_O_MMDS_SIZE_LIMIT:
 			if (parse_size_limit(optarg, &mmds_limit)) {
@@ -945,6 +948,11 @@ static int api_run(int argc, char **argv, const struct timespec *started)
 	if (err)
 		return err;
 	if (metrics_path && (err = metrics_open(metrics_path)))
+		return err;
+	/* Firecracker's order: after the logger and the metrics file, before
+	 * the configuration; volt has one thread still (the check forks).
+	 * Firecracker's GenericError: exit code 1. */
+	if (seccomp_filter && (err = sandbox_seccomp_load_file(seccomp_filter)))
 		return err;
 	if (metadata && (err = read_metadata(metadata, &m.st.cfg)))
 		return err;

@@ -78,11 +78,11 @@ const struct cli_opt api_opts[] = {
 	  .hidden = true },
 	/* Firecracker's other flags (docs/security.md, "Firecracker's jailer"). */
 	{ .name = "seccomp-filter",
-	  .code = API_O_FC_IGNORED,
+	  .code = API_O_SECCOMP_FILTER,
 	  .value = true,
 	  .arg = "FILE",
-	  .hidden = true,
-	  .help = "ignored: volt's own seccomp filters apply (--seccomp)" },
+	  .help = "Firecracker's seccompiler output: its filters apply as well as volt's",
+	  .path = CLI_PATH_IN },
 	{ .name = "module",
 	  .code = API_O_FC_IGNORED,
 	  .value = true,
@@ -104,9 +104,6 @@ const struct cli_opt api_opts[] = {
 
 const char *api_fc_flag_note(const char *name)
 {
-	if (!strcmp(name, "seccomp-filter"))
-		return "volt applies its own seccomp filters (--seccomp kill|log|off, "
-		       "--no-seccomp); the BPF file is not read";
 	if (!strcmp(name, "enable-pci"))
 		return "volt's devices are virtio-mmio; the guest finds them on its command line";
 	if (!strcmp(name, "describe-snapshot") || !strcmp(name, "snapshot-version"))

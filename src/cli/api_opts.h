@@ -25,6 +25,7 @@ enum {
 	API_O_METADATA,
 	API_O_MMDS_SIZE_LIMIT,
 	API_O_MAX_PAYLOAD,
+	API_O_SECCOMP_FILTER,
 	/* Firecracker's flags volt accepts and does not use: a warning. */
 	API_O_FC_IGNORED,
 	/* Firecracker's flags volt cannot honour: refused with the reason. */

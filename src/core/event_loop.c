@@ -199,6 +199,10 @@ int event_loop_start(struct event_loop *l)
 	int err;
 
 	sigfillset(&all);
+	/* But a seccomp trap's SIGSYS (from a filter the front-end adds): the
+	 * kernel ends the process with it where it is blocked, before any
+	 * handler could say why. */
+	sigdelset(&all, SIGSYS);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	err = pthread_create(&l->thread, NULL, loop_thread, l);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -470,13 +470,16 @@ static int write_line(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-int metrics_flush(void)
+static int flush(bool wait)
 {
 	char *line;
 	size_t len;
 	int err;
 
-	pthread_mutex_lock(&lock);
+	if (!wait && pthread_mutex_trylock(&lock))
+		return -EBUSY;
+	if (wait)
+		pthread_mutex_lock(&lock);
 	if (out_fd < 0) {
 		pthread_mutex_unlock(&lock);
 		return -ENOENT;
@@ -502,6 +505,16 @@ int metrics_flush(void)
 	}
 	pthread_mutex_unlock(&lock);
 	return err;
+}
+
+int metrics_flush(void)
+{
+	return flush(true);
+}
+
+int metrics_flush_unless_busy(void)
+{
+	return flush(false);
 }
 
 int metrics_open(const char *path)

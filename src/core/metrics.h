@@ -257,6 +257,10 @@ int metrics_set_labels(const char *id, const struct json_t *properties);
 /* Writes one line now; -ENOENT when metrics_open() was not called, -EAGAIN
  * when the line was dropped (FIFO full), other -errno on write errors. */
 int metrics_flush(void);
+/* metrics_flush(), or -EBUSY without waiting when another thread is at the
+ * metrics (a thread stopped for good while it held them must not keep the
+ * last line, and volt's exit, waiting). */
+int metrics_flush_unless_busy(void);
 /* Flushes every 60 s from the device thread while the VM runs; nothing to
  * do (no timer) when metrics_open() was not called: metrics are configured
  * before boot only. */

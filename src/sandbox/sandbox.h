@@ -45,6 +45,16 @@ int sandbox_seccomp_prepare(void);
 /* Installs the calling thread's filter (no-op when off); 0 or -errno. */
 int sandbox_seccomp_enter(enum sandbox_thread kind);
 
+/* Firecracker's --seccomp-filter FILE (seccomp_file.c): reads and checks
+ * its programs, which each thread then installs after volt's own filter
+ * (both apply). 0, or -errno with Firecracker's "Seccomp error: ..." logged.
+ * Call while volt has one thread. */
+int sandbox_seccomp_load_file(const char *path);
+bool sandbox_seccomp_file_loaded(void);
+/* Installs the calling thread's program from the file, if any (setting
+ * no_new_privs): 1 when it did, 0 when there is none, or -errno. */
+int sandbox_seccomp_file_enter(enum sandbox_thread kind);
+
 /* Hooks for vm_start(): before_threads compiles the filters and applies
  * Landlock to cfg's files (cfg must outlive the call); thread_start installs
  * the filter of the thread's kind (MAIN and DEVICES: VMM). */

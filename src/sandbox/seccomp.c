@@ -138,10 +138,12 @@ int sandbox_seccomp_prepare(void)
 	int k, err = 0;
 
 	if (seccomp_mode == SANDBOX_SECCOMP_OFF) {
-		if (!warned)
+		if (!warned && !sandbox_seccomp_file_loaded())
 			pr_warn("seccomp is off (--no-seccomp): a guest that escapes KVM into volt "
 				"may make any system call");
 		warned = true;
+		if (sandbox_seccomp_file_loaded())
+			preinit_libraries(); /* that file's filters apply */
 		return 0;
 	}
 	sandbox_sanitizer_prepare();
@@ -170,16 +172,21 @@ int sandbox_seccomp_prepare(void)
 
 static int enter(enum sandbox_thread kind)
 {
-	if (seccomp_mode == SANDBOX_SECCOMP_OFF)
-		return 0;
-	if ((unsigned int)kind >= SANDBOX_THREAD_COUNT || !compiled.ready ||
-	    compiled.pid != getpid()) {
+	int own;
+
+	if (seccomp_mode != SANDBOX_SECCOMP_OFF && ((unsigned int)kind >= SANDBOX_THREAD_COUNT ||
+						    !compiled.ready || compiled.pid != getpid())) {
 		pr_err("seccomp: no filter for this thread kind was compiled in this process");
 		return -EINVAL;
 	}
+	/* A --seccomp-filter file's program first: it lets the seccomp() of
+	 * the one below through (seccomp_file.c), and has set no_new_privs. */
+	own = sandbox_seccomp_file_enter(kind);
+	if (own < 0 || seccomp_mode == SANDBOX_SECCOMP_OFF)
+		return own < 0 ? own : 0;
 	/* Without it an unprivileged process may not install a filter. FLAG_LOG:
 	 * refused opens (SECCOMP_RET_ERRNO) are logged like kills are. */
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+	if ((!own && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) ||
 	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_LOG,
 		    &compiled.prog[kind])) {
 		int err = -errno;

@@ -34,6 +34,12 @@ int parse_hex_digit(char c);
  * \n, \t, \r or \xNN, and with non_ascii also bytes above 0x7e as \xNN: what
  * a user or client sent, shown without letting it forge lines or bytes. */
 void escape_controls(const char *in, char *out, size_t size, bool non_ascii);
+/* UTF-8 as Rust's str takes it (no overlong forms, no surrogates, nothing
+ * past U+10FFFF): utf8_len() is the length of the sequence at s (n bytes
+ * left; n > 0), 0 when it is not a valid one or is cut; utf8_valid() says
+ * whether all n bytes are. */
+size_t utf8_len(const unsigned char *s, size_t n);
+bool utf8_valid(const void *s, size_t n);
 /* The value of the first "key=value" line of text (truncated to size). */
 bool text_value(const char *text, const char *key, char *val, size_t size);
 

@@ -8,11 +8,13 @@
 #include "vmm/console.h"
 
 #include <errno.h>
+#include <linux/futex.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* siginfo's si_code of a seccomp trap (SYS_SECCOMP in the kernel's uapi). */
@@ -46,6 +48,12 @@ static __thread volatile sig_atomic_t logging_pipes;
 /* The handlers these replaced (the sanitizers' for SIGSEGV and SIGBUS): a
  * fault of volt's own goes on to them. Written before the handlers are on. */
 static struct sigaction previous[NSIG];
+/* The thread that installed the handlers: the one that polls signals_fd(). */
+static __thread bool main_thread;
+/* The system call a seccomp trap stopped on another thread (-1: none). */
+static _Atomic int trapped_nr = -1;
+/* What a trapped thread waits on: never woken. */
+static int parked;
 
 int signals_exit_code(int signo, int code)
 {
@@ -186,6 +194,18 @@ static void note_fault_file(int signo, const siginfo_t *si)
 	log_error_signal_safe(line);
 }
 
+/* Firecracker's second line for a seccomp trap (its log_sigsys_err()). */
+static void log_bad_syscall(int nr)
+{
+	char line[80], *p = line, *end = line + sizeof(line) - 1;
+
+	p = put(p, end, "Shutting down VM after intercepting a bad syscall (");
+	p = put_int(p, end, nr);
+	p = put(p, end, ").");
+	*p = '\0';
+	log_error_signal_safe(line);
+}
+
 /* The thread cannot go on: log with write(2), then the previous handler
  * (a sanitizer's report) or the exit code. Never returns to the fault. */
 static void end_now(int signo, siginfo_t *si, void *uc)
@@ -195,6 +215,8 @@ static void end_now(int signo, siginfo_t *si, void *uc)
 
 	signals_format_shutdown(line, sizeof(line), signo, si->si_code);
 	log_error_signal_safe(line);
+	if (signo == SIGSYS)
+		log_bad_syscall(si->si_syscall);
 	note_fault_file(signo, si);
 	fault_files_remove_temps();
 	if (prev->sa_flags & SA_SIGINFO) {
@@ -213,6 +235,22 @@ static void on_fatal(int signo, siginfo_t *si, void *uc)
 	int saved = errno;
 
 	set_metric(signo);
+	if (signo == SIGSYS && si->si_code == SIGNALS_SYS_SECCOMP && !main_thread) {
+		/* A trap (a --seccomp-filter rule) left this thread's state
+		 * whole: the main thread writes the lines and the metrics and
+		 * ends volt (signals_take()); this one waits for that, as the
+		 * system call it stopped on cannot be made. */
+		atomic_store(&trapped_nr, si->si_syscall);
+		atomic_compare_exchange_strong(
+			&pending, &none, (uint64_t)(uint32_t)si->si_code << 32 | (uint32_t)signo);
+		wake_main();
+		/* For good, with the one call every thread's list allows for
+		 * waiting (a private futex wait; pause() is on none). Inline
+		 * and no noreturn call: a sanitizer build's no-return hook
+		 * makes a call (sigaltstack) that no list allows. */
+		for (;;)
+			syscall(SYS_futex, &parked, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+	}
 	if (signals_is_fault(signo, si->si_code))
 		end_now(signo, si, uc);
 	atomic_compare_exchange_strong(&pending, &none,
@@ -260,6 +298,7 @@ int signals_install(void)
 		return err;
 	}
 	atomic_store(&wake_fd, fd);
+	main_thread = true;
 	memset(&sa, 0, sizeof(sa));
 	/* One fatal handler at a time; restarted calls keep EINTR where
 	 * Firecracker's would not see it. */
@@ -288,6 +327,35 @@ int signals_fd(void)
 	return atomic_load(&wake_fd);
 }
 
+/* Whether a thread stopped in the system call nr may hold malloc's lock,
+ * which rendering a metrics line takes. */
+static bool in_malloc(int nr)
+{
+	return nr == SYS_brk || nr == SYS_mmap || nr == SYS_munmap || nr == SYS_mremap ||
+	       nr == SYS_madvise || nr == SYS_mprotect;
+}
+
+/* Another thread was trapped and waits in its handler for good: nothing
+ * that would wait for it (a vCPU's or the device thread's end, a lock it
+ * may hold) can run. Firecracker's handler, here: its two lines, the
+ * metrics line, exit code 148. */
+static void end_trapped(int signo, int code)
+{
+	char line[128];
+	int nr = atomic_load(&trapped_nr);
+
+	signals_format_shutdown(line, sizeof(line), signo, code);
+	log_error_signal_safe(line);
+	log_bad_syscall(nr);
+	if (!in_malloc(nr))
+		metrics_flush_unless_busy();
+	fault_files_remove_temps();
+	console_restore();
+	/* exit_group itself, not _exit(): see the trapped thread's wait. */
+	for (;;)
+		syscall(SYS_exit_group, signals_exit_code(signo, code));
+}
+
 int signals_take(int *signo, int *code)
 {
 	unsigned int pipes;
@@ -307,5 +375,7 @@ int signals_take(int *signo, int *code)
 		return 0;
 	*signo = (int)(uint32_t)first;
 	*code = (int)(uint32_t)(first >> 32);
+	if (atomic_load(&trapped_nr) >= 0)
+		end_trapped(*signo, *code);
 	return signals_exit_code(*signo, *code);
 }

@@ -18,6 +18,15 @@
  *   malloc, no lock), then hands over to the handler that was there before
  *   (the sanitizers' report) or _exit()s with the code. No metrics line then:
  *   rendering one takes locks and malloc that the faulting thread may hold.
+ * - a seccomp trap (a rule of a --seccomp-filter file; volt's own filters
+ *   kill) on a thread other than the main one: its state is whole, but the
+ *   system call it stopped on cannot be made, so it waits in the handler
+ *   for good, and the main thread ends volt in signals_take() as
+ *   Firecracker's handler does: its lines ("... signal 31, code 1." and
+ *   "Shutting down VM after intercepting a bad syscall (NR)."), the metrics
+ *   line (not when the call was one of malloc's, whose lock the thread may
+ *   hold, nor while it holds the metrics), exit code 148. Nothing that would
+ *   wait for the trapped thread runs. On the main thread itself: as a fault.
  * SIGPIPE is counted and logged ("Received signal 13, code C."), not fatal:
  * each write's EPIPE is handled where it happens. One raised by that line
  * itself (the log is a pipe nobody reads) is only counted. */
@@ -42,7 +51,7 @@ int signals_install(void);
 int signals_fd(void);
 /* Logs the SIGPIPEs counted since the last call; returns Firecracker's exit
  * code when a fatal signal arrived (and its number and si_code in *signo,
- * *code), else 0. */
+ * *code), else 0. Does not return after another thread's seccomp trap. */
 int signals_take(int *signo, int *code);
 
 /* Firecracker's exit code for signo (FcExitCode): SIGSYS is BadSyscall only

@@ -589,6 +589,9 @@ int vcpu_start(struct vcpu *v, const struct thread_hooks *hooks)
 	sigdelset(&block, SIGBUS);
 	sigdelset(&block, SIGFPE);
 	sigdelset(&block, SIGILL);
+	/* A --seccomp-filter rule's trap: blocked, the kernel would end volt
+	 * with SIGSYS instead of Firecracker's handling (vmm/signals.h). */
+	sigdelset(&block, SIGSYS);
 	/* vCPU threads take only the kick; the main thread handles the rest. */
 	pthread_sigmask(SIG_SETMASK, &block, &old);
 	v->hooks = hooks ? *hooks : (struct thread_hooks){ 0 };

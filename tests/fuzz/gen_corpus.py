@@ -829,6 +829,13 @@ def boot_loader_seeds():
     }
 
 
+def bitcode_seeds():
+    """Files the bitcode crate wrote (tests/unit/data/bitcode), the small ones."""
+    data = HERE.parent / "unit" / "data" / "bitcode"
+    return {b.stem: b.read_bytes() for b in sorted(data.glob("*.bin"))
+            if b.stat().st_size <= 1024}
+
+
 def main():
     for target, seeds in (("virtq", virtq_seeds()), ("virtio_blk", blk_seeds()),
                           ("virtio_pmem", pmem_seeds()), ("virtio_mem", mem_seeds()),
@@ -837,7 +844,8 @@ def main():
                           ("http_parse", http_seeds()), ("mmds_http", mmds_http_seeds()),
                           ("mmds_stack", mmds_seeds()),
                           ("guest_io", guest_io_seeds()),
-                          ("boot_loader", boot_loader_seeds())):
+                          ("boot_loader", boot_loader_seeds()),
+                          ("bitcode", bitcode_seeds())):
         d = HERE / "corpus" / target
         d.mkdir(parents=True, exist_ok=True)
         for name, blob in seeds.items():

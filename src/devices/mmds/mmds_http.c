@@ -8,6 +8,7 @@
  * "Connection: keep-alive" and the connection stays, as in Firecracker. */
 #include "devices/mmds/mmds_priv.h"
 #include "devices/mmds/mmds_metrics.h"
+#include "util/parse.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -87,43 +88,6 @@ static bool ieq(const char *s, size_t n, const char *lit)
 static bool eq(const char *s, size_t n, const char *lit)
 {
 	return strlen(lit) == n && !memcmp(s, lit, n);
-}
-
-/* Rust's str::from_utf8: no overlong forms, no surrogates, <= U+10FFFF. */
-static bool utf8_valid(const uint8_t *p, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		uint8_t c = p[i];
-		size_t len, k;
-		uint32_t cp;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			len = 2, cp = c & 0x1f;
-		else if (c >= 0xe0 && c <= 0xef)
-			len = 3, cp = c & 0x0f;
-		else if (c >= 0xf0 && c <= 0xf4)
-			len = 4, cp = c & 0x07;
-		else
-			return false;
-		if (n - i < len)
-			return false;
-		for (k = 1; k < len; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = cp << 6 | (p[i + k] & 0x3f);
-		}
-		if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-		    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-			return false;
-		i += len;
-	}
-	return true;
 }
 
 /* The length of the Unicode white space (Rust's char::is_whitespace) that
@@ -321,7 +285,7 @@ static bool parse_request(const char *in, size_t len, struct req *r, struct answ
 		parse_error(a, 400, "Empty URI not allowed.");
 		return false;
 	}
-	if (!utf8_valid((const uint8_t *)r->uri, r->uri_len)) {
+	if (!utf8_valid(r->uri, r->uri_len)) {
 		parse_error(a, 400, "Cannot parse URI as UTF-8.");
 		return false;
 	}
@@ -342,7 +306,7 @@ static bool parse_request(const char *in, size_t len, struct req *r, struct answ
 	if (hend != rl_end) {
 		const char *h = rl_end + 2, *end = hend, *body = hend + 4;
 
-		if (!utf8_valid((const uint8_t *)h, (size_t)(end - h))) {
+		if (!utf8_valid(h, (size_t)(end - h))) {
 			parse_error(a, 400, MSG_INVALID_REQUEST);
 			return false;
 		}
