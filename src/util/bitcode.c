@@ -38,14 +38,18 @@ static int fail_at(struct in *in, const char *what, const uint8_t *at)
 	return err;
 }
 
-static int take(struct in *in, size_t n, const uint8_t **out)
+/* The next n bytes of the input, or NULL (EOF) when it has fewer. */
+static const uint8_t *take(struct in *in, size_t n)
 {
-	if (n > in->left)
-		return fail(in, "EOF");
-	*out = in->p;
+	const uint8_t *at = in->p;
+
+	if (n > in->left) {
+		fail(in, "EOF");
+		return NULL;
+	}
 	in->p += n;
 	in->left -= n;
-	return 0;
+	return at ? at : (const uint8_t *)""; /* an empty input may have no buffer */
 }
 
 /* A packing byte v: the packing (v + 1) / 2, which must be below kinds,
@@ -54,7 +58,7 @@ static int packing(struct in *in, unsigned int kinds, unsigned int *p, bool *wit
 {
 	const uint8_t *v;
 
-	if (take(in, 1, &v))
+	if (!(v = take(in, 1)))
 		return -EINVAL;
 	*p = (*v + 1u) / 2;
 	if (*p >= kinds)
@@ -78,19 +82,19 @@ static int unpack_bytes(struct in *in, size_t n, uint8_t **out)
 	size_t i;
 
 	if (n > 2) {
-		bool with_min;
+		bool with_min = false;
 
 		if (packing(in, sizeof(factor), &p, &with_min))
 			return -EINVAL;
 		if (with_min) {
 			const uint8_t *m;
 
-			if (take(in, 1, &m))
+			if (!(m = take(in, 1)))
 				return -EINVAL;
 			min = *m;
 		}
 	}
-	if (take(in, n / per_byte[p] + (n % per_byte[p] != 0), &src))
+	if (!(src = take(in, n / per_byte[p] + (n % per_byte[p] != 0))))
 		return -EINVAL;
 	*out = malloc(n + 1);
 	if (!*out)
@@ -120,9 +124,9 @@ static int unpack_u64s(struct in *in, size_t n, uint64_t **out)
 	const uint8_t *src = NULL;
 	uint8_t *bytes = NULL;
 	uint64_t min = 0;
-	unsigned int p;
+	unsigned int p = 0;
 	size_t i, b;
-	bool with_min;
+	bool with_min = false;
 
 	*out = NULL;
 	if (!n)
@@ -130,7 +134,7 @@ static int unpack_u64s(struct in *in, size_t n, uint64_t **out)
 	if (packing(in, sizeof(width), &p, &with_min))
 		return -EINVAL;
 	if (with_min) {
-		if (take(in, 8, &src))
+		if (!(src = take(in, 8)))
 			return -EINVAL;
 		for (b = 0; b < 8; b++)
 			min |= (uint64_t)src[b] << (8 * b);
@@ -140,7 +144,7 @@ static int unpack_u64s(struct in *in, size_t n, uint64_t **out)
 
 		if (err)
 			return err;
-	} else if (n > in->left / width[p] || take(in, n * width[p], &src)) {
+	} else if (n > in->left / width[p] || !(src = take(in, n * width[p]))) {
 		return fail(in, "EOF");
 	}
 	*out = malloc(n * sizeof(**out));
@@ -188,7 +192,7 @@ static int lengths(struct in *in, size_t n, uint64_t **out, uint64_t *sum)
 	if (!err && !(lens = malloc(n * sizeof(*lens))))
 		err = -ENOMEM;
 	for (i = j = 0; !err && i < n; i++)
-		lens[i] = small[i] < 255 ? small[i] : large[j++];
+		lens[i] = small[i] < 255 || !large ? small[i] : large[j++];
 	free(small);
 	free(large);
 	if (err) {
@@ -223,7 +227,7 @@ static int decode_entries(struct in *in, size_t n, struct bitcode_map *out)
 
 	err = lengths(in, n, &klen, &ksum);
 	if (!err)
-		err = take(in, ksum, &keys);
+		err = (keys = take(in, ksum)) ? 0 : -EINVAL;
 	if (!err)
 		err = lengths(in, n, &vlen, &vsum);
 	if (!err)
