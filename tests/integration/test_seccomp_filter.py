@@ -127,7 +127,7 @@ def _wait_path(path, p, timeout=30):
 
 # --- the VM's threads (KVM) ------------------------------------------------------------
 
-def _boot_spin(volt, tmp_path, bpf, *extra):
+def _configure_echo(volt, tmp_path, bpf, *extra):
     sock, log, metrics = tmp_path / "api.sock", tmp_path / "fc.log", tmp_path / "metrics"
     metrics.touch()
     p = volt("--api-sock", sock, "--seccomp-filter", bpf, "--log-path", log,
@@ -135,7 +135,7 @@ def _boot_spin(volt, tmp_path, bpf, *extra):
     wait_for_socket(sock, p.proc)
     api = ApiClient(sock)
     assert api.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": 128}) == (204, None)
-    assert api.put("/boot-source", {"kernel_image_path": str(GUESTS / "spin")}) == (204, None)
+    assert api.put("/boot-source", {"kernel_image_path": str(GUESTS / "echo")}) == (204, None)
     return p, api, log, metrics
 
 
@@ -143,9 +143,10 @@ def test_allow_all_on_every_thread_of_a_running_vm(kvm, volt, tmp_path):
     """test_allow_all: the VM starts, every thread is in seccomp mode 2."""
     bpf = tmp_path / "bpf.out"
     bpf.write_bytes(filter_file())
-    p, api, _, _ = _boot_spin(volt, tmp_path, bpf)
+    p, api, _, _ = _configure_echo(volt, tmp_path, bpf)
     assert api.put("/actions", {"action_type": "InstanceStart"}) == (204, None)
-    time.sleep(0.5)
+    p.wait_for("echo guest ready", 60)
+    time.sleep(0.5)  # the main thread's filter goes on once every VM thread runs
     assert p.proc.poll() is None, p.output()
     modes = threads_seccomp(p.proc.pid)
     assert modes and all(m == "2" for m, _ in modes.values()), modes
@@ -156,7 +157,7 @@ def test_a_vcpu_trap_ends_volt_as_firecracker(kvm, volt, tmp_path):
     bpf = tmp_path / "bpf.out"
     bpf.write_bytes(encode([("vmm", []), ("api", []),
                             ("vcpu", program([SYS_ioctl], 0x00030000))]))
-    p, api, log, metrics = _boot_spin(volt, tmp_path, bpf)
+    p, api, log, metrics = _configure_echo(volt, tmp_path, bpf)
     api.put("/actions", {"action_type": "InstanceStart"})
     assert p.wait_exit(30) == 148, p.output()
     text = log.read_text()
