@@ -215,8 +215,6 @@ static void end_now(int signo, siginfo_t *si, void *uc)
 
 	signals_format_shutdown(line, sizeof(line), signo, si->si_code);
 	log_error_signal_safe(line);
-	if (signo == SIGSYS)
-		log_bad_syscall(si->si_syscall);
 	note_fault_file(signo, si);
 	fault_files_remove_temps();
 	if (prev->sa_flags & SA_SIGINFO) {
@@ -227,6 +225,36 @@ static void end_now(int signo, siginfo_t *si, void *uc)
 	}
 	console_restore(); /* tcsetattr: async-signal-safe */
 	_exit(signals_exit_code(signo, si->si_code));
+}
+
+/* Whether a thread stopped in the system call nr may hold malloc's lock,
+ * which rendering a metrics line takes. */
+static bool in_malloc(int nr)
+{
+	return nr == SYS_brk || nr == SYS_mmap || nr == SYS_munmap || nr == SYS_mremap ||
+	       nr == SYS_madvise || nr == SYS_mprotect;
+}
+
+/* A seccomp trap stopped a thread in the system call nr: Firecracker's
+ * handler (its two lines, the metrics line, exit code 148), from the main
+ * thread, either in its own handler or for another thread that waits in its
+ * handler for good. Nothing that would wait for a trapped thread (a vCPU's
+ * or the device thread's end, a lock it may hold) runs. */
+static void end_trapped(int signo, int code, int nr)
+{
+	char line[128];
+
+	signals_format_shutdown(line, sizeof(line), signo, code);
+	log_error_signal_safe(line);
+	log_bad_syscall(nr);
+	if (!in_malloc(nr))
+		metrics_flush_unless_busy();
+	fault_files_remove_temps();
+	console_restore();
+	/* exit_group itself, not _exit(): a sanitizer build's no-return hook
+	 * makes a call (sigaltstack) that no list allows. */
+	for (;;)
+		syscall(SYS_exit_group, signals_exit_code(signo, code));
 }
 
 static void on_fatal(int signo, siginfo_t *si, void *uc)
@@ -246,11 +274,12 @@ static void on_fatal(int signo, siginfo_t *si, void *uc)
 		wake_main();
 		/* For good, with the one call every thread's list allows for
 		 * waiting (a private futex wait; pause() is on none). Inline
-		 * and no noreturn call: a sanitizer build's no-return hook
-		 * makes a call (sigaltstack) that no list allows. */
+		 * and no noreturn call: see end_trapped(). */
 		for (;;)
 			syscall(SYS_futex, &parked, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
 	}
+	if (signo == SIGSYS && si->si_code == SIGNALS_SYS_SECCOMP)
+		end_trapped(signo, si->si_code, si->si_syscall);
 	if (signals_is_fault(signo, si->si_code))
 		end_now(signo, si, uc);
 	atomic_compare_exchange_strong(&pending, &none,
@@ -327,35 +356,6 @@ int signals_fd(void)
 	return atomic_load(&wake_fd);
 }
 
-/* Whether a thread stopped in the system call nr may hold malloc's lock,
- * which rendering a metrics line takes. */
-static bool in_malloc(int nr)
-{
-	return nr == SYS_brk || nr == SYS_mmap || nr == SYS_munmap || nr == SYS_mremap ||
-	       nr == SYS_madvise || nr == SYS_mprotect;
-}
-
-/* Another thread was trapped and waits in its handler for good: nothing
- * that would wait for it (a vCPU's or the device thread's end, a lock it
- * may hold) can run. Firecracker's handler, here: its two lines, the
- * metrics line, exit code 148. */
-static void end_trapped(int signo, int code)
-{
-	char line[128];
-	int nr = atomic_load(&trapped_nr);
-
-	signals_format_shutdown(line, sizeof(line), signo, code);
-	log_error_signal_safe(line);
-	log_bad_syscall(nr);
-	if (!in_malloc(nr))
-		metrics_flush_unless_busy();
-	fault_files_remove_temps();
-	console_restore();
-	/* exit_group itself, not _exit(): see the trapped thread's wait. */
-	for (;;)
-		syscall(SYS_exit_group, signals_exit_code(signo, code));
-}
-
 int signals_take(int *signo, int *code)
 {
 	unsigned int pipes;
@@ -376,6 +376,6 @@ int signals_take(int *signo, int *code)
 	*signo = (int)(uint32_t)first;
 	*code = (int)(uint32_t)(first >> 32);
 	if (atomic_load(&trapped_nr) >= 0)
-		end_trapped(*signo, *code);
+		end_trapped(*signo, *code, atomic_load(&trapped_nr));
 	return signals_exit_code(*signo, *code);
 }

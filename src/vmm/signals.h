@@ -13,20 +13,21 @@
  *   writes the last metrics line and exits (signals_take()). Nothing in the
  *   handler but atomics and write(2).
  * - a fault of volt's own (SIGSEGV, SIGBUS, SIGILL, SIGFPE raised by the
- *   kernel, a seccomp trap): the thread cannot go on. The handler writes the
+ *   kernel): the thread cannot go on. The handler writes the
  *   log line with write(2) from a buffer it formats itself (no stdio, no
  *   malloc, no lock), then hands over to the handler that was there before
  *   (the sanitizers' report) or _exit()s with the code. No metrics line then:
  *   rendering one takes locks and malloc that the faulting thread may hold.
  * - a seccomp trap (a rule of a --seccomp-filter file; volt's own filters
- *   kill) on a thread other than the main one: its state is whole, but the
+ *   kill), whose thread's state is whole (it made a system call), but the
  *   system call it stopped on cannot be made, so it waits in the handler
  *   for good, and the main thread ends volt in signals_take() as
  *   Firecracker's handler does: its lines ("... signal 31, code 1." and
  *   "Shutting down VM after intercepting a bad syscall (NR)."), the metrics
  *   line (not when the call was one of malloc's, whose lock the thread may
  *   hold, nor while it holds the metrics), exit code 148. Nothing that would
- *   wait for the trapped thread runs. On the main thread itself: as a fault.
+ *   wait for the trapped thread runs. On the main thread itself: the same,
+ *   from its handler.
  * SIGPIPE is counted and logged ("Received signal 13, code C."), not fatal:
  * each write's EPIPE is handled where it happens. One raised by that line
  * itself (the log is a pipe nobody reads) is only counted. */

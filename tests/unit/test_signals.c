@@ -5,13 +5,20 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -98,14 +105,29 @@ static void sanitizer_like(int sig, siginfo_t *si, void *uc)
 	_exit(77);
 }
 
+/* The child's wait status, once it has ended; what it wrote into the pipe
+ * fds (its stderr) in out. */
+static int reap(pid_t pid, int fds[2], char *out, size_t size)
+{
+	ssize_t n;
+	int status;
+
+	close(fds[1]);
+	cr_assert_gt(pid, 0);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	n = read(fds[0], out, size - 1);
+	out[n > 0 ? n : 0] = '\0';
+	close(fds[0]);
+	return status;
+}
+
 /* A child that faults after signals_install(), with SIGSEGV's handler before
  * it prev (NULL: SIG_DFL; Criterion's own otherwise); its status and what it
  * wrote on stderr. */
 static int fault_in_child(void (*prev)(int, siginfo_t *, void *), char *out, size_t size)
 {
 	struct sigaction sa = { .sa_handler = SIG_DFL };
-	int fds[2], status;
-	ssize_t n;
+	int fds[2];
 	pid_t pid;
 
 	cr_assert_eq(pipe(fds), 0);
@@ -121,13 +143,7 @@ static int fault_in_child(void (*prev)(int, siginfo_t *, void *), char *out, siz
 		*bad = 1;
 		_exit(0);
 	}
-	close(fds[1]);
-	cr_assert_gt(pid, 0);
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
-	n = read(fds[0], out, size - 1);
-	out[n > 0 ? n : 0] = '\0';
-	close(fds[0]);
-	return status;
+	return reap(pid, fds, out, size);
 }
 
 /* A fault in the process: one line on stderr, exit 150, no loop. */
@@ -295,4 +311,92 @@ Test(signals, a_cut_memory_file_is_named_and_temporary_files_go)
 	cr_assert_eq(access(tmp, F_OK), -1, "the temporary file stayed");
 	unlink(mem);
 	rmdir(dir);
+}
+
+/* A seccomp trap on getppid, then the call, on this thread (NO_NEW_PRIVS
+ * first: no privilege needed). */
+static void trap_getppid(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getppid, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog))
+		_exit(99);
+	syscall(SYS_getppid);
+	_exit(98); /* not reached: the trap ends the process */
+}
+
+static void *trapped_thread(void *arg)
+{
+	(void)arg;
+	trap_getppid();
+	return NULL;
+}
+
+/* A child whose main thread (or another one) is trapped; its status, its
+ * stderr, the metrics file's last line. */
+static int trap_in_child(bool other_thread, char *out, size_t size, char *metrics, size_t msize)
+{
+	char path[] = "/tmp/volt-trap-metrics-XXXXXX";
+	int fds[2], status, mfd = mkstemp(path);
+	ssize_t n;
+	pid_t pid;
+
+	cr_assert_geq(mfd, 0);
+	cr_assert_eq(pipe(fds), 0);
+	pid = fork();
+	if (!pid) {
+		pthread_t t;
+		int signo, code;
+
+		dup2(fds[1], STDERR_FILENO);
+		if (signals_install() || metrics_open(path))
+			_exit(97);
+		if (!other_thread)
+			trap_getppid();
+		if (pthread_create(&t, NULL, trapped_thread, NULL))
+			_exit(96);
+		for (;;) { /* the main thread's loop, as vm_serve()'s */
+			struct pollfd p = { .fd = signals_fd(), .events = POLLIN };
+
+			if (poll(&p, 1, 10000) != 1)
+				_exit(95);
+			signals_take(&signo, &code);
+		}
+	}
+	status = reap(pid, fds, out, size);
+	n = pread(mfd, metrics, msize - 1, 0);
+	metrics[n > 0 ? n : 0] = '\0';
+	close(mfd);
+	unlink(path);
+	return status;
+}
+
+#define TRAP_LINES                                                              \
+	"volt: error: Shutting down VM after intercepting signal 31, code 1.\n" \
+	"volt: error: Shutting down VM after intercepting a bad syscall (110).\n"
+
+/* Firecracker's test_failing_filter: the lines, seccomp.num_faults 1 in the
+ * metrics line, exit code 148; on the main thread and on another one (which
+ * waits while the main thread ends volt). */
+Test(signals, a_seccomp_trap_ends_volt_as_firecracker)
+{
+	char out[512], metrics[16384];
+
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		int status = trap_in_child(i == 1, out, sizeof(out), metrics, sizeof(metrics));
+
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 148, "status %#x: %s", status,
+			  out);
+		cr_assert_str_eq(out, TRAP_LINES);
+		cr_assert(strstr(metrics, "\"seccomp\":{\"num_faults\":1}"), "%s", metrics);
+	}
 }
