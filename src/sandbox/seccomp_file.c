@@ -9,7 +9,8 @@
  * the stricter answer wins, so a file can forbid more (kill, trap, errno) but
  * never let volt make a call its own list refuses. The file is checked
  * whole when it is read: at most 100000 bytes (Firecracker's limit), the
- * format, the categories, at most BPF_MAXINSNS instructions a program, and
+ * format, the categories, at most BPF_MAXINSNS instructions a program with
+ * the ones volt puts before it (PREFIX_LEN), and
  * each program is installed once in a child process that then exits, so
  * that the kernel's own checker refuses a bad program before anything
  * starts rather than when a thread does. Errors are Firecracker's words
@@ -18,6 +19,7 @@
 #include "sandbox/seccomp_lists.h"
 
 #include "util/bitcode.h"
+#include "util/fs.h"
 #include "util/log.h"
 #include "util/parse.h"
 
@@ -42,62 +44,24 @@
 static struct sock_fprog custom[SANDBOX_THREAD_COUNT];
 static bool custom_set;
 
-static int read_file(const char *path, uint8_t **buf, size_t *len)
+/* The file, through util/fs.h's read_input() (a FIFO or a device is
+ * refused, not read for ever), with Firecracker's messages. */
+static int read_filter_file(const char *path, char **buf, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	size_t got = 0;
-	struct stat st;
-	uint8_t *b;
-	int err;
+	char why[128];
+	int err = read_input(path, SECCOMP_FILE_MAX, buf, len, why, sizeof(why));
 
-	if (fd < 0) {
-		err = -errno;
-		pr_err("Seccomp error: Filter file open error: %s (os error %d)", strerror(errno),
-		       errno);
-		return err;
-	}
-	/* A FIFO or a device would be read for ever, or block. */
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		close(fd);
-		pr_err("Seccomp error: Filter deserialization failed: Failed to read input: "
-		       "'%s' is not a regular file",
-		       path);
-		return -EINVAL;
-	}
-	b = malloc(SECCOMP_FILE_MAX + 1);
-	if (!b) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (got <= SECCOMP_FILE_MAX) {
-		ssize_t n = read(fd, b + got, SECCOMP_FILE_MAX + 1 - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = -errno;
-			pr_err("Seccomp error: Filter deserialization failed: Failed to read "
-			       "input: %s (os error %d)",
-			       strerror(errno), errno);
-			free(b);
-			close(fd);
-			return err;
-		}
-		if (!n)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
-	if (got > SECCOMP_FILE_MAX) {
-		pr_err("Seccomp error: Filter deserialization failed: Input size %zu exceeds "
+	if (err == -EFBIG) /* Firecracker reads one byte past its limit */
+		pr_err("Seccomp error: Filter deserialization failed: Input size %d exceeds "
 		       "limit of %d bytes",
-		       got, SECCOMP_FILE_MAX);
-		free(b);
-		return -EFBIG;
-	}
-	*buf = b;
-	*len = got;
-	return 0;
+		       SECCOMP_FILE_MAX + 1, SECCOMP_FILE_MAX);
+	else if (err == -EINVAL || err == -EISDIR)
+		pr_err("Seccomp error: Filter deserialization failed: Failed to read input: "
+		       "'%s' %s",
+		       path, why);
+	else if (err)
+		pr_err("Seccomp error: Filter file open error: %s (os error %d)", why, -err);
+	return err == -EISDIR ? -EINVAL : err;
 }
 
 /* A key as a message shows it: its first bytes, controls escaped. */
@@ -129,7 +93,7 @@ static int category(const struct bitcode_entry *e)
  * else "Missing thread category: X". A category spelt two ways ("VMM" and
  * "vmm", which Firecracker keeps one of at random) is refused too; a key
  * repeated exactly is serde's: the last one counts. */
-static int check_categories(const struct bitcode_map *m, int *which)
+static int check_categories(const struct bitcode_map *m)
 {
 	static const enum sandbox_thread order[] = { SANDBOX_THREAD_VMM, SANDBOX_THREAD_API,
 						     SANDBOX_THREAD_VCPU };
@@ -139,7 +103,7 @@ static int check_categories(const struct bitcode_map *m, int *which)
 
 	for (i = 0; i < m->n; i++) {
 		const struct bitcode_entry *e = &m->e[i];
-		int k = which[i] = category(e);
+		int k = category(e);
 
 		if (k < 0) {
 			char shown[64];
@@ -217,20 +181,21 @@ static const struct sock_filter prefix[] = {
 };
 #define PREFIX_LEN (sizeof(prefix) / sizeof(prefix[0]))
 
-/* Each category's program from the file, checked. */
-static int take_programs(const struct bitcode_map *m, const int *which)
+/* Each category's program from the file (its categories checked), checked. */
+static int take_programs(const struct bitcode_map *m)
 {
 	size_t i, j;
 	int k, err;
 
 	for (i = 0; i < m->n; i++) {
 		const struct bitcode_entry *e = &m->e[i];
-		struct sock_fprog *p = &custom[which[i]];
+		int cat = category(e);
+		struct sock_fprog *p = &custom[cat];
 
 		if (e->nvals > BPF_MAXINSNS - PREFIX_LEN) {
 			pr_err("Seccomp error: the %s filter has %zu instructions; volt takes at "
 			       "most %zu (the kernel's %d, less %zu of its own before them)",
-			       sc_lists[which[i]].name, e->nvals, BPF_MAXINSNS - PREFIX_LEN,
+			       sc_lists[cat].name, e->nvals, BPF_MAXINSNS - PREFIX_LEN,
 			       BPF_MAXINSNS, PREFIX_LEN);
 			return -E2BIG;
 		}
@@ -278,17 +243,15 @@ static void drop_programs(void)
 int sandbox_seccomp_load_file(const char *path)
 {
 	struct bitcode_map m;
-	int which_buf[8], *which = which_buf;
-	char why[96];
-	uint8_t *buf = NULL;
+	char why[96], *buf = NULL;
 	size_t len = 0;
 	int err;
 
 	drop_programs();
-	err = read_file(path, &buf, &len);
+	err = read_filter_file(path, &buf, &len);
 	if (err)
 		return err;
-	err = bitcode_decode(buf, len, &m, why, sizeof(why));
+	err = bitcode_decode((const uint8_t *)buf, len, &m, why, sizeof(why));
 	free(buf);
 	if (err) {
 		pr_err("Seccomp error: Filter deserialization failed: Bitcode deserialization "
@@ -296,13 +259,9 @@ int sandbox_seccomp_load_file(const char *path)
 		       why);
 		return err;
 	}
-	if (m.n > sizeof(which_buf) / sizeof(which_buf[0]))
-		which = malloc(m.n * sizeof(*which));
-	err = which ? check_categories(&m, which) : -ENOMEM;
+	err = check_categories(&m);
 	if (!err)
-		err = take_programs(&m, which);
-	if (which != which_buf)
-		free(which);
+		err = take_programs(&m);
 	bitcode_map_free(&m);
 	if (err) {
 		drop_programs();
