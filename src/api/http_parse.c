@@ -18,6 +18,7 @@ enum {
 	ST_CHUNK_END, /* the CRLF after a chunk's data */
 	ST_TRAILER,   /* trailer lines after the last chunk, up to an empty one */
 	ST_DONE,      /* HTTP_REQUEST was reported: the next call starts anew */
+	ST_SKIP,      /* the Content-Length bytes of a body refused for its size */
 	ST_BAD,
 };
 
@@ -47,17 +48,17 @@ static void next_request(struct http_parser *p)
 	p->why[0] = '\0';
 }
 
-static void bad(struct http_parser *p, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static void bad(struct http_parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-static void bad(struct http_parser *p, int status, const char *fmt, ...)
+/* Firecracker's micro_http answers every request it cannot parse with 400. */
+static void bad(struct http_parser *p, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(p->why, sizeof(p->why), fmt, ap);
 	va_end(ap);
-	p->status = status;
+	p->status = 400;
 	p->state = ST_BAD;
 	p->req.keep_alive = false;
 }
@@ -94,48 +95,67 @@ static bool field_is(const char *name, size_t len, const char *want)
 }
 
 /* "HTTP/1.1" and "HTTP/1.0"; any other 1.x reads as 1.1 (RFC 9110 2.5). */
-static int parse_version(struct http_parser *p, const char *v, size_t len)
+static bool parse_version(struct http_parser *p, const char *v, size_t len)
 {
-	char q[64];
-
-	if (len != 8 || memcmp(v, "HTTP/", 5) || v[5] < '0' || v[5] > '9' || v[6] != '.' ||
-	    v[7] < '0' || v[7] > '9') {
-		bad(p, 400, "malformed HTTP version '%s'", quote(q, sizeof(q), v, len));
-		return -1;
-	}
-	if (v[5] != '1') {
-		bad(p, 505, "HTTP version '%s' is not supported (only HTTP/1.0 and HTTP/1.1)",
-		    quote(q, sizeof(q), v, len));
-		return -1;
-	}
+	if (len != 8 || memcmp(v, "HTTP/1.", 7) || v[7] < '0' || v[7] > '9')
+		return false;
 	p->req.http10 = v[7] == '0';
-	return 0;
+	return true;
+}
+
+/* The methods of Firecracker's API (micro_http knows no other). */
+static bool known_method(const char *m, size_t len)
+{
+	static const char *const methods[] = { "GET", "PUT", "PATCH", "DELETE" };
+	size_t i;
+
+	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (strlen(methods[i]) == len && !memcmp(m, methods[i], len))
+			return true;
+	return false;
 }
 
 /* METHOD SP request-target SP HTTP-version, in place: method and url become
- * NUL-terminated strings inside the head. */
+ * NUL-terminated strings inside the head. Checked in micro_http's order and
+ * answered in its words: the line's shape, the method, the target, the
+ * version. An unknown method refuses the request but keeps the framing
+ * (req.refused); the rest lose it. */
 static int parse_request_line(struct http_parser *p, char *line, size_t len)
 {
 	char *sp1 = memchr(line, ' ', len), *sp2, *target, *q;
 	size_t i, tlen;
-	char qb[64];
 
+	sp2 = sp1 ? memchr(sp1 + 1, ' ', len - (size_t)(sp1 + 1 - line)) : NULL;
+	if (!sp1 || !sp2) {
+		bad(p, "Invalid request.");
+		return -1;
+	}
+	/* The target may be any UTF-8 (micro_http's URI is a Rust str); the
+	 * rest of the line is ASCII. */
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)line[i];
 
-		if (c < 0x20 || c >= 0x7f) {
-			bad(p, 400, "malformed request line: byte 0x%02x at %zu", c, i);
+		if (c < 0x20 || c == 0x7f || (c >= 0x80 && (line + i <= sp1 || line + i >= sp2))) {
+			bad(p, "Invalid request.");
 			return -1;
 		}
 	}
-	sp2 = sp1 ? memchr(sp1 + 1, ' ', len - (size_t)(sp1 + 1 - line)) : NULL;
-	if (!sp1 || !sp2 || !is_token(line, (size_t)(sp1 - line)) || sp2 == sp1 + 1) {
-		bad(p, 400, "malformed request line '%s' (expected 'METHOD /path HTTP/1.1')",
-		    quote(qb, sizeof(qb), line, len));
+	if (!known_method(line, (size_t)(sp1 - line))) {
+		p->req.refused = true;
+		snprintf(p->why, sizeof(p->why), "Invalid HTTP Method: Unsupported HTTP method.");
+	} else if (sp2 == sp1 + 1) {
+		bad(p, "Invalid URI: Empty URI not allowed.");
+		return -1;
+	} else if (!utf8_valid(sp1 + 1, (size_t)(sp2 - sp1 - 1))) {
+		bad(p, "Invalid URI: Cannot parse URI as UTF-8.");
 		return -1;
 	}
-	if (parse_version(p, sp2 + 1, len - (size_t)(sp2 + 1 - line)))
+	if (!parse_version(p, sp2 + 1, len - (size_t)(sp2 + 1 - line))) {
+		bad(p, "%s",
+		    p->req.refused ? "Invalid HTTP Method: Unsupported HTTP method."
+				   : "Invalid HTTP Version: Unsupported HTTP version.");
 		return -1;
+	}
 	*sp1 = '\0';
 	*sp2 = '\0';
 	target = sp1 + 1;
@@ -161,25 +181,29 @@ static int parse_request_line(struct http_parser *p, char *line, size_t len)
 	return 0;
 }
 
-static int parse_content_length(struct http_parser *p, const char *v, size_t len, bool *has_cl)
+/* A decimal u32 (micro_http's Content-Length), without its sign or spaces.
+ * name and raw (the value as sent, spaces around it kept) are for the
+ * message, micro_http's. */
+static int parse_content_length(struct http_parser *p, const char *name, size_t nlen,
+				const char *raw, size_t rlen, const char *v, size_t len,
+				bool *has_cl)
 {
 	uint64_t n = 0;
 	size_t i;
-	char q[64];
+	char qn[64], qv[64];
 
-	/* 19 digits cannot overflow 64 bits. */
-	for (i = 0; i < len && i < 20; i++)
+	for (i = 0; i < len && i < 11; i++) {
 		if (v[i] < '0' || v[i] > '9')
 			break;
-	if (!len || i != len || len > 19) {
-		bad(p, 400, "bad Content-Length '%s' (expected a decimal number of bytes)",
-		    quote(q, sizeof(q), v, len));
+		n = n * 10 + (uint64_t)(v[i] - '0');
+	}
+	if (!len || i != len || n > UINT32_MAX) {
+		bad(p, "Invalid header. Reason: Invalid value. Key:%s; Value:%s",
+		    quote(qn, sizeof(qn), name, nlen), quote(qv, sizeof(qv), raw, rlen));
 		return -1;
 	}
-	for (i = 0; i < len; i++)
-		n = n * 10 + (uint64_t)(v[i] - '0');
 	if (*has_cl && n != p->req.body_size) {
-		bad(p, 400, "two different Content-Length headers");
+		bad(p, "two different Content-Length headers");
 		return -1;
 	}
 	*has_cl = true;
@@ -219,16 +243,16 @@ static int parse_field(struct http_parser *p, char *line, size_t len, struct hea
 	char *colon = memchr(line, ':', len);
 	const char *v;
 	size_t nlen, vlen, i;
-	char q[64];
+	char q[64], qv[64];
 
 	if (line[0] == ' ' || line[0] == '\t') {
-		bad(p, 400, "obsolete header line folding (a line starting with whitespace)");
+		bad(p, "obsolete header line folding (a line starting with whitespace)");
 		return -1;
 	}
 	nlen = colon ? (size_t)(colon - line) : 0;
 	if (!colon || !is_token(line, nlen)) {
-		bad(p, 400, "malformed header line '%s' (expected 'Name: value')",
-		    quote(q, sizeof(q), line, len));
+		bad(p, "Invalid header. Reason: Header is incorrectly formatted. Key: %s",
+		    quote(q, sizeof(q), line, colon ? nlen : len));
 		return -1;
 	}
 	v = colon + 1;
@@ -237,7 +261,7 @@ static int parse_field(struct http_parser *p, char *line, size_t len, struct hea
 		unsigned char c = (unsigned char)v[i];
 
 		if ((c < 0x20 && c != '\t') || c == 0x7f) {
-			bad(p, 400, "header '%s': control byte 0x%02x in its value",
+			bad(p, "header '%s': control byte 0x%02x in its value",
 			    quote(q, sizeof(q), line, nlen), c);
 			return -1;
 		}
@@ -247,14 +271,18 @@ static int parse_field(struct http_parser *p, char *line, size_t len, struct hea
 	while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
 		vlen--;
 	if (field_is(line, nlen, "Content-Length"))
-		return parse_content_length(p, v, vlen, &f->has_cl);
+		return parse_content_length(p, line, nlen, colon + 1, len - nlen - 1, v, vlen,
+					    &f->has_cl);
 	if (field_is(line, nlen, "Transfer-Encoding")) {
 		/* identity: no coding, which micro_http (Firecracker's) accepts. */
 		if (field_is(v, vlen, "identity"))
 			return 0;
 		if (!field_is(v, vlen, "chunked") || p->chunked) {
-			bad(p, 501, "Transfer-Encoding '%s' is not supported (only chunked, once)",
-			    quote(q, sizeof(q), v, vlen));
+			/* micro_http's words; it would read the body as if
+			 * uncoded, volt does not guess. */
+			bad(p, "Invalid header. Reason: Unsupported value. Key:%s; Value:%s",
+			    quote(q, sizeof(q), line, nlen),
+			    quote(qv, sizeof(qv), colon + 1, len - nlen - 1));
 			return -1;
 		}
 		p->chunked = true;
@@ -262,7 +290,7 @@ static int parse_field(struct http_parser *p, char *line, size_t len, struct hea
 		parse_connection(v, vlen, &f->conn_close, &f->conn_keep);
 	} else if (field_is(line, nlen, "Expect")) {
 		/* HTTP/1.0 has no 100 Continue (RFC 9110 10.1.1); other
-		 * expectations are ignored, as libmicrohttpd did. */
+		 * expectations are ignored, as micro_http ignores them. */
 		if (field_is(v, vlen, "100-continue") && !p->req.http10)
 			p->req.expect_continue = true;
 	}
@@ -284,7 +312,7 @@ static enum http_event parse_head(struct http_parser *p)
 		if (len && s[len - 1] == '\r')
 			len--;
 		if (memchr(s, '\r', len)) {
-			bad(p, 400, "a bare CR in the request head");
+			bad(p, "a bare CR in the request head");
 			return HTTP_BAD;
 		}
 		s[len] = '\0';
@@ -296,19 +324,27 @@ static enum http_event parse_head(struct http_parser *p)
 		s = nl + 1;
 	}
 	if (f.has_cl && p->chunked) {
-		bad(p, 400, "both Content-Length and Transfer-Encoding: chunked");
+		bad(p, "both Content-Length and Transfer-Encoding: chunked");
 		return HTTP_BAD;
 	}
 	p->req.keep_alive = p->req.http10 ? f.conn_keep && !f.conn_close : !f.conn_close;
 	p->req.keep_alive_asked = p->req.http10 && p->req.keep_alive;
 	p->req.body = p->body_buf;
 	if (f.has_cl && p->req.body_size > p->body_max) {
-		/* Answered before the body is sent: the connection ends after. */
+		/* Answered before the body is sent. Its bytes are then skipped
+		 * and the connection goes on, unless the client waits for a
+		 * 100 Continue: whether it sends the body after a refusal is
+		 * its choice (RFC 9110 10.1.1), so the framing is lost. */
 		p->req.too_big = true;
 		p->status = 400;
-		p->state = ST_BAD;
-		p->req.keep_alive = false;
-		return HTTP_BAD;
+		if (p->req.expect_continue) {
+			p->state = ST_BAD;
+			p->req.keep_alive = false;
+			return HTTP_BAD;
+		}
+		p->left = p->req.body_size;
+		p->state = ST_SKIP;
+		return HTTP_TOO_BIG;
 	}
 	if (p->chunked) {
 		p->state = ST_CHUNK_SIZE;
@@ -333,7 +369,7 @@ static size_t feed_head(struct http_parser *p, const char *in, size_t len, enum 
 
 		if (!n && (c == '\r' || c == '\n')) {
 			if (++p->skipped > MAX_SKIPPED) {
-				bad(p, 400, "empty lines instead of a request line");
+				bad(p, "empty lines instead of a request line");
 				*ev = HTTP_BAD;
 				return i + 1;
 			}
@@ -341,10 +377,9 @@ static size_t feed_head(struct http_parser *p, const char *in, size_t len, enum 
 		}
 		if (n == HTTP_HEAD_MAX) {
 			if (memchr(p->head, '\n', n))
-				bad(p, 431, "the request's headers are over %d bytes",
-				    HTTP_HEAD_MAX);
+				bad(p, "the request's headers are over %d bytes", HTTP_HEAD_MAX);
 			else
-				bad(p, 414, "the request line is over %d bytes", HTTP_HEAD_MAX);
+				bad(p, "the request line is over %d bytes", HTTP_HEAD_MAX);
 			*ev = HTTP_BAD;
 			return i;
 		}
@@ -426,7 +461,7 @@ static int parse_chunk_size(struct http_parser *p)
 			}
 		}
 	}
-	bad(p, 400, "bad chunk size line '%s'", quote(q, sizeof(q), s, p->line_len));
+	bad(p, "bad chunk size line '%s'", quote(q, sizeof(q), s, p->line_len));
 	return -1;
 }
 
@@ -442,7 +477,7 @@ static size_t feed_chunked(struct http_parser *p, const char *in, size_t len, en
 		case ST_CHUNK_END:
 			r = take_line(p, in + i, len - i, &used);
 			if (r < 0) {
-				bad(p, 400,
+				bad(p, "%s",
 				    p->state == ST_CHUNK_SIZE ? "chunk size line too long"
 							      : "chunk data longer than its size");
 				*ev = HTTP_BAD;
@@ -453,7 +488,7 @@ static size_t feed_chunked(struct http_parser *p, const char *in, size_t len, en
 				break;
 			if (p->state == ST_CHUNK_END) {
 				if (p->line_len) { /* a NUL there too */
-					bad(p, 400, "chunk data longer than its size");
+					bad(p, "chunk data longer than its size");
 					*ev = HTTP_BAD;
 					return i;
 				}
@@ -483,7 +518,7 @@ static size_t feed_chunked(struct http_parser *p, const char *in, size_t len, en
 			char c = in[i++];
 
 			if (++p->trailer_len > HTTP_HEAD_MAX) {
-				bad(p, 431, "the chunked body's trailer is over %d bytes",
+				bad(p, "the chunked body's trailer is over %d bytes",
 				    HTTP_HEAD_MAX);
 				*ev = HTTP_BAD;
 				return i;
@@ -512,6 +547,17 @@ size_t http_parse(struct http_parser *p, const char *in, size_t len, enum http_e
 	if (p->state == ST_BAD) {
 		*ev = HTTP_BAD;
 		return 0;
+	}
+	if (p->state == ST_SKIP) {
+		n = len < p->left ? len : (size_t)p->left;
+		p->left -= n;
+		*ev = HTTP_NEED_MORE;
+		if (p->left)
+			return n;
+		/* What follows is the next request's, in this call: a caller
+		 * reads again only once all it gave is consumed. */
+		next_request(p);
+		return n + feed_head(p, in + n, len - n, ev);
 	}
 	if (p->state == ST_DONE)
 		next_request(p);

@@ -13,14 +13,20 @@
  * line folding, whitespace before a header's colon, control bytes, a bad or
  * ambiguous length (two different Content-Lengths, or one with chunked), an
  * unknown transfer coding, HTTP/2+, a head over HTTP_HEAD_MAX. Then
- * http_parse() reports HTTP_BAD with the status to answer and why: the
- * connection must be closed after that answer (the framing is lost).
+ * http_parse() reports HTTP_BAD with why: the connection must be closed after
+ * that answer (the framing is lost). Every refusal is a 400 (Firecracker's
+ * micro_http answers so), in micro_http's words where it refuses the same
+ * thing ("Invalid request.", "Invalid HTTP Method: Unsupported HTTP method.").
+ * A method other than GET, PUT, PATCH and DELETE is read to the end of its
+ * request, which comes with req.refused: answered, the connection stays.
  *
  * Bodies: at most body_max bytes are kept (the caller's buffer). A declared
- * Content-Length over it is HTTP_BAD (too_big) as soon as the head is read, so
- * the answer comes before the body is sent. A chunked body that grows past it
- * is read to its end and dropped: the request then completes with too_big set
- * (the framing holds, the connection may stay). */
+ * Content-Length over it is HTTP_TOO_BIG as soon as the head is read, so the
+ * answer comes before the body is sent; the body's bytes are then skipped
+ * and the next request read (HTTP_BAD instead when the client waits for a
+ * 100 Continue: whether it sends the body is up to it). A chunked body that
+ * grows past it is read to its end and dropped: the request then completes
+ * with too_big set (the framing holds, the connection may stay). */
 #ifndef VOLT_API_HTTP_PARSE_H
 #define VOLT_API_HTTP_PARSE_H
 
@@ -29,7 +35,7 @@
 #include <stdint.h>
 
 /* The request line and the headers together (and, apart, a chunked body's
- * trailer): larger heads get 431 (414 when the request line alone is). */
+ * trailer): larger heads are refused. */
 #define HTTP_HEAD_MAX 8192
 /* A chunk-size line, extensions included. */
 #define HTTP_CHUNK_LINE_MAX 128
@@ -38,7 +44,8 @@ enum http_event {
 	HTTP_NEED_MORE, /* every byte given was consumed; the request is not whole yet */
 	HTTP_HEADERS,	/* the head is read (expect_continue: answer 100 now); call again */
 	HTTP_REQUEST,	/* a whole request: method, url, body (valid until the next call) */
-	HTTP_BAD,	/* bad input: answer status/why, then close the connection */
+	HTTP_TOO_BIG,	/* a declared body over body_max: answer now; call again (it is skipped) */
+	HTTP_BAD,	/* bad input: answer 400 why, then close the connection */
 };
 
 struct http_request {
@@ -53,6 +60,7 @@ struct http_request {
 	bool keep_alive_asked; /* HTTP/1.0 with "Connection: keep-alive" */
 	bool expect_continue;  /* "Expect: 100-continue" */
 	bool too_big;	       /* the body exceeded body_max: body_size says by how much */
+	bool refused;	       /* an unknown method: answer 400 why, serve nothing */
 	uint64_t body_size;    /* the body's length (declared or received), saturated */
 };
 
@@ -72,8 +80,8 @@ struct http_parser {
 	size_t trailer_len;
 	/* The result. */
 	struct http_request req;
-	int status;    /* HTTP_BAD: the status to answer (400, 414, 431, 501, 505) */
-	char why[160]; /* HTTP_BAD: what was wrong (empty when too_big) */
+	int status;    /* HTTP_BAD, HTTP_TOO_BIG: 400 */
+	char why[160]; /* HTTP_BAD, req.refused: what was wrong (empty when too_big) */
 };
 
 /* No byte of a request has been given to p since its last one (or init);
@@ -84,7 +92,7 @@ bool http_parser_between(const struct http_parser *p);
 void http_parser_init(struct http_parser *p, char *body_buf, size_t body_max);
 
 /* Feeds len bytes; returns how many were consumed (the rest belongs to the
- * next call: after HTTP_HEADERS and HTTP_REQUEST) and sets *ev. After
+ * next call: after HTTP_HEADERS, HTTP_TOO_BIG and HTTP_REQUEST) and sets *ev. After
  * HTTP_REQUEST the next call starts the next request on the connection; after
  * HTTP_BAD every call returns 0 and HTTP_BAD again. */
 size_t http_parse(struct http_parser *p, const char *in, size_t len, enum http_event *ev);

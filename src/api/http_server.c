@@ -23,9 +23,11 @@
 
 #include "core/metrics.h"
 #include "util/log.h"
+#include "util/parse.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -137,6 +139,29 @@ static bool answer_root(struct api_server *s, const struct http_request *q, stru
 	return done;
 }
 
+/* micro_http's answer to a request it could not parse (Firecracker's
+ * server.rs): 400 and { "error": "<why>\nAll previous unanswered requests
+ * will be dropped." }, with a raw line break in the string as it sends it
+ * (its test compares those bytes). why is escaped where it quotes the
+ * client's bytes. */
+static void http_error(struct api_response *r, const char *why)
+{
+	static const char tail[] = "\nAll previous unanswered requests will be dropped.\" }";
+	char shown[512];
+	json_t *s;
+	char *q;
+
+	escape_controls(why, shown, sizeof(shown), true);
+	s = json_string(shown);
+	q = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL; /* "..." */
+	json_decref(s);
+	r->status = 400;
+	r->body = q ? malloc(strlen(q) + sizeof(tail) + 16) : NULL;
+	if (r->body)
+		sprintf(r->body, "{ \"error\": %.*s%s", (int)strlen(q) - 1, q, tail);
+	free(q);
+}
+
 static void too_big(struct api_response *r, uint64_t size)
 {
 	char msg[160];
@@ -145,7 +170,7 @@ static void too_big(struct api_response *r, uint64_t size)
 		 "Request payload with size %llu is larger than the limit of %zu allowed by "
 		 "server.",
 		 (unsigned long long)size, max_payload);
-	api_fault(r, 400, msg);
+	http_error(r, msg);
 }
 
 /* Sends what is left of c->out: 0 when all of it is sent, -EAGAIN for later,
@@ -169,27 +194,26 @@ static int send_out(struct conn *c)
 	return 0;
 }
 
-/* The answer as libmicrohttpd sent it: the status line, Connection when it
- * differs from the version's default, Content-Type (with a body),
- * Deprecation, Content-Length (except for 1xx and 204), the body (not for
- * HEAD). r->body is consumed. */
-static int queue_answer(struct conn *c, struct api_response *r, const struct http_request *q)
+/* The answer as Firecracker's micro_http frames it: "HTTP/1.1 <code> " (no
+ * reason phrase), its Server and Connection lines, Deprecation, and for
+ * every status but 100 and 204 Content-Type and Content-Length (0 without a
+ * body). Connection says close when volt closes the connection after this
+ * answer (the client asked for that, or the framing is lost), where
+ * micro_http says keep-alive always. r->body is consumed. */
+static int queue_answer(struct conn *c, struct api_response *r, bool close_after)
 {
 	size_t blen = r->body ? strlen(r->body) : 0;
-	bool head_only = q->method && !strcmp(q->method, "HEAD");
-	char head[256], len[48] = "";
+	char head[256], len[80] = "";
 	int hl;
 
-	if (r->status >= 200 && r->status != 204 && r->status != 304)
-		snprintf(len, sizeof(len), "Content-Length: %zu\r\n", blen);
-	hl = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\n%s%s%s%s\r\n", r->status,
-		      http_reason(r->status),
-		      !q->keep_alive	    ? "Connection: close\r\n"
-		      : q->keep_alive_asked ? "Connection: Keep-Alive\r\n"
-					    : "",
-		      r->body ? "Content-Type: application/json\r\n" : "",
+	if (r->status != 100 && r->status != 204)
+		snprintf(len, sizeof(len),
+			 "Content-Type: application/json\r\nContent-Length: %zu\r\n", blen);
+	hl = snprintf(head, sizeof(head),
+		      "HTTP/1.1 %d \r\nServer: Firecracker API\r\nConnection: %s\r\n%s%s\r\n",
+		      r->status, close_after ? "close" : "keep-alive",
 		      r->deprecated ? "Deprecation: true\r\n" : "", len);
-	if (head_only)
+	if (r->status == 204)
 		blen = 0;
 	c->out = malloc((size_t)hl + blen);
 	if (!c->out) {
@@ -202,22 +226,15 @@ static int queue_answer(struct conn *c, struct api_response *r, const struct htt
 	free(r->body);
 	c->out_len = (size_t)hl + blen;
 	c->out_off = 0;
-	c->close_after = !q->keep_alive;
+	c->close_after = close_after;
 	return 0;
 }
 
 static int queue_continue(struct conn *c)
 {
-	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	struct api_response r = { .status = 100 };
 
-	c->out = malloc(sizeof(cont) - 1);
-	if (!c->out)
-		return -ENOMEM;
-	memcpy(c->out, cont, sizeof(cont) - 1);
-	c->out_len = sizeof(cont) - 1;
-	c->out_off = 0;
-	c->close_after = false;
-	return 0;
+	return queue_answer(c, &r, false);
 }
 
 /* After a request the main thread took took_ms to execute: that time counts
@@ -258,9 +275,13 @@ static int process(struct api_server *s, struct conn *c)
 			if (!q->expect_continue)
 				continue;
 			err = queue_continue(c);
-		} else if (ev == HTTP_REQUEST && q->too_big) {
+		} else if (ev == HTTP_TOO_BIG || (ev == HTTP_REQUEST && q->too_big)) {
 			too_big(&r, q->body_size);
-			err = queue_answer(c, &r, q);
+			err = queue_answer(c, &r, !q->keep_alive);
+		} else if (ev == HTTP_REQUEST && q->refused) {
+			pr_debug("API: refused a request: %s", c->p.why);
+			http_error(&r, c->p.why);
+			err = queue_answer(c, &r, !q->keep_alive);
 		} else if (ev == HTTP_REQUEST) {
 			long long t0 = now_us();
 
@@ -270,18 +291,18 @@ static int process(struct api_server *s, struct conn *c)
 			restart_clocks((now_us() - t0) / 1000);
 			api_log_error(&r);
 			c->served = true;
-			err = queue_answer(c, &r, q);
+			err = queue_answer(c, &r, !q->keep_alive);
 			/* Firecracker's: up to the answer queued, whatever came of it. */
 			api_log_duration((uint64_t)(now_us() - t0));
 		} else {
 			if (q->too_big)
 				too_big(&r, q->body_size);
 			else
-				api_fault(&r, c->p.status, c->p.why);
-			pr_debug("API: refused a request (%d): %s", c->p.status,
+				http_error(&r, c->p.why);
+			pr_debug("API: refused a request: %s",
 				 q->too_big ? "too big a body" : c->p.why);
 			c->in_len = 0; /* the framing is lost: nothing more is read */
-			err = queue_answer(c, &r, q);
+			err = queue_answer(c, &r, true);
 		}
 		if (err)
 			return err;

@@ -227,8 +227,17 @@ void api_client_fault(const struct api_reply *reply, char *buf, size_t size)
 	json_t *j = reply->body && reply->len ? json_loadb(reply->body, reply->len, 0, NULL) : NULL;
 	const char *msg = json_string_value(json_object_get(j, "fault_message"));
 
+	static const char http_error[] = "{ \"error\": \"";
+
 	if (msg)
 		snprintf(buf, size, "%s", msg);
+	else if (reply->body && reply->len > sizeof(http_error) - 1 &&
+		 !memcmp(reply->body, http_error, sizeof(http_error) - 1))
+		/* The HTTP layer's refusal (micro_http's body, not JSON: a raw
+		 * line break ends the reason). */
+		snprintf(buf, size, "%.*s",
+			 (int)strcspn(reply->body + sizeof(http_error) - 1, "\r\n\""),
+			 reply->body + sizeof(http_error) - 1);
 	else if (reply->body && reply->len)
 		snprintf(buf, size, "%.*s", (int)strcspn(reply->body, "\r\n"), reply->body);
 	else

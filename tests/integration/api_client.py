@@ -48,7 +48,9 @@ class ApiClient:
                 pass
             resp = conn.getresponse()
             raw = resp.read()
-            return resp.status, (json.loads(raw) if raw else None)
+            # strict=False: micro_http's error body (Firecracker's answer to a
+            # request it cannot parse) has a raw line break in its string.
+            return resp.status, (json.loads(raw, strict=False) if raw else None)
         finally:
             conn.close()
 

@@ -42,9 +42,12 @@ def api_vm(vm, tmp_path):
 
 
 def fault(resp):
+    """(status, message): the API's fault_message, or the HTTP layer's error (micro_http's
+    answer to a request it cannot take, a body over the limit among them)."""
     status, body = resp
-    assert body and isinstance(body.get("fault_message"), str), resp
-    return status, body["fault_message"]
+    msg = body.get("fault_message", body.get("error")) if body else None
+    assert isinstance(msg, str), resp
+    return status, msg
 
 
 def check_fault(resp, status, *needles):

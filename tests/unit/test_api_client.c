@@ -127,6 +127,28 @@ Test(api_client, a_body_to_the_end_of_the_stream)
 	free(r.body);
 }
 
+/* The HTTP layer's refusal, as Firecracker's micro_http (and volt) frame it:
+ * no reason phrase, and a body that is not JSON (a raw line break). */
+Test(api_client, micro_http_s_error_body)
+{
+	struct canned c = {
+		.reply =
+			"HTTP/1.1 400 \r\nServer: Firecracker API\r\nConnection: keep-alive\r\n"
+			"Content-Type: application/json\r\nContent-Length: 81\r\n\r\n"
+			"{ \"error\": \"Invalid request.\nAll previous unanswered requests will be "
+			"dropped.\" }"
+	};
+	struct api_reply r;
+	char why[512], msg[256];
+
+	cr_assert_eq(run(&c, NULL, 5000, &r, why), 0, "%s", why);
+	cr_assert_eq(r.status, 400);
+	cr_assert_eq(r.len, 81);
+	api_client_fault(&r, msg, sizeof(msg));
+	cr_assert_str_eq(msg, "Invalid request.");
+	free(r.body);
+}
+
 Test(api_client, not_http)
 {
 	struct canned c = { .reply = "SSH-2.0-OpenSSH\r\n\r\n" };

@@ -15,11 +15,12 @@ struct seen {
 	struct {
 		char method[32], url[256], body[256];
 		size_t body_len;
-		bool keep_alive, keep_alive_asked, http10, expect, too_big;
+		bool keep_alive, keep_alive_asked, http10, expect, too_big, refused;
 		unsigned long long body_size;
 	} req[MAX_REQS];
 	int bad; /* 0, or the status of HTTP_BAD */
 	char why[160];
+	unsigned int too_big; /* HTTP_TOO_BIG events */
 	bool bad_too_big;
 	unsigned long long bad_size;
 	size_t left; /* bytes not consumed (after HTTP_BAD) */
@@ -54,6 +55,11 @@ static void drive(const char *in, size_t len, size_t body_max, const size_t *cut
 					cr_assert_fail("NEED_MORE left bytes unread");
 			} else if (ev == HTTP_HEADERS) {
 				o->headers++;
+			} else if (ev == HTTP_TOO_BIG) {
+				o->too_big++;
+				cr_assert_eq(p.status, 400);
+				o->bad_too_big = p.req.too_big;
+				o->bad_size = (unsigned long long)p.req.body_size;
 			} else if (ev == HTTP_REQUEST) {
 				const struct http_request *r = &p.req;
 				unsigned int k = o->nreq++;
@@ -71,6 +77,9 @@ static void drive(const char *in, size_t len, size_t body_max, const size_t *cut
 				o->req[k].http10 = r->http10;
 				o->req[k].expect = r->expect_continue;
 				o->req[k].too_big = r->too_big;
+				o->req[k].refused = r->refused;
+				if (r->refused)
+					snprintf(o->why, sizeof(o->why), "%s", p.why);
 				o->req[k].body_size = (unsigned long long)r->body_size;
 			} else {
 				o->bad = p.status;
@@ -94,18 +103,22 @@ static void same(const struct seen *a, const struct seen *b, const char *name, s
 	unsigned int i;
 
 	if (a->nreq == b->nreq && a->bad == b->bad && a->headers == b->headers &&
-	    !strcmp(a->why, b->why) && !memcmp(a->req, b->req, sizeof(a->req)))
+	    a->too_big == b->too_big && a->bad_size == b->bad_size && !strcmp(a->why, b->why) &&
+	    !memcmp(a->req, b->req, sizeof(a->req)))
 		return; /* the usual case, without an assertion per cut */
 	cr_assert_eq(a->nreq, b->nreq, "%s (cut %zu): %u requests, not %u", name, cut, b->nreq,
 		     a->nreq);
 	cr_assert_eq(a->bad, b->bad, "%s (cut %zu): status %d, not %d", name, cut, b->bad, a->bad);
 	cr_assert_eq(a->headers, b->headers, "%s (cut %zu)", name, cut);
+	cr_assert_eq(a->too_big, b->too_big, "%s (cut %zu)", name, cut);
+	cr_assert_eq(a->bad_size, b->bad_size, "%s (cut %zu)", name, cut);
 	cr_assert_str_eq(a->why, b->why, "%s (cut %zu)", name, cut);
 	for (i = 0; i < a->nreq; i++) {
 		cr_assert_str_eq(a->req[i].url, b->req[i].url, "%s (cut %zu)", name, cut);
 		cr_assert_eq(a->req[i].body_len, b->req[i].body_len, "%s (cut %zu)", name, cut);
 		cr_assert_eq(a->req[i].body_size, b->req[i].body_size, "%s (cut %zu)", name, cut);
 		cr_assert_eq(a->req[i].too_big, b->req[i].too_big, "%s (cut %zu)", name, cut);
+		cr_assert_eq(a->req[i].refused, b->req[i].refused, "%s (cut %zu)", name, cut);
 		cr_assert_eq(memcmp(a->req[i].body, b->req[i].body, a->req[i].body_len), 0,
 			     "%s (cut %zu)", name, cut);
 	}
@@ -190,7 +203,10 @@ static const struct good goods[] = {
 	  S("GET /a HTTP/1.1\r\n\r\nPUT /b HTTP/1.1\r\nContent-Length: 1\r\n\r\nxGET /c "
 	    "HTTP/1.1\r\nConnection: close\r\n\r\n"),
 	  "GET", "/a", "", true, false, false, 3 },
-	{ "any target", S("OPTIONS * HTTP/1.1\r\n\r\n"), "OPTIONS", "", "", true, false, false, 1 },
+	{ "any target", S("GET * HTTP/1.1\r\n\r\n"), "GET", "", "", true, false, false, 1 },
+	/* micro_http's URI is any UTF-8 string: the router decides. */
+	{ "UTF-8 target", S("GET /drives/\xc3\xa9 HTTP/1.1\r\n\r\n"), "GET", "/drives/\xc3\xa9", "",
+	  true, false, false, 1 },
 	/* No '/' first: micro_http's empty path, not the resource named. */
 	{ "relative target", S("PUT machine-config HTTP/1.1\r\nContent-Length: 0\r\n\r\n"), "PUT",
 	  "", "", true, false, false, 1 },
@@ -226,7 +242,37 @@ Test(http_parse, good_requests)
 		cr_assert_eq(o.req[0].http10, g->http10, "%s: version", g->name);
 		cr_assert_eq(o.req[0].expect, g->expect, "%s: expect", g->name);
 		cr_assert_not(o.req[0].too_big, "%s", g->name);
+		cr_assert_not(o.req[0].refused, "%s", g->name);
 	}
+}
+
+/* A method Firecracker's micro_http does not know is refused in its words;
+ * the request is read to its end (body and all) and the next one served. */
+Test(http_parse, unknown_methods)
+{
+	static const char *const methods[] = { "POST", "HEAD", "OPTIONS", "get", "G(T", "" };
+	char in[200];
+	struct seen o;
+	size_t i;
+	int n;
+
+	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		n = snprintf(in, sizeof(in),
+			     "%s /machine-config HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}"
+			     "GET /next HTTP/1.1\r\n\r\n",
+			     methods[i]);
+		parse_all_ways(in, (size_t)n, 64, methods[i], &o);
+		cr_assert_eq(o.bad, 0, "'%s': %s", methods[i], o.why);
+		cr_assert_eq(o.nreq, 2, "'%s'", methods[i]);
+		cr_assert(o.req[0].refused, "'%s'", methods[i]);
+		cr_assert_str_eq(o.why, "Invalid HTTP Method: Unsupported HTTP method.");
+		cr_assert_not(o.req[1].refused);
+		cr_assert_str_eq(o.req[1].url, "/next");
+	}
+	/* With a bad version too: micro_http names the method, the framing is lost. */
+	parse_all_ways(S("POST / HTTP/2.0\r\n\r\n"), 64, "POST 2.0", &o);
+	cr_assert_eq(o.bad, 400);
+	cr_assert_str_eq(o.why, "Invalid HTTP Method: Unsupported HTTP method.");
 }
 
 Test(http_parse, details)
@@ -263,19 +309,37 @@ Test(http_parse, body_limits)
 	parse_all_ways(in, (size_t)n, 64, "64 of 64", &o);
 	cr_assert_eq(o.bad, 0);
 	cr_assert_eq(o.req[0].body_len, 64);
-	/* One over, declared: refused when the head ends, before any body byte. */
-	n = snprintf(in, sizeof(in), "PUT /x HTTP/1.1\r\nContent-Length: 65\r\n\r\n%065d", 7);
+	/* One over, declared: refused when the head ends, before any body
+	 * byte; the body is skipped and the next request read. */
+	n = snprintf(in, sizeof(in),
+		     "PUT /x HTTP/1.1\r\nContent-Length: 65\r\n\r\n%065dGET /next HTTP/1.1\r\n\r\n",
+		     7);
 	parse_all_ways(in, (size_t)n, 64, "65 of 64", &o);
-	cr_assert_eq(o.bad, 400);
+	cr_assert_eq(o.bad, 0, "%s", o.why);
+	cr_assert_eq(o.too_big, 1);
 	cr_assert(o.bad_too_big);
 	cr_assert_eq(o.bad_size, 65);
+	cr_assert_eq(o.headers, 0);
+	cr_assert_eq(o.nreq, 1);
+	cr_assert_str_eq(o.req[0].url, "/next");
+	/* The same, waiting for 100 Continue: whether the body comes is the
+	 * client's choice, so the framing is lost. */
+	n = snprintf(in, sizeof(in),
+		     "PUT /x HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 65\r\n\r\n%065d",
+		     7);
+	parse_all_ways(in, (size_t)n, 64, "65 of 64, expect", &o);
+	cr_assert_eq(o.bad, 400);
+	cr_assert(o.bad_too_big);
 	cr_assert_eq(o.left, 65, "the body is not read");
 	cr_assert_eq(o.nreq, 0);
-	/* Declared only, huge. */
-	parse_all_ways(S("PUT /x HTTP/1.1\r\nContent-Length: 9999999999999999999\r\n\r\n"), 64,
-		       "huge", &o);
-	cr_assert(o.bad_too_big);
-	cr_assert_eq(o.bad_size, 9999999999999999999ull);
+	cr_assert_eq(o.too_big, 0);
+	/* Declared only, the largest micro_http reads. */
+	parse_all_ways(
+		S("PUT /x HTTP/1.1\r\nContent-Length: 4294967295\r\n\r\nGET / HTTP/1.1\r\n\r\n"),
+		64, "huge", &o);
+	cr_assert_eq(o.too_big, 1);
+	cr_assert_eq(o.bad_size, 4294967295ull);
+	cr_assert_eq(o.nreq, 0, "what follows is the body's");
 	/* Chunked past the limit: read to its end and dropped, the framing kept. */
 	n = snprintf(in, sizeof(in),
 		     "PUT /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -299,6 +363,7 @@ Test(http_parse, body_limits)
 	/* No buffer: any body is too big. */
 	parse_all_ways(S("PUT /x HTTP/1.1\r\nContent-Length: 1\r\n\r\nx"), 0, "no buffer", &o);
 	cr_assert(o.bad_too_big);
+	cr_assert_eq(o.too_big, 1);
 }
 
 struct bad {
@@ -309,26 +374,43 @@ struct bad {
 };
 
 static const struct bad bads[] = {
-	{ "words", S("hello there\r\n\r\n"), 400, "malformed request line 'hello there'" },
-	{ "binary", S("\x00\x01\x02\r\n\r\n"), 400, "byte 0x00" },
-	{ "no version", S("GET /\r\n\r\n"), 400, "malformed request line" },
-	{ "http/2", S("GET / HTTP/2.0\r\n\r\n"), 505, "'HTTP/2.0' is not supported" },
-	{ "two spaces", S("GET  / HTTP/1.1\r\n\r\n"), 400, "malformed request line" },
-	{ "trailing space", S("GET / HTTP/1.1 \r\n\r\n"), 400, "malformed HTTP version" },
-	{ "lower-case version", S("GET / http/1.1\r\n\r\n"), 400, "malformed HTTP version" },
-	{ "version 1.10", S("GET / HTTP/1.10\r\n\r\n"), 400, "malformed HTTP version" },
-	{ "space in target", S("GET /a b HTTP/1.1\r\n\r\n"), 400, "malformed HTTP version" },
-	{ "non-ASCII target", S("GET /\xc3\xa9 HTTP/1.1\r\n\r\n"), 400, "byte 0xc3" },
-	{ "tab in request line", S("GET\t/ HTTP/1.1\r\n\r\n"), 400, "byte 0x09" },
-	{ "method not a token", S("G(T / HTTP/1.1\r\n\r\n"), 400, "malformed request line" },
-	{ "no colon", S("GET / HTTP/1.1\r\nNoColonHere\r\n\r\n"), 400, "'NoColonHere'" },
-	{ "space before colon", S("GET / HTTP/1.1\r\nX : y\r\n\r\n"), 400, "malformed header" },
-	{ "empty name", S("GET / HTTP/1.1\r\n: y\r\n\r\n"), 400, "malformed header" },
+	/* micro_http's words where it refuses the same thing (the message is
+	 * compared whole then), volt's own where it does not. */
+	{ "words", S("hello there\r\n\r\n"), 400, "Invalid request." },
+	{ "binary", S("\x00\x01\x02\r\n\r\n"), 400, "Invalid request." },
+	{ "no version", S("GET /\r\n\r\n"), 400, "Invalid request." },
+	{ "http/2", S("GET / HTTP/2.0\r\n\r\n"), 400,
+	  "Invalid HTTP Version: Unsupported HTTP version." },
+	{ "two spaces", S("GET  / HTTP/1.1\r\n\r\n"), 400, "Invalid URI: Empty URI not allowed." },
+	{ "trailing space", S("GET / HTTP/1.1 \r\n\r\n"), 400,
+	  "Invalid HTTP Version: Unsupported HTTP version." },
+	{ "lower-case version", S("GET / http/1.1\r\n\r\n"), 400,
+	  "Invalid HTTP Version: Unsupported HTTP version." },
+	{ "version 1.10", S("GET / HTTP/1.10\r\n\r\n"), 400,
+	  "Invalid HTTP Version: Unsupported HTTP version." },
+	{ "space in target", S("GET /a b HTTP/1.1\r\n\r\n"), 400,
+	  "Invalid HTTP Version: Unsupported HTTP version." },
+	{ "target not UTF-8", S("GET /\xc3( HTTP/1.1\r\n\r\n"), 400,
+	  "Invalid URI: Cannot parse URI as UTF-8." },
+	{ "non-ASCII method", S("G\xc3\xa9T / HTTP/1.1\r\n\r\n"), 400, "Invalid request." },
+	{ "non-ASCII version", S("GET / HTTP/1.\xc3\xa9\r\n\r\n"), 400, "Invalid request." },
+	{ "tab in request line", S("GET\t/ HTTP/1.1\r\n\r\n"), 400, "Invalid request." },
+	{ "DEL in target", S("GET /\x7f HTTP/1.1\r\n\r\n"), 400, "Invalid request." },
+	{ "no colon", S("GET / HTTP/1.1\r\nNoColonHere\r\n\r\n"), 400,
+	  "Invalid header. Reason: Header is incorrectly formatted. Key: NoColonHere" },
+	{ "space before colon", S("GET / HTTP/1.1\r\nX : y\r\n\r\n"), 400,
+	  "Invalid header. Reason: Header is incorrectly formatted. Key: X " },
+	{ "empty name", S("GET / HTTP/1.1\r\n: y\r\n\r\n"), 400,
+	  "Header is incorrectly formatted" },
 	{ "folding", S("GET / HTTP/1.1\r\nX: y\r\n z\r\n\r\n"), 400, "folding" },
 	{ "control in value", S("GET / HTTP/1.1\r\nX: a\x01z\r\n\r\n"), 400, "0x01" },
 	{ "bare CR", S("GET / HTTP/1.1\r\nX: a\rb\r\n\r\n"), 400, "bare CR" },
-	{ "length abc", S("PUT / HTTP/1.1\r\nContent-Length: abc\r\n\r\n"), 400,
-	  "bad Content-Length 'abc'" },
+	{ "length abc", S("PUT / HTTP/1.1\r\ncontent-length:  abc \r\n\r\n"), 400,
+	  "Invalid header. Reason: Invalid value. Key:content-length; Value:  abc " },
+	{ "length over 32 bits", S("PUT / HTTP/1.1\r\nContent-Length: 4294967296\r\n\r\n"), 400,
+	  "Invalid header. Reason: Invalid value. Key:Content-Length; Value: 4294967296" },
+	{ "length with a sign", S("PUT / HTTP/1.1\r\nContent-Length: +1\r\n\r\nx"), 400,
+	  "Invalid value" },
 	{ "length -1", S("PUT / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"), 400, "Content-Length" },
 	{ "length empty", S("PUT / HTTP/1.1\r\nContent-Length:\r\n\r\n"), 400, "Content-Length" },
 	{ "length list", S("PUT / HTTP/1.1\r\nContent-Length: 1, 1\r\n\r\n"), 400,
@@ -340,12 +422,13 @@ static const struct bad bads[] = {
 	{ "length and chunked",
 	  S("PUT / HTTP/1.1\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
 	  400, "both Content-Length and" },
-	{ "gzip", S("PUT / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"), 501, "'gzip'" },
-	{ "gzip, chunked", S("PUT / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"), 501,
-	  "not supported" },
+	{ "gzip", S("PUT / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"), 400,
+	  "Invalid header. Reason: Unsupported value. Key:Transfer-Encoding; Value: gzip" },
+	{ "gzip, chunked", S("PUT / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"), 400,
+	  "Unsupported value" },
 	{ "chunked twice",
 	  S("PUT / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"),
-	  501, "once" },
+	  400, "Unsupported value" },
 	{ "chunk size zz", S("PUT / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n"),
 	  400, "bad chunk size line 'zz'" },
 	{ "chunk size empty", S("PUT / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n\r\n"), 400,
@@ -392,7 +475,7 @@ Test(http_parse, good_then_bad)
 	parse_all_ways(S("GET /a HTTP/1.1\r\n\r\nGET /b HTTP/7.0\r\n\r\n"), 64, "then bad", &o);
 	cr_assert_eq(o.nreq, 1);
 	cr_assert_str_eq(o.req[0].url, "/a");
-	cr_assert_eq(o.bad, 505);
+	cr_assert_eq(o.bad, 400);
 }
 
 static char *repeat(const char *head, char c, size_t n, const char *tail, size_t *len)
@@ -424,12 +507,14 @@ Test(http_parse, head_limits)
 	/* One byte more. */
 	s = repeat("GET / HTTP/1.1\r\nX: ", 'a', HTTP_HEAD_MAX - 22, "\r\n\r\n", &len);
 	drive(s, len, 64, (size_t[]){ 1, 20, HTTP_HEAD_MAX - 1, HTTP_HEAD_MAX }, 4, &o);
-	cr_assert_eq(o.bad, 431, "%d %s", o.bad, o.why);
+	cr_assert_eq(o.bad, 400, "%d %s", o.bad, o.why);
+	cr_assert(strstr(o.why, "headers are over"), "%s", o.why);
 	free(s);
 	/* A long URL. */
 	s = repeat("GET /", 'a', 2 * HTTP_HEAD_MAX, " HTTP/1.1\r\n\r\n", &len);
 	drive(s, len, 64, NULL, 0, &o);
-	cr_assert_eq(o.bad, 414, "%d %s", o.bad, o.why);
+	cr_assert_eq(o.bad, 400, "%d %s", o.bad, o.why);
+	cr_assert(strstr(o.why, "request line is over"), "%s", o.why);
 	free(s);
 	/* Many small headers: bounded by the same limit, whatever their count. */
 	{
@@ -440,7 +525,7 @@ Test(http_parse, head_limits)
 			n += (size_t)sprintf(big + n, "A:b\r\n");
 		n += (size_t)sprintf(big + n, "\r\n");
 		drive(big, n, 64, NULL, 0, &o);
-		cr_assert_eq(o.bad, 431);
+		cr_assert_eq(o.bad, 400);
 		free(big);
 	}
 	/* A chunk line without end, and a trailer without end. */
@@ -453,7 +538,8 @@ Test(http_parse, head_limits)
 	s = repeat("PUT / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT: ", 'e',
 		   HTTP_HEAD_MAX, "\r\n\r\n", &len);
 	drive(s, len, 64, NULL, 0, &o);
-	cr_assert_eq(o.bad, 431);
+	cr_assert_eq(o.bad, 400);
+	cr_assert(strstr(o.why, "trailer is over"), "%s", o.why);
 	free(s);
 }
 
