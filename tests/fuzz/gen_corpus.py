@@ -836,6 +836,21 @@ def bitcode_seeds():
             if b.stat().st_size <= 1024}
 
 
+def mmds_json_seeds():
+    """fuzz_mmds_json: a PUT /mmds body or a --metadata file, integers past i64 among them."""
+    return {
+        "object": b'{"latest":{"meta-data":{"ami-id":"ami-1","n":[1,2.5,null,{"x":"y"}]},'
+                  b'"user-data":"a\\u0000b"},"t":true}',
+        "big-integers": b'{"max":18446744073709551615,"below":-9223372036854775809,'
+                        b'"over":18446744073709551616,"a":[9223372036854775808,{"x":1e23}],'
+                        b'"s":"\\u0001"}',
+        "numbers-and-strings": b'[1.0,12.12,-24,0.1,1e300,1.5e-7,100000000000000000000.0,'
+                               b'-0.0,"\\u00e9\\ud83d\\ude00"]',
+        "cut": b'[[[[{"a":[18446744073709551615',
+        "one-integer": b"18446744073709551615",
+    }
+
+
 def main():
     for target, seeds in (("virtq", virtq_seeds()), ("virtio_blk", blk_seeds()),
                           ("virtio_pmem", pmem_seeds()), ("virtio_mem", mem_seeds()),
@@ -845,7 +860,8 @@ def main():
                           ("mmds_stack", mmds_seeds()),
                           ("guest_io", guest_io_seeds()),
                           ("boot_loader", boot_loader_seeds()),
-                          ("bitcode", bitcode_seeds())):
+                          ("bitcode", bitcode_seeds()),
+                          ("mmds_json", mmds_json_seeds())):
         d = HERE / "corpus" / target
         d.mkdir(parents=True, exist_ok=True)
         for name, blob in seeds.items():

@@ -381,6 +381,56 @@ Test(mmds, imds_compat_and_types)
 	mmds_destroy(m);
 }
 
+/* serde_json's Value keeps an integer past i64 exactly up to 2^64-1 and as
+ * an f64 beyond (and below i64); jansson alone refuses both. */
+Test(mmds, integers_past_i64)
+{
+	static const char patch[] = "{\"i\":18446744073709551614,\"j\":null}";
+	struct mmds *m = store(MMDS_DEFAULT_SIZE_LIMIT);
+	char why[256];
+
+	put(m, "{\"max\":18446744073709551615,\"i\":9223372036854775807,"
+	       "\"j\":9223372036854775808,\"n\":-9223372036854775808,"
+	       "\"below\":-9223372036854775809,\"over\":18446744073709551616,"
+	       "\"huge\":99999999999999999999999,\"a\":[18446744073709551615,{\"x\":"
+	       "10000000000000000000}],\"s\":\"18446744073709551615\"}");
+	json_is(m, "{\"a\":[18446744073709551615,{\"x\":10000000000000000000}],"
+		   "\"below\":-9.223372036854776e18,\"huge\":1e23,\"i\":9223372036854775807,"
+		   "\"j\":9223372036854775808,\"max\":18446744073709551615,"
+		   "\"n\":-9223372036854775808,\"over\":1.8446744073709552e19,"
+		   "\"s\":\"18446744073709551615\"}");
+	/* A number to the guest's IMDS answer, not a string; in JSON, itself. */
+	answer_is(m, "GET /max HTTP/1.1\r\n\r\n", "1.1", 501, TEXT, "",
+		  "Cannot retrieve value. The value has an unsupported type.");
+	answer_is(m, "GET /a/0 HTTP/1.1\r\nAccept: application/json\r\n\r\n", "1.1", 200, JSON, "",
+		  "18446744073709551615");
+	answer_is(m, "GET /s HTTP/1.1\r\n\r\n", "1.1", 200, TEXT, "", "18446744073709551615");
+	/* Kept through a merge patch, and the text alone. */
+	cr_assert_eq(mmds_patch(m, patch, strlen(patch), why, sizeof(why)), 0, "%s", why);
+	json_is(m, "{\"a\":[18446744073709551615,{\"x\":10000000000000000000}],"
+		   "\"below\":-9.223372036854776e18,\"huge\":1e23,\"i\":18446744073709551614,"
+		   "\"max\":18446744073709551615,\"n\":-9223372036854775808,"
+		   "\"over\":1.8446744073709552e19,\"s\":\"18446744073709551615\"}");
+	put(m, "18446744073709551615");
+	json_is(m, "18446744073709551615");
+	/* Strings holding control bytes (the escapes a rewrite would use) stay
+	 * strings, the integer beside them a number. */
+	put(m, "[\"\\u0001\\u0002\", \"\\u00011\", 18446744073709551615, \"\\\\u0003\"]");
+	json_is(m, "[\"\\u0001\\u0002\",\"\\u00011\",18446744073709551615,\"\\\\u0003\"]");
+	/* The size limit counts the number's digits. */
+	mmds_destroy(m);
+	m = store(20);
+	put(m, "18446744073709551615");
+	cr_assert_eq(mmds_put(m, "[18446744073709551615]", 22, why, sizeof(why)), -EFBIG);
+	/* Faults further on are still faults, told by line. */
+	cr_assert_eq(mmds_put(m, "{\"a\" 18446744073709551615}", 26, why, sizeof(why)), -EINVAL);
+	cr_assert_str_eq(why, "invalid JSON at line 1: ':' expected");
+	cr_assert_eq(mmds_put(m, "[18446744073709551615", 21, why, sizeof(why)), -EINVAL);
+	cr_assert(strstr(why, "EOF while parsing a list"), "%s", why);
+	cr_assert_eq(mmds_put(m, "[1e400, 18446744073709551615]", 29, why, sizeof(why)), -EINVAL);
+	mmds_destroy(m);
+}
+
 static const char *const no_token =
 	"No MMDS token provided. Use `X-metadata-token` or `X-aws-ec2-metadata-token` header to "
 	"specify the session token.";

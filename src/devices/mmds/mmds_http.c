@@ -387,7 +387,7 @@ static bool format_imds(const json_t *v, struct mmds_buf *b)
 	const char **keys;
 	size_t i, n;
 
-	if (json_is_string(v)) {
+	if (json_is_string(v) && !mmds_is_big_integer(v)) {
 		mmds_buf_add(b, json_string_value(v), json_string_length(v));
 		return true;
 	}

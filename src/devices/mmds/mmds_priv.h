@@ -58,8 +58,15 @@ void mmds_json_dump(const json_t *v, struct mmds_buf *b);
  * or no memory). */
 const char **mmds_sorted_keys(const json_t *obj, size_t *n);
 /* Parses any JSON value as serde_json::from_slice does (duplicate keys: the
- * last wins; at most 127 nested arrays or objects); NULL with why set. */
+ * last wins; at most 127 nested arrays or objects; an integer above i64's
+ * range kept exactly up to 2^64-1, a real beyond, as serde_json's Value
+ * keeps it); NULL with why set. */
 json_t *mmds_json_parse(const char *text, size_t len, char *why, size_t why_size);
+/* An integer above i64's range (jansson's): kept as a string of 0xff and its
+ * digits, which no parsed text can give (jansson's strings are UTF-8).
+ * mmds_json_dump() writes it as the number; it is no string to anything
+ * else. */
+bool mmds_is_big_integer(const json_t *v);
 /* serde_json's Value::pointer(): "" is v itself, "/a/0" a member then an
  * element ("~1" is '/', "~0" '~'); NULL when there is no such value. */
 const json_t *mmds_json_pointer(const json_t *v, const char *ptr, size_t len);

@@ -244,7 +244,10 @@ void mmds_json_dump(const json_t *v, struct mmds_buf *b)
 		dump_real(json_real_value(v), b);
 		return;
 	case JSON_STRING:
-		dump_string(json_string_value(v), json_string_length(v), b);
+		if (mmds_is_big_integer(v))
+			mmds_buf_add(b, json_string_value(v) + 1, json_string_length(v) - 1);
+		else
+			dump_string(json_string_value(v), json_string_length(v), b);
 		return;
 	case JSON_ARRAY:
 		mmds_buf_add(b, "[", 1);
@@ -317,6 +320,179 @@ static const char *eof_words(const json_error_t *e)
 	return "EOF while parsing a value";
 }
 
+/* --- integers past i64 ------------------------------------------------------ */
+
+#define BIG_INTEGER_MARK '\xff'
+
+bool mmds_is_big_integer(const json_t *v)
+{
+	return json_is_string(v) && json_string_length(v) > 1 &&
+	       json_string_value(v)[0] == BIG_INTEGER_MARK;
+}
+
+/* Whether the digits s[0..n) (no sign, no leading zero) exceed limit's. */
+static bool digits_over(const char *s, size_t n, const char *limit)
+{
+	size_t ln = strlen(limit);
+
+	return n != ln ? n > ln : memcmp(s, limit, n) > 0;
+}
+
+/* Whether text holds the escape \u00XX of control byte c (in either case):
+ * the only way a JSON string can hold it. A "\\u00.." (an escaped
+ * backslash) counts too: it only makes another byte be chosen. */
+static bool has_escape_of(const char *text, size_t len, unsigned char c)
+{
+	static const char hex[] = "0123456789abcdef";
+	const char *p = text, *end = text + len;
+
+	while ((p = memmem(p, (size_t)(end - p), "\\u00", 4)) && end - p >= 6) {
+		if (p[4] == hex[c >> 4] && (p[5] | 0x20) == hex[c & 15])
+			return true;
+		p += 4;
+	}
+	return false;
+}
+
+/* The text with each integer jansson cannot hold rewritten (the caller
+ * frees it; *out_len its length): one of u64's range as a string of mark
+ * and its digits, a larger (or more negative) one with ".0" after it, a real
+ * that rounds as serde_json's f64 does. NULL: no memory. */
+static char *rewrite_big_integers(const char *text, size_t len, char mark, size_t *out_len)
+{
+	struct mmds_buf b = { 0 };
+	size_t i = 0, run = 0;
+
+	while (i < len) {
+		size_t s = i, d;
+		bool neg;
+
+		if (text[i] == '"') { /* a string: up to its unescaped quote */
+			for (i++; i < len && text[i] != '"'; i++)
+				i += text[i] == '\\';
+			i++;
+			continue;
+		}
+		if (text[i] != '-' && (text[i] < '0' || text[i] > '9')) {
+			i++;
+			continue;
+		}
+		neg = text[i] == '-';
+		d = i + neg;
+		for (i = d; i < len && text[i] >= '0' && text[i] <= '9'; i++)
+			;
+		if (i == d || (text[d] == '0' && i - d > 1) ||
+		    (i < len && strchr(".eE", text[i]))) {
+			while (i < len && strchr("0123456789.eE+-", text[i]))
+				i++;
+			continue; /* a real, or no number jansson takes */
+		}
+		if (!digits_over(text + d, i - d,
+				 neg ? "9223372036854775808" : "9223372036854775807"))
+			continue;
+		mmds_buf_add(&b, text + run, s - run);
+		if (!neg && !digits_over(text + d, i - d, "18446744073709551615")) {
+			mmds_buf_printf(&b, "\"\\u00%02x", (unsigned char)mark);
+			mmds_buf_add(&b, text + d, i - d);
+			mmds_buf_add(&b, "\"", 1);
+		} else {
+			mmds_buf_add(&b, text + s, i - s);
+			mmds_buf_add(&b, ".0", 2);
+		}
+		run = i;
+	}
+	mmds_buf_add(&b, text + run, len - run);
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	*out_len = b.len;
+	return b.p;
+}
+
+/* v itself when it is no rewritten integer (a string that starts with mark:
+ * no other can), else a new big integer (NULL: no memory). */
+static json_t *big_integer_of(json_t *v, char mark)
+{
+	char digits[24];
+
+	if (!json_is_string(v) || json_string_value(v)[0] != mark)
+		return v;
+	snprintf(digits, sizeof(digits), "%c%s", BIG_INTEGER_MARK, json_string_value(v) + 1);
+	return json_string_nocheck(digits);
+}
+
+/* Every rewritten integer in v made a big integer. */
+static int mark_big_integers(json_t *v, char mark)
+{
+	const char *k;
+	json_t *m, *n;
+	size_t i;
+
+	if (json_is_array(v))
+		for (i = 0; i < json_array_size(v); i++) {
+			m = json_array_get(v, i);
+			n = big_integer_of(m, mark);
+			if (n != m ? json_array_set_new(v, i, n) : mark_big_integers(m, mark))
+				return -ENOMEM;
+		}
+	else if (json_is_object(v))
+		/* Replacing a member's value is safe while iterating (its
+		 * slot stays); removing one would not be. */
+		json_object_foreach(v, k, m)
+		{
+			n = big_integer_of(m, mark);
+			if (n != m ? json_object_set_new(v, k, n) : mark_big_integers(m, mark))
+				return -ENOMEM;
+		}
+	return 0;
+}
+
+/* The text again, its big integers rewritten, when jansson refused one: a
+ * mark byte the text has no escape of (so no string of it holds one), else
+ * the first refusal stands. */
+static json_t *load_big_integers(const char *text, size_t len, json_error_t *e)
+{
+	static const char marks[] = "\x01\x02\x03\x04\x05\x06\x07\x0b\x0e\x0f\x10\x11"
+				    "\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f";
+	json_error_t again;
+	const char *mark;
+	size_t copy_len;
+	char *copy;
+	json_t *j;
+
+	for (mark = marks; *mark && has_escape_of(text, len, (unsigned char)*mark); mark++)
+		;
+	/* Not empty: it holds the integer jansson refused. */
+	if (!*mark || !(copy = rewrite_big_integers(text, len, *mark, &copy_len)))
+		return NULL;
+	j = json_loadb(copy, copy_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &again);
+	free(copy);
+	if (!j && json_error_code(&again) != json_error_numeric_overflow) {
+		/* Another fault: its column and what it is near are the
+		 * rewritten text's, so only its line and reason are told. */
+		char *near = strstr(again.text, " near ");
+
+		if (near)
+			*near = '\0';
+		*e = again;
+		e->column = -1;
+	}
+	if (j && depth(j) <= JSON_DEPTH_MAX) {
+		json_t *top = big_integer_of(j, *mark);
+
+		if (top != j) { /* the text is one big integer */
+			json_decref(j);
+			return top;
+		}
+		if (mark_big_integers(j, *mark)) {
+			json_decref(j);
+			return NULL;
+		}
+	}
+	return j;
+}
+
 json_t *mmds_json_parse(const char *text, size_t len, char *why, size_t why_size)
 {
 	json_error_t e;
@@ -324,14 +500,21 @@ json_t *mmds_json_parse(const char *text, size_t len, char *why, size_t why_size
 
 	/* jansson's own nesting limit (2048) bounds depth()'s recursion. */
 	j = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
-	if (!j && eof_words(&e)) {
-		why_fail(why, why_size, -EINVAL, "invalid JSON at line %d, column %d: %s (%s)",
-			 e.line, e.column, eof_words(&e), e.text);
-		return NULL;
-	}
+	if (!j && json_error_code(&e) == json_error_numeric_overflow)
+		j = load_big_integers(text, len, &e);
 	if (!j) {
-		why_fail(why, why_size, -EINVAL, "invalid JSON at line %d, column %d: %s", e.line,
-			 e.column, e.text);
+		const char *eof = eof_words(&e);
+		char at[64];
+
+		if (e.column < 0)
+			snprintf(at, sizeof(at), "line %d", e.line);
+		else
+			snprintf(at, sizeof(at), "line %d, column %d", e.line, e.column);
+		if (eof)
+			why_fail(why, why_size, -EINVAL, "invalid JSON at %s: %s (%s)", at, eof,
+				 e.text);
+		else
+			why_fail(why, why_size, -EINVAL, "invalid JSON at %s: %s", at, e.text);
 		return NULL;
 	}
 	if (depth(j) > JSON_DEPTH_MAX) {
