@@ -51,10 +51,12 @@ struct conn {
 	size_t out_len, out_off;
 	size_t in_off, in_len; /* in[in_off..] read and not parsed yet */
 	struct http_parser p;
-	int fd;		  /* -1: a free slot */
-	pid_t peer;	  /* the client's pid (SO_PEERCRED); 0: not known */
-	bool close_after; /* once out is sent */
-	bool served;	  /* a request of it was answered */
+	int fd;			     /* -1: a free slot */
+	pid_t peer;		     /* the client's pid (SO_PEERCRED); 0: not known */
+	bool close_after;	     /* once out is sent */
+	bool served;		     /* a request of it was answered */
+	unsigned long answers;	     /* answers queued on it */
+	unsigned long drained_round; /* the last round of poll() drain() read it in */
 	char in[4096];
 	char *body; /* max_payload bytes (api_server_start): untouched until used */
 };
@@ -68,6 +70,8 @@ static struct conn conns[API_MAX_CONNECTIONS];
  * API thread. */
 #define ACCEPT_RETRY_MS 100
 static long long accept_paused_until;
+/* Rounds of poll() (serve_loop). */
+static unsigned long rounds;
 /* The body limit (api_server_start's max_payload). */
 static size_t max_payload = API_MAX_PAYLOAD;
 
@@ -227,6 +231,7 @@ static int queue_answer(struct conn *c, struct api_response *r, bool close_after
 	c->out_len = (size_t)hl + blen;
 	c->out_off = 0;
 	c->close_after = close_after;
+	c->answers++;
 	return 0;
 }
 
@@ -358,12 +363,19 @@ static int on_io(struct api_server *s, struct conn *c, short revents)
 }
 
 /* Reads and answers what c's client has sent so far (a whole request of
- * the largest body allowed takes several reads). */
+ * the largest body allowed takes several reads): up to its first answer,
+ * once a round of poll(). What a keep-alive client sends once answered is
+ * a request of the next round's: drained on, a busy client would have
+ * volt serve it request after request while the listen backlog waits. */
 static void drain(struct api_server *s, struct conn *c)
 {
 	size_t reads = (max_payload + HTTP_HEAD_MAX) / sizeof(c->in) + 2;
+	unsigned long answers = c->answers;
 
-	while (reads-- && c->fd >= 0 && !c->out && on_io(s, c, POLLIN) > 0)
+	if (c->drained_round == rounds)
+		return;
+	c->drained_round = rounds;
+	while (reads-- && c->fd >= 0 && !c->out && c->answers == answers && on_io(s, c, POLLIN) > 0)
 		;
 }
 
@@ -542,6 +554,7 @@ static void accept_some(struct api_server *s)
 		c->fd = fd;
 		c->peer = peer;
 		c->served = false;
+		c->drained_round = 0;
 		c->last_ms = c->opened_ms = now_ms();
 		c->out = NULL;
 		c->in_off = c->in_len = 0;
@@ -583,6 +596,7 @@ static void serve_loop(struct api_server *s)
 	long long now;
 
 	for (;;) {
+		rounds++;
 		if (wait_events(s, pfd, who, &n) < 0) {
 			if (errno != EINTR) {
 				pr_debug("API: poll: %s", strerror(errno));

@@ -516,6 +516,103 @@ WRAP(open64)
 """
 
 
+def _busy_and_flooding(sock, secs, threads):
+    """One process: `threads` keep-alive clients sending PATCH /mmds back to back (more
+    than the slots: those told 503 come back at once) and ~200 half-sent connections a
+    second."""
+    stop = time.monotonic() + secs
+
+    def busy(t):
+        s, i = None, 0
+        while time.monotonic() < stop:
+            try:
+                if s is None:
+                    s = connect(sock, 30)
+                i += 1
+                body = json.dumps({f"h{t}": i}).encode()
+                s.sendall(b"PATCH /mmds HTTP/1.1\r\nContent-Length: %d\r\n\r\n%s"
+                          % (len(body), body))
+                buf = b""
+                while b"\r\n\r\n" not in buf:  # the answers here have no body but 503's
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        raise EOFError
+                    buf += chunk
+                if buf.startswith(b"HTTP/1.1 503"):
+                    s.close()
+                    s = None
+            except (OSError, EOFError):
+                if s:
+                    s.close()
+                s = None
+
+    def flood():
+        held = []
+        while time.monotonic() < stop:
+            try:
+                f = socket.socket(socket.AF_UNIX)
+                f.setblocking(False)
+                f.connect(str(sock))
+                f.send(b"GET /")
+                held.append(f)
+            except OSError:
+                pass
+            if len(held) > 50:
+                for f in held[:25]:
+                    f.close()
+                held = held[25:]
+            time.sleep(0.005)
+
+    ts = [threading.Thread(target=busy, args=(i,)) for i in range(threads)]
+    ts.append(threading.Thread(target=flood))
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    os._exit(0)
+
+
+def test_busy_clients_and_a_flood_do_not_hold_a_newcomer(tmp_path, volt_bin):
+    """A process keeping every slot busy with back-to-back requests on keep-alive
+    connections while it floods the socket with half-sent ones: another process's
+    requests are still answered (docs/api.md, Connections), none of them executed
+    after its client gave up. volt once drained the busy connections again and again
+    for each connection it accepted, serving their next requests for seconds while the
+    listen backlog waited."""
+    sock = tmp_path / "api.sock"
+    p = start_api(tmp_path, sock)
+    try:
+        store = json.dumps({f"k{i:04d}": "v" for i in range(3500)}).encode()
+        assert status_of(exchange(sock, request("PUT", "/mmds", store))) == 204
+        pid = os.fork()
+        if pid == 0:
+            _busy_and_flooding(sock, 8, 12)
+        late, lost = [], []
+        try:
+            time.sleep(1)
+            deadline = time.monotonic() + 6
+            i = 0
+            while time.monotonic() < deadline:
+                key, t0 = f"g{i}", time.monotonic()
+                i += 1
+                try:
+                    answer = exchange(sock, request("PATCH", "/mmds",
+                                                    json.dumps({key: 1}).encode()), timeout=10)
+                    assert status_of(answer) == 204, answer[:300]
+                    if time.monotonic() - t0 > 3:
+                        late.append((key, round(time.monotonic() - t0, 2)))
+                except OSError as e:
+                    lost.append((key, repr(e)))
+                time.sleep(0.2)
+        finally:
+            os.waitpid(pid, 0)
+        assert not lost and not late, (lost, late)
+        assert i >= 10
+        assert p.proc.poll() is None
+    finally:
+        p.kill()
+
+
 def test_slow_request_outlives_the_idle_timeout(tmp_path, kvm, volt_bin):
     """A request the main thread takes longer than the idle timeout to answer (an
     LD_PRELOAD shim makes opening the kernel take 7 s) still gets its answer."""
