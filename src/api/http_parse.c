@@ -43,6 +43,7 @@ static void next_request(struct http_parser *p)
 	p->left = 0;
 	p->line_len = 0;
 	p->trailer_len = 0;
+	p->trailer_colon = p->trailer_cr = false;
 	memset(&p->req, 0, sizeof(p->req));
 	p->status = 0;
 	p->why[0] = '\0';
@@ -189,10 +190,13 @@ static int parse_content_length(struct http_parser *p, const char *name, size_t 
 				bool *has_cl)
 {
 	uint64_t n = 0;
-	size_t i;
+	size_t i, z;
 	char qn[64], qv[64];
 
-	for (i = 0; i < len && i < 11; i++) {
+	/* Leading zeros are no digits (Rust's parse takes any number). */
+	for (z = 0; z + 1 < len && v[z] == '0'; z++)
+		;
+	for (i = z; i < len && i - z < 11; i++) {
 		if (v[i] < '0' || v[i] > '9')
 			break;
 		n = n * 10 + (uint64_t)(v[i] - '0');
@@ -435,10 +439,14 @@ static int parse_chunk_size(struct http_parser *p)
 {
 	const char *s = p->line;
 	uint64_t n = 0;
-	size_t i = 0;
+	size_t i = 0, z;
 	char q[64];
 
-	for (; i < 16; i++) {
+	/* Leading zeros are no digits (RFC 9112 7.1: 1*HEXDIG, of any length):
+	 * up to 16 others fit. */
+	while (i + 1 < p->line_len && s[i] == '0' && parse_hex_digit(s[i + 1]) >= 0)
+		i++;
+	for (z = i; i - z < 16; i++) {
 		int d = parse_hex_digit(s[i]);
 
 		if (d < 0)
@@ -463,6 +471,56 @@ static int parse_chunk_size(struct http_parser *p)
 	}
 	bad(p, "bad chunk size line '%s'", quote(q, sizeof(q), s, p->line_len));
 	return -1;
+}
+
+/* One byte of a chunked body's trailer: 1 when it ends the request (*ev
+ * HTTP_REQUEST) or is refused (HTTP_BAD), else 0. Its lines are field
+ * lines (RFC 9112 7.1.2), refused for what a head's would be. */
+static int trailer_byte(struct http_parser *p, char c, enum http_event *ev)
+{
+	unsigned char u = (unsigned char)c;
+
+	if (++p->trailer_len > HTTP_HEAD_MAX) {
+		bad(p, "the chunked body's trailer is over %d bytes", HTTP_HEAD_MAX);
+		goto refused;
+	}
+	if (p->trailer_cr && c != '\n') {
+		bad(p, "a bare CR in the chunked body's trailer");
+		goto refused;
+	}
+	p->trailer_cr = c == '\r';
+	if (c == '\r')
+		return 0;
+	if (c == '\n' && !p->line_len) {
+		p->state = ST_DONE;
+		*ev = HTTP_REQUEST;
+		return 1;
+	}
+	if (c == '\n' && !p->trailer_colon)
+		goto malformed;
+	if (c == '\n') {
+		p->line_len = 0;
+		p->trailer_colon = false;
+		return 0;
+	}
+	if (!p->trailer_colon && !(c == ':' && p->line_len) && !is_tchar(u)) {
+		if (p->line_len || (c != ' ' && c != '\t'))
+			goto malformed;
+		bad(p, "obsolete line folding in the chunked body's trailer");
+		goto refused;
+	}
+	if (p->trailer_colon && ((u < 0x20 && c != '\t') || u == 0x7f)) {
+		bad(p, "control byte 0x%02x in the chunked body's trailer", u);
+		goto refused;
+	}
+	p->trailer_colon |= c == ':';
+	p->line_len++;
+	return 0;
+malformed:
+	bad(p, "malformed line in the chunked body's trailer (expected 'Name: value')");
+refused:
+	*ev = HTTP_BAD;
+	return 1;
 }
 
 static size_t feed_chunked(struct http_parser *p, const char *in, size_t len, enum http_event *ev)
@@ -514,27 +572,11 @@ static size_t feed_chunked(struct http_parser *p, const char *in, size_t len, en
 				p->state = ST_CHUNK_END;
 			break;
 		}
-		default: /* ST_TRAILER: fields ignored, up to an empty line */ {
-			char c = in[i++];
-
-			if (++p->trailer_len > HTTP_HEAD_MAX) {
-				bad(p, "the chunked body's trailer is over %d bytes",
-				    HTTP_HEAD_MAX);
-				*ev = HTTP_BAD;
+		default: /* ST_TRAILER: field lines, checked as the head's and
+			  * ignored, up to an empty line */
+			if (trailer_byte(p, in[i++], ev))
 				return i;
-			}
-			if (c == '\n') {
-				if (!p->line_len) {
-					p->state = ST_DONE;
-					*ev = HTTP_REQUEST;
-					return i;
-				}
-				p->line_len = 0;
-			} else if (c != '\r') {
-				p->line_len++;
-			}
 			break;
-		}
 		}
 	}
 	return i;

@@ -78,6 +78,7 @@ struct http_parser {
 	char line[HTTP_CHUNK_LINE_MAX + 1];
 	size_t line_len;
 	size_t trailer_len;
+	bool trailer_colon, trailer_cr; /* the trailer line's colon was seen; a CR came last */
 	/* The result. */
 	struct http_request req;
 	int status;    /* HTTP_BAD, HTTP_TOO_BIG: 400 */
