@@ -656,7 +656,10 @@ static void *serve(void *arg)
  * -EADDRINUSE when a process serves it. */
 static int check_stale(const struct sockaddr_un *a, const char *path)
 {
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), err = 0;
+	/* Non-blocking: a listener whose backlog is full answers EAGAIN at
+	 * once, where a blocking connect() waits for it forever (with SIGTERM
+	 * already blocked for the signalfd). */
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), err = 0;
 
 	if (fd < 0)
 		return -errno;

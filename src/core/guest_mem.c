@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <linux/userfaultfd.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,6 +199,10 @@ static int uffd_open(void)
 	return fd < 0 ? -errno : fd;
 }
 
+/* How long the handshake waits for the page-fault handler to accept and to
+ * read. */
+#define UFFD_WAIT_MS 1000
+
 /* Firecracker's handshake (vmm/src/persist.rs, send_uffd_handshake): one
  * message on a fresh connection, the serde_json of Vec<GuestRegionUffdMapping>
  * as the data and the userfaultfd as SCM_RIGHTS; then the connection is closed. */
@@ -234,13 +239,20 @@ static int uffd_handshake(const struct guest_mem *m, const char *path, char *why
 			(unsigned long long)(uintptr_t)m->hp.hva, (unsigned long long)m->hp.l.size,
 			(unsigned long long)m->size, GUEST_MEM_PAGE_SIZE, GUEST_MEM_PAGE_SIZE);
 	n += (size_t)snprintf(json + n, sizeof(json) - n, "]");
-	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* Non-blocking, with a bound: a handler that does not accept (its
+	 * backlog full) or does not read must not hang volt; one at work
+	 * takes this small message at once. */
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s < 0) {
 		err = -errno;
 		snprintf(why, why_size, "page-fault handler socket '%s': %s", path, strerror(-err));
 		return err;
 	}
-	if (connect(s, (struct sockaddr *)&sa, sizeof(sa))) {
+	for (i = 0; connect(s, (struct sockaddr *)&sa, sizeof(sa)); i++) {
+		if ((errno == EAGAIN || errno == EINTR) && i < UFFD_WAIT_MS / 10) {
+			poll(NULL, 0, 10);
+			continue;
+		}
 		err = -errno;
 		/* Firecracker's chain of errors, which its tests match, then the path. */
 		snprintf(why, why_size,
@@ -263,8 +275,11 @@ static int uffd_handshake(const struct guest_mem *m, const char *path, char *why
 	memcpy(CMSG_DATA(c), &m->uffd, sizeof(int));
 	for (;;) {
 		ssize_t r = sendmsg(s, &msg, MSG_NOSIGNAL);
+		struct pollfd out = { .fd = s, .events = POLLOUT };
 
 		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno == EAGAIN && poll(&out, 1, UFFD_WAIT_MS) > 0)
 			continue;
 		if (r < 0) {
 			err = -errno;

@@ -304,6 +304,8 @@ static int parse_records(struct snap_reader *r, int pass)
 				      n);
 		if (!name_ok((const char *)p + REC_HEADER, nlen))
 			return refuse(r, -EBADMSG, "record %zu: invalid name", n);
+		if (n == SNAP_MAX_RECORDS)
+			return refuse(r, -EBADMSG, "more than %d records", SNAP_MAX_RECORDS);
 		if (pass == 1) {
 			struct snap_record *rec = &r->recs[n];
 

@@ -23,8 +23,8 @@
  *
  * Returns: 0 or -errno. -EINVAL not a state file (magic), -EPROTONOSUPPORT
  * another format version, -EBADMSG torn, truncated, checksum mismatch or a
- * malformed record, -EFBIG over SNAP_MAX_BODY, -ENOENT missing record,
- * -EMSGSIZE a record of the wrong size, -EEXIST a name written twice. */
+ * malformed record or more than SNAP_MAX_RECORDS, -EFBIG over SNAP_MAX_BODY, -ENOENT missing
+ * record, -EMSGSIZE a record of the wrong size, -EEXIST a name written twice. */
 #ifndef VOLT_CORE_SNAP_H
 #define VOLT_CORE_SNAP_H
 
@@ -39,6 +39,10 @@
 #define SNAP_HEADER_SIZE    64
 #define SNAP_NAME_MAX	    96		/* bytes of a name with its scope, NUL included */
 #define SNAP_MAX_BODY	    (64u << 20) /* state only: guest memory has its own file */
+/* Records a state file may hold: volt writes a few per vCPU and per device
+ * (under a thousand with every device and vCPU there can be); the bound
+ * keeps a crafted file of tiny records from costing memory and time. */
+#define SNAP_MAX_RECORDS 4096
 
 struct snap_writer {
 	uint8_t *buf; /* header space, then the body */

@@ -442,6 +442,25 @@ def test_live_socket_is_not_replaced(tmp_path, volt_bin):
         first.kill()
 
 
+def test_socket_of_a_listener_with_a_full_backlog_is_refused_at_once(tmp_path, volt_bin):
+    """A live listener that never accepts, its backlog full: whether the socket is stale
+    cannot be told, so volt refuses it, at once (a blocking connect() waited forever)."""
+    sock = tmp_path / "busy.sock"
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(sock))
+    listener.listen(0)
+    filler = socket.socket(socket.AF_UNIX)
+    filler.connect(str(sock))
+    try:
+        r = run_volt_api(sock, timeout=20)
+        assert r.returncode != 0, r
+        assert "cannot tell whether the socket is stale" in r.stderr, r.stderr
+        assert sock.is_socket()
+    finally:
+        filler.close()
+        listener.close()
+
+
 def test_stale_socket_is_replaced(tmp_path, volt_bin):
     sock = tmp_path / "api.sock"
     dead = start_api(tmp_path, sock, "dead")

@@ -22,7 +22,7 @@ import time
 import pytest
 
 from api_client import ApiClient, wait_for_socket
-from conftest import GUESTS, VOLT
+from conftest import GUESTS, VOLT, VoltProcess
 
 QUICK = 20  # seconds; every case here answers in well under one
 SANITIZER = ("AddressSanitizer", "UndefinedBehaviorSanitizer", "runtime error:",
@@ -493,6 +493,71 @@ def signed(recs, header=None):
     struct.pack_into("<IIQ", h, 8, 1, 64, len(body))
     h[24:56] = hashlib.sha256(body).digest()
     return bytes(h) + body
+
+
+def api_only(tmp_path):
+    """volt --api-sock in seccomp kill mode, no VM (runs without KVM)."""
+    sock = tmp_path / "api.sock"
+    p = VoltProcess(["--api-sock", sock, "--seccomp=kill"], tmp_path / "volt.log")
+    wait_for_socket(sock, p.proc)
+    return p, ApiClient(sock, timeout=30)
+
+
+def test_a_state_file_of_many_tiny_records_is_refused_at_once(tmp_path, volt_bin):
+    """A correctly checksummed state file of 160000 empty records (1.7 MB): refused for its
+    count, at once. The duplicate-name check compared each record with every one before
+    it: 45 s of the main thread for this file, about 11 hours for the largest one."""
+    state = tmp_path / "many.state"
+    state.write_bytes(signed([(f"r{i}", b"") for i in range(160000)]))
+    mem = tmp_path / "mem"
+    mem.write_bytes(b"\0" * 4096)
+    p, api = api_only(tmp_path)
+    try:
+        t0 = time.monotonic()
+        status, body = api.put("/snapshot/load", {"snapshot_path": str(state),
+                                                  "mem_backend": {"backend_path": str(mem),
+                                                                  "backend_type": "File"}})
+        assert status == 400 and "more than 4096 records" in body["fault_message"], body
+        assert time.monotonic() - t0 < 20
+        assert api.get("/machine-config")[0] == 200 and p.proc.poll() is None
+    finally:
+        p.kill()
+
+
+def test_a_page_fault_handler_that_never_accepts_does_not_hang_a_load(tmp_path, volt_bin):
+    """PUT /snapshot/load with a Uffd backend whose socket's listener never accepts (its
+    backlog full): the load is refused within the client's patience (a blocking connect()
+    waited forever, the API and SIGTERM with it), and volt goes on serving. Whatever the
+    load fails on first on this host (the state file is a minimal one), it must answer."""
+    with open("/proc/cpuinfo") as f:
+        info = dict((k.strip(), val.strip()) for k, sep, val in
+                    (line.partition(":") for line in f.read().split("\n\n")[0].splitlines())
+                    if sep)
+    cpu = info.get("vendor_id", "").encode() + struct.pack(
+        "<III", *(int(info.get(k) or 0) for k in ("cpu family", "model", "stepping")))
+    cfg = {"mem_size": 32 << 20, "vcpus": 1, "pvm_host": os.path.exists("/sys/module/kvm_pvm"),
+           "devices": []}
+    state = tmp_path / "min.state"
+    state.write_bytes(signed([("vm/config", json.dumps(cfg).encode()),
+                              ("vm/cpu", cpu),
+                              ("vm/ncpus", struct.pack("<Q", 1))]))
+    handler = tmp_path / "uffd.sock"
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(handler))
+    listener.listen(0)
+    filler = socket.socket(socket.AF_UNIX)
+    filler.connect(str(handler))
+    p, api = api_only(tmp_path)
+    try:
+        status, body = api.put("/snapshot/load", {"snapshot_path": str(state),
+                                                  "mem_backend": {"backend_path": str(handler),
+                                                                  "backend_type": "Uffd"}})
+        assert status == 400, body
+        assert api.get("/machine-config")[0] == 200 and p.proc.poll() is None
+    finally:
+        p.kill()
+        filler.close()
+        listener.close()
 
 
 @pytest.fixture(scope="module")

@@ -244,6 +244,29 @@ Test(snap, duplicate_names_refused)
 	cr_assert_eq(open_img(b, len), -EBADMSG);
 }
 
+/* A file of many tiny records: SNAP_MAX_RECORDS read, one more refused at
+ * once (the duplicate check compares each name with those before it). */
+Test(snap, record_count_bounded)
+{
+	struct snap_writer w;
+	const uint8_t *out;
+	size_t len;
+	char name[16];
+	int i;
+
+	for (int extra = 0; extra < 2; extra++) {
+		snap_writer_init(&w);
+		for (i = 0; i < SNAP_MAX_RECORDS + extra; i++) {
+			snprintf(name, sizeof(name), "r%d", i);
+			cr_assert_eq(snap_put(&w, name, NULL, 0), 0);
+		}
+		cr_assert_eq(snap_finish(&w, &out, &len), 0);
+		cr_assert_eq(open_img(out, len), extra ? -EBADMSG : 0, "%d records",
+			     SNAP_MAX_RECORDS + extra);
+		snap_writer_free(&w);
+	}
+}
+
 Test(snap, empty_body_is_a_valid_file)
 {
 	struct snap_writer w;
