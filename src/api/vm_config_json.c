@@ -1338,11 +1338,16 @@ int api_config_from_json(struct api_config *out, json_t *root, char *why, size_t
 		return why_fail(why, why_size, -EINVAL,
 				"configuration: expected a JSON object, got %s",
 				fields_json_type(root));
+	/* Firecracker's VmmConfig takes unknown keys (serde's default): a file
+	 * written for another release still boots. Said, so a typo shows. */
 	json_object_foreach(root, key, v)
 	{
-		if (!known_section(key))
-			return why_fail(why, why_size, -EINVAL,
-					"configuration: unknown section '%s'", key);
+		if (!known_section(key)) {
+			char shown[80];
+
+			escape_controls(key, shown, sizeof(shown), true);
+			pr_warn("configuration: unknown section '%s' ignored", shown);
+		}
 	}
 	api_config_init(&c);
 	/* The store --metadata filled (the front end's) stays. */

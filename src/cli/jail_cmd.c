@@ -239,18 +239,30 @@ static int parse_opts(int argc, char **argv, struct jail_opts *o, int *first_run
 
 /* --config-file, read and checked outside the jail with the API's parser,
  * its files added to the plan, rewritten to jail paths into *text. */
-static int load_config(struct jail_plan *p, char **text)
+static int load_config(struct jail_plan *p, uid_t uid, gid_t gid, char **text)
 {
 	struct api_config *cfg = NULL;
 	char why[512], *buf = NULL;
+	struct stat st;
 	json_t *j = NULL;
 	size_t len;
 	int err;
 
-	err = read_input(p->config_src, 1 << 20, &buf, &len, why, sizeof(why));
+	err = read_input_stat(p->config_src, 1 << 20, &buf, &len, &st, why, sizeof(why));
 	if (err) {
 		pr_err("--config-file '%s': %s", p->config_src, why);
 		return err;
+	}
+	/* Its text becomes the jail's /config.json, uid:gid's: as for every
+	 * other input, nothing that uid cannot read on the host. */
+	if (!jail_may_access(&st, uid, gid, false)) {
+		pr_err("--config-file '%s' is not readable by uid %u/gid %u: chown or chmod it for "
+		       "%u:%u before jailing (a jail gives that uid nothing it cannot read on the "
+		       "host)",
+		       p->config_src, (unsigned int)uid, (unsigned int)gid, (unsigned int)uid,
+		       (unsigned int)gid);
+		free(buf);
+		return -EACCES;
 	}
 	cfg = calloc(1, sizeof(*cfg));
 	if (!cfg) {
@@ -311,7 +323,7 @@ int jail_cmd(int argc, char **argv)
 		goto out;
 	}
 	if (api && plan.config_src) {
-		err = load_config(&plan, &config_text);
+		err = load_config(&plan, o.uid, o.gid, &config_text);
 		if (err)
 			goto out;
 	}

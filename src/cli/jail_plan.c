@@ -443,6 +443,10 @@ int jail_config_rewrite(json_t *root, struct jail_plan *p, char *why, size_t why
 	}
 	if (!err)
 		err = cli_config_device_paths(root, host_path, p, why, why_size);
+	/* A CPU template may be a file's path (CustomCpuTemplateOrPath). */
+	if (!err)
+		err = cli_json_rewrite_path(root, "cpu-config", CLI_PATH_IN, host_path, p, why,
+					    why_size);
 	o = json_object_get(root, "logger");
 	if (!err && json_is_object(o))
 		err = cli_json_rewrite_path(o, "log_path", CLI_PATH_OUT, host_path, p, why,

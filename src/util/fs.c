@@ -242,6 +242,12 @@ nomem:
 
 int read_input(const char *path, size_t max, char **out, size_t *len, char *why, size_t why_size)
 {
+	return read_input_stat(path, max, out, len, NULL, why, why_size);
+}
+
+int read_input_stat(const char *path, size_t max, char **out, size_t *len, struct stat *st_out,
+		    char *why, size_t why_size)
+{
 	struct stat st = { 0 };
 	char *buf;
 	size_t got = 0;
@@ -283,6 +289,8 @@ int read_input(const char *path, size_t max, char **out, size_t *len, char *why,
 	if (len)
 		*len = got;
 out:
+	if (!err && st_out)
+		*st_out = st;
 	close(fd);
 	return err;
 }

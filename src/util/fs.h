@@ -41,6 +41,10 @@ const char *file_type_name(mode_t mode);
  * device is refused (-EINVAL; -EISDIR for a directory) instead of blocking or
  * reading forever. why (may be NULL) receives the reason as open_input's. */
 int read_input(const char *path, size_t max, char **out, size_t *len, char *why, size_t why_size);
+/* read_input(), and *st (when not NULL) what was read (its owner and mode:
+ * whose the content is). */
+int read_input_stat(const char *path, size_t max, char **out, size_t *len, struct stat *st,
+		    char *why, size_t why_size);
 /* read_input() without a reason. */
 int read_file(const char *path, size_t max, char **out, size_t *len);
 /* All of buf, retried on EINTR and short writes: 0 or -errno (-EIO when a

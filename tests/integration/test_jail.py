@@ -241,6 +241,50 @@ def test_config_file_no_api(jail_base, volt_bin, kvm, tmp_path):
     assert not (base / "volt" / "t-cfg2").exists()
 
 
+def test_config_file_cpu_template_file_goes_in(jail_base, volt_bin, tmp_path):
+    """A configuration's "cpu-config" naming a template file (Firecracker's
+    CustomCpuTemplateOrPath): the file goes into the jail and the path is rewritten, as a
+    kernel's. It was left at its host path, which the jailed VMM could not read. Without
+    KVM the VMM stops at /dev/kvm, after it read the configuration and the template."""
+    base, _made = jail_base
+    tmpl = tmp_path / "tmpl.json"
+    tmpl.write_text(json.dumps({"kvm_capabilities": []}))
+    os.chmod(tmpl, 0o644)
+    cfg = tmp_path / "vm.json"
+    cfg.write_text(json.dumps({"boot-source": {"kernel_image_path": str(GUESTS / "hello")},
+                               "cpu-config": str(tmpl),
+                               "machine-config": {"vcpu_count": 1, "mem_size_mib": 128}}))
+    proc = run_volt("jail", "--id", "t-tmpl", "--uid", UID, "--gid", GID, "--chroot-base",
+                    base, "--", "--config-file", cfg, "--no-api", timeout=120)
+    assert "cpu-config" not in proc.stderr, proc.stderr
+    root = base / "volt" / "t-tmpl" / "root"
+    inside = json.loads((root / "config.json").read_text())
+    assert inside["cpu-config"].startswith("/") and inside["cpu-config"] != str(tmpl), inside
+    assert json.loads((root / inside["cpu-config"].lstrip("/")).read_text()) == \
+        {"kvm_capabilities": []}
+    if os.path.exists("/dev/kvm"):
+        assert proc.returncode == 0, proc.stderr
+    else:
+        assert "/dev/kvm" in proc.stderr, proc.stderr
+
+
+def test_unreadable_config_file_refused(volt_bin, jail_base, tmp_path):
+    """A configuration uid:gid cannot read on the host is not handed to it as the jail's
+    config.json (a secret in its boot_args went in, readable by the jailed uid), as any
+    other input."""
+    base, _made = jail_base
+    cfg = tmp_path / "secret.json"
+    cfg.write_text(json.dumps({"boot-source": {"kernel_image_path": str(GUESTS / "hello"),
+                                               "boot_args": "api_token=TOPSECRET"}}))
+    os.chmod(cfg, 0o600)
+    proc = run_volt("jail", "--id", "t-sec", "--uid", UID, "--gid", GID, "--chroot-base",
+                    base, "--", "--config-file", cfg, "--no-api", timeout=30)
+    assert proc.returncode != 0
+    assert (f"--config-file '{cfg}' is not readable by uid {UID}/gid {GID}") in proc.stderr, \
+        proc.stderr
+    assert not (base / "volt" / "t-sec").exists()
+
+
 # The jailer's file rules (docs/security.md): host files are never chowned or
 # chmodded, inputs are resolved once (a symlink's target goes into the jail,
 # not the symlink), FIFOs are refused without waiting, symlinked bases are

@@ -1081,10 +1081,12 @@ Test(api, firecracker_example_file)
 	json_object_set_new(j, "mmds-config", json_pack("{s:s}", "version", "V2"));
 	cr_assert_neq(api_config_from_json(&c, j, why, sizeof(why)), 0);
 	cr_assert(strstr(why, "mmds-config"), "%s", why);
+	/* A section volt does not know is ignored, as Firecracker's VmmConfig
+	 * ignores unknown keys. */
 	json_object_set_new(j, "mmds-config", json_null());
 	json_object_set_new(j, "extra", json_null());
-	cr_assert_neq(api_config_from_json(&c, j, why, sizeof(why)), 0);
-	cr_assert(strstr(why, "'extra'"), "%s", why);
+	cr_assert_eq(api_config_from_json(&c, j, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(c.vcpus, 2);
 	json_decref(j);
 }
 
