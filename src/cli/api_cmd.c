@@ -555,9 +555,12 @@ static int parse_size_limit(const char *s, size_t *out)
 	if (!*p)
 		return -EINVAL;
 	for (; *p; p++) {
-		if (*p < '0' || *p > '9' || v > (SIZE_MAX - 9) / 10)
+		size_t d = (size_t)(*p - '0');
+
+		/* Up to usize's largest exactly, as Rust's parse. */
+		if (*p < '0' || *p > '9' || v > (SIZE_MAX - d) / 10)
 			return -EINVAL;
-		v = v * 10 + (size_t)(*p - '0');
+		v = v * 10 + d;
 	}
 	*out = v;
 	return 0;
@@ -772,6 +775,19 @@ static int api_run(int argc, char **argv, const struct timespec *started)
 
 			err = c == ':' ? arg_missing_value(a) : arg_unexpected(a);
 			goto out_args;
+		}
+		/* Firecracker's parser knows whole names only: getopt's
+		 * abbreviations ("--api-so") are its unexpected arguments. The
+		 * option's own word: before its value unless "--name=value". */
+		{
+			const char *word = args[optind - 1];
+
+			if (optarg && optarg == args[optind - 1])
+				word = args[optind - 2];
+			if (strcmp(arg_name(word, name, sizeof(name)), longopts[idx].name)) {
+				err = arg_unexpected(arg_name(word, name, sizeof(name)));
+				goto out_args;
+			}
 		}
 		/* Firecracker's parser takes no value that starts with "--": it is
 		 * the next option, and this one's value is missing. */

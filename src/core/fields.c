@@ -319,7 +319,9 @@ static int spec_token(const struct field_set *set, char *tok, bool first, void *
 	f = spec_field(set, tok);
 	if (!f)
 		return say(why, why_size, set->unknown, whole);
-	if (set->once && given[f - set->fields])
+	/* A key given twice is an error (which one was meant?), for every
+	 * device alike. */
+	if (given[f - set->fields])
 		return why_fail(why, why_size, -EINVAL, "%s= given twice", f->cli);
 	given[f - set->fields] = 1;
 	set_has(f, cfg);

@@ -88,7 +88,6 @@ struct field_set {
 	size_t n;
 	size_t size;	     /* sizeof the configuration struct */
 	const char *unknown; /* CLI: an unknown or malformed token; "{}" is the token */
-	bool once;	     /* CLI: a key given twice is an error; else the last wins */
 };
 
 /* Fills cfg (set->size bytes) with the defaults. */

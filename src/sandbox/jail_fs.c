@@ -102,6 +102,14 @@ int jail_open_source(const struct jail_file *f, uid_t uid, gid_t gid, int *fd, s
 			 INPUT_FILE | (f->block_ok ? INPUT_BLOCK : 0) |
 				 (f->fifo_ok ? INPUT_FIFO : 0),
 			 fd, st, why, sizeof(why));
+	if (err == -ENOENT && f->fifo_ok) {
+		/* An output is a host file linked into the jail: it must be
+		 * there first (the jailer makes no file on the host). */
+		pr_err("%s: No such file or directory: an output file goes into the jail as a link "
+		       "to it, so create it (writable by uid %u/gid %u) before jailing",
+		       f->src, (unsigned int)uid, (unsigned int)gid);
+		return err;
+	}
 	if (err) {
 		pr_err("%s: %s", f->src, why);
 		return err;

@@ -722,6 +722,11 @@ def test_fc_thread_names(vm, tmp_path):
                   "or isn't valid in this context."),
     (["--config-file"], "Arguments parsing error: The argument 'config-file' requires a "
                         "value, but none was supplied."),
+    # Whole names only (getopt would take an unambiguous prefix)
+    (["--api-so", "a.sock"], "Arguments parsing error: Found argument 'api-so' which wasn't "
+                             "expected, or isn't valid in this context."),
+    (["--api-sock=a.sock", "--no-ap"], "Arguments parsing error: Found argument 'no-ap' which "
+                                       "wasn't expected, or isn't valid in this context."),
     # its DuplicateArgument and the forbids of --seccomp-filter and --no-seccomp
     (["--api-sock", "a.sock", "--api-sock", "b.sock"],
      "Arguments parsing error: The argument 'api-sock' was provided more than once."),

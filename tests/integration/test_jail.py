@@ -268,6 +268,21 @@ def test_config_file_cpu_template_file_goes_in(jail_base, volt_bin, tmp_path):
         assert "/dev/kvm" in proc.stderr, proc.stderr
 
 
+def test_missing_output_file_says_to_create_it(volt_bin, jail_base, tmp_path):
+    """An output named on volt run's command line (--profile-out) goes into the jail as a
+    link to the host file: a missing one is refused before anything is made, saying so."""
+    base, _made = jail_base
+    out = tmp_path / "profile.txt"
+    proc = run_volt(*jail_args(base, "po"), "--kernel", GUESTS / "hello", "--profile-out", out,
+                    timeout=30)
+    assert proc.returncode != 0
+    assert (f"{out}: No such file or directory: an output file goes into the jail as a link "
+            f"to it, so create it (writable by uid {UID}/gid {GID}) before jailing"
+            ) in proc.stderr, proc.stderr
+    assert not out.exists()
+    assert_no_jail(base, "po")
+
+
 def test_unreadable_config_file_refused(volt_bin, jail_base, tmp_path):
     """A configuration uid:gid cannot read on the host is not handed to it as the jail's
     config.json (a secret in its boot_args went in, readable by the jailed uid), as any

@@ -226,7 +226,6 @@ const struct field_set net_fields = {
 	.n = sizeof(net_field_list) / sizeof(net_field_list[0]),
 	.size = sizeof(struct net_config),
 	.unknown = "unknown option '{}' (expected tap=NAME[,mac=MAC][,mtu=N])",
-	.once = true,
 };
 
 /* --- frames ---------------------------------------------------------------- */

@@ -154,7 +154,6 @@ const struct field_set vsock_fields = {
 	.n = sizeof(vsock_field_list) / sizeof(vsock_field_list[0]),
 	.size = sizeof(struct vsock_config),
 	.unknown = "unknown or malformed option '{}'",
-	.once = true,
 };
 
 static bool dev_live(struct virtio_vsock *v)
