@@ -25,6 +25,9 @@ static atomic_bool show_level = false, show_origin = false;
 /* -1: stderr in volt's own format; else the log_open() file. */
 static _Atomic int log_fd = -1;
 static _Atomic uint64_t missed;
+/* The file ends inside a line (a full disk cut a write short): the next line
+ * ends it first, so that two lines never run into one. */
+static atomic_bool cut_line;
 /* Local time's offset from UTC (s) when the log file was opened: the time of
  * log_error_signal_safe(), which cannot call localtime_r(). */
 static _Atomic long utc_offset;
@@ -187,6 +190,7 @@ int log_open(const char *path)
 		close(fd);
 		return 0;
 	}
+	atomic_store(&cut_line, false);
 	atomic_store(&log_fd, fd);
 	return 0;
 }
@@ -275,12 +279,24 @@ static void vlog(enum log_level level, bool file_only, const char *file, int lin
 		while (w < 0 && errno == EINTR);
 		return;
 	}
+	if (atomic_exchange(&cut_line, false)) {
+		do
+			w = write(fd, "\n", 1);
+		while (w < 0 && errno == EINTR);
+		if (w != 1) {
+			atomic_store(&cut_line, true);
+			atomic_fetch_add(&missed, 1);
+			return;
+		}
+	}
 	do
 		w = write(fd, out, (size_t)n);
 	while (w < 0 && errno == EINTR);
 	/* A FIFO takes a line under PIPE_BUF whole or refuses it (EAGAIN). */
 	if (w != n)
 		atomic_fetch_add(&missed, 1);
+	if (w > 0 && w < n)
+		atomic_store(&cut_line, true);
 }
 
 void log_msg_at(enum log_level level, const char *file, int line, const char *fmt, ...)
