@@ -332,7 +332,6 @@ static enum http_event parse_head(struct http_parser *p)
 		return HTTP_BAD;
 	}
 	p->req.keep_alive = p->req.http10 ? f.conn_keep && !f.conn_close : !f.conn_close;
-	p->req.keep_alive_asked = p->req.http10 && p->req.keep_alive;
 	p->req.body = p->body_buf;
 	if (f.has_cl && p->req.body_size > p->body_max) {
 		/* Answered before the body is sent. Its bytes are then skipped

@@ -57,7 +57,6 @@ struct http_request {
 	size_t body_len;
 	bool http10;	       /* HTTP/1.0 (else 1.1) */
 	bool keep_alive;       /* the connection may serve another request */
-	bool keep_alive_asked; /* HTTP/1.0 with "Connection: keep-alive" */
 	bool expect_continue;  /* "Expect: 100-continue" */
 	bool too_big;	       /* the body exceeded body_max: body_size says by how much */
 	bool refused;	       /* an unknown method: answer 400 why, serve nothing */

@@ -72,10 +72,9 @@ static void run(const uint8_t *in, size_t len, size_t body_max, size_t piece, st
 				abort();
 			if (ev == HTTP_REQUEST) {
 				const struct http_request *r = &p.req;
-				uint8_t flags =
-					(uint8_t)(r->keep_alive | r->http10 << 1 |
-						  r->expect_continue << 2 | r->too_big << 3 |
-						  r->keep_alive_asked << 4 | r->refused << 5);
+				uint8_t flags = (uint8_t)(r->keep_alive | r->http10 << 1 |
+							  r->expect_continue << 2 |
+							  r->too_big << 3 | r->refused << 4);
 
 				if (r->body_len > body_max || strlen(r->url) > HTTP_HEAD_MAX ||
 				    (r->too_big && r->body_size <= body_max) ||
