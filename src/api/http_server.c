@@ -680,7 +680,7 @@ static int check_stale(const struct sockaddr_un *a, const char *path)
 	return err;
 }
 
-static int bind_socket(struct api_server *s, const char *path)
+static int bind_socket(struct api_server *s, const char *path, bool replace_stale)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	struct stat st;
@@ -708,7 +708,14 @@ static int bind_socket(struct api_server *s, const char *path)
 			return -EEXIST;
 		}
 		/* Only a stale socket of an earlier run is replaced: a live one is
-		 * another VMM's only way to be controlled. */
+		 * another VMM's only way to be controlled. As Firecracker, none
+		 * (its test_api_socket_in_use: a socket bound, not listening). */
+		if (!replace_stale) {
+			pr_err("Failed to open the API socket at: %s. Check that it is not "
+			       "already used. (a socket is there: Firecracker replaces none)",
+			       path);
+			return -EADDRINUSE;
+		}
 		err = check_stale(&a, path);
 		if (err)
 			return err;
@@ -764,7 +771,7 @@ static void unlink_if_ours(struct api_server *s)
 }
 
 int api_server_start(struct api_server *s, const char *path, size_t payload_limit,
-		     const struct thread_hooks *hooks)
+		     bool replace_stale, const struct thread_hooks *hooks)
 {
 	struct thread_start ts = { .s = s, .hooks = hooks };
 	unsigned int i;
@@ -796,7 +803,7 @@ int api_server_start(struct api_server *s, const char *path, size_t payload_limi
 	s->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (s->efd < 0)
 		return -errno;
-	err = bind_socket(s, path);
+	err = bind_socket(s, path, replace_stale);
 	if (err)
 		goto fail;
 	err = -pthread_create(&s->thread, NULL, serve, &ts);

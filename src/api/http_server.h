@@ -54,13 +54,14 @@ struct api_server {
 
 /* payload_limit: the largest body (Firecracker's --http-api-max-payload-size,
  * API_MAX_PAYLOAD by default); larger ones get its 400.
- * Runs hooks->before_threads, binds path (a stale socket there is replaced;
- * a live one, which accepts connections, or any other file is not; '' and
+ * Runs hooks->before_threads, binds path (a stale socket there is replaced
+ * when replace_stale, else refused as Firecracker refuses any; a live one,
+ * which accepts connections, or any other file is not; '' and
  * '@...' are refused) and starts the server thread, which runs
  * hooks->thread_start(THREAD_KIND_API) before it serves. 0, or -errno
  * (logged). hooks may be NULL. */
 int api_server_start(struct api_server *s, const char *path, size_t payload_limit,
-		     const struct thread_hooks *hooks);
+		     bool replace_stale, const struct thread_hooks *hooks);
 /* Owner: reads efd and answers the waiting request (if any) with handle(). */
 void api_server_dispatch(struct api_server *s,
 			 void (*handle)(void *ctx, const struct api_request *req,

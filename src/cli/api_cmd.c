@@ -52,6 +52,9 @@
 
 #define NO_STAMP SIZE_MAX
 
+/* Run as Firecracker's binary (api_main_as_firecracker). */
+static bool as_firecracker;
+
 struct api_main {
 	struct api_server srv;
 	bool has_srv;
@@ -981,7 +984,7 @@ static int api_run(int argc, char **argv, const struct timespec *started)
 	if (!no_api) {
 		struct thread_hooks sandbox = sandbox_api_hooks();
 
-		err = api_server_start(&m.srv, sock, max_payload, &sandbox);
+		err = api_server_start(&m.srv, sock, max_payload, !as_firecracker, &sandbox);
 		if (err)
 			return err;
 		m.has_srv = true;
@@ -1024,6 +1027,12 @@ out:
 out_args:
 	free(args);
 	return err;
+}
+
+int api_main_as_firecracker(int argc, char **argv, const struct timespec *started)
+{
+	as_firecracker = true;
+	return api_main(argc, argv, started);
 }
 
 int api_main(int argc, char **argv, const struct timespec *started)

@@ -164,7 +164,7 @@ static int firecracker_main(int argc, char **argv, const struct timespec *starte
 		args[n++] = "--api-sock";
 		args[n++] = FIRECRACKER_DEFAULT_API_SOCK;
 	}
-	err = api_main(n, args, started);
+	err = api_main_as_firecracker(n, args, started);
 	free(args);
 	return err;
 }

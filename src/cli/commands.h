@@ -44,6 +44,10 @@ int run_cmd(int argc, char **argv, const struct timespec *started);
 /* `volt --api-sock PATH` / `volt --config-file FILE` (cli/api_cmd.c);
  * argv[0] is the first option. */
 int api_main(int argc, char **argv, const struct timespec *started);
+/* api_main() run as Firecracker's binary (a link named firecracker): what it
+ * does differently is Firecracker's own rule where volt's is kinder (an API
+ * socket left at the path is refused, not replaced when stale). */
+int api_main_as_firecracker(int argc, char **argv, const struct timespec *started);
 /* `volt jail` (cli/jail_cmd.c). */
 int jail_cmd(int argc, char **argv);
 /* `volt jailer`: Firecracker's jailer's command line (cli/jailer_cmd.c);

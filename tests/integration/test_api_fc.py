@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -599,6 +600,25 @@ def test_fc_metadata_log_messages(vm, tmp_path, case):
         p.wait_exit(30)
     for m in messages:
         wait_in_log(log, m)
+
+
+def test_fc_api_socket_in_use(tmp_path):
+    """test_api_server.py::test_api_socket_in_use: a socket bound at the API socket's path
+    (not listening: as one left from a previous run) makes Firecracker fail with its fixed
+    line naming the path. As firecracker, volt refuses it too (as volt, it replaces a
+    stale one: docs/api.md); the socket stays."""
+    sock = tmp_path / "firecracker.socket"
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(str(sock))
+    try:
+        proc = subprocess.run([str(fc_bin(tmp_path)), "--api-sock", str(sock)],
+                              capture_output=True, text=True, timeout=30)
+    finally:
+        s.close()
+    assert proc.returncode == 1, proc
+    assert (f"Failed to open the API socket at: {sock}. Check that it is not already used."
+            in proc.stderr), proc.stderr
+    assert sock.is_socket()
 
 
 @pytest.mark.parametrize("limit", [250, None])
