@@ -316,7 +316,7 @@ int api_put_serial(struct api_config *c, json_t *j, char *why, size_t why_size)
 int api_put_boot_source(struct api_config *c, json_t *j, char *why, size_t why_size)
 {
 	char kernel[PATH_MAX], initrd[PATH_MAX] = "";
-	char args[API_CMDLINE_MAX];
+	char args[API_CMDLINE_MAX], form[LAYOUT_CMDLINE_MAX];
 	bool has_args = false;
 	const struct api_field f[] = {
 		{ "kernel_image_path", F_STR, true, false, kernel, sizeof(kernel), 1, 0, NULL },
@@ -327,11 +327,12 @@ int api_put_boot_source(struct api_config *c, json_t *j, char *why, size_t why_s
 
 	if (err)
 		return err;
-	/* Firecracker's Cmdline::try_from(boot_args, 2048), the NUL included. */
-	if (has_args && strlen(args) >= LAYOUT_CMDLINE_MAX)
+	/* Firecracker's Cmdline::try_from(boot_args, 2048), the NUL included,
+	 * counted as it counts (white space around each part left out). */
+	if (has_args && cmdline_fc_form(args, form, LAYOUT_CMDLINE_MAX))
 		return why_fail(why, why_size, -API_EVMM,
-				"Boot source error: The kernel command line is invalid: Inserting "
-				"string would make command line too long.");
+				"Boot source error: The kernel command line is invalid: Invalid "
+				"cmdline capacity provided.");
 	c->has_boot = true;
 	memcpy(c->kernel, kernel, sizeof(kernel));
 	memcpy(c->initrd, initrd, sizeof(initrd));
@@ -1595,8 +1596,13 @@ static int cmdline_make(const struct api_config *c, char *cmdline, size_t cmdlin
 	char param[128];
 	int i, len, npmem = 0, pmem_index = 0;
 
-	len = snprintf(cmdline, cmdline_size, "%s",
-		       c->has_boot_args ? c->boot_args : API_DEFAULT_CMDLINE);
+	/* The kernel gets boot_args as Firecracker's Cmdline holds them
+	 * (GET /vm/config shows them as given). */
+	if (!c->has_boot_args)
+		len = snprintf(cmdline, cmdline_size, "%s", API_DEFAULT_CMDLINE);
+	else
+		len = cmdline_fc_form(c->boot_args, cmdline, cmdline_size) ? (int)cmdline_size
+									   : (int)strlen(cmdline);
 	for (i = 0; i < c->ndevices; i++) {
 		if (is_root_device(&c->devices[i])) {
 			root = (const void *)c->devices[i].keys;

@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 size_t cmdline_init_args_at(const char *cmdline)
@@ -24,6 +25,37 @@ size_t cmdline_init_args_at(const char *cmdline)
 			return i;
 	}
 	return i;
+}
+
+/* s[0..n) without the white space at either end: its start, *len its length. */
+static const char *trimmed(const char *s, size_t n, size_t *len)
+{
+	while (n && isspace((unsigned char)*s))
+		s++, n--;
+	while (n && isspace((unsigned char)s[n - 1]))
+		n--;
+	*len = n;
+	return s;
+}
+
+int cmdline_fc_form(const char *raw, char *out, size_t size)
+{
+	size_t len = strlen(raw), i, quotes = 0, blen, ilen = 0;
+	const char *boot = trimmed(raw, len, &blen), *init = "";
+	int n;
+
+	for (i = 0; i + 4 <= len; i++) {
+		if (raw[i] == '"')
+			quotes++;
+		/* linux-loader: outside double quotes is an even count before. */
+		if (!memcmp(raw + i, " -- ", 4) && quotes % 2 == 0) {
+			boot = trimmed(raw, i, &blen);
+			init = trimmed(raw + i + 4, len - i - 4, &ilen);
+			break;
+		}
+	}
+	n = snprintf(out, size, "%.*s%s%.*s", (int)blen, boot, ilen ? " -- " : "", (int)ilen, init);
+	return n < 0 || (size_t)n >= size ? -E2BIG : 0;
 }
 
 int cmdline_add(char *cmdline, size_t size, const char *param, size_t n)

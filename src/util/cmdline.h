@@ -10,6 +10,12 @@
 /* The offset of init's "--" in cmdline (a "--" word outside double quotes),
  * or strlen(cmdline) when there is none. */
 size_t cmdline_init_args_at(const char *cmdline);
+/* A boot_args string as Firecracker's Cmdline::try_from (linux-loader)
+ * takes it: the kernel's part and init's (after the first " -- " outside
+ * double quotes), each trimmed of white space, joined by " -- " when init's
+ * is not empty; into out (size bytes, NUL included): 0, or -E2BIG when it
+ * does not fit. */
+int cmdline_fc_form(const char *raw, char *out, size_t size);
 /* Adds the n bytes of param (one or more kernel parameters) to cmdline,
  * before init's arguments: 0, or -E2BIG when it would not fit in size
  * (cmdline unchanged). */

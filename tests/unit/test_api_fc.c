@@ -542,18 +542,33 @@ Test(fc, limits_at_put)
 {
 	char *body = malloc(4096), args[2100];
 
-	/* 2048 bytes with its NUL is x86's COMMAND_LINE_SIZE: 2047 characters fit. */
+	/* 2048 bytes with its NUL is x86's COMMAND_LINE_SIZE: 2047 characters fit,
+	 * counted as linux-loader's Cmdline::try_from counts them. */
 	memset(args, 'a', 2048);
 	args[2048] = '\0';
 	snprintf(body, 4096, "{\"kernel_image_path\": \"%s\", \"boot_args\": \"%s\"}", kernel,
 		 args);
 	fault_is("PUT", "/boot-source", body,
-		 "Boot source error: The kernel command line is invalid: Inserting string would "
-		 "make command line too long.");
+		 "Boot source error: The kernel command line is invalid: Invalid cmdline capacity "
+		 "provided.");
 	args[2047] = '\0';
 	snprintf(body, 4096, "{\"kernel_image_path\": \"%s\", \"boot_args\": \"%s\"}", kernel,
 		 args);
 	status_is("PUT", "/boot-source", body, 204);
+	/* White space around the kernel's part and init's is not counted. */
+	snprintf(body, 4096, "{\"kernel_image_path\": \"%s\", \"boot_args\": \"   %.2046s   \"}",
+		 kernel, args);
+	status_is("PUT", "/boot-source", body, 204);
+	snprintf(body, 4096,
+		 "{\"kernel_image_path\": \"%s\", \"boot_args\": \"%.1000s --  %.1043s \"}", kernel,
+		 args, args);
+	status_is("PUT", "/boot-source", body, 204);
+	snprintf(body, 4096,
+		 "{\"kernel_image_path\": \"%s\", \"boot_args\": \"%.1000s -- %.1044s\"}", kernel,
+		 args, args);
+	fault_is("PUT", "/boot-source", body,
+		 "Boot source error: The kernel command line is invalid: Invalid cmdline capacity "
+		 "provided.");
 	free(body);
 	status_is("PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 256}", 204);
 	fault_is("PUT", "/balloon", "{\"amount_mib\": 257, \"deflate_on_oom\": false}",

@@ -517,7 +517,7 @@ Test(snapshot, a_refused_configuration_counts)
 	size_t i;
 
 	snprintf(long_args, sizeof(long_args),
-		 "{\"kernel_image_path\": \"/k\", \"boot_args\": \"%2100s\"}", "x");
+		 "{\"kernel_image_path\": \"/k\", \"boot_args\": \"x%2100s\"}", "x");
 	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
 		setup();
 		fault_has(refused[i][0], refused[i][1], refused[i][2], "");
