@@ -498,7 +498,7 @@ static void do_balloon_patch(struct api_state *s, json_t *j, struct api_response
 static void do_logger(struct api_state *s, json_t *j, struct api_response *r)
 {
 	struct api_logger l;
-	char why[API_REASON_MAX] = "";
+	char why[API_REASON_MAX] = "", ioerr[96];
 	int err;
 
 	if (api_parse_logger(j, &l, why, sizeof(why)))
@@ -509,8 +509,13 @@ static void do_logger(struct api_state *s, json_t *j, struct api_response *r)
 	if (!l.has_show_log_origin)
 		l.show_log_origin = s->cfg.logger.show_log_origin;
 	err = s->ops->logger ? s->ops->logger(s->ctx, &l, why, sizeof(why)) : 0;
+	/* Firecracker's words (LoggerUpdateError: an io::Error), then which
+	 * file, or what volt refused it for (not a file it writes to). */
 	if (err)
-		return faultf(r, 400, "logger: %s", why[0] ? why : strerror(-err));
+		return faultf(r, 400, "Logger error: Failed to open target file: %s (%s%.256s%s)",
+			      rust_io_error(-err, ioerr, sizeof(ioerr)),
+			      err == -EINVAL ? "" : "log_path '", err == -EINVAL ? why : l.path,
+			      err == -EINVAL ? "" : "'");
 	if (!l.path[0])
 		memcpy(l.path, s->cfg.logger.path, sizeof(l.path));
 	s->cfg.logger = l;
@@ -521,7 +526,7 @@ static void do_logger(struct api_state *s, json_t *j, struct api_response *r)
 static void do_metrics(struct api_state *s, json_t *j, struct api_response *r)
 {
 	static struct api_metrics m; /* 8 KiB: not on the API's stack */
-	char why[512] = "";
+	char why[512] = "", ioerr[96];
 	int err;
 
 	if (api_parse_metrics(j, &m, why, sizeof(why)))
@@ -533,8 +538,15 @@ static void do_metrics(struct api_state *s, json_t *j, struct api_response *r)
 	err = s->ops->metrics ? s->ops->metrics(s->ctx, &m, why, sizeof(why)) : 0;
 	if (err == -EEXIST)
 		return api_fault(r, 400, METRICS_REINIT);
+	/* Firecracker's words (InitializationFailure: an io::Error), then which
+	 * file, or what volt refused it for (not a file it writes to). */
 	if (err)
-		return faultf(r, 400, "metrics: metrics_path: %s", why[0] ? why : strerror(-err));
+		return faultf(r, 400,
+			      "Metrics error: Cannot initialize the metrics system due to bad user "
+			      "input: %s (%s%.256s%s)",
+			      rust_io_error(-err, ioerr, sizeof(ioerr)),
+			      err == -EINVAL ? "" : "metrics_path '", err == -EINVAL ? why : m.path,
+			      err == -EINVAL ? "" : "'");
 	s->cfg.metrics = m;
 	s->cfg.has_metrics = true;
 	no_content(r);

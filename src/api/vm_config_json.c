@@ -1196,10 +1196,16 @@ int api_parse_metrics(json_t *j, struct api_metrics *m, char *why, size_t why_si
 		{ "emit_id", F_BOOL, false, true, &n.emit_id, 0, 0, 0, NULL },
 		{ "properties", F_STR_MAP, false, false, &props, 0, 0, 0, NULL },
 	};
-	json_t *known = json_is_object(j) ? json_object() : json_incref(j);
+	json_t *known;
 	char *text;
 	size_t i;
 	int err;
+
+	/* serde's words for the body's own missing path (the copy below is no
+	 * body, to missing_field()). */
+	if (json_is_object(j) && !json_object_get(j, "metrics_path"))
+		return missing_field("metrics", j, "metrics_path", why, why_size);
+	known = json_is_object(j) ? json_object() : json_incref(j);
 
 	/* Firecracker's MetricsConfig is not deny_unknown_fields: only its own
 	 * keys are read. */

@@ -377,6 +377,29 @@ def test_mmds_hostile(idle):
     idle.alive()
 
 
+def test_logger_and_metrics_refusals_in_firecracker_words(idle, tmp_path):
+    """A logger or metrics file that does not open: Firecracker's LoggerUpdateError and
+    MetricsConfigError (an io::Error's text, musl's words), then the path; metrics
+    without its path: serde's missing field."""
+    missing = tmp_path / "no" / "such" / "dir" / "x"
+    status, body = idle.api.put("/logger", {"log_path": str(missing)})
+    assert (status, body["fault_message"]) == (
+        400, "Logger error: Failed to open target file: No such file or directory (os error 2) "
+             f"(log_path '{missing}')"), body
+    status, body = idle.api.put("/metrics", {"metrics_path": str(missing)})
+    assert (status, body["fault_message"]) == (
+        400, "Metrics error: Cannot initialize the metrics system due to bad user input: No "
+             f"such file or directory (os error 2) (metrics_path '{missing}')"), body
+    status, body = idle.api.put("/metrics", {})
+    assert (status, body["fault_message"]) == (
+        400, "An error occurred when deserializing the json body of a request: missing field "
+             "`metrics_path` at line 1 column 2."), body
+    status, body = idle.api.put("/logger", {"log_path": str(tmp_path)})
+    assert status == 400 and body["fault_message"].startswith(
+        "Logger error: Failed to open target file: "), body
+    idle.alive()
+
+
 def test_connection_abuse(idle):
     pid = idle.p.proc.pid
     before = fd_count(pid)
