@@ -750,6 +750,7 @@ static bool boot_put_taken(struct api_state *s, int err, const char *why, struct
 		s->boot_path = true;
 	if (err)
 		api_fault(r, 400, why);
+	r->unparsed = err && !api_err_reached_vmm(err);
 	return !err;
 }
 
@@ -767,8 +768,10 @@ static void put_device(struct api_state *s, const struct device_kind *k, json_t 
 
 	scratch = s->cfg;
 	err = api_put_device(&scratch, k, j, id, why, sizeof(why));
-	if (s->started)
-		return api_fault(r, 400, err && !api_err_reached_vmm(err) ? why : PCI_NOT_ENABLED);
+	if (s->started) {
+		r->unparsed = err && !api_err_reached_vmm(err);
+		return api_fault(r, 400, r->unparsed ? why : PCI_NOT_ENABLED);
+	}
 	/* -EBUSY: Firecracker dropped the interface of that id before its TAP
 	 * failed (api_put_device), and so does volt. */
 	if (err == -EBUSY)
@@ -1314,6 +1317,7 @@ static bool body_refused(const struct resource *res, enum method m, const char *
 		return false;
 	if (err)
 		api_fault(r, 400, why);
+	r->unparsed = err != 0;
 	return err != 0;
 }
 
@@ -1509,7 +1513,8 @@ static void handle(struct api_state *s, const char *method, const char *url, con
 	else
 		route(s, &res, m, id, j, r);
 	json_decref(j);
-	if (deprecated)
+	/* Firecracker sets the header once ParsedRequest::try_from succeeded. */
+	if (deprecated && !r->unparsed)
 		r->deprecated = true;
 }
 

@@ -125,6 +125,7 @@ struct api_response {
 	int status;
 	char *body;	 /* malloc'd JSON, NULL for no body */
 	bool deprecated; /* the request used a deprecated field: "Deprecation: true" */
+	bool unparsed;	 /* its body did not parse (so no Deprecation, as Firecracker) */
 };
 
 /* The checks of api_ops.file_check on the host: open() the file (O_RDONLY,

@@ -400,6 +400,23 @@ def test_logger_and_metrics_refusals_in_firecracker_words(idle, tmp_path):
     idle.alive()
 
 
+def test_deprecation_header_only_for_a_body_that_parsed(idle):
+    """Firecracker sets `Deprecation: true` once ParsedRequest::try_from succeeded: a body
+    with a deprecated field that does not parse gets no header; one that parses does, even
+    when the VMM then refuses it."""
+    for m, url, body, header in (
+            (b"PUT", b"/vsock", b'{"vsock_id": "a", "guest_cid": "x", "uds_path": "/v"}', False),
+            (b"PUT", b"/machine-config",
+             b'{"vcpu_count": 1, "mem_size_mib": 128, "cpu_template": "Bogus"}', False),
+            (b"PATCH", b"/machine-config", b'{"cpu_template": "None", "bogus": 1}', False),
+            (b"PATCH", b"/machine-config", b'{"cpu_template": "None", "vcpu_count": 0}', True),
+            (b"PUT", b"/mmds/config", b'{"version": "V1", "network_interfaces": "x"}', False)):
+        status, hdrs, _ = one_answer(exchange(idle.sock, req(m, url, body)))
+        assert status == 400, (url, body, status)
+        assert ("deprecation" in hdrs) == header, (url, body, hdrs)
+    idle.alive()
+
+
 def test_connection_abuse(idle):
     pid = idle.p.proc.pid
     before = fd_count(pid)
