@@ -776,6 +776,9 @@ static int api_run(int argc, char **argv, const struct timespec *started)
 		if (c == ':' || c == '?') {
 			const char *a = arg_name(args[optind - 1], name, sizeof(name));
 
+			/* Firecracker's parser names "--flag=1" whole. */
+			if (c == '?' && as_firecracker && !strncmp(args[optind - 1], "--", 2))
+				a = args[optind - 1] + 2;
 			err = c == ':' ? arg_missing_value(a) : arg_unexpected(a);
 			goto out_args;
 		}
@@ -789,6 +792,12 @@ static int api_run(int argc, char **argv, const struct timespec *started)
 				word = args[optind - 2];
 			if (strcmp(arg_name(word, name, sizeof(name)), longopts[idx].name)) {
 				err = arg_unexpected(arg_name(word, name, sizeof(name)));
+				goto out_args;
+			}
+			/* Nor "--name=value": as firecracker, that is one unknown
+			 * argument (volt itself takes it, as getopt does). */
+			if (as_firecracker && strchr(word, '=')) {
+				err = arg_unexpected(word + 2);
 				goto out_args;
 			}
 		}

@@ -745,8 +745,14 @@ def test_fc_thread_names(vm, tmp_path):
     # Whole names only (getopt would take an unambiguous prefix)
     (["--api-so", "a.sock"], "Arguments parsing error: Found argument 'api-so' which wasn't "
                              "expected, or isn't valid in this context."),
-    (["--api-sock=a.sock", "--no-ap"], "Arguments parsing error: Found argument 'no-ap' which "
-                                       "wasn't expected, or isn't valid in this context."),
+    (["--api-sock", "a.sock", "--no-ap"], "Arguments parsing error: Found argument 'no-ap' "
+                                          "which wasn't expected, or isn't valid in this "
+                                          "context."),
+    # nor name=value (arg_parser.rs: one argument of that whole name)
+    (["--api-sock=a.sock"], "Arguments parsing error: Found argument 'api-sock=a.sock' which "
+                            "wasn't expected, or isn't valid in this context."),
+    (["--no-seccomp=1"], "Arguments parsing error: Found argument 'no-seccomp=1' which "
+                         "wasn't expected, or isn't valid in this context."),
     # its DuplicateArgument and the forbids of --seccomp-filter and --no-seccomp
     (["--api-sock", "a.sock", "--api-sock", "b.sock"],
      "Arguments parsing error: The argument 'api-sock' was provided more than once."),
