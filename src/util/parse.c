@@ -107,16 +107,25 @@ int parse_hex_digit(char c)
 	return -1;
 }
 
-void escape_controls(const char *in, char *out, size_t size, bool non_ascii)
+void escape_controls(const char *in, char *out, size_t size, bool utf8_only)
 {
-	size_t n = 0;
+	size_t n = 0, left = strlen(in);
 
 	if (!size)
 		return;
-	for (; *in && n + 5 < size; in++) {
+	while (*in && n + 5 < size) {
 		unsigned char c = (unsigned char)*in;
+		size_t seq = c >= 0x80 && utf8_only ? utf8_len((const unsigned char *)in, left) : 1;
 
-		if (c >= 0x20 && c != 0x7f && (c < 0x80 || !non_ascii)) {
+		if (c >= 0x80 && seq > 1) {
+			if (n + seq + 5 >= size)
+				break;
+			memcpy(out + n, in, seq);
+			n += seq, in += seq, left -= seq;
+			continue;
+		}
+		in++, left--;
+		if (c >= 0x20 && c != 0x7f && (c < 0x80 || !utf8_only)) {
 			out[n++] = (char)c;
 			continue;
 		}

@@ -30,10 +30,12 @@ int parse_size(const char *s, uint64_t default_unit, uint64_t *bytes);
 int parse_id_check(const char *id, char *why, size_t why_size);
 /* 0-15 for a hex digit, else -1. */
 int parse_hex_digit(char c);
-/* Copies in to out (NUL-terminated, cut to fit size) with control bytes as
- * \n, \t, \r or \xNN, and with non_ascii also bytes above 0x7e as \xNN: what
- * a user or client sent, shown without letting it forge lines or bytes. */
-void escape_controls(const char *in, char *out, size_t size, bool non_ascii);
+/* Copies in to out (NUL-terminated, cut to fit size, never inside a UTF-8
+ * sequence) with control bytes as \n, \t, \r or \xNN, and with utf8_only
+ * also the bytes that are no valid UTF-8 (valid sequences kept: a JSON
+ * string's, as Firecracker's messages show them): what a user or client
+ * sent, shown without letting it forge lines or bytes. */
+void escape_controls(const char *in, char *out, size_t size, bool utf8_only);
 /* UTF-8 as Rust's str takes it (no overlong forms, no surrogates, nothing
  * past U+10FFFF): utf8_len() is the length of the sequence at s (n bytes
  * left; n > 0), 0 when it is not a valid one or is cut; utf8_valid() says

@@ -417,6 +417,19 @@ def test_deprecation_header_only_for_a_body_that_parsed(idle):
     idle.alive()
 
 
+def test_fault_messages_show_utf8_as_sent(idle):
+    """A message quoting what the client sent keeps valid UTF-8 as it is (Firecracker's
+    messages show it); what is no UTF-8 is escaped, the body stays valid JSON."""
+    status, _, body = one_answer(exchange(idle.sock, req(b"GET", "/é".encode())))
+    assert status == 400
+    assert json.loads(body)["fault_message"] == "Invalid request method and/or path: GET é."
+    status, _, body = one_answer(exchange(idle.sock, req(
+        b"PUT", b"/network-interfaces/a", '{"iface_id": "é", "host_dev_name": "t0"}'.encode())))
+    assert status == 400 and json.loads(body)["fault_message"] == (
+        "The id from the path [a] does not match the id from the body [é]!"), body
+    idle.alive()
+
+
 def test_connection_abuse(idle):
     pid = idle.p.proc.pid
     before = fd_count(pid)

@@ -346,14 +346,20 @@ Test(escape_controls, every_control_byte_and_del)
 	cr_assert_str_eq(out, "");
 }
 
-Test(escape_controls, bytes_above_ascii_only_when_asked)
+/* utf8_only: valid UTF-8 kept (Firecracker's messages show it), the bytes
+ * of no valid sequence escaped, a sequence never cut at the end. */
+Test(escape_controls, invalid_utf8_only_when_asked)
 {
-	char out[64];
+	char out[64], small[10];
 
 	escape_controls("caf\xc3\xa9", out, sizeof(out), false);
 	cr_assert_str_eq(out, "caf\xc3\xa9");
-	escape_controls("caf\xc3\xa9", out, sizeof(out), true);
-	cr_assert_str_eq(out, "caf\\xc3\\xa9");
+	escape_controls("caf\xc3\xa9 \xf0\x9f\x98\x80", out, sizeof(out), true);
+	cr_assert_str_eq(out, "caf\xc3\xa9 \xf0\x9f\x98\x80");
+	escape_controls("a\xff\xc3(\xed\xa0\x80\xc0\xaf\xc3", out, sizeof(out), true);
+	cr_assert_str_eq(out, "a\\xff\\xc3(\\xed\\xa0\\x80\\xc0\\xaf\\xc3");
+	escape_controls("ab\xf0\x9f\x98\x80", small, sizeof(small), true);
+	cr_assert_str_eq(small, "ab", "a sequence that does not fit is left out whole");
 }
 
 Test(escape_controls, cut_to_fit_never_past_the_buffer)
