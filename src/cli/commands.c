@@ -146,19 +146,33 @@ static const char *prog_name(const char *argv0)
  * arguments; the socket defaults to Firecracker's. */
 static int firecracker_main(int argc, char **argv, const struct timespec *started)
 {
-	bool has_sock = false;
+	bool has_sock = false, help = false, version = false;
 	char **args;
-	int i, n = 0, err;
+	int i, n = 0, end, err;
 
-	for (i = 1; i < argc && strcmp(argv[i], "--"); i++)
-		if (!strcmp(argv[i], "--api-sock") || !strncmp(argv[i], "--api-sock=", 11) ||
-		    !strcmp(argv[i], "--no-api") || !strcmp(argv[i], "--help") ||
-		    !strcmp(argv[i], "--version"))
+	/* Firecracker's arg_parser: what follows "--" is extra arguments, which
+	 * its main ignores; --help (or -h), then --version, anywhere before it
+	 * win over every other argument, valid or not. */
+	for (end = 1; end < argc && strcmp(argv[end], "--"); end++) {
+		help |= !strcmp(argv[end], "--help") || !strcmp(argv[end], "-h");
+		version |= !strcmp(argv[end], "--version");
+		if (!strcmp(argv[end], "--api-sock") || !strncmp(argv[end], "--api-sock=", 11) ||
+		    !strcmp(argv[end], "--no-api"))
 			has_sock = true;
+	}
+	if (help) {
+		printf("Firecracker v%s\n\n", VOLT_FC_VERSION);
+		api_usage(stdout);
+		return 0;
+	}
+	if (version) {
+		cli_print_version();
+		return 0;
+	}
 	args = calloc((size_t)argc + 2, sizeof(*args));
 	if (!args)
 		return -ENOMEM;
-	for (i = 1; i < argc; i++)
+	for (i = 1; i < end; i++)
 		args[n++] = argv[i];
 	if (!has_sock) {
 		args[n++] = "--api-sock";

@@ -602,6 +602,35 @@ def test_fc_metadata_log_messages(vm, tmp_path, case):
         wait_in_log(log, m)
 
 
+@pytest.mark.parametrize("args", [["--help"], ["-h"], ["--bogus", "--help"],
+                                  ["--api-sock", "x", "-h", "--level"]])
+def test_fc_help_wins(tmp_path, args):
+    """arg_parser.rs: --help or -h anywhere (before `--`) skips every other argument:
+    `Firecracker v<version>`, an empty line, the help; exit 0."""
+    proc = subprocess.run([str(fc_bin(tmp_path)), *args], capture_output=True, text=True,
+                          timeout=30)
+    assert proc.returncode == 0, proc
+    assert proc.stdout.startswith("Firecracker v1.16.0") and "\n\n" in proc.stdout[:40], \
+        proc.stdout
+    assert "--api-sock" in proc.stdout
+
+
+def test_fc_version_wins_and_extra_args_are_ignored(tmp_path):
+    """--version anywhere skips the other arguments; what follows `--` is arg_parser's
+    extra arguments, which Firecracker's main ignores."""
+    proc = subprocess.run([str(fc_bin(tmp_path)), "--bogus", "--version"], capture_output=True,
+                          text=True, timeout=30)
+    assert proc.returncode == 0 and proc.stdout.startswith("Firecracker v1.16.0"), proc
+    sock = tmp_path / "fc.sock"
+    p = VoltProcess(["--api-sock", sock, "--", "extra", "--bogus"], tmp_path / "volt.log",
+                    binary=fc_bin(tmp_path))
+    try:
+        wait_for_socket(sock, p.proc)
+        assert ApiClient(sock).get("/")[0] == 200
+    finally:
+        p.kill()
+
+
 def test_fc_api_socket_in_use(tmp_path):
     """test_api_server.py::test_api_socket_in_use: a socket bound at the API socket's path
     (not listening: as one left from a previous run) makes Firecracker fail with its fixed
