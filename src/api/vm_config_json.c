@@ -683,9 +683,22 @@ static int serde_missing(const char *obj, const json_t *j, int err, char *why, s
 	    (size_t)(strchr(why + n, '\'') - (why + n)) >= sizeof(name))
 		return err;
 	snprintf(name, sizeof(name), "%.*s", (int)(strchr(why + n, '\'') - (why + n)), why + n);
-	/* Optional for serde in a drive (vhost-user drives have a socket instead). */
-	if (!strcmp(name, "path_on_host") && !strcmp(obj, blk_fields.name))
-		return err;
+	/* Optional for serde in a drive (vhost-user drives have a socket
+	 * instead): serde then misses is_root_device, which it reads before,
+	 * or the body parses and Firecracker's VMM finds neither path nor
+	 * socket. A configuration file keeps volt's words. */
+	if (!strcmp(name, "path_on_host") && !strcmp(obj, blk_fields.name)) {
+		if (j != body_root)
+			return err;
+		/* serde's order: BlockDeviceConfig's required fields. */
+		if (!json_object_get(j, "drive_id"))
+			return missing_field(obj, j, "drive_id", why, why_size);
+		if (!json_object_get(j, "is_root_device"))
+			return missing_field(obj, j, "is_root_device", why, why_size);
+		return why_fail(why, why_size, -API_EVMM,
+				"Drive config error: Unable to create the virtio block device: "
+				"Invalid block config.");
+	}
 	return missing_field(obj, j, name, why, why_size);
 }
 

@@ -805,7 +805,7 @@ Test(api, pre_boot_only_after_boot)
 	fault("PUT", "/boot-source", BOOT, 400, "not supported after starting");
 	fault("PUT", "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 128}", 400,
 	      "not supported after starting");
-	fault("PUT", "/drives/x", "{}", 400, "missing required field 'path_on_host'");
+	fault("PUT", "/drives/x", "{}", 400, "missing field `drive_id` at line 1 column 2.");
 	fault("PUT", "/drives/x",
 	      "{\"drive_id\": \"x\", \"path_on_host\": \"/x\", \"is_root_device\": false}", 400,
 	      "PCI is not enabled");

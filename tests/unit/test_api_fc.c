@@ -280,7 +280,8 @@ Test(fc, post_boot_answers)
 	fault_is("PUT", "/network-interfaces/n", "{\"iface_id\": \"n\", \"host_dev_name\": \"t\"}",
 		 "PCI is not enabled");
 	fault_is("PUT", "/drives/e", "{\"drive_id\": \"e\"}",
-		 "drive: missing required field 'path_on_host'");
+		 "An error occurred when deserializing the json body of a request: missing field "
+		 "`is_root_device` at line 1 column 17.");
 	fault_is("DELETE", "/drives/d", NULL, "PCI is not enabled");
 	fault_is("DELETE", "/network-interfaces/n", NULL, "PCI is not enabled");
 	fault_is("DELETE", "/pmem/p", NULL, "PCI is not enabled");
