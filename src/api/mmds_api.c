@@ -170,7 +170,7 @@ static int parse(json_t *j, struct parsed *p, char *why, size_t why_size)
 		}
 	}
 	if (!p->ifaces)
-		return serde_fail(why, why_size, "missing field `network_interfaces`");
+		return api_serde_missing(j, "network_interfaces", why, why_size);
 	return 0;
 }
 

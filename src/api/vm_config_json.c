@@ -87,6 +87,15 @@ static int missing_field(const char *obj, const json_t *j, const char *name, cha
 	return why_fail(why, why_size, -EINVAL, "%s: missing required field '%s'", obj, name);
 }
 
+int api_serde_missing(const json_t *j, const char *name, char *why, size_t why_size)
+{
+	if (j == body_root)
+		return why_fail(why, why_size, -EINVAL,
+				SERDE_PREFIX "missing field `%s` at line %d column %d.", name,
+				body_end_line, body_end_column);
+	return why_fail(why, why_size, -EINVAL, SERDE_PREFIX "missing field `%s`.", name);
+}
+
 static int fields_get(const char *obj, json_t *j, const struct api_field *f, size_t n, char *why,
 		      size_t why_size)
 {
@@ -1815,7 +1824,9 @@ static int snap_fields_of(json_t *j, const char *type_name, const struct snap_fi
 	}
 	for (i = 0; i < n; i++) {
 		v = json_object_get(j, f[i].name);
-		if (f[i].required && (!v || json_is_null(v)))
+		if (f[i].required && !v)
+			return api_serde_missing(j, f[i].name, why, why_size);
+		if (f[i].required && json_is_null(v))
 			return serde_fail(why, why_size, "missing field `%s`", f[i].name);
 	}
 	return 0;

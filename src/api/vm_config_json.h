@@ -109,6 +109,10 @@ void api_config_defaults(struct api_config *c);
 /* What serde calls a JSON value in "invalid type: ..." ("integer `1`",
  * "floating point `1.0`", "map"...). */
 void api_serde_unexpected(const json_t *v, char *buf, size_t size);
+/* serde's missing field `name` of j: with its position (the body's closing
+ * brace) when j is the request's body itself (api_json_parse's last), as
+ * serde_json gives it. -EINVAL. */
+int api_serde_missing(const json_t *j, const char *name, char *why, size_t why_size);
 
 /* The error (-API_EVMM) of a body that parsed, as Firecracker's serde reads
  * it, and that its VMM then refused (a vmm_config check: a file that does not

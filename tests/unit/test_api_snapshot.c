@@ -320,9 +320,9 @@ Test(snapshot, create_validation_messages)
 		 SERDE "unknown field `invalid_field`, expected one of `snapshot_type`, "
 		       "`snapshot_path`, `mem_file_path`.");
 	fault_is("PUT", "/snapshot/create", "{\"mem_file_path\": \"bar\"}",
-		 SERDE "missing field `snapshot_path`.");
+		 SERDE "missing field `snapshot_path` at line 1 column 24.");
 	fault_is("PUT", "/snapshot/create", "{\"snapshot_path\": \"foo\"}",
-		 SERDE "missing field `mem_file_path`.");
+		 SERDE "missing field `mem_file_path` at line 1 column 24.");
 	fault_is(
 		"PUT", "/snapshot/create",
 		"{\"snapshot_type\": \"Half\", \"snapshot_path\": \"a\", \"mem_file_path\": \"b\"}",
@@ -365,7 +365,7 @@ Test(snapshot, load_validation_messages)
 		 SERDE "unknown variant `foo`, expected `File` or `Uffd`.");
 	fault_is("PUT", "/snapshot/load",
 		 "{\"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"bar\"}}",
-		 SERDE "missing field `snapshot_path`.");
+		 SERDE "missing field `snapshot_path` at line 1 column 64.");
 	fault_has("PUT", "/snapshot/load",
 		  "{\"snapshot_path\": \"foo\", \"mem_file_path\": \"b\", "
 		  "\"unknown\": 1}",
