@@ -55,12 +55,12 @@ struct http_request {
 	const char *url;
 	const char *body;
 	size_t body_len;
-	bool http10;	       /* HTTP/1.0 (else 1.1) */
-	bool keep_alive;       /* the connection may serve another request */
-	bool expect_continue;  /* "Expect: 100-continue" */
-	bool too_big;	       /* the body exceeded body_max: body_size says by how much */
-	bool refused;	       /* an unknown method: answer 400 why, serve nothing */
-	uint64_t body_size;    /* the body's length (declared or received), saturated */
+	bool http10;	      /* HTTP/1.0 (else 1.1) */
+	bool keep_alive;      /* the connection may serve another request */
+	bool expect_continue; /* "Expect: 100-continue" */
+	bool too_big;	      /* the body exceeded body_max: body_size says by how much */
+	bool refused;	      /* an unknown method: answer 400 why, serve nothing */
+	uint64_t body_size;   /* the body's length (declared or received), saturated */
 };
 
 struct http_parser {

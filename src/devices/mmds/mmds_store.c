@@ -429,22 +429,25 @@ static int mark_big_integers(json_t *v, char mark)
 	json_t *m, *n;
 	size_t i;
 
-	if (json_is_array(v))
+	if (json_is_array(v)) {
 		for (i = 0; i < json_array_size(v); i++) {
 			m = json_array_get(v, i);
 			n = big_integer_of(m, mark);
 			if (n != m ? json_array_set_new(v, i, n) : mark_big_integers(m, mark))
 				return -ENOMEM;
 		}
-	else if (json_is_object(v))
-		/* Replacing a member's value is safe while iterating (its
-		 * slot stays); removing one would not be. */
-		json_object_foreach(v, k, m)
-		{
-			n = big_integer_of(m, mark);
-			if (n != m ? json_object_set_new(v, k, n) : mark_big_integers(m, mark))
-				return -ENOMEM;
-		}
+		return 0;
+	}
+	if (!json_is_object(v))
+		return 0;
+	/* Replacing a member's value is safe while iterating (its slot
+	 * stays); removing one would not be. */
+	json_object_foreach(v, k, m)
+	{
+		n = big_integer_of(m, mark);
+		if (n != m ? json_object_set_new(v, k, n) : mark_big_integers(m, mark))
+			return -ENOMEM;
+	}
 	return 0;
 }
 
