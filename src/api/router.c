@@ -495,10 +495,25 @@ static void do_balloon_patch(struct api_state *s, json_t *j, struct api_response
 }
 
 /* A handler for a configuration PUT that may be refused by the VM side. */
+/* A logger or metrics file that did not open (err): Firecracker's words for
+ * it (words, then its io::Error), then which file (key, path), or, for a file
+ * volt refused for what it is (-EINVAL), why. */
+static void open_fault(struct api_response *r, const char *words, const char *key, const char *path,
+		       const char *why, int err)
+{
+	char ioerr[96];
+
+	if (err == -EINVAL)
+		return faultf(r, 400, "%s: %s (%s)", words,
+			      rust_io_error(-err, ioerr, sizeof(ioerr)), why);
+	faultf(r, 400, "%s: %s (%s '%.256s')", words, rust_io_error(-err, ioerr, sizeof(ioerr)),
+	       key, path);
+}
+
 static void do_logger(struct api_state *s, json_t *j, struct api_response *r)
 {
 	struct api_logger l;
-	char why[API_REASON_MAX] = "", ioerr[96];
+	char why[API_REASON_MAX] = "";
 	int err;
 
 	if (api_parse_logger(j, &l, why, sizeof(why)))
@@ -509,13 +524,10 @@ static void do_logger(struct api_state *s, json_t *j, struct api_response *r)
 	if (!l.has_show_log_origin)
 		l.show_log_origin = s->cfg.logger.show_log_origin;
 	err = s->ops->logger ? s->ops->logger(s->ctx, &l, why, sizeof(why)) : 0;
-	/* Firecracker's words (LoggerUpdateError: an io::Error), then which
-	 * file, or what volt refused it for (not a file it writes to). */
+	/* Firecracker's LoggerUpdateError. */
 	if (err)
-		return faultf(r, 400, "Logger error: Failed to open target file: %s (%s%.256s%s)",
-			      rust_io_error(-err, ioerr, sizeof(ioerr)),
-			      err == -EINVAL ? "" : "log_path '", err == -EINVAL ? why : l.path,
-			      err == -EINVAL ? "" : "'");
+		return open_fault(r, "Logger error: Failed to open target file", "log_path", l.path,
+				  why, err);
 	if (!l.path[0])
 		memcpy(l.path, s->cfg.logger.path, sizeof(l.path));
 	s->cfg.logger = l;
@@ -526,7 +538,7 @@ static void do_logger(struct api_state *s, json_t *j, struct api_response *r)
 static void do_metrics(struct api_state *s, json_t *j, struct api_response *r)
 {
 	static struct api_metrics m; /* 8 KiB: not on the API's stack */
-	char why[512] = "", ioerr[96];
+	char why[512] = "";
 	int err;
 
 	if (api_parse_metrics(j, &m, why, sizeof(why)))
@@ -538,15 +550,12 @@ static void do_metrics(struct api_state *s, json_t *j, struct api_response *r)
 	err = s->ops->metrics ? s->ops->metrics(s->ctx, &m, why, sizeof(why)) : 0;
 	if (err == -EEXIST)
 		return api_fault(r, 400, METRICS_REINIT);
-	/* Firecracker's words (InitializationFailure: an io::Error), then which
-	 * file, or what volt refused it for (not a file it writes to). */
+	/* Firecracker's MetricsConfigError::InitializationFailure. */
 	if (err)
-		return faultf(r, 400,
-			      "Metrics error: Cannot initialize the metrics system due to bad user "
-			      "input: %s (%s%.256s%s)",
-			      rust_io_error(-err, ioerr, sizeof(ioerr)),
-			      err == -EINVAL ? "" : "metrics_path '", err == -EINVAL ? why : m.path,
-			      err == -EINVAL ? "" : "'");
+		return open_fault(r,
+				  "Metrics error: Cannot initialize the metrics system due to bad "
+				  "user input",
+				  "metrics_path", m.path, why, err);
 	s->cfg.metrics = m;
 	s->cfg.has_metrics = true;
 	no_content(r);

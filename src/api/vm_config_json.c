@@ -77,16 +77,6 @@ static void body_mark(const json_t *root, const char *buf, size_t len)
 	}
 }
 
-static int missing_field(const char *obj, const json_t *j, const char *name, char *why,
-			 size_t why_size)
-{
-	if (j == body_root && !json_object_get(j, name)) /* null: volt's words */
-		return why_fail(why, why_size, -EINVAL,
-				SERDE_PREFIX "missing field `%s` at line %d column %d.", name,
-				body_end_line, body_end_column);
-	return why_fail(why, why_size, -EINVAL, "%s: missing required field '%s'", obj, name);
-}
-
 int api_serde_missing(const json_t *j, const char *name, char *why, size_t why_size)
 {
 	if (j == body_root)
@@ -94,6 +84,14 @@ int api_serde_missing(const json_t *j, const char *name, char *why, size_t why_s
 				SERDE_PREFIX "missing field `%s` at line %d column %d.", name,
 				body_end_line, body_end_column);
 	return why_fail(why, why_size, -EINVAL, SERDE_PREFIX "missing field `%s`.", name);
+}
+
+static int missing_field(const char *obj, const json_t *j, const char *name, char *why,
+			 size_t why_size)
+{
+	if (j == body_root && !json_object_get(j, name)) /* null: volt's words */
+		return api_serde_missing(j, name, why, why_size);
+	return why_fail(why, why_size, -EINVAL, "%s: missing required field '%s'", obj, name);
 }
 
 static int fields_get(const char *obj, json_t *j, const struct api_field *f, size_t n, char *why,

@@ -8,9 +8,11 @@ accessible, unless VOLT_ALLOW_NO_KVM=1 is set or the host has no KVM at all (no
 /dev/kvm and no KVM device registered: a machine that is itself a guest without
 nested virtualization); then they are skipped, with that reason.
 """
+import contextlib
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -219,6 +221,22 @@ def make_netns(name, tap, host_ip):
 
 def host_is_pvm():
     return os.path.exists("/sys/module/kvm_pvm")
+
+
+@contextlib.contextmanager
+def full_backlog_listener(path):
+    """A Unix socket listening at path that never accepts, its backlog (0) full: a
+    connect() to it blocks, a non-blocking one fails at once (EAGAIN)."""
+    listener = socket.socket(socket.AF_UNIX)
+    filler = socket.socket(socket.AF_UNIX)
+    try:
+        listener.bind(str(path))
+        listener.listen(0)
+        filler.connect(str(path))
+        yield
+    finally:
+        filler.close()
+        listener.close()
 
 
 def api_wait_for(api, url, key, want, timeout=180):

@@ -24,7 +24,8 @@ import time
 import pytest
 
 from api_client import ApiClient, wait_for_socket
-from conftest import GUESTS, VOLT, VoltProcess, audit_lines, preload, preload_volt
+from conftest import (GUESTS, VOLT, VoltProcess, audit_lines, full_backlog_listener, preload,
+                      preload_volt)
 
 EXTRA = os.environ.get("VOLT_API_TEST_ARGS", "").split()
 MAX_PAYLOAD = 51200
@@ -446,19 +447,11 @@ def test_socket_of_a_listener_with_a_full_backlog_is_refused_at_once(tmp_path, v
     """A live listener that never accepts, its backlog full: whether the socket is stale
     cannot be told, so volt refuses it, at once (a blocking connect() waited forever)."""
     sock = tmp_path / "busy.sock"
-    listener = socket.socket(socket.AF_UNIX)
-    listener.bind(str(sock))
-    listener.listen(0)
-    filler = socket.socket(socket.AF_UNIX)
-    filler.connect(str(sock))
-    try:
+    with full_backlog_listener(sock):
         r = run_volt_api(sock, timeout=20)
         assert r.returncode != 0, r
         assert "cannot tell whether the socket is stale" in r.stderr, r.stderr
         assert sock.is_socket()
-    finally:
-        filler.close()
-        listener.close()
 
 
 def test_stale_socket_is_replaced(tmp_path, volt_bin):

@@ -22,7 +22,7 @@ import time
 import pytest
 
 from api_client import ApiClient, wait_for_socket
-from conftest import GUESTS, VOLT, VoltProcess
+from conftest import GUESTS, VOLT, VoltProcess, full_backlog_listener
 
 QUICK = 20  # seconds; every case here answers in well under one
 SANITIZER = ("AddressSanitizer", "UndefinedBehaviorSanitizer", "runtime error:",
@@ -559,22 +559,16 @@ def test_a_page_fault_handler_that_never_accepts_does_not_hang_a_load(tmp_path, 
                               ("vm/cpu", cpu),
                               ("vm/ncpus", struct.pack("<Q", 1))]))
     handler = tmp_path / "uffd.sock"
-    listener = socket.socket(socket.AF_UNIX)
-    listener.bind(str(handler))
-    listener.listen(0)
-    filler = socket.socket(socket.AF_UNIX)
-    filler.connect(str(handler))
-    p, api = api_only(tmp_path)
-    try:
-        status, body = api.put("/snapshot/load", {"snapshot_path": str(state),
-                                                  "mem_backend": {"backend_path": str(handler),
-                                                                  "backend_type": "Uffd"}})
-        assert status == 400, body
-        assert api.get("/machine-config")[0] == 200 and p.proc.poll() is None
-    finally:
-        p.kill()
-        filler.close()
-        listener.close()
+    with full_backlog_listener(handler):
+        p, api = api_only(tmp_path)
+        try:
+            status, body = api.put("/snapshot/load", {
+                "snapshot_path": str(state),
+                "mem_backend": {"backend_path": str(handler), "backend_type": "Uffd"}})
+            assert status == 400, body
+            assert api.get("/machine-config")[0] == 200 and p.proc.poll() is None
+        finally:
+            p.kill()
 
 
 @pytest.fixture(scope="module")
