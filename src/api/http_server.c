@@ -12,7 +12,9 @@
  * so that clients that hold connections cannot lock the next one out. Before
  * either, what every connection has sent is read and answered (a whole
  * request is served, never dropped). API_IDLE_TIMEOUT_S without traffic
- * closes any connection; the clocks stop while the main thread executes a
+ * closes a connection in the middle of something (a request begun, an answer
+ * unread); one between requests stays, as micro_http keeps it, until a
+ * newcomer needs its slot. The clocks stop while the main thread executes a
  * request.
  *
  * Requests on a connection are answered in order, one at a time: the next
@@ -379,6 +381,19 @@ static void drain(struct api_server *s, struct conn *c)
 		;
 }
 
+/* Between requests: nothing of a request read, no answer being sent. */
+static bool conn_between(const struct conn *c)
+{
+	return !c->out && !c->in_len && http_parser_between(&c->p);
+}
+
+/* When API_IDLE_TIMEOUT_S closes c, or -1: never (between requests: an idle
+ * keep-alive connection, or one that has not sent yet). */
+static long long idle_deadline(const struct conn *c)
+{
+	return conn_between(c) ? -1 : c->last_ms + API_IDLE_TIMEOUT_S * 1000LL;
+}
+
 /* A slot no connection holds, or NULL. */
 static struct conn *free_slot(void)
 {
@@ -415,7 +430,7 @@ static struct conn *victim(struct api_server *s)
 		long long since, after = API_STALL_MS;
 
 		c = &conns[i];
-		between = !c->in_len && http_parser_between(&c->p);
+		between = conn_between(c);
 		if (c->out) {
 			since = c->last_ms; /* its client does not read the answer */
 		} else if (!between) {
@@ -575,13 +590,14 @@ static int wait_events(struct api_server *s, struct pollfd *pfd, struct conn **w
 		first = accept_paused_until;
 	for (i = 0; i < API_MAX_CONNECTIONS; i++) {
 		struct conn *c = &conns[i];
-		long long due = c->last_ms + API_IDLE_TIMEOUT_S * 1000LL;
+		long long due;
 
 		if (c->fd < 0)
 			continue;
 		who[n] = c;
 		pfd[n++] = (struct pollfd){ .fd = c->fd, .events = c->out ? POLLOUT : POLLIN };
-		if (first < 0 || due < first)
+		due = idle_deadline(c);
+		if (due >= 0 && (first < 0 || due < first))
 			first = due;
 	}
 	*nfds = n;
@@ -611,9 +627,9 @@ static void serve_loop(struct api_server *s)
 			accept_some(s);
 		now = now_ms();
 		for (i = 0; i < API_MAX_CONNECTIONS; i++)
-			if (conns[i].fd >= 0 &&
-			    now - conns[i].last_ms >= API_IDLE_TIMEOUT_S * 1000LL) {
-				pr_debug("API: closing a connection idle for %d s",
+			if (conns[i].fd >= 0 && idle_deadline(&conns[i]) >= 0 &&
+			    now >= idle_deadline(&conns[i])) {
+				pr_debug("API: closing a connection stalled for %d s",
 					 API_IDLE_TIMEOUT_S);
 				conn_close(&conns[i]);
 			}

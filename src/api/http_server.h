@@ -26,7 +26,8 @@
 #define API_MAX_CONNECTIONS 10
 #define API_STALL_MS	    1000
 #define API_SILENT_MS	    200
-/* A connection with no traffic for this long is closed (half-sent requests). */
+/* A connection with no traffic for this long in the middle of something (a
+ * half-sent request, an unread answer) is closed; one between requests is not. */
 #define API_IDLE_TIMEOUT_S 5
 
 struct api_request {

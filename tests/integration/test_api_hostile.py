@@ -702,6 +702,50 @@ def test_out_of_descriptors_the_api_waits(tmp_path, volt_bin):
         p.kill()
 
 
+def read_answer(s):
+    """One whole answer (head and Content-Length body) from a kept-alive connection."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        got = s.recv(4096)
+        assert got, f"closed after {data!r}"
+        data += got
+    head, rest = data.split(b"\r\n\r\n", 1)
+    length = int(re.search(rb"(?i)\r\ncontent-length: *(\d+)", head).group(1))
+    while len(rest) < length:
+        got = s.recv(4096)
+        assert got, f"closed after {data!r}"
+        rest += got
+    return status_of(head), head, rest
+
+
+def test_connections_between_requests_stay_open(tmp_path, volt_bin):
+    """micro_http never closes a connection between requests: a kept-alive one
+    (orchestrators' HTTP clients pool them), idle past API_IDLE_TIMEOUT_S, serves
+    its next request, and so does one that connected and has not sent yet; a
+    half-sent request is still closed."""
+    sock = tmp_path / "api.sock"
+    p = start_api(tmp_path, sock)
+    get = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+    try:
+        kept, silent, half = connect(sock), connect(sock), connect(sock)
+        kept.sendall(get)
+        status, head, _ = read_answer(kept)
+        assert status == 200 and b"Connection: keep-alive" in head, head
+        half.sendall(PARTIAL)
+        time.sleep(IDLE_TIMEOUT_S + 2)
+        try:
+            assert half.recv(100) == b""
+        except ConnectionResetError:
+            pass
+        for s in (kept, silent):
+            s.sendall(get)
+            status, _, body = read_answer(s)
+            assert status == 200 and json.loads(body)["state"] == "Not started", body
+        assert p.proc.poll() is None
+    finally:
+        p.kill()
+
+
 def test_many_connections_do_not_lock_out_a_good_client(tmp_path, volt_bin):
     """A client holding 1100 half-sent connections (past select()'s 1024 fds, where
     an unbounded server stops accepting) does not keep another client from an

@@ -44,7 +44,12 @@ def fault(msg, status=400):
     return (status, {"fault_message": msg})
 
 
-def add_iface(api, iface="eth0", tap="volt-mmds0"):
+# TAP names of this process alone: pytest-xdist runs tests side by side, and a TAP one volt
+# holds is busy for another.
+TAP = f"vmds{os.getpid() % 100000}-"
+
+
+def add_iface(api, iface="eth0", tap=TAP + "0"):
     assert api.put(f"/network-interfaces/{iface}",
                    {"iface_id": iface, "host_dev_name": tap}) == (204, None)
 
@@ -140,8 +145,8 @@ def test_config_and_vm_config(api):
     interfaces in GET /vm/config; a re-PUT of an interface leaves MMDS (Firecracker
     builds a new device); Deprecation: true for V1."""
     assert api.get("/vm/config")[1]["mmds-config"] is None
-    add_iface(api, "1", "volt-mmds1")
-    add_iface(api, "2", "volt-mmds2")
+    add_iface(api, "1", TAP + "1")
+    add_iface(api, "2", TAP + "2")
     s, hdrs, _ = raw(api, "PUT", "/mmds/config", b'{"network_interfaces": ["1"]}')
     assert s == 204 and hdrs.get("deprecation") == "true"
     assert api.get("/vm/config")[1]["mmds-config"] == {
@@ -162,7 +167,7 @@ def test_config_and_vm_config(api):
     full = api.get("/vm/config")[1]
     assert full["mmds-config"] == cfg
     assert list(full).index("mmds-config") == list(full).index("metrics") + 1
-    add_iface(api, "1", "volt-mmds1")
+    add_iface(api, "1", TAP + "1")
     assert api.get("/vm/config")[1]["mmds-config"]["network_interfaces"] == ["2"]
     assert api.put("/mmds/config", {"network_interfaces": ["1"]}) == (204, None)
     assert api.get("/vm/config")[1]["mmds-config"]["network_interfaces"] == ["1"]
@@ -222,7 +227,7 @@ def test_metadata_and_config_file(vm, tmp_path):
     assert "--mmds-size-limit 'lots'" in p.output()
 
     cfg = {"boot-source": {"kernel_image_path": str(GUESTS / "echo")},
-           "network-interfaces": [{"iface_id": "eth0", "host_dev_name": "volt-mmds0"}],
+           "network-interfaces": [{"iface_id": "eth0", "host_dev_name": TAP + "0"}],
            "mmds-config": {"version": "V2", "network_interfaces": ["nope"]}}
     f = tmp_path / "cfg.json"
     f.write_text(json.dumps(cfg))

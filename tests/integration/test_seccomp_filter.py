@@ -5,6 +5,7 @@ that is not one stops volt before it serves (Firecracker's "Seccomp error: ..."
 line, exit code 1); a trapped system call ends volt as Firecracker's handler
 does: its two lines, seccomp.num_faults in the last metrics line, exit code 148.
 The API thread's filter needs no VM; the VM's threads' do (KVM)."""
+import contextlib
 import json
 import socket
 import time
@@ -158,7 +159,10 @@ def test_a_vcpu_trap_ends_volt_as_firecracker(kvm, volt, tmp_path):
     bpf.write_bytes(encode([("vmm", []), ("api", []),
                             ("vcpu", program([SYS_ioctl], 0x00030000))]))
     p, api, log, metrics = _configure_echo(volt, tmp_path, bpf)
-    api.put("/actions", {"action_type": "InstanceStart"})
+    # The vCPU may trap, and volt end, before the API thread answers (as in Firecracker): a
+    # fast host closes the connection unanswered.
+    with contextlib.suppress(ConnectionError):
+        api.put("/actions", {"action_type": "InstanceStart"})
     assert p.wait_exit(30) == 148, p.output()
     text = log.read_text()
     assert f"Shutting down VM after intercepting a bad syscall ({SYS_ioctl})." in text, text
