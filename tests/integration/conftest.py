@@ -150,6 +150,34 @@ def guest_kit(volt_bin):
             "initrd": Path(r.stdout.strip())}
 
 
+def newc_archive(directory, names):
+    """A cpio archive (newc, as `cpio -o -H newc` writes it) of the regular files names
+    in directory, with their modes: the kernel unpacks it after the guest kit's
+    initramfs when the two are concatenated. Written here, so that a host without
+    cpio runs the tests that add files to a guest."""
+    out = bytearray()
+
+    def entry(ino, name, mode, mtime, data):
+        raw = name.encode() + b"\0"
+        fields = (ino, mode, 0, 0, 1, mtime, len(data), 0, 0, 0, 0, len(raw), 0)
+        out.extend(b"070701" + b"".join(b"%08X" % f for f in fields) + raw)
+        out.extend(bytes(-len(out) % 4) + data)
+        out.extend(bytes(-len(out) % 4))
+
+    for ino, name in enumerate(names, 1):
+        st = os.stat(Path(directory) / name)
+        entry(ino, name, st.st_mode, int(st.st_mtime), (Path(directory) / name).read_bytes())
+    entry(0, "TRAILER!!!", 0, 0, b"")
+    out.extend(bytes(-len(out) % 512))
+    return bytes(out)
+
+
+def initrd_with(base, directory, names, out):
+    """Writes to out the initramfs base followed by newc_archive(directory, names)."""
+    Path(out).write_bytes(Path(base).read_bytes() + newc_archive(directory, names))
+    return out
+
+
 def audit_lines(pid):
     """The kernel's seccomp audit lines (type=1326) of volt process pid; empty when dmesg
     is not readable. Only a volt binary's: pids wrap (32768 here), and the unit tests'

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import GUESTS, host_is_pvm, run_volt
+from conftest import GUESTS, host_is_pvm, initrd_with, run_volt
 
 HELLO = "Hello from the volt hello guest"
 HELLO_PVH = HELLO + " (PVH entry)"  # what hello prints when entered at _start32
@@ -119,10 +119,7 @@ def make_battery_initrd(tmp_path, base_initrd, extra_mib):
     (root / "battery.sh").write_text(BATTERY)
     big = os.urandom(extra_mib << 20)
     (root / "big.bin").write_bytes(big)
-    names = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=root,
-                           input=b"battery.sh\nbig.bin\n", capture_output=True, check=True).stdout
-    initrd = tmp_path / "battery.cpio"
-    initrd.write_bytes(base_initrd.read_bytes() + names)
+    initrd = initrd_with(base_initrd, root, ["battery.sh", "big.bin"], tmp_path / "battery.cpio")
     return initrd, hashlib.md5(big[:65536]).hexdigest(), len(big)
 
 

@@ -18,12 +18,11 @@ all).
 """
 import os
 import re
-import subprocess
 import time
 
 import pytest
 
-from conftest import host_is_pvm
+from conftest import host_is_pvm, initrd_with
 
 # Runs in the guest: "$1" processes per loop, one background loop per remaining argument.
 # Every command is an exec of /bin/busybox (by its path: no shell builtins, and no applet links,
@@ -54,11 +53,7 @@ def make_initrd(tmp_path, base_initrd):
     root = tmp_path / "conc"
     root.mkdir()
     (root / "conc.sh").write_text(BATTERY)
-    extra = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=root,
-                           input=b"conc.sh\n", capture_output=True, check=True).stdout
-    initrd = tmp_path / "conc.cpio"
-    initrd.write_bytes(base_initrd.read_bytes() + extra)
-    return initrd
+    return initrd_with(base_initrd, root, ["conc.sh"], tmp_path / "conc.cpio")
 
 
 def run_battery(vm, guest_kit, tmp_path, cpus, per_loop, timeout):

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import GUESTS, VOLT, VoltProcess, audit_lines, make_netns, run_volt
+from conftest import (GUESTS, VOLT, VoltProcess, audit_lines, initrd_with, make_netns,
+                      run_volt)
 from test_virtio_vsock import HOST_PORT, MIB, HostEcho, build_guest_program, echo_through_guest
 
 HOST_IP, GUEST_IP = "172.16.7.1", "172.16.7.2"
@@ -87,11 +88,8 @@ def test_linux_with_every_device_runs_clean_under_the_filters(kvm, volt_bin, gue
     extra = tmp_path / "extra"
     script = GUEST_SCRIPT.replace("GUEST_IP", GUEST_IP).replace("HOST_IP", HOST_IP)
     (extra / "sandbox.sh").write_text(script)
-    archive = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=extra,
-                             input=b"vsock_test\nsandbox.sh\n", capture_output=True,
-                             check=True).stdout
-    initrd = tmp_path / "initrd.cpio"
-    initrd.write_bytes(guest_kit["initrd"].read_bytes() + archive)
+    initrd = initrd_with(guest_kit["initrd"], extra, ["vsock_test", "sandbox.sh"],
+                         tmp_path / "initrd.cpio")
     disks = [tmp_path / "uring.img", tmp_path / "sync.img"]
     for d in disks:
         d.write_bytes(bytes(1 << 20))

@@ -18,7 +18,7 @@ import threading
 import time
 
 from api_client import ApiClient, wait_for_socket
-from conftest import VOLT, audit_lines, make_netns
+from conftest import VOLT, audit_lines, initrd_with, make_netns
 
 HOST_IP, GUEST_IP = "172.16.9.1", "172.16.9.2"
 ECHO_PORT, HOST_PORT = 5000, 6000
@@ -219,11 +219,7 @@ def guest_initrd(tmp_path, base):
                     f"-DECHO_PORT={ECHO_PORT}", f"-DHOST_PORT={HOST_PORT}",
                     f"-DUDP_TX={UDP_TX}", f"-DUDP_RX={UDP_RX}", f"-DBURST={BURST}",
                     "-o", str(extra / "stress"), str(src)], check=True)
-    archive = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=extra,
-                             input=b"stress\n", capture_output=True, check=True).stdout
-    initrd = tmp_path / "stress.cpio"
-    initrd.write_bytes(base.read_bytes() + archive)
-    return initrd
+    return initrd_with(base, extra, ["stress"], tmp_path / "stress.cpio")
 
 
 class HostServer(threading.Thread):

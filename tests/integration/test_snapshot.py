@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from api_client import ApiClient, wait_for_socket
-from conftest import GUESTS, VOLT, VoltProcess
+from conftest import GUESTS, VOLT, VoltProcess, initrd_with
 from test_virtio_net import GUEST_IP, HOST_IP, netlab  # noqa: F401 (the fixture)
 
 EXTRA = os.environ.get("VOLT_API_TEST_ARGS", "").split()
@@ -482,11 +482,8 @@ def test_linux_guest_snapshot_restore(netlab, guest_kit, tmp_path):
     cc = subprocess.run(["gcc", "-static", "-O2", "-o", str(extra / "vsock_echo"),
                          str(tmp_path / "echo.c")], capture_output=True, text=True)
     assert cc.returncode == 0, cc.stderr
-    archive = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=extra,
-                             input=b"setup.sh\nvsock_echo\n", capture_output=True,
-                             check=True).stdout
-    initrd = tmp_path / "initrd.cpio"
-    initrd.write_bytes(guest_kit["initrd"].read_bytes() + archive)
+    initrd = initrd_with(guest_kit["initrd"], extra, ["setup.sh", "vsock_echo"],
+                         tmp_path / "initrd.cpio")
 
     def start(*args):
         sock = tmp_path / f"api-{time.monotonic_ns()}.sock"

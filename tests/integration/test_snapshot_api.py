@@ -7,7 +7,6 @@ fresh process enforces, the Deprecation header, and the CLI client's errors
 (no listener, an API with no microVM).
 """
 import socket
-import subprocess
 import time
 
 import pytest

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from conftest import run_volt
+from conftest import initrd_with, run_volt
 
 BATTERY = r"""
 check() { if [ "$2" = "$3" ]; then echo "CHECK $1 ok"; else echo "CHECK $1 FAIL got=[$2] want=[$3]"; fi; }
@@ -30,12 +30,7 @@ def cpio_append(base, files, tmp_path):
     root.mkdir()
     for name, data in files.items():
         (root / name).write_bytes(data)
-    archive = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=root,
-                             input="".join(f"{n}\n" for n in files).encode(),
-                             capture_output=True, check=True).stdout
-    out = tmp_path / "initrd.cpio"
-    out.write_bytes(base.read_bytes() + archive)
-    return out
+    return initrd_with(base, root, list(files), tmp_path / "initrd.cpio")
 
 
 def test_block_and_rng_battery(vm, guest_kit, tmp_path):

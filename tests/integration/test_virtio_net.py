@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import GUESTS, VOLT, VoltProcess, host_is_pvm, run_volt
+from conftest import GUESTS, VOLT, VoltProcess, host_is_pvm, initrd_with, run_volt
 
 HOST_IP, GUEST_IP, PORT = "172.16.0.1", "172.16.0.2", 5001
 SMALL, BIG = 1 << 20, 10 << 20
@@ -394,11 +394,7 @@ def guest_initrd(base, tmp_path):
                         capture_output=True, text=True)
     assert cc.returncode == 0, f"cannot build the guest helper (gcc -static):\n{cc.stderr}"
     (root / "net.sh").write_text(GUEST_SCRIPT)
-    archive = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=root,
-                             input=b"nettool\nnet.sh\n", capture_output=True, check=True).stdout
-    initrd = tmp_path / "initrd.cpio"
-    initrd.write_bytes(base.read_bytes() + archive)
-    return initrd
+    return initrd_with(base, root, ["nettool", "net.sh"], tmp_path / "initrd.cpio")
 
 
 def vm_config(guest_kit, initrd, tap, tmp_path):

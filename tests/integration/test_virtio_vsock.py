@@ -11,7 +11,7 @@ import zlib
 
 import pytest
 
-from conftest import GUESTS, run_volt
+from conftest import GUESTS, initrd_with, run_volt
 
 MIB = 1 << 20
 ECHO_PORT = 5000  # the guest listens here
@@ -213,11 +213,7 @@ def build_guest_program(tmp_path):
 def make_initrd(tmp_path, base_initrd):
     """The guest kit's initramfs plus a second cpio archive holding the test program."""
     build_guest_program(tmp_path)
-    archive = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=tmp_path / "extra",
-                             input=b"vsock_test\n", capture_output=True, check=True).stdout
-    initrd = tmp_path / "vsock.cpio"
-    initrd.write_bytes(base_initrd.read_bytes() + archive)
-    return initrd
+    return initrd_with(base_initrd, tmp_path / "extra", ["vsock_test"], tmp_path / "vsock.cpio")
 
 
 class HostEcho(threading.Thread):
