@@ -822,6 +822,9 @@ int api_server_start(struct api_server *s, const char *path, size_t payload_limi
 	err = bind_socket(s, path, replace_stale);
 	if (err)
 		goto fail;
+	/* Firecracker's order: where it listens, then (the API thread) that
+	 * the server started. */
+	pr_file(LOG_INFO, "Listening on API socket (\"%s\").", path);
 	err = -pthread_create(&s->thread, NULL, serve, &ts);
 	if (err) {
 		pr_err("cannot start the API thread: %s", strerror(-err));

@@ -1000,7 +1000,6 @@ static int api_run(int argc, char **argv, const struct timespec *started)
 		publish_root(&m);
 		startup_mark("API socket listening");
 		report_startup_times(&m, started);
-		pr_file(LOG_INFO, "Listening on API socket (\"%s\").", sock);
 		pr_debug("API socket %s ready after %llu us", sock,
 			 (unsigned long long)metrics_us_since(started));
 	}

@@ -485,20 +485,29 @@ def wait_in_log(log, text, proc=None, timeout=10):
     raise AssertionError(f"{text!r} not in the log:\n{log.read_text()[-3000:]}")
 
 
-def test_fc_startup_log_lines(vm, tmp_path):
+def test_fc_startup_log_lines(volt_bin, tmp_path):
     """microvm.py spawn() waits for `API server started.` in the log file (its default
     log_file=fc.log, level Debug), and for `Running Firecracker` with --no-api: every
-    Firecracker test that spawns a microVM does."""
+    Firecracker test that spawns a microVM does. Firecracker's main thread says where it
+    listens before the API thread says it started."""
     log, args = fc_log(tmp_path)
     sock = tmp_path / "fc.sock"
-    p = vm("--api-sock", sock, "--id", "fc", *args, binary=fc_bin(tmp_path))
-    wait_for_socket(sock, p.proc)
-    wait_in_log(log, "API server started.")
-    # The framework looks for `Running Firecracker` (Firecracker's line: `Running
-    # Firecracker v<version>`); volt's version is the release it follows with volt's own
-    # as semver build metadata (docs/api.md, "Versions").
-    first = log.read_text().splitlines()[0]
-    assert re.search(r"\] Running Firecracker v\d+\.\d+\.\d+\+volt\.\d", first), first
+    p = VoltProcess(["--api-sock", sock, "--id", "fc", *args], tmp_path / "volt.log",
+                    binary=fc_bin(tmp_path))
+    try:
+        wait_for_socket(sock, p.proc)
+        wait_in_log(log, "API server started.")
+        # The framework looks for `Running Firecracker` (Firecracker's line: `Running
+        # Firecracker v<version>`); volt's version is the release it follows with volt's
+        # own as semver build metadata (docs/api.md, "Versions").
+        lines = log.read_text().splitlines()
+        assert re.search(r"\] Running Firecracker v\d+\.\d+\.\d+\+volt\.\d", lines[0]), lines
+        listening = [i for i, l in enumerate(lines)
+                     if l.endswith(f'] Listening on API socket ("{sock}").')]
+        started = [i for i, l in enumerate(lines) if l.endswith("] API server started.")]
+        assert len(listening) == len(started) == 1 and listening < started, lines
+    finally:
+        p.kill()
 
 
 def exit_code_in_log(text):
