@@ -96,6 +96,36 @@ static size_t quote(struct out *o, const char *s, size_t n, size_t max)
 	return i;
 }
 
+void api_log_quote_path(char *buf, size_t size, const char *path)
+{
+	struct out o = { buf, size, 0 };
+	const unsigned char *u = (const unsigned char *)path;
+	size_t i = 0, n = strlen(path), len;
+	const char *e;
+	char esc[12];
+
+	if (size)
+		buf[0] = '\0';
+	puts_(&o, "\"");
+	while (i < n) {
+		len = utf8_len(u + i, n - i);
+		if (!len) {
+			/* Not UTF-8: Rust's OsStr shows the byte. */
+			snprintf(esc, sizeof(esc), "\\x%02X", u[i]);
+			puts_(&o, esc);
+			i++;
+			continue;
+		}
+		e = escaped(u + i, len, esc);
+		if (e)
+			puts_(&o, e);
+		else
+			put(&o, path + i, len);
+		i += len;
+	}
+	puts_(&o, "\"");
+}
+
 /* Whether segment i of path (as the router splits it: leading '/'s dropped,
  * then on '/') is name. */
 static bool segment_is(const char *path, unsigned int i, const char *name)

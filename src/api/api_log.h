@@ -29,6 +29,10 @@
  * whether the log is at the debug level (shows /cpu-config's body). */
 void api_log_describe(char *buf, size_t size, const char *method, const char *url, const char *body,
 		      size_t len, bool debug);
+/* path quoted as Rust's {:?} writes a PathBuf (Firecracker's "Listening on
+ * API socket" line): escapes as a str's, a byte that is not UTF-8 as \xNN;
+ * cut to size. */
+void api_log_quote_path(char *buf, size_t size, const char *path);
 /* The request line, at the info level. */
 void api_log_request(const char *method, const char *url, const char *body, size_t len);
 /* The error line of an answer with a fault_message (status >= 400), at the

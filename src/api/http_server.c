@@ -790,6 +790,7 @@ int api_server_start(struct api_server *s, const char *path, size_t payload_limi
 		     bool replace_stale, const struct thread_hooks *hooks)
 {
 	struct thread_start ts = { .s = s, .hooks = hooks };
+	char quoted[6 * sizeof(((struct sockaddr_un *)0)->sun_path) + 3];
 	unsigned int i;
 	int err;
 
@@ -824,7 +825,8 @@ int api_server_start(struct api_server *s, const char *path, size_t payload_limi
 		goto fail;
 	/* Firecracker's order: where it listens, then (the API thread) that
 	 * the server started. */
-	pr_file(LOG_INFO, "Listening on API socket (\"%s\").", path);
+	api_log_quote_path(quoted, sizeof(quoted), path);
+	pr_file(LOG_INFO, "Listening on API socket (%s).", quoted);
 	err = -pthread_create(&s->thread, NULL, serve, &ts);
 	if (err) {
 		pr_err("cannot start the API thread: %s", strerror(-err));

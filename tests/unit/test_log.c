@@ -475,6 +475,22 @@ Test(api_log, long_bodies_show_a_bounded_prefix)
 	}
 }
 
+/* The socket path of "Listening on API socket (...)": Firecracker logs the
+ * PathBuf with {:?}. */
+Test(api_log, socket_path_quoted_as_rusts_debug)
+{
+	char buf[64], small[8];
+
+	api_log_quote_path(buf, sizeof(buf), "/run/fc.sock");
+	cr_assert_str_eq(buf, "\"/run/fc.sock\"");
+	api_log_quote_path(buf, sizeof(buf), "a\nb\\c\"d\te\x1b\xff\xc3\xa9");
+	cr_assert_str_eq(buf, "\"a\\nb\\\\c\\\"d\\te\\u{1b}\\xFF\xc3\xa9\"");
+	memset(small, '#', sizeof(small));
+	api_log_quote_path(small, 6, "/run/fc.sock");
+	cr_assert_str_eq(small, "\"/run");
+	cr_assert_eq(small[6], '#');
+}
+
 /* What Firecracker's tests parse: test_logging.py's messages, microvm.py's
  * regular expressions for the API's timing. */
 Test(api_log, lines_firecrackers_tests_parse)
