@@ -383,6 +383,20 @@ Test(mmds, imds_compat_and_types)
 
 /* serde_json's Value keeps an integer past i64 exactly up to 2^64-1 and as
  * an f64 beyond (and below i64); jansson alone refuses both. */
+/* serde_json makes the f64 -0.0 of -0 (an i64 has no negative zero). */
+Test(mmds, negative_zero)
+{
+	struct mmds *m = store(MMDS_DEFAULT_SIZE_LIMIT);
+
+	put(m, "{\"z\":-0,\"a\":[-0, -0.0, 0, -0.5, -0e0, \"-0\", {\"-0\": -0}]}");
+	json_is(m, "{\"a\":[-0.0,-0.0,0,-0.5,-0.0,\"-0\",{\"-0\":-0.0}],\"z\":-0.0}");
+	put(m, "-0");
+	json_is(m, "-0.0");
+	put(m, "[\"-0\", 1]");
+	json_is(m, "[\"-0\",1]");
+	mmds_destroy(m);
+}
+
 Test(mmds, integers_past_i64)
 {
 	static const char patch[] = "{\"i\":18446744073709551614,\"j\":null}";

@@ -357,7 +357,8 @@ static bool has_escape_of(const char *text, size_t len, unsigned char c)
 /* The text with each integer jansson cannot hold rewritten (the caller
  * frees it; *out_len its length): one of u64's range as a string of mark
  * and its digits, a larger (or more negative) one with ".0" after it, a real
- * that rounds as serde_json's f64 does. NULL: no memory. */
+ * that rounds as serde_json's f64 does; and -0 as -0.0, the f64 serde_json
+ * makes of it (jansson's integer 0 would lose the sign). NULL: no memory. */
 static char *rewrite_big_integers(const char *text, size_t len, char mark, size_t *out_len)
 {
 	struct mmds_buf b = { 0 };
@@ -386,6 +387,12 @@ static char *rewrite_big_integers(const char *text, size_t len, char mark, size_
 			while (i < len && strchr("0123456789.eE+-", text[i]))
 				i++;
 			continue; /* a real, or no number jansson takes */
+		}
+		if (neg && i - d == 1 && text[d] == '0') {
+			mmds_buf_add(&b, text + run, s - run);
+			mmds_buf_add(&b, "-0.0", 4);
+			run = i;
+			continue;
 		}
 		if (!digits_over(text + d, i - d,
 				 neg ? "9223372036854775808" : "9223372036854775807"))
@@ -451,9 +458,9 @@ static int mark_big_integers(json_t *v, char mark)
 	return 0;
 }
 
-/* The text again, its big integers rewritten, when jansson refused one: a
- * mark byte the text has no escape of (so no string of it holds one), else
- * the first refusal stands. */
+/* The text again, its big integers rewritten, when jansson refused one or
+ * it may hold a -0: a mark byte the text has no escape of (so no string of it
+ * holds one), else the first refusal stands (or, for -0, the first load). */
 static json_t *load_big_integers(const char *text, size_t len, json_error_t *e)
 {
 	static const char marks[] = "\x01\x02\x03\x04\x05\x06\x07\x0b\x0e\x0f\x10\x11"
@@ -503,8 +510,17 @@ json_t *mmds_json_parse(const char *text, size_t len, char *why, size_t why_size
 
 	/* jansson's own nesting limit (2048) bounds depth()'s recursion. */
 	j = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
-	if (!j && json_error_code(&e) == json_error_numeric_overflow)
+	if (!j && json_error_code(&e) == json_error_numeric_overflow) {
 		j = load_big_integers(text, len, &e);
+	} else if (j && memmem(text, len, "-0", 2)) {
+		/* Maybe a -0 (or "-0" in a string: loaded alike again). */
+		json_t *again = load_big_integers(text, len, &e);
+
+		if (again) {
+			json_decref(j);
+			j = again;
+		}
+	}
 	if (!j) {
 		const char *eof = eof_words(&e);
 		char at[64];
