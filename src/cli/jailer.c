@@ -478,12 +478,14 @@ int jailer_check(const struct jailer_args *a, const char *mounts, struct jailer_
 		return -ENAMETOOLONG;
 	}
 
-	if (jailer_parse_uint(a->uid, 0xffffffffULL, &n, pwhy, sizeof(pwhy))) {
+	/* (uid_t)-1 and (gid_t)-1 are no ids: setresuid() reads them as "leave
+	 * it", which would leave the VMM root. */
+	if (jailer_parse_uint(a->uid, 0xfffffffeULL, &n, pwhy, sizeof(pwhy))) {
 		snprintf(why, why_size, "Invalid uid: %s", a->uid);
 		return -EINVAL;
 	}
 	o->uid = (uid_t)n;
-	if (jailer_parse_uint(a->gid, 0xffffffffULL, &n, pwhy, sizeof(pwhy))) {
+	if (jailer_parse_uint(a->gid, 0xfffffffeULL, &n, pwhy, sizeof(pwhy))) {
 		snprintf(why, why_size, "Invalid gid: %s", a->gid);
 		return -EINVAL;
 	}

@@ -176,9 +176,10 @@ int jail_put_file(int rootfd, int fd, const struct stat *st, const struct jail_f
 	int err;
 
 	if (S_ISBLK(st->st_mode)) {
-		/* A disk is not copied: the same device, for uid:gid only. */
-		err = make_node(rootfd, f->name, S_IFBLK | (f->writable ? 0600 : 0400), st->st_rdev,
-				uid, gid);
+		/* A disk is not copied: the same device, for gid only, owned by
+		 * root: an owner could chmod a read-only node writable. */
+		err = make_node(rootfd, f->name, S_IFBLK | (f->writable ? 0060 : 0040), st->st_rdev,
+				0, gid);
 		if (err)
 			pr_err("cannot make the block device /%s in the jail: %s", f->name,
 			       strerror(-err));

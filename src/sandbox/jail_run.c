@@ -19,6 +19,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <linux/capability.h>
+#include <linux/keyctl.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -48,6 +49,8 @@ static int drop_privileges(uid_t uid, gid_t gid)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = { 0 };
+	uid_t r, e, saved;
+	gid_t gr, ge, gs;
 	int cap;
 
 	for (cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
@@ -55,7 +58,18 @@ static int drop_privileges(uid_t uid, gid_t gid)
 			return -errno;
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) && errno != EINVAL)
 		return -errno;
+	if (uid == (uid_t)-1 || gid == (gid_t)-1)
+		return -EINVAL; /* "leave it" to setresuid(): root would stay */
 	if (setgroups(0, NULL) || setresgid(gid, gid, gid) || setresuid(uid, uid, uid))
+		return -errno;
+	if (getresuid(&r, &e, &saved) || getresgid(&gr, &ge, &gs) || r != uid || e != uid ||
+	    saved != uid || gr != gid || ge != gid || gs != gid)
+		return -EPERM;
+	/* A session keyring of its own: the caller's (root's keys included)
+	 * is reachable by whoever possesses it, whatever its uid. Where keyctl
+	 * is refused (ENOSYS, EPERM from a filter), it is for the VMM too. */
+	if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0 && errno != ENOSYS &&
+	    errno != EPERM)
 		return -errno;
 	/* setuid() away from 0 empties the permitted and effective sets, not
 	 * the inheritable one; a uid of 0 keeps them all: clear them here. */
@@ -336,6 +350,22 @@ static int join_netns(const char *path)
 	return err;
 }
 
+/* The jail this run made, <base>/<name>/<id>, removed through descriptors:
+ * its root belongs to the jail's uid once sealed, and a walk by path could be
+ * led out of it by a directory swapped for a symlink meanwhile. */
+static void remove_jail(int basefd, const struct jail_opts *o, const char *top)
+{
+	int namefd = basefd < 0 ? -1
+				: openat(basefd, exec_name(o),
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int err = namefd < 0 ? -errno : rm_tree_at(namefd, o->id);
+
+	if (err)
+		pr_warn("could not remove %s: %s", top, strerror(-err));
+	if (namefd >= 0)
+		close(namefd);
+}
+
 /* API mode: the socket's and logs' directories and the configuration file. */
 static int put_api_files(const struct jail_opts *o, const struct jail_plan *p, int rootfd,
 			 const char *config_text)
@@ -490,7 +520,7 @@ int jail_run(const struct jail_opts *o, const struct jail_plan *p, const char *c
 	}
 out:
 	if (made)
-		rm_rf(top);
+		remove_jail(basefd, o, top);
 	/* A reused root is left as it was: what this run put there goes (the
 	 * next run's exec file and files would be refused as already there). */
 	for (i = 0; reused && rootfd >= 0 && i < nput; i++)

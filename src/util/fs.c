@@ -1,5 +1,6 @@
 #include "util/fs.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -63,6 +64,60 @@ int rm_rf(const char *path)
 	if (!S_ISDIR(st.st_mode))
 		return unlink(path) ? -errno : 0;
 	return nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS);
+}
+
+#define RM_TREE_DEPTH_MAX 64
+
+static int rm_tree_depth(int parent, const char *name, int depth)
+{
+	int fd, pass, err = 0;
+	struct dirent *e;
+	DIR *d;
+
+	if (!unlinkat(parent, name, 0) || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR)
+		return -errno;
+	if (depth >= RM_TREE_DEPTH_MAX)
+		return -ELOOP;
+	fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	/* Entries may come while it is emptied (its owner adds them): a few
+	 * passes, then what is left stays. */
+	for (pass = 0; pass < 3; pass++) {
+		err = 0;
+		rewinddir(d);
+		while ((e = readdir(d))) {
+			int r;
+
+			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+				continue;
+			r = rm_tree_depth(dirfd(d), e->d_name, depth + 1);
+			if (r && !err)
+				err = r;
+		}
+		if (err) /* what is below stays: so does this */
+			break;
+		if (!unlinkat(parent, name, AT_REMOVEDIR) || errno == ENOENT)
+			break;
+		err = -errno;
+		if (errno != ENOTEMPTY)
+			break;
+	}
+	closedir(d);
+	return err;
+}
+
+int rm_tree_at(int parent, const char *name)
+{
+	return rm_tree_depth(parent, name, 0);
 }
 
 const char *file_type_name(mode_t mode)

@@ -18,6 +18,11 @@ int open_parent_dir(const char *path, char *dir, size_t dir_size);
 int mkdir_p(const char *path, mode_t mode);
 /* Removes path and everything below it, never following symlinks; missing is fine. */
 int rm_rf(const char *path);
+/* Removes name in the directory parent and, when it is a directory, what it
+ * holds, through descriptors alone (openat O_NOFOLLOW, unlinkat): a tree
+ * another user can write (a jail's root) cannot redirect it elsewhere, as it
+ * can a walk by path. Missing is fine; deeper than 64 levels is -ELOOP. */
+int rm_tree_at(int parent, const char *name);
 /* What open_input() accepts (a mask). */
 enum input_kind {
 	INPUT_FILE = 1,	 /* a regular file */

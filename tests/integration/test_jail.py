@@ -451,6 +451,28 @@ def loop_disk(tmp_path):
     subprocess.run(["losetup", "-d", r.stdout.strip()])
 
 
+@pytest.mark.parametrize("ro", [True, False])
+def test_block_device_node_is_roots_for_the_gid(volt_bin, jail_base, loop_disk, ro):
+    """A drive on a disk gets a node of its own in the jail, root's and the jail's gid's
+    (0040, 0060 writable): owned by the jail's uid, a read-only one could be chmod'ed
+    writable by it."""
+    base, _made = jail_base
+    was = os.stat(loop_disk)
+    try:
+        os.chown(loop_disk, 0, GID)
+        os.chmod(loop_disk, 0o640 if ro else 0o660)
+        jid = f"blkn{int(ro)}"
+        run_volt(*jail_args(base, jid), "--kernel", GUESTS / "hello",
+                 "--drive", f"path={loop_disk}" + (",ro" if ro else ""), timeout=30)
+        st = os.lstat(base / "volt" / jid / "root" / os.path.basename(loop_disk))
+        assert stat.S_ISBLK(st.st_mode) and st.st_rdev == was.st_rdev
+        assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == \
+            (0, GID, 0o040 if ro else 0o060)
+    finally:
+        os.chown(loop_disk, was.st_uid, was.st_gid)
+        os.chmod(loop_disk, stat.S_IMODE(was.st_mode))
+
+
 @pytest.mark.parametrize("what", ["kernel", "initrd", "log"])
 def test_block_device_only_as_a_drive(volt_bin, jail_base, tmp_path, loop_disk, what):
     """A disk is a drive's file only: as a kernel, initrd or log it is refused before the

@@ -372,3 +372,42 @@ Test(fs, staged_commit_puts_a_directory_back)
 	expect_contents(at("a/x"), "x");
 	cr_assert_eq(entries_in(dir), 1);
 }
+
+/* A jail's root belongs to its uid when a failed jail is removed: a symlink
+ * there (a directory swapped for one) is removed, never followed. */
+Test(fs, rm_tree_at_never_follows_a_symlink)
+{
+	char outside[128], deep[8];
+	int fd, i;
+
+	snprintf(outside, sizeof(outside), "%s", at("outside"));
+	cr_assert_eq(mkdir(outside, 0700), 0);
+	cr_assert_eq(write_file(at("outside/keep"), "k", 1, 0600), 0);
+	cr_assert_eq(mkdir(at("jail"), 0700), 0);
+	cr_assert_eq(mkdir(at("jail/dev"), 0700), 0);
+	cr_assert_eq(write_file(at("jail/dev/f"), "f", 1, 0600), 0);
+	cr_assert_eq(symlink(outside, at("jail/dev/zz")), 0);
+	cr_assert_eq(symlink(outside, at("jail/link")), 0);
+	fd = open(dir, O_RDONLY | O_DIRECTORY);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(rm_tree_at(fd, "jail"), 0);
+	cr_assert_eq(access(at("jail"), F_OK), -1);
+	expect_contents(at("outside/keep"), "k");
+	cr_assert_eq(rm_tree_at(fd, "jail"), 0, "missing is fine");
+	/* A tree deeper than the bound is refused, not walked without end. */
+	snprintf(deep, sizeof(deep), "deep");
+	cr_assert_eq(mkdir(at(deep), 0700), 0);
+	for (i = 0; i < 70; i++) {
+		int sub = openat(fd, deep, O_RDONLY | O_DIRECTORY);
+
+		cr_assert_geq(sub, 0);
+		cr_assert_eq(mkdirat(sub, "d", 0700), 0);
+		close(fd);
+		fd = sub;
+		snprintf(deep, sizeof(deep), "d");
+	}
+	close(fd);
+	fd = open(dir, O_RDONLY | O_DIRECTORY);
+	cr_assert_eq(rm_tree_at(fd, "deep"), -ELOOP);
+	close(fd);
+}
