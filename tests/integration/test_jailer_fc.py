@@ -45,7 +45,13 @@ def pids_cgroup():
 
 
 @pytest.fixture
-def fc(tmp_path, kvm, volt_bin):
+def fc(fc_paths, kvm):
+    """fc_paths, for a test that runs a VM."""
+    return fc_paths
+
+
+@pytest.fixture
+def fc_paths(tmp_path, volt_bin):
     """volt linked as jailer and firecracker, a chroot base, and cleanup of the
     processes and cgroups made."""
     bindir = tmp_path / "bin"
@@ -294,13 +300,19 @@ def test_daemonize_new_pid_ns_reused_root(fc, tmp_path):
      "Failed to canonicalize path /nonexistent/firecracker: No such file or directory "
      "(os error 2)"),
     (["--id", "a", "--exec-file", "X", "--uid", "nobody", "--gid", "1"], "Invalid uid: nobody"),
+    # (uid_t)-1 is "leave it" to setresuid(): the VMM stayed root.
+    (["--id", "a", "--exec-file", "X", "--uid", "4294967295", "--gid", "1"],
+     "Invalid uid: 4294967295"),
+    (["--id", "a", "--exec-file", "X", "--uid", "1", "--gid", "4294967295"],
+     "Invalid gid: 4294967295"),
     (["--id", "a", "--exec-file", "X", "--uid", "1", "--gid", "1", "--bogus"],
      "Failed to parse arguments: Found argument 'bogus' which wasn't expected, or isn't "
      "valid in this context."),
     (["--id", "a", "--exec-file", "X", "--uid", "1", "--gid", "1", "--resource-limit",
       "nproc=1"], "Invalid resource argument: nproc"),
 ])
-def test_refusals(fc, args, message):
+def test_refusals(fc_paths, args, message):
+    fc = fc_paths
     args = [str(fc["bin"] / "firecracker") if a == "X" else a for a in args]
     proc = subprocess.run([str(fc["bin"] / "jailer"), *args, "--chroot-base-dir",
                            str(fc["base"])], capture_output=True, text=True, timeout=30)
