@@ -385,6 +385,15 @@ int jail_put_exec(int rootfd, const char *root, const char *src, const char *nam
 		pr_err("Failed to open %s: %s", src, rust_io_error(-err, ebuf, sizeof(ebuf)));
 		return err;
 	}
+	/* The copy is the uid's: never one of a file it cannot read on the
+	 * host (an --exec-file path through a symlink a user planted). */
+	if (!jail_may_access(&st, uid, gid, false)) {
+		pr_err("--exec-file %s is not readable by uid %u/gid %u: the jail would hand that "
+		       "uid a copy of it (chmod it, or name the VMM's own binary)",
+		       src, (unsigned int)uid, (unsigned int)gid);
+		close(in);
+		return -EACCES;
+	}
 	/* O_EXCL: a name the jail holds already (a reused root) is refused,
 	 * never written through; O_NOFOLLOW as well, as Firecracker's jailer. */
 	out = openat(rootfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,

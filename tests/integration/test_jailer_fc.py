@@ -321,6 +321,24 @@ def test_refusals(fc_paths, args, message):
     assert os.listdir(fc["base"]) == []
 
 
+def test_exec_file_the_uid_cannot_read_is_not_copied(fc_paths, tmp_path):
+    """The jail's copy of --exec-file is the uid's: a file it cannot read on the host (a
+    path through a symlink a user planted, to /etc/shadow say) is refused, not handed over."""
+    secret = tmp_path / "secret"
+    secret.write_text("root only\n")
+    os.chmod(secret, 0o600)
+    link = tmp_path / "firecracker"
+    link.symlink_to(secret)
+    proc = subprocess.run([str(fc_paths["bin"] / "jailer"), "--id", "s1", "--exec-file",
+                           str(link), "--uid", "1234", "--gid", "1234", "--chroot-base-dir",
+                           str(fc_paths["base"])], capture_output=True, text=True, timeout=30)
+    assert proc.returncode != 0
+    assert f"--exec-file {secret} is not readable by uid 1234/gid 1234" in proc.stderr, \
+        proc.stderr
+    jail = fc_paths["base"] / "firecracker" / "s1" / "root"
+    assert not (jail / "firecracker").exists()
+
+
 def test_argv0_dispatch(fc):
     proc = subprocess.run([str(fc["bin"] / "jailer"), "--version"], capture_output=True,
                           text=True, timeout=30)
