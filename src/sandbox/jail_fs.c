@@ -208,6 +208,22 @@ int jail_put_file(int rootfd, int fd, const struct stat *st, const struct jail_f
 	return err;
 }
 
+/* A directory of the jail's own structure that a reused root holds already
+ * (a previous VM's uid may own it, and hold it open): root's, and nobody
+ * else's to write, before anything is put in it. */
+static int root_own(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st))
+		return -errno;
+	if (st.st_uid && fchown(fd, 0, 0))
+		return -errno;
+	if ((st.st_mode & 022) && fchmod(fd, st.st_mode & 07755))
+		return -errno;
+	return 0;
+}
+
 /* Opens (making the missing ones, mode) each directory of the relative
  * path below dirfd in turn, never following a symlink; with last false the
  * last component is left out. Directories made get uid:gid when own. *out is
@@ -216,7 +232,7 @@ static int walk_dirs(int dirfd, const char *path, bool last, mode_t mode, bool o
 		     gid_t gid, int *out)
 {
 	char buf[PATH_MAX], *c, *next;
-	int fd, nfd;
+	int fd, nfd, err;
 
 	if (path_fmt(buf, sizeof(buf), "%s", path))
 		return -ENAMETOOLONG;
@@ -259,6 +275,10 @@ static int walk_dirs(int dirfd, const char *path, bool last, mode_t mode, bool o
 			close(nfd);
 			return err;
 		}
+		if (!made && !own && (err = root_own(nfd))) {
+			close(nfd);
+			return err;
+		}
 		fd = nfd;
 	}
 	*out = fd;
@@ -266,13 +286,25 @@ static int walk_dirs(int dirfd, const char *path, bool last, mode_t mode, bool o
 }
 
 /* src (a path of the host's own files: volt and its libraries) as
- * dirfd/name: a hard link, else a copy with mode. An existing name is fine. */
+ * dirfd/name: a hard link, else a copy with mode. An existing name (a reused
+ * root) is fine when it is src itself; anything else there (a previous VM's
+ * uid could have put its own loader) is replaced. */
 static int link_or_copy(const char *src, int dirfd, const char *name, mode_t mode)
 {
+	struct stat have, want;
 	int in, err;
 
-	if (!linkat(AT_FDCWD, src, dirfd, name, 0) || errno == EEXIST)
+	if (!linkat(AT_FDCWD, src, dirfd, name, 0))
 		return 0;
+	if (errno == EEXIST) {
+		if (!fstatat(dirfd, name, &have, AT_SYMLINK_NOFOLLOW) && !stat(src, &want) &&
+		    have.st_dev == want.st_dev && have.st_ino == want.st_ino)
+			return 0;
+		if (unlinkat(dirfd, name, 0))
+			return -errno;
+		if (!linkat(AT_FDCWD, src, dirfd, name, 0))
+			return 0;
+	}
 	err = open_input(src, O_RDONLY, INPUT_FILE, &in, NULL, NULL, 0);
 	if (err)
 		return err;
