@@ -170,6 +170,13 @@ static int make_node(int dirfd, const char *name, mode_t mode, dev_t dev, uid_t 
 	return 0;
 }
 
+/* The set-ID programs the kernel's fs.protected_hardlinks keeps users from
+ * linking: set-user-ID, or set-group-ID and group-executable. */
+static bool set_id(const struct stat *st)
+{
+	return (st->st_mode & S_ISUID) || (st->st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP);
+}
+
 int jail_put_file(int rootfd, int fd, const struct stat *st, const struct jail_file *f, uid_t uid,
 		  gid_t gid)
 {
@@ -185,6 +192,12 @@ int jail_put_file(int rootfd, int fd, const struct stat *st, const struct jail_f
 			       strerror(-err));
 		return err;
 	}
+	if (f->writable && set_id(st)) {
+		pr_err("%s is set-user-ID or set-group-ID: a drive must not be (a hard link of it "
+		       "in the jail would be the uid's to keep)",
+		       f->src);
+		return -EPERM;
+	}
 	if (f->writable) {
 		/* jail_source_check saw that uid:gid can write it as it is. */
 		err = link_fd(fd, rootfd, f->name);
@@ -199,8 +212,10 @@ int jail_put_file(int rootfd, int fd, const struct stat *st, const struct jail_f
 		return err;
 	}
 	/* A hard link (uid:gid can read it: jail_source_check); on another file
-	 * system, a copy of its own. */
-	if (!link_fd(fd, rootfd, f->name))
+	 * system, or of a set-ID program (a link uid could move out of the jail
+	 * and keep past the program's upgrade: what fs.protected_hardlinks
+	 * refuses uid itself), a copy of its own, which has no set-ID bits. */
+	if (!set_id(st) && !link_fd(fd, rootfd, f->name))
 		return 0;
 	err = copy_fd(fd, rootfd, f->name, 0400, true, uid, gid);
 	if (err)

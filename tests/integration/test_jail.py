@@ -451,6 +451,18 @@ def loop_disk(tmp_path):
     subprocess.run(["losetup", "-d", r.stdout.strip()])
 
 
+def test_set_id_program_is_copied_not_linked(volt_bin, jail_base, tmp_path):
+    """A set-user-ID file named as an input (a kernel path through a symlink a user planted,
+    to a setuid-root program) is copied into the jail, without the bit: a hard link would be
+    the jail's uid's to move out and keep past the program's upgrade."""
+    base, _made = jail_base
+    prog = make_file(tmp_path / "suid-prog", 0o4755)
+    run_volt(*jail_args(base, "suid"), "--kernel", prog, timeout=30)
+    st = os.lstat(base / "volt" / "suid" / "root" / "suid-prog")
+    assert st.st_ino != os.stat(prog).st_ino and os.stat(prog).st_nlink == 1
+    assert (st.st_uid, stat.S_IMODE(st.st_mode)) == (UID, 0o400)
+
+
 @pytest.mark.parametrize("ro", [True, False])
 def test_block_device_node_is_roots_for_the_gid(volt_bin, jail_base, loop_disk, ro):
     """A drive on a disk gets a node of its own in the jail, root's and the jail's gid's
