@@ -183,6 +183,39 @@ static void say(char *why, size_t why_size, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The file path names, opened only once its kind is known to be one of
+ * kinds: opening a device can act (a watchdog starts counting, a tape
+ * rewinds), and root opens the paths a user names (the jailer). O_PATH opens
+ * nothing; the file is then opened through /proc's link to that descriptor,
+ * the same file whatever the path names by then. 0: *f is it; 1: no answer
+ * this way (no such file yet, no /proc, Landlock: the caller opens the path,
+ * and checks what it opened); -errno: its kind is refused (why says so).
+ * O_NOCTTY on both opens: the VMM's seccomp lists allow openat with it. */
+static int open_known(const char *path, int flags, unsigned int kinds, int *f, char *why,
+		      size_t why_size)
+{
+	char proc[32];
+	struct stat sb;
+	int pf = open(path, O_PATH | O_CLOEXEC | O_NOCTTY | (flags & O_NOFOLLOW));
+
+	*f = -1;
+	if (pf < 0)
+		return 1;
+	if (fstat(pf, &sb)) {
+		close(pf);
+		return 1;
+	}
+	if (!kind_ok(sb.st_mode, kinds)) {
+		close(pf);
+		say(why, why_size, "is %s, not %s", file_type_name(sb.st_mode), kinds_name(kinds));
+		return S_ISDIR(sb.st_mode) ? -EISDIR : S_ISSOCK(sb.st_mode) ? -ENXIO : -EINVAL;
+	}
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pf);
+	*f = open(proc, flags | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0644);
+	close(pf);
+	return *f < 0;
+}
+
 int open_input(const char *path, int flags, unsigned int kinds, int *fd, struct stat *st, char *why,
 	       size_t why_size)
 {
@@ -190,9 +223,13 @@ int open_input(const char *path, int flags, unsigned int kinds, int *fd, struct 
 	int f, err;
 
 	*fd = -1;
+	err = open_known(path, flags, kinds, &f, why, why_size);
+	if (err < 0)
+		return err;
 	/* O_NONBLOCK: opening a FIFO waits for the other end, and a tty or
 	 * modem line for its carrier, otherwise. */
-	f = open(path, flags | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0644);
+	if (err)
+		f = open(path, flags | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0644);
 	if (f < 0) {
 		err = -errno;
 		/* A socket (and a FIFO opened for writing without a reader)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -410,4 +411,24 @@ Test(fs, rm_tree_at_never_follows_a_symlink)
 	fd = open(dir, O_RDONLY | O_DIRECTORY);
 	cr_assert_eq(rm_tree_at(fd, "deep"), -ELOOP);
 	close(fd);
+}
+
+/* What is not of the kinds asked for is refused before it is opened: root
+ * opening a device a user named can act (a watchdog starts counting). */
+Test(fs, wrong_kind_is_never_opened)
+{
+	char buf[256];
+	struct stat st;
+	int in, wd, fd = -1;
+
+	cr_assert_eq(mkfifo(at("fifo"), 0600), 0);
+	in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	cr_assert_geq(in, 0);
+	wd = inotify_add_watch(in, at("fifo"), IN_OPEN);
+	cr_assert_geq(wd, 0);
+	cr_assert_eq(open_input(at("fifo"), O_RDONLY, INPUT_FILE, &fd, &st, NULL, 0), -EINVAL);
+	cr_assert_eq(fd, -1);
+	cr_assert_eq(read(in, buf, sizeof(buf)), -1, "the FIFO was opened");
+	cr_assert_eq(errno, EAGAIN);
+	close(in);
 }

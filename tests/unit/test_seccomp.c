@@ -662,6 +662,32 @@ Test(seccomp, snapshot_files_go_in_place_behind_the_vmm_filter)
 	rm_rf(d);
 }
 
+/* PATCH /drives' open_input() on the main thread: the kind read through
+ * O_PATH, the file opened through /proc or by its path, as its list allows. */
+static void do_open_input(void *arg)
+{
+	struct stat st;
+	int fd, err;
+
+	if (open_input(arg, O_RDWR, INPUT_FILE | INPUT_BLOCK, &fd, &st, NULL, 0))
+		syscall(SYS_exit, 1);
+	close(fd);
+	err = open_input("/dev/null", O_RDONLY, INPUT_FILE | INPUT_BLOCK, &fd, &st, NULL, 0);
+	syscall(SYS_exit, err == -EINVAL ? 0 : 2);
+}
+
+Test(seccomp, a_drives_new_file_opens_behind_the_vmm_filter)
+{
+	char path[] = "/tmp/volt-seccomp-drive.XXXXXX";
+	int fd = mkstemp(path);
+
+	cr_assert_geq(fd, 0);
+	close(fd);
+	assert_survived(run_filtered(SANDBOX_SECCOMP_KILL, SANDBOX_THREAD_VMM, do_open_input, path),
+			"open_input() of a drive's file", SANDBOX_THREAD_VMM);
+	unlink(path);
+}
+
 Test(seccomp, memory_never_becomes_executable)
 {
 	void *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
