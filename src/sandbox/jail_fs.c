@@ -174,7 +174,8 @@ static int make_node(int dirfd, const char *name, mode_t mode, dev_t dev, uid_t 
  * linking: set-user-ID, or set-group-ID and group-executable. */
 static bool set_id(const struct stat *st)
 {
-	return (st->st_mode & S_ISUID) || (st->st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP);
+	return (st->st_mode & S_ISUID) ||
+	       (st->st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP);
 }
 
 int jail_put_file(int rootfd, int fd, const struct stat *st, const struct jail_file *f, uid_t uid,
