@@ -219,6 +219,13 @@ uint64_t balloon_release_pfns(const struct guest_mem *m, const struct iovec *iov
 	uint64_t run_len = 0;
 	uint32_t pfns[256];
 
+	/* A chain's work is bounded: each entry may cost a system call, and a
+	 * guest's chain of 1024 descriptors as large as its RAM would hold the
+	 * device thread (and the device's lock) for days. */
+	if (npfns > BALLOON_PFNS_PER_CHAIN_MAX) {
+		skipped = npfns - BALLOON_PFNS_PER_CHAIN_MAX;
+		npfns = BALLOON_PFNS_PER_CHAIN_MAX;
+	}
 	for (i = 0; i < npfns; i++) {
 		uint64_t gpa;
 		uint8_t *hva;
@@ -352,34 +359,31 @@ static void return_stats_buffer(struct virtio_balloon *b)
 }
 
 /* The driver's buffer stays with the device until the timer asks for fresh
- * values by handing it back. */
+ * values by handing it back. One buffer is the protocol: an older one goes
+ * back unread. */
+static uint32_t take_stats(void *ctx, struct virtq_elem *e)
+{
+	struct virtio_balloon *b = ctx;
+
+	if (b->stats_held)
+		return_stats_buffer(b);
+	balloon_stats_parse(e->iov, e->out_num, &b->st);
+	b->st.stats_updates++;
+	METRIC_INC(balloon_metrics.stats_updates_count);
+	b->stats_held = true;
+	b->stats_head = e->head;
+	log_stats(&b->st);
+	return VIRTIO_USED_DEFERRED;
+}
+
+/* Through virtio_serve_queue's budget: a guest that posts buffers again as
+ * fast as they come back cannot keep the device thread here. */
 static void serve_stats(struct virtio_balloon *b)
 {
-	struct virtio_dev *d = &b->dev;
 	unsigned int qi = (unsigned int)b->q_stats;
-	struct virtq *q = &d->vq[qi];
-	char why[160];
-	int r;
 
-	do {
-		virtq_disable_notify(q);
-		while ((r = virtq_pop(q, &b->elem, why, sizeof(why))) > 0) {
-			/* One buffer is the protocol: an older one goes back unread. */
-			if (b->stats_held)
-				return_stats_buffer(b);
-			balloon_stats_parse(b->elem.iov, b->elem.out_num, &b->st);
-			b->st.stats_updates++;
-			METRIC_INC(balloon_metrics.stats_updates_count);
-			b->stats_held = true;
-			b->stats_head = b->elem.head;
-			log_stats(&b->st);
-		}
-		if (r < 0) {
-			virtio_fail(d, "queue %u: %s", qi, why);
-			return;
-		}
-	} while (virtq_enable_notify(q));
-	virtio_notify_queue(d, qi);
+	virtio_serve_queue(&b->dev, qi, &b->elem, take_stats, b);
+	virtio_notify_queue(&b->dev, qi);
 }
 
 static uint32_t inflate(void *ctx, struct virtq_elem *e)

@@ -130,10 +130,14 @@ int virtio_balloon_restore(struct virtio_balloon *b, struct snap_reader *r);
 
 /* The pieces on their own, for tests and fuzzing. */
 
+/* PFNs one inflate chain may give back (Linux sends 256 at most): those
+ * past it are skipped, as bad ones. */
+#define BALLOON_PFNS_PER_CHAIN_MAX 4096
 /* Gives back to the host each page of the little-endian 32-bit PFNs in
- * iov[0..n) (4 KiB pages; a trailing partial PFN is ignored). Returns the
- * number of PFNs read; *bad (may be NULL) counts the ones skipped because
- * they are not guest RAM. */
+ * iov[0..n) (4 KiB pages; a trailing partial PFN is ignored), the first
+ * BALLOON_PFNS_PER_CHAIN_MAX of them. Returns the number of PFNs read; *bad
+ * (may be NULL) counts the ones skipped because they are not guest RAM or
+ * past that bound. */
 uint64_t balloon_release_pfns(const struct guest_mem *m, const struct iovec *iov, unsigned int n,
 			      uint64_t *bad);
 /* Gives back to the host the whole 4 KiB pages inside one buffer of a chain

@@ -127,8 +127,10 @@ static void reset(struct virtio_dev *d)
 
 	if (d->ops->reset)
 		d->ops->reset(d);
-	for (q = 0; q < VIRTIO_MAX_QUEUES; q++)
+	for (q = 0; q < VIRTIO_MAX_QUEUES; q++) {
 		virtq_reset(&d->vq[q]);
+		d->early_pending[q] = false;
+	}
 	d->status = 0;
 	d->driver_features = 0;
 	d->device_features_sel = d->driver_features_sel = d->queue_sel = 0;
@@ -136,13 +138,25 @@ static void reset(struct virtio_dev *d)
 	d->failed = false;
 }
 
-void virtio_kick(struct virtio_dev *d, unsigned int q)
+/* kicks: how many the eventfd counted (1: DRIVER_OK's alone when that look
+ * is pending; more: the driver kicked as well, a queue event). */
+static void serve_kick(struct virtio_dev *d, unsigned int q, uint64_t kicks)
 {
 	pthread_mutex_lock(&d->lock);
 	if (q < d->ops->num_queues && d->vq[q].ready && (d->status & VIRTIO_CONFIG_S_DRIVER_OK) &&
-	    !d->failed)
+	    !d->failed) {
+		d->early_look = d->early_pending[q] && kicks == 1;
 		d->ops->notify(d, q);
+		d->early_look = false;
+	}
+	if (q < VIRTIO_MAX_QUEUES)
+		d->early_pending[q] = false;
 	pthread_mutex_unlock(&d->lock);
+}
+
+void virtio_kick(struct virtio_dev *d, unsigned int q)
+{
+	serve_kick(d, q, 1);
 }
 
 int virtio_rate_limiter_resume(struct virtio_dev *d, struct rate_limiter *rl, unsigned int q)
@@ -172,11 +186,14 @@ static void on_kick(void *ctx, uint32_t events)
 	uint64_t n;
 
 	(void)events;
-	if (read(k->d->kick_fd[k->q], &n, sizeof(n)) < 0 && errno != EAGAIN) {
-		count(k->d->ops->event_fails[k->q], k->d->own_event_fails[k->q]);
-		return;
+	if (read(k->d->kick_fd[k->q], &n, sizeof(n)) < 0) {
+		if (errno != EAGAIN) {
+			count(k->d->ops->event_fails[k->q], k->d->own_event_fails[k->q]);
+			return;
+		}
+		n = 1;
 	}
-	virtio_kick(k->d, k->q);
+	serve_kick(k->d, k->q, n);
 }
 
 static void queue_ready(struct virtio_dev *d, struct virtq *q, uint32_t v)
@@ -195,16 +212,19 @@ static void queue_ready(struct virtio_dev *d, struct virtq *q, uint32_t v)
 
 /* Drivers may fill and kick a queue before DRIVER_OK (Linux's balloon does
  * with its statistics queue); such kicks are dropped, so every ready queue is
- * looked at once when the device goes live. */
+ * looked at once when the device goes live: by the device thread, kicked
+ * from here. The DRIVER_OK write comes on a vCPU thread, whose seccomp list
+ * allows none of the devices' calls (getrandom, sockets, a disk's I/O): a
+ * guest that queued a request first had volt killed. */
 static void serve_early_kicks(struct virtio_dev *d)
 {
 	unsigned int q;
 
-	d->early_look = true;
 	for (q = 0; q < d->ops->num_queues && !d->failed; q++)
-		if (d->vq[q].ready)
-			d->ops->notify(d, q);
-	d->early_look = false;
+		if (d->vq[q].ready) {
+			d->early_pending[q] = true;
+			queue_kick(d, q);
+		}
 }
 
 static void activate_failed(struct virtio_dev *d)

@@ -113,6 +113,9 @@ struct virtio_dev {
 	/* ops->notify is the look at every ready queue when the driver sets
 	 * DRIVER_OK, not a queue event: not counted as one (metrics). */
 	bool early_look;
+	/* Queues kicked for that look (set by the vCPU's DRIVER_OK write, served
+	 * by the device thread: the vCPU's filter allows no device's work). */
+	bool early_pending[VIRTIO_MAX_QUEUES];
 	/* The device's own counterparts of ops' activate_fails, cfg_fails and
 	 * event_fails (its per-device metrics section), bumped along with the
 	 * kind's; NULL: none. The model sets them after virtio_mmio_init(). */
