@@ -67,8 +67,9 @@ static const char *escaped(const unsigned char *s, size_t len, char esc[12])
 	return NULL;
 }
 
-/* s (n bytes of valid UTF-8) quoted as Rust's {:?} writes a str, cut after
- * the last character whose text fits max bytes; the bytes of s shown. */
+/* s (n bytes) quoted as Rust's {:?} writes a str (a byte that is not UTF-8:
+ * as it writes an OsStr's, \xNN), cut after the last character whose text
+ * fits max bytes; the bytes of s shown. */
 static size_t quote(struct out *o, const char *s, size_t n, size_t max)
 {
 	const unsigned char *u = (const unsigned char *)s;
@@ -79,9 +80,13 @@ static size_t quote(struct out *o, const char *s, size_t n, size_t max)
 	puts_(o, "\"");
 	while (i < n) {
 		len = utf8_len(u + i, n - i);
-		if (!len)
-			break; /* not reached: the callers check */
-		e = escaped(u + i, len, esc);
+		if (!len) {
+			len = 1;
+			snprintf(esc, sizeof(esc), "\\x%02X", u[i]);
+			e = esc;
+		} else {
+			e = escaped(u + i, len, esc);
+		}
 		w = e ? strlen(e) : len;
 		if (used + w > max)
 			break;
@@ -99,31 +104,10 @@ static size_t quote(struct out *o, const char *s, size_t n, size_t max)
 void api_log_quote_path(char *buf, size_t size, const char *path)
 {
 	struct out o = { buf, size, 0 };
-	const unsigned char *u = (const unsigned char *)path;
-	size_t i = 0, n = strlen(path), len;
-	const char *e;
-	char esc[12];
 
 	if (size)
 		buf[0] = '\0';
-	puts_(&o, "\"");
-	while (i < n) {
-		len = utf8_len(u + i, n - i);
-		if (!len) {
-			/* Not UTF-8: Rust's OsStr shows the byte. */
-			snprintf(esc, sizeof(esc), "\\x%02X", u[i]);
-			puts_(&o, esc);
-			i++;
-			continue;
-		}
-		e = escaped(u + i, len, esc);
-		if (e)
-			puts_(&o, e);
-		else
-			put(&o, path + i, len);
-		i += len;
-	}
-	puts_(&o, "\"");
+	quote(&o, path, strlen(path), SIZE_MAX);
 }
 
 /* Whether segment i of path (as the router splits it: leading '/'s dropped,

@@ -626,13 +626,15 @@ static void serve_loop(struct api_server *s)
 		if (pfd[0].revents & POLLIN)
 			accept_some(s);
 		now = now_ms();
-		for (i = 0; i < API_MAX_CONNECTIONS; i++)
-			if (conns[i].fd >= 0 && idle_deadline(&conns[i]) >= 0 &&
-			    now >= idle_deadline(&conns[i])) {
+		for (i = 0; i < API_MAX_CONNECTIONS; i++) {
+			long long due = conns[i].fd >= 0 ? idle_deadline(&conns[i]) : -1;
+
+			if (due >= 0 && now >= due) {
 				pr_debug("API: closing a connection stalled for %d s",
 					 API_IDLE_TIMEOUT_S);
 				conn_close(&conns[i]);
 			}
+		}
 	}
 }
 

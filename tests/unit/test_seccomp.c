@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "filtered_child.h"
 #include "helpers.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/seccomp_lists.h"
@@ -36,29 +37,11 @@
 static const enum sandbox_thread kinds[] = { SANDBOX_THREAD_VMM, SANDBOX_THREAD_VCPU,
 					     SANDBOX_THREAD_API };
 
-/* Runs fn(arg) in a child behind kind's filter; returns the wait status. The
- * child exits with 0 when fn returns, 100 when the filter would not install. */
+/* fn(arg) in a child behind kind's filter (filtered_child.h); the wait status. */
 static int run_filtered(enum sandbox_seccomp_mode mode, enum sandbox_thread kind,
 			void (*fn)(void *), void *arg)
 {
-	struct rlimit no_core = { 0, 0 };
-	int status;
-	pid_t pid;
-
-	sandbox_set_seccomp_mode(mode);
-	/* No assertion in the child: with --full-stats even a passing one talks to the runner. */
-	pid = fork();
-	if (pid == 0) {
-		setrlimit(RLIMIT_CORE, &no_core); /* SIGSYS would dump core */
-		/* The filters are compiled for the process that uses them (its pid). */
-		if (sandbox_seccomp_prepare() || sandbox_seccomp_enter(kind))
-			syscall(SYS_exit, 100);
-		fn(arg);
-		syscall(SYS_exit, 0);
-	}
-	cr_assert_gt(pid, 0);
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
-	return status;
+	return run_filtered_child(mode, kind, NULL, fn, arg);
 }
 
 static void assert_killed(int status, const char *what, enum sandbox_thread kind)

@@ -11,78 +11,50 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "devices/virtio/virtio_rng.h"
 #include "devices/virtio/virtio_vsock.h"
-#include "sandbox/sandbox.h"
+#include "filtered_child.h"
 #include "util/fs.h"
 #include "virtio_rig.h"
 
-/* rig_init() without assertions: it runs in a forked child, where a passing
- * assertion would talk to Criterion's runner (--full-stats) and hang it. */
-static void child_rig_init(struct rig *r)
+/* One case: the device its setup makes, with a buffer queued first when
+ * early is set. */
+struct driver_ok_case {
+	void (*setup)(struct rig *r, bool early);
+	bool early;
+	struct rig r;
+};
+
+static void set_up(void *arg)
 {
-	memset(r, 0, sizeof(*r));
-	if (layout_guest_mem_init(&r->mem, 128 << 20) || event_loop_init(&r->loop))
+	struct driver_ok_case *c = arg;
+
+	if (rig_init_quiet(&c->r))
 		syscall(SYS_exit, 102);
-	r->mmio.kind = "mmio";
-	r->env = (struct virtio_env){ .mem = &r->mem, .loop = &r->loop, .mmio = &r->mmio };
+	c->setup(&c->r, c->early);
 }
 
-/* Features, the queues set up and READY, but no DRIVER_OK yet. */
-static void rig_queues_ready(struct rig *r, unsigned int nq)
+/* The guest's DRIVER_OK write, as the vCPU's MMIO exit delivers it
+ * (handle_mmio -> io_bus_access -> virtio_mmio_io). */
+static void write_driver_ok(void *arg)
 {
-	uint32_t s = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
+	struct rig *r = &((struct driver_ok_case *)arg)->r;
 
-	rig_wr(r, VIRTIO_MMIO_STATUS, s);
-	rig_wr(r, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-	rig_wr(r, VIRTIO_MMIO_DRIVER_FEATURES, 1);
-	rig_wr(r, VIRTIO_MMIO_STATUS, s | VIRTIO_CONFIG_S_FEATURES_OK);
-	for (unsigned int q = 0; q < nq; q++) {
-		rig_wr(r, VIRTIO_MMIO_QUEUE_SEL, q);
-		rig_wr(r, VIRTIO_MMIO_QUEUE_NUM, RIG_QSIZE);
-		rig_wr(r, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)RIG_QBASE(q));
-		rig_wr(r, VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)RIG_QBASE(q) + 0x1000);
-		rig_wr(r, VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)RIG_QBASE(q) + 0x2000);
-		rig_wr(r, VIRTIO_MMIO_QUEUE_READY, 1);
-	}
+	rig_wr(r, VIRTIO_MMIO_STATUS, RIG_STATUS_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
 }
 
-static void driver_ok(struct rig *r)
-{
-	rig_wr(r, VIRTIO_MMIO_STATUS,
-	       VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK |
-		       VIRTIO_CONFIG_S_DRIVER_OK);
-}
-
-/* In a child: the device set up by setup(), then the vCPU thread's filter
- * (kill mode, volt's default), then the guest's DRIVER_OK write as the
- * vCPU's MMIO exit delivers it. Returns the child's wait status. */
+/* The device set up, then the vCPU thread's filter (kill mode, volt's
+ * default), then DRIVER_OK, in a child: its wait status. */
 static int driver_ok_behind_vcpu_filter(void (*setup)(struct rig *, bool), bool early)
 {
-	struct rlimit no_core = { 0, 0 };
-	int status;
-	pid_t pid;
+	static struct driver_ok_case c;
 
-	sandbox_set_seccomp_mode(SANDBOX_SECCOMP_KILL);
-	pid = fork();
-	if (pid == 0) {
-		struct rig r;
-
-		setrlimit(RLIMIT_CORE, &no_core);
-		setup(&r, early);
-		if (sandbox_seccomp_prepare() || sandbox_seccomp_enter(SANDBOX_THREAD_VCPU))
-			syscall(SYS_exit, 100);
-		driver_ok(&r); /* vCPU thread: handle_mmio -> io_bus_access -> virtio_mmio_io */
-		syscall(SYS_exit, 0);
-	}
-	cr_assert_gt(pid, 0);
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
-	return status;
+	c = (struct driver_ok_case){ .setup = setup, .early = early };
+	return run_filtered_child(SANDBOX_SECCOMP_KILL, SANDBOX_THREAD_VCPU, set_up,
+				  write_driver_ok, &c);
 }
 
 static void assert_volt_survives(int status, const char *what)
@@ -99,7 +71,6 @@ static void rng_setup(struct rig *r, bool early)
 	struct rng_config c = { 0 };
 	struct virtio_rng *v = NULL;
 
-	child_rig_init(r);
 	if (virtio_rng_create(&v, &c, &r->env, RIG_BASE, 5))
 		syscall(SYS_exit, 101);
 	r->d = virtio_rng_dev(v);
@@ -130,7 +101,6 @@ static void vsock_setup(struct rig *r, bool early)
 	struct virtio_vsock *v = NULL;
 
 	snprintf(c.uds, sizeof(c.uds), "%s/v.sock", vsock_dir);
-	child_rig_init(r);
 	if (virtio_vsock_create(&v, &c, &r->env, RIG_BASE, 5))
 		syscall(SYS_exit, 101);
 	r->d = (struct virtio_dev *)v; /* the first member */
