@@ -222,6 +222,37 @@ Test(mptable, checksums_cpus_and_limits)
 	guest_mem_free(&m);
 }
 
+/* Linux's check_timer() routes the PIT through the I/O APIC pin that an
+ * INT entry names for ISA IRQ 0: KVM wires it to pin 0, so every ISA IRQ n is
+ * an INT entry on pin n (an ExtINT IRQ 0 oopsed setup_IO_APIC on VT hosts). */
+Test(mptable, isa_irqs_reach_their_own_ioapic_pin)
+{
+	struct guest_mem m;
+	const uint8_t *mpf, *mpc, *e;
+	uint16_t len, count;
+	int i, seen = 0, ioapic = -1;
+
+	cr_assert_eq(layout_guest_mem_init(&m, 128ULL << 20), 0);
+	cr_assert_eq(mptable_write(&m, 2), 0);
+	mpf = gpa_to_hva(&m, LAYOUT_MPTABLE, 16);
+	mpc = gpa_to_hva(&m, *(const uint32_t *)(mpf + 4), 44);
+	memcpy(&len, mpc + 4, 2);
+	memcpy(&count, mpc + 34, 2);
+	for (e = mpc + 44, i = 0; i < count; i++) {
+		if (e[0] == 2)
+			ioapic = e[1];
+		if (e[0] == 3) { /* I/O interrupt: type, irqtype, flags, bus, bus IRQ, APIC, pin */
+			cr_assert_eq(e[1], 0, "IRQ %d is an INT entry", e[5]);
+			cr_assert_eq(e[6], ioapic, "IRQ %d goes to the I/O APIC", e[5]);
+			cr_assert_eq(e[7], e[5], "IRQ %d on pin %d", e[5], e[7]);
+			cr_assert_eq(e[5], seen++);
+		}
+		e += e[0] == 0 ? 20 : 8;
+	}
+	cr_assert_eq(seen, 16);
+	guest_mem_free(&m);
+}
+
 Test(console, escape_filter)
 {
 	uint8_t out[16];

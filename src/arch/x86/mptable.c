@@ -138,9 +138,13 @@ int mptable_write(struct guest_mem *m, int ncpus)
 	for (i = 0; i < ISA_IRQS; i++, entries++) {
 		struct mpc_intsrc *s = (struct mpc_intsrc *)p;
 
-		/* ISA IRQ n on I/O APIC pin n; IRQ 0 (the PIT) as ExtINT like real boards. */
+		/*
+		 * ISA IRQ n on I/O APIC pin n, IRQ 0 included: KVM's default routing
+		 * wires the PIT to pin 0. An ExtINT pin 0 left Linux's check_timer()
+		 * without IRQ 0 (NULL irq_data: an oops in setup_IO_APIC on VT hosts).
+		 */
 		s->type = MP_INTSRC;
-		s->irqtype = i == 0 ? MP_IRQ_EXTINT : MP_IRQ_INT;
+		s->irqtype = MP_IRQ_INT;
 		s->srcbus = 0;
 		s->srcbusirq = (uint8_t)i;
 		s->dstapic = ioapic_id;
