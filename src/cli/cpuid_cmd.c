@@ -125,8 +125,9 @@ static int kvm_roundtrip(int kvm_fd, unsigned int cpu_index, const struct kvm_cp
 		what = "KVM_SET_CPUID2";
 		goto fail;
 	}
-	out->nent = max;
-	if (ioctl(vcpu_fd, KVM_GET_CPUID2, out)) {
+	err = kvm_get_cpuid2(vcpu_fd, out, max);
+	if (err) {
+		errno = -err;
 		what = "KVM_GET_CPUID2";
 		goto fail;
 	}

@@ -78,3 +78,18 @@ int kvm_irqfd(int vm_fd, int fd, uint32_t gsi)
 
 	return ioctl(vm_fd, KVM_IRQFD, &irqfd) ? -errno : 0;
 }
+
+int kvm_get_cpuid2(int vcpu_fd, struct kvm_cpuid2 *out, unsigned int max)
+{
+	unsigned int n;
+
+	/* An entry KVM did not write keeps flags all ones, which no entry has. */
+	memset(out->entries, 0xff, (size_t)max * sizeof(out->entries[0]));
+	out->nent = max;
+	if (ioctl(vcpu_fd, KVM_GET_CPUID2, out))
+		return -errno;
+	for (n = 0; n < out->nent && n < max && out->entries[n].flags != UINT32_MAX; n++)
+		;
+	out->nent = n;
+	return 0;
+}

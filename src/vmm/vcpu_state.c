@@ -8,6 +8,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 
+#include "core/kvm.h"
 #include "util/log.h"
 #include "vmm/vcpu_msrs.h"
 
@@ -92,10 +93,9 @@ static int save_cpuid(int vcpu_fd, struct snap_writer *w)
 
 	if (!c)
 		return -ENOMEM;
-	c->nent = VCPU_STATE_CPUID_MAX;
-	if (ioctl(vcpu_fd, KVM_GET_CPUID2, c)) {
-		err = -errno;
-		pr_err("snapshot: KVM_GET_CPUID2: %s", strerror(errno));
+	err = kvm_get_cpuid2(vcpu_fd, c, VCPU_STATE_CPUID_MAX);
+	if (err) {
+		pr_err("snapshot: KVM_GET_CPUID2: %s", strerror(-err));
 	} else {
 		err = snap_put(w, "cpuid", c->entries, c->nent * sizeof(c->entries[0]));
 	}
