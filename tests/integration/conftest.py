@@ -173,8 +173,11 @@ def newc_archive(directory, names):
 
 
 def initrd_with(base, directory, names, out):
-    """Writes to out the initramfs base followed by newc_archive(directory, names)."""
-    Path(out).write_bytes(Path(base).read_bytes() + newc_archive(directory, names))
+    """Writes to out the initramfs base followed by newc_archive(directory, names). The
+    kernel takes an archive after a compressed one (the kit's cpio.gz on VT hosts) only at
+    an offset that is a multiple of 4: zeros pad base up to it."""
+    data = Path(base).read_bytes()
+    Path(out).write_bytes(data + bytes(-len(data) % 4) + newc_archive(directory, names))
     return out
 
 
