@@ -8,7 +8,7 @@ VOLT     = $(BUILD)/volt
 ARGS    ?=
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build build-debug run test test-unit test-unit-debug test-integration test-debug guest-kit bench bench-quick bench-extra fuzz format lint clean
+.PHONY: all deps build build-debug run test test-unit test-unit-debug test-integration test-nested test-debug guest-kit bench bench-quick bench-extra fuzz format lint clean
 
 all: build
 
@@ -51,6 +51,16 @@ build-debug: deps $(DBUILD)/build.ninja
 # The unit suites against the ASan + UBSan build (part of make test).
 test-unit-debug: build-debug
 	meson test -C $(DBUILD) --print-errorlogs
+
+# The integration suite on a VT host's KVM emulated by QEMU (TCG, nested SVM), for
+# machines without /dev/kvm or with PVM's (scripts/nested-kvm.sh): slow, not in `make test`.
+# Its kit is a VT host's: the generic kernel and a gzip'd initramfs, built here first.
+test-nested: build
+	@./scripts/install-deps.sh --bench
+	$(VOLT) kernel build --config microvm --variant generic
+	$(VOLT) rootfs build --compress gzip --applet-links all
+	VOLT=$(abspath $(VOLT)) ./scripts/nested-kvm.sh -- $(PYTHON) -m pytest -ra \
+		$(shell $(PYTHON) -c 'import xdist' 2>/dev/null && echo "-n 3") tests/integration
 
 # Unit and integration suites against the ASan + UBSan build.
 test-debug: test-unit-debug guest-kit

@@ -7,14 +7,23 @@ snapshot taken at the kit's ready point run any command.
 Two cold boots (~40 s each here: the kit port's ready point and the shell's), then restores in
 well under a second. A marker on the command
 line gives this test its own cache entry, removed at the end with `volt snapshot rm`."""
+import os
 import re
 import subprocess
 import time
 import uuid
 
+import pytest
+
 from conftest import run_volt
 
 
+# KVM on AMD reports TR as a busy TSS (type 11, as hardware holds it after LTR) and a
+# restore sets it so; QEMU's TCG checks a user-mode port access only against type 9, so in
+# scripts/nested-kvm.sh's host the kit's volt-ready takes a #GP at its first IN after the
+# restore. Hardware accepts either type.
+@pytest.mark.skipif(os.environ.get("VOLT_NESTED_TCG") == "1",
+                    reason="TCG's nested SVM refuses user port I/O with a busy TSS")
 def test_guest_kit_restores_its_snapshot(vm, guest_kit):
     marker = uuid.uuid4().hex[:12]
     base = f"console=ttyS0 reboot=k panic=-1 quiet volt.test={marker}"
