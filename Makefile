@@ -53,14 +53,17 @@ test-unit-debug: build-debug
 	meson test -C $(DBUILD) --print-errorlogs
 
 # The integration suite on a VT host's KVM emulated by QEMU (TCG, nested SVM), for
-# machines without /dev/kvm or with PVM's (scripts/nested-kvm.sh): slow, not in `make test`.
+# machines without /dev/kvm or with PVM's (scripts/nested-kvm.sh): slow (about an hour on two
+# cores), not in `make test`. -v names each result as it comes, should the time run out.
 # Its kit is a VT host's: the generic kernel and a gzip'd initramfs, built here first.
 test-nested: build
 	@./scripts/install-deps.sh --bench
 	$(VOLT) kernel build --config microvm --variant generic
 	$(VOLT) rootfs build --compress gzip --applet-links all
-	VOLT=$(abspath $(VOLT)) ./scripts/nested-kvm.sh -- $(PYTHON) -m pytest -ra \
-		$(shell $(PYTHON) -c 'import xdist' 2>/dev/null && echo "-n 3") tests/integration
+	VOLT=$(abspath $(VOLT)) ./scripts/nested-kvm.sh --timeout 5400 -- $(PYTHON) -m pytest -v -ra \
+		$(shell $(PYTHON) -c 'import xdist' 2>/dev/null && echo "-n 3") \
+		$(shell $(PYTHON) -c 'import pytest_timeout' 2>/dev/null && echo "--timeout 600") \
+		tests/integration
 
 # Unit and integration suites against the ASan + UBSan build.
 test-debug: test-unit-debug guest-kit
