@@ -31,7 +31,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 if [ $# -eq 0 ]; then
-	sed -n '10,12p' "$0" >&2
+	sed -n '/^# usage:/,/^#   --out/p' "$0" >&2
 	exit 125
 fi
 fail() {
