@@ -181,10 +181,25 @@ static uint8_t sum(const uint8_t *p, size_t n)
 	return s;
 }
 
+/* The floating pointer's checked signature and checksum, the configuration
+ * table it points to, with its length and entry count. */
+static const uint8_t *mp_config(struct guest_mem *m, uint16_t *len, uint16_t *count)
+{
+	const uint8_t *mpf = gpa_to_hva(m, LAYOUT_MPTABLE, 16), *mpc;
+
+	cr_assert_eq(memcmp(mpf, "_MP_", 4), 0);
+	cr_assert_eq(sum(mpf, 16), 0, "floating pointer checksum");
+	mpc = gpa_to_hva(m, *(const uint32_t *)(mpf + 4), 44);
+	cr_assert_eq(memcmp(mpc, "PCMP", 4), 0);
+	memcpy(len, mpc + 4, 2);
+	memcpy(count, mpc + 34, 2);
+	return mpc;
+}
+
 Test(mptable, checksums_cpus_and_limits)
 {
 	struct guest_mem m;
-	const uint8_t *mpf, *mpc;
+	const uint8_t *mpc;
 	int n;
 
 	cr_assert_eq(layout_guest_mem_init(&m, 128ULL << 20), 0);
@@ -194,13 +209,7 @@ Test(mptable, checksums_cpus_and_limits)
 		int cpus = 0, bsp = 0, i;
 
 		cr_assert_eq(mptable_write(&m, n), 0);
-		mpf = gpa_to_hva(&m, LAYOUT_MPTABLE, 16);
-		cr_assert_eq(memcmp(mpf, "_MP_", 4), 0);
-		cr_assert_eq(sum(mpf, 16), 0, "floating pointer checksum");
-		mpc = gpa_to_hva(&m, *(const uint32_t *)(mpf + 4), 44);
-		cr_assert_eq(memcmp(mpc, "PCMP", 4), 0);
-		memcpy(&len, mpc + 4, 2);
-		memcpy(&count, mpc + 34, 2);
+		mpc = mp_config(&m, &len, &count);
 		cr_assert_leq(16 + len, LAYOUT_MPTABLE_MAX);
 		cr_assert_eq(sum(mpc, len), 0, "config table checksum");
 		for (e = mpc + 44, i = 0; i < count; i++) {
@@ -228,16 +237,13 @@ Test(mptable, checksums_cpus_and_limits)
 Test(mptable, isa_irqs_reach_their_own_ioapic_pin)
 {
 	struct guest_mem m;
-	const uint8_t *mpf, *mpc, *e;
+	const uint8_t *mpc, *e;
 	uint16_t len, count;
 	int i, seen = 0, ioapic = -1;
 
 	cr_assert_eq(layout_guest_mem_init(&m, 128ULL << 20), 0);
 	cr_assert_eq(mptable_write(&m, 2), 0);
-	mpf = gpa_to_hva(&m, LAYOUT_MPTABLE, 16);
-	mpc = gpa_to_hva(&m, *(const uint32_t *)(mpf + 4), 44);
-	memcpy(&len, mpc + 4, 2);
-	memcpy(&count, mpc + 34, 2);
+	mpc = mp_config(&m, &len, &count);
 	for (e = mpc + 44, i = 0; i < count; i++) {
 		if (e[0] == 2)
 			ioapic = e[1];
