@@ -2,6 +2,7 @@
  * (api/mmds_api.h), with Firecracker's serde messages and checks. */
 #include "api/mmds_api.h"
 
+#include "api/json_pos.h"
 #include "api/vm_config_json.h"
 #include "devices/mmds/mmds.h"
 #include "devices/virtio/virtio_net.h"
@@ -83,11 +84,14 @@ struct parsed {
 	bool imds_compat;
 };
 
-static int parse_version(json_t *v, enum mmds_version *out, char *why, size_t why_size)
+/* serde's tail " at line L column C" for member key of j (api/json_pos.h). */
+#define AT(j, key, where) json_pos_member_text(j, key, where, at, sizeof(at))
+
+static int parse_version(json_t *j, json_t *v, enum mmds_version *out, char *why, size_t why_size)
 {
 	const char *name = json_string_value(v);
 	json_t *inner = NULL;
-	char t[96];
+	char t[96], at[48];
 
 	/* serde's enum: "V2", or the map {"V2": null} */
 	if (json_is_object(v) && json_object_size(v) == 1) {
@@ -95,18 +99,21 @@ static int parse_version(json_t *v, enum mmds_version *out, char *why, size_t wh
 		inner = json_object_get(v, name);
 		if (!json_is_null(inner)) {
 			api_serde_unexpected(inner, t, sizeof(t));
-			return serde_fail(why, why_size, "invalid type: %s, expected unit", t);
+			return serde_fail(
+				why, why_size, "invalid type: %s, expected unit%s", t,
+				json_pos_member_text(v, name, JSON_POS_VALUE, at, sizeof(at)));
 		}
 	} else if (!name) {
-		return serde_fail(why, why_size, "expected value");
+		return serde_fail(why, why_size, "expected value%s",
+				  AT(j, "version", JSON_POS_PEEK));
 	}
 	if (!strcmp(name, "V1"))
 		*out = MMDS_V1;
 	else if (!strcmp(name, "V2"))
 		*out = MMDS_V2;
 	else
-		return serde_fail(why, why_size, "unknown variant `%.64s`, expected `V1` or `V2`",
-				  name);
+		return serde_fail(why, why_size, "unknown variant `%.64s`, expected `V1` or `V2`%s",
+				  name, AT(j, "version", JSON_POS_VALUE));
 	return 0;
 }
 
@@ -114,7 +121,7 @@ static int parse(json_t *j, struct parsed *p, char *why, size_t why_size)
 {
 	const char *k;
 	json_t *v;
-	char t[96];
+	char t[96], at[48];
 	size_t i;
 	int err;
 
@@ -126,21 +133,25 @@ static int parse(json_t *j, struct parsed *p, char *why, size_t why_size)
 	json_object_foreach(j, k, v)
 	{
 		if (!strcmp(k, "version")) {
-			err = parse_version(v, &p->version, why, why_size);
+			err = parse_version(j, v, &p->version, why, why_size);
 			if (err)
 				return err;
 		} else if (!strcmp(k, "network_interfaces")) {
 			if (!json_is_array(v)) {
 				api_serde_unexpected(v, t, sizeof(t));
 				return serde_fail(why, why_size,
-						  "invalid type: %s, expected a sequence", t);
+						  "invalid type: %s, expected a sequence%s", t,
+						  AT(j, k, JSON_POS_VALUE));
 			}
 			json_array_foreach(v, i, p->ifaces)
 			{
 				if (!json_is_string(p->ifaces)) {
 					api_serde_unexpected(p->ifaces, t, sizeof(t));
-					return serde_fail(why, why_size,
-							  "invalid type: %s, expected a string", t);
+					return serde_fail(
+						why, why_size,
+						"invalid type: %s, expected a string%s", t,
+						json_pos_element_text(v, i, JSON_POS_VALUE, at,
+								      sizeof(at)));
 				}
 			}
 			p->ifaces = v;
@@ -150,23 +161,26 @@ static int parse(json_t *j, struct parsed *p, char *why, size_t why_size)
 			if (!json_is_string(v)) {
 				api_serde_unexpected(v, t, sizeof(t));
 				return serde_fail(why, why_size,
-						  "invalid type: %s, expected IPv4 address", t);
+						  "invalid type: %s, expected IPv4 address%s", t,
+						  AT(j, k, JSON_POS_VALUE));
 			}
 			if (!parse_ipv4(json_string_value(v), &p->ipv4))
-				return serde_fail(why, why_size, "invalid IPv4 address syntax");
+				return serde_fail(why, why_size, "invalid IPv4 address syntax%s",
+						  AT(j, k, JSON_POS_VALUE));
 			p->has_ipv4 = true;
 		} else if (!strcmp(k, "imds_compat")) {
 			if (!json_is_boolean(v)) {
 				api_serde_unexpected(v, t, sizeof(t));
 				return serde_fail(why, why_size,
-						  "invalid type: %s, expected a boolean", t);
+						  "invalid type: %s, expected a boolean%s", t,
+						  AT(j, k, JSON_POS_VALUE));
 			}
 			p->imds_compat = json_is_true(v);
 		} else {
 			return serde_fail(why, why_size,
 					  "unknown field `%.64s`, expected one of `version`, "
-					  "`network_interfaces`, `ipv4_address`, `imds_compat`",
-					  k);
+					  "`network_interfaces`, `ipv4_address`, `imds_compat`%s",
+					  k, AT(j, k, JSON_POS_KEY));
 		}
 	}
 	if (!p->ifaces)

@@ -2,6 +2,7 @@
 #include "api/router.h"
 #include "api/cpu_config_json.h"
 #include "api/http_parse.h"
+#include "api/json_pos.h"
 #include "api/snapshot_config.h"
 #include "core/metrics.h"
 #include "api/mmds_api.h"
@@ -426,16 +427,19 @@ static void hint_fault_or_ok(struct api_response *r, int err)
 static bool hint_start_refused(json_t *j, struct api_response *r)
 {
 	json_t *v = j ? json_object_get(j, "acknowledge_on_stop") : NULL;
-	char got[96];
+	char got[96], at[48];
 
 	if (j && !json_is_object(j)) {
 		api_serde_unexpected(j, got, sizeof(got));
-		faultf(r, 400, "invalid type: %s, expected struct StartHintingCmd", got);
+		faultf(r, 400, SERDE_PREFIX "invalid type: %s, expected struct StartHintingCmd.",
+		       got);
 		return true;
 	}
 	if (v && !json_is_boolean(v)) {
 		api_serde_unexpected(v, got, sizeof(got));
-		faultf(r, 400, "invalid type: %s, expected a boolean", got);
+		faultf(r, 400, SERDE_PREFIX "invalid type: %s, expected a boolean%s.", got,
+		       json_pos_member_text(j, "acknowledge_on_stop", JSON_POS_VALUE, at,
+					    sizeof(at)));
 		return true;
 	}
 	return false;

@@ -3,6 +3,7 @@
  * a rejected request leaves the configuration as it was. */
 #include "api/vm_config_json.h"
 #include "api/cpu_config_json.h"
+#include "api/json_pos.h"
 #include "api/mmds_api.h"
 
 #include "arch/x86/cpuid.h"
@@ -52,38 +53,17 @@ struct api_field {
 	bool *seen; /* may be NULL: set when present and not null */
 };
 
-/* The last request body api_json_parse read, and where serde would stand after
- * reading its top-level object (its closing brace): a field missing there is
- * answered with serde's text and position, as Firecracker answers it. Only
- * compared, never dereferenced. */
+/* The last request body api_json_parse read (json_pos indexes it): a field
+ * missing there is answered with serde's text and position, as Firecracker
+ * answers it. Only compared, never dereferenced. */
 static const json_t *body_root;
-static int body_end_line, body_end_column;
-
-static void body_mark(const json_t *root, const char *buf, size_t len)
-{
-	size_t end = len, i;
-
-	body_root = root;
-	while (end && buf[end - 1] && strchr(" \t\r\n", buf[end - 1]))
-		end--;
-	body_end_line = 1;
-	body_end_column = 0;
-	for (i = 0; i < end; i++) {
-		body_end_column++;
-		if (buf[i] == '\n') {
-			body_end_line++;
-			body_end_column = 0;
-		}
-	}
-}
 
 int api_serde_missing(const json_t *j, const char *name, char *why, size_t why_size)
 {
-	if (j == body_root)
-		return why_fail(why, why_size, -EINVAL,
-				SERDE_PREFIX "missing field `%s` at line %d column %d.", name,
-				body_end_line, body_end_column);
-	return why_fail(why, why_size, -EINVAL, SERDE_PREFIX "missing field `%s`.", name);
+	char at[48];
+
+	return why_fail(why, why_size, -EINVAL, SERDE_PREFIX "missing field `%s`%s.", name,
+			json_pos_container_text(j, JSON_POS_END, at, sizeof(at)));
 }
 
 static int missing_field(const char *obj, const json_t *j, const char *name, char *why,
@@ -263,7 +243,8 @@ json_t *api_json_parse(const char *buf, size_t len, char *why, size_t why_size)
 		return NULL;
 	}
 	j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &e);
-	body_mark(j, buf, len);
+	body_root = j;
+	json_pos_index(j, buf, len);
 	/* serde_json reads an integer past u64 as a float, which no field takes:
 	 * Firecracker's "invalid type"; jansson's limit is i64. */
 	if (!j && !strncmp(e.text, "too big integer", 15))
@@ -383,7 +364,7 @@ int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *wh
 	/* A PATCH keeps what it leaves out (Firecracker's MachineConfig::update);
 	 * a PUT's body is a whole MachineConfig, its defaults included. */
 	bool smt = patch && c->smt, dirty = patch && c->track_dirty_pages;
-	char tmpl[sizeof(c->cpu_template)], huge[16];
+	char tmpl[sizeof(c->cpu_template)], huge[16], at[48];
 	json_t *v;
 	const struct api_field f[] = {
 		/* Range checked below, with Firecracker's words. */
@@ -411,10 +392,12 @@ int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *wh
 		return why_fail(why, why_size, -EINVAL, "Empty PATCH request.");
 	/* serde's: an enum variant Firecracker does not have. */
 	if (strcmp(huge, "None") && strcmp(huge, "Transparent") && strcmp(huge, "2M"))
-		return why_fail(why, why_size, -EINVAL,
-				"machine-config: huge_pages: unknown variant `%s`, expected one of "
-				"`None`, `Transparent`, `2M`",
-				huge);
+		return why_fail(
+			why, why_size, -EINVAL,
+			SERDE_PREFIX "unknown variant `%s`, expected one of `None`, "
+				     "`Transparent`, `2M`%s.",
+			huge,
+			json_pos_member_text(j, "huge_pages", JSON_POS_VALUE, at, sizeof(at)));
 	err = cpu_template_check(tmpl, why, why_size);
 	if (err)
 		return err;
@@ -1794,7 +1777,7 @@ static void serde_expected(const struct snap_field *f, size_t n, char *buf, size
 static int snap_fields_of(json_t *j, const char *type_name, const struct snap_field *f, size_t n,
 			  bool strict, char *why, size_t why_size)
 {
-	char got[96], expected[256];
+	char got[96], expected[256], at[48];
 	const char *key;
 	json_t *v;
 	size_t i;
@@ -1812,13 +1795,17 @@ static int snap_fields_of(json_t *j, const char *type_name, const struct snap_fi
 			continue;
 		if (i == n) {
 			serde_expected(f, n, expected, sizeof(expected));
-			return serde_fail(why, why_size, "unknown field `%.64s`, expected %s", key,
-					  expected);
+			return serde_fail(
+				why, why_size, "unknown field `%.64s`, expected %s%s", key,
+				expected,
+				json_pos_member_text(j, key, JSON_POS_KEY, at, sizeof(at)));
 		}
 		if ((json_is_null(v) && !f[i].no_null) || type_ok(&f[i], v))
 			continue;
 		api_serde_unexpected(v, got, sizeof(got));
-		return serde_fail(why, why_size, "invalid type: %s, expected %s", got, f[i].expect);
+		return serde_fail(why, why_size, "invalid type: %s, expected %s%s", got,
+				  f[i].expect,
+				  json_pos_member_text(j, key, JSON_POS_VALUE, at, sizeof(at)));
 	}
 	for (i = 0; i < n; i++) {
 		v = json_object_get(j, f[i].name);
@@ -1849,12 +1836,14 @@ static bool snap_bool(json_t *j, const char *name)
 	return json_is_true(json_object_get(j, name));
 }
 
-/* An enum's variant: its index in names, or serde's unknown variant message. */
-static int snap_variant(const char *s, const char *const *names, size_t n, char *why,
+/* The variant member key of j names (a string): its index in names, or
+ * serde's unknown variant message. */
+static int snap_variant(json_t *j, const char *key, const char *const *names, size_t n, char *why,
 			size_t why_size)
 {
+	const char *s = snap_str(j, key);
 	struct snap_field f[8];
-	char expected[256];
+	char expected[256], at[48];
 	size_t i;
 
 	for (i = 0; i < n; i++)
@@ -1863,7 +1852,8 @@ static int snap_variant(const char *s, const char *const *names, size_t n, char 
 	for (i = 0; i < n && i < 8; i++)
 		f[i] = (struct snap_field){ .name = names[i] };
 	serde_expected(f, i, expected, sizeof(expected));
-	return serde_fail(why, why_size, "unknown variant `%.64s`, expected %s", s, expected);
+	return serde_fail(why, why_size, "unknown variant `%.64s`, expected %s%s", s, expected,
+			  json_pos_member_text(j, key, JSON_POS_VALUE, at, sizeof(at)));
 }
 
 /* volt's own limits on a string: not empty, no NUL, shorter than max. */
@@ -1901,7 +1891,7 @@ int api_parse_snapshot_create(json_t *j, struct snapshot_create_req *req, char *
 	if (err)
 		return err;
 	type = snap_str(j, "snapshot_type");
-	err = type ? snap_variant(type, types, 2, why, why_size) : 1;
+	err = type ? snap_variant(j, "snapshot_type", types, 2, why, why_size) : 1;
 	if (err < 0)
 		return err;
 	if ((err = snap_str_check("snapshot/create", "snapshot_path", j, "snapshot_path", PATH_MAX,
@@ -2004,7 +1994,7 @@ int api_parse_snapshot_load(json_t *j, struct snapshot_load_req *req, bool *depr
 		err = snap_fields(backend, "MemBackendConfig", backend_f, 2, why, why_size);
 		if (err)
 			return err;
-		btype = snap_variant(snap_str(backend, "backend_type"), backends, 2, why, why_size);
+		btype = snap_variant(backend, "backend_type", backends, 2, why, why_size);
 		if (btype < 0)
 			return btype;
 	}
@@ -2016,7 +2006,7 @@ int api_parse_snapshot_load(json_t *j, struct snapshot_load_req *req, bool *depr
 	    (err = snap_fields_of(vsock, "VsockOverride", vsock_f, 1, false, why, why_size)))
 		return err;
 	h = snap_str(j, "huge_pages");
-	if (h && (err = snap_variant(h, huge, 4, why, why_size)) < 0)
+	if (h && (err = snap_variant(j, "huge_pages", huge, 4, why, why_size)) < 0)
 		return err;
 	mem_file = snap_str(j, "mem_file_path");
 	if (backend && mem_file)

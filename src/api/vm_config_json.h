@@ -109,8 +109,8 @@ void api_config_defaults(struct api_config *c);
 /* What serde calls a JSON value in "invalid type: ..." ("integer `1`",
  * "floating point `1.0`", "map"...). */
 void api_serde_unexpected(const json_t *v, char *buf, size_t size);
-/* serde's missing field `name` of j: with its position (the body's closing
- * brace) when j is the request's body itself (api_json_parse's last), as
+/* serde's missing field `name` of object j: with its position (j's closing
+ * brace) when j is in the body api_json_parse read last (api/json_pos.h), as
  * serde_json gives it. -EINVAL. */
 int api_serde_missing(const json_t *j, const char *name, char *why, size_t why_size);
 

@@ -851,6 +851,20 @@ def mmds_json_seeds():
     }
 
 
+def json_pos_seeds():
+    """fuzz_json_pos: request bodies over several lines, escaped keys, deep and wide."""
+    return {
+        "snapshot-load": b'{\n  "snapshot_path": "foo",\n  "mem_backend": {\n'
+                         b'    "backend_path": "bar"\n  }\n}\n',
+        "cpu-config": b'{"kvm_capabilities": ["1", "!2"], "cpuid_modifiers": [{"leaf": "0x1", '
+                      b'"subleaf": "0x0", "flags": 0, "modifiers": [{"register": "eax", '
+                      b'"bitmap": "0bx1"}]}]}',
+        "escapes-deep": b'{"a\\"b\\u0041" : [true, false, null, 1.5e3, -2, {}, []] ,\r\n'
+                        b'"c":{"d":[[[[[[[[[[1]]]]]]]]]]}}',
+        "array": b'[{"x": 1}, {"y": [2, 3]}]',
+    }
+
+
 def main():
     for target, seeds in (("virtq", virtq_seeds()), ("virtio_blk", blk_seeds()),
                           ("virtio_pmem", pmem_seeds()), ("virtio_mem", mem_seeds()),
@@ -861,7 +875,8 @@ def main():
                           ("guest_io", guest_io_seeds()),
                           ("boot_loader", boot_loader_seeds()),
                           ("bitcode", bitcode_seeds()),
-                          ("mmds_json", mmds_json_seeds())):
+                          ("mmds_json", mmds_json_seeds()),
+                          ("json_pos", json_pos_seeds())):
         d = HERE / "corpus" / target
         d.mkdir(parents=True, exist_ok=True)
         for name, blob in seeds.items():

@@ -220,7 +220,8 @@ def test_balloon_hinting_answers(api, balloon, start, status):
     assert raw(api, "PATCH", "/balloon/hinting/stop", b"not json")[2] == {"fault_message": start}
     assert api.get("/balloon/hinting/status") == status
     fault_is(api.patch("/balloon/hinting/start", {"acknowledge_on_stop": "yes"}),
-             'invalid type: string "yes", expected a boolean')
+             'An error occurred when deserializing the json body of a request: invalid type: '
+             'string "yes", expected a boolean at line 1 column 29.')
     fault_is(api.patch("/balloon/hinting/go", {}), "Unrecognized PATCH request path `/hinting/go`.")
     fault_is(api.get("/balloon/hinting"), "Unrecognized GET request path `/hinting/`.")
 

@@ -376,7 +376,7 @@ def test_put_cpu_config_through_the_api(vm, volt_bin, tmp_path):
     assert status == 400
     assert body["fault_message"] == (
         "An error occurred when deserializing the json body of a request: invalid type: "
-        "integer `1`, expected a string.")
+        "integer `1`, expected a string at line 1 column 31.")
     assert api.put("/boot-source", {"kernel_image_path": str(GUESTS / "cpuid")})[0] == 204
     cfg = {"cpuid_modifiers": [{"leaf": "0x1", "subleaf": "0x0", "flags": 0, "modifiers": [
         {"register": "ecx", "bitmap": "0bxxxxxxx0xx0xxxxxxxxxxxxxxxxxxxxx"}]}]}

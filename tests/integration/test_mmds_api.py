@@ -98,21 +98,21 @@ def test_store_before_boot(api):
     ("PUT", "/mmds/config", {"network_interfaces": ["foo"]}, fault(NO_IFACE)),
     ("PUT", "/mmds/config", {"network_interfaces": ["eth0", "foo"]}, fault(NO_IFACE)),
     ("PUT", "/mmds/config", {"version": "foo", "network_interfaces": ["eth0"]},
-     fault(SERDE + "unknown variant `foo`, expected `V1` or `V2`.")),
+     fault(SERDE + "unknown variant `foo`, expected `V1` or `V2` at line 1 column 17.")),
     ("PUT", "/mmds/config", {"version": 2, "network_interfaces": ["eth0"]},
-     fault(SERDE + "expected value.")),
+     fault(SERDE + "expected value at line 1 column 13.")),
     ("PUT", "/mmds/config", {"version": "V2"},
      fault(SERDE + "missing field `network_interfaces` at line 1 column 17.")),
     ("PUT", "/mmds/config", {"network_interfaces": "eth0"},
-     fault(SERDE + "invalid type: string \"eth0\", expected a sequence.")),
+     fault(SERDE + "invalid type: string \"eth0\", expected a sequence at line 1 column 29.")),
     ("PUT", "/mmds/config", {"network_interfaces": [1]},
-     fault(SERDE + "invalid type: integer `1`, expected a string.")),
+     fault(SERDE + "invalid type: integer `1`, expected a string at line 1 column 25.")),
     ("PUT", "/mmds/config", {"network_interfaces": ["eth0"], "ipv4_address": "169.254.1"},
-     fault(SERDE + "invalid IPv4 address syntax.")),
+     fault(SERDE + "invalid IPv4 address syntax at line 1 column 60.")),
     ("PUT", "/mmds/config", {"network_interfaces": ["eth0"], "ipv4_address": "169.254.01.1"},
-     fault(SERDE + "invalid IPv4 address syntax.")),
+     fault(SERDE + "invalid IPv4 address syntax at line 1 column 63.")),
     ("PUT", "/mmds/config", {"network_interfaces": ["eth0"], "ipv4_address": 1},
-     fault(SERDE + "invalid type: integer `1`, expected IPv4 address.")),
+     fault(SERDE + "invalid type: integer `1`, expected IPv4 address at line 1 column 50.")),
     ("PUT", "/mmds/config", {"network_interfaces": ["eth0"], "ipv4_address": "10.0.0.1"},
      fault(NOT_LINK_LOCAL)),
     ("PUT", "/mmds/config", {"network_interfaces": ["eth0"], "ipv4_address": "169.254.0.1"},
@@ -122,10 +122,10 @@ def test_store_before_boot(api):
     ("PUT", "/mmds/config", {"network_interfaces": [], "ipv4_address": "1.1.1.1"},
      fault(NOT_LINK_LOCAL)),
     ("PUT", "/mmds/config", {"network_interfaces": ["eth0"], "imds_compat": "yes"},
-     fault(SERDE + "invalid type: string \"yes\", expected a boolean.")),
+     fault(SERDE + "invalid type: string \"yes\", expected a boolean at line 1 column 53.")),
     ("PUT", "/mmds/config", {"network_interfaces": ["eth0"], "x": 1},
      fault(SERDE + "unknown field `x`, expected one of `version`, `network_interfaces`, "
-           "`ipv4_address`, `imds_compat`.")),
+           "`ipv4_address`, `imds_compat` at line 1 column 36.")),
     ("PUT", "/mmds/config", [], fault(SERDE + "invalid type: sequence, expected struct MmdsConfig.")),
     ("PUT", "/mmds/config", {"network_interfaces": ["eth0"], "ipv4_address": None}, (204, None)),
     ("PUT", "/mmds/config", {"network_interfaces": ["eth0"], "version": {"V2": None}}, (204, None)),
@@ -188,7 +188,7 @@ def test_after_boot_without_mmds(api):
     assert api.put("/mmds/config", {"version": "V2", "network_interfaces": ["1"]}) \
         == fault(NOT_AFTER)
     assert api.put("/mmds/config", {"version": "V3", "network_interfaces": ["1"]}) \
-        == fault(SERDE + "unknown variant `V3`, expected `V1` or `V2`.")
+        == fault(SERDE + "unknown variant `V3`, expected `V1` or `V2` at line 1 column 16.")
 
 
 def test_size_limit(vm, tmp_path):

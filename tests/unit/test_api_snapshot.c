@@ -318,7 +318,7 @@ Test(snapshot, create_validation_messages)
 	fault_is("PUT", "/snapshot/create",
 		 "{\"invalid_field\": \"foo\", \"mem_file_path\": \"bar\"}",
 		 SERDE "unknown field `invalid_field`, expected one of `snapshot_type`, "
-		       "`snapshot_path`, `mem_file_path`.");
+		       "`snapshot_path`, `mem_file_path` at line 1 column 16.");
 	fault_is("PUT", "/snapshot/create", "{\"mem_file_path\": \"bar\"}",
 		 SERDE "missing field `snapshot_path` at line 1 column 24.");
 	fault_is("PUT", "/snapshot/create", "{\"snapshot_path\": \"foo\"}",
@@ -326,9 +326,9 @@ Test(snapshot, create_validation_messages)
 	fault_is(
 		"PUT", "/snapshot/create",
 		"{\"snapshot_type\": \"Half\", \"snapshot_path\": \"a\", \"mem_file_path\": \"b\"}",
-		SERDE "unknown variant `Half`, expected `Diff` or `Full`.");
+		SERDE "unknown variant `Half`, expected `Diff` or `Full` at line 1 column 24.");
 	fault_is("PUT", "/snapshot/create", "{\"snapshot_path\": 5, \"mem_file_path\": \"b\"}",
-		 SERDE "invalid type: integer `5`, expected path string.");
+		 SERDE "invalid type: integer `5`, expected path string at line 1 column 19.");
 	fault_is("PUT", "/snapshot/create", "[1]",
 		 SERDE "invalid type: sequence, expected struct CreateSnapshotParams.");
 	fault_has("PUT", "/snapshot/create", "{\"snapshot_path\": \"\", \"mem_file_path\": \"b\"}",
@@ -355,14 +355,14 @@ Test(snapshot, load_validation_messages)
 		 SERDE "missing field: either `mem_backend` or `mem_file_path` is required.");
 	fault_is("PUT", "/snapshot/load",
 		 "{\"snapshot_path\": \"foo\", \"mem_backend\": {\"backend_path\": \"bar\"}}",
-		 SERDE "missing field `backend_type`.");
+		 SERDE "missing field `backend_type` at line 1 column 63.");
 	fault_is("PUT", "/snapshot/load",
 		 "{\"snapshot_path\": \"foo\", \"mem_backend\": {\"backend_type\": \"File\"}}",
-		 SERDE "missing field `backend_path`.");
+		 SERDE "missing field `backend_path` at line 1 column 64.");
 	fault_is("PUT", "/snapshot/load",
 		 "{\"snapshot_path\": \"foo\", \"mem_backend\": {\"backend_type\": \"foo\", "
 		 "\"backend_path\": \"bar\"}}",
-		 SERDE "unknown variant `foo`, expected `File` or `Uffd`.");
+		 SERDE "unknown variant `foo`, expected `File` or `Uffd` at line 1 column 62.");
 	fault_is("PUT", "/snapshot/load",
 		 "{\"mem_backend\": {\"backend_type\": \"File\", \"backend_path\": \"bar\"}}",
 		 SERDE "missing field `snapshot_path` at line 1 column 64.");
@@ -373,25 +373,26 @@ Test(snapshot, load_validation_messages)
 	fault_is("PUT", "/snapshot/load",
 		 "{\"snapshot_path\": \"foo\", \"mem_backend\": {\"backend_type\": \"File\", "
 		 "\"backend_path\": \"bar\", \"x\": 1}}",
-		 SERDE "unknown field `x`, expected `backend_path` or `backend_type`.");
+		 SERDE "unknown field `x`, expected `backend_path` or `backend_type` at line 1 "
+		       "column 91.");
 	fault_is("PUT", "/snapshot/load",
 		 "{\"snapshot_path\": \"foo\", \"mem_file_path\": \"b\", \"huge_pages\": \"1M\"}",
 		 SERDE "unknown variant `1M`, expected one of `Snapshot`, `None`, `Transparent`, "
-		       "`2M`.");
+		       "`2M` at line 1 column 65.");
 	fault_is("PUT", "/snapshot/load",
 		 "{\"snapshot_path\": \"foo\", \"mem_file_path\": \"b\", \"resume_vm\": \"yes\"}",
-		 SERDE "invalid type: string \"yes\", expected a boolean.");
+		 SERDE "invalid type: string \"yes\", expected a boolean at line 1 column 65.");
 	fault_is("PUT", "/snapshot/load",
 		 "{\"snapshot_path\": \"foo\", \"mem_file_path\": \"b\", \"network_overrides\": "
 		 "[{\"iface_id\": \"eth0\"}]}",
-		 SERDE "missing field `host_dev_name`.");
+		 SERDE "missing field `host_dev_name` at line 1 column 89.");
 	fault_has("PUT", "/snapshot/load",
 		  "{\"snapshot_path\": \"foo\", \"mem_file_path\": \"b\", \"network_overrides\": "
 		  "[{\"iface_id\": \"eth0\", \"host_dev_name\": \"a-name-longer-than-ifnamsiz\"}]}",
 		  "snapshot/load: network_overrides[0]: host_dev_name: longer than 15 bytes");
 	fault_is("PUT", "/snapshot/load",
 		 "{\"snapshot_path\": \"foo\", \"mem_file_path\": \"b\", \"vsock_override\": {}}",
-		 SERDE "missing field `uds_path`.");
+		 SERDE "missing field `uds_path` at line 1 column 67.");
 	fault_has("PUT", "/snapshot/load",
 		  "{\"snapshot_path\": \"foo\", \"mem_file_path\": \"b\", \"huge_pages\": \"2M\"}",
 		  "snapshot/load: huge_pages: '2M' is not supported by volt");

@@ -376,7 +376,8 @@ Test(cpu_api, put_before_boot_only)
 	cr_assert_eq(req("PUT", "/cpu-config", "{\"kvm_capabilities\": [\"x\"]}", msg, sizeof(msg)),
 		     400);
 	cr_assert_str_eq(msg, SERDE "Failed to parse string [x] as a kvm capability - can not "
-				    "convert to numeric: invalid digit found in string.");
+				    "convert to numeric: invalid digit found in string at line 1 "
+				    "column 26.");
 	cr_assert_not(st.cfg.has_cpu_config);
 	cr_assert_eq(req("PUT", "/machine-config",
 			 "{\"vcpu_count\": 1, \"mem_size_mib\": 128, \"cpu_template\": \"None\"}",
@@ -406,7 +407,7 @@ Test(cpu_api, put_before_boot_only)
 	/* After boot: the body is parsed first, as Firecracker's parser does. */
 	cr_assert_eq(req("PUT", "/cpu-config", "{\"x\": 1}", msg, sizeof(msg)), 400);
 	cr_assert_str_eq(msg, SERDE "unknown field `x`, expected one of `kvm_capabilities`, "
-				    "`cpuid_modifiers`, `msr_modifiers`.");
+				    "`cpuid_modifiers`, `msr_modifiers` at line 1 column 4.");
 	cr_assert_eq(req("PUT", "/cpu-config", "{}", msg, sizeof(msg)), 400);
 	cr_assert_str_eq(msg,
 			 "The requested operation is not supported after starting the microVM.");
