@@ -110,6 +110,8 @@ rm -f "$share/.rc"
 {
 	export -p | grep -v -E '^declare -x (BASH[A-Z_]*|SHLVL|OLDPWD|PWD|_|TERM|SSH_[A-Z_]*|DISPLAY)='
 	echo 'export VOLT_NESTED_TCG=1' # tests skip what TCG emulates unlike hardware
+	# A pool of 2 MiB pages (320 MiB) for the huge_pages "2M" tests.
+	echo 'echo 160 >/proc/sys/vm/nr_hugepages 2>/dev/null'
 	printf 'cd %q || exit 125\n' "$PWD"
 	printf 'exec'
 	printf ' %q' "$@"

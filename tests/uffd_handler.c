@@ -91,7 +91,20 @@ static int serve(uint64_t addr)
 		die("fault outside the regions");
 	}
 	off = regions[i].offset + (page - regions[i].base);
-	if (off + page_size > file_size || zero(file + off, page_size)) {
+	/* hugetlbfs has no UFFDIO_ZEROPAGE: a huge page of zeros is copied. */
+	if (page_size > 4096 && (off + page_size > file_size || zero(file + off, page_size))) {
+		static uint8_t *zeros;
+		struct uffdio_copy c = { .dst = page, .len = page_size };
+
+		if (!zeros && !(zeros = calloc(1, page_size)))
+			die("calloc");
+		c.src = (uint64_t)(uintptr_t)zeros;
+		if (ioctl(uffd, UFFDIO_COPY, &c) && !settled(errno)) {
+			if (errno == EAGAIN)
+				return -EAGAIN;
+			die("UFFDIO_COPY");
+		}
+	} else if (off + page_size > file_size || zero(file + off, page_size)) {
 		struct uffdio_zeropage z = { .range = { .start = page, .len = page_size } };
 
 		if (ioctl(uffd, UFFDIO_ZEROPAGE, &z) && !settled(errno)) {

@@ -344,6 +344,11 @@ static bool has_values(json_t *j)
 	return false;
 }
 
+const char *api_huge_pages_name(const struct api_config *c)
+{
+	return c->huge_pages_2m ? "2M" : c->huge_pages_thp ? "Transparent" : "None";
+}
+
 /* Firecracker's template names onto volt's (cpuid_template_find). */
 static int cpu_template_check(const char *name, char *why, size_t why_size)
 {
@@ -382,7 +387,7 @@ int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *wh
 
 	/* Firecracker: a PUT without cpu_template keeps the template. */
 	snprintf(tmpl, sizeof(tmpl), "%s", c->cpu_template);
-	snprintf(huge, sizeof(huge), "%s", patch && c->huge_pages_thp ? "Transparent" : "None");
+	snprintf(huge, sizeof(huge), "%s", patch ? api_huge_pages_name(c) : "None");
 	err = fields_get("machine-config", j, f, sizeof(f) / sizeof(f[0]), why, why_size);
 	if (err)
 		return err;
@@ -418,14 +423,8 @@ int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *wh
 				"Machine config error: The number of vCPUs must be greater than 0, "
 				"less than %d and must be 1 or an even number if SMT is enabled.",
 				VM_MAX_CPUS);
-	/* "2M" (hugetlbfs) is not volt's. */
-	if (!strcmp(huge, "2M"))
-		return why_fail(why, why_size, -API_EVMM,
-				"machine-config: huge_pages: '%s' is not supported by volt (only "
-				"\"None\" or \"Transparent\")",
-				huge);
 	/* Firecracker's rule: 2 MiB pages want RAM a multiple of 2 MiB. */
-	if (!strcmp(huge, "Transparent") && mem % 2)
+	if (strcmp(huge, "None") && mem % 2)
 		return why_fail(why, why_size, -API_EVMM,
 				"Machine config error: The memory size (MiB) is either 0, or not a "
 				"multiple of the configured page size.");
@@ -434,6 +433,7 @@ int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *wh
 	c->smt = smt;
 	c->track_dirty_pages = dirty;
 	c->huge_pages_thp = !strcmp(huge, "Transparent");
+	c->huge_pages_2m = !strcmp(huge, "2M");
 	memcpy(c->cpu_template, tmpl, sizeof(tmpl));
 	/* Firecracker's one template slot: a cpu_template replaces PUT
 	 * /cpu-config's custom template. */
@@ -1415,7 +1415,7 @@ json_t *api_machine_config_to_json(const struct api_config *c)
 	return json_pack("{s:i, s:i, s:b, s:s*, s:b, s:s}", "vcpu_count", (int)c->vcpus,
 			 "mem_size_mib", (int)c->mem_mib, "smt", c->smt, "cpu_template",
 			 tmpl ? c->cpu_template : NULL, "track_dirty_pages", c->track_dirty_pages,
-			 "huge_pages", c->huge_pages_thp ? "Transparent" : "None");
+			 "huge_pages", api_huge_pages_name(c));
 }
 
 /* The device's keys: its id, its fields, the API's keys of its kind. */
@@ -1658,6 +1658,7 @@ int api_config_to_vm(const struct api_config *c, struct vm_config *out, char *cm
 	out->mem_size = (uint64_t)c->mem_mib << 20;
 	out->track_dirty_pages = c->track_dirty_pages;
 	out->huge_pages_thp = c->huge_pages_thp;
+	out->huge_pages_2m = c->huge_pages_2m;
 	out->ncpus = (int)c->vcpus;
 	out->smt = c->smt;
 	out->cpu_template = strcmp(c->cpu_template, "None") ? c->cpu_template : NULL;
@@ -2031,13 +2032,9 @@ int api_parse_snapshot_load(json_t *j, struct snapshot_load_req *req, bool *depr
 	     (err = snap_str_check("snapshot/load", "vsock_override: uds_path", vsock, "uds_path",
 				   sizeof(sa.sun_path), why, why_size))))
 		return err;
-	if (h && !strcmp(h, "2M"))
-		return why_fail(why, why_size, -EINVAL,
-				"snapshot/load: huge_pages: '%s' is not supported by volt (only "
-				"\"Snapshot\", \"None\" or \"Transparent\")",
-				h);
 	r.huge_pages = !h || !strcmp(h, "Snapshot") ? SNAP_HUGE_SNAPSHOT
 		       : !strcmp(h, "None")	    ? SNAP_HUGE_NONE
+		       : !strcmp(h, "2M")	    ? SNAP_HUGE_2M
 						    : SNAP_HUGE_THP;
 	r.state_path = snap_str(j, "snapshot_path");
 	r.backend = btype == 1 ? MEM_BACKEND_UFFD : MEM_BACKEND_FILE;
@@ -2059,6 +2056,7 @@ void api_config_from_vm(struct api_config *c, const struct vm_config *v)
 	c->vcpus = (unsigned int)v->ncpus;
 	c->smt = v->smt;
 	c->huge_pages_thp = v->huge_pages_thp;
+	c->huge_pages_2m = v->huge_pages_2m;
 	c->mem_mib = (unsigned int)(v->mem_size >> 20);
 	snprintf(c->cpu_template, sizeof(c->cpu_template), "%s",
 		 v->cpu_template ? v->cpu_template : "None");

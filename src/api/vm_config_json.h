@@ -72,7 +72,8 @@ struct api_config {
 
 	unsigned int vcpus, mem_mib;
 	bool smt, track_dirty_pages;
-	bool huge_pages_thp;   /* huge_pages "Transparent" (else "None") */
+	bool huge_pages_thp;   /* huge_pages "Transparent" */
+	bool huge_pages_2m;    /* huge_pages "2M" (neither: "None") */
 	char cpu_template[16]; /* Firecracker's name; "None" by default */
 	/* PUT /cpu-config (the configuration file's "cpu-config"): the last
 	 * one given, applied at InstanceStart. */
@@ -98,6 +99,9 @@ struct api_config {
 	struct mmds *mmds;
 	size_t mmds_size_limit; /* --mmds-size-limit; MMDS_DEFAULT_SIZE_LIMIT */
 };
+
+/* Firecracker's name of c's huge_pages: "None", "Transparent" or "2M". */
+const char *api_huge_pages_name(const struct api_config *c);
 
 /* api_config_init clears c and sets the defaults; api_config_defaults sets
  * only the fields whose default is not zero, in a c already cleared. */

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <linux/mman.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <stdio.h>
@@ -54,6 +55,7 @@ static int layout(struct guest_mem *m, uint64_t size, uint64_t hole_start, uint6
 
 	memset(m, 0, sizeof(*m));
 	m->uffd = -1;
+	m->host_page_size = GUEST_MEM_PAGE_SIZE;
 	if (!size || (size & 0xfff) || (hole_start & 0xfff) || hole_end < hole_start ||
 	    size - low > UINT64_MAX - hole_end)
 		return -EINVAL;
@@ -81,8 +83,11 @@ static void set_base(struct guest_mem *m, void *p)
 
 static int map_anon(struct guest_mem *m)
 {
-	void *p = mmap(NULL, m->map_size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	/* hugetlbfs: reserved now, so that a short pool fails here. */
+	int flags = m->host_page_size == GUEST_MEM_HUGE_PAGE_SIZE
+			    ? MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB
+			    : MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+	void *p = mmap(NULL, m->map_size, PROT_READ | PROT_WRITE, flags, -1, 0);
 	struct sysinfo si;
 
 	if (p == MAP_FAILED)
@@ -91,6 +96,51 @@ static int map_anon(struct guest_mem *m)
 	/* Swap configured later makes mincore() miss swapped-out pages; the
 	 * host's swap is a setup matter, checked once here. */
 	m->untouched_zero = !sysinfo(&si) && si.totalswap == 0;
+	return 0;
+}
+
+/* Why map_anon() failed (into buf): with 2 MiB pages, most likely the
+ * host's pool. */
+static const char *map_anon_why(const struct guest_mem *m, int err, char *buf, size_t size)
+{
+	if (m->host_page_size == GUEST_MEM_HUGE_PAGE_SIZE && err == -ENOMEM) {
+		snprintf(buf, size,
+			 "huge_pages 2M: the host has fewer than %llu free 2 MiB pages "
+			 "(HugePages_Free in /proc/meminfo; vm.nr_hugepages sets the pool)",
+			 (unsigned long long)(m->map_size / GUEST_MEM_HUGE_PAGE_SIZE));
+		return buf;
+	}
+	snprintf(buf, size, "mmap: %s%s", strerror(-err),
+		 m->host_page_size == GUEST_MEM_HUGE_PAGE_SIZE ? " (huge_pages 2M)" : "");
+	return buf;
+}
+
+/* huge_pages "2M": Firecracker restores such a VM through a page-fault
+ * handler only; every boundary of the layout falls on a 2 MiB page. */
+static int hugetlb_layout_check(const struct guest_mem *m, enum guest_mem_kind kind, char *why,
+				size_t why_size)
+{
+	uint64_t mask = GUEST_MEM_HUGE_PAGE_SIZE - 1;
+	int i;
+
+	if (kind == GUEST_MEM_FILE) {
+		snprintf(why, why_size,
+			 "Failed to load guest memory: Error creating guest memory from file: "
+			 "Cannot restore hugetlbfs backed snapshot by mapping the memory file. "
+			 "Please use uffd.");
+		return -EINVAL;
+	}
+	for (i = 0; i < m->nregions; i++)
+		if ((m->regions[i].gpa | m->regions[i].size) & mask)
+			break;
+	if (i < m->nregions || (m->map_size & mask) ||
+	    (m->hp.l.size && ((m->hp.l.gpa | m->hp.l.block_size) & mask))) {
+		snprintf(why, why_size,
+			 "huge_pages 2M: guest memory of %llu bytes (hotpluggable included) is "
+			 "not made of whole 2 MiB pages",
+			 (unsigned long long)m->map_size);
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -229,15 +279,17 @@ static int uffd_handshake(const struct guest_mem *m, const char *path, char *why
 			"\"page_size\":%llu,\"page_size_kib\":%llu}",
 			i ? "," : "", (unsigned long long)(uintptr_t)m->regions[i].hva,
 			(unsigned long long)m->regions[i].size,
-			(unsigned long long)(m->regions[i].hva - m->base), GUEST_MEM_PAGE_SIZE,
-			GUEST_MEM_PAGE_SIZE);
+			(unsigned long long)(m->regions[i].hva - m->base),
+			(unsigned long long)m->host_page_size,
+			(unsigned long long)m->host_page_size);
 	if (m->hp.l.size)
 		n += (size_t)snprintf(
 			json + n, sizeof(json) - n,
 			",{\"base_host_virt_addr\":%llu,\"size\":%llu,\"offset\":%llu,"
 			"\"page_size\":%llu,\"page_size_kib\":%llu}",
 			(unsigned long long)(uintptr_t)m->hp.hva, (unsigned long long)m->hp.l.size,
-			(unsigned long long)m->size, GUEST_MEM_PAGE_SIZE, GUEST_MEM_PAGE_SIZE);
+			(unsigned long long)m->size, (unsigned long long)m->host_page_size,
+			(unsigned long long)m->host_page_size);
 	n += (size_t)snprintf(json + n, sizeof(json) - n, "]");
 	/* Non-blocking, with a bound: a handler that does not accept (its
 	 * backlog full) or does not read must not hang volt; one at work
@@ -302,11 +354,13 @@ static int map_uffd(struct guest_mem *m, const char *path, char *why, size_t why
 {
 	struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_EVENT_REMOVE };
 	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	char buf[192];
 	int err;
 
 	err = map_anon(m);
 	if (err) {
-		snprintf(why, why_size, "guest RAM for '%s': mmap: %s", path, strerror(-err));
+		snprintf(why, why_size, "guest RAM for '%s': %s", path,
+			 map_anon_why(m, err, buf, sizeof(buf)));
 		return err;
 	}
 	m->uffd = uffd_open();
@@ -340,6 +394,7 @@ int guest_mem_map_from(struct guest_mem *m, uint64_t size, uint64_t hole_start, 
 		       const struct guest_mem_source *src, char *why, size_t why_size)
 {
 	enum guest_mem_kind kind = src ? src->kind : GUEST_MEM_ANON;
+	char buf[192];
 	int err;
 
 	err = layout(m, size, hole_start, hole_end, src ? &src->hotplug : NULL);
@@ -361,14 +416,24 @@ int guest_mem_map_from(struct guest_mem *m, uint64_t size, uint64_t hole_start, 
 	if (kind != GUEST_MEM_ANON && (!src->path || !*src->path)) {
 		snprintf(why, why_size, "no %s path",
 			 kind == GUEST_MEM_FILE ? "memory file" : "socket");
+		guest_mem_free(m);
 		return -EINVAL;
+	}
+	if (src && src->hugetlb_2m) {
+		err = hugetlb_layout_check(m, kind, why, why_size);
+		if (err) {
+			guest_mem_free(m);
+			return err;
+		}
+		m->host_page_size = GUEST_MEM_HUGE_PAGE_SIZE;
 	}
 	m->kind = kind;
 	switch (kind) {
 	case GUEST_MEM_ANON:
 		err = map_anon(m);
 		if (err)
-			snprintf(why, why_size, "guest RAM: mmap: %s", strerror(-err));
+			snprintf(why, why_size, "guest RAM: %s",
+				 map_anon_why(m, err, buf, sizeof(buf)));
 		break;
 	case GUEST_MEM_FILE:
 		err = map_file(m, src->path, why, why_size);
@@ -517,6 +582,15 @@ static unsigned int file_remaps;
 
 int guest_mem_discard(const struct guest_mem *m, uint8_t *hva, uint64_t len)
 {
+	if (m->host_page_size > GUEST_MEM_PAGE_SIZE) {
+		uintptr_t ps = (uintptr_t)m->host_page_size, a = (uintptr_t)hva;
+		uintptr_t first = (a + ps - 1) & ~(ps - 1), end = (a + len) & ~(ps - 1);
+
+		if (first >= end)
+			return 0;
+		hva = (uint8_t *)first;
+		len = end - first;
+	}
 	if (!len)
 		return 0;
 	/* A private mapping of a file reads the file's page again once its

@@ -31,6 +31,8 @@
 #include <stdint.h>
 
 #define GUEST_MEM_PAGE_SIZE 4096ULL
+/* Firecracker's huge_pages "2M": the host pages behind guest memory. */
+#define GUEST_MEM_HUGE_PAGE_SIZE (2ULL << 20)
 
 struct guest_mem_region {
 	uint64_t gpa;
@@ -55,6 +57,13 @@ struct guest_mem_source {
 	enum guest_mem_kind kind;
 	const char *path; /* FILE: the memory file; UFFD: the handler's Unix socket */
 	struct guest_mem_hp_layout hotplug;
+	/* huge_pages "2M": hugetlbfs pages of 2 MiB (ANON and UFFD; a FILE's
+	 * mapping is the file's, refused with Firecracker's words). Every size
+	 * and address of the layout is then a multiple of 2 MiB (-EINVAL). The
+	 * pages are reserved when mapped (not MAP_NORESERVE, unlike
+	 * Firecracker): a host pool too small is -ENOMEM then, with the pool
+	 * named, never a SIGBUS when the guest first touches a page. */
+	bool hugetlb_2m;
 };
 
 /* KVM slot of the hotpluggable region's first slot (RAM's are 0 and 1,
@@ -79,9 +88,10 @@ struct guest_mem {
 	struct guest_mem_region regions[2];
 	int nregions;
 	enum guest_mem_kind kind;
-	int uffd;	  /* GUEST_MEM_UFFD only: the userfaultfd (the handler has a copy) */
-	int file_fd;	  /* GUEST_MEM_FILE only: the memory file, kept open */
-	bool track_dirty; /* KVM slots carry KVM_MEM_LOG_DIRTY_PAGES */
+	uint64_t host_page_size; /* 4 KiB, or GUEST_MEM_HUGE_PAGE_SIZE (hugetlbfs) */
+	int uffd;		 /* GUEST_MEM_UFFD only: the userfaultfd (the handler has a copy) */
+	int file_fd;		 /* GUEST_MEM_FILE only: the memory file, kept open */
+	bool track_dirty;	 /* KVM slots carry KVM_MEM_LOG_DIRTY_PAGES */
 	/* ANON with no swap on the host when mapped: a page mincore() calls not
 	 * resident was never touched and is zero (core/mem_file.c). Learnt
 	 * here, before any sandbox, not when a snapshot is taken. */
@@ -126,8 +136,10 @@ int guest_read(const struct guest_mem *m, uint64_t gpa, void *dst, uint64_t len)
  * is guest memory) back to the host; it reads as zeros from then on, in a
  * restored VM too (anonymous memory replaces the memory file's pages there,
  * up to a bound on how many such replacements a process makes; past it,
- * and when that fails, the file's pages come back). The caller marks the
- * range dirty. 0 or -errno of madvise. */
+ * and when that fails, the file's pages come back). With 2 MiB pages only the
+ * whole ones inside the range go (Firecracker's balloon does not free
+ * hugetlbfs memory either); the rest keeps what it held, which a deflated
+ * page may. The caller marks the range dirty. 0 or -errno of madvise. */
 int guest_mem_discard(const struct guest_mem *m, uint8_t *hva, uint64_t len);
 
 /* Hotpluggable memory: blocks [first, first + n) (the caller checked they

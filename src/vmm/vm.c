@@ -885,8 +885,9 @@ static int create(struct vm *vm, const struct vm_config *cfg, const struct guest
 	err = hotplug_layout(cfg, &msrc.hotplug, why, why_size);
 	if (err)
 		return err;
+	msrc.hugetlb_2m = cfg->huge_pages_2m;
 	err = layout_guest_mem_init_from(&vm->mem, cfg->mem_size, &msrc, why, why_size);
-	if (err && !src && !msrc.hotplug.size)
+	if (err && !src && !msrc.hotplug.size && !msrc.hugetlb_2m)
 		snprintf(why, why_size, "cannot map %llu MiB of guest memory: %s",
 			 (unsigned long long)(cfg->mem_size >> 20), strerror(-err));
 	if (err)

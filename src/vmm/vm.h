@@ -53,6 +53,7 @@ struct vm_config {
 	bool pvm_host;		/* apply the PVM host workarounds */
 	bool track_dirty_pages; /* KVM's dirty log, for Diff snapshots */
 	bool huge_pages_thp;	/* huge_pages "Transparent": MADV_HUGEPAGE on RAM */
+	bool huge_pages_2m;	/* huge_pages "2M": hugetlbfs pages behind all guest memory */
 	/* Where snapshots may be written (Landlock); NULL: nowhere once confined. */
 	const char *snapshot_dir;
 	/* Started by a jailer (Firecracker's or volt's): / is the jail, and

@@ -73,6 +73,8 @@ static json_t *config_to_json(const struct vm *vm)
 	/* What GET /vm/config says after a restore (its RAM is the file's). */
 	if (vm->cfg.huge_pages_thp)
 		json_object_set_new(j, "huge_pages_thp", json_true());
+	if (vm->cfg.huge_pages_2m)
+		json_object_set_new(j, "huge_pages_2m", json_true());
 	/* The guest kit's command port: a restore plugs it in again, empty. */
 	json_object_set_new(j, "kit_port", json_boolean(vm->cfg.kit_cmd != NULL));
 	/* It moves the virtio windows (vm.c): a restore keeps it as it was. */
@@ -411,7 +413,7 @@ static int config_from_state(struct snap_reader *r, const struct snapshot_load_r
 	json_error_t jerr;
 	size_t len, i;
 	json_int_t mem = 0;
-	int vcpus = 0, pvm = 0, dirty = 0, timer = 0, kit = 0, smt = 0, thp = 0, err = 0;
+	int vcpus = 0, pvm = 0, dirty = 0, timer = 0, kit = 0, smt = 0, thp = 0, h2m = 0, err = 0;
 	const char *t = NULL;
 	json_t *mmds = NULL;
 
@@ -422,11 +424,11 @@ static int config_from_state(struct snap_reader *r, const struct snapshot_load_r
 	}
 	j = json_loadb(text, len, 0, &jerr);
 	if (!j ||
-	    json_unpack_ex(j, &jerr, 0, "{s:I,s:i,s?b,s:b,s?b,s?b,s?b,s?s,s:o,s?o,s?b}", "mem_size",
-			   &mem, "vcpus", &vcpus, "smt", &smt, "pvm_host", &pvm,
+	    json_unpack_ex(j, &jerr, 0, "{s:I,s:i,s?b,s:b,s?b,s?b,s?b,s?s,s:o,s?o,s?b,s?b}",
+			   "mem_size", &mem, "vcpus", &vcpus, "smt", &smt, "pvm_host", &pvm,
 			   "track_dirty_pages", &dirty, "boot_timer", &timer, "kit_port", &kit,
 			   "cpu_template", &t, "devices", &devs, "mmds", &mmds, "huge_pages_thp",
-			   &thp) ||
+			   &thp, "huge_pages_2m", &h2m) ||
 	    !json_is_array(devs)) {
 		snprintf(why, why_size, "the snapshot's VM configuration is malformed: %s",
 			 jerr.text);
@@ -442,6 +444,8 @@ static int config_from_state(struct snap_reader *r, const struct snapshot_load_r
 	cfg->boot_timer = timer;
 	cfg->huge_pages_thp =
 		req->huge_pages == SNAP_HUGE_SNAPSHOT ? thp : req->huge_pages == SNAP_HUGE_THP;
+	cfg->huge_pages_2m =
+		req->huge_pages == SNAP_HUGE_SNAPSHOT ? h2m : req->huge_pages == SNAP_HUGE_2M;
 	/* The command comes after the restore (kit_port_set_command). */
 	cfg->kit_cmd = kit ? "" : NULL;
 	cfg->started = req->started;

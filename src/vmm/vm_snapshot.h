@@ -62,10 +62,17 @@ struct snapshot_load_req {
 	 * since the snapshot (KVM_CLOCK_REALTIME) instead of going on from its
 	 * saved value. */
 	bool clock_realtime;
-	/* Firecracker's huge_pages: "Snapshot" (the snapshot's), "None" or
+	/* Firecracker's huge_pages: "Snapshot" (the snapshot's), "None",
 	 * "Transparent" (the restored machine's setting, kept in its next
-	 * snapshot; a memory file's RAM gets no advice either way). */
-	enum snapshot_huge_pages { SNAP_HUGE_SNAPSHOT, SNAP_HUGE_NONE, SNAP_HUGE_THP } huge_pages;
+	 * snapshot; a memory file's RAM gets no advice either way) or "2M"
+	 * (hugetlbfs pages: through a page-fault handler only, as in
+	 * Firecracker; a memory file is refused). */
+	enum snapshot_huge_pages {
+		SNAP_HUGE_SNAPSHOT,
+		SNAP_HUGE_NONE,
+		SNAP_HUGE_THP,
+		SNAP_HUGE_2M
+	} huge_pages;
 	struct net_override net[VM_MAX_NETS];
 	int nnet;
 	const char *vsock_uds_path; /* vsock_override; NULL: the snapshot's */

@@ -600,7 +600,15 @@ Test(api, out_of_range_named)
 	ok("PATCH", "/machine-config", "{\"smt\": false}");
 	ok("PATCH", "/machine-config", "{\"track_dirty_pages\": true}");
 	ok("PATCH", "/machine-config", "{\"track_dirty_pages\": false}");
-	fault("PATCH", "/machine-config", "{\"huge_pages\": \"2M\"}", 400, "huge_pages");
+	/* hugetlbfs: RAM of whole 2 MiB pages (Firecracker's rule and words). */
+	ok("PATCH", "/machine-config", "{\"huge_pages\": \"2M\"}");
+	fault("PATCH", "/machine-config", "{\"mem_size_mib\": 65}", 400,
+	      "The memory size (MiB) is either 0, or not a multiple of the configured page size.");
+	ok("PATCH", "/machine-config", "{\"huge_pages\": \"None\"}");
+	ok("PATCH", "/machine-config", "{\"mem_size_mib\": 65}");
+	fault("PATCH", "/machine-config", "{\"huge_pages\": \"2M\"}", 400,
+	      "The memory size (MiB) is either 0, or not a multiple of the configured page size.");
+	ok("PATCH", "/machine-config", "{\"mem_size_mib\": 64}");
 	cpuid_host_vendor(vendor);
 	amd = !strcmp(vendor, "AuthenticAMD");
 	snprintf(body, sizeof(body), "{\"cpu_template\": \"%s\"}", amd ? "C3" : "T2A");

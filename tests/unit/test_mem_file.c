@@ -782,3 +782,124 @@ Test(mem_file, speed_128m_16m_in_runs)
 		t * 1e3);
 	cr_assert_lt(t, 5.0);
 }
+
+/* --- huge_pages "2M": hugetlbfs pages behind guest memory -------------------------- */
+
+#define HUGE (2ULL << 20)
+
+/* 2 MiB pages this process may still reserve (free, not promised to a
+ * mapping); 0 when the host has no pool. */
+static uint64_t huge_pages_available(void)
+{
+	unsigned long long v[2] = { 0, 0 };
+	const char *f[2] = { "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages",
+			     "/sys/kernel/mm/hugepages/hugepages-2048kB/resv_hugepages" };
+
+	for (int i = 0; i < 2; i++) {
+		FILE *fp = fopen(f[i], "r");
+
+		if (!fp || fscanf(fp, "%llu", &v[i]) != 1)
+			v[i] = 0;
+		if (fp)
+			fclose(fp);
+	}
+	return v[0] > v[1] ? v[0] - v[1] : 0;
+}
+
+Test(mem_file, hugetlb_refuses_a_memory_file_and_partial_pages)
+{
+	struct guest_mem_source src = { .kind = GUEST_MEM_FILE, .path = path, .hugetlb_2m = true };
+
+	cr_assert_eq(mem_file_write(&m, path, NULL, why, sizeof(why)), 0, "%s", why);
+	/* Firecracker's words: such a snapshot is restored through a handler. */
+	cr_assert_eq(guest_mem_map_from(&m2, RAM, HOLE_START, HOLE_END, &src, why, sizeof(why)),
+		     -EINVAL);
+	cr_assert_str_eq(why, "Failed to load guest memory: Error creating guest memory from "
+			      "file: Cannot restore hugetlbfs backed snapshot by mapping the "
+			      "memory file. Please use uffd.");
+	cr_assert_null(m2.base);
+	src.kind = GUEST_MEM_ANON;
+	cr_assert_eq(
+		guest_mem_map_from(&m2, RAM + PG, HOLE_START, HOLE_END, &src, why, sizeof(why)),
+		-EINVAL);
+	cr_assert_not_null(strstr(why, "not made of whole 2 MiB pages"), "%s", why);
+	cr_assert_eq(
+		guest_mem_map_from(&m2, RAM, HOLE_START + PG, HOLE_END, &src, why, sizeof(why)),
+		-EINVAL);
+	cr_assert_null(m2.base);
+}
+
+Test(mem_file, hugetlb_pool_too_small_is_named_when_mapped)
+{
+	struct guest_mem_source src = { .kind = GUEST_MEM_ANON, .hugetlb_2m = true };
+	uint64_t avail = huge_pages_available(), ram = (avail + 1) * HUGE;
+
+	if (ram > (1ULL << 30))
+		cr_skip_test("this host has %llu free 2 MiB pages", (unsigned long long)avail);
+	/* Reserved when mapped: the shortage is an error now, not a SIGBUS
+	 * when the guest touches its last pages. */
+	cr_assert_eq(guest_mem_map_from(&m2, ram, ram, ram + HUGE, &src, why, sizeof(why)), -ENOMEM,
+		     "%s", why);
+	cr_assert_not_null(strstr(why, "huge_pages 2M: the host has fewer than"), "%s", why);
+	cr_assert_not_null(strstr(why, "vm.nr_hugepages"), "%s", why);
+	cr_assert_null(m2.base);
+}
+
+Test(mem_file, hugetlb_ram_discard_snapshot_and_handler)
+{
+	const char *exe = getenv("UFFD_HANDLER");
+	struct guest_mem_source src = { .kind = GUEST_MEM_ANON, .hugetlb_2m = true };
+	char sock[PATH_MAX];
+	uint8_t *buf = malloc(RAM), *file = malloc(RAM);
+	uint64_t i;
+	int err;
+
+	cr_assert(buf && file);
+	if (huge_pages_available() < 2 * RAM / HUGE)
+		cr_skip_test("fewer than %llu free 2 MiB pages here (vm.nr_hugepages)",
+			     (unsigned long long)(2 * RAM / HUGE));
+	cr_assert_eq(guest_mem_map_from(&m2, RAM, HOLE_START, HOLE_END, &src, why, sizeof(why)), 0,
+		     "%s", why);
+	cr_assert_eq(m2.host_page_size, HUGE);
+	for (i = 0; i < RAM / PG; i += 3)
+		fill(&m2, i, 9);
+	memcpy(buf, m2.base, RAM);
+	/* A 4 KiB discard (the balloon's) leaves a huge page as it was; a
+	 * whole one reads zeros. */
+	cr_assert_eq(guest_mem_discard(&m2, m2.base + 3 * PG, PG), 0);
+	cr_assert_eq(memcmp(m2.base, buf, RAM), 0);
+	cr_assert_eq(guest_mem_discard(&m2, m2.base + HUGE - PG, HUGE + PG), 0);
+	cr_assert_eq(memcmp(m2.base, buf, HUGE), 0);
+	for (i = HUGE; i < 2 * HUGE; i++)
+		cr_assert_eq(m2.base[i], 0);
+	memset(buf + HUGE, 0, HUGE);
+	/* A snapshot of it, restored through the handler in 2 MiB pages. */
+	cr_assert_eq(mem_file_write(&m2, path, NULL, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(memcmp(m2.base, buf, RAM), 0);
+	guest_mem_free(&m2);
+	read_all(path, file, RAM);
+	cr_assert_eq(memcmp(file, buf, RAM), 0);
+	if (!exe) {
+		free(buf);
+		free(file);
+		cr_skip_test("UFFD_HANDLER not set (meson test sets it)");
+	}
+	path_fmt(sock, sizeof(sock), "%s/uffd.sock", dir);
+	start_handler(exe, sock, path);
+	src.kind = GUEST_MEM_UFFD;
+	src.path = sock;
+	err = guest_mem_map_from(&m3, RAM, HOLE_START, HOLE_END, &src, why, sizeof(why));
+	if (err == -EPERM || err == -ENOSYS) {
+		stop_handler();
+		free(buf);
+		free(file);
+		cr_skip_test("userfaultfd not permitted here: %s", why);
+	}
+	cr_assert_eq(err, 0, "%s", why);
+	cr_assert_eq(m3.host_page_size, HUGE);
+	cr_assert_eq(memcmp(m3.base, buf, RAM), 0);
+	guest_mem_free(&m3);
+	stop_handler();
+	free(buf);
+	free(file);
+}
