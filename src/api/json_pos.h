@@ -8,8 +8,9 @@
  * a sequence), the missing field (after the object's closing brace).
  *
  * One body at a time (the last one indexed, held referenced so that no other
- * tree can reuse its addresses); a lookup for anything else finds nothing,
- * and the caller leaves the position out. */
+ * tree can reuse its addresses, until the next index; json_pos_index(NULL,
+ * NULL, 0) lets it go); a lookup for anything else finds nothing, and the
+ * caller leaves the position out. */
 #ifndef VOLT_API_JSON_POS_H
 #define VOLT_API_JSON_POS_H
 

@@ -1526,6 +1526,7 @@ static void handle(struct api_state *s, const char *method, const char *url, con
 	else
 		route(s, &res, m, id, j, r);
 	json_decref(j);
+	json_pos_index(NULL, NULL, 0); /* the body's positions, and the tree they hold, go too */
 	/* Firecracker sets the header once ParsedRequest::try_from succeeded. */
 	if (deprecated && !r->unparsed)
 		r->deprecated = true;

@@ -442,10 +442,12 @@ static int config_from_state(struct snap_reader *r, const struct snapshot_load_r
 	cfg->pvm_host = host_is_pvm();
 	cfg->track_dirty_pages = req->track_dirty_pages;
 	cfg->boot_timer = timer;
-	cfg->huge_pages_thp =
-		req->huge_pages == SNAP_HUGE_SNAPSHOT ? thp : req->huge_pages == SNAP_HUGE_THP;
 	cfg->huge_pages_2m =
 		req->huge_pages == SNAP_HUGE_SNAPSHOT ? h2m : req->huge_pages == SNAP_HUGE_2M;
+	/* One or the other, whatever a crafted record says. */
+	cfg->huge_pages_thp =
+		!cfg->huge_pages_2m &&
+		(req->huge_pages == SNAP_HUGE_SNAPSHOT ? thp : req->huge_pages == SNAP_HUGE_THP);
 	/* The command comes after the restore (kit_port_set_command). */
 	cfg->kit_cmd = kit ? "" : NULL;
 	cfg->started = req->started;
