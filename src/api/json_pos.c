@@ -63,13 +63,17 @@ static void blanks(struct walk *w)
 	}
 }
 
-/* A string, from its opening quote to after its closing one (JSON strings
- * hold no raw line breaks: jansson refused those). */
+/* A string, from its opening quote to after its closing one. JSON strings
+ * hold no raw line breaks (jansson refuses them), but a text that is not
+ * the tree's may: counted, so that no position points outside the text. */
 static void skip_string(struct walk *w)
 {
-	for (w->i++; w->i < w->len && w->s[w->i] != '"'; w->i++)
-		if (w->s[w->i] == '\\')
+	for (w->i++; w->i < w->len && w->s[w->i] != '"'; w->i++) {
+		if (w->s[w->i] == '\\' && w->i + 1 < w->len)
 			w->i++;
+		if (w->s[w->i] == '\n')
+			newline_at(w, w->i);
+	}
 	if (w->i >= w->len)
 		w->bad = true;
 	else

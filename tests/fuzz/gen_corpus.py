@@ -862,6 +862,8 @@ def json_pos_seeds():
         "escapes-deep": b'{"a\\"b\\u0041" : [true, false, null, 1.5e3, -2, {}, []] ,\r\n'
                         b'"c":{"d":[[[[[[[[[[1]]]]]]]]]]}}',
         "array": b'[{"x": 1}, {"y": [2, 3]}]',
+        # The target's mutated copy turns the '(' in its middle into a line break.
+        "line-break-in-a-string": b'{"a": "' + b"(" * 40 + b'", "b": {"c": 1}}',
     }
 
 

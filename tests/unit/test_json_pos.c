@@ -146,6 +146,21 @@ Test(json_pos, a_text_that_is_not_the_trees_indexes_nothing)
 	json_decref(j);
 }
 
+Test(json_pos, a_raw_line_break_in_a_text_that_is_not_the_trees_is_counted)
+{
+	/* The fuzzer's second find: a string with a raw line break (not JSON, but
+	 * the walk reads what it is given) moved every later position off the
+	 * text. */
+	json_error_t e;
+	json_t *j = json_loads("{\"a\": \"x(y\", \"b\": 1}", 0, &e);
+	struct json_pos p;
+
+	json_pos_index(j, "{\"a\": \"x\ny\", \"b\": 1}", 20);
+	pos_is(json_pos_member(j, "b", JSON_POS_KEY, &p), &p, 2, 7);
+	json_pos_index(NULL, NULL, 0);
+	json_decref(j);
+}
+
 Test(json_pos, hostile_bodies_are_bounded)
 {
 	static char text[64 * 1024];
