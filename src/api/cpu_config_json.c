@@ -28,8 +28,10 @@ struct loc {
 /* serde's " at line L column C" for the value at l, or "" (api/json_pos.h). */
 static const char *at_text(const struct loc *l, enum json_pos_at where, char *buf, size_t size)
 {
-	if (!l)
-		return json_pos_member_text(NULL, NULL, where, buf, size);
+	if (!l) {
+		snprintf(buf, size, "%s", "");
+		return buf;
+	}
 	return l->key ? json_pos_member_text(l->parent, l->key, where, buf, size)
 		      : json_pos_element_text(l->parent, l->index, where, buf, size);
 }

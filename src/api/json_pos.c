@@ -302,8 +302,11 @@ void json_pos_index(json_t *root, const char *buf, size_t len)
 		return;
 	blanks(&w);
 	start = here(&w);
-	value(&w, root, 0);
+	/* The root first, so that a body past JP_MAX_ENTRIES keeps its end. */
 	record(NULL, NULL, 0, root, start, start, &w, '\0');
+	value(&w, root, 0);
+	if (!w.bad)
+		jp.e[0].end = jp.e[0].custom = here(&w);
 	if (w.bad) {
 		jp_clear();
 		return;
@@ -333,6 +336,11 @@ static bool at(const struct jp_entry *e, enum json_pos_at where, struct json_pos
 		break;
 	}
 	return true;
+}
+
+bool json_pos_is_root(const json_t *j)
+{
+	return j && j == jp.root;
 }
 
 bool json_pos_member(const json_t *obj, const char *key, enum json_pos_at where, struct json_pos *p)

@@ -35,6 +35,9 @@ enum json_pos_at {
  * caller: a text it cannot follow (or no memory) leaves nothing indexed. */
 void json_pos_index(json_t *root, const char *buf, size_t len);
 
+/* j is the root of the body indexed now. */
+bool json_pos_is_root(const json_t *j);
+
 /* Where member key of object obj, element i of array arr, or container c
  * (the root or any object or array in it) is: false when not indexed. */
 bool json_pos_member(const json_t *obj, const char *key, enum json_pos_at at, struct json_pos *p);

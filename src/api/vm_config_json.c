@@ -53,11 +53,6 @@ struct api_field {
 	bool *seen; /* may be NULL: set when present and not null */
 };
 
-/* The last request body api_json_parse read (json_pos indexes it): a field
- * missing there is answered with serde's text and position, as Firecracker
- * answers it. Only compared, never dereferenced. */
-static const json_t *body_root;
-
 int api_serde_missing(const json_t *j, const char *name, char *why, size_t why_size)
 {
 	char at[48];
@@ -69,7 +64,9 @@ int api_serde_missing(const json_t *j, const char *name, char *why, size_t why_s
 static int missing_field(const char *obj, const json_t *j, const char *name, char *why,
 			 size_t why_size)
 {
-	if (j == body_root && !json_object_get(j, name)) /* null: volt's words */
+	/* The body api_json_parse read (json_pos indexes it) is serde's; a
+	 * null there is volt's words. */
+	if (json_pos_is_root(j) && !json_object_get(j, name))
 		return api_serde_missing(j, name, why, why_size);
 	return why_fail(why, why_size, -EINVAL, "%s: missing required field '%s'", obj, name);
 }
@@ -243,7 +240,6 @@ json_t *api_json_parse(const char *buf, size_t len, char *why, size_t why_size)
 		return NULL;
 	}
 	j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &e);
-	body_root = j;
 	json_pos_index(j, buf, len);
 	/* serde_json reads an integer past u64 as a float, which no field takes:
 	 * Firecracker's "invalid type"; jansson's limit is i64. */
@@ -678,7 +674,7 @@ static int serde_missing(const char *obj, const json_t *j, int err, char *why, s
 	 * or the body parses and Firecracker's VMM finds neither path nor
 	 * socket. A configuration file keeps volt's words. */
 	if (!strcmp(name, "path_on_host") && !strcmp(obj, blk_fields.name)) {
-		if (j != body_root)
+		if (!json_pos_is_root(j))
 			return err;
 		/* serde's order: BlockDeviceConfig's required fields. */
 		if (!json_object_get(j, "drive_id"))

@@ -190,5 +190,9 @@ Test(json_pos, hostile_bodies_are_bounded)
 	j = indexed(text);
 	pos_is(json_pos_element(j, 0, JSON_POS_VALUE, &p), &p, 1, 1);
 	cr_assert_not(json_pos_element(j, 2999, JSON_POS_VALUE, &p));
+	/* The root's end is kept past the bound (a missing field there). */
+	pos_is(json_pos_container(j, JSON_POS_END, &p), &p, 1, (int)n);
+	cr_assert(json_pos_is_root(j));
+	cr_assert_not(json_pos_is_root(json_array_get(j, 0)));
 	json_decref(j);
 }
