@@ -340,9 +340,13 @@ static bool has_values(json_t *j)
 	return false;
 }
 
+/* By enum vm_huge_pages. */
+static const char *const huge_pages_names[] = { "None", "Transparent", "2M" };
+#define HUGE_PAGES_NAMES (sizeof(huge_pages_names) / sizeof(huge_pages_names[0]))
+
 const char *api_huge_pages_name(const struct api_config *c)
 {
-	return c->huge_pages_2m ? "2M" : c->huge_pages_thp ? "Transparent" : "None";
+	return huge_pages_names[c->huge_pages];
 }
 
 /* Firecracker's template names onto volt's (cpuid_template_find). */
@@ -366,6 +370,7 @@ int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *wh
 	 * a PUT's body is a whole MachineConfig, its defaults included. */
 	bool smt = patch && c->smt, dirty = patch && c->track_dirty_pages;
 	char tmpl[sizeof(c->cpu_template)], huge[16], at[48];
+	unsigned int h;
 	json_t *v;
 	const struct api_field f[] = {
 		/* Range checked below, with Firecracker's words. */
@@ -391,8 +396,10 @@ int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *wh
 	 * MachineConfigUpdate::is_empty(). */
 	if (patch && !has_values(j))
 		return why_fail(why, why_size, -EINVAL, "Empty PATCH request.");
+	for (h = 0; h < HUGE_PAGES_NAMES && strcmp(huge, huge_pages_names[h]); h++)
+		;
 	/* serde's: an enum variant Firecracker does not have. */
-	if (strcmp(huge, "None") && strcmp(huge, "Transparent") && strcmp(huge, "2M"))
+	if (h == HUGE_PAGES_NAMES)
 		return why_fail(
 			why, why_size, -EINVAL,
 			SERDE_PREFIX "unknown variant `%s`, expected one of `None`, "
@@ -420,7 +427,7 @@ int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *wh
 				"less than %d and must be 1 or an even number if SMT is enabled.",
 				VM_MAX_CPUS);
 	/* Firecracker's rule: 2 MiB pages want RAM a multiple of 2 MiB. */
-	if (strcmp(huge, "None") && mem % 2)
+	if (h != VM_HUGE_NONE && mem % 2)
 		return why_fail(why, why_size, -API_EVMM,
 				"Machine config error: The memory size (MiB) is either 0, or not a "
 				"multiple of the configured page size.");
@@ -428,8 +435,7 @@ int api_put_machine_config(struct api_config *c, json_t *j, bool patch, char *wh
 	c->mem_mib = (unsigned int)mem;
 	c->smt = smt;
 	c->track_dirty_pages = dirty;
-	c->huge_pages_thp = !strcmp(huge, "Transparent");
-	c->huge_pages_2m = !strcmp(huge, "2M");
+	c->huge_pages = (enum vm_huge_pages)h;
 	memcpy(c->cpu_template, tmpl, sizeof(tmpl));
 	/* Firecracker's one template slot: a cpu_template replaces PUT
 	 * /cpu-config's custom template. */
@@ -1653,8 +1659,7 @@ int api_config_to_vm(const struct api_config *c, struct vm_config *out, char *cm
 	out->initrd = c->initrd[0] ? c->initrd : NULL;
 	out->mem_size = (uint64_t)c->mem_mib << 20;
 	out->track_dirty_pages = c->track_dirty_pages;
-	out->huge_pages_thp = c->huge_pages_thp;
-	out->huge_pages_2m = c->huge_pages_2m;
+	out->huge_pages = c->huge_pages;
 	out->ncpus = (int)c->vcpus;
 	out->smt = c->smt;
 	out->cpu_template = strcmp(c->cpu_template, "None") ? c->cpu_template : NULL;
@@ -2051,8 +2056,7 @@ void api_config_from_vm(struct api_config *c, const struct vm_config *v)
 
 	c->vcpus = (unsigned int)v->ncpus;
 	c->smt = v->smt;
-	c->huge_pages_thp = v->huge_pages_thp;
-	c->huge_pages_2m = v->huge_pages_2m;
+	c->huge_pages = v->huge_pages;
 	c->mem_mib = (unsigned int)(v->mem_size >> 20);
 	snprintf(c->cpu_template, sizeof(c->cpu_template), "%s",
 		 v->cpu_template ? v->cpu_template : "None");

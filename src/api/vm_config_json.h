@@ -72,8 +72,7 @@ struct api_config {
 
 	unsigned int vcpus, mem_mib;
 	bool smt, track_dirty_pages;
-	bool huge_pages_thp;   /* huge_pages "Transparent" */
-	bool huge_pages_2m;    /* huge_pages "2M" (neither: "None") */
+	enum vm_huge_pages huge_pages;
 	char cpu_template[16]; /* Firecracker's name; "None" by default */
 	/* PUT /cpu-config (the configuration file's "cpu-config"): the last
 	 * one given, applied at InstanceStart. */

@@ -885,7 +885,7 @@ static int create(struct vm *vm, const struct vm_config *cfg, const struct guest
 	err = hotplug_layout(cfg, &msrc.hotplug, why, why_size);
 	if (err)
 		return err;
-	msrc.hugetlb_2m = cfg->huge_pages_2m;
+	msrc.hugetlb_2m = cfg->huge_pages == VM_HUGE_2M;
 	err = layout_guest_mem_init_from(&vm->mem, cfg->mem_size, &msrc, why, why_size);
 	if (err && !src && !msrc.hotplug.size && !msrc.hugetlb_2m)
 		snprintf(why, why_size, "cannot map %llu MiB of guest memory: %s",
@@ -893,7 +893,7 @@ static int create(struct vm *vm, const struct vm_config *cfg, const struct guest
 	if (err)
 		return err;
 	/* Anonymous RAM only: a restore's RAM is the memory file's mapping. */
-	if (cfg->huge_pages_thp && !src && (err = guest_mem_advise_huge(&vm->mem))) {
+	if (cfg->huge_pages == VM_HUGE_THP && !src && (err = guest_mem_advise_huge(&vm->mem))) {
 		snprintf(why, why_size, "huge_pages: cannot ask for transparent huge pages: %s",
 			 strerror(-err));
 		return err;

@@ -35,6 +35,13 @@
 
 struct custom_cpu_template;
 
+/* Firecracker's huge_pages. */
+enum vm_huge_pages {
+	VM_HUGE_NONE,
+	VM_HUGE_THP, /* "Transparent": MADV_HUGEPAGE on RAM */
+	VM_HUGE_2M,  /* "2M": hugetlbfs pages behind all guest memory */
+};
+
 struct vm_config {
 	const char *kernel;  /* path */
 	const char *initrd;  /* path or NULL */
@@ -52,8 +59,7 @@ struct vm_config {
 	bool boot_timer;
 	bool pvm_host;		/* apply the PVM host workarounds */
 	bool track_dirty_pages; /* KVM's dirty log, for Diff snapshots */
-	bool huge_pages_thp;	/* huge_pages "Transparent": MADV_HUGEPAGE on RAM */
-	bool huge_pages_2m;	/* huge_pages "2M": hugetlbfs pages behind all guest memory */
+	enum vm_huge_pages huge_pages;
 	/* Where snapshots may be written (Landlock); NULL: nowhere once confined. */
 	const char *snapshot_dir;
 	/* Started by a jailer (Firecracker's or volt's): / is the jail, and

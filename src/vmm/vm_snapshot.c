@@ -71,9 +71,9 @@ static json_t *config_to_json(const struct vm *vm)
 	json_object_set_new(j, "pvm_host", json_boolean(vm->cfg.pvm_host));
 	json_object_set_new(j, "track_dirty_pages", json_boolean(vm->cfg.track_dirty_pages));
 	/* What GET /vm/config says after a restore (its RAM is the file's). */
-	if (vm->cfg.huge_pages_thp)
+	if (vm->cfg.huge_pages == VM_HUGE_THP)
 		json_object_set_new(j, "huge_pages_thp", json_true());
-	if (vm->cfg.huge_pages_2m)
+	if (vm->cfg.huge_pages == VM_HUGE_2M)
 		json_object_set_new(j, "huge_pages_2m", json_true());
 	/* The guest kit's command port: a restore plugs it in again, empty. */
 	json_object_set_new(j, "kit_port", json_boolean(vm->cfg.kit_cmd != NULL));
@@ -442,12 +442,14 @@ static int config_from_state(struct snap_reader *r, const struct snapshot_load_r
 	cfg->pvm_host = host_is_pvm();
 	cfg->track_dirty_pages = req->track_dirty_pages;
 	cfg->boot_timer = timer;
-	cfg->huge_pages_2m =
-		req->huge_pages == SNAP_HUGE_SNAPSHOT ? h2m : req->huge_pages == SNAP_HUGE_2M;
-	/* One or the other, whatever a crafted record says. */
-	cfg->huge_pages_thp =
-		!cfg->huge_pages_2m &&
-		(req->huge_pages == SNAP_HUGE_SNAPSHOT ? thp : req->huge_pages == SNAP_HUGE_THP);
+	/* The request's, or the snapshot's (2M first, whatever a crafted
+	 * record says). */
+	cfg->huge_pages = req->huge_pages == SNAP_HUGE_NONE  ? VM_HUGE_NONE
+			  : req->huge_pages == SNAP_HUGE_THP ? VM_HUGE_THP
+			  : req->huge_pages == SNAP_HUGE_2M  ? VM_HUGE_2M
+			  : h2m				     ? VM_HUGE_2M
+			  : thp				     ? VM_HUGE_THP
+							     : VM_HUGE_NONE;
 	/* The command comes after the restore (kit_port_set_command). */
 	cfg->kit_cmd = kit ? "" : NULL;
 	cfg->started = req->started;
