@@ -13,39 +13,20 @@
 #include "arch/x86/cpuid.h"
 #include "util/why.h"
 
-#define serde_fail(why, why_size, fmt, ...) \
-	why_fail(why, why_size, -EINVAL, SERDE_PREFIX fmt ".", ##__VA_ARGS__)
+#define MEMBER(j, k)  (&(struct serde_loc){ j, k, 0, NULL })
+#define ELEMENT(a, i) (&(struct serde_loc){ a, NULL, i, NULL })
+#define BODY(j)	      (&(struct serde_loc){ NULL, NULL, 0, j })
+#define AT(l)	      serde_at(l, JSON_POS_VALUE, at, sizeof(at))
+#define CUSTOM(l)     serde_at(l, JSON_POS_CUSTOM, at, sizeof(at))
+#define AT_END(j)     json_pos_container_text(j, JSON_POS_END, at, sizeof(at))
 
-/* A value's place in the body: member key of parent, or its element index. */
-struct loc {
-	const json_t *parent;
-	const char *key; /* NULL: an element */
-	size_t index;
-};
-#define MEMBER(j, k)  (&(struct loc){ j, k, 0 })
-#define ELEMENT(a, i) (&(struct loc){ a, NULL, i })
-
-/* serde's " at line L column C" for the value at l, or "" (api/json_pos.h). */
-static const char *at_text(const struct loc *l, enum json_pos_at where, char *buf, size_t size)
-{
-	if (!l) {
-		snprintf(buf, size, "%s", "");
-		return buf;
-	}
-	return l->key ? json_pos_member_text(l->parent, l->key, where, buf, size)
-		      : json_pos_element_text(l->parent, l->index, where, buf, size);
-}
-#define AT(l)	  at_text(l, JSON_POS_VALUE, at, sizeof(at))
-#define CUSTOM(l) at_text(l, JSON_POS_CUSTOM, at, sizeof(at))
-#define AT_END(j) json_pos_container_text(j, JSON_POS_END, at, sizeof(at))
-
-/* l: where v is (NULL: the body itself). */
-static int type_fail(const json_t *v, const char *expected, const struct loc *l, char *why,
+/* l: where v is. */
+static int type_fail(const json_t *v, const char *expected, const struct serde_loc *l, char *why,
 		     size_t why_size)
 {
 	char got[96], at[48];
 
-	api_serde_unexpected(v, got, sizeof(got));
+	serde_unexpected(v, got, sizeof(got));
 	return serde_fail(why, why_size, "invalid type: %s, expected %s%s", got, expected, AT(l));
 }
 
@@ -96,7 +77,7 @@ static enum int_err rust_parse(const char *s, unsigned int radix, uint64_t max, 
 }
 
 /* deserialize_from_str_u32: "0x..." or "0b...". */
-static int parse_number(const json_t *v, const struct loc *l, uint32_t *out, char *why,
+static int parse_number(const json_t *v, const struct serde_loc *l, uint32_t *out, char *why,
 			size_t why_size)
 {
 	char at[48];
@@ -130,8 +111,8 @@ static int parse_number(const json_t *v, const struct loc *l, uint32_t *out, cha
 }
 
 /* RegisterValueFilter's tri-state bitmap of bits bits. */
-static int parse_bitmap(const json_t *v, const struct loc *l, unsigned int bits, uint64_t *filter,
-			uint64_t *value, char *why, size_t why_size)
+static int parse_bitmap(const json_t *v, const struct serde_loc *l, unsigned int bits,
+			uint64_t *filter, uint64_t *value, char *why, size_t why_size)
 {
 	char at[48];
 	const char *orig, *s;
@@ -177,7 +158,7 @@ static int parse_bitmap(const json_t *v, const struct loc *l, unsigned int bits,
 	return 0;
 }
 
-static int parse_cap(const json_t *v, const struct loc *l, struct ct_kvm_cap *cap, char *why,
+static int parse_cap(const json_t *v, const struct serde_loc *l, struct ct_kvm_cap *cap, char *why,
 		     size_t why_size)
 {
 	char at[48];
@@ -199,7 +180,7 @@ static int parse_cap(const json_t *v, const struct loc *l, struct ct_kvm_cap *ca
 	return 0;
 }
 
-static int parse_flags(const json_t *v, const struct loc *l, uint32_t *out, char *why,
+static int parse_flags(const json_t *v, const struct serde_loc *l, uint32_t *out, char *why,
 		       size_t why_size)
 {
 	char at[48];
@@ -217,8 +198,8 @@ static int parse_flags(const json_t *v, const struct loc *l, uint32_t *out, char
 	return 0;
 }
 
-static int parse_reg_mod(const json_t *j, const struct loc *l, struct ct_reg_mod *m, char *why,
-			 size_t why_size)
+static int parse_reg_mod(const json_t *j, const struct serde_loc *l, struct ct_reg_mod *m,
+			 char *why, size_t why_size)
 {
 	static const char *const regs[] = { "eax", "ebx", "ecx", "edx" };
 	bool has_reg = false, has_bitmap = false;
@@ -267,7 +248,7 @@ static int parse_reg_mod(const json_t *j, const struct loc *l, struct ct_reg_mod
 	return 0;
 }
 
-static int parse_leaf(const json_t *j, const struct loc *l, struct ct_cpuid_mod *m, char *why,
+static int parse_leaf(const json_t *j, const struct serde_loc *l, struct ct_cpuid_mod *m, char *why,
 		      size_t why_size)
 {
 	bool has_leaf = false, has_subleaf = false, has_flags = false, has_mods = false;
@@ -323,7 +304,7 @@ static int parse_leaf(const json_t *j, const struct loc *l, struct ct_cpuid_mod 
 	return 0;
 }
 
-static int parse_msr(const json_t *j, const struct loc *l, struct ct_msr_mod *m, char *why,
+static int parse_msr(const json_t *j, const struct serde_loc *l, struct ct_msr_mod *m, char *why,
 		     size_t why_size)
 {
 	bool has_addr = false, has_bitmap = false;
@@ -363,7 +344,7 @@ static int parse(json_t *j, struct custom_cpu_template *t, char *why, size_t why
 	int err = 0;
 
 	if (!json_is_object(j))
-		return type_fail(j, "struct CustomCpuTemplate", NULL, why, why_size);
+		return type_fail(j, "struct CustomCpuTemplate", BODY(j), why, why_size);
 	json_object_foreach(j, key, v)
 	{
 		bool caps = !strcmp(key, "kvm_capabilities");

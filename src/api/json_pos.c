@@ -363,6 +363,9 @@ bool json_pos_element(const json_t *arr, size_t i, enum json_pos_at where, struc
  * false and null are shared: they are found as members or elements). */
 bool json_pos_container(const json_t *c, enum json_pos_at where, struct json_pos *p)
 {
+	/* The body itself may be a scalar (serde's "expected struct ..."). */
+	if (c && c == jp.root && jp.n)
+		return at(&jp.e[0], where, p);
 	for (size_t k = 0; (json_is_object(c) || json_is_array(c)) && k < jp.n; k++)
 		if (jp.e[k].child == c)
 			return at(&jp.e[k], where, p);

@@ -39,7 +39,8 @@ void json_pos_index(json_t *root, const char *buf, size_t len);
 bool json_pos_is_root(const json_t *j);
 
 /* Where member key of object obj, element i of array arr, or container c
- * (the root or any object or array in it) is: false when not indexed. */
+ * (the root, whatever its type, or any object or array in it) is: false when
+ * not indexed. */
 bool json_pos_member(const json_t *obj, const char *key, enum json_pos_at at, struct json_pos *p);
 bool json_pos_element(const json_t *arr, size_t i, enum json_pos_at at, struct json_pos *p);
 bool json_pos_container(const json_t *c, enum json_pos_at at, struct json_pos *p);

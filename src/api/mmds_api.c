@@ -13,9 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define serde_fail(why, why_size, fmt, ...) \
-	why_fail(why, why_size, -EINVAL, SERDE_PREFIX fmt ".", ##__VA_ARGS__)
-
 struct mmds *api_mmds_store(struct api_config *c)
 {
 	int err;
@@ -98,7 +95,7 @@ static int parse_version(json_t *j, json_t *v, enum mmds_version *out, char *why
 		name = json_object_iter_key(json_object_iter(v));
 		inner = json_object_get(v, name);
 		if (!json_is_null(inner)) {
-			api_serde_unexpected(inner, t, sizeof(t));
+			serde_unexpected(inner, t, sizeof(t));
 			return serde_fail(
 				why, why_size, "invalid type: %s, expected unit%s", t,
 				json_pos_member_text(v, name, JSON_POS_VALUE, at, sizeof(at)));
@@ -127,7 +124,7 @@ static int parse(json_t *j, struct parsed *p, char *why, size_t why_size)
 
 	*p = (struct parsed){ .version = MMDS_V1 };
 	if (!json_is_object(j)) {
-		api_serde_unexpected(j, t, sizeof(t));
+		serde_unexpected(j, t, sizeof(t));
 		return serde_fail(why, why_size, "invalid type: %s, expected struct MmdsConfig", t);
 	}
 	json_object_foreach(j, k, v)
@@ -138,7 +135,7 @@ static int parse(json_t *j, struct parsed *p, char *why, size_t why_size)
 				return err;
 		} else if (!strcmp(k, "network_interfaces")) {
 			if (!json_is_array(v)) {
-				api_serde_unexpected(v, t, sizeof(t));
+				serde_unexpected(v, t, sizeof(t));
 				return serde_fail(why, why_size,
 						  "invalid type: %s, expected a sequence%s", t,
 						  AT(j, k, JSON_POS_VALUE));
@@ -146,7 +143,7 @@ static int parse(json_t *j, struct parsed *p, char *why, size_t why_size)
 			json_array_foreach(v, i, p->ifaces)
 			{
 				if (!json_is_string(p->ifaces)) {
-					api_serde_unexpected(p->ifaces, t, sizeof(t));
+					serde_unexpected(p->ifaces, t, sizeof(t));
 					return serde_fail(
 						why, why_size,
 						"invalid type: %s, expected a string%s", t,
@@ -159,7 +156,7 @@ static int parse(json_t *j, struct parsed *p, char *why, size_t why_size)
 			if (json_is_null(v))
 				continue;
 			if (!json_is_string(v)) {
-				api_serde_unexpected(v, t, sizeof(t));
+				serde_unexpected(v, t, sizeof(t));
 				return serde_fail(why, why_size,
 						  "invalid type: %s, expected IPv4 address%s", t,
 						  AT(j, k, JSON_POS_VALUE));
@@ -170,7 +167,7 @@ static int parse(json_t *j, struct parsed *p, char *why, size_t why_size)
 			p->has_ipv4 = true;
 		} else if (!strcmp(k, "imds_compat")) {
 			if (!json_is_boolean(v)) {
-				api_serde_unexpected(v, t, sizeof(t));
+				serde_unexpected(v, t, sizeof(t));
 				return serde_fail(why, why_size,
 						  "invalid type: %s, expected a boolean%s", t,
 						  AT(j, k, JSON_POS_VALUE));

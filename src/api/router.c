@@ -1,6 +1,7 @@
 /* Method + path -> handler, Firecracker's pre-/post-boot rules, JSON answers. */
 #include "api/router.h"
 #include "api/cpu_config_json.h"
+#include "api/fc_bodies.h"
 #include "api/http_parse.h"
 #include "api/json_pos.h"
 #include "api/snapshot_config.h"
@@ -12,6 +13,7 @@
 #include "devices/virtio/virtio_mem.h"
 #include "devices/virtio/virtio_net.h"
 #include "devices/virtio/virtio_pmem.h"
+#include "devices/virtio/virtio_rng.h"
 #include "devices/virtio/virtio_vsock.h"
 #include "util/id_pool.h"
 #include "util/parse.h"
@@ -422,36 +424,12 @@ static void hint_fault_or_ok(struct api_response *r, int err)
 }
 
 /* PATCH /balloon/hinting/start: the body is optional; acknowledge_on_stop
- * defaults to true (Firecracker's StartHintingCmd). */
-/* Firecracker's StartHintingCmd (no body: the defaults); true when refused. */
-static bool hint_start_refused(json_t *j, struct api_response *r)
-{
-	json_t *v = j ? json_object_get(j, "acknowledge_on_stop") : NULL;
-	char got[96], at[48];
-
-	if (j && !json_is_object(j)) {
-		api_serde_unexpected(j, got, sizeof(got));
-		faultf(r, 400, SERDE_PREFIX "invalid type: %s, expected struct StartHintingCmd.",
-		       got);
-		return true;
-	}
-	if (v && !json_is_boolean(v)) {
-		api_serde_unexpected(v, got, sizeof(got));
-		faultf(r, 400, SERDE_PREFIX "invalid type: %s, expected a boolean%s.", got,
-		       json_pos_member_text(j, "acknowledge_on_stop", JSON_POS_VALUE, at,
-					    sizeof(at)));
-		return true;
-	}
-	return false;
-}
-
+ * defaults to true (Firecracker's StartHintingCmd, which serde read). */
 static void do_hint_start(struct api_state *s, json_t *j, struct api_response *r)
 {
 	json_t *v = j ? json_object_get(j, "acknowledge_on_stop") : NULL;
 	bool ack = true;
 
-	if (hint_start_refused(j, r))
-		return;
 	if (v)
 		ack = json_is_true(v);
 	if (!balloon_cfg(s))
@@ -1316,8 +1294,6 @@ static bool body_refused(const struct resource *res, enum method m, const char *
 		err = api_parse_balloon_update(j, &(unsigned int){ 0 }, why, sizeof(why));
 	else if (res->rt == R_BALLOON_STATS && m == M_PATCH)
 		err = api_parse_balloon_stats_update(j, &(unsigned int){ 0 }, why, sizeof(why));
-	else if (res->rt == R_BALLOON_HINT_START)
-		return hint_start_refused(j, r);
 	else if (res->rt == R_VM)
 		err = api_parse_vm_state(j, &(bool){ false }, why, sizeof(why));
 	else if (res->rt == R_SNAP_CREATE)
@@ -1332,6 +1308,66 @@ static bool body_refused(const struct resource *res, enum method m, const char *
 		api_fault(r, 400, why);
 	r->unparsed = err != 0;
 	return err != 0;
+}
+
+/* The Firecracker type of a request's body (api/fc_bodies.h), which serde
+ * reads before anything else; NULL: none here (PUT /mmds/config and
+ * /cpu-config are read by their own parsers, /mmds by none). */
+static const struct serde_type *body_type(const struct resource *res, enum method m)
+{
+	const struct device_kind *k = m == M_PUT ? res->kind : NULL;
+
+	if (k)
+		return k == &virtio_blk_kind	   ? &fc_drive
+		       : k == &virtio_net_kind	   ? &fc_net
+		       : k == &virtio_vsock_kind   ? &fc_vsock
+		       : k == &virtio_balloon_kind ? &fc_balloon
+		       : k == &virtio_rng_kind	   ? &fc_entropy
+		       : k == &virtio_pmem_kind	   ? &fc_pmem
+		       : k == &virtio_mem_kind	   ? &fc_memory_hotplug
+						   : NULL;
+	switch (m == M_PATCH ? res->rt : -1) {
+	case R_MACHINE:
+		return &fc_machine_config_update;
+	case R_DRIVE:
+		return &fc_drive_update;
+	case R_NET:
+		return &fc_net_update;
+	case R_PMEM:
+		return &fc_pmem_update;
+	case R_HOTPLUG_MEM:
+		return &fc_memory_hotplug_update;
+	case R_BALLOON:
+		return &fc_balloon_update;
+	case R_BALLOON_STATS:
+		return &fc_balloon_stats_update;
+	case R_BALLOON_HINT_START:
+		return &fc_balloon_hint_start;
+	case R_VM:
+		return &fc_vm_state;
+	default:
+		break;
+	}
+	switch (m == M_PUT ? res->rt : -1) {
+	case R_BOOT:
+		return &fc_boot_source;
+	case R_MACHINE:
+		return &fc_machine_config;
+	case R_LOGGER:
+		return &fc_logger;
+	case R_METRICS:
+		return &fc_metrics;
+	case R_ACTIONS:
+		return &fc_action;
+	case R_SERIAL:
+		return &fc_serial;
+	case R_SNAP_CREATE:
+		return &fc_snapshot_create;
+	case R_SNAP_LOAD:
+		return &fc_snapshot_load;
+	default:
+		return NULL;
+	}
 }
 
 static bool has_value(json_t *j, const char *key)
@@ -1430,6 +1466,7 @@ static void handle(struct api_state *s, const char *method, const char *url, con
 	struct segments sg;
 	struct resource res;
 	enum method m;
+	const struct serde_type *bt;
 	json_t *j = NULL;
 	bool deprecated = false, split_ok, hinting;
 	const char *depr_msg = "";
@@ -1487,6 +1524,13 @@ static void handle(struct api_state *s, const char *method, const char *url, con
 			return faultf(r, 400, "%s", why);
 		if (!j)
 			return faultf(r, 400, "%s: %s", res.path[0] ? res.path : "/", why);
+		/* Firecracker's serde reads the body into its type first. */
+		bt = body_type(&res, m);
+		if (bt && serde_check(bt, &j, NULL, why, sizeof(why))) {
+			r->unparsed = true;
+			faultf(r, 400, "%s", why);
+			goto out;
+		}
 		/* PUT: {} is no rate limiter (PATCH: its handler's semantics);
 		 * the serial's rate_limiter is one token bucket, which {} is not. */
 		if (m == M_PUT && res.rt != R_SERIAL)
@@ -1525,6 +1569,7 @@ static void handle(struct api_state *s, const char *method, const char *url, con
 		faultf(r, 400, "the microVM failed to start (%s): restart volt", s->fail_reason);
 	else
 		route(s, &res, m, id, j, r);
+out:
 	json_decref(j);
 	json_pos_index(NULL, NULL, 0); /* the body's positions, and the tree they hold, go too */
 	/* Firecracker sets the header once ParsedRequest::try_from succeeded. */

@@ -3,6 +3,7 @@
  * a rejected request leaves the configuration as it was. */
 #include "api/vm_config_json.h"
 #include "api/cpu_config_json.h"
+#include "api/fc_bodies.h"
 #include "api/json_pos.h"
 #include "api/mmds_api.h"
 
@@ -239,7 +240,8 @@ json_t *api_json_parse(const char *buf, size_t len, char *why, size_t why_size)
 		why_fail(why, why_size, -EINVAL, "empty body: expected a JSON object");
 		return NULL;
 	}
-	j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &e);
+	/* Any JSON value: serde's answer to a body of the wrong type is its own. */
+	j = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &e);
 	json_pos_index(j, buf, len);
 	/* serde_json reads an integer past u64 as a float, which no field takes:
 	 * Firecracker's "invalid type"; jansson's limit is i64. */
@@ -1691,171 +1693,17 @@ int api_config_to_vm(const struct api_config *c, struct vm_config *out, char *cm
 	return 0;
 }
 
-/* --- snapshots: Firecracker's serde rules and messages --------------------------- */
-
-/* A field of a snapshot body: its name and what serde would say it expects. */
-struct snap_field {
-	const char *name;
-	const char *expect; /* "path string", "a boolean", "struct MemBackendConfig"... */
-	bool required;
-	bool no_null; /* a serde default that is not an Option: null is a wrong type */
-};
-
-/* A serde error as Firecracker words it (why_fail's -EINVAL). */
-#define serde_fail(why, why_size, fmt, ...) \
-	why_fail(why, why_size, -EINVAL, SERDE_PREFIX fmt ".", ##__VA_ARGS__)
-
-void api_serde_unexpected(const json_t *v, char *buf, size_t size)
-{
-	switch (json_typeof(v)) {
-	case JSON_STRING:
-		snprintf(buf, size, "string \"%.64s\"", json_string_value(v));
-		break;
-	case JSON_INTEGER:
-		snprintf(buf, size, "integer `%" JSON_INTEGER_FORMAT "`", json_integer_value(v));
-		break;
-	case JSON_REAL: {
-		char num[32];
-
-		/* serde writes 1.0 for a float that is whole */
-		snprintf(num, sizeof(num), "%.17g", json_real_value(v));
-		if (!strpbrk(num, ".en"))
-			strcat(num, ".0");
-		snprintf(buf, size, "floating point `%s`", num);
-		break;
-	}
-	case JSON_TRUE:
-	case JSON_FALSE:
-		snprintf(buf, size, "boolean `%s`", json_is_true(v) ? "true" : "false");
-		break;
-	case JSON_ARRAY:
-		snprintf(buf, size, "sequence");
-		break;
-	case JSON_OBJECT:
-		snprintf(buf, size, "map");
-		break;
-	default:
-		snprintf(buf, size, "null");
-		break;
-	}
-}
-
-static bool expects_string(const struct snap_field *f)
-{
-	return !strcmp(f->expect, "path string") || !strcmp(f->expect, "a string");
-}
-
-static bool type_ok(const struct snap_field *f, const json_t *v)
-{
-	if (expects_string(f))
-		return json_is_string(v);
-	if (!strcmp(f->expect, "a boolean"))
-		return json_is_boolean(v);
-	if (!strcmp(f->expect, "a sequence"))
-		return json_is_array(v);
-	return json_is_object(v); /* "struct ..." */
-}
-
-/* serde's "expected `a` or `b`" / "expected one of `a`, `b`, `c`". */
-static void serde_expected(const struct snap_field *f, size_t n, char *buf, size_t size)
-{
-	size_t i, used = 0;
-
-	buf[0] = '\0';
-	for (i = 0; i < n && used < size; i++) {
-		const char *sep = !i ? (n > 2 ? "one of " : "") : n == 2 ? " or " : ", ";
-		int w = snprintf(buf + used, size - used, "%s`%s`", sep, f[i].name);
-
-		if (w < 0)
-			break;
-		used += (size_t)w;
-	}
-}
-
-/* The object's keys against its fields (each of its type; null is absent
- * unless no_null),
- * then the required ones, as serde checks a struct: an unknown key is refused
- * where the struct is deny_unknown_fields (strict), ignored where not. */
-static int snap_fields_of(json_t *j, const char *type_name, const struct snap_field *f, size_t n,
-			  bool strict, char *why, size_t why_size)
-{
-	char got[96], expected[256], at[48];
-	const char *key;
-	json_t *v;
-	size_t i;
-
-	if (!json_is_object(j)) {
-		api_serde_unexpected(j, got, sizeof(got));
-		return serde_fail(why, why_size, "invalid type: %s, expected struct %s", got,
-				  type_name);
-	}
-	json_object_foreach(j, key, v)
-	{
-		for (i = 0; i < n && strcmp(key, f[i].name); i++)
-			;
-		if (i == n && !strict)
-			continue;
-		if (i == n) {
-			serde_expected(f, n, expected, sizeof(expected));
-			return serde_fail(
-				why, why_size, "unknown field `%.64s`, expected %s%s", key,
-				expected,
-				json_pos_member_text(j, key, JSON_POS_KEY, at, sizeof(at)));
-		}
-		if ((json_is_null(v) && !f[i].no_null) || type_ok(&f[i], v))
-			continue;
-		api_serde_unexpected(v, got, sizeof(got));
-		return serde_fail(why, why_size, "invalid type: %s, expected %s%s", got,
-				  f[i].expect,
-				  json_pos_member_text(j, key, JSON_POS_VALUE, at, sizeof(at)));
-	}
-	for (i = 0; i < n; i++) {
-		v = json_object_get(j, f[i].name);
-		if (f[i].required && !v)
-			return api_serde_missing(j, f[i].name, why, why_size);
-		if (f[i].required && json_is_null(v))
-			return serde_fail(why, why_size, "missing field `%s`", f[i].name);
-	}
-	return 0;
-}
-
-static int snap_fields(json_t *j, const char *type_name, const struct snap_field *f, size_t n,
-		       char *why, size_t why_size)
-{
-	return snap_fields_of(j, type_name, f, n, true, why, why_size);
-}
+/* --- snapshots: Firecracker's serde types (api/fc_bodies.h), then volt's limits --- */
 
 /* The string of field name in j (NULL when absent or null). */
 static const char *snap_str(json_t *j, const char *name)
 {
-	json_t *v = json_object_get(j, name);
-
-	return json_is_string(v) ? json_string_value(v) : NULL;
+	return json_string_value(json_object_get(j, name));
 }
 
 static bool snap_bool(json_t *j, const char *name)
 {
 	return json_is_true(json_object_get(j, name));
-}
-
-/* The variant member key of j names (a string): its index in names, or
- * serde's unknown variant message. */
-static int snap_variant(json_t *j, const char *key, const char *const *names, size_t n, char *why,
-			size_t why_size)
-{
-	const char *s = snap_str(j, key);
-	struct snap_field f[8];
-	char expected[256], at[48];
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (!strcmp(s, names[i]))
-			return (int)i;
-	for (i = 0; i < n && i < 8; i++)
-		f[i] = (struct snap_field){ .name = names[i] };
-	serde_expected(f, i, expected, sizeof(expected));
-	return serde_fail(why, why_size, "unknown variant `%.64s`, expected %s%s", s, expected,
-			  json_pos_member_text(j, key, JSON_POS_VALUE, at, sizeof(at)));
 }
 
 /* volt's own limits on a string: not empty, no NUL, shorter than max. */
@@ -1876,26 +1724,21 @@ static int snap_str_check(const char *obj, const char *field, json_t *j, const c
 	return 0;
 }
 
-int api_parse_snapshot_create(json_t *j, struct snapshot_create_req *req, char *why,
-			      size_t why_size)
+/* j read as Firecracker's type t; *held is the tree to read (the body, or
+ * the object serde's sequence form of it stands for), which the caller
+ * drops. */
+static int snap_serde(const struct serde_type *t, json_t *j, json_t **held, char *why,
+		      size_t why_size)
 {
-	static const struct snap_field f[] = {
-		{ "snapshot_type", "a string", false, true },
-		{ "snapshot_path", "path string", true, false },
-		{ "mem_file_path", "path string", true, false },
-	};
-	/* Firecracker's declaration order, which serde's message follows. */
-	static const char *const types[] = { "Diff", "Full" };
-	const char *type;
+	*held = json_incref(j);
+	return serde_check(t, held, NULL, why, why_size);
+}
+
+static int snapshot_create(json_t *j, struct snapshot_create_req *req, char *why, size_t why_size)
+{
+	const char *type = snap_str(j, "snapshot_type");
 	int err;
 
-	err = snap_fields(j, "CreateSnapshotParams", f, 3, why, why_size);
-	if (err)
-		return err;
-	type = snap_str(j, "snapshot_type");
-	err = type ? snap_variant(j, "snapshot_type", types, 2, why, why_size) : 1;
-	if (err < 0)
-		return err;
 	if ((err = snap_str_check("snapshot/create", "snapshot_path", j, "snapshot_path", PATH_MAX,
 				  why, why_size)) ||
 	    (err = snap_str_check("snapshot/create", "mem_file_path", j, "mem_file_path", PATH_MAX,
@@ -1908,24 +1751,25 @@ int api_parse_snapshot_create(json_t *j, struct snapshot_create_req *req, char *
 	return 0;
 }
 
+int api_parse_snapshot_create(json_t *j, struct snapshot_create_req *req, char *why,
+			      size_t why_size)
+{
+	json_t *held;
+	int err = snap_serde(&fc_snapshot_create, j, &held, why, why_size);
+
+	if (!err)
+		err = snapshot_create(held, req, why, why_size);
+	json_decref(held);
+	return err;
+}
+
 static int parse_net_overrides(json_t *a, struct snapshot_load_req *req, char *why, size_t why_size)
 {
-	static const struct snap_field f[] = {
-		{ "iface_id", "a string", true, false },
-		{ "host_dev_name", "a string", true, false },
-	};
 	char field[64];
 	json_t *o;
 	size_t i;
 	int err;
 
-	json_array_foreach(a, i, o)
-	{
-		/* Not deny_unknown_fields in Firecracker: other keys are ignored. */
-		err = snap_fields_of(o, "NetworkOverride", f, 2, false, why, why_size);
-		if (err)
-			return err;
-	}
 	if (json_array_size(a) > VM_MAX_NETS)
 		return why_fail(why, why_size, -EINVAL,
 				"snapshot/load: network_overrides: %zu entries, volt has at most "
@@ -1956,61 +1800,20 @@ static int parse_net_overrides(json_t *a, struct snapshot_load_req *req, char *w
 	return 0;
 }
 
-int api_parse_snapshot_load(json_t *j, struct snapshot_load_req *req, bool *deprecated, char *why,
-			    size_t why_size)
+/* j: a LoadSnapshotConfig as serde read it; then Firecracker's own checks
+ * (LoadSnapshotParams::try_from) and volt's limits. */
+static int snapshot_load(json_t *j, struct snapshot_load_req *req, bool *deprecated, char *why,
+			 size_t why_size)
 {
-	static const struct snap_field f[] = {
-		{ "snapshot_path", "path string", true, false },
-		{ "mem_file_path", "path string", false, false },
-		{ "mem_backend", "struct MemBackendConfig", false, false },
-		{ "enable_diff_snapshots", "a boolean", false, true },
-		{ "track_dirty_pages", "a boolean", false, true },
-		{ "resume_vm", "a boolean", false, true },
-		{ "network_overrides", "a sequence", false, true },
-		{ "vsock_override", "struct VsockOverride", false, false },
-		{ "clock_realtime", "a boolean", false, true },
-		{ "huge_pages", "a string", false, true },
-	};
-	static const struct snap_field backend_f[] = {
-		{ "backend_path", "path string", true, false },
-		{ "backend_type", "a string", true, false },
-	};
-	static const struct snap_field vsock_f[] = {
-		{ "uds_path", "a string", true, false },
-	};
-	static const char *const backends[] = { "File", "Uffd" };
-	static const char *const huge[] = { "Snapshot", "None", "Transparent", "2M" };
 	struct snapshot_load_req r = { 0 };
-	json_t *backend, *nets, *vsock;
-	int btype = MEM_BACKEND_FILE, err;
-	const char *mem_file, *h;
+	json_t *backend = json_object_get(j, "mem_backend"), *nets, *vsock;
+	const char *mem_file = snap_str(j, "mem_file_path"), *h = snap_str(j, "huge_pages"), *bt;
 	struct sockaddr_un sa;
+	bool uffd;
+	int err;
 
-	err = snap_fields(j, "LoadSnapshotConfig", f, sizeof(f) / sizeof(f[0]), why, why_size);
-	if (err)
-		return err;
-	backend = json_object_get(j, "mem_backend");
 	if (json_is_null(backend))
 		backend = NULL;
-	if (backend) {
-		err = snap_fields(backend, "MemBackendConfig", backend_f, 2, why, why_size);
-		if (err)
-			return err;
-		btype = snap_variant(backend, "backend_type", backends, 2, why, why_size);
-		if (btype < 0)
-			return btype;
-	}
-	nets = json_object_get(j, "network_overrides");
-	if (json_is_array(nets) && (err = parse_net_overrides(nets, &r, why, why_size)))
-		return err;
-	vsock = json_object_get(j, "vsock_override");
-	if (json_is_object(vsock) &&
-	    (err = snap_fields_of(vsock, "VsockOverride", vsock_f, 1, false, why, why_size)))
-		return err;
-	h = snap_str(j, "huge_pages");
-	if (h && (err = snap_variant(j, "huge_pages", huge, 4, why, why_size)) < 0)
-		return err;
-	mem_file = snap_str(j, "mem_file_path");
 	if (backend && mem_file)
 		return serde_fail(why, why_size,
 				  "too many fields: either `mem_backend` or `mem_file_path` "
@@ -2019,16 +1822,20 @@ int api_parse_snapshot_load(json_t *j, struct snapshot_load_req *req, bool *depr
 		return serde_fail(why, why_size,
 				  "missing field: either `mem_backend` or `mem_file_path` is "
 				  "required");
+	bt = backend ? snap_str(backend, "backend_type") : NULL;
+	uffd = bt && !strcmp(bt, "Uffd");
+	nets = json_object_get(j, "network_overrides");
+	if (json_is_array(nets) && (err = parse_net_overrides(nets, &r, why, why_size)))
+		return err;
+	vsock = json_object_get(j, "vsock_override");
 	/* volt's own limits. */
 	if ((err = snap_str_check("snapshot/load", "snapshot_path", j, "snapshot_path", PATH_MAX,
 				  why, why_size)) ||
 	    (err = snap_str_check("snapshot/load", "mem_file_path", j, "mem_file_path", PATH_MAX,
 				  why, why_size)) ||
-	    (backend &&
-	     (err = snap_str_check("snapshot/load", "mem_backend: backend_path", backend,
-				   "backend_path",
-				   btype == MEM_BACKEND_UFFD ? sizeof(sa.sun_path) : PATH_MAX, why,
-				   why_size))) ||
+	    (backend && (err = snap_str_check("snapshot/load", "mem_backend: backend_path", backend,
+					      "backend_path", uffd ? sizeof(sa.sun_path) : PATH_MAX,
+					      why, why_size))) ||
 	    (json_is_object(vsock) &&
 	     (err = snap_str_check("snapshot/load", "vsock_override: uds_path", vsock, "uds_path",
 				   sizeof(sa.sun_path), why, why_size))))
@@ -2038,7 +1845,7 @@ int api_parse_snapshot_load(json_t *j, struct snapshot_load_req *req, bool *depr
 		       : !strcmp(h, "2M")	    ? SNAP_HUGE_2M
 						    : SNAP_HUGE_THP;
 	r.state_path = snap_str(j, "snapshot_path");
-	r.backend = btype == 1 ? MEM_BACKEND_UFFD : MEM_BACKEND_FILE;
+	r.backend = uffd ? MEM_BACKEND_UFFD : MEM_BACKEND_FILE;
 	r.backend_path = backend ? snap_str(backend, "backend_path") : mem_file;
 	r.track_dirty_pages =
 		snap_bool(j, "enable_diff_snapshots") || snap_bool(j, "track_dirty_pages");
@@ -2048,6 +1855,18 @@ int api_parse_snapshot_load(json_t *j, struct snapshot_load_req *req, bool *depr
 	*req = r;
 	*deprecated = mem_file || snap_bool(j, "enable_diff_snapshots");
 	return 0;
+}
+
+int api_parse_snapshot_load(json_t *j, struct snapshot_load_req *req, bool *deprecated, char *why,
+			    size_t why_size)
+{
+	json_t *held;
+	int err = snap_serde(&fc_snapshot_load, j, &held, why, why_size);
+
+	if (!err)
+		err = snapshot_load(held, req, deprecated, why, why_size);
+	json_decref(held);
+	return err;
 }
 
 void api_config_from_vm(struct api_config *c, const struct vm_config *v)

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "api/serde_body.h"
 #include "util/log.h"
 #include "util/id_pool.h"
 #include "util/parse.h"
@@ -107,11 +108,6 @@ const char *api_huge_pages_name(const struct api_config *c);
 void api_config_init(struct api_config *c);
 void api_config_defaults(struct api_config *c);
 
-/* Firecracker's answer to a body serde could not read starts with this. */
-#define SERDE_PREFIX "An error occurred when deserializing the json body of a request: "
-/* What serde calls a JSON value in "invalid type: ..." ("integer `1`",
- * "floating point `1.0`", "map"...). */
-void api_serde_unexpected(const json_t *v, char *buf, size_t size);
 /* serde's missing field `name` of object j: with its position (j's closing
  * brace) when j is in the body api_json_parse read last (api/json_pos.h), as
  * serde_json gives it. -EINVAL. */

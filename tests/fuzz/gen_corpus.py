@@ -867,6 +867,26 @@ def json_pos_seeds():
     }
 
 
+def serde_body_seeds():
+    """fuzz_serde_body: a type index byte (api/fc_bodies.h's order in the target), then a body."""
+    return {
+        "machine-config": b"\x01" + b'{"vcpu_count": 2, "mem_size_mib": 256, "smt": false, '
+                          b'"cpu_template": "T2", "huge_pages": {"2M": null}}',
+        "machine-config-seq": b"\x01" + b'[2, 256, true, null, false, "None"]',
+        "drive": b"\x03" + b'{"drive_id": "d", "is_root_device": false, "cache_type": "Writeback", '
+                 b'"rate_limiter": {"bandwidth": {"size": 1, "one_time_burst": null, '
+                 b'"refill_time": 2, "x": [1]}, "ops": null}, "io_engine": "Async"}',
+        "net": b"\x05" + b'{"iface_id": "e", "host_dev_name": "t", "guest_mac": "aa:bb:cc:dd:ee:ff", '
+               b'"mtu": 1500}',
+        "logger": b"\x12" + b'{"log_path": "/l", "level": "warning", "show_level": true}',
+        "metrics": b"\x13" + b'{"metrics_path": "/m", "emit_id": true, "properties": {"a": "b"}}',
+        "snapshot-load": b"\x17" + b'{"snapshot_path": "/s", "mem_backend": {"backend_path": "/m", '
+                         b'"backend_type": "Uffd"}, "network_overrides": [{"iface_id": "e", '
+                         b'"host_dev_name": "t", "x": 1}, ["f", "u"]], "huge_pages": "2M"}',
+        "float": b"\x08" + b'{"amount_mib": 1.5e300, "deflate_on_oom": false}',
+    }
+
+
 def main():
     for target, seeds in (("virtq", virtq_seeds()), ("virtio_blk", blk_seeds()),
                           ("virtio_pmem", pmem_seeds()), ("virtio_mem", mem_seeds()),
@@ -878,7 +898,8 @@ def main():
                           ("boot_loader", boot_loader_seeds()),
                           ("bitcode", bitcode_seeds()),
                           ("mmds_json", mmds_json_seeds()),
-                          ("json_pos", json_pos_seeds())):
+                          ("json_pos", json_pos_seeds()),
+                          ("serde_body", serde_body_seeds())):
         d = HERE / "corpus" / target
         d.mkdir(parents=True, exist_ok=True)
         for name, blob in seeds.items():

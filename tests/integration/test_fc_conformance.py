@@ -912,16 +912,16 @@ SCENARIOS = {
         put("/entropy", {}, 400, NOT_AFTER),
     ],
     # Firecracker's source (Net::new, NetError::InvalidMtu): an mtu below 68; above
-    # 65535 serde's u16 error (volt: its range words, docs/api.md)
+    # 65535 serde's u16 error
     "net_mtu_range": [
         put("/network-interfaces/eth0", {"iface_id": "eth0", "host_dev_name": "{tap}_0",
                                          "mtu": 67}, 400, re.escape(
             "Could not create the network device: MTU 67 is out of range [68, 65535]")),
         put("/network-interfaces/eth0", {"iface_id": "eth0", "host_dev_name": "{tap}_0",
                                          "mtu": 65536}, 400,
-            SERDE + re.escape("invalid value: integer `65536`, expected u16"),
-            volt=(400, re.escape("network-interface: mtu: 65536 is out of range (68 to "
-                                 "65535)"), "serde's words need the body's positions")),
+            # (the TAP's name, and so the column, differs from run to run)
+            SERDE + re.escape("invalid value: integer `65536`, expected u16 at line 1 "
+                              "column ") + r"\d+\.$"),
         put("/network-interfaces/eth0", {"iface_id": "eth0", "host_dev_name": "{tap}_0",
                                          "mtu": 68}),
     ],
@@ -947,7 +947,7 @@ SCENARIOS = {
     "docs_post_boot_bodies_before_boot": BASIC + [
         patch("/balloon", {"stats_polling_interval_s": 1}, 400,
               "unknown field `stats_polling_interval_s`"),
-        patch("/balloon", {"amount_mib": "bar"}, 400, "amount_mib"),
+        patch("/balloon", {"amount_mib": "bar"}, 400, 'string "bar", expected u32'),
         patch("/balloon", {"amount_mib": 1}, 400, NOT_BEFORE),
         patch("/balloon/statistics", {"stats_polling_interval_s": 1, "x": 1}, 400,
               "unknown field `x`"),
