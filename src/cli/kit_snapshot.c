@@ -57,7 +57,10 @@ int kit_snapshot_init(struct kit_snapshot *ks, const struct vm_config *cfg,
 	memset(ks, 0, sizeof(*ks));
 	ks->started = *started;
 	ks->shell = cfg->kit_cmd && !cfg->kit_cmd[0];
-	if (!cfg->kit_cmd || device_list_count(cfg->devices, cfg->ndevices, &virtio_blk_kind))
+	/* Huge pages: the cache's snapshots are small pages restored from a file
+	 * (hugetlbfs ones restore through a page-fault handler only). */
+	if (!cfg->kit_cmd || device_list_count(cfg->devices, cfg->ndevices, &virtio_blk_kind) ||
+	    cfg->huge_pages != VM_HUGE_NONE)
 		return -EOPNOTSUPP;
 	err = snapshot_cache_file_key(cfg->kernel, ks->kernel_key, sizeof(ks->kernel_key));
 	if (!err)

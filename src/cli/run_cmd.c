@@ -234,7 +234,7 @@ static int run_with(struct vm_config *cfg, int argc, char **argv, const struct t
 			configured = true;
 			continue;
 		}
-		if (c > 0 && c < 128 && strchr("kicmnSpt", c))
+		if (c > 0 && c < 128 && strchr("kicmnSptH", c))
 			configured = true;
 		switch (c) {
 		case 'R':
@@ -286,6 +286,18 @@ static int run_with(struct vm_config *cfg, int argc, char **argv, const struct t
 			break;
 		case 'S':
 			cfg->smt = true;
+			break;
+		case 'H':
+			if (!strcmp(optarg, "none"))
+				cfg->huge_pages = VM_HUGE_NONE;
+			else if (!strcmp(optarg, "transparent"))
+				cfg->huge_pages = VM_HUGE_THP;
+			else if (!strcmp(optarg, "2M"))
+				cfg->huge_pages = VM_HUGE_2M;
+			else {
+				pr_err("--huge-pages: '%s' is not none, transparent or 2M", optarg);
+				return -EINVAL;
+			}
 			break;
 		case 'n':
 			if (parse_uint(optarg, 1, VM_MAX_CPUS, &ncpus)) {
@@ -357,6 +369,12 @@ static int run_with(struct vm_config *cfg, int argc, char **argv, const struct t
 	}
 	if (restore_dir) {
 		return run_restored(restore_dir, &restore);
+	}
+	/* Firecracker's rule: 2 MiB pages want RAM a multiple of 2 MiB. */
+	if (cfg->huge_pages == VM_HUGE_2M && (cfg->mem_size >> 20) % 2) {
+		pr_err("--huge-pages 2M: --mem %llu is not a whole number of 2 MiB pages",
+		       (unsigned long long)(cfg->mem_size >> 20));
+		return -EINVAL;
 	}
 	if (device_list_validate(cfg->devices, cfg->ndevices,
 				 &(struct device_vm_facts){ .mem_size = cfg->mem_size }, &bad, why,

@@ -17,6 +17,13 @@ static const struct cli_opt before[] = {
 	  .help = "two threads per core in the vCPUs' topology (Firecracker's smt; "
 		  "--cpus must then be 1 or even)" },
 	{ .name = "cpu-template", .code = 't', .value = true, .arg = "NAME" },
+	{ .name = "huge-pages",
+	  .code = 'H',
+	  .value = true,
+	  .arg = "none|transparent|2M",
+	  .help = "back guest memory with huge pages: transparent (THP, madvise) or 2M "
+		  "(hugetlbfs, from the host's pool: vm.nr_hugepages); Firecracker's "
+		  "huge_pages" },
 	{ .name = "boot-protocol", .code = 'p', .value = true, .arg = "auto|linux|pvh" },
 	CLI_COMMON_BOOT_TIMER,
 	{ .name = "profile",

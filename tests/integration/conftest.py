@@ -254,6 +254,16 @@ def host_is_pvm():
     return os.path.exists("/sys/module/kvm_pvm")
 
 
+def huge_pages_free():
+    """2 MiB pages the host's pool can still give (free, not reserved)."""
+    d = Path("/sys/kernel/mm/hugepages/hugepages-2048kB")
+    try:
+        return (int((d / "free_hugepages").read_text())
+                - int((d / "resv_hugepages").read_text()))
+    except OSError:
+        return 0
+
+
 @contextlib.contextmanager
 def full_backlog_listener(path):
     """A Unix socket listening at path that never accepts, its backlog (0) full: a

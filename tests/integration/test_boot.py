@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import GUESTS, host_is_pvm, initrd_with, run_volt
+from conftest import GUESTS, host_is_pvm, huge_pages_free, initrd_with, run_volt
 
 HELLO = "Hello from the volt hello guest"
 HELLO_PVH = HELLO + " (PVH entry)"  # what hello prints when entered at _start32
@@ -39,6 +39,22 @@ def test_hello_in_the_least_memory(vm, guest_kit):
     assert r.returncode != 0 and "is not guest RAM" in r.stderr, r.stderr
 
 
+@pytest.mark.parametrize("huge", ["none", "transparent", "2M"])
+def test_hello_with_huge_pages(vm, huge):
+    """--huge-pages: the guest memory in THP or hugetlbfs pages (2M needs a host pool of 32
+    free pages for 64 MiB, reserved at start: a short pool is refused before the guest runs)."""
+    if huge == "2M" and huge_pages_free() < 32:
+        r = run_volt("run", "--kernel", GUESTS / "hello", "--mem", "64", "--huge-pages", huge,
+                     timeout=30)
+        assert r.returncode != 0 and "huge_pages 2M: the host has fewer than 32 free" in \
+            r.stderr, r.stderr
+        assert HELLO not in r.stdout
+        return
+    p = vm("run", "--kernel", GUESTS / "hello", "--mem", "64", "--huge-pages", huge)
+    assert p.wait_exit(30) == 0, p.output()
+    assert HELLO in p.output()
+
+
 def test_hello_through_pvh(vm):
     """The same file entered at its XEN_ELFNOTE_PHYS32_ENTRY in 32-bit mode."""
     p = vm("run", "--kernel", GUESTS / "hello", "--boot-protocol", "pvh")
@@ -68,6 +84,10 @@ def test_console_input_reaches_the_guest_and_eof_is_harmless(vm, tmp_path):
     (["--kernel", "HELLO", "--cpus", "33"], "--cpus: '33'"),
     (["--kernel", "HELLO", "--cpu-template", "nosuch"], "unknown template 'nosuch'"),
     (["--kernel", "HELLO", "--boot-protocol", "efi"], "--boot-protocol: 'efi'"),
+    (["--kernel", "HELLO", "--huge-pages", "1G"],
+     "--huge-pages: '1G' is not none, transparent or 2M"),
+    (["--kernel", "HELLO", "--huge-pages", "2M", "--mem", "65"],
+     "--huge-pages 2M: --mem 65 is not a whole number of 2 MiB pages"),
     (["--kernel", "HELLO", "--log-level", "loud"], "--log-level: 'loud'"),
     (["--kernel", "HELLO", "--cmdline", "x" * 2048], "command line is 2048 bytes long; at most 2047 fit"),
     # Fits on its own, not with what volt adds (virtio_mmio.device= for --rng):

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from api_client import ApiClient, wait_for_socket
-from conftest import GUESTS, VOLT, VoltProcess, initrd_with
+from conftest import GUESTS, VOLT, VoltProcess, huge_pages_free, initrd_with
 from test_virtio_net import GUEST_IP, HOST_IP, netlab  # noqa: F401 (the fixture)
 
 EXTRA = os.environ.get("VOLT_API_TEST_ARGS", "").split()
@@ -416,16 +416,6 @@ def kernel_page_kib(pid, name):
                 if m.startswith("KernelPageSize:"):
                     return int(m.split()[1])
     return None
-
-
-def huge_pages_free():
-    """2 MiB pages the host's pool can still give (free, not reserved)."""
-    d = Path("/sys/kernel/mm/hugepages/hugepages-2048kB")
-    try:
-        return (int((d / "free_hugepages").read_text())
-                - int((d / "resv_hugepages").read_text()))
-    except OSError:
-        return 0
 
 
 @pytest.mark.skipif(not UFFD_HANDLER.exists(), reason="tests/uffd_handler not built")
