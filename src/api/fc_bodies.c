@@ -1,6 +1,7 @@
 /* Firecracker's body types (api/fc_bodies.h), read off its sources:
  * src/vmm/src/vmm_config/, request/actions.rs, logging.rs, mac.rs. */
 #include "api/fc_bodies.h"
+#include "api/mmds_api.h"
 
 #include <ctype.h>
 #include <string.h>
@@ -232,6 +233,31 @@ static const char *const vm_states[] = { "Paused", "Resumed" };
 static const struct serde_type t_vm_state = ENUM(vm_states);
 static const struct serde_field vm_f[] = { F("state", t_vm_state) };
 const struct serde_type fc_vm_state = STRUCT("Vm", vm_f);
+
+/* vmm_config/mmds.rs; Ipv4Addr's Deserialize is a FromStr visitor's */
+static bool ipv4_ok(const char *s, size_t len)
+{
+	uint32_t a;
+
+	return strlen(s) == len && api_ipv4_parse(s, &a);
+}
+
+static const char *const mmds_versions[] = { "V1", "V2" };
+static const struct serde_type t_mmds_version = ENUM(mmds_versions),
+			       t_ifaces = { .kind = SERDE_SEQ, .inner = &t_string },
+			       t_ipv4 = { .kind = SERDE_CUSTOM,
+					  .accept = ipv4_ok,
+					  .custom = "invalid IPv4 address syntax",
+					  .expect = "IPv4 address",
+					  .custom_in_str = true },
+			       o_ipv4 = OPTION(t_ipv4);
+static const struct serde_field mmds_f[] = {
+	DEFAULT("version", t_mmds_version),
+	F("network_interfaces", t_ifaces),
+	F("ipv4_address", o_ipv4),
+	DEFAULT("imds_compat", t_bool),
+};
+const struct serde_type fc_mmds_config = STRUCT("MmdsConfig", mmds_f);
 
 /* vmm_config/snapshot.rs */
 static const char *const snapshot_types[] = { "Diff", "Full" };

@@ -12,6 +12,6 @@ extern const struct serde_type fc_boot_source, fc_machine_config, fc_machine_con
 	fc_drive, fc_drive_update, fc_net, fc_net_update, fc_vsock, fc_balloon, fc_balloon_update,
 	fc_balloon_stats_update, fc_balloon_hint_start, fc_entropy, fc_serial, fc_pmem,
 	fc_pmem_update, fc_memory_hotplug, fc_memory_hotplug_update, fc_logger, fc_metrics,
-	fc_action, fc_vm_state, fc_snapshot_create, fc_snapshot_load;
+	fc_action, fc_vm_state, fc_snapshot_create, fc_snapshot_load, fc_mmds_config;
 
 #endif

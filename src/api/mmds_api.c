@@ -2,6 +2,7 @@
  * (api/mmds_api.h), with Firecracker's serde messages and checks. */
 #include "api/mmds_api.h"
 
+#include "api/fc_bodies.h"
 #include "api/json_pos.h"
 #include "api/vm_config_json.h"
 #include "devices/mmds/mmds.h"
@@ -38,8 +39,7 @@ bool api_mmds_enabled(const struct api_config *c)
 	return false;
 }
 
-/* Rust's Ipv4Addr::from_str: four decimal octets, no leading zero. */
-static bool parse_ipv4(const char *s, uint32_t *out)
+bool api_ipv4_parse(const char *s, uint32_t *out)
 {
 	uint32_t a = 0;
 
@@ -81,108 +81,25 @@ struct parsed {
 	bool imds_compat;
 };
 
-/* serde's tail " at line L column C" for member key of j (api/json_pos.h). */
-#define AT(j, key, where) json_pos_member_text(j, key, where, at, sizeof(at))
-
-static int parse_version(json_t *j, json_t *v, enum mmds_version *out, char *why, size_t why_size)
-{
-	const char *name = json_string_value(v);
-	json_t *inner = NULL;
-	char t[96], at[48];
-
-	/* serde's enum: "V2", or the map {"V2": null} */
-	if (json_is_object(v) && json_object_size(v) == 1) {
-		name = json_object_iter_key(json_object_iter(v));
-		inner = json_object_get(v, name);
-		if (!json_is_null(inner)) {
-			serde_unexpected(inner, t, sizeof(t));
-			return serde_fail(
-				why, why_size, "invalid type: %s, expected unit%s", t,
-				json_pos_member_text(v, name, JSON_POS_VALUE, at, sizeof(at)));
-		}
-	} else if (!name) {
-		return serde_fail(why, why_size, "expected value%s",
-				  AT(j, "version", JSON_POS_PEEK));
-	}
-	if (!strcmp(name, "V1"))
-		*out = MMDS_V1;
-	else if (!strcmp(name, "V2"))
-		*out = MMDS_V2;
-	else
-		return serde_fail(why, why_size, "unknown variant `%.64s`, expected `V1` or `V2`%s",
-				  name, AT(j, "version", JSON_POS_VALUE));
-	return 0;
-}
-
+/* j read as Firecracker's MmdsConfig (serde), then its values. */
 static int parse(json_t *j, struct parsed *p, char *why, size_t why_size)
 {
-	const char *k;
-	json_t *v;
-	char t[96], at[48];
-	size_t i;
-	int err;
+	json_t *held = json_incref(j), *v;
+	const char *version;
+	int err = serde_check(&fc_mmds_config, &held, NULL, why, why_size);
 
 	*p = (struct parsed){ .version = MMDS_V1 };
-	if (!json_is_object(j)) {
-		serde_unexpected(j, t, sizeof(t));
-		return serde_fail(why, why_size, "invalid type: %s, expected struct MmdsConfig", t);
+	if (!err) {
+		version = json_string_value(json_object_get(held, "version"));
+		p->version = version && !strcmp(version, "V2") ? MMDS_V2 : MMDS_V1;
+		/* the body's own (a sequence form's elements are): valid while it is */
+		p->ifaces = json_object_get(held, "network_interfaces");
+		v = json_object_get(held, "ipv4_address");
+		p->has_ipv4 = json_is_string(v) && api_ipv4_parse(json_string_value(v), &p->ipv4);
+		p->imds_compat = json_is_true(json_object_get(held, "imds_compat"));
 	}
-	json_object_foreach(j, k, v)
-	{
-		if (!strcmp(k, "version")) {
-			err = parse_version(j, v, &p->version, why, why_size);
-			if (err)
-				return err;
-		} else if (!strcmp(k, "network_interfaces")) {
-			if (!json_is_array(v)) {
-				serde_unexpected(v, t, sizeof(t));
-				return serde_fail(why, why_size,
-						  "invalid type: %s, expected a sequence%s", t,
-						  AT(j, k, JSON_POS_VALUE));
-			}
-			json_array_foreach(v, i, p->ifaces)
-			{
-				if (!json_is_string(p->ifaces)) {
-					serde_unexpected(p->ifaces, t, sizeof(t));
-					return serde_fail(
-						why, why_size,
-						"invalid type: %s, expected a string%s", t,
-						json_pos_element_text(v, i, JSON_POS_VALUE, at,
-								      sizeof(at)));
-				}
-			}
-			p->ifaces = v;
-		} else if (!strcmp(k, "ipv4_address")) {
-			if (json_is_null(v))
-				continue;
-			if (!json_is_string(v)) {
-				serde_unexpected(v, t, sizeof(t));
-				return serde_fail(why, why_size,
-						  "invalid type: %s, expected IPv4 address%s", t,
-						  AT(j, k, JSON_POS_VALUE));
-			}
-			if (!parse_ipv4(json_string_value(v), &p->ipv4))
-				return serde_fail(why, why_size, "invalid IPv4 address syntax%s",
-						  AT(j, k, JSON_POS_VALUE));
-			p->has_ipv4 = true;
-		} else if (!strcmp(k, "imds_compat")) {
-			if (!json_is_boolean(v)) {
-				serde_unexpected(v, t, sizeof(t));
-				return serde_fail(why, why_size,
-						  "invalid type: %s, expected a boolean%s", t,
-						  AT(j, k, JSON_POS_VALUE));
-			}
-			p->imds_compat = json_is_true(v);
-		} else {
-			return serde_fail(why, why_size,
-					  "unknown field `%.64s`, expected one of `version`, "
-					  "`network_interfaces`, `ipv4_address`, `imds_compat`%s",
-					  k, AT(j, k, JSON_POS_KEY));
-		}
-	}
-	if (!p->ifaces)
-		return api_serde_missing(j, "network_interfaces", why, why_size);
-	return 0;
+	json_decref(held);
+	return err;
 }
 
 int api_mmds_config_parse(json_t *j, bool *v1, char *why, size_t why_size)

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 
 struct api_config;
@@ -25,6 +26,9 @@ struct mmds *api_mmds_store(struct api_config *c);
 /* Some network interface serves MMDS: after boot, Firecracker has a store
  * only then (Vmm::get_mmds()). */
 bool api_mmds_enabled(const struct api_config *c);
+
+/* Rust's Ipv4Addr::from_str: four decimal octets, no leading zero. */
+bool api_ipv4_parse(const char *s, uint32_t *out);
 
 /* PUT /mmds/config's body, as Firecracker's serde reads MmdsConfig (its
  * messages after SERDE_PREFIX); *v1 says whether the version is V1 (the

@@ -1311,8 +1311,8 @@ static bool body_refused(const struct resource *res, enum method m, const char *
 }
 
 /* The Firecracker type of a request's body (api/fc_bodies.h), which serde
- * reads before anything else; NULL: none here (PUT /mmds/config and
- * /cpu-config are read by their own parsers, /mmds by none). */
+ * reads before anything else; NULL: none here (PUT /cpu-config is read by
+ * its own parser, /mmds by none). */
 static const struct serde_type *body_type(const struct resource *res, enum method m)
 {
 	const struct device_kind *k = m == M_PUT ? res->kind : NULL;
@@ -1365,6 +1365,8 @@ static const struct serde_type *body_type(const struct resource *res, enum metho
 		return &fc_snapshot_create;
 	case R_SNAP_LOAD:
 		return &fc_snapshot_load;
+	case R_MMDS_CONFIG:
+		return &fc_mmds_config;
 	default:
 		return NULL;
 	}

@@ -158,6 +158,8 @@ static void expecting(const struct serde_type *t, char *buf, size_t size)
 
 	if (t->kind == SERDE_STRUCT)
 		snprintf(buf, size, "struct %s", t->name);
+	else if (t->kind == SERDE_CUSTOM && t->expect)
+		snprintf(buf, size, "%s", t->expect);
 	else
 		snprintf(buf, size, "%s", words[t->kind]);
 }
@@ -413,10 +415,12 @@ static int check_value(const struct serde_type *t, json_t **v, const struct serd
 			return invalid_type(t, *v, loc, why, why_size);
 		if (t->accept(json_string_value(*v), json_string_length(*v)))
 			return 0;
-		/* Not serde_json's own error: placed where the container's end
-		 * left serde_json (json_pos.h). */
+		/* Not serde_json's own error (unless raised in its
+		 * deserialize_str): placed where the container's end left
+		 * serde_json (json_pos.h). */
 		return serde_fail(why, why_size, "%s%s", t->custom,
-				  serde_at(loc, JSON_POS_CUSTOM, at, sizeof(at)));
+				  serde_at(loc, t->custom_in_str ? JSON_POS_VALUE : JSON_POS_CUSTOM,
+					   at, sizeof(at)));
 	case SERDE_ENUM:
 		return check_enum(t, v, loc, why, why_size);
 	case SERDE_STRUCT:

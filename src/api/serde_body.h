@@ -63,6 +63,11 @@ struct serde_type {
 	const struct serde_type *inner;
 	bool (*accept)(const char *s, size_t len); /* CUSTOM */
 	const char *custom;			   /* CUSTOM: the impl's error */
+	const char *expect;			   /* CUSTOM: what it expects (NULL: "a string") */
+	/* CUSTOM: the error is raised inside serde_json's deserialize_str (a
+	 * FromStr visitor's: after the string), not after it (where the
+	 * container's end left serde_json) */
+	bool custom_in_str;
 };
 
 /* Where a value of the body is: member key of parent, element index of

@@ -41,6 +41,7 @@ static const struct serde_type *const types[] = {
 	&fc_vm_state,
 	&fc_snapshot_create,
 	&fc_snapshot_load,
+	&fc_mmds_config,
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -884,6 +884,8 @@ def serde_body_seeds():
                          b'"backend_type": "Uffd"}, "network_overrides": [{"iface_id": "e", '
                          b'"host_dev_name": "t", "x": 1}, ["f", "u"]], "huge_pages": "2M"}',
         "float": b"\x08" + b'{"amount_mib": 1.5e300, "deflate_on_oom": false}',
+        "mmds-config": b"\x18" + b'{"version": {"V2": null}, "network_interfaces": ["eth0"], '
+                       b'"ipv4_address": "169.254.169.254", "imds_compat": true}',
     }
 
 

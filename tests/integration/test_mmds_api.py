@@ -126,7 +126,13 @@ def test_store_before_boot(api):
     ("PUT", "/mmds/config", {"network_interfaces": ["eth0"], "x": 1},
      fault(SERDE + "unknown field `x`, expected one of `version`, `network_interfaces`, "
            "`ipv4_address`, `imds_compat` at line 1 column 36.")),
-    ("PUT", "/mmds/config", [], fault(SERDE + "invalid type: sequence, expected struct MmdsConfig.")),
+    # serde_derive's sequence form: the fields' values in order (the version has a default)
+    ("PUT", "/mmds/config", [],
+     fault(SERDE + "invalid length 1, expected struct MmdsConfig with 4 elements at line 1 "
+           "column 2.")),
+    ("PUT", "/mmds/config", ["V2", ["eth0"], None, True], (204, None)),
+    ("PUT", "/mmds/config", 5,
+     fault(SERDE + "invalid type: integer `5`, expected struct MmdsConfig at line 1 column 1.")),
     ("PUT", "/mmds/config", {"network_interfaces": ["eth0"], "ipv4_address": None}, (204, None)),
     ("PUT", "/mmds/config", {"network_interfaces": ["eth0"], "version": {"V2": None}}, (204, None)),
 ])

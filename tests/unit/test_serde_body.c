@@ -252,4 +252,11 @@ Test(serde_body, firecrackers_types)
 	taken(&fc_metrics, "{\"metrics_path\": \"/m\", \"anything\": [1, {}]}");
 	refused(&fc_snapshot_load, "{\"snapshot_path\": \"/s\", \"network_overrides\": [{}]}",
 		"missing field `iface_id` at line 1 column 48");
+	/* Ipv4Addr's FromStr visitor errs inside deserialize_str: after the string */
+	refused(&fc_mmds_config, "{\"network_interfaces\": [], \"ipv4_address\": \"1.2.3\"}",
+		"invalid IPv4 address syntax at line 1 column 50");
+	refused(&fc_mmds_config, "{\"network_interfaces\": [], \"ipv4_address\": 7}",
+		"invalid type: integer `7`, expected IPv4 address at line 1 column 44");
+	taken(&fc_mmds_config, "[\"V2\", [\"eth0\"], \"169.254.169.254\", false]");
+	cr_assert_str_eq(json_string_value(json_object_get(body, "version")), "V2");
 }
