@@ -54,21 +54,10 @@ struct api_field {
 	bool *seen; /* may be NULL: set when present and not null */
 };
 
-int api_serde_missing(const json_t *j, const char *name, char *why, size_t why_size)
+/* An API body's missing fields are serde's (api/serde_body.h, before any
+ * parser here); what is left is a configuration file's, in volt's words. */
+static int missing_field(const char *obj, const char *name, char *why, size_t why_size)
 {
-	char at[48];
-
-	return why_fail(why, why_size, -EINVAL, SERDE_PREFIX "missing field `%s`%s.", name,
-			json_pos_container_text(j, JSON_POS_END, at, sizeof(at)));
-}
-
-static int missing_field(const char *obj, const json_t *j, const char *name, char *why,
-			 size_t why_size)
-{
-	/* The body api_json_parse read (json_pos indexes it) is serde's; a
-	 * null there is volt's words. */
-	if (json_pos_is_root(j) && !json_object_get(j, name))
-		return api_serde_missing(j, name, why, why_size);
 	return why_fail(why, why_size, -EINVAL, "%s: missing required field '%s'", obj, name);
 }
 
@@ -94,7 +83,7 @@ static int fields_get(const char *obj, json_t *j, const struct api_field *f, siz
 		v = json_object_get(j, f[i].name);
 		if (!v || (json_is_null(v) && !f[i].no_null)) {
 			if (f[i].required)
-				return missing_field(obj, j, f[i].name, why, why_size);
+				return missing_field(obj, f[i].name, why, why_size);
 			continue;
 		}
 		switch (f[i].type) {
@@ -664,36 +653,20 @@ static int device_slot(const struct api_config *c, const struct api_device *d, c
 	return c->ndevices;
 }
 
-/* The device tables' "obj: missing required field 'name'" for a field of
- * the body itself, in serde's words and position (missing_field()). */
-static int serde_missing(const char *obj, const json_t *j, int err, char *why, size_t why_size)
+/* A drive's path_on_host is an Option to serde (vhost-user drives have a
+ * socket instead): a body without one reaches Firecracker's VMM, which finds
+ * neither path nor socket. A configuration file keeps volt's words. */
+static int drive_path_missing(const struct device_kind *k, const json_t *j, int err, char *why,
+			      size_t why_size)
 {
-	char prefix[64], name[64];
-	size_t n;
+	char words[96];
 
-	snprintf(prefix, sizeof(prefix), "%s: missing required field '", obj);
-	n = strlen(prefix);
-	if (strncmp(why, prefix, n) || !strchr(why + n, '\'') ||
-	    (size_t)(strchr(why + n, '\'') - (why + n)) >= sizeof(name))
+	snprintf(words, sizeof(words), "%s: missing required field 'path_on_host'", kind_obj(k));
+	if (k != &virtio_blk_kind || !json_pos_is_root(j) || strcmp(why, words))
 		return err;
-	snprintf(name, sizeof(name), "%.*s", (int)(strchr(why + n, '\'') - (why + n)), why + n);
-	/* Optional for serde in a drive (vhost-user drives have a socket
-	 * instead): serde then misses is_root_device, which it reads before,
-	 * or the body parses and Firecracker's VMM finds neither path nor
-	 * socket. A configuration file keeps volt's words. */
-	if (!strcmp(name, "path_on_host") && !strcmp(obj, blk_fields.name)) {
-		if (!json_pos_is_root(j))
-			return err;
-		/* serde's order: BlockDeviceConfig's required fields. */
-		if (!json_object_get(j, "drive_id"))
-			return missing_field(obj, j, "drive_id", why, why_size);
-		if (!json_object_get(j, "is_root_device"))
-			return missing_field(obj, j, "is_root_device", why, why_size);
-		return why_fail(why, why_size, -API_EVMM,
-				"Drive config error: Unable to create the virtio block device: "
-				"Invalid block config.");
-	}
-	return missing_field(obj, j, name, why, why_size);
+	return why_fail(why, why_size, -API_EVMM,
+			"Drive config error: Unable to create the virtio block device: "
+			"Invalid block config.");
 }
 
 /* Firecracker's words for an interface's mtu below 68 (Net::new's InvalidMtu,
@@ -863,7 +836,7 @@ int api_put_device(struct api_config *c, const struct device_kind *k, json_t *j,
 	if (!err)
 		err = device_parse(k, api, dev, path_id, &d, why, why_size);
 	if (err)
-		err = serde_missing(kind_obj(k), j, err, why, why_size);
+		err = drive_path_missing(k, j, err, why, why_size);
 	if (err && k == &virtio_net_kind)
 		err = net_mtu_words(j, err, why, why_size);
 	json_decref(api);
@@ -1208,10 +1181,6 @@ int api_parse_metrics(json_t *j, struct api_metrics *m, char *why, size_t why_si
 	size_t i;
 	int err;
 
-	/* serde's words for the body's own missing path (the copy below is no
-	 * body, to missing_field()). */
-	if (json_is_object(j) && !json_object_get(j, "metrics_path"))
-		return missing_field("metrics", j, "metrics_path", why, why_size);
 	known = json_is_object(j) ? json_object() : json_incref(j);
 
 	/* Firecracker's MetricsConfig is not deny_unknown_fields: only its own

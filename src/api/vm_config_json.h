@@ -108,11 +108,6 @@ const char *api_huge_pages_name(const struct api_config *c);
 void api_config_init(struct api_config *c);
 void api_config_defaults(struct api_config *c);
 
-/* serde's missing field `name` of object j: with its position (j's closing
- * brace) when j is in the body api_json_parse read last (api/json_pos.h), as
- * serde_json gives it. -EINVAL. */
-int api_serde_missing(const json_t *j, const char *name, char *why, size_t why_size);
-
 /* The error (-API_EVMM) of a body that parsed, as Firecracker's serde reads
  * it, and that its VMM then refused (a vmm_config check: a file that does not
  * open, a value out of range, a conflict with another device). Firecracker's
