@@ -2,10 +2,10 @@
  * src/vmm/src/vmm_config/, request/actions.rs, logging.rs, mac.rs. */
 #include "api/fc_bodies.h"
 #include "api/mmds_api.h"
+#include "util/log.h"
 
 #include <ctype.h>
 #include <string.h>
-#include <strings.h>
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 #define STRUCT(r, f)                                                                          \
@@ -59,16 +59,13 @@ static bool mac_ok(const char *s, size_t len)
 	return true;
 }
 
-/* LevelFilter's Deserialize: any case of these. */
+/* LevelFilter's Deserialize: off, trace, debug, info, warn (or warning),
+ * error, in any case - the names log_level_parse() takes. */
 static bool level_ok(const char *s, size_t len)
 {
-	static const char *const names[] = { "off",  "trace",	"debug", "info",
-					     "warn", "warning", "error" };
+	enum log_level level;
 
-	for (size_t i = 0; i < N(names); i++)
-		if (strlen(names[i]) == len && !strncasecmp(s, names[i], len))
-			return true;
-	return false;
+	return strlen(s) == len && !log_level_parse(s, &level);
 }
 
 static const struct serde_type t_mac = { .kind = SERDE_CUSTOM,

@@ -270,29 +270,18 @@ static const struct serde_field *field_of(const struct serde_type *t, const char
 	return NULL;
 }
 
-/* A member's value, checked and, when made another shape, put back. */
-static int check_member(const struct serde_type *t, json_t *obj, const char *key, json_t *m,
-			int depth, char *why, size_t why_size)
+/* Member key of object parent (key NULL: element i of array parent),
+ * checked and, when made another shape, put back. */
+static int check_child(const struct serde_type *t, json_t *parent, const char *key, size_t i,
+		       int depth, char *why, size_t why_size)
 {
-	const struct serde_loc ml = { obj, key, 0, m };
-	json_t *nv = json_incref(m);
-	int err = check_value(t, &nv, &ml, depth + 1, why, why_size);
+	json_t *v = key ? json_object_get(parent, key) : json_array_get(parent, i);
+	const struct serde_loc loc = { parent, key, i, v };
+	json_t *nv = json_incref(v);
+	int err = check_value(t, &nv, &loc, depth + 1, why, why_size);
 
-	if (!err && nv != m && json_object_set(obj, key, nv))
-		err = -ENOMEM;
-	json_decref(nv);
-	return err;
-}
-
-static int check_element(const struct serde_type *t, json_t *arr, size_t i, int depth, char *why,
-			 size_t why_size)
-{
-	json_t *e = json_array_get(arr, i);
-	const struct serde_loc el = { arr, NULL, i, e };
-	json_t *nv = json_incref(e);
-	int err = check_value(t, &nv, &el, depth + 1, why, why_size);
-
-	if (!err && nv != e && json_array_set(arr, i, nv))
+	if (!err && nv != v &&
+	    (key ? json_object_set(parent, key, nv) : json_array_set(parent, i, nv)))
 		err = -ENOMEM;
 	json_decref(nv);
 	return err;
@@ -319,7 +308,7 @@ static int struct_from_seq(const struct serde_type *t, json_t **v, const struct 
 				"invalid length %zu, expected struct %s with %zu element%s%s", i,
 				t->name, t->n, t->n == 1 ? "" : "s",
 				serde_at(loc, JSON_POS_END, at, sizeof(at)));
-		err = check_element(t->fields[i].type, *v, i, depth, why, why_size);
+		err = check_child(t->fields[i].type, *v, NULL, i, depth, why, why_size);
 		if (err)
 			return err;
 	}
@@ -372,7 +361,7 @@ static int check_struct(const struct serde_type *t, json_t **v, const struct ser
 					  i ? "expected " : "there are no fields", list,
 					  serde_at(&kl, JSON_POS_KEY, at, sizeof(at)));
 		}
-		err = check_member(f->type, *v, key, m, depth, why, why_size);
+		err = check_child(f->type, *v, key, 0, depth, why, why_size);
 		if (err)
 			return err;
 	}
@@ -429,7 +418,7 @@ static int check_value(const struct serde_type *t, json_t **v, const struct serd
 		if (!json_is_array(*v))
 			return invalid_type(t, *v, loc, why, why_size);
 		for (i = 0; i < json_array_size(*v); i++)
-			if ((err = check_element(t->inner, *v, i, depth, why, why_size)))
+			if ((err = check_child(t->inner, *v, NULL, i, depth, why, why_size)))
 				return err;
 		return 0;
 	case SERDE_MAP:
@@ -437,7 +426,7 @@ static int check_value(const struct serde_type *t, json_t **v, const struct serd
 			return invalid_type(t, *v, loc, why, why_size);
 		json_object_foreach(*v, key, m)
 		{
-			if ((err = check_member(t->inner, *v, key, m, depth, why, why_size)))
+			if ((err = check_child(t->inner, *v, key, 0, depth, why, why_size)))
 				return err;
 		}
 		return 0;

@@ -3,7 +3,6 @@
  * a rejected request leaves the configuration as it was. */
 #include "api/vm_config_json.h"
 #include "api/cpu_config_json.h"
-#include "api/fc_bodies.h"
 #include "api/json_pos.h"
 #include "api/mmds_api.h"
 
@@ -1693,17 +1692,8 @@ static int snap_str_check(const char *obj, const char *field, json_t *j, const c
 	return 0;
 }
 
-/* j read as Firecracker's type t; *held is the tree to read (the body, or
- * the object serde's sequence form of it stands for), which the caller
- * drops. */
-static int snap_serde(const struct serde_type *t, json_t *j, json_t **held, char *why,
-		      size_t why_size)
-{
-	*held = json_incref(j);
-	return serde_check(t, held, NULL, why, why_size);
-}
-
-static int snapshot_create(json_t *j, struct snapshot_create_req *req, char *why, size_t why_size)
+int api_parse_snapshot_create(json_t *j, struct snapshot_create_req *req, char *why,
+			      size_t why_size)
 {
 	const char *type = snap_str(j, "snapshot_type");
 	int err;
@@ -1718,18 +1708,6 @@ static int snapshot_create(json_t *j, struct snapshot_create_req *req, char *why
 	req->state_path = snap_str(j, "snapshot_path");
 	req->mem_path = snap_str(j, "mem_file_path");
 	return 0;
-}
-
-int api_parse_snapshot_create(json_t *j, struct snapshot_create_req *req, char *why,
-			      size_t why_size)
-{
-	json_t *held;
-	int err = snap_serde(&fc_snapshot_create, j, &held, why, why_size);
-
-	if (!err)
-		err = snapshot_create(held, req, why, why_size);
-	json_decref(held);
-	return err;
 }
 
 static int parse_net_overrides(json_t *a, struct snapshot_load_req *req, char *why, size_t why_size)
@@ -1771,8 +1749,8 @@ static int parse_net_overrides(json_t *a, struct snapshot_load_req *req, char *w
 
 /* j: a LoadSnapshotConfig as serde read it; then Firecracker's own checks
  * (LoadSnapshotParams::try_from) and volt's limits. */
-static int snapshot_load(json_t *j, struct snapshot_load_req *req, bool *deprecated, char *why,
-			 size_t why_size)
+int api_parse_snapshot_load(json_t *j, struct snapshot_load_req *req, bool *deprecated, char *why,
+			    size_t why_size)
 {
 	struct snapshot_load_req r = { 0 };
 	json_t *backend = json_object_get(j, "mem_backend"), *nets, *vsock;
@@ -1824,18 +1802,6 @@ static int snapshot_load(json_t *j, struct snapshot_load_req *req, bool *depreca
 	*req = r;
 	*deprecated = mem_file || snap_bool(j, "enable_diff_snapshots");
 	return 0;
-}
-
-int api_parse_snapshot_load(json_t *j, struct snapshot_load_req *req, bool *deprecated, char *why,
-			    size_t why_size)
-{
-	json_t *held;
-	int err = snap_serde(&fc_snapshot_load, j, &held, why, why_size);
-
-	if (!err)
-		err = snapshot_load(held, req, deprecated, why, why_size);
-	json_decref(held);
-	return err;
 }
 
 void api_config_from_vm(struct api_config *c, const struct vm_config *v)

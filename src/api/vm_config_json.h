@@ -211,10 +211,10 @@ int api_parse_metrics(json_t *j, struct api_metrics *m, char *why, size_t why_si
  * "Trace", "Off", any case) onto volt's (log_level_parse); -EINVAL when unknown. */
 int api_logger_level(const char *s, enum log_level *out);
 
-/* PUT /snapshot/create and PUT /snapshot/load: Firecracker's fields, rules
- * and messages (its serde errors, "An error occurred when deserializing the
- * json body of a request: missing field `snapshot_path`.", without serde's
- * line and column). The strings of *req point into j. A load body with
+/* PUT /snapshot/create and PUT /snapshot/load, of a body serde_check() read
+ * as Firecracker's CreateSnapshotParams / LoadSnapshotConfig (the router
+ * does, api/fc_bodies.h): Firecracker's rules after serde and their
+ * messages. The strings of *req point into j. A load body with
  * Firecracker's deprecated fields (mem_file_path, enable_diff_snapshots)
  * sets *deprecated. Volt's own limits (path lengths, clock_realtime false,
  * huge_pages "Snapshot" or "None", at most VM_MAX_NETS overrides) answer in
