@@ -8,26 +8,33 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+/* The spec (some 140 KiB of paths) is the heap's, not the stack's: this runs
+ * in the process that goes on to be the VMM, where stack pages once touched
+ * stay resident for its whole life (issue #15's VMM overhead), while an
+ * allocation this large is an mmap that free() gives back. */
 int guest_kit_paths(bool build, char *kernel, size_t ksize, char *initrd, size_t isize)
 {
 	struct kernel_build_opts bo = { 0 };
 	struct rootfs_opts ro = { .format = rootfs_default_format() };
-	struct kernel_spec spec;
+	struct kernel_spec *spec = malloc(sizeof(*spec));
 	struct kernel_entry e;
 	int err;
 
-	err = kernel_spec_resolve(&spec, NULL, NULL, NULL, false);
+	if (!spec)
+		return -ENOMEM;
+	err = kernel_spec_resolve(spec, NULL, NULL, NULL, false);
 	if (err)
-		return err;
-	err = kernel_find(&spec, &e);
+		goto out;
+	err = kernel_find(spec, &e);
 	if (err && build) {
 		fprintf(stderr, "[volt] building the guest kit's kernel first (once)\n");
-		kernel_spec_free(&spec);
-		err = kernel_spec_resolve(&spec, NULL, NULL, NULL, true);
+		kernel_spec_free(spec);
+		err = kernel_spec_resolve(spec, NULL, NULL, NULL, true);
 		if (!err)
-			err = kernel_build(&spec, &bo, &e);
+			err = kernel_build(spec, &bo, &e);
 	} else if (err == -EUCLEAN) {
 		pr_err("no --kernel, and the guest kit's cached kernel %s is damaged (%s): run "
 		       "'volt kernel build' to build it again",
@@ -36,7 +43,9 @@ int guest_kit_paths(bool build, char *kernel, size_t ksize, char *initrd, size_t
 		pr_err("no --kernel, and the guest kit's kernel is not built: run "
 		       "'volt kernel build' first");
 	}
-	kernel_spec_free(&spec);
+	kernel_spec_free(spec);
+out:
+	free(spec);
 	if (err)
 		return err;
 	if (kernel_entry_path(&e, "vmlinux", kernel, ksize))

@@ -386,8 +386,12 @@ static int entry_check(const char *entry, const char *image, char *why, size_t w
 	return err;
 }
 
-static int build_image(const struct content *c, const struct rootfs_opts *o, const char *dir,
-		       const char *key, bool replace)
+/* Not inlined: its frame (some 30 KiB of paths, every page probed on entry)
+ * would otherwise be rootfs_get()'s, touched on the cached path too, where
+ * the stack pages stay resident in the VMM that volt run goes on to be. */
+static __attribute__((noinline)) int build_image(const struct content *c,
+						 const struct rootfs_opts *o, const char *dir,
+						 const char *key, bool replace)
 {
 	char work[PATH_MAX], out[PATH_MAX], img[PATH_MAX], raw[PATH_MAX], meta[256];
 	struct stat st;
