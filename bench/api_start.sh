@@ -89,6 +89,7 @@ def one(volt, i):
             break
         except OSError:
             s.close()
+            time.sleep(50e-6)  # asleep between tries: a busy loop holds the child's CPU
             if p.poll() is not None:
                 sys.exit(f"api_start: {volt} exited ({p.returncode}) before its socket")
     s.sendall(GET)
