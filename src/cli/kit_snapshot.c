@@ -243,7 +243,7 @@ void kit_boot_notice(const struct vm_config *cfg, bool snapshot, bool boot_log)
 			 (double)newest.first_boot_ms / 1000.0);
 	else /* docs/boot-time.md */
 		snprintf(took, sizeof(took), "%s",
-			 cfg->pvm_host ? "about 20-30 s on this host (its guest ring 0 is emulated)"
+			 cfg->pvm_host ? "about 10-30 s on this host (its guest ring 0 is emulated)"
 				       : "about a second");
 	pr_info("booting the guest kit (cached kernel %.8s): %s%s%s", kernel[0] ? kernel : "?",
 		took, snapshot ? "; later runs start from its snapshot" : "",
